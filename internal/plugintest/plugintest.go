@@ -1,0 +1,234 @@
+// Package plugintest compiles the C test plugins in plugins/ for tests.
+//
+// Every plugins/NAME.c starts with a comment that gives its exact build
+// command on a line of its own:
+//
+//	// Build: cc -shared -fPIC -O2 -o NAME.so NAME.c
+//
+// and, when it links against other test plugins, a line naming them:
+//
+//	// Needs: dep_a dep_b
+//
+// Build runs that very command, with cc replaced by `go env CC`, the source
+// and output paths made absolute, and -L. pointing at the output directory,
+// so the header comment is always the truth. Outputs are cached by the hash
+// of the command and the source under the user's cache directory, so the
+// compiler runs once per change, not once per test.
+package plugintest
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var (
+	mu    sync.Mutex
+	built = map[string]string{} // plugin name -> path of the built .so
+)
+
+// Dir returns the absolute path of the repository's plugins/ directory.
+func Dir() string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		panic("plugintest: cannot locate source file")
+	}
+	return filepath.Join(filepath.Dir(file), "..", "..", "plugins")
+}
+
+// Build compiles plugins/NAME.c (and the plugins it needs) and returns the
+// path of the shared object. It fails the test when the compiler fails.
+func Build(t testing.TB, name string) string {
+	t.Helper()
+	path, err := BuildErr(name)
+	if err != nil {
+		t.Fatalf("plugintest: %v", err)
+	}
+	return path
+}
+
+// BuildErr is Build for callers without a testing.TB (benchmarks' setup,
+// example programs, fuzz seed generators).
+func BuildErr(name string) (string, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	return buildLocked(name, map[string]bool{})
+}
+
+func buildLocked(name string, visiting map[string]bool) (string, error) {
+	if p, ok := built[name]; ok {
+		return p, nil
+	}
+	if visiting[name] {
+		return "", fmt.Errorf("plugin %s: Needs lines form a cycle", name)
+	}
+	visiting[name] = true
+	src := filepath.Join(Dir(), name+".c")
+	source, err := os.ReadFile(src)
+	if err != nil {
+		return "", err
+	}
+	args, needs, err := header(name, source)
+	if err != nil {
+		return "", err
+	}
+	outDir, err := cacheDir()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	cc := compiler()
+	fmt.Fprintf(h, "%s\x00%q\x00", cc, args)
+	h.Write(source)
+	for _, dep := range needs {
+		depPath, err := buildLocked(dep, visiting)
+		if err != nil {
+			return "", fmt.Errorf("plugin %s needs %s: %w", name, dep, err)
+		}
+		depBytes, err := os.ReadFile(depPath)
+		if err != nil {
+			return "", err
+		}
+		h.Write(depBytes)
+	}
+	// Sibling headers may be included by any plugin.
+	if hdrs, _ := filepath.Glob(filepath.Join(Dir(), "*.h")); len(hdrs) > 0 {
+		for _, hdr := range hdrs {
+			b, err := os.ReadFile(hdr)
+			if err != nil {
+				return "", err
+			}
+			h.Write(b)
+		}
+	}
+	sum := hex.EncodeToString(h.Sum(nil))[:16]
+
+	// Each build lives in a directory named for its hash; the .so keeps
+	// the file name its command gives so that DT_NEEDED entries and
+	// -l flags between plugins line up. Dependencies are linked into the
+	// same directory.
+	dir := filepath.Join(outDir, name+"-"+sum)
+	out := ""
+	for i, a := range args {
+		if i > 0 && args[i-1] == "-o" {
+			out = filepath.Join(dir, a)
+		}
+	}
+	if out == "" {
+		return "", fmt.Errorf("plugin %s: Build line has no -o", name)
+	}
+	if _, err := os.Stat(out); err == nil {
+		built[name] = out
+		return out, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	for _, dep := range needs {
+		depPath := built[dep]
+		dst := filepath.Join(dir, filepath.Base(depPath))
+		if err := copyFile(depPath, dst); err != nil {
+			return "", err
+		}
+	}
+	tmp, err := os.MkdirTemp(dir, "build-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	cmdArgs := make([]string, 0, len(args))
+	for i, a := range args {
+		switch {
+		case i > 0 && args[i-1] == "-o":
+			a = filepath.Join(tmp, a)
+		case strings.HasSuffix(a, ".c"):
+			a = filepath.Join(Dir(), a)
+		case a == "-L.":
+			a = "-L" + dir
+		case strings.HasPrefix(a, "-I") && !filepath.IsAbs(a[2:]):
+			a = "-I" + filepath.Join(Dir(), a[2:])
+		}
+		cmdArgs = append(cmdArgs, a)
+	}
+	cmd := exec.Command(cc, cmdArgs...)
+	cmd.Dir = Dir()
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build plugin %s: %s %s: %v\n%s", name, cc, strings.Join(cmdArgs, " "), err, msg)
+	}
+	// Rename into place so that concurrent test binaries never see a
+	// half-written object.
+	if err := os.Rename(filepath.Join(tmp, filepath.Base(out)), out); err != nil {
+		return "", err
+	}
+	built[name] = out
+	return out, nil
+}
+
+// header reads the Build and Needs lines of a plugin's leading comment.
+func header(name string, source []byte) (args, needs []string, err error) {
+	sc := bufio.NewScanner(bytes.NewReader(source))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if !strings.HasPrefix(line, "//") {
+			break
+		}
+		line = strings.TrimSpace(strings.TrimPrefix(line, "//"))
+		switch {
+		case strings.HasPrefix(line, "Build:"):
+			f := strings.Fields(strings.TrimPrefix(line, "Build:"))
+			if len(f) < 2 || f[0] != "cc" {
+				return nil, nil, fmt.Errorf("plugin %s: Build line must start with cc", name)
+			}
+			args = f[1:]
+		case strings.HasPrefix(line, "Needs:"):
+			needs = strings.Fields(strings.TrimPrefix(line, "Needs:"))
+		}
+	}
+	if args == nil {
+		return nil, nil, fmt.Errorf("plugin %s: no '// Build: cc ...' line in its leading comment", name)
+	}
+	return args, needs, nil
+}
+
+func compiler() string {
+	if cc := os.Getenv("CC"); cc != "" {
+		return cc
+	}
+	out, err := exec.Command("go", "env", "CC").Output()
+	if err == nil {
+		if cc := strings.TrimSpace(string(out)); cc != "" {
+			return cc
+		}
+	}
+	return "cc"
+}
+
+func cacheDir() (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	dir := filepath.Join(base, "runplug-test-plugins")
+	return dir, os.MkdirAll(dir, 0o755)
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o755); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
