@@ -780,3 +780,56 @@ func TestMapSyscalls(t *testing.T) {
 		t.Logf("%s: MapFile: %d regions, %d mapping calls (+1 fstat) %v", obj.name, len(p.Regions), got, counts)
 	}
 }
+
+// TestImageConcurrent calls the read-side methods while other goroutines
+// protect, tombstone and unmap (run with -race).
+func TestImageConcurrent(t *testing.T) {
+	obj := loadObject(t, plugintest.Build(t, "map_layout"))
+	p, err := NewPlan(obj.file, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := mapFile(t, p, obj.path)
+	start, end := span(im)
+	rel := obj.file.RELRO
+	if rel == nil {
+		t.Fatal("map_layout has no PT_GNU_RELRO")
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 8)
+	for g := 0; g < 2; g++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < 200; i++ {
+				a := start + uintptr(i)*(end-start)/200
+				r, ok := im.RegionAt(a)
+				if ok && (a < addrOf(im, r.Start) || a >= addrOf(im, r.End)) {
+					errs <- fmt.Errorf("RegionAt(%#x) = %v", a, r)
+					return
+				}
+				im.Contains(a)
+			}
+		}()
+	}
+	go func() {
+		defer func() { done <- struct{}{} }()
+		for i := 0; i < 20; i++ {
+			if err := im.Protect(rel.Vaddr, rel.Memsz, unix.PROT_READ); err != nil && !errors.Is(err, ErrTombstoned) && !errors.Is(err, ErrUnmapped) {
+				errs <- err
+			}
+		}
+		im.Tombstone()
+		im.Unmap()
+	}()
+	for i := 0; i < 3; i++ {
+		<-done
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := im.Unmap(); err != nil {
+		t.Error(err)
+	}
+	checkGone(t, start, end)
+}
