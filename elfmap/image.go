@@ -50,8 +50,21 @@ const (
 // mapped itself when the first segment does not start at 0.)
 func (im *Image) Base() uintptr { return im.base }
 
-// Plan returns the plan the image was mapped from. Do not modify it.
+// Plan returns (a copy of) the plan the image was mapped from. Do not
+// modify it.
 func (im *Image) Plan() *Plan { return im.plan }
+
+// Regions returns the image's current layout: the plan's regions, split
+// where Protect changed a protection (and all PROT_NONE once tombstoned).
+// It returns nil once the image is unmapped.
+func (im *Image) Regions() []Region {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if im.state == imageUnmapped {
+		return nil
+	}
+	return append([]Region(nil), im.regions...)
+}
 
 // Mem returns the bytes of the image, [Base+MinVaddr, Base+MaxVaddr)
 // without the guards, for the loader to apply relocations. Only the pages

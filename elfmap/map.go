@@ -212,7 +212,11 @@ func newImage(p *Plan) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	im := &Image{plan: p, res: res, state: imageMapped}
+	// The image keeps its own copy of the plan: a caller changing the
+	// plan afterwards must not change what the image believes it owns.
+	pc := *p
+	pc.Regions = append([]Region(nil), p.Regions...)
+	im := &Image{plan: &pc, res: res, state: imageMapped}
 	im.base = res.addr() - uintptr(p.Start) // base + Start = reservation; wraps as intended
 	im.regions = append([]Region(nil), p.Regions...)
 	return im, nil

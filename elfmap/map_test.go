@@ -130,20 +130,25 @@ func inode(t testing.TB, path string) uint64 {
 }
 
 // checkLayout compares /proc/self/maps with im's current regions: each
-// region is covered by mappings with its permissions, file regions by the
-// file (inode, offset) when fromFile, everything else by anonymous memory.
-// The kernel may merge a region with a neighbour of identical properties,
-// so a mapping may extend past a region, but every byte of the region must
-// be covered by mappings that match it.
-func checkLayout(t *testing.T, im *Image, ino uint64, fromFile bool) {
+// region is covered by mappings with its permissions; file regions, when
+// path is not "", by that file (path, inode and offset); everything else
+// by anonymous memory. The kernel may merge a region with a neighbour of
+// identical properties, so a mapping may extend past a region, but every
+// byte of the region must be covered by mappings that match it.
+func checkLayout(t *testing.T, im *Image, path string) {
 	t.Helper()
+	var ino uint64
+	if path != "" {
+		ino = inode(t, path)
+	}
 	ms, err := sysmaps.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
-	im.mu.Lock()
-	regions := append([]Region(nil), im.regions...)
-	im.mu.Unlock()
+	regions := im.Regions()
+	if len(regions) == 0 {
+		t.Fatal("image has no regions")
+	}
 	for _, r := range regions {
 		lo, hi := addrOf(im, r.Start), addrOf(im, r.End)
 		wantPerms := ProtString(r.Prot) + "p"
@@ -155,9 +160,9 @@ func checkLayout(t *testing.T, im *Image, ino uint64, fromFile bool) {
 			if m.Perms != wantPerms {
 				t.Errorf("%v: mapping %v has perms %s, want %s", r, m, m.Perms, wantPerms)
 			}
-			if r.Kind == RegionFile && fromFile {
-				if m.Inode != ino {
-					t.Errorf("%v: mapping %v is not of inode %d", r, m, ino)
+			if r.Kind == RegionFile && path != "" {
+				if m.Inode != ino || m.Path != path {
+					t.Errorf("%v: mapping %v is not of %s (inode %d)", r, m, path, ino)
 				}
 				// The file offset at the region's start (or at the
 				// mapping's start when it starts inside the region).
@@ -165,7 +170,7 @@ func checkLayout(t *testing.T, im *Image, ino uint64, fromFile bool) {
 				if got, want := m.Offset+uint64(s-m.Start), r.Offset+uint64(s-lo); got != want {
 					t.Errorf("%v: mapping %v maps offset %#x at %#x, want %#x", r, m, got, s, want)
 				}
-			} else if !m.Anonymous() {
+			} else if !m.Anonymous() || m.Path != "" {
 				t.Errorf("%v: mapping %v is backed by a file, want anonymous memory", r, m)
 			}
 			at = m.End
@@ -238,7 +243,7 @@ func TestMapFile(t *testing.T) {
 				im := mapFile(t, p, obj.path)
 				defer im.Unmap()
 				// The file may be closed: the mapping keeps it.
-				checkLayout(t, im, inode(t, obj.path), true)
+				checkLayout(t, im, obj.path)
 				checkBytes(t, im, obj)
 				checkRegionAt(t, im)
 
@@ -305,7 +310,7 @@ func TestMapBytes(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer im.Unmap()
-			checkLayout(t, im, 0, false)
+			checkLayout(t, im, "")
 			checkBytes(t, im, obj)
 			checkRegionAt(t, im)
 
@@ -373,7 +378,11 @@ func TestMapZeroTail(t *testing.T) {
 				}
 			}
 			defer im.Unmap()
-			checkLayout(t, im, inode(t, path), how == "file")
+			if how == "file" {
+				checkLayout(t, im, path)
+			} else {
+				checkLayout(t, im, "")
+			}
 			checkBytes(t, im, obj)
 			// The page after filesz of the read-only segment.
 			mem := im.Mem()
@@ -466,7 +475,7 @@ func TestProtectRELRO(t *testing.T) {
 			}
 			lo := pageFloor(rel.Vaddr, P)
 			hi := pageFloor(rel.Vaddr+rel.Memsz, P)
-			checkLayout(t, im, inode(t, obj.path), true)
+			checkLayout(t, im, obj.path)
 			if hi > lo {
 				r, ok := im.RegionAt(addrOf(im, int64(lo)))
 				if !ok || r.Prot != unix.PROT_READ || r.Start != int64(lo) || r.End != int64(hi) {
@@ -551,7 +560,7 @@ func TestProtectRefuses(t *testing.T) {
 		}
 	}
 	// Nothing changed.
-	checkLayout(t, im, inode(t, obj.path), true)
+	checkLayout(t, im, obj.path)
 	// A range inside one page is a no-op, as in ld.so.
 	if err := im.Protect(p.MinVaddr+1, P-2, unix.PROT_NONE); err != nil {
 		t.Errorf("sub-page Protect: %v", err)

@@ -1,6 +1,18 @@
 package elfmap
 
-// This file is the only one in elfmap that imports unsafe.
+// This file is the only one in elfmap that imports unsafe; the
+// reservation type below says why and what keeps it right.
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// reservation is one PROT_NONE anonymous mapping covering an image and its
+// guards, and the owner of every mapping placed over it.
 //
 // Why it must be unsafe: an image lives at addresses the kernel chooses
 // (one mmap reservation), outside the Go heap, and is then remapped piece
@@ -16,19 +28,10 @@ package elfmap
 // [0, size) before forming a pointer, so no code path can map, protect,
 // clear or expose memory outside the reservation. Once released, p is nil
 // and every operation fails. The Go garbage collector never scans or moves
-// this memory: it is not part of the Go heap, and the pointers to it are
-// only ever kept in a reservation.
-
-import (
-	"errors"
-	"fmt"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
-)
-
-// reservation is one PROT_NONE anonymous mapping covering an image and its
-// guards, and the owner of every mapping placed over it.
+// this memory: it is not part of the Go heap. The one pointer that
+// escapes is the slice bytes returns (Image.Mem, and the tail cleared while
+// mapping); it is valid only while those pages are mapped, which Image
+// documents and its state machine enforces for Mem.
 type reservation struct {
 	p    unsafe.Pointer
 	size uintptr
