@@ -170,20 +170,20 @@ func splitProt(regs []Region, lo, hi int64, prot int) []Region {
 			continue
 		}
 		if r.Start < lo {
-			out = append(out, cut(r, r.Start, lo))
+			out = append(out, cutRegion(r, r.Start, lo))
 		}
-		mid := cut(r, max(r.Start, lo), min(r.End, hi))
+		mid := cutRegion(r, max(r.Start, lo), min(r.End, hi))
 		mid.Prot = prot
 		out = append(out, mid)
 		if r.End > hi {
-			out = append(out, cut(r, hi, r.End))
+			out = append(out, cutRegion(r, hi, r.End))
 		}
 	}
 	return out
 }
 
 // cut returns the part [s, e) of r.
-func cut(r Region, s, e int64) Region {
+func cutRegion(r Region, s, e int64) Region {
 	if r.Kind == RegionFile {
 		r.Offset += uint64(s - r.Start)
 	}

@@ -8,7 +8,7 @@ import (
 // BenchmarkMapFile measures MapFile followed by Unmap (parsing and
 // planning excluded) for a small plugin and a large real library.
 func BenchmarkMapFile(b *testing.B) {
-	for _, obj := range benchObjects(b) {
+	for _, obj := range benchMapObjects(b) {
 		b.Run(obj.name, func(b *testing.B) {
 			p, err := NewPlan(obj.file, PlanOptions{})
 			if err != nil {
@@ -35,7 +35,7 @@ func BenchmarkMapFile(b *testing.B) {
 
 // BenchmarkMapBytes is BenchmarkMapFile for an image copied from memory.
 func BenchmarkMapBytes(b *testing.B) {
-	for _, obj := range benchObjects(b) {
+	for _, obj := range benchMapObjects(b) {
 		b.Run(obj.name, func(b *testing.B) {
 			p, err := NewPlan(obj.file, PlanOptions{})
 			if err != nil {
@@ -58,7 +58,7 @@ func BenchmarkMapBytes(b *testing.B) {
 
 // BenchmarkNewPlan measures planning alone.
 func BenchmarkNewPlan(b *testing.B) {
-	for _, obj := range benchObjects(b) {
+	for _, obj := range benchMapObjects(b) {
 		b.Run(obj.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -70,10 +70,10 @@ func BenchmarkNewPlan(b *testing.B) {
 	}
 }
 
-// benchObjects returns basic.so and libsqlite3 (when installed).
-func benchObjects(b *testing.B) []testObject {
-	var objs []testObject
-	for _, obj := range objects(b) {
+// benchMapObjects returns basic.so and libsqlite3 (when installed).
+func benchMapObjects(b *testing.B) []mapObject {
+	var objs []mapObject
+	for _, obj := range mapObjects(b) {
 		if obj.name == "basic.so" || obj.name == "libsqlite3.so.0" {
 			objs = append(objs, obj)
 		}

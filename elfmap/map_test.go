@@ -18,13 +18,13 @@ import (
 
 // Real distribution libraries the mapping tests load when present
 // (.ci/run installs them).
-var realLibs = []string{
+var mapRealLibs = []string{
 	"/lib/x86_64-linux-gnu/libz.so.1",
 	"/lib/x86_64-linux-gnu/libsqlite3.so.0",
 }
 
-// testObject is an object to map in tests: its path, contents and File.
-type testObject struct {
+// mapObject is an object to map in tests: its path, contents and File.
+type mapObject struct {
 	name string
 	path string
 	data []byte
@@ -32,7 +32,7 @@ type testObject struct {
 }
 
 // objects returns the test plugins and the real libraries present.
-func objects(t testing.TB) []testObject {
+func mapObjects(t testing.TB) []mapObject {
 	t.Helper()
 	var paths []string
 	for _, name := range []string{"basic", "map_layout"} {
@@ -42,21 +42,21 @@ func objects(t testing.TB) []testObject {
 		}
 		paths = append(paths, p)
 	}
-	for _, p := range realLibs {
+	for _, p := range mapRealLibs {
 		if _, err := os.Stat(p); err == nil {
 			paths = append(paths, p)
 		} else {
 			t.Logf("skipping %s: %v", p, err)
 		}
 	}
-	var objs []testObject
+	var objs []mapObject
 	for _, p := range paths {
-		objs = append(objs, loadObject(t, p))
+		objs = append(objs, loadMapObject(t, p))
 	}
 	return objs
 }
 
-func loadObject(t testing.TB, path string) testObject {
+func loadMapObject(t testing.TB, path string) mapObject {
 	t.Helper()
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
@@ -66,17 +66,17 @@ func loadObject(t testing.TB, path string) testObject {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := fileFromELF(data)
+	f, err := fileFromDebugELF(data)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	return testObject{name: filepath.Base(path), path: real, data: data, file: f}
+	return mapObject{name: filepath.Base(path), path: real, data: data, file: f}
 }
 
-// fileFromELF builds the File the planner needs from well-formed objects
+// fileFromDebugELF builds the File the planner needs from well-formed objects
 // with debug/elf, independently of this package's parser, so that the
 // mapping tests check the mapper and not the parser.
-func fileFromELF(data []byte) (*File, error) {
+func fileFromDebugELF(data []byte) (*File, error) {
 	ef, err := elf.NewFile(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
@@ -111,16 +111,16 @@ func fileFromELF(data []byte) (*File, error) {
 }
 
 // span returns the reservation's address range.
-func span(im *Image) (start, end uintptr) {
+func reservedSpan(im *Image) (start, end uintptr) {
 	p := im.Plan()
 	start = im.Base() + uintptr(p.Start)
 	return start, start + uintptr(p.Size)
 }
 
-// addrOf returns the address of offset off relative to the load base.
-func addrOf(im *Image, off int64) uintptr { return im.Base() + uintptr(off) }
+// addrAt returns the address of offset off relative to the load base.
+func addrAt(im *Image, off int64) uintptr { return im.Base() + uintptr(off) }
 
-func inode(t testing.TB, path string) uint64 {
+func fileInode(t testing.TB, path string) uint64 {
 	t.Helper()
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -139,7 +139,7 @@ func checkLayout(t *testing.T, im *Image, path string) {
 	t.Helper()
 	var ino uint64
 	if path != "" {
-		ino = inode(t, path)
+		ino = fileInode(t, path)
 	}
 	ms, err := sysmaps.Read()
 	if err != nil {
@@ -150,7 +150,7 @@ func checkLayout(t *testing.T, im *Image, path string) {
 		t.Fatal("image has no regions")
 	}
 	for _, r := range regions {
-		lo, hi := addrOf(im, r.Start), addrOf(im, r.End)
+		lo, hi := addrAt(im, r.Start), addrAt(im, r.End)
 		wantPerms := ProtString(r.Prot) + "p"
 		at := lo
 		for _, m := range sysmaps.Overlapping(ms, lo, hi) {
@@ -181,10 +181,10 @@ func checkLayout(t *testing.T, im *Image, path string) {
 	}
 }
 
-// checkBytes checks each segment's bytes against the file: [vaddr,
+// checkSegmentBytes checks each segment's bytes against the file: [vaddr,
 // vaddr+filesz) equals the file's bytes, [vaddr+filesz, vaddr+memsz) is
 // zero.
-func checkBytes(t *testing.T, im *Image, obj testObject) {
+func checkSegmentBytes(t *testing.T, im *Image, obj mapObject) {
 	t.Helper()
 	mem := im.Mem()
 	p := im.Plan()
@@ -205,8 +205,8 @@ func checkBytes(t *testing.T, im *Image, obj testObject) {
 	}
 }
 
-// checkGone checks that nothing is mapped in [start, end).
-func checkGone(t *testing.T, start, end uintptr) {
+// checkUnmapped checks that nothing is mapped in [start, end).
+func checkUnmapped(t *testing.T, start, end uintptr) {
 	t.Helper()
 	ms, err := sysmaps.Read()
 	if err != nil {
@@ -217,7 +217,7 @@ func checkGone(t *testing.T, start, end uintptr) {
 	}
 }
 
-func mapFile(t *testing.T, p *Plan, path string) *Image {
+func mapFileT(t *testing.T, p *Plan, path string) *Image {
 	t.Helper()
 	fh, err := os.Open(path)
 	if err != nil {
@@ -233,25 +233,25 @@ func mapFile(t *testing.T, p *Plan, path string) *Image {
 
 func TestMapFile(t *testing.T) {
 	P := PageSize()
-	for _, obj := range objects(t) {
+	for _, obj := range mapObjects(t) {
 		for _, guard := range []uint64{0, 3 * P} {
 			t.Run(fmt.Sprintf("%s/guard=%#x", obj.name, guard), func(t *testing.T) {
 				p, err := NewPlan(obj.file, PlanOptions{GuardSize: guard})
 				if err != nil {
 					t.Fatal(err)
 				}
-				im := mapFile(t, p, obj.path)
+				im := mapFileT(t, p, obj.path)
 				defer im.Unmap()
 				// The file may be closed: the mapping keeps it.
 				checkLayout(t, im, obj.path)
-				checkBytes(t, im, obj)
+				checkSegmentBytes(t, im, obj)
 				checkRegionAt(t, im)
 
-				start, end := span(im)
+				start, end := reservedSpan(im)
 				if err := im.Unmap(); err != nil {
 					t.Fatal(err)
 				}
-				checkGone(t, start, end)
+				checkUnmapped(t, start, end)
 				if err := im.Unmap(); err != nil {
 					t.Errorf("second Unmap: %v", err)
 				}
@@ -278,7 +278,7 @@ func checkRegionAt(t *testing.T, im *Image) {
 	t.Helper()
 	p := im.Plan()
 	for _, r := range p.Regions {
-		for _, a := range []uintptr{addrOf(im, r.Start), addrOf(im, r.End) - 1} {
+		for _, a := range []uintptr{addrAt(im, r.Start), addrAt(im, r.End) - 1} {
 			if !im.Contains(a) {
 				t.Errorf("Contains(%#x) false inside %v", a, r)
 			}
@@ -287,7 +287,7 @@ func checkRegionAt(t *testing.T, im *Image) {
 			}
 		}
 	}
-	start, end := span(im)
+	start, end := reservedSpan(im)
 	for _, a := range []uintptr{start - 1, end} {
 		if im.Contains(a) {
 			t.Errorf("Contains(%#x) true outside [%#x,%#x)", a, start, end)
@@ -299,7 +299,7 @@ func checkRegionAt(t *testing.T, im *Image) {
 }
 
 func TestMapBytes(t *testing.T) {
-	for _, obj := range objects(t) {
+	for _, obj := range mapObjects(t) {
 		t.Run(obj.name, func(t *testing.T) {
 			p, err := NewPlan(obj.file, PlanOptions{})
 			if err != nil {
@@ -311,13 +311,13 @@ func TestMapBytes(t *testing.T) {
 			}
 			defer im.Unmap()
 			checkLayout(t, im, "")
-			checkBytes(t, im, obj)
+			checkSegmentBytes(t, im, obj)
 			checkRegionAt(t, im)
 
 			// Every readable page holds what MapFile puts there,
 			// including the file bytes after p_filesz in the last page
 			// of a segment without .bss.
-			fim := mapFile(t, p, obj.path)
+			fim := mapFileT(t, p, obj.path)
 			defer fim.Unmap()
 			a, b := im.Mem(), fim.Mem()
 			for _, r := range p.Regions {
@@ -329,11 +329,11 @@ func TestMapBytes(t *testing.T) {
 					t.Errorf("%v: MapBytes and MapFile bytes differ", r)
 				}
 			}
-			start, end := span(im)
+			start, end := reservedSpan(im)
 			if err := im.Unmap(); err != nil {
 				t.Fatal(err)
 			}
-			checkGone(t, start, end)
+			checkUnmapped(t, start, end)
 		})
 	}
 }
@@ -349,10 +349,10 @@ func TestMapZeroTail(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	obj := testObject{name: "tail", path: path, data: data, file: fileOf(
-		load(elf.PF_R, 0, 0, P+100, 2*P+50),
-		load(elf.PF_R|elf.PF_X, 2*P, 4*P, 200, 300),
-		load(elf.PF_R|elf.PF_W, 3*P, 5*P, P, P),
+	obj := mapObject{name: "tail", path: path, data: data, file: handFile(
+		ptLoad(elf.PF_R, 0, 0, P+100, 2*P+50),
+		ptLoad(elf.PF_R|elf.PF_X, 2*P, 4*P, 200, 300),
+		ptLoad(elf.PF_R|elf.PF_W, 3*P, 5*P, P, P),
 	)}
 	obj.file.Size = int64(len(data))
 	p, err := NewPlan(obj.file, PlanOptions{})
@@ -370,7 +370,7 @@ func TestMapZeroTail(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			var im *Image
 			if how == "file" {
-				im = mapFile(t, p, path)
+				im = mapFileT(t, p, path)
 			} else {
 				im, err = MapBytes(p, data)
 				if err != nil {
@@ -383,7 +383,7 @@ func TestMapZeroTail(t *testing.T) {
 			} else {
 				checkLayout(t, im, "")
 			}
-			checkBytes(t, im, obj)
+			checkSegmentBytes(t, im, obj)
 			// The page after filesz of the read-only segment.
 			mem := im.Mem()
 			if mem[P+99] != 0xAA || mem[P+100] != 0 || mem[2*P-1] != 0 {
@@ -394,14 +394,14 @@ func TestMapZeroTail(t *testing.T) {
 }
 
 func TestTombstone(t *testing.T) {
-	obj := loadObject(t, plugintest.Build(t, "map_layout"))
+	obj := loadMapObject(t, plugintest.Build(t, "map_layout"))
 	p, err := NewPlan(obj.file, PlanOptions{GuardSize: 2 * PageSize()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	im := mapFile(t, p, obj.path)
+	im := mapFileT(t, p, obj.path)
 	defer im.Unmap()
-	start, end := span(im)
+	start, end := reservedSpan(im)
 	if err := im.Tombstone(); err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +427,7 @@ func TestTombstone(t *testing.T) {
 		t.Errorf("Contains false for a tombstoned image")
 	}
 	for _, r := range p.Regions {
-		got, ok := im.RegionAt(addrOf(im, r.Start))
+		got, ok := im.RegionAt(addrAt(im, r.Start))
 		want := r
 		want.Prot = unix.PROT_NONE
 		if !ok || got != want {
@@ -446,7 +446,7 @@ func TestTombstone(t *testing.T) {
 	if err := im.Unmap(); err != nil {
 		t.Fatal(err)
 	}
-	checkGone(t, start, end)
+	checkUnmapped(t, start, end)
 	if im.Tombstoned() {
 		t.Errorf("Tombstoned() true after Unmap")
 	}
@@ -458,7 +458,7 @@ func TestProtectRELRO(t *testing.T) {
 	P := PageSize()
 	for _, name := range []string{"map_layout", "basic"} {
 		t.Run(name, func(t *testing.T) {
-			obj := loadObject(t, plugintest.Build(t, name))
+			obj := loadMapObject(t, plugintest.Build(t, name))
 			if obj.file.RELRO == nil {
 				t.Skip("no PT_GNU_RELRO")
 			}
@@ -467,9 +467,9 @@ func TestProtectRELRO(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			im := mapFile(t, p, obj.path)
+			im := mapFileT(t, p, obj.path)
 			defer im.Unmap()
-			before := readable(im)
+			before := readableBytes(im)
 			if err := im.Protect(rel.Vaddr, rel.Memsz, unix.PROT_READ); err != nil {
 				t.Fatal(err)
 			}
@@ -477,7 +477,7 @@ func TestProtectRELRO(t *testing.T) {
 			hi := pageFloor(rel.Vaddr+rel.Memsz, P)
 			checkLayout(t, im, obj.path)
 			if hi > lo {
-				r, ok := im.RegionAt(addrOf(im, int64(lo)))
+				r, ok := im.RegionAt(addrAt(im, int64(lo)))
 				if !ok || r.Prot != unix.PROT_READ || r.Start != int64(lo) || r.End != int64(hi) {
 					t.Errorf("RegionAt(RELRO) = %v, %v; want r-- [%#x,%#x)", r, ok, lo, hi)
 				}
@@ -486,25 +486,25 @@ func TestProtectRELRO(t *testing.T) {
 					t.Errorf("RELRO region %v does not continue %v", r, seg)
 				}
 			}
-			if after := r2(im, hi); hi < p.MaxVaddr && after.Prot == unix.PROT_READ && after.Kind != RegionGuard {
+			if after := regionAtOff(im, hi); hi < p.MaxVaddr && after.Prot == unix.PROT_READ && after.Kind != RegionGuard {
 				t.Errorf("region after RELRO end %#x became read-only: %v", hi, after)
 			}
-			if !bytes.Equal(before, readable(im)) {
+			if !bytes.Equal(before, readableBytes(im)) {
 				t.Errorf("Protect changed the image's bytes")
 			}
 		})
 	}
 }
 
-// r2 returns the current region at offset off.
-func r2(im *Image, off uint64) Region {
-	r, _ := im.RegionAt(addrOf(im, int64(off)))
+// regionAtOff returns the current region at offset off.
+func regionAtOff(im *Image, off uint64) Region {
+	r, _ := im.RegionAt(addrAt(im, int64(off)))
 	return r
 }
 
 // readable returns a copy of the bytes of every readable region of the
 // plan, concatenated (reading gaps or guards would fault).
-func readable(im *Image) []byte {
+func readableBytes(im *Image) []byte {
 	p := im.Plan()
 	mem := im.Mem()
 	var out []byte
@@ -519,7 +519,7 @@ func readable(im *Image) []byte {
 
 func TestProtectRefuses(t *testing.T) {
 	P := PageSize()
-	obj := loadObject(t, plugintest.Build(t, "map_layout"))
+	obj := loadMapObject(t, plugintest.Build(t, "map_layout"))
 	p, err := NewPlan(obj.file, PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -532,9 +532,9 @@ func TestProtectRefuses(t *testing.T) {
 		}
 	}
 	if gap.End == 0 {
-		t.Fatalf("map_layout has no gap:\n%s", regionList(p.Regions))
+		t.Fatalf("map_layout has no gap:\n%s", regionsText(p.Regions))
 	}
-	im := mapFile(t, p, obj.path)
+	im := mapFileT(t, p, obj.path)
 	defer im.Unmap()
 	tests := []struct {
 		name        string
@@ -565,7 +565,7 @@ func TestProtectRefuses(t *testing.T) {
 	if err := im.Protect(p.MinVaddr+1, P-2, unix.PROT_NONE); err != nil {
 		t.Errorf("sub-page Protect: %v", err)
 	}
-	if r := r2(im, p.MinVaddr); r.Prot == unix.PROT_NONE {
+	if r := regionAtOff(im, p.MinVaddr); r.Prot == unix.PROT_NONE {
 		t.Errorf("sub-page Protect changed %v", r)
 	}
 }
@@ -573,8 +573,8 @@ func TestProtectRefuses(t *testing.T) {
 // TestMapFails checks the errors that happen before or while mapping:
 // each leaves nothing mapped.
 func TestMapFails(t *testing.T) {
-	obj := loadObject(t, plugintest.Build(t, "map_layout"))
-	ino := inode(t, obj.path)
+	obj := loadMapObject(t, plugintest.Build(t, "map_layout"))
+	ino := fileInode(t, obj.path)
 	p, err := NewPlan(obj.file, PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -651,7 +651,7 @@ func TestMapFails(t *testing.T) {
 			t.Errorf("%s: reserved = %v, want %v (%v)", tt.name, got, tt.reserves, err)
 		}
 		for _, r := range reserved {
-			checkGone(t, r[0], r[1])
+			checkUnmapped(t, r[0], r[1])
 		}
 	}
 	if _, err := MapBytes(p, obj.data[:len(obj.data)/2]); !errors.Is(err, ErrMalformed) || len(reserved) != 0 {
@@ -675,7 +675,7 @@ func TestMapFails(t *testing.T) {
 func TestMapFailsHalfway(t *testing.T) {
 	injected := errors.New("injected failure")
 	for _, name := range []string{"map_layout", "tail"} {
-		var obj testObject
+		var obj mapObject
 		if name == "tail" {
 			// Read-only .bss: map, clear, then mprotect.
 			P := PageSize()
@@ -684,12 +684,12 @@ func TestMapFailsHalfway(t *testing.T) {
 			if err := os.WriteFile(path, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			obj = testObject{name: name, path: path, data: data, file: fileOf(
-				load(elf.PF_R, 0, 0, P+10, 3*P),
-				load(elf.PF_R|elf.PF_W, P, 4*P, 10, 2*P),
+			obj = mapObject{name: name, path: path, data: data, file: handFile(
+				ptLoad(elf.PF_R, 0, 0, P+10, 3*P),
+				ptLoad(elf.PF_R|elf.PF_W, P, 4*P, 10, 2*P),
 			)}
 		} else {
-			obj = loadObject(t, plugintest.Build(t, name))
+			obj = loadMapObject(t, plugintest.Build(t, name))
 		}
 		p, err := NewPlan(obj.file, PlanOptions{})
 		if err != nil {
@@ -742,7 +742,7 @@ func TestMapFailsHalfway(t *testing.T) {
 					}
 				}
 				if res[1] != 0 {
-					checkGone(t, res[0], res[1])
+					checkUnmapped(t, res[0], res[1])
 				}
 			}
 		}
@@ -755,7 +755,7 @@ func TestMapFailsHalfway(t *testing.T) {
 // clearing. MapBytes makes one mmap per run of same-protection regions
 // and one mprotect per run that is not read-write.
 func TestMapSyscalls(t *testing.T) {
-	for _, obj := range objects(t) {
+	for _, obj := range mapObjects(t) {
 		p, err := NewPlan(obj.file, PlanOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -779,7 +779,7 @@ func TestMapSyscalls(t *testing.T) {
 			}
 			return nil
 		}
-		im := mapFile(t, p, obj.path)
+		im := mapFileT(t, p, obj.path)
 		sysHook = nil
 		im.Unmap()
 		got := counts["reserve"] + counts["mmap-file"] + counts["mmap-anon"] + counts["mprotect"]
@@ -793,13 +793,13 @@ func TestMapSyscalls(t *testing.T) {
 // TestImageConcurrent calls the read-side methods while other goroutines
 // protect, tombstone and unmap (run with -race).
 func TestImageConcurrent(t *testing.T) {
-	obj := loadObject(t, plugintest.Build(t, "map_layout"))
+	obj := loadMapObject(t, plugintest.Build(t, "map_layout"))
 	p, err := NewPlan(obj.file, PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	im := mapFile(t, p, obj.path)
-	start, end := span(im)
+	im := mapFileT(t, p, obj.path)
+	start, end := reservedSpan(im)
 	rel := obj.file.RELRO
 	if rel == nil {
 		t.Fatal("map_layout has no PT_GNU_RELRO")
@@ -812,7 +812,7 @@ func TestImageConcurrent(t *testing.T) {
 			for i := 0; i < 200; i++ {
 				a := start + uintptr(i)*(end-start)/200
 				r, ok := im.RegionAt(a)
-				if ok && (a < addrOf(im, r.Start) || a >= addrOf(im, r.End)) {
+				if ok && (a < addrAt(im, r.Start) || a >= addrAt(im, r.End)) {
 					errs <- fmt.Errorf("RegionAt(%#x) = %v", a, r)
 					return
 				}
@@ -840,5 +840,5 @@ func TestImageConcurrent(t *testing.T) {
 	if err := im.Unmap(); err != nil {
 		t.Error(err)
 	}
-	checkGone(t, start, end)
+	checkUnmapped(t, start, end)
 }

@@ -46,7 +46,7 @@ type reservation struct {
 // check that no page is ever writable and executable.
 var sysHook func(op string, addr, n uintptr, prot int) error
 
-func hook(op string, addr unsafe.Pointer, n uintptr, prot int) error {
+func callSysHook(op string, addr unsafe.Pointer, n uintptr, prot int) error {
 	if sysHook != nil {
 		return sysHook(op, uintptr(addr), n, prot)
 	}
@@ -60,7 +60,7 @@ const reserveFlags = unix.MAP_PRIVATE | unix.MAP_ANONYMOUS | unix.MAP_NORESERVE
 // reserve maps size bytes of PROT_NONE address space wherever the kernel
 // chooses.
 func reserve(size uintptr) (reservation, error) {
-	if err := hook("reserve", nil, size, unix.PROT_NONE); err != nil {
+	if err := callSysHook("reserve", nil, size, unix.PROT_NONE); err != nil {
 		return reservation{}, err
 	}
 	p, err := unix.MmapPtr(-1, 0, nil, size, unix.PROT_NONE, reserveFlags)
@@ -68,7 +68,7 @@ func reserve(size uintptr) (reservation, error) {
 		return reservation{}, fmt.Errorf("reserve %#x bytes: %w", size, err)
 	}
 	r := reservation{p: p, size: size}
-	if err := hook("reserved", p, size, unix.PROT_NONE); err != nil {
+	if err := callSysHook("reserved", p, size, unix.PROT_NONE); err != nil {
 		return reservation{}, errors.Join(err, r.release())
 	}
 	return r, nil
@@ -94,7 +94,7 @@ func (r *reservation) mapFile(off, n uintptr, prot, fd int, foff uint64) error {
 	if err != nil {
 		return err
 	}
-	if err := hook("mmap-file", p, n, prot); err != nil {
+	if err := callSysHook("mmap-file", p, n, prot); err != nil {
 		return err
 	}
 	got, err := unix.MmapPtr(fd, int64(foff), p, n, prot, unix.MAP_PRIVATE|unix.MAP_FIXED)
@@ -113,7 +113,7 @@ func (r *reservation) mapAnon(off, n uintptr, prot, extraFlags int) error {
 	if err != nil {
 		return err
 	}
-	if err := hook("mmap-anon", p, n, prot); err != nil {
+	if err := callSysHook("mmap-anon", p, n, prot); err != nil {
 		return err
 	}
 	got, err := unix.MmapPtr(-1, 0, p, n, prot, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED|extraFlags)
@@ -132,7 +132,7 @@ func (r *reservation) protect(off, n uintptr, prot int) error {
 	if err != nil {
 		return err
 	}
-	if err := hook("mprotect", p, n, prot); err != nil {
+	if err := callSysHook("mprotect", p, n, prot); err != nil {
 		return err
 	}
 	// unix.Mprotect wants a []byte; the raw call takes the address.
@@ -160,7 +160,7 @@ func (r *reservation) tombstone() error {
 	if err != nil {
 		return err
 	}
-	if err := hook("tombstone", p, r.size, unix.PROT_NONE); err != nil {
+	if err := callSysHook("tombstone", p, r.size, unix.PROT_NONE); err != nil {
 		return err
 	}
 	got, err := unix.MmapPtr(-1, 0, p, r.size, unix.PROT_NONE, reserveFlags|unix.MAP_FIXED)

@@ -11,36 +11,36 @@ import (
 )
 
 const (
-	pR   = unix.PROT_READ
-	pRW  = unix.PROT_READ | unix.PROT_WRITE
-	pRX  = unix.PROT_READ | unix.PROT_EXEC
-	pRWX = unix.PROT_READ | unix.PROT_WRITE | unix.PROT_EXEC
+	protR   = unix.PROT_READ
+	protRW  = unix.PROT_READ | unix.PROT_WRITE
+	protRX  = unix.PROT_READ | unix.PROT_EXEC
+	protRWX = unix.PROT_READ | unix.PROT_WRITE | unix.PROT_EXEC
 )
 
 // load returns a PT_LOAD header.
-func load(flags elf.ProgFlag, off, vaddr, filesz, memsz uint64) Prog {
+func ptLoad(flags elf.ProgFlag, off, vaddr, filesz, memsz uint64) Prog {
 	return Prog{Type: elf.PT_LOAD, Flags: flags, Off: off, Vaddr: vaddr, Filesz: filesz, Memsz: memsz, Align: PageSize()}
 }
 
-// fileOf returns a hand-built File holding loads (and, like Parse, the
+// handFile returns a hand-built File holding loads (and, like Parse, the
 // same headers in Progs after a PT_PHDR, so that error fields name the
 // program header index).
-func fileOf(loads ...Prog) *File {
+func handFile(loads ...Prog) *File {
 	progs := []Prog{{Type: elf.PT_PHDR, Flags: elf.PF_R, Off: 64, Vaddr: 64, Filesz: 56, Memsz: 56, Align: 8}}
 	progs = append(progs, loads...)
 	return &File{Machine: elf.EM_X86_64, Type: elf.ET_DYN, Progs: progs, Loads: loads}
 }
 
 // Region constructors for expected plans.
-func fileReg(seg int, start, end int64, off uint64, prot int, zeroFrom int64) Region {
+func wantFileReg(seg int, start, end int64, off uint64, prot int, zeroFrom int64) Region {
 	return Region{Start: start, End: end, Offset: off, Prot: prot, Kind: RegionFile, Segment: seg, ZeroFrom: zeroFrom}
 }
 
-func zeroReg(seg int, start, end int64, prot int) Region {
+func wantZeroReg(seg int, start, end int64, prot int) Region {
 	return Region{Start: start, End: end, Prot: prot, Kind: RegionZero, Segment: seg, ZeroFrom: end}
 }
 
-func guardReg(start, end int64, before bool) Region {
+func wantGuardReg(start, end int64, before bool) Region {
 	return Region{Start: start, End: end, Kind: RegionGuard, Segment: -1, ZeroFrom: end, Before: before}
 }
 
@@ -56,130 +56,130 @@ func TestNewPlan(t *testing.T) {
 	}{
 		{
 			name:  "one segment",
-			file:  fileOf(load(elf.PF_R|elf.PF_X, 0, 0, P+100, P+100)),
+			file:  handFile(ptLoad(elf.PF_R|elf.PF_X, 0, 0, P+100, P+100)),
 			guard: p,
 			want: []Region{
-				guardReg(-p, 0, true),
-				fileReg(0, 0, 2*p, 0, pRX, 2*p), // memsz == filesz: nothing zeroed
-				guardReg(2*p, 3*p, false),
+				wantGuardReg(-p, 0, true),
+				wantFileReg(0, 0, 2*p, 0, protRX, 2*p), // memsz == filesz: nothing zeroed
+				wantGuardReg(2*p, 3*p, false),
 			},
 		},
 		{
 			name: "text data bss",
-			file: fileOf(
-				load(elf.PF_R|elf.PF_X, 0, 0, P+0x100, P+0x100),
-				load(elf.PF_R|elf.PF_W, 2*P+0x10, 3*P+0x10, 0x20, 0x40),
+			file: handFile(
+				ptLoad(elf.PF_R|elf.PF_X, 0, 0, P+0x100, P+0x100),
+				ptLoad(elf.PF_R|elf.PF_W, 2*P+0x10, 3*P+0x10, 0x20, 0x40),
 			),
 			guard: p,
 			want: []Region{
-				guardReg(-p, 0, true),
-				fileReg(0, 0, 2*p, 0, pRX, 2*p),
-				guardReg(2*p, 3*p, false), // gap
-				fileReg(1, 3*p, 4*p, 2*P, pRW, 3*p+0x30),
-				guardReg(4*p, 5*p, false),
+				wantGuardReg(-p, 0, true),
+				wantFileReg(0, 0, 2*p, 0, protRX, 2*p),
+				wantGuardReg(2*p, 3*p, false), // gap
+				wantFileReg(1, 3*p, 4*p, 2*P, protRW, 3*p+0x30),
+				wantGuardReg(4*p, 5*p, false),
 			},
 		},
 		{
 			name: "bss spanning pages",
-			file: fileOf(
-				load(elf.PF_R, 0, 0, 0x200, 0x200),
-				load(elf.PF_R|elf.PF_W, P, P, 0x100, 3*P),
+			file: handFile(
+				ptLoad(elf.PF_R, 0, 0, 0x200, 0x200),
+				ptLoad(elf.PF_R|elf.PF_W, P, P, 0x100, 3*P),
 			),
 			guard: p,
 			want: []Region{
-				guardReg(-p, 0, true),
-				fileReg(0, 0, p, 0, pR, p),
-				fileReg(1, p, 2*p, P, pRW, p+0x100),
-				zeroReg(1, 2*p, 4*p, pRW),
-				guardReg(4*p, 5*p, false),
+				wantGuardReg(-p, 0, true),
+				wantFileReg(0, 0, p, 0, protR, p),
+				wantFileReg(1, p, 2*p, P, protRW, p+0x100),
+				wantZeroReg(1, 2*p, 4*p, protRW),
+				wantGuardReg(4*p, 5*p, false),
 			},
 		},
 		{
 			name: "bss ends on a page boundary after a page-aligned filesz",
-			file: fileOf(
-				load(elf.PF_R|elf.PF_W, 0, 0, P, 2*P),
+			file: handFile(
+				ptLoad(elf.PF_R|elf.PF_W, 0, 0, P, 2*P),
 			),
 			guard: p,
 			want: []Region{
-				guardReg(-p, 0, true),
-				fileReg(0, 0, p, 0, pRW, p), // tail starts on the next page: nothing to clear
-				zeroReg(0, p, 2*p, pRW),
-				guardReg(2*p, 3*p, false),
+				wantGuardReg(-p, 0, true),
+				wantFileReg(0, 0, p, 0, protRW, p), // tail starts on the next page: nothing to clear
+				wantZeroReg(0, p, 2*p, protRW),
+				wantGuardReg(2*p, 3*p, false),
 			},
 		},
 		{
 			name: "filesz zero segment",
-			file: fileOf(
-				load(elf.PF_R|elf.PF_X, 0, 0, 0x80, 0x80),
-				load(elf.PF_R|elf.PF_W, 0x1234, 2*P+0x234, 0, 0x10),
+			file: handFile(
+				ptLoad(elf.PF_R|elf.PF_X, 0, 0, 0x80, 0x80),
+				ptLoad(elf.PF_R|elf.PF_W, 0x1234, 2*P+0x234, 0, 0x10),
 			),
 			guard: p,
 			want: []Region{
-				guardReg(-p, 0, true),
-				fileReg(0, 0, p, 0, pRX, p),
-				guardReg(p, 2*p, false),
-				zeroReg(1, 2*p, 3*p, pRW),
-				guardReg(3*p, 4*p, false),
+				wantGuardReg(-p, 0, true),
+				wantFileReg(0, 0, p, 0, protRX, p),
+				wantGuardReg(p, 2*p, false),
+				wantZeroReg(1, 2*p, 3*p, protRW),
+				wantGuardReg(3*p, 4*p, false),
 			},
 		},
 		{
 			name:  "unaligned vaddr with congruent offset, image not at 0",
-			file:  fileOf(load(elf.PF_R, 0x123, 5*P+0x123, 2*P, 2*P)),
+			file:  handFile(ptLoad(elf.PF_R, 0x123, 5*P+0x123, 2*P, 2*P)),
 			guard: p,
 			want: []Region{
-				guardReg(4*p, 5*p, true),
-				fileReg(0, 5*p, 8*p, 0, pR, 8*p),
-				guardReg(8*p, 9*p, false),
+				wantGuardReg(4*p, 5*p, true),
+				wantFileReg(0, 5*p, 8*p, 0, protR, 8*p),
+				wantGuardReg(8*p, 9*p, false),
 			},
 		},
 		{
 			name: "read-only segment with bss is zeroed in its last file page",
-			file: fileOf(
-				load(elf.PF_R, 0, 0, 0x10, P+1),
+			file: handFile(
+				ptLoad(elf.PF_R, 0, 0, 0x10, P+1),
 			),
 			guard: p,
 			want: []Region{
-				guardReg(-p, 0, true),
-				fileReg(0, 0, p, 0, pR, 0x10),
-				zeroReg(0, p, 2*p, pR),
-				guardReg(2*p, 3*p, false),
+				wantGuardReg(-p, 0, true),
+				wantFileReg(0, 0, p, 0, protR, 0x10),
+				wantZeroReg(0, p, 2*p, protR),
+				wantGuardReg(2*p, 3*p, false),
 			},
 		},
 		{
 			name: "empty PT_LOAD takes no room",
-			file: fileOf(
-				load(elf.PF_R, 0, 0, 0x10, 0x10),
-				load(elf.PF_R|elf.PF_W, 0x10, P+0x10, 0, 0),
-				load(elf.PF_R|elf.PF_W, 0x10, P+0x10, 0x8, 0x8),
+			file: handFile(
+				ptLoad(elf.PF_R, 0, 0, 0x10, 0x10),
+				ptLoad(elf.PF_R|elf.PF_W, 0x10, P+0x10, 0, 0),
+				ptLoad(elf.PF_R|elf.PF_W, 0x10, P+0x10, 0x8, 0x8),
 			),
 			guard: p,
 			want: []Region{
-				guardReg(-p, 0, true),
-				fileReg(0, 0, p, 0, pR, p),
-				fileReg(2, p, 2*p, 0, pRW, 2*p),
-				guardReg(2*p, 3*p, false),
+				wantGuardReg(-p, 0, true),
+				wantFileReg(0, 0, p, 0, protR, p),
+				wantFileReg(2, p, 2*p, 0, protRW, 2*p),
+				wantGuardReg(2*p, 3*p, false),
 			},
 		},
 		{
 			name:  "write and execute allowed",
-			file:  fileOf(load(elf.PF_R|elf.PF_W|elf.PF_X, 0, 0, 0x10, 0x10)),
+			file:  handFile(ptLoad(elf.PF_R|elf.PF_W|elf.PF_X, 0, 0, 0x10, 0x10)),
 			opt:   PlanOptions{AllowWriteExec: true},
 			guard: p,
 			want: []Region{
-				guardReg(-p, 0, true),
-				fileReg(0, 0, p, 0, pRWX, p),
-				guardReg(p, 2*p, false),
+				wantGuardReg(-p, 0, true),
+				wantFileReg(0, 0, p, 0, protRWX, p),
+				wantGuardReg(p, 2*p, false),
 			},
 		},
 		{
 			name:  "segment without flags is PROT_NONE",
-			file:  fileOf(load(0, 0, 0, 0x10, P+0x10)),
+			file:  handFile(ptLoad(0, 0, 0, 0x10, P+0x10)),
 			guard: p,
 			want: []Region{
-				guardReg(-p, 0, true),
-				fileReg(0, 0, p, 0, unix.PROT_NONE, 0x10),
-				zeroReg(0, p, 2*p, unix.PROT_NONE),
-				guardReg(2*p, 3*p, false),
+				wantGuardReg(-p, 0, true),
+				wantFileReg(0, 0, p, 0, unix.PROT_NONE, 0x10),
+				wantZeroReg(0, p, 2*p, unix.PROT_NONE),
+				wantGuardReg(2*p, 3*p, false),
 			},
 		},
 	}
@@ -205,13 +205,13 @@ func TestNewPlan(t *testing.T) {
 			want  []Region
 		}{
 			name:  g.name,
-			file:  fileOf(load(elf.PF_R, 0, 2*P, 0x10, 0x10)),
+			file:  handFile(ptLoad(elf.PF_R, 0, 2*P, 0x10, 0x10)),
 			opt:   PlanOptions{GuardSize: g.size},
 			guard: gs,
 			want: []Region{
-				guardReg(2*p-gs, 2*p, true),
-				fileReg(0, 2*p, 3*p, 0, pR, 3*p),
-				guardReg(3*p, 3*p+gs, false),
+				wantGuardReg(2*p-gs, 2*p, true),
+				wantFileReg(0, 2*p, 3*p, 0, protR, 3*p),
+				wantGuardReg(3*p, 3*p+gs, false),
 			},
 		})
 	}
@@ -223,7 +223,7 @@ func TestNewPlan(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(pl.Regions, tt.want) {
-				t.Errorf("regions:\n%s\nwant:\n%s", regionList(pl.Regions), regionList(tt.want))
+				t.Errorf("regions:\n%s\nwant:\n%s", regionsText(pl.Regions), regionsText(tt.want))
 			}
 			// The header fields follow from the regions.
 			first, last := tt.want[0], tt.want[len(tt.want)-1]
@@ -255,7 +255,7 @@ func TestNewPlan(t *testing.T) {
 	}
 }
 
-func regionList(rs []Region) string {
+func regionsText(rs []Region) string {
 	var b strings.Builder
 	for _, r := range rs {
 		b.WriteString("\t" + r.String() + "\n")
@@ -275,92 +275,92 @@ func TestNewPlanRefuses(t *testing.T) {
 	}{
 		{
 			name:     "write and execute",
-			file:     fileOf(load(elf.PF_R|elf.PF_W|elf.PF_X, 0, 0, 0x10, 0x10)),
+			file:     handFile(ptLoad(elf.PF_R|elf.PF_W|elf.PF_X, 0, 0, 0x10, 0x10)),
 			sentinel: ErrUnsupported, field: "phdr[1].p_flags", value: uint64(elf.PF_R | elf.PF_W | elf.PF_X),
 		},
 		{
 			name: "write and execute in the second segment",
-			file: fileOf(
-				load(elf.PF_R, 0, 0, 0x10, 0x10),
-				load(elf.PF_W|elf.PF_X, P, P, 0x10, 0x10),
+			file: handFile(
+				ptLoad(elf.PF_R, 0, 0, 0x10, 0x10),
+				ptLoad(elf.PF_W|elf.PF_X, P, P, 0x10, 0x10),
 			),
 			sentinel: ErrUnsupported, field: "phdr[2].p_flags", value: uint64(elf.PF_W | elf.PF_X),
 		},
 		{
 			name:     "vaddr not congruent to offset",
-			file:     fileOf(load(elf.PF_R, 0x10, 0x20, 0x10, 0x10)),
+			file:     handFile(ptLoad(elf.PF_R, 0x10, 0x20, 0x10, 0x10)),
 			sentinel: ErrMalformed, field: "phdr[1].p_vaddr", value: 0x20,
 		},
 		{
 			name:     "filesz above memsz",
-			file:     fileOf(load(elf.PF_R, 0, 0, 0x20, 0x10)),
+			file:     handFile(ptLoad(elf.PF_R, 0, 0, 0x20, 0x10)),
 			sentinel: ErrMalformed, field: "phdr[1].p_filesz", value: 0x20,
 		},
 		{
 			name:     "vaddr plus memsz overflows",
-			file:     fileOf(load(elf.PF_R, 0, ^uint64(0)-(P-1), 0, P)),
+			file:     handFile(ptLoad(elf.PF_R, 0, ^uint64(0)-(P-1), 0, P)),
 			sentinel: ErrMalformed, field: "phdr[1].p_memsz", value: P,
 		},
 		{
 			name:     "image beyond the address space",
-			file:     fileOf(load(elf.PF_R, 0, maxImageEnd-P, 0, P+1)),
+			file:     handFile(ptLoad(elf.PF_R, 0, maxImageEnd-P, 0, P+1)),
 			sentinel: ErrUnsupported, field: "phdr[1].p_memsz", value: P + 1,
 		},
 		{
 			name:     "offset plus filesz overflows",
-			file:     fileOf(load(elf.PF_R, ^uint64(0)-(P-1), (^uint64(0)-(P-1))&(maxImageEnd/2-1), 2*P, 2*P)),
+			file:     handFile(ptLoad(elf.PF_R, ^uint64(0)-(P-1), (^uint64(0)-(P-1))&(maxImageEnd/2-1), 2*P, 2*P)),
 			sentinel: ErrMalformed, field: "phdr[1].p_filesz", value: 2 * P,
 		},
 		{
 			name: "segments share a page",
-			file: fileOf(
-				load(elf.PF_R|elf.PF_X, 0, 0, 0x100, 0x100),
-				load(elf.PF_R|elf.PF_W, 0x200, 0x200, 0x10, 0x10),
+			file: handFile(
+				ptLoad(elf.PF_R|elf.PF_X, 0, 0, 0x100, 0x100),
+				ptLoad(elf.PF_R|elf.PF_W, 0x200, 0x200, 0x10, 0x10),
 			),
 			sentinel: ErrUnsupported, field: "phdr[2].p_vaddr", value: 0x200,
 		},
 		{
 			name: "bss shares a page with the next segment",
-			file: fileOf(
-				load(elf.PF_R|elf.PF_W, 0, 0, 0x10, P+0x10),
-				load(elf.PF_R, P+0x800, P+0x800, 0x10, 0x10),
+			file: handFile(
+				ptLoad(elf.PF_R|elf.PF_W, 0, 0, 0x10, P+0x10),
+				ptLoad(elf.PF_R, P+0x800, P+0x800, 0x10, 0x10),
 			),
 			sentinel: ErrUnsupported, field: "phdr[2].p_vaddr", value: P + 0x800,
 		},
 		{
 			name: "segments overlap",
-			file: fileOf(
-				load(elf.PF_R, 0, 0, 2*P, 2*P),
-				load(elf.PF_R, P, P, 0x10, 0x10),
+			file: handFile(
+				ptLoad(elf.PF_R, 0, 0, 2*P, 2*P),
+				ptLoad(elf.PF_R, P, P, 0x10, 0x10),
 			),
 			sentinel: ErrMalformed, field: "phdr[2].p_vaddr", value: P,
 		},
 		{
 			name: "segments descending",
-			file: fileOf(
-				load(elf.PF_R, 4*P, 4*P, 0x10, 0x10),
-				load(elf.PF_R, 0, 0, 0x10, 0x10),
+			file: handFile(
+				ptLoad(elf.PF_R, 4*P, 4*P, 0x10, 0x10),
+				ptLoad(elf.PF_R, 0, 0, 0x10, 0x10),
 			),
 			sentinel: ErrMalformed, field: "phdr[2].p_vaddr", value: 0,
 		},
 		{
 			name:     "not a PT_LOAD",
-			file:     fileOf(Prog{Type: elf.PT_DYNAMIC, Memsz: 0x10}),
+			file:     handFile(Prog{Type: elf.PT_DYNAMIC, Memsz: 0x10}),
 			sentinel: ErrMalformed, field: "phdr[1].p_type", value: uint64(elf.PT_DYNAMIC),
 		},
 		{
 			name:     "no loadable segment",
-			file:     fileOf(),
+			file:     handFile(),
 			sentinel: ErrMalformed, field: "PT_LOAD", value: 0,
 		},
 		{
 			name:     "only empty segments",
-			file:     fileOf(load(elf.PF_R, 0, 0, 0, 0)),
+			file:     handFile(ptLoad(elf.PF_R, 0, 0, 0, 0)),
 			sentinel: ErrMalformed, field: "PT_LOAD", value: 1,
 		},
 		{
 			name:     "guard too large",
-			file:     fileOf(load(elf.PF_R, 0, 0, 0x10, 0x10)),
+			file:     handFile(ptLoad(elf.PF_R, 0, 0, 0x10, 0x10)),
 			opt:      PlanOptions{GuardSize: MaxGuard + 1},
 			sentinel: ErrUnsupported,
 		},
@@ -369,7 +369,7 @@ func TestNewPlanRefuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			pl, err := NewPlan(tt.file, tt.opt)
 			if err == nil {
-				t.Fatalf("NewPlan succeeded:\n%s", regionList(pl.Regions))
+				t.Fatalf("NewPlan succeeded:\n%s", regionsText(pl.Regions))
 			}
 			if pl != nil {
 				t.Errorf("NewPlan returned a plan with error %v", err)
@@ -402,9 +402,9 @@ func TestNewPlanRefuses(t *testing.T) {
 // smaller page is refused.
 func TestNewPlanPageSizes(t *testing.T) {
 	const k = 0x1000
-	f := fileOf(
-		load(elf.PF_R|elf.PF_X, 0, 0, 0x1800, 0x1800),
-		load(elf.PF_R|elf.PF_W, 0x1800+k, 0x8000+0x1800+k, 0x100, 0x100),
+	f := handFile(
+		ptLoad(elf.PF_R|elf.PF_X, 0, 0, 0x1800, 0x1800),
+		ptLoad(elf.PF_R|elf.PF_W, 0x1800+k, 0x8000+0x1800+k, 0x100, 0x100),
 	)
 	for _, ps := range []uint64{0x1000, 0x4000, 0x10000} {
 		pl, err := newPlan(f, PlanOptions{}, ps)
@@ -423,14 +423,14 @@ func TestNewPlanPageSizes(t *testing.T) {
 		dataStart := pageFloor(0xa800, ps)
 		dataEnd, _ := pageCeil(0xa900, ps)
 		want := []Region{
-			guardReg(-int64(ps), 0, true),
-			fileReg(0, 0, int64(text), 0, pRX, int64(text)),
-			guardReg(int64(text), int64(dataStart), false),
-			fileReg(1, int64(dataStart), int64(dataEnd), pageFloor(0x2800, ps), pRW, int64(dataEnd)),
-			guardReg(int64(dataEnd), int64(dataEnd+ps), false),
+			wantGuardReg(-int64(ps), 0, true),
+			wantFileReg(0, 0, int64(text), 0, protRX, int64(text)),
+			wantGuardReg(int64(text), int64(dataStart), false),
+			wantFileReg(1, int64(dataStart), int64(dataEnd), pageFloor(0x2800, ps), protRW, int64(dataEnd)),
+			wantGuardReg(int64(dataEnd), int64(dataEnd+ps), false),
 		}
 		if !reflect.DeepEqual(pl.Regions, want) {
-			t.Errorf("page size %#x:\n%s\nwant:\n%s", ps, regionList(pl.Regions), regionList(want))
+			t.Errorf("page size %#x:\n%s\nwant:\n%s", ps, regionsText(pl.Regions), regionsText(want))
 		}
 	}
 	if _, err := newPlan(f, PlanOptions{}, 0x1800); err == nil {
@@ -440,9 +440,9 @@ func TestNewPlanPageSizes(t *testing.T) {
 
 func TestPlanIsGap(t *testing.T) {
 	P := PageSize()
-	pl, err := NewPlan(fileOf(
-		load(elf.PF_R, 0, 0, 0x10, 0x10),
-		load(elf.PF_R|elf.PF_W, 0x10, 4*P+0x10, 0x10, 0x10),
+	pl, err := NewPlan(handFile(
+		ptLoad(elf.PF_R, 0, 0, 0x10, 0x10),
+		ptLoad(elf.PF_R|elf.PF_W, 0x10, 4*P+0x10, 0x10, 0x10),
 	), PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -469,7 +469,7 @@ func TestRegionKindString(t *testing.T) {
 			t.Errorf("%d.String() = %q, want %q", int(k), got, want)
 		}
 	}
-	for prot, want := range map[int]string{0: "---", pR: "r--", pRX: "r-x", pRW: "rw-", pRWX: "rwx", unix.PROT_EXEC: "--x"} {
+	for prot, want := range map[int]string{0: "---", protR: "r--", protRX: "r-x", protRW: "rw-", protRWX: "rwx", unix.PROT_EXEC: "--x"} {
 		if got := ProtString(prot); got != want {
 			t.Errorf("ProtString(%#x) = %q, want %q", prot, got, want)
 		}
@@ -481,9 +481,9 @@ func TestRegionKindString(t *testing.T) {
 func TestPlanCheck(t *testing.T) {
 	P := PageSize()
 	base := func() *Plan {
-		pl, err := NewPlan(fileOf(
-			load(elf.PF_R|elf.PF_X, 0, 0, 0x10, 0x10),
-			load(elf.PF_R|elf.PF_W, P, 2*P, 0x10, 2*P),
+		pl, err := NewPlan(handFile(
+			ptLoad(elf.PF_R|elf.PF_X, 0, 0, 0x10, 0x10),
+			ptLoad(elf.PF_R|elf.PF_W, P, 2*P, 0x10, 2*P),
 		), PlanOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -507,9 +507,9 @@ func TestPlanCheck(t *testing.T) {
 		{"unaligned offset", func(p *Plan) { p.Regions[3].Offset += 8 }},
 		{"zero-from before the last page", func(p *Plan) { p.Regions[3].ZeroFrom = p.Regions[3].Start - 1 }},
 		{"zero-from past the end", func(p *Plan) { p.Regions[3].ZeroFrom = p.Regions[3].End + 1 }},
-		{"write and execute", func(p *Plan) { p.Regions[1].Prot = pRWX }},
+		{"write and execute", func(p *Plan) { p.Regions[1].Prot = protRWX }},
 		{"unknown prot bits", func(p *Plan) { p.Regions[1].Prot |= 0x100 }},
-		{"guard with access", func(p *Plan) { p.Regions[0].Prot = pR }},
+		{"guard with access", func(p *Plan) { p.Regions[0].Prot = protR }},
 		{"file region in a guard", func(p *Plan) { p.Regions[0].Kind = RegionFile }},
 		{"zero region in a guard", func(p *Plan) { p.Regions[len(p.Regions)-1].Kind = RegionZero }},
 		{"unknown kind", func(p *Plan) { p.Regions[1].Kind = 9 }},
@@ -519,7 +519,7 @@ func TestPlanCheck(t *testing.T) {
 		pl := base()
 		tt.alter(pl)
 		if err := pl.check(); err == nil {
-			t.Errorf("%s: altered plan accepted:\n%s", tt.name, regionList(pl.Regions))
+			t.Errorf("%s: altered plan accepted:\n%s", tt.name, regionsText(pl.Regions))
 		}
 	}
 	var nilPlan *Plan
