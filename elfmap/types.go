@@ -111,6 +111,11 @@ type File struct {
 	TLS     *Prog // PT_TLS, nil when absent
 	RELRO   *Prog // PT_GNU_RELRO, nil when absent
 
+	// Interp is the PT_INTERP path ("" when absent). A position-independent
+	// executable has one; it parses like a shared object, but whether the
+	// loader accepts it is the loader's decision.
+	Interp string
+
 	// MinVaddr and MaxVaddr bound the image: the first PT_LOAD's vaddr
 	// rounded down and the end of the last one rounded up to the page size.
 	MinVaddr uint64

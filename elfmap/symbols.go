@@ -1,0 +1,201 @@
+package elfmap
+
+import (
+	"debug/elf"
+	"strconv"
+	"strings"
+)
+
+// stbGNUUnique is STB_GNU_UNIQUE (STB_LOOS): a global symbol the dynamic
+// linker keeps unique in the process; for lookup it is a global.
+const stbGNUUnique = elf.SymBind(10)
+
+// dynSymbols sizes the dynamic symbol table from the hash tables, reads it
+// and resolves the names.
+func (p *parser) dynSymbols(ds *dynState, d *Dynamic) error {
+	if !ds.has(tSymtab) {
+		return malformed(-1, "DT_SYMTAB", 0, "missing: the object has no dynamic symbol table")
+	}
+	if ds.has(tSyment) && ds.val(tSyment) != symSize {
+		return ds.errSlot(tSyment, "is not %d, the size of Elf64_Sym", symSize)
+	}
+	var err error
+	if ds.has(tHash) {
+		if d.Hash, err = p.sysvHash(ds); err != nil {
+			return err
+		}
+		ds.nsyms = uint64(len(d.Hash.Chains))
+	}
+	if ds.has(tGNUHash) {
+		var n uint64
+		if d.GNUHash, n, err = p.gnuHash(ds, ds.nsyms); err != nil {
+			return err
+		}
+		if d.Hash == nil {
+			ds.nsyms = n
+		}
+	}
+	if d.Hash == nil && d.GNUHash == nil {
+		return malformed(ds.slotOff(tSymtab), "DT_GNU_HASH", 0,
+			"missing, and so is DT_HASH: without a hash table the size of the symbol table is unknown")
+	}
+	if ds.nsyms == 0 {
+		return ds.errSlot(tSymtab, "the hash table implies an empty symbol table (not even the null symbol)")
+	}
+	size := ds.nsyms * symSize // nsyms <= MaxSymbols: no overflow
+	off, err := p.table(ds, tSymtab, -1, size)
+	if err != nil {
+		return err
+	}
+	raw, err := p.readAt("DT_SYMTAB", off, size)
+	if err != nil {
+		return err
+	}
+	d.Symbols = make([]Symbol, ds.nsyms)
+	for i := range d.Symbols {
+		b := raw[i*symSize:]
+		nameOff := le.Uint32(b)
+		name, ok := ds.cstr(uint64(nameOff))
+		if !ok {
+			return ds.strErr("dynsym["+strconv.Itoa(i)+"].st_name", int64(off)+int64(i)*symSize, uint64(nameOff))
+		}
+		info, other := b[4], b[5]
+		d.Symbols[i] = Symbol{
+			Name:  name,
+			Bind:  elf.ST_BIND(info),
+			Type:  elf.ST_TYPE(info),
+			Vis:   elf.ST_VISIBILITY(other),
+			Shndx: elf.SectionIndex(le.Uint16(b[6:])),
+			Value: le.Uint64(b[8:]),
+			Size:  le.Uint64(b[16:]),
+		}
+	}
+	return nil
+}
+
+// cstr returns the NUL-terminated string at offset off of the string
+// table, as a substring of it (no allocation).
+func (ds *dynState) cstr(off uint64) (string, bool) {
+	if off >= uint64(len(ds.strs)) {
+		return "", false
+	}
+	n := strings.IndexByte(ds.strs[off:], 0)
+	if n < 0 {
+		return "", false
+	}
+	return ds.strs[off : off+uint64(n)], true
+}
+
+// strErr is the error for a string offset cstr refused.
+func (ds *dynState) strErr(field string, fieldOff int64, off uint64) error {
+	if off >= uint64(len(ds.strs)) {
+		return malformed(fieldOff, field, off, "string offset is beyond DT_STRSZ %#x", len(ds.strs))
+	}
+	return malformed(fieldOff, field, off, "string is not NUL-terminated before the end of the string table")
+}
+
+// str is cstr returning strErr's error.
+func (ds *dynState) str(field string, fieldOff int64, off uint64) (string, error) {
+	s, ok := ds.cstr(off)
+	if !ok {
+		return "", ds.strErr(field, fieldOff, off)
+	}
+	return s, nil
+}
+
+// Lookup returns the index in d.Symbols of the definition of name that an
+// import of name at version (or unversioned, when version is "") binds to.
+// It hashes name and calls LookupHashed.
+func (d *Dynamic) Lookup(name, version string) (index int, ok bool) {
+	var gnu, sysv uint32
+	if d.GNUHash != nil {
+		gnu = GNUHashOf(name)
+	} else {
+		sysv = SysVHashOf(name)
+	}
+	return d.LookupHashed(name, gnu, sysv, version)
+}
+
+// LookupHashed is Lookup with the name's hashes computed by the caller
+// (GNUHashOf and SysVHashOf), so that a loader searching many objects for
+// one import hashes its name once. Only the hash of the table d has is
+// used: the GNU one when d.GNUHash is set, else the System V one.
+//
+// The rules are those of the dynamic linker (glibc's check_match): the
+// symbol must be defined (not SHN_UNDEF, not versym-local), global, weak or
+// GNU-unique, and neither a section nor a file symbol. With version == ""
+// only a default definition matches (unversioned or name@@VER, never the
+// hidden name@VER). With a version, a definition of exactly that version
+// matches, hidden or not; failing that, an unversioned default definition
+// does. Lookup allocates nothing.
+func (d *Dynamic) LookupHashed(name string, gnu, sysv uint32, version string) (index int, ok bool) {
+	fallback := -1
+	if g := d.GNUHash; g != nil {
+		if len(g.Bloom) == 0 || len(g.Buckets) == 0 {
+			return -1, false
+		}
+		// Bloom filter: two bits per symbol, from the hash and the hash
+		// shifted by bloom_shift, in word (h / 64) mod bloom_size.
+		word := g.Bloom[(gnu/64)%uint32(len(g.Bloom))]
+		mask := uint64(1)<<(gnu%64) | uint64(1)<<((gnu>>g.BloomShift)%64)
+		if word&mask != mask {
+			return -1, false
+		}
+		i := g.Buckets[gnu%uint32(len(g.Buckets))]
+		if i == 0 {
+			return -1, false
+		}
+		// The chain holds each symbol's hash with the low bit replaced by
+		// an end-of-chain marker.
+		for ; i >= g.SymOffset && int(i-g.SymOffset) < len(g.Chain) && int(i) < len(d.Symbols); i++ {
+			h := g.Chain[i-g.SymOffset]
+			if h|1 == gnu|1 && d.match(int(i), name, version, &fallback) {
+				return int(i), true
+			}
+			if h&1 != 0 {
+				break
+			}
+		}
+	} else if h := d.Hash; h != nil {
+		if len(h.Buckets) == 0 {
+			return -1, false
+		}
+		i := h.Buckets[sysv%uint32(len(h.Buckets))]
+		// A chain is at most nchain long; a longer walk is a cycle.
+		for steps := 0; i != 0 && steps < len(h.Chains) && int(i) < len(h.Chains) && int(i) < len(d.Symbols); steps++ {
+			if d.match(int(i), name, version, &fallback) {
+				return int(i), true
+			}
+			i = h.Chains[i]
+		}
+	}
+	return fallback, fallback >= 0
+}
+
+// match reports whether symbol i is a definition of name at version. When
+// it is not but would do as the unversioned fallback, and no fallback has
+// been found yet, it records i in *fallback.
+func (d *Dynamic) match(i int, name, version string, fallback *int) bool {
+	s := &d.Symbols[i]
+	if s.Shndx == elf.SHN_UNDEF || s.Local || s.Name != name {
+		return false
+	}
+	switch s.Bind {
+	case elf.STB_GLOBAL, elf.STB_WEAK, stbGNUUnique:
+	default:
+		return false
+	}
+	if s.Type == elf.STT_SECTION || s.Type == elf.STT_FILE {
+		return false
+	}
+	if version == "" {
+		return !s.Hidden
+	}
+	if s.Version == version {
+		return true
+	}
+	if s.Version == "" && !s.Hidden && *fallback < 0 {
+		*fallback = i
+	}
+	return false
+}

@@ -1,0 +1,252 @@
+package elfmap
+
+import (
+	"debug/elf"
+	"strconv"
+)
+
+// Symbol versioning (the GNU extension documented in the LSB, "Symbol
+// Versioning"): DT_VERSYM holds one 16-bit index per dynamic symbol (bit 15
+// marks a hidden, non-default definition); DT_VERDEF lists the versions the
+// object defines and DT_VERNEED those it needs from each library. Index 0
+// is "local", 1 "global" (unversioned); both indexes share one space.
+
+// The reserved version indexes.
+const (
+	verNdxLocal  = 0
+	verNdxGlobal = 1
+)
+
+// Sizes of the version structures.
+const (
+	verdefSize  = 20 // Elf64_Verdef
+	verdauxSize = 8  // Elf64_Verdaux
+	verneedSize = 16 // Elf64_Verneed
+	vernauxSize = 16 // Elf64_Vernaux
+	// maxVersions bounds the number of version entries: an index has 15 bits.
+	maxVersions = 0x7fff
+)
+
+// verEntry is one version index as defined by DT_VERDEF or DT_VERNEED.
+type verEntry struct {
+	ndx  uint16
+	name string
+	file string // DT_VERNEED's vn_file; "" for a definition
+	// field and off name the field that defined ndx, for errors.
+	field string
+	off   int64
+}
+
+// dynVersions reads the version tables and gives every symbol its version.
+func (p *parser) dynVersions(ds *dynState, d *Dynamic) error {
+	var ents []verEntry
+	var err error
+	if ds.has(tVerdef) {
+		if ents, err = p.verdefs(ds, ents); err != nil {
+			return err
+		}
+	} else if ds.has(tVerdefnum) && ds.val(tVerdefnum) != 0 {
+		return ds.errSlot(tVerdefnum, "is non-zero, but DT_VERDEF is missing")
+	}
+	if ds.has(tVerneed) {
+		if ents, err = p.verneeds(ds, ents); err != nil {
+			return err
+		}
+	} else if ds.has(tVerneednum) && ds.val(tVerneednum) != 0 {
+		return ds.errSlot(tVerneednum, "is non-zero, but DT_VERNEED is missing")
+	}
+	if !ds.has(tVersym) {
+		return nil
+	}
+	var top uint16
+	for _, e := range ents {
+		top = max(top, e.ndx)
+	}
+	tab := make([]*verEntry, int(top)+1)
+	for i := range ents {
+		e := &ents[i]
+		if prev := tab[e.ndx]; prev != nil {
+			return malformed(e.off, e.field, uint64(e.ndx), "version index %d is already defined by %s", e.ndx, prev.field)
+		}
+		tab[e.ndx] = e
+	}
+
+	size := ds.nsyms * 2
+	off, err := p.table(ds, tVersym, -1, size)
+	if err != nil {
+		return err
+	}
+	raw, err := p.readAt("DT_VERSYM", off, size)
+	if err != nil {
+		return err
+	}
+	d.HasVersioning = true
+	for i := range d.Symbols {
+		s := &d.Symbols[i]
+		vs := le.Uint16(raw[2*i:])
+		switch ndx := vs & 0x7fff; ndx {
+		case verNdxLocal:
+			s.Local = true
+		case verNdxGlobal:
+		default:
+			if int(ndx) >= len(tab) || tab[ndx] == nil {
+				return malformed(int64(off)+2*int64(i), "versym["+strconv.Itoa(i)+"]", uint64(vs),
+					"version index %d is defined by neither DT_VERDEF nor DT_VERNEED", ndx)
+			}
+			s.Version, s.VersionFile = tab[ndx].name, tab[ndx].file
+		}
+		s.Hidden = vs&0x8000 != 0 && s.Shndx != elf.SHN_UNDEF
+	}
+	return nil
+}
+
+// verdefs walks the DT_VERDEFNUM entries of DT_VERDEF and appends the
+// version indexes they define (all but the base entry, which names the
+// object itself) to ents.
+func (p *parser) verdefs(ds *dynState, ents []verEntry) ([]verEntry, error) {
+	if !ds.has(tVerdefnum) {
+		return nil, malformed(ds.slotOff(tVerdef), "DT_VERDEFNUM", 0, "missing, but DT_VERDEF is present")
+	}
+	num := ds.val(tVerdefnum)
+	if num == 0 || num > maxVersions {
+		return nil, ds.errSlot(tVerdefnum, "the number of version definitions is not in [1, %d]", maxVersions)
+	}
+	vaddr := ds.val(tVerdef)
+	for i := 0; i < int(num); i++ {
+		name := func(field string) string { return "verdef[" + strconv.Itoa(i) + "]." + field }
+		b, off, ok, err := p.at(vaddr, verdefSize)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, ds.errSlot(tVerdef, "entry %d at %#x is not inside the file bytes of a PT_LOAD", i, vaddr)
+		}
+		o := int64(off)
+		if v := le.Uint16(b); v != 1 {
+			return nil, malformed(o, name("vd_version"), uint64(v), "is not 1")
+		}
+		flags, ndx, cnt := le.Uint16(b[2:]), le.Uint16(b[4:]), le.Uint16(b[6:])
+		aux, next := le.Uint32(b[12:]), le.Uint32(b[16:])
+		if ndx == 0 || ndx > maxVersions {
+			return nil, malformed(o+4, name("vd_ndx"), uint64(ndx), "is not a version index in [1, %d]", maxVersions)
+		}
+		if cnt == 0 {
+			return nil, malformed(o+6, name("vd_cnt"), 0, "the definition has no name")
+		}
+		av, ok := add(vaddr, uint64(aux))
+		var a []byte
+		var aoff uint64
+		if ok {
+			if a, aoff, ok, err = p.at(av, verdauxSize); err != nil {
+				return nil, err
+			}
+		}
+		if !ok {
+			return nil, malformed(o+12, name("vd_aux"), uint64(aux), "the name entry is not inside the file bytes of a PT_LOAD")
+		}
+		vname, ok := ds.cstr(uint64(le.Uint32(a)))
+		if !ok {
+			return nil, ds.strErr(name("vda_name"), int64(aoff), uint64(le.Uint32(a)))
+		}
+		if flags&uint16(elf.VER_FLG_BASE) == 0 && ndx != verNdxGlobal {
+			ents = append(ents, verEntry{ndx: ndx, name: vname, field: name("vd_ndx"), off: o + 4})
+		}
+		if i+1 == int(num) {
+			break
+		}
+		if next == 0 {
+			return nil, malformed(o+16, name("vd_next"), 0, "ends the list before DT_VERDEFNUM %d entries", num)
+		}
+		if vaddr, ok = add(vaddr, uint64(next)); !ok {
+			return nil, malformed(o+16, name("vd_next"), uint64(next), "overflows the address")
+		}
+	}
+	return ents, nil
+}
+
+// verneeds walks the DT_VERNEEDNUM entries of DT_VERNEED, and the vn_cnt
+// auxiliary entries of each, and appends the version indexes they name to
+// ents. The total number of auxiliary entries is bounded by maxVersions.
+func (p *parser) verneeds(ds *dynState, ents []verEntry) ([]verEntry, error) {
+	if !ds.has(tVerneednum) {
+		return nil, malformed(ds.slotOff(tVerneed), "DT_VERNEEDNUM", 0, "missing, but DT_VERNEED is present")
+	}
+	num := ds.val(tVerneednum)
+	if num == 0 || num > maxVersions {
+		return nil, ds.errSlot(tVerneednum, "the number of needed files is not in [1, %d]", maxVersions)
+	}
+	budget := maxVersions
+	vaddr := ds.val(tVerneed)
+	for i := 0; i < int(num); i++ {
+		name := func(field string) string { return "verneed[" + strconv.Itoa(i) + "]." + field }
+		b, off, ok, err := p.at(vaddr, verneedSize)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, ds.errSlot(tVerneed, "entry %d at %#x is not inside the file bytes of a PT_LOAD", i, vaddr)
+		}
+		o := int64(off)
+		if v := le.Uint16(b); v != 1 {
+			return nil, malformed(o, name("vn_version"), uint64(v), "is not 1")
+		}
+		cnt, fileOff := le.Uint16(b[2:]), le.Uint32(b[4:])
+		aux, next := le.Uint32(b[8:]), le.Uint32(b[12:])
+		file, ok := ds.cstr(uint64(fileOff))
+		if !ok {
+			return nil, ds.strErr(name("vn_file"), o+4, uint64(fileOff))
+		}
+		if budget -= int(cnt); budget < 0 {
+			return nil, malformed(o+2, name("vn_cnt"), uint64(cnt), "more than %d needed versions in all", maxVersions)
+		}
+		av, ok := add(vaddr, uint64(aux))
+		if !ok {
+			return nil, malformed(o+8, name("vn_aux"), uint64(aux), "overflows the address")
+		}
+		auxField := o + 8
+		for j := 0; j < int(cnt); j++ {
+			aname := func(field string) string { return name("aux[" + strconv.Itoa(j) + "]." + field) }
+			a, aoff, ok, err := p.at(av, vernauxSize)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				f := name("vn_aux")
+				if j > 0 {
+					f = name("aux[" + strconv.Itoa(j-1) + "].vna_next")
+				}
+				return nil, malformed(auxField, f, av-vaddr, "version entry %d is not inside the file bytes of a PT_LOAD", j)
+			}
+			ao := int64(aoff)
+			other, nameOff, anext := le.Uint16(a[6:]), le.Uint32(a[8:]), le.Uint32(a[12:])
+			vname, ok := ds.cstr(uint64(nameOff))
+			if !ok {
+				return nil, ds.strErr(aname("vna_name"), ao+8, uint64(nameOff))
+			}
+			if other&0x7fff < 2 {
+				return nil, malformed(ao+6, aname("vna_other"), uint64(other), "version indexes 0 and 1 are reserved")
+			}
+			ents = append(ents, verEntry{ndx: other & 0x7fff, name: vname, file: file, field: aname("vna_other"), off: ao + 6})
+			if j+1 == int(cnt) {
+				break
+			}
+			if anext == 0 {
+				return nil, malformed(ao+12, aname("vna_next"), 0, "ends the list before vn_cnt %d entries", cnt)
+			}
+			if av, ok = add(av, uint64(anext)); !ok {
+				return nil, malformed(ao+12, aname("vna_next"), uint64(anext), "overflows the address")
+			}
+			auxField = ao + 12
+		}
+		if i+1 == int(num) {
+			break
+		}
+		if next == 0 {
+			return nil, malformed(o+12, name("vn_next"), 0, "ends the list before DT_VERNEEDNUM %d entries", num)
+		}
+		if vaddr, ok = add(vaddr, uint64(next)); !ok {
+			return nil, malformed(o+12, name("vn_next"), uint64(next), "overflows the address")
+		}
+	}
+	return ents, nil
+}
