@@ -1,0 +1,86 @@
+// Package sandbox calls into native code so that a fault raised by that code
+// becomes a Go error instead of a crash of the host. It is the only package
+// of runplug that uses cgo.
+//
+// # Protected calls
+//
+// [Call] passes the SysV AMD64 argument registers of an [Args] (rdi, rsi,
+// rdx, rcx, r8, r9 and xmm0-xmm7) to a native function and returns rax and
+// xmm0 as a [Result]. It costs one cgo call: the C side stores a pointer to
+// a per-call frame (on the C stack) in an initial-exec TLS block, sets the
+// thread's in-plugin flag, and an assembly trampoline records a recovery
+// point (its own stack pointer; the callee-saved registers and the MXCSR
+// and x87 control words are already on that stack) and calls the function.
+// No allocation, no system call, no signal-mask save.
+//
+// # Signals
+//
+// The first call installs handlers for SIGSEGV, SIGBUS, SIGFPE, SIGILL and
+// SIGABRT (and [InterruptSignal]) with SA_SIGINFO|SA_ONSTACK|SA_RESTART and
+// every signal blocked while they run, after saving the actions that were
+// there: the Go runtime's. A signal is claimed only when the thread that
+// received it is inside a protected call and runs plugin code (the TLS flag)
+// and the signal was raised synchronously by that thread: a kernel-generated
+// fault (si_code > 0) or, for SIGABRT, a thread-directed signal from this
+// process (SI_TKILL, what abort() sends). Everything else is passed to the
+// saved handler with the same arguments, as os/signal asks of non-Go
+// handlers, so the Go runtime sees it exactly as before: a nil dereference
+// in Go code still panics and can be recovered, a fault in unprotected C code
+// still crashes with Go's traceback.
+//
+// A claimed signal is recorded (signal, si_code, si_addr, RIP, RSP) in the
+// call's frame; the handler then rewrites the interrupted context (RIP to a
+// recovery stub, RSP to the trampoline's frame, DF cleared) and returns, so
+// the kernel's sigreturn restores the signal mask. The stub restores the
+// control words and returns "faulted" to Go, which builds a [*FaultError].
+// Because the handler runs on the alternate signal stack that the Go runtime
+// gives each thread, unbounded recursion in plugin code (a fault in the
+// stack's guard region) is trapped like any other fault.
+//
+// # Describing faults
+//
+// Hosts (the loader) [Register] the address range of each mapped image,
+// guard pages included, with a [Describer] that names the plugin, says what
+// an address in the range is and finds the symbol nearest to a PC. The table
+// is a sorted copy-on-write slice behind an atomic pointer; only the fault
+// path reads it. A fault's Where comes from the registration holding its
+// address; otherwise "stack overflow" when the address lies within 64 KiB
+// below the faulting stack pointer, "not mapped" when the kernel has no
+// mapping there (mincore), else "mapped, not a plugin". A PC outside every
+// registration is named from the host's dynamic symbols (dladdr).
+//
+// # Deadlines
+//
+// [CallContext] publishes the thread id (cached per thread) and the call's
+// per-thread sequence number in a small C slot; when the context is done
+// first, a goroutine started by context.AfterFunc sends [InterruptSignal]
+// to that thread with rt_tgsigqueueinfo, carrying the sequence number. The
+// handler ends the call only if the thread is still in that very call
+// (stale signals are dropped). The call returns a [*DeadlineError] that
+// wraps [ErrDeadline] and ctx.Err().
+//
+// Interrupting native code is abrupt: the plugin does not unwind. It can
+// leave behind a lock it held (a pthread mutex, or a libc-internal one such
+// as malloc's arena lock or stdio's FILE lock: the next call that takes it
+// on any thread deadlocks), half-written data structures, leaked heap
+// memory and open file descriptors, and a thread-local state mid-update.
+// The loader therefore quarantines a plugin after an interrupt. A plugin
+// that blocks InterruptSignal, or sits in an uninterruptible system call,
+// is interrupted only when it unblocks it or returns to user space.
+//
+// # Callbacks into Go
+//
+// A C-side dispatcher that plugin code calls and that calls into Go must
+// clear the in-plugin flag around the Go call (rp_callback_enter and
+// rp_callback_leave in sandbox.h), so faults in Go code reach the Go
+// runtime; a deadline that passes meanwhile interrupts the call when control
+// returns. The dispatcher can end the outer protected call early with
+// rp_abort_current(code) (for example after a Go panic in a host function):
+// the call returns an [*AbortError] ([ErrAborted]).
+//
+// # Host libraries
+//
+// [OpenHostLibrary] and [HostLibrary.Lookup] give plugins the host's own
+// libc family (dlopen with RTLD_NOLOAD, dlsym, dlvsym); [ProcessArgs] gives
+// constructors the argc, argv and envp that ld.so would pass them.
+package sandbox

@@ -1,0 +1,143 @@
+// sandbox.h: the C side of package sandbox, shared by sandbox.c (signal
+// handlers, host libraries, process arguments), sandbox_amd64.c (ucontext
+// access) and sandbox_amd64.S (the call trampoline and recovery stub).
+//
+// Layout constants are #defines so that the assembly file can use them; the
+// C structs below are checked against them with _Static_assert.
+
+#ifndef RUNPLUG_SANDBOX_H
+#define RUNPLUG_SANDBOX_H
+
+// Offsets into struct rp_frame used by sandbox_amd64.S.
+#define RP_FR_FN 0
+#define RP_FR_INT 8
+#define RP_FR_FLOAT 56
+#define RP_FR_RAX 120
+#define RP_FR_XMM0 128
+#define RP_FR_SP 136
+
+// Status of a protected call (struct rp_frame.status, struct rp_result.status).
+#define RP_OK 0          // fn returned normally
+#define RP_FAULT 1       // a synchronous signal raised by fn was trapped
+#define RP_INTERRUPTED 2 // the deadline signal interrupted fn
+#define RP_ABORTED 3     // a C-side dispatcher aborted the call (rp_abort_current)
+
+#ifndef __ASSEMBLER__
+
+#include <stdint.h>
+#include <signal.h>
+
+// One protected call in progress. It lives in the C stack frame of rp_call
+// (so nested calls through callbacks into Go each have their own) and is
+// linked from the thread's struct rp_thread while the call runs.
+struct rp_frame {
+	uint64_t fn;       // function to call
+	uint64_t i[6];     // rdi, rsi, rdx, rcx, r8, r9
+	double f[8];       // xmm0-xmm7
+	uint64_t rax;      // result registers after a normal return
+	double xmm0;
+	uint64_t sp;       // stack pointer the recovery stub resumes on
+	struct rp_frame *prev; // enclosing protected call on this thread, or NULL
+	uint64_t seq;      // per-thread call sequence number (deadline signals name it)
+	volatile int32_t status;  // RP_OK, RP_FAULT, RP_INTERRUPTED or RP_ABORTED
+	volatile int32_t signo;   // trapped signal
+	volatile int32_t code;    // its si_code
+	volatile int32_t pending; // a deadline passed while in a callback into Go
+	volatile uint64_t addr;   // si_addr
+	volatile uint64_t pc;     // RIP when the signal arrived
+	volatile uint64_t fsp;    // RSP when the signal arrived
+	volatile int64_t abort_code; // rp_abort_current's argument
+};
+
+// Per-thread state, in initial-exec TLS: reading it is one %fs-relative
+// access, safe in a signal handler and without a function call.
+struct rp_thread {
+	struct rp_frame *cur; // innermost protected call on this thread, or NULL
+	int32_t active;       // 1 while plugin code of cur runs (0 during callbacks into Go)
+	int32_t tid;          // cached gettid(), 0 until a deadline call needs it
+	uint64_t seq;         // last sequence number handed out on this thread
+};
+
+// What rp_call returns to Go: the result registers, or what went wrong.
+struct rp_result {
+	uint64_t rax;
+	double xmm0;
+	int32_t status;
+	int32_t signo;
+	int32_t code;
+	int32_t pad;
+	uint64_t addr;
+	uint64_t pc;
+	uint64_t sp;
+	int64_t abort_code;
+};
+
+// The deadline slot of one CallContext: malloc'd, written by the calling
+// thread, read by the goroutine that interrupts it.
+struct rp_slot {
+	int32_t tid;     // thread running the call (valid once state is RUNNING)
+	int32_t state;   // 0 not started, 1 running, 2 done
+	int32_t cancel;  // set by rp_interrupt
+	int32_t pad;
+	uint64_t seq;    // sequence number of the call
+};
+
+// Trampoline (sandbox_amd64.S): saves a recovery point in fr, calls fr->fn
+// with fr's argument registers, stores rax/xmm0. Returns 0 after a normal
+// return, 1 when the recovery stub resumed it (fr->status says why).
+int rp_invoke(struct rp_frame *fr);
+// Recovery stub: the signal handler points RIP here and RSP at fr->sp.
+void rp_recover(void);
+// Unwinds to the recovery point saved at sp (fr->sp); does not return.
+void rp_resume(uint64_t sp) __attribute__((noreturn));
+
+// ucontext access (sandbox_amd64.c).
+uint64_t rp_uc_pc(void *uc);
+uint64_t rp_uc_sp(void *uc);
+void rp_uc_redirect(void *uc, uint64_t pc, uint64_t sp);
+
+// Entry points used from Go (sandbox.c).
+int rp_install(int intr_signo);
+struct rp_result rp_call(uint64_t fn, uint64_t i0, uint64_t i1, uint64_t i2, uint64_t i3, uint64_t i4,
+			 uint64_t i5, double f0, double f1, double f2, double f3, double f4, double f5,
+			 double f6, double f7);
+struct rp_result rp_call_slot(uintptr_t slot, uint64_t fn, uint64_t i0, uint64_t i1, uint64_t i2,
+			      uint64_t i3, uint64_t i4, uint64_t i5, double f0, double f1, double f2,
+			      double f3, double f4, double f5, double f6, double f7);
+uintptr_t rp_slot_new(void);
+void rp_slot_free(uintptr_t slot);
+void rp_interrupt(uintptr_t slot);
+
+// Callbacks into Go (issue 6). A C-side dispatcher that plugin code calls
+// and that calls into Go must bracket the Go call:
+//
+//	int32_t saved = rp_callback_enter();   // faults in Go now reach the Go runtime
+//	... call the Go function ...
+//	rp_callback_leave(saved);               // may not return, see below
+//	if (go_function_failed) rp_abort_current(code); // ends the outer call with RP_ABORTED
+//
+// rp_callback_leave does not return when a deadline passed during the
+// callback: it unwinds the protected call as an interrupt would have.
+int32_t rp_callback_enter(void);
+void rp_callback_leave(int32_t saved);
+void rp_abort_current(int64_t code) __attribute__((noreturn));
+
+// Host libraries (sandbox.c).
+struct rp_sym {
+	const char *sname; // nearest dynamic symbol at or below pc, or NULL
+	uint64_t saddr;    // its address
+	const char *fname; // path of the object containing pc
+	int ok;            // dladdr found an object
+};
+void *rp_dlopen_noload(const char *name);
+uint64_t rp_dlsym(void *h, const char *name, const char *version);
+struct rp_sym rp_dladdr(uint64_t pc);
+
+// Test fixtures (sandbox.c): only the package's tests use them.
+uint64_t rp_fixture_add_addr(void);
+int64_t rp_fixture_call2(uint64_t fn, int64_t a, int64_t b);
+uint64_t rp_fixture_abort_call_addr(void);
+uint64_t rp_fixture_callback_state_addr(void);
+
+#endif // __ASSEMBLER__
+#endif // RUNPLUG_SANDBOX_H

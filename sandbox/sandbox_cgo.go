@@ -1,0 +1,294 @@
+//go:build linux && amd64
+
+package sandbox
+
+// This is the package's only cgo file: every call into C goes through here.
+// The C side is sandbox.c (handlers, entry points, host libraries),
+// sandbox_amd64.c (ucontext access) and sandbox_amd64.S (the trampoline).
+
+/*
+#cgo CFLAGS: -O2 -Wall -fno-omit-frame-pointer
+#cgo LDFLAGS: -lm
+#include <stdlib.h>
+#include "sandbox.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"unsafe"
+)
+
+var (
+	installOnce sync.Once
+	installErr  error
+)
+
+// install puts our handlers in place, once per process, chaining to the
+// ones already there (the Go runtime's).
+func install() {
+	if rc := C.rp_install(C.int(InterruptSignal)); rc != 0 {
+		installErr = fmt.Errorf("sandbox: install signal handlers: errno %d", int(rc))
+	}
+}
+
+var zeroArgs Args
+
+// Call calls the native function at fn with the argument registers of a (nil
+// means all zero) and returns its result registers. A SIGSEGV, SIGBUS,
+// SIGFPE, SIGILL or SIGABRT raised by that code on the calling thread ends
+// the call with a *FaultError instead of killing the process.
+//
+// The fast path is one cgo call: no allocation and no system call.
+func Call(fn uintptr, a *Args) (Result, error) {
+	installOnce.Do(install)
+	if installErr != nil {
+		return Result{}, installErr
+	}
+	if a == nil {
+		a = &zeroArgs
+	}
+	r := C.rp_call(C.uint64_t(fn),
+		C.uint64_t(a.Int[0]), C.uint64_t(a.Int[1]), C.uint64_t(a.Int[2]),
+		C.uint64_t(a.Int[3]), C.uint64_t(a.Int[4]), C.uint64_t(a.Int[5]),
+		C.double(a.Float[0]), C.double(a.Float[1]), C.double(a.Float[2]), C.double(a.Float[3]),
+		C.double(a.Float[4]), C.double(a.Float[5]), C.double(a.Float[6]), C.double(a.Float[7]))
+	if r.status != C.RP_OK {
+		return Result{}, callError(&r, nil)
+	}
+	return Result{Int: uint64(r.rax), Float: float64(r.xmm0)}, nil
+}
+
+// CallContext is Call with a deadline: when ctx is done before fn returns,
+// the thread running fn is interrupted with InterruptSignal and the call
+// returns a *DeadlineError (errors.Is ErrDeadline and ctx.Err()). A ctx that
+// can never be done (Done returns nil) costs the same as Call. See the
+// package documentation for what an interrupted plugin can leave behind.
+func CallContext(ctx context.Context, fn uintptr, a *Args) (Result, error) {
+	done := ctx.Done()
+	if done == nil {
+		return Call(fn, a)
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, &DeadlineError{Cause: err}
+	}
+	installOnce.Do(install)
+	if installErr != nil {
+		return Result{}, installErr
+	}
+	if a == nil {
+		a = &zeroArgs
+	}
+	slot := C.rp_slot_new()
+	if slot == 0 {
+		return Result{}, errors.New("sandbox: allocate deadline slot: out of memory")
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		C.rp_interrupt(slot)
+		close(fired)
+	})
+	r := C.rp_call_slot(slot, C.uint64_t(fn),
+		C.uint64_t(a.Int[0]), C.uint64_t(a.Int[1]), C.uint64_t(a.Int[2]),
+		C.uint64_t(a.Int[3]), C.uint64_t(a.Int[4]), C.uint64_t(a.Int[5]),
+		C.double(a.Float[0]), C.double(a.Float[1]), C.double(a.Float[2]), C.double(a.Float[3]),
+		C.double(a.Float[4]), C.double(a.Float[5]), C.double(a.Float[6]), C.double(a.Float[7]))
+	if !stop() {
+		// The interrupter has started: it may still read the slot.
+		<-fired
+	}
+	C.rp_slot_free(slot)
+	if r.status != C.RP_OK {
+		return Result{}, callError(&r, ctx)
+	}
+	return Result{Int: uint64(r.rax), Float: float64(r.xmm0)}, nil
+}
+
+// callError turns a failed call's record into its error.
+func callError(r *C.struct_rp_result, ctx context.Context) error {
+	switch r.status {
+	case C.RP_FAULT:
+		return newFaultError(int(r.signo), int32(r.code), uintptr(r.addr), uintptr(r.pc), uintptr(r.sp))
+	case C.RP_INTERRUPTED:
+		e := &DeadlineError{PC: uintptr(r.pc)}
+		if ctx != nil {
+			e.Cause = ctx.Err()
+		}
+		if e.Cause == nil {
+			e.Cause = context.DeadlineExceeded
+		}
+		if e.PC != 0 {
+			e.Plugin, e.Symbol, _ = symbolize(e.PC)
+		}
+		return e
+	case C.RP_ABORTED:
+		return &AbortError{Code: int64(r.abort_code), PC: uintptr(r.pc)}
+	}
+	return fmt.Errorf("sandbox: call ended with unknown status %d", int(r.status))
+}
+
+// hostSymbol asks the dynamic linker which host object holds pc and which
+// of its exported symbols is nearest below it.
+func hostSymbol(pc uintptr) (sym, object string) {
+	s := C.rp_dladdr(C.uint64_t(pc))
+	if s.ok == 0 {
+		return "", ""
+	}
+	if s.fname != nil {
+		object = C.GoString(s.fname)
+	}
+	if s.sname != nil && uintptr(s.saddr) <= pc {
+		sym = fmt.Sprintf("%s+%#x", C.GoString(s.sname), pc-uintptr(s.saddr))
+	}
+	return sym, object
+}
+
+// HostLibrary is a C library already loaded in the host process (libc and
+// its family), whose symbols plugins may import.
+type HostLibrary struct {
+	name   string
+	handle unsafe.Pointer
+}
+
+var hostFamily = []string{
+	"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "ld-linux-x86-64.so.2",
+}
+
+var (
+	hostMu   sync.Mutex
+	hostLibs = map[string]*HostLibrary{}
+)
+
+// OpenHostLibrary returns the libc-family library soname (one of the names
+// HostLibraryNames can return) if the host process has it loaded. It never
+// loads anything: dlopen(soname, RTLD_NOLOAD|RTLD_LAZY). Errors wrap
+// ErrNotHostLibrary.
+func OpenHostLibrary(soname string) (*HostLibrary, error) {
+	known := false
+	for _, n := range hostFamily {
+		if n == soname {
+			known = true
+		}
+	}
+	if !known {
+		return nil, fmt.Errorf("sandbox: open host library %q: not a libc-family name: %w", soname, ErrNotHostLibrary)
+	}
+	hostMu.Lock()
+	defer hostMu.Unlock()
+	if h, ok := hostLibs[soname]; ok {
+		return h, nil
+	}
+	cs := C.CString(soname)
+	defer C.free(unsafe.Pointer(cs))
+	p := C.rp_dlopen_noload(cs)
+	if p == nil {
+		return nil, fmt.Errorf("sandbox: open host library %q: not loaded in this process: %w", soname, ErrNotHostLibrary)
+	}
+	h := &HostLibrary{name: soname, handle: p}
+	hostLibs[soname] = h
+	return h, nil
+}
+
+// Name returns the library's soname.
+func (h *HostLibrary) Name() string { return h.name }
+
+// Lookup returns the address of the symbol name, of the given version
+// (dlvsym) or of the default version when version is "" (dlsym).
+func (h *HostLibrary) Lookup(name, version string) (uintptr, bool) {
+	if name == "" || hasNUL(name) || hasNUL(version) {
+		return 0, false
+	}
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	var cv *C.char
+	if version != "" {
+		cv = C.CString(version)
+		defer C.free(unsafe.Pointer(cv))
+	}
+	addr := uintptr(C.rp_dlsym(h.handle, cn, cv))
+	return addr, addr != 0
+}
+
+func hasNUL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// HostLibraryNames returns the libc-family sonames the host process has
+// loaded, in a fixed order (libc.so.6 first). The package links libm so that
+// it is always among them.
+func HostLibraryNames() []string {
+	var names []string
+	for _, n := range hostFamily {
+		if _, err := OpenHostLibrary(n); err == nil {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+var (
+	argsOnce            sync.Once
+	argcC, argvC, envpC uintptr
+)
+
+// ProcessArgs returns argc, argv and envp as C data (NULL-terminated arrays
+// of NUL-terminated strings) copied once from os.Args and os.Environ and
+// kept for the life of the process: what ld.so passes to DT_INIT and
+// DT_INIT_ARRAY functions.
+func ProcessArgs() (argc, argv, envp uintptr) {
+	argsOnce.Do(func() {
+		argcC = uintptr(len(os.Args))
+		argvC = cStrings(os.Args)
+		envpC = cStrings(os.Environ())
+	})
+	return argcC, argvC, envpC
+}
+
+// cStrings copies ss into a malloc'd NULL-terminated char* array.
+func cStrings(ss []string) uintptr {
+	ptrSize := unsafe.Sizeof(uintptr(0))
+	arr := C.malloc(C.size_t(uintptr(len(ss)+1) * ptrSize))
+	if arr == nil {
+		panic("sandbox: out of memory copying process arguments")
+	}
+	v := unsafe.Slice((**C.char)(arr), len(ss)+1)
+	for i, s := range ss {
+		v[i] = C.CString(s)
+	}
+	v[len(ss)] = nil
+	return uintptr(arr)
+}
+
+// Test fixtures: the C functions sandbox.c provides for the package's tests
+// (cgo is not available in _test.go files).
+
+// fixtureAdd returns the address of the C function add(a, b int64) int64.
+func fixtureAdd() uintptr { return uintptr(C.rp_fixture_add_addr()) }
+
+// fixtureCall2 is an unprotected cgo call of fn(a, b) through the pointer:
+// the baseline of BenchmarkCall, and the crash of the unprotected-fault test.
+func fixtureCall2(fn uintptr, a, b int64) int64 {
+	return int64(C.rp_fixture_call2(C.uint64_t(fn), C.int64_t(a), C.int64_t(b)))
+}
+
+// fixtureAbortCall returns a C function f(code) that aborts the protected
+// call it runs in with rp_abort_current(code), as a callback dispatcher
+// would after a failed Go callback.
+func fixtureAbortCall() uintptr { return uintptr(C.rp_fixture_abort_call_addr()) }
+
+// fixtureCallbackState returns a C function that reports the thread's
+// in-plugin flag before, during and after rp_callback_enter/leave.
+func fixtureCallbackState() uintptr { return uintptr(C.rp_fixture_callback_state_addr()) }
+
+// objectBase shortens a host object path for reports.
+func objectBase(path string) string { return filepath.Base(path) }
