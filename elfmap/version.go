@@ -112,6 +112,8 @@ func (p *parser) verdefs(ds *dynState, ents []verEntry) ([]verEntry, error) {
 		return nil, ds.errSlot(tVerdefnum, "the number of version definitions is not in [1, %d]", maxVersions)
 	}
 	vaddr := ds.val(tVerdef)
+	var prevNext int64
+	var prevVal uint64
 	for i := 0; i < int(num); i++ {
 		name := func(field string) string { return "verdef[" + strconv.Itoa(i) + "]." + field }
 		b, off, ok, err := p.at(vaddr, verdefSize)
@@ -119,7 +121,11 @@ func (p *parser) verdefs(ds *dynState, ents []verEntry) ([]verEntry, error) {
 			return nil, err
 		}
 		if !ok {
-			return nil, ds.errSlot(tVerdef, "entry %d at %#x is not inside the file bytes of a PT_LOAD", i, vaddr)
+			if i == 0 {
+				return nil, ds.errSlot(tVerdef, "is not inside the file bytes of a PT_LOAD")
+			}
+			return nil, malformed(prevNext, "verdef["+strconv.Itoa(i-1)+"].vd_next", prevVal,
+				"entry %d at %#x is not inside the file bytes of a PT_LOAD", i, vaddr)
 		}
 		o := int64(off)
 		if v := le.Uint16(b); v != 1 {
@@ -160,6 +166,7 @@ func (p *parser) verdefs(ds *dynState, ents []verEntry) ([]verEntry, error) {
 		if vaddr, ok = add(vaddr, uint64(next)); !ok {
 			return nil, malformed(o+16, name("vd_next"), uint64(next), "overflows the address")
 		}
+		prevNext, prevVal = o+16, uint64(next)
 	}
 	return ents, nil
 }
@@ -177,6 +184,8 @@ func (p *parser) verneeds(ds *dynState, ents []verEntry) ([]verEntry, error) {
 	}
 	budget := maxVersions
 	vaddr := ds.val(tVerneed)
+	var prevNext int64
+	var prevVal uint64
 	for i := 0; i < int(num); i++ {
 		name := func(field string) string { return "verneed[" + strconv.Itoa(i) + "]." + field }
 		b, off, ok, err := p.at(vaddr, verneedSize)
@@ -184,7 +193,11 @@ func (p *parser) verneeds(ds *dynState, ents []verEntry) ([]verEntry, error) {
 			return nil, err
 		}
 		if !ok {
-			return nil, ds.errSlot(tVerneed, "entry %d at %#x is not inside the file bytes of a PT_LOAD", i, vaddr)
+			if i == 0 {
+				return nil, ds.errSlot(tVerneed, "is not inside the file bytes of a PT_LOAD")
+			}
+			return nil, malformed(prevNext, "verneed["+strconv.Itoa(i-1)+"].vn_next", prevVal,
+				"entry %d at %#x is not inside the file bytes of a PT_LOAD", i, vaddr)
 		}
 		o := int64(off)
 		if v := le.Uint16(b); v != 1 {
@@ -247,6 +260,7 @@ func (p *parser) verneeds(ds *dynState, ents []verEntry) ([]verEntry, error) {
 		if vaddr, ok = add(vaddr, uint64(next)); !ok {
 			return nil, malformed(o+12, name("vn_next"), uint64(next), "overflows the address")
 		}
+		prevNext, prevVal = o+12, uint64(next)
 	}
 	return ents, nil
 }
