@@ -1,0 +1,76 @@
+package loader
+
+import (
+	"debug/elf"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/runplug/runplug/elfmap"
+)
+
+// describer tells the sandbox's fault path about a mapped object.
+type describer struct {
+	o    *object
+	once sync.Once
+	syms []symEntry // defined symbols by address, built on the first fault
+}
+
+type symEntry struct {
+	addr uint64 // relative to the load base
+	name string
+}
+
+// Name returns the object's name.
+func (d *describer) Name() string { return d.o.name }
+
+// DescribeAddr says what addr is: "segment 1 (R-X) of NAME", "guard page
+// before NAME", "guard page after NAME" or "gap between segments of NAME".
+func (d *describer) DescribeAddr(addr uintptr) string {
+	o := d.o
+	r, ok := o.img.RegionAt(addr)
+	switch {
+	case !ok:
+		return "outside " + o.name
+	case r.Kind != elfmap.RegionGuard:
+		return fmt.Sprintf("segment %d (%s) of %s", r.Segment, strings.ToUpper(elfmap.ProtString(r.Prot)), o.name)
+	case r.Before:
+		return "guard page before " + o.name
+	case o.p.plan.IsGap(r):
+		return "gap between segments of " + o.name
+	}
+	return "guard page after " + o.name
+}
+
+// SymbolAt returns the defined symbol nearest at or below pc.
+func (d *describer) SymbolAt(pc uintptr) (string, uintptr, bool) {
+	o := d.o
+	d.once.Do(func() {
+		for i := range o.p.file.Dynamic.Symbols {
+			s := &o.p.file.Dynamic.Symbols[i]
+			if s.Shndx == elf.SHN_UNDEF || s.Shndx == elf.SHN_ABS || s.Name == "" || s.Type == elf.STT_TLS {
+				continue
+			}
+			d.syms = append(d.syms, symEntry{s.Value, s.Name})
+		}
+		sort.Slice(d.syms, func(i, j int) bool { return d.syms[i].addr < d.syms[j].addr })
+	})
+	rel := uint64(pc) - o.base
+	if uint64(pc) < o.base || rel >= o.p.plan.MaxVaddr {
+		return "", 0, false
+	}
+	i := sort.Search(len(d.syms), func(i int) bool { return d.syms[i].addr > rel })
+	if i == 0 {
+		return "", 0, false
+	}
+	s := d.syms[i-1]
+	return s.name, uintptr(rel - s.addr), true
+}
+
+// tombstone describes the reserved range of a closed object.
+type tombstone struct{ name string }
+
+func (t tombstone) Name() string                             { return t.name }
+func (t tombstone) DescribeAddr(uintptr) string              { return "unloaded plugin " + t.name }
+func (t tombstone) SymbolAt(uintptr) (string, uintptr, bool) { return "", 0, false }

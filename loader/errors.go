@@ -1,0 +1,121 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/runplug/runplug/elfmap"
+)
+
+// Sentinel errors a host tests with errors.Is.
+var (
+	// ErrNotFound is wrapped by the error of a load whose object or one
+	// of its needed libraries could not be found (a *NotFoundError).
+	ErrNotFound = errors.New("loader: library not found")
+	// ErrSymbolNotFound is returned (wrapped) by Plugin.Lookup and
+	// Plugin.Func for a name the plugin does not define, and wrapped by
+	// an *UndefinedSymbolError when a load fails on a missing import.
+	ErrSymbolNotFound = errors.New("loader: symbol not found")
+	// ErrClosed is returned (wrapped) by the methods of a closed Plugin,
+	// Func or Loader.
+	ErrClosed = errors.New("loader: closed")
+	// ErrQuarantined is returned (wrapped) by calls into a plugin that
+	// faulted, was interrupted or aborted in an earlier call (see
+	// Options.KeepAfterFault). Close still works.
+	ErrQuarantined = errors.New("loader: plugin quarantined after a fault")
+	// ErrTLS is wrapped by the error of a load refused because the object
+	// uses thread-local storage (a PT_TLS segment or a TLS relocation),
+	// which runplug does not support yet. It wraps elfmap.ErrUnsupported.
+	ErrTLS = fmt.Errorf("object uses thread-local storage, which runplug's loader does not support: %w", elfmap.ErrUnsupported)
+)
+
+// NotFoundError reports a library that no search path entry provides.
+type NotFoundError struct {
+	// Name is the library as named: a DT_NEEDED entry or a path.
+	Name string
+	// Needer is the object whose DT_NEEDED names it ("" for a top-level
+	// Load).
+	Needer string
+	// Tried lists the paths tried, in order.
+	Tried []string
+	// Err is the last error met on a candidate that exists but could not
+	// be used (nil when none existed).
+	Err error
+}
+
+// Error formats e as
+//
+//	loader: library "libfoo.so" needed by "bar.so" not found (tried 7 paths)
+func (e *NotFoundError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "loader: library %q", e.Name)
+	if e.Needer != "" {
+		fmt.Fprintf(&b, " needed by %q", e.Needer)
+	}
+	fmt.Fprintf(&b, " not found (tried %d paths", len(e.Tried))
+	if len(e.Tried) > 0 && len(e.Tried) <= 4 {
+		b.WriteString(": " + strings.Join(e.Tried, ", "))
+	}
+	b.WriteString(")")
+	if e.Err != nil {
+		b.WriteString(": last candidate: " + e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrNotFound and the last candidate's error.
+func (e *NotFoundError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrNotFound, e.Err}
+	}
+	return []error{ErrNotFound}
+}
+
+// UndefinedSymbolError reports a strong import that nothing provides.
+type UndefinedSymbolError struct {
+	Object  string // the importing object's name
+	Symbol  string // the symbol's name
+	Version string // the version asked for ("" when unversioned)
+}
+
+// Error formats e as `loader: foo.so: undefined symbol "bar@V1"`.
+func (e *UndefinedSymbolError) Error() string {
+	s := e.Symbol
+	if e.Version != "" {
+		s += "@" + e.Version
+	}
+	return fmt.Sprintf("loader: %s: undefined symbol %q", e.Object, s)
+}
+
+// Unwrap returns ErrSymbolNotFound.
+func (e *UndefinedSymbolError) Unwrap() error { return ErrSymbolNotFound }
+
+// RelocError reports a relocation the loader refused to apply.
+type RelocError struct {
+	Object string // the object being relocated
+	Table  string // "DT_RELA", "DT_JMPREL" or "DT_RELR"
+	Index  int    // the entry's index in its table
+	Type   uint32 // r_type (0 for DT_RELR)
+	Off    uint64 // r_offset: the place, relative to the load base
+	Sym    uint32 // r_sym
+	Msg    string // what is wrong
+	// Err is elfmap.ErrMalformed (a place outside writable memory, a
+	// symbol index past the table), elfmap.ErrUnsupported (a type the
+	// loader does not implement) or ErrTLS.
+	Err error
+}
+
+// Error formats e as
+//
+//	loader: relocate foo.so: DT_RELA[3] R_X86_64_PC32 at 0x3fd8: unsupported relocation type
+func (e *RelocError) Error() string {
+	name := "relr"
+	if e.Table != "DT_RELR" {
+		name = relocTypeName(e.Type)
+	}
+	return fmt.Sprintf("loader: relocate %s: %s[%d] %s at %#x (symbol %d): %s", e.Object, e.Table, e.Index, name, e.Off, e.Sym, e.Msg)
+}
+
+// Unwrap returns Err.
+func (e *RelocError) Unwrap() error { return e.Err }

@@ -1,0 +1,516 @@
+package loader
+
+import (
+	"bytes"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/elfmap"
+)
+
+// DefaultTombstoneBudget is the address space closed images may keep
+// reserved (as PROT_NONE tombstones) when Options.TombstoneBudget is 0.
+const DefaultTombstoneBudget = 1 << 30
+
+// maxCachedFiles bounds the parsed-file cache of a Loader.
+const maxCachedFiles = 256
+
+// Options configure a Loader. The zero value is usable.
+type Options struct {
+	// Logger receives the loader's events (silent when nil). Each plugin
+	// logs through a child logger named after it.
+	Logger hclog.Logger
+	// HostSymbols supplies imports by name; it is consulted first, before
+	// the plugin's dependencies and the host C libraries. (A symbol an
+	// object defines itself always binds to its own definition.) The map
+	// is copied by New.
+	HostSymbols map[string]uintptr
+	// SearchPath lists directories searched for needed libraries after
+	// an object's DT_RUNPATH (or DT_RPATH) and before LD_LIBRARY_PATH and
+	// the system directories.
+	SearchPath []string
+	// GuardSize is the size of the PROT_NONE guard on each side of an
+	// image, rounded up to pages; 0 means one page.
+	GuardSize uint64
+	// NoHostC stops imports from being resolved against the host's C
+	// libraries (libc, libm, ...). Their DT_NEEDED entries are still
+	// accepted, but a plugin importing a libc function then fails to load.
+	NoHostC bool
+	// AllowC, when non-nil, lists the only symbols plugins may import
+	// from the host's C libraries. nil allows every one.
+	AllowC []string
+	// AllowWriteExec lets segments be writable and executable.
+	AllowWriteExec bool
+	// KeepAfterFault keeps a plugin callable after a call faulted, was
+	// interrupted or aborted. By default such a plugin is quarantined:
+	// further calls fail with ErrQuarantined.
+	KeepAfterFault bool
+	// TombstoneBudget bounds the address space (in bytes, guards included)
+	// kept reserved by closed images: a closed image stays reserved
+	// PROT_NONE so that stale pointers into it fault cleanly, and the
+	// oldest such tombstones are released once their total exceeds the
+	// budget. 0 means DefaultTombstoneBudget; 1 releases every image at
+	// Close.
+	TombstoneBudget uint64
+}
+
+// Loader loads plugins, their dependencies, and owns them all: closing it
+// closes every plugin it loaded. Its methods are safe for concurrent use;
+// loads and closes are serialised, calls into plugins are not.
+type Loader struct {
+	opts    Options
+	log     hclog.Logger
+	allowC  map[string]bool
+	ldPath  []string
+	planOpt elfmap.PlanOptions
+
+	mu      sync.Mutex
+	closed  bool
+	files   map[fileKey]*parsed
+	byName  map[string]*object  // shared objects by DT_NEEDED name and soname
+	byKey   map[fileKey]*object // shared objects by file identity
+	plugins map[*Plugin]struct{}
+	tombs   []*object // closed images still reserved, oldest first
+	tombSz  uint64
+	initSeq uint64
+}
+
+// New returns a Loader with the given options. LD_LIBRARY_PATH is read
+// once, here.
+func New(opts Options) *Loader {
+	l := &Loader{
+		opts:    opts,
+		log:     opts.Logger,
+		ldPath:  splitList(os.Getenv("LD_LIBRARY_PATH")),
+		planOpt: elfmap.PlanOptions{GuardSize: opts.GuardSize, AllowWriteExec: opts.AllowWriteExec},
+		files:   map[fileKey]*parsed{},
+		byName:  map[string]*object{},
+		byKey:   map[fileKey]*object{},
+		plugins: map[*Plugin]struct{}{},
+	}
+	if l.log == nil {
+		l.log = hclog.NewNullLogger()
+	}
+	if len(opts.HostSymbols) > 0 {
+		l.opts.HostSymbols = make(map[string]uintptr, len(opts.HostSymbols))
+		for k, v := range opts.HostSymbols {
+			l.opts.HostSymbols[k] = v
+		}
+	}
+	if opts.AllowC != nil {
+		l.allowC = make(map[string]bool, len(opts.AllowC))
+		for _, n := range opts.AllowC {
+			l.allowC[n] = true
+		}
+	}
+	l.opts.SearchPath = append([]string(nil), opts.SearchPath...)
+	if l.opts.TombstoneBudget == 0 {
+		l.opts.TombstoneBudget = DefaultTombstoneBudget
+	}
+	return l
+}
+
+// fileKey identifies a file's contents: a file replaced or rewritten gets
+// another key.
+type fileKey struct {
+	dev, ino uint64
+	size     int64
+	mtime    int64 // nanoseconds
+}
+
+// parsed is a validated file and what the loader derives from it once.
+type parsed struct {
+	file     *elfmap.File
+	plan     *elfmap.Plan
+	writable []span // writable PT_LOADs
+	exec     []span // executable PT_LOADs
+	readable []span // readable PT_LOADs
+}
+
+// prepare checks that f is something the loader can load and derives the
+// plan and segment spans.
+func (l *Loader) prepare(f *elfmap.File) (*parsed, error) {
+	if f.Dynamic == nil {
+		return nil, fmt.Errorf("no dynamic segment: %w", elfmap.ErrUnsupported)
+	}
+	if f.TLS != nil {
+		return nil, fmt.Errorf("PT_TLS segment: %w", ErrTLS)
+	}
+	if f.Dynamic.TextRel {
+		return nil, fmt.Errorf("DT_TEXTREL: relocations of read-only segments are refused: %w", elfmap.ErrUnsupported)
+	}
+	plan, err := elfmap.NewPlan(f, l.planOpt)
+	if err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	p := &parsed{file: f, plan: plan}
+	for _, ld := range f.Loads {
+		if ld.Memsz == 0 {
+			continue
+		}
+		s := span{ld.Vaddr, ld.Vaddr + ld.Memsz}
+		if ld.Flags&elf.PF_W != 0 {
+			p.writable = append(p.writable, s)
+		}
+		if ld.Flags&elf.PF_X != 0 {
+			p.exec = append(p.exec, s)
+		}
+		if ld.Flags&elf.PF_R != 0 {
+			p.readable = append(p.readable, s)
+		}
+	}
+	return p, nil
+}
+
+// openFile opens path and returns its parsed description, from the cache
+// when the same file (device, inode, size, mtime) was parsed before. The
+// caller closes f. l.mu is held.
+func (l *Loader) openFile(path string) (f *os.File, key fileKey, p *parsed, err error) {
+	f, err = os.Open(path)
+	if err != nil {
+		return nil, key, nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, key, nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		f.Close()
+		return nil, key, nil, fmt.Errorf("%s: not a regular file: %w", path, elfmap.ErrUnsupported)
+	}
+	key = fileKey{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano()}
+	if p = l.files[key]; p != nil {
+		return f, key, p, nil
+	}
+	ef, err := elfmap.Parse(f, st.Size)
+	if err != nil {
+		f.Close()
+		return nil, key, nil, err
+	}
+	if p, err = l.prepare(ef); err != nil {
+		f.Close()
+		return nil, key, nil, err
+	}
+	if len(l.files) >= maxCachedFiles {
+		for k := range l.files { // drop an arbitrary entry
+			delete(l.files, k)
+			break
+		}
+	}
+	l.files[key] = p
+	return f, key, p, nil
+}
+
+// Load loads the shared object at path as a new, independent plugin
+// instance (its own data and .bss; text pages are shared with other
+// instances of the same file), with the libraries it needs, relocates
+// everything, runs the constructors (dependencies first) and returns it.
+// The file's parsed tables are cached, so loading it again does not
+// re-read them.
+func (l *Loader) Load(path string) (*Plugin, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, fmt.Errorf("loader: load %s: %w", path, ErrClosed)
+	}
+	f, _, p, err := l.openFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("loader: load %s: %w", path, &NotFoundError{Name: path, Tried: []string{path}})
+		}
+		return nil, fmt.Errorf("loader: load %s: %w", path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	root, err := l.newObject(p, abs, filepath.Base(path), func(plan *elfmap.Plan) (*elfmap.Image, error) { return elfmap.MapFile(plan, f) })
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("loader: load %s: %w", path, err)
+	}
+	return l.finishLoad(root)
+}
+
+// LoadBytes loads a shared object from memory, as Load does from a file.
+// name names the plugin (when the object has no DT_SONAME) in errors and
+// fault reports. The image is parsed on each call and copied into the
+// mapping; it is not retained. $ORIGIN in its DT_RUNPATH is unknown, so
+// such entries are skipped.
+func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, fmt.Errorf("loader: load %s: %w", name, ErrClosed)
+	}
+	ef, err := elfmap.Parse(bytes.NewReader(image), int64(len(image)))
+	if err != nil {
+		return nil, fmt.Errorf("loader: load %s: %w", name, err)
+	}
+	p, err := l.prepare(ef)
+	if err != nil {
+		return nil, fmt.Errorf("loader: load %s: %w", name, err)
+	}
+	root, err := l.newObject(p, "", name, func(plan *elfmap.Plan) (*elfmap.Image, error) { return elfmap.MapBytes(plan, image) })
+	if err != nil {
+		return nil, fmt.Errorf("loader: load %s: %w", name, err)
+	}
+	return l.finishLoad(root)
+}
+
+// finishLoad loads root's dependencies, links and initialises everything
+// new, and wraps root in a Plugin. On error everything new is released.
+// l.mu is held.
+func (l *Loader) finishLoad(root *object) (*Plugin, error) {
+	fresh := []*object{root}
+	fail := func(err error) (*Plugin, error) {
+		l.discard(fresh)
+		return nil, fmt.Errorf("loader: load %s: %w", root.name, err)
+	}
+	// Breadth-first over DT_NEEDED: find or load each dependency.
+	for q := 0; q < len(fresh); q++ {
+		o := fresh[q]
+		for _, need := range o.p.file.Dynamic.Needed {
+			if isHostLibrary(need) {
+				continue
+			}
+			dep, isNew, err := l.dependency(need, o)
+			if err != nil {
+				return fail(err)
+			}
+			if isNew {
+				fresh = append(fresh, dep)
+			}
+			o.deps = append(o.deps, dep)
+		}
+	}
+	for _, o := range fresh {
+		o.scope = breadthFirst(o)
+	}
+	order := initOrder(root, fresh)
+	for _, o := range order {
+		if err := l.link(o); err != nil {
+			return fail(err)
+		}
+	}
+	for _, o := range order {
+		if err := l.runInit(o); err != nil {
+			return fail(err)
+		}
+	}
+	// The root's closure of shared objects: each is held once by this
+	// plugin, so cycles among them cannot keep each other alive.
+	closure := root.scope[1:]
+	for _, o := range closure {
+		o.refs++
+	}
+	pl := newPlugin(l, root, closure)
+	l.plugins[pl] = struct{}{}
+	pl.log.Debug("loaded plugin", "plugin", root.name, "path", root.path, "addr", fmt.Sprintf("%#x", root.base), "deps", len(closure))
+	return pl, nil
+}
+
+// breadthFirst returns o and every object reachable through deps, o first,
+// breadth-first: o's symbol lookup scope.
+func breadthFirst(o *object) []*object {
+	out := []*object{o}
+	seen := map[*object]bool{o: true}
+	for q := 0; q < len(out); q++ {
+		for _, d := range out[q].deps {
+			if !seen[d] {
+				seen[d] = true
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+// initOrder returns the objects of fresh in dependency order: each after
+// the objects it needs (cycles broken where they are met), root last.
+func initOrder(root *object, fresh []*object) []*object {
+	isFresh := make(map[*object]bool, len(fresh))
+	for _, o := range fresh {
+		isFresh[o] = true
+	}
+	seen := map[*object]bool{}
+	var out []*object
+	var visit func(o *object)
+	visit = func(o *object) {
+		if seen[o] || !isFresh[o] {
+			return
+		}
+		seen[o] = true
+		for _, d := range o.deps {
+			visit(d)
+		}
+		out = append(out, o)
+	}
+	visit(root)
+	return out
+}
+
+// dependency returns the shared object for DT_NEEDED name need of o,
+// loading (but not linking) it when the Loader has none. l.mu is held.
+func (l *Loader) dependency(need string, o *object) (dep *object, isNew bool, err error) {
+	if d := l.byName[need]; d != nil {
+		return d, false, nil
+	}
+	d := o.p.file.Dynamic
+	origin := ""
+	if o.path != "" {
+		origin = filepath.Dir(o.path)
+	}
+	paths := searchPaths(need, d.Runpath, d.Rpath, origin, l.opts.SearchPath, l.ldPath)
+	var lastErr error
+	for _, path := range paths {
+		f, key, p, err := l.openFile(path)
+		if err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				lastErr = fmt.Errorf("%s: %w", path, err)
+			}
+			continue
+		}
+		if dep := l.byKey[key]; dep != nil {
+			f.Close()
+			l.byName[need] = dep
+			return dep, false, nil
+		}
+		dep, err := l.newObject(p, path, need, func(plan *elfmap.Plan) (*elfmap.Image, error) { return elfmap.MapFile(plan, f) })
+		f.Close()
+		if err != nil {
+			return nil, false, fmt.Errorf("dependency %s: %w", need, err)
+		}
+		dep.shared, dep.key = true, key
+		l.byKey[key] = dep
+		l.byName[need] = dep
+		dep.names = append(dep.names, need)
+		if s := p.file.Dynamic.Soname; s != "" && s != need && l.byName[s] == nil {
+			l.byName[s] = dep
+			dep.names = append(dep.names, s)
+		}
+		return dep, true, nil
+	}
+	return nil, false, &NotFoundError{Name: need, Needer: o.name, Tried: paths, Err: lastErr}
+}
+
+// discard releases objects of a failed load: destructors of those whose
+// constructors ran, then their mappings. l.mu is held.
+func (l *Loader) discard(objs []*object) {
+	l.runFinis(objs)
+	for _, o := range objs {
+		l.forget(o)
+		o.unmap()
+	}
+}
+
+// forget removes a shared object from the Loader's tables.
+func (l *Loader) forget(o *object) {
+	if !o.shared {
+		return
+	}
+	for _, n := range o.names {
+		if l.byName[n] == o {
+			delete(l.byName, n)
+		}
+	}
+	if l.byKey[o.key] == o {
+		delete(l.byKey, o.key)
+	}
+}
+
+// runFinis runs the destructors of the objects whose constructors ran, in
+// the reverse order of their initialisation, and returns the first error.
+func (l *Loader) runFinis(objs []*object) error {
+	var inited []*object
+	for _, o := range objs {
+		if o.initDone {
+			inited = append(inited, o)
+		}
+	}
+	sort.Slice(inited, func(i, j int) bool { return inited[i].initSeq > inited[j].initSeq })
+	var first error
+	for _, o := range inited {
+		if err := l.runFini(o); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// release drops root's references to its closure after its own
+// destructors ran: shared objects nobody holds any more are finalised and
+// retired. l.mu is held.
+func (l *Loader) release(closure []*object) error {
+	var dead []*object
+	for _, o := range closure {
+		o.refs--
+		if o.refs == 0 {
+			dead = append(dead, o)
+		}
+	}
+	err := l.runFinis(dead)
+	for _, o := range dead {
+		l.forget(o)
+		l.retire(o)
+	}
+	return err
+}
+
+// retire turns a closed object's image into a tombstone, then releases
+// the oldest tombstones beyond the budget. l.mu is held.
+func (l *Loader) retire(o *object) {
+	if err := o.img.Tombstone(); err != nil {
+		l.log.Warn("tombstone failed, unmapping", "plugin", o.name, "error", err)
+		o.unmap()
+		return
+	}
+	o.mem = nil
+	o.reg.Replace(tombstone{name: o.name})
+	l.tombs = append(l.tombs, o)
+	l.tombSz += o.p.plan.Size
+	for len(l.tombs) > 0 && l.tombSz > l.opts.TombstoneBudget {
+		t := l.tombs[0]
+		l.tombs[0] = nil
+		l.tombs = l.tombs[1:]
+		l.tombSz -= t.p.plan.Size
+		t.unmap()
+	}
+}
+
+// Close closes every plugin the Loader loaded (see Plugin.Close), then
+// releases the address space its tombstones kept reserved. Later loads
+// fail with ErrClosed. It is safe to call twice.
+func (l *Loader) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	pls := make([]*Plugin, 0, len(l.plugins))
+	for p := range l.plugins {
+		pls = append(pls, p)
+	}
+	l.mu.Unlock()
+	sort.Slice(pls, func(i, j int) bool { return pls[i].seq > pls[j].seq })
+	var errs []error
+	for _, p := range pls {
+		if err := p.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	l.mu.Lock()
+	for _, t := range l.tombs {
+		t.unmap()
+	}
+	l.tombs, l.tombSz = nil, 0
+	l.files = map[fileKey]*parsed{}
+	l.mu.Unlock()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,185 @@
+package loader
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/sandbox"
+	"golang.org/x/sys/unix"
+)
+
+// object is one mapped image: a plugin instance or a shared dependency.
+type object struct {
+	l     *Loader
+	name  string // soname, else the name it was loaded by
+	path  string // absolute path of its file ("" for LoadBytes)
+	p     *parsed
+	img   *elfmap.Image
+	base  uint64
+	mem   []byte // img.Mem(), nil once retired
+	reg   *sandbox.Registration
+	deps  []*object // direct dependencies (DT_NEEDED that are not host libraries)
+	scope []*object // lookup scope: itself, then its dependencies breadth-first
+
+	shared bool     // a dependency, shared by the Loader's plugins
+	key    fileKey  // shared: the file identity
+	names  []string // shared: the names it is known by in Loader.byName
+	refs   int      // shared: how many plugins hold it
+
+	linked   bool
+	initDone bool
+	initSeq  uint64
+}
+
+// newObject maps p (through mapFn) and registers its range with the
+// sandbox. l.mu is held.
+func (l *Loader) newObject(p *parsed, path, name string, mapFn func(*elfmap.Plan) (*elfmap.Image, error)) (*object, error) {
+	if s := p.file.Dynamic.Soname; s != "" {
+		name = s
+	}
+	img, err := mapFn(p.plan)
+	if err != nil {
+		return nil, fmt.Errorf("map: %w", err)
+	}
+	o := &object{l: l, name: name, path: path, p: p, img: img, base: uint64(img.Base()), mem: img.Mem()}
+	if o.mem == nil {
+		img.Unmap()
+		return nil, fmt.Errorf("map: image has no memory")
+	}
+	plan := p.plan
+	lo := uintptr(int64(img.Base()) + plan.Start)
+	o.reg = sandbox.Register(lo, lo+uintptr(plan.Size), &describer{o: o})
+	return o, nil
+}
+
+// unmap unregisters and unmaps the object's image.
+func (o *object) unmap() {
+	o.mem = nil
+	o.reg.Unregister()
+	if err := o.img.Unmap(); err != nil {
+		o.l.log.Warn("unmap failed", "plugin", o.name, "error", err)
+	}
+}
+
+// link relocates o and then makes its PT_GNU_RELRO read-only. l.mu is held.
+func (l *Loader) link(o *object) error {
+	f := o.p.file
+	env := relocEnv{
+		name:     o.name,
+		base:     o.base,
+		mem:      o.mem,
+		minVaddr: o.p.plan.MinVaddr,
+		writable: o.p.writable,
+		exec:     o.p.exec,
+		nsyms:    len(f.Dynamic.Symbols),
+		resolve:  func(sym uint32) (symValue, error) { return l.resolve(o, sym) },
+		callResolver: func(addr uint64) (uint64, error) {
+			r, err := sandbox.Call(uintptr(addr), nil)
+			return r.Int, err
+		},
+	}
+	if err := env.relocate(f.Dynamic); err != nil {
+		return err
+	}
+	if r := f.RELRO; r != nil && r.Memsz > 0 {
+		if err := o.img.Protect(r.Vaddr, r.Memsz, unix.PROT_READ); err != nil {
+			return fmt.Errorf("relro: %w", err)
+		}
+	}
+	o.linked = true
+	return nil
+}
+
+// runInit calls DT_INIT, then each DT_INIT_ARRAY entry in order, with
+// argc, argv and envp. l.mu is held.
+func (l *Loader) runInit(o *object) error {
+	d := o.p.file.Dynamic
+	argc, argv, envp := sandbox.ProcessArgs()
+	args := sandbox.Args{Int: [6]uint64{uint64(argc), uint64(argv), uint64(envp)}}
+	l.initSeq++
+	o.initSeq = l.initSeq
+	if d.Init != 0 {
+		if err := o.callCtor("DT_INIT", d.Init, &args); err != nil {
+			return err
+		}
+	}
+	// From here on the object counts as initialised: a failure in a later
+	// entry still runs its destructors.
+	o.initDone = true
+	return o.callArray("DT_INIT_ARRAY", d.InitArray, d.InitArrayLen, false, &args)
+}
+
+// runFini calls DT_FINI_ARRAY in reverse order, then DT_FINI. l.mu is held.
+func (l *Loader) runFini(o *object) error {
+	if !o.initDone {
+		return nil
+	}
+	o.initDone = false
+	d := o.p.file.Dynamic
+	err := o.callArray("DT_FINI_ARRAY", d.FiniArray, d.FiniArrayLen, true, nil)
+	if d.Fini != 0 {
+		if e := o.callCtor("DT_FINI", d.Fini, nil); e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// callArray calls the functions of an init or fini array read from the
+// relocated image: entries 0 and -1 are skipped, others must point into an
+// executable segment of the object. The first error stops the walk.
+func (o *object) callArray(what string, vaddr, n uint64, reverse bool, args *sandbox.Args) error {
+	if n == 0 {
+		return nil
+	}
+	if n > uint64(len(o.mem))/8 || !inSpans(o.p.readable, vaddr, n*8) {
+		return fmt.Errorf("%s of %s: [%#x,+%d entries) is not inside readable memory: %w", what, o.name, vaddr, n, elfmap.ErrMalformed)
+	}
+	for k := uint64(0); k < n; k++ {
+		i := k
+		if reverse {
+			i = n - 1 - k
+		}
+		off := vaddr + 8*i - o.p.plan.MinVaddr
+		fn := binary.LittleEndian.Uint64(o.mem[off:])
+		if fn == 0 || fn == ^uint64(0) {
+			continue
+		}
+		rel := fn - o.base
+		if !inSpans(o.p.exec, rel, 1) {
+			return fmt.Errorf("%s[%d] of %s = %#x: not inside an executable segment: %w", what, i, o.name, fn, elfmap.ErrMalformed)
+		}
+		if err := o.callCtor(fmt.Sprintf("%s[%d]", what, i), rel, args); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// callCtor calls the function at vaddr of o through the sandbox.
+func (o *object) callCtor(what string, vaddr uint64, args *sandbox.Args) error {
+	if _, err := sandbox.Call(uintptr(o.base+vaddr), args); err != nil {
+		return fmt.Errorf("%s of %s at %#x: %w", what, o.name, vaddr, err)
+	}
+	return nil
+}
+
+// symbolAddr returns the absolute address of o's symbol i (calling the
+// resolver of an IFUNC symbol).
+func (o *object) symbolAddr(i int) (uintptr, error) {
+	s := &o.p.file.Dynamic.Symbols[i]
+	addr := o.base + s.Value
+	if s.Type == elf.STT_GNU_IFUNC {
+		if !inSpans(o.p.exec, s.Value, 1) {
+			return 0, fmt.Errorf("ifunc %s of %s: resolver %#x is not inside an executable segment: %w", s.Name, o.name, s.Value, elfmap.ErrMalformed)
+		}
+		r, err := sandbox.Call(uintptr(addr), nil)
+		if err != nil {
+			return 0, fmt.Errorf("ifunc %s of %s: resolver: %w", s.Name, o.name, err)
+		}
+		return uintptr(r.Int), nil
+	}
+	return uintptr(addr), nil
+}

@@ -1,0 +1,278 @@
+package loader
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/runplug/runplug/elfmap"
+)
+
+// relocKind is the operation a relocation type asks for, independent of
+// the architecture: the per-architecture table (reloc_amd64.go) maps each
+// r_type to one of these, and the one loop below performs them.
+type relocKind uint8
+
+const (
+	relocUnknown   relocKind = iota // refused, naming the type
+	relocNone                       // nothing to do
+	relocRelative                   // B + A
+	relocAbs                        // S + A
+	relocSym                        // S (GOT entry or eagerly bound PLT slot)
+	relocIRelative                  // the result of calling the resolver at B + A
+	relocTLS                        // needs thread-local storage: refused with ErrTLS
+)
+
+// span is a half-open range [lo, hi) of virtual addresses of an object.
+type span struct{ lo, hi uint64 }
+
+// inSpans reports whether [v, v+n) lies wholly inside one of spans.
+func inSpans(spans []span, v, n uint64) bool {
+	end := v + n
+	if end < v {
+		return false
+	}
+	for _, s := range spans {
+		if v >= s.lo && end <= s.hi {
+			return true
+		}
+	}
+	return false
+}
+
+// symValue is what resolving a relocation's symbol gives.
+type symValue struct {
+	addr uint64
+	// ifunc reports that addr is the resolver of an STT_GNU_IFUNC symbol
+	// defined in the object being relocated: the relocation is deferred
+	// until every other relocation of the object is done, and then the
+	// resolver's result is written.
+	ifunc bool
+}
+
+// relocEnv is everything one relocation pass over one object needs. It
+// works on the image's bytes (mem) and never on raw pointers: Go's bounds
+// checks back up the explicit checks against the writable segments.
+type relocEnv struct {
+	name     string
+	base     uint64 // load base: address of vaddr 0
+	mem      []byte // the image from minVaddr on
+	minVaddr uint64
+	writable []span // where relocations may write (writable PT_LOADs, RELRO included)
+	exec     []span // where an IRELATIVE resolver may be
+	nsyms    int
+
+	// resolve returns the value of symbol sym (never 0, which is the
+	// caller's business, and never out of range).
+	resolve func(sym uint32) (symValue, error)
+	// callResolver calls an IFUNC resolver at the absolute address addr
+	// and returns what it returned.
+	callResolver func(addr uint64) (uint64, error)
+
+	cache    []symSlot // per symbol index, valid for this pass
+	deferred []deferredReloc
+}
+
+// symSlot caches one symbol's resolution during a pass.
+type symSlot struct {
+	val   uint64
+	state uint8 // 0 unresolved, 1 resolved, 2 an IFUNC resolver of this object not yet called
+}
+
+// deferredReloc is a relocation that needs a resolver of the object
+// itself: applied after all the others.
+type deferredReloc struct {
+	table string
+	index int
+	r     elfmap.Rela
+	kind  relocKind
+}
+
+// relocate applies every relocation of d: DT_RELR, then DT_RELA, then
+// DT_JMPREL (all eagerly), then the deferred IFUNC ones.
+func (e *relocEnv) relocate(d *elfmap.Dynamic) error {
+	if e.nsyms > 0 {
+		e.cache = make([]symSlot, e.nsyms)
+	}
+	if err := e.relr(d.Relr); err != nil {
+		return err
+	}
+	tables := [...]struct {
+		name string
+		rs   []elfmap.Rela
+	}{{"DT_RELA", d.Rela}, {"DT_JMPREL", d.JmpRel}}
+	for _, t := range tables {
+		for i := range t.rs {
+			if err := e.one(t.name, i, &t.rs[i], false); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range e.deferred {
+		dr := &e.deferred[i]
+		if err := e.one(dr.table, dr.index, &dr.r, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fail returns a *RelocError about r.
+func (e *relocEnv) fail(table string, i int, r *elfmap.Rela, err error, format string, args ...any) error {
+	return &RelocError{Object: e.name, Table: table, Index: i, Type: r.Type, Off: r.Off, Sym: r.Sym,
+		Msg: fmt.Sprintf(format, args...), Err: err}
+}
+
+// place returns the index in mem of the 8-byte place at vaddr off, after
+// checking that it lies wholly inside writable memory of the image.
+func (e *relocEnv) place(off uint64) (int, bool) {
+	if !inSpans(e.writable, off, 8) || off < e.minVaddr {
+		return 0, false
+	}
+	i := off - e.minVaddr
+	if i > uint64(len(e.mem)) || uint64(len(e.mem))-i < 8 {
+		return 0, false
+	}
+	return int(i), true
+}
+
+// one applies one relocation; late is true on the deferred pass.
+func (e *relocEnv) one(table string, i int, r *elfmap.Rela, late bool) error {
+	kind := archRelocKind(r.Type)
+	switch kind {
+	case relocNone:
+		return nil
+	case relocUnknown:
+		return e.fail(table, i, r, elfmap.ErrUnsupported, "unsupported relocation type %d", r.Type)
+	case relocTLS:
+		return e.fail(table, i, r, ErrTLS, "thread-local storage relocation")
+	}
+	if int64(r.Sym) >= int64(e.nsyms) {
+		return e.fail(table, i, r, elfmap.ErrMalformed, "symbol index %d is past the symbol table (%d entries)", r.Sym, e.nsyms)
+	}
+	at, ok := e.place(r.Off)
+	if !ok {
+		return e.fail(table, i, r, elfmap.ErrMalformed, "place [%#x,%#x) is not inside a writable segment", r.Off, r.Off+8)
+	}
+	var v uint64
+	switch kind {
+	case relocRelative:
+		v = e.base + uint64(r.Addend)
+	case relocIRelative:
+		fn := e.base + uint64(r.Addend)
+		if !inSpans(e.exec, uint64(r.Addend), 1) {
+			return e.fail(table, i, r, elfmap.ErrMalformed, "resolver %#x is not inside an executable segment", uint64(r.Addend))
+		}
+		if !late {
+			e.deferred = append(e.deferred, deferredReloc{table, i, *r, kind})
+			return nil
+		}
+		res, err := e.callResolver(fn)
+		if err != nil {
+			return e.fail(table, i, r, err, "ifunc resolver at %#x", uint64(r.Addend))
+		}
+		v = res
+	case relocAbs, relocSym:
+		var s uint64
+		if r.Sym != 0 {
+			sv, err := e.symbol(r.Sym)
+			if err != nil {
+				return err
+			}
+			if sv.ifunc {
+				if !late {
+					e.deferred = append(e.deferred, deferredReloc{table, i, *r, kind})
+					return nil
+				}
+				if s, err = e.callIFunc(r.Sym, sv.addr); err != nil {
+					return e.fail(table, i, r, err, "ifunc resolver at %#x", sv.addr)
+				}
+			} else {
+				s = sv.addr
+			}
+		}
+		v = s
+		if kind == relocAbs {
+			v += uint64(r.Addend)
+		}
+	}
+	binary.LittleEndian.PutUint64(e.mem[at:], v)
+	return nil
+}
+
+// symbol resolves symbol index sym once per pass.
+func (e *relocEnv) symbol(sym uint32) (symValue, error) {
+	c := &e.cache[sym]
+	switch c.state {
+	case 1:
+		return symValue{addr: c.val}, nil
+	case 2:
+		return symValue{addr: c.val, ifunc: true}, nil
+	}
+	sv, err := e.resolve(sym)
+	if err != nil {
+		return symValue{}, err
+	}
+	c.val, c.state = sv.addr, 1
+	if sv.ifunc {
+		c.state = 2
+	}
+	return sv, nil
+}
+
+// callIFunc calls the object's own IFUNC resolver for symbol sym (once)
+// and caches the result.
+func (e *relocEnv) callIFunc(sym uint32, resolver uint64) (uint64, error) {
+	c := &e.cache[sym]
+	if c.state == 1 {
+		return c.val, nil
+	}
+	v, err := e.callResolver(resolver)
+	if err != nil {
+		return 0, err
+	}
+	c.val, c.state = v, 1
+	return v, nil
+}
+
+// relr applies a DT_RELR table: relative relocations in the compact form
+// of the generic ABI: an even entry is the address of a place (and the
+// next place is 8 bytes on), an odd entry is a bitmap of the 63 places
+// that follow the last address, bit 1 meaning the next place.
+func (e *relocEnv) relr(entries []uint64) error {
+	var where uint64
+	have := false
+	for i, ent := range entries {
+		if ent&1 == 0 {
+			if err := e.relrOne(i, ent); err != nil {
+				return err
+			}
+			where, have = ent+8, true
+			continue
+		}
+		if !have {
+			return &RelocError{Object: e.name, Table: "DT_RELR", Index: i, Off: ent,
+				Msg: "bitmap entry without a preceding address entry", Err: elfmap.ErrMalformed}
+		}
+		for bits, j := ent>>1, uint64(0); bits != 0; bits, j = bits>>1, j+1 {
+			if bits&1 != 0 {
+				if err := e.relrOne(i, where+j*8); err != nil {
+					return err
+				}
+			}
+		}
+		where += 63 * 8
+	}
+	return nil
+}
+
+// relrOne adds the load base to the 8 bytes at off.
+func (e *relocEnv) relrOne(i int, off uint64) error {
+	at, ok := e.place(off)
+	if !ok {
+		return &RelocError{Object: e.name, Table: "DT_RELR", Index: i, Off: off,
+			Msg: fmt.Sprintf("place [%#x,%#x) is not inside a writable segment", off, off+8), Err: elfmap.ErrMalformed}
+	}
+	v := binary.LittleEndian.Uint64(e.mem[at:])
+	binary.LittleEndian.PutUint64(e.mem[at:], v+e.base)
+	return nil
+}

@@ -1,0 +1,28 @@
+package loader
+
+import "debug/elf"
+
+// archRelocKind maps an x86-64 relocation type to the generic operation
+// the relocation loop performs (see relocKind). Every type not listed is
+// refused, naming it.
+func archRelocKind(t uint32) relocKind {
+	switch elf.R_X86_64(t) {
+	case elf.R_X86_64_NONE:
+		return relocNone
+	case elf.R_X86_64_RELATIVE:
+		return relocRelative // B + A
+	case elf.R_X86_64_64:
+		return relocAbs // S + A
+	case elf.R_X86_64_GLOB_DAT, elf.R_X86_64_JMP_SLOT:
+		return relocSym // S (JUMP_SLOT bound eagerly)
+	case elf.R_X86_64_IRELATIVE:
+		return relocIRelative // resolver(B + A)()
+	case elf.R_X86_64_DTPMOD64, elf.R_X86_64_DTPOFF64, elf.R_X86_64_TPOFF64,
+		elf.R_X86_64_DTPOFF32, elf.R_X86_64_TPOFF32, elf.R_X86_64_TLSDESC:
+		return relocTLS
+	}
+	return relocUnknown
+}
+
+// relocTypeName names an x86-64 relocation type ("R_X86_64_PC32").
+func relocTypeName(t uint32) string { return elf.R_X86_64(t).String() }

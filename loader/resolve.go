@@ -1,0 +1,109 @@
+package loader
+
+import (
+	"debug/elf"
+	"fmt"
+	"sync"
+
+	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// resolve returns the value of symbol index sym of o for a relocation:
+// its own definition when o defines it, else (in order) the Loader's host
+// symbols, o's lookup scope (itself, then its dependencies breadth-first),
+// the host C libraries; 0 for a weak import nothing provides.
+func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
+	s := &o.p.file.Dynamic.Symbols[idx]
+	if s.Type == elf.STT_TLS {
+		return symValue{}, fmt.Errorf("%s: symbol %q: %w", o.name, s.Name, ErrTLS)
+	}
+	if s.Shndx != elf.SHN_UNDEF {
+		if s.Shndx == elf.SHN_ABS {
+			return symValue{addr: s.Value}, nil
+		}
+		return o.definition(s)
+	}
+	if a, ok := l.opts.HostSymbols[s.Name]; ok {
+		return symValue{addr: uint64(a)}, nil
+	}
+	gnu, sysv := elfmap.GNUHashOf(s.Name), elfmap.SysVHashOf(s.Name)
+	for _, d := range o.scope {
+		i, ok := d.p.file.Dynamic.LookupHashed(s.Name, gnu, sysv, s.Version)
+		if !ok {
+			continue
+		}
+		def := &d.p.file.Dynamic.Symbols[i]
+		if def.Type == elf.STT_TLS {
+			return symValue{}, fmt.Errorf("%s: symbol %q from %s: %w", o.name, s.Name, d.name, ErrTLS)
+		}
+		if d == o {
+			return o.definition(def)
+		}
+		if def.Shndx == elf.SHN_ABS {
+			return symValue{addr: def.Value}, nil
+		}
+		a, err := d.symbolAddr(i)
+		if err != nil {
+			return symValue{}, fmt.Errorf("%s: symbol %q: %w", o.name, s.Name, err)
+		}
+		return symValue{addr: uint64(a)}, nil
+	}
+	if !l.opts.NoHostC && (l.allowC == nil || l.allowC[s.Name]) {
+		if a, ok := hostLookup(s.Name, s.Version); ok {
+			return symValue{addr: uint64(a)}, nil
+		}
+	}
+	if s.Bind == elf.STB_WEAK {
+		return symValue{}, nil
+	}
+	return symValue{}, &UndefinedSymbolError{Object: o.name, Symbol: s.Name, Version: s.Version}
+}
+
+// definition returns the value of a symbol o defines (an IFUNC's resolver,
+// flagged, to be called once o is otherwise relocated).
+func (o *object) definition(s *elfmap.Symbol) (symValue, error) {
+	if s.Type == elf.STT_GNU_IFUNC {
+		if !inSpans(o.p.exec, s.Value, 1) {
+			return symValue{}, fmt.Errorf("%s: ifunc %q: resolver %#x is not inside an executable segment: %w", o.name, s.Name, s.Value, elfmap.ErrMalformed)
+		}
+		return symValue{addr: o.base + s.Value, ifunc: true}, nil
+	}
+	return symValue{addr: o.base + s.Value}, nil
+}
+
+// hostKey is a symbol name and version looked up in the host C libraries.
+type hostKey struct{ name, version string }
+
+var (
+	hostLibsOnce sync.Once
+	hostLibs     []*sandbox.HostLibrary
+	hostCache    sync.Map // hostKey -> uintptr (0: not found)
+)
+
+// hostLookup finds name (of the given version, "" for the default one) in
+// the host's C libraries, libc first. Results, misses included, are
+// cached for the life of the process: those libraries never unload.
+func hostLookup(name, version string) (uintptr, bool) {
+	k := hostKey{name, version}
+	if v, ok := hostCache.Load(k); ok {
+		a := v.(uintptr)
+		return a, a != 0
+	}
+	hostLibsOnce.Do(func() {
+		for _, n := range sandbox.HostLibraryNames() {
+			if h, err := sandbox.OpenHostLibrary(n); err == nil {
+				hostLibs = append(hostLibs, h)
+			}
+		}
+	})
+	var addr uintptr
+	for _, h := range hostLibs {
+		if a, ok := h.Lookup(name, version); ok {
+			addr = a
+			break
+		}
+	}
+	hostCache.Store(k, addr)
+	return addr, addr != 0
+}
