@@ -205,16 +205,65 @@ func checkSegmentBytes(t *testing.T, im *Image, obj mapObject) {
 	}
 }
 
-// checkUnmapped checks that nothing is mapped in [start, end).
-func checkUnmapped(t *testing.T, start, end uintptr) {
+// releaseWatch looks at /proc/self/maps at the moment each reservation
+// is released (from the "released" hook, right after munmap and before
+// anything can allocate), when the Go runtime cannot yet have reused the
+// range for memory of its own, and records whatever is still mapped there.
+type releaseWatch struct {
+	snap     *sysmaps.Snapshotter
+	fn       func(op string, addr, n uintptr, prot int) error // the test's own hook, or nil
+	releases int
+	problems []string
+}
+
+// watchReleases installs the hook for the rest of the test.
+func watchReleases(t *testing.T) *releaseWatch {
 	t.Helper()
-	ms, err := sysmaps.Read()
+	snap, err := sysmaps.NewSnapshotter("/proc/self/maps")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range sysmaps.Overlapping(ms, start, end) {
-		t.Errorf("still mapped in the released range [%#x,%#x): %v", start, end, m)
+	w := &releaseWatch{snap: snap}
+	sysHook = func(op string, addr, n uintptr, prot int) error {
+		if op != "released" {
+			if w.fn != nil {
+				return w.fn(op, addr, n, prot)
+			}
+			return nil
+		}
+		w.releases++
+		if err := snap.Take(); err != nil { // no allocation before this
+			w.problems = append(w.problems, err.Error())
+			return nil
+		}
+		ms, err := snap.Mappings()
+		if err != nil {
+			w.problems = append(w.problems, err.Error())
+			return nil
+		}
+		for _, m := range sysmaps.Overlapping(ms, addr, addr+n) {
+			w.problems = append(w.problems, fmt.Sprintf("still mapped in the released range [%#x,%#x): %v", addr, addr+n, m))
+		}
+		return nil
 	}
+	t.Cleanup(func() {
+		sysHook = nil
+		snap.Close()
+	})
+	return w
+}
+
+// check reports what the watch saw since the last check and that it saw
+// exactly want releases.
+func (w *releaseWatch) check(t *testing.T, what string, want int) {
+	t.Helper()
+	for _, p := range w.problems {
+		t.Errorf("%s: %s", what, p)
+	}
+	if w.releases != want {
+		t.Errorf("%s: %d releases, want %d", what, w.releases, want)
+	}
+	w.problems, w.releases = nil, 0
 }
 
 func mapFileT(t *testing.T, p *Plan, path string) *Image {
@@ -240,6 +289,7 @@ func TestMapFile(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				w := watchReleases(t)
 				im := mapFileT(t, p, obj.path)
 				defer im.Unmap()
 				// The file may be closed: the mapping keeps it.
@@ -247,14 +297,15 @@ func TestMapFile(t *testing.T) {
 				checkSegmentBytes(t, im, obj)
 				checkRegionAt(t, im)
 
-				start, end := reservedSpan(im)
+				start, _ := reservedSpan(im)
 				if err := im.Unmap(); err != nil {
 					t.Fatal(err)
 				}
-				checkUnmapped(t, start, end)
+				w.check(t, "Unmap", 1)
 				if err := im.Unmap(); err != nil {
 					t.Errorf("second Unmap: %v", err)
 				}
+				w.check(t, "second Unmap", 0)
 				if im.Contains(start) || im.Mem() != nil {
 					t.Errorf("unmapped image still claims its range")
 				}
@@ -305,6 +356,7 @@ func TestMapBytes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			w := watchReleases(t)
 			im, err := MapBytes(p, obj.data)
 			if err != nil {
 				t.Fatal(err)
@@ -329,11 +381,10 @@ func TestMapBytes(t *testing.T) {
 					t.Errorf("%v: MapBytes and MapFile bytes differ", r)
 				}
 			}
-			start, end := reservedSpan(im)
 			if err := im.Unmap(); err != nil {
 				t.Fatal(err)
 			}
-			checkUnmapped(t, start, end)
+			w.check(t, "Unmap", 1)
 		})
 	}
 }
@@ -359,13 +410,13 @@ func TestMapZeroTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sysHook = func(op string, addr, n uintptr, prot int) error {
+	w := watchReleases(t)
+	w.fn = func(op string, addr, n uintptr, prot int) error {
 		if prot&unix.PROT_WRITE != 0 && prot&unix.PROT_EXEC != 0 {
 			t.Errorf("%s [%#x,+%#x) with %s", op, addr, n, ProtString(prot))
 		}
 		return nil
 	}
-	defer func() { sysHook = nil }()
 	for _, how := range []string{"file", "bytes"} {
 		t.Run(how, func(t *testing.T) {
 			var im *Image
@@ -399,6 +450,7 @@ func TestTombstone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w := watchReleases(t)
 	im := mapFileT(t, p, obj.path)
 	defer im.Unmap()
 	start, end := reservedSpan(im)
@@ -446,7 +498,7 @@ func TestTombstone(t *testing.T) {
 	if err := im.Unmap(); err != nil {
 		t.Fatal(err)
 	}
-	checkUnmapped(t, start, end)
+	w.check(t, "Unmap after Tombstone", 1)
 	if im.Tombstoned() {
 		t.Errorf("Tombstoned() true after Unmap")
 	}
@@ -579,15 +631,15 @@ func TestMapFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Record the reservation each attempt makes.
-	var reserved [][2]uintptr
-	sysHook = func(op string, addr, n uintptr, prot int) error {
+	// Record the reservation each attempt makes and check its release.
+	var reserved int
+	w := watchReleases(t)
+	w.fn = func(op string, addr, n uintptr, prot int) error {
 		if op == "reserved" {
-			reserved = append(reserved, [2]uintptr{addr, addr + n})
+			reserved++
 		}
 		return nil
 	}
-	defer func() { sysHook = nil }()
 
 	closed, err := os.Open(obj.path)
 	if err != nil {
@@ -634,7 +686,7 @@ func TestMapFails(t *testing.T) {
 		{"nil plan", nil, shortF, nil, false},
 	}
 	for _, tt := range tests {
-		reserved = nil
+		reserved = 0
 		im, err := MapFile(tt.plan, tt.file)
 		if err == nil {
 			im.Unmap()
@@ -647,14 +699,12 @@ func TestMapFails(t *testing.T) {
 		if tt.sentinel != nil && !errors.Is(err, tt.sentinel) {
 			t.Errorf("%s: %v is not %v", tt.name, err, tt.sentinel)
 		}
-		if got := len(reserved) > 0; got != tt.reserves {
+		if got := reserved > 0; got != tt.reserves {
 			t.Errorf("%s: reserved = %v, want %v (%v)", tt.name, got, tt.reserves, err)
 		}
-		for _, r := range reserved {
-			checkUnmapped(t, r[0], r[1])
-		}
+		w.check(t, tt.name, reserved)
 	}
-	if _, err := MapBytes(p, obj.data[:len(obj.data)/2]); !errors.Is(err, ErrMalformed) || len(reserved) != 0 {
+	if _, err := MapBytes(p, obj.data[:len(obj.data)/2]); !errors.Is(err, ErrMalformed) || reserved != 0 {
 		t.Errorf("MapBytes of truncated data: %v", err)
 	}
 	// No mapping of the object is left anywhere.
@@ -709,24 +759,22 @@ func TestMapFailsHalfway(t *testing.T) {
 			}
 			// Count the steps of a successful run.
 			steps := 0
-			sysHook = func(string, uintptr, uintptr, int) error { steps++; return nil }
+			w := watchReleases(t)
+			w.fn = func(string, uintptr, uintptr, int) error { steps++; return nil }
 			im, err := mapIt()
-			sysHook = nil
 			if err != nil {
 				t.Fatal(err)
 			}
+			w.fn = nil
 			im.Unmap()
+			w.check(t, "Unmap", 1)
 			if steps < 3 {
 				t.Fatalf("%s/%s: only %d steps", name, how, steps)
 			}
 			for fail := 1; fail <= steps; fail++ {
 				n := 0
-				var res [2]uintptr
 				var op string
-				sysHook = func(o string, addr, size uintptr, prot int) error {
-					if o == "reserved" {
-						res = [2]uintptr{addr, addr + size}
-					}
+				w.fn = func(o string, addr, size uintptr, prot int) error {
 					if n++; n == fail {
 						op = o
 						return injected
@@ -734,16 +782,20 @@ func TestMapFailsHalfway(t *testing.T) {
 					return nil
 				}
 				im, err := mapIt()
-				sysHook = nil
+				w.fn = nil
 				if !errors.Is(err, injected) || im != nil {
 					t.Errorf("%s/%s: failing step %d (%s): MapFile = %v, %v", name, how, fail, op, im, err)
 					if im != nil {
 						im.Unmap()
 					}
 				}
-				if res[1] != 0 {
-					checkUnmapped(t, res[0], res[1])
+				// Unless the reservation itself failed, the failure
+				// released it, and nothing was left in its range.
+				releases := 1
+				if op == "reserve" {
+					releases = 0
 				}
+				w.check(t, fmt.Sprintf("%s/%s: failing step %d (%s)", name, how, fail, op), releases)
 			}
 		}
 	}
@@ -798,6 +850,7 @@ func TestImageConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w := watchReleases(t)
 	im := mapFileT(t, p, obj.path)
 	start, end := reservedSpan(im)
 	rel := obj.file.RELRO
@@ -840,5 +893,5 @@ func TestImageConcurrent(t *testing.T) {
 	if err := im.Unmap(); err != nil {
 		t.Error(err)
 	}
-	checkUnmapped(t, start, end)
+	w.check(t, "Unmap", 1)
 }

@@ -39,11 +39,13 @@ type reservation struct {
 
 // sysHook, when set (by tests only), is called before every system call
 // that maps, protects or reserves memory, with the call's name, range
-// (addr 0 for "reserve") and protection, and once more after the
-// reservation is made ("reserved", with its address); an error it returns
-// is treated as that step's failure. It lets tests count the calls, fail
-// the n-th step of a mapping and prove that nothing is left behind, and
-// check that no page is ever writable and executable.
+// (addr 0 for "reserve") and protection, once after the reservation is
+// made ("reserved", with its address) and once after it is released
+// ("released"); an error it returns is treated as that step's failure
+// (except for "released"). It lets tests count the calls, fail the n-th
+// step of a mapping, look at /proc/self/maps at the very moment a range is
+// released (before the Go runtime may map something else there) and check
+// that no page is ever writable and executable.
 var sysHook func(op string, addr, n uintptr, prot int) error
 
 func callSysHook(op string, addr unsafe.Pointer, n uintptr, prot int) error {
@@ -181,6 +183,8 @@ func (r *reservation) release() error {
 	if err := unix.MunmapPtr(r.p, r.size); err != nil {
 		return fmt.Errorf("munmap %#x bytes: %w", r.size, err)
 	}
+	p := r.p
 	r.p = nil
+	callSysHook("released", p, r.size, unix.PROT_NONE) // a notification: nothing to fail
 	return nil
 }

@@ -11,6 +11,7 @@ package sysmaps
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -142,6 +143,54 @@ func parseLine(line string) (Mapping, error) {
 	}
 	return m, nil
 }
+
+// Snapshotter takes snapshots of a maps file through one open descriptor
+// into one buffer, so that taking a snapshot makes no allocation (once the
+// buffer has grown to fit) and therefore cannot make the Go runtime map
+// new memory in the middle of it. Tests use it to look at an address range
+// right after unmapping it, before the runtime may reuse the range.
+type Snapshotter struct {
+	f   *os.File
+	buf []byte
+	n   int
+}
+
+// NewSnapshotter opens the maps file at path (e.g. "/proc/self/maps").
+func NewSnapshotter(path string) (*Snapshotter, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("sysmaps: %w", err)
+	}
+	return &Snapshotter{f: f, buf: make([]byte, 256<<10)}, nil
+}
+
+// Take reads the whole file into the buffer. It allocates only when the
+// buffer is too small, and then retries with a larger one.
+func (s *Snapshotter) Take() error {
+	for {
+		n := 0
+		for n < len(s.buf) {
+			m, err := s.f.ReadAt(s.buf[n:], int64(n))
+			n += m
+			if err == io.EOF {
+				s.n = n
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("sysmaps: %w", err)
+			}
+		}
+		s.buf = make([]byte, 2*len(s.buf))
+	}
+}
+
+// Mappings parses the last snapshot.
+func (s *Snapshotter) Mappings() ([]Mapping, error) {
+	return Parse(bytes.NewReader(s.buf[:s.n]))
+}
+
+// Close closes the file.
+func (s *Snapshotter) Close() error { return s.f.Close() }
 
 // Find returns the mapping of ms (ascending, as Read returns them) that
 // contains addr.

@@ -115,3 +115,44 @@ func TestReadSelf(t *testing.T) {
 		t.Errorf("Lookup(%#x) = %v, %v, %v", code.Start, got, ok, err)
 	}
 }
+
+func TestSnapshotter(t *testing.T) {
+	s, err := NewSnapshotter("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.buf = make([]byte, 16) // force the buffer to grow
+	for i := 0; i < 2; i++ {
+		if err := s.Take(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Mappings()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The process may map memory between the two reads; the
+		// executable's mappings are in both.
+		exe, _ := os.Executable()
+		exe, _ = filepath.EvalSymlinks(exe)
+		count := func(ms []Mapping) int {
+			n := 0
+			for _, m := range ms {
+				if m.Path == exe {
+					n++
+				}
+			}
+			return n
+		}
+		if len(got) == 0 || count(got) == 0 || count(got) != count(want) {
+			t.Errorf("snapshot %d: %d mappings, %d of the executable; Read: %d of the executable", i, len(got), count(got), count(want))
+		}
+	}
+	if allocs := testing.AllocsPerRun(10, func() { s.Take() }); allocs != 0 {
+		t.Errorf("Take allocates %v times per run", allocs)
+	}
+}
