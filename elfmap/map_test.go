@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"syscall"
 	"testing"
@@ -894,4 +895,36 @@ func TestImageConcurrent(t *testing.T) {
 		t.Error(err)
 	}
 	w.check(t, "Unmap", 1)
+}
+
+// TestPlanFromParse plans and maps the test objects as the loader does,
+// from Parse's File: the plan must be the one debug/elf's view of the
+// program headers gives, with the parser's image bounds, and the mapping
+// must hold the file's bytes.
+func TestPlanFromParse(t *testing.T) {
+	for _, obj := range mapObjects(t) {
+		t.Run(obj.name, func(t *testing.T) {
+			f, err := ParseFile(obj.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := NewPlan(f, PlanOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := NewPlan(obj.file, PlanOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("plan from Parse:\n%s\nfrom debug/elf:\n%s", regionsText(got.Regions), regionsText(want.Regions))
+			}
+			if got.MinVaddr != f.MinVaddr || got.MaxVaddr != f.MaxVaddr {
+				t.Errorf("plan bounds [%#x,%#x), File bounds [%#x,%#x)", got.MinVaddr, got.MaxVaddr, f.MinVaddr, f.MaxVaddr)
+			}
+			im := mapFileT(t, got, obj.path)
+			defer im.Unmap()
+			checkSegmentBytes(t, im, mapObject{name: obj.name, path: obj.path, data: obj.data, file: f})
+		})
+	}
 }
