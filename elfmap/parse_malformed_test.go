@@ -141,7 +141,7 @@ func phName(i int, field string) string { return "phdr[" + strconv.Itoa(i) + "].
 
 // builderCases returns one case per validation rule, each built by
 // changing one field of fullSpec's object.
-func builderCases(t *testing.T, o *elfbuild.Object) []malformedCase {
+func builderCases(t testing.TB, o *elfbuild.Object) []malformedCase {
 	ps := uint64(os.Getpagesize())
 	tab := o.Tables
 	dyn := o.Phdr(elf.PT_DYNAMIC, 0)

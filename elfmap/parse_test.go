@@ -23,10 +23,11 @@ var systemLibs = []string{
 }
 
 // oracleFiles returns the objects compared with debug/elf: the basic
-// plugin and the system libraries present.
+// plugin, a plugin with both hash tables and versioned exports, and the
+// system libraries present.
 func oracleFiles(t *testing.T) []string {
 	t.Helper()
-	files := []string{plugintest.Build(t, "basic")}
+	files := []string{plugintest.Build(t, "basic"), plugintest.Build(t, "parse_hashboth")}
 	for _, p := range systemLibs {
 		if _, err := os.Stat(p); err == nil {
 			files = append(files, p)

@@ -30,8 +30,10 @@ type Sym struct {
 	// elf.STT_OBJECT (8 bytes in the data segment). Any other type is
 	// given a function's place.
 	Type elf.SymType
-	// Bind defaults to elf.STB_GLOBAL.
-	Bind elf.SymBind
+	// Bind defaults to elf.STB_GLOBAL (whose value is not 0); Local asks
+	// for elf.STB_LOCAL.
+	Bind  elf.SymBind
+	Local bool
 	// Undef makes the symbol an import (SHN_UNDEF, value 0).
 	Undef bool
 	// Version is, for a definition, a version this object defines
@@ -336,7 +338,9 @@ func Build(s Spec) (*Object, error) {
 	// Symbols: null, imports, then definitions grouped by GNU bucket.
 	var undef, def []symEnt
 	for _, sy := range s.Syms {
-		if sy.Bind == 0 && sy.Name != "" {
+		if sy.Local {
+			sy.Bind = elf.STB_LOCAL
+		} else if sy.Bind == elf.STB_LOCAL {
 			sy.Bind = elf.STB_GLOBAL
 		}
 		if sy.Type == elf.STT_NOTYPE && !sy.Undef {

@@ -1,0 +1,226 @@
+package elfmap
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/runplug/runplug/internal/elfbuild"
+	"github.com/runplug/runplug/internal/plugintest"
+)
+
+var writeSeeds = flag.Bool("write-fuzz-seeds", false, "rewrite testdata/fuzz/FuzzParse from the plugins and elfbuild")
+
+// fuzzSeeds returns generated inputs for FuzzParse: the full elfbuild
+// object, a minimal one, and every malformed variant of the table test.
+func fuzzSeeds(tb testing.TB) map[string][]byte {
+	seeds := map[string][]byte{}
+	full := buildFull(tb)
+	seeds["elfbuild-full"] = full.Data
+	min, err := elfbuild.Build(elfbuild.Spec{Syms: []elfbuild.Sym{{Name: "f"}}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	seeds["elfbuild-min"] = min.Data
+	sysv, err := elfbuild.Build(elfbuild.Spec{Syms: []elfbuild.Sym{{Name: "f"}, {Name: "g", Version: "V"}}, NoGNUHash: true, SysVHash: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	seeds["elfbuild-sysv"] = sysv.Data
+	for i, c := range builderCases(tb, full) {
+		o := full.Clone()
+		c.patch(o)
+		seeds["elfbuild-bad-"+strconv.Itoa(i)] = o.Data
+	}
+	return seeds
+}
+
+// TestWriteFuzzSeeds rewrites the committed seed corpus when run with
+// -write-fuzz-seeds: a few real objects cut before their section headers
+// (which Parse never reads) and a few broken elfbuild objects. The normal
+// suite replays the corpus through FuzzParse.
+func TestWriteFuzzSeeds(t *testing.T) {
+	if !*writeSeeds {
+		t.Skip("run with -write-fuzz-seeds to rewrite testdata/fuzz/FuzzParse")
+	}
+	dir := filepath.Join("testdata", "fuzz", "FuzzParse")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, b []byte) {
+		body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, plugin := range []string{"basic", "parse_hashboth"} {
+		b, err := os.ReadFile(plugintest.Build(t, plugin))
+		if err != nil {
+			t.Fatal(err)
+		}
+		shoff := le.Uint64(b[40:])
+		if shoff > 0 && shoff < uint64(len(b)) {
+			b = b[:shoff]
+			le.PutUint64(b[40:], 0)
+			le.PutUint16(b[60:], 0)
+			le.PutUint16(b[62:], 0)
+		}
+		write("plugin-"+plugin, b)
+		if plugin == "basic" {
+			write("plugin-"+plugin+"-truncated", b[:len(b)/2])
+		}
+	}
+	seeds := fuzzSeeds(t)
+	for _, name := range []string{"elfbuild-full", "elfbuild-min", "elfbuild-sysv", "elfbuild-bad-20", "elfbuild-bad-60", "elfbuild-bad-80", "elfbuild-bad-100"} {
+		write(name, seeds[name])
+	}
+}
+
+// FuzzParse checks Parse's contract on arbitrary bytes: an error exactly
+// when the result is nil, a *FormatError for every refusal (the reader
+// never fails), never a panic, and every table of an accepted file within
+// the file and the image. Lookup of every name of an accepted file must
+// not panic and must return a symbol of that name.
+func FuzzParse(f *testing.F) {
+	for _, b := range fuzzSeeds(f) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := Parse(bytes.NewReader(data), int64(len(data)))
+		if (file == nil) == (err == nil) {
+			t.Fatalf("Parse = %v, %v: exactly one must be nil", file, err)
+		}
+		if err != nil {
+			var fe *FormatError
+			if !errors.As(err, &fe) {
+				t.Fatalf("refusal %v (%T) is not a *FormatError", err, err)
+			}
+			if fe.Err != ErrMalformed && fe.Err != ErrUnsupported {
+				t.Fatalf("FormatError %v wraps %v", fe, fe.Err)
+			}
+			if fe.Off >= int64(len(data)) {
+				t.Fatalf("FormatError %v: offset %#x beyond the file", fe, fe.Off)
+			}
+			return
+		}
+		checkInvariants(t, file, uint64(len(data)))
+	})
+}
+
+// checkInvariants checks what Parse promises about an accepted file.
+func checkInvariants(t *testing.T, f *File, size uint64) {
+	t.Helper()
+	if len(f.Loads) == 0 || f.Dynamic == nil {
+		t.Fatalf("accepted without loads or dynamic: %+v", f)
+	}
+	var prevEnd uint64
+	for i, ld := range f.Loads {
+		if ld.Off > size || ld.Filesz > size-ld.Off || ld.Filesz > ld.Memsz {
+			t.Fatalf("load %d %+v outside the file (%#x bytes)", i, ld, size)
+		}
+		if i > 0 && ld.Vaddr < prevEnd {
+			t.Fatalf("load %d overlaps", i)
+		}
+		prevEnd = ld.Vaddr + ld.Memsz
+		if prevEnd < ld.Vaddr || prevEnd > f.MaxVaddr || ld.Vaddr < f.MinVaddr {
+			t.Fatalf("load %d %+v outside the image [%#x, %#x)", i, ld, f.MinVaddr, f.MaxVaddr)
+		}
+	}
+	if f.MaxVaddr-f.MinVaddr > MaxSpan {
+		t.Fatalf("span %#x", f.MaxVaddr-f.MinVaddr)
+	}
+	d := f.Dynamic
+	n := uint64(len(d.Symbols))
+	if n == 0 || n*symSize > size || uint64(len(d.Rela)+len(d.JmpRel))*relaSize > size || uint64(len(d.Relr))*8 > size {
+		t.Fatalf("tables larger than the file: %d symbols, %d+%d rela, %d relr, %#x bytes",
+			n, len(d.Rela), len(d.JmpRel), len(d.Relr), size)
+	}
+	if g := d.GNUHash; g != nil {
+		if uint64(g.SymOffset)+uint64(len(g.Chain)) > n || len(g.Buckets) == 0 || len(g.Bloom) == 0 {
+			t.Fatalf("GNU hash symoffset %d chain %d buckets %d for %d symbols", g.SymOffset, len(g.Chain), len(g.Buckets), n)
+		}
+		for _, b := range g.Buckets {
+			if b != 0 && (b < g.SymOffset || uint64(b) >= n) {
+				t.Fatalf("GNU bucket %d outside [%d, %d)", b, g.SymOffset, n)
+			}
+		}
+	}
+	if h := d.Hash; h != nil {
+		if uint64(len(h.Chains)) != n || len(h.Buckets) == 0 {
+			t.Fatalf("DT_HASH nchain %d for %d symbols", len(h.Chains), n)
+		}
+	}
+	for _, s := range []struct {
+		addr, n uint64
+		exec    bool
+	}{{d.Init, 1, true}, {d.Fini, 1, true}, {d.InitArray, 8 * d.InitArrayLen, false}, {d.FiniArray, 8 * d.FiniArrayLen, false}} {
+		if s.addr != 0 && s.n != 0 && !f.inSegment(s.addr, s.n, s.exec) {
+			t.Fatalf("init/fini %#x+%#x outside the image", s.addr, s.n)
+		}
+	}
+	for i := range d.Symbols {
+		s := &d.Symbols[i]
+		for _, v := range []string{"", s.Version} {
+			if j, ok := d.Lookup(s.Name, v); ok && d.Symbols[j].Name != s.Name {
+				t.Fatalf("Lookup(%q, %q) = %d named %q", s.Name, v, j, d.Symbols[j].Name)
+			}
+		}
+	}
+}
+
+// FuzzLookup compares Lookup through the hash tables with a linear scan
+// that applies the same matching rules, on objects with the GNU hash,
+// DT_HASH, or both.
+func FuzzLookup(f *testing.F) {
+	spec := fullSpec()
+	var dyns []*Dynamic
+	for _, h := range []struct{ noGNU, sysv bool }{{false, false}, {true, true}, {false, true}} {
+		spec.NoGNUHash, spec.SysVHash = h.noGNU, h.sysv
+		o, err := elfbuild.Build(spec)
+		if err != nil {
+			f.Fatal(err)
+		}
+		file, err := Parse(bytes.NewReader(o.Data), int64(len(o.Data)))
+		if err != nil {
+			f.Fatal(err)
+		}
+		dyns = append(dyns, file.Dynamic)
+	}
+	for _, s := range spec.Syms {
+		f.Add(s.Name, s.Version)
+		f.Add(s.Name, "")
+	}
+	f.Add("vfunc", "NOPE")
+	f.Add("", "")
+	f.Fuzz(func(t *testing.T, name, version string) {
+		for _, d := range dyns {
+			i, ok := d.Lookup(name, version)
+			want := linearLookup(d, name, version)
+			if ok != (want >= 0) {
+				t.Fatalf("Lookup(%q, %q) = %d, %v; the linear scan finds %d", name, version, i, ok, want)
+			}
+			if ok {
+				got, exp := d.Symbols[i], d.Symbols[want]
+				if got.Name != exp.Name || got.Version != exp.Version || got.Hidden != exp.Hidden {
+					t.Fatalf("Lookup(%q, %q) = %+v, the linear scan %+v", name, version, got, exp)
+				}
+			}
+		}
+	})
+}
+
+// linearLookup is Lookup without the hash tables.
+func linearLookup(d *Dynamic, name, version string) int {
+	fallback := -1
+	for i := range d.Symbols {
+		if d.match(i, name, version, &fallback) {
+			return i
+		}
+	}
+	return fallback
+}
