@@ -205,8 +205,8 @@ func newPlan(f *File, opt PlanOptions, ps uint64) (*Plan, error) {
 	guard, _ = pageCeil(guard, ps) // cannot overflow below MaxGuard
 
 	p := &Plan{PageSize: ps, Guard: guard, AllowWriteExec: opt.AllowWriteExec}
-	var segs []Region              // file and zero regions, ascending
-	var prevEnd, prevMemEnd uint64 // end of the previous segment, page-rounded and exact
+	segs := make([]Region, 0, min(2*len(f.Loads), 16)) // file and zero regions, ascending
+	var prevEnd, prevMemEnd uint64                     // end of the previous segment, page-rounded and exact
 	havePrev := false
 	for i, ld := range f.Loads {
 		if ld.Type != elf.PT_LOAD {
@@ -281,7 +281,7 @@ func newPlan(f *File, opt PlanOptions, ps uint64) (*Plan, error) {
 	p.Start = int64(p.MinVaddr) - int64(guard)
 	p.Size = p.MaxVaddr - p.MinVaddr + 2*guard
 
-	p.Regions = make([]Region, 0, len(segs)+4)
+	p.Regions = make([]Region, 0, 2*len(segs)+1) // guards, and at most one gap per segment
 	p.Regions = append(p.Regions, Region{Start: p.Start, End: int64(p.MinVaddr), Kind: RegionGuard, Segment: -1, Before: true})
 	for i, r := range segs {
 		if i > 0 && segs[i-1].End < r.Start {
