@@ -13,6 +13,10 @@ import (
 // keeps every offset of a plan comfortably inside an int64.
 const maxImageEnd = 1 << 47
 
+// maxFileOffset bounds the file offsets a plan maps from: mmap takes a
+// signed 64-bit offset, and no file is anywhere near this large.
+const maxFileOffset = 1 << 62
+
 // MaxGuard is the largest guard size PlanOptions accepts (per side).
 // Guards are PROT_NONE, MAP_NORESERVE address space: they cost no memory,
 // but a guard larger than this is a mistake, not a safety margin.
@@ -233,6 +237,9 @@ func newPlan(f *File, opt PlanOptions, ps uint64) (*Plan, error) {
 		if ld.Filesz > 0 && ld.Off+ld.Filesz < ld.Off {
 			return nil, planError(f, i, "p_filesz", ld.Filesz, fmt.Sprintf("overflows p_offset %#x", ld.Off), ErrMalformed)
 		}
+		if ld.Filesz > 0 && ld.Off+ld.Filesz > maxFileOffset {
+			return nil, planError(f, i, "p_offset", ld.Off, fmt.Sprintf("with p_filesz %#x lies beyond any file (%#x)", ld.Filesz, uint64(maxFileOffset)), ErrMalformed)
+		}
 		prot := progProt(ld.Flags)
 		if prot&unix.PROT_WRITE != 0 && prot&unix.PROT_EXEC != 0 && !opt.AllowWriteExec {
 			return nil, planError(f, i, "p_flags", uint64(ld.Flags), "segment is both writable and executable", ErrUnsupported)
@@ -382,7 +389,7 @@ func (p *Plan) check() error {
 		inImage := r.Start >= int64(p.MinVaddr) && r.End <= int64(p.MaxVaddr)
 		switch r.Kind {
 		case RegionFile:
-			if !inImage || r.Offset%ps != 0 || r.Offset > 1<<62 || r.ZeroFrom > r.End || r.ZeroFrom <= r.End-int64(ps) {
+			if !inImage || r.Offset%ps != 0 || r.Offset > maxFileOffset-r.Size() || r.ZeroFrom > r.End || r.ZeroFrom <= r.End-int64(ps) {
 				return fmt.Errorf("file region %d [%#x,%#x) offset %#x zero-from %#x is inconsistent", i, r.Start, r.End, r.Offset, r.ZeroFrom)
 			}
 		case RegionZero:

@@ -312,6 +312,11 @@ func TestNewPlanRefuses(t *testing.T) {
 			sentinel: ErrMalformed, field: "phdr[1].p_filesz", value: 2 * P,
 		},
 		{
+			name:     "file offset beyond any file",
+			file:     handFile(ptLoad(elf.PF_R, 1<<62, 0, P, P)),
+			sentinel: ErrMalformed, field: "phdr[1].p_offset", value: 1 << 62,
+		},
+		{
 			name: "segments share a page",
 			file: handFile(
 				ptLoad(elf.PF_R|elf.PF_X, 0, 0, 0x100, 0x100),
