@@ -6,12 +6,12 @@
 //
 // [Call] passes the SysV AMD64 argument registers of an [Args] (rdi, rsi,
 // rdx, rcx, r8, r9 and xmm0-xmm7) to a native function and returns rax and
-// xmm0 as a [Result]. It costs one cgo call: the C side stores a pointer to
-// a per-call frame (on the C stack) in an initial-exec TLS block, sets the
-// thread's in-plugin flag, and an assembly trampoline records a recovery
-// point (its own stack pointer; the callee-saved registers and the MXCSR
-// and x87 control words are already on that stack) and calls the function.
-// No allocation, no system call, no signal-mask save.
+// xmm0 as a [Result]. It costs one cgo call, straight into an assembly
+// trampoline (sandbox_amd64.S) that pushes the callee-saved registers,
+// builds a per-call frame on its own stack, links it into the thread's
+// initial-exec TLS block and sets the thread's in-plugin flag, loads the
+// argument registers and calls the function. The frame's address is the
+// recovery point. No allocation, no system call, no signal-mask save.
 //
 // # Signals
 //
@@ -31,8 +31,9 @@
 // A claimed signal is recorded (signal, si_code, si_addr, RIP, RSP) in the
 // call's frame; the handler then rewrites the interrupted context (RIP to a
 // recovery stub, RSP to the trampoline's frame, DF cleared) and returns, so
-// the kernel's sigreturn restores the signal mask. The stub restores the
-// control words and returns "faulted" to Go, which builds a [*FaultError].
+// the kernel's sigreturn restores the signal mask. The stub resets the x87
+// and SSE control words to their ABI defaults and returns "faulted" to Go,
+// which builds a [*FaultError].
 // Because the handler runs on the alternate signal stack that the Go runtime
 // gives each thread, unbounded recursion in plugin code (a fault in the
 // stack's guard region) is trapped like any other fault.

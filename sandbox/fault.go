@@ -15,7 +15,6 @@ type FaultError struct {
 	Code   int32          // si_code
 	Addr   uintptr        // si_addr: the faulting address (0 for SIGABRT)
 	PC     uintptr        // RIP at the fault
-	SP     uintptr        // RSP at the fault
 	Plugin string         // name of the registered region containing PC ("" if none)
 	Symbol string         // nearest symbol to PC as "name+0x1f" ("" if unknown)
 	Object string         // host object containing PC when no region does (dladdr), else ""
@@ -49,17 +48,15 @@ func (e *FaultError) Error() string {
 	return s
 }
 
-// stackSlack is how far below the faulting stack pointer an address still
-// counts as a stack overflow: a frame being pushed, or a large frame being
-// touched after its "sub rsp".
-const stackSlack = 64 << 10
-
 // newFaultError describes a trapped signal (fault path: allocation and a
 // system call are fine here).
-func newFaultError(signo int, code int32, addr, pc, sp uintptr) *FaultError {
-	e := &FaultError{Signal: syscall.Signal(signo), Code: code, Addr: addr, PC: pc, SP: sp}
+// nearSP says whether addr was within 64 KiB below the faulting stack
+// pointer (or in the page above it): a frame being pushed, or a large frame
+// touched after its "sub rsp".
+func newFaultError(signo int, code int32, addr, pc uintptr, nearSP bool) *FaultError {
+	e := &FaultError{Signal: syscall.Signal(signo), Code: code, Addr: addr, PC: pc}
 	e.Plugin, e.Symbol, e.Object = symbolize(pc)
-	e.Where = where(e)
+	e.Where = where(e, nearSP)
 	return e
 }
 
@@ -78,7 +75,7 @@ func symbolize(pc uintptr) (plugin, symbol, object string) {
 	return "", symbol, object
 }
 
-func where(e *FaultError) string {
+func where(e *FaultError, nearSP bool) string {
 	switch {
 	case e.Signal == syscall.SIGABRT:
 		return ""
@@ -90,7 +87,7 @@ func where(e *FaultError) string {
 	if r := lookup(e.Addr); r != nil {
 		return r.describer().DescribeAddr(e.Addr)
 	}
-	if e.Signal == syscall.SIGSEGV && e.Addr < e.SP+uintptr(os.Getpagesize()) && e.Addr+stackSlack >= e.SP {
+	if e.Signal == syscall.SIGSEGV && nearSP {
 		return "stack overflow"
 	}
 	if !mapped(e.Addr) {

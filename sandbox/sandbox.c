@@ -22,16 +22,30 @@
 
 #include "sandbox.h"
 
-_Static_assert(offsetof(struct rp_frame, fn) == RP_FR_FN, "rp_frame.fn");
-_Static_assert(offsetof(struct rp_frame, i) == RP_FR_INT, "rp_frame.i");
-_Static_assert(offsetof(struct rp_frame, f) == RP_FR_FLOAT, "rp_frame.f");
-_Static_assert(offsetof(struct rp_frame, rax) == RP_FR_RAX, "rp_frame.rax");
-_Static_assert(offsetof(struct rp_frame, xmm0) == RP_FR_XMM0, "rp_frame.xmm0");
 _Static_assert(offsetof(struct rp_frame, sp) == RP_FR_SP, "rp_frame.sp");
+_Static_assert(offsetof(struct rp_frame, prev) == RP_FR_PREV, "rp_frame.prev");
+_Static_assert(offsetof(struct rp_frame, seq) == RP_FR_SEQ, "rp_frame.seq");
+_Static_assert(offsetof(struct rp_frame, status) == RP_FR_STATUS, "rp_frame.status");
+_Static_assert(offsetof(struct rp_frame, pending) == RP_FR_PENDING, "rp_frame.pending");
+_Static_assert(offsetof(struct rp_frame, pc) == RP_FR_PC, "rp_frame.pc");
+_Static_assert(offsetof(struct rp_frame, result) == RP_FR_RESULT, "rp_frame.result");
+_Static_assert(offsetof(struct rp_frame, slot) == RP_FR_SLOT, "rp_frame.slot");
+_Static_assert(sizeof(struct rp_frame) == RP_FR_SIZE, "rp_frame size");
+_Static_assert(RP_FR_SIZE % 16 == 0, "rp_frame keeps the stack aligned");
+_Static_assert(offsetof(struct rp_thread, cur) == RP_T_CUR, "rp_thread.cur");
+_Static_assert(offsetof(struct rp_thread, active) == RP_T_ACTIVE, "rp_thread.active");
+_Static_assert(offsetof(struct rp_thread, seq) == RP_T_SEQ, "rp_thread.seq");
+_Static_assert(offsetof(struct rp_args, i) == RP_A_INT, "rp_args.i");
+_Static_assert(offsetof(struct rp_args, f) == RP_A_FLOAT, "rp_args.f");
+_Static_assert(offsetof(struct rp_result, a) == RP_R_A, "rp_result.a");
+_Static_assert(offsetof(struct rp_result, b) == RP_R_B, "rp_result.b");
+_Static_assert(offsetof(struct rp_result, info) == RP_R_INFO, "rp_result.info");
+_Static_assert(sizeof(struct rp_result) == 24, "rp_result size");
 
 // The thread's protected-call state. initial-exec: the package is only ever
-// linked into the executable, where this is a fixed %fs offset.
-static __thread struct rp_thread rp_self __attribute__((tls_model("initial-exec")));
+// linked into the executable, where this is a fixed %fs offset. Hidden, not
+// static: sandbox_amd64.S reads it too.
+__attribute__((visibility("hidden"), tls_model("initial-exec"))) __thread struct rp_thread rp_self;
 
 // The handlers that were installed before ours (the Go runtime's), indexed
 // by signal number, and the real-time signal used for deadlines.
@@ -171,89 +185,48 @@ int rp_install(int intr_signo) {
 	return 0;
 }
 
-// rp_run is the body of both call entry points.
-static inline __attribute__((always_inline)) struct rp_result
-rp_run(struct rp_slot *slot, uint64_t fn, uint64_t i0, uint64_t i1, uint64_t i2, uint64_t i3, uint64_t i4,
-       uint64_t i5, double f0, double f1, double f2, double f3, double f4, double f5, double f6, double f7) {
+// rp_slot_begin publishes the thread and sequence number of a CallContext
+// call in its slot, then reports whether the deadline already passed (the
+// call then does not start). The seq_cst store/load pair against
+// rp_interrupt's guarantees that either this sees cancel or rp_interrupt
+// sees the call running.
+int rp_slot_begin(struct rp_slot *slot, uint64_t seq) {
 	struct rp_thread *t = &rp_self;
-	struct rp_frame fr;
-	struct rp_result r;
-
-	fr.fn = fn;
-	fr.i[0] = i0;
-	fr.i[1] = i1;
-	fr.i[2] = i2;
-	fr.i[3] = i3;
-	fr.i[4] = i4;
-	fr.i[5] = i5;
-	fr.f[0] = f0;
-	fr.f[1] = f1;
-	fr.f[2] = f2;
-	fr.f[3] = f3;
-	fr.f[4] = f4;
-	fr.f[5] = f5;
-	fr.f[6] = f6;
-	fr.f[7] = f7;
-	fr.status = RP_OK;
-	fr.pending = 0;
-	fr.prev = t->cur;
-	fr.seq = ++t->seq;
-
-	if (slot != NULL) {
-		if (t->tid == 0) {
-			t->tid = (int32_t)syscall(SYS_gettid);
-		}
-		slot->tid = t->tid;
-		slot->seq = fr.seq;
-		__atomic_store_n(&slot->state, 1, __ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&slot->cancel, __ATOMIC_SEQ_CST)) {
-			// The deadline passed before the call started.
-			__atomic_store_n(&slot->state, 2, __ATOMIC_SEQ_CST);
-			memset(&r, 0, sizeof r);
-			r.status = RP_INTERRUPTED;
-			return r;
-		}
+	if (t->tid == 0) {
+		t->tid = (int32_t)syscall(SYS_gettid); // once per thread
 	}
-
-	t->cur = &fr;
-	// The handler runs on this thread: a compiler barrier orders the
-	// stores it reads.
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	t->active = 1;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	rp_invoke(&fr);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	t->active = 0;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	t->cur = fr.prev;
-	if (slot != NULL) {
+	slot->tid = t->tid;
+	slot->seq = seq;
+	__atomic_store_n(&slot->state, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&slot->cancel, __ATOMIC_SEQ_CST)) {
 		__atomic_store_n(&slot->state, 2, __ATOMIC_SEQ_CST);
+		return 1;
 	}
-
-	r.rax = fr.rax;
-	r.xmm0 = fr.xmm0;
-	r.status = fr.status;
-	if (__builtin_expect(fr.status != RP_OK, 0)) {
-		r.signo = fr.signo;
-		r.code = fr.code;
-		r.addr = fr.addr;
-		r.pc = fr.pc;
-		r.sp = fr.fsp;
-		r.abort_code = fr.abort_code;
-	}
-	return r;
+	return 0;
 }
 
-struct rp_result rp_call(uint64_t fn, uint64_t i0, uint64_t i1, uint64_t i2, uint64_t i3, uint64_t i4,
-			 uint64_t i5, double f0, double f1, double f2, double f3, double f4, double f5,
-			 double f6, double f7) {
-	return rp_run(NULL, fn, i0, i1, i2, i3, i4, i5, f0, f1, f2, f3, f4, f5, f6, f7);
-}
+void rp_slot_end(struct rp_slot *slot) { __atomic_store_n(&slot->state, 2, __ATOMIC_SEQ_CST); }
 
-struct rp_result rp_call_slot(uintptr_t slot, uint64_t fn, uint64_t i0, uint64_t i1, uint64_t i2,
-			      uint64_t i3, uint64_t i4, uint64_t i5, double f0, double f1, double f2,
-			      double f3, double f4, double f5, double f6, double f7) {
-	return rp_run((struct rp_slot *)slot, fn, i0, i1, i2, i3, i4, i5, f0, f1, f2, f3, f4, f5, f6, f7);
+// rp_fill_result encodes a stopped call's record into its result.
+void rp_fill_result(struct rp_result *r, const struct rp_frame *fr) {
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	r->info = fr->status & 0xff;
+	r->code = 0;
+	r->a = 0;
+	r->b = fr->pc;
+	switch (fr->status) {
+	case RP_FAULT:
+		r->info |= (fr->signo & 0xff) << 8;
+		r->code = fr->code;
+		r->a = fr->addr;
+		if (fr->addr < fr->fsp + page && fr->addr + 65536 >= fr->fsp) {
+			r->info |= RP_NEAR_SP;
+		}
+		break;
+	case RP_ABORTED:
+		r->a = (uint64_t)fr->abort_code;
+		break;
+	}
 }
 
 uintptr_t rp_slot_new(void) { return (uintptr_t)calloc(1, sizeof(struct rp_slot)); }

@@ -8,37 +8,46 @@
 #ifndef RUNPLUG_SANDBOX_H
 #define RUNPLUG_SANDBOX_H
 
-// Offsets into struct rp_frame used by sandbox_amd64.S.
-#define RP_FR_FN 0
-#define RP_FR_INT 8
-#define RP_FR_FLOAT 56
-#define RP_FR_RAX 120
-#define RP_FR_XMM0 128
-#define RP_FR_SP 136
+// Offsets into struct rp_frame, struct rp_thread, struct rp_args and
+// struct rp_result used by sandbox_amd64.S (checked in sandbox.c).
+#define RP_FR_SP 0
+#define RP_FR_PREV 8
+#define RP_FR_SEQ 16
+#define RP_FR_STATUS 24
+#define RP_FR_PENDING 36
+#define RP_FR_PC 48
+#define RP_FR_RESULT 72
+#define RP_FR_SLOT 80
+#define RP_FR_SIZE 96
+#define RP_T_CUR 0
+#define RP_T_ACTIVE 8
+#define RP_T_SEQ 16
+#define RP_A_INT 0
+#define RP_A_FLOAT 48
+#define RP_R_A 0
+#define RP_R_B 8
+#define RP_R_INFO 16
 
 // Status of a protected call (struct rp_frame.status, struct rp_result.status).
 #define RP_OK 0          // fn returned normally
 #define RP_FAULT 1       // a synchronous signal raised by fn was trapped
 #define RP_INTERRUPTED 2 // the deadline signal interrupted fn
 #define RP_ABORTED 3     // a C-side dispatcher aborted the call (rp_abort_current)
+#define RP_NEAR_SP 0x10000 // struct rp_result.info flag, see there
 
 #ifndef __ASSEMBLER__
 
+#include <stddef.h>
 #include <stdint.h>
 #include <signal.h>
 
-// One protected call in progress. It lives in the C stack frame of rp_call
+// One protected call in progress. It lives in the stack frame of rp_call
 // (so nested calls through callbacks into Go each have their own) and is
 // linked from the thread's struct rp_thread while the call runs.
 struct rp_frame {
-	uint64_t fn;       // function to call
-	uint64_t i[6];     // rdi, rsi, rdx, rcx, r8, r9
-	double f[8];       // xmm0-xmm7
-	uint64_t rax;      // result registers after a normal return
-	double xmm0;
-	uint64_t sp;       // stack pointer the recovery stub resumes on
+	uint64_t sp;           // stack pointer the recovery stub resumes on (= &frame)
 	struct rp_frame *prev; // enclosing protected call on this thread, or NULL
-	uint64_t seq;      // per-thread call sequence number (deadline signals name it)
+	uint64_t seq;          // per-thread call sequence number (deadline signals name it)
 	volatile int32_t status;  // RP_OK, RP_FAULT, RP_INTERRUPTED or RP_ABORTED
 	volatile int32_t signo;   // trapped signal
 	volatile int32_t code;    // its si_code
@@ -47,6 +56,15 @@ struct rp_frame {
 	volatile uint64_t pc;     // RIP when the signal arrived
 	volatile uint64_t fsp;    // RSP when the signal arrived
 	volatile int64_t abort_code; // rp_abort_current's argument
+	uint64_t result;       // rp_call's struct rp_result pointer (for the recovery path)
+	uint64_t slot;         // struct rp_slot of a CallContext, or 0
+	uint64_t pad;
+};
+
+// The argument registers, laid out like the Go type Args.
+struct rp_args {
+	uint64_t i[6]; // rdi, rsi, rdx, rcx, r8, r9
+	double f[8];   // xmm0-xmm7
 };
 
 // Per-thread state, in initial-exec TLS: reading it is one %fs-relative
@@ -58,18 +76,22 @@ struct rp_thread {
 	uint64_t seq;         // last sequence number handed out on this thread
 };
 
-// What rp_call returns to Go: the result registers, or what went wrong.
+// What rp_call returns to Go, kept to 24 bytes because cgo zeroes and
+// copies it on every call. After a normal return a = rax and b = the bits
+// of xmm0; otherwise info says what happened and a, b carry the evidence:
+//
+//	info & 0xff        status (RP_OK, RP_FAULT, RP_INTERRUPTED, RP_ABORTED)
+//	info >> 8 & 0xff   signal number (RP_FAULT)
+//	info & RP_NEAR_SP  the faulting address is within 64 KiB below the
+//	                   faulting stack pointer (or the page above it)
+//	a                  si_addr (RP_FAULT) or the abort code (RP_ABORTED)
+//	b                  the PC where the call stopped
+//	code               si_code (RP_FAULT)
 struct rp_result {
-	uint64_t rax;
-	double xmm0;
-	int32_t status;
-	int32_t signo;
+	uint64_t a;
+	uint64_t b;
+	int32_t info;
 	int32_t code;
-	int32_t pad;
-	uint64_t addr;
-	uint64_t pc;
-	uint64_t sp;
-	int64_t abort_code;
 };
 
 // The deadline slot of one CallContext: malloc'd, written by the calling
@@ -82,14 +104,19 @@ struct rp_slot {
 	uint64_t seq;    // sequence number of the call
 };
 
-// Trampoline (sandbox_amd64.S): saves a recovery point in fr, calls fr->fn
-// with fr's argument registers, stores rax/xmm0. Returns 0 after a normal
-// return, 1 when the recovery stub resumed it (fr->status says why).
-int rp_invoke(struct rp_frame *fr);
+// rp_call (sandbox_amd64.S) is the protected call: it links a struct
+// rp_frame on its own stack into the thread's state, calls fn with a's
+// argument registers and returns rax/xmm0, or what stopped the call. slot
+// is a struct rp_slot for CallContext, or 0.
+struct rp_result rp_call(uint64_t fn, const struct rp_args *a, uintptr_t slot);
 // Recovery stub: the signal handler points RIP here and RSP at fr->sp.
 void rp_recover(void);
 // Unwinds to the recovery point saved at sp (fr->sp); does not return.
 void rp_resume(uint64_t sp) __attribute__((noreturn));
+// Slow-path helpers rp_call calls (sandbox.c).
+int rp_slot_begin(struct rp_slot *slot, uint64_t seq);
+void rp_slot_end(struct rp_slot *slot);
+void rp_fill_result(struct rp_result *r, const struct rp_frame *fr);
 
 // ucontext access (sandbox_amd64.c).
 uint64_t rp_uc_pc(void *uc);
@@ -98,12 +125,6 @@ void rp_uc_redirect(void *uc, uint64_t pc, uint64_t sp);
 
 // Entry points used from Go (sandbox.c).
 int rp_install(int intr_signo);
-struct rp_result rp_call(uint64_t fn, uint64_t i0, uint64_t i1, uint64_t i2, uint64_t i3, uint64_t i4,
-			 uint64_t i5, double f0, double f1, double f2, double f3, double f4, double f5,
-			 double f6, double f7);
-struct rp_result rp_call_slot(uintptr_t slot, uint64_t fn, uint64_t i0, uint64_t i1, uint64_t i2,
-			      uint64_t i3, uint64_t i4, uint64_t i5, double f0, double f1, double f2,
-			      double f3, double f4, double f5, double f6, double f7);
 uintptr_t rp_slot_new(void);
 void rp_slot_free(uintptr_t slot);
 void rp_interrupt(uintptr_t slot);

@@ -1,28 +1,37 @@
-// sandbox_amd64.S: the protected-call trampoline for linux/amd64 (SysV ABI).
+// sandbox_amd64.S: the protected call for linux/amd64 (SysV ABI).
 //
-// rp_invoke(struct rp_frame *fr) saves everything a return must restore
-// (the callee-saved registers rbx, rbp, r12-r15, the MXCSR and x87 control
-// words, which the ABI also makes callee-saved) in its own stack frame,
-// records that frame's stack pointer in fr->sp, loads the argument
-// registers from fr and calls fr->fn. This is a setjmp without the
-// signal-mask save: no system call on the way in or out.
+// struct rp_result rp_call(uint64_t fn, const struct rp_args *a, uintptr_t slot)
+//
+// The cgo wrapper calls this directly with rdi = the result buffer (a
+// struct returned in memory), rsi = fn, rdx = a, rcx = slot. It saves what a
+// return must restore (the callee-saved registers rbx, rbp, r12-r15 and
+// MXCSR, whose control bits the ABI makes callee-saved), builds a struct
+// rp_frame on its own stack whose address is also the recovery stack
+// pointer, links it into the thread's initial-exec TLS block
+// (cur = frame, active = 1), loads the argument registers from a and calls
+// fn. This is a setjmp without the signal-mask save: no system call.
 //
 // When the signal handler claims a fault it rewrites the interrupted
 // context (RIP = rp_recover, RSP = fr->sp) and returns; the kernel's
-// sigreturn then restores the thread's signal mask and resumes here, on
-// the trampoline's own frame, above every frame the plugin pushed.
-// rp_recover puts the FPU/SSE control state and the direction flag back the
-// way the ABI requires and returns 1 from rp_invoke.
+// sigreturn restores the thread's signal mask and resumes rp_recover on
+// rp_call's own frame, above every frame the plugin pushed. rp_recover
+// reloads its registers from the frame, clears the direction flag, resets
+// the x87 unit (fninit) and MXCSR to their ABI defaults (0x37f, 0x1f80) and
+// returns the fault record. The control words are reset rather than saved
+// per call because fnstcw and stmxcsr alone cost more than the rest of the
+// trampoline; the Go runtime never changes them, so the only loss is a
+// non-default mode the host's own C code set on that thread before a call
+// that faulted.
 
 #include "sandbox.h"
 
 	.text
 
-	.globl	rp_invoke
-	.hidden	rp_invoke
-	.type	rp_invoke, @function
+	.globl	rp_call
+	.hidden	rp_call
+	.type	rp_call, @function
 	.p2align 4
-rp_invoke:
+rp_call:
 	.cfi_startproc
 	pushq	%rbp
 	.cfi_adjust_cfa_offset 8
@@ -42,38 +51,64 @@ rp_invoke:
 	pushq	%r15
 	.cfi_adjust_cfa_offset 8
 	.cfi_rel_offset %r15, 0
-	// Entry rsp = 8 mod 16; after six pushes still 8 mod 16; 24 more
-	// bytes make it 16-byte aligned for the call. 0(%rsp) holds MXCSR,
-	// 4(%rsp) the x87 control word.
-	subq	$24, %rsp
-	.cfi_adjust_cfa_offset 24
-	stmxcsr	0(%rsp)
-	fnstcw	4(%rsp)
-	movq	%rdi, %rbx
+	// Entry rsp = 8 mod 16; six pushes keep it 8 mod 16; the frame
+	// (96 bytes) plus 8 makes it 16-byte aligned for the calls below.
+	subq	$(RP_FR_SIZE+8), %rsp
+	.cfi_adjust_cfa_offset RP_FR_SIZE+8
+	movq	%rsp, %rbx			// rbx = fr
+	movq	%rdi, %r12			// r12 = result
+	movq	%rsi, %r15			// r15 = fn
+	movq	%rdx, %rbp			// rbp = a
+	movq	%rcx, %r14			// r14 = slot
+	movq	rp_self@gottpoff(%rip), %r13	// r13 = TLS offset of rp_self
 	movq	%rsp, RP_FR_SP(%rbx)
-	movsd	RP_FR_FLOAT+0(%rbx), %xmm0
-	movsd	RP_FR_FLOAT+8(%rbx), %xmm1
-	movsd	RP_FR_FLOAT+16(%rbx), %xmm2
-	movsd	RP_FR_FLOAT+24(%rbx), %xmm3
-	movsd	RP_FR_FLOAT+32(%rbx), %xmm4
-	movsd	RP_FR_FLOAT+40(%rbx), %xmm5
-	movsd	RP_FR_FLOAT+48(%rbx), %xmm6
-	movsd	RP_FR_FLOAT+56(%rbx), %xmm7
-	movq	RP_FR_INT+0(%rbx), %rdi
-	movq	RP_FR_INT+8(%rbx), %rsi
-	movq	RP_FR_INT+16(%rbx), %rdx
-	movq	RP_FR_INT+24(%rbx), %rcx
-	movq	RP_FR_INT+32(%rbx), %r8
-	movq	RP_FR_INT+40(%rbx), %r9
-	movq	RP_FR_FN(%rbx), %r11
-	movl	$8, %eax		// vector registers used, for variadic callees
-	callq	*%r11
-	movq	%rax, RP_FR_RAX(%rbx)
-	movsd	%xmm0, RP_FR_XMM0(%rbx)
-	xorl	%eax, %eax
-.Lreturn:
-	addq	$24, %rsp
-	.cfi_adjust_cfa_offset -24
+	movq	%rdi, RP_FR_RESULT(%rbx)
+	movq	%rcx, RP_FR_SLOT(%rbx)
+	movq	$0, RP_FR_STATUS(%rbx)		// status = 0, signo = 0
+	movq	$0, RP_FR_STATUS+8(%rbx)	// code = 0, pending = 0
+	movq	%fs:RP_T_CUR(%r13), %rax
+	movq	%rax, RP_FR_PREV(%rbx)
+	movq	%fs:RP_T_SEQ(%r13), %rax
+	incq	%rax
+	movq	%rax, %fs:RP_T_SEQ(%r13)
+	movq	%rax, RP_FR_SEQ(%rbx)
+	testq	%r14, %r14
+	jnz	.Lslot_begin
+.Lenter:
+	movq	%rbx, %fs:RP_T_CUR(%r13)
+	movl	$1, %fs:RP_T_ACTIVE(%r13)
+	movsd	RP_A_FLOAT+0(%rbp), %xmm0
+	movsd	RP_A_FLOAT+8(%rbp), %xmm1
+	movsd	RP_A_FLOAT+16(%rbp), %xmm2
+	movsd	RP_A_FLOAT+24(%rbp), %xmm3
+	movsd	RP_A_FLOAT+32(%rbp), %xmm4
+	movsd	RP_A_FLOAT+40(%rbp), %xmm5
+	movsd	RP_A_FLOAT+48(%rbp), %xmm6
+	movsd	RP_A_FLOAT+56(%rbp), %xmm7
+	movq	RP_A_INT+0(%rbp), %rdi
+	movq	RP_A_INT+8(%rbp), %rsi
+	movq	RP_A_INT+16(%rbp), %rdx
+	movq	RP_A_INT+24(%rbp), %rcx
+	movq	RP_A_INT+32(%rbp), %r8
+	movq	RP_A_INT+40(%rbp), %r9
+	movl	$8, %eax			// vector registers used, for variadic callees
+	callq	*%r15
+	movl	$0, %fs:RP_T_ACTIVE(%r13)
+	// rax and xmm0 in one 16-byte store, info = RP_OK and code = 0 in
+	// one 8-byte store: the cgo wrapper copies the result with 16-byte
+	// loads, and narrower stores would defeat store-to-load forwarding.
+	movq	%rax, %xmm1
+	movlhps	%xmm0, %xmm1
+	movups	%xmm1, RP_R_A(%r12)
+	movq	$0, RP_R_INFO(%r12)
+	testq	%r14, %r14
+	jnz	.Lslot_end
+.Lleave:
+	movq	RP_FR_PREV(%rbx), %rax
+	movq	%rax, %fs:RP_T_CUR(%r13)
+	movq	%r12, %rax			// a struct return gives back its buffer
+	addq	$(RP_FR_SIZE+8), %rsp
+	.cfi_adjust_cfa_offset -(RP_FR_SIZE+8)
 	popq	%r15
 	.cfi_adjust_cfa_offset -8
 	popq	%r14
@@ -87,23 +122,49 @@ rp_invoke:
 	popq	%rbp
 	.cfi_adjust_cfa_offset -8
 	ret
-	.cfi_endproc
-	.size	rp_invoke, .-rp_invoke
+	.cfi_adjust_cfa_offset RP_FR_SIZE+8+48
 
-	// rp_recover: entered by the signal handler's context rewrite with
-	// rsp = fr->sp (the frame rp_invoke built). Never called.
+	// CallContext only: publish (tid, seq) in the slot; if the deadline
+	// already passed, do not call fn.
+.Lslot_begin:
+	movq	%r14, %rdi
+	movq	%rax, %rsi
+	call	rp_slot_begin
+	testl	%eax, %eax
+	jz	.Lenter
+	movl	$RP_INTERRUPTED, RP_FR_STATUS(%rbx)
+	movq	$0, RP_FR_PC(%rbx)
+	jmp	.Lfill
+
+.Lslot_end:
+	movq	%r14, %rdi
+	call	rp_slot_end
+	jmp	.Lleave
+
+	// rp_recover: entered by the signal handler's context rewrite (or
+	// rp_resume) with rsp = fr->sp and the record in fr. Never called.
 	.globl	rp_recover
 	.hidden	rp_recover
-	.type	rp_recover, @function
-	.p2align 4
 rp_recover:
 	cld
 	fninit				// drop whatever the plugin left on the x87 stack
-	fldcw	4(%rsp)
-	ldmxcsr	0(%rsp)
-	movl	$1, %eax
-	jmp	.Lreturn
-	.size	rp_recover, .-rp_recover
+	ldmxcsr	.Lmxcsr_default(%rip)
+	movq	%rsp, %rbx
+	movq	RP_FR_RESULT(%rbx), %r12
+	movq	RP_FR_SLOT(%rbx), %r14
+	movq	rp_self@gottpoff(%rip), %r13
+	movl	$0, %fs:RP_T_ACTIVE(%r13)
+	testq	%r14, %r14
+	jz	.Lfill
+	movq	%r14, %rdi
+	call	rp_slot_end
+.Lfill:
+	movq	%r12, %rdi
+	movq	%rbx, %rsi
+	call	rp_fill_result
+	jmp	.Lleave
+	.cfi_endproc
+	.size	rp_call, .-rp_call
 
 	// rp_resume(uint64_t sp): unwind to the recovery point saved at sp.
 	// Used by rp_abort_current and rp_callback_leave (plain C code, so no
@@ -116,5 +177,10 @@ rp_resume:
 	movq	%rdi, %rsp
 	jmp	rp_recover
 	.size	rp_resume, .-rp_resume
+
+	.section .rodata
+	.p2align 2
+.Lmxcsr_default:
+	.long	0x1f80
 
 	.section .note.GNU-stack,"",@progbits

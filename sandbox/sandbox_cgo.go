@@ -9,6 +9,7 @@ package sandbox
 /*
 #cgo CFLAGS: -O2 -Wall -fno-omit-frame-pointer
 #cgo LDFLAGS: -lm
+#cgo noescape rp_call
 #include <stdlib.h>
 #include "sandbox.h"
 */
@@ -18,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -39,12 +41,22 @@ func install() {
 
 var zeroArgs Args
 
+// Args is passed to C as a struct rp_args: same layout.
+var _ [unsafe.Sizeof(Args{}) - unsafe.Sizeof(C.struct_rp_args{})]byte
+var _ [unsafe.Sizeof(C.struct_rp_args{}) - unsafe.Sizeof(Args{})]byte
+var _ [unsafe.Offsetof(Args{}.Float) - C.RP_A_FLOAT]byte
+var _ [C.RP_A_FLOAT - unsafe.Offsetof(Args{}.Float)]byte
+
 // Call calls the native function at fn with the argument registers of a (nil
 // means all zero) and returns its result registers. A SIGSEGV, SIGBUS,
 // SIGFPE, SIGILL or SIGABRT raised by that code on the calling thread ends
 // the call with a *FaultError instead of killing the process.
 //
-// The fast path is one cgo call: no allocation and no system call.
+// The fast path is one cgo call: no allocation and no system call. The C
+// side reads *a only before it calls fn, and returns the result by value
+// (cgo copies it back to the goroutine's stack, wherever that is by then),
+// so rp_call is declared noescape: a callback into Go that grows and moves
+// this goroutine's stack cannot leave C with a stale pointer it still uses.
 func Call(fn uintptr, a *Args) (Result, error) {
 	installOnce.Do(install)
 	if installErr != nil {
@@ -53,15 +65,11 @@ func Call(fn uintptr, a *Args) (Result, error) {
 	if a == nil {
 		a = &zeroArgs
 	}
-	r := C.rp_call(C.uint64_t(fn),
-		C.uint64_t(a.Int[0]), C.uint64_t(a.Int[1]), C.uint64_t(a.Int[2]),
-		C.uint64_t(a.Int[3]), C.uint64_t(a.Int[4]), C.uint64_t(a.Int[5]),
-		C.double(a.Float[0]), C.double(a.Float[1]), C.double(a.Float[2]), C.double(a.Float[3]),
-		C.double(a.Float[4]), C.double(a.Float[5]), C.double(a.Float[6]), C.double(a.Float[7]))
-	if r.status != C.RP_OK {
+	r := C.rp_call(C.uint64_t(fn), (*C.struct_rp_args)(unsafe.Pointer(a)), 0)
+	if r.info != C.RP_OK {
 		return Result{}, callError(&r, nil)
 	}
-	return Result{Int: uint64(r.rax), Float: float64(r.xmm0)}, nil
+	return Result{Int: uint64(r.a), Float: math.Float64frombits(uint64(r.b))}, nil
 }
 
 // CallContext is Call with a deadline: when ctx is done before fn returns,
@@ -93,29 +101,26 @@ func CallContext(ctx context.Context, fn uintptr, a *Args) (Result, error) {
 		C.rp_interrupt(slot)
 		close(fired)
 	})
-	r := C.rp_call_slot(slot, C.uint64_t(fn),
-		C.uint64_t(a.Int[0]), C.uint64_t(a.Int[1]), C.uint64_t(a.Int[2]),
-		C.uint64_t(a.Int[3]), C.uint64_t(a.Int[4]), C.uint64_t(a.Int[5]),
-		C.double(a.Float[0]), C.double(a.Float[1]), C.double(a.Float[2]), C.double(a.Float[3]),
-		C.double(a.Float[4]), C.double(a.Float[5]), C.double(a.Float[6]), C.double(a.Float[7]))
+	r := C.rp_call(C.uint64_t(fn), (*C.struct_rp_args)(unsafe.Pointer(a)), slot)
 	if !stop() {
 		// The interrupter has started: it may still read the slot.
 		<-fired
 	}
 	C.rp_slot_free(slot)
-	if r.status != C.RP_OK {
+	if r.info != C.RP_OK {
 		return Result{}, callError(&r, ctx)
 	}
-	return Result{Int: uint64(r.rax), Float: float64(r.xmm0)}, nil
+	return Result{Int: uint64(r.a), Float: math.Float64frombits(uint64(r.b))}, nil
 }
 
 // callError turns a failed call's record into its error.
 func callError(r *C.struct_rp_result, ctx context.Context) error {
-	switch r.status {
+	pc := uintptr(r.b)
+	switch r.info & 0xff {
 	case C.RP_FAULT:
-		return newFaultError(int(r.signo), int32(r.code), uintptr(r.addr), uintptr(r.pc), uintptr(r.sp))
+		return newFaultError(int(r.info>>8&0xff), int32(r.code), uintptr(r.a), pc, r.info&C.RP_NEAR_SP != 0)
 	case C.RP_INTERRUPTED:
-		e := &DeadlineError{PC: uintptr(r.pc)}
+		e := &DeadlineError{PC: pc}
 		if ctx != nil {
 			e.Cause = ctx.Err()
 		}
@@ -127,9 +132,9 @@ func callError(r *C.struct_rp_result, ctx context.Context) error {
 		}
 		return e
 	case C.RP_ABORTED:
-		return &AbortError{Code: int64(r.abort_code), PC: uintptr(r.pc)}
+		return &AbortError{Code: int64(r.a), PC: pc}
 	}
-	return fmt.Errorf("sandbox: call ended with unknown status %d", int(r.status))
+	return fmt.Errorf("sandbox: call ended with unknown status %#x", int(r.info))
 }
 
 // hostSymbol asks the dynamic linker which host object holds pc and which

@@ -1,0 +1,54 @@
+package sandbox
+
+import (
+	"context"
+	"testing"
+)
+
+var sink uint64
+
+// BenchmarkCall compares a protected call of add(a, b) with a plain cgo
+// call of the same C function through the same pointer.
+func BenchmarkCall(b *testing.B) {
+	add := fixtureAdd()
+	b.Run("protected", func(b *testing.B) {
+		args := &Args{Int: [6]uint64{1, 2}}
+		for i := 0; i < b.N; i++ {
+			r, err := Call(add, args)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sink += r.Int
+		}
+	})
+	b.Run("cgo", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			sink += uint64(fixtureCall2(add, 1, 2))
+		}
+	})
+	b.Run("context", func(b *testing.B) {
+		// A context that can never be done: the same path as Call.
+		args := &Args{Int: [6]uint64{1, 2}}
+		ctx := context.Background()
+		for i := 0; i < b.N; i++ {
+			r, err := CallContext(ctx, add, args)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sink += r.Int
+		}
+	})
+}
+
+// BenchmarkFault measures one trapped fault end to end: the NULL read, the
+// signal, recovery, and the *FaultError with symbol and Where.
+func BenchmarkFault(b *testing.B) {
+	m := newTestImage(b, "bench.so")
+	fn := m.fn("null_read")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := Call(fn, nil); err == nil {
+			b.Fatal("no fault")
+		}
+	}
+}
