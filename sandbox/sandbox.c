@@ -10,6 +10,7 @@
 
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -291,11 +292,28 @@ void rp_abort_current(int64_t code) {
 
 void *rp_dlopen_noload(const char *name) { return dlopen(name, RTLD_NOLOAD | RTLD_LAZY); }
 
-uint64_t rp_dlsym(void *h, const char *name, const char *version) {
+static void *rp_dlsym1(void *h, const char *name, const char *version) {
 	if (version != NULL && version[0] != 0) {
-		return (uint64_t)dlvsym(h, name, version);
+		return dlvsym(h, name, version);
 	}
-	return (uint64_t)dlsym(h, name);
+	return dlsym(h, name);
+}
+
+uint64_t rp_dlsym(void *h, const char *name, const char *version) {
+	void *p = rp_dlsym1(h, name, version);
+	if (p == NULL) {
+		// The handle of ld.so itself has an empty search scope (it was
+		// never dlopen'ed): look the name up globally and keep the
+		// answer only if it is defined in h's own object.
+		struct link_map *want, *got;
+		Dl_info info;
+		void *q = rp_dlsym1(RTLD_DEFAULT, name, version);
+		if (q != NULL && dlinfo(h, RTLD_DI_LINKMAP, &want) == 0 &&
+		    dladdr1(q, &info, (void **)&got, RTLD_DL_LINKMAP) != 0 && got == want) {
+			p = q;
+		}
+	}
+	return (uint64_t)p;
 }
 
 // rp_dladdr names the host-library symbol nearest to pc (fault path only).

@@ -8,7 +8,7 @@ package sandbox
 
 /*
 #cgo CFLAGS: -O2 -Wall -fno-omit-frame-pointer
-#cgo LDFLAGS: -lm
+#cgo LDFLAGS: -lm -Wl,--push-state,--no-as-needed -l:libpthread.so.0 -l:libdl.so.2 -l:librt.so.1 -Wl,--pop-state
 #cgo noescape rp_call
 #include <stdlib.h>
 #include "sandbox.h"

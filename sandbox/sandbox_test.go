@@ -95,6 +95,7 @@ func TestFaults(t *testing.T) {
 	}{
 		{name: "null read", fn: m.fn("null_read"), sig: syscall.SIGSEGV, code: 1, addr: 0,
 			pc: m.fn("null_read"), where: "not mapped", symbol: "null_read+0x0", plugin: "faults.so"},
+		{name: "call NULL", fn: 0, sig: syscall.SIGSEGV, code: 1, addr: 0, where: "not mapped"},
 		{name: "builtin trap", fn: m.fn("trap"), sig: syscall.SIGILL, code: 2, addr: m.fn("trap"),
 			pc: m.fn("trap"), where: "segment 0 (R-X) of faults.so", symbol: "trap+0x0", plugin: "faults.so"},
 		{name: "divide by zero", fn: m.fn("div_zero"), sig: syscall.SIGFPE, code: 1, addr: m.fn("div_zero") + 8,
@@ -147,7 +148,7 @@ func TestFaults(t *testing.T) {
 					t.Errorf("Addr = %#x, want %#x", fe.Addr, tt.addr)
 				}
 			}
-			if tt.pc != 0 && fe.PC != tt.pc {
+			if (tt.pc != 0 || tt.fn == 0) && fe.PC != tt.pc {
 				t.Errorf("PC = %#x, want %#x", fe.PC, tt.pc)
 			}
 			if fe.Where != tt.where {
@@ -550,5 +551,23 @@ func TestSignalAndCodeNames(t *testing.T) {
 		if got := CodeName(tt.sig, tt.code); got != tt.cn {
 			t.Errorf("CodeName(%d, %d) = %q, want %q", tt.sig, tt.code, got, tt.cn)
 		}
+	}
+}
+
+func TestHostLibraryNamesAll(t *testing.T) {
+	got := strings.Join(HostLibraryNames(), " ")
+	want := "libc.so.6 libm.so.6 libpthread.so.0 libdl.so.2 librt.so.1 ld-linux-x86-64.so.2"
+	if got != want {
+		t.Errorf("HostLibraryNames() = %s, want %s", got, want)
+	}
+	ld := hostSym(t, "ld-linux-x86-64.so.2", "__tls_get_addr", "")
+	if ld == 0 {
+		t.Error("no __tls_get_addr in ld.so")
+	}
+	// The global fallback for ld.so's handle must not answer with
+	// another library's symbol.
+	ldso, _ := OpenHostLibrary("ld-linux-x86-64.so.2")
+	if p, ok := ldso.Lookup("strlen", ""); ok {
+		t.Errorf("ld.so Lookup(strlen) = %#x, want not found (libc's)", p)
 	}
 }
