@@ -157,7 +157,7 @@ func (f *Func) Call(args ...uint64) (uint64, error) {
 	}
 	var a sandbox.Args
 	copy(a.Int[:], args)
-	r, err := f.p.call(nil, f, &a)
+	r, err := f.p.call(f, &a)
 	return r.Int, err
 }
 
@@ -169,9 +169,13 @@ func (f *Func) CallFloat(ints []uint64, floats []float64) (float64, error) {
 		return 0, fmt.Errorf("loader: call %s: %d integer and %d double arguments, at most 6 and 8", f.name, len(ints), len(floats))
 	}
 	var a sandbox.Args
-	copy(a.Int[:], ints)
-	copy(a.Float[:], floats)
-	r, err := f.p.call(nil, f, &a)
+	for i, v := range ints {
+		a.Int[i] = v
+	}
+	for i, v := range floats {
+		a.Float[i] = v
+	}
+	r, err := f.p.call(f, &a)
 	return r.Float, err
 }
 
@@ -180,7 +184,10 @@ func (f *Func) CallFloat(ints []uint64, floats []float64) (float64, error) {
 // function returns, the call is interrupted (see sandbox.CallContext) and
 // the plugin is quarantined. ctx may be nil.
 func (f *Func) CallArgs(ctx context.Context, a *sandbox.Args) (sandbox.Result, error) {
-	return f.p.call(ctx, f, a)
+	if ctx == nil {
+		return f.p.call(f, a)
+	}
+	return f.p.callContext(ctx, f, a)
 }
 
 // enter registers a call in flight, unless the plugin is closing or
@@ -204,18 +211,27 @@ func (p *Plugin) leave() {
 	}
 }
 
-// call performs one protected call of f.
-func (p *Plugin) call(ctx context.Context, f *Func, a *sandbox.Args) (sandbox.Result, error) {
+// call performs one protected call of f. It is kept apart from
+// callContext so that a does not escape: Call and CallFloat keep their
+// argument block on the stack.
+func (p *Plugin) call(f *Func, a *sandbox.Args) (sandbox.Result, error) {
 	if err := p.enter(); err != nil {
 		return sandbox.Result{}, fmt.Errorf("loader: call %s in %s: %w", f.name, p.obj.name, err)
 	}
-	var r sandbox.Result
-	var err error
-	if ctx == nil {
-		r, err = sandbox.Call(f.addr, a)
-	} else {
-		r, err = sandbox.CallContext(ctx, f.addr, a)
+	r, err := sandbox.Call(f.addr, a)
+	p.leave()
+	if err != nil {
+		return r, p.callFailed(f, err)
 	}
+	return r, nil
+}
+
+// callContext is call with a deadline.
+func (p *Plugin) callContext(ctx context.Context, f *Func, a *sandbox.Args) (sandbox.Result, error) {
+	if err := p.enter(); err != nil {
+		return sandbox.Result{}, fmt.Errorf("loader: call %s in %s: %w", f.name, p.obj.name, err)
+	}
+	r, err := sandbox.CallContext(ctx, f.addr, a)
 	p.leave()
 	if err != nil {
 		return r, p.callFailed(f, err)

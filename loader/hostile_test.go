@@ -1,0 +1,213 @@
+package loader
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/sysmaps"
+)
+
+// relaEntry is one relocation of a compiled plugin and the file offset of
+// its Elf64_Rela, found through the section headers with debug/elf.
+type relaEntry struct {
+	fileOff int64
+	off     uint64
+	typ     elf.R_X86_64
+	sym     uint32
+	addend  int64
+}
+
+// relas returns the entries of section name (".rela.dyn", ".rela.plt").
+func relas(t *testing.T, path, name string) []relaEntry {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := f.Section(name)
+	if s == nil {
+		t.Fatalf("%s has no %s", path, name)
+	}
+	data, err := s.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []relaEntry
+	for i := 0; i+24 <= len(data); i += 24 {
+		info := binary.LittleEndian.Uint64(data[i+8:])
+		out = append(out, relaEntry{
+			fileOff: int64(s.Offset) + int64(i),
+			off:     binary.LittleEndian.Uint64(data[i:]),
+			typ:     elf.R_X86_64(uint32(info)),
+			sym:     uint32(info >> 32),
+			addend:  int64(binary.LittleEndian.Uint64(data[i+16:])),
+		})
+	}
+	return out
+}
+
+// segment returns the first PT_LOAD of path with the given flags.
+func segment(t *testing.T, path string, flags elf.ProgFlag) *elf.Prog {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD && p.Flags == flags {
+			return p
+		}
+	}
+	t.Fatalf("%s has no PT_LOAD with flags %v", path, flags)
+	return nil
+}
+
+// first returns the first entry of rs of type typ.
+func first(t *testing.T, rs []relaEntry, typ elf.R_X86_64) relaEntry {
+	t.Helper()
+	for _, r := range rs {
+		if r.typ == typ {
+			return r
+		}
+	}
+	t.Fatalf("no %v relocation", typ)
+	return relaEntry{}
+}
+
+func TestHostileRelocations(t *testing.T) {
+	basic := plugintest.Build(t, "basic")
+	orig, err := os.ReadFile(basic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := relas(t, basic, ".rela.dyn")
+	rel := first(t, dyn, elf.R_X86_64_RELATIVE)
+	glob := first(t, dyn, elf.R_X86_64_GLOB_DAT)
+	text := segment(t, basic, elf.PF_R|elf.PF_X)
+	data := segment(t, basic, elf.PF_R|elf.PF_W)
+	ro := segment(t, basic, elf.PF_R)
+
+	ifn := plugintest.Build(t, "ifunc")
+	ifnImage, err := os.ReadFile(ifn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	irel := first(t, relas(t, ifn, ".rela.dyn"), elf.R_X86_64_IRELATIVE)
+	ifnData := segment(t, ifn, elf.PF_R|elf.PF_W)
+
+	put := func(img []byte, off int64, v uint64) { binary.LittleEndian.PutUint64(img[off:], v) }
+	info := func(sym uint32, typ elf.R_X86_64) uint64 { return uint64(sym)<<32 | uint64(typ) }
+
+	for _, tc := range []struct {
+		name   string
+		image  []byte // nil: basic
+		patch  func(img []byte)
+		target error
+		msg    string
+	}{
+		{"place in text", nil, func(b []byte) { put(b, rel.fileOff, text.Vaddr+16) }, elfmap.ErrMalformed, "not inside a writable segment"},
+		{"place in read-only data", nil, func(b []byte) { put(b, rel.fileOff, ro.Vaddr) }, elfmap.ErrMalformed, "not inside a writable segment"},
+		{"place far outside the image", nil, func(b []byte) { put(b, rel.fileOff, 1<<46) }, elfmap.ErrMalformed, "not inside a writable segment"},
+		{"place wraps around", nil, func(b []byte) { put(b, rel.fileOff, ^uint64(3)) }, elfmap.ErrMalformed, "not inside a writable segment"},
+		{"place straddles the end of the data segment", nil, func(b []byte) { put(b, rel.fileOff, data.Vaddr+data.Memsz-4) }, elfmap.ErrMalformed, "not inside a writable segment"},
+		{"place below the image", nil, func(b []byte) { put(b, rel.fileOff, ^uint64(0)-(1<<20)) }, elfmap.ErrMalformed, "not inside a writable segment"},
+		{"symbol index past the table", nil, func(b []byte) { put(b, glob.fileOff+8, info(0xffffff, elf.R_X86_64_GLOB_DAT)) }, elfmap.ErrMalformed, "past the symbol table"},
+		{"unknown type PC32", nil, func(b []byte) { put(b, rel.fileOff+8, info(0, elf.R_X86_64_PC32)) }, elfmap.ErrUnsupported, "R_X86_64_PC32"},
+		{"COPY", nil, func(b []byte) { put(b, glob.fileOff+8, info(glob.sym, elf.R_X86_64_COPY)) }, elfmap.ErrUnsupported, "R_X86_64_COPY"},
+		{"type 250", nil, func(b []byte) { put(b, rel.fileOff+8, info(0, 250)) }, elfmap.ErrUnsupported, "unsupported relocation type 250"},
+		{"TLS relocation", nil, func(b []byte) { put(b, glob.fileOff+8, info(glob.sym, elf.R_X86_64_TPOFF64)) }, ErrTLS, "thread-local"},
+		{"IRELATIVE resolver in data", ifnImage, func(b []byte) { put(b, irel.fileOff+16, ifnData.Vaddr) }, elfmap.ErrMalformed, "not inside an executable segment"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := orig
+			if tc.image != nil {
+				src = tc.image
+			}
+			img := append([]byte(nil), src...)
+			tc.patch(img)
+			before := countMappings(t)
+			l := New(Options{})
+			_, err := l.LoadBytes("hostile.so", img)
+			if !errors.Is(err, tc.target) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("LoadBytes: %v; want %v mentioning %q", err, tc.target, tc.msg)
+			}
+			var re *RelocError
+			if tc.target != ErrTLS && !errors.As(err, &re) {
+				t.Errorf("error %v is not a *RelocError", err)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if after := countMappings(t); after != before {
+				t.Errorf("mappings: %d before, %d after the refused load", before, after)
+			}
+		})
+	}
+}
+
+func TestTextRelRefused(t *testing.T) {
+	l := newLoader(t, Options{})
+	_, err := l.Load(plugintest.Build(t, "reloc_textrel"))
+	if !errors.Is(err, elfmap.ErrUnsupported) || !strings.Contains(err.Error(), "DT_TEXTREL") {
+		t.Fatalf("load: %v, want DT_TEXTREL refused", err)
+	}
+}
+
+func TestInitArrayOutsideText(t *testing.T) {
+	path := plugintest.Build(t, "basic")
+	img, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ia := f.Section(".init_array")
+	f.Close()
+	if ia == nil {
+		t.Fatal("basic.so has no .init_array")
+	}
+	data := segment(t, path, elf.PF_R|elf.PF_W)
+	patched := false
+	for _, r := range relas(t, path, ".rela.dyn") {
+		if r.off == ia.Addr && r.typ == elf.R_X86_64_RELATIVE {
+			binary.LittleEndian.PutUint64(img[r.fileOff+16:], data.Vaddr)
+			patched = true
+		}
+	}
+	if !patched {
+		t.Fatal("no RELATIVE relocation of init_array[0]")
+	}
+	l := newLoader(t, Options{})
+	if _, err := l.LoadBytes("basic.so", img); !errors.Is(err, elfmap.ErrMalformed) || !strings.Contains(err.Error(), "DT_INIT_ARRAY[0]") {
+		t.Fatalf("LoadBytes: %v, want DT_INIT_ARRAY[0] refused", err)
+	}
+}
+
+func TestGarbageRefused(t *testing.T) {
+	l := newLoader(t, Options{})
+	for _, img := range [][]byte{nil, []byte("\x7fELF"), make([]byte, 4096)} {
+		if _, err := l.LoadBytes("garbage", img); !errors.Is(err, elfmap.ErrMalformed) && !errors.Is(err, elfmap.ErrUnsupported) {
+			t.Errorf("LoadBytes(%d bytes of garbage): %v", len(img), err)
+		}
+	}
+}
+
+// countMappings returns the number of mappings of the process.
+func countMappings(t testing.TB) int {
+	t.Helper()
+	ms, err := sysmaps.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ms)
+}
