@@ -5,6 +5,12 @@ package sandbox
 // This is the package's only cgo file: every call into C goes through here.
 // The C side is sandbox.c (handlers, entry points, host libraries),
 // sandbox_amd64.c (ucontext access) and sandbox_amd64.S (the trampoline).
+//
+// LDFLAGS: libm is linked (sandbox.c references cbrt so --as-needed keeps
+// it) and the glibc 2.34+ stubs libpthread.so.0, libdl.so.2 and librt.so.1
+// are linked by soname without --as-needed, so that every libc-family
+// library a plugin may name in DT_NEEDED is already in the process for
+// OpenHostLibrary. rp_call is noescape: see Call.
 
 /*
 #cgo CFLAGS: -O2 -Wall -fno-omit-frame-pointer
@@ -21,7 +27,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"sync"
 	"unsafe"
 )
@@ -294,6 +299,3 @@ func fixtureAbortCall() uintptr { return uintptr(C.rp_fixture_abort_call_addr())
 // fixtureCallbackState returns a C function that reports the thread's
 // in-plugin flag before, during and after rp_callback_enter/leave.
 func fixtureCallbackState() uintptr { return uintptr(C.rp_fixture_callback_state_addr()) }
-
-// objectBase shortens a host object path for reports.
-func objectBase(path string) string { return filepath.Base(path) }
