@@ -1,0 +1,209 @@
+package loader
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/runplug/runplug/elfmap"
+)
+
+// fakeImage is a relocation environment over a plain byte slice: image
+// vaddrs [0x1000, 0x3000), text at [0x1000, 0x2000), data (writable) at
+// [0x2000, 0x2100).
+type fakeImage struct {
+	env      relocEnv
+	resolves map[uint32]int // resolve calls per symbol
+	calls    []uint64       // resolver calls, in order
+}
+
+const fakeBase = 0x7f0000000000
+
+func newFake(syms map[uint32]symValue, nsyms int) *fakeImage {
+	fi := &fakeImage{resolves: map[uint32]int{}}
+	fi.env = relocEnv{
+		name:     "fake.so",
+		base:     fakeBase,
+		mem:      make([]byte, 0x2000),
+		minVaddr: 0x1000,
+		writable: []span{{0x2000, 0x2100}},
+		exec:     []span{{0x1000, 0x2000}},
+		nsyms:    nsyms,
+		resolve: func(sym uint32) (symValue, error) {
+			fi.resolves[sym]++
+			v, ok := syms[sym]
+			if !ok {
+				return symValue{}, &UndefinedSymbolError{Object: "fake.so", Symbol: "s"}
+			}
+			return v, nil
+		},
+		callResolver: func(addr uint64) (uint64, error) {
+			fi.calls = append(fi.calls, addr)
+			return addr + 0x10000, nil
+		},
+	}
+	return fi
+}
+
+func (fi *fakeImage) word(vaddr uint64) uint64 {
+	return binary.LittleEndian.Uint64(fi.env.mem[vaddr-fi.env.minVaddr:])
+}
+
+func (fi *fakeImage) setWord(vaddr, v uint64) {
+	binary.LittleEndian.PutUint64(fi.env.mem[vaddr-fi.env.minVaddr:], v)
+}
+
+func rela(off uint64, typ elf.R_X86_64, sym uint32, addend int64) elfmap.Rela {
+	return elfmap.Rela{Off: off, Type: uint32(typ), Sym: sym, Addend: addend}
+}
+
+func TestRelocArithmetic(t *testing.T) {
+	syms := map[uint32]symValue{
+		1: {addr: 0x5000_0000},
+		2: {addr: fakeBase + 0x1800, ifunc: true}, // an IFUNC of the object itself
+		3: {addr: 0},                             // a weak import nothing provides
+	}
+	fi := newFake(syms, 4)
+	fi.setWord(0x2048, 0xdead) // NONE must leave it alone
+	d := &elfmap.Dynamic{
+		Rela: []elfmap.Rela{
+			rela(0x2000, elf.R_X86_64_RELATIVE, 0, 0x1234),
+			rela(0x2008, elf.R_X86_64_64, 1, 0x20),
+			rela(0x2010, elf.R_X86_64_64, 1, -8),
+			rela(0x2018, elf.R_X86_64_GLOB_DAT, 1, 0x99), // addend ignored
+			rela(0x2020, elf.R_X86_64_IRELATIVE, 0, 0x1900),
+			rela(0x2028, elf.R_X86_64_GLOB_DAT, 2, 0),
+			rela(0x2040, elf.R_X86_64_64, 3, 4),
+			rela(0x2048, elf.R_X86_64_NONE, 0, 0),
+			rela(0x2050, elf.R_X86_64_64, 0, 0x77), // symbol 0: S = 0
+		},
+		JmpRel: []elfmap.Rela{
+			rela(0x2030, elf.R_X86_64_JMP_SLOT, 1, 0),
+			rela(0x2038, elf.R_X86_64_JMP_SLOT, 2, 0),
+		},
+	}
+	if err := fi.env.relocate(d); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		at   uint64
+		want uint64
+		what string
+	}{
+		{0x2000, fakeBase + 0x1234, "RELATIVE B+A"},
+		{0x2008, 0x5000_0020, "64 S+A"},
+		{0x2010, 0x5000_0000 - 8, "64 S+A, negative addend"},
+		{0x2018, 0x5000_0000, "GLOB_DAT S"},
+		{0x2020, fakeBase + 0x1900 + 0x10000, "IRELATIVE: the resolver's result"},
+		{0x2028, fakeBase + 0x1800 + 0x10000, "GLOB_DAT of an IFUNC: the resolver's result"},
+		{0x2030, 0x5000_0000, "JUMP_SLOT S"},
+		{0x2038, fakeBase + 0x1800 + 0x10000, "JUMP_SLOT of an IFUNC"},
+		{0x2040, 4, "64 against a weak undefined symbol: 0+A"},
+		{0x2048, 0xdead, "NONE"},
+		{0x2050, 0x77, "64 against symbol 0"},
+	} {
+		if got := fi.word(tc.at); got != tc.want {
+			t.Errorf("%s at %#x: %#x, want %#x", tc.what, tc.at, got, tc.want)
+		}
+	}
+	if fi.resolves[1] != 1 || fi.resolves[2] != 1 || fi.resolves[3] != 1 {
+		t.Errorf("resolve calls per symbol %v, want one each (cached per pass)", fi.resolves)
+	}
+	// Resolvers run after every other relocation, the IFUNC symbol's once.
+	want := []uint64{fakeBase + 0x1900, fakeBase + 0x1800}
+	if len(fi.calls) != 2 || fi.calls[0] != want[0] || fi.calls[1] != want[1] {
+		t.Errorf("resolver calls %#x, want %#x", fi.calls, want)
+	}
+}
+
+func TestRelocRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    elfmap.Rela
+		err  error
+		msg  string
+	}{
+		{"place in text", rela(0x1800, elf.R_X86_64_RELATIVE, 0, 0), elfmap.ErrMalformed, "not inside a writable segment"},
+		{"place straddles the end", rela(0x20fc, elf.R_X86_64_RELATIVE, 0, 0), elfmap.ErrMalformed, "not inside a writable segment"},
+		{"place past the end of memory", rela(0x2ff8+0x10000, elf.R_X86_64_RELATIVE, 0, 0), elfmap.ErrMalformed, "not inside a writable segment"},
+		{"place wraps", rela(^uint64(3), elf.R_X86_64_RELATIVE, 0, 0), elfmap.ErrMalformed, "not inside a writable segment"},
+		{"symbol past the table", rela(0x2000, elf.R_X86_64_GLOB_DAT, 9, 0), elfmap.ErrMalformed, "past the symbol table"},
+		{"PC32", rela(0x2000, elf.R_X86_64_PC32, 1, 0), elfmap.ErrUnsupported, "R_X86_64_PC32"},
+		{"COPY", rela(0x2000, elf.R_X86_64_COPY, 1, 0), elfmap.ErrUnsupported, "R_X86_64_COPY"},
+		{"DTPMOD64", rela(0x2000, elf.R_X86_64_DTPMOD64, 1, 0), ErrTLS, "thread-local"},
+		{"TPOFF64", rela(0x2000, elf.R_X86_64_TPOFF64, 1, 0), ErrTLS, "thread-local"},
+		{"IRELATIVE resolver in data", rela(0x2000, elf.R_X86_64_IRELATIVE, 0, 0x2000), elfmap.ErrMalformed, "executable"},
+		{"undefined symbol", rela(0x2000, elf.R_X86_64_GLOB_DAT, 2, 0), ErrSymbolNotFound, "undefined symbol"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fi := newFake(map[uint32]symValue{1: {addr: 1}}, 4)
+			before := append([]byte(nil), fi.env.mem...)
+			err := fi.env.relocate(&elfmap.Dynamic{Rela: []elfmap.Rela{tc.r}})
+			if !errors.Is(err, tc.err) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("relocate: %v; want %v mentioning %q", err, tc.err, tc.msg)
+			}
+			if string(before) != string(fi.env.mem) {
+				t.Errorf("a refused relocation wrote to memory")
+			}
+		})
+	}
+}
+
+func TestRelr(t *testing.T) {
+	fi := newFake(nil, 1)
+	for v := uint64(0x2000); v < 0x2100; v += 8 {
+		fi.setWord(v, v) // implicit addends
+	}
+	// An address (0x2000; the bitmap that follows starts at 0x2008); a
+	// bitmap with bits 1 and 3 (0x2008, 0x2018); an empty bitmap (moves
+	// the window 63 places on, relocating nothing); a new address
+	// (0x2080) and a bitmap with bit 2 (0x2088+8 = 0x2090).
+	entries := []uint64{0x2000, 1 | 1<<1 | 1<<3, 1, 0x2080, 1 | 1<<2}
+	if err := fi.env.relr(entries); err != nil {
+		t.Fatal(err)
+	}
+	relocated := map[uint64]bool{0x2000: true, 0x2008: true, 0x2018: true, 0x2080: true, 0x2090: true}
+	for v := uint64(0x2000); v < 0x2100; v += 8 {
+		want := v
+		if relocated[v] {
+			want = v + fakeBase
+		}
+		if got := fi.word(v); got != want {
+			t.Errorf("word at %#x = %#x, want %#x", v, got, want)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		entries []uint64
+		msg     string
+	}{
+		{"bitmap first", []uint64{1 | 1<<1}, "without a preceding address"},
+		{"address in text", []uint64{0x1000}, "not inside a writable segment"},
+		{"bitmap runs off the segment", []uint64{0x20f8, 1 | 1<<2}, "not inside a writable segment"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := newFake(nil, 1).env.relr(tc.entries)
+			var re *RelocError
+			if !errors.As(err, &re) || !errors.Is(err, elfmap.ErrMalformed) || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("relr: %v, want a malformed *RelocError mentioning %q", err, tc.msg)
+			}
+		})
+	}
+}
+
+func TestInSpans(t *testing.T) {
+	s := []span{{0x10, 0x20}, {0x40, 0x48}}
+	for _, tc := range []struct {
+		v, n uint64
+		want bool
+	}{
+		{0x10, 8, true}, {0x18, 8, true}, {0x19, 8, false}, {0x20, 1, false},
+		{0x40, 8, true}, {0x41, 8, false}, {^uint64(0), 8, false}, {0x0, 8, false},
+	} {
+		if got := inSpans(s, tc.v, tc.n); got != tc.want {
+			t.Errorf("inSpans(%#x, %d) = %v, want %v", tc.v, tc.n, got, tc.want)
+		}
+	}
+}
