@@ -63,7 +63,7 @@ func TestRelocArithmetic(t *testing.T) {
 	syms := map[uint32]symValue{
 		1: {addr: 0x5000_0000},
 		2: {addr: fakeBase + 0x1800, ifunc: true}, // an IFUNC of the object itself
-		3: {addr: 0},                             // a weak import nothing provides
+		3: {addr: 0},                              // a weak import nothing provides
 	}
 	fi := newFake(syms, 4)
 	fi.setWord(0x2048, 0xdead) // NONE must leave it alone
