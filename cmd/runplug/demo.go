@@ -3,10 +3,16 @@ package main
 import (
 	"bytes"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/sysmaps"
+	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/sandbox"
 )
 
 // demoSO is plugins/demo.c compiled with the hash of its source (see
@@ -16,10 +22,14 @@ import (
 //go:embed demo/demo.so
 var demoSO []byte
 
-// demoName is the name the embedded plugin is shown and loaded under.
+// demoName is the name the embedded plugin is loaded under.
 const demoName = "demo.so"
 
-// runDemo is `runplug` with no arguments (or `runplug demo`).
+// demoText is the string argument the demo passes to vowels.
+const demoText = "runplug loads plugins without dlopen"
+
+// runDemo is `runplug` with no arguments (or `runplug demo`): load the
+// embedded plugin, show its mapping, call it, let it crash, unload it.
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs, level := newFlagSet("demo")
 	logger, err := parseFlags(fs, level, args, stdout, stderr)
@@ -29,42 +39,207 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() != 0 {
 		return usageError(stderr, "demo", "takes no arguments")
 	}
-	logger.Debug("demo", "plugin", demoName, "bytes", len(demoSO))
-
-	f, err := elfmap.Parse(bytes.NewReader(demoSO), int64(len(demoSO)))
-	if err != nil {
-		return fail(stderr, fmt.Errorf("demo: parse %s: %w", demoName, err))
+	if err := demo(stdout, logger); err != nil {
+		return fail(stderr, fmt.Errorf("demo: %w", err))
 	}
-	rep, err := buildReport(demoName, f, elfmap.PlanOptions{})
-	if err != nil {
-		return fail(stderr, fmt.Errorf("demo: plan %s: %w", demoName, err))
-	}
-	fmt.Fprintf(stdout, "runplug demo: the example plugin plugins/demo.c, embedded in this binary (%d bytes)\n\n", len(demoSO))
-	fmt.Fprintf(stdout, "1. parse and plan (runplug inspect %s shows all of it)\n", demoName)
-	printDemoPlan(stdout, rep)
-	fmt.Fprintf(stdout, "\nexports: ")
-	for i, e := range rep.Exports {
-		if i > 0 {
-			fmt.Fprint(stdout, ", ")
-		}
-		fmt.Fprintf(stdout, "%s (%s)", e.Name, e.Kind)
-	}
-	fmt.Fprintln(stdout)
-	fmt.Fprintln(stdout, "\nloading, calling and unloading come with runplug's loader, which is not there yet.")
 	return exitOK
 }
 
-// printDemoPlan prints the LOAD segments and the mapping plan of rep.
-func printDemoPlan(w io.Writer, rep *Report) {
-	fmt.Fprintln(w, "   segments:")
+// demo writes the demo to w. Any step that does not behave as shown is an
+// error.
+func demo(w io.Writer, logger hclog.Logger) error {
+	f, err := elfmap.Parse(bytes.NewReader(demoSO), int64(len(demoSO)))
+	if err != nil {
+		return fmt.Errorf("parse %s: %w", demoName, err)
+	}
+	rep, err := buildReport(demoName, f, elfmap.PlanOptions{})
+	if err != nil {
+		return fmt.Errorf("plan %s: %w", demoName, err)
+	}
+	fmt.Fprintf(w, "runplug demo: plugins/demo.c, embedded in this binary (%d bytes), loaded by runplug's own loader (no dlopen)\n", len(demoSO))
+
+	l := loader.New(loader.Options{Logger: logger})
+	defer l.Close()
+	p1, err := l.LoadBytes(demoName, demoSO)
+	if err != nil {
+		return err
+	}
+	base := p1.Base()
+	lo, hi := base+uintptr(rep.Mapping[0].Start), base+uintptr(rep.Mapping[len(rep.Mapping)-1].End)
+	fmt.Fprintf(w, "\n1. load: %s mapped at %#x with a guard page on each side; /proc/self/maps shows\n", demoName, base)
+	if err := printMaps(w, rep, base, lo, hi, false); err != nil {
+		return err
+	}
 	for _, s := range rep.Segments {
-		if s.Type != "LOAD" {
+		if s.Type == "GNU_RELRO" {
+			fmt.Fprintf(w, "   (GNU_RELRO [%#x, %#x) was made read-only after relocation)\n", s.Vaddr, s.Vaddr+s.Memsz)
+		}
+	}
+
+	fmt.Fprintf(w, "\n2. call (arguments in registers, results back as Go values)\n")
+	c := &caller{p: p1}
+	greeting := c.str("demo_greeting")
+	fib := c.int("fib", 90)
+	norm := c.double("norm2", 3, 4)
+	vowels := c.strArg("vowels", demoText)
+	n1, n2 := c.int("next"), c.int("next")
+	if c.err != nil {
+		return c.err
+	}
+	fmt.Fprintf(w, "   demo_greeting()        = %q\n", greeting)
+	fmt.Fprintf(w, "   fib(90)                = %d\n", fib)
+	fmt.Fprintf(w, "   norm2(3.0, 4.0)        = %g\n", norm)
+	fmt.Fprintf(w, "   vowels(%q) = %d\n", demoText, vowels)
+	fmt.Fprintf(w, "   next(), next()         = %d, %d (its constructor started the counter at 100)\n", n1, n2)
+	p2, err := l.LoadBytes(demoName, demoSO)
+	if err != nil {
+		return err
+	}
+	c2 := &caller{p: p2}
+	m1 := c2.int("next")
+	if c2.err != nil {
+		return c2.err
+	}
+	fmt.Fprintf(w, "   a second instance at %#x: next() = %d (its own data and .bss)\n", p2.Base(), m1)
+
+	fmt.Fprintf(w, "\n3. fault: crash() writes through a NULL pointer\n")
+	crash, err := p1.Func("crash")
+	if err != nil {
+		return err
+	}
+	_, err = crash.Call()
+	var fe *sandbox.FaultError
+	if !errors.As(err, &fe) {
+		return fmt.Errorf("crash() returned %v, want a trapped fault", err)
+	}
+	fmt.Fprintf(w, "   trapped: %s\n", faultReport(fe))
+	_, err = c.fn("next").Call()
+	if !errors.Is(err, loader.ErrQuarantined) {
+		return fmt.Errorf("a call after the fault returned %v, want ErrQuarantined", err)
+	}
+	fmt.Fprintf(w, "   the host carries on: the crashed instance is quarantined:\n     next() -> %v\n", err)
+	fmt.Fprintf(w, "   and the other instance still works: fib(10) = %d\n", c2.int("fib", 10))
+	if c2.err != nil {
+		return c2.err
+	}
+
+	fmt.Fprintf(w, "\n4. unload\n")
+	fibAddr := c.fn("fib").Addr()
+	if c.err != nil {
+		return c.err
+	}
+	if err := p1.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   the first instance is closed; its range stays reserved as a PROT_NONE tombstone:\n")
+	if err := printMaps(w, rep, base, lo, hi, true); err != nil {
+		return err
+	}
+	var a sandbox.Args
+	a.Int[0] = 10
+	_, err = sandbox.Call(fibAddr, &a)
+	if !errors.As(err, &fe) {
+		return fmt.Errorf("calling a stale pointer into the closed plugin returned %v, want a fault", err)
+	}
+	fmt.Fprintf(w, "   so a stale pointer to fib faults cleanly: %s\n", faultReport(fe))
+	if err := l.Close(); err != nil {
+		return err
+	}
+	ms, err := sysmaps.Read()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   after Loader.Close: %d mappings left in [%#x, %#x)\n", len(sysmaps.Overlapping(ms, lo, hi)), lo, hi)
+	return nil
+}
+
+// printMaps prints the kernel's mappings in [lo, hi), cut at the regions
+// of the plan (relative to base) and labelled with them; with tomb set,
+// labelled "tombstone" instead.
+func printMaps(w io.Writer, rep *Report, base, lo, hi uintptr, tomb bool) error {
+	ms, err := sysmaps.Read()
+	if err != nil {
+		return err
+	}
+	for _, m := range sysmaps.Overlapping(ms, lo, hi) {
+		if tomb {
+			start, end := max(m.Start, lo), min(m.End, hi)
+			fmt.Fprintf(w, "     %x-%x %s  %-16s %6d KiB\n", start, end, m.Perms, "tombstone", (end-start)>>10)
 			continue
 		}
-		fmt.Fprintf(w, "     LOAD %s vaddr %#06x filesz %#06x memsz %#06x\n", s.Flags, s.Vaddr, s.Filesz, s.Memsz)
+		for _, r := range rep.Mapping {
+			rs, re := base+uintptr(r.Start), base+uintptr(r.End)
+			start, end := max(m.Start, lo, rs), min(m.End, hi, re)
+			if start >= end {
+				continue
+			}
+			fmt.Fprintf(w, "     %x-%x %s  %-16s %6d KiB\n", start, end, m.Perms, regionLabel(r), (end-start)>>10)
+		}
 	}
-	fmt.Fprintf(w, "   mapping plan (relative to the load base, %d-byte pages):\n", rep.Header.PageSize)
-	for _, r := range rep.Mapping {
-		fmt.Fprintf(w, "     [%8s, %8s) %s %s\n", signedHex(r.Start), signedHex(r.End), r.Prot, regionLabel(r))
+	return nil
+}
+
+// caller calls functions of a plugin, keeping the first error.
+type caller struct {
+	p   *loader.Plugin
+	err error
+}
+
+func (c *caller) fn(name string) *loader.Func {
+	if c.err != nil {
+		return nil
 	}
+	f, err := c.p.Func(name)
+	if err != nil {
+		c.err = err
+	}
+	return f
+}
+
+func (c *caller) call(name string, a *sandbox.Args) sandbox.Result {
+	f := c.fn(name)
+	if f == nil {
+		return sandbox.Result{}
+	}
+	r, err := f.CallArgs(nil, a)
+	if err != nil {
+		c.err = err
+	}
+	return r
+}
+
+func (c *caller) int(name string, args ...uint64) uint64 {
+	var a sandbox.Args
+	copy(a.Int[:], args)
+	return c.call(name, &a).Int
+}
+
+func (c *caller) double(name string, args ...float64) float64 {
+	var a sandbox.Args
+	copy(a.Float[:], args)
+	return c.call(name, &a).Float
+}
+
+func (c *caller) str(name string) string {
+	r := c.call(name, &sandbox.Args{})
+	if c.err != nil {
+		return ""
+	}
+	s, err := formatResult("str", r.Int, 0)
+	if err != nil {
+		c.err = err
+	}
+	return s
+}
+
+func (c *caller) strArg(name, text string) uint64 {
+	cs, addrs, err := newCStrings([]string{text})
+	if err != nil {
+		c.err = err
+		return 0
+	}
+	defer cs.free()
+	var a sandbox.Args
+	a.Int[0] = addrs[0]
+	return c.call(name, &a).Int
 }

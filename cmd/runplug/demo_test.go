@@ -99,14 +99,34 @@ func TestDemoMatchesFreshBuild(t *testing.T) {
 	}
 }
 
+// TestDemoRuns runs the demo in-process: every step checks itself (demo
+// returns an error when a call, the fault or the unload misbehaves), and
+// the output shows each of them.
 func TestDemoRuns(t *testing.T) {
 	code, out, errs := runCmd(t)
-	if code != exitOK {
-		t.Fatalf("exit %d, stderr %q", code, errs)
+	if code != exitOK || errs != "" {
+		t.Fatalf("exit %d, stderr %q\n%s", code, errs, out)
 	}
-	for _, want := range []string{"demo.so", "mapping plan", "guard (before)", "r-x", "fib"} {
+	fib90 := uint64(0)
+	for a, b, i := uint64(0), uint64(1), 0; i <= 90; a, b, i = b, a+b, i+1 {
+		fib90 = a
+	}
+	for _, want := range []string{
+		"guard (before)", "r-xp  file (LOAD 1)", "guard (after)",
+		fmt.Sprintf("fib(90)                = %d", fib90),
+		"next(), next()         = 101, 102",
+		"next() = 101 (its own",
+		"trapped: SIGSEGV (SEGV_MAPERR) at 0x0: not mapped", "(crash+0x", "in plugin demo.so",
+		"plugin quarantined", "still works: fib(10) = 55",
+		"---p  tombstone", "unloaded plugin demo.so", ": 0 mappings left",
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
+	}
+	// Again, with flags, through the demo subcommand and debug logging.
+	code, out, errs = runCmd(t, "demo", "--log-level", "debug")
+	if code != exitOK || !strings.Contains(out, "tombstone") || !strings.Contains(errs, "[DEBUG]") {
+		t.Errorf("demo --log-level debug: exit %d, stderr %q", code, errs)
 	}
 }
