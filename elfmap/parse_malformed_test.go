@@ -469,3 +469,73 @@ func lastLoad(ef *elf.File) int {
 	}
 	return n
 }
+
+// TestParseAccepts checks files that look odd but are valid, or whose
+// refusal belongs to a later stage: each must parse, with the property
+// named.
+func TestParseAccepts(t *testing.T) {
+	base := buildFull(t)
+	text := load(base, 1)
+	cases := []struct {
+		name  string
+		spec  *elfbuild.Spec // nil: patch fullSpec's object
+		patch func(o *elfbuild.Object)
+		check func(f *File) bool
+	}{
+		{"DT_TEXTREL (the loader refuses it)", &elfbuild.Spec{Syms: []elfbuild.Sym{{Name: "f"}}, TextRel: true}, nil,
+			func(f *File) bool { return f.Dynamic.TextRel }},
+		{"DF_TEXTREL", &elfbuild.Spec{Syms: []elfbuild.Sym{{Name: "f"}}, Flags: elf.DF_TEXTREL}, nil,
+			func(f *File) bool { return f.Dynamic.TextRel && !f.Dynamic.BindNow }},
+		{"writable and executable (planning refuses it)", nil,
+			func(o *elfbuild.Object) { o.SetPhdr(text, elfbuild.PFlags, uint64(elf.PF_R|elf.PF_W|elf.PF_X)) },
+			func(f *File) bool { return f.Loads[1].Flags == elf.PF_R|elf.PF_W|elf.PF_X }},
+		{"p_align 0", nil, func(o *elfbuild.Object) { o.SetPhdr(text, elfbuild.PAlign, 0) },
+			func(f *File) bool { return f.Loads[1].Align == 0 }},
+		{"p_align 1", nil, func(o *elfbuild.Object) { o.SetPhdr(text, elfbuild.PAlign, 1) },
+			func(f *File) bool { return f.Loads[1].Align == 1 }},
+		{"no DT_SYMENT or DT_RELAENT", nil,
+			func(o *elfbuild.Object) {
+				o.SetDynTag(elf.DT_SYMENT, elf.DT_DEBUG)
+				o.SetDynTag(elf.DT_RELAENT, elf.DT_DEBUG)
+			},
+			func(f *File) bool { return len(f.Dynamic.Symbols) > 1 && len(f.Dynamic.Rela) == 3 }},
+		{"empty DT_INIT_ARRAY", nil, func(o *elfbuild.Object) { o.SetDyn(elf.DT_INIT_ARRAYSZ, 0) },
+			func(f *File) bool { return f.Dynamic.InitArrayLen == 0 && f.Dynamic.InitArray == 0 }},
+		{"empty DT_RELA", nil, func(o *elfbuild.Object) { o.SetDyn(elf.DT_RELASZ, 0) },
+			func(f *File) bool { return len(f.Dynamic.Rela) == 0 && len(f.Dynamic.JmpRel) == 2 }},
+		{"only the null symbol", &elfbuild.Spec{}, nil,
+			func(f *File) bool { return len(f.Dynamic.Symbols) == 1 }},
+		{"unknown dynamic tags", nil, func(o *elfbuild.Object) { o.SetDynTag(elf.DT_FLAGS, elf.DynTag(0x6ffffe00)) },
+			func(f *File) bool { return f.Dynamic.Flags == 0 }},
+		{"garbage after DT_NULL", nil, func(o *elfbuild.Object) {
+			// Make the dynamic segment one entry longer and fill that
+			// entry with garbage: the walk stops at DT_NULL.
+			dyn := o.Phdr(elf.PT_DYNAMIC, 0)
+			o.SetPhdr(dyn, elfbuild.PFilesz, o.PhdrVal(dyn, elfbuild.PFilesz)+16)
+			end := o.DynOff(o.Dyn(elf.DT_NULL)) + 16
+			o.Put64(end, uint64(elf.DT_STRTAB))
+			o.Put64(end+8, ^uint64(0))
+		}, func(f *File) bool { return f.Dynamic.Soname == "libfull.so" }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := base.Clone()
+			if c.spec != nil {
+				var err error
+				if o, err = elfbuild.Build(*c.spec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.patch != nil {
+				c.patch(o)
+			}
+			f, err := parseBytes(o.Data)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if !c.check(f) {
+				t.Errorf("parsed, but the property does not hold: %+v", f.Dynamic)
+			}
+		})
+	}
+}
