@@ -460,3 +460,43 @@ func TestParseReadErrors(t *testing.T) {
 		t.Errorf("Parse with size -1: %v, %v", f, err)
 	}
 }
+
+// countingReader counts ReadAt calls and bytes.
+type countingReader struct {
+	r            io.ReaderAt
+	calls, bytes int
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	c.calls++
+	c.bytes += len(p)
+	return c.r.ReadAt(p, off)
+}
+
+// TestParseReadCount checks that Parse reads by table, not by entry: a
+// bounded number of ReadAt calls whatever the number of symbols and
+// relocations, and no more bytes than the file has.
+func TestParseReadCount(t *testing.T) {
+	const maxCalls = 24 // headers, dynamic, ~14 tables, a few window refills
+	for _, path := range oracleFiles(t) {
+		fh, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := fh.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &countingReader{r: fh}
+		f, err := Parse(c, st.Size())
+		fh.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d ReadAt calls, %d bytes, for %d symbols and %d relocations", filepath.Base(path),
+			c.calls, c.bytes, len(f.Dynamic.Symbols), len(f.Dynamic.Rela)+len(f.Dynamic.JmpRel))
+		if c.calls > maxCalls || int64(c.bytes) > st.Size() {
+			t.Errorf("%s: %d ReadAt calls, %d bytes (file %d)", path, c.calls, c.bytes, st.Size())
+		}
+	}
+}
