@@ -128,7 +128,7 @@ static void rp_handler(int sig, siginfo_t *si, void *uc) {
 		}
 		uint64_t seq = (uint64_t)(uintptr_t)si->si_value.sival_ptr;
 		for (struct rp_frame *f = fr; f != NULL; f = f->prev) {
-			if (f->seq != seq) {
+			if (seq == 0 || f->seq != seq) {
 				continue;
 			}
 			if (f == fr && t->active) {

@@ -14,7 +14,7 @@
 #define RP_FR_PREV 8
 #define RP_FR_SEQ 16
 #define RP_FR_STATUS 24
-#define RP_FR_PENDING 36
+#define RP_FR_PENDING 28
 #define RP_FR_PC 48
 #define RP_FR_RESULT 72
 #define RP_FR_SLOT 80
@@ -47,11 +47,12 @@
 struct rp_frame {
 	uint64_t sp;           // stack pointer the recovery stub resumes on (= &frame)
 	struct rp_frame *prev; // enclosing protected call on this thread, or NULL
-	uint64_t seq;          // per-thread call sequence number (deadline signals name it)
+	uint64_t seq;          // per-thread sequence number of a CallContext call (deadline
+	                       // signals name it), 0 for Call
 	volatile int32_t status;  // RP_OK, RP_FAULT, RP_INTERRUPTED or RP_ABORTED
+	volatile int32_t pending; // a deadline passed while in a callback into Go
 	volatile int32_t signo;   // trapped signal
 	volatile int32_t code;    // its si_code
-	volatile int32_t pending; // a deadline passed while in a callback into Go
 	volatile uint64_t addr;   // si_addr
 	volatile uint64_t pc;     // RIP when the signal arrived
 	volatile uint64_t fsp;    // RSP when the signal arrived

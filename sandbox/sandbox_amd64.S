@@ -64,14 +64,10 @@ rp_call:
 	movq	%rsp, RP_FR_SP(%rbx)
 	movq	%rdi, RP_FR_RESULT(%rbx)
 	movq	%rcx, RP_FR_SLOT(%rbx)
-	movq	$0, RP_FR_STATUS(%rbx)		// status = 0, signo = 0
-	movq	$0, RP_FR_STATUS+8(%rbx)	// code = 0, pending = 0
+	movq	$0, RP_FR_STATUS(%rbx)		// status = 0, pending = 0
+	movq	$0, RP_FR_SEQ(%rbx)
 	movq	%fs:RP_T_CUR(%r13), %rax
 	movq	%rax, RP_FR_PREV(%rbx)
-	movq	%fs:RP_T_SEQ(%r13), %rax
-	incq	%rax
-	movq	%rax, %fs:RP_T_SEQ(%r13)
-	movq	%rax, RP_FR_SEQ(%rbx)
 	testq	%r14, %r14
 	jnz	.Lslot_begin
 .Lenter:
@@ -124,11 +120,15 @@ rp_call:
 	ret
 	.cfi_adjust_cfa_offset RP_FR_SIZE+8+48
 
-	// CallContext only: publish (tid, seq) in the slot; if the deadline
-	// already passed, do not call fn.
+	// CallContext only: take the thread's next sequence number, publish
+	// (tid, seq) in the slot; if the deadline already passed, do not call
+	// fn. (Plain calls keep seq 0, which no deadline signal carries.)
 .Lslot_begin:
+	movq	%fs:RP_T_SEQ(%r13), %rsi
+	incq	%rsi
+	movq	%rsi, %fs:RP_T_SEQ(%r13)
+	movq	%rsi, RP_FR_SEQ(%rbx)
 	movq	%r14, %rdi
-	movq	%rax, %rsi
 	call	rp_slot_begin
 	testl	%eax, %eax
 	jz	.Lenter
