@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"unsafe"
 
@@ -47,7 +48,7 @@ func newCStrings(texts []string) (*cStrings, []uint64, error) {
 	for i, t := range texts {
 		copy(mem[off:], t)
 		mem[off+len(t)] = 0
-		addrs[i] = uint64(uintptr(unsafe.Pointer(&mem[off])))
+		addrs[i] = addrOf(mem[off:])
 		off += len(t) + 1
 	}
 	return cs, addrs, nil
@@ -72,6 +73,12 @@ var errNoNUL = errors.New("no NUL terminator within 1 MiB")
 // readCString returns the NUL-terminated string at addr, which must not be
 // 0. A fault while reading is returned as an error.
 func readCString(addr uint64) (s string, err error) {
+	// Nothing lives in the first page, and x86-64 user addresses stop at
+	// 2^47: such a value is not a pointer (and the race detector's
+	// checkptr would reject building one).
+	if addr < uint64(os.Getpagesize()) || addr >= 1<<47 {
+		return "", fmt.Errorf("read string at %#x: not a user-space pointer", addr)
+	}
 	old := debug.SetPanicOnFault(true)
 	defer func() {
 		debug.SetPanicOnFault(old)
@@ -91,3 +98,8 @@ func readCString(addr uint64) (s string, err error) {
 	}
 	return "", fmt.Errorf("read string at %#x: %w", addr, errNoNUL)
 }
+
+// addrOf returns the address of the first byte of b, which must not be
+// empty and must not be Go heap memory that could move (tests use it on
+// mmap'd pages).
+func addrOf(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(&b[0]))) }

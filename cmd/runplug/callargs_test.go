@@ -2,9 +2,12 @@ package main
 
 import (
 	"math"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseCallArgs(t *testing.T) {
@@ -84,9 +87,21 @@ func TestFormatResult(t *testing.T) {
 			t.Errorf("formatResult(%s, %#x, %v) = %q, %v; want %q", tt.kind, tt.ri, tt.rf, got, err, tt.want)
 		}
 	}
-	// A wild pointer is an error, not a crash.
-	if got, err := formatResult("str", 8, 0); err == nil {
-		t.Errorf("str at 0x8 = %q, want an error", got)
+	// Wild pointers are errors, not crashes: one in the zero page, one
+	// past the user address space, and one to memory just unmapped.
+	page, err := unix.Mmap(-1, 0, os.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page[0] = 'x'
+	gone := addrOf(page)
+	if err := unix.Munmap(page); err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []uint64{8, 1 << 63, gone} {
+		if got, err := formatResult("str", addr, 0); err == nil {
+			t.Errorf("str at %#x = %q, want an error", addr, got)
+		}
 	}
 	if _, err := formatResult("float", 0, 0); err == nil {
 		t.Error("unknown kind accepted")

@@ -1,0 +1,84 @@
+package runplug_test
+
+import (
+	"errors"
+	"fmt"
+	"log"
+
+	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// Example loads a plugin (plugins/basic.c, compiled for the example),
+// calls an integer and a double function, and closes it.
+func Example() {
+	path, err := plugintest.BuildErr("basic")
+	if err != nil {
+		log.Fatal(err)
+	}
+	l := loader.New(loader.Options{})
+	defer l.Close()
+
+	p, err := l.Load(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	add, err := p.Func("add")
+	if err != nil {
+		log.Fatal(err)
+	}
+	sum, err := add.Call(40, 2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("add(40, 2) =", int64(sum))
+
+	scale, err := p.Func("scale")
+	if err != nil {
+		log.Fatal(err)
+	}
+	prod, err := scale.CallFloat(nil, []float64{1.5, 4})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("scale(1.5, 4) =", prod)
+
+	if err := p.Close(); err != nil {
+		log.Fatal(err)
+	}
+	_, err = add.Call(1, 2)
+	fmt.Println("after Close:", errors.Is(err, loader.ErrClosed))
+	// Output:
+	// add(40, 2) = 42
+	// scale(1.5, 4) = 6
+	// after Close: true
+}
+
+// Example_fault shows a plugin crash becoming an error: the host learns the
+// signal, what the address was and where the plugin was, and carries on.
+func Example_fault() {
+	path, err := plugintest.BuildErr("demo")
+	if err != nil {
+		log.Fatal(err)
+	}
+	l := loader.New(loader.Options{})
+	defer l.Close()
+	p, err := l.Load(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	crash, err := p.Func("crash") // writes through a NULL pointer
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = crash.Call()
+	var fe *sandbox.FaultError
+	if errors.As(err, &fe) {
+		fmt.Println(sandbox.SignalName(fe.Signal), "at", fe.Addr, "("+fe.Where+") in", fe.Plugin)
+	}
+	fmt.Println("quarantined:", p.Quarantined())
+	// Output:
+	// SIGSEGV at 0 (not mapped) in demo.so
+	// quarantined: true
+}
