@@ -1,0 +1,101 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/runplug/runplug/internal/plugintest"
+)
+
+// TestCallFaults calls each function of plugins/faults.c: every fault is
+// exit status 3 and one report line naming the signal, what the address
+// is, the symbol+offset of the PC and the plugin; the process (this test
+// binary) carries on and still calls a healthy function correctly.
+func TestCallFaults(t *testing.T) {
+	faults := plugintest.Build(t, "faults")
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"fault_null_read"}, []string{"SIGSEGV (SEGV_MAPERR) at 0x0: not mapped", "(fault_null_read+0x", "in plugin faults.so"}},
+		{[]string{"fault_write_text"}, []string{"SIGSEGV (SEGV_ACCERR)", "(R-X) of faults.so", "(fault_write_text+0x"}},
+		{[]string{"fault_write_rodata"}, []string{"SIGSEGV (SEGV_ACCERR)", "of faults.so", "(fault_write_rodata+0x"}},
+		{[]string{"fault_div_zero", "7"}, []string{"SIGFPE (FPE_INTDIV)", "(fault_div_zero+0x", "in plugin faults.so"}},
+		{[]string{"fault_trap"}, []string{"SIGILL", "(fault_trap+0x", "in plugin faults.so"}},
+		{[]string{"fault_recurse", "0"}, []string{"SIGSEGV", "stack overflow", "(fault_recurse+0x", "in plugin faults.so"}},
+		{[]string{"fault_jump_data"}, []string{"SIGSEGV (SEGV_ACCERR)", "(RW-) of faults.so", "in plugin faults.so"}},
+		{[]string{"fault_read_past_end"}, []string{"SIGSEGV", "guard page after faults.so", "(fault_read_past_end+0x"}},
+		{[]string{"fault_abort"}, []string{"SIGABRT"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args[0], func(t *testing.T) {
+			code, out, errs := runCmd(t, append([]string{"call", faults}, tt.args...)...)
+			if code != exitFault {
+				t.Errorf("exit %d, want %d (stderr %q)", code, exitFault, errs)
+			}
+			if out != "" {
+				t.Errorf("stdout %q, want nothing", out)
+			}
+			if strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, "runplug: call "+faults+" "+tt.args[0]+": plugin faulted: ") {
+				t.Errorf("stderr %q, want one fault report line", errs)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errs, w) {
+					t.Errorf("report %q lacks %q", errs, w)
+				}
+			}
+			// The host carries on.
+			if got := callOK(t, faults, "faults_ok", "40", "2"); got != "42" {
+				t.Errorf("faults_ok(40, 2) after the fault = %s", got)
+			}
+		})
+	}
+}
+
+// TestBinaryExitStatus builds the command and checks the statuses a shell
+// sees, through main and os.Exit.
+func TestBinaryExitStatus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "runplug")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	faults := plugintest.Build(t, "faults")
+	tests := []struct {
+		args []string
+		code int
+	}{
+		{nil, exitOK},
+		{[]string{"inspect", faults}, exitOK},
+		{[]string{"call", faults, "faults_ok", "1", "2"}, exitOK},
+		{[]string{"call", faults, "fault_null_read"}, exitFault},
+		{[]string{"call", faults, "fault_recurse", "0"}, exitFault},
+		{[]string{"call", faults, "no_such_symbol"}, exitError},
+		{[]string{"inspect", os.DevNull}, exitError},
+		{[]string{"inspect"}, exitUsage},
+		{[]string{"frobnicate"}, exitUsage},
+	}
+	for _, tt := range tests {
+		cmd := exec.Command(bin, tt.args...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("runplug %s: %v", strings.Join(tt.args, " "), err)
+		}
+		if code != tt.code {
+			t.Errorf("runplug %s: exit %d, want %d\n%s", strings.Join(tt.args, " "), code, tt.code, out)
+		}
+		if strings.Contains(string(out), "goroutine ") || strings.Contains(string(out), "panic:") {
+			t.Errorf("runplug %s: Go crash output:\n%s", strings.Join(tt.args, " "), out)
+		}
+	}
+}
