@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -128,5 +129,47 @@ func TestDemoRuns(t *testing.T) {
 	code, out, errs = runCmd(t, "demo", "--log-level", "debug")
 	if code != exitOK || !strings.Contains(out, "tombstone") || !strings.Contains(errs, "[DEBUG]") {
 		t.Errorf("demo --log-level debug: exit %d, stderr %q", code, errs)
+	}
+}
+
+// TestDemoReproducible rebuilds demo.so the way go generate does and, when
+// this machine's compiler is the one that built the committed object (same
+// .comment section), requires the result to be byte-for-byte identical.
+func TestDemoReproducible(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the compiler through go run")
+	}
+	comment := func(image []byte) string {
+		f, err := elf.NewFile(bytes.NewReader(image))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec := f.Section(".comment")
+		if sec == nil {
+			return ""
+		}
+		b, err := sec.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	fresh, err := os.ReadFile(plugintest.Build(t, "demo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c1, c2 := comment(fresh), comment(demoSO); c1 != c2 || c1 == "" {
+		t.Skipf("the committed demo.so was built by %q, this machine's compiler is %q", c2, c1)
+	}
+	out := filepath.Join(t.TempDir(), "demo.so")
+	if msg, err := exec.Command("go", "run", "./demo/gen.go", "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("go run ./demo/gen.go: %v\n%s", err, msg)
+	}
+	rebuilt, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(rebuilt, demoSO) {
+		t.Fatal("rebuilding plugins/demo.c does not give the committed demo.so: run go generate ./cmd/runplug")
 	}
 }

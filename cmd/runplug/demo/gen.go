@@ -5,7 +5,8 @@
 // (with cc replaced by `go env CC`, in the plugins directory) and adds
 // -DDEMO_SOURCE_SHA256="<sha256 of demo.c>", so the object records which
 // source it was built from. Run it with `go generate ./cmd/runplug` from
-// the repository root.
+// the repository root. -o PATH writes the object elsewhere (tests use it to
+// check that the committed demo.so is reproducible).
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"log"
 	"os"
@@ -24,13 +26,15 @@ import (
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("gen demo.so: ")
+	outFlag := flag.String("o", filepath.Join("demo", "demo.so"), "output path")
+	flag.Parse()
 	// go generate runs in the directory of the file with the directive:
 	// cmd/runplug.
 	pluginsDir, err := filepath.Abs(filepath.Join("..", "..", "plugins"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	out, err := filepath.Abs(filepath.Join("demo", "demo.so"))
+	out, err := filepath.Abs(*outFlag)
 	if err != nil {
 		log.Fatal(err)
 	}
