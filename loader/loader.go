@@ -20,6 +20,11 @@ import (
 // reserved (as PROT_NONE tombstones) when Options.TombstoneBudget is 0.
 const DefaultTombstoneBudget = 1 << 30
 
+// maxTombstones bounds the number of tombstones a Loader keeps, whatever
+// their size: each costs a mapping (of the 65530 a process may have by
+// default) and an entry in the sandbox's registration table.
+const maxTombstones = 64
+
 // maxCachedFiles bounds the parsed-file cache of a Loader.
 const maxCachedFiles = 256
 
@@ -57,8 +62,8 @@ type Options struct {
 	// kept reserved by closed images: a closed image stays reserved
 	// PROT_NONE so that stale pointers into it fault cleanly, and the
 	// oldest such tombstones are released once their total exceeds the
-	// budget. 0 means DefaultTombstoneBudget; 1 releases every image at
-	// Close.
+	// budget, or once there are more than 64 of them. 0 means
+	// DefaultTombstoneBudget; 1 releases every image at Close.
 	TombstoneBudget uint64
 }
 
@@ -174,19 +179,23 @@ func (l *Loader) prepare(f *elfmap.File) (*parsed, error) {
 // when the same file (device, inode, size, mtime) was parsed before. The
 // caller closes f. l.mu is held.
 func (l *Loader) openFile(path string) (f *os.File, key fileKey, p *parsed, err error) {
-	f, err = os.Open(path)
+	// unix.Open rather than os.Open: os.Open tries to register a regular
+	// file with the network poller and later Fd calls switch it back to
+	// blocking mode, four wasted system calls per load.
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, key, nil, err
+		return nil, key, nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		f.Close()
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
 		return nil, key, nil, fmt.Errorf("stat %s: %w", path, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		f.Close()
+		unix.Close(fd)
 		return nil, key, nil, fmt.Errorf("%s: not a regular file: %w", path, elfmap.ErrUnsupported)
 	}
+	f = os.NewFile(uintptr(fd), path)
 	key = fileKey{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano()}
 	if p = l.files[key]; p != nil {
 		return f, key, p, nil
@@ -469,6 +478,10 @@ func (l *Loader) release(closure []*object) error {
 // retire turns a closed object's image into a tombstone, then releases
 // the oldest tombstones beyond the budget. l.mu is held.
 func (l *Loader) retire(o *object) {
+	if o.p.plan.Size > l.opts.TombstoneBudget {
+		o.unmap() // it would be released at once
+		return
+	}
 	if err := o.img.Tombstone(); err != nil {
 		l.log.Warn("tombstone failed, unmapping", "plugin", o.name, "error", err)
 		o.unmap()
@@ -478,7 +491,7 @@ func (l *Loader) retire(o *object) {
 	o.reg.Replace(tombstone{name: o.name})
 	l.tombs = append(l.tombs, o)
 	l.tombSz += o.p.plan.Size
-	for len(l.tombs) > 0 && l.tombSz > l.opts.TombstoneBudget {
+	for len(l.tombs) > 0 && (l.tombSz > l.opts.TombstoneBudget || len(l.tombs) > maxTombstones) {
 		t := l.tombs[0]
 		l.tombs[0] = nil
 		l.tombs = l.tombs[1:]

@@ -10,7 +10,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/runplug/runplug/elfmap"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -85,9 +84,9 @@ func (p *Plugin) LookupVersion(name, version string) (Symbol, error) {
 	if p.state.Load()&stClosing != 0 {
 		return Symbol{}, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrClosed)
 	}
-	gnu, sysv := elfmap.GNUHashOf(name), elfmap.SysVHashOf(name)
+	h := newNameHash(name)
 	for _, o := range p.obj.scope {
-		i, ok := o.p.file.Dynamic.LookupHashed(name, gnu, sysv, version)
+		i, ok := h.lookup(o.p.file.Dynamic, version)
 		if !ok {
 			continue
 		}

@@ -27,9 +27,9 @@ func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
 	if a, ok := l.opts.HostSymbols[s.Name]; ok {
 		return symValue{addr: uint64(a)}, nil
 	}
-	gnu, sysv := elfmap.GNUHashOf(s.Name), elfmap.SysVHashOf(s.Name)
+	h := newNameHash(s.Name)
 	for _, d := range o.scope {
-		i, ok := d.p.file.Dynamic.LookupHashed(s.Name, gnu, sysv, s.Version)
+		i, ok := h.lookup(d.p.file.Dynamic, s.Version)
 		if !ok {
 			continue
 		}
@@ -70,6 +70,29 @@ func (o *object) definition(s *elfmap.Symbol) (symValue, error) {
 		return symValue{addr: o.base + s.Value, ifunc: true}, nil
 	}
 	return symValue{addr: o.base + s.Value}, nil
+}
+
+// nameHash is a symbol name with its hashes, each computed at most once
+// and only when an object's table needs it (most objects have only a GNU
+// hash table).
+type nameHash struct {
+	name          string
+	gnu, sysv     uint32
+	haveG, haveSV bool
+}
+
+func newNameHash(name string) nameHash { return nameHash{name: name} }
+
+// lookup finds the name in d (see elfmap.Dynamic.LookupHashed).
+func (h *nameHash) lookup(d *elfmap.Dynamic, version string) (int, bool) {
+	if d.GNUHash != nil {
+		if !h.haveG {
+			h.gnu, h.haveG = elfmap.GNUHashOf(h.name), true
+		}
+	} else if !h.haveSV {
+		h.sysv, h.haveSV = elfmap.SysVHashOf(h.name), true
+	}
+	return d.LookupHashed(h.name, h.gnu, h.sysv, version)
 }
 
 // hostKey is a symbol name and version looked up in the host C libraries.

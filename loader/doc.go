@@ -1,0 +1,105 @@
+// Package loader links and runs native plugins (ELF shared objects) with
+// runplug's own dynamic loader instead of dlopen, and owns their
+// lifecycle.
+//
+// # Loading
+//
+// A [Loader] maps an object with elfmap (one reservation with guard pages,
+// file-backed copy-on-write segments), finds and loads the libraries it
+// needs, relocates everything, makes PT_GNU_RELRO read-only and runs the
+// constructors: dependencies first, each object's DT_INIT and then its
+// DT_INIT_ARRAY in order, called through the sandbox with argc, argv and
+// envp. [Loader.Load] and [Loader.LoadBytes] return a [Plugin]: every call
+// gives an independent instance of the object (its own data and .bss;
+// clean text pages are shared with other instances of the same file by the
+// page cache). Parsed files are cached per Loader by device, inode, size
+// and modification time, so loading a file again re-reads nothing.
+//
+// # Dependencies
+//
+// DT_NEEDED names of the C library family (libc.so.6, libm.so.6,
+// libpthread.so.0, libdl.so.2, librt.so.1, ld-linux-x86-64.so.2) are
+// satisfied by the host process, which has them loaded because runplug
+// uses cgo. Every other needed library is looked up the way ld.so does:
+// a name with a slash is a path; otherwise DT_RUNPATH (or DT_RPATH when
+// there is no DT_RUNPATH), with $ORIGIN and ${ORIGIN} replaced by the
+// directory of the object that needs it; then [Options].SearchPath, then
+// LD_LIBRARY_PATH (read once, by [New]), then /lib/x86_64-linux-gnu,
+// /usr/lib/x86_64-linux-gnu, /lib64, /usr/lib64, /lib and /usr/lib.
+// ld.so's cache is not read, empty path entries (the current directory for
+// ld.so) are skipped, and so are entries with $LIB or $PLATFORM. A library
+// that cannot be found fails the load with a [*NotFoundError]
+// ([ErrNotFound]).
+//
+// Dependencies are loaded once per Loader and shared by its plugins: each
+// plugin holds every dependency it reaches (directly or not) once, and a
+// dependency is finalised and unloaded when the last plugin holding it
+// closes. Cycles between libraries therefore need no special care. A
+// dependency is never the plugin instance itself: when a library needs
+// the object that was loaded as a plugin, it gets a shared copy of its own.
+//
+// # Symbol resolution
+//
+// An import binds, in order, to: a symbol the object defines itself;
+// [Options].HostSymbols; the object's lookup scope (itself, then its
+// dependencies breadth-first, through their GNU or System V hash tables
+// with ld.so's version rules: an import of name@VERSION binds to that
+// version); the host C libraries through dlsym and dlvsym (unless
+// [Options].NoHostC, and limited to [Options].AllowC when set; results are
+// cached for the process). A weak import nothing provides is 0; a missing
+// strong one fails the load with an [*UndefinedSymbolError]
+// ([ErrSymbolNotFound]) naming the symbol and the object.
+//
+// # Relocation
+//
+// One generic loop (reloc.go) applies DT_RELR, DT_RELA and DT_JMPREL (all
+// PLT slots are bound eagerly); a per-architecture table (reloc_amd64.go)
+// maps each relocation type to an operation: R_X86_64_NONE, RELATIVE
+// (B+A), 64 (S+A), GLOB_DAT and JUMP_SLOT (S), IRELATIVE (the result of
+// the resolver at B+A). An STT_GNU_IFUNC symbol resolves to what its
+// resolver returns; resolvers of the object being relocated run after all
+// its other relocations. Every place written must lie wholly inside a
+// writable PT_LOAD (RELRO included, before it is protected); the symbol
+// index must be inside the symbol table; an IRELATIVE resolver must be
+// inside an executable segment. Anything else is refused with a
+// [*RelocError] naming the entry, the type and the place: unknown types
+// (R_X86_64_COPY, R_X86_64_PC32, ...) wrap elfmap.ErrUnsupported, bad
+// places and indexes elfmap.ErrMalformed. Thread-local storage (a PT_TLS
+// segment, TLS relocations or symbols) is not supported yet: such objects
+// are refused with [ErrTLS]. So are objects with DT_TEXTREL.
+//
+// # Calls
+//
+// [Plugin.Lookup] finds functions and data. [Plugin.Func] returns a [Func]
+// whose [Func.Call] (up to 6 integer or pointer arguments, integer result),
+// [Func.CallFloat] (plus up to 8 doubles, double result) and
+// [Func.CallArgs] (both result registers, optional deadline) run the
+// function through the sandbox: a fault in plugin code comes back as a
+// *sandbox.FaultError that names the plugin, the symbol and what the
+// faulting address is ("segment 1 (R-X) of NAME", "guard page after
+// NAME"...). The loader adds no allocation to a call: calls in flight are
+// counted with one atomic add on the way in and one on the way out.
+//
+// After a call faults, is interrupted by its deadline or is aborted, the
+// plugin is quarantined: later calls fail with [ErrQuarantined] (unless
+// [Options].KeepAfterFault), Close still works and skips the destructors.
+//
+// # Closing
+//
+// [Plugin.Close] waits for the calls in flight (later ones fail with
+// [ErrClosed]), runs the destructors (DT_FINI_ARRAY in reverse, then
+// DT_FINI), and leaves the image's address range reserved as a PROT_NONE
+// tombstone that fault reports call "unloaded plugin NAME", so a stale
+// pointer into it faults cleanly instead of reaching whatever would be
+// mapped there next. The oldest tombstones are released once they exceed
+// [Options].TombstoneBudget bytes or number more than 64. [Loader.Close]
+// closes every plugin and releases all tombstones. No mapping, file
+// descriptor or goroutine outlives Close (file descriptors are closed as
+// soon as the segments are mapped).
+//
+// # Logging
+//
+// Events go to [Options].Logger (silent by default), through a child
+// logger per plugin named after it, with lowercase messages and the keys
+// plugin, path, addr and error.
+package loader

@@ -1,0 +1,109 @@
+package loader_test
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/loader"
+)
+
+// Load a plugin, call one of its functions and close it.
+func Example() {
+	path, err := plugintest.BuildErr("basic")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	l := loader.New(loader.Options{})
+	defer l.Close()
+
+	p, err := l.Load(path)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	add3, err := p.Func("add3")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	sum, err := add3.Call(1, 2, 3)
+	fmt.Println(p.Name(), sum, err)
+	fmt.Println(p.Close())
+	// Output:
+	// basic.so 6 <nil>
+	// <nil>
+}
+
+// Two loads of one file are independent instances: each has its own data.
+func ExampleLoader_Load() {
+	path, err := plugintest.BuildErr("basic")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	l := loader.New(loader.Options{})
+	defer l.Close()
+	a, _ := l.Load(path)
+	b, _ := l.Load(path)
+	bumpA, _ := a.Func("bump")
+	bumpB, _ := b.Func("bump")
+	bumpA.Call()
+	n, _ := bumpA.Call()
+	m, _ := bumpB.Call()
+	fmt.Println(n, m)
+	// Output: 44 43
+}
+
+// Pass and return doubles.
+func ExampleFunc_CallFloat() {
+	path, err := plugintest.BuildErr("basic")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	l := loader.New(loader.Options{})
+	defer l.Close()
+	p, _ := l.Load(path)
+	scale, _ := p.Func("scale")
+	x, err := scale.CallFloat(nil, []float64{2.5, 4})
+	fmt.Println(x, err)
+	// Output: 10 <nil>
+}
+
+// Lookup tells a missing symbol apart with errors.Is.
+func ExamplePlugin_Lookup() {
+	path, err := plugintest.BuildErr("basic")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	l := loader.New(loader.Options{})
+	defer l.Close()
+	p, _ := l.Load(path)
+	s, err := p.Lookup("basic_counter")
+	fmt.Println(s.Name, s.Size, s.Func, err)
+	_, err = p.Lookup("nope")
+	fmt.Println(errors.Is(err, loader.ErrSymbolNotFound))
+	// Output:
+	// basic_counter 8 false <nil>
+	// true
+}
+
+// A closed plugin refuses further calls.
+func ExamplePlugin_Close() {
+	path, err := plugintest.BuildErr("basic")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	l := loader.New(loader.Options{})
+	defer l.Close()
+	p, _ := l.Load(path)
+	add, _ := p.Func("add")
+	p.Close()
+	_, err = add.Call(1, 2)
+	fmt.Println(errors.Is(err, loader.ErrClosed))
+	// Output: true
+}
