@@ -135,19 +135,26 @@ func TestHostileRelocations(t *testing.T) {
 			tc.patch(img)
 			before := countMappings(t)
 			l := New(Options{})
-			_, err := l.LoadBytes("hostile.so", img)
-			if !errors.Is(err, tc.target) || !strings.Contains(err.Error(), tc.msg) {
-				t.Fatalf("LoadBytes: %v; want %v mentioning %q", err, tc.target, tc.msg)
+			// Refused 20 times: a leak would add 20 mappings or more,
+			// the Go runtime adds or drops one now and then.
+			for i := 0; i < 20; i++ {
+				_, err := l.LoadBytes("hostile.so", img)
+				if !errors.Is(err, tc.target) || !strings.Contains(err.Error(), tc.msg) {
+					t.Fatalf("LoadBytes: %v; want %v mentioning %q", err, tc.target, tc.msg)
+				}
+				var re *RelocError
+				if tc.target != ErrTLS && !errors.As(err, &re) {
+					t.Fatalf("error %v is not a *RelocError", err)
+				}
 			}
-			var re *RelocError
-			if tc.target != ErrTLS && !errors.As(err, &re) {
-				t.Errorf("error %v is not a *RelocError", err)
+			if len(l.tombs) != 0 || len(l.plugins) != 0 {
+				t.Errorf("refused loads left %d tombstones and %d plugins", len(l.tombs), len(l.plugins))
 			}
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if after := countMappings(t); after != before {
-				t.Errorf("mappings: %d before, %d after the refused load", before, after)
+			if after := countMappings(t); after > before+5 {
+				t.Errorf("mappings: %d before, %d after 20 refused loads", before, after)
 			}
 		})
 	}

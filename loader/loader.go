@@ -283,6 +283,7 @@ func (l *Loader) finishLoad(root *object) (*Plugin, error) {
 	fresh := []*object{root}
 	fail := func(err error) (*Plugin, error) {
 		l.discard(fresh)
+		l.log.Debug("load failed", "plugin", root.name, "path", root.path, "error", err)
 		return nil, fmt.Errorf("loader: load %s: %w", root.name, err)
 	}
 	// Breadth-first over DT_NEEDED: find or load each dependency.
@@ -478,7 +479,7 @@ func (l *Loader) release(closure []*object) error {
 // retire turns a closed object's image into a tombstone, then releases
 // the oldest tombstones beyond the budget. l.mu is held.
 func (l *Loader) retire(o *object) {
-	if o.p.plan.Size > l.opts.TombstoneBudget {
+	if l.closed || o.p.plan.Size > l.opts.TombstoneBudget {
 		o.unmap() // it would be released at once
 		return
 	}

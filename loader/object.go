@@ -105,10 +105,14 @@ func (l *Loader) runInit(o *object) error {
 			return err
 		}
 	}
-	// From here on the object counts as initialised: a failure in a later
-	// entry still runs its destructors.
+	if err := o.callArray("DT_INIT_ARRAY", d.InitArray, d.InitArrayLen, false, &args); err != nil {
+		// An object whose constructor failed is suspect: its
+		// destructors do not run (those of objects initialised
+		// before it do, when the failed load is undone).
+		return err
+	}
 	o.initDone = true
-	return o.callArray("DT_INIT_ARRAY", d.InitArray, d.InitArrayLen, false, &args)
+	return nil
 }
 
 // runFini calls DT_FINI_ARRAY in reverse order, then DT_FINI. l.mu is held.
