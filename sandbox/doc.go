@@ -15,10 +15,11 @@
 //
 // # Signals
 //
-// The first call installs handlers for SIGSEGV, SIGBUS, SIGFPE, SIGILL and
-// SIGABRT (and [InterruptSignal]) with SA_SIGINFO|SA_ONSTACK|SA_RESTART and
-// every signal blocked while they run, after saving the actions that were
-// there: the Go runtime's. A signal is claimed only when the thread that
+// The first call installs handlers for SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+// SIGABRT and SIGTRAP (an int3 left in plugin code; a debugger attached with
+// ptrace still sees its breakpoints first), and for [InterruptSignal], with
+// SA_SIGINFO|SA_ONSTACK|SA_RESTART and every signal blocked while they run,
+// after saving the actions that were there: the Go runtime's. A signal is claimed only when the thread that
 // received it is inside a protected call and runs plugin code (the TLS flag)
 // and the signal was raised synchronously by that thread: a kernel-generated
 // fault (si_code > 0) or, for SIGABRT, a thread-directed signal from this

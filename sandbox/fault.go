@@ -11,7 +11,7 @@ import (
 // FaultError reports a signal raised by native code during a protected
 // call. Its fields carry the evidence; Error formats it on one line.
 type FaultError struct {
-	Signal syscall.Signal // SIGSEGV, SIGBUS, SIGFPE, SIGILL or SIGABRT
+	Signal syscall.Signal // SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT or SIGTRAP (int3)
 	Code   int32          // si_code
 	Addr   uintptr        // si_addr: the faulting address (0 for SIGABRT)
 	PC     uintptr        // RIP at the fault
@@ -22,7 +22,7 @@ type FaultError struct {
 	// "guard page before libfoo.so", "guard page after libfoo.so",
 	// "unloaded plugin libfoo.so" (from the region's Describer),
 	// "stack overflow", "not mapped" or "mapped, not a plugin"; "" for
-	// SIGABRT.
+	// SIGABRT, "breakpoint" for an int3 (SIGTRAP, SI_KERNEL).
 	Where string
 }
 
@@ -79,6 +79,8 @@ func where(e *FaultError, nearSP bool) string {
 	switch {
 	case e.Signal == syscall.SIGABRT:
 		return ""
+	case e.Signal == syscall.SIGTRAP && e.Code == siKernel:
+		return "breakpoint"
 	case e.Code == siKernel:
 		// A general-protection fault (e.g. a non-canonical address):
 		// the kernel reports no address.
@@ -135,6 +137,7 @@ var codeNames = map[syscall.Signal][]string{
 	syscall.SIGSEGV: {1: "SEGV_MAPERR", "SEGV_ACCERR", "SEGV_BNDERR", "SEGV_PKUERR", "SEGV_ACCADI", "SEGV_ADIDERR", "SEGV_ADIPERR", "SEGV_MTEAERR", "SEGV_MTESERR", "SEGV_CPERR"},
 	syscall.SIGBUS:  {1: "BUS_ADRALN", "BUS_ADRERR", "BUS_OBJERR", "BUS_MCEERR_AR", "BUS_MCEERR_AO"},
 	syscall.SIGFPE:  {1: "FPE_INTDIV", "FPE_INTOVF", "FPE_FLTDIV", "FPE_FLTOVF", "FPE_FLTUND", "FPE_FLTRES", "FPE_FLTINV", "FPE_FLTSUB", "FPE_FLTUNK", "FPE_CONDTRAP"},
+	syscall.SIGTRAP: {1: "TRAP_BRKPT", "TRAP_TRACE", "TRAP_BRANCH", "TRAP_HWBKPT", "TRAP_UNK", "TRAP_PERF"},
 	syscall.SIGILL:  {1: "ILL_ILLOPC", "ILL_ILLOPN", "ILL_ILLADR", "ILL_ILLTRP", "ILL_PRVOPC", "ILL_PRVREG", "ILL_COPROC", "ILL_BADSTK", "ILL_BADIADDR"},
 }
 

@@ -64,6 +64,7 @@ var testFuncs = []testFunc{
 	{"read_rdi", fixed(0x8a, 0x07, 0xc3)},            // mov al,[rdi]; ret
 	{"recurse", fixed(0xe8, 0xfb, 0xff, 0xff, 0xff)}, // call self
 	{"spin", fixed(0xeb, 0xfe)},                      // jmp self
+	{"breakpoint", fixed(0xcc, 0xc3)},                // int3; ret
 }
 
 func newTestImage(t testing.TB, name string) *testImage {

@@ -85,8 +85,8 @@ static void rp_chain(int sig, siginfo_t *si, void *uc) {
 }
 
 // rp_synchronous reports whether sig was raised by the interrupted
-// instruction stream of this thread: a kernel-generated fault (si_code > 0,
-// including SI_KERNEL), or SIGABRT sent by this process to a thread
+// instruction stream of this thread: a kernel-generated fault or trap
+// (si_code > 0, including SI_KERNEL), or SIGABRT sent by this process to a thread
 // (SI_TKILL: abort() -> raise() -> tgkill on the calling thread).
 static int rp_synchronous(int sig, const siginfo_t *si) {
 	switch (sig) {
@@ -94,6 +94,7 @@ static int rp_synchronous(int sig, const siginfo_t *si) {
 	case SIGBUS:
 	case SIGFPE:
 	case SIGILL:
+	case SIGTRAP: // int3 / __builtin_debugtrap (a debugger's ptrace sees it first)
 		return si->si_code > 0;
 	case SIGABRT:
 		return si->si_code == SI_TKILL && si->si_pid == getpid();
@@ -106,7 +107,7 @@ static void rp_trap(struct rp_thread *t, struct rp_frame *fr, int status, int si
 	fr->status = status;
 	fr->signo = sig;
 	fr->code = si->si_code;
-	fr->addr = (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL) ? (uint64_t)si->si_addr : 0;
+	fr->addr = (sig == SIGABRT || sig == rp_intr_signo) ? 0 : (uint64_t)si->si_addr;
 	fr->pc = rp_uc_pc(uc);
 	fr->fsp = rp_uc_sp(uc);
 	t->active = 0; // claim once: a fault on the way out reaches Go
@@ -154,7 +155,7 @@ static void rp_handler(int sig, siginfo_t *si, void *uc) {
 }
 
 int rp_install(int intr_signo) {
-	static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, 0};
+	static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, 0};
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = rp_handler;

@@ -54,8 +54,8 @@ var _ [C.RP_A_FLOAT - unsafe.Offsetof(Args{}.Float)]byte
 
 // Call calls the native function at fn with the argument registers of a (nil
 // means all zero) and returns its result registers. A SIGSEGV, SIGBUS,
-// SIGFPE, SIGILL or SIGABRT raised by that code on the calling thread ends
-// the call with a *FaultError instead of killing the process.
+// SIGFPE, SIGILL, SIGABRT or SIGTRAP raised by that code on the calling
+// thread ends the call with a *FaultError instead of killing the process.
 //
 // The fast path is one cgo call: no allocation and no system call. The C
 // side reads *a only before it calls fn, and returns the result by value

@@ -112,6 +112,8 @@ func TestFaults(t *testing.T) {
 			pc: m.fn("read_rdi"), where: "mapped, not a plugin", symbol: "read_rdi+0x0", plugin: "faults.so"},
 		{name: "non-canonical address", fn: m.fn("read_rdi"), arg0: 1 << 63, sig: syscall.SIGSEGV, code: siKernel, addr: 0,
 			pc: m.fn("read_rdi"), where: "general protection fault (no address)", symbol: "read_rdi+0x0", plugin: "faults.so"},
+		{name: "int3", fn: m.fn("breakpoint"), sig: syscall.SIGTRAP, code: siKernel, addr: 0,
+			pc: m.fn("breakpoint") + 1, where: "breakpoint", symbol: "breakpoint+0x1", plugin: "faults.so"},
 		{name: "abort", fn: abort, sig: syscall.SIGABRT, code: siTkill, addr: 0, where: ""},
 		{name: "unbounded recursion", fn: m.fn("recurse"), sig: syscall.SIGSEGV, code: 0, addr: 0,
 			pc: m.fn("recurse"), where: "stack overflow", symbol: "recurse+0x0", plugin: "faults.so", lockThread: true},
