@@ -25,7 +25,7 @@ func BenchmarkLoadUnload(b *testing.B) {
 	for _, tc := range benchTargets {
 		b.Run(tc.name+"/runplug", func(b *testing.B) {
 			path := tc.path(b)
-			l := New(Options{TombstoneBudget: 1})
+			l := New(Options{})
 			defer l.Close()
 			b.ReportAllocs()
 			b.ResetTimer()

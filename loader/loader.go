@@ -325,7 +325,9 @@ func (l *Loader) finishLoad(root *object) (*Plugin, error) {
 	}
 	pl := newPlugin(l, root, closure)
 	l.plugins[pl] = struct{}{}
-	pl.log.Debug("loaded plugin", "plugin", root.name, "path", root.path, "addr", fmt.Sprintf("%#x", root.base), "deps", len(closure))
+	if pl.log.IsDebug() {
+		pl.log.Debug("loaded plugin", "plugin", root.name, "path", root.path, "addr", fmt.Sprintf("%#x", root.base), "deps", len(closure))
+	}
 	return pl, nil
 }
 
