@@ -218,3 +218,47 @@ func countMappings(t testing.TB) int {
 	}
 	return len(ms)
 }
+
+func TestAbsurdTableSizes(t *testing.T) {
+	path := plugintest.Build(t, "basic")
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := f.Section(".dynamic")
+	f.Close()
+	if dyn == nil {
+		t.Fatal("basic.so has no .dynamic section")
+	}
+	for _, tc := range []struct {
+		tag elf.DynTag
+		val uint64
+	}{
+		{elf.DT_RELASZ, 0xffffffffffff0},
+		{elf.DT_PLTRELSZ, 1 << 40},
+		{elf.DT_STRSZ, ^uint64(0)},
+		{elf.DT_INIT_ARRAYSZ, 1 << 50},
+	} {
+		t.Run(tc.tag.String(), func(t *testing.T) {
+			img := append([]byte(nil), orig...)
+			found := false
+			for off := dyn.Offset; off+16 <= dyn.Offset+dyn.Size; off += 16 {
+				if elf.DynTag(binary.LittleEndian.Uint64(img[off:])) == tc.tag {
+					binary.LittleEndian.PutUint64(img[off+8:], tc.val)
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("basic.so has no %v", tc.tag)
+			}
+			l := newLoader(t, Options{})
+			if _, err := l.LoadBytes("absurd.so", img); !errors.Is(err, elfmap.ErrMalformed) {
+				t.Errorf("LoadBytes with %v = %#x: %v, want ErrMalformed", tc.tag, tc.val, err)
+			}
+		})
+	}
+}
