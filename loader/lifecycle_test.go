@@ -392,3 +392,39 @@ func rssKB(t testing.TB) int {
 	t.Fatal("no VmRSS in /proc/self/status")
 	return 0
 }
+
+func TestConcurrentLoadsShareDependencies(t *testing.T) {
+	path := plugintest.Build(t, "dep_a")
+	l := newLoader(t, Options{})
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 30; i++ {
+				p, err := l.Load(path)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				f, err := p.Func("dep_a_value")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if r, err := f.Call(uint64(i)); err != nil || r != uint64(i)*10+4 {
+					t.Errorf("dep_a_value(%d) = %d, %v", i, r, err)
+				}
+				if err := p.Close(); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.byKey) != 0 || len(l.byName) != 0 || len(l.plugins) != 0 {
+		t.Errorf("after every plugin closed: %d shared objects, %d names, %d plugins", len(l.byKey), len(l.byName), len(l.plugins))
+	}
+}
