@@ -10,6 +10,7 @@ import (
 
 	"github.com/runplug/runplug/elfmap"
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/sysmaps"
 )
 
 // newLoader returns a Loader closed at the end of the test.
@@ -449,5 +450,44 @@ func TestTLSRefused(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "thread-local storage") {
 		t.Errorf("error %q does not say thread-local storage", err)
+	}
+}
+
+func TestRELROProtected(t *testing.T) {
+	path := plugintest.Build(t, "reloc_types")
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var relro *elf.Prog
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_GNU_RELRO {
+			relro = p
+		}
+	}
+	f.Close()
+	if relro == nil {
+		t.Fatal("reloc_types.so has no PT_GNU_RELRO")
+	}
+	l := newLoader(t, Options{})
+	p := load(t, l, "reloc_types")
+	// ld.so protects [pagedown(vaddr), pagedown(vaddr+memsz)): the linker
+	// pads RELRO so that it ends on a page boundary.
+	ps := uint64(os.Getpagesize())
+	start, end := relro.Vaddr&^(ps-1), (relro.Vaddr+relro.Memsz)&^(ps-1)
+	if start >= end {
+		t.Fatalf("RELRO [%#x,+%#x) covers no whole page", relro.Vaddr, relro.Memsz)
+	}
+	m, ok, err := sysmaps.Lookup(p.Base() + uintptr(start))
+	if err != nil || !ok {
+		t.Fatalf("no mapping at the RELRO page: %v", err)
+	}
+	if m.Perms != "r--p" {
+		t.Errorf("RELRO page mapped %s, want r--p (read-only after relocation)", m.Perms)
+	}
+	// The data after RELRO stays writable.
+	m, ok, err = sysmaps.Lookup(lookup(t, p, "rt_value"))
+	if err != nil || !ok || m.Perms != "rw-p" {
+		t.Errorf("rt_value's page: %v %v %v, want rw-p", m.Perms, ok, err)
 	}
 }
