@@ -114,8 +114,6 @@ func TestDeadlineQuarantines(t *testing.T) {
 func TestDescriberAndTombstone(t *testing.T) {
 	l := newLoader(t, Options{})
 	p := load(t, l, "basic")
-	d := p.obj.reg
-	_ = d
 	desc := &describer{o: p.obj}
 	plan := p.obj.p.plan
 	base := p.Base()

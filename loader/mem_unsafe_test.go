@@ -23,9 +23,6 @@ func peek64(addr uintptr) int64 { return *(*int64)(ptr(addr)) }
 // poke64 writes v at addr.
 func poke64(addr uintptr, v int64) { *(*int64)(ptr(addr)) = v }
 
-// peek32 reads the int32 at addr.
-func peek32(addr uintptr) int32 { return *(*int32)(ptr(addr)) }
-
 // cString copies the NUL-terminated string at addr (at most 4096 bytes).
 func cString(addr uintptr) string {
 	if addr == 0 {
