@@ -23,18 +23,17 @@
 
 #include "sandbox.h"
 
-_Static_assert(offsetof(struct rp_frame, sp) == RP_FR_SP, "rp_frame.sp");
 _Static_assert(offsetof(struct rp_frame, prev) == RP_FR_PREV, "rp_frame.prev");
 _Static_assert(offsetof(struct rp_frame, seq) == RP_FR_SEQ, "rp_frame.seq");
+_Static_assert(offsetof(struct rp_frame, active) == RP_FR_ACTIVE, "rp_frame.active");
+_Static_assert(offsetof(struct rp_frame, pending) == RP_FR_ACTIVE + 4, "rp_frame.pending");
 _Static_assert(offsetof(struct rp_frame, status) == RP_FR_STATUS, "rp_frame.status");
-_Static_assert(offsetof(struct rp_frame, pending) == RP_FR_PENDING, "rp_frame.pending");
 _Static_assert(offsetof(struct rp_frame, pc) == RP_FR_PC, "rp_frame.pc");
 _Static_assert(offsetof(struct rp_frame, result) == RP_FR_RESULT, "rp_frame.result");
 _Static_assert(offsetof(struct rp_frame, slot) == RP_FR_SLOT, "rp_frame.slot");
 _Static_assert(sizeof(struct rp_frame) == RP_FR_SIZE, "rp_frame size");
 _Static_assert(RP_FR_SIZE % 16 == 0, "rp_frame keeps the stack aligned");
 _Static_assert(offsetof(struct rp_thread, cur) == RP_T_CUR, "rp_thread.cur");
-_Static_assert(offsetof(struct rp_thread, active) == RP_T_ACTIVE, "rp_thread.active");
 _Static_assert(offsetof(struct rp_thread, seq) == RP_T_SEQ, "rp_thread.seq");
 _Static_assert(offsetof(struct rp_args, i) == RP_A_INT, "rp_args.i");
 _Static_assert(offsetof(struct rp_args, f) == RP_A_FLOAT, "rp_args.f");
@@ -102,16 +101,15 @@ static int rp_synchronous(int sig, const siginfo_t *si) {
 	return 0;
 }
 
-static void rp_trap(struct rp_thread *t, struct rp_frame *fr, int status, int sig, const siginfo_t *si,
-		    void *uc) {
+static void rp_trap(struct rp_frame *fr, int status, int sig, const siginfo_t *si, void *uc) {
 	fr->status = status;
 	fr->signo = sig;
 	fr->code = si->si_code;
 	fr->addr = (sig == SIGABRT || sig == rp_intr_signo) ? 0 : (uint64_t)si->si_addr;
 	fr->pc = rp_uc_pc(uc);
 	fr->fsp = rp_uc_sp(uc);
-	t->active = 0; // claim once: a fault on the way out reaches Go
-	rp_uc_redirect(uc, (uint64_t)&rp_recover, fr->sp);
+	fr->active = 0; // claim once: a fault on the way out reaches Go
+	rp_uc_redirect(uc, (uint64_t)&rp_recover, (uint64_t)fr);
 }
 
 static void rp_handler(int sig, siginfo_t *si, void *uc) {
@@ -132,8 +130,8 @@ static void rp_handler(int sig, siginfo_t *si, void *uc) {
 			if (seq == 0 || f->seq != seq) {
 				continue;
 			}
-			if (f == fr && t->active) {
-				rp_trap(t, fr, RP_INTERRUPTED, sig, si, uc);
+			if (f == fr && fr->active) {
+				rp_trap(fr, RP_INTERRUPTED, sig, si, uc);
 			} else {
 				// In a callback into Go (or a nested call): interrupt
 				// when control comes back (rp_callback_leave).
@@ -145,8 +143,8 @@ static void rp_handler(int sig, siginfo_t *si, void *uc) {
 		errno = saved_errno;
 		return;
 	}
-	if (fr != NULL && t->active && rp_synchronous(sig, si)) {
-		rp_trap(t, fr, RP_FAULT, sig, si, uc);
+	if (fr != NULL && fr->active && rp_synchronous(sig, si)) {
+		rp_trap(fr, RP_FAULT, sig, si, uc);
 		errno = saved_errno;
 		return;
 	}
@@ -255,38 +253,42 @@ void rp_interrupt(uintptr_t slotp) {
 }
 
 int32_t rp_callback_enter(void) {
-	struct rp_thread *t = &rp_self;
-	int32_t saved = t->active;
+	struct rp_frame *fr = rp_self.cur;
+	if (fr == NULL) {
+		return 0;
+	}
+	int32_t saved = fr->active;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	t->active = 0;
+	fr->active = 0;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	return saved;
 }
 
 void rp_callback_leave(int32_t saved) {
-	struct rp_thread *t = &rp_self;
-	struct rp_frame *fr = t->cur;
-	if (saved && fr != NULL && fr->pending) {
+	struct rp_frame *fr = rp_self.cur;
+	if (fr == NULL) {
+		return;
+	}
+	if (saved && fr->pending) {
 		fr->status = RP_INTERRUPTED;
 		fr->pc = (uint64_t)__builtin_return_address(0);
-		rp_resume(fr->sp);
+		rp_resume(fr);
 	}
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	t->active = saved;
+	fr->active = saved;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 
 void rp_abort_current(int64_t code) {
-	struct rp_thread *t = &rp_self;
-	struct rp_frame *fr = t->cur;
+	struct rp_frame *fr = rp_self.cur;
 	if (fr == NULL) {
 		abort(); // not inside a protected call: nothing to unwind to
 	}
-	t->active = 0;
+	fr->active = 0;
 	fr->status = RP_ABORTED;
 	fr->abort_code = code;
 	fr->pc = (uint64_t)__builtin_return_address(0);
-	rp_resume(fr->sp);
+	rp_resume(fr);
 }
 
 // Host libraries.
@@ -352,11 +354,11 @@ uint64_t rp_fixture_abort_call_addr(void) { return (uint64_t)&rp_fixture_abort_c
 // rp_fixture_callback_state returns active before | during enter/leave << 8
 // | after << 16, as a dispatcher around a Go callback would see them.
 static int64_t rp_fixture_callback_state(void) {
-	int64_t before = rp_self.active;
+	int64_t before = rp_self.cur->active;
 	int32_t saved = rp_callback_enter();
-	int64_t during = rp_self.active;
+	int64_t during = rp_self.cur->active;
 	rp_callback_leave(saved);
-	int64_t after = rp_self.active;
+	int64_t after = rp_self.cur->active;
 	return before | during << 8 | after << 16;
 }
 

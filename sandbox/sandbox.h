@@ -10,17 +10,15 @@
 
 // Offsets into struct rp_frame, struct rp_thread, struct rp_args and
 // struct rp_result used by sandbox_amd64.S (checked in sandbox.c).
-#define RP_FR_SP 0
-#define RP_FR_PREV 8
-#define RP_FR_SEQ 16
+#define RP_FR_PREV 0
+#define RP_FR_SEQ 8
+#define RP_FR_ACTIVE 16
 #define RP_FR_STATUS 24
-#define RP_FR_PENDING 28
 #define RP_FR_PC 48
 #define RP_FR_RESULT 72
 #define RP_FR_SLOT 80
 #define RP_FR_SIZE 96
 #define RP_T_CUR 0
-#define RP_T_ACTIVE 8
 #define RP_T_SEQ 16
 #define RP_A_INT 0
 #define RP_A_FLOAT 48
@@ -43,23 +41,26 @@
 
 // One protected call in progress. It lives in the stack frame of rp_call
 // (so nested calls through callbacks into Go each have their own) and is
-// linked from the thread's struct rp_thread while the call runs.
+// linked from the thread's struct rp_thread while the call runs. Its
+// address is also the recovery stack pointer: rp_recover runs with
+// rsp = the frame, whose fields say what happened.
 struct rp_frame {
-	uint64_t sp;           // stack pointer the recovery stub resumes on (= &frame)
 	struct rp_frame *prev; // enclosing protected call on this thread, or NULL
 	uint64_t seq;          // per-thread sequence number of a CallContext call (deadline
 	                       // signals name it), 0 for Call
-	volatile int32_t status;  // RP_OK, RP_FAULT, RP_INTERRUPTED or RP_ABORTED
+	volatile int32_t active;  // 1 while plugin code runs (0 during callbacks into Go)
 	volatile int32_t pending; // a deadline passed while in a callback into Go
+	volatile int32_t status;  // RP_FAULT, RP_INTERRUPTED or RP_ABORTED (set before recovery)
 	volatile int32_t signo;   // trapped signal
 	volatile int32_t code;    // its si_code
+	int32_t pad0;
 	volatile uint64_t addr;   // si_addr
 	volatile uint64_t pc;     // RIP when the signal arrived
 	volatile uint64_t fsp;    // RSP when the signal arrived
 	volatile int64_t abort_code; // rp_abort_current's argument
 	uint64_t result;       // rp_call's struct rp_result pointer (for the recovery path)
 	uint64_t slot;         // struct rp_slot of a CallContext, or 0
-	uint64_t pad;
+	uint64_t pad1;
 };
 
 // The argument registers, laid out like the Go type Args.
@@ -72,8 +73,8 @@ struct rp_args {
 // access, safe in a signal handler and without a function call.
 struct rp_thread {
 	struct rp_frame *cur; // innermost protected call on this thread, or NULL
-	int32_t active;       // 1 while plugin code of cur runs (0 during callbacks into Go)
 	int32_t tid;          // cached gettid(), 0 until a deadline call needs it
+	int32_t pad;
 	uint64_t seq;         // last sequence number handed out on this thread
 };
 
@@ -110,10 +111,10 @@ struct rp_slot {
 // argument registers and returns rax/xmm0, or what stopped the call. slot
 // is a struct rp_slot for CallContext, or 0.
 struct rp_result rp_call(uint64_t fn, const struct rp_args *a, uintptr_t slot);
-// Recovery stub: the signal handler points RIP here and RSP at fr->sp.
+// Recovery stub: the signal handler points RIP here and RSP at the frame.
 void rp_recover(void);
-// Unwinds to the recovery point saved at sp (fr->sp); does not return.
-void rp_resume(uint64_t sp) __attribute__((noreturn));
+// Unwinds to the recovery point of frame fr; does not return.
+void rp_resume(struct rp_frame *fr) __attribute__((noreturn));
 // Slow-path helpers rp_call calls (sandbox.c).
 int rp_slot_begin(struct rp_slot *slot, uint64_t seq);
 void rp_slot_end(struct rp_slot *slot);

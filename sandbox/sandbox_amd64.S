@@ -4,15 +4,14 @@
 //
 // The cgo wrapper calls this directly with rdi = the result buffer (a
 // struct returned in memory), rsi = fn, rdx = a, rcx = slot. It saves what a
-// return must restore (the callee-saved registers rbx, rbp, r12-r15 and
-// MXCSR, whose control bits the ABI makes callee-saved), builds a struct
-// rp_frame on its own stack whose address is also the recovery stack
-// pointer, links it into the thread's initial-exec TLS block
-// (cur = frame, active = 1), loads the argument registers from a and calls
-// fn. This is a setjmp without the signal-mask save: no system call.
+// return must restore (the callee-saved registers rbx, rbp, r12-r15),
+// builds a struct rp_frame on its own stack whose address is also the
+// recovery stack pointer, marks it active and links it into the thread's
+// initial-exec TLS block (cur = frame), loads the argument registers from a
+// and calls fn. This is a setjmp without the signal-mask save: no system call.
 //
 // When the signal handler claims a fault it rewrites the interrupted
-// context (RIP = rp_recover, RSP = fr->sp) and returns; the kernel's
+// context (RIP = rp_recover, RSP = the frame) and returns; the kernel's
 // sigreturn restores the thread's signal mask and resumes rp_recover on
 // rp_call's own frame, above every frame the plugin pushed. rp_recover
 // reloads its registers from the frame, clears the direction flag, resets
@@ -61,18 +60,16 @@ rp_call:
 	movq	%rdx, %rbp			// rbp = a
 	movq	%rcx, %r14			// r14 = slot
 	movq	rp_self@gottpoff(%rip), %r13	// r13 = TLS offset of rp_self
-	movq	%rsp, RP_FR_SP(%rbx)
 	movq	%rdi, RP_FR_RESULT(%rbx)
 	movq	%rcx, RP_FR_SLOT(%rbx)
-	movq	$0, RP_FR_STATUS(%rbx)		// status = 0, pending = 0
 	movq	$0, RP_FR_SEQ(%rbx)
 	movq	%fs:RP_T_CUR(%r13), %rax
 	movq	%rax, RP_FR_PREV(%rbx)
 	testq	%r14, %r14
 	jnz	.Lslot_begin
 .Lenter:
+	movq	$1, RP_FR_ACTIVE(%rbx)		// active = 1, pending = 0
 	movq	%rbx, %fs:RP_T_CUR(%r13)
-	movl	$1, %fs:RP_T_ACTIVE(%r13)
 	movsd	RP_A_FLOAT+0(%rbp), %xmm0
 	movsd	RP_A_FLOAT+8(%rbp), %xmm1
 	movsd	RP_A_FLOAT+16(%rbp), %xmm2
@@ -89,7 +86,7 @@ rp_call:
 	movq	RP_A_INT+40(%rbp), %r9
 	movl	$8, %eax			// vector registers used, for variadic callees
 	callq	*%r15
-	movl	$0, %fs:RP_T_ACTIVE(%r13)
+	movl	$0, RP_FR_ACTIVE(%rbx)
 	// rax and xmm0 in one 16-byte store, info = RP_OK and code = 0 in
 	// one 8-byte store: the cgo wrapper copies the result with 16-byte
 	// loads, and narrower stores would defeat store-to-load forwarding.
@@ -142,7 +139,7 @@ rp_call:
 	jmp	.Lleave
 
 	// rp_recover: entered by the signal handler's context rewrite (or
-	// rp_resume) with rsp = fr->sp and the record in fr. Never called.
+	// rp_resume) with rsp = the frame, holding the record. Never called.
 	.globl	rp_recover
 	.hidden	rp_recover
 rp_recover:
@@ -153,7 +150,7 @@ rp_recover:
 	movq	RP_FR_RESULT(%rbx), %r12
 	movq	RP_FR_SLOT(%rbx), %r14
 	movq	rp_self@gottpoff(%rip), %r13
-	movl	$0, %fs:RP_T_ACTIVE(%r13)
+	movl	$0, RP_FR_ACTIVE(%rbx)
 	testq	%r14, %r14
 	jz	.Lfill
 	movq	%r14, %rdi
@@ -166,7 +163,7 @@ rp_recover:
 	.cfi_endproc
 	.size	rp_call, .-rp_call
 
-	// rp_resume(uint64_t sp): unwind to the recovery point saved at sp.
+	// rp_resume(struct rp_frame *fr): unwind to fr's recovery point.
 	// Used by rp_abort_current and rp_callback_leave (plain C code, so no
 	// signal context to rewrite).
 	.globl	rp_resume
