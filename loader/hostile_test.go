@@ -5,8 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/elfmap"
 	"github.com/runplug/runplug/internal/plugintest"
@@ -260,5 +264,38 @@ func TestAbsurdTableSizes(t *testing.T) {
 				t.Errorf("LoadBytes with %v = %#x: %v, want ErrMalformed", tc.tag, tc.val, err)
 			}
 		})
+	}
+}
+
+func TestFIFOInSearchPathDoesNotHang(t *testing.T) {
+	image, err := os.ReadFile(plugintest.Build(t, "dep_a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := unix.Mkfifo(filepath.Join(dir, "dep_b.so"), 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	t.Setenv("LD_LIBRARY_PATH", "")
+	l := newLoader(t, Options{SearchPath: []string{dir}})
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.LoadBytes("dep_a.so", image)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		var nf *NotFoundError
+		if !errors.As(err, &nf) || nf.Err == nil || !strings.Contains(nf.Err.Error(), "not a regular file") {
+			t.Errorf("LoadBytes: %v, want dep_b.so not found, the FIFO refused as not a regular file", err)
+		}
+	case <-time.After(10 * time.Second):
+		// Release the blocked open (a writer arrives) before failing,
+		// so that the Loader can still be closed.
+		if w, err := os.OpenFile(filepath.Join(dir, "dep_b.so"), os.O_WRONLY, 0); err == nil {
+			w.Close()
+		}
+		<-done
+		t.Fatal("LoadBytes hangs on a FIFO in the search path")
 	}
 }

@@ -182,7 +182,10 @@ func (l *Loader) openFile(path string) (f *os.File, key fileKey, p *parsed, err 
 	// unix.Open rather than os.Open: os.Open tries to register a regular
 	// file with the network poller and later Fd calls switch it back to
 	// blocking mode, four wasted system calls per load.
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	// O_NONBLOCK: opening a FIFO planted where a library is expected
+	// must not wait for a writer (it is refused below as not a regular
+	// file); for regular files the flag changes nothing.
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, key, nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
