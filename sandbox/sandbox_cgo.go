@@ -72,7 +72,7 @@ func Call(fn uintptr, a *Args) (Result, error) {
 	}
 	r := C.rp_call(C.uint64_t(fn), (*C.struct_rp_args)(unsafe.Pointer(a)), 0)
 	if r.info != C.RP_OK {
-		return Result{}, callError(&r, nil)
+		return Result{}, callError(r, nil)
 	}
 	return Result{Int: uint64(r.a), Float: math.Float64frombits(uint64(r.b))}, nil
 }
@@ -113,13 +113,13 @@ func CallContext(ctx context.Context, fn uintptr, a *Args) (Result, error) {
 	}
 	C.rp_slot_free(slot)
 	if r.info != C.RP_OK {
-		return Result{}, callError(&r, ctx)
+		return Result{}, callError(r, ctx)
 	}
 	return Result{Int: uint64(r.a), Float: math.Float64frombits(uint64(r.b))}, nil
 }
 
 // callError turns a failed call's record into its error.
-func callError(r *C.struct_rp_result, ctx context.Context) error {
+func callError(r C.struct_rp_result, ctx context.Context) error {
 	pc := uintptr(r.b)
 	switch r.info & 0xff {
 	case C.RP_FAULT:
