@@ -1,11 +1,13 @@
 package sandbox
 
 import (
+	"context"
 	"errors"
 	"runtime"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestSoak traps 100,000 faults from 8 goroutines with healthy calls
@@ -70,4 +72,52 @@ func errString(err error) string {
 		return "<nil>"
 	}
 	return err.Error()
+}
+
+// TestDeadlineSoak interrupts spinning calls from several goroutines at
+// once, mixed with faults and healthy calls: every spin ends with
+// ErrDeadline, every fault is reported, every healthy call is right.
+func TestDeadlineSoak(t *testing.T) {
+	m := newTestImage(t, "deadsoak.so")
+	const workers = 4
+	n := 50
+	if testing.Short() {
+		n = 10
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < n; i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+				_, err := CallContext(ctx, m.fn("spin"), nil)
+				cancel()
+				if !errors.Is(err, ErrDeadline) {
+					errc <- errors.New("spin not interrupted: " + errString(err))
+					return
+				}
+				if _, err := Call(m.fn("div_zero"), nil); !isSignal(err, syscall.SIGFPE) {
+					errc <- errors.New("fault not reported: " + errString(err))
+					return
+				}
+				a := uint64(w*1000 + i)
+				if r, err := Call(m.fn("add"), &Args{Int: [6]uint64{a, a}}); err != nil || r.Int != 2*a {
+					errc <- errors.New("healthy call wrong: " + errString(err))
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+}
+
+func isSignal(err error, sig syscall.Signal) bool {
+	var fe *FaultError
+	return errors.As(err, &fe) && fe.Signal == sig
 }
