@@ -1,39 +1,59 @@
 // The system loader (glibc's dlopen) as a baseline for benchmarks and an
-// oracle for tests: see baseline_cgo.go.
+// oracle for tests: see baseline_cgo.go. Each function reads dlerror on the
+// thread that failed and returns a malloc'd copy of it (the caller frees
+// it), since the next cgo call may run on another thread.
 
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <stddef.h>
-#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "baseline.h"
 
-void *rp_sys_dlopen_now(const char *path) { return dlopen(path, RTLD_NOW | RTLD_LOCAL); }
-
-int rp_sys_is_loaded(const char *path) {
-	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-	if (h == NULL) {
-		return 0;
-	}
-	dlclose(h); // drop the reference RTLD_NOLOAD took
-	return 1;
+static char *rp_sys_error(void) {
+	const char *e = dlerror();
+	return strdup(e != NULL ? e : "unknown dynamic loader error");
 }
 
-uint64_t rp_sys_dlsym(void *h, const char *name) { return (uint64_t)dlsym(h, name); }
-
-int rp_sys_dlclose(void *h) { return dlclose(h); }
-
-// rp_sys_dlerror copies dlerror()'s message (empty when there is none).
-void rp_sys_dlerror(char *buf, size_t n) {
-	const char *e = dlerror();
-	size_t i = 0;
-	if (n == 0) {
-		return;
+struct rp_sys_result rp_sys_dlopen(const char *path, int noload) {
+	struct rp_sys_result r = {0, NULL};
+	int flags = RTLD_NOW | RTLD_LOCAL;
+	if (noload) {
+		flags |= RTLD_NOLOAD;
 	}
-	if (e != NULL) {
-		for (; i + 1 < n && e[i] != 0; i++) {
-			buf[i] = e[i];
+	void *h = dlopen(path, flags);
+	if (h == NULL) {
+		if (!noload) {
+			r.err = rp_sys_error();
 		}
+		return r;
 	}
-	buf[i] = 0;
+	r.value = (uint64_t)h;
+	return r;
+}
+
+struct rp_sys_result rp_sys_dlsym(uint64_t h, const char *name) {
+	struct rp_sys_result r = {0, NULL};
+	dlerror(); // clear: a symbol may legitimately be at address 0
+	void *p = dlsym((void *)h, name);
+	const char *e = dlerror();
+	if (e != NULL) {
+		r.err = strdup(e);
+		return r;
+	}
+	r.value = (uint64_t)p;
+	return r;
+}
+
+char *rp_sys_dlclose(uint64_t h) {
+	if (dlclose((void *)h) != 0) {
+		return rp_sys_error();
+	}
+	return NULL;
+}
+
+// rp_sys_call2 calls fn(a, b) through the pointer with no protection: the
+// plain cgo call protected calls are compared with.
+int64_t rp_sys_call2(uint64_t fn, int64_t a, int64_t b) {
+	return ((int64_t(*)(int64_t, int64_t))fn)(a, b);
 }

@@ -2,13 +2,17 @@
 #ifndef RUNPLUG_BASELINE_H
 #define RUNPLUG_BASELINE_H
 
-#include <stddef.h>
 #include <stdint.h>
 
-void *rp_sys_dlopen_now(const char *path);
-int rp_sys_is_loaded(const char *path);
-uint64_t rp_sys_dlsym(void *h, const char *name);
-int rp_sys_dlclose(void *h);
-void rp_sys_dlerror(char *buf, size_t n);
+// rp_sys_result is a handle or an address, or a malloc'd error message.
+struct rp_sys_result {
+	uint64_t value;
+	char *err;
+};
+
+struct rp_sys_result rp_sys_dlopen(const char *path, int noload);
+struct rp_sys_result rp_sys_dlsym(uint64_t h, const char *name);
+char *rp_sys_dlclose(uint64_t h);
+int64_t rp_sys_call2(uint64_t fn, int64_t a, int64_t b);
 
 #endif

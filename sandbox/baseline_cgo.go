@@ -1,0 +1,121 @@
+//go:build linux && amd64
+
+package sandbox
+
+// The system loader as a baseline: glibc's dlopen, dlsym and dlclose, for
+// the side-by-side benchmarks (runplug's own loader against the one users
+// would otherwise call) and as an oracle in tests. runplug itself never
+// loads a plugin this way. The C side is baseline.c.
+
+/*
+#include <stdlib.h>
+#include "baseline.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"unsafe"
+)
+
+// ErrSystemLibraryClosed is returned (wrapped) by the methods of a
+// SystemLibrary after Close.
+var ErrSystemLibraryClosed = errors.New("sandbox: system library closed")
+
+// SystemLibrary is a shared object loaded by the system's dynamic loader
+// (glibc's dlopen with RTLD_NOW|RTLD_LOCAL), not by runplug. It exists for
+// benchmarks that compare runplug with dlopen and for tests that need the
+// system loader's answer as an oracle. Its methods are safe for concurrent
+// use; calls into the library's code made through addresses from Dlsym are
+// not protected.
+type SystemLibrary struct {
+	path string
+
+	mu     sync.Mutex
+	handle uint64 // 0 once closed
+}
+
+// DlopenNow loads path with dlopen(path, RTLD_NOW|RTLD_LOCAL): every
+// relocation is bound at once and the library's symbols are not made
+// global. A path without a slash is searched for as dlopen does. Loading a
+// library the process already has only takes another reference to it: use
+// IsLoaded first when that matters (a benchmark of dlopen must not find
+// the library loaded, or dlclose would unload nothing).
+func DlopenNow(path string) (*SystemLibrary, error) {
+	cs := C.CString(path)
+	r := C.rp_sys_dlopen(cs, 0)
+	C.free(unsafe.Pointer(cs))
+	if r.err != nil {
+		return nil, fmt.Errorf("sandbox: dlopen %s: %s", path, takeCError(r.err))
+	}
+	return &SystemLibrary{path: path, handle: uint64(r.value)}, nil
+}
+
+// IsLoaded reports whether the system loader already has path loaded in
+// this process (dlopen with RTLD_NOLOAD; the reference that takes is
+// dropped again). It never loads anything.
+func IsLoaded(path string) bool {
+	cs := C.CString(path)
+	r := C.rp_sys_dlopen(cs, 1)
+	C.free(unsafe.Pointer(cs))
+	if r.value == 0 {
+		return false
+	}
+	C.free(unsafe.Pointer(C.rp_sys_dlclose(r.value)))
+	return true
+}
+
+// Path returns the path the library was opened with.
+func (l *SystemLibrary) Path() string { return l.path }
+
+// Dlsym returns the address of the symbol name in the library or its
+// dependencies (dlsym on the handle).
+func (l *SystemLibrary) Dlsym(name string) (uintptr, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.handle == 0 {
+		return 0, fmt.Errorf("sandbox: dlsym %q in %s: %w", name, l.path, ErrSystemLibraryClosed)
+	}
+	cs := C.CString(name)
+	r := C.rp_sys_dlsym(C.uint64_t(l.handle), cs)
+	C.free(unsafe.Pointer(cs))
+	if r.err != nil {
+		return 0, fmt.Errorf("sandbox: dlsym %q in %s: %s", name, l.path, takeCError(r.err))
+	}
+	return uintptr(r.value), nil
+}
+
+// Close drops the reference DlopenNow took (dlclose): the system loader
+// runs the destructors and unmaps the library when it was the last one.
+// It is safe to call twice; the second call does nothing.
+func (l *SystemLibrary) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.handle == 0 {
+		return nil
+	}
+	e := C.rp_sys_dlclose(C.uint64_t(l.handle))
+	l.handle = 0
+	if e != nil {
+		return fmt.Errorf("sandbox: dlclose %s: %s", l.path, takeCError(e))
+	}
+	return nil
+}
+
+// takeCError converts and frees a malloc'd C error message.
+func takeCError(e *C.char) string {
+	s := C.GoString(e)
+	C.free(unsafe.Pointer(e))
+	return s
+}
+
+// CallUnprotected2 calls the native function fn(a, b) (two integer
+// arguments, an integer result) with one plain cgo call and no protection
+// at all: a fault in it crashes the process. It is the baseline that Call
+// is measured against (the cost of protection), not something to call
+// plugins with.
+func CallUnprotected2(fn uintptr, a, b int64) int64 {
+	return int64(C.rp_sys_call2(C.uint64_t(fn), C.int64_t(a), C.int64_t(b)))
+}
