@@ -35,6 +35,7 @@ _Static_assert(sizeof(struct rp_frame) == RP_FR_SIZE, "rp_frame size");
 _Static_assert(RP_FR_SIZE % 16 == 0, "rp_frame keeps the stack aligned");
 _Static_assert(offsetof(struct rp_thread, cur) == RP_T_CUR, "rp_thread.cur");
 _Static_assert(offsetof(struct rp_thread, seq) == RP_T_SEQ, "rp_thread.seq");
+_Static_assert(offsetof(struct rp_slot, cancel) == RP_SLOT_CANCEL, "rp_slot.cancel");
 _Static_assert(offsetof(struct rp_args, i) == RP_A_INT, "rp_args.i");
 _Static_assert(offsetof(struct rp_args, f) == RP_A_FLOAT, "rp_args.f");
 _Static_assert(offsetof(struct rp_result, a) == RP_R_A, "rp_result.a");
@@ -186,11 +187,12 @@ int rp_install(int intr_signo) {
 }
 
 // rp_slot_begin publishes the thread and sequence number of a CallContext
-// call in its slot, then reports whether the deadline already passed (the
-// call then does not start). The seq_cst store/load pair against
-// rp_interrupt's guarantees that either this sees cancel or rp_interrupt
-// sees the call running.
-int rp_slot_begin(struct rp_slot *slot, uint64_t seq) {
+// call in its slot and marks it running. rp_call then publishes its frame
+// and only then reads cancel: with this seq_cst store and rp_interrupt's
+// seq_cst store of cancel and load of state, either the call sees cancel
+// or rp_interrupt sees it running and signals it (the signal then finds
+// the frame, or, arriving before it, is dropped and the call sees cancel).
+void rp_slot_begin(struct rp_slot *slot, uint64_t seq) {
 	struct rp_thread *t = &rp_self;
 	if (t->tid == 0) {
 		t->tid = (int32_t)syscall(SYS_gettid); // once per thread
@@ -198,11 +200,6 @@ int rp_slot_begin(struct rp_slot *slot, uint64_t seq) {
 	slot->tid = t->tid;
 	slot->seq = seq;
 	__atomic_store_n(&slot->state, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&slot->cancel, __ATOMIC_SEQ_CST)) {
-		__atomic_store_n(&slot->state, 2, __ATOMIC_SEQ_CST);
-		return 1;
-	}
-	return 0;
 }
 
 void rp_slot_end(struct rp_slot *slot) { __atomic_store_n(&slot->state, 2, __ATOMIC_SEQ_CST); }

@@ -20,6 +20,7 @@
 #define RP_FR_SIZE 96
 #define RP_T_CUR 0
 #define RP_T_SEQ 16
+#define RP_SLOT_CANCEL 8
 #define RP_A_INT 0
 #define RP_A_FLOAT 48
 #define RP_R_A 0
@@ -116,7 +117,7 @@ void rp_recover(void);
 // Unwinds to the recovery point of frame fr; does not return.
 void rp_resume(struct rp_frame *fr) __attribute__((noreturn));
 // Slow-path helpers rp_call calls (sandbox.c).
-int rp_slot_begin(struct rp_slot *slot, uint64_t seq);
+void rp_slot_begin(struct rp_slot *slot, uint64_t seq);
 void rp_slot_end(struct rp_slot *slot);
 void rp_fill_result(struct rp_result *r, const struct rp_frame *fr);
 

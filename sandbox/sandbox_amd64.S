@@ -70,6 +70,9 @@ rp_call:
 .Lenter:
 	movq	$1, RP_FR_ACTIVE(%rbx)		// active = 1, pending = 0
 	movq	%rbx, %fs:RP_T_CUR(%r13)
+	testq	%r14, %r14
+	jnz	.Lcheck_cancel
+.Lcall:
 	movsd	RP_A_FLOAT+0(%rbp), %xmm0
 	movsd	RP_A_FLOAT+8(%rbp), %xmm1
 	movsd	RP_A_FLOAT+16(%rbp), %xmm2
@@ -117,9 +120,9 @@ rp_call:
 	ret
 	.cfi_adjust_cfa_offset RP_FR_SIZE+8+48
 
-	// CallContext only: take the thread's next sequence number, publish
-	// (tid, seq) in the slot; if the deadline already passed, do not call
-	// fn. (Plain calls keep seq 0, which no deadline signal carries.)
+	// CallContext only: take the thread's next sequence number and
+	// publish (tid, seq, running) in the slot. (Plain calls keep seq 0,
+	// which no deadline signal carries.)
 .Lslot_begin:
 	movq	%fs:RP_T_SEQ(%r13), %rsi
 	incq	%rsi
@@ -127,11 +130,21 @@ rp_call:
 	movq	%rsi, RP_FR_SEQ(%rbx)
 	movq	%r14, %rdi
 	call	rp_slot_begin
+	jmp	.Lenter
+
+	// Then, with the frame published (so a deadline signal from now on
+	// interrupts the call), look at cancel: if the deadline passed before
+	// the frame was published, its signal may have been dropped, but
+	// rp_interrupt stored cancel before sending it, so we see it here.
+	// (rp_slot_begin's seq_cst store orders this load after the slot's
+	// "running" against rp_interrupt's store of cancel and load of state.)
+.Lcheck_cancel:
+	movl	RP_SLOT_CANCEL(%r14), %eax
 	testl	%eax, %eax
-	jz	.Lenter
+	jz	.Lcall
 	movl	$RP_INTERRUPTED, RP_FR_STATUS(%rbx)
 	movq	$0, RP_FR_PC(%rbx)
-	jmp	.Lfill
+	jmp	rp_recover			// rsp is the frame: end the call there
 
 .Lslot_end:
 	movq	%r14, %rdi
