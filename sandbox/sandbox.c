@@ -34,7 +34,6 @@ _Static_assert(offsetof(struct rp_frame, slot) == RP_FR_SLOT, "rp_frame.slot");
 _Static_assert(sizeof(struct rp_frame) == RP_FR_SIZE, "rp_frame size");
 _Static_assert(RP_FR_SIZE % 16 == 0, "rp_frame keeps the stack aligned");
 _Static_assert(offsetof(struct rp_thread, cur) == RP_T_CUR, "rp_thread.cur");
-_Static_assert(offsetof(struct rp_thread, seq) == RP_T_SEQ, "rp_thread.seq");
 _Static_assert(offsetof(struct rp_slot, cancel) == RP_SLOT_CANCEL, "rp_slot.cancel");
 _Static_assert(offsetof(struct rp_args, i) == RP_A_INT, "rp_args.i");
 _Static_assert(offsetof(struct rp_args, f) == RP_A_FLOAT, "rp_args.f");
@@ -186,20 +185,26 @@ int rp_install(int intr_signo) {
 	return 0;
 }
 
-// rp_slot_begin publishes the thread and sequence number of a CallContext
-// call in its slot and marks it running. rp_call then publishes its frame
-// and only then reads cancel: with this seq_cst store and rp_interrupt's
+// rp_slot_begin publishes the thread and a fresh sequence number (returned)
+// of a CallContext call in its slot and marks it running. rp_call then
+// publishes its frame and only then reads cancel: with this seq_cst store and rp_interrupt's
 // seq_cst store of cancel and load of state, either the call sees cancel
 // or rp_interrupt sees it running and signals it (the signal then finds
 // the frame, or, arriving before it, is dropped and the call sees cancel).
-void rp_slot_begin(struct rp_slot *slot, uint64_t seq) {
+uint64_t rp_slot_begin(struct rp_slot *slot) {
+	// Unique in the process, not just per thread: a signal that outlives
+	// its call can never match a later call, even on a thread that reused
+	// the tid of one that exited.
+	static uint64_t rp_seq;
 	struct rp_thread *t = &rp_self;
 	if (t->tid == 0) {
 		t->tid = (int32_t)syscall(SYS_gettid); // once per thread
 	}
+	uint64_t seq = __atomic_add_fetch(&rp_seq, 1, __ATOMIC_RELAXED);
 	slot->tid = t->tid;
 	slot->seq = seq;
 	__atomic_store_n(&slot->state, 1, __ATOMIC_SEQ_CST);
+	return seq;
 }
 
 void rp_slot_end(struct rp_slot *slot) { __atomic_store_n(&slot->state, 2, __ATOMIC_SEQ_CST); }

@@ -19,7 +19,6 @@
 #define RP_FR_SLOT 80
 #define RP_FR_SIZE 96
 #define RP_T_CUR 0
-#define RP_T_SEQ 16
 #define RP_SLOT_CANCEL 8
 #define RP_A_INT 0
 #define RP_A_FLOAT 48
@@ -47,8 +46,8 @@
 // rsp = the frame, whose fields say what happened.
 struct rp_frame {
 	struct rp_frame *prev; // enclosing protected call on this thread, or NULL
-	uint64_t seq;          // per-thread sequence number of a CallContext call (deadline
-	                       // signals name it), 0 for Call
+	uint64_t seq;          // process-wide sequence number of a CallContext call
+	                       // (deadline signals name it), 0 for Call
 	volatile int32_t active;  // 1 while plugin code runs (0 during callbacks into Go)
 	volatile int32_t pending; // a deadline passed while in a callback into Go
 	volatile int32_t status;  // RP_FAULT, RP_INTERRUPTED or RP_ABORTED (set before recovery)
@@ -76,7 +75,6 @@ struct rp_thread {
 	struct rp_frame *cur; // innermost protected call on this thread, or NULL
 	int32_t tid;          // cached gettid(), 0 until a deadline call needs it
 	int32_t pad;
-	uint64_t seq;         // last sequence number handed out on this thread
 };
 
 // What rp_call returns to Go, kept to 24 bytes because cgo zeroes and
@@ -117,7 +115,7 @@ void rp_recover(void);
 // Unwinds to the recovery point of frame fr; does not return.
 void rp_resume(struct rp_frame *fr) __attribute__((noreturn));
 // Slow-path helpers rp_call calls (sandbox.c).
-void rp_slot_begin(struct rp_slot *slot, uint64_t seq);
+uint64_t rp_slot_begin(struct rp_slot *slot);
 void rp_slot_end(struct rp_slot *slot);
 void rp_fill_result(struct rp_result *r, const struct rp_frame *fr);
 

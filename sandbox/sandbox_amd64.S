@@ -120,16 +120,13 @@ rp_call:
 	ret
 	.cfi_adjust_cfa_offset RP_FR_SIZE+8+48
 
-	// CallContext only: take the thread's next sequence number and
-	// publish (tid, seq, running) in the slot. (Plain calls keep seq 0,
-	// which no deadline signal carries.)
+	// CallContext only: take a sequence number and publish (tid, seq,
+	// running) in the slot. (Plain calls keep seq 0, which no deadline
+	// signal carries.)
 .Lslot_begin:
-	movq	%fs:RP_T_SEQ(%r13), %rsi
-	incq	%rsi
-	movq	%rsi, %fs:RP_T_SEQ(%r13)
-	movq	%rsi, RP_FR_SEQ(%rbx)
 	movq	%r14, %rdi
 	call	rp_slot_begin
+	movq	%rax, RP_FR_SEQ(%rbx)
 	jmp	.Lenter
 
 	// Then, with the frame published (so a deadline signal from now on
