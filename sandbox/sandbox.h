@@ -108,8 +108,11 @@ struct rp_slot {
 // rp_call (sandbox_amd64.S) is the protected call: it links a struct
 // rp_frame on its own stack into the thread's state, calls fn with a's
 // argument registers and returns rax/xmm0, or what stopped the call. slot
-// is a struct rp_slot for CallContext, or 0.
-struct rp_result rp_call(uint64_t fn, const struct rp_args *a, uintptr_t slot);
+// is a struct rp_slot for CallContext, or 0. a is the address of a struct
+// rp_args, passed as an integer so that cgo does not move the Go caller's
+// argument block to the heap (see Call in sandbox_cgo.go); it is read only
+// before fn is called.
+struct rp_result rp_call(uint64_t fn, uintptr_t a, uintptr_t slot);
 // Recovery stub: the signal handler points RIP here and RSP at the frame.
 void rp_recover(void);
 // Unwinds to the recovery point of frame fr; does not return.

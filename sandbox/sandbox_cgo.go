@@ -10,12 +10,11 @@ package sandbox
 // it) and the glibc 2.34+ stubs libpthread.so.0, libdl.so.2 and librt.so.1
 // are linked by soname without --as-needed, so that every libc-family
 // library a plugin may name in DT_NEEDED is already in the process for
-// OpenHostLibrary. rp_call is noescape: see Call.
+// OpenHostLibrary. rp_call takes its argument block as an address: see Call.
 
 /*
 #cgo CFLAGS: -O2 -Wall -fno-omit-frame-pointer
 #cgo LDFLAGS: -lm -Wl,--push-state,--no-as-needed -l:libpthread.so.0 -l:libdl.so.2 -l:librt.so.1 -Wl,--pop-state
-#cgo noescape rp_call
 #include <stdlib.h>
 #include "sandbox.h"
 */
@@ -27,6 +26,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"sync"
 	"unsafe"
 )
@@ -60,8 +60,14 @@ var _ [C.RP_A_FLOAT - unsafe.Offsetof(Args{}.Float)]byte
 // The fast path is one cgo call: no allocation and no system call. The C
 // side reads *a only before it calls fn, and returns the result by value
 // (cgo copies it back to the goroutine's stack, wherever that is by then),
-// so rp_call is declared noescape: a callback into Go that grows and moves
-// this goroutine's stack cannot leave C with a stale pointer it still uses.
+// so a callback into Go that grows and moves this goroutine's stack cannot
+// leave C with a stale pointer it still uses. That is why a may stay on the
+// caller's stack: it is passed as an address (uintptr), not as a Go
+// pointer, because cgo's noescape directive has no effect on a function
+// that may call back into Go, and a Go pointer argument would move every
+// caller's Args to the heap (one 112-byte allocation per call). While the
+// goroutine is in the cgo call its stack can neither move nor shrink, and
+// runtime.KeepAlive keeps a heap-allocated a alive until C has read it.
 func Call(fn uintptr, a *Args) (Result, error) {
 	installOnce.Do(install)
 	if installErr != nil {
@@ -70,7 +76,8 @@ func Call(fn uintptr, a *Args) (Result, error) {
 	if a == nil {
 		a = &zeroArgs
 	}
-	r := C.rp_call(C.uint64_t(fn), (*C.struct_rp_args)(unsafe.Pointer(a)), 0)
+	r := C.rp_call(C.uint64_t(fn), C.uintptr_t(uintptr(unsafe.Pointer(a))), 0)
+	runtime.KeepAlive(a)
 	if r.info != C.RP_OK {
 		return Result{}, callError(r, nil)
 	}
@@ -106,7 +113,8 @@ func CallContext(ctx context.Context, fn uintptr, a *Args) (Result, error) {
 		C.rp_interrupt(slot)
 		close(fired)
 	})
-	r := C.rp_call(C.uint64_t(fn), (*C.struct_rp_args)(unsafe.Pointer(a)), slot)
+	r := C.rp_call(C.uint64_t(fn), C.uintptr_t(uintptr(unsafe.Pointer(a))), slot)
+	runtime.KeepAlive(a)
 	if !stop() {
 		// The interrupter has started: it may still read the slot.
 		<-fired
