@@ -145,7 +145,7 @@ func callError(r C.struct_rp_result, ctx context.Context) error {
 		}
 		return e
 	case C.RP_ABORTED:
-		return &AbortError{Code: int64(r.a), PC: pc}
+		return abortError(int64(r.a), pc) // a *HostPanicError or an *AbortError
 	}
 	return fmt.Errorf("sandbox: call ended with unknown status %#x", int(r.info))
 }
