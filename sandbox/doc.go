@@ -8,8 +8,8 @@
 // rdx, rcx, r8, r9 and xmm0-xmm7) to a native function and returns rax and
 // xmm0 as a [Result]. It costs one cgo call, straight into an assembly
 // trampoline (sandbox_amd64.S) that pushes the callee-saved registers,
-// builds a per-call frame on its own stack, links it into the thread's
-// initial-exec TLS block and sets the thread's in-plugin flag, loads the
+// builds a per-call frame on its own stack, marks it active (the in-plugin
+// flag), links it into the thread's initial-exec TLS block, loads the
 // argument registers and calls the function. The frame's address is the
 // recovery point. No allocation, no system call, no signal-mask save.
 //
@@ -19,23 +19,25 @@
 // SIGABRT and SIGTRAP (an int3 left in plugin code; a debugger attached with
 // ptrace still sees its breakpoints first), and for [InterruptSignal], with
 // SA_SIGINFO|SA_ONSTACK|SA_RESTART and every signal blocked while they run,
-// after saving the actions that were there: the Go runtime's. A signal is claimed only when the thread that
-// received it is inside a protected call and runs plugin code (the TLS flag)
-// and the signal was raised synchronously by that thread: a kernel-generated
-// fault (si_code > 0) or, for SIGABRT, a thread-directed signal from this
-// process (SI_TKILL, what abort() sends). Everything else is passed to the
+// after saving the actions that were there: the Go runtime's. A signal is
+// claimed only when the thread that received it is inside a protected call
+// and runs plugin code (its TLS block points at an active frame) and the
+// signal was raised synchronously by that thread: a kernel-generated fault
+// (si_code > 0) or, for SIGABRT, a thread-directed signal from this process
+// (SI_TKILL, what abort() sends). Everything else is passed to the
 // saved handler with the same arguments, as os/signal asks of non-Go
 // handlers, so the Go runtime sees it exactly as before: a nil dereference
 // in Go code still panics and can be recovered, a fault in unprotected C code
-// still crashes with Go's traceback.
+// still crashes with Go's traceback. (A host that later calls signal.Ignore
+// or signal.Reset for one of these signals replaces the handlers, ours
+// included; signal.Notify does not.)
 //
 // A claimed signal is recorded (signal, si_code, si_addr, RIP, RSP) in the
 // call's frame; the handler then rewrites the interrupted context (RIP to a
 // recovery stub, RSP to the trampoline's frame, DF cleared) and returns, so
 // the kernel's sigreturn restores the signal mask. The stub resets the x87
 // and SSE control words to their ABI defaults and returns "faulted" to Go,
-// which builds a [*FaultError].
-// Because the handler runs on the alternate signal stack that the Go runtime
+// which builds a [*FaultError]. Because the handler runs on the alternate signal stack that the Go runtime
 // gives each thread, unbounded recursion in plugin code (a fault in the
 // stack's guard region) is trapped like any other fault.
 //
@@ -54,12 +56,14 @@
 // # Deadlines
 //
 // [CallContext] publishes the thread id (cached per thread) and the call's
-// per-thread sequence number in a small C slot; when the context is done
-// first, a goroutine started by context.AfterFunc sends [InterruptSignal]
-// to that thread with rt_tgsigqueueinfo, carrying the sequence number. The
-// handler ends the call only if the thread is still in that very call
-// (stale signals are dropped). The call returns a [*DeadlineError] that
-// wraps [ErrDeadline] and ctx.Err().
+// process-wide sequence number in a small C slot; when the context is done
+// first, a goroutine started by context.AfterFunc marks the slot cancelled
+// and sends [InterruptSignal] to that thread with rt_tgsigqueueinfo,
+// carrying the sequence number. The handler ends the call only if the
+// thread is still in that very call (stale signals are dropped); the call
+// itself looks at the cancel mark after publishing its frame, so a deadline
+// that passes just before the plugin starts is not lost. The call returns a
+// [*DeadlineError] that wraps [ErrDeadline] and ctx.Err().
 //
 // Interrupting native code is abrupt: the plugin does not unwind. It can
 // leave behind a lock it held (a pthread mutex, or a libc-internal one such
