@@ -28,10 +28,9 @@
 // saved handler with the same arguments, as os/signal asks of non-Go
 // handlers, so the Go runtime sees it exactly as before: a nil dereference
 // in Go code still panics and can be recovered, a fault in unprotected C code
-// still crashes with Go's traceback. (A host that later calls
-// signal.Ignore or signal.Reset for SIGABRT or InterruptSignal makes the
-// Go runtime reinstall its own action for that signal, dropping ours;
-// signal.Notify leaves them in place.)
+// still crashes with Go's traceback. (signal.Notify and signal.Reset leave
+// the handlers in place; signal.Ignore of SIGABRT or InterruptSignal sets
+// that signal to SIG_IGN, which disarms aborts or deadlines.)
 //
 // A claimed signal is recorded (signal, si_code, si_addr, RIP, RSP) in the
 // call's frame; the handler then rewrites the interrupted context (RIP to a
