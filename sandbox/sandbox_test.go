@@ -331,6 +331,21 @@ func TestGoNilDereferenceStillPanics(t *testing.T) {
 	if _, err := Call(m.fn("null_read"), nil); err == nil {
 		t.Fatal("null read did not fault")
 	}
+	// Another thread sits in a protected call meanwhile: the in-plugin
+	// state is per thread, so faults here still go to the Go runtime.
+	ctx, cancel := context.WithCancel(context.Background())
+	spun := make(chan error)
+	go func() {
+		_, err := CallContext(ctx, m.fn("spin"), nil)
+		spun <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let it get into the plugin
+	defer func() {
+		cancel()
+		if err := <-spun; !errors.Is(err, context.Canceled) {
+			t.Errorf("spinning call ended with %v, want context.Canceled", err)
+		}
+	}()
 	for i := 0; i < 3; i++ {
 		func() {
 			defer func() {
