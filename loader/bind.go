@@ -1,0 +1,192 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+)
+
+// Typed bindings of plugin functions (Bind0..Bind6, BindVoid0..BindVoid6,
+// Bind): the argument and result types are checked once, at bind time,
+// and each argument's register is decided then; a call converts the
+// arguments with a switch per argument, makes one protected call (as
+// Func.Call does) and converts the result, without reflect or allocation
+// (string arguments excepted: each is copied into a NUL-terminated buffer).
+
+// ErrSignature is wrapped by a *SignatureError.
+var ErrSignature = errors.New("loader: unsupported signature")
+
+// SignatureError reports a Go function type that cannot be bound to a
+// native function (or registered as a host function): an argument or
+// result type that has no SysV AMD64 register class runplug supports, or
+// too many arguments of one class.
+type SignatureError struct {
+	Symbol string       // the plugin symbol or host function name
+	Type   reflect.Type // the whole function type, when known
+	Index  int          // the argument at fault (0-based), -1 for the result, -2 for the whole signature
+	Reason string
+}
+
+func (e *SignatureError) Error() string {
+	what := "signature"
+	switch {
+	case e.Index >= 0:
+		what = fmt.Sprintf("argument %d", e.Index)
+	case e.Index == -1:
+		what = "result"
+	}
+	s := fmt.Sprintf("loader: bind %s: %s: %s", e.Symbol, what, e.Reason)
+	if e.Type != nil {
+		s += fmt.Sprintf(" (in %v)", e.Type)
+	}
+	return s
+}
+
+// Unwrap returns ErrSignature.
+func (e *SignatureError) Unwrap() error { return ErrSignature }
+
+// argKind is how a Go value travels in a register.
+type argKind uint8
+
+const (
+	kVoid argKind = iota
+	kBool
+	kI8
+	kI16
+	kI32
+	kI64
+	kU8
+	kU16
+	kU32
+	kU64 // uint64, uint, uintptr, unsafe.Pointer
+	kF32
+	kF64
+	kString // argument only: a NUL-terminated copy
+)
+
+func (k argKind) isFloat() bool { return k == kF32 || k == kF64 }
+
+// kindOf returns the register kind of t, or why it has none. string is an
+// argument kind only (asArg).
+func kindOf(t reflect.Type, asArg bool) (argKind, string) {
+	switch t.Kind() {
+	case reflect.Bool:
+		return kBool, ""
+	case reflect.Int8:
+		return kI8, ""
+	case reflect.Int16:
+		return kI16, ""
+	case reflect.Int32:
+		return kI32, ""
+	case reflect.Int64, reflect.Int:
+		return kI64, ""
+	case reflect.Uint8:
+		return kU8, ""
+	case reflect.Uint16:
+		return kU16, ""
+	case reflect.Uint32:
+		return kU32, ""
+	case reflect.Uint64, reflect.Uint, reflect.Uintptr, reflect.UnsafePointer:
+		return kU64, ""
+	case reflect.Float32:
+		return kF32, ""
+	case reflect.Float64:
+		return kF64, ""
+	case reflect.String:
+		if asArg {
+			return kString, ""
+		}
+		return 0, "a string result is not supported (return a pointer: uintptr or unsafe.Pointer)"
+	case reflect.Pointer:
+		return 0, fmt.Sprintf("Go pointer type %v is not supported (use unsafe.Pointer or uintptr for native memory)", t)
+	}
+	return 0, fmt.Sprintf("type %v (%v) has no supported register class", t, t.Kind())
+}
+
+// sig is a checked signature: each argument's kind and register slot (an
+// index into Args.Int or Args.Float) and the result's kind.
+type sig struct {
+	n     int
+	kinds [maxSigArgs]argKind
+	slots [maxSigArgs]uint8
+	res   argKind
+	strs  bool // some argument is a string
+}
+
+// maxSigArgs bounds the arguments of a signature: 6 integer-class plus 8
+// float-class registers.
+const maxSigArgs = 14
+
+// newSig checks the argument types and the result type (nil: no result)
+// of a binding or host function named symbol; ft is the whole function
+// type for messages (may be nil).
+func newSig(symbol string, ft reflect.Type, args []reflect.Type, res reflect.Type) (*sig, error) {
+	s := &sig{n: len(args)}
+	nInt, nFloat := 0, 0
+	for i, t := range args {
+		if t == nil {
+			return nil, &SignatureError{Symbol: symbol, Type: ft, Index: i, Reason: "interface type argument"}
+		}
+		if i >= maxSigArgs {
+			return nil, &SignatureError{Symbol: symbol, Type: ft, Index: -2, Reason: fmt.Sprintf("%d arguments, at most 6 integer-class and 8 float-class", len(args))}
+		}
+		k, why := kindOf(t, true)
+		if why != "" {
+			return nil, &SignatureError{Symbol: symbol, Type: ft, Index: i, Reason: why}
+		}
+		s.kinds[i] = k
+		if k.isFloat() {
+			if nFloat == 8 {
+				return nil, &SignatureError{Symbol: symbol, Type: ft, Index: i, Reason: "more than 8 float arguments (xmm0-xmm7); stack arguments are not supported"}
+			}
+			s.slots[i] = uint8(nFloat)
+			nFloat++
+		} else {
+			if nInt == 6 {
+				return nil, &SignatureError{Symbol: symbol, Type: ft, Index: i, Reason: "more than 6 integer or pointer arguments (rdi, rsi, rdx, rcx, r8, r9); stack arguments are not supported"}
+			}
+			s.slots[i] = uint8(nInt)
+			nInt++
+		}
+		if k == kString {
+			s.strs = true
+		}
+	}
+	if res != nil {
+		k, why := kindOf(res, false)
+		if why != "" {
+			return nil, &SignatureError{Symbol: symbol, Type: ft, Index: -1, Reason: why}
+		}
+		s.res = k
+	}
+	return s, nil
+}
+
+// Void is the result type parameter of a binding whose native function
+// returns nothing: Bind1[int32, loader.Void] gives a func(int32) (Void,
+// error). BindVoid0..BindVoid6 give funcs that return only the error.
+type Void struct{}
+
+var voidType = reflect.TypeFor[Void]()
+
+// bindSig looks name up in p and checks its binding's signature.
+func bindSig(p *Plugin, name string, args []reflect.Type, res reflect.Type) (*binding, error) {
+	if res == voidType {
+		res = nil
+	}
+	s, err := newSig(name, nil, args, res)
+	if err != nil {
+		return nil, err
+	}
+	f, err := p.Func(name)
+	if err != nil {
+		return nil, err
+	}
+	return &binding{f: f, sig: *s}, nil
+}
+
+// binding is a bound function: the Func and its checked signature.
+type binding struct {
+	f   *Func
+	sig sig
+}
