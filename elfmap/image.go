@@ -26,7 +26,10 @@ var ErrTombstoned = errors.New("elfmap: image tombstoned")
 // still owns its address range (all PROT_NONE, no file behind it, no
 // data), so stale pointers into an unloaded plugin fault instead of
 // reaching whatever the kernel would place there next; Contains and
-// RegionAt keep answering for it. Methods are safe for concurrent use.
+// RegionAt keep answering for it. Park is a tombstone that keeps the
+// mappings and contents behind PROT_NONE, so that Reuse can turn the image
+// back into a fresh one at the same address (parked -> Reuse -> mapped)
+// without mapping anything. Methods are safe for concurrent use.
 type Image struct {
 	plan *Plan
 	base uintptr
@@ -34,6 +37,7 @@ type Image struct {
 	mu      sync.Mutex
 	res     reservation
 	state   imageState
+	parked  bool     // tombstoned by Park: mappings and contents kept for Reuse
 	regions []Region // the current layout: the plan's, split by Protect
 }
 
@@ -200,16 +204,16 @@ func cutRegion(r Region, s, e int64) Region {
 func (im *Image) Tombstone() error {
 	im.mu.Lock()
 	defer im.mu.Unlock()
-	switch im.state {
-	case imageTombstoned:
+	switch {
+	case im.state == imageTombstoned && !im.parked:
 		return nil
-	case imageUnmapped:
+	case im.state == imageUnmapped:
 		return fmt.Errorf("elfmap: tombstone: %w", ErrUnmapped)
 	}
 	if err := im.res.tombstone(); err != nil {
 		return fmt.Errorf("elfmap: tombstone: %w", err)
 	}
-	im.state = imageTombstoned
+	im.state, im.parked = imageTombstoned, false
 	for i := range im.regions {
 		im.regions[i].Prot = unix.PROT_NONE
 	}
@@ -235,7 +239,7 @@ func (im *Image) Unmap() error {
 	if err := im.res.release(); err != nil {
 		return fmt.Errorf("elfmap: unmap: %w", err)
 	}
-	im.state = imageUnmapped
+	im.state, im.parked = imageUnmapped, false
 	return nil
 }
 

@@ -51,12 +51,36 @@ func MapFile(p *Plan, f *os.File) (*Image, error) {
 	return im, nil
 }
 
+// MapFD is MapFile for a raw file descriptor of a regular file whose size
+// the caller has just read with fstat: it saves MapFile's own fstat and the
+// os.File a caller would otherwise wrap the descriptor in (os.NewFile on a
+// descriptor opened O_NONBLOCK registers it with the network poller, two
+// more system calls). size is checked against the plan as in MapFile; the
+// descriptor is neither closed nor kept.
+func MapFD(p *Plan, fd int, size int64) (*Image, error) {
+	if err := p.check(); err != nil {
+		return nil, fmt.Errorf("elfmap: map: %w", err)
+	}
+	if fd < 0 {
+		return nil, fmt.Errorf("elfmap: map: bad file descriptor %d", fd)
+	}
+	im, err := mapFDSize(p, fd, size)
+	if err != nil {
+		return nil, fmt.Errorf("elfmap: map fd %d: %w", fd, err)
+	}
+	return im, nil
+}
+
 func mapFD(p *Plan, fd int) (*Image, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, fmt.Errorf("fstat: %w", err)
 	}
-	if err := fileFits(p, st.Size); err != nil {
+	return mapFDSize(p, fd, st.Size)
+}
+
+func mapFDSize(p *Plan, fd int, size int64) (*Image, error) {
+	if err := fileFits(p, size); err != nil {
 		return nil, err
 	}
 	im, err := newImage(p)

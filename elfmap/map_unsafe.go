@@ -144,6 +144,22 @@ func (r *reservation) protect(off, n uintptr, prot int) error {
 	return nil
 }
 
+// discard drops the pages of [off, off+n) (madvise MADV_DONTNEED): private
+// anonymous pages read as zeros again, private file pages as the file.
+func (r *reservation) discard(off, n uintptr) error {
+	p, err := r.at(off, n)
+	if err != nil {
+		return err
+	}
+	if err := callSysHook("madvise", p, n, -1); err != nil {
+		return err
+	}
+	if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(p), n, unix.MADV_DONTNEED); errno != 0 {
+		return fmt.Errorf("madvise %#x bytes: %w", n, errno)
+	}
+	return nil
+}
+
 // bytes returns [off, off+n) as a slice. The caller must only touch it
 // while those pages are mapped with the access it makes.
 func (r *reservation) bytes(off, n uintptr) ([]byte, error) {

@@ -92,7 +92,14 @@
 // tombstone that fault reports call "unloaded plugin NAME", so a stale
 // pointer into it faults cleanly instead of reaching whatever would be
 // mapped there next. The oldest tombstones are released once they exceed
-// [Options].TombstoneBudget bytes or number more than 64. [Loader.Close]
+// [Options].TombstoneBudget bytes or number more than 64. A tombstone of a
+// file the Loader has parsed keeps its pages behind PROT_NONE (one
+// mprotect, a "parked" image): when a later load of the same file finds
+// it the oldest tombstone, due for release anyway, it reuses that address
+// range instead of releasing it and mapping a new one (protections
+// restored, writable pages reset to the file's bytes, then relocated as
+// usual), which makes reloading a plugin cost a few mprotect calls instead
+// of a dozen mappings. [Loader.Close]
 // closes every plugin and releases all tombstones. No mapping, file
 // descriptor or goroutine outlives Close (file descriptors are closed as
 // soon as the segments are mapped).
