@@ -88,7 +88,6 @@ type Loader struct {
 	tombSz  uint64
 	initSeq uint64
 
-	host hostTable // RegisterHostFunc's functions (hostfunc.go)
 }
 
 // New returns a Loader with the given options. LD_LIBRARY_PATH is read
@@ -559,7 +558,6 @@ func (l *Loader) retire(o *object) {
 		return
 	}
 	o.mem = nil
-	l.host.drop(o) // its code can no longer call host functions
 	o.reg.Replace(tombstone{name: o.name})
 	l.tombs = append(l.tombs, o)
 	l.tombSz += o.p.plan.Size
@@ -629,6 +627,5 @@ func (l *Loader) Close() error {
 	l.tombs, l.tombSz = nil, 0
 	l.files = map[fileKey]*parsed{}
 	l.mu.Unlock()
-	l.host.close()
 	return errors.Join(errs...)
 }
