@@ -126,18 +126,23 @@ static void rp_handler(int sig, siginfo_t *si, void *uc) {
 			return;
 		}
 		uint64_t seq = (uint64_t)(uintptr_t)si->si_value.sival_ptr;
-		for (struct rp_frame *f = fr; f != NULL; f = f->prev) {
-			if (seq == 0 || f->seq != seq) {
-				continue;
-			}
-			if (f == fr && fr->active) {
+		if (seq != 0 && fr != NULL && fr->seq == seq) {
+			if (fr->active) {
 				rp_trap(fr, RP_INTERRUPTED, sig, si, uc);
 			} else {
-				// In a callback into Go (or a nested call): interrupt
-				// when control comes back (rp_callback_leave).
-				f->pending = 1;
+				// In a callback into Go: interrupt when control
+				// comes back (rp_callback_leave).
+				fr->pending = 1;
 			}
-			break;
+		} else if (seq != 0) {
+			// A call whose plugin code is in a callback that made a
+			// nested call: mark it for rp_callback_leave.
+			for (struct rp_frame *f = t->outer; f != NULL; f = f->prev) {
+				if (f->seq == seq) {
+					f->pending = 1;
+					break;
+				}
+			}
 		}
 		// A signal for a call that already ended is dropped.
 		errno = saved_errno;
@@ -254,30 +259,42 @@ void rp_interrupt(uintptr_t slotp) {
 	syscall(SYS_rt_tgsigqueueinfo, getpid(), slot->tid, rp_intr_signo, &si);
 }
 
+// The value rp_callback_enter returns: bit 0 the frame's active flag, bit 1
+// set when a frame was pushed on the outer chain.
+#define RP_CB_PUSHED 2
+
 int32_t rp_callback_enter(void) {
-	struct rp_frame *fr = rp_self.cur;
+	struct rp_thread *t = &rp_self;
+	struct rp_frame *fr = t->cur;
 	if (fr == NULL) {
 		return 0;
 	}
-	int32_t saved = fr->active;
+	int32_t saved = fr->active | RP_CB_PUSHED;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	fr->active = 0;
+	fr->prev = t->outer;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	t->outer = fr;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	return saved;
 }
 
 void rp_callback_leave(int32_t saved) {
-	struct rp_frame *fr = rp_self.cur;
-	if (fr == NULL) {
+	struct rp_thread *t = &rp_self;
+	if (!(saved & RP_CB_PUSHED)) {
 		return;
 	}
-	if (saved && fr->pending) {
+	struct rp_frame *fr = t->outer;
+	t->outer = fr->prev;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	t->cur = fr;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if ((saved & 1) && fr->pending) {
 		fr->status = RP_INTERRUPTED;
 		fr->pc = (uint64_t)__builtin_return_address(0);
 		rp_resume(fr);
 	}
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	fr->active = saved;
+	fr->active = saved & 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 

@@ -45,7 +45,7 @@
 // address is also the recovery stack pointer: rp_recover runs with
 // rsp = the frame, whose fields say what happened.
 struct rp_frame {
-	struct rp_frame *prev; // enclosing protected call on this thread, or NULL
+	struct rp_frame *prev; // next frame on the thread's outer chain (set by rp_callback_enter)
 	uint64_t seq;          // process-wide sequence number of a CallContext call
 	                       // (deadline signals name it), 0 for Call
 	volatile int32_t active;  // 1 while plugin code runs (0 during callbacks into Go)
@@ -72,9 +72,11 @@ struct rp_args {
 // Per-thread state, in initial-exec TLS: reading it is one %fs-relative
 // access, safe in a signal handler and without a function call.
 struct rp_thread {
-	struct rp_frame *cur; // innermost protected call on this thread, or NULL
-	int32_t tid;          // cached gettid(), 0 until a deadline call needs it
+	struct rp_frame *cur;   // innermost protected call on this thread, or NULL
+	int32_t tid;            // cached gettid(), 0 until a deadline call needs it
 	int32_t pad;
+	struct rp_frame *outer; // frames whose plugin code is in a callback into Go
+	                        // (most recent first, linked by prev), or NULL
 };
 
 // What rp_call returns to Go, kept to 24 bytes because cgo zeroes and
@@ -143,6 +145,9 @@ void rp_interrupt(uintptr_t slot);
 //
 // rp_callback_leave does not return when a deadline passed during the
 // callback: it unwinds the protected call as an interrupt would have.
+// saved is opaque: rp_callback_enter pushes the current frame (if any) on
+// the thread's outer chain and rp_callback_leave pops it and makes it
+// current again, so a protected call made by the Go callback nests.
 int32_t rp_callback_enter(void);
 void rp_callback_leave(int32_t saved);
 void rp_abort_current(int64_t code) __attribute__((noreturn));
