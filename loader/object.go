@@ -57,6 +57,7 @@ func (l *Loader) newObject(p *parsed, path, name string, mapFn func(*elfmap.Plan
 // unmap unregisters and unmaps the object's image.
 func (o *object) unmap() {
 	o.mem = nil
+	o.l.host.drop(o)
 	o.reg.Unregister()
 	if err := o.img.Unmap(); err != nil {
 		o.l.log.Warn("unmap failed", "plugin", o.name, "error", err)

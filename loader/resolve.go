@@ -27,6 +27,9 @@ func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
 	if a, ok := l.opts.HostSymbols[s.Name]; ok {
 		return symValue{addr: uint64(a)}, nil
 	}
+	if a, ok := l.host.bind(o, s.Name); ok { // RegisterHostFunc
+		return symValue{addr: uint64(a)}, nil
+	}
 	h := newNameHash(s.Name)
 	for _, d := range o.scope {
 		i, ok := h.lookup(d.p.file.Dynamic, s.Version)

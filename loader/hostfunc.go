@@ -1,0 +1,218 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/runplug/runplug/sandbox"
+)
+
+// Host functions: Go functions that plugins import by C name.
+//
+// Each registered function is a sandbox.Callback (a thunk in an
+// executable page that calls into Go on the plugin's thread). An import of
+// its name binds to the thunk's address, and the object that imports it
+// holds a reference until its image can no longer run (it is unmapped, or
+// becomes a PROT_NONE tombstone). Releasing a registration removes the
+// name for later loads at once and frees the thunk when the last object
+// bound to it goes: a plugin that still imports the function keeps
+// working until it is closed.
+
+// ErrHostFuncExists is wrapped by RegisterHostFunc's error for a name that
+// is already registered with the Loader.
+var ErrHostFuncExists = errors.New("loader: host function already registered")
+
+// RawHostFunc is the fast form of a host function: it reads the caller's
+// argument registers from a (valid during the call only; an integer
+// narrower than 64 bits has undefined upper bits, a float32 is in the low
+// 32 bits of its Float slot) and returns the result registers (rax, xmm0).
+type RawHostFunc = func(a *sandbox.Args) sandbox.Result
+
+// hostTable is a Loader's registered host functions and the objects bound
+// to them. Lock order: Loader.mu, then hostTable.mu.
+type hostTable struct {
+	mu     sync.Mutex
+	closed bool
+	fns    map[string]*hostFunc
+	users  map[*object][]*hostFunc
+}
+
+// hostFunc is one registration.
+type hostFunc struct {
+	name     string
+	cb       *sandbox.Callback
+	refs     int  // objects bound to it
+	released bool // no longer in the table; freed when refs reaches 0
+}
+
+// RegisterHostFunc makes fn callable by plugins loaded afterwards under
+// the C name name: an import of name (of any version) binds to it, after
+// Options.HostSymbols and before the plugin's dependencies and the host C
+// libraries. fn is either a RawHostFunc, or a func whose arguments are
+// bool, integers, uintptr, unsafe.Pointer, float32, float64 (or types
+// defined on them) or string (a const char * from the plugin, copied; NULL
+// is ""), at most 6 integer-class and 8 float-class, with no result or one
+// result of those types other than string. The typed form is called
+// through reflect: it costs a few allocations per call; the raw form none.
+//
+// fn runs on the plugin's thread, inside the plugin call that reached it
+// but outside its fault protection: a nil dereference in fn is a Go panic.
+// A panic in fn is recovered: the outer plugin call returns an error that
+// wraps a *sandbox.HostPanicError (sandbox.ErrHostPanic) and the plugin is
+// quarantined, as after a fault. fn may call into plugins again, and may
+// call release, but not Load or Close of this Loader (which hold its lock
+// while constructors run).
+//
+// release forgets the name (later loads no longer see it) and frees the
+// function's thunk once no loaded object is bound to it: plugins that
+// import it keep working until they are closed. It is safe to call twice.
+// Loader.Close releases every registration.
+func (l *Loader) RegisterHostFunc(name string, fn any) (release func(), err error) {
+	if name == "" || strings.IndexByte(name, 0) >= 0 {
+		return nil, fmt.Errorf("loader: register host function %q: invalid name", name)
+	}
+	raw, err := hostCallback(name, fn)
+	if err != nil {
+		return nil, fmt.Errorf("loader: register host function %q: %w", name, err)
+	}
+	t := &l.host
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, fmt.Errorf("loader: register host function %q: %w", name, ErrClosed)
+	}
+	if t.fns[name] != nil {
+		return nil, fmt.Errorf("loader: register host function %q: %w", name, ErrHostFuncExists)
+	}
+	cb, err := sandbox.NewCallback(name, raw)
+	if err != nil {
+		return nil, fmt.Errorf("loader: register host function %q: %w", name, err)
+	}
+	h := &hostFunc{name: name, cb: cb}
+	if t.fns == nil {
+		t.fns = map[string]*hostFunc{}
+		t.users = map[*object][]*hostFunc{}
+	}
+	t.fns[name] = h
+	l.log.Debug("registered host function", "symbol", name, "addr", fmt.Sprintf("%#x", cb.Addr()))
+	var once sync.Once
+	return func() { once.Do(func() { t.release(h) }) }, nil
+}
+
+// release removes h from the table and frees it if nothing is bound to it.
+func (t *hostTable) release(h *hostFunc) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.releaseLocked(h)
+}
+
+func (t *hostTable) releaseLocked(h *hostFunc) {
+	if h.released {
+		return
+	}
+	h.released = true
+	if t.fns[h.name] == h {
+		delete(t.fns, h.name)
+	}
+	if h.refs == 0 {
+		h.cb.Free()
+	}
+}
+
+// bind returns the address of host function name for an import of o and
+// records that o is bound to it. l.mu is held.
+func (t *hostTable) bind(o *object, name string) (uintptr, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h := t.fns[name]
+	if h == nil {
+		return 0, false
+	}
+	for _, x := range t.users[o] {
+		if x == h {
+			return h.cb.Addr(), true
+		}
+	}
+	t.users[o] = append(t.users[o], h)
+	h.refs++
+	return h.cb.Addr(), true
+}
+
+// drop releases o's bindings: its image can no longer run (unmapped or a
+// tombstone). Released functions nobody is bound to any more are freed.
+func (t *hostTable) drop(o *object) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	hs, ok := t.users[o]
+	if !ok {
+		return
+	}
+	delete(t.users, o)
+	for _, h := range hs {
+		h.refs--
+		if h.released && h.refs == 0 {
+			h.cb.Free()
+		}
+	}
+}
+
+// close releases every registration (Loader.Close, after its plugins were
+// closed) and refuses new ones.
+func (t *hostTable) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
+	for _, h := range t.fns {
+		t.releaseLocked(h)
+	}
+}
+
+// hostCallback turns fn (a RawHostFunc or a typed func) into the raw form.
+func hostCallback(name string, fn any) (RawHostFunc, error) {
+	if raw, ok := fn.(RawHostFunc); ok {
+		if raw == nil {
+			return nil, errors.New("nil function")
+		}
+		return raw, nil
+	}
+	fv := reflect.ValueOf(fn)
+	if !fv.IsValid() || fv.Kind() != reflect.Func {
+		return nil, &SignatureError{Symbol: name, Index: -2, Reason: fmt.Sprintf("want a func, got %T", fn)}
+	}
+	if fv.IsNil() {
+		return nil, errors.New("nil function")
+	}
+	ft := fv.Type()
+	if ft.IsVariadic() {
+		return nil, &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: "variadic functions are not supported"}
+	}
+	if ft.NumOut() > 1 {
+		return nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "at most one result"}
+	}
+	args := make([]reflect.Type, ft.NumIn())
+	for i := range args {
+		args[i] = ft.In(i)
+	}
+	var res reflect.Type
+	if ft.NumOut() == 1 {
+		res = ft.Out(0)
+	}
+	s, err := newSig(name, ft, args, res)
+	if err != nil {
+		return nil, err
+	}
+	return func(a *sandbox.Args) sandbox.Result {
+		in := make([]reflect.Value, s.n)
+		for i := range in {
+			in[i] = hostArg(s, i, args[i], a)
+		}
+		out := fv.Call(in)
+		if len(out) == 0 {
+			return sandbox.Result{}
+		}
+		return hostResult(s.res, out[0])
+	}, nil
+}
