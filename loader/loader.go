@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -140,6 +141,11 @@ type parsed struct {
 	writable []span // writable PT_LOADs
 	exec     []span // executable PT_LOADs
 	readable []span // readable PT_LOADs
+	// pristine is the initial contents of the writable regions (files
+	// only, nil when too large): with it a closed image is parked, and a
+	// later load of the same file reuses the oldest parked image instead
+	// of mapping a new one (see reuseTomb).
+	pristine *elfmap.Pristine
 }
 
 // prepare checks that f is something the loader can load and derives the
@@ -177,43 +183,46 @@ func (l *Loader) prepare(f *elfmap.File) (*parsed, error) {
 	return p, nil
 }
 
-// openFile opens path and returns its parsed description, from the cache
-// when the same file (device, inode, size, mtime) was parsed before. The
-// caller closes f. l.mu is held.
-func (l *Loader) openFile(path string) (f *os.File, key fileKey, p *parsed, err error) {
-	// unix.Open rather than os.Open: os.Open tries to register a regular
-	// file with the network poller and later Fd calls switch it back to
-	// blocking mode, four wasted system calls per load.
+// openFile opens path and returns its descriptor, identity and parsed
+// description, from the cache when the same file (device, inode, size,
+// mtime) was parsed before. The caller closes fd. l.mu is held.
+func (l *Loader) openFile(path string) (fd int, key fileKey, p *parsed, err error) {
+	// A raw descriptor rather than an os.File: os.Open registers a
+	// regular file with the network poller and os.NewFile of an
+	// O_NONBLOCK descriptor tries to; the mapping only needs the number.
 	// O_NONBLOCK: opening a FIFO planted where a library is expected
 	// must not wait for a writer (it is refused below as not a regular
 	// file); for regular files the flag changes nothing.
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, key, nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return -1, key, nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return nil, key, nil, fmt.Errorf("stat %s: %w", path, err)
+		return -1, key, nil, fmt.Errorf("stat %s: %w", path, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
-		return nil, key, nil, fmt.Errorf("%s: not a regular file: %w", path, elfmap.ErrUnsupported)
+		return -1, key, nil, fmt.Errorf("%s: not a regular file: %w", path, elfmap.ErrUnsupported)
 	}
-	f = os.NewFile(uintptr(fd), path)
-	key = fileKey{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano()}
+	key = statKey(&st)
 	if p = l.files[key]; p != nil {
-		return f, key, p, nil
+		return fd, key, p, nil
 	}
-	ef, err := elfmap.Parse(f, st.Size)
+	r := fdReader(fd)
+	ef, err := elfmap.Parse(r, st.Size)
 	if err != nil {
-		f.Close()
-		return nil, key, nil, err
+		unix.Close(fd)
+		return -1, key, nil, err
 	}
 	if p, err = l.prepare(ef); err != nil {
-		f.Close()
-		return nil, key, nil, err
+		unix.Close(fd)
+		return -1, key, nil, err
 	}
+	// Without a pristine copy (a writable part over 16 MiB) closed
+	// images are tombstoned and every load maps afresh.
+	p.pristine, _ = elfmap.ReadPristine(p.plan, r)
 	if len(l.files) >= maxCachedFiles {
 		for k := range l.files { // drop an arbitrary entry
 			delete(l.files, k)
@@ -221,7 +230,56 @@ func (l *Loader) openFile(path string) (f *os.File, key fileKey, p *parsed, err 
 		}
 	}
 	l.files[key] = p
-	return f, key, p, nil
+	return fd, key, p, nil
+}
+
+func statKey(st *unix.Stat_t) fileKey {
+	return fileKey{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano()}
+}
+
+// fdReader reads a file by descriptor with pread.
+type fdReader int
+
+// ReadAt implements io.ReaderAt.
+func (f fdReader) ReadAt(b []byte, off int64) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := unix.Pread(int(f), b[n:], off+int64(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			return n, io.EOF
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// mapPath maps the object at path for a new object named name: a parked
+// image of the same file that is due for release is reused when there is
+// one (no open, no mapping), else the file is opened and mapped. l.mu is
+// held.
+func (l *Loader) mapPath(path, name string) (*object, fileKey, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+		key := statKey(&st)
+		if p := l.files[key]; p != nil {
+			if o := l.reuseTomb(p, path, name); o != nil {
+				return o, key, nil
+			}
+		}
+	}
+	fd, key, p, err := l.openFile(path)
+	if err != nil {
+		return nil, key, err
+	}
+	o, err := l.newObject(p, path, name, func(plan *elfmap.Plan) (*elfmap.Image, error) { return elfmap.MapFD(plan, fd, key.size) })
+	unix.Close(fd)
+	return o, key, err
 }
 
 // Load loads the shared object at path as a new, independent plugin
@@ -236,20 +294,15 @@ func (l *Loader) Load(path string) (*Plugin, error) {
 	if l.closed {
 		return nil, fmt.Errorf("loader: load %s: %w", path, ErrClosed)
 	}
-	f, _, p, err := l.openFile(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("loader: load %s: %w", path, &NotFoundError{Name: path, Tried: []string{path}})
-		}
-		return nil, fmt.Errorf("loader: load %s: %w", path, err)
-	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		abs = path
 	}
-	root, err := l.newObject(p, abs, filepath.Base(path), func(plan *elfmap.Plan) (*elfmap.Image, error) { return elfmap.MapFile(plan, f) })
-	f.Close()
+	root, _, err := l.mapPath(abs, filepath.Base(path))
 	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("loader: load %s: %w", path, &NotFoundError{Name: path, Tried: []string{path}})
+		}
 		return nil, fmt.Errorf("loader: load %s: %w", path, err)
 	}
 	return l.finishLoad(root)
@@ -390,7 +443,7 @@ func (l *Loader) dependency(need string, o *object) (dep *object, isNew bool, er
 	paths := searchPaths(need, d.Runpath, d.Rpath, origin, l.opts.SearchPath, l.ldPath)
 	var lastErr error
 	for _, path := range paths {
-		f, key, p, err := l.openFile(path)
+		fd, key, p, err := l.openFile(path)
 		if err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
 				lastErr = fmt.Errorf("%s: %w", path, err)
@@ -398,12 +451,15 @@ func (l *Loader) dependency(need string, o *object) (dep *object, isNew bool, er
 			continue
 		}
 		if dep := l.byKey[key]; dep != nil {
-			f.Close()
+			unix.Close(fd)
 			l.byName[need] = dep
 			return dep, false, nil
 		}
-		dep, err := l.newObject(p, path, need, func(plan *elfmap.Plan) (*elfmap.Image, error) { return elfmap.MapFile(plan, f) })
-		f.Close()
+		dep := l.reuseTomb(p, path, need)
+		if dep == nil {
+			dep, err = l.newObject(p, path, need, func(plan *elfmap.Plan) (*elfmap.Image, error) { return elfmap.MapFD(plan, fd, key.size) })
+		}
+		unix.Close(fd)
 		if err != nil {
 			return nil, false, fmt.Errorf("dependency %s: %w", need, err)
 		}
@@ -490,7 +546,14 @@ func (l *Loader) retire(o *object) {
 		o.unmap() // it would be released at once
 		return
 	}
-	if err := o.img.Tombstone(); err != nil {
+	// A parked image keeps its pages (PROT_NONE) so that a later load of
+	// the same file can reuse it once it is the oldest tombstone, due for
+	// release anyway; without a pristine copy it is dropped for good.
+	park := o.img.Tombstone
+	if o.p.pristine != nil {
+		park = o.img.Park
+	}
+	if err := park(); err != nil {
 		l.log.Warn("tombstone failed, unmapping", "plugin", o.name, "error", err)
 		o.unmap()
 		return
@@ -507,6 +570,38 @@ func (l *Loader) retire(o *object) {
 		l.tombSz -= t.p.plan.Size
 		t.unmap()
 	}
+}
+
+// reuseTomb returns a new object for p at the address of the oldest
+// tombstone, when that tombstone is a parked image of p and is due for
+// release (retiring one more image would release it): it is made fresh
+// again (elfmap.Image.Reuse) instead of being unmapped while a new image
+// is mapped, which is what keeps reloading a plugin cheap. A stale pointer
+// into that range is then as unprotected as after a release, no more.
+// It returns nil when there is no such tombstone. l.mu is held.
+func (l *Loader) reuseTomb(p *parsed, path, name string) *object {
+	if p.pristine == nil || len(l.tombs) == 0 {
+		return nil
+	}
+	t := l.tombs[0]
+	if t.p != p || (len(l.tombs) < maxTombstones && l.tombSz+p.plan.Size <= l.opts.TombstoneBudget) {
+		return nil
+	}
+	l.tombs[0] = nil
+	l.tombs = l.tombs[1:]
+	l.tombSz -= t.p.plan.Size
+	if err := t.img.Reuse(p.pristine); err != nil {
+		l.log.Warn("reusing a tombstone failed, mapping afresh", "plugin", t.name, "error", err)
+		t.unmap()
+		return nil
+	}
+	if s := p.file.Dynamic.Soname; s != "" {
+		name = s
+	}
+	o := &object{l: l, name: name, path: path, p: p, img: t.img, base: uint64(t.img.Base()), mem: t.img.Mem(), reg: t.reg}
+	t.img, t.reg = nil, nil
+	o.reg.Replace(&describer{o: o})
+	return o
 }
 
 // Close closes every plugin the Loader loaded (see Plugin.Close), then
