@@ -44,10 +44,11 @@
 // sandbox.HostPanicError): the host function does not return to the
 // plugin, the plugin code after the call never runs, no C++ destructors or
 // cleanup handlers run, and the plugin is quarantined. Locks the plugin
-// holds stay held, so a plugin should not call a host function while
-// holding a lock it would need after a reload of another instance. (On a
-// thread the plugin created there is no outer call to end: a panic there
-// crashes the host process, as an unrecovered Go panic does.) A deadline
+// holds at that point stay held (a lock shared with other instances, say
+// in a common dependency, is then never released): avoid calling host
+// functions while holding one. (On a thread the plugin created there is
+// no outer call to end: a panic there crashes the host process, as an
+// unrecovered Go panic does.) A deadline
 // that passes while a host function runs interrupts the plugin call when
 // the host function returns.
 
@@ -77,12 +78,6 @@ void runplug_log(int32_t level, const char *msg);
 
 // runplug_now_ns returns the host's monotonic clock in nanoseconds.
 int64_t runplug_now_ns(void);
-
-// runplug_getenv copies the value of the host environment variable name
-// (NUL-terminated) into buf (at most size bytes, NUL included) and returns
-// its length, or -1 when it is unset. A result >= size means buf was too
-// small and holds a truncated copy.
-int64_t runplug_getenv(const char *name, char *buf, uint64_t size);
 
 #ifdef __cplusplus
 }

@@ -49,6 +49,9 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 
 	l := loader.New(loader.Options{Logger: logger, SearchPath: dirs})
 	defer l.Close()
+	if err := registerBuiltins(l, stderr); err != nil {
+		return fail(stderr, fmt.Errorf("call %s: %w", path, err))
+	}
 	p, err := l.Load(path)
 	if err != nil {
 		return callFailed(stderr, fmt.Sprintf("call %s: load", path), err)

@@ -31,6 +31,9 @@ type Report struct {
 	Rpath   []string    `json:"rpath"`
 	Exports []Export    `json:"exports"`
 	Imports []Import    `json:"imports"`
+	// NeededMissing lists needed libraries inspect could not find, whose
+	// symbols were therefore not checked when marking Import.Host.
+	NeededMissing []string `json:"needed_missing,omitempty"`
 	// Relocations counts the relocations of DT_RELA and DT_JMPREL by type
 	// name. Relative relocations packed in DT_RELR are counted under
 	// "RELR" (one per address they relocate), since readelf lists them
@@ -113,6 +116,11 @@ type Import struct {
 	Version string `json:"version"`
 	// From is the library the version is needed from (DT_VERNEED).
 	From string `json:"from,omitempty"`
+	// Host marks a strong import that neither the host's C library family
+	// nor the needed libraries define: the host must provide it (see
+	// hostimports.go). Builtin: `runplug call` has it built in.
+	Host    bool `json:"host"`
+	Builtin bool `json:"builtin,omitempty"`
 }
 
 // runInspect is `runplug inspect`.
@@ -136,6 +144,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, fmt.Errorf("inspect %s: %w", path, err))
 	}
+	markHostImports(path, f, rep)
 	logger.Debug("parsed", "path", path, "segments", len(rep.Segments), "exports", len(rep.Exports))
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -458,6 +467,7 @@ func printReport(w io.Writer, rep *Report) {
 		}
 		tw.Flush()
 	}
+	printHostImports(w, rep)
 
 	names := make([]string, 0, len(rep.Relocations))
 	total := 0

@@ -8,6 +8,10 @@
 //	runplug inspect [--json] [--log-level L] FILE
 //	runplug call [--ret KIND] [-L DIR]... [--log-level L] FILE SYMBOL [ARG...]
 //
+// call gives the plugin the host functions declared in plugins/runplug.h
+// (runplug_log, runplug_now_ns); inspect lists the imports a host must
+// provide.
+//
 // Flags come before the positional arguments (so that a negative integer
 // argument of call is never taken for a flag).
 //
@@ -40,6 +44,7 @@ const usageText = `usage:
   runplug inspect [--json] [--log-level L] FILE
   runplug call [--ret int|uint|hex|double|str|void] [-L DIR]... [--log-level L] FILE SYMBOL [ARG...]
       ARG: an integer (123, -5, 0x1f), d:REAL (a double), s:TEXT (a pointer to a C string)
+      the plugin may call the host functions runplug_log and runplug_now_ns (plugins/runplug.h)
 log levels: trace, debug, info, warn, error, off (default off)
 `
 
