@@ -34,11 +34,14 @@ type Image struct {
 	plan *Plan
 	base uintptr
 
-	mu      sync.Mutex
-	res     reservation
-	state   imageState
-	parked  bool     // tombstoned by Park: mappings and contents kept for Reuse
-	regions []Region // the current layout: the plan's, split by Protect
+	mu     sync.Mutex
+	res    reservation
+	state  imageState
+	parked bool // tombstoned by Park: mappings and contents kept for Reuse
+	// unmergeable: Park has marked the pieces the kernel would merge
+	// (keepApartLocked); the marks live as long as the mappings.
+	unmergeable bool
+	regions     []Region // the current layout: the plan's, split by Protect
 }
 
 type imageState int

@@ -147,6 +147,11 @@ func (r *reservation) protect(off, n uintptr, prot int) error {
 // discard drops the pages of [off, off+n) (madvise MADV_DONTNEED): private
 // anonymous pages read as zeros again, private file pages as the file.
 func (r *reservation) discard(off, n uintptr) error {
+	return r.advise(off, n, unix.MADV_DONTNEED)
+}
+
+// advise applies madvise advice to [off, off+n).
+func (r *reservation) advise(off, n uintptr, advice int) error {
 	p, err := r.at(off, n)
 	if err != nil {
 		return err
@@ -154,8 +159,8 @@ func (r *reservation) discard(off, n uintptr) error {
 	if err := callSysHook("madvise", p, n, -1); err != nil {
 		return err
 	}
-	if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(p), n, unix.MADV_DONTNEED); errno != 0 {
-		return fmt.Errorf("madvise %#x bytes: %w", n, errno)
+	if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(p), n, uintptr(advice)); errno != 0 {
+		return fmt.Errorf("madvise(%d) %#x bytes: %w", advice, n, errno)
 	}
 	return nil
 }

@@ -84,6 +84,12 @@ func (im *Image) Park() error {
 	if err := im.usableLocked(); err != nil {
 		return fmt.Errorf("elfmap: park: %w", err)
 	}
+	if !im.unmergeable {
+		if err := im.keepApartLocked(); err != nil {
+			return fmt.Errorf("elfmap: park: %w", err)
+		}
+		im.unmergeable = true
+	}
 	if err := im.res.protect(0, im.res.size, unix.PROT_NONE); err != nil {
 		return fmt.Errorf("elfmap: park: %w", err)
 	}
@@ -132,18 +138,38 @@ func (im *Image) Reuse(pr *Pristine) error {
 
 func (im *Image) reuseLocked(pr *Pristine) error {
 	regs := im.plan.Regions
+	// Each maximal run of adjacent segment regions (no guard or gap
+	// inside) is first made readable in one call when all of it is
+	// readable, and then only the parts with another protection are
+	// changed: R, R-X, R, RW- costs three calls, not four. Nothing is
+	// ever writable and executable on the way.
 	for i := 0; i < len(regs); {
-		if regs[i].Kind == RegionGuard || regs[i].Prot == unix.PROT_NONE {
+		if regs[i].Kind == RegionGuard {
 			i++
 			continue
 		}
-		j := i + 1
-		for j < len(regs) && regs[j].Kind != RegionGuard && regs[j].Prot == regs[i].Prot {
-			j++
+		j, allR := i, true
+		for ; j < len(regs) && regs[j].Kind != RegionGuard; j++ {
+			allR = allR && regs[j].Prot&unix.PROT_READ != 0
 		}
-		off, _ := im.regionOff(regs[i])
-		if err := im.res.protect(off, uintptr(regs[j-1].End-regs[i].Start), regs[i].Prot); err != nil {
-			return err
+		var base int // protection already applied to the run
+		if allR && j-i > 1 {
+			if err := im.protectRegions(regs[i], regs[j-1], unix.PROT_READ); err != nil {
+				return err
+			}
+			base = unix.PROT_READ
+		}
+		for k := i; k < j; {
+			m := k + 1
+			for m < j && regs[m].Prot == regs[k].Prot {
+				m++
+			}
+			if p := regs[k].Prot; p != base && !(base == 0 && p == unix.PROT_NONE) {
+				if err := im.protectRegions(regs[k], regs[m-1], p); err != nil {
+					return err
+				}
+			}
+			k = m
 		}
 		i = j
 	}
@@ -166,4 +192,53 @@ func (im *Image) reuseLocked(pr *Pristine) error {
 		}
 	}
 	return nil
+}
+
+// protectRegions sets the protection of the regions from first to last
+// (adjacent, in plan order).
+func (im *Image) protectRegions(first, last Region, prot int) error {
+	off, _ := im.regionOff(first)
+	return im.res.protect(off, uintptr(last.End-first.Start), prot)
+}
+
+// keepApartLocked gives the pieces of the image that the kernel would
+// otherwise merge once they are all PROT_NONE a distinguishing mapping
+// flag, once, before the first Park: adjacent private mappings of one file
+// at contiguous offsets (a read-only segment and the text after it, the
+// RELRO part of the data segment and the rest of it) become one VMA when
+// their protections match, and every Reuse would then split them again,
+// which costs more than the mprotect calls themselves. Executable regions
+// get MADV_DONTDUMP (text is in the file; core dumps need not copy it) and
+// pieces whose protection Protect changed (RELRO) get MADV_NOHUGEPAGE (a
+// few pages, never huge). Neither changes what the pages hold or allow.
+func (im *Image) keepApartLocked() error {
+	for _, r := range im.regions {
+		if r.Kind == RegionGuard {
+			continue
+		}
+		advice := -1
+		if r.Prot&unix.PROT_EXEC != 0 {
+			advice = unix.MADV_DONTDUMP
+		} else if pr, ok := planRegionAt(im.plan, r.Start); ok && pr.Prot != r.Prot {
+			advice = unix.MADV_NOHUGEPAGE
+		}
+		if advice < 0 {
+			continue
+		}
+		off, n := im.regionOff(r)
+		if err := im.res.advise(off, n, advice); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// planRegionAt returns the plan's region holding rel.
+func planRegionAt(p *Plan, rel int64) (Region, bool) {
+	for _, r := range p.Regions {
+		if rel >= r.Start && rel < r.End {
+			return r, true
+		}
+	}
+	return Region{}, false
 }
