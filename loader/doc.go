@@ -84,6 +84,41 @@
 // plugin is quarantined: later calls fail with [ErrQuarantined] (unless
 // [Options].KeepAfterFault), Close still works and skips the destructors.
 //
+// # Typed bindings
+//
+// [Bind0] to [Bind6] (and [BindVoid0] to [BindVoid6] for functions with
+// no result) bind a plugin function to a typed Go function, for example
+// Bind2[int32, float64, float64](p, "scale") gives a
+// func(int32, float64) (float64, error). Arguments and results may be
+// bool, any integer type, uintptr, unsafe.Pointer, float32 or float64;
+// arguments may also be strings, passed as NUL-terminated copies for the
+// call. The signature is checked once, at bind time (a *SignatureError,
+// [ErrSignature]); a call converts each argument by the kind decided then,
+// makes one protected call as [Func.Call] does (faults, quarantine and
+// Close behave the same, the fault is the error result) and truncates a
+// narrow result (sign-extending signed ones: the ABI leaves the upper bits
+// of rax undefined); a float32 is the low 32 bits of its xmm register. A
+// call allocates nothing unless it has string arguments, and costs about
+// as much as Func.Call (BenchmarkBind). [Bind] does the same with
+// reflect.MakeFunc for any mix of up to 6 integer-class and 8 float-class
+// arguments, at reflect's cost per call.
+//
+// # Host functions
+//
+// [Loader.RegisterHostFunc] registers a Go function under a C name; an
+// import of that name in a plugin loaded afterwards binds to a
+// C-callable thunk (see sandbox.NewCallback) that calls the Go function on
+// the plugin's thread. Host functions come after [Options].HostSymbols and
+// before the plugin's dependencies in symbol resolution. A typed Go
+// function is called through reflect; a [RawHostFunc] gets the argument
+// registers directly. The Go code runs outside the plugin's fault
+// protection (a nil dereference in it is a Go panic); a panic is recovered
+// and ends the outer plugin call with an error wrapping a
+// *sandbox.HostPanicError, and the plugin is quarantined. Releasing a
+// registration hides the name from later loads at once and frees the
+// thunk when the last object bound to it is closed. plugins/runplug.h
+// gives plugin authors the conventions.
+//
 // # Closing
 //
 // [Plugin.Close] waits for the calls in flight (later ones fail with
