@@ -165,7 +165,10 @@ func Bind1[A1, R any](p *Plugin, name string) (func(A1) (R, error), error) {
 // unsafe.Pointer, float32 or float64 (or types defined on them); an
 // argument may also be a string, passed as a pointer to a NUL-terminated
 // copy that lives for the call. R may be Void for a function that returns
-// nothing (or use BindVoid2). The signature is checked here, once: an
+// nothing (or use BindVoid2). An unsafe.Pointer argument into Go memory
+// follows the cgo rules: the plugin may use it during the call only, and
+// it must not point to a goroutine stack if the plugin calls back into Go
+// (the stack can move then). The signature is checked here, once: an
 // unsupported one is a *SignatureError (ErrSignature). Every call is a
 // protected call of the plugin, as Func.Call makes: a fault in it is
 // returned as the error (a *sandbox.FaultError, wrapped) and quarantines
@@ -380,7 +383,13 @@ func Bind(p *Plugin, name string, fnPtr any) error {
 		}
 		out := reflect.New(res)
 		if err == nil {
-			b.get(r, out.UnsafePointer())
+			if res.Kind() == reflect.UnsafePointer {
+				// A pointer stored into the heap goes through
+				// SetPointer, with the GC's write barrier.
+				out.Elem().SetPointer(*(*unsafe.Pointer)(unsafe.Pointer(&r.Int)))
+			} else {
+				b.get(r, out.UnsafePointer())
+			}
 		}
 		return []reflect.Value{out.Elem(), ev}
 	}))

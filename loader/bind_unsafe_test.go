@@ -231,6 +231,14 @@ func TestBindTypes(t *testing.T) {
 			if err := store(77); err != nil {
 				t.Fatal(err)
 			}
+			var idPtr func(unsafe.Pointer) (unsafe.Pointer, error)
+			if err := Bind(p, "id_ptr", &idPtr); err != nil {
+				t.Fatal(err)
+			}
+			x := new(int64)
+			if got, err := idPtr(unsafe.Pointer(x)); err != nil || got != unsafe.Pointer(x) {
+				t.Errorf("id_ptr = %p, %v; want %p", got, err, x)
+			}
 			var dirty func() (int8, error)
 			if err := Bind(p, "dirty_i8", &dirty); err != nil {
 				t.Fatal(err)
