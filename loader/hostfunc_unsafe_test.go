@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"math"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/runplug/runplug/internal/sysmaps"
@@ -435,4 +437,45 @@ func rssPages(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestHostFuncDeadline: a deadline that passes while a host function runs
+// ends the plugin call when the host function returns.
+func TestHostFuncDeadline(t *testing.T) {
+	l := newLoader(t, Options{})
+	var h hostCalls
+	h.register(t, l, func(x int64) int64 { return x })
+	l.host.mu.Lock()
+	old := l.host.fns["host_add"]
+	l.host.mu.Unlock()
+	l.host.release(old)
+	returned := make(chan struct{}, 1)
+	release, err := l.RegisterHostFunc("host_add", func(a, b int64) int64 {
+		time.Sleep(50 * time.Millisecond)
+		returned <- struct{}{}
+		return a + b
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	p := load(t, l, "host_calls")
+	f, err := p.Func("call_add")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	_, err = f.CallArgs(ctx, &sandbox.Args{Int: [6]uint64{1, 2}})
+	if !errors.Is(err, sandbox.ErrDeadline) {
+		t.Fatalf("err = %v, want a deadline error", err)
+	}
+	select {
+	case <-returned: // the host function ran to its end
+	default:
+		t.Fatal("the host function was cut short")
+	}
+	if !p.Quarantined() {
+		t.Error("plugin not quarantined after the deadline")
+	}
 }
