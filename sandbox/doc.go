@@ -84,6 +84,18 @@
 // rp_abort_current(code) (for example after a Go panic in a host function):
 // the call returns an [*AbortError] ([ErrAborted]).
 //
+// [NewCallback] is that dispatcher for Go functions: it gives a Go
+// function of the raw form func(*Args) Result a C-callable address, a
+// 32-byte thunk (in pages mapped read-write, filled, then made
+// read-and-execute, never both) that loads the callback's id and jumps to
+// a common entry (callback_amd64.S), which saves the argument registers,
+// brackets the call into the exported Go dispatcher with
+// rp_callback_enter/leave and returns the Result in rax and xmm0. A panic
+// in the Go function is recovered by the dispatcher and ends the outer
+// protected call with a [*HostPanicError] ([ErrHostPanic]); it never
+// unwinds through C frames. [Callback.Free] recycles the thunk's slot and
+// unmaps a page once it is empty.
+//
 // # Host libraries
 //
 // [OpenHostLibrary] and [HostLibrary.Lookup] give plugins the host's own
