@@ -117,6 +117,10 @@ func TestHostFuncCalls(t *testing.T) {
 			f, _ := Bind1[int64, int64](p, "call_reenter")
 			return f(5)
 		}, int64(16)},
+		{"from a thread the plugin created", func() (any, error) {
+			f, _ := Bind2[int64, int64, int64](p, "call_add_thread")
+			return f(-8, 3)
+		}, int64(-5)},
 		{"healthy panicker", func() (any, error) {
 			f, _ := Bind1[int64, int64](p, "call_panic")
 			return f(9)

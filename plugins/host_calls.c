@@ -1,10 +1,11 @@
 // host_calls: a plugin that calls Go functions its host registered
 // (loader.RegisterHostFunc): integer, float and mixed arguments, a string,
-// a host function that panics, one that dereferences nil, and one that
-// calls back into this plugin.
+// a host function that panics, one that dereferences nil, one that calls
+// back into this plugin, and a call from a thread the plugin creates.
 //
-// Build: cc -shared -fPIC -O2 -Wall -o host_calls.so host_calls.c
+// Build: cc -shared -fPIC -O2 -Wall -pthread -o host_calls.so host_calls.c
 
+#include <pthread.h>
 #include <stdint.h>
 
 // Provided by the host.
@@ -47,3 +48,27 @@ int64_t call_panic(int64_t x) {
 }
 
 int64_t get_after_panic(void) { return after_panic; }
+
+// A host function called from a thread the plugin created (no protected
+// call encloses it there).
+struct add_job {
+	int64_t a, b, r;
+};
+
+static void *add_thread(void *p) {
+	struct add_job *j = p;
+	j->r = host_add(j->a, j->b);
+	return NULL;
+}
+
+// call_add_thread returns host_add(a, b) computed on a new thread, or -1
+// when the thread cannot be created.
+int64_t call_add_thread(int64_t a, int64_t b) {
+	struct add_job j = {a, b, 0};
+	pthread_t th;
+	if (pthread_create(&th, NULL, add_thread, &j) != 0) {
+		return -1;
+	}
+	pthread_join(th, NULL);
+	return j.r;
+}
