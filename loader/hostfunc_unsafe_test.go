@@ -483,3 +483,26 @@ func TestHostFuncDeadline(t *testing.T) {
 		t.Error("plugin not quarantined after the deadline")
 	}
 }
+
+// TestHostFuncPanicAfterDeadline: a host function that panics after the
+// call's deadline passed reports the panic, not the deadline.
+func TestHostFuncPanicAfterDeadline(t *testing.T) {
+	l := newLoader(t, Options{})
+	var h hostCalls
+	h.register(t, l, func(x int64) int64 {
+		time.Sleep(30 * time.Millisecond)
+		panic("late and broken")
+	})
+	p := load(t, l, "host_calls")
+	f, err := p.Func("call_panic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Millisecond)
+	defer cancel()
+	_, err = f.CallArgs(ctx, &sandbox.Args{Int: [6]uint64{1}})
+	var e *sandbox.HostPanicError
+	if !errors.As(err, &e) || e.Value != "late and broken" {
+		t.Fatalf("err = %v, want the host panic", err)
+	}
+}

@@ -22,6 +22,13 @@ void rp_cb_c(uint32_t id, struct rp_args *a) {
 	int in_call = rp_self.cur != NULL;
 	int32_t saved = rp_callback_enter();
 	int64_t code = rpGoCallback(id, a, in_call);
+	if (code != 0 && rp_self.outer != NULL) {
+		// The Go function panicked: report that rather than a deadline
+		// that passed meanwhile (the panic record is consumed only by
+		// an aborted call). A deadline signal landing between here and
+		// rp_callback_leave can still win; the record then stays.
+		rp_self.outer->pending = 0;
+	}
 	rp_callback_leave(saved);
 	if (code != 0) {
 		rp_abort_current(code);
