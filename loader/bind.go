@@ -27,6 +27,8 @@ type SignatureError struct {
 	Reason string
 }
 
+// Error formats e as, for example,
+// "loader: bind f: argument 1: type []uint8 (slice) has no supported register class".
 func (e *SignatureError) Error() string {
 	what := "signature"
 	switch {

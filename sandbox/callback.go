@@ -49,6 +49,7 @@ type HostPanicError struct {
 	Stack []byte // the panicking goroutine's stack (runtime/debug.Stack)
 }
 
+// Error formats e as "sandbox: host function NAME panicked: VALUE".
 func (e *HostPanicError) Error() string {
 	return fmt.Sprintf("sandbox: host function %s panicked: %v", e.Func, e.Value)
 }
