@@ -137,7 +137,7 @@ static void rp_handler(int sig, siginfo_t *si, void *uc) {
 		} else if (seq != 0) {
 			// A call whose plugin code is in a callback that made a
 			// nested call: mark it for rp_callback_leave.
-			for (struct rp_frame *f = t->outer; f != NULL; f = f->prev) {
+			for (struct rp_frame *f = t->outer; f != NULL; f = f->outer_next) {
 				if (f->seq == seq) {
 					f->pending = 1;
 					break;
@@ -272,7 +272,7 @@ int32_t rp_callback_enter(void) {
 	int32_t saved = fr->active | RP_CB_PUSHED;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	fr->active = 0;
-	fr->prev = t->outer;
+	fr->outer_next = t->outer;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	t->outer = fr;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -285,7 +285,7 @@ void rp_callback_leave(int32_t saved) {
 		return;
 	}
 	struct rp_frame *fr = t->outer;
-	t->outer = fr->prev;
+	t->outer = fr->outer_next;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	t->cur = fr;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);

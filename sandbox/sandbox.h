@@ -45,7 +45,7 @@
 // address is also the recovery stack pointer: rp_recover runs with
 // rsp = the frame, whose fields say what happened.
 struct rp_frame {
-	struct rp_frame *prev; // next frame on the thread's outer chain (set by rp_callback_enter)
+	struct rp_frame *prev; // the thread's cur when this call began (restored at its end)
 	uint64_t seq;          // process-wide sequence number of a CallContext call
 	                       // (deadline signals name it), 0 for Call
 	volatile int32_t active;  // 1 while plugin code runs (0 during callbacks into Go)
@@ -60,7 +60,7 @@ struct rp_frame {
 	volatile int64_t abort_code; // rp_abort_current's argument
 	uint64_t result;       // rp_call's struct rp_result pointer (for the recovery path)
 	uint64_t slot;         // struct rp_slot of a CallContext, or 0
-	uint64_t pad1;
+	struct rp_frame *outer_next; // next frame on the thread's outer chain (rp_callback_enter)
 };
 
 // The argument registers, laid out like the Go type Args.
