@@ -155,7 +155,9 @@ func (f *Func) Call(args ...uint64) (uint64, error) {
 		return 0, fmt.Errorf("loader: call %s: %d integer arguments, at most 6", f.name, len(args))
 	}
 	var a sandbox.Args
-	copy(a.Int[:], args)
+	for i, v := range args { // at most 6: no memmove call
+		a.Int[i] = v
+	}
 	r, err := f.p.call(f, &a)
 	return r.Int, err
 }
@@ -203,9 +205,16 @@ func (p *Plugin) enter() error {
 }
 
 // leave ends a call in flight; the last one out of a closing plugin lets
-// Close proceed.
+// Close proceed. It is small enough to be inlined into the call paths.
 func (p *Plugin) leave() {
-	if n := p.state.Add(^uint64(0)); n&^stFlags == 0 && n&stClosing != 0 {
+	if n := p.state.Add(^uint64(0)); n&stClosing != 0 {
+		p.leftClosing(n)
+	}
+}
+
+// leftClosing is leave's slow path: a call ended while Close waits.
+func (p *Plugin) leftClosing(n uint64) {
+	if n&^stFlags == 0 {
 		p.drainOnce.Do(func() { close(p.drained) })
 	}
 }
@@ -214,8 +223,9 @@ func (p *Plugin) leave() {
 // callContext so that a does not escape: Call and CallFloat keep their
 // argument block on the stack.
 func (p *Plugin) call(f *Func, a *sandbox.Args) (sandbox.Result, error) {
-	if err := p.enter(); err != nil {
-		return sandbox.Result{}, fmt.Errorf("loader: call %s in %s: %w", f.name, p.obj.name, err)
+	// enter, inlined: one atomic add on the way in.
+	if n := p.state.Add(1); n&stFlags != 0 {
+		return sandbox.Result{}, p.refused(f, n)
 	}
 	r, err := sandbox.Call(f.addr, a)
 	p.leave()
@@ -223,6 +233,17 @@ func (p *Plugin) call(f *Func, a *sandbox.Args) (sandbox.Result, error) {
 		return r, p.callFailed(f, err)
 	}
 	return r, nil
+}
+
+// refused undoes the count of a call that found the plugin closing or
+// quarantined (state n) and returns its error.
+func (p *Plugin) refused(f *Func, n uint64) error {
+	p.leave()
+	err := ErrQuarantined
+	if n&stClosing != 0 {
+		err = ErrClosed
+	}
+	return fmt.Errorf("loader: call %s in %s: %w", f.name, p.obj.name, err)
 }
 
 // callContext is call with a deadline.
