@@ -147,7 +147,7 @@ var callSink int64
 
 // BenchmarkCall calls add(a, b) of the tiny plugin: a protected call
 // through Func.Call against a plain cgo call through the same function
-// pointer.
+// pointer (and, as "sandbox", sandbox.Call alone).
 func BenchmarkCall(b *testing.B) {
 	l := loader.New(loader.Options{})
 	defer l.Close()
@@ -167,6 +167,21 @@ func BenchmarkCall(b *testing.B) {
 				b.Fatal(err)
 			}
 			callSink += int64(r)
+		}
+	})
+	// The same protected call without the plugin's lifecycle accounting
+	// (the count of calls in flight that Close waits for): what the
+	// protection alone costs.
+	b.Run("sandbox", func(b *testing.B) {
+		b.ReportAllocs()
+		addr := f.Addr()
+		for b.Loop() {
+			a := sandbox.Args{Int: [6]uint64{1, 2}}
+			r, err := sandbox.Call(addr, &a)
+			if err != nil {
+				b.Fatal(err)
+			}
+			callSink += int64(r.Int)
 		}
 	})
 	b.Run("cgo", func(b *testing.B) {
