@@ -17,7 +17,15 @@
 //  3. MapFile (or MapBytes) performs a Plan: one PROT_NONE reservation for
 //     the whole span with guards, each segment mapped over it, and returns
 //     an Image that can change protections (RELRO), say which region an
-//     address falls in, and Unmap everything.
+//     address falls in, and Unmap everything. MapFD does the same from a
+//     raw descriptor whose size the caller has just read.
+//
+// An Image that is done with can become a tombstone that keeps its
+// address range reserved PROT_NONE: Tombstone drops its pages, Park keeps
+// them behind PROT_NONE (one mprotect), and Reuse turns a parked image back
+// into what MapFile would have made at the same address, with the pristine
+// bytes of its writable regions (ReadPristine, read once per file) and
+// without mapping anything: the loader's cheap path for reloading a plugin.
 //
 // Symbol lookup follows the dynamic linker: Dynamic.Lookup walks the GNU
 // hash table (Bloom filter, bucket, chain) or, without one, DT_HASH, and

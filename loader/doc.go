@@ -134,7 +134,9 @@
 // range instead of releasing it and mapping a new one (protections
 // restored, writable pages reset to the file's bytes, then relocated as
 // usual), which makes reloading a plugin cost a few mprotect calls instead
-// of a dozen mappings. [Loader.Close]
+// of a dozen mappings. The price is memory: a parked tombstone keeps its
+// private (written) pages resident until it is reused or released.
+// [Loader.Close]
 // closes every plugin and releases all tombstones. No mapping, file
 // descriptor or goroutine outlives Close (file descriptors are closed as
 // soon as the segments are mapped).
