@@ -156,8 +156,9 @@ func (o *object) callArray(what string, vaddr, n uint64, reverse bool, args *san
 		if !inSpans(o.p.exec, rel, 1) {
 			return fmt.Errorf("%s[%d] of %s = %#x: not inside an executable segment: %w", what, i, o.name, fn, elfmap.ErrMalformed)
 		}
-		if err := o.callCtor(fmt.Sprintf("%s[%d]", what, i), rel, args); err != nil {
-			return err
+		// The name is formatted only on failure: loads stay cheap.
+		if _, err := sandbox.Call(uintptr(o.base+rel), args); err != nil {
+			return fmt.Errorf("%s[%d] of %s at %#x: %w", what, i, o.name, rel, err)
 		}
 	}
 	return nil

@@ -317,7 +317,9 @@ func (p *Plugin) close() error {
 		errs = append(errs, err)
 	}
 	delete(l.plugins, p)
-	p.log.Debug("closed plugin", "plugin", p.obj.name, "path", p.obj.path)
+	if p.log.IsDebug() { // the arguments would be boxed even for a silent logger
+		p.log.Debug("closed plugin", "plugin", p.obj.name, "path", p.obj.path)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("loader: close %s: %w", p.obj.name, err)
 	}
