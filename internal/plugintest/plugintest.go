@@ -164,6 +164,12 @@ func buildLocked(name string, visiting map[string]bool) (string, error) {
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build plugin %s: %s %s: %v\n%s", name, cc, strings.Join(cmdArgs, " "), err, msg)
 	}
+	// Write the object back before use: until then its page-cache pages
+	// are dirty, and /proc/PID/smaps reports a mapping of a just-built
+	// plugin as dirty rather than clean and shared.
+	if err := syncFile(filepath.Join(tmp, filepath.Base(out))); err != nil {
+		return "", err
+	}
 	// Rename into place so that concurrent test binaries never see a
 	// half-written object.
 	if err := os.Rename(filepath.Join(tmp, filepath.Base(out)), out); err != nil {
@@ -221,6 +227,15 @@ func cacheDir() (string, error) {
 	return dir, os.MkdirAll(dir, 0o755)
 }
 
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
 func copyFile(src, dst string) error {
 	b, err := os.ReadFile(src)
 	if err != nil {
@@ -228,6 +243,9 @@ func copyFile(src, dst string) error {
 	}
 	tmp := dst + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o755); err != nil {
+		return err
+	}
+	if err := syncFile(tmp); err != nil {
 		return err
 	}
 	return os.Rename(tmp, dst)
