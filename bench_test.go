@@ -63,28 +63,27 @@ func notLoaded(b *testing.B, path string) {
 
 // BenchmarkLoadUnload loads an object, looks up one symbol and closes it:
 // runplug with a default Loader (which keeps parsed tables and makes the
-// closed image a tombstone), dlopen with RTLD_NOW|RTLD_LOCAL, dlsym and
-// dlclose on the same file.
+// closed image a tombstone, so that in the steady state each load reuses
+// the range of the oldest tombstone), dlopen with RTLD_NOW|RTLD_LOCAL,
+// dlsym and dlclose on the same file.
+//
+// runplug-fresh is the same with a Loader that keeps no tombstone
+// (TombstoneBudget 1): every load reserves and maps a new range and every
+// close unmaps it, as dlopen and dlclose do. It shows what the reuse of
+// tombstones buys and what a first load of a file costs.
 func BenchmarkLoadUnload(b *testing.B) {
 	for _, tc := range loadTargets {
-		b.Run(tc.name+"/runplug", func(b *testing.B) {
-			path := tc.path(b)
-			l := loader.New(loader.Options{})
-			defer l.Close()
-			b.ReportAllocs()
-			for b.Loop() {
-				p, err := l.Load(path)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := p.Lookup(tc.sym); err != nil {
-					b.Fatal(err)
-				}
-				if err := p.Close(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		for _, v := range []struct {
+			name string
+			opts loader.Options
+		}{
+			{"runplug", loader.Options{}},
+			{"runplug-fresh", loader.Options{TombstoneBudget: 1}},
+		} {
+			b.Run(tc.name+"/"+v.name, func(b *testing.B) {
+				benchLoadUnloadRunplug(b, tc.path(b), tc.sym, v.opts)
+			})
+		}
 		b.Run(tc.name+"/dlopen", func(b *testing.B) {
 			path := tc.path(b)
 			notLoaded(b, path)
@@ -105,6 +104,25 @@ func BenchmarkLoadUnload(b *testing.B) {
 				b.Fatalf("%s is still loaded after dlclose", path)
 			}
 		})
+	}
+}
+
+// benchLoadUnloadRunplug is runplug's side of BenchmarkLoadUnload.
+func benchLoadUnloadRunplug(b *testing.B, path, sym string, opts loader.Options) {
+	l := loader.New(opts)
+	defer l.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := l.Load(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.Lookup(sym); err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Close(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
