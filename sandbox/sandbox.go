@@ -49,6 +49,7 @@ type DeadlineError struct {
 	Cause  error   // ctx.Err()
 }
 
+// Error says where the call was interrupted and why.
 func (e *DeadlineError) Error() string {
 	s := "sandbox: call interrupted"
 	if e.PC != 0 {
@@ -75,6 +76,7 @@ type AbortError struct {
 	PC   uintptr // return address of the rp_abort_current call
 }
 
+// Error gives the dispatcher's code and where it aborted the call.
 func (e *AbortError) Error() string {
 	return fmt.Sprintf("sandbox: call aborted by host (code %d) at pc %#x", e.Code, e.PC)
 }
