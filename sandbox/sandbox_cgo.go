@@ -76,7 +76,7 @@ func Call(fn uintptr, a *Args) (Result, error) {
 	if a == nil {
 		a = &zeroArgs
 	}
-	r := C.rp_call(C.uint64_t(fn), C.uintptr_t(uintptr(unsafe.Pointer(a))), 0)
+	r := C.rp_call(C.uint64_t(fn), C.uintptr_t(uintptr(unsafe.Pointer(a))), 0, 0)
 	runtime.KeepAlive(a)
 	if r.info != C.RP_OK {
 		return Result{}, callError(r, nil)
@@ -94,6 +94,12 @@ func CallContext(ctx context.Context, fn uintptr, a *Args) (Result, error) {
 	if done == nil {
 		return Call(fn, a)
 	}
+	return callContext(ctx, fn, a, 0)
+}
+
+// callContext is CallContext (through gate, or ungated when gate is 0) for
+// a ctx that can be done.
+func callContext(ctx context.Context, fn uintptr, a *Args, gate uintptr) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, &DeadlineError{Cause: err}
 	}
@@ -113,7 +119,7 @@ func CallContext(ctx context.Context, fn uintptr, a *Args) (Result, error) {
 		C.rp_interrupt(slot)
 		close(fired)
 	})
-	r := C.rp_call(C.uint64_t(fn), C.uintptr_t(uintptr(unsafe.Pointer(a))), slot)
+	r := C.rp_call(C.uint64_t(fn), C.uintptr_t(uintptr(unsafe.Pointer(a))), slot, C.uintptr_t(gate))
 	runtime.KeepAlive(a)
 	if !stop() {
 		// The interrupter has started: it may still read the slot.
@@ -146,8 +152,66 @@ func callError(r C.struct_rp_result, ctx context.Context) error {
 		return e
 	case C.RP_ABORTED:
 		return abortError(int64(r.a), pc) // a *HostPanicError or an *AbortError
+	case C.RP_CLOSED:
+		return ErrGateClosed
 	}
 	return fmt.Errorf("sandbox: call ended with unknown status %#x", int(r.info))
+}
+
+// newGateC allocates a struct rp_gate (zeroed: open, no overflow calls).
+func newGateC() uintptr {
+	g := uintptr(C.rp_gate_new())
+	if g == 0 {
+		panic("sandbox: out of memory allocating a gate")
+	}
+	return g
+}
+
+func freeGateC(g uintptr) { C.rp_gate_free(C.uintptr_t(g)) }
+
+// gateCall is Gate.Call's protected call (see Call for a's handling).
+func gateCall(g uintptr, fn uintptr, a *Args) (Result, error) {
+	installOnce.Do(install)
+	if installErr != nil {
+		return Result{}, installErr
+	}
+	if a == nil {
+		a = &zeroArgs
+	}
+	r := C.rp_call(C.uint64_t(fn), C.uintptr_t(uintptr(unsafe.Pointer(a))), 0, C.uintptr_t(g))
+	runtime.KeepAlive(a)
+	if r.info != C.RP_OK {
+		return Result{}, callError(r, nil)
+	}
+	return Result{Int: uint64(r.a), Float: math.Float64frombits(uint64(r.b))}, nil
+}
+
+// gateCloseBegin marks g closing and issues the membarrier (errno or 0).
+func gateCloseBegin(g uintptr) int {
+	installOnce.Do(install) // decides between membarrier and the fallback
+	return int(C.rp_gate_close_begin(C.uintptr_t(g)))
+}
+
+// gateBusy reports whether a call through g is in progress on any thread.
+func gateBusy(g uintptr) bool { return C.rp_gate_busy(C.uintptr_t(g)) != 0 }
+
+// gateHeldHere reports whether the calling thread is inside a call through g.
+func gateHeldHere(g uintptr) bool { return C.rp_gate_held_here(C.uintptr_t(g)) != 0 }
+
+// gateMembarrier reports whether gated calls use the membarrier scheme.
+func gateMembarrier() bool {
+	installOnce.Do(install)
+	return C.rp_gate_membarrier_ok() != 0
+}
+
+// setGateFallback forces gated calls onto the overflow counter (tests).
+func setGateFallback(on bool) {
+	installOnce.Do(install)
+	v := C.int(0)
+	if on {
+		v = 1
+	}
+	C.rp_gate_set_fallback(v)
 }
 
 // hostSymbol asks the dynamic linker which host object holds pc and which

@@ -1,0 +1,132 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+)
+
+var (
+	// ErrGateClosed is the error of a call through a Gate that was closed
+	// before the call began: the function was not called.
+	ErrGateClosed = errors.New("sandbox: gate closed")
+	// ErrCloseInCall is returned by Gate.Close when the calling thread is
+	// itself inside a call through the gate (a host function closing the
+	// plugin it was called from): waiting would never end. The gate is
+	// left open.
+	ErrCloseInCall = errors.New("sandbox: close of a gate from a call through it")
+)
+
+// Gate lets a caller wait for the protected calls in progress through it,
+// without an atomic read-modify-write on the call path: Close marks the
+// gate closed, and returns only when no call through it is running on any
+// thread; calls that begin after that return ErrGateClosed without calling
+// their function. The loader gives each plugin one, so that Close can
+// unmap a plugin's code knowing that no thread runs it.
+//
+// How: a gated call records the gate in its thread's own slots (plain
+// stores into initial-exec TLS) before it reads the closed flag, and takes
+// it out on every way out (return, fault, deadline, host panic). Close sets
+// the flag, runs membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) so that
+// every thread's slot stores are visible, and scans the threads. Where
+// membarrier is not available, and for calls nested more than 12 deep on
+// one thread, a gated call counts itself in the gate with a locked
+// increment instead (correct everywhere, a few nanoseconds slower).
+//
+// A Gate's C memory is freed by Free, or when the Gate becomes unreachable.
+type Gate struct {
+	g        uintptr // struct rp_gate, malloc'd
+	closeMu  sync.Mutex
+	closed   bool
+	freeOnce sync.Once
+	cleanup  runtime.Cleanup
+}
+
+// NewGate returns an open Gate.
+func NewGate() *Gate {
+	c := newGateC()
+	g := &Gate{g: c}
+	g.cleanup = runtime.AddCleanup(g, freeGateC, c)
+	return g
+}
+
+// Call is the package-level Call through the gate: it returns
+// ErrGateClosed, without calling fn, once Close has begun.
+func (g *Gate) Call(fn uintptr, a *Args) (Result, error) {
+	r, err := gateCall(g.g, fn, a)
+	runtime.KeepAlive(g) // the C gate stays allocated until the call is out
+	return r, err
+}
+
+// CallContext is the package-level CallContext through the gate.
+func (g *Gate) CallContext(ctx context.Context, fn uintptr, a *Args) (Result, error) {
+	var r Result
+	var err error
+	if ctx.Done() == nil {
+		r, err = gateCall(g.g, fn, a)
+	} else {
+		r, err = callContext(ctx, fn, a, g.g)
+	}
+	runtime.KeepAlive(g)
+	return r, err
+}
+
+// Close closes the gate and waits until no call through it is in progress
+// on any thread; calls beginning later fail with ErrGateClosed. It returns
+// ErrCloseInCall (and leaves the gate open) when the calling goroutine is
+// inside a call through the gate, that is, in a host callback of such a
+// call. Close is safe to call twice and concurrently.
+func (g *Gate) Close() error {
+	if g.InCall() {
+		return ErrCloseInCall
+	}
+	g.closeMu.Lock()
+	defer g.closeMu.Unlock()
+	if g.closed {
+		return nil
+	}
+	if errno := gateCloseBegin(g.g); errno != 0 {
+		// Registered at install, membarrier cannot fail later short of
+		// a kernel bug; refuse rather than risk returning early.
+		return fmt.Errorf("sandbox: close gate: membarrier: errno %d", errno)
+	}
+	// Calls in progress are short as a rule: yield first, then sleep with
+	// a growing pause for long ones.
+	for i := 0; gateBusy(g.g); i++ {
+		if i < 50 {
+			runtime.Gosched()
+			continue
+		}
+		d := time.Duration(i-49) * 20 * time.Microsecond
+		if d > time.Millisecond {
+			d = time.Millisecond
+		}
+		time.Sleep(d)
+	}
+	g.closed = true
+	runtime.KeepAlive(g)
+	return nil
+}
+
+// InCall reports whether the calling goroutine is inside a call through the
+// gate (running a host callback that such a call made). A goroutine that
+// is not in a callback has no call in progress on its thread, whichever
+// thread it runs on.
+func (g *Gate) InCall() bool {
+	r := gateHeldHere(g.g)
+	runtime.KeepAlive(g)
+	return r
+}
+
+// Free releases the gate's C memory now, rather than when the Gate becomes
+// unreachable. No call through the gate may be in progress or begin later:
+// call it after Close, when nothing can reach the gate any more.
+func (g *Gate) Free() {
+	g.freeOnce.Do(func() {
+		g.cleanup.Stop()
+		freeGateC(g.g)
+	})
+}
