@@ -9,6 +9,12 @@ import (
 	"time"
 )
 
+// GateFallbackEnv names an environment variable: set to 1 when the
+// package first installs its handlers, it makes every gated call use the
+// fallback that runs where membarrier is unavailable (a test hook, so that
+// a host's test suite can cover both; see GateFallback).
+const GateFallbackEnv = "RUNPLUG_GATE_FALLBACK"
+
 var (
 	// ErrGateClosed is the error of a call through a Gate that was closed
 	// before the call began: the function was not called.

@@ -42,6 +42,9 @@ func install() {
 	if rc := C.rp_install(C.int(InterruptSignal)); rc != 0 {
 		installErr = fmt.Errorf("sandbox: install signal handlers: errno %d", int(rc))
 	}
+	if os.Getenv(GateFallbackEnv) == "1" {
+		C.rp_gate_set_fallback(1)
+	}
 }
 
 var zeroArgs Args
@@ -197,6 +200,14 @@ func gateBusy(g uintptr) bool { return C.rp_gate_busy(C.uintptr_t(g)) != 0 }
 
 // gateHeldHere reports whether the calling thread is inside a call through g.
 func gateHeldHere(g uintptr) bool { return C.rp_gate_held_here(C.uintptr_t(g)) != 0 }
+
+// GateFallback reports whether gated calls (Gate) count themselves in
+// their gate with locked instructions, because membarrier is unavailable
+// or GateFallbackEnv forced it, instead of using per-thread slots.
+func GateFallback() bool {
+	installOnce.Do(install)
+	return C.rp_gate_fallback != 0
+}
 
 // gateMembarrier reports whether gated calls use the membarrier scheme.
 func gateMembarrier() bool {
