@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
 	"time"
+	"unsafe"
 )
 
 // GateFallbackEnv names an environment variable: set to 1 when the
@@ -42,27 +42,30 @@ var (
 // one thread, a gated call counts itself in the gate with a locked
 // increment instead (correct everywhere, a few nanoseconds slower).
 //
-// A Gate's C memory is freed by Free, or when the Gate becomes unreachable.
+// The gate's state, the C struct rp_gate that rp_call reads, is the Gate
+// itself: Go memory rather than malloc'd, so that no Free is needed and no
+// call can ever touch freed memory (a goroutine that passed the loader's
+// closed check before a Close, and calls later, still holds the Gate). C
+// gets its address as an integer and uses it only during a cgo call that
+// keeps the Gate alive (runtime.KeepAlive after it), on Go's non-moving
+// heap; the addresses that threads' slots keep after a call are only ever
+// compared, never dereferenced. Go code never reads or writes the fields.
 type Gate struct {
-	g        uintptr // struct rp_gate, malloc'd
-	closeMu  sync.Mutex
-	closed   bool
-	freeOnce sync.Once
-	cleanup  runtime.Cleanup
+	closing  int32 // struct rp_gate.closing
+	_        int32
+	overflow int64 // struct rp_gate.overflow
 }
 
 // NewGate returns an open Gate.
-func NewGate() *Gate {
-	c := newGateC()
-	g := &Gate{g: c}
-	g.cleanup = runtime.AddCleanup(g, freeGateC, c)
-	return g
-}
+func NewGate() *Gate { return new(Gate) }
+
+// addr is the gate's address for C.
+func (g *Gate) addr() uintptr { return uintptr(unsafe.Pointer(g)) }
 
 // Call is the package-level Call through the gate: it returns
 // ErrGateClosed, without calling fn, once Close has begun.
 func (g *Gate) Call(fn uintptr, a *Args) (Result, error) {
-	r, err := gateCall(g.g, fn, a)
+	r, err := gateCall(g.addr(), fn, a)
 	runtime.KeepAlive(g) // the C gate stays allocated until the call is out
 	return r, err
 }
@@ -72,9 +75,9 @@ func (g *Gate) CallContext(ctx context.Context, fn uintptr, a *Args) (Result, er
 	var r Result
 	var err error
 	if ctx.Done() == nil {
-		r, err = gateCall(g.g, fn, a)
+		r, err = gateCall(g.addr(), fn, a)
 	} else {
-		r, err = callContext(ctx, fn, a, g.g)
+		r, err = callContext(ctx, fn, a, g.addr())
 	}
 	runtime.KeepAlive(g)
 	return r, err
@@ -89,19 +92,15 @@ func (g *Gate) Close() error {
 	if g.InCall() {
 		return ErrCloseInCall
 	}
-	g.closeMu.Lock()
-	defer g.closeMu.Unlock()
-	if g.closed {
-		return nil
-	}
-	if errno := gateCloseBegin(g.g); errno != 0 {
+	// Concurrent Closes each mark, fence and scan: all idempotent.
+	if errno := gateCloseBegin(g.addr()); errno != 0 {
 		// Registered at install, membarrier cannot fail later short of
 		// a kernel bug; refuse rather than risk returning early.
 		return fmt.Errorf("sandbox: close gate: membarrier: errno %d", errno)
 	}
 	// Calls in progress are short as a rule: yield first, then sleep with
 	// a growing pause for long ones.
-	for i := 0; gateBusy(g.g); i++ {
+	for i := 0; gateBusy(g.addr()); i++ {
 		if i < 50 {
 			runtime.Gosched()
 			continue
@@ -112,7 +111,6 @@ func (g *Gate) Close() error {
 		}
 		time.Sleep(d)
 	}
-	g.closed = true
 	runtime.KeepAlive(g)
 	return nil
 }
@@ -122,17 +120,7 @@ func (g *Gate) Close() error {
 // is not in a callback has no call in progress on its thread, whichever
 // thread it runs on.
 func (g *Gate) InCall() bool {
-	r := gateHeldHere(g.g)
+	r := gateHeldHere(g.addr())
 	runtime.KeepAlive(g)
 	return r
-}
-
-// Free releases the gate's C memory now, rather than when the Gate becomes
-// unreachable. No call through the gate may be in progress or begin later:
-// call it after Close, when nothing can reach the gate any more.
-func (g *Gate) Free() {
-	g.freeOnce.Do(func() {
-		g.cleanup.Stop()
-		freeGateC(g.g)
-	})
 }

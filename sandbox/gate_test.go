@@ -70,7 +70,6 @@ func TestGateCallAndClose(t *testing.T) {
 	m := newTestImage(t, "gate.so")
 	forEachGateMode(t, func(t *testing.T) {
 		g := NewGate()
-		defer g.Free()
 		r, err := g.Call(m.fn("add"), &Args{Int: [6]uint64{40, 2}})
 		if err != nil || r.Int != 42 {
 			t.Fatalf("Call = %d, %v; want 42", r.Int, err)
@@ -110,7 +109,6 @@ func TestGateFailedCallsGiveBackSlots(t *testing.T) {
 	panicker := newCB(t, "panicker", func(*Args) Result { panic("boom") })
 	forEachGateMode(t, func(t *testing.T) {
 		g := NewGate()
-		defer g.Free()
 		tests := []struct {
 			name string
 			call func() error
@@ -155,8 +153,6 @@ func TestGateCloseWaitsForNestedCall(t *testing.T) {
 		t.Run(fmt.Sprintf("depth%d", depth), func(t *testing.T) {
 			forEachGateMode(t, func(t *testing.T) {
 				outer, inner := NewGate(), NewGate()
-				defer outer.Free()
-				defer inner.Free()
 				entered, release := make(chan struct{}), make(chan struct{})
 				var returned atomic.Bool
 				var cb *Callback
@@ -258,7 +254,6 @@ func TestGateCloseRacingCalls(t *testing.T) {
 			if n := after.Load(); n != 0 {
 				t.Fatalf("round %d: %d calls entered the function after Close returned", round, n)
 			}
-			g.Free()
 		}
 	})
 }
@@ -266,7 +261,6 @@ func TestGateCloseRacingCalls(t *testing.T) {
 func TestGateCallAllocs(t *testing.T) {
 	m := newTestImage(t, "gatealloc.so")
 	g := NewGate()
-	defer g.Free()
 	fn := m.fn("add")
 	n := testing.AllocsPerRun(1000, func() {
 		a := Args{Int: [6]uint64{1, 2}}

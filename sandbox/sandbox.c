@@ -296,10 +296,6 @@ void rp_gate_set_fallback(int on) {
 	__atomic_store_n(&rp_gate_fallback, on || !rp_membarrier, __ATOMIC_SEQ_CST);
 }
 
-uintptr_t rp_gate_new(void) { return (uintptr_t)calloc(1, sizeof(struct rp_gate)); }
-
-void rp_gate_free(uintptr_t g) { free((void *)g); }
-
 // rp_gate_close_begin marks g closing; once it returns, every gated call
 // that will still call its function is visible to rp_gate_busy. Returns 0
 // or the errno of a failed membarrier.

@@ -99,8 +99,8 @@ struct rp_thread {
 	struct rp_thread *reg_next, *reg_prev; // registry links, under its mutex
 };
 
-// A call gate (sandbox.Gate): malloc'd, so its address is stable and C may
-// keep it; freed only when no call can use it any more.
+// A call gate: the Go type sandbox.Gate, same layout (Go memory that C
+// uses only during the calls that keep it alive, see gate.go).
 struct rp_gate {
 	volatile int32_t closing;  // set once by rp_gate_close_begin
 	int32_t pad;
@@ -160,8 +160,6 @@ void rp_gate_register(void);
 extern int32_t rp_gate_fallback;
 
 // Gates (sandbox.c).
-uintptr_t rp_gate_new(void);
-void rp_gate_free(uintptr_t g);
 int rp_gate_close_begin(uintptr_t g);
 int rp_gate_busy(uintptr_t g);
 int rp_gate_held_here(uintptr_t g);

@@ -161,16 +161,11 @@ func callError(r C.struct_rp_result, ctx context.Context) error {
 	return fmt.Errorf("sandbox: call ended with unknown status %#x", int(r.info))
 }
 
-// newGateC allocates a struct rp_gate (zeroed: open, no overflow calls).
-func newGateC() uintptr {
-	g := uintptr(C.rp_gate_new())
-	if g == 0 {
-		panic("sandbox: out of memory allocating a gate")
-	}
-	return g
-}
-
-func freeGateC(g uintptr) { C.rp_gate_free(C.uintptr_t(g)) }
+// Gate is struct rp_gate: same layout.
+var _ [unsafe.Sizeof(Gate{}) - unsafe.Sizeof(C.struct_rp_gate{})]byte
+var _ [unsafe.Sizeof(C.struct_rp_gate{}) - unsafe.Sizeof(Gate{})]byte
+var _ [unsafe.Offsetof(Gate{}.overflow) - C.RP_GATE_OVERFLOW]byte
+var _ [C.RP_GATE_OVERFLOW - unsafe.Offsetof(Gate{}.overflow)]byte
 
 // gateCall is Gate.Call's protected call (see Call for a's handling).
 func gateCall(g uintptr, fn uintptr, a *Args) (Result, error) {
