@@ -67,7 +67,7 @@ rp_call:
 	.cfi_adjust_cfa_offset 8
 	.cfi_rel_offset %r15, 0
 	// Entry rsp = 8 mod 16; six pushes keep it 8 mod 16; the frame
-	// (96 bytes) plus 8 makes it 16-byte aligned for the calls below.
+	// (112 bytes) plus 8 makes it 16-byte aligned for the calls below.
 	subq	$(RP_FR_SIZE+8), %rsp
 	.cfi_adjust_cfa_offset RP_FR_SIZE+8
 	movq	%rsp, %rbx			// rbx = fr
@@ -83,7 +83,24 @@ rp_call:
 	movq	%rax, RP_FR_PREV(%rbx)
 	movq	%r8, RP_FR_GATE(%rbx)
 	testq	%r8, %r8
-	jnz	.Lgate_enter
+	jz	.Lgated
+	// Gated call, on the way in (rax, rcx and rdx are free: the
+	// arguments were copied to callee-saved registers and the frame).
+	cmpl	$0, %fs:RP_T_REGISTERED(%r13)
+	jz	.Lgate_register
+.Lgate_registered:
+	cmpl	$0, rp_gate_fallback(%rip)
+	jnz	.Lgate_overflow
+	movq	%fs:RP_T_DEPTH(%r13), %rax
+	cmpq	$RP_GATE_SLOTS, %rax
+	jae	.Lgate_overflow
+	movq	%rax, RP_FR_GSLOT(%rbx)
+	movq	%r8, %fs:RP_T_GATES(%r13,%rax,8)	// gates[depth] = gate, then
+	leaq	1(%rax), %rcx
+	movq	%rcx, %fs:RP_T_DEPTH(%r13)	// depth + 1, then
+.Lgate_check:
+	cmpl	$0, RP_GATE_CLOSING(%r8)	// load closing
+	jnz	.Lgate_closed
 .Lgated:
 	testq	%r14, %r14
 	jnz	.Lslot_begin
@@ -125,7 +142,12 @@ rp_call:
 	movq	%rax, %fs:RP_T_CUR(%r13)
 	movq	RP_FR_GATE(%rbx), %rax
 	testq	%rax, %rax
-	jnz	.Lgate_leave
+	jz	.Lreturn
+	// Gated call, on the way out: give back what the way in took.
+	movq	RP_FR_GSLOT(%rbx), %rcx
+	testq	%rcx, %rcx
+	js	.Lgate_leave_overflow
+	movq	%rcx, %fs:RP_T_DEPTH(%r13)
 .Lreturn:
 	movq	%r12, %rax			// a struct return gives back its buffer
 	addq	$(RP_FR_SIZE+8), %rsp
@@ -145,26 +167,8 @@ rp_call:
 	ret
 	.cfi_adjust_cfa_offset RP_FR_SIZE+8+48
 
-	// Gated call, on the way in (rax, rcx and rdx are free: the
-	// arguments were copied to callee-saved registers and the frame).
-.Lgate_enter:
-	cmpl	$0, %fs:RP_T_REGISTERED(%r13)
-	jz	.Lgate_register
-.Lgate_registered:
-	cmpl	$0, rp_gate_fallback(%rip)
-	jnz	.Lgate_overflow
-	movq	%fs:RP_T_DEPTH(%r13), %rax
-	cmpq	$RP_GATE_SLOTS, %rax
-	jae	.Lgate_overflow
-	movq	%rax, RP_FR_GSLOT(%rbx)
-	movq	%r8, %fs:RP_T_GATES(%r13,%rax,8)	// gates[depth] = gate, then
-	leaq	1(%rax), %rcx
-	movq	%rcx, %fs:RP_T_DEPTH(%r13)	// depth + 1, then
-.Lgate_check:
-	movl	RP_GATE_CLOSING(%r8), %eax	// load closing
-	testl	%eax, %eax
-	jz	.Lgated
 	// Closing: don't call fn; .Lleave gives the slot back.
+.Lgate_closed:
 	movq	$0, RP_R_A(%r12)
 	movq	$0, RP_R_B(%r12)
 	movq	$RP_CLOSED, RP_R_INFO(%r12)
@@ -185,14 +189,7 @@ rp_call:
 	movq	RP_FR_GATE(%rbx), %r8
 	jmp	.Lgate_registered
 
-	// Gated call, on the way out: give back what .Lgate_enter took
-	// (rax = gate).
-.Lgate_leave:
-	movq	RP_FR_GSLOT(%rbx), %rcx
-	testq	%rcx, %rcx
-	js	.Lgate_leave_overflow
-	movq	%rcx, %fs:RP_T_DEPTH(%r13)
-	jmp	.Lreturn
+	// Gated overflow call, on the way out (rax = gate).
 .Lgate_leave_overflow:
 	lock decq RP_GATE_OVERFLOW(%rax)
 	jmp	.Lreturn
