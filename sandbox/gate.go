@@ -56,8 +56,12 @@ type Gate struct {
 	overflow int64 // struct rp_gate.overflow
 }
 
-// NewGate returns an open Gate.
-func NewGate() *Gate { return new(Gate) }
+// NewGate returns an open Gate. It installs the package's signal handlers
+// if no call has yet, so that calls through the gate need not check.
+func NewGate() *Gate {
+	installOnce.Do(install)
+	return new(Gate)
+}
 
 // addr is the gate's address for C.
 func (g *Gate) addr() uintptr { return uintptr(unsafe.Pointer(g)) }

@@ -169,8 +169,7 @@ var _ [C.RP_GATE_OVERFLOW - unsafe.Offsetof(Gate{}.overflow)]byte
 
 // gateCall is Gate.Call's protected call (see Call for a's handling).
 func gateCall(g uintptr, fn uintptr, a *Args) (Result, error) {
-	installOnce.Do(install)
-	if installErr != nil {
+	if installErr != nil { // NewGate ran install
 		return Result{}, installErr
 	}
 	if a == nil {
