@@ -164,6 +164,8 @@ func callError(r C.struct_rp_result, ctx context.Context) error {
 // Gate is struct rp_gate: same layout.
 var _ [unsafe.Sizeof(Gate{}) - unsafe.Sizeof(C.struct_rp_gate{})]byte
 var _ [unsafe.Sizeof(C.struct_rp_gate{}) - unsafe.Sizeof(Gate{})]byte
+var _ [unsafe.Offsetof(Gate{}.closing) - C.RP_GATE_CLOSING]byte
+var _ [C.RP_GATE_CLOSING - unsafe.Offsetof(Gate{}.closing)]byte
 var _ [unsafe.Offsetof(Gate{}.overflow) - C.RP_GATE_OVERFLOW]byte
 var _ [C.RP_GATE_OVERFLOW - unsafe.Offsetof(Gate{}.overflow)]byte
 
