@@ -77,8 +77,10 @@
 // function through the sandbox: a fault in plugin code comes back as a
 // *sandbox.FaultError that names the plugin, the symbol and what the
 // faulting address is ("segment 1 (R-X) of NAME", "guard page after
-// NAME"...). The loader adds no allocation to a call: calls in flight are
-// counted with one atomic add on the way in and one on the way out.
+// NAME"...). The loader adds no allocation to a call, and no atomic
+// read-modify-write: a call loads the plugin's closed/quarantined flags
+// and goes through the plugin's [sandbox.Gate], which records it in the
+// calling thread's own slots so that Close can wait for it.
 //
 // After a call faults, is interrupted by its deadline or is aborted, the
 // plugin is quarantined: later calls fail with [ErrQuarantined] (unless
@@ -121,8 +123,10 @@
 //
 // # Closing
 //
-// [Plugin.Close] waits for the calls in flight (later ones fail with
-// [ErrClosed]), runs the destructors (DT_FINI_ARRAY in reverse, then
+// [Plugin.Close] waits for the calls in flight on every thread (later ones
+// fail with [ErrClosed]; a host function closing the plugin that called it
+// gets an error wrapping [sandbox.ErrCloseInCall] instead of waiting for
+// itself), runs the destructors (DT_FINI_ARRAY in reverse, then
 // DT_FINI), and leaves the image's address range reserved as a PROT_NONE
 // tombstone that fault reports call "unloaded plugin NAME", so a stale
 // pointer into it faults cleanly instead of reaching whatever would be

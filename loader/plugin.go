@@ -23,20 +23,24 @@ type Plugin struct {
 	log     hclog.Logger
 	seq     uint64
 
-	// state counts the calls in flight in its low bits; stClosing and
-	// stQuarantined are flags above them. Calls add 1, check the flags
-	// and subtract 1: no lock on the call path.
-	state     atomic.Uint64
-	drained   chan struct{} // closed when closing and no call is in flight
-	drainOnce sync.Once
+	// flags holds stClosing and stQuarantined. A call only loads it (a
+	// quick refusal); the calls in flight that Close waits for are
+	// tracked by gate, which needs no atomic read-modify-write per call
+	// (see sandbox.Gate): the in-flight counter this replaces cost two
+	// locked adds on one shared cache line per call.
+	flags atomic.Uint32
+	gate  *sandbox.Gate
+	// slow is held (read) by the calls into the plugin that do not go
+	// through gate (IFUNC resolvers of Lookup); Close takes it to wait
+	// for them.
+	slow      sync.RWMutex
 	closeOnce sync.Once
 	closeErr  error
 }
 
 const (
-	stClosing     = 1 << 62
-	stQuarantined = 1 << 61
-	stFlags       = stClosing | stQuarantined
+	stClosing     = 1 << 0
+	stQuarantined = 1 << 1
 )
 
 var pluginSeq atomic.Uint64
@@ -44,9 +48,9 @@ var pluginSeq atomic.Uint64
 func newPlugin(l *Loader, o *object, closure []*object) *Plugin {
 	return &Plugin{
 		l: l, obj: o, closure: closure,
-		log:     l.log.Named(o.name),
-		seq:     pluginSeq.Add(1),
-		drained: make(chan struct{}),
+		log:  l.log.Named(o.name),
+		seq:  pluginSeq.Add(1),
+		gate: sandbox.NewGate(),
 	}
 }
 
@@ -81,7 +85,7 @@ func (p *Plugin) Lookup(name string) (Symbol, error) {
 // LookupVersion is Lookup for a given symbol version ("" is any default
 // or unversioned definition), as dlvsym does.
 func (p *Plugin) LookupVersion(name, version string) (Symbol, error) {
-	if p.state.Load()&stClosing != 0 {
+	if p.flags.Load()&stClosing != 0 {
 		return Symbol{}, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrClosed)
 	}
 	h := newNameHash(name)
@@ -111,12 +115,14 @@ func (p *Plugin) LookupVersion(name, version string) (Symbol, error) {
 	return Symbol{}, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrSymbolNotFound)
 }
 
-// resolveIFunc calls an IFUNC resolver as a call into the plugin.
+// resolveIFunc calls an IFUNC resolver as a call into the plugin (not
+// through the gate: Lookup is not a hot path; Close waits on slow).
 func (p *Plugin) resolveIFunc(o *object, i int) (uintptr, error) {
-	if err := p.enter(); err != nil {
+	p.slow.RLock()
+	defer p.slow.RUnlock()
+	if err := p.refusal(p.flags.Load()); err != nil {
 		return 0, err
 	}
-	defer p.leave()
 	return o.symbolAddr(i)
 }
 
@@ -191,68 +197,44 @@ func (f *Func) CallArgs(ctx context.Context, a *sandbox.Args) (sandbox.Result, e
 	return f.p.callContext(ctx, f, a)
 }
 
-// enter registers a call in flight, unless the plugin is closing or
-// quarantined.
-func (p *Plugin) enter() error {
-	if n := p.state.Add(1); n&stFlags != 0 {
-		p.leave()
-		if n&stClosing != 0 {
-			return ErrClosed
-		}
+// refusal returns the error of a call that finds flags set: ErrClosed or
+// ErrQuarantined (nil when none is).
+func (p *Plugin) refusal(flags uint32) error {
+	switch {
+	case flags&stClosing != 0:
+		return ErrClosed
+	case flags&stQuarantined != 0:
 		return ErrQuarantined
 	}
 	return nil
-}
-
-// leave ends a call in flight; the last one out of a closing plugin lets
-// Close proceed. It is small enough to be inlined into the call paths.
-func (p *Plugin) leave() {
-	if n := p.state.Add(^uint64(0)); n&stClosing != 0 {
-		p.leftClosing(n)
-	}
-}
-
-// leftClosing is leave's slow path: a call ended while Close waits.
-func (p *Plugin) leftClosing(n uint64) {
-	if n&^stFlags == 0 {
-		p.drainOnce.Do(func() { close(p.drained) })
-	}
 }
 
 // call performs one protected call of f. It is kept apart from
 // callContext so that a does not escape: Call and CallFloat keep their
 // argument block on the stack.
 func (p *Plugin) call(f *Func, a *sandbox.Args) (sandbox.Result, error) {
-	// enter, inlined: one atomic add on the way in.
-	if n := p.state.Add(1); n&stFlags != 0 {
+	if n := p.flags.Load(); n != 0 {
 		return sandbox.Result{}, p.refused(f, n)
 	}
-	r, err := sandbox.Call(f.addr, a)
-	p.leave()
+	r, err := p.gate.Call(f.addr, a)
 	if err != nil {
 		return r, p.callFailed(f, err)
 	}
 	return r, nil
 }
 
-// refused undoes the count of a call that found the plugin closing or
-// quarantined (state n) and returns its error.
-func (p *Plugin) refused(f *Func, n uint64) error {
-	p.leave()
-	err := ErrQuarantined
-	if n&stClosing != 0 {
-		err = ErrClosed
-	}
-	return fmt.Errorf("loader: call %s in %s: %w", f.name, p.obj.name, err)
+// refused returns the error of a call that found the plugin closing or
+// quarantined (flags n).
+func (p *Plugin) refused(f *Func, n uint32) error {
+	return fmt.Errorf("loader: call %s in %s: %w", f.name, p.obj.name, p.refusal(n))
 }
 
 // callContext is call with a deadline.
 func (p *Plugin) callContext(ctx context.Context, f *Func, a *sandbox.Args) (sandbox.Result, error) {
-	if err := p.enter(); err != nil {
-		return sandbox.Result{}, fmt.Errorf("loader: call %s in %s: %w", f.name, p.obj.name, err)
+	if n := p.flags.Load(); n != 0 {
+		return sandbox.Result{}, p.refused(f, n)
 	}
-	r, err := sandbox.CallContext(ctx, f.addr, a)
-	p.leave()
+	r, err := p.gate.CallContext(ctx, f.addr, a)
 	if err != nil {
 		return r, p.callFailed(f, err)
 	}
@@ -262,20 +244,20 @@ func (p *Plugin) callContext(ctx context.Context, f *Func, a *sandbox.Args) (san
 // callFailed quarantines the plugin (unless KeepAfterFault) after a
 // fault, an interrupt or an abort, and wraps err.
 func (p *Plugin) callFailed(f *Func, err error) error {
+	if errors.Is(err, sandbox.ErrGateClosed) {
+		// Close began between the flags check and the call: the
+		// function was not called.
+		return fmt.Errorf("loader: call %s in %s: %w", f.name, p.obj.name, ErrClosed)
+	}
 	if !p.l.opts.KeepAfterFault {
-		for {
-			old := p.state.Load()
-			if p.state.CompareAndSwap(old, old|stQuarantined) {
-				break
-			}
-		}
+		p.flags.Or(stQuarantined)
 		p.log.Warn("call failed, plugin quarantined", "plugin", p.obj.name, "symbol", f.name, "error", err)
 	}
 	return fmt.Errorf("loader: call %s in %s: %w", f.name, p.obj.name, err)
 }
 
 // Quarantined reports whether a failed call has quarantined the plugin.
-func (p *Plugin) Quarantined() bool { return p.state.Load()&stQuarantined != 0 }
+func (p *Plugin) Quarantined() bool { return p.flags.Load()&stQuarantined != 0 }
 
 // Close unloads the plugin: it waits for calls in flight (later calls fail
 // with ErrClosed), runs the destructors (DT_FINI_ARRAY in reverse, then
@@ -284,28 +266,35 @@ func (p *Plugin) Quarantined() bool { return p.state.Load()&stQuarantined != 0 }
 // Options.TombstoneBudget) that fault reports name "unloaded plugin NAME",
 // and releases the dependencies nobody else holds. It is safe to call
 // twice and concurrently; every call returns the first one's result.
+//
+// A host function that a call into this plugin is running (on this
+// goroutine) cannot close the plugin: waiting for that call would never
+// end. Close then returns an error wrapping sandbox.ErrCloseInCall and
+// leaves the plugin open; close it after the call returns.
 func (p *Plugin) Close() error {
+	if p.gate.InCall() {
+		return fmt.Errorf("loader: close %s: %w", p.obj.name, sandbox.ErrCloseInCall)
+	}
 	p.closeOnce.Do(func() { p.closeErr = p.close() })
 	return p.closeErr
 }
 
 func (p *Plugin) close() error {
-	for {
-		old := p.state.Load()
-		if p.state.CompareAndSwap(old, old|stClosing) {
-			if old&^stFlags == 0 {
-				p.drainOnce.Do(func() { close(p.drained) })
-			}
-			break
-		}
+	p.flags.Or(stClosing)
+	// Wait for the calls in flight: IFUNC resolvers, then gated calls.
+	p.slow.Lock()
+	p.slow.Unlock() // an empty critical section: only the wait matters
+	if err := p.gate.Close(); err != nil {
+		// Not ErrCloseInCall (checked above); a failed membarrier.
+		// Keep the image mapped: a call may still run in it.
+		return fmt.Errorf("loader: close %s: %w", p.obj.name, err)
 	}
-	<-p.drained
 
 	l := p.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var errs []error
-	if p.state.Load()&stQuarantined == 0 {
+	if p.flags.Load()&stQuarantined == 0 {
 		if err := l.runFini(p.obj); err != nil {
 			errs = append(errs, err)
 		}

@@ -21,6 +21,18 @@ func BenchmarkCall(b *testing.B) {
 			sink += r.Int
 		}
 	})
+	b.Run("gated", func(b *testing.B) {
+		// Through a Gate: the per-thread slot bookkeeping Close relies on.
+		g := NewGate()
+		args := &Args{Int: [6]uint64{1, 2}}
+		for i := 0; i < b.N; i++ {
+			r, err := g.Call(add, args)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sink += r.Int
+		}
+	})
 	b.Run("cgo", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			sink += uint64(fixtureCall2(add, 1, 2))

@@ -96,6 +96,20 @@
 // unwinds through C frames. [Callback.Free] recycles the thunk's slot and
 // unmaps a page once it is empty.
 //
+// # Gates
+//
+// A [Gate] lets a host wait for the calls in progress through it: the
+// loader gives one to each plugin and closes it before unmapping the
+// plugin's code. A gated call costs no atomic read-modify-write: it
+// records the gate in its thread's initial-exec TLS slots (plain stores)
+// before it reads the gate's closing flag, and [Gate.Close] sets the flag,
+// runs membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) (which orders every
+// thread's slot stores before its scan, the asymmetric half of the
+// store/load fence the calls leave out) and scans the threads that ever
+// made a gated call. Without membarrier, and for calls nested more than 12
+// deep on one thread through callbacks, a gated call counts itself in the
+// gate with a locked increment and decrement instead ([GateFallback]).
+//
 // # Host libraries
 //
 // [OpenHostLibrary] and [HostLibrary.Lookup] give plugins the host's own

@@ -18,6 +18,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -33,7 +36,14 @@ _Static_assert(offsetof(struct rp_frame, result) == RP_FR_RESULT, "rp_frame.resu
 _Static_assert(offsetof(struct rp_frame, slot) == RP_FR_SLOT, "rp_frame.slot");
 _Static_assert(sizeof(struct rp_frame) == RP_FR_SIZE, "rp_frame size");
 _Static_assert(RP_FR_SIZE % 16 == 0, "rp_frame keeps the stack aligned");
+_Static_assert(offsetof(struct rp_frame, gate) == RP_FR_GATE, "rp_frame.gate");
+_Static_assert(offsetof(struct rp_frame, gslot) == RP_FR_GSLOT, "rp_frame.gslot");
 _Static_assert(offsetof(struct rp_thread, cur) == RP_T_CUR, "rp_thread.cur");
+_Static_assert(offsetof(struct rp_thread, depth) == RP_T_DEPTH, "rp_thread.depth");
+_Static_assert(offsetof(struct rp_thread, gates) == RP_T_GATES, "rp_thread.gates");
+_Static_assert(offsetof(struct rp_thread, registered) == RP_T_REGISTERED, "rp_thread.registered");
+_Static_assert(offsetof(struct rp_gate, closing) == RP_GATE_CLOSING, "rp_gate.closing");
+_Static_assert(offsetof(struct rp_gate, overflow) == RP_GATE_OVERFLOW, "rp_gate.overflow");
 _Static_assert(offsetof(struct rp_slot, cancel) == RP_SLOT_CANCEL, "rp_slot.cancel");
 _Static_assert(offsetof(struct rp_args, i) == RP_A_INT, "rp_args.i");
 _Static_assert(offsetof(struct rp_args, f) == RP_A_FLOAT, "rp_args.f");
@@ -51,6 +61,8 @@ __attribute__((visibility("hidden"), tls_model("initial-exec"))) __thread struct
 // by signal number, and the real-time signal used for deadlines.
 static struct sigaction rp_old[65];
 static int rp_intr_signo;
+
+static void rp_gate_init(void);
 
 // Keep libm linked (even with --as-needed) so that HostLibraryNames can
 // offer it: this reference is resolved from libm.so.6.
@@ -173,6 +185,7 @@ int rp_install(int intr_signo) {
 		return EINVAL;
 	}
 	rp_intr_signo = intr_signo;
+	rp_gate_init();
 	for (int k = 0;; k++) {
 		int sig = sigs[k] ? sigs[k] : intr_signo;
 		// Read the old action first so it is in place before any signal
@@ -185,6 +198,163 @@ int rp_install(int intr_signo) {
 		}
 		if (sigs[k] == 0) {
 			break;
+		}
+	}
+	return 0;
+}
+
+// Gates.
+//
+// A gate lets Close wait for the calls in progress through it without an
+// atomic read-modify-write per call (a shared counter would bounce its
+// cache line between every calling core and cost a locked instruction on
+// entry and exit). Each thread lists the gates of its calls in progress in
+// its own TLS block (rp_call: plain stores gates[depth] = g, depth + 1,
+// THEN a load of g->closing). The closer does the mirror image: it stores
+// closing = 1, THEN scans every thread's list. On x86 either side's load
+// may pass its own earlier store (store->load reordering), so on its own
+// the scan could miss a thread that read closing == 0. The closer's
+// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) between its store and the
+// scan runs a full barrier on every thread of the process: a thread that
+// loaded closing == 0 before it has its slot stores visible to the scan,
+// and a thread that loads closing after it sees 1. The calling side pays
+// nothing for this; the (rare) closer pays one system call.
+//
+// Threads are found through a registry: a thread's first gated call adds
+// its rp_self to a list under rp_reg_mu and sets a pthread key whose
+// destructor takes it off at thread exit, so the scan, which holds the
+// mutex, never reads the TLS of a thread that has gone.
+//
+// Without membarrier (ENOSYS on old kernels, EPERM under a seccomp
+// policy, ...) rp_gate_fallback makes every gated call count itself in
+// g->overflow with lock-prefixed instructions instead (full barriers, the
+// old cost); the same happens when a thread is inside more than
+// RP_GATE_SLOTS gated calls at once (nesting through callbacks).
+
+// rp_gate_fallback: count every gated call in its gate's overflow.
+__attribute__((visibility("hidden"))) int32_t rp_gate_fallback = 1;
+static int rp_membarrier; // registered for MEMBARRIER_CMD_PRIVATE_EXPEDITED
+
+static pthread_mutex_t rp_reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct rp_thread *rp_reg_head;
+static pthread_key_t rp_reg_key;
+static pthread_once_t rp_reg_once = PTHREAD_ONCE_INIT;
+
+static void rp_reg_exit(void *p) {
+	struct rp_thread *t = p;
+	pthread_mutex_lock(&rp_reg_mu);
+	if (t->reg_prev != NULL) {
+		t->reg_prev->reg_next = t->reg_next;
+	} else {
+		rp_reg_head = t->reg_next;
+	}
+	if (t->reg_next != NULL) {
+		t->reg_next->reg_prev = t->reg_prev;
+	}
+	t->reg_next = t->reg_prev = NULL;
+	t->registered = 0;
+	pthread_mutex_unlock(&rp_reg_mu);
+}
+
+static void rp_reg_init(void) {
+	if (pthread_key_create(&rp_reg_key, rp_reg_exit) != 0) {
+		abort(); // PTHREAD_KEYS_MAX keys in use: nothing sensible to do
+	}
+}
+
+// rp_gate_register puts the calling thread on the registry (rp_call's slow
+// path, once per thread).
+void rp_gate_register(void) {
+	struct rp_thread *t = &rp_self;
+	pthread_once(&rp_reg_once, rp_reg_init);
+	pthread_mutex_lock(&rp_reg_mu);
+	t->reg_prev = NULL;
+	t->reg_next = rp_reg_head;
+	if (rp_reg_head != NULL) {
+		rp_reg_head->reg_prev = t;
+	}
+	rp_reg_head = t;
+	t->registered = 1;
+	pthread_mutex_unlock(&rp_reg_mu);
+	pthread_setspecific(rp_reg_key, t);
+}
+
+// rp_gate_init registers for expedited membarriers (called by rp_install);
+// if that fails gated calls use the overflow counter.
+static void rp_gate_init(void) {
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0) {
+		rp_membarrier = 1;
+		__atomic_store_n(&rp_gate_fallback, 0, __ATOMIC_SEQ_CST);
+	}
+}
+
+int rp_gate_membarrier_ok(void) { return rp_membarrier; }
+
+// rp_gate_set_fallback forces the overflow counter on (tests), or back off
+// when membarrier is available. A call keeps the mode it entered with.
+void rp_gate_set_fallback(int on) {
+	__atomic_store_n(&rp_gate_fallback, on || !rp_membarrier, __ATOMIC_SEQ_CST);
+}
+
+// rp_gate_close_begin marks g closing; once it returns, every gated call
+// that will still call its function is visible to rp_gate_busy. Returns 0
+// or the errno of a failed membarrier.
+int rp_gate_close_begin(uintptr_t gp) {
+	struct rp_gate *g = (struct rp_gate *)gp;
+	__atomic_store_n(&g->closing, 1, __ATOMIC_SEQ_CST); // xchg: a full barrier too
+	// Always when registered, even with the fallback forced on: a call
+	// that entered in slot mode before it was forced may still be running.
+	if (rp_membarrier && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+		return errno;
+	}
+	return 0;
+}
+
+// rp_gate_busy reports whether a call through g is in progress on any
+// thread: in some registered thread's gates[0, depth), or counted in the
+// overflow.
+int rp_gate_busy(uintptr_t gp) {
+	struct rp_gate *g = (struct rp_gate *)gp;
+	if (__atomic_load_n(&g->overflow, __ATOMIC_SEQ_CST) != 0) {
+		return 1;
+	}
+	int busy = 0;
+	pthread_mutex_lock(&rp_reg_mu);
+	for (struct rp_thread *t = rp_reg_head; t != NULL && !busy; t = t->reg_next) {
+		int64_t n = __atomic_load_n(&t->depth, __ATOMIC_ACQUIRE);
+		if (n > RP_GATE_SLOTS) {
+			n = RP_GATE_SLOTS;
+		}
+		for (int64_t i = 0; i < n; i++) {
+			if (__atomic_load_n(&t->gates[i], __ATOMIC_RELAXED) == (uint64_t)gp) {
+				busy = 1;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&rp_reg_mu);
+	return busy;
+}
+
+// rp_gate_held_here reports whether the calling thread is itself inside a
+// call through g (a host function closing its own plugin), from its
+// gates[] and its frames' records (which also cover overflow calls).
+int rp_gate_held_here(uintptr_t gp) {
+	struct rp_thread *t = &rp_self;
+	for (struct rp_frame *f = t->cur; f != NULL; f = f->prev) {
+		if (f->gate == (uint64_t)gp) {
+			return 1;
+		}
+	}
+	for (struct rp_frame *f = t->outer; f != NULL; f = f->outer_next) {
+		if (f->gate == (uint64_t)gp) {
+			return 1;
+		}
+	}
+	int64_t n = t->depth;
+	for (int64_t i = 0; i < n && i < RP_GATE_SLOTS; i++) {
+		if (t->gates[i] == (uint64_t)gp) {
+			return 1;
 		}
 	}
 	return 0;

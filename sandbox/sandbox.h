@@ -17,8 +17,16 @@
 #define RP_FR_PC 48
 #define RP_FR_RESULT 72
 #define RP_FR_SLOT 80
-#define RP_FR_SIZE 96
+#define RP_FR_GATE 96
+#define RP_FR_GSLOT 104
+#define RP_FR_SIZE 112
 #define RP_T_CUR 0
+#define RP_T_DEPTH 24
+#define RP_T_GATES 32
+#define RP_T_REGISTERED 128
+#define RP_GATE_SLOTS 12 // gates a thread can be inside at once without the overflow counter
+#define RP_GATE_CLOSING 0
+#define RP_GATE_OVERFLOW 8
 #define RP_SLOT_CANCEL 8
 #define RP_A_INT 0
 #define RP_A_FLOAT 48
@@ -31,6 +39,7 @@
 #define RP_FAULT 1       // a synchronous signal raised by fn was trapped
 #define RP_INTERRUPTED 2 // the deadline signal interrupted fn
 #define RP_ABORTED 3     // a C-side dispatcher aborted the call (rp_abort_current)
+#define RP_CLOSED 4      // the call's gate was closed: fn was not called
 #define RP_NEAR_SP 0x10000 // struct rp_result.info flag, see there
 
 #ifndef __ASSEMBLER__
@@ -61,6 +70,8 @@ struct rp_frame {
 	uint64_t result;       // rp_call's struct rp_result pointer (for the recovery path)
 	uint64_t slot;         // struct rp_slot of a CallContext, or 0
 	struct rp_frame *outer_next; // next frame on the thread's outer chain (rp_callback_enter)
+	uint64_t gate;         // struct rp_gate of the call, or 0
+	int64_t gslot;         // the thread's gates[] index it holds, or -1: the gate's overflow count
 };
 
 // The argument registers, laid out like the Go type Args.
@@ -77,6 +88,23 @@ struct rp_thread {
 	int32_t pad;
 	struct rp_frame *outer; // frames whose plugin code is in a callback into Go
 	                        // (most recent first, linked by prev), or NULL
+	// Gated calls (struct rp_gate): the gates of the calls in progress on
+	// this thread are gates[0, depth), innermost last; written only by the
+	// thread itself with plain stores, read by rp_gate_busy on other threads
+	// (see sandbox.c "Gates").
+	volatile int64_t depth;
+	volatile uint64_t gates[RP_GATE_SLOTS];
+	int32_t registered; // the thread is on the registry (rp_gate_register)
+	int32_t pad1;
+	struct rp_thread *reg_next, *reg_prev; // registry links, under its mutex
+};
+
+// A call gate: the Go type sandbox.Gate, same layout (Go memory that C
+// uses only during the calls that keep it alive, see gate.go).
+struct rp_gate {
+	volatile int32_t closing;  // set once by rp_gate_close_begin
+	int32_t pad;
+	volatile int64_t overflow; // calls through the gate not in a thread's gates[] (lock-prefixed)
 };
 
 // What rp_call returns to Go, kept to 24 bytes because cgo zeroes and
@@ -114,7 +142,12 @@ struct rp_slot {
 // rp_args, passed as an integer so that cgo does not move the Go caller's
 // argument block to the heap (see Call in sandbox_cgo.go); it is read only
 // before fn is called.
-struct rp_result rp_call(uint64_t fn, uintptr_t a, uintptr_t slot);
+//
+// gate is a struct rp_gate, or 0 for an ungated call. A gated call records
+// the gate in the thread's gates[] (or counts it in the gate's overflow)
+// before it looks at gate->closing, and removes it on every way out; when
+// the gate is closing it returns RP_CLOSED without calling fn.
+struct rp_result rp_call(uint64_t fn, uintptr_t a, uintptr_t slot, uintptr_t gate);
 // Recovery stub: the signal handler points RIP here and RSP at the frame.
 void rp_recover(void);
 // Unwinds to the recovery point of frame fr; does not return.
@@ -123,6 +156,15 @@ void rp_resume(struct rp_frame *fr) __attribute__((noreturn));
 uint64_t rp_slot_begin(struct rp_slot *slot);
 void rp_slot_end(struct rp_slot *slot);
 void rp_fill_result(struct rp_result *r, const struct rp_frame *fr);
+void rp_gate_register(void);
+extern int32_t rp_gate_fallback;
+
+// Gates (sandbox.c).
+int rp_gate_close_begin(uintptr_t g);
+int rp_gate_busy(uintptr_t g);
+int rp_gate_held_here(uintptr_t g);
+int rp_gate_membarrier_ok(void);
+void rp_gate_set_fallback(int on);
 
 // ucontext access (sandbox_amd64.c).
 uint64_t rp_uc_pc(void *uc);

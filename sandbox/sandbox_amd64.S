@@ -1,9 +1,9 @@
 // sandbox_amd64.S: the protected call for linux/amd64 (SysV ABI).
 //
-// struct rp_result rp_call(uint64_t fn, const struct rp_args *a, uintptr_t slot)
+// struct rp_result rp_call(uint64_t fn, const struct rp_args *a, uintptr_t slot, uintptr_t gate)
 //
 // The cgo wrapper calls this directly with rdi = the result buffer (a
-// struct returned in memory), rsi = fn, rdx = a, rcx = slot. It saves what a
+// struct returned in memory), rsi = fn, rdx = a, rcx = slot, r8 = gate. It saves what a
 // return must restore (the callee-saved registers rbx, rbp, r12-r15),
 // builds a struct rp_frame on its own stack whose address is also the
 // recovery stack pointer, marks it active and links it into the thread's
@@ -24,6 +24,19 @@
 // trampoline; the Go runtime never changes them, so the only loss is a
 // non-default mode the host's own C code set on that thread before a call
 // that faulted.
+//
+// A gated call (gate != 0, see "Gates" in sandbox.c) first records the gate
+// with plain stores: gates[depth] = gate, depth + 1 (or, when the thread's
+// gates[] is full or membarrier is unavailable, a lock-prefixed increment
+// of gate->overflow), and only then loads gate->closing. No atomic
+// read-modify-write on the fast path: the x86 store->load reordering
+// between the slot stores and the closing load is made harmless by the
+// membarrier the closer issues after setting closing. The frame keeps the
+// gates[] index (or -1 for the overflow count) and .Lleave, which every way
+// out of rp_call goes through (normal return, fault recovery, deadline
+// interrupt, rp_abort_current, RP_CLOSED), gives it back by storing depth
+// = that index: restoring the entry value rather than decrementing keeps
+// the slots right whatever happened in between.
 
 #include "sandbox.h"
 
@@ -54,7 +67,7 @@ rp_call:
 	.cfi_adjust_cfa_offset 8
 	.cfi_rel_offset %r15, 0
 	// Entry rsp = 8 mod 16; six pushes keep it 8 mod 16; the frame
-	// (96 bytes) plus 8 makes it 16-byte aligned for the calls below.
+	// (112 bytes) plus 8 makes it 16-byte aligned for the calls below.
 	subq	$(RP_FR_SIZE+8), %rsp
 	.cfi_adjust_cfa_offset RP_FR_SIZE+8
 	movq	%rsp, %rbx			// rbx = fr
@@ -68,6 +81,27 @@ rp_call:
 	movq	$0, RP_FR_SEQ(%rbx)
 	movq	%fs:RP_T_CUR(%r13), %rax
 	movq	%rax, RP_FR_PREV(%rbx)
+	movq	%r8, RP_FR_GATE(%rbx)
+	testq	%r8, %r8
+	jz	.Lgated
+	// Gated call, on the way in (rax, rcx and rdx are free: the
+	// arguments were copied to callee-saved registers and the frame).
+	cmpl	$0, %fs:RP_T_REGISTERED(%r13)
+	jz	.Lgate_register
+.Lgate_registered:
+	cmpl	$0, rp_gate_fallback(%rip)
+	jnz	.Lgate_overflow
+	movq	%fs:RP_T_DEPTH(%r13), %rax
+	cmpq	$RP_GATE_SLOTS, %rax
+	jae	.Lgate_overflow
+	movq	%rax, RP_FR_GSLOT(%rbx)
+	movq	%r8, %fs:RP_T_GATES(%r13,%rax,8)	// gates[depth] = gate, then
+	leaq	1(%rax), %rcx
+	movq	%rcx, %fs:RP_T_DEPTH(%r13)	// depth + 1, then
+.Lgate_check:
+	cmpl	$0, RP_GATE_CLOSING(%r8)	// load closing
+	jnz	.Lgate_closed
+.Lgated:
 	testq	%r14, %r14
 	jnz	.Lslot_begin
 .Lenter:
@@ -106,6 +140,15 @@ rp_call:
 .Lleave:
 	movq	RP_FR_PREV(%rbx), %rax
 	movq	%rax, %fs:RP_T_CUR(%r13)
+	movq	RP_FR_GATE(%rbx), %rax
+	testq	%rax, %rax
+	jz	.Lreturn
+	// Gated call, on the way out: give back what the way in took.
+	movq	RP_FR_GSLOT(%rbx), %rcx
+	testq	%rcx, %rcx
+	js	.Lgate_leave_overflow
+	movq	%rcx, %fs:RP_T_DEPTH(%r13)
+.Lreturn:
 	movq	%r12, %rax			// a struct return gives back its buffer
 	addq	$(RP_FR_SIZE+8), %rsp
 	.cfi_adjust_cfa_offset -(RP_FR_SIZE+8)
@@ -123,6 +166,33 @@ rp_call:
 	.cfi_adjust_cfa_offset -8
 	ret
 	.cfi_adjust_cfa_offset RP_FR_SIZE+8+48
+
+	// Closing: don't call fn; .Lleave gives the slot back.
+.Lgate_closed:
+	movq	$0, RP_R_A(%r12)
+	movq	$0, RP_R_B(%r12)
+	movq	$RP_CLOSED, RP_R_INFO(%r12)
+	jmp	.Lleave
+
+	// gates[] full (deep nesting through callbacks) or no membarrier:
+	// count the call in the gate itself. The locked add is a full
+	// barrier, so the closing load below cannot pass it.
+.Lgate_overflow:
+	movq	$-1, RP_FR_GSLOT(%rbx)
+	lock incq RP_GATE_OVERFLOW(%r8)
+	jmp	.Lgate_check
+
+	// First gated call on this thread: put it on the registry that
+	// rp_gate_busy scans.
+.Lgate_register:
+	call	rp_gate_register
+	movq	RP_FR_GATE(%rbx), %r8
+	jmp	.Lgate_registered
+
+	// Gated overflow call, on the way out (rax = gate).
+.Lgate_leave_overflow:
+	lock decq RP_GATE_OVERFLOW(%rax)
+	jmp	.Lreturn
 
 	// CallContext only: take a sequence number and publish (tid, seq,
 	// running) in the slot. (Plain calls keep seq 0, which no deadline

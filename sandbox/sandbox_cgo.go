@@ -42,6 +42,9 @@ func install() {
 	if rc := C.rp_install(C.int(InterruptSignal)); rc != 0 {
 		installErr = fmt.Errorf("sandbox: install signal handlers: errno %d", int(rc))
 	}
+	if os.Getenv(GateFallbackEnv) == "1" {
+		C.rp_gate_set_fallback(1)
+	}
 }
 
 var zeroArgs Args
@@ -76,7 +79,7 @@ func Call(fn uintptr, a *Args) (Result, error) {
 	if a == nil {
 		a = &zeroArgs
 	}
-	r := C.rp_call(C.uint64_t(fn), C.uintptr_t(uintptr(unsafe.Pointer(a))), 0)
+	r := C.rp_call(C.uint64_t(fn), C.uintptr_t(uintptr(unsafe.Pointer(a))), 0, 0)
 	runtime.KeepAlive(a)
 	if r.info != C.RP_OK {
 		return Result{}, callError(r, nil)
@@ -94,6 +97,12 @@ func CallContext(ctx context.Context, fn uintptr, a *Args) (Result, error) {
 	if done == nil {
 		return Call(fn, a)
 	}
+	return callContext(ctx, fn, a, 0)
+}
+
+// callContext is CallContext (through gate, or ungated when gate is 0) for
+// a ctx that can be done.
+func callContext(ctx context.Context, fn uintptr, a *Args, gate uintptr) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, &DeadlineError{Cause: err}
 	}
@@ -113,7 +122,7 @@ func CallContext(ctx context.Context, fn uintptr, a *Args) (Result, error) {
 		C.rp_interrupt(slot)
 		close(fired)
 	})
-	r := C.rp_call(C.uint64_t(fn), C.uintptr_t(uintptr(unsafe.Pointer(a))), slot)
+	r := C.rp_call(C.uint64_t(fn), C.uintptr_t(uintptr(unsafe.Pointer(a))), slot, C.uintptr_t(gate))
 	runtime.KeepAlive(a)
 	if !stop() {
 		// The interrupter has started: it may still read the slot.
@@ -146,8 +155,70 @@ func callError(r C.struct_rp_result, ctx context.Context) error {
 		return e
 	case C.RP_ABORTED:
 		return abortError(int64(r.a), pc) // a *HostPanicError or an *AbortError
+	case C.RP_CLOSED:
+		return ErrGateClosed
 	}
 	return fmt.Errorf("sandbox: call ended with unknown status %#x", int(r.info))
+}
+
+// Gate is struct rp_gate: same layout.
+var _ [unsafe.Sizeof(Gate{}) - unsafe.Sizeof(C.struct_rp_gate{})]byte
+var _ [unsafe.Sizeof(C.struct_rp_gate{}) - unsafe.Sizeof(Gate{})]byte
+var _ [unsafe.Offsetof(Gate{}.closing) - C.RP_GATE_CLOSING]byte
+var _ [C.RP_GATE_CLOSING - unsafe.Offsetof(Gate{}.closing)]byte
+var _ [unsafe.Offsetof(Gate{}.overflow) - C.RP_GATE_OVERFLOW]byte
+var _ [C.RP_GATE_OVERFLOW - unsafe.Offsetof(Gate{}.overflow)]byte
+
+// gateCall is Gate.Call's protected call (see Call for a's handling).
+func gateCall(g uintptr, fn uintptr, a *Args) (Result, error) {
+	if installErr != nil { // NewGate ran install
+		return Result{}, installErr
+	}
+	if a == nil {
+		a = &zeroArgs
+	}
+	r := C.rp_call(C.uint64_t(fn), C.uintptr_t(uintptr(unsafe.Pointer(a))), 0, C.uintptr_t(g))
+	runtime.KeepAlive(a)
+	if r.info != C.RP_OK {
+		return Result{}, callError(r, nil)
+	}
+	return Result{Int: uint64(r.a), Float: math.Float64frombits(uint64(r.b))}, nil
+}
+
+// gateCloseBegin marks g closing and issues the membarrier (errno or 0).
+func gateCloseBegin(g uintptr) int {
+	installOnce.Do(install) // decides between membarrier and the fallback
+	return int(C.rp_gate_close_begin(C.uintptr_t(g)))
+}
+
+// gateBusy reports whether a call through g is in progress on any thread.
+func gateBusy(g uintptr) bool { return C.rp_gate_busy(C.uintptr_t(g)) != 0 }
+
+// gateHeldHere reports whether the calling thread is inside a call through g.
+func gateHeldHere(g uintptr) bool { return C.rp_gate_held_here(C.uintptr_t(g)) != 0 }
+
+// GateFallback reports whether gated calls (Gate) count themselves in
+// their gate with locked instructions, because membarrier is unavailable
+// or GateFallbackEnv forced it, instead of using per-thread slots.
+func GateFallback() bool {
+	installOnce.Do(install)
+	return C.rp_gate_fallback != 0
+}
+
+// gateMembarrier reports whether gated calls use the membarrier scheme.
+func gateMembarrier() bool {
+	installOnce.Do(install)
+	return C.rp_gate_membarrier_ok() != 0
+}
+
+// setGateFallback forces gated calls onto the overflow counter (tests).
+func setGateFallback(on bool) {
+	installOnce.Do(install)
+	v := C.int(0)
+	if on {
+		v = 1
+	}
+	C.rp_gate_set_fallback(v)
 }
 
 // hostSymbol asks the dynamic linker which host object holds pc and which

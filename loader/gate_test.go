@@ -1,0 +1,126 @@
+package loader
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/runplug/runplug/sandbox"
+)
+
+// TestCloseWaitsForNestedCall: a call into one plugin (outer) runs a host
+// function that calls into another plugin and then blocks. Close of outer
+// from a third goroutine must wait until the outer call has returned, and
+// a Close of outer from inside that host function is refused.
+func TestCloseWaitsForNestedCall(t *testing.T) {
+	l := newLoader(t, Options{})
+	var h hostCalls
+	h.register(t, l, func(x int64) int64 { return x })
+	outer := load(t, l, "host_calls")
+	inner, err := l.Load(outer.Path()) // a second instance: another plugin
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inner.Close()
+	leaf, err := Bind1[int64, int64](inner, "leaf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	var closeInCall error
+	var returned atomic.Bool // Close gives the race detector no happens-before edge
+	h.reenter = func(x int64) (int64, error) {
+		r, err := leaf(x)
+		closeInCall = outer.Close()
+		close(entered)
+		<-release
+		returned.Store(true)
+		return r, err
+	}
+	reenter, err := Bind1[int64, int64](outer, "call_reenter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	result := make(chan int64, 1)
+	go func() {
+		r, err := reenter(5)
+		if err != nil {
+			t.Errorf("call_reenter: %v", err)
+		}
+		result <- r
+	}()
+	<-entered
+	if !errors.Is(closeInCall, sandbox.ErrCloseInCall) {
+		t.Errorf("Close from the plugin's own host function: %v, want ErrCloseInCall", closeInCall)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- outer.Close() }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a call into the plugin was in progress", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close did not return after the call did")
+	}
+	if !returned.Load() {
+		t.Error("Close returned before the host function did")
+	}
+	if r := <-result; r != 16 { // leaf(5) = 15, +1 in call_reenter
+		t.Errorf("call_reenter(5) = %d, want 16", r)
+	}
+	if _, err := reenter(1); !errors.Is(err, ErrClosed) {
+		t.Errorf("call after Close: %v, want ErrClosed", err)
+	}
+	if got, err := leaf(2); err != nil || got != 6 {
+		t.Errorf("inner plugin after outer Close: %d, %v", got, err)
+	}
+}
+
+// gateFallbackTests are the lifecycle tests rerun with gated calls forced
+// onto the fallback used where membarrier is unavailable.
+const gateFallbackTests = "^(TestGateFallbackActive|TestCloseTwiceAndAfterClose|TestFaultQuarantinesAndDescribes|" +
+	"TestDeadlineQuarantines|TestConcurrentCallsAndClose|TestCallAllocations|TestCloseWaitsForNestedCall|" +
+	"TestHostFuncCalls|TestHostFuncPanic|TestHostFuncConcurrent|TestHostFuncDeadline|TestHostFuncPanicAfterDeadline)$"
+
+// TestLifecycleGateFallback reruns the lifecycle tests in a child process
+// with sandbox.GateFallbackEnv set.
+func TestLifecycleGateFallback(t *testing.T) {
+	if os.Getenv(sandbox.GateFallbackEnv) != "" {
+		t.Skip("already the child")
+	}
+	if testing.Short() {
+		t.Skip("short")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", gateFallbackTests, "-test.v")
+	cmd.Env = append(os.Environ(), sandbox.GateFallbackEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("lifecycle tests with the gate fallback: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestGateFallbackActive") ||
+		!strings.Contains(string(out), "--- PASS: TestConcurrentCallsAndClose") {
+		t.Fatalf("child did not run the tests:\n%s", out)
+	}
+}
+
+// TestGateFallbackActive checks, in TestLifecycleGateFallback's child, that
+// the hook took effect.
+func TestGateFallbackActive(t *testing.T) {
+	if os.Getenv(sandbox.GateFallbackEnv) != "1" {
+		t.Skip("only in TestLifecycleGateFallback's child")
+	}
+	if !sandbox.GateFallback() {
+		t.Fatal("gated calls do not use the fallback")
+	}
+}

@@ -1,0 +1,274 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// gateModes runs a test with the membarrier scheme (when the kernel has
+// it) and with the overflow-counter fallback forced on.
+var gateModes = []struct {
+	name     string
+	fallback bool
+}{
+	{"membarrier", false},
+	{"fallback", true},
+}
+
+func forEachGateMode(t *testing.T, f func(t *testing.T)) {
+	for _, m := range gateModes {
+		t.Run(m.name, func(t *testing.T) {
+			if !m.fallback && !gateMembarrier() {
+				t.Skip("membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) unavailable: gates use the fallback")
+			}
+			setGateFallback(m.fallback)
+			t.Cleanup(func() { setGateFallback(false) })
+			f(t)
+		})
+	}
+}
+
+// closeAsync starts g.Close and returns a channel that gets its result.
+func closeAsync(g *Gate) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- g.Close() }()
+	return done
+}
+
+// waitClose fails t unless done delivers nil within a generous watchdog
+// (a hang means a call's slot leaked).
+func waitClose(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close did not return: a call through the gate is still counted")
+	}
+}
+
+// assertWaiting fails t if done delivers within a short while: Close must
+// still be waiting for a call in progress. (It can only pass spuriously on
+// a wrong implementation, never fail on a right one.)
+func assertWaiting(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		t.Fatalf("Close returned (%v) while a call through the gate was in progress", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+func TestGateCallAndClose(t *testing.T) {
+	m := newTestImage(t, "gate.so")
+	forEachGateMode(t, func(t *testing.T) {
+		g := NewGate()
+		r, err := g.Call(m.fn("add"), &Args{Int: [6]uint64{40, 2}})
+		if err != nil || r.Int != 42 {
+			t.Fatalf("Call = %d, %v; want 42", r.Int, err)
+		}
+		r, err = g.CallContext(context.Background(), m.fn("add"), &Args{Int: [6]uint64{1, 2}})
+		if err != nil || r.Int != 3 {
+			t.Fatalf("CallContext = %d, %v; want 3", r.Int, err)
+		}
+		if g.InCall() {
+			t.Error("InCall outside any call")
+		}
+		waitClose(t, closeAsync(g))
+		for _, call := range []func() error{
+			func() error { _, err := g.Call(m.fn("add"), nil); return err },
+			func() error {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				_, err := g.CallContext(ctx, m.fn("add"), nil)
+				return err
+			},
+		} {
+			if err := call(); !errors.Is(err, ErrGateClosed) {
+				t.Errorf("call after Close: %v, want ErrGateClosed", err)
+			}
+		}
+		if err := g.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+	})
+}
+
+// TestGateFailedCallsGiveBackSlots ends gated calls by a fault, a deadline
+// and a host panic: each must take its gate out of the thread's slots, or
+// Close would wait forever.
+func TestGateFailedCallsGiveBackSlots(t *testing.T) {
+	m := newTestImage(t, "gatefail.so")
+	panicker := newCB(t, "panicker", func(*Args) Result { panic("boom") })
+	forEachGateMode(t, func(t *testing.T) {
+		g := NewGate()
+		tests := []struct {
+			name string
+			call func() error
+			want error
+		}{
+			{"fault", func() error { _, err := g.Call(m.fn("null_read"), nil); return err }, nil},
+			{"deadline", func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+				defer cancel()
+				_, err := g.CallContext(ctx, m.fn("spin"), nil)
+				return err
+			}, ErrDeadline},
+			{"host panic", func() error {
+				_, err := g.Call(fixtureCallbackInt(), cbArgs(panicker.Addr(), [5]int64{}, [8]float64{}))
+				return err
+			}, ErrHostPanic},
+		}
+		for _, tt := range tests {
+			// Several rounds, so that a leaked slot would fill a thread's
+			// gates[] and be seen even on another thread.
+			for i := 0; i < 3*gateSlots; i++ {
+				err := tt.call()
+				var fe *FaultError
+				if tt.want == nil && !errors.As(err, &fe) || tt.want != nil && !errors.Is(err, tt.want) {
+					t.Fatalf("%s: err = %v", tt.name, err)
+				}
+			}
+		}
+		waitClose(t, closeAsync(g))
+	})
+}
+
+// gateSlots is RP_GATE_SLOTS, the per-thread slots before the overflow.
+const gateSlots = 12
+
+// TestGateCloseWaitsForNestedCall makes a call through outer whose
+// function calls back into Go, which calls through inner (deeper than a
+// thread's slots, so that the overflow counter is used too) and blocks:
+// Close of either gate, from a third goroutine, must wait for it.
+func TestGateCloseWaitsForNestedCall(t *testing.T) {
+	for _, depth := range []int{1, gateSlots + 4} {
+		t.Run(fmt.Sprintf("depth%d", depth), func(t *testing.T) {
+			forEachGateMode(t, func(t *testing.T) {
+				outer, inner := NewGate(), NewGate()
+				entered, release := make(chan struct{}), make(chan struct{})
+				var returned atomic.Bool
+				var cb *Callback
+				cb = newCB(t, "nest", func(a *Args) Result {
+					level := a.Int[0]
+					if level == uint64(depth) {
+						if !outer.InCall() || !inner.InCall() {
+							t.Errorf("InCall = %v, %v inside both gates", outer.InCall(), inner.InCall())
+						}
+						if err := outer.Close(); !errors.Is(err, ErrCloseInCall) {
+							t.Errorf("Close from inside the call: %v, want ErrCloseInCall", err)
+						}
+						close(entered)
+						<-release
+						returned.Store(true)
+						return Result{Int: level}
+					}
+					r, err := inner.Call(fixtureCallbackInt(), cbArgs(cb.Addr(), [5]int64{int64(level) + 1}, [8]float64{}))
+					if err != nil {
+						t.Errorf("level %d: %v", level, err)
+					}
+					return Result{Int: r.Int + 1}
+				})
+				done := make(chan uint64, 1)
+				go func() {
+					r, err := outer.Call(fixtureCallbackInt(), cbArgs(cb.Addr(), [5]int64{0}, [8]float64{}))
+					if err != nil {
+						t.Errorf("outer call: %v", err)
+					}
+					done <- r.Int
+				}()
+				<-entered
+				closedOuter, closedInner := closeAsync(outer), closeAsync(inner)
+				assertWaiting(t, closedOuter)
+				assertWaiting(t, closedInner)
+				close(release)
+				waitClose(t, closedOuter)
+				if !returned.Load() {
+					t.Error("Close of the outer gate returned before the nested call did")
+				}
+				waitClose(t, closedInner)
+				if got := <-done; got != uint64(2*depth) {
+					t.Errorf("result %d, want %d", got, 2*depth)
+				}
+			})
+		})
+	}
+}
+
+// TestGateCloseRacingCalls closes a gate while goroutines call through it
+// a function that counts itself in and out: when Close returns no call may
+// be inside, and none may start afterwards.
+func TestGateCloseRacingCalls(t *testing.T) {
+	var inside, after atomic.Int64
+	var closed atomic.Bool
+	cb := newCB(t, "count", func(*Args) Result {
+		inside.Add(1)
+		if closed.Load() {
+			after.Add(1)
+		}
+		for i := 0; i < 100; i++ {
+			_ = i * i
+		}
+		inside.Add(-1)
+		return Result{Int: 7}
+	})
+	forEachGateMode(t, func(t *testing.T) {
+		for round := 0; round < 10; round++ {
+			closed.Store(false)
+			g := NewGate()
+			var wg sync.WaitGroup
+			var calls atomic.Int64
+			for w := 0; w < 8; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						r, err := g.Call(fixtureCallbackInt(), cbArgs(cb.Addr(), [5]int64{}, [8]float64{}))
+						if errors.Is(err, ErrGateClosed) {
+							return
+						}
+						if err != nil || r.Int != 7 {
+							t.Errorf("call: %d, %v", r.Int, err)
+							return
+						}
+						calls.Add(1)
+					}
+				}()
+			}
+			for calls.Load() < 50 {
+				time.Sleep(100 * time.Microsecond)
+			}
+			waitClose(t, closeAsync(g))
+			closed.Store(true)
+			if n := inside.Load(); n != 0 {
+				t.Fatalf("round %d: %d calls inside the function after Close returned", round, n)
+			}
+			wg.Wait()
+			if n := after.Load(); n != 0 {
+				t.Fatalf("round %d: %d calls entered the function after Close returned", round, n)
+			}
+		}
+	})
+}
+
+func TestGateCallAllocs(t *testing.T) {
+	m := newTestImage(t, "gatealloc.so")
+	g := NewGate()
+	fn := m.fn("add")
+	n := testing.AllocsPerRun(1000, func() {
+		a := Args{Int: [6]uint64{1, 2}}
+		if _, err := g.Call(fn, &a); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n != 0 {
+		t.Errorf("%v allocations per gated call, want 0", n)
+	}
+}
