@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"time"
 	"unsafe"
@@ -69,20 +70,27 @@ func (g *Gate) addr() uintptr { return uintptr(unsafe.Pointer(g)) }
 // Call is the package-level Call through the gate: it returns
 // ErrGateClosed, without calling fn, once Close has begun.
 func (g *Gate) Call(fn uintptr, a *Args) (Result, error) {
-	r, err := gateCall(g.addr(), fn, a)
+	if installErr != nil { // NewGate ran install
+		return Result{}, installErr
+	}
+	if a == nil {
+		a = &zeroArgs
+	}
+	r := callRecord{fn: fn, args: uintptr(unsafe.Pointer(a)), gate: g.addr()}
+	r.run(a)
 	runtime.KeepAlive(g) // the C gate stays allocated until the call is out
-	return r, err
+	if r.info != statusOK {
+		return Result{}, callError(&r, nil)
+	}
+	return Result{Int: r.a, Float: math.Float64frombits(r.b)}, nil
 }
 
 // CallContext is the package-level CallContext through the gate.
 func (g *Gate) CallContext(ctx context.Context, fn uintptr, a *Args) (Result, error) {
-	var r Result
-	var err error
 	if ctx.Done() == nil {
-		r, err = gateCall(g.addr(), fn, a)
-	} else {
-		r, err = callContext(ctx, fn, a, g.addr())
+		return g.Call(fn, a)
 	}
+	r, err := callContext(ctx, fn, a, g.addr())
 	runtime.KeepAlive(g)
 	return r, err
 }

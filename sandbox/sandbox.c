@@ -26,7 +26,7 @@
 
 #include "sandbox.h"
 
-_Static_assert(offsetof(struct rp_frame, prev) == RP_FR_PREV, "rp_frame.prev");
+_Static_assert(offsetof(struct rp_frame, gotop) == RP_FR_GOTOP, "rp_frame.gotop");
 _Static_assert(offsetof(struct rp_frame, seq) == RP_FR_SEQ, "rp_frame.seq");
 _Static_assert(offsetof(struct rp_frame, active) == RP_FR_ACTIVE, "rp_frame.active");
 _Static_assert(offsetof(struct rp_frame, pending) == RP_FR_ACTIVE + 4, "rp_frame.pending");
@@ -47,10 +47,15 @@ _Static_assert(offsetof(struct rp_gate, overflow) == RP_GATE_OVERFLOW, "rp_gate.
 _Static_assert(offsetof(struct rp_slot, cancel) == RP_SLOT_CANCEL, "rp_slot.cancel");
 _Static_assert(offsetof(struct rp_args, i) == RP_A_INT, "rp_args.i");
 _Static_assert(offsetof(struct rp_args, f) == RP_A_FLOAT, "rp_args.f");
-_Static_assert(offsetof(struct rp_result, a) == RP_R_A, "rp_result.a");
-_Static_assert(offsetof(struct rp_result, b) == RP_R_B, "rp_result.b");
-_Static_assert(offsetof(struct rp_result, info) == RP_R_INFO, "rp_result.info");
-_Static_assert(sizeof(struct rp_result) == 24, "rp_result size");
+_Static_assert(offsetof(struct rp_callrec, fn) == RP_C_FN, "rp_callrec.fn");
+_Static_assert(offsetof(struct rp_callrec, args) == RP_C_ARGS, "rp_callrec.args");
+_Static_assert(offsetof(struct rp_callrec, slot) == RP_C_SLOT, "rp_callrec.slot");
+_Static_assert(offsetof(struct rp_callrec, gate) == RP_C_GATE, "rp_callrec.gate");
+_Static_assert(offsetof(struct rp_callrec, a) == RP_C_A, "rp_callrec.a");
+_Static_assert(offsetof(struct rp_callrec, b) == RP_C_B, "rp_callrec.b");
+_Static_assert(offsetof(struct rp_callrec, info) == RP_C_INFO, "rp_callrec.info");
+_Static_assert(offsetof(struct rp_callrec, code) == RP_C_INFO + 4, "rp_callrec.code");
+_Static_assert(sizeof(struct rp_callrec) == RP_C_SIZE, "rp_callrec size");
 
 // The thread's protected-call state. initial-exec: the package is only ever
 // linked into the executable, where this is a fixed %fs offset. Hidden, not
@@ -338,13 +343,13 @@ int rp_gate_busy(uintptr_t gp) {
 
 // rp_gate_held_here reports whether the calling thread is itself inside a
 // call through g (a host function closing its own plugin), from its
-// gates[] and its frames' records (which also cover overflow calls).
+// gates[] and its frames' records (which also cover overflow calls): the
+// frames are cur and those on the outer chain, whose plugin code is in a
+// callback into Go (the only place Go code can ask from inside a call).
 int rp_gate_held_here(uintptr_t gp) {
 	struct rp_thread *t = &rp_self;
-	for (struct rp_frame *f = t->cur; f != NULL; f = f->prev) {
-		if (f->gate == (uint64_t)gp) {
-			return 1;
-		}
+	if (t->cur != NULL && t->cur->gate == (uint64_t)gp) {
+		return 1;
 	}
 	for (struct rp_frame *f = t->outer; f != NULL; f = f->outer_next) {
 		if (f->gate == (uint64_t)gp) {
@@ -384,24 +389,24 @@ uint64_t rp_slot_begin(struct rp_slot *slot) {
 
 void rp_slot_end(struct rp_slot *slot) { __atomic_store_n(&slot->state, 2, __ATOMIC_SEQ_CST); }
 
-// rp_fill_result encodes a stopped call's record into its result.
-void rp_fill_result(struct rp_result *r, const struct rp_frame *fr) {
+// rp_fill_result encodes what stopped a call (its frame) into its record.
+void rp_fill_result(struct rp_callrec *c, const struct rp_frame *fr) {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-	r->info = fr->status & 0xff;
-	r->code = 0;
-	r->a = 0;
-	r->b = fr->pc;
+	c->info = fr->status & 0xff;
+	c->code = 0;
+	c->a = 0;
+	c->b = fr->pc;
 	switch (fr->status) {
 	case RP_FAULT:
-		r->info |= (fr->signo & 0xff) << 8;
-		r->code = fr->code;
-		r->a = fr->addr;
+		c->info |= (fr->signo & 0xff) << 8;
+		c->code = fr->code;
+		c->a = fr->addr;
 		if (fr->addr < fr->fsp + page && fr->addr + 65536 >= fr->fsp) {
-			r->info |= RP_NEAR_SP;
+			c->info |= RP_NEAR_SP;
 		}
 		break;
 	case RP_ABORTED:
-		r->a = (uint64_t)fr->abort_code;
+		c->a = (uint64_t)fr->abort_code;
 		break;
 	}
 }
@@ -433,12 +438,18 @@ void rp_interrupt(uintptr_t slotp) {
 // set when a frame was pushed on the outer chain.
 #define RP_CB_PUSHED 2
 
+// The runtime's stack top of the goroutine this thread runs C code for
+// (g.m.curg.stack.hi): what cgo's own wrappers use to find their
+// argument frame again after a call that may have called back into Go.
+extern char *_cgo_topofstack(void);
+
 int32_t rp_callback_enter(void) {
 	struct rp_thread *t = &rp_self;
 	struct rp_frame *fr = t->cur;
 	if (fr == NULL) {
 		return 0;
 	}
+	fr->gotop = (uint64_t)_cgo_topofstack();
 	int32_t saved = fr->active | RP_CB_PUSHED;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	fr->active = 0;
@@ -455,6 +466,10 @@ void rp_callback_leave(int32_t saved) {
 		return;
 	}
 	struct rp_frame *fr = t->outer;
+	// The Go code ran on the goroutine's stack, which may have grown and
+	// moved to a new stack, with everything on it at the same distance
+	// from its top: so has the call's record.
+	fr->result += (uint64_t)_cgo_topofstack() - fr->gotop;
 	t->outer = fr->outer_next;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	t->cur = fr;

@@ -9,8 +9,8 @@
 #define RUNPLUG_SANDBOX_H
 
 // Offsets into struct rp_frame, struct rp_thread, struct rp_args and
-// struct rp_result used by sandbox_amd64.S (checked in sandbox.c).
-#define RP_FR_PREV 0
+// struct rp_callrec used by sandbox_amd64.S (checked in sandbox.c).
+#define RP_FR_GOTOP 0
 #define RP_FR_SEQ 8
 #define RP_FR_ACTIVE 16
 #define RP_FR_STATUS 24
@@ -30,17 +30,24 @@
 #define RP_SLOT_CANCEL 8
 #define RP_A_INT 0
 #define RP_A_FLOAT 48
-#define RP_R_A 0
-#define RP_R_B 8
-#define RP_R_INFO 16
+#define RP_C_FN 0
+#define RP_C_ARGS 8
+#define RP_C_SLOT 16
+#define RP_C_GATE 24
+#define RP_C_A 32
+#define RP_C_B 40
+#define RP_C_INFO 48
+#define RP_C_SIZE 56
+#define RP_GSLOT_OVERFLOW -1 // struct rp_frame.gslot of a call counted in its gate's overflow
+#define RP_GSLOT_NONE -2     // struct rp_frame.gslot of an ungated call
 
-// Status of a protected call (struct rp_frame.status, struct rp_result.status).
+// Status of a protected call (struct rp_frame.status, struct rp_callrec.info).
 #define RP_OK 0          // fn returned normally
 #define RP_FAULT 1       // a synchronous signal raised by fn was trapped
 #define RP_INTERRUPTED 2 // the deadline signal interrupted fn
 #define RP_ABORTED 3     // a C-side dispatcher aborted the call (rp_abort_current)
 #define RP_CLOSED 4      // the call's gate was closed: fn was not called
-#define RP_NEAR_SP 0x10000 // struct rp_result.info flag, see there
+#define RP_NEAR_SP 0x10000 // struct rp_callrec.info flag, see there
 
 #ifndef __ASSEMBLER__
 
@@ -50,11 +57,12 @@
 
 // One protected call in progress. It lives in the stack frame of rp_call
 // (so nested calls through callbacks into Go each have their own) and is
-// linked from the thread's struct rp_thread while the call runs. Its
-// address is also the recovery stack pointer: rp_recover runs with
-// rsp = the frame, whose fields say what happened.
+// the thread's struct rp_thread.cur while plugin code runs. Its address is
+// also the recovery stack pointer: rp_recover runs with rsp = the frame,
+// whose fields say what happened.
 struct rp_frame {
-	struct rp_frame *prev; // the thread's cur when this call began (restored at its end)
+	uint64_t gotop;        // the goroutine's stack top when its current callback
+	                       // into Go began (rp_callback_enter), see result
 	uint64_t seq;          // process-wide sequence number of a CallContext call
 	                       // (deadline signals name it), 0 for Call
 	volatile int32_t active;  // 1 while plugin code runs (0 during callbacks into Go)
@@ -67,11 +75,13 @@ struct rp_frame {
 	volatile uint64_t pc;     // RIP when the signal arrived
 	volatile uint64_t fsp;    // RSP when the signal arrived
 	volatile int64_t abort_code; // rp_abort_current's argument
-	uint64_t result;       // rp_call's struct rp_result pointer (for the recovery path)
+	uint64_t result;       // the call's struct rp_callrec, on the calling goroutine's
+	                       // stack: rp_callback_leave moves it when the stack moved
 	uint64_t slot;         // struct rp_slot of a CallContext, or 0
 	struct rp_frame *outer_next; // next frame on the thread's outer chain (rp_callback_enter)
 	uint64_t gate;         // struct rp_gate of the call, or 0
-	int64_t gslot;         // the thread's gates[] index it holds, or -1: the gate's overflow count
+	int64_t gslot;         // the thread's gates[] index it holds, RP_GSLOT_OVERFLOW
+	                       // (counted in the gate's overflow) or RP_GSLOT_NONE (ungated)
 };
 
 // The argument registers, laid out like the Go type Args.
@@ -107,18 +117,26 @@ struct rp_gate {
 	volatile int64_t overflow; // calls through the gate not in a thread's gates[] (lock-prefixed)
 };
 
-// What rp_call returns to Go, kept to 24 bytes because cgo zeroes and
-// copies it on every call. After a normal return a = rax and b = the bits
-// of xmm0; otherwise info says what happened and a, b carry the evidence:
+// One protected call, the only argument of rp_call: the Go type callRecord
+// (same layout), a local variable of the calling goroutine. fn, args, slot
+// and gate go in; a, b, info and code come out. args is a struct rp_args
+// (read only before fn is called), slot a struct rp_slot for CallContext
+// or 0, gate a struct rp_gate or 0. After a normal return a = rax and b =
+// the bits of xmm0; otherwise info says what happened and a, b carry the
+// evidence:
 //
-//	info & 0xff        status (RP_OK, RP_FAULT, RP_INTERRUPTED, RP_ABORTED)
+//	info & 0xff        status (RP_OK, RP_FAULT, RP_INTERRUPTED, RP_ABORTED, RP_CLOSED)
 //	info >> 8 & 0xff   signal number (RP_FAULT)
 //	info & RP_NEAR_SP  the faulting address is within 64 KiB below the
 //	                   faulting stack pointer (or the page above it)
 //	a                  si_addr (RP_FAULT) or the abort code (RP_ABORTED)
 //	b                  the PC where the call stopped
 //	code               si_code (RP_FAULT)
-struct rp_result {
+struct rp_callrec {
+	uint64_t fn;
+	uint64_t args;
+	uint64_t slot;
+	uint64_t gate;
 	uint64_t a;
 	uint64_t b;
 	int32_t info;
@@ -135,19 +153,23 @@ struct rp_slot {
 	uint64_t seq;    // sequence number of the call
 };
 
-// rp_call (sandbox_amd64.S) is the protected call: it links a struct
-// rp_frame on its own stack into the thread's state, calls fn with a's
-// argument registers and returns rax/xmm0, or what stopped the call. slot
-// is a struct rp_slot for CallContext, or 0. a is the address of a struct
-// rp_args, passed as an integer so that cgo does not move the Go caller's
-// argument block to the heap (see Call in sandbox_cgo.go); it is read only
-// before fn is called.
+// rp_call (sandbox_amd64.S) is the protected call. Go runs it with
+// runtime.cgocall, as cgo's own wrappers are run (see protectedCall in
+// sandbox_cgo.go), on the thread's system stack: it makes the struct
+// rp_frame on its own stack the thread's cur, calls c->fn with the
+// argument registers of c->args and writes what happened to c.
 //
-// gate is a struct rp_gate, or 0 for an ungated call. A gated call records
-// the gate in the thread's gates[] (or counts it in the gate's overflow)
-// before it looks at gate->closing, and removes it on every way out; when
-// the gate is closing it returns RP_CLOSED without calling fn.
-struct rp_result rp_call(uint64_t fn, uintptr_t a, uintptr_t slot, uintptr_t gate);
+// c is on the calling goroutine's stack, which a callback into Go may grow
+// and so move: rp_call reads its inputs before fn is called, and writes
+// the result through the frame's record pointer, which rp_callback_leave
+// keeps current (the same delta arithmetic as cgo's wrappers, with
+// _cgo_topofstack).
+//
+// A gated call records c->gate in the thread's gates[] (or counts it in the
+// gate's overflow) before it looks at gate->closing, and removes it on
+// every way out; when the gate is closing it ends with RP_CLOSED without
+// calling fn.
+void rp_call(struct rp_callrec *c);
 // Recovery stub: the signal handler points RIP here and RSP at the frame.
 void rp_recover(void);
 // Unwinds to the recovery point of frame fr; does not return.
@@ -155,7 +177,7 @@ void rp_resume(struct rp_frame *fr) __attribute__((noreturn));
 // Slow-path helpers rp_call calls (sandbox.c).
 uint64_t rp_slot_begin(struct rp_slot *slot);
 void rp_slot_end(struct rp_slot *slot);
-void rp_fill_result(struct rp_result *r, const struct rp_frame *fr);
+void rp_fill_result(struct rp_callrec *c, const struct rp_frame *fr);
 void rp_gate_register(void);
 extern int32_t rp_gate_fallback;
 

@@ -1,17 +1,26 @@
 // sandbox_amd64.S: the protected call for linux/amd64 (SysV ABI).
 //
-// struct rp_result rp_call(uint64_t fn, const struct rp_args *a, uintptr_t slot, uintptr_t gate)
+// void rp_call(struct rp_callrec *c)
 //
-// The cgo wrapper calls this directly with rdi = the result buffer (a
-// struct returned in memory), rsi = fn, rdx = a, rcx = slot, r8 = gate. It saves what a
-// return must restore (the callee-saved registers rbx, rbp, r12-r15),
-// builds a struct rp_frame on its own stack whose address is also the
-// recovery stack pointer, marks it active and links it into the thread's
-// initial-exec TLS block (cur = frame, the previous cur restored on the
-// way out: a call made by a Go callback nests inside the plugin call that
-// made the callback), loads the argument registers from a and calls fn.
-// (Storing a constant NULL on the way out instead, without reading cur on
-// entry, measured ~8 ns slower per call on the 2-core AMD EPYC VM.) This is a setjmp without the signal-mask save: no system call.
+// runtime.cgocall runs it on the thread's system stack with rdi = c (see
+// protectedCall in sandbox_cgo.go: no cgo wrapper in between). It saves
+// what a return must restore (the callee-saved registers rbx, rbp,
+// r12-r15), builds a struct rp_frame on its own stack whose address is
+// also the recovery stack pointer, makes it the thread's cur in the
+// initial-exec TLS block, loads the argument registers from c->args and
+// calls c->fn. This is a setjmp without the signal-mask save: no system
+// call. When fn returns, cur goes back to NULL at once (a call made by a
+// Go callback nests inside the plugin call that made the callback: that
+// frame is on the thread's outer chain, and rp_callback_leave makes it
+// cur again), and rax and xmm0 go to the record.
+//
+// The record is on the goroutine's stack, which a callback into Go can
+// move; what is read of it is read before fn is called, and the result is
+// written through the frame's record pointer, which rp_callback_leave
+// keeps current. On the normal path the frame is written and never read
+// back (the gates[] index the call took is kept in r12): on this AMD EPYC
+// a store-to-load round trip through the frame cost more than the rest of
+// the bookkeeping.
 //
 // When the signal handler claims a fault it rewrites the interrupted
 // context (RIP = rp_recover, RSP = the frame) and returns; the kernel's
@@ -19,24 +28,25 @@
 // rp_call's own frame, above every frame the plugin pushed. rp_recover
 // reloads its registers from the frame, clears the direction flag, resets
 // the x87 unit (fninit) and MXCSR to their ABI defaults (0x37f, 0x1f80) and
-// returns the fault record. The control words are reset rather than saved
+// writes the fault record. The control words are reset rather than saved
 // per call because fnstcw and stmxcsr alone cost more than the rest of the
 // trampoline; the Go runtime never changes them, so the only loss is a
 // non-default mode the host's own C code set on that thread before a call
 // that faulted.
 //
-// A gated call (gate != 0, see "Gates" in sandbox.c) first records the gate
-// with plain stores: gates[depth] = gate, depth + 1 (or, when the thread's
-// gates[] is full or membarrier is unavailable, a lock-prefixed increment
-// of gate->overflow), and only then loads gate->closing. No atomic
-// read-modify-write on the fast path: the x86 store->load reordering
-// between the slot stores and the closing load is made harmless by the
-// membarrier the closer issues after setting closing. The frame keeps the
-// gates[] index (or -1 for the overflow count) and .Lleave, which every way
-// out of rp_call goes through (normal return, fault recovery, deadline
-// interrupt, rp_abort_current, RP_CLOSED), gives it back by storing depth
-// = that index: restoring the entry value rather than decrementing keeps
-// the slots right whatever happened in between.
+// A gated call (c->gate != 0, see "Gates" in sandbox.c) first records the
+// gate with plain stores: gates[depth] = gate, depth + 1 (or, when the
+// thread's gates[] is full or membarrier is unavailable, a lock-prefixed
+// increment of gate->overflow), and only then loads gate->closing. No
+// atomic read-modify-write on the fast path: the x86 store->load
+// reordering between the slot stores and the closing load is made harmless
+// by the membarrier the closer issues after setting closing. The frame
+// keeps the gates[] index (RP_GSLOT_OVERFLOW for the overflow count,
+// RP_GSLOT_NONE for an ungated call) and .Lleave, which every way out of
+// rp_call goes through (normal return, fault recovery, deadline interrupt,
+// rp_abort_current, RP_CLOSED), gives it back by storing depth = that
+// index: restoring the entry value rather than decrementing keeps the
+// slots right whatever happened in between.
 
 #include "sandbox.h"
 
@@ -71,37 +81,36 @@ rp_call:
 	subq	$(RP_FR_SIZE+8), %rsp
 	.cfi_adjust_cfa_offset RP_FR_SIZE+8
 	movq	%rsp, %rbx			// rbx = fr
-	movq	%rdi, %r12			// r12 = result
-	movq	%rsi, %r15			// r15 = fn
-	movq	%rdx, %rbp			// rbp = a
-	movq	%rcx, %r14			// r14 = slot
-	movq	rp_self@gottpoff(%rip), %r13	// r13 = TLS offset of rp_self
+	movq	%rdi, %r15			// r15 = c (until fn is called)
 	movq	%rdi, RP_FR_RESULT(%rbx)
-	movq	%rcx, RP_FR_SLOT(%rbx)
+	movq	RP_C_ARGS(%rdi), %rbp		// rbp = args
+	movq	RP_C_SLOT(%rdi), %r14		// r14 = slot
+	movq	%r14, RP_FR_SLOT(%rbx)
 	movq	$0, RP_FR_SEQ(%rbx)
-	movq	%fs:RP_T_CUR(%r13), %rax
-	movq	%rax, RP_FR_PREV(%rbx)
+	movq	rp_self@gottpoff(%rip), %r13	// r13 = TLS offset of rp_self
+	movq	RP_C_GATE(%rdi), %r8
 	movq	%r8, RP_FR_GATE(%rbx)
+	movq	$RP_GSLOT_NONE, %r12		// r12 = gslot
 	testq	%r8, %r8
-	jz	.Lgated
-	// Gated call, on the way in (rax, rcx and rdx are free: the
-	// arguments were copied to callee-saved registers and the frame).
+	jz	.Lopen
+	// Gated call, on the way in (rax, rcx and rdx are free: everything
+	// kept is in callee-saved registers or the frame).
 	cmpl	$0, %fs:RP_T_REGISTERED(%r13)
 	jz	.Lgate_register
 .Lgate_registered:
 	cmpl	$0, rp_gate_fallback(%rip)
 	jnz	.Lgate_overflow
-	movq	%fs:RP_T_DEPTH(%r13), %rax
-	cmpq	$RP_GATE_SLOTS, %rax
+	movq	%fs:RP_T_DEPTH(%r13), %r12
+	cmpq	$RP_GATE_SLOTS, %r12
 	jae	.Lgate_overflow
-	movq	%rax, RP_FR_GSLOT(%rbx)
-	movq	%r8, %fs:RP_T_GATES(%r13,%rax,8)	// gates[depth] = gate, then
-	leaq	1(%rax), %rcx
-	movq	%rcx, %fs:RP_T_DEPTH(%r13)	// depth + 1, then
+	movq	%r8, %fs:RP_T_GATES(%r13,%r12,8)	// gates[depth] = gate, then
+	leaq	1(%r12), %rax
+	movq	%rax, %fs:RP_T_DEPTH(%r13)	// depth + 1, then
 .Lgate_check:
 	cmpl	$0, RP_GATE_CLOSING(%r8)	// load closing
 	jnz	.Lgate_closed
-.Lgated:
+.Lopen:
+	movq	%r12, RP_FR_GSLOT(%rbx)
 	testq	%r14, %r14
 	jnz	.Lslot_begin
 .Lenter:
@@ -118,6 +127,7 @@ rp_call:
 	movsd	RP_A_FLOAT+40(%rbp), %xmm5
 	movsd	RP_A_FLOAT+48(%rbp), %xmm6
 	movsd	RP_A_FLOAT+56(%rbp), %xmm7
+	movq	RP_C_FN(%r15), %r11
 	movq	RP_A_INT+0(%rbp), %rdi
 	movq	RP_A_INT+8(%rbp), %rsi
 	movq	RP_A_INT+16(%rbp), %rdx
@@ -125,31 +135,22 @@ rp_call:
 	movq	RP_A_INT+32(%rbp), %r8
 	movq	RP_A_INT+40(%rbp), %r9
 	movl	$8, %eax			// vector registers used, for variadic callees
-	callq	*%r15
-	movl	$0, RP_FR_ACTIVE(%rbx)
-	// rax, xmm0, then info = RP_OK and code = 0, in three 8-byte stores.
-	// (Packing rax and xmm0 into one 16-byte store for the cgo wrapper's
-	// 16-byte load, movq + movlhps + movups, measured slower on this
-	// AMD EPYC: BenchmarkCall/protected 41-49 ns against 33-34 ns this
-	// way, with the plain cgo call at 28-30 ns.)
-	movq	%rax, RP_R_A(%r12)
-	movsd	%xmm0, RP_R_A+8(%r12)
-	movq	$0, RP_R_INFO(%r12)
+	callq	*%r11
+	movq	$0, %fs:RP_T_CUR(%r13)		// plugin code is done: no signal is ours now
+	cmpq	RP_FR_RESULT(%rbx), %r15	// has a callback moved c?
+	jne	.Lmoved
+.Lstore_result:
+	movq	%rax, RP_C_A(%r15)
+	movsd	%xmm0, RP_C_B(%r15)
+	movq	$0, RP_C_INFO(%r15)		// info = RP_OK, code = 0
 	testq	%r14, %r14
 	jnz	.Lslot_end
 .Lleave:
-	movq	RP_FR_PREV(%rbx), %rax
-	movq	%rax, %fs:RP_T_CUR(%r13)
-	movq	RP_FR_GATE(%rbx), %rax
-	testq	%rax, %rax
-	jz	.Lreturn
-	// Gated call, on the way out: give back what the way in took.
-	movq	RP_FR_GSLOT(%rbx), %rcx
-	testq	%rcx, %rcx
-	js	.Lgate_leave_overflow
-	movq	%rcx, %fs:RP_T_DEPTH(%r13)
+	// r12 = gslot, r13 = the TLS offset: give back what the way in took.
+	testq	%r12, %r12
+	js	.Lgate_leave_other
+	movq	%r12, %fs:RP_T_DEPTH(%r13)
 .Lreturn:
-	movq	%r12, %rax			// a struct return gives back its buffer
 	addq	$(RP_FR_SIZE+8), %rsp
 	.cfi_adjust_cfa_offset -(RP_FR_SIZE+8)
 	popq	%r15
@@ -167,18 +168,27 @@ rp_call:
 	ret
 	.cfi_adjust_cfa_offset RP_FR_SIZE+8+48
 
-	// Closing: don't call fn; .Lleave gives the slot back.
+	// A callback into Go moved the goroutine's stack and c with it
+	// (rp_callback_leave moved the frame's pointer). Compared rather
+	// than reloaded on the normal path, so that the result stores need
+	// not wait for a load of what this function stored before the call.
+.Lmoved:
+	movq	RP_FR_RESULT(%rbx), %r15
+	jmp	.Lstore_result
+
+	// Closing: don't call fn (no callback has run, so r15 is still c);
+	// .Lleave gives the slot back.
 .Lgate_closed:
-	movq	$0, RP_R_A(%r12)
-	movq	$0, RP_R_B(%r12)
-	movq	$RP_CLOSED, RP_R_INFO(%r12)
+	movq	$0, RP_C_A(%r15)
+	movq	$0, RP_C_B(%r15)
+	movq	$RP_CLOSED, RP_C_INFO(%r15)
 	jmp	.Lleave
 
 	// gates[] full (deep nesting through callbacks) or no membarrier:
 	// count the call in the gate itself. The locked add is a full
 	// barrier, so the closing load below cannot pass it.
 .Lgate_overflow:
-	movq	$-1, RP_FR_GSLOT(%rbx)
+	movq	$RP_GSLOT_OVERFLOW, %r12
 	lock incq RP_GATE_OVERFLOW(%r8)
 	jmp	.Lgate_check
 
@@ -189,8 +199,11 @@ rp_call:
 	movq	RP_FR_GATE(%rbx), %r8
 	jmp	.Lgate_registered
 
-	// Gated overflow call, on the way out (rax = gate).
-.Lgate_leave_overflow:
+	// Out of an overflow-counted call, or of an ungated one.
+.Lgate_leave_other:
+	cmpq	$RP_GSLOT_OVERFLOW, %r12
+	jne	.Lreturn
+	movq	RP_FR_GATE(%rbx), %rax
 	lock decq RP_GATE_OVERFLOW(%rax)
 	jmp	.Lreturn
 
@@ -231,16 +244,17 @@ rp_recover:
 	fninit				// drop whatever the plugin left on the x87 stack
 	ldmxcsr	.Lmxcsr_default(%rip)
 	movq	%rsp, %rbx
-	movq	RP_FR_RESULT(%rbx), %r12
-	movq	RP_FR_SLOT(%rbx), %r14
 	movq	rp_self@gottpoff(%rip), %r13
+	movq	$0, %fs:RP_T_CUR(%r13)
 	movl	$0, RP_FR_ACTIVE(%rbx)
+	movq	RP_FR_SLOT(%rbx), %r14
+	movq	RP_FR_GSLOT(%rbx), %r12
 	testq	%r14, %r14
 	jz	.Lfill
 	movq	%r14, %rdi
 	call	rp_slot_end
 .Lfill:
-	movq	%r12, %rdi
+	movq	RP_FR_RESULT(%rbx), %rdi
 	movq	%rbx, %rsi
 	call	rp_fill_result
 	jmp	.Lleave

@@ -10,7 +10,8 @@ package sandbox
 // it) and the glibc 2.34+ stubs libpthread.so.0, libdl.so.2 and librt.so.1
 // are linked by soname without --as-needed, so that every libc-family
 // library a plugin may name in DT_NEEDED is already in the process for
-// OpenHostLibrary. rp_call takes its argument block as an address: see Call.
+// OpenHostLibrary. rp_call itself is not called through cgo's generated
+// wrapper but run directly by runtime.cgocall: see protectedCall.
 
 /*
 #cgo CFLAGS: -O2 -Wall -fno-omit-frame-pointer
@@ -55,22 +56,66 @@ var _ [unsafe.Sizeof(C.struct_rp_args{}) - unsafe.Sizeof(Args{})]byte
 var _ [unsafe.Offsetof(Args{}.Float) - C.RP_A_FLOAT]byte
 var _ [C.RP_A_FLOAT - unsafe.Offsetof(Args{}.Float)]byte
 
+// callRecord is struct rp_callrec, rp_call's one argument (same layout):
+// fn, args, slot and gate go in, a, b, info and code come out.
+type callRecord struct {
+	fn, args, slot, gate uintptr
+	a, b                 uint64
+	info, code           int32
+}
+
+var _ [unsafe.Sizeof(callRecord{}) - C.RP_C_SIZE]byte
+var _ [C.RP_C_SIZE - unsafe.Sizeof(callRecord{})]byte
+var _ [unsafe.Offsetof(callRecord{}.a) - C.RP_C_A]byte
+var _ [C.RP_C_A - unsafe.Offsetof(callRecord{}.a)]byte
+var _ [unsafe.Offsetof(callRecord{}.info) - C.RP_C_INFO]byte
+var _ [C.RP_C_INFO - unsafe.Offsetof(callRecord{}.info)]byte
+
+// cgocall is the runtime's call from Go into C, the function cgo's
+// generated wrappers call: it leaves the scheduler's running state (as a
+// system call does) and runs fn(arg) on the thread's system stack. It is
+// linked by name (the runtime keeps it for that, go.dev/issue/67401) so
+// that a protected call is one C function, rp_call, instead of cgo's
+// wrapper around it: the wrapper's argument copying, struct return and two
+// stack-top lookups cost more on this path than all of the protection.
+// arg does not escape: the runtime only passes it on to C.
+//
+//go:linkname cgocall runtime.cgocall
+//go:noescape
+func cgocall(fn, arg unsafe.Pointer) int32
+
+// rpCall is rp_call's address.
+var rpCall = unsafe.Pointer(C.rp_call)
+
+// statusOK is callRecord.info after a normal return.
+const statusOK = C.RP_OK
+
+// run runs the call r describes under rp_call, a being the Args whose
+// address is r.args, and leaves the outcome in r.
+//
+// r is the caller's local variable, on its goroutine's stack, and so is a
+// when the caller's Args is a local: C gets both as raw addresses, like the
+// argument frame cgo's wrappers pass, and so a's Args need not move to the
+// heap. While the goroutine is in the call its stack cannot shrink, but a
+// callback into Go can grow and so move it: rp_call reads a and r's inputs
+// before fn runs, and writes r's outputs through a pointer that
+// rp_callback_leave moves with the stack (as cgo's wrappers do with
+// _cgo_topofstack). runtime.KeepAlive keeps a heap-allocated a alive until
+// C has read it. The caller reads the outputs from r's fields in place:
+// copying r whole would read each 16 bytes that C wrote as two 8-byte
+// stores, which this CPU cannot forward (a stall of several nanoseconds).
+func (r *callRecord) run(a *Args) {
+	cgocall(rpCall, unsafe.Pointer(r))
+	runtime.KeepAlive(a)
+}
+
 // Call calls the native function at fn with the argument registers of a (nil
 // means all zero) and returns its result registers. A SIGSEGV, SIGBUS,
 // SIGFPE, SIGILL, SIGABRT or SIGTRAP raised by that code on the calling
 // thread ends the call with a *FaultError instead of killing the process.
 //
-// The fast path is one cgo call: no allocation and no system call. The C
-// side reads *a only before it calls fn, and returns the result by value
-// (cgo copies it back to the goroutine's stack, wherever that is by then),
-// so a callback into Go that grows and moves this goroutine's stack cannot
-// leave C with a stale pointer it still uses. That is why a may stay on the
-// caller's stack: it is passed as an address (uintptr), not as a Go
-// pointer, because cgo's noescape directive has no effect on a function
-// that may call back into Go, and a Go pointer argument would move every
-// caller's Args to the heap (one 112-byte allocation per call). While the
-// goroutine is in the cgo call its stack can neither move nor shrink, and
-// runtime.KeepAlive keeps a heap-allocated a alive until C has read it.
+// The fast path is one runtime.cgocall of rp_call: no allocation, no
+// system call, and a on the caller's stack stays there (see callRecord.run).
 func Call(fn uintptr, a *Args) (Result, error) {
 	installOnce.Do(install)
 	if installErr != nil {
@@ -79,12 +124,12 @@ func Call(fn uintptr, a *Args) (Result, error) {
 	if a == nil {
 		a = &zeroArgs
 	}
-	r := C.rp_call(C.uint64_t(fn), C.uintptr_t(uintptr(unsafe.Pointer(a))), 0, 0)
-	runtime.KeepAlive(a)
-	if r.info != C.RP_OK {
-		return Result{}, callError(r, nil)
+	r := callRecord{fn: fn, args: uintptr(unsafe.Pointer(a))}
+	r.run(a)
+	if r.info != statusOK {
+		return Result{}, callError(&r, nil)
 	}
-	return Result{Int: uint64(r.a), Float: math.Float64frombits(uint64(r.b))}, nil
+	return Result{Int: r.a, Float: math.Float64frombits(r.b)}, nil
 }
 
 // CallContext is Call with a deadline: when ctx is done before fn returns,
@@ -122,25 +167,25 @@ func callContext(ctx context.Context, fn uintptr, a *Args, gate uintptr) (Result
 		C.rp_interrupt(slot)
 		close(fired)
 	})
-	r := C.rp_call(C.uint64_t(fn), C.uintptr_t(uintptr(unsafe.Pointer(a))), slot, C.uintptr_t(gate))
-	runtime.KeepAlive(a)
+	r := callRecord{fn: fn, args: uintptr(unsafe.Pointer(a)), slot: uintptr(slot), gate: gate}
+	r.run(a)
 	if !stop() {
 		// The interrupter has started: it may still read the slot.
 		<-fired
 	}
 	C.rp_slot_free(slot)
-	if r.info != C.RP_OK {
-		return Result{}, callError(r, ctx)
+	if r.info != statusOK {
+		return Result{}, callError(&r, ctx)
 	}
-	return Result{Int: uint64(r.a), Float: math.Float64frombits(uint64(r.b))}, nil
+	return Result{Int: r.a, Float: math.Float64frombits(r.b)}, nil
 }
 
 // callError turns a failed call's record into its error.
-func callError(r C.struct_rp_result, ctx context.Context) error {
+func callError(r *callRecord, ctx context.Context) error {
 	pc := uintptr(r.b)
 	switch r.info & 0xff {
 	case C.RP_FAULT:
-		return newFaultError(int(r.info>>8&0xff), int32(r.code), uintptr(r.a), pc, r.info&C.RP_NEAR_SP != 0)
+		return newFaultError(int(r.info>>8&0xff), r.code, uintptr(r.a), pc, r.info&C.RP_NEAR_SP != 0)
 	case C.RP_INTERRUPTED:
 		e := &DeadlineError{PC: pc}
 		if ctx != nil {
@@ -168,22 +213,6 @@ var _ [unsafe.Offsetof(Gate{}.closing) - C.RP_GATE_CLOSING]byte
 var _ [C.RP_GATE_CLOSING - unsafe.Offsetof(Gate{}.closing)]byte
 var _ [unsafe.Offsetof(Gate{}.overflow) - C.RP_GATE_OVERFLOW]byte
 var _ [C.RP_GATE_OVERFLOW - unsafe.Offsetof(Gate{}.overflow)]byte
-
-// gateCall is Gate.Call's protected call (see Call for a's handling).
-func gateCall(g uintptr, fn uintptr, a *Args) (Result, error) {
-	if installErr != nil { // NewGate ran install
-		return Result{}, installErr
-	}
-	if a == nil {
-		a = &zeroArgs
-	}
-	r := C.rp_call(C.uint64_t(fn), C.uintptr_t(uintptr(unsafe.Pointer(a))), 0, C.uintptr_t(g))
-	runtime.KeepAlive(a)
-	if r.info != C.RP_OK {
-		return Result{}, callError(r, nil)
-	}
-	return Result{Int: uint64(r.a), Float: math.Float64frombits(uint64(r.b))}, nil
-}
 
 // gateCloseBegin marks g closing and issues the membarrier (errno or 0).
 func gateCloseBegin(g uintptr) int {
