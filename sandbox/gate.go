@@ -76,9 +76,29 @@ func (g *Gate) Call(fn uintptr, a *Args) (Result, error) {
 	if a == nil {
 		a = &zeroArgs
 	}
-	r := callRecord{fn: fn, args: uintptr(unsafe.Pointer(a)), gate: g.addr()}
-	r.run(a)
+	r := callRecord{fn: fn, args: uintptr(unsafe.Pointer(a)), nints: argsBlock, gate: g.addr()}
+	r.run(unsafe.Pointer(a))
 	runtime.KeepAlive(g) // the C gate stays allocated until the call is out
+	if r.info != statusOK {
+		return Result{}, callError(&r, nil)
+	}
+	return Result{Int: r.a, Float: math.Float64frombits(r.b)}, nil
+}
+
+// CallInts is Call for a function whose arguments are integers or pointers
+// only, at most 6 (rdi, rsi, rdx, rcx, r8, r9; the other registers are
+// not arguments). The trampoline reads them straight from ints: there is
+// no Args to fill, which makes it the cheapest protected call.
+func (g *Gate) CallInts(fn uintptr, ints []uint64) (Result, error) {
+	if len(ints) > len(Args{}.Int) {
+		return Result{}, fmt.Errorf("sandbox: %d integer arguments, at most %d", len(ints), len(Args{}.Int))
+	}
+	if installErr != nil { // NewGate ran install
+		return Result{}, installErr
+	}
+	r := callRecord{fn: fn, args: uintptr(unsafe.Pointer(unsafe.SliceData(ints))), nints: len(ints), gate: g.addr()}
+	r.run(unsafe.Pointer(unsafe.SliceData(ints)))
+	runtime.KeepAlive(g)
 	if r.info != statusOK {
 		return Result{}, callError(&r, nil)
 	}

@@ -272,3 +272,40 @@ func TestGateCallAllocs(t *testing.T) {
 		t.Errorf("%v allocations per gated call, want 0", n)
 	}
 }
+
+// TestGateCallInts checks that CallInts puts each of its 0 to 6 integers
+// in its argument register (a function per register returns it) and tells
+// a variadic callee that no vector register is used (al = 0), refuses a
+// seventh without calling, and ends like Call on a fault and a closed gate.
+func TestGateCallInts(t *testing.T) {
+	m := newTestImage(t, "callints.so")
+	g := NewGate()
+	all := []uint64{11, 22, 33, 44, 55, 1<<64 - 1}
+	for n := 0; n <= len(all); n++ {
+		ints := all[:n]
+		for k := 0; k < n; k++ {
+			r, err := g.CallInts(m.fn(fmt.Sprintf("arg%d", k)), ints)
+			if err != nil || r.Int != ints[k] {
+				t.Errorf("%d ints: register %d = %#x, %v; want %#x", n, k, r.Int, err, ints[k])
+			}
+		}
+		if r, err := g.CallInts(m.fn("vector_count"), ints); err != nil || r.Int != 0 {
+			t.Errorf("%d ints: al = %d, %v; want 0", n, r.Int, err)
+		}
+	}
+	if _, err := g.CallInts(m.fn("trap"), make([]uint64, 7)); err == nil || errors.As(err, new(*FaultError)) {
+		t.Errorf("7 ints: err = %v, want a refusal without a call", err)
+	}
+	_, err := g.CallInts(m.fn("null_read"), []uint64{1})
+	var fe *FaultError
+	if !errors.As(err, &fe) || fe.Symbol != "null_read+0x0" {
+		t.Errorf("fault: err = %v, want a *FaultError in null_read", err)
+	}
+	if n := testing.AllocsPerRun(1000, func() { g.CallInts(m.fn("add"), []uint64{1, 2}) }); n != 0 {
+		t.Errorf("%v allocations per CallInts, want 0", n)
+	}
+	waitClose(t, closeAsync(g))
+	if _, err := g.CallInts(m.fn("trap"), nil); !errors.Is(err, ErrGateClosed) {
+		t.Errorf("after Close: err = %v, want ErrGateClosed", err)
+	}
+}

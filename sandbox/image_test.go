@@ -65,6 +65,13 @@ var testFuncs = []testFunc{
 	{"recurse", fixed(0xe8, 0xfb, 0xff, 0xff, 0xff)}, // call self
 	{"spin", fixed(0xeb, 0xfe)},                      // jmp self
 	{"breakpoint", fixed(0xcc, 0xc3)},                // int3; ret
+	{"arg0", fixed(0x48, 0x89, 0xf8, 0xc3)},          // mov rax,rdi; ret
+	{"arg1", fixed(0x48, 0x89, 0xf0, 0xc3)},          // mov rax,rsi; ret
+	{"arg2", fixed(0x48, 0x89, 0xd0, 0xc3)},          // mov rax,rdx; ret
+	{"arg3", fixed(0x48, 0x89, 0xc8, 0xc3)},          // mov rax,rcx; ret
+	{"arg4", fixed(0x4c, 0x89, 0xc0, 0xc3)},          // mov rax,r8; ret
+	{"arg5", fixed(0x4c, 0x89, 0xc8, 0xc3)},          // mov rax,r9; ret
+	{"vector_count", fixed(0x0f, 0xb6, 0xc0, 0xc3)},  // movzx eax,al; ret
 }
 
 func newTestImage(t testing.TB, name string) *testImage {

@@ -49,6 +49,7 @@ _Static_assert(offsetof(struct rp_args, i) == RP_A_INT, "rp_args.i");
 _Static_assert(offsetof(struct rp_args, f) == RP_A_FLOAT, "rp_args.f");
 _Static_assert(offsetof(struct rp_callrec, fn) == RP_C_FN, "rp_callrec.fn");
 _Static_assert(offsetof(struct rp_callrec, args) == RP_C_ARGS, "rp_callrec.args");
+_Static_assert(offsetof(struct rp_callrec, nints) == RP_C_NINTS, "rp_callrec.nints");
 _Static_assert(offsetof(struct rp_callrec, slot) == RP_C_SLOT, "rp_callrec.slot");
 _Static_assert(offsetof(struct rp_callrec, gate) == RP_C_GATE, "rp_callrec.gate");
 _Static_assert(offsetof(struct rp_callrec, a) == RP_C_A, "rp_callrec.a");

@@ -32,12 +32,13 @@
 #define RP_A_FLOAT 48
 #define RP_C_FN 0
 #define RP_C_ARGS 8
-#define RP_C_SLOT 16
-#define RP_C_GATE 24
-#define RP_C_A 32
-#define RP_C_B 40
-#define RP_C_INFO 48
-#define RP_C_SIZE 56
+#define RP_C_NINTS 16
+#define RP_C_SLOT 24
+#define RP_C_GATE 32
+#define RP_C_A 40
+#define RP_C_B 48
+#define RP_C_INFO 56
+#define RP_C_SIZE 64
 #define RP_GSLOT_OVERFLOW -1 // struct rp_frame.gslot of a call counted in its gate's overflow
 #define RP_GSLOT_NONE -2     // struct rp_frame.gslot of an ungated call
 
@@ -118,12 +119,13 @@ struct rp_gate {
 };
 
 // One protected call, the only argument of rp_call: the Go type callRecord
-// (same layout), a local variable of the calling goroutine. fn, args, slot
-// and gate go in; a, b, info and code come out. args is a struct rp_args
-// (read only before fn is called), slot a struct rp_slot for CallContext
-// or 0, gate a struct rp_gate or 0. After a normal return a = rax and b =
-// the bits of xmm0; otherwise info says what happened and a, b carry the
-// evidence:
+// (same layout), a local variable of the calling goroutine. fn, args,
+// nints, slot and gate go in; a, b, info and code come out. args is a
+// struct rp_args when nints is -1, or else an array of nints (0 to 6)
+// integer arguments, the others being left alone (read only before fn is
+// called); slot is a struct rp_slot for CallContext or 0, gate a struct
+// rp_gate or 0. After a normal return a = rax and b = the bits of xmm0;
+// otherwise info says what happened and a, b carry the evidence:
 //
 //	info & 0xff        status (RP_OK, RP_FAULT, RP_INTERRUPTED, RP_ABORTED, RP_CLOSED)
 //	info >> 8 & 0xff   signal number (RP_FAULT)
@@ -135,6 +137,7 @@ struct rp_gate {
 struct rp_callrec {
 	uint64_t fn;
 	uint64_t args;
+	int64_t nints;
 	uint64_t slot;
 	uint64_t gate;
 	uint64_t a;

@@ -119,6 +119,10 @@ rp_call:
 	testq	%r14, %r14
 	jnz	.Lcheck_cancel
 .Lcall:
+	movq	RP_C_FN(%r15), %r11
+	movq	RP_C_NINTS(%r15), %rax
+	testq	%rax, %rax
+	jns	.Lints
 	movsd	RP_A_FLOAT+0(%rbp), %xmm0
 	movsd	RP_A_FLOAT+8(%rbp), %xmm1
 	movsd	RP_A_FLOAT+16(%rbp), %xmm2
@@ -127,7 +131,6 @@ rp_call:
 	movsd	RP_A_FLOAT+40(%rbp), %xmm5
 	movsd	RP_A_FLOAT+48(%rbp), %xmm6
 	movsd	RP_A_FLOAT+56(%rbp), %xmm7
-	movq	RP_C_FN(%r15), %r11
 	movq	RP_A_INT+0(%rbp), %rdi
 	movq	RP_A_INT+8(%rbp), %rsi
 	movq	RP_A_INT+16(%rbp), %rdx
@@ -135,6 +138,7 @@ rp_call:
 	movq	RP_A_INT+32(%rbp), %r8
 	movq	RP_A_INT+40(%rbp), %r9
 	movl	$8, %eax			// vector registers used, for variadic callees
+.Lcall_fn:
 	callq	*%r11
 	movq	$0, %fs:RP_T_CUR(%r13)		// plugin code is done: no signal is ours now
 	cmpq	RP_FR_RESULT(%rbx), %r15	// has a callback moved c?
@@ -167,6 +171,30 @@ rp_call:
 	.cfi_adjust_cfa_offset -8
 	ret
 	.cfi_adjust_cfa_offset RP_FR_SIZE+8+48
+
+	// Integer arguments only (nints in rax, 0 to 6): load that many
+	// from the array at rbp, so that the Go caller need not fill (and
+	// zero) a whole struct rp_args; the other registers are not
+	// arguments, and no vector register is (al = 0).
+.Lints:
+	cmpq	$1, %rax
+	jb	.Lints_done
+	movq	0(%rbp), %rdi
+	je	.Lints_done
+	movq	8(%rbp), %rsi
+	cmpq	$3, %rax
+	jb	.Lints_done
+	movq	16(%rbp), %rdx
+	je	.Lints_done
+	movq	24(%rbp), %rcx
+	cmpq	$5, %rax
+	jb	.Lints_done
+	movq	32(%rbp), %r8
+	je	.Lints_done
+	movq	40(%rbp), %r9
+.Lints_done:
+	xorl	%eax, %eax
+	jmp	.Lcall_fn
 
 	// A callback into Go moved the goroutine's stack and c with it
 	// (rp_callback_leave moved the frame's pointer). Compared rather

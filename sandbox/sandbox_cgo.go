@@ -57,15 +57,24 @@ var _ [unsafe.Offsetof(Args{}.Float) - C.RP_A_FLOAT]byte
 var _ [C.RP_A_FLOAT - unsafe.Offsetof(Args{}.Float)]byte
 
 // callRecord is struct rp_callrec, rp_call's one argument (same layout):
-// fn, args, slot and gate go in, a, b, info and code come out.
+// fn, args, nints, slot and gate go in, a, b, info and code come out. args
+// is an *Args when nints is argsBlock, or else the address of nints
+// integer arguments.
 type callRecord struct {
-	fn, args, slot, gate uintptr
-	a, b                 uint64
-	info, code           int32
+	fn, args   uintptr
+	nints      int
+	slot, gate uintptr
+	a, b       uint64
+	info, code int32
 }
+
+// argsBlock is callRecord.nints for a whole Args.
+const argsBlock = -1
 
 var _ [unsafe.Sizeof(callRecord{}) - C.RP_C_SIZE]byte
 var _ [C.RP_C_SIZE - unsafe.Sizeof(callRecord{})]byte
+var _ [unsafe.Offsetof(callRecord{}.nints) - C.RP_C_NINTS]byte
+var _ [C.RP_C_NINTS - unsafe.Offsetof(callRecord{}.nints)]byte
 var _ [unsafe.Offsetof(callRecord{}.a) - C.RP_C_A]byte
 var _ [C.RP_C_A - unsafe.Offsetof(callRecord{}.a)]byte
 var _ [unsafe.Offsetof(callRecord{}.info) - C.RP_C_INFO]byte
@@ -90,8 +99,8 @@ var rpCall = unsafe.Pointer(C.rp_call)
 // statusOK is callRecord.info after a normal return.
 const statusOK = C.RP_OK
 
-// run runs the call r describes under rp_call, a being the Args whose
-// address is r.args, and leaves the outcome in r.
+// run runs the call r describes under rp_call, a being what r.args
+// points to, and leaves the outcome in r.
 //
 // r is the caller's local variable, on its goroutine's stack, and so is a
 // when the caller's Args is a local: C gets both as raw addresses, like the
@@ -104,7 +113,7 @@ const statusOK = C.RP_OK
 // C has read it. The caller reads the outputs from r's fields in place:
 // copying r whole would read each 16 bytes that C wrote as two 8-byte
 // stores, which this CPU cannot forward (a stall of several nanoseconds).
-func (r *callRecord) run(a *Args) {
+func (r *callRecord) run(a unsafe.Pointer) {
 	cgocall(rpCall, unsafe.Pointer(r))
 	runtime.KeepAlive(a)
 }
@@ -124,8 +133,8 @@ func Call(fn uintptr, a *Args) (Result, error) {
 	if a == nil {
 		a = &zeroArgs
 	}
-	r := callRecord{fn: fn, args: uintptr(unsafe.Pointer(a))}
-	r.run(a)
+	r := callRecord{fn: fn, args: uintptr(unsafe.Pointer(a)), nints: argsBlock}
+	r.run(unsafe.Pointer(a))
 	if r.info != statusOK {
 		return Result{}, callError(&r, nil)
 	}
@@ -167,8 +176,8 @@ func callContext(ctx context.Context, fn uintptr, a *Args, gate uintptr) (Result
 		C.rp_interrupt(slot)
 		close(fired)
 	})
-	r := callRecord{fn: fn, args: uintptr(unsafe.Pointer(a)), slot: uintptr(slot), gate: gate}
-	r.run(a)
+	r := callRecord{fn: fn, args: uintptr(unsafe.Pointer(a)), nints: argsBlock, slot: uintptr(slot), gate: gate}
+	r.run(unsafe.Pointer(a))
 	if !stop() {
 		// The interrupter has started: it may still read the slot.
 		<-fired
