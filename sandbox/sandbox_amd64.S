@@ -3,36 +3,47 @@
 // void rp_call(struct rp_callrec *c)
 //
 // runtime.cgocall runs it on the thread's system stack with rdi = c (see
-// protectedCall in sandbox_cgo.go: no cgo wrapper in between). It saves
-// what a return must restore (the callee-saved registers rbx, rbp,
-// r12-r15), builds a struct rp_frame on its own stack whose address is
-// also the recovery stack pointer, makes it the thread's cur in the
-// initial-exec TLS block, loads the argument registers from c->args and
-// calls c->fn. This is a setjmp without the signal-mask save: no system
-// call. When fn returns, cur goes back to NULL at once (a call made by a
-// Go callback nests inside the plugin call that made the callback: that
-// frame is on the thread's outer chain, and rp_callback_leave makes it
-// cur again), and rax and xmm0 go to the record.
+// callRecord.run in sandbox_cgo.go: no cgo wrapper in between). It builds
+// a struct rp_frame on its own stack, whose address is also the recovery
+// stack pointer, makes it the thread's cur in the initial-exec TLS block,
+// loads the argument registers from c->args and calls c->fn. This is a
+// setjmp without the signal-mask save: no system call. When fn returns,
+// cur goes back to NULL at once (a call made by a Go callback nests inside
+// the plugin call that made the callback: that frame is on the thread's
+// outer chain, and rp_callback_leave makes it cur again), and rax and xmm0
+// go to the record.
+//
+// Registers. Across fn, rp_call keeps c in rbx and the gates[] index it
+// took in r12 (the exit stores then need no load), and the rest in the
+// frame, which is rsp itself. It saves rbx and r12, which it uses, and
+// rbp, the frame pointer that Go's unwinder follows; r13-r15 it neither
+// uses nor saves. So a normal return gives back every callee-saved
+// register, as the ABI asks (fn preserved r13-r15). On the way out of a
+// fault, deadline or abort, which can stop fn anywhere, r13-r15 hold what
+// the plugin left: sound for the one caller, the Go runtime's asmcgocall,
+// which keeps nothing in them across the call (it reloads g and its stack
+// pointer from memory, and runtime.cgocall re-establishes R14 and X15
+// after it, as after any ABI0 call), and three stores fewer per call.
+// Every store of a call must drain at the locked instruction of the
+// runtime's exitsyscall, so they show: about 0.45 ns of 28 on this AMD
+// EPYC. The fault tests and the 100,000-fault soak would show a runtime
+// that came to depend on r13-r15.
 //
 // The record is on the goroutine's stack, which a callback into Go can
-// move; what is read of it is read before fn is called, and the result is
+// move: what is read of it is read before fn is called, and the result is
 // written through the frame's record pointer, which rp_callback_leave
-// keeps current. On the normal path the frame is written and never read
-// back (the gates[] index the call took is kept in r12): on this AMD EPYC
-// a store-to-load round trip through the frame cost more than the rest of
-// the bookkeeping.
+// keeps current.
 //
 // When the signal handler claims a fault it rewrites the interrupted
 // context (RIP = rp_recover, RSP = the frame) and returns; the kernel's
 // sigreturn restores the thread's signal mask and resumes rp_recover on
 // rp_call's own frame, above every frame the plugin pushed. rp_recover
-// reloads its registers from the frame, clears the direction flag, resets
-// the x87 unit (fninit) and MXCSR to their ABI defaults (0x37f, 0x1f80) and
-// writes the fault record. The control words are reset rather than saved
-// per call because fnstcw and stmxcsr alone cost more than the rest of the
-// trampoline; the Go runtime never changes them, so the only loss is a
-// non-default mode the host's own C code set on that thread before a call
-// that faulted.
+// clears the direction flag, resets the x87 unit (fninit) and MXCSR to
+// their ABI defaults (0x37f, 0x1f80) and writes the fault record. The
+// control words are reset rather than saved per call because fnstcw and
+// stmxcsr alone cost more than the rest of the trampoline; the Go runtime
+// never changes them, so the only loss is a non-default mode the host's
+// own C code set on that thread before a call that faulted.
 //
 // A gated call (c->gate != 0, see "Gates" in sandbox.c) first records the
 // gate with plain stores: gates[depth] = gate, depth + 1 (or, when the
@@ -67,102 +78,89 @@ rp_call:
 	pushq	%r12
 	.cfi_adjust_cfa_offset 8
 	.cfi_rel_offset %r12, 0
-	pushq	%r13
-	.cfi_adjust_cfa_offset 8
-	.cfi_rel_offset %r13, 0
-	pushq	%r14
-	.cfi_adjust_cfa_offset 8
-	.cfi_rel_offset %r14, 0
-	pushq	%r15
-	.cfi_adjust_cfa_offset 8
-	.cfi_rel_offset %r15, 0
-	// Entry rsp = 8 mod 16; six pushes keep it 8 mod 16; the frame
-	// (112 bytes) plus 8 makes it 16-byte aligned for the calls below.
-	subq	$(RP_FR_SIZE+8), %rsp
-	.cfi_adjust_cfa_offset RP_FR_SIZE+8
-	movq	%rsp, %rbx			// rbx = fr
-	movq	%rdi, %r15			// r15 = c (until fn is called)
-	movq	%rdi, RP_FR_RESULT(%rbx)
-	movq	RP_C_ARGS(%rdi), %rbp		// rbp = args
-	movq	RP_C_SLOT(%rdi), %r14		// r14 = slot
-	movq	%r14, RP_FR_SLOT(%rbx)
-	movq	$0, RP_FR_SEQ(%rbx)
-	movq	rp_self@gottpoff(%rip), %r13	// r13 = TLS offset of rp_self
-	movq	RP_C_GATE(%rdi), %r8
-	movq	%r8, RP_FR_GATE(%rbx)
-	movq	$RP_GSLOT_NONE, %r12		// r12 = gslot
+	// Entry rsp = 8 mod 16; the pushes and the frame (112 bytes) make it
+	// 16-byte aligned for the calls below. From here on rsp = fr.
+	subq	$RP_FR_SIZE, %rsp
+	.cfi_adjust_cfa_offset RP_FR_SIZE
+	movq	%rdi, %rbx			// rbx = c (as long as no callback moved it)
+	movq	%rdi, RP_FR_RESULT(%rsp)
+	movq	RP_C_SLOT(%rdi), %r11		// r11 = slot
+	movq	%r11, RP_FR_SLOT(%rsp)
+	movq	$0, RP_FR_SEQ(%rsp)
+	movq	RP_C_GATE(%rdi), %r8		// r8 = gate
+	movq	%r8, RP_FR_GATE(%rsp)
+	movq	rp_self@gottpoff(%rip), %r9	// r9 = TLS offset of rp_self
+	movq	$RP_GSLOT_NONE, %r10		// r10 = gslot
 	testq	%r8, %r8
 	jz	.Lopen
-	// Gated call, on the way in (rax, rcx and rdx are free: everything
-	// kept is in callee-saved registers or the frame).
-	cmpl	$0, %fs:RP_T_REGISTERED(%r13)
+	// Gated call, on the way in.
+	cmpl	$0, %fs:RP_T_REGISTERED(%r9)
 	jz	.Lgate_register
 .Lgate_registered:
 	cmpl	$0, rp_gate_fallback(%rip)
 	jnz	.Lgate_overflow
-	movq	%fs:RP_T_DEPTH(%r13), %r12
-	cmpq	$RP_GATE_SLOTS, %r12
+	movq	%fs:RP_T_DEPTH(%r9), %r10
+	cmpq	$RP_GATE_SLOTS, %r10
 	jae	.Lgate_overflow
-	movq	%r8, %fs:RP_T_GATES(%r13,%r12,8)	// gates[depth] = gate, then
-	leaq	1(%r12), %rax
-	movq	%rax, %fs:RP_T_DEPTH(%r13)	// depth + 1, then
+	movq	%r8, %fs:RP_T_GATES(%r9,%r10,8)	// gates[depth] = gate, then
+	leaq	1(%r10), %rax
+	movq	%rax, %fs:RP_T_DEPTH(%r9)	// depth + 1, then
 .Lgate_check:
 	cmpl	$0, RP_GATE_CLOSING(%r8)	// load closing
 	jnz	.Lgate_closed
 .Lopen:
-	movq	%r12, RP_FR_GSLOT(%rbx)
-	testq	%r14, %r14
+	movq	%r10, RP_FR_GSLOT(%rsp)
+	movq	%r10, %r12			// r12 = gslot
+	testq	%r11, %r11
 	jnz	.Lslot_begin
 .Lenter:
-	movq	$1, RP_FR_ACTIVE(%rbx)		// active = 1, pending = 0
-	movq	%rbx, %fs:RP_T_CUR(%r13)
-	testq	%r14, %r14
+	movq	$1, RP_FR_ACTIVE(%rsp)		// active = 1, pending = 0
+	movq	%rsp, %fs:RP_T_CUR(%r9)
+	testq	%r11, %r11
 	jnz	.Lcheck_cancel
 .Lcall:
-	movq	RP_C_FN(%r15), %r11
-	movq	RP_C_NINTS(%r15), %rax
+	movq	RP_FR_RESULT(%rsp), %r10	// c (no callback has run yet)
+	movq	RP_C_FN(%r10), %r11
+	movq	RP_C_NINTS(%r10), %rax
+	movq	RP_C_ARGS(%r10), %r10
 	testq	%rax, %rax
 	jns	.Lints
-	movsd	RP_A_FLOAT+0(%rbp), %xmm0
-	movsd	RP_A_FLOAT+8(%rbp), %xmm1
-	movsd	RP_A_FLOAT+16(%rbp), %xmm2
-	movsd	RP_A_FLOAT+24(%rbp), %xmm3
-	movsd	RP_A_FLOAT+32(%rbp), %xmm4
-	movsd	RP_A_FLOAT+40(%rbp), %xmm5
-	movsd	RP_A_FLOAT+48(%rbp), %xmm6
-	movsd	RP_A_FLOAT+56(%rbp), %xmm7
-	movq	RP_A_INT+0(%rbp), %rdi
-	movq	RP_A_INT+8(%rbp), %rsi
-	movq	RP_A_INT+16(%rbp), %rdx
-	movq	RP_A_INT+24(%rbp), %rcx
-	movq	RP_A_INT+32(%rbp), %r8
-	movq	RP_A_INT+40(%rbp), %r9
+	movsd	RP_A_FLOAT+0(%r10), %xmm0
+	movsd	RP_A_FLOAT+8(%r10), %xmm1
+	movsd	RP_A_FLOAT+16(%r10), %xmm2
+	movsd	RP_A_FLOAT+24(%r10), %xmm3
+	movsd	RP_A_FLOAT+32(%r10), %xmm4
+	movsd	RP_A_FLOAT+40(%r10), %xmm5
+	movsd	RP_A_FLOAT+48(%r10), %xmm6
+	movsd	RP_A_FLOAT+56(%r10), %xmm7
+	movq	RP_A_INT+0(%r10), %rdi
+	movq	RP_A_INT+8(%r10), %rsi
+	movq	RP_A_INT+16(%r10), %rdx
+	movq	RP_A_INT+24(%r10), %rcx
+	movq	RP_A_INT+32(%r10), %r8
+	movq	RP_A_INT+40(%r10), %r9
 	movl	$8, %eax			// vector registers used, for variadic callees
 .Lcall_fn:
 	callq	*%r11
-	movq	$0, %fs:RP_T_CUR(%r13)		// plugin code is done: no signal is ours now
-	cmpq	RP_FR_RESULT(%rbx), %r15	// has a callback moved c?
+	movq	rp_self@gottpoff(%rip), %rcx
+	movq	$0, %fs:RP_T_CUR(%rcx)		// plugin code is done: no signal is ours now
+	cmpq	RP_FR_RESULT(%rsp), %rbx	// has a callback moved c?
 	jne	.Lmoved
 .Lstore_result:
-	movq	%rax, RP_C_A(%r15)
-	movsd	%xmm0, RP_C_B(%r15)
-	movq	$0, RP_C_INFO(%r15)		// info = RP_OK, code = 0
-	testq	%r14, %r14
+	movq	%rax, RP_C_A(%rbx)
+	movsd	%xmm0, RP_C_B(%rbx)
+	movq	$0, RP_C_INFO(%rbx)		// info = RP_OK, code = 0
+	cmpq	$0, RP_FR_SLOT(%rsp)
 	jnz	.Lslot_end
 .Lleave:
-	// r12 = gslot, r13 = the TLS offset: give back what the way in took.
+	// rsp = fr, r12 = gslot: give back what the way in took.
 	testq	%r12, %r12
 	js	.Lgate_leave_other
-	movq	%r12, %fs:RP_T_DEPTH(%r13)
+	movq	rp_self@gottpoff(%rip), %rcx
+	movq	%r12, %fs:RP_T_DEPTH(%rcx)
 .Lreturn:
-	addq	$(RP_FR_SIZE+8), %rsp
-	.cfi_adjust_cfa_offset -(RP_FR_SIZE+8)
-	popq	%r15
-	.cfi_adjust_cfa_offset -8
-	popq	%r14
-	.cfi_adjust_cfa_offset -8
-	popq	%r13
-	.cfi_adjust_cfa_offset -8
+	addq	$RP_FR_SIZE, %rsp
+	.cfi_adjust_cfa_offset -RP_FR_SIZE
 	popq	%r12
 	.cfi_adjust_cfa_offset -8
 	popq	%rbx
@@ -170,68 +168,71 @@ rp_call:
 	popq	%rbp
 	.cfi_adjust_cfa_offset -8
 	ret
-	.cfi_adjust_cfa_offset RP_FR_SIZE+8+48
+	.cfi_adjust_cfa_offset RP_FR_SIZE+24
+
+	// A callback into Go moved the goroutine's stack and c with it
+	// (rp_callback_leave moved the frame's pointer). Compared rather
+	// than reloaded on the normal path, so that the result stores need
+	// not wait for a load.
+.Lmoved:
+	movq	RP_FR_RESULT(%rsp), %rbx
+	jmp	.Lstore_result
 
 	// Integer arguments only (nints in rax, 0 to 6): load that many
-	// from the array at rbp, so that the Go caller need not fill (and
+	// from the array at r10, so that the Go caller need not fill (and
 	// zero) a whole struct rp_args; the other registers are not
 	// arguments, and no vector register is (al = 0).
 .Lints:
 	cmpq	$1, %rax
 	jb	.Lints_done
-	movq	0(%rbp), %rdi
+	movq	0(%r10), %rdi
 	je	.Lints_done
-	movq	8(%rbp), %rsi
+	movq	8(%r10), %rsi
 	cmpq	$3, %rax
 	jb	.Lints_done
-	movq	16(%rbp), %rdx
+	movq	16(%r10), %rdx
 	je	.Lints_done
-	movq	24(%rbp), %rcx
+	movq	24(%r10), %rcx
 	cmpq	$5, %rax
 	jb	.Lints_done
-	movq	32(%rbp), %r8
+	movq	32(%r10), %r8
 	je	.Lints_done
-	movq	40(%rbp), %r9
+	movq	40(%r10), %r9
 .Lints_done:
 	xorl	%eax, %eax
 	jmp	.Lcall_fn
 
-	// A callback into Go moved the goroutine's stack and c with it
-	// (rp_callback_leave moved the frame's pointer). Compared rather
-	// than reloaded on the normal path, so that the result stores need
-	// not wait for a load of what this function stored before the call.
-.Lmoved:
-	movq	RP_FR_RESULT(%rbx), %r15
-	jmp	.Lstore_result
-
-	// Closing: don't call fn (no callback has run, so r15 is still c);
-	// .Lleave gives the slot back.
+	// Closing: don't call fn (no callback has run, so the frame's
+	// pointer is c); .Lleave gives the slot back.
 .Lgate_closed:
-	movq	$0, RP_C_A(%r15)
-	movq	$0, RP_C_B(%r15)
-	movq	$RP_CLOSED, RP_C_INFO(%r15)
+	movq	%r10, %r12
+	movq	$0, RP_C_A(%rbx)
+	movq	$0, RP_C_B(%rbx)
+	movq	$RP_CLOSED, RP_C_INFO(%rbx)
 	jmp	.Lleave
 
 	// gates[] full (deep nesting through callbacks) or no membarrier:
 	// count the call in the gate itself. The locked add is a full
 	// barrier, so the closing load below cannot pass it.
 .Lgate_overflow:
-	movq	$RP_GSLOT_OVERFLOW, %r12
+	movq	$RP_GSLOT_OVERFLOW, %r10
 	lock incq RP_GATE_OVERFLOW(%r8)
 	jmp	.Lgate_check
 
 	// First gated call on this thread: put it on the registry that
-	// rp_gate_busy scans.
+	// rp_gate_busy scans (a C call: reload what it may clobber).
 .Lgate_register:
 	call	rp_gate_register
-	movq	RP_FR_GATE(%rbx), %r8
+	movq	RP_FR_GATE(%rsp), %r8
+	movq	RP_FR_SLOT(%rsp), %r11
+	movq	rp_self@gottpoff(%rip), %r9
 	jmp	.Lgate_registered
 
 	// Out of an overflow-counted call, or of an ungated one.
 .Lgate_leave_other:
 	cmpq	$RP_GSLOT_OVERFLOW, %r12
 	jne	.Lreturn
-	movq	RP_FR_GATE(%rbx), %rax
+	movq	RP_FR_GATE(%rsp), %rax
 	lock decq RP_GATE_OVERFLOW(%rax)
 	jmp	.Lreturn
 
@@ -239,9 +240,11 @@ rp_call:
 	// running) in the slot. (Plain calls keep seq 0, which no deadline
 	// signal carries.)
 .Lslot_begin:
-	movq	%r14, %rdi
+	movq	%r11, %rdi
 	call	rp_slot_begin
-	movq	%rax, RP_FR_SEQ(%rbx)
+	movq	%rax, RP_FR_SEQ(%rsp)
+	movq	RP_FR_SLOT(%rsp), %r11
+	movq	rp_self@gottpoff(%rip), %r9
 	jmp	.Lenter
 
 	// Then, with the frame published (so a deadline signal from now on
@@ -251,15 +254,15 @@ rp_call:
 	// (rp_slot_begin's seq_cst store orders this load after the slot's
 	// "running" against rp_interrupt's store of cancel and load of state.)
 .Lcheck_cancel:
-	movl	RP_SLOT_CANCEL(%r14), %eax
+	movl	RP_SLOT_CANCEL(%r11), %eax
 	testl	%eax, %eax
 	jz	.Lcall
-	movl	$RP_INTERRUPTED, RP_FR_STATUS(%rbx)
-	movq	$0, RP_FR_PC(%rbx)
+	movl	$RP_INTERRUPTED, RP_FR_STATUS(%rsp)
+	movq	$0, RP_FR_PC(%rsp)
 	jmp	rp_recover			// rsp is the frame: end the call there
 
 .Lslot_end:
-	movq	%r14, %rdi
+	movq	RP_FR_SLOT(%rsp), %rdi
 	call	rp_slot_end
 	jmp	.Lleave
 
@@ -271,20 +274,18 @@ rp_recover:
 	cld
 	fninit				// drop whatever the plugin left on the x87 stack
 	ldmxcsr	.Lmxcsr_default(%rip)
-	movq	%rsp, %rbx
-	movq	rp_self@gottpoff(%rip), %r13
-	movq	$0, %fs:RP_T_CUR(%r13)
-	movl	$0, RP_FR_ACTIVE(%rbx)
-	movq	RP_FR_SLOT(%rbx), %r14
-	movq	RP_FR_GSLOT(%rbx), %r12
-	testq	%r14, %r14
+	movq	rp_self@gottpoff(%rip), %rcx
+	movq	$0, %fs:RP_T_CUR(%rcx)
+	movl	$0, RP_FR_ACTIVE(%rsp)
+	movq	RP_FR_SLOT(%rsp), %rdi
+	testq	%rdi, %rdi
 	jz	.Lfill
-	movq	%r14, %rdi
 	call	rp_slot_end
 .Lfill:
-	movq	RP_FR_RESULT(%rbx), %rdi
-	movq	%rbx, %rsi
+	movq	RP_FR_RESULT(%rsp), %rdi
+	movq	%rsp, %rsi
 	call	rp_fill_result
+	movq	RP_FR_GSLOT(%rsp), %r12
 	jmp	.Lleave
 	.cfi_endproc
 	.size	rp_call, .-rp_call
