@@ -76,9 +76,8 @@ func (g *Gate) Call(fn uintptr, a *Args) (Result, error) {
 	if a == nil {
 		a = &zeroArgs
 	}
-	r := callRecord{fn: fn, args: uintptr(unsafe.Pointer(a)), nints: argsBlock, gate: g.addr()}
-	r.run(unsafe.Pointer(a))
-	runtime.KeepAlive(g) // the C gate stays allocated until the call is out
+	r := callRecord{fn: fn, args: unsafe.Pointer(a), nints: argsBlock, gate: g}
+	r.run()
 	if r.info != statusOK {
 		return Result{}, callError(&r, nil)
 	}
@@ -96,9 +95,8 @@ func (g *Gate) CallInts(fn uintptr, ints []uint64) (Result, error) {
 	if installErr != nil { // NewGate ran install
 		return Result{}, installErr
 	}
-	r := callRecord{fn: fn, args: uintptr(unsafe.Pointer(unsafe.SliceData(ints))), nints: len(ints), gate: g.addr()}
-	r.run(unsafe.Pointer(unsafe.SliceData(ints)))
-	runtime.KeepAlive(g)
+	r := callRecord{fn: fn, args: unsafe.Pointer(unsafe.SliceData(ints)), nints: len(ints), gate: g}
+	r.run()
 	if r.info != statusOK {
 		return Result{}, callError(&r, nil)
 	}
@@ -110,9 +108,7 @@ func (g *Gate) CallContext(ctx context.Context, fn uintptr, a *Args) (Result, er
 	if ctx.Done() == nil {
 		return g.Call(fn, a)
 	}
-	r, err := callContext(ctx, fn, a, g.addr())
-	runtime.KeepAlive(g)
-	return r, err
+	return callContext(ctx, fn, a, g)
 }
 
 // Close closes the gate and waits until no call through it is in progress

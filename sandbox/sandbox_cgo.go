@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"runtime"
 	"sync"
 	"unsafe"
 )
@@ -59,13 +58,18 @@ var _ [C.RP_A_FLOAT - unsafe.Offsetof(Args{}.Float)]byte
 // callRecord is struct rp_callrec, rp_call's one argument (same layout):
 // fn, args, nints, slot and gate go in, a, b, info and code come out. args
 // is an *Args when nints is argsBlock, or else the address of nints
-// integer arguments.
+// integer arguments. args and gate are Go pointers so that the record,
+// live during the call (runtime.cgocall keeps its argument alive), keeps
+// what they point to alive.
 type callRecord struct {
-	fn, args   uintptr
-	nints      int
-	slot, gate uintptr
-	a, b       uint64
-	info, code int32
+	fn    uintptr
+	args  unsafe.Pointer
+	nints int
+	slot  uintptr
+	gate  *Gate
+	a, b  uint64
+	info  int32
+	code  int32
 }
 
 // argsBlock is callRecord.nints for a whole Args.
@@ -99,23 +103,22 @@ var rpCall = unsafe.Pointer(C.rp_call)
 // statusOK is callRecord.info after a normal return.
 const statusOK = C.RP_OK
 
-// run runs the call r describes under rp_call, a being what r.args
-// points to, and leaves the outcome in r.
+// run runs the call r describes under rp_call and leaves the outcome in
+// r.
 //
-// r is the caller's local variable, on its goroutine's stack, and so is a
-// when the caller's Args is a local: C gets both as raw addresses, like the
-// argument frame cgo's wrappers pass, and so a's Args need not move to the
-// heap. While the goroutine is in the call its stack cannot shrink, but a
-// callback into Go can grow and so move it: rp_call reads a and r's inputs
-// before fn runs, and writes r's outputs through a pointer that
-// rp_callback_leave moves with the stack (as cgo's wrappers do with
-// _cgo_topofstack). runtime.KeepAlive keeps a heap-allocated a alive until
-// C has read it. The caller reads the outputs from r's fields in place:
-// copying r whole would read each 16 bytes that C wrote as two 8-byte
-// stores, which this CPU cannot forward (a stall of several nanoseconds).
-func (r *callRecord) run(a unsafe.Pointer) {
+// r is the caller's local variable, on its goroutine's stack, and so is
+// the Args or the integers r.args points to when they are the caller's
+// locals: C gets their addresses as cgo's wrappers pass their argument
+// frames, and they need not move to the heap. While the goroutine is in the
+// call its stack cannot shrink, but a callback into Go can grow and so
+// move it: rp_call reads r's inputs and what r.args points to before fn
+// runs, and writes r's outputs through a pointer that rp_callback_leave
+// moves with the stack (as cgo's wrappers do with _cgo_topofstack). The
+// caller reads the outputs from r's fields in place: copying r whole would
+// read each 16 bytes that C wrote as two 8-byte stores, which this CPU
+// cannot forward (a stall of several nanoseconds).
+func (r *callRecord) run() {
 	cgocall(rpCall, unsafe.Pointer(r))
-	runtime.KeepAlive(a)
 }
 
 // Call calls the native function at fn with the argument registers of a (nil
@@ -133,8 +136,8 @@ func Call(fn uintptr, a *Args) (Result, error) {
 	if a == nil {
 		a = &zeroArgs
 	}
-	r := callRecord{fn: fn, args: uintptr(unsafe.Pointer(a)), nints: argsBlock}
-	r.run(unsafe.Pointer(a))
+	r := callRecord{fn: fn, args: unsafe.Pointer(a), nints: argsBlock}
+	r.run()
 	if r.info != statusOK {
 		return Result{}, callError(&r, nil)
 	}
@@ -151,12 +154,12 @@ func CallContext(ctx context.Context, fn uintptr, a *Args) (Result, error) {
 	if done == nil {
 		return Call(fn, a)
 	}
-	return callContext(ctx, fn, a, 0)
+	return callContext(ctx, fn, a, nil)
 }
 
-// callContext is CallContext (through gate, or ungated when gate is 0) for
-// a ctx that can be done.
-func callContext(ctx context.Context, fn uintptr, a *Args, gate uintptr) (Result, error) {
+// callContext is CallContext (through gate, or ungated when gate is nil)
+// for a ctx that can be done.
+func callContext(ctx context.Context, fn uintptr, a *Args, gate *Gate) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, &DeadlineError{Cause: err}
 	}
@@ -176,8 +179,8 @@ func callContext(ctx context.Context, fn uintptr, a *Args, gate uintptr) (Result
 		C.rp_interrupt(slot)
 		close(fired)
 	})
-	r := callRecord{fn: fn, args: uintptr(unsafe.Pointer(a)), nints: argsBlock, slot: uintptr(slot), gate: gate}
-	r.run(unsafe.Pointer(a))
+	r := callRecord{fn: fn, args: unsafe.Pointer(a), nints: argsBlock, slot: uintptr(slot), gate: gate}
+	r.run()
 	if !stop() {
 		// The interrupter has started: it may still read the slot.
 		<-fired
