@@ -47,10 +47,11 @@ var (
 // itself: Go memory rather than malloc'd, so that no Free is needed and no
 // call can ever touch freed memory (a goroutine that passed the loader's
 // closed check before a Close, and calls later, still holds the Gate). C
-// gets its address as an integer and uses it only during a cgo call that
-// keeps the Gate alive (runtime.KeepAlive after it), on Go's non-moving
-// heap; the addresses that threads' slots keep after a call are only ever
-// compared, never dereferenced. Go code never reads or writes the fields.
+// uses it only during a call whose record points to the Gate (which keeps
+// it alive), or during a cgo call that keeps it alive (runtime.KeepAlive
+// after it), on Go's non-moving heap; the addresses that threads' slots
+// keep after a call are only ever compared, never dereferenced. Go code
+// never reads or writes the fields.
 type Gate struct {
 	closing  int32 // struct rp_gate.closing
 	_        int32
