@@ -29,3 +29,23 @@ func ExampleFaultError() {
 	}
 	// Output: SIGSEGV SEGV_MAPERR not mapped
 }
+
+// Calls through a gate, which Close waits for: here labs from libc, whose
+// one argument is an integer, read in place by CallInts.
+func ExampleGate_CallInts() {
+	libc, err := sandbox.OpenHostLibrary("libc.so.6")
+	if err != nil {
+		panic(err)
+	}
+	labs, _ := libc.Lookup("labs", "")
+	g := sandbox.NewGate()
+	r, err := g.CallInts(labs, []uint64{uint64(1<<64 - 42)}) // labs(-42)
+	fmt.Println(r.Int, err)
+	fmt.Println(g.Close())
+	_, err = g.CallInts(labs, []uint64{7})
+	fmt.Println(err)
+	// Output:
+	// 42 <nil>
+	// <nil>
+	// sandbox: gate closed
+}
