@@ -29,6 +29,10 @@ const maxTombstones = 64
 // maxCachedFiles bounds the parsed-file cache of a Loader.
 const maxCachedFiles = 256
 
+// maxTLSSize bounds an object's thread-local block (PT_TLS p_memsz): each
+// OS thread that touches the object's TLS allocates one.
+const maxTLSSize = 16 << 20
+
 // Options configure a Loader. The zero value is usable.
 type Options struct {
 	// Logger receives the loader's events (silent when nil). Each plugin
@@ -154,8 +158,12 @@ func (l *Loader) prepare(f *elfmap.File) (*parsed, error) {
 	if f.Dynamic == nil {
 		return nil, fmt.Errorf("no dynamic segment: %w", elfmap.ErrUnsupported)
 	}
-	if f.TLS != nil {
-		return nil, fmt.Errorf("PT_TLS segment: %w", ErrTLS)
+	if f.TLS != nil && f.TLS.Memsz > maxTLSSize {
+		return nil, &elfmap.FormatError{Off: -1, Field: "PT_TLS p_memsz", Value: f.TLS.Memsz,
+			Msg: fmt.Sprintf("thread-local block larger than %d MiB", maxTLSSize>>20), Err: elfmap.ErrUnsupported}
+	}
+	if f.Dynamic.Flags&elf.DF_STATIC_TLS != 0 {
+		return nil, fmt.Errorf("DT_FLAGS has DF_STATIC_TLS: the static TLS (initial-exec) model needs space in every thread's static TLS block, which only ld.so can give: %w", ErrTLS)
 	}
 	if f.Dynamic.TextRel {
 		return nil, fmt.Errorf("DT_TEXTREL: relocations of read-only segments are refused: %w", elfmap.ErrUnsupported)
@@ -363,6 +371,9 @@ func (l *Loader) finishLoad(root *object) (*Plugin, error) {
 	}
 	for _, o := range fresh {
 		o.scope = breadthFirst(o)
+		if err := o.attachTLS(); err != nil {
+			return fail(err)
+		}
 	}
 	order := initOrder(root, fresh)
 	for _, o := range order {
@@ -542,6 +553,7 @@ func (l *Loader) release(closure []*object) error {
 // retire turns a closed object's image into a tombstone, then releases
 // the oldest tombstones beyond the budget. l.mu is held.
 func (l *Loader) retire(o *object) {
+	o.freeTLS() // before the template turns PROT_NONE
 	if l.closed || o.p.plan.Size > l.opts.TombstoneBudget {
 		o.unmap() // it would be released at once
 		return
