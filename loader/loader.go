@@ -40,7 +40,8 @@ type Options struct {
 	Logger hclog.Logger
 	// HostSymbols supplies imports by name; it is consulted first, before
 	// the plugin's dependencies and the host C libraries. (A symbol an
-	// object defines itself always binds to its own definition.) The map
+	// object defines itself always binds to its own definition, and
+	// __tls_get_addr always to runplug's, see the package doc.) The map
 	// is copied by New.
 	HostSymbols map[string]uintptr
 	// SearchPath lists directories searched for needed libraries after
