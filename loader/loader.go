@@ -189,6 +189,12 @@ func (l *Loader) prepare(f *elfmap.File) (*parsed, error) {
 			p.readable = append(p.readable, s)
 		}
 	}
+	// The TLS runtime copies the template from the image when a thread
+	// first touches the module.
+	if t := f.TLS; t != nil && t.Filesz > 0 && !inSpans(p.readable, t.Vaddr, t.Filesz) {
+		return nil, &elfmap.FormatError{Off: -1, Field: "PT_TLS p_vaddr", Value: t.Vaddr,
+			Msg: fmt.Sprintf("template [%#x,+%#x) is not inside a readable PT_LOAD", t.Vaddr, t.Filesz), Err: elfmap.ErrMalformed}
+	}
 	return p, nil
 }
 

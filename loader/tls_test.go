@@ -224,6 +224,17 @@ func TestTLSRefusals(t *testing.T) {
 	tooBig := tlsObject(t, elfbuild.Spec{TLS: true}, func(o *elfbuild.Object) {
 		o.SetPhdr(o.Phdr(elf.PT_TLS, 0), elfbuild.PMemsz, maxTLSSize+1)
 	})
+	unreadable := tlsObject(t, elfbuild.Spec{TLS: true}, func(o *elfbuild.Object) {
+		tv := o.PhdrVal(o.Phdr(elf.PT_TLS, 0), elfbuild.PVaddr)
+		for i := 0; o.Phdr(elf.PT_LOAD, i) >= 0; i++ {
+			ld := o.Phdr(elf.PT_LOAD, i)
+			if v := o.PhdrVal(ld, elfbuild.PVaddr); tv >= v && tv < v+o.PhdrVal(ld, elfbuild.PMemsz) {
+				o.SetPhdr(ld, elfbuild.PFlags, uint64(elf.PF_W))
+				return
+			}
+		}
+		t.Fatal("no PT_LOAD holds the PT_TLS template")
+	})
 	staticFlag := tlsObject(t, elfbuild.Spec{TLS: true, Flags: elf.DF_STATIC_TLS}, nil)
 	hostTLS := tlsObject(t, elfbuild.Spec{
 		Needed: []string{"libc.so.6"},
@@ -241,6 +252,7 @@ func TestTLSRefusals(t *testing.T) {
 		{"TLS descriptors", "tls_desc", nil, ErrTLS, "TLS descriptors (-mtls-dialect=gnu2)"},
 		{"DF_STATIC_TLS", "", staticFlag, ErrTLS, "static TLS (initial-exec) model"},
 		{"PT_TLS over the cap", "", tooBig, elfmap.ErrUnsupported, "PT_TLS p_memsz"},
+		{"PT_TLS template not readable", "", unreadable, elfmap.ErrMalformed, "not inside a readable PT_LOAD"},
 		{"thread-local symbol of the host C library", "", hostTLS, ErrTLS, "host C library"},
 	}
 	l := newLoader(t, Options{})

@@ -7,9 +7,13 @@
 // no lock to index it. Each entry has a generation, bumped when the module
 // is freed: a thread's block made for an earlier module with the same id is
 // then detected as stale on the next use of the id, freed and made again.
-// Entries change only under rp_tls_mu (register, unregister); the loader
-// frees a module only when no call into its object is in progress, so
-// rp_tls_get_addr never races the unregistration of the module it serves.
+// Entries change only under rp_tls_mu (register, unregister), and are read
+// without it: the loader frees a module only when no call into its object
+// is in progress, so rp_tls_get_addr never races the unregistration of the
+// module it serves, and registration happens before any call that uses the
+// module. No lock is held while a block is made: a fault in the template's
+// memory, or a deadline interrupt, that unwinds the call in the middle
+// leaves no lock behind.
 //
 // Threads: an initial-exec __thread array of {block, generation} indexed by
 // module id, grown on demand. The fast path (a block of the current
@@ -35,8 +39,8 @@ struct rp_tls_mod {
 	uint64_t filesz;
 	uint64_t memsz;   // the block's size (the rest zero)
 	uint64_t align;   // the block's alignment, a power of two
-	uint64_t gen;     // bumped on unregister; read without the lock (atomic)
-	int32_t live;
+	uint64_t gen;     // bumped on unregister (atomic)
+	int32_t live;     // set last on register, cleared first on unregister (atomic)
 	int32_t pad;
 };
 
@@ -47,8 +51,12 @@ static int64_t rp_tls_blocks; // blocks allocated and not yet freed, all threads
 
 struct rp_tls_slot {
 	char *block;
-	uint64_t gen;
+	uint64_t gen; // the module generation it was made for, RP_TLS_FILLING while being made
 };
+
+// RP_TLS_FILLING marks a block being made: a generation never reached, so
+// a block whose making was cut short (a fault in the template) is stale.
+#define RP_TLS_FILLING UINT64_MAX
 
 struct rp_tls_thread {
 	struct rp_tls_slot *slots; // indexed by module id
@@ -100,9 +108,14 @@ static int rp_tls_grow(struct rp_tls_thread *t, uint64_t m) {
 	if (n > RP_TLS_MAX_MODULES + 1) {
 		n = RP_TLS_MAX_MODULES + 1;
 	}
-	struct rp_tls_slot *s = realloc(t->slots, n * sizeof *s);
+	// Not realloc: a call unwound between its return and the store below
+	// would leave t->slots pointing at freed memory; this way it leaks.
+	struct rp_tls_slot *s = malloc(n * sizeof *s), *old = t->slots;
 	if (s == NULL) {
 		return -1;
+	}
+	if (t->n > 0) {
+		memcpy(s, old, t->n * sizeof *s);
 	}
 	memset(s + t->n, 0, (n - t->n) * sizeof *s);
 	if (t->slots == NULL) {
@@ -114,6 +127,7 @@ static int rp_tls_grow(struct rp_tls_thread *t, uint64_t m) {
 	}
 	t->slots = s;
 	t->n = n;
+	free(old);
 	return 0;
 }
 
@@ -136,27 +150,26 @@ __attribute__((noinline, force_align_arg_pointer)) static void *rp_tls_slow(rp_t
 		t->held--;
 		__atomic_sub_fetch(&rp_tls_blocks, 1, __ATOMIC_RELAXED);
 	}
-	pthread_mutex_lock(&rp_tls_mu);
-	struct rp_tls_mod mod = rp_tls_mods[m];
-	if (!mod.live) {
-		pthread_mutex_unlock(&rp_tls_mu);
+	struct rp_tls_mod *e = &rp_tls_mods[m];
+	if (!__atomic_load_n(&e->live, __ATOMIC_ACQUIRE)) {
 		return rp_tls_fail(RP_TLS_ABORT_MODULE);
 	}
-	uint64_t align = mod.align < sizeof(void *) ? sizeof(void *) : mod.align;
+	uint64_t gen = __atomic_load_n(&e->gen, __ATOMIC_RELAXED);
+	const char *image = (const char *)e->image;
+	uint64_t filesz = e->filesz, memsz = e->memsz;
+	uint64_t align = e->align < sizeof(void *) ? sizeof(void *) : e->align;
 	void *b = NULL;
-	if (posix_memalign(&b, align, mod.memsz == 0 ? 1 : mod.memsz) != 0) {
-		pthread_mutex_unlock(&rp_tls_mu);
+	if (posix_memalign(&b, align, memsz == 0 ? 1 : memsz) != 0) {
 		return rp_tls_fail(RP_TLS_ABORT_NOMEM);
 	}
-	// The template is read under the lock: the image stays mapped while
-	// its module is live.
-	memcpy(b, (const void *)mod.image, mod.filesz);
-	pthread_mutex_unlock(&rp_tls_mu);
-	memset((char *)b + mod.filesz, 0, mod.memsz - mod.filesz);
 	s->block = b;
-	s->gen = mod.gen;
+	s->gen = RP_TLS_FILLING;
 	t->held++;
 	__atomic_add_fetch(&rp_tls_blocks, 1, __ATOMIC_RELAXED);
+	// The image stays mapped while its module is live.
+	memcpy(b, image, filesz);
+	memset((char *)b + filesz, 0, memsz - filesz);
+	s->gen = gen;
 	return (char *)b + ti->offset;
 }
 
@@ -188,7 +201,7 @@ int64_t rp_tls_register(uintptr_t image, uint64_t filesz, uint64_t memsz, uint64
 			e->filesz = filesz;
 			e->memsz = memsz;
 			e->align = align;
-			e->live = 1;
+			__atomic_store_n(&e->live, 1, __ATOMIC_RELEASE);
 			id = (int64_t)i;
 			break;
 		}
@@ -204,9 +217,8 @@ void rp_tls_unregister(uint64_t id) {
 	pthread_mutex_lock(&rp_tls_mu);
 	struct rp_tls_mod *e = &rp_tls_mods[id];
 	if (e->live) {
-		e->live = 0;
-		e->image = 0;
-		__atomic_store_n(&e->gen, e->gen + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&e->live, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&e->gen, e->gen + 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&rp_tls_mu);
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -271,5 +273,42 @@ func TestTLSThreadExitFreesBlocks(t *testing.T) {
 	}
 	if n := TLSLiveBlocks(); n > before {
 		t.Errorf("live blocks %d after the thread exited, want at most %d", n, before)
+	}
+}
+
+// A template that cannot be read faults the call (the fault is trapped as
+// any fault in a protected call is) and leaves the runtime usable: no lock
+// is held across the copy, and the half-made block is replaced, not
+// leaked, on the next try.
+func TestTLSTemplateFault(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ps := os.Getpagesize()
+	page, err := syscall.Mmap(-1, 0, ps, syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(page)
+	bad, err := NewTLSModule(uintptr(unsafe.Pointer(&page[0])), 16, 32, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Free()
+	good := newTestModule(t, 8, 8, 8)
+	var held []int
+	for i := 0; i < 2; i++ {
+		_, err := Call(fixtureTLSGetAddr(), &Args{Int: [6]uint64{bad.ID(), 0}})
+		var fe *FaultError
+		if !errors.As(err, &fe) || fe.Signal != syscall.SIGSEGV {
+			t.Fatalf("try %d: %v, want a SIGSEGV FaultError", i, err)
+		}
+		a := tlsAddr(t, good.ID(), 0)
+		if got := cBytes(a, 8); !bytes.Equal(got, tlsTemplate[:8]) {
+			t.Errorf("try %d: another module's block = %q after the fault", i, got)
+		}
+		held = append(held, TLSThreadBlocks())
+	}
+	if held[1] != held[0] {
+		t.Errorf("thread blocks %d after one faulted copy, %d after two: the cut-short block leaked", held[0], held[1])
 	}
 }
