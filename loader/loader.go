@@ -164,7 +164,7 @@ func (l *Loader) prepare(f *elfmap.File) (*parsed, error) {
 			Msg: fmt.Sprintf("thread-local block larger than %d MiB", maxTLSSize>>20), Err: elfmap.ErrUnsupported}
 	}
 	if f.Dynamic.Flags&elf.DF_STATIC_TLS != 0 {
-		return nil, fmt.Errorf("DT_FLAGS has DF_STATIC_TLS: the static TLS (initial-exec) model needs space in every thread's static TLS block, which only ld.so can give: %w", ErrTLS)
+		return nil, fmt.Errorf("DT_FLAGS has DF_STATIC_TLS: the object uses the static TLS model (initial-exec), which needs room in every thread's static TLS block, laid out by ld.so: %w", ErrTLS)
 	}
 	if f.Dynamic.TextRel {
 		return nil, fmt.Errorf("DT_TEXTREL: relocations of read-only segments are refused: %w", elfmap.ErrUnsupported)

@@ -248,9 +248,9 @@ func TestTLSRefusals(t *testing.T) {
 		err    error
 		msg    string
 	}{
-		{"initial-exec", "tls_ie", nil, ErrTLS, "static TLS (initial-exec) model"},
+		{"initial-exec", "tls_ie", nil, ErrTLS, "static TLS model (initial-exec)"},
 		{"TLS descriptors", "tls_desc", nil, ErrTLS, "TLS descriptors (-mtls-dialect=gnu2)"},
-		{"DF_STATIC_TLS", "", staticFlag, ErrTLS, "static TLS (initial-exec) model"},
+		{"DF_STATIC_TLS", "", staticFlag, ErrTLS, "static TLS model (initial-exec)"},
 		{"PT_TLS over the cap", "", tooBig, elfmap.ErrUnsupported, "PT_TLS p_memsz"},
 		{"PT_TLS template not readable", "", unreadable, elfmap.ErrMalformed, "not inside a readable PT_LOAD"},
 		{"thread-local symbol of the host C library", "", hostTLS, ErrTLS, "host C library"},
