@@ -363,3 +363,41 @@ func TestFaultContainment(t *testing.T) {
 		_ = *p
 	}()
 }
+
+// A plugin's __thread variables, as a host uses them: per OS thread, so a
+// goroutine that keeps state in them stays on its thread.
+func TestThreadLocalPlugin(t *testing.T) {
+	l := newLoader(t, loader.Options{})
+	p := load(t, l, "tls_user") // and its dependency tls_dep, which defines the variable
+	bump, err := loader.Bind0[int64](p, "tls_user_bump")
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan [3]int64, 2)
+	release := make(chan struct{})
+	for range 2 {
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var r [3]int64
+			for i := range r {
+				v, err := bump()
+				if err != nil {
+					t.Error(err)
+				}
+				r[i] = v
+			}
+			results <- r
+			<-release // hold the thread until both goroutines have run
+		}()
+	}
+	r1, r2 := <-results, <-results
+	close(release)
+	want := [3]int64{8, 9, 10} // tls_shared starts at 7 on every thread
+	if r1 != want || r2 != want {
+		t.Errorf("bumps on two threads = %v and %v, want %v each", r1, r2, want)
+	}
+	if _, err := p.Lookup("tls_shared"); !errors.Is(err, loader.ErrTLS) {
+		t.Errorf("Lookup of a thread-local variable: %v, want ErrTLS", err)
+	}
+}

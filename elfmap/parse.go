@@ -361,8 +361,10 @@ func (p *parser) checkInImage(i int, what string) error {
 }
 
 // checkTLS checks the PT_TLS program header i: its template (the first
-// p_filesz bytes) must be file bytes of a PT_LOAD, the whole block inside
-// the image.
+// p_filesz bytes) must be file bytes of a PT_LOAD. Only the template need
+// lie inside the image: the zero-initialised rest (.tbss) takes no room in
+// it (each thread's block is allocated apart), and a large .tbss makes
+// p_vaddr + p_memsz end past the image in objects ld links every day.
 func (p *parser) checkTLS(i int) error {
 	ph := &p.f.Progs[i]
 	if ph.Align > 1 && ph.Align&(ph.Align-1) != 0 {
@@ -371,8 +373,13 @@ func (p *parser) checkTLS(i int) error {
 	if ph.Filesz > ph.Memsz {
 		return malformed(p.phField(i, phFilesz), fmt.Sprintf("phdr[%d].p_filesz", i), ph.Filesz, "exceeds p_memsz %#x", ph.Memsz)
 	}
-	if err := p.checkInImage(i, "PT_TLS"); err != nil {
-		return err
+	if ph.Vaddr < p.f.MinVaddr || ph.Vaddr > p.f.MaxVaddr {
+		return malformed(p.phField(i, phVaddr), fmt.Sprintf("phdr[%d].p_vaddr", i), ph.Vaddr,
+			"PT_TLS starts outside the image [%#x, %#x)", p.f.MinVaddr, p.f.MaxVaddr)
+	}
+	if _, ok := add(ph.Vaddr, ph.Memsz); !ok {
+		return malformed(p.phField(i, phMemsz), fmt.Sprintf("phdr[%d].p_memsz", i), ph.Memsz,
+			"PT_TLS at %#x: p_vaddr + p_memsz overflows", ph.Vaddr)
 	}
 	if _, ok := p.f.VaddrToOffset(ph.Vaddr, ph.Filesz); !ok {
 		return malformed(p.phField(i, phFilesz), fmt.Sprintf("phdr[%d].p_filesz", i), ph.Filesz,

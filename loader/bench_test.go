@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/runplug/runplug/internal/plugintest"
@@ -36,4 +37,45 @@ func BenchmarkCallParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkCallTLS compares a call of a function that bumps a global
+// counter (basic's bump) with one that bumps a __thread counter
+// (tls_basic's tls_bump, one __tls_get_addr call on runplug's fast path)
+// from a goroutine locked to its thread.
+func BenchmarkCallTLS(b *testing.B) {
+	for _, bc := range []struct{ plugin, fn string }{
+		{"basic", "bump"},
+		{"tls_basic", "tls_bump"},
+	} {
+		b.Run(bc.fn, func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			l := New(Options{})
+			defer l.Close()
+			p, err := l.Load(plugintest.Build(b, bc.plugin))
+			if err != nil {
+				b.Fatal(err)
+			}
+			f, err := p.Func(bc.fn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			first, err := f.Call()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := f.Call(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			if r, err := f.Call(); err != nil || r != first+uint64(b.N)+1 {
+				b.Fatalf("%s after %d calls = %d, %v; want %d", bc.fn, b.N, r, err, first+uint64(b.N)+1)
+			}
+		})
+	}
 }

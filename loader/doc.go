@@ -56,7 +56,8 @@
 // PLT slots are bound eagerly); a per-architecture table (reloc_amd64.go)
 // maps each relocation type to an operation: R_X86_64_NONE, RELATIVE
 // (B+A), 64 (S+A), GLOB_DAT and JUMP_SLOT (S), IRELATIVE (the result of
-// the resolver at B+A). An STT_GNU_IFUNC symbol resolves to what its
+// the resolver at B+A), DTPMOD64 and DTPOFF64 (see Thread-local storage).
+// An STT_GNU_IFUNC symbol resolves to what its
 // resolver returns; resolvers of the object being relocated run after all
 // its other relocations. Every place written must lie wholly inside a
 // writable PT_LOAD (RELRO included, before it is protected); the symbol
@@ -64,9 +65,41 @@
 // inside an executable segment. Anything else is refused with a
 // [*RelocError] naming the entry, the type and the place: unknown types
 // (R_X86_64_COPY, R_X86_64_PC32, ...) wrap elfmap.ErrUnsupported, bad
-// places and indexes elfmap.ErrMalformed. Thread-local storage (a PT_TLS
-// segment, TLS relocations or symbols) is not supported yet: such objects
-// are refused with [ErrTLS]. So are objects with DT_TEXTREL.
+// places and indexes elfmap.ErrMalformed. Objects with DT_TEXTREL are
+// refused.
+//
+// # Thread-local storage
+//
+// `__thread` (and C11 `_Thread_local`) variables of plugins and of their
+// dependencies work in the dynamic models that -fPIC code uses by default,
+// general-dynamic and local-dynamic, as glibc's ld.so serves objects it
+// dlopens, but by runplug itself: each loaded object with a PT_TLS segment
+// gets a module of the sandbox's TLS runtime (sandbox.NewTLSModule) before
+// it is relocated, R_X86_64_DTPMOD64 writes that module's id (of the
+// object defining the symbol; the object itself for symbol 0 or a local
+// symbol), R_X86_64_DTPOFF64 the symbol's offset in the block plus the
+// addend, and every import of __tls_get_addr binds to
+// sandbox.TLSGetAddr, never to glibc's, which knows nothing of runplug's
+// modules. Each OS thread gets its own block of a module on its first
+// access: the template (.tdata, as relocated) then zeroes (.tbss). An
+// STT_TLS import resolves only to a definition in a loaded object. The
+// module is freed at Close (before the image is parked or unmapped) and
+// when a load fails; a thread's block of a freed module is freed when the
+// thread next uses that module id, or when the thread exits.
+//
+// TLS is per OS thread, as it is for cgo: a goroutine that moves between
+// threads between two calls sees two different blocks. A goroutine that
+// needs a plugin's thread-local state to persist across calls must stay on
+// its thread with runtime.LockOSThread. [Plugin.Lookup] of a thread-local
+// symbol is refused with [ErrTLS]: its address differs per thread.
+//
+// Refused with [ErrTLS]: the static TLS models (initial-exec, local-exec:
+// DF_STATIC_TLS, R_X86_64_TPOFF64 and TPOFF32), which need room in every
+// thread's static TLS block, laid out by ld.so at thread creation; TLS
+// descriptors (-mtls-dialect=gnu2, R_X86_64_TLSDESC); thread-local
+// symbols that only the host C library defines (they live in glibc's TLS).
+// A PT_TLS p_memsz above 16 MiB is refused with an *elfmap.FormatError
+// naming the field.
 //
 // # Calls
 //

@@ -29,6 +29,10 @@ const maxTombstones = 64
 // maxCachedFiles bounds the parsed-file cache of a Loader.
 const maxCachedFiles = 256
 
+// maxTLSSize bounds an object's thread-local block (PT_TLS p_memsz): each
+// OS thread that touches the object's TLS allocates one.
+const maxTLSSize = 16 << 20
+
 // Options configure a Loader. The zero value is usable.
 type Options struct {
 	// Logger receives the loader's events (silent when nil). Each plugin
@@ -36,7 +40,8 @@ type Options struct {
 	Logger hclog.Logger
 	// HostSymbols supplies imports by name; it is consulted first, before
 	// the plugin's dependencies and the host C libraries. (A symbol an
-	// object defines itself always binds to its own definition.) The map
+	// object defines itself always binds to its own definition, and
+	// __tls_get_addr always to runplug's, see the package doc.) The map
 	// is copied by New.
 	HostSymbols map[string]uintptr
 	// SearchPath lists directories searched for needed libraries after
@@ -154,8 +159,12 @@ func (l *Loader) prepare(f *elfmap.File) (*parsed, error) {
 	if f.Dynamic == nil {
 		return nil, fmt.Errorf("no dynamic segment: %w", elfmap.ErrUnsupported)
 	}
-	if f.TLS != nil {
-		return nil, fmt.Errorf("PT_TLS segment: %w", ErrTLS)
+	if f.TLS != nil && f.TLS.Memsz > maxTLSSize {
+		return nil, &elfmap.FormatError{Off: -1, Field: "PT_TLS p_memsz", Value: f.TLS.Memsz,
+			Msg: fmt.Sprintf("thread-local block larger than %d MiB", maxTLSSize>>20), Err: elfmap.ErrUnsupported}
+	}
+	if f.Dynamic.Flags&elf.DF_STATIC_TLS != 0 {
+		return nil, fmt.Errorf("DT_FLAGS has DF_STATIC_TLS: the object uses the static TLS model (initial-exec), which needs room in every thread's static TLS block, laid out by ld.so: %w", ErrTLS)
 	}
 	if f.Dynamic.TextRel {
 		return nil, fmt.Errorf("DT_TEXTREL: relocations of read-only segments are refused: %w", elfmap.ErrUnsupported)
@@ -179,6 +188,12 @@ func (l *Loader) prepare(f *elfmap.File) (*parsed, error) {
 		if ld.Flags&elf.PF_R != 0 {
 			p.readable = append(p.readable, s)
 		}
+	}
+	// The TLS runtime copies the template from the image when a thread
+	// first touches the module.
+	if t := f.TLS; t != nil && t.Filesz > 0 && !inSpans(p.readable, t.Vaddr, t.Filesz) {
+		return nil, &elfmap.FormatError{Off: -1, Field: "PT_TLS p_vaddr", Value: t.Vaddr,
+			Msg: fmt.Sprintf("template [%#x,+%#x) is not inside a readable PT_LOAD", t.Vaddr, t.Filesz), Err: elfmap.ErrMalformed}
 	}
 	return p, nil
 }
@@ -363,6 +378,9 @@ func (l *Loader) finishLoad(root *object) (*Plugin, error) {
 	}
 	for _, o := range fresh {
 		o.scope = breadthFirst(o)
+		if err := o.attachTLS(); err != nil {
+			return fail(err)
+		}
 	}
 	order := initOrder(root, fresh)
 	for _, o := range order {
@@ -542,6 +560,7 @@ func (l *Loader) release(closure []*object) error {
 // retire turns a closed object's image into a tombstone, then releases
 // the oldest tombstones beyond the budget. l.mu is held.
 func (l *Loader) retire(o *object) {
+	o.freeTLS() // before the template turns PROT_NONE
 	if l.closed || o.p.plan.Size > l.opts.TombstoneBudget {
 		o.unmap() // it would be released at once
 		return

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/runplug/runplug/elfmap"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/sysmaps"
 )
@@ -439,17 +438,6 @@ func TestInstancesHaveSeparateState(t *testing.T) {
 	}
 	if got, err := f.CallFloat(nil, []float64{1.5, -4}); err != nil || got != -6 {
 		t.Errorf("scale(1.5, -4) = %v, %v", got, err)
-	}
-}
-
-func TestTLSRefused(t *testing.T) {
-	l := newLoader(t, Options{})
-	_, err := l.Load(plugintest.Build(t, "tls_var"))
-	if !errors.Is(err, ErrTLS) || !errors.Is(err, elfmap.ErrUnsupported) {
-		t.Fatalf("load: %v, want ErrTLS (and ErrUnsupported)", err)
-	}
-	if !strings.Contains(err.Error(), "thread-local storage") {
-		t.Errorf("error %q does not say thread-local storage", err)
 	}
 }
 

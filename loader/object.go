@@ -20,8 +20,9 @@ type object struct {
 	base  uint64
 	mem   []byte // img.Mem(), nil once retired
 	reg   *sandbox.Registration
-	deps  []*object // direct dependencies (DT_NEEDED that are not host libraries)
-	scope []*object // lookup scope: itself, then its dependencies breadth-first
+	tls   *sandbox.TLSModule // its PT_TLS module from link to retirement, else nil
+	deps  []*object          // direct dependencies (DT_NEEDED that are not host libraries)
+	scope []*object          // lookup scope: itself, then its dependencies breadth-first
 
 	shared bool     // a dependency, shared by the Loader's plugins
 	key    fileKey  // shared: the file identity
@@ -54,8 +55,43 @@ func (l *Loader) newObject(p *parsed, path, name string, mapFn func(*elfmap.Plan
 	return o, nil
 }
 
+// attachTLS registers o's PT_TLS segment (if any) as a TLS module, before
+// o is relocated: the template, at base + PT_TLS p_vaddr in the image, is
+// read when a thread first touches the module, after relocation (which
+// .tdata's pointers need).
+func (o *object) attachTLS() error {
+	t := o.p.file.TLS
+	if t == nil || o.tls != nil {
+		return nil
+	}
+	m, err := sandbox.NewTLSModule(uintptr(o.base+t.Vaddr), t.Filesz, t.Memsz, t.Align)
+	if err != nil {
+		return fmt.Errorf("%s: thread-local storage: %w", o.name, err)
+	}
+	o.tls = m
+	return nil
+}
+
+// tlsID returns o's TLS module id, 0 when it has none.
+func (o *object) tlsID() uint64 {
+	if o.tls == nil {
+		return 0
+	}
+	return o.tls.ID()
+}
+
+// freeTLS retires o's TLS module: no call into o may be in progress, and
+// its image must still be mapped readable.
+func (o *object) freeTLS() {
+	if o.tls != nil {
+		o.tls.Free()
+		o.tls = nil
+	}
+}
+
 // unmap unregisters and unmaps the object's image.
 func (o *object) unmap() {
+	o.freeTLS()
 	o.mem = nil
 	o.l.host.drop(o)
 	o.reg.Unregister()
@@ -75,6 +111,7 @@ func (l *Loader) link(o *object) error {
 		writable: o.p.writable,
 		exec:     o.p.exec,
 		nsyms:    len(f.Dynamic.Symbols),
+		tlsMod:   o.tlsID(),
 		resolve:  func(sym uint32) (symValue, error) { return l.resolve(o, sym) },
 		callResolver: func(addr uint64) (uint64, error) {
 			r, err := sandbox.Call(uintptr(addr), nil)

@@ -96,7 +96,7 @@ func (p *Plugin) LookupVersion(name, version string) (Symbol, error) {
 		}
 		s := &o.p.file.Dynamic.Symbols[i]
 		if s.Type == elf.STT_TLS {
-			return Symbol{}, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrTLS)
+			return Symbol{}, fmt.Errorf("loader: lookup %q in %s: a thread-local variable has one address per OS thread, which means nothing to a goroutine (export a function that returns or uses it): %w", name, p.obj.name, ErrTLS)
 		}
 		var addr uintptr
 		if s.Shndx == elf.SHN_ABS {

@@ -19,7 +19,11 @@ const (
 	relocAbs                        // S + A
 	relocSym                        // S (GOT entry or eagerly bound PLT slot)
 	relocIRelative                  // the result of calling the resolver at B + A
-	relocTLS                        // needs thread-local storage: refused with ErrTLS
+	relocDTPMod                     // TLS module id of the symbol's object (of this object for symbol 0)
+	relocDTPOff                     // S + A: offset in the module's TLS block
+	relocTLSStatic                  // static TLS model (offset from the thread pointer): refused with ErrTLS
+	relocTLSDesc                    // TLS descriptor: refused with ErrTLS
+	relocTLS                        // another thread-local relocation: refused with ErrTLS
 )
 
 // span is a half-open range [lo, hi) of virtual addresses of an object.
@@ -42,6 +46,10 @@ func inSpans(spans []span, v, n uint64) bool {
 // symValue is what resolving a relocation's symbol gives.
 type symValue struct {
 	addr uint64
+	// tls reports an STT_TLS symbol: addr is its offset in the TLS block
+	// of module mod (the defining object's).
+	tls bool
+	mod uint64
 	// ifunc reports that addr is the resolver of an STT_GNU_IFUNC symbol
 	// defined in the object being relocated: the relocation is deferred
 	// until every other relocation of the object is done, and then the
@@ -60,6 +68,7 @@ type relocEnv struct {
 	writable []span // where relocations may write (writable PT_LOADs, RELRO included)
 	exec     []span // where an IRELATIVE resolver may be
 	nsyms    int
+	tlsMod   uint64 // the object's TLS module id (0: no PT_TLS)
 
 	// resolve returns the value of symbol sym (never 0, which is the
 	// caller's business, and never out of range).
@@ -75,7 +84,8 @@ type relocEnv struct {
 // symSlot caches one symbol's resolution during a pass.
 type symSlot struct {
 	val   uint64
-	state uint8 // 0 unresolved, 1 resolved, 2 an IFUNC resolver of this object not yet called
+	mod   uint64 // TLS module (state 3)
+	state uint8  // 0 unresolved, 1 resolved, 2 an IFUNC resolver of this object not yet called, 3 thread-local
 }
 
 // deferredReloc is a relocation that needs a resolver of the object
@@ -143,8 +153,12 @@ func (e *relocEnv) one(table string, i int, r *elfmap.Rela, late bool) error {
 		return nil
 	case relocUnknown:
 		return e.fail(table, i, r, elfmap.ErrUnsupported, "unsupported relocation type %d", r.Type)
+	case relocTLSStatic:
+		return e.fail(table, i, r, ErrTLS, "thread-local relocation of the static TLS (initial-exec) model; build without tls_model(\"initial-exec\") or -ftls-model=initial-exec")
+	case relocTLSDesc:
+		return e.fail(table, i, r, ErrTLS, "thread-local relocation for TLS descriptors (-mtls-dialect=gnu2); build with -mtls-dialect=gnu")
 	case relocTLS:
-		return e.fail(table, i, r, ErrTLS, "thread-local storage relocation")
+		return e.fail(table, i, r, ErrTLS, "unsupported thread-local relocation")
 	}
 	if int64(r.Sym) >= int64(e.nsyms) {
 		return e.fail(table, i, r, elfmap.ErrMalformed, "symbol index %d is past the symbol table (%d entries)", r.Sym, e.nsyms)
@@ -171,12 +185,36 @@ func (e *relocEnv) one(table string, i int, r *elfmap.Rela, late bool) error {
 			return e.fail(table, i, r, err, "ifunc resolver at %#x", uint64(r.Addend))
 		}
 		v = res
+	case relocDTPMod, relocDTPOff:
+		var sv symValue
+		if r.Sym == 0 {
+			sv = symValue{tls: true, mod: e.tlsMod}
+		} else {
+			var err error
+			if sv, err = e.symbol(r.Sym); err != nil {
+				return err
+			}
+			if !sv.tls {
+				return e.fail(table, i, r, elfmap.ErrMalformed, "symbol is not thread-local")
+			}
+		}
+		if kind == relocDTPOff {
+			v = sv.addr + uint64(r.Addend)
+			break
+		}
+		if sv.mod == 0 {
+			return e.fail(table, i, r, elfmap.ErrMalformed, "module of an object without a PT_TLS segment")
+		}
+		v = sv.mod
 	case relocAbs, relocSym:
 		var s uint64
 		if r.Sym != 0 {
 			sv, err := e.symbol(r.Sym)
 			if err != nil {
 				return err
+			}
+			if sv.tls {
+				return e.fail(table, i, r, elfmap.ErrMalformed, "thread-local symbol in a relocation that wants an address")
 			}
 			if sv.ifunc {
 				if !late {
@@ -207,14 +245,19 @@ func (e *relocEnv) symbol(sym uint32) (symValue, error) {
 		return symValue{addr: c.val}, nil
 	case 2:
 		return symValue{addr: c.val, ifunc: true}, nil
+	case 3:
+		return symValue{addr: c.val, tls: true, mod: c.mod}, nil
 	}
 	sv, err := e.resolve(sym)
 	if err != nil {
 		return symValue{}, err
 	}
 	c.val, c.state = sv.addr, 1
-	if sv.ifunc {
+	switch {
+	case sv.ifunc:
 		c.state = 2
+	case sv.tls:
+		c.state, c.mod = 3, sv.mod
 	}
 	return sv, nil
 }

@@ -17,9 +17,16 @@ func archRelocKind(t uint32) relocKind {
 		return relocSym // S (JUMP_SLOT bound eagerly)
 	case elf.R_X86_64_IRELATIVE:
 		return relocIRelative // resolver(B + A)()
-	case elf.R_X86_64_DTPMOD64, elf.R_X86_64_DTPOFF64, elf.R_X86_64_TPOFF64,
-		elf.R_X86_64_DTPOFF32, elf.R_X86_64_TPOFF32, elf.R_X86_64_TLSDESC:
-		return relocTLS
+	case elf.R_X86_64_DTPMOD64:
+		return relocDTPMod // module id of S's object
+	case elf.R_X86_64_DTPOFF64:
+		return relocDTPOff // S + A in that module's block
+	case elf.R_X86_64_TPOFF64, elf.R_X86_64_TPOFF32, elf.R_X86_64_GOTTPOFF:
+		return relocTLSStatic // offset from the thread pointer: initial-exec
+	case elf.R_X86_64_TLSDESC, elf.R_X86_64_GOTPC32_TLSDESC, elf.R_X86_64_TLSDESC_CALL:
+		return relocTLSDesc
+	case elf.R_X86_64_DTPOFF32, elf.R_X86_64_TLSGD, elf.R_X86_64_TLSLD:
+		return relocTLS // link-time types, never dynamic
 	}
 	return relocUnknown
 }

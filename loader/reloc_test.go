@@ -132,13 +132,20 @@ func TestRelocRefusals(t *testing.T) {
 		{"symbol past the table", rela(0x2000, elf.R_X86_64_GLOB_DAT, 9, 0), elfmap.ErrMalformed, "past the symbol table"},
 		{"PC32", rela(0x2000, elf.R_X86_64_PC32, 1, 0), elfmap.ErrUnsupported, "R_X86_64_PC32"},
 		{"COPY", rela(0x2000, elf.R_X86_64_COPY, 1, 0), elfmap.ErrUnsupported, "R_X86_64_COPY"},
-		{"DTPMOD64", rela(0x2000, elf.R_X86_64_DTPMOD64, 1, 0), ErrTLS, "thread-local"},
-		{"TPOFF64", rela(0x2000, elf.R_X86_64_TPOFF64, 1, 0), ErrTLS, "thread-local"},
+		{"DTPMOD64 of a symbol that is not thread-local", rela(0x2000, elf.R_X86_64_DTPMOD64, 1, 0), elfmap.ErrMalformed, "not thread-local"},
+		{"DTPOFF64 of a symbol that is not thread-local", rela(0x2000, elf.R_X86_64_DTPOFF64, 1, 0), elfmap.ErrMalformed, "not thread-local"},
+		{"DTPMOD64 of an object without PT_TLS", rela(0x2000, elf.R_X86_64_DTPMOD64, 0, 0), elfmap.ErrMalformed, "without a PT_TLS"},
+		{"64 of a thread-local symbol", rela(0x2000, elf.R_X86_64_64, 5, 0), elfmap.ErrMalformed, "thread-local symbol"},
+		{"GLOB_DAT of a thread-local symbol", rela(0x2000, elf.R_X86_64_GLOB_DAT, 5, 0), elfmap.ErrMalformed, "thread-local symbol"},
+		{"TPOFF64", rela(0x2000, elf.R_X86_64_TPOFF64, 1, 0), ErrTLS, "static TLS (initial-exec) model"},
+		{"TPOFF32", rela(0x2000, elf.R_X86_64_TPOFF32, 1, 0), ErrTLS, "static TLS (initial-exec) model"},
+		{"TLSDESC", rela(0x2000, elf.R_X86_64_TLSDESC, 1, 0), ErrTLS, "TLS descriptors (-mtls-dialect=gnu2)"},
+		{"DTPOFF32", rela(0x2000, elf.R_X86_64_DTPOFF32, 5, 0), ErrTLS, "thread-local relocation"},
 		{"IRELATIVE resolver in data", rela(0x2000, elf.R_X86_64_IRELATIVE, 0, 0x2000), elfmap.ErrMalformed, "executable"},
 		{"undefined symbol", rela(0x2000, elf.R_X86_64_GLOB_DAT, 2, 0), ErrSymbolNotFound, "undefined symbol"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fi := newFake(map[uint32]symValue{1: {addr: 1}}, 4)
+			fi := newFake(map[uint32]symValue{1: {addr: 1}, 5: {addr: 8, tls: true, mod: 3}}, 6)
 			before := append([]byte(nil), fi.env.mem...)
 			err := fi.env.relocate(&elfmap.Dynamic{Rela: []elfmap.Rela{tc.r}})
 			if !errors.Is(err, tc.err) || !strings.Contains(err.Error(), tc.msg) {
@@ -148,6 +155,48 @@ func TestRelocRefusals(t *testing.T) {
 				t.Errorf("a refused relocation wrote to memory")
 			}
 		})
+	}
+}
+
+func TestRelocTLS(t *testing.T) {
+	syms := map[uint32]symValue{
+		1: {addr: 0x40, tls: true, mod: 9}, // defined by another object (module 9)
+		2: {addr: 0x10, tls: true, mod: 4}, // defined by this object
+	}
+	fi := newFake(syms, 3)
+	fi.env.tlsMod = 4
+	d := &elfmap.Dynamic{
+		Rela: []elfmap.Rela{
+			rela(0x2000, elf.R_X86_64_DTPMOD64, 1, 0),
+			rela(0x2008, elf.R_X86_64_DTPOFF64, 1, 0),
+			rela(0x2010, elf.R_X86_64_DTPOFF64, 1, 8),
+			rela(0x2018, elf.R_X86_64_DTPMOD64, 0, 0), // local-dynamic: the object itself
+			rela(0x2020, elf.R_X86_64_DTPOFF64, 0, 0x30),
+			rela(0x2028, elf.R_X86_64_DTPMOD64, 2, 0),
+			rela(0x2030, elf.R_X86_64_DTPOFF64, 2, 0),
+		},
+	}
+	if err := fi.env.relocate(d); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		at, want uint64
+		what     string
+	}{
+		{0x2000, 9, "DTPMOD64 of another object's symbol: its module"},
+		{0x2008, 0x40, "DTPOFF64: the symbol's offset"},
+		{0x2010, 0x48, "DTPOFF64: S + A"},
+		{0x2018, 4, "DTPMOD64 of symbol 0: the object's own module"},
+		{0x2020, 0x30, "DTPOFF64 of symbol 0: A"},
+		{0x2028, 4, "DTPMOD64 of the object's own symbol"},
+		{0x2030, 0x10, "DTPOFF64 of the object's own symbol"},
+	} {
+		if got := fi.word(tc.at); got != tc.want {
+			t.Errorf("%s at %#x: %#x, want %#x", tc.what, tc.at, got, tc.want)
+		}
+	}
+	if fi.resolves[1] != 1 || fi.resolves[2] != 1 {
+		t.Errorf("resolve calls per symbol %v, want one each (cached per pass)", fi.resolves)
 	}
 }
 

@@ -9,20 +9,32 @@ import (
 	"github.com/runplug/runplug/sandbox"
 )
 
+// tlsGetAddr is the import that general- and local-dynamic TLS code calls:
+// it always binds to runplug's (sandbox.TLSGetAddr), whatever its version,
+// since glibc's knows nothing of runplug's modules.
+const tlsGetAddr = "__tls_get_addr"
+
 // resolve returns the value of symbol index sym of o for a relocation:
 // its own definition when o defines it, else (in order) the Loader's host
 // symbols, o's lookup scope (itself, then its dependencies breadth-first),
-// the host C libraries; 0 for a weak import nothing provides.
+// the host C libraries; 0 for a weak import nothing provides. A
+// thread-local symbol resolves to its offset and module (see resolveTLS).
 func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
 	s := &o.p.file.Dynamic.Symbols[idx]
-	if s.Type == elf.STT_TLS {
-		return symValue{}, fmt.Errorf("%s: symbol %q: %w", o.name, s.Name, ErrTLS)
-	}
 	if s.Shndx != elf.SHN_UNDEF {
+		if s.Type == elf.STT_TLS {
+			return o.tlsDefinition(s)
+		}
 		if s.Shndx == elf.SHN_ABS {
 			return symValue{addr: s.Value}, nil
 		}
 		return o.definition(s)
+	}
+	if s.Type == elf.STT_TLS {
+		return l.resolveTLS(o, s)
+	}
+	if s.Name == tlsGetAddr {
+		return symValue{addr: uint64(sandbox.TLSGetAddr())}, nil
 	}
 	if a, ok := l.opts.HostSymbols[s.Name]; ok {
 		return symValue{addr: uint64(a)}, nil
@@ -38,7 +50,9 @@ func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
 		}
 		def := &d.p.file.Dynamic.Symbols[i]
 		if def.Type == elf.STT_TLS {
-			return symValue{}, fmt.Errorf("%s: symbol %q from %s: %w", o.name, s.Name, d.name, ErrTLS)
+			// An import not typed STT_TLS: the relocation decides
+			// (one that wants an address refuses it).
+			return d.tlsDefinition(def)
 		}
 		if d == o {
 			return o.definition(def)
@@ -61,6 +75,38 @@ func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
 		return symValue{}, nil
 	}
 	return symValue{}, &UndefinedSymbolError{Object: o.name, Symbol: s.Name, Version: s.Version}
+}
+
+// resolveTLS resolves an STT_TLS import of o: only an object runplug
+// loaded (one with a TLS module) can define it. The host C library's
+// thread-local variables (errno is one, behind a function) live in glibc's
+// TLS, which runplug's modules are not part of.
+func (l *Loader) resolveTLS(o *object, s *elfmap.Symbol) (symValue, error) {
+	h := newNameHash(s.Name)
+	for _, d := range o.scope {
+		i, ok := h.lookup(d.p.file.Dynamic, s.Version)
+		if !ok {
+			continue
+		}
+		def := &d.p.file.Dynamic.Symbols[i]
+		if def.Type != elf.STT_TLS {
+			return symValue{}, fmt.Errorf("%s: thread-local symbol %q: %s defines it as %v, not thread-local: %w", o.name, s.Name, d.name, def.Type, elfmap.ErrMalformed)
+		}
+		return d.tlsDefinition(def)
+	}
+	if _, ok := hostLookup(s.Name, s.Version); ok {
+		return symValue{}, fmt.Errorf("%s: thread-local symbol %q is defined only by the host C library, whose thread-local storage runplug cannot address: %w", o.name, s.Name, ErrTLS)
+	}
+	return symValue{}, &UndefinedSymbolError{Object: o.name, Symbol: s.Name, Version: s.Version}
+}
+
+// tlsDefinition returns the value of an STT_TLS symbol o defines: its
+// offset in o's TLS block, and o's module.
+func (o *object) tlsDefinition(s *elfmap.Symbol) (symValue, error) {
+	if o.tls == nil {
+		return symValue{}, fmt.Errorf("%s: thread-local symbol %q in an object without a PT_TLS segment: %w", o.name, s.Name, elfmap.ErrMalformed)
+	}
+	return symValue{addr: s.Value, tls: true, mod: o.tls.ID()}, nil
 }
 
 // definition returns the value of a symbol o defines (an IFUNC's resolver,

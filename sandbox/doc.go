@@ -114,6 +114,19 @@
 // deep on one thread through callbacks, a gated call counts itself in the
 // gate with a locked increment and decrement instead ([GateFallback]).
 //
+// # Thread-local storage
+//
+// [NewTLSModule] registers the thread-local storage of a loaded object (a
+// PT_TLS template and size) and gives it a module id, at most
+// [MaxTLSModules] live at once; [TLSGetAddr] is the address of
+// runplug's __tls_get_addr, to which the loader binds plugins' imports of
+// it. Each OS thread gets its own block of a module on first use (aligned,
+// template copied, rest zeroed, in C memory); the fast path takes no lock
+// and makes no call. Module ids are reused after [TLSModule.Free]: a
+// generation per id makes a thread's block of the freed module stale, and
+// it is freed on the thread's next use of the id or when the thread exits.
+// A call whose index names no live module is aborted ([TLSAbortModule]).
+//
 // # Host libraries
 //
 // [OpenHostLibrary] and [HostLibrary.Lookup] give plugins the host's own

@@ -64,7 +64,7 @@ func tool(t *testing.T, name string, args ...string) string {
 
 // inspectTargets returns the objects the agreement tests run on.
 func inspectTargets(t *testing.T) []string {
-	targets := []string{plugintest.Build(t, "basic"), plugintest.Build(t, "demo")}
+	targets := []string{plugintest.Build(t, "basic"), plugintest.Build(t, "demo"), plugintest.Build(t, "tls_basic")}
 	for _, lib := range systemLibs {
 		if _, err := os.Stat(lib); err != nil {
 			t.Logf("skipping %s: %v", lib, err)
