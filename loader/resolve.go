@@ -42,12 +42,7 @@ func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
 	if a, ok := l.host.bind(o, s.Name); ok { // RegisterHostFunc
 		return symValue{addr: uint64(a)}, nil
 	}
-	h := newNameHash(s.Name)
-	for _, d := range o.scope {
-		i, ok := h.lookup(d.p.file.Dynamic, s.Version)
-		if !ok {
-			continue
-		}
+	if d, i, ok := scopeLookup(o, s); ok {
 		def := &d.p.file.Dynamic.Symbols[i]
 		if def.Type == elf.STT_TLS {
 			// An import not typed STT_TLS: the relocation decides
@@ -77,17 +72,24 @@ func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
 	return symValue{}, &UndefinedSymbolError{Object: o.name, Symbol: s.Name, Version: s.Version}
 }
 
+// scopeLookup finds the definition of import s in o's lookup scope: the
+// first object that defines its name at its version, and the index there.
+func scopeLookup(o *object, s *elfmap.Symbol) (*object, int, bool) {
+	h := newNameHash(s.Name)
+	for _, d := range o.scope {
+		if i, ok := h.lookup(d.p.file.Dynamic, s.Version); ok {
+			return d, i, true
+		}
+	}
+	return nil, 0, false
+}
+
 // resolveTLS resolves an STT_TLS import of o: only an object runplug
 // loaded (one with a TLS module) can define it. The host C library's
 // thread-local variables (errno is one, behind a function) live in glibc's
 // TLS, which runplug's modules are not part of.
 func (l *Loader) resolveTLS(o *object, s *elfmap.Symbol) (symValue, error) {
-	h := newNameHash(s.Name)
-	for _, d := range o.scope {
-		i, ok := h.lookup(d.p.file.Dynamic, s.Version)
-		if !ok {
-			continue
-		}
+	if d, i, ok := scopeLookup(o, s); ok {
 		def := &d.p.file.Dynamic.Symbols[i]
 		if def.Type != elf.STT_TLS {
 			return symValue{}, fmt.Errorf("%s: thread-local symbol %q: %s defines it as %v, not thread-local: %w", o.name, s.Name, d.name, def.Type, elfmap.ErrMalformed)
