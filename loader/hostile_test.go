@@ -172,35 +172,46 @@ func TestTextRelRefused(t *testing.T) {
 	}
 }
 
-func TestInitArrayOutsideText(t *testing.T) {
+// TestCtorArrayOutsideText points the first entry of .init_array or
+// .fini_array into the data segment: the load is refused, naming the
+// entry (the destructors too, at load time, before any code of the object
+// runs).
+func TestCtorArrayOutsideText(t *testing.T) {
 	path := plugintest.Build(t, "basic")
-	img, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := elf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ia := f.Section(".init_array")
-	f.Close()
-	if ia == nil {
-		t.Fatal("basic.so has no .init_array")
-	}
 	data := segment(t, path, elf.PF_R|elf.PF_W)
-	patched := false
-	for _, r := range relas(t, path, ".rela.dyn") {
-		if r.off == ia.Addr && r.typ == elf.R_X86_64_RELATIVE {
-			binary.LittleEndian.PutUint64(img[r.fileOff+16:], data.Vaddr)
-			patched = true
-		}
-	}
-	if !patched {
-		t.Fatal("no RELATIVE relocation of init_array[0]")
-	}
-	l := newLoader(t, Options{})
-	if _, err := l.LoadBytes("basic.so", img); !errors.Is(err, elfmap.ErrMalformed) || !strings.Contains(err.Error(), "DT_INIT_ARRAY[0]") {
-		t.Fatalf("LoadBytes: %v, want DT_INIT_ARRAY[0] refused", err)
+	for _, tt := range []struct{ section, want string }{
+		{".init_array", "DT_INIT_ARRAY[0]"},
+		{".fini_array", "DT_FINI_ARRAY[0]"},
+	} {
+		t.Run(tt.section, func(t *testing.T) {
+			img, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := elf.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sec := f.Section(tt.section)
+			f.Close()
+			if sec == nil {
+				t.Fatalf("basic.so has no %s", tt.section)
+			}
+			patched := false
+			for _, r := range relas(t, path, ".rela.dyn") {
+				if r.off == sec.Addr && r.typ == elf.R_X86_64_RELATIVE {
+					binary.LittleEndian.PutUint64(img[r.fileOff+16:], data.Vaddr)
+					patched = true
+				}
+			}
+			if !patched {
+				t.Fatalf("no RELATIVE relocation of %s[0]", tt.section)
+			}
+			l := newLoader(t, Options{})
+			if _, err := l.LoadBytes("basic.so", img); !errors.Is(err, elfmap.ErrMalformed) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("LoadBytes: %v, want %s refused", err, tt.want)
+			}
+		})
 	}
 }
 

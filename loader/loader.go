@@ -94,7 +94,17 @@ type Loader struct {
 	initSeq uint64
 
 	host hostTable // RegisterHostFunc's functions (hostfunc.go)
+
+	// noExec makes the Loader map, relocate and close objects without
+	// running any of their code: constructors and destructors are
+	// checked but not called, and a relocation or lookup that needs an
+	// IFUNC resolver fails with errNoExec. FuzzLink's mode, which feeds
+	// the loader mutated objects; never set outside tests.
+	noExec bool
 }
+
+// errNoExec is the error of an IFUNC resolver a noExec Loader did not call.
+var errNoExec = errors.New("resolver not called: the loader runs no plugin code")
 
 // New returns a Loader with the given options. LD_LIBRARY_PATH is read
 // once, here.

@@ -114,6 +114,9 @@ func (l *Loader) link(o *object) error {
 		tlsMod:   o.tlsID(),
 		resolve:  func(sym uint32) (symValue, error) { return l.resolve(o, sym) },
 		callResolver: func(addr uint64) (uint64, error) {
+			if l.noExec {
+				return 0, errNoExec
+			}
 			r, err := sandbox.Call(uintptr(addr), nil)
 			return r.Int, err
 		},
@@ -143,7 +146,13 @@ func (l *Loader) runInit(o *object) error {
 			return err
 		}
 	}
-	if err := o.callArray("DT_INIT_ARRAY", d.InitArray, d.InitArrayLen, false, &args); err != nil {
+	// The destructors are checked now, with the constructors, so that a
+	// bad one refuses the load before any of the object's code runs,
+	// not its Close.
+	if err := o.callArray("DT_FINI_ARRAY", d.FiniArray, d.FiniArrayLen, true, nil, false); err != nil {
+		return err
+	}
+	if err := o.callArray("DT_INIT_ARRAY", d.InitArray, d.InitArrayLen, false, &args, true); err != nil {
 		// An object whose constructor failed is suspect: its
 		// destructors do not run (those of objects initialised
 		// before it do, when the failed load is undone).
@@ -160,7 +169,7 @@ func (l *Loader) runFini(o *object) error {
 	}
 	o.initDone = false
 	d := o.p.file.Dynamic
-	err := o.callArray("DT_FINI_ARRAY", d.FiniArray, d.FiniArrayLen, true, nil)
+	err := o.callArray("DT_FINI_ARRAY", d.FiniArray, d.FiniArrayLen, true, nil, true)
 	if d.Fini != 0 {
 		if e := o.callCtor("DT_FINI", d.Fini, nil); e != nil && err == nil {
 			err = e
@@ -170,9 +179,10 @@ func (l *Loader) runFini(o *object) error {
 }
 
 // callArray calls the functions of an init or fini array read from the
-// relocated image: entries 0 and -1 are skipped, others must point into an
-// executable segment of the object. The first error stops the walk.
-func (o *object) callArray(what string, vaddr, n uint64, reverse bool, args *sandbox.Args) error {
+// relocated image (only checks them when run is false): entries 0 and -1
+// are skipped, others must point into an executable segment of the
+// object. The first error stops the walk.
+func (o *object) callArray(what string, vaddr, n uint64, reverse bool, args *sandbox.Args, run bool) error {
 	if n == 0 {
 		return nil
 	}
@@ -193,6 +203,9 @@ func (o *object) callArray(what string, vaddr, n uint64, reverse bool, args *san
 		if !inSpans(o.p.exec, rel, 1) {
 			return fmt.Errorf("%s[%d] of %s = %#x: not inside an executable segment: %w", what, i, o.name, fn, elfmap.ErrMalformed)
 		}
+		if !run || o.l.noExec {
+			continue
+		}
 		// The name is formatted only on failure: loads stay cheap.
 		if _, err := sandbox.Call(uintptr(o.base+rel), args); err != nil {
 			return fmt.Errorf("%s[%d] of %s at %#x: %w", what, i, o.name, rel, err)
@@ -203,6 +216,9 @@ func (o *object) callArray(what string, vaddr, n uint64, reverse bool, args *san
 
 // callCtor calls the function at vaddr of o through the sandbox.
 func (o *object) callCtor(what string, vaddr uint64, args *sandbox.Args) error {
+	if o.l.noExec {
+		return nil
+	}
 	if _, err := sandbox.Call(uintptr(o.base+vaddr), args); err != nil {
 		return fmt.Errorf("%s of %s at %#x: %w", what, o.name, vaddr, err)
 	}
@@ -217,6 +233,9 @@ func (o *object) symbolAddr(i int) (uintptr, error) {
 	if s.Type == elf.STT_GNU_IFUNC {
 		if !inSpans(o.p.exec, s.Value, 1) {
 			return 0, fmt.Errorf("ifunc %s of %s: resolver %#x is not inside an executable segment: %w", s.Name, o.name, s.Value, elfmap.ErrMalformed)
+		}
+		if o.l.noExec {
+			return 0, fmt.Errorf("ifunc %s of %s: %w", s.Name, o.name, errNoExec)
 		}
 		r, err := sandbox.Call(uintptr(addr), nil)
 		if err != nil {
