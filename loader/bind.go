@@ -108,11 +108,13 @@ func kindOf(t reflect.Type, asArg bool) (argKind, string) {
 // sig is a checked signature: each argument's kind and register slot (an
 // index into Args.Int or Args.Float) and the result's kind.
 type sig struct {
-	n     int
-	kinds [maxSigArgs]argKind
-	slots [maxSigArgs]uint8
-	res   argKind
-	strs  bool // some argument is a string
+	n      int
+	kinds  [maxSigArgs]argKind
+	slots  [maxSigArgs]uint8
+	nInt   int // integer-class arguments (rdi, rsi, ...)
+	nFloat int // float-class arguments (xmm0, xmm1, ...)
+	res    argKind
+	strs   bool // some argument is a string
 }
 
 // maxSigArgs bounds the arguments of a signature: 6 integer-class plus 8
@@ -154,6 +156,7 @@ func newSig(symbol string, ft reflect.Type, args []reflect.Type, res reflect.Typ
 			s.strs = true
 		}
 	}
+	s.nInt, s.nFloat = nInt, nFloat
 	if res != nil {
 		k, why := kindOf(res, false)
 		if why != "" {
