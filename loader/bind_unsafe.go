@@ -98,32 +98,20 @@ func (b *binding) get(r sandbox.Result, p unsafe.Pointer) {
 }
 
 // call makes the protected call with the argument registers a: through
-// Gate.CallInts, which reads just the integers, when no argument is a
-// float (and, like Func.Call, with Plugin.call's checks inlined by hand:
-// a binding is the host's fast path).
+// Plugin.callInts, which passes just the integers, when no argument is a
+// float.
 func (b *binding) call(a *sandbox.Args, ks *cstrings) (sandbox.Result, error) {
-	f := b.f
-	p := f.p
-	if n := p.flags.Load(); n != 0 {
-		if ks != nil {
-			ks.pin.Unpin()
-		}
-		return sandbox.Result{}, p.refused(f, n)
-	}
 	var r sandbox.Result
 	var err error
 	if b.sig.nFloat == 0 {
-		r, err = p.gate.CallInts(f.addr, a.Int[:b.sig.nInt])
+		r, err = b.f.p.callInts(b.f, a.Int[:b.sig.nInt])
 	} else {
-		r, err = p.gate.Call(f.addr, a)
+		r, err = b.f.p.call(b.f, a)
 	}
 	if ks != nil {
 		ks.pin.Unpin()
 	}
-	if err != nil {
-		return r, p.callFailed(f, err)
-	}
-	return r, nil
+	return r, err
 }
 
 // strs returns a string-copy holder when the signature needs one.

@@ -157,7 +157,7 @@ struct rp_slot {
 };
 
 // rp_call (sandbox_amd64.S) is the protected call. Go runs it with
-// runtime.cgocall, as cgo's own wrappers are run (see protectedCall in
+// runtime.cgocall, as cgo's own wrappers are run (see callRecord.run in
 // sandbox_cgo.go), on the thread's system stack: it makes the struct
 // rp_frame on its own stack the thread's cur, calls c->fn with the
 // argument registers of c->args and writes what happened to c.

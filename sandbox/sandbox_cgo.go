@@ -11,7 +11,7 @@ package sandbox
 // are linked by soname without --as-needed, so that every libc-family
 // library a plugin may name in DT_NEEDED is already in the process for
 // OpenHostLibrary. rp_call itself is not called through cgo's generated
-// wrapper but run directly by runtime.cgocall: see protectedCall.
+// wrapper but run directly by runtime.cgocall: see callRecord.run.
 
 /*
 #cgo CFLAGS: -O2 -Wall -fno-omit-frame-pointer
