@@ -94,6 +94,7 @@ type Loader struct {
 	initSeq uint64
 
 	host hostTable // RegisterHostFunc's functions (hostfunc.go)
+	dl   dlState   // dynamic-linker services for plugin code (dltable.go)
 
 	// noExec makes the Loader map, relocate and close objects without
 	// running any of their code: constructors and destructors are
@@ -363,45 +364,10 @@ func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
 // new, and wraps root in a Plugin. On error everything new is released.
 // l.mu is held.
 func (l *Loader) finishLoad(root *object) (*Plugin, error) {
-	fresh := []*object{root}
-	fail := func(err error) (*Plugin, error) {
+	if fresh, err := l.loadNew(root); err != nil {
 		l.discard(fresh)
 		l.log.Debug("load failed", "plugin", root.name, "path", root.path, "error", err)
 		return nil, fmt.Errorf("loader: load %s: %w", root.name, err)
-	}
-	// Breadth-first over DT_NEEDED: find or load each dependency.
-	for q := 0; q < len(fresh); q++ {
-		o := fresh[q]
-		for _, need := range o.p.file.Dynamic.Needed {
-			if isHostLibrary(need) {
-				continue
-			}
-			dep, isNew, err := l.dependency(need, o)
-			if err != nil {
-				return fail(err)
-			}
-			if isNew {
-				fresh = append(fresh, dep)
-			}
-			o.deps = append(o.deps, dep)
-		}
-	}
-	for _, o := range fresh {
-		o.scope = breadthFirst(o)
-		if err := o.attachTLS(); err != nil {
-			return fail(err)
-		}
-	}
-	order := initOrder(root, fresh)
-	for _, o := range order {
-		if err := l.link(o); err != nil {
-			return fail(err)
-		}
-	}
-	for _, o := range order {
-		if err := l.runInit(o); err != nil {
-			return fail(err)
-		}
 	}
 	// The root's closure of shared objects: each is held once by this
 	// plugin, so cycles among them cannot keep each other alive.
@@ -415,6 +381,49 @@ func (l *Loader) finishLoad(root *object) (*Plugin, error) {
 		pl.log.Debug("loaded plugin", "plugin", root.name, "path", root.path, "addr", fmt.Sprintf("%#x", root.base), "deps", len(closure))
 	}
 	return pl, nil
+}
+
+// loadNew loads the dependencies of root (a newly mapped object) that the
+// Loader does not have yet, then links and initialises root and every
+// new object. It returns them (root first), also on error, for discard.
+// l.mu is held.
+func (l *Loader) loadNew(root *object) ([]*object, error) {
+	fresh := []*object{root}
+	// Breadth-first over DT_NEEDED: find or load each dependency.
+	for q := 0; q < len(fresh); q++ {
+		o := fresh[q]
+		for _, need := range o.p.file.Dynamic.Needed {
+			if isHostLibrary(need) {
+				continue
+			}
+			dep, isNew, err := l.dependency(need, o)
+			if err != nil {
+				return fresh, err
+			}
+			if isNew {
+				fresh = append(fresh, dep)
+			}
+			o.deps = append(o.deps, dep)
+		}
+	}
+	for _, o := range fresh {
+		o.scope = breadthFirst(o)
+		if err := o.attachTLS(); err != nil {
+			return fresh, err
+		}
+	}
+	order := initOrder(root, fresh)
+	for _, o := range order {
+		if err := l.link(o); err != nil {
+			return fresh, err
+		}
+	}
+	for _, o := range order {
+		if err := l.runInit(o); err != nil {
+			return fresh, err
+		}
+	}
+	return fresh, nil
 }
 
 // breadthFirst returns o and every object reachable through deps, o first,
@@ -570,7 +579,8 @@ func (l *Loader) release(closure []*object) error {
 // retire turns a closed object's image into a tombstone, then releases
 // the oldest tombstones beyond the budget. l.mu is held.
 func (l *Loader) retire(o *object) {
-	o.freeTLS() // before the template turns PROT_NONE
+	o.freeTLS()   // before the template turns PROT_NONE
+	l.dlRetire(o) // likewise: C readers of the image are done
 	if l.closed || o.p.plan.Size > l.opts.TombstoneBudget {
 		o.unmap() // it would be released at once
 		return

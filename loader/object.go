@@ -21,6 +21,7 @@ type object struct {
 	mem   []byte // img.Mem(), nil once retired
 	reg   *sandbox.Registration
 	tls   *sandbox.TLSModule // its PT_TLS module from link to retirement, else nil
+	dl    *sandbox.DLObject  // its entry in the object table from link to retirement (dltable.go)
 	deps  []*object          // direct dependencies (DT_NEEDED that are not host libraries)
 	scope []*object          // lookup scope: itself, then its dependencies breadth-first
 
@@ -92,6 +93,7 @@ func (o *object) freeTLS() {
 // unmap unregisters and unmaps the object's image.
 func (o *object) unmap() {
 	o.freeTLS()
+	o.l.dlRetire(o)
 	o.mem = nil
 	o.l.host.drop(o)
 	o.reg.Unregister()
@@ -130,6 +132,7 @@ func (l *Loader) link(o *object) error {
 		}
 	}
 	o.linked = true
+	l.dlRegister(o)
 	return nil
 }
 
@@ -137,6 +140,7 @@ func (l *Loader) link(o *object) error {
 // argc, argv and envp. l.mu is held.
 func (l *Loader) runInit(o *object) error {
 	d := o.p.file.Dynamic
+	defer l.dl.lockedCall()()
 	argc, argv, envp := sandbox.ProcessArgs()
 	args := sandbox.Args{Int: [6]uint64{uint64(argc), uint64(argv), uint64(envp)}}
 	l.initSeq++
@@ -168,6 +172,7 @@ func (l *Loader) runFini(o *object) error {
 		return nil
 	}
 	o.initDone = false
+	defer l.dl.lockedCall()()
 	d := o.p.file.Dynamic
 	err := o.callArray("DT_FINI_ARRAY", d.FiniArray, d.FiniArrayLen, true, nil, true)
 	if d.Fini != 0 {

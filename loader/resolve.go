@@ -15,8 +15,8 @@ import (
 const tlsGetAddr = "__tls_get_addr"
 
 // resolve returns the value of symbol index sym of o for a relocation:
-// its own definition when o defines it, else (in order) the Loader's host
-// symbols, o's lookup scope (itself, then its dependencies breadth-first),
+// its own definition when o defines it, else (in order) runplug's
+// dynamic-linker services (dltable.go), the Loader's host symbols, o's lookup scope (itself, then its dependencies breadth-first),
 // the host C libraries; 0 for a weak import nothing provides. A
 // thread-local symbol resolves to its offset and module (see resolveTLS).
 func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
@@ -35,6 +35,9 @@ func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
 	}
 	if s.Name == tlsGetAddr {
 		return symValue{addr: uint64(sandbox.TLSGetAddr())}, nil
+	}
+	if a, ok := l.dlImport(o, s.Name); ok { // dltable.go
+		return symValue{addr: uint64(a)}, nil
 	}
 	if a, ok := l.opts.HostSymbols[s.Name]; ok {
 		return symValue{addr: uint64(a)}, nil

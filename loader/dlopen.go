@@ -1,0 +1,245 @@
+package loader
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/runplug/runplug/sandbox"
+)
+
+// dlopen, dlsym, dlvsym and dlclose called by plugin code (see
+// dltable.go). Each object that imports one gets its own callback, which
+// is how these functions know their caller: dlopen searches relative to
+// it (its DT_RUNPATH, $ORIGIN), RTLD_NEXT starts after it, and what it
+// opened is released when it is retired.
+
+// The flag and pseudo-handle values of <dlfcn.h> (glibc, x86-64).
+const (
+	rtldNoload  = 0x4
+	rtldDefault = 0
+	rtldNext    = ^uint64(0) // (void *)-1
+)
+
+// errDLUnderLock is dlopen's error from code that runs while the Loader
+// is loading or closing (a constructor or destructor): the Loader's lock
+// is held by that very load or close.
+var errDLUnderLock = errors.New("dlopen from a constructor or destructor is not supported by runplug; call it from a plugin function")
+
+// dlFail sets the calling thread's dlerror message and returns a NULL result.
+func dlFail(err error) sandbox.Result {
+	sandbox.DLSetError(err.Error())
+	return sandbox.Result{}
+}
+
+func dlopenFunc(l *Loader, o *object) RawHostFunc {
+	return func(a *sandbox.Args) sandbox.Result {
+		h, err := l.dlopen(o, a.Int[0], int(a.Int[1]))
+		if err != nil {
+			return dlFail(err)
+		}
+		return sandbox.Result{Int: uint64(h)}
+	}
+}
+
+// dlopen opens a library for plugin code (caller): the host's copy for a
+// libc-family name (and the main program for NULL), else the Loader's
+// shared object of that name, loaded with its dependencies (as a
+// DT_NEEDED of caller would be) when the Loader has none. The handle holds
+// the object and its dependencies until dlclose or until caller is
+// retired.
+func (l *Loader) dlopen(caller *object, namePtr uint64, flags int) (uintptr, error) {
+	name := sandbox.GoStringAt(uintptr(namePtr))
+	if namePtr == 0 || isHostLibrary(filepath.Base(name)) {
+		return sandbox.DLOpenHost(name, flags)
+	}
+	if l.dl.underLock() {
+		return 0, fmt.Errorf("dlopen %s: %w", name, errDLUnderLock)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return 0, fmt.Errorf("dlopen %s: %w", name, ErrClosed)
+	}
+	dep := l.byName[name]
+	if dep == nil && flags&rtldNoload != 0 {
+		return 0, fmt.Errorf("dlopen %s: not loaded (RTLD_NOLOAD)", name)
+	}
+	if dep == nil {
+		d, isNew, err := l.dependency(name, caller)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) || errors.Is(err, ErrNotFound) {
+				return 0, fmt.Errorf("dlopen %s: cannot open shared object file: %w", name, err)
+			}
+			return 0, fmt.Errorf("dlopen %s: %w", name, err)
+		}
+		if isNew {
+			if fresh, err := l.loadNew(d); err != nil {
+				l.discard(fresh)
+				return 0, fmt.Errorf("dlopen %s: %w", name, err)
+			}
+		}
+		dep = d
+	}
+	if dep.dl == nil {
+		return 0, fmt.Errorf("dlopen %s: the object is not in the object table", name)
+	}
+	for _, x := range dep.scope {
+		x.refs++
+	}
+	h := dep.dl.Handle()
+	d := &l.dl
+	d.mu.Lock()
+	if d.handles == nil {
+		d.handles = map[uintptr]*dlHandle{}
+	}
+	x := d.handles[h]
+	if x == nil {
+		x = &dlHandle{obj: dep, opens: map[*object]int{}}
+		d.handles[h] = x
+	}
+	x.opens[caller]++
+	d.mu.Unlock()
+	return h, nil
+}
+
+func dlcloseFunc(l *Loader, o *object) RawHostFunc {
+	return func(a *sandbox.Args) sandbox.Result {
+		if err := l.dlclose(o, uintptr(a.Int[0])); err != nil {
+			sandbox.DLSetError(err.Error())
+			return sandbox.Result{Int: ^uint64(0)} // -1
+		}
+		return sandbox.Result{}
+	}
+}
+
+// dlclose releases one dlopen of h by caller (or by any object, when
+// caller made none: a handle may be passed around). A handle that is not
+// runplug's goes to glibc's dlclose. From a destructor the release is
+// left to the retirement of the object that opened it, which follows.
+func (l *Loader) dlclose(caller *object, h uintptr) error {
+	d := &l.dl
+	d.mu.Lock()
+	x := d.handles[h]
+	d.mu.Unlock()
+	if x == nil {
+		if sandbox.DLIsHandle(h) {
+			return fmt.Errorf("dlclose: handle %#x was not opened by dlopen", h)
+		}
+		return sandbox.DLCloseHost(h)
+	}
+	if d.underLock() {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	d.mu.Lock()
+	owner := caller
+	if x.opens[owner] == 0 {
+		owner = nil
+		for k := range x.opens {
+			owner = k
+			break
+		}
+	}
+	if owner == nil || d.handles[h] != x {
+		d.mu.Unlock()
+		return fmt.Errorf("dlclose: handle %#x is already closed", h)
+	}
+	if x.opens[owner]--; x.opens[owner] == 0 {
+		delete(x.opens, owner)
+	}
+	if len(x.opens) == 0 {
+		delete(d.handles, h)
+	}
+	d.mu.Unlock()
+	if err := l.release(x.obj.scope); err != nil {
+		return fmt.Errorf("dlclose %s: %w", x.obj.name, err)
+	}
+	return nil
+}
+
+func dlsymFunc(versioned bool) func(l *Loader, o *object) RawHostFunc {
+	return func(l *Loader, o *object) RawHostFunc {
+		return func(a *sandbox.Args) sandbox.Result {
+			name := sandbox.GoStringAt(uintptr(a.Int[1]))
+			version := ""
+			if versioned {
+				version = sandbox.GoStringAt(uintptr(a.Int[2]))
+			}
+			p, err := l.dlsym(o, a.Int[0], name, version)
+			if err != nil {
+				return dlFail(err)
+			}
+			return sandbox.Result{Int: uint64(p)}
+		}
+	}
+}
+
+// dlsym finds name for plugin code (caller). RTLD_DEFAULT: the
+// dynamic-linker services themselves, Options.HostSymbols, the host
+// functions registered with the Loader, caller's lookup scope, the host C
+// libraries (within NoHostC and AllowC). RTLD_NEXT: caller's scope after
+// caller itself, then the host C libraries. A runplug handle: that
+// object's scope. Any other handle (the host's, from dlopen of a
+// libc-family name or NULL) goes to glibc's dlsym.
+func (l *Loader) dlsym(caller *object, h uint64, name, version string) (uintptr, error) {
+	if name == "" {
+		return 0, errors.New("dlsym: empty symbol name")
+	}
+	var scope []*object
+	switch {
+	case h == rtldDefault:
+		if a, ok := l.dlImport(caller, name); ok {
+			return a, nil
+		}
+		if a, ok := l.opts.HostSymbols[name]; ok {
+			return a, nil
+		}
+		if a, ok := l.host.bind(caller, name); ok {
+			return a, nil
+		}
+		scope = caller.scope
+	case h == rtldNext:
+		scope = caller.scope[1:]
+	default:
+		l.dl.mu.Lock()
+		x := l.dl.handles[uintptr(h)]
+		l.dl.mu.Unlock()
+		if x == nil {
+			if sandbox.DLIsHandle(uintptr(h)) {
+				return 0, fmt.Errorf("dlsym: handle %#x was not opened by dlopen", h)
+			}
+			return sandbox.DLSymHost(uintptr(h), name, version)
+		}
+		scope = x.obj.scope
+	}
+	hash := newNameHash(name)
+	for _, d := range scope {
+		i, ok := hash.lookup(d.p.file.Dynamic, version)
+		if !ok {
+			continue
+		}
+		s := &d.p.file.Dynamic.Symbols[i]
+		if s.Shndx == elf.SHN_UNDEF {
+			continue
+		}
+		if s.Type == elf.STT_TLS { // one address per thread
+			return 0, fmt.Errorf("dlsym %s: thread-local symbols of runplug's objects are not served by dlsym: %w", name, ErrTLS)
+		}
+		if s.Shndx == elf.SHN_ABS {
+			return uintptr(s.Value), nil
+		}
+		return d.symbolAddr(i)
+	}
+	if h == rtldDefault || h == rtldNext {
+		if !l.opts.NoHostC && (l.allowC == nil || l.allowC[name]) {
+			if a, ok := hostLookup(name, version); ok {
+				return a, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("dlsym: undefined symbol: %s", name)
+}

@@ -1,0 +1,215 @@
+package loader
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/sandbox"
+	"golang.org/x/sys/unix"
+)
+
+// The dynamic-linker services runplug serves to the objects it loads.
+//
+// glibc's ld.so knows nothing of runplug's objects: its _dl_find_object,
+// dl_iterate_phdr and dladdr do not find them (so no unwinder finds their
+// unwind tables, and a C++ throw ends in std::terminate), and its dlopen
+// would load a second, unrelated copy of a library. So imports of these
+// names in runplug's objects bind to runplug's own (see dlImport): C
+// functions of the sandbox that read its table of runplug's objects and
+// hand everything else to glibc, and, for dlopen, dlsym, dlvsym and
+// dlclose, Go functions (through sandbox callbacks, one per object that
+// imports one, so that each knows its caller) that load through the same
+// Loader. Each object enters the table once it is relocated (link) and
+// leaves it before its image is unmapped or made a tombstone (dlRetire).
+// libstdc++ and libgcc_s are not host libraries: runplug loads its own
+// copies, so their imports (libgcc_s's _dl_find_object above all) get
+// these services too.
+
+// dlServices are the C implementations (sandbox.DLSymbols), by import name.
+var dlServices = sandbox.DLSymbols()
+
+// dlGoFunc returns the Go implementation of the import name for o, nil
+// when it is not one that Go serves.
+func dlGoFunc(l *Loader, o *object, name string) RawHostFunc {
+	switch name {
+	case "dlopen":
+		return dlopenFunc(l, o)
+	case "dlsym":
+		return dlsymFunc(false)(l, o)
+	case "dlvsym":
+		return dlsymFunc(true)(l, o)
+	case "dlclose":
+		return dlcloseFunc(l, o)
+	}
+	return nil
+}
+
+// dlState is a Loader's share of the services: the callbacks bound to its
+// objects' imports and the handles plugin code opened.
+type dlState struct {
+	mu      sync.Mutex
+	cbs     map[*object][]*sandbox.Callback
+	handles map[uintptr]*dlHandle // by handle, runplug objects only
+	// lockTID is the thread running plugin code (constructors,
+	// destructors) while l.mu is held, 0 when none: dlopen and dlclose
+	// from that code cannot take l.mu (see dlopen, dlclose).
+	lockTID atomic.Int64
+}
+
+// dlHandle is a runplug object plugin code holds through dlopen.
+type dlHandle struct {
+	obj   *object
+	opens map[*object]int // dlopen calls not yet closed, by the object that made them
+}
+
+// dlImport returns what an import of name by o binds to when it is one
+// of the dynamic-linker services.
+func (l *Loader) dlImport(o *object, name string) (uintptr, bool) {
+	if a, ok := dlServices[name]; ok {
+		return a, true
+	}
+	fn := dlGoFunc(l, o, name)
+	if fn == nil {
+		return 0, false
+	}
+	d := &l.dl
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cb, err := sandbox.NewCallback(name, fn)
+	if err != nil {
+		l.log.Warn("dynamic-linker service unavailable", "plugin", o.name, "symbol", name, "error", err)
+		return 0, false
+	}
+	if d.cbs == nil {
+		d.cbs = map[*object][]*sandbox.Callback{}
+	}
+	d.cbs[o] = append(d.cbs[o], cb)
+	return cb.Addr(), true
+}
+
+// lockedCall marks the calling thread as running plugin code while l.mu
+// is held, until the returned function is called (defer it).
+func (d *dlState) lockedCall() func() {
+	runtime.LockOSThread()
+	prev := d.lockTID.Swap(int64(unix.Gettid()))
+	return func() {
+		d.lockTID.Store(prev)
+		runtime.UnlockOSThread()
+	}
+}
+
+// underLock reports whether the calling thread runs plugin code for a
+// Loader operation that holds l.mu.
+func (d *dlState) underLock() bool {
+	t := d.lockTID.Load()
+	return t != 0 && t == int64(unix.Gettid())
+}
+
+// dlRegister enters o in the sandbox's object table: from now on
+// unwinders, dladdr and dl_iterate_phdr see it. l.mu is held.
+func (l *Loader) dlRegister(o *object) {
+	if o.dl != nil {
+		return
+	}
+	f := o.p.file
+	d := sandbox.DLDesc{
+		Base: uintptr(o.base),
+		Lo:   uintptr(o.base + o.p.plan.MinVaddr),
+		Hi:   uintptr(o.base + o.p.plan.MaxVaddr),
+		Path: o.path,
+	}
+	if d.Path == "" {
+		d.Path = o.name
+	}
+	ph := make([]byte, 0, 56*len(f.Progs))
+	for _, p := range f.Progs {
+		ph = binary.LittleEndian.AppendUint32(ph, uint32(p.Type))
+		ph = binary.LittleEndian.AppendUint32(ph, uint32(p.Flags))
+		for _, v := range []uint64{p.Off, p.Vaddr, p.Vaddr, p.Filesz, p.Memsz, p.Align} {
+			ph = binary.LittleEndian.AppendUint64(ph, v)
+		}
+		switch {
+		case p.Type == elf.PT_GNU_EH_FRAME && inSpans(o.p.readable, p.Vaddr, max(p.Memsz, 1)):
+			d.EHFrame = uintptr(o.base + p.Vaddr)
+		case p.Type == elf.PT_DYNAMIC && inSpans(o.p.readable, p.Vaddr, max(p.Memsz, 1)):
+			d.Dynamic = uintptr(o.base + p.Vaddr)
+			o.dynTables(p, &d)
+		}
+	}
+	d.Phdrs = ph
+	o.dl = sandbox.AddDLObject(d)
+	if o.dl == nil {
+		l.log.Warn("object table full: unwinding and dladdr will not see this object", "plugin", o.name)
+	}
+}
+
+// dynTables finds DT_SYMTAB, DT_STRTAB and DT_STRSZ in o's mapped dynamic
+// segment, for dladdr, keeping them only when the tables lie inside
+// readable segments.
+func (o *object) dynTables(p elfmap.Prog, d *sandbox.DLDesc) {
+	mem := uint64(len(o.mem))
+	off := p.Vaddr - o.p.plan.MinVaddr
+	if p.Vaddr < o.p.plan.MinVaddr || off >= mem {
+		return
+	}
+	end := min(off+p.Memsz, mem)
+	var symtab, strtab, strsz uint64
+	var have int
+loop:
+	for i := off; i+16 <= end; i += 16 {
+		v := binary.LittleEndian.Uint64(o.mem[i+8:])
+		switch elf.DynTag(binary.LittleEndian.Uint64(o.mem[i:])) {
+		case elf.DT_NULL:
+			break loop
+		case elf.DT_SYMTAB:
+			symtab, have = v, have|1
+		case elf.DT_STRTAB:
+			strtab, have = v, have|2
+		case elf.DT_STRSZ:
+			strsz, have = v, have|4
+		}
+	}
+	n := uint64(len(o.p.file.Dynamic.Symbols))
+	if have != 7 || !inSpans(o.p.readable, symtab, n*24) || !inSpans(o.p.readable, strtab, strsz) {
+		return
+	}
+	d.Symtab, d.NSyms = uintptr(o.base+symtab), n
+	d.Strtab, d.Strsz = uintptr(o.base+strtab), strsz
+}
+
+// dlRetire takes o out of the table before its image is unmapped or made
+// a tombstone, frees its callbacks and releases what its code opened and
+// did not close. Safe to call twice. l.mu is held.
+func (l *Loader) dlRetire(o *object) {
+	o.dl.Remove()
+	o.dl = nil
+	d := &l.dl
+	d.mu.Lock()
+	cbs := d.cbs[o]
+	delete(d.cbs, o)
+	var release [][]*object
+	for h, x := range d.handles {
+		if n := x.opens[o]; n > 0 {
+			delete(x.opens, o)
+			for ; n > 0; n-- {
+				release = append(release, x.obj.scope)
+			}
+			if len(x.opens) == 0 {
+				delete(d.handles, h)
+			}
+		}
+	}
+	d.mu.Unlock()
+	for _, cb := range cbs {
+		cb.Free()
+	}
+	for _, scope := range release {
+		if err := l.release(scope); err != nil {
+			l.log.Warn("closing what a plugin opened failed", "plugin", o.name, "error", err)
+		}
+	}
+}

@@ -1,0 +1,684 @@
+//go:build linux && amd64
+
+// dl.c: the dynamic-linker services of the objects runplug loads. glibc's
+// ld.so does not know those objects, so its _dl_find_object,
+// dl_iterate_phdr and dladdr cannot find them, and unwinders (libgcc_s,
+// LLVM's libunwind, Rust's backtrace code) stop at their frames. The
+// loader binds the imports of those names in runplug's objects to the
+// functions here, which answer for runplug's objects from this table and
+// hand everything else to glibc.
+//
+// The table. Each live object is a struct rp_dlobj (never freed: recycled
+// through a free list, so that a lock-free reader that raced its removal
+// still reads memory that is there), on a list in load order. For
+// _dl_find_object, which unwinders call for every frame and which must not
+// take a lock (it may run in a signal handler), there are two sorted
+// copies of {lo, hi, eh_frame, object} and a version counter, glibc's
+// scheme: a reader searches copy version & 1 and retries if the version
+// moved meanwhile; a writer brings the inactive copy up to date, bumps the
+// version (the copies swap roles), then updates the other. A reader never
+// waits, even for a writer it interrupted on its own thread. A copy that
+// must grow is replaced and the old one is kept (readers may still be in
+// it): capacity doubles, so what is kept is bounded by the largest table.
+//
+// Everything else (dladdr, dl_iterate_phdr, dlinfo, the exit handlers)
+// reads the objects under rp_dl_rw (read side); adding and removing take
+// the write side, so an object is never removed, and its image never
+// unmapped (the loader removes first), while a reader uses it. glibc's
+// rwlock prefers readers: a reader may take it again (a dl_iterate_phdr
+// callback that calls dladdr) while a writer waits.
+
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <link.h>
+#include <elf.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dl.h"
+
+struct rp_atexit {
+	void (*fn)(void *);
+	void *arg;
+	struct rp_atexit *next;
+};
+
+struct rp_dlobj {
+	struct link_map map; // first: a handle, and what dladdr1/dlinfo/_dl_find_object give out
+	uint64_t id;         // unique for the life of the process
+	uint64_t lo, hi, eh_frame;
+	ElfW(Phdr) *phdr;
+	uint64_t phnum;
+	const ElfW(Sym) *symtab;
+	uint64_t nsyms;
+	const char *strtab;
+	uint64_t strsz;
+	char *path;
+	int live;
+	struct rp_atexit *atexit; // __cxa_atexit handlers, most recent first
+	struct rp_dlobj *next, *prev; // load order (live), or the free list (next)
+};
+
+struct rp_dl_item {
+	uint64_t lo, hi, eh;
+	struct rp_dlobj *o;
+};
+
+struct rp_dl_vec {
+	uint64_t cap, n;
+	struct rp_dl_item it[];
+};
+
+static pthread_mutex_t rp_dl_mu = PTHREAD_MUTEX_INITIALIZER;        // writers
+static pthread_mutex_t rp_dl_atexit_mu = PTHREAD_MUTEX_INITIALIZER; // atexit lists (a leaf lock)
+static pthread_rwlock_t rp_dl_rw = PTHREAD_RWLOCK_INITIALIZER;
+static struct rp_dlobj *rp_dl_head, *rp_dl_tail, *rp_dl_free;
+static struct rp_dl_vec *rp_dl_copy[2];
+static uint64_t rp_dl_version;
+static uint64_t rp_dl_ids, rp_dl_adds, rp_dl_subs;
+
+// glibc's, for what is not ours (looked up once: _dl_find_object is
+// glibc 2.35+).
+static int (*rp_glibc_find_object)(void *, struct dl_find_object *);
+static int (*rp_glibc_thread_atexit)(void (*)(void *), void *, void *);
+extern int __cxa_atexit(void (*)(void *), void *, void *);
+extern void __cxa_finalize(void *);
+
+static pthread_once_t rp_dl_once = PTHREAD_ONCE_INIT;
+static pthread_key_t rp_dl_key;
+static int rp_dl_key_ok;
+static void rp_dl_thread_exit(void *);
+
+// rp_dl_init runs at the first registration, before any code of any
+// loaded object: its thread key is then older (a lower index) than the
+// TLS runtime's, and glibc runs key destructors in index order, so
+// thread_local destructors run before the thread's TLS blocks are freed.
+static void rp_dl_init(void) {
+	rp_glibc_find_object = (int (*)(void *, struct dl_find_object *))dlsym(RTLD_DEFAULT, "_dl_find_object");
+	rp_glibc_thread_atexit = (int (*)(void (*)(void *), void *, void *))dlsym(RTLD_DEFAULT, "__cxa_thread_atexit_impl");
+	rp_dl_key_ok = pthread_key_create(&rp_dl_key, rp_dl_thread_exit) == 0;
+}
+
+// rp_dl_fill rebuilds copy k from the live list, sorted by lo (insertion
+// sort: the list is mostly in address order already). rp_dl_mu is held.
+static int rp_dl_fill(int k, uint64_t n) {
+	struct rp_dl_vec *v = rp_dl_copy[k];
+	if (v == NULL || v->cap < n) {
+		uint64_t cap = 16;
+		while (cap < n) {
+			cap *= 2;
+		}
+		struct rp_dl_vec *nv = calloc(1, sizeof *nv + cap * sizeof(struct rp_dl_item));
+		if (nv == NULL) {
+			return -1;
+		}
+		nv->cap = cap;
+		// The old copy is kept, not freed: a reader may be in it.
+		v = nv;
+	}
+	// Readers of this copy (if any) see the version move and retry.
+	uint64_t i = 0;
+	for (struct rp_dlobj *o = rp_dl_head; o != NULL && i < n; o = o->next, i++) {
+		struct rp_dl_item x = {o->lo, o->hi, o->eh_frame, o};
+		uint64_t j = i;
+		while (j > 0 && v->it[j - 1].lo > x.lo) {
+			v->it[j] = v->it[j - 1];
+			j--;
+		}
+		v->it[j] = x;
+	}
+	__atomic_store_n(&v->n, i, __ATOMIC_RELEASE);
+	__atomic_store_n(&rp_dl_copy[k], v, __ATOMIC_RELEASE);
+	return 0;
+}
+
+// rp_dl_publish brings both copies up to date with the list. rp_dl_mu is held.
+static int rp_dl_publish(uint64_t n) {
+	uint64_t ver = __atomic_load_n(&rp_dl_version, __ATOMIC_RELAXED);
+	if (rp_dl_fill((ver + 1) & 1, n) != 0) {
+		return -1;
+	}
+	__atomic_store_n(&rp_dl_version, ver + 1, __ATOMIC_RELEASE);
+	return rp_dl_fill(ver & 1, n);
+}
+
+static uint64_t rp_dl_live_count(void) {
+	uint64_t n = 0;
+	for (struct rp_dlobj *o = rp_dl_head; o != NULL; o = o->next) {
+		n++;
+	}
+	return n;
+}
+
+uint64_t rp_dl_add(const struct rp_dl_desc *d) {
+	pthread_once(&rp_dl_once, rp_dl_init);
+	char *path = strdup(d->path != NULL ? d->path : "");
+	if (path == NULL) {
+		return 0;
+	}
+	pthread_mutex_lock(&rp_dl_mu);
+	struct rp_dlobj *o = rp_dl_free;
+	if (o != NULL) {
+		rp_dl_free = o->next;
+	} else if ((o = malloc(sizeof *o)) == NULL) {
+		pthread_mutex_unlock(&rp_dl_mu);
+		free(path);
+		return 0;
+	}
+	memset(o, 0, sizeof *o);
+	o->map.l_addr = (ElfW(Addr))d->base;
+	o->map.l_name = path;
+	o->map.l_ld = (ElfW(Dyn) *)(uintptr_t)d->dynamic;
+	o->id = ++rp_dl_ids;
+	o->lo = d->lo;
+	o->hi = d->hi;
+	o->eh_frame = d->eh_frame;
+	o->phdr = (ElfW(Phdr) *)(uintptr_t)d->phdr;
+	o->phnum = d->phnum;
+	o->symtab = (const ElfW(Sym) *)(uintptr_t)d->symtab;
+	o->nsyms = d->nsyms;
+	o->strtab = (const char *)(uintptr_t)d->strtab;
+	o->strsz = d->strsz;
+	o->path = path;
+	o->live = 1;
+	pthread_rwlock_wrlock(&rp_dl_rw);
+	o->prev = rp_dl_tail;
+	if (rp_dl_tail != NULL) {
+		rp_dl_tail->next = o;
+	} else {
+		rp_dl_head = o;
+	}
+	rp_dl_tail = o;
+	rp_dl_adds++;
+	pthread_rwlock_unlock(&rp_dl_rw);
+	if (rp_dl_publish(rp_dl_live_count()) != 0) {
+		// Out of memory for the sorted copies: the object stays out of
+		// _dl_find_object's view (the old copies are intact).
+	}
+	pthread_mutex_unlock(&rp_dl_mu);
+	return (uint64_t)(uintptr_t)o;
+}
+
+void rp_dl_remove(uint64_t h) {
+	struct rp_dlobj *o = (struct rp_dlobj *)(uintptr_t)h;
+	if (o == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&rp_dl_mu);
+	pthread_rwlock_wrlock(&rp_dl_rw);
+	if (o->prev != NULL) {
+		o->prev->next = o->next;
+	} else {
+		rp_dl_head = o->next;
+	}
+	if (o->next != NULL) {
+		o->next->prev = o->prev;
+	} else {
+		rp_dl_tail = o->prev;
+	}
+	o->live = 0;
+	rp_dl_subs++;
+	pthread_rwlock_unlock(&rp_dl_rw);
+	rp_dl_publish(rp_dl_live_count());
+	// Exit handlers left (a quarantined object's destructors did not
+	// run) are dropped: their code is going away.
+	for (struct rp_atexit *a = o->atexit, *n; a != NULL; a = n) {
+		n = a->next;
+		free(a);
+	}
+	free(o->phdr);
+	free(o->path);
+	// The id is dead from here: no thread_local destructor of this
+	// object runs any more (rp_dl_id_live). The struct is recycled, not
+	// freed (see the top of the file).
+	uint64_t id = o->id;
+	memset(o, 0, sizeof *o);
+	o->id = id; // stale readers of a recycled struct see a dead id until reuse
+	o->next = rp_dl_free;
+	rp_dl_free = o;
+	pthread_mutex_unlock(&rp_dl_mu);
+}
+
+// rp_dl_at returns the live object whose segments contain addr. rp_dl_rw is held.
+static struct rp_dlobj *rp_dl_at(uint64_t addr) {
+	for (struct rp_dlobj *o = rp_dl_head; o != NULL; o = o->next) {
+		if (addr >= o->lo && addr < o->hi) {
+			return o;
+		}
+	}
+	return NULL;
+}
+
+static struct rp_dlobj *rp_dl_by_handle(void *h) {
+	for (struct rp_dlobj *o = rp_dl_head; o != NULL; o = o->next) {
+		if ((void *)o == h) {
+			return o;
+		}
+	}
+	return NULL;
+}
+
+static int rp_dl_id_live(uint64_t id) {
+	for (struct rp_dlobj *o = rp_dl_head; o != NULL; o = o->next) {
+		if (o->id == id) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+uint64_t rp_dl_handle_at(uint64_t addr) {
+	pthread_rwlock_rdlock(&rp_dl_rw);
+	struct rp_dlobj *o = rp_dl_at(addr);
+	pthread_rwlock_unlock(&rp_dl_rw);
+	return (uint64_t)(uintptr_t)o;
+}
+
+int rp_dl_is_handle(uint64_t h) {
+	pthread_rwlock_rdlock(&rp_dl_rw);
+	int ok = rp_dl_by_handle((void *)(uintptr_t)h) != NULL;
+	pthread_rwlock_unlock(&rp_dl_rw);
+	return ok;
+}
+
+uint64_t rp_dl_counts(uint64_t *subs) {
+	pthread_rwlock_rdlock(&rp_dl_rw);
+	uint64_t a = rp_dl_adds;
+	*subs = rp_dl_subs;
+	pthread_rwlock_unlock(&rp_dl_rw);
+	return a;
+}
+
+// _dl_find_object: lock-free, see the top of the file.
+static int rp_dl_find_ours(uint64_t pc, struct dl_find_object *r) {
+	for (;;) {
+		uint64_t ver = __atomic_load_n(&rp_dl_version, __ATOMIC_ACQUIRE);
+		struct rp_dl_vec *v = __atomic_load_n(&rp_dl_copy[ver & 1], __ATOMIC_ACQUIRE);
+		struct rp_dl_item x = {0, 0, 0, NULL};
+		if (v != NULL) {
+			uint64_t n = __atomic_load_n(&v->n, __ATOMIC_ACQUIRE);
+			if (n > v->cap) {
+				n = v->cap;
+			}
+			uint64_t lo = 0, hi = n; // first item with lo > pc
+			while (lo < hi) {
+				uint64_t mid = lo + (hi - lo) / 2;
+				if (__atomic_load_n(&v->it[mid].lo, __ATOMIC_RELAXED) <= pc) {
+					lo = mid + 1;
+				} else {
+					hi = mid;
+				}
+			}
+			if (lo > 0) {
+				x.lo = __atomic_load_n(&v->it[lo - 1].lo, __ATOMIC_RELAXED);
+				x.hi = __atomic_load_n(&v->it[lo - 1].hi, __ATOMIC_RELAXED);
+				x.eh = __atomic_load_n(&v->it[lo - 1].eh, __ATOMIC_RELAXED);
+				x.o = __atomic_load_n(&v->it[lo - 1].o, __ATOMIC_RELAXED);
+			}
+		}
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&rp_dl_version, __ATOMIC_RELAXED) != ver) {
+			continue;
+		}
+		if (x.o == NULL || pc >= x.hi) {
+			return -1;
+		}
+		r->dlfo_flags = 0;
+		r->dlfo_map_start = (void *)(uintptr_t)x.lo;
+		r->dlfo_map_end = (void *)(uintptr_t)x.hi;
+		r->dlfo_link_map = &x.o->map;
+		r->dlfo_eh_frame = (void *)(uintptr_t)x.eh;
+		return 0;
+	}
+}
+
+int rp_dl_find_object(void *pc, struct dl_find_object *r) {
+	if (rp_dl_find_ours((uint64_t)(uintptr_t)pc, r) == 0) {
+		return 0;
+	}
+	if (rp_glibc_find_object != NULL) {
+		return rp_glibc_find_object(pc, r);
+	}
+	return -1;
+}
+
+// dl_iterate_phdr: glibc's objects (the executable first, as callers
+// expect), then runplug's in load order. Both report the sum of the two
+// loaders' add and remove counts, which callers (libgcc's FDE cache) use
+// to notice that the set of objects changed.
+struct rp_dl_iter {
+	int (*cb)(struct dl_phdr_info *, size_t, void *);
+	void *data;
+	uint64_t adds, subs;             // runplug's
+	uint64_t glibc_adds, glibc_subs; // glibc's, as last reported
+};
+
+static int rp_dl_iter_host(struct dl_phdr_info *info, size_t size, void *p) {
+	struct rp_dl_iter *it = p;
+	struct dl_phdr_info c;
+	memset(&c, 0, sizeof c);
+	memcpy(&c, info, size < sizeof c ? size : sizeof c);
+	it->glibc_adds = c.dlpi_adds;
+	it->glibc_subs = c.dlpi_subs;
+	c.dlpi_adds += it->adds;
+	c.dlpi_subs += it->subs;
+	return it->cb(&c, size < sizeof c ? size : sizeof c, it->data);
+}
+
+int rp_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data) {
+	struct rp_dl_iter it = {cb, data, 0, 0, 0, 0};
+	pthread_rwlock_rdlock(&rp_dl_rw);
+	it.adds = rp_dl_adds;
+	it.subs = rp_dl_subs;
+	int r = dl_iterate_phdr(rp_dl_iter_host, &it);
+	for (struct rp_dlobj *o = rp_dl_head; o != NULL && r == 0; o = o->next) {
+		struct dl_phdr_info info;
+		memset(&info, 0, sizeof info);
+		info.dlpi_addr = o->map.l_addr;
+		info.dlpi_name = o->path;
+		info.dlpi_phdr = o->phdr;
+		info.dlpi_phnum = (ElfW(Half))o->phnum;
+		info.dlpi_adds = it.glibc_adds + it.adds;
+		info.dlpi_subs = it.glibc_subs + it.subs;
+		// dlpi_tls_modid and dlpi_tls_data stay 0: runplug's TLS
+		// modules are not glibc's (see docs/ASSUMPTIONS.md).
+		r = cb(&info, sizeof info, data);
+	}
+	pthread_rwlock_unlock(&rp_dl_rw);
+	return r;
+}
+
+// rp_dl_sym finds the symbol of o that addr is in, as glibc's _dl_addr
+// does: a defined, non-TLS, non-absolute symbol whose [value, value+size)
+// holds addr, or of size 0 at addr; the highest such value wins.
+static const ElfW(Sym) *rp_dl_sym(const struct rp_dlobj *o, uint64_t addr) {
+	const ElfW(Sym) *best = NULL;
+	if (o->symtab == NULL) {
+		return NULL;
+	}
+	for (uint64_t i = 1; i < o->nsyms; i++) {
+		const ElfW(Sym) *s = &o->symtab[i];
+		if (s->st_shndx == SHN_UNDEF || s->st_shndx == SHN_ABS || ELF64_ST_TYPE(s->st_info) == STT_TLS ||
+		    s->st_name >= o->strsz) {
+			continue;
+		}
+		uint64_t v = o->map.l_addr + s->st_value;
+		if (addr < v) {
+			continue;
+		}
+		if (!((s->st_size == 0 && addr == v) || addr - v < s->st_size)) {
+			continue;
+		}
+		if (best == NULL || best->st_value < s->st_value) {
+			best = s;
+		}
+	}
+	return best;
+}
+
+int rp_dl_addr1(const void *addr, void *infop, void **extra, int flags) {
+	Dl_info *info = infop;
+	pthread_rwlock_rdlock(&rp_dl_rw);
+	struct rp_dlobj *o = rp_dl_at((uint64_t)(uintptr_t)addr);
+	if (o == NULL) {
+		pthread_rwlock_unlock(&rp_dl_rw);
+		if (flags == 0 || extra == NULL) {
+			return dladdr(addr, info);
+		}
+		return dladdr1(addr, info, extra, flags);
+	}
+	const ElfW(Sym) *s = rp_dl_sym(o, (uint64_t)(uintptr_t)addr);
+	info->dli_fname = o->path;
+	info->dli_fbase = (void *)(uintptr_t)o->lo;
+	info->dli_sname = s != NULL ? o->strtab + s->st_name : NULL;
+	info->dli_saddr = s != NULL ? (void *)(uintptr_t)(o->map.l_addr + s->st_value) : NULL;
+	if (extra != NULL) {
+		if (flags == RTLD_DL_SYMENT) {
+			*extra = (void *)s;
+		} else if (flags == RTLD_DL_LINKMAP) {
+			*extra = &o->map;
+		}
+	}
+	pthread_rwlock_unlock(&rp_dl_rw);
+	return 1;
+}
+
+int rp_dl_addr(const void *addr, void *info) { return rp_dl_addr1(addr, info, NULL, 0); }
+
+// dlerror: the calling thread's message from runplug's dl functions, else
+// glibc's. A returned message stays valid until the thread's next dlerror.
+static __thread char *rp_dl_err_pending __attribute__((tls_model("initial-exec")));
+static __thread char *rp_dl_err_given __attribute__((tls_model("initial-exec")));
+
+void rp_dl_set_error(const char *msg) {
+	free(rp_dl_err_pending);
+	rp_dl_err_pending = msg != NULL ? strdup(msg) : NULL;
+}
+
+char *rp_dl_error(void) {
+	free(rp_dl_err_given);
+	rp_dl_err_given = NULL;
+	if (rp_dl_err_pending != NULL) {
+		rp_dl_err_given = rp_dl_err_pending;
+		rp_dl_err_pending = NULL;
+		return rp_dl_err_given;
+	}
+	return dlerror();
+}
+
+// dlmopen: link-map namespaces are glibc's; runplug has one per Loader.
+void *rp_dl_mopen(long lmid, const char *name, int flags) {
+	(void)lmid;
+	(void)name;
+	(void)flags;
+	rp_dl_set_error("dlmopen: namespaces are not supported in plugins runplug loads (use dlopen)");
+	return NULL;
+}
+
+int rp_dl_info(void *handle, int request, void *arg) {
+	pthread_rwlock_rdlock(&rp_dl_rw);
+	struct rp_dlobj *o = rp_dl_by_handle(handle);
+	if (o == NULL) {
+		pthread_rwlock_unlock(&rp_dl_rw);
+		return dlinfo(handle, request, arg);
+	}
+	int rc = 0;
+	switch (request) {
+	case RTLD_DI_LMID:
+		*(Lmid_t *)arg = LM_ID_BASE;
+		break;
+	case RTLD_DI_LINKMAP:
+		*(struct link_map **)arg = &o->map;
+		break;
+	case RTLD_DI_ORIGIN: {
+		// The directory of the object's file, as glibc gives it.
+		const char *slash = strrchr(o->path, '/');
+		size_t n = slash != NULL ? (size_t)(slash - o->path) : 0;
+		memcpy(arg, o->path, n);
+		((char *)arg)[n] = 0;
+		break;
+	}
+	case RTLD_DI_TLS_MODID:
+		*(size_t *)arg = 0;
+		break;
+	case RTLD_DI_TLS_DATA:
+		*(void **)arg = NULL;
+		break;
+	default:
+		rp_dl_set_error("dlinfo: request not supported for objects runplug loaded");
+		rc = -1;
+	}
+	pthread_rwlock_unlock(&rp_dl_rw);
+	return rc;
+}
+
+// __cxa_atexit and __cxa_finalize. A handler registered with the
+// __dso_handle of an object runplug loaded is kept with that object:
+// __cxa_finalize(that handle), which the object's own destructors call
+// (crtbegin's __do_global_dtors_aux, from DT_FINI_ARRAY), runs them, most
+// recent first, as glibc's would; those left when the object is removed
+// (a quarantined plugin's destructors do not run) are dropped instead of
+// being run by exit() into an unmapped image. Others go to glibc.
+int rp_dl_cxa_atexit(void (*fn)(void *), void *arg, void *dso) {
+	if (dso != NULL) {
+		pthread_rwlock_rdlock(&rp_dl_rw);
+		struct rp_dlobj *o = rp_dl_at((uint64_t)(uintptr_t)dso);
+		if (o != NULL) {
+			struct rp_atexit *a = malloc(sizeof *a);
+			if (a != NULL) {
+				a->fn = fn;
+				a->arg = arg;
+				pthread_mutex_lock(&rp_dl_atexit_mu);
+				a->next = o->atexit;
+				o->atexit = a;
+				pthread_mutex_unlock(&rp_dl_atexit_mu);
+			}
+			pthread_rwlock_unlock(&rp_dl_rw);
+			return a != NULL ? 0 : -1;
+		}
+		pthread_rwlock_unlock(&rp_dl_rw);
+	}
+	return __cxa_atexit(fn, arg, dso);
+}
+
+void rp_dl_cxa_finalize(void *dso) {
+	if (dso == NULL) {
+		__cxa_finalize(dso);
+		return;
+	}
+	pthread_rwlock_rdlock(&rp_dl_rw);
+	struct rp_dlobj *o = rp_dl_at((uint64_t)(uintptr_t)dso);
+	if (o == NULL) {
+		pthread_rwlock_unlock(&rp_dl_rw);
+		__cxa_finalize(dso);
+		return;
+	}
+	// The read lock stays held: the object cannot be removed under a
+	// running handler. A handler may register another (run next).
+	for (;;) {
+		pthread_mutex_lock(&rp_dl_atexit_mu);
+		struct rp_atexit *a = o->atexit;
+		if (a != NULL) {
+			o->atexit = a->next;
+		}
+		pthread_mutex_unlock(&rp_dl_atexit_mu);
+		if (a == NULL) {
+			break;
+		}
+		a->fn(a->arg);
+		free(a);
+	}
+	pthread_rwlock_unlock(&rp_dl_rw);
+}
+
+int64_t rp_dl_atexit_pending(uint64_t h) {
+	int64_t n = 0;
+	pthread_rwlock_rdlock(&rp_dl_rw);
+	struct rp_dlobj *o = rp_dl_by_handle((void *)(uintptr_t)h);
+	if (o != NULL) {
+		pthread_mutex_lock(&rp_dl_atexit_mu);
+		for (struct rp_atexit *a = o->atexit; a != NULL; a = a->next) {
+			n++;
+		}
+		pthread_mutex_unlock(&rp_dl_atexit_mu);
+	}
+	pthread_rwlock_unlock(&rp_dl_rw);
+	return n;
+}
+
+// __cxa_thread_atexit_impl: C++ thread_local destructors (and Rust's). A
+// destructor of an object runplug loaded goes on the calling thread's own
+// list with the object's id; the thread's exit runs the list, most recent
+// first, skipping entries whose object is gone (it was closed: its code
+// is unmapped or a tombstone). Each registration first drops the
+// thread's dead entries, so a long-lived thread that calls into many
+// short-lived plugins keeps no more than the live ones.
+struct rp_tdtor {
+	void (*fn)(void *);
+	void *obj;
+	uint64_t id;
+	struct rp_tdtor *next;
+};
+
+static __thread struct rp_tdtor *rp_dl_tdtors __attribute__((tls_model("initial-exec")));
+
+int rp_dl_cxa_thread_atexit_impl(void (*fn)(void *), void *obj, void *dso) {
+	pthread_rwlock_rdlock(&rp_dl_rw);
+	struct rp_dlobj *o = rp_dl_at((uint64_t)(uintptr_t)dso);
+	if (o == NULL) {
+		pthread_rwlock_unlock(&rp_dl_rw);
+		if (rp_glibc_thread_atexit != NULL) {
+			return rp_glibc_thread_atexit(fn, obj, dso);
+		}
+		return -1;
+	}
+	for (struct rp_tdtor **pp = &rp_dl_tdtors; *pp != NULL;) {
+		if (!rp_dl_id_live((*pp)->id)) {
+			struct rp_tdtor *d = *pp;
+			*pp = d->next;
+			free(d);
+		} else {
+			pp = &(*pp)->next;
+		}
+	}
+	struct rp_tdtor *d = malloc(sizeof *d);
+	if (d == NULL || !rp_dl_key_ok) {
+		pthread_rwlock_unlock(&rp_dl_rw);
+		free(d);
+		return -1;
+	}
+	d->fn = fn;
+	d->obj = obj;
+	d->id = o->id;
+	d->next = rp_dl_tdtors;
+	rp_dl_tdtors = d;
+	pthread_rwlock_unlock(&rp_dl_rw);
+	pthread_setspecific(rp_dl_key, (void *)1);
+	return 0;
+}
+
+static void rp_dl_thread_exit(void *unused) {
+	(void)unused;
+	while (rp_dl_tdtors != NULL) {
+		struct rp_tdtor *d = rp_dl_tdtors;
+		rp_dl_tdtors = d->next;
+		// Held across the call: the object cannot go while its
+		// destructor runs.
+		pthread_rwlock_rdlock(&rp_dl_rw);
+		if (rp_dl_id_live(d->id)) {
+			d->fn(d->obj);
+		}
+		pthread_rwlock_unlock(&rp_dl_rw);
+		free(d);
+	}
+	free(rp_dl_err_pending);
+	free(rp_dl_err_given);
+	rp_dl_err_pending = rp_dl_err_given = NULL;
+}
+
+int64_t rp_dl_thread_dtors(void) {
+	int64_t n = 0;
+	for (struct rp_tdtor *d = rp_dl_tdtors; d != NULL; d = d->next) {
+		n++;
+	}
+	return n;
+}
+
+// Benchmark: n lookups of pc by glibc's _dl_find_object or by ours.
+int64_t rp_dl_bench_find(uint64_t pc, int64_t n, int ours) {
+	struct dl_find_object r;
+	int64_t found = 0;
+	pthread_once(&rp_dl_once, rp_dl_init);
+	int (*f)(void *, struct dl_find_object *) = ours ? rp_dl_find_object : rp_glibc_find_object;
+	if (f == NULL) {
+		return -1;
+	}
+	for (int64_t i = 0; i < n; i++) {
+		found += f((void *)(uintptr_t)pc, &r) == 0;
+	}
+	return found;
+}

@@ -1,0 +1,55 @@
+// dl.h: the dynamic-linker services runplug serves to the objects it
+// loads (dl.c): the object table, and the functions their imports of
+// _dl_find_object, dl_iterate_phdr, dladdr, dladdr1, dlinfo, dlerror,
+// __cxa_atexit, __cxa_finalize and __cxa_thread_atexit_impl bind to.
+
+#ifndef RUNPLUG_DL_H
+#define RUNPLUG_DL_H
+
+#include <stdint.h>
+
+// What the loader tells the table about one object (rp_dl_add copies it).
+struct rp_dl_desc {
+	uint64_t base;     // load base (l_addr)
+	uint64_t lo, hi;   // [lo, hi): its PT_LOAD segments, as mapped
+	uint64_t phdr;     // its program headers (a copy the table takes over, malloc'd)
+	uint64_t phnum;
+	uint64_t eh_frame; // PT_GNU_EH_FRAME, absolute, or 0
+	uint64_t dynamic;  // PT_DYNAMIC, absolute, or 0 (l_ld)
+	uint64_t symtab;   // DT_SYMTAB, absolute, or 0
+	uint64_t nsyms;
+	uint64_t strtab;   // DT_STRTAB, absolute
+	uint64_t strsz;
+	const char *path;  // copied
+};
+
+// The table (dl.c).
+uint64_t rp_dl_add(const struct rp_dl_desc *d); // returns the object's handle (0: out of memory)
+void rp_dl_remove(uint64_t handle);
+uint64_t rp_dl_handle_at(uint64_t addr);           // the live object containing addr, or 0
+int rp_dl_is_handle(uint64_t handle);               // handle is a live object of the table
+void rp_dl_set_error(const char *msg);              // the calling thread's dlerror message (copied; NULL clears)
+uint64_t rp_dl_counts(uint64_t *subs);              // adds (and subs) so far
+int64_t rp_dl_thread_dtors(void);                   // thread_local destructors pending on this thread
+int64_t rp_dl_atexit_pending(uint64_t handle);      // __cxa_atexit handlers pending for an object
+
+// The implementations imports bind to, by import name (dl_cgo.go lists
+// them); glibc's own for everything that is not runplug's.
+struct dl_find_object;
+struct dl_phdr_info;
+int rp_dl_find_object(void *pc, struct dl_find_object *r);
+int rp_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data);
+int rp_dl_addr(const void *addr, void *info);
+int rp_dl_addr1(const void *addr, void *info, void **extra, int flags);
+int rp_dl_info(void *handle, int request, void *arg);
+char *rp_dl_error(void);
+void *rp_dl_mopen(long lmid, const char *name, int flags);
+int rp_dl_cxa_atexit(void (*fn)(void *), void *arg, void *dso);
+void rp_dl_cxa_finalize(void *dso);
+int rp_dl_cxa_thread_atexit_impl(void (*fn)(void *), void *obj, void *dso);
+
+// Benchmark baselines (dl.c): glibc's _dl_find_object and ours, called
+// n times on pc, from C.
+int64_t rp_dl_bench_find(uint64_t pc, int64_t n, int ours);
+
+#endif // RUNPLUG_DL_H
