@@ -141,10 +141,28 @@ func (l *Loader) dlRegister(o *object) {
 		}
 	}
 	d.Phdrs = ph
+	d.UnwindBacktrace = o.scopeFunc("_Unwind_Backtrace")
+	d.UnwindGetIP = o.scopeFunc("_Unwind_GetIP")
 	o.dl = sandbox.AddDLObject(d)
 	if o.dl == nil {
 		l.log.Warn("object table full: unwinding and dladdr will not see this object", "plugin", o.name)
 	}
+}
+
+// scopeFunc returns the address of the plain (not IFUNC) function name
+// in o's lookup scope, or 0.
+func (o *object) scopeFunc(name string) uintptr {
+	h := newNameHash(name)
+	for _, d := range o.scope {
+		if i, ok := h.lookup(d.p.file.Dynamic, ""); ok {
+			s := &d.p.file.Dynamic.Symbols[i]
+			if s.Type != elf.STT_FUNC || !inSpans(d.p.exec, s.Value, 1) {
+				return 0
+			}
+			return uintptr(d.base + s.Value)
+		}
+	}
+	return 0
 }
 
 // dynTables finds DT_SYMTAB, DT_STRTAB and DT_STRSZ in o's mapped dynamic

@@ -30,6 +30,7 @@
 
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <execinfo.h>
 #include <link.h>
 #include <elf.h>
 #include <errno.h>
@@ -37,7 +38,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <unwind.h>
 
 #include "dl.h"
 
@@ -58,6 +62,9 @@ struct rp_dlobj {
 	const char *strtab;
 	uint64_t strsz;
 	char *path;
+	// _Unwind_Backtrace and _Unwind_GetIP of the libgcc_s copy in the
+	// object's scope, for backtrace() (0: none)
+	uint64_t unwind_backtrace, unwind_getip;
 	int live;
 	struct rp_atexit *atexit; // __cxa_atexit handlers, most recent first
 	struct rp_dlobj *next, *prev; // load order (live), or the free list (next)
@@ -184,6 +191,8 @@ uint64_t rp_dl_add(const struct rp_dl_desc *d) {
 	o->strtab = (const char *)(uintptr_t)d->strtab;
 	o->strsz = d->strsz;
 	o->path = path;
+	o->unwind_backtrace = d->unwind_backtrace;
+	o->unwind_getip = d->unwind_getip;
 	o->live = 1;
 	pthread_rwlock_wrlock(&rp_dl_rw);
 	o->prev = rp_dl_tail;
@@ -681,4 +690,107 @@ int64_t rp_dl_bench_find(uint64_t pc, int64_t n, int ours) {
 		found += f((void *)(uintptr_t)pc, &r) == 0;
 	}
 	return found;
+}
+
+// backtrace, backtrace_symbols, backtrace_symbols_fd. glibc's backtrace
+// walks with the libgcc_s that glibc itself loads, whose _Unwind_Backtrace
+// asks glibc's _dl_find_object and so stops at the first frame of a
+// runplug object; glibc's backtrace_symbols names frames with its
+// internal _dl_addr. These walk with the libgcc_s in the calling object's
+// scope (runplug's copy, which asks rp_dl_find_object) and name frames
+// with rp_dl_addr1. A caller without libgcc_s in its scope gets glibc's.
+struct rp_bt {
+	uintptr_t (*getip)(struct _Unwind_Context *);
+	void **buf;
+	int size, n, skip;
+};
+
+static _Unwind_Reason_Code rp_bt_frame(struct _Unwind_Context *ctx, void *p) {
+	struct rp_bt *b = p;
+	if (b->skip > 0) { // rp_dl_backtrace's own frame
+		b->skip--;
+		return _URC_NO_REASON;
+	}
+	if (b->n >= b->size) {
+		return _URC_END_OF_STACK;
+	}
+	b->buf[b->n++] = (void *)b->getip(ctx);
+	return _URC_NO_REASON;
+}
+
+__attribute__((noinline)) int rp_dl_backtrace(void **buf, int size) {
+	uint64_t ret = (uint64_t)(uintptr_t)__builtin_return_address(0);
+	_Unwind_Reason_Code (*walk)(_Unwind_Trace_Fn, void *) = NULL;
+	struct rp_bt b = {NULL, buf, size, 0, 1};
+	pthread_rwlock_rdlock(&rp_dl_rw);
+	struct rp_dlobj *o = rp_dl_at(ret);
+	if (o != NULL && o->unwind_backtrace != 0 && o->unwind_getip != 0) {
+		walk = (_Unwind_Reason_Code(*)(_Unwind_Trace_Fn, void *))(uintptr_t)o->unwind_backtrace;
+		b.getip = (uintptr_t(*)(struct _Unwind_Context *))(uintptr_t)o->unwind_getip;
+	}
+	pthread_rwlock_unlock(&rp_dl_rw);
+	if (walk == NULL) {
+		return backtrace(buf, size);
+	}
+	if (size <= 0) {
+		return 0;
+	}
+	walk(rp_bt_frame, &b);
+	// As glibc: a last frame of 0 (the end marker of some stacks) is dropped.
+	if (b.n > 1 && buf[b.n - 1] == NULL) {
+		b.n--;
+	}
+	return b.n;
+}
+
+// rp_bt_format writes glibc's format for one frame, "FILE(SYM+0xOFF)
+// [0xPC]" (or "FILE(+0xOFF) [0xPC]" without a symbol, "[0xPC]" outside
+// every object), into out (n bytes) and returns the length it needs.
+static int rp_bt_format(void *pc, char *out, size_t n) {
+	Dl_info info;
+	if (rp_dl_addr1(pc, &info, NULL, 0) == 0 || info.dli_fname == NULL) {
+		return snprintf(out, n, "[%p]", pc);
+	}
+	if (info.dli_sname != NULL) {
+		uintptr_t off = (uintptr_t)pc - (uintptr_t)info.dli_saddr;
+		return snprintf(out, n, "%s(%s+0x%lx) [%p]", info.dli_fname, info.dli_sname, (unsigned long)off, pc);
+	}
+	return snprintf(out, n, "%s(+0x%lx) [%p]", info.dli_fname,
+	                (unsigned long)((uintptr_t)pc - (uintptr_t)info.dli_fbase), pc);
+}
+
+char **rp_dl_backtrace_symbols(void *const *buf, int size) {
+	if (size <= 0) {
+		return NULL;
+	}
+	size_t total = (size_t)size * sizeof(char *);
+	for (int i = 0; i < size; i++) {
+		total += (size_t)rp_bt_format(buf[i], NULL, 0) + 1;
+	}
+	// One block, as glibc's: the caller frees it with one free().
+	char **out = malloc(total);
+	if (out == NULL) {
+		return NULL;
+	}
+	char *s = (char *)(out + size);
+	char *end = (char *)out + total;
+	for (int i = 0; i < size; i++) {
+		out[i] = s;
+		s += rp_bt_format(buf[i], s, (size_t)(end - s)) + 1;
+	}
+	return out;
+}
+
+void rp_dl_backtrace_symbols_fd(void *const *buf, int size, int fd) {
+	char line[4096];
+	for (int i = 0; i < size; i++) {
+		int n = rp_bt_format(buf[i], line, sizeof line - 1);
+		if (n > (int)sizeof line - 2) {
+			n = (int)sizeof line - 2;
+		}
+		line[n] = '\n';
+		if (write(fd, line, (size_t)n + 1) < 0) {
+			return;
+		}
+	}
 }

@@ -21,6 +21,7 @@ struct rp_dl_desc {
 	uint64_t strtab;   // DT_STRTAB, absolute
 	uint64_t strsz;
 	const char *path;  // copied
+	uint64_t unwind_backtrace, unwind_getip; // libgcc_s's, in the object's scope, or 0
 };
 
 // The table (dl.c).
@@ -47,6 +48,9 @@ void *rp_dl_mopen(long lmid, const char *name, int flags);
 int rp_dl_cxa_atexit(void (*fn)(void *), void *arg, void *dso);
 void rp_dl_cxa_finalize(void *dso);
 int rp_dl_cxa_thread_atexit_impl(void (*fn)(void *), void *obj, void *dso);
+int rp_dl_backtrace(void **buf, int size);
+char **rp_dl_backtrace_symbols(void *const *buf, int size);
+void rp_dl_backtrace_symbols_fd(void *const *buf, int size, int fd);
 
 // Benchmark baselines (dl.c): glibc's _dl_find_object and ours, called
 // n times on pc, from C.

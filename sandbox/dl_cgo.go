@@ -43,6 +43,10 @@ type DLDesc struct {
 	Strtab  uintptr // DT_STRTAB (Strsz bytes)
 	Strsz   uint64
 	Path    string // as dladdr and dl_iterate_phdr report it
+	// UnwindBacktrace and UnwindGetIP are _Unwind_Backtrace and
+	// _Unwind_GetIP of the libgcc_s in the object's scope (0: none),
+	// which backtrace() called by the object walks with.
+	UnwindBacktrace, UnwindGetIP uintptr
 }
 
 // DLObject is an object's entry in the table. Its Handle is what the
@@ -74,6 +78,7 @@ func AddDLObject(d DLDesc) *DLObject {
 	cd.dynamic = C.uint64_t(d.Dynamic)
 	cd.symtab, cd.nsyms = C.uint64_t(d.Symtab), C.uint64_t(d.NSyms)
 	cd.strtab, cd.strsz = C.uint64_t(d.Strtab), C.uint64_t(d.Strsz)
+	cd.unwind_backtrace, cd.unwind_getip = C.uint64_t(d.UnwindBacktrace), C.uint64_t(d.UnwindGetIP)
 	cp := C.CString(d.Path)
 	defer C.free(unsafe.Pointer(cp))
 	cd.path = cp
@@ -147,6 +152,9 @@ func DLSymbols() map[string]uintptr {
 		"__cxa_atexit":             uintptr(unsafe.Pointer(C.rp_dl_cxa_atexit)),
 		"__cxa_finalize":           uintptr(unsafe.Pointer(C.rp_dl_cxa_finalize)),
 		"__cxa_thread_atexit_impl": uintptr(unsafe.Pointer(C.rp_dl_cxa_thread_atexit_impl)),
+		"backtrace":                uintptr(unsafe.Pointer(C.rp_dl_backtrace)),
+		"backtrace_symbols":        uintptr(unsafe.Pointer(C.rp_dl_backtrace_symbols)),
+		"backtrace_symbols_fd":     uintptr(unsafe.Pointer(C.rp_dl_backtrace_symbols_fd)),
 	}
 }
 

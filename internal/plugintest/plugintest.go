@@ -1,17 +1,24 @@
-// Package plugintest compiles the C test plugins in plugins/ for tests.
+// Package plugintest compiles the test plugins in plugins/ for tests: C
+// (plugins/NAME.c), C++ (plugins/NAME.cpp) and Rust (plugins/rust/NAME.rs,
+// a single-file cdylib built by plain rustc, no crates).
 //
-// Every plugins/NAME.c starts with a comment that gives its exact build
-// command on a line of its own:
+// Every source starts with a comment that gives its exact build command
+// on a line of its own:
 //
 //	// Build: cc -shared -fPIC -O2 -o NAME.so NAME.c
+//	// Build: c++ -shared -fPIC -O2 -o NAME.so NAME.cpp
+//	// Build: rustc --crate-type cdylib -O -o libNAME.so NAME.rs
 //
 // and, when it links against other test plugins, a line naming them:
 //
 //	// Needs: dep_a dep_b
 //
-// Build runs that very command, with cc replaced by `go env CC`, the source
-// and output paths made absolute, and -L. pointing at the output directory,
-// so the header comment is always the truth. Outputs are cached by the hash
+// Build runs that very command, with cc replaced by `go env CC` (c++ by
+// $CXX, else c++; rustc by $RUSTC, else rustc on PATH, else
+// ~/.cargo/bin/rustc), the source and output paths made absolute, and -L.
+// pointing at the output directory, so the header comment is always the
+// truth. A compiler the machine lacks makes Build skip the test through
+// internal/testenv (a failure under RUNPLUG_REQUIRE_ALL=1). Outputs are cached by the hash
 // of the command and the source under the user's cache directory, so the
 // compiler runs once per change, not once per test.
 package plugintest
@@ -21,6 +28,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,7 +37,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/runplug/runplug/internal/testenv"
 )
+
+// ErrNoCompiler is wrapped by BuildErr's error when the compiler a
+// plugin's Build line names is not installed.
+var ErrNoCompiler = errors.New("plugintest: compiler not installed")
 
 var (
 	mu    sync.Mutex
@@ -50,6 +64,9 @@ func Dir() string {
 func Build(t testing.TB, name string) string {
 	t.Helper()
 	path, err := BuildErr(name)
+	if errors.Is(err, ErrNoCompiler) {
+		testenv.Skipf(t, "%v (apt-get install g++ rustc)", err)
+	}
 	if err != nil {
 		t.Fatalf("plugintest: %v", err)
 	}
@@ -72,12 +89,15 @@ func buildLocked(name string, visiting map[string]bool) (string, error) {
 		return "", fmt.Errorf("plugin %s: Needs lines form a cycle", name)
 	}
 	visiting[name] = true
-	src := filepath.Join(Dir(), name+".c")
+	src, err := sourceOf(name)
+	if err != nil {
+		return "", err
+	}
 	source, err := os.ReadFile(src)
 	if err != nil {
 		return "", err
 	}
-	args, needs, err := header(name, source)
+	tool, args, needs, err := header(name, source)
 	if err != nil {
 		return "", err
 	}
@@ -86,7 +106,10 @@ func buildLocked(name string, visiting map[string]bool) (string, error) {
 		return "", err
 	}
 	h := sha256.New()
-	cc := compiler()
+	cc, err := compiler(tool)
+	if err != nil {
+		return "", fmt.Errorf("plugin %s: %w", name, err)
+	}
 	fmt.Fprintf(h, "%s\x00%q\x00", cc, args)
 	h.Write(source)
 	for _, dep := range needs {
@@ -150,8 +173,8 @@ func buildLocked(name string, visiting map[string]bool) (string, error) {
 		switch {
 		case i > 0 && args[i-1] == "-o":
 			a = filepath.Join(tmp, a)
-		case strings.HasSuffix(a, ".c"):
-			a = filepath.Join(Dir(), a)
+		case strings.HasSuffix(a, ".c") || strings.HasSuffix(a, ".cpp") || strings.HasSuffix(a, ".rs"):
+			a = filepath.Join(filepath.Dir(src), a)
 		case a == "-L.":
 			a = "-L" + dir
 		case strings.HasPrefix(a, "-I") && !filepath.IsAbs(a[2:]):
@@ -160,7 +183,7 @@ func buildLocked(name string, visiting map[string]bool) (string, error) {
 		cmdArgs = append(cmdArgs, a)
 	}
 	cmd := exec.Command(cc, cmdArgs...)
-	cmd.Dir = Dir()
+	cmd.Dir = tmp // rustc leaves temporaries in its working directory
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build plugin %s: %s %s: %v\n%s", name, cc, strings.Join(cmdArgs, " "), err, msg)
 	}
@@ -179,11 +202,27 @@ func buildLocked(name string, visiting map[string]bool) (string, error) {
 	return out, nil
 }
 
-// header reads the Build and Needs lines of a plugin's leading comment.
-func header(name string, source []byte) (args, needs []string, err error) {
+// sourceOf returns the source of plugin name: plugins/NAME.c,
+// plugins/NAME.cpp or plugins/rust/NAME.rs.
+func sourceOf(name string) (string, error) {
+	for _, p := range []string{name + ".c", name + ".cpp", filepath.Join("rust", name+".rs")} {
+		path := filepath.Join(Dir(), p)
+		if _, err := os.Stat(path); err == nil {
+			return path, nil
+		}
+	}
+	return "", fmt.Errorf("plugin %s: no plugins/%s.c, .cpp or rust/%s.rs", name, name, name)
+}
+
+// header reads the Build and Needs lines of a plugin's leading comment:
+// the tool (cc, c++ or rustc), its arguments and the plugins it needs.
+func header(name string, source []byte) (tool string, args, needs []string, err error) {
 	sc := bufio.NewScanner(bytes.NewReader(source))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "//!") || strings.HasPrefix(line, "#![") {
+			continue // Rust inner doc comments and attributes may come first
+		}
 		if !strings.HasPrefix(line, "//") {
 			break
 		}
@@ -191,31 +230,62 @@ func header(name string, source []byte) (args, needs []string, err error) {
 		switch {
 		case strings.HasPrefix(line, "Build:"):
 			f := strings.Fields(strings.TrimPrefix(line, "Build:"))
-			if len(f) < 2 || f[0] != "cc" {
-				return nil, nil, fmt.Errorf("plugin %s: Build line must start with cc", name)
+			if len(f) < 2 || (f[0] != "cc" && f[0] != "c++" && f[0] != "rustc") {
+				return "", nil, nil, fmt.Errorf("plugin %s: Build line must start with cc, c++ or rustc", name)
 			}
-			args = f[1:]
+			tool, args = f[0], f[1:]
 		case strings.HasPrefix(line, "Needs:"):
 			needs = strings.Fields(strings.TrimPrefix(line, "Needs:"))
 		}
 	}
 	if args == nil {
-		return nil, nil, fmt.Errorf("plugin %s: no '// Build: cc ...' line in its leading comment", name)
+		return "", nil, nil, fmt.Errorf("plugin %s: no '// Build: cc ...' line in its leading comment", name)
 	}
-	return args, needs, nil
+	return tool, args, needs, nil
 }
 
-func compiler() string {
+// compiler returns the command that runs tool (see the package doc).
+func compiler(tool string) (string, error) {
+	switch tool {
+	case "c++":
+		if cxx := os.Getenv("CXX"); cxx != "" {
+			return cxx, nil
+		}
+		if p, err := exec.LookPath("c++"); err == nil {
+			return p, nil
+		}
+		return "", fmt.Errorf("c++ not found: %w", ErrNoCompiler)
+	case "rustc":
+		return Rustc()
+	}
 	if cc := os.Getenv("CC"); cc != "" {
-		return cc
+		return cc, nil
 	}
 	out, err := exec.Command("go", "env", "CC").Output()
 	if err == nil {
 		if cc := strings.TrimSpace(string(out)); cc != "" {
-			return cc
+			return cc, nil
 		}
 	}
-	return "cc"
+	return "cc", nil
+}
+
+// Rustc returns the rustc to use: $RUSTC, else rustc on PATH, else
+// ~/.cargo/bin/rustc (rustup's). It wraps ErrNoCompiler when there is none.
+func Rustc() (string, error) {
+	if r := os.Getenv("RUSTC"); r != "" {
+		return r, nil
+	}
+	if p, err := exec.LookPath("rustc"); err == nil {
+		return p, nil
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		p := filepath.Join(home, ".cargo", "bin", "rustc")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("rustc not found: %w", ErrNoCompiler)
 }
 
 func cacheDir() (string, error) {
