@@ -183,7 +183,7 @@ func buildLocked(name string, visiting map[string]bool) (string, error) {
 		cmdArgs = append(cmdArgs, a)
 	}
 	cmd := exec.Command(cc, cmdArgs...)
-	cmd.Dir = tmp // rustc leaves temporaries in its working directory
+	cmd.Dir = filepath.Dir(src)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build plugin %s: %s %s: %v\n%s", name, cc, strings.Join(cmdArgs, " "), err, msg)
 	}
