@@ -279,3 +279,31 @@ func TestCXXThreadLocalDtors(t *testing.T) {
 }
 
 var _ = plugintest.Dir
+
+// A Rust cdylib: catch_unwind catches, Drop runs while a panic unwinds,
+// and an uncaught panic ends the call with an error (abort), quarantined.
+func TestRustPanics(t *testing.T) {
+	l := newLoader(t, Options{})
+	p := load(t, l, "rs_panic")
+	for _, c := range []struct {
+		fn        string
+		arg, want uint64
+	}{
+		{"rs_catch", 0, 0},
+		{"rs_catch", 5, 47},
+		{"rs_drops", 4, 4},
+		{"rs_tls_bump", 0, 1},
+	} {
+		if got := call(t, p, c.fn, c.arg); got != c.want {
+			t.Errorf("%s(%d) = %d, want %d", c.fn, c.arg, got, c.want)
+		}
+	}
+	_, err := mustFunc(t, p, "rs_uncaught").Call(1)
+	var fe *sandbox.FaultError
+	if !errors.As(err, &fe) || fe.Signal != unix.SIGABRT {
+		t.Fatalf("uncaught panic: err = %v, want a SIGABRT fault", err)
+	}
+	if !p.Quarantined() {
+		t.Error("plugin not quarantined after an uncaught panic")
+	}
+}
