@@ -1,0 +1,182 @@
+package loader
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/runplug/runplug/sandbox"
+)
+
+const rtldNow = 2
+
+// dlUser is the dl_user plugin's functions, bound; a failed call fails
+// the test.
+type dlUser struct {
+	open    func(string, int64) int64
+	call    func(int64, string, int64) int64
+	close   func(int64) int64
+	next    func(string) int64
+	lmBase  func(int64) int64
+	symBase func(int64, string) int64
+	thread  func(string, string, int64) int64
+	errFn   func(uint64, int64) int64
+	errBuf  *cmem
+}
+
+func bindDLUser(t *testing.T, p *Plugin) *dlUser {
+	t.Helper()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ok := func(v int64, err error) int64 {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	u := &dlUser{errBuf: newCmem(t)}
+	open, err := Bind2[string, int64, int64](p, "dl_open")
+	must(err)
+	call, err := Bind3[int64, string, int64, int64](p, "dl_call")
+	must(err)
+	cl, err := Bind1[int64, int64](p, "dl_close")
+	must(err)
+	next, err := Bind1[string, int64](p, "dl_next")
+	must(err)
+	lm, err := Bind1[int64, int64](p, "dl_linkmap_base")
+	must(err)
+	sb, err := Bind2[int64, string, int64](p, "dl_addr_base")
+	must(err)
+	th, err := Bind3[string, string, int64, int64](p, "dl_in_thread")
+	must(err)
+	ef, err := Bind2[uint64, int64, int64](p, "dl_error")
+	must(err)
+	u.open = func(a string, b int64) int64 { return ok(open(a, b)) }
+	u.call = func(a int64, b string, c int64) int64 { return ok(call(a, b, c)) }
+	u.close = func(a int64) int64 { return ok(cl(a)) }
+	u.next = func(a string) int64 { return ok(next(a)) }
+	u.lmBase = func(a int64) int64 { return ok(lm(a)) }
+	u.symBase = func(a int64, b string) int64 { return ok(sb(a, b)) }
+	u.thread = func(a, b string, c int64) int64 { return ok(th(a, b, c)) }
+	u.errFn = func(a uint64, b int64) int64 { return ok(ef(a, b)) }
+	return u
+}
+
+// dlerror returns the plugin's dlerror() message ("" for none).
+func (u *dlUser) dlerror(t *testing.T) string {
+	if u.errFn(u.errBuf.addr(0), 4096) < 0 {
+		return ""
+	}
+	return u.errBuf.str(0)
+}
+
+// sharedRefs returns how many holders the Loader's shared object name has
+// (-1 when it has none).
+func sharedRefs(l *Loader, name string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if o := l.byName[name]; o != nil {
+		return o.refs
+	}
+	return -1
+}
+
+func TestDlopenFromPlugin(t *testing.T) {
+	l := newLoader(t, Options{})
+	if _, err := l.RegisterHostFunc("host_triple", func(x int64) int64 { return 3 * x }); err != nil {
+		t.Fatal(err)
+	}
+	p := load(t, l, "dl_user")
+	u := bindDLUser(t, p)
+
+	h := u.open("dl_target.so", rtldNow)
+	if h == 0 {
+		t.Fatalf("dlopen(dl_target.so) = NULL: %s", u.dlerror(t))
+	}
+	if got := u.call(h, "target_add", 41); got != 42 {
+		t.Errorf("dlsym(h, target_add)(41) = %d, want 42", got)
+	}
+	// Opened through the Loader: its shared object, held by the handle.
+	if n := sharedRefs(l, "dl_target.so"); n != 1 {
+		t.Errorf("dl_target.so held %d times, want 1", n)
+	}
+	if h2 := u.open("dl_target.so", rtldNow); h2 != h {
+		t.Errorf("second dlopen = %#x, want the same handle %#x", h2, h)
+	}
+	if n := sharedRefs(l, "dl_target.so"); n != 2 {
+		t.Errorf("dl_target.so held %d times after two dlopens, want 2", n)
+	}
+	if a, b := u.lmBase(h), u.symBase(h, "target_add"); a != b || a <= 0 {
+		t.Errorf("dlinfo link map base %#x, dladdr base %#x: want the same load base", a, b)
+	}
+
+	// RTLD_DEFAULT: host functions, then the host C libraries.
+	if got := u.call(0, "host_triple", 5); got != 15 {
+		t.Errorf("dlsym(RTLD_DEFAULT, host_triple)(5) = %d, want 15", got)
+	}
+	if got := u.call(0, "labs", -7); got != 7 {
+		t.Errorf("dlsym(RTLD_DEFAULT, labs)(-7) = %d, want 7", got)
+	}
+	strlen, _ := hostLookup("strlen", "")
+	if got := u.next("strlen"); uintptr(got) != strlen {
+		t.Errorf("dlsym(RTLD_NEXT, strlen) = %#x, want the host's %#x", got, strlen)
+	}
+	// A libc-family name is the host's copy.
+	hc := u.open("libc.so.6", rtldNow)
+	if hc == 0 || sandbox.DLIsHandle(uintptr(hc)) {
+		t.Errorf("dlopen(libc.so.6) = %#x, want glibc's handle", hc)
+	}
+	if got := u.call(hc, "labs", -3); got != 3 {
+		t.Errorf("dlsym(libc, labs)(-3) = %d, want 3", got)
+	}
+	if u.close(hc) != 0 {
+		t.Errorf("dlclose(libc handle) failed: %s", u.dlerror(t))
+	}
+
+	// Errors reach dlerror, once.
+	if u.open("dl_nonexistent.so", rtldNow) != 0 {
+		t.Error("dlopen of a missing library succeeded")
+	}
+	if e := u.dlerror(t); !strings.Contains(e, "dl_nonexistent.so") {
+		t.Errorf("dlerror = %q, want it to name dl_nonexistent.so", e)
+	}
+	if e := u.dlerror(t); e != "" {
+		t.Errorf("second dlerror = %q, want none", e)
+	}
+	if u.call(h, "no_such_symbol", 0) != -1000 || !strings.Contains(u.dlerror(t), "no_such_symbol") {
+		t.Error("dlsym of a missing symbol: want NULL and a dlerror naming it")
+	}
+
+	// From a thread the plugin created: open, call, close.
+	if got := u.thread("dl_target.so", "target_add", 1); got != 2 {
+		t.Errorf("on a plugin thread: %d, want 2", got)
+	}
+
+	// dlclose twice: the object is released.
+	for i := 0; i < 2; i++ {
+		if u.close(h) != 0 {
+			t.Fatalf("dlclose: %s", u.dlerror(t))
+		}
+	}
+	if n := sharedRefs(l, "dl_target.so"); n != -1 {
+		t.Errorf("after the last dlclose the Loader still holds dl_target.so (%d)", n)
+	}
+
+	// Left open: closed with the plugin.
+	h = u.open("dl_target.so", rtldNow)
+	if h == 0 || sharedRefs(l, "dl_target.so") != 1 {
+		t.Fatal("reopen failed")
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := sharedRefs(l, "dl_target.so"); n != -1 {
+		t.Errorf("after Close the Loader still holds dl_target.so (%d)", n)
+	}
+	if sandbox.DLIsHandle(uintptr(h)) {
+		t.Error("dl_target.so is still in the object table after its opener closed")
+	}
+}
