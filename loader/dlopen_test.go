@@ -180,3 +180,22 @@ func TestDlopenFromPlugin(t *testing.T) {
 		t.Error("dl_target.so is still in the object table after its opener closed")
 	}
 }
+
+// dl_iterate_phdr and _dl_find_object as plugin code sees them, and a
+// dlopen from a constructor (refused with a dlerror message: the Loader
+// is loading that very plugin).
+func TestDLServicesFromPlugin(t *testing.T) {
+	l := newLoader(t, Options{})
+	p := load(t, l, "dl_user")
+	if got := call(t, p, "dl_iterate_self", uint64(p.Base())); got != 31 {
+		t.Errorf("dl_iterate_self = %#x, want 0x1f (executable first, self found, with PT_GNU_EH_FRAME and its base, adds > 0)", got)
+	}
+	if got := call(t, p, "dl_find_self", uint64(p.Base())); got != 15 {
+		t.Errorf("dl_find_self = %#x, want 0xf (found, range, eh_frame, link map)", got)
+	}
+	m := newCmem(t)
+	call(t, p, "dl_ctor_error", m.addr(0), 256)
+	if e := m.str(0); !strings.Contains(e, "constructor") {
+		t.Errorf("dlopen from a constructor: dlerror %q, want a refusal that names constructors", e)
+	}
+}

@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -81,4 +82,81 @@ int64_t dl_in_thread(const char *name, const char *sym, int64_t arg) {
 	}
 	pthread_join(th, NULL);
 	return j.result;
+}
+
+// dl_iterate_phdr sees the host's objects first (the executable, named
+// "") and then runplug's, this plugin among them with its
+// PT_GNU_EH_FRAME. bits: 1 the first object is the executable, 2 this
+// plugin was found (the object whose PT_LOADs hold dl_iterate_self), 4
+// it has a PT_GNU_EH_FRAME, 8 its dlpi_addr is *base, 16 dlpi_adds > 0.
+struct iter {
+	int64_t n, bits;
+	uint64_t base;
+};
+static int iter_cb(struct dl_phdr_info *info, size_t size, void *p) {
+	struct iter *it = p;
+	if (it->n++ == 0 && info->dlpi_name != NULL && info->dlpi_name[0] == 0) {
+		it->bits |= 1;
+	}
+	uintptr_t self = (uintptr_t)&iter_cb;
+	int mine = 0, eh = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && self >= lo && self < lo + ph->p_memsz) {
+			mine = 1;
+		}
+		if (ph->p_type == PT_GNU_EH_FRAME) {
+			eh = 1;
+		}
+	}
+	if (mine) {
+		it->bits |= 2 | (eh ? 4 : 0) | (info->dlpi_addr == it->base ? 8 : 0);
+		if (size >= offsetof(struct dl_phdr_info, dlpi_subs) && info->dlpi_adds > 0) {
+			it->bits |= 16;
+		}
+	}
+	return 0;
+}
+int64_t dl_iterate_self(uint64_t base) {
+	struct iter it = {0, 0, base};
+	dl_iterate_phdr(iter_cb, &it);
+	return it.bits;
+}
+
+// _dl_find_object on this plugin's own code. bits: 1 found, 2 the range
+// holds it, 4 an eh_frame is given, 8 the link map's l_addr is base.
+int64_t dl_find_self(uint64_t base) {
+	struct dl_find_object r;
+	int64_t bits = 0;
+	void *pc = (void *)&dl_find_self;
+	if (_dl_find_object(pc, &r) != 0) {
+		return 0;
+	}
+	bits |= 1;
+	if (pc >= r.dlfo_map_start && pc < r.dlfo_map_end) {
+		bits |= 2;
+	}
+	if (r.dlfo_eh_frame != NULL) {
+		bits |= 4;
+	}
+	if (r.dlfo_link_map != NULL && r.dlfo_link_map->l_addr == base) {
+		bits |= 8;
+	}
+	return bits;
+}
+
+// A constructor that calls dlopen: refused (the Loader is busy loading
+// this very plugin), with a dlerror that says so.
+static char ctor_error[256];
+__attribute__((constructor)) static void open_in_ctor(void) {
+	if (dlopen("dl_target.so", RTLD_NOW) == NULL) {
+		const char *e = dlerror();
+		strncpy(ctor_error, e != NULL ? e : "", sizeof ctor_error - 1);
+	}
+}
+int64_t dl_ctor_error(char *buf, int64_t n) {
+	strncpy(buf, ctor_error, n - 1);
+	buf[n - 1] = 0;
+	return (int64_t)strlen(ctor_error);
 }
