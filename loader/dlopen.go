@@ -53,6 +53,9 @@ func dlopenFunc(l *Loader, o *object) RawHostFunc {
 func (l *Loader) dlopen(caller *object, namePtr uint64, flags int) (uintptr, error) {
 	name := sandbox.GoStringAt(uintptr(namePtr))
 	if namePtr == 0 || isHostLibrary(filepath.Base(name)) {
+		if l.opts.NoHostC {
+			return 0, fmt.Errorf("dlopen %s: the host's C libraries are not available to plugins (Options.NoHostC)", name)
+		}
 		return sandbox.DLOpenHost(name, flags)
 	}
 	if l.dl.underLock() {
@@ -211,6 +214,9 @@ func (l *Loader) dlsym(caller *object, h uint64, name, version string) (uintptr,
 		if x == nil {
 			if sandbox.DLIsHandle(uintptr(h)) {
 				return 0, fmt.Errorf("dlsym: handle %#x was not opened by dlopen", h)
+			}
+			if l.allowC != nil && !l.allowC[name] {
+				return 0, fmt.Errorf("dlsym: %s is not in Options.AllowC", name)
 			}
 			return sandbox.DLSymHost(uintptr(h), name, version)
 		}

@@ -52,7 +52,7 @@ func dlGoFunc(l *Loader, o *object, name string) RawHostFunc {
 // objects' imports and the handles plugin code opened.
 type dlState struct {
 	mu      sync.Mutex
-	cbs     map[*object][]*sandbox.Callback
+	cbs     map[*object]map[string]*sandbox.Callback // by importing object and name
 	handles map[uintptr]*dlHandle // by handle, runplug objects only
 	// lockTID is the thread running plugin code (constructors,
 	// destructors) while l.mu is held, 0 when none: dlopen and dlclose
@@ -79,15 +79,21 @@ func (l *Loader) dlImport(o *object, name string) (uintptr, bool) {
 	d := &l.dl
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if cb := d.cbs[o][name]; cb != nil {
+		return cb.Addr(), true
+	}
 	cb, err := sandbox.NewCallback(name, fn)
 	if err != nil {
 		l.log.Warn("dynamic-linker service unavailable", "plugin", o.name, "symbol", name, "error", err)
 		return 0, false
 	}
 	if d.cbs == nil {
-		d.cbs = map[*object][]*sandbox.Callback{}
+		d.cbs = map[*object]map[string]*sandbox.Callback{}
 	}
-	d.cbs[o] = append(d.cbs[o], cb)
+	if d.cbs[o] == nil {
+		d.cbs[o] = map[string]*sandbox.Callback{}
+	}
+	d.cbs[o][name] = cb
 	return cb.Addr(), true
 }
 

@@ -101,6 +101,30 @@
 // A PT_TLS p_memsz above 16 MiB is refused with an *elfmap.FormatError
 // naming the field.
 //
+// # Dynamic-linker services
+//
+// Imports of _dl_find_object, dl_iterate_phdr, dladdr, dladdr1, dlinfo,
+// dlerror, dlmopen, backtrace, backtrace_symbols(_fd), __cxa_atexit,
+// __cxa_finalize and __cxa_thread_atexit_impl bind to runplug's
+// implementations (sandbox.DLSymbols), which answer for the objects
+// runplug loaded, from a table each object enters once relocated and
+// leaves before it is unmapped, and hand everything else to glibc's;
+// dlopen, dlsym, dlvsym and dlclose bind to Go functions (a callback per
+// importing object) that load through the same Loader. So C++ exceptions
+// and Rust panics unwind through plugins and their dependencies (runplug's
+// own copies of libstdc++ and libgcc_s), backtraces and dladdr see plugin
+// code, and dlopen from plugin code shares the Loader's dependencies (the
+// host's copy for a libc-family name); what an object opened is released
+// when it is retired. dlsym(RTLD_DEFAULT, name) tries these services,
+// [Options].HostSymbols, the host functions, the caller's scope and the
+// host C libraries, in that order; RTLD_NEXT the caller's scope after the
+// caller, then the host C libraries. __cxa_atexit handlers of an object
+// run when its destructors call __cxa_finalize (at Close) and are dropped
+// for a quarantined plugin; thread_local destructors run at thread exit
+// only while their object is loaded. dlopen from a constructor fails and
+// dlclose from a destructor is deferred to the retirement of the object
+// that opened the handle: the Loader's lock is held while they run.
+//
 // # Calls
 //
 // [Plugin.Lookup] finds functions and data. [Plugin.Func] returns a [Func]

@@ -52,6 +52,47 @@
 // that passes while a host function runs interrupts the plugin call when
 // the host function returns.
 
+// C++ PLUGINS
+//
+// Build with g++ (or clang++) as for dlopen: -shared -fPIC, linked against
+// libstdc++ as usual. runplug loads the plugin's libstdc++ and libgcc_s
+// itself, one copy per Loader shared by its plugins (they are not part of
+// glibc, which the host provides). Exceptions work inside a plugin and
+// across it and its dependencies (typeinfo is shared, std::exception_ptr
+// and destructors during unwinding work), on any number of threads:
+// runplug answers the unwinder's _dl_find_object and dl_iterate_phdr for
+// the objects it loaded. Rules:
+//   - Catch everything at the extern "C" boundary. An exception that
+//     escapes a function the host calls finds no handler (the unwinder
+//     stops at runplug's call trampoline): std::terminate, abort(), and
+//     the call fails with a SIGABRT fault; the plugin is quarantined.
+//     Never throw through a host function's frame either.
+//   - Static objects' destructors and atexit() handlers run at Close (as
+//     at dlclose), skipped for a quarantined plugin (never run later).
+//   - thread_local objects' destructors run when their thread exits, if
+//     the plugin is still open; a thread that exits after the plugin was
+//     closed skips them. Go reuses threads: they may run much later than
+//     the call, or not before the process exits.
+//   - backtrace(), backtrace_symbols() and dladdr() see plugin frames and
+//     symbols; a walk stops at runplug's trampoline.
+//   - dlopen() loads through the host's Loader (the host's copy for libc,
+//     libm, libdl...); not from a constructor. What a plugin opens is
+//     closed with it at the latest. dlsym(RTLD_DEFAULT, name) sees the
+//     host's functions, then the plugin's dependencies, then the host's C
+//     libraries. dlmopen() fails.
+//
+// RUST PLUGINS
+//
+// Build a cdylib (crate-type = ["cdylib"], or `rustc --crate-type cdylib`)
+// with the default panic=unwind; export #[no_mangle] pub extern "C"
+// functions. Rust's std links libgcc_s, which runplug loads for it, so
+// panics unwind within the plugin: wrap each exported function's body in
+// std::panic::catch_unwind and turn a panic into an error value. An
+// uncaught panic cannot cross the extern "C" boundary: it aborts (rustc
+// 1.81 and later do so themselves; earlier ones unwind to runplug's
+// trampoline, find no handler and abort), the call fails and the plugin is
+// quarantined. Thread-locals (thread_local!) are per OS thread, as above.
+
 #ifndef RUNPLUG_H
 #define RUNPLUG_H
 
