@@ -307,3 +307,61 @@ func TestRustPanics(t *testing.T) {
 		t.Error("plugin not quarantined after an uncaught panic")
 	}
 }
+
+// Exceptions keep being caught while other goroutines load and close
+// plugins (the object table changes under the unwinder's lock-free
+// _dl_find_object, and its sorted copies grow past their first capacity).
+func TestCXXThrowWhileTableChanges(t *testing.T) {
+	l := newLoader(t, Options{})
+	p := load(t, l, "cxx_exc")
+	tiny := plugintest.Build(t, "bench_tiny")
+	stop := make(chan struct{})
+	var churn sync.WaitGroup
+	for g := 0; g < 2; g++ {
+		churn.Add(1)
+		go func() {
+			defer churn.Done()
+			var held []*Plugin
+			for {
+				select {
+				case <-stop:
+					for _, q := range held {
+						q.Close()
+					}
+					return
+				default:
+				}
+				q, err := l.Load(tiny)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				held = append(held, q)
+				if len(held) > 20 { // up to 40 objects at once: the copies grow
+					held[0].Close()
+					held = held[1:]
+				}
+			}
+		}()
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < 20; k++ {
+				if got := callErr(t, p, "throw_many", 200); got != 200 {
+					t.Errorf("throw_many(200) = %d while the table changes", got)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	churn.Wait()
+	adds, subs := sandbox.DLCounts()
+	if adds == 0 || subs == 0 {
+		t.Errorf("object table counts: %d adds, %d removes", adds, subs)
+	}
+}

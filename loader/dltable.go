@@ -9,7 +9,6 @@ import (
 
 	"github.com/runplug/runplug/elfmap"
 	"github.com/runplug/runplug/sandbox"
-	"golang.org/x/sys/unix"
 )
 
 // The dynamic-linker services runplug serves to the objects it loads.
@@ -53,7 +52,7 @@ func dlGoFunc(l *Loader, o *object, name string) RawHostFunc {
 type dlState struct {
 	mu      sync.Mutex
 	cbs     map[*object]map[string]*sandbox.Callback // by importing object and name
-	handles map[uintptr]*dlHandle // by handle, runplug objects only
+	handles map[uintptr]*dlHandle                    // by handle, runplug objects only
 	// lockTID is the thread running plugin code (constructors,
 	// destructors) while l.mu is held, 0 when none: dlopen and dlclose
 	// from that code cannot take l.mu (see dlopen, dlclose).
@@ -101,7 +100,7 @@ func (l *Loader) dlImport(o *object, name string) (uintptr, bool) {
 // is held, until the returned function is called (defer it).
 func (d *dlState) lockedCall() func() {
 	runtime.LockOSThread()
-	prev := d.lockTID.Swap(int64(unix.Gettid()))
+	prev := d.lockTID.Swap(sandbox.ThreadID())
 	return func() {
 		d.lockTID.Store(prev)
 		runtime.UnlockOSThread()
@@ -112,7 +111,7 @@ func (d *dlState) lockedCall() func() {
 // Loader operation that holds l.mu.
 func (d *dlState) underLock() bool {
 	t := d.lockTID.Load()
-	return t != 0 && t == int64(unix.Gettid())
+	return t != 0 && t == sandbox.ThreadID()
 }
 
 // dlRegister enters o in the sandbox's object table: from now on

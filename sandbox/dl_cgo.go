@@ -7,15 +7,18 @@ package sandbox
 // from C, and the C functions the loader binds those imports to.
 
 /*
+#define _GNU_SOURCE
 #include <stdint.h>
 #include <stdlib.h>
 #include <dlfcn.h>
+#include <unistd.h>
 #include "dl.h"
 #include "sandbox.h"
 
 static uint64_t rp_dl_open_host(const char *name, int flags) { return (uint64_t)(uintptr_t)dlopen(name, flags); }
 static int rp_dl_close_host(uint64_t h) { return dlclose((void *)(uintptr_t)h); }
 static char *rp_dl_host_error(void) { return dlerror(); }
+static int64_t rp_dl_gettid(void) { return (int64_t)gettid(); }
 static char *rp_dl_cstr(uint64_t p) { return (char *)(uintptr_t)p; }
 static uint64_t rp_dl_sym_host(uint64_t h, const char *name, const char *version) {
 	return rp_dlsym((void *)(uintptr_t)h, name, version);
@@ -166,10 +169,6 @@ func GoStringAt(p uintptr) string {
 	return C.GoString(C.rp_dl_cstr(C.uint64_t(p)))
 }
 
-// CStringForever returns a malloc'd copy of s that is never freed (an
-// answer C code may keep).
-func CStringForever(s string) uintptr { return uintptr(unsafe.Pointer(C.CString(s))) }
-
 // DLBenchFind calls glibc's _dl_find_object (ours false) or runplug's n
 // times on pc from C and returns how many found an object (-1: glibc has
 // none).
@@ -228,3 +227,6 @@ func hostDLError(what string) error {
 	}
 	return errors.New(what + ": failed")
 }
+
+// ThreadID returns the calling OS thread's id (gettid).
+func ThreadID() int64 { return int64(C.rp_dl_gettid()) }
