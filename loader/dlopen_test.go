@@ -124,6 +124,27 @@ func TestDlopenFromPlugin(t *testing.T) {
 	if got := u.next("strlen"); uintptr(got) != strlen {
 		t.Errorf("dlsym(RTLD_NEXT, strlen) = %#x, want the host's %#x", got, strlen)
 	}
+	// RTLD_NEXT starts after the caller: not its own definition, which
+	// RTLD_DEFAULT finds.
+	if got := u.next("dl_open"); got != 0 {
+		t.Errorf("dlsym(RTLD_NEXT, dl_open) = %#x, want NULL (only the caller defines it)", got)
+	}
+	u.dlerror(t)
+	def, err := Bind1[string, int64](p, "dl_default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := def("dl_open"); err != nil || uintptr(got) != lookup(t, p, "dl_open") {
+		t.Errorf("dlsym(RTLD_DEFAULT, dl_open) = %#x, %v; want the plugin's own %#x", got, err, lookup(t, p, "dl_open"))
+	}
+	vsym, err := Bind2[string, string, int64](p, "dl_vsym")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := hostLookup("memcpy", "GLIBC_2.2.5")
+	if got, err := vsym("memcpy", "GLIBC_2.2.5"); err != nil || uintptr(got) != want || want == 0 {
+		t.Errorf("dlvsym(RTLD_DEFAULT, memcpy, GLIBC_2.2.5) = %#x, %v; want the host's %#x", got, err, want)
+	}
 	// A libc-family name is the host's copy.
 	hc := u.open("libc.so.6", rtldNow)
 	if hc == 0 || sandbox.DLIsHandle(uintptr(hc)) {

@@ -160,3 +160,9 @@ int64_t dl_ctor_error(char *buf, int64_t n) {
 	buf[n - 1] = 0;
 	return (int64_t)strlen(ctor_error);
 }
+
+// dlvsym(RTLD_DEFAULT, sym, version).
+int64_t dl_vsym(const char *sym, const char *version) { return (int64_t)dlvsym(RTLD_DEFAULT, sym, version); }
+
+// dlsym(RTLD_DEFAULT, sym): finds this plugin's own definitions too.
+int64_t dl_default(const char *sym) { return (int64_t)dlsym(RTLD_DEFAULT, sym); }

@@ -67,6 +67,8 @@ struct rp_dlobj {
 	uint64_t unwind_backtrace, unwind_getip;
 	int live;
 	struct rp_atexit *atexit; // __cxa_atexit handlers, most recent first
+	void *dso;                // its __dso_handle, once seen (__cxa_atexit, __cxa_finalize)
+	int finalized;            // glibc's __cxa_finalize(dso) was called
 	struct rp_dlobj *next, *prev; // load order (live), or the free list (next)
 };
 
@@ -234,10 +236,15 @@ void rp_dl_remove(uint64_t h) {
 	pthread_rwlock_unlock(&rp_dl_rw);
 	rp_dl_publish(rp_dl_live_count());
 	// Exit handlers left (a quarantined object's destructors did not
-	// run) are dropped: their code is going away.
+	// run) are dropped: their code is going away. glibc forgets its
+	// at_quick_exit and pthread_atfork handlers of the object when its
+	// __dso_handle is known.
 	for (struct rp_atexit *a = o->atexit, *n; a != NULL; a = n) {
 		n = a->next;
 		free(a);
+	}
+	if (o->dso != NULL && !o->finalized) {
+		__cxa_finalize(o->dso);
 	}
 	free(o->phdr);
 	free(o->path);
@@ -544,6 +551,7 @@ int rp_dl_cxa_atexit(void (*fn)(void *), void *arg, void *dso) {
 				pthread_mutex_lock(&rp_dl_atexit_mu);
 				a->next = o->atexit;
 				o->atexit = a;
+				o->dso = dso;
 				pthread_mutex_unlock(&rp_dl_atexit_mu);
 			}
 			pthread_rwlock_unlock(&rp_dl_rw);
@@ -581,6 +589,13 @@ void rp_dl_cxa_finalize(void *dso) {
 		a->fn(a->arg);
 		free(a);
 	}
+	// glibc's too: it drops the object's at_quick_exit and pthread_atfork
+	// handlers (it has no atexit handler of it: those came here).
+	pthread_mutex_lock(&rp_dl_atexit_mu);
+	o->dso = dso;
+	o->finalized = 1;
+	pthread_mutex_unlock(&rp_dl_atexit_mu);
+	__cxa_finalize(dso);
 	pthread_rwlock_unlock(&rp_dl_rw);
 }
 
