@@ -139,6 +139,12 @@ func TestCXXBacktrace(t *testing.T) {
 	if n := m.word(0); n < 4 || n > 7 {
 		t.Errorf("backtrace() returned %d frames, want 4 to 7", n)
 	}
+	if n := call(t, p, "bt_symbols", m.addr(64), 1024); n < 2 || n > 4 {
+		t.Errorf("backtrace from bt_symbols: %d frames, want 2 to 4 (itself, the trampoline)", n)
+	}
+	if s, want := m.str(64), p.Path()+"(bt_symbols+0x"; !strings.HasPrefix(s, want) {
+		t.Errorf("backtrace_symbols()[0] = %q, want it to start with %q", s, want)
+	}
 }
 
 func TestCXXDladdr(t *testing.T) {

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -92,6 +93,10 @@ func TestDlopenFromPlugin(t *testing.T) {
 	p := load(t, l, "dl_user")
 	u := bindDLUser(t, p)
 
+	if u.open("dl_target.so", rtldNow|rtldNoload) != 0 {
+		t.Error("dlopen(RTLD_NOLOAD) of a library nobody loaded succeeded")
+	}
+	u.dlerror(t)
 	h := u.open("dl_target.so", rtldNow)
 	if h == 0 {
 		t.Fatalf("dlopen(dl_target.so) = NULL: %s", u.dlerror(t))
@@ -103,11 +108,23 @@ func TestDlopenFromPlugin(t *testing.T) {
 	if n := sharedRefs(l, "dl_target.so"); n != 1 {
 		t.Errorf("dl_target.so held %d times, want 1", n)
 	}
+	if h2 := u.open("dl_target.so", rtldNow|rtldNoload); h2 != h {
+		t.Errorf("dlopen(RTLD_NOLOAD) of an open library = %#x, want its handle %#x", h2, h)
+	}
 	if h2 := u.open("dl_target.so", rtldNow); h2 != h {
 		t.Errorf("second dlopen = %#x, want the same handle %#x", h2, h)
 	}
-	if n := sharedRefs(l, "dl_target.so"); n != 2 {
-		t.Errorf("dl_target.so held %d times after two dlopens, want 2", n)
+	// The RTLD_NOLOAD open took a reference too, as glibc's does.
+	if n := sharedRefs(l, "dl_target.so"); n != 3 {
+		t.Errorf("dl_target.so held %d times after three dlopens, want 3", n)
+	}
+	u.close(h)
+	origin, err := Bind2[int64, uint64, int64](p, "dl_origin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc, err := origin(h, u.errBuf.addr(0)); err != nil || rc != 0 || u.errBuf.str(0) != filepath.Dir(p.Path()) {
+		t.Errorf("dlinfo(RTLD_DI_ORIGIN) = %d, %v, %q; want 0 and %q", rc, err, u.errBuf.str(0), filepath.Dir(p.Path()))
 	}
 	if a, b := u.lmBase(h), u.symBase(h, "target_add"); a != b || a <= 0 {
 		t.Errorf("dlinfo link map base %#x, dladdr base %#x: want the same load base", a, b)

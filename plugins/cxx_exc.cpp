@@ -177,6 +177,22 @@ long backtrace_walk(long *bt_frames) {
 	return r - 1;
 }
 
+// backtrace_symbols names this object's frames in glibc's format,
+// "FILE(SYMBOL+0xOFF) [0xPC]": the first frame (this function) goes to
+// buf (n bytes). The number of frames is returned.
+long bt_symbols(char *buf, long n) {
+	void *pcs[16];
+	int k = backtrace(pcs, 16);
+	char **names = backtrace_symbols(pcs, k);
+	if (names == NULL || k < 1) {
+		return 0;
+	}
+	strncpy(buf, names[0], n - 1);
+	buf[n - 1] = 0;
+	free(names);
+	return k;
+}
+
 // dladdr and dladdr1 on this object's own function: bits 1 found, 2 the
 // symbol is dladdr_self at its address, 4 dladdr1's link_map has the
 // same base and name, 8 its symbol entry has a size; *base gets

@@ -166,3 +166,7 @@ int64_t dl_vsym(const char *sym, const char *version) { return (int64_t)dlvsym(R
 
 // dlsym(RTLD_DEFAULT, sym): finds this plugin's own definitions too.
 int64_t dl_default(const char *sym) { return (int64_t)dlsym(RTLD_DEFAULT, sym); }
+
+// dlinfo(h, RTLD_DI_ORIGIN): the directory h was loaded from, into buf
+// (glibc needs PATH_MAX bytes there).
+int64_t dl_origin(int64_t h, char *buf) { return dlinfo((void *)h, RTLD_DI_ORIGIN, buf); }
