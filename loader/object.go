@@ -119,6 +119,7 @@ func (l *Loader) link(o *object) error {
 			if l.noExec {
 				return 0, errNoExec
 			}
+			defer l.dl.lockedCall()()
 			r, err := sandbox.Call(uintptr(addr), nil)
 			return r.Int, err
 		},
