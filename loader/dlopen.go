@@ -79,14 +79,13 @@ func (l *Loader) dlopen(caller *object, namePtr uint64, flags int) (uintptr, err
 			return 0, fmt.Errorf("dlopen %s: %w", name, err)
 		}
 		if isNew {
-			if fresh, err := l.loadNew(d); err != nil {
-				l.discard(fresh)
+			if err := l.loadNew(d); err != nil {
 				return 0, fmt.Errorf("dlopen %s: %w", name, err)
 			}
 		}
 		dep = d
 	}
-	if dep.dl == nil {
+	if dep.dl.Handle() == 0 {
 		return 0, fmt.Errorf("dlopen %s: the object is not in the object table", name)
 	}
 	for _, x := range dep.scope {

@@ -57,6 +57,9 @@ type dlState struct {
 	// destructors) while l.mu is held, 0 when none: dlopen and dlclose
 	// from that code cannot take l.mu (see dlopen, dlclose).
 	lockTID atomic.Int64
+	// used is set once an object of the Loader imports dlopen, dlsym,
+	// dlvsym or dlclose: until then enter and leave cost nothing.
+	used atomic.Bool
 }
 
 // dlHandle is a runplug object plugin code holds through dlopen.
@@ -81,6 +84,7 @@ func (l *Loader) dlImport(o *object, name string) (uintptr, bool) {
 	if cb := d.cbs[o][name]; cb != nil {
 		return cb.Addr(), true
 	}
+	d.used.Store(true)
 	cb, err := sandbox.NewCallback(name, fn)
 	if err != nil {
 		l.log.Warn("dynamic-linker service unavailable", "plugin", o.name, "symbol", name, "error", err)
@@ -96,15 +100,23 @@ func (l *Loader) dlImport(o *object, name string) (uintptr, bool) {
 	return cb.Addr(), true
 }
 
-// lockedCall marks the calling thread as running plugin code while l.mu
-// is held, until the returned function is called (defer it).
-func (d *dlState) lockedCall() func() {
-	runtime.LockOSThread()
-	prev := d.lockTID.Swap(sandbox.ThreadID())
-	return func() {
-		d.lockTID.Store(prev)
-		runtime.UnlockOSThread()
+// enter marks the calling thread as running plugin code while l.mu is
+// held (and locks the goroutine to it), until leave(enter()) (defer it).
+func (d *dlState) enter() int64 {
+	if !d.used.Load() {
+		return -1
 	}
+	runtime.LockOSThread()
+	return d.lockTID.Swap(sandbox.ThreadID())
+}
+
+// leave ends what enter began, restoring prev.
+func (d *dlState) leave(prev int64) {
+	if prev == -1 {
+		return
+	}
+	d.lockTID.Store(prev)
+	runtime.UnlockOSThread()
 }
 
 // underLock reports whether the calling thread runs plugin code for a
@@ -117,7 +129,7 @@ func (d *dlState) underLock() bool {
 // dlRegister enters o in the sandbox's object table: from now on
 // unwinders, dladdr and dl_iterate_phdr see it. l.mu is held.
 func (l *Loader) dlRegister(o *object) {
-	if o.dl != nil {
+	if o.dl.Handle() != 0 {
 		return
 	}
 	f := o.p.file
@@ -130,28 +142,73 @@ func (l *Loader) dlRegister(o *object) {
 	if d.Path == "" {
 		d.Path = o.name
 	}
-	ph := make([]byte, 0, 56*len(f.Progs))
-	for _, p := range f.Progs {
-		ph = binary.LittleEndian.AppendUint32(ph, uint32(p.Type))
-		ph = binary.LittleEndian.AppendUint32(ph, uint32(p.Flags))
-		for _, v := range []uint64{p.Off, p.Vaddr, p.Vaddr, p.Filesz, p.Memsz, p.Align} {
-			ph = binary.LittleEndian.AppendUint64(ph, v)
-		}
+	for i := range f.Progs {
+		p := &f.Progs[i]
 		switch {
 		case p.Type == elf.PT_GNU_EH_FRAME && inSpans(o.p.readable, p.Vaddr, max(p.Memsz, 1)):
 			d.EHFrame = uintptr(o.base + p.Vaddr)
 		case p.Type == elf.PT_DYNAMIC && inSpans(o.p.readable, p.Vaddr, max(p.Memsz, 1)):
 			d.Dynamic = uintptr(o.base + p.Vaddr)
-			o.dynTables(p, &d)
+			o.dynTables(*p, &d)
 		}
 	}
-	d.Phdrs = ph
+	// The image's own program headers (as glibc's l_phdr), else a copy.
+	if a, ok := o.imagePhdrs(); ok {
+		d.PhdrAddr, d.PhdrNum = a, uint64(len(f.Progs))
+	} else {
+		ph := make([]byte, 0, 56*len(f.Progs))
+		for _, p := range f.Progs {
+			ph = binary.LittleEndian.AppendUint32(ph, uint32(p.Type))
+			ph = binary.LittleEndian.AppendUint32(ph, uint32(p.Flags))
+			for _, v := range [...]uint64{p.Off, p.Vaddr, p.Vaddr, p.Filesz, p.Memsz, p.Align} {
+				ph = binary.LittleEndian.AppendUint64(ph, v)
+			}
+		}
+		d.Phdrs = ph
+	}
 	d.UnwindBacktrace = o.scopeFunc("_Unwind_Backtrace")
 	d.UnwindGetIP = o.scopeFunc("_Unwind_GetIP")
 	o.dl = sandbox.AddDLObject(d)
-	if o.dl == nil {
+	if o.dl.Handle() == 0 {
 		l.log.Warn("object table full: unwinding and dladdr will not see this object", "plugin", o.name)
 	}
+}
+
+// imagePhdrs returns the address of o's program headers in its image:
+// where the ELF header, mapped by a read-only PT_LOAD of file offset 0,
+// says they are (e_phoff), when they lie in that segment and read back
+// exactly as parsed (nothing wrote them since).
+func (o *object) imagePhdrs() (uintptr, bool) {
+	f := o.p.file
+	if len(f.Loads) == 0 || len(f.Progs) == 0 {
+		return 0, false
+	}
+	ld := f.Loads[0]
+	if ld.Off != 0 || ld.Flags&elf.PF_W != 0 || ld.Vaddr < o.p.plan.MinVaddr || ld.Filesz < 64 {
+		return 0, false
+	}
+	start := ld.Vaddr - o.p.plan.MinVaddr
+	mem := uint64(len(o.mem))
+	if start+64 > mem {
+		return 0, false
+	}
+	le := binary.LittleEndian
+	phoff := le.Uint64(o.mem[start+32:])
+	n := uint64(len(f.Progs))
+	if le.Uint16(o.mem[start+54:]) != 56 || uint64(le.Uint16(o.mem[start+56:])) != n ||
+		phoff > ld.Filesz || 56*n > ld.Filesz-phoff || start+phoff+56*n > mem {
+		return 0, false
+	}
+	b := o.mem[start+phoff : start+phoff+56*n]
+	for i, p := range f.Progs {
+		e := b[56*i:]
+		if elf.ProgType(le.Uint32(e)) != p.Type || elf.ProgFlag(le.Uint32(e[4:])) != p.Flags ||
+			le.Uint64(e[8:]) != p.Off || le.Uint64(e[16:]) != p.Vaddr || le.Uint64(e[32:]) != p.Filesz ||
+			le.Uint64(e[40:]) != p.Memsz || le.Uint64(e[48:]) != p.Align {
+			return 0, false
+		}
+	}
+	return uintptr(o.base + ld.Vaddr + phoff), true
 }
 
 // scopeFunc returns the address of the plain (not IFUNC) function name
@@ -209,7 +266,7 @@ loop:
 // did not close. Safe to call twice. l.mu is held.
 func (l *Loader) dlRetire(o *object) {
 	o.dl.Remove()
-	o.dl = nil
+	o.dl = sandbox.DLObject{}
 	d := &l.dl
 	d.mu.Lock()
 	cbs := d.cbs[o]

@@ -364,8 +364,7 @@ func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
 // new, and wraps root in a Plugin. On error everything new is released.
 // l.mu is held.
 func (l *Loader) finishLoad(root *object) (*Plugin, error) {
-	if fresh, err := l.loadNew(root); err != nil {
-		l.discard(fresh)
+	if err := l.loadNew(root); err != nil {
 		l.log.Debug("load failed", "plugin", root.name, "path", root.path, "error", err)
 		return nil, fmt.Errorf("loader: load %s: %w", root.name, err)
 	}
@@ -385,10 +384,14 @@ func (l *Loader) finishLoad(root *object) (*Plugin, error) {
 
 // loadNew loads the dependencies of root (a newly mapped object) that the
 // Loader does not have yet, then links and initialises root and every
-// new object. It returns them (root first), also on error, for discard.
-// l.mu is held.
-func (l *Loader) loadNew(root *object) ([]*object, error) {
+// new object. On error it releases them all (discard). l.mu is held.
+func (l *Loader) loadNew(root *object) (err error) {
 	fresh := []*object{root}
+	defer func() {
+		if err != nil {
+			l.discard(fresh)
+		}
+	}()
 	// Breadth-first over DT_NEEDED: find or load each dependency.
 	for q := 0; q < len(fresh); q++ {
 		o := fresh[q]
@@ -398,7 +401,7 @@ func (l *Loader) loadNew(root *object) ([]*object, error) {
 			}
 			dep, isNew, err := l.dependency(need, o)
 			if err != nil {
-				return fresh, err
+				return err
 			}
 			if isNew {
 				fresh = append(fresh, dep)
@@ -409,21 +412,21 @@ func (l *Loader) loadNew(root *object) ([]*object, error) {
 	for _, o := range fresh {
 		o.scope = breadthFirst(o)
 		if err := o.attachTLS(); err != nil {
-			return fresh, err
+			return err
 		}
 	}
 	order := initOrder(root, fresh)
 	for _, o := range order {
 		if err := l.link(o); err != nil {
-			return fresh, err
+			return err
 		}
 	}
 	for _, o := range order {
 		if err := l.runInit(o); err != nil {
-			return fresh, err
+			return err
 		}
 	}
-	return fresh, nil
+	return nil
 }
 
 // breadthFirst returns o and every object reachable through deps, o first,

@@ -21,7 +21,7 @@ type object struct {
 	mem   []byte // img.Mem(), nil once retired
 	reg   *sandbox.Registration
 	tls   *sandbox.TLSModule // its PT_TLS module from link to retirement, else nil
-	dl    *sandbox.DLObject  // its entry in the object table from link to retirement (dltable.go)
+	dl    sandbox.DLObject   // its entry in the object table from link to retirement (dltable.go)
 	deps  []*object          // direct dependencies (DT_NEEDED that are not host libraries)
 	scope []*object          // lookup scope: itself, then its dependencies breadth-first
 
@@ -119,7 +119,7 @@ func (l *Loader) link(o *object) error {
 			if l.noExec {
 				return 0, errNoExec
 			}
-			defer l.dl.lockedCall()()
+			defer l.dl.leave(l.dl.enter())
 			r, err := sandbox.Call(uintptr(addr), nil)
 			return r.Int, err
 		},
@@ -141,7 +141,7 @@ func (l *Loader) link(o *object) error {
 // argc, argv and envp. l.mu is held.
 func (l *Loader) runInit(o *object) error {
 	d := o.p.file.Dynamic
-	defer l.dl.lockedCall()()
+	defer l.dl.leave(l.dl.enter())
 	argc, argv, envp := sandbox.ProcessArgs()
 	args := sandbox.Args{Int: [6]uint64{uint64(argc), uint64(argv), uint64(envp)}}
 	l.initSeq++
@@ -173,7 +173,7 @@ func (l *Loader) runFini(o *object) error {
 		return nil
 	}
 	o.initDone = false
-	defer l.dl.lockedCall()()
+	defer l.dl.leave(l.dl.enter())
 	d := o.p.file.Dynamic
 	err := o.callArray("DT_FINI_ARRAY", d.FiniArray, d.FiniArrayLen, true, nil, true)
 	if d.Fini != 0 {

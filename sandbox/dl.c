@@ -57,6 +57,7 @@ struct rp_dlobj {
 	uint64_t lo, hi, eh_frame;
 	ElfW(Phdr) *phdr;
 	uint64_t phnum;
+	int phdr_owned; // phdr is a malloc'd copy
 	const ElfW(Sym) *symtab;
 	uint64_t nsyms;
 	const char *strtab;
@@ -163,12 +164,16 @@ static uint64_t rp_dl_live_count(void) {
 	return n;
 }
 
-uint64_t rp_dl_add(const struct rp_dl_desc *d) {
+uint64_t rp_dl_add(const struct rp_dl_desc *d, const char *name, size_t n) {
 	pthread_once(&rp_dl_once, rp_dl_init);
-	char *path = strdup(d->path != NULL ? d->path : "");
+	char *path = malloc(n + 1);
 	if (path == NULL) {
 		return 0;
 	}
+	if (n > 0) {
+		memcpy(path, name, n);
+	}
+	path[n] = 0;
 	pthread_mutex_lock(&rp_dl_mu);
 	struct rp_dlobj *o = rp_dl_free;
 	if (o != NULL) {
@@ -188,6 +193,7 @@ uint64_t rp_dl_add(const struct rp_dl_desc *d) {
 	o->eh_frame = d->eh_frame;
 	o->phdr = (ElfW(Phdr) *)(uintptr_t)d->phdr;
 	o->phnum = d->phnum;
+	o->phdr_owned = !d->phdr_image;
 	o->symtab = (const ElfW(Sym) *)(uintptr_t)d->symtab;
 	o->nsyms = d->nsyms;
 	o->strtab = (const char *)(uintptr_t)d->strtab;
@@ -246,7 +252,9 @@ void rp_dl_remove(uint64_t h) {
 	if (o->dso != NULL && !o->finalized) {
 		__cxa_finalize(o->dso);
 	}
-	free(o->phdr);
+	if (o->phdr_owned) {
+		free(o->phdr);
+	}
 	free(o->path);
 	// The id is dead from here: no thread_local destructor of this
 	// object runs any more (rp_dl_id_live). The struct is recycled, not

@@ -6,26 +6,29 @@
 #ifndef RUNPLUG_DL_H
 #define RUNPLUG_DL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 // What the loader tells the table about one object (rp_dl_add copies it).
 struct rp_dl_desc {
 	uint64_t base;     // load base (l_addr)
 	uint64_t lo, hi;   // [lo, hi): its PT_LOAD segments, as mapped
-	uint64_t phdr;     // its program headers (a copy the table takes over, malloc'd)
+	uint64_t phdr;     // its program headers: in its image, or a malloc'd copy the table takes over
 	uint64_t phnum;
+	uint64_t phdr_image; // phdr is in the image (not to be freed)
 	uint64_t eh_frame; // PT_GNU_EH_FRAME, absolute, or 0
 	uint64_t dynamic;  // PT_DYNAMIC, absolute, or 0 (l_ld)
 	uint64_t symtab;   // DT_SYMTAB, absolute, or 0
 	uint64_t nsyms;
 	uint64_t strtab;   // DT_STRTAB, absolute
 	uint64_t strsz;
-	const char *path;  // copied
 	uint64_t unwind_backtrace, unwind_getip; // libgcc_s's, in the object's scope, or 0
 };
 
 // The table (dl.c).
-uint64_t rp_dl_add(const struct rp_dl_desc *d); // returns the object's handle (0: out of memory)
+// rp_dl_add copies d and the n bytes of path (not NUL-terminated) and
+// returns the object's handle (0: out of memory).
+uint64_t rp_dl_add(const struct rp_dl_desc *d, const char *path, size_t n);
 void rp_dl_remove(uint64_t handle);
 uint64_t rp_dl_handle_at(uint64_t addr);           // the live object containing addr, or 0
 int rp_dl_is_handle(uint64_t handle);               // handle is a live object of the table

@@ -36,42 +36,53 @@ import (
 // absolute; the object's image must stay mapped until its DLObject is
 // removed.
 type DLDesc struct {
-	Base    uintptr // load base (what virtual address 0 maps to)
-	Lo, Hi  uintptr // [Lo, Hi): its PT_LOAD segments as mapped
-	Phdrs   []byte  // its program headers, raw Elf64_Phdr entries (copied)
-	EHFrame uintptr // PT_GNU_EH_FRAME, or 0
-	Dynamic uintptr // PT_DYNAMIC, or 0
-	Symtab  uintptr // DT_SYMTAB (NSyms entries), or 0
-	NSyms   uint64
-	Strtab  uintptr // DT_STRTAB (Strsz bytes)
-	Strsz   uint64
-	Path    string // as dladdr and dl_iterate_phdr report it
+	Base   uintptr // load base (what virtual address 0 maps to)
+	Lo, Hi uintptr // [Lo, Hi): its PT_LOAD segments as mapped
+	Phdrs  []byte  // its program headers, raw Elf64_Phdr entries (copied), when PhdrAddr is 0
+	// PhdrAddr and PhdrNum: its program headers in its image (PT_PHDR)
+	PhdrAddr uintptr
+	PhdrNum  uint64
+	EHFrame  uintptr // PT_GNU_EH_FRAME, or 0
+	Dynamic  uintptr // PT_DYNAMIC, or 0
+	Symtab   uintptr // DT_SYMTAB (NSyms entries), or 0
+	NSyms    uint64
+	Strtab   uintptr // DT_STRTAB (Strsz bytes)
+	Strsz    uint64
+	Path     string // as dladdr and dl_iterate_phdr report it
 	// UnwindBacktrace and UnwindGetIP are _Unwind_Backtrace and
 	// _Unwind_GetIP of the libgcc_s in the object's scope (0: none),
 	// which backtrace() called by the object walks with.
 	UnwindBacktrace, UnwindGetIP uintptr
 }
 
-// DLObject is an object's entry in the table. Its Handle is what the
-// dynamic-linker functions give plugin code for it (dlopen's handle,
-// dladdr1's and dlinfo's struct link_map).
-type DLObject struct {
-	h    uint64
-	once sync.Once
-}
+// DLObject is an object's entry in the table (the zero value is none).
+// Its Handle is what the dynamic-linker functions give plugin code for it
+// (dlopen's handle, dladdr1's and dlinfo's struct link_map).
+type DLObject struct{ h uint64 }
+
+var (
+	dlAddMu sync.Mutex
+	dlDesc  C.struct_rp_dl_desc // AddDLObject's argument, filled under dlAddMu (no allocation per call)
+)
 
 // AddDLObject enters d in the table: from now on _dl_find_object,
 // dl_iterate_phdr, dladdr and the exit-handler functions bound to plugin
-// imports (DLSymbols) see it. It returns nil when C memory is exhausted.
-func AddDLObject(d DLDesc) *DLObject {
-	var cd C.struct_rp_dl_desc
+// imports (DLSymbols) see it. It returns the zero DLObject when C memory
+// is exhausted.
+func AddDLObject(d DLDesc) DLObject {
+	dlAddMu.Lock()
+	defer dlAddMu.Unlock()
+	cd := &dlDesc
+	*cd = C.struct_rp_dl_desc{}
 	cd.base = C.uint64_t(d.Base)
 	cd.lo, cd.hi = C.uint64_t(d.Lo), C.uint64_t(d.Hi)
 	var p unsafe.Pointer
-	if len(d.Phdrs) > 0 {
+	if d.PhdrAddr != 0 {
+		cd.phdr, cd.phnum, cd.phdr_image = C.uint64_t(d.PhdrAddr), C.uint64_t(d.PhdrNum), 1
+	} else if len(d.Phdrs) > 0 {
 		p = C.malloc(C.size_t(len(d.Phdrs)))
 		if p == nil {
-			return nil
+			return DLObject{}
 		}
 		copy(unsafe.Slice((*byte)(p), len(d.Phdrs)), d.Phdrs)
 		cd.phdr = C.uint64_t(uintptr(p))
@@ -82,36 +93,39 @@ func AddDLObject(d DLDesc) *DLObject {
 	cd.symtab, cd.nsyms = C.uint64_t(d.Symtab), C.uint64_t(d.NSyms)
 	cd.strtab, cd.strsz = C.uint64_t(d.Strtab), C.uint64_t(d.Strsz)
 	cd.unwind_backtrace, cd.unwind_getip = C.uint64_t(d.UnwindBacktrace), C.uint64_t(d.UnwindGetIP)
-	cp := C.CString(d.Path)
-	defer C.free(unsafe.Pointer(cp))
-	cd.path = cp
-	h := C.rp_dl_add(&cd)
+	// The path's bytes are passed in place (Go memory without pointers,
+	// read during the call only): C copies them.
+	var path *C.char
+	if d.Path != "" {
+		path = (*C.char)(unsafe.Pointer(unsafe.StringData(d.Path)))
+	}
+	h := C.rp_dl_add(cd, path, C.size_t(len(d.Path)))
 	if h == 0 {
 		C.free(p)
-		return nil
+		return DLObject{}
 	}
-	return &DLObject{h: uint64(h)}
+	return DLObject{h: uint64(h)}
 }
 
 // Handle returns the object's handle (the address of its struct
-// link_map).
-func (o *DLObject) Handle() uintptr { return uintptr(o.h) }
+// link_map), 0 for the zero DLObject.
+func (o DLObject) Handle() uintptr { return uintptr(o.h) }
 
 // Remove takes the object out of the table, waiting for the C readers
 // using it (a dl_iterate_phdr callback, a destructor run by
 // __cxa_finalize or at thread exit); its __cxa_atexit handlers not yet
 // run are dropped and its thread_local destructors will not run. Call it
-// before the image is unmapped or made a tombstone. Safe to call twice.
-func (o *DLObject) Remove() {
-	if o == nil {
-		return
+// once, before the image is unmapped or made a tombstone; the zero
+// DLObject's does nothing.
+func (o DLObject) Remove() {
+	if o.h != 0 {
+		C.rp_dl_remove(C.uint64_t(o.h))
 	}
-	o.once.Do(func() { C.rp_dl_remove(C.uint64_t(o.h)) })
 }
 
 // AtexitPending returns how many __cxa_atexit handlers registered with
 // the object's __dso_handle have not run yet.
-func (o *DLObject) AtexitPending() int { return int(C.rp_dl_atexit_pending(C.uint64_t(o.h))) }
+func (o DLObject) AtexitPending() int { return int(C.rp_dl_atexit_pending(C.uint64_t(o.h))) }
 
 // DLHandleAt returns the handle of the live object whose segments
 // contain addr, or 0.

@@ -14,6 +14,8 @@ type DLDesc struct {
 	Base                         uintptr
 	Lo, Hi                       uintptr
 	Phdrs                        []byte
+	PhdrAddr                     uintptr
+	PhdrNum                      uint64
 	EHFrame                      uintptr
 	Dynamic                      uintptr
 	Symtab                       uintptr
@@ -27,17 +29,17 @@ type DLDesc struct {
 // DLObject is an object's entry in the table.
 type DLObject struct{}
 
-// AddDLObject returns nil: there is no table.
-func AddDLObject(DLDesc) *DLObject { return nil }
+// AddDLObject returns the zero DLObject: there is no table.
+func AddDLObject(DLDesc) DLObject { return DLObject{} }
 
 // Handle returns 0.
-func (o *DLObject) Handle() uintptr { return 0 }
+func (o DLObject) Handle() uintptr { return 0 }
 
 // Remove does nothing.
-func (o *DLObject) Remove() {}
+func (o DLObject) Remove() {}
 
 // AtexitPending returns 0.
-func (o *DLObject) AtexitPending() int { return 0 }
+func (o DLObject) AtexitPending() int { return 0 }
 
 // DLHandleAt returns 0.
 func DLHandleAt(uintptr) uintptr { return 0 }
