@@ -237,3 +237,22 @@ func TestDLServicesFromPlugin(t *testing.T) {
 		t.Errorf("dlopen from a constructor: dlerror %q, want a refusal that names constructors", e)
 	}
 }
+
+// NoHostC and AllowC hold for what plugin code reaches through dlopen
+// and dlsym too.
+func TestDlopenHostCPolicy(t *testing.T) {
+	l := newLoader(t, Options{AllowC: []string{"strlen", "pthread_create", "pthread_join", "strncpy", "memcpy"}})
+	p := load(t, l, "dl_user")
+	u := bindDLUser(t, p)
+	hc := u.open("libc.so.6", rtldNow)
+	if hc == 0 {
+		t.Fatalf("dlopen(libc.so.6): %s", u.dlerror(t))
+	}
+	if got := u.call(hc, "labs", -1); got != -1000 || !strings.Contains(u.dlerror(t), "AllowC") {
+		t.Error("dlsym(libc, labs) outside AllowC: want NULL and a dlerror naming AllowC")
+	}
+	if got := u.call(0, "labs", -1); got != -1000 {
+		t.Error("dlsym(RTLD_DEFAULT, labs) outside AllowC succeeded")
+	}
+	u.close(hc)
+}
