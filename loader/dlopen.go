@@ -19,6 +19,7 @@ import (
 // The flag and pseudo-handle values of <dlfcn.h> (glibc, x86-64).
 const (
 	rtldNoload  = 0x4
+	rtldGlobal  = 0x100
 	rtldDefault = 0
 	rtldNext    = ^uint64(0) // (void *)-1
 )
@@ -103,6 +104,11 @@ func (l *Loader) dlopen(caller *object, namePtr uint64, flags int) (uintptr, err
 		d.handles[h] = x
 	}
 	x.opens[caller]++
+	if flags&rtldGlobal != 0 && !x.global {
+		// As glibc: global until it is unloaded.
+		x.global = true
+		d.global = append(d.global, dep)
+	}
 	d.mu.Unlock()
 	return h, nil
 }
@@ -154,7 +160,7 @@ func (l *Loader) dlclose(caller *object, h uintptr) error {
 		delete(x.opens, owner)
 	}
 	if len(x.opens) == 0 {
-		delete(d.handles, h)
+		d.forget(h, x)
 	}
 	d.mu.Unlock()
 	if err := l.release(x.obj.scope); err != nil {
@@ -182,8 +188,9 @@ func dlsymFunc(versioned bool) func(l *Loader, o *object) RawHostFunc {
 
 // dlsym finds name for plugin code (caller). RTLD_DEFAULT: the
 // dynamic-linker services themselves, Options.HostSymbols, the host
-// functions registered with the Loader, caller's lookup scope, the host C
-// libraries (within NoHostC and AllowC). RTLD_NEXT: caller's scope after
+// functions registered with the Loader, caller's lookup scope, the objects
+// opened with RTLD_GLOBAL, the host C libraries (within NoHostC and
+// AllowC). RTLD_NEXT: caller's scope after
 // caller itself, then the host C libraries. A runplug handle: that
 // object's scope. Any other handle (the host's, from dlopen of a
 // libc-family name or NULL) goes to glibc's dlsym.
@@ -221,6 +228,27 @@ func (l *Loader) dlsym(caller *object, h uint64, name, version string) (uintptr,
 		}
 		scope = x.obj.scope
 	}
+	if a, ok, err := scopeSymbol(scope, name, version); ok || err != nil {
+		return a, err
+	}
+	if h == rtldDefault {
+		if a, g, err := l.dlGlobal(name, version); g != nil || err != nil {
+			return a, err
+		}
+	}
+	if h == rtldDefault || h == rtldNext {
+		if !l.opts.NoHostC && (l.allowC == nil || l.allowC[name]) {
+			if a, ok := hostLookup(name, version); ok {
+				return a, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("dlsym: undefined symbol: %s", name)
+}
+
+// scopeSymbol finds name (of version, "" for the default) in scope, as
+// dlsym does: ok with its address, or an error for a thread-local one.
+func scopeSymbol(scope []*object, name, version string) (uintptr, bool, error) {
 	hash := newNameHash(name)
 	for _, d := range scope {
 		i, ok := hash.lookup(d.p.file.Dynamic, version)
@@ -232,19 +260,53 @@ func (l *Loader) dlsym(caller *object, h uint64, name, version string) (uintptr,
 			continue
 		}
 		if s.Type == elf.STT_TLS { // one address per thread
-			return 0, fmt.Errorf("dlsym %s: thread-local symbols of runplug's objects are not served by dlsym: %w", name, ErrTLS)
+			return 0, false, fmt.Errorf("dlsym %s: thread-local symbols of runplug's objects are not served by dlsym: %w", name, ErrTLS)
 		}
 		if s.Shndx == elf.SHN_ABS {
-			return uintptr(s.Value), nil
+			return uintptr(s.Value), true, nil
 		}
-		return d.symbolAddr(i)
+		a, err := d.symbolAddr(i)
+		return a, err == nil, err
 	}
-	if h == rtldDefault || h == rtldNext {
-		if !l.opts.NoHostC && (l.allowC == nil || l.allowC[name]) {
-			if a, ok := hostLookup(name, version); ok {
-				return a, nil
-			}
+	return 0, false, nil
+}
+
+// dlGlobal finds name in the objects plugin code opened with RTLD_GLOBAL
+// (each with its dependencies), in the order they became global, and
+// returns the global object it was found through.
+func (l *Loader) dlGlobal(name, version string) (uintptr, *object, error) {
+	l.dl.mu.Lock()
+	if len(l.dl.global) == 0 {
+		l.dl.mu.Unlock()
+		return 0, nil, nil
+	}
+	global := append([]*object(nil), l.dl.global...)
+	l.dl.mu.Unlock()
+	for _, g := range global {
+		if a, ok, err := scopeSymbol(g.scope, name, version); ok || err != nil {
+			return a, g, err
 		}
 	}
-	return 0, fmt.Errorf("dlsym: undefined symbol: %s", name)
+	return 0, nil, nil
+}
+
+// dlHold makes o hold g (and its dependencies) until o is retired: o's
+// imports were bound to it (as glibc records a dependency on an object
+// that a relocation bound to through the global scope). l.mu is held.
+func (l *Loader) dlHold(o, g *object) {
+	d := &l.dl
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, x := range d.holds[o] {
+		if x == g {
+			return
+		}
+	}
+	if d.holds == nil {
+		d.holds = map[*object][]*object{}
+	}
+	d.holds[o] = append(d.holds[o], g)
+	for _, x := range g.scope {
+		x.refs++
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -202,6 +203,45 @@ func TestDlopenFromPlugin(t *testing.T) {
 	if n := sharedRefs(l, "dl_target.so"); n != -1 {
 		t.Errorf("after the last dlclose the Loader still holds dl_target.so (%d)", n)
 	}
+
+	// RTLD_GLOBAL: the object (and its dependencies) joins what
+	// RTLD_DEFAULT searches, until it is unloaded.
+	if got := u.call(0, "target_add", 1); got != -1000 {
+		t.Errorf("dlsym(RTLD_DEFAULT, target_add) without RTLD_GLOBAL = %d, want NULL", got)
+	}
+	u.dlerror(t)
+	gpath := plugintest.Build(t, "dl_global_user")
+	if _, err := l.Load(gpath); err == nil {
+		t.Error("dl_global_user loaded before anything defines target_add")
+	}
+	hg := u.open("dl_target.so", rtldNow|rtldGlobal)
+	if got := u.call(0, "target_add", 1); got != 2 {
+		t.Errorf("dlsym(RTLD_DEFAULT, target_add) after RTLD_GLOBAL = %d, want 2", got)
+	}
+	// A later load binds its imports to it too.
+	gu, err := l.Load(gpath)
+	if err != nil {
+		t.Fatalf("load dl_global_user after RTLD_GLOBAL: %v", err)
+	}
+	if got := call(t, gu, "uses_global", 4); got != 50 {
+		t.Errorf("uses_global(4) = %d, want 50", got)
+	}
+	// Bound to it, the new plugin holds it: a dlclose does not unload it
+	// from under the plugin; Close releases it.
+	u.close(hg)
+	if got := call(t, gu, "uses_global", 5); got != 60 {
+		t.Errorf("after the dlclose: uses_global(5) = %d, want 60", got)
+	}
+	if err := gu.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := sharedRefs(l, "dl_target.so"); n != -1 {
+		t.Errorf("after the dlclose and Close dl_target.so is still held (%d)", n)
+	}
+	if got := u.call(0, "target_add", 1); got != -1000 {
+		t.Errorf("dlsym(RTLD_DEFAULT, target_add) after its dlclose = %d, want NULL", got)
+	}
+	u.dlerror(t)
 
 	// Left open: closed with the plugin.
 	h = u.open("dl_target.so", rtldNow)

@@ -53,6 +53,8 @@ type dlState struct {
 	mu      sync.Mutex
 	cbs     map[*object]map[string]*sandbox.Callback // by importing object and name
 	handles map[uintptr]*dlHandle                    // by handle, runplug objects only
+	global  []*object                                // opened with RTLD_GLOBAL, in that order
+	holds   map[*object][]*object                    // global objects an object's imports bound to (dlHold)
 	// lockTID is the thread running plugin code (constructors,
 	// destructors) while l.mu is held, 0 when none: dlopen and dlclose
 	// from that code cannot take l.mu (see dlopen, dlclose).
@@ -64,8 +66,22 @@ type dlState struct {
 
 // dlHandle is a runplug object plugin code holds through dlopen.
 type dlHandle struct {
-	obj   *object
-	opens map[*object]int // dlopen calls not yet closed, by the object that made them
+	obj    *object
+	opens  map[*object]int // dlopen calls not yet closed, by the object that made them
+	global bool            // opened with RTLD_GLOBAL: in dlState.global
+}
+
+// forget drops handle h (x) once every dlopen of it was closed. d.mu is held.
+func (d *dlState) forget(h uintptr, x *dlHandle) {
+	delete(d.handles, h)
+	if x.global {
+		for i, g := range d.global {
+			if g == x.obj {
+				d.global = append(d.global[:i:i], d.global[i+1:]...)
+				break
+			}
+		}
+	}
 }
 
 // dlImport returns what an import of name by o binds to when it is one
@@ -272,6 +288,10 @@ func (l *Loader) dlRetire(o *object) {
 	cbs := d.cbs[o]
 	delete(d.cbs, o)
 	var release [][]*object
+	for _, g := range d.holds[o] {
+		release = append(release, g.scope)
+	}
+	delete(d.holds, o)
 	for h, x := range d.handles {
 		if n := x.opens[o]; n > 0 {
 			delete(x.opens, o)
@@ -279,7 +299,7 @@ func (l *Loader) dlRetire(o *object) {
 				release = append(release, x.obj.scope)
 			}
 			if len(x.opens) == 0 {
-				delete(d.handles, h)
+				d.forget(h, x)
 			}
 		}
 	}

@@ -116,8 +116,9 @@
 // code, and dlopen from plugin code shares the Loader's dependencies (the
 // host's copy for a libc-family name); what an object opened is released
 // when it is retired. dlsym(RTLD_DEFAULT, name) tries these services,
-// [Options].HostSymbols, the host functions, the caller's scope and the
-// host C libraries, in that order; RTLD_NEXT the caller's scope after the
+// [Options].HostSymbols, the host functions, the caller's scope, the
+// objects opened with RTLD_GLOBAL (later loads bind to those too, and
+// hold them) and the host C libraries, in that order; RTLD_NEXT the caller's scope after the
 // caller, then the host C libraries. __cxa_atexit handlers of an object
 // run when its destructors call __cxa_finalize (at Close) and are dropped
 // for a quarantined plugin; thread_local destructors run at thread exit

@@ -16,9 +16,11 @@ const tlsGetAddr = "__tls_get_addr"
 
 // resolve returns the value of symbol index sym of o for a relocation:
 // its own definition when o defines it, else (in order) runplug's
-// dynamic-linker services (dltable.go), the Loader's host symbols, o's lookup scope (itself, then its dependencies breadth-first),
-// the host C libraries; 0 for a weak import nothing provides. A
-// thread-local symbol resolves to its offset and module (see resolveTLS).
+// dynamic-linker services (dltable.go), the Loader's host symbols, o's
+// lookup scope (itself, then its dependencies breadth-first), the objects
+// plugin code opened with RTLD_GLOBAL (dlopen.go), the host C libraries;
+// 0 for a weak import nothing provides. A thread-local symbol resolves to
+// its offset and module (see resolveTLS).
 func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
 	s := &o.p.file.Dynamic.Symbols[idx]
 	if s.Shndx != elf.SHN_UNDEF {
@@ -62,6 +64,12 @@ func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
 		if err != nil {
 			return symValue{}, fmt.Errorf("%s: symbol %q: %w", o.name, s.Name, err)
 		}
+		return symValue{addr: uint64(a)}, nil
+	}
+	if a, g, err := l.dlGlobal(s.Name, s.Version); err != nil { // RTLD_GLOBAL objects (dlopen.go)
+		return symValue{}, fmt.Errorf("%s: %w", o.name, err)
+	} else if g != nil {
+		l.dlHold(o, g)
 		return symValue{addr: uint64(a)}, nil
 	}
 	if !l.opts.NoHostC && (l.allowC == nil || l.allowC[s.Name]) {

@@ -78,8 +78,8 @@
 //   - dlopen() loads through the host's Loader (the host's copy for libc,
 //     libm, libdl...); not from a constructor. What a plugin opens is
 //     closed with it at the latest. dlsym(RTLD_DEFAULT, name) sees the
-//     host's functions, then the plugin's dependencies, then the host's C
-//     libraries. dlmopen() fails.
+//     host's functions, then the plugin's dependencies, then objects opened
+//     with RTLD_GLOBAL, then the host's C libraries. dlmopen() fails.
 //
 // RUST PLUGINS
 //
