@@ -59,9 +59,6 @@ type dlState struct {
 	// destructors) while l.mu is held, 0 when none: dlopen and dlclose
 	// from that code cannot take l.mu (see dlopen, dlclose).
 	lockTID atomic.Int64
-	// used is set once an object of the Loader imports dlopen, dlsym,
-	// dlvsym or dlclose: until then enter and leave cost nothing.
-	used atomic.Bool
 }
 
 // dlHandle is a runplug object plugin code holds through dlopen.
@@ -100,7 +97,6 @@ func (l *Loader) dlImport(o *object, name string) (uintptr, bool) {
 	if cb := d.cbs[o][name]; cb != nil {
 		return cb.Addr(), true
 	}
-	d.used.Store(true)
 	cb, err := sandbox.NewCallback(name, fn)
 	if err != nil {
 		l.log.Warn("dynamic-linker service unavailable", "plugin", o.name, "symbol", name, "error", err)
@@ -119,18 +115,12 @@ func (l *Loader) dlImport(o *object, name string) (uintptr, bool) {
 // enter marks the calling thread as running plugin code while l.mu is
 // held (and locks the goroutine to it), until leave(enter()) (defer it).
 func (d *dlState) enter() int64 {
-	if !d.used.Load() {
-		return -1
-	}
 	runtime.LockOSThread()
 	return d.lockTID.Swap(sandbox.ThreadID())
 }
 
 // leave ends what enter began, restoring prev.
 func (d *dlState) leave(prev int64) {
-	if prev == -1 {
-		return
-	}
 	d.lockTID.Store(prev)
 	runtime.UnlockOSThread()
 }

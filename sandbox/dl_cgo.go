@@ -18,7 +18,6 @@ package sandbox
 static uint64_t rp_dl_open_host(const char *name, int flags) { return (uint64_t)(uintptr_t)dlopen(name, flags); }
 static int rp_dl_close_host(uint64_t h) { return dlclose((void *)(uintptr_t)h); }
 static char *rp_dl_host_error(void) { return dlerror(); }
-static int64_t rp_dl_gettid(void) { return (int64_t)gettid(); }
 static char *rp_dl_cstr(uint64_t p) { return (char *)(uintptr_t)p; }
 static uint64_t rp_dl_sym_host(uint64_t h, const char *name, const char *version) {
 	return rp_dlsym((void *)(uintptr_t)h, name, version);
@@ -30,6 +29,8 @@ import (
 	"errors"
 	"sync"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // DLDesc describes a loaded object to the object table. Addresses are
@@ -243,4 +244,4 @@ func hostDLError(what string) error {
 }
 
 // ThreadID returns the calling OS thread's id (gettid).
-func ThreadID() int64 { return int64(C.rp_dl_gettid()) }
+func ThreadID() int64 { return int64(unix.Gettid()) }
