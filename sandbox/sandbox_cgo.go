@@ -17,7 +17,20 @@ package sandbox
 #cgo CFLAGS: -O2 -Wall -fno-omit-frame-pointer
 #cgo LDFLAGS: -lm -Wl,--push-state,--no-as-needed -l:libpthread.so.0 -l:libdl.so.2 -l:librt.so.1 -Wl,--pop-state
 #include <stdlib.h>
+#include <string.h>
+#include <dlfcn.h>
 #include "sandbox.h"
+
+// rp_dlopen_host has glibc load one of its own libraries into the host;
+// on failure *err is a malloc'd copy of dlerror (read on this thread).
+static void *rp_dlopen_host(const char *name, char **err) {
+	void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL) {
+		const char *e = dlerror();
+		*err = strdup(e != NULL ? e : "unknown error");
+	}
+	return h;
+}
 */
 import "C"
 
@@ -27,8 +40,11 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/runplug/runplug/ldso"
 )
 
 var (
@@ -285,28 +301,24 @@ type HostLibrary struct {
 	handle unsafe.Pointer
 }
 
-var hostFamily = []string{
-	"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "ld-linux-x86-64.so.2",
-}
 
 var (
 	hostMu   sync.Mutex
 	hostLibs = map[string]*HostLibrary{}
 )
 
-// OpenHostLibrary returns the libc-family library soname (one of the names
-// HostLibraryNames can return) if the host process has it loaded. It never
-// loads anything: dlopen(soname, RTLD_NOLOAD|RTLD_LAZY). Errors wrap
-// ErrNotHostLibrary.
+// OpenHostLibrary returns glibc's library soname (one of
+// ldso.GlibcLibraries) as the host process has it: the copy already loaded
+// (libc, libm and the stubs the package links), or else one glibc's own
+// dlopen loads now (RTLD_NOW|RTLD_LOCAL; libresolv, libnss_*, ...), which
+// stays loaded for the life of the process. Errors wrap ErrNotHostLibrary.
 func OpenHostLibrary(soname string) (*HostLibrary, error) {
-	known := false
-	for _, n := range hostFamily {
-		if n == soname {
-			known = true
-		}
-	}
-	if !known {
-		return nil, fmt.Errorf("sandbox: open host library %q: not a libc-family name: %w", soname, ErrNotHostLibrary)
+	return openHostLibrary(soname, true)
+}
+
+func openHostLibrary(soname string, load bool) (*HostLibrary, error) {
+	if !ldso.IsGlibc(soname) || strings.ContainsRune(soname, '/') {
+		return nil, fmt.Errorf("sandbox: open host library %q: not one of glibc's libraries: %w", soname, ErrNotHostLibrary)
 	}
 	hostMu.Lock()
 	defer hostMu.Unlock()
@@ -316,6 +328,12 @@ func OpenHostLibrary(soname string) (*HostLibrary, error) {
 	cs := C.CString(soname)
 	defer C.free(unsafe.Pointer(cs))
 	p := C.rp_dlopen_noload(cs)
+	if p == nil && load {
+		var cerr *C.char
+		if p = C.rp_dlopen_host(cs, &cerr); p == nil {
+			return nil, fmt.Errorf("sandbox: open host library %q: dlopen: %s: %w", soname, takeCError(cerr), ErrNotHostLibrary)
+		}
+	}
 	if p == nil {
 		return nil, fmt.Errorf("sandbox: open host library %q: not loaded in this process: %w", soname, ErrNotHostLibrary)
 	}
@@ -353,13 +371,13 @@ func hasNUL(s string) bool {
 	return false
 }
 
-// HostLibraryNames returns the libc-family sonames the host process has
-// loaded, in a fixed order (libc.so.6 first). The package links libm so that
-// it is always among them.
+// HostLibraryNames returns the sonames of glibc's libraries the host
+// process has loaded, in a fixed order (libc.so.6 first). The package links
+// libm so that it is always among them. It loads nothing.
 func HostLibraryNames() []string {
 	var names []string
-	for _, n := range hostFamily {
-		if _, err := OpenHostLibrary(n); err == nil {
+	for _, n := range ldso.GlibcLibraries() {
+		if _, err := openHostLibrary(n, false); err == nil {
 			names = append(names, n)
 		}
 	}
