@@ -1,7 +1,8 @@
 package ldso
 
 import (
-	"os"
+	"errors"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -73,22 +74,39 @@ type Search struct {
 // Cache returns the ld.so cache the search reads (read on first use) and
 // the error that reading it met (a missing cache is no error: ld.so goes
 // on without one). A bad cache is ignored by the search, as ld.so does.
+// CachePath "" shares the process's SystemCache.
 func (s *Search) Cache() (*Cache, error) {
 	s.once.Do(func() {
-		p := s.CachePath
-		if p == "none" {
-			return
+		switch s.CachePath {
+		case "none":
+		case "":
+			s.cache, s.cacheErr = SystemCache()
+		default:
+			s.cache, s.cacheErr = readCacheOrNone(s.CachePath)
 		}
-		if p == "" {
-			p = DefaultCachePath
-		}
-		c, err := ReadCache(p)
-		if err != nil && !os.IsNotExist(err) {
-			s.cacheErr = err
-		}
-		s.cache = c
 	})
 	return s.cache, s.cacheErr
+}
+
+var (
+	systemOnce     sync.Once
+	systemCache    *Cache
+	systemCacheErr error
+)
+
+// SystemCache returns DefaultCachePath parsed, read once per process on
+// first use (ld.so too reads it once). A missing cache is (nil, nil).
+func SystemCache() (*Cache, error) {
+	systemOnce.Do(func() { systemCache, systemCacheErr = readCacheOrNone(DefaultCachePath) })
+	return systemCache, systemCacheErr
+}
+
+func readCacheOrNone(path string) (*Cache, error) {
+	c, err := ReadCache(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return c, err
 }
 
 func (s *Search) hwcaps() []string {

@@ -115,7 +115,6 @@ func candidateRefused(err error) bool {
 	return errors.As(err, &re)
 }
 
-
 // candidatePaths lists the paths of cs.
 func candidatePaths(cs []ldso.Candidate) []string {
 	out := make([]string, len(cs))

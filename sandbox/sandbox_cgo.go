@@ -301,7 +301,6 @@ type HostLibrary struct {
 	handle unsafe.Pointer
 }
 
-
 var (
 	hostMu   sync.Mutex
 	hostLibs = map[string]*HostLibrary{}
