@@ -135,6 +135,9 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "inspect", "want exactly one FILE")
 	}
 	path := fs.Arg(0)
+	if found, err := findObject(path, nil); err == nil {
+		path = found
+	}
 	logger.Debug("inspect", "path", path)
 	f, err := parseFile(path)
 	if err != nil {
