@@ -68,3 +68,29 @@ func IsGlibc(name string) bool {
 	}
 	return glibcSet[name]
 }
+
+// glibcStems are the names of glibcLibraries up to ".so" ("libresolv").
+var glibcStems = func() map[string]bool {
+	m := make(map[string]bool, len(glibcLibraries))
+	for _, n := range glibcLibraries {
+		m[soStem(n)] = true
+	}
+	return m
+}()
+
+// soStem returns name up to its ".so" ("libz.so.1" -> "libz").
+func soStem(name string) string {
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	if i := strings.Index(name, ".so"); i >= 0 {
+		return name[:i]
+	}
+	return name
+}
+
+// HasGlibcStem reports whether name (a path or a file name) has the stem
+// of one of glibc's libraries ("libresolv.so", the development link to
+// libresolv.so.2): it may be another name for it. A cheap test before
+// resolving links.
+func HasGlibcStem(name string) bool { return glibcStems[soStem(name)] }

@@ -160,3 +160,14 @@ func TestGlibcListMatchesPackage(t *testing.T) {
 		t.Error("IsGlibc: wrong answer for libcrypt, libnss_systemd or a path")
 	}
 }
+
+func TestHasGlibcStem(t *testing.T) {
+	for name, want := range map[string]bool{
+		"libresolv.so": true, "/usr/lib/x86_64-linux-gnu/libc.so": true, "libm.so.6": true,
+		"libz.so.1": false, "libcrypt.so.1": false, "libmx.so": false,
+	} {
+		if got := HasGlibcStem(name); got != want {
+			t.Errorf("HasGlibcStem(%q) = %v", name, got)
+		}
+	}
+}

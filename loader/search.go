@@ -90,7 +90,16 @@ func hostScopeLookup(o *object, name, version string) (uintptr, bool) {
 func (l *Loader) isHostCopy(path string) (string, bool) {
 	name := filepath.Base(path)
 	if !ldso.IsGlibc(name) {
-		return "", false
+		// A link such as libresolv.so -> libresolv.so.2 (the
+		// development link) names the same file.
+		if !ldso.HasGlibcStem(name) {
+			return "", false
+		}
+		real, err := filepath.EvalSymlinks(path)
+		if err != nil || !ldso.IsGlibc(real) {
+			return "", false
+		}
+		name = filepath.Base(real)
 	}
 	var want unix.Stat_t
 	if unix.Stat(path, &want) != nil {
@@ -152,11 +161,8 @@ func (l *Loader) loadByName(name string) (*object, error) {
 // libraries as the host has it: a name ("libm.so.6") or the path of the
 // host's copy. It returns the soname.
 func (l *Loader) hostLibraryPath(path string) (string, bool) {
-	if !ldso.IsGlibc(path) {
-		return "", false
-	}
 	if !strings.ContainsRune(path, '/') {
-		return path, true
+		return path, ldso.IsGlibc(path)
 	}
 	return l.isHostCopy(path)
 }

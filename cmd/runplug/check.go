@@ -40,6 +40,7 @@ const (
 	outRefused = "refused"
 	outCrashed = "crashed"
 	outTimeout = "timeout"
+	outExited  = "exited" // the child exited without a verdict (a library's constructor called exit)
 )
 
 // childVerdict is what a child reports on fd 3.
@@ -51,7 +52,7 @@ type childVerdict struct {
 
 // LoadResult is the outcome of one load of one object, by one loader.
 type LoadResult struct {
-	Outcome string `json:"outcome"`          // ok, refused, crashed or timeout
+	Outcome string `json:"outcome"`          // ok, refused, crashed, timeout or exited
 	Kind    string `json:"kind,omitempty"`   // refused: the reason's kind; crashed: the signal
 	Reason  string `json:"reason,omitempty"` // refused: the error
 }
@@ -278,7 +279,7 @@ func runChild(opt checkOptions, mode, path string) LoadResult {
 	var v childVerdict
 	line, _, _ := bytes.Cut(out, []byte("\n"))
 	if err := json.Unmarshal(line, &v); err != nil {
-		return LoadResult{Outcome: outCrashed, Kind: "no verdict", Reason: fmt.Sprintf("child ended (%v) without a verdict", werr)}
+		return LoadResult{Outcome: outExited, Reason: fmt.Sprintf("the child ended (%v) without a verdict", werr)}
 	}
 	if v.OK {
 		return LoadResult{Outcome: outOK}
@@ -344,6 +345,8 @@ func refusalKind(err error) string {
 		return "unsupported"
 	case errors.Is(err, errDlopen):
 		return "dlopen"
+	case errors.Is(err, sandbox.ErrNotHostLibrary):
+		return "host-library" // glibc's dlopen of one of its own libraries failed
 	}
 	return "other"
 }
