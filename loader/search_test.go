@@ -251,3 +251,43 @@ func TestCtorOnly(t *testing.T) {
 		t.Error("the destructor did not run")
 	}
 }
+
+// TestDependenciesHwcaps: a library in a glibc-hwcaps subdirectory the CPU
+// supports is preferred, as ld.so prefers it; Dependencies and Load agree.
+func TestDependenciesHwcaps(t *testing.T) {
+	hw := ldso.HwcapsSubdirs()
+	if len(hw) == 0 {
+		t.Skip("this CPU supports no glibc-hwcaps level (below x86-64-v2)")
+	}
+	dir := t.TempDir()
+	copyTo := func(src, dst string) {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(dst), 0o755)
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := plugintest.Build(t, "dep_a")
+	copyTo(a, filepath.Join(dir, "dep_a.so"))
+	copyTo(filepath.Join(filepath.Dir(a), "dep_b.so"), filepath.Join(dir, "dep_b.so"))
+	want := filepath.Join(dir, "glibc-hwcaps", hw[len(hw)-1], "dep_b.so")
+	copyTo(filepath.Join(filepath.Dir(a), "dep_b.so"), want)
+	l := newLoader(t, Options{})
+	root, err := l.Dependencies(filepath.Join(dir, "dep_a.so"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(root.Needs) == 0 || root.Needs[0].Path != want || root.Needs[0].From != ldso.FromRunpath {
+		t.Fatalf("dep_b: %+v, want %s", root.Needs, want)
+	}
+	p, err := l.Load(filepath.Join(dir, "dep_a.so"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.closure[0].path; got != want {
+		t.Errorf("Load took %s, want %s", got, want)
+	}
+}
