@@ -64,12 +64,13 @@ func hostDependency(need string) error {
 }
 
 // hostScopeLookup finds an import of o in glibc's libraries that o's scope
-// needs and that are not among the host's initial ones (hostLookup's):
-// libresolv for a plugin that needs it, say. Only consulted after a miss.
+// needs and that are not among the host's initial ones (hostLookup's, which
+// has searched those already): libresolv for a plugin that needs it, say.
+// Only consulted after hostLookup missed.
 func hostScopeLookup(o *object, name, version string) (uintptr, bool) {
 	for _, d := range o.scope {
 		for _, need := range d.p.file.Dynamic.Needed {
-			if !ldso.IsGlibc(need) {
+			if !ldso.IsGlibc(need) || isInitialHostLib(need) {
 				continue
 			}
 			h, err := sandbox.OpenHostLibrary(need)
@@ -165,4 +166,14 @@ func (l *Loader) hostLibraryPath(path string) (string, bool) {
 		return path, ldso.IsGlibc(path)
 	}
 	return l.isHostCopy(path)
+}
+
+// isInitialHostLib reports whether name is one of hostLookup's libraries.
+func isInitialHostLib(name string) bool {
+	for _, h := range hostLibs { // set once, before hostLookup's first search
+		if h.Name() == name {
+			return true
+		}
+	}
+	return false
 }
