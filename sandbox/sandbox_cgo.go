@@ -8,9 +8,9 @@ package sandbox
 //
 // LDFLAGS: libm is linked (sandbox.c references cbrt so --as-needed keeps
 // it) and the glibc 2.34+ stubs libpthread.so.0, libdl.so.2 and librt.so.1
-// are linked by soname without --as-needed, so that every libc-family
-// library a plugin may name in DT_NEEDED is already in the process for
-// OpenHostLibrary. rp_call itself is not called through cgo's generated
+// are linked by soname without --as-needed, so that the libraries plugins
+// name most are already in the process; OpenHostLibrary has glibc load
+// the rest of its own (ldso.GlibcLibraries) on demand. rp_call itself is not called through cgo's generated
 // wrapper but run directly by runtime.cgocall: see callRecord.run.
 
 /*
@@ -294,8 +294,9 @@ func hostSymbol(pc uintptr) (sym, object string) {
 	return sym, object
 }
 
-// HostLibrary is a C library already loaded in the host process (libc and
-// its family), whose symbols plugins may import.
+// HostLibrary is one of glibc's own libraries as the host process has it
+// (loaded by glibc's dynamic linker, never by runplug), whose symbols
+// plugins may import.
 type HostLibrary struct {
 	name   string
 	handle unsafe.Pointer
