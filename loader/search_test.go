@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/runplug/runplug/elfmap"
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/ldso"
 )
 
@@ -289,5 +291,53 @@ func TestDependenciesHwcaps(t *testing.T) {
 	}
 	if got := p.closure[0].path; got != want {
 		t.Errorf("Load took %s, want %s", got, want)
+	}
+}
+
+// TestLoadThroughCache: a library only the ld.so cache knows of (as one in
+// /usr/local/lib is) is found, by name and as a dependency; the cache is
+// one written by the machine's ldconfig.
+func TestLoadThroughCache(t *testing.T) {
+	cc := testenv.LookPath(t, "cc", "gcc")
+	ldconfig, err := exec.LookPath("ldconfig")
+	if err != nil {
+		ldconfig = "/sbin/ldconfig"
+	}
+	testenv.NeedFile(t, ldconfig, "libc-bin")
+	dir := t.TempDir()
+	lib := filepath.Join(dir, "lib")
+	os.MkdirAll(lib, 0o755)
+	src := filepath.Join(dir, "sc.c")
+	os.WriteFile(src, []byte("int sc(void) { return 42; }\n"), 0o644)
+	if out, err := exec.Command(cc, "-shared", "-fPIC", "-Wl,-soname,libsearchcache.so.1", "-o", filepath.Join(lib, "libsearchcache.so.1"), src).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	user := filepath.Join(dir, "user.c")
+	os.WriteFile(user, []byte("int sc(void);\nint user(void) { return sc() + 1; }\n"), 0o644)
+	userSO := filepath.Join(dir, "user.so")
+	if out, err := exec.Command(cc, "-shared", "-fPIC", "-o", userSO, user, "-L"+lib, "-l:libsearchcache.so.1").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	conf := filepath.Join(dir, "ld.so.conf")
+	os.WriteFile(conf, []byte(lib+"\n"), 0o644)
+	cache := filepath.Join(dir, "ld.so.cache")
+	if out, err := exec.Command(ldconfig, "-X", "-C", cache, "-f", conf).CombinedOutput(); err != nil {
+		t.Fatalf("ldconfig: %v: %s", err, out)
+	}
+	l := newLoader(t, Options{})
+	l.search.CachePath = cache // as /etc/ld.so.cache
+	for name, want := range map[string]uint64{"libsearchcache.so.1": 42, userSO: 43} {
+		sym := map[string]string{"libsearchcache.so.1": "sc", userSO: "user"}[name]
+		p, err := l.Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := p.Func(sym)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := f.Call(); err != nil || got != want {
+			t.Errorf("%s: %s() = %d, %v; want %d", name, sym, got, err, want)
+		}
 	}
 }
