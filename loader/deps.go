@@ -41,6 +41,12 @@ type DepNode struct {
 	// refused (the reason: ErrTLS, elfmap.ErrUnsupported, ...). nil when
 	// nothing this side of relocation is wrong with it.
 	Err error `json:"-"`
+	// Undefined lists the strong imports ("name" or "name@VERSION") that
+	// nothing defines: not the object's scope (itself, then what it needs,
+	// breadth-first), the Loader's host symbols and host functions, nor
+	// glibc's libraries. The load would fail on the first (Err is then an
+	// *UndefinedSymbolError unless something else is wrong first).
+	Undefined []string `json:"undefined,omitempty"`
 	// Error is Err's message, for JSON.
 	Error string `json:"error,omitempty"`
 	// Seen marks an object already described higher in the tree; its
@@ -80,6 +86,7 @@ func (l *Loader) Dependencies(name string) (*DepNode, error) {
 		return root, nil
 	}
 	w.walk(root, nil)
+	w.checkImports()
 	return root, nil
 }
 
@@ -206,4 +213,101 @@ func versionNeeds(d *elfmap.Dynamic) map[string][]string {
 		sort.Strings(out[file])
 	}
 	return out
+}
+
+// checkImports fills Undefined (and Err) of every object walked.
+func (w *depWalk) checkImports() {
+	for _, n := range w.seen {
+		f := w.files[n]
+		scope := w.scope(n)
+		for i := range f.Dynamic.Symbols {
+			s := &f.Dynamic.Symbols[i]
+			if i == 0 || s.Shndx != elf.SHN_UNDEF || s.Bind == elf.STB_WEAK || s.Name == "" || w.defined(s, scope) {
+				continue
+			}
+			name := s.Name
+			if s.Version != "" {
+				name += "@" + s.Version
+			}
+			n.Undefined = append(n.Undefined, name)
+			if n.Err == nil {
+				obj := n.Soname
+				if obj == "" {
+					obj = filepath.Base(n.Path)
+				}
+				n.Err = &UndefinedSymbolError{Object: obj, Symbol: s.Name, Version: s.Version}
+				n.Error = n.Err.Error()
+			}
+		}
+	}
+}
+
+// scope returns the dynamic sections of n's lookup scope (n, then what it
+// needs, breadth-first) and the glibc libraries they need.
+func (w *depWalk) scope(n *DepNode) (sc depScope) {
+	seen := map[*DepNode]bool{n: true}
+	queue := []*DepNode{n}
+	for q := 0; q < len(queue); q++ {
+		cur := queue[q]
+		sc.dyns = append(sc.dyns, w.files[cur].Dynamic)
+		for _, c := range cur.Needs {
+			if c.From == FromHost {
+				sc.glibc = append(sc.glibc, c.Name)
+				continue
+			}
+			if c.Seen {
+				c = w.seen[c.Path]
+			}
+			if c != nil && !seen[c] && w.files[c] != nil {
+				seen[c] = true
+				queue = append(queue, c)
+			}
+		}
+	}
+	return sc
+}
+
+// depScope is what an object's imports may bind to.
+type depScope struct {
+	dyns  []*elfmap.Dynamic
+	glibc []string
+}
+
+// defined reports whether import s binds to something, as resolve would
+// bind it (resolve.go), short of running IFUNC resolvers.
+func (w *depWalk) defined(s *elfmap.Symbol, sc depScope) bool {
+	l := w.l
+	if s.Name == tlsGetAddr {
+		return true
+	}
+	if _, ok := l.opts.HostSymbols[s.Name]; ok {
+		return true
+	}
+	if l.hostFuncRegistered(s.Name) {
+		return true
+	}
+	for _, d := range sc.dyns {
+		if _, ok := d.Lookup(s.Name, s.Version); ok {
+			return true
+		}
+	}
+	if s.Type == elf.STT_TLS || l.opts.NoHostC || (l.allowC != nil && !l.allowC[s.Name]) {
+		return false
+	}
+	if _, ok := hostLookup(s.Name, s.Version); ok {
+		return true
+	}
+	for _, need := range sc.glibc {
+		if _, ok := lookupGlibc(need, s.Name, s.Version); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// hostFuncRegistered reports whether RegisterHostFunc registered name.
+func (l *Loader) hostFuncRegistered(name string) bool {
+	l.host.mu.Lock()
+	defer l.host.mu.Unlock()
+	return l.host.fns[name] != nil
 }

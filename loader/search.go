@@ -73,11 +73,7 @@ func hostScopeLookup(o *object, name, version string) (uintptr, bool) {
 			if !ldso.IsGlibc(need) || isInitialHostLib(need) {
 				continue
 			}
-			h, err := sandbox.OpenHostLibrary(need)
-			if err != nil {
-				continue
-			}
-			if a, ok := h.Lookup(name, version); ok {
+			if a, ok := lookupGlibc(need, name, version); ok {
 				return a, true
 			}
 		}
@@ -176,4 +172,14 @@ func isInitialHostLib(name string) bool {
 		}
 	}
 	return false
+}
+
+// lookupGlibc finds name (of version, "" for the default) in glibc's
+// library need as the host has it (loaded by glibc if it was not).
+func lookupGlibc(need, name, version string) (uintptr, bool) {
+	h, err := sandbox.OpenHostLibrary(need)
+	if err != nil {
+		return 0, false
+	}
+	return h.Lookup(name, version)
 }

@@ -341,3 +341,26 @@ func TestLoadThroughCache(t *testing.T) {
 		}
 	}
 }
+
+// TestDependenciesUndefined: Dependencies names a strong import nothing
+// defines, as the load would fail on it, and not one the host provides.
+func TestDependenciesUndefined(t *testing.T) {
+	path := plugintest.Build(t, "weak_strong_missing")
+	l := newLoader(t, Options{})
+	root, err := l.Dependencies(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(root.Undefined) != 1 || root.Undefined[0] != "runplug_nowhere_defined" || !errors.Is(root.Err, ErrSymbolNotFound) {
+		t.Fatalf("Undefined %q, Err %v", root.Undefined, root.Err)
+	}
+	_, lerr := l.Load(path)
+	var ue *UndefinedSymbolError
+	if !errors.As(lerr, &ue) || ue.Symbol != "runplug_nowhere_defined" {
+		t.Errorf("Load: %v", lerr)
+	}
+	l2 := newLoader(t, Options{HostSymbols: map[string]uintptr{"runplug_nowhere_defined": 1}})
+	if root, err := l2.Dependencies(path); err != nil || root.Err != nil || len(root.Undefined) != 0 {
+		t.Errorf("with the host symbol: %v, %+v", err, root)
+	}
+}
