@@ -318,7 +318,7 @@ func OpenHostLibrary(soname string) (*HostLibrary, error) {
 
 func openHostLibrary(soname string, load bool) (*HostLibrary, error) {
 	if !ldso.IsGlibc(soname) || strings.ContainsRune(soname, '/') {
-		return nil, fmt.Errorf("sandbox: open host library %q: not one of glibc's libraries: %w", soname, ErrNotHostLibrary)
+		return nil, hostLibraryError(fmt.Sprintf("sandbox: open host library %q: not one of glibc's libraries", soname))
 	}
 	hostMu.Lock()
 	defer hostMu.Unlock()
@@ -331,16 +331,25 @@ func openHostLibrary(soname string, load bool) (*HostLibrary, error) {
 	if p == nil && load {
 		var cerr *C.char
 		if p = C.rp_dlopen_host(cs, &cerr); p == nil {
-			return nil, fmt.Errorf("sandbox: open host library %q: dlopen: %s: %w", soname, takeCError(cerr), ErrNotHostLibrary)
+			return nil, hostLibraryError(fmt.Sprintf("sandbox: open host library %q: dlopen: %s", soname, takeCError(cerr)))
 		}
 	}
 	if p == nil {
-		return nil, fmt.Errorf("sandbox: open host library %q: not loaded in this process: %w", soname, ErrNotHostLibrary)
+		return nil, hostLibraryError(fmt.Sprintf("sandbox: open host library %q: not loaded in this process", soname))
 	}
 	h := &HostLibrary{name: soname, handle: p}
 	hostLibs[soname] = h
 	return h, nil
 }
+
+// hostLibraryError is an error of OpenHostLibrary: errors.Is(err,
+// ErrNotHostLibrary), without repeating that sentinel's text.
+type hostLibraryError string
+
+func (e hostLibraryError) Error() string { return string(e) }
+
+// Is reports whether target is ErrNotHostLibrary.
+func (e hostLibraryError) Is(target error) bool { return target == ErrNotHostLibrary }
 
 // Name returns the library's soname.
 func (h *HostLibrary) Name() string { return h.name }

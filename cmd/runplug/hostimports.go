@@ -16,8 +16,8 @@ import (
 	"github.com/runplug/runplug/sandbox"
 )
 
-// Which imports must the host provide? Those that neither the host's C
-// library family (what the loader resolves through dlsym) nor the
+// Which imports must the host provide? Those that neither glibc's own
+// libraries (what the loader resolves through dlsym) nor the
 // libraries the object needs (directly or not) define: at load time only
 // Options.HostSymbols or a host function (loader.RegisterHostFunc) can
 // satisfy them.
@@ -142,7 +142,7 @@ func printHostImports(w io.Writer, rep *Report) {
 			hs = append(hs, im)
 		}
 	}
-	fmt.Fprintf(w, "\nhost functions (%d): strong imports that neither the C library family nor the needed libraries define; the host must provide them\n", len(hs))
+	fmt.Fprintf(w, "\nhost functions (%d): strong imports that neither glibc's libraries nor the needed libraries define; the host must provide them\n", len(hs))
 	if len(rep.NeededMissing) > 0 {
 		fmt.Fprintf(w, "  (needed libraries not found, their symbols are not known: %s)\n", strings.Join(rep.NeededMissing, ", "))
 	}

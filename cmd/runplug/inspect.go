@@ -116,7 +116,7 @@ type Import struct {
 	Version string `json:"version"`
 	// From is the library the version is needed from (DT_VERNEED).
 	From string `json:"from,omitempty"`
-	// Host marks a strong import that neither the host's C library family
+	// Host marks a strong import that neither glibc's own libraries
 	// nor the needed libraries define: the host must provide it (see
 	// hostimports.go). Builtin: `runplug call` has it built in.
 	Host    bool `json:"host"`
