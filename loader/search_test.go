@@ -179,6 +179,13 @@ func TestHostLibraryPlugin(t *testing.T) {
 		if got, err := cos.CallFloat(nil, []float64{0}); err != nil || got != 1 {
 			t.Errorf("cos(0) = %v, %v", got, err)
 		}
+		pow, err := Bind2[float64, float64, float64](p, "pow")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := pow(2, 10); err != nil || got != 1024 {
+			t.Errorf("pow(2, 10) = %v, %v", got, err)
+		}
 		if s, err := p.Lookup("signgam"); err != nil || s.Func {
 			t.Errorf("Lookup(signgam) = %+v, %v; want data", s, err)
 		}
