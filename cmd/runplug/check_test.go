@@ -135,8 +135,11 @@ func TestCheckSystemLibraries(t *testing.T) {
 		s.Objects, time.Since(start).Round(time.Millisecond), s.Runplug, s.Refusals, s.Dlopen, s.BothOK, s.DlopenOK, s.MismatchKinds)
 	for _, r := range rep.Results {
 		switch {
-		case r.Runplug.Outcome == outCrashed || r.Runplug.Outcome == outTimeout:
-			t.Errorf("%s: runplug %s %s", r.Path, r.Runplug.Outcome, r.Runplug.Kind)
+		case r.Runplug.Outcome == outCrashed || r.Runplug.Outcome == outTimeout || r.Runplug.Outcome == outExited:
+			// exited: the child died without a verdict (a Go panic, or
+			// a constructor calling exit, which runplug's loader should
+			// have contained).
+			t.Errorf("%s: runplug %s %s %s", r.Path, r.Runplug.Outcome, r.Runplug.Kind, r.Runplug.Reason)
 		case r.Mismatch && !expectedMismatch(r):
 			t.Errorf("MISMATCH %s: dlopen loads it, runplug: %s [%s] %s", r.Path, r.Runplug.Outcome, r.Runplug.Kind, r.Runplug.Reason)
 		case r.Mismatch:
