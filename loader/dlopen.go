@@ -72,7 +72,7 @@ func (l *Loader) dlopen(caller *object, namePtr uint64, flags int) (uintptr, err
 		return 0, fmt.Errorf("dlopen %s: not loaded (RTLD_NOLOAD)", name)
 	}
 	if dep == nil {
-		d, isNew, err := l.dependency(name, caller)
+		d, isNew, err := l.dependency(name, caller, nil)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) || errors.Is(err, ErrNotFound) {
 				return 0, fmt.Errorf("dlopen %s: cannot open shared object file: %w", name, err)
