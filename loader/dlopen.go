@@ -46,7 +46,7 @@ func dlopenFunc(l *Loader, o *object) RawHostFunc {
 }
 
 // dlopen opens a library for plugin code (caller): the host's copy for a
-// libc-family name (and the main program for NULL), else the Loader's
+// name of one of glibc's own libraries (and the main program for NULL), else the Loader's
 // shared object of that name, loaded with its dependencies (as a
 // DT_NEEDED of caller would be) when the Loader has none. The handle holds
 // the object and its dependencies until dlclose or until caller is
@@ -193,7 +193,7 @@ func dlsymFunc(versioned bool) func(l *Loader, o *object) RawHostFunc {
 // AllowC). RTLD_NEXT: caller's scope after
 // caller itself, then the host C libraries. A runplug handle: that
 // object's scope. Any other handle (the host's, from dlopen of a
-// libc-family name or NULL) goes to glibc's dlsym.
+// name of one of glibc's own libraries or NULL) goes to glibc's dlsym.
 func (l *Loader) dlsym(caller *object, h uint64, name, version string) (uintptr, error) {
 	if name == "" {
 		return 0, errors.New("dlsym: empty symbol name")

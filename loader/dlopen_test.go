@@ -163,7 +163,7 @@ func TestDlopenFromPlugin(t *testing.T) {
 	if got, err := vsym("memcpy", "GLIBC_2.2.5"); err != nil || uintptr(got) != want || want == 0 {
 		t.Errorf("dlvsym(RTLD_DEFAULT, memcpy, GLIBC_2.2.5) = %#x, %v; want the host's %#x", got, err, want)
 	}
-	// A libc-family name is the host's copy.
+	// A name of one of glibc's own libraries is the host's copy.
 	hc := u.open("libc.so.6", rtldNow)
 	if hc == 0 || sandbox.DLIsHandle(uintptr(hc)) {
 		t.Errorf("dlopen(libc.so.6) = %#x, want glibc's handle", hc)

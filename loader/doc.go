@@ -135,7 +135,7 @@
 // and Rust panics unwind through plugins and their dependencies (runplug's
 // own copies of libstdc++ and libgcc_s), backtraces and dladdr see plugin
 // code, and dlopen from plugin code shares the Loader's dependencies (the
-// host's copy for a libc-family name); what an object opened is released
+// host's copy for a name of one of glibc's own libraries); what an object opened is released
 // when it is retired. dlsym(RTLD_DEFAULT, name) tries these services,
 // [Options].HostSymbols, the host functions, the caller's scope, the
 // objects opened with RTLD_GLOBAL (later loads bind to those too, and

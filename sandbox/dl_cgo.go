@@ -196,7 +196,7 @@ func DLBenchFind(pc uintptr, n int, ours bool) int64 {
 }
 
 // DLOpenHost is glibc's dlopen, for the host's own libraries (a
-// libc-family name, or "" for the main program).
+// name of one of glibc's own libraries, or "" for the main program).
 func DLOpenHost(name string, flags int) (uintptr, error) {
 	var cs *C.char
 	if name != "" {
