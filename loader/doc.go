@@ -134,18 +134,19 @@
 // importing object) that load through the same Loader. So C++ exceptions
 // and Rust panics unwind through plugins and their dependencies (runplug's
 // own copies of libstdc++ and libgcc_s), backtraces and dladdr see plugin
-// code, and dlopen from plugin code shares the Loader's dependencies (the
-// host's copy for a name of one of glibc's own libraries); what an object opened is released
-// when it is retired. dlsym(RTLD_DEFAULT, name) tries these services,
-// [Options].HostSymbols, the host functions, the caller's scope, the
-// objects opened with RTLD_GLOBAL (later loads bind to those too, and
-// hold them) and the host C libraries, in that order; RTLD_NEXT the caller's scope after the
-// caller, then the host C libraries. __cxa_atexit handlers of an object
-// run when its destructors call __cxa_finalize (at Close) and are dropped
-// for a quarantined plugin; thread_local destructors run at thread exit
-// only while their object is loaded. dlopen from a constructor fails and
-// dlclose from a destructor is deferred to the retirement of the object
-// that opened the handle: the Loader's lock is held while they run.
+// code, and dlopen from plugin code shares the Loader's dependencies (a
+// name of one of glibc's own libraries gets the host's copy); what an
+// object opened is released when it is retired. dlsym(RTLD_DEFAULT, name)
+// tries these services, [Options].HostSymbols, the host functions, the
+// caller's scope, the objects opened with RTLD_GLOBAL (later loads bind
+// to those too, and hold them) and the host C libraries, in that order;
+// RTLD_NEXT the caller's scope after the caller, then the host C
+// libraries. __cxa_atexit handlers of an object run when its destructors
+// call __cxa_finalize (at Close) and are dropped for a quarantined plugin;
+// thread_local destructors run at thread exit only while their object is
+// loaded. dlopen from a constructor fails and dlclose from a destructor is
+// deferred to the retirement of the object that opened the handle: the
+// Loader's lock is held while they run.
 //
 // # Calls
 //
