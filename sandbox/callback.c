@@ -1,3 +1,5 @@
+//go:build linux && amd64 && cgo
+
 // callback.c: the C half of host callbacks (callback.go): rp_cb_c runs
 // between a callback's thunk (callback_amd64.S) and the Go dispatcher.
 
@@ -54,6 +56,17 @@ static int64_t rp_cbfix_int(uint64_t fn, int64_t a, int64_t b, int64_t c, int64_
 static double rp_cbfix_float(uint64_t fn, int64_t a, int64_t b, int64_t c, int64_t d, int64_t e, double x0,
                              double x1, double x2, double x3, double x4, double x5, double x6, double x7) {
 	return ((rp_cbfix_ffn)fn)(a, b, c, d, e, 6, x0, x1, x2, x3, x4, x5, x6, x7);
+}
+
+// rp_cbfix_loop calls fn(i, 1) for i in [0, n) and sums the results: the
+// native caller of the callback benchmarks (sandbox.CallbackLoop).
+int64_t rp_cbfix_loop(uint64_t fn, int64_t n) {
+	int64_t (*f)(int64_t, int64_t) = (int64_t(*)(int64_t, int64_t))fn;
+	int64_t s = 0;
+	for (int64_t i = 0; i < n; i++) {
+		s += f(i, 1);
+	}
+	return s;
 }
 
 uint64_t rp_cbfix_int_addr(void) { return (uint64_t)&rp_cbfix_int; }

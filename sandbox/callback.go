@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -9,24 +8,37 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // Host callbacks: a C-callable address per Go function.
 //
-// Each Callback owns one 32-byte thunk in an executable page that this
-// file generates: the page is mapped read-write, filled with a thunk for
-// every slot (slot k of page p loads callback id p*perPage+k into r11 and
-// jumps to rp_cb_entry), then made read-and-execute; it is never writable
-// and executable at once, and never written again. Ids are recycled
-// through per-page free lists, and a page whose slots are all free is
-// unmapped (except the last page left, kept for the next registration).
-// The dispatcher finds the Go function of an id in a sync.Map.
+// Each Callback owns one thunk slot in an executable page of generated
+// code (callback_cgo.go): slot k of page p loads callback id p*perPage+k
+// and jumps to the common entry, which saves the argument registers and
+// calls the Go dispatcher on the calling thread. Pages are added as
+// callbacks are made, so there is no fixed limit, and they are never
+// unmapped or rewritten: an address native code kept stays executable
+// code for the life of the process. The dispatcher finds an id's Callback
+// in a table that grows with the pages and is read without a lock.
+//
+// A released slot is not handed out again at once: released ids queue up
+// (oldest first) and one is reused only while more than cbQuarantine
+// others wait behind it. Until then a call through the released address
+// finds the released Callback, and ends in ErrCallbackFreed, not in
+// another callback.
+
+// cbQuarantine is how many released slots wait before the oldest is
+// reused: a stale address keeps reaching the ErrCallbackFreed path until
+// that many other callbacks were released after it.
+const cbQuarantine = 1024
 
 // thunkSize is the size of one thunk slot.
 const thunkSize = 32
+
+// thunksPerPage is the number of thunk slots in a page.
+func thunksPerPage() int { return cbPerPage }
+
+var cbPerPage = os.Getpagesize() / thunkSize
 
 var (
 	// ErrHostPanic is wrapped by a *HostPanicError: a Go function that
@@ -42,7 +54,8 @@ var (
 // function it called back into panicked. The panic was recovered in the
 // dispatcher (it never unwinds through C frames) and the outer call was
 // ended with rp_abort_current. It matches ErrHostPanic, and the panic
-// value when that is an error.
+// value when that is an error. A Callback's panic handler receives one too
+// for a panic outside any protected call (see Callback).
 type HostPanicError struct {
 	Func  string // the Callback's name
 	Value any    // the value passed to panic (a runtime.Error for a nil dereference)
@@ -67,56 +80,49 @@ func (e *HostPanicError) Unwrap() []error {
 // integer or pointer arguments and eight double arguments (SysV AMD64
 // ABI), and gets back the Go function's Result in rax and xmm0.
 //
+// Any thread may call it: one inside a protected call (Call, CallContext;
+// the Go function then runs nested in that call), a Go thread in no
+// protected call, or a thread the plugin created itself (cgo's runtime
+// attaches such a thread to Go for the duration of the call).
+//
 // The Go function runs outside the fault protection of the plugin call it
 // came from: its own faults (a nil dereference) are ordinary Go panics. A
-// panic is recovered by the dispatcher; when the callback was called
-// inside a protected call (Call, CallContext) that call ends with a
-// *HostPanicError and the Go function's caller, the native code, never
-// resumes. Called from a thread that is in no protected call (one the
-// plugin created), a panic is not recovered: it crashes the process as
-// an unrecovered panic in a goroutine would.
+// panic is always recovered by the dispatcher. When the callback was
+// called inside a protected call, that call ends with a *HostPanicError
+// and the Go function's caller, the native code, never resumes. Called
+// outside any protected call there is nothing to end: the native caller
+// gets a zero result (rax and xmm0 zero), and the *HostPanicError goes to
+// the panic handler (SetPanicHandler) and is kept as Err. A call through
+// a freed Callback is handled the same way, with ErrCallbackFreed as the
+// panic value.
 //
 // A Callback costs one thunk slot (32 bytes of a shared executable page)
-// and a map entry until Free.
+// and a table entry.
 type Callback struct {
-	name  string
-	fn    func(*Args) Result
-	id    uint32
-	addr  uintptr
-	freed atomic.Bool
+	name    string
+	id      uint32
+	addr    uintptr
+	fn      atomic.Pointer[func(*Args) Result] // nil once freed
+	handler atomic.Pointer[func(*HostPanicError)]
+	err     atomic.Pointer[HostPanicError]
 }
-
-type thunkPage struct {
-	mem  []byte   // the page, read-and-execute once filled
-	free []uint32 // free slots
-}
-
-var (
-	cbMu      sync.Mutex
-	cbPages   []*thunkPage // by page index; nil once unmapped
-	cbByID    sync.Map     // uint32 id -> *Callback
-	cbPerPage = uint32(os.Getpagesize() / thunkSize)
-
-	panicSeq atomic.Int64
-	panics   sync.Map // abort code -> *HostPanicError
-)
 
 // NewCallback returns a Callback that runs fn. The *Args fn receives holds
 // the caller's argument registers (a float32 argument is in the low 32
 // bits of its Float slot; integers narrower than 64 bits have undefined
 // upper bits) and is valid only during the call; fn's Result goes to rax
 // and xmm0 (for a float32 result put its bits in the low 32 bits). name
-// names the callback in errors.
+// names the callback in errors. Off linux/amd64 with cgo it returns an
+// error that matches errors.ErrUnsupported.
 func NewCallback(name string, fn func(a *Args) Result) (*Callback, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("sandbox: new callback %s: nil function", name)
 	}
-	id, err := allocThunk()
-	if err != nil {
+	c := &Callback{name: name}
+	c.fn.Store(&fn)
+	if err := allocThunk(c); err != nil {
 		return nil, fmt.Errorf("sandbox: new callback %s: %w", name, err)
 	}
-	c := &Callback{name: name, fn: fn, id: id, addr: thunkAddr(id)}
-	cbByID.Store(id, c)
 	return c, nil
 }
 
@@ -126,157 +132,180 @@ func (c *Callback) Addr() uintptr { return c.addr }
 // Name returns the name given to NewCallback.
 func (c *Callback) Name() string { return c.name }
 
-// Free releases the callback's thunk slot for reuse; a page with no
-// callback left is unmapped. The caller must make sure no native code
-// still holds Addr: a later call through it may run another callback, or
-// fault. A call still running is not affected. Free is safe to call twice.
-func (c *Callback) Free() {
-	if c.freed.Swap(true) {
+// SetPanicHandler makes h receive the panics of calls made outside any
+// protected call (see Callback), on the calling thread, after the panic
+// was recovered; nil removes it. A panic in h itself is dropped.
+func (c *Callback) SetPanicHandler(h func(*HostPanicError)) {
+	if h == nil {
+		c.handler.Store(nil)
 		return
 	}
-	cbByID.Delete(c.id)
+	c.handler.Store(&h)
+}
+
+// Err returns the first panic of a call made outside any protected call
+// (a *HostPanicError), or nil.
+func (c *Callback) Err() error {
+	if e := c.err.Load(); e != nil {
+		return e
+	}
+	return nil
+}
+
+// Free releases the callback. Its address stays executable code: a call
+// through it that native code makes later does not run the Go function
+// but takes the ErrCallbackFreed path (see Callback), until the slot is
+// reused by a new callback, which happens only after more than 1,024
+// other callbacks were freed since. A call still running is not
+// affected. Free is safe to call twice.
+func (c *Callback) Free() {
+	if c.fn.Swap(nil) == nil {
+		return
+	}
 	freeThunk(c.id)
 }
 
-// thunkAddr returns the address of id's thunk. The page exists.
-func thunkAddr(id uint32) uintptr {
-	cbMu.Lock()
-	defer cbMu.Unlock()
-	pg := cbPages[id/cbPerPage]
-	return uintptr(unsafe.Pointer(&pg.mem[0])) + uintptr(id%cbPerPage)*thunkSize
+// thunkPage is one page of thunks and the callbacks of its slots.
+type thunkPage struct {
+	base uintptr                    // address of slot 0
+	cbs  []atomic.Pointer[Callback] // by slot; a freed one stays until reuse
 }
 
-// allocThunk returns a free callback id, mapping a new page of thunks
-// when every page is full.
-func allocThunk() (uint32, error) {
+var (
+	// cbPages is the page table, by page index: replaced (copied and
+	// extended) under cbMu when a page is added, read without a lock.
+	cbPages atomic.Pointer[[]*thunkPage]
+
+	cbMu    sync.Mutex
+	cbNext  uint32   // ids below it have been handed out
+	cbFreed []uint32 // released ids, oldest first (a queue from cbHead)
+	cbHead  int
+
+	panicSeq atomic.Int64
+	panics   sync.Map // abort code -> *HostPanicError
+)
+
+// allocThunk gives c a slot: the oldest released one when more than
+// cbQuarantine wait, else the next new one (mapping a page when needed).
+func allocThunk(c *Callback) error {
 	cbMu.Lock()
 	defer cbMu.Unlock()
-	for i, pg := range cbPages {
-		if pg != nil && len(pg.free) > 0 {
-			k := pg.free[len(pg.free)-1]
-			pg.free = pg.free[:len(pg.free)-1]
-			return uint32(i)*cbPerPage + k, nil
+	var id uint32
+	if len(cbFreed)-cbHead > cbQuarantine {
+		id = cbFreed[cbHead]
+		cbHead++
+		if cbHead >= len(cbFreed)/2 { // compact the queue now and then
+			cbFreed = append(cbFreed[:0], cbFreed[cbHead:]...)
+			cbHead = 0
 		}
-	}
-	idx := len(cbPages)
-	for i, pg := range cbPages {
-		if pg == nil {
-			idx = i
-			break
-		}
-	}
-	if uint64(idx+1)*uint64(cbPerPage) > math.MaxUint32 {
-		return 0, errors.New("too many callbacks")
-	}
-	pg, err := newThunkPage(uint32(idx))
-	if err != nil {
-		return 0, err
-	}
-	if idx == len(cbPages) {
-		cbPages = append(cbPages, pg)
 	} else {
-		cbPages[idx] = pg
-	}
-	k := pg.free[len(pg.free)-1]
-	pg.free = pg.free[:len(pg.free)-1]
-	return uint32(idx)*cbPerPage + k, nil
-}
-
-// newThunkPage maps page idx and fills it with the thunks of its ids:
-//
-//	49 bb ID(8)     movabs $ID, %r11
-//	49 ba ENTRY(8)  movabs $rp_cb_entry, %r10
-//	41 ff e2        jmp *%r10
-//	cc...           int3 up to 32 bytes
-func newThunkPage(idx uint32) (*thunkPage, error) {
-	ps := os.Getpagesize()
-	mem, err := unix.Mmap(-1, 0, ps, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-	if err != nil {
-		return nil, fmt.Errorf("map thunk page: %w", err)
-	}
-	entry := uint64(callbackEntry())
-	for k := uint32(0); k < cbPerPage; k++ {
-		t := mem[k*thunkSize : (k+1)*thunkSize]
-		t[0], t[1] = 0x49, 0xbb
-		binary.LittleEndian.PutUint64(t[2:], uint64(idx*cbPerPage+k))
-		t[10], t[11] = 0x49, 0xba
-		binary.LittleEndian.PutUint64(t[12:], entry)
-		t[20], t[21], t[22] = 0x41, 0xff, 0xe2
-		for j := 23; j < thunkSize; j++ {
-			t[j] = 0xcc
+		per := uint32(thunksPerPage())
+		if cbNext%per == 0 {
+			if uint64(cbNext)+uint64(per) > math.MaxUint32 {
+				return errors.New("too many callbacks")
+			}
+			base, err := mapThunkPage(cbNext, per)
+			if err != nil {
+				return err
+			}
+			old := cbPages.Load()
+			var pages []*thunkPage
+			if old != nil {
+				pages = append(pages, *old...)
+			}
+			pages = append(pages, &thunkPage{base: base, cbs: make([]atomic.Pointer[Callback], per)})
+			cbPages.Store(&pages)
 		}
+		id = cbNext
+		cbNext++
 	}
-	if err := unix.Mprotect(mem, unix.PROT_READ|unix.PROT_EXEC); err != nil {
-		unix.Munmap(mem)
-		return nil, fmt.Errorf("protect thunk page: %w", err)
-	}
-	pg := &thunkPage{mem: mem, free: make([]uint32, 0, cbPerPage)}
-	for k := cbPerPage; k > 0; k-- { // slot 0 is handed out first
-		pg.free = append(pg.free, k-1)
-	}
-	return pg, nil
+	pg, k := slotOf(id)
+	c.id = id
+	c.addr = pg.base + uintptr(k)*thunkSize
+	pg.cbs[k].Store(c)
+	return nil
 }
 
-// freeThunk returns id's slot to its page and unmaps the page when it is
-// empty and not the only one left.
+// freeThunk queues id for reuse; its Callback stays in the slot until then.
 func freeThunk(id uint32) {
 	cbMu.Lock()
 	defer cbMu.Unlock()
-	i := id / cbPerPage
-	pg := cbPages[i]
-	pg.free = append(pg.free, id%cbPerPage)
-	if uint32(len(pg.free)) < cbPerPage {
-		return
-	}
-	live := 0
-	for _, p := range cbPages {
-		if p != nil {
-			live++
-		}
-	}
-	if live == 1 {
-		return
-	}
-	unix.Munmap(pg.mem)
-	cbPages[i] = nil
-	for len(cbPages) > 0 && cbPages[len(cbPages)-1] == nil {
-		cbPages = cbPages[:len(cbPages)-1]
-	}
+	cbFreed = append(cbFreed, id)
 }
 
-// CallbackPages returns how many thunk pages are mapped (for leak tests).
+// slotOf returns id's page and slot. The page exists.
+func slotOf(id uint32) (*thunkPage, uint32) {
+	per := uint32(thunksPerPage())
+	return (*cbPages.Load())[id/per], id % per
+}
+
+// CallbackPages returns how many thunk pages are mapped (for leak tests):
+// enough for the most callbacks alive at once, plus the released slots
+// waiting for reuse.
 func CallbackPages() int {
-	cbMu.Lock()
-	defer cbMu.Unlock()
-	n := 0
-	for _, p := range cbPages {
-		if p != nil {
-			n++
-		}
+	p := cbPages.Load()
+	if p == nil {
+		return 0
 	}
-	return n
+	return len(*p)
 }
 
-// dispatch runs callback id (see rpGoCallback).
-func dispatch(id uint32, a *Args, inCall bool) (code int64) {
-	v, ok := cbByID.Load(id)
-	if !ok {
-		if !inCall {
-			a.Int[0], a.Float[0] = 0, 0
-			return 0
-		}
-		return storePanic(&HostPanicError{Func: fmt.Sprintf("#%d", id), Value: ErrCallbackFreed})
+// lookupCallback returns the Callback of thunk id (nil for an id no
+// thunk has: never, short of a corrupted register).
+func lookupCallback(id uint32) *Callback {
+	p := cbPages.Load()
+	per := uint32(thunksPerPage())
+	if p == nil || id/per >= uint32(len(*p)) {
+		return nil
 	}
-	c := v.(*Callback)
+	return (*p)[id/per].cbs[id%per].Load()
+}
+
+// dispatch runs callback id (see rpGoCallback): its result goes to
+// a.Int[0] and a.Float[0]. It returns 0, or the abort code of a failure
+// when inCall (the thread is inside a protected call, which the C side
+// then ends).
+func dispatch(id uint32, a *Args, inCall bool) (code int64) {
+	c := lookupCallback(id)
+	var fn *func(*Args) Result
+	if c != nil {
+		fn = c.fn.Load()
+	}
+	if fn == nil {
+		name := fmt.Sprintf("#%d", id)
+		if c != nil {
+			name = c.name
+		}
+		return c.fail(&HostPanicError{Func: name, Value: ErrCallbackFreed}, a, inCall)
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			code = c.fail(&HostPanicError{Func: c.name, Value: v, Stack: debug.Stack()}, a, inCall)
+		}
+	}()
+	r := (*fn)(a)
+	a.Int[0], a.Float[0] = r.Int, r.Float
+	return 0
+}
+
+// fail reports e, the failure of a call of c (nil when the id is unknown):
+// inside a protected call as the abort code that ends it; outside one by
+// zeroing the result registers and telling c's handler.
+func (c *Callback) fail(e *HostPanicError, a *Args, inCall bool) int64 {
 	if inCall {
-		defer func() {
-			if v := recover(); v != nil {
-				code = storePanic(&HostPanicError{Func: c.name, Value: v, Stack: debug.Stack()})
-			}
+		return storePanic(e)
+	}
+	a.Int[0], a.Float[0] = 0, 0
+	if c == nil {
+		return 0
+	}
+	c.err.CompareAndSwap(nil, e)
+	if h := c.handler.Load(); h != nil {
+		func() {
+			defer func() { _ = recover() }()
+			(*h)(e)
 		}()
 	}
-	r := c.fn(a)
-	a.Int[0], a.Float[0] = r.Int, r.Float
 	return 0
 }
 

@@ -3,9 +3,9 @@
 package sandbox
 
 // The cgo half of host callbacks: the exported Go dispatcher that
-// callback.c calls, and the address of the common entry. A file with
-// //export may only declare C functions in its preamble, so the C code
-// lives in callback.c and callback_amd64.S.
+// callback.c calls, the address of the common entry, and the thunk pages.
+// A file with //export may only declare C functions in its preamble, so
+// the C code lives in callback.c and callback_amd64.S.
 
 /*
 #include <stdint.h>
@@ -13,10 +13,17 @@ package sandbox
 uint64_t rp_cb_entry_addr(void);
 uint64_t rp_cbfix_int_addr(void);
 uint64_t rp_cbfix_float_addr(void);
+int64_t rp_cbfix_loop(uint64_t fn, int64_t n);
 */
 import "C"
 
-import "unsafe"
+import (
+	"encoding/binary"
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
 
 // rpGoCallback runs callback id with the argument registers at a (a struct
 // rp_args on the C stack of rp_cb_entry, valid for this call only) and
@@ -32,8 +39,49 @@ func rpGoCallback(id C.uint32_t, a *C.struct_rp_args, inCall C.int) C.int64_t {
 // every thunk.
 func callbackEntry() uintptr { return uintptr(C.rp_cb_entry_addr()) }
 
+// mapThunkPage maps a page of n thunks for the ids first..first+n-1 and
+// returns its address. Each thunk is
+//
+//	49 bb ID(8)     movabs $ID, %r11
+//	49 ba ENTRY(8)  movabs $rp_cb_entry, %r10
+//	41 ff e2        jmp *%r10
+//	cc...           int3 up to 32 bytes
+//
+// The page is filled while read-write, then made read-and-execute for
+// good: it is never writable and executable at once, and never unmapped.
+func mapThunkPage(first, n uint32) (uintptr, error) {
+	mem, err := unix.Mmap(-1, 0, int(n)*thunkSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return 0, fmt.Errorf("map thunk page: %w", err)
+	}
+	entry := uint64(callbackEntry())
+	for k := uint32(0); k < n; k++ {
+		t := mem[k*thunkSize : (k+1)*thunkSize]
+		t[0], t[1] = 0x49, 0xbb
+		binary.LittleEndian.PutUint64(t[2:], uint64(first+k))
+		t[10], t[11] = 0x49, 0xba
+		binary.LittleEndian.PutUint64(t[12:], entry)
+		t[20], t[21], t[22] = 0x41, 0xff, 0xe2
+		for j := 23; j < thunkSize; j++ {
+			t[j] = 0xcc
+		}
+	}
+	if err := unix.Mprotect(mem, unix.PROT_READ|unix.PROT_EXEC); err != nil {
+		unix.Munmap(mem)
+		return 0, fmt.Errorf("protect thunk page: %w", err)
+	}
+	return uintptr(unsafe.Pointer(&mem[0])), nil
+}
+
 // fixtureCallbackInt and fixtureCallbackFloat return C functions
 // f(fn, a, b, c, d, e, x0, ..., x7) that call fn(a, b, c, d, e, 6, x0, ...,
 // x7) and return its rax or its xmm0: native callers for the tests.
 func fixtureCallbackInt() uintptr   { return uintptr(C.rp_cbfix_int_addr()) }
 func fixtureCallbackFloat() uintptr { return uintptr(C.rp_cbfix_float_addr()) }
+
+// fixtureCallbackLoop calls the native function fn(i, 1) for i in [0, n)
+// from one plain cgo call (no protected call: the thread is a Go thread
+// outside any call) and returns the sum of the results.
+func fixtureCallbackLoop(fn uintptr, n int64) int64 {
+	return int64(C.rp_cbfix_loop(C.uint64_t(fn), C.int64_t(n)))
+}
