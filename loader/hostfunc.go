@@ -204,6 +204,16 @@ func hostCallback(name string, fn any) (RawHostFunc, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p := newRegPlan(s, fv); p != nil {
+		return p.call, nil
+	}
+	return reflectHostFunc(s, fv, args), nil
+}
+
+// reflectHostFunc is the general form of a typed host function: it calls
+// fv through reflect (a few allocations per call), for the signatures
+// newRegPlan does not take.
+func reflectHostFunc(s *sig, fv reflect.Value, args []reflect.Type) RawHostFunc {
 	return func(a *sandbox.Args) sandbox.Result {
 		in := make([]reflect.Value, s.n)
 		for i := range in {
@@ -214,5 +224,5 @@ func hostCallback(name string, fn any) (RawHostFunc, error) {
 			return sandbox.Result{}
 		}
 		return hostResult(s.res, out[0])
-	}, nil
+	}
 }

@@ -1,0 +1,266 @@
+package loader
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/sandbox"
+)
+
+// libcFunc returns the address of a function of the host's libc.
+func libcFunc(t testing.TB, name string) uintptr {
+	t.Helper()
+	h, err := sandbox.OpenHostLibrary("libc.so.6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := h.Lookup(name, "")
+	if !ok {
+		t.Fatalf("%s not in libc", name)
+	}
+	return p
+}
+
+func newCallback(t testing.TB, fn any) *Callback {
+	t.Helper()
+	cb, err := NewCallback(fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cb.Release)
+	return cb
+}
+
+// TestCallbackQsortBsearch sorts Go memory with the host libc's qsort and
+// a Go comparator, then searches it with bsearch.
+func TestCallbackQsortBsearch(t *testing.T) {
+	calls := 0
+	cmp := newCallback(t, func(a, b unsafe.Pointer) int32 {
+		calls++
+		x, y := *(*int32)(a), *(*int32)(b)
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	})
+	xs := []int32{42, -7, 19, 0, 1 << 30, -1 << 30, 5, 5, 3}
+	want := slices.Clone(xs)
+	slices.Sort(want)
+	var pins Pins
+	defer pins.Unpin()
+	base := PinSlice(&pins, xs)
+	if _, err := sandbox.Call(libcFunc(t, "qsort"), &sandbox.Args{Int: [6]uint64{
+		uint64(uintptr(base)), uint64(len(xs)), 4, uint64(cmp.Ptr())}}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(xs, want) || calls == 0 {
+		t.Fatalf("qsort gave %v after %d comparisons, want %v", xs, calls, want)
+	}
+	bsearch := libcFunc(t, "bsearch")
+	for _, tc := range []struct {
+		key   int32
+		found bool
+	}{{19, true}, {-1 << 30, true}, {1 << 30, true}, {4, false}} {
+		key := tc.key
+		r, err := sandbox.Call(bsearch, &sandbox.Args{Int: [6]uint64{
+			uint64(uintptr(Pin(&pins, &key))), uint64(uintptr(base)), uint64(len(xs)), 4, uint64(cmp.Ptr())}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tc.found {
+			if r.Int != 0 {
+				t.Errorf("bsearch(%d) found %#x", tc.key, r.Int)
+			}
+			continue
+		}
+		i := (uintptr(r.Int) - uintptr(base)) / 4
+		if r.Int == 0 || i >= uintptr(len(xs)) || xs[i] != tc.key {
+			t.Errorf("bsearch(%d) = %#x (index %d)", tc.key, r.Int, i)
+		}
+	}
+}
+
+// TestCallbackStoredByPlugin: a plugin keeps the pointer and calls it
+// later, on the host's thread inside a call and on a thread it created.
+func TestCallbackStoredByPlugin(t *testing.T) {
+	l := newLoader(t, Options{})
+	p := load(t, l, "cb_store")
+	store, err := BindVoid1[uintptr](p, "cb_store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	callStored, err := Bind2[int64, int64, int64](p, "cb_call_stored")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := Bind1[int64, uint64](p, "cb_thread_start")
+	if err != nil {
+		t.Fatal(err)
+	}
+	join, err := Bind1[uint64, int64](p, "cb_thread_join")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	threads := map[int]bool{}
+	cb := newCallback(t, func(a, b int64) int64 {
+		mu.Lock()
+		threads[unix.Gettid()] = true
+		mu.Unlock()
+		return a*10 + b
+	})
+	if err := store(cb.Ptr()); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := callStored(4, 2); err != nil || r != 42 {
+		t.Fatalf("cb_call_stored(4, 2) = %d, %v", r, err)
+	}
+	const n = 1000
+	for round := 0; round < 3; round++ {
+		h, err := start(n)
+		if err != nil || h == 0 {
+			t.Fatalf("cb_thread_start = %#x, %v", h, err)
+		}
+		sum, err := join(h)
+		if want := int64(10*n*(n-1)/2 + n); err != nil || sum != want {
+			t.Fatalf("plugin thread summed %d, %v; want %d", sum, err, want)
+		}
+	}
+	if cb.Err() != nil {
+		t.Fatal(cb.Err())
+	}
+	if len(threads) < 2 {
+		t.Fatalf("the callback ran on %d thread(s), want the host's and the plugin's", len(threads))
+	}
+}
+
+// TestCallbackPanics: a panic inside a protected call ends that call; on
+// a plugin thread (no protected call) the plugin gets 0 and the handler
+// the panic; after Release, both paths report ErrCallbackFreed.
+func TestCallbackPanics(t *testing.T) {
+	l := newLoader(t, Options{KeepAfterFault: true})
+	p := load(t, l, "cb_store")
+	store, _ := BindVoid1[uintptr](p, "cb_store")
+	callStored, _ := Bind2[int64, int64, int64](p, "cb_call_stored")
+	start, _ := Bind1[int64, uint64](p, "cb_thread_start")
+	join, _ := Bind1[uint64, int64](p, "cb_thread_join")
+	if store == nil || callStored == nil || start == nil || join == nil {
+		t.Fatal("bind failed")
+	}
+	cb, err := NewCallback(func(a, b int64) int64 {
+		if a == 1 {
+			panic("one is not allowed")
+		}
+		return 100
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []*sandbox.HostPanicError
+	cb.SetPanicHandler(func(e *sandbox.HostPanicError) {
+		mu.Lock()
+		seen = append(seen, e)
+		mu.Unlock()
+	})
+	if err := store(cb.Ptr()); err != nil {
+		t.Fatal(err)
+	}
+
+	// Inside a protected call.
+	_, err = callStored(1, 0)
+	var hp *sandbox.HostPanicError
+	if !errors.As(err, &hp) || hp.Value != "one is not allowed" || !strings.Contains(hp.Func, "TestCallbackPanics") {
+		t.Fatalf("cb_call_stored(1) = %v, want a HostPanicError naming the Go function", err)
+	}
+	if r, err := callStored(0, 0); err != nil || r != 100 {
+		t.Fatalf("after the panic: %d, %v", r, err)
+	}
+	if len(seen) != 0 || cb.Err() != nil {
+		t.Fatalf("a panic inside a call reached the handler: %v", seen)
+	}
+
+	// On the plugin's thread: f(0) = 100, f(1) panics (0), f(2) = 100.
+	h, err := start(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum, err := join(h); err != nil || sum != 200 {
+		t.Fatalf("plugin thread summed %d, %v; want 200", sum, err)
+	}
+	if len(seen) != 1 || seen[0].Value != "one is not allowed" || cb.Err() != error(seen[0]) {
+		t.Fatalf("handler saw %v, Err %v", seen, cb.Err())
+	}
+
+	// Released: a defined error on both paths.
+	cb.Release()
+	cb.Release()
+	if _, err := callStored(0, 0); !errors.Is(err, sandbox.ErrCallbackFreed) {
+		t.Fatalf("call through a released callback: %v, want ErrCallbackFreed", err)
+	}
+	h, _ = start(2)
+	if sum, err := join(h); err != nil || sum != 0 {
+		t.Fatalf("plugin thread through a released callback: %d, %v; want 0", sum, err)
+	}
+	if len(seen) != 3 || !errors.Is(seen[2], sandbox.ErrCallbackFreed) {
+		t.Fatalf("handler saw %v", seen)
+	}
+}
+
+// TestCallbackManyLive keeps 10,000 callbacks alive at once, each calling
+// a Go closure of its own, then releases them.
+func TestCallbackManyLive(t *testing.T) {
+	l := newLoader(t, Options{})
+	p := load(t, l, "cb_store")
+	callPtr, err := Bind3[uintptr, int64, int64, int64](p, "cb_call")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 10000
+	cbs := make([]*Callback, n)
+	seen := map[uintptr]bool{}
+	for i := range cbs {
+		i := int64(i)
+		cb, err := NewCallback(func(a, b int64) int64 { return i*1000 + a + b })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[cb.Ptr()] {
+			t.Fatalf("callback %d reuses a live address", i)
+		}
+		seen[cb.Ptr()] = true
+		cbs[i] = cb
+	}
+	for i, cb := range cbs {
+		if r, err := callPtr(cb.Ptr(), 1, 2); err != nil || r != int64(i)*1000+3 {
+			t.Fatalf("callback %d = %d, %v", i, r, err)
+		}
+	}
+	for _, cb := range cbs {
+		cb.Release()
+	}
+}
+
+func TestNewCallbackErrors(t *testing.T) {
+	for _, fn := range []any{nil, 42, func(x []byte) {}, func() string { return "" }, func(a, b int) (int, int) { return a, b }} {
+		if cb, err := NewCallback(fn); err == nil {
+			cb.Release()
+			t.Errorf("NewCallback(%T) succeeded", fn)
+		} else if strings.Count(err.Error(), "loader:") != 1 {
+			t.Errorf("NewCallback(%T): %v: want one package prefix", fn, err)
+		}
+	}
+	var se *SignatureError
+	if _, err := NewCallback(func(x []byte) {}); !errors.As(err, &se) || se.Index != 0 {
+		t.Errorf("NewCallback(func([]byte)): %v, want a SignatureError for argument 0", err)
+	}
+}
