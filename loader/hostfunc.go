@@ -205,7 +205,7 @@ func hostCallback(name string, fn any) (RawHostFunc, error) {
 		return nil, err
 	}
 	if p := newRegPlan(s, fv); p != nil {
-		return p.call, nil
+		return p.rawFunc(), nil
 	}
 	return reflectHostFunc(s, fv, args), nil
 }

@@ -24,11 +24,14 @@ func TestHostFuncRegisterABI(t *testing.T) {
 		func() {},
 		func(a bool) bool { see(a); return !a },
 		func(a int8, b int16, c int32, d int64, e int, f myInt) int8 { see(a, b, c, d, e, f); return a - 1 },
-		func(a uint8, b uint16, c uint32, d uint64, e uint, f uintptr) uint16 { see(a, b, c, d, e, f); return b + 1 },
+		func(a uint8, b uint16, c uint32, d uint64, e uint, f uintptr) uint16 {
+			see(a, b, c, d, e, f)
+			return b + 1
+		},
 		func(a unsafe.Pointer, x float32, b int32, y float64) float32 { see(uintptr(a), x, b, y); return x * 2 },
 		func(s string, a int32, t string, b uint8) int32 { see(s, a, t, b); return a + int32(len(s)) },
 		func(x0, x1, x2, x3, x4, x5, x6, x7 float64) float64 { see(x0, x1, x2, x3, x4, x5, x6, x7); return x7 },
-		func(a, b, c string, d int64) int64 { see(a, b, c, d); return d }, // 7 of the 9 registers
+		func(a, b, c string, d int64) int64 { see(a, b, c, d); return d },       // 7 of the 9 registers
 		func(a, b, c, d string, e bool) uint32 { see(a, b, c, d, e); return 7 }, // all 9
 		func(x float32, a int8, y float32, b bool, z float64) float64 { see(x, a, y, b, z); return z },
 		func(a int64, b int64, c int64, d int64, e int64, f int64, x float32) uint64 {

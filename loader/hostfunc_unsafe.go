@@ -126,6 +126,9 @@ type regPlan struct {
 	s     *sig
 	fn    regFunc
 	goReg [maxSigArgs]uint8
+	// Without strings the Go registers are the C ones in the same order:
+	// intKinds gives the kind of each integer slot, for callDirect.
+	intKinds [6]argKind
 }
 
 // newRegPlan returns the fast form of fv (of checked signature s), or nil
@@ -157,7 +160,57 @@ func newRegPlan(s *sig, fv reflect.Value) *regPlan {
 	cell := reflect.New(fv.Type())
 	cell.Elem().Set(fv)
 	p.fn = *(*regFunc)(cell.UnsafePointer())
+	for i := 0; i < s.n; i++ {
+		if !s.kinds[i].isFloat() {
+			p.intKinds[s.slots[i]] = s.kinds[i]
+		}
+	}
 	return p
+}
+
+// rawFunc returns the RawHostFunc form of p.
+func (p *regPlan) rawFunc() RawHostFunc {
+	if p.s.strs {
+		return p.call
+	}
+	for _, k := range p.intKinds {
+		if k != kVoid && k != kI64 && k != kU64 {
+			return p.callDirect
+		}
+	}
+	// No argument needs its upper bits defined: the C registers go to
+	// Go as they are (a closure of fn itself: one indirection less).
+	fn, res := p.fn, p.s.res
+	return func(a *sandbox.Args) sandbox.Result {
+		i, f := &a.Int, &a.Float
+		ri, rf := fn(i[0], i[1], i[2], i[3], i[4], i[5], 0, 0, 0, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7])
+		return regResult(res, ri, rf)
+	}
+}
+
+// callDirect is call for a signature without strings: each C argument
+// register goes to the Go register of the same class and rank.
+func (p *regPlan) callDirect(a *sandbox.Args) sandbox.Result {
+	var r [6]uint64
+	for j := 0; j < p.s.nInt; j++ {
+		r[j] = extend(p.intKinds[j], a.Int[j])
+	}
+	f := &a.Float
+	ri, rf := p.fn(r[0], r[1], r[2], r[3], r[4], r[5], 0, 0, 0, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7])
+	return regResult(p.s.res, ri, rf)
+}
+
+// regResult returns the C result registers for the Go ones of a result of
+// kind k.
+func regResult(k argKind, ri uint64, rf float64) sandbox.Result {
+	switch {
+	case k == kVoid:
+		return sandbox.Result{}
+	case k.isFloat():
+		return sandbox.Result{Float: rf}
+	default:
+		return sandbox.Result{Int: extend(k, ri)}
+	}
 }
 
 // call runs the host function with the C argument registers a.
@@ -184,14 +237,7 @@ func (p *regPlan) call(a *sandbox.Args) sandbox.Result {
 	}
 	ri, rf := p.fn(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7])
 	runtime.KeepAlive(&strs)
-	switch k := s.res; {
-	case k == kVoid:
-		return sandbox.Result{}
-	case k.isFloat():
-		return sandbox.Result{Float: rf}
-	default:
-		return sandbox.Result{Int: extend(k, ri)}
-	}
+	return regResult(p.s.res, ri, rf)
 }
 
 // extend returns the register reg of kind k with its upper bits defined:

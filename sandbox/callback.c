@@ -21,9 +21,14 @@ void rp_cb_entry(void);
 // reports (a recovered panic) ends that outer call with RP_ABORTED. Go
 // never unwinds through these frames: the dispatcher recovers first.
 void rp_cb_c(uint32_t id, struct rp_args *a) {
-	int in_call = rp_self.cur != NULL;
+	if (rp_self.cur == NULL) {
+		// No protected call on this thread (a Go thread in plain C code,
+		// or a thread the plugin created): nothing to bracket or end.
+		rpGoCallback(id, a, 0);
+		return;
+	}
 	int32_t saved = rp_callback_enter();
-	int64_t code = rpGoCallback(id, a, in_call);
+	int64_t code = rpGoCallback(id, a, 1);
 	if (code != 0 && rp_self.outer != NULL) {
 		// The Go function panicked: report that rather than a deadline
 		// that passed meanwhile (the panic record is consumed only by

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -35,10 +34,13 @@ const cbQuarantine = 1024
 // thunkSize is the size of one thunk slot.
 const thunkSize = 32
 
-// thunksPerPage is the number of thunk slots in a page.
-func thunksPerPage() int { return cbPerPage }
+// thunksPerPage is the number of thunk slots in a page: a power of two,
+// so that the dispatcher finds a slot with a shift, not a division.
+func thunksPerPage() int { return 1 << cbPageShift }
 
-var cbPerPage = os.Getpagesize() / thunkSize
+// cbPageShift is log2 of the slots of a page: 4 KiB pages of 32-byte
+// thunks (a larger system page holds several such pages).
+const cbPageShift = 7
 
 var (
 	// ErrHostPanic is wrapped by a *HostPanicError: a Go function that
@@ -167,14 +169,20 @@ func (c *Callback) Free() {
 
 // thunkPage is one page of thunks and the callbacks of its slots.
 type thunkPage struct {
-	base uintptr                    // address of slot 0
-	cbs  []atomic.Pointer[Callback] // by slot; a freed one stays until reuse
+	base uintptr                                    // address of slot 0
+	cbs  [1 << cbPageShift]atomic.Pointer[Callback] // by slot; a freed one stays until reuse
 }
 
+// maxCallbackPages bounds the thunk pages: 8,192 pages of 128 slots make
+// 1,048,576 callbacks alive (or released and waiting for reuse) at once.
+const maxCallbackPages = 1 << 13
+
 var (
-	// cbPages is the page table, by page index: replaced (copied and
-	// extended) under cbMu when a page is added, read without a lock.
-	cbPages atomic.Pointer[[]*thunkPage]
+	// cbPages is the page directory, by page index: a fixed array, so
+	// that the dispatcher reaches a Callback in two dependent loads.
+	// Entries are set once, under cbMu, and read without a lock.
+	cbPages  [maxCallbackPages]atomic.Pointer[thunkPage]
+	cbNPages atomic.Int32 // entries set
 
 	cbMu    sync.Mutex
 	cbNext  uint32   // ids below it have been handed out
@@ -201,20 +209,16 @@ func allocThunk(c *Callback) error {
 	} else {
 		per := uint32(thunksPerPage())
 		if cbNext%per == 0 {
-			if uint64(cbNext)+uint64(per) > math.MaxUint32 {
-				return errors.New("too many callbacks")
+			n := cbNPages.Load()
+			if n == maxCallbackPages {
+				return fmt.Errorf("too many callbacks (%d)", maxCallbackPages*per)
 			}
 			base, err := mapThunkPage(cbNext, per)
 			if err != nil {
 				return err
 			}
-			old := cbPages.Load()
-			var pages []*thunkPage
-			if old != nil {
-				pages = append(pages, *old...)
-			}
-			pages = append(pages, &thunkPage{base: base, cbs: make([]atomic.Pointer[Callback], per)})
-			cbPages.Store(&pages)
+			cbPages[n].Store(&thunkPage{base: base})
+			cbNPages.Store(n + 1)
 		}
 		id = cbNext
 		cbNext++
@@ -235,30 +239,25 @@ func freeThunk(id uint32) {
 
 // slotOf returns id's page and slot. The page exists.
 func slotOf(id uint32) (*thunkPage, uint32) {
-	per := uint32(thunksPerPage())
-	return (*cbPages.Load())[id/per], id % per
+	return cbPages[id>>cbPageShift].Load(), id & (1<<cbPageShift - 1)
 }
 
 // CallbackPages returns how many thunk pages are mapped (for leak tests):
 // enough for the most callbacks alive at once, plus the released slots
 // waiting for reuse.
-func CallbackPages() int {
-	p := cbPages.Load()
-	if p == nil {
-		return 0
-	}
-	return len(*p)
-}
+func CallbackPages() int { return int(cbNPages.Load()) }
 
 // lookupCallback returns the Callback of thunk id (nil for an id no
 // thunk has: never, short of a corrupted register).
 func lookupCallback(id uint32) *Callback {
-	p := cbPages.Load()
-	per := uint32(thunksPerPage())
-	if p == nil || id/per >= uint32(len(*p)) {
+	if id>>cbPageShift >= maxCallbackPages {
 		return nil
 	}
-	return (*p)[id/per].cbs[id%per].Load()
+	pg := cbPages[id>>cbPageShift].Load()
+	if pg == nil {
+		return nil
+	}
+	return pg.cbs[id&(1<<cbPageShift-1)].Load()
 }
 
 // dispatch runs callback id (see rpGoCallback): its result goes to

@@ -16,3 +16,13 @@ func mapThunkPage(first, n uint32) (uintptr, error) {
 }
 
 func fixtureCallbackLoop(fn uintptr, n int64) int64 { return 0 }
+
+// LoopUnprotected panics: this build cannot run native code. (The
+// callback benchmarks' baseline, see baseline_cgo.go.)
+func LoopUnprotected(fn uintptr, n int64) int64 { panic(errors.ErrUnsupported) }
+
+// LoopExport panics: this build cannot run native code.
+func LoopExport(n int64) int64 { panic(errors.ErrUnsupported) }
+
+// LoopExportHandle panics: this build cannot run native code.
+func LoopExportHandle(fn func(a, b int64) int64, n int64) int64 { panic(errors.ErrUnsupported) }
