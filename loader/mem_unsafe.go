@@ -93,6 +93,32 @@ func GoBytes[P Address](p P, n int) ([]byte, error) {
 	return b, nil
 }
 
+// GoSlice returns a copy of the n values of type T at p (a C array: of
+// pointers as []uintptr, of ints as []int32, ...). T must hold no Go
+// pointers (see Pin).
+func GoSlice[T any, P Address](p P, n int) ([]T, error) {
+	t := reflect.TypeFor[T]()
+	if why := goPointers(t); why != "" {
+		return nil, fmt.Errorf("loader: read C array of %v: it holds Go pointers (%s)", t, why)
+	}
+	switch {
+	case n < 0:
+		return nil, fmt.Errorf("loader: read C array of %d %v at %#x: negative length", n, t, uintptr(p))
+	case n == 0:
+		return []T{}, nil
+	case uintptr(p) == 0:
+		return nil, fmt.Errorf("loader: read C array of %d %v at NULL: %w", n, t, ErrBadAddress)
+	}
+	out := make([]T, n)
+	err := readNative(fmt.Sprintf("read C array of %d %v", n, t), uintptr(p), func() {
+		copy(out, unsafe.Slice((*T)(addr(p)), n))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // hostAlloc holds libc's allocator functions, looked up once.
 var hostAlloc struct {
 	once                 sync.Once
