@@ -27,6 +27,11 @@ func addr[P Address](p P) unsafe.Pointer {
 // readNative runs read with faults turned into panics, and a fault's
 // panic into an error naming op and p.
 func readNative(op string, p uintptr, read func()) (err error) {
+	if p < 0x1000 {
+		// The first page is never mapped (the Go runtime assumes it too:
+		// a fault there is a nil dereference, not an address error).
+		return fmt.Errorf("loader: %s at %#x: %w", op, p, ErrBadAddress)
+	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if v := recover(); v != nil {
