@@ -24,6 +24,7 @@ void rp_cb_c(uint32_t id, struct rp_args *a) {
 	if (rp_self.cur == NULL) {
 		// No protected call on this thread (a Go thread in plain C code,
 		// or a thread the plugin created): nothing to bracket or end.
+		// (rp_cb_entry takes this path itself, without calling here.)
 		rpGoCallback(id, a, 0);
 		return;
 	}

@@ -12,9 +12,11 @@
 //
 // r10 and r11 are scratch registers that no argument uses. rp_cb_entry
 // stores the six integer and eight vector argument registers into a struct
-// rp_args on its own stack, calls rp_cb_c(ID, &args) (callback.c), which
-// runs the Go function and writes the result registers into args.i[0] and
-// args.f[0], and returns them in rax and xmm0.
+// rp_args on its own stack, calls rp_cb_c(ID, &args) (callback.c) or,
+// outside any protected call, the Go dispatcher's cgo wrapper
+// rpGoCallback(ID, &args, 0) directly; either runs the Go function and
+// writes the result registers into args.i[0] and args.f[0], which it
+// returns in rax and xmm0.
 
 #include "sandbox.h"
 
@@ -50,7 +52,18 @@ rp_cb_entry:
 	movsd	%xmm7, RP_A_FLOAT+56(%rsp)
 	movl	%r11d, %edi
 	movq	%rsp, %rsi
+	// Outside any protected call (rp_self.cur is NULL) there is nothing
+	// to bracket: call the Go dispatcher's cgo wrapper directly, one C
+	// frame less between this entry and cgo's callback path.
+	movq	rp_self@gottpoff(%rip), %rax
+	cmpq	$0, %fs:RP_T_CUR(%rax)
+	jne	1f
+	xorl	%edx, %edx
+	call	rpGoCallback
+	jmp	2f
+1:
 	call	rp_cb_c
+2:
 	movq	RP_A_INT+0(%rsp), %rax
 	movsd	RP_A_FLOAT+0(%rsp), %xmm0
 	leave
