@@ -2,6 +2,7 @@ package loader
 
 import (
 	"errors"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -43,6 +44,12 @@ func TestCallbackQsortBsearch(t *testing.T) {
 	calls := 0
 	cmp := newCallback(t, func(a, b unsafe.Pointer) int32 {
 		calls++
+		if calls == 1 {
+			// The pinned array must stay put and alive through a GC and
+			// a move of this goroutine's stack.
+			runtime.GC()
+			growStack(64)
+		}
 		x, y := *(*int32)(a), *(*int32)(b)
 		switch {
 		case x < y:
@@ -263,4 +270,17 @@ func TestNewCallbackErrors(t *testing.T) {
 	if _, err := NewCallback(func(x []byte) {}); !errors.As(err, &se) || se.Index != 0 {
 		t.Errorf("NewCallback(func([]byte)): %v, want a SignatureError for argument 0", err)
 	}
+}
+
+// growStack recurses through n frames of 1 KiB each, so that the
+// goroutine's stack is copied to a larger one.
+//
+//go:noinline
+func growStack(n int) int {
+	var buf [1024]byte
+	buf[n%len(buf)] = byte(n)
+	if n == 0 {
+		return int(buf[0])
+	}
+	return growStack(n-1) + int(buf[n%len(buf)])
 }

@@ -10,7 +10,10 @@ import (
 	"github.com/runplug/runplug/sandbox"
 )
 
-// Host functions: Go functions that plugins import by C name.
+// Host functions: Go functions that plugins import by C name. (A Go
+// function passed to native code as a function pointer instead is a
+// Callback, callback.go; both take the same typed or raw functions,
+// turned into the raw form by hostCallback.)
 //
 // Each registered function is a sandbox.Callback (a thunk in an
 // executable page that calls into Go on the plugin's thread). An import of
@@ -56,13 +59,17 @@ type hostFunc struct {
 // defined on them) or string (a const char * from the plugin, copied; NULL
 // is ""), at most 6 integer-class and 8 float-class, with no result or one
 // result of those types other than string. The typed form is called
-// through reflect: it costs a few allocations per call; the raw form none.
+// without reflect or allocation (string arguments aside) when its
+// arguments fit Go's argument registers (at most 9 integer-class ones, a
+// string counting twice), and through reflect otherwise.
 //
 // fn runs on the plugin's thread, inside the plugin call that reached it
 // but outside its fault protection: a nil dereference in fn is a Go panic.
 // A panic in fn is recovered: the outer plugin call returns an error that
 // wraps a *sandbox.HostPanicError (sandbox.ErrHostPanic) and the plugin is
-// quarantined, as after a fault. fn may call into plugins again, and may
+// quarantined, as after a fault. On a thread in no plugin call (one the
+// plugin created) there is no call to end: fn's caller gets 0 and the
+// panic is logged at error level. fn may call into plugins again, and may
 // call release, but not Load or Close of this Loader (which hold its lock
 // while constructors run).
 //
@@ -91,6 +98,11 @@ func (l *Loader) RegisterHostFunc(name string, fn any) (release func(), err erro
 	if err != nil {
 		return nil, fmt.Errorf("loader: register host function %q: %w", name, err)
 	}
+	// A panic on a thread in no plugin call (one the plugin created) has
+	// no call to end: the plugin gets 0, and the host hears of it here.
+	cb.SetPanicHandler(func(e *sandbox.HostPanicError) {
+		l.log.Error("host function panicked outside a plugin call; it returned 0", "symbol", name, "panic", fmt.Sprint(e.Value))
+	})
 	h := &hostFunc{name: name, cb: cb}
 	if t.fns == nil {
 		t.fns = map[string]*hostFunc{}
