@@ -47,7 +47,7 @@ type Callback struct {
 // matches errors.ErrUnsupported off linux/amd64 with cgo.
 func NewCallback(fn any) (*Callback, error) {
 	name := callbackName(fn)
-	raw, err := hostCallback(name, fn)
+	hf, err := hostCallback(name, fn)
 	if err != nil {
 		var se *SignatureError
 		if errors.As(err, &se) {
@@ -55,7 +55,7 @@ func NewCallback(fn any) (*Callback, error) {
 		}
 		return nil, fmt.Errorf("loader: new callback %s: %w", name, err)
 	}
-	cb, err := sandbox.NewCallback(name, raw)
+	cb, err := hf.callback(name)
 	if err != nil {
 		return nil, fmt.Errorf("loader: new callback: %w", err)
 	}

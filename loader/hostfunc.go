@@ -81,7 +81,7 @@ func (l *Loader) RegisterHostFunc(name string, fn any) (release func(), err erro
 	if name == "" || strings.IndexByte(name, 0) >= 0 {
 		return nil, fmt.Errorf("loader: register host function %q: invalid name", name)
 	}
-	raw, err := hostCallback(name, fn)
+	hf, err := hostCallback(name, fn)
 	if err != nil {
 		return nil, fmt.Errorf("loader: register host function %q: %w", name, err)
 	}
@@ -94,7 +94,7 @@ func (l *Loader) RegisterHostFunc(name string, fn any) (release func(), err erro
 	if t.fns[name] != nil {
 		return nil, fmt.Errorf("loader: register host function %q: %w", name, ErrHostFuncExists)
 	}
-	cb, err := sandbox.NewCallback(name, raw)
+	cb, err := hf.callback(name)
 	if err != nil {
 		return nil, fmt.Errorf("loader: register host function %q: %w", name, err)
 	}
@@ -182,27 +182,44 @@ func (t *hostTable) close() {
 	}
 }
 
-// hostCallback turns fn (a RawHostFunc or a typed func) into the raw form.
-func hostCallback(name string, fn any) (RawHostFunc, error) {
+// hostFn is a host function or a callback in a form the sandbox calls.
+type hostFn struct {
+	raw    RawHostFunc
+	regs   sandbox.RegFunc // instead of raw: takes the registers as they are
+	floats bool            // regs takes float arguments
+}
+
+// callback returns a sandbox.Callback that runs h.
+func (h hostFn) callback(name string) (*sandbox.Callback, error) {
+	if h.regs != nil {
+		return sandbox.NewCallbackRegs(name, h.regs, h.floats)
+	}
+	return sandbox.NewCallback(name, h.raw)
+}
+
+// hostCallback turns fn (a RawHostFunc or a typed func) into the form the
+// sandbox calls: the typed func itself in register form when its
+// arguments need no conversion (see regPlan.regsForm), else a raw one.
+func hostCallback(name string, fn any) (hostFn, error) {
 	if raw, ok := fn.(RawHostFunc); ok {
 		if raw == nil {
-			return nil, errors.New("nil function")
+			return hostFn{}, errors.New("nil function")
 		}
-		return raw, nil
+		return hostFn{raw: raw}, nil
 	}
 	fv := reflect.ValueOf(fn)
 	if !fv.IsValid() || fv.Kind() != reflect.Func {
-		return nil, &SignatureError{Symbol: name, Index: -2, Reason: fmt.Sprintf("want a func, got %T", fn)}
+		return hostFn{}, &SignatureError{Symbol: name, Index: -2, Reason: fmt.Sprintf("want a func, got %T", fn)}
 	}
 	if fv.IsNil() {
-		return nil, errors.New("nil function")
+		return hostFn{}, errors.New("nil function")
 	}
 	ft := fv.Type()
 	if ft.IsVariadic() {
-		return nil, &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: "variadic functions are not supported"}
+		return hostFn{}, &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: "variadic functions are not supported"}
 	}
 	if ft.NumOut() > 1 {
-		return nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "at most one result"}
+		return hostFn{}, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "at most one result"}
 	}
 	args := make([]reflect.Type, ft.NumIn())
 	for i := range args {
@@ -214,12 +231,15 @@ func hostCallback(name string, fn any) (RawHostFunc, error) {
 	}
 	s, err := newSig(name, ft, args, res)
 	if err != nil {
-		return nil, err
+		return hostFn{}, err
 	}
 	if p := newRegPlan(s, fv); p != nil {
-		return p.rawFunc(), nil
+		if p.regsForm() {
+			return hostFn{regs: p.fn, floats: s.nFloat > 0}, nil
+		}
+		return hostFn{raw: p.rawFunc()}, nil
 	}
-	return reflectHostFunc(s, fv, args), nil
+	return hostFn{raw: reflectHostFunc(s, fv, args)}, nil
 }
 
 // reflectHostFunc is the general form of a typed host function: it calls

@@ -110,8 +110,9 @@ func goString(p uint64) string {
 // docs/ASSUMPTIONS.md records this; TestHostFuncRegisterABI checks every
 // kind at every position against the reflect form.
 
-// regFunc is the register view of a typed host function.
-type regFunc func(i0, i1, i2, i3, i4, i5, i6, i7, i8 uint64, f0, f1, f2, f3, f4, f5, f6, f7 float64) (uint64, float64)
+// regFunc is the register view of a typed host function: the form the
+// sandbox's dispatcher can call directly.
+type regFunc = sandbox.RegFunc
 
 // goIntRegs and goFloatRegs are the argument registers of ABIInternal that
 // regFunc sets.
@@ -168,24 +169,32 @@ func newRegPlan(s *sig, fv reflect.Value) *regPlan {
 	return p
 }
 
+// regsForm reports whether the sandbox may call p.fn with the C
+// registers as they are: every argument a 64-bit integer or pointer, or a
+// float (no string to copy, no narrow integer whose upper bits Go might
+// rely on), and a result whose upper bits the C caller ignores (the
+// psABI leaves them undefined beyond an int; 8- and 16-bit results are
+// extended, as some C compilers expect).
+func (p *regPlan) regsForm() bool {
+	s := p.s
+	for i := 0; i < s.n; i++ {
+		if k := s.kinds[i]; k != kI64 && k != kU64 && !k.isFloat() {
+			return false
+		}
+	}
+	switch s.res {
+	case kVoid, kI32, kU32, kI64, kU64, kF32, kF64:
+		return true
+	}
+	return false
+}
+
 // rawFunc returns the RawHostFunc form of p.
 func (p *regPlan) rawFunc() RawHostFunc {
 	if p.s.strs {
 		return p.call
 	}
-	for _, k := range p.intKinds {
-		if k != kVoid && k != kI64 && k != kU64 {
-			return p.callDirect
-		}
-	}
-	// No argument needs its upper bits defined: the C registers go to
-	// Go as they are (a closure of fn itself: one indirection less).
-	fn, res := p.fn, p.s.res
-	return func(a *sandbox.Args) sandbox.Result {
-		i, f := &a.Int, &a.Float
-		ri, rf := fn(i[0], i[1], i[2], i[3], i[4], i[5], 0, 0, 0, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7])
-		return regResult(res, ri, rf)
-	}
+	return p.callDirect
 }
 
 // callDirect is call for a signature without strings: each C argument

@@ -12,6 +12,7 @@
 extern __thread struct rp_thread rp_self __attribute__((visibility("hidden"), tls_model("initial-exec")));
 
 void rp_cb_entry(void);
+void rp_cb_entry_ints(void);
 
 // rp_cb_c runs the Go side of callback id with the argument registers in a
 // and leaves the result registers in a->i[0] (rax) and a->f[0] (xmm0).
@@ -44,6 +45,7 @@ void rp_cb_c(uint32_t id, struct rp_args *a) {
 }
 
 uint64_t rp_cb_entry_addr(void) { return (uint64_t)&rp_cb_entry; }
+uint64_t rp_cb_entry_ints_addr(void) { return (uint64_t)&rp_cb_entry_ints; }
 
 // Test fixtures: native callers of a callback (package tests only).
 

@@ -4,13 +4,12 @@
 // (SysV ABI).
 //
 // Every callback has a thunk of its own in an executable page that
-// callback.go generates:
+// callback_cgo.go generates:
 //
-//	movabs $ID, %r11
-//	movabs $rp_cb_entry, %r10
-//	jmp    *%r10
+//	movl $ID, %r11d
+//	jmp  *cell(%rip)   // the slot's entry: rp_cb_entry or rp_cb_entry_ints
 //
-// r10 and r11 are scratch registers that no argument uses. rp_cb_entry
+// r11 is a scratch register that no argument uses. rp_cb_entry
 // stores the six integer and eight vector argument registers into a struct
 // rp_args on its own stack, calls rp_cb_c(ID, &args) (callback.c) or,
 // outside any protected call, the Go dispatcher's cgo wrapper
@@ -22,11 +21,14 @@
 
 	.text
 
-	.globl	rp_cb_entry
-	.hidden	rp_cb_entry
-	.type	rp_cb_entry, @function
+// CB_ENTRY name, floats: an entry that saves the integer argument
+// registers and, when floats is 1, the vector ones.
+.macro CB_ENTRY name, floats
+	.globl	\name
+	.hidden	\name
+	.type	\name, @function
 	.p2align 4
-rp_cb_entry:
+\name:
 	.cfi_startproc
 	pushq	%rbp
 	.cfi_adjust_cfa_offset 8
@@ -42,6 +44,7 @@ rp_cb_entry:
 	movq	%rcx, RP_A_INT+24(%rsp)
 	movq	%r8, RP_A_INT+32(%rsp)
 	movq	%r9, RP_A_INT+40(%rsp)
+.if \floats
 	movsd	%xmm0, RP_A_FLOAT+0(%rsp)
 	movsd	%xmm1, RP_A_FLOAT+8(%rsp)
 	movsd	%xmm2, RP_A_FLOAT+16(%rsp)
@@ -50,6 +53,7 @@ rp_cb_entry:
 	movsd	%xmm5, RP_A_FLOAT+40(%rsp)
 	movsd	%xmm6, RP_A_FLOAT+48(%rsp)
 	movsd	%xmm7, RP_A_FLOAT+56(%rsp)
+.endif
 	movl	%r11d, %edi
 	movq	%rsp, %rsi
 	// Outside any protected call (rp_self.cur is NULL) there is nothing
@@ -70,6 +74,12 @@ rp_cb_entry:
 	.cfi_def_cfa %rsp, 8
 	ret
 	.cfi_endproc
-	.size	rp_cb_entry, .-rp_cb_entry
+	.size	\name, .-\name
+.endm
+
+	CB_ENTRY rp_cb_entry, 1
+	// For callbacks whose Go function takes no float argument (the
+	// dispatcher then reads no vector register): 8 stores fewer a call.
+	CB_ENTRY rp_cb_entry_ints, 0
 
 	.section .note.GNU-stack,"",@progbits

@@ -11,6 +11,7 @@ package sandbox
 #include <stdint.h>
 #include "sandbox.h"
 uint64_t rp_cb_entry_addr(void);
+uint64_t rp_cb_entry_ints_addr(void);
 uint64_t rp_cbfix_int_addr(void);
 uint64_t rp_cbfix_float_addr(void);
 int64_t rp_cbfix_loop(uint64_t fn, int64_t n);
@@ -20,6 +21,7 @@ import "C"
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -39,38 +41,55 @@ func rpGoCallback(id C.uint32_t, a *C.struct_rp_args, inCall C.int) C.int64_t {
 // every thunk.
 func callbackEntry() uintptr { return uintptr(C.rp_cb_entry_addr()) }
 
-// mapThunkPage maps a page of n thunks for the ids first..first+n-1 and
-// returns its address. Each thunk is
+// callbackEntryFor returns the entry a thunk jumps to: rp_cb_entry, or
+// rp_cb_entry_ints, which does not save the vector registers.
+func callbackEntryFor(floats bool) uintptr {
+	if floats {
+		return callbackEntry()
+	}
+	return uintptr(C.rp_cb_entry_ints_addr())
+}
+
+// mapThunkPage maps a page of n thunks for the ids first..first+n-1,
+// followed by a page of n entry cells, and returns the address of the
+// first thunk and the cells. Thunk k is
 //
-//	49 bb ID(8)     movabs $ID, %r11
-//	49 ba ENTRY(8)  movabs $rp_cb_entry, %r10
-//	41 ff e2        jmp *%r10
+//	41 bb ID(4)     movl $ID, %r11d
+//	ff 25 DISP(4)   jmp *cell_k(%rip)
 //	cc...           int3 up to 32 bytes
 //
-// The page is filled while read-write, then made read-and-execute for
-// good: it is never writable and executable at once, and never unmapped.
-func mapThunkPage(first, n uint32) (uintptr, error) {
-	mem, err := unix.Mmap(-1, 0, int(n)*thunkSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+// and cell k (8 bytes) holds the entry it jumps to, set when a callback
+// takes the slot. The thunk page is filled while read-write, then made
+// read-and-execute for good: it is never writable and executable at once,
+// and never unmapped. The cells stay read-write data.
+func mapThunkPage(first, n uint32) (uintptr, []uint64, error) {
+	code := int(n) * thunkSize
+	if code != os.Getpagesize() || int(n)*8 > code {
+		return 0, nil, fmt.Errorf("map thunk page: %d-byte pages, want %d", os.Getpagesize(), code)
+	}
+	mem, err := unix.Mmap(-1, 0, 2*code, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
-		return 0, fmt.Errorf("map thunk page: %w", err)
+		return 0, nil, fmt.Errorf("map thunk page: %w", err)
 	}
 	entry := uint64(callbackEntry())
 	for k := uint32(0); k < n; k++ {
 		t := mem[k*thunkSize : (k+1)*thunkSize]
-		t[0], t[1] = 0x49, 0xbb
-		binary.LittleEndian.PutUint64(t[2:], uint64(first+k))
-		t[10], t[11] = 0x49, 0xba
-		binary.LittleEndian.PutUint64(t[12:], entry)
-		t[20], t[21], t[22] = 0x41, 0xff, 0xe2
-		for j := 23; j < thunkSize; j++ {
+		t[0], t[1] = 0x41, 0xbb
+		binary.LittleEndian.PutUint32(t[2:], first+k)
+		t[6], t[7] = 0xff, 0x25
+		cell := code + int(k)*8
+		binary.LittleEndian.PutUint32(t[8:], uint32(cell-(int(k)*thunkSize+12)))
+		for j := 12; j < thunkSize; j++ {
 			t[j] = 0xcc
 		}
+		binary.LittleEndian.PutUint64(mem[cell:], entry)
 	}
-	if err := unix.Mprotect(mem, unix.PROT_READ|unix.PROT_EXEC); err != nil {
+	if err := unix.Mprotect(mem[:code], unix.PROT_READ|unix.PROT_EXEC); err != nil {
 		unix.Munmap(mem)
-		return 0, fmt.Errorf("protect thunk page: %w", err)
+		return 0, nil, fmt.Errorf("protect thunk page: %w", err)
 	}
-	return uintptr(unsafe.Pointer(&mem[0])), nil
+	cells := unsafe.Slice((*uint64)(unsafe.Pointer(&mem[code])), n)
+	return uintptr(unsafe.Pointer(&mem[0])), cells, nil
 }
 
 // fixtureCallbackInt and fixtureCallbackFloat return C functions
