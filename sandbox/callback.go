@@ -104,7 +104,8 @@ type Callback struct {
 	name    string
 	id      uint32
 	addr    uintptr
-	fn      atomic.Pointer[callbackFn] // nil once freed
+	fn      *callbackFn // in its slot until Free
+	freed   atomic.Bool
 	handler atomic.Pointer[func(*HostPanicError)]
 	err     atomic.Pointer[HostPanicError]
 }
@@ -142,16 +143,18 @@ func NewCallbackRegs(name string, fn RegFunc, floats bool) (*Callback, error) {
 	return newCallback(name, &callbackFn{regs: fn, floats: floats}, floats)
 }
 
-// callbackFn is a Callback's Go function, in one of its two forms.
+// callbackFn is what a thunk slot holds: its Callback's Go function, in
+// one of its two forms, or neither once the Callback is freed.
 type callbackFn struct {
+	cb     *Callback
 	raw    func(*Args) Result
 	regs   RegFunc
 	floats bool // regs takes float arguments
 }
 
 func newCallback(name string, fn *callbackFn, floats bool) (*Callback, error) {
-	c := &Callback{name: name}
-	c.fn.Store(fn)
+	c := &Callback{name: name, fn: fn}
+	fn.cb = c
 	if err := allocThunk(c, floats); err != nil {
 		return nil, fmt.Errorf("sandbox: new callback %s: %w", name, err)
 	}
@@ -191,9 +194,11 @@ func (c *Callback) Err() error {
 // other callbacks were freed since. A call still running is not
 // affected. Free is safe to call twice.
 func (c *Callback) Free() {
-	if c.fn.Swap(nil) == nil {
+	if c.freed.Swap(true) {
 		return
 	}
+	pg, k := slotOf(c.id)
+	pg.fns[k].Store(&callbackFn{cb: c}) // the Go function is dropped now
 	freeThunk(c.id)
 }
 
@@ -201,7 +206,7 @@ func (c *Callback) Free() {
 type thunkPage struct {
 	base  uintptr                                    // address of slot 0
 	entry []uint64                                   // the entry each thunk jumps to (see mapThunkPage)
-	cbs   [1 << cbPageShift]atomic.Pointer[Callback] // by slot; a freed one stays until reuse
+	fns   [1 << cbPageShift]atomic.Pointer[callbackFn] // by slot; a freed one stays until reuse
 }
 
 // maxCallbackPages bounds the thunk pages: 8,192 pages of 128 slots make
@@ -262,7 +267,7 @@ func allocThunk(c *Callback, floats bool) error {
 	// the address is handed out, or by a stale caller of the released
 	// callback, for which either entry is right.
 	atomic.StoreUint64(&pg.entry[k], uint64(callbackEntryFor(floats)))
-	pg.cbs[k].Store(c)
+	pg.fns[k].Store(c.fn)
 	return nil
 }
 
@@ -283,9 +288,9 @@ func slotOf(id uint32) (*thunkPage, uint32) {
 // waiting for reuse.
 func CallbackPages() int { return int(cbNPages.Load()) }
 
-// lookupCallback returns the Callback of thunk id (nil for an id no
-// thunk has: never, short of a corrupted register).
-func lookupCallback(id uint32) *Callback {
+// lookupCallback returns what the slot of thunk id holds (nil for an id
+// no thunk has: never, short of a corrupted register).
+func lookupCallback(id uint32) *callbackFn {
 	if id>>cbPageShift >= maxCallbackPages {
 		return nil
 	}
@@ -293,7 +298,7 @@ func lookupCallback(id uint32) *Callback {
 	if pg == nil {
 		return nil
 	}
-	return pg.cbs[id&(1<<cbPageShift-1)].Load()
+	return pg.fns[id&(1<<cbPageShift-1)].Load()
 }
 
 // dispatch runs callback id (see rpGoCallback): its result goes to
@@ -301,18 +306,16 @@ func lookupCallback(id uint32) *Callback {
 // when inCall (the thread is inside a protected call, which the C side
 // then ends).
 func dispatch(id uint32, a *Args, inCall bool) (code int64) {
-	c := lookupCallback(id)
-	var fn *callbackFn
-	if c != nil {
-		fn = c.fn.Load()
-	}
-	if fn == nil {
+	fn := lookupCallback(id)
+	if fn == nil || fn.raw == nil && fn.regs == nil {
+		var c *Callback
 		name := fmt.Sprintf("#%d", id)
-		if c != nil {
-			name = c.name
+		if fn != nil {
+			c, name = fn.cb, fn.cb.name
 		}
 		return c.fail(&HostPanicError{Func: name, Value: ErrCallbackFreed}, a, inCall)
 	}
+	c := fn.cb
 	defer func() {
 		if v := recover(); v != nil {
 			code = c.fail(&HostPanicError{Func: c.name, Value: v, Stack: debug.Stack()}, a, inCall)
