@@ -286,3 +286,63 @@ func growStack(n int) int {
 	}
 	return growStack(n-1) + int(buf[n%len(buf)])
 }
+
+// TestCallbackConcurrentThreads: plugin threads and host goroutines call
+// callbacks at once while others are made and released (run with -race).
+func TestCallbackConcurrentThreads(t *testing.T) {
+	l := newLoader(t, Options{})
+	p := load(t, l, "cb_store")
+	store, _ := BindVoid1[uintptr](p, "cb_store")
+	start, _ := Bind1[int64, uint64](p, "cb_thread_start")
+	join, _ := Bind1[uint64, int64](p, "cb_thread_join")
+	callPtr, _ := Bind3[uintptr, int64, int64, int64](p, "cb_call")
+	if store == nil || start == nil || join == nil || callPtr == nil {
+		t.Fatal("bind failed")
+	}
+	var mu sync.Mutex
+	total := int64(0)
+	cb := newCallback(t, func(a, b int64) int64 {
+		mu.Lock()
+		total += b
+		mu.Unlock()
+		return a + b
+	})
+	if err := store(cb.Ptr()); err != nil {
+		t.Fatal(err)
+	}
+	const threads, n = 4, 500
+	var wg sync.WaitGroup
+	for g := 0; g < threads; g++ {
+		wg.Add(2)
+		go func() { // a plugin thread calling the stored callback
+			defer wg.Done()
+			h, err := start(n)
+			if err != nil || h == 0 {
+				t.Errorf("start: %v", err)
+				return
+			}
+			if sum, err := join(h); err != nil || sum != int64(n*(n-1)/2+n) {
+				t.Errorf("plugin thread sum %d, %v", sum, err)
+			}
+		}()
+		go func(g int) { // churn: short-lived callbacks called once each
+			defer wg.Done()
+			for i := 0; i < n; i++ {
+				k := int64(g*n + i)
+				x, err := NewCallback(func(a, b int64) int64 { return a * b * k })
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if r, err := callPtr(x.Ptr(), 2, 3); err != nil || r != 6*k {
+					t.Errorf("churn callback %d = %d, %v", k, r, err)
+				}
+				x.Release()
+			}
+		}(g)
+	}
+	wg.Wait()
+	if total != threads*n || cb.Err() != nil {
+		t.Fatalf("the stored callback ran %d times (want %d), Err %v", total, threads*n, cb.Err())
+	}
+}
