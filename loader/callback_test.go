@@ -4,6 +4,7 @@ package loader
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"strings"
@@ -344,5 +345,48 @@ func TestCallbackConcurrentThreads(t *testing.T) {
 	wg.Wait()
 	if total != threads*n || cb.Err() != nil {
 		t.Fatalf("the stored callback ran %d times (want %d), Err %v", total, threads*n, cb.Err())
+	}
+}
+
+// TestCallbackArgumentKinds calls callbacks of each form (register form
+// with floats, narrow integers, strings) from C.
+func TestCallbackArgumentKinds(t *testing.T) {
+	l := newLoader(t, Options{})
+	p := load(t, l, "cb_store")
+	mixed, err := Bind1[uintptr, float64](p, "cb_call_mixed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flt, err := Bind3[uintptr, float64, int64, float32](p, "cb_call_float")
+	if err != nil {
+		t.Fatal(err)
+	}
+	narrow, err := Bind2[uintptr, int8, int32](p, "cb_call_narrow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	m := newCallback(t, func(a int8, x float64, s string, f float32, u uint16, big int64) float64 {
+		got = fmt.Sprint(a, x, s, f, u, big)
+		return float64(a) + x + float64(len(s)) + float64(f) + float64(u) + float64(big)
+	})
+	r, err := mixed(m.Ptr())
+	if want := -3 + 2.5 + 5 + 0.25 + 65535 + float64(int64(1)<<40); err != nil || r != want || got != "-3 2.5 mixed 0.25 65535 1099511627776" {
+		t.Errorf("mixed = %v, %v (saw %q); want %v", r, err, got, want)
+	}
+	f := newCallback(t, func(x float64, n int64, h float32) float32 { return float32(x)*float32(n) + h })
+	if r, err := flt(f.Ptr(), 1.5, 4); err != nil || r != 6.5 {
+		t.Errorf("float = %v, %v; want 6.5", r, err)
+	}
+	nw := newCallback(t, func(c int8, b bool) int16 {
+		if !b {
+			return 0
+		}
+		return int16(c) * 200
+	})
+	for _, c := range []int8{-100, 7, 127} {
+		if r, err := narrow(nw.Ptr(), c); err != nil || r != int32(c)*200 {
+			t.Errorf("narrow(%d) = %d, %v; want %d", c, r, err, int32(c)*200)
+		}
 	}
 }

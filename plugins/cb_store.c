@@ -71,3 +71,15 @@ int64_t cb_thread_join(uint64_t h) {
 	free(j);
 	return s;
 }
+
+// cb_call_mixed calls fn(-3, 2.5, "mixed", 0.25f, 65535, 1 << 40): every
+// class of argument, a string among them, for a double result.
+double cb_call_mixed(double (*fn)(int8_t, double, const char *, float, uint16_t, int64_t)) {
+	return fn(-3, 2.5, "mixed", 0.25f, 65535, (int64_t)1 << 40);
+}
+
+// cb_call_float calls fn(x, n) for a float result.
+float cb_call_float(float (*fn)(double, int64_t, float), double x, int64_t n) { return fn(x, n, 0.5f); }
+
+// cb_call_narrow calls fn(c) and returns its result widened by C.
+int32_t cb_call_narrow(int16_t (*fn)(int8_t, _Bool), int8_t c) { return fn(c, 1); }
