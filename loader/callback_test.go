@@ -367,7 +367,7 @@ func TestCallbackArgumentKinds(t *testing.T) {
 	}
 	var got string
 	m := newCallback(t, func(a int8, x float64, s string, f float32, u uint16, big int64) float64 {
-		got = fmt.Sprint(a, x, s, f, u, big)
+		got = fmt.Sprintf("%v %v %v %v %v %v", a, x, s, f, u, big)
 		return float64(a) + x + float64(len(s)) + float64(f) + float64(u) + float64(big)
 	})
 	r, err := mixed(m.Ptr())
