@@ -77,5 +77,16 @@ int64_t rp_cbfix_loop(uint64_t fn, int64_t n) {
 	return s;
 }
 
+// rp_cbfix_pair calls fn(a, x) as a function returning struct { int64_t
+// a, b; } in rax:rdx and, as one returning struct { double x, y; } in
+// xmm0:xmm1, and adds all four.
+struct rp_cbfix_ii { int64_t a, b; };
+struct rp_cbfix_dd { double x, y; };
+double rp_cbfix_pair(uint64_t fn, int64_t a, double x) {
+	struct rp_cbfix_ii i = ((struct rp_cbfix_ii(*)(int64_t, double))fn)(a, x);
+	struct rp_cbfix_dd d = ((struct rp_cbfix_dd(*)(int64_t, double))fn)(a, x);
+	return (double)(i.a + i.b) + d.x + d.y;
+}
+
 uint64_t rp_cbfix_int_addr(void) { return (uint64_t)&rp_cbfix_int; }
 uint64_t rp_cbfix_float_addr(void) { return (uint64_t)&rp_cbfix_float; }

@@ -114,7 +114,10 @@ type Callback struct {
 // the caller's argument registers (a float32 argument is in the low 32
 // bits of its Float slot; integers narrower than 64 bits have undefined
 // upper bits) and is valid only during the call; fn's Result goes to rax
-// and xmm0 (for a float32 result put its bits in the low 32 bits). name
+// and xmm0 (for a float32 result put its bits in the low 32 bits). A
+// result in two registers of a class (a 16-byte struct: rax:rdx,
+// xmm0:xmm1) puts its second eightbyte in a.Int[1] or a.Float[1], which
+// go to rdx and xmm1. name
 // names the callback in errors. Off linux/amd64 with cgo it returns an
 // error that matches errors.ErrUnsupported.
 func NewCallback(name string, fn func(a *Args) Result) (*Callback, error) {

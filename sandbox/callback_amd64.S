@@ -68,8 +68,13 @@
 1:
 	call	rp_cb_c
 2:
+	// rax and xmm0, and the second eightbytes of a 16-byte struct
+	// result in rdx and xmm1 (a raw function writes them into Int[1]
+	// and Float[1]; otherwise they hold an argument: scratch).
 	movq	RP_A_INT+0(%rsp), %rax
+	movq	RP_A_INT+8(%rsp), %rdx
 	movsd	RP_A_FLOAT+0(%rsp), %xmm0
+	movsd	RP_A_FLOAT+8(%rsp), %xmm1
 	leave
 	.cfi_def_cfa %rsp, 8
 	ret

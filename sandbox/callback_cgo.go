@@ -15,6 +15,7 @@ uint64_t rp_cb_entry_ints_addr(void);
 uint64_t rp_cbfix_int_addr(void);
 uint64_t rp_cbfix_float_addr(void);
 int64_t rp_cbfix_loop(uint64_t fn, int64_t n);
+double rp_cbfix_pair(uint64_t fn, int64_t a, double x);
 */
 import "C"
 
@@ -103,4 +104,11 @@ func fixtureCallbackFloat() uintptr { return uintptr(C.rp_cbfix_float_addr()) }
 // outside any call) and returns the sum of the results.
 func fixtureCallbackLoop(fn uintptr, n int64) int64 {
 	return int64(C.rp_cbfix_loop(C.uint64_t(fn), C.int64_t(n)))
+}
+
+// fixtureCallbackPair calls fn(a, x) as a C function returning a struct
+// of two int64 (rax:rdx), then of two doubles (xmm0:xmm1), and returns
+// the sum of the four.
+func fixtureCallbackPair(fn uintptr, a int64, x float64) float64 {
+	return float64(C.rp_cbfix_pair(C.uint64_t(fn), C.int64_t(a), C.double(x)))
 }

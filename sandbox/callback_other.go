@@ -19,6 +19,8 @@ func callbackEntryFor(floats bool) uintptr { return 0 }
 
 func fixtureCallbackLoop(fn uintptr, n int64) int64 { return 0 }
 
+func fixtureCallbackPair(fn uintptr, a int64, x float64) float64 { return 0 }
+
 // LoopUnprotected panics: this build cannot run native code. (The
 // callback benchmarks' baseline, see baseline_cgo.go.)
 func LoopUnprotected(fn uintptr, n int64) int64 { panic(errors.ErrUnsupported) }

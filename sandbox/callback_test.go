@@ -278,3 +278,15 @@ func TestCallbackOutsideCall(t *testing.T) {
 		t.Fatalf("freed callback reported %v, Err %v", freed, gone.Err())
 	}
 }
+
+// TestCallbackSecondResultRegisters: a raw function's a.Int[1] and
+// a.Float[1] reach the caller in rdx and xmm1 (a 16-byte struct result).
+func TestCallbackSecondResultRegisters(t *testing.T) {
+	c := newCB(t, "pair", func(a *Args) Result {
+		a.Int[1], a.Float[1] = a.Int[0]*2, a.Float[0]*2
+		return Result{Int: a.Int[0], Float: a.Float[0]}
+	})
+	if got := fixtureCallbackPair(c.Addr(), 21, 1.25); got != 21+42+1.25+2.5 {
+		t.Fatalf("rax+rdx+xmm0+xmm1 = %v, want %v", got, 21+42+1.25+2.5)
+	}
+}
