@@ -207,8 +207,8 @@ func (c *Callback) Free() {
 
 // thunkPage is one page of thunks and the callbacks of its slots.
 type thunkPage struct {
-	base  uintptr                                    // address of slot 0
-	entry []uint64                                   // the entry each thunk jumps to (see mapThunkPage)
+	base  uintptr                                      // address of slot 0
+	entry []uint64                                     // the entry each thunk jumps to (see mapThunkPage)
 	fns   [1 << cbPageShift]atomic.Pointer[callbackFn] // by slot; a freed one stays until reuse
 }
 
