@@ -91,3 +91,7 @@ int64_t rp_sys_loop_export_handle(uintptr_t h, int64_t n) {
 	}
 	return s;
 }
+
+// rp_sys_export_add_addr returns the address of the cgo //export function
+// rpBaselineAdd, for native code that calls it through a pointer.
+uint64_t rp_sys_export_add_addr(void) { return (uint64_t)&rpBaselineAdd; }

@@ -156,3 +156,11 @@ func LoopExportHandle(fn func(a, b int64) int64, n int64) int64 {
 	defer h.Delete()
 	return int64(C.rp_sys_loop_export_handle(C.uintptr_t(h), C.int64_t(n)))
 }
+
+// ExportAddAddr returns the address of the C side of a cgo //export Go
+// function int64_t add(int64_t a, int64_t b), for native code to call
+// through a pointer as it would a Callback's: the baseline of a Go
+// function called from plugin code. (It has none of a Callback's
+// bracketing: a fault in it, called inside a protected call, would be
+// taken for the plugin's.)
+func ExportAddAddr() uintptr { return uintptr(C.rp_sys_export_add_addr()) }
