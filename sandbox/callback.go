@@ -319,7 +319,11 @@ func dispatch(id uint32, a *Args, inCall bool) (code int64) {
 		return c.fail(&HostPanicError{Func: name, Value: ErrCallbackFreed}, a, inCall)
 	}
 	c := fn.cb
+	done := false
 	defer func() {
+		if done { // the common case: no runtime call to recover
+			return
+		}
 		if v := recover(); v != nil {
 			code = c.fail(&HostPanicError{Func: c.name, Value: v, Stack: debug.Stack()}, a, inCall)
 		}
@@ -332,10 +336,11 @@ func dispatch(id uint32, a *Args, inCall bool) (code int64) {
 		} else {
 			a.Int[0], a.Float[0] = fn.regs(i[0], i[1], i[2], i[3], i[4], i[5], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 		}
-		return 0
+	} else {
+		r := fn.raw(a)
+		a.Int[0], a.Float[0] = r.Int, r.Float
 	}
-	r := fn.raw(a)
-	a.Int[0], a.Float[0] = r.Int, r.Float
+	done = true
 	return 0
 }
 
