@@ -184,15 +184,15 @@ func (t *hostTable) close() {
 
 // hostFn is a host function or a callback in a form the sandbox calls.
 type hostFn struct {
-	raw    RawHostFunc
-	regs   sandbox.RegFunc // instead of raw: takes the registers as they are
-	floats bool            // regs takes float arguments
+	raw          RawHostFunc
+	regs         sandbox.RegFunc // instead of raw: takes the registers as they are
+	nInt, nFloat int             // the arguments regs takes
 }
 
 // callback returns a sandbox.Callback that runs h.
 func (h hostFn) callback(name string) (*sandbox.Callback, error) {
 	if h.regs != nil {
-		return sandbox.NewCallbackRegs(name, h.regs, h.floats)
+		return sandbox.NewCallbackRegs(name, h.regs, h.nInt, h.nFloat)
 	}
 	return sandbox.NewCallback(name, h.raw)
 }
@@ -235,7 +235,7 @@ func hostCallback(name string, fn any) (hostFn, error) {
 	}
 	if p := newRegPlan(s, fv); p != nil {
 		if p.regsForm() {
-			return hostFn{regs: p.fn, floats: s.nFloat > 0}, nil
+			return hostFn{regs: p.fn, nInt: s.nInt, nFloat: s.nFloat}, nil
 		}
 		return hostFn{raw: p.rawFunc()}, nil
 	}

@@ -12,7 +12,8 @@
 extern __thread struct rp_thread rp_self __attribute__((visibility("hidden"), tls_model("initial-exec")));
 
 void rp_cb_entry(void);
-void rp_cb_entry_ints(void);
+void rp_cb_entry_i0(void), rp_cb_entry_i1(void), rp_cb_entry_i2(void), rp_cb_entry_i3(void),
+    rp_cb_entry_i4(void), rp_cb_entry_i5(void), rp_cb_entry_i6(void);
 
 // rp_cb_c runs the Go side of callback id with the argument registers in a
 // and leaves the result registers in a->i[0] (rax) and a->f[0] (xmm0).
@@ -45,7 +46,13 @@ void rp_cb_c(uint32_t id, struct rp_args *a) {
 }
 
 uint64_t rp_cb_entry_addr(void) { return (uint64_t)&rp_cb_entry; }
-uint64_t rp_cb_entry_ints_addr(void) { return (uint64_t)&rp_cb_entry_ints; }
+// rp_cb_entry_ints_addr returns the entry that saves only the first n
+// (0 to 6) integer argument registers.
+uint64_t rp_cb_entry_ints_addr(int n) {
+	static void (*const entries[])(void) = {rp_cb_entry_i0, rp_cb_entry_i1, rp_cb_entry_i2, rp_cb_entry_i3,
+	                                        rp_cb_entry_i4, rp_cb_entry_i5, rp_cb_entry_i6};
+	return (uint64_t)entries[n];
+}
 
 // Test fixtures: native callers of a callback (package tests only).
 

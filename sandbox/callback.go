@@ -124,7 +124,7 @@ func NewCallback(name string, fn func(a *Args) Result) (*Callback, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("sandbox: new callback %s: nil function", name)
 	}
-	return newCallback(name, &callbackFn{raw: fn}, true)
+	return newCallback(name, &callbackFn{raw: fn}, -1)
 }
 
 // RegFunc is the register form of a callback's Go function: it is called
@@ -136,14 +136,23 @@ func NewCallback(name string, fn func(a *Args) Result) (*Callback, error) {
 type RegFunc func(i0, i1, i2, i3, i4, i5, i6, i7, i8 uint64, f0, f1, f2, f3, f4, f5, f6, f7 float64) (uint64, float64)
 
 // NewCallbackRegs is NewCallback for a function in register form, which
-// the dispatcher calls with no Args in between. When floats is false fn
-// takes no float arguments: the caller's vector registers are then not
-// saved at all (f0-f7 are 0), which makes each call a little cheaper.
-func NewCallbackRegs(name string, fn RegFunc, floats bool) (*Callback, error) {
+// the dispatcher calls with no Args in between. fn reads only its first
+// nInt integer (0 to 6) and nFloat float (0 to 8) arguments; the others
+// are undefined. The entry then saves only those registers (with no float
+// argument, none of the vector ones), which makes each call a little
+// cheaper.
+func NewCallbackRegs(name string, fn RegFunc, nInt, nFloat int) (*Callback, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("sandbox: new callback %s: nil function", name)
 	}
-	return newCallback(name, &callbackFn{regs: fn, floats: floats}, floats)
+	if nInt < 0 || nInt > 6 || nFloat < 0 || nFloat > 8 {
+		return nil, fmt.Errorf("sandbox: new callback %s: %d integer and %d float arguments, at most 6 and 8", name, nInt, nFloat)
+	}
+	regs := nInt
+	if nFloat > 0 {
+		regs = -1
+	}
+	return newCallback(name, &callbackFn{regs: fn, floats: nFloat > 0}, regs)
 }
 
 // callbackFn is what a thunk slot holds: its Callback's Go function, in
@@ -155,10 +164,12 @@ type callbackFn struct {
 	floats bool // regs takes float arguments
 }
 
-func newCallback(name string, fn *callbackFn, floats bool) (*Callback, error) {
+// newCallback gives fn a slot. regs says which argument registers its
+// entry saves (see callbackEntryFor).
+func newCallback(name string, fn *callbackFn, regs int) (*Callback, error) {
 	c := &Callback{name: name, fn: fn}
 	fn.cb = c
-	if err := allocThunk(c, floats); err != nil {
+	if err := allocThunk(c, regs); err != nil {
 		return nil, fmt.Errorf("sandbox: new callback %s: %w", name, err)
 	}
 	return c, nil
@@ -234,8 +245,8 @@ var (
 
 // allocThunk gives c a slot: the oldest released one when more than
 // cbQuarantine wait, else the next new one (mapping a page when needed).
-// floats says whether the entry must save the vector registers.
-func allocThunk(c *Callback, floats bool) error {
+// regs selects the slot's entry (see callbackEntryFor).
+func allocThunk(c *Callback, regs int) error {
 	cbMu.Lock()
 	defer cbMu.Unlock()
 	var id uint32
@@ -269,7 +280,7 @@ func allocThunk(c *Callback, floats bool) error {
 	// The slot's entry is only read by calls through this thunk: before
 	// the address is handed out, or by a stale caller of the released
 	// callback, for which either entry is right.
-	atomic.StoreUint64(&pg.entry[k], uint64(callbackEntryFor(floats)))
+	atomic.StoreUint64(&pg.entry[k], uint64(callbackEntryFor(regs)))
 	pg.fns[k].Store(c.fn)
 	return nil
 }

@@ -7,7 +7,7 @@
 // callback_cgo.go generates:
 //
 //	movl $ID, %r11d
-//	jmp  *cell(%rip)   // the slot's entry: rp_cb_entry or rp_cb_entry_ints
+//	jmp  *cell(%rip)   // the slot's entry: rp_cb_entry or rp_cb_entry_iN
 //
 // r11 is a scratch register that no argument uses. rp_cb_entry
 // stores the six integer and eight vector argument registers into a struct
@@ -21,9 +21,9 @@
 
 	.text
 
-// CB_ENTRY name, floats: an entry that saves the integer argument
-// registers and, when floats is 1, the vector ones.
-.macro CB_ENTRY name, floats
+// CB_ENTRY name, ints, floats: an entry that saves the first ints integer
+// argument registers and, when floats is 1, the vector ones.
+.macro CB_ENTRY name, ints, floats
 	.globl	\name
 	.hidden	\name
 	.type	\name, @function
@@ -38,12 +38,24 @@
 	// Entry rsp = 8 mod 16; after the push it is 0 mod 16, and struct
 	// rp_args is 112 bytes: the call below is aligned.
 	subq	$112, %rsp
+.if \ints > 0
 	movq	%rdi, RP_A_INT+0(%rsp)
+.endif
+.if \ints > 1
 	movq	%rsi, RP_A_INT+8(%rsp)
+.endif
+.if \ints > 2
 	movq	%rdx, RP_A_INT+16(%rsp)
+.endif
+.if \ints > 3
 	movq	%rcx, RP_A_INT+24(%rsp)
+.endif
+.if \ints > 4
 	movq	%r8, RP_A_INT+32(%rsp)
+.endif
+.if \ints > 5
 	movq	%r9, RP_A_INT+40(%rsp)
+.endif
 .if \floats
 	movsd	%xmm0, RP_A_FLOAT+0(%rsp)
 	movsd	%xmm1, RP_A_FLOAT+8(%rsp)
@@ -82,9 +94,16 @@
 	.size	\name, .-\name
 .endm
 
-	CB_ENTRY rp_cb_entry, 1
-	// For callbacks whose Go function takes no float argument (the
-	// dispatcher then reads no vector register): 8 stores fewer a call.
-	CB_ENTRY rp_cb_entry_ints, 0
+	CB_ENTRY rp_cb_entry, 6, 1
+	// For callbacks whose Go function takes N integer arguments and no
+	// float one (NewCallbackRegs): each store saved counts, since the
+	// stores before cgo's locked instructions drain there.
+	CB_ENTRY rp_cb_entry_i0, 0, 0
+	CB_ENTRY rp_cb_entry_i1, 1, 0
+	CB_ENTRY rp_cb_entry_i2, 2, 0
+	CB_ENTRY rp_cb_entry_i3, 3, 0
+	CB_ENTRY rp_cb_entry_i4, 4, 0
+	CB_ENTRY rp_cb_entry_i5, 5, 0
+	CB_ENTRY rp_cb_entry_i6, 6, 0
 
 	.section .note.GNU-stack,"",@progbits

@@ -11,7 +11,7 @@ package sandbox
 #include <stdint.h>
 #include "sandbox.h"
 uint64_t rp_cb_entry_addr(void);
-uint64_t rp_cb_entry_ints_addr(void);
+uint64_t rp_cb_entry_ints_addr(int n);
 uint64_t rp_cbfix_int_addr(void);
 uint64_t rp_cbfix_float_addr(void);
 int64_t rp_cbfix_loop(uint64_t fn, int64_t n);
@@ -42,13 +42,14 @@ func rpGoCallback(id C.uint32_t, a *C.struct_rp_args, inCall C.int) C.int64_t {
 // every thunk.
 func callbackEntry() uintptr { return uintptr(C.rp_cb_entry_addr()) }
 
-// callbackEntryFor returns the entry a thunk jumps to: rp_cb_entry, or
-// rp_cb_entry_ints, which does not save the vector registers.
-func callbackEntryFor(floats bool) uintptr {
-	if floats {
+// callbackEntryFor returns the entry a thunk jumps to: rp_cb_entry, which
+// saves every argument register, for regs < 0, else rp_cb_entry_iN (N =
+// regs, 0 to 6), which saves only the first N integer ones.
+func callbackEntryFor(regs int) uintptr {
+	if regs < 0 || regs > 6 {
 		return callbackEntry()
 	}
-	return uintptr(C.rp_cb_entry_ints_addr())
+	return uintptr(C.rp_cb_entry_ints_addr(C.int(regs)))
 }
 
 // mapThunkPage maps a page of n thunks for the ids first..first+n-1,

@@ -15,7 +15,7 @@ func mapThunkPage(first, n uint32) (uintptr, []uint64, error) {
 	return 0, nil, fmt.Errorf("callbacks need linux/amd64 built with cgo: %w", errors.ErrUnsupported)
 }
 
-func callbackEntryFor(floats bool) uintptr { return 0 }
+func callbackEntryFor(regs int) uintptr { return 0 }
 
 func fixtureCallbackLoop(fn uintptr, n int64) int64 { return 0 }
 
