@@ -290,3 +290,40 @@ func TestCallbackSecondResultRegisters(t *testing.T) {
 		t.Fatalf("rax+rdx+xmm0+xmm1 = %v, want %v", got, 21+42+1.25+2.5)
 	}
 }
+
+// TestCallbackQuarantine: a freed callback's address is not handed out
+// again while fewer than cbQuarantine other slots were freed after it, and
+// calls through it keep taking the ErrCallbackFreed path meanwhile.
+func TestCallbackQuarantine(t *testing.T) {
+	gone, err := NewCallback("gone", func(*Args) Result { return Result{Int: 1} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := gone.Addr()
+	gone.Free()
+	var cbs []*Callback
+	defer func() {
+		for _, c := range cbs {
+			c.Free()
+		}
+	}()
+	// Churn: make and free cbQuarantine-1 others (the queue then still
+	// holds stale's slot ahead of them), making new ones meanwhile.
+	for i := 0; i < cbQuarantine; i++ {
+		c, err := NewCallback("churn", func(*Args) Result { return Result{Int: 2} })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Addr() == stale {
+			t.Fatalf("the freed address was reused after %d allocations", i)
+		}
+		if i%2 == 0 {
+			c.Free()
+		} else {
+			cbs = append(cbs, c)
+		}
+	}
+	if _, err := Call(fixtureCallbackInt(), cbArgs(stale, [5]int64{}, [8]float64{})); !errors.Is(err, ErrCallbackFreed) {
+		t.Fatalf("call through the freed address: %v, want ErrCallbackFreed", err)
+	}
+}
