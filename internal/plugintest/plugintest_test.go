@@ -33,3 +33,47 @@ func TestBuildBasic(t *testing.T) {
 		t.Fatalf("second build gave %s, want %s", again, path)
 	}
 }
+
+// C++ and Rust sources build by their Build lines too, and export their
+// extern "C" functions.
+func TestBuildCXXAndRust(t *testing.T) {
+	for _, c := range []struct{ plugin, sym string }{
+		{"cxx_exc", "throw_catch"},
+		{"rs_panic", "rs_catch"},
+	} {
+		f, err := elf.Open(Build(t, c.plugin))
+		if err != nil {
+			t.Fatal(err)
+		}
+		syms, err := f.DynamicSymbols()
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, s := range syms {
+			found = found || (s.Name == c.sym && s.Section != elf.SHN_UNDEF)
+		}
+		if !found {
+			t.Errorf("%s does not export %s", c.plugin, c.sym)
+		}
+	}
+}
+
+func TestHeaderTools(t *testing.T) {
+	for _, c := range []struct {
+		src, tool string
+		ok        bool
+	}{
+		{"// Build: cc -shared -o a.so a.c\n", "cc", true},
+		{"// Build: c++ -shared -o a.so a.cpp\n", "c++", true},
+		{"//! doc\n// Build: rustc --crate-type cdylib -o liba.so a.rs\n", "rustc", true},
+		{"// Build: clang -shared -o a.so a.c\n", "", false},
+		{"int x;\n// Build: cc -o a.so a.c\n", "", false},
+	} {
+		tool, _, _, err := header("a", []byte(c.src))
+		if (err == nil) != c.ok || tool != c.tool {
+			t.Errorf("header(%q) = %q, %v; want %q, ok %v", c.src, tool, err, c.tool, c.ok)
+		}
+	}
+}
