@@ -103,15 +103,19 @@ static pthread_key_t rp_dl_key;
 static int rp_dl_key_ok;
 static void rp_dl_thread_exit(void *);
 
-// rp_dl_init runs at the first registration, before any code of any
-// loaded object: its thread key is then older (a lower index) than the
-// TLS runtime's, and glibc runs key destructors in index order, so
-// thread_local destructors run before the thread's TLS blocks are freed.
+// rp_dl_init runs when the loader binds its first import (rp_dl_setup,
+// from DLSymbols at the loader package's initialisation), or at the first
+// registration: before any code of any loaded object. Its thread key is
+// then older (a lower index) than the TLS runtime's, and glibc runs key
+// destructors in index order, so thread_local destructors run before the
+// thread's TLS blocks are freed.
 static void rp_dl_init(void) {
 	rp_glibc_find_object = (int (*)(void *, struct dl_find_object *))dlsym(RTLD_DEFAULT, "_dl_find_object");
 	rp_glibc_thread_atexit = (int (*)(void (*)(void *), void *, void *))dlsym(RTLD_DEFAULT, "__cxa_thread_atexit_impl");
 	rp_dl_key_ok = pthread_key_create(&rp_dl_key, rp_dl_thread_exit) == 0;
 }
+
+void rp_dl_setup(void) { pthread_once(&rp_dl_once, rp_dl_init); }
 
 // rp_dl_fill rebuilds copy k from the live list, sorted by lo (insertion
 // sort: the list is mostly in address order already). rp_dl_mu is held.

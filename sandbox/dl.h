@@ -26,6 +26,7 @@ struct rp_dl_desc {
 };
 
 // The table (dl.c).
+void rp_dl_setup(void); // once, before anything else (creates the thread key)
 // rp_dl_add copies d and the n bytes of path (not NUL-terminated) and
 // returns the object's handle (0: out of memory).
 uint64_t rp_dl_add(const struct rp_dl_desc *d, const char *path, size_t n);

@@ -157,8 +157,11 @@ func DLCounts() (adds, subs uint64) {
 
 // DLSymbols returns the C implementations that imports of these names in
 // runplug's objects bind to, whatever their version: they answer for the
-// table's objects and hand everything else to glibc's.
+// table's objects and hand everything else to glibc's. The first call sets
+// the services up (call it before any plugin code runs: the loader does
+// at initialisation).
 func DLSymbols() map[string]uintptr {
+	C.rp_dl_setup()
 	return map[string]uintptr{
 		"_dl_find_object":          uintptr(unsafe.Pointer(C.rp_dl_find_object)),
 		"dl_iterate_phdr":          uintptr(unsafe.Pointer(C.rp_dl_iterate_phdr)),
