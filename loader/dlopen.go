@@ -27,7 +27,7 @@ const (
 // errDLUnderLock is dlopen's error from code that runs while the Loader
 // is loading or closing (a constructor or destructor): the Loader's lock
 // is held by that very load or close.
-var errDLUnderLock = errors.New("dlopen from a constructor or destructor is not supported by runplug; call it from a plugin function")
+var errDLUnderLock = errors.New("dlopen from a constructor or destructor can only open a library the Loader already holds; call it from a plugin function")
 
 // dlFail sets the calling thread's dlerror message and returns a NULL result.
 func dlFail(err error) sandbox.Result {
@@ -46,9 +46,10 @@ func dlopenFunc(l *Loader, o *object) RawHostFunc {
 }
 
 // dlopen opens a library for plugin code (caller): the host's copy for a
-// name of one of glibc's own libraries (and the main program for NULL), else the Loader's
-// shared object of that name, loaded with its dependencies (as a
-// DT_NEEDED of caller would be) when the Loader has none. The handle holds
+// name of one of glibc's own libraries (and the main program for NULL),
+// else the Loader's shared object of that name, loaded with its
+// dependencies (as a DT_NEEDED of caller would be) when the Loader has
+// none. The handle holds
 // the object and its dependencies until dlclose or until caller is
 // retired.
 func (l *Loader) dlopen(caller *object, namePtr uint64, flags int) (uintptr, error) {
@@ -60,6 +61,13 @@ func (l *Loader) dlopen(caller *object, namePtr uint64, flags int) (uintptr, err
 		return sandbox.DLOpenHost(name, flags)
 	}
 	if l.dl.underLock() {
+		// This goroutine holds l.mu, for the load or close running this
+		// code: only an object loaded and held before it can be opened
+		// (taking references on it cannot interfere with that load or
+		// close, whatever becomes of it).
+		if dep := l.byName[name]; dep != nil && dep.refs > 0 && dep.dl.Handle() != 0 {
+			return l.dlHandleOpen(caller, dep, flags), nil
+		}
 		return 0, fmt.Errorf("dlopen %s: %w", name, errDLUnderLock)
 	}
 	l.mu.Lock()
@@ -89,6 +97,12 @@ func (l *Loader) dlopen(caller *object, namePtr uint64, flags int) (uintptr, err
 	if dep.dl.Handle() == 0 {
 		return 0, fmt.Errorf("dlopen %s: the object is not in the object table", name)
 	}
+	return l.dlHandleOpen(caller, dep, flags), nil
+}
+
+// dlHandleOpen records one dlopen of dep by caller: references on dep and
+// its dependencies, and the handle. l.mu is held.
+func (l *Loader) dlHandleOpen(caller, dep *object, flags int) uintptr {
 	for _, x := range dep.scope {
 		x.refs++
 	}
@@ -110,7 +124,7 @@ func (l *Loader) dlopen(caller *object, namePtr uint64, flags int) (uintptr, err
 		d.global = append(d.global, dep)
 	}
 	d.mu.Unlock()
-	return h, nil
+	return h
 }
 
 func dlcloseFunc(l *Loader, o *object) RawHostFunc {

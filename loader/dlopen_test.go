@@ -276,6 +276,24 @@ func TestDLServicesFromPlugin(t *testing.T) {
 	if e := m.str(0); !strings.Contains(e, "constructor") {
 		t.Errorf("dlopen from a constructor: dlerror %q, want a refusal that names constructors", e)
 	}
+	// Once the Loader holds dl_target, a constructor may open it.
+	u := bindDLUser(t, p)
+	if u.open("dl_target.so", rtldNow) == 0 {
+		t.Fatalf("dlopen(dl_target.so): %s", u.dlerror(t))
+	}
+	q := load(t, l, "dl_user")
+	if n := call(t, q, "dl_ctor_error", m.addr(0), 256); n != 0 {
+		t.Errorf("dlopen from a constructor of a held library failed: %q", m.str(0))
+	}
+	if n := sharedRefs(l, "dl_target.so"); n != 2 {
+		t.Errorf("dl_target.so held %d times, want 2 (a plugin function's dlopen, a constructor's)", n)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := sharedRefs(l, "dl_target.so"); n != 1 {
+		t.Errorf("after closing the constructor's plugin dl_target.so is held %d times, want 1", n)
+	}
 }
 
 // NoHostC and AllowC hold for what plugin code reaches through dlopen

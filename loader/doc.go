@@ -144,9 +144,10 @@
 // libraries. __cxa_atexit handlers of an object run when its destructors
 // call __cxa_finalize (at Close) and are dropped for a quarantined plugin;
 // thread_local destructors run at thread exit only while their object is
-// loaded. dlopen from a constructor fails and dlclose from a destructor is
-// deferred to the retirement of the object that opened the handle: the
-// Loader's lock is held while they run.
+// loaded. dlopen from a constructor opens only what the Loader already
+// holds, and dlclose from a destructor is deferred to the retirement of
+// the object that opened the handle: the Loader's lock is held while they
+// run.
 //
 // # Calls
 //

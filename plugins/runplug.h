@@ -93,10 +93,11 @@
 //   - backtrace(), backtrace_symbols() and dladdr() see plugin frames and
 //     symbols; a walk stops at runplug's trampoline.
 //   - dlopen() loads through the host's Loader (the host's copy for libc,
-//     libm, libdl...); not from a constructor. What a plugin opens is
-//     closed with it at the latest. dlsym(RTLD_DEFAULT, name) sees the
-//     host's functions, then the plugin's dependencies, then objects opened
-//     with RTLD_GLOBAL, then the host's C libraries. dlmopen() fails.
+//     libm, libdl...); from a constructor it opens only a library already
+//     loaded. What a plugin opens is closed with it at the latest.
+//     dlsym(RTLD_DEFAULT, name) sees the host's functions, then the
+//     plugin's dependencies, then objects opened with RTLD_GLOBAL, then the
+//     host's C libraries. dlmopen() fails.
 //
 // RUST PLUGINS
 //
