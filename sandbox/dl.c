@@ -253,9 +253,7 @@ void rp_dl_remove(uint64_t h) {
 		n = a->next;
 		free(a);
 	}
-	if (o->dso != NULL && !o->finalized) {
-		__cxa_finalize(o->dso);
-	}
+	void *unfinalized = o->finalized ? NULL : o->dso;
 	if (o->phdr_owned) {
 		free(o->phdr);
 	}
@@ -269,6 +267,12 @@ void rp_dl_remove(uint64_t h) {
 	o->next = rp_dl_free;
 	rp_dl_free = o;
 	pthread_mutex_unlock(&rp_dl_mu);
+	// Outside the lock: glibc's __cxa_finalize runs any handler it has
+	// for that handle (none came through rp_dl_cxa_atexit) in the image,
+	// still mapped until this returns.
+	if (unfinalized != NULL) {
+		__cxa_finalize(unfinalized);
+	}
 }
 
 // rp_dl_at returns the live object whose segments contain addr. rp_dl_rw is held.
