@@ -69,6 +69,17 @@ func TestCXXExceptions(t *testing.T) {
 	if p.Quarantined() {
 		t.Fatal("plugin quarantined after caught exceptions")
 	}
+	// The table lists the plugin's direct dependencies (libcxx_dep,
+	// libstdc++, libgcc_s...: what the loader loaded for it).
+	deps := p.obj.dl.Deps()
+	if len(deps) != len(p.obj.deps) || len(deps) < 2 {
+		t.Fatalf("table lists %d dependencies, the loader %d", len(deps), len(p.obj.deps))
+	}
+	for i, d := range p.obj.deps {
+		if deps[i] != d.dl.Handle() {
+			t.Errorf("dependency %d: table %#x, loader's %s %#x", i, deps[i], d.name, d.dl.Handle())
+		}
+	}
 }
 
 // An exception that escapes an extern "C" function finds no handler up

@@ -172,6 +172,11 @@ func (l *Loader) dlRegister(o *object) {
 		}
 		d.Phdrs = ph
 	}
+	for _, dep := range o.deps {
+		if h := dep.dl.Handle(); h != 0 { // 0: later in a cycle
+			d.Deps = append(d.Deps, h)
+		}
+	}
 	d.UnwindBacktrace = o.scopeFunc("_Unwind_Backtrace")
 	d.UnwindGetIP = o.scopeFunc("_Unwind_GetIP")
 	o.dl = sandbox.AddDLObject(d)

@@ -66,6 +66,8 @@ struct rp_dlobj {
 	// _Unwind_Backtrace and _Unwind_GetIP of the libgcc_s copy in the
 	// object's scope, for backtrace() (0: none)
 	uint64_t unwind_backtrace, unwind_getip;
+	uint64_t *deps; // handles of its direct dependencies (malloc'd), ndeps of them
+	uint64_t ndeps;
 	int live;
 	struct rp_atexit *atexit; // __cxa_atexit handlers, most recent first
 	void *dso;                // its __dso_handle, once seen (__cxa_atexit, __cxa_finalize)
@@ -205,6 +207,10 @@ uint64_t rp_dl_add(const struct rp_dl_desc *d, const char *name, size_t n) {
 	o->path = path;
 	o->unwind_backtrace = d->unwind_backtrace;
 	o->unwind_getip = d->unwind_getip;
+	if (d->ndeps > 0 && (o->deps = malloc(d->ndeps * sizeof *o->deps)) != NULL) {
+		memcpy(o->deps, (const void *)(uintptr_t)d->deps, d->ndeps * sizeof *o->deps);
+		o->ndeps = d->ndeps;
+	}
 	o->live = 1;
 	pthread_rwlock_wrlock(&rp_dl_rw);
 	o->prev = rp_dl_tail;
@@ -258,6 +264,7 @@ void rp_dl_remove(uint64_t h) {
 		free(o->phdr);
 	}
 	free(o->path);
+	free(o->deps);
 	// The id is dead from here: no thread_local destructor of this
 	// object runs any more (rp_dl_id_live). The struct is recycled, not
 	// freed (see the top of the file).
@@ -315,6 +322,23 @@ int rp_dl_is_handle(uint64_t h) {
 	int ok = rp_dl_by_handle((void *)(uintptr_t)h) != NULL;
 	pthread_rwlock_unlock(&rp_dl_rw);
 	return ok;
+}
+
+int64_t rp_dl_deps(uint64_t h, uint64_t *out, int64_t n) {
+	int64_t k = 0;
+	pthread_rwlock_rdlock(&rp_dl_rw);
+	struct rp_dlobj *o = rp_dl_by_handle((void *)(uintptr_t)h);
+	for (uint64_t i = 0; o != NULL && i < o->ndeps; i++) {
+		// A dependency in a cycle may have gone first: only live ones.
+		if (rp_dl_by_handle((void *)(uintptr_t)o->deps[i]) != NULL) {
+			if (k < n) {
+				out[k] = o->deps[i];
+			}
+			k++;
+		}
+	}
+	pthread_rwlock_unlock(&rp_dl_rw);
+	return k;
 }
 
 uint64_t rp_dl_counts(uint64_t *subs) {

@@ -23,6 +23,8 @@ struct rp_dl_desc {
 	uint64_t strtab;   // DT_STRTAB, absolute
 	uint64_t strsz;
 	uint64_t unwind_backtrace, unwind_getip; // libgcc_s's, in the object's scope, or 0
+	uint64_t deps;     // handles of its direct dependencies (ndeps, copied), or 0
+	uint64_t ndeps;
 };
 
 // The table (dl.c).
@@ -33,6 +35,7 @@ uint64_t rp_dl_add(const struct rp_dl_desc *d, const char *path, size_t n);
 void rp_dl_remove(uint64_t handle);
 uint64_t rp_dl_handle_at(uint64_t addr);           // the live object containing addr, or 0
 int rp_dl_is_handle(uint64_t handle);               // handle is a live object of the table
+int64_t rp_dl_deps(uint64_t handle, uint64_t *out, int64_t n); // its live direct dependencies (count; up to n in out)
 void rp_dl_set_error(const char *msg);              // the calling thread's dlerror message (copied; NULL clears)
 uint64_t rp_dl_counts(uint64_t *subs);              // adds (and subs) so far
 int64_t rp_dl_thread_dtors(void);                   // thread_local destructors pending on this thread

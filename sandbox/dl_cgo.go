@@ -54,6 +54,8 @@ type DLDesc struct {
 	// _Unwind_GetIP of the libgcc_s in the object's scope (0: none),
 	// which backtrace() called by the object walks with.
 	UnwindBacktrace, UnwindGetIP uintptr
+	// Deps are the handles of its direct dependencies in the table.
+	Deps []uintptr
 }
 
 // DLObject is an object's entry in the table (the zero value is none).
@@ -61,9 +63,14 @@ type DLDesc struct {
 // (dlopen's handle, dladdr1's and dlinfo's struct link_map).
 type DLObject struct{ h uint64 }
 
+// maxDLDeps bounds the dependencies the table records per object (the
+// loader's own lists are not bounded; the table's is informational).
+const maxDLDeps = 256
+
 var (
 	dlAddMu sync.Mutex
 	dlDesc  C.struct_rp_dl_desc // AddDLObject's argument, filled under dlAddMu (no allocation per call)
+	dlDeps  [maxDLDeps]C.uint64_t
 )
 
 // AddDLObject enters d in the table: from now on _dl_find_object,
@@ -94,6 +101,17 @@ func AddDLObject(d DLDesc) DLObject {
 	cd.symtab, cd.nsyms = C.uint64_t(d.Symtab), C.uint64_t(d.NSyms)
 	cd.strtab, cd.strsz = C.uint64_t(d.Strtab), C.uint64_t(d.Strsz)
 	cd.unwind_backtrace, cd.unwind_getip = C.uint64_t(d.UnwindBacktrace), C.uint64_t(d.UnwindGetIP)
+	var deps [maxDLDeps]C.uint64_t
+	for _, h := range d.Deps {
+		if cd.ndeps < maxDLDeps {
+			deps[cd.ndeps] = C.uint64_t(h)
+			cd.ndeps++
+		}
+	}
+	if cd.ndeps > 0 {
+		dlDeps = deps
+		cd.deps = C.uint64_t(uintptr(unsafe.Pointer(&dlDeps[0])))
+	}
 	// The path's bytes are passed in place (Go memory without pointers,
 	// read during the call only): C copies them.
 	var path *C.char
@@ -122,6 +140,18 @@ func (o DLObject) Remove() {
 	if o.h != 0 {
 		C.rp_dl_remove(C.uint64_t(o.h))
 	}
+}
+
+// Deps returns the handles of the object's direct dependencies that are
+// still in the table.
+func (o DLObject) Deps() []uintptr {
+	var buf [maxDLDeps]C.uint64_t
+	n := int(C.rp_dl_deps(C.uint64_t(o.h), &buf[0], maxDLDeps))
+	out := make([]uintptr, 0, n)
+	for i := 0; i < n && i < maxDLDeps; i++ {
+		out = append(out, uintptr(buf[i]))
+	}
+	return out
 }
 
 // AtexitPending returns how many __cxa_atexit handlers registered with

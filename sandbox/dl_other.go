@@ -24,6 +24,7 @@ type DLDesc struct {
 	Strsz                        uint64
 	Path                         string
 	UnwindBacktrace, UnwindGetIP uintptr
+	Deps                         []uintptr
 }
 
 // DLObject is an object's entry in the table.
@@ -37,6 +38,9 @@ func (o DLObject) Handle() uintptr { return 0 }
 
 // Remove does nothing.
 func (o DLObject) Remove() {}
+
+// Deps returns nil.
+func (o DLObject) Deps() []uintptr { return nil }
 
 // AtexitPending returns 0.
 func (o DLObject) AtexitPending() int { return 0 }
