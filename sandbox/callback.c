@@ -1,3 +1,5 @@
+//go:build linux && amd64 && cgo
+
 // callback.c: the C half of host callbacks (callback.go): rp_cb_c runs
 // between a callback's thunk (callback_amd64.S) and the Go dispatcher.
 

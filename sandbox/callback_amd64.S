@@ -1,3 +1,5 @@
+//go:build linux && amd64 && cgo
+
 // callback_amd64.S: the common entry of host callbacks for linux/amd64
 // (SysV ABI).
 //

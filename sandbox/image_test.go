@@ -77,7 +77,7 @@ var testFuncs = []testFunc{
 func newTestImage(t testing.TB, name string) *testImage {
 	t.Helper()
 	page := uintptr(os.Getpagesize())
-	mem, err := syscall.Mmap(-1, 0, int(4*page), syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS)
+	mem, err := syscall.Mmap(-1, 0, int(4*page), syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
 	if err != nil {
 		t.Fatalf("mmap: %v", err)
 	}

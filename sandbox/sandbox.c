@@ -1,3 +1,5 @@
+//go:build linux && amd64 && cgo
+
 // sandbox.c: signal handlers that turn a fault in plugin code into an error
 // return, the protected-call entry points Go calls, deadline interrupts,
 // host-library lookups, and the test fixtures of package sandbox.

@@ -1,3 +1,5 @@
+//go:build linux && amd64 && cgo
+
 // sandbox_amd64.S: the protected call for linux/amd64 (SysV ABI).
 //
 // void rp_call(struct rp_callrec *c)

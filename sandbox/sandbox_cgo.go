@@ -31,6 +31,13 @@ import (
 	"unsafe"
 )
 
+// Supported reports whether this build can run plugins: linux/amd64 with
+// cgo (it is false, and every call returns ErrUnsupported, elsewhere).
+const Supported = true
+
+// cgoNote completes ErrUnsupported's message; this build is supported.
+const cgoNote = ""
+
 var (
 	installOnce sync.Once
 	installErr  error
