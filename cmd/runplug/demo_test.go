@@ -117,7 +117,7 @@ func TestDemoRuns(t *testing.T) {
 		fmt.Sprintf("fib(90)                = %d", fib90),
 		"next(), next()         = 101, 102",
 		"next() = 101 (its own",
-		"trapped: SIGSEGV (SEGV_MAPERR) at 0x0: not mapped", "(crash+0x", "in plugin demo.so",
+		"trapped: SIGSEGV (SEGV_MAPERR) at 0x0: not mapped", ": crash+0x", "in demo.so",
 		"plugin quarantined", "still works: fib(10) = 55",
 		"---p  tombstone", "unloaded plugin demo.so", ": 0 mappings left",
 	} {

@@ -124,6 +124,19 @@ type Import struct {
 }
 
 // runInspect is `runplug inspect`.
+var inspectCommand = command{
+	name:    "inspect",
+	args:    "FILE",
+	summary: "describe a shared object: header, segments, mapping plan, imports, exports, relocations",
+	details: `FILE is parsed and planned, never mapped or run. Imports a host must provide
+(not the C library's, not runplug_log or runplug_now_ns) are marked.
+
+Exit status: 0 success, 1 an error (FILE is not a shared object runplug can
+load; one line on standard error), 2 a usage error.
+`,
+	run: runInspect,
+}
+
 func runInspect(args []string, stdout, stderr io.Writer) int {
 	fs, level := newFlagSet("inspect")
 	asJSON := fs.Bool("json", false, "print one JSON object")
