@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // gateModes runs a test with the membarrier scheme (when the kernel has
@@ -24,7 +26,7 @@ func forEachGateMode(t *testing.T, f func(t *testing.T)) {
 	for _, m := range gateModes {
 		t.Run(m.name, func(t *testing.T) {
 			if !m.fallback && !gateMembarrier() {
-				t.Skip("membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) unavailable: gates use the fallback")
+				testenv.Skipf(t, "membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) unavailable (Linux 4.14+): gates use the fallback")
 			}
 			setGateFallback(m.fallback)
 			t.Cleanup(func() { setGateFallback(false) })
