@@ -130,6 +130,9 @@ func (g *Gate) Close() error {
 	// Calls in progress are short as a rule: yield first, then sleep with
 	// a growing pause for long ones.
 	for i := 0; gateBusy(g.addr()); i++ {
+		if i == 0 && closeWaitHook != nil {
+			closeWaitHook(g)
+		}
 		if i < 50 {
 			runtime.Gosched()
 			continue
@@ -143,6 +146,11 @@ func (g *Gate) Close() error {
 	runtime.KeepAlive(g)
 	return nil
 }
+
+// closeWaitHook, when set (by the package's tests only), is called by
+// Close once it has found a call through g in progress and begins to wait:
+// the tests' handshake in place of "Close has not returned after a while".
+var closeWaitHook func(g *Gate)
 
 // InCall reports whether the calling goroutine is inside a call through the
 // gate (running a host callback that such a call made). A goroutine that

@@ -235,6 +235,10 @@ uint64_t rp_fixture_add_addr(void);
 int64_t rp_fixture_call2(uint64_t fn, int64_t a, int64_t b);
 uint64_t rp_fixture_abort_call_addr(void);
 uint64_t rp_fixture_callback_state_addr(void);
+void rp_fixture_leave_hook_arm(int step);
+uint64_t rp_fixture_callback_then_spin_addr(void);
+void rp_fixture_spin_stop(void);
+int32_t rp_fixture_outer_pending(void);
 
 #endif // __ASSEMBLER__
 #endif // RUNPLUG_SANDBOX_H

@@ -426,3 +426,18 @@ func fixtureAbortCall() uintptr { return uintptr(C.rp_fixture_abort_call_addr())
 // fixtureCallbackState returns a C function that reports the thread's
 // in-plugin flag before, during and after rp_callback_enter/leave.
 func fixtureCallbackState() uintptr { return uintptr(C.rp_fixture_callback_state_addr()) }
+
+// fixtureLeaveHookArm makes the next rp_callback_leave of a CallContext
+// call send that call's deadline signal at the given step (1 to 3), once.
+func fixtureLeaveHookArm(step int) { C.rp_fixture_leave_hook_arm(C.int(step)) }
+
+// fixtureCallbackThenSpin returns a C function f(cb) that calls the
+// callback cb, then spins until interrupted or fixtureSpinStop.
+func fixtureCallbackThenSpin() uintptr { return uintptr(C.rp_fixture_callback_then_spin_addr()) }
+
+// fixtureSpinStop makes fixtureCallbackThenSpin's function return -1.
+func fixtureSpinStop() { C.rp_fixture_spin_stop() }
+
+// fixtureOuterPending reports, from a Go callback, whether a deadline
+// signal has marked the protected call that made it (-1: no such call).
+func fixtureOuterPending() int { return int(C.rp_fixture_outer_pending()) }

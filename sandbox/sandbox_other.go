@@ -96,6 +96,9 @@ func fixtureCallbackState() uintptr             { return 0 }
 func fixtureCallbackInt() uintptr               { return 0 }
 func fixtureCallbackFloat() uintptr             { return 0 }
 func fixtureTLSGetAddr() uintptr                { return 0 }
+func fixtureLeaveHookArm(step int)              {}
+func fixtureCallbackThenSpin() uintptr          { return 0 }
+func fixtureSpinStop()                          {}
 func callbackEntry() uintptr                    { return 0 }
 
 // ErrSystemLibraryClosed is returned by a closed SystemLibrary.

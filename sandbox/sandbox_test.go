@@ -240,9 +240,9 @@ func TestDeadline(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	start := time.Now()
+	deadline, _ := ctx.Deadline()
 	_, err := CallContext(ctx, m.fn("spin"), nil)
-	elapsed := time.Since(start)
+	returned := time.Now()
 	if !errors.Is(err, ErrDeadline) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("CallContext(spin) error = %v, want ErrDeadline and DeadlineExceeded", err)
 	}
@@ -250,10 +250,10 @@ func TestDeadline(t *testing.T) {
 	if !errors.As(err, &de) || de.PC != m.fn("spin") || de.Symbol != "spin+0x0" || de.Plugin != "spin.so" {
 		t.Errorf("DeadlineError = %+v, want PC %#x spin+0x0 in spin.so", de, m.fn("spin"))
 	}
-	if elapsed < 50*time.Millisecond {
-		t.Errorf("returned after %v, before the deadline", elapsed)
+	if returned.Before(deadline) {
+		t.Errorf("returned at %v, %v before the deadline", returned, deadline.Sub(returned))
 	}
-	t.Logf("%v after %v", err, elapsed)
+	t.Logf("%v, %v after the deadline", err, returned.Sub(deadline))
 	// The same thread is reusable, protected and unprotected.
 	if r, err := Call(m.fn("add"), &Args{Int: [6]uint64{20, 22}}); err != nil || r.Int != 42 {
 		t.Fatalf("call after interrupt = %d, %v", r.Int, err)
@@ -290,24 +290,51 @@ func TestDeadlineRaces(t *testing.T) {
 	if testing.Short() {
 		n = 300
 	}
-	var interrupted, completed int
+	// Timeouts cycle through 0 (done before the call: never started), 1
+	// to 48 microseconds (racing the call's end) and an hour (must
+	// complete).
+	var interrupted, completed, early int
 	for i := 0; i < n; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%50)*time.Microsecond)
+		timeout := time.Duration(i%50) * time.Microsecond
+		if i%50 == 49 {
+			timeout = time.Hour
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		deadline, _ := ctx.Deadline()
 		r, err := CallContext(ctx, m.fn("add"), &Args{Int: [6]uint64{uint64(i), 1}})
+		returned := time.Now()
 		cancel()
+		var de *DeadlineError
 		switch {
 		case err == nil && r.Int == uint64(i)+1:
 			completed++
-		case errors.Is(err, ErrDeadline):
+			if timeout == 0 {
+				t.Fatalf("call %d with a done context completed", i)
+			}
+		case errors.As(err, &de) && errors.Is(err, ErrDeadline):
 			interrupted++
+			switch {
+			case timeout == time.Hour:
+				t.Fatalf("call %d interrupted an hour early: %v", i, err)
+			case returned.Before(deadline):
+				t.Fatalf("call %d interrupted %v before its deadline: %v", i, deadline.Sub(returned), err)
+			case timeout == 0 && de.PC != 0:
+				t.Fatalf("call %d with a done context started: %v", i, err)
+			case de.PC == 0:
+				early++
+			}
 		default:
 			t.Fatalf("call %d = %d, %v", i, r.Int, err)
 		}
+		// The thread is clean for the next call, whatever the signal did.
 		if r, err := Call(m.fn("add"), &Args{Int: [6]uint64{uint64(i), 2}}); err != nil || r.Int != uint64(i)+2 {
 			t.Fatalf("plain call %d = %d, %v", i, r.Int, err)
 		}
 	}
-	t.Logf("%d completed, %d interrupted", completed, interrupted)
+	if completed < n/50 || interrupted < n/50 {
+		t.Errorf("%d completed, %d interrupted of %d: want at least the %d that must", completed, interrupted, n, n/50)
+	}
+	t.Logf("%d completed, %d interrupted (%d before they started)", completed, interrupted, early)
 }
 
 func TestAbortAndCallbackState(t *testing.T) {
@@ -334,12 +361,7 @@ func TestGoNilDereferenceStillPanics(t *testing.T) {
 	// Another thread sits in a protected call meanwhile: the in-plugin
 	// state is per thread, so faults here still go to the Go runtime.
 	ctx, cancel := context.WithCancel(context.Background())
-	spun := make(chan error)
-	go func() {
-		_, err := CallContext(ctx, m.fn("spin"), nil)
-		spun <- err
-	}()
-	time.Sleep(20 * time.Millisecond) // let it get into the plugin
+	spun := m.spinInside(t, ctx)
 	defer func() {
 		cancel()
 		if err := <-spun; !errors.Is(err, context.Canceled) {
