@@ -509,6 +509,14 @@ void rp_callback_leave(int32_t saved) {
 	}
 }
 
+// rp_outer_pending reports, from a callback into Go, whether a deadline
+// signal has marked the protected call that made the callback (the head
+// of the thread's outer chain): 1 or 0, -1 when there is no such call.
+int32_t rp_outer_pending(void) {
+	struct rp_frame *fr = rp_self.outer;
+	return fr != NULL ? fr->pending : -1;
+}
+
 void rp_abort_current(int64_t code) {
 	struct rp_frame *fr = rp_self.cur;
 	if (fr == NULL) {
@@ -629,10 +637,3 @@ uint64_t rp_fixture_callback_then_spin_addr(void) {
 
 void rp_fixture_spin_stop(void) { rp_fixture_spin_stopped = 1; }
 
-// rp_fixture_outer_pending reports, from a Go callback, whether a deadline
-// signal has marked the protected call that made the callback (the head
-// of the thread's outer chain): 1 or 0, -1 when there is no such call.
-int32_t rp_fixture_outer_pending(void) {
-	struct rp_frame *fr = rp_self.outer;
-	return fr != NULL ? fr->pending : -1;
-}

@@ -217,6 +217,7 @@ void rp_interrupt(uintptr_t slot);
 // current again, so a protected call made by the Go callback nests.
 int32_t rp_callback_enter(void);
 void rp_callback_leave(int32_t saved);
+int32_t rp_outer_pending(void);
 void rp_abort_current(int64_t code) __attribute__((noreturn));
 
 // Host libraries (sandbox.c).
@@ -238,7 +239,6 @@ uint64_t rp_fixture_callback_state_addr(void);
 void rp_fixture_leave_hook_arm(int step);
 uint64_t rp_fixture_callback_then_spin_addr(void);
 void rp_fixture_spin_stop(void);
-int32_t rp_fixture_outer_pending(void);
 
 #endif // __ASSEMBLER__
 #endif // RUNPLUG_SANDBOX_H

@@ -440,4 +440,11 @@ func fixtureSpinStop() { C.rp_fixture_spin_stop() }
 
 // fixtureOuterPending reports, from a Go callback, whether a deadline
 // signal has marked the protected call that made it (-1: no such call).
-func fixtureOuterPending() int { return int(C.rp_fixture_outer_pending()) }
+func fixtureOuterPending() int { return int(C.rp_outer_pending()) }
+
+// DeadlinePassedInCallback reports, from a host callback (Go code that
+// plugin code called), whether the deadline of the protected call that
+// made the callback has passed: the call ends with ErrDeadline as soon as
+// the callback returns, so a long callback can poll this and return early.
+// It is false outside a callback and for calls without a deadline.
+func DeadlinePassedInCallback() bool { return C.rp_outer_pending() == 1 }
