@@ -160,9 +160,7 @@ func (f *Func) Call(args ...uint64) (uint64, error) {
 	if len(args) > 6 {
 		return 0, fmt.Errorf("loader: call %s: %d integer arguments, at most 6", f.name, len(args))
 	}
-	// p.callInts, by hand: through it, one Go frame more costs 0.8 ns
-	// of 29 (interleaved blocks, p10, five alternations of the two test
-	// binaries).
+	// p.callInts, by hand: one Go frame fewer (README, Performance).
 	p := f.p
 	if n := p.flags.Load(); n != 0 {
 		return 0, p.refused(f, n)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -125,7 +126,7 @@ func (g *Gate) Close() error {
 	if errno := gateCloseBegin(g.addr()); errno != 0 {
 		// Registered at install, membarrier cannot fail later short of
 		// a kernel bug; refuse rather than risk returning early.
-		return fmt.Errorf("sandbox: close gate: membarrier: errno %d", errno)
+		return fmt.Errorf("sandbox: close gate: membarrier: %w", syscall.Errno(errno))
 	}
 	// Calls in progress are short as a rule: yield first, then sleep with
 	// a growing pause for long ones.

@@ -2,9 +2,9 @@
 
 package sandbox
 
-// This is the package's only cgo file: every call into C goes through here.
-// The C side is sandbox.c (handlers, entry points, host libraries),
-// sandbox_amd64.c (ucontext access) and sandbox_amd64.S (the trampoline).
+// The calls into sandbox.c (handlers, entry points, host libraries),
+// sandbox_amd64.c (ucontext access) and sandbox_amd64.S (the trampoline);
+// the package's other _cgo.go files call callback.c, tls.c and baseline.c.
 //
 // LDFLAGS: libm is linked (sandbox.c references cbrt so --as-needed keeps
 // it) and the glibc 2.34+ stubs libpthread.so.0, libdl.so.2 and librt.so.1
@@ -28,6 +28,7 @@ import (
 	"math"
 	"os"
 	"sync"
+	"syscall"
 	"unsafe"
 )
 
@@ -47,7 +48,7 @@ var (
 // ones already there (the Go runtime's).
 func install() {
 	if rc := C.rp_install(C.int(InterruptSignal)); rc != 0 {
-		installErr = fmt.Errorf("sandbox: install signal handlers: errno %d", int(rc))
+		installErr = fmt.Errorf("sandbox: install signal handlers: %w", syscall.Errno(rc))
 	}
 	if os.Getenv(GateFallbackEnv) == "1" {
 		C.rp_gate_set_fallback(1)

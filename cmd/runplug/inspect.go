@@ -333,21 +333,11 @@ func relrCount(relr []uint64) int {
 }
 
 // progTypeName names a program header type the way readelf -l does:
-// "LOAD", "DYNAMIC", "GNU_RELRO", or the number in hex when unknown.
+// "LOAD", "DYNAMIC", "GNU_RELRO" (debug/elf's name without "PT_"), or the
+// number in hex when debug/elf knows none.
 func progTypeName(t elf.ProgType) string {
-	switch t {
-	case elf.PT_GNU_PROPERTY:
-		return "GNU_PROPERTY"
-	case elf.PT_GNU_STACK:
-		return "GNU_STACK"
-	case elf.PT_GNU_RELRO:
-		return "GNU_RELRO"
-	case elf.PT_GNU_EH_FRAME:
-		return "GNU_EH_FRAME"
-	}
-	s := t.String()
-	if strings.HasPrefix(s, "PT_") {
-		return strings.TrimPrefix(s, "PT_")
+	if s, ok := strings.CutPrefix(t.String(), "PT_"); ok && !strings.Contains(s, "+") {
+		return s
 	}
 	return fmt.Sprintf("%#x", uint32(t))
 }
@@ -367,42 +357,30 @@ func progFlags(fl elf.ProgFlag) string {
 	return string(b)
 }
 
-// symKind names a symbol type for Export.Kind.
+// symKind names a symbol type for Export.Kind: debug/elf's name, lower
+// case, without "STT_" ("func", "object", "tls"; "ifunc" for
+// STT_GNU_IFUNC), or "typeN" when debug/elf knows none.
 func symKind(t elf.SymType) string {
-	switch t {
-	case elf.STT_FUNC:
-		return "func"
-	case elf.STT_OBJECT:
-		return "object"
-	case elf.STT_GNU_IFUNC:
-		return "ifunc"
-	case elf.STT_TLS:
-		return "tls"
-	case elf.STT_NOTYPE:
-		return "notype"
-	case elf.STT_SECTION:
-		return "section"
-	case elf.STT_COMMON:
-		return "common"
-	case elf.STT_FILE:
-		return "file"
+	s, ok := strings.CutPrefix(t.String(), "STT_")
+	if !ok || strings.Contains(s, "+") || strings.HasPrefix(s, "LO") || strings.HasPrefix(s, "HI") {
+		return fmt.Sprintf("type%d", int(t))
 	}
-	return fmt.Sprintf("type%d", int(t))
+	return strings.ToLower(strings.TrimPrefix(s, "GNU_"))
 }
 
-// symBind names a symbol binding for Export.Bind.
+// symBind names a symbol binding for Export.Bind: debug/elf's name, lower
+// case, without "STB_" ("global", "weak", "local"), "unique" for
+// STB_GNU_UNIQUE (10, which debug/elf calls STB_LOOS), or "bindN".
 func symBind(b elf.SymBind) string {
-	switch b {
-	case elf.STB_GLOBAL:
-		return "global"
-	case elf.STB_WEAK:
-		return "weak"
-	case elf.STB_LOCAL:
-		return "local"
-	case 10: // STB_GNU_UNIQUE
+	const stbGNUUnique = 10
+	if b == stbGNUUnique {
 		return "unique"
 	}
-	return fmt.Sprintf("bind%d", int(b))
+	s, ok := strings.CutPrefix(b.String(), "STB_")
+	if !ok || strings.Contains(s, "+") || strings.HasPrefix(s, "LO") || strings.HasPrefix(s, "HI") {
+		return fmt.Sprintf("bind%d", int(b))
+	}
+	return strings.ToLower(s)
 }
 
 // relocName names a relocation type of machine m as the psABI and readelf
