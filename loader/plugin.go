@@ -156,6 +156,18 @@ func (f *Func) Addr() uintptr { return f.addr }
 
 // Call calls the function with up to 6 integer or pointer arguments
 // (rdi, rsi, rdx, rcx, r8, r9) and returns its integer result (rax).
+//
+// Memory: an argument is only an integer to Go, so an address of Go memory
+// passed as one follows the cgo rules that Bind's unsafe.Pointer arguments
+// follow, and more: the caller keeps the memory alive and unmoved for the
+// call (runtime.KeepAlive after it, or runtime.Pinner; heap memory does
+// not move, a goroutine stack can move when the plugin calls back into
+// Go), and the plugin may use the address during the call only. C memory
+// (malloc'd, or the plugin's own) has no such rules. A fault in the call
+// is returned as the error (a *sandbox.FaultError, wrapped) and
+// quarantines the plugin; a call into a closed or quarantined plugin fails
+// with ErrClosed or ErrQuarantined. CallFloat and CallArgs follow the same
+// rules.
 func (f *Func) Call(args ...uint64) (uint64, error) {
 	if len(args) > 6 {
 		return 0, fmt.Errorf("loader: call %s: %d integer arguments, at most 6", f.name, len(args))
