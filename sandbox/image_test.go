@@ -80,10 +80,21 @@ var testFuncs = []testFunc{
 
 func newTestImage(t testing.TB, name string) *testImage {
 	t.Helper()
+	m, err := makeTestImage(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.free)
+	return m
+}
+
+// makeTestImage is newTestImage for code without a testing.TB (the crash
+// child of TestMain); free releases the image.
+func makeTestImage(name string) (*testImage, error) {
 	page := uintptr(os.Getpagesize())
 	mem, err := syscall.Mmap(-1, 0, int(4*page), syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
 	if err != nil {
-		t.Fatalf("mmap: %v", err)
+		return nil, fmt.Errorf("mmap: %w", err)
 	}
 	m := &testImage{name: name, mem: mem, page: page}
 	m.lo = uintptr(unsafe.Pointer(&mem[0]))
@@ -91,7 +102,8 @@ func newTestImage(t testing.TB, name string) *testImage {
 	m.code = m.lo + page
 	m.data = m.lo + 2*page
 	if err := syscall.Mprotect(mem[page:3*page], syscall.PROT_READ|syscall.PROT_WRITE); err != nil {
-		t.Fatalf("mprotect: %v", err)
+		syscall.Munmap(mem)
+		return nil, fmt.Errorf("mprotect: %w", err)
 	}
 	text := mem[page : 2*page]
 	off := uintptr(0)
@@ -102,14 +114,17 @@ func newTestImage(t testing.TB, name string) *testImage {
 		off = (off + uintptr(len(b)) + 15) &^ 15
 	}
 	if err := syscall.Mprotect(text, syscall.PROT_READ|syscall.PROT_EXEC); err != nil {
-		t.Fatalf("mprotect: %v", err)
+		syscall.Munmap(mem)
+		return nil, fmt.Errorf("mprotect: %w", err)
 	}
 	m.reg = Register(m.lo, m.hi, m)
-	t.Cleanup(func() {
-		m.reg.Unregister()
-		syscall.Munmap(mem)
-	})
-	return m
+	return m, nil
+}
+
+// free unregisters and unmaps the image.
+func (m *testImage) free() {
+	m.reg.Unregister()
+	syscall.Munmap(m.mem)
 }
 
 // fn returns the address of the named function.
