@@ -135,3 +135,34 @@ func TestBinaryExitStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsupportedBuildSaysSo builds the command without cgo, the build
+// that cannot run plugins: commands that would run plugin code fail with
+// one line saying what is needed; inspect and version still work.
+func TestUnsupportedBuildSaysSo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "runplug-nocgo")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
+	}
+	faults := plugintest.Build(t, "faults")
+	for _, args := range [][]string{nil, {"demo"}, {"call", faults, "faults_ok", "1", "2"}} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitError {
+			t.Errorf("runplug %q: %v, want exit status %d", args, err, exitError)
+		}
+		if strings.Count(string(out), "\n") != 1 || !strings.Contains(string(out), "needs linux/amd64 built with cgo") {
+			t.Errorf("runplug %q printed %q, want one line saying what is needed", args, out)
+		}
+	}
+	for _, args := range [][]string{{"inspect", faults}, {"version"}, {"help", "call"}} {
+		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+			t.Errorf("runplug %q: %v\n%s", args, err, out)
+		}
+	}
+}
