@@ -139,6 +139,10 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 		printOverview(stdout)
 		return exitOK
 	case 1:
+		if args[0] == "help" {
+			printOverview(stdout)
+			return exitOK
+		}
 		c := lookupCommand(args[0])
 		if c == nil {
 			return usageError(stderr, "help", fmt.Sprintf("unknown command %q", args[0]))
