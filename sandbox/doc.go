@@ -85,7 +85,9 @@
 // clear the in-plugin flag around the Go call (rp_callback_enter and
 // rp_callback_leave in sandbox.h), so faults in Go code reach the Go
 // runtime; a deadline that passes meanwhile interrupts the call when control
-// returns. The dispatcher can end the outer protected call early with
+// returns (never lost, however the signal and the return interleave), and
+// the Go code can see that it passed ([DeadlinePassedInCallback]) and
+// return early. The dispatcher can end the outer protected call early with
 // rp_abort_current(code) (for example after a Go panic in a host function):
 // the call returns an [*AbortError] ([ErrAborted]).
 //
