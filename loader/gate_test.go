@@ -2,8 +2,10 @@ package loader
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -31,14 +33,32 @@ func TestCloseWaitsForNestedCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	leafOuter, err := Bind1[int64, int64](outer, "leaf")
+	if err != nil {
+		t.Fatal(err)
+	}
 	entered, release := make(chan struct{}), make(chan struct{})
-	var closeInCall error
+	closed := make(chan error, 1)
+	var closeInCall, closedInside error
 	var returned atomic.Bool // Close gives the race detector no happens-before edge
 	h.reenter = func(x int64) (int64, error) {
 		r, err := leaf(x)
 		closeInCall = outer.Close()
 		close(entered)
+		// A handshake: once the other goroutine's Close has begun, calls
+		// into outer are refused; it must then wait for this call.
+		for {
+			if _, err := leafOuter(1); errors.Is(err, ErrClosed) {
+				break
+			}
+			runtime.Gosched()
+		}
 		<-release
+		select {
+		case err := <-closed:
+			closedInside = fmt.Errorf("Close returned (%v) while a call into the plugin was in progress", err)
+		default:
+		}
 		returned.Store(true)
 		return r, err
 	}
@@ -58,14 +78,8 @@ func TestCloseWaitsForNestedCall(t *testing.T) {
 	if !errors.Is(closeInCall, sandbox.ErrCloseInCall) {
 		t.Errorf("Close from the plugin's own host function: %v, want ErrCloseInCall", closeInCall)
 	}
-	closed := make(chan error, 1)
 	go func() { closed <- outer.Close() }()
-	select {
-	case err := <-closed:
-		t.Fatalf("Close returned (%v) while a call into the plugin was in progress", err)
-	case <-time.After(50 * time.Millisecond):
-	}
-	close(release)
+	close(release) // the host function returns once Close has begun
 	select {
 	case err := <-closed:
 		if err != nil {
@@ -73,6 +87,9 @@ func TestCloseWaitsForNestedCall(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("Close did not return after the call did")
+	}
+	if closedInside != nil {
+		t.Error(closedInside)
 	}
 	if !returned.Load() {
 		t.Error("Close returned before the host function did")
