@@ -100,7 +100,6 @@ func fixtureLeaveHookArm(step int)              {}
 func fixtureCallbackThenSpin() uintptr          { return 0 }
 func fixtureSpinStop()                          {}
 func fixtureOuterPending() int                  { return -1 }
-func callbackEntry() uintptr                    { return 0 }
 
 // ErrSystemLibraryClosed is returned by a closed SystemLibrary.
 var ErrSystemLibraryClosed = fmt.Errorf("sandbox: system library closed")

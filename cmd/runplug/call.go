@@ -34,7 +34,9 @@ to a NUL-terminated copy of TEXT): at most 6 integers or strings and 8 doubles,
 passed in registers as the SysV AMD64 ABI says. Errors count arguments from 1.
 The result is printed as --ret says (default int: rax as a signed integer).
 
-Needed libraries are searched in FILE's DT_RUNPATH, then each -L DIR in order,
+FILE may be a name without a slash ("libz.so.1"): unless a file of that name
+is in the current directory, it is searched for as dlopen does. Needed
+libraries are searched in FILE's DT_RUNPATH, then each -L DIR in order,
 then LD_LIBRARY_PATH and the system directories. The plugin may call the host
 functions runplug_log and runplug_now_ns (plugins/runplug.h).
 
@@ -68,7 +70,11 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	}
 	// Parse FILE as inspect does first, so that the two commands word a
 	// file that is no shared object the same way.
-	if _, err := parseFile(path); err != nil {
+	object := path
+	if found, err := findObject(path, dirs); err == nil {
+		object = found
+	}
+	if _, err := parseFile(object); err != nil {
 		return fail(stderr, fmt.Errorf("call %s: %w", path, err))
 	}
 
@@ -77,7 +83,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	if err := registerBuiltins(l, stderr); err != nil {
 		return fail(stderr, fmt.Errorf("call %s: %w", path, err))
 	}
-	p, err := l.Load(path)
+	p, err := l.Load(objectArg(path))
 	if err != nil {
 		return callFailed(stderr, fmt.Sprintf("call %s: load", path), err)
 	}

@@ -116,7 +116,7 @@ type Import struct {
 	Version string `json:"version"`
 	// From is the library the version is needed from (DT_VERNEED).
 	From string `json:"from,omitempty"`
-	// Host marks a strong import that neither the host's C library family
+	// Host marks a strong import that neither glibc's own libraries
 	// nor the needed libraries define: the host must provide it (see
 	// hostimports.go). Builtin: `runplug call` has it built in.
 	Host    bool `json:"host"`
@@ -128,7 +128,9 @@ var inspectCommand = command{
 	name:    "inspect",
 	args:    "FILE",
 	summary: "describe a shared object: header, segments, mapping plan, imports, exports, relocations",
-	details: `FILE is parsed and planned, never mapped or run. Imports a host must provide
+	details: `FILE is parsed and planned, never mapped or run. FILE may be a name
+without a slash ("libz.so.1"): unless a file of that name is in the
+current directory, it is searched for as dlopen does. Imports a host must provide
 (not the C library's, not runplug_log or runplug_now_ns) are marked.
 
 Exit status: 0 success, 1 an error (FILE is not a shared object runplug can
@@ -148,6 +150,9 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "inspect", "want exactly one FILE")
 	}
 	path := fs.Arg(0)
+	if found, err := findObject(path, nil); err == nil {
+		path = found
+	}
 	logger.Debug("inspect", "path", path)
 	f, err := parseFile(path)
 	if err != nil {

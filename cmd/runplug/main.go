@@ -7,7 +7,9 @@
 //	runplug help [COMMAND]
 //	runplug --version
 //
-// With no command it runs the demo on the embedded example plugin.
+// With no command it runs the demo on the embedded example plugin. FILE
+// may be a name without a slash ("libz.so.1"): unless a file of that name
+// is in the current directory, it is searched for as dlopen does.
 // `runplug help` lists the commands; `runplug help COMMAND` (or
 // `runplug COMMAND --help`) says what one takes. Flags come before the
 // positional arguments (so that a negative integer argument of call is
@@ -48,6 +50,7 @@ type command struct {
 	summary string // one line, for `runplug help`
 	details string // what `runplug help NAME` adds: arguments, defaults, exit statuses
 	native  bool   // runs plugin code: needs a build that can (sandbox.Supported)
+	hidden  bool   // not listed by `runplug help` (internal to another command)
 	run     func(args []string, stdout, stderr io.Writer) int
 }
 
@@ -62,9 +65,56 @@ func init() {
 	commands = []*command{
 		&demoCommand,
 		&inspectCommand,
+		&lddCommand,
 		&callCommand,
+		&checkCommand,
+		&checkChildCommand,
 		&versionCommand,
 	}
+}
+
+var lddCommand = command{
+	name:    "ldd",
+	args:    "FILE",
+	summary: "print the dependency tree of FILE as runplug resolves it",
+	details: `FILE may be a name without a slash ("libz.so.1"): unless a file of that name
+is in the current directory, it is searched for as dlopen does. Needed
+libraries are searched in each object's DT_RUNPATH, then each -L DIR in
+order, then LD_LIBRARY_PATH and the system directories. Nothing is mapped
+or run.
+
+Exit status: 0 every library resolves, 1 something is missing or would be
+refused (the tree shows what; other errors: one line on standard error),
+2 a usage error.
+`,
+	run: runLdd,
+}
+
+var checkCommand = command{
+	name:    "check",
+	args:    "PATH...",
+	summary: "load and close each shared object under PATH, each in a child process, and report",
+	native:  true,
+	details: `Each PATH is a file or a directory (searched recursively). Every ELF shared
+object found is loaded and closed by runplug in a child process of its own,
+so that a crash or a hang is reported and the next object starts clean.
+--against-dlopen also dlopens each object in a child and compares.
+
+Exit status: 0 runplug loads every object (with --against-dlopen: every
+object it loads where glibc's dlopen does), 1 otherwise or on an error,
+2 a usage error.
+`,
+	run: runCheck,
+}
+
+// checkChildCommand is the hidden command a child of check runs.
+var checkChildCommand = command{
+	name:    checkChildCmd,
+	args:    "runplug|dlopen PATH",
+	summary: "(internal) one load of check, in its own process",
+	native:  true,
+	hidden:  true,
+	run:     runCheckChild,
 }
 
 // lookupCommand returns the command named name, or nil.
@@ -159,7 +209,9 @@ func printOverview(w io.Writer) {
 	fmt.Fprintf(w, "usage: runplug [--log-level L] [COMMAND] [FLAGS] [ARGS]\n\n")
 	fmt.Fprintf(w, "commands (with none, runplug runs demo):\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		if !c.hidden {
+			fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		}
 	}
 	fmt.Fprintf(w, "  %-8s %s\n", "help", "say what a command takes: runplug help COMMAND")
 	fmt.Fprintf(w, "\nglobal flags (before COMMAND):\n  --log-level L   %s (default off)\n  --version       print the version\n", logLevels)
