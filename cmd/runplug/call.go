@@ -70,11 +70,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	}
 	// Parse FILE as inspect does first, so that the two commands word a
 	// file that is no shared object the same way.
-	object := path
-	if found, err := findObject(path, dirs); err == nil {
-		object = found
-	}
-	if _, err := parseFile(object); err != nil {
+	if _, _, err := parseObject(path, dirs); err != nil {
 		return fail(stderr, fmt.Errorf("call %s: %w", path, err))
 	}
 

@@ -149,15 +149,12 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() != 1 {
 		return usageError(stderr, "inspect", "want exactly one FILE")
 	}
-	path := fs.Arg(0)
-	if found, err := findObject(path, nil); err == nil {
-		path = found
+	arg := fs.Arg(0)
+	path, f, err := parseObject(arg, nil)
+	if err != nil {
+		return fail(stderr, fmt.Errorf("inspect %s: %w", arg, err))
 	}
 	logger.Debug("inspect", "path", path)
-	f, err := parseFile(path)
-	if err != nil {
-		return fail(stderr, fmt.Errorf("inspect %s: %w", path, err))
-	}
 	rep, err := buildReport(path, f, elfmap.PlanOptions{})
 	if err != nil {
 		return fail(stderr, fmt.Errorf("inspect %s: %w", path, err))
@@ -174,6 +171,19 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	}
 	printReport(stdout, rep)
 	return exitOK
+}
+
+// parseObject finds the object a FILE|NAME argument designates
+// (findObject: a path, or a name searched for as ld.so does) and parses it.
+// inspect and call both start with it, so that they word every failure the
+// same way.
+func parseObject(arg string, dirs []string) (string, *elfmap.File, error) {
+	path, err := findObject(arg, dirs)
+	if err != nil {
+		return "", nil, err
+	}
+	f, err := parseFile(path)
+	return path, f, err
 }
 
 // parseFile opens and parses the shared object at path. Errors read

@@ -98,7 +98,7 @@ func TestSameFailureSameWords(t *testing.T) {
 	if err := os.WriteFile(text, []byte("hello\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{dir, text, filepath.Join(dir, "missing.so")} {
+	for _, p := range []string{dir, text, filepath.Join(dir, "missing.so"), "libno-such-runplug-test.so"} {
 		_, _, ierr := runCmd(t, "inspect", p)
 		_, _, cerr := runCmd(t, "call", p, "f")
 		iwhy := strings.TrimPrefix(ierr, "runplug: inspect "+p+": ")
