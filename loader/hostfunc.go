@@ -44,8 +44,10 @@ type hostTable struct {
 type hostFunc struct {
 	name     string
 	cb       *sandbox.Callback
-	refs     int  // objects bound to it
-	released bool // no longer in the table; freed when refs reaches 0
+	raw      RawHostFunc // fn as registered, for isolated plugins (remote.go)
+	strs     uint8       // integer registers that carry C strings (remote.go)
+	refs     int         // objects bound to it
+	released bool        // no longer in the table; freed when refs reaches 0
 }
 
 // RegisterHostFunc makes fn callable by plugins loaded afterwards under
@@ -91,7 +93,7 @@ func (l *Loader) RegisterHostFunc(name string, fn any) (release func(), err erro
 	if err != nil {
 		return nil, fmt.Errorf("loader: register host function %q: %w", name, err)
 	}
-	h := &hostFunc{name: name, cb: cb}
+	h := &hostFunc{name: name, cb: cb, raw: raw, strs: hostStringSlots(fn)}
 	if t.fns == nil {
 		t.fns = map[string]*hostFunc{}
 		t.users = map[*object][]*hostFunc{}

@@ -1,0 +1,684 @@
+//go:build linux && amd64 && cgo
+
+package isolate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// Isolator starts isolated plugins: set it as loader.Options.Isolation.
+type Isolator struct {
+	opts Options
+	log  hclog.Logger
+
+	mu     sync.Mutex
+	noNS   string // why new namespaces are not available ("" untried or fine)
+	report Report
+}
+
+// New returns an Isolator with the given options, for
+// loader.Options.Isolation:
+//
+//	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
+func New(opts Options) *Isolator {
+	if opts.Channels <= 0 {
+		opts.Channels = 4
+	}
+	opts.Channels = min(opts.Channels, maxSlots)
+	if opts.BufferSize <= 0 {
+		opts.BufferSize = 60 << 10
+	}
+	if opts.Restart.MaxBackoff == 0 {
+		opts.Restart.MaxBackoff = 10 * time.Second
+	}
+	iso := &Isolator{opts: opts, log: opts.Logger}
+	if iso.log == nil {
+		iso.log = hclog.NewNullLogger()
+	}
+	return iso
+}
+
+// Report says what confinement the last child started got.
+func (iso *Isolator) Report() Report {
+	iso.mu.Lock()
+	defer iso.mu.Unlock()
+	r := iso.report
+	r.Namespaces = append([]string(nil), r.Namespaces...)
+	r.Missing = append([]string(nil), r.Missing...)
+	return r
+}
+
+// Start implements loader.Isolation: it starts a child process and loads
+// the plugin in it.
+func (iso *Isolator) Start(req *loader.RemoteLoad) (loader.Remote, error) {
+	if err := checkNames(iso.opts.Policy.Allow); err != nil {
+		return nil, err
+	}
+	r := &remote{iso: iso, req: req, hostFns: req.HostFuncs, log: iso.log}
+	if req.Logger != nil {
+		r.log = req.Logger
+	}
+	r.backoff = iso.opts.Restart.Backoff
+	p, rep, err := iso.spawn(r)
+	if err != nil {
+		return nil, err
+	}
+	r.name = rep.Name
+	r.cur.Store(p)
+	return r, nil
+}
+
+// remote is one isolated plugin (loader.Remote).
+type remote struct {
+	iso     *Isolator
+	req     *loader.RemoteLoad
+	hostFns []loader.RemoteHostFunc
+	log     hclog.Logger
+	name    string
+	cur     atomic.Pointer[proc]
+
+	mu   sync.Mutex // lookups and restarts
+	syms []symKey   // by handle
+	info []loader.RemoteSymbol
+
+	rmu         sync.Mutex // the restart policy's state
+	restarts    int
+	lastRestart time.Time
+	backoff     time.Duration
+}
+
+// proc is one child process and the memory shared with it.
+type proc struct {
+	r     *remote
+	cmd   *exec.Cmd
+	pid   int
+	mem   []byte
+	hdr   *header
+	chans []*hostChan
+	free  chan *hostChan
+
+	dead    atomic.Bool
+	exitErr error // set before dead
+	reason  atomic.Pointer[string]
+	done    chan struct{} // closed once the child is reaped
+}
+
+// hostChan is the host's side of a channel.
+type hostChan struct {
+	p        *proc
+	h        *chanHdr
+	data     []byte
+	seen     uint32 // the last toHost value handled
+	hostArea int
+	panicVal any // the value of a host function's panic in this call
+}
+
+// spawner runs every child's fork on one thread that never exits: the
+// parent-death signal (PR_SET_PDEATHSIG) fires when the thread that
+// forked the child ends, not the process, and the Go runtime may end a
+// thread.
+var (
+	spawnOnce sync.Once
+	spawnCh   = make(chan spawnReq)
+)
+
+type spawnReq struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func spawner() {
+	runtime.LockOSThread() // and never unlocked: the thread stays
+	for req := range spawnCh {
+		req.done <- req.cmd.Start()
+	}
+}
+
+func startOnSpawner(cmd *exec.Cmd) error {
+	spawnOnce.Do(func() { go spawner() })
+	done := make(chan error, 1)
+	spawnCh <- spawnReq{cmd, done}
+	return <-done
+}
+
+// spawn starts a child for r and waits until it has loaded the plugin.
+func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
+	req := request{Path: r.req.Path, Name: r.req.Name, Image: r.req.Image, Policy: iso.opts.Policy, Syms: r.syms}
+	o := r.req.Options
+	req.Loader = loaderOptions{SearchPath: o.SearchPath, GuardSize: o.GuardSize, NoHostC: o.NoHostC,
+		AllowC: o.AllowC, AllowWriteExec: o.AllowWriteExec, TombstoneBudget: o.TombstoneBudget}
+	for _, h := range r.hostFns {
+		req.Host = append(req.Host, hostFunc{Name: h.Name, Strings: h.Strings})
+	}
+	cfg, err := json.Marshal(&req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("isolate: %w", err)
+	}
+	const page = 4096
+	replySize := 64<<10 + len(r.syms)*128
+	cfgOff := hdrSize
+	replyOff := (cfgOff + len(cfg) + page - 1) &^ (page - 1)
+	slotsOff := (replyOff + replySize + page - 1) &^ (page - 1)
+	slotSize := slotHdr + (iso.opts.BufferSize+page-1)&^(page-1)
+	size := slotsOff + iso.opts.Channels*slotSize
+
+	fd, err := unix.MemfdCreate("runplug-isolate", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, nil, fmt.Errorf("isolate: memfd: %w", err)
+	}
+	memf := os.NewFile(uintptr(fd), "runplug-isolate")
+	defer memf.Close()
+	if err := unix.Ftruncate(fd, int64(size)); err != nil {
+		return nil, nil, fmt.Errorf("isolate: memfd: %w", err)
+	}
+	mem, err := unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, nil, fmt.Errorf("isolate: mmap: %w", err)
+	}
+	h := hdrAt(mem)
+	h.magic, h.nslots, h.slotSize = magic, uint32(iso.opts.Channels), uint32(slotSize)
+	h.cfgOff, h.cfgLen, h.replyOff, h.slotsOff = uint32(cfgOff), uint32(len(cfg)), uint32(replyOff), uint32(slotsOff)
+	copy(mem[cfgOff:], cfg)
+
+	p := &proc{r: r, mem: mem, hdr: h, done: make(chan struct{}), free: make(chan *hostChan, iso.opts.Channels)}
+	for i := 0; i < iso.opts.Channels; i++ {
+		off := slotsOff + i*slotSize
+		data := mem[off+slotHdr : off+slotSize]
+		c := &hostChan{p: p, h: chanAt(mem, off), data: data, hostArea: len(data) - len(data)/8}
+		p.chans = append(p.chans, c)
+		p.free <- c
+	}
+	if err := iso.start(p, memf); err != nil {
+		unix.Munmap(mem)
+		return nil, nil, err
+	}
+	rep, err := p.awaitStart()
+	if err != nil {
+		p.kill("load failed")
+		<-p.done
+		unix.Munmap(mem)
+		return nil, nil, err
+	}
+	if len(rep.Syms) != len(r.syms) {
+		p.kill("protocol")
+		<-p.done
+		unix.Munmap(mem)
+		return nil, nil, fmt.Errorf("isolate: child looked up %d symbols, want %d: %w", len(rep.Syms), len(r.syms), ErrProtocol)
+	}
+	iso.mu.Lock()
+	iso.report.Seccomp = rep.Seccomp
+	iso.mu.Unlock()
+	r.log.Debug("started isolated plugin", "plugin", rep.Name, "path", r.req.Path, "pid", p.pid)
+	return p, rep, nil
+}
+
+// start forks and execs the child: this very binary (/proc/self/exe),
+// with the channel as its only descriptor besides /dev/null (or the
+// Stderr pipe), in a process group of its own, killed when the host
+// dies, in new user, network and mount namespaces when the kernel lets
+// it.
+func (iso *Isolator) start(p *proc, memf *os.File) error {
+	for {
+		cmd := exec.Command("/proc/self/exe")
+		cmd.Args = []string{"runplug-isolate"}
+		cmd.Env = []string{fmt.Sprintf("%s=%d", envChild, childFD)}
+		if v, ok := os.LookupEnv("LD_LIBRARY_PATH"); ok {
+			cmd.Env = append(cmd.Env, "LD_LIBRARY_PATH="+v)
+		}
+		cmd.ExtraFiles = []*os.File{memf}
+		cmd.Stderr = iso.opts.Stderr
+		attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		iso.mu.Lock()
+		useNS := !iso.opts.Policy.NoNamespaces && iso.noNS == ""
+		iso.mu.Unlock()
+		if useNS {
+			attr.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET | syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
+			attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getuid(), HostID: os.Getuid(), Size: 1}}
+			attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getgid(), HostID: os.Getgid(), Size: 1}}
+		}
+		cmd.SysProcAttr = attr
+		err := startOnSpawner(cmd)
+		if err != nil && useNS {
+			iso.mu.Lock()
+			iso.noNS = err.Error()
+			iso.report.Namespaces = nil
+			iso.report.Missing = []string{"user, net, mount, ipc, uts namespaces: " + err.Error()}
+			iso.mu.Unlock()
+			iso.log.Warn("new namespaces not available, isolating without them", "error", err)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("isolate: start child: %w", err)
+		}
+		if useNS {
+			iso.mu.Lock()
+			iso.report.Namespaces = []string{"user", "net", "mount", "ipc", "uts"}
+			iso.report.Missing = nil
+			iso.mu.Unlock()
+		} else if iso.opts.Policy.NoNamespaces {
+			iso.mu.Lock()
+			iso.report.Namespaces, iso.report.Missing = nil, []string{"namespaces: disabled by Policy.NoNamespaces"}
+			iso.mu.Unlock()
+		}
+		p.cmd, p.pid = cmd, cmd.Process.Pid
+		pidfd, err := unix.PidfdOpen(p.pid, unix.PIDFD_NONBLOCK)
+		var pf *os.File
+		if err == nil {
+			pf = os.NewFile(uintptr(pidfd), "pidfd")
+		}
+		go p.monitor(pf)
+		return nil
+	}
+}
+
+// awaitStart waits for the child's reply to the load request.
+func (p *proc) awaitStart() (*reply, error) {
+	h := p.hdr
+	for i := 0; atomic.LoadUint32(&h.state) == stStarting; i++ {
+		if p.dead.Load() {
+			return nil, p.exitErr
+		}
+		if i < 100 {
+			runtime.Gosched()
+			continue
+		}
+		// The monitor's wake-up cannot change state, so sleep briefly
+		// and look at dead again rather than risk a lost wake-up.
+		futexWaitTimeout(&h.state, stStarting, time.Millisecond)
+	}
+	if uint64(h.replyOff)+uint64(h.replyLen) > uint64(len(p.mem)) {
+		return nil, fmt.Errorf("isolate: reply length %d: %w", h.replyLen, ErrProtocol)
+	}
+	var rep reply
+	if err := json.Unmarshal(p.mem[h.replyOff:h.replyOff+h.replyLen], &rep); err != nil {
+		return nil, fmt.Errorf("isolate: reply: %v: %w", err, ErrProtocol)
+	}
+	if rep.Err != "" {
+		return nil, &RemoteError{Msg: rep.Err, Err: sentinel(rep.Code)}
+	}
+	if atomic.LoadUint32(&h.state) != stReady {
+		return nil, fmt.Errorf("isolate: child state %d: %w", h.state, ErrProtocol)
+	}
+	return &rep, nil
+}
+
+// monitor waits for the child to end (on its pidfd, through the Go
+// runtime's poller: no thread blocks), reaps it, and wakes every call
+// waiting on it.
+func (p *proc) monitor(pidfd *os.File) {
+	if pidfd != nil {
+		if rc, err := pidfd.SyscallConn(); err == nil {
+			rc.Read(func(fd uintptr) bool {
+				pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+				n, _ := unix.Poll(pfd, 0)
+				return n > 0
+			})
+		}
+	}
+	p.cmd.Wait() // the status is in ProcessState
+	if pidfd != nil {
+		pidfd.Close()
+	}
+	p.exitErr = p.describeExit()
+	p.dead.Store(true)
+	for _, c := range p.chans {
+		atomic.AddUint32(&c.h.toHost, 1)
+		futexWake(&c.h.toHost)
+	}
+	futexWake(&p.hdr.state)
+	close(p.done)
+	p.r.log.Debug("isolated plugin exited", "plugin", p.r.name, "pid", p.pid, "error", p.exitErr)
+}
+
+// describeExit turns the child's end into an error: a *SyscallError when
+// its SIGSYS handler reported a forbidden system call, else an
+// *ExitError.
+func (p *proc) describeExit() error {
+	name := p.r.name
+	if name == "" {
+		name = p.r.req.Name
+	}
+	sys := &p.hdr.sys
+	if atomic.LoadUint32(&sys.Set) == 1 {
+		return &SyscallError{Plugin: name, Pid: p.pid, Nr: int(sys.Nr), Name: syscallName(int(sys.Nr)), PC: uintptr(sys.PC)}
+	}
+	e := &ExitError{Plugin: name, Pid: p.pid}
+	if r := p.reason.Load(); r != nil {
+		e.Reason = *r
+	}
+	if st := p.cmd.ProcessState; st != nil {
+		ws := st.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			e.Signal = ws.Signal()
+		} else {
+			e.Status = ws.ExitStatus()
+		}
+	}
+	return e
+}
+
+// kill ends the child (at most once matters; later calls do nothing).
+func (p *proc) kill(reason string) {
+	p.reason.CompareAndSwap(nil, &reason)
+	if p.cmd != nil && p.cmd.Process != nil {
+		p.cmd.Process.Signal(syscall.SIGKILL) // through its pidfd: no pid reuse
+	}
+}
+
+// acquire takes a free channel, or fails when the child is dead.
+func (p *proc) acquire() (*hostChan, error) {
+	select {
+	case c := <-p.free:
+		return c, nil
+	default:
+	}
+	select {
+	case c := <-p.free:
+		return c, nil
+	case <-p.done:
+		return nil, p.exitErr
+	}
+}
+
+func (p *proc) release(c *hostChan) { p.free <- c }
+
+// roundTrip sends the request in c and waits for the reply, serving the
+// host calls the plugin makes meanwhile. ctx may be nil; when it is done
+// first, the child is killed.
+func (c *hostChan) roundTrip(ctx context.Context) error {
+	p := c.p
+	if p.dead.Load() {
+		return p.exitErr
+	}
+	if ctx != nil && ctx.Done() != nil {
+		if err := ctx.Err(); err != nil {
+			return &DeadlineError{Plugin: p.r.name, Cause: err}
+		}
+		stop := context.AfterFunc(ctx, func() { p.kill("deadline") })
+		defer stop()
+	}
+	h := c.h
+	c.panicVal = nil
+	post(&h.toChild, &h.childWaiting)
+	for {
+		v, ok := waitChange(&h.toHost, &h.hostWaiting, c.seen, &p.dead)
+		if !ok || p.dead.Load() {
+			<-p.done // exitErr is complete
+			if ctx != nil && ctx.Err() != nil {
+				if r := p.reason.Load(); r != nil && *r == "deadline" {
+					return &DeadlineError{Plugin: p.r.name, Cause: ctx.Err()}
+				}
+			}
+			return p.exitErr
+		}
+		c.seen = v
+		switch h.kind {
+		case opResult:
+			return nil
+		case opHostCall:
+			if err := c.hostCall(); err != nil {
+				p.kill("protocol")
+				return err
+			}
+			h.kind = opHostRet
+			post(&h.toChild, &h.childWaiting)
+		default:
+			p.kill("protocol")
+			return fmt.Errorf("isolate: message kind %d: %w", h.kind, ErrProtocol)
+		}
+	}
+}
+
+// hostCall runs the host function the plugin called and leaves its
+// result in the channel. String arguments are read from the copies the
+// child made in the channel (checked to lie in it, NUL-terminated).
+func (c *hostChan) hostCall() error {
+	h := c.h
+	r := c.p.r
+	if int(h.handle) >= len(r.hostFns) {
+		return fmt.Errorf("isolate: host function %d: %w", h.handle, ErrProtocol)
+	}
+	fn := r.hostFns[h.handle]
+	a := sandbox.Args{Int: h.ints, Float: h.floats}
+	for j := 0; j < 6; j++ {
+		if fn.Strings&(1<<j) == 0 {
+			continue
+		}
+		d := h.strs[j]
+		if int(d.off) < c.hostArea || uint64(d.off)+uint64(d.n) >= uint64(len(c.data)) {
+			return fmt.Errorf("isolate: host function %s: string argument %d at %d+%d: %w", fn.Name, j, d.off, d.n, ErrProtocol)
+		}
+		c.data[d.off+d.n] = 0 // the child may have changed it since
+		a.Int[j] = addrOf(c.data[d.off:])
+	}
+	res, pv := callHost(fn.Call, &a)
+	if pv != nil {
+		c.panicVal = pv
+		h.status = statusHostPanic
+		h.msgLen = uint32(putStrings(c.data[c.hostArea:], fn.Name, fmt.Sprint(pv)))
+		return nil
+	}
+	h.status = statusOK
+	h.resInt, h.resF = res.Int, res.Float
+	return nil
+}
+
+// callHost calls a host function, recovering its panic.
+func callHost(fn loader.RawHostFunc, a *sandbox.Args) (r sandbox.Result, pv any) {
+	defer func() {
+		if v := recover(); v != nil {
+			pv = v
+		}
+	}()
+	return fn(a), nil
+}
+
+// replyErr turns the child's reply status into an error.
+func (c *hostChan) replyErr() error {
+	h := c.h
+	switch h.status {
+	case statusOK:
+		return nil
+	case statusFault:
+		ss, _ := readStrings(c.data, int(h.msgLen), 4)
+		for len(ss) < 4 {
+			ss = append(ss, "")
+		}
+		return &sandbox.FaultError{Signal: syscall.Signal(h.sig), Code: h.fcode, Addr: uintptr(h.addr), PC: uintptr(h.pc),
+			Plugin: ss[0], Symbol: ss[1], Object: ss[2], Where: ss[3]}
+	case statusHostPanic:
+		fn, msg, _ := readStrings2(c.data, int(h.msgLen))
+		var v any = msg
+		if c.panicVal != nil {
+			v = c.panicVal
+		}
+		return &sandbox.HostPanicError{Func: fn, Value: v}
+	}
+	msg, _, _ := readStrings2(c.data, int(h.msgLen))
+	return &RemoteError{Msg: msg, Err: sentinel(h.code)}
+}
+
+// Name implements loader.Remote.
+func (r *remote) Name() string { return r.name }
+
+// CallInts implements loader.Remote: integers in place, no buffer.
+func (r *remote) CallInts(handle uint32, ints []uint64) (sandbox.Result, error) {
+	p := r.cur.Load()
+	c, err := p.acquire()
+	if err != nil {
+		return sandbox.Result{}, err
+	}
+	h := c.h
+	h.kind, h.handle, h.nints = opCallInts, handle, uint32(len(ints))
+	copy(h.ints[:], ints)
+	var res sandbox.Result
+	if err = c.roundTrip(nil); err == nil {
+		if err = c.replyErr(); err == nil {
+			res.Int = h.resInt
+		}
+	}
+	p.release(c)
+	return res, err
+}
+
+// Call implements loader.Remote.
+func (r *remote) Call(ctx context.Context, handle uint32, a *sandbox.Args, bufs []loader.Buffer) (sandbox.Result, error) {
+	p := r.cur.Load()
+	c, err := p.acquire()
+	if err != nil {
+		return sandbox.Result{}, err
+	}
+	defer p.release(c)
+	h := c.h
+	h.kind, h.handle, h.nbufs = opCall, handle, uint32(len(bufs))
+	h.ints, h.floats = a.Int, a.Float
+	off := 0
+	for i, b := range bufs {
+		n := len(b.Data)
+		if off+n > c.hostArea {
+			return sandbox.Result{}, fmt.Errorf("isolate: %d bytes of buffers, the channel holds %d: %w", off+n, c.hostArea, ErrBufferTooLarge)
+		}
+		copy(c.data[off:], b.Data)
+		h.bufs[i] = bufDesc{slot: uint32(b.Slot), off: uint32(off), n: uint32(n)}
+		off = (off + n + 15) &^ 15
+	}
+	var res sandbox.Result
+	if err = c.roundTrip(ctx); err == nil {
+		if err = c.replyErr(); err == nil {
+			res.Int, res.Float = h.resInt, h.resF
+			for i, b := range bufs {
+				if b.Out {
+					d := h.bufs[i] // the child cannot move it: checked again
+					if uint64(d.off)+uint64(len(b.Data)) <= uint64(c.hostArea) {
+						copy(b.Data, c.data[d.off:])
+					}
+				}
+			}
+		}
+	}
+	return res, err
+}
+
+// Lookup implements loader.Remote.
+func (r *remote) Lookup(name, version string) (loader.RemoteSymbol, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := symKey{name, version}
+	for i, k := range r.syms {
+		if k == key {
+			return r.info[i], nil
+		}
+	}
+	p := r.cur.Load()
+	c, err := p.acquire()
+	if err != nil {
+		return loader.RemoteSymbol{}, err
+	}
+	defer p.release(c)
+	h := c.h
+	h.kind = opLookup
+	h.inLen = uint32(putStrings(c.data[:c.hostArea], name, version))
+	if err := c.roundTrip(nil); err != nil {
+		return loader.RemoteSymbol{}, err
+	}
+	if h.status != statusOK {
+		if s := sentinel(h.code); s != nil {
+			return loader.RemoteSymbol{}, s
+		}
+		return loader.RemoteSymbol{}, c.replyErr()
+	}
+	if int(h.handle) != len(r.syms) {
+		p.kill("protocol")
+		return loader.RemoteSymbol{}, fmt.Errorf("isolate: handle %d, want %d: %w", h.handle, len(r.syms), ErrProtocol)
+	}
+	ver, _, _ := readStrings2(c.data, int(h.msgLen))
+	s := loader.RemoteSymbol{Handle: h.handle, Symbol: loader.Symbol{Name: name, Addr: uintptr(h.symAddr), Size: h.symSize, Func: h.symFunc != 0, Version: ver}}
+	r.syms = append(r.syms, key)
+	r.info = append(r.info, s)
+	return s, nil
+}
+
+// Restart implements loader.Remote.
+func (r *remote) Restart() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.cur.Load()
+	old.kill("restart")
+	<-old.done
+	unix.Munmap(old.mem)
+	p, _, err := r.iso.spawn(r)
+	if err != nil {
+		// Leave a dead proc in place: calls fail with its error.
+		return err
+	}
+	r.cur.Store(p)
+	return nil
+}
+
+// AutoRestart implements loader.Remote.
+func (r *remote) AutoRestart() bool {
+	pol := r.iso.opts.Restart
+	r.rmu.Lock()
+	defer r.rmu.Unlock()
+	if r.restarts >= pol.Max || time.Since(r.lastRestart) < r.backoff {
+		return false
+	}
+	r.restarts++
+	if !r.lastRestart.IsZero() {
+		r.backoff = min(max(2*r.backoff, pol.Backoff), pol.MaxBackoff)
+	}
+	r.lastRestart = time.Now()
+	return true
+}
+
+// Close implements loader.Remote: a graceful close asks the child to run
+// the destructors and exit (and kills it after a second); otherwise, or
+// then, the child is killed. The child is reaped before Close returns.
+func (r *remote) Close(graceful bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.cur.Load()
+	var err error
+	if graceful && !p.dead.Load() {
+		if c, aerr := p.acquire(); aerr == nil {
+			c.h.kind = opClose
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			if rerr := c.roundTrip(ctx); rerr == nil {
+				err = c.replyErr()
+			}
+			cancel()
+		}
+	}
+	p.kill("close")
+	<-p.done
+	unix.Munmap(p.mem)
+	return err
+}
+
+// Pid returns the process id of an isolated plugin's current child, for
+// tests and diagnostics (0 when the Remote is not this package's).
+func Pid(r loader.Remote) int {
+	if rr, ok := r.(*remote); ok {
+		return rr.cur.Load().pid
+	}
+	return 0
+}
+
+var _ loader.Isolation = (*Isolator)(nil)
+var _ = errors.New
