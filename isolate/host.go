@@ -5,7 +5,6 @@ package isolate
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -237,7 +236,10 @@ func (iso *Isolator) start(p *proc, memf *os.File) error {
 	for {
 		cmd := exec.Command("/proc/self/exe")
 		cmd.Args = []string{"runplug-isolate"}
-		cmd.Env = []string{fmt.Sprintf("%s=%d", envChild, childFD)}
+		// GOMAXPROCS and the GODEBUG settings: the child's runtime
+		// then keeps no cgroup files open to follow the CPU quota (the
+		// child must hold no descriptor but its own).
+		cmd.Env = []string{fmt.Sprintf("%s=%d", envChild, childFD), fmt.Sprintf("GOMAXPROCS=%d", runtime.GOMAXPROCS(0)), "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
 		if v, ok := os.LookupEnv("LD_LIBRARY_PATH"); ok {
 			cmd.Env = append(cmd.Env, "LD_LIBRARY_PATH="+v)
 		}
@@ -377,7 +379,9 @@ func (p *proc) describeExit() error {
 func (p *proc) kill(reason string) {
 	p.reason.CompareAndSwap(nil, &reason)
 	if p.cmd != nil && p.cmd.Process != nil {
-		p.cmd.Process.Signal(syscall.SIGKILL) // through its pidfd: no pid reuse
+		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil { // through its pidfd: no pid reuse
+			p.r.log.Warn("kill failed", "pid", p.pid, "error", err)
+		}
 	}
 }
 
@@ -680,5 +684,8 @@ func Pid(r loader.Remote) int {
 	return 0
 }
 
+// PluginPid returns the process id of an isolated plugin's current
+// child (0 for a plugin in the host's address space).
+func PluginPid(p *loader.Plugin) int { return Pid(p.Remote()) }
+
 var _ loader.Isolation = (*Isolator)(nil)
-var _ = errors.New

@@ -28,3 +28,6 @@ func (iso *Isolator) Report() Report {
 
 // Pid returns 0 here.
 func Pid(r loader.Remote) int { return 0 }
+
+// PluginPid returns 0 here.
+func PluginPid(p *loader.Plugin) int { return 0 }

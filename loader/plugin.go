@@ -234,7 +234,7 @@ func (p *Plugin) refusal(flags uint32) error {
 // argument block on the stack.
 func (p *Plugin) call(f *Func, a *sandbox.Args) (sandbox.Result, error) {
 	if p.remote != nil {
-		return p.remoteCall(nil, f, a, nil, nil)
+		return p.remoteCall(nil, f, orZero(a), nil, nil)
 	}
 	if n := p.flags.Load(); n != 0 {
 		return sandbox.Result{}, p.refused(f, n)
@@ -272,7 +272,7 @@ func (p *Plugin) refused(f *Func, n uint32) error {
 // callContext is call with a deadline.
 func (p *Plugin) callContext(ctx context.Context, f *Func, a *sandbox.Args) (sandbox.Result, error) {
 	if p.remote != nil {
-		return p.remoteCall(ctx, f, a, nil, nil)
+		return p.remoteCall(ctx, f, orZero(a), nil, nil)
 	}
 	if n := p.flags.Load(); n != 0 {
 		return sandbox.Result{}, p.refused(f, n)

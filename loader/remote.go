@@ -162,6 +162,10 @@ type remoteState struct {
 // Isolated reports whether the plugin runs in another process.
 func (p *Plugin) Isolated() bool { return p.remote != nil }
 
+// Remote returns the handle an isolated plugin calls through (nil for a
+// plugin in the host's address space).
+func (p *Plugin) Remote() Remote { return p.remote }
+
 // Restart restarts an isolated plugin: its process is replaced by a fresh
 // one, the plugin is loaded again and the quarantine is lifted. Funcs and
 // bindings obtained before keep working. It waits for the calls in
@@ -194,6 +198,13 @@ func (p *Plugin) remoteLookup(name, version string) (RemoteSymbol, error) {
 	defer p.rmu.RUnlock()
 	if p.flags.Load()&stClosing != 0 {
 		return RemoteSymbol{}, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrClosed)
+	}
+	if p.flags.Load()&stQuarantined != 0 {
+		// A failed process may be dead: restart it if the policy says so.
+		f := &Func{name: name}
+		if err := p.remoteEnter(f); err != nil && !errors.Is(err, ErrQuarantined) {
+			return RemoteSymbol{}, err
+		}
 	}
 	s, err := p.remote.Lookup(name, version)
 	if err != nil {
@@ -346,4 +357,12 @@ func hostStringSlots(fn any) uint8 {
 		nInt++
 	}
 	return mask
+}
+
+// orZero returns a, or zero registers for nil.
+func orZero(a *sandbox.Args) *sandbox.Args {
+	if a == nil {
+		return new(sandbox.Args)
+	}
+	return a
 }

@@ -18,6 +18,11 @@
 #include <unistd.h>
 
 extern char _end[] __attribute__((visibility("hidden")));
+extern char __ehdr_start[] __attribute__((visibility("hidden")));
+
+// image_base is the load base (where the ELF header is mapped): the guard
+// page before the image ends there.
+int64_t image_base(void) { return (int64_t)(uintptr_t)__ehdr_start; }
 
 int64_t add(int64_t a, int64_t b) { return a + b; }
 
