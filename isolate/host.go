@@ -522,15 +522,15 @@ func (c *hostChan) replyErr() error {
 func (r *remote) Name() string { return r.name }
 
 // CallInts implements loader.Remote: integers in place, no buffer.
-func (r *remote) CallInts(handle uint32, ints []uint64) (sandbox.Result, error) {
+func (r *remote) CallInts(handle uint32, ints [6]uint64, n int) (sandbox.Result, error) {
 	p := r.cur.Load()
 	c, err := p.acquire()
 	if err != nil {
 		return sandbox.Result{}, err
 	}
 	h := c.h
-	h.kind, h.handle, h.nints = opCallInts, handle, uint32(len(ints))
-	copy(h.ints[:], ints)
+	h.kind, h.handle, h.nints = opCallInts, handle, uint32(n)
+	h.ints = ints
 	var res sandbox.Result
 	if err = c.roundTrip(nil); err == nil {
 		if err = c.replyErr(); err == nil {
@@ -542,7 +542,7 @@ func (r *remote) CallInts(handle uint32, ints []uint64) (sandbox.Result, error) 
 }
 
 // Call implements loader.Remote.
-func (r *remote) Call(ctx context.Context, handle uint32, a *sandbox.Args, bufs []loader.Buffer) (sandbox.Result, error) {
+func (r *remote) Call(ctx context.Context, handle uint32, a sandbox.Args, bufs []loader.Buffer) (sandbox.Result, error) {
 	p := r.cur.Load()
 	c, err := p.acquire()
 	if err != nil {

@@ -85,9 +85,12 @@ type Remote interface {
 	// *sandbox.FaultError; a panic of a host function a
 	// *sandbox.HostPanicError; the death of the process, a forbidden
 	// system call or a deadline are the Isolation's own typed errors.
-	Call(ctx context.Context, handle uint32, a *sandbox.Args, bufs []Buffer) (sandbox.Result, error)
-	// CallInts is Call for integer arguments only, with no buffer.
-	CallInts(handle uint32, ints []uint64) (sandbox.Result, error)
+	// The registers are passed by value so that no caller's memory
+	// escapes: an in-process call through the same paths allocates
+	// nothing.
+	Call(ctx context.Context, handle uint32, a sandbox.Args, bufs []Buffer) (sandbox.Result, error)
+	// CallInts is Call for n integer arguments only, with no buffer.
+	CallInts(handle uint32, ints [6]uint64, n int) (sandbox.Result, error)
 	// Restart replaces the process by a fresh one with the plugin
 	// loaded again and every handle looked up again.
 	Restart() error
@@ -263,9 +266,11 @@ func (p *Plugin) remoteCall(ctx context.Context, f *Func, a *sandbox.Args, ints 
 	var r sandbox.Result
 	var err error
 	if a == nil {
-		r, err = p.remote.CallInts(f.handle, ints)
+		var regs [6]uint64
+		n := copy(regs[:], ints)
+		r, err = p.remote.CallInts(f.handle, regs, n)
 	} else {
-		r, err = p.remote.Call(ctx, f.handle, a, bufs)
+		r, err = p.remote.Call(ctx, f.handle, *a, bufs)
 	}
 	if err != nil {
 		return r, p.callFailed(f, err)
