@@ -112,6 +112,7 @@ type proc struct {
 	chans []*hostChan
 	free  chan *hostChan
 
+	name    atomic.Pointer[string] // the plugin's name, once loaded
 	dead    atomic.Bool
 	exitErr error // set before dead
 	reason  atomic.Pointer[string]
@@ -220,6 +221,7 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 		unix.Munmap(mem)
 		return nil, nil, fmt.Errorf("isolate: child looked up %d symbols, want %d: %w", len(rep.Syms), len(r.syms), ErrProtocol)
 	}
+	p.name.Store(&rep.Name)
 	iso.mu.Lock()
 	iso.report.Seccomp = rep.Seccomp
 	iso.mu.Unlock()
@@ -345,16 +347,16 @@ func (p *proc) monitor(pidfd *os.File) {
 	}
 	futexWake(&p.hdr.state)
 	close(p.done)
-	p.r.log.Debug("isolated plugin exited", "plugin", p.r.name, "pid", p.pid, "error", p.exitErr)
+	p.r.log.Debug("isolated plugin exited", "pid", p.pid, "error", p.exitErr)
 }
 
 // describeExit turns the child's end into an error: a *SyscallError when
 // its SIGSYS handler reported a forbidden system call, else an
 // *ExitError.
 func (p *proc) describeExit() error {
-	name := p.r.name
-	if name == "" {
-		name = p.r.req.Name
+	name := p.r.req.Name
+	if n := p.name.Load(); n != nil {
+		name = *n
 	}
 	sys := &p.hdr.sys
 	if atomic.LoadUint32(&sys.Set) == 1 {
