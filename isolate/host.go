@@ -241,7 +241,13 @@ func (iso *Isolator) start(p *proc, memf *os.File) error {
 		// GOMAXPROCS and the GODEBUG settings: the child's runtime
 		// then keeps no cgroup files open to follow the CPU quota (the
 		// child must hold no descriptor but its own).
-		cmd.Env = []string{fmt.Sprintf("%s=%d", envChild, childFD), fmt.Sprintf("GOMAXPROCS=%d", runtime.GOMAXPROCS(0)), "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
+		// GLIBC_TUNABLES: with arena_max set, glibc's malloc does not
+		// open /sys/devices/system/cpu/online the first time a thread
+		// needs an arena (after the filter forbids opens, and on a new
+		// thread whose signals are still blocked: the kernel would kill
+		// the child without a report).
+		cmd.Env = []string{fmt.Sprintf("%s=%d", envChild, childFD), fmt.Sprintf("GOMAXPROCS=%d", runtime.GOMAXPROCS(0)),
+			"GODEBUG=containermaxprocs=0,updatemaxprocs=0", fmt.Sprintf("GLIBC_TUNABLES=glibc.malloc.arena_max=%d", 2*runtime.NumCPU())}
 		if v, ok := os.LookupEnv("LD_LIBRARY_PATH"); ok {
 			cmd.Env = append(cmd.Env, "LD_LIBRARY_PATH="+v)
 		}
@@ -361,6 +367,13 @@ func (p *proc) describeExit() error {
 	sys := &p.hdr.sys
 	if atomic.LoadUint32(&sys.Set) == 1 {
 		return &SyscallError{Plugin: name, Pid: p.pid, Nr: int(sys.Nr), Name: syscallName(int(sys.Nr)), PC: uintptr(sys.PC)}
+	}
+	if st := p.cmd.ProcessState; st != nil {
+		if ws := st.Sys().(syscall.WaitStatus); ws.Signaled() && ws.Signal() == syscall.SIGSYS {
+			// A trap on a thread that blocked SIGSYS: the kernel killed
+			// the process before the handler could report.
+			return &SyscallError{Plugin: name, Pid: p.pid, Nr: -1, Name: "(unknown: trapped with SIGSYS blocked)"}
+		}
 	}
 	e := &ExitError{Plugin: name, Pid: p.pid}
 	if r := p.reason.Load(); r != nil {
