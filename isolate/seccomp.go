@@ -31,7 +31,7 @@ var DefaultSyscalls = []string{
 	"rt_sigqueueinfo", "rt_tgsigqueueinfo",
 	"set_robust_list", "get_robust_list", "rseq", "set_tid_address",
 	"sched_getaffinity", "getrlimit", "getrusage", "sysinfo",
-	"membarrier", "exit", "exit_group",
+	"exit", "exit_group",
 	// the Go runtime's poller and wake-ups
 	"epoll_create1", "epoll_ctl", "epoll_pwait", "epoll_pwait2", "epoll_wait",
 	"eventfd2", "pipe2", "poll", "ppoll",
@@ -70,7 +70,13 @@ func loadPolicy(extra []string) seccomp.Policy {
 			// glibc's pthread_create tries clone3 first and falls back
 			// to clone on ENOSYS; the filter cannot read clone3's flags
 			// (they are behind a pointer).
-			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS), Names: []string{"clone3"}},
+			//
+			// membarrier: registering for expedited barriers costs an
+			// RCU grace period (5-20 ms on a busy machine), more than
+			// the rest of a child's start; without it the sandbox's
+			// gates count calls with locked instructions instead, which
+			// a call that crosses processes cannot notice.
+			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS), Names: []string{"clone3", "membarrier"}},
 		},
 	}
 }
