@@ -4,7 +4,6 @@ package isolate_test
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
@@ -14,11 +13,7 @@ import (
 // Example loads the system's libz in a confined child process and calls
 // crc32 with a buffer that crosses through shared memory.
 func Example() {
-	const libz = "/lib/x86_64-linux-gnu/libz.so.1"
-	if _, err := os.Stat(libz); err != nil {
-		fmt.Println(907060870) // no libz here: the answer it would give
-		return
-	}
+	const libz = "/lib/x86_64-linux-gnu/libz.so.1" // .ci/run installs zlib1g
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
 	defer l.Close()
 	p, err := l.Load(libz)
