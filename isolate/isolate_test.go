@@ -508,3 +508,37 @@ func assertGone(t testing.TB, pid int) {
 		t.Errorf("child %d still exists: %s", pid, st)
 	}
 }
+
+// TestConcurrentCalls: 8 goroutines share a pool of 8 channels (8 child
+// threads, each making its first glibc allocation after the filter is
+// in: see the GLIBC_TUNABLES note in host.go).
+func TestConcurrentCalls(t *testing.T) {
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{Channels: 8})
+	p := load(t, l, "isolate_faults")
+	add := fn(t, p, "add")
+	alloc := fn(t, p, "alloc")
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 500; i++ {
+				r, err := add.Call(uint64(g), uint64(i))
+				if err == nil && r != uint64(g+i) {
+					err = fmt.Errorf("add(%d, %d) = %d", g, i, r)
+				}
+				if err == nil && i%100 == 0 {
+					_, err = alloc.Call(1 << 20)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
