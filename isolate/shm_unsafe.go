@@ -28,7 +28,11 @@ const (
 	hdrSize   = 4096
 	slotHdr   = 4096 // a channel's header page; its data area follows
 	maxSlots  = 64
-	spinLoads = 4000 // atomic loads before sleeping on the futex
+	// Atomic loads before sleeping on the futex: the host waits longer
+	// for a reply (a call in flight) than the child idles for the next
+	// request.
+	hostSpin  = 20000
+	childSpin = 1000
 )
 
 // sysRecord is where the child's SIGSYS handler (sigsys_amd64.s) writes
@@ -156,8 +160,8 @@ func post(word, waiting *uint32) {
 // waitChange waits until *word differs from old and returns it: a
 // bounded spin, then the futex. stop is checked after every wake-up and
 // ends the wait with false (the host's view of a dead child).
-func waitChange(word, waiting *uint32, old uint32, stop *atomic.Bool) (uint32, bool) {
-	for i := 0; i < spinLoads; i++ {
+func waitChange(word, waiting *uint32, old uint32, stop *atomic.Bool, spin int) (uint32, bool) {
+	for i := 0; i < spin; i++ {
 		if v := atomic.LoadUint32(word); v != old {
 			return v, true
 		}
