@@ -38,4 +38,3 @@ func Example() {
 	fmt.Println(r.Int)
 	// Output: 907060870
 }
-

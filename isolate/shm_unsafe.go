@@ -24,10 +24,10 @@ import (
 // Layout of the shared memory: a header page, the config area (the
 // host's request, then the child's reply), then the channels.
 const (
-	magic     = 0x72706973 // "rpis"
-	hdrSize   = 4096
-	slotHdr   = 4096 // a channel's header page; its data area follows
-	maxSlots  = 64
+	magic    = 0x72706973 // "rpis"
+	hdrSize  = 4096
+	slotHdr  = 4096 // a channel's header page; its data area follows
+	maxSlots = 64
 	// Atomic loads before sleeping on the futex: the host waits longer
 	// for a reply (a call in flight) than the child idles for the next
 	// request.

@@ -371,3 +371,17 @@ func orZero(a *sandbox.Args) *sandbox.Args {
 	}
 	return a
 }
+
+// rawForm returns h as a RawHostFunc (an isolated plugin's host calls
+// arrive as registers in an Args).
+func (h hostFn) rawForm() RawHostFunc {
+	if h.regs == nil {
+		return h.raw
+	}
+	fn := h.regs
+	return func(a *sandbox.Args) sandbox.Result {
+		i, f := a.Int, a.Float
+		r, x := fn(i[0], i[1], i[2], i[3], i[4], i[5], 0, 0, 0, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7])
+		return sandbox.Result{Int: r, Float: x}
+	}
+}
