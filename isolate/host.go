@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -114,7 +116,8 @@ type proc struct {
 
 	name    atomic.Pointer[string] // the plugin's name, once loaded
 	dead    atomic.Bool
-	exitErr error // set before dead
+	cpu     time.Duration // CPU time used, read when it ended
+	exitErr error         // set before dead
 	reason  atomic.Pointer[string]
 	done    chan struct{} // closed once the child is reaped
 }
@@ -341,7 +344,8 @@ func (p *proc) monitor(pidfd *os.File) {
 			})
 		}
 	}
-	p.cmd.Wait() // the status is in ProcessState
+	p.cpu = zombieCPU(p.pid) // before the reaping (Wait's waitid gives no rusage)
+	p.cmd.Wait()             // the status is in ProcessState
 	if pidfd != nil {
 		pidfd.Close()
 	}
@@ -378,6 +382,14 @@ func (p *proc) describeExit() error {
 	e := &ExitError{Plugin: name, Pid: p.pid}
 	if r := p.reason.Load(); r != nil {
 		e.Reason = *r
+	}
+	if st := p.cmd.ProcessState; st != nil && e.Reason == "" {
+		// The kernel's SIGKILL at RLIMIT_CPU: the child used its CPU time.
+		lim := p.r.iso.opts.Policy.CPUTime
+		if ws := st.Sys().(syscall.WaitStatus); lim > 0 && ws.Signaled() && ws.Signal() == syscall.SIGKILL &&
+			p.cpu >= lim.Truncate(time.Second)*9/10 { // /proc's utime+stime are sampled by ticks
+			e.Reason = fmt.Sprintf("CPU time limit (%v, RLIMIT_CPU) reached", lim)
+		}
 	}
 	if st := p.cmd.ProcessState; st != nil {
 		ws := st.Sys().(syscall.WaitStatus)
@@ -704,3 +716,25 @@ func Pid(r loader.Remote) int {
 func PluginPid(p *loader.Plugin) int { return Pid(p.Remote()) }
 
 var _ loader.Isolation = (*Isolator)(nil)
+
+// zombieCPU returns the CPU time (user + system) of an ended, not yet
+// reaped child from /proc/PID/stat (0 when unreadable).
+func zombieCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command (which may hold spaces) in parentheses:
+	// state is field 3, utime 14, stime 15.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseUint(f[11], 10, 64)
+	st, _ := strconv.ParseUint(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}

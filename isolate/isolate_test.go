@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -541,4 +542,20 @@ func TestConcurrentCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestCPULimit: a plugin that spins past Policy.CPUTime is killed by the
+// kernel (RLIMIT_CPU) and the error says so. It burns one CPU second.
+func TestCPULimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("burns a CPU second")
+	}
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{Policy: isolate.Policy{CPUTime: time.Second}})
+	p := load(t, l, "isolate_faults")
+	_, err := call(t, p, "spin")
+	var ee *isolate.ExitError
+	if !errors.As(err, &ee) || ee.Signal != syscall.SIGKILL || !strings.Contains(ee.Reason, "RLIMIT_CPU") {
+		t.Fatalf("spin under a 1 s CPU limit: %v", err)
+	}
+	t.Log(err)
 }
