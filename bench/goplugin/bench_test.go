@@ -1,10 +1,13 @@
 package goplugin_test
 
 import (
+	"fmt"
 	"net/rpc"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -163,7 +166,36 @@ func BenchmarkStart(b *testing.B) {
 	})
 }
 
-// BenchmarkCall: add(a, b) round trips, one goroutine.
+// cpuTime returns the CPU time of this process (all threads) and of pid
+// (the sum of its threads' /proc schedstat run times, in ns).
+func cpuTime(b *testing.B, pid int) (self, child time.Duration) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	for _, t := range tasks {
+		data, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		var run int64
+		fmt.Sscan(string(data), &run)
+		child += time.Duration(run)
+	}
+	return self, child
+}
+
+// reportCPU reports the CPU time both processes spent per call: a cost
+// that the machine's load does not inflate the way it does wall time.
+func reportCPU(b *testing.B, pid int, self0, child0 time.Duration) {
+	self1, child1 := cpuTime(b, pid)
+	b.ReportMetric(float64(self1-self0+child1-child0)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkCall: add(a, b) round trips, one goroutine; p50-ns is the median
+// call, cpu-ns/op the CPU time of both processes per call.
 func BenchmarkCall(b *testing.B) {
 	path, err := plugintest.BuildErr("isolate_faults")
 	if err != nil {
@@ -171,11 +203,13 @@ func BenchmarkCall(b *testing.B) {
 	}
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
 	defer l.Close()
-	_, f := startIsolated(b, l, path)
+	p, f := startIsolated(b, l, path)
 	c, a := startGoPlugin(b)
 	defer c.Kill()
 	b.Run("runplug-isolated", func(b *testing.B) {
+		pid := isolate.PluginPid(p)
 		ds := make([]time.Duration, b.N)
+		self0, child0 := cpuTime(b, pid)
 		for i := 0; i < b.N; i++ {
 			t0 := time.Now()
 			r, err := f.Call(uint64(i), 1)
@@ -184,10 +218,13 @@ func BenchmarkCall(b *testing.B) {
 				b.Fatal(r, err)
 			}
 		}
+		reportCPU(b, pid, self0, child0)
 		median(b, ds, 1, "p50-ns")
 	})
 	b.Run("go-plugin", func(b *testing.B) {
+		pid := c.ReattachConfig().Pid
 		ds := make([]time.Duration, b.N)
+		self0, child0 := cpuTime(b, pid)
 		for i := 0; i < b.N; i++ {
 			t0 := time.Now()
 			r := a.Add(int64(i), 1)
@@ -196,6 +233,7 @@ func BenchmarkCall(b *testing.B) {
 				b.Fatal(r)
 			}
 		}
+		reportCPU(b, pid, self0, child0)
 		median(b, ds, 1, "p50-ns")
 	})
 }
