@@ -30,9 +30,12 @@ const (
 	maxSlots = 64
 	// Atomic loads before sleeping on the futex: the host waits longer
 	// for a reply (a call in flight) than the child idles for the next
-	// request.
-	hostSpin  = 20000
-	childSpin = 1000
+	// request. Every yieldEvery loads the spinner gives its CPU away
+	// (sched_yield): on a machine with fewer free CPUs than runnable
+	// threads, the other process may be waiting for this very CPU.
+	hostSpin   = 20000
+	childSpin  = 1000
+	yieldEvery = 50
 )
 
 // sysRecord is where the child's SIGSYS handler (sigsys_amd64.s) writes
@@ -164,6 +167,9 @@ func waitChange(word, waiting *uint32, old uint32, stop *atomic.Bool, spin int) 
 	for i := 0; i < spin; i++ {
 		if v := atomic.LoadUint32(word); v != old {
 			return v, true
+		}
+		if yieldEvery > 0 && i%yieldEvery == yieldEvery-1 {
+			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 		}
 	}
 	for {
