@@ -414,6 +414,9 @@ func (p *proc) kill(reason string) {
 
 // acquire takes a free channel, or fails when the child is dead.
 func (p *proc) acquire() (*hostChan, error) {
+	if p.dead.Load() {
+		return nil, p.exitErr
+	}
 	select {
 	case c := <-p.free:
 		return c, nil
@@ -652,13 +655,14 @@ func (r *remote) Restart() error {
 	old := r.cur.Load()
 	old.kill("restart")
 	<-old.done
-	unix.Munmap(old.mem)
 	p, _, err := r.iso.spawn(r)
 	if err != nil {
-		// Leave a dead proc in place: calls fail with its error.
+		// Leave the dead proc in place, still mapped: calls fail with
+		// its error.
 		return err
 	}
 	r.cur.Store(p)
+	unix.Munmap(old.mem) // no call in flight: the loader holds its lock
 	return nil
 }
 

@@ -308,6 +308,9 @@ func (f *Func) CallBuffers(ctx context.Context, a *sandbox.Args, bufs ...Buffer)
 	if a != nil {
 		regs = *a
 	}
+	if len(bufs) > 6 {
+		return sandbox.Result{}, fmt.Errorf("loader: call %s: %d buffers, at most 6 (one per integer register)", f.name, len(bufs))
+	}
 	for _, b := range bufs {
 		if b.Slot < 0 || b.Slot >= 6 {
 			return sandbox.Result{}, fmt.Errorf("loader: call %s: buffer register %d, want 0-5", f.name, b.Slot)
