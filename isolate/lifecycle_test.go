@@ -4,6 +4,7 @@ package isolate_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -163,4 +164,42 @@ func resources(t *testing.T) (fds, maps, kids int) {
 	}
 	// Mappings of channels (the Go heap's own come and go).
 	return len(ents), strings.Count(string(m), "memfd:runplug-isolate"), kids
+}
+
+// TestFailedRestart: a restart that cannot load the plugin again (its
+// file is gone) fails, calls keep failing cleanly, and a later restart
+// works once the file is back.
+func TestFailedRestart(t *testing.T) {
+	src, err := os.ReadFile(plugintest.Build(t, "isolate_faults"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "isolate_faults.so")
+	if err := os.WriteFile(path, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
+	p, err := l.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := fn(t, p, "add")
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Restart(); err == nil {
+		t.Fatal("restart without the file succeeded")
+	}
+	if _, err := add.Call(1, 2); !errors.Is(err, isolate.ErrExited) {
+		t.Fatalf("call after a failed restart: %v, want ErrExited", err)
+	}
+	if err := os.WriteFile(path, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := add.Call(1, 2); err != nil || r != 3 {
+		t.Fatalf("after restart: %d, %v", r, err)
+	}
 }
