@@ -67,9 +67,10 @@
 // registers, the result, a fault report) and a data area for buffers and
 // strings, its last eighth kept for the strings of host calls. A call
 // writes the registers in place (no serialisation), bumps the child's
-// word and waits on its own: a bounded spin of atomic loads, then
-// FUTEX_WAIT; the other side calls FUTEX_WAKE only when the waiter said it
-// sleeps. A host function the plugin calls comes back on the same channel
+// word and waits on its own: a bounded spin of atomic loads (longer for
+// the host awaiting a reply than for the child awaiting a request, giving
+// the CPU away with sched_yield every few dozen loads), then FUTEX_WAIT;
+// the other side calls FUTEX_WAKE only when the waiter said it sleeps. A host function the plugin calls comes back on the same channel
 // as a message of its own; the waiting host goroutine runs it and answers,
 // so a host function may call the plugin again (on another channel).
 // Everything the child writes is checked before the host uses it (kinds,
