@@ -69,13 +69,33 @@ func childMain(fd int) int {
 	unix.Close(fd)
 	c := &child{mem: mem, hdr: hdrAt(mem)}
 	h := c.hdr
-	if h.magic != magic || uint64(h.cfgOff)+uint64(h.cfgLen) > uint64(len(mem)) {
+	if h.magic != magic {
 		return 123
 	}
 	h.childBase = addrOf(mem)
+	if err := c.channels(); err != nil {
+		return 124
+	}
+	// The serving threads start now (a spare has them ready before its
+	// request); the host sends nothing before the state is stReady.
+	for i := range c.chans {
+		go c.chans[i].serve(i)
+	}
+	// A spare child waits here, its runtime started, for its request.
+	if atomic.LoadUint32(&h.goWord) == 0 {
+		atomic.StoreUint32(&h.state, stWaiting)
+		futexWake(&h.state)
+		for atomic.LoadUint32(&h.goWord) == 0 {
+			futexWait(&h.goWord, 0)
+		}
+		atomic.StoreUint32(&h.state, stStarting)
+	}
+	if uint64(h.cfgOff)+uint64(h.cfgLen) > uint64(len(mem)) {
+		return 123
+	}
 	rep := c.start()
 	b, _ := json.Marshal(rep)
-	if uint64(h.replyOff)+uint64(len(b)) > uint64(len(mem)) {
+	if uint64(h.replyOff)+uint64(len(b)) > uint64(h.slotsOff) || h.slotsOff > uint32(len(mem)) {
 		b, _ = json.Marshal(reply{Err: "isolate: reply too large"})
 	}
 	copy(mem[h.replyOff:], b)
@@ -85,12 +105,26 @@ func childMain(fd int) int {
 		futexWake(&h.state)
 		return 0
 	}
-	for i := range c.chans {
-		go c.chans[i].serve(i)
-	}
 	atomic.StoreUint32(&h.state, stReady)
 	futexWake(&h.state)
 	select {} // the host ends the process (opClose, or a kill)
+}
+
+// channels lays out the channels the host described in the header.
+func (c *child) channels() error {
+	h := c.hdr
+	n := int(h.nslots)
+	if n < 1 || n > maxSlots || h.slotSize <= slotHdr || uint64(h.slotsOff)+uint64(n)*uint64(h.slotSize) > uint64(len(c.mem)) {
+		return errors.New("isolate: bad channel layout")
+	}
+	c.tids = make([]atomic.Int32, n)
+	for i := 0; i < n; i++ {
+		off := int(h.slotsOff) + i*int(h.slotSize)
+		data := c.mem[off+slotHdr : off+int(h.slotSize)]
+		hostArea := len(data) - len(data)/8
+		c.chans = append(c.chans, &childChan{c: c, h: chanAt(c.mem, off), data: data, base: addrOf(data), hostArea: hostArea})
+	}
+	return nil
 }
 
 // start confines the process, loads the plugin and looks up the symbols
@@ -99,17 +133,6 @@ func (c *child) start() reply {
 	h := c.hdr
 	if err := json.Unmarshal(c.mem[h.cfgOff:h.cfgOff+h.cfgLen], &c.req); err != nil {
 		return reply{Err: "isolate: bad request: " + err.Error()}
-	}
-	n := int(h.nslots)
-	if n < 1 || n > maxSlots || h.slotSize <= slotHdr || uint64(h.slotsOff)+uint64(n)*uint64(h.slotSize) > uint64(len(c.mem)) {
-		return reply{Err: "isolate: bad channel layout"}
-	}
-	c.tids = make([]atomic.Int32, n)
-	for i := 0; i < n; i++ {
-		off := int(h.slotsOff) + i*int(h.slotSize)
-		data := c.mem[off+slotHdr : off+int(h.slotSize)]
-		hostArea := len(data) - len(data)/8
-		c.chans = append(c.chans, &childChan{c: c, h: chanAt(c.mem, off), data: data, base: addrOf(data), hostArea: hostArea})
 	}
 	pol := c.req.Policy
 	var rep reply

@@ -28,9 +28,12 @@ type Isolator struct {
 	opts Options
 	log  hclog.Logger
 
-	mu     sync.Mutex
-	noNS   string // why new namespaces are not available ("" untried or fine)
-	report Report
+	mu      sync.Mutex
+	noNS    string // why new namespaces are not available ("" untried or fine)
+	report  Report
+	spare   *proc         // a child started ahead, waiting for its plugin (Options.Spare)
+	filling chan struct{} // closed when the spare being started is in place
+	closed  bool
 }
 
 // New returns an Isolator with the given options, for
@@ -106,7 +109,8 @@ type remote struct {
 
 // proc is one child process and the memory shared with it.
 type proc struct {
-	r     *remote
+	iso   *Isolator
+	r     *remote // set by deliver, before any call
 	cmd   *exec.Cmd
 	pid   int
 	mem   []byte
@@ -114,12 +118,14 @@ type proc struct {
 	chans []*hostChan
 	free  chan *hostChan
 
-	name    atomic.Pointer[string] // the plugin's name, once loaded
-	dead    atomic.Bool
-	cpu     time.Duration // CPU time used, read when it ended
-	exitErr error         // set before dead
-	reason  atomic.Pointer[string]
-	done    chan struct{} // closed once the child is reaped
+	name atomic.Pointer[string] // the plugin's name, once loaded
+	dead atomic.Bool
+	cpu  time.Duration // CPU time used, read when it ended
+	// the sizes of the request and reply areas
+	cfgCap, replyCap int
+	exitErr          error // set before dead
+	reason           atomic.Pointer[string]
+	done             chan struct{} // closed once the child is reaped
 }
 
 // hostChan is the host's side of a channel.
@@ -160,7 +166,12 @@ func startOnSpawner(cmd *exec.Cmd) error {
 	return <-done
 }
 
-// spawn starts a child for r and waits until it has loaded the plugin.
+// spareCfgSize is the request area of a spare child (a larger request,
+// such as a big LoadBytes image, starts a child of its own).
+const spareCfgSize = 256 << 10
+
+// spawn starts a child for r (or takes the spare) and waits until it has
+// loaded the plugin.
 func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 	req := request{Path: r.req.Path, Name: r.req.Name, Image: r.req.Image, Policy: iso.opts.Policy, Syms: r.syms}
 	o := r.req.Options
@@ -173,33 +184,67 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("isolate: %w", err)
 	}
-	const page = 4096
 	replySize := 64<<10 + len(r.syms)*128
+	p := iso.takeSpare(len(cfg), replySize)
+	if p != nil {
+		// The next spare starts once this one is loaded, not during.
+		defer func() { go iso.refill() }()
+	} else {
+		if p, err = iso.newProc(len(cfg), replySize); err != nil {
+			return nil, nil, err
+		}
+	}
+	p.deliver(r, cfg)
+	rep, err := p.awaitStart()
+	if err != nil {
+		p.kill("load failed")
+		<-p.done
+		unix.Munmap(p.mem)
+		return nil, nil, err
+	}
+	if len(rep.Syms) != len(r.syms) {
+		p.kill("protocol")
+		<-p.done
+		unix.Munmap(p.mem)
+		return nil, nil, fmt.Errorf("isolate: child looked up %d symbols, want %d: %w", len(rep.Syms), len(r.syms), ErrProtocol)
+	}
+	p.name.Store(&rep.Name)
+	iso.mu.Lock()
+	iso.report.Seccomp = rep.Seccomp
+	iso.mu.Unlock()
+	r.log.Debug("started isolated plugin", "plugin", rep.Name, "path", r.req.Path, "pid", p.pid)
+	return p, rep, nil
+}
+
+// newProc maps the memory for a request of up to cfgSize bytes and a
+// reply of up to replySize, and starts a child on it, which waits for
+// deliver (at once, or later for a spare).
+func (iso *Isolator) newProc(cfgSize, replySize int) (*proc, error) {
+	const page = 4096
 	cfgOff := hdrSize
-	replyOff := (cfgOff + len(cfg) + page - 1) &^ (page - 1)
+	replyOff := (cfgOff + cfgSize + page - 1) &^ (page - 1)
 	slotsOff := (replyOff + replySize + page - 1) &^ (page - 1)
 	slotSize := slotHdr + (iso.opts.BufferSize+page-1)&^(page-1)
 	size := slotsOff + iso.opts.Channels*slotSize
 
 	fd, err := unix.MemfdCreate("runplug-isolate", unix.MFD_CLOEXEC)
 	if err != nil {
-		return nil, nil, fmt.Errorf("isolate: memfd: %w", err)
+		return nil, fmt.Errorf("isolate: memfd: %w", err)
 	}
 	memf := os.NewFile(uintptr(fd), "runplug-isolate")
 	defer memf.Close()
 	if err := unix.Ftruncate(fd, int64(size)); err != nil {
-		return nil, nil, fmt.Errorf("isolate: memfd: %w", err)
+		return nil, fmt.Errorf("isolate: memfd: %w", err)
 	}
 	mem, err := unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
-		return nil, nil, fmt.Errorf("isolate: mmap: %w", err)
+		return nil, fmt.Errorf("isolate: mmap: %w", err)
 	}
 	h := hdrAt(mem)
 	h.magic, h.nslots, h.slotSize = magic, uint32(iso.opts.Channels), uint32(slotSize)
-	h.cfgOff, h.cfgLen, h.replyOff, h.slotsOff = uint32(cfgOff), uint32(len(cfg)), uint32(replyOff), uint32(slotsOff)
-	copy(mem[cfgOff:], cfg)
-
-	p := &proc{r: r, mem: mem, hdr: h, done: make(chan struct{}), free: make(chan *hostChan, iso.opts.Channels)}
+	h.cfgOff, h.replyOff, h.slotsOff = uint32(cfgOff), uint32(replyOff), uint32(slotsOff)
+	p := &proc{iso: iso, mem: mem, hdr: h, done: make(chan struct{}), free: make(chan *hostChan, iso.opts.Channels),
+		cfgCap: replyOff - cfgOff, replyCap: slotsOff - replyOff}
 	for i := 0; i < iso.opts.Channels; i++ {
 		off := slotsOff + i*slotSize
 		data := mem[off+slotHdr : off+slotSize]
@@ -209,27 +254,122 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 	}
 	if err := iso.start(p, memf); err != nil {
 		unix.Munmap(mem)
-		return nil, nil, err
+		return nil, err
 	}
-	rep, err := p.awaitStart()
-	if err != nil {
-		p.kill("load failed")
-		<-p.done
-		unix.Munmap(mem)
-		return nil, nil, err
-	}
-	if len(rep.Syms) != len(r.syms) {
-		p.kill("protocol")
-		<-p.done
-		unix.Munmap(mem)
-		return nil, nil, fmt.Errorf("isolate: child looked up %d symbols, want %d: %w", len(rep.Syms), len(r.syms), ErrProtocol)
-	}
-	p.name.Store(&rep.Name)
+	return p, nil
+}
+
+// deliver gives the child its plugin: the request, then goWord.
+func (p *proc) deliver(r *remote, cfg []byte) {
+	p.r = r
+	p.name.Store(&r.req.Name)
+	h := p.hdr
+	copy(p.mem[h.cfgOff:], cfg)
+	h.cfgLen = uint32(len(cfg))
+	atomic.StoreUint32(&h.goWord, 1)
+	futexWake(&h.goWord)
+}
+
+// takeSpare returns the spare child when there is a live one whose areas
+// fit the request and reply, else nil.
+func (iso *Isolator) takeSpare(cfgLen, replySize int) *proc {
 	iso.mu.Lock()
-	iso.report.Seccomp = rep.Seccomp
+	defer iso.mu.Unlock()
+	p := iso.spare
+	if p == nil || p.cfgCap < cfgLen || p.replyCap < replySize {
+		return nil
+	}
+	iso.spare = nil
+	if p.dead.Load() {
+		go func() { <-p.done; unix.Munmap(p.mem) }()
+		return nil
+	}
+	return p
+}
+
+// refill starts a new spare child when Options.Spare asks for one and
+// there is none.
+func (iso *Isolator) refill() {
+	if !iso.opts.Spare {
+		return
+	}
+	iso.mu.Lock()
+	busy := iso.closed || iso.spare != nil || iso.filling != nil
+	var done chan struct{}
+	if !busy {
+		done = make(chan struct{})
+		iso.filling = done
+	}
 	iso.mu.Unlock()
-	r.log.Debug("started isolated plugin", "plugin", rep.Name, "path", r.req.Path, "pid", p.pid)
-	return p, rep, nil
+	if busy {
+		return
+	}
+	defer close(done)
+	p, err := iso.newProc(spareCfgSize, 64<<10+64*128)
+	iso.mu.Lock()
+	iso.filling = nil
+	if err == nil && !iso.closed {
+		iso.spare, p = p, nil
+	}
+	iso.mu.Unlock()
+	if err != nil {
+		iso.log.Warn("spare child not started", "error", err)
+		return
+	}
+	if p != nil { // closed meanwhile
+		p.kill("close")
+		<-p.done
+		unix.Munmap(p.mem)
+	}
+}
+
+// Prestart starts the spare child now (Options.Spare) and waits until its
+// runtime is up, so that the next Load or Restart only sends the request.
+func (iso *Isolator) Prestart() error {
+	if !iso.opts.Spare {
+		return nil
+	}
+	var p *proc
+	for p == nil {
+		iso.refill()
+		iso.mu.Lock()
+		p = iso.spare
+		filling := iso.filling
+		iso.mu.Unlock()
+		if p == nil && filling == nil {
+			return fmt.Errorf("isolate: no spare child (closed, or it failed to start)")
+		}
+		if p == nil {
+			<-filling
+		}
+	}
+	for atomic.LoadUint32(&p.hdr.state) != stWaiting {
+		if p.dead.Load() {
+			return p.exitErr
+		}
+		futexWaitTimeout(&p.hdr.state, atomic.LoadUint32(&p.hdr.state), time.Millisecond)
+	}
+	return nil
+}
+
+// Close ends the spare child, if any; later starts spawn children
+// directly. Plugins' children are ended by their Loader's Close.
+func (iso *Isolator) Close() error {
+	iso.mu.Lock()
+	iso.closed = true
+	p := iso.spare
+	iso.spare = nil
+	filling := iso.filling
+	iso.mu.Unlock()
+	if filling != nil {
+		<-filling // it sees closed and ends its child
+	}
+	if p != nil {
+		p.kill("close")
+		<-p.done
+		unix.Munmap(p.mem)
+	}
+	return nil
 }
 
 // start forks and execs the child: this very binary (/proc/self/exe),
@@ -303,7 +443,11 @@ func (iso *Isolator) start(p *proc, memf *os.File) error {
 // awaitStart waits for the child's reply to the load request.
 func (p *proc) awaitStart() (*reply, error) {
 	h := p.hdr
-	for i := 0; atomic.LoadUint32(&h.state) == stStarting; i++ {
+	for i := 0; ; i++ {
+		st := atomic.LoadUint32(&h.state)
+		if st != stStarting && st != stWaiting {
+			break
+		}
 		if p.dead.Load() {
 			return nil, p.exitErr
 		}
@@ -313,9 +457,9 @@ func (p *proc) awaitStart() (*reply, error) {
 		}
 		// The monitor's wake-up cannot change state, so sleep briefly
 		// and look at dead again rather than risk a lost wake-up.
-		futexWaitTimeout(&h.state, stStarting, time.Millisecond)
+		futexWaitTimeout(&h.state, st, time.Millisecond)
 	}
-	if uint64(h.replyOff)+uint64(h.replyLen) > uint64(len(p.mem)) {
+	if uint64(h.replyOff)+uint64(h.replyLen) > uint64(h.slotsOff) {
 		return nil, fmt.Errorf("isolate: reply length %d: %w", h.replyLen, ErrProtocol)
 	}
 	var rep reply
@@ -357,14 +501,14 @@ func (p *proc) monitor(pidfd *os.File) {
 	}
 	futexWake(&p.hdr.state)
 	close(p.done)
-	p.r.log.Debug("isolated plugin exited", "pid", p.pid, "error", p.exitErr)
+	p.iso.log.Debug("isolated plugin exited", "pid", p.pid, "error", p.exitErr)
 }
 
 // describeExit turns the child's end into an error: a *SyscallError when
 // its SIGSYS handler reported a forbidden system call, else an
 // *ExitError.
 func (p *proc) describeExit() error {
-	name := p.r.req.Name
+	name := "(spare)"
 	if n := p.name.Load(); n != nil {
 		name = *n
 	}
@@ -385,7 +529,7 @@ func (p *proc) describeExit() error {
 	}
 	if st := p.cmd.ProcessState; st != nil && e.Reason == "" {
 		// The kernel's SIGKILL at RLIMIT_CPU: the child used its CPU time.
-		lim := p.r.iso.opts.Policy.CPUTime
+		lim := p.iso.opts.Policy.CPUTime
 		if ws := st.Sys().(syscall.WaitStatus); lim > 0 && ws.Signaled() && ws.Signal() == syscall.SIGKILL &&
 			p.cpu >= lim.Truncate(time.Second)*9/10 { // /proc's utime+stime are sampled by ticks
 			e.Reason = fmt.Sprintf("CPU time limit (%v, RLIMIT_CPU) reached", lim)
@@ -407,7 +551,7 @@ func (p *proc) kill(reason string) {
 	p.reason.CompareAndSwap(nil, &reason)
 	if p.cmd != nil && p.cmd.Process != nil {
 		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil { // through its pidfd: no pid reuse
-			p.r.log.Warn("kill failed", "pid", p.pid, "error", err)
+			p.iso.log.Warn("kill failed", "pid", p.pid, "error", err)
 		}
 	}
 }

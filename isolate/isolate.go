@@ -29,6 +29,11 @@ type Options struct {
 	// never does: a failed plugin stays quarantined until
 	// Plugin.Restart).
 	Restart RestartPolicy
+	// Spare keeps one child started ahead, its Go runtime up, waiting
+	// for a plugin: a Load or Restart then only sends the request and
+	// the child loads the plugin (the exec, the namespaces and the
+	// runtime's start are out of the way). The Isolator's Close ends it.
+	Spare bool
 	// Stderr receives the child's standard error (the Go runtime's
 	// report if the child crashes outside a call); nil discards it.
 	Stderr io.Writer

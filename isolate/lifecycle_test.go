@@ -203,3 +203,37 @@ func TestFailedRestart(t *testing.T) {
 		t.Fatalf("after restart: %d, %v", r, err)
 	}
 }
+
+// TestSpare: with Options.Spare a child is started ahead and the load
+// takes it; restarts take the next one; the Isolator's Close ends the
+// spare, and the Loader's Close the plugin's child: no child is left.
+func TestSpare(t *testing.T) {
+	_, _, kids0 := resources(t)
+	iso := isolate.New(isolate.Options{Spare: true})
+	l := loader.New(loader.Options{Isolation: iso})
+	if err := iso.Prestart(); err != nil {
+		t.Fatal(err)
+	}
+	p := load(t, l, "isolate_faults")
+	add := fn(t, p, "add")
+	for i := 0; i < 3; i++ {
+		if r, err := add.Call(2, 3); err != nil || r != 5 {
+			t.Fatalf("add = %d, %v", r, err)
+		}
+		if err := iso.Prestart(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Restart(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := iso.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, kids := resources(t); kids != kids0 {
+		t.Errorf("children before/after: %d/%d", kids0, kids)
+	}
+}

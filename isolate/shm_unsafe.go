@@ -62,6 +62,8 @@ type header struct {
 	_         uint32
 	childBase uint64 // the mapping's address in the child
 	sys       sysRecord
+	goWord    uint32 // futex: the host sets 1 once the request is written
+	_         uint32
 }
 
 // FUTEX_WAIT and FUTEX_WAKE (not the _PRIVATE forms: the words are
@@ -75,6 +77,7 @@ const (
 	stStarting = 0
 	stReady    = 1
 	stFailed   = 2
+	stWaiting  = 3 // a spare child, its runtime up, waiting for goWord
 )
 
 // bufDesc is a buffer of a call in a channel's data area.
