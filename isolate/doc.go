@@ -53,6 +53,12 @@
 // is assembled by github.com/elastic/go-seccomp-bpf (argument conditions,
 // the x86-64 name table, the x32 and architecture checks).
 //
+// With Options.Spare the Isolator keeps one child started ahead: its
+// runtime is up and its serving threads wait, unconfined but holding no
+// plugin, on a futex for the request; a Load or Restart then only sends
+// it, and the next spare starts once that load is done. Isolator.Close
+// ends the spare.
+//
 // The host watches each child through a pidfd in the Go runtime's poller
 // (no thread blocks per child), reaps it, and wakes the calls waiting on
 // it. Close asks the child to run the destructors and exit (a quarantined
