@@ -31,3 +31,9 @@ func Pid(r loader.Remote) int { return 0 }
 
 // PluginPid returns 0 here.
 func PluginPid(p *loader.Plugin) int { return 0 }
+
+// Prestart does nothing here.
+func (iso *Isolator) Prestart() error { return nil }
+
+// Close does nothing here.
+func (iso *Isolator) Close() error { return nil }
