@@ -50,6 +50,9 @@ func startOnSpawner(cmd *exec.Cmd) error {
 // such as a big LoadBytes image, starts a child of its own).
 const spareCfgSize = 256 << 10
 
+// spareDelay is how long after taking the spare the next one starts.
+const spareDelay = 50 * time.Millisecond
+
 // spawn starts a child for r (or takes the spare) and waits until it has
 // loaded the plugin.
 func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
@@ -67,8 +70,10 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 	replySize := 64<<10 + len(r.syms)*128
 	p := iso.takeSpare(len(cfg), replySize)
 	if p != nil {
-		// The next spare starts once this one is loaded, not during.
-		defer func() { go iso.refill() }()
+		// The next spare starts a little after this load, so that its
+		// exec and runtime start do not compete with the plugin's
+		// first calls for the CPU.
+		defer time.AfterFunc(spareDelay, iso.refill)
 	} else {
 		if p, err = iso.newProc(len(cfg), replySize); err != nil {
 			return nil, nil, err
