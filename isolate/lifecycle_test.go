@@ -237,3 +237,21 @@ func TestSpare(t *testing.T) {
 		t.Errorf("children before/after: %d/%d", kids0, kids)
 	}
 }
+
+// TestChildGC: the child's garbage collector runs while its other serving
+// threads sleep on their futexes: 30,000 failing lookups make the child
+// allocate past several GC cycles. (Sleeping in a raw system call that
+// keeps the thread's P, tried to save the P's handoff on wake-up, hung
+// here: the world could not be stopped.)
+func TestChildGC(t *testing.T) {
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{Channels: 4})
+	p := load(t, l, "isolate_faults")
+	for i := 0; i < 30000; i++ {
+		if _, err := p.Lookup(fmt.Sprintf("no_such_symbol_%d_with_a_longer_name_to_allocate_more", i)); !errors.Is(err, loader.ErrSymbolNotFound) {
+			t.Fatalf("lookup %d: %v", i, err)
+		}
+	}
+	if r, err := fn(t, p, "add").Call(1, 2); err != nil || r != 3 {
+		t.Fatalf("add = %d, %v", r, err)
+	}
+}
