@@ -81,7 +81,7 @@ func demoIsolated(w io.Writer, logger hclog.Logger) error {
 	if !errors.As(err, &fe) {
 		return fmt.Errorf("isolated crash() returned %v, want a trapped fault", err)
 	}
-	fmt.Fprintf(w, "   crash() in the child: %s\n", faultReport(fe))
+	fmt.Fprintf(w, "   crash() in the child: %s\n", fe)
 	if err := p.Restart(); err != nil {
 		return err
 	}
