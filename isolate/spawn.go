@@ -416,7 +416,7 @@ func (p *proc) describeExit() error {
 		// The kernel's SIGKILL at RLIMIT_CPU: the child used its CPU time.
 		lim := p.iso.opts.Policy.CPUTime
 		if ws := st.Sys().(syscall.WaitStatus); lim > 0 && ws.Signaled() && ws.Signal() == syscall.SIGKILL &&
-			p.cpu >= lim.Truncate(time.Second)*9/10 { // /proc's utime+stime are sampled by ticks
+			p.cpu >= lim.Truncate(time.Second)/2 { // /proc's utime+stime are sampled by ticks, and lag
 			e.Reason = fmt.Sprintf("CPU time limit (%v, RLIMIT_CPU) reached", lim)
 		}
 	}
