@@ -211,8 +211,11 @@ func futexWait(word *uint32, val uint32) {
 	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWaitOp, uintptr(val), 0, 0, 0)
 }
 
+// futexWake wakes the sleepers on word. FUTEX_WAKE never blocks, so it is
+// a raw system call: no entersyscall/exitsyscall on the path of every
+// call.
 func futexWake(word *uint32) {
-	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWakeOp, 1<<30, 0, 0, 0)
+	unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWakeOp, 1<<30, 0, 0, 0)
 }
 
 // cString copies the NUL-terminated string at p (plugin memory in the
