@@ -78,8 +78,9 @@
 // bounded time (tens of µs; a raw sched_yield every few loads gives the
 // CPU to the other process if it is queued for this one), then sleeps
 // with FUTEX_WAIT; a serving thread awaiting the next request sleeps at
-// once (a spinner idling there held the caller's CPU and lost the
-// scheduler's preference for threads that slept). The other side calls
+// once (a spinner there made calls several times slower in every
+// measurement, loaded machine or not; README's Isolation section). The
+// other side calls
 // FUTEX_WAKE only when the waiter said it sleeps (a flag beside the
 // word). A host function the plugin calls comes back on the same channel
 // as a message of its own; the waiting host goroutine runs it and answers,

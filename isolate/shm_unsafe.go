@@ -31,10 +31,8 @@ const (
 	// How long a side awaiting a reply spins (atomic loads, sched_yield
 	// every yieldEvery) before it sleeps on the futex: the host awaiting
 	// a call's result, the child awaiting a host function's. A serving
-	// thread awaiting the next request does not spin: on a machine with
-	// fewer free CPUs than runnable threads, an idle spinner holds the
-	// very CPU the caller needs, and the scheduler favours a thread that
-	// slept over one that burned its slice (measured: README, Isolation).
+	// thread awaiting the next request does not spin: measured, a spin
+	// there made calls several times slower (README, Isolation).
 	replySpin  = 50 * time.Microsecond
 	yieldEvery = 16
 	spinCheck  = 8 // loads between clock reads
