@@ -80,9 +80,8 @@
 // with FUTEX_WAIT; a serving thread awaiting the next request sleeps at
 // once (a spinner there made calls several times slower in every
 // measurement, loaded machine or not; README's Isolation section). The
-// other side calls
-// FUTEX_WAKE only when the waiter said it sleeps (a flag beside the
-// word). A host function the plugin calls comes back on the same channel
+// other side calls FUTEX_WAKE, a raw system call since it never blocks,
+// only when the waiter said it sleeps (a flag beside the word). A host function the plugin calls comes back on the same channel
 // as a message of its own; the waiting host goroutine runs it and answers,
 // so a host function may call the plugin again (on another channel).
 // Everything the child writes is checked before the host uses it (kinds,
