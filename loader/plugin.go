@@ -132,6 +132,7 @@ type Func struct {
 	p    *Plugin
 	name string
 	addr uintptr
+	sig  *Signature // set by FuncSig, for CallSig
 }
 
 // Func looks name up (see Lookup) and returns it as a callable function.

@@ -1,0 +1,311 @@
+package loader
+
+// This file fills a general call's frame from argument values in memory,
+// through unsafe.Pointer: the typed bindings read their Go arguments in
+// place (their Go layout was checked against the C layout at bind time,
+// by abi.TypeOf), and CallSig reads values it first laid out in C layout.
+// The invariant that keeps it right: every mov of a frameProg reads within
+// the declared size of its argument (compileFrame clips each eightbyte to
+// it), and every retMov writes within the result's size.
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"reflect"
+	"runtime"
+	"unsafe"
+
+	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// loadBytes reads size bytes at p, zero-extended.
+func loadBytes(p unsafe.Pointer, size uint8) uint64 {
+	switch size {
+	case 8:
+		return *(*uint64)(p)
+	case 4:
+		return uint64(*(*uint32)(p))
+	case 2:
+		return uint64(*(*uint16)(p))
+	case 1:
+		return uint64(*(*uint8)(p))
+	}
+	var v uint64
+	for i := uint8(0); i < size; i++ {
+		v |= uint64(*(*uint8)(unsafe.Add(p, i))) << (8 * i)
+	}
+	return v
+}
+
+// storeBytes writes the low size bytes of v at p.
+func storeBytes(p unsafe.Pointer, v uint64, size uint8) {
+	switch size {
+	case 8:
+		*(*uint64)(p) = v
+	case 4:
+		*(*uint32)(p) = uint32(v)
+	case 2:
+		*(*uint16)(p) = uint16(v)
+	case 1:
+		*(*uint8)(p) = uint8(v)
+	default:
+		for i := uint8(0); i < size; i++ {
+			*(*uint8)(unsafe.Add(p, i)) = uint8(v >> (8 * i))
+		}
+	}
+}
+
+// maxInlineStack is the number of stack words a call keeps in its own
+// Go frame (more are allocated).
+const maxInlineStack = 32
+
+// call makes the general call of f: args[i] points to argument i in C
+// layout, out to the result's bytes (nil: the result is dropped).
+func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, out unsafe.Pointer) error {
+	var fr sandbox.Frame
+	var inline [maxInlineStack]uint64
+	if fp.nstack <= maxInlineStack {
+		fr.Stack = inline[:fp.nstack]
+	} else {
+		fr.Stack = make([]uint64, fp.nstack)
+	}
+	for _, m := range fp.movs {
+		v := loadBytes(unsafe.Add(args[m.arg], m.src), m.size)
+		switch m.conv {
+		case convSext:
+			sh := 64 - 8*uint(m.size)
+			v = uint64(int64(v<<sh) >> sh)
+		case convF32F64:
+			v = math.Float64bits(float64(math.Float32frombits(uint32(v))))
+		}
+		switch m.to {
+		case toInt:
+			fr.Int[m.dst] = v
+		case toSSE:
+			fr.Float[m.dst] = math.Float64frombits(v)
+		default:
+			fr.Stack[m.dst] = v
+		}
+	}
+	fr.NVec = fp.nvec
+	if fp.sretSize != 0 {
+		if out == nil {
+			out = unsafe.Pointer(unsafe.SliceData(make([]byte, fp.sretSize)))
+		}
+		fr.SRet, fr.SRetSize = out, uintptr(fp.sretSize)
+	}
+	r, err := f.p.callFrame(ctx, f, &fr)
+	if err != nil || out == nil {
+		return err
+	}
+	regs := [4]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1}
+	for _, m := range fp.rets {
+		storeBytes(unsafe.Add(out, m.dst), regs[m.reg], m.size)
+	}
+	return nil
+}
+
+// callFrame is Plugin.call for a general call.
+func (p *Plugin) callFrame(ctx context.Context, f *Func, fr *sandbox.Frame) (sandbox.FrameResult, error) {
+	if n := p.flags.Load(); n != 0 {
+		return sandbox.FrameResult{}, p.refused(f, n)
+	}
+	r, err := p.gate.CallFrame(ctx, f.addr, fr)
+	if err != nil {
+		return r, p.callFailed(f, err)
+	}
+	return r, nil
+}
+
+// CallSig calls a function bound to a Signature by FuncSig with the
+// argument values args, one per argument type, and stores the result in
+// ret. A ctx that can be done (nil never is) interrupts the call at its
+// deadline as CallArgs does.
+//
+// Values: for an integer or _Bool argument any Go integer or bool (cut to
+// the C type's width); for float and double a float32 or float64; for a
+// pointer a uintptr, an unsafe.Pointer, nil, or a string (passed as a
+// pointer to a NUL-terminated copy that lives for the call); for __int128
+// an abi.Int128Value or abi.Uint128Value; for a struct or union either a
+// Go value whose type abi.TypeOf maps to the same layout, or a []byte
+// holding exactly its C bytes. ret is nil (the result is dropped), a
+// pointer to a Go variable of such a type, or a []byte of the result's
+// size. Go memory in a value is read before the call: the plugin sees
+// copies, and keeps none of them past the call.
+func (f *Func) CallSig(ctx context.Context, ret any, args ...any) error {
+	s := f.sig
+	if s == nil {
+		return fmt.Errorf("loader: call %s: no signature (bind it with Plugin.FuncSig)", f.name)
+	}
+	if len(args) != len(s.args) {
+		return fmt.Errorf("loader: call %s: %d arguments for %v", f.name, len(args), s)
+	}
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	ptrs := make([]unsafe.Pointer, len(args))
+	for i, v := range args {
+		p, err := cValue(s.args[i], v, &pin)
+		if err != nil {
+			return fmt.Errorf("loader: call %s: argument %d: %w", f.name, i, err)
+		}
+		ptrs[i] = p
+	}
+	out, finish, err := cResult(s.ret, ret)
+	if err != nil {
+		return fmt.Errorf("loader: call %s: result: %w", f.name, err)
+	}
+	if err := s.prog.call(ctx, f, ptrs, out); err != nil {
+		return err
+	}
+	if finish != nil {
+		finish()
+	}
+	return nil
+}
+
+// cValue lays v out as a value of C type t and returns its address.
+func cValue(t *abi.Type, v any, pin *runtime.Pinner) (unsafe.Pointer, error) {
+	rv := reflect.ValueOf(v)
+	if t.IsAggregate() || t.Kind() == abi.KindInt128 || t.Kind() == abi.KindUint128 || t.Kind() == abi.KindLongDouble {
+		return aggregateValue(t, rv)
+	}
+	buf := new(uint64)
+	switch k := t.Kind(); {
+	case k.IsFloat():
+		var x float64
+		switch rv.Kind() {
+		case reflect.Float32, reflect.Float64:
+			x = rv.Float()
+		default:
+			return nil, fmt.Errorf("%T for %v: want float32 or float64", v, t)
+		}
+		if k == abi.KindFloat32 {
+			*buf = uint64(math.Float32bits(float32(x)))
+		} else {
+			*buf = math.Float64bits(x)
+		}
+	case k == abi.KindPointer && (v == nil || rv.Kind() == reflect.String || rv.Kind() == reflect.UnsafePointer):
+		switch {
+		case v == nil:
+		case rv.Kind() == reflect.String:
+			s := rv.String()
+			b := make([]byte, len(s)+1)
+			copy(b, s)
+			pin.Pin(&b[0])
+			*buf = uint64(uintptr(unsafe.Pointer(&b[0])))
+		default:
+			*buf = uint64(uintptr(rv.UnsafePointer()))
+		}
+	default:
+		switch rv.Kind() {
+		case reflect.Bool:
+			if rv.Bool() {
+				*buf = 1
+			}
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			*buf = uint64(rv.Int())
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+			*buf = rv.Uint()
+		default:
+			return nil, fmt.Errorf("%T for %v: want an integer or bool", v, t)
+		}
+	}
+	return unsafe.Pointer(buf), nil
+}
+
+// aggregateValue returns the address of a copy of rv laid out as t.
+func aggregateValue(t *abi.Type, rv reflect.Value) (unsafe.Pointer, error) {
+	if !rv.IsValid() {
+		return nil, fmt.Errorf("nil for %v", t)
+	}
+	if rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
+		if uint64(rv.Len()) != t.Size() {
+			return nil, fmt.Errorf("%d bytes for %v, which has %d", rv.Len(), t, t.Size())
+		}
+		b := make([]byte, rv.Len())
+		copy(b, rv.Bytes())
+		if len(b) == 0 {
+			return unsafe.Pointer(&struct{}{}), nil
+		}
+		return unsafe.Pointer(&b[0]), nil
+	}
+	gt, err := abi.TypeOf(rv.Type())
+	if err != nil {
+		return nil, err
+	}
+	if !abi.SameLayout(gt, t) {
+		return nil, fmt.Errorf("Go type %v (%v) does not have the layout of %v", rv.Type(), gt, t)
+	}
+	c := reflect.New(rv.Type())
+	c.Elem().Set(rv)
+	return c.UnsafePointer(), nil
+}
+
+// cResult returns where the result of C type t goes for ret (see CallSig)
+// and, for a scalar result converted to ret's Go type, what to run after
+// the call.
+func cResult(t *abi.Type, ret any) (unsafe.Pointer, func(), error) {
+	if ret == nil || t.Kind() == abi.KindVoid {
+		return nil, nil, nil
+	}
+	rv := reflect.ValueOf(ret)
+	if rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
+		if uint64(rv.Len()) != t.Size() {
+			return nil, nil, fmt.Errorf("a %d-byte []byte for %v, which has %d", rv.Len(), t, t.Size())
+		}
+		if rv.Len() == 0 {
+			return nil, nil, nil
+		}
+		return rv.UnsafePointer(), nil, nil
+	}
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return nil, nil, fmt.Errorf("%T: want a non-nil pointer or a []byte", ret)
+	}
+	e := rv.Elem()
+	if t.IsAggregate() || t.Kind() == abi.KindInt128 || t.Kind() == abi.KindUint128 {
+		gt, err := abi.TypeOf(e.Type())
+		if err != nil {
+			return nil, nil, err
+		}
+		if !abi.SameLayout(gt, t) {
+			return nil, nil, fmt.Errorf("Go type %v does not have the layout of %v", e.Type(), t)
+		}
+		return rv.UnsafePointer(), nil, nil
+	}
+	buf := new(uint64)
+	k := t.Kind()
+	finish := func() {
+		v := *buf
+		switch {
+		case k == abi.KindFloat32:
+			e.SetFloat(float64(math.Float32frombits(uint32(v))))
+		case k == abi.KindFloat64:
+			e.SetFloat(math.Float64frombits(v))
+		case e.Kind() == reflect.Bool:
+			e.SetBool(uint8(v) != 0)
+		case e.Kind() == reflect.UnsafePointer:
+			e.SetPointer(*(*unsafe.Pointer)(unsafe.Pointer(&v)))
+		case e.CanInt():
+			if k.IsSigned() {
+				sh := 64 - 8*uint(t.Size())
+				e.SetInt(int64(v<<sh) >> sh)
+			} else {
+				e.SetInt(int64(v))
+			}
+		default:
+			e.SetUint(v)
+		}
+	}
+	switch {
+	case k.IsFloat():
+		if !e.CanFloat() {
+			return nil, nil, fmt.Errorf("%T for %v: want *float32 or *float64", ret, t)
+		}
+	case e.Kind() == reflect.Bool || e.Kind() == reflect.UnsafePointer || e.CanInt() || e.CanUint():
+	default:
+		return nil, nil, fmt.Errorf("%T for %v: want a pointer to an integer, bool or unsafe.Pointer", ret, t)
+	}
+	return unsafe.Pointer(buf), finish, nil
+}

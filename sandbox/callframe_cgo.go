@@ -1,0 +1,132 @@
+//go:build linux && amd64
+
+package sandbox
+
+// The Go side of the general call (rp_frame_thunk in callframe_amd64.S):
+// a frameRecord is rp_call's callRecord followed by what the thunk reads
+// and writes, and is run exactly as a callRecord is (callRecord.run), so
+// faults, deadlines and gates behave as for every other call.
+
+/*
+#include "sandbox.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// frameRecord is struct rp_framerec (same layout). stack and sret are Go
+// pointers: the record keeps what they point to alive during the call, and
+// Go's stack copying updates them when a callback into Go moves the
+// goroutine's stack (the thunk reads sret only after fn returns, through
+// the record's current address).
+type frameRecord struct {
+	c        callRecord
+	fn       uintptr
+	stack    unsafe.Pointer
+	nstack   uintptr
+	nvec     uintptr
+	sret     unsafe.Pointer
+	sretsize uintptr
+	rdx      uint64
+	xmm1     uint64
+}
+
+var _ [unsafe.Sizeof(frameRecord{}) - C.RP_FX_SIZE]byte
+var _ [C.RP_FX_SIZE - unsafe.Sizeof(frameRecord{})]byte
+var _ [unsafe.Offsetof(frameRecord{}.fn) - C.RP_FX_FN]byte
+var _ [C.RP_FX_FN - unsafe.Offsetof(frameRecord{}.fn)]byte
+var _ [unsafe.Offsetof(frameRecord{}.sretsize) - C.RP_FX_SRETSIZE]byte
+var _ [C.RP_FX_SRETSIZE - unsafe.Offsetof(frameRecord{}.sretsize)]byte
+var _ [unsafe.Offsetof(frameRecord{}.xmm1) - C.RP_FX_XMM1]byte
+var _ [C.RP_FX_XMM1 - unsafe.Offsetof(frameRecord{}.xmm1)]byte
+var _ [MaxFrameStack - C.RP_FX_MAXSTACK]byte
+var _ [C.RP_FX_MAXSTACK - MaxFrameStack]byte
+var _ [MaxFrameSRet - C.RP_FX_MAXSRET]byte
+
+// rpFrameThunk is rp_frame_thunk's address.
+var rpFrameThunk = uintptr(unsafe.Pointer(C.rp_frame_thunk))
+
+// ErrFrame is wrapped by the error of a general call whose Frame is out
+// of bounds (too many stack words, too large a result buffer).
+var ErrFrame = errors.New("sandbox: invalid call frame")
+
+// record fills r for a call of fn with f, through gate g (nil: ungated).
+func (r *frameRecord) fill(fn uintptr, f *Frame, g *Gate) error {
+	if len(f.Stack)*8 > MaxFrameStack {
+		return fmt.Errorf("%w: %d bytes of stack arguments, at most %d", ErrFrame, len(f.Stack)*8, MaxFrameStack)
+	}
+	if f.SRetSize > MaxFrameSRet || (f.SRet == nil) != (f.SRetSize == 0) {
+		return fmt.Errorf("%w: result buffer of %d bytes at %p (at most %d, and both or neither)", ErrFrame, f.SRetSize, f.SRet, MaxFrameSRet)
+	}
+	r.c = callRecord{fn: rpFrameThunk, args: unsafe.Pointer(&f.Args), nints: argsBlock, gate: g}
+	r.fn = fn
+	r.stack = unsafe.Pointer(unsafe.SliceData(f.Stack))
+	r.nstack = uintptr(len(f.Stack))
+	r.nvec = uintptr(f.NVec)
+	r.sret = f.SRet
+	r.sretsize = f.SRetSize
+	return nil
+}
+
+func (r *frameRecord) result() FrameResult {
+	return FrameResult{RAX: r.c.a, RDX: r.rdx, XMM0: r.c.b, XMM1: r.xmm1}
+}
+
+// CallFrame calls the native function at fn with the whole frame f (see
+// Frame) through the gate, as Call does with registers only: the same
+// protection from faults, the same refusal once the gate is closed. A ctx
+// that can be done (nil is never done) interrupts the call at its
+// deadline, as CallContext does.
+func (g *Gate) CallFrame(ctx context.Context, fn uintptr, f *Frame) (FrameResult, error) {
+	return callFrame(ctx, fn, f, g)
+}
+
+// CallFrame is Gate.CallFrame without a gate.
+func CallFrame(ctx context.Context, fn uintptr, f *Frame) (FrameResult, error) {
+	return callFrame(ctx, fn, f, nil)
+}
+
+func callFrame(ctx context.Context, fn uintptr, f *Frame, g *Gate) (FrameResult, error) {
+	installOnce.Do(install)
+	if installErr != nil {
+		return FrameResult{}, installErr
+	}
+	var r frameRecord
+	if err := r.fill(fn, f, g); err != nil {
+		return FrameResult{}, err
+	}
+	if ctx == nil || ctx.Done() == nil {
+		r.c.run()
+		if r.c.info != statusOK {
+			return FrameResult{}, callError(&r.c, nil)
+		}
+		return r.result(), nil
+	}
+	if err := ctx.Err(); err != nil {
+		return FrameResult{}, &DeadlineError{Cause: err}
+	}
+	slot := C.rp_slot_new()
+	if slot == 0 {
+		return FrameResult{}, errors.New("sandbox: allocate deadline slot: out of memory")
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		C.rp_interrupt(slot)
+		close(fired)
+	})
+	r.c.slot = uintptr(slot)
+	r.c.run()
+	if !stop() {
+		<-fired // the interrupter has started: it may still read the slot
+	}
+	C.rp_slot_free(slot)
+	if r.c.info != statusOK {
+		return FrameResult{}, callError(&r.c, ctx)
+	}
+	return r.result(), nil
+}
