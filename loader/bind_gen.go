@@ -76,7 +76,7 @@ func Bind1[A1, R any](p *Plugin, name string) (func(A1) (R, error), error) {
 // a fault in it is returned as the error (a *sandbox.FaultError, wrapped)
 // and quarantines the plugin, and a call into a closed or quarantined
 // plugin fails with ErrClosed or ErrQuarantined. A call costs no
-// allocation unless it has string arguments (or more than 32 stack words).
+// allocation unless it has string arguments (or more than 16 stack words).
 func Bind2[A1, A2, R any](p *Plugin, name string) (func(A1, A2) (R, error), error) {
 	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2]()), reflect.TypeFor[R]())
 	if err != nil {

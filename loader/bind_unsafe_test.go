@@ -256,10 +256,10 @@ func TestBindTypes(t *testing.T) {
 func TestBindRefusals(t *testing.T) {
 	p := load(t, newLoader(t, Options{}), "host_types")
 	var (
-		noError       func(int64) int64
-		variadic      func(...int64) error
-		badResult     func() (string, error)
-		ok            func(int64) error
+		noError   func(int64) int64
+		variadic  func(...int64) error
+		badResult func() (string, error)
+		ok        func(int64) error
 	)
 	tests := []struct {
 		name  string

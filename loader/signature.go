@@ -143,15 +143,6 @@ func (p *Plugin) FuncSig(name string, sig *Signature) (*Func, error) {
 // Signature returns the signature FuncSig bound f to, or nil.
 func (f *Func) Signature() *Signature { return f.sig }
 
-// movTo says where a mov puts its eightbyte.
-type movTo uint8
-
-const (
-	toInt   movTo = iota // Args.Int[dst]
-	toSSE                // Args.Float[dst], as bits
-	toStack              // Frame.Stack[dst]
-)
-
 // conv is the conversion of a mov's value on the way.
 type conv uint8
 
@@ -162,14 +153,14 @@ const (
 )
 
 // mov moves size bytes at offset src of argument arg to one eightbyte of
-// the frame.
+// the frame: dst 0-5 is Args.Int, 6-13 Args.Float (as bits), and from
+// argWords on Frame.Stack[dst-argWords].
 type mov struct {
-	arg  int
+	arg  uint16
+	dst  uint16
 	src  uint32
 	size uint8
-	to   movTo
 	conv conv
-	dst  uint16
 }
 
 // retMov moves size bytes of result register reg (0 rax, 1 rdx, 2 xmm0,
@@ -199,6 +190,9 @@ func compileFrame(plan *abi.Plan) (*frameProg, error) {
 		return nil, fmt.Errorf("%d bytes of stack arguments, at most %d", plan.StackSize, sandbox.MaxFrameStack)
 	}
 	fp.nstack = int(plan.StackSize / 8)
+	if len(plan.Args) > 1<<16 {
+		return nil, fmt.Errorf("%d arguments, at most %d", len(plan.Args), 1<<16)
+	}
 	if plan.Result.InMemory {
 		if fp.retSize > sandbox.MaxFrameSRet {
 			return nil, fmt.Errorf("a %d-byte result, at most %d", fp.retSize, sandbox.MaxFrameSRet)
@@ -226,14 +220,14 @@ func compileFrame(plan *abi.Plan) (*frameProg, error) {
 		if a.OnStack {
 			w := a.Offset / 8
 			for off := uint64(0); off < size; off += 8 {
-				fp.movs = append(fp.movs, mov{arg: i, src: uint32(off), size: uint8(min(8, size-off)), to: toStack, conv: c, dst: uint16(w + off/8)})
+				fp.movs = append(fp.movs, mov{arg: uint16(i), src: uint32(off), size: uint8(min(8, size-off)), conv: c, dst: uint16(argWords + w + off/8)})
 			}
 			continue
 		}
 		for _, p := range a.Parts {
-			m := mov{arg: i, src: uint32(p.Offset), size: uint8(min(p.Size, size-p.Offset)), conv: c, dst: uint16(p.Reg)}
+			m := mov{arg: uint16(i), src: uint32(p.Offset), size: uint8(min(p.Size, size-p.Offset)), conv: c, dst: uint16(p.Reg)}
 			if p.Class == abi.SSE {
-				m.to = toSSE
+				m.dst += 6
 			}
 			fp.movs = append(fp.movs, m)
 		}

@@ -57,9 +57,16 @@ func storeBytes(p unsafe.Pointer, v uint64, size uint8) {
 	}
 }
 
+// argWords is the size of sandbox.Args in words: 6 integer registers,
+// then 8 vector registers (their low 64 bits).
+const argWords = 14
+
+var _ [unsafe.Sizeof(sandbox.Args{}) - argWords*8]byte
+var _ [unsafe.Offsetof(sandbox.Args{}.Float) - 6*8]byte
+
 // maxInlineStack is the number of stack words a call keeps in its own
 // Go frame (more are allocated).
-const maxInlineStack = 32
+const maxInlineStack = 16
 
 // call makes the general call of f: args[i] points to argument i in C
 // layout, out to the result's bytes (nil: the result is dropped).
@@ -71,22 +78,24 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 	} else {
 		fr.Stack = make([]uint64, fp.nstack)
 	}
-	for _, m := range fp.movs {
+	// Args is 14 words (Int then Float): a mov's dst indexes them, and
+	// the stack words after them.
+	regs := (*[argWords]uint64)(unsafe.Pointer(&fr.Args))
+	for i := range fp.movs {
+		m := &fp.movs[i]
 		v := loadBytes(unsafe.Add(args[m.arg], m.src), m.size)
 		switch m.conv {
+		case convNone:
 		case convSext:
 			sh := 64 - 8*uint(m.size)
 			v = uint64(int64(v<<sh) >> sh)
 		case convF32F64:
 			v = math.Float64bits(float64(math.Float32frombits(uint32(v))))
 		}
-		switch m.to {
-		case toInt:
-			fr.Int[m.dst] = v
-		case toSSE:
-			fr.Float[m.dst] = math.Float64frombits(v)
-		default:
-			fr.Stack[m.dst] = v
+		if m.dst < argWords {
+			regs[m.dst] = v
+		} else {
+			fr.Stack[m.dst-argWords] = v
 		}
 	}
 	fr.NVec = fp.nvec
@@ -100,9 +109,9 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 	if err != nil || out == nil {
 		return err
 	}
-	regs := [4]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1}
+	res := [4]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1}
 	for _, m := range fp.rets {
-		storeBytes(unsafe.Add(out, m.dst), regs[m.reg], m.size)
+		storeBytes(unsafe.Add(out, m.dst), res[m.reg], m.size)
 	}
 	return nil
 }

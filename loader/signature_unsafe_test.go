@@ -68,13 +68,13 @@ var (
 
 // Go types with the C layouts above.
 type (
-	goS3b    struct{ A, B, C uint8 }
-	goS3     struct{ A, B, C uint32 }
-	goS3f    struct{ A, B, C float32 }
-	goS4     struct{ A, B, C, D uint32 }
-	goS4f    struct{ A, B, C, D float32 }
-	goSbig   struct{ U [17]uint32 }
-	goIntFl  struct {
+	goS3b   struct{ A, B, C uint8 }
+	goS3    struct{ A, B, C uint32 }
+	goS3f   struct{ A, B, C float32 }
+	goS4    struct{ A, B, C, D uint32 }
+	goS4f   struct{ A, B, C, D float32 }
+	goSbig  struct{ U [17]uint32 }
+	goIntFl struct {
 		I uint64
 		F float32
 	}

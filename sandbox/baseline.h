@@ -15,4 +15,11 @@ struct rp_sys_result rp_sys_dlsym(uint64_t h, const char *name);
 char *rp_sys_dlclose(uint64_t h);
 int64_t rp_sys_call2(uint64_t fn, int64_t a, int64_t b);
 
+// A 24-byte struct (class MEMORY: passed on the stack, returned through a
+// hidden pointer), for the general call's benchmark.
+struct rp_s24 {
+	int64_t a, b, c;
+};
+struct rp_s24 rp_sys_call_s24(uint64_t fn, struct rp_s24 s);
+
 #endif

@@ -55,21 +55,15 @@ var rpFrameThunk = uintptr(unsafe.Pointer(C.rp_frame_thunk))
 // of bounds (too many stack words, too large a result buffer).
 var ErrFrame = errors.New("sandbox: invalid call frame")
 
-// record fills r for a call of fn with f, through gate g (nil: ungated).
-func (r *frameRecord) fill(fn uintptr, f *Frame, g *Gate) error {
-	if len(f.Stack)*8 > MaxFrameStack {
-		return fmt.Errorf("%w: %d bytes of stack arguments, at most %d", ErrFrame, len(f.Stack)*8, MaxFrameStack)
+// checkFrame checks a Frame's bounds (its fields passed by value, so that
+// the Frame does not escape).
+func checkFrame(nstack int, sret bool, sretSize uintptr) error {
+	if nstack*8 > MaxFrameStack {
+		return fmt.Errorf("%w: %d bytes of stack arguments, at most %d", ErrFrame, nstack*8, MaxFrameStack)
 	}
-	if f.SRetSize > MaxFrameSRet || (f.SRet == nil) != (f.SRetSize == 0) {
-		return fmt.Errorf("%w: result buffer of %d bytes at %p (at most %d, and both or neither)", ErrFrame, f.SRetSize, f.SRet, MaxFrameSRet)
+	if sretSize > MaxFrameSRet || sret != (sretSize != 0) {
+		return fmt.Errorf("%w: a result buffer of %d bytes (at most %d; SRet and SRetSize both set or neither)", ErrFrame, sretSize, MaxFrameSRet)
 	}
-	r.c = callRecord{fn: rpFrameThunk, args: unsafe.Pointer(&f.Args), nints: argsBlock, gate: g}
-	r.fn = fn
-	r.stack = unsafe.Pointer(unsafe.SliceData(f.Stack))
-	r.nstack = uintptr(len(f.Stack))
-	r.nvec = uintptr(f.NVec)
-	r.sret = f.SRet
-	r.sretsize = f.SRetSize
 	return nil
 }
 
@@ -96,9 +90,19 @@ func callFrame(ctx context.Context, fn uintptr, f *Frame, g *Gate) (FrameResult,
 	if installErr != nil {
 		return FrameResult{}, installErr
 	}
-	var r frameRecord
-	if err := r.fill(fn, f, g); err != nil {
+	if err := checkFrame(len(f.Stack), f.SRet != nil, f.SRetSize); err != nil {
 		return FrameResult{}, err
+	}
+	// Built here, a local: stores into a record behind a pointer would
+	// make f escape to the heap.
+	r := frameRecord{
+		c:        callRecord{fn: rpFrameThunk, args: unsafe.Pointer(&f.Args), nints: argsBlock, gate: g},
+		fn:       fn,
+		stack:    unsafe.Pointer(unsafe.SliceData(f.Stack)),
+		nstack:   uintptr(len(f.Stack)),
+		nvec:     uintptr(f.NVec),
+		sret:     f.SRet,
+		sretsize: f.SRetSize,
 	}
 	if ctx == nil || ctx.Done() == nil {
 		r.c.run()

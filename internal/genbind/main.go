@@ -45,7 +45,7 @@ const bind2Doc = `// Bind2 binds the plugin function name to a Go function of tw
 // a fault in it is returned as the error (a *sandbox.FaultError, wrapped)
 // and quarantines the plugin, and a call into a closed or quarantined
 // plugin fails with ErrClosed or ErrQuarantined. A call costs no
-// allocation unless it has string arguments (or more than 32 stack words).
+// allocation unless it has string arguments (or more than 16 stack words).
 `
 
 func main() {
