@@ -42,8 +42,9 @@ const usageText = `usage:
   runplug                       run the demo on the embedded example plugin
   runplug demo [--log-level L]
   runplug inspect [--json] [--log-level L] FILE
-  runplug call [--ret int|uint|hex|double|str|void] [-L DIR]... [--log-level L] FILE SYMBOL [ARG...]
-      ARG: an integer (123, -5, 0x1f), d:REAL (a double), s:TEXT (a pointer to a C string)
+  runplug call [--ret int|uint|hex|double|float|str|void] [-L DIR]... [--log-level L] FILE SYMBOL [ARG...]
+      ARG: an integer (123, -5, 0x1f), d:REAL (a double), f:REAL (a float), s:TEXT (a pointer
+      to a C string), any number of them; "..." marks where a variadic call's variable part starts
       the plugin may call the host functions runplug_log and runplug_now_ns (plugins/runplug.h)
 log levels: trace, debug, info, warn, error, off (default off)
 `
