@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"strings"
@@ -455,5 +456,50 @@ func TestSignatureRefusals(t *testing.T) {
 	plain, _ := p.Func("s3_fn")
 	if err := plain.CallSig(nil, nil, goS3{}); err == nil {
 		t.Error("CallSig without a signature accepted")
+	}
+}
+
+//go:noinline
+func growStack(n int) int {
+	var pad [1024]byte
+	pad[n%1024] = byte(n)
+	if n == 0 {
+		return int(pad[0])
+	}
+	return growStack(n-1) + int(pad[n%1024])
+}
+
+// TestGeneralCallStackMoves: a callback into Go grows the calling
+// goroutine's stack during a general call, which moves the call's record
+// and the Go variable the result in memory is copied to; the result still
+// arrives, where the variable now is.
+func TestGeneralCallStackMoves(t *testing.T) {
+	p := load(t, newLoader(t, Options{}), "ffi_call")
+	cb, err := sandbox.NewCallback("grow", func(a *sandbox.Args) sandbox.Result {
+		return sandbox.Result{Int: a.Int[0]*10 + uint64(growStack(200)&0)}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Free()
+	via, err := Bind9[goS24, int64, int64, int64, int64, int64, int64, int64, uintptr, goS24](p, "s24_via")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { // a fresh goroutine: a small stack that the callback must grow
+		var marker int
+		before := uintptr(unsafe.Pointer(&marker))
+		r, err := via(goS24{3, 4, 5}, 1, 2, 3, 4, 5, 600, 7000, cb.Addr())
+		if err == nil && r != (goS24{33, 7000 + 4 + 15, 605}) {
+			err = fmt.Errorf("s24_via = %+v", r)
+		}
+		if err == nil && uintptr(unsafe.Pointer(&marker)) == before {
+			err = errors.New("the goroutine's stack did not move: the test checks nothing")
+		}
+		done <- err
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -278,3 +278,11 @@ long spin_stack(long a, long b, long c, long d, long e, long f, long g) {
 		x++;
 	return x;
 }
+
+// A general call (result in memory, stack arguments) during which the host
+// runs a callback: the host's goroutine stack may move under the call.
+s24 s24_via(s24 s, long a, long b, long c, long d, long e, long f, long g, long (*cb)(long)) {
+	long k = cb(s.a);
+	s24 r = {s.a + k, s.b + g + a + b + c + d + e, s.c + f};
+	return r;
+}
