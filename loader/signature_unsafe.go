@@ -14,6 +14,7 @@ import (
 	"math"
 	"reflect"
 	"runtime"
+	"sync"
 	"unsafe"
 
 	"github.com/runplug/runplug/abi"
@@ -240,7 +241,7 @@ func aggregateValue(t *abi.Type, rv reflect.Value) (unsafe.Pointer, error) {
 		}
 		return unsafe.Pointer(&b[0]), nil
 	}
-	gt, err := abi.TypeOf(rv.Type())
+	gt, err := goCType(rv.Type())
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +251,26 @@ func aggregateValue(t *abi.Type, rv reflect.Value) (unsafe.Pointer, error) {
 	c := reflect.New(rv.Type())
 	c.Elem().Set(rv)
 	return c.UnsafePointer(), nil
+}
+
+// goCTypes caches abi.TypeOf for CallSig, which maps the Go types of its
+// values on every call: reflect.Type -> goCTypeResult.
+var goCTypes sync.Map
+
+type goCTypeResult struct {
+	t   *abi.Type
+	err error
+}
+
+// goCType is abi.TypeOf, cached.
+func goCType(t reflect.Type) (*abi.Type, error) {
+	if r, ok := goCTypes.Load(t); ok {
+		r := r.(goCTypeResult)
+		return r.t, r.err
+	}
+	ct, err := abi.TypeOf(t)
+	goCTypes.Store(t, goCTypeResult{ct, err})
+	return ct, err
 }
 
 // cResult returns where the result of C type t goes for ret (see CallSig)
@@ -274,7 +295,7 @@ func cResult(t *abi.Type, ret any) (unsafe.Pointer, func(), error) {
 	}
 	e := rv.Elem()
 	if t.IsAggregate() || t.Kind() == abi.KindInt128 || t.Kind() == abi.KindUint128 {
-		gt, err := abi.TypeOf(e.Type())
+		gt, err := goCType(e.Type())
 		if err != nil {
 			return nil, nil, err
 		}
