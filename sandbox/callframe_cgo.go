@@ -93,17 +93,21 @@ func callFrame(ctx context.Context, fn uintptr, f *Frame, g *Gate) (FrameResult,
 	if err := checkFrame(len(f.Stack), f.SRet != nil, f.SRetSize); err != nil {
 		return FrameResult{}, err
 	}
-	// Built here, a local: stores into a record behind a pointer would
-	// make f escape to the heap.
-	r := frameRecord{
-		c:        callRecord{fn: rpFrameThunk, args: unsafe.Pointer(&f.Args), nints: argsBlock, gate: g},
-		fn:       fn,
-		stack:    unsafe.Pointer(unsafe.SliceData(f.Stack)),
-		nstack:   uintptr(len(f.Stack)),
-		nvec:     uintptr(f.NVec),
-		sret:     f.SRet,
-		sretsize: f.SRetSize,
-	}
+	// Built here, a local (stores into a record behind a pointer would
+	// make f escape to the heap), field by field: a composite literal is
+	// built aside and copied in 16-byte moves, each of which stalls on the
+	// two 8-byte stores it reads (no store forwarding on this CPU).
+	var r frameRecord
+	r.c.fn = rpFrameThunk
+	r.c.args = unsafe.Pointer(&f.Args)
+	r.c.nints = argsBlock
+	r.c.gate = g
+	r.fn = fn
+	r.stack = unsafe.Pointer(unsafe.SliceData(f.Stack))
+	r.nstack = uintptr(len(f.Stack))
+	r.nvec = uintptr(f.NVec)
+	r.sret = f.SRet
+	r.sretsize = f.SRetSize
 	if ctx == nil || ctx.Done() == nil {
 		r.c.run()
 		if r.c.info != statusOK {
