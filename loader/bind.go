@@ -189,13 +189,22 @@ var voidType = reflect.TypeFor[Void]()
 // registers and the result is one, else the general path (stack
 // arguments, structs by value).
 func bindSig(p *Plugin, name string, ft reflect.Type, args []reflect.Type, res reflect.Type) (*binding, error) {
+	return bindSigVar(p, name, ft, args, res, -1)
+}
+
+// bindSigVar is bindSig for a variadic function whose first nfixed
+// arguments are the declared ones (nfixed < 0: not variadic).
+func bindSigVar(p *Plugin, name string, ft reflect.Type, args []reflect.Type, res reflect.Type, nfixed int) (*binding, error) {
 	if res == voidType {
 		res = nil
 	}
 	b := &binding{}
-	if s, err := newSig(name, ft, args, res); err == nil {
+	if nfixed > len(args) {
+		return nil, &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: fmt.Sprintf("%d fixed arguments of %d", nfixed, len(args))}
+	}
+	if s, err := newSig(name, ft, args, res); err == nil && nfixed < 0 {
 		b.sig = *s
-	} else if b.gen, b.strArgs, err = generalSig(name, ft, args, res); err != nil {
+	} else if b.gen, b.strArgs, err = generalSig(name, ft, args, res, nfixed); err != nil {
 		return nil, err
 	}
 	f, err := p.Func(name)
@@ -209,7 +218,7 @@ func bindSig(p *Plugin, name string, ft reflect.Type, args []reflect.Type, res r
 // generalSig plans a binding's call through the general path: each Go
 // type is mapped to its C type by abi.TypeOf (layout checked), a string
 // argument being a pointer to a NUL-terminated copy (strArgs lists them).
-func generalSig(name string, ft reflect.Type, args []reflect.Type, res reflect.Type) (*frameProg, []int, error) {
+func generalSig(name string, ft reflect.Type, args []reflect.Type, res reflect.Type, nfixed int) (*frameProg, []int, error) {
 	cargs := make([]*abi.Type, len(args))
 	var strArgs []int
 	for i, t := range args {
@@ -243,7 +252,13 @@ func generalSig(name string, ft reflect.Type, args []reflect.Type, res reflect.T
 		}
 		cres = ct
 	}
-	plan, err := abi.NewPlan(cres, cargs...)
+	var plan *abi.Plan
+	var err error
+	if nfixed >= 0 {
+		plan, err = abi.NewVariadicPlan(cres, nfixed, cargs...)
+	} else {
+		plan, err = abi.NewPlan(cres, cargs...)
+	}
 	if err != nil {
 		return nil, nil, planError(name, ft, err)
 	}

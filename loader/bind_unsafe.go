@@ -136,19 +136,42 @@ var errorType = reflect.TypeFor[error]()
 
 // Bind sets the function variable that fnPtr points to so that calling it
 // calls the plugin function name: fnPtr is a *func(ARGS...) (R, error) or
-// a *func(ARGS...) error, with any mix of up to 6 integer-class
-// (including string) and 8 float-class arguments of the types Bind2
-// accepts. It is built with reflect.MakeFunc: each call costs reflect's
-// argument boxing (a few hundred nanoseconds and several allocations, on
-// top of the protected call); Bind0..Bind6 cost none of that.
+// a *func(ARGS...) error, with any number of arguments of the types Bind2
+// accepts (structs included). It is built with reflect.MakeFunc: each call
+// costs reflect's argument boxing (a few hundred nanoseconds and several
+// allocations, on top of the protected call); Bind0..Bind12 cost none of
+// that.
 func Bind(p *Plugin, name string, fnPtr any) error {
+	return bindReflect(p, name, fnPtr, -1)
+}
+
+// BindVariadic is Bind for a variadic C function, called with the
+// argument types of fnPtr's func type: its first nfixed parameters are the
+// C function's declared ones, the rest the variable part of the calls
+// made through it (a float32 there is passed as a double and integers
+// narrower than int as int, as C promotes them; al is set). For example,
+// for int snprintf(char *, size_t, const char *, ...) called with an
+// int and a double:
+//
+//	var printIntDouble func(buf unsafe.Pointer, n uint64, format string, i int32, d float64) (int32, error)
+//	err := loader.BindVariadic(p, "snprintf", 3, &printIntDouble)
+//
+// Each different variable part needs a binding of its own.
+func BindVariadic(p *Plugin, name string, nfixed int, fnPtr any) error {
+	if nfixed < 0 {
+		return &SignatureError{Symbol: name, Index: -2, Reason: fmt.Sprintf("%d fixed arguments", nfixed)}
+	}
+	return bindReflect(p, name, fnPtr, nfixed)
+}
+
+func bindReflect(p *Plugin, name string, fnPtr any, nfixed int) error {
 	pv := reflect.ValueOf(fnPtr)
 	if !pv.IsValid() || pv.Kind() != reflect.Pointer || pv.IsNil() || pv.Elem().Kind() != reflect.Func {
 		return &SignatureError{Symbol: name, Index: -2, Reason: fmt.Sprintf("want a non-nil pointer to a func variable, got %T", fnPtr)}
 	}
 	ft := pv.Elem().Type()
 	if ft.IsVariadic() {
-		return &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: "variadic functions are not supported"}
+		return &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: "a Go variadic func type cannot be bound (for a variadic C function, use BindVariadic with the variable part's types)"}
 	}
 	var res reflect.Type
 	switch {
@@ -162,7 +185,7 @@ func Bind(p *Plugin, name string, fnPtr any) error {
 	for i := range args {
 		args[i] = ft.In(i)
 	}
-	b, err := bindSig(p, name, ft, args, res)
+	b, err := bindSigVar(p, name, ft, args, res, nfixed)
 	if err != nil {
 		return err
 	}

@@ -143,6 +143,10 @@ var ffiCases = []ffiCase{
 	{"va_struct", abi.Int64, 1, []*abi.Type{abi.Int32, tSmTag, tLargeTg, abi.Int8, abi.Float32, tSmTag, abi.Int16},
 		[]any{int32(5), goSmTag{3, 4}, goLarge{1, 2, 3, 4, 5}, int8(-6), float32(2.5), goSmTag{7, 8}, int16(-300)}},
 	{"s24_fn", tS24, -1, []*abi.Type{tS24}, []any{goS24{1, 2, 3}}},
+	// 1.5 as an x87 extended: the 64-bit significand (explicit integer
+	// bit) 0xC000000000000000, then the exponent 0x3FFF, then padding.
+	{"ld_arg", abi.Float64, -1, []*abi.Type{abi.Int32, abi.LongDouble, abi.Float64},
+		[]any{int32(3), []byte{0, 0, 0, 0, 0, 0, 0, 0xC0, 0xFF, 0x3F, 0, 0, 0, 0, 0, 0}, 0.25}},
 }
 
 // dataMask marks the bytes of a value of type t that hold data, not
@@ -288,6 +292,11 @@ func TestSignatureKnownValues(t *testing.T) {
 	call("no_room", &n, byName["no_room"])
 	if n != 1+4+9+16+25+360+490+6400 {
 		t.Errorf("no_room = %d", n)
+	}
+	var ld float64
+	call("ld_arg", &ld, byName["ld_arg"])
+	if ld != 4.75 { // 1.5*3 + 0.25
+		t.Errorf("ld_arg = %v, want 4.75", ld)
 	}
 	var sc int32 // a signed char result read into a wider Go integer: sign-extended
 	call("return_sc", &sc, byName["return_sc"])
@@ -501,5 +510,28 @@ func TestGeneralCallStackMoves(t *testing.T) {
 	}()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBindVariadic binds the plugin's snprintf-like function with a typed
+// variable part: a float32 there travels as a double, an int8 as an int.
+func TestBindVariadic(t *testing.T) {
+	p := load(t, newLoader(t, Options{}), "ffi_call")
+	var format func(buf unsafe.Pointer, n uint64, format string, c int8, f float32, s string, i int64) (int32, error)
+	if err := BindVariadic(p, "fmt_str", 3, &format); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	var pin runtime.Pinner
+	pin.Pin(&buf[0])
+	defer pin.Unpin()
+	n, err := format(unsafe.Pointer(&buf[0]), 64, "%c|%.3f|%s|%ld", 'q', 0.125, "x y", -1<<40)
+	const want = "q|0.125|x y|-1099511627776"
+	if got := string(buf[:bytes.IndexByte(buf, 0)]); err != nil || got != want || n != int32(len(want)) {
+		t.Errorf("fmt_str = %q, %d, %v; want %q", got, n, err, want)
+	}
+	var bad func(int32) error
+	if err := BindVariadic(p, "fmt_str", 2, &bad); !errors.Is(err, ErrSignature) {
+		t.Errorf("nfixed past the arguments: %v", err)
 	}
 }

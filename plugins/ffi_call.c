@@ -286,3 +286,8 @@ s24 s24_via(s24 s, long a, long b, long c, long d, long e, long f, long g, long 
 	s24 r = {s.a + k, s.b + g + a + b + c + d + e, s.c + f};
 	return r;
 }
+
+// long double (x87, 16 bytes) is passed in memory: as an argument it can be
+// called, with its bytes given by the host.
+double ld_arg(int k, long double x, double y) { return (double)(x * k) + y; }
+void ld_arg_direct(void **a, void *r) { *(double *)r = ld_arg(A(0, int), A(1, long double), A(2, double)); }
