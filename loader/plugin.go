@@ -156,7 +156,9 @@ func (f *Func) Name() string { return f.name }
 func (f *Func) Addr() uintptr { return f.addr }
 
 // Call calls the function with up to 6 integer or pointer arguments
-// (rdi, rsi, rdx, rcx, r8, r9) and returns its integer result (rax).
+// (rdi, rsi, rdx, rcx, r8, r9) and returns its integer result (rax). For
+// more arguments, structs by value or variadic functions, use a typed
+// binding (Bind0...) or FuncSig and CallSig.
 func (f *Func) Call(args ...uint64) (uint64, error) {
 	if len(args) > 6 {
 		return 0, fmt.Errorf("loader: call %s: %d integer arguments, at most 6", f.name, len(args))
