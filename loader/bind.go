@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/runplug/runplug/abi"
 )
@@ -234,7 +235,7 @@ func generalSig(name string, ft reflect.Type, args []reflect.Type, res reflect.T
 		}
 		ct, err := abi.TypeOf(t)
 		if err != nil {
-			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: err.Error(), Err: err}
+			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
 		}
 		cargs[i] = ct
 	}
@@ -248,7 +249,7 @@ func generalSig(name string, ft reflect.Type, args []reflect.Type, res reflect.T
 		}
 		ct, err := abi.TypeOf(res)
 		if err != nil {
-			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: err.Error(), Err: err}
+			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
 		}
 		cres = ct
 	}

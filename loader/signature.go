@@ -116,7 +116,7 @@ func (s *Signature) String() string {
 
 // planError turns an abi error into a *SignatureError for symbol.
 func planError(symbol string, ft reflect.Type, err error) error {
-	se := &SignatureError{Symbol: symbol, Type: ft, Index: -2, Reason: err.Error(), Err: err}
+	se := &SignatureError{Symbol: symbol, Type: ft, Index: -2, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
 	if pe, ok := err.(*abi.PlanError); ok {
 		se.Index, se.Reason = pe.Index, pe.Reason
 		if pe.Type != nil {
