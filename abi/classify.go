@@ -3,6 +3,7 @@ package abi
 // Class is a psABI register class of one eightbyte (psABI 3.2.3).
 type Class uint8
 
+// The psABI classes (Figure 3.1's "Register Usage" and 3.2.3).
 const (
 	NoClass Class = iota
 	Integer

@@ -8,6 +8,7 @@ import (
 // Kind is the kind of a C type.
 type Kind uint8
 
+// The kinds of C types.
 const (
 	KindVoid Kind = iota
 	KindBool
