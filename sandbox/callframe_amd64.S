@@ -9,9 +9,11 @@
 // unchanged and at no cost to its other calls; the thunk only adds what
 // the general call needs between rp_call's register loads and fn.
 //
-// On entry: the argument registers hold c.args (rdi..r9, xmm0..xmm7), al =
-// 8, rbx = the record (rp_call keeps c there; no callback has run yet, so
-// it is current), and rsp + 8 = rp_call's frame. The thunk:
+// On entry: the argument registers hold c.args (rdi..r9, xmm0..xmm7: the
+// first member of the struct rp_frameargs, the Go Frame, that c.args
+// points to), al = 8, rbx = the record (rp_call keeps c there; no callback
+// has run yet, so it is current), and rsp + 8 = rp_call's frame. The
+// thunk:
 //
 //   - pushes rbp and keeps its rsp in rbp (16-byte aligned: rp_call's
 //     frame is), to find its way back whatever fn does to the stack;
@@ -23,8 +25,9 @@
 //     and calls fn;
 //   - after it, reloads the record through the frame (a callback into Go
 //     may have moved it, see RP_FR_RESULT) and stores rdx and xmm1 there,
-//     and copies the result buffer to the record's sret, a Go pointer that
-//     Go's stack copying keeps current as it does every pointer in a frame;
+//     and copies the result buffer to the Frame's SRet, found through the
+//     record's args: Go pointers that Go's stack copying keeps current, as
+//     it does every pointer in a frame;
 //   - returns to rp_call with rax and xmm0 as fn left them.
 //
 // A fault or a deadline in fn unwinds to rp_call's frame as for any call:
@@ -45,7 +48,8 @@ rp_frame_thunk:
 	.cfi_rel_offset %rbp, 0
 	movq	%rsp, %rbp
 	.cfi_def_cfa_register %rbp
-	movq	RP_FX_SRETSIZE(%rbx), %rax
+	movq	RP_C_ARGS(%rbx), %r10		// the struct rp_frameargs
+	movq	RP_F_SRETSIZE(%r10), %rax
 	testq	%rax, %rax
 	jz	1f
 	addq	$15, %rax
@@ -53,12 +57,12 @@ rp_frame_thunk:
 	subq	%rax, %rsp
 	movq	%rsp, %rdi			// the hidden result pointer
 1:
-	movq	RP_FX_NSTACK(%rbx), %r11
+	movq	RP_F_NSTACK(%r10), %r11
 	leaq	1(%r11), %rax
 	andq	$-2, %rax
 	shlq	$3, %rax
 	subq	%rax, %rsp
-	movq	RP_FX_STACK(%rbx), %r10
+	movq	RP_F_STACK(%r10), %r10
 	testq	%r11, %r11
 	jz	3f
 2:
@@ -67,16 +71,18 @@ rp_frame_thunk:
 	decq	%r11
 	jnz	2b
 3:
+	movq	RP_C_ARGS(%rbx), %rax
+	movzbl	RP_F_NVEC(%rax), %eax
 	movq	RP_FX_FN(%rbx), %r11
-	movq	RP_FX_NVEC(%rbx), %rax
 	callq	*%r11
 	movq	RP_FR_RESULT+16(%rbp), %r10	// the record, where it is now
 	movq	%rdx, RP_FX_RDX(%r10)
 	movq	%xmm1, RP_FX_XMM1(%r10)
-	movq	RP_FX_SRETSIZE(%r10), %rcx
+	movq	RP_C_ARGS(%r10), %r10		// the frame args, where they are now
+	movq	RP_F_SRETSIZE(%r10), %rcx
 	testq	%rcx, %rcx
 	jz	4f
-	movq	RP_FX_SRET(%r10), %rdi
+	movq	RP_F_SRET(%r10), %rdi
 	leaq	15(%rcx), %rsi
 	andq	$-16, %rsi
 	negq	%rsi

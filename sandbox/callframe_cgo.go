@@ -19,31 +19,38 @@ import (
 	"unsafe"
 )
 
-// frameRecord is struct rp_framerec (same layout). stack and sret are Go
-// pointers: the record keeps what they point to alive during the call, and
-// Go's stack copying updates them when a callback into Go moves the
-// goroutine's stack (the thunk reads sret only after fn returns, through
-// the record's current address).
+// frameRecord is struct rp_framerec (same layout): rp_call's record, with
+// c.args pointing to the Frame (a struct rp_frameargs, read by the thunk
+// in place), and the thunk's inputs and outputs. c.args and the Frame's
+// Stack and SRet are Go pointers: Go's stack copying updates them when a
+// callback into Go moves the goroutine's stack, so the thunk, which
+// reaches the Frame after fn returns through the record's current address,
+// finds SRet where it now is.
 type frameRecord struct {
-	c        callRecord
-	fn       uintptr
-	stack    unsafe.Pointer
-	nstack   uintptr
-	nvec     uintptr
-	sret     unsafe.Pointer
-	sretsize uintptr
-	rdx      uint64
-	xmm1     uint64
+	c    callRecord
+	fn   uintptr
+	rdx  uint64
+	xmm1 uint64
 }
 
 var _ [unsafe.Sizeof(frameRecord{}) - C.RP_FX_SIZE]byte
 var _ [C.RP_FX_SIZE - unsafe.Sizeof(frameRecord{})]byte
 var _ [unsafe.Offsetof(frameRecord{}.fn) - C.RP_FX_FN]byte
 var _ [C.RP_FX_FN - unsafe.Offsetof(frameRecord{}.fn)]byte
-var _ [unsafe.Offsetof(frameRecord{}.sretsize) - C.RP_FX_SRETSIZE]byte
-var _ [C.RP_FX_SRETSIZE - unsafe.Offsetof(frameRecord{}.sretsize)]byte
 var _ [unsafe.Offsetof(frameRecord{}.xmm1) - C.RP_FX_XMM1]byte
 var _ [C.RP_FX_XMM1 - unsafe.Offsetof(frameRecord{}.xmm1)]byte
+
+// Frame is struct rp_frameargs: same layout.
+var _ [unsafe.Sizeof(Frame{}) - C.RP_F_SIZE]byte
+var _ [C.RP_F_SIZE - unsafe.Sizeof(Frame{})]byte
+var _ [unsafe.Offsetof(Frame{}.Stack) - C.RP_F_STACK]byte
+var _ [C.RP_F_STACK - unsafe.Offsetof(Frame{}.Stack)]byte
+var _ [unsafe.Offsetof(Frame{}.NVec) - C.RP_F_NVEC]byte
+var _ [C.RP_F_NVEC - unsafe.Offsetof(Frame{}.NVec)]byte
+var _ [unsafe.Offsetof(Frame{}.SRet) - C.RP_F_SRET]byte
+var _ [C.RP_F_SRET - unsafe.Offsetof(Frame{}.SRet)]byte
+var _ [unsafe.Offsetof(Frame{}.SRetSize) - C.RP_F_SRETSIZE]byte
+var _ [C.RP_F_SRETSIZE - unsafe.Offsetof(Frame{}.SRetSize)]byte
 var _ [MaxFrameStack - C.RP_FX_MAXSTACK]byte
 var _ [C.RP_FX_MAXSTACK - MaxFrameStack]byte
 var _ [MaxFrameSRet - C.RP_FX_MAXSRET]byte
@@ -99,15 +106,10 @@ func callFrame(ctx context.Context, fn uintptr, f *Frame, g *Gate) (FrameResult,
 	// two 8-byte stores it reads (no store forwarding on this CPU).
 	var r frameRecord
 	r.c.fn = rpFrameThunk
-	r.c.args = unsafe.Pointer(&f.Args)
+	r.c.args = unsafe.Pointer(f)
 	r.c.nints = argsBlock
 	r.c.gate = g
 	r.fn = fn
-	r.stack = unsafe.Pointer(unsafe.SliceData(f.Stack))
-	r.nstack = uintptr(len(f.Stack))
-	r.nvec = uintptr(f.NVec)
-	r.sret = f.SRet
-	r.sretsize = f.SRetSize
 	if ctx == nil || ctx.Done() == nil {
 		r.c.run()
 		if r.c.info != statusOK {

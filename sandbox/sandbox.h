@@ -240,37 +240,49 @@ uint64_t rp_fixture_callback_state_addr(void);
 
 // The general call (callframe_amd64.S, callframe_cgo.go): rp_call runs
 // rp_frame_thunk as its fn with a struct rp_framerec, whose first member is
-// the struct rp_callrec rp_call reads. The thunk puts the stack arguments
-// and the result buffer below rp_call's frame, sets al and calls fx.fn;
-// after it, rdx and xmm1 (and the result buffer) go to the record, rax and
-// xmm0 to c.a and c.b as for any call. The RP_FX_ offsets are from the
-// start of the record.
+// the struct rp_callrec rp_call reads and whose c.args is a struct
+// rp_frameargs (the Go type Frame), which begins with the struct rp_args
+// rp_call loads the registers from. The thunk puts the stack arguments and
+// the result buffer below rp_call's frame, sets al and calls fn; after it,
+// rdx and xmm1 go to the record (and the result buffer to sret), rax and
+// xmm0 to c.a and c.b as for any call.
+#define RP_F_STACK 112
+#define RP_F_NSTACK 120
+#define RP_F_NVEC 136
+#define RP_F_SRET 144
+#define RP_F_SRETSIZE 152
+#define RP_F_SIZE 160
 #define RP_FX_FN (RP_C_SIZE + 0)
-#define RP_FX_STACK (RP_C_SIZE + 8)
-#define RP_FX_NSTACK (RP_C_SIZE + 16)
-#define RP_FX_NVEC (RP_C_SIZE + 24)
-#define RP_FX_SRET (RP_C_SIZE + 32)
-#define RP_FX_SRETSIZE (RP_C_SIZE + 40)
-#define RP_FX_RDX (RP_C_SIZE + 48)
-#define RP_FX_XMM1 (RP_C_SIZE + 56)
-#define RP_FX_SIZE (RP_C_SIZE + 64)
+#define RP_FX_RDX (RP_C_SIZE + 8)
+#define RP_FX_XMM1 (RP_C_SIZE + 16)
+#define RP_FX_SIZE (RP_C_SIZE + 24)
 #define RP_FX_MAXSTACK (1 << 16) // bytes of stack arguments, at most
 #define RP_FX_MAXSRET (1 << 16)  // bytes of a result in memory, at most
 
 #ifndef __ASSEMBLER__
-struct rp_framerec {
-	struct rp_callrec c; // c.fn = rp_frame_thunk, c.args = the registers, c.nints = -1
-	uint64_t fn;         // the function to call
+struct rp_frameargs {
+	struct rp_args regs; // rdi..r9, xmm0..xmm7
 	uint64_t stack;      // nstack 8-byte stack argument words (read before fn runs)
 	uint64_t nstack;
-	uint64_t nvec;       // al: vector registers used (variadic callees)
+	uint64_t stackcap;   // (a Go slice's capacity)
+	uint8_t nvec;        // al: vector registers used (variadic callees)
+	uint8_t pad[7];
 	uint64_t sret;       // where a result in memory is copied to (Go memory), or 0
 	uint64_t sretsize;   // its size in bytes; rdi points to a buffer that large
+};
+_Static_assert(offsetof(struct rp_frameargs, stack) == RP_F_STACK, "rp_frameargs.stack");
+_Static_assert(offsetof(struct rp_frameargs, nstack) == RP_F_NSTACK, "rp_frameargs.nstack");
+_Static_assert(offsetof(struct rp_frameargs, nvec) == RP_F_NVEC, "rp_frameargs.nvec");
+_Static_assert(offsetof(struct rp_frameargs, sret) == RP_F_SRET, "rp_frameargs.sret");
+_Static_assert(offsetof(struct rp_frameargs, sretsize) == RP_F_SRETSIZE, "rp_frameargs.sretsize");
+_Static_assert(sizeof(struct rp_frameargs) == RP_F_SIZE, "rp_frameargs size");
+struct rp_framerec {
+	struct rp_callrec c; // c.fn = rp_frame_thunk, c.args = a struct rp_frameargs, c.nints = -1
+	uint64_t fn;         // the function to call
 	uint64_t rdx;        // out: rdx
 	uint64_t xmm1;       // out: the bits of xmm1
 };
 _Static_assert(offsetof(struct rp_framerec, fn) == RP_FX_FN, "rp_framerec.fn");
-_Static_assert(offsetof(struct rp_framerec, sretsize) == RP_FX_SRETSIZE, "rp_framerec.sretsize");
 _Static_assert(offsetof(struct rp_framerec, xmm1) == RP_FX_XMM1, "rp_framerec.xmm1");
 _Static_assert(sizeof(struct rp_framerec) == RP_FX_SIZE, "rp_framerec size");
 void rp_frame_thunk(void);
