@@ -256,9 +256,14 @@ func (b *binding) callValues(in []reflect.Value, res reflect.Type) (reflect.Valu
 // to the result variable (nil: dropped). A string argument's pointer is
 // replaced by one to the address of its NUL-terminated copy.
 func (b *binding) callGen(out unsafe.Pointer, args ...unsafe.Pointer) error {
-	if len(b.strArgs) == 0 {
+	if len(b.strArgs) == 0 { // inlined into the binding: one call less
 		return b.gen.call(nil, b.f, args, out)
 	}
+	return b.callGenStrings(out, args)
+}
+
+// callGenStrings is callGen for a binding with string arguments.
+func (b *binding) callGenStrings(out unsafe.Pointer, args []unsafe.Pointer) error {
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	for _, i := range b.strArgs {

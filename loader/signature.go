@@ -175,7 +175,8 @@ type retMov struct {
 // from argument values in C layout, and the moves that read the result.
 type frameProg struct {
 	plan     *abi.Plan
-	movs     []mov
+	fast     []mov // whole eightbytes, no conversion
+	movs     []mov // the others
 	rets     []retMov
 	nstack   int    // stack words
 	sretSize uint64 // bytes of a result in memory, 0 if none
@@ -232,5 +233,14 @@ func compileFrame(plan *abi.Plan) (*frameProg, error) {
 			fp.movs = append(fp.movs, m)
 		}
 	}
+	var rest []mov
+	for _, m := range fp.movs {
+		if m.size == 8 && m.conv == convNone {
+			fp.fast = append(fp.fast, m)
+		} else {
+			rest = append(rest, m)
+		}
+	}
+	fp.movs = rest
 	return fp, nil
 }
