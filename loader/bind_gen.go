@@ -16,6 +16,13 @@ func Bind0[R any](p *Plugin, name string) (func() (R, error), error) {
 	if err != nil {
 		return nil, err
 	}
+	if b.gen != nil && len(b.strArgs) == 0 {
+		return func() (R, error) {
+			var out R
+			err := b.gen.call(nil, b.f, []unsafe.Pointer{}, unsafe.Pointer(&out))
+			return out, err
+		}, nil
+	}
 	if b.gen != nil {
 		return func() (R, error) {
 			var out R
@@ -36,6 +43,13 @@ func Bind1[A1, R any](p *Plugin, name string) (func(A1) (R, error), error) {
 	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1]()), reflect.TypeFor[R]())
 	if err != nil {
 		return nil, err
+	}
+	if b.gen != nil && len(b.strArgs) == 0 {
+		return func(a1 A1) (R, error) {
+			var out R
+			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1)}, unsafe.Pointer(&out))
+			return out, err
+		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1) (R, error) {
@@ -82,6 +96,13 @@ func Bind2[A1, A2, R any](p *Plugin, name string) (func(A1, A2) (R, error), erro
 	if err != nil {
 		return nil, err
 	}
+	if b.gen != nil && len(b.strArgs) == 0 {
+		return func(a1 A1, a2 A2) (R, error) {
+			var out R
+			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2)}, unsafe.Pointer(&out))
+			return out, err
+		}, nil
+	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2) (R, error) {
 			var out R
@@ -104,6 +125,13 @@ func Bind3[A1, A2, A3, R any](p *Plugin, name string) (func(A1, A2, A3) (R, erro
 	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3]()), reflect.TypeFor[R]())
 	if err != nil {
 		return nil, err
+	}
+	if b.gen != nil && len(b.strArgs) == 0 {
+		return func(a1 A1, a2 A2, a3 A3) (R, error) {
+			var out R
+			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3)}, unsafe.Pointer(&out))
+			return out, err
+		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3) (R, error) {
@@ -128,6 +156,13 @@ func Bind4[A1, A2, A3, A4, R any](p *Plugin, name string) (func(A1, A2, A3, A4) 
 	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4]()), reflect.TypeFor[R]())
 	if err != nil {
 		return nil, err
+	}
+	if b.gen != nil && len(b.strArgs) == 0 {
+		return func(a1 A1, a2 A2, a3 A3, a4 A4) (R, error) {
+			var out R
+			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4)}, unsafe.Pointer(&out))
+			return out, err
+		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4) (R, error) {
@@ -154,6 +189,13 @@ func Bind5[A1, A2, A3, A4, A5, R any](p *Plugin, name string) (func(A1, A2, A3, 
 	if err != nil {
 		return nil, err
 	}
+	if b.gen != nil && len(b.strArgs) == 0 {
+		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (R, error) {
+			var out R
+			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5)}, unsafe.Pointer(&out))
+			return out, err
+		}, nil
+	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (R, error) {
 			var out R
@@ -179,6 +221,13 @@ func Bind6[A1, A2, A3, A4, A5, A6, R any](p *Plugin, name string) (func(A1, A2, 
 	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5](), reflect.TypeFor[A6]()), reflect.TypeFor[R]())
 	if err != nil {
 		return nil, err
+	}
+	if b.gen != nil && len(b.strArgs) == 0 {
+		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) (R, error) {
+			var out R
+			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6)}, unsafe.Pointer(&out))
+			return out, err
+		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) (R, error) {
@@ -207,6 +256,13 @@ func Bind7[A1, A2, A3, A4, A5, A6, A7, R any](p *Plugin, name string) (func(A1, 
 	if err != nil {
 		return nil, err
 	}
+	if b.gen != nil && len(b.strArgs) == 0 {
+		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7) (R, error) {
+			var out R
+			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7)}, unsafe.Pointer(&out))
+			return out, err
+		}, nil
+	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7) (R, error) {
 			var out R
@@ -234,6 +290,13 @@ func Bind8[A1, A2, A3, A4, A5, A6, A7, A8, R any](p *Plugin, name string) (func(
 	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5](), reflect.TypeFor[A6](), reflect.TypeFor[A7](), reflect.TypeFor[A8]()), reflect.TypeFor[R]())
 	if err != nil {
 		return nil, err
+	}
+	if b.gen != nil && len(b.strArgs) == 0 {
+		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8) (R, error) {
+			var out R
+			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8)}, unsafe.Pointer(&out))
+			return out, err
+		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8) (R, error) {
@@ -264,6 +327,13 @@ func Bind9[A1, A2, A3, A4, A5, A6, A7, A8, A9, R any](p *Plugin, name string) (f
 	if err != nil {
 		return nil, err
 	}
+	if b.gen != nil && len(b.strArgs) == 0 {
+		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9) (R, error) {
+			var out R
+			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9)}, unsafe.Pointer(&out))
+			return out, err
+		}, nil
+	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9) (R, error) {
 			var out R
@@ -293,6 +363,13 @@ func Bind10[A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, R any](p *Plugin, name stri
 	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5](), reflect.TypeFor[A6](), reflect.TypeFor[A7](), reflect.TypeFor[A8](), reflect.TypeFor[A9](), reflect.TypeFor[A10]()), reflect.TypeFor[R]())
 	if err != nil {
 		return nil, err
+	}
+	if b.gen != nil && len(b.strArgs) == 0 {
+		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10) (R, error) {
+			var out R
+			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10)}, unsafe.Pointer(&out))
+			return out, err
+		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10) (R, error) {
@@ -325,6 +402,13 @@ func Bind11[A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, R any](p *Plugin, name
 	if err != nil {
 		return nil, err
 	}
+	if b.gen != nil && len(b.strArgs) == 0 {
+		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11) (R, error) {
+			var out R
+			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10), unsafe.Pointer(&a11)}, unsafe.Pointer(&out))
+			return out, err
+		}, nil
+	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11) (R, error) {
 			var out R
@@ -356,6 +440,13 @@ func Bind12[A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, R any](p *Plugin,
 	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5](), reflect.TypeFor[A6](), reflect.TypeFor[A7](), reflect.TypeFor[A8](), reflect.TypeFor[A9](), reflect.TypeFor[A10](), reflect.TypeFor[A11](), reflect.TypeFor[A12]()), reflect.TypeFor[R]())
 	if err != nil {
 		return nil, err
+	}
+	if b.gen != nil && len(b.strArgs) == 0 {
+		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11, a12 A12) (R, error) {
+			var out R
+			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10), unsafe.Pointer(&a11), unsafe.Pointer(&a12)}, unsafe.Pointer(&out))
+			return out, err
+		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11, a12 A12) (R, error) {

@@ -97,8 +97,8 @@ func callFrame(ctx context.Context, fn uintptr, f *Frame, g *Gate) (FrameResult,
 	if installErr != nil {
 		return FrameResult{}, installErr
 	}
-	if err := checkFrame(len(f.Stack), f.SRet != nil, f.SRetSize); err != nil {
-		return FrameResult{}, err
+	if len(f.Stack) > MaxFrameStack/8 || f.SRetSize > MaxFrameSRet || (f.SRet == nil) != (f.SRetSize == 0) {
+		return FrameResult{}, checkFrame(len(f.Stack), f.SRet != nil, f.SRetSize)
 	}
 	// Built here, a local (stores into a record behind a pointer would
 	// make f escape to the heap), field by field: a composite literal is
