@@ -23,17 +23,33 @@ import (
 // runplug's call and gcc's call deliver the same bytes and the same result.
 // The seed is fixed, so a failure reproduces; RUNPLUG_ABI_SEED picks another.
 func TestSignatureAgainstGCC(t *testing.T) {
+	seed := int64(12)
+	if s := os.Getenv("RUNPLUG_ABI_SEED"); s != "" {
+		fmt.Sscan(s, &seed)
+	}
+	againstGCC(t, seed, 40)
+}
+
+// FuzzSignatureAgainstGCC is TestSignatureAgainstGCC with the fuzzer
+// choosing the seed (each input compiles a plugin: about a second):
+//
+//	go test ./loader -run '^$' -fuzz FuzzSignatureAgainstGCC -fuzztime 2m
+func FuzzSignatureAgainstGCC(f *testing.F) {
+	f.Add(int64(1))
+	f.Fuzz(func(t *testing.T, seed int64) {
+		againstGCC(t, seed, 8)
+	})
+}
+
+// againstGCC compiles nfuncs random signatures made from seed and
+// compares runplug's calls of them with gcc's.
+func againstGCC(t *testing.T, seed int64, nfuncs int) {
 	cc := os.Getenv("CC")
 	if cc == "" {
 		cc = "cc"
 	}
 	cc = testenv.LookPath(t, cc, "apt-get install gcc")
-	seed := int64(12)
-	if s := os.Getenv("RUNPLUG_ABI_SEED"); s != "" {
-		fmt.Sscan(s, &seed)
-	}
 	g := &cgen{rng: rand.New(rand.NewSource(seed))}
-	const nfuncs = 40
 	var cases []gccCase
 	for i := 0; i < nfuncs; i++ {
 		cases = append(cases, g.function(i))
