@@ -19,15 +19,21 @@ func Bind0[R any](p *Plugin, name string) (func() (R, error), error) {
 	if b.gen != nil && len(b.strArgs) == 0 {
 		return func() (R, error) {
 			var out R
-			err := b.gen.call(nil, b.f, []unsafe.Pointer{}, unsafe.Pointer(&out))
-			return out, err
+			if err := b.gen.call(nil, b.f, []unsafe.Pointer{}, unsafe.Pointer(&out)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	if b.gen != nil {
 		return func() (R, error) {
 			var out R
-			err := b.callGen(unsafe.Pointer(&out))
-			return out, err
+			if err := b.callGen(unsafe.Pointer(&out)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	return func() (R, error) {
@@ -47,15 +53,21 @@ func Bind1[A1, R any](p *Plugin, name string) (func(A1) (R, error), error) {
 	if b.gen != nil && len(b.strArgs) == 0 {
 		return func(a1 A1) (R, error) {
 			var out R
-			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1)}, unsafe.Pointer(&out))
-			return out, err
+			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1)}, unsafe.Pointer(&out)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1) (R, error) {
 			var out R
-			err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1))
-			return out, err
+			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	return func(a1 A1) (R, error) {
@@ -99,15 +111,21 @@ func Bind2[A1, A2, R any](p *Plugin, name string) (func(A1, A2) (R, error), erro
 	if b.gen != nil && len(b.strArgs) == 0 {
 		return func(a1 A1, a2 A2) (R, error) {
 			var out R
-			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2)}, unsafe.Pointer(&out))
-			return out, err
+			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2)}, unsafe.Pointer(&out)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2) (R, error) {
 			var out R
-			err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2))
-			return out, err
+			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	return func(a1 A1, a2 A2) (R, error) {
@@ -129,15 +147,21 @@ func Bind3[A1, A2, A3, R any](p *Plugin, name string) (func(A1, A2, A3) (R, erro
 	if b.gen != nil && len(b.strArgs) == 0 {
 		return func(a1 A1, a2 A2, a3 A3) (R, error) {
 			var out R
-			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3)}, unsafe.Pointer(&out))
-			return out, err
+			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3)}, unsafe.Pointer(&out)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3) (R, error) {
 			var out R
-			err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3))
-			return out, err
+			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3) (R, error) {
@@ -160,15 +184,21 @@ func Bind4[A1, A2, A3, A4, R any](p *Plugin, name string) (func(A1, A2, A3, A4) 
 	if b.gen != nil && len(b.strArgs) == 0 {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4) (R, error) {
 			var out R
-			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4)}, unsafe.Pointer(&out))
-			return out, err
+			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4)}, unsafe.Pointer(&out)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4) (R, error) {
 			var out R
-			err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4))
-			return out, err
+			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4) (R, error) {
@@ -192,15 +222,21 @@ func Bind5[A1, A2, A3, A4, A5, R any](p *Plugin, name string) (func(A1, A2, A3, 
 	if b.gen != nil && len(b.strArgs) == 0 {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (R, error) {
 			var out R
-			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5)}, unsafe.Pointer(&out))
-			return out, err
+			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5)}, unsafe.Pointer(&out)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (R, error) {
 			var out R
-			err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5))
-			return out, err
+			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (R, error) {
@@ -225,15 +261,21 @@ func Bind6[A1, A2, A3, A4, A5, A6, R any](p *Plugin, name string) (func(A1, A2, 
 	if b.gen != nil && len(b.strArgs) == 0 {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) (R, error) {
 			var out R
-			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6)}, unsafe.Pointer(&out))
-			return out, err
+			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6)}, unsafe.Pointer(&out)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) (R, error) {
 			var out R
-			err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6))
-			return out, err
+			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) (R, error) {
@@ -259,15 +301,21 @@ func Bind7[A1, A2, A3, A4, A5, A6, A7, R any](p *Plugin, name string) (func(A1, 
 	if b.gen != nil && len(b.strArgs) == 0 {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7) (R, error) {
 			var out R
-			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7)}, unsafe.Pointer(&out))
-			return out, err
+			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7)}, unsafe.Pointer(&out)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7) (R, error) {
 			var out R
-			err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7))
-			return out, err
+			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7) (R, error) {
@@ -294,15 +342,21 @@ func Bind8[A1, A2, A3, A4, A5, A6, A7, A8, R any](p *Plugin, name string) (func(
 	if b.gen != nil && len(b.strArgs) == 0 {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8) (R, error) {
 			var out R
-			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8)}, unsafe.Pointer(&out))
-			return out, err
+			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8)}, unsafe.Pointer(&out)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8) (R, error) {
 			var out R
-			err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8))
-			return out, err
+			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8) (R, error) {
@@ -330,15 +384,21 @@ func Bind9[A1, A2, A3, A4, A5, A6, A7, A8, A9, R any](p *Plugin, name string) (f
 	if b.gen != nil && len(b.strArgs) == 0 {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9) (R, error) {
 			var out R
-			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9)}, unsafe.Pointer(&out))
-			return out, err
+			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9)}, unsafe.Pointer(&out)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9) (R, error) {
 			var out R
-			err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9))
-			return out, err
+			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9) (R, error) {
@@ -367,15 +427,21 @@ func Bind10[A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, R any](p *Plugin, name stri
 	if b.gen != nil && len(b.strArgs) == 0 {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10) (R, error) {
 			var out R
-			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10)}, unsafe.Pointer(&out))
-			return out, err
+			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10)}, unsafe.Pointer(&out)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10) (R, error) {
 			var out R
-			err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10))
-			return out, err
+			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10) (R, error) {
@@ -405,15 +471,21 @@ func Bind11[A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, R any](p *Plugin, name
 	if b.gen != nil && len(b.strArgs) == 0 {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11) (R, error) {
 			var out R
-			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10), unsafe.Pointer(&a11)}, unsafe.Pointer(&out))
-			return out, err
+			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10), unsafe.Pointer(&a11)}, unsafe.Pointer(&out)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11) (R, error) {
 			var out R
-			err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10), unsafe.Pointer(&a11))
-			return out, err
+			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10), unsafe.Pointer(&a11)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11) (R, error) {
@@ -444,15 +516,21 @@ func Bind12[A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, R any](p *Plugin,
 	if b.gen != nil && len(b.strArgs) == 0 {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11, a12 A12) (R, error) {
 			var out R
-			err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10), unsafe.Pointer(&a11), unsafe.Pointer(&a12)}, unsafe.Pointer(&out))
-			return out, err
+			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10), unsafe.Pointer(&a11), unsafe.Pointer(&a12)}, unsafe.Pointer(&out)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	if b.gen != nil {
 		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11, a12 A12) (R, error) {
 			var out R
-			err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10), unsafe.Pointer(&a11), unsafe.Pointer(&a12))
-			return out, err
+			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10), unsafe.Pointer(&a11), unsafe.Pointer(&a12)); err != nil {
+				var zero R
+				return zero, err
+			}
+			return out, nil
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11, a12 A12) (R, error) {

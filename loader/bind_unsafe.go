@@ -204,6 +204,9 @@ func bindReflect(p *Plugin, name string, fnPtr any, nfixed int) error {
 		if res == nil {
 			return []reflect.Value{ev}
 		}
+		if err != nil {
+			return []reflect.Value{reflect.Zero(res), ev}
+		}
 		return []reflect.Value{out.Elem(), ev}
 	}))
 	return nil

@@ -147,8 +147,10 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 // Go value whose type abi.TypeOf maps to the same layout, or a []byte
 // holding exactly its C bytes. ret is nil (the result is dropped), a
 // pointer to a Go variable of such a type, or a []byte of the result's
-// size. Go memory in a value is read before the call: the plugin sees
-// copies, and keeps none of them past the call.
+// size; after an error its contents are unspecified. Go memory in a value
+// is read before the call: the plugin sees copies, and keeps none of them
+// past the call. A result must not carry Go pointers (it is written
+// without the garbage collector's write barriers, as C memory is).
 func (f *Func) CallSig(ctx context.Context, ret any, args ...any) error {
 	s := f.sig
 	if s == nil {

@@ -32,7 +32,10 @@
 //
 // A fault or a deadline in fn unwinds to rp_call's frame as for any call:
 // the thunk's stack lies below it and is dropped with fn's, and rp_call's
-// epilogue restores rbp.
+// epilogue restores rbp. The thunk runs while the frame is the thread's
+// current one, before and after fn: a deadline that fires in those few
+// instructions ends the call as interrupted (fn's result, if it had one,
+// is then dropped: the caller gets the error and a zero result).
 
 #include "sandbox.h"
 

@@ -113,9 +113,9 @@ func writeBind(b *bytes.Buffer, n int) {
 	fmt.Fprintf(b, "\tb, err := bindSig(p, name, nil, %s, reflect.TypeFor[R]())\n", argTypes)
 	b.WriteString("\tif err != nil {\n\t\treturn nil, err\n\t}\n")
 	b.WriteString("\tif b.gen != nil && len(b.strArgs) == 0 {\n")
-	fmt.Fprintf(b, "\t\treturn func(%s) (R, error) {\n\t\t\tvar out R\n\t\t\terr := b.gen.call(nil, b.f, []unsafe.Pointer{%s}, unsafe.Pointer(&out))\n\t\t\treturn out, err\n\t\t}, nil\n\t}\n", params, strings.TrimPrefix(ptrs, ", "))
+	fmt.Fprintf(b, "\t\treturn func(%s) (R, error) {\n\t\t\tvar out R\n\t\t\tif err := b.gen.call(nil, b.f, []unsafe.Pointer{%s}, unsafe.Pointer(&out)); err != nil {\n\t\t\t\tvar zero R\n\t\t\t\treturn zero, err\n\t\t\t}\n\t\t\treturn out, nil\n\t\t}, nil\n\t}\n", params, strings.TrimPrefix(ptrs, ", "))
 	b.WriteString("\tif b.gen != nil {\n")
-	fmt.Fprintf(b, "\t\treturn func(%s) (R, error) {\n\t\t\tvar out R\n\t\t\terr := b.callGen(unsafe.Pointer(&out)%s)\n\t\t\treturn out, err\n\t\t}, nil\n\t}\n", params, ptrs)
+	fmt.Fprintf(b, "\t\treturn func(%s) (R, error) {\n\t\t\tvar out R\n\t\t\tif err := b.callGen(unsafe.Pointer(&out)%s); err != nil {\n\t\t\t\tvar zero R\n\t\t\t\treturn zero, err\n\t\t\t}\n\t\t\treturn out, nil\n\t\t}, nil\n\t}\n", params, ptrs)
 	fmt.Fprintf(b, "\treturn func(%s) (R, error) {\n\t\tvar a sandbox.Args\n", params)
 	if n > 0 {
 		b.WriteString("\t\tks := b.strs()\n")
