@@ -143,25 +143,10 @@ func (p *Plugin) FuncSig(name string, sig *Signature) (*Func, error) {
 // Signature returns the signature FuncSig bound f to, or nil.
 func (f *Func) Signature() *Signature { return f.sig }
 
-// conv is the conversion of a mov's value on the way.
-type conv uint8
-
-const (
-	convNone   conv = iota
-	convSext        // sign-extend from size bytes (a signed integer narrower than 64 bits)
-	convF32F64      // a float promoted to double (variadic part)
-)
-
-// mov moves size bytes at offset src of argument arg to one eightbyte of
-// the frame: dst 0-5 is Args.Int, 6-13 Args.Float (as bits), and from
-// argWords on Frame.Stack[dst-argWords].
-type mov struct {
-	arg  uint16
-	dst  uint16
-	src  uint32
-	size uint8
-	conv conv
-}
+// argWords is the number of argument register words: a move's
+// destination below it is a register (rdi..r9, then xmm0..xmm7), from it
+// on a stack word.
+const argWords = sandbox.GatherRegs
 
 // retMov moves size bytes of result register reg (0 rax, 1 rdx, 2 xmm0,
 // 3 xmm1) to offset dst of the result.
@@ -171,22 +156,21 @@ type retMov struct {
 	size uint8
 }
 
-// frameProg is a plan compiled into the moves that fill a sandbox.Frame
-// from argument values in C layout, and the moves that read the result.
+// frameProg is a plan compiled into the moves that the trampoline makes
+// from the argument values (in C layout) to the registers and stack words
+// (sandbox.GatherProgram), and the moves that read the result registers.
 type frameProg struct {
 	plan     *abi.Plan
-	fast     []mov // whole eightbytes, no conversion
-	movs     []mov // the others
+	gather   *sandbox.GatherProgram
 	rets     []retMov
 	nstack   int    // stack words
 	sretSize uint64 // bytes of a result in memory, 0 if none
 	nvec     uint8
-	argSize  []uint64 // each argument's size as declared (the bytes a caller provides)
-	retSize  uint64
 }
 
 func compileFrame(plan *abi.Plan) (*frameProg, error) {
-	fp := &frameProg{plan: plan, nvec: uint8(plan.SSERegs), retSize: plan.Result.Type.Size()}
+	fp := &frameProg{plan: plan, nvec: uint8(plan.SSERegs)}
+	retSize := plan.Result.Type.Size()
 	if plan.StackSize > sandbox.MaxFrameStack {
 		return nil, fmt.Errorf("%d bytes of stack arguments, at most %d", plan.StackSize, sandbox.MaxFrameStack)
 	}
@@ -195,10 +179,10 @@ func compileFrame(plan *abi.Plan) (*frameProg, error) {
 		return nil, fmt.Errorf("%d arguments, at most %d", len(plan.Args), 1<<16)
 	}
 	if plan.Result.InMemory {
-		if fp.retSize > sandbox.MaxFrameSRet {
-			return nil, fmt.Errorf("a %d-byte result, at most %d", fp.retSize, sandbox.MaxFrameSRet)
+		if retSize > sandbox.MaxFrameSRet {
+			return nil, fmt.Errorf("a %d-byte result, at most %d", retSize, sandbox.MaxFrameSRet)
 		}
-		fp.sretSize = fp.retSize
+		fp.sretSize = retSize
 	}
 	for _, p := range plan.Result.Parts {
 		reg := uint8(p.Reg)
@@ -207,40 +191,36 @@ func compileFrame(plan *abi.Plan) (*frameProg, error) {
 		}
 		fp.rets = append(fp.rets, retMov{reg: reg, dst: uint32(p.Offset), size: uint8(p.Size)})
 	}
+	var moves []sandbox.GatherMove
 	for i, a := range plan.Args {
-		fp.argSize = append(fp.argSize, a.Declared.Size())
 		scalar := !a.Type.IsAggregate()
-		c := convNone
+		var conv uint8
 		switch {
 		case a.Declared.Kind() == abi.KindFloat32 && a.Type.Kind() == abi.KindFloat64:
-			c = convF32F64
+			conv = sandbox.GatherF32F64
 		case scalar && a.Declared.Kind().IsSigned() && a.Declared.Size() < 8:
-			c = convSext
+			conv = sandbox.GatherSext
 		}
 		size := a.Declared.Size()
 		if a.OnStack {
 			w := a.Offset / 8
 			for off := uint64(0); off < size; off += 8 {
-				fp.movs = append(fp.movs, mov{arg: uint16(i), src: uint32(off), size: uint8(min(8, size-off)), conv: c, dst: uint16(argWords + w + off/8)})
+				moves = append(moves, sandbox.GatherMove{Arg: uint32(i), Src: uint32(off), Size: uint8(min(8, size-off)), Conv: conv, Dst: uint32(argWords + w + off/8)})
 			}
 			continue
 		}
 		for _, p := range a.Parts {
-			m := mov{arg: uint16(i), src: uint32(p.Offset), size: uint8(min(p.Size, size-p.Offset)), conv: c, dst: uint16(p.Reg)}
+			m := sandbox.GatherMove{Arg: uint32(i), Src: uint32(p.Offset), Size: uint8(min(p.Size, size-p.Offset)), Conv: conv, Dst: uint32(p.Reg)}
 			if p.Class == abi.SSE {
-				m.dst += 6
+				m.Dst += 6
 			}
-			fp.movs = append(fp.movs, m)
+			moves = append(moves, m)
 		}
 	}
-	var rest []mov
-	for _, m := range fp.movs {
-		if m.size == 8 && m.conv == convNone {
-			fp.fast = append(fp.fast, m)
-		} else {
-			rest = append(rest, m)
-		}
+	g, err := sandbox.NewGatherProgram(moves, len(plan.Args), fp.nstack, fp.nvec, uintptr(fp.sretSize))
+	if err != nil {
+		return nil, err
 	}
-	fp.movs = rest
+	fp.gather = g
 	return fp, nil
 }

@@ -1,12 +1,15 @@
 package loader
 
-// This file fills a general call's frame from argument values in memory,
-// through unsafe.Pointer: the typed bindings read their Go arguments in
-// place (their Go layout was checked against the C layout at bind time,
-// by abi.TypeOf), and CallSig reads values it first laid out in C layout.
-// The invariant that keeps it right: every mov of a frameProg reads within
-// the declared size of its argument (compileFrame clips each eightbyte to
-// it), and every retMov writes within the result's size.
+// This file makes general calls with argument values in memory, through
+// unsafe.Pointer: the typed bindings pass the addresses of their Go
+// arguments (whose Go layout was checked against the C layout at bind
+// time, by abi.TypeOf), and CallSig the addresses of values it first laid
+// out in C layout. The trampoline reads them with the moves of the
+// signature's sandbox.GatherProgram. The invariant that keeps it right:
+// compileFrame clips every move to its argument's declared size, so each
+// reads within the value it is given; NewGatherProgram checks that every
+// move writes within the registers and stack words; and every retMov
+// writes within the result's size.
 
 import (
 	"context"
@@ -18,27 +21,7 @@ import (
 	"unsafe"
 
 	"github.com/runplug/runplug/abi"
-	"github.com/runplug/runplug/sandbox"
 )
-
-// loadBytes reads size bytes at p, zero-extended.
-func loadBytes(p unsafe.Pointer, size uint8) uint64 {
-	switch size {
-	case 8:
-		return *(*uint64)(p)
-	case 4:
-		return uint64(*(*uint32)(p))
-	case 2:
-		return uint64(*(*uint16)(p))
-	case 1:
-		return uint64(*(*uint8)(p))
-	}
-	var v uint64
-	for i := uint8(0); i < size; i++ {
-		v |= uint64(*(*uint8)(unsafe.Add(p, i))) << (8 * i)
-	}
-	return v
-}
 
 // storeBytes writes the low size bytes of v at p.
 func storeBytes(p unsafe.Pointer, v uint64, size uint8) {
@@ -58,69 +41,22 @@ func storeBytes(p unsafe.Pointer, v uint64, size uint8) {
 	}
 }
 
-// argWords is the size of sandbox.Args in words: 6 integer registers,
-// then 8 vector registers (their low 64 bits).
-const argWords = 14
-
-var _ [unsafe.Sizeof(sandbox.Args{}) - argWords*8]byte
-var _ [unsafe.Offsetof(sandbox.Args{}.Float) - 6*8]byte
-
-// maxInlineStack is the number of stack words a call keeps in its own
-// Go frame (more are allocated).
-const maxInlineStack = 16
-
 // call makes the general call of f: args[i] points to argument i in C
 // layout, out to the result's bytes (nil: the result is dropped).
 func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, out unsafe.Pointer) error {
-	var fr sandbox.Frame
-	var inline [maxInlineStack]uint64
-	if fp.nstack <= maxInlineStack {
-		fr.Stack = inline[:fp.nstack]
-	} else {
-		fr.Stack = make([]uint64, fp.nstack)
-	}
-	// Args is 14 words (Int then Float): a mov's dst indexes them, and
-	// the stack words after them.
-	regs := (*[argWords]uint64)(unsafe.Pointer(&fr.Args))
-	for i := range fp.fast {
-		m := &fp.fast[i]
-		v := *(*uint64)(unsafe.Add(args[m.arg], m.src))
-		if m.dst < argWords {
-			regs[m.dst] = v
-		} else {
-			fr.Stack[m.dst-argWords] = v
-		}
-	}
-	for i := range fp.movs {
-		m := &fp.movs[i]
-		v := loadBytes(unsafe.Add(args[m.arg], m.src), m.size)
-		switch m.conv {
-		case convNone:
-		case convSext:
-			sh := 64 - 8*uint(m.size)
-			v = uint64(int64(v<<sh) >> sh)
-		case convF32F64:
-			v = math.Float64bits(float64(math.Float32frombits(uint32(v))))
-		}
-		if m.dst < argWords {
-			regs[m.dst] = v
-		} else {
-			fr.Stack[m.dst-argWords] = v
-		}
-	}
-	fr.NVec = fp.nvec
+	var sret unsafe.Pointer
 	if fp.sretSize != 0 {
 		if out == nil {
 			out = unsafe.Pointer(unsafe.SliceData(make([]byte, fp.sretSize)))
 		}
-		fr.SRet, fr.SRetSize = out, uintptr(fp.sretSize)
+		sret = out
 	}
 	// Plugin.call's checks, by hand: a call level less on this path.
 	p := f.p
 	if n := p.flags.Load(); n != 0 {
 		return p.refused(f, n)
 	}
-	r, err := p.gate.CallFrame(ctx, f.addr, &fr)
+	r, err := p.gate.CallGather(ctx, f.addr, fp.gather, args, sret)
 	if err != nil {
 		return p.callFailed(f, err)
 	}

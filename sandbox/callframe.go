@@ -1,6 +1,9 @@
 package sandbox
 
-import "unsafe"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // Frame is the whole of a general native call under the SysV AMD64 ABI:
 // the argument registers, the stack arguments, al, and a buffer for a
@@ -40,3 +43,77 @@ const (
 	MaxFrameStack = 1 << 16 // bytes of stack arguments
 	MaxFrameSRet  = 1 << 16 // bytes of a result in memory
 )
+
+// GatherMove is one step of a GatherProgram: it reads Size bytes (1 to 8)
+// at byte offset Src of argument Arg's value, converts them as Conv says,
+// and puts the eightbyte in register Dst (0-5 rdi..r9, 6-13 xmm0..xmm7) or,
+// from GatherRegs on, in stack argument word Dst-GatherRegs.
+type GatherMove struct {
+	Arg  uint32
+	Dst  uint32
+	Src  uint32
+	Size uint8
+	Conv uint8 // 0, GatherSext or GatherF32F64
+	_    uint16
+}
+
+// GatherMove conversions and destinations.
+const (
+	GatherSext   = 1  // sign-extend the Size bytes to 64 bits
+	GatherF32F64 = 2  // a float (4 bytes) passed as a double
+	GatherRegs   = 14 // Dst values below are registers, from here stack words
+)
+
+// GatherProgram is a checked list of moves that lays out a call's
+// argument registers and stack words from its argument values in memory:
+// what a caller that has its values in C layout (the loader's bindings)
+// passes to Gate.CallGather, which then fills no Frame. Make it once per
+// signature with NewGatherProgram; it is read-only and safe to share.
+type GatherProgram struct {
+	hdr   gatherHdr
+	moves []GatherMove
+	nargs int
+}
+
+// gatherHdr is struct rp_gprog, what the trampoline reads.
+type gatherHdr struct {
+	moves    unsafe.Pointer
+	nmoves   uintptr
+	nstack   uintptr
+	nvec     uintptr
+	sretSize uintptr
+}
+
+// NewGatherProgram checks moves for a call with nargs argument values,
+// nstack stack words, al = nvec and a result in memory of sretSize bytes
+// (0: none; then Int register 0 is free for the moves, else it holds the
+// result buffer's address).
+func NewGatherProgram(moves []GatherMove, nargs, nstack int, nvec uint8, sretSize uintptr) (*GatherProgram, error) {
+	if nstack < 0 || nstack*8 > MaxFrameStack || sretSize > MaxFrameSRet || nvec > 8 || nargs < 0 {
+		return nil, fmt.Errorf("%w: %d stack words, al %d, a %d-byte result", ErrFrame, nstack, nvec, sretSize)
+	}
+	for i, m := range moves {
+		switch {
+		case int(m.Arg) >= nargs:
+			return nil, fmt.Errorf("%w: move %d reads argument %d of %d", ErrFrame, i, m.Arg, nargs)
+		case m.Size < 1 || m.Size > 8:
+			return nil, fmt.Errorf("%w: move %d moves %d bytes", ErrFrame, i, m.Size)
+		case m.Dst >= GatherRegs+uint32(nstack):
+			return nil, fmt.Errorf("%w: move %d writes word %d of %d", ErrFrame, i, m.Dst, GatherRegs+nstack)
+		case m.Dst == 0 && sretSize != 0:
+			return nil, fmt.Errorf("%w: move %d writes rdi, which holds the result buffer", ErrFrame, i)
+		case m.Conv > GatherF32F64 || m.Conv == GatherF32F64 && m.Size != 4 || m.Conv == GatherSext && m.Size == 8:
+			return nil, fmt.Errorf("%w: move %d: conversion %d of %d bytes", ErrFrame, i, m.Conv, m.Size)
+		}
+	}
+	p := &GatherProgram{moves: append([]GatherMove(nil), moves...), nargs: nargs}
+	p.hdr = gatherHdr{nmoves: uintptr(len(moves)), nstack: uintptr(nstack), nvec: uintptr(nvec), sretSize: sretSize}
+	if len(p.moves) > 0 {
+		p.hdr.moves = unsafe.Pointer(&p.moves[0])
+	}
+	return p, nil
+}
+
+// SRetSize returns the size of the result in memory the program expects
+// a buffer for (0 if none).
+func (p *GatherProgram) SRetSize() uintptr { return p.hdr.sretSize }

@@ -118,4 +118,151 @@ rp_frame_thunk:
 	.cfi_endproc
 	.size	rp_frame_thunk, .-rp_frame_thunk
 
+// rp_gather_thunk: the general call for callers that have their argument
+// values in memory (the loader's bindings): entered as rp_frame_thunk is,
+// but with no argument register loaded (c.nints = 0) and rbx = a struct
+// rp_gatherrec. Below rp_call's frame it reserves the result buffer, a
+// 14-word image of the argument registers and the stack arguments, runs
+// the program's moves (each an eightbyte, or fewer bytes, read from an
+// argument value and sign-extended or widened to double as asked) into the
+// image and the stack words, loads the registers from the image (words no
+// move wrote are not arguments: their garbage is never read), sets al and
+// calls fn. The moves were checked when the program was made (their
+// destinations within the image and the stack words, their arguments
+// within argv), so nothing here writes out of bounds. After fn it does what
+// rp_frame_thunk does, with the record's sret.
+	.globl	rp_gather_thunk
+	.hidden	rp_gather_thunk
+	.type	rp_gather_thunk, @function
+	.p2align 4
+rp_gather_thunk:
+	.cfi_startproc
+	pushq	%rbp
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbp, 0
+	movq	%rsp, %rbp
+	.cfi_def_cfa_register %rbp
+	movq	RP_GX_PROG(%rbx), %r10		// the program
+	movq	RP_GP_SRETSIZE(%r10), %rax
+	addq	$15, %rax
+	andq	$-16, %rax
+	subq	%rax, %rsp			// the result buffer (maybe none)
+	movq	%rsp, %r9			// r9 = its address
+	subq	$112, %rsp			// the register image
+	movq	%rsp, %r8			// r8 = the image
+	movq	RP_GP_NSTACK(%r10), %rax
+	addq	$1, %rax
+	andq	$-2, %rax
+	shlq	$3, %rax
+	subq	%rax, %rsp			// the stack words, rsp 16-byte aligned
+	movq	%r9, 0(%r8)			// rdi = the result buffer, unless a move says otherwise
+	movq	RP_GX_ARGV(%rbx), %rdi		// rdi = argv
+	movq	RP_GP_MOVES(%r10), %rsi		// rsi = the moves
+	movq	RP_GP_NMOVES(%r10), %rdx	// rdx = how many
+	testq	%rdx, %rdx
+	jz	.Lg_load
+.Lg_move:
+	movl	RP_GM_ARG(%rsi), %eax
+	movq	(%rdi,%rax,8), %r11		// the argument's address
+	movl	RP_GM_SRC(%rsi), %eax
+	addq	%rax, %r11			// the eightbyte's
+	movzbl	RP_GM_SIZE(%rsi), %ecx
+	cmpl	$8, %ecx
+	jne	.Lg_small
+	movq	(%r11), %rax
+	jmp	.Lg_conv
+.Lg_small:
+	// Fewer than 8 bytes: read them last to first into rax.
+	xorl	%eax, %eax
+.Lg_byte:
+	shlq	$8, %rax
+	movzbl	-1(%r11,%rcx), %r10d
+	orq	%r10, %rax
+	decl	%ecx
+	jnz	.Lg_byte
+.Lg_conv:
+	movzbl	RP_GM_CONV(%rsi), %ecx
+	testl	%ecx, %ecx
+	jz	.Lg_store
+	cmpl	$RP_GM_SEXT, %ecx
+	jne	.Lg_f32
+	movzbl	RP_GM_SIZE(%rsi), %ecx
+	negl	%ecx
+	leal	64(,%rcx,8), %ecx		// 64 - 8*size
+	shlq	%cl, %rax
+	sarq	%cl, %rax
+	jmp	.Lg_store
+.Lg_f32:
+	movd	%eax, %xmm0
+	cvtss2sd %xmm0, %xmm0
+	movq	%xmm0, %rax
+.Lg_store:
+	movl	RP_GM_DST(%rsi), %ecx
+	cmpl	$RP_GM_REGS, %ecx
+	jae	.Lg_stack
+	movq	%rax, (%r8,%rcx,8)
+	jmp	.Lg_next
+.Lg_stack:
+	movq	%rax, -RP_GM_REGS*8(%rsp,%rcx,8)
+.Lg_next:
+	addq	$RP_GM_BYTES, %rsi
+	decq	%rdx
+	jnz	.Lg_move
+.Lg_load:
+	movsd	48(%r8), %xmm0
+	movsd	56(%r8), %xmm1
+	movsd	64(%r8), %xmm2
+	movsd	72(%r8), %xmm3
+	movsd	80(%r8), %xmm4
+	movsd	88(%r8), %xmm5
+	movsd	96(%r8), %xmm6
+	movsd	104(%r8), %xmm7
+	movq	0(%r8), %rdi
+	movq	8(%r8), %rsi
+	movq	16(%r8), %rdx
+	movq	24(%r8), %rcx
+	movq	40(%r8), %r9
+	movq	32(%r8), %r8
+	movq	RP_GX_PROG(%rbx), %rax
+	movq	RP_GP_NVEC(%rax), %rax		// al
+	movq	RP_GX_FN(%rbx), %r11
+	callq	*%r11
+	movq	RP_FR_RESULT+16(%rbp), %r10	// the record, where it is now
+	movq	%rdx, RP_GX_RDX(%r10)
+	movq	%xmm1, RP_GX_XMM1(%r10)
+	movq	RP_GX_PROG(%r10), %r11
+	movq	RP_GP_SRETSIZE(%r11), %rcx
+	testq	%rcx, %rcx
+	jz	.Lg_done
+	movq	RP_GX_SRET(%r10), %rdi
+	leaq	15(%rcx), %rsi
+	andq	$-16, %rsi
+	negq	%rsi
+	addq	%rbp, %rsi			// the buffer, at rbp - rounded size
+.Lg_copy8:
+	cmpq	$8, %rcx
+	jb	.Lg_copy1
+	movq	(%rsi), %r11
+	movq	%r11, (%rdi)
+	addq	$8, %rsi
+	addq	$8, %rdi
+	subq	$8, %rcx
+	jmp	.Lg_copy8
+.Lg_copy1:
+	testq	%rcx, %rcx
+	jz	.Lg_done
+	movb	(%rsi), %r11b
+	movb	%r11b, (%rdi)
+	incq	%rsi
+	incq	%rdi
+	decq	%rcx
+	jmp	.Lg_copy1
+.Lg_done:
+	movq	%rbp, %rsp
+	popq	%rbp
+	.cfi_def_cfa %rsp, 8
+	ret
+	.cfi_endproc
+	.size	rp_gather_thunk, .-rp_gather_thunk
+
 	.section .note.GNU-stack,"",@progbits

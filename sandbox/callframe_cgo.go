@@ -55,6 +55,107 @@ var _ [MaxFrameStack - C.RP_FX_MAXSTACK]byte
 var _ [C.RP_FX_MAXSTACK - MaxFrameStack]byte
 var _ [MaxFrameSRet - C.RP_FX_MAXSRET]byte
 
+// gatherRecord is struct rp_gatherrec (same layout). prog, argv and sret
+// are Go pointers: the record keeps them alive, and Go's stack copying
+// updates argv and sret when they are on the goroutine's stack (argv is
+// read before fn runs; sret after, through the record's current address).
+type gatherRecord struct {
+	c    callRecord
+	fn   uintptr
+	prog *gatherHdr
+	argv unsafe.Pointer
+	sret unsafe.Pointer
+	rdx  uint64
+	xmm1 uint64
+}
+
+var _ [unsafe.Sizeof(gatherRecord{}) - C.RP_GX_SIZE]byte
+var _ [C.RP_GX_SIZE - unsafe.Sizeof(gatherRecord{})]byte
+var _ [unsafe.Offsetof(gatherRecord{}.argv) - C.RP_GX_ARGV]byte
+var _ [C.RP_GX_ARGV - unsafe.Offsetof(gatherRecord{}.argv)]byte
+var _ [unsafe.Offsetof(gatherRecord{}.xmm1) - C.RP_GX_XMM1]byte
+var _ [C.RP_GX_XMM1 - unsafe.Offsetof(gatherRecord{}.xmm1)]byte
+var _ [unsafe.Sizeof(gatherHdr{}) - C.RP_GP_SRETSIZE - 8]byte
+var _ [unsafe.Offsetof(gatherHdr{}.sretSize) - C.RP_GP_SRETSIZE]byte
+var _ [C.RP_GP_SRETSIZE - unsafe.Offsetof(gatherHdr{}.sretSize)]byte
+var _ [unsafe.Sizeof(GatherMove{}) - C.RP_GM_BYTES]byte
+var _ [C.RP_GM_BYTES - unsafe.Sizeof(GatherMove{})]byte
+var _ [unsafe.Offsetof(GatherMove{}.Size) - C.RP_GM_SIZE]byte
+var _ [C.RP_GM_SIZE - unsafe.Offsetof(GatherMove{}.Size)]byte
+var _ [GatherRegs - C.RP_GM_REGS]byte
+var _ [C.RP_GM_REGS - GatherRegs]byte
+var _ [GatherSext - C.RP_GM_SEXT]byte
+var _ [GatherF32F64 - C.RP_GM_F32F64]byte
+
+// rpGatherThunk is rp_gather_thunk's address.
+var rpGatherThunk = uintptr(unsafe.Pointer(C.rp_gather_thunk))
+
+// CallGather calls the native function at fn with arguments that p
+// gathers from the values args point to (each laid out as C lays out its
+// argument's type), and, when p has a result in memory, copies that result
+// to sret. Protection, gates and ctx are as for Gate.CallFrame. The values
+// are read before fn runs; sret may be Go memory, even on the goroutine's
+// stack.
+func (g *Gate) CallGather(ctx context.Context, fn uintptr, p *GatherProgram, args []unsafe.Pointer, sret unsafe.Pointer) (FrameResult, error) {
+	if len(args) != p.nargs || (sret == nil) != (p.hdr.sretSize == 0) {
+		return FrameResult{}, gatherMismatch(len(args), p.nargs, sret != nil, p.hdr.sretSize)
+	}
+	if installErr != nil { // NewGate ran install
+		return FrameResult{}, installErr
+	}
+	var r gatherRecord
+	r.c.fn = rpGatherThunk
+	r.c.gate = g
+	r.fn = fn
+	r.prog = &p.hdr
+	r.argv = unsafe.Pointer(unsafe.SliceData(args))
+	r.sret = sret
+	if err := runContext(ctx, &r.c); err != nil {
+		return FrameResult{}, err
+	}
+	return FrameResult{RAX: r.c.a, RDX: r.rdx, XMM0: r.c.b, XMM1: r.xmm1}, nil
+}
+
+// gatherMismatch is CallGather's error for arguments that do not fit the
+// program (apart, so that CallGather's parameters do not escape).
+func gatherMismatch(nargs, want int, sret bool, sretSize uintptr) error {
+	return fmt.Errorf("%w: %d arguments for a program of %d; a result buffer: %v, for a %d-byte result", ErrFrame, nargs, want, sret, sretSize)
+}
+
+// runContext runs the record c (callRecord.run), under ctx's deadline when
+// ctx can be done (nil cannot), and returns the call's error.
+func runContext(ctx context.Context, c *callRecord) error {
+	if ctx == nil || ctx.Done() == nil {
+		c.run()
+		if c.info != statusOK {
+			return callError(c, nil)
+		}
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return &DeadlineError{Cause: err}
+	}
+	slot := C.rp_slot_new()
+	if slot == 0 {
+		return errors.New("sandbox: allocate deadline slot: out of memory")
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		C.rp_interrupt(slot)
+		close(fired)
+	})
+	c.slot = uintptr(slot)
+	c.run()
+	if !stop() {
+		<-fired // the interrupter has started: it may still read the slot
+	}
+	C.rp_slot_free(slot)
+	if c.info != statusOK {
+		return callError(c, ctx)
+	}
+	return nil
+}
+
 // rpFrameThunk is rp_frame_thunk's address.
 var rpFrameThunk = uintptr(unsafe.Pointer(C.rp_frame_thunk))
 
@@ -110,33 +211,8 @@ func callFrame(ctx context.Context, fn uintptr, f *Frame, g *Gate) (FrameResult,
 	r.c.nints = argsBlock
 	r.c.gate = g
 	r.fn = fn
-	if ctx == nil || ctx.Done() == nil {
-		r.c.run()
-		if r.c.info != statusOK {
-			return FrameResult{}, callError(&r.c, nil)
-		}
-		return r.result(), nil
-	}
-	if err := ctx.Err(); err != nil {
-		return FrameResult{}, &DeadlineError{Cause: err}
-	}
-	slot := C.rp_slot_new()
-	if slot == 0 {
-		return FrameResult{}, errors.New("sandbox: allocate deadline slot: out of memory")
-	}
-	fired := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		C.rp_interrupt(slot)
-		close(fired)
-	})
-	r.c.slot = uintptr(slot)
-	r.c.run()
-	if !stop() {
-		<-fired // the interrupter has started: it may still read the slot
-	}
-	C.rp_slot_free(slot)
-	if r.c.info != statusOK {
-		return FrameResult{}, callError(&r.c, ctx)
+	if err := runContext(ctx, &r.c); err != nil {
+		return FrameResult{}, err
 	}
 	return r.result(), nil
 }

@@ -287,4 +287,64 @@ _Static_assert(offsetof(struct rp_framerec, xmm1) == RP_FX_XMM1, "rp_framerec.xm
 _Static_assert(sizeof(struct rp_framerec) == RP_FX_SIZE, "rp_framerec size");
 void rp_frame_thunk(void);
 #endif // __ASSEMBLER__
+
+// The gathering call (callframe_amd64.S rp_gather_thunk, callframe_cgo.go):
+// rp_call runs rp_gather_thunk as its fn with no register arguments (c.nints
+// = 0) and a struct rp_gatherrec. The thunk lays the registers and the stack
+// arguments out itself, reading each eightbyte straight from the caller's
+// argument values as the program's moves say, so that Go fills no frame.
+#define RP_GP_MOVES 0
+#define RP_GP_NMOVES 8
+#define RP_GP_NSTACK 16
+#define RP_GP_NVEC 24
+#define RP_GP_SRETSIZE 32
+#define RP_GM_ARG 0
+#define RP_GM_DST 4
+#define RP_GM_SRC 8
+#define RP_GM_SIZE 12
+#define RP_GM_CONV 13
+#define RP_GM_BYTES 16
+#define RP_GM_SEXT 1   // sign-extend from size bytes
+#define RP_GM_F32F64 2 // a float, passed as a double
+#define RP_GM_REGS 14  // moves to dst < 14 fill rdi..r9, xmm0..xmm7; the rest stack words
+#define RP_GX_FN (RP_C_SIZE + 0)
+#define RP_GX_PROG (RP_C_SIZE + 8)
+#define RP_GX_ARGV (RP_C_SIZE + 16)
+#define RP_GX_SRET (RP_C_SIZE + 24)
+#define RP_GX_RDX (RP_C_SIZE + 32)
+#define RP_GX_XMM1 (RP_C_SIZE + 40)
+#define RP_GX_SIZE (RP_C_SIZE + 48)
+
+#ifndef __ASSEMBLER__
+struct rp_gmove {
+	uint32_t arg;  // index into the argument pointers
+	uint32_t dst;  // register (0-13) or RP_GM_REGS + stack word
+	uint32_t src;  // byte offset in the argument's value
+	uint8_t size;  // 1 to 8 bytes
+	uint8_t conv;  // 0, RP_GM_SEXT or RP_GM_F32F64
+	uint16_t pad;
+};
+_Static_assert(offsetof(struct rp_gmove, size) == RP_GM_SIZE, "rp_gmove.size");
+_Static_assert(sizeof(struct rp_gmove) == RP_GM_BYTES, "rp_gmove size");
+struct rp_gprog {
+	uint64_t moves;    // struct rp_gmove[nmoves], checked when the program was made
+	uint64_t nmoves;
+	uint64_t nstack;   // stack argument words
+	uint64_t nvec;     // al
+	uint64_t sretsize; // bytes of a result in memory, or 0
+};
+_Static_assert(offsetof(struct rp_gprog, sretsize) == RP_GP_SRETSIZE, "rp_gprog.sretsize");
+struct rp_gatherrec {
+	struct rp_callrec c; // c.fn = rp_gather_thunk, c.nints = 0
+	uint64_t fn;
+	uint64_t prog;       // struct rp_gprog
+	uint64_t argv;       // the argument values' addresses (read before fn runs)
+	uint64_t sret;       // where a result in memory is copied to, or 0
+	uint64_t rdx;        // out
+	uint64_t xmm1;       // out
+};
+_Static_assert(offsetof(struct rp_gatherrec, xmm1) == RP_GX_XMM1, "rp_gatherrec.xmm1");
+_Static_assert(sizeof(struct rp_gatherrec) == RP_GX_SIZE, "rp_gatherrec size");
+void rp_gather_thunk(void);
+#endif // __ASSEMBLER__
 #endif // RUNPLUG_SANDBOX_H
