@@ -535,3 +535,22 @@ func TestBindVariadic(t *testing.T) {
 		t.Errorf("nfixed past the arguments: %v", err)
 	}
 }
+
+// TestCallFrameSRet drives sandbox.CallFrame by hand on a plugin function
+// that takes a 24-byte struct on the stack and returns one in memory: the
+// Frame path of the trampoline, which the bindings do not use.
+func TestCallFrameSRet(t *testing.T) {
+	p := load(t, newLoader(t, Options{}), "ffi_call")
+	f, err := p.Func("s24_fn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out goS24
+	fr := sandbox.Frame{Stack: []uint64{5, 6, 7}, SRet: unsafe.Pointer(&out), SRetSize: unsafe.Sizeof(out)}
+	if _, err := sandbox.CallFrame(nil, f.Addr(), &fr); err != nil {
+		t.Fatal(err)
+	}
+	if out != (goS24{6, 11, 1}) { // {a+1, b+a, c^b}
+		t.Errorf("s24_fn = %+v", out)
+	}
+}

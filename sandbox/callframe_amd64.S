@@ -79,42 +79,10 @@ rp_frame_thunk:
 	movq	RP_FX_FN(%rbx), %r11
 	callq	*%r11
 	movq	RP_FR_RESULT+16(%rbp), %r10	// the record, where it is now
-	movq	%rdx, RP_FX_RDX(%r10)
-	movq	%xmm1, RP_FX_XMM1(%r10)
-	movq	RP_C_ARGS(%r10), %r10		// the frame args, where they are now
-	movq	RP_F_SRETSIZE(%r10), %rcx
-	testq	%rcx, %rcx
-	jz	4f
-	movq	RP_F_SRET(%r10), %rdi
-	leaq	15(%rcx), %rsi
-	andq	$-16, %rsi
-	negq	%rsi
-	addq	%rbp, %rsi			// the buffer, at rbp - rounded size
-	// Copy rcx bytes, eight at a time and then one at a time, never past
-	// the end of sret (rep movsb costs more to start than a small result).
-5:
-	cmpq	$8, %rcx
-	jb	6f
-	movq	(%rsi), %r11
-	movq	%r11, (%rdi)
-	addq	$8, %rsi
-	addq	$8, %rdi
-	subq	$8, %rcx
-	jmp	5b
-6:
-	testq	%rcx, %rcx
-	jz	4f
-	movb	(%rsi), %r11b
-	movb	%r11b, (%rdi)
-	incq	%rsi
-	incq	%rdi
-	decq	%rcx
-	jmp	6b
-4:
-	movq	%rbp, %rsp
-	popq	%rbp
-	.cfi_def_cfa %rsp, 8
-	ret
+	movq	RP_C_ARGS(%r10), %r11		// the frame args, where they are now
+	movq	RP_F_SRETSIZE(%r11), %rcx
+	movq	RP_F_SRET(%r11), %rdi
+	jmp	.Lthunk_out
 	.cfi_endproc
 	.size	rp_frame_thunk, .-rp_frame_thunk
 
@@ -228,36 +196,42 @@ rp_gather_thunk:
 	movq	RP_GX_FN(%rbx), %r11
 	callq	*%r11
 	movq	RP_FR_RESULT+16(%rbp), %r10	// the record, where it is now
-	movq	%rdx, RP_GX_RDX(%r10)
-	movq	%xmm1, RP_GX_XMM1(%r10)
 	movq	RP_GX_PROG(%r10), %r11
 	movq	RP_GP_SRETSIZE(%r11), %rcx
-	testq	%rcx, %rcx
-	jz	.Lg_done
 	movq	RP_GX_SRET(%r10), %rdi
+	// The way out of both thunks: r10 = the record, rcx = the size of a
+	// result in memory (0: none) and rdi = where it goes.
+.Lthunk_out:
+	movq	%rdx, RP_FX_RDX(%r10)
+	movq	%xmm1, RP_FX_XMM1(%r10)
+	testq	%rcx, %rcx
+	jz	.Lthunk_ret
 	leaq	15(%rcx), %rsi
 	andq	$-16, %rsi
 	negq	%rsi
 	addq	%rbp, %rsi			// the buffer, at rbp - rounded size
-.Lg_copy8:
+	// Copy rcx bytes, eight at a time and then one at a time, never past
+	// the end of the destination (rep movsb costs more to start than a
+	// small result).
+.Lcopy8:
 	cmpq	$8, %rcx
-	jb	.Lg_copy1
+	jb	.Lcopy1
 	movq	(%rsi), %r11
 	movq	%r11, (%rdi)
 	addq	$8, %rsi
 	addq	$8, %rdi
 	subq	$8, %rcx
-	jmp	.Lg_copy8
-.Lg_copy1:
+	jmp	.Lcopy8
+.Lcopy1:
 	testq	%rcx, %rcx
-	jz	.Lg_done
+	jz	.Lthunk_ret
 	movb	(%rsi), %r11b
 	movb	%r11b, (%rdi)
 	incq	%rsi
 	incq	%rdi
 	decq	%rcx
-	jmp	.Lg_copy1
-.Lg_done:
+	jmp	.Lcopy1
+.Lthunk_ret:
 	movq	%rbp, %rsp
 	popq	%rbp
 	.cfi_def_cfa %rsp, 8

@@ -62,11 +62,11 @@ var _ [MaxFrameSRet - C.RP_FX_MAXSRET]byte
 type gatherRecord struct {
 	c    callRecord
 	fn   uintptr
+	rdx  uint64
+	xmm1 uint64
 	prog *gatherHdr
 	argv unsafe.Pointer
 	sret unsafe.Pointer
-	rdx  uint64
-	xmm1 uint64
 }
 
 var _ [unsafe.Sizeof(gatherRecord{}) - C.RP_GX_SIZE]byte
@@ -75,6 +75,8 @@ var _ [unsafe.Offsetof(gatherRecord{}.argv) - C.RP_GX_ARGV]byte
 var _ [C.RP_GX_ARGV - unsafe.Offsetof(gatherRecord{}.argv)]byte
 var _ [unsafe.Offsetof(gatherRecord{}.xmm1) - C.RP_GX_XMM1]byte
 var _ [C.RP_GX_XMM1 - unsafe.Offsetof(gatherRecord{}.xmm1)]byte
+var _ [unsafe.Offsetof(gatherRecord{}.sret) - C.RP_GX_SRET]byte
+var _ [C.RP_GX_SRET - unsafe.Offsetof(gatherRecord{}.sret)]byte
 var _ [unsafe.Sizeof(gatherHdr{}) - C.RP_GP_SRETSIZE - 8]byte
 var _ [unsafe.Offsetof(gatherHdr{}.sretSize) - C.RP_GP_SRETSIZE]byte
 var _ [C.RP_GP_SRETSIZE - unsafe.Offsetof(gatherHdr{}.sretSize)]byte

@@ -307,12 +307,12 @@ void rp_frame_thunk(void);
 #define RP_GM_SEXT 1   // sign-extend from size bytes
 #define RP_GM_F32F64 2 // a float, passed as a double
 #define RP_GM_REGS 14  // moves to dst < 14 fill rdi..r9, xmm0..xmm7; the rest stack words
-#define RP_GX_FN (RP_C_SIZE + 0)
-#define RP_GX_PROG (RP_C_SIZE + 8)
-#define RP_GX_ARGV (RP_C_SIZE + 16)
-#define RP_GX_SRET (RP_C_SIZE + 24)
-#define RP_GX_RDX (RP_C_SIZE + 32)
-#define RP_GX_XMM1 (RP_C_SIZE + 40)
+#define RP_GX_FN RP_FX_FN     // the same places as in struct rp_framerec
+#define RP_GX_RDX RP_FX_RDX
+#define RP_GX_XMM1 RP_FX_XMM1
+#define RP_GX_PROG (RP_C_SIZE + 24)
+#define RP_GX_ARGV (RP_C_SIZE + 32)
+#define RP_GX_SRET (RP_C_SIZE + 40)
 #define RP_GX_SIZE (RP_C_SIZE + 48)
 
 #ifndef __ASSEMBLER__
@@ -337,13 +337,14 @@ _Static_assert(offsetof(struct rp_gprog, sretsize) == RP_GP_SRETSIZE, "rp_gprog.
 struct rp_gatherrec {
 	struct rp_callrec c; // c.fn = rp_gather_thunk, c.nints = 0
 	uint64_t fn;
+	uint64_t rdx;        // out
+	uint64_t xmm1;       // out
 	uint64_t prog;       // struct rp_gprog
 	uint64_t argv;       // the argument values' addresses (read before fn runs)
 	uint64_t sret;       // where a result in memory is copied to, or 0
-	uint64_t rdx;        // out
-	uint64_t xmm1;       // out
 };
 _Static_assert(offsetof(struct rp_gatherrec, xmm1) == RP_GX_XMM1, "rp_gatherrec.xmm1");
+_Static_assert(offsetof(struct rp_gatherrec, sret) == RP_GX_SRET, "rp_gatherrec.sret");
 _Static_assert(sizeof(struct rp_gatherrec) == RP_GX_SIZE, "rp_gatherrec size");
 void rp_gather_thunk(void);
 #endif // __ASSEMBLER__
