@@ -36,6 +36,8 @@ type Plugin struct {
 	slow      sync.RWMutex
 	closeOnce sync.Once
 	closeErr  error
+
+	host *hostLib // Load of one of glibc's own libraries: the host's copy
 }
 
 const (
@@ -63,7 +65,8 @@ func (p *Plugin) Name() string { return p.obj.name }
 func (p *Plugin) Path() string { return p.obj.path }
 
 // Base returns the load base of the plugin's image: the address that its
-// virtual address 0 is mapped at.
+// virtual address 0 is mapped at (0 for one of glibc's libraries, which
+// the host's dynamic linker mapped).
 func (p *Plugin) Base() uintptr { return uintptr(p.obj.base) }
 
 // Symbol is a symbol a plugin defines, as Lookup returns it.
@@ -87,6 +90,9 @@ func (p *Plugin) Lookup(name string) (Symbol, error) {
 func (p *Plugin) LookupVersion(name, version string) (Symbol, error) {
 	if p.flags.Load()&stClosing != 0 {
 		return Symbol{}, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrClosed)
+	}
+	if p.host != nil {
+		return p.lookupHost(name, version)
 	}
 	h := newNameHash(name)
 	for _, o := range p.obj.scope {
@@ -159,6 +165,14 @@ func (f *Func) Addr() uintptr { return f.addr }
 // (rdi, rsi, rdx, rcx, r8, r9) and returns its integer result (rax). For
 // more arguments, structs by value or variadic functions, use a typed
 // binding (Bind0...) or FuncSig and CallSig.
+//
+// A pointer argument is a plain address. Go memory passed this way
+// follows the cgo rules, as for Bind: pin it for the call (Pins, PinSlice,
+// Pin: it then stays alive and in place even if the plugin calls back into
+// Go and a goroutine stack moves), it must hold no Go pointers, and the
+// plugin may use it during the call only. Memory the plugin keeps after
+// the call must be C memory (Malloc, CString, NewCell). A C function
+// pointer for a Go function is a Callback's Ptr.
 func (f *Func) Call(args ...uint64) (uint64, error) {
 	if len(args) > 6 {
 		return 0, fmt.Errorf("loader: call %s: %d integer arguments, at most 6", f.name, len(args))
@@ -303,6 +317,9 @@ func (p *Plugin) Close() error {
 }
 
 func (p *Plugin) close() error {
+	if p.host != nil {
+		return p.closeHost()
+	}
 	p.flags.Or(stClosing)
 	// Wait for the calls in flight: IFUNC resolvers, then gated calls.
 	p.slow.Lock()

@@ -468,16 +468,6 @@ func TestSignatureRefusals(t *testing.T) {
 	}
 }
 
-//go:noinline
-func growStack(n int) int {
-	var pad [1024]byte
-	pad[n%1024] = byte(n)
-	if n == 0 {
-		return int(pad[0])
-	}
-	return growStack(n-1) + int(pad[n%1024])
-}
-
 // TestGeneralCallStackMoves: a callback into Go grows the calling
 // goroutine's stack during a general call, which moves the call's record
 // and the Go variable the result in memory is copied to; the result still
