@@ -133,6 +133,7 @@ var cscalars = []cscalar{
 	{abi.Int8, "signed char"}, {abi.Uint8, "unsigned char"}, {abi.Int16, "short"}, {abi.Uint16, "unsigned short"},
 	{abi.Int32, "int"}, {abi.Uint32, "unsigned"}, {abi.Int64, "long"}, {abi.Uint64, "unsigned long"},
 	{abi.Float32, "float"}, {abi.Float64, "double"}, {abi.Pointer, "void *"},
+	{abi.Int128, "__int128"},
 }
 
 // ctype is a generated C type: its name, its abi type, and the C
@@ -227,7 +228,7 @@ func (g *cgen) value(t *abi.Type) any {
 		return g.rng.NormFloat64() * 1e6
 	case abi.KindPointer:
 		return uintptr(g.rng.Uint64())
-	case abi.KindStruct, abi.KindUnion, abi.KindArray:
+	case abi.KindStruct, abi.KindUnion, abi.KindArray, abi.KindInt128:
 		b := make([]byte, t.Size())
 		g.rng.Read(b)
 		return b
