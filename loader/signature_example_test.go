@@ -3,8 +3,6 @@ package loader_test
 import (
 	"bytes"
 	"fmt"
-	"runtime"
-	"unsafe"
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/plugintest"
@@ -85,12 +83,9 @@ func ExampleNewVariadicSignature() {
 		fmt.Println(err)
 		return
 	}
-	buf := make([]byte, 32)
-	var pin runtime.Pinner // the plugin writes to buf: keep it in place
-	pin.Pin(&buf[0])
-	defer pin.Unpin()
+	buf := make([]byte, 32) // passed as a pointer to buf[0], pinned for the call
 	var n int32
-	err = f.CallSig(nil, &n, unsafe.Pointer(&buf[0]), len(buf), "%d %s %.2f", int32(7), "ways", float32(0.5))
+	err = f.CallSig(nil, &n, buf, len(buf), "%d %s %.2f", int32(7), "ways", float32(0.5))
 	fmt.Println(string(buf[:bytes.IndexByte(buf, 0)]), n, err)
 	// Output:
 	// 7 ways 0.50 11 <nil>

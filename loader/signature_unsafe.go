@@ -77,8 +77,11 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 //
 // Values: for an integer or _Bool argument any Go integer or bool (cut to
 // the C type's width); for float and double a float32 or float64; for a
-// pointer a uintptr, an unsafe.Pointer, nil, or a string (passed as a
-// pointer to a NUL-terminated copy that lives for the call); for __int128
+// pointer a uintptr, an unsafe.Pointer, nil, a string (passed as a
+// pointer to a NUL-terminated copy that lives for the call), or a slice
+// or a pointer whose elements hold no Go pointers (passed as the address
+// of its first element, pinned for the call: the plugin may read and
+// write it during the call only); for __int128
 // an abi.Int128Value or abi.Uint128Value; for a struct or union either a
 // Go value whose type abi.TypeOf maps to the same layout, or a []byte
 // holding exactly its C bytes. ret is nil (the result is dropped), a
@@ -139,9 +142,24 @@ func cValue(t *abi.Type, v any, pin *runtime.Pinner) (unsafe.Pointer, error) {
 		} else {
 			*buf = math.Float64bits(x)
 		}
-	case k == abi.KindPointer && (v == nil || rv.Kind() == reflect.String || rv.Kind() == reflect.UnsafePointer):
+	case k == abi.KindPointer && (v == nil || rv.Kind() == reflect.String || rv.Kind() == reflect.UnsafePointer || rv.Kind() == reflect.Slice || rv.Kind() == reflect.Pointer):
 		switch {
 		case v == nil:
+		case rv.Kind() == reflect.Slice || rv.Kind() == reflect.Pointer:
+			// Go memory for the call: pinned, and only of a type with
+			// no Go pointers inside (cgo's rule).
+			if rv.IsNil() || rv.Kind() == reflect.Slice && rv.Len() == 0 {
+				break
+			}
+			if _, err := goCType(rv.Type().Elem()); err != nil {
+				return nil, fmt.Errorf("%T for %v: %w", v, t, err)
+			}
+			p := rv
+			if rv.Kind() == reflect.Slice {
+				p = rv.Index(0).Addr()
+			}
+			pin.Pin(p.Interface())
+			*buf = uint64(uintptr(p.UnsafePointer()))
 		case rv.Kind() == reflect.String:
 			s := rv.String()
 			b := make([]byte, len(s)+1)

@@ -320,12 +320,9 @@ func TestSignatureVariadicLibc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 64)
-	var pin runtime.Pinner
-	pin.Pin(&buf[0])
-	defer pin.Unpin()
+	buf := make([]byte, 64) // a slice for a pointer: pinned for the call by CallSig
 	var n int32
-	err = f.CallSig(nil, &n, unsafe.Pointer(&buf[0]), len(buf), "%d %s %.3f %c %lld %.2f",
+	err = f.CallSig(nil, &n, buf, len(buf), "%d %s %.3f %c %lld %.2f",
 		int32(-42), "runplug", 3.14159, int8('x'), int64(1)<<40, float32(0.25))
 	if err != nil {
 		t.Fatal(err)
@@ -461,6 +458,11 @@ func TestSignatureRefusals(t *testing.T) {
 	}
 	if err := f.CallSig(nil, nil); err == nil {
 		t.Error("missing argument accepted")
+	}
+	ptrSig, _ := NewSignature(abi.Void, abi.Pointer)
+	pf, _ := p.FuncSig("s3_fn", ptrSig)
+	if err := pf.CallSig(nil, nil, []*int{new(int)}); err == nil || !strings.Contains(err.Error(), "Go pointer") {
+		t.Errorf("a slice of Go pointers for a pointer: %v", err)
 	}
 	plain, _ := p.Func("s3_fn")
 	if err := plain.CallSig(nil, nil, goS3{}); err == nil {
