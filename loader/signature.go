@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync/atomic"
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/sandbox"
@@ -21,6 +22,10 @@ type Signature struct {
 	ret  *abi.Type
 	args []*abi.Type
 	prog *frameProg
+	// seen and seenRet remember, per argument and for the result, the
+	// last Go type CallSig found to have the C layout (a reflect.Type).
+	seen    []atomic.Value
+	seenRet atomic.Value
 }
 
 // NewSignature returns the signature of a C function returning ret (nil
@@ -72,7 +77,7 @@ func newSignature(ret *abi.Type, nfixed int, args []*abi.Type) (*Signature, erro
 	if err != nil {
 		return nil, &SignatureError{Symbol: "signature", Index: -2, Reason: err.Error()}
 	}
-	return &Signature{ret: ret, args: append([]*abi.Type(nil), args...), prog: prog}, nil
+	return &Signature{ret: ret, args: append([]*abi.Type(nil), args...), prog: prog, seen: make([]atomic.Value, len(args))}, nil
 }
 
 // Result returns the result type (abi.Void for none).

@@ -18,6 +18,7 @@ import (
 	"reflect"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/runplug/runplug/abi"
@@ -102,13 +103,13 @@ func (f *Func) CallSig(ctx context.Context, ret any, args ...any) error {
 	defer pin.Unpin()
 	ptrs := make([]unsafe.Pointer, len(args))
 	for i, v := range args {
-		p, err := cValue(s.args[i], v, &pin)
+		p, err := cValue(s.args[i], v, &pin, &s.seen[i])
 		if err != nil {
 			return fmt.Errorf("loader: call %s: argument %d: %w", f.name, i, err)
 		}
 		ptrs[i] = p
 	}
-	out, finish, err := cResult(s.ret, ret)
+	out, finish, err := cResult(s.ret, ret, &s.seenRet)
 	if err != nil {
 		return fmt.Errorf("loader: call %s: result: %w", f.name, err)
 	}
@@ -122,10 +123,11 @@ func (f *Func) CallSig(ctx context.Context, ret any, args ...any) error {
 }
 
 // cValue lays v out as a value of C type t and returns its address.
-func cValue(t *abi.Type, v any, pin *runtime.Pinner) (unsafe.Pointer, error) {
+// seen (nil: none) caches the last Go type found to have t's layout.
+func cValue(t *abi.Type, v any, pin *runtime.Pinner, seen *atomic.Value) (unsafe.Pointer, error) {
 	rv := reflect.ValueOf(v)
 	if t.IsAggregate() || t.Kind() == abi.KindInt128 || t.Kind() == abi.KindUint128 || t.Kind() == abi.KindLongDouble {
-		return aggregateValue(t, rv)
+		return aggregateValue(t, rv, seen)
 	}
 	buf := new(uint64)
 	switch k := t.Kind(); {
@@ -187,7 +189,7 @@ func cValue(t *abi.Type, v any, pin *runtime.Pinner) (unsafe.Pointer, error) {
 }
 
 // aggregateValue returns the address of a copy of rv laid out as t.
-func aggregateValue(t *abi.Type, rv reflect.Value) (unsafe.Pointer, error) {
+func aggregateValue(t *abi.Type, rv reflect.Value, seen *atomic.Value) (unsafe.Pointer, error) {
 	if !rv.IsValid() {
 		return nil, fmt.Errorf("nil for %v", t)
 	}
@@ -202,16 +204,33 @@ func aggregateValue(t *abi.Type, rv reflect.Value) (unsafe.Pointer, error) {
 		}
 		return unsafe.Pointer(&b[0]), nil
 	}
-	gt, err := goCType(rv.Type())
-	if err != nil {
+	if err := checkLayout(rv.Type(), t, seen); err != nil {
 		return nil, err
-	}
-	if !abi.SameLayout(gt, t) {
-		return nil, fmt.Errorf("Go type %v (%v) does not have the layout of %v", rv.Type(), gt, t)
 	}
 	c := reflect.New(rv.Type())
 	c.Elem().Set(rv)
 	return c.UnsafePointer(), nil
+}
+
+// checkLayout checks that Go type gt has C type t's layout; seen (nil: no
+// cache) remembers the last type that had.
+func checkLayout(gt reflect.Type, t *abi.Type, seen *atomic.Value) error {
+	if seen != nil {
+		if last, ok := seen.Load().(reflect.Type); ok && last == gt {
+			return nil
+		}
+	}
+	ct, err := goCType(gt)
+	if err != nil {
+		return err
+	}
+	if !abi.SameLayout(ct, t) {
+		return fmt.Errorf("Go type %v (%v) does not have the layout of %v", gt, ct, t)
+	}
+	if seen != nil {
+		seen.Store(gt)
+	}
+	return nil
 }
 
 // goCTypes caches abi.TypeOf for CallSig, which maps the Go types of its
@@ -237,7 +256,7 @@ func goCType(t reflect.Type) (*abi.Type, error) {
 // cResult returns where the result of C type t goes for ret (see CallSig)
 // and, for a scalar result converted to ret's Go type, what to run after
 // the call.
-func cResult(t *abi.Type, ret any) (unsafe.Pointer, func(), error) {
+func cResult(t *abi.Type, ret any, seen *atomic.Value) (unsafe.Pointer, func(), error) {
 	if ret == nil || t.Kind() == abi.KindVoid {
 		return nil, nil, nil
 	}
@@ -256,12 +275,8 @@ func cResult(t *abi.Type, ret any) (unsafe.Pointer, func(), error) {
 	}
 	e := rv.Elem()
 	if t.IsAggregate() || t.Kind() == abi.KindInt128 || t.Kind() == abi.KindUint128 {
-		gt, err := goCType(e.Type())
-		if err != nil {
+		if err := checkLayout(e.Type(), t, seen); err != nil {
 			return nil, nil, err
-		}
-		if !abi.SameLayout(gt, t) {
-			return nil, nil, fmt.Errorf("Go type %v does not have the layout of %v", e.Type(), t)
 		}
 		return rv.UnsafePointer(), nil, nil
 	}

@@ -186,7 +186,7 @@ func direct(t *testing.T, p *Plugin, c ffiCase) []byte {
 	defer pin.Unpin()
 	argv := make([]unsafe.Pointer, len(c.vals))
 	for i, v := range c.vals {
-		ptr, err := cValue(c.args[i], v, &pin)
+		ptr, err := cValue(c.args[i], v, &pin, nil)
 		if err != nil {
 			t.Fatalf("argument %d: %v", i, err)
 		}
@@ -453,6 +453,9 @@ func TestSignatureRefusals(t *testing.T) {
 	}
 	sig, _ := NewSignature(tS3, tS3)
 	f, _ := p.FuncSig("s3_fn", sig)
+	if err := f.CallSig(nil, nil, goS3{1, 2, 3}); err != nil { // caches goS3 as matching
+		t.Errorf("s3_fn(goS3): %v", err)
+	}
 	if err := f.CallSig(nil, nil, goS3f{}); err == nil || !strings.Contains(err.Error(), "layout") {
 		t.Errorf("a float struct for an int struct: %v", err)
 	}
