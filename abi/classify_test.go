@@ -214,9 +214,9 @@ func TestPlanResult(t *testing.T) {
 			t.Errorf("%v: result parts %v, want %v", tc.ret, p.Result.Parts, tc.parts)
 		}
 	}
-	for _, bad := range []*Type{LongDouble, st(LongDouble)} {
-		if _, err := NewPlan(bad); err == nil {
-			t.Errorf("%v result accepted (it comes back in st0)", bad)
+	for _, x := range []*Type{LongDouble, st(LongDouble)} {
+		if p, err := NewPlan(x); err != nil || !p.Result.X87 || len(p.Result.Parts) != 0 {
+			t.Errorf("%v result: %+v, %v; want st0", x, p, err)
 		}
 	}
 	if _, err := NewPlan(Void, Int32, Void); err == nil {

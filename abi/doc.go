@@ -13,10 +13,9 @@
 // libffi's ffi_type describes them. TypeOf maps a Go type to its C
 // counterpart and checks that the Go layout is the C layout.
 //
-// long double (class X87) is passed in memory, as the psABI says, and can
-// be an argument (its 16 bytes given by the caller: Go has no 80-bit
-// float, so TypeOf has no Go type for it); it is returned in the x87
-// register st0, which Plan refuses. __int128 (Int128, Uint128) is supported: two INTEGER eightbytes, 16-byte
+// long double (class X87) is passed in memory, as the psABI says, and
+// returned in the x87 register st0 (ResultLoc.X87); Go has no 80-bit float,
+// so TypeOf has no Go type for it: callers give and get its 16 bytes. __int128 (Int128, Uint128) is supported: two INTEGER eightbytes, 16-byte
 // aligned in memory, never split between a register and the stack. Vector
 // types (__m128, __m256: SSEUP) and bit-fields are not modelled.
 package abi

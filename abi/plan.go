@@ -35,6 +35,7 @@ type ArgLoc struct {
 type ResultLoc struct {
 	Type     *Type
 	InMemory bool   // the caller passes a buffer's address in rdi (the callee returns it in rax)
+	X87      bool   // a long double in st0 (class X87, X87UP), which the caller stores and pops
 	Parts    []Part // Integer parts in rax then rdx, SSE parts in xmm0 then xmm1
 }
 
@@ -107,6 +108,9 @@ func newPlan(ret *Type, args []*Type, nfixed int, variadic bool) (*Plan, error) 
 		if c.InMemory {
 			p.Result.InMemory = true
 			nInt = 1 // the hidden pointer takes rdi
+		} else if len(c.Classes) == 2 && c.Classes[0] == X87 && c.Classes[1] == X87Up {
+			// long double (or a struct of one): st0, which the caller pops.
+			p.Result.X87 = true
 		} else {
 			ri, rs := 0, 0
 			for i, cl := range c.Classes {
@@ -119,7 +123,7 @@ func newPlan(ret *Type, args []*Type, nfixed int, variadic bool) (*Plan, error) 
 				case NoClass:
 					continue
 				default:
-					return nil, &PlanError{Index: -1, Type: ret, Reason: fmt.Sprintf("class %v is returned in the x87 unit (st0), which runplug does not read", cl)}
+					return nil, &PlanError{Index: -1, Type: ret, Reason: fmt.Sprintf("class %v (in the x87 unit beside other classes) is not supported", cl)}
 				}
 				p.Result.Parts = append(p.Result.Parts, part)
 			}

@@ -30,9 +30,10 @@ type Signature struct {
 
 // NewSignature returns the signature of a C function returning ret (nil
 // or abi.Void: nothing) with the given argument types. Every type the abi
-// package describes can be passed except long double results (which come
-// back in the x87 unit); arrays, which C passes as pointers, are refused
-// as arguments and results (wrap one in a struct to pass it by value).
+// package describes can be passed (a long double, which Go cannot hold, as
+// its 16 bytes in a []byte, both ways); arrays, which C passes as
+// pointers, are refused as arguments and results (wrap one in a struct to
+// pass it by value).
 func NewSignature(ret *abi.Type, args ...*abi.Type) (*Signature, error) {
 	return newSignature(ret, -1, args)
 }
@@ -171,6 +172,7 @@ type frameProg struct {
 	nstack   int    // stack words
 	sretSize uint64 // bytes of a result in memory, 0 if none
 	nvec     uint8
+	x87      bool // a long double result, from st0 (16 bytes)
 }
 
 func compileFrame(plan *abi.Plan) (*frameProg, error) {
@@ -225,6 +227,10 @@ func compileFrame(plan *abi.Plan) (*frameProg, error) {
 	g, err := sandbox.NewGatherProgram(moves, len(plan.Args), fp.nstack, fp.nvec, uintptr(fp.sretSize))
 	if err != nil {
 		return nil, err
+	}
+	if plan.Result.X87 {
+		fp.x87 = true
+		g = g.X87Result()
 	}
 	fp.gather = g
 	return fp, nil

@@ -64,6 +64,10 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 	if out == nil {
 		return nil
 	}
+	if fp.x87 {
+		*(*[16]byte)(out) = r.ST0
+		return nil
+	}
 	res := [4]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1}
 	for _, m := range fp.rets {
 		storeBytes(unsafe.Add(out, m.dst), res[m.reg], m.size)
@@ -272,6 +276,9 @@ func cResult(t *abi.Type, ret any, seen *atomic.Value) (unsafe.Pointer, func(), 
 	}
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return nil, nil, fmt.Errorf("%T: want a non-nil pointer or a []byte", ret)
+	}
+	if t.Kind() == abi.KindLongDouble {
+		return nil, nil, fmt.Errorf("%T for long double: want a []byte of 16 (Go has no 80-bit float)", ret)
 	}
 	e := rv.Elem()
 	if t.IsAggregate() || t.Kind() == abi.KindInt128 || t.Kind() == abi.KindUint128 {

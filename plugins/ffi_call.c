@@ -291,3 +291,7 @@ s24 s24_via(s24 s, long a, long b, long c, long d, long e, long f, long g, long 
 // called, with its bytes given by the host.
 double ld_arg(int k, long double x, double y) { return (double)(x * k) + y; }
 void ld_arg_direct(void **a, void *r) { *(double *)r = ld_arg(A(0, int), A(1, long double), A(2, double)); }
+
+// return_ldl.c: a long double result comes back in st0.
+long double ld_ret(long double x, int k, double y) { return x * k + y; }
+void ld_ret_direct(void **a, void *r) { *(long double *)r = ld_ret(A(0, long double), A(1, int), A(2, double)); }

@@ -32,10 +32,13 @@ type Frame struct {
 }
 
 // FrameResult holds the result registers of a general call: rax and rdx,
-// and the bits of xmm0 and xmm1 (a float result is in the low 32 bits).
+// and the bits of xmm0 and xmm1 (a float result is in the low 32 bits);
+// after a CallGather whose program has an x87 result, ST0 holds the long
+// double from st0 as it lies in memory (10 bytes, then 6 zero bytes).
 type FrameResult struct {
 	RAX, RDX   uint64
 	XMM0, XMM1 uint64
+	ST0        [16]byte
 }
 
 // Limits of a Frame, the bounds of rp_frame_thunk's stack use.
@@ -82,6 +85,17 @@ type gatherHdr struct {
 	nstack   uintptr
 	nvec     uintptr
 	sretSize uintptr
+	x87      uintptr
+}
+
+// X87Result returns p made to store and pop a long double result from
+// the x87 register st0 into FrameResult.ST0 (the callee's result is of
+// class X87). Without it, a callee that returns one leaves it on the x87
+// stack.
+func (p *GatherProgram) X87Result() *GatherProgram {
+	c := *p
+	c.hdr.x87 = 1
+	return &c
 }
 
 // NewGatherProgram checks moves for a call with nargs argument values,

@@ -97,7 +97,9 @@ rp_frame_thunk:
 // move wrote are not arguments: their garbage is never read), sets al and
 // calls fn. The moves were checked when the program was made (their
 // destinations within the image and the stack words, their arguments
-// within argv), so nothing here writes out of bounds. After fn it does what
+// within argv), so nothing here writes out of bounds. After fn it stores
+// and pops st0 when the program says the result is a long double (left on
+// the x87 stack, eight such results would overflow it), then does what
 // rp_frame_thunk does, with the record's sret.
 	.globl	rp_gather_thunk
 	.hidden	rp_gather_thunk
@@ -197,6 +199,10 @@ rp_gather_thunk:
 	callq	*%r11
 	movq	RP_FR_RESULT+16(%rbp), %r10	// the record, where it is now
 	movq	RP_GX_PROG(%r10), %r11
+	cmpq	$0, RP_GP_X87(%r11)
+	je	7f
+	fstpt	RP_GX_ST0(%r10)			// a long double: store st0 and pop it
+7:
 	movq	RP_GP_SRETSIZE(%r11), %rcx
 	movq	RP_GX_SRET(%r10), %rdi
 	// The way out of both thunks: r10 = the record, rcx = the size of a

@@ -67,6 +67,7 @@ type gatherRecord struct {
 	prog *gatherHdr
 	argv unsafe.Pointer
 	sret unsafe.Pointer
+	st0  [16]byte
 }
 
 var _ [unsafe.Sizeof(gatherRecord{}) - C.RP_GX_SIZE]byte
@@ -77,7 +78,11 @@ var _ [unsafe.Offsetof(gatherRecord{}.xmm1) - C.RP_GX_XMM1]byte
 var _ [C.RP_GX_XMM1 - unsafe.Offsetof(gatherRecord{}.xmm1)]byte
 var _ [unsafe.Offsetof(gatherRecord{}.sret) - C.RP_GX_SRET]byte
 var _ [C.RP_GX_SRET - unsafe.Offsetof(gatherRecord{}.sret)]byte
-var _ [unsafe.Sizeof(gatherHdr{}) - C.RP_GP_SRETSIZE - 8]byte
+var _ [unsafe.Sizeof(gatherHdr{}) - C.RP_GP_X87 - 8]byte
+var _ [unsafe.Offsetof(gatherHdr{}.x87) - C.RP_GP_X87]byte
+var _ [C.RP_GP_X87 - unsafe.Offsetof(gatherHdr{}.x87)]byte
+var _ [unsafe.Offsetof(gatherRecord{}.st0) - C.RP_GX_ST0]byte
+var _ [C.RP_GX_ST0 - unsafe.Offsetof(gatherRecord{}.st0)]byte
 var _ [unsafe.Offsetof(gatherHdr{}.sretSize) - C.RP_GP_SRETSIZE]byte
 var _ [C.RP_GP_SRETSIZE - unsafe.Offsetof(gatherHdr{}.sretSize)]byte
 var _ [unsafe.Sizeof(GatherMove{}) - C.RP_GM_BYTES]byte
@@ -115,7 +120,7 @@ func (g *Gate) CallGather(ctx context.Context, fn uintptr, p *GatherProgram, arg
 	if err := runContext(ctx, &r.c); err != nil {
 		return FrameResult{}, err
 	}
-	return FrameResult{RAX: r.c.a, RDX: r.rdx, XMM0: r.c.b, XMM1: r.xmm1}, nil
+	return FrameResult{RAX: r.c.a, RDX: r.rdx, XMM0: r.c.b, XMM1: r.xmm1, ST0: r.st0}, nil
 }
 
 // gatherMismatch is CallGather's error for arguments that do not fit the

@@ -298,6 +298,7 @@ void rp_frame_thunk(void);
 #define RP_GP_NSTACK 16
 #define RP_GP_NVEC 24
 #define RP_GP_SRETSIZE 32
+#define RP_GP_X87 40
 #define RP_GM_ARG 0
 #define RP_GM_DST 4
 #define RP_GM_SRC 8
@@ -313,7 +314,8 @@ void rp_frame_thunk(void);
 #define RP_GX_PROG (RP_C_SIZE + 24)
 #define RP_GX_ARGV (RP_C_SIZE + 32)
 #define RP_GX_SRET (RP_C_SIZE + 40)
-#define RP_GX_SIZE (RP_C_SIZE + 48)
+#define RP_GX_ST0 (RP_C_SIZE + 48)
+#define RP_GX_SIZE (RP_C_SIZE + 64)
 
 #ifndef __ASSEMBLER__
 struct rp_gmove {
@@ -332,8 +334,10 @@ struct rp_gprog {
 	uint64_t nstack;   // stack argument words
 	uint64_t nvec;     // al
 	uint64_t sretsize; // bytes of a result in memory, or 0
+	uint64_t x87;      // the result is a long double in st0: store and pop it
 };
 _Static_assert(offsetof(struct rp_gprog, sretsize) == RP_GP_SRETSIZE, "rp_gprog.sretsize");
+_Static_assert(offsetof(struct rp_gprog, x87) == RP_GP_X87, "rp_gprog.x87");
 struct rp_gatherrec {
 	struct rp_callrec c; // c.fn = rp_gather_thunk, c.nints = 0
 	uint64_t fn;
@@ -342,8 +346,10 @@ struct rp_gatherrec {
 	uint64_t prog;       // struct rp_gprog
 	uint64_t argv;       // the argument values' addresses (read before fn runs)
 	uint64_t sret;       // where a result in memory is copied to, or 0
+	uint64_t st0[2];     // out: a long double result (fstpt: 10 bytes)
 };
 _Static_assert(offsetof(struct rp_gatherrec, xmm1) == RP_GX_XMM1, "rp_gatherrec.xmm1");
+_Static_assert(offsetof(struct rp_gatherrec, st0) == RP_GX_ST0, "rp_gatherrec.st0");
 _Static_assert(offsetof(struct rp_gatherrec, sret) == RP_GX_SRET, "rp_gatherrec.sret");
 _Static_assert(sizeof(struct rp_gatherrec) == RP_GX_SIZE, "rp_gatherrec size");
 void rp_gather_thunk(void);
