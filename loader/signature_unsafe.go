@@ -86,10 +86,11 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 // pointer to a NUL-terminated copy that lives for the call), or a slice
 // or a pointer whose elements hold no Go pointers (passed as the address
 // of its first element, pinned for the call: the plugin may read and
-// write it during the call only); for __int128
-// an abi.Int128Value or abi.Uint128Value; for a struct or union either a
-// Go value whose type abi.TypeOf maps to the same layout, or a []byte
-// holding exactly its C bytes. ret is nil (the result is dropped), a
+// write it during the call only); for __int128 an abi.Int128Value or
+// abi.Uint128Value; for long double a []byte of its 16 bytes (x87
+// extended, then padding); for a struct or union either a Go value whose
+// type abi.TypeOf maps to the same layout, or a []byte holding exactly its
+// C bytes. ret is nil (the result is dropped), a
 // pointer to a Go variable of such a type, or a []byte of the result's
 // size; after an error its contents are unspecified. Go memory in a value
 // is read before the call: the plugin sees copies, and keeps none of them
