@@ -142,7 +142,7 @@
 //
 // # Typed bindings
 //
-// [Bind0] to [Bind6] (and [BindVoid0] to [BindVoid6] for functions with
+// [Bind0] to [Bind12] (and [BindVoid0] to [BindVoid12] for functions with
 // no result) bind a plugin function to a typed Go function, for example
 // Bind2[int32, float64, float64](p, "scale") gives a
 // func(int32, float64) (float64, error). Arguments and results may be
@@ -156,8 +156,17 @@
 // of rax undefined); a float32 is the low 32 bits of its xmm register. A
 // call allocates nothing unless it has string arguments, and costs about
 // as much as Func.Call (BenchmarkBind). [Bind] does the same with
-// reflect.MakeFunc for any mix of up to 6 integer-class and 8 float-class
-// arguments, at reflect's cost per call.
+// reflect.MakeFunc for any number of arguments, at reflect's cost per
+// call, and [BindVariadic] for variadic C functions.
+//
+// Structs (and abi.Int128Value) go by value both ways, and arguments past
+// the registers on the stack, as the SysV AMD64 psABI says (package abi
+// classifies and plans; the sandbox's general call performs the plan):
+// a binding whose signature needs that takes the general path, one that
+// does not keeps the register-only one. A Go struct's layout is checked
+// against its C layout at bind time. For signatures known only at run
+// time, [NewSignature] and [NewVariadicSignature] build one from abi
+// types, [Plugin.FuncSig] binds it and [Func.CallSig] calls it.
 //
 // # Host functions
 //
