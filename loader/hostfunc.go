@@ -185,14 +185,18 @@ func (t *hostTable) close() {
 // hostFn is a host function or a callback in a form the sandbox calls.
 type hostFn struct {
 	raw          RawHostFunc
-	regs         sandbox.RegFunc // instead of raw: takes the registers as they are
-	nInt, nFloat int             // the arguments regs takes
+	regs         sandbox.RegFunc   // instead of raw: takes the registers as they are
+	nInt, nFloat int               // the arguments regs takes
+	frame        sandbox.FrameFunc // instead of raw: also reads stack arguments (callback_unsafe.go)
 }
 
 // callback returns a sandbox.Callback that runs h.
 func (h hostFn) callback(name string) (*sandbox.Callback, error) {
 	if h.regs != nil {
 		return sandbox.NewCallbackRegs(name, h.regs, h.nInt, h.nFloat)
+	}
+	if h.frame != nil {
+		return sandbox.NewCallbackFrame(name, h.frame)
 	}
 	return sandbox.NewCallback(name, h.raw)
 }
@@ -231,7 +235,14 @@ func hostCallback(name string, fn any) (hostFn, error) {
 	}
 	s, err := newSig(name, ft, args, res)
 	if err != nil {
-		return hostFn{}, err
+		// Not a register signature: stack arguments or structs by value
+		// take the general form, planned by package abi (whose refusal,
+		// naming the field at fault, is the error).
+		frame, ferr := frameHostFunc(name, ft, fv, args, res)
+		if ferr != nil {
+			return hostFn{}, ferr
+		}
+		return hostFn{frame: frame}, nil
 	}
 	if p := newRegPlan(s, fv); p != nil {
 		if p.regsForm() {

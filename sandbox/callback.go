@@ -155,12 +155,32 @@ func NewCallbackRegs(name string, fn RegFunc, nInt, nFloat int) (*Callback, erro
 	return newCallback(name, &callbackFn{regs: fn, floats: nFloat > 0}, regs)
 }
 
+// FrameFunc is the frame form of a callback's Go function: a raw function
+// (see NewCallback) that also receives the address of the caller's stack
+// arguments, the first of them at stack (the callee's 8(%rsp) at entry;
+// the SysV AMD64 psABI's argument area), to read arguments passed in
+// memory: past the sixth integer or eighth vector register, or structs
+// of class MEMORY. A function returning a MEMORY-class struct finds the
+// caller's buffer in a.Int[0] (rdi), fills it and returns its address in
+// Result.Int (rax). The area belongs to the caller and is valid only
+// during the call.
+type FrameFunc func(a *Args, stack uintptr) Result
+
+// NewCallbackFrame is NewCallback for a function in frame form.
+func NewCallbackFrame(name string, fn FrameFunc) (*Callback, error) {
+	if fn == nil {
+		return nil, fmt.Errorf("sandbox: new callback %s: nil function", name)
+	}
+	return newCallback(name, &callbackFn{frame: fn}, -1)
+}
+
 // callbackFn is what a thunk slot holds: its Callback's Go function, in
-// one of its two forms, or neither once the Callback is freed.
+// one of its three forms, or none once the Callback is freed.
 type callbackFn struct {
 	cb     *Callback
 	raw    func(*Args) Result
 	regs   RegFunc
+	frame  FrameFunc
 	floats bool // regs takes float arguments
 }
 
@@ -321,7 +341,7 @@ func lookupCallback(id uint32) *callbackFn {
 // then ends).
 func dispatch(id uint32, a *Args, inCall bool) (code int64) {
 	fn := lookupCallback(id)
-	if fn == nil || fn.raw == nil && fn.regs == nil {
+	if fn == nil || fn.raw == nil && fn.regs == nil && fn.frame == nil {
 		var c *Callback
 		name := fmt.Sprintf("#%d", id)
 		if fn != nil {
@@ -347,8 +367,11 @@ func dispatch(id uint32, a *Args, inCall bool) (code int64) {
 		} else {
 			a.Int[0], a.Float[0] = fn.regs(i[0], i[1], i[2], i[3], i[4], i[5], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 		}
-	} else {
+	} else if fn.raw != nil {
 		r := fn.raw(a)
+		a.Int[0], a.Float[0] = r.Int, r.Float
+	} else {
+		r := fn.frame(a, stackArgs(a))
 		a.Int[0], a.Float[0] = r.Int, r.Float
 	}
 	done = true

@@ -38,6 +38,16 @@ func rpGoCallback(id C.uint32_t, a *C.struct_rp_args, inCall C.int) C.int64_t {
 	return C.int64_t(dispatch(uint32(id), (*Args)(unsafe.Pointer(a)), inCall != 0))
 }
 
+// cbStackArgs is where the caller's stack arguments start relative to the
+// struct rp_args a callback entry passes: that struct is the bottom of the
+// entry's 112-byte frame, above which lie the saved rbp and the return
+// address (callback_amd64.S).
+const cbStackArgs = 112 + 8 + 8
+
+// stackArgs returns the address of the stack arguments of the call whose
+// argument registers a entry saved in a.
+func stackArgs(a *Args) uintptr { return uintptr(unsafe.Pointer(a)) + cbStackArgs }
+
 // callbackEntry returns the address of rp_cb_entry, the common target of
 // every thunk.
 func callbackEntry() uintptr { return uintptr(C.rp_cb_entry_addr()) }

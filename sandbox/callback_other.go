@@ -17,6 +17,8 @@ func mapThunkPage(first, n uint32) (uintptr, []uint64, error) {
 
 func callbackEntryFor(regs int) uintptr { return 0 }
 
+func stackArgs(a *Args) uintptr { return 0 }
+
 func fixtureCallbackLoop(fn uintptr, n int64) int64 { return 0 }
 
 func fixtureCallbackPair(fn uintptr, a int64, x float64) float64 { return 0 }
