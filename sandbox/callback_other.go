@@ -33,5 +33,8 @@ func LoopExport(n int64) int64 { panic(errors.ErrUnsupported) }
 // LoopExportHandle panics: this build cannot run native code.
 func LoopExportHandle(fn func(a, b int64) int64, n int64) int64 { panic(errors.ErrUnsupported) }
 
+// LoopExportRecover panics: this build cannot run native code.
+func LoopExportRecover(n int64) int64 { panic(errors.ErrUnsupported) }
+
 // ExportAddAddr returns 0: this build cannot run native code.
 func ExportAddAddr() uintptr { return 0 }
