@@ -80,7 +80,10 @@ func (e *HostPanicError) Unwrap() []error {
 // Callback is a C-callable entry point that runs a Go function on the
 // calling thread: native code calls Addr as a function of up to six
 // integer or pointer arguments and eight double arguments (SysV AMD64
-// ABI), and gets back the Go function's Result in rax and xmm0.
+// ABI), and gets back the Go function's Result in rax and xmm0. A
+// function in frame form (NewCallbackFrame) also reads the arguments
+// native code passed on the stack, and can return a struct in rax:rdx,
+// xmm0:xmm1 or the caller's buffer.
 //
 // Any thread may call it: one inside a protected call (Call, CallContext;
 // the Go function then runs nested in that call), a Go thread in no
