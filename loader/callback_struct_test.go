@@ -176,3 +176,30 @@ func TestCallbackStructRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestHostFuncStructs: a host function (imported by name, not passed as
+// a pointer) takes the general form too: structs by value, a MEMORY
+// result, a 24-byte argument on the stack.
+func TestHostFuncStructs(t *testing.T) {
+	l := newLoader(t, Options{})
+	release, err := l.RegisterHostFunc("rp_host_big", func(p cbII, q cbDD, m cbMix, b cbBig, x int64, y float64) cbBig {
+		i := cbISum(p, m, b, x)
+		return cbBig{i, i * 2, int64(cbFSum(q, m, y))}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	p := load(t, l, "cb_struct")
+	viaHost, err := Bind1[int64, cbBig](p, "call_host_big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seed := range []int64{2, -99} {
+		c, _ := callStruct[cbBig](t, p, "call_big", "cb_big", func(cbII, cbDD, cbMix, cbBig, int64, float64) cbBig { return cbBig{} }, seed)
+		g, err := viaHost(seed)
+		if err != nil || g != c || c == (cbBig{}) {
+			t.Errorf("seed %d: C callee %+v, host function %+v (%v)", seed, c, g, err)
+		}
+	}
+}

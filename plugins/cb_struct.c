@@ -99,3 +99,15 @@ struct big call_big_thread(fn_big fn, int64_t seed) {
 	}
 	return j.r;
 }
+
+// rp_host_big is a host function (loader.RegisterHostFunc) with
+// cb_big's signature, when the host registered one (weak: the plugin
+// loads without it).
+extern struct big rp_host_big(struct ii, struct dd, struct mix, struct big, int64_t, double) __attribute__((weak));
+
+struct big call_host_big(int64_t seed) {
+	if (!rp_host_big) {
+		return (struct big){0, 0, 0};
+	}
+	return rp_host_big(ARGS(seed));
+}
