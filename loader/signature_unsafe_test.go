@@ -483,6 +483,19 @@ func TestSignatureRefusals(t *testing.T) {
 	}
 }
 
+// growStackFrames recurses through n frames of 1 KiB each, so that the
+// goroutine's stack is copied to a larger one.
+//
+//go:noinline
+func growStackFrames(n int) int {
+	var pad [1024]byte
+	pad[n%len(pad)] = byte(n)
+	if n == 0 {
+		return int(pad[0])
+	}
+	return growStackFrames(n-1) + int(pad[n%len(pad)])
+}
+
 // TestGeneralCallStackMoves: a callback into Go grows the calling
 // goroutine's stack during a general call, which moves the call's record
 // and the Go variable the result in memory is copied to; the result still
@@ -490,7 +503,7 @@ func TestSignatureRefusals(t *testing.T) {
 func TestGeneralCallStackMoves(t *testing.T) {
 	p := load(t, newLoader(t, Options{}), "ffi_call")
 	cb, err := sandbox.NewCallback("grow", func(a *sandbox.Args) sandbox.Result {
-		return sandbox.Result{Int: a.Int[0]*10 + uint64(growStack(200)&0)}
+		return sandbox.Result{Int: a.Int[0]*10 + uint64(growStackFrames(200)&0)}
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -165,9 +165,6 @@ func LoopExportHandle(fn func(a, b int64) int64, n int64) int64 {
 // taken for the plugin's.)
 func ExportAddAddr() uintptr { return uintptr(C.rp_sys_export_add_addr()) }
 
-// S24 is a 24-byte struct of three int64, laid out as struct rp_s24.
-type S24 struct{ A, B, C int64 }
-
 // CallUnprotectedS24 calls the native function fn, which takes and returns
 // an S24 by value, with one plain cgo call and no protection: the baseline
 // that a general call (a struct on the stack, a result in memory) is

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 )
@@ -40,6 +41,11 @@ type FrameResult struct {
 	XMM0, XMM1 uint64
 	ST0        [16]byte
 }
+
+// ErrFrame is wrapped by the error of a general call whose Frame or
+// GatherProgram is out of bounds (too many stack words, too large a result
+// buffer, a move outside its argument or the frame).
+var ErrFrame = errors.New("sandbox: invalid call frame")
 
 // Limits of a Frame, the bounds of rp_frame_thunk's stack use.
 const (
@@ -131,3 +137,8 @@ func NewGatherProgram(moves []GatherMove, nargs, nstack int, nvec uint8, sretSiz
 // SRetSize returns the size of the result in memory the program expects
 // a buffer for (0 if none).
 func (p *GatherProgram) SRetSize() uintptr { return p.hdr.sretSize }
+
+// S24 is a 24-byte struct of three int64, laid out as C's struct rp_s24:
+// the argument and result of the general call's cgo baseline
+// (CallUnprotectedS24).
+type S24 struct{ A, B, C int64 }

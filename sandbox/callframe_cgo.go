@@ -166,10 +166,6 @@ func runContext(ctx context.Context, c *callRecord) error {
 // rpFrameThunk is rp_frame_thunk's address.
 var rpFrameThunk = uintptr(unsafe.Pointer(C.rp_frame_thunk))
 
-// ErrFrame is wrapped by the error of a general call whose Frame is out
-// of bounds (too many stack words, too large a result buffer).
-var ErrFrame = errors.New("sandbox: invalid call frame")
-
 // checkFrame checks a Frame's bounds (its fields passed by value, so that
 // the Frame does not escape).
 func checkFrame(nstack int, sret bool, sretSize uintptr) error {

@@ -1,32 +1,26 @@
-//go:build !linux || !amd64 || !cgo
+//go:build !(linux && amd64 && cgo)
 
 package sandbox
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"unsafe"
 )
 
-// ErrFrame is wrapped by the error of a general call whose Frame is out
-// of bounds.
-var ErrFrame = errors.New("sandbox: invalid call frame")
-
-// CallGather calls fn with the arguments p gathers from args; elsewhere it
-// fails with errors.ErrUnsupported.
+// CallGather fails with ErrUnsupported: this build cannot run native code.
 func (g *Gate) CallGather(ctx context.Context, fn uintptr, p *GatherProgram, args []unsafe.Pointer, sret unsafe.Pointer) (FrameResult, error) {
-	return CallFrame(ctx, fn, nil)
+	return FrameResult{}, ErrUnsupported
 }
 
-// CallFrame calls fn with the frame f through the gate (see the linux/amd64
-// documentation); elsewhere it fails with errors.ErrUnsupported.
+// CallFrame fails with ErrUnsupported: this build cannot run native code.
 func (g *Gate) CallFrame(ctx context.Context, fn uintptr, f *Frame) (FrameResult, error) {
-	return CallFrame(ctx, fn, f)
+	return FrameResult{}, ErrUnsupported
 }
 
-// CallFrame fails with errors.ErrUnsupported: native calls need linux/amd64
-// with cgo.
+// CallFrame fails with ErrUnsupported: this build cannot run native code.
 func CallFrame(ctx context.Context, fn uintptr, f *Frame) (FrameResult, error) {
-	return FrameResult{}, fmt.Errorf("sandbox: call frame: native calls need linux/amd64 with cgo: %w", errors.ErrUnsupported)
+	return FrameResult{}, ErrUnsupported
 }
+
+// CallUnprotectedS24 panics: this build cannot run native code.
+func CallUnprotectedS24(fn uintptr, s S24) S24 { panic(ErrUnsupported) }

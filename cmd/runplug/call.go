@@ -29,11 +29,13 @@ var callCommand = command{
 	args:    "FILE SYMBOL [ARG...]",
 	summary: "load FILE with runplug's loader, call SYMBOL with the ARGs and print its result",
 	native:  true,
-	details: `Each ARG is an integer (123, -5, 0x1f), d:REAL (a double), f:REAL (a float)
-or s:TEXT (a pointer to a NUL-terminated copy of TEXT), any number of them
-(past the registers they go on the stack, as the SysV AMD64 ABI says); "..."
-marks where a variadic call's variable part starts. Errors count arguments from 1.
-The result is printed as --ret says (default int: rax as a signed integer).
+	details: `Each ARG is an integer (123, -5, 0x1f; passed as 64 bits), d:REAL (a double),
+f:REAL (a float) or s:TEXT (a pointer to a NUL-terminated copy of TEXT), any
+number of them: the first 6 integers or strings and 8 floating-point values in
+registers, the rest on the stack, as the SysV AMD64 ABI says. "..." marks where
+the variable part of a variadic function's arguments starts (al is set; a
+float there is passed as a double). Errors count arguments from 1. The result
+is printed as --ret says (default int: rax as a signed integer).
 
 FILE may be a name without a slash ("libz.so.1"): unless a file of that name
 is in the current directory, it is searched for as dlopen does. Needed
@@ -112,6 +114,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	default:
 		out = &r.Int
 	}
+	logger.Trace("arguments", "values", fmt.Sprint(vals))
 	err = fn.CallSig(nil, out, vals...)
 	if f, ok := out.(*float32); ok {
 		r.Float = float64(*f)
