@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 
@@ -56,6 +57,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	ret := fs.String("ret", "int", "result `KIND`: int, uint, hex, double, float, str or void")
 	var dirs dirList
 	fs.Var(&dirs, "L", "a directory `DIR` to search for needed libraries (repeatable)")
+	isolated := fs.Bool("isolate", false, isolateUsage) // isolate.go
 	logger, err := parseFlags(fs, level, args, stdout, stderr)
 	if err != nil {
 		return flagExit(err)
@@ -77,7 +79,10 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, fmt.Errorf("call %s: %w", path, err))
 	}
 
-	l := loader.New(loader.Options{Logger: logger, SearchPath: dirs})
+	if *isolated && *ret == "str" {
+		return usageError(stderr, "call", "--ret str cannot read the child's memory with --isolate")
+	}
+	l := loader.New(loader.Options{Logger: logger, SearchPath: dirs, Isolation: isolation(*isolated, logger)})
 	defer l.Close()
 	if err := registerBuiltins(l, stderr); err != nil {
 		return fail(stderr, fmt.Errorf("call %s: %w", path, err))
@@ -85,6 +90,52 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	p, err := l.Load(objectArg(path))
 	if err != nil {
 		return callFailed(stderr, fmt.Sprintf("call %s: load", path), err)
+	}
+	if *isolated {
+		// The isolated call takes register arguments only.
+		if ca.NFixed >= 0 {
+			return usageError(stderr, "call", "a variadic call (\"...\") is not supported with --isolate")
+		}
+		var a sandbox.Args
+		var slots []int
+		ni, nf := 0, 0
+		for _, arg := range ca.Args {
+			if arg.Kind == 'd' || arg.Kind == 'f' {
+				if nf == len(a.Float) {
+					return usageError(stderr, "call", "more than 8 floating-point arguments are not supported with --isolate")
+				}
+				a.Float[nf] = arg.Float
+				if arg.Kind == 'f' { // a float is the low 32 bits of its register
+					a.Float[nf] = math.Float64frombits(uint64(math.Float32bits(float32(arg.Float))))
+				}
+				nf++
+				continue
+			}
+			if ni == len(a.Int) {
+				return usageError(stderr, "call", "more than 6 integer or string arguments are not supported with --isolate")
+			}
+			if arg.Kind == 's' {
+				slots = append(slots, ni)
+			}
+			a.Int[ni] = arg.Int
+			ni++
+		}
+		fn, err := p.Func(symbol)
+		if err != nil {
+			return fail(stderr, fmt.Errorf("call %s %s: %w", path, symbol, err))
+		}
+		r, err := callIsolated(fn, &a, ca.Texts(), slots)
+		if err != nil {
+			return callFailed(stderr, fmt.Sprintf("call %s %s", path, symbol), err)
+		}
+		out, _ := formatResult(*ret, r.Int, r.Float)
+		if *ret != "void" {
+			fmt.Fprintln(stdout, out)
+		}
+		if err := l.Close(); err != nil {
+			return fail(stderr, fmt.Errorf("call %s: unload: %w", path, err))
+		}
+		return exitOK
 	}
 	strs, addrs, err := newCStrings(ca.Texts())
 	if err != nil {
