@@ -16,7 +16,13 @@ type (
 		F float32
 		D float64
 	}
-	cbBig struct{ A, B, C int64 }
+	cbBig   struct{ A, B, C int64 }
+	cbFF    struct{ A, B float32 }
+	cbSmall struct {
+		C int8
+		S int16
+		I int32
+	}
 )
 
 // cbISum and cbFSum are cb_struct.c's isum and fsum.
@@ -108,6 +114,14 @@ func TestCallbackStructs(t *testing.T) {
 				return cbBig{i, i * 2, int64(cbFSum(q, m, y))}
 			}, seed)
 			if c != g || c == (cbBig{}) {
+				t.Errorf("seed %d: C callee %+v, Go callback %+v", seed, c, g)
+			}
+		})
+		t.Run("ff", func(t *testing.T) {
+			c, g := callStruct[cbFF](t, p, "call_ff", "cb_ff", func(x cbFF, y float32, k cbSmall, z cbFF) cbFF {
+				return cbFF{x.A*2 + y + z.B + float32(k.C), x.B*3 - z.A + float32(k.S) + float32(k.I)*0.5}
+			}, seed)
+			if c != g || c == (cbFF{}) {
 				t.Errorf("seed %d: C callee %+v, Go callback %+v", seed, c, g)
 			}
 		})

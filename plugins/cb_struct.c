@@ -111,3 +111,20 @@ struct big call_host_big(int64_t seed) {
 	}
 	return rp_host_big(ARGS(seed));
 }
+
+// Two floats share one SSE eightbyte (xmm0's low 64 bits), and a struct
+// of small integers packs into one INTEGER eightbyte.
+struct ff { float a, b; };
+struct small { int8_t c; int16_t s; int32_t i; };
+
+struct ff cb_ff(struct ff x, float y, struct small k, struct ff z) {
+	return (struct ff){x.a * 2 + y + z.b + k.c, x.b * 3 - z.a + k.s + (float)k.i * 0.5f};
+}
+
+typedef struct ff (*fn_ff)(struct ff, float, struct small, struct ff);
+
+struct ff call_ff(fn_ff fn, int64_t seed) {
+	return fn((struct ff){(float)seed * 0.5f, -(float)seed}, (float)seed * 0.25f,
+	          (struct small){(int8_t)(-seed), (int16_t)(seed * 3), (int32_t)(seed * 1000)},
+	          (struct ff){1.5f, (float)seed + 0.75f});
+}
