@@ -155,3 +155,42 @@ func BenchmarkCallbackInterleaved(b *testing.B) {
 	b.ReportMetric(q(pcb, 0.1)/q(pexp, 0.1), "in-plugin-typed/export-p10")
 	b.ReportMetric(q(pcb, 0.5)/q(pexp, 0.5), "in-plugin-typed/export-p50")
 }
+
+// BenchmarkCallbackStruct: a plugin's loop calls a function taking four
+// structs by value (one on the stack) and returning a 24-byte struct
+// through the hidden pointer: a typed Go callback (the general form,
+// through reflect) and, as the baseline, the C callee of the same
+// signature.
+//
+//	go test -run '^$' -bench 'CallbackStruct$' -count 5 ./loader
+func BenchmarkCallbackStruct(b *testing.B) {
+	l := newLoader(b, Options{})
+	p := load(b, l, "cb_struct")
+	loop, err := Bind2[uintptr, int64, int64](p, "loop_big")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cf, err := p.Func("cb_big")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cb, err := NewCallback(func(p cbII, q cbDD, m cbMix, bg cbBig, x int64, y float64) cbBig {
+		i := cbISum(p, m, bg, x)
+		return cbBig{i, i * 2, int64(cbFSum(q, m, y))}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cb.Release()
+	for _, form := range []struct {
+		name string
+		fn   uintptr
+	}{{"c", cf.Addr()}, {"typed", cb.Ptr()}} {
+		b.Run("form="+form.name, func(b *testing.B) {
+			b.ReportAllocs()
+			if _, err := loop(form.fn, int64(b.N)); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}

@@ -128,3 +128,13 @@ struct ff call_ff(fn_ff fn, int64_t seed) {
 	          (struct small){(int8_t)(-seed), (int16_t)(seed * 3), (int32_t)(seed * 1000)},
 	          (struct ff){1.5f, (float)seed + 0.75f});
 }
+
+// loop_big calls fn n times (call_big's arguments, seed i) and sums the
+// results' first fields: the struct-callback benchmark.
+int64_t loop_big(fn_big fn, int64_t n) {
+	int64_t s = 0;
+	for (int64_t i = 0; i < n; i++) {
+		s += fn(ARGS(i)).a;
+	}
+	return s;
+}
