@@ -2,6 +2,8 @@ package loader
 
 import (
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/runplug/runplug/sandbox"
@@ -215,5 +217,51 @@ func TestHostFuncStructs(t *testing.T) {
 		if err != nil || g != c || c == (cbBig{}) {
 			t.Errorf("seed %d: C callee %+v, host function %+v (%v)", seed, c, g, err)
 		}
+	}
+}
+
+// TestCallbackStructConcurrent: one general-form callback called from
+// several threads at once (each protected call on its own goroutine) gets
+// each call's own arguments (run with -race).
+func TestCallbackStructConcurrent(t *testing.T) {
+	l := newLoader(t, Options{})
+	p := load(t, l, "cb_struct")
+	call, err := Bind2[uintptr, int64, cbII](p, "call_ii")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := p.Func("cb_ii")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := NewCallback(func(p cbII, q cbDD, m cbMix, b cbBig, x int64, y float64) cbII {
+		i := cbISum(p, m, b, x)
+		return cbII{i, i + int64(cbFSum(q, m, y))}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Release()
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for w := int64(0); w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int64(0); i < 200; i++ {
+				seed := w*1000 + i
+				c, err1 := call(cf.Addr(), seed)
+				g, err2 := call(cb.Ptr(), seed)
+				if err1 != nil || err2 != nil || c != g {
+					errs <- fmt.Sprintf("seed %d: C %+v (%v), Go %+v (%v)", seed, c, err1, g, err2)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/runplug/runplug/abi"
@@ -69,20 +70,31 @@ func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflec
 	if plan.Result.X87 {
 		return nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "a result in st0 (long double) is not supported for a Go function"}
 	}
+	// The argument values are reused from call to call (a pool: calls
+	// may run on many threads at once), which spares an allocation each.
+	scratch := sync.Pool{New: func() any {
+		f := &frameScratch{in: make([]reflect.Value, len(args)), ptr: make([]unsafe.Pointer, len(args))}
+		for i, t := range args {
+			v := reflect.New(t)
+			f.in[i], f.ptr[i] = v.Elem(), v.UnsafePointer()
+		}
+		return f
+	}}
 	return func(a *sandbox.Args, stack uintptr) sandbox.Result {
-		in := make([]reflect.Value, len(args))
-		for i, loc := range plan.Args {
-			v := reflect.New(args[i])
+		f := scratch.Get().(*frameScratch)
+		in := f.in
+		for i := range plan.Args {
+			loc := &plan.Args[i]
 			if args[i].Kind() == reflect.String {
 				var p uint64
-				readArg(unsafe.Pointer(&p), &loc, a, stack)
-				v.Elem().SetString(goString(p))
+				readArg(unsafe.Pointer(&p), loc, a, stack)
+				in[i].SetString(goString(p))
 			} else {
-				readArg(v.UnsafePointer(), &loc, a, stack)
+				readArg(f.ptr[i], loc, a, stack)
 			}
-			in[i] = v.Elem()
 		}
 		out := fv.Call(in)
+		scratch.Put(f) // reflect.Call copied the arguments; a panic just drops f
 		switch {
 		case res == nil:
 			return sandbox.Result{}
@@ -114,6 +126,12 @@ func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflec
 		}
 		return r
 	}, nil
+}
+
+// frameScratch holds a general form's argument values for one call.
+type frameScratch struct {
+	in  []reflect.Value  // settable values of the argument types
+	ptr []unsafe.Pointer // their memory
 }
 
 // readArg copies the argument at loc into dst (loc.Type.Size() bytes):
