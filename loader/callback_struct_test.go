@@ -265,3 +265,45 @@ func TestCallbackStructConcurrent(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// TestCallbackStructPanicOnPluginThread: a callback returning a struct
+// in memory that panics on a plugin's thread (no plugin call to end)
+// returns the caller's buffer in rax as the psABI says, so C code that
+// reads the result through rax does not crash; the panic goes to the
+// handler.
+func TestCallbackStructPanicOnPluginThread(t *testing.T) {
+	l := newLoader(t, Options{})
+	p := load(t, l, "cb_struct")
+	call, err := Bind2[uintptr, int64, cbBig](p, "call_big_thread")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := NewCallback(func(p cbII, q cbDD, m cbMix, b cbBig, x int64, y float64) cbBig {
+		panic("on a plugin thread")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Release()
+	got := make(chan *sandbox.HostPanicError, 1)
+	cb.SetPanicHandler(func(e *sandbox.HostPanicError) { got <- e })
+	if _, err := call(cb.Ptr(), 5); err != nil {
+		t.Fatalf("call_big_thread: %v", err)
+	}
+	<-got
+	rax, err := Bind2[uintptr, int64, int64](p, "call_big_rax_thread")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := rax(cb.Ptr(), 5); err != nil || d != 0 {
+		t.Errorf("panicking callback: rax - buffer = %d (%v), want 0", d, err)
+	}
+	select {
+	case e := <-got:
+		if e.Value != "on a plugin thread" {
+			t.Errorf("handler got %v", e.Value)
+		}
+	default:
+		t.Error("the panic handler was not called")
+	}
+}

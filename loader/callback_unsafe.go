@@ -28,7 +28,9 @@ import (
 // signatures the register forms do not take: more than 6 integer-class or
 // 8 float-class arguments, or structs by value. A string argument is a
 // const char * copied into Go, as in the register forms.
-func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflect.Type, res reflect.Type) (sandbox.FrameFunc, error) {
+//
+// sret reports a MEMORY-class result (returned through the caller's buffer).
+func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflect.Type, res reflect.Type) (frame sandbox.FrameFunc, sret bool, err error) {
 	cargs := make([]*abi.Type, len(args))
 	for i, t := range args {
 		switch t.Kind() {
@@ -36,11 +38,11 @@ func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflec
 			cargs[i] = abi.Pointer
 			continue
 		case reflect.Array:
-			return nil, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: fmt.Sprintf("C passes an array as a pointer (%v): take unsafe.Pointer, or wrap the array in a struct to take it by value", t)}
+			return nil, false, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: fmt.Sprintf("C passes an array as a pointer (%v): take unsafe.Pointer, or wrap the array in a struct to take it by value", t)}
 		}
 		ct, err := abi.TypeOf(t)
 		if err != nil {
-			return nil, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
+			return nil, false, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
 		}
 		cargs[i] = ct
 	}
@@ -49,13 +51,13 @@ func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflec
 	if res != nil {
 		switch res.Kind() {
 		case reflect.String:
-			return nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "a string result is not supported (return a pointer: uintptr or unsafe.Pointer)"}
+			return nil, false, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "a string result is not supported (return a pointer: uintptr or unsafe.Pointer)"}
 		case reflect.Array:
-			return nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: fmt.Sprintf("a C function cannot return an array (%v): wrap it in a struct", res)}
+			return nil, false, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: fmt.Sprintf("a C function cannot return an array (%v): wrap it in a struct", res)}
 		}
 		ct, err := abi.TypeOf(res)
 		if err != nil {
-			return nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
+			return nil, false, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
 		}
 		cres = ct
 		if !ct.IsAggregate() {
@@ -63,12 +65,12 @@ func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflec
 			resKind, _ = kindOf(res, false)
 		}
 	}
-	plan, err := abi.NewPlan(cres, cargs...)
-	if err != nil {
-		return nil, planError(name, ft, err)
+	plan, perr := abi.NewPlan(cres, cargs...)
+	if perr != nil {
+		return nil, false, planError(name, ft, perr)
 	}
 	if plan.Result.X87 {
-		return nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "a result in st0 (long double) is not supported for a Go function"}
+		return nil, false, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "a result in st0 (long double) is not supported for a Go function"}
 	}
 	// The argument values are reused from call to call (a pool: calls
 	// may run on many threads at once), which spares an allocation each.
@@ -125,7 +127,7 @@ func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflec
 			}
 		}
 		return r
-	}, nil
+	}, plan.Result.InMemory, nil
 }
 
 // frameScratch holds a general form's argument values for one call.

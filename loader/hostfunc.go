@@ -192,6 +192,7 @@ type hostFn struct {
 	regs         sandbox.RegFunc   // instead of raw: takes the registers as they are
 	nInt, nFloat int               // the arguments regs takes
 	frame        sandbox.FrameFunc // instead of raw: also reads stack arguments (callback_unsafe.go)
+	sret         bool              // frame's result goes through the caller's buffer
 }
 
 // callback returns a sandbox.Callback that runs h.
@@ -200,7 +201,7 @@ func (h hostFn) callback(name string) (*sandbox.Callback, error) {
 		return sandbox.NewCallbackRegs(name, h.regs, h.nInt, h.nFloat)
 	}
 	if h.frame != nil {
-		return sandbox.NewCallbackFrame(name, h.frame)
+		return sandbox.NewCallbackFrame(name, h.frame, h.sret)
 	}
 	return sandbox.NewCallback(name, h.raw)
 }
@@ -242,11 +243,11 @@ func hostCallback(name string, fn any) (hostFn, error) {
 		// Not a register signature: stack arguments or structs by value
 		// take the general form, planned by package abi (whose refusal,
 		// naming the field at fault, is the error).
-		frame, ferr := frameHostFunc(name, ft, fv, args, res)
+		frame, sret, ferr := frameHostFunc(name, ft, fv, args, res)
 		if ferr != nil {
 			return hostFn{}, ferr
 		}
-		return hostFn{frame: frame}, nil
+		return hostFn{frame: frame, sret: sret}, nil
 	}
 	if p := newRegPlan(s, fv); p != nil {
 		if p.regsForm() {

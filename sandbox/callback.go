@@ -170,11 +170,15 @@ func NewCallbackRegs(name string, fn RegFunc, nInt, nFloat int) (*Callback, erro
 type FrameFunc func(a *Args, stack uintptr) Result
 
 // NewCallbackFrame is NewCallback for a function in frame form.
-func NewCallbackFrame(name string, fn FrameFunc) (*Callback, error) {
+// resultInMemory says that it returns a MEMORY-class struct: a call that
+// fails outside a protected call (see Callback) then returns the caller's
+// buffer, rdi, in rax as the psABI requires (C code may read the result
+// through it), its contents as the caller left them, instead of a zero rax.
+func NewCallbackFrame(name string, fn FrameFunc, resultInMemory bool) (*Callback, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("sandbox: new callback %s: nil function", name)
 	}
-	return newCallback(name, &callbackFn{frame: fn}, -1)
+	return newCallback(name, &callbackFn{frame: fn, sret: resultInMemory}, -1)
 }
 
 // callbackFn is what a thunk slot holds: its Callback's Go function, in
@@ -185,6 +189,7 @@ type callbackFn struct {
 	regs   RegFunc
 	frame  FrameFunc
 	floats bool // regs takes float arguments
+	sret   bool // frame returns a struct through the caller's buffer (rdi)
 }
 
 // newCallback gives fn a slot. regs says which argument registers its
@@ -235,7 +240,7 @@ func (c *Callback) Free() {
 		return
 	}
 	pg, k := slotOf(c.id)
-	pg.fns[k].Store(&callbackFn{cb: c}) // the Go function is dropped now
+	pg.fns[k].Store(&callbackFn{cb: c, sret: c.fn.sret}) // the Go function is dropped now
 	freeThunk(c.id)
 }
 
@@ -350,7 +355,7 @@ func dispatch(id uint32, a *Args, inCall bool) (code int64) {
 		if fn != nil {
 			c, name = fn.cb, fn.cb.name
 		}
-		return c.fail(&HostPanicError{Func: name, Value: ErrCallbackFreed}, a, inCall)
+		return c.fail(&HostPanicError{Func: name, Value: ErrCallbackFreed}, a, inCall, fn != nil && fn.sret)
 	}
 	g := dispatchGuard{fn: fn, a: a, inCall: inCall}
 	defer g.catch(&code)
@@ -394,18 +399,22 @@ func (g *dispatchGuard) catch(code *int64) {
 	}
 	if v := recover(); v != nil {
 		c := g.fn.cb
-		*code = c.fail(&HostPanicError{Func: c.name, Value: v, Stack: debug.Stack()}, g.a, g.inCall)
+		*code = c.fail(&HostPanicError{Func: c.name, Value: v, Stack: debug.Stack()}, g.a, g.inCall, g.fn.sret)
 	}
 }
 
 // fail reports e, the failure of a call of c (nil when the id is unknown):
 // inside a protected call as the abort code that ends it; outside one by
-// zeroing the result registers and telling c's handler.
-func (c *Callback) fail(e *HostPanicError, a *Args, inCall bool) int64 {
+// zeroing the result registers (but rax = rdi, the caller's buffer, for
+// a result in memory: sret) and telling c's handler.
+func (c *Callback) fail(e *HostPanicError, a *Args, inCall, sret bool) int64 {
 	if inCall {
 		return storePanic(e)
 	}
-	a.Int[0], a.Float[0] = 0, 0
+	if !sret { // a.Int[0] still holds rdi: the Go function never returned
+		a.Int[0] = 0
+	}
+	a.Float[0] = 0
 	if c == nil {
 		return 0
 	}
