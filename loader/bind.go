@@ -208,6 +208,9 @@ func bindSigVar(p *Plugin, name string, ft reflect.Type, args []reflect.Type, re
 	} else if b.gen, b.strArgs, err = generalSig(name, ft, args, res, nfixed); err != nil {
 		return nil, err
 	}
+	if b.gen != nil && p.remote != nil {
+		return nil, fmt.Errorf("loader: bind %s in %s: %w", name, p.obj.name, errIsolatedGeneral)
+	}
 	f, err := p.Func(name)
 	if err != nil {
 		return nil, err

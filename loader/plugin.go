@@ -144,8 +144,8 @@ type Func struct {
 	p      *Plugin
 	name   string
 	addr   uintptr
-	sig    *Signature // set by FuncSig, for CallSig
 	handle uint32     // an isolated plugin's name for it (remote.go)
+	sig    *Signature // set by FuncSig, for CallSig
 }
 
 // Func looks name up (see Lookup) and returns it as a callable function.

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -132,11 +133,21 @@ func planError(symbol string, ft reflect.Type, err error) error {
 	return se
 }
 
+// errIsolatedGeneral is the error of a general call (stack arguments,
+// structs by value, variadic, long double) into an isolated plugin, whose
+// calls pass registers only.
+var errIsolatedGeneral = fmt.Errorf("a call past the argument registers (stack arguments, structs by value, variadic, long double) into an isolated plugin: %w", errors.ErrUnsupported)
+
 // FuncSig looks name up (as Func does) and returns it bound to sig: call
-// it with CallSig.
+// it with CallSig. An isolated plugin (Plugin.Isolated) takes register
+// calls only: a signature that needs more is refused here, wrapping
+// errors.ErrUnsupported.
 func (p *Plugin) FuncSig(name string, sig *Signature) (*Func, error) {
 	if sig == nil {
 		return nil, &SignatureError{Symbol: name, Index: -2, Reason: "nil *Signature"}
+	}
+	if p.remote != nil {
+		return nil, fmt.Errorf("loader: bind %s in %s: %w", name, p.obj.name, errIsolatedGeneral)
 	}
 	f, err := p.Func(name)
 	if err != nil {

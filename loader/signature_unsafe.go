@@ -57,6 +57,9 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 	if n := p.flags.Load(); n != 0 {
 		return p.refused(f, n)
 	}
+	if p.remote != nil {
+		return fmt.Errorf("loader: call %s in %s: %w", f.name, p.obj.name, errIsolatedGeneral)
+	}
 	r, err := p.gate.CallGather(ctx, f.addr, fp.gather, args, sret)
 	if err != nil {
 		return p.callFailed(f, err)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strings"
 
@@ -92,39 +91,15 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		return callFailed(stderr, fmt.Sprintf("call %s: load", path), err)
 	}
 	if *isolated {
-		// The isolated call takes register arguments only.
-		if ca.NFixed >= 0 {
-			return usageError(stderr, "call", "a variadic call (\"...\") is not supported with --isolate")
-		}
-		var a sandbox.Args
-		var slots []int
-		ni, nf := 0, 0
-		for _, arg := range ca.Args {
-			if arg.Kind == 'd' || arg.Kind == 'f' {
-				if nf == len(a.Float) {
-					return usageError(stderr, "call", "more than 8 floating-point arguments are not supported with --isolate")
-				}
-				a.Float[nf] = arg.Float
-				if arg.Kind == 'f' { // a float is the low 32 bits of its register
-					a.Float[nf] = math.Float64frombits(uint64(math.Float32bits(float32(arg.Float))))
-				}
-				nf++
-				continue
-			}
-			if ni == len(a.Int) {
-				return usageError(stderr, "call", "more than 6 integer or string arguments are not supported with --isolate")
-			}
-			if arg.Kind == 's' {
-				slots = append(slots, ni)
-			}
-			a.Int[ni] = arg.Int
-			ni++
-		}
 		fn, err := p.Func(symbol)
 		if err != nil {
 			return fail(stderr, fmt.Errorf("call %s %s: %w", path, symbol, err))
 		}
-		r, err := callIsolated(fn, &a, ca.Texts(), slots)
+		a, texts, slots, err := ca.registers()
+		if err != nil {
+			return usageError(stderr, "call", "--isolate: "+err.Error())
+		}
+		r, err := callIsolated(fn, &a, texts, slots)
 		if err != nil {
 			return callFailed(stderr, fmt.Sprintf("call %s %s", path, symbol), err)
 		}
