@@ -398,6 +398,7 @@ func (l *Loader) finishLoad(root *object) (*Plugin, error) {
 			return fail(err)
 		}
 	}
+	debugAdd(order) // debuggers and profilers see them before their code runs
 	for _, o := range order {
 		if err := l.runInit(o); err != nil {
 			return fail(err)
@@ -570,6 +571,7 @@ func (l *Loader) release(closure []*object) error {
 // retire turns a closed object's image into a tombstone, then releases
 // the oldest tombstones beyond the budget. l.mu is held.
 func (l *Loader) retire(o *object) {
+	o.debugRemove()
 	o.freeTLS() // before the template turns PROT_NONE
 	if l.closed || o.p.plan.Size > l.opts.TombstoneBudget {
 		o.unmap() // it would be released at once

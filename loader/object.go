@@ -91,6 +91,7 @@ func (o *object) freeTLS() {
 
 // unmap unregisters and unmaps the object's image.
 func (o *object) unmap() {
+	o.debugRemove()
 	o.freeTLS()
 	o.mem = nil
 	o.l.host.drop(o)

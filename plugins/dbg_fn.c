@@ -1,0 +1,31 @@
+// dbg_fn: a plugin for the debugger and profiler tests (loader/debug_test.go),
+// built with DWARF and frame pointers: gdb must list it, set a breakpoint on
+// dbg_leaf by name before the load, and show dbg_leaf and dbg_entry at
+// their lines; a CPU profile must name dbg_spin.
+//
+// Build: cc -shared -fPIC -g -O1 -fno-omit-frame-pointer -fno-inline -Wall -o dbg_fn.so dbg_fn.c
+
+#include <stdint.h>
+
+volatile int64_t dbg_sink;
+
+__attribute__((noinline)) int64_t dbg_leaf(int64_t x) {
+	dbg_sink = x; // LINE:leaf
+	return x * 2 + 1;
+}
+
+__attribute__((noinline)) int64_t dbg_entry(int64_t x) {
+	int64_t r = dbg_leaf(x + 1); // LINE:entry
+	return r + dbg_sink;
+}
+
+// dbg_spin burns about n iterations of arithmetic in its own frame, for
+// profiles: the host loops over it.
+__attribute__((noinline)) int64_t dbg_spin(int64_t n) {
+	int64_t acc = 0;
+	for (int64_t i = 0; i < n; i++) {
+		acc = acc * 6364136223846793005 + 1442695040888963407 + i;
+		dbg_sink = acc;
+	}
+	return acc;
+}

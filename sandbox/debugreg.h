@@ -1,0 +1,31 @@
+// Debugger and profiler registration of runplug's objects: see
+// debugreg.c (gdb, through the r_debug protocol) and traceback.c (Go CPU
+// profiles, through runtime.SetCgoTraceback).
+#ifndef RUNPLUG_DEBUGREG_H
+#define RUNPLUG_DEBUGREG_H
+
+#include <stdint.h>
+
+// debugreg.c
+int rp_dbg_init(void);                 // 0, or why the r_debug chain cannot be used
+void *rp_dbg_add(uint64_t l_addr, const char *name, uint64_t l_ld);
+void rp_dbg_remove(void *lm);
+uint64_t rp_dbg_namespace(void);       // the address of runplug's r_debug node (tests)
+
+// traceback.c
+// One function symbol of an object: [lo, lo+size) absolute, name an offset
+// into the object's string block.
+struct rp_psym {
+	uint64_t lo;
+	uint64_t size;
+	uint64_t name;
+};
+void *rp_prof_add(uint64_t lo, uint64_t hi, const char *path,
+	const struct rp_psym *syms, uint64_t nsyms, const char *strs, uint64_t strsz);
+void rp_prof_kill(void *obj);
+void rp_prof_set_host(void *traceback, void *symbolizer);
+void rp_cgo_traceback(void *arg);
+void rp_cgo_symbolizer(void *arg);
+uint64_t rp_prof_live(void); // objects in the table (tests)
+
+#endif
