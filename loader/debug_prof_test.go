@@ -3,10 +3,6 @@ package loader
 import (
 	"bytes"
 	"debug/elf"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 	"strings"
 	"testing"
@@ -55,47 +51,52 @@ func TestProfileNamesPluginFunctions(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("profiled")
-	prof := filepath.Join(t.TempDir(), "cpu.pprof")
-	if err := os.WriteFile(prof, buf.Bytes(), 0o644); err != nil {
+	samples, err := parseProfile(buf.Bytes())
+	if err != nil {
 		t.Fatal(err)
 	}
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	top, err := exec.Command(goTool, "tool", "pprof", "-symbolize=none", "-top", prof).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go tool pprof -top: %v\n%s", err, top)
-	}
-	// The first function line of -top is the one with most flat samples.
-	var first string
-	for _, line := range strings.Split(string(top), "\n") {
-		if fields := strings.Fields(line); len(fields) == 6 && strings.HasSuffix(fields[1], "%") && fields[0] != "flat" {
-			first = fields[5]
-			break
-		}
-	}
-	if first != "dbg_spin" {
-		t.Errorf("hottest function is %q, want dbg_spin:\n%s", first, top)
-	}
-	t.Logf("top done")
-	traces, err := exec.Command(goTool, "tool", "pprof", "-symbolize=none", "-traces", prof).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go tool pprof -traces: %v\n%s", err, traces)
-	}
-	under := false
-	for _, tr := range strings.Split(string(traces), "-----------+") {
-		// The chunk starts with the rest of the separator line.
-		lines := strings.Split(tr, "\n")
-		if len(lines) < 3 || !strings.HasSuffix(strings.TrimSpace(lines[1]), " dbg_spin") {
+	// Flat samples per function (the innermost frame of each sample);
+	// the plugin's hot function must be reached from dbg_spin (a frame
+	// pointer walk through plugin code) and from its Go caller.
+	flat := map[string]int64{}
+	var total, hot, viaSpin, underGo int64
+	for _, s := range samples {
+		if len(s.funcs) == 0 {
 			continue
 		}
-		if strings.Contains(tr, "loader.spinInPlugin") {
-			under = true
-			break
+		total += s.value
+		flat[s.funcs[0]] += s.value
+		if s.funcs[0] != "dbg_spin_inner" {
+			continue
+		}
+		hot += s.value
+		if len(s.funcs) > 1 && s.funcs[1] == "dbg_spin" {
+			viaSpin += s.value
+		}
+		for _, fn := range s.funcs[1:] {
+			if strings.HasSuffix(fn, "loader.spinInPlugin") {
+				underGo += s.value
+				break
+			}
 		}
 	}
-	if !under {
-		t.Errorf("no sample stack has dbg_spin under loader.spinInPlugin:\n%s", traces)
+	for fn, v := range flat {
+		if v > hot {
+			t.Errorf("%s has more samples (%d) than dbg_spin_inner (%d): %v", fn, v, hot, flat)
+		}
 	}
+	if hot == 0 || hot*2 < total {
+		t.Errorf("dbg_spin_inner has %d of %d samples, want most: %v", hot, total, flat)
+	}
+	if underGo != hot {
+		t.Errorf("%d of dbg_spin_inner's %d samples are not under loader.spinInPlugin", hot-underGo, hot)
+	}
+	// A sample taken in dbg_spin_inner's first instructions, before it
+	// set its frame pointer, misses dbg_spin: allow a few.
+	if viaSpin*10 < hot*9 {
+		t.Errorf("only %d of dbg_spin_inner's %d samples show dbg_spin as its caller: %v", viaSpin, hot, samples[0].funcs)
+	}
+	t.Logf("dbg_spin_inner: %d of %d samples, %d under dbg_spin, all under the Go caller", hot, total, viaSpin)
 }
 
 // TestPerfSymbolization checks what perf and addr2line rely on: a plugin's

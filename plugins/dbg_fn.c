@@ -19,13 +19,18 @@ __attribute__((noinline)) int64_t dbg_entry(int64_t x) {
 	return r + dbg_sink;
 }
 
-// dbg_spin burns about n iterations of arithmetic in its own frame, for
-// profiles: the host loops over it.
-__attribute__((noinline)) int64_t dbg_spin(int64_t n) {
+// dbg_spin_inner burns n iterations of arithmetic, for profiles: the host
+// loops over dbg_spin, and the samples land here, under dbg_spin (reached
+// through the frame pointer).
+__attribute__((noinline)) int64_t dbg_spin_inner(int64_t n) {
 	int64_t acc = 0;
 	for (int64_t i = 0; i < n; i++) {
 		acc = acc * 6364136223846793005 + 1442695040888963407 + i;
 		dbg_sink = acc;
 	}
 	return acc;
+}
+
+__attribute__((noinline)) int64_t dbg_spin(int64_t n) {
+	return dbg_spin_inner(n) + 1;
 }

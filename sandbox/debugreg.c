@@ -189,3 +189,5 @@ void rp_dbg_remove(void *p) {
 }
 
 uint64_t rp_dbg_namespace(void) { return (uint64_t)(uintptr_t)&rp_ns; }
+
+uint64_t rp_dbg_base(void) { return (uint64_t)(uintptr_t)rp_find_rdebug(); }

@@ -11,6 +11,7 @@ int rp_dbg_init(void);                 // 0, or why the r_debug chain cannot be 
 void *rp_dbg_add(uint64_t l_addr, const char *name, uint64_t l_ld);
 void rp_dbg_remove(void *lm);
 uint64_t rp_dbg_namespace(void);       // the address of runplug's r_debug node (tests)
+uint64_t rp_dbg_base(void);            // the r_debug debuggers read (tests)
 
 // traceback.c
 // One function symbol of an object: [lo, lo+size) absolute, name an offset
@@ -20,6 +21,25 @@ struct rp_psym {
 	uint64_t size;
 	uint64_t name;
 };
+// The Go runtime's argument blocks (runtime/traceback.go, cgoTracebackArg
+// and cgoSymbolizerArg).
+struct rp_tb_arg {
+	uintptr_t context;
+	uintptr_t sig_context;
+	uintptr_t *buf;
+	uintptr_t max;
+};
+
+struct rp_sym_arg {
+	uintptr_t pc;
+	const char *file;
+	uintptr_t lineno;
+	const char *func;
+	uintptr_t entry;
+	uintptr_t more;
+	uintptr_t data;
+};
+
 void *rp_prof_add(uint64_t lo, uint64_t hi, const char *path,
 	const struct rp_psym *syms, uint64_t nsyms, const char *strs, uint64_t strsz);
 void rp_prof_kill(void *obj);
@@ -27,5 +47,8 @@ void rp_prof_set_host(void *traceback, void *symbolizer);
 void rp_cgo_traceback(void *arg);
 void rp_cgo_symbolizer(void *arg);
 uint64_t rp_prof_live(void); // objects in the table (tests)
+// rp_prof_test_traceback calls rp_cgo_traceback as the SIGPROF handler
+// would, with a context holding pc, sp and fp (tests).
+void rp_prof_test_traceback(uint64_t pc, uint64_t sp, uint64_t fp, uintptr_t *buf, uintptr_t max);
 
 #endif

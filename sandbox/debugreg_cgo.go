@@ -139,3 +139,38 @@ func debugNamespace() uintptr { return uintptr(C.rp_dbg_namespace()) }
 
 // profLive returns how many live objects the traceback's table holds (tests).
 func profLive() int { return int(C.rp_prof_live()) }
+
+// debugBase returns the address of the r_debug debuggers read (tests).
+func debugBase() uintptr { return uintptr(C.rp_dbg_base()) }
+
+// profTraceback runs the cgo traceback on a signal context holding pc, sp
+// and fp, with room for max PCs (tests).
+func profTraceback(pc, sp, fp uintptr, max int) []uintptr {
+	buf := (*[64]C.uintptr_t)(C.calloc(64, 8))
+	defer C.free(unsafe.Pointer(buf))
+	C.rp_prof_test_traceback(C.uint64_t(pc), C.uint64_t(sp), C.uint64_t(fp), &buf[0], C.uintptr_t(max))
+	var out []uintptr
+	for i := 0; i < max && buf[i] != 0; i++ {
+		out = append(out, uintptr(buf[i]))
+	}
+	return out
+}
+
+// profSymbolize runs the cgo symbolizer on pc as the runtime does, then
+// its closing call (tests).
+func profSymbolize(pc uintptr) (fn, file string, entry uintptr) {
+	a := (*C.struct_rp_sym_arg)(C.calloc(1, C.sizeof_struct_rp_sym_arg))
+	defer C.free(unsafe.Pointer(a))
+	a.pc = C.uintptr_t(pc)
+	C.rp_cgo_symbolizer(unsafe.Pointer(a))
+	if a._func != nil {
+		fn = C.GoString(a._func)
+	}
+	if a.file != nil {
+		file = C.GoString(a.file)
+	}
+	entry = uintptr(a.entry)
+	a.pc = 0
+	C.rp_cgo_symbolizer(unsafe.Pointer(a))
+	return fn, file, entry
+}

@@ -46,25 +46,6 @@ struct rp_ptab {
 	struct rp_pobj *o[]; // sorted by lo, non-overlapping
 };
 
-// The runtime's argument blocks (runtime/traceback.go, cgoTracebackArg and
-// cgoSymbolizerArg).
-struct rp_tb_arg {
-	uintptr_t context;
-	uintptr_t sig_context;
-	uintptr_t *buf;
-	uintptr_t max;
-};
-
-struct rp_sym_arg {
-	uintptr_t pc;
-	const char *file;
-	uintptr_t lineno;
-	const char *func;
-	uintptr_t entry;
-	uintptr_t more;
-	uintptr_t data;
-};
-
 static struct rp_ptab *rp_tab;   // atomic
 static long rp_readers;          // atomic
 static pthread_mutex_t rp_prof_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -275,7 +256,8 @@ void rp_prof_set_host(void *traceback, void *symbolizer) {
 
 // rp_cgo_traceback is called by the Go runtime's SIGPROF handler (and on
 // non-Go threads) with the interrupted context. For a PC inside a live
-// runplug object it records that PC, then follows frame pointers while
+// runplug object it records that PC, then the return address of a
+// frameless leaf (see below), then follows frame pointers while
 // each frame lies between the interrupted stack pointer and the thread's
 // current protected call frame (rp_call's own frame, above every plugin
 // frame of the call on the same stack: memory that is mapped) and each
@@ -315,6 +297,21 @@ void rp_cgo_traceback(void *p) {
 	a->buf[n++] = pc;
 	const struct rp_frame *fr = rp_self.cur;
 	uint64_t top = (uint64_t)(uintptr_t)fr;
+	// Every word read lies in [sp, top): the stack of the call in
+	// progress, mapped. A leaf function compiled without a frame pointer
+	// (gcc omits it in leaves even with -fno-omit-frame-pointer) keeps
+	// its return address at sp: a word there that points into a live
+	// object, outside the function holding pc, is taken as one.
+	if (fr != NULL && n < a->max && sp < top && top - sp >= 8 && (sp & 7) == 0) {
+		uint64_t r = *(const uint64_t *)(uintptr_t)sp;
+		const struct rp_pobj *ro = rp_find(t, r);
+		if (ro != NULL && !__atomic_load_n(&ro->dead, __ATOMIC_ACQUIRE)) {
+			const struct rp_psym *f = rp_sym(o, pc);
+			if (ro != o || f == NULL || r - f->lo > f->size) {
+				a->buf[n++] = r;
+			}
+		}
+	}
 	while (n < a->max && fr != NULL) {
 		if (fp < sp || (fp & 7) != 0 || fp > top || top - fp < 16) {
 			break;
@@ -325,7 +322,9 @@ void rp_cgo_traceback(void *p) {
 		if (ro == NULL || __atomic_load_n(&ro->dead, __ATOMIC_ACQUIRE)) {
 			break;
 		}
-		a->buf[n++] = ret;
+		if (ret != a->buf[n - 1]) {
+			a->buf[n++] = ret;
+		}
 		if (next <= fp) {
 			break;
 		}
@@ -387,4 +386,14 @@ void rp_cgo_symbolizer(void *p) {
 	a->entry = s != NULL ? s->lo : 0;
 	a->more = 0;
 	a->data = (uintptr_t)&rp_pin;
+}
+
+void rp_prof_test_traceback(uint64_t pc, uint64_t sp, uint64_t fp, uintptr_t *buf, uintptr_t max) {
+	ucontext_t uc;
+	memset(&uc, 0, sizeof uc);
+	uc.uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
+	uc.uc_mcontext.gregs[REG_RSP] = (greg_t)sp;
+	uc.uc_mcontext.gregs[REG_RBP] = (greg_t)fp;
+	struct rp_tb_arg a = {.sig_context = (uintptr_t)&uc, .buf = buf, .max = max};
+	rp_cgo_traceback(&a);
 }

@@ -1,0 +1,217 @@
+//go:build linux && amd64
+
+package sandbox
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/runplug/runplug/internal/testenv"
+)
+
+// peek reads the word at a.
+func peek(a uintptr) uintptr { return *(*uintptr)(cMem(a)) }
+
+// cstr reads the NUL-terminated string at a.
+func cstr(a uintptr) string {
+	var b []byte
+	for ; *(*byte)(cMem(a)) != 0; a++ {
+		b = append(b, *(*byte)(cMem(a)))
+	}
+	return string(b)
+}
+
+// Offsets of struct r_debug_extended and struct link_map (link.h).
+const (
+	rVersion = 0
+	rMap     = 8
+	rBrk     = 16
+	rState   = 24
+	rNext    = 40
+	lAddr    = 0
+	lName    = 8
+	lLd      = 16
+	lNext    = 24
+	lPrev    = 32
+)
+
+type lmEntry struct {
+	addr, ld uintptr
+	name     string
+}
+
+// ourEntries walks runplug's namespace as a debugger does, checking the
+// l_prev links, and returns the entries whose names start with prefix.
+func ourEntries(t *testing.T, prefix string) []lmEntry {
+	t.Helper()
+	ns := debugNamespace()
+	var out []lmEntry
+	prev := uintptr(0)
+	for lm := peek(ns + rMap); lm != 0; lm = peek(lm + lNext) {
+		if peek(lm+lPrev) != prev {
+			t.Fatalf("link_map %#x: l_prev %#x, want %#x", lm, peek(lm+lPrev), prev)
+		}
+		prev = lm
+		if n := cstr(peek(lm + lName)); len(n) >= len(prefix) && n[:len(prefix)] == prefix {
+			out = append(out, lmEntry{addr: peek(lm + lAddr), ld: peek(lm + lLd), name: n})
+		}
+	}
+	return out
+}
+
+// TestDebugNamespace checks the r_debug chain as gdb reads it: glibc's
+// r_debug (from DT_DEBUG) says r_version 2, its r_next chain reaches
+// runplug's node, whose r_brk is glibc's and whose r_map lists exactly
+// the registered objects, in order, as they come and go.
+func TestDebugNamespace(t *testing.T) {
+	if err := DebuggerError(); err != nil {
+		testenv.Skipf(t, "%v", err)
+	}
+	base, ns := debugBase(), debugNamespace()
+	if v := *(*int32)(cMem(base + rVersion)); v < 2 {
+		t.Fatalf("glibc's r_version is %d, want 2", v)
+	}
+	found := false
+	for r, n := base, 0; r != 0 && n < 64; r, n = peek(r+rNext), n+1 {
+		if r == ns {
+			found = true
+			break
+		}
+	}
+	if !found {
+		t.Fatalf("runplug's r_debug %#x is not on the r_next chain from %#x", ns, base)
+	}
+	if *(*int32)(cMem(ns + rVersion)) != 2 || peek(ns+rBrk) != peek(base+rBrk) || *(*int32)(cMem(ns + rState)) != 0 {
+		t.Fatalf("runplug's r_debug: version %d, r_brk %#x (glibc's %#x), state %d", *(*int32)(cMem(ns + rVersion)), peek(ns+rBrk), peek(base+rBrk), *(*int32)(cMem(ns + rState)))
+	}
+
+	var objs []*DebugObject
+	var want []lmEntry
+	for i := 0; i < 3; i++ {
+		e := lmEntry{addr: uintptr(0x7000_0000_0000 + i<<20), ld: uintptr(0x7000_0000_3000 + i<<20), name: fmt.Sprintf("/nonexistent/ns-test-%d.so", i)}
+		objs = append(objs, AddDebugObject(&DebugInfo{Path: e.name, Base: e.addr, Dynamic: e.ld}))
+		want = append(want, e)
+	}
+	check := func(want []lmEntry) {
+		t.Helper()
+		got := ourEntries(t, "/nonexistent/ns-test-")
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("runplug's link_map list: %v, want %v", got, want)
+		}
+	}
+	check(want)
+	objs[1].Remove()
+	objs[1].Remove() // twice is harmless
+	check([]lmEntry{want[0], want[2]})
+	objs[0].Remove()
+	check(want[2:])
+	objs[2].Remove()
+	check(nil)
+}
+
+// TestDebugRegistryConcurrent adds and removes objects from several
+// goroutines (run it with -race): the list stays well formed.
+func TestDebugRegistryConcurrent(t *testing.T) {
+	if err := DebuggerError(); err != nil {
+		testenv.Skipf(t, "%v", err)
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				d := AddDebugObject(&DebugInfo{Path: fmt.Sprintf("/nonexistent/conc-%d.so", g), Base: uintptr(g), TextLo: uintptr(0x6000_0000_0000 + g<<24 + i<<12), TextHi: uintptr(0x6000_0000_1000 + g<<24 + i<<12)})
+				d.Remove()
+			}
+		}(g)
+	}
+	wg.Wait()
+	if got := ourEntries(t, "/nonexistent/conc-"); len(got) != 0 {
+		t.Fatalf("entries left: %v", got)
+	}
+}
+
+// TestProfTable checks the cgo traceback and symbolizer over the table:
+// a PC in a live object is recorded and named after the symbol containing
+// it; a PC elsewhere is left to the host (nothing here); a closed object's
+// PCs are no longer recorded but still named, until a new object takes
+// its range.
+func TestProfTable(t *testing.T) {
+	const lo, hi = 0x5000_0000_1000, 0x5000_0000_3000
+	syms := []DebugSymbol{
+		{Name: "second", Addr: lo + 0x800, Size: 0x100},
+		{Name: "first", Addr: lo + 0x10, Size: 0x20},
+		{Name: "nosize", Addr: lo + 0x900, Size: 0},
+	}
+	d := AddDebugObject(&DebugInfo{Name: "table.so", TextLo: lo, TextHi: hi, Symbols: syms})
+	for _, c := range []struct {
+		pc    uintptr
+		fn    string
+		entry uintptr
+	}{
+		{lo + 0x10, "first", lo + 0x10},
+		{lo + 0x2f, "first", lo + 0x10},
+		{lo + 0x30, "first", lo + 0x10}, // a return address just past the end
+		{lo + 0x31, "", 0},
+		{lo + 0x850, "second", lo + 0x800},
+		{lo + 0x905, "", 0},
+	} {
+		fn, file, entry := profSymbolize(c.pc)
+		if fn != c.fn || entry != c.entry || file != "table.so" {
+			t.Errorf("symbolize %#x: %q %q %#x, want %q table.so %#x", c.pc, fn, file, entry, c.fn, c.entry)
+		}
+	}
+	if fn, file, _ := profSymbolize(hi); fn != "" || file != "" {
+		t.Errorf("symbolize %#x (past the object): %q %q", uintptr(hi), fn, file)
+	}
+	if got := profTraceback(lo+0x850, 0, 0, 8); len(got) != 1 || got[0] != lo+0x850 {
+		t.Errorf("traceback in a live object: %#x", got)
+	}
+	if got := profTraceback(hi+0x10, 0, 0, 8); len(got) != 0 {
+		t.Errorf("traceback outside runplug's objects: %#x, want nothing", got)
+	}
+	if got := profTraceback(lo+0x850, 0, 0, 0); len(got) != 0 {
+		t.Errorf("traceback with Max 0 wrote %#x", got)
+	}
+	d.Remove()
+	if got := profTraceback(lo+0x850, 0, 0, 8); len(got) != 0 {
+		t.Errorf("traceback in a closed object: %#x, want nothing", got)
+	}
+	if fn, _, _ := profSymbolize(lo + 0x850); fn != "second" {
+		t.Errorf("symbolize in a closed object: %q, want second", fn)
+	}
+	// A new object over the same range replaces the closed one.
+	d2 := AddDebugObject(&DebugInfo{Name: "again.so", TextLo: lo, TextHi: hi, Symbols: []DebugSymbol{{Name: "other", Addr: lo + 0x800, Size: 0x100}}})
+	defer d2.Remove()
+	if fn, file, _ := profSymbolize(lo + 0x850); fn != "other" || file != "again.so" {
+		t.Errorf("symbolize after reuse: %q %q, want other again.so", fn, file)
+	}
+}
+
+// TestProfTableBounded closes many objects: the table keeps at most 64
+// closed ones, dropping the oldest, and every live one.
+func TestProfTableBounded(t *testing.T) {
+	before := profLive()
+	var ds []*DebugObject
+	for i := 0; i < 100; i++ {
+		lo := uintptr(0x4000_0000_0000 + i<<16)
+		ds = append(ds, AddDebugObject(&DebugInfo{Name: "many.so", TextLo: lo, TextHi: lo + 0x1000, Symbols: []DebugSymbol{{Name: fmt.Sprint("f", i), Addr: lo, Size: 16}}}))
+	}
+	if got := profLive(); got != before+100 {
+		t.Fatalf("%d live objects, want %d", got, before+100)
+	}
+	for _, d := range ds {
+		d.Remove()
+	}
+	if got := profLive(); got != before {
+		t.Fatalf("%d live objects after closing, want %d", got, before)
+	}
+	if fn, _, _ := profSymbolize(0x4000_0000_0000 + 99<<16); fn != "f99" {
+		t.Errorf("newest closed object: %q, want f99", fn)
+	}
+	if fn, _, _ := profSymbolize(0x4000_0000_0000); fn != "" {
+		t.Errorf("oldest closed object still named %q: more than 64 kept", fn)
+	}
+}
