@@ -178,6 +178,54 @@
 // descriptor or goroutine outlives Close (file descriptors are closed as
 // soon as the segments are mapped).
 //
+// # Debugging and profiling
+//
+// Debuggers see runplug's objects as shared libraries. Each object
+// loaded from a file is put on a link_map list of runplug's own, once it
+// is mapped and relocated and before its constructors run, and taken off
+// it when it is closed (turned into a tombstone) or unmapped. That list
+// hangs off an r_debug of runplug's own, chained at the end of glibc's
+// (glibc 2.35 and later: r_version 2 and the r_next chain of link-map
+// namespaces that dlmopen uses and gdb 13 walks); each change is
+// announced the way ld.so announces its own, r_state RT_ADD or RT_DELETE,
+// a call to r_brk (glibc's _dl_debug_state, where gdb keeps a breakpoint),
+// then RT_CONSISTENT and r_brk again. gdb then reads the plugin's file, its
+// symbols and DWARF at the load bias (l_addr), like any shared library:
+// info sharedlibrary lists it, bt names its functions with file:line, a
+// pending breakpoint set by name before the load is hit, and a closed
+// plugin disappears. glibc's own lists are never touched, and nothing of
+// it is on the call path (see sandbox/debugreg.c).
+//
+// Why this and not gdb's JIT interface (__jit_debug_register_code): gdb
+// reads a JIT symbol file from memory and takes its addresses as they are
+// (jit.c gives every allocated section its own vma as its address, so
+// nothing is relocated), so runplug would have to hand it a copy of each
+// file with sections, symbols and every address in the DWARF (line
+// tables, ranges, locations) rebased to the load address, and keep that
+// copy for the plugin's life. The r_debug protocol hands gdb the path
+// and the bias and lets it do what it does for every dlopen'd library;
+// other debuggers and tools that read r_debug see the plugins too. Where
+// it falls short: a glibc built with SystemTap probes in ld.so (Debian's
+// is not) makes gdb stop at those probes instead of r_brk, so it sees
+// runplug's changes only at glibc's next load or unload, or when asked
+// (info sharedlibrary); objects loaded with [Loader.LoadBytes] have no
+// file and are not shown; glibc older than 2.35 has no r_next and
+// debuggers see no plugins (sandbox.DebuggerError says so).
+//
+// Go CPU profiles name plugin functions after [EnableProfiling] (opt-in,
+// process-wide; see sandbox.SetCgoTraceback to chain to a host's own cgo
+// traceback): the Go runtime's SIGPROF handler then asks runplug's C
+// traceback for the frames of a thread in a cgo call, which records the
+// interrupted PC when it lies in a loaded object and walks frame pointers
+// through plugin code (code built without them shows its innermost
+// function only), and the symbolizer names those PCs from the objects'
+// dynamic symbol tables, copied at load so that samples of a plugin
+// closed since are still named. go tool pprof -top then shows the
+// plugin's hot function, under the Go frames that called it. perf and
+// addr2line need none of this: plugin segments are mapped from their
+// files, so /proc/PID/maps names the file and offset of every code
+// address.
+//
 // # Logging
 //
 // Events go to [Options].Logger (silent by default), through a child
