@@ -49,9 +49,10 @@ func buildHost(t *testing.T, name string) string {
 }
 
 // TestGDBSeesPlugins runs a host program under gdb in batch mode: a
-// breakpoint set by name before the plugin is loaded is hit, bt names the
-// plugin's functions with file:line from its DWARF, info sharedlibrary
-// lists the plugin while it is loaded (symbols read) and not after Close.
+// breakpoint set by name before the plugin is loaded is hit in each of
+// two instances, bt names the plugin's functions with file:line from its
+// DWARF, info sharedlibrary lists both instances while they are loaded
+// (symbols read), one after the first Close and none after the second.
 func TestGDBSeesPlugins(t *testing.T) {
 	gdb := testenv.LookPath(t, "gdb", "apt-get install gdb")
 	if err := sandbox.DebuggerError(); err != nil {
@@ -75,13 +76,21 @@ handle SIG%d nostop noprint pass
 break dbg_leaf
 break main.afterClose
 run
-echo @@BT\n
+echo @@BT1\n
 bt 2
-echo @@LIBS\n
+echo @@LIBS2\n
 info sharedlibrary
 echo @@CONT\n
 continue
-echo @@AFTER\n
+echo @@BT2\n
+bt 2
+echo @@CONT\n
+continue
+echo @@LIBS1\n
+info sharedlibrary
+echo @@CONT\n
+continue
+echo @@LIBS0\n
 info sharedlibrary
 echo @@END\n
 kill
@@ -96,37 +105,47 @@ kill
 	if err != nil {
 		t.Fatalf("gdb: %v\n%s", err, out)
 	}
-	section := func(from, to string) string {
-		i, j := strings.Index(out, from), strings.Index(out, to)
-		if i < 0 || j < i {
-			t.Fatalf("gdb output lacks %s ... %s:\n%s", from, to, out)
+	// section returns the output between marker from and the next one.
+	section := func(from string) string {
+		i := strings.Index(out, from)
+		if i < 0 {
+			t.Fatalf("gdb output lacks %s:\n%s", from, out)
 		}
-		return out[i:j]
+		rest := out[i+len(from):]
+		if j := strings.Index(rest, "@@"); j >= 0 {
+			rest = rest[:j]
+		}
+		return rest
 	}
-	if !strings.Contains(section("", "@@BT"), "Breakpoint 1, dbg_leaf (x=21)") {
-		t.Errorf("the pending breakpoint on dbg_leaf was not hit:\n%s", out)
+	if n := strings.Count(out, "hit Breakpoint 1."); n != 2 {
+		t.Errorf("the pending breakpoint on dbg_leaf was hit %d times, want once in each instance:\n%s", n, out)
 	}
-	bt := section("@@BT", "@@LIBS")
-	for _, want := range []string{
-		fmt.Sprintf(`#0 +dbg_leaf \(x=21\) at \S*dbg_fn\.c:%d\n`, leaf),
-		fmt.Sprintf(`#1 +0x[0-9a-f]+ in dbg_entry \(.*\) at \S*dbg_fn\.c:%d\n`, entry),
-	} {
-		if !regexp.MustCompile(want).MatchString(bt) {
-			t.Errorf("bt does not match %q:\n%s", want, bt)
+	for _, bt := range []string{section("@@BT1"), section("@@BT2")} {
+		for _, want := range []string{
+			fmt.Sprintf(`#0 +dbg_leaf \(x=21\) at \S*dbg_fn\.c:%d\n`, leaf),
+			fmt.Sprintf(`#1 +0x[0-9a-f]+ in dbg_entry \(.*\) at \S*dbg_fn\.c:%d\n`, entry),
+		} {
+			if !regexp.MustCompile(want).MatchString(bt) {
+				t.Errorf("bt does not match %q:\n%s", want, bt)
+			}
 		}
 	}
 	libRe := regexp.MustCompile(`(?m)^0x[0-9a-f]+\s+0x[0-9a-f]+\s+Yes\s+` + regexp.QuoteMeta(plugin) + `$`)
-	if libs := section("@@LIBS", "@@CONT"); !libRe.MatchString(libs) {
-		t.Errorf("info sharedlibrary does not list %s with its symbols:\n%s", plugin, libs)
+	for _, c := range []struct {
+		marker string
+		want   int
+	}{{"@@LIBS2", 2}, {"@@LIBS1", 1}, {"@@LIBS0", 0}} {
+		libs := section(c.marker)
+		if !strings.Contains(libs, "libc.so.6") {
+			t.Errorf("%s: info sharedlibrary lacks the host's libraries:\n%s", c.marker, libs)
+		}
+		if got := len(libRe.FindAllString(libs, -1)); got != c.want || strings.Count(libs, plugin) != c.want {
+			t.Errorf("%s: info sharedlibrary lists %d instances of %s with symbols, want %d:\n%s", c.marker, got, plugin, c.want, libs)
+		}
 	}
-	after := section("@@AFTER", "@@END")
-	if !strings.Contains(after, "libc.so.6") {
-		t.Errorf("info sharedlibrary after Close lost the host's libraries:\n%s", after)
-	}
-	if strings.Contains(after, plugin) {
-		t.Errorf("info sharedlibrary still lists %s after Close:\n%s", plugin, after)
-	}
-	if !strings.Contains(out, "dbg_entry(20) = 64") {
-		t.Errorf("the host's call did not complete under gdb:\n%s", out)
+	for i := 0; i < 2; i++ {
+		if want := fmt.Sprintf("instance %d: dbg_entry(20) = 64", i); !strings.Contains(out, want) {
+			t.Errorf("the host's output lacks %q:\n%s", want, out)
+		}
 	}
 }
