@@ -174,3 +174,18 @@ func profSymbolize(pc uintptr) (fn, file string, entry uintptr) {
 	C.rp_cgo_symbolizer(unsafe.Pointer(a))
 	return fn, file, entry
 }
+
+// testHostFuncs returns a host's cgo traceback functions that count their
+// calls (tests), and the count so far.
+func testHostFuncs() (CgoTracebackFuncs, func() int) {
+	return CgoTracebackFuncs{
+			Traceback:  unsafe.Pointer(C.rp_prof_test_host_traceback),
+			Symbolizer: unsafe.Pointer(C.rp_prof_test_host_symbolizer),
+		}, func() int {
+			return int(C.rp_prof_test_host_calls())
+		}
+}
+
+// setProfHost sets the functions the traceback and symbolizer chain to,
+// without the runtime (tests).
+func setProfHost(h CgoTracebackFuncs) { C.rp_prof_set_host(h.Traceback, h.Symbolizer) }

@@ -3,7 +3,12 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -213,5 +218,74 @@ func TestProfTableBounded(t *testing.T) {
 	}
 	if fn, _, _ := profSymbolize(0x4000_0000_0000); fn != "" {
 		t.Errorf("oldest closed object still named %q: more than 64 kept", fn)
+	}
+}
+
+// TestProfChainsToHost: PCs outside runplug's objects go to the host's
+// traceback and symbolizer; PCs inside do not.
+func TestProfChainsToHost(t *testing.T) {
+	host, calls := testHostFuncs()
+	setProfHost(host)
+	defer setProfHost(CgoTracebackFuncs{})
+	const lo, hi = 0x5100_0000_0000, 0x5100_0000_1000
+	d := AddDebugObject(&DebugInfo{Name: "chain.so", TextLo: lo, TextHi: hi, Symbols: []DebugSymbol{{Name: "f", Addr: lo, Size: 0x100}}})
+	defer d.Remove()
+	n := calls()
+	if got := profTraceback(lo+8, 0, 0, 8); len(got) != 1 || calls() != n {
+		t.Errorf("inside: traceback %#x, host called %d times", got, calls()-n)
+	}
+	if fn, _, _ := profSymbolize(lo + 8); fn != "f" || calls() != n {
+		t.Errorf("inside: symbolized %q, host called %d times", fn, calls()-n)
+	}
+	profTraceback(hi+8, 0, 0, 8)
+	if calls() != n+1 {
+		t.Errorf("outside: the host's traceback was not called")
+	}
+	profSymbolize(hi + 8) // the host's symbolizer: the lookup and the closing call
+	if calls() != n+3 {
+		t.Errorf("outside: the host's symbolizer was called %d times, want 2", calls()-n-1)
+	}
+}
+
+// TestSetCgoTraceback runs its cases in a child process: the runtime takes
+// one set of cgo traceback functions per process.
+func TestSetCgoTraceback(t *testing.T) {
+	switch os.Getenv("RUNPLUG_TB_CHILD") {
+	case "ours-first":
+		host, _ := testHostFuncs()
+		if err := SetCgoTraceback(host); err != nil {
+			t.Fatalf("first: %v", err)
+		}
+		if err := SetCgoTraceback(host); err != nil {
+			t.Fatalf("again with the same host functions: %v", err)
+		}
+		if err := SetCgoTraceback(CgoTracebackFuncs{}); !errors.Is(err, ErrCgoTraceback) {
+			t.Fatalf("again with other host functions: %v, want ErrCgoTraceback", err)
+		}
+		defer func() {
+			if recover() == nil {
+				t.Fatal("runtime.SetCgoTraceback after runplug's did not panic")
+			}
+		}()
+		runtime.SetCgoTraceback(0, host.Traceback, nil, host.Symbolizer)
+		return
+	case "host-first":
+		host, _ := testHostFuncs()
+		runtime.SetCgoTraceback(0, host.Traceback, nil, host.Symbolizer)
+		if err := SetCgoTraceback(CgoTracebackFuncs{}); !errors.Is(err, ErrCgoTraceback) {
+			t.Fatalf("after the host's own: %v, want ErrCgoTraceback", err)
+		}
+		return
+	case "":
+	default:
+		t.Skip("another child case")
+	}
+	for _, c := range []string{"ours-first", "host-first"} {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestSetCgoTraceback$", "-test.v")
+		cmd.Env = append(os.Environ(), "RUNPLUG_TB_CHILD="+c)
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestSetCgoTraceback") {
+			t.Errorf("%s: %v\n%s", c, err, out)
+		}
 	}
 }

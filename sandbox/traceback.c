@@ -397,3 +397,27 @@ void rp_prof_test_traceback(uint64_t pc, uint64_t sp, uint64_t fp, uintptr_t *bu
 	struct rp_tb_arg a = {.sig_context = (uintptr_t)&uc, .buf = buf, .max = max};
 	rp_cgo_traceback(&a);
 }
+
+// A host's traceback and symbolizer, for tests of the chaining: they
+// count their calls and record or name nothing.
+static long rp_test_host_calls;
+
+void rp_prof_test_host_traceback(void *p) {
+	struct rp_tb_arg *a = p;
+	__atomic_add_fetch(&rp_test_host_calls, 1, __ATOMIC_RELAXED);
+	if (a->max > 0) {
+		a->buf[0] = 0;
+	}
+}
+
+void rp_prof_test_host_symbolizer(void *p) {
+	struct rp_sym_arg *a = p;
+	__atomic_add_fetch(&rp_test_host_calls, 1, __ATOMIC_RELAXED);
+	a->file = NULL;
+	a->func = NULL;
+	a->lineno = 0;
+	a->entry = 0;
+	a->more = 0;
+}
+
+long rp_prof_test_host_calls(void) { return __atomic_load_n(&rp_test_host_calls, __ATOMIC_RELAXED); }
