@@ -15,16 +15,30 @@ import (
 // retired (a tombstone) or unmapped. The registrations are process-wide,
 // like the debugger's and the runtime's view of the process.
 var (
-	debugMu   sync.Mutex
+	debugMu   sync.Mutex // guards the three below
 	debugRegs = map[*object]*sandbox.DebugObject{}
+	// debugSyms keeps the function table of each parsed file, built at
+	// its first load once profiling is on: the instances of a file share
+	// it, and a reload costs one copy into C memory (libsqlite3 has 1370
+	// functions).
+	debugSyms = map[*parsed]*sandbox.SymbolTable{}
+	// profiling is set by EnableProfiling: until then objects are
+	// registered without their symbols, which nothing would read.
+	profiling bool
 )
+
+// maxDebugSyms bounds debugSyms (an arbitrary entry goes when full).
+const maxDebugSyms = 256
 
 // debugAdd registers objs with debuggers and profilers.
 func debugAdd(objs []*object) {
 	for _, o := range objs {
-		d := sandbox.AddDebugObject(o.debugInfo())
+		info := o.debugInfo()
 		debugMu.Lock()
-		debugRegs[o] = d
+		if profiling {
+			info.Symbols = o.p.symbolTable()
+		}
+		debugRegs[o] = sandbox.AddDebugObject(info)
 		debugMu.Unlock()
 	}
 }
@@ -39,7 +53,7 @@ func (o *object) debugRemove() {
 }
 
 // debugInfo describes o for sandbox.AddDebugObject: its load bias,
-// PT_DYNAMIC, executable range and function symbols.
+// PT_DYNAMIC and executable range (debugAdd adds the symbols).
 func (o *object) debugInfo() *sandbox.DebugInfo {
 	f := o.p.file
 	info := &sandbox.DebugInfo{Path: o.path, Name: o.name, Base: uintptr(o.base)}
@@ -60,26 +74,57 @@ func (o *object) debugInfo() *sandbox.DebugInfo {
 	if hi > lo {
 		info.TextLo, info.TextHi = uintptr(o.base+lo), uintptr(o.base+hi)
 	}
-	for i := range f.Dynamic.Symbols {
-		s := &f.Dynamic.Symbols[i]
-		if s.Shndx == elf.SHN_UNDEF || s.Size == 0 || (s.Type != elf.STT_FUNC && s.Type != elf.STT_GNU_IFUNC) {
-			continue
-		}
-		if !inSpans(o.p.exec, s.Value, 1) {
-			continue
-		}
-		info.Symbols = append(info.Symbols, sandbox.DebugSymbol{Name: s.Name, Addr: uintptr(o.base + s.Value), Size: uintptr(s.Size)})
-	}
 	return info
 }
 
+// symbolTable returns p's functions (defined STT_FUNC and STT_GNU_IFUNC
+// symbols with a size, inside an executable segment), built once.
+// debugMu is held.
+func (p *parsed) symbolTable() *sandbox.SymbolTable {
+	if t := debugSyms[p]; t != nil {
+		return t
+	}
+	var syms []sandbox.DebugSymbol
+	for i := range p.file.Dynamic.Symbols {
+		s := &p.file.Dynamic.Symbols[i]
+		if s.Shndx == elf.SHN_UNDEF || s.Size == 0 || (s.Type != elf.STT_FUNC && s.Type != elf.STT_GNU_IFUNC) {
+			continue
+		}
+		if !inSpans(p.exec, s.Value, 1) {
+			continue
+		}
+		syms = append(syms, sandbox.DebugSymbol{Name: s.Name, Addr: uintptr(s.Value), Size: uintptr(s.Size)})
+	}
+	t := sandbox.NewSymbolTable(syms)
+	if len(debugSyms) >= maxDebugSyms {
+		for k := range debugSyms {
+			delete(debugSyms, k)
+			break
+		}
+	}
+	debugSyms[p] = t
+	return t
+}
+
 // EnableProfiling installs runplug's cgo traceback and symbolizer for the
-// whole process (sandbox.SetCgoTraceback without host functions), so that
+// whole process (sandbox.SetCgoTraceback without host functions) and
+// starts keeping the plugins' function names for it, so that
 // a Go CPU profile names the plugin functions a sample landed in, under
 // the Go frames that called them. It is opt-in because the runtime accepts
 // one cgo traceback per process: a host that installs its own passes it
 // to sandbox.SetCgoTraceback instead, which chains to it. Calling it
 // again does nothing. Plugins loaded before the call are covered.
 func EnableProfiling() error {
-	return sandbox.SetCgoTraceback(sandbox.CgoTracebackFuncs{})
+	if err := sandbox.SetCgoTraceback(sandbox.CgoTracebackFuncs{}); err != nil {
+		return err
+	}
+	debugMu.Lock()
+	defer debugMu.Unlock()
+	if !profiling {
+		profiling = true
+		for o, d := range debugRegs {
+			d.SetSymbols(o.p.symbolTable())
+		}
+	}
+	return nil
 }

@@ -29,14 +29,15 @@ func spinInPlugin(t *testing.T, f *Func, d time.Duration) {
 // most of the samples and that its samples' stacks run through the Go
 // function that called it.
 func TestProfileNamesPluginFunctions(t *testing.T) {
+	// Loaded before profiling is turned on: its names are added then.
+	l := newLoader(t, Options{})
+	p := load(t, l, "dbg_fn")
 	if err := EnableProfiling(); err != nil {
 		t.Fatal(err)
 	}
 	if err := EnableProfiling(); err != nil {
 		t.Fatalf("second EnableProfiling: %v", err)
 	}
-	l := newLoader(t, Options{})
-	p := load(t, l, "dbg_fn")
 	f, err := p.Func("dbg_spin")
 	if err != nil {
 		t.Fatal(err)

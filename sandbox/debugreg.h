@@ -14,8 +14,9 @@ uint64_t rp_dbg_namespace(void);       // the address of runplug's r_debug node 
 uint64_t rp_dbg_base(void);            // the r_debug debuggers read (tests)
 
 // traceback.c
-// One function symbol of an object: [lo, lo+size) absolute, name an offset
-// into the object's string block.
+// One function symbol of an object: [lo, lo+size), name an offset into the
+// object's string block. rp_prof_add takes lo relative to the load bias
+// and keeps it absolute.
 struct rp_psym {
 	uint64_t lo;
 	uint64_t size;
@@ -40,7 +41,7 @@ struct rp_sym_arg {
 	uintptr_t data;
 };
 
-void *rp_prof_add(uint64_t lo, uint64_t hi, const char *path,
+void *rp_prof_add(uint64_t lo, uint64_t hi, uint64_t base, const char *path,
 	const struct rp_psym *syms, uint64_t nsyms, const char *strs, uint64_t strsz);
 void rp_prof_kill(void *obj);
 void rp_prof_set_host(void *traceback, void *symbolizer);

@@ -15,9 +15,10 @@ package sandbox
 import "C"
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -44,15 +45,50 @@ type DebugInfo struct {
 	Dynamic uintptr
 	// TextLo and TextHi bound its executable segments.
 	TextLo, TextHi uintptr
-	// Symbols are its functions (any order), for profiles.
-	Symbols []DebugSymbol
+	// Symbols are its functions, for profiles (nil: none).
+	Symbols *SymbolTable
 }
+
+// SymbolTable is the functions of an object file in the form the cgo
+// symbolizer reads, sorted by address relative to the load bias: built
+// once per file (NewSymbolTable), copied into C memory for each object
+// registered with it.
+type SymbolTable struct {
+	syms []C.struct_rp_psym
+	strs []byte
+}
+
+// NewSymbolTable builds a SymbolTable from syms, whose Addr are relative
+// to the load bias. Symbols without a name or a size are left out.
+func NewSymbolTable(syms []DebugSymbol) *SymbolTable {
+	t := &SymbolTable{syms: make([]C.struct_rp_psym, 0, len(syms))}
+	n := 0
+	for _, s := range syms {
+		n += len(s.Name) + 1
+	}
+	t.strs = make([]byte, 0, n)
+	for _, s := range syms {
+		if s.Size == 0 || s.Name == "" {
+			continue
+		}
+		t.syms = append(t.syms, C.struct_rp_psym{lo: C.uint64_t(s.Addr), size: C.uint64_t(s.Size), name: C.uint64_t(len(t.strs))})
+		t.strs = append(t.strs, s.Name...)
+		t.strs = append(t.strs, 0)
+	}
+	slices.SortFunc(t.syms, func(a, b C.struct_rp_psym) int { return cmp.Compare(a.lo, b.lo) })
+	return t
+}
+
+// Len returns the number of functions in t.
+func (t *SymbolTable) Len() int { return len(t.syms) }
 
 // DebugObject is a registration made by AddDebugObject.
 type DebugObject struct {
-	once sync.Once
-	lm   unsafe.Pointer // struct rp_lm, nil when debuggers do not see it
-	prof unsafe.Pointer // struct rp_pobj, nil when profiles do not
+	mu      sync.Mutex
+	removed bool
+	lm      unsafe.Pointer // struct rp_lm, nil when debuggers do not see it
+	prof    unsafe.Pointer // struct rp_pobj, nil when profiles do not
+	info    DebugInfo      // for SetSymbols (Symbols not kept)
 }
 
 // AddDebugObject shows the object info describes to debuggers (on the
@@ -62,7 +98,8 @@ type DebugObject struct {
 // memory, a glibc older than 2.35 for debuggers) is left out silently: see
 // DebuggerError.
 func AddDebugObject(info *DebugInfo) *DebugObject {
-	d := &DebugObject{}
+	d := &DebugObject{info: *info}
+	d.info.Symbols = nil
 	if info.Path != "" {
 		cpath := C.CString(info.Path)
 		d.lm = C.rp_dbg_add(C.uint64_t(info.Base), cpath, C.uint64_t(info.Dynamic))
@@ -74,19 +111,25 @@ func AddDebugObject(info *DebugInfo) *DebugObject {
 	return d
 }
 
+// SetSymbols gives profiles t as the object's functions from now on (a
+// host turned profiling on after the object was loaded). It does nothing
+// after Remove.
+func (d *DebugObject) SetSymbols(t *SymbolTable) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.removed || d.info.TextHi <= d.info.TextLo {
+		return
+	}
+	info := d.info
+	info.Symbols = t
+	// The new entry takes the old one's range, which drops it.
+	if p := addProfObject(&info); p != nil {
+		d.prof = p
+	}
+}
+
 // addProfObject copies info's symbols into the traceback's table.
 func addProfObject(info *DebugInfo) unsafe.Pointer {
-	syms := make([]C.struct_rp_psym, 0, len(info.Symbols))
-	var strs []byte
-	for _, s := range info.Symbols {
-		if s.Size == 0 || s.Name == "" {
-			continue
-		}
-		syms = append(syms, C.struct_rp_psym{lo: C.uint64_t(s.Addr), size: C.uint64_t(s.Size), name: C.uint64_t(len(strs))})
-		strs = append(strs, s.Name...)
-		strs = append(strs, 0)
-	}
-	sort.Slice(syms, func(i, j int) bool { return syms[i].lo < syms[j].lo })
 	name := info.Path
 	if name == "" {
 		name = info.Name
@@ -94,14 +137,13 @@ func addProfObject(info *DebugInfo) unsafe.Pointer {
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
 	var psyms *C.struct_rp_psym
-	if len(syms) > 0 {
-		psyms = &syms[0]
-	}
 	var pstrs *C.char
-	if len(strs) > 0 {
-		pstrs = (*C.char)(unsafe.Pointer(&strs[0]))
+	var nsyms, nstrs int
+	if t := info.Symbols; t != nil && len(t.syms) > 0 {
+		psyms, nsyms = &t.syms[0], len(t.syms)
+		pstrs, nstrs = (*C.char)(unsafe.Pointer(&t.strs[0])), len(t.strs)
 	}
-	return C.rp_prof_add(C.uint64_t(info.TextLo), C.uint64_t(info.TextHi), cname, psyms, C.uint64_t(len(syms)), pstrs, C.uint64_t(len(strs)))
+	return C.rp_prof_add(C.uint64_t(info.TextLo), C.uint64_t(info.TextHi), C.uint64_t(info.Base), cname, psyms, C.uint64_t(nsyms), pstrs, C.uint64_t(nstrs))
 }
 
 // Remove takes the object off the debuggers' list and marks it closed for
@@ -111,14 +153,18 @@ func (d *DebugObject) Remove() {
 	if d == nil {
 		return
 	}
-	d.once.Do(func() {
-		if d.lm != nil {
-			C.rp_dbg_remove(d.lm)
-		}
-		if d.prof != nil {
-			C.rp_prof_kill(d.prof)
-		}
-	})
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.removed {
+		return
+	}
+	d.removed = true
+	if d.lm != nil {
+		C.rp_dbg_remove(d.lm)
+	}
+	if d.prof != nil {
+		C.rp_prof_kill(d.prof)
+	}
 }
 
 // DebuggerError says why debuggers cannot see runplug's objects in this

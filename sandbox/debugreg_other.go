@@ -22,14 +22,26 @@ type DebugInfo struct {
 	Base           uintptr
 	Dynamic        uintptr
 	TextLo, TextHi uintptr
-	Symbols        []DebugSymbol
+	Symbols        *SymbolTable
 }
+
+// SymbolTable is the functions of an object file, for profiles.
+type SymbolTable struct{ n int }
+
+// NewSymbolTable builds a SymbolTable from syms.
+func NewSymbolTable(syms []DebugSymbol) *SymbolTable { return &SymbolTable{n: len(syms)} }
+
+// Len returns the number of functions in t.
+func (t *SymbolTable) Len() int { return t.n }
 
 // DebugObject is a registration made by AddDebugObject.
 type DebugObject struct{}
 
 // AddDebugObject registers nothing off linux/amd64 with cgo.
 func AddDebugObject(info *DebugInfo) *DebugObject { return &DebugObject{} }
+
+// SetSymbols does nothing off linux/amd64 with cgo.
+func (d *DebugObject) SetSymbols(t *SymbolTable) {}
 
 // Remove does nothing off linux/amd64 with cgo.
 func (d *DebugObject) Remove() {}

@@ -138,6 +138,16 @@ func TestDebugRegistryConcurrent(t *testing.T) {
 	}
 }
 
+// relTable builds a SymbolTable of syms (absolute addresses) relative to base.
+func relTable(base uintptr, syms []DebugSymbol) *SymbolTable {
+	rel := make([]DebugSymbol, len(syms))
+	for i, s := range syms {
+		rel[i] = s
+		rel[i].Addr -= base
+	}
+	return NewSymbolTable(rel)
+}
+
 // TestProfTable checks the cgo traceback and symbolizer over the table:
 // a PC in a live object is recorded and named after the symbol containing
 // it; a PC elsewhere is left to the host (nothing here); a closed object's
@@ -150,7 +160,7 @@ func TestProfTable(t *testing.T) {
 		{Name: "first", Addr: lo + 0x10, Size: 0x20},
 		{Name: "nosize", Addr: lo + 0x900, Size: 0},
 	}
-	d := AddDebugObject(&DebugInfo{Name: "table.so", TextLo: lo, TextHi: hi, Symbols: syms})
+	d := AddDebugObject(&DebugInfo{Name: "table.so", Base: lo - 0x1000, TextLo: lo, TextHi: hi, Symbols: relTable(lo-0x1000, syms)})
 	for _, c := range []struct {
 		pc    uintptr
 		fn    string
@@ -188,10 +198,33 @@ func TestProfTable(t *testing.T) {
 		t.Errorf("symbolize in a closed object: %q, want second", fn)
 	}
 	// A new object over the same range replaces the closed one.
-	d2 := AddDebugObject(&DebugInfo{Name: "again.so", TextLo: lo, TextHi: hi, Symbols: []DebugSymbol{{Name: "other", Addr: lo + 0x800, Size: 0x100}}})
+	d2 := AddDebugObject(&DebugInfo{Name: "again.so", TextLo: lo, TextHi: hi, Symbols: NewSymbolTable([]DebugSymbol{{Name: "other", Addr: lo + 0x800, Size: 0x100}})})
 	defer d2.Remove()
 	if fn, file, _ := profSymbolize(lo + 0x850); fn != "other" || file != "again.so" {
 		t.Errorf("symbolize after reuse: %q %q, want other again.so", fn, file)
+	}
+}
+
+// TestProfSetSymbols: an object registered without symbols (profiling
+// was off) is named once SetSymbols gives them; not after Remove.
+func TestProfSetSymbols(t *testing.T) {
+	const lo, hi = 0x5200_0000_0000, 0x5200_0000_1000
+	d := AddDebugObject(&DebugInfo{Name: "late.so", Base: lo, TextLo: lo, TextHi: hi})
+	if fn, file, _ := profSymbolize(lo + 8); fn != "" || file != "late.so" {
+		t.Errorf("without symbols: %q %q", fn, file)
+	}
+	tab := NewSymbolTable([]DebugSymbol{{Name: "late", Addr: 0, Size: 0x100}})
+	d.SetSymbols(tab)
+	if fn, _, _ := profSymbolize(lo + 8); fn != "late" {
+		t.Errorf("after SetSymbols: %q, want late", fn)
+	}
+	if got := profTraceback(lo+8, 0, 0, 4); len(got) != 1 {
+		t.Errorf("after SetSymbols: traceback %#x", got)
+	}
+	d.Remove()
+	d.SetSymbols(tab)
+	if got := profTraceback(lo+8, 0, 0, 4); len(got) != 0 {
+		t.Errorf("SetSymbols after Remove revived the object: traceback %#x", got)
 	}
 }
 
@@ -202,7 +235,7 @@ func TestProfTableBounded(t *testing.T) {
 	var ds []*DebugObject
 	for i := 0; i < 100; i++ {
 		lo := uintptr(0x4000_0000_0000 + i<<16)
-		ds = append(ds, AddDebugObject(&DebugInfo{Name: "many.so", TextLo: lo, TextHi: lo + 0x1000, Symbols: []DebugSymbol{{Name: fmt.Sprint("f", i), Addr: lo, Size: 16}}}))
+		ds = append(ds, AddDebugObject(&DebugInfo{Name: "many.so", TextLo: lo, TextHi: lo + 0x1000, Symbols: NewSymbolTable([]DebugSymbol{{Name: fmt.Sprint("f", i), Addr: lo, Size: 16}})}))
 	}
 	if got := profLive(); got != before+100 {
 		t.Fatalf("%d live objects, want %d", got, before+100)
@@ -228,7 +261,7 @@ func TestProfChainsToHost(t *testing.T) {
 	setProfHost(host)
 	defer setProfHost(CgoTracebackFuncs{})
 	const lo, hi = 0x5100_0000_0000, 0x5100_0000_1000
-	d := AddDebugObject(&DebugInfo{Name: "chain.so", TextLo: lo, TextHi: hi, Symbols: []DebugSymbol{{Name: "f", Addr: lo, Size: 0x100}}})
+	d := AddDebugObject(&DebugInfo{Name: "chain.so", TextLo: lo, TextHi: hi, Symbols: NewSymbolTable([]DebugSymbol{{Name: "f", Addr: lo, Size: 0x100}})})
 	defer d.Remove()
 	n := calls()
 	if got := profTraceback(lo+8, 0, 0, 8); len(got) != 1 || calls() != n {

@@ -190,7 +190,7 @@ static void rp_pick_oldest_dead(void) {
 	rp_drop_seq = ndead > RP_PROF_DEAD_MAX ? oldest : 0;
 }
 
-void *rp_prof_add(uint64_t lo, uint64_t hi, const char *path,
+void *rp_prof_add(uint64_t lo, uint64_t hi, uint64_t base, const char *path,
 	const struct rp_psym *syms, uint64_t nsyms, const char *strs, uint64_t strsz) {
 	size_t pathsz = strlen(path) + 1;
 	size_t size = sizeof(struct rp_pobj) + nsyms * sizeof *syms + strsz + pathsz;
@@ -201,8 +201,12 @@ void *rp_prof_add(uint64_t lo, uint64_t hi, const char *path,
 	struct rp_pobj *o = (struct rp_pobj *)mem;
 	memset(o, 0, sizeof *o);
 	char *p = mem + sizeof *o;
-	memcpy(p, syms, nsyms * sizeof *syms);
-	o->syms = (const struct rp_psym *)p;
+	struct rp_psym *dst = (struct rp_psym *)p;
+	for (uint64_t i = 0; i < nsyms; i++) {
+		dst[i] = syms[i];
+		dst[i].lo += base;
+	}
+	o->syms = dst;
 	o->nsyms = nsyms;
 	p += nsyms * sizeof *syms;
 	memcpy(p, strs, strsz);
