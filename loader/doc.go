@@ -218,9 +218,11 @@
 // traceback for the frames of a thread in a cgo call, which records the
 // interrupted PC when it lies in a loaded object and walks frame pointers
 // through plugin code (code built without them shows its innermost
-// function only), and the symbolizer names those PCs from the objects'
-// dynamic symbol tables, copied at load so that samples of a plugin
-// closed since are still named. go tool pprof -top then shows the
+// function only, save a frameless leaf's caller, read from the stack),
+// and the symbolizer names those PCs from the objects' dynamic symbol
+// tables, copied into C memory (at load once profiling is on; for objects
+// already loaded, by EnableProfiling) so that samples of a plugin closed
+// since are still named. go tool pprof -top then shows the
 // plugin's hot function, under the Go frames that called it. perf and
 // addr2line need none of this: plugin segments are mapped from their
 // files, so /proc/PID/maps names the file and offset of every code

@@ -11,8 +11,8 @@
 // never touches freed memory and a writer never waits for one.
 //
 // An object's function symbols are copied from the plugin's dynamic
-// symbol table into memory of its own at load time, so that a sample can
-// be symbolized after the plugin was closed (the Go runtime symbolizes
+// symbol table into memory of its own when it is registered, so that a
+// sample can be symbolized after the plugin was closed (the Go runtime symbolizes
 // samples when it writes them, later): a closed object stays in the table,
 // marked dead (the traceback ignores it), until a new object takes its
 // address range or more than RP_PROF_DEAD_MAX dead ones are kept.
