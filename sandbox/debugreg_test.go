@@ -169,9 +169,9 @@ func TestProfTable(t *testing.T) {
 		{lo + 0x10, "first", lo + 0x10},
 		{lo + 0x2f, "first", lo + 0x10},
 		{lo + 0x30, "first", lo + 0x10}, // a return address just past the end
-		{lo + 0x31, "", 0},
+		{lo + 0x31, "[table.so]", 0},
 		{lo + 0x850, "second", lo + 0x800},
-		{lo + 0x905, "", 0},
+		{lo + 0x905, "[table.so]", 0},
 	} {
 		fn, file, entry := profSymbolize(c.pc)
 		if fn != c.fn || entry != c.entry || file != "table.so" {
@@ -210,7 +210,7 @@ func TestProfTable(t *testing.T) {
 func TestProfSetSymbols(t *testing.T) {
 	const lo, hi = 0x5200_0000_0000, 0x5200_0000_1000
 	d := AddDebugObject(&DebugInfo{Name: "late.so", Base: lo, TextLo: lo, TextHi: hi})
-	if fn, file, _ := profSymbolize(lo + 8); fn != "" || file != "late.so" {
+	if fn, file, _ := profSymbolize(lo + 8); fn != "[late.so]" || file != "late.so" {
 		t.Errorf("without symbols: %q %q", fn, file)
 	}
 	tab := NewSymbolTable([]DebugSymbol{{Name: "late", Addr: 0, Size: 0x100}})

@@ -35,6 +35,7 @@ struct rp_pobj {
 	uint64_t seq;    // order of addition (the oldest dead object goes first)
 	int dead;
 	const char *path;
+	const char *anon;           // "[basename of path]": a PC in no symbol
 	const struct rp_psym *syms; // sorted by lo
 	uint64_t nsyms;
 	const char *strs;
@@ -166,8 +167,9 @@ static int rp_rebuild(struct rp_pobj *add, int (*drop)(const struct rp_pobj *, c
 	return 0;
 }
 
-// drop_overlap drops the objects whose range meets add's (dead ones: a
-// live one cannot), and the oldest dead one beyond RP_PROF_DEAD_MAX.
+// rp_drop_overlap drops the objects whose range meets add's (closed ones,
+// or the entry of the same object that add replaces: see SetSymbols), and
+// the oldest closed one beyond RP_PROF_DEAD_MAX.
 static uint64_t rp_drop_seq;
 static int rp_drop_overlap(const struct rp_pobj *o, const struct rp_pobj *add) {
 	if (add != NULL && o->lo < add->hi && add->lo < o->hi) {
@@ -193,7 +195,10 @@ static void rp_pick_oldest_dead(void) {
 void *rp_prof_add(uint64_t lo, uint64_t hi, uint64_t base, const char *path,
 	const struct rp_psym *syms, uint64_t nsyms, const char *strs, uint64_t strsz) {
 	size_t pathsz = strlen(path) + 1;
-	size_t size = sizeof(struct rp_pobj) + nsyms * sizeof *syms + strsz + pathsz;
+	const char *slash = strrchr(path, '/');
+	const char *base_name = slash != NULL ? slash + 1 : path;
+	size_t anonsz = strlen(base_name) + 3;
+	size_t size = sizeof(struct rp_pobj) + nsyms * sizeof *syms + strsz + pathsz + anonsz;
 	char *mem = malloc(size);
 	if (mem == NULL) {
 		return NULL;
@@ -214,6 +219,12 @@ void *rp_prof_add(uint64_t lo, uint64_t hi, uint64_t base, const char *path,
 	p += strsz;
 	memcpy(p, path, pathsz);
 	o->path = p;
+	p += pathsz;
+	p[0] = '[';
+	memcpy(p + 1, base_name, anonsz - 3);
+	p[anonsz - 2] = ']';
+	p[anonsz - 1] = 0;
+	o->anon = p;
 	o->lo = lo;
 	o->hi = hi;
 	pthread_mutex_lock(&rp_prof_mu);
@@ -342,8 +353,9 @@ void rp_cgo_traceback(void *p) {
 }
 
 // rp_cgo_symbolizer names a PC of a runplug object (live or dead) after
-// the nearest function symbol of its dynamic symbol table that contains it;
-// File is the object's path (no line numbers: DWARF is not read). The
+// the function symbol of its dynamic symbol table that contains it, else
+// "[file name]"; File is the object's path (no line numbers: DWARF is not
+// read). The
 // strings stay valid until the runtime's closing call (pc 0) for the same
 // argument block, which ends the read section the first call began.
 void rp_cgo_symbolizer(void *p) {
@@ -356,6 +368,15 @@ void rp_cgo_symbolizer(void *p) {
 			rp_host_symbolizer(a);
 		}
 		return;
+	}
+	if (a->data != 0 && a->data != (uintptr_t)&rp_pin && rp_host_symbolizer != NULL) {
+		// The block holds the host symbolizer's state from an earlier
+		// PC: let it free that before the block becomes ours.
+		uintptr_t pc = a->pc;
+		a->pc = 0;
+		rp_host_symbolizer(a);
+		a->pc = pc;
+		a->data = 0;
 	}
 	if (a->data != (uintptr_t)&rp_pin) {
 		rp_read_begin();
@@ -386,7 +407,7 @@ void rp_cgo_symbolizer(void *p) {
 	}
 	a->file = o->path;
 	a->lineno = 0;
-	a->func = s != NULL ? o->strs + s->name : NULL;
+	a->func = s != NULL ? o->strs + s->name : o->anon;
 	a->entry = s != NULL ? s->lo : 0;
 	a->more = 0;
 	a->data = (uintptr_t)&rp_pin;
