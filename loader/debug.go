@@ -36,7 +36,7 @@ func debugAdd(objs []*object) {
 		info := o.debugInfo()
 		debugMu.Lock()
 		if profiling {
-			info.Symbols = o.p.symbolTable()
+			info.Symbols = o.p.symbolTable(o.path)
 		}
 		debugRegs[o] = sandbox.AddDebugObject(info)
 		debugMu.Unlock()
@@ -77,23 +77,32 @@ func (o *object) debugInfo() *sandbox.DebugInfo {
 	return info
 }
 
-// symbolTable returns p's functions (defined STT_FUNC and STT_GNU_IFUNC
-// symbols with a size, inside an executable segment), built once.
-// debugMu is held.
-func (p *parsed) symbolTable() *sandbox.SymbolTable {
+// symbolTable returns p's functions, built once: the defined STT_FUNC and
+// STT_GNU_IFUNC symbols with a size inside an executable segment, from the
+// dynamic symbol table and, when the file at path has one, from .symtab
+// (static functions; see fileFuncs). debugMu is held.
+func (p *parsed) symbolTable(path string) *sandbox.SymbolTable {
 	if t := debugSyms[p]; t != nil {
 		return t
 	}
+	seen := map[uint64]bool{}
 	var syms []sandbox.DebugSymbol
+	add := func(name string, value, size uint64, typ elf.SymType, undef bool) {
+		if undef || size == 0 || name == "" || (typ != elf.STT_FUNC && typ != elf.STT_GNU_IFUNC) {
+			return
+		}
+		if seen[value] || !inSpans(p.exec, value, 1) {
+			return
+		}
+		seen[value] = true
+		syms = append(syms, sandbox.DebugSymbol{Name: name, Addr: uintptr(value), Size: uintptr(size)})
+	}
 	for i := range p.file.Dynamic.Symbols {
 		s := &p.file.Dynamic.Symbols[i]
-		if s.Shndx == elf.SHN_UNDEF || s.Size == 0 || (s.Type != elf.STT_FUNC && s.Type != elf.STT_GNU_IFUNC) {
-			continue
-		}
-		if !inSpans(p.exec, s.Value, 1) {
-			continue
-		}
-		syms = append(syms, sandbox.DebugSymbol{Name: s.Name, Addr: uintptr(s.Value), Size: uintptr(s.Size)})
+		add(s.Name, s.Value, s.Size, s.Type, s.Shndx == elf.SHN_UNDEF)
+	}
+	for _, s := range fileFuncs(path) {
+		add(s.Name, s.Value, s.Size, elf.ST_TYPE(s.Info), s.Section == elf.SHN_UNDEF)
 	}
 	t := sandbox.NewSymbolTable(syms)
 	if len(debugSyms) >= maxDebugSyms {
@@ -104,6 +113,38 @@ func (p *parsed) symbolTable() *sandbox.SymbolTable {
 	}
 	debugSyms[p] = t
 	return t
+}
+
+// maxSymtabSize bounds the .symtab read for profiles.
+const maxSymtabSize = 64 << 20
+
+// fileFuncs returns the .symtab of the file at path (nil when it has none,
+// is too large or cannot be read). debug/elf is not hardened against
+// hostile files: its panics are recovered here, and the section's size is
+// checked before it is read.
+func fileFuncs(path string) (syms []elf.Symbol) {
+	if path == "" {
+		return nil
+	}
+	defer func() {
+		if recover() != nil {
+			syms = nil
+		}
+	}()
+	f, err := elf.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	sec := f.Section(".symtab")
+	if sec == nil || sec.Type != elf.SHT_SYMTAB || sec.Size > maxSymtabSize {
+		return nil
+	}
+	syms, err = f.Symbols()
+	if err != nil {
+		return nil
+	}
+	return syms
 }
 
 // EnableProfiling installs runplug's cgo traceback and symbolizer for the
@@ -123,7 +164,7 @@ func EnableProfiling() error {
 	if !profiling {
 		profiling = true
 		for o, d := range debugRegs {
-			d.SetSymbols(o.p.symbolTable())
+			d.SetSymbols(o.p.symbolTable(o.path))
 		}
 	}
 	return nil

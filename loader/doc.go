@@ -240,8 +240,9 @@
 // interrupted PC when it lies in a loaded object and walks frame pointers
 // through plugin code (code built without them shows its innermost
 // function only, save a frameless leaf's caller, read from the stack),
-// and the symbolizer names those PCs from the objects' dynamic symbol
-// tables, copied into C memory (at load once profiling is on; for objects
+// and the symbolizer names those PCs from the objects' symbol tables
+// (dynamic, and .symtab when the file has one: static functions too),
+// copied into C memory (at load once profiling is on; for objects
 // already loaded, by EnableProfiling) so that samples of a plugin closed
 // since are still named. go tool pprof -top then shows the
 // plugin's hot function, under the Go frames that called it. perf and

@@ -1,7 +1,8 @@
-// dbg_fn: a plugin for the debugger and profiler tests (loader/debug_test.go),
-// built with DWARF and frame pointers: gdb must list it, set a breakpoint on
-// dbg_leaf by name before the load, and show dbg_leaf and dbg_entry at
-// their lines; a CPU profile must name dbg_spin.
+// dbg_fn: a plugin for the debugger and profiler tests (loader/debug_gdb_test.go,
+// loader/debug_prof_test.go), built with DWARF and frame pointers: gdb must
+// list it, set a breakpoint on dbg_leaf by name before the load, and show
+// dbg_leaf and dbg_entry at their lines; a CPU profile must name the static
+// dbg_spin_inner (from .symtab) under dbg_spin.
 //
 // Build: cc -shared -fPIC -g -O1 -fno-omit-frame-pointer -fno-inline -Wall -o dbg_fn.so dbg_fn.c
 
@@ -21,8 +22,8 @@ __attribute__((noinline)) int64_t dbg_entry(int64_t x) {
 
 // dbg_spin_inner burns n iterations of arithmetic, for profiles: the host
 // loops over dbg_spin, and the samples land here, under dbg_spin (reached
-// through the frame pointer).
-__attribute__((noinline)) int64_t dbg_spin_inner(int64_t n) {
+// through the frame pointer). It is static: only .symtab names it.
+__attribute__((noinline)) static int64_t dbg_spin_inner(int64_t n) {
 	int64_t acc = 0;
 	for (int64_t i = 0; i < n; i++) {
 		acc = acc * 6364136223846793005 + 1442695040888963407 + i;

@@ -41,8 +41,9 @@ var ErrCgoTraceback = errors.New("runtime.SetCgoTraceback was already called wit
 // without a traceback); host.Context is installed as is. The traceback
 // records the interrupted PC and follows frame pointers through plugin
 // frames (code built without them, the default at -O2, shows only the
-// innermost function); the symbolizer names functions from the plugins'
-// dynamic symbol tables, without file or line.
+// innermost function, save a frameless leaf's caller); the symbolizer
+// names functions from the tables the loader gives (sandbox.SymbolTable),
+// without file or line.
 //
 // The runtime accepts one set of functions per process: a host that has
 // its own passes them here instead of calling runtime.SetCgoTraceback.
