@@ -48,9 +48,10 @@ func buildHost(t *testing.T, name string) string {
 	return out
 }
 
-// TestGDBSeesPlugins runs a host program under gdb in batch mode: a
-// breakpoint set by name before the plugin is loaded is hit in each of
-// two instances, bt names the plugin's functions with file:line from its
+// TestGDBSeesPlugins runs a host program under gdb in batch mode:
+// breakpoints set by name before the plugin is loaded are hit in each of
+// two instances, in its constructor (the object is shown to gdb before its
+// code runs) and in a function it calls, bt names the plugin's functions with file:line from its
 // DWARF, info sharedlibrary lists both instances while they are loaded
 // (symbols read), one after the first Close and none after the second.
 func TestGDBSeesPlugins(t *testing.T) {
@@ -73,9 +74,14 @@ set breakpoint pending on
 handle SIGURG nostop noprint pass
 handle SIGPIPE nostop noprint pass
 handle SIG%d nostop noprint pass
+break dbg_init
 break dbg_leaf
 break main.afterClose
 run
+echo @@INIT1\n
+continue
+echo @@INIT2\n
+continue
 echo @@BT1\n
 bt 2
 echo @@LIBS2\n
@@ -117,7 +123,11 @@ kill
 		}
 		return rest
 	}
-	if n := strings.Count(out, "hit Breakpoint 1."); n != 2 {
+	initRe := regexp.MustCompile(fmt.Sprintf(`hit Breakpoint 1(\.\d)?, dbg_init \(\) at \S*dbg_fn\.c:%d\n`, markerLine(t, "dbg_fn", "init")))
+	if n := len(initRe.FindAllString(out, -1)); n != 2 {
+		t.Errorf("the pending breakpoint on the constructor dbg_init was hit %d times, want once per load:\n%s", n, out)
+	}
+	if n := strings.Count(out, "hit Breakpoint 2."); n != 2 {
 		t.Errorf("the pending breakpoint on dbg_leaf was hit %d times, want once in each instance:\n%s", n, out)
 	}
 	for _, bt := range []string{section("@@BT1"), section("@@BT2")} {

@@ -10,6 +10,12 @@
 
 volatile int64_t dbg_sink;
 
+// dbg_init runs at load, as a constructor: a breakpoint on it is hit, since
+// runplug shows the object to debuggers before its constructors run.
+__attribute__((constructor)) void dbg_init(void) {
+	dbg_sink = 1; // LINE:init
+}
+
 __attribute__((noinline)) int64_t dbg_leaf(int64_t x) {
 	dbg_sink = x; // LINE:leaf
 	return x * 2 + 1;
