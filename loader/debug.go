@@ -4,6 +4,9 @@ import (
 	"debug/elf"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/elfmap"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -43,13 +46,45 @@ func debugAdd(objs []*object) {
 	}
 }
 
-// debugRemove unregisters o; safe when it was never registered.
+// debugRemove unregisters o; safe when it was never registered. It is
+// called before o's image is parked or unmapped.
 func (o *object) debugRemove() {
 	debugMu.Lock()
 	d := debugRegs[o]
 	delete(debugRegs, o)
 	debugMu.Unlock()
+	if d == nil {
+		return
+	}
 	d.Remove()
+	o.dropDebuggerWrites()
+}
+
+// dropDebuggerWrites gives o's code pages back to its file when a
+// debugger is watching: a debugger forgets the breakpoints it wrote into
+// a library that disappears without taking them out (ld.so unmaps it), but
+// runplug may park the image and reuse it for a later load of the same
+// file, whose code would then hold stale int3s. MADV_DONTNEED drops the
+// private copies the debugger's writes made, so the pages read the file
+// again. The debugger has already handled the removal: r_brk traps
+// synchronously.
+func (o *object) dropDebuggerWrites() {
+	if o.path == "" || o.mem == nil || !sandbox.DebuggerWatching() {
+		return
+	}
+	plan := o.p.plan
+	for _, r := range plan.Regions {
+		if r.Kind != elfmap.RegionFile || r.Prot&unix.PROT_EXEC == 0 || r.Prot&unix.PROT_WRITE != 0 {
+			continue
+		}
+		lo, hi := r.Start-int64(plan.MinVaddr), r.End-int64(plan.MinVaddr)
+		if lo < 0 || hi > int64(len(o.mem)) || lo >= hi {
+			continue
+		}
+		if err := unix.Madvise(o.mem[lo:hi], unix.MADV_DONTNEED); err != nil {
+			o.l.log.Warn("dropping debugger breakpoints failed", "plugin", o.name, "error", err)
+		}
+	}
 }
 
 // debugInfo describes o for sandbox.AddDebugObject: its load bias,

@@ -50,10 +50,12 @@ func buildHost(t *testing.T, name string) string {
 
 // TestGDBSeesPlugins runs a host program under gdb in batch mode:
 // breakpoints set by name before the plugin is loaded are hit in each of
-// two instances, in its constructor (the object is shown to gdb before its
-// code runs) and in a function it calls, bt names the plugin's functions with file:line from its
-// DWARF, info sharedlibrary lists both instances while they are loaded
-// (symbols read), one after the first Close and none after the second.
+// its instances, in its constructor (the object is shown to gdb before
+// its code runs) and in a function it calls; bt names the plugin's
+// functions with file:line from its DWARF; info sharedlibrary lists both
+// instances while they are loaded (symbols read), one after the first
+// Close and none after the second; a third load, into the parked image of
+// the second instance where gdb had written a breakpoint, runs correctly.
 func TestGDBSeesPlugins(t *testing.T) {
 	gdb := testenv.LookPath(t, "gdb", "apt-get install gdb")
 	if err := sandbox.DebuggerError(); err != nil {
@@ -98,6 +100,10 @@ echo @@CONT\n
 continue
 echo @@LIBS0\n
 info sharedlibrary
+echo @@RELOAD\n
+continue
+continue
+continue
 echo @@END\n
 kill
 `, int(sandbox.InterruptSignal))
@@ -124,11 +130,19 @@ kill
 		return rest
 	}
 	initRe := regexp.MustCompile(fmt.Sprintf(`hit Breakpoint 1(\.\d)?, dbg_init \(\) at \S*dbg_fn\.c:%d\n`, markerLine(t, "dbg_fn", "init")))
-	if n := len(initRe.FindAllString(out, -1)); n != 2 {
-		t.Errorf("the pending breakpoint on the constructor dbg_init was hit %d times, want once per load:\n%s", n, out)
+	if n := len(initRe.FindAllString(out, -1)); n != 3 {
+		t.Errorf("the pending breakpoint on the constructor dbg_init was hit %d times, want once per load (3):\n%s", n, out)
 	}
-	if n := strings.Count(out, "hit Breakpoint 2."); n != 2 {
-		t.Errorf("the pending breakpoint on dbg_leaf was hit %d times, want once in each instance:\n%s", n, out)
+	if n := strings.Count(out, "hit Breakpoint 2"); n != 3 {
+		t.Errorf("the pending breakpoint on dbg_leaf was hit %d times, want once per instance (3):\n%s", n, out)
+	}
+	// The third load reused the second instance's parked image, whose
+	// code held gdb's breakpoint: runplug dropped that write at Close.
+	if !strings.Contains(out, "reused: true") {
+		t.Errorf("the third load did not reuse the parked image (the host's tombstone budget is off):\n%s", out)
+	}
+	if strings.Contains(out, "SIGSEGV") || strings.Contains(out, "SIGTRAP") || !strings.Contains(out, "instance 2: dbg_entry(20) = 64") {
+		t.Errorf("the call into the reused image failed under gdb:\n%s", out)
 	}
 	for _, bt := range []string{section("@@BT1"), section("@@BT2")} {
 		for _, want := range []string{
@@ -153,7 +167,7 @@ kill
 			t.Errorf("%s: info sharedlibrary lists %d instances of %s with symbols, want %d:\n%s", c.marker, got, plugin, c.want, libs)
 		}
 	}
-	for i := 0; i < 2; i++ {
+	for i := 0; i < 3; i++ {
 		if want := fmt.Sprintf("instance %d: dbg_entry(20) = 64", i); !strings.Contains(out, want) {
 			t.Errorf("the host's output lacks %q:\n%s", want, out)
 		}

@@ -188,6 +188,14 @@ void rp_dbg_remove(void *p) {
 	free(lm);
 }
 
+int rp_dbg_watched(void) {
+	// gdb keeps a breakpoint (int3, 0xcc) on r_brk while the process runs
+	// (and it watches library events); r_brk itself is code of ld.so,
+	// readable.
+	uintptr_t brk = rp_ns.r_brk;
+	return brk != 0 && *(volatile const unsigned char *)brk == 0xcc;
+}
+
 uint64_t rp_dbg_namespace(void) { return (uint64_t)(uintptr_t)&rp_ns; }
 
 uint64_t rp_dbg_base(void) { return (uint64_t)(uintptr_t)rp_find_rdebug(); }

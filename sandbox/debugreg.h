@@ -10,6 +10,7 @@
 int rp_dbg_init(void);                 // 0, or why the r_debug chain cannot be used
 void *rp_dbg_add(uint64_t l_addr, const char *name, uint64_t l_ld);
 void rp_dbg_remove(void *lm);
+int rp_dbg_watched(void);              // a debugger has its breakpoint on r_brk
 uint64_t rp_dbg_namespace(void);       // the address of runplug's r_debug node (tests)
 uint64_t rp_dbg_base(void);            // the r_debug debuggers read (tests)
 

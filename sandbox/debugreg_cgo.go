@@ -180,6 +180,11 @@ func DebuggerError() error {
 	}
 }
 
+// DebuggerWatching reports whether a debugger has its breakpoint on
+// glibc's r_brk (an int3 there), i.e. follows library events, and so may
+// have written breakpoints into the code of runplug's objects.
+func DebuggerWatching() bool { return C.rp_dbg_watched() != 0 }
+
 // debugNamespace returns the address of runplug's r_debug node (tests).
 func debugNamespace() uintptr { return uintptr(C.rp_dbg_namespace()) }
 

@@ -51,6 +51,9 @@ func DebuggerError() error {
 	return fmt.Errorf("sandbox: debugger registration needs linux/amd64 with cgo: %w", errors.ErrUnsupported)
 }
 
+// DebuggerWatching is false off linux/amd64 with cgo.
+func DebuggerWatching() bool { return false }
+
 // CgoTracebackFuncs are the C functions of runtime.SetCgoTraceback.
 type CgoTracebackFuncs struct {
 	Traceback, Context, Symbolizer unsafe.Pointer
