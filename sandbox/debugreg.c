@@ -199,3 +199,10 @@ int rp_dbg_watched(void) {
 uint64_t rp_dbg_namespace(void) { return (uint64_t)(uintptr_t)&rp_ns; }
 
 uint64_t rp_dbg_base(void) { return (uint64_t)(uintptr_t)rp_find_rdebug(); }
+
+// rp_dbg_test_dlmopen opens name in a new link-map namespace and returns
+// the handle (tests: glibc appends the namespace's r_debug to the chain
+// that holds runplug's node).
+void *rp_dbg_test_dlmopen(const char *name) { return dlmopen(LM_ID_NEWLM, name, RTLD_NOW | RTLD_LOCAL); }
+
+void rp_dbg_test_dlclose(void *h) { dlclose(h); }

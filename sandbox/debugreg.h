@@ -13,6 +13,8 @@ void rp_dbg_remove(void *lm);
 int rp_dbg_watched(void);              // a debugger has its breakpoint on r_brk
 uint64_t rp_dbg_namespace(void);       // the address of runplug's r_debug node (tests)
 uint64_t rp_dbg_base(void);            // the r_debug debuggers read (tests)
+void *rp_dbg_test_dlmopen(const char *name);
+void rp_dbg_test_dlclose(void *h);
 
 // traceback.c
 // One function symbol of an object: [lo, lo+size), name an offset into the

@@ -240,3 +240,15 @@ func testHostFuncs() (CgoTracebackFuncs, func() int) {
 // setProfHost sets the functions the traceback and symbolizer chain to,
 // without the runtime (tests).
 func setProfHost(h CgoTracebackFuncs) { C.rp_prof_set_host(h.Traceback, h.Symbolizer) }
+
+// testDlmopen opens name with dlmopen(LM_ID_NEWLM) and returns a function
+// that closes it, or nil when it failed (tests).
+func testDlmopen(name string) func() {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	h := C.rp_dbg_test_dlmopen(cname)
+	if h == nil {
+		return nil
+	}
+	return func() { C.rp_dbg_test_dlclose(h) }
+}

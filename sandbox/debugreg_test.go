@@ -115,6 +115,49 @@ func TestDebugNamespace(t *testing.T) {
 	check(nil)
 }
 
+// TestDebugNamespaceDlmopen: a dlmopen namespace created after runplug's
+// node is appended by glibc after it (glibc walks the chain to its end);
+// both stay reachable, and runplug's list keeps working.
+func TestDebugNamespaceDlmopen(t *testing.T) {
+	if err := DebuggerError(); err != nil {
+		testenv.Skipf(t, "%v", err)
+	}
+	chain := func() []uintptr {
+		var out []uintptr
+		for r, n := debugBase(), 0; r != 0 && n < 64; r, n = peek(r+rNext), n+1 {
+			out = append(out, r)
+		}
+		return out
+	}
+	before := chain()
+	closeNS := testDlmopen("libz.so.1")
+	if closeNS == nil {
+		testenv.Skipf(t, "dlmopen(LM_ID_NEWLM, libz.so.1) failed (zlib1g)")
+	}
+	defer closeNS()
+	after := chain()
+	ns := debugNamespace()
+	at := -1
+	for i, r := range after {
+		if r == ns {
+			at = i
+		}
+	}
+	if at < 0 || len(after) < len(before) {
+		t.Fatalf("chain before dlmopen %#x, after %#x: runplug's node %#x lost", before, after, ns)
+	}
+	if len(after) == len(before) {
+		t.Logf("dlmopen reused an initialised namespace: chain %#x", after)
+	} else if at == len(after)-1 {
+		t.Fatalf("chain after dlmopen %#x: the new namespace is not after runplug's node %#x", after, ns)
+	}
+	d := AddDebugObject(&DebugInfo{Path: "/nonexistent/ns-dlmopen.so", Base: 0x7100_0000_0000})
+	if got := ourEntries(t, "/nonexistent/ns-dlmopen"); len(got) != 1 {
+		t.Errorf("after dlmopen: runplug's list %v", got)
+	}
+	d.Remove()
+}
+
 // TestDebugRegistryConcurrent adds and removes objects from several
 // goroutines (run it with -race): the list stays well formed.
 func TestDebugRegistryConcurrent(t *testing.T) {
