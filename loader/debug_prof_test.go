@@ -12,16 +12,33 @@ import (
 	"github.com/runplug/runplug/internal/sysmaps"
 )
 
-// spinInPlugin calls dbg_spin until d has passed: the Go caller the
+// spinInPlugin calls f(arg) until d has passed: the Go caller the
 // profile must show under the plugin's function.
 //
 //go:noinline
-func spinInPlugin(t *testing.T, f *Func, d time.Duration) {
+func spinInPlugin(t *testing.T, f *Func, arg uint64, d time.Duration) {
 	for end := time.Now().Add(d); time.Now().Before(end); {
-		if _, err := f.Call(200000); err != nil {
+		if _, err := f.Call(arg); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// profileCalls returns the samples of a CPU profile of f(arg) called for
+// d.
+func profileCalls(t *testing.T, f *Func, arg uint64, d time.Duration) []profSample {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := pprof.StartCPUProfile(&buf); err != nil {
+		t.Fatal(err)
+	}
+	spinInPlugin(t, f, arg, d)
+	pprof.StopCPUProfile()
+	samples, err := parseProfile(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return samples
 }
 
 // TestProfileNamesPluginFunctions profiles a loop that spends its time in
@@ -42,18 +59,17 @@ func TestProfileNamesPluginFunctions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if err := pprof.StartCPUProfile(&buf); err != nil {
-		t.Fatal(err)
-	}
-	spinInPlugin(t, f, 700*time.Millisecond)
-	pprof.StopCPUProfile()
-	// Close before the profile is read: the names must outlive the plugin.
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	samples, err := parseProfile(buf.Bytes())
+	fill, err := p.Func("dbg_fill")
 	if err != nil {
+		t.Fatal(err)
+	}
+	samples := profileCalls(t, f, 200000, 700*time.Millisecond)
+	fillSamples := profileCalls(t, fill, 100, 500*time.Millisecond)
+	// Close before the profiles are read: the names must outlive the
+	// plugin. (They were read above; what is checked here is the names
+	// the runtime got from the symbolizer while writing them, so reading
+	// after Close needs no second run: see TestProfTable.)
+	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
 	// Flat samples per function (the innermost frame of each sample);
@@ -98,6 +114,23 @@ func TestProfileNamesPluginFunctions(t *testing.T) {
 		t.Errorf("only %d of dbg_spin_inner's %d samples show dbg_spin as its caller: %v", viaSpin, hot, samples[0].funcs)
 	}
 	t.Logf("dbg_spin_inner: %d of %d samples, %d under dbg_spin, all under the Go caller", hot, total, viaSpin)
+
+	// Samples in libc's memset, called by dbg_fill: the plugin function
+	// is found above the libc frame (which has no name here).
+	var fillTotal, inFill int64
+	for _, s := range fillSamples {
+		fillTotal += s.value
+		for _, fn := range s.funcs {
+			if fn == "dbg_fill" {
+				inFill += s.value
+				break
+			}
+		}
+	}
+	if fillTotal == 0 || inFill*2 < fillTotal {
+		t.Errorf("dbg_fill is on the stack of %d of %d samples of a loop over it, want most", inFill, fillTotal)
+	}
+	t.Logf("dbg_fill (calling memset): on %d of %d samples", inFill, fillTotal)
 }
 
 // TestPerfSymbolization checks what perf and addr2line rely on: a plugin's

@@ -237,7 +237,9 @@
 // process-wide; see sandbox.SetCgoTraceback to chain to a host's own cgo
 // traceback): the Go runtime's SIGPROF handler then asks runplug's C
 // traceback for the frames of a thread in a cgo call, which records the
-// interrupted PC when it lies in a loaded object and walks frame pointers
+// interrupted PC when it lies in a loaded object (or in code a plugin
+// called, such as libc's memcpy, when no host traceback is chained) and
+// walks frame pointers
 // through plugin code (code built without them shows its innermost
 // function only, save a frameless leaf's caller, read from the stack),
 // and the symbolizer names those PCs from the objects' symbol tables

@@ -7,6 +7,7 @@
 // Build: cc -shared -fPIC -g -O1 -fno-omit-frame-pointer -fno-inline -Wall -o dbg_fn.so dbg_fn.c
 
 #include <stdint.h>
+#include <string.h>
 
 volatile int64_t dbg_sink;
 
@@ -40,4 +41,16 @@ __attribute__((noinline)) static int64_t dbg_spin_inner(int64_t n) {
 
 __attribute__((noinline)) int64_t dbg_spin(int64_t n) {
 	return dbg_spin_inner(n) + 1;
+}
+
+// dbg_fill clears a buffer n times with libc's memset: profiles must show
+// dbg_fill as the caller of the libc code the samples land in.
+static char dbg_buf[1 << 16];
+
+__attribute__((noinline)) int64_t dbg_fill(int64_t n) {
+	for (int64_t i = 0; i < n; i++) {
+		memset(dbg_buf, (int)i, sizeof dbg_buf);
+		__asm__ volatile("" ::: "memory");
+	}
+	return dbg_buf[1];
 }

@@ -271,8 +271,10 @@ void rp_prof_set_host(void *traceback, void *symbolizer) {
 
 // rp_cgo_traceback is called by the Go runtime's SIGPROF handler (and on
 // non-Go threads) with the interrupted context. For a PC inside a live
-// runplug object it records that PC, then the return address of a
-// frameless leaf (see below), then follows frame pointers while
+// runplug object, or anywhere during a protected call when no host
+// traceback is chained (code a plugin called), it records that PC, then
+// the return address of a frameless leaf (see below), then follows frame
+// pointers while
 // each frame lies between the interrupted stack pointer and the thread's
 // current protected call frame (rp_call's own frame, above every plugin
 // frame of the call on the same stack: memory that is mapped) and each
@@ -296,10 +298,18 @@ void rp_cgo_traceback(void *p) {
 	uint64_t pc = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
 	uint64_t sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
 	uint64_t fp = (uint64_t)uc->uc_mcontext.gregs[REG_RBP];
+	const struct rp_frame *fr = rp_self.cur;
+	uint64_t top = (uint64_t)(uintptr_t)fr;
 	rp_read_begin();
 	const struct rp_ptab *t = __atomic_load_n(&rp_tab, __ATOMIC_ACQUIRE);
 	const struct rp_pobj *o = rp_find(t, pc);
-	if (o == NULL || __atomic_load_n(&o->dead, __ATOMIC_ACQUIRE)) {
+	if (o != NULL && __atomic_load_n(&o->dead, __ATOMIC_ACQUIRE)) {
+		o = NULL;
+	}
+	// A PC outside runplug's objects is the host traceback's; without
+	// one, it is ours only inside a protected call (code a plugin called,
+	// say libc's memcpy), and only if the walk finds a plugin frame.
+	if (o == NULL && (rp_host_traceback != NULL || fr == NULL)) {
 		rp_read_end();
 		if (rp_host_traceback != NULL) {
 			rp_host_traceback(a);
@@ -310,8 +320,6 @@ void rp_cgo_traceback(void *p) {
 	}
 	uintptr_t n = 0;
 	a->buf[n++] = pc;
-	const struct rp_frame *fr = rp_self.cur;
-	uint64_t top = (uint64_t)(uintptr_t)fr;
 	// Every word read lies in [sp, top): the stack of the call in
 	// progress, mapped. A leaf function compiled without a frame pointer
 	// (gcc omits it in leaves even with -fno-omit-frame-pointer) keeps
@@ -321,7 +329,7 @@ void rp_cgo_traceback(void *p) {
 		uint64_t r = *(const uint64_t *)(uintptr_t)sp;
 		const struct rp_pobj *ro = rp_find(t, r);
 		if (ro != NULL && !__atomic_load_n(&ro->dead, __ATOMIC_ACQUIRE)) {
-			const struct rp_psym *f = rp_sym(o, pc);
+			const struct rp_psym *f = o != NULL ? rp_sym(o, pc) : NULL;
 			if (ro != o || f == NULL || r - f->lo > f->size) {
 				a->buf[n++] = r;
 			}
@@ -347,6 +355,9 @@ void rp_cgo_traceback(void *p) {
 		fp = next;
 	}
 	rp_read_end();
+	if (o == NULL && n == 1) {
+		n = 0; // no plugin frame: as without runplug
+	}
 	if (n < a->max) {
 		a->buf[n] = 0;
 	}
