@@ -233,22 +233,26 @@
 // file and are not shown; glibc older than 2.35 has no r_next and
 // debuggers see no plugins (sandbox.DebuggerError says so).
 //
+// A debugger forgets, without taking them out, the breakpoints it wrote
+// into a library that leaves the list; when one is watching, a closed
+// image's code pages are given back to the file (MADV_DONTNEED), so a
+// parked image reused by a later load holds none of them.
+//
 // Go CPU profiles name plugin functions after [EnableProfiling] (opt-in,
 // process-wide; see sandbox.SetCgoTraceback to chain to a host's own cgo
-// traceback): the Go runtime's SIGPROF handler then asks runplug's C
-// traceback for the frames of a thread in a cgo call, which records the
+// traceback). The Go runtime's SIGPROF handler then asks runplug's C
+// traceback for the frames of a thread in a cgo call: it records the
 // interrupted PC when it lies in a loaded object (or in code a plugin
-// called, such as libc's memcpy, when no host traceback is chained) and
-// walks frame pointers
-// through plugin code (code built without them shows its innermost
-// function only, save a frameless leaf's caller, read from the stack),
-// and the symbolizer names those PCs from the objects' symbol tables
-// (dynamic, and .symtab when the file has one: static functions too),
-// copied into C memory (at load once profiling is on; for objects
-// already loaded, by EnableProfiling) so that samples of a plugin closed
-// since are still named. go tool pprof -top then shows the
-// plugin's hot function, under the Go frames that called it. perf and
-// addr2line need none of this: plugin segments are mapped from their
+// called, such as libc's memcpy, when no host traceback is chained), the
+// return address a frameless leaf keeps on the stack, and the plugin
+// frames found through frame pointers (code built without them shows its
+// innermost functions only). The symbolizer names those PCs from the
+// objects' symbol tables (.dynsym, and .symtab when the file has one, so
+// static functions too), copied into C memory (at load once profiling is
+// on; for objects already loaded, by EnableProfiling) so that samples of
+// a plugin closed since are still named. go tool pprof -top then shows
+// the plugin's hot function, under the Go frames that called it. perf
+// and addr2line need none of this: plugin segments are mapped from their
 // files, so /proc/PID/maps names the file and offset of every code
 // address.
 //
