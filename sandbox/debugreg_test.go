@@ -11,6 +11,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/internal/testenv"
 )
@@ -268,6 +271,49 @@ func TestProfSetSymbols(t *testing.T) {
 	d.SetSymbols(tab)
 	if got := profTraceback(lo+8, 0, 0, 4); len(got) != 0 {
 		t.Errorf("SetSymbols after Remove revived the object: traceback %#x", got)
+	}
+}
+
+// TestProfTracebackWalk drives the frame walk on a fake stack: a frameless
+// leaf's return address at sp, then a frame-pointer chain; and never
+// faults where a frame pointer leads into unmapped memory below the
+// protected call's frame.
+func TestProfTracebackWalk(t *testing.T) {
+	const lo, hi = 0x5300_0000_0000, 0x5300_0000_1000
+	d := AddDebugObject(&DebugInfo{Name: "walk.so", Base: lo, TextLo: lo, TextHi: hi, Symbols: NewSymbolTable([]DebugSymbol{
+		{Name: "leaf", Addr: 0x100, Size: 0x100}, {Name: "mid", Addr: 0x200, Size: 0x100}, {Name: "outer", Addr: 0x300, Size: 0x100},
+	})})
+	defer d.Remove()
+	page := unix.Getpagesize()
+	mem, err := unix.Mmap(-1, 0, 3*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(mem)
+	base := uintptr(unsafe.Pointer(&mem[0]))
+	word := func(off int, v uintptr) { *(*uintptr)(unsafe.Pointer(&mem[off])) = v }
+	top := base + uintptr(3*page) - 64
+	// sp: the leaf's return address into mid; fp: mid's frame, whose
+	// saved rbp is outer's frame and return address is into outer; outer's
+	// frame returns outside runplug (the walk ends there).
+	sp, fpMid, fpOuter := base+64, base+256, base+512
+	word(64, lo+0x210)
+	word(256, fpOuter)
+	word(264, lo+0x310)
+	word(512, top-16)
+	word(520, 0x1234)
+	got := profTracebackIn(lo+0x120, sp, fpMid, top, 16)
+	want := []uintptr{lo + 0x120, lo + 0x210, lo + 0x310}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("walk: %#x, want %#x", got, want)
+	}
+	// A frame pointer into an unmapped page (the middle one) below top.
+	if err := unix.Mprotect(mem[page:2*page], unix.PROT_NONE); err != nil {
+		t.Fatal(err)
+	}
+	got = profTracebackIn(lo+0x120, base+uintptr(page)+8, base+uintptr(page)+64, top, 16)
+	if len(got) != 1 || got[0] != lo+0x120 {
+		t.Errorf("walk into unmapped memory: %#x, want just the PC", got)
 	}
 }
 

@@ -17,11 +17,15 @@
 // marked dead (the traceback ignores it), until a new object takes its
 // address range or more than RP_PROF_DEAD_MAX dead ones are kept.
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "debugreg.h"
 #include "sandbox.h"
@@ -269,18 +273,28 @@ void rp_prof_set_host(void *traceback, void *symbolizer) {
 	rp_host_symbolizer = (void (*)(void *))symbolizer;
 }
 
+// rp_peek reads n bytes at addr into dst without faulting: through
+// process_vm_readv on the process itself, which fails with EFAULT where a
+// load would fault (a plugin running on a stack of its own, a garbage
+// frame pointer). Async-signal-safe; errno is the caller's to keep.
+static int rp_peek(uint64_t addr, void *dst, size_t n) {
+	struct iovec local = {.iov_base = dst, .iov_len = n};
+	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = n};
+	return syscall(SYS_process_vm_readv, (long)syscall(SYS_getpid), &local, 1UL, &remote, 1UL, 0UL) == (long)n ? 0 : -1;
+}
+
 // rp_cgo_traceback is called by the Go runtime's SIGPROF handler (and on
 // non-Go threads) with the interrupted context. For a PC inside a live
 // runplug object, or anywhere during a protected call when no host
 // traceback is chained (code a plugin called), it records that PC, then
 // the return address of a frameless leaf (see below), then follows frame
-// pointers while
-// each frame lies between the interrupted stack pointer and the thread's
-// current protected call frame (rp_call's own frame, above every plugin
-// frame of the call on the same stack: memory that is mapped) and each
-// return address is inside a live runplug object. Anything else is the
-// host's traceback's (when one was chained) or nothing, as without runplug.
-// Async-signal-safe: no lock, no allocation, no call but the host's.
+// pointers while each frame lies between the interrupted stack pointer
+// and the thread's current protected call frame (rp_call's own frame,
+// above every plugin frame of the call) and each return address is inside
+// a live runplug object. Anything else is the host's traceback's (when one
+// was chained) or nothing, as without runplug. Async-signal-safe: no lock,
+// no allocation, no call but the host's and system calls (rp_peek), errno
+// kept.
 void rp_cgo_traceback(void *p) {
 	struct rp_tb_arg *a = p;
 	if (a->max == 0) {
@@ -318,16 +332,19 @@ void rp_cgo_traceback(void *p) {
 		}
 		return;
 	}
+	int saved_errno = errno;
 	uintptr_t n = 0;
 	a->buf[n++] = pc;
-	// Every word read lies in [sp, top): the stack of the call in
-	// progress, mapped. A leaf function compiled without a frame pointer
+	// Every word read lies in [sp, top), below the protected call's frame,
+	// and is read with rp_peek: a plugin may run on a stack of its own,
+	// with unmapped memory between it and top. A leaf function compiled
+	// without a frame pointer
 	// (gcc omits it in leaves even with -fno-omit-frame-pointer) keeps
 	// its return address at sp: a word there that points into a live
 	// object, outside the function holding pc, is taken as one.
 	if (fr != NULL && n < a->max && sp < top && top - sp >= 8 && (sp & 7) == 0) {
-		uint64_t r = *(const uint64_t *)(uintptr_t)sp;
-		const struct rp_pobj *ro = rp_find(t, r);
+		uint64_t r = 0;
+		const struct rp_pobj *ro = rp_peek(sp, &r, sizeof r) == 0 ? rp_find(t, r) : NULL;
 		if (ro != NULL && !__atomic_load_n(&ro->dead, __ATOMIC_ACQUIRE)) {
 			const struct rp_psym *f = o != NULL ? rp_sym(o, pc) : NULL;
 			if (ro != o || f == NULL || r - f->lo > f->size) {
@@ -339,8 +356,11 @@ void rp_cgo_traceback(void *p) {
 		if (fp < sp || (fp & 7) != 0 || fp > top || top - fp < 16) {
 			break;
 		}
-		uint64_t next = ((const uint64_t *)(uintptr_t)fp)[0];
-		uint64_t ret = ((const uint64_t *)(uintptr_t)fp)[1];
+		uint64_t w[2];
+		if (rp_peek(fp, w, sizeof w) != 0) {
+			break;
+		}
+		uint64_t next = w[0], ret = w[1];
 		const struct rp_pobj *ro = rp_find(t, ret);
 		if (ro == NULL || __atomic_load_n(&ro->dead, __ATOMIC_ACQUIRE)) {
 			break;
@@ -355,6 +375,7 @@ void rp_cgo_traceback(void *p) {
 		fp = next;
 	}
 	rp_read_end();
+	errno = saved_errno;
 	if (o == NULL && n == 1) {
 		n = 0; // no plugin frame: as without runplug
 	}
@@ -424,7 +445,9 @@ void rp_cgo_symbolizer(void *p) {
 	a->data = (uintptr_t)&rp_pin;
 }
 
-void rp_prof_test_traceback(uint64_t pc, uint64_t sp, uint64_t fp, uintptr_t *buf, uintptr_t max) {
+void rp_prof_test_traceback(uint64_t pc, uint64_t sp, uint64_t fp, uint64_t top, uintptr_t *buf, uintptr_t max) {
+	struct rp_frame *saved = rp_self.cur;
+	rp_self.cur = (struct rp_frame *)(uintptr_t)top;
 	ucontext_t uc;
 	memset(&uc, 0, sizeof uc);
 	uc.uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
@@ -432,6 +455,7 @@ void rp_prof_test_traceback(uint64_t pc, uint64_t sp, uint64_t fp, uintptr_t *bu
 	uc.uc_mcontext.gregs[REG_RBP] = (greg_t)fp;
 	struct rp_tb_arg a = {.sig_context = (uintptr_t)&uc, .buf = buf, .max = max};
 	rp_cgo_traceback(&a);
+	rp_self.cur = saved;
 }
 
 // A host's traceback and symbolizer, for tests of the chaining: they
