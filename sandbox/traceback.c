@@ -10,12 +10,13 @@
 // writer that sees rp_readers at 0 after the replacement, so a reader
 // never touches freed memory and a writer never waits for one.
 //
-// An object's function symbols are copied from the plugin's dynamic
-// symbol table into memory of its own when it is registered, so that a
-// sample can be symbolized after the plugin was closed (the Go runtime symbolizes
-// samples when it writes them, later): a closed object stays in the table,
-// marked dead (the traceback ignores it), until a new object takes its
-// address range or more than RP_PROF_DEAD_MAX dead ones are kept.
+// An object's function symbols (the loader's table of its .dynsym and
+// .symtab) are copied into memory of its own when it is registered, so
+// that a sample can be symbolized after the plugin was closed (the Go
+// runtime symbolizes samples when it writes them, later): a closed object
+// stays in the table, marked dead (the traceback ignores it), until a new
+// object takes its address range or more than RP_PROF_DEAD_MAX dead ones
+// are kept.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
