@@ -19,10 +19,15 @@
 // glibc built with SystemTap probes gdb breaks at the probes instead and
 // sees runplug's changes at glibc's next event or `info sharedlibrary`.
 //
-// glibc itself reads the chain in one place, _dl_debug_initialize when a
-// dlmopen namespace is first used: it walks r_next to the end and appends
-// the namespace there, which may be after runplug's node (whose r_next is
-// then glibc's: it is only ever written by glibc after we link the node).
+// glibc itself writes the chain in one place, _dl_debug_initialize when a
+// dlmopen namespace is first used. glibc 2.35 and 2.36 walk r_next to the
+// end and append the namespace there, after runplug's node if it is last
+// (its r_next is then glibc's). Later versions store the new namespace
+// straight into the r_next of the namespace before it (the first node's
+// for namespace 1), which unlinks a node that was there: runplug checks
+// that its node is still on the chain at each change and appends it again
+// when it is not (rp_dbg_relink), so a dlmopen hides runplug's objects from
+// a debugger only until runplug's next load or close.
 
 #define _GNU_SOURCE
 #include <elf.h>
@@ -95,6 +100,35 @@ static void rp_dbg_notify(void) {
 	}
 }
 
+static struct rp_rdebug *rp_base;
+
+// rp_dbg_append puts rp_ns at the end of the chain from base.
+static void rp_dbg_append(struct rp_rdebug *base) {
+	for (struct rp_rdebug *r = base;;) {
+		struct rp_rdebug *expected = NULL;
+		if (__atomic_compare_exchange_n(&r->r_next, &expected, &rp_ns, 0, __ATOMIC_RELEASE, __ATOMIC_ACQUIRE)) {
+			return;
+		}
+		r = expected;
+	}
+}
+
+// rp_dbg_relink appends rp_ns again when glibc unlinked it (see above).
+// rp_dbg_mu is held.
+static void rp_dbg_relink(void) {
+	int n = 0;
+	for (struct rp_rdebug *r = rp_base; r != NULL && n < 1024; r = __atomic_load_n(&r->r_next, __ATOMIC_ACQUIRE), n++) {
+		if (r == &rp_ns) {
+			return;
+		}
+	}
+	if (n == 1024) {
+		return; // not a chain we understand: leave it alone
+	}
+	__atomic_store_n(&rp_ns.r_next, NULL, __ATOMIC_RELEASE);
+	rp_dbg_append(rp_base);
+}
+
 static int rp_dbg_link(void) {
 	if (!rp_glibc_at_least(2, 35)) {
 		return ENOSYS; // no r_next after r_debug in older glibc
@@ -110,13 +144,8 @@ static int rp_dbg_link(void) {
 		int one = 1;
 		__atomic_compare_exchange_n(&base->r_version, &one, 2, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 	}
-	for (struct rp_rdebug *r = base;;) {
-		struct rp_rdebug *expected = NULL;
-		if (__atomic_compare_exchange_n(&r->r_next, &expected, &rp_ns, 0, __ATOMIC_RELEASE, __ATOMIC_ACQUIRE)) {
-			break;
-		}
-		r = expected;
-	}
+	rp_base = base;
+	rp_dbg_append(base);
 	rp_dbg_notify();
 	return 0;
 }
@@ -146,6 +175,7 @@ void *rp_dbg_add(uint64_t l_addr, const char *name, uint64_t l_ld) {
 	lm->l_name = n;
 	lm->l_ld = (void *)l_ld;
 	pthread_mutex_lock(&rp_dbg_mu);
+	rp_dbg_relink();
 	rp_ns.r_state = RT_ADD;
 	rp_dbg_notify();
 	lm->l_prev = rp_tail;
@@ -167,6 +197,7 @@ void rp_dbg_remove(void *p) {
 		return;
 	}
 	pthread_mutex_lock(&rp_dbg_mu);
+	rp_dbg_relink();
 	rp_ns.r_state = RT_DELETE;
 	rp_dbg_notify();
 	if (lm->l_prev != NULL) {

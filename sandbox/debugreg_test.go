@@ -161,6 +161,52 @@ func TestDebugNamespaceDlmopen(t *testing.T) {
 	d.Remove()
 }
 
+// TestDebugNamespaceRelink does what glibc 2.37 and later do when a
+// dlmopen namespace is made after runplug's node: the predecessor's r_next
+// is overwritten, unlinking runplug's node. The next registration change
+// appends it again, and every other node stays on the chain.
+func TestDebugNamespaceRelink(t *testing.T) {
+	if err := DebuggerError(); err != nil {
+		testenv.Skipf(t, "%v", err)
+	}
+	ns := debugNamespace()
+	var chain []uintptr
+	pred := uintptr(0)
+	for r, n := debugBase(), 0; r != 0 && n < 64; r, n = peek(r+rNext), n+1 {
+		if r == ns {
+			continue
+		}
+		if peek(r+rNext) == ns {
+			pred = r
+		}
+		chain = append(chain, r)
+	}
+	if pred == 0 {
+		t.Fatalf("runplug's node %#x is not on the chain", ns)
+	}
+	*(*uintptr)(cMem(pred + rNext)) = peek(ns + rNext) // unlink, as glibc would
+	d := AddDebugObject(&DebugInfo{Path: "/nonexistent/ns-relink.so", Base: 0x7200_0000_0000})
+	defer d.Remove()
+	var after []uintptr
+	found := false
+	for r, n := debugBase(), 0; r != 0 && n < 64; r, n = peek(r+rNext), n+1 {
+		if r == ns {
+			found = true
+			continue
+		}
+		after = append(after, r)
+	}
+	if !found {
+		t.Fatalf("runplug's node %#x was not linked again", ns)
+	}
+	if fmt.Sprint(after) != fmt.Sprint(chain) {
+		t.Errorf("the other namespaces changed: %#x, want %#x", after, chain)
+	}
+	if got := ourEntries(t, "/nonexistent/ns-relink"); len(got) != 1 {
+		t.Errorf("runplug's list after relinking: %v", got)
+	}
+}
+
 // TestDebugRegistryConcurrent adds and removes objects from several
 // goroutines (run it with -race): the list stays well formed.
 func TestDebugRegistryConcurrent(t *testing.T) {
