@@ -244,8 +244,8 @@
 // (info sharedlibrary); objects loaded with [Loader.LoadBytes] have no
 // file and are not shown; glibc older than 2.35 has no r_next and
 // debuggers see no plugins (sandbox.DebuggerError says so); with glibc
-// 2.37 and later a dlmopen namespace made after runplug's node unlinks it
-// until runplug's next load or close, which links it again.
+// releases after 2.36 a dlmopen namespace made after runplug's node
+// unlinks it until runplug's next load or close, which links it again.
 //
 // A debugger forgets, without taking them out, the breakpoints it wrote
 // into a library that leaves the list; when one is watching, a closed

@@ -161,7 +161,7 @@ func TestDebugNamespaceDlmopen(t *testing.T) {
 	d.Remove()
 }
 
-// TestDebugNamespaceRelink does what glibc 2.37 and later do when a
+// TestDebugNamespaceRelink does what glibc releases after 2.36 do when a
 // dlmopen namespace is made after runplug's node: the predecessor's r_next
 // is overwritten, unlinking runplug's node. The next registration change
 // appends it again, and every other node stays on the chain.
