@@ -24,7 +24,8 @@ import (
 	"unsafe"
 )
 
-// DebugSymbol is one function of an object, at an absolute address.
+// DebugSymbol is one function of an object file: Addr is relative to the
+// load bias (a shared object's st_value), Size its st_size.
 type DebugSymbol struct {
 	Name string
 	Addr uintptr
@@ -37,6 +38,7 @@ type DebugInfo struct {
 	// and DWARF. An object without one (loaded from memory) is not shown
 	// to debuggers; profiles name it after Name.
 	Path string
+	// Name names the object in profiles when it has no Path.
 	Name string
 	// Base is the load bias (the link_map's l_addr): address minus
 	// virtual address in the file.

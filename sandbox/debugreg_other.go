@@ -8,7 +8,8 @@ import (
 	"unsafe"
 )
 
-// DebugSymbol is one function of an object, at an absolute address.
+// DebugSymbol is one function of an object file: Addr is relative to the
+// load bias (a shared object's st_value), Size its st_size.
 type DebugSymbol struct {
 	Name string
 	Addr uintptr
