@@ -176,3 +176,42 @@ kill
 		}
 	}
 }
+
+// registeredNames returns the names of the objects registered with
+// debuggers and profilers.
+func registeredNames() map[string]int {
+	debugMu.Lock()
+	defer debugMu.Unlock()
+	names := map[string]int{}
+	for o := range debugRegs {
+		names[o.name]++
+	}
+	return names
+}
+
+// TestDebugRegistersDependencies: a plugin's dependencies are shown to
+// debuggers with it, and taken off when the last plugin holding them
+// closes; a failed load leaves nothing registered.
+func TestDebugRegistersDependencies(t *testing.T) {
+	l := newLoader(t, Options{})
+	before := registeredNames()
+	p := load(t, l, "dep_a")
+	got := registeredNames()
+	for _, n := range []string{"dep_a.so", "dep_b.so"} {
+		if got[n] != before[n]+1 {
+			t.Errorf("%s registered %d times, want %d: %v", n, got[n], before[n]+1, got)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := registeredNames(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("after Close: %v, want %v", after, before)
+	}
+	if _, err := l.Load(plugintest.Build(t, "ctor_fault")); err == nil {
+		t.Fatal("ctor_fault loaded")
+	}
+	if after := registeredNames(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("after a failed load: %v, want %v", after, before)
+	}
+}
