@@ -17,6 +17,7 @@ import (
 
 	"github.com/runplug/runplug/elfmap"
 	"github.com/runplug/runplug/ldso"
+	"github.com/runplug/runplug/sandbox"
 )
 
 // DefaultTombstoneBudget is the address space closed images may keep
@@ -74,6 +75,10 @@ type Options struct {
 	// budget, or once there are more than 64 of them. 0 means
 	// DefaultTombstoneBudget; 1 releases every image at Close.
 	TombstoneBudget uint64
+	// Isolation, when set, runs every plugin this Loader loads in a
+	// process of its own (package isolate) instead of the host's address
+	// space: see Isolation.
+	Isolation Isolation
 }
 
 // Loader loads plugins, their dependencies, and owns them all: closing it
@@ -262,7 +267,7 @@ func (l *Loader) openFile(path string) (fd int, key fileKey, p *parsed, err erro
 }
 
 func statKey(st *unix.Stat_t) fileKey {
-	return fileKey{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano()}
+	return fileKey{dev: uint64(st.Dev), ino: uint64(st.Ino), size: st.Size, mtime: st.Mtim.Nano()}
 }
 
 // fdReader reads a file by descriptor with pread.
@@ -315,7 +320,8 @@ func (l *Loader) mapPath(path, name string) (*object, fileKey, error) {
 // instances of the same file), with the libraries it needs, relocates
 // everything, runs the constructors (dependencies first) and returns it.
 // The file's parsed tables are cached, so loading it again does not
-// re-read them.
+// re-read them. In a build that cannot run plugins (anything but
+// linux/amd64 with cgo) it returns an error wrapping sandbox.ErrUnsupported.
 //
 // A path without a slash is a name, searched for as dlopen does (as a
 // DT_NEEDED entry of no object: see the package doc, Dependencies). One
@@ -323,10 +329,16 @@ func (l *Loader) mapPath(path, name string) (*object, fileKey, error) {
 // host's copy) is not loaded again: the Plugin is the host's library, its
 // symbols found with dlsym and called through the sandbox like any other.
 func (l *Loader) Load(path string) (*Plugin, error) {
+	if l.opts.Isolation != nil {
+		return l.startRemote(path, filepath.Base(path), nil) // remote.go
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return nil, fmt.Errorf("loader: load %s: %w", path, ErrClosed)
+	}
+	if !sandbox.Supported {
+		return nil, fmt.Errorf("loader: load %s: %w", path, sandbox.ErrUnsupported)
 	}
 	if soname, ok := l.hostLibraryPath(path); ok {
 		return l.loadHost(soname, path)
@@ -357,10 +369,16 @@ func (l *Loader) Load(path string) (*Plugin, error) {
 // mapping; it is not retained. $ORIGIN in its DT_RUNPATH is unknown, so
 // such entries are skipped.
 func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
+	if l.opts.Isolation != nil {
+		return l.startRemote("", name, image) // remote.go
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return nil, fmt.Errorf("loader: load %s: %w", name, ErrClosed)
+	}
+	if !sandbox.Supported {
+		return nil, fmt.Errorf("loader: load %s: %w", name, sandbox.ErrUnsupported)
 	}
 	ef, err := elfmap.Parse(bytes.NewReader(image), int64(len(image)))
 	if err != nil {

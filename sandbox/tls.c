@@ -1,3 +1,5 @@
+//go:build linux && amd64 && cgo
+
 // tls.c: dynamic thread-local storage for the objects runplug loads, in
 // place of glibc's __tls_get_addr (which knows only the objects ld.so
 // loaded). Plugins' __tls_get_addr imports bind to rp_tls_get_addr.
