@@ -1,0 +1,243 @@
+//go:build linux && amd64
+
+package sandbox
+
+// Static TLS: room for a module in every thread's static TLS block, at one
+// offset from the thread pointer, for objects whose code uses the
+// initial-exec model (R_X86_64_TPOFF64: `mov %fs:OFF, ...` with OFF read
+// from the GOT, no call, nothing runplug can intercept).
+//
+// Only glibc can give such room: it lays out each thread's static TLS
+// block when it creates the thread, keeps a surplus in every block for
+// objects dlopen'd later (the glibc.rtld.optional_static_tls tunable and a
+// fixed part for libc's own IE users), and when it dlopens an object that
+// needs static TLS it carves the block from that surplus
+// (_dl_try_allocate_static_tls), copies the template into every existing
+// thread (_dl_init_static_tls walks its lists of threads) and into every
+// thread it creates afterwards (_dl_allocate_tls_init). So runplug asks
+// glibc's dlopen for it, through an object it writes: a stand-in
+// (statictls_elf.go) whose only content is a PT_TLS with the module's
+// size, alignment and relocated template, and one TPOFF64 relocation that
+// makes glibc allocate the room and tells runplug where it is. The
+// stand-in is written to a memfd and opened as /proc/self/fd/N (the fd
+// stays open while the stand-in is loaded, so the name is never reused
+// for another object); dlclose at Free gives the room back when it is the
+// last glibc carved. What this assumes of glibc is in docs/ASSUMPTIONS.md,
+// each with its test.
+
+/*
+#include <stdlib.h>
+#include "tls.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// OptionalStaticTLSTunable is the glibc tunable that sets the static TLS
+// surplus reserved for dlopen'd objects (512 bytes by default in glibc
+// 2.36), given to a program as GLIBC_TUNABLES=glibc.rtld.optional_static_tls=BYTES.
+const OptionalStaticTLSTunable = "glibc.rtld.optional_static_tls"
+
+// ErrStaticTLSFull is wrapped by the error of MakeStatic when glibc has no
+// room left in the static TLS blocks (a *StaticTLSError).
+var ErrStaticTLSFull = errors.New("sandbox: no room left in glibc's static TLS surplus")
+
+// StaticTLSError reports a module glibc could not give static TLS to.
+type StaticTLSError struct {
+	Size, Align uint64 // what the module needed
+	Held        uint64 // bytes of static TLS runplug's live modules hold
+	Modules     int    // how many modules hold them
+	Tunables    string // the GLIBC_TUNABLES the program runs with ("" for none)
+	Glibc       string // dlopen's error
+}
+
+// Error names the sizes and the tunable.
+func (e *StaticTLSError) Error() string {
+	t := "unset"
+	if e.Tunables != "" {
+		t = fmt.Sprintf("%q", e.Tunables)
+	}
+	return fmt.Sprintf("sandbox: static TLS block of %d bytes aligned to %d: no room left in glibc's static TLS surplus "+
+		"(runplug's live modules hold %d bytes in %d blocks; raise it with GLIBC_TUNABLES=%s=BYTES, 512 by default; GLIBC_TUNABLES is %s): glibc: %s",
+		e.Size, e.Align, e.Held, e.Modules, OptionalStaticTLSTunable, t, e.Glibc)
+}
+
+// Unwrap returns ErrStaticTLSFull.
+func (e *StaticTLSError) Unwrap() error { return ErrStaticTLSFull }
+
+// staticHeld counts the static TLS runplug's live stand-ins hold.
+var staticHeld struct {
+	sync.Mutex
+	bytes   uint64
+	modules int
+}
+
+// staticBlock is one stand-in loaded by glibc.
+type staticBlock struct {
+	handle unsafe.Pointer
+	fd     int
+	tpoff  int64
+	size   uint64
+}
+
+// MakeStatic moves the module to static TLS: from now on its block is at
+// the same offset from the thread pointer in every thread (StaticOffset),
+// initialised from the template in every thread that exists and every
+// thread created later, and TLSGetAddr returns addresses in it. The
+// template is read now, so the image must be relocated. It must come
+// before any code uses the module (the loader calls it between relocation
+// and the constructors). It wraps ErrStaticTLSFull when glibc has no room.
+func (m *TLSModule) MakeStatic() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.static != nil {
+		return nil
+	}
+	if m.freed {
+		return fmt.Errorf("sandbox: static TLS of module %d: freed", m.id)
+	}
+	var template []byte
+	if m.filesz > 0 {
+		template = unsafe.Slice((*byte)(unsafe.Add(nil, m.image)), m.filesz)
+	}
+	b, err := newStaticBlock(template, m.memsz, m.align)
+	if err != nil {
+		return err
+	}
+	if C.rp_tls_set_static(C.uint64_t(m.id), C.int64_t(b.tpoff)) != 0 {
+		b.free()
+		return fmt.Errorf("sandbox: static TLS of module %d: not a live dynamic module", m.id)
+	}
+	m.static = b
+	return nil
+}
+
+// StaticOffset returns the module's block offset from the thread pointer
+// (negative: static TLS lies below it on x86-64) and whether the module is
+// static.
+func (m *TLSModule) StaticOffset() (int64, bool) {
+	var off C.int64_t
+	if C.rp_tls_static_offset(C.uint64_t(m.id), &off) == 0 {
+		return 0, false
+	}
+	return int64(off), true
+}
+
+// newStaticBlock has glibc carve a block of memsz bytes aligned to align
+// from its static TLS surplus, initialised with template in every thread.
+func newStaticBlock(template []byte, memsz, align uint64) (*staticBlock, error) {
+	if align == 0 {
+		align = 1
+	}
+	img, err := staticTLSObject(template, memsz, align)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: static TLS block of %d bytes aligned to %d: %w", memsz, align, err)
+	}
+	fd, err := unix.MemfdCreate("runplug-static-tls", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: static TLS: memfd_create: %w", err)
+	}
+	for off := 0; off < len(img); {
+		n, err := unix.Pwrite(fd, img[off:], int64(off))
+		if err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("sandbox: static TLS: write stand-in: %w", err)
+		}
+		off += n
+	}
+	path := C.CString(fmt.Sprintf("/proc/self/fd/%d", fd))
+	defer C.free(unsafe.Pointer(path))
+	bsym, ssym := C.CString(staticTLSBlockSym), C.CString(staticTLSSlotSym)
+	defer C.free(unsafe.Pointer(bsym))
+	defer C.free(unsafe.Pointer(ssym))
+	var r C.struct_rp_static_tls
+	staticHeld.Lock()
+	defer staticHeld.Unlock()
+	C.rp_static_tls_open(path, bsym, ssym, &r)
+	if r.handle == nil {
+		unix.Close(fd)
+		msg := C.GoString(&r.err[0])
+		if strings.Contains(msg, "static TLS") {
+			return nil, &StaticTLSError{Size: memsz, Align: align, Held: staticHeld.bytes, Modules: staticHeld.modules,
+				Tunables: os.Getenv("GLIBC_TUNABLES"), Glibc: msg}
+		}
+		return nil, fmt.Errorf("sandbox: static TLS block of %d bytes aligned to %d: %s", memsz, align, msg)
+	}
+	staticHeld.bytes += memsz
+	staticHeld.modules++
+	return &staticBlock{handle: r.handle, fd: fd, tpoff: int64(r.tpoff), size: memsz}, nil
+}
+
+// free dlcloses the stand-in: glibc takes the room back when it is the
+// last block it carved (see docs/ASSUMPTIONS.md).
+func (b *staticBlock) free() {
+	staticHeld.Lock()
+	C.rp_static_tls_close(b.handle)
+	staticHeld.bytes -= b.size
+	staticHeld.modules--
+	staticHeld.Unlock()
+	unix.Close(b.fd)
+}
+
+// offsetHere returns the block's offset from the calling thread's thread
+// pointer as glibc's dlsym sees it (a test fixture).
+func (b *staticBlock) offsetHere() int64 {
+	s := C.CString(staticTLSBlockSym)
+	defer C.free(unsafe.Pointer(s))
+	return int64(C.rp_static_tls_offset_here(b.handle, s))
+}
+
+// StaticTLSHeld returns the bytes of static TLS, and the number of blocks,
+// runplug's live modules hold.
+func StaticTLSHeld() (bytes uint64, modules int) {
+	staticHeld.Lock()
+	defer staticHeld.Unlock()
+	return staticHeld.bytes, staticHeld.modules
+}
+
+// TLS descriptors (R_X86_64_TLSDESC): the resolvers of tlsdesc_amd64.S.
+
+// TLSDescMaxOffset bounds the offset in a dynamic module that
+// TLSDescDynamicArg encodes.
+const TLSDescMaxOffset = 1<<(64-C.RP_TLSDESC_MOD_BITS) - 1
+
+// TLSDescStatic returns the resolver for a descriptor of a variable in
+// static TLS: the descriptor's argument is the variable's offset from the
+// thread pointer (StaticOffset plus its offset in the block).
+func TLSDescStatic() uintptr { return uintptr(C.rp_tlsdesc_static_addr()) }
+
+// TLSDescDynamic returns the resolver for a descriptor of a variable in a
+// dynamic module; its argument is TLSDescDynamicArg's.
+func TLSDescDynamic() uintptr { return uintptr(C.rp_tlsdesc_dynamic_addr()) }
+
+// TLSDescDynamicArg returns the argument of a TLSDescDynamic descriptor
+// for offset off in module id's block; false when they do not fit.
+func TLSDescDynamicArg(id, off uint64) (uint64, bool) {
+	if id == 0 || id > MaxTLSModules || id >= 1<<C.RP_TLSDESC_MOD_BITS || off > TLSDescMaxOffset {
+		return 0, false
+	}
+	return off<<C.RP_TLSDESC_MOD_BITS | id, true
+}
+
+// tlsDescSaveSize returns the bytes the dynamic resolver's slow path saves
+// and whether it uses XSAVE (a test fixture).
+func tlsDescSaveSize() (uint64, bool) {
+	v := uint64(C.rp_tlsdesc_save_size())
+	return v &^ (1 << 63), v>>63 != 0
+}
+
+// fixtureTLSDesc returns a C function f(desc) that calls the descriptor
+// as plugin code does and returns the variable's address.
+func fixtureTLSDesc() uintptr { return uintptr(C.rp_tlsdesc_fixture_addr()) }
+
+// fixtureThreadPointer returns the calling thread's thread pointer.
+func fixtureThreadPointer() uintptr { return uintptr(C.rp_tls_thread_pointer()) }

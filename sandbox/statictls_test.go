@@ -1,0 +1,307 @@
+package sandbox
+
+import (
+	"bytes"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/elfmap"
+)
+
+// staticBytes reads n bytes of the calling thread's static TLS at off from
+// the thread pointer.
+func staticBytes(off int64, n int) []byte {
+	return cBytes(uintptr(int64(fixtureThreadPointer())+off), n)
+}
+
+// threadProbe is a goroutine locked to an OS thread of its own that runs
+// the functions sent to it on that thread, until stop is called.
+type threadProbe struct {
+	fns  chan func()
+	done chan struct{}
+}
+
+func newThreadProbe() *threadProbe {
+	p := &threadProbe{fns: make(chan func()), done: make(chan struct{})}
+	started := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		close(started)
+		for fn := range p.fns {
+			fn()
+			p.done <- struct{}{}
+		}
+	}()
+	<-started // the thread exists from here on
+	return p
+}
+
+func (p *threadProbe) run(fn func()) { p.fns <- fn; <-p.done }
+func (p *threadProbe) stop()         { close(p.fns) }
+
+// threadIDs returns the ids of the process's threads now.
+func threadIDs(t *testing.T) map[int]bool {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[int]bool{}
+	for _, e := range ents {
+		if id, err := strconv.Atoi(e.Name()); err == nil {
+			ids[id] = true
+		}
+	}
+	return ids
+}
+
+// newThreadProbeAfter returns a probe on a thread that is not in old:
+// one created after old was taken. Go reuses idle threads, so probes are
+// started (and kept, each holding its thread) until one runs on a new
+// thread; stop stops them all.
+func newThreadProbeAfter(t *testing.T, old map[int]bool) (p *threadProbe, stop func()) {
+	t.Helper()
+	var held []*threadProbe
+	stop = func() {
+		for _, h := range held {
+			h.stop()
+		}
+	}
+	for {
+		p := newThreadProbe()
+		held = append(held, p)
+		var tid int
+		p.run(func() { tid = unix.Gettid() })
+		if !old[tid] {
+			return p, stop
+		}
+		if len(held) > 10000 {
+			stop()
+			t.Fatal("no new thread after 10000 locked goroutines")
+		}
+	}
+}
+
+func newStaticModule(t *testing.T, template []byte, memsz, align uint64) *TLSModule {
+	t.Helper()
+	var image uintptr
+	if len(template) > 0 {
+		image = uintptr(unsafe.Pointer(&template[0]))
+	}
+	m, err := NewTLSModule(image, uint64(len(template)), memsz, align)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Free)
+	if err := m.MakeStatic(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// The stand-in is an object debug/elf reads as we mean it.
+func TestStaticTLSObject(t *testing.T) {
+	img, err := staticTLSObject([]byte("tmpl"), 40, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// elfmap, runplug's own parser, checks it as it checks any object.
+	f, err := elfmap.Parse(bytes.NewReader(img), int64(len(img)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := f.TLS; p == nil || p.Filesz != 4 || p.Memsz != 40 || p.Align != 16 || p.Vaddr%16 != 0 {
+		t.Fatalf("PT_TLS %+v, want filesz 4, memsz 40, align 16, aligned vaddr", p)
+	}
+	if f.Dynamic.Flags&elf.DF_STATIC_TLS == 0 {
+		t.Errorf("DT_FLAGS %#x, want DF_STATIC_TLS", f.Dynamic.Flags)
+	}
+	var names []string
+	for _, s := range f.Dynamic.Symbols[1:] {
+		names = append(names, fmt.Sprintf("%s/%v", s.Name, s.Type))
+	}
+	if want := []string{staticTLSBlockSym + "/STT_TLS", staticTLSSlotSym + "/STT_OBJECT"}; fmt.Sprint(names) != fmt.Sprint(want) {
+		t.Errorf("dynamic symbols %v, want %v", names, want)
+	}
+	if len(f.Dynamic.Rela) != 1 || elf.R_X86_64(f.Dynamic.Rela[0].Type) != elf.R_X86_64_TPOFF64 || f.Dynamic.Rela[0].Sym != 1 {
+		t.Errorf("relocations %+v, want one R_X86_64_TPOFF64 against symbol 1", f.Dynamic.Rela)
+	}
+	for _, bad := range []struct{ memsz, align uint64 }{{40, 24}, {40, 8192}, {3, 8}} {
+		if _, err := staticTLSObject([]byte("tmpl"), bad.memsz, bad.align); err == nil {
+			t.Errorf("memsz %d align %d: no error", bad.memsz, bad.align)
+		}
+	}
+}
+
+// glibc gives a static block that every thread sees initialised at the
+// same offset: threads that existed before, the calling one, threads
+// created after; each has its own copy.
+func TestStaticTLSEveryThread(t *testing.T) {
+	template := []byte("static template!")
+	const memsz = 48
+	before := newThreadProbe()
+	defer before.stop()
+	old := threadIDs(t)
+	m := newStaticModule(t, template, memsz, 16)
+	off, ok := m.StaticOffset()
+	if !ok || off >= 0 || off%16 != 0 {
+		t.Fatalf("StaticOffset = %d, %v; want a negative multiple of 16", off, ok)
+	}
+	want := append(append([]byte(nil), template...), make([]byte, memsz-len(template))...)
+	check := func(who string, write byte) {
+		if got := m.static.offsetHere(); got != off {
+			t.Errorf("%s: dlsym minus the thread pointer = %d, want %d", who, got, off)
+		}
+		if got := staticBytes(off, memsz); !bytes.Equal(got, want) {
+			t.Errorf("%s: block %q, want %q", who, got, want)
+		}
+		// __tls_get_addr of a static module is the same place.
+		a, err := tlsAddrErr(m.ID(), 5)
+		if err != nil {
+			t.Error(err)
+		} else if want := uintptr(int64(fixtureThreadPointer()) + off + 5); a != want {
+			t.Errorf("%s: __tls_get_addr = %#x, want %#x", who, a, want)
+		}
+		*(*byte)(cMem(uintptr(int64(fixtureThreadPointer()) + off))) = write
+	}
+	before.run(func() { check("thread created before", 'B') })
+	runtime.LockOSThread()
+	check("calling thread", 'C')
+	runtime.UnlockOSThread()
+	after, stopAfter := newThreadProbeAfter(t, old)
+	defer stopAfter()
+	after.run(func() { check("thread created after", 'A') })
+	// Each wrote its own copy.
+	before.run(func() {
+		if got := staticBytes(off, 1)[0]; got != 'B' {
+			t.Errorf("thread created before reads %q, want its own 'B'", got)
+		}
+	})
+	after.run(func() {
+		if got := staticBytes(off, 1)[0]; got != 'A' {
+			t.Errorf("thread created after reads %q, want its own 'A'", got)
+		}
+	})
+}
+
+// Static TLS runs out: the error names the sizes and the tunable, and
+// freeing what was taken (last first) gives all of it back.
+func TestStaticTLSExhausted(t *testing.T) {
+	const size = 256
+	var mods []*TLSModule
+	var err error
+	for len(mods) < 1000 {
+		var m *TLSModule
+		if m, err = NewTLSModule(0, 0, size, 64); err != nil {
+			t.Fatal(err)
+		}
+		if err = m.MakeStatic(); err != nil {
+			m.Free()
+			break
+		}
+		mods = append(mods, m)
+	}
+	free := func() {
+		for i := len(mods) - 1; i >= 0; i-- {
+			mods[i].Free()
+		}
+	}
+	defer free()
+	var se *StaticTLSError
+	if !errors.Is(err, ErrStaticTLSFull) || !errors.As(err, &se) {
+		t.Fatalf("after %d blocks of %d bytes: %v, want a *StaticTLSError", len(mods), size, err)
+	}
+	t.Logf("%d blocks of %d bytes, then: %v", len(mods), size, err)
+	for _, s := range []string{"256 bytes aligned to 64", OptionalStaticTLSTunable, "runplug's live modules hold"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not mention %q", err, s)
+		}
+	}
+	if held, n := StaticTLSHeld(); n != len(mods) || held != uint64(n*size) {
+		t.Errorf("StaticTLSHeld = %d bytes in %d, want %d in %d", held, n, len(mods)*size, len(mods))
+	}
+	n := len(mods)
+	free()
+	mods = nil
+	// All of it came back: as many blocks fit again.
+	for i := 0; i < n; i++ {
+		m, err := NewTLSModule(0, 0, size, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.MakeStatic(); err != nil {
+			m.Free()
+			t.Fatalf("block %d of %d after freeing them all: %v", i+1, n, err)
+		}
+		mods = append(mods, m)
+	}
+}
+
+// Making and freeing a static module many times does not use the room up.
+func TestStaticTLSReuse(t *testing.T) {
+	template := []byte("0123456789")
+	for i := 0; i < 2000; i++ {
+		m, err := NewTLSModule(uintptr(unsafe.Pointer(&template[0])), uint64(len(template)), 200, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.MakeStatic(); err != nil {
+			m.Free()
+			t.Fatalf("cycle %d: %v", i, err)
+		}
+		m.Free()
+	}
+	if held, n := StaticTLSHeld(); held != 0 || n != 0 {
+		t.Errorf("StaticTLSHeld = %d bytes in %d after freeing every module", held, n)
+	}
+}
+
+// tlsDescriptor is a TLS descriptor in memory that does not move.
+var tlsDescriptor [2]uint64
+
+func TestTLSDescriptors(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	size, xsave := tlsDescSaveSize()
+	t.Logf("dynamic resolver's slow path saves %d bytes (XSAVE %v)", size, xsave)
+	dyn := newTestModule(t, 8, 64, 16)
+	arg, ok := TLSDescDynamicArg(dyn.ID(), 3)
+	if !ok {
+		t.Fatalf("TLSDescDynamicArg(%d, 3) refused", dyn.ID())
+	}
+	for i := 0; i < 2; i++ { // the slow path, then the fast path
+		tlsDescriptor = [2]uint64{uint64(TLSDescDynamic()), arg}
+		r, err := Call(fixtureTLSDesc(), &Args{Int: [6]uint64{uint64(uintptr(unsafe.Pointer(&tlsDescriptor)))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := tlsAddr(t, dyn.ID(), 3); uintptr(r.Int) != want {
+			t.Errorf("call %d: dynamic descriptor gives %#x, want __tls_get_addr's %#x", i, r.Int, want)
+		}
+	}
+	st := newStaticModule(t, []byte("x"), 16, 8)
+	off, _ := st.StaticOffset()
+	tlsDescriptor = [2]uint64{uint64(TLSDescStatic()), uint64(off + 4)}
+	r, err := Call(fixtureTLSDesc(), &Args{Int: [6]uint64{uint64(uintptr(unsafe.Pointer(&tlsDescriptor)))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := uint64(int64(fixtureThreadPointer()) + off + 4); r.Int != want {
+		t.Errorf("static descriptor gives %#x, want %#x", r.Int, want)
+	}
+	for _, bad := range []struct{ id, off uint64 }{{0, 0}, {MaxTLSModules + 1, 0}, {1, TLSDescMaxOffset + 1}} {
+		if _, ok := TLSDescDynamicArg(bad.id, bad.off); ok {
+			t.Errorf("TLSDescDynamicArg(%d, %#x) accepted", bad.id, bad.off)
+		}
+	}
+}
