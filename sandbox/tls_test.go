@@ -3,9 +3,9 @@ package sandbox
 import (
 	"bytes"
 	"encoding/binary"
-	"io"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"sync"
