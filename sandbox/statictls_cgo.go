@@ -124,13 +124,7 @@ func (m *TLSModule) MakeStatic() error {
 // StaticOffset returns the module's block offset from the thread pointer
 // (negative: static TLS lies below it on x86-64) and whether the module is
 // static.
-func (m *TLSModule) StaticOffset() (int64, bool) {
-	var off C.int64_t
-	if C.rp_tls_static_offset(C.uint64_t(m.id), &off) == 0 {
-		return 0, false
-	}
-	return int64(off), true
-}
+func (m *TLSModule) StaticOffset() (int64, bool) { return TLSStaticOffset(m.id) }
 
 // newStaticBlock has glibc carve a block of memsz bytes aligned to align
 // from its static TLS surplus, initialised with template in every thread.
@@ -138,7 +132,8 @@ func newStaticBlock(template []byte, memsz, align uint64) (*staticBlock, error) 
 	if align == 0 {
 		align = 1
 	}
-	img, err := staticTLSObject(template, memsz, align)
+	// A block of 0 bytes is no TLS at all to glibc: ask for 1.
+	img, err := staticTLSObject(template, max(memsz, 1), align)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: static TLS block of %d bytes aligned to %d: %w", memsz, align, err)
 	}
@@ -241,3 +236,13 @@ func fixtureTLSDesc() uintptr { return uintptr(C.rp_tlsdesc_fixture_addr()) }
 
 // fixtureThreadPointer returns the calling thread's thread pointer.
 func fixtureThreadPointer() uintptr { return uintptr(C.rp_tls_thread_pointer()) }
+
+// TLSStaticOffset returns the static TLS offset of live module id (see
+// TLSModule.StaticOffset); false when it is not a live static module.
+func TLSStaticOffset(id uint64) (int64, bool) {
+	var off C.int64_t
+	if C.rp_tls_static_offset(C.uint64_t(id), &off) == 0 {
+		return 0, false
+	}
+	return int64(off), true
+}
