@@ -32,7 +32,6 @@ package sandbox
 import "C"
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -41,38 +40,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// OptionalStaticTLSTunable is the glibc tunable that sets the static TLS
-// surplus reserved for dlopen'd objects (512 bytes by default in glibc
-// 2.36), given to a program as GLIBC_TUNABLES=glibc.rtld.optional_static_tls=BYTES.
-const OptionalStaticTLSTunable = "glibc.rtld.optional_static_tls"
-
-// ErrStaticTLSFull is wrapped by the error of MakeStatic when glibc has no
-// room left in the static TLS blocks (a *StaticTLSError).
-var ErrStaticTLSFull = errors.New("sandbox: no room left in glibc's static TLS surplus")
-
-// StaticTLSError reports a module glibc could not give static TLS to.
-type StaticTLSError struct {
-	Size, Align uint64 // what the module needed
-	Held        uint64 // bytes of static TLS runplug's live modules hold
-	Modules     int    // how many modules hold them
-	Tunables    string // the GLIBC_TUNABLES the program runs with ("" for none)
-	Glibc       string // dlopen's error
-}
-
-// Error names the sizes and the tunable.
-func (e *StaticTLSError) Error() string {
-	t := "unset"
-	if e.Tunables != "" {
-		t = fmt.Sprintf("%q", e.Tunables)
-	}
-	return fmt.Sprintf("sandbox: static TLS block of %d bytes aligned to %d: no room left in glibc's static TLS surplus "+
-		"(runplug's live modules hold %d bytes in %d blocks; raise it with GLIBC_TUNABLES=%s=BYTES, 512 by default; GLIBC_TUNABLES is %s): glibc: %s",
-		e.Size, e.Align, e.Held, e.Modules, OptionalStaticTLSTunable, t, e.Glibc)
-}
-
-// Unwrap returns ErrStaticTLSFull.
-func (e *StaticTLSError) Unwrap() error { return ErrStaticTLSFull }
 
 // staticHeld counts the static TLS runplug's live stand-ins hold.
 var staticHeld struct {
@@ -201,9 +168,12 @@ func StaticTLSHeld() (bytes uint64, modules int) {
 
 // TLS descriptors (R_X86_64_TLSDESC): the resolvers of tlsdesc_amd64.S.
 
-// TLSDescMaxOffset bounds the offset in a dynamic module that
-// TLSDescDynamicArg encodes.
-const TLSDescMaxOffset = 1<<(64-C.RP_TLSDESC_MOD_BITS) - 1
+// tls.h's RP_TLSDESC_MOD_BITS is tlsDescModBits (each array is invalid
+// when they differ one way or the other).
+var (
+	_ [C.RP_TLSDESC_MOD_BITS - tlsDescModBits]struct{}
+	_ [tlsDescModBits - C.RP_TLSDESC_MOD_BITS]struct{}
+)
 
 // TLSDescStatic returns the resolver for a descriptor of a variable in
 // static TLS: the descriptor's argument is the variable's offset from the
@@ -217,10 +187,10 @@ func TLSDescDynamic() uintptr { return uintptr(C.rp_tlsdesc_dynamic_addr()) }
 // TLSDescDynamicArg returns the argument of a TLSDescDynamic descriptor
 // for offset off in module id's block; false when they do not fit.
 func TLSDescDynamicArg(id, off uint64) (uint64, bool) {
-	if id == 0 || id > MaxTLSModules || id >= 1<<C.RP_TLSDESC_MOD_BITS || off > TLSDescMaxOffset {
+	if id == 0 || id > MaxTLSModules || id >= 1<<tlsDescModBits || off > TLSDescMaxOffset {
 		return 0, false
 	}
-	return off<<C.RP_TLSDESC_MOD_BITS | id, true
+	return off<<tlsDescModBits | id, true
 }
 
 // tlsDescSaveSize returns the bytes the dynamic resolver's slow path saves
