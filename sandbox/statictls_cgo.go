@@ -216,3 +216,8 @@ func TLSStaticOffset(id uint64) (int64, bool) {
 	}
 	return int64(off), true
 }
+
+// onMainThread reports whether the caller runs on the process's main
+// thread (a test helper: a goroutine that ends locked there wedges the
+// thread instead of ending it).
+func onMainThread() bool { return unix.Gettid() == unix.Getpid() }

@@ -25,3 +25,7 @@ func TLSDescDynamic() uintptr { return 0 }
 
 // TLSDescDynamicArg returns false.
 func TLSDescDynamicArg(id, off uint64) (uint64, bool) { return 0, false }
+
+func notifyTLSExit(fd int) {}
+
+func onMainThread() bool { return false }

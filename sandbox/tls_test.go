@@ -301,7 +301,7 @@ func TestTLSThreadExitFreesBlocks(t *testing.T) {
 func goOffMainThread(fn func()) {
 	go func() {
 		runtime.LockOSThread()
-		if syscall.Gettid() != syscall.Getpid() {
+		if !onMainThread() {
 			fn()
 			return // locked: the thread exits
 		}
