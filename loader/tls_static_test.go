@@ -209,6 +209,16 @@ func TestTLSDescriptors(t *testing.T) {
 			}
 		})
 	}
+	// The upper halves of ymm0-15, on a fresh thread's slow path.
+	onThread(t, release, func() {
+		switch got := callErr(t, p, "tls_desc_ymm_ok"); got {
+		case 1:
+		case 2:
+			t.Log("the CPU has no AVX: ymm upper halves not checked")
+		default:
+			t.Errorf("tls_desc_ymm_ok = %d, want 1", got)
+		}
+	})
 	s := load(t, l, "tls_desc_ie")
 	if _, ok := s.obj.tls.StaticOffset(); !ok {
 		t.Fatal("tls_desc_ie's module is not in static TLS")

@@ -98,3 +98,54 @@ int64_t tls_desc_regs_ok(void) {
 	}
 	return 1;
 }
+
+// tls_desc_ymm_ok is tls_desc_regs_ok for the full 256 bits of ymm0-ymm15
+// (glibc's AVX string functions, which the slow path may call, end with
+// vzeroupper): 1 when they survive, 100 + the register that changed, 99
+// for a wrong address, 2 when the CPU has no AVX (nothing checked).
+__attribute__((target("avx"))) static int64_t ymm_check(void) {
+	uint8_t io[2][16][32];
+	for (int i = 0; i < 16; i++) {
+		for (int j = 0; j < 32; j++) {
+			io[0][i][j] = (uint8_t)(0x13 * i + j + 7);
+		}
+	}
+	void *a = io;
+	__asm__ volatile(
+		"subq $128, %%rsp\n\t"
+		"pushq %%rbx\n\t"
+		"movq %%rax, %%rbx\n\t"
+#define X(n) "vmovdqu " #n "*32(%%rbx), %%ymm" #n "\n\t"
+		X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+#undef X
+		"leaq desc_counter@tlsdesc(%%rip), %%rax\n\t"
+		"call *desc_counter@tlscall(%%rax)\n\t"
+		"addq %%fs:0, %%rax\n\t"
+#define X(n) "vmovdqu %%ymm" #n ", 512+" #n "*32(%%rbx)\n\t"
+		X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+#undef X
+		"vzeroupper\n\t"
+		"popq %%rbx\n\t"
+		"addq $128, %%rsp\n\t"
+		: "+a"(a)
+		:
+		: "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+		  "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+	if ((int64_t *)a != &desc_counter) {
+		return 99;
+	}
+	for (int i = 0; i < 16; i++) {
+		if (memcmp(io[0][i], io[1][i], 32) != 0) {
+			return 100 + i;
+		}
+	}
+	return 1;
+}
+
+int64_t tls_desc_ymm_ok(void) {
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx")) {
+		return 2;
+	}
+	return ymm_check();
+}

@@ -204,6 +204,17 @@ func tlsDescSaveSize() (uint64, bool) {
 // as plugin code does and returns the variable's address.
 func fixtureTLSDesc() uintptr { return uintptr(C.rp_tlsdesc_fixture_addr()) }
 
+// fixtureTLSDescRegs returns a C function f(desc, want, ymm, clobber)
+// that calls the descriptor with known values in every register the
+// caller does not save (ymm0-15 when ymm is 1, else xmm0-15) and returns
+// 1 when they survive and the address is want (else the code that says
+// what changed); clobber 1 makes __tls_get_addr's slow path overwrite
+// every call-clobbered register first.
+func fixtureTLSDescRegs() uintptr { return uintptr(C.rp_tlsdesc_fixture_regs_addr()) }
+
+// cpuHasAVX reports whether the CPU has AVX (ymm registers).
+func cpuHasAVX() bool { return C.rp_cpu_has_avx() != 0 }
+
 // fixtureThreadPointer returns the calling thread's thread pointer.
 func fixtureThreadPointer() uintptr { return uintptr(C.rp_tls_thread_pointer()) }
 

@@ -307,3 +307,50 @@ func TestTLSDescriptors(t *testing.T) {
 		}
 	}
 }
+
+// The dynamic resolver keeps every register but rax on its slow path even
+// when __tls_get_addr overwrites every register it may (the test hook
+// rp_tls_clobber_test), vector registers to their upper halves, and on
+// its fast path; so does the static one.
+func TestTLSDescriptorRegisters(t *testing.T) {
+	widths := []uint64{0}
+	if cpuHasAVX() {
+		widths = append(widths, 1)
+	} else {
+		t.Log("the CPU has no AVX: ymm upper halves not checked")
+	}
+	st := newStaticModule(t, nil, 16, 8)
+	off, _ := st.StaticOffset()
+	for _, ymm := range widths {
+		for _, clobber := range []uint64{0, 1} {
+			t.Run(fmt.Sprintf("ymm=%d,clobber=%d", ymm, clobber), func(t *testing.T) {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				dyn := newTestModule(t, 8, 64, 16) // a fresh module: the first call is the slow path
+				arg, _ := TLSDescDynamicArg(dyn.ID(), 8)
+				for i, path := range []string{"slow", "fast"} {
+					tlsDescriptor = [2]uint64{uint64(TLSDescDynamic()), arg}
+					want := uint64(0) // unknown before the block exists: checked on the fast path
+					if i == 1 {
+						want = uint64(tlsAddr(t, dyn.ID(), 8))
+					}
+					r, err := Call(fixtureTLSDescRegs(), &Args{Int: [6]uint64{uint64(uintptr(unsafe.Pointer(&tlsDescriptor))), want, ymm, clobber}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if r.Int != 1 {
+						t.Errorf("dynamic resolver, %s path: %d, want 1", path, r.Int)
+					}
+				}
+				tlsDescriptor = [2]uint64{uint64(TLSDescStatic()), uint64(off)}
+				r, err := Call(fixtureTLSDescRegs(), &Args{Int: [6]uint64{uint64(uintptr(unsafe.Pointer(&tlsDescriptor))), uint64(int64(fixtureThreadPointer()) + off), ymm, clobber}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Int != 1 {
+					t.Errorf("static resolver: %d, want 1", r.Int)
+				}
+			})
+		}
+	}
+}

@@ -167,11 +167,50 @@ static int rp_tls_grow(struct rp_tls_thread *t, uint64_t m) {
 	return 0;
 }
 
+// rp_tls_clobber_test (a test hook, tlsdesc tests) makes the slow path
+// overwrite every call-clobbered register it may, vector registers
+// included, as malloc and memcpy are free to: what the TLSDESC resolver
+// must restore.
+int rp_tls_clobber_test __attribute__((visibility("hidden")));
+
+__attribute__((target("avx"))) static void rp_tls_clobber_ymm(void) {
+	__asm__ volatile("vpcmpeqb %%ymm0, %%ymm0, %%ymm0\n\t"
+			 "vmovdqa %%ymm0, %%ymm1\n\tvmovdqa %%ymm0, %%ymm2\n\tvmovdqa %%ymm0, %%ymm3\n\t"
+			 "vmovdqa %%ymm0, %%ymm4\n\tvmovdqa %%ymm0, %%ymm5\n\tvmovdqa %%ymm0, %%ymm6\n\t"
+			 "vmovdqa %%ymm0, %%ymm7\n\tvmovdqa %%ymm0, %%ymm8\n\tvmovdqa %%ymm0, %%ymm9\n\t"
+			 "vmovdqa %%ymm0, %%ymm10\n\tvmovdqa %%ymm0, %%ymm11\n\tvmovdqa %%ymm0, %%ymm12\n\t"
+			 "vmovdqa %%ymm0, %%ymm13\n\tvmovdqa %%ymm0, %%ymm14\n\tvmovdqa %%ymm0, %%ymm15\n\t"
+			 "vzeroupper" // then the upper halves are zero: changed either way
+			 ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+			 "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+}
+
+static void rp_tls_clobber(void) {
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx")) {
+		rp_tls_clobber_ymm();
+	}
+	__asm__ volatile("pcmpeqb %%xmm0, %%xmm0\n\t"
+			 "movdqa %%xmm0, %%xmm1\n\tmovdqa %%xmm0, %%xmm2\n\tmovdqa %%xmm0, %%xmm3\n\t"
+			 "movdqa %%xmm0, %%xmm4\n\tmovdqa %%xmm0, %%xmm5\n\tmovdqa %%xmm0, %%xmm6\n\t"
+			 "movdqa %%xmm0, %%xmm7\n\tmovdqa %%xmm0, %%xmm8\n\tmovdqa %%xmm0, %%xmm9\n\t"
+			 "movdqa %%xmm0, %%xmm10\n\tmovdqa %%xmm0, %%xmm11\n\tmovdqa %%xmm0, %%xmm12\n\t"
+			 "movdqa %%xmm0, %%xmm13\n\tmovdqa %%xmm0, %%xmm14\n\tmovdqa %%xmm0, %%xmm15\n\t"
+			 "movq $-1, %%rcx\n\tmovq $-1, %%rdx\n\tmovq $-1, %%rsi\n\tmovq $-1, %%rdi\n\t"
+			 "movq $-1, %%r8\n\tmovq $-1, %%r9\n\tmovq $-1, %%r10\n\tmovq $-1, %%r11"
+			 ::: "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "cc",
+			 "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+			 "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+}
+
 // rp_tls_slow makes (or remakes, when stale) the thread's block of module
 // ti->module. It realigns the stack: code built by old compilers calls
 // __tls_get_addr with the stack misaligned, and this path calls libc.
 __attribute__((noinline, force_align_arg_pointer)) static void *rp_tls_slow(rp_tls_index *ti) {
 	uint64_t m = ti->module;
+	if (__builtin_expect(rp_tls_clobber_test, 0)) {
+		rp_tls_clobber();
+	}
 	if (m == 0 || m > RP_TLS_MAX_MODULES) {
 		return rp_tls_fail(RP_TLS_ABORT_MODULE);
 	}

@@ -76,6 +76,8 @@ uint64_t rp_tlsdesc_static_addr(void);
 uint64_t rp_tlsdesc_dynamic_addr(void);
 uint64_t rp_tlsdesc_fixture_addr(void);
 uint64_t rp_tlsdesc_save_size(void);
+uint64_t rp_tlsdesc_fixture_regs_addr(void);
+int rp_cpu_has_avx(void);
 
 #endif // __ASSEMBLER__
 
