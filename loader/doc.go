@@ -118,11 +118,13 @@
 // symbol) move to static TLS between the two, because the template must be
 // relocated before glibc copies it, and RELRO is sealed after. A static
 // module's __tls_get_addr (the object's dynamic-model code) returns the
-// same static address. At Close the stand-in is dlclosed: glibc takes the
-// room back when it is the last block it carved (closing in reverse load
-// order, as Loader.Close does, gives all of it back; a block closed out of
-// order is lost until the blocks after it go too), which is why closing
-// and reloading a plugin any number of times does not run out. When the
+// same static address. At Close the stand-in is dlclosed: glibc 2.36
+// takes the room back only when the block is the last one carved, less
+// the alignment padding before it (under the block's alignment, once), so
+// closing and reloading a plugin any number of times does not run out,
+// and closing in reverse load order (as Loader.Close does) gives all of it
+// back; a block closed while a later one is live is lost for the life of
+// the process (glibc keeps no list of holes). When the
 // room runs out the load fails with a *sandbox.StaticTLSError
 // (sandbox.ErrStaticTLSFull) naming the block's size and alignment, what
 // runplug holds, and the tunable. Refused with [ErrTLS]: initial-exec access
