@@ -2,6 +2,7 @@ package loader
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/runplug/runplug/sandbox"
 )
@@ -17,37 +18,45 @@ import (
 // initial-exec access to it from a new object is refused, as glibc refuses
 // it (FORCED_DYNAMIC_TLS_OFFSET). l.mu is held.
 func (l *Loader) linkTLS(order []*object) error {
-	var byID map[uint64]*object
+	// Which modules initial-exec code needs in static TLS, and who needs
+	// each first.
+	var need map[uint64]*object
 	for _, o := range order {
 		if o.late == nil {
 			continue
 		}
 		for k := range o.late.tlsLate {
 			t := &o.late.tlsLate[k]
-			if t.kind == relocTLSDesc {
+			if t.kind == relocTLSDesc || need[t.sv.mod] != nil {
 				continue // either model serves a descriptor
 			}
 			if _, ok := sandbox.TLSStaticOffset(t.sv.mod); ok {
 				continue
 			}
-			if byID == nil {
-				byID = make(map[uint64]*object, len(order))
-				for _, d := range order {
-					if d.tls != nil {
-						byID[d.tls.ID()] = d
-					}
-				}
+			if need == nil {
+				need = map[uint64]*object{}
 			}
-			d := byID[t.sv.mod]
-			if d == nil {
-				return fmt.Errorf("%s: initial-exec access to the thread-local storage of %s, which is already loaded with dynamic TLS and cannot move to static TLS: %w",
-					o.name, l.tlsOwnerName(t.sv.mod), ErrTLS)
-			}
-			if err := d.tls.MakeStatic(); err != nil {
-				return fmt.Errorf("%s: static TLS for %s (initial-exec code in %s): %w", d.name, d.name, o.name, err)
-			}
-			l.log.Debug("static TLS", "object", d.name, "size", d.p.file.TLS.Memsz, "for", o.name)
+			need[t.sv.mod] = o
 		}
+	}
+	for id, by := range need {
+		if !slices.ContainsFunc(order, func(d *object) bool { return d.tls != nil && d.tls.ID() == id }) {
+			return fmt.Errorf("%s: initial-exec access to the thread-local storage of %s, which is already loaded with dynamic TLS and cannot move to static TLS: %w",
+				by.name, l.tlsOwnerName(id), ErrTLS)
+		}
+	}
+	// Carved in initialisation order (dependencies first): Close
+	// releases the other way, and glibc takes room back from the end.
+	for _, d := range order {
+		if d.tls == nil || need[d.tls.ID()] == nil {
+			continue
+		}
+		by := need[d.tls.ID()]
+		delete(need, d.tls.ID())
+		if err := d.tls.MakeStatic(); err != nil {
+			return fmt.Errorf("%s: static TLS for initial-exec code in %s: %w", d.name, by.name, err)
+		}
+		l.log.Debug("static TLS", "object", d.name, "size", d.p.file.TLS.Memsz, "for", by.name)
 	}
 	for _, o := range order {
 		if o.late == nil {

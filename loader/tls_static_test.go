@@ -328,3 +328,33 @@ func TestTLSInitialExecSystemLibrary(t *testing.T) {
 		}
 	}
 }
+
+// A dependency already loaded with dynamic TLS cannot move to static TLS
+// for a new plugin's initial-exec code; loaded first for such code, its
+// static TLS serves the general-dynamic code of plugins loaded after.
+func TestTLSInitialExecOrder(t *testing.T) {
+	t.Run("dynamic first", func(t *testing.T) {
+		l := newLoader(t, Options{})
+		load(t, l, "tls_user")
+		_, err := l.Load(plugintest.Build(t, "tls_ie_late"))
+		if !errors.Is(err, ErrTLS) || !strings.Contains(err.Error(), "already loaded with dynamic TLS") || !strings.Contains(err.Error(), "tls_dep.so") {
+			t.Fatalf("load: %v, want ErrTLS naming tls_dep.so, already loaded with dynamic TLS", err)
+		}
+	})
+	t.Run("static first", func(t *testing.T) {
+		l := newLoader(t, Options{})
+		ie := load(t, l, "tls_ie_late")
+		gd := load(t, l, "tls_user")
+		release := make(chan struct{})
+		defer close(release)
+		var got [3]uint64
+		onThread(t, release, func() {
+			got[0] = callErr(t, gd, "tls_user_get")
+			got[1] = callErr(t, ie, "tls_ie_late_bump")
+			got[2] = callErr(t, gd, "tls_user_bump")
+		})
+		if want := [3]uint64{7, 8, 9}; got != want {
+			t.Errorf("tls_user_get, tls_ie_late_bump, tls_user_bump = %v, want %v (one variable, two models)", got, want)
+		}
+	})
+}
