@@ -126,7 +126,10 @@ func (l *Loader) link(o *object) error {
 		return err
 	}
 	if len(env.tlsLate) > 0 {
-		o.late = &env // linkTLS finishes it
+		// A copy: taking env's own address would move it to the heap
+		// for every load, TLS or not.
+		late := env
+		o.late = &late // linkTLS finishes it
 		return nil
 	}
 	return o.sealRelocated()
