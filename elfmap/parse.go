@@ -81,7 +81,41 @@ func Parse(r io.ReaderAt, size int64) (*File, error) {
 	if err := p.dynamic(); err != nil {
 		return nil, err
 	}
+	if err := p.notExecutable(); err != nil {
+		return nil, err
+	}
 	return p.f, nil
+}
+
+// ErrExecutable is what an *ExecutableError is (errors.Is): an executable
+// given where a shared object is wanted.
+var ErrExecutable = errors.New("an executable, not a shared object")
+
+// ExecutableError refuses an executable: ET_EXEC, or a position-independent
+// executable (DF_1_PIE). Its *FormatError (which wraps ErrUnsupported)
+// names the field; errors.Is(err, ErrExecutable) is true.
+type ExecutableError struct{ *FormatError }
+
+// Unwrap returns the *FormatError.
+func (e *ExecutableError) Unwrap() error { return e.FormatError }
+
+// Is reports whether target is ErrExecutable.
+func (e *ExecutableError) Is(target error) bool { return target == ErrExecutable }
+
+// notExecutable refuses a position-independent executable: an ET_DYN
+// object with DF_1_PIE in DT_FLAGS_1, which is what glibc's dlopen refuses
+// too ("cannot dlopen() a PIE"). PT_INTERP alone does not make an
+// executable: libc.so.6 and ld.so have one so that they can be run.
+func (p *parser) notExecutable() error {
+	d := p.f.Dynamic
+	if d == nil || d.Flags1&elf.DF_1_PIE == 0 {
+		return nil
+	}
+	msg := "has DF_1_PIE: a position-independent executable, not a shared object"
+	if p.f.Interp != "" {
+		msg += " (its PT_INTERP is " + p.f.Interp + ")"
+	}
+	return &ExecutableError{unsupported(-1, "DT_FLAGS_1", uint64(d.Flags1), "%s", msg)}
 }
 
 // parser holds the state of one Parse call.
@@ -156,7 +190,7 @@ func (p *parser) header() error {
 	switch typ {
 	case elf.ET_DYN:
 	case elf.ET_EXEC:
-		return unsupported(16, "e_type", uint64(typ), "is ET_EXEC: a position-dependent executable cannot be loaded at another address; only ET_DYN shared objects are supported")
+		return &ExecutableError{unsupported(16, "e_type", uint64(typ), "is ET_EXEC: a position-dependent executable cannot be loaded at another address; only ET_DYN shared objects are supported")}
 	case elf.ET_REL:
 		return unsupported(16, "e_type", uint64(typ), "is ET_REL: a relocatable object file (.o) must be linked into a shared object first; only ET_DYN is supported")
 	default:

@@ -35,6 +35,17 @@ func (p *parser) dynSymbols(ds *dynState, d *Dynamic) error {
 			ds.nsyms = n
 		}
 	}
+	if d.Hash == nil && d.GNUHash != nil && gnuHashEmpty(d.GNUHash) {
+		// No symbol is hashed, so the table does not tell where the
+		// symbols end: GNU ld writes symoffset 1 even when the object
+		// imports symbols (a constructor-only object), and those lie at
+		// indexes 1 and up. The table then extends to the next table
+		// the dynamic segment names, or to the end of its PT_LOAD's
+		// file bytes, which is where every linker leaves .dynsym.
+		if n := p.symtabExtent(ds); n > ds.nsyms {
+			ds.nsyms = n
+		}
+	}
 	if d.Hash == nil && d.GNUHash == nil {
 		return malformed(ds.slotOff(tSymtab), "DT_GNU_HASH", 0,
 			"missing, and so is DT_HASH: without a hash table the size of the symbol table is unknown")
@@ -71,6 +82,39 @@ func (p *parser) dynSymbols(ds *dynState, d *Dynamic) error {
 		}
 	}
 	return nil
+}
+
+// gnuHashEmpty reports whether no bucket of g starts a chain.
+func gnuHashEmpty(g *GNUHash) bool {
+	for _, b := range g.Buckets {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// symtabSuccessors are the slots of tables that may follow DT_SYMTAB.
+var symtabSuccessors = []int{tStrtab, tHash, tGNUHash, tVersym, tVerdef, tVerneed, tRela, tJmprel, tRelr,
+	tInitArray, tFiniArray, tPreinitArray}
+
+// symtabExtent returns how many symbols fit between DT_SYMTAB and the
+// nearest table above it that the dynamic segment names, or the end of
+// the file bytes of DT_SYMTAB's PT_LOAD; at most MaxSymbols.
+func (p *parser) symtabExtent(ds *dynState) uint64 {
+	start := ds.val(tSymtab)
+	i, ok := p.f.SegmentAt(start)
+	if !ok {
+		return 0 // reading the table reports it
+	}
+	ld := &p.f.Loads[i]
+	end := ld.Vaddr + ld.Filesz // checked by Parse: no overflow
+	for _, s := range symtabSuccessors {
+		if v := ds.val(s); ds.has(s) && v > start && v < end {
+			end = v
+		}
+	}
+	return min((end-start)/symSize, MaxSymbols)
 }
 
 // cstr returns the NUL-terminated string at offset off of the string

@@ -17,19 +17,40 @@
 //
 // # Dependencies
 //
-// DT_NEEDED names of the C library family (libc.so.6, libm.so.6,
-// libpthread.so.0, libdl.so.2, librt.so.1, ld-linux-x86-64.so.2) are
-// satisfied by the host process, which has them loaded because runplug
-// uses cgo. Every other needed library is looked up the way ld.so does:
-// a name with a slash is a path; otherwise DT_RUNPATH (or DT_RPATH when
-// there is no DT_RUNPATH), with $ORIGIN and ${ORIGIN} replaced by the
-// directory of the object that needs it; then [Options].SearchPath, then
-// LD_LIBRARY_PATH (read once, by [New]), then /lib/x86_64-linux-gnu,
-// /usr/lib/x86_64-linux-gnu, /lib64, /usr/lib64, /lib and /usr/lib.
-// ld.so's cache is not read, empty path entries (the current directory for
-// ld.so) are skipped, and so are entries with $LIB or $PLATFORM. A library
-// that cannot be found fails the load with a [*NotFoundError]
-// ([ErrNotFound]).
+// glibc's own libraries (the one list is package ldso's: libc.so.6,
+// libm.so.6, libpthread.so.0, libdl.so.2, librt.so.1, ld-linux-x86-64.so.2,
+// libresolv.so.2, libnss_*.so.2 of glibc, libanl, libutil, libmvec, ...)
+// are never loaded by runplug: a DT_NEEDED entry naming one is satisfied
+// by the host process's copy, which glibc loads when the host does not
+// have it yet (libresolv for a plugin that needs it), and the imports of
+// the objects that need it bind to it through dlsym. [Loader.Load] of one
+// of them ("libm.so.6", or the path of the host's copy) returns a Plugin
+// whose symbols are the host's, called through the sandbox like any
+// other's.
+//
+// Every other library is found the way ld.so finds it (package ldso;
+// glibc 2.36, elf/dl-load.c): a name with a slash is a path; otherwise
+// DT_RPATH (of the object, then of the objects that needed it, up the
+// chain; only when the object has no DT_RUNPATH), [Options].SearchPath,
+// LD_LIBRARY_PATH (read once, by [New]), DT_RUNPATH, /etc/ld.so.cache (read
+// once per process, on first use: libraries of /etc/ld.so.conf.d and
+// /usr/local/lib are found), then /lib/x86_64-linux-gnu,
+// /usr/lib/x86_64-linux-gnu, /lib and /usr/lib (neither these nor cache
+// entries in them under DF_1_NODEFLIB). In each directory the
+// glibc-hwcaps subdirectories the CPU supports come first
+// (dir/glibc-hwcaps/x86-64-v3/, -v2/). $ORIGIN and ${ORIGIN} are the
+// directory of the object that needs the library; empty entries (the
+// current directory for ld.so) and entries with $LIB or $PLATFORM are
+// skipped. [Loader.Load] of a name without a slash searches the same way,
+// as dlopen does.
+//
+// A candidate that is not there, not ELF, or for another machine is
+// passed over, as ld.so does; one that is a shared object runplug refuses
+// stops the search: the load fails with a [*RefusedError] naming the file
+// and wrapping the reason ([ErrTLS], elfmap.ErrUnsupported, ...). A library
+// found nowhere fails the load with a [*NotFoundError] ([ErrNotFound])
+// listing the paths tried. [Loader.Dependencies] describes the whole tree
+// without loading anything (`runplug ldd`).
 //
 // Dependencies are loaded once per Loader and shared by its plugins: each
 // plugin holds every dependency it reaches (directly or not) once, and a

@@ -8,22 +8,24 @@ import (
 	"github.com/runplug/runplug/elfmap"
 )
 
-// Sentinel errors a host tests with errors.Is.
+// Sentinel errors a host tests with errors.Is. Their text, like that of the
+// typed errors below, carries no "loader:" prefix: the loader's methods
+// always return them wrapped in a message that starts with it, once.
 var (
 	// ErrNotFound is wrapped by the error of a load whose object or one
 	// of its needed libraries could not be found (a *NotFoundError).
-	ErrNotFound = errors.New("loader: library not found")
+	ErrNotFound = errors.New("library not found")
 	// ErrSymbolNotFound is returned (wrapped) by Plugin.Lookup and
 	// Plugin.Func for a name the plugin does not define, and wrapped by
 	// an *UndefinedSymbolError when a load fails on a missing import.
-	ErrSymbolNotFound = errors.New("loader: symbol not found")
+	ErrSymbolNotFound = errors.New("symbol not found")
 	// ErrClosed is returned (wrapped) by the methods of a closed Plugin,
 	// Func or Loader.
-	ErrClosed = errors.New("loader: closed")
+	ErrClosed = errors.New("closed")
 	// ErrQuarantined is returned (wrapped) by calls into a plugin that
 	// faulted, was interrupted or aborted in an earlier call (see
 	// Options.KeepAfterFault). Close still works.
-	ErrQuarantined = errors.New("loader: plugin quarantined after a fault")
+	ErrQuarantined = errors.New("plugin quarantined after a fault")
 	// ErrTLS is wrapped by the error of a load refused because the object
 	// uses thread-local storage in a way runplug does not support: a
 	// thread-local symbol only the host C library defines, initial-exec
@@ -51,10 +53,10 @@ type NotFoundError struct {
 
 // Error formats e as
 //
-//	loader: library "libfoo.so" needed by "bar.so" not found (tried 7 paths)
+//	library "libfoo.so" needed by "bar.so" not found (tried 7 paths)
 func (e *NotFoundError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "loader: library %q", e.Name)
+	fmt.Fprintf(&b, "library %q", e.Name)
 	if e.Needer != "" {
 		fmt.Fprintf(&b, " needed by %q", e.Needer)
 	}
@@ -84,13 +86,13 @@ type UndefinedSymbolError struct {
 	Version string // the version asked for ("" when unversioned)
 }
 
-// Error formats e as `loader: foo.so: undefined symbol "bar@V1"`.
+// Error formats e as `foo.so: undefined symbol "bar@V1"`.
 func (e *UndefinedSymbolError) Error() string {
 	s := e.Symbol
 	if e.Version != "" {
 		s += "@" + e.Version
 	}
-	return fmt.Sprintf("loader: %s: undefined symbol %q", e.Object, s)
+	return fmt.Sprintf("%s: undefined symbol %q", e.Object, s)
 }
 
 // Unwrap returns ErrSymbolNotFound.
@@ -113,14 +115,28 @@ type RelocError struct {
 
 // Error formats e as
 //
-//	loader: relocate foo.so: DT_RELA[3] R_X86_64_PC32 at 0x3fd8: unsupported relocation type
+//	relocate foo.so: DT_RELA[3] R_X86_64_PC32 at 0x3fd8: unsupported relocation type
 func (e *RelocError) Error() string {
 	name := "relr"
 	if e.Table != "DT_RELR" {
 		name = relocTypeName(e.Type)
 	}
-	return fmt.Sprintf("loader: relocate %s: %s[%d] %s at %#x (symbol %d): %s", e.Object, e.Table, e.Index, name, e.Off, e.Sym, e.Msg)
+	return fmt.Sprintf("relocate %s: %s[%d] %s at %#x (symbol %d): %s", e.Object, e.Table, e.Index, name, e.Off, e.Sym, e.Msg)
 }
 
 // Unwrap returns Err.
 func (e *RelocError) Unwrap() error { return e.Err }
+
+// RefusedError is the error of a library that was found, is a shared object
+// ld.so would load, and that runplug refuses: a needed library's refusal
+// is reported with it, not as "not found".
+type RefusedError struct {
+	Path string // the file
+	Err  error  // why: wraps ErrTLS, elfmap.ErrUnsupported, elfmap.ErrMalformed...
+}
+
+// Error formats e as `/lib/x.so: refused: ...`.
+func (e *RefusedError) Error() string { return e.Path + ": refused: " + e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *RefusedError) Unwrap() error { return e.Err }

@@ -9,12 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/ldso"
 )
 
 // DefaultTombstoneBudget is the address space closed images may keep
@@ -44,9 +46,10 @@ type Options struct {
 	// __tls_get_addr always to runplug's, see the package doc.) The map
 	// is copied by New.
 	HostSymbols map[string]uintptr
-	// SearchPath lists directories searched for needed libraries after
-	// an object's DT_RUNPATH (or DT_RPATH) and before LD_LIBRARY_PATH and
-	// the system directories.
+	// SearchPath lists directories searched for needed libraries (and
+	// for Load of a name without a slash) after an object's DT_RPATH and
+	// before LD_LIBRARY_PATH, DT_RUNPATH, the ld.so cache and the default
+	// directories (see the package doc, Dependencies).
 	SearchPath []string
 	// GuardSize is the size of the PROT_NONE guard on each side of an
 	// image, rounded up to pages; 0 means one page.
@@ -80,7 +83,7 @@ type Loader struct {
 	opts    Options
 	log     hclog.Logger
 	allowC  map[string]bool
-	ldPath  []string
+	search  *ldso.Search
 	planOpt elfmap.PlanOptions
 
 	mu      sync.Mutex
@@ -112,7 +115,7 @@ func New(opts Options) *Loader {
 	l := &Loader{
 		opts:    opts,
 		log:     opts.Logger,
-		ldPath:  splitList(os.Getenv("LD_LIBRARY_PATH")),
+		search:  newSearch(opts),
 		planOpt: elfmap.PlanOptions{GuardSize: opts.GuardSize, AllowWriteExec: opts.AllowWriteExec},
 		files:   map[fileKey]*parsed{},
 		byName:  map[string]*object{},
@@ -240,7 +243,7 @@ func (l *Loader) openFile(path string) (fd int, key fileKey, p *parsed, err erro
 	}
 	if p, err = l.prepare(ef); err != nil {
 		unix.Close(fd)
-		return -1, key, nil, err
+		return -1, key, nil, &RefusedError{Path: path, Err: err}
 	}
 	// Without a pristine copy (a writable part over 16 MiB) closed
 	// images are tombstoned and every load maps afresh.
@@ -310,21 +313,36 @@ func (l *Loader) mapPath(path, name string) (*object, fileKey, error) {
 // everything, runs the constructors (dependencies first) and returns it.
 // The file's parsed tables are cached, so loading it again does not
 // re-read them.
+//
+// A path without a slash is a name, searched for as dlopen does (as a
+// DT_NEEDED entry of no object: see the package doc, Dependencies). One
+// of glibc's own libraries (ldso.IsGlibc: "libm.so.6", or the path of the
+// host's copy) is not loaded again: the Plugin is the host's library, its
+// symbols found with dlsym and called through the sandbox like any other.
 func (l *Loader) Load(path string) (*Plugin, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return nil, fmt.Errorf("loader: load %s: %w", path, ErrClosed)
 	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		abs = path
+	if soname, ok := l.hostLibraryPath(path); ok {
+		return l.loadHost(soname, path)
 	}
-	root, _, err := l.mapPath(abs, filepath.Base(path))
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("loader: load %s: %w", path, &NotFoundError{Name: path, Tried: []string{path}})
+	var root *object
+	var err error
+	if !strings.ContainsRune(path, '/') {
+		root, err = l.loadByName(path)
+	} else {
+		abs, aerr := filepath.Abs(path)
+		if aerr != nil {
+			abs = path
 		}
+		root, _, err = l.mapPath(abs, filepath.Base(path))
+		if errors.Is(err, os.ErrNotExist) {
+			err = &NotFoundError{Name: path, Tried: []string{path}}
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("loader: load %s: %w", path, err)
 	}
 	return l.finishLoad(root)
@@ -361,6 +379,7 @@ func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
 // l.mu is held.
 func (l *Loader) finishLoad(root *object) (*Plugin, error) {
 	fresh := []*object{root}
+	parents := map[*object]*object{} // who needed each fresh object (DT_RPATH chain)
 	fail := func(err error) (*Plugin, error) {
 		l.discard(fresh)
 		l.log.Debug("load failed", "plugin", root.name, "path", root.path, "error", err)
@@ -371,14 +390,18 @@ func (l *Loader) finishLoad(root *object) (*Plugin, error) {
 		o := fresh[q]
 		for _, need := range o.p.file.Dynamic.Needed {
 			if isHostLibrary(need) {
+				if err := hostDependency(need); err != nil {
+					return fail(err)
+				}
 				continue
 			}
-			dep, isNew, err := l.dependency(need, o)
+			dep, isNew, err := l.dependency(need, o, parents)
 			if err != nil {
 				return fail(err)
 			}
 			if isNew {
 				fresh = append(fresh, dep)
+				parents[dep] = o
 			}
 			o.deps = append(o.deps, dep)
 		}
@@ -459,20 +482,19 @@ func initOrder(root *object, fresh []*object) []*object {
 
 // dependency returns the shared object for DT_NEEDED name need of o,
 // loading (but not linking) it when the Loader has none. l.mu is held.
-func (l *Loader) dependency(need string, o *object) (dep *object, isNew bool, err error) {
+func (l *Loader) dependency(need string, o *object, parents map[*object]*object) (dep *object, isNew bool, err error) {
 	if d := l.byName[need]; d != nil {
 		return d, false, nil
 	}
-	d := o.p.file.Dynamic
-	origin := ""
-	if o.path != "" {
-		origin = filepath.Dir(o.path)
-	}
-	paths := searchPaths(need, d.Runpath, d.Rpath, origin, l.opts.SearchPath, l.ldPath)
+	cands := l.search.Candidates(need, needer(o, parents))
 	var lastErr error
-	for _, path := range paths {
+	for _, c := range cands {
+		path := c.Path
 		fd, key, p, err := l.openFile(path)
 		if err != nil {
+			if candidateRefused(err) {
+				return nil, false, fmt.Errorf("library %q needed by %q: %w", need, o.name, err)
+			}
 			if !errors.Is(err, os.ErrNotExist) {
 				lastErr = fmt.Errorf("%s: %w", path, err)
 			}
@@ -501,7 +523,7 @@ func (l *Loader) dependency(need string, o *object) (dep *object, isNew bool, er
 		}
 		return dep, true, nil
 	}
-	return nil, false, &NotFoundError{Name: need, Needer: o.name, Tried: paths, Err: lastErr}
+	return nil, false, &NotFoundError{Name: need, Needer: o.name, Tried: candidatePaths(cands), Err: lastErr}
 }
 
 // discard releases objects of a failed load: destructors of those whose

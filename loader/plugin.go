@@ -36,6 +36,8 @@ type Plugin struct {
 	slow      sync.RWMutex
 	closeOnce sync.Once
 	closeErr  error
+
+	host *hostLib // Load of one of glibc's own libraries: the host's copy
 }
 
 const (
@@ -63,7 +65,8 @@ func (p *Plugin) Name() string { return p.obj.name }
 func (p *Plugin) Path() string { return p.obj.path }
 
 // Base returns the load base of the plugin's image: the address that its
-// virtual address 0 is mapped at.
+// virtual address 0 is mapped at (0 for one of glibc's libraries, which
+// the host's dynamic linker mapped).
 func (p *Plugin) Base() uintptr { return uintptr(p.obj.base) }
 
 // Symbol is a symbol a plugin defines, as Lookup returns it.
@@ -87,6 +90,9 @@ func (p *Plugin) Lookup(name string) (Symbol, error) {
 func (p *Plugin) LookupVersion(name, version string) (Symbol, error) {
 	if p.flags.Load()&stClosing != 0 {
 		return Symbol{}, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrClosed)
+	}
+	if p.host != nil {
+		return p.lookupHost(name, version)
 	}
 	h := newNameHash(name)
 	for _, o := range p.obj.scope {
@@ -300,6 +306,9 @@ func (p *Plugin) Close() error {
 }
 
 func (p *Plugin) close() error {
+	if p.host != nil {
+		return p.closeHost()
+	}
 	p.flags.Or(stClosing)
 	// Wait for the calls in flight: IFUNC resolvers, then gated calls.
 	p.slow.Lock()

@@ -65,6 +65,9 @@ func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
 		if a, ok := hostLookup(s.Name, s.Version); ok {
 			return symValue{addr: uint64(a)}, nil
 		}
+		if a, ok := hostScopeLookup(o, s.Name, s.Version); ok {
+			return symValue{addr: uint64(a)}, nil
+		}
 	}
 	if s.Bind == elf.STB_WEAK {
 		return symValue{}, nil

@@ -1,127 +1,185 @@
 package loader
 
 import (
+	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/ldso"
+	"github.com/runplug/runplug/sandbox"
 )
 
-// systemDirs are the directories searched last, as ld.so does on a
-// Debian-style multiarch x86-64 system (its cache, ld.so.cache, is not
-// read).
-var systemDirs = []string{
-	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
-	"/lib64", "/usr/lib64", "/lib", "/usr/lib",
+// The library search is ld.so's, as package ldso describes it: this file
+// only maps the loader's objects onto it.
+
+// isHostLibrary reports whether a DT_NEEDED name is one of glibc's own
+// libraries, which the host process provides (see hostDependency).
+func isHostLibrary(name string) bool { return ldso.IsGlibc(name) }
+
+// newSearch returns the search of a Loader with options opts; LD_LIBRARY_PATH
+// is read now.
+func newSearch(opts Options) *ldso.Search {
+	return &ldso.Search{
+		SearchPath:  append([]string(nil), opts.SearchPath...),
+		LibraryPath: ldso.SplitPath(os.Getenv("LD_LIBRARY_PATH")),
+	}
 }
 
-// hostFamily are the DT_NEEDED names the host process satisfies: the C
-// library family, which is already loaded because runplug uses cgo.
-var hostFamily = map[string]bool{
-	"libc.so.6": true, "libm.so.6": true, "libpthread.so.0": true,
-	"libdl.so.2": true, "librt.so.1": true, "ld-linux-x86-64.so.2": true,
+// needer describes o to the search; parents maps each object of the load in
+// progress to the one that needed it (for the DT_RPATH chain).
+func needer(o *object, parents map[*object]*object) *ldso.Needer {
+	var top, prev *ldso.Needer
+	for seen := 0; o != nil && seen < 64; seen++ {
+		d := o.p.file.Dynamic
+		n := &ldso.Needer{Runpath: d.Runpath, Rpath: d.Rpath, NoDefaultLib: d.Flags1&elfDF1NoDefLib != 0}
+		if o.path != "" {
+			n.Origin = filepath.Dir(o.path)
+		}
+		if prev == nil {
+			top = n
+		} else {
+			prev.Parent = n
+		}
+		prev = n
+		o = parents[o]
+	}
+	return top
 }
 
-// isHostLibrary reports whether a DT_NEEDED name is satisfied by the host.
-func isHostLibrary(name string) bool { return hostFamily[name] }
+// elfDF1NoDefLib is DF_1_NODEFLIB.
+const elfDF1NoDefLib = 0x800
 
-// searchPaths returns the paths to try, in order, for the library named
-// need (a DT_NEEDED entry) of an object whose runpath and rpath are given
-// and whose file is in directory origin ("" when it has no file, as with
-// LoadBytes: entries using $ORIGIN are then skipped). A name containing a
-// slash is a path and is the only candidate. Otherwise the order is:
-// DT_RPATH (only when there is no DT_RUNPATH) or DT_RUNPATH, then extra
-// (the Loader's search path), then ldLibraryPath, then the system
-// directories. Empty entries (which ld.so takes as the current directory)
-// are skipped, and so are duplicates.
-func searchPaths(need string, runpath, rpath []string, origin string, extra, ldLibraryPath []string) []string {
-	if strings.ContainsRune(need, '/') {
-		return []string{need}
+// hostDependency makes sure the host has glibc's library need loaded
+// (glibc loads it when it is not: libresolv, libnss_*), so that the
+// imports of the objects needing it resolve against it (hostScopeLookup).
+func hostDependency(need string) error {
+	if _, err := sandbox.OpenHostLibrary(need); err != nil {
+		return fmt.Errorf("glibc's %s from the host: %w", need, err)
 	}
-	dirs := runpath
-	if len(dirs) == 0 {
-		dirs = rpath
-	}
-	n := len(dirs) + len(extra) + len(ldLibraryPath) + len(systemDirs)
-	out := make([]string, 0, n)
-	seen := make(map[string]bool, n)
-	add := func(dir string, expand bool) {
-		if expand {
-			var ok bool
-			if dir, ok = expandOrigin(dir, origin); !ok {
-				return
+	return nil
+}
+
+// hostScopeLookup finds an import of o in glibc's libraries that o's scope
+// needs and that are not among the host's initial ones (hostLookup's, which
+// has searched those already): libresolv for a plugin that needs it, say.
+// Only consulted after hostLookup missed.
+func hostScopeLookup(o *object, name, version string) (uintptr, bool) {
+	for _, d := range o.scope {
+		for _, need := range d.p.file.Dynamic.Needed {
+			if !ldso.IsGlibc(need) || isInitialHostLib(need) {
+				continue
+			}
+			if a, ok := lookupGlibc(need, name, version); ok {
+				return a, true
 			}
 		}
-		if dir == "" {
-			return
+	}
+	return 0, false
+}
+
+// isHostCopy reports whether path is the host's copy of glibc's library
+// (the file ld.so finds by that name), so that Load of it gives the host's
+// library rather than a second copy; it returns the soname.
+func (l *Loader) isHostCopy(path string) (string, bool) {
+	name := filepath.Base(path)
+	if !ldso.IsGlibc(name) {
+		// A link such as libresolv.so -> libresolv.so.2 (the
+		// development link) names the same file.
+		if !ldso.HasGlibcStem(name) {
+			return "", false
 		}
-		p := filepath.Join(dir, need)
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
+		real, err := filepath.EvalSymlinks(path)
+		if err != nil || !ldso.IsGlibc(real) {
+			return "", false
+		}
+		name = filepath.Base(real)
+	}
+	var want unix.Stat_t
+	if unix.Stat(path, &want) != nil {
+		return "", false
+	}
+	for _, c := range l.search.Candidates(name, nil) {
+		var st unix.Stat_t
+		if unix.Stat(c.Path, &st) == nil {
+			return name, st.Dev == want.Dev && st.Ino == want.Ino
 		}
 	}
-	for _, d := range dirs {
-		add(d, true)
-	}
-	for _, list := range [][]string{extra, ldLibraryPath, systemDirs} {
-		for _, d := range list {
-			add(d, false)
-		}
+	return "", false
+}
+
+// candidateRefused reports whether err, met opening a candidate file, is
+// the refusal of an object that ld.so would have taken (a shared object of
+// the right class and machine that runplug declines): the search stops
+// there and reports it. Other errors (no such file, not ELF, another
+// machine) let the search go on, as ld.so's does.
+func candidateRefused(err error) bool {
+	var re *RefusedError
+	return errors.As(err, &re)
+}
+
+// candidatePaths lists the paths of cs.
+func candidatePaths(cs []ldso.Candidate) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Path
 	}
 	return out
 }
 
-// expandOrigin replaces $ORIGIN and ${ORIGIN} in a DT_RUNPATH or DT_RPATH
-// entry by origin. ok is false when the entry uses $ORIGIN and origin is
-// unknown, or uses another dynamic string token ($LIB, $PLATFORM), which
-// is not supported: such entries are skipped.
-func expandOrigin(dir, origin string) (string, bool) {
-	if !strings.Contains(dir, "$") {
-		return dir, true
+// loadByName maps the library name (no slash) for Load, found as dlopen
+// finds it: the search of a DT_NEEDED entry of no object. l.mu is held.
+func (l *Loader) loadByName(name string) (*object, error) {
+	cands := l.search.Candidates(name, nil)
+	var lastErr error
+	for _, c := range cands {
+		path, err := filepath.Abs(c.Path)
+		if err != nil {
+			path = c.Path
+		}
+		o, _, err := l.mapPath(path, name)
+		if err == nil {
+			return o, nil
+		}
+		if candidateRefused(err) {
+			return nil, err
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			lastErr = fmt.Errorf("%s: %w", path, err)
+		}
 	}
-	var b strings.Builder
-	for {
-		i := strings.IndexByte(dir, '$')
-		if i < 0 {
-			b.WriteString(dir)
-			break
-		}
-		b.WriteString(dir[:i])
-		rest := dir[i+1:]
-		var tok string
-		switch {
-		case strings.HasPrefix(rest, "{ORIGIN}"):
-			tok = "{ORIGIN}"
-		case strings.HasPrefix(rest, "ORIGIN") && !isIdentByte(rest, len("ORIGIN")):
-			tok = "ORIGIN"
-		default:
-			return "", false
-		}
-		if origin == "" {
-			return "", false
-		}
-		b.WriteString(origin)
-		dir = rest[len(tok):]
-	}
-	return b.String(), true
+	return nil, &NotFoundError{Name: name, Tried: candidatePaths(cands), Err: lastErr}
 }
 
-// isIdentByte reports whether s[i] exists and could continue a token name.
-func isIdentByte(s string, i int) bool {
-	if i >= len(s) {
-		return false
+// hostLibraryPath reports whether Load(path) names one of glibc's own
+// libraries as the host has it: a name ("libm.so.6") or the path of the
+// host's copy. It returns the soname.
+func (l *Loader) hostLibraryPath(path string) (string, bool) {
+	if !strings.ContainsRune(path, '/') {
+		return path, ldso.IsGlibc(path)
 	}
-	c := s[i]
-	return c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+	return l.isHostCopy(path)
 }
 
-// splitList splits a colon-separated list (LD_LIBRARY_PATH), dropping
-// empty entries.
-func splitList(s string) []string {
-	var out []string
-	for _, d := range strings.Split(s, ":") {
-		if d != "" {
-			out = append(out, d)
+// isInitialHostLib reports whether name is one of hostLookup's libraries.
+func isInitialHostLib(name string) bool {
+	for _, h := range hostLibs { // set once, before hostLookup's first search
+		if h.Name() == name {
+			return true
 		}
 	}
-	return out
+	return false
+}
+
+// lookupGlibc finds name (of version, "" for the default) in glibc's
+// library need as the host has it (loaded by glibc if it was not).
+func lookupGlibc(need, name, version string) (uintptr, bool) {
+	h, err := sandbox.OpenHostLibrary(need)
+	if err != nil {
+		return 0, false
+	}
+	return h.Lookup(name, version)
 }

@@ -8,16 +8,29 @@ package sandbox
 //
 // LDFLAGS: libm is linked (sandbox.c references cbrt so --as-needed keeps
 // it) and the glibc 2.34+ stubs libpthread.so.0, libdl.so.2 and librt.so.1
-// are linked by soname without --as-needed, so that every libc-family
-// library a plugin may name in DT_NEEDED is already in the process for
-// OpenHostLibrary. rp_call itself is not called through cgo's generated
+// are linked by soname without --as-needed, so that the libraries plugins
+// name most are already in the process; OpenHostLibrary has glibc load
+// the rest of its own (ldso.GlibcLibraries) on demand. rp_call itself is not called through cgo's generated
 // wrapper but run directly by runtime.cgocall: see callRecord.run.
 
 /*
 #cgo CFLAGS: -O2 -Wall -fno-omit-frame-pointer
 #cgo LDFLAGS: -lm -Wl,--push-state,--no-as-needed -l:libpthread.so.0 -l:libdl.so.2 -l:librt.so.1 -Wl,--pop-state
 #include <stdlib.h>
+#include <string.h>
+#include <dlfcn.h>
 #include "sandbox.h"
+
+// rp_dlopen_host has glibc load one of its own libraries into the host;
+// on failure *err is a malloc'd copy of dlerror (read on this thread).
+static void *rp_dlopen_host(const char *name, char **err) {
+	void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL) {
+		const char *e = dlerror();
+		*err = strdup(e != NULL ? e : "unknown error");
+	}
+	return h;
+}
 */
 import "C"
 
@@ -27,8 +40,11 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/runplug/runplug/ldso"
 )
 
 var (
@@ -278,15 +294,12 @@ func hostSymbol(pc uintptr) (sym, object string) {
 	return sym, object
 }
 
-// HostLibrary is a C library already loaded in the host process (libc and
-// its family), whose symbols plugins may import.
+// HostLibrary is one of glibc's own libraries as the host process has it
+// (loaded by glibc's dynamic linker, never by runplug), whose symbols
+// plugins may import.
 type HostLibrary struct {
 	name   string
 	handle unsafe.Pointer
-}
-
-var hostFamily = []string{
-	"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "ld-linux-x86-64.so.2",
 }
 
 var (
@@ -294,19 +307,18 @@ var (
 	hostLibs = map[string]*HostLibrary{}
 )
 
-// OpenHostLibrary returns the libc-family library soname (one of the names
-// HostLibraryNames can return) if the host process has it loaded. It never
-// loads anything: dlopen(soname, RTLD_NOLOAD|RTLD_LAZY). Errors wrap
-// ErrNotHostLibrary.
+// OpenHostLibrary returns glibc's library soname (one of
+// ldso.GlibcLibraries) as the host process has it: the copy already loaded
+// (libc, libm and the stubs the package links), or else one glibc's own
+// dlopen loads now (RTLD_NOW|RTLD_LOCAL; libresolv, libnss_*, ...), which
+// stays loaded for the life of the process. Errors wrap ErrNotHostLibrary.
 func OpenHostLibrary(soname string) (*HostLibrary, error) {
-	known := false
-	for _, n := range hostFamily {
-		if n == soname {
-			known = true
-		}
-	}
-	if !known {
-		return nil, fmt.Errorf("sandbox: open host library %q: not a libc-family name: %w", soname, ErrNotHostLibrary)
+	return openHostLibrary(soname, true)
+}
+
+func openHostLibrary(soname string, load bool) (*HostLibrary, error) {
+	if !ldso.IsGlibc(soname) || strings.ContainsRune(soname, '/') {
+		return nil, hostLibraryError(fmt.Sprintf("sandbox: open host library %q: not one of glibc's libraries", soname))
 	}
 	hostMu.Lock()
 	defer hostMu.Unlock()
@@ -316,13 +328,28 @@ func OpenHostLibrary(soname string) (*HostLibrary, error) {
 	cs := C.CString(soname)
 	defer C.free(unsafe.Pointer(cs))
 	p := C.rp_dlopen_noload(cs)
+	if p == nil && load {
+		var cerr *C.char
+		if p = C.rp_dlopen_host(cs, &cerr); p == nil {
+			return nil, hostLibraryError(fmt.Sprintf("sandbox: open host library %q: dlopen: %s", soname, takeCError(cerr)))
+		}
+	}
 	if p == nil {
-		return nil, fmt.Errorf("sandbox: open host library %q: not loaded in this process: %w", soname, ErrNotHostLibrary)
+		return nil, hostLibraryError(fmt.Sprintf("sandbox: open host library %q: not loaded in this process", soname))
 	}
 	h := &HostLibrary{name: soname, handle: p}
 	hostLibs[soname] = h
 	return h, nil
 }
+
+// hostLibraryError is an error of OpenHostLibrary: errors.Is(err,
+// ErrNotHostLibrary), without repeating that sentinel's text.
+type hostLibraryError string
+
+func (e hostLibraryError) Error() string { return string(e) }
+
+// Is reports whether target is ErrNotHostLibrary.
+func (e hostLibraryError) Is(target error) bool { return target == ErrNotHostLibrary }
 
 // Name returns the library's soname.
 func (h *HostLibrary) Name() string { return h.name }
@@ -353,13 +380,13 @@ func hasNUL(s string) bool {
 	return false
 }
 
-// HostLibraryNames returns the libc-family sonames the host process has
-// loaded, in a fixed order (libc.so.6 first). The package links libm so that
-// it is always among them.
+// HostLibraryNames returns the sonames of glibc's libraries the host
+// process has loaded, in a fixed order (libc.so.6 first). The package links
+// libm so that it is always among them. It loads nothing.
 func HostLibraryNames() []string {
 	var names []string
-	for _, n := range hostFamily {
-		if _, err := OpenHostLibrary(n); err == nil {
+	for _, n := range ldso.GlibcLibraries() {
+		if _, err := openHostLibrary(n, false); err == nil {
 			names = append(names, n)
 		}
 	}

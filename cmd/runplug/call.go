@@ -52,7 +52,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	if err := registerBuiltins(l, stderr); err != nil {
 		return fail(stderr, fmt.Errorf("call %s: %w", path, err))
 	}
-	p, err := l.Load(path)
+	p, err := l.Load(objectArg(path))
 	if err != nil {
 		return callFailed(stderr, fmt.Sprintf("call %s: load", path), err)
 	}

@@ -1,35 +1,29 @@
 package main
 
 import (
+	"debug/elf"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/ldso"
 	"github.com/runplug/runplug/sandbox"
 )
 
-// Which imports must the host provide? Those that neither the host's C
-// library family (what the loader resolves through dlsym) nor the
+// Which imports must the host provide? Those that neither glibc's own
+// libraries (what the loader resolves through dlsym) nor the
 // libraries the object needs (directly or not) define: at load time only
 // Options.HostSymbols or a host function (loader.RegisterHostFunc) can
 // satisfy them.
 
 // maxInspectDeps bounds the needed libraries inspect parses.
 const maxInspectDeps = 64
-
-// hostSystemDirs are the directories the loader searches last.
-var hostSystemDirs = []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib"}
-
-// libcFamily are the DT_NEEDED names the host process satisfies.
-var libcFamily = map[string]bool{
-	"libc.so.6": true, "libm.so.6": true, "libpthread.so.0": true, "libdl.so.2": true,
-	"librt.so.1": true, "ld-linux-x86-64.so.2": true,
-}
 
 // markHostImports sets Import.Host for the strong imports of f (the file
 // at path) that nothing but the host can provide, and records in rep the
@@ -42,8 +36,19 @@ func markHostImports(path string, f *elfmap.File, rep *Report) {
 	}
 	libs, missing := neededClosure(path, f.Dynamic)
 	rep.NeededMissing = missing
+	// The host's glibc libraries, and those of glibc's the object or its
+	// dependencies need (libresolv...), which the loader would have glibc
+	// load.
+	names := sandbox.HostLibraryNames()
+	for _, dd := range append([]*elfmap.Dynamic{f.Dynamic}, libs...) {
+		for _, n := range dd.Needed {
+			if ldso.IsGlibc(n) && !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
 	var host []*sandbox.HostLibrary
-	for _, n := range sandbox.HostLibraryNames() {
+	for _, n := range names {
 		if h, err := sandbox.OpenHostLibrary(n); err == nil {
 			host = append(host, h)
 		}
@@ -52,7 +57,7 @@ func markHostImports(path string, f *elfmap.File, rep *Report) {
 		im := &rep.Imports[i]
 		// A versioned import names its library (DT_VERNEED): one of the
 		// needed ones, found or not, is not the host.
-		fromNeeded := im.From != "" && !libcFamily[im.From]
+		fromNeeded := im.From != "" && !ldso.IsGlibc(im.From)
 		im.Host = !im.Weak && !fromNeeded && !definedBy(im.Name, im.Version, libs, host)
 		im.Builtin = im.Host && isBuiltin(im.Name)
 	}
@@ -83,37 +88,40 @@ func isBuiltin(name string) bool {
 }
 
 // neededClosure finds and parses the libraries d needs, breadth-first
-// (the C library family excepted), searching as the loader does:
-// DT_RUNPATH (or DT_RPATH) with $ORIGIN, LD_LIBRARY_PATH, the system
-// directories. It returns their dynamic sections and the names it could
+// (glibc's own excepted), with ld.so's search as the loader does it
+// (package ldso). It returns their dynamic sections and the names it could
 // not find or parse.
 func neededClosure(path string, d *elfmap.Dynamic) (libs []*elfmap.Dynamic, missing []string) {
 	type item struct {
 		d      *elfmap.Dynamic
-		origin string
+		needer *ldso.Needer
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		abs = path
 	}
-	queue := []item{{d, filepath.Dir(abs)}}
+	search := &ldso.Search{LibraryPath: ldso.SplitPath(os.Getenv("LD_LIBRARY_PATH"))}
+	neederOf := func(d *elfmap.Dynamic, file string, parent *ldso.Needer) *ldso.Needer {
+		return &ldso.Needer{Runpath: d.Runpath, Rpath: d.Rpath, Origin: filepath.Dir(file),
+			NoDefaultLib: d.Flags1&elf.DF_1_NODEFLIB != 0, Parent: parent}
+	}
+	queue := []item{{d, neederOf(d, abs, nil)}}
 	seen := map[string]bool{}
-	ld := filepath.SplitList(os.Getenv("LD_LIBRARY_PATH"))
 	for q := 0; q < len(queue) && len(libs) < maxInspectDeps; q++ {
 		cur := queue[q]
 		for _, need := range cur.d.Needed {
-			if libcFamily[need] || seen[need] {
+			if ldso.IsGlibc(need) || seen[need] {
 				continue
 			}
 			seen[need] = true
 			found := false
-			for _, cand := range candidates(need, cur.d, cur.origin, ld) {
-				f, err := parseFile(cand)
+			for _, c := range search.Candidates(need, cur.needer) {
+				f, err := parseFile(c.Path)
 				if err != nil || f.Dynamic == nil {
 					continue
 				}
 				libs = append(libs, f.Dynamic)
-				queue = append(queue, item{f.Dynamic, filepath.Dir(cand)})
+				queue = append(queue, item{f.Dynamic, neederOf(f.Dynamic, c.Path, cur.needer)})
 				found = true
 				break
 			}
@@ -126,33 +134,6 @@ func neededClosure(path string, d *elfmap.Dynamic) (libs []*elfmap.Dynamic, miss
 	return libs, missing
 }
 
-// candidates lists the paths to try for need, needed by an object with
-// dynamic section d in directory origin.
-func candidates(need string, d *elfmap.Dynamic, origin string, ld []string) []string {
-	if strings.ContainsRune(need, '/') {
-		return []string{need}
-	}
-	dirs := d.Runpath
-	if len(dirs) == 0 {
-		dirs = d.Rpath
-	}
-	var out []string
-	for _, dir := range dirs {
-		dir = strings.ReplaceAll(strings.ReplaceAll(dir, "${ORIGIN}", origin), "$ORIGIN", origin)
-		if dir != "" && !strings.Contains(dir, "$") {
-			out = append(out, filepath.Join(dir, need))
-		}
-	}
-	for _, list := range [][]string{ld, hostSystemDirs} {
-		for _, dir := range list {
-			if dir != "" {
-				out = append(out, filepath.Join(dir, need))
-			}
-		}
-	}
-	return out
-}
-
 // printHostImports is the "host functions" section of the text report.
 func printHostImports(w io.Writer, rep *Report) {
 	var hs []Import
@@ -161,7 +142,7 @@ func printHostImports(w io.Writer, rep *Report) {
 			hs = append(hs, im)
 		}
 	}
-	fmt.Fprintf(w, "\nhost functions (%d): strong imports that neither the C library family nor the needed libraries define; the host must provide them\n", len(hs))
+	fmt.Fprintf(w, "\nhost functions (%d): strong imports that neither glibc's libraries nor the needed libraries define; the host must provide them\n", len(hs))
 	if len(rep.NeededMissing) > 0 {
 		fmt.Fprintf(w, "  (needed libraries not found, their symbols are not known: %s)\n", strings.Join(rep.NeededMissing, ", "))
 	}

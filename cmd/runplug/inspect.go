@@ -116,7 +116,7 @@ type Import struct {
 	Version string `json:"version"`
 	// From is the library the version is needed from (DT_VERNEED).
 	From string `json:"from,omitempty"`
-	// Host marks a strong import that neither the host's C library family
+	// Host marks a strong import that neither glibc's own libraries
 	// nor the needed libraries define: the host must provide it (see
 	// hostimports.go). Builtin: `runplug call` has it built in.
 	Host    bool `json:"host"`
@@ -135,6 +135,9 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "inspect", "want exactly one FILE")
 	}
 	path := fs.Arg(0)
+	if found, err := findObject(path, nil); err == nil {
+		path = found
+	}
 	logger.Debug("inspect", "path", path)
 	f, err := parseFile(path)
 	if err != nil {

@@ -7,6 +7,11 @@
 //	runplug demo [--log-level L] the same, with flags
 //	runplug inspect [--json] [--log-level L] FILE
 //	runplug call [--ret KIND] [-L DIR]... [--log-level L] FILE SYMBOL [ARG...]
+//	runplug ldd [--json] [-L DIR]... [--log-level L] FILE
+//	runplug check [--json] [--against-dlopen] [--timeout D] PATH...
+//
+// FILE may be a name without a slash ("libz.so.1"): unless a file of that
+// name is in the current directory, it is searched for as dlopen does.
 //
 // call gives the plugin the host functions declared in plugins/runplug.h
 // (runplug_log, runplug_now_ns); inspect lists the imports a host must
@@ -42,9 +47,15 @@ const usageText = `usage:
   runplug                       run the demo on the embedded example plugin
   runplug demo [--log-level L]
   runplug inspect [--json] [--log-level L] FILE
+  runplug ldd [--json] [-L DIR]... [--log-level L] FILE
+      the dependency tree as runplug resolves it; exit 1 when something would be refused or is missing
+  runplug check [--json] [--against-dlopen] [--timeout D] PATH...
+      load and close each shared object under PATH (files or directories, recursive), each in a child
+      process; --against-dlopen compares with glibc's dlopen (exit 0 when runplug loads all it loads)
   runplug call [--ret int|uint|hex|double|str|void] [-L DIR]... [--log-level L] FILE SYMBOL [ARG...]
       ARG: an integer (123, -5, 0x1f), d:REAL (a double), s:TEXT (a pointer to a C string)
       the plugin may call the host functions runplug_log and runplug_now_ns (plugins/runplug.h)
+FILE: a path, or a name without a slash (not a file in the current directory) searched for as dlopen does
 log levels: trace, debug, info, warn, error, off (default off)
 `
 
@@ -65,6 +76,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCall(args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(args[1:], stdout, stderr)
+	case "ldd":
+		return runLdd(args[1:], stdout, stderr)
+	case "check":
+		return runCheck(args[1:], stdout, stderr)
+	case checkChildCmd:
+		return runCheckChild(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
