@@ -54,7 +54,10 @@ func (l *Loader) linkTLS(order []*object) error {
 		by := need[d.tls.ID()]
 		delete(need, d.tls.ID())
 		if err := d.tls.MakeStatic(); err != nil {
-			return fmt.Errorf("%s: static TLS for initial-exec code in %s: %w", d.name, by.name, err)
+			if by != d {
+				return fmt.Errorf("%s (for initial-exec code in %s): %w", d.name, by.name, err)
+			}
+			return fmt.Errorf("%s: %w", d.name, err)
 		}
 		l.log.Debug("static TLS", "object", d.name, "size", d.p.file.TLS.Memsz, "for", by.name)
 	}

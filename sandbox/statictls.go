@@ -15,7 +15,10 @@ const OptionalStaticTLSTunable = "glibc.rtld.optional_static_tls"
 
 // ErrStaticTLSFull is wrapped by the error of MakeStatic when glibc has no
 // room left in the static TLS blocks (a *StaticTLSError).
-var ErrStaticTLSFull = errors.New("sandbox: no room left in glibc's static TLS surplus")
+//
+// Its text, like StaticTLSError's, has no "sandbox:" prefix: the loader
+// wraps it in a message that has its own.
+var ErrStaticTLSFull = errors.New("no room left in glibc's static TLS surplus")
 
 // StaticTLSError reports a module glibc could not give static TLS to.
 type StaticTLSError struct {
@@ -32,7 +35,7 @@ func (e *StaticTLSError) Error() string {
 	if e.Tunables != "" {
 		t = fmt.Sprintf("%q", e.Tunables)
 	}
-	return fmt.Sprintf("sandbox: static TLS block of %d bytes aligned to %d: no room left in glibc's static TLS surplus "+
+	return fmt.Sprintf("static TLS block of %d bytes aligned to %d: no room left in glibc's static TLS surplus "+
 		"(runplug's live modules hold %d bytes in %d blocks; raise it with GLIBC_TUNABLES=%s=BYTES, 512 by default; GLIBC_TUNABLES is %s): glibc: %s",
 		e.Size, e.Align, e.Held, e.Modules, OptionalStaticTLSTunable, t, e.Glibc)
 }

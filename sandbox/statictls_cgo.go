@@ -63,6 +63,7 @@ type staticBlock struct {
 // template is read now, so the image must be relocated. It must come
 // before any code uses the module (the loader calls it between relocation
 // and the constructors). It wraps ErrStaticTLSFull when glibc has no room.
+// Its errors have no "sandbox:" prefix (the loader adds its own).
 func (m *TLSModule) MakeStatic() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -70,7 +71,7 @@ func (m *TLSModule) MakeStatic() error {
 		return nil
 	}
 	if m.freed {
-		return fmt.Errorf("sandbox: static TLS of module %d: freed", m.id)
+		return fmt.Errorf("static TLS of module %d: freed", m.id)
 	}
 	var template []byte
 	if m.filesz > 0 {
@@ -82,7 +83,7 @@ func (m *TLSModule) MakeStatic() error {
 	}
 	if C.rp_tls_set_static(C.uint64_t(m.id), C.int64_t(b.tpoff)) != 0 {
 		b.free()
-		return fmt.Errorf("sandbox: static TLS of module %d: not a live dynamic module", m.id)
+		return fmt.Errorf("static TLS of module %d: not a live dynamic module", m.id)
 	}
 	m.static = b
 	return nil
@@ -102,17 +103,17 @@ func newStaticBlock(template []byte, memsz, align uint64) (*staticBlock, error) 
 	// A block of 0 bytes is no TLS at all to glibc: ask for 1.
 	img, err := staticTLSObject(template, max(memsz, 1), align)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: static TLS block of %d bytes aligned to %d: %w", memsz, align, err)
+		return nil, fmt.Errorf("static TLS block of %d bytes aligned to %d: %w", memsz, align, err)
 	}
 	fd, err := unix.MemfdCreate("runplug-static-tls", unix.MFD_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: static TLS: memfd_create: %w", err)
+		return nil, fmt.Errorf("static TLS: memfd_create: %w", err)
 	}
 	for off := 0; off < len(img); {
 		n, err := unix.Pwrite(fd, img[off:], int64(off))
 		if err != nil {
 			unix.Close(fd)
-			return nil, fmt.Errorf("sandbox: static TLS: write stand-in: %w", err)
+			return nil, fmt.Errorf("static TLS: write stand-in: %w", err)
 		}
 		off += n
 	}
@@ -132,7 +133,7 @@ func newStaticBlock(template []byte, memsz, align uint64) (*staticBlock, error) 
 			return nil, &StaticTLSError{Size: memsz, Align: align, Held: staticHeld.bytes, Modules: staticHeld.modules,
 				Tunables: os.Getenv("GLIBC_TUNABLES"), Glibc: msg}
 		}
-		return nil, fmt.Errorf("sandbox: static TLS block of %d bytes aligned to %d: %s", memsz, align, msg)
+		return nil, fmt.Errorf("static TLS block of %d bytes aligned to %d: %s", memsz, align, msg)
 	}
 	staticHeld.bytes += memsz
 	staticHeld.modules++
