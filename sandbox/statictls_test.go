@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -199,7 +201,8 @@ func TestStaticTLSEveryThread(t *testing.T) {
 }
 
 // Static TLS runs out: the error names the sizes and the tunable, and
-// freeing what was taken (last first) gives all of it back.
+// freeing what was taken (last first) gives all of it back. (The tunable
+// the error names gives more room: TestStaticTLSTunable.)
 func TestStaticTLSExhausted(t *testing.T) {
 	const size = 256
 	var mods []*TLSModule
@@ -354,5 +357,33 @@ func TestTLSDescriptorRegisters(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// The tunable the error names gives more room: the exhaustion test, run in
+// a child with GLIBC_TUNABLES=glibc.rtld.optional_static_tls=4096, fits
+// (4096 - 512) / 256 = 14 more blocks of 256 bytes than with the default
+// (13 allowed: alignment).
+func TestStaticTLSTunable(t *testing.T) {
+	count := func(env ...string) int {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestStaticTLSExhausted$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", cmd.Args, err, out)
+		}
+		m := regexp.MustCompile(`(\d+) blocks of 256 bytes, then:`).FindSubmatch(out)
+		if m == nil {
+			t.Fatalf("no count in the child's output:\n%s", out)
+		}
+		n, _ := strconv.Atoi(string(m[1]))
+		return n
+	}
+	n0 := count("GLIBC_TUNABLES=")
+	n1 := count("GLIBC_TUNABLES=" + OptionalStaticTLSTunable + "=4096")
+	t.Logf("blocks of 256 bytes: %d by default, %d with %s=4096", n0, n1, OptionalStaticTLSTunable)
+	if n1 < n0+13 {
+		t.Errorf("%d blocks with the tunable at 4096, %d without: want at least 13 more", n1, n0)
 	}
 }
