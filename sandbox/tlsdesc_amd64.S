@@ -36,6 +36,7 @@
 	.p2align 4
 rp_tlsdesc_static:
 	.cfi_startproc
+	endbr64 // an indirect call's target (a NOP without CET)
 	movq	8(%rax), %rax
 	ret
 	.cfi_endproc
@@ -47,6 +48,7 @@ rp_tlsdesc_static:
 	.p2align 4
 rp_tlsdesc_dynamic:
 	.cfi_startproc
+	endbr64
 	pushq	%rdi
 	.cfi_adjust_cfa_offset 8
 	pushq	%rsi
