@@ -215,7 +215,8 @@
 // C-callable thunk (see sandbox.NewCallback) that calls the Go function on
 // the plugin's thread. Host functions come after [Options].HostSymbols and
 // before the plugin's dependencies in symbol resolution. A typed Go
-// function is called through reflect; a [RawHostFunc] gets the argument
+// function is called through Go's register ABI without reflect when its
+// arguments fit (reflect otherwise); a [RawHostFunc] gets the argument
 // registers directly. The Go code runs outside the plugin's fault
 // protection (a nil dereference in it is a Go panic); a panic is recovered
 // and ends the outer plugin call with an error wrapping a
@@ -223,6 +224,17 @@
 // registration hides the name from later loads at once and frees the
 // thunk when the last object bound to it is closed. plugins/runplug.h
 // gives plugin authors the conventions.
+//
+// # Callbacks and memory
+//
+// [NewCallback] makes a Go function (the types a host function takes) a C
+// function pointer that native code may keep and call later on any
+// thread, until [Callback.Release]. Go memory goes to native code for one
+// call pinned ([Pins], [Pin], [PinSlice]); memory native code keeps comes
+// from the host's C allocator ([Malloc], [Calloc], [CString], [CBytes],
+// [NewCell] for out-parameters, [Free]); [GoString], [GoStringN],
+// [GoBytes] and [GoSlice] copy native memory into Go and return
+// [ErrBadAddress] for an unreadable address.
 //
 // # Closing
 //

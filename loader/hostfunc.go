@@ -10,7 +10,10 @@ import (
 	"github.com/runplug/runplug/sandbox"
 )
 
-// Host functions: Go functions that plugins import by C name.
+// Host functions: Go functions that plugins import by C name. (A Go
+// function passed to native code as a function pointer instead is a
+// Callback, callback.go; both take the same typed or raw functions,
+// turned into the raw form by hostCallback.)
 //
 // Each registered function is a sandbox.Callback (a thunk in an
 // executable page that calls into Go on the plugin's thread). An import of
@@ -56,13 +59,17 @@ type hostFunc struct {
 // defined on them) or string (a const char * from the plugin, copied; NULL
 // is ""), at most 6 integer-class and 8 float-class, with no result or one
 // result of those types other than string. The typed form is called
-// through reflect: it costs a few allocations per call; the raw form none.
+// without reflect or allocation (string arguments aside) when its
+// arguments fit Go's argument registers (at most 9 integer-class ones, a
+// string counting twice), and through reflect otherwise.
 //
 // fn runs on the plugin's thread, inside the plugin call that reached it
 // but outside its fault protection: a nil dereference in fn is a Go panic.
 // A panic in fn is recovered: the outer plugin call returns an error that
 // wraps a *sandbox.HostPanicError (sandbox.ErrHostPanic) and the plugin is
-// quarantined, as after a fault. fn may call into plugins again, and may
+// quarantined, as after a fault. On a thread in no plugin call (one the
+// plugin created) there is no call to end: fn's caller gets 0 and the
+// panic is logged at error level. fn may call into plugins again, and may
 // call release, but not Load or Close of this Loader (which hold its lock
 // while constructors run).
 //
@@ -74,7 +81,7 @@ func (l *Loader) RegisterHostFunc(name string, fn any) (release func(), err erro
 	if name == "" || strings.IndexByte(name, 0) >= 0 {
 		return nil, fmt.Errorf("loader: register host function %q: invalid name", name)
 	}
-	raw, err := hostCallback(name, fn)
+	hf, err := hostCallback(name, fn)
 	if err != nil {
 		return nil, fmt.Errorf("loader: register host function %q: %w", name, err)
 	}
@@ -87,10 +94,15 @@ func (l *Loader) RegisterHostFunc(name string, fn any) (release func(), err erro
 	if t.fns[name] != nil {
 		return nil, fmt.Errorf("loader: register host function %q: %w", name, ErrHostFuncExists)
 	}
-	cb, err := sandbox.NewCallback(name, raw)
+	cb, err := hf.callback(name)
 	if err != nil {
 		return nil, fmt.Errorf("loader: register host function %q: %w", name, err)
 	}
+	// A panic on a thread in no plugin call (one the plugin created) has
+	// no call to end: the plugin gets 0, and the host hears of it here.
+	cb.SetPanicHandler(func(e *sandbox.HostPanicError) {
+		l.log.Error("host function panicked outside a plugin call; it returned 0", "symbol", name, "panic", fmt.Sprint(e.Value))
+	})
 	h := &hostFunc{name: name, cb: cb}
 	if t.fns == nil {
 		t.fns = map[string]*hostFunc{}
@@ -170,27 +182,44 @@ func (t *hostTable) close() {
 	}
 }
 
-// hostCallback turns fn (a RawHostFunc or a typed func) into the raw form.
-func hostCallback(name string, fn any) (RawHostFunc, error) {
+// hostFn is a host function or a callback in a form the sandbox calls.
+type hostFn struct {
+	raw          RawHostFunc
+	regs         sandbox.RegFunc // instead of raw: takes the registers as they are
+	nInt, nFloat int             // the arguments regs takes
+}
+
+// callback returns a sandbox.Callback that runs h.
+func (h hostFn) callback(name string) (*sandbox.Callback, error) {
+	if h.regs != nil {
+		return sandbox.NewCallbackRegs(name, h.regs, h.nInt, h.nFloat)
+	}
+	return sandbox.NewCallback(name, h.raw)
+}
+
+// hostCallback turns fn (a RawHostFunc or a typed func) into the form the
+// sandbox calls: the typed func itself in register form when its
+// arguments need no conversion (see regPlan.regsForm), else a raw one.
+func hostCallback(name string, fn any) (hostFn, error) {
 	if raw, ok := fn.(RawHostFunc); ok {
 		if raw == nil {
-			return nil, errors.New("nil function")
+			return hostFn{}, errors.New("nil function")
 		}
-		return raw, nil
+		return hostFn{raw: raw}, nil
 	}
 	fv := reflect.ValueOf(fn)
 	if !fv.IsValid() || fv.Kind() != reflect.Func {
-		return nil, &SignatureError{Symbol: name, Index: -2, Reason: fmt.Sprintf("want a func, got %T", fn)}
+		return hostFn{}, &SignatureError{Symbol: name, Index: -2, Reason: fmt.Sprintf("want a func, got %T", fn)}
 	}
 	if fv.IsNil() {
-		return nil, errors.New("nil function")
+		return hostFn{}, errors.New("nil function")
 	}
 	ft := fv.Type()
 	if ft.IsVariadic() {
-		return nil, &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: "variadic functions are not supported"}
+		return hostFn{}, &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: "variadic functions are not supported"}
 	}
 	if ft.NumOut() > 1 {
-		return nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "at most one result"}
+		return hostFn{}, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "at most one result"}
 	}
 	args := make([]reflect.Type, ft.NumIn())
 	for i := range args {
@@ -202,8 +231,21 @@ func hostCallback(name string, fn any) (RawHostFunc, error) {
 	}
 	s, err := newSig(name, ft, args, res)
 	if err != nil {
-		return nil, err
+		return hostFn{}, err
 	}
+	if p := newRegPlan(s, fv); p != nil {
+		if p.regsForm() {
+			return hostFn{regs: p.fn, nInt: s.nInt, nFloat: s.nFloat}, nil
+		}
+		return hostFn{raw: p.rawFunc()}, nil
+	}
+	return hostFn{raw: reflectHostFunc(s, fv, args)}, nil
+}
+
+// reflectHostFunc is the general form of a typed host function: it calls
+// fv through reflect (a few allocations per call), for the signatures
+// newRegPlan does not take.
+func reflectHostFunc(s *sig, fv reflect.Value, args []reflect.Type) RawHostFunc {
 	return func(a *sandbox.Args) sandbox.Result {
 		in := make([]reflect.Value, s.n)
 		for i := range in {
@@ -214,5 +256,5 @@ func hostCallback(name string, fn any) (RawHostFunc, error) {
 			return sandbox.Result{}
 		}
 		return hostResult(s.res, out[0])
-	}, nil
+	}
 }

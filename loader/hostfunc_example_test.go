@@ -21,7 +21,7 @@ func ExampleLoader_RegisterHostFunc() {
 	defer l.Close() // also releases the registrations
 
 	fns := map[string]any{
-		"host_add":     func(a, b int64) int64 { return a + b },          // typed, through reflect
+		"host_add":     func(a, b int64) int64 { return a + b },          // typed
 		"host_half":    func(x float32) float32 { return x / 2 },         // float32 in, float32 out
 		"host_strlen":  func(s string) int32 { return int32(len(s)) },    // const char * in
 		"host_note":    func(v int16) { fmt.Println("plugin noted", v) }, // no result

@@ -10,6 +10,7 @@ package loader
 import (
 	"math"
 	"reflect"
+	"runtime"
 	"runtime/debug"
 	"unsafe"
 
@@ -19,7 +20,10 @@ import (
 // hostArg returns argument i (of type t, kind s.kinds[i]) from a.
 func hostArg(s *sig, i int, t reflect.Type, a *sandbox.Args) reflect.Value {
 	v := reflect.New(t).Elem()
-	reg := a.Int[s.slots[i]]
+	var reg uint64
+	if !s.kinds[i].isFloat() { // a float's slot indexes Float, and may be past Int's end
+		reg = a.Int[s.slots[i]]
+	}
 	switch s.kinds[i] {
 	case kBool:
 		v.SetBool(uint8(reg) != 0)
@@ -90,4 +94,183 @@ func goString(p uint64) string {
 		n++
 	}
 	return string(unsafe.Slice((*byte)(base), n))
+}
+
+// The fast form of a typed host function: no reflect.Call.
+//
+// Go's internal register ABI on amd64 (ABIInternal) passes a function's
+// integer, pointer and bool arguments in RAX, RBX, RCX, RDI, RSI, R8, R9,
+// R10, R11 in order (a string in two of them: data, length), its float
+// arguments in X0-X14 in order, and returns a one-word result in RAX or
+// X0. So every typed host function whose arguments fit those registers
+// can be called through one Go func type, regFunc, that sets all nine
+// integer and eight float argument registers and reads both result
+// registers: the callee reads the registers its own type gives it and
+// ignores the rest, and spills at most what regFunc's frame reserves.
+// docs/ASSUMPTIONS.md records this; TestHostFuncRegisterABI checks every
+// kind at every position against the reflect form.
+
+// regFunc is the register view of a typed host function: the form the
+// sandbox's dispatcher can call directly.
+type regFunc = sandbox.RegFunc
+
+// goIntRegs and goFloatRegs are the argument registers of ABIInternal that
+// regFunc sets.
+const (
+	goIntRegs   = 9
+	goFloatRegs = 8
+)
+
+// regPlan calls a typed host function through regFunc: argument i (kind
+// s.kinds[i], C register slot s.slots[i]) goes to Go register goReg[i].
+type regPlan struct {
+	s     *sig
+	fn    regFunc
+	goReg [maxSigArgs]uint8
+	// Without strings the Go registers are the C ones in the same order:
+	// intKinds gives the kind of each integer slot, for callDirect.
+	intKinds [6]argKind
+}
+
+// newRegPlan returns the fast form of fv (of checked signature s), or nil
+// when its arguments do not fit the registers regFunc sets, or a kind
+// needs the reflect form.
+func newRegPlan(s *sig, fv reflect.Value) *regPlan {
+	p := &regPlan{s: s}
+	nInt, nFloat := 0, 0
+	for i := 0; i < s.n; i++ {
+		switch k := s.kinds[i]; {
+		case k.isFloat():
+			p.goReg[i] = uint8(nFloat)
+			nFloat++
+		case k == kString:
+			p.goReg[i] = uint8(nInt)
+			nInt += 2
+		case k >= kBool && k <= kU64:
+			p.goReg[i] = uint8(nInt)
+			nInt++
+		default:
+			return nil
+		}
+	}
+	if nInt > goIntRegs || nFloat > goFloatRegs {
+		return nil
+	}
+	// Read the func value (a closure pointer) out of a variable of its
+	// own type: the same word, seen as a regFunc.
+	cell := reflect.New(fv.Type())
+	cell.Elem().Set(fv)
+	p.fn = *(*regFunc)(cell.UnsafePointer())
+	for i := 0; i < s.n; i++ {
+		if !s.kinds[i].isFloat() {
+			p.intKinds[s.slots[i]] = s.kinds[i]
+		}
+	}
+	return p
+}
+
+// regsForm reports whether the sandbox may call p.fn with the C
+// registers as they are: every argument a 64-bit integer or pointer, or a
+// float (no string to copy, no narrow integer whose upper bits Go might
+// rely on), and a result whose upper bits the C caller ignores (the
+// psABI leaves them undefined beyond an int; 8- and 16-bit results are
+// extended, as some C compilers expect).
+func (p *regPlan) regsForm() bool {
+	s := p.s
+	for i := 0; i < s.n; i++ {
+		if k := s.kinds[i]; k != kI64 && k != kU64 && !k.isFloat() {
+			return false
+		}
+	}
+	switch s.res {
+	case kVoid, kI32, kU32, kI64, kU64, kF32, kF64:
+		return true
+	}
+	return false
+}
+
+// rawFunc returns the RawHostFunc form of p.
+func (p *regPlan) rawFunc() RawHostFunc {
+	if p.s.strs {
+		return p.call
+	}
+	return p.callDirect
+}
+
+// callDirect is call for a signature without strings: each C argument
+// register goes to the Go register of the same class and rank.
+func (p *regPlan) callDirect(a *sandbox.Args) sandbox.Result {
+	var r [6]uint64
+	for j := 0; j < p.s.nInt; j++ {
+		r[j] = extend(p.intKinds[j], a.Int[j])
+	}
+	f := &a.Float
+	ri, rf := p.fn(r[0], r[1], r[2], r[3], r[4], r[5], 0, 0, 0, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7])
+	return regResult(p.s.res, ri, rf)
+}
+
+// regResult returns the C result registers for the Go ones of a result of
+// kind k.
+func regResult(k argKind, ri uint64, rf float64) sandbox.Result {
+	switch {
+	case k == kVoid:
+		return sandbox.Result{}
+	case k.isFloat():
+		return sandbox.Result{Float: rf}
+	default:
+		return sandbox.Result{Int: extend(k, ri)}
+	}
+}
+
+// call runs the host function with the C argument registers a.
+func (p *regPlan) call(a *sandbox.Args) sandbox.Result {
+	var r [goIntRegs]uint64
+	var f [goFloatRegs]float64
+	var strs [6]string // keeps string arguments alive across the call
+	s := p.s
+	for i := 0; i < s.n; i++ {
+		k, g := s.kinds[i], p.goReg[i]
+		if k.isFloat() {
+			f[g] = a.Float[s.slots[i]] // a float32 is the low 32 bits: as the callee reads it
+			continue
+		}
+		reg := a.Int[s.slots[i]]
+		switch k {
+		case kString:
+			str := goString(reg)
+			strs[s.slots[i]] = str
+			r[g], r[g+1] = uint64(uintptr(unsafe.Pointer(unsafe.StringData(str)))), uint64(len(str))
+		default:
+			r[g] = extend(k, reg)
+		}
+	}
+	ri, rf := p.fn(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7])
+	runtime.KeepAlive(&strs)
+	return regResult(p.s.res, ri, rf)
+}
+
+// extend returns the register reg of kind k with its upper bits defined:
+// the C and Go ABIs both leave the bits above a narrow integer undefined,
+// and a bool is 0 or 1.
+func extend(k argKind, reg uint64) uint64 {
+	switch k {
+	case kBool:
+		if uint8(reg) != 0 {
+			return 1
+		}
+		return 0
+	case kI8:
+		return uint64(int64(int8(reg)))
+	case kI16:
+		return uint64(int64(int16(reg)))
+	case kI32:
+		return uint64(int64(int32(reg)))
+	case kU8:
+		return uint64(uint8(reg))
+	case kU16:
+		return uint64(uint16(reg))
+	case kU32:
+		return uint64(uint32(reg))
+	}
+	return reg
 }

@@ -162,6 +162,14 @@ func (f *Func) Addr() uintptr { return f.addr }
 
 // Call calls the function with up to 6 integer or pointer arguments
 // (rdi, rsi, rdx, rcx, r8, r9) and returns its integer result (rax).
+//
+// A pointer argument is a plain address. Go memory passed this way
+// follows the cgo rules, as for Bind: pin it for the call (Pins, PinSlice,
+// Pin: it then stays alive and in place even if the plugin calls back into
+// Go and a goroutine stack moves), it must hold no Go pointers, and the
+// plugin may use it during the call only. Memory the plugin keeps after
+// the call must be C memory (Malloc, CString, NewCell). A C function
+// pointer for a Go function is a Callback's Ptr.
 func (f *Func) Call(args ...uint64) (uint64, error) {
 	if len(args) > 6 {
 		return 0, fmt.Errorf("loader: call %s: %d integer arguments, at most 6", f.name, len(args))

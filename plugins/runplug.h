@@ -37,6 +37,23 @@
 //     them; pointer arguments are plain addresses the host may read or
 //     write as the function documents.
 //
+// CALLBACKS
+//
+// A host may also hand a plugin a Go function as a plain C function
+// pointer (loader.NewCallback), as an argument or through any data
+// structure. The plugin may store it and call it later, any number of
+// times, from any thread: the calling thread it was given on, another
+// thread, or a thread the plugin created with pthread_create. It behaves
+// like a host function, with these differences:
+//   - called while no call from the host is in progress on that thread
+//     (typically on the plugin's own threads), a panic in the Go function
+//     cannot end anything: the call returns 0 (0.0 for a floating-point
+//     result) and the host is told through its panic handler;
+//   - the pointer is valid until the host releases the callback. A call
+//     after that does not run Go code: it is handled like a panic (an
+//     error inside a host call, 0 outside one). The host must make sure
+//     the plugin has stopped using the pointer first.
+//
 // ERRORS AND ABORTS
 //
 // When a host function panics, the panic is recovered in the host and the
@@ -47,8 +64,8 @@
 // holds at that point stay held (a lock shared with other instances, say
 // in a common dependency, is then never released): avoid calling host
 // functions while holding one. (On a thread the plugin created there is
-// no outer call to end: a panic there crashes the host process, as an
-// unrecovered Go panic does.) A deadline
+// no outer call to end: the host function returns 0 and the host is told
+// of the panic.) A deadline
 // that passes while a host function runs interrupts the plugin call when
 // the host function returns.
 

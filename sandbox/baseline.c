@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "baseline.h"
+#include "_cgo_export.h"
 
 static char *rp_sys_error(void) {
 	const char *e = dlerror();
@@ -57,3 +58,40 @@ char *rp_sys_dlclose(uint64_t h) {
 int64_t rp_sys_call2(uint64_t fn, int64_t a, int64_t b) {
 	return ((int64_t(*)(int64_t, int64_t))fn)(a, b);
 }
+
+// rp_sys_loop2 calls fn(i, 1) for i in [0, n) and sums the results: the
+// native caller of a callback in the callback benchmarks.
+int64_t rp_sys_loop2(uint64_t fn, int64_t n) {
+	int64_t (*f)(int64_t, int64_t) = (int64_t(*)(int64_t, int64_t))fn;
+	int64_t s = 0;
+	for (int64_t i = 0; i < n; i++) {
+		s += f(i, 1);
+	}
+	return s;
+}
+
+// rp_sys_loop_export is rp_sys_loop2 calling the cgo //export function
+// rpBaselineAdd (baseline_cgo.go) directly: what a Go function called
+// from C costs with cgo's own machinery.
+int64_t rp_sys_loop_export(int64_t n) {
+	int64_t s = 0;
+	for (int64_t i = 0; i < n; i++) {
+		s += rpBaselineAdd(i, 1);
+	}
+	return s;
+}
+
+// rp_sys_loop_export_handle is rp_sys_loop_export through
+// rpBaselineHandle, which calls the Go func of the cgo.Handle h: how cgo
+// code calls a Go closure from C (C keeps the handle as its user data).
+int64_t rp_sys_loop_export_handle(uintptr_t h, int64_t n) {
+	int64_t s = 0;
+	for (int64_t i = 0; i < n; i++) {
+		s += rpBaselineHandle(h, i, 1);
+	}
+	return s;
+}
+
+// rp_sys_export_add_addr returns the address of the cgo //export function
+// rpBaselineAdd, for native code that calls it through a pointer.
+uint64_t rp_sys_export_add_addr(void) { return (uint64_t)&rpBaselineAdd; }

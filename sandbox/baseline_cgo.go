@@ -16,6 +16,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"runtime/cgo"
 	"sync"
 	"unsafe"
 )
@@ -119,3 +120,47 @@ func takeCError(e *C.char) string {
 func CallUnprotected2(fn uintptr, a, b int64) int64 {
 	return int64(C.rp_sys_call2(C.uint64_t(fn), C.int64_t(a), C.int64_t(b)))
 }
+
+// rpBaselineAdd is the Go function of LoopExport, called from C through
+// cgo's //export machinery.
+//
+//export rpBaselineAdd
+func rpBaselineAdd(a, b C.int64_t) C.int64_t { return a + b }
+
+// LoopUnprotected calls the native function fn(i, 1) (two integer
+// arguments, an integer result) for i in [0, n) from a C loop reached by
+// one plain cgo call (no protected call), and returns the sum of the
+// results. With fn a Callback's address it measures a Go callback called
+// from C, against LoopExport.
+func LoopUnprotected(fn uintptr, n int64) int64 {
+	return int64(C.rp_sys_loop2(C.uint64_t(fn), C.int64_t(n)))
+}
+
+// LoopExport is LoopUnprotected calling a cgo //export Go function that
+// returns a+b: the baseline of a Go function called from C.
+func LoopExport(n int64) int64 { return int64(C.rp_sys_loop_export(C.int64_t(n))) }
+
+// rpBaselineHandle is the Go function of LoopExportHandle: it calls the
+// func(int64, int64) int64 of the cgo.Handle h.
+//
+//export rpBaselineHandle
+func rpBaselineHandle(h C.uintptr_t, a, b C.int64_t) C.int64_t {
+	return C.int64_t(cgo.Handle(h).Value().(func(int64, int64) int64)(int64(a), int64(b)))
+}
+
+// LoopExportHandle is LoopExport calling fn (a Go closure) the way cgo
+// code does: through one //export function that C calls with a
+// cgo.Handle of fn as its user data.
+func LoopExportHandle(fn func(a, b int64) int64, n int64) int64 {
+	h := cgo.NewHandle(fn)
+	defer h.Delete()
+	return int64(C.rp_sys_loop_export_handle(C.uintptr_t(h), C.int64_t(n)))
+}
+
+// ExportAddAddr returns the address of the C side of a cgo //export Go
+// function int64_t add(int64_t a, int64_t b), for native code to call
+// through a pointer as it would a Callback's: the baseline of a Go
+// function called from plugin code. (It has none of a Callback's
+// bracketing: a fault in it, called inside a protected call, would be
+// taken for the plugin's.)
+func ExportAddAddr() uintptr { return uintptr(C.rp_sys_export_add_addr()) }

@@ -1,3 +1,5 @@
+//go:build linux && amd64 && cgo
+
 // callback.c: the C half of host callbacks (callback.go): rp_cb_c runs
 // between a callback's thunk (callback_amd64.S) and the Go dispatcher.
 
@@ -10,6 +12,8 @@
 extern __thread struct rp_thread rp_self __attribute__((visibility("hidden"), tls_model("initial-exec")));
 
 void rp_cb_entry(void);
+void rp_cb_entry_i0(void), rp_cb_entry_i1(void), rp_cb_entry_i2(void), rp_cb_entry_i3(void),
+    rp_cb_entry_i4(void), rp_cb_entry_i5(void), rp_cb_entry_i6(void);
 
 // rp_cb_c runs the Go side of callback id with the argument registers in a
 // and leaves the result registers in a->i[0] (rax) and a->f[0] (xmm0).
@@ -19,9 +23,15 @@ void rp_cb_entry(void);
 // reports (a recovered panic) ends that outer call with RP_ABORTED. Go
 // never unwinds through these frames: the dispatcher recovers first.
 void rp_cb_c(uint32_t id, struct rp_args *a) {
-	int in_call = rp_self.cur != NULL;
+	if (rp_self.cur == NULL) {
+		// No protected call on this thread (a Go thread in plain C code,
+		// or a thread the plugin created): nothing to bracket or end.
+		// (rp_cb_entry takes this path itself, without calling here.)
+		rpGoCallback(id, a, 0);
+		return;
+	}
 	int32_t saved = rp_callback_enter();
-	int64_t code = rpGoCallback(id, a, in_call);
+	int64_t code = rpGoCallback(id, a, 1);
 	if (code != 0 && rp_self.outer != NULL) {
 		// The Go function panicked: report that rather than a deadline
 		// that passed meanwhile (the panic record is consumed only by
@@ -36,6 +46,13 @@ void rp_cb_c(uint32_t id, struct rp_args *a) {
 }
 
 uint64_t rp_cb_entry_addr(void) { return (uint64_t)&rp_cb_entry; }
+// rp_cb_entry_ints_addr returns the entry that saves only the first n
+// (0 to 6) integer argument registers.
+uint64_t rp_cb_entry_ints_addr(int n) {
+	static void (*const entries[])(void) = {rp_cb_entry_i0, rp_cb_entry_i1, rp_cb_entry_i2, rp_cb_entry_i3,
+	                                        rp_cb_entry_i4, rp_cb_entry_i5, rp_cb_entry_i6};
+	return (uint64_t)entries[n];
+}
 
 // Test fixtures: native callers of a callback (package tests only).
 
@@ -54,6 +71,28 @@ static int64_t rp_cbfix_int(uint64_t fn, int64_t a, int64_t b, int64_t c, int64_
 static double rp_cbfix_float(uint64_t fn, int64_t a, int64_t b, int64_t c, int64_t d, int64_t e, double x0,
                              double x1, double x2, double x3, double x4, double x5, double x6, double x7) {
 	return ((rp_cbfix_ffn)fn)(a, b, c, d, e, 6, x0, x1, x2, x3, x4, x5, x6, x7);
+}
+
+// rp_cbfix_loop calls fn(i, 1) for i in [0, n) and sums the results: the
+// native caller of the callback benchmarks (sandbox.CallbackLoop).
+int64_t rp_cbfix_loop(uint64_t fn, int64_t n) {
+	int64_t (*f)(int64_t, int64_t) = (int64_t(*)(int64_t, int64_t))fn;
+	int64_t s = 0;
+	for (int64_t i = 0; i < n; i++) {
+		s += f(i, 1);
+	}
+	return s;
+}
+
+// rp_cbfix_pair calls fn(a, x) as a function returning struct { int64_t
+// a, b; } in rax:rdx and, as one returning struct { double x, y; } in
+// xmm0:xmm1, and adds all four.
+struct rp_cbfix_ii { int64_t a, b; };
+struct rp_cbfix_dd { double x, y; };
+double rp_cbfix_pair(uint64_t fn, int64_t a, double x) {
+	struct rp_cbfix_ii i = ((struct rp_cbfix_ii(*)(int64_t, double))fn)(a, x);
+	struct rp_cbfix_dd d = ((struct rp_cbfix_dd(*)(int64_t, double))fn)(a, x);
+	return (double)(i.a + i.b) + d.x + d.y;
 }
 
 uint64_t rp_cbfix_int_addr(void) { return (uint64_t)&rp_cbfix_int; }

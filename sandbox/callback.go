@@ -1,32 +1,46 @@
 package sandbox
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // Host callbacks: a C-callable address per Go function.
 //
-// Each Callback owns one 32-byte thunk in an executable page that this
-// file generates: the page is mapped read-write, filled with a thunk for
-// every slot (slot k of page p loads callback id p*perPage+k into r11 and
-// jumps to rp_cb_entry), then made read-and-execute; it is never writable
-// and executable at once, and never written again. Ids are recycled
-// through per-page free lists, and a page whose slots are all free is
-// unmapped (except the last page left, kept for the next registration).
-// The dispatcher finds the Go function of an id in a sync.Map.
+// Each Callback owns one thunk slot in an executable page of generated
+// code (callback_cgo.go): slot k of page p loads callback id p*perPage+k
+// and jumps to the common entry, which saves the argument registers and
+// calls the Go dispatcher on the calling thread. Pages are added as
+// callbacks are made, so there is no fixed limit, and they are never
+// unmapped or rewritten: an address native code kept stays executable
+// code for the life of the process. The dispatcher finds an id's Callback
+// in a table that grows with the pages and is read without a lock.
+//
+// A released slot is not handed out again at once: released ids queue up
+// (oldest first) and one is reused only while more than cbQuarantine
+// others wait behind it. Until then a call through the released address
+// finds the released Callback, and ends in ErrCallbackFreed, not in
+// another callback.
+
+// cbQuarantine is how many released slots wait before the oldest is
+// reused: a stale address keeps reaching the ErrCallbackFreed path until
+// that many other callbacks were released after it.
+const cbQuarantine = 1024
 
 // thunkSize is the size of one thunk slot.
 const thunkSize = 32
+
+// thunksPerPage is the number of thunk slots in a page: a power of two,
+// so that the dispatcher finds a slot with a shift, not a division.
+func thunksPerPage() int { return 1 << cbPageShift }
+
+// cbPageShift is log2 of the slots of a page: 4 KiB pages of 32-byte
+// thunks (a larger system page holds several such pages).
+const cbPageShift = 7
 
 var (
 	// ErrHostPanic is wrapped by a *HostPanicError: a Go function that
@@ -42,7 +56,8 @@ var (
 // function it called back into panicked. The panic was recovered in the
 // dispatcher (it never unwinds through C frames) and the outer call was
 // ended with rp_abort_current. It matches ErrHostPanic, and the panic
-// value when that is an error.
+// value when that is an error. A Callback's panic handler receives one too
+// for a panic outside any protected call (see Callback).
 type HostPanicError struct {
 	Func  string // the Callback's name
 	Value any    // the value passed to panic (a runtime.Error for a nil dereference)
@@ -67,56 +82,96 @@ func (e *HostPanicError) Unwrap() []error {
 // integer or pointer arguments and eight double arguments (SysV AMD64
 // ABI), and gets back the Go function's Result in rax and xmm0.
 //
+// Any thread may call it: one inside a protected call (Call, CallContext;
+// the Go function then runs nested in that call), a Go thread in no
+// protected call, or a thread the plugin created itself (cgo's runtime
+// attaches such a thread to Go for the duration of the call).
+//
 // The Go function runs outside the fault protection of the plugin call it
 // came from: its own faults (a nil dereference) are ordinary Go panics. A
-// panic is recovered by the dispatcher; when the callback was called
-// inside a protected call (Call, CallContext) that call ends with a
-// *HostPanicError and the Go function's caller, the native code, never
-// resumes. Called from a thread that is in no protected call (one the
-// plugin created), a panic is not recovered: it crashes the process as
-// an unrecovered panic in a goroutine would.
+// panic is always recovered by the dispatcher. When the callback was
+// called inside a protected call, that call ends with a *HostPanicError
+// and the Go function's caller, the native code, never resumes. Called
+// outside any protected call there is nothing to end: the native caller
+// gets a zero result (rax and xmm0 zero), and the *HostPanicError goes to
+// the panic handler (SetPanicHandler) and is kept as Err. A call through
+// a freed Callback is handled the same way, with ErrCallbackFreed as the
+// panic value.
 //
 // A Callback costs one thunk slot (32 bytes of a shared executable page)
-// and a map entry until Free.
+// and a table entry.
 type Callback struct {
-	name  string
-	fn    func(*Args) Result
-	id    uint32
-	addr  uintptr
-	freed atomic.Bool
+	name    string
+	id      uint32
+	addr    uintptr
+	fn      *callbackFn // in its slot until Free
+	freed   atomic.Bool
+	handler atomic.Pointer[func(*HostPanicError)]
+	err     atomic.Pointer[HostPanicError]
 }
-
-type thunkPage struct {
-	mem  []byte   // the page, read-and-execute once filled
-	free []uint32 // free slots
-}
-
-var (
-	cbMu      sync.Mutex
-	cbPages   []*thunkPage // by page index; nil once unmapped
-	cbByID    sync.Map     // uint32 id -> *Callback
-	cbPerPage = uint32(os.Getpagesize() / thunkSize)
-
-	panicSeq atomic.Int64
-	panics   sync.Map // abort code -> *HostPanicError
-)
 
 // NewCallback returns a Callback that runs fn. The *Args fn receives holds
 // the caller's argument registers (a float32 argument is in the low 32
 // bits of its Float slot; integers narrower than 64 bits have undefined
 // upper bits) and is valid only during the call; fn's Result goes to rax
-// and xmm0 (for a float32 result put its bits in the low 32 bits). name
-// names the callback in errors.
+// and xmm0 (for a float32 result put its bits in the low 32 bits). A
+// result in two registers of a class (a 16-byte struct: rax:rdx,
+// xmm0:xmm1) puts its second eightbyte in a.Int[1] or a.Float[1], which
+// go to rdx and xmm1. name
+// names the callback in errors. Off linux/amd64 with cgo it returns an
+// error that matches errors.ErrUnsupported.
 func NewCallback(name string, fn func(a *Args) Result) (*Callback, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("sandbox: new callback %s: nil function", name)
 	}
-	id, err := allocThunk()
-	if err != nil {
+	return newCallback(name, &callbackFn{raw: fn}, -1)
+}
+
+// RegFunc is the register form of a callback's Go function: it is called
+// with the caller's integer argument registers (rdi, rsi, rdx, rcx, r8,
+// r9) as i0-i5 (i6-i8 are 0) and its vector argument registers (xmm0-xmm7)
+// as f0-f7, and returns rax and xmm0. Registers are passed as they are:
+// the bits above a narrow integer are undefined, a float32 is the low 32
+// bits of its f.
+type RegFunc func(i0, i1, i2, i3, i4, i5, i6, i7, i8 uint64, f0, f1, f2, f3, f4, f5, f6, f7 float64) (uint64, float64)
+
+// NewCallbackRegs is NewCallback for a function in register form, which
+// the dispatcher calls with no Args in between. fn reads only its first
+// nInt integer (0 to 6) and nFloat float (0 to 8) arguments; the others
+// are undefined. The entry then saves only those registers (with no float
+// argument, none of the vector ones), which makes each call a little
+// cheaper.
+func NewCallbackRegs(name string, fn RegFunc, nInt, nFloat int) (*Callback, error) {
+	if fn == nil {
+		return nil, fmt.Errorf("sandbox: new callback %s: nil function", name)
+	}
+	if nInt < 0 || nInt > 6 || nFloat < 0 || nFloat > 8 {
+		return nil, fmt.Errorf("sandbox: new callback %s: %d integer and %d float arguments, at most 6 and 8", name, nInt, nFloat)
+	}
+	regs := nInt
+	if nFloat > 0 {
+		regs = -1
+	}
+	return newCallback(name, &callbackFn{regs: fn, floats: nFloat > 0}, regs)
+}
+
+// callbackFn is what a thunk slot holds: its Callback's Go function, in
+// one of its two forms, or neither once the Callback is freed.
+type callbackFn struct {
+	cb     *Callback
+	raw    func(*Args) Result
+	regs   RegFunc
+	floats bool // regs takes float arguments
+}
+
+// newCallback gives fn a slot. regs says which argument registers its
+// entry saves (see callbackEntryFor).
+func newCallback(name string, fn *callbackFn, regs int) (*Callback, error) {
+	c := &Callback{name: name, fn: fn}
+	fn.cb = c
+	if err := allocThunk(c, regs); err != nil {
 		return nil, fmt.Errorf("sandbox: new callback %s: %w", name, err)
 	}
-	c := &Callback{name: name, fn: fn, id: id, addr: thunkAddr(id)}
-	cbByID.Store(id, c)
 	return c, nil
 }
 
@@ -126,157 +181,198 @@ func (c *Callback) Addr() uintptr { return c.addr }
 // Name returns the name given to NewCallback.
 func (c *Callback) Name() string { return c.name }
 
-// Free releases the callback's thunk slot for reuse; a page with no
-// callback left is unmapped. The caller must make sure no native code
-// still holds Addr: a later call through it may run another callback, or
-// fault. A call still running is not affected. Free is safe to call twice.
+// SetPanicHandler makes h receive the panics of calls made outside any
+// protected call (see Callback), on the calling thread, after the panic
+// was recovered; nil removes it. A panic in h itself is dropped.
+func (c *Callback) SetPanicHandler(h func(*HostPanicError)) {
+	if h == nil {
+		c.handler.Store(nil)
+		return
+	}
+	c.handler.Store(&h)
+}
+
+// Err returns the first panic of a call made outside any protected call
+// (a *HostPanicError), or nil.
+func (c *Callback) Err() error {
+	if e := c.err.Load(); e != nil {
+		return e
+	}
+	return nil
+}
+
+// Free releases the callback. Its address stays executable code: a call
+// through it that native code makes later does not run the Go function
+// but takes the ErrCallbackFreed path (see Callback), until the slot is
+// reused by a new callback, which happens only after more than 1,024
+// other callbacks were freed since. A call still running is not
+// affected. Free is safe to call twice.
 func (c *Callback) Free() {
 	if c.freed.Swap(true) {
 		return
 	}
-	cbByID.Delete(c.id)
+	pg, k := slotOf(c.id)
+	pg.fns[k].Store(&callbackFn{cb: c}) // the Go function is dropped now
 	freeThunk(c.id)
 }
 
-// thunkAddr returns the address of id's thunk. The page exists.
-func thunkAddr(id uint32) uintptr {
-	cbMu.Lock()
-	defer cbMu.Unlock()
-	pg := cbPages[id/cbPerPage]
-	return uintptr(unsafe.Pointer(&pg.mem[0])) + uintptr(id%cbPerPage)*thunkSize
+// thunkPage is one page of thunks and the callbacks of its slots.
+type thunkPage struct {
+	base  uintptr                                      // address of slot 0
+	entry []uint64                                     // the entry each thunk jumps to (see mapThunkPage)
+	fns   [1 << cbPageShift]atomic.Pointer[callbackFn] // by slot; a freed one stays until reuse
 }
 
-// allocThunk returns a free callback id, mapping a new page of thunks
-// when every page is full.
-func allocThunk() (uint32, error) {
+// maxCallbackPages bounds the thunk pages: 8,192 pages of 128 slots make
+// 1,048,576 callbacks alive (or released and waiting for reuse) at once.
+const maxCallbackPages = 1 << 13
+
+var (
+	// cbPages is the page directory, by page index: a fixed array, so
+	// that the dispatcher reaches a Callback in two dependent loads.
+	// Entries are set once, under cbMu, and read without a lock.
+	cbPages  [maxCallbackPages]atomic.Pointer[thunkPage]
+	cbNPages atomic.Int32 // entries set
+
+	cbMu    sync.Mutex
+	cbNext  uint32   // ids below it have been handed out
+	cbFreed []uint32 // released ids, oldest first (a queue from cbHead)
+	cbHead  int
+
+	panicSeq atomic.Int64
+	panics   sync.Map // abort code -> *HostPanicError
+)
+
+// allocThunk gives c a slot: the oldest released one when more than
+// cbQuarantine wait, else the next new one (mapping a page when needed).
+// regs selects the slot's entry (see callbackEntryFor).
+func allocThunk(c *Callback, regs int) error {
 	cbMu.Lock()
 	defer cbMu.Unlock()
-	for i, pg := range cbPages {
-		if pg != nil && len(pg.free) > 0 {
-			k := pg.free[len(pg.free)-1]
-			pg.free = pg.free[:len(pg.free)-1]
-			return uint32(i)*cbPerPage + k, nil
+	var id uint32
+	if len(cbFreed)-cbHead > cbQuarantine {
+		id = cbFreed[cbHead]
+		cbHead++
+		if cbHead >= len(cbFreed)/2 { // compact the queue now and then
+			cbFreed = append(cbFreed[:0], cbFreed[cbHead:]...)
+			cbHead = 0
 		}
-	}
-	idx := len(cbPages)
-	for i, pg := range cbPages {
-		if pg == nil {
-			idx = i
-			break
-		}
-	}
-	if uint64(idx+1)*uint64(cbPerPage) > math.MaxUint32 {
-		return 0, errors.New("too many callbacks")
-	}
-	pg, err := newThunkPage(uint32(idx))
-	if err != nil {
-		return 0, err
-	}
-	if idx == len(cbPages) {
-		cbPages = append(cbPages, pg)
 	} else {
-		cbPages[idx] = pg
-	}
-	k := pg.free[len(pg.free)-1]
-	pg.free = pg.free[:len(pg.free)-1]
-	return uint32(idx)*cbPerPage + k, nil
-}
-
-// newThunkPage maps page idx and fills it with the thunks of its ids:
-//
-//	49 bb ID(8)     movabs $ID, %r11
-//	49 ba ENTRY(8)  movabs $rp_cb_entry, %r10
-//	41 ff e2        jmp *%r10
-//	cc...           int3 up to 32 bytes
-func newThunkPage(idx uint32) (*thunkPage, error) {
-	ps := os.Getpagesize()
-	mem, err := unix.Mmap(-1, 0, ps, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-	if err != nil {
-		return nil, fmt.Errorf("map thunk page: %w", err)
-	}
-	entry := uint64(callbackEntry())
-	for k := uint32(0); k < cbPerPage; k++ {
-		t := mem[k*thunkSize : (k+1)*thunkSize]
-		t[0], t[1] = 0x49, 0xbb
-		binary.LittleEndian.PutUint64(t[2:], uint64(idx*cbPerPage+k))
-		t[10], t[11] = 0x49, 0xba
-		binary.LittleEndian.PutUint64(t[12:], entry)
-		t[20], t[21], t[22] = 0x41, 0xff, 0xe2
-		for j := 23; j < thunkSize; j++ {
-			t[j] = 0xcc
+		per := uint32(thunksPerPage())
+		if cbNext%per == 0 {
+			n := cbNPages.Load()
+			if n == maxCallbackPages {
+				return fmt.Errorf("too many callbacks (%d)", maxCallbackPages*per)
+			}
+			base, entry, err := mapThunkPage(cbNext, per)
+			if err != nil {
+				return err
+			}
+			cbPages[n].Store(&thunkPage{base: base, entry: entry})
+			cbNPages.Store(n + 1)
 		}
+		id = cbNext
+		cbNext++
 	}
-	if err := unix.Mprotect(mem, unix.PROT_READ|unix.PROT_EXEC); err != nil {
-		unix.Munmap(mem)
-		return nil, fmt.Errorf("protect thunk page: %w", err)
-	}
-	pg := &thunkPage{mem: mem, free: make([]uint32, 0, cbPerPage)}
-	for k := cbPerPage; k > 0; k-- { // slot 0 is handed out first
-		pg.free = append(pg.free, k-1)
-	}
-	return pg, nil
+	pg, k := slotOf(id)
+	c.id = id
+	c.addr = pg.base + uintptr(k)*thunkSize
+	// The slot's entry is only read by calls through this thunk: before
+	// the address is handed out, or by a stale caller of the released
+	// callback, for which either entry is right.
+	atomic.StoreUint64(&pg.entry[k], uint64(callbackEntryFor(regs)))
+	pg.fns[k].Store(c.fn)
+	return nil
 }
 
-// freeThunk returns id's slot to its page and unmaps the page when it is
-// empty and not the only one left.
+// freeThunk queues id for reuse; its Callback stays in the slot until then.
 func freeThunk(id uint32) {
 	cbMu.Lock()
 	defer cbMu.Unlock()
-	i := id / cbPerPage
-	pg := cbPages[i]
-	pg.free = append(pg.free, id%cbPerPage)
-	if uint32(len(pg.free)) < cbPerPage {
-		return
-	}
-	live := 0
-	for _, p := range cbPages {
-		if p != nil {
-			live++
-		}
-	}
-	if live == 1 {
-		return
-	}
-	unix.Munmap(pg.mem)
-	cbPages[i] = nil
-	for len(cbPages) > 0 && cbPages[len(cbPages)-1] == nil {
-		cbPages = cbPages[:len(cbPages)-1]
-	}
+	cbFreed = append(cbFreed, id)
 }
 
-// CallbackPages returns how many thunk pages are mapped (for leak tests).
-func CallbackPages() int {
-	cbMu.Lock()
-	defer cbMu.Unlock()
-	n := 0
-	for _, p := range cbPages {
-		if p != nil {
-			n++
-		}
-	}
-	return n
+// slotOf returns id's page and slot. The page exists.
+func slotOf(id uint32) (*thunkPage, uint32) {
+	return cbPages[id>>cbPageShift].Load(), id & (1<<cbPageShift - 1)
 }
 
-// dispatch runs callback id (see rpGoCallback).
+// CallbackPages returns how many thunk pages are mapped (for leak tests):
+// enough for the most callbacks alive at once, plus the released slots
+// waiting for reuse.
+func CallbackPages() int { return int(cbNPages.Load()) }
+
+// lookupCallback returns what the slot of thunk id holds (nil for an id
+// no thunk has: never, short of a corrupted register).
+func lookupCallback(id uint32) *callbackFn {
+	if id>>cbPageShift >= maxCallbackPages {
+		return nil
+	}
+	pg := cbPages[id>>cbPageShift].Load()
+	if pg == nil {
+		return nil
+	}
+	return pg.fns[id&(1<<cbPageShift-1)].Load()
+}
+
+// dispatch runs callback id (see rpGoCallback): its result goes to
+// a.Int[0] and a.Float[0]. It returns 0, or the abort code of a failure
+// when inCall (the thread is inside a protected call, which the C side
+// then ends).
 func dispatch(id uint32, a *Args, inCall bool) (code int64) {
-	v, ok := cbByID.Load(id)
-	if !ok {
-		if !inCall {
-			a.Int[0], a.Float[0] = 0, 0
-			return 0
+	fn := lookupCallback(id)
+	if fn == nil || fn.raw == nil && fn.regs == nil {
+		var c *Callback
+		name := fmt.Sprintf("#%d", id)
+		if fn != nil {
+			c, name = fn.cb, fn.cb.name
 		}
-		return storePanic(&HostPanicError{Func: fmt.Sprintf("#%d", id), Value: ErrCallbackFreed})
+		return c.fail(&HostPanicError{Func: name, Value: ErrCallbackFreed}, a, inCall)
 	}
-	c := v.(*Callback)
+	c := fn.cb
+	done := false
+	defer func() {
+		if done { // the common case: no runtime call to recover
+			return
+		}
+		if v := recover(); v != nil {
+			code = c.fail(&HostPanicError{Func: c.name, Value: v, Stack: debug.Stack()}, a, inCall)
+		}
+	}()
+	if fn.regs != nil {
+		i := &a.Int
+		if fn.floats {
+			f := &a.Float
+			a.Int[0], a.Float[0] = fn.regs(i[0], i[1], i[2], i[3], i[4], i[5], 0, 0, 0, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7])
+		} else {
+			a.Int[0], a.Float[0] = fn.regs(i[0], i[1], i[2], i[3], i[4], i[5], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+		}
+	} else {
+		r := fn.raw(a)
+		a.Int[0], a.Float[0] = r.Int, r.Float
+	}
+	done = true
+	return 0
+}
+
+// fail reports e, the failure of a call of c (nil when the id is unknown):
+// inside a protected call as the abort code that ends it; outside one by
+// zeroing the result registers and telling c's handler.
+func (c *Callback) fail(e *HostPanicError, a *Args, inCall bool) int64 {
 	if inCall {
-		defer func() {
-			if v := recover(); v != nil {
-				code = storePanic(&HostPanicError{Func: c.name, Value: v, Stack: debug.Stack()})
-			}
+		return storePanic(e)
+	}
+	a.Int[0], a.Float[0] = 0, 0
+	if c == nil {
+		return 0
+	}
+	c.err.CompareAndSwap(nil, e)
+	if h := c.handler.Load(); h != nil {
+		func() {
+			defer func() { _ = recover() }()
+			(*h)(e)
 		}()
 	}
-	r := c.fn(a)
-	a.Int[0], a.Float[0] = r.Int, r.Float
 	return 0
 }
 

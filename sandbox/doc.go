@@ -89,16 +89,20 @@
 // the call returns an [*AbortError] ([ErrAborted]).
 //
 // [NewCallback] is that dispatcher for Go functions: it gives a Go
-// function of the raw form func(*Args) Result a C-callable address, a
-// 32-byte thunk (in pages mapped read-write, filled, then made
-// read-and-execute, never both) that loads the callback's id and jumps to
-// a common entry (callback_amd64.S), which saves the argument registers,
-// brackets the call into the exported Go dispatcher with
-// rp_callback_enter/leave and returns the Result in rax and xmm0. A panic
-// in the Go function is recovered by the dispatcher and ends the outer
-// protected call with a [*HostPanicError] ([ErrHostPanic]); it never
-// unwinds through C frames. [Callback.Free] recycles the thunk's slot and
-// unmaps a page once it is empty.
+// function of the raw form func(*Args) Result ([NewCallbackRegs]: of the
+// register form [RegFunc]) a C-callable address, a 32-byte thunk (in
+// pages mapped read-write, filled, then made read-and-execute, never both)
+// that loads the callback's id and jumps to an entry (callback_amd64.S),
+// which saves the argument registers, brackets the call into the exported
+// Go dispatcher with rp_callback_enter/leave when the thread is inside a
+// protected call, and returns the Result in rax and xmm0. Any thread may
+// call it, threads the plugin created included. A panic in the Go
+// function is recovered by the dispatcher; it never unwinds through C
+// frames. Inside a protected call it ends that call with a
+// [*HostPanicError] ([ErrHostPanic]); outside one the caller gets 0 and
+// the callback's panic handler is told. Thunk pages are never unmapped:
+// [Callback.Free] makes the address a defined error ([ErrCallbackFreed])
+// until its slot is reused, after 1,024 other releases.
 //
 // # Gates
 //

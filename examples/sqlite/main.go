@@ -1,0 +1,306 @@
+// Command sqlite is an example host program of runplug's host API for C
+// libraries that take callbacks and out-parameters: it loads the system's
+// libsqlite3 with runplug's loader (not dlopen) and
+//
+//   - opens an in-memory database (sqlite3_open: the sqlite3 ** handle is
+//     an out-parameter, a loader.Cell in C memory),
+//   - creates and fills a table, then lists it with sqlite3_exec and a Go
+//     callback (a loader.Callback: the C function pointer sqlite calls
+//     once per row, inside the protected call of sqlite3_exec),
+//   - runs a prepared query (sqlite3_prepare_v2, bind, step, column),
+//   - shows the error message of a bad statement (the char *errmsg
+//     out-parameter of sqlite3_exec, and sqlite3_errmsg, read as Go
+//     strings), and closes the database.
+//
+// Usage:
+//
+//	sqlite [LIBSQLITE3]
+//
+// LIBSQLITE3 defaults to libsqlite3.so.0 in the system library directories.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"unsafe"
+
+	"github.com/runplug/runplug/loader"
+)
+
+func main() {
+	lib := ""
+	switch len(os.Args) {
+	case 1:
+		lib = findLib("libsqlite3.so.0")
+	case 2:
+		lib = os.Args[1]
+	default:
+		fmt.Fprintln(os.Stderr, "usage: sqlite [LIBSQLITE3]")
+		os.Exit(2)
+	}
+	if err := run(lib, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "sqlite:", err)
+		os.Exit(1)
+	}
+}
+
+// findLib returns the path of name in the usual library directories.
+func findLib(name string) string {
+	for _, dir := range []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return name
+}
+
+// Result codes of sqlite3.h.
+const (
+	sqliteOK   = 0
+	sqliteRow  = 100
+	sqliteDone = 101
+)
+
+// api is the part of sqlite's C API this program uses, bound once.
+type api struct {
+	open     func(string, unsafe.Pointer) (int32, error)                            // int sqlite3_open(const char *, sqlite3 **)
+	close    func(uintptr) (int32, error)                                           // int sqlite3_close(sqlite3 *)
+	exec     func(uintptr, string, uintptr, uintptr, unsafe.Pointer) (int32, error) // int sqlite3_exec(sqlite3 *, const char *, callback, void *, char **)
+	errmsg   func(uintptr) (uintptr, error)                                         // const char *sqlite3_errmsg(sqlite3 *)
+	free     func(uintptr) error                                                    // void sqlite3_free(void *)
+	prepare  func(uintptr, string, int32, unsafe.Pointer, uintptr) (int32, error)   // int sqlite3_prepare_v2(sqlite3 *, const char *, int, sqlite3_stmt **, const char **)
+	bindInt  func(uintptr, int32, int64) (int32, error)                             // int sqlite3_bind_int64(sqlite3_stmt *, int, sqlite3_int64)
+	step     func(uintptr) (int32, error)                                           // int sqlite3_step(sqlite3_stmt *)
+	colText  func(uintptr, int32) (uintptr, error)                                  // const unsigned char *sqlite3_column_text(sqlite3_stmt *, int)
+	colInt   func(uintptr, int32) (int64, error)                                    // sqlite3_int64 sqlite3_column_int64(sqlite3_stmt *, int)
+	finalize func(uintptr) (int32, error)                                           // int sqlite3_finalize(sqlite3_stmt *)
+}
+
+func bind(p *loader.Plugin) (*api, error) {
+	var a api
+	var errs []error
+	add := func(err error) { errs = append(errs, err) }
+	var err error
+	a.open, err = loader.Bind2[string, unsafe.Pointer, int32](p, "sqlite3_open")
+	add(err)
+	a.close, err = loader.Bind1[uintptr, int32](p, "sqlite3_close")
+	add(err)
+	a.exec, err = loader.Bind5[uintptr, string, uintptr, uintptr, unsafe.Pointer, int32](p, "sqlite3_exec")
+	add(err)
+	a.errmsg, err = loader.Bind1[uintptr, uintptr](p, "sqlite3_errmsg")
+	add(err)
+	a.free, err = loader.BindVoid1[uintptr](p, "sqlite3_free")
+	add(err)
+	a.prepare, err = loader.Bind5[uintptr, string, int32, unsafe.Pointer, uintptr, int32](p, "sqlite3_prepare_v2")
+	add(err)
+	a.bindInt, err = loader.Bind3[uintptr, int32, int64, int32](p, "sqlite3_bind_int64")
+	add(err)
+	a.step, err = loader.Bind1[uintptr, int32](p, "sqlite3_step")
+	add(err)
+	a.colText, err = loader.Bind2[uintptr, int32, uintptr](p, "sqlite3_column_text")
+	add(err)
+	a.colInt, err = loader.Bind2[uintptr, int32, int64](p, "sqlite3_column_int64")
+	add(err)
+	a.finalize, err = loader.Bind1[uintptr, int32](p, "sqlite3_finalize")
+	add(err)
+	return &a, errors.Join(errs...)
+}
+
+// db is an open database.
+type db struct {
+	*api
+	h uintptr // sqlite3 *
+}
+
+// check turns a result code into an error carrying sqlite3_errmsg.
+func (d *db) check(what string, rc int32, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if rc == sqliteOK {
+		return nil
+	}
+	msg, err := d.errmsg(d.h)
+	if err != nil {
+		return fmt.Errorf("%s: code %d", what, rc)
+	}
+	s, _ := loader.GoString(msg)
+	return fmt.Errorf("%s: code %d: %s", what, rc, s)
+}
+
+// execRows runs sql with sqlite3_exec and a Go callback that is called
+// for each result row with the column names and values.
+func (d *db) execRows(sql string, row func(names, values []string)) error {
+	var rowErr error
+	cb, err := loader.NewCallback(func(_ unsafe.Pointer, n int32, values, names uintptr) int32 {
+		vs, err1 := cStrings(values, n)
+		ns, err2 := cStrings(names, n)
+		if rowErr = errors.Join(err1, err2); rowErr != nil {
+			return 1 // sqlite3_exec stops and returns SQLITE_ABORT
+		}
+		row(ns, vs)
+		return 0
+	})
+	if err != nil {
+		return err
+	}
+	defer cb.Release()
+	rc, err := d.exec(d.h, sql, cb.Ptr(), 0, nil)
+	if rowErr != nil {
+		return rowErr
+	}
+	return d.check("exec", rc, err)
+}
+
+// cStrings copies the n C strings (NULL is "") of the array at p.
+func cStrings(p uintptr, n int32) ([]string, error) {
+	ptrs, err := loader.GoSlice[uintptr](p, int(n))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, n)
+	for i, s := range ptrs {
+		if out[i], err = loader.GoString(s); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// execErr runs sql with sqlite3_exec and returns the message sqlite
+// writes to its char **errmsg out-parameter ("" on success).
+func (d *db) execErr(sql string) (string, error) {
+	msg, err := loader.NewCell[uintptr]()
+	if err != nil {
+		return "", err
+	}
+	defer msg.Free()
+	if _, err := d.exec(d.h, sql, 0, 0, msg.Ptr()); err != nil {
+		return "", err
+	}
+	if msg.Get() == 0 {
+		return "", nil
+	}
+	defer d.free(msg.Get()) // sqlite3_malloc'd
+	return loader.GoString(msg.Get())
+}
+
+// query runs a prepared statement with one integer parameter and returns
+// the (text, integer) rows it gives.
+func (d *db) query(sql string, param int64) ([]string, error) {
+	stmt, err := loader.NewCell[uintptr]() // sqlite3_stmt **
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Free()
+	rc, err := d.prepare(d.h, sql, -1, stmt.Ptr(), 0)
+	if err := d.check("prepare", rc, err); err != nil {
+		return nil, err
+	}
+	st := stmt.Get()
+	defer d.finalize(st)
+	rc, err = d.bindInt(st, 1, param)
+	if err := d.check("bind", rc, err); err != nil {
+		return nil, err
+	}
+	var rows []string
+	for {
+		rc, err := d.step(st)
+		if err != nil {
+			return nil, err
+		}
+		if rc == sqliteDone {
+			return rows, nil
+		}
+		if rc != sqliteRow {
+			return nil, d.check("step", rc, nil)
+		}
+		txt, err := d.colText(st, 0)
+		if err != nil {
+			return nil, err
+		}
+		name, err := loader.GoString(txt)
+		if err != nil {
+			return nil, err
+		}
+		n, err := d.colInt(st, 1)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, fmt.Sprintf("%s=%d", name, n))
+	}
+}
+
+// run loads lib and goes through the steps above, printing to out.
+func run(lib string, out io.Writer) error {
+	l := loader.New(loader.Options{})
+	defer l.Close()
+	p, err := l.Load(lib)
+	if err != nil {
+		return err
+	}
+	a, err := bind(p)
+	if err != nil {
+		return err
+	}
+
+	// sqlite3_open(":memory:", &db): the handle comes back through a
+	// sqlite3 ** out-parameter, a cell of C memory.
+	cell, err := loader.NewCell[uintptr]()
+	if err != nil {
+		return err
+	}
+	defer cell.Free()
+	rc, err := a.open(":memory:", cell.Ptr())
+	d := &db{api: a, h: cell.Get()}
+	if err := d.check("open", rc, err); err != nil {
+		return err
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			d.close(d.h)
+		}
+	}()
+	fmt.Fprintln(out, "opened an in-memory database with", filepath.Base(lib))
+
+	for _, sql := range []string{
+		"CREATE TABLE fruit(name TEXT, qty INTEGER)",
+		"INSERT INTO fruit VALUES ('apple', 3), ('pear', 7), ('fig', 12), ('kiwi', NULL)",
+	} {
+		if err := d.execRows(sql, nil); err != nil {
+			return err
+		}
+	}
+	err = d.execRows("SELECT name, qty FROM fruit ORDER BY name", func(names, values []string) {
+		fmt.Fprintf(out, "row: %s=%q %s=%q\n", names[0], values[0], names[1], values[1])
+	})
+	if err != nil {
+		return err
+	}
+
+	rows, err := d.query("SELECT name, qty FROM fruit WHERE qty > ? ORDER BY qty DESC", 5)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "qty > 5:", rows)
+
+	msg, err := d.execErr("SELECT nope FROM fruit")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "exec error message:", msg)
+	fmt.Fprintln(out, "as an error:", d.check("exec", 1, nil))
+
+	rc, err = d.close(d.h)
+	if err := d.check("close", rc, err); err != nil {
+		return err
+	}
+	closed = true
+	fmt.Fprintln(out, "closed")
+	return nil
+}
