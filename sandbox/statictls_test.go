@@ -387,3 +387,78 @@ func TestStaticTLSTunable(t *testing.T) {
 		t.Errorf("%d blocks with the tunable at 4096, %d without: want at least 13 more", n1, n0)
 	}
 }
+
+// staticCapacity makes 256-byte static blocks until glibc refuses, frees
+// them (last first, so all the room comes back) and returns how many fit.
+func staticCapacity(t *testing.T) int {
+	t.Helper()
+	var mods []*TLSModule
+	defer func() {
+		for i := len(mods) - 1; i >= 0; i-- {
+			mods[i].Free()
+		}
+	}()
+	for len(mods) < 1000 {
+		m, err := NewTLSModule(0, 0, 256, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.MakeStatic(); err != nil {
+			m.Free()
+			if !errors.Is(err, ErrStaticTLSFull) {
+				t.Fatal(err)
+			}
+			return len(mods)
+		}
+		mods = append(mods, m)
+	}
+	t.Fatal("1000 static blocks and no refusal")
+	return 0
+}
+
+// What leaks, precisely (glibc 2.36, elf/dl-close.c): a block freed while
+// a later one is live is never given back; freed last-first, all is. Run
+// in a child process, since it loses room for good.
+func TestStaticTLSOutOfOrderLeak(t *testing.T) {
+	const childEnv = "RUNPLUG_STATIC_TLS_LEAK_CHILD"
+	if os.Getenv(childEnv) != "1" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestStaticTLSOutOfOrderLeak$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), childEnv+"=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestStaticTLSOutOfOrderLeak") {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		t.Logf("child:\n%s", out)
+		return
+	}
+	pair := func() (a, b *TLSModule) {
+		var err error
+		if a, err = NewTLSModule(0, 0, 256, 64); err == nil {
+			err = a.MakeStatic()
+		}
+		if err == nil {
+			if b, err = NewTLSModule(0, 0, 256, 64); err == nil {
+				err = b.MakeStatic()
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, b
+	}
+	n0 := staticCapacity(t)
+	a, b := pair()
+	b.Free()
+	a.Free()
+	if n := staticCapacity(t); n != n0 {
+		t.Errorf("after freeing two blocks last-first: %d fit, want all %d", n, n0)
+	}
+	a, b = pair()
+	a.Free() // while b, carved after it, is live
+	b.Free()
+	n1 := staticCapacity(t)
+	t.Logf("256-byte blocks that fit: %d; after one was freed out of order: %d", n0, n1)
+	if n1 != n0-1 {
+		t.Errorf("after freeing two blocks first-first: %d fit, want %d (the first one lost)", n1, n0-1)
+	}
+}
