@@ -149,3 +149,17 @@ int64_t tls_desc_ymm_ok(void) {
 	}
 	return ymm_check();
 }
+
+// tls_desc_loop does n accesses through the dynamic descriptor (see
+// tls_basic.c's tls_loop).
+static __attribute__((noinline)) void loop_once(void) {
+	desc_counter++;
+	__asm__ volatile("" ::: "memory");
+}
+
+int64_t tls_desc_loop(int64_t n) {
+	for (int64_t i = 0; i < n; i++) {
+		loop_once();
+	}
+	return desc_counter;
+}

@@ -24,3 +24,17 @@ int64_t tls_desc_ie_static(void) {
 	char *p = (char *)&di_counter;
 	return p < tp && tp - p < (64 << 10);
 }
+
+// tls_desc_ie_loop does n accesses through the static descriptor (see
+// tls_basic.c's tls_loop).
+static __attribute__((noinline)) void loop_once(void) {
+	di_counter++;
+	__asm__ volatile("" ::: "memory");
+}
+
+int64_t tls_desc_ie_loop(int64_t n) {
+	for (int64_t i = 0; i < n; i++) {
+		loop_once();
+	}
+	return di_counter;
+}

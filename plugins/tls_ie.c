@@ -77,3 +77,16 @@ int64_t tls_ie_thread(void) {
 	if (out[3] != 3) return 13;
 	return 1;
 }
+
+// tls_ie_loop does n initial-exec accesses (see tls_basic.c's tls_loop).
+static __attribute__((noinline)) void loop_once(void) {
+	ie_counter++;
+	__asm__ volatile("" ::: "memory");
+}
+
+int64_t tls_ie_loop(int64_t n) {
+	for (int64_t i = 0; i < n; i++) {
+		loop_once();
+	}
+	return ie_counter;
+}
