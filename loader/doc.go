@@ -117,44 +117,46 @@
 //
 // Static TLS (the initial-exec model: R_X86_64_TPOFF64 and TPOFF32, which
 // code reads as `mov %fs:OFF`; DT_FLAGS DF_STATIC_TLS) needs the variable
-// at one offset from the thread pointer in every thread, in the static TLS
-// block glibc lays out when it creates a thread, initialised in threads
-// that exist before the load (Go's Ms among them) and in those created
-// after it, by Go or by the plugin. Only glibc can give such room, and it
-// does for the objects it dlopens, from a surplus it keeps in every
-// thread's block (512 bytes for the glibc.rtld.optional_static_tls tunable
-// in glibc 2.36, plus a fixed part for libc's own initial-exec users). So
-// runplug has glibc dlopen a stand-in for each such module: an object of
-// one page that it writes to a memfd (sandbox.TLSModule.MakeStatic), with
-// the module's PT_TLS (size, alignment, and the template as relocated) and
-// one TPOFF64 relocation against its own block, which is what makes glibc
-// carve the room from the surplus, copy the template into every existing
-// thread (_dl_init_static_tls walks its thread lists) and into each thread
-// it creates later (_dl_allocate_tls_init), and write the block's offset
-// from the thread pointer where runplug reads it (checked against dlsym of
-// the block minus %fs:0). TPOFF relocations then write that offset plus
-// S+A. Relocations that name where TLS lives (TPOFF, TLSDESC) are resolved
-// in an object's pass and written once every new object is relocated: the
-// modules that initial-exec code addresses (its own, or a dependency's
-// symbol) move to static TLS between the two, because the template must be
-// relocated before glibc copies it, and RELRO is sealed after. A static
-// module's __tls_get_addr (the object's dynamic-model code) returns the
-// same static address. At Close the stand-in is dlclosed: glibc 2.36
-// takes the room back only when the block is the last one carved, less
-// the alignment padding before it (under the block's alignment, once), so
-// closing and reloading a plugin any number of times does not run out,
-// and closing in reverse load order (as Loader.Close does) gives all of it
-// back; a block closed while a later one is live is lost for the life of
-// the process (glibc keeps no list of holes). When the
-// room runs out the load fails with a *sandbox.StaticTLSError
+// at one offset from the thread pointer in every thread, inside the static
+// TLS block glibc lays out when it creates a thread, and initialised in
+// the threads that exist at the load (Go's Ms among them) as in those
+// created after it, by Go or by the plugin. Only glibc can give such room:
+// it does for the objects it dlopens, from a surplus it keeps in every
+// thread's block (the glibc.rtld.optional_static_tls tunable, 512 bytes in
+// glibc 2.36, plus a fixed part for libc's own initial-exec users).
+//
+// So runplug has glibc dlopen a stand-in for each module that
+// initial-exec code addresses (its own object's, or a dependency's): a
+// one-page object written to a memfd (sandbox.TLSModule.MakeStatic) whose
+// PT_TLS has the module's size, alignment and relocated template, and
+// whose one TPOFF64 relocation against its own block is what makes glibc
+// carve the room, copy the template into every existing thread
+// (_dl_init_static_tls walks its thread lists) and into each thread
+// created later (_dl_allocate_tls_init), and write the block's offset from
+// the thread pointer where runplug reads it (checked against dlsym of the
+// block minus %fs:0). TPOFF relocations then write that offset plus S+A.
+// Because glibc copies the template at dlopen, relocations that name where
+// TLS lives (TPOFF, TLSDESC) are resolved in each object's pass but
+// written only once every new object is relocated; the stand-ins are made
+// in between, and RELRO is sealed after. A static module's __tls_get_addr
+// (dynamic-model code reaching the same variable) returns the same address.
+//
+// At Close the stand-in is dlclosed. glibc 2.36 takes the room back only
+// when the block is the last one carved (less the alignment padding before
+// it, once): closing and reloading a plugin any number of times does not
+// run out, and closing in reverse load order, as Loader.Close does, gives
+// all of it back; a block closed while a later one is live is lost for the
+// life of the process (glibc keeps no list of holes). When the room runs
+// out the load fails with a *sandbox.StaticTLSError
 // (sandbox.ErrStaticTLSFull) naming the block's size and alignment, what
-// runplug holds, and the tunable. Refused with [ErrTLS]: initial-exec access
-// to a module already loaded with dynamic TLS (threads may hold blocks of
-// it; glibc refuses the same). Why not another way: a block reserved in
-// runplug's own static TLS would be zero, not the template, in threads
-// created later and stale in existing ones (nothing runs when a thread is
-// created or when IE code reads %fs), and glibc's private allocator is not
-// an interface. What this assumes of glibc is in docs/ASSUMPTIONS.md.
+// runplug holds, and the tunable. Refused with [ErrTLS]: initial-exec
+// access to a module already loaded with dynamic TLS (threads may hold
+// blocks of it; glibc refuses the same). Why not another way: room
+// reserved in runplug's own static TLS would be zero, not the template, in
+// threads created later and stale in existing ones (nothing runs when a
+// thread is created or when initial-exec code reads %fs), and glibc's
+// private allocator is not an interface. What this assumes of glibc is in
+// docs/ASSUMPTIONS.md, each with the test that pins it.
 //
 // TLS descriptors (-mtls-dialect=gnu2, R_X86_64_TLSDESC): the 16-byte
 // descriptor gets a resolver of runplug's (sandbox/tlsdesc_amd64.S) and
