@@ -143,10 +143,11 @@
 //
 // At Close the stand-in is dlclosed. glibc 2.36 takes the room back only
 // when the block is the last one carved (less the alignment padding before
-// it, once): closing and reloading a plugin any number of times does not
-// run out, and closing in reverse load order, as Loader.Close does, gives
-// all of it back; a block closed while a later one is live is lost for the
-// life of the process (glibc keeps no list of holes). When the room runs
+// it, once; it keeps no list of holes), so a stand-in closed while one
+// carved after it is live stays loaded until that one is closed, and both
+// are dlclosed then, newest first: closing in any order gives all the room
+// back once everything carved after is closed too, and closing and
+// reloading a plugin any number of times does not run out. When the room runs
 // out the load fails with a *sandbox.StaticTLSError
 // (sandbox.ErrStaticTLSFull) naming the block's size and alignment, what
 // runplug holds, and the tunable. Refused with [ErrTLS]: initial-exec

@@ -238,8 +238,9 @@ func TestTLSDescriptors(t *testing.T) {
 }
 
 // Loading instances of an initial-exec plugin until glibc's surplus runs
-// out gives an error naming the sizes and the tunable; closing them gives
-// the room back, so as many load again.
+// out gives an error naming the sizes and the tunable; closing them, in
+// load order (not the order glibc reclaims in), gives the room back, so as
+// many load again.
 func TestTLSStaticExhausted(t *testing.T) {
 	l := newLoader(t, Options{TombstoneBudget: 1})
 	path := plugintest.Build(t, "tls_ie")
@@ -273,7 +274,12 @@ func TestTLSStaticExhausted(t *testing.T) {
 		}
 	}
 	n := len(pls)
-	closeAll()
+	for _, p := range pls { // first loaded first
+		if err := p.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+	pls = nil
 	if held, _ := sandbox.StaticTLSHeld(); held != held0 {
 		t.Errorf("static TLS held %d after closing every instance, want %d", held, held0)
 	}

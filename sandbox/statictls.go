@@ -25,6 +25,7 @@ type StaticTLSError struct {
 	Size, Align uint64 // what the module needed
 	Held        uint64 // bytes of static TLS runplug's live modules hold
 	Modules     int    // how many modules hold them
+	Pending     uint64 // bytes of freed modules' blocks glibc takes back once the later live ones are freed
 	Tunables    string // the GLIBC_TUNABLES the program runs with ("" for none)
 	Glibc       string // dlopen's error
 }
@@ -35,9 +36,13 @@ func (e *StaticTLSError) Error() string {
 	if e.Tunables != "" {
 		t = fmt.Sprintf("%q", e.Tunables)
 	}
+	pending := ""
+	if e.Pending > 0 {
+		pending = fmt.Sprintf(", and %d bytes of closed ones wait for the later ones to close", e.Pending)
+	}
 	return fmt.Sprintf("static TLS block of %d bytes aligned to %d: no room left in glibc's static TLS surplus "+
-		"(runplug's live modules hold %d bytes in %d blocks; raise it with GLIBC_TUNABLES=%s=BYTES, 512 by default; GLIBC_TUNABLES is %s): glibc: %s",
-		e.Size, e.Align, e.Held, e.Modules, OptionalStaticTLSTunable, t, e.Glibc)
+		"(runplug's live modules hold %d bytes in %d blocks%s; raise it with GLIBC_TUNABLES=%s=BYTES, 512 by default; GLIBC_TUNABLES is %s): glibc: %s",
+		e.Size, e.Align, e.Held, e.Modules, pending, OptionalStaticTLSTunable, t, e.Glibc)
 }
 
 // Unwrap returns ErrStaticTLSFull.

@@ -22,7 +22,8 @@ package sandbox
 // stand-in is written to a memfd and opened as /proc/self/fd/N (the fd
 // stays open while the stand-in is loaded, so the name is never reused
 // for another object); dlclose at Free gives the room back when it is the
-// last glibc carved. What this assumes of glibc is in docs/ASSUMPTIONS.md,
+// last glibc carved, and a stand-in freed before a later one is dlclosed
+// when that one is (staticHeld). What this assumes of glibc is in docs/ASSUMPTIONS.md,
 // each with its test.
 
 /*
@@ -41,11 +42,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// staticHeld counts the static TLS runplug's live stand-ins hold.
+// staticHeld counts the static TLS runplug's live stand-ins hold, and
+// keeps every stand-in loaded in the order glibc carved them: glibc takes
+// a block back only when it is the last one carved, so a stand-in freed
+// while a later one is live stays loaded (pending) until every later one
+// is freed, and is dlclosed then, when glibc can take it back.
 var staticHeld struct {
 	sync.Mutex
-	bytes   uint64
+	bytes   uint64 // of live modules
 	modules int
+	pending uint64         // bytes of freed stand-ins still loaded
+	stack   []*staticBlock // loaded stand-ins, oldest first
 }
 
 // staticBlock is one stand-in loaded by glibc.
@@ -54,6 +61,7 @@ type staticBlock struct {
 	fd     int
 	tpoff  int64
 	size   uint64
+	freed  bool // by its module; dlclosed once no later stand-in is loaded
 }
 
 // MakeStatic moves the module to static TLS: from now on its block is at
@@ -131,24 +139,39 @@ func newStaticBlock(template []byte, memsz, align uint64) (*staticBlock, error) 
 		msg := C.GoString(&r.err[0])
 		if strings.Contains(msg, "static TLS") {
 			return nil, &StaticTLSError{Size: memsz, Align: align, Held: staticHeld.bytes, Modules: staticHeld.modules,
-				Tunables: os.Getenv("GLIBC_TUNABLES"), Glibc: msg}
+				Pending: staticHeld.pending, Tunables: os.Getenv("GLIBC_TUNABLES"), Glibc: msg}
 		}
 		return nil, fmt.Errorf("static TLS block of %d bytes aligned to %d: %s", memsz, align, msg)
 	}
 	staticHeld.bytes += memsz
 	staticHeld.modules++
-	return &staticBlock{handle: r.handle, fd: fd, tpoff: int64(r.tpoff), size: memsz}, nil
+	b := &staticBlock{handle: r.handle, fd: fd, tpoff: int64(r.tpoff), size: memsz}
+	staticHeld.stack = append(staticHeld.stack, b)
+	return b, nil
 }
 
-// free dlcloses the stand-in: glibc takes the room back when it is the
-// last block it carved (see docs/ASSUMPTIONS.md).
+// free gives the block back: it dlcloses the stand-in, and every freed one
+// carved before it that this leaves last, newest first, so that glibc
+// takes each back (it does only for the last block carved: see
+// docs/ASSUMPTIONS.md). A stand-in carved before a live one stays loaded
+// until that one is freed.
 func (b *staticBlock) free() {
 	staticHeld.Lock()
-	C.rp_static_tls_close(b.handle)
+	defer staticHeld.Unlock()
+	b.freed = true
 	staticHeld.bytes -= b.size
 	staticHeld.modules--
-	staticHeld.Unlock()
-	unix.Close(b.fd)
+	staticHeld.pending += b.size
+	st := staticHeld.stack
+	for len(st) > 0 && st[len(st)-1].freed {
+		t := st[len(st)-1]
+		st[len(st)-1] = nil
+		st = st[:len(st)-1]
+		C.rp_static_tls_close(t.handle)
+		unix.Close(t.fd)
+		staticHeld.pending -= t.size
+	}
+	staticHeld.stack = st
 }
 
 // offsetHere returns the block's offset from the calling thread's thread
@@ -160,7 +183,8 @@ func (b *staticBlock) offsetHere() int64 {
 }
 
 // StaticTLSHeld returns the bytes of static TLS, and the number of blocks,
-// runplug's live modules hold.
+// runplug's live modules hold. (Blocks of freed modules carved before a
+// live one are held too, until it is freed: StaticTLSError.Pending.)
 func StaticTLSHeld() (bytes uint64, modules int) {
 	staticHeld.Lock()
 	defer staticHeld.Unlock()
