@@ -119,6 +119,9 @@ func newStaticBlock(template []byte, memsz, align uint64) (*staticBlock, error) 
 	}
 	for off := 0; off < len(img); {
 		n, err := unix.Pwrite(fd, img[off:], int64(off))
+		if err == nil && n == 0 {
+			err = unix.EIO
+		}
 		if err != nil {
 			unix.Close(fd)
 			return nil, fmt.Errorf("static TLS: write stand-in: %w", err)
