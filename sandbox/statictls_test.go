@@ -254,6 +254,24 @@ func TestStaticTLSExhausted(t *testing.T) {
 	}
 }
 
+// glibc's static TLS is aligned to 64 (its TCB's alignment): a block that
+// asks for more is refused with the same error, naming the alignment.
+func TestStaticTLSOverAligned(t *testing.T) {
+	m, err := NewTLSModule(0, 0, 64, 128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Free()
+	err = m.MakeStatic()
+	var se *StaticTLSError
+	if !errors.As(err, &se) || se.Align != 128 || !strings.Contains(err.Error(), "aligned to 128") {
+		t.Fatalf("MakeStatic of a block aligned to 128: %v, want a *StaticTLSError naming the alignment", err)
+	}
+	if _, ok := m.StaticOffset(); ok {
+		t.Error("the module is static after a refusal")
+	}
+}
+
 // Making and freeing a static module many times does not use the room up.
 func TestStaticTLSReuse(t *testing.T) {
 	template := []byte("0123456789")
