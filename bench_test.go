@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -30,7 +31,7 @@ func benchSystemLib(b *testing.B, name string) string {
 			return p
 		}
 	}
-	b.Skipf("%s is not installed", name)
+	testenv.Skipf(b, "%s is not installed (.ci/run installs it)", name)
 	return ""
 }
 

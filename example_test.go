@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
 
-	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -13,7 +16,7 @@ import (
 // Example loads a plugin (plugins/basic.c, compiled for the example),
 // calls an integer and a double function, and closes it.
 func Example() {
-	path, err := plugintest.BuildErr("basic")
+	path, err := buildPlugin("basic")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -58,7 +61,7 @@ func Example() {
 // Example_fault shows a plugin crash becoming an error: the host learns the
 // signal, what the address was and where the plugin was, and carries on.
 func Example_fault() {
-	path, err := plugintest.BuildErr("demo")
+	path, err := buildPlugin("demo")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -82,3 +85,30 @@ func Example_fault() {
 	// SIGSEGV at 0 (not mapped) in demo.so
 	// quarantined: true
 }
+
+// buildPlugin compiles plugins/NAME.c into a shared object in a temporary
+// directory, as a host's own build would compile its plugins, and returns
+// its path. (Copying the example: load your plugin's .so instead.)
+func buildPlugin(name string) (string, error) {
+	built.Lock()
+	defer built.Unlock()
+	if p, ok := built.paths[name]; ok {
+		return p, nil
+	}
+	dir, err := os.MkdirTemp("", "runplug-example-")
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, name+".so")
+	cmd := exec.Command("cc", "-shared", "-fPIC", "-O2", "-pthread", "-o", out, filepath.Join("plugins", name+".c"))
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("cc %s.c: %v: %s", name, err, msg)
+	}
+	built.paths[name] = out
+	return out, nil
+}
+
+var built = struct {
+	sync.Mutex
+	paths map[string]string
+}{paths: map[string]string{}}

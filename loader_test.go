@@ -19,6 +19,7 @@ import (
 
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/sysmaps"
+	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -140,9 +141,7 @@ func TestInstancesKeepSeparateState(t *testing.T) {
 
 func needLibz(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat(libz); err != nil {
-		t.Skipf("%s: %v (.ci/run installs zlib1g)", libz, err)
-	}
+	testenv.NeedFile(t, libz, "apt-get install zlib1g")
 }
 
 // TestLibzCRC32 loads the system's zlib (which needs libc) and checks its

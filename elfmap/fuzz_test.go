@@ -3,18 +3,15 @@ package elfmap
 import (
 	"bytes"
 	"errors"
-	"flag"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 
 	"github.com/runplug/runplug/internal/elfbuild"
-	"github.com/runplug/runplug/internal/plugintest"
 )
 
-var writeSeeds = flag.Bool("write-fuzz-seeds", false, "rewrite testdata/fuzz/FuzzParse from the plugins and elfbuild")
+// The committed seeds made from the test plugins (testdata/fuzz/FuzzParse/plugin-*):
+//
+//go:generate go run ../internal/cmd/fuzzseeds FuzzParse
 
 // fuzzSeeds returns generated inputs for FuzzParse: the full elfbuild
 // object, a minimal one, and every malformed variant of the table test.
@@ -38,47 +35,6 @@ func fuzzSeeds(tb testing.TB) map[string][]byte {
 		seeds["elfbuild-bad-"+strconv.Itoa(i)] = o.Data
 	}
 	return seeds
-}
-
-// TestWriteFuzzSeeds rewrites the committed seed corpus when run with
-// -write-fuzz-seeds: a few real objects cut before their section headers
-// (which Parse never reads) and a few broken elfbuild objects. The normal
-// suite replays the corpus through FuzzParse.
-func TestWriteFuzzSeeds(t *testing.T) {
-	if !*writeSeeds {
-		t.Skip("run with -write-fuzz-seeds to rewrite testdata/fuzz/FuzzParse")
-	}
-	dir := filepath.Join("testdata", "fuzz", "FuzzParse")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	write := func(name string, b []byte) {
-		body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, plugin := range []string{"basic", "parse_hashboth"} {
-		b, err := os.ReadFile(plugintest.Build(t, plugin))
-		if err != nil {
-			t.Fatal(err)
-		}
-		shoff := le.Uint64(b[40:])
-		if shoff > 0 && shoff < uint64(len(b)) {
-			b = b[:shoff]
-			le.PutUint64(b[40:], 0)
-			le.PutUint16(b[60:], 0)
-			le.PutUint16(b[62:], 0)
-		}
-		write("plugin-"+plugin, b)
-		if plugin == "basic" {
-			write("plugin-"+plugin+"-truncated", b[:len(b)/2])
-		}
-	}
-	seeds := fuzzSeeds(t)
-	for _, name := range []string{"elfbuild-full", "elfbuild-min", "elfbuild-sysv", "elfbuild-bad-20", "elfbuild-bad-60", "elfbuild-bad-80", "elfbuild-bad-100"} {
-		write(name, seeds[name])
-	}
 }
 
 // FuzzParse checks Parse's contract on arbitrary bytes: an error exactly

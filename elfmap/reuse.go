@@ -218,11 +218,11 @@ func (im *Image) keepApartLocked() error {
 		}
 		advice := -1
 		if r.Prot&unix.PROT_EXEC != 0 {
-			advice = unix.MADV_DONTDUMP
+			advice = madvDontDump
 		} else if pr, ok := planRegionAt(im.plan, r.Start); ok && pr.Prot != r.Prot {
-			advice = unix.MADV_NOHUGEPAGE
+			advice = madvNoHugePage
 		}
-		if advice < 0 {
+		if advice < 0 { // also where the advice does not exist
 			continue
 		}
 		off, n := im.regionOff(r)

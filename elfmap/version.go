@@ -100,6 +100,63 @@ func (p *parser) dynVersions(ds *dynState, d *Dynamic) error {
 	return nil
 }
 
+// verChain is one linked list of the version tables: n entries of size
+// bytes, the first at vaddr, each holding in its 32-bit field at nextAt the
+// distance from itself to the next. prefix(i) names entry i in errors
+// ("verdef[2]", "verneed[0].aux[1]"), nextName its next field ("vd_next"),
+// count what set n ("DT_VERDEFNUM 3"); firstOutside is the error for a
+// first entry outside the file.
+type verChain struct {
+	vaddr        uint64
+	n            int
+	size         uint64
+	nextAt       int
+	prefix       func(i int) string
+	nextName     string
+	count        string
+	firstOutside func() error
+}
+
+// walkVerChain is the one walker of the version lists: it calls visit with
+// each of the chain's n entries (n is bounded by the caller): its index,
+// address, bytes and file offset, every one read inside the file bytes of
+// a PT_LOAD; it refuses a next of 0 before the n-th entry and a next that
+// overflows the address.
+func (p *parser) walkVerChain(c verChain, visit func(i int, vaddr uint64, b []byte, off int64) error) error {
+	vaddr := c.vaddr
+	var prevOff int64
+	var prevNext uint32
+	for i := 0; i < c.n; i++ {
+		b, off, ok, err := p.at(vaddr, c.size)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if i == 0 {
+				return c.firstOutside()
+			}
+			return malformed(prevOff+int64(c.nextAt), c.prefix(i-1)+"."+c.nextName, uint64(prevNext),
+				"entry %d at %#x is not inside the file bytes of a PT_LOAD", i, vaddr)
+		}
+		o := int64(off)
+		if err := visit(i, vaddr, b, o); err != nil {
+			return err
+		}
+		if i+1 == c.n {
+			break
+		}
+		next := le.Uint32(b[c.nextAt:])
+		if next == 0 {
+			return malformed(o+int64(c.nextAt), c.prefix(i)+"."+c.nextName, 0, "ends the list before %s entries", c.count)
+		}
+		if vaddr, ok = add(vaddr, uint64(next)); !ok {
+			return malformed(o+int64(c.nextAt), c.prefix(i)+"."+c.nextName, uint64(next), "overflows the address")
+		}
+		prevOff, prevNext = o, next
+	}
+	return nil
+}
+
 // verdefs walks the DT_VERDEFNUM entries of DT_VERDEF and appends the
 // version indexes they define (all but the base entry, which names the
 // object itself) to ents.
@@ -111,64 +168,48 @@ func (p *parser) verdefs(ds *dynState, ents []verEntry) ([]verEntry, error) {
 	if num == 0 || num > maxVersions {
 		return nil, ds.errSlot(tVerdefnum, "the number of version definitions is not in [1, %d]", maxVersions)
 	}
-	vaddr := ds.val(tVerdef)
-	var prevNext int64
-	var prevVal uint64
-	for i := 0; i < int(num); i++ {
-		name := func(field string) string { return "verdef[" + strconv.Itoa(i) + "]." + field }
-		b, off, ok, err := p.at(vaddr, verdefSize)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			if i == 0 {
-				return nil, ds.errSlot(tVerdef, "is not inside the file bytes of a PT_LOAD")
-			}
-			return nil, malformed(prevNext, "verdef["+strconv.Itoa(i-1)+"].vd_next", prevVal,
-				"entry %d at %#x is not inside the file bytes of a PT_LOAD", i, vaddr)
-		}
-		o := int64(off)
+	prefix := func(i int) string { return "verdef[" + strconv.Itoa(i) + "]" }
+	chain := verChain{
+		vaddr: ds.val(tVerdef), n: int(num), size: verdefSize, nextAt: 16,
+		prefix: prefix, nextName: "vd_next", count: "DT_VERDEFNUM " + strconv.FormatUint(num, 10),
+		firstOutside: func() error { return ds.errSlot(tVerdef, "is not inside the file bytes of a PT_LOAD") },
+	}
+	err := p.walkVerChain(chain, func(i int, vaddr uint64, b []byte, o int64) error {
+		name := func(field string) string { return prefix(i) + "." + field }
 		if v := le.Uint16(b); v != 1 {
-			return nil, malformed(o, name("vd_version"), uint64(v), "is not 1")
+			return malformed(o, name("vd_version"), uint64(v), "is not 1")
 		}
-		flags, ndx, cnt := le.Uint16(b[2:]), le.Uint16(b[4:]), le.Uint16(b[6:])
-		aux, next := le.Uint32(b[12:]), le.Uint32(b[16:])
+		flags, ndx, cnt, aux := le.Uint16(b[2:]), le.Uint16(b[4:]), le.Uint16(b[6:]), le.Uint32(b[12:])
 		if ndx == 0 || ndx > maxVersions {
-			return nil, malformed(o+4, name("vd_ndx"), uint64(ndx), "is not a version index in [1, %d]", maxVersions)
+			return malformed(o+4, name("vd_ndx"), uint64(ndx), "is not a version index in [1, %d]", maxVersions)
 		}
 		if cnt == 0 {
-			return nil, malformed(o+6, name("vd_cnt"), 0, "the definition has no name")
+			return malformed(o+6, name("vd_cnt"), 0, "the definition has no name")
 		}
+		// The first Elf64_Verdaux names the version (the others name
+		// its parents, which a loader does not need).
 		av, ok := add(vaddr, uint64(aux))
 		var a []byte
 		var aoff uint64
 		if ok {
+			var err error
 			if a, aoff, ok, err = p.at(av, verdauxSize); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if !ok {
-			return nil, malformed(o+12, name("vd_aux"), uint64(aux), "the name entry is not inside the file bytes of a PT_LOAD")
+			return malformed(o+12, name("vd_aux"), uint64(aux), "the name entry is not inside the file bytes of a PT_LOAD")
 		}
 		vname, ok := ds.cstr(uint64(le.Uint32(a)))
 		if !ok {
-			return nil, ds.strErr(name("vda_name"), int64(aoff), uint64(le.Uint32(a)))
+			return ds.strErr(name("vda_name"), int64(aoff), uint64(le.Uint32(a)))
 		}
 		if flags&uint16(elf.VER_FLG_BASE) == 0 && ndx != verNdxGlobal {
 			ents = append(ents, verEntry{ndx: ndx, name: vname, field: name("vd_ndx"), off: o + 4})
 		}
-		if i+1 == int(num) {
-			break
-		}
-		if next == 0 {
-			return nil, malformed(o+16, name("vd_next"), 0, "ends the list before DT_VERDEFNUM %d entries", num)
-		}
-		if vaddr, ok = add(vaddr, uint64(next)); !ok {
-			return nil, malformed(o+16, name("vd_next"), uint64(next), "overflows the address")
-		}
-		prevNext, prevVal = o+16, uint64(next)
-	}
-	return ents, nil
+		return nil
+	})
+	return ents, err
 }
 
 // verneeds walks the DT_VERNEEDNUM entries of DT_VERNEED, and the vn_cnt
@@ -183,84 +224,48 @@ func (p *parser) verneeds(ds *dynState, ents []verEntry) ([]verEntry, error) {
 		return nil, ds.errSlot(tVerneednum, "the number of needed files is not in [1, %d]", maxVersions)
 	}
 	budget := maxVersions
-	vaddr := ds.val(tVerneed)
-	var prevNext int64
-	var prevVal uint64
-	for i := 0; i < int(num); i++ {
-		name := func(field string) string { return "verneed[" + strconv.Itoa(i) + "]." + field }
-		b, off, ok, err := p.at(vaddr, verneedSize)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			if i == 0 {
-				return nil, ds.errSlot(tVerneed, "is not inside the file bytes of a PT_LOAD")
-			}
-			return nil, malformed(prevNext, "verneed["+strconv.Itoa(i-1)+"].vn_next", prevVal,
-				"entry %d at %#x is not inside the file bytes of a PT_LOAD", i, vaddr)
-		}
-		o := int64(off)
+	prefix := func(i int) string { return "verneed[" + strconv.Itoa(i) + "]" }
+	chain := verChain{
+		vaddr: ds.val(tVerneed), n: int(num), size: verneedSize, nextAt: 12,
+		prefix: prefix, nextName: "vn_next", count: "DT_VERNEEDNUM " + strconv.FormatUint(num, 10),
+		firstOutside: func() error { return ds.errSlot(tVerneed, "is not inside the file bytes of a PT_LOAD") },
+	}
+	err := p.walkVerChain(chain, func(i int, vaddr uint64, b []byte, o int64) error {
+		name := func(field string) string { return prefix(i) + "." + field }
 		if v := le.Uint16(b); v != 1 {
-			return nil, malformed(o, name("vn_version"), uint64(v), "is not 1")
+			return malformed(o, name("vn_version"), uint64(v), "is not 1")
 		}
-		cnt, fileOff := le.Uint16(b[2:]), le.Uint32(b[4:])
-		aux, next := le.Uint32(b[8:]), le.Uint32(b[12:])
+		cnt, fileOff, aux := le.Uint16(b[2:]), le.Uint32(b[4:]), le.Uint32(b[8:])
 		file, ok := ds.cstr(uint64(fileOff))
 		if !ok {
-			return nil, ds.strErr(name("vn_file"), o+4, uint64(fileOff))
+			return ds.strErr(name("vn_file"), o+4, uint64(fileOff))
 		}
 		if budget -= int(cnt); budget < 0 {
-			return nil, malformed(o+2, name("vn_cnt"), uint64(cnt), "more than %d needed versions in all", maxVersions)
+			return malformed(o+2, name("vn_cnt"), uint64(cnt), "more than %d needed versions in all", maxVersions)
 		}
 		av, ok := add(vaddr, uint64(aux))
 		if !ok {
-			return nil, malformed(o+8, name("vn_aux"), uint64(aux), "overflows the address")
+			return malformed(o+8, name("vn_aux"), uint64(aux), "overflows the address")
 		}
-		auxField := o + 8
-		for j := 0; j < int(cnt); j++ {
-			aname := func(field string) string { return name("aux[" + strconv.Itoa(j) + "]." + field) }
-			a, aoff, ok, err := p.at(av, vernauxSize)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				f := name("vn_aux")
-				if j > 0 {
-					f = name("aux[" + strconv.Itoa(j-1) + "].vna_next")
-				}
-				return nil, malformed(auxField, f, av-vaddr, "version entry %d is not inside the file bytes of a PT_LOAD", j)
-			}
-			ao := int64(aoff)
-			other, nameOff, anext := le.Uint16(a[6:]), le.Uint32(a[8:]), le.Uint32(a[12:])
+		auxPrefix := func(j int) string { return name("aux[" + strconv.Itoa(j) + "]") }
+		return p.walkVerChain(verChain{
+			vaddr: av, n: int(cnt), size: vernauxSize, nextAt: 12,
+			prefix: auxPrefix, nextName: "vna_next", count: "vn_cnt " + strconv.Itoa(int(cnt)),
+			firstOutside: func() error {
+				return malformed(o+8, name("vn_aux"), uint64(aux), "the first version entry is not inside the file bytes of a PT_LOAD")
+			},
+		}, func(j int, _ uint64, a []byte, ao int64) error {
+			other, nameOff := le.Uint16(a[6:]), le.Uint32(a[8:])
 			vname, ok := ds.cstr(uint64(nameOff))
 			if !ok {
-				return nil, ds.strErr(aname("vna_name"), ao+8, uint64(nameOff))
+				return ds.strErr(auxPrefix(j)+".vna_name", ao+8, uint64(nameOff))
 			}
 			if other&0x7fff < 2 {
-				return nil, malformed(ao+6, aname("vna_other"), uint64(other), "version indexes 0 and 1 are reserved")
+				return malformed(ao+6, auxPrefix(j)+".vna_other", uint64(other), "version indexes 0 and 1 are reserved")
 			}
-			ents = append(ents, verEntry{ndx: other & 0x7fff, name: vname, file: file, field: aname("vna_other"), off: ao + 6})
-			if j+1 == int(cnt) {
-				break
-			}
-			if anext == 0 {
-				return nil, malformed(ao+12, aname("vna_next"), 0, "ends the list before vn_cnt %d entries", cnt)
-			}
-			if av, ok = add(av, uint64(anext)); !ok {
-				return nil, malformed(ao+12, aname("vna_next"), uint64(anext), "overflows the address")
-			}
-			auxField = ao + 12
-		}
-		if i+1 == int(num) {
-			break
-		}
-		if next == 0 {
-			return nil, malformed(o+12, name("vn_next"), 0, "ends the list before DT_VERNEEDNUM %d entries", num)
-		}
-		if vaddr, ok = add(vaddr, uint64(next)); !ok {
-			return nil, malformed(o+12, name("vn_next"), uint64(next), "overflows the address")
-		}
-		prevNext, prevVal = o+12, uint64(next)
-	}
-	return ents, nil
+			ents = append(ents, verEntry{ndx: other & 0x7fff, name: vname, file: file, field: auxPrefix(j) + ".vna_other", off: ao + 6})
+			return nil
+		})
+	})
+	return ents, err
 }

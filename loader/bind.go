@@ -23,7 +23,7 @@ var ErrSignature = errors.New("loader: unsupported signature")
 type SignatureError struct {
 	Symbol string       // the plugin symbol or host function name
 	Type   reflect.Type // the whole function type, when known
-	Index  int          // the argument at fault (0-based), -1 for the result, -2 for the whole signature
+	Index  int          // the argument at fault (0-based; Error counts from 1), -1 for the result, -2 for the whole signature
 	Reason string
 }
 
@@ -33,7 +33,7 @@ func (e *SignatureError) Error() string {
 	what := "signature"
 	switch {
 	case e.Index >= 0:
-		what = fmt.Sprintf("argument %d", e.Index)
+		what = fmt.Sprintf("argument %d", e.Index+1) // counted from 1, as the command counts them
 	case e.Index == -1:
 		what = "result"
 	}

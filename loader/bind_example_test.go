@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -12,7 +11,7 @@ import (
 // Bind a plugin function to a typed Go function: arguments and results are
 // converted by type, the signature is checked once, here.
 func ExampleBind2() {
-	path, err := plugintest.BuildErr("host_types")
+	path, err := buildPlugin("host_types")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -57,7 +56,7 @@ func ExampleBind2() {
 
 // Bind with reflect, for any mix of up to 6 integer and 8 float arguments.
 func ExampleBind() {
-	path, err := plugintest.BuildErr("host_types")
+	path, err := buildPlugin("host_types")
 	if err != nil {
 		fmt.Println(err)
 		return

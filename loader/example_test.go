@@ -3,14 +3,17 @@ package loader_test
 import (
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
 
-	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/loader"
 )
 
 // Load a plugin, call one of its functions and close it.
 func Example() {
-	path, err := plugintest.BuildErr("basic")
+	path, err := buildPlugin("basic")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -38,7 +41,7 @@ func Example() {
 
 // Two loads of one file are independent instances: each has its own data.
 func ExampleLoader_Load() {
-	path, err := plugintest.BuildErr("basic")
+	path, err := buildPlugin("basic")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -58,7 +61,7 @@ func ExampleLoader_Load() {
 
 // Pass and return doubles.
 func ExampleFunc_CallFloat() {
-	path, err := plugintest.BuildErr("basic")
+	path, err := buildPlugin("basic")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -74,7 +77,7 @@ func ExampleFunc_CallFloat() {
 
 // Lookup tells a missing symbol apart with errors.Is.
 func ExamplePlugin_Lookup() {
-	path, err := plugintest.BuildErr("basic")
+	path, err := buildPlugin("basic")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -93,7 +96,7 @@ func ExamplePlugin_Lookup() {
 
 // A closed plugin refuses further calls.
 func ExamplePlugin_Close() {
-	path, err := plugintest.BuildErr("basic")
+	path, err := buildPlugin("basic")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -107,3 +110,30 @@ func ExamplePlugin_Close() {
 	fmt.Println(errors.Is(err, loader.ErrClosed))
 	// Output: true
 }
+
+// buildPlugin compiles ../plugins/NAME.c into a shared object in a temporary
+// directory, as a host's own build would compile its plugins, and returns
+// its path. (Copying the example: load your plugin's .so instead.)
+func buildPlugin(name string) (string, error) {
+	built.Lock()
+	defer built.Unlock()
+	if p, ok := built.paths[name]; ok {
+		return p, nil
+	}
+	dir, err := os.MkdirTemp("", "runplug-example-")
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, name+".so")
+	cmd := exec.Command("cc", "-shared", "-fPIC", "-O2", "-pthread", "-o", out, filepath.Join("..", "plugins", name+".c"))
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("cc %s.c: %v: %s", name, err, msg)
+	}
+	built.paths[name] = out
+	return out, nil
+}
+
+var built = struct {
+	sync.Mutex
+	paths map[string]string
+}{paths: map[string]string{}}

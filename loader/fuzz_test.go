@@ -1,12 +1,7 @@
 package loader
 
 import (
-	"encoding/binary"
 	"errors"
-	"flag"
-	"fmt"
-	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 
@@ -14,50 +9,9 @@ import (
 	"github.com/runplug/runplug/internal/plugintest"
 )
 
-var writeSeeds = flag.Bool("write-fuzz-seeds", false, "rewrite testdata/fuzz/FuzzLink from the plugins")
-
-// linkSeedPlugins are the plugins whose images seed FuzzLink: plain code
-// and data, every relocation type, an IFUNC, symbol versions and TLS.
-var linkSeedPlugins = []string{"basic", "reloc_types", "ifunc", "ver_lib", "tls_basic"}
-
-// TestWriteLinkSeeds rewrites the committed seed corpus when run with
-// -write-fuzz-seeds: the seed plugins cut before their section headers,
-// which the loader never reads. The normal suite replays the corpus
-// through FuzzLink.
-func TestWriteLinkSeeds(t *testing.T) {
-	if !*writeSeeds {
-		t.Skip("run with -write-fuzz-seeds to rewrite testdata/fuzz/FuzzLink")
-	}
-	dir := filepath.Join("testdata", "fuzz", "FuzzLink")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range linkSeedPlugins {
-		b := withoutSections(t, plugintest.Build(t, name))
-		body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
-		if err := os.WriteFile(filepath.Join(dir, "plugin-"+name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// withoutSections returns the object at path cut where its section header
-// table begins, with e_shoff, e_shnum and e_shstrndx zeroed.
-func withoutSections(tb testing.TB, path string) []byte {
-	tb.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	le := binary.LittleEndian
-	if shoff := le.Uint64(b[40:]); shoff > 0 && shoff < uint64(len(b)) {
-		b = b[:shoff]
-		le.PutUint64(b[40:], 0)
-		le.PutUint16(b[60:], 0)
-		le.PutUint16(b[62:], 0)
-	}
-	return b
-}
+// The committed seeds made from the test plugins (testdata/fuzz/FuzzLink/plugin-*):
+//
+//go:generate go run ../internal/cmd/fuzzseeds FuzzLink
 
 // FuzzLink feeds LoadBytes arbitrary bytes with a Loader that runs none
 // of the object's code (noExec): parse, plan, map, load dependencies,
@@ -69,8 +23,12 @@ func withoutSections(tb testing.TB, path string) []byte {
 // load that succeeds can be looked up in and closed, and nothing stays
 // mapped afterwards.
 func FuzzLink(f *testing.F) {
-	for _, name := range linkSeedPlugins {
-		f.Add(withoutSections(f, plugintest.Build(f, name)))
+	for _, name := range plugintest.FuzzSeedPlugins["FuzzLink"] {
+		b, err := plugintest.SeedImage(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l := New(Options{TombstoneBudget: 1})

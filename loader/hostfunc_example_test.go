@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -12,7 +11,7 @@ import (
 // Register Go functions that a plugin imports by C name, then call the
 // plugin: it calls back into Go on the same thread.
 func ExampleLoader_RegisterHostFunc() {
-	path, err := plugintest.BuildErr("host_calls")
+	path, err := buildPlugin("host_calls")
 	if err != nil {
 		fmt.Println(err)
 		return

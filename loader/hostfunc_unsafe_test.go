@@ -455,7 +455,12 @@ func TestHostFuncDeadline(t *testing.T) {
 	l.host.release(old)
 	returned := make(chan struct{}, 1)
 	release, err := l.RegisterHostFunc("host_add", func(a, b int64) int64 {
-		time.Sleep(50 * time.Millisecond)
+		// Return only once the deadline has marked the call: a
+		// handshake (the minute is a watchdog, not a window).
+		giveUp := time.Now().Add(time.Minute)
+		for !sandbox.DeadlinePassedInCallback() && time.Now().Before(giveUp) {
+			runtime.Gosched()
+		}
 		returned <- struct{}{}
 		return a + b
 	})
@@ -490,7 +495,10 @@ func TestHostFuncPanicAfterDeadline(t *testing.T) {
 	l := newLoader(t, Options{})
 	var h hostCalls
 	h.register(t, l, func(x int64) int64 {
-		time.Sleep(30 * time.Millisecond)
+		giveUp := time.Now().Add(time.Minute) // a watchdog, not a window
+		for !sandbox.DeadlinePassedInCallback() && time.Now().Before(giveUp) {
+			runtime.Gosched()
+		}
 		panic("late and broken")
 	})
 	p := load(t, l, "host_calls")

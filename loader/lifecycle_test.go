@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -212,7 +213,16 @@ func TestConcurrentCallsAndClose(t *testing.T) {
 			}()
 		}
 		close(start)
-		time.Sleep(2 * time.Millisecond)
+		// Close once calls are under way (a handshake, not a pause).
+		for {
+			mu.Lock()
+			n := ok
+			mu.Unlock()
+			if n >= 8 {
+				break
+			}
+			runtime.Gosched()
+		}
 		if err := p.Close(); err != nil {
 			t.Fatal(err)
 		}

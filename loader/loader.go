@@ -17,6 +17,7 @@ import (
 
 	"github.com/runplug/runplug/elfmap"
 	"github.com/runplug/runplug/ldso"
+	"github.com/runplug/runplug/sandbox"
 )
 
 // DefaultTombstoneBudget is the address space closed images may keep
@@ -259,7 +260,7 @@ func (l *Loader) openFile(path string) (fd int, key fileKey, p *parsed, err erro
 }
 
 func statKey(st *unix.Stat_t) fileKey {
-	return fileKey{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano()}
+	return fileKey{dev: uint64(st.Dev), ino: uint64(st.Ino), size: st.Size, mtime: st.Mtim.Nano()}
 }
 
 // fdReader reads a file by descriptor with pread.
@@ -312,7 +313,8 @@ func (l *Loader) mapPath(path, name string) (*object, fileKey, error) {
 // instances of the same file), with the libraries it needs, relocates
 // everything, runs the constructors (dependencies first) and returns it.
 // The file's parsed tables are cached, so loading it again does not
-// re-read them.
+// re-read them. In a build that cannot run plugins (anything but
+// linux/amd64 with cgo) it returns an error wrapping sandbox.ErrUnsupported.
 //
 // A path without a slash is a name, searched for as dlopen does (as a
 // DT_NEEDED entry of no object: see the package doc, Dependencies). One
@@ -324,6 +326,9 @@ func (l *Loader) Load(path string) (*Plugin, error) {
 	defer l.mu.Unlock()
 	if l.closed {
 		return nil, fmt.Errorf("loader: load %s: %w", path, ErrClosed)
+	}
+	if !sandbox.Supported {
+		return nil, fmt.Errorf("loader: load %s: %w", path, sandbox.ErrUnsupported)
 	}
 	if soname, ok := l.hostLibraryPath(path); ok {
 		return l.loadHost(soname, path)
@@ -358,6 +363,9 @@ func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
 	defer l.mu.Unlock()
 	if l.closed {
 		return nil, fmt.Errorf("loader: load %s: %w", name, ErrClosed)
+	}
+	if !sandbox.Supported {
+		return nil, fmt.Errorf("loader: load %s: %w", name, sandbox.ErrUnsupported)
 	}
 	ef, err := elfmap.Parse(bytes.NewReader(image), int64(len(image)))
 	if err != nil {

@@ -53,6 +53,7 @@ func (l *Loader) newObject(p *parsed, path, name string, mapFn func(*elfmap.Plan
 	plan := p.plan
 	lo := uintptr(int64(img.Base()) + plan.Start)
 	o.reg = sandbox.Register(lo, lo+uintptr(plan.Size), &describer{o: o})
+	l.log.Trace("mapped object", "plugin", name, "path", path, "addr", fmt.Sprintf("%#x", o.base), "size", plan.Size)
 	return o, nil
 }
 

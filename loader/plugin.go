@@ -170,13 +170,16 @@ func (f *Func) Addr() uintptr { return f.addr }
 // plugin may use it during the call only. Memory the plugin keeps after
 // the call must be C memory (Malloc, CString, NewCell). A C function
 // pointer for a Go function is a Callback's Ptr.
+//
+// A fault in the call is returned as the error (a *sandbox.FaultError,
+// wrapped) and quarantines the plugin; a call into a closed or quarantined
+// plugin fails with ErrClosed or ErrQuarantined. CallFloat and CallArgs
+// follow the same rules.
 func (f *Func) Call(args ...uint64) (uint64, error) {
 	if len(args) > 6 {
 		return 0, fmt.Errorf("loader: call %s: %d integer arguments, at most 6", f.name, len(args))
 	}
-	// p.callInts, by hand: through it, one Go frame more costs 0.8 ns
-	// of 29 (interleaved blocks, p10, five alternations of the two test
-	// binaries).
+	// p.callInts, by hand: one Go frame fewer (README, Performance).
 	p := f.p
 	if n := p.flags.Load(); n != 0 {
 		return 0, p.refused(f, n)

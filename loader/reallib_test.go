@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // systemLib returns the path of a distribution library, skipping the test
@@ -21,7 +23,7 @@ func systemLib(t testing.TB, name string) string {
 			return p
 		}
 	}
-	t.Skipf("%s is not installed", name)
+	testenv.Skipf(t, "%s is not installed (.ci/run installs it: zlib1g, libsqlite3-0, libgmp10)", name)
 	return ""
 }
 

@@ -266,7 +266,7 @@ func TestCtorOnly(t *testing.T) {
 func TestDependenciesHwcaps(t *testing.T) {
 	hw := ldso.HwcapsSubdirs()
 	if len(hw) == 0 {
-		t.Skip("this CPU supports no glibc-hwcaps level (below x86-64-v2)")
+		testenv.Skipf(t, "this CPU supports no glibc-hwcaps level (below x86-64-v2)")
 	}
 	dir := t.TempDir()
 	copyTo := func(src, dst string) {

@@ -1,3 +1,5 @@
+//go:build linux && amd64 && cgo
+
 // The system loader (glibc's dlopen) as a baseline for benchmarks and an
 // oracle for tests: see baseline_cgo.go. Each function reads dlerror on the
 // thread that failed and returns a malloc'd copy of it (the caller frees

@@ -2,19 +2,18 @@ package sandbox
 
 import (
 	"errors"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 const baselineLibz = "/lib/x86_64-linux-gnu/libz.so.1"
 
 func TestSystemLibrary(t *testing.T) {
-	if _, err := os.Stat(baselineLibz); err != nil {
-		t.Skipf("libz not installed: %v", err)
-	}
+	testenv.NeedFile(t, baselineLibz, "apt-get install zlib1g")
 	if IsLoaded(baselineLibz) {
-		t.Skip("libz is already loaded by the system loader in this process")
+		testenv.Skipf(t, "libz is already loaded by the system loader in this process")
 	}
 	h, err := DlopenNow(baselineLibz)
 	if err != nil {

@@ -1,6 +1,7 @@
 // Package sandbox calls into native code so that a fault raised by that code
 // becomes a Go error instead of a crash of the host. It is the only package
-// of runplug that uses cgo.
+// of runplug that uses cgo. Off linux/amd64 with cgo it compiles, and every
+// call returns [ErrUnsupported] ([Supported] is false).
 //
 // # Protected calls
 //
@@ -14,8 +15,8 @@
 // in-plugin flag), makes it the thread's current frame in an initial-exec
 // TLS block, loads the argument registers and calls the function. The
 // frame's address is the recovery point. No allocation, no system call, no
-// signal-mask save: a protected call costs about 5% more than a plain cgo
-// call of the same function (README, Performance).
+// signal-mask save (README's Performance section gives what a call costs,
+// measured against a plain cgo call).
 //
 // # Signals
 //
@@ -84,7 +85,9 @@
 // clear the in-plugin flag around the Go call (rp_callback_enter and
 // rp_callback_leave in sandbox.h), so faults in Go code reach the Go
 // runtime; a deadline that passes meanwhile interrupts the call when control
-// returns. The dispatcher can end the outer protected call early with
+// returns (never lost, however the signal and the return interleave), and
+// the Go code can see that it passed ([DeadlinePassedInCallback]) and
+// return early. The dispatcher can end the outer protected call early with
 // rp_abort_current(code) (for example after a Go panic in a host function):
 // the call returns an [*AbortError] ([ErrAborted]).
 //

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // FaultError reports a signal raised by native code during a protected
@@ -112,23 +114,14 @@ const (
 	siTkill  = -6
 )
 
-// SignalName returns the C name of a fault signal ("SIGSEGV").
+// SignalName returns the C name of a signal ("SIGSEGV"), from
+// unix.SignalName, and "SIGRTMAX-3" for InterruptSignal.
 func SignalName(s syscall.Signal) string {
-	switch s {
-	case syscall.SIGSEGV:
-		return "SIGSEGV"
-	case syscall.SIGBUS:
-		return "SIGBUS"
-	case syscall.SIGFPE:
-		return "SIGFPE"
-	case syscall.SIGILL:
-		return "SIGILL"
-	case syscall.SIGABRT:
-		return "SIGABRT"
-	case syscall.SIGTRAP:
-		return "SIGTRAP"
-	case InterruptSignal:
+	if s == InterruptSignal {
 		return "SIGRTMAX-3"
+	}
+	if n := unix.SignalName(s); n != "" {
+		return n
 	}
 	return fmt.Sprintf("signal %d", int(s))
 }

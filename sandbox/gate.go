@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -125,11 +126,14 @@ func (g *Gate) Close() error {
 	if errno := gateCloseBegin(g.addr()); errno != 0 {
 		// Registered at install, membarrier cannot fail later short of
 		// a kernel bug; refuse rather than risk returning early.
-		return fmt.Errorf("sandbox: close gate: membarrier: errno %d", errno)
+		return fmt.Errorf("sandbox: close gate: membarrier: %w", syscall.Errno(errno))
 	}
 	// Calls in progress are short as a rule: yield first, then sleep with
 	// a growing pause for long ones.
 	for i := 0; gateBusy(g.addr()); i++ {
+		if i == 0 && closeWaitHook != nil {
+			closeWaitHook(g)
+		}
 		if i < 50 {
 			runtime.Gosched()
 			continue
@@ -143,6 +147,11 @@ func (g *Gate) Close() error {
 	runtime.KeepAlive(g)
 	return nil
 }
+
+// closeWaitHook, when set (by the package's tests only), is called by
+// Close once it has found a call through g in progress and begins to wait:
+// the tests' handshake in place of "Close has not returned after a while".
+var closeWaitHook func(g *Gate)
 
 // InCall reports whether the calling goroutine is inside a call through the
 // gate (running a host callback that such a call made). A goroutine that

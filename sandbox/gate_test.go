@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // gateModes runs a test with the membarrier scheme (when the kernel has
@@ -24,7 +26,7 @@ func forEachGateMode(t *testing.T, f func(t *testing.T)) {
 	for _, m := range gateModes {
 		t.Run(m.name, func(t *testing.T) {
 			if !m.fallback && !gateMembarrier() {
-				t.Skip("membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) unavailable: gates use the fallback")
+				testenv.Skipf(t, "membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) unavailable (Linux 4.14+): gates use the fallback")
 			}
 			setGateFallback(m.fallback)
 			t.Cleanup(func() { setGateFallback(false) })
@@ -33,11 +35,39 @@ func forEachGateMode(t *testing.T, f func(t *testing.T)) {
 	}
 }
 
-// closeAsync starts g.Close and returns a channel that gets its result.
-func closeAsync(g *Gate) <-chan error {
-	done := make(chan error, 1)
-	go func() { done <- g.Close() }()
-	return done
+// closeAsync starts g.Close and returns a channel that gets its result,
+// and one that is closed when Close has found a call through g in progress
+// and begun to wait for it (closeWaitHook).
+func closeAsync(g *Gate) (done <-chan error, waiting <-chan struct{}) {
+	d, w := make(chan error, 1), make(chan struct{})
+	waitingMu.Lock()
+	waitingFor[g] = w
+	waitingMu.Unlock()
+	go func() { d <- g.Close() }()
+	return d, w
+}
+
+// closeDone starts g.Close and returns a channel that gets its result.
+func closeDone(g *Gate) <-chan error {
+	d := make(chan error, 1)
+	go func() { d <- g.Close() }()
+	return d
+}
+
+var (
+	waitingMu  sync.Mutex
+	waitingFor = map[*Gate]chan struct{}{}
+)
+
+func init() {
+	closeWaitHook = func(g *Gate) {
+		waitingMu.Lock()
+		defer waitingMu.Unlock()
+		if w := waitingFor[g]; w != nil {
+			close(w)
+			delete(waitingFor, g)
+		}
+	}
 }
 
 // waitClose fails t unless done delivers nil within a generous watchdog
@@ -54,15 +84,23 @@ func waitClose(t *testing.T, done <-chan error) {
 	}
 }
 
-// assertWaiting fails t if done delivers within a short while: Close must
-// still be waiting for a call in progress. (It can only pass spuriously on
-// a wrong implementation, never fail on a right one.)
-func assertWaiting(t *testing.T, done <-chan error) {
+// assertWaiting fails t unless Close reports (through closeWaitHook) that
+// it found the call in progress and waits for it before it returns: a
+// handshake, so it cannot pass on a Close that returns early however the
+// threads are scheduled. The watchdog only turns a hang into a failure.
+func assertWaiting(t *testing.T, done <-chan error, waiting <-chan struct{}) {
 	t.Helper()
+	select {
+	case <-waiting:
+	case err := <-done:
+		t.Fatalf("Close returned (%v) while a call through the gate was in progress", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close neither returned nor began waiting for the call in progress")
+	}
 	select {
 	case err := <-done:
 		t.Fatalf("Close returned (%v) while a call through the gate was in progress", err)
-	case <-time.After(50 * time.Millisecond):
+	default:
 	}
 }
 
@@ -81,7 +119,7 @@ func TestGateCallAndClose(t *testing.T) {
 		if g.InCall() {
 			t.Error("InCall outside any call")
 		}
-		waitClose(t, closeAsync(g))
+		waitClose(t, closeDone(g))
 		for _, call := range []func() error{
 			func() error { _, err := g.Call(m.fn("add"), nil); return err },
 			func() error {
@@ -137,7 +175,7 @@ func TestGateFailedCallsGiveBackSlots(t *testing.T) {
 				}
 			}
 		}
-		waitClose(t, closeAsync(g))
+		waitClose(t, closeDone(g))
 	})
 }
 
@@ -185,9 +223,10 @@ func TestGateCloseWaitsForNestedCall(t *testing.T) {
 					done <- r.Int
 				}()
 				<-entered
-				closedOuter, closedInner := closeAsync(outer), closeAsync(inner)
-				assertWaiting(t, closedOuter)
-				assertWaiting(t, closedInner)
+				closedOuter, outerWaiting := closeAsync(outer)
+				closedInner, innerWaiting := closeAsync(inner)
+				assertWaiting(t, closedOuter, outerWaiting)
+				assertWaiting(t, closedInner, innerWaiting)
 				close(release)
 				waitClose(t, closedOuter)
 				if !returned.Load() {
@@ -245,7 +284,7 @@ func TestGateCloseRacingCalls(t *testing.T) {
 			for calls.Load() < 50 {
 				time.Sleep(100 * time.Microsecond)
 			}
-			waitClose(t, closeAsync(g))
+			waitClose(t, closeDone(g))
 			closed.Store(true)
 			if n := inside.Load(); n != 0 {
 				t.Fatalf("round %d: %d calls inside the function after Close returned", round, n)
@@ -304,7 +343,7 @@ func TestGateCallInts(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() { g.CallInts(m.fn("add"), []uint64{1, 2}) }); n != 0 {
 		t.Errorf("%v allocations per CallInts, want 0", n)
 	}
-	waitClose(t, closeAsync(g))
+	waitClose(t, closeDone(g))
 	if _, err := g.CallInts(m.fn("trap"), nil); !errors.Is(err, ErrGateClosed) {
 		t.Errorf("after Close: err = %v, want ErrGateClosed", err)
 	}

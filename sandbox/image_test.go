@@ -1,10 +1,13 @@
 package sandbox
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -61,25 +64,37 @@ var testFuncs = []testFunc{
 	{"read_past_end", func(off, page uintptr) []byte { // mov al,[first byte after the data page]; ret
 		return append(append([]byte{0x8a, 0x05}, le32(int32(2*page-(off+6)))...), 0xc3)
 	}},
-	{"read_rdi", fixed(0x8a, 0x07, 0xc3)},            // mov al,[rdi]; ret
-	{"recurse", fixed(0xe8, 0xfb, 0xff, 0xff, 0xff)}, // call self
-	{"spin", fixed(0xeb, 0xfe)},                      // jmp self
-	{"breakpoint", fixed(0xcc, 0xc3)},                // int3; ret
-	{"arg0", fixed(0x48, 0x89, 0xf8, 0xc3)},          // mov rax,rdi; ret
-	{"arg1", fixed(0x48, 0x89, 0xf0, 0xc3)},          // mov rax,rsi; ret
-	{"arg2", fixed(0x48, 0x89, 0xd0, 0xc3)},          // mov rax,rdx; ret
-	{"arg3", fixed(0x48, 0x89, 0xc8, 0xc3)},          // mov rax,rcx; ret
-	{"arg4", fixed(0x4c, 0x89, 0xc0, 0xc3)},          // mov rax,r8; ret
-	{"arg5", fixed(0x4c, 0x89, 0xc8, 0xc3)},          // mov rax,r9; ret
-	{"vector_count", fixed(0x0f, 0xb6, 0xc0, 0xc3)},  // movzx eax,al; ret
+	{"read_rdi", fixed(0x8a, 0x07, 0xc3)},                     // mov al,[rdi]; ret
+	{"recurse", fixed(0xe8, 0xfb, 0xff, 0xff, 0xff)},          // call self
+	{"spin", fixed(0xeb, 0xfe)},                               // jmp self
+	{"enter_spin", fixed(0xc7, 0x07, 1, 0, 0, 0, 0xeb, 0xfe)}, // mov dword [rdi],1; jmp self
+	{"breakpoint", fixed(0xcc, 0xc3)},                         // int3; ret
+	{"arg0", fixed(0x48, 0x89, 0xf8, 0xc3)},                   // mov rax,rdi; ret
+	{"arg1", fixed(0x48, 0x89, 0xf0, 0xc3)},                   // mov rax,rsi; ret
+	{"arg2", fixed(0x48, 0x89, 0xd0, 0xc3)},                   // mov rax,rdx; ret
+	{"arg3", fixed(0x48, 0x89, 0xc8, 0xc3)},                   // mov rax,rcx; ret
+	{"arg4", fixed(0x4c, 0x89, 0xc0, 0xc3)},                   // mov rax,r8; ret
+	{"arg5", fixed(0x4c, 0x89, 0xc8, 0xc3)},                   // mov rax,r9; ret
+	{"vector_count", fixed(0x0f, 0xb6, 0xc0, 0xc3)},           // movzx eax,al; ret
 }
 
 func newTestImage(t testing.TB, name string) *testImage {
 	t.Helper()
-	page := uintptr(os.Getpagesize())
-	mem, err := syscall.Mmap(-1, 0, int(4*page), syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS)
+	m, err := makeTestImage(name)
 	if err != nil {
-		t.Fatalf("mmap: %v", err)
+		t.Fatal(err)
+	}
+	t.Cleanup(m.free)
+	return m
+}
+
+// makeTestImage is newTestImage for code without a testing.TB (the crash
+// child of TestMain); free releases the image.
+func makeTestImage(name string) (*testImage, error) {
+	page := uintptr(os.Getpagesize())
+	mem, err := syscall.Mmap(-1, 0, int(4*page), syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	if err != nil {
+		return nil, fmt.Errorf("mmap: %w", err)
 	}
 	m := &testImage{name: name, mem: mem, page: page}
 	m.lo = uintptr(unsafe.Pointer(&mem[0]))
@@ -87,7 +102,8 @@ func newTestImage(t testing.TB, name string) *testImage {
 	m.code = m.lo + page
 	m.data = m.lo + 2*page
 	if err := syscall.Mprotect(mem[page:3*page], syscall.PROT_READ|syscall.PROT_WRITE); err != nil {
-		t.Fatalf("mprotect: %v", err)
+		syscall.Munmap(mem)
+		return nil, fmt.Errorf("mprotect: %w", err)
 	}
 	text := mem[page : 2*page]
 	off := uintptr(0)
@@ -98,14 +114,17 @@ func newTestImage(t testing.TB, name string) *testImage {
 		off = (off + uintptr(len(b)) + 15) &^ 15
 	}
 	if err := syscall.Mprotect(text, syscall.PROT_READ|syscall.PROT_EXEC); err != nil {
-		t.Fatalf("mprotect: %v", err)
+		syscall.Munmap(mem)
+		return nil, fmt.Errorf("mprotect: %w", err)
 	}
 	m.reg = Register(m.lo, m.hi, m)
-	t.Cleanup(func() {
-		m.reg.Unregister()
-		syscall.Munmap(mem)
-	})
-	return m
+	return m, nil
+}
+
+// free unregisters and unmaps the image.
+func (m *testImage) free() {
+	m.reg.Unregister()
+	syscall.Munmap(m.mem)
 }
 
 // fn returns the address of the named function.
@@ -166,4 +185,28 @@ func procStatus(t testing.TB, key string) int64 {
 	}
 	t.Fatalf("no %s in /proc/self/status", key)
 	return 0
+}
+
+// spinInside starts a CallContext of the image's enter_spin on another
+// goroutine and returns once the plugin code has signalled that it runs
+// (it stores 1 through its argument, then spins): a handshake. The
+// channel gets the call's error once ctx is done.
+func (m *testImage) spinInside(t testing.TB, ctx context.Context) <-chan error {
+	t.Helper()
+	inside := new(uint32) // Go heap: does not move; kept alive below
+	done := make(chan error, 1)
+	go func() {
+		_, err := CallContext(ctx, m.fn("enter_spin"), &Args{Int: [6]uint64{uint64(uintptr(unsafe.Pointer(inside)))}})
+		runtime.KeepAlive(inside)
+		done <- err
+	}()
+	for atomic.LoadUint32(inside) == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("enter_spin returned before it signalled: %v", err)
+		default:
+			runtime.Gosched()
+		}
+	}
+	return done
 }

@@ -1,3 +1,5 @@
+//go:build linux && amd64 && cgo
+
 // sandbox.c: signal handlers that turn a fault in plugin code into an error
 // return, the protected-call entry points Go calls, deadline interrupts,
 // host-library lookups, and the test fixtures of package sandbox.
@@ -461,6 +463,12 @@ int32_t rp_callback_enter(void) {
 	return saved;
 }
 
+// rp_leave_hook, when set (only by the package's tests, see
+// rp_fixture_leave_hook_arm), is called at each step of rp_callback_leave
+// at which a deadline signal once could be lost, so that a test can send
+// one exactly there.
+static void (*volatile rp_leave_hook)(int step, struct rp_frame *fr);
+
 void rp_callback_leave(int32_t saved) {
 	struct rp_thread *t = &rp_self;
 	if (!(saved & RP_CB_PUSHED)) {
@@ -471,17 +479,42 @@ void rp_callback_leave(int32_t saved) {
 	// moved to a new stack, with everything on it at the same distance
 	// from its top: so has the call's record.
 	fr->result += (uint64_t)_cgo_topofstack() - fr->gotop;
-	t->outer = fr->outer_next;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	// The order makes a deadline signal for fr's call impossible to lose:
+	// fr becomes cur before it leaves the outer chain (a nested call in
+	// the callback left cur NULL, and the handler looks at cur, then the
+	// chain), so the handler finds it at every instant; and active is set
+	// before pending is read for the last time, so the signal either
+	// traps the call itself (active) or sets pending, which is read after.
 	t->cur = fr;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (rp_leave_hook != NULL) {
+		rp_leave_hook(1, fr);
+	}
+	t->outer = fr->outer_next;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (rp_leave_hook != NULL) {
+		rp_leave_hook(2, fr);
+	}
+	fr->active = saved & 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (rp_leave_hook != NULL) {
+		rp_leave_hook(3, fr);
+	}
 	if ((saved & 1) && fr->pending) {
+		fr->active = 0;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		fr->status = RP_INTERRUPTED;
 		fr->pc = (uint64_t)__builtin_return_address(0);
 		rp_resume(fr);
 	}
-	fr->active = saved & 1;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+// rp_outer_pending reports, from a callback into Go, whether a deadline
+// signal has marked the protected call that made the callback (the head
+// of the thread's outer chain): 1 or 0, -1 when there is no such call.
+int32_t rp_outer_pending(void) {
+	struct rp_frame *fr = rp_self.outer;
+	return fr != NULL ? fr->pending : -1;
 }
 
 void rp_abort_current(int64_t code) {
@@ -568,3 +601,39 @@ static int64_t rp_fixture_callback_state(void) {
 }
 
 uint64_t rp_fixture_callback_state_addr(void) { return (uint64_t)&rp_fixture_callback_state; }
+
+// rp_fixture_leave_hook_arm makes the next rp_callback_leave of a
+// CallContext call send that call's deadline signal at its step `step`
+// (1 to 3, see rp_callback_leave), once. 0 disarms.
+static volatile int rp_fixture_leave_step;
+
+static void rp_fixture_leave_hook(int step, struct rp_frame *fr) {
+	if (fr->slot != 0 && __atomic_compare_exchange_n(&rp_fixture_leave_step, &step, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+		rp_interrupt(fr->slot); // to this thread: delivered before the system call returns
+	}
+}
+
+void rp_fixture_leave_hook_arm(int step) {
+	rp_fixture_leave_step = step;
+	rp_leave_hook = step != 0 ? rp_fixture_leave_hook : NULL;
+}
+
+// rp_fixture_callback_then_spin calls the callback fn, then spins until
+// its deadline interrupts it, or until rp_fixture_spin_stop (a test's
+// watchdog: the deadline was lost) makes it return -1.
+static volatile int rp_fixture_spin_stopped;
+
+static int64_t rp_fixture_callback_then_spin(uint64_t fn) {
+	((void (*)(void))fn)();
+	while (!rp_fixture_spin_stopped) {
+	}
+	return -1;
+}
+
+uint64_t rp_fixture_callback_then_spin_addr(void) {
+	rp_fixture_spin_stopped = 0;
+	return (uint64_t)&rp_fixture_callback_then_spin;
+}
+
+void rp_fixture_spin_stop(void) { rp_fixture_spin_stopped = 1; }
+

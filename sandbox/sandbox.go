@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"syscall"
 )
 
@@ -38,6 +39,13 @@ var (
 	ErrAborted = errors.New("sandbox: call aborted by host")
 	// ErrNotHostLibrary is wrapped by OpenHostLibrary's errors.
 	ErrNotHostLibrary = errors.New("sandbox: not a loaded libc-family library")
+	// ErrUnsupported is the error of every call, and so of every plugin
+	// load, in a build that cannot run plugins: anything but linux/amd64
+	// built with cgo (see Supported). It matches errors.ErrUnsupported.
+	// Its message has no package prefix: it reads the same wrapped by
+	// package loader or printed by the command.
+	ErrUnsupported = fmt.Errorf("running plugins needs linux/amd64 built with cgo (this is %s/%s%s): %w",
+		runtime.GOOS, runtime.GOARCH, cgoNote, errors.ErrUnsupported)
 )
 
 // DeadlineError is the error of a call interrupted by CallContext. It

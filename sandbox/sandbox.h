@@ -217,6 +217,7 @@ void rp_interrupt(uintptr_t slot);
 // current again, so a protected call made by the Go callback nests.
 int32_t rp_callback_enter(void);
 void rp_callback_leave(int32_t saved);
+int32_t rp_outer_pending(void);
 void rp_abort_current(int64_t code) __attribute__((noreturn));
 
 // Host libraries (sandbox.c).
@@ -235,6 +236,9 @@ uint64_t rp_fixture_add_addr(void);
 int64_t rp_fixture_call2(uint64_t fn, int64_t a, int64_t b);
 uint64_t rp_fixture_abort_call_addr(void);
 uint64_t rp_fixture_callback_state_addr(void);
+void rp_fixture_leave_hook_arm(int step);
+uint64_t rp_fixture_callback_then_spin_addr(void);
+void rp_fixture_spin_stop(void);
 
 #endif // __ASSEMBLER__
 #endif // RUNPLUG_SANDBOX_H

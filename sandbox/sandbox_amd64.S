@@ -1,3 +1,5 @@
+//go:build linux && amd64 && cgo
+
 // sandbox_amd64.S: the protected call for linux/amd64 (SysV ABI).
 //
 // void rp_call(struct rp_callrec *c)
@@ -25,9 +27,9 @@
 // pointer from memory, and runtime.cgocall re-establishes R14 and X15
 // after it, as after any ABI0 call), and three stores fewer per call.
 // Every store of a call must drain at the locked instruction of the
-// runtime's exitsyscall, so they show: about 0.45 ns of 28 on this AMD
-// EPYC. The fault tests and the 100,000-fault soak would show a runtime
-// that came to depend on r13-r15.
+// runtime's exitsyscall, so they show (README, Performance).
+// TestABIContractAfterPoison (loader) and the 100,000-fault soak would show
+// a runtime that came to depend on r13-r15 (docs/ASSUMPTIONS.md).
 //
 // The record is on the goroutine's stack, which a callback into Go can
 // move: what is read of it is read before fn is called, and the result is

@@ -1,3 +1,5 @@
+//go:build linux && amd64 && cgo
+
 // sandbox_amd64.c: reading and rewriting the interrupted register state in
 // a signal handler's ucontext on linux/amd64.
 

@@ -2,9 +2,9 @@
 
 package sandbox
 
-// This is the package's only cgo file: every call into C goes through here.
-// The C side is sandbox.c (handlers, entry points, host libraries),
-// sandbox_amd64.c (ucontext access) and sandbox_amd64.S (the trampoline).
+// The calls into sandbox.c (handlers, entry points, host libraries),
+// sandbox_amd64.c (ucontext access) and sandbox_amd64.S (the trampoline);
+// the package's other _cgo.go files call callback.c, tls.c and baseline.c.
 //
 // LDFLAGS: libm is linked (sandbox.c references cbrt so --as-needed keeps
 // it) and the glibc 2.34+ stubs libpthread.so.0, libdl.so.2 and librt.so.1
@@ -42,10 +42,18 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"unsafe"
 
 	"github.com/runplug/runplug/ldso"
 )
+
+// Supported reports whether this build can run plugins: linux/amd64 with
+// cgo (it is false, and every call returns ErrUnsupported, elsewhere).
+const Supported = true
+
+// cgoNote completes ErrUnsupported's message; this build is supported.
+const cgoNote = ""
 
 var (
 	installOnce sync.Once
@@ -56,7 +64,7 @@ var (
 // ones already there (the Go runtime's).
 func install() {
 	if rc := C.rp_install(C.int(InterruptSignal)); rc != 0 {
-		installErr = fmt.Errorf("sandbox: install signal handlers: errno %d", int(rc))
+		installErr = fmt.Errorf("sandbox: install signal handlers: %w", syscall.Errno(rc))
 	}
 	if os.Getenv(GateFallbackEnv) == "1" {
 		C.rp_gate_set_fallback(1)
@@ -446,3 +454,25 @@ func fixtureAbortCall() uintptr { return uintptr(C.rp_fixture_abort_call_addr())
 // fixtureCallbackState returns a C function that reports the thread's
 // in-plugin flag before, during and after rp_callback_enter/leave.
 func fixtureCallbackState() uintptr { return uintptr(C.rp_fixture_callback_state_addr()) }
+
+// fixtureLeaveHookArm makes the next rp_callback_leave of a CallContext
+// call send that call's deadline signal at the given step (1 to 3), once.
+func fixtureLeaveHookArm(step int) { C.rp_fixture_leave_hook_arm(C.int(step)) }
+
+// fixtureCallbackThenSpin returns a C function f(cb) that calls the
+// callback cb, then spins until interrupted or fixtureSpinStop.
+func fixtureCallbackThenSpin() uintptr { return uintptr(C.rp_fixture_callback_then_spin_addr()) }
+
+// fixtureSpinStop makes fixtureCallbackThenSpin's function return -1.
+func fixtureSpinStop() { C.rp_fixture_spin_stop() }
+
+// fixtureOuterPending reports, from a Go callback, whether a deadline
+// signal has marked the protected call that made it (-1: no such call).
+func fixtureOuterPending() int { return int(C.rp_outer_pending()) }
+
+// DeadlinePassedInCallback reports, from a host callback (Go code that
+// plugin code called), whether the deadline of the protected call that
+// made the callback has passed: the call ends with ErrDeadline as soon as
+// the callback returns, so a long callback can poll this and return early.
+// It is false outside a callback and for calls without a deadline.
+func DeadlinePassedInCallback() bool { return C.rp_outer_pending() == 1 }

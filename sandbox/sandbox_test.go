@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -240,9 +241,9 @@ func TestDeadline(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	start := time.Now()
+	deadline, _ := ctx.Deadline()
 	_, err := CallContext(ctx, m.fn("spin"), nil)
-	elapsed := time.Since(start)
+	returned := time.Now()
 	if !errors.Is(err, ErrDeadline) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("CallContext(spin) error = %v, want ErrDeadline and DeadlineExceeded", err)
 	}
@@ -250,10 +251,10 @@ func TestDeadline(t *testing.T) {
 	if !errors.As(err, &de) || de.PC != m.fn("spin") || de.Symbol != "spin+0x0" || de.Plugin != "spin.so" {
 		t.Errorf("DeadlineError = %+v, want PC %#x spin+0x0 in spin.so", de, m.fn("spin"))
 	}
-	if elapsed < 50*time.Millisecond {
-		t.Errorf("returned after %v, before the deadline", elapsed)
+	if returned.Before(deadline) {
+		t.Errorf("returned at %v, %v before the deadline", returned, deadline.Sub(returned))
 	}
-	t.Logf("%v after %v", err, elapsed)
+	t.Logf("%v, %v after the deadline", err, returned.Sub(deadline))
 	// The same thread is reusable, protected and unprotected.
 	if r, err := Call(m.fn("add"), &Args{Int: [6]uint64{20, 22}}); err != nil || r.Int != 42 {
 		t.Fatalf("call after interrupt = %d, %v", r.Int, err)
@@ -290,24 +291,51 @@ func TestDeadlineRaces(t *testing.T) {
 	if testing.Short() {
 		n = 300
 	}
-	var interrupted, completed int
+	// Timeouts cycle through 0 (done before the call: never started), 1
+	// to 48 microseconds (racing the call's end) and an hour (must
+	// complete).
+	var interrupted, completed, early int
 	for i := 0; i < n; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%50)*time.Microsecond)
+		timeout := time.Duration(i%50) * time.Microsecond
+		if i%50 == 49 {
+			timeout = time.Hour
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		deadline, _ := ctx.Deadline()
 		r, err := CallContext(ctx, m.fn("add"), &Args{Int: [6]uint64{uint64(i), 1}})
+		returned := time.Now()
 		cancel()
+		var de *DeadlineError
 		switch {
 		case err == nil && r.Int == uint64(i)+1:
 			completed++
-		case errors.Is(err, ErrDeadline):
+			if timeout == 0 {
+				t.Fatalf("call %d with a done context completed", i)
+			}
+		case errors.As(err, &de) && errors.Is(err, ErrDeadline):
 			interrupted++
+			switch {
+			case timeout == time.Hour:
+				t.Fatalf("call %d interrupted an hour early: %v", i, err)
+			case returned.Before(deadline):
+				t.Fatalf("call %d interrupted %v before its deadline: %v", i, deadline.Sub(returned), err)
+			case timeout == 0 && de.PC != 0:
+				t.Fatalf("call %d with a done context started: %v", i, err)
+			case de.PC == 0:
+				early++
+			}
 		default:
 			t.Fatalf("call %d = %d, %v", i, r.Int, err)
 		}
+		// The thread is clean for the next call, whatever the signal did.
 		if r, err := Call(m.fn("add"), &Args{Int: [6]uint64{uint64(i), 2}}); err != nil || r.Int != uint64(i)+2 {
 			t.Fatalf("plain call %d = %d, %v", i, r.Int, err)
 		}
 	}
-	t.Logf("%d completed, %d interrupted", completed, interrupted)
+	if completed < n/50 || interrupted < n/50 {
+		t.Errorf("%d completed, %d interrupted of %d: want at least the %d that must", completed, interrupted, n, n/50)
+	}
+	t.Logf("%d completed, %d interrupted (%d before they started)", completed, interrupted, early)
 }
 
 func TestAbortAndCallbackState(t *testing.T) {
@@ -334,12 +362,7 @@ func TestGoNilDereferenceStillPanics(t *testing.T) {
 	// Another thread sits in a protected call meanwhile: the in-plugin
 	// state is per thread, so faults here still go to the Go runtime.
 	ctx, cancel := context.WithCancel(context.Background())
-	spun := make(chan error)
-	go func() {
-		_, err := CallContext(ctx, m.fn("spin"), nil)
-		spun <- err
-	}()
-	time.Sleep(20 * time.Millisecond) // let it get into the plugin
+	spun := m.spinInside(t, ctx)
 	defer func() {
 		cancel()
 		if err := <-spun; !errors.Is(err, context.Canceled) {
@@ -361,29 +384,49 @@ func TestGoNilDereferenceStillPanics(t *testing.T) {
 	}
 }
 
+// childEnv, set in the environment of the test binary, makes TestMain
+// crash the process the way TestUnprotectedCrashesStillReachGo asks for
+// instead of running the tests.
 const childEnv = "RUNPLUG_SANDBOX_CHILD"
 
-// TestChild is not a test on its own: the subprocess tests run the test
-// binary with it and childEnv set, and check how the process ends.
-func TestChild(t *testing.T) {
-	mode := os.Getenv(childEnv)
-	if mode == "" {
-		t.Skip("helper for subprocess tests")
+// TestMain runs the tests, or, in a child started with childEnv, crashes.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(childEnv); mode != "" {
+		crashChild(mode)
+		fmt.Fprintf(os.Stderr, "child %s: still alive\n", mode)
+		os.Exit(3)
 	}
-	m := newTestImage(t, "child.so")
-	if _, err := Call(m.fn("null_read"), nil); err == nil {
-		t.Fatal("protected null read did not fault")
+	os.Exit(m.Run())
+}
+
+// crashChild checks that a protected fault is trapped in this process,
+// then crashes in one of the ways the Go runtime must still report:
+// an unprotected fault in C, a Go nil dereference, abort().
+func crashChild(mode string) {
+	img, err := makeTestImage("child.so")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(4)
+	}
+	if _, err := Call(img.fn("null_read"), nil); err == nil {
+		fmt.Fprintln(os.Stderr, "protected null read did not fault")
+		os.Exit(4)
 	}
 	switch mode {
 	case "unprotected":
-		fixtureCall2(m.fn("null_read"), 0, 0)
+		fixtureCall2(img.fn("null_read"), 0, 0)
 	case "nil":
 		var p *int
 		println(*p)
 	case "abort":
-		fixtureCall2(hostSym(t, "libc.so.6", "abort", ""), 0, 0)
+		h, err := OpenHostLibrary("libc.so.6")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(4)
+		}
+		abort, _ := h.Lookup("abort", "")
+		fixtureCall2(abort, 0, 0)
 	}
-	t.Fatal("still alive")
 }
 
 func TestUnprotectedCrashesStillReachGo(t *testing.T) {
@@ -397,7 +440,7 @@ func TestUnprotectedCrashesStillReachGo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestChild$", "-test.v")
+			cmd := exec.Command(os.Args[0])
 			cmd.Env = append(os.Environ(), childEnv+"="+tt.mode, "GOTRACEBACK=single")
 			out, err := cmd.CombinedOutput()
 			var ee *exec.ExitError

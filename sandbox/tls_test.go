@@ -320,7 +320,7 @@ func TestTLSTemplateFault(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	ps := os.Getpagesize()
-	page, err := syscall.Mmap(-1, 0, ps, syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS)
+	page, err := syscall.Mmap(-1, 0, ps, syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
 	if err != nil {
 		t.Fatal(err)
 	}

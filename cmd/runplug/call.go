@@ -24,13 +24,35 @@ func (d *dirList) Set(v string) error {
 	return nil
 }
 
+var callCommand = command{
+	name:    "call",
+	args:    "FILE SYMBOL [ARG...]",
+	summary: "load FILE with runplug's loader, call SYMBOL with the ARGs and print its result",
+	native:  true,
+	details: `Each ARG is an integer (123, -5, 0x1f), d:REAL (a double) or s:TEXT (a pointer
+to a NUL-terminated copy of TEXT): at most 6 integers or strings and 8 doubles,
+passed in registers as the SysV AMD64 ABI says. Errors count arguments from 1.
+The result is printed as --ret says (default int: rax as a signed integer).
+
+FILE may be a name without a slash ("libz.so.1"): unless a file of that name
+is in the current directory, it is searched for as dlopen does. Needed
+libraries are searched in FILE's DT_RUNPATH, then each -L DIR in order,
+then LD_LIBRARY_PATH and the system directories. The plugin may call the host
+functions runplug_log and runplug_now_ns (plugins/runplug.h).
+
+Exit status: 0 the call returned, 1 an error (one line on standard error),
+2 a usage error, 3 the plugin faulted (in SYMBOL or in a constructor).
+`,
+	run: runCall,
+}
+
 // runCall is `runplug call`: load FILE with runplug's loader, call SYMBOL
 // with the ARGs and print the result on one line.
 func runCall(args []string, stdout, stderr io.Writer) int {
 	fs, level := newFlagSet("call")
-	ret := fs.String("ret", "int", "result type: int, uint, hex, double, str or void")
+	ret := fs.String("ret", "int", "result `KIND`: int, uint, hex, double, str or void")
 	var dirs dirList
-	fs.Var(&dirs, "L", "a directory to search for needed libraries (repeatable)")
+	fs.Var(&dirs, "L", "a directory `DIR` to search for needed libraries (repeatable)")
 	logger, err := parseFlags(fs, level, args, stdout, stderr)
 	if err != nil {
 		return flagExit(err)
@@ -45,6 +67,11 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	ca, err := parseCallArgs(fs.Args()[2:])
 	if err != nil {
 		return usageError(stderr, "call", err.Error())
+	}
+	// Parse FILE as inspect does first, so that the two commands word a
+	// file that is no shared object the same way.
+	if _, _, err := parseObject(path, dirs); err != nil {
+		return fail(stderr, fmt.Errorf("call %s: %w", path, err))
 	}
 
 	l := loader.New(loader.Options{Logger: logger, SearchPath: dirs})
@@ -72,6 +99,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		a.Int[slot] = addrs[i]
 	}
 	logger.Debug("calling", "plugin", p.Name(), "symbol", symbol, "addr", fmt.Sprintf("%#x", fn.Addr()))
+	logger.Trace("argument registers", "int", fmt.Sprintf("%#x", a.Int), "float", fmt.Sprint(a.Float))
 	r, err := fn.CallArgs(nil, &a)
 	if err != nil {
 		return callFailed(stderr, fmt.Sprintf("call %s %s", path, symbol), err)
@@ -95,29 +123,8 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 func callFailed(stderr io.Writer, what string, err error) int {
 	var fe *sandbox.FaultError
 	if errors.As(err, &fe) {
-		fmt.Fprintf(stderr, "runplug: %s: plugin faulted: %s\n", what, oneLine(faultReport(fe)))
+		fmt.Fprintf(stderr, "runplug: %s: plugin faulted: %s\n", what, oneLine(fe.Error()))
 		return exitFault
 	}
 	return fail(stderr, fmt.Errorf("%s: %w", what, err))
-}
-
-// faultReport describes a trapped fault: the signal, what the faulting
-// address is, where the PC was (symbol+offset) and in which plugin.
-func faultReport(fe *sandbox.FaultError) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s (%s)", sandbox.SignalName(fe.Signal), sandbox.CodeName(fe.Signal, fe.Code))
-	if fe.Where != "" {
-		fmt.Fprintf(&b, " at %#x: %s", fe.Addr, fe.Where)
-	}
-	fmt.Fprintf(&b, "; pc %#x", fe.PC)
-	if fe.Symbol != "" {
-		fmt.Fprintf(&b, " (%s)", fe.Symbol)
-	}
-	switch {
-	case fe.Plugin != "":
-		fmt.Fprintf(&b, " in plugin %s", fe.Plugin)
-	case fe.Object != "":
-		fmt.Fprintf(&b, " in %s", fe.Object)
-	}
-	return b.String()
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // demoStringSymbol reads the NUL-terminated string an exported object
@@ -117,9 +118,9 @@ func TestDemoRuns(t *testing.T) {
 		fmt.Sprintf("fib(90)                = %d", fib90),
 		"next(), next()         = 101, 102",
 		"next() = 101 (its own",
-		"trapped: SIGSEGV (SEGV_MAPERR) at 0x0: not mapped", "(crash+0x", "in plugin demo.so",
+		"trapped: SIGSEGV (SEGV_MAPERR) at 0x0: not mapped", ": crash+0x", "in demo.so",
 		"plugin quarantined", "still works: fib(10) = 55",
-		"---p  tombstone", "unloaded plugin demo.so", ": 0 mappings left",
+		"---p  tombstone", "unloaded plugin demo.so", ") is unmapped",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
@@ -159,7 +160,10 @@ func TestDemoReproducible(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c1, c2 := comment(fresh), comment(demoSO); c1 != c2 || c1 == "" {
-		t.Skipf("the committed demo.so was built by %q, this machine's compiler is %q", c2, c1)
+		// Byte identity is a property of one compiler build: CI's (Debian
+		// 12's gcc) made the committed object. TestDemoMatchesFreshBuild
+		// checks what any compiler must agree on.
+		testenv.Skipf(t, "the committed demo.so was built by %q, this machine's compiler is %q (Debian 12's gcc-12 builds it)", c2, c1)
 	}
 	out := filepath.Join(t.TempDir(), "demo.so")
 	if msg, err := exec.Command("go", "run", "./demo/gen.go", "-o", out).CombinedOutput(); err != nil {

@@ -5,10 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/sandbox"
 )
 
 // TestCallFaults calls each function of plugins/faults.c: every fault is
@@ -21,14 +24,14 @@ func TestCallFaults(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"fault_null_read"}, []string{"SIGSEGV (SEGV_MAPERR) at 0x0: not mapped", "(fault_null_read+0x", "in plugin faults.so"}},
-		{[]string{"fault_write_text"}, []string{"SIGSEGV (SEGV_ACCERR)", "(R-X) of faults.so", "(fault_write_text+0x"}},
-		{[]string{"fault_write_rodata"}, []string{"SIGSEGV (SEGV_ACCERR)", "of faults.so", "(fault_write_rodata+0x"}},
-		{[]string{"fault_div_zero", "7"}, []string{"SIGFPE (FPE_INTDIV)", "(fault_div_zero+0x", "in plugin faults.so"}},
-		{[]string{"fault_trap"}, []string{"SIGILL", "(fault_trap+0x", "in plugin faults.so"}},
-		{[]string{"fault_recurse", "0"}, []string{"SIGSEGV", "stack overflow", "(fault_recurse+0x", "in plugin faults.so"}},
-		{[]string{"fault_jump_data"}, []string{"SIGSEGV (SEGV_ACCERR)", "(RW-) of faults.so", "in plugin faults.so"}},
-		{[]string{"fault_read_past_end"}, []string{"SIGSEGV", "guard page after faults.so", "(fault_read_past_end+0x"}},
+		{[]string{"fault_null_read"}, []string{"SIGSEGV (SEGV_MAPERR) at 0x0: not mapped", ": fault_null_read+0x", "in faults.so"}},
+		{[]string{"fault_write_text"}, []string{"SIGSEGV (SEGV_ACCERR)", "(R-X) of faults.so", ": fault_write_text+0x"}},
+		{[]string{"fault_write_rodata"}, []string{"SIGSEGV (SEGV_ACCERR)", "of faults.so", ": fault_write_rodata+0x"}},
+		{[]string{"fault_div_zero", "7"}, []string{"SIGFPE (FPE_INTDIV)", ": fault_div_zero+0x", "in faults.so"}},
+		{[]string{"fault_trap"}, []string{"SIGILL", ": fault_trap+0x", "in faults.so"}},
+		{[]string{"fault_recurse", "0"}, []string{"SIGSEGV", "stack overflow", ": fault_recurse+0x", "in faults.so"}},
+		{[]string{"fault_jump_data"}, []string{"SIGSEGV (SEGV_ACCERR)", "(RW-) of faults.so", "in faults.so"}},
+		{[]string{"fault_read_past_end"}, []string{"SIGSEGV", "guard page after faults.so", ": fault_read_past_end+0x"}},
 		{[]string{"fault_abort"}, []string{"SIGABRT"}},
 	}
 	for _, tt := range tests {
@@ -51,6 +54,39 @@ func TestCallFaults(t *testing.T) {
 			// The host carries on.
 			if got := callOK(t, faults, "faults_ok", "40", "2"); got != "42" {
 				t.Errorf("faults_ok(40, 2) after the fault = %s", got)
+			}
+		})
+	}
+}
+
+// TestFaultReadsTheSame checks that a fault reads the same in the command
+// as in the library: the command's report is the library's
+// FaultError.Error() for the same call (load addresses aside).
+func TestFaultReadsTheSame(t *testing.T) {
+	faults := plugintest.Build(t, "faults")
+	addr := regexp.MustCompile(`0x[0-9a-f]{6,}`) // load addresses, not 0x0 or symbol offsets
+	for _, fn := range []string{"fault_null_read", "fault_write_text", "fault_read_past_end"} {
+		t.Run(fn, func(t *testing.T) {
+			_, _, errs := runCmd(t, "call", faults, fn)
+			l := loader.New(loader.Options{})
+			defer l.Close()
+			p, err := l.Load(faults)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := p.Func(fn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = f.Call()
+			var fe *sandbox.FaultError
+			if !errors.As(err, &fe) {
+				t.Fatalf("library: %v, want a *sandbox.FaultError", err)
+			}
+			lib := addr.ReplaceAllString(fe.Error(), "ADDR")
+			cmd := addr.ReplaceAllString(strings.TrimSuffix(errs, "\n"), "ADDR")
+			if !strings.HasSuffix(cmd, ": plugin faulted: "+lib) {
+				t.Errorf("command reports\n\t%s\nlibrary reports\n\t%s", cmd, lib)
 			}
 		})
 	}
@@ -96,6 +132,37 @@ func TestBinaryExitStatus(t *testing.T) {
 		}
 		if strings.Contains(string(out), "goroutine ") || strings.Contains(string(out), "panic:") {
 			t.Errorf("runplug %s: Go crash output:\n%s", strings.Join(tt.args, " "), out)
+		}
+	}
+}
+
+// TestUnsupportedBuildSaysSo builds the command without cgo, the build
+// that cannot run plugins: commands that would run plugin code fail with
+// one line saying what is needed; inspect and version still work.
+func TestUnsupportedBuildSaysSo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "runplug-nocgo")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
+	}
+	faults := plugintest.Build(t, "faults")
+	for _, args := range [][]string{nil, {"demo"}, {"call", faults, "faults_ok", "1", "2"}} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitError {
+			t.Errorf("runplug %q: %v, want exit status %d", args, err, exitError)
+		}
+		if strings.Count(string(out), "\n") != 1 || !strings.Contains(string(out), "needs linux/amd64 built with cgo") {
+			t.Errorf("runplug %q printed %q, want one line saying what is needed", args, out)
+		}
+	}
+	for _, args := range [][]string{{"inspect", faults}, {"version"}, {"help", "call"}} {
+		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+			t.Errorf("runplug %q: %v\n%s", args, err, out)
 		}
 	}
 }

@@ -124,6 +124,21 @@ type Import struct {
 }
 
 // runInspect is `runplug inspect`.
+var inspectCommand = command{
+	name:    "inspect",
+	args:    "FILE",
+	summary: "describe a shared object: header, segments, mapping plan, imports, exports, relocations",
+	details: `FILE is parsed and planned, never mapped or run. FILE may be a name
+without a slash ("libz.so.1"): unless a file of that name is in the
+current directory, it is searched for as dlopen does. Imports a host must provide
+(not the C library's, not runplug_log or runplug_now_ns) are marked.
+
+Exit status: 0 success, 1 an error (FILE is not a shared object runplug can
+load; one line on standard error), 2 a usage error.
+`,
+	run: runInspect,
+}
+
 func runInspect(args []string, stdout, stderr io.Writer) int {
 	fs, level := newFlagSet("inspect")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -134,15 +149,12 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() != 1 {
 		return usageError(stderr, "inspect", "want exactly one FILE")
 	}
-	path := fs.Arg(0)
-	if found, err := findObject(path, nil); err == nil {
-		path = found
+	arg := fs.Arg(0)
+	path, f, err := parseObject(arg, nil)
+	if err != nil {
+		return fail(stderr, fmt.Errorf("inspect %s: %w", arg, err))
 	}
 	logger.Debug("inspect", "path", path)
-	f, err := parseFile(path)
-	if err != nil {
-		return fail(stderr, fmt.Errorf("inspect %s: %w", path, err))
-	}
 	rep, err := buildReport(path, f, elfmap.PlanOptions{})
 	if err != nil {
 		return fail(stderr, fmt.Errorf("inspect %s: %w", path, err))
@@ -159,6 +171,19 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	}
 	printReport(stdout, rep)
 	return exitOK
+}
+
+// parseObject finds the object a FILE|NAME argument designates
+// (findObject: a path, or a name searched for as ld.so does) and parses it.
+// inspect and call both start with it, so that they word every failure the
+// same way.
+func parseObject(arg string, dirs []string) (string, *elfmap.File, error) {
+	path, err := findObject(arg, dirs)
+	if err != nil {
+		return "", nil, err
+	}
+	f, err := parseFile(path)
+	return path, f, err
 }
 
 // parseFile opens and parses the shared object at path. Errors read
@@ -323,21 +348,11 @@ func relrCount(relr []uint64) int {
 }
 
 // progTypeName names a program header type the way readelf -l does:
-// "LOAD", "DYNAMIC", "GNU_RELRO", or the number in hex when unknown.
+// "LOAD", "DYNAMIC", "GNU_RELRO" (debug/elf's name without "PT_"), or the
+// number in hex when debug/elf knows none.
 func progTypeName(t elf.ProgType) string {
-	switch t {
-	case elf.PT_GNU_PROPERTY:
-		return "GNU_PROPERTY"
-	case elf.PT_GNU_STACK:
-		return "GNU_STACK"
-	case elf.PT_GNU_RELRO:
-		return "GNU_RELRO"
-	case elf.PT_GNU_EH_FRAME:
-		return "GNU_EH_FRAME"
-	}
-	s := t.String()
-	if strings.HasPrefix(s, "PT_") {
-		return strings.TrimPrefix(s, "PT_")
+	if s, ok := strings.CutPrefix(t.String(), "PT_"); ok && !strings.Contains(s, "+") {
+		return s
 	}
 	return fmt.Sprintf("%#x", uint32(t))
 }
@@ -357,42 +372,30 @@ func progFlags(fl elf.ProgFlag) string {
 	return string(b)
 }
 
-// symKind names a symbol type for Export.Kind.
+// symKind names a symbol type for Export.Kind: debug/elf's name, lower
+// case, without "STT_" ("func", "object", "tls"; "ifunc" for
+// STT_GNU_IFUNC), or "typeN" when debug/elf knows none.
 func symKind(t elf.SymType) string {
-	switch t {
-	case elf.STT_FUNC:
-		return "func"
-	case elf.STT_OBJECT:
-		return "object"
-	case elf.STT_GNU_IFUNC:
-		return "ifunc"
-	case elf.STT_TLS:
-		return "tls"
-	case elf.STT_NOTYPE:
-		return "notype"
-	case elf.STT_SECTION:
-		return "section"
-	case elf.STT_COMMON:
-		return "common"
-	case elf.STT_FILE:
-		return "file"
+	s, ok := strings.CutPrefix(t.String(), "STT_")
+	if !ok || strings.Contains(s, "+") || strings.HasPrefix(s, "LO") || strings.HasPrefix(s, "HI") {
+		return fmt.Sprintf("type%d", int(t))
 	}
-	return fmt.Sprintf("type%d", int(t))
+	return strings.ToLower(strings.TrimPrefix(s, "GNU_"))
 }
 
-// symBind names a symbol binding for Export.Bind.
+// symBind names a symbol binding for Export.Bind: debug/elf's name, lower
+// case, without "STB_" ("global", "weak", "local"), "unique" for
+// STB_GNU_UNIQUE (10, which debug/elf calls STB_LOOS), or "bindN".
 func symBind(b elf.SymBind) string {
-	switch b {
-	case elf.STB_GLOBAL:
-		return "global"
-	case elf.STB_WEAK:
-		return "weak"
-	case elf.STB_LOCAL:
-		return "local"
-	case 10: // STB_GNU_UNIQUE
+	const stbGNUUnique = 10
+	if b == stbGNUUnique {
 		return "unique"
 	}
-	return fmt.Sprintf("bind%d", int(b))
+	s, ok := strings.CutPrefix(b.String(), "STB_")
+	if !ok || strings.Contains(s, "+") || strings.HasPrefix(s, "LO") || strings.HasPrefix(s, "HI") {
+		return fmt.Sprintf("bind%d", int(b))
+	}
+	return strings.ToLower(s)
 }
 
 // relocName names a relocation type of machine m as the psABI and readelf

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // systemLibs are real distribution libraries inspect must agree with
@@ -52,9 +53,7 @@ func inspectJSON(t *testing.T, path string) *Report {
 // tool runs an external program and returns its standard output.
 func tool(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s not installed (.ci/run installs binutils)", name)
-	}
+	testenv.LookPath(t, name, "apt-get install binutils")
 	out, err := exec.Command(name, args...).Output()
 	if err != nil {
 		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)

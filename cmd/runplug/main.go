@@ -3,22 +3,18 @@
 //
 // Usage:
 //
-//	runplug                      run the demo on the embedded example plugin
-//	runplug demo [--log-level L] the same, with flags
-//	runplug inspect [--json] [--log-level L] FILE
-//	runplug call [--ret KIND] [-L DIR]... [--log-level L] FILE SYMBOL [ARG...]
-//	runplug ldd [--json] [-L DIR]... [--log-level L] FILE
-//	runplug check [--json] [--against-dlopen] [--timeout D] PATH...
+//	runplug [--log-level L] [COMMAND] [FLAGS] [ARGS]
+//	runplug help [COMMAND]
+//	runplug --version
 //
-// FILE may be a name without a slash ("libz.so.1"): unless a file of that
-// name is in the current directory, it is searched for as dlopen does.
-//
-// call gives the plugin the host functions declared in plugins/runplug.h
-// (runplug_log, runplug_now_ns); inspect lists the imports a host must
-// provide.
-//
-// Flags come before the positional arguments (so that a negative integer
-// argument of call is never taken for a flag).
+// With no command it runs the demo on the embedded example plugin. FILE
+// may be a name without a slash ("libz.so.1"): unless a file of that name
+// is in the current directory, it is searched for as dlopen does.
+// `runplug help` lists the commands; `runplug help COMMAND` (or
+// `runplug COMMAND --help`) says what one takes. Flags come before the
+// positional arguments (so that a negative integer argument of call is
+// never taken for a flag). --log-level is accepted before the command as
+// well as among its flags.
 //
 // Exit status: 0 success, 1 error (one line on standard error), 2 usage
 // error, 3 the called plugin faulted (call only).
@@ -30,9 +26,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/runplug/runplug/sandbox"
 )
 
 // Exit statuses.
@@ -43,21 +43,89 @@ const (
 	exitFault = 3
 )
 
-const usageText = `usage:
-  runplug                       run the demo on the embedded example plugin
-  runplug demo [--log-level L]
-  runplug inspect [--json] [--log-level L] FILE
-  runplug ldd [--json] [-L DIR]... [--log-level L] FILE
-      the dependency tree as runplug resolves it; exit 1 when something would be refused or is missing
-  runplug check [--json] [--against-dlopen] [--timeout D] PATH...
-      load and close each shared object under PATH (files or directories, recursive), each in a child
-      process; --against-dlopen compares with glibc's dlopen (exit 0 when runplug loads all it loads)
-  runplug call [--ret int|uint|hex|double|str|void] [-L DIR]... [--log-level L] FILE SYMBOL [ARG...]
-      ARG: an integer (123, -5, 0x1f), d:REAL (a double), s:TEXT (a pointer to a C string)
-      the plugin may call the host functions runplug_log and runplug_now_ns (plugins/runplug.h)
-FILE: a path, or a name without a slash (not a file in the current directory) searched for as dlopen does
-log levels: trace, debug, info, warn, error, off (default off)
-`
+// command is one row of runplug's command table.
+type command struct {
+	name    string
+	args    string // what follows the flags, for the usage line: "FILE SYMBOL [ARG...]"
+	summary string // one line, for `runplug help`
+	details string // what `runplug help NAME` adds: arguments, defaults, exit statuses
+	native  bool   // runs plugin code: needs a build that can (sandbox.Supported)
+	hidden  bool   // not listed by `runplug help` (internal to another command)
+	run     func(args []string, stdout, stderr io.Writer) int
+}
+
+// commands is the command table, in the order `runplug help` lists them.
+// To add a command, write its run function (which parses its flags with
+// newFlagSet and parseFlags, so that --help works) and a command value in
+// a file of its own, and add a line here. (It is filled by init because
+// the run functions print their help from it.)
+var commands []*command
+
+func init() {
+	commands = []*command{
+		&demoCommand,
+		&inspectCommand,
+		&lddCommand,
+		&callCommand,
+		&checkCommand,
+		&checkChildCommand,
+		&versionCommand,
+	}
+}
+
+var lddCommand = command{
+	name:    "ldd",
+	args:    "FILE",
+	summary: "print the dependency tree of FILE as runplug resolves it",
+	details: `FILE may be a name without a slash ("libz.so.1"): unless a file of that name
+is in the current directory, it is searched for as dlopen does. Needed
+libraries are searched in each object's DT_RUNPATH, then each -L DIR in
+order, then LD_LIBRARY_PATH and the system directories. Nothing is mapped
+or run.
+
+Exit status: 0 every library resolves, 1 something is missing or would be
+refused (the tree shows what; other errors: one line on standard error),
+2 a usage error.
+`,
+	run: runLdd,
+}
+
+var checkCommand = command{
+	name:    "check",
+	args:    "PATH...",
+	summary: "load and close each shared object under PATH, each in a child process, and report",
+	native:  true,
+	details: `Each PATH is a file or a directory (searched recursively). Every ELF shared
+object found is loaded and closed by runplug in a child process of its own,
+so that a crash or a hang is reported and the next object starts clean.
+--against-dlopen also dlopens each object in a child and compares.
+
+Exit status: 0 runplug loads every object (with --against-dlopen: every
+object it loads where glibc's dlopen does), 1 otherwise or on an error,
+2 a usage error.
+`,
+	run: runCheck,
+}
+
+// checkChildCommand is the hidden command a child of check runs.
+var checkChildCommand = command{
+	name:    checkChildCmd,
+	args:    "runplug|dlopen PATH",
+	summary: "(internal) one load of check, in its own process",
+	native:  true,
+	hidden:  true,
+	run:     runCheckChild,
+}
+
+// lookupCommand returns the command named name, or nil.
+func lookupCommand(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -66,27 +134,108 @@ func main() {
 // run is the whole command: it parses args, writes to stdout and stderr, and
 // returns the exit status. Tests call it directly.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		return runDemo(nil, stdout, stderr)
+	// Global flags, before the command: --log-level, --version, --help.
+	global := flag.NewFlagSet("runplug", flag.ContinueOnError)
+	global.SetOutput(io.Discard)
+	level := global.String("log-level", "", "log level (see runplug help)")
+	version := global.Bool("version", false, "print the version")
+	if err := global.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printOverview(stdout)
+			return exitOK
+		}
+		return usageError(stderr, "", err.Error())
 	}
-	switch args[0] {
-	case "inspect":
-		return runInspect(args[1:], stdout, stderr)
-	case "call":
-		return runCall(args[1:], stdout, stderr)
-	case "demo":
-		return runDemo(args[1:], stdout, stderr)
-	case "ldd":
-		return runLdd(args[1:], stdout, stderr)
-	case "check":
-		return runCheck(args[1:], stdout, stderr)
-	case checkChildCmd:
-		return runCheckChild(args[1:], stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usageText)
+	if *version {
+		return runVersion(nil, stdout, stderr)
+	}
+	args = global.Args()
+	name := "demo"
+	if len(args) > 0 {
+		name, args = args[0], args[1:]
+	}
+	if name == "help" {
+		return runHelp(args, stdout, stderr)
+	}
+	c := lookupCommand(name)
+	if c == nil {
+		return usageError(stderr, "", fmt.Sprintf("unknown command %q", name))
+	}
+	if c.native && !sandbox.Supported && !wantsHelp(args) {
+		return fail(stderr, fmt.Errorf("%s: %w", name, sandbox.ErrUnsupported))
+	}
+	if *level != "" {
+		// The command's own --log-level, if given, comes later and wins.
+		args = append([]string{"--log-level=" + *level}, args...)
+	}
+	return c.run(args, stdout, stderr)
+}
+
+// wantsHelp reports whether a command's arguments ask for its help.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// runHelp is `runplug help [COMMAND]`.
+func runHelp(args []string, stdout, stderr io.Writer) int {
+	switch len(args) {
+	case 0:
+		printOverview(stdout)
 		return exitOK
+	case 1:
+		if args[0] == "help" {
+			printOverview(stdout)
+			return exitOK
+		}
+		c := lookupCommand(args[0])
+		if c == nil {
+			return usageError(stderr, "help", fmt.Sprintf("unknown command %q", args[0]))
+		}
+		return c.run([]string{"--help"}, stdout, stderr)
 	}
-	return usageError(stderr, "", fmt.Sprintf("unknown command %q", args[0]))
+	return usageError(stderr, "help", "want at most one COMMAND")
+}
+
+const logLevels = "trace, debug, info, warn, error or off"
+
+// printOverview is `runplug help`: every command on one line.
+func printOverview(w io.Writer) {
+	fmt.Fprintf(w, "usage: runplug [--log-level L] [COMMAND] [FLAGS] [ARGS]\n\n")
+	fmt.Fprintf(w, "commands (with none, runplug runs demo):\n")
+	for _, c := range commands {
+		if !c.hidden {
+			fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		}
+	}
+	fmt.Fprintf(w, "  %-8s %s\n", "help", "say what a command takes: runplug help COMMAND")
+	fmt.Fprintf(w, "\nglobal flags (before COMMAND):\n  --log-level L   %s (default off)\n  --version       print the version\n", logLevels)
+	fmt.Fprintf(w, "\nexit status: 0 success, 1 error, 2 usage error, 3 the called plugin faulted\n")
+}
+
+// printHelp is `runplug help NAME` and `runplug NAME --help`: parseFlags
+// calls it with the command's flag set.
+func printHelp(w io.Writer, c *command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: runplug %s [FLAGS]", c.name)
+	if c.args != "" {
+		fmt.Fprint(w, " "+c.args)
+	}
+	fmt.Fprintf(w, "\n\n%s\n", c.summary)
+	if c.details != "" {
+		fmt.Fprintf(w, "\n%s", c.details)
+		if !strings.HasSuffix(c.details, "\n") {
+			fmt.Fprintln(w)
+		}
+	}
+	fmt.Fprintf(w, "\nflags (all before the first argument; --log-level may also come before %s):\n", c.name)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
 }
 
 // errUsage is returned by parseFlags after it has reported a usage error.
@@ -101,17 +250,21 @@ var errHelp = errors.New("help")
 func newFlagSet(name string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	level := fs.String("log-level", "off", "log level: trace, debug, info, warn, error or off")
+	level := fs.String("log-level", "off", "log `LEVEL`: "+logLevels)
 	return fs, level
 }
 
 // parseFlags parses args with fs and builds the logger. On a usage error it
-// prints one line and returns errUsage; for -h it prints the usage text and
-// returns errHelp.
+// prints one line and returns errUsage; for -h it prints the command's help
+// and returns errHelp.
 func parseFlags(fs *flag.FlagSet, level *string, args []string, stdout, stderr io.Writer) (hclog.Logger, error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, usageText)
+			if c := lookupCommand(fs.Name()); c != nil {
+				printHelp(stdout, c, fs)
+			} else {
+				printOverview(stdout)
+			}
 			return nil, errHelp
 		}
 		usageError(stderr, fs.Name(), err.Error())
@@ -134,14 +287,15 @@ func flagExit(err error) int {
 }
 
 // newLogger returns a logger writing to w at the named level; "off" (the
-// default) gives a logger that discards everything.
+// default) gives a logger that discards everything. trace is accepted as
+// the most verbose level: it adds the loader's per-object events to debug's.
 func newLogger(level string, w io.Writer) (hclog.Logger, error) {
 	if strings.EqualFold(level, "off") || level == "" {
 		return hclog.NewNullLogger(), nil
 	}
 	l := hclog.LevelFromString(level)
 	if l == hclog.NoLevel {
-		return nil, fmt.Errorf("unknown log level %q (want trace, debug, info, warn, error or off)", level)
+		return nil, fmt.Errorf("unknown log level %q (want %s)", level, logLevels)
 	}
 	return hclog.New(&hclog.LoggerOptions{Name: "runplug", Level: l, Output: w}), nil
 }
@@ -149,10 +303,14 @@ func newLogger(level string, w io.Writer) (hclog.Logger, error) {
 // usageError prints one usage line and returns exitUsage.
 func usageError(stderr io.Writer, cmd, msg string) int {
 	prefix := "runplug: "
+	help := "runplug help"
 	if cmd != "" {
 		prefix += cmd + ": "
+		if lookupCommand(cmd) != nil {
+			help += " " + cmd
+		}
 	}
-	fmt.Fprintf(stderr, "%s%s (see runplug help)\n", prefix, oneLine(msg))
+	fmt.Fprintf(stderr, "%s%s (see %s)\n", prefix, oneLine(msg), help)
 	return exitUsage
 }
 
@@ -172,4 +330,42 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
+}
+
+var versionCommand = command{
+	name:    "version",
+	summary: "print runplug's version, the Go release it was built with, and whether this build can run plugins",
+	run:     runVersion,
+}
+
+// runVersion is `runplug version` and `runplug --version`.
+func runVersion(args []string, stdout, stderr io.Writer) int {
+	fs, level := newFlagSet("version")
+	if _, err := parseFlags(fs, level, args, stdout, stderr); err != nil {
+		return flagExit(err)
+	}
+	if fs.NArg() != 0 {
+		return usageError(stderr, "version", "takes no arguments")
+	}
+	fmt.Fprintln(stdout, versionLine())
+	return exitOK
+}
+
+// versionLine is, for example, "runplug v0.3.0 (go1.26.8 linux/amd64;
+// runs plugins)" or, built from a checkout, "runplug (devel) 53277a7...".
+func versionLine() string {
+	v := "(unknown)"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v = bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && v == "(devel)" {
+				v += " " + s.Value
+			}
+		}
+	}
+	can := "runs plugins"
+	if !sandbox.Supported {
+		can = "cannot run plugins: " + sandbox.ErrUnsupported.Error()
+	}
+	return fmt.Sprintf("runplug %s (%s %s/%s; %s)", v, runtime.Version(), runtime.GOOS, runtime.GOARCH, can)
 }

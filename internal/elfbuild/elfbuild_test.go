@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // specs are the objects the builder's own tests check.
@@ -110,10 +112,7 @@ func TestBuildProgramHeaders(t *testing.T) {
 // binutils' readelf, which reads them through the dynamic segment and the
 // hash tables (-D), as a loader does.
 func TestBuildReadelf(t *testing.T) {
-	readelf, err := exec.LookPath("readelf")
-	if err != nil {
-		t.Skip("no readelf:", err)
-	}
+	readelf := testenv.LookPath(t, "readelf", "apt-get install binutils")
 	dir := t.TempDir()
 	for name, spec := range specs {
 		if len(spec.Syms) == 0 {
