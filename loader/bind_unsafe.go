@@ -101,6 +101,9 @@ func (b *binding) get(r sandbox.Result, p unsafe.Pointer) {
 // Plugin.callInts, which passes just the integers, when no argument is a
 // float.
 func (b *binding) call(a *sandbox.Args, ks *cstrings) (sandbox.Result, error) {
+	if b.f.p.remote != nil {
+		return b.remoteCall(a, ks) // remote.go
+	}
 	var r sandbox.Result
 	var err error
 	if b.sig.nFloat == 0 {

@@ -211,6 +211,16 @@
 // descriptor or goroutine outlives Close (file descriptors are closed as
 // soon as the segments are mapped).
 //
+// # Isolated plugins
+//
+// With [Options].Isolation set (package isolate), every plugin the Loader
+// loads runs in a confined child process instead of the host's address
+// space: the same [Plugin], [Func], typed bindings and host functions,
+// with the same errors, plus the typed errors of a process that dies (see
+// remote.go and the isolate package). Pointers do not cross the boundary:
+// [Func.CallBuffers] passes byte buffers, and string arguments of bindings
+// are copied; [Plugin.Restart] replaces the process.
+//
 // # Logging
 //
 // Events go to [Options].Logger (silent by default), through a child

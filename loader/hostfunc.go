@@ -47,8 +47,10 @@ type hostTable struct {
 type hostFunc struct {
 	name     string
 	cb       *sandbox.Callback
-	refs     int  // objects bound to it
-	released bool // no longer in the table; freed when refs reaches 0
+	raw      RawHostFunc // fn as registered, for isolated plugins (remote.go)
+	strs     uint8       // integer registers that carry C strings (remote.go)
+	refs     int         // objects bound to it
+	released bool        // no longer in the table; freed when refs reaches 0
 }
 
 // RegisterHostFunc makes fn callable by plugins loaded afterwards under
@@ -103,7 +105,7 @@ func (l *Loader) RegisterHostFunc(name string, fn any) (release func(), err erro
 	cb.SetPanicHandler(func(e *sandbox.HostPanicError) {
 		l.log.Error("host function panicked outside a plugin call; it returned 0", "symbol", name, "panic", fmt.Sprint(e.Value))
 	})
-	h := &hostFunc{name: name, cb: cb}
+	h := &hostFunc{name: name, cb: cb, raw: hf.rawForm(), strs: hostStringSlots(fn)}
 	if t.fns == nil {
 		t.fns = map[string]*hostFunc{}
 		t.users = map[*object][]*hostFunc{}

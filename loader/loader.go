@@ -75,6 +75,10 @@ type Options struct {
 	// budget, or once there are more than 64 of them. 0 means
 	// DefaultTombstoneBudget; 1 releases every image at Close.
 	TombstoneBudget uint64
+	// Isolation, when set, runs every plugin this Loader loads in a
+	// process of its own (package isolate) instead of the host's address
+	// space: see Isolation.
+	Isolation Isolation
 }
 
 // Loader loads plugins, their dependencies, and owns them all: closing it
@@ -325,6 +329,9 @@ func (l *Loader) mapPath(path, name string) (*object, fileKey, error) {
 // host's copy) is not loaded again: the Plugin is the host's library, its
 // symbols found with dlsym and called through the sandbox like any other.
 func (l *Loader) Load(path string) (*Plugin, error) {
+	if l.opts.Isolation != nil {
+		return l.startRemote(path, filepath.Base(path), nil) // remote.go
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -362,6 +369,9 @@ func (l *Loader) Load(path string) (*Plugin, error) {
 // mapping; it is not retained. $ORIGIN in its DT_RUNPATH is unknown, so
 // such entries are skipped.
 func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
+	if l.opts.Isolation != nil {
+		return l.startRemote("", name, image) // remote.go
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {

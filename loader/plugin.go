@@ -38,6 +38,8 @@ type Plugin struct {
 	closeErr  error
 
 	host *hostLib // Load of one of glibc's own libraries: the host's copy
+
+	remoteState // an isolated plugin's process (remote.go); zero in process
 }
 
 const (
@@ -88,6 +90,10 @@ func (p *Plugin) Lookup(name string) (Symbol, error) {
 // LookupVersion is Lookup for a given symbol version ("" is any default
 // or unversioned definition), as dlvsym does.
 func (p *Plugin) LookupVersion(name, version string) (Symbol, error) {
+	if p.remote != nil {
+		s, err := p.remoteLookup(name, version)
+		return s.Symbol, err
+	}
 	if p.flags.Load()&stClosing != 0 {
 		return Symbol{}, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrClosed)
 	}
@@ -135,15 +141,19 @@ func (p *Plugin) resolveIFunc(o *object, i int) (uintptr, error) {
 // Func is a function of a plugin, ready to be called. Calls cost one
 // protected native call and no allocation.
 type Func struct {
-	p    *Plugin
-	name string
-	addr uintptr
+	p      *Plugin
+	name   string
+	addr   uintptr
+	handle uint32 // an isolated plugin's name for it (remote.go)
 }
 
 // Func looks name up (see Lookup) and returns it as a callable function.
 // It wraps ErrSymbolNotFound when name is not defined, and refuses a data
 // symbol.
 func (p *Plugin) Func(name string) (*Func, error) {
+	if p.remote != nil {
+		return p.remoteFunc(name)
+	}
 	s, err := p.Lookup(name)
 	if err != nil {
 		return nil, err
@@ -181,6 +191,10 @@ func (f *Func) Call(args ...uint64) (uint64, error) {
 	}
 	// p.callInts, by hand: one Go frame fewer (README, Performance).
 	p := f.p
+	if p.remote != nil {
+		r, err := p.remoteCall(nil, f, nil, args, nil)
+		return r.Int, err
+	}
 	if n := p.flags.Load(); n != 0 {
 		return 0, p.refused(f, n)
 	}
@@ -236,6 +250,9 @@ func (p *Plugin) refusal(flags uint32) error {
 // callContext so that a does not escape: Call and CallFloat keep their
 // argument block on the stack.
 func (p *Plugin) call(f *Func, a *sandbox.Args) (sandbox.Result, error) {
+	if p.remote != nil {
+		return p.remoteCall(nil, f, orZero(a), nil, nil)
+	}
 	if n := p.flags.Load(); n != 0 {
 		return sandbox.Result{}, p.refused(f, n)
 	}
@@ -250,6 +267,9 @@ func (p *Plugin) call(f *Func, a *sandbox.Args) (sandbox.Result, error) {
 // pointers, through Gate.CallInts, which reads ints in place (filling an
 // Args shows on a path this short). Func.Call has its body inlined.
 func (p *Plugin) callInts(f *Func, ints []uint64) (sandbox.Result, error) {
+	if p.remote != nil {
+		return p.remoteCall(nil, f, nil, ints, nil)
+	}
 	if n := p.flags.Load(); n != 0 {
 		return sandbox.Result{}, p.refused(f, n)
 	}
@@ -268,6 +288,9 @@ func (p *Plugin) refused(f *Func, n uint32) error {
 
 // callContext is call with a deadline.
 func (p *Plugin) callContext(ctx context.Context, f *Func, a *sandbox.Args) (sandbox.Result, error) {
+	if p.remote != nil {
+		return p.remoteCall(ctx, f, orZero(a), nil, nil)
+	}
 	if n := p.flags.Load(); n != 0 {
 		return sandbox.Result{}, p.refused(f, n)
 	}
@@ -321,6 +344,9 @@ func (p *Plugin) close() error {
 		return p.closeHost()
 	}
 	p.flags.Or(stClosing)
+	if p.remote != nil {
+		return p.remoteClose()
+	}
 	// Wait for the calls in flight: IFUNC resolvers, then gated calls.
 	p.slow.Lock()
 	p.slow.Unlock() // an empty critical section: only the wait matters

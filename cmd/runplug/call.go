@@ -53,6 +53,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	ret := fs.String("ret", "int", "result `KIND`: int, uint, hex, double, str or void")
 	var dirs dirList
 	fs.Var(&dirs, "L", "a directory `DIR` to search for needed libraries (repeatable)")
+	isolated := fs.Bool("isolate", false, isolateUsage) // isolate.go
 	logger, err := parseFlags(fs, level, args, stdout, stderr)
 	if err != nil {
 		return flagExit(err)
@@ -74,7 +75,10 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, fmt.Errorf("call %s: %w", path, err))
 	}
 
-	l := loader.New(loader.Options{Logger: logger, SearchPath: dirs})
+	if *isolated && *ret == "str" {
+		return usageError(stderr, "call", "--ret str cannot read the child's memory with --isolate")
+	}
+	l := loader.New(loader.Options{Logger: logger, SearchPath: dirs, Isolation: isolation(*isolated, logger)})
 	defer l.Close()
 	if err := registerBuiltins(l, stderr); err != nil {
 		return fail(stderr, fmt.Errorf("call %s: %w", path, err))
@@ -86,6 +90,23 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	fn, err := p.Func(symbol)
 	if err != nil {
 		return fail(stderr, fmt.Errorf("call %s %s: %w", path, symbol, err))
+	}
+	if *isolated {
+		var a sandbox.Args
+		copy(a.Int[:], ca.Int)
+		copy(a.Float[:], ca.Float)
+		r, err := callIsolated(fn, &a, ca.Texts, ca.StrSlot)
+		if err != nil {
+			return callFailed(stderr, fmt.Sprintf("call %s %s", path, symbol), err)
+		}
+		out, _ := formatResult(*ret, r.Int, r.Float)
+		if *ret != "void" {
+			fmt.Fprintln(stdout, out)
+		}
+		if err := l.Close(); err != nil {
+			return fail(stderr, fmt.Errorf("call %s: unload: %w", path, err))
+		}
+		return exitOK
 	}
 	strs, addrs, err := newCStrings(ca.Texts)
 	if err != nil {

@@ -44,6 +44,7 @@ Exit status: 0 success, 1 an error, 2 a usage error.
 // embedded plugin, show its mapping, call it, let it crash, unload it.
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs, level := newFlagSet("demo")
+	isolated := fs.Bool("isolate", false, isolateUsage) // isolate.go
 	logger, err := parseFlags(fs, level, args, stdout, stderr)
 	if err != nil {
 		return flagExit(err)
@@ -53,6 +54,11 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := demo(stdout, logger); err != nil {
 		return fail(stderr, fmt.Errorf("demo: %w", err))
+	}
+	if *isolated {
+		if err := demoIsolated(stdout, logger); err != nil {
+			return fail(stderr, fmt.Errorf("demo: isolate: %w", err))
+		}
 	}
 	return exitOK
 }

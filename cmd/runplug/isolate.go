@@ -1,0 +1,98 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/runplug/runplug/isolate"
+	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// `runplug call --isolate` and `runplug demo --isolate`: the plugin runs
+// in a confined child process (package isolate); this binary is the child
+// too (isolate's init serves it), so there is nothing else to install.
+
+const isolateUsage = "run the plugin in a confined child process (seccomp, namespaces, limits)"
+
+// isolation returns the Isolation for --isolate (nil without it).
+func isolation(on bool, logger hclog.Logger) loader.Isolation {
+	if !on {
+		return nil
+	}
+	return isolate.New(isolate.Options{Logger: logger})
+}
+
+// callIsolated calls fn with the registers a and the s:TEXT arguments as
+// buffers in the memory shared with the child (a pointer into this
+// process would mean nothing there).
+func callIsolated(fn *loader.Func, a *sandbox.Args, texts []string, slots []int) (sandbox.Result, error) {
+	bufs := make([]loader.Buffer, len(texts))
+	for i, t := range texts {
+		bufs[i] = loader.Buffer{Slot: slots[i], Data: append([]byte(t), 0)}
+	}
+	return fn.CallBuffers(nil, a, bufs...)
+}
+
+// demoIsolated is the demo's isolated part: the same embedded plugin in a
+// child process.
+func demoIsolated(w io.Writer, logger hclog.Logger) error {
+	iso := isolate.New(isolate.Options{Logger: logger})
+	l := loader.New(loader.Options{Logger: logger, Isolation: iso})
+	defer l.Close()
+	p, err := l.LoadBytes(demoName, demoSO)
+	if err != nil {
+		return err
+	}
+	pid := isolate.PluginPid(p)
+	rep := iso.Report()
+	fmt.Fprintf(w, "\n5. isolate: the same plugin in a child process (pid %d), this binary re-executed\n", pid)
+	fmt.Fprintf(w, "   confinement: seccomp filter %v, new namespaces %v", rep.Seccomp, rep.Namespaces)
+	for _, m := range rep.Missing {
+		fmt.Fprintf(w, ", missing: %s", m)
+	}
+	fmt.Fprintln(w)
+	fib, err := loader.Bind1[uint32, uint64](p, "fib")
+	if err != nil {
+		return err
+	}
+	vowels, err := loader.Bind1[string, int64](p, "vowels")
+	if err != nil {
+		return err
+	}
+	f90, err := fib(90)
+	if err != nil {
+		return err
+	}
+	nv, err := vowels(demoText)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   fib(90) = %d, vowels(%q) = %d (the string crossed in shared memory)\n", f90, demoText, nv)
+	crash, err := p.Func("crash")
+	if err != nil {
+		return err
+	}
+	_, err = crash.Call()
+	var fe *sandbox.FaultError
+	if !errors.As(err, &fe) {
+		return fmt.Errorf("isolated crash() returned %v, want a trapped fault", err)
+	}
+	fmt.Fprintf(w, "   crash() in the child: %s\n", fe)
+	if err := p.Restart(); err != nil {
+		return err
+	}
+	f10, err := fib(10)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   restarted (pid %d): fib(10) = %d\n", isolate.PluginPid(p), f10)
+	if err := p.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   closed: the child process is gone (reaped)\n")
+	return nil
+}

@@ -1,0 +1,148 @@
+//go:build linux && amd64 && cgo
+
+package isolate
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+
+	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// acquire takes a free channel, or fails when the child is dead.
+func (p *proc) acquire() (*hostChan, error) {
+	if p.dead.Load() {
+		return nil, p.exitErr
+	}
+	select {
+	case c := <-p.free:
+		return c, nil
+	default:
+	}
+	select {
+	case c := <-p.free:
+		return c, nil
+	case <-p.done:
+		return nil, p.exitErr
+	}
+}
+
+func (p *proc) release(c *hostChan) { p.free <- c }
+
+// roundTrip sends the request in c and waits for the reply, serving the
+// host calls the plugin makes meanwhile. ctx may be nil; when it is done
+// first, the child is killed.
+func (c *hostChan) roundTrip(ctx context.Context) error {
+	p := c.p
+	if p.dead.Load() {
+		return p.exitErr
+	}
+	if ctx != nil && ctx.Done() != nil {
+		if err := ctx.Err(); err != nil {
+			return &DeadlineError{Plugin: p.r.name, Cause: err}
+		}
+		stop := context.AfterFunc(ctx, func() { p.kill("deadline") })
+		defer stop()
+	}
+	h := c.h
+	c.panicVal = nil
+	post(&h.toChild, &h.childWaiting)
+	for {
+		v, ok := waitChange(&h.toHost, &h.hostWaiting, c.seen, &p.dead, hostSpin)
+		if !ok || p.dead.Load() {
+			<-p.done // exitErr is complete
+			if ctx != nil && ctx.Err() != nil {
+				if r := p.reason.Load(); r != nil && *r == "deadline" {
+					return &DeadlineError{Plugin: p.r.name, Cause: ctx.Err()}
+				}
+			}
+			return p.exitErr
+		}
+		c.seen = v
+		switch h.kind {
+		case opResult:
+			return nil
+		case opHostCall:
+			if err := c.hostCall(); err != nil {
+				p.kill("protocol")
+				return err
+			}
+			h.kind = opHostRet
+			post(&h.toChild, &h.childWaiting)
+		default:
+			p.kill("protocol")
+			return fmt.Errorf("isolate: message kind %d: %w", h.kind, ErrProtocol)
+		}
+	}
+}
+
+// hostCall runs the host function the plugin called and leaves its
+// result in the channel. String arguments are read from the copies the
+// child made in the channel (checked to lie in it, NUL-terminated).
+func (c *hostChan) hostCall() error {
+	h := c.h
+	r := c.p.r
+	if int(h.handle) >= len(r.hostFns) {
+		return fmt.Errorf("isolate: host function %d: %w", h.handle, ErrProtocol)
+	}
+	fn := r.hostFns[h.handle]
+	a := sandbox.Args{Int: h.ints, Float: h.floats}
+	for j := 0; j < 6; j++ {
+		if fn.Strings&(1<<j) == 0 {
+			continue
+		}
+		d := h.strs[j]
+		if int(d.off) < c.hostArea || uint64(d.off)+uint64(d.n) >= uint64(len(c.data)) {
+			return fmt.Errorf("isolate: host function %s: string argument %d at %d+%d: %w", fn.Name, j, d.off, d.n, ErrProtocol)
+		}
+		c.data[d.off+d.n] = 0 // the child may have changed it since
+		a.Int[j] = addrOf(c.data[d.off:])
+	}
+	res, pv := callHost(fn.Call, &a)
+	if pv != nil {
+		c.panicVal = pv
+		h.status = statusHostPanic
+		h.msgLen = uint32(putStrings(c.data[c.hostArea:], fn.Name, fmt.Sprint(pv)))
+		return nil
+	}
+	h.status = statusOK
+	h.resInt, h.resF = res.Int, res.Float
+	return nil
+}
+
+// callHost calls a host function, recovering its panic.
+func callHost(fn loader.RawHostFunc, a *sandbox.Args) (r sandbox.Result, pv any) {
+	defer func() {
+		if v := recover(); v != nil {
+			pv = v
+		}
+	}()
+	return fn(a), nil
+}
+
+// replyErr turns the child's reply status into an error.
+func (c *hostChan) replyErr() error {
+	h := c.h
+	switch h.status {
+	case statusOK:
+		return nil
+	case statusFault:
+		ss, _ := readStrings(c.data, int(h.msgLen), 4)
+		for len(ss) < 4 {
+			ss = append(ss, "")
+		}
+		return &sandbox.FaultError{Signal: syscall.Signal(h.sig), Code: h.fcode, Addr: uintptr(h.addr), PC: uintptr(h.pc),
+			Plugin: ss[0], Symbol: ss[1], Object: ss[2], Where: ss[3]}
+	case statusHostPanic:
+		fn, msg, _ := readStrings2(c.data, int(h.msgLen))
+		var v any = msg
+		if c.panicVal != nil {
+			v = c.panicVal
+		}
+		return &sandbox.HostPanicError{Func: fn, Value: v}
+	}
+	msg, _, _ := readStrings2(c.data, int(h.msgLen))
+	return &RemoteError{Msg: msg, Err: sentinel(h.code)}
+}

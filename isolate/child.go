@@ -1,0 +1,398 @@
+//go:build linux && amd64 && cgo
+
+package isolate
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// The child: any binary that imports isolate becomes an isolated plugin's
+// process when started with envChild set. init runs before main (and
+// before the init of every package that imports isolate), so nothing of
+// the host program runs in the child.
+func init() {
+	if v := os.Getenv(envChild); v != "" {
+		fd, err := strconv.Atoi(v)
+		if err != nil {
+			os.Exit(120)
+		}
+		os.Exit(childMain(fd))
+	}
+}
+
+// child is the child's state.
+type child struct {
+	mem   []byte
+	hdr   *header
+	req   request
+	p     *loader.Plugin
+	funcs []*loader.Func // by handle
+	syms  []symKey       // by handle (the host's table, mirrored)
+	// chans and their owners' thread ids, for host calls.
+	chans []*childChan
+	tids  []atomic.Int32
+}
+
+type childChan struct {
+	c    *child
+	h    *chanHdr
+	data []byte
+	base uint64 // data's address in this process
+	seen uint32 // last toChild value handled
+	// hostArea is where a host call's strings go: the end of data, so
+	// that the call's own buffers stay intact.
+	hostArea int
+}
+
+// childMain runs the child; its result is the exit status.
+func childMain(fd int) int {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Size < hdrSize {
+		return 121
+	}
+	mem, err := unix.Mmap(fd, 0, int(st.Size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return 122
+	}
+	unix.Close(fd)
+	c := &child{mem: mem, hdr: hdrAt(mem)}
+	h := c.hdr
+	if h.magic != magic {
+		return 123
+	}
+	h.childBase = addrOf(mem)
+	if err := c.channels(); err != nil {
+		return 124
+	}
+	// The serving threads start now (a spare has them ready before its
+	// request); the host sends nothing before the state is stReady.
+	for i := range c.chans {
+		go c.chans[i].serve(i)
+	}
+	// A spare child waits here, its runtime started, for its request.
+	if atomic.LoadUint32(&h.goWord) == 0 {
+		atomic.StoreUint32(&h.state, stWaiting)
+		futexWake(&h.state)
+		for atomic.LoadUint32(&h.goWord) == 0 {
+			futexWait(&h.goWord, 0)
+		}
+		atomic.StoreUint32(&h.state, stStarting)
+	}
+	if uint64(h.cfgOff)+uint64(h.cfgLen) > uint64(len(mem)) {
+		return 123
+	}
+	rep := c.start()
+	b, _ := json.Marshal(rep)
+	if uint64(h.replyOff)+uint64(len(b)) > uint64(h.slotsOff) || h.slotsOff > uint32(len(mem)) {
+		b, _ = json.Marshal(reply{Err: "isolate: reply too large"})
+	}
+	copy(mem[h.replyOff:], b)
+	h.replyLen = uint32(len(b))
+	if rep.Err != "" {
+		atomic.StoreUint32(&h.state, stFailed)
+		futexWake(&h.state)
+		return 0
+	}
+	atomic.StoreUint32(&h.state, stReady)
+	futexWake(&h.state)
+	select {} // the host ends the process (opClose, or a kill)
+}
+
+// channels lays out the channels the host described in the header.
+func (c *child) channels() error {
+	h := c.hdr
+	n := int(h.nslots)
+	if n < 1 || n > maxSlots || h.slotSize <= slotHdr || uint64(h.slotsOff)+uint64(n)*uint64(h.slotSize) > uint64(len(c.mem)) {
+		return errors.New("isolate: bad channel layout")
+	}
+	c.tids = make([]atomic.Int32, n)
+	for i := 0; i < n; i++ {
+		off := int(h.slotsOff) + i*int(h.slotSize)
+		data := c.mem[off+slotHdr : off+int(h.slotSize)]
+		hostArea := len(data) - len(data)/8
+		c.chans = append(c.chans, &childChan{c: c, h: chanAt(c.mem, off), data: data, base: addrOf(data), hostArea: hostArea})
+	}
+	return nil
+}
+
+// start confines the process, loads the plugin and looks up the symbols
+// the host asks for.
+func (c *child) start() reply {
+	h := c.hdr
+	if err := json.Unmarshal(c.mem[h.cfgOff:h.cfgOff+h.cfgLen], &c.req); err != nil {
+		return reply{Err: "isolate: bad request: " + err.Error()}
+	}
+	pol := c.req.Policy
+	var rep reply
+	if err := confine(pol, &h.sys); err != nil {
+		return reply{Err: "isolate: confine: " + err.Error()}
+	}
+	rep.Seccomp = !pol.NoSeccomp
+
+	lo := c.req.Loader
+	l := loader.New(loader.Options{SearchPath: lo.SearchPath, GuardSize: lo.GuardSize, NoHostC: lo.NoHostC,
+		AllowC: lo.AllowC, AllowWriteExec: lo.AllowWriteExec, TombstoneBudget: lo.TombstoneBudget,
+		KeepAfterFault: true}) // the host decides about quarantine
+	for i, hf := range c.req.Host {
+		if _, err := l.RegisterHostFunc(hf.Name, c.forward(i, hf)); err != nil {
+			return errReply(err)
+		}
+	}
+	var err error
+	if c.req.Image != nil {
+		c.p, err = l.LoadBytes(c.req.Name, c.req.Image)
+	} else {
+		c.p, err = l.Load(c.req.Path)
+	}
+	if err != nil {
+		return errReply(err)
+	}
+	rep.Name = c.p.Name()
+	for _, k := range c.req.Syms {
+		s, err := c.lookup(k)
+		if err != nil {
+			return errReply(fmt.Errorf("isolate: look up %q again: %w", k.Name, err))
+		}
+		rep.Syms = append(rep.Syms, s)
+	}
+	if !pol.NoSeccomp {
+		if err := installFilter(runPolicy(pol.AllowOpen || raceEnabled), false); err != nil {
+			return reply{Err: "isolate: confine: " + err.Error()}
+		}
+	}
+	return rep
+}
+
+func errReply(err error) reply { return reply{Err: err.Error(), Code: errCode(err)} }
+
+// confine applies the resource limits, the SIGSYS handler and the load
+// filter. (The process group, namespaces, the parent-death signal and the
+// descriptors are the host's doing, at spawn.)
+func confine(pol Policy, rec *sysRecord) error {
+	mem := pol.Memory
+	if mem == 0 {
+		mem = 8 << 30
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: mem, Max: mem}); err != nil {
+		return fmt.Errorf("RLIMIT_AS: %w", err)
+	}
+	if pol.CPUTime > 0 {
+		s := uint64((pol.CPUTime + 999999999) / 1000000000)
+		if err := unix.Setrlimit(unix.RLIMIT_CPU, &unix.Rlimit{Cur: s, Max: s}); err != nil {
+			return fmt.Errorf("RLIMIT_CPU: %w", err)
+		}
+	}
+	unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
+	unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: 64, Max: 64})
+	if pol.NoSeccomp {
+		return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	}
+	if err := installSigsys(rec); err != nil {
+		return fmt.Errorf("SIGSYS handler: %w", err)
+	}
+	return installFilter(loadPolicy(pol.Allow), true)
+}
+
+// lookup finds k and adds it to the table (the host numbers handles the
+// same way).
+func (c *child) lookup(k symKey) (symReply, error) {
+	s, err := c.p.LookupVersion(k.Name, k.Version)
+	if err != nil {
+		return symReply{}, err
+	}
+	var f *loader.Func
+	if s.Func {
+		if f, err = c.p.Func(k.Name); err != nil {
+			return symReply{}, err
+		}
+		if k.Version != "" && f.Addr() != s.Addr {
+			f = nil // a versioned function is reached by address below
+		}
+	}
+	c.funcs = append(c.funcs, f)
+	c.syms = append(c.syms, k)
+	return symReply{Addr: uint64(s.Addr), Size: s.Size, Func: s.Func, Version: s.Version}, nil
+}
+
+// serve answers the host's messages on channel i, on a thread of its own
+// (the one host calls are recognised by).
+func (ch *childChan) serve(i int) {
+	runtime.LockOSThread()
+	ch.c.tids[i].Store(int32(unix.Gettid()))
+	h := ch.h
+	for {
+		v, _ := waitChange(&h.toChild, &h.childWaiting, ch.seen, nil, childSpin)
+		ch.seen = v
+		ch.handle()
+		h.kind = opResult
+		post(&h.toHost, &h.hostWaiting)
+	}
+}
+
+// handle answers one message.
+func (ch *childChan) handle() {
+	h := ch.h
+	c := ch.c
+	kind := h.kind
+	h.status, h.code, h.msgLen = statusOK, 0, 0
+	switch kind {
+	case opCall, opCallInts:
+		if int(h.handle) >= len(c.funcs) || c.funcs[h.handle] == nil {
+			ch.fail(fmt.Errorf("isolate: no function with handle %d: %w", h.handle, loader.ErrSymbolNotFound))
+			return
+		}
+		f := c.funcs[h.handle]
+		var r sandbox.Result
+		var err error
+		if kind == opCallInts {
+			n := min(int(h.nints), 6)
+			var ints [6]uint64
+			copy(ints[:], h.ints[:n])
+			var v uint64
+			v, err = f.Call(ints[:n]...)
+			r.Int = v
+		} else {
+			var a sandbox.Args
+			a.Int, a.Float = h.ints, h.floats
+			for _, b := range h.bufs[:min(int(h.nbufs), 6)] {
+				if b.slot < 6 && uint64(b.off)+uint64(b.n) <= uint64(ch.hostArea) {
+					a.Int[b.slot] = ch.base + uint64(b.off)
+				}
+			}
+			r, err = f.CallArgs(nil, &a)
+		}
+		if err != nil {
+			ch.fail(err)
+			return
+		}
+		h.resInt, h.resF = r.Int, r.Float
+	case opLookup:
+		name, ver, ok := readStrings2(ch.data, int(h.inLen))
+		if !ok {
+			ch.fail(errors.New("isolate: bad lookup request"))
+			return
+		}
+		s, err := c.lookup(symKey{name, ver})
+		if err != nil {
+			// The host adds the context; the sentinel is the error.
+			h.status, h.code = statusError, errCode(err)
+			ch.text(err.Error())
+			return
+		}
+		h.symAddr, h.symSize, h.symFunc = s.Addr, s.Size, 0
+		if s.Func {
+			h.symFunc = 1
+		}
+		h.handle = uint32(len(c.funcs) - 1)
+		ch.text(s.Version)
+	case opClose:
+		err := c.p.Close()
+		if err != nil {
+			ch.fail(err)
+		}
+		h.kind = opResult
+		post(&h.toHost, &h.hostWaiting)
+		os.Exit(0)
+	default:
+		ch.fail(fmt.Errorf("isolate: unknown request %d", kind))
+	}
+}
+
+// fail writes err as the reply.
+func (ch *childChan) fail(err error) {
+	h := ch.h
+	var fe *sandbox.FaultError
+	var hp *sandbox.HostPanicError
+	switch {
+	case errors.As(err, &fe):
+		h.status = statusFault
+		h.sig, h.fcode, h.addr, h.pc = int32(fe.Signal), fe.Code, uint64(fe.Addr), uint64(fe.PC)
+		ch.text(fe.Plugin, fe.Symbol, fe.Object, fe.Where)
+	case errors.As(err, &hp):
+		h.status = statusHostPanic
+		ch.text(hp.Func, fmt.Sprint(hp.Value))
+	default:
+		h.status, h.code = statusError, errCode(err)
+		ch.text(err.Error())
+	}
+}
+
+// text writes strings at the start of the data area (each a 4-byte
+// length and its bytes).
+func (ch *childChan) text(ss ...string) {
+	ch.h.msgLen = uint32(putStrings(ch.data[:ch.hostArea], ss...))
+}
+
+// forward returns the host function that stands in the child for host
+// function i: it sends the call to the host over the channel the plugin
+// call came in on (found by thread) and waits for the result; the host
+// may make nested calls meanwhile (on other channels).
+func (c *child) forward(i int, hf hostFunc) loader.RawHostFunc {
+	return func(a *sandbox.Args) sandbox.Result {
+		ch := c.chanOfThread()
+		if ch == nil {
+			panic(fmt.Sprintf("isolate: host function %s called outside a call from the host", hf.Name))
+		}
+		h := ch.h
+		area := ch.data[ch.hostArea:]
+		used := 0
+		for j := 0; j < 6; j++ {
+			h.strs[j] = strDesc{}
+			if hf.Strings&(1<<j) == 0 {
+				continue
+			}
+			n, ok := readCString(area[used:], a.Int[j])
+			if !ok {
+				panic(fmt.Sprintf("isolate: host function %s: string argument %d does not fit in the channel (%d bytes)", hf.Name, j, len(area)))
+			}
+			h.strs[j] = strDesc{off: uint32(ch.hostArea + used), n: uint32(n)}
+			used += n + 1
+		}
+		h.kind, h.handle = opHostCall, uint32(i)
+		h.ints, h.floats = a.Int, a.Float
+		post(&h.toHost, &h.hostWaiting)
+		v, _ := waitChange(&h.toChild, &h.childWaiting, ch.seen, nil, childSpin)
+		ch.seen = v
+		if h.kind != opHostRet {
+			panic("isolate: protocol: expected a host call's result")
+		}
+		if h.status == statusHostPanic {
+			_, msg, _ := readStrings2(area, int(h.msgLen))
+			panic(remotePanic(msg))
+		}
+		return sandbox.Result{Int: h.resInt, Float: h.resF}
+	}
+}
+
+// remotePanic is the panic value of a host function that panicked in the
+// host: the host keeps the real value.
+type remotePanic string
+
+func (c *child) chanOfThread() *childChan {
+	tid := int32(unix.Gettid())
+	for i := range c.tids {
+		if c.tids[i].Load() == tid {
+			return c.chans[i]
+		}
+	}
+	return nil
+}
+
+// readCString copies a C string of plugin memory into dst with a
+// fault-tolerant read.
+func readCString(dst []byte, p uint64) (n int, ok bool) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return cString(dst, p)
+}

@@ -1,0 +1,95 @@
+//go:build linux && amd64 && cgo
+
+package isolate
+
+import (
+	"errors"
+
+	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// envChild marks a process started as an isolated plugin's child: its
+// value is the channel's descriptor number.
+const envChild = "RUNPLUG_ISOLATE_CHILD"
+
+// childFD is the channel's descriptor in the child.
+const childFD = 3
+
+// request is what the host asks of a new child (JSON in the config area).
+type request struct {
+	Path   string
+	Name   string
+	Image  []byte
+	Loader loaderOptions
+	Host   []hostFunc // registered host functions, by index
+	Syms   []symKey   // symbols to look up again (after a restart), by handle
+	Policy Policy
+}
+
+type loaderOptions struct {
+	SearchPath      []string
+	GuardSize       uint64
+	NoHostC         bool
+	AllowC          []string
+	AllowWriteExec  bool
+	TombstoneBudget uint64
+}
+
+type hostFunc struct {
+	Name    string
+	Strings uint8
+}
+
+type symKey struct {
+	Name, Version string
+}
+
+// reply is the child's answer (JSON in the reply area).
+type reply struct {
+	Name    string
+	Err     string
+	Code    uint32
+	Syms    []symReply
+	Seccomp bool
+}
+
+type symReply struct {
+	Addr    uint64
+	Size    uint64
+	Func    bool
+	Version string
+}
+
+// Sentinel errors by code, for the trip from child to host.
+var sentinels = []error{
+	1:  loader.ErrSymbolNotFound,
+	2:  loader.ErrTLS,
+	3:  loader.ErrNotFound,
+	4:  loader.ErrClosed,
+	5:  loader.ErrQuarantined,
+	6:  loader.ErrSignature,
+	7:  elfmap.ErrMalformed,
+	8:  elfmap.ErrUnsupported,
+	9:  sandbox.ErrAborted,
+	10: ErrBufferTooLarge,
+}
+
+// errCode returns the code of the first sentinel err matches (0: none).
+func errCode(err error) uint32 {
+	for i, s := range sentinels {
+		if s != nil && errors.Is(err, s) {
+			return uint32(i)
+		}
+	}
+	return 0
+}
+
+// sentinel returns the sentinel of code (nil for 0 or an unknown code).
+func sentinel(code uint32) error {
+	if int(code) < len(sentinels) {
+		return sentinels[code]
+	}
+	return nil
+}

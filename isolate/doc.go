@@ -1,0 +1,98 @@
+// Package isolate runs runplug plugins in a process of their own, under a
+// seccomp filter, behind the same API as plugins in the host's address
+// space.
+//
+// # Use
+//
+// Set an Isolator as the Loader's isolation:
+//
+//	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
+//	p, err := l.Load("plugin.so")   // a child process maps and links it
+//	add, err := loader.Bind2[int64, int64, int64](p, "add")
+//	sum, err := add(2, 3)           // a round trip through shared memory
+//
+// Plugin, Func, the typed bindings, host functions (RegisterHostFunc) and
+// the errors are the loader's: a fault in the plugin is a
+// *sandbox.FaultError naming the signal, the address and the symbol (the
+// child's sandbox traps it and the report crosses back), a panic of a host
+// function is a *sandbox.HostPanicError, a failed call quarantines the
+// plugin unless loader.Options.KeepAfterFault. What only an isolated
+// plugin can do is die: a call whose child exits or is killed returns an
+// *ExitError (ErrExited), one that makes a forbidden system call a
+// *SyscallError naming it (ErrForbiddenSyscall), one whose context ends a
+// *DeadlineError (sandbox.ErrDeadline; the child is killed). Plugin.Restart
+// replaces the child (Funcs and bindings stay valid: they name symbols by
+// handle, and the new child looks every one up again); a RestartPolicy
+// does it on the next call automatically, with a backoff and a limit.
+// Pointers do not cross: Func.CallBuffers passes byte buffers (copied in
+// and, with Out, back) and string arguments of bindings are copied
+// likewise. Options.HostSymbols (host addresses) are refused.
+//
+// # The child
+//
+// The child is the host's own executable (/proc/self/exe) started with
+// RUNPLUG_ISOLATE_CHILD set: this package's init function sees it before
+// main runs and serves the plugin, so any program that imports isolate
+// (its tests too) is its own plugin host, with nothing else to ship. The
+// child gets the channel (a memfd) as descriptor 3 and /dev/null as 0-2
+// (or a pipe to Options.Stderr), and closes the memfd once mapped; it runs
+// in its own process group, with PR_SET_PDEATHSIG (set from a spawner
+// thread that never exits, since the signal follows the forking thread),
+// in new user, network, mount, IPC and UTS namespaces when the kernel
+// permits them (Isolator.Report says what it got and why not), with
+// RLIMIT_AS, RLIMIT_CPU, RLIMIT_NOFILE and RLIMIT_CORE set, and
+// no_new_privs. It installs the seccomp filter before it loads the plugin
+// (so the plugin's constructors run confined): DefaultSyscalls plus
+// Policy.Allow, read-only opens (to load the plugin and its libraries),
+// clone only for threads, signals only to itself; then, once loaded, a
+// second filter stacked on the first that forbids opens (unless
+// Policy.AllowOpen). A forbidden call traps (SECCOMP_RET_TRAP): a SIGSYS
+// handler written in assembly (sigsys_amd64.s; no Go code can run at that
+// point) writes si_syscall and si_call_addr to the shared memory and ends
+// the process, and the host names the call from that record. The filter
+// is assembled by github.com/elastic/go-seccomp-bpf (argument conditions,
+// the x86-64 name table, the x32 and architecture checks).
+//
+// With Options.Spare the Isolator keeps one child started ahead: its
+// runtime is up and its serving threads wait, unconfined but holding no
+// plugin, on a futex for the request; a Load or Restart then only sends
+// it, and the next spare starts once that load is done. Isolator.Close
+// ends the spare.
+//
+// The host watches each child through a pidfd in the Go runtime's poller
+// (no thread blocks per child), reaps it, and wakes the calls waiting on
+// it. Close asks the child to run the destructors and exit (a quarantined
+// plugin is killed instead) and returns once it is reaped: no child, no
+// zombie outlives Close, and none outlives a host killed with SIGKILL.
+//
+// # Transport
+//
+// One memfd, mapped MAP_SHARED in both processes: a header, the load
+// request and reply, then one channel per concurrent call. A channel is a
+// page of header (two futex words on cache lines of their own, the
+// registers, the result, a fault report) and a data area for buffers and
+// strings, its last eighth kept for the strings of host calls. A call
+// writes the registers in place (no serialisation), bumps the child's
+// word and waits on its own: a bounded spin of atomic loads (longer for
+// the host awaiting a reply than for the child awaiting a request, giving
+// the CPU away with sched_yield every few dozen loads), then FUTEX_WAIT;
+// the other side calls FUTEX_WAKE only when the waiter said it sleeps. A host function the plugin calls comes back on the same channel
+// as a message of its own; the waiting host goroutine runs it and answers,
+// so a host function may call the plugin again (on another channel).
+// Everything the child writes is checked before the host uses it (kinds,
+// handles, offsets, lengths): the child may be hostile.
+//
+// Concurrency: a pool of channels (Options.Channels, 4 by default), each
+// served by a child thread of its own, rather than a child thread per host
+// thread. Goroutines are not threads: a host with thousands of goroutines
+// would need as many child threads, and Go moves goroutines between
+// threads anyway; a fixed pool bounds the child's threads and memory,
+// lets any goroutine use any free channel, and a caller that finds none
+// free waits for one. A host function that re-enters the plugin needs a
+// second free channel.
+//
+// # Platforms
+//
+// Linux on x86-64 with cgo (the sandbox); elsewhere New gives an Isolator
+// whose Start fails with ErrUnsupported.
+package isolate

@@ -1,0 +1,306 @@
+//go:build linux && amd64 && cgo
+
+package isolate
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// Isolator starts isolated plugins: set it as loader.Options.Isolation.
+type Isolator struct {
+	opts Options
+	log  hclog.Logger
+
+	mu      sync.Mutex
+	noNS    string // why new namespaces are not available ("" untried or fine)
+	report  Report
+	spare   *proc         // a child started ahead, waiting for its plugin (Options.Spare)
+	filling chan struct{} // closed when the spare being started is in place
+	closed  bool
+}
+
+// New returns an Isolator with the given options, for
+// loader.Options.Isolation:
+//
+//	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
+func New(opts Options) *Isolator {
+	if opts.Channels <= 0 {
+		opts.Channels = 4
+	}
+	opts.Channels = min(opts.Channels, maxSlots)
+	if opts.BufferSize <= 0 {
+		opts.BufferSize = 60 << 10
+	}
+	if opts.Restart.MaxBackoff == 0 {
+		opts.Restart.MaxBackoff = 10 * time.Second
+	}
+	iso := &Isolator{opts: opts, log: opts.Logger}
+	if iso.log == nil {
+		iso.log = hclog.NewNullLogger()
+	}
+	return iso
+}
+
+// Report says what confinement the last child started got.
+func (iso *Isolator) Report() Report {
+	iso.mu.Lock()
+	defer iso.mu.Unlock()
+	r := iso.report
+	r.Namespaces = append([]string(nil), r.Namespaces...)
+	r.Missing = append([]string(nil), r.Missing...)
+	return r
+}
+
+// Start implements loader.Isolation: it starts a child process and loads
+// the plugin in it.
+func (iso *Isolator) Start(req *loader.RemoteLoad) (loader.Remote, error) {
+	if err := checkNames(iso.opts.Policy.Allow); err != nil {
+		return nil, err
+	}
+	r := &remote{iso: iso, req: req, hostFns: req.HostFuncs, log: iso.log}
+	if req.Logger != nil {
+		r.log = req.Logger
+	}
+	r.backoff = iso.opts.Restart.Backoff
+	p, rep, err := iso.spawn(r)
+	if err != nil {
+		return nil, err
+	}
+	r.name = rep.Name
+	r.cur.Store(p)
+	return r, nil
+}
+
+// remote is one isolated plugin (loader.Remote).
+type remote struct {
+	iso     *Isolator
+	req     *loader.RemoteLoad
+	hostFns []loader.RemoteHostFunc
+	log     hclog.Logger
+	name    string
+	cur     atomic.Pointer[proc]
+
+	mu   sync.Mutex // lookups and restarts
+	syms []symKey   // by handle
+	info []loader.RemoteSymbol
+
+	rmu         sync.Mutex // the restart policy's state
+	restarts    int
+	lastRestart time.Time
+	backoff     time.Duration
+}
+
+// proc is one child process and the memory shared with it.
+type proc struct {
+	iso   *Isolator
+	r     *remote // set by deliver, before any call
+	cmd   *exec.Cmd
+	pid   int
+	mem   []byte
+	hdr   *header
+	chans []*hostChan
+	free  chan *hostChan
+
+	name atomic.Pointer[string] // the plugin's name, once loaded
+	dead atomic.Bool
+	cpu  time.Duration // CPU time used, read when it ended
+	// the sizes of the request and reply areas
+	cfgCap, replyCap int
+	exitErr          error // set before dead
+	reason           atomic.Pointer[string]
+	done             chan struct{} // closed once the child is reaped
+}
+
+// hostChan is the host's side of a channel.
+type hostChan struct {
+	p        *proc
+	h        *chanHdr
+	data     []byte
+	seen     uint32 // the last toHost value handled
+	hostArea int
+	panicVal any // the value of a host function's panic in this call
+}
+
+// Name implements loader.Remote.
+func (r *remote) Name() string { return r.name }
+
+// CallInts implements loader.Remote: integers in place, no buffer.
+func (r *remote) CallInts(handle uint32, ints [6]uint64, n int) (sandbox.Result, error) {
+	p := r.cur.Load()
+	c, err := p.acquire()
+	if err != nil {
+		return sandbox.Result{}, err
+	}
+	h := c.h
+	h.kind, h.handle, h.nints = opCallInts, handle, uint32(n)
+	h.ints = ints
+	var res sandbox.Result
+	if err = c.roundTrip(nil); err == nil {
+		if err = c.replyErr(); err == nil {
+			res.Int = h.resInt
+		}
+	}
+	p.release(c)
+	return res, err
+}
+
+// Call implements loader.Remote.
+func (r *remote) Call(ctx context.Context, handle uint32, a sandbox.Args, bufs []loader.Buffer) (sandbox.Result, error) {
+	p := r.cur.Load()
+	c, err := p.acquire()
+	if err != nil {
+		return sandbox.Result{}, err
+	}
+	defer p.release(c)
+	h := c.h
+	h.kind, h.handle, h.nbufs = opCall, handle, uint32(len(bufs))
+	h.ints, h.floats = a.Int, a.Float
+	off := 0
+	for i, b := range bufs {
+		n := len(b.Data)
+		if off+n > c.hostArea {
+			return sandbox.Result{}, fmt.Errorf("isolate: %d bytes of buffers, the channel holds %d: %w", off+n, c.hostArea, ErrBufferTooLarge)
+		}
+		copy(c.data[off:], b.Data)
+		h.bufs[i] = bufDesc{slot: uint32(b.Slot), off: uint32(off), n: uint32(n)}
+		off = (off + n + 15) &^ 15
+	}
+	var res sandbox.Result
+	if err = c.roundTrip(ctx); err == nil {
+		if err = c.replyErr(); err == nil {
+			res.Int, res.Float = h.resInt, h.resF
+			for i, b := range bufs {
+				if b.Out {
+					d := h.bufs[i] // the child cannot move it: checked again
+					if uint64(d.off)+uint64(len(b.Data)) <= uint64(c.hostArea) {
+						copy(b.Data, c.data[d.off:])
+					}
+				}
+			}
+		}
+	}
+	return res, err
+}
+
+// Lookup implements loader.Remote.
+func (r *remote) Lookup(name, version string) (loader.RemoteSymbol, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := symKey{name, version}
+	for i, k := range r.syms {
+		if k == key {
+			return r.info[i], nil
+		}
+	}
+	p := r.cur.Load()
+	c, err := p.acquire()
+	if err != nil {
+		return loader.RemoteSymbol{}, err
+	}
+	defer p.release(c)
+	h := c.h
+	h.kind = opLookup
+	h.inLen = uint32(putStrings(c.data[:c.hostArea], name, version))
+	if err := c.roundTrip(nil); err != nil {
+		return loader.RemoteSymbol{}, err
+	}
+	if h.status != statusOK {
+		if s := sentinel(h.code); s != nil {
+			return loader.RemoteSymbol{}, s
+		}
+		return loader.RemoteSymbol{}, c.replyErr()
+	}
+	if int(h.handle) != len(r.syms) {
+		p.kill("protocol")
+		return loader.RemoteSymbol{}, fmt.Errorf("isolate: handle %d, want %d: %w", h.handle, len(r.syms), ErrProtocol)
+	}
+	ver, _, _ := readStrings2(c.data, int(h.msgLen))
+	s := loader.RemoteSymbol{Handle: h.handle, Symbol: loader.Symbol{Name: name, Addr: uintptr(h.symAddr), Size: h.symSize, Func: h.symFunc != 0, Version: ver}}
+	r.syms = append(r.syms, key)
+	r.info = append(r.info, s)
+	return s, nil
+}
+
+// Restart implements loader.Remote.
+func (r *remote) Restart() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.cur.Load()
+	old.kill("restart")
+	<-old.done
+	p, _, err := r.iso.spawn(r)
+	if err != nil {
+		// Leave the dead proc in place, still mapped: calls fail with
+		// its error.
+		return err
+	}
+	r.cur.Store(p)
+	unix.Munmap(old.mem) // no call in flight: the loader holds its lock
+	return nil
+}
+
+// AutoRestart implements loader.Remote.
+func (r *remote) AutoRestart() bool {
+	pol := r.iso.opts.Restart
+	r.rmu.Lock()
+	defer r.rmu.Unlock()
+	if r.restarts >= pol.Max || time.Since(r.lastRestart) < r.backoff {
+		return false
+	}
+	r.restarts++
+	if !r.lastRestart.IsZero() {
+		r.backoff = min(max(2*r.backoff, pol.Backoff), pol.MaxBackoff)
+	}
+	r.lastRestart = time.Now()
+	return true
+}
+
+// Close implements loader.Remote: a graceful close asks the child to run
+// the destructors and exit (and kills it after a second); otherwise, or
+// then, the child is killed. The child is reaped before Close returns.
+func (r *remote) Close(graceful bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.cur.Load()
+	var err error
+	if graceful && !p.dead.Load() {
+		if c, aerr := p.acquire(); aerr == nil {
+			c.h.kind = opClose
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			if rerr := c.roundTrip(ctx); rerr == nil {
+				err = c.replyErr()
+			}
+			cancel()
+		}
+	}
+	p.kill("close")
+	<-p.done
+	unix.Munmap(p.mem)
+	return err
+}
+
+// Pid returns the process id of an isolated plugin's current child, for
+// tests and diagnostics (0 when the Remote is not this package's).
+func Pid(r loader.Remote) int {
+	if rr, ok := r.(*remote); ok {
+		return rr.cur.Load().pid
+	}
+	return 0
+}
+
+// PluginPid returns the process id of an isolated plugin's current
+// child (0 for a plugin in the host's address space).
+func PluginPid(p *loader.Plugin) int { return Pid(p.Remote()) }
+
+var _ loader.Isolation = (*Isolator)(nil)

@@ -1,0 +1,561 @@
+//go:build linux && amd64 && cgo
+
+package isolate_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/isolate"
+	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// newLoader returns a Loader that isolates its plugins, closed with the test.
+func newLoader(t testing.TB, lo loader.Options, opts isolate.Options) (*loader.Loader, *isolate.Isolator) {
+	t.Helper()
+	iso := isolate.New(opts)
+	lo.Isolation = iso
+	l := loader.New(lo)
+	t.Cleanup(func() { l.Close() })
+	return l, iso
+}
+
+func load(t testing.TB, l *loader.Loader, name string) *loader.Plugin {
+	t.Helper()
+	p, err := l.Load(plugintest.Build(t, name))
+	if err != nil {
+		t.Fatalf("load %s: %v", name, err)
+	}
+	return p
+}
+
+func fn(t testing.TB, p *loader.Plugin, name string) *loader.Func {
+	t.Helper()
+	f, err := p.Func(name)
+	if err != nil {
+		t.Fatalf("func %s: %v", name, err)
+	}
+	return f
+}
+
+func call(t testing.TB, p *loader.Plugin, name string, args ...uint64) (uint64, error) {
+	t.Helper()
+	return fn(t, p, name).Call(args...)
+}
+
+// TestFaults: every fault kind the in-process sandbox traps comes back
+// from the child as the same *sandbox.FaultError (signal, code, what the
+// address is, symbol, plugin), and the child serves the next call.
+func TestFaults(t *testing.T) {
+	l, _ := newLoader(t, loader.Options{KeepAfterFault: true}, isolate.Options{Policy: isolate.Policy{Allow: []string{"memfd_create"}}})
+	p := load(t, l, "isolate_faults")
+	base, err := call(t, p, "image_base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		segvMaperr = 1
+		segvAccerr = 2
+		siKernel   = 0x80
+		siTkill    = -6
+	)
+	tests := []struct {
+		name   string
+		fn     string
+		arg    uint64
+		sig    syscall.Signal
+		code   int32
+		where  string
+		symbol string // prefix
+	}{
+		{"null read", "null_read", 0, syscall.SIGSEGV, segvMaperr, "not mapped", "null_read+"},
+		{"builtin trap", "trap", 0, syscall.SIGILL, 2, "(R-X) of isolate_faults.so", "trap+"},
+		{"divide by zero", "div_zero", 7, syscall.SIGFPE, 1, "(R-X) of isolate_faults.so", "div_zero+"},
+		{"write own text", "write_text", 0, syscall.SIGSEGV, segvAccerr, "(R-X) of isolate_faults.so", "write_text+"},
+		{"write rodata", "write_rodata", 0, syscall.SIGSEGV, segvAccerr, "", "write_rodata+"},
+		{"jump into data", "jump_data", 0, syscall.SIGSEGV, segvAccerr, "(RW-) of isolate_faults.so", ""},
+		{"read past image end", "read_past_end", 0, syscall.SIGSEGV, segvAccerr, "guard page after isolate_faults.so", "read_past_end+"},
+		{"read guard before", "read_rdi", base - 8, syscall.SIGSEGV, segvAccerr, "guard page before isolate_faults.so", "read_rdi+"},
+		{"non-canonical address", "read_rdi", 1 << 63, syscall.SIGSEGV, siKernel, "general protection fault (no address)", "read_rdi+"},
+		{"int3", "breakpoint", 0, syscall.SIGTRAP, siKernel, "breakpoint", "breakpoint+"},
+		{"abort", "do_abort", 0, syscall.SIGABRT, siTkill, "", ""},
+		{"unbounded recursion", "recurse", 0, syscall.SIGSEGV, -1, "stack overflow", "recurse+"},
+		{"read past end of file (SIGBUS)", "bus", 0, syscall.SIGBUS, 2, "mapped, not a plugin", "bus+"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := call(t, p, tt.fn, tt.arg)
+			var fe *sandbox.FaultError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error = %v, want a *sandbox.FaultError", err)
+			}
+			t.Log(err)
+			if fe.Signal != tt.sig {
+				t.Errorf("Signal = %v, want %v", fe.Signal, tt.sig)
+			}
+			if tt.code >= 0 && fe.Code != tt.code {
+				t.Errorf("Code = %d, want %d", fe.Code, tt.code)
+			}
+			if tt.where != "" && fe.Where != tt.where && !(strings.HasPrefix(tt.where, "(") && strings.HasSuffix(fe.Where, tt.where)) {
+				t.Errorf("Where = %q, want %q", fe.Where, tt.where)
+			}
+			if tt.name == "write rodata" && !strings.Contains(fe.Where, "of isolate_faults.so") {
+				t.Errorf("Where = %q, want a segment of isolate_faults.so", fe.Where)
+			}
+			if !strings.HasPrefix(fe.Symbol, tt.symbol) {
+				t.Errorf("Symbol = %q, want %q...", fe.Symbol, tt.symbol)
+			}
+			if tt.sig != syscall.SIGABRT && fe.Plugin != "isolate_faults.so" {
+				t.Errorf("Plugin = %q, want isolate_faults.so", fe.Plugin)
+			}
+			if !strings.HasPrefix(err.Error(), "loader: call "+tt.fn+" in isolate_faults.so: SIG") {
+				t.Errorf("message %q: want the in-process form", err)
+			}
+			if r, err := call(t, p, "add", 2, 3); err != nil || r != 5 {
+				t.Fatalf("healthy call after the fault = %d, %v", r, err)
+			}
+		})
+	}
+}
+
+// TestQuarantineAndRestart: by default a fault quarantines the plugin, as
+// in process; Restart gives a fresh process and the same Funcs work.
+func TestQuarantineAndRestart(t *testing.T) {
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
+	p := load(t, l, "isolate_faults")
+	add := fn(t, p, "add")
+	pid := pidOf(t, p)
+	if _, err := call(t, p, "null_read"); !errors.As(err, new(*sandbox.FaultError)) {
+		t.Fatalf("null_read: %v", err)
+	}
+	if _, err := add.Call(1, 2); !errors.Is(err, loader.ErrQuarantined) {
+		t.Fatalf("after a fault: %v, want ErrQuarantined", err)
+	}
+	if err := p.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := add.Call(2, 3); err != nil || r != 5 {
+		t.Fatalf("after restart: %d, %v", r, err)
+	}
+	if np := pidOf(t, p); np == pid {
+		t.Errorf("same pid %d after restart", np)
+	}
+	assertGone(t, pid)
+}
+
+// TestAutoRestart: with a restart policy the next call after a failure
+// restarts the plugin, up to Max times.
+func TestAutoRestart(t *testing.T) {
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{Restart: isolate.RestartPolicy{Max: 2}})
+	p := load(t, l, "isolate_faults")
+	add := fn(t, p, "add")
+	for i := 0; i < 2; i++ {
+		if _, err := call(t, p, "do_exit", 3); !errors.Is(err, isolate.ErrExited) {
+			t.Fatalf("exit: %v", err)
+		}
+		if r, err := add.Call(2, 3); err != nil || r != 5 {
+			t.Fatalf("restart %d: %d, %v", i+1, r, err)
+		}
+	}
+	if _, err := call(t, p, "do_exit", 3); !errors.Is(err, isolate.ErrExited) {
+		t.Fatalf("exit: %v", err)
+	}
+	if _, err := add.Call(2, 3); !errors.Is(err, loader.ErrQuarantined) {
+		t.Fatalf("past Max: %v, want ErrQuarantined", err)
+	}
+}
+
+// TestProcessEnds: exit, a kill and a deadline end the call in flight with
+// a typed error.
+func TestProcessEnds(t *testing.T) {
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{Restart: isolate.RestartPolicy{Max: 100}})
+	p := load(t, l, "isolate_faults")
+	exit, kill := fn(t, p, "do_exit"), fn(t, p, "kill_self")
+
+	_, err := exit.Call(3)
+	var ee *isolate.ExitError
+	if !errors.As(err, &ee) || ee.Status != 3 || ee.Signal != 0 {
+		t.Fatalf("exit(3): %v", err)
+	}
+	t.Log(err)
+
+	_, err = kill.Call()
+	if !errors.As(err, &ee) || ee.Signal != syscall.SIGKILL {
+		t.Fatalf("kill(getpid(), SIGKILL): %v", err)
+	}
+	t.Log(err)
+}
+
+// TestDeadlineAndKill: a call that never returns is stopped by its
+// context (the child is killed) and by a kill from outside; the plugin
+// tells the host it is inside through a host function (no sleeps).
+func TestDeadlineAndKill(t *testing.T) {
+	inside := make(chan struct{}, 1)
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{Restart: isolate.RestartPolicy{Max: 100}})
+	registerHost(t, l, inside, false)
+	p := load(t, l, "isolate_host")
+	spin := fn(t, p, "spin")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-inside; cancel() }()
+	_, err := spin.CallArgs(ctx, nil)
+	if !errors.Is(err, sandbox.ErrDeadline) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled call: %v, want sandbox.ErrDeadline and context.Canceled", err)
+	}
+	t.Log(err)
+
+	done := make(chan error, 1)
+	go func() { _, err := spin.Call(); done <- err }()
+	<-inside
+	pid := pidOf(t, p)
+	if err := unix.Kill(pid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	err = <-done
+	var ee *isolate.ExitError
+	if !errors.As(err, &ee) || ee.Signal != syscall.SIGKILL || ee.Pid != pid {
+		t.Fatalf("killed child: %v", err)
+	}
+	t.Log(err)
+}
+
+func registerHost(t testing.TB, l *loader.Loader, inside chan struct{}, reenter bool) {
+	t.Helper()
+	var add func(int64, int64) int64 = func(a, b int64) int64 { return a + b }
+	reg := map[string]any{
+		"host_add":    add,
+		"host_strlen": func(s string) int32 { return int32(len(s)) },
+		"host_inside": func() int64 {
+			select {
+			case inside <- struct{}{}:
+			default:
+			}
+			return 0
+		},
+		"host_panic": func(x int64) int64 { panic(fmt.Sprintf("host panic %d", x)) },
+	}
+	if !reenter {
+		reg["host_reenter"] = func(x int64) int64 { return x }
+	}
+	for name, f := range reg {
+		if _, err := l.RegisterHostFunc(name, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestHostFunctions: host functions across the boundary, a string from
+// the plugin, a panic, and a host function that calls the plugin again.
+func TestHostFunctions(t *testing.T) {
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{Restart: isolate.RestartPolicy{Max: 10}})
+	registerHost(t, l, make(chan struct{}, 1), true)
+	var p *loader.Plugin
+	if _, err := l.RegisterHostFunc("host_reenter", func(x int64) int64 {
+		r, err := fn(t, p, "leaf").Call(uint64(x))
+		if err != nil {
+			panic(err)
+		}
+		return int64(r)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p = load(t, l, "isolate_host")
+	if r, err := call(t, p, "call_add", 2, 3); err != nil || r != 6 {
+		t.Fatalf("call_add = %d, %v", r, err)
+	}
+	if r, err := call(t, p, "call_reenter", 5); err != nil || r != 16 {
+		t.Fatalf("call_reenter = %d, %v", r, err)
+	}
+	strlen, err := loader.Bind1[string, int32](p, "call_strlen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := strlen("hello, host"); err != nil || n != 11 {
+		t.Fatalf("call_strlen = %d, %v", n, err)
+	}
+	_, err = call(t, p, "call_panic", 7)
+	var hp *sandbox.HostPanicError
+	if !errors.As(err, &hp) || hp.Value != "host panic 7" || hp.Func != "host_panic" {
+		t.Fatalf("call_panic: %v", err)
+	}
+	t.Log(err)
+}
+
+// TestBuffersAndStrings: Func.CallBuffers and string arguments of
+// bindings work the same isolated as in process.
+func TestBuffersAndStrings(t *testing.T) {
+	for _, isolated := range []bool{false, true} {
+		t.Run(fmt.Sprint("isolated=", isolated), func(t *testing.T) {
+			var l *loader.Loader
+			if isolated {
+				l, _ = newLoader(t, loader.Options{}, isolate.Options{})
+			} else {
+				l = loader.New(loader.Options{})
+				t.Cleanup(func() { l.Close() })
+			}
+			p := load(t, l, "isolate_faults")
+			buf := bytes.Repeat([]byte{1, 2, 3, 4}, 1024)
+			r, err := fn(t, p, "invert").CallBuffers(nil, &sandbox.Args{Int: [6]uint64{0, uint64(len(buf))}},
+				loader.Buffer{Slot: 0, Data: buf, Out: true})
+			if err != nil || r.Int != 10*1024 {
+				t.Fatalf("invert = %d, %v", r.Int, err)
+			}
+			if buf[0] != ^byte(1) || buf[4095] != ^byte(4) {
+				t.Fatalf("buffer not written back: % x", buf[:4])
+			}
+			strlen, err := loader.Bind1[string, int64](p, "str_len")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, err := strlen("across"); err != nil || n != 6 {
+				t.Fatalf("str_len = %d, %v", n, err)
+			}
+			if _, err := p.Func("no_such_symbol"); !errors.Is(err, loader.ErrSymbolNotFound) {
+				t.Fatalf("missing symbol: %v", err)
+			}
+			if _, err := p.Func("rodata"); !errors.Is(err, loader.ErrSymbolNotFound) {
+				t.Fatalf("data symbol as Func: %v", err)
+			}
+			if s, err := p.Lookup("rodata"); err != nil || s.Func || s.Size != 32 {
+				t.Fatalf("Lookup(rodata) = %+v, %v", s, err)
+			}
+		})
+	}
+}
+
+// TestForbiddenSyscalls: each forbidden system call of the default
+// policy stops the plugin; the error names it.
+func TestForbiddenSyscalls(t *testing.T) {
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
+	p := load(t, l, "isolate_faults")
+	tests := []struct {
+		fn   string
+		args []uint64
+		want string
+	}{
+		{"do_exec", nil, "execve"},
+		{"do_socket", nil, "socket"},
+		{"do_fork", nil, "clone"},
+		{"open_path", nil, "openat"},
+		{"raw_syscall", []uint64{unix.SYS_PTRACE, unix.PTRACE_TRACEME}, "ptrace"},
+		{"raw_syscall", []uint64{unix.SYS_KILL, 1, 0}, "kill"},
+		{"raw_syscall", []uint64{unix.SYS_UNSHARE, unix.CLONE_NEWNS}, "unshare"},
+		{"raw_syscall", []uint64{unix.SYS_MOUNT}, "mount"},
+		{"raw_syscall", []uint64{unix.SYS_SETUID, 0}, "setuid"},
+		{"raw_syscall", []uint64{unix.SYS_CHDIR}, "chdir"},
+		{"raw_syscall", []uint64{unix.SYS_BPF}, "bpf"},
+		{"raw_syscall", []uint64{unix.SYS_MEMFD_CREATE}, "memfd_create"},
+		{"raw_syscall", []uint64{unix.SYS_PRCTL, unix.PR_SET_DUMPABLE, 1}, "prctl"},
+		{"raw_syscall", []uint64{unix.SYS_SECCOMP}, "seccomp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if tt.want == "openat" && raceBuild {
+				t.Skip("opens are allowed under the race detector (isolate/race.go)")
+			}
+			f := fn(t, p, tt.fn)
+			var err error
+			if tt.fn == "open_path" {
+				_, err = f.CallBuffers(nil, nil, loader.Buffer{Slot: 0, Data: []byte("/etc/hostname\x00")})
+			} else {
+				_, err = f.Call(tt.args...)
+			}
+			var se *isolate.SyscallError
+			if !errors.As(err, &se) || se.Name != tt.want || !errors.Is(err, isolate.ErrForbiddenSyscall) {
+				t.Fatalf("error = %v, want a *SyscallError naming %s", err, tt.want)
+			}
+			t.Log(err)
+			if err := p.Restart(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestPolicyExtension: the host may allow more (here read-only opens
+// after the load).
+func TestPolicyExtension(t *testing.T) {
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{Policy: isolate.Policy{AllowOpen: true}})
+	p := load(t, l, "isolate_faults")
+	r, err := fn(t, p, "open_path").CallBuffers(nil, nil, loader.Buffer{Slot: 0, Data: []byte("/proc/self/status\x00")})
+	if err != nil || int64(r.Int) < 0 {
+		t.Fatalf("open with AllowOpen = %d, %v", int64(r.Int), err)
+	}
+	if _, err := isolate.New(isolate.Options{Policy: isolate.Policy{Allow: []string{"no_such_call"}}}).Start(&loader.RemoteLoad{}); err == nil {
+		t.Fatal("unknown system call name accepted")
+	}
+}
+
+// TestConfinement: the child's process group, no_new_privs, seccomp mode,
+// limits, descriptors and namespaces.
+func TestConfinement(t *testing.T) {
+	l, iso := newLoader(t, loader.Options{}, isolate.Options{Policy: isolate.Policy{Memory: 4 << 30}})
+	p := load(t, l, "isolate_faults")
+	pid := pidOf(t, p)
+	if pg, err := unix.Getpgid(pid); err != nil || pg != pid {
+		t.Errorf("process group = %d, %v; want its own (%d)", pg, err, pid)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"NoNewPrivs:\t1", "Seccomp:\t2"} {
+		if !bytes.Contains(status, []byte(want)) {
+			t.Errorf("/proc/%d/status lacks %q", pid, want)
+		}
+	}
+	limits, _ := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
+	if !bytes.Contains(limits, []byte("4294967296")) {
+		t.Errorf("address space limit not set:\n%s", limits)
+	}
+	// Descriptors: nothing of the host's but /dev/null; the channel's
+	// memfd is closed once mapped.
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name()))
+		if target != "/dev/null" && !strings.HasPrefix(target, "anon_inode:") && !strings.HasPrefix(target, "pipe:") {
+			t.Errorf("child fd %s -> %s", e.Name(), target)
+		}
+	}
+	// A 16 GiB allocation fails under the 4 GiB limit.
+	if r, err := call(t, p, "alloc", 16<<30); err != nil || r != 0 {
+		t.Errorf("alloc(16 GiB) = %d, %v; want 0 (refused)", r, err)
+	}
+	rep := iso.Report()
+	t.Logf("report: %+v", rep)
+	if len(rep.Namespaces) > 0 {
+		for _, ns := range []string{"net", "mnt", "user"} {
+			mine, _ := os.Readlink("/proc/self/ns/" + ns)
+			its, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+			if mine == its {
+				t.Errorf("child shares the %s namespace (%s)", ns, its)
+			}
+		}
+	} else if len(rep.Missing) == 0 {
+		t.Error("no namespaces and no reason")
+	}
+}
+
+// TestCloseLeavesNoChild: Close reaps the child.
+func TestCloseLeavesNoChild(t *testing.T) {
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
+	p := load(t, l, "isolate_faults")
+	pid := pidOf(t, p)
+	add := fn(t, p, "add")
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, pid)
+	if _, err := add.Call(1, 2); !errors.Is(err, loader.ErrClosed) {
+		t.Fatalf("call after Close: %v", err)
+	}
+	p2 := load(t, l, "isolate_faults")
+	pid2 := pidOf(t, p2)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, pid2)
+}
+
+// TestLoadErrors: a load that fails in the child gives the loader's error.
+func TestLoadErrors(t *testing.T) {
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
+	_, err := l.Load("/nonexistent/plugin.so")
+	if !errors.Is(err, loader.ErrNotFound) {
+		t.Fatalf("missing file: %v, want ErrNotFound", err)
+	}
+	t.Log(err)
+	img, err := os.ReadFile(plugintest.Build(t, "isolate_faults"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := l.LoadBytes("mem.so", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := call(t, p, "add", 20, 22); err != nil || r != 42 {
+		t.Fatalf("LoadBytes: add = %d, %v", r, err)
+	}
+}
+
+func pidOf(t testing.TB, p *loader.Plugin) int {
+	t.Helper()
+	pid := isolate.PluginPid(p)
+	if pid <= 0 {
+		t.Fatalf("no child pid for %s", p.Name())
+	}
+	return pid
+}
+
+// assertGone checks that pid is not a process (not even a zombie).
+func assertGone(t testing.TB, pid int) {
+	t.Helper()
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		t.Errorf("child %d still exists: %s", pid, st)
+	}
+}
+
+// TestConcurrentCalls: 8 goroutines share a pool of 8 channels (8 child
+// threads, each making its first glibc allocation after the filter is
+// in: see the GLIBC_TUNABLES note in host.go).
+func TestConcurrentCalls(t *testing.T) {
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{Channels: 8})
+	p := load(t, l, "isolate_faults")
+	add := fn(t, p, "add")
+	alloc := fn(t, p, "alloc")
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 500; i++ {
+				r, err := add.Call(uint64(g), uint64(i))
+				if err == nil && r != uint64(g+i) {
+					err = fmt.Errorf("add(%d, %d) = %d", g, i, r)
+				}
+				if err == nil && i%100 == 0 {
+					_, err = alloc.Call(1 << 20)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCPULimit: a plugin that spins past Policy.CPUTime is killed by the
+// kernel (RLIMIT_CPU) and the error says so. It burns one CPU second.
+func TestCPULimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("burns a CPU second")
+	}
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{Policy: isolate.Policy{CPUTime: time.Second}})
+	p := load(t, l, "isolate_faults")
+	_, err := call(t, p, "spin")
+	var ee *isolate.ExitError
+	if !errors.As(err, &ee) || ee.Signal != syscall.SIGKILL || !strings.Contains(ee.Reason, "RLIMIT_CPU") {
+		t.Fatalf("spin under a 1 s CPU limit: %v", err)
+	}
+	t.Log(err)
+}

@@ -1,0 +1,116 @@
+//go:build linux && amd64 && cgo
+
+package isolate
+
+import (
+	"fmt"
+	"os"
+
+	seccomp "github.com/elastic/go-seccomp-bpf"
+	"github.com/elastic/go-seccomp-bpf/arch"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultSyscalls are the system calls the child may make: what the Go
+// runtime of the child, runplug's loader and sandbox, and glibc functions
+// a plugin commonly calls need. Not in it (and so stopping the plugin):
+// execve and every other way to run a program, sockets, opening files
+// after the load, signals to other processes, ptrace, mounts, namespaces,
+// setuid and friends, and everything else.
+var DefaultSyscalls = []string{
+	// memory
+	"mmap", "munmap", "mprotect", "madvise", "mremap", "brk", "mincore",
+	// files already open (the channel, /dev/null, the runtime's own)
+	"read", "write", "writev", "pread64", "pwrite64", "readv", "lseek", "close",
+	"fstat", "newfstatat", "statx", "fcntl", "dup3",
+	// threads, signals, time
+	"futex", "sched_yield", "nanosleep", "clock_nanosleep", "clock_gettime",
+	"clock_getres", "gettimeofday", "time", "getpid", "gettid", "getppid",
+	"getuid", "geteuid", "getgid", "getegid", "uname", "getrandom",
+	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",
+	"rt_sigqueueinfo", "rt_tgsigqueueinfo",
+	"set_robust_list", "get_robust_list", "rseq", "set_tid_address",
+	"sched_getaffinity", "getrlimit", "getrusage", "sysinfo",
+	"exit", "exit_group",
+	// the Go runtime's poller and wake-ups
+	"epoll_create1", "epoll_ctl", "epoll_pwait", "epoll_pwait2", "epoll_wait",
+	"eventfd2", "pipe2", "poll", "ppoll",
+}
+
+// openFlagsWrite are the open flags that write or create: a read-only
+// open is allowed while the plugin loads.
+const openFlagsWrite = unix.O_WRONLY | unix.O_RDWR | unix.O_CREAT | unix.O_TRUNC | unix.O_APPEND | unix.O_TMPFILE
+
+// syscallName names an x86-64 system call number ("" when unknown).
+func syscallName(nr int) string { return arch.X86_64.SyscallNumbers[nr] }
+
+// loadPolicy is the filter installed before the plugin is loaded: the
+// allow list, read-only opens, threads (clone with CLONE_THREAD), signals
+// to this process only; anything else traps (SIGSYS, reported by the
+// handler in sigsys_amd64.s).
+func loadPolicy(extra []string) seccomp.Policy {
+	pid := uint64(os.Getpid())
+	names := append(append([]string(nil), DefaultSyscalls...), extra...)
+	// seccomp: the run filter is stacked after the load (a filter can
+	// only take rights away; runPolicy forbids seccomp again).
+	names = append(names, "seccomp")
+	return seccomp.Policy{
+		DefaultAction: seccomp.ActionTrap,
+		Syscalls: []seccomp.SyscallGroup{
+			{Action: seccomp.ActionAllow, Names: names},
+			{Action: seccomp.ActionAllow, NamesWithCondtions: []seccomp.NameWithConditions{
+				{Name: "openat", Conditions: []seccomp.Condition{{Argument: 2, Operation: seccomp.BitsNotSet, Value: openFlagsWrite}}},
+				{Name: "open", Conditions: []seccomp.Condition{{Argument: 1, Operation: seccomp.BitsNotSet, Value: openFlagsWrite}}},
+				{Name: "clone", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.BitsSet, Value: unix.CLONE_THREAD}}},
+				{Name: "tgkill", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: pid}}},
+				// The Go runtime names its anonymous mappings.
+				{Name: "prctl", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: unix.PR_SET_VMA}}},
+				{Name: "kill", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: pid}}},
+			}},
+			// glibc's pthread_create tries clone3 first and falls back
+			// to clone on ENOSYS; the filter cannot read clone3's flags
+			// (they are behind a pointer).
+			//
+			// membarrier: registering for expedited barriers costs an
+			// RCU grace period (5-20 ms on a busy machine), more than
+			// the rest of a child's start; without it the sandbox's
+			// gates count calls with locked instructions instead, which
+			// a call that crosses processes cannot notice.
+			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS), Names: []string{"clone3", "membarrier"}},
+		},
+	}
+}
+
+// runPolicy is stacked on loadPolicy once the plugin is loaded: opens
+// (unless the host allowed them) and seccomp trap from then on.
+func runPolicy(allowOpen bool) seccomp.Policy {
+	names := []string{"seccomp"}
+	if !allowOpen {
+		names = append(names, "open", "openat", "openat2", "creat")
+	}
+	return seccomp.Policy{
+		DefaultAction: seccomp.ActionAllow,
+		Syscalls:      []seccomp.SyscallGroup{{Action: seccomp.ActionTrap, Names: names}},
+	}
+}
+
+// installFilter installs p on every thread of the process (TSYNC), with
+// no_new_privs set first (the first filter does it; a later one must not
+// call prctl, which the first forbids).
+func installFilter(p seccomp.Policy, first bool) error {
+	err := seccomp.LoadFilter(seccomp.Filter{NoNewPrivs: first, Flag: seccomp.FilterFlagTSync, Policy: p})
+	if err != nil {
+		return fmt.Errorf("seccomp: %w", err)
+	}
+	return nil
+}
+
+// checkNames refuses unknown system call names in a policy.
+func checkNames(names []string) error {
+	for _, n := range names {
+		if _, ok := arch.X86_64.SyscallNames[n]; !ok {
+			return fmt.Errorf("isolate: policy: unknown system call %q", n)
+		}
+	}
+	return nil
+}

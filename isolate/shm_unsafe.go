@@ -1,0 +1,225 @@
+//go:build linux && amd64 && cgo
+
+package isolate
+
+// This file lays Go structs over the memory both processes share (a
+// memfd mapped MAP_SHARED in each) and waits on its futex words. It must
+// use unsafe: the structs live in a mapping, not the Go heap (the garbage
+// collector never sees them; nothing in them points to Go memory), and
+// the futex system call takes their addresses. The invariant that keeps
+// this right: every offset is fixed by the layout constants below, the
+// mapping outlives every pointer into it (a proc unmaps only after its
+// calls are done), and every value the other process wrote is checked
+// before use (lengths and offsets against the mapping's bounds), because
+// that process may be hostile.
+
+import (
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Layout of the shared memory: a header page, the config area (the
+// host's request, then the child's reply), then the channels.
+const (
+	magic    = 0x72706973 // "rpis"
+	hdrSize  = 4096
+	slotHdr  = 4096 // a channel's header page; its data area follows
+	maxSlots = 64
+	// Atomic loads before sleeping on the futex: the host waits longer
+	// for a reply (a call in flight) than the child idles for the next
+	// request. Every yieldEvery loads the spinner gives its CPU away
+	// (sched_yield): on a machine with fewer free CPUs than runnable
+	// threads, the other process may be waiting for this very CPU.
+	hostSpin   = 20000
+	childSpin  = 1000
+	yieldEvery = 50
+)
+
+// sysRecord is where the child's SIGSYS handler (sigsys_amd64.s) writes
+// the forbidden system call; the offsets are the handler's.
+type sysRecord struct {
+	Nr   int32  // +0: si_syscall
+	Set  uint32 // +4: 1 once written
+	PC   uint64 // +8: si_call_addr
+	Arch uint32 // +16: si_arch
+	_    uint32
+}
+
+// header is the first page.
+type header struct {
+	magic     uint32
+	state     uint32 // futex: stStarting, stReady, stFailed (child writes)
+	nslots    uint32
+	slotSize  uint32 // slotHdr + data size
+	cfgOff    uint32
+	cfgLen    uint32 // the host's request (JSON)
+	replyOff  uint32
+	replyLen  uint32 // the child's reply (JSON)
+	slotsOff  uint32
+	_         uint32
+	childBase uint64 // the mapping's address in the child
+	sys       sysRecord
+	goWord    uint32 // futex: the host sets 1 once the request is written
+	_         uint32
+}
+
+// FUTEX_WAIT and FUTEX_WAKE (not the _PRIVATE forms: the words are
+// shared between processes).
+const (
+	futexWaitOp = 0
+	futexWakeOp = 1
+)
+
+const (
+	stStarting = 0
+	stReady    = 1
+	stFailed   = 2
+	stWaiting  = 3 // a spare child, its runtime up, waiting for goWord
+)
+
+// bufDesc is a buffer of a call in a channel's data area.
+type bufDesc struct {
+	slot, off, n, out uint32
+}
+
+// strDesc is a C string argument of a host call in the data area.
+type strDesc struct {
+	off, n uint32
+}
+
+// chanHdr is a channel's header page. The two futex words sit on cache
+// lines of their own.
+type chanHdr struct {
+	toChild      uint32 // bumped by the host when a message for the child is ready
+	childWaiting uint32
+	_            [56]byte
+	toHost       uint32 // bumped by the child when a message for the host is ready
+	hostWaiting  uint32
+	_            [56]byte
+
+	kind   uint32 // op*
+	handle uint32 // symbol handle (calls), host function index (host calls)
+	nints  uint32 // integer arguments of opCallInts
+	status uint32 // reply status: st*
+	code   uint32 // reply: sentinel error code (errCode*)
+	nbufs  uint32
+	msgLen uint32 // reply: bytes of text at the start of the data area
+	inLen  uint32 // request: bytes of text at the start of the data area
+	ints   [6]uint64
+	floats [8]float64
+	resInt uint64
+	resF   float64
+	// a fault report (statusFault)
+	sig   int32
+	fcode int32
+	addr  uint64
+	pc    uint64
+	// a lookup's symbol
+	symAddr uint64
+	symSize uint64
+	symFunc uint32
+	_       uint32
+	bufs    [6]bufDesc
+	strs    [6]strDesc
+}
+
+// Message kinds.
+const (
+	opCall     = 1 // host -> child: call handle with ints/floats and bufs
+	opCallInts = 2 // host -> child: call handle with nints integers
+	opLookup   = 3 // host -> child: look up the name and version in data
+	opClose    = 4 // host -> child: run the destructors and exit
+	opHostRet  = 5 // host -> child: a host call's result
+	opResult   = 6 // child -> host: the reply to a call, lookup or close
+	opHostCall = 7 // child -> host: call host function handle
+)
+
+// Reply statuses.
+const (
+	statusOK        = 0
+	statusFault     = 1 // a *sandbox.FaultError; text: plugin, symbol, object, where
+	statusHostPanic = 2 // text: function name, panic value
+	statusError     = 3 // code: a sentinel; text: the message
+)
+
+func hdrAt(mem []byte) *header { return (*header)(unsafe.Pointer(&mem[0])) }
+
+func chanAt(mem []byte, off int) *chanHdr { return (*chanHdr)(unsafe.Pointer(&mem[off])) }
+
+// addrOf is the address of b's first byte (b is part of a mapping).
+func addrOf(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(&b[0]))) }
+
+// post bumps *word and wakes the other side if it sleeps on it. The
+// atomic add is a full barrier (LOCK XADD), so the load of *waiting
+// cannot pass it: either the sleeper sees the new value before it sleeps
+// or we see its flag.
+func post(word, waiting *uint32) {
+	atomic.AddUint32(word, 1)
+	if atomic.LoadUint32(waiting) != 0 {
+		futexWake(word)
+	}
+}
+
+// waitChange waits until *word differs from old and returns it: a
+// bounded spin, then the futex. stop is checked after every wake-up and
+// ends the wait with false (the host's view of a dead child).
+func waitChange(word, waiting *uint32, old uint32, stop *atomic.Bool, spin int) (uint32, bool) {
+	for i := 0; i < spin; i++ {
+		if v := atomic.LoadUint32(word); v != old {
+			return v, true
+		}
+		if yieldEvery > 0 && i%yieldEvery == yieldEvery-1 {
+			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+		}
+	}
+	for {
+		atomic.StoreUint32(waiting, 1) // XCHG: a full barrier before the load
+		v := atomic.LoadUint32(word)
+		if v != old {
+			atomic.StoreUint32(waiting, 0)
+			return v, true
+		}
+		if stop != nil && stop.Load() {
+			atomic.StoreUint32(waiting, 0)
+			return v, false
+		}
+		futexWait(word, old)
+	}
+}
+
+// futexWait sleeps while *word == val (shared futex: the word is in a
+// MAP_SHARED mapping and the other waker is another process).
+func futexWait(word *uint32, val uint32) {
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWaitOp, uintptr(val), 0, 0, 0)
+}
+
+func futexWake(word *uint32) {
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWakeOp, 1<<30, 0, 0, 0)
+}
+
+// cString copies the NUL-terminated string at p (plugin memory in the
+// child) into dst; it returns the length and false when dst is too small.
+// A bad pointer panics (the caller runs with SetPanicOnFault).
+func cString(dst []byte, p uint64) (int, bool) {
+	if p == 0 {
+		return 0, true
+	}
+	base := *(*unsafe.Pointer)(unsafe.Pointer(&p))
+	for n := 0; n < len(dst); n++ {
+		c := *(*byte)(unsafe.Add(base, n))
+		dst[n] = c
+		if c == 0 {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
+// futexWaitTimeout is futexWait for at most d.
+func futexWaitTimeout(word *uint32, val uint32, d time.Duration) {
+	ts := unix.NsecToTimespec(int64(d))
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWaitOp, uintptr(val), uintptr(unsafe.Pointer(&ts)), 0, 0)
+}

@@ -1,0 +1,34 @@
+//go:build linux && cgo
+
+#include "textflag.h"
+
+// sigsysHandler is the child's SIGSYS handler, installed with
+// rt_sigaction (sigsys_linux_amd64.go), entered by the kernel as
+// handler(signo=DI, siginfo=SI, ucontext=DX). A seccomp trap's siginfo
+// has si_call_addr at 16, si_syscall at 24, si_arch at 28. It writes
+// them to the sysRecord at sigsysRecord (in the memory shared with the
+// host) and ends the process: the plugin made a system call the policy
+// forbids, and nothing of it may run on. No Go code runs here (no g, no
+// stack checks).
+TEXT ·sigsysHandler(SB),NOSPLIT|NOFRAME,$0
+	MOVQ	·sigsysRecord(SB), AX
+	TESTQ	AX, AX
+	JZ	exit
+	MOVL	24(SI), CX
+	MOVL	CX, 0(AX)
+	MOVQ	16(SI), CX
+	MOVQ	CX, 8(AX)
+	MOVL	28(SI), CX
+	MOVL	CX, 16(AX)
+	MOVL	$1, 4(AX)
+exit:
+	MOVL	$159, DI // 128 + SIGSYS
+	MOVL	$231, AX // exit_group
+	SYSCALL
+	HLT
+
+// func sigsysHandlerAddr() uintptr
+TEXT ·sigsysHandlerAddr(SB),NOSPLIT,$0-8
+	MOVQ	$·sigsysHandler(SB), AX
+	MOVQ	AX, ret+0(FP)
+	RET

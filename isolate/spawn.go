@@ -1,0 +1,464 @@
+//go:build linux && amd64 && cgo
+
+package isolate
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// spawner runs every child's fork on one thread that never exits: the
+// parent-death signal (PR_SET_PDEATHSIG) fires when the thread that
+// forked the child ends, not the process, and the Go runtime may end a
+// thread.
+var (
+	spawnOnce sync.Once
+	spawnCh   = make(chan spawnReq)
+)
+
+type spawnReq struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func spawner() {
+	runtime.LockOSThread() // and never unlocked: the thread stays
+	for req := range spawnCh {
+		req.done <- req.cmd.Start()
+	}
+}
+
+func startOnSpawner(cmd *exec.Cmd) error {
+	spawnOnce.Do(func() { go spawner() })
+	done := make(chan error, 1)
+	spawnCh <- spawnReq{cmd, done}
+	return <-done
+}
+
+// spareCfgSize is the request area of a spare child (a larger request,
+// such as a big LoadBytes image, starts a child of its own).
+const spareCfgSize = 256 << 10
+
+// spareDelay is how long after taking the spare the next one starts.
+const spareDelay = 50 * time.Millisecond
+
+// spawn starts a child for r (or takes the spare) and waits until it has
+// loaded the plugin.
+func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
+	req := request{Path: r.req.Path, Name: r.req.Name, Image: r.req.Image, Policy: iso.opts.Policy, Syms: r.syms}
+	o := r.req.Options
+	req.Loader = loaderOptions{SearchPath: o.SearchPath, GuardSize: o.GuardSize, NoHostC: o.NoHostC,
+		AllowC: o.AllowC, AllowWriteExec: o.AllowWriteExec, TombstoneBudget: o.TombstoneBudget}
+	for _, h := range r.hostFns {
+		req.Host = append(req.Host, hostFunc{Name: h.Name, Strings: h.Strings})
+	}
+	cfg, err := json.Marshal(&req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("isolate: %w", err)
+	}
+	replySize := 64<<10 + len(r.syms)*128
+	p := iso.takeSpare(len(cfg), replySize)
+	if p != nil {
+		// The next spare starts a little after this load, so that its
+		// exec and runtime start do not compete with the plugin's
+		// first calls for the CPU.
+		defer time.AfterFunc(spareDelay, iso.refill)
+	} else {
+		if p, err = iso.newProc(len(cfg), replySize); err != nil {
+			return nil, nil, err
+		}
+	}
+	p.deliver(r, cfg)
+	rep, err := p.awaitStart()
+	if err != nil {
+		p.kill("load failed")
+		<-p.done
+		unix.Munmap(p.mem)
+		return nil, nil, err
+	}
+	if len(rep.Syms) != len(r.syms) {
+		p.kill("protocol")
+		<-p.done
+		unix.Munmap(p.mem)
+		return nil, nil, fmt.Errorf("isolate: child looked up %d symbols, want %d: %w", len(rep.Syms), len(r.syms), ErrProtocol)
+	}
+	p.name.Store(&rep.Name)
+	iso.mu.Lock()
+	iso.report.Seccomp = rep.Seccomp
+	iso.mu.Unlock()
+	r.log.Debug("started isolated plugin", "plugin", rep.Name, "path", r.req.Path, "pid", p.pid)
+	return p, rep, nil
+}
+
+// newProc maps the memory for a request of up to cfgSize bytes and a
+// reply of up to replySize, and starts a child on it, which waits for
+// deliver (at once, or later for a spare).
+func (iso *Isolator) newProc(cfgSize, replySize int) (*proc, error) {
+	const page = 4096
+	cfgOff := hdrSize
+	replyOff := (cfgOff + cfgSize + page - 1) &^ (page - 1)
+	slotsOff := (replyOff + replySize + page - 1) &^ (page - 1)
+	slotSize := slotHdr + (iso.opts.BufferSize+page-1)&^(page-1)
+	size := slotsOff + iso.opts.Channels*slotSize
+
+	fd, err := unix.MemfdCreate("runplug-isolate", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("isolate: memfd: %w", err)
+	}
+	memf := os.NewFile(uintptr(fd), "runplug-isolate")
+	defer memf.Close()
+	if err := unix.Ftruncate(fd, int64(size)); err != nil {
+		return nil, fmt.Errorf("isolate: memfd: %w", err)
+	}
+	mem, err := unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("isolate: mmap: %w", err)
+	}
+	h := hdrAt(mem)
+	h.magic, h.nslots, h.slotSize = magic, uint32(iso.opts.Channels), uint32(slotSize)
+	h.cfgOff, h.replyOff, h.slotsOff = uint32(cfgOff), uint32(replyOff), uint32(slotsOff)
+	p := &proc{iso: iso, mem: mem, hdr: h, done: make(chan struct{}), free: make(chan *hostChan, iso.opts.Channels),
+		cfgCap: replyOff - cfgOff, replyCap: slotsOff - replyOff}
+	for i := 0; i < iso.opts.Channels; i++ {
+		off := slotsOff + i*slotSize
+		data := mem[off+slotHdr : off+slotSize]
+		c := &hostChan{p: p, h: chanAt(mem, off), data: data, hostArea: len(data) - len(data)/8}
+		p.chans = append(p.chans, c)
+		p.free <- c
+	}
+	if err := iso.start(p, memf); err != nil {
+		unix.Munmap(mem)
+		return nil, err
+	}
+	return p, nil
+}
+
+// deliver gives the child its plugin: the request, then goWord.
+func (p *proc) deliver(r *remote, cfg []byte) {
+	p.r = r
+	p.name.Store(&r.req.Name)
+	h := p.hdr
+	copy(p.mem[h.cfgOff:], cfg)
+	h.cfgLen = uint32(len(cfg))
+	atomic.StoreUint32(&h.goWord, 1)
+	futexWake(&h.goWord)
+}
+
+// takeSpare returns the spare child when there is a live one whose areas
+// fit the request and reply, else nil.
+func (iso *Isolator) takeSpare(cfgLen, replySize int) *proc {
+	iso.mu.Lock()
+	defer iso.mu.Unlock()
+	p := iso.spare
+	if p == nil || p.cfgCap < cfgLen || p.replyCap < replySize {
+		return nil
+	}
+	iso.spare = nil
+	if p.dead.Load() {
+		go func() { <-p.done; unix.Munmap(p.mem) }()
+		return nil
+	}
+	return p
+}
+
+// refill starts a new spare child when Options.Spare asks for one and
+// there is none.
+func (iso *Isolator) refill() {
+	if !iso.opts.Spare {
+		return
+	}
+	iso.mu.Lock()
+	busy := iso.closed || iso.spare != nil || iso.filling != nil
+	var done chan struct{}
+	if !busy {
+		done = make(chan struct{})
+		iso.filling = done
+	}
+	iso.mu.Unlock()
+	if busy {
+		return
+	}
+	defer close(done)
+	p, err := iso.newProc(spareCfgSize, 64<<10+64*128)
+	iso.mu.Lock()
+	iso.filling = nil
+	if err == nil && !iso.closed {
+		iso.spare, p = p, nil
+	}
+	iso.mu.Unlock()
+	if err != nil {
+		iso.log.Warn("spare child not started", "error", err)
+		return
+	}
+	if p != nil { // closed meanwhile
+		p.kill("close")
+		<-p.done
+		unix.Munmap(p.mem)
+	}
+}
+
+// Prestart starts the spare child now (Options.Spare) and waits until its
+// runtime is up, so that the next Load or Restart only sends the request.
+func (iso *Isolator) Prestart() error {
+	if !iso.opts.Spare {
+		return nil
+	}
+	var p *proc
+	for p == nil {
+		iso.refill()
+		iso.mu.Lock()
+		p = iso.spare
+		filling := iso.filling
+		iso.mu.Unlock()
+		if p == nil && filling == nil {
+			return fmt.Errorf("isolate: no spare child (closed, or it failed to start)")
+		}
+		if p == nil {
+			<-filling
+		}
+	}
+	for atomic.LoadUint32(&p.hdr.state) != stWaiting {
+		if p.dead.Load() {
+			return p.exitErr
+		}
+		futexWaitTimeout(&p.hdr.state, atomic.LoadUint32(&p.hdr.state), time.Millisecond)
+	}
+	return nil
+}
+
+// Close ends the spare child, if any; later starts spawn children
+// directly. Plugins' children are ended by their Loader's Close.
+func (iso *Isolator) Close() error {
+	iso.mu.Lock()
+	iso.closed = true
+	p := iso.spare
+	iso.spare = nil
+	filling := iso.filling
+	iso.mu.Unlock()
+	if filling != nil {
+		<-filling // it sees closed and ends its child
+	}
+	if p != nil {
+		p.kill("close")
+		<-p.done
+		unix.Munmap(p.mem)
+	}
+	return nil
+}
+
+// start forks and execs the child: this very binary (/proc/self/exe),
+// with the channel as its only descriptor besides /dev/null (or the
+// Stderr pipe), in a process group of its own, killed when the host
+// dies, in new user, network and mount namespaces when the kernel lets
+// it.
+func (iso *Isolator) start(p *proc, memf *os.File) error {
+	for {
+		cmd := exec.Command("/proc/self/exe")
+		cmd.Args = []string{"runplug-isolate"}
+		// GOMAXPROCS and the GODEBUG settings: the child's runtime
+		// then keeps no cgroup files open to follow the CPU quota (the
+		// child must hold no descriptor but its own).
+		// GLIBC_TUNABLES: with arena_max set, glibc's malloc does not
+		// open /sys/devices/system/cpu/online the first time a thread
+		// needs an arena (after the filter forbids opens, and on a new
+		// thread whose signals are still blocked: the kernel would kill
+		// the child without a report).
+		cmd.Env = []string{fmt.Sprintf("%s=%d", envChild, childFD), fmt.Sprintf("GOMAXPROCS=%d", runtime.GOMAXPROCS(0)),
+			"GODEBUG=containermaxprocs=0,updatemaxprocs=0", fmt.Sprintf("GLIBC_TUNABLES=glibc.malloc.arena_max=%d", 2*runtime.NumCPU())}
+		if v, ok := os.LookupEnv("LD_LIBRARY_PATH"); ok {
+			cmd.Env = append(cmd.Env, "LD_LIBRARY_PATH="+v)
+		}
+		cmd.ExtraFiles = []*os.File{memf}
+		cmd.Stderr = iso.opts.Stderr
+		attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		iso.mu.Lock()
+		useNS := !iso.opts.Policy.NoNamespaces && iso.noNS == ""
+		iso.mu.Unlock()
+		if useNS {
+			attr.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET | syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
+			attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getuid(), HostID: os.Getuid(), Size: 1}}
+			attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getgid(), HostID: os.Getgid(), Size: 1}}
+		}
+		cmd.SysProcAttr = attr
+		err := startOnSpawner(cmd)
+		if err != nil && useNS {
+			iso.mu.Lock()
+			iso.noNS = err.Error()
+			iso.report.Namespaces = nil
+			iso.report.Missing = []string{"user, net, mount, ipc, uts namespaces: " + err.Error()}
+			iso.mu.Unlock()
+			iso.log.Warn("new namespaces not available, isolating without them", "error", err)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("isolate: start child: %w", err)
+		}
+		if useNS {
+			iso.mu.Lock()
+			iso.report.Namespaces = []string{"user", "net", "mount", "ipc", "uts"}
+			iso.report.Missing = nil
+			iso.mu.Unlock()
+		} else if iso.opts.Policy.NoNamespaces {
+			iso.mu.Lock()
+			iso.report.Namespaces, iso.report.Missing = nil, []string{"namespaces: disabled by Policy.NoNamespaces"}
+			iso.mu.Unlock()
+		}
+		p.cmd, p.pid = cmd, cmd.Process.Pid
+		pidfd, err := unix.PidfdOpen(p.pid, unix.PIDFD_NONBLOCK)
+		var pf *os.File
+		if err == nil {
+			pf = os.NewFile(uintptr(pidfd), "pidfd")
+		}
+		go p.monitor(pf)
+		return nil
+	}
+}
+
+// awaitStart waits for the child's reply to the load request.
+func (p *proc) awaitStart() (*reply, error) {
+	h := p.hdr
+	for i := 0; ; i++ {
+		st := atomic.LoadUint32(&h.state)
+		if st != stStarting && st != stWaiting {
+			break
+		}
+		if p.dead.Load() {
+			return nil, p.exitErr
+		}
+		if i < 100 {
+			runtime.Gosched()
+			continue
+		}
+		// The monitor's wake-up cannot change state, so sleep briefly
+		// and look at dead again rather than risk a lost wake-up.
+		futexWaitTimeout(&h.state, st, time.Millisecond)
+	}
+	if uint64(h.replyOff)+uint64(h.replyLen) > uint64(h.slotsOff) {
+		return nil, fmt.Errorf("isolate: reply length %d: %w", h.replyLen, ErrProtocol)
+	}
+	var rep reply
+	if err := json.Unmarshal(p.mem[h.replyOff:h.replyOff+h.replyLen], &rep); err != nil {
+		return nil, fmt.Errorf("isolate: reply: %v: %w", err, ErrProtocol)
+	}
+	if rep.Err != "" {
+		return nil, &RemoteError{Msg: rep.Err, Err: sentinel(rep.Code)}
+	}
+	if atomic.LoadUint32(&h.state) != stReady {
+		return nil, fmt.Errorf("isolate: child state %d: %w", h.state, ErrProtocol)
+	}
+	return &rep, nil
+}
+
+// monitor waits for the child to end (on its pidfd, through the Go
+// runtime's poller: no thread blocks), reaps it, and wakes every call
+// waiting on it.
+func (p *proc) monitor(pidfd *os.File) {
+	if pidfd != nil {
+		if rc, err := pidfd.SyscallConn(); err == nil {
+			rc.Read(func(fd uintptr) bool {
+				pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+				n, _ := unix.Poll(pfd, 0)
+				return n > 0
+			})
+		}
+	}
+	p.cpu = zombieCPU(p.pid) // before the reaping (Wait's waitid gives no rusage)
+	p.cmd.Wait()             // the status is in ProcessState
+	if pidfd != nil {
+		pidfd.Close()
+	}
+	p.exitErr = p.describeExit()
+	p.dead.Store(true)
+	for _, c := range p.chans {
+		atomic.AddUint32(&c.h.toHost, 1)
+		futexWake(&c.h.toHost)
+	}
+	futexWake(&p.hdr.state)
+	close(p.done)
+	p.iso.log.Debug("isolated plugin exited", "pid", p.pid, "error", p.exitErr)
+}
+
+// describeExit turns the child's end into an error: a *SyscallError when
+// its SIGSYS handler reported a forbidden system call, else an
+// *ExitError.
+func (p *proc) describeExit() error {
+	name := "(spare)"
+	if n := p.name.Load(); n != nil {
+		name = *n
+	}
+	sys := &p.hdr.sys
+	if atomic.LoadUint32(&sys.Set) == 1 {
+		return &SyscallError{Plugin: name, Pid: p.pid, Nr: int(sys.Nr), Name: syscallName(int(sys.Nr)), PC: uintptr(sys.PC)}
+	}
+	if st := p.cmd.ProcessState; st != nil {
+		if ws := st.Sys().(syscall.WaitStatus); ws.Signaled() && ws.Signal() == syscall.SIGSYS {
+			// A trap on a thread that blocked SIGSYS: the kernel killed
+			// the process before the handler could report.
+			return &SyscallError{Plugin: name, Pid: p.pid, Nr: -1, Name: "(unknown: trapped with SIGSYS blocked)"}
+		}
+	}
+	e := &ExitError{Plugin: name, Pid: p.pid}
+	if r := p.reason.Load(); r != nil {
+		e.Reason = *r
+	}
+	if st := p.cmd.ProcessState; st != nil && e.Reason == "" {
+		// The kernel's SIGKILL at RLIMIT_CPU: the child used its CPU time.
+		lim := p.iso.opts.Policy.CPUTime
+		if ws := st.Sys().(syscall.WaitStatus); lim > 0 && ws.Signaled() && ws.Signal() == syscall.SIGKILL &&
+			p.cpu >= lim.Truncate(time.Second)/2 { // /proc's utime+stime are sampled by ticks, and lag
+			e.Reason = fmt.Sprintf("CPU time limit (%v, RLIMIT_CPU) reached", lim)
+		}
+	}
+	if st := p.cmd.ProcessState; st != nil {
+		ws := st.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			e.Signal = ws.Signal()
+		} else {
+			e.Status = ws.ExitStatus()
+		}
+	}
+	return e
+}
+
+// kill ends the child (at most once matters; later calls do nothing).
+func (p *proc) kill(reason string) {
+	p.reason.CompareAndSwap(nil, &reason)
+	if p.cmd != nil && p.cmd.Process != nil {
+		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil { // through its pidfd: no pid reuse
+			p.iso.log.Warn("kill failed", "pid", p.pid, "error", err)
+		}
+	}
+}
+
+// zombieCPU returns the CPU time (user + system) of an ended, not yet
+// reaped child from /proc/PID/stat (0 when unreadable).
+func zombieCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command (which may hold spaces) in parentheses:
+	// state is field 3, utime 14, stime 15.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseUint(f[11], 10, 64)
+	st, _ := strconv.ParseUint(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}

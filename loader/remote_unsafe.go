@@ -1,0 +1,29 @@
+package loader
+
+// This file passes a Buffer's bytes to a plugin in the host's address
+// space: the plugin gets the address of Go memory, which must not move
+// during the call, so it is pinned (runtime.Pinner) until the call
+// returns. The plugin must not keep the address past the call.
+
+import (
+	"context"
+	"runtime"
+	"unsafe"
+
+	"github.com/runplug/runplug/sandbox"
+)
+
+// callPinned is CallBuffers in process.
+func (f *Func) callPinned(ctx context.Context, a *sandbox.Args, bufs []Buffer) (sandbox.Result, error) {
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	for _, b := range bufs {
+		if len(b.Data) == 0 {
+			a.Int[b.Slot] = 0
+			continue
+		}
+		pin.Pin(&b.Data[0])
+		a.Int[b.Slot] = uint64(uintptr(unsafe.Pointer(&b.Data[0])))
+	}
+	return f.CallArgs(ctx, a)
+}
