@@ -181,9 +181,6 @@ func (l *Loader) prepare(f *elfmap.File) (*parsed, error) {
 		return nil, &elfmap.FormatError{Off: -1, Field: "PT_TLS p_memsz", Value: f.TLS.Memsz,
 			Msg: fmt.Sprintf("thread-local block larger than %d MiB", maxTLSSize>>20), Err: elfmap.ErrUnsupported}
 	}
-	if f.Dynamic.Flags&elf.DF_STATIC_TLS != 0 {
-		return nil, fmt.Errorf("DT_FLAGS has DF_STATIC_TLS: the object uses the static TLS model (initial-exec), which needs room in every thread's static TLS block, laid out by ld.so: %w", ErrTLS)
-	}
 	if f.Dynamic.TextRel {
 		return nil, fmt.Errorf("DT_TEXTREL: relocations of read-only segments are refused: %w", elfmap.ErrUnsupported)
 	}
@@ -438,6 +435,9 @@ func (l *Loader) finishLoad(root *object) (*Plugin, error) {
 		if err := l.link(o); err != nil {
 			return fail(err)
 		}
+	}
+	if err := l.linkTLS(order); err != nil {
+		return fail(err)
 	}
 	debugAdd(order) // debuggers and profilers see them before their code runs
 	for _, o := range order {
