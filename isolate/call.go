@@ -50,7 +50,7 @@ func (c *hostChan) roundTrip(ctx context.Context) error {
 	c.panicVal = nil
 	post(&h.toChild, &h.childWaiting)
 	for {
-		v, ok := waitChange(&h.toHost, &h.hostWaiting, c.seen, &p.dead, hostSpin)
+		v, ok := waitChange(&h.toHost, &h.hostWaiting, c.seen, &p.dead, replySpin)
 		if !ok || p.dead.Load() {
 			<-p.done // exitErr is complete
 			if ctx != nil && ctx.Err() != nil {

@@ -73,10 +73,15 @@
 // registers, the result, a fault report) and a data area for buffers and
 // strings, its last eighth kept for the strings of host calls. A call
 // writes the registers in place (no serialisation), bumps the child's
-// word and waits on its own: a bounded spin of atomic loads (longer for
-// the host awaiting a reply than for the child awaiting a request, giving
-// the CPU away with sched_yield every few dozen loads), then FUTEX_WAIT;
-// the other side calls FUTEX_WAKE only when the waiter said it sleeps. A host function the plugin calls comes back on the same channel
+// word and waits on its own. A side awaiting a reply (the host awaiting a
+// call's result, the child a host function's) spins on atomic loads for a
+// bounded time (tens of µs; a raw sched_yield every few loads gives the
+// CPU to the other process if it is queued for this one), then sleeps
+// with FUTEX_WAIT; a serving thread awaiting the next request sleeps at
+// once (a spinner there made calls several times slower in every
+// measurement, loaded machine or not; README's Isolation section). The
+// other side calls FUTEX_WAKE, a raw system call since it never blocks,
+// only when the waiter said it sleeps (a flag beside the word). A host function the plugin calls comes back on the same channel
 // as a message of its own; the waiting host goroutine runs it and answers,
 // so a host function may call the plugin again (on another channel).
 // Everything the child writes is checked before the host uses it (kinds,

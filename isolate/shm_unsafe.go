@@ -28,14 +28,14 @@ const (
 	hdrSize  = 4096
 	slotHdr  = 4096 // a channel's header page; its data area follows
 	maxSlots = 64
-	// Atomic loads before sleeping on the futex: the host waits longer
-	// for a reply (a call in flight) than the child idles for the next
-	// request. Every yieldEvery loads the spinner gives its CPU away
-	// (sched_yield): on a machine with fewer free CPUs than runnable
-	// threads, the other process may be waiting for this very CPU.
-	hostSpin   = 20000
-	childSpin  = 1000
-	yieldEvery = 50
+	// How long a side awaiting a reply spins (atomic loads, sched_yield
+	// every yieldEvery) before it sleeps on the futex: the host awaiting
+	// a call's result, the child awaiting a host function's. A serving
+	// thread awaiting the next request does not spin: measured, a spin
+	// there made calls several times slower (README, Isolation).
+	replySpin  = 50 * time.Microsecond
+	yieldEvery = 16
+	spinCheck  = 8 // loads between clock reads
 )
 
 // sysRecord is where the child's SIGSYS handler (sigsys_amd64.s) writes
@@ -164,15 +164,28 @@ func post(word, waiting *uint32) {
 }
 
 // waitChange waits until *word differs from old and returns it: a
-// bounded spin, then the futex. stop is checked after every wake-up and
-// ends the wait with false (the host's view of a dead child).
-func waitChange(word, waiting *uint32, old uint32, stop *atomic.Bool, spin int) (uint32, bool) {
-	for i := 0; i < spin; i++ {
+// spin bounded in time (spin), then the futex. stop is checked after
+// every wake-up and ends the wait with false (the host's view of a dead
+// child). The spin gives the CPU away (sched_yield) every yieldEvery
+// loads: on a machine with fewer free CPUs than runnable threads the
+// other process may be waiting for this very CPU. sched_yield never
+// blocks, so it is a raw system call (no entersyscall/exitsyscall, the P
+// stays).
+func waitChange(word, waiting *uint32, old uint32, stop *atomic.Bool, spin time.Duration) (uint32, bool) {
+	var t0 time.Time
+	for i := 1; spin > 0; i++ {
 		if v := atomic.LoadUint32(word); v != old {
 			return v, true
 		}
-		if yieldEvery > 0 && i%yieldEvery == yieldEvery-1 {
-			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+		if i%yieldEvery == 0 {
+			unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+		}
+		if i%spinCheck == 0 {
+			if t0.IsZero() {
+				t0 = time.Now()
+			} else if time.Since(t0) > spin {
+				break
+			}
 		}
 	}
 	for {
@@ -196,8 +209,11 @@ func futexWait(word *uint32, val uint32) {
 	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWaitOp, uintptr(val), 0, 0, 0)
 }
 
+// futexWake wakes the sleepers on word. FUTEX_WAKE never blocks, so it is
+// a raw system call: no entersyscall/exitsyscall on the path of every
+// call.
 func futexWake(word *uint32) {
-	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWakeOp, 1<<30, 0, 0, 0)
+	unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWakeOp, 1<<30, 0, 0, 0)
 }
 
 // cString copies the NUL-terminated string at p (plugin memory in the
