@@ -21,6 +21,7 @@ type object struct {
 	mem   []byte // img.Mem(), nil once retired
 	reg   *sandbox.Registration
 	tls   *sandbox.TLSModule // its PT_TLS module from link to retirement, else nil
+	late  *relocEnv          // relocation pass waiting for linkTLS (TPOFF, TLSDESC), else nil
 	deps  []*object          // direct dependencies (DT_NEEDED that are not host libraries)
 	scope []*object          // lookup scope: itself, then its dependencies breadth-first
 
@@ -92,6 +93,7 @@ func (o *object) freeTLS() {
 
 // unmap unregisters and unmaps the object's image.
 func (o *object) unmap() {
+	o.debugRemove()
 	o.freeTLS()
 	o.mem = nil
 	o.l.host.drop(o)
@@ -125,7 +127,20 @@ func (l *Loader) link(o *object) error {
 	if err := env.relocate(f.Dynamic); err != nil {
 		return err
 	}
-	if r := f.RELRO; r != nil && r.Memsz > 0 {
+	if len(env.tlsLate) > 0 {
+		// A copy: taking env's own address would move it to the heap
+		// for every load, TLS or not.
+		late := env
+		o.late = &late // linkTLS finishes it
+		return nil
+	}
+	return o.sealRelocated()
+}
+
+// sealRelocated makes o's PT_GNU_RELRO read-only once every relocation is
+// written.
+func (o *object) sealRelocated() error {
+	if r := o.p.file.RELRO; r != nil && r.Memsz > 0 {
 		if err := o.img.Protect(r.Vaddr, r.Memsz, unix.PROT_READ); err != nil {
 			return fmt.Errorf("relro: %w", err)
 		}
