@@ -168,7 +168,7 @@ func (c *child) start() reply {
 		rep.Syms = append(rep.Syms, s)
 	}
 	if !pol.NoSeccomp {
-		if err := installFilter(runPolicy(pol.AllowOpen || raceEnabled), false); err != nil {
+		if err := installFilter(runPolicy(pol.AllowOpen || raceEnabled, pol.Allow), false); err != nil {
 			return reply{Err: "isolate: confine: " + err.Error()}
 		}
 	}

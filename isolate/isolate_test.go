@@ -5,6 +5,7 @@ package isolate_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -558,4 +559,28 @@ func TestCPULimit(t *testing.T) {
 		t.Fatalf("spin under a 1 s CPU limit: %v", err)
 	}
 	t.Log(err)
+}
+
+// TestStaticTLS: an object with initial-exec TLS loads in the child under
+// the default policy (its room comes from glibc through a memfd stand-in,
+// which the load policy allows) and its thread-local state works there.
+func TestStaticTLS(t *testing.T) {
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
+	p := load(t, l, "tls_ie")
+	for _, tt := range []struct {
+		fn   string
+		want uint64
+	}{
+		{"tls_ie_pointer_ok", 1},
+		{"tls_ie_models_agree", 1},
+	} {
+		if got, err := call(t, p, tt.fn); err != nil || got != tt.want {
+			t.Errorf("%s() = %d, %v; want %d", tt.fn, got, err, tt.want)
+		}
+	}
+	var want [8]byte
+	copy(want[:], "static!")
+	if got, err := call(t, p, "tls_ie_greeting"); err != nil || got != binary.LittleEndian.Uint64(want[:]) {
+		t.Errorf("tls_ie_greeting() = %#x, %v; want %q", got, err, want)
+	}
 }

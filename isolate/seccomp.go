@@ -5,6 +5,7 @@ package isolate
 import (
 	"fmt"
 	"os"
+	"slices"
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
@@ -54,6 +55,14 @@ func loadPolicy(extra []string) seccomp.Policy {
 	// seccomp: the run filter is stacked after the load (a filter can
 	// only take rights away; runPolicy forbids seccomp again).
 	names = append(names, "seccomp")
+	// memfd_create: an object with static (initial-exec) TLS gets its room
+	// from glibc through a stand-in object the loader writes to a memfd
+	// (sandbox/statictls.c); only while loading, like read-only opens.
+	for _, n := range loadOnly {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
 	return seccomp.Policy{
 		DefaultAction: seccomp.ActionTrap,
 		Syscalls: []seccomp.SyscallGroup{
@@ -81,10 +90,20 @@ func loadPolicy(extra []string) seccomp.Policy {
 	}
 }
 
+// loadOnly are the system calls loadPolicy allows for the load alone;
+// runPolicy takes them away again unless the host's policy allows them.
+var loadOnly = []string{"memfd_create"}
+
 // runPolicy is stacked on loadPolicy once the plugin is loaded: opens
-// (unless the host allowed them) and seccomp trap from then on.
-func runPolicy(allowOpen bool) seccomp.Policy {
+// (unless the host allowed them), the load-only calls the host did not
+// allow, and seccomp trap from then on.
+func runPolicy(allowOpen bool, extra []string) seccomp.Policy {
 	names := []string{"seccomp"}
+	for _, n := range loadOnly {
+		if !slices.Contains(extra, n) {
+			names = append(names, n)
+		}
+	}
 	if !allowOpen {
 		names = append(names, "open", "openat", "openat2", "creat")
 	}

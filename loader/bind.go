@@ -4,9 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
+
+	"github.com/runplug/runplug/abi"
 )
 
-// Typed bindings of plugin functions (Bind0..Bind6, BindVoid0..BindVoid6,
+//go:generate go run ../internal/genbind -o bind_gen.go
+
+// Typed bindings of plugin functions (Bind0..Bind12, BindVoid0..BindVoid12,
 // Bind): the argument and result types are checked once, at bind time,
 // and each argument's register is decided then; a call converts the
 // arguments with a switch per argument, makes one protected call (as
@@ -25,6 +30,7 @@ type SignatureError struct {
 	Type   reflect.Type // the whole function type, when known
 	Index  int          // the argument at fault (0-based; Error counts from 1), -1 for the result, -2 for the whole signature
 	Reason string
+	Err    error // the underlying error (an *abi.TypeError or *abi.PlanError), or nil
 }
 
 // Error formats e as, for example,
@@ -44,8 +50,13 @@ func (e *SignatureError) Error() string {
 	return s
 }
 
-// Unwrap returns ErrSignature.
-func (e *SignatureError) Unwrap() error { return ErrSignature }
+// Unwrap returns ErrSignature and Err.
+func (e *SignatureError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrSignature}
+	}
+	return []error{ErrSignature, e.Err}
+}
 
 // argKind is how a Go value travels in a register.
 type argKind uint8
@@ -174,24 +185,99 @@ type Void struct{}
 
 var voidType = reflect.TypeFor[Void]()
 
-// bindSig looks name up in p and checks its binding's signature.
-func bindSig(p *Plugin, name string, args []reflect.Type, res reflect.Type) (*binding, error) {
+// bindSig looks name up in p and checks its binding's signature: the
+// register-only path when every argument is a scalar that fits in the
+// registers and the result is one, else the general path (stack
+// arguments, structs by value).
+func bindSig(p *Plugin, name string, ft reflect.Type, args []reflect.Type, res reflect.Type) (*binding, error) {
+	return bindSigVar(p, name, ft, args, res, -1)
+}
+
+// bindSigVar is bindSig for a variadic function whose first nfixed
+// arguments are the declared ones (nfixed < 0: not variadic).
+func bindSigVar(p *Plugin, name string, ft reflect.Type, args []reflect.Type, res reflect.Type, nfixed int) (*binding, error) {
 	if res == voidType {
 		res = nil
 	}
-	s, err := newSig(name, nil, args, res)
-	if err != nil {
+	b := &binding{}
+	if nfixed > len(args) {
+		return nil, &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: fmt.Sprintf("%d fixed arguments of %d", nfixed, len(args))}
+	}
+	if s, err := newSig(name, ft, args, res); err == nil && nfixed < 0 {
+		b.sig = *s
+	} else if b.gen, b.strArgs, err = generalSig(name, ft, args, res, nfixed); err != nil {
 		return nil, err
+	}
+	if b.gen != nil && p.remote != nil {
+		return nil, fmt.Errorf("loader: bind %s in %s: %w", name, p.obj.name, errIsolatedGeneral)
 	}
 	f, err := p.Func(name)
 	if err != nil {
 		return nil, err
 	}
-	return &binding{f: f, sig: *s}, nil
+	b.f = f
+	return b, nil
 }
 
-// binding is a bound function: the Func and its checked signature.
+// generalSig plans a binding's call through the general path: each Go
+// type is mapped to its C type by abi.TypeOf (layout checked), a string
+// argument being a pointer to a NUL-terminated copy (strArgs lists them).
+func generalSig(name string, ft reflect.Type, args []reflect.Type, res reflect.Type, nfixed int) (*frameProg, []int, error) {
+	cargs := make([]*abi.Type, len(args))
+	var strArgs []int
+	for i, t := range args {
+		switch {
+		case t == nil:
+			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: "interface type argument"}
+		case t.Kind() == reflect.String:
+			cargs[i] = abi.Pointer
+			strArgs = append(strArgs, i)
+			continue
+		case t.Kind() == reflect.Array:
+			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: fmt.Sprintf("C passes an array as a pointer (%v): pass unsafe.Pointer, or wrap the array in a struct to pass it by value", t)}
+		}
+		ct, err := abi.TypeOf(t)
+		if err != nil {
+			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
+		}
+		cargs[i] = ct
+	}
+	cres := abi.Void
+	if res != nil {
+		switch res.Kind() {
+		case reflect.String:
+			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "a string result is not supported (return a pointer: uintptr or unsafe.Pointer)"}
+		case reflect.Array:
+			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: fmt.Sprintf("a C function cannot return an array (%v): wrap it in a struct", res)}
+		}
+		ct, err := abi.TypeOf(res)
+		if err != nil {
+			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
+		}
+		cres = ct
+	}
+	var plan *abi.Plan
+	var err error
+	if nfixed >= 0 {
+		plan, err = abi.NewVariadicPlan(cres, nfixed, cargs...)
+	} else {
+		plan, err = abi.NewPlan(cres, cargs...)
+	}
+	if err != nil {
+		return nil, nil, planError(name, ft, err)
+	}
+	prog, err := compileFrame(plan)
+	if err != nil {
+		return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: err.Error()}
+	}
+	return prog, strArgs, nil
+}
+
+// binding is a bound function: the Func and its checked signature, for
+// the register-only path (sig) or the general one (gen).
 type binding struct {
-	f   *Func
-	sig sig
+	f       *Func
+	sig     sig
+	gen     *frameProg
+	strArgs []int // the string arguments of a general binding
 }

@@ -135,226 +135,46 @@ func result[R any](b *binding, r sandbox.Result, err error) (R, error) {
 
 func typesOf(ts ...reflect.Type) []reflect.Type { return ts }
 
-// Bind0 binds the plugin function name to a Go function with no argument
-// and a result of type R (see Bind2).
-func Bind0[R any](p *Plugin, name string) (func() (R, error), error) {
-	b, err := bindSig(p, name, nil, reflect.TypeFor[R]())
-	if err != nil {
-		return nil, err
-	}
-	return func() (R, error) {
-		var a sandbox.Args
-		r, err := b.call(&a, nil)
-		return result[R](b, r, err)
-	}, nil
-}
-
-// Bind1 binds the plugin function name to a Go function of one argument
-// (see Bind2).
-func Bind1[A1, R any](p *Plugin, name string) (func(A1) (R, error), error) {
-	b, err := bindSig(p, name, typesOf(reflect.TypeFor[A1]()), reflect.TypeFor[R]())
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1) (R, error) {
-		var a sandbox.Args
-		ks := b.strs()
-		b.put(&a, 0, unsafe.Pointer(&a1), ks)
-		r, err := b.call(&a, ks)
-		return result[R](b, r, err)
-	}, nil
-}
-
-// Bind2 binds the plugin function name to a Go function of two arguments
-// and a result of type R, for example
-//
-//	scale, err := loader.Bind2[int32, float64, float64](p, "scale")
-//	y, err := scale(3, 0.5) // double scale(int32_t, double)
-//
-// Argument and result types may be bool, any integer type, uintptr,
-// unsafe.Pointer, float32 or float64 (or types defined on them); an
-// argument may also be a string, passed as a pointer to a NUL-terminated
-// copy that lives for the call. R may be Void for a function that returns
-// nothing (or use BindVoid2). An unsafe.Pointer argument into Go memory
-// follows the cgo rules: the plugin may use it during the call only, and
-// it must not point to a goroutine stack if the plugin calls back into Go
-// (the stack can move then). The signature is checked here, once: an
-// unsupported one is a *SignatureError (ErrSignature). Every call is a
-// protected call of the plugin, as Func.Call makes: a fault in it is
-// returned as the error (a *sandbox.FaultError, wrapped) and quarantines
-// the plugin, and a call into a closed or quarantined plugin fails with
-// ErrClosed or ErrQuarantined. A call costs no allocation unless it has
-// string arguments.
-func Bind2[A1, A2, R any](p *Plugin, name string) (func(A1, A2) (R, error), error) {
-	b, err := bindSig(p, name, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2]()), reflect.TypeFor[R]())
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2) (R, error) {
-		var a sandbox.Args
-		ks := b.strs()
-		b.put(&a, 0, unsafe.Pointer(&a1), ks)
-		b.put(&a, 1, unsafe.Pointer(&a2), ks)
-		r, err := b.call(&a, ks)
-		return result[R](b, r, err)
-	}, nil
-}
-
-// Bind3 binds a function of three arguments (see Bind2).
-func Bind3[A1, A2, A3, R any](p *Plugin, name string) (func(A1, A2, A3) (R, error), error) {
-	b, err := bindSig(p, name, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3]()), reflect.TypeFor[R]())
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2, a3 A3) (R, error) {
-		var a sandbox.Args
-		ks := b.strs()
-		b.put(&a, 0, unsafe.Pointer(&a1), ks)
-		b.put(&a, 1, unsafe.Pointer(&a2), ks)
-		b.put(&a, 2, unsafe.Pointer(&a3), ks)
-		r, err := b.call(&a, ks)
-		return result[R](b, r, err)
-	}, nil
-}
-
-// Bind4 binds a function of four arguments (see Bind2).
-func Bind4[A1, A2, A3, A4, R any](p *Plugin, name string) (func(A1, A2, A3, A4) (R, error), error) {
-	b, err := bindSig(p, name, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4]()), reflect.TypeFor[R]())
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4) (R, error) {
-		var a sandbox.Args
-		ks := b.strs()
-		b.put(&a, 0, unsafe.Pointer(&a1), ks)
-		b.put(&a, 1, unsafe.Pointer(&a2), ks)
-		b.put(&a, 2, unsafe.Pointer(&a3), ks)
-		b.put(&a, 3, unsafe.Pointer(&a4), ks)
-		r, err := b.call(&a, ks)
-		return result[R](b, r, err)
-	}, nil
-}
-
-// Bind5 binds a function of five arguments (see Bind2).
-func Bind5[A1, A2, A3, A4, A5, R any](p *Plugin, name string) (func(A1, A2, A3, A4, A5) (R, error), error) {
-	b, err := bindSig(p, name, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5]()), reflect.TypeFor[R]())
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (R, error) {
-		var a sandbox.Args
-		ks := b.strs()
-		b.put(&a, 0, unsafe.Pointer(&a1), ks)
-		b.put(&a, 1, unsafe.Pointer(&a2), ks)
-		b.put(&a, 2, unsafe.Pointer(&a3), ks)
-		b.put(&a, 3, unsafe.Pointer(&a4), ks)
-		b.put(&a, 4, unsafe.Pointer(&a5), ks)
-		r, err := b.call(&a, ks)
-		return result[R](b, r, err)
-	}, nil
-}
-
-// Bind6 binds a function of six arguments (see Bind2).
-func Bind6[A1, A2, A3, A4, A5, A6, R any](p *Plugin, name string) (func(A1, A2, A3, A4, A5, A6) (R, error), error) {
-	b, err := bindSig(p, name, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5](), reflect.TypeFor[A6]()), reflect.TypeFor[R]())
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) (R, error) {
-		var a sandbox.Args
-		ks := b.strs()
-		b.put(&a, 0, unsafe.Pointer(&a1), ks)
-		b.put(&a, 1, unsafe.Pointer(&a2), ks)
-		b.put(&a, 2, unsafe.Pointer(&a3), ks)
-		b.put(&a, 3, unsafe.Pointer(&a4), ks)
-		b.put(&a, 4, unsafe.Pointer(&a5), ks)
-		b.put(&a, 5, unsafe.Pointer(&a6), ks)
-		r, err := b.call(&a, ks)
-		return result[R](b, r, err)
-	}, nil
-}
-
-// BindVoid0 binds a native function with no argument and no result: the
-// Go function returns only the call's error (see Bind2).
-func BindVoid0(p *Plugin, name string) (func() error, error) {
-	f, err := Bind0[Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func() error { _, err := f(); return err }, nil
-}
-
-// BindVoid1 binds a native function of one argument and no result.
-func BindVoid1[A1 any](p *Plugin, name string) (func(A1) error, error) {
-	f, err := Bind1[A1, Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1) error { _, err := f(a1); return err }, nil
-}
-
-// BindVoid2 binds a native function of two arguments and no result.
-func BindVoid2[A1, A2 any](p *Plugin, name string) (func(A1, A2) error, error) {
-	f, err := Bind2[A1, A2, Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2) error { _, err := f(a1, a2); return err }, nil
-}
-
-// BindVoid3 binds a native function of three arguments and no result.
-func BindVoid3[A1, A2, A3 any](p *Plugin, name string) (func(A1, A2, A3) error, error) {
-	f, err := Bind3[A1, A2, A3, Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2, a3 A3) error { _, err := f(a1, a2, a3); return err }, nil
-}
-
-// BindVoid4 binds a native function of four arguments and no result.
-func BindVoid4[A1, A2, A3, A4 any](p *Plugin, name string) (func(A1, A2, A3, A4) error, error) {
-	f, err := Bind4[A1, A2, A3, A4, Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4) error { _, err := f(a1, a2, a3, a4); return err }, nil
-}
-
-// BindVoid5 binds a native function of five arguments and no result.
-func BindVoid5[A1, A2, A3, A4, A5 any](p *Plugin, name string) (func(A1, A2, A3, A4, A5) error, error) {
-	f, err := Bind5[A1, A2, A3, A4, A5, Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) error { _, err := f(a1, a2, a3, a4, a5); return err }, nil
-}
-
-// BindVoid6 binds a native function of six arguments and no result.
-func BindVoid6[A1, A2, A3, A4, A5, A6 any](p *Plugin, name string) (func(A1, A2, A3, A4, A5, A6) error, error) {
-	f, err := Bind6[A1, A2, A3, A4, A5, A6, Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) error { _, err := f(a1, a2, a3, a4, a5, a6); return err }, nil
-}
-
 var errorType = reflect.TypeFor[error]()
 
 // Bind sets the function variable that fnPtr points to so that calling it
 // calls the plugin function name: fnPtr is a *func(ARGS...) (R, error) or
-// a *func(ARGS...) error, with any mix of up to 6 integer-class
-// (including string) and 8 float-class arguments of the types Bind2
-// accepts. It is built with reflect.MakeFunc: each call costs reflect's
-// argument boxing (a few hundred nanoseconds and several allocations, on
-// top of the protected call); Bind0..Bind6 cost none of that.
+// a *func(ARGS...) error, with any number of arguments of the types Bind2
+// accepts (structs included). It is built with reflect.MakeFunc: each call
+// costs reflect's argument boxing (a few hundred nanoseconds and several
+// allocations, on top of the protected call); Bind0..Bind12 cost none of
+// that.
 func Bind(p *Plugin, name string, fnPtr any) error {
+	return bindReflect(p, name, fnPtr, -1)
+}
+
+// BindVariadic is Bind for a variadic C function, called with the
+// argument types of fnPtr's func type: its first nfixed parameters are the
+// C function's declared ones, the rest the variable part of the calls
+// made through it (a float32 there is passed as a double and integers
+// narrower than int as int, as C promotes them; al is set). For example,
+// for int snprintf(char *, size_t, const char *, ...) called with an
+// int and a double:
+//
+//	var printIntDouble func(buf unsafe.Pointer, n uint64, format string, i int32, d float64) (int32, error)
+//	err := loader.BindVariadic(p, "snprintf", 3, &printIntDouble)
+//
+// Each different variable part needs a binding of its own.
+func BindVariadic(p *Plugin, name string, nfixed int, fnPtr any) error {
+	if nfixed < 0 {
+		return &SignatureError{Symbol: name, Index: -2, Reason: fmt.Sprintf("%d fixed arguments", nfixed)}
+	}
+	return bindReflect(p, name, fnPtr, nfixed)
+}
+
+func bindReflect(p *Plugin, name string, fnPtr any, nfixed int) error {
 	pv := reflect.ValueOf(fnPtr)
 	if !pv.IsValid() || pv.Kind() != reflect.Pointer || pv.IsNil() || pv.Elem().Kind() != reflect.Func {
 		return &SignatureError{Symbol: name, Index: -2, Reason: fmt.Sprintf("want a non-nil pointer to a func variable, got %T", fnPtr)}
 	}
 	ft := pv.Elem().Type()
 	if ft.IsVariadic() {
-		return &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: "variadic functions are not supported"}
+		return &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: "a Go variadic func type cannot be bound (for a variadic C function, use BindVariadic with the variable part's types)"}
 	}
 	var res reflect.Type
 	switch {
@@ -368,22 +188,18 @@ func Bind(p *Plugin, name string, fnPtr any) error {
 	for i := range args {
 		args[i] = ft.In(i)
 	}
-	s, err := newSig(name, ft, args, res)
+	b, err := bindSigVar(p, name, ft, args, res, nfixed)
 	if err != nil {
 		return err
 	}
-	f, err := p.Func(name)
-	if err != nil {
-		return err
-	}
-	b := &binding{f: f, sig: *s}
 	pv.Elem().Set(reflect.MakeFunc(ft, func(in []reflect.Value) []reflect.Value {
-		var a sandbox.Args
-		ks := b.strs()
-		for i, v := range in {
-			b.putValue(&a, i, v, ks)
+		var out reflect.Value
+		var err error
+		if b.gen != nil {
+			out, err = b.callValues(in, res)
+		} else {
+			out, err = b.callRegs(in, res)
 		}
-		r, err := b.call(&a, ks)
 		ev := reflect.Zero(errorType)
 		if err != nil {
 			ev = reflect.ValueOf(&err).Elem()
@@ -391,19 +207,81 @@ func Bind(p *Plugin, name string, fnPtr any) error {
 		if res == nil {
 			return []reflect.Value{ev}
 		}
-		out := reflect.New(res)
-		if err == nil {
-			if res.Kind() == reflect.UnsafePointer {
-				// A pointer stored into the heap goes through
-				// SetPointer, with the GC's write barrier.
-				out.Elem().SetPointer(*(*unsafe.Pointer)(unsafe.Pointer(&r.Int)))
-			} else {
-				b.get(r, out.UnsafePointer())
-			}
+		if err != nil {
+			return []reflect.Value{reflect.Zero(res), ev}
 		}
 		return []reflect.Value{out.Elem(), ev}
 	}))
 	return nil
+}
+
+// callRegs makes a register-only call of Bind's function with the
+// arguments in and returns a pointer to the result (of type res, nil for
+// none).
+func (b *binding) callRegs(in []reflect.Value, res reflect.Type) (reflect.Value, error) {
+	var a sandbox.Args
+	ks := b.strs()
+	for i, v := range in {
+		b.putValue(&a, i, v, ks)
+	}
+	r, err := b.call(&a, ks)
+	if res == nil {
+		return reflect.Value{}, err
+	}
+	out := reflect.New(res)
+	if err == nil {
+		if res.Kind() == reflect.UnsafePointer {
+			// A pointer stored into the heap goes through
+			// SetPointer, with the GC's write barrier.
+			out.Elem().SetPointer(*(*unsafe.Pointer)(unsafe.Pointer(&r.Int)))
+		} else {
+			b.get(r, out.UnsafePointer())
+		}
+	}
+	return out, err
+}
+
+// callValues is callRegs for a general binding: each argument is copied
+// to the heap, where callGen reads it.
+func (b *binding) callValues(in []reflect.Value, res reflect.Type) (reflect.Value, error) {
+	ptrs := make([]unsafe.Pointer, len(in))
+	for i, v := range in {
+		c := reflect.New(v.Type())
+		c.Elem().Set(v)
+		ptrs[i] = c.UnsafePointer()
+	}
+	if res == nil {
+		return reflect.Value{}, b.callGen(nil, ptrs...)
+	}
+	out := reflect.New(res)
+	return out, b.callGen(out.UnsafePointer(), ptrs...)
+}
+
+// callGen makes a general binding's call: args[i] points to the Go value
+// of argument i (its layout is the C layout, checked by abi.TypeOf), out
+// to the result variable (nil: dropped). A string argument's pointer is
+// replaced by one to the address of its NUL-terminated copy.
+func (b *binding) callGen(out unsafe.Pointer, args ...unsafe.Pointer) error {
+	if len(b.strArgs) == 0 { // inlined into the binding: one call less
+		return b.gen.call(nil, b.f, args, out)
+	}
+	return b.callGenStrings(out, args)
+}
+
+// callGenStrings is callGen for a binding with string arguments.
+func (b *binding) callGenStrings(out unsafe.Pointer, args []unsafe.Pointer) error {
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	for _, i := range b.strArgs {
+		s := *(*string)(args[i])
+		buf := make([]byte, len(s)+1)
+		copy(buf, s)
+		pin.Pin(&buf[0])
+		addr := new(uint64)
+		*addr = uint64(uintptr(unsafe.Pointer(&buf[0])))
+		args[i] = unsafe.Pointer(addr)
+	}
+	return b.gen.call(nil, b.f, args, out)
 }
 
 // putValue is put for a reflect.Value argument.

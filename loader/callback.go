@@ -15,12 +15,18 @@ import (
 //
 // The Go function takes the argument types and result type of a host
 // function (see Loader.RegisterHostFunc): bool, integers, uintptr,
-// unsafe.Pointer, float32, float64 (or types defined on them) and string
-// arguments (a const char * copied into Go; NULL is ""), at most 6
-// integer-class and 8 float-class arguments, and at most one result, not
-// a string. It may also be a RawHostFunc. A typed function whose
-// arguments fit Go's argument registers (strings count twice; at most 9)
-// is called without reflect or allocation, string arguments aside.
+// unsafe.Pointer, float32, float64 (or types defined on them), string
+// arguments (a const char * copied into Go; NULL is ""), and structs by
+// value whose layout is C's (as Bind takes them: package abi checks it
+// and classifies them per the SysV AMD64 psABI, the same plan a binding
+// uses); any number of arguments (past the registers, native code passes
+// them on the stack), and at most one result, not a string: a struct
+// result of up to 16 bytes comes back in rax/rdx and xmm0/xmm1, a larger
+// one through the caller's hidden buffer. It may also be a RawHostFunc.
+// A typed function with at most 6 integer-class and 8 float-class scalar
+// arguments that fit Go's argument registers (strings count twice; at
+// most 9) is called without reflect or allocation, string arguments
+// aside; the others (stack arguments, structs) through reflect.
 //
 // Where it runs: on the thread that calls Ptr, synchronously.
 //   - Inside a protected call (a plugin function called through this

@@ -113,7 +113,7 @@ func BenchmarkCallbackInterleaved(b *testing.B) {
 	}
 	loopCB, loopExp := pluginLoop(typed.Ptr()), pluginLoop(sandbox.ExportAddAddr())
 	const block = 10000
-	var exp, hdl, cb, pcb, pexp []float64
+	var exp, hdl, cb, pcb, pexp, rec []float64
 	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / block }
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
@@ -127,17 +127,23 @@ func BenchmarkCallbackInterleaved(b *testing.B) {
 		t4 := time.Now()
 		loopExp(block)
 		t5 := time.Now()
+		sandbox.LoopExportRecover(block)
+		t6 := time.Now()
+		rec = append(rec, per(t6.Sub(t5)))
 		exp = append(exp, per(t1.Sub(t0)))
 		cb = append(cb, per(t2.Sub(t1)))
 		hdl = append(hdl, per(t3.Sub(t2)))
 		pcb = append(pcb, per(t4.Sub(t3)))
 		pexp = append(pexp, per(t5.Sub(t4)))
 	}
-	for _, xs := range [][]float64{exp, cb, hdl, pcb, pexp} {
+	for _, xs := range [][]float64{exp, cb, hdl, pcb, pexp, rec} {
 		slices.Sort(xs)
 	}
 	q := func(xs []float64, f float64) float64 { return xs[int(f*float64(len(xs)-1))] }
 	b.ReportMetric(q(exp, 0.1), "export-p10-ns")
+	b.ReportMetric(q(rec, 0.1), "export-recover-p10-ns")
+	b.ReportMetric(q(cb, 0.1)/q(rec, 0.1), "typed/export-recover-p10")
+	b.ReportMetric(q(cb, 0.5)/q(rec, 0.5), "typed/export-recover-p50")
 	b.ReportMetric(q(hdl, 0.1), "export-handle-p10-ns")
 	b.ReportMetric(q(cb, 0.1), "typed-p10-ns")
 	b.ReportMetric(q(cb, 0.1)/q(exp, 0.1), "typed/export-p10")
@@ -148,4 +154,43 @@ func BenchmarkCallbackInterleaved(b *testing.B) {
 	b.ReportMetric(q(pexp, 0.1), "in-plugin-export-p10-ns")
 	b.ReportMetric(q(pcb, 0.1)/q(pexp, 0.1), "in-plugin-typed/export-p10")
 	b.ReportMetric(q(pcb, 0.5)/q(pexp, 0.5), "in-plugin-typed/export-p50")
+}
+
+// BenchmarkCallbackStruct: a plugin's loop calls a function taking four
+// structs by value (one on the stack) and returning a 24-byte struct
+// through the hidden pointer: a typed Go callback (the general form,
+// through reflect) and, as the baseline, the C callee of the same
+// signature.
+//
+//	go test -run '^$' -bench 'CallbackStruct$' -count 5 ./loader
+func BenchmarkCallbackStruct(b *testing.B) {
+	l := newLoader(b, Options{})
+	p := load(b, l, "cb_struct")
+	loop, err := Bind2[uintptr, int64, int64](p, "loop_big")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cf, err := p.Func("cb_big")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cb, err := NewCallback(func(p cbII, q cbDD, m cbMix, bg cbBig, x int64, y float64) cbBig {
+		i := cbISum(p, m, bg, x)
+		return cbBig{i, i * 2, int64(cbFSum(q, m, y))}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cb.Release()
+	for _, form := range []struct {
+		name string
+		fn   uintptr
+	}{{"c", cf.Addr()}, {"typed", cb.Ptr()}} {
+		b.Run("form="+form.name, func(b *testing.B) {
+			b.ReportAllocs()
+			if _, err := loop(form.fn, int64(b.N)); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
 }

@@ -77,7 +77,8 @@
 // PLT slots are bound eagerly); a per-architecture table (reloc_amd64.go)
 // maps each relocation type to an operation: R_X86_64_NONE, RELATIVE
 // (B+A), 64 (S+A), GLOB_DAT and JUMP_SLOT (S), IRELATIVE (the result of
-// the resolver at B+A), DTPMOD64 and DTPOFF64 (see Thread-local storage).
+// the resolver at B+A), DTPMOD64, DTPOFF64, TPOFF64, TPOFF32 and TLSDESC
+// (see Thread-local storage).
 // An STT_GNU_IFUNC symbol resolves to what its
 // resolver returns; resolvers of the object being relocated run after all
 // its other relocations. Every place written must lie wholly inside a
@@ -114,13 +115,64 @@
 // its thread with runtime.LockOSThread. [Plugin.Lookup] of a thread-local
 // symbol is refused with [ErrTLS]: its address differs per thread.
 //
-// Refused with [ErrTLS]: the static TLS models (initial-exec, local-exec:
-// DF_STATIC_TLS, R_X86_64_TPOFF64 and TPOFF32), which need room in every
-// thread's static TLS block, laid out by ld.so at thread creation; TLS
-// descriptors (-mtls-dialect=gnu2, R_X86_64_TLSDESC); thread-local
-// symbols that only the host C library defines (they live in glibc's TLS).
-// A PT_TLS p_memsz above 16 MiB is refused with an *elfmap.FormatError
-// naming the field.
+// Static TLS (the initial-exec model: R_X86_64_TPOFF64 and TPOFF32, which
+// code reads as `mov %fs:OFF`; DT_FLAGS DF_STATIC_TLS) needs the variable
+// at one offset from the thread pointer in every thread, inside the static
+// TLS block glibc lays out when it creates a thread, and initialised in
+// the threads that exist at the load (Go's Ms among them) as in those
+// created after it, by Go or by the plugin. Only glibc can give such room:
+// it does for the objects it dlopens, from a surplus it keeps in every
+// thread's block (the glibc.rtld.optional_static_tls tunable, 512 bytes in
+// glibc 2.36, plus a fixed part for libc's own initial-exec users).
+//
+// So runplug has glibc dlopen a stand-in for each module that
+// initial-exec code addresses (its own object's, or a dependency's): a
+// one-page object written to a memfd (sandbox.TLSModule.MakeStatic) whose
+// PT_TLS has the module's size, alignment and relocated template, and
+// whose one TPOFF64 relocation against its own block is what makes glibc
+// carve the room, copy the template into every existing thread
+// (_dl_init_static_tls walks its thread lists) and into each thread
+// created later (_dl_allocate_tls_init), and write the block's offset from
+// the thread pointer where runplug reads it (checked against dlsym of the
+// block minus %fs:0). TPOFF relocations then write that offset plus S+A.
+// Because glibc copies the template at dlopen, relocations that name where
+// TLS lives (TPOFF, TLSDESC) are resolved in each object's pass but
+// written only once every new object is relocated; the stand-ins are made
+// in between, and RELRO is sealed after. A static module's __tls_get_addr
+// (dynamic-model code reaching the same variable) returns the same address.
+//
+// At Close the stand-in is dlclosed. glibc 2.36 takes the room back only
+// when the block is the last one carved (less the alignment padding before
+// it, once; it keeps no list of holes), so a stand-in closed while one
+// carved after it is live stays loaded until that one is closed, and both
+// are dlclosed then, newest first: closing in any order gives all the room
+// back once everything carved after is closed too, and closing and
+// reloading a plugin any number of times does not run out. When the room runs
+// out the load fails with a *sandbox.StaticTLSError
+// (sandbox.ErrStaticTLSFull) naming the block's size and alignment, what
+// runplug holds, and the tunable. Refused with [ErrTLS]: initial-exec
+// access to a module already loaded with dynamic TLS (threads may hold
+// blocks of it; glibc refuses the same). Why not another way: room
+// reserved in runplug's own static TLS would be zero, not the template, in
+// threads created later and stale in existing ones (nothing runs when a
+// thread is created or when initial-exec code reads %fs), and glibc's
+// private allocator is not an interface. What this assumes of glibc is in
+// docs/ASSUMPTIONS.md, each with the test that pins it.
+//
+// TLS descriptors (-mtls-dialect=gnu2, R_X86_64_TLSDESC): the 16-byte
+// descriptor gets a resolver of runplug's (sandbox/tlsdesc_amd64.S) and
+// its argument: for a module in static TLS, the variable's offset from the
+// thread pointer, returned as is; otherwise the module id and the offset
+// in its block, for a resolver that reads the thread's block as
+// __tls_get_addr does and, when the thread has none yet, calls it after
+// saving every register it may clobber (the general ones and the whole
+// XSAVE state: malloc and memcpy use vector registers), since the calling
+// code expects every register but rax to survive.
+//
+// Refused with [ErrTLS]: thread-local symbols that only the host C library
+// defines (they live in glibc's TLS); link-time TLS relocation types in a
+// dynamic table. A PT_TLS p_memsz above 16 MiB is refused with an
+// *elfmap.FormatError naming the field.
 //
 // # Dynamic-linker services
 //
@@ -169,7 +221,7 @@
 //
 // # Typed bindings
 //
-// [Bind0] to [Bind6] (and [BindVoid0] to [BindVoid6] for functions with
+// [Bind0] to [Bind12] (and [BindVoid0] to [BindVoid12] for functions with
 // no result) bind a plugin function to a typed Go function, for example
 // Bind2[int32, float64, float64](p, "scale") gives a
 // func(int32, float64) (float64, error). Arguments and results may be
@@ -183,8 +235,17 @@
 // of rax undefined); a float32 is the low 32 bits of its xmm register. A
 // call allocates nothing unless it has string arguments, and costs about
 // as much as Func.Call (BenchmarkBind). [Bind] does the same with
-// reflect.MakeFunc for any mix of up to 6 integer-class and 8 float-class
-// arguments, at reflect's cost per call.
+// reflect.MakeFunc for any number of arguments, at reflect's cost per
+// call, and [BindVariadic] for variadic C functions.
+//
+// Structs (and abi.Int128Value) go by value both ways, and arguments past
+// the registers on the stack, as the SysV AMD64 psABI says (package abi
+// classifies and plans; the sandbox's general call performs the plan):
+// a binding whose signature needs that takes the general path, one that
+// does not keeps the register-only one. A Go struct's layout is checked
+// against its C layout at bind time. For signatures known only at run
+// time, [NewSignature] and [NewVariadicSignature] build one from abi
+// types, [Plugin.FuncSig] binds it and [Func.CallSig] calls it.
 //
 // # Host functions
 //
@@ -237,6 +298,65 @@
 // closes every plugin and releases all tombstones. No mapping, file
 // descriptor or goroutine outlives Close (file descriptors are closed as
 // soon as the segments are mapped).
+//
+// # Debugging and profiling
+//
+// Debuggers see runplug's objects as shared libraries. Each object
+// loaded from a file is put on a link_map list of runplug's own, once it
+// is mapped and relocated and before its constructors run, and taken off
+// it when it is closed (turned into a tombstone) or unmapped. That list
+// hangs off an r_debug of runplug's own, chained at the end of glibc's
+// (glibc 2.35 and later: r_version 2 and the r_next chain of link-map
+// namespaces that dlmopen uses and gdb 13 walks); each change is
+// announced the way ld.so announces its own, r_state RT_ADD or RT_DELETE,
+// a call to r_brk (glibc's _dl_debug_state, where gdb keeps a breakpoint),
+// then RT_CONSISTENT and r_brk again. gdb then reads the plugin's file, its
+// symbols and DWARF at the load bias (l_addr), like any shared library:
+// info sharedlibrary lists it, bt names its functions with file:line, a
+// pending breakpoint set by name before the load is hit, and a closed
+// plugin disappears. glibc's own lists are never touched, and nothing of
+// it is on the call path (see sandbox/debugreg.c).
+//
+// Why this and not gdb's JIT interface (__jit_debug_register_code): gdb
+// reads a JIT symbol file from memory and takes its addresses as they are
+// (jit.c gives every allocated section its own vma as its address, so
+// nothing is relocated), so runplug would have to hand it a copy of each
+// file with sections, symbols and every address in the DWARF (line
+// tables, ranges, locations) rebased to the load address, and keep that
+// copy for the plugin's life. The r_debug protocol hands gdb the path
+// and the bias and lets it do what it does for every dlopen'd library;
+// other debuggers and tools that read r_debug see the plugins too. Where
+// it falls short: a glibc built with SystemTap probes in ld.so (Debian's
+// is not) makes gdb stop at those probes instead of r_brk, so it sees
+// runplug's changes only at glibc's next load or unload, or when asked
+// (info sharedlibrary); objects loaded with [Loader.LoadBytes] have no
+// file and are not shown; glibc older than 2.35 has no r_next and
+// debuggers see no plugins (sandbox.DebuggerError says so); with glibc
+// releases after 2.36 a dlmopen namespace made after runplug's node
+// unlinks it until runplug's next load or close, which links it again.
+//
+// A debugger forgets, without taking them out, the breakpoints it wrote
+// into a library that leaves the list; when one is watching, a closed
+// image's code pages are given back to the file (MADV_DONTNEED), so a
+// parked image reused by a later load holds none of them.
+//
+// Go CPU profiles name plugin functions after [EnableProfiling] (opt-in,
+// process-wide; see sandbox.SetCgoTraceback to chain to a host's own cgo
+// traceback). The Go runtime's SIGPROF handler then asks runplug's C
+// traceback for the frames of a thread in a cgo call: it records the
+// interrupted PC when it lies in a loaded object (or in code a plugin
+// called, such as libc's memcpy, when no host traceback is chained), the
+// return address a frameless leaf keeps on the stack, and the plugin
+// frames found through frame pointers (code built without them shows its
+// innermost functions only). The symbolizer names those PCs from the
+// objects' symbol tables (.dynsym, and .symtab when the file has one, so
+// static functions too), copied into C memory (at load once profiling is
+// on; for objects already loaded, by EnableProfiling) so that samples of
+// a plugin closed since are still named. go tool pprof -top then shows
+// the plugin's hot function, under the Go frames that called it. perf
+// and addr2line need none of this: plugin segments are mapped from their
+// files, so /proc/PID/maps names the file and offset of every code
+// address.
 //
 // # Isolated plugins
 //

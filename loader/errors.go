@@ -27,13 +27,13 @@ var (
 	// Options.KeepAfterFault). Close still works.
 	ErrQuarantined = errors.New("plugin quarantined after a fault")
 	// ErrTLS is wrapped by the error of a load refused because the object
-	// uses thread-local storage in a way runplug does not support: the
-	// static (initial-exec or local-exec) model (DF_STATIC_TLS, TPOFF
-	// relocations), TLS descriptors (-mtls-dialect=gnu2), a thread-local
-	// symbol only the host C library defines. Plugin.Lookup of a
-	// thread-local symbol wraps it too. (The dynamic models, what
-	// `__thread` compiles to in -fPIC code, are supported: see the package
-	// doc.) It wraps elfmap.ErrUnsupported.
+	// uses thread-local storage in a way runplug does not support: a
+	// thread-local symbol only the host C library defines, initial-exec
+	// access to a module already loaded with dynamic TLS, a link-time TLS
+	// relocation type. Plugin.Lookup of a thread-local symbol wraps it
+	// too. (The dynamic models, the initial-exec model and TLS descriptors
+	// are supported: see the package doc; running out of static TLS is a
+	// sandbox.ErrStaticTLSFull.) It wraps elfmap.ErrUnsupported.
 	ErrTLS = fmt.Errorf("unsupported use of thread-local storage: %w", elfmap.ErrUnsupported)
 )
 

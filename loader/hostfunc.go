@@ -58,12 +58,14 @@ type hostFunc struct {
 // Options.HostSymbols and before the plugin's dependencies and the host C
 // libraries. fn is either a RawHostFunc, or a func whose arguments are
 // bool, integers, uintptr, unsafe.Pointer, float32, float64 (or types
-// defined on them) or string (a const char * from the plugin, copied; NULL
-// is ""), at most 6 integer-class and 8 float-class, with no result or one
-// result of those types other than string. The typed form is called
-// without reflect or allocation (string arguments aside) when its
-// arguments fit Go's argument registers (at most 9 integer-class ones, a
-// string counting twice), and through reflect otherwise.
+// defined on them), string (a const char * from the plugin, copied; NULL
+// is "") or structs by value of C layout, any number of them, with no
+// result or one result of those types other than string (see Callback
+// for how structs and stack arguments are passed). The typed form is
+// called without reflect or allocation (string arguments aside) when its
+// arguments are at most 6 integer-class and 8 float-class scalars that
+// fit Go's argument registers (at most 9 integer-class ones, a string
+// counting twice), and through reflect otherwise.
 //
 // fn runs on the plugin's thread, inside the plugin call that reached it
 // but outside its fault protection: a nil dereference in fn is a Go panic.
@@ -187,14 +189,19 @@ func (t *hostTable) close() {
 // hostFn is a host function or a callback in a form the sandbox calls.
 type hostFn struct {
 	raw          RawHostFunc
-	regs         sandbox.RegFunc // instead of raw: takes the registers as they are
-	nInt, nFloat int             // the arguments regs takes
+	regs         sandbox.RegFunc   // instead of raw: takes the registers as they are
+	nInt, nFloat int               // the arguments regs takes
+	frame        sandbox.FrameFunc // instead of raw: also reads stack arguments (callback_unsafe.go)
+	sret         bool              // frame's result goes through the caller's buffer
 }
 
 // callback returns a sandbox.Callback that runs h.
 func (h hostFn) callback(name string) (*sandbox.Callback, error) {
 	if h.regs != nil {
 		return sandbox.NewCallbackRegs(name, h.regs, h.nInt, h.nFloat)
+	}
+	if h.frame != nil {
+		return sandbox.NewCallbackFrame(name, h.frame, h.sret)
 	}
 	return sandbox.NewCallback(name, h.raw)
 }
@@ -233,7 +240,14 @@ func hostCallback(name string, fn any) (hostFn, error) {
 	}
 	s, err := newSig(name, ft, args, res)
 	if err != nil {
-		return hostFn{}, err
+		// Not a register signature: stack arguments or structs by value
+		// take the general form, planned by package abi (whose refusal,
+		// naming the field at fault, is the error).
+		frame, sret, ferr := frameHostFunc(name, ft, fv, args, res)
+		if ferr != nil {
+			return hostFn{}, ferr
+		}
+		return hostFn{frame: frame, sret: sret}, nil
 	}
 	if p := newRegPlan(s, fv); p != nil {
 		if p.regsForm() {

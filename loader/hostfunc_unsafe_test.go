@@ -244,12 +244,13 @@ func TestHostFuncRegisterRefusals(t *testing.T) {
 		{"not a func", 42, "x", ErrSignature},
 		{"nil raw", nilRaw, "x", nil},
 		{"nil func", nilFunc, "x", nil},
-		{"struct arg", func(struct{ a int }) {}, "x", ErrSignature},
+		{"struct arg with a slice", func(struct{ a []byte }) {}, "x", ErrSignature},
+		{"array arg", func([4]int32) {}, "x", ErrSignature},
+		{"array result", func() [2]int64 { return [2]int64{} }, "x", ErrSignature},
 		{"string result", func() string { return "" }, "x", ErrSignature},
 		{"two results", func() (int, error) { return 0, nil }, "x", ErrSignature},
 		{"variadic", func(...int) {}, "x", ErrSignature},
-		{"7 integer args", func(a, b, c, d, e, f, g int) {}, "x", ErrSignature},
-		{"9 float args", func(a, b, c, d, e, f, g, h, i float64) {}, "x", ErrSignature},
+		{"Go pointer among 7 args", func(a, b, c, d, e, f int, g *int) {}, "x", ErrSignature},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -127,7 +127,7 @@ func TestHostileRelocations(t *testing.T) {
 		{"unknown type PC32", nil, func(b []byte) { put(b, rel.fileOff+8, info(0, elf.R_X86_64_PC32)) }, elfmap.ErrUnsupported, "R_X86_64_PC32"},
 		{"COPY", nil, func(b []byte) { put(b, glob.fileOff+8, info(glob.sym, elf.R_X86_64_COPY)) }, elfmap.ErrUnsupported, "R_X86_64_COPY"},
 		{"type 250", nil, func(b []byte) { put(b, rel.fileOff+8, info(0, 250)) }, elfmap.ErrUnsupported, "unsupported relocation type 250"},
-		{"TLS relocation", nil, func(b []byte) { put(b, glob.fileOff+8, info(glob.sym, elf.R_X86_64_TPOFF64)) }, ErrTLS, "thread-local"},
+		{"TLS relocation of a symbol that is not thread-local", nil, func(b []byte) { put(b, glob.fileOff+8, info(glob.sym, elf.R_X86_64_TPOFF64)) }, elfmap.ErrMalformed, "not thread-local"},
 		{"IRELATIVE resolver in data", ifnImage, func(b []byte) { put(b, irel.fileOff+16, ifnData.Vaddr) }, elfmap.ErrMalformed, "not inside an executable segment"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

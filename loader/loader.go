@@ -182,9 +182,6 @@ func (l *Loader) prepare(f *elfmap.File) (*parsed, error) {
 		return nil, &elfmap.FormatError{Off: -1, Field: "PT_TLS p_memsz", Value: f.TLS.Memsz,
 			Msg: fmt.Sprintf("thread-local block larger than %d MiB", maxTLSSize>>20), Err: elfmap.ErrUnsupported}
 	}
-	if f.Dynamic.Flags&elf.DF_STATIC_TLS != 0 {
-		return nil, fmt.Errorf("DT_FLAGS has DF_STATIC_TLS: the object uses the static TLS model (initial-exec), which needs room in every thread's static TLS block, laid out by ld.so: %w", ErrTLS)
-	}
 	if f.Dynamic.TextRel {
 		return nil, fmt.Errorf("DT_TEXTREL: relocations of read-only segments are refused: %w", elfmap.ErrUnsupported)
 	}
@@ -462,6 +459,10 @@ func (l *Loader) loadNew(root *object) (err error) {
 			return err
 		}
 	}
+	if err := l.linkTLS(order); err != nil {
+		return err
+	}
+	debugAdd(order) // debuggers and profilers see them before their code runs
 	for _, o := range order {
 		if err := l.runInit(o); err != nil {
 			return err
@@ -622,7 +623,8 @@ func (l *Loader) release(closure []*object) error {
 // retire turns a closed object's image into a tombstone, then releases
 // the oldest tombstones beyond the budget. l.mu is held.
 func (l *Loader) retire(o *object) {
-	o.freeTLS()   // before the template turns PROT_NONE
+	o.debugRemove()
+	o.freeTLS()    // before the template turns PROT_NONE
 	l.dlRetire(o) // likewise: C readers of the image are done
 	if l.closed || o.p.plan.Size > l.opts.TombstoneBudget {
 		o.unmap() // it would be released at once

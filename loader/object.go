@@ -22,6 +22,7 @@ type object struct {
 	reg   *sandbox.Registration
 	tls   *sandbox.TLSModule // its PT_TLS module from link to retirement, else nil
 	dl    sandbox.DLObject   // its entry in the object table from link to retirement (dltable.go)
+	late  *relocEnv          // relocation pass waiting for linkTLS (TPOFF, TLSDESC), else nil
 	deps  []*object          // direct dependencies (DT_NEEDED that are not host libraries)
 	scope []*object          // lookup scope: itself, then its dependencies breadth-first
 
@@ -93,6 +94,7 @@ func (o *object) freeTLS() {
 
 // unmap unregisters and unmaps the object's image.
 func (o *object) unmap() {
+	o.debugRemove()
 	o.freeTLS()
 	o.l.dlRetire(o)
 	o.mem = nil
@@ -128,7 +130,20 @@ func (l *Loader) link(o *object) error {
 	if err := env.relocate(f.Dynamic); err != nil {
 		return err
 	}
-	if r := f.RELRO; r != nil && r.Memsz > 0 {
+	if len(env.tlsLate) > 0 {
+		// A copy: taking env's own address would move it to the heap
+		// for every load, TLS or not.
+		late := env
+		o.late = &late // linkTLS finishes it
+		return nil
+	}
+	return o.sealRelocated()
+}
+
+// sealRelocated makes o's PT_GNU_RELRO read-only once every relocation is
+// written.
+func (o *object) sealRelocated() error {
+	if r := o.p.file.RELRO; r != nil && r.Memsz > 0 {
 		if err := o.img.Protect(r.Vaddr, r.Memsz, unix.PROT_READ); err != nil {
 			return fmt.Errorf("relro: %w", err)
 		}

@@ -144,7 +144,8 @@ type Func struct {
 	p      *Plugin
 	name   string
 	addr   uintptr
-	handle uint32 // an isolated plugin's name for it (remote.go)
+	handle uint32     // an isolated plugin's name for it (remote.go)
+	sig    *Signature // set by FuncSig, for CallSig
 }
 
 // Func looks name up (see Lookup) and returns it as a callable function.
@@ -171,7 +172,9 @@ func (f *Func) Name() string { return f.name }
 func (f *Func) Addr() uintptr { return f.addr }
 
 // Call calls the function with up to 6 integer or pointer arguments
-// (rdi, rsi, rdx, rcx, r8, r9) and returns its integer result (rax).
+// (rdi, rsi, rdx, rcx, r8, r9) and returns its integer result (rax). For
+// more arguments, structs by value or variadic functions, use a typed
+// binding (Bind0...) or FuncSig and CallSig.
 //
 // A pointer argument is a plain address. Go memory passed this way
 // follows the cgo rules, as for Bind: pin it for the call (Pins, PinSlice,

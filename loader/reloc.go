@@ -21,9 +21,10 @@ const (
 	relocIRelative                  // the result of calling the resolver at B + A
 	relocDTPMod                     // TLS module id of the symbol's object (of this object for symbol 0)
 	relocDTPOff                     // S + A: offset in the module's TLS block
-	relocTLSStatic                  // static TLS model (offset from the thread pointer): refused with ErrTLS
-	relocTLSDesc                    // TLS descriptor: refused with ErrTLS
-	relocTLS                        // another thread-local relocation: refused with ErrTLS
+	relocTPOff                      // S + A from the thread pointer (initial-exec), 8 bytes: deferred (tlsLate)
+	relocTPOff32                    // the same in 4 bytes, signed: deferred
+	relocTLSDesc                    // a TLS descriptor {resolver, argument}, 16 bytes: deferred
+	relocTLS                        // another thread-local relocation (link-time only): refused with ErrTLS
 )
 
 // span is a half-open range [lo, hi) of virtual addresses of an object.
@@ -79,6 +80,10 @@ type relocEnv struct {
 
 	cache    []symSlot // per symbol index, valid for this pass
 	deferred []deferredReloc
+	// tlsLate holds the relocations that need to know where the
+	// thread-local storage they name lives (static or dynamic), which is
+	// decided once every new object is relocated: see linkTLS.
+	tlsLate []tlsReloc
 }
 
 // symSlot caches one symbol's resolution during a pass.
@@ -134,12 +139,15 @@ func (e *relocEnv) fail(table string, i int, r *elfmap.Rela, err error, format s
 
 // place returns the index in mem of the 8-byte place at vaddr off, after
 // checking that it lies wholly inside writable memory of the image.
-func (e *relocEnv) place(off uint64) (int, bool) {
-	if !inSpans(e.writable, off, 8) || off < e.minVaddr {
+func (e *relocEnv) place(off uint64) (int, bool) { return e.placeN(off, 8) }
+
+// placeN is place for an n-byte place.
+func (e *relocEnv) placeN(off, n uint64) (int, bool) {
+	if !inSpans(e.writable, off, n) || off < e.minVaddr {
 		return 0, false
 	}
 	i := off - e.minVaddr
-	if i > uint64(len(e.mem)) || uint64(len(e.mem))-i < 8 {
+	if i > uint64(len(e.mem)) || uint64(len(e.mem))-i < n {
 		return 0, false
 	}
 	return int(i), true
@@ -153,12 +161,10 @@ func (e *relocEnv) one(table string, i int, r *elfmap.Rela, late bool) error {
 		return nil
 	case relocUnknown:
 		return e.fail(table, i, r, elfmap.ErrUnsupported, "unsupported relocation type %d", r.Type)
-	case relocTLSStatic:
-		return e.fail(table, i, r, ErrTLS, "thread-local relocation of the static TLS (initial-exec) model; build without tls_model(\"initial-exec\") or -ftls-model=initial-exec")
-	case relocTLSDesc:
-		return e.fail(table, i, r, ErrTLS, "thread-local relocation for TLS descriptors (-mtls-dialect=gnu2); build with -mtls-dialect=gnu")
 	case relocTLS:
-		return e.fail(table, i, r, ErrTLS, "unsupported thread-local relocation")
+		return e.fail(table, i, r, ErrTLS, "unsupported thread-local relocation (a link-time type)")
+	case relocTPOff, relocTPOff32, relocTLSDesc:
+		return e.deferTLS(table, i, r, kind)
 	}
 	if int64(r.Sym) >= int64(e.nsyms) {
 		return e.fail(table, i, r, elfmap.ErrMalformed, "symbol index %d is past the symbol table (%d entries)", r.Sym, e.nsyms)

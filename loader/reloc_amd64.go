@@ -21,11 +21,14 @@ func archRelocKind(t uint32) relocKind {
 		return relocDTPMod // module id of S's object
 	case elf.R_X86_64_DTPOFF64:
 		return relocDTPOff // S + A in that module's block
-	case elf.R_X86_64_TPOFF64, elf.R_X86_64_TPOFF32, elf.R_X86_64_GOTTPOFF:
-		return relocTLSStatic // offset from the thread pointer: initial-exec
-	case elf.R_X86_64_TLSDESC, elf.R_X86_64_GOTPC32_TLSDESC, elf.R_X86_64_TLSDESC_CALL:
-		return relocTLSDesc
-	case elf.R_X86_64_DTPOFF32, elf.R_X86_64_TLSGD, elf.R_X86_64_TLSLD:
+	case elf.R_X86_64_TPOFF64:
+		return relocTPOff // S + A - the thread pointer: initial-exec
+	case elf.R_X86_64_TPOFF32:
+		return relocTPOff32
+	case elf.R_X86_64_TLSDESC:
+		return relocTLSDesc // {resolver, argument}
+	case elf.R_X86_64_DTPOFF32, elf.R_X86_64_TLSGD, elf.R_X86_64_TLSLD, elf.R_X86_64_GOTTPOFF,
+		elf.R_X86_64_GOTPC32_TLSDESC, elf.R_X86_64_TLSDESC_CALL:
 		return relocTLS // link-time types, never dynamic
 	}
 	return relocUnknown

@@ -67,3 +67,18 @@ int64_t tls_scratch_sum(int64_t x) {
 	}
 	return s;
 }
+
+// tls_loop does n general-dynamic accesses (a __tls_get_addr call each:
+// the helper is not inlined, so the address is not hoisted): what
+// BenchmarkTLSAccess measures.
+static __attribute__((noinline)) void loop_once(void) {
+	counter++;
+	__asm__ volatile("" ::: "memory");
+}
+
+int64_t tls_loop(int64_t n) {
+	for (int64_t i = 0; i < n; i++) {
+		loop_once();
+	}
+	return counter;
+}

@@ -97,3 +97,10 @@ int64_t rp_sys_loop_export_handle(uintptr_t h, int64_t n) {
 // rp_sys_export_add_addr returns the address of the cgo //export function
 // rpBaselineAdd, for native code that calls it through a pointer.
 uint64_t rp_sys_export_add_addr(void) { return (uint64_t)&rpBaselineAdd; }
+
+// rp_sys_call_s24 calls fn(s), a function taking and returning a 24-byte
+// struct by value, through the pointer with no protection: the cgo
+// baseline of the general call's benchmark.
+struct rp_s24 rp_sys_call_s24(uint64_t fn, struct rp_s24 s) {
+	return ((struct rp_s24(*)(struct rp_s24))fn)(s);
+}

@@ -19,4 +19,11 @@ int64_t rp_sys_loop_export(int64_t n);
 int64_t rp_sys_loop_export_handle(uintptr_t h, int64_t n);
 uint64_t rp_sys_export_add_addr(void);
 
+// A 24-byte struct (class MEMORY: passed on the stack, returned through a
+// hidden pointer), for the general call's benchmark.
+struct rp_s24 {
+	int64_t a, b, c;
+};
+struct rp_s24 rp_sys_call_s24(uint64_t fn, struct rp_s24 s);
+
 #endif

@@ -164,3 +164,12 @@ func LoopExportHandle(fn func(a, b int64) int64, n int64) int64 {
 // bracketing: a fault in it, called inside a protected call, would be
 // taken for the plugin's.)
 func ExportAddAddr() uintptr { return uintptr(C.rp_sys_export_add_addr()) }
+
+// CallUnprotectedS24 calls the native function fn, which takes and returns
+// an S24 by value, with one plain cgo call and no protection: the baseline
+// that a general call (a struct on the stack, a result in memory) is
+// measured against.
+func CallUnprotectedS24(fn uintptr, s S24) S24 {
+	r := C.rp_sys_call_s24(C.uint64_t(fn), C.struct_rp_s24{a: C.int64_t(s.A), b: C.int64_t(s.B), c: C.int64_t(s.C)})
+	return S24{int64(r.a), int64(r.b), int64(r.c)}
+}

@@ -95,5 +95,15 @@ double rp_cbfix_pair(uint64_t fn, int64_t a, double x) {
 	return (double)(i.a + i.b) + d.x + d.y;
 }
 
+// rp_cbfix_loop_export_recover is rp_cbfix_loop calling the cgo //export
+// function rpCallbackExportRecover (sandbox.LoopExportRecover).
+int64_t rp_cbfix_loop_export_recover(int64_t n) {
+	int64_t s = 0;
+	for (int64_t i = 0; i < n; i++) {
+		s += rpCallbackExportRecover(i, 1);
+	}
+	return s;
+}
+
 uint64_t rp_cbfix_int_addr(void) { return (uint64_t)&rp_cbfix_int; }
 uint64_t rp_cbfix_float_addr(void) { return (uint64_t)&rp_cbfix_float; }

@@ -80,7 +80,10 @@ func (e *HostPanicError) Unwrap() []error {
 // Callback is a C-callable entry point that runs a Go function on the
 // calling thread: native code calls Addr as a function of up to six
 // integer or pointer arguments and eight double arguments (SysV AMD64
-// ABI), and gets back the Go function's Result in rax and xmm0.
+// ABI), and gets back the Go function's Result in rax and xmm0. A
+// function in frame form (NewCallbackFrame) also reads the arguments
+// native code passed on the stack, and can return a struct in rax:rdx,
+// xmm0:xmm1 or the caller's buffer.
 //
 // Any thread may call it: one inside a protected call (Call, CallContext;
 // the Go function then runs nested in that call), a Go thread in no
@@ -155,13 +158,38 @@ func NewCallbackRegs(name string, fn RegFunc, nInt, nFloat int) (*Callback, erro
 	return newCallback(name, &callbackFn{regs: fn, floats: nFloat > 0}, regs)
 }
 
+// FrameFunc is the frame form of a callback's Go function: a raw function
+// (see NewCallback) that also receives the address of the caller's stack
+// arguments, the first of them at stack (the callee's 8(%rsp) at entry;
+// the SysV AMD64 psABI's argument area), to read arguments passed in
+// memory: past the sixth integer or eighth vector register, or structs
+// of class MEMORY. A function returning a MEMORY-class struct finds the
+// caller's buffer in a.Int[0] (rdi), fills it and returns its address in
+// Result.Int (rax). The area belongs to the caller and is valid only
+// during the call.
+type FrameFunc func(a *Args, stack uintptr) Result
+
+// NewCallbackFrame is NewCallback for a function in frame form.
+// resultInMemory says that it returns a MEMORY-class struct: a call that
+// fails outside a protected call (see Callback) then returns the caller's
+// buffer, rdi, in rax as the psABI requires (C code may read the result
+// through it), its contents as the caller left them, instead of a zero rax.
+func NewCallbackFrame(name string, fn FrameFunc, resultInMemory bool) (*Callback, error) {
+	if fn == nil {
+		return nil, fmt.Errorf("sandbox: new callback %s: nil function", name)
+	}
+	return newCallback(name, &callbackFn{frame: fn, sret: resultInMemory}, -1)
+}
+
 // callbackFn is what a thunk slot holds: its Callback's Go function, in
-// one of its two forms, or neither once the Callback is freed.
+// one of its three forms, or none once the Callback is freed.
 type callbackFn struct {
 	cb     *Callback
 	raw    func(*Args) Result
 	regs   RegFunc
+	frame  FrameFunc
 	floats bool // regs takes float arguments
+	sret   bool // frame returns a struct through the caller's buffer (rdi)
 }
 
 // newCallback gives fn a slot. regs says which argument registers its
@@ -212,7 +240,7 @@ func (c *Callback) Free() {
 		return
 	}
 	pg, k := slotOf(c.id)
-	pg.fns[k].Store(&callbackFn{cb: c}) // the Go function is dropped now
+	pg.fns[k].Store(&callbackFn{cb: c, sret: c.fn.sret}) // the Go function is dropped now
 	freeThunk(c.id)
 }
 
@@ -321,24 +349,16 @@ func lookupCallback(id uint32) *callbackFn {
 // then ends).
 func dispatch(id uint32, a *Args, inCall bool) (code int64) {
 	fn := lookupCallback(id)
-	if fn == nil || fn.raw == nil && fn.regs == nil {
+	if fn == nil || fn.raw == nil && fn.regs == nil && fn.frame == nil {
 		var c *Callback
 		name := fmt.Sprintf("#%d", id)
 		if fn != nil {
 			c, name = fn.cb, fn.cb.name
 		}
-		return c.fail(&HostPanicError{Func: name, Value: ErrCallbackFreed}, a, inCall)
+		return c.fail(&HostPanicError{Func: name, Value: ErrCallbackFreed}, a, inCall, fn != nil && fn.sret)
 	}
-	c := fn.cb
-	done := false
-	defer func() {
-		if done { // the common case: no runtime call to recover
-			return
-		}
-		if v := recover(); v != nil {
-			code = c.fail(&HostPanicError{Func: c.name, Value: v, Stack: debug.Stack()}, a, inCall)
-		}
-	}()
+	g := dispatchGuard{fn: fn, a: a, inCall: inCall}
+	defer g.catch(&code)
 	if fn.regs != nil {
 		i := &a.Int
 		if fn.floats {
@@ -347,22 +367,54 @@ func dispatch(id uint32, a *Args, inCall bool) (code int64) {
 		} else {
 			a.Int[0], a.Float[0] = fn.regs(i[0], i[1], i[2], i[3], i[4], i[5], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 		}
-	} else {
+	} else if fn.raw != nil {
 		r := fn.raw(a)
 		a.Int[0], a.Float[0] = r.Int, r.Float
+	} else {
+		r := fn.frame(a, stackArgs(a))
+		a.Int[0], a.Float[0] = r.Int, r.Float
 	}
-	done = true
+	g.done = true
 	return 0
+}
+
+// dispatchGuard is dispatch's panic containment: a deferred method with
+// its state in one struct, called directly (a deferred closure is called
+// through its pointer). The defer is about half of dispatch's cost
+// (BenchmarkDispatch, docs in README's Performance section) and is what
+// keeps a panic from crossing C frames.
+type dispatchGuard struct {
+	fn     *callbackFn
+	a      *Args
+	inCall bool
+	done   bool // the Go function returned: nothing to recover
+}
+
+// catch recovers a panic of g's Go function and sets dispatch's result
+// *code (see Callback.fail). It does nothing, not even call recover, when
+// the function returned.
+func (g *dispatchGuard) catch(code *int64) {
+	if g.done {
+		return
+	}
+	if v := recover(); v != nil {
+		c := g.fn.cb
+		*code = c.fail(&HostPanicError{Func: c.name, Value: v, Stack: debug.Stack()}, g.a, g.inCall, g.fn.sret)
+	}
 }
 
 // fail reports e, the failure of a call of c (nil when the id is unknown):
 // inside a protected call as the abort code that ends it; outside one by
-// zeroing the result registers and telling c's handler.
-func (c *Callback) fail(e *HostPanicError, a *Args, inCall bool) int64 {
+// zeroing the result registers (but rax = rdi, the caller's buffer, for
+// a result in memory: sret) and telling c's handler.
+func (c *Callback) fail(e *HostPanicError, a *Args, inCall, sret bool) int64 {
 	if inCall {
 		return storePanic(e)
 	}
-	a.Int[0], a.Float[0] = 0, 0
+	if !sret { // a.Int[0] still holds rdi: the Go function never returned
+		a.Int[0] = 0
+	}
+	a.Float[0] = 0
 	if c == nil {
 		return 0
 	}

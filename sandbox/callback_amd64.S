@@ -36,7 +36,9 @@
 	movq	%rsp, %rbp
 	.cfi_def_cfa_register %rbp
 	// Entry rsp = 8 mod 16; after the push it is 0 mod 16, and struct
-	// rp_args is 112 bytes: the call below is aligned.
+	// rp_args is 112 bytes: the call below is aligned. rp_args is the
+	// bottom of this frame: the Go side finds the caller's stack
+	// arguments 112+16 bytes above it (cbStackArgs, callback_cgo.go).
 	subq	$112, %rsp
 .if \ints > 0
 	movq	%rdi, RP_A_INT+0(%rsp)

@@ -15,6 +15,7 @@ uint64_t rp_cb_entry_ints_addr(int n);
 uint64_t rp_cbfix_int_addr(void);
 uint64_t rp_cbfix_float_addr(void);
 int64_t rp_cbfix_loop(uint64_t fn, int64_t n);
+int64_t rp_cbfix_loop_export_recover(int64_t n);
 double rp_cbfix_pair(uint64_t fn, int64_t a, double x);
 */
 import "C"
@@ -37,6 +38,49 @@ import (
 func rpGoCallback(id C.uint32_t, a *C.struct_rp_args, inCall C.int) C.int64_t {
 	return C.int64_t(dispatch(uint32(id), (*Args)(unsafe.Pointer(a)), inCall != 0))
 }
+
+// cbStackArgs is where the caller's stack arguments start relative to the
+// struct rp_args a callback entry passes: that struct is the bottom of the
+// entry's 112-byte frame, above which lie the saved rbp and the return
+// address (callback_amd64.S).
+const cbStackArgs = 112 + 8 + 8
+
+// stackArgs returns the address of the stack arguments of the call whose
+// argument registers a entry saved in a.
+func stackArgs(a *Args) uintptr { return uintptr(unsafe.Pointer(a)) + cbStackArgs }
+
+// rpCallbackExportRecover is the Go function of LoopExportRecover: a cgo
+// //export function that adds, guarded against panics by a deferred
+// recover as dispatch is (a plain //export function has no such guard:
+// its panic crashes the process).
+//
+//export rpCallbackExportRecover
+func rpCallbackExportRecover(a, b C.int64_t) (r C.int64_t) {
+	var g exportGuard
+	defer g.catch(&r)
+	r = a + b
+	g.done = true
+	return r
+}
+
+// exportGuard is dispatchGuard's counterpart for rpCallbackExportRecover.
+type exportGuard struct{ done bool }
+
+// catch recovers a panic (returning 0) unless the function returned.
+func (g *exportGuard) catch(r *C.int64_t) {
+	if g.done {
+		return
+	}
+	if recover() != nil {
+		*r = 0
+	}
+}
+
+// LoopExportRecover is LoopExport (a C loop calling a cgo //export
+// function add(i, 1), n times) with the export guarded by a deferred
+// recover, as a Callback's Go function is: the baseline with the same
+// panic containment (BenchmarkCallbackInterleaved in package loader).
+func LoopExportRecover(n int64) int64 { return int64(C.rp_cbfix_loop_export_recover(C.int64_t(n))) }
 
 // callbackEntry returns the address of rp_cb_entry, the common target of
 // every thunk.

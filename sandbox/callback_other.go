@@ -17,6 +17,8 @@ func mapThunkPage(first, n uint32) (uintptr, []uint64, error) {
 
 func callbackEntryFor(regs int) uintptr { return 0 }
 
+func stackArgs(a *Args) uintptr { return 0 }
+
 func fixtureCallbackLoop(fn uintptr, n int64) int64 { return 0 }
 
 func fixtureCallbackPair(fn uintptr, a int64, x float64) float64 { return 0 }
@@ -30,6 +32,9 @@ func LoopExport(n int64) int64 { panic(errors.ErrUnsupported) }
 
 // LoopExportHandle panics: this build cannot run native code.
 func LoopExportHandle(fn func(a, b int64) int64, n int64) int64 { panic(errors.ErrUnsupported) }
+
+// LoopExportRecover panics: this build cannot run native code.
+func LoopExportRecover(n int64) int64 { panic(errors.ErrUnsupported) }
 
 // ExportAddAddr returns 0: this build cannot run native code.
 func ExportAddAddr() uintptr { return 0 }

@@ -327,3 +327,27 @@ func TestCallbackQuarantine(t *testing.T) {
 		t.Fatalf("call through the freed address: %v, want ErrCallbackFreed", err)
 	}
 }
+
+// BenchmarkDispatch is the Go half of a callback call alone (no C, no
+// cgo transition): the dispatcher finding a register-form callback's slot,
+// guarding it against panics and calling add(i, 1); the rest of a call
+// from C (BenchmarkCallback in package loader) is cgo's and the entry's.
+//
+//	go test -run '^$' -bench 'Dispatch$' -count 5 ./sandbox
+func BenchmarkDispatch(b *testing.B) {
+	cb, err := NewCallbackRegs("add", func(i0, i1, _, _, _, _, _, _, _ uint64, _, _, _, _, _, _, _, _ float64) (uint64, float64) {
+		return i0 + i1, 0
+	}, 2, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cb.Free()
+	var a Args
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		a.Int[0], a.Int[1] = uint64(i), 1
+		if dispatch(cb.id, &a, false) != 0 || a.Int[0] != uint64(i)+1 {
+			b.Fatal("bad result")
+		}
+	}
+}

@@ -134,6 +134,13 @@
 // it is freed on the thread's next use of the id or when the thread exits.
 // A call whose index names no live module is aborted ([TLSAbortModule]).
 //
+// [TLSModule.MakeStatic] moves a module to static TLS, for initial-exec
+// code: glibc's dlopen of a stand-in object written to a memfd carves the
+// block from its static TLS surplus and initialises it in every thread
+// (statictls_cgo.go says how; [StaticTLSError] when the surplus is used
+// up). [TLSDescStatic] and [TLSDescDynamic] are the resolvers of TLS
+// descriptors (tlsdesc_amd64.S).
+//
 // # Host libraries
 //
 // [OpenHostLibrary] and [HostLibrary.Lookup] give plugins the host's own

@@ -241,4 +241,121 @@ uint64_t rp_fixture_callback_then_spin_addr(void);
 void rp_fixture_spin_stop(void);
 
 #endif // __ASSEMBLER__
+
+// The general call (callframe_amd64.S, callframe_cgo.go): rp_call runs
+// rp_frame_thunk as its fn with a struct rp_framerec, whose first member is
+// the struct rp_callrec rp_call reads and whose c.args is a struct
+// rp_frameargs (the Go type Frame), which begins with the struct rp_args
+// rp_call loads the registers from. The thunk puts the stack arguments and
+// the result buffer below rp_call's frame, sets al and calls fn; after it,
+// rdx and xmm1 go to the record (and the result buffer to sret), rax and
+// xmm0 to c.a and c.b as for any call.
+#define RP_F_STACK 112
+#define RP_F_NSTACK 120
+#define RP_F_NVEC 136
+#define RP_F_SRET 144
+#define RP_F_SRETSIZE 152
+#define RP_F_SIZE 160
+#define RP_FX_FN (RP_C_SIZE + 0)
+#define RP_FX_RDX (RP_C_SIZE + 8)
+#define RP_FX_XMM1 (RP_C_SIZE + 16)
+#define RP_FX_SIZE (RP_C_SIZE + 24)
+#define RP_FX_MAXSTACK (1 << 16) // bytes of stack arguments, at most
+#define RP_FX_MAXSRET (1 << 16)  // bytes of a result in memory, at most
+
+#ifndef __ASSEMBLER__
+struct rp_frameargs {
+	struct rp_args regs; // rdi..r9, xmm0..xmm7
+	uint64_t stack;      // nstack 8-byte stack argument words (read before fn runs)
+	uint64_t nstack;
+	uint64_t stackcap;   // (a Go slice's capacity)
+	uint8_t nvec;        // al: vector registers used (variadic callees)
+	uint8_t pad[7];
+	uint64_t sret;       // where a result in memory is copied to (Go memory), or 0
+	uint64_t sretsize;   // its size in bytes; rdi points to a buffer that large
+};
+_Static_assert(offsetof(struct rp_frameargs, stack) == RP_F_STACK, "rp_frameargs.stack");
+_Static_assert(offsetof(struct rp_frameargs, nstack) == RP_F_NSTACK, "rp_frameargs.nstack");
+_Static_assert(offsetof(struct rp_frameargs, nvec) == RP_F_NVEC, "rp_frameargs.nvec");
+_Static_assert(offsetof(struct rp_frameargs, sret) == RP_F_SRET, "rp_frameargs.sret");
+_Static_assert(offsetof(struct rp_frameargs, sretsize) == RP_F_SRETSIZE, "rp_frameargs.sretsize");
+_Static_assert(sizeof(struct rp_frameargs) == RP_F_SIZE, "rp_frameargs size");
+struct rp_framerec {
+	struct rp_callrec c; // c.fn = rp_frame_thunk, c.args = a struct rp_frameargs, c.nints = -1
+	uint64_t fn;         // the function to call
+	uint64_t rdx;        // out: rdx
+	uint64_t xmm1;       // out: the bits of xmm1
+};
+_Static_assert(offsetof(struct rp_framerec, fn) == RP_FX_FN, "rp_framerec.fn");
+_Static_assert(offsetof(struct rp_framerec, xmm1) == RP_FX_XMM1, "rp_framerec.xmm1");
+_Static_assert(sizeof(struct rp_framerec) == RP_FX_SIZE, "rp_framerec size");
+void rp_frame_thunk(void);
+#endif // __ASSEMBLER__
+
+// The gathering call (callframe_amd64.S rp_gather_thunk, callframe_cgo.go):
+// rp_call runs rp_gather_thunk as its fn with no register arguments (c.nints
+// = 0) and a struct rp_gatherrec. The thunk lays the registers and the stack
+// arguments out itself, reading each eightbyte straight from the caller's
+// argument values as the program's moves say, so that Go fills no frame.
+#define RP_GP_MOVES 0
+#define RP_GP_NMOVES 8
+#define RP_GP_NSTACK 16
+#define RP_GP_NVEC 24
+#define RP_GP_SRETSIZE 32
+#define RP_GP_X87 40
+#define RP_GM_ARG 0
+#define RP_GM_DST 4
+#define RP_GM_SRC 8
+#define RP_GM_SIZE 12
+#define RP_GM_CONV 13
+#define RP_GM_BYTES 16
+#define RP_GM_SEXT 1   // sign-extend from size bytes
+#define RP_GM_F32F64 2 // a float, passed as a double
+#define RP_GM_REGS 14  // moves to dst < 14 fill rdi..r9, xmm0..xmm7; the rest stack words
+#define RP_GX_FN RP_FX_FN     // the same places as in struct rp_framerec
+#define RP_GX_RDX RP_FX_RDX
+#define RP_GX_XMM1 RP_FX_XMM1
+#define RP_GX_PROG (RP_C_SIZE + 24)
+#define RP_GX_ARGV (RP_C_SIZE + 32)
+#define RP_GX_SRET (RP_C_SIZE + 40)
+#define RP_GX_ST0 (RP_C_SIZE + 48)
+#define RP_GX_SIZE (RP_C_SIZE + 64)
+
+#ifndef __ASSEMBLER__
+struct rp_gmove {
+	uint32_t arg;  // index into the argument pointers
+	uint32_t dst;  // register (0-13) or RP_GM_REGS + stack word
+	uint32_t src;  // byte offset in the argument's value
+	uint8_t size;  // 1 to 8 bytes
+	uint8_t conv;  // 0, RP_GM_SEXT or RP_GM_F32F64
+	uint16_t pad;
+};
+_Static_assert(offsetof(struct rp_gmove, size) == RP_GM_SIZE, "rp_gmove.size");
+_Static_assert(sizeof(struct rp_gmove) == RP_GM_BYTES, "rp_gmove size");
+struct rp_gprog {
+	uint64_t moves;    // struct rp_gmove[nmoves], checked when the program was made
+	uint64_t nmoves;
+	uint64_t nstack;   // stack argument words
+	uint64_t nvec;     // al
+	uint64_t sretsize; // bytes of a result in memory, or 0
+	uint64_t x87;      // the result is a long double in st0: store and pop it
+};
+_Static_assert(offsetof(struct rp_gprog, sretsize) == RP_GP_SRETSIZE, "rp_gprog.sretsize");
+_Static_assert(offsetof(struct rp_gprog, x87) == RP_GP_X87, "rp_gprog.x87");
+struct rp_gatherrec {
+	struct rp_callrec c; // c.fn = rp_gather_thunk, c.nints = 0
+	uint64_t fn;
+	uint64_t rdx;        // out
+	uint64_t xmm1;       // out
+	uint64_t prog;       // struct rp_gprog
+	uint64_t argv;       // the argument values' addresses (read before fn runs)
+	uint64_t sret;       // where a result in memory is copied to, or 0
+	uint64_t st0[2];     // out: a long double result (fstpt: 10 bytes)
+};
+_Static_assert(offsetof(struct rp_gatherrec, xmm1) == RP_GX_XMM1, "rp_gatherrec.xmm1");
+_Static_assert(offsetof(struct rp_gatherrec, st0) == RP_GX_ST0, "rp_gatherrec.st0");
+_Static_assert(offsetof(struct rp_gatherrec, sret) == RP_GX_SRET, "rp_gatherrec.sret");
+_Static_assert(sizeof(struct rp_gatherrec) == RP_GX_SIZE, "rp_gatherrec size");
+void rp_gather_thunk(void);
+#endif // __ASSEMBLER__
 #endif // RUNPLUG_SANDBOX_H

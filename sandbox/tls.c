@@ -17,6 +17,13 @@
 // memory, or a deadline interrupt, that unwinds the call in the middle
 // leaves no lock behind.
 //
+// Static modules (rp_tls_set_static): a module whose block lives in every
+// thread's static TLS block, at a fixed offset from the thread pointer
+// (statictls.c got the room from glibc), because the object's own
+// initial-exec code addresses it there. __tls_get_addr of such a module
+// returns that address, so that its dynamic and static accesses agree; no
+// block of its own is ever made.
+//
 // Threads: an initial-exec __thread array of {block, generation} indexed by
 // module id, grown on demand. The fast path (a block of the current
 // generation) is two loads and a compare: no lock, no call. The slow path
@@ -29,6 +36,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sandbox.h"
 #include "tls.h"
@@ -41,13 +49,15 @@ struct rp_tls_mod {
 	uint64_t filesz;
 	uint64_t memsz;   // the block's size (the rest zero)
 	uint64_t align;   // the block's alignment, a power of two
-	uint64_t gen;     // bumped on unregister (atomic)
+	uint64_t gen;     // bumped on unregister and on rp_tls_set_static (atomic)
 	int32_t live;     // set last on register, cleared first on unregister (atomic)
-	int32_t pad;
+	int32_t is_static; // the block is tp + tpoff in every thread
+	int64_t tpoff;
 };
 
-// Entry 0 is never used: module ids start at 1.
-static struct rp_tls_mod rp_tls_mods[RP_TLS_MAX_MODULES + 1];
+// Entry 0 is never used: module ids start at 1. Not static: the TLSDESC
+// resolver (tlsdesc_amd64.S) reads the generations on its fast path.
+struct rp_tls_mod rp_tls_mods[RP_TLS_MAX_MODULES + 1] __attribute__((visibility("hidden")));
 static pthread_mutex_t rp_tls_mu = PTHREAD_MUTEX_INITIALIZER;
 static int64_t rp_tls_blocks; // blocks allocated and not yet freed, all threads (atomic)
 
@@ -64,9 +74,25 @@ struct rp_tls_thread {
 	struct rp_tls_slot *slots; // indexed by module id
 	uint64_t n;                // entries in slots (at most RP_TLS_MAX_MODULES + 1)
 	int64_t held;              // non-NULL blocks in slots
+	int exit_fd;               // test hook (rp_tls_notify_exit): fd + 1, 0 for none
 };
 
-static __thread struct rp_tls_thread rp_tls_self __attribute__((tls_model("initial-exec")));
+// Not static: the TLSDESC resolver (tlsdesc_amd64.S) reads it.
+__thread struct rp_tls_thread rp_tls_self __attribute__((visibility("hidden"), tls_model("initial-exec")));
+
+// The layouts tlsdesc_amd64.S relies on.
+_Static_assert(sizeof(struct rp_tls_mod) == RP_TLS_MOD_SIZE, "rp_tls_mod size");
+_Static_assert(__builtin_offsetof(struct rp_tls_mod, gen) == RP_TLS_MOD_GEN, "rp_tls_mod.gen");
+_Static_assert(sizeof(struct rp_tls_slot) == 16, "rp_tls_slot size");
+_Static_assert(__builtin_offsetof(struct rp_tls_thread, slots) == RP_TLS_THREAD_SLOTS, "rp_tls_thread.slots");
+_Static_assert(__builtin_offsetof(struct rp_tls_thread, n) == RP_TLS_THREAD_N, "rp_tls_thread.n");
+
+// rp_tls_tp returns the thread pointer (%fs:0 holds its own address).
+static inline char *rp_tls_tp(void) {
+	char *tp;
+	__asm__("movq %%fs:0, %0" : "=r"(tp));
+	return tp;
+}
 
 static pthread_once_t rp_tls_once = PTHREAD_ONCE_INIT;
 static pthread_key_t rp_tls_key;
@@ -76,16 +102,24 @@ static int rp_tls_key_ok;
 static void rp_tls_thread_exit(void *unused) {
 	(void)unused;
 	struct rp_tls_thread *t = &rp_tls_self;
+	int64_t freed = 0;
 	for (uint64_t i = 0; i < t->n; i++) {
 		if (t->slots[i].block != NULL) {
 			free(t->slots[i].block);
 			__atomic_sub_fetch(&rp_tls_blocks, 1, __ATOMIC_RELAXED);
+			freed++;
 		}
 	}
 	free(t->slots);
 	t->slots = NULL;
 	t->n = 0;
 	t->held = 0;
+	if (t->exit_fd != 0) {
+		// Tell the test how many blocks this thread's exit freed.
+		ssize_t w = write(t->exit_fd - 1, &freed, sizeof freed);
+		(void)w;
+		t->exit_fd = 0;
+	}
 }
 
 static void rp_tls_key_init(void) { rp_tls_key_ok = pthread_key_create(&rp_tls_key, rp_tls_thread_exit) == 0; }
@@ -133,11 +167,50 @@ static int rp_tls_grow(struct rp_tls_thread *t, uint64_t m) {
 	return 0;
 }
 
+// rp_tls_clobber_test (a test hook, tlsdesc tests) makes the slow path
+// overwrite every call-clobbered register it may, vector registers
+// included, as malloc and memcpy are free to: what the TLSDESC resolver
+// must restore.
+int rp_tls_clobber_test __attribute__((visibility("hidden")));
+
+__attribute__((target("avx"))) static void rp_tls_clobber_ymm(void) {
+	__asm__ volatile("vpcmpeqb %%ymm0, %%ymm0, %%ymm0\n\t"
+			 "vmovdqa %%ymm0, %%ymm1\n\tvmovdqa %%ymm0, %%ymm2\n\tvmovdqa %%ymm0, %%ymm3\n\t"
+			 "vmovdqa %%ymm0, %%ymm4\n\tvmovdqa %%ymm0, %%ymm5\n\tvmovdqa %%ymm0, %%ymm6\n\t"
+			 "vmovdqa %%ymm0, %%ymm7\n\tvmovdqa %%ymm0, %%ymm8\n\tvmovdqa %%ymm0, %%ymm9\n\t"
+			 "vmovdqa %%ymm0, %%ymm10\n\tvmovdqa %%ymm0, %%ymm11\n\tvmovdqa %%ymm0, %%ymm12\n\t"
+			 "vmovdqa %%ymm0, %%ymm13\n\tvmovdqa %%ymm0, %%ymm14\n\tvmovdqa %%ymm0, %%ymm15\n\t"
+			 "vzeroupper" // then the upper halves are zero: changed either way
+			 ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+			 "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+}
+
+static void rp_tls_clobber(void) {
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx")) {
+		rp_tls_clobber_ymm();
+	}
+	__asm__ volatile("pcmpeqb %%xmm0, %%xmm0\n\t"
+			 "movdqa %%xmm0, %%xmm1\n\tmovdqa %%xmm0, %%xmm2\n\tmovdqa %%xmm0, %%xmm3\n\t"
+			 "movdqa %%xmm0, %%xmm4\n\tmovdqa %%xmm0, %%xmm5\n\tmovdqa %%xmm0, %%xmm6\n\t"
+			 "movdqa %%xmm0, %%xmm7\n\tmovdqa %%xmm0, %%xmm8\n\tmovdqa %%xmm0, %%xmm9\n\t"
+			 "movdqa %%xmm0, %%xmm10\n\tmovdqa %%xmm0, %%xmm11\n\tmovdqa %%xmm0, %%xmm12\n\t"
+			 "movdqa %%xmm0, %%xmm13\n\tmovdqa %%xmm0, %%xmm14\n\tmovdqa %%xmm0, %%xmm15\n\t"
+			 "movq $-1, %%rcx\n\tmovq $-1, %%rdx\n\tmovq $-1, %%rsi\n\tmovq $-1, %%rdi\n\t"
+			 "movq $-1, %%r8\n\tmovq $-1, %%r9\n\tmovq $-1, %%r10\n\tmovq $-1, %%r11"
+			 ::: "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "cc",
+			 "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+			 "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+}
+
 // rp_tls_slow makes (or remakes, when stale) the thread's block of module
 // ti->module. It realigns the stack: code built by old compilers calls
 // __tls_get_addr with the stack misaligned, and this path calls libc.
 __attribute__((noinline, force_align_arg_pointer)) static void *rp_tls_slow(rp_tls_index *ti) {
 	uint64_t m = ti->module;
+	if (__builtin_expect(rp_tls_clobber_test, 0)) {
+		rp_tls_clobber();
+	}
 	if (m == 0 || m > RP_TLS_MAX_MODULES) {
 		return rp_tls_fail(RP_TLS_ABORT_MODULE);
 	}
@@ -155,6 +228,9 @@ __attribute__((noinline, force_align_arg_pointer)) static void *rp_tls_slow(rp_t
 	struct rp_tls_mod *e = &rp_tls_mods[m];
 	if (!__atomic_load_n(&e->live, __ATOMIC_ACQUIRE)) {
 		return rp_tls_fail(RP_TLS_ABORT_MODULE);
+	}
+	if (__atomic_load_n(&e->is_static, __ATOMIC_ACQUIRE)) {
+		return rp_tls_tp() + e->tpoff + ti->offset;
 	}
 	uint64_t gen = __atomic_load_n(&e->gen, __ATOMIC_RELAXED);
 	const char *image = (const char *)e->image;
@@ -203,6 +279,8 @@ int64_t rp_tls_register(uintptr_t image, uint64_t filesz, uint64_t memsz, uint64
 			e->filesz = filesz;
 			e->memsz = memsz;
 			e->align = align;
+			e->is_static = 0;
+			e->tpoff = 0;
 			__atomic_store_n(&e->live, 1, __ATOMIC_RELEASE);
 			id = (int64_t)i;
 			break;
@@ -220,9 +298,40 @@ void rp_tls_unregister(uint64_t id) {
 	struct rp_tls_mod *e = &rp_tls_mods[id];
 	if (e->live) {
 		__atomic_store_n(&e->live, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&e->is_static, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&e->gen, e->gen + 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&rp_tls_mu);
+}
+
+int rp_tls_set_static(uint64_t id, int64_t tpoff) {
+	if (id == 0 || id > RP_TLS_MAX_MODULES) {
+		return -1;
+	}
+	pthread_mutex_lock(&rp_tls_mu);
+	struct rp_tls_mod *e = &rp_tls_mods[id];
+	int ok = e->live && !e->is_static;
+	if (ok) {
+		e->tpoff = tpoff;
+		__atomic_store_n(&e->is_static, 1, __ATOMIC_RELEASE);
+		// Blocks made before (by an IFUNC resolver during relocation)
+		// become stale: the fast path never returns them again.
+		__atomic_store_n(&e->gen, e->gen + 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&rp_tls_mu);
+	return ok ? 0 : -1;
+}
+
+int rp_tls_static_offset(uint64_t id, int64_t *tpoff) {
+	if (id == 0 || id > RP_TLS_MAX_MODULES) {
+		return 0;
+	}
+	struct rp_tls_mod *e = &rp_tls_mods[id];
+	if (!__atomic_load_n(&e->is_static, __ATOMIC_ACQUIRE)) {
+		return 0;
+	}
+	*tpoff = e->tpoff;
+	return 1;
 }
 
 uint64_t rp_tls_generation(uint64_t id) {
@@ -237,6 +346,10 @@ uint64_t rp_tls_get_addr_addr(void) { return (uint64_t)&rp_tls_get_addr; }
 int64_t rp_tls_thread_blocks(void) { return rp_tls_self.held; }
 
 int64_t rp_tls_live_blocks(void) { return __atomic_load_n(&rp_tls_blocks, __ATOMIC_RELAXED); }
+
+uint64_t rp_tls_thread_pointer(void) { return (uint64_t)rp_tls_tp(); }
+
+void rp_tls_notify_exit(int fd) { rp_tls_self.exit_fd = fd + 1; }
 
 // Test fixtures (package tests only): a native caller of rp_tls_get_addr,
 // as a plugin's general-dynamic sequence is.

@@ -5,8 +5,6 @@
 #ifndef RUNPLUG_TLS_H
 #define RUNPLUG_TLS_H
 
-#include <stdint.h>
-
 // RP_TLS_MAX_MODULES is the number of live modules the table holds; ids are
 // 1 to RP_TLS_MAX_MODULES (0 is never a module: a zeroed GOT pair is not a
 // valid index).
@@ -16,6 +14,23 @@
 // served: an index naming no live module, or no memory for the block.
 #define RP_TLS_ABORT_MODULE 0x544c5301
 #define RP_TLS_ABORT_NOMEM 0x544c5302
+
+// Layouts the TLSDESC resolver (tlsdesc_amd64.S) reads, checked by
+// _Static_assert in tls.c: struct rp_tls_mod (size, offset of gen) and
+// struct rp_tls_thread (offsets of slots and n); a slot is 16 bytes
+// {block, gen}.
+#define RP_TLS_MOD_SIZE 56
+#define RP_TLS_MOD_GEN 32
+#define RP_TLS_THREAD_SLOTS 0
+#define RP_TLS_THREAD_N 8
+
+// A dynamic TLS descriptor's argument: the module id in the low
+// RP_TLSDESC_MOD_BITS bits, the offset in the block above them.
+#define RP_TLSDESC_MOD_BITS 16
+
+#ifndef __ASSEMBLER__
+
+#include <stdint.h>
 
 // The argument of __tls_get_addr: the GOT pair that R_X86_64_DTPMOD64 and
 // R_X86_64_DTPOFF64 fill.
@@ -36,5 +51,34 @@ uint64_t rp_tls_get_addr_addr(void);
 int64_t rp_tls_thread_blocks(void);
 int64_t rp_tls_live_blocks(void);
 uint64_t rp_tls_fixture_addr(void);
+int rp_tls_set_static(uint64_t id, int64_t tpoff);
+int rp_tls_static_offset(uint64_t id, int64_t *tpoff);
+uint64_t rp_tls_thread_pointer(void);
+void rp_tls_notify_exit(int fd);
+
+// Static TLS from glibc (statictls.c).
+struct rp_static_tls {
+	void *handle;  // dlopen's handle, NULL on failure
+	int64_t tpoff; // the block's offset from the thread pointer
+	char err[256]; // dlerror's text on failure
+};
+void rp_static_tls_open(const char *path, const char *block_sym, const char *slot_sym, struct rp_static_tls *r);
+int rp_static_tls_close(void *handle);
+int64_t rp_static_tls_offset_here(void *handle, const char *block_sym);
+
+// TLS descriptor resolvers (tlsdesc_amd64.S): the entry of a descriptor
+// {entry, arg}, called with %rax = the descriptor's address, returning in
+// %rax the variable's offset from the thread pointer, every other
+// register preserved.
+void rp_tlsdesc_static(void);
+void rp_tlsdesc_dynamic(void);
+uint64_t rp_tlsdesc_static_addr(void);
+uint64_t rp_tlsdesc_dynamic_addr(void);
+uint64_t rp_tlsdesc_fixture_addr(void);
+uint64_t rp_tlsdesc_save_size(void);
+uint64_t rp_tlsdesc_fixture_regs_addr(void);
+int rp_cpu_has_avx(void);
+
+#endif // __ASSEMBLER__
 
 #endif // RUNPLUG_TLS_H

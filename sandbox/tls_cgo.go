@@ -40,8 +40,13 @@ var ErrTLSModulesFull = errors.New("sandbox: too many live TLS modules")
 // made from the object's template on first use. Blocks live in C memory
 // and are never handed to Go.
 type TLSModule struct {
-	id   uint64
-	once sync.Once
+	id                   uint64
+	image                uintptr
+	filesz, memsz, align uint64
+
+	mu     sync.Mutex
+	freed  bool
+	static *staticBlock // MakeStatic's block, nil for a dynamic module
 }
 
 // NewTLSModule registers a module whose block is memsz bytes aligned to
@@ -58,7 +63,7 @@ func NewTLSModule(image uintptr, filesz, memsz, align uint64) (*TLSModule, error
 	case id < 0:
 		return nil, fmt.Errorf("sandbox: register TLS module: filesz %#x, memsz %#x, align %#x, image %#x: invalid", filesz, memsz, align, image)
 	}
-	return &TLSModule{id: uint64(id)}, nil
+	return &TLSModule{id: uint64(id), image: image, filesz: filesz, memsz: memsz, align: align}, nil
 }
 
 // ID returns the module id: the value of R_X86_64_DTPMOD64 for the
@@ -72,11 +77,22 @@ func (m *TLSModule) Generation() uint64 { return uint64(C.rp_tls_generation(C.ui
 
 // Free retires the module and frees its id for reuse. Threads' blocks of
 // the module are freed on the thread's next use of the id or when the
-// thread exits. No call may be using the module (the caller's gate
+// thread exits; a static module's block is handed back to glibc (see
+// MakeStatic). No call may be using the module (the caller's gate
 // ensures it), and Free must come before the template's image is unmapped
 // or made unreadable. It is safe to call twice.
 func (m *TLSModule) Free() {
-	m.once.Do(func() { C.rp_tls_unregister(C.uint64_t(m.id)) })
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.freed {
+		return
+	}
+	m.freed = true
+	C.rp_tls_unregister(C.uint64_t(m.id))
+	if m.static != nil {
+		m.static.free()
+		m.static = nil
+	}
 }
 
 // TLSGetAddr returns the address of rp_tls_get_addr, runplug's
@@ -97,3 +113,8 @@ func TLSLiveBlocks() int { return int(C.rp_tls_live_blocks()) }
 // fixtureTLSGetAddr returns a C function f(module, offset) that calls
 // rp_tls_get_addr(&{module, offset}): a native caller for the tests.
 func fixtureTLSGetAddr() uintptr { return uintptr(C.rp_tls_fixture_addr()) }
+
+// notifyTLSExit makes the calling thread write, when it exits, the number
+// of blocks its exit freed (an int64) to fd: the handshake of
+// TestTLSThreadExitFreesBlocks.
+func notifyTLSExit(fd int) { C.rp_tls_notify_exit(C.int(fd)) }

@@ -2,14 +2,15 @@ package sandbox
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 	"unsafe"
 )
 
@@ -253,27 +254,62 @@ func TestTLSInvalidModule(t *testing.T) {
 }
 
 // A thread's blocks are freed when it exits: a goroutine that ends locked
-// to its thread takes the thread with it.
+// to its thread takes the thread with it. The thread's exit reports the
+// blocks it freed through a pipe (no polling of the process-wide count,
+// which other threads change).
 func TestTLSThreadExitFreesBlocks(t *testing.T) {
 	m := newTestModule(t, 4, 4096, 64)
-	before := TLSLiveBlocks()
-	done := make(chan int)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		if _, err := tlsAddrErr(m.ID(), 0); err != nil {
-			t.Error(err)
+	m2 := newTestModule(t, 0, 16, 8)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if dl, ok := t.Deadline(); ok {
+		r.SetReadDeadline(dl)
+	}
+	held := make(chan int)
+	goOffMainThread(func() {
+		// Never unlocked: the thread exits with the goroutine.
+		for _, id := range []uint64{m.ID(), m2.ID()} {
+			if _, err := tlsAddrErr(id, 0); err != nil {
+				t.Error(err)
+			}
 		}
-		done <- TLSThreadBlocks()
+		notifyTLSExit(int(w.Fd()))
+		held <- TLSThreadBlocks()
+	})
+	n := <-held
+	if n != 2 {
+		t.Fatalf("thread holds %d blocks after touching two modules, want 2", n)
+	}
+	var buf [8]byte
+	if _, err := io.ReadFull(r, buf[:]); err != nil {
+		t.Fatalf("waiting for the thread's exit: %v", err)
+	}
+	if freed := int64(binary.LittleEndian.Uint64(buf[:])); freed != int64(n) {
+		t.Errorf("the thread's exit freed %d blocks, want the %d it held", freed, n)
+	}
+}
+
+// goOffMainThread runs fn in a new goroutine locked to a thread that is
+// not the process's main thread, and lets the goroutine end locked, which
+// ends its thread (a goroutine that ends locked to the main thread wedges
+// it instead: the thread never exits). While a goroutine that landed on
+// the main thread holds it, the next one cannot land there.
+func goOffMainThread(fn func()) {
+	go func() {
+		runtime.LockOSThread()
+		if !onMainThread() {
+			fn()
+			return // locked: the thread exits
+		}
+		started := make(chan struct{})
+		goOffMainThread(func() { close(started); fn() })
+		<-started
+		runtime.UnlockOSThread()
 	}()
-	if n := <-done; n < 1 {
-		t.Fatalf("thread holds %d blocks after touching a module", n)
-	}
-	for i := 0; i < 200 && TLSLiveBlocks() > before; i++ {
-		time.Sleep(5 * time.Millisecond) // the thread's exit is asynchronous
-	}
-	if n := TLSLiveBlocks(); n > before {
-		t.Errorf("live blocks %d after the thread exited, want at most %d", n, before)
-	}
 }
 
 // A template that cannot be read faults the call (the fault is trapped as

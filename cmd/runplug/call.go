@@ -29,10 +29,13 @@ var callCommand = command{
 	args:    "FILE SYMBOL [ARG...]",
 	summary: "load FILE with runplug's loader, call SYMBOL with the ARGs and print its result",
 	native:  true,
-	details: `Each ARG is an integer (123, -5, 0x1f), d:REAL (a double) or s:TEXT (a pointer
-to a NUL-terminated copy of TEXT): at most 6 integers or strings and 8 doubles,
-passed in registers as the SysV AMD64 ABI says. Errors count arguments from 1.
-The result is printed as --ret says (default int: rax as a signed integer).
+	details: `Each ARG is an integer (123, -5, 0x1f; passed as 64 bits), d:REAL (a double),
+f:REAL (a float) or s:TEXT (a pointer to a NUL-terminated copy of TEXT), any
+number of them: the first 6 integers or strings and 8 floating-point values in
+registers, the rest on the stack, as the SysV AMD64 ABI says. "..." marks where
+the variable part of a variadic function's arguments starts (al is set; a
+float there is passed as a double). Errors count arguments from 1. The result
+is printed as --ret says (default int: rax as a signed integer).
 
 FILE may be a name without a slash ("libz.so.1"): unless a file of that name
 is in the current directory, it is searched for as dlopen does. Needed
@@ -50,7 +53,7 @@ Exit status: 0 the call returned, 1 an error (one line on standard error),
 // with the ARGs and print the result on one line.
 func runCall(args []string, stdout, stderr io.Writer) int {
 	fs, level := newFlagSet("call")
-	ret := fs.String("ret", "int", "result `KIND`: int, uint, hex, double, str or void")
+	ret := fs.String("ret", "int", "result `KIND`: int, uint, hex, double, float, str or void")
 	var dirs dirList
 	fs.Var(&dirs, "L", "a directory `DIR` to search for needed libraries (repeatable)")
 	isolated := fs.Bool("isolate", false, isolateUsage) // isolate.go
@@ -87,15 +90,16 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return callFailed(stderr, fmt.Sprintf("call %s: load", path), err)
 	}
-	fn, err := p.Func(symbol)
-	if err != nil {
-		return fail(stderr, fmt.Errorf("call %s %s: %w", path, symbol, err))
-	}
 	if *isolated {
-		var a sandbox.Args
-		copy(a.Int[:], ca.Int)
-		copy(a.Float[:], ca.Float)
-		r, err := callIsolated(fn, &a, ca.Texts, ca.StrSlot)
+		fn, err := p.Func(symbol)
+		if err != nil {
+			return fail(stderr, fmt.Errorf("call %s %s: %w", path, symbol, err))
+		}
+		a, texts, slots, err := ca.registers()
+		if err != nil {
+			return usageError(stderr, "call", "--isolate: "+err.Error())
+		}
+		r, err := callIsolated(fn, &a, texts, slots)
 		if err != nil {
 			return callFailed(stderr, fmt.Sprintf("call %s %s", path, symbol), err)
 		}
@@ -108,29 +112,48 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	strs, addrs, err := newCStrings(ca.Texts)
+	strs, addrs, err := newCStrings(ca.Texts())
 	if err != nil {
 		return fail(stderr, fmt.Errorf("call %s %s: %w", path, symbol, err))
 	}
 	defer strs.free()
-	var a sandbox.Args
-	copy(a.Int[:], ca.Int)
-	copy(a.Float[:], ca.Float)
-	for i, slot := range ca.StrSlot {
-		a.Int[slot] = addrs[i]
+	sig, vals, err := ca.signature(*ret, addrs)
+	if err != nil {
+		return fail(stderr, fmt.Errorf("call %s %s: %w", path, symbol, err))
 	}
-	logger.Debug("calling", "plugin", p.Name(), "symbol", symbol, "addr", fmt.Sprintf("%#x", fn.Addr()))
-	logger.Trace("argument registers", "int", fmt.Sprintf("%#x", a.Int), "float", fmt.Sprint(a.Float))
-	r, err := fn.CallArgs(nil, &a)
+	fn, err := p.FuncSig(symbol, sig)
+	if err != nil {
+		return fail(stderr, fmt.Errorf("call %s %s: %w", path, symbol, err))
+	}
+	logger.Debug("calling", "plugin", p.Name(), "symbol", symbol, "addr", fmt.Sprintf("%#x", fn.Addr()), "signature", sig.String())
+	var r struct {
+		Int   uint64
+		Float float64
+	}
+	var out any
+	switch *ret {
+	case "double":
+		out = &r.Float
+	case "float":
+		out = new(float32)
+	case "void":
+	default:
+		out = &r.Int
+	}
+	logger.Trace("arguments", "values", fmt.Sprint(vals))
+	err = fn.CallSig(nil, out, vals...)
+	if f, ok := out.(*float32); ok {
+		r.Float = float64(*f)
+	}
 	if err != nil {
 		return callFailed(stderr, fmt.Sprintf("call %s %s", path, symbol), err)
 	}
-	out, err := formatResult(*ret, r.Int, r.Float)
+	text, err := formatResult(*ret, r.Int, r.Float)
 	if err != nil {
 		return fail(stderr, fmt.Errorf("call %s %s: result: %w", path, symbol, err))
 	}
 	if *ret != "void" {
-		fmt.Fprintln(stdout, out)
+		fmt.Fprintln(stdout, text)
 	}
 	if err := l.Close(); err != nil {
 		return fail(stderr, fmt.Errorf("call %s: unload: %w", path, err))

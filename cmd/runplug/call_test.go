@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -189,10 +190,10 @@ func TestCallErrors(t *testing.T) {
 		{[]string{filepath.Join(dir, "missing.so"), "f"}, exitError, []string{"missing.so"}},
 		{[]string{junk, "f"}, exitError, []string{"junk.so", "elfmap"}},
 		{[]string{dir, "f"}, exitError, []string{dir}},
-		{[]string{"--ret", "float", demo, "fib"}, exitUsage, []string{"--ret"}},
+		{[]string{"--ret", "quad", demo, "fib"}, exitUsage, []string{"--ret"}},
 		{[]string{demo}, exitUsage, []string{"FILE SYMBOL"}},
 		{[]string{demo, "fib", "twelve"}, exitUsage, []string{"argument 1"}},
-		{[]string{demo, "fib", "1", "2", "3", "4", "5", "6", "7"}, exitUsage, []string{"more than 6"}},
+		{[]string{demo, "fib", "1", "...", "2", "..."}, exitUsage, []string{"argument 4", "a second"}},
 		{[]string{"-L", "", demo, "fib"}, exitUsage, []string{"empty directory"}},
 	}
 	for _, tt := range tests {
@@ -241,5 +242,29 @@ func TestCallSearchPath(t *testing.T) {
 	}
 	if got := callOK(t, "-L", t.TempDir(), "-L", dirB, moved, "dep_a_value", "4"); got != want {
 		t.Errorf("with -L: dep_a_value(4) = %s, want %s as when found through $ORIGIN", got, want)
+	}
+}
+
+// TestCallGeneral reaches the general call from the terminal: more than six
+// integers (on the stack), floats, and a variadic call with "...".
+func TestCallGeneral(t *testing.T) {
+	ffi := plugintest.Build(t, "ffi_call")
+	args := []string{ffi, "many_ints"}
+	for i := 1; i <= 16; i++ {
+		args = append(args, strconv.Itoa(i))
+	}
+	if got := callOK(t, args...); got != "1496" { // the sum of k*k, k = 1..16
+		t.Errorf("many_ints(1..16) = %s, want 1496", got)
+	}
+	fargs := []string{"--ret", "float", ffi, "many_f"}
+	for i := 0; i < 12; i++ {
+		fargs = append(fargs, "f:1")
+	}
+	if got := callOK(t, append(fargs, "f:2.5")...); got != "110.5" { // 78 + 13*2.5
+		t.Errorf("many_f = %s, want 110.5", got)
+	}
+	// float_va(unsigned n, double y, ...): n + y + the i-th double times i+2.
+	if got := callOK(t, "--ret", "double", ffi, "float_va", "3", "d:1", "...", "d:1.5", "d:2.5", "d:3.5"); got != "28.5" {
+		t.Errorf("float_va = %s, want 28.5", got)
 	}
 }

@@ -5,64 +5,159 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/sandbox"
 )
 
-// Register limits of a call: the System V x86-64 ABI passes the first six
-// integer or pointer arguments and the first eight doubles in registers.
-const (
-	maxIntArgs   = 6
-	maxFloatArgs = 8
-)
+// callArg is one ARG of `runplug call`.
+type callArg struct {
+	Kind  byte    // 'i' an integer, 'd' a double, 'f' a float, 's' a C string
+	Int   uint64  // 'i': the register's 64 bits
+	Float float64 // 'd', 'f' (a float's value, exactly representable)
+	Text  string  // 's'
+}
 
 // callArgs is the parsed ARG list of `runplug call`.
 type callArgs struct {
-	Int   []uint64  // integer registers in order; string slots hold 0 until filled
-	Float []float64 // double registers in order
-	// Texts are the s:TEXT arguments and StrSlot the index into Int each
-	// one's pointer goes to.
-	Texts   []string
-	StrSlot []int
+	Args []callArg
+	// NFixed is the number of arguments before the "..." marker of a
+	// variadic call (the declared ones), or -1 when there is none.
+	NFixed int
 }
 
+// varMarker is the ARG that separates the fixed arguments of a variadic
+// function from the variable part.
+const varMarker = "..."
+
 // parseCallArgs parses ARGs: an integer (decimal, 0x hex, negative),
-// d:REAL for a double or s:TEXT for a pointer to a NUL-terminated copy of
-// TEXT. Integers and strings fill the integer registers in the order given,
-// doubles the floating-point registers.
+// d:REAL for a double, f:REAL for a float, s:TEXT for a pointer to a
+// NUL-terminated copy of TEXT, and at most one "..." where a variadic
+// call's variable part starts. Any number of each: the SysV ABI passes the
+// first six integers and eight floating-point values in registers, the
+// rest on the stack.
 func parseCallArgs(args []string) (*callArgs, error) {
-	ca := &callArgs{}
+	ca := &callArgs{NFixed: -1}
 	for i, a := range args {
 		switch {
+		case a == varMarker:
+			if ca.NFixed >= 0 {
+				return nil, fmt.Errorf("argument %d: a second %q", i+1, varMarker)
+			}
+			ca.NFixed = len(ca.Args)
 		case strings.HasPrefix(a, "d:"):
 			v, err := strconv.ParseFloat(a[2:], 64)
 			if err != nil {
 				return nil, fmt.Errorf("argument %d: %q is not a double", i+1, a)
 			}
-			if len(ca.Float) == maxFloatArgs {
-				return nil, fmt.Errorf("argument %d: more than %d double arguments", i+1, maxFloatArgs)
+			ca.Args = append(ca.Args, callArg{Kind: 'd', Float: v})
+		case strings.HasPrefix(a, "f:"):
+			v, err := strconv.ParseFloat(a[2:], 32)
+			if err != nil {
+				return nil, fmt.Errorf("argument %d: %q is not a float", i+1, a)
 			}
-			ca.Float = append(ca.Float, v)
+			ca.Args = append(ca.Args, callArg{Kind: 'f', Float: v})
 		case strings.HasPrefix(a, "s:"):
 			if strings.IndexByte(a, 0) >= 0 {
 				return nil, fmt.Errorf("argument %d: string contains a NUL byte", i+1)
 			}
-			if len(ca.Int) == maxIntArgs {
-				return nil, fmt.Errorf("argument %d: more than %d integer or string arguments", i+1, maxIntArgs)
-			}
-			ca.StrSlot = append(ca.StrSlot, len(ca.Int))
-			ca.Texts = append(ca.Texts, a[2:])
-			ca.Int = append(ca.Int, 0)
+			ca.Args = append(ca.Args, callArg{Kind: 's', Text: a[2:]})
 		default:
 			v, err := parseInt(a)
 			if err != nil {
-				return nil, fmt.Errorf("argument %d: %w (want an integer, d:REAL or s:TEXT)", i+1, err)
+				return nil, fmt.Errorf("argument %d: %w (want an integer, d:REAL, f:REAL, s:TEXT or %s)", i+1, err, varMarker)
 			}
-			if len(ca.Int) == maxIntArgs {
-				return nil, fmt.Errorf("argument %d: more than %d integer or string arguments", i+1, maxIntArgs)
-			}
-			ca.Int = append(ca.Int, v)
+			ca.Args = append(ca.Args, callArg{Kind: 'i', Int: v})
 		}
 	}
 	return ca, nil
+}
+
+// Texts returns the s:TEXT arguments, in order.
+func (ca *callArgs) Texts() []string {
+	var ts []string
+	for _, a := range ca.Args {
+		if a.Kind == 's' {
+			ts = append(ts, a.Text)
+		}
+	}
+	return ts
+}
+
+// registers returns the call's argument registers, for a call that needs
+// no more (an isolated plugin's calls pass registers only): integers and
+// s:TEXT in rdi..r9 (texts are the strings and slots their registers'
+// indexes), d:REAL in xmm0..xmm7.
+func (ca *callArgs) registers() (a sandbox.Args, texts []string, slots []int, err error) {
+	if ca.NFixed >= 0 {
+		return a, nil, nil, fmt.Errorf("a variadic call (%s) needs the general call", varMarker)
+	}
+	ni, nf := 0, 0
+	for i, arg := range ca.Args {
+		switch arg.Kind {
+		case 'd':
+			if nf == len(a.Float) {
+				return a, nil, nil, fmt.Errorf("argument %d: more than %d doubles", i+1, len(a.Float))
+			}
+			a.Float[nf] = arg.Float
+			nf++
+		case 'f':
+			return a, nil, nil, fmt.Errorf("argument %d: f:REAL needs the general call", i+1)
+		default:
+			if ni == len(a.Int) {
+				return a, nil, nil, fmt.Errorf("argument %d: more than %d integers or strings", i+1, len(a.Int))
+			}
+			if arg.Kind == 's' {
+				texts, slots = append(texts, arg.Text), append(slots, ni)
+			} else {
+				a.Int[ni] = arg.Int
+			}
+			ni++
+		}
+	}
+	return a, texts, slots, nil
+}
+
+// signature returns the C signature of the call, with the result type
+// --ret names, and its argument values (addrs are the s:TEXT copies'
+// addresses, in order).
+func (ca *callArgs) signature(ret string, addrs []uint64) (*loader.Signature, []any, error) {
+	types := make([]*abi.Type, len(ca.Args))
+	vals := make([]any, len(ca.Args))
+	si := 0
+	for i, a := range ca.Args {
+		switch a.Kind {
+		case 'i':
+			types[i], vals[i] = abi.Int64, a.Int
+		case 'd':
+			types[i], vals[i] = abi.Float64, a.Float
+		case 'f':
+			types[i], vals[i] = abi.Float32, float32(a.Float)
+		case 's':
+			types[i], vals[i] = abi.Pointer, uintptr(addrs[si])
+			si++
+		}
+	}
+	var rt *abi.Type
+	switch ret {
+	case "void":
+		rt = abi.Void
+	case "double":
+		rt = abi.Float64
+	case "float":
+		rt = abi.Float32
+	default: // int, uint, hex, str: all of rax
+		rt = abi.Uint64
+	}
+	var sig *loader.Signature
+	var err error
+	if ca.NFixed >= 0 {
+		sig, err = loader.NewVariadicSignature(rt, ca.NFixed, types...)
+	} else {
+		sig, err = loader.NewSignature(rt, types...)
+	}
+	return sig, vals, err
 }
 
 // parseInt parses a decimal or 0x-prefixed hexadecimal integer with an
@@ -95,10 +190,10 @@ func parseInt(s string) (uint64, error) {
 }
 
 // retKinds are the --ret values.
-var retKinds = []string{"int", "uint", "hex", "double", "str", "void"}
+var retKinds = []string{"int", "uint", "hex", "double", "float", "str", "void"}
 
 // formatResult formats a call's result registers as --ret asks: ri is
-// RAX, rf is XMM0. For "str" it reads the C string ri points to ("(null)"
+// RAX, rf is XMM0 (for "float", the float it held, converted). For "str" it reads the C string ri points to ("(null)"
 // for a NULL pointer).
 func formatResult(kind string, ri uint64, rf float64) (string, error) {
 	switch kind {
@@ -113,6 +208,11 @@ func formatResult(kind string, ri uint64, rf float64) (string, error) {
 			return fmt.Sprint(rf), nil
 		}
 		return strconv.FormatFloat(rf, 'g', -1, 64), nil
+	case "float":
+		if math.IsInf(rf, 0) || math.IsNaN(rf) {
+			return fmt.Sprint(rf), nil
+		}
+		return strconv.FormatFloat(rf, 'g', -1, 32), nil
 	case "str":
 		if ri == 0 {
 			return "(null)", nil

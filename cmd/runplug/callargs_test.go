@@ -10,24 +10,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+func ints(vs ...uint64) []callArg {
+	out := make([]callArg, len(vs))
+	for i, v := range vs {
+		out[i] = callArg{Kind: 'i', Int: v}
+	}
+	return out
+}
+
 func TestParseCallArgs(t *testing.T) {
 	tests := []struct {
 		args    []string
 		want    callArgs
 		wantErr string
 	}{
-		{args: nil, want: callArgs{}},
-		{args: []string{"0", "42", "-5", "0x1f", "0XFF", "18446744073709551615", "-9223372036854775808"}, wantErr: "more than 6"},
-		{args: []string{"42", "-5", "0x1f", "18446744073709551615", "-9223372036854775808", "-0x10"},
-			want: callArgs{Int: []uint64{42, math.MaxUint64 - 4, 31, math.MaxUint64, 1 << 63, math.MaxUint64 - 15}}},
-		{args: []string{"d:1.5", "7", "d:-2e3", "s:hello"},
-			want: callArgs{Int: []uint64{7, 0}, Float: []float64{1.5, -2000}, Texts: []string{"hello"}, StrSlot: []int{1}}},
+		{args: nil, want: callArgs{NFixed: -1}},
+		{args: []string{"42", "-5", "0x1f", "18446744073709551615", "-9223372036854775808", "-0x10", "0XFF"},
+			want: callArgs{Args: ints(42, math.MaxUint64-4, 31, math.MaxUint64, 1<<63, math.MaxUint64-15, 255), NFixed: -1}},
+		{args: []string{"d:1.5", "7", "f:-2e3", "s:hello"},
+			want: callArgs{Args: []callArg{{Kind: 'd', Float: 1.5}, {Kind: 'i', Int: 7}, {Kind: 'f', Float: -2000}, {Kind: 's', Text: "hello"}}, NFixed: -1}},
 		{args: []string{"s:", "s:a b"},
-			want: callArgs{Int: []uint64{0, 0}, Texts: []string{"", "a b"}, StrSlot: []int{0, 1}}},
-		{args: []string{"d:1", "d:2", "d:3", "d:4", "d:5", "d:6", "d:7", "d:8"},
-			want: callArgs{Float: []float64{1, 2, 3, 4, 5, 6, 7, 8}}},
-		{args: []string{"d:1", "d:2", "d:3", "d:4", "d:5", "d:6", "d:7", "d:8", "d:9"}, wantErr: "more than 8"},
-		{args: []string{"s:1", "s:2", "s:3", "s:4", "s:5", "s:6", "s:7"}, wantErr: "more than 6"},
+			want: callArgs{Args: []callArg{{Kind: 's'}, {Kind: 's', Text: "a b"}}, NFixed: -1}},
+		{args: []string{"s:%d %f", "...", "1", "d:2"},
+			want: callArgs{Args: []callArg{{Kind: 's', Text: "%d %f"}, {Kind: 'i', Int: 1}, {Kind: 'd', Float: 2}}, NFixed: 1}},
+		{args: []string{"..."}, want: callArgs{NFixed: 0}},
+		{args: []string{"1", "...", "2", "..."}, wantErr: "a second"},
 		{args: []string{"12abc"}, wantErr: "not a 64-bit integer"},
 		{args: []string{"018446744073709551616"}, wantErr: "not a 64-bit integer"},
 		{args: []string{"-9223372036854775809"}, wantErr: "below -2^63"},
@@ -36,6 +43,7 @@ func TestParseCallArgs(t *testing.T) {
 		{args: []string{"-"}, wantErr: "not an integer"},
 		{args: []string{"1_000"}, wantErr: "not an integer"},
 		{args: []string{"d:x"}, wantErr: "not a double"},
+		{args: []string{"f:1e99"}, wantErr: "not a float"},
 		{args: []string{"x:1"}, wantErr: "want an integer"},
 	}
 	for _, tt := range tests {
@@ -54,6 +62,25 @@ func TestParseCallArgs(t *testing.T) {
 				t.Errorf("got %+v, want %+v", *got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCallArgsSignature checks the C signature a call's ARGs make: 64-bit
+// integers, doubles, floats and pointers, variadic from the marker on.
+func TestCallArgsSignature(t *testing.T) {
+	ca, err := parseCallArgs([]string{"s:x", "f:1.5", "...", "2", "d:3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, vals, err := ca.signature("double", []uint64{0x1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := sig.String(), "double (void *, float, ... int64_t, double)"; got != want {
+		t.Errorf("signature %q, want %q", got, want)
+	}
+	if !reflect.DeepEqual(vals, []any{uintptr(0x1000), float32(1.5), uint64(2), 3.0}) {
+		t.Errorf("values %v", vals)
 	}
 }
 
@@ -103,7 +130,10 @@ func TestFormatResult(t *testing.T) {
 			t.Errorf("str at %#x = %q, want an error", addr, got)
 		}
 	}
-	if _, err := formatResult("float", 0, 0); err == nil {
+	if got, err := formatResult("float", 0, float64(float32(0.1))); err != nil || got != "0.1" {
+		t.Errorf("float 0.1 = %q, %v", got, err)
+	}
+	if _, err := formatResult("quad", 0, 0); err == nil {
 		t.Error("unknown kind accepted")
 	}
 }

@@ -50,7 +50,7 @@ func runLdd(args []string, stdout, stderr io.Writer) int {
 	fs, level := newFlagSet("ldd")
 	asJSON := fs.Bool("json", false, "print the tree as one JSON object")
 	var dirs dirList
-	fs.Var(&dirs, "L", "a directory to search for needed libraries (repeatable)")
+	fs.Var(&dirs, "L", "a directory `DIR` to search for needed libraries (repeatable)")
 	logger, err := parseFlags(fs, level, args, stdout, stderr)
 	if err != nil {
 		return flagExit(err)

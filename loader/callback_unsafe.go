@@ -1,0 +1,161 @@
+package loader
+
+// The general form of a typed host function or callback: any number of
+// arguments and structs by value, called by native code per the SysV
+// AMD64 psABI. The argument and result locations come from package abi,
+// the same plan a binding uses for the call in the other direction, read
+// from the callee's side: each eightbyte of an argument from the register
+// the plan names (saved by the callback entry), an argument in memory from
+// the caller's stack argument area, a MEMORY-class result written to the
+// caller's buffer (its address came in rdi and goes back in rax).
+//
+// The Go values are built with reflect and their bytes copied: abi.TypeOf
+// has checked that each Go type's layout is the C one. Pointers into the
+// C stack and the result buffer are the caller's, valid for the call.
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// frameHostFunc returns the frame form of fv (of type ft), for the
+// signatures the register forms do not take: more than 6 integer-class or
+// 8 float-class arguments, or structs by value. A string argument is a
+// const char * copied into Go, as in the register forms.
+//
+// sret reports a MEMORY-class result (returned through the caller's buffer).
+func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflect.Type, res reflect.Type) (frame sandbox.FrameFunc, sret bool, err error) {
+	cargs := make([]*abi.Type, len(args))
+	for i, t := range args {
+		switch t.Kind() {
+		case reflect.String:
+			cargs[i] = abi.Pointer
+			continue
+		case reflect.Array:
+			return nil, false, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: fmt.Sprintf("C passes an array as a pointer (%v): take unsafe.Pointer, or wrap the array in a struct to take it by value", t)}
+		}
+		ct, err := abi.TypeOf(t)
+		if err != nil {
+			return nil, false, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
+		}
+		cargs[i] = ct
+	}
+	cres := abi.Void
+	resKind := kVoid
+	if res != nil {
+		switch res.Kind() {
+		case reflect.String:
+			return nil, false, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "a string result is not supported (return a pointer: uintptr or unsafe.Pointer)"}
+		case reflect.Array:
+			return nil, false, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: fmt.Sprintf("a C function cannot return an array (%v): wrap it in a struct", res)}
+		}
+		ct, err := abi.TypeOf(res)
+		if err != nil {
+			return nil, false, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
+		}
+		cres = ct
+		if !ct.IsAggregate() {
+			// A scalar result is extended as the register forms do.
+			resKind, _ = kindOf(res, false)
+		}
+	}
+	plan, perr := abi.NewPlan(cres, cargs...)
+	if perr != nil {
+		return nil, false, planError(name, ft, perr)
+	}
+	if plan.Result.X87 {
+		return nil, false, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "a result in st0 (long double) is not supported for a Go function"}
+	}
+	// The argument values are reused from call to call (a pool: calls
+	// may run on many threads at once), which spares an allocation each.
+	scratch := sync.Pool{New: func() any {
+		f := &frameScratch{in: make([]reflect.Value, len(args)), ptr: make([]unsafe.Pointer, len(args))}
+		for i, t := range args {
+			v := reflect.New(t)
+			f.in[i], f.ptr[i] = v.Elem(), v.UnsafePointer()
+		}
+		return f
+	}}
+	return func(a *sandbox.Args, stack uintptr) sandbox.Result {
+		f := scratch.Get().(*frameScratch)
+		in := f.in
+		for i := range plan.Args {
+			loc := &plan.Args[i]
+			if args[i].Kind() == reflect.String {
+				var p uint64
+				readArg(unsafe.Pointer(&p), loc, a, stack)
+				in[i].SetString(goString(p))
+			} else {
+				readArg(f.ptr[i], loc, a, stack)
+			}
+		}
+		out := fv.Call(in)
+		scratch.Put(f) // reflect.Call copied the arguments; a panic just drops f
+		switch {
+		case res == nil:
+			return sandbox.Result{}
+		case resKind != kVoid:
+			return hostResult(resKind, out[0])
+		}
+		v := reflect.New(res)
+		v.Elem().Set(out[0])
+		src := v.UnsafePointer()
+		if plan.Result.InMemory {
+			buf := a.Int[0] // rdi: the caller's buffer, returned in rax
+			copy(unsafe.Slice((*byte)(cPointer(buf)), cres.Size()), unsafe.Slice((*byte)(src), cres.Size()))
+			return sandbox.Result{Int: buf}
+		}
+		var r sandbox.Result
+		for _, part := range plan.Result.Parts {
+			var w uint64
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&w)), part.Size), unsafe.Slice((*byte)(unsafe.Add(src, part.Offset)), part.Size))
+			switch {
+			case part.Class == abi.Integer && part.Reg == 0:
+				r.Int = w
+			case part.Class == abi.Integer:
+				a.Int[1] = w // rdx
+			case part.Reg == 0:
+				r.Float = *(*float64)(unsafe.Pointer(&w))
+			default:
+				a.Float[1] = *(*float64)(unsafe.Pointer(&w)) // xmm1
+			}
+		}
+		return r
+	}, plan.Result.InMemory, nil
+}
+
+// frameScratch holds a general form's argument values for one call.
+type frameScratch struct {
+	in  []reflect.Value  // settable values of the argument types
+	ptr []unsafe.Pointer // their memory
+}
+
+// readArg copies the argument at loc into dst (loc.Type.Size() bytes):
+// from the caller's stack argument area, or eightbyte by eightbyte from
+// the registers the entry saved in a.
+func readArg(dst unsafe.Pointer, loc *abi.ArgLoc, a *sandbox.Args, stack uintptr) {
+	if loc.OnStack {
+		n := loc.Type.Size()
+		copy(unsafe.Slice((*byte)(dst), n), unsafe.Slice((*byte)(cPointer(uint64(stack)+loc.Offset)), n))
+		return
+	}
+	for _, part := range loc.Parts {
+		var reg unsafe.Pointer
+		if part.Class == abi.Integer {
+			reg = unsafe.Pointer(&a.Int[part.Reg])
+		} else {
+			reg = unsafe.Pointer(&a.Float[part.Reg])
+		}
+		copy(unsafe.Slice((*byte)(unsafe.Add(dst, part.Offset)), part.Size), unsafe.Slice((*byte)(reg), part.Size))
+	}
+}
+
+// cPointer returns the native address p as a pointer (C memory the Go
+// garbage collector does not manage).
+func cPointer(p uint64) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&p)) }

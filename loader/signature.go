@@ -1,0 +1,248 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync/atomic"
+
+	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// Signature is the C type of a function, built at run time from abi
+// types: for hosts that learn signatures from a configuration or an IDL,
+// as libffi's ffi_cif serves C programs. It is planned once, when made
+// (which register or stack slot each argument takes, where the result
+// comes back), and is safe to share between goroutines and functions.
+//
+// Bind0..Bind12 and Bind make the same plans from Go types; a Signature is
+// for when the types are not known at compile time.
+type Signature struct {
+	ret  *abi.Type
+	args []*abi.Type
+	prog *frameProg
+	// seen and seenRet remember, per argument and for the result, the
+	// last Go type CallSig found to have the C layout (a reflect.Type).
+	seen    []atomic.Value
+	seenRet atomic.Value
+}
+
+// NewSignature returns the signature of a C function returning ret (nil
+// or abi.Void: nothing) with the given argument types. Every type the abi
+// package describes can be passed (a long double, which Go cannot hold, as
+// its 16 bytes in a []byte, both ways); arrays, which C passes as
+// pointers, are refused as arguments and results (wrap one in a struct to
+// pass it by value).
+func NewSignature(ret *abi.Type, args ...*abi.Type) (*Signature, error) {
+	return newSignature(ret, -1, args)
+}
+
+// NewVariadicSignature returns the signature of a call of a variadic C
+// function, such as int snprintf(char *, size_t, const char *, ...): the
+// first nfixed argument types are the declared ones and the rest the
+// variable part of this call, which gets C's default argument promotions
+// (a float is passed as a double; _Bool, char and short as int) and al set
+// to the number of vector registers used. Calls with a different variable
+// part need a Signature each.
+func NewVariadicSignature(ret *abi.Type, nfixed int, args ...*abi.Type) (*Signature, error) {
+	if nfixed < 0 || nfixed > len(args) {
+		return nil, &SignatureError{Symbol: "signature", Index: -2, Reason: fmt.Sprintf("%d fixed arguments of %d", nfixed, len(args))}
+	}
+	return newSignature(ret, nfixed, args)
+}
+
+func newSignature(ret *abi.Type, nfixed int, args []*abi.Type) (*Signature, error) {
+	if ret == nil {
+		ret = abi.Void
+	}
+	for i, t := range args {
+		if t != nil && t.Kind() == abi.KindArray {
+			return nil, &SignatureError{Symbol: "signature", Index: i, Reason: "C passes an array as a pointer: use abi.Pointer, or wrap the array in a struct to pass it by value"}
+		}
+	}
+	if ret.Kind() == abi.KindArray {
+		return nil, &SignatureError{Symbol: "signature", Index: -1, Reason: "a C function cannot return an array: wrap it in a struct"}
+	}
+	var plan *abi.Plan
+	var err error
+	if nfixed >= 0 {
+		plan, err = abi.NewVariadicPlan(ret, nfixed, args...)
+	} else {
+		plan, err = abi.NewPlan(ret, args...)
+	}
+	if err != nil {
+		return nil, planError("signature", nil, err)
+	}
+	prog, err := compileFrame(plan)
+	if err != nil {
+		return nil, &SignatureError{Symbol: "signature", Index: -2, Reason: err.Error()}
+	}
+	return &Signature{ret: ret, args: append([]*abi.Type(nil), args...), prog: prog, seen: make([]atomic.Value, len(args))}, nil
+}
+
+// Result returns the result type (abi.Void for none).
+func (s *Signature) Result() *abi.Type { return s.ret }
+
+// Args returns the argument types.
+func (s *Signature) Args() []*abi.Type { return append([]*abi.Type(nil), s.args...) }
+
+// Variadic reports whether the signature is a variadic call, and how many
+// of its arguments are the fixed ones.
+func (s *Signature) Variadic() (nfixed int, ok bool) {
+	return s.prog.plan.NFixed, s.prog.plan.Variadic
+}
+
+// Plan returns the calling sequence: where each argument and the result go.
+func (s *Signature) Plan() *abi.Plan { return s.prog.plan }
+
+// String returns a C declarator, e.g. "double (int32_t, struct { float; float })".
+func (s *Signature) String() string {
+	var b strings.Builder
+	b.WriteString(s.ret.String())
+	b.WriteString(" (")
+	for i, t := range s.args {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if s.prog.plan.Variadic && i == s.prog.plan.NFixed {
+			b.WriteString("... ")
+		}
+		b.WriteString(t.String())
+	}
+	if s.prog.plan.Variadic && s.prog.plan.NFixed == len(s.args) {
+		if len(s.args) > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("...")
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// planError turns an abi error into a *SignatureError for symbol.
+func planError(symbol string, ft reflect.Type, err error) error {
+	se := &SignatureError{Symbol: symbol, Type: ft, Index: -2, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
+	if pe, ok := err.(*abi.PlanError); ok {
+		se.Index, se.Reason = pe.Index, pe.Reason
+		if pe.Type != nil {
+			se.Reason = fmt.Sprintf("%v: %s", pe.Type, pe.Reason)
+		}
+	}
+	return se
+}
+
+// errIsolatedGeneral is the error of a general call (stack arguments,
+// structs by value, variadic, long double) into an isolated plugin, whose
+// calls pass registers only.
+var errIsolatedGeneral = fmt.Errorf("a call past the argument registers (stack arguments, structs by value, variadic, long double) into an isolated plugin: %w", errors.ErrUnsupported)
+
+// FuncSig looks name up (as Func does) and returns it bound to sig: call
+// it with CallSig. An isolated plugin (Plugin.Isolated) takes register
+// calls only: a signature that needs more is refused here, wrapping
+// errors.ErrUnsupported.
+func (p *Plugin) FuncSig(name string, sig *Signature) (*Func, error) {
+	if sig == nil {
+		return nil, &SignatureError{Symbol: name, Index: -2, Reason: "nil *Signature"}
+	}
+	if p.remote != nil {
+		return nil, fmt.Errorf("loader: bind %s in %s: %w", name, p.obj.name, errIsolatedGeneral)
+	}
+	f, err := p.Func(name)
+	if err != nil {
+		return nil, err
+	}
+	f.sig = sig
+	return f, nil
+}
+
+// Signature returns the signature FuncSig bound f to, or nil.
+func (f *Func) Signature() *Signature { return f.sig }
+
+// argWords is the number of argument register words: a move's
+// destination below it is a register (rdi..r9, then xmm0..xmm7), from it
+// on a stack word.
+const argWords = sandbox.GatherRegs
+
+// retMov moves size bytes of result register reg (0 rax, 1 rdx, 2 xmm0,
+// 3 xmm1) to offset dst of the result.
+type retMov struct {
+	reg  uint8
+	dst  uint32
+	size uint8
+}
+
+// frameProg is a plan compiled into the moves that the trampoline makes
+// from the argument values (in C layout) to the registers and stack words
+// (sandbox.GatherProgram), and the moves that read the result registers.
+type frameProg struct {
+	plan     *abi.Plan
+	gather   *sandbox.GatherProgram
+	rets     []retMov
+	nstack   int    // stack words
+	sretSize uint64 // bytes of a result in memory, 0 if none
+	nvec     uint8
+	x87      bool // a long double result, from st0 (16 bytes)
+}
+
+func compileFrame(plan *abi.Plan) (*frameProg, error) {
+	fp := &frameProg{plan: plan, nvec: uint8(plan.SSERegs)}
+	retSize := plan.Result.Type.Size()
+	if plan.StackSize > sandbox.MaxFrameStack {
+		return nil, fmt.Errorf("%d bytes of stack arguments, at most %d", plan.StackSize, sandbox.MaxFrameStack)
+	}
+	fp.nstack = int(plan.StackSize / 8)
+	if len(plan.Args) > 1<<16 {
+		return nil, fmt.Errorf("%d arguments, at most %d", len(plan.Args), 1<<16)
+	}
+	if plan.Result.InMemory {
+		if retSize > sandbox.MaxFrameSRet {
+			return nil, fmt.Errorf("a %d-byte result, at most %d", retSize, sandbox.MaxFrameSRet)
+		}
+		fp.sretSize = retSize
+	}
+	for _, p := range plan.Result.Parts {
+		reg := uint8(p.Reg)
+		if p.Class == abi.SSE {
+			reg += 2
+		}
+		fp.rets = append(fp.rets, retMov{reg: reg, dst: uint32(p.Offset), size: uint8(p.Size)})
+	}
+	var moves []sandbox.GatherMove
+	for i, a := range plan.Args {
+		scalar := !a.Type.IsAggregate()
+		var conv uint8
+		switch {
+		case a.Declared.Kind() == abi.KindFloat32 && a.Type.Kind() == abi.KindFloat64:
+			conv = sandbox.GatherF32F64
+		case scalar && a.Declared.Kind().IsSigned() && a.Declared.Size() < 8:
+			conv = sandbox.GatherSext
+		}
+		size := a.Declared.Size()
+		if a.OnStack {
+			w := a.Offset / 8
+			for off := uint64(0); off < size; off += 8 {
+				moves = append(moves, sandbox.GatherMove{Arg: uint32(i), Src: uint32(off), Size: uint8(min(8, size-off)), Conv: conv, Dst: uint32(argWords + w + off/8)})
+			}
+			continue
+		}
+		for _, p := range a.Parts {
+			m := sandbox.GatherMove{Arg: uint32(i), Src: uint32(p.Offset), Size: uint8(min(p.Size, size-p.Offset)), Conv: conv, Dst: uint32(p.Reg)}
+			if p.Class == abi.SSE {
+				m.Dst += 6
+			}
+			moves = append(moves, m)
+		}
+	}
+	g, err := sandbox.NewGatherProgram(moves, len(plan.Args), fp.nstack, fp.nvec, uintptr(fp.sretSize))
+	if err != nil {
+		return nil, err
+	}
+	if plan.Result.X87 {
+		fp.x87 = true
+		g = g.X87Result()
+	}
+	fp.gather = g
+	return fp, nil
+}

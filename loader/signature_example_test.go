@@ -1,0 +1,114 @@
+package loader_test
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/loader"
+)
+
+// loadFFI loads plugins/ffi_call.c for the examples.
+func loadFFI() (*loader.Loader, *loader.Plugin, error) {
+	path, err := plugintest.BuildErr("ffi_call")
+	if err != nil {
+		return nil, nil, err
+	}
+	l := loader.New(loader.Options{})
+	p, err := l.Load(path)
+	if err != nil {
+		l.Close()
+		return nil, nil, err
+	}
+	return l, p, nil
+}
+
+// A signature learnt at run time, as a host reading an IDL builds it:
+//
+//	typedef struct { float a, b, c; } s3f;
+//	s3f s3f_fn(s3f s); // returns {s.a + 1, s.b * 2, s.c * 3 + s.a}
+//
+// The struct goes in and comes back in two SSE registers each way; a Go
+// struct with the same layout carries it (or a []byte of its C bytes).
+func ExampleNewSignature() {
+	l, p, err := loadFFI()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+	s3f, err := abi.StructOf(abi.Float32, abi.Float32, abi.Float32)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	sig, err := loader.NewSignature(s3f, s3f)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	f, err := p.FuncSig("s3f_fn", sig)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	type S3f struct{ A, B, C float32 }
+	var out S3f
+	err = f.CallSig(nil, &out, S3f{1.5, 2.5, -3.5})
+	fmt.Println(sig, out, err)
+	// Output:
+	// struct { float; float; float } (struct { float; float; float }) {2.5 5 -9} <nil>
+}
+
+// A variadic call: int fmt_str(char *buf, unsigned long n, const char
+// *format, ...), which hands its variable part to vsnprintf. The float
+// in the variable part is promoted to double, as C does.
+func ExampleNewVariadicSignature() {
+	l, p, err := loadFFI()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+	sig, err := loader.NewVariadicSignature(abi.Int32, 3,
+		abi.Pointer, abi.Uint64, abi.Pointer, // fixed: buf, n, format
+		abi.Int32, abi.Pointer, abi.Float32) // variable: %d %s %.2f
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	f, err := p.FuncSig("fmt_str", sig)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	buf := make([]byte, 32) // passed as a pointer to buf[0], pinned for the call
+	var n int32
+	err = f.CallSig(nil, &n, buf, len(buf), "%d %s %.2f", int32(7), "ways", float32(0.5))
+	fmt.Println(string(buf[:bytes.IndexByte(buf, 0)]), n, err)
+	// Output:
+	// 7 ways 0.50 11 <nil>
+}
+
+// Structs by value through a typed binding, and arguments past the
+// registers: long no_room(long a, long b, long c, long d, long e, pair p,
+// long f), where pair is struct { long x, y; }. The pair no longer fits
+// in the one register left, so it goes on the stack, and f takes r9.
+func ExampleBind7() {
+	l, p, err := loadFFI()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+	type Pair struct{ X, Y int64 }
+	noRoom, err := loader.Bind7[int64, int64, int64, int64, int64, Pair, int64, int64](p, "no_room")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(noRoom(1, 1, 1, 1, 1, Pair{1, 1}, 1)) // 1+2+...+8
+	// Output:
+	// 36 <nil>
+}

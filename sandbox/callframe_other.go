@@ -1,0 +1,26 @@
+//go:build !(linux && amd64 && cgo)
+
+package sandbox
+
+import (
+	"context"
+	"unsafe"
+)
+
+// CallGather fails with ErrUnsupported: this build cannot run native code.
+func (g *Gate) CallGather(ctx context.Context, fn uintptr, p *GatherProgram, args []unsafe.Pointer, sret unsafe.Pointer) (FrameResult, error) {
+	return FrameResult{}, ErrUnsupported
+}
+
+// CallFrame fails with ErrUnsupported: this build cannot run native code.
+func (g *Gate) CallFrame(ctx context.Context, fn uintptr, f *Frame) (FrameResult, error) {
+	return FrameResult{}, ErrUnsupported
+}
+
+// CallFrame fails with ErrUnsupported: this build cannot run native code.
+func CallFrame(ctx context.Context, fn uintptr, f *Frame) (FrameResult, error) {
+	return FrameResult{}, ErrUnsupported
+}
+
+// CallUnprotectedS24 panics: this build cannot run native code.
+func CallUnprotectedS24(fn uintptr, s S24) S24 { panic(ErrUnsupported) }

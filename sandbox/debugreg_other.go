@@ -1,0 +1,69 @@
+//go:build !linux || !amd64 || !cgo
+
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// DebugSymbol is one function of an object file: Addr is relative to the
+// load bias (a shared object's st_value), Size its st_size.
+type DebugSymbol struct {
+	Name string
+	Addr uintptr
+	Size uintptr
+}
+
+// DebugInfo describes a mapped object to debuggers and profilers.
+type DebugInfo struct {
+	Path           string
+	Name           string
+	Base           uintptr
+	Dynamic        uintptr
+	TextLo, TextHi uintptr
+	Symbols        *SymbolTable
+}
+
+// SymbolTable is the functions of an object file, for profiles.
+type SymbolTable struct{ n int }
+
+// NewSymbolTable builds a SymbolTable from syms.
+func NewSymbolTable(syms []DebugSymbol) *SymbolTable { return &SymbolTable{n: len(syms)} }
+
+// Len returns the number of functions in t.
+func (t *SymbolTable) Len() int { return t.n }
+
+// DebugObject is a registration made by AddDebugObject.
+type DebugObject struct{}
+
+// AddDebugObject registers nothing off linux/amd64 with cgo.
+func AddDebugObject(info *DebugInfo) *DebugObject { return &DebugObject{} }
+
+// SetSymbols does nothing off linux/amd64 with cgo.
+func (d *DebugObject) SetSymbols(t *SymbolTable) {}
+
+// Remove does nothing off linux/amd64 with cgo.
+func (d *DebugObject) Remove() {}
+
+// DebuggerError says debugger registration is unsupported here.
+func DebuggerError() error {
+	return fmt.Errorf("sandbox: debugger registration needs linux/amd64 with cgo: %w", errors.ErrUnsupported)
+}
+
+// DebuggerWatching is false off linux/amd64 with cgo.
+func DebuggerWatching() bool { return false }
+
+// CgoTracebackFuncs are the C functions of runtime.SetCgoTraceback.
+type CgoTracebackFuncs struct {
+	Traceback, Context, Symbolizer unsafe.Pointer
+}
+
+// ErrCgoTraceback: see the linux/amd64 documentation.
+var ErrCgoTraceback = errors.New("runtime.SetCgoTraceback was already called with other functions")
+
+// SetCgoTraceback is unsupported off linux/amd64 with cgo.
+func SetCgoTraceback(host CgoTracebackFuncs) error {
+	return fmt.Errorf("sandbox: install cgo traceback: needs linux/amd64 with cgo: %w", errors.ErrUnsupported)
+}
