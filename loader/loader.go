@@ -624,7 +624,7 @@ func (l *Loader) release(closure []*object) error {
 // the oldest tombstones beyond the budget. l.mu is held.
 func (l *Loader) retire(o *object) {
 	o.debugRemove()
-	o.freeTLS()    // before the template turns PROT_NONE
+	o.freeTLS()   // before the template turns PROT_NONE
 	l.dlRetire(o) // likewise: C readers of the image are done
 	if l.closed || o.p.plan.Size > l.opts.TombstoneBudget {
 		o.unmap() // it would be released at once

@@ -149,7 +149,7 @@ func (o *object) sealRelocated() error {
 		}
 	}
 	o.linked = true
-	l.dlRegister(o)
+	o.l.dlRegister(o)
 	return nil
 }
 
