@@ -59,6 +59,11 @@ type dlState struct {
 	// destructors) while l.mu is held, 0 when none: dlopen and dlclose
 	// from that code cannot take l.mu (see dlopen, dlclose).
 	lockTID atomic.Int64
+	// served is set once an object imports a dynamic-linker function
+	// served in Go (dlopen, dlclose, ...): only then can plugin code reach
+	// underLock, so only then must enter mark the thread (a load of a
+	// plugin that imports none pays no gettid and no thread lock).
+	served atomic.Bool
 }
 
 // dlHandle is a runplug object plugin code holds through dlopen.
@@ -109,18 +114,25 @@ func (l *Loader) dlImport(o *object, name string) (uintptr, bool) {
 		d.cbs[o] = map[string]*sandbox.Callback{}
 	}
 	d.cbs[o][name] = cb
+	d.served.Store(true)
 	return cb.Addr(), true
 }
 
 // enter marks the calling thread as running plugin code while l.mu is
 // held (and locks the goroutine to it), until leave(enter()) (defer it).
 func (d *dlState) enter() int64 {
+	if !d.served.Load() {
+		return -1
+	}
 	runtime.LockOSThread()
 	return d.lockTID.Swap(sandbox.ThreadID())
 }
 
 // leave ends what enter began, restoring prev.
 func (d *dlState) leave(prev int64) {
+	if prev < 0 {
+		return // enter marked nothing
+	}
 	d.lockTID.Store(prev)
 	runtime.UnlockOSThread()
 }

@@ -107,16 +107,58 @@ func AddDebugObject(info *DebugInfo) *DebugObject {
 		d.lm = C.rp_dbg_add(C.uint64_t(info.Base), cpath, C.uint64_t(info.Dynamic))
 		C.free(unsafe.Pointer(cpath))
 	}
-	if info.TextHi > info.TextLo {
-		d.prof = addProfObject(info)
+	if info.TextHi <= info.TextLo {
+		return d
+	}
+	// The traceback's table is filled only once a cgo traceback is
+	// installed (SetCgoTraceback adds the objects registered before): a
+	// host that never profiles pays no second registration per load.
+	profMu.Lock()
+	profLiveObjs[d] = info.Symbols
+	on := profOn
+	profMu.Unlock()
+	if on {
+		d.mu.Lock()
+		if d.prof == nil && !d.removed {
+			d.prof = addProfObject(info)
+		}
+		d.mu.Unlock()
 	}
 	return d
+}
+
+var (
+	profMu       sync.Mutex
+	profOn       bool                              // a cgo traceback is installed
+	profLiveObjs = map[*DebugObject]*SymbolTable{} // registered and not removed, with their symbols
+)
+
+// profAddRegistered gives the traceback's table the objects registered
+// before it was installed; called once, by SetCgoTraceback.
+func profAddRegistered() {
+	profMu.Lock()
+	defer profMu.Unlock()
+	profOn = true
+	for d, syms := range profLiveObjs {
+		d.mu.Lock()
+		if d.prof == nil && !d.removed {
+			info := d.info
+			info.Symbols = syms
+			d.prof = addProfObject(&info)
+		}
+		d.mu.Unlock()
+	}
 }
 
 // SetSymbols gives profiles t as the object's functions from now on (a
 // host turned profiling on after the object was loaded). It does nothing
 // after Remove.
 func (d *DebugObject) SetSymbols(t *SymbolTable) {
+	profMu.Lock() // before d.mu, as in profAddRegistered
+	if _, ok := profLiveObjs[d]; ok {
+		profLiveObjs[d] = t
+	}
+	profMu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.removed || d.info.TextHi <= d.info.TextLo {
@@ -155,6 +197,9 @@ func (d *DebugObject) Remove() {
 	if d == nil {
 		return
 	}
+	profMu.Lock() // before d.mu, as in profAddRegistered
+	delete(profLiveObjs, d)
+	profMu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.removed {

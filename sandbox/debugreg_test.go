@@ -457,3 +457,35 @@ func TestSetCgoTraceback(t *testing.T) {
 		}
 	}
 }
+
+// The TestProf* tests read the traceback's table without installing a
+// cgo traceback (runtime.SetCgoTraceback can be called once per process;
+// TestSetCgoTraceback does it in a child): fill the table as if installed.
+func init() { profOn = true }
+
+// TestProfFilledWhenInstalled: with no cgo traceback installed an object
+// is not entered in the traceback's table (a load pays for the debugger's
+// list only); installing one enters every object registered before, with
+// its symbols, and none that was removed.
+func TestProfFilledWhenInstalled(t *testing.T) {
+	profMu.Lock()
+	profOn = false
+	profMu.Unlock()
+	t.Cleanup(func() { profAddRegistered() })
+	before := profLive()
+	syms := NewSymbolTable([]DebugSymbol{{Name: "lazy_fn", Addr: 0x10, Size: 16}})
+	live := AddDebugObject(&DebugInfo{Name: "lazy.so", TextLo: 0x4800_0000_0000, TextHi: 0x4800_0000_1000, Base: 0x4800_0000_0000, Symbols: syms})
+	gone := AddDebugObject(&DebugInfo{Name: "gone.so", TextLo: 0x4801_0000_0000, TextHi: 0x4801_0000_1000})
+	gone.Remove()
+	if got := profLive(); got != before {
+		t.Fatalf("before install: %d live objects in the table, want %d", got, before)
+	}
+	profAddRegistered()
+	if got := profLive(); got != before+1 {
+		t.Fatalf("after install: %d live objects in the table, want %d", got, before+1)
+	}
+	if name, _, _ := profSymbolize(0x4800_0000_0018); name != "lazy_fn" {
+		t.Errorf("symbolize after install: %q, want lazy_fn", name)
+	}
+	live.Remove()
+}

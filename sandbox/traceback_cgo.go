@@ -74,5 +74,6 @@ func SetCgoTraceback(host CgoTracebackFuncs) (err error) {
 	runtime.SetCgoTraceback(0, unsafe.Pointer(C.rp_cgo_traceback), host.Context, unsafe.Pointer(C.rp_cgo_symbolizer))
 	h := host
 	cgoTBHost = &h
+	profAddRegistered()
 	return nil
 }
