@@ -1,53 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/runplug/runplug/internal/testenv"
+	"github.com/runplug/runplug/internal/plugintest"
 )
 
-// buildPlugin compiles plugin/shapes.cpp with the command of its own
-// "// Build:" line (c++ replaced by $CXX when set, the output put in dir)
-// and returns the .so path.
+// buildPlugin compiles plugin/shapes.cpp by the command of its own "// Build:"
+// line into dir and returns the .so path.
 func buildPlugin(t *testing.T, dir string) string {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("plugin", "shapes.cpp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var args []string
-	sc := bufio.NewScanner(bytes.NewReader(src))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "// Build: "); ok {
-			args = strings.Fields(rest)
-			break
-		}
-	}
-	if len(args) == 0 || args[0] != "c++" {
-		t.Fatalf("shapes.cpp has no Build line starting with c++: %q", args)
-	}
-	cxx := os.Getenv("CXX")
-	if cxx == "" {
-		cxx = testenv.LookPath(t, "c++", "apt-get install g++")
-	}
-	out := filepath.Join(dir, "libshapes.so")
-	for i := range args {
-		if args[i] == "-o" && i+1 < len(args) {
-			args[i+1] = out
-		}
-	}
-	cmd := exec.Command(cxx, args[1:]...)
-	cmd.Dir = "plugin"
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", cxx, strings.Join(args[1:], " "), err, b)
-	}
-	return out
+	return plugintest.BuildSource(t, filepath.Join("plugin", "shapes.cpp"), dir)
 }
 
 func TestCXXExample(t *testing.T) {

@@ -1,49 +1,21 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/runplug/runplug/internal/plugintest"
 )
 
-// buildPlugin compiles plugin/kvplugin.c with the command of its own
-// "// Build:" line (cc replaced by go env CC, the output put in dir) and
-// returns the .so path.
+// buildPlugin compiles plugin/kvplugin.c by the command of its own "// Build:"
+// line into dir and returns the .so path.
 func buildPlugin(t *testing.T, dir string) string {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("plugin", "kvplugin.c"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var args []string
-	sc := bufio.NewScanner(bytes.NewReader(src))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "// Build: "); ok {
-			args = strings.Fields(rest)
-			break
-		}
-	}
-	if len(args) == 0 || args[0] != "cc" {
-		t.Fatalf("kvplugin.c has no Build line starting with cc: %q", args)
-	}
-	out := filepath.Join(dir, "kvplugin.so")
-	for i := range args {
-		if args[i] == "-o" && i+1 < len(args) {
-			args[i+1] = out
-		}
-	}
-	cc := goEnv(t, "CC")
-	cmd := exec.Command(cc, args[1:]...)
-	cmd.Dir = "plugin"
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", cc, strings.Join(args[1:], " "), err, b)
-	}
-	return out
+	return plugintest.BuildSource(t, filepath.Join("plugin", "kvplugin.c"), dir)
 }
 
 func goTool() string { return filepath.Join(runtime.GOROOT(), "bin", "go") }

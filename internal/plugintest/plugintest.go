@@ -320,3 +320,44 @@ func copyFile(src, dst string) error {
 	}
 	return os.Rename(tmp, dst)
 }
+
+// BuildSource compiles the source file src (a plugin kept outside
+// plugins/, such as an example's) by the command of its own "// Build:"
+// line, with the tool found as Build finds it, run in src's directory,
+// and the output put in dir under the name the line gives. It returns
+// the path of the shared object. No cache: examples build once per test.
+// A missing compiler skips the test (fails it under RUNPLUG_REQUIRE_ALL=1).
+func BuildSource(t testing.TB, src, dir string) string {
+	t.Helper()
+	source, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool, args, _, err := header(filepath.Base(src), source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := compiler(tool)
+	if errors.Is(err, ErrNoCompiler) {
+		testenv.Skipf(t, "%v (.ci/run installs it)", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := ""
+	for i := range args {
+		if i > 0 && args[i-1] == "-o" {
+			out = filepath.Join(dir, filepath.Base(args[i]))
+			args[i] = out
+		}
+	}
+	if out == "" {
+		t.Fatalf("%s: Build line has no -o", src)
+	}
+	cmd := exec.Command(cc, args...)
+	cmd.Dir = filepath.Dir(src)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", cc, strings.Join(args, " "), err, b)
+	}
+	return out
+}
