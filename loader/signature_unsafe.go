@@ -22,6 +22,7 @@ import (
 	"unsafe"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/sandbox"
 )
 
 // storeBytes writes the low size bytes of v at p.
@@ -60,8 +61,8 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 	if p.remote != nil {
 		return fmt.Errorf("loader: call %s in %s: %w", f.name, p.obj.name, errIsolatedGeneral)
 	}
-	r, err := p.gate.CallGather(ctx, f.addr, fp.gather, args, sret)
-	if err != nil {
+	var r sandbox.FrameResult
+	if err := p.gate.CallGatherInto(ctx, f.addr, fp.gather, args, sret, &r); err != nil {
 		return p.callFailed(f, err)
 	}
 	if out == nil {

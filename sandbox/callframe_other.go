@@ -12,6 +12,11 @@ func (g *Gate) CallGather(ctx context.Context, fn uintptr, p *GatherProgram, arg
 	return FrameResult{}, ErrUnsupported
 }
 
+// CallGatherInto fails with ErrUnsupported: this build cannot run native code.
+func (g *Gate) CallGatherInto(ctx context.Context, fn uintptr, p *GatherProgram, args []unsafe.Pointer, sret unsafe.Pointer, res *FrameResult) error {
+	return ErrUnsupported
+}
+
 // CallFrame fails with ErrUnsupported: this build cannot run native code.
 func (g *Gate) CallFrame(ctx context.Context, fn uintptr, f *Frame) (FrameResult, error) {
 	return FrameResult{}, ErrUnsupported
