@@ -8,24 +8,6 @@ import (
 	"unsafe"
 )
 
-// DebugSymbol is one function of an object file: Addr is relative to the
-// load bias (a shared object's st_value), Size its st_size.
-type DebugSymbol struct {
-	Name string
-	Addr uintptr
-	Size uintptr
-}
-
-// DebugInfo describes a mapped object to debuggers and profilers.
-type DebugInfo struct {
-	Path           string
-	Name           string
-	Base           uintptr
-	Dynamic        uintptr
-	TextLo, TextHi uintptr
-	Symbols        *SymbolTable
-}
-
 // SymbolTable is the functions of an object file, for profiles.
 type SymbolTable struct{ n int }
 
