@@ -233,7 +233,7 @@ func (ch *childChan) serve(i int) {
 	ch.c.tids[i].Store(int32(unix.Gettid()))
 	h := ch.h
 	for {
-		v, _ := waitChange(&h.toChild, &h.childWaiting, ch.seen, nil, 0)
+		v, _ := waitChange(&h.toChild, &h.childWaiting, ch.seen, nil, waitSpin)
 		ch.seen = v
 		ch.handle()
 		h.kind = opResult
@@ -363,7 +363,7 @@ func (c *child) forward(i int, hf hostFunc) loader.RawHostFunc {
 		h.kind, h.handle = opHostCall, uint32(i)
 		h.ints, h.floats = a.Int, a.Float
 		post(&h.toHost, &h.hostWaiting)
-		v, _ := waitChange(&h.toChild, &h.childWaiting, ch.seen, nil, replySpin)
+		v, _ := waitChange(&h.toChild, &h.childWaiting, ch.seen, nil, waitSpin)
 		ch.seen = v
 		if h.kind != opHostRet {
 			panic("isolate: protocol: expected a host call's result")

@@ -73,14 +73,15 @@
 // registers, the result, a fault report) and a data area for buffers and
 // strings, its last eighth kept for the strings of host calls. A call
 // writes the registers in place (no serialisation), bumps the child's
-// word and waits on its own. A side awaiting a reply (the host awaiting a
-// call's result, the child a host function's) spins on atomic loads for a
+// word and waits on its own. A waiting side (the host awaiting a call's
+// result, the child a host function's, and the child's serving thread
+// awaiting the next request after a call) spins on atomic loads for a
 // bounded time (tens of µs; a raw sched_yield every few loads gives the
 // CPU to the other process if it is queued for this one), then sleeps
-// with FUTEX_WAIT; a serving thread awaiting the next request sleeps at
-// once (a spinner there made calls several times slower in every
-// measurement, loaded machine or not; README's Isolation section). The
-// other side calls FUTEX_WAKE, a raw system call since it never blocks,
+// with FUTEX_WAIT. The host hands out the channel released last, so a
+// goroutine calling in a loop finds the same serving thread still
+// spinning; idle channels' threads sleep. The other side calls
+// FUTEX_WAKE, a raw system call since it never blocks,
 // only when the waiter said it sleeps (a flag beside the word). A host function the plugin calls comes back on the same channel
 // as a message of its own; the waiting host goroutine runs it and answers,
 // so a host function may call the plugin again (on another channel).
@@ -92,7 +93,7 @@
 // thread. Goroutines are not threads: a host with thousands of goroutines
 // would need as many child threads, and Go moves goroutines between
 // threads anyway; a fixed pool bounds the child's threads and memory,
-// lets any goroutine use any free channel, and a caller that finds none
+// lets any goroutine use any free channel (the last released first), and a caller that finds none
 // free waits for one. A host function that re-enters the plugin needs a
 // second free channel.
 //

@@ -128,14 +128,14 @@ func (iso *Isolator) newProc(cfgSize, replySize int) (*proc, error) {
 	h := hdrAt(mem)
 	h.magic, h.nslots, h.slotSize = magic, uint32(iso.opts.Channels), uint32(slotSize)
 	h.cfgOff, h.replyOff, h.slotsOff = uint32(cfgOff), uint32(replyOff), uint32(slotsOff)
-	p := &proc{iso: iso, mem: mem, hdr: h, done: make(chan struct{}), free: make(chan *hostChan, iso.opts.Channels),
+	p := &proc{iso: iso, mem: mem, hdr: h, done: make(chan struct{}), nfree: make(chan struct{}, iso.opts.Channels),
 		cfgCap: replyOff - cfgOff, replyCap: slotsOff - replyOff}
 	for i := 0; i < iso.opts.Channels; i++ {
 		off := slotsOff + i*slotSize
 		data := mem[off+slotHdr : off+slotSize]
 		c := &hostChan{p: p, h: chanAt(mem, off), data: data, hostArea: len(data) - len(data)/8}
 		p.chans = append(p.chans, c)
-		p.free <- c
+		p.release(c)
 	}
 	if err := iso.start(p, memf); err != nil {
 		unix.Munmap(mem)
