@@ -60,7 +60,7 @@ func (c *hostChan) roundTrip(ctx context.Context) error {
 		defer stop()
 	}
 	h := c.h
-	c.panicVal = nil
+	c.panicVal, c.panicName = nil, ""
 	post(&h.toChild, &h.childWaiting)
 	for {
 		v, ok := waitChange(&h.toHost, &h.hostWaiting, c.seen, &p.dead, waitSpin)
@@ -77,8 +77,8 @@ func (c *hostChan) roundTrip(ctx context.Context) error {
 		switch h.kind {
 		case opResult:
 			return nil
-		case opHostCall:
-			if err := c.hostCall(); err != nil {
+		case opHostCall, opCallback:
+			if err := c.hostCall(false); err != nil {
 				p.kill("protocol")
 				return err
 			}
@@ -91,16 +91,32 @@ func (c *hostChan) roundTrip(ctx context.Context) error {
 	}
 }
 
-// hostCall runs the host function the plugin called and leaves its
-// result in the channel. String arguments are read from the copies the
-// child made in the channel (checked to lie in it, NUL-terminated).
-func (c *hostChan) hostCall() error {
+// hostCall runs the host function or callback the plugin called and
+// leaves its result in the channel. String arguments are read from the
+// copies the child made in the channel (checked to lie in it,
+// NUL-terminated). upcall says that the call came from a thread of the
+// child in no call from the host (frame.go): a panic then has no call to
+// end, and goes to the Callback's panic handler or the log.
+func (c *hostChan) hostCall(upcall bool) error {
 	h := c.h
 	r := c.p.r
-	if int(h.handle) >= len(r.hostFns) {
-		return fmt.Errorf("isolate: host function %d: %w", h.handle, ErrProtocol)
+	var fn loader.RemoteHostFunc
+	var rc *loader.RemoteCallback
+	if h.kind == opCallback {
+		var ok bool
+		if rc, ok = r.callbackByID(h.handle); !ok {
+			return fmt.Errorf("isolate: callback %d: %w", h.handle, ErrProtocol)
+		}
+		fn = loader.RemoteHostFunc{Name: rc.Name, Strings: rc.Strings, Call: rc.Call}
+		if r.released(h.handle) {
+			fn.Call = freedCallback
+		}
+	} else {
+		if int(h.handle) >= len(r.hostFns) {
+			return fmt.Errorf("isolate: host function %d: %w", h.handle, ErrProtocol)
+		}
+		fn = r.hostFns[h.handle]
 	}
-	fn := r.hostFns[h.handle]
 	a := sandbox.Args{Int: h.ints, Float: h.floats}
 	for j := 0; j < 6; j++ {
 		if fn.Strings&(1<<j) == 0 {
@@ -113,9 +129,19 @@ func (c *hostChan) hostCall() error {
 		c.data[d.off+d.n] = 0 // the child may have changed it since
 		a.Int[j] = addrOf(c.data[d.off:])
 	}
-	res, pv := callHost(fn.Call, &a)
+	var res sandbox.Result
+	var pv any
+	if upcall {
+		res, pv = callHost(fn.Call, &a)
+	} else {
+		res, pv = c.callNested(fn.Call, &a)
+	}
 	if pv != nil {
-		c.panicVal = pv
+		if upcall {
+			c.upcallPanic(fn.Name, rc, pv)
+		} else {
+			c.panicVal, c.panicName = pv, fn.Name
+		}
 		h.status = statusHostPanic
 		h.msgLen = uint32(putStrings(c.data[c.hostArea:], fn.Name, fmt.Sprint(pv)))
 		return nil
@@ -152,7 +178,9 @@ func (c *hostChan) replyErr() error {
 		fn, msg, _ := readStrings2(c.data, int(h.msgLen))
 		var v any = msg
 		if c.panicVal != nil {
-			v = c.panicVal
+			v, fn = c.panicVal, c.panicName
+		} else if h.code == codeCallbackFreed {
+			v = sandbox.ErrCallbackFreed
 		}
 		return &sandbox.HostPanicError{Func: fn, Value: v}
 	}

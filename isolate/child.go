@@ -43,6 +43,7 @@ type child struct {
 	// chans and their owners' thread ids, for host calls.
 	chans []*childChan
 	tids  []atomic.Int32
+	cb    childCallbacks // callbacks and the upcall channel (child_frame.go)
 }
 
 type childChan struct {
@@ -235,14 +236,19 @@ func (ch *childChan) serve(i int) {
 	for {
 		v, _ := waitChange(&h.toChild, &h.childWaiting, ch.seen, nil, waitSpin)
 		ch.seen = v
-		ch.handle()
+		upcall := ch.handle()
 		h.kind = opResult
 		post(&h.toHost, &h.hostWaiting)
+		if upcall {
+			ch.becomeUpcall(i) // child_frame.go
+			return
+		}
 	}
 }
 
-// handle answers one message.
-func (ch *childChan) handle() {
+// handle answers one message. It returns true for opUpcall: the channel
+// is no longer served after the reply.
+func (ch *childChan) handle() (upcall bool) {
 	h := ch.h
 	c := ch.c
 	kind := h.kind
@@ -305,9 +311,18 @@ func (ch *childChan) handle() {
 		h.kind = opResult
 		post(&h.toHost, &h.hostWaiting)
 		os.Exit(0)
+	case opCallFrame: // child_frame.go
+		ch.callFrame()
+	case opNewCallback:
+		ch.newCallback()
+	case opFreeCallback:
+		ch.freeCallback()
+	case opUpcall:
+		return true
 	default:
 		ch.fail(fmt.Errorf("isolate: unknown request %d", kind))
 	}
+	return false
 }
 
 // fail writes err as the reply.
@@ -322,6 +337,9 @@ func (ch *childChan) fail(err error) {
 		ch.text(fe.Plugin, fe.Symbol, fe.Object, fe.Where)
 	case errors.As(err, &hp):
 		h.status = statusHostPanic
+		if errors.Is(hp, sandbox.ErrCallbackFreed) {
+			h.code = codeCallbackFreed // child_frame.go
+		}
 		ch.text(hp.Func, fmt.Sprint(hp.Value))
 	default:
 		h.status, h.code = statusError, errCode(err)
@@ -341,38 +359,7 @@ func (ch *childChan) text(ss ...string) {
 // may make nested calls meanwhile (on other channels).
 func (c *child) forward(i int, hf hostFunc) loader.RawHostFunc {
 	return func(a *sandbox.Args) sandbox.Result {
-		ch := c.chanOfThread()
-		if ch == nil {
-			panic(fmt.Sprintf("isolate: host function %s called outside a call from the host", hf.Name))
-		}
-		h := ch.h
-		area := ch.data[ch.hostArea:]
-		used := 0
-		for j := 0; j < 6; j++ {
-			h.strs[j] = strDesc{}
-			if hf.Strings&(1<<j) == 0 {
-				continue
-			}
-			n, ok := readCString(area[used:], a.Int[j])
-			if !ok {
-				panic(fmt.Sprintf("isolate: host function %s: string argument %d does not fit in the channel (%d bytes)", hf.Name, j, len(area)))
-			}
-			h.strs[j] = strDesc{off: uint32(ch.hostArea + used), n: uint32(n)}
-			used += n + 1
-		}
-		h.kind, h.handle = opHostCall, uint32(i)
-		h.ints, h.floats = a.Int, a.Float
-		post(&h.toHost, &h.hostWaiting)
-		v, _ := waitChange(&h.toChild, &h.childWaiting, ch.seen, nil, waitSpin)
-		ch.seen = v
-		if h.kind != opHostRet {
-			panic("isolate: protocol: expected a host call's result")
-		}
-		if h.status == statusHostPanic {
-			_, msg, _ := readStrings2(area, int(h.msgLen))
-			panic(remotePanic(msg))
-		}
-		return sandbox.Result{Int: h.resInt, Float: h.resF}
+		return c.hostCall(opHostCall, uint32(i), hf.Strings, hf.Name, a) // child_frame.go
 	}
 }
 

@@ -99,6 +99,8 @@ type remote struct {
 	restarts    int
 	lastRestart time.Time
 	backoff     time.Duration
+
+	callbacks // the Callbacks passed to the plugin (frame.go)
 }
 
 // proc is one child process and the memory shared with it.
@@ -124,6 +126,8 @@ type proc struct {
 	exitErr          error // set before dead
 	reason           atomic.Pointer[string]
 	done             chan struct{} // closed once the child is reaped
+
+	procCallbacks // the callbacks' entries in this child (frame.go)
 }
 
 // hostChan is the host's side of a channel.
@@ -132,8 +136,12 @@ type hostChan struct {
 	h        *chanHdr
 	data     []byte
 	seen     uint32 // the last toHost value handled
-	hostArea int
-	panicVal any // the value of a host function's panic in this call
+	hostArea  int
+	panicVal  any    // the value of a host function's panic in this call
+	panicName string // and the function's name
+	// hostTid is the thread running a host function nested in a call
+	// on this channel (locked to it meanwhile), else 0: InHostCall.
+	hostTid atomic.Int32
 }
 
 // Name implements loader.Remote.
@@ -291,6 +299,7 @@ func (r *remote) Close(graceful bool) error {
 	p.kill("close")
 	<-p.done
 	unix.Munmap(p.mem)
+	r.forgetCallbacks()
 	return err
 }
 

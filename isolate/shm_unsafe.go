@@ -126,6 +126,24 @@ type chanHdr struct {
 	_       uint32
 	bufs    [6]bufDesc
 	strs    [6]strDesc
+
+	// A general call (opCallFrame): its nstack stack words start the
+	// data area, its ndesc buffer descriptors (bufDesc, slot being the
+	// frame word) are at descOff, a result in memory goes at sretOff.
+	// The result registers are resInt (rax), resRDX, resX0 and resX1
+	// (xmm0 and xmm1's bits).
+	nstack   uint32
+	nvec     uint32
+	ndesc    uint32
+	descOff  uint32
+	sretOff  uint32
+	sretSize uint32
+	resRDX   uint64
+	resX0    uint64
+	resX1    uint64
+	// opNewCallback: the integer registers that carry C strings.
+	cbStrs uint32
+	_      uint32
 }
 
 // Message kinds.
@@ -137,6 +155,13 @@ const (
 	opHostRet  = 5 // host -> child: a host call's result
 	opResult   = 6 // child -> host: the reply to a call, lookup or close
 	opHostCall = 7 // child -> host: call host function handle
+
+	// General calls and callbacks (frame.go, child_frame.go).
+	opCallFrame    = 8  // host -> child: a general call of handle, laid out in the data area
+	opNewCallback  = 9  // host -> child: make an entry for callback handle (name in data); reply symAddr
+	opFreeCallback = 10 // host -> child: drop callback handle's entry
+	opUpcall       = 11 // host -> child: this channel now carries the calls of threads that serve no channel
+	opCallback     = 12 // child -> host: call callback handle
 )
 
 // Reply statuses.
@@ -241,3 +266,24 @@ func futexWaitTimeout(word *uint32, val uint32, d time.Duration) {
 	ts := unix.NsecToTimespec(int64(d))
 	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWaitOp, uintptr(val), uintptr(unsafe.Pointer(&ts)), 0, 0)
 }
+
+// wordsAt returns the first n 8-byte words of b (8-aligned, at least 8n
+// bytes: the caller checked).
+func wordsAt(b []byte, n int) []uint64 {
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*uint64)(unsafe.Pointer(&b[0])), n)
+}
+
+// descsAt returns the first n buffer descriptors in b (4-aligned, at
+// least 16n bytes: the caller checked).
+func descsAt(b []byte, n int) []bufDesc {
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*bufDesc)(unsafe.Pointer(&b[0])), n)
+}
+
+// bytesAddr is b's first byte as a pointer (b is part of the mapping).
+func bytesAddr(b []byte) unsafe.Pointer { return unsafe.Pointer(&b[0]) }

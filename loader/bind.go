@@ -208,8 +208,8 @@ func bindSigVar(p *Plugin, name string, ft reflect.Type, args []reflect.Type, re
 	} else if b.gen, b.strArgs, err = generalSig(name, ft, args, res, nfixed); err != nil {
 		return nil, err
 	}
-	if b.gen != nil && p.remote != nil {
-		return nil, fmt.Errorf("loader: bind %s in %s: %w", name, p.obj.name, errIsolatedGeneral)
+	if b.gen != nil && b.gen.x87 && p.remote != nil {
+		return nil, fmt.Errorf("loader: bind %s in %s: %w", name, p.obj.name, errX87Remote)
 	}
 	f, err := p.Func(name)
 	if err != nil {

@@ -270,6 +270,9 @@ func (b *binding) callGen(out unsafe.Pointer, args ...unsafe.Pointer) error {
 
 // callGenStrings is callGen for a binding with string arguments.
 func (b *binding) callGenStrings(out unsafe.Pointer, args []unsafe.Pointer) error {
+	if b.f.p.remote != nil {
+		return b.remoteGenStrings(out, args) // remote_frame_unsafe.go
+	}
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	for _, i := range b.strArgs {

@@ -45,7 +45,8 @@ import (
 // address stays valid code; a later callback may reuse it, but only after
 // more than 1,024 others were released (see sandbox.Callback.Free).
 type Callback struct {
-	cb *sandbox.Callback
+	cb     *sandbox.Callback
+	remote *RemoteCallback // for isolated plugins (remote_frame.go)
 }
 
 // NewCallback makes fn callable from C (see Callback). It returns a
@@ -65,7 +66,9 @@ func NewCallback(fn any) (*Callback, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loader: new callback: %w", err)
 	}
-	return &Callback{cb: cb}, nil
+	c := &Callback{cb: cb}
+	c.remote = newRemoteCallback(c, name, hf, fn) // remote_frame.go
+	return c, nil
 }
 
 // callbackName names fn in errors: its Go function name.
@@ -98,4 +101,7 @@ func (c *Callback) Err() error { return c.cb.Err() }
 // Release makes the function pointer stop calling the Go function (see
 // Callback) and lets its slot be reused later. Native code must not call
 // Ptr after it. It is safe to call twice.
-func (c *Callback) Release() { c.cb.Free() }
+func (c *Callback) Release() {
+	c.cb.Free()
+	c.remote.release() // remote_frame.go
+}

@@ -335,7 +335,7 @@ func (p *Plugin) Quarantined() bool { return p.flags.Load()&stQuarantined != 0 }
 // end. Close then returns an error wrapping sandbox.ErrCloseInCall and
 // leaves the plugin open; close it after the call returns.
 func (p *Plugin) Close() error {
-	if p.gate.InCall() {
+	if p.gate.InCall() || p.remoteInHostCall() {
 		return fmt.Errorf("loader: close %s: %w", p.obj.name, sandbox.ErrCloseInCall)
 	}
 	p.closeOnce.Do(func() { p.closeErr = p.close() })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"reflect"
 	"sync"
@@ -91,6 +92,16 @@ type Remote interface {
 	Call(ctx context.Context, handle uint32, a sandbox.Args, bufs []Buffer) (sandbox.Result, error)
 	// CallInts is Call for n integer arguments only, with no buffer.
 	CallInts(handle uint32, ints [6]uint64, n int) (sandbox.Result, error)
+	// CallFrame makes a general call (stack arguments, structs by value,
+	// variadic, a result in memory, pointers to Go memory, callbacks):
+	// fr holds the frame as the signature's plan laid it out (see
+	// RemoteFrame). It fails as Call does.
+	CallFrame(ctx context.Context, handle uint32, fr *RemoteFrame) (sandbox.FrameResult, error)
+	// InHostCall reports whether the calling goroutine is running a host
+	// function or callback for a call into this plugin (nested in that
+	// call): Plugin.Close and Restart then refuse, as waiting for the
+	// call would never end.
+	InHostCall() bool
 	// Restart replaces the process by a fresh one with the plugin
 	// loaded again and every handle looked up again.
 	Restart() error
@@ -173,10 +184,15 @@ func (p *Plugin) Remote() Remote { return p.remote }
 // one, the plugin is loaded again and the quarantine is lifted. Funcs and
 // bindings obtained before keep working. It waits for the calls in
 // flight. For a plugin in the host's address space it returns
-// ErrNotIsolated.
+// ErrNotIsolated; from a host function or callback that a call into this
+// plugin is running (on this goroutine), whose call it would wait for
+// forever, an error wrapping sandbox.ErrCloseInCall.
 func (p *Plugin) Restart() error {
 	if p.remote == nil {
 		return fmt.Errorf("loader: restart %s: %w", p.obj.name, ErrNotIsolated)
+	}
+	if p.remote.InHostCall() {
+		return fmt.Errorf("loader: restart %s from its own host call: %w", p.obj.name, sandbox.ErrCloseInCall)
 	}
 	p.rmu.Lock()
 	defer p.rmu.Unlock()
@@ -258,6 +274,18 @@ func (p *Plugin) remoteEnter(f *Func) error {
 // remoteCall is every call path of an isolated plugin. ints is used when
 // a is nil.
 func (p *Plugin) remoteCall(ctx context.Context, f *Func, a *sandbox.Args, ints []uint64, bufs []Buffer) (sandbox.Result, error) {
+	if nLive.Load() != 0 {
+		// A Callback's address among the integers: the plugin gets an
+		// entry in its own process instead (remote_frame.go).
+		regs := ints
+		if a != nil {
+			regs = a.Int[:]
+		}
+		if cbs := callbackWords(regs); cbs != nil {
+			r, err := p.remoteFrameCall(ctx, f, registerFrame(a, ints, bufs, cbs))
+			return sandbox.Result{Int: r.RAX, Float: math.Float64frombits(r.XMM0)}, err
+		}
+	}
 	p.rmu.RLock()
 	defer p.rmu.RUnlock()
 	if err := p.remoteEnter(f); err != nil {

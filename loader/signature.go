@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -133,21 +132,16 @@ func planError(symbol string, ft reflect.Type, err error) error {
 	return se
 }
 
-// errIsolatedGeneral is the error of a general call (stack arguments,
-// structs by value, variadic, long double) into an isolated plugin, whose
-// calls pass registers only.
-var errIsolatedGeneral = fmt.Errorf("a call past the argument registers (stack arguments, structs by value, variadic, long double) into an isolated plugin: %w", errors.ErrUnsupported)
-
 // FuncSig looks name up (as Func does) and returns it bound to sig: call
-// it with CallSig. An isolated plugin (Plugin.Isolated) takes register
-// calls only: a signature that needs more is refused here, wrapping
-// errors.ErrUnsupported.
+// it with CallSig. An isolated plugin (Plugin.Isolated) takes the same
+// signatures, but for a long double result (from the x87 register st0),
+// which is refused here, wrapping errors.ErrUnsupported.
 func (p *Plugin) FuncSig(name string, sig *Signature) (*Func, error) {
 	if sig == nil {
 		return nil, &SignatureError{Symbol: name, Index: -2, Reason: "nil *Signature"}
 	}
-	if p.remote != nil {
-		return nil, fmt.Errorf("loader: bind %s in %s: %w", name, p.obj.name, errIsolatedGeneral)
+	if p.remote != nil && sig.prog.x87 {
+		return nil, fmt.Errorf("loader: bind %s in %s: %w", name, p.obj.name, errX87Remote)
 	}
 	f, err := p.Func(name)
 	if err != nil {
@@ -184,6 +178,10 @@ type frameProg struct {
 	sretSize uint64 // bytes of a result in memory, 0 if none
 	nvec     uint8
 	x87      bool // a long double result, from st0 (16 bytes)
+	// For isolated plugins, which run the moves in Go (remote_frame_unsafe.go):
+	moves   []sandbox.GatherMove
+	argWord []int32 // the frame word of each 8-byte scalar argument, else -1
+	ptrArgs []int32 // the arguments of C pointer type
 }
 
 func compileFrame(plan *abi.Plan) (*frameProg, error) {
@@ -233,6 +231,21 @@ func compileFrame(plan *abi.Plan) (*frameProg, error) {
 				m.Dst += 6
 			}
 			moves = append(moves, m)
+		}
+	}
+	fp.moves = moves
+	fp.argWord = make([]int32, len(plan.Args))
+	for i := range fp.argWord {
+		fp.argWord[i] = -1
+	}
+	for _, m := range moves {
+		if m.Size == 8 && plan.Args[m.Arg].Declared.Size() == 8 && !plan.Args[m.Arg].Type.IsAggregate() {
+			fp.argWord[m.Arg] = int32(m.Dst)
+		}
+	}
+	for i, a := range plan.Args {
+		if a.Declared.Kind() == abi.KindPointer {
+			fp.ptrArgs = append(fp.ptrArgs, int32(i))
 		}
 	}
 	g, err := sandbox.NewGatherProgram(moves, len(plan.Args), fp.nstack, fp.nvec, uintptr(fp.sretSize))

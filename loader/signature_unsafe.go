@@ -59,7 +59,7 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 		return p.refused(f, n)
 	}
 	if p.remote != nil {
-		return fmt.Errorf("loader: call %s in %s: %w", f.name, p.obj.name, errIsolatedGeneral)
+		return fp.remoteCall(ctx, f, args, out, nil) // remote_frame_unsafe.go
 	}
 	var r sandbox.FrameResult
 	if err := p.gate.CallGatherInto(ctx, f.addr, fp.gather, args, sret, &r); err != nil {
@@ -108,6 +108,9 @@ func (f *Func) CallSig(ctx context.Context, ret any, args ...any) error {
 	if len(args) != len(s.args) {
 		return fmt.Errorf("loader: call %s: %d arguments for %v", f.name, len(args), s)
 	}
+	if f.p.remote != nil {
+		return f.callSigRemote(ctx, ret, args) // remote_frame_unsafe.go
+	}
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	ptrs := make([]unsafe.Pointer, len(args))
@@ -139,6 +142,10 @@ func cValue(t *abi.Type, v any, pin *runtime.Pinner, seen *atomic.Value) (unsafe
 		return aggregateValue(t, rv, seen)
 	}
 	buf := new(uint64)
+	if cb, ok := v.(*Callback); ok && t.Kind() == abi.KindPointer {
+		*buf = uint64(cb.Ptr())
+		return unsafe.Pointer(buf), nil
+	}
 	switch k := t.Kind(); {
 	case k.IsFloat():
 		var x float64

@@ -1,0 +1,184 @@
+//go:build linux && amd64 && cgo
+
+package isolate
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// General calls and callbacks, the child's side (frame.go has the
+// protocol). Everything in a request is checked against the channel's
+// data area before it is used.
+
+// codeCallbackFreed is the code of a statusHostPanic reply whose panic was
+// a call of a released Callback (sandbox.ErrCallbackFreed).
+const codeCallbackFreed = 1 << 16
+
+// childCallbacks is the child's callback entries and its upcall channel.
+type childCallbacks struct {
+	mu   sync.Mutex
+	byID map[uint32]*loader.Callback
+	// upcall carries the calls of threads that serve no channel; upMu
+	// serialises them.
+	upcall atomic.Pointer[childChan]
+	upMu   sync.Mutex
+}
+
+// callFrame makes the general call the host laid out (opCallFrame).
+func (ch *childChan) callFrame() {
+	h, c := ch.h, ch.c
+	if int(h.handle) >= len(c.funcs) || c.funcs[h.handle] == nil {
+		ch.fail(fmt.Errorf("isolate: no function with handle %d: %w", h.handle, loader.ErrSymbolNotFound))
+		return
+	}
+	f := c.funcs[h.handle]
+	area := ch.data[:ch.hostArea]
+	n := uint64(len(area))
+	nstack, ndesc := uint64(h.nstack), uint64(h.ndesc)
+	if nstack > sandbox.MaxFrameStack/8 || nstack*8 > n || h.nvec > 8 || h.descOff%8 != 0 ||
+		uint64(h.descOff)+16*ndesc > n || uint64(h.sretOff)+uint64(h.sretSize) > n || h.sretSize > sandbox.MaxFrameSRet {
+		ch.fail(errors.New("isolate: bad frame request"))
+		return
+	}
+	var fr sandbox.Frame
+	fr.Int, fr.Float = h.ints, h.floats
+	fr.Stack = wordsAt(area, int(nstack))
+	for _, d := range descsAt(area[h.descOff:], int(ndesc)) {
+		if uint64(d.off)+uint64(d.n) > n {
+			ch.fail(errors.New("isolate: bad frame buffer"))
+			return
+		}
+		addr := ch.base + uint64(d.off)
+		switch {
+		case d.slot < 6:
+			fr.Int[d.slot] = addr
+		case d.slot >= sandbox.GatherRegs && uint64(d.slot-sandbox.GatherRegs) < nstack:
+			fr.Stack[d.slot-sandbox.GatherRegs] = addr
+		default:
+			ch.fail(errors.New("isolate: bad frame buffer word"))
+			return
+		}
+	}
+	fr.NVec = uint8(h.nvec)
+	if h.sretSize > 0 {
+		fr.SRet, fr.SRetSize = bytesAddr(area[h.sretOff:]), uintptr(h.sretSize)
+	}
+	r, err := f.CallFrame(nil, &fr)
+	if err != nil {
+		ch.fail(err)
+		return
+	}
+	h.resInt, h.resRDX, h.resX0, h.resX1 = r.RAX, r.RDX, r.XMM0, r.XMM1
+}
+
+// newCallback makes the entry of the host's callback h.handle: a
+// loader.Callback whose Go function forwards each call to the host.
+func (ch *childChan) newCallback() {
+	h, c := ch.h, ch.c
+	name, _, ok := readStrings2(ch.data[:ch.hostArea], int(h.inLen))
+	if !ok {
+		ch.fail(errors.New("isolate: bad callback request"))
+		return
+	}
+	id, strs := h.handle, uint8(h.cbStrs)
+	cb, err := loader.NewCallback(loader.RawHostFunc(func(a *sandbox.Args) sandbox.Result {
+		return c.hostCall(opCallback, id, strs, name, a)
+	}))
+	if err != nil {
+		ch.fail(err)
+		return
+	}
+	// Released, the entry fails as a released Callback does in process;
+	// on a thread in no call from the host the host's panic handler must
+	// hear of it: a call of the released id tells it (the host answers it
+	// with the ErrCallbackFreed panic, reported there).
+	cb.SetPanicHandler(func(e *sandbox.HostPanicError) {
+		if errors.Is(e, sandbox.ErrCallbackFreed) {
+			c.hostCall(opCallback, id, 0, name, new(sandbox.Args)) // panics: dropped
+		}
+	})
+	cbs := &c.cb
+	cbs.mu.Lock()
+	if cbs.byID == nil {
+		cbs.byID = map[uint32]*loader.Callback{}
+	}
+	if old := cbs.byID[id]; old != nil {
+		old.Release()
+	}
+	cbs.byID[id] = cb
+	cbs.mu.Unlock()
+	h.symAddr = uint64(cb.Ptr())
+}
+
+// freeCallback drops the entry of callback h.handle.
+func (ch *childChan) freeCallback() {
+	cbs := &ch.c.cb
+	cbs.mu.Lock()
+	cb := cbs.byID[ch.h.handle]
+	delete(cbs.byID, ch.h.handle)
+	cbs.mu.Unlock()
+	if cb != nil {
+		cb.Release()
+	}
+}
+
+// becomeUpcall turns channel i, whose serving thread (this one) has just
+// answered opUpcall, into the upcall channel once the host says it
+// serves it; the thread then ends.
+func (ch *childChan) becomeUpcall(i int) {
+	h := ch.h
+	ch.c.tids[i].Store(0) // this thread is no longer the channel's
+	v, _ := waitChange(&h.toChild, &h.childWaiting, ch.seen, nil, 0)
+	ch.seen = v
+	ch.c.cb.upcall.Store(ch)
+}
+
+// hostCall sends a call of host function or callback index (kind
+// opHostCall or opCallback) to the host and waits for its result: on the
+// channel this thread serves (nested in the host's call), else on the
+// upcall channel. strs marks the integer registers that carry C strings,
+// copied into the channel.
+func (c *child) hostCall(kind, index uint32, strs uint8, name string, a *sandbox.Args) sandbox.Result {
+	ch := c.chanOfThread()
+	if ch == nil {
+		if ch = c.cb.upcall.Load(); ch == nil {
+			panic(fmt.Sprintf("isolate: %s called outside a call from the host, with no upcall channel (a callback takes one; Options.Channels must be 2 or more)", name))
+		}
+		c.cb.upMu.Lock()
+		defer c.cb.upMu.Unlock()
+	}
+	h := ch.h
+	area := ch.data[ch.hostArea:]
+	used := 0
+	for j := 0; j < 6; j++ {
+		h.strs[j] = strDesc{}
+		if strs&(1<<j) == 0 {
+			continue
+		}
+		n, ok := readCString(area[used:], a.Int[j])
+		if !ok {
+			panic(fmt.Sprintf("isolate: %s: string argument %d does not fit in the channel (%d bytes)", name, j, len(area)))
+		}
+		h.strs[j] = strDesc{off: uint32(ch.hostArea + used), n: uint32(n)}
+		used += n + 1
+	}
+	h.kind, h.handle = kind, index
+	h.ints, h.floats = a.Int, a.Float
+	post(&h.toHost, &h.hostWaiting)
+	v, _ := waitChange(&h.toChild, &h.childWaiting, ch.seen, nil, waitSpin)
+	ch.seen = v
+	if h.kind != opHostRet {
+		panic("isolate: protocol: expected a host call's result")
+	}
+	if h.status == statusHostPanic {
+		_, msg, _ := readStrings2(area, int(h.msgLen))
+		panic(remotePanic(msg))
+	}
+	return sandbox.Result{Int: h.resInt, Float: h.resF}
+}

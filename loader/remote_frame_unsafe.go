@@ -1,0 +1,209 @@
+package loader
+
+// This file lays out a general call of an isolated plugin: it runs the
+// signature's trampoline moves in Go (reading each argument's bytes
+// through unsafe.Pointer, as the trampoline does) to fill the frame words
+// that the other process then calls with, and views Go values passed by
+// address (a slice, a *T, whose element types hold no Go pointers) as the
+// bytes that are copied across. The invariant that keeps it right is
+// signature_unsafe.go's: compileFrame clipped every move to its
+// argument's declared size, and NewGatherProgram checked every
+// destination against the frame's words.
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"reflect"
+	"runtime"
+	"unsafe"
+
+	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// argBuf is Go memory passed by address as argument arg.
+type argBuf struct {
+	arg  int
+	data []byte
+	out  bool
+}
+
+// loadBytes reads size (1-8) bytes at p, little-endian.
+func loadBytes(p unsafe.Pointer, size uint8) uint64 {
+	switch size {
+	case 8:
+		return *(*uint64)(p)
+	case 4:
+		return uint64(*(*uint32)(p))
+	case 2:
+		return uint64(*(*uint16)(p))
+	case 1:
+		return uint64(*(*uint8)(p))
+	}
+	var v uint64
+	for i := uint8(0); i < size; i++ {
+		v |= uint64(*(*uint8)(unsafe.Add(p, i))) << (8 * i)
+	}
+	return v
+}
+
+// remoteFrame runs the moves on args into a RemoteFrame.
+func (fp *frameProg) remoteFrame(args []unsafe.Pointer) *RemoteFrame {
+	fr := &RemoteFrame{NVec: fp.nvec}
+	if fp.nstack > 0 {
+		fr.Stack = make([]uint64, fp.nstack)
+	}
+	for _, m := range fp.moves {
+		v := loadBytes(unsafe.Add(args[m.Arg], m.Src), m.Size)
+		switch m.Conv {
+		case sandbox.GatherSext:
+			sh := 64 - 8*uint(m.Size)
+			v = uint64(int64(v<<sh) >> sh)
+		case sandbox.GatherF32F64:
+			v = math.Float64bits(float64(math.Float32frombits(uint32(v))))
+		}
+		if m.Dst < argWords {
+			fr.Regs[m.Dst] = v
+		} else {
+			fr.Stack[m.Dst-argWords] = v
+		}
+	}
+	return fr
+}
+
+// word returns frame word w of fr.
+func (fr *RemoteFrame) word(w int) uint64 {
+	if w < argWords {
+		return fr.Regs[w]
+	}
+	return fr.Stack[w-argWords]
+}
+
+// remoteCall is call (signature_unsafe.go) for an isolated plugin: bufs
+// are the arguments that pass Go memory by address.
+func (fp *frameProg) remoteCall(ctx context.Context, f *Func, args []unsafe.Pointer, out unsafe.Pointer, bufs []argBuf) error {
+	fr := fp.remoteFrame(args)
+	for _, b := range bufs {
+		w := fp.argWord[b.arg]
+		if w < 0 { // cannot happen: only pointer arguments carry buffers
+			return fmt.Errorf("loader: call %s: argument %d is not a pointer", f.name, b.arg)
+		}
+		fr.Bufs = append(fr.Bufs, FrameBuffer{Word: int(w), Data: b.data, Out: b.out})
+	}
+	if nLive.Load() != 0 {
+		for _, i := range fp.ptrArgs {
+			if w := fp.argWord[i]; w >= 0 {
+				if rc := callbackAt(fr.word(int(w))); rc != nil {
+					fr.Callbacks = append(fr.Callbacks, FrameCallback{Word: int(w), CB: rc})
+				}
+			}
+		}
+	}
+	if fp.sretSize != 0 {
+		if out != nil {
+			fr.SRet = unsafe.Slice((*byte)(out), fp.sretSize)
+		} else {
+			fr.SRet = make([]byte, fp.sretSize)
+		}
+	}
+	r, err := f.p.remoteFrameCall(ctx, f, fr)
+	if err != nil || out == nil || fp.sretSize != 0 {
+		return err
+	}
+	res := [4]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1}
+	for _, m := range fp.rets {
+		storeBytes(unsafe.Add(out, m.dst), res[m.reg], m.size)
+	}
+	return nil
+}
+
+// remoteGenStrings is callGenStrings for an isolated plugin: each string
+// argument is a NUL-terminated copy in the memory both processes share.
+func (b *binding) remoteGenStrings(out unsafe.Pointer, args []unsafe.Pointer) error {
+	bufs := make([]argBuf, 0, len(b.strArgs))
+	var zero uint64
+	for _, i := range b.strArgs {
+		s := *(*string)(args[i])
+		buf := make([]byte, len(s)+1)
+		copy(buf, s)
+		bufs = append(bufs, argBuf{arg: i, data: buf})
+		args[i] = unsafe.Pointer(&zero)
+	}
+	return b.gen.remoteCall(nil, b.f, args, out, bufs)
+}
+
+// callSigRemote is CallSig for an isolated plugin: the values are laid
+// out as in process, but Go memory passed by address (a string, a slice,
+// a *T) is a copy in the shared memory, copied back after the call (but
+// for strings).
+func (f *Func) callSigRemote(ctx context.Context, ret any, args []any) error {
+	s := f.sig
+	var pin runtime.Pinner // cValue's, for values that are not pointers: unused
+	defer pin.Unpin()
+	ptrs := make([]unsafe.Pointer, len(args))
+	var bufs []argBuf
+	for i, v := range args {
+		t := s.args[i]
+		if t.Kind() == abi.KindPointer {
+			if data, out, ok, err := goBytes(v); ok {
+				if err != nil {
+					return fmt.Errorf("loader: call %s: argument %d: %w", f.name, i, err)
+				}
+				bufs = append(bufs, argBuf{arg: i, data: data, out: out})
+				ptrs[i] = unsafe.Pointer(new(uint64))
+				continue
+			}
+		}
+		p, err := cValue(t, v, &pin, &s.seen[i])
+		if err != nil {
+			return fmt.Errorf("loader: call %s: argument %d: %w", f.name, i, err)
+		}
+		ptrs[i] = p
+	}
+	out, finish, err := cResult(s.ret, ret, &s.seenRet)
+	if err != nil {
+		return fmt.Errorf("loader: call %s: result: %w", f.name, err)
+	}
+	if err := s.prog.remoteCall(ctx, f, ptrs, out, bufs); err != nil {
+		return err
+	}
+	if finish != nil {
+		finish()
+	}
+	return nil
+}
+
+// goBytes returns the bytes of a CallSig pointer value that is Go memory
+// (ok): a string (a NUL-terminated copy, not copied back), a non-empty
+// slice or a non-nil pointer whose element type holds no Go pointers
+// (the memory itself, copied back: out).
+func goBytes(v any) (data []byte, out, ok bool, err error) {
+	if v == nil {
+		return nil, false, false, nil
+	}
+	if _, isCB := v.(*Callback); isCB {
+		return nil, false, false, nil
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.String:
+		b := make([]byte, rv.Len()+1)
+		copy(b, rv.String())
+		return b, false, true, nil
+	case reflect.Slice, reflect.Pointer:
+		if rv.IsNil() || rv.Kind() == reflect.Slice && rv.Len() == 0 {
+			return nil, false, false, nil
+		}
+		et := rv.Type().Elem()
+		if _, err := goCType(et); err != nil {
+			return nil, false, true, fmt.Errorf("%T: %w", v, err)
+		}
+		n := int(et.Size())
+		if rv.Kind() == reflect.Slice {
+			n *= rv.Len()
+		}
+		return unsafe.Slice((*byte)(rv.UnsafePointer()), n), true, true, nil
+	}
+	return nil, false, false, nil
+}
