@@ -129,13 +129,7 @@ func (c *hostChan) hostCall(upcall bool) error {
 		c.data[d.off+d.n] = 0 // the child may have changed it since
 		a.Int[j] = addrOf(c.data[d.off:])
 	}
-	var res sandbox.Result
-	var pv any
-	if upcall {
-		res, pv = callHost(fn.Call, &a)
-	} else {
-		res, pv = c.callNested(fn.Call, &a)
-	}
+	res, pv := c.callNested(fn.Call, &a)
 	if pv != nil {
 		if upcall {
 			c.upcallPanic(fn.Name, rc, pv)

@@ -28,6 +28,7 @@ type childCallbacks struct {
 	// serialises them.
 	upcall atomic.Pointer[childChan]
 	upMu   sync.Mutex
+	relay  sync.Once // sandbox.ServeForeignThreads started
 }
 
 // callFrame makes the general call the host laid out (opCallFrame).
@@ -86,6 +87,10 @@ func (ch *childChan) newCallback() {
 		ch.fail(errors.New("isolate: bad callback request"))
 		return
 	}
+	// The plugin's own threads cannot run Go code in this process (its
+	// package initialization never ends: childMain serves from init):
+	// their calls of callbacks (and host functions) go to a Go thread.
+	c.cb.relay.Do(func() { go sandbox.ServeForeignThreads() })
 	id, strs := h.handle, uint8(h.cbStrs)
 	cb, err := loader.NewCallback(loader.RawHostFunc(func(a *sandbox.Args) sandbox.Result {
 		return c.hostCall(opCallback, id, strs, name, a)

@@ -55,7 +55,19 @@ type procCallbacks struct {
 	cbAddr   map[uint32]uint64
 	toFree   []uint32 // entries of released callbacks not yet dropped
 	upcall   *hostChan
-	noUpcall bool // the pool had no channel to spare once
+	upDone   chan struct{} // closed when upcall's server has returned
+	noUpcall bool          // the pool had no channel to spare once
+}
+
+// waitUpcall waits for the upcall channel's server to return, once the
+// child is dead: the mapping may then go.
+func (p *proc) waitUpcall() {
+	p.pcbMu.Lock()
+	d := p.upDone
+	p.pcbMu.Unlock()
+	if d != nil {
+		<-d
+	}
 }
 
 // callbackByID returns callback id.
@@ -213,7 +225,7 @@ func (p *proc) startUpcall() {
 	if err := c.roundTrip(nil); err != nil {
 		return
 	}
-	p.upcall = c
+	p.upcall, p.upDone = c, make(chan struct{})
 	go c.serveUpcalls()
 	post(&c.h.toChild, &c.h.childWaiting) // the child may use it now
 }
@@ -222,6 +234,7 @@ func (p *proc) startUpcall() {
 // ends.
 func (c *hostChan) serveUpcalls() {
 	p, h := c.p, c.h
+	defer close(p.upDone)
 	for {
 		v, ok := waitChange(&h.toHost, &h.hostWaiting, c.seen, &p.dead, 0)
 		if !ok || p.dead.Load() {
@@ -255,7 +268,8 @@ func (c *hostChan) upcallPanic(name string, rc *loader.RemoteCallback, pv any) {
 }
 
 // callNested runs fn for a call on c, on this thread (locked to it
-// meanwhile), so that InHostCall finds it.
+// meanwhile), so that InHostCall finds it. On the upcall channel too: a
+// Close there would wait for the server that runs it.
 func (c *hostChan) callNested(fn loader.RawHostFunc, a *sandbox.Args) (sandbox.Result, any) {
 	runtime.LockOSThread()
 	c.hostTid.Store(int32(unix.Gettid()))

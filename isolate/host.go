@@ -258,6 +258,7 @@ func (r *remote) Restart() error {
 		return err
 	}
 	r.cur.Store(p)
+	old.waitUpcall()
 	unix.Munmap(old.mem) // no call in flight: the loader holds its lock
 	return nil
 }
@@ -298,6 +299,7 @@ func (r *remote) Close(graceful bool) error {
 	}
 	p.kill("close")
 	<-p.done
+	p.waitUpcall()
 	unix.Munmap(p.mem)
 	r.forgetCallbacks()
 	return err

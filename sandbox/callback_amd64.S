@@ -76,8 +76,14 @@
 	movq	rp_self@gottpoff(%rip), %rax
 	cmpq	$0, %fs:RP_T_CUR(%rax)
 	jne	1f
+	// ServeForeignThreads hands such calls to a Go thread (relay.c).
+	cmpq	$0, rp_foreign_fwd(%rip)
+	jne	3f
 	xorl	%edx, %edx
 	call	rpGoCallback
+	jmp	2f
+3:
+	call	*rp_foreign_fwd(%rip)
 	jmp	2f
 1:
 	call	rp_cb_c

@@ -1,0 +1,56 @@
+//go:build linux && amd64
+
+package sandbox
+
+/*
+#include "relay.h"
+*/
+import "C"
+
+import (
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The futex operations on the relay's words (FUTEX_WAIT and FUTEX_WAKE
+// with FUTEX_PRIVATE_FLAG).
+const (
+	futexWaitPrivate = 0 | 128
+	futexWakePrivate = 1 | 128
+)
+
+// ServeForeignThreads makes this process run the callbacks that native
+// code calls outside any protected call (on a thread it created itself)
+// on a Go thread of their own, one call at a time, instead of on the
+// calling thread; it never returns (call it on a goroutine of its own,
+// once). It is for a process whose package initialization never ends,
+// as package isolate's child, which serves its plugin from an init
+// function: Go runs code on a thread that C created only once main's
+// initialization is done, so such a call would wait forever. The calling
+// thread waits meanwhile; the callback runs as it would on that thread
+// (a panic is recovered, the caller gets a zero result, the handler the
+// panic).
+func ServeForeignThreads() {
+	runtime.LockOSThread() // the thread stays the relay's
+	r := &C.rp_relay
+	req := (*uint32)(unsafe.Pointer(&r.req))
+	done := (*uint32)(unsafe.Pointer(&r.done))
+	seen := atomic.LoadUint32(req)
+	C.rp_relay_start()
+	for {
+		for {
+			v := atomic.LoadUint32(req)
+			if v != seen {
+				seen = v
+				break
+			}
+			unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(req)), futexWaitPrivate, uintptr(v), 0, 0, 0)
+		}
+		dispatch(uint32(r.id), (*Args)(unsafe.Pointer(r.a)), false)
+		atomic.AddUint32(done, 1)
+		unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(done)), futexWakePrivate, 1, 0, 0, 0)
+	}
+}
