@@ -24,9 +24,61 @@
 // replaces the child (Funcs and bindings stay valid: they name symbols by
 // handle, and the new child looks every one up again); a RestartPolicy
 // does it on the next call automatically, with a backoff and a limit.
-// Pointers do not cross: Func.CallBuffers passes byte buffers (copied in
-// and, with Out, back) and string arguments of bindings are copied
-// likewise. Options.HostSymbols (host addresses) are refused.
+// Pointers to host memory do not cross: Func.CallBuffers passes byte
+// buffers (copied in and, with Out, back) and string arguments of
+// bindings are copied likewise. Options.HostSymbols (host addresses) are
+// refused.
+//
+// # What crosses
+//
+// Every call the loader makes in process crosses, through the same API:
+// register calls (Func.Call, CallArgs, the typed bindings), and general
+// calls (Plugin.FuncSig and CallSig, typed bindings with structs by value
+// both ways, more than 6 integer or 8 float arguments, BindVariadic,
+// __int128, long double arguments, results in memory). The host plans a
+// general call with the signature's own abi plan and runs its compiled
+// moves in Go to lay out the frame (registers, stack words, al, the size
+// of a result in memory) in the channel; the child calls from that frame
+// with the in-process trampoline (loader.Func.CallFrame) and sends back
+// rax, rdx, xmm0, xmm1 and the result's bytes. Go memory a call passes by
+// address is copied into the channel: a string (to CallSig, or a string
+// argument of a binding), and a []T or *T given to CallSig (T holding no
+// Go pointers), copied back after the call. A uintptr or unsafe.Pointer
+// crosses unchanged: it is an address in the child (one a call returned),
+// never host memory. A call whose stack arguments, buffers and result
+// exceed the channel's data area (Options.BufferSize, less an eighth) is
+// refused before it is sent (ErrBufferTooLarge). Refused: a long double
+// result (the x87 st0 register; errors.ErrUnsupported, at bind time).
+//
+// A Callback (loader.NewCallback) passed to an isolated plugin, as its
+// Ptr in a pointer argument or as the *loader.Callback itself to
+// CallSig, reaches the plugin as an entry of the child's own (a
+// loader.Callback there, made on the first call that passes it) whose
+// calls come back to the host's Go function: nested in the call on its
+// channel when the plugin calls it on the thread serving the call (a
+// panic ends that call with the *sandbox.HostPanicError of the host's
+// function, the plugin is quarantined, as in process); from any other
+// thread of the child (one the plugin created, during a call or after)
+// over the child's upcall channel, which the first callback takes out of
+// the pool for good and a goroutine of the host serves (such calls are
+// serialised; a panic gives the plugin a zero result and goes to the
+// Callback's panic handler and Err, as in process). With Options.Channels
+// 1 there is no upcall channel, and such a call gets a zero result. Since
+// the child serves from its init, Go cannot run on a thread the plugin
+// created (cgo waits for package initialization to finish):
+// sandbox.ServeForeignThreads relays those calls to a Go thread of the
+// child. Release drops the child's entry (later calls through it fail
+// with sandbox.ErrCallbackFreed, as in process); closing or restarting the
+// plugin drops them all. Only register signatures cross (a callback with
+// stack arguments or structs by value is refused when passed:
+// loader.ErrCallbackNotRemote); host functions with such signatures
+// likewise do not work isolated.
+//
+// A host function or callback that calls Close or Restart of the plugin
+// whose call is running it (on that goroutine: the upcall channel's
+// server counts too) gets an error wrapping sandbox.ErrCloseInCall, as
+// in process, and the plugin stays open: waiting for that call would
+// never end.
 //
 // # The child
 //

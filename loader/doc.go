@@ -364,8 +364,11 @@
 // loads runs in a confined child process instead of the host's address
 // space: the same [Plugin], [Func], typed bindings and host functions,
 // with the same errors, plus the typed errors of a process that dies (see
-// remote.go and the isolate package). Pointers do not cross the boundary:
-// [Func.CallBuffers] passes byte buffers, and string arguments of bindings
+// remote.go and the isolate package). General calls ([Func.CallSig], typed
+// bindings with structs and stack arguments, [BindVariadic]) and
+// [Callback]s cross too (remote_frame.go). Pointers to host memory do not
+// cross: [Func.CallBuffers] passes byte buffers, and strings, slices and
+// pointers to Go memory given to CallSig and string arguments of bindings
 // are copied; [Plugin.Restart] replaces the process.
 //
 // # Logging

@@ -90,36 +90,23 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return callFailed(stderr, fmt.Sprintf("call %s: load", path), err)
 	}
+	var addrs []uint64
 	if *isolated {
-		fn, err := p.Func(symbol)
+		addrs = make([]uint64, len(ca.Texts())) // the texts go as Go strings below
+	} else {
+		strs, a, err := newCStrings(ca.Texts())
 		if err != nil {
 			return fail(stderr, fmt.Errorf("call %s %s: %w", path, symbol, err))
 		}
-		a, texts, slots, err := ca.registers()
-		if err != nil {
-			return usageError(stderr, "call", "--isolate: "+err.Error())
-		}
-		r, err := callIsolated(fn, &a, texts, slots)
-		if err != nil {
-			return callFailed(stderr, fmt.Sprintf("call %s %s", path, symbol), err)
-		}
-		out, _ := formatResult(*ret, r.Int, r.Float)
-		if *ret != "void" {
-			fmt.Fprintln(stdout, out)
-		}
-		if err := l.Close(); err != nil {
-			return fail(stderr, fmt.Errorf("call %s: unload: %w", path, err))
-		}
-		return exitOK
+		defer strs.free()
+		addrs = a
 	}
-	strs, addrs, err := newCStrings(ca.Texts())
-	if err != nil {
-		return fail(stderr, fmt.Errorf("call %s %s: %w", path, symbol, err))
-	}
-	defer strs.free()
 	sig, vals, err := ca.signature(*ret, addrs)
 	if err != nil {
 		return fail(stderr, fmt.Errorf("call %s %s: %w", path, symbol, err))
+	}
+	if *isolated {
+		isolatedTexts(ca, vals) // isolate.go
 	}
 	fn, err := p.FuncSig(symbol, sig)
 	if err != nil {

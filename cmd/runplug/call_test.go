@@ -246,25 +246,33 @@ func TestCallSearchPath(t *testing.T) {
 }
 
 // TestCallGeneral reaches the general call from the terminal: more than six
-// integers (on the stack), floats, and a variadic call with "...".
+// integers (on the stack), floats, and a variadic call with "...", in
+// process and with --isolate (the same results).
 func TestCallGeneral(t *testing.T) {
 	ffi := plugintest.Build(t, "ffi_call")
-	args := []string{ffi, "many_ints"}
-	for i := 1; i <= 16; i++ {
-		args = append(args, strconv.Itoa(i))
-	}
-	if got := callOK(t, args...); got != "1496" { // the sum of k*k, k = 1..16
-		t.Errorf("many_ints(1..16) = %s, want 1496", got)
-	}
-	fargs := []string{"--ret", "float", ffi, "many_f"}
-	for i := 0; i < 12; i++ {
-		fargs = append(fargs, "f:1")
-	}
-	if got := callOK(t, append(fargs, "f:2.5")...); got != "110.5" { // 78 + 13*2.5
-		t.Errorf("many_f = %s, want 110.5", got)
-	}
-	// float_va(unsigned n, double y, ...): n + y + the i-th double times i+2.
-	if got := callOK(t, "--ret", "double", ffi, "float_va", "3", "d:1", "...", "d:1.5", "d:2.5", "d:3.5"); got != "28.5" {
-		t.Errorf("float_va = %s, want 28.5", got)
+	for _, mode := range [][]string{nil, {"--isolate"}} {
+		args := append(append([]string{}, mode...), ffi, "many_ints")
+		for i := 1; i <= 16; i++ {
+			args = append(args, strconv.Itoa(i))
+		}
+		if got := callOK(t, args...); got != "1496" { // the sum of k*k, k = 1..16
+			t.Errorf("%v many_ints(1..16) = %s, want 1496", mode, got)
+		}
+		fargs := append(append([]string{}, mode...), "--ret", "float", ffi, "many_f")
+		for i := 0; i < 12; i++ {
+			fargs = append(fargs, "f:1")
+		}
+		if got := callOK(t, append(fargs, "f:2.5")...); got != "110.5" { // 78 + 13*2.5
+			t.Errorf("%v many_f = %s, want 110.5", mode, got)
+		}
+		// float_va(unsigned n, double y, ...): n + y + the i-th double times i+2.
+		if got := callOK(t, append(append([]string{}, mode...), "--ret", "double", ffi, "float_va", "3", "d:1", "...", "d:1.5", "d:2.5", "d:3.5")...); got != "28.5" {
+			t.Errorf("%v float_va = %s, want 28.5", mode, got)
+		}
+		// fmt_str(NULL, 0, format, ...) returns the length it would write:
+		// strings in the fixed and the variable part.
+		if got := callOK(t, append(append([]string{}, mode...), ffi, "fmt_str", "0", "0", "s:%d %s", "...", "42", "s:across")...); got != "9" {
+			t.Errorf("%v fmt_str = %s, want 9", mode, got)
+		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // callArg is one ARG of `runplug call`.
@@ -83,40 +82,6 @@ func (ca *callArgs) Texts() []string {
 		}
 	}
 	return ts
-}
-
-// registers returns the call's argument registers, for a call that needs
-// no more (an isolated plugin's calls pass registers only): integers and
-// s:TEXT in rdi..r9 (texts are the strings and slots their registers'
-// indexes), d:REAL in xmm0..xmm7.
-func (ca *callArgs) registers() (a sandbox.Args, texts []string, slots []int, err error) {
-	if ca.NFixed >= 0 {
-		return a, nil, nil, fmt.Errorf("a variadic call (%s) needs the general call", varMarker)
-	}
-	ni, nf := 0, 0
-	for i, arg := range ca.Args {
-		switch arg.Kind {
-		case 'd':
-			if nf == len(a.Float) {
-				return a, nil, nil, fmt.Errorf("argument %d: more than %d doubles", i+1, len(a.Float))
-			}
-			a.Float[nf] = arg.Float
-			nf++
-		case 'f':
-			return a, nil, nil, fmt.Errorf("argument %d: f:REAL needs the general call", i+1)
-		default:
-			if ni == len(a.Int) {
-				return a, nil, nil, fmt.Errorf("argument %d: more than %d integers or strings", i+1, len(a.Int))
-			}
-			if arg.Kind == 's' {
-				texts, slots = append(texts, arg.Text), append(slots, ni)
-			} else {
-				a.Int[ni] = arg.Int
-			}
-			ni++
-		}
-	}
-	return a, texts, slots, nil
 }
 
 // signature returns the C signature of the call, with the result type

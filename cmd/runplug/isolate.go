@@ -26,15 +26,15 @@ func isolation(on bool, logger hclog.Logger) loader.Isolation {
 	return isolate.New(isolate.Options{Logger: logger})
 }
 
-// callIsolated calls fn with the registers a and the s:TEXT arguments as
-// buffers in the memory shared with the child (a pointer into this
-// process would mean nothing there).
-func callIsolated(fn *loader.Func, a *sandbox.Args, texts []string, slots []int) (sandbox.Result, error) {
-	bufs := make([]loader.Buffer, len(texts))
-	for i, t := range texts {
-		bufs[i] = loader.Buffer{Slot: slots[i], Data: append([]byte(t), 0)}
+// isolatedTexts makes the s:TEXT values of an isolated call Go strings,
+// which CallSig copies into the memory the child shares (host C memory is
+// out of its reach).
+func isolatedTexts(ca *callArgs, vals []any) {
+	for i, a := range ca.Args {
+		if a.Kind == 's' {
+			vals[i] = a.Text
+		}
 	}
-	return fn.CallBuffers(nil, a, bufs...)
 }
 
 // demoIsolated is the demo's isolated part: the same embedded plugin in a
