@@ -132,10 +132,10 @@ type proc struct {
 
 // hostChan is the host's side of a channel.
 type hostChan struct {
-	p        *proc
-	h        *chanHdr
-	data     []byte
-	seen     uint32 // the last toHost value handled
+	p         *proc
+	h         *chanHdr
+	data      []byte
+	seen      uint32 // the last toHost value handled
 	hostArea  int
 	panicVal  any    // the value of a host function's panic in this call
 	panicName string // and the function's name

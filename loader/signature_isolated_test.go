@@ -100,8 +100,8 @@ func TestGeneralCallIsolated(t *testing.T) {
 
 // Go types of ffi_call.c's structs.
 type (
-	isoS3f  struct{ A, B, C float32 }
-	isoDL   struct {
+	isoS3f struct{ A, B, C float32 }
+	isoDL  struct {
 		D float64
 		L int64
 	}
