@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"unsafe"
@@ -32,7 +31,7 @@ func both(t *testing.T, name string, lo loader.Options) (in, iso *loader.Plugin)
 	path := plugintest.Build(t, name)
 	l1 := loader.New(lo)
 	t.Cleanup(func() { l1.Close() })
-	lo.Isolation = isolate.New(isolate.Options{Stderr: os.Stderr})
+	lo.Isolation = isolate.New(isolate.Options{})
 	l2 := loader.New(lo)
 	t.Cleanup(func() { l2.Close() })
 	in, err := l1.Load(path)
