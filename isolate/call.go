@@ -5,6 +5,7 @@ package isolate
 import (
 	"context"
 	"fmt"
+	"math"
 	"syscall"
 
 	"github.com/runplug/runplug/loader"
@@ -108,7 +109,14 @@ func (c *hostChan) hostCall(upcall bool) error {
 			return fmt.Errorf("isolate: callback %d: %w", h.handle, ErrProtocol)
 		}
 		fn = loader.RemoteHostFunc{Name: rc.Name, Strings: rc.Strings, Call: rc.Call}
-		if r.released(h.handle) {
+		if rc.Frame != nil {
+			call, err := c.frameCall(rc)
+			if err != nil {
+				return err
+			}
+			fn.Call = call
+		}
+		if r.released(h.handle) || fn.Call == nil {
 			fn.Call = freedCallback
 		}
 	} else {
@@ -142,7 +150,37 @@ func (c *hostChan) hostCall(upcall bool) error {
 	}
 	h.status = statusOK
 	h.resInt, h.resF = res.Int, res.Float
+	h.resRDX, h.resX1 = a.Int[1], math.Float64bits(a.Float[1]) // a 16-byte result's second eightbytes
 	return nil
+}
+
+// frameCall returns rc's general form as a function of the registers:
+// its stack arguments are the copy the child made at descOff and a
+// MEMORY-class result goes to the area at sretOff (both checked to lie
+// in the part of the data area kept for host calls, at the sizes the
+// host knows), whose address replaces rdi.
+func (c *hostChan) frameCall(rc *loader.RemoteCallback) (loader.RawHostFunc, error) {
+	h := c.h
+	n := uint64(len(c.data))
+	so, ro := uint64(h.descOff), uint64(h.sretOff)
+	if so < uint64(c.hostArea) || so%8 != 0 || so+uint64(rc.StackSize) > n || ro < uint64(c.hostArea) || ro+uint64(rc.SRetSize) > n {
+		return nil, fmt.Errorf("isolate: callback %s: stack copy at %d, result at %d: %w", rc.Name, so, ro, ErrProtocol)
+	}
+	var stack uintptr
+	if rc.StackSize > 0 {
+		stack = uintptr(addrOf(c.data[so:]))
+	}
+	var sret uint64
+	if rc.SRetSize > 0 {
+		sret = addrOf(c.data[ro:])
+	}
+	frame := rc.Frame
+	return func(a *sandbox.Args) sandbox.Result {
+		if sret != 0 {
+			a.Int[0] = sret
+		}
+		return frame(a, stack)
+	}, nil
 }
 
 // callHost calls a host function, recovering its panic.

@@ -5,6 +5,7 @@ package isolate
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 
@@ -23,7 +24,7 @@ const codeCallbackFreed = 1 << 16
 // childCallbacks is the child's callback entries and its upcall channel.
 type childCallbacks struct {
 	mu   sync.Mutex
-	byID map[uint32]*loader.Callback
+	byID map[uint32]entry
 	// upcall carries the calls of threads that serve no channel; upMu
 	// serialises them.
 	upcall atomic.Pointer[childChan]
@@ -92,9 +93,24 @@ func (ch *childChan) newCallback() {
 	// their calls of callbacks (and host functions) go to a Go thread.
 	c.cb.relay.Do(func() { go sandbox.ServeForeignThreads() })
 	id, strs := h.handle, uint8(h.cbStrs)
-	cb, err := loader.NewCallback(loader.RawHostFunc(func(a *sandbox.Args) sandbox.Result {
-		return c.hostCall(opCallback, id, strs, name, a)
-	}))
+	var cb entry
+	var err error
+	if h.cbFrame != 0 {
+		fr := frameShape{nstack: int(h.nstack), sret: int(h.sretSize)}
+		if fr.nstack > sandbox.MaxFrameStack/8 || fr.sret > sandbox.MaxFrameSRet {
+			ch.fail(errors.New("isolate: bad callback request"))
+			return
+		}
+		var sc *sandbox.Callback
+		sc, err = sandbox.NewCallbackFrame(name, func(a *sandbox.Args, stack uintptr) sandbox.Result {
+			return c.hostCallFrame(id, name, fr, a, stack)
+		}, fr.sret > 0)
+		cb = frameEntry{sc}
+	} else {
+		cb, err = loader.NewCallback(loader.RawHostFunc(func(a *sandbox.Args) sandbox.Result {
+			return c.hostCall(opCallback, id, strs, name, a)
+		}))
+	}
 	if err != nil {
 		ch.fail(err)
 		return
@@ -111,7 +127,7 @@ func (ch *childChan) newCallback() {
 	cbs := &c.cb
 	cbs.mu.Lock()
 	if cbs.byID == nil {
-		cbs.byID = map[uint32]*loader.Callback{}
+		cbs.byID = map[uint32]entry{}
 	}
 	if old := cbs.byID[id]; old != nil {
 		old.Release()
@@ -120,6 +136,24 @@ func (ch *childChan) newCallback() {
 	cbs.mu.Unlock()
 	h.symAddr = uint64(cb.Ptr())
 }
+
+// entry is a callback's entry in the child: a loader.Callback (register
+// form) or a sandbox.Callback (general form).
+type entry interface {
+	Ptr() uintptr
+	SetPanicHandler(func(*sandbox.HostPanicError))
+	Release()
+}
+
+// frameEntry is a general-form entry.
+type frameEntry struct{ *sandbox.Callback }
+
+func (e frameEntry) Ptr() uintptr { return e.Addr() }
+func (e frameEntry) Release()     { e.Free() }
+
+// frameShape is what a general-form entry copies across: its stack
+// argument words and the bytes of its MEMORY-class result.
+type frameShape struct{ nstack, sret int }
 
 // freeCallback drops the entry of callback h.handle.
 func (ch *childChan) freeCallback() {
@@ -150,6 +184,17 @@ func (ch *childChan) becomeUpcall(i int) {
 // upcall channel. strs marks the integer registers that carry C strings,
 // copied into the channel.
 func (c *child) hostCall(kind, index uint32, strs uint8, name string, a *sandbox.Args) sandbox.Result {
+	return c.hostCallFrame2(kind, index, strs, name, frameShape{}, a, 0)
+}
+
+// hostCallFrame is hostCall for a general-form callback entry: its stack
+// arguments are copied across, and a MEMORY-class result comes back into
+// the caller's buffer (rdi, returned in rax).
+func (c *child) hostCallFrame(index uint32, name string, fr frameShape, a *sandbox.Args, stack uintptr) sandbox.Result {
+	return c.hostCallFrame2(opCallback, index, 0, name, fr, a, stack)
+}
+
+func (c *child) hostCallFrame2(kind, index uint32, strs uint8, name string, fr frameShape, a *sandbox.Args, stack uintptr) sandbox.Result {
 	ch := c.chanOfThread()
 	if ch == nil {
 		if ch = c.cb.upcall.Load(); ch == nil {
@@ -173,6 +218,13 @@ func (c *child) hostCall(kind, index uint32, strs uint8, name string, a *sandbox
 		h.strs[j] = strDesc{off: uint32(ch.hostArea + used), n: uint32(n)}
 		used += n + 1
 	}
+	used = (used + 15) &^ 15
+	stackOff, sretOff := used, used+8*fr.nstack
+	if sretOff+fr.sret > len(area) {
+		panic(fmt.Sprintf("isolate: %s: %d bytes of stack arguments and result do not fit in the channel (%d bytes)", name, sretOff+fr.sret-used, len(area)-used))
+	}
+	copyFrom(area[stackOff:sretOff], stack)
+	h.descOff, h.sretOff = uint32(ch.hostArea+stackOff), uint32(ch.hostArea+sretOff)
 	h.kind, h.handle = kind, index
 	h.ints, h.floats = a.Int, a.Float
 	post(&h.toHost, &h.hostWaiting)
@@ -185,5 +237,12 @@ func (c *child) hostCall(kind, index uint32, strs uint8, name string, a *sandbox
 		_, msg, _ := readStrings2(area, int(h.msgLen))
 		panic(remotePanic(msg))
 	}
+	if fr.sret > 0 {
+		buf := a.Int[0] // rdi: the caller's buffer, returned in rax
+		copyTo(uintptr(buf), area[sretOff:sretOff+fr.sret])
+		return sandbox.Result{Int: buf}
+	}
+	// The second eightbytes of a 16-byte result (rdx, xmm1).
+	a.Int[1], a.Float[1] = h.resRDX, math.Float64frombits(h.resX1)
 	return sandbox.Result{Int: h.resInt, Float: h.resF}
 }

@@ -190,7 +190,10 @@ func (c *hostChan) callbackEntry(rc *loader.RemoteCallback) (uint64, error) {
 	}
 	c.flushFrees()
 	h := c.h
-	h.kind, h.handle, h.cbStrs = opNewCallback, id, uint32(rc.Strings)
+	h.kind, h.handle, h.cbStrs, h.cbFrame = opNewCallback, id, uint32(rc.Strings), 0
+	if rc.Frame != nil {
+		h.cbFrame, h.nstack, h.sretSize = 1, rc.StackSize/8, rc.SRetSize
+	}
 	h.inLen = uint32(putStrings(c.data[:c.hostArea], rc.Name, ""))
 	if err := c.roundTrip(nil); err != nil {
 		return 0, err

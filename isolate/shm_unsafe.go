@@ -141,9 +141,14 @@ type chanHdr struct {
 	resRDX   uint64
 	resX0    uint64
 	resX1    uint64
-	// opNewCallback: the integer registers that carry C strings.
-	cbStrs uint32
-	_      uint32
+	// opNewCallback: the integer registers that carry C strings, and
+	// whether the entry takes the general form (then nstack is the
+	// number of stack argument words and sretSize the bytes of a
+	// MEMORY-class result). An opCallback of the general form has its
+	// stack arguments' copy at descOff and the result's area at sretOff,
+	// both in the part of the data area kept for host calls.
+	cbStrs  uint32
+	cbFrame uint32
 }
 
 // Message kinds.
@@ -287,3 +292,19 @@ func descsAt(b []byte, n int) []bufDesc {
 
 // bytesAddr is b's first byte as a pointer (b is part of the mapping).
 func bytesAddr(b []byte) unsafe.Pointer { return unsafe.Pointer(&b[0]) }
+
+// copyFrom copies len(dst) bytes at addr (memory of this process the
+// caller vouches for: a native caller's stack arguments or result
+// buffer) into dst.
+func copyFrom(dst []byte, addr uintptr) {
+	if len(dst) > 0 {
+		copy(dst, unsafe.Slice((*byte)(*(*unsafe.Pointer)(unsafe.Pointer(&addr))), len(dst)))
+	}
+}
+
+// copyTo copies src to addr (see copyFrom).
+func copyTo(addr uintptr, src []byte) {
+	if len(src) > 0 {
+		copy(unsafe.Slice((*byte)(*(*unsafe.Pointer)(unsafe.Pointer(&addr))), len(src)), src)
+	}
+}

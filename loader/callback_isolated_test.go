@@ -203,3 +203,154 @@ func TestCloseFromHostCall(t *testing.T) {
 		}
 	}
 }
+
+// The C types of plugins/cb_struct.c.
+type (
+	isoII  struct{ A, B int64 }
+	isoDD  struct{ X, Y float64 }
+	isoMix struct {
+		I int32
+		F float32
+		D float64
+	}
+	isoBig struct{ A, B, C int64 }
+	isoFF  struct{ A, B float32 }
+	isoSm  struct {
+		C int8
+		S int16
+		I int32
+	}
+)
+
+func isoISum(p isoII, m isoMix, b isoBig, x int64) int64 {
+	return p.A*3 + p.B*5 + int64(m.I*7) + b.A*11 + b.B*13 + b.C*17 + x*19
+}
+
+func isoFSum(q isoDD, m isoMix, y float64) float64 {
+	return q.X*1.5 + q.Y*2.5 + float64(m.F)*3.5 + m.D*4.5 + y*5.5
+}
+
+// TestCallbackStructsIsolated: Go callbacks of the general form (structs
+// by value both ways in each class: INTEGER pair, SSE pair, mixed, MEMORY
+// through the hidden pointer; stack arguments) passed to
+// plugins/cb_struct.c's callers, in process and isolated, on the calling
+// thread and on a thread the plugin created: the results must be the C
+// callee's, in both places.
+func TestCallbackStructsIsolated(t *testing.T) {
+	in, iso := both(t, "cb_struct", loader.Options{})
+	type tcase struct {
+		caller, callee string
+		fn             any
+		run            func(p *loader.Plugin, caller string, fn uintptr, seed int64) (any, error)
+	}
+	bind := func(res any) func(p *loader.Plugin, caller string, fn uintptr, seed int64) (any, error) {
+		return func(p *loader.Plugin, caller string, fn uintptr, seed int64) (any, error) {
+			switch res.(type) {
+			case isoII:
+				f, err := loader.Bind2[uintptr, int64, isoII](p, caller)
+				if err != nil {
+					return nil, err
+				}
+				return f(fn, seed)
+			case isoDD:
+				f, err := loader.Bind2[uintptr, int64, isoDD](p, caller)
+				if err != nil {
+					return nil, err
+				}
+				return f(fn, seed)
+			case isoMix:
+				f, err := loader.Bind2[uintptr, int64, isoMix](p, caller)
+				if err != nil {
+					return nil, err
+				}
+				return f(fn, seed)
+			case isoBig:
+				f, err := loader.Bind2[uintptr, int64, isoBig](p, caller)
+				if err != nil {
+					return nil, err
+				}
+				return f(fn, seed)
+			case isoFF:
+				f, err := loader.Bind2[uintptr, int64, isoFF](p, caller)
+				if err != nil {
+					return nil, err
+				}
+				return f(fn, seed)
+			case float64:
+				f, err := loader.Bind2[uintptr, int64, float64](p, caller)
+				if err != nil {
+					return nil, err
+				}
+				return f(fn, seed)
+			default:
+				f, err := loader.Bind2[uintptr, int64, int64](p, caller)
+				if err != nil {
+					return nil, err
+				}
+				return f(fn, seed)
+			}
+		}
+	}
+	cases := []tcase{
+		{"call_ii", "cb_ii", func(p isoII, q isoDD, m isoMix, b isoBig, x int64, y float64) isoII {
+			i := isoISum(p, m, b, x)
+			return isoII{i, i + int64(isoFSum(q, m, y))}
+		}, bind(isoII{})},
+		{"call_dd", "cb_dd", func(p isoII, q isoDD, m isoMix, b isoBig, x int64, y float64) isoDD {
+			f := isoFSum(q, m, y)
+			return isoDD{f, f + float64(isoISum(p, m, b, x))}
+		}, bind(isoDD{})},
+		{"call_mix", "cb_mix", func(p isoII, q isoDD, m isoMix, b isoBig, x int64, y float64) isoMix {
+			f := isoFSum(q, m, y)
+			return isoMix{int32(isoISum(p, m, b, x)), float32(f), f * 2}
+		}, bind(isoMix{})},
+		{"call_big", "cb_big", func(p isoII, q isoDD, m isoMix, b isoBig, x int64, y float64) isoBig {
+			i := isoISum(p, m, b, x)
+			return isoBig{i, i * 2, int64(isoFSum(q, m, y))}
+		}, bind(isoBig{})},
+		{"call_big_thread", "cb_big", func(p isoII, q isoDD, m isoMix, b isoBig, x int64, y float64) isoBig {
+			i := isoISum(p, m, b, x)
+			return isoBig{i, i * 2, int64(isoFSum(q, m, y))}
+		}, bind(isoBig{})},
+		{"call_ff", "cb_ff", func(x isoFF, y float32, k isoSm, z isoFF) isoFF {
+			return isoFF{x.A*2 + y + z.B + float32(k.C), x.B*3 - z.A + float32(k.S) + float32(k.I)*0.5}
+		}, bind(isoFF{})},
+		{"call_many", "cb_many", func(a1, a2, a3, a4, a5, a6, a7 int64, d1, d2, d3, d4, d5, d6, d7, d8, d9 float64, c int8, f float32, s isoII) float64 {
+			return float64(a1+2*a2+3*a3+4*a4+5*a5+6*a6+7*a7+8*int64(c)+9*s.A+10*s.B) +
+				d1*1.5 + d2*2.5 + d3*3.5 + d4*4.5 + d5*5.5 + d6*6.5 + d7*7.5 + d8*8.5 + d9*9.5 + float64(f)*10.5
+		}, bind(float64(0))},
+		{"call_spill", "cb_spill", func(a1, a2, a3, a4, a5 int64, s isoII, a6 int64) int64 {
+			return a1 + 2*a2 + 3*a3 + 4*a4 + 5*a5 + 6*s.A + 7*s.B + 8*a6
+		}, bind(int64(0))},
+	}
+	for _, c := range cases {
+		t.Run(c.caller, func(t *testing.T) {
+			cb, err := loader.NewCallback(c.fn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cb.Release()
+			for _, seed := range []int64{1, -12345} {
+				var got []any
+				for _, p := range []*loader.Plugin{in, iso} {
+					callee, err := p.Func(c.callee)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, fn := range []uintptr{callee.Addr(), cb.Ptr()} {
+						r, err := c.run(p, c.caller, fn, seed)
+						if err != nil {
+							t.Fatalf("isolated %v: %s(%#x, %d): %v", p.Isolated(), c.caller, fn, seed, err)
+						}
+						got = append(got, r)
+					}
+				}
+				for i := 1; i < len(got); i++ {
+					if got[i] != got[0] {
+						t.Fatalf("seed %d: C callee, Go callback in process, then isolated: %v", seed, got)
+					}
+				}
+			}
+		})
+	}
+}

@@ -364,7 +364,7 @@ func (b *binding) remoteCall(a *sandbox.Args, ks *cstrings) (sandbox.Result, err
 		}
 		ks.pin.Unpin()
 	}
-	if bufs == nil && b.sig.nFloat == 0 {
+	if bufs == nil && b.sig.nFloat == 0 && !b.sig.res.isFloat() { // CallInts brings back rax only
 		return b.f.p.remoteCall(nil, b.f, nil, a.Int[:b.sig.nInt], nil)
 	}
 	return b.f.p.remoteCall(nil, b.f, a, nil, bufs)

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"sync"
 	"sync/atomic"
 
+	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -73,9 +75,17 @@ type RemoteCallback struct {
 	// Strings has bit i set when integer register i carries a C string
 	// (see RemoteHostFunc).
 	Strings uint8
-	// Call is the Go function; nil when its signature is not a register
-	// one (stack arguments or structs by value), which cannot cross.
+	// Call is the Go function of a register signature; nil for the
+	// general form.
 	Call RawHostFunc
+	// Frame is the Go function of the general form (stack arguments,
+	// structs by value): its stack arguments are StackSize bytes, a
+	// MEMORY-class result SRetSize bytes (0: none). Call and Frame are
+	// both nil when the signature cannot cross (a string argument of the
+	// general form).
+	Frame     sandbox.FrameFunc
+	StackSize uint32
+	SRetSize  uint32
 	// Addr is the Callback's address in the host (its Ptr).
 	Addr uintptr
 
@@ -138,10 +148,50 @@ func newRemoteCallback(c *Callback, name string, hf hostFn, fn any) *RemoteCallb
 	rc := &RemoteCallback{Name: name, Addr: c.Ptr(), cb: c}
 	if hf.frame == nil {
 		rc.Call, rc.Strings = hf.rawForm(), hostStringSlots(fn)
+	} else if plan := remotePlan(fn); plan != nil {
+		rc.Frame, rc.StackSize = hf.frame, uint32(plan.StackSize)
+		if plan.Result.InMemory {
+			rc.SRetSize = uint32(plan.Result.Type.Size())
+		}
 	}
 	liveCallbacks.Store(rc.Addr, rc)
 	nLive.Add(1)
 	return rc
+}
+
+// remotePlan returns the abi plan of a typed function of the general
+// form (frameHostFunc's, made the same way), or nil when it has a string
+// argument (a pointer into the other process, which the Go function would
+// read in the host) or cannot be planned.
+func remotePlan(fn any) *abi.Plan {
+	ft := reflect.TypeOf(fn)
+	if ft == nil || ft.Kind() != reflect.Func || ft.NumOut() > 1 {
+		return nil
+	}
+	cargs := make([]*abi.Type, ft.NumIn())
+	for i := range cargs {
+		if ft.In(i).Kind() == reflect.String {
+			return nil
+		}
+		t, err := abi.TypeOf(ft.In(i))
+		if err != nil {
+			return nil
+		}
+		cargs[i] = t
+	}
+	cres := abi.Void
+	if ft.NumOut() == 1 {
+		t, err := abi.TypeOf(ft.Out(0))
+		if err != nil {
+			return nil
+		}
+		cres = t
+	}
+	plan, err := abi.NewPlan(cres, cargs...)
+	if err != nil || plan.StackSize > sandbox.MaxFrameStack || plan.Result.Type.Size() > sandbox.MaxFrameSRet {
+		return nil
+	}
+	return plan
 }
 
 // release forgets rc and tells its watchers. (Hook of Callback.Release.)
@@ -178,9 +228,10 @@ func callbackAt(v uint64) *RemoteCallback {
 }
 
 // ErrCallbackNotRemote is wrapped by the error of a call that passes an
-// isolated plugin a Callback whose Go function has stack arguments or
-// structs by value: only register signatures cross the process boundary.
-var ErrCallbackNotRemote = errors.New("loader: a callback with stack arguments or structs by value cannot be passed to an isolated plugin")
+// isolated plugin a Callback whose Go function cannot run for it: one of
+// the general form (stack arguments or structs by value) with a string
+// argument.
+var ErrCallbackNotRemote = errors.New("loader: a callback of the general form with a string argument cannot be passed to an isolated plugin")
 
 // errX87Remote is the error of binding a long double result for an
 // isolated plugin.
@@ -213,7 +264,7 @@ func (p *Plugin) remoteFrameCall(ctx context.Context, f *Func, fr *RemoteFrame) 
 		return sandbox.FrameResult{}, err
 	}
 	for _, c := range fr.Callbacks {
-		if c.CB.Call == nil {
+		if c.CB.Call == nil && c.CB.Frame == nil {
 			return sandbox.FrameResult{}, fmt.Errorf("loader: call %s in %s: callback %s: %w", f.name, p.obj.name, c.CB.Name, ErrCallbackNotRemote)
 		}
 	}
