@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -352,5 +354,61 @@ func TestCallbackStructsIsolated(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCallbackStructIsolatedRefusals: a panic in an isolated plugin's
+// general-form callback ends the call with the host function's
+// *sandbox.HostPanicError; a host function of the general form, which an
+// isolated plugin cannot call, fails that call with ErrHostFuncNotRemote;
+// a general-form callback with a string argument is refused when passed
+// (ErrCallbackNotRemote).
+func TestCallbackStructIsolatedRefusals(t *testing.T) {
+	if !sandbox.Supported {
+		t.Skip("no native calls in this build")
+	}
+	_, iso := both(t, "cb_struct", loader.Options{KeepAfterFault: true})
+	call, err := loader.Bind2[uintptr, int64, isoBig](iso, "call_big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := loader.NewCallback(func(p isoII, q isoDD, m isoMix, b isoBig, x int64, y float64) isoBig {
+		panic("struct callback")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Release()
+	_, err = call(cb.Ptr(), 3)
+	var hp *sandbox.HostPanicError
+	if !errors.As(err, &hp) || hp.Value != "struct callback" || !strings.Contains(hp.Func, "TestCallbackStructIsolatedRefusals") {
+		t.Fatalf("call_big with a panicking callback: %v, want the Go function's HostPanicError", err)
+	}
+	strCB, err := loader.NewCallback(func(a, b, c, d, e, f, g int64, s string) int64 { return 0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer strCB.Release()
+	if _, err := call(strCB.Ptr(), 3); !errors.Is(err, loader.ErrCallbackNotRemote) {
+		t.Fatalf("a general-form callback with a string: %v, want ErrCallbackNotRemote", err)
+	}
+
+	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{}), KeepAfterFault: true})
+	defer l.Close()
+	if _, err := l.RegisterHostFunc("rp_host_big", func(p isoII, q isoDD, m isoMix, b isoBig, x int64, y float64) isoBig {
+		return isoBig{}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := l.Load(plugintest.Build(t, "cb_struct"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaHost, err := loader.Bind1[int64, isoBig](p, "call_host_big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := viaHost(2); !errors.Is(err, loader.ErrHostFuncNotRemote) || !errors.As(err, &hp) {
+		t.Fatalf("a general-form host function isolated: %v, want a HostPanicError wrapping ErrHostFuncNotRemote", err)
 	}
 }

@@ -160,7 +160,12 @@ func (t *hostTable) remoteFuncs() []RemoteHostFunc {
 	defer t.mu.Unlock()
 	out := make([]RemoteHostFunc, 0, len(t.fns))
 	for _, h := range t.fns {
-		out = append(out, RemoteHostFunc{Name: h.name, Strings: h.strs, Call: h.raw})
+		call := h.raw
+		if call == nil { // the general form (remote_frame.go)
+			err := fmt.Errorf("loader: host function %s: %w", h.name, ErrHostFuncNotRemote)
+			call = func(*sandbox.Args) sandbox.Result { panic(err) }
+		}
+		out = append(out, RemoteHostFunc{Name: h.name, Strings: h.strs, Call: call})
 	}
 	return out
 }

@@ -233,6 +233,13 @@ func callbackAt(v uint64) *RemoteCallback {
 // argument.
 var ErrCallbackNotRemote = errors.New("loader: a callback of the general form with a string argument cannot be passed to an isolated plugin")
 
+// ErrHostFuncNotRemote is wrapped by the *sandbox.HostPanicError of a call
+// an isolated plugin makes to a host function of the general form
+// (stack arguments or structs by value): registered host functions cross
+// the process boundary with register signatures only (a Callback of the
+// general form does cross).
+var ErrHostFuncNotRemote = errors.New("loader: a host function with stack arguments or structs by value cannot be called by an isolated plugin")
+
 // errX87Remote is the error of binding a long double result for an
 // isolated plugin.
 var errX87Remote = fmt.Errorf("a long double result (x87 st0) from an isolated plugin: %w", errors.ErrUnsupported)
