@@ -128,6 +128,15 @@ func (r *remote) callbackReleased(id uint32) {
 	}
 	delete(p.cbAddr, id)
 	p.toFree = append(p.toFree, id)
+	// r.mu keeps Close and Restart (which unmap the channels) away; when
+	// one runs, or no channel is free, the next callbackEntry drops it.
+	if !r.mu.TryLock() {
+		return
+	}
+	defer r.mu.Unlock()
+	if r.cur.Load() != p {
+		return
+	}
 	if c := p.tryAcquire(); c != nil {
 		c.flushFrees()
 		p.release(c)
