@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
@@ -410,5 +411,38 @@ func TestCallbackStructIsolatedRefusals(t *testing.T) {
 	}
 	if _, err := viaHost(2); !errors.Is(err, loader.ErrHostFuncNotRemote) || !errors.As(err, &hp) {
 		t.Fatalf("a general-form host function isolated: %v, want a HostPanicError wrapping ErrHostFuncNotRemote", err)
+	}
+}
+
+// TestCallSigCallbackValue: CallSig takes a *Callback for a pointer
+// argument, in process and isolated; a released one is refused with
+// ErrCallbackFreed before the call.
+func TestCallSigCallbackValue(t *testing.T) {
+	in, iso := both(t, "cb_store", loader.Options{})
+	sig, err := loader.NewSignature(abi.Int64, abi.Pointer, abi.Int64, abi.Int64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := loader.NewCallback(func(a, b int64) int64 { return a*10 + b })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*loader.Plugin{in, iso} {
+		f, err := p.FuncSig("cb_call", sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r int64
+		if err := f.CallSig(nil, &r, cb, 4, 2); err != nil || r != 42 {
+			t.Fatalf("isolated %v: cb_call(cb, 4, 2) = %d, %v", p.Isolated(), r, err)
+		}
+	}
+	cb.Release()
+	for _, p := range []*loader.Plugin{in, iso} {
+		f, _ := p.FuncSig("cb_call", sig)
+		var r int64
+		if err := f.CallSig(nil, &r, cb, 4, 2); !errors.Is(err, sandbox.ErrCallbackFreed) {
+			t.Fatalf("isolated %v: a released *Callback: %v, want ErrCallbackFreed", p.Isolated(), err)
+		}
 	}
 }

@@ -90,7 +90,8 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 // pointer to a NUL-terminated copy that lives for the call), or a slice
 // or a pointer whose elements hold no Go pointers (passed as the address
 // of its first element, pinned for the call: the plugin may read and
-// write it during the call only); for __int128 an abi.Int128Value or
+// write it during the call only), or a *Callback (its Ptr; a released
+// one is refused with sandbox.ErrCallbackFreed); for __int128 an abi.Int128Value or
 // abi.Uint128Value; for long double a []byte of its 16 bytes (x87
 // extended, then padding); for a struct or union either a Go value whose
 // type abi.TypeOf maps to the same layout, or a []byte holding exactly its
@@ -100,6 +101,12 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 // is read before the call: the plugin sees copies, and keeps none of them
 // past the call. A result must not carry Go pointers (it is written
 // without the garbage collector's write barriers, as C memory is).
+//
+// For an isolated plugin the same values work: strings, slices and
+// pointers are copied into the memory its process shares (and slices and
+// pointers copied back after the call), a *Callback or a Callback's Ptr
+// becomes an entry in that process; a uintptr or unsafe.Pointer is
+// passed unchanged, as an address in that process.
 func (f *Func) CallSig(ctx context.Context, ret any, args ...any) error {
 	s := f.sig
 	if s == nil {
@@ -143,7 +150,12 @@ func cValue(t *abi.Type, v any, pin *runtime.Pinner, seen *atomic.Value) (unsafe
 	}
 	buf := new(uint64)
 	if cb, ok := v.(*Callback); ok && t.Kind() == abi.KindPointer {
-		*buf = uint64(cb.Ptr())
+		if cb != nil {
+			if cb.remote.Released() {
+				return nil, fmt.Errorf("callback %s: %w", cb.Name(), sandbox.ErrCallbackFreed)
+			}
+			*buf = uint64(cb.Ptr())
+		}
 		return unsafe.Pointer(buf), nil
 	}
 	switch k := t.Kind(); {
