@@ -47,8 +47,8 @@ func TestHostileHostCalls(t *testing.T) {
 		{"callback out of range", func(h *chanHdr) { h.kind, h.handle = opCallback, 2 }, false},
 		{"frame callback", func(h *chanHdr) { h.kind, h.handle, h.descOff, h.sretOff = opCallback, 1, hostArea, hostArea+64 }, true},
 		{"frame callback stack below the area", func(h *chanHdr) { h.kind, h.handle, h.descOff, h.sretOff = opCallback, 1, 0, hostArea }, false},
-		{"frame callback stack misaligned", func(h *chanHdr) { h.kind, h.handle, h.descOff, h.sretOff = opCallback, 1, hostArea + 4, hostArea + 64 }, false},
-		{"frame callback result past the channel", func(h *chanHdr) { h.kind, h.handle, h.descOff, h.sretOff = opCallback, 1, hostArea, 8192 - 8 }, false},
+		{"frame callback stack misaligned", func(h *chanHdr) { h.kind, h.handle, h.descOff, h.sretOff = opCallback, 1, hostArea+4, hostArea+64 }, false},
+		{"frame callback result past the channel", func(h *chanHdr) { h.kind, h.handle, h.descOff, h.sretOff = opCallback, 1, hostArea, 8192-8 }, false},
 	}
 	for _, tt := range tests {
 		*c.h = chanHdr{}
