@@ -446,3 +446,78 @@ func TestCallSigCallbackValue(t *testing.T) {
 		}
 	}
 }
+
+// TestCallbackIsolatedConcurrent: plugin threads of an isolated plugin
+// call a stored callback (over the upcall channel) while host goroutines
+// pass short-lived callbacks (each a new entry in the child, dropped when
+// released) to calls of their own (run with -race).
+func TestCallbackIsolatedConcurrent(t *testing.T) {
+	if !sandbox.Supported {
+		t.Skip("no native calls in this build")
+	}
+	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Channels: 6})})
+	defer l.Close()
+	p, err := l.Load(plugintest.Build(t, "cb_store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, _ := loader.BindVoid1[uintptr](p, "cb_store")
+	start, _ := loader.Bind1[int64, uint64](p, "cb_thread_start")
+	join, _ := loader.Bind1[uint64, int64](p, "cb_thread_join")
+	callPtr, _ := loader.Bind3[uintptr, int64, int64, int64](p, "cb_call")
+	if store == nil || start == nil || join == nil || callPtr == nil {
+		t.Fatal("bind failed")
+	}
+	var mu sync.Mutex
+	total := int64(0)
+	cb, err := loader.NewCallback(func(a, b int64) int64 {
+		mu.Lock()
+		total += b
+		mu.Unlock()
+		return a + b
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Release()
+	if err := store(cb.Ptr()); err != nil {
+		t.Fatal(err)
+	}
+	const threads, n = 3, 200
+	var wg sync.WaitGroup
+	for g := 0; g < threads; g++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			h, err := start(n)
+			if err != nil || h == 0 {
+				t.Errorf("start: %v", err)
+				return
+			}
+			if sum, err := join(h); err != nil || sum != int64(n*(n-1)/2+n) {
+				t.Errorf("plugin thread sum %d, %v", sum, err)
+			}
+		}()
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < n/4; i++ {
+				k := int64(g*n + i)
+				x, err := loader.NewCallback(func(a, b int64) int64 { return a * b * k })
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if r, err := callPtr(x.Ptr(), 2, 3); err != nil || r != 6*k {
+					t.Errorf("churn callback %d = %d, %v", k, r, err)
+				}
+				x.Release()
+			}
+		}(g)
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if total != threads*n || cb.Err() != nil {
+		t.Fatalf("the stored callback ran %d times (want %d), Err %v", total, threads*n, cb.Err())
+	}
+}

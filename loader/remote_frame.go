@@ -140,6 +140,10 @@ func (c *RemoteCallback) Released() bool {
 var (
 	liveCallbacks sync.Map // uintptr -> *RemoteCallback
 	nLive         atomic.Int32
+	// liveLo and liveHi bound every address ever registered (callback
+	// entries share a few executable pages): most integers are outside,
+	// and skip the map.
+	liveLo, liveHi atomic.Uint64
 )
 
 // newRemoteCallback records c (made from hf, the form of fn) for isolated
@@ -155,6 +159,18 @@ func newRemoteCallback(c *Callback, name string, hf hostFn, fn any) *RemoteCallb
 		}
 	}
 	liveCallbacks.Store(rc.Addr, rc)
+	for a := uint64(rc.Addr); ; {
+		lo := liveLo.Load()
+		if lo != 0 && lo <= a || liveLo.CompareAndSwap(lo, a) {
+			break
+		}
+	}
+	for a := uint64(rc.Addr); ; {
+		hi := liveHi.Load()
+		if hi >= a || liveHi.CompareAndSwap(hi, a) {
+			break
+		}
+	}
 	nLive.Add(1)
 	return rc
 }
@@ -218,7 +234,7 @@ func (rc *RemoteCallback) release() {
 
 // callbackAt returns the live Callback at address v, or nil.
 func callbackAt(v uint64) *RemoteCallback {
-	if nLive.Load() == 0 || v == 0 {
+	if nLive.Load() == 0 || v < liveLo.Load() || v > liveHi.Load() {
 		return nil
 	}
 	if rc, ok := liveCallbacks.Load(uintptr(v)); ok {
