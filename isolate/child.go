@@ -355,8 +355,9 @@ func (ch *childChan) text(ss ...string) {
 
 // forward returns the host function that stands in the child for host
 // function i: it sends the call to the host over the channel the plugin
-// call came in on (found by thread) and waits for the result; the host
-// may make nested calls meanwhile (on other channels).
+// call came in on (found by thread), or from a thread of the plugin's own
+// over the upcall channel (child_frame.go), and waits for the result; the
+// host may make nested calls meanwhile (on other channels).
 func (c *child) forward(i int, hf hostFunc) loader.RawHostFunc {
 	return func(a *sandbox.Args) sandbox.Result {
 		return c.hostCall(opHostCall, uint32(i), hf.Strings, hf.Name, a) // child_frame.go

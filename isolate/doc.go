@@ -69,10 +69,15 @@
 // sandbox.ServeForeignThreads relays those calls to a Go thread of the
 // child. Release drops the child's entry (later calls through it fail
 // with sandbox.ErrCallbackFreed, as in process); closing or restarting the
-// plugin drops them all. Only register signatures cross (a callback with
-// stack arguments or structs by value is refused when passed:
-// loader.ErrCallbackNotRemote); host functions with such signatures
-// likewise do not work isolated.
+// plugin drops them all. Callbacks of the general form (structs by value
+// both ways, stack arguments, a result in memory) cross too: the child's
+// entry copies the stack arguments into the part of the channel kept for
+// host calls, the host runs the Go function on that copy, and a result in
+// memory comes back into the caller's buffer. Refused: a general-form
+// callback with a string argument (loader.ErrCallbackNotRemote, when
+// passed). A registered host function of the general form fails each call
+// with loader.ErrHostFuncNotRemote (the child's registration takes
+// register signatures only).
 //
 // A host function or callback that calls Close or Restart of the plugin
 // whose call is running it (on that goroutine: the upcall channel's
