@@ -137,7 +137,9 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return callFailed(stderr, fmt.Sprintf("call %s %s", path, symbol), err)
 	}
-	flushCStdio(l, logger)
+	if !*isolated { // the child's stdio is its own (its output goes to /dev/null)
+		flushCStdio(l, logger)
+	}
 	text, err := formatResult(*ret, r.Int, r.Float)
 	if err != nil {
 		return fail(stderr, fmt.Errorf("call %s %s: result: %w", path, symbol, err))
