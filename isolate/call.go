@@ -108,22 +108,28 @@ func (c *hostChan) hostCall(upcall bool) error {
 		if rc, ok = r.callbackByID(h.handle); !ok {
 			return fmt.Errorf("isolate: callback %d: %w", h.handle, ErrProtocol)
 		}
-		fn = loader.RemoteHostFunc{Name: rc.Name, Strings: rc.Strings, Call: rc.Call}
-		if rc.Frame != nil {
-			call, err := c.frameCall(rc)
-			if err != nil {
-				return err
-			}
-			fn.Call = call
-		}
-		if r.released(h.handle) || fn.Call == nil {
-			fn.Call = freedCallback
-		}
+		fn = loader.RemoteHostFunc{Name: rc.Name, Strings: rc.Strings, Call: rc.Call, Frame: rc.Frame, StackSize: rc.StackSize, SRetSize: rc.SRetSize}
 	} else {
 		if int(h.handle) >= len(r.hostFns) {
 			return fmt.Errorf("isolate: host function %d: %w", h.handle, ErrProtocol)
 		}
 		fn = r.hostFns[h.handle]
+		if fn.Frame != nil && h.cbFrame == 0 {
+			// The child learns a host function's general form from its
+			// first call, and sends it again with the stack arguments.
+			h.status, h.nstack, h.sretSize = statusNeedFrame, fn.StackSize/8, fn.SRetSize
+			return nil
+		}
+	}
+	if fn.Frame != nil {
+		call, err := c.frameCall(fn)
+		if err != nil {
+			return err
+		}
+		fn.Call = call
+	}
+	if rc != nil && r.released(h.handle) || fn.Call == nil {
+		fn.Call = freedCallback
 	}
 	a := sandbox.Args{Int: h.ints, Float: h.floats}
 	for j := 0; j < 6; j++ {
@@ -159,7 +165,7 @@ func (c *hostChan) hostCall(upcall bool) error {
 // MEMORY-class result goes to the area at sretOff (both checked to lie
 // in the part of the data area kept for host calls, at the sizes the
 // host knows), whose address replaces rdi.
-func (c *hostChan) frameCall(rc *loader.RemoteCallback) (loader.RawHostFunc, error) {
+func (c *hostChan) frameCall(rc loader.RemoteHostFunc) (loader.RawHostFunc, error) {
 	h := c.h
 	n := uint64(len(c.data))
 	so, ro := uint64(h.descOff), uint64(h.sretOff)

@@ -370,8 +370,9 @@ func (ch *childChan) text(ss ...string) {
 // over the upcall channel (child_frame.go), and waits for the result; the
 // host may make nested calls meanwhile (on other channels).
 func (c *child) forward(i int, hf hostFunc) loader.RawHostFunc {
+	c.cb.shapesOnce.Do(func() { c.cb.shapes = make([]atomic.Pointer[frameShape], len(c.req.Host)) })
 	return func(a *sandbox.Args) sandbox.Result {
-		return c.hostCall(opHostCall, uint32(i), hf.Strings, hf.Name, a) // child_frame.go
+		return c.hostFuncCall(i, hf, a) // child_frame.go
 	}
 }
 

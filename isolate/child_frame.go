@@ -30,6 +30,10 @@ type childCallbacks struct {
 	upcall atomic.Pointer[childChan]
 	upMu   sync.Mutex
 	relay  sync.Once // sandbox.ServeForeignThreads started
+	// shapes are the general forms of the host functions, by index, as
+	// the host told them (nil: a register form, or not called yet).
+	shapesOnce sync.Once
+	shapes     []atomic.Pointer[frameShape]
 }
 
 // callFrame makes the general call the host laid out (opCallFrame).
@@ -96,7 +100,7 @@ func (ch *childChan) newCallback() {
 	var cb entry
 	var err error
 	if h.cbFrame != 0 {
-		fr := frameShape{nstack: int(h.nstack), sret: int(h.sretSize)}
+		fr := frameShape{known: true, nstack: int(h.nstack), sret: int(h.sretSize)}
 		if fr.nstack > sandbox.MaxFrameStack/8 || fr.sret > sandbox.MaxFrameSRet {
 			ch.fail(errors.New("isolate: bad callback request"))
 			return
@@ -152,8 +156,12 @@ func (e frameEntry) Ptr() uintptr { return e.Addr() }
 func (e frameEntry) Release()     { e.Free() }
 
 // frameShape is what a general-form entry copies across: its stack
-// argument words and the bytes of its MEMORY-class result.
-type frameShape struct{ nstack, sret int }
+// argument words and the bytes of its MEMORY-class result (known: it is
+// of the general form).
+type frameShape struct {
+	known        bool
+	nstack, sret int
+}
 
 // freeCallback drops the entry of callback h.handle.
 func (ch *childChan) freeCallback() {
@@ -173,8 +181,10 @@ func (ch *childChan) freeCallback() {
 func (ch *childChan) becomeUpcall(i int) {
 	h := ch.h
 	ch.c.tids[i].Store(0) // this thread is no longer the channel's
-	v, _ := waitChange(&h.toChild, &h.childWaiting, ch.seen, nil, 0)
+	v, _ := waitChange(&h.toChild, &h.childWaiting, ch.seen, nil, waitSpin)
 	ch.seen = v
+	h.kind = opResult
+	post(&h.toHost, &h.hostWaiting) // the acknowledgement, before any call on it
 	ch.c.cb.upcall.Store(ch)
 }
 
@@ -184,17 +194,39 @@ func (ch *childChan) becomeUpcall(i int) {
 // upcall channel. strs marks the integer registers that carry C strings,
 // copied into the channel.
 func (c *child) hostCall(kind, index uint32, strs uint8, name string, a *sandbox.Args) sandbox.Result {
-	return c.hostCallFrame2(kind, index, strs, name, frameShape{}, a, 0)
+	r, _ := c.send(kind, index, strs, name, frameShape{}, a, 0)
+	return r
+}
+
+// hostFuncCall is hostCall for host function i, whose general form (if
+// it has one) the host tells on its first call: the stack arguments are
+// then sent along (sandbox.StackArgs: the forwarder is a callback that
+// received a).
+func (c *child) hostFuncCall(i int, hf hostFunc, a *sandbox.Args) sandbox.Result {
+	for {
+		if i < len(c.cb.shapes) {
+			if fr := c.cb.shapes[i].Load(); fr != nil {
+				r, _ := c.send(opHostCall, uint32(i), 0, hf.Name, *fr, a, sandbox.StackArgs(a))
+				return r
+			}
+		}
+		if r, again := c.send(opHostCall, uint32(i), hf.Strings, hf.Name, frameShape{}, a, 0); !again {
+			return r
+		}
+	}
 }
 
 // hostCallFrame is hostCall for a general-form callback entry: its stack
 // arguments are copied across, and a MEMORY-class result comes back into
 // the caller's buffer (rdi, returned in rax).
 func (c *child) hostCallFrame(index uint32, name string, fr frameShape, a *sandbox.Args, stack uintptr) sandbox.Result {
-	return c.hostCallFrame2(opCallback, index, 0, name, fr, a, stack)
+	r, _ := c.send(opCallback, index, 0, name, fr, a, stack)
+	return r
 }
 
-func (c *child) hostCallFrame2(kind, index uint32, strs uint8, name string, fr frameShape, a *sandbox.Args, stack uintptr) sandbox.Result {
+// send is hostCall and hostCallFrame: again reports that the host asks
+// for the call in its general form (statusNeedFrame; now in shapes).
+func (c *child) send(kind, index uint32, strs uint8, name string, fr frameShape, a *sandbox.Args, stack uintptr) (_ sandbox.Result, again bool) {
 	ch := c.chanOfThread()
 	if ch == nil {
 		if ch = c.cb.upcall.Load(); ch == nil {
@@ -219,6 +251,10 @@ func (c *child) hostCallFrame2(kind, index uint32, strs uint8, name string, fr f
 		used += n + 1
 	}
 	used = (used + 15) &^ 15
+	h.cbFrame = 0
+	if fr.known {
+		h.cbFrame = 1
+	}
 	stackOff, sretOff := used, used+8*fr.nstack
 	if sretOff+fr.sret > len(area) {
 		panic(fmt.Sprintf("isolate: %s: %d bytes of stack arguments and result do not fit in the channel (%d bytes)", name, sretOff+fr.sret-used, len(area)-used))
@@ -237,12 +273,20 @@ func (c *child) hostCallFrame2(kind, index uint32, strs uint8, name string, fr f
 		_, msg, _ := readStrings2(area, int(h.msgLen))
 		panic(remotePanic(msg))
 	}
+	if h.status == statusNeedFrame && kind == opHostCall && !fr.known {
+		nf := frameShape{known: true, nstack: int(h.nstack), sret: int(h.sretSize)}
+		if nf.nstack > sandbox.MaxFrameStack/8 || nf.sret > sandbox.MaxFrameSRet || int(index) >= len(c.cb.shapes) {
+			panic("isolate: protocol: bad general form of a host function")
+		}
+		c.cb.shapes[index].Store(&nf)
+		return sandbox.Result{}, true // hostFuncCall sends it again
+	}
 	if fr.sret > 0 {
 		buf := a.Int[0] // rdi: the caller's buffer, returned in rax
 		copyTo(uintptr(buf), area[sretOff:sretOff+fr.sret])
-		return sandbox.Result{Int: buf}
+		return sandbox.Result{Int: buf}, false
 	}
 	// The second eightbytes of a 16-byte result (rdx, xmm1).
 	a.Int[1], a.Float[1] = h.resRDX, math.Float64frombits(h.resX1)
-	return sandbox.Result{Int: h.resInt, Float: h.resF}
+	return sandbox.Result{Int: h.resInt, Float: h.resF}, false
 }

@@ -73,11 +73,13 @@
 // both ways, stack arguments, a result in memory) cross too: the child's
 // entry copies the stack arguments into the part of the channel kept for
 // host calls, the host runs the Go function on that copy, and a result in
-// memory comes back into the caller's buffer. Refused: a general-form
-// callback with a string argument (loader.ErrCallbackNotRemote, when
-// passed). A registered host function of the general form fails each call
-// with loader.ErrHostFuncNotRemote (the child's registration takes
-// register signatures only).
+// memory comes back into the caller's buffer. Host functions of the
+// general form cross the same way (the child learns a function's form
+// from the host on its first call, statusNeedFrame, and sends that call
+// again with its stack arguments). Refused: a general-form callback with
+// a string argument (loader.ErrCallbackNotRemote, when passed), and a
+// general-form host function with one (each call fails with
+// loader.ErrHostFuncNotRemote).
 //
 // A host function or callback that calls Close or Restart of the plugin
 // whose call is running it (on that goroutine: the upcall channel's

@@ -237,9 +237,17 @@ func (p *proc) startUpcall() {
 	if err := c.roundTrip(nil); err != nil {
 		return
 	}
+	// The child's serving thread waits for this, acknowledges, and only
+	// then lets other threads use the channel: the server starts after
+	// the acknowledgement and before any call on it.
+	post(&c.h.toChild, &c.h.childWaiting)
+	v, ok := waitChange(&c.h.toHost, &c.h.hostWaiting, c.seen, &p.dead, waitSpin)
+	if !ok || p.dead.Load() {
+		return
+	}
+	c.seen = v
 	p.upcall, p.upDone = c, make(chan struct{})
 	go c.serveUpcalls()
-	post(&c.h.toChild, &c.h.childWaiting) // the child may use it now
 }
 
 // serveUpcalls answers the calls on the upcall channel until the child

@@ -175,6 +175,7 @@ const (
 	statusFault     = 1 // a *sandbox.FaultError; text: plugin, symbol, object, where
 	statusHostPanic = 2 // text: function name, panic value
 	statusError     = 3 // code: a sentinel; text: the message
+	statusNeedFrame = 4 // opHostRet: send the call again in the general form (nstack, sretSize)
 )
 
 func hdrAt(mem []byte) *header { return (*header)(unsafe.Pointer(&mem[0])) }

@@ -49,6 +49,7 @@ type hostFunc struct {
 	cb       *sandbox.Callback
 	raw      RawHostFunc // fn as registered, for isolated plugins (remote.go)
 	strs     uint8       // integer registers that carry C strings (remote.go)
+	frame    remoteFrame // the general form, for isolated plugins (remote_frame.go)
 	refs     int         // objects bound to it
 	released bool        // no longer in the table; freed when refs reaches 0
 }
@@ -107,7 +108,7 @@ func (l *Loader) RegisterHostFunc(name string, fn any) (release func(), err erro
 	cb.SetPanicHandler(func(e *sandbox.HostPanicError) {
 		l.log.Error("host function panicked outside a plugin call; it returned 0", "symbol", name, "panic", fmt.Sprint(e.Value))
 	})
-	h := &hostFunc{name: name, cb: cb, raw: hf.rawForm(), strs: hostStringSlots(fn)}
+	h := &hostFunc{name: name, cb: cb, raw: hf.rawForm(), strs: hostStringSlots(fn), frame: frameForm(hf, fn)}
 	if t.fns == nil {
 		t.fns = map[string]*hostFunc{}
 		t.users = map[*object][]*hostFunc{}

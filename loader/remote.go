@@ -54,6 +54,11 @@ type RemoteHostFunc struct {
 	// string across and the register is rewritten to the copy.
 	Strings uint8
 	Call    RawHostFunc
+	// Frame is the function of the general form (stack arguments,
+	// structs by value), instead of Call: see RemoteCallback.Frame.
+	Frame     sandbox.FrameFunc
+	StackSize uint32
+	SRetSize  uint32
 }
 
 // RemoteSymbol is a symbol found by a Remote.
@@ -160,12 +165,13 @@ func (t *hostTable) remoteFuncs() []RemoteHostFunc {
 	defer t.mu.Unlock()
 	out := make([]RemoteHostFunc, 0, len(t.fns))
 	for _, h := range t.fns {
-		call := h.raw
-		if call == nil { // the general form (remote_frame.go)
+		f := RemoteHostFunc{Name: h.name, Strings: h.strs, Call: h.raw,
+			Frame: h.frame.fn, StackSize: h.frame.stack, SRetSize: h.frame.sret} // remote_frame.go
+		if f.Call == nil && f.Frame == nil {
 			err := fmt.Errorf("loader: host function %s: %w", h.name, ErrHostFuncNotRemote)
-			call = func(*sandbox.Args) sandbox.Result { panic(err) }
+			f.Call = func(*sandbox.Args) sandbox.Result { panic(err) }
 		}
-		out = append(out, RemoteHostFunc{Name: h.name, Strings: h.strs, Call: call})
+		out = append(out, f)
 	}
 	return out
 }

@@ -152,11 +152,9 @@ func newRemoteCallback(c *Callback, name string, hf hostFn, fn any) *RemoteCallb
 	rc := &RemoteCallback{Name: name, Addr: c.Ptr(), cb: c}
 	if hf.frame == nil {
 		rc.Call, rc.Strings = hf.rawForm(), hostStringSlots(fn)
-	} else if plan := remotePlan(fn); plan != nil {
-		rc.Frame, rc.StackSize = hf.frame, uint32(plan.StackSize)
-		if plan.Result.InMemory {
-			rc.SRetSize = uint32(plan.Result.Type.Size())
-		}
+	} else {
+		f := frameForm(hf, fn)
+		rc.Frame, rc.StackSize, rc.SRetSize = f.fn, f.stack, f.sret
 	}
 	liveCallbacks.Store(rc.Addr, rc)
 	for a := uint64(rc.Addr); ; {
@@ -173,6 +171,30 @@ func newRemoteCallback(c *Callback, name string, hf hostFn, fn any) *RemoteCallb
 	}
 	nLive.Add(1)
 	return rc
+}
+
+// remoteFrame is the general form of a host function or callback as an
+// isolated plugin reaches it (see RemoteCallback.Frame).
+type remoteFrame struct {
+	fn          sandbox.FrameFunc
+	stack, sret uint32
+}
+
+// frameForm returns the general form of hf (made from fn), or none (a
+// register form, or a general one that cannot cross).
+func frameForm(hf hostFn, fn any) remoteFrame {
+	if hf.frame == nil {
+		return remoteFrame{}
+	}
+	plan := remotePlan(fn)
+	if plan == nil {
+		return remoteFrame{}
+	}
+	f := remoteFrame{fn: hf.frame, stack: uint32(plan.StackSize)}
+	if plan.Result.InMemory {
+		f.sret = uint32(plan.Result.Type.Size())
+	}
+	return f
 }
 
 // remotePlan returns the abi plan of a typed function of the general
@@ -250,11 +272,9 @@ func callbackAt(v uint64) *RemoteCallback {
 var ErrCallbackNotRemote = errors.New("loader: a callback of the general form with a string argument cannot be passed to an isolated plugin")
 
 // ErrHostFuncNotRemote is wrapped by the *sandbox.HostPanicError of a call
-// an isolated plugin makes to a host function of the general form
-// (stack arguments or structs by value): registered host functions cross
-// the process boundary with register signatures only (a Callback of the
-// general form does cross).
-var ErrHostFuncNotRemote = errors.New("loader: a host function with stack arguments or structs by value cannot be called by an isolated plugin")
+// an isolated plugin makes to a host function of the general form with a
+// string argument, which cannot cross (see ErrCallbackNotRemote).
+var ErrHostFuncNotRemote = errors.New("loader: a host function of the general form with a string argument cannot be called by an isolated plugin")
 
 // errX87Remote is the error of binding a long double result for an
 // isolated plugin.
