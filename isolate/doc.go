@@ -67,7 +67,10 @@
 // the child serves from its init, Go cannot run on a thread the plugin
 // created (cgo waits for package initialization to finish):
 // sandbox.ServeForeignThreads relays those calls to a Go thread of the
-// child. Release drops the child's entry (later calls through it fail
+// child. Calls from the plugin's own threads are thus one at a time: a
+// callback on such a thread that waits for another such call (the host
+// function calls the plugin, which joins a thread that calls back)
+// deadlocks. Release drops the child's entry (later calls through it fail
 // with sandbox.ErrCallbackFreed, as in process); closing or restarting the
 // plugin drops them all. Callbacks of the general form (structs by value
 // both ways, stack arguments, a result in memory) cross too: the child's
