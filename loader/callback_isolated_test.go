@@ -3,10 +3,12 @@
 package loader_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/plugintest"
@@ -548,4 +550,83 @@ func TestCallbackIsolatedConcurrent(t *testing.T) {
 	if total != threads*n || cb.Err() != nil {
 		t.Fatalf("the stored callback ran %d times (want %d), Err %v", total, threads*n, cb.Err())
 	}
+}
+
+// TestIsolatedCallbackLifecycle: after Restart a Callback passed before
+// gets a fresh entry in the new child (nested and from a plugin thread);
+// with a single channel there is no upcall channel, and a plugin thread's
+// call of a callback gets a zero result instead of hanging; a deadline
+// ends a general call as it ends a register call (the child is killed).
+func TestIsolatedCallbackLifecycle(t *testing.T) {
+	if !sandbox.Supported {
+		t.Skip("no native calls in this build")
+	}
+	for _, channels := range []int{4, 1} {
+		l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Channels: channels})})
+		defer l.Close()
+		p, err := l.Load(plugintest.Build(t, "cb_store"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		callPtr, _ := loader.Bind3[uintptr, int64, int64, int64](p, "cb_call")
+		store, _ := loader.BindVoid1[uintptr](p, "cb_store")
+		start, _ := loader.Bind1[int64, uint64](p, "cb_thread_start")
+		join, _ := loader.Bind1[uint64, int64](p, "cb_thread_join")
+		if callPtr == nil || store == nil || start == nil || join == nil {
+			t.Fatal("bind failed")
+		}
+		cb, err := loader.NewCallback(func(a, b int64) int64 { return a + b })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cb.Release()
+		for round := 0; round < 2; round++ {
+			if r, err := callPtr(cb.Ptr(), 40, 2); err != nil || r != 42 {
+				t.Fatalf("channels %d round %d: cb_call = %d, %v", channels, round, r, err)
+			}
+			if err := store(cb.Ptr()); err != nil {
+				t.Fatal(err)
+			}
+			h, err := start(10)
+			if err != nil || h == 0 {
+				t.Fatalf("cb_thread_start: %#x, %v", h, err)
+			}
+			want := int64(10*9/2 + 10)
+			if channels == 1 {
+				want = 0 // no upcall channel: each call gets 0
+			}
+			if sum, err := join(h); err != nil || sum != want {
+				t.Fatalf("channels %d round %d: plugin thread summed %d, %v; want %d", channels, round, sum, err, want)
+			}
+			if err := p.Restart(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
+	defer l.Close()
+	p, err := l.Load(plugintest.Build(t, "ffi_call"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := loader.NewSignature(abi.Int64, rep7()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := p.FuncSig("spin_stack", sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	var r int64
+	err = f.CallSig(ctx, &r, 1, 2, 3, 4, 5, 6, 7)
+	if !errors.Is(err, sandbox.ErrDeadline) {
+		t.Fatalf("spin_stack with a deadline: %v, want ErrDeadline", err)
+	}
+}
+
+func rep7() []*abi.Type {
+	return []*abi.Type{abi.Int64, abi.Int64, abi.Int64, abi.Int64, abi.Int64, abi.Int64, abi.Int64}
 }
