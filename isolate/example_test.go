@@ -5,6 +5,7 @@ package isolate_test
 import (
 	"fmt"
 
+	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
@@ -37,4 +38,39 @@ func Example() {
 	}
 	fmt.Println(r.Int)
 	// Output: 907060870
+}
+
+// Example_generalCall calls libc's snprintf in a confined child: a
+// variadic call through a run-time signature, whose buffer (a Go []byte)
+// and strings are copied into the memory the child shares, and the
+// buffer copied back.
+func Example_generalCall() {
+	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
+	defer l.Close()
+	libc, err := l.Load("libc.so.6")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// int snprintf(char *buf, size_t n, const char *format, ...), called
+	// with an int, a double and a string.
+	sig, err := loader.NewVariadicSignature(abi.Int32, 3,
+		abi.Pointer, abi.Uint64, abi.Pointer, abi.Int32, abi.Float64, abi.Pointer)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	snprintf, err := libc.FuncSig("snprintf", sig)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	buf := make([]byte, 32)
+	var n int32
+	if err := snprintf.CallSig(nil, &n, buf, len(buf), "%d %.2f %s", int32(42), 3.14159, "across"); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(n, string(buf[:n]))
+	// Output: 14 42 3.14 across
 }

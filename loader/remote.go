@@ -7,6 +7,7 @@ import (
 	"math"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
@@ -33,7 +34,7 @@ type Isolation interface {
 
 // RemoteLoad is what an Isolation needs to load a plugin elsewhere.
 type RemoteLoad struct {
-	Path  string // the file (absolute), "" with Image
+	Path  string // the file (absolute; a name without a slash is searched for), "" with Image
 	Name  string // the name given to Load or LoadBytes
 	Image []byte // LoadBytes' image, nil with Path
 	// Options are the Loader's, minus what has no meaning in another
@@ -130,7 +131,7 @@ func (l *Loader) startRemote(path, name string, image []byte) (*Plugin, error) {
 	if closed {
 		return nil, fmt.Errorf("loader: load %s: %w", name, ErrClosed)
 	}
-	if path != "" {
+	if strings.ContainsRune(path, '/') { // a bare name is searched for, in the child as here
 		if abs, err := filepath.Abs(path); err == nil {
 			path = abs
 		}
