@@ -95,7 +95,8 @@ func (c *hostChan) roundTrip(ctx context.Context) error {
 // hostCall runs the host function or callback the plugin called and
 // leaves its result in the channel. String arguments are read from the
 // copies the child made in the channel (checked to lie in it,
-// NUL-terminated). upcall says that the call came from a thread of the
+// NUL-terminated). upcall (the upcall channel) or h.foreign (a channel
+// borrowed during a call) says that the call came from a thread of the
 // child in no call from the host (frame.go): a panic then has no call to
 // end, and goes to the Callback's panic handler or the log.
 func (c *hostChan) hostCall(upcall bool) error {
@@ -145,7 +146,7 @@ func (c *hostChan) hostCall(upcall bool) error {
 	}
 	res, pv := c.callNested(fn.Call, &a)
 	if pv != nil {
-		if upcall {
+		if upcall || h.foreign != 0 { // from a thread in no call: no call to end
 			c.upcallPanic(fn.Name, rc, pv)
 		} else {
 			c.panicVal, c.panicName = pv, fn.Name

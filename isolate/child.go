@@ -56,6 +56,9 @@ type childChan struct {
 	// hostArea is where a host call's strings go: the end of data, so
 	// that the call's own buffers stay intact.
 	hostArea int
+	// state is chanIdle, chanInCall or chanNested (child_frame.go): who
+	// may send a host call on the channel.
+	state atomic.Uint32
 }
 
 // childMain runs the child; its result is the exit status.
@@ -264,6 +267,7 @@ func (ch *childChan) handle() (upcall bool) {
 	c := ch.c
 	kind := h.kind
 	h.status, h.code, h.msgLen = statusOK, 0, 0
+	c.startRelay() // child_frame.go
 	switch kind {
 	case opCall, opCallInts:
 		if int(h.handle) >= len(c.funcs) || c.funcs[h.handle] == nil {
@@ -278,7 +282,9 @@ func (ch *childChan) handle() (upcall bool) {
 			var ints [6]uint64
 			copy(ints[:], h.ints[:n])
 			var v uint64
+			ch.enter() // others may borrow the channel meanwhile (child_frame.go)
 			v, err = f.Call(ints[:n]...)
+			ch.settle()
 			r.Int = v
 		} else {
 			var a sandbox.Args
@@ -288,7 +294,9 @@ func (ch *childChan) handle() (upcall bool) {
 					a.Int[b.slot] = ch.base + uint64(b.off)
 				}
 			}
+			ch.enter()
 			r, err = f.CallArgs(nil, &a)
+			ch.settle()
 		}
 		if err != nil {
 			ch.fail(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -29,11 +30,113 @@ type childCallbacks struct {
 	// serialises them.
 	upcall atomic.Pointer[childChan]
 	upMu   sync.Mutex
-	relay  sync.Once // sandbox.ServeForeignThreads started
+	// Threads waiting in borrow for a call (or the upcall channel).
+	lk      sync.Mutex
+	cond    sync.Cond // on lk
+	waiters atomic.Int32
+	relay   sync.Once // sandbox.RelayForeignThreads started
 	// shapes are the general forms of the host functions, by index, as
 	// the host told them (nil: a register form, or not called yet).
 	shapesOnce sync.Once
 	shapes     []atomic.Pointer[frameShape]
+}
+
+// The states of a channel, for host calls from the plugin's own threads.
+// While the host waits for a call's reply it serves any host call that
+// arrives on the channel, so a thread of the plugin's own (one that serves
+// no channel) may borrow a channel in chanInCall to send its host call
+// there: it sets chanNested for the exchange, as the serving thread does
+// for its own nested host calls, and sets chanInCall back. The serving
+// thread sets chanInCall only around the plugin call itself, and settles
+// the channel to chanIdle (waiting for a borrowed exchange to end) before
+// it writes the reply.
+const (
+	chanIdle   = 0
+	chanInCall = 1
+	chanNested = 2
+)
+
+// enter opens the channel to borrowers for the plugin call about to run
+// on it, and wakes the threads waiting for one.
+func (ch *childChan) enter() {
+	ch.state.Store(chanInCall)
+	if cbs := &ch.c.cb; cbs.waiters.Load() > 0 {
+		cbs.lk.Lock()
+		cbs.cond.Broadcast()
+		cbs.lk.Unlock()
+	}
+}
+
+// settle waits until no borrowed exchange is on the channel, then marks
+// it idle and clears the reply status the exchanges used.
+func (ch *childChan) settle() {
+	for !ch.state.CompareAndSwap(chanInCall, chanIdle) {
+		runtime.Gosched()
+	}
+	ch.h.status, ch.h.code, ch.h.msgLen = statusOK, 0, 0
+}
+
+// nest takes the channel for a nested exchange of its serving thread.
+func (ch *childChan) nest() {
+	for !ch.state.CompareAndSwap(chanInCall, chanNested) {
+		runtime.Gosched()
+	}
+}
+
+// borrow takes a channel a call from the host is running on, for a host
+// call of a thread that serves none. When no call runs it returns nil if
+// there is an upcall channel, else it waits for the host's next call.
+func (c *child) borrow() *childChan {
+	cbs := &c.cb
+	for {
+		busy := false
+		for _, ch := range c.chans {
+			switch ch.state.Load() {
+			case chanInCall:
+				if ch.state.CompareAndSwap(chanInCall, chanNested) {
+					return ch
+				}
+				busy = true
+			case chanNested:
+				busy = true
+			}
+		}
+		switch {
+		case busy:
+			runtime.Gosched() // an exchange of a few µs ends
+		case cbs.upcall.Load() != nil:
+			return nil
+		default:
+			cbs.lk.Lock()
+			cbs.waiters.Add(1)
+			if !c.anyInCall() && cbs.upcall.Load() == nil {
+				cbs.cond.Wait()
+			}
+			cbs.waiters.Add(-1)
+			cbs.lk.Unlock()
+		}
+	}
+}
+
+// anyInCall reports whether some channel is open to borrowers.
+func (c *child) anyInCall() bool {
+	for _, ch := range c.chans {
+		if ch.state.Load() != chanIdle {
+			return true
+		}
+	}
+	return false
+}
+
+// startRelay makes the calls of callbacks and host functions that the
+// plugin's own threads make run on a Go thread: those threads cannot run
+// Go code in this process (its package initialization never ends:
+// childMain serves from init). Once, at the first request.
+func (c *child) startRelay() {
+	c.cb.relay.Do(func() {
+		c.cb.cond.L = &c.cb.lk
+		sandbox.RelayForeignThreads() // in place before the plugin runs again
+	})
 }
 
 // callFrame makes the general call the host laid out (opCallFrame).
@@ -75,7 +178,9 @@ func (ch *childChan) callFrame() {
 	if h.sretSize > 0 {
 		fr.SRet, fr.SRetSize = bytesAddr(area[h.sretOff:]), uintptr(h.sretSize)
 	}
+	ch.enter()
 	r, err := f.CallFrame(nil, &fr)
+	ch.settle()
 	if err != nil {
 		ch.fail(err)
 		return
@@ -92,10 +197,6 @@ func (ch *childChan) newCallback() {
 		ch.fail(errors.New("isolate: bad callback request"))
 		return
 	}
-	// The plugin's own threads cannot run Go code in this process (its
-	// package initialization never ends: childMain serves from init):
-	// their calls of callbacks (and host functions) go to a Go thread.
-	c.cb.relay.Do(func() { go sandbox.ServeForeignThreads() })
 	id, strs := h.handle, uint8(h.cbStrs)
 	var cb entry
 	var err error
@@ -185,7 +286,11 @@ func (ch *childChan) becomeUpcall(i int) {
 	ch.seen = v
 	h.kind = opResult
 	post(&h.toHost, &h.hostWaiting) // the acknowledgement, before any call on it
-	ch.c.cb.upcall.Store(ch)
+	cbs := &ch.c.cb
+	cbs.upcall.Store(ch)
+	cbs.lk.Lock()
+	cbs.cond.Broadcast()
+	cbs.lk.Unlock()
 }
 
 // hostCall sends a call of host function or callback index (kind
@@ -227,8 +332,15 @@ func (c *child) hostCallFrame(index uint32, name string, fr frameShape, a *sandb
 // send is hostCall and hostCallFrame: again reports that the host asks
 // for the call in its general form (statusNeedFrame; now in shapes).
 func (c *child) send(kind, index uint32, strs uint8, name string, fr frameShape, a *sandbox.Args, stack uintptr) (_ sandbox.Result, again bool) {
+	foreign := uint32(1)
 	ch := c.chanOfThread()
-	if ch == nil {
+	if ch != nil { // nested in the call this thread serves
+		foreign = 0
+		ch.nest()
+		defer ch.state.Store(chanInCall)
+	} else if ch = c.borrow(); ch != nil { // a call runs: its channel
+		defer ch.state.Store(chanInCall)
+	} else { // no call runs: the upcall channel
 		if ch = c.cb.upcall.Load(); ch == nil {
 			panic(fmt.Sprintf("isolate: %s called outside a call from the host, with no upcall channel (a callback takes one; Options.Channels must be 2 or more)", name))
 		}
@@ -236,6 +348,7 @@ func (c *child) send(kind, index uint32, strs uint8, name string, fr frameShape,
 		defer c.cb.upMu.Unlock()
 	}
 	h := ch.h
+	h.foreign = foreign
 	area := ch.data[ch.hostArea:]
 	used := 0
 	for j := 0; j < 6; j++ {

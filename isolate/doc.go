@@ -57,20 +57,25 @@
 // calls come back to the host's Go function: nested in the call on its
 // channel when the plugin calls it on the thread serving the call (a
 // panic ends that call with the *sandbox.HostPanicError of the host's
-// function, the plugin is quarantined, as in process); from any other
-// thread of the child (one the plugin created, during a call or after)
-// over the child's upcall channel, which the first callback takes out of
-// the pool for good and a goroutine of the host serves (such calls are
-// serialised; a panic gives the plugin a zero result and goes to the
-// Callback's panic handler and Err, as in process). With Options.Channels
-// 1 there is no upcall channel, and such a call gets a zero result. Since
-// the child serves from its init, Go cannot run on a thread the plugin
-// created (cgo waits for package initialization to finish):
-// sandbox.ServeForeignThreads relays those calls to a Go thread of the
-// child. Calls from the plugin's own threads are thus one at a time: a
-// callback on such a thread that waits for another such call (the host
-// function calls the plugin, which joins a thread that calls back)
-// deadlocks. Release drops the child's entry (later calls through it fail
+// function, the plugin is quarantined, as in process). From any other
+// thread of the child (one the plugin created), and likewise for host
+// functions: on the channel of a call from the host that is running (the
+// host, waiting for that call's reply, serves any host call arriving on
+// its channel; the child's thread borrows the channel for the exchange
+// and the serving thread writes its reply only after it); when no call
+// runs, over the child's upcall channel, which the first callback takes
+// out of the pool for good and a goroutine of the host serves; with
+// neither (Options.Channels 1, or no callback yet), the thread waits for
+// the host's next call. A panic there gives the plugin a zero result and
+// goes to the Callback's panic handler and Err (a host function's to the
+// log), as in process. Since the child serves from its init, Go cannot
+// run on a thread the plugin created (cgo waits for package
+// initialization to finish): sandbox.RelayForeignThreads, started at the
+// child's first request, relays those calls to a Go thread of the child.
+// Calls from the plugin's own threads are thus one at a time: one on such
+// a thread that waits for another such call (its host function calls the
+// plugin, which joins a thread that calls back) deadlocks.
+// Release drops the child's entry (later calls through it fail
 // with sandbox.ErrCallbackFreed, as in process); closing or restarting the
 // plugin drops them all. Callbacks of the general form (structs by value
 // both ways, stack arguments, a result in memory) cross too: the child's

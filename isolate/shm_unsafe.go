@@ -149,6 +149,11 @@ type chanHdr struct {
 	// both in the part of the data area kept for host calls.
 	cbStrs  uint32
 	cbFrame uint32
+	// foreign is set on a host call or callback that a thread other than
+	// the channel's serving thread sent (one of the plugin's own, on a
+	// channel borrowed during a call): a panic there ends no call.
+	foreign uint32
+	_       uint32
 }
 
 // Message kinds.

@@ -555,7 +555,7 @@ func TestCallbackIsolatedConcurrent(t *testing.T) {
 // TestIsolatedCallbackLifecycle: after Restart a Callback passed before
 // gets a fresh entry in the new child (nested and from a plugin thread);
 // with a single channel there is no upcall channel, and a plugin thread's
-// call of a callback gets a zero result instead of hanging; a deadline
+// calls of a callback are served during the host's next call; a deadline
 // ends a general call as it ends a register call (the child is killed).
 func TestIsolatedCallbackLifecycle(t *testing.T) {
 	if !sandbox.Supported {
@@ -591,10 +591,10 @@ func TestIsolatedCallbackLifecycle(t *testing.T) {
 			if err != nil || h == 0 {
 				t.Fatalf("cb_thread_start: %#x, %v", h, err)
 			}
+			// With one channel there is no upcall channel: the plugin
+			// thread's calls wait for the host's next call (join) and
+			// are served on its channel.
 			want := int64(10*9/2 + 10)
-			if channels == 1 {
-				want = 0 // no upcall channel: each call gets 0
-			}
 			if sum, err := join(h); err != nil || sum != want {
 				t.Fatalf("channels %d round %d: plugin thread summed %d, %v; want %d", channels, round, sum, err, want)
 			}
@@ -629,4 +629,47 @@ func TestIsolatedCallbackLifecycle(t *testing.T) {
 
 func rep7() []*abi.Type {
 	return []*abi.Type{abi.Int64, abi.Int64, abi.Int64, abi.Int64, abi.Int64, abi.Int64, abi.Int64}
+}
+
+// TestHostFuncFromPluginThreadIsolated: a host function called on a
+// thread the plugin created, while the host's call that joins it runs
+// (plugins/host_calls.c's call_add_thread), works isolated as in
+// process: the thread borrows that call's channel (no callback, so no
+// upcall channel, exists).
+func TestHostFuncFromPluginThreadIsolated(t *testing.T) {
+	for _, isolated := range []bool{false, true} {
+		var lo loader.Options
+		if isolated {
+			lo.Isolation = isolate.New(isolate.Options{})
+		}
+		l := loader.New(lo)
+		defer l.Close()
+		for name, fn := range map[string]any{
+			"host_add":     func(a, b int64) int64 { return a*100 + b },
+			"host_mix":     func(x float64, f float32, n int32, s int8) float64 { return 0 },
+			"host_half":    func(x float32) float32 { return x / 2 },
+			"host_strlen":  func(s string) int32 { return int32(len(s)) },
+			"host_note":    func(v int16) {},
+			"host_raw":     func(a int64, b float64) int64 { return a },
+			"host_reenter": func(x int64) int64 { return x },
+			"host_panic":   func(x int64) int64 { panic("no") },
+		} {
+			if _, err := l.RegisterHostFunc(name, fn); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, err := l.Load(plugintest.Build(t, "host_calls"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := loader.Bind2[int64, int64, int64](p, "call_add_thread")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := int64(0); i < 20; i++ {
+			if r, err := f(i, 7); err != nil || r != i*100+7 {
+				t.Fatalf("isolated %v: call_add_thread(%d, 7) = %d, %v", isolated, i, r, err)
+			}
+		}
+	}
 }

@@ -76,7 +76,7 @@
 	movq	rp_self@gottpoff(%rip), %rax
 	cmpq	$0, %fs:RP_T_CUR(%rax)
 	jne	1f
-	// ServeForeignThreads hands such calls to a Go thread (relay.c).
+	// RelayForeignThreads hands such calls to a Go thread (relay.c).
 	cmpq	$0, rp_foreign_fwd(%rip)
 	jne	3f
 	xorl	%edx, %edx

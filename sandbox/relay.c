@@ -1,6 +1,6 @@
 //go:build linux && amd64 && cgo
 
-// relay.c: the C half of ServeForeignThreads (relay_cgo.go). Once a relay
+// relay.c: the C half of RelayForeignThreads (relay_cgo.go). Once a relay
 // serves, a callback that native code calls outside any protected call
 // (rp_cb_entry's cur == NULL path, callback_amd64.S) is not run on the
 // calling thread: rp_relay_forward hands it to the relay's Go thread and

@@ -1,4 +1,4 @@
-// relay.h: the hand-off of ServeForeignThreads (relay.c, relay_cgo.go).
+// relay.h: the hand-off of RelayForeignThreads (relay.c, relay_cgo.go).
 #ifndef RP_RELAY_H
 #define RP_RELAY_H
 

@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -22,24 +23,36 @@ const (
 	futexWakePrivate = 1 | 128
 )
 
-// ServeForeignThreads makes this process run the callbacks that native
+// RelayForeignThreads makes this process run the callbacks that native
 // code calls outside any protected call (on a thread it created itself)
 // on a Go thread of their own, one call at a time, instead of on the
-// calling thread; it never returns (call it on a goroutine of its own,
-// once). It is for a process whose package initialization never ends,
-// as package isolate's child, which serves its plugin from an init
+// calling thread. It starts that thread (once per process) and returns
+// when it serves. It is for a process whose package initialization never
+// ends, as package isolate's child, which serves its plugin from an init
 // function: Go runs code on a thread that C created only once main's
 // initialization is done, so such a call would wait forever. The calling
 // thread waits meanwhile; the callback runs as it would on that thread
 // (a panic is recovered, the caller gets a zero result, the handler the
 // panic).
-func ServeForeignThreads() {
+func RelayForeignThreads() {
+	relayOnce.Do(func() {
+		ready := make(chan struct{})
+		go relay(ready)
+		<-ready
+	})
+}
+
+var relayOnce sync.Once
+
+// relay serves the hand-offs of relay.c forever, on a thread of its own.
+func relay(ready chan<- struct{}) {
 	runtime.LockOSThread() // the thread stays the relay's
 	r := &C.rp_relay
 	req := (*uint32)(unsafe.Pointer(&r.req))
 	done := (*uint32)(unsafe.Pointer(&r.done))
 	seen := atomic.LoadUint32(req)
 	C.rp_relay_start()
+	close(ready)
 	for {
 		for {
 			v := atomic.LoadUint32(req)

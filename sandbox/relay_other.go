@@ -2,5 +2,5 @@
 
 package sandbox
 
-// ServeForeignThreads returns at once: this build runs no native code.
-func ServeForeignThreads() {}
+// RelayForeignThreads does nothing: this build runs no native code.
+func RelayForeignThreads() {}
