@@ -267,7 +267,9 @@ func (ch *childChan) handle() (upcall bool) {
 	c := ch.c
 	kind := h.kind
 	h.status, h.code, h.msgLen = statusOK, 0, 0
-	c.startRelay() // child_frame.go
+	if len(c.req.Host) > 0 {
+		c.startRelay() // child_frame.go: host functions may be called from the plugin's threads
+	}
 	switch kind {
 	case opCall, opCallInts:
 		if int(h.handle) >= len(c.funcs) || c.funcs[h.handle] == nil {

@@ -71,7 +71,8 @@
 // log), as in process. Since the child serves from its init, Go cannot
 // run on a thread the plugin created (cgo waits for package
 // initialization to finish): sandbox.RelayForeignThreads, started at the
-// child's first request, relays those calls to a Go thread of the child.
+// child's first request when the Loader has host functions, else with its
+// first callback entry, relays those calls to a Go thread of the child.
 // Calls from the plugin's own threads are thus one at a time: one on such
 // a thread that waits for another such call (its host function calls the
 // plugin, which joins a thread that calls back) deadlocks.
