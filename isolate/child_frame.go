@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -60,72 +59,74 @@ const (
 // on it, and wakes the threads waiting for one.
 func (ch *childChan) enter() {
 	ch.state.Store(chanInCall)
-	if cbs := &ch.c.cb; cbs.waiters.Load() > 0 {
-		cbs.lk.Lock()
-		cbs.cond.Broadcast()
-		cbs.lk.Unlock()
-	}
+	ch.c.cb.wake()
+}
+
+// release ends a nested exchange on the channel.
+func (ch *childChan) release() {
+	ch.state.Store(chanInCall)
+	ch.c.cb.wake()
 }
 
 // settle waits until no borrowed exchange is on the channel, then marks
 // it idle and clears the reply status the exchanges used.
 func (ch *childChan) settle() {
-	for !ch.state.CompareAndSwap(chanInCall, chanIdle) {
-		runtime.Gosched()
-	}
+	ch.c.cb.waitUntil(func() bool { return ch.state.CompareAndSwap(chanInCall, chanIdle) })
 	ch.h.status, ch.h.code, ch.h.msgLen = statusOK, 0, 0
 }
 
 // nest takes the channel for a nested exchange of its serving thread.
 func (ch *childChan) nest() {
-	for !ch.state.CompareAndSwap(chanInCall, chanNested) {
-		runtime.Gosched()
-	}
+	ch.c.cb.waitUntil(func() bool { return ch.state.CompareAndSwap(chanInCall, chanNested) })
 }
 
 // borrow takes a channel a call from the host is running on, for a host
 // call of a thread that serves none. When no call runs it returns nil if
 // there is an upcall channel, else it waits for the host's next call.
 func (c *child) borrow() *childChan {
-	cbs := &c.cb
-	for {
+	var got *childChan
+	c.cb.waitUntil(func() bool {
 		busy := false
 		for _, ch := range c.chans {
 			switch ch.state.Load() {
 			case chanInCall:
 				if ch.state.CompareAndSwap(chanInCall, chanNested) {
-					return ch
+					got = ch
+					return true
 				}
 				busy = true
 			case chanNested:
-				busy = true
+				busy = true // its exchange ends: wait for it
 			}
 		}
-		switch {
-		case busy:
-			runtime.Gosched() // an exchange of a few µs ends
-		case cbs.upcall.Load() != nil:
-			return nil
-		default:
-			cbs.lk.Lock()
-			cbs.waiters.Add(1)
-			if !c.anyInCall() && cbs.upcall.Load() == nil {
-				cbs.cond.Wait()
-			}
-			cbs.waiters.Add(-1)
-			cbs.lk.Unlock()
-		}
+		return !busy && c.cb.upcall.Load() != nil
+	})
+	return got
+}
+
+// waitUntil returns once try succeeds; it is tried again after each
+// change of a channel's state (enter, release, the upcall channel; wake).
+// A wait is short (an exchange with the host) unless no call runs.
+func (cbs *childCallbacks) waitUntil(try func() bool) {
+	if try() {
+		return
+	}
+	cbs.lk.Lock()
+	defer cbs.lk.Unlock()
+	cbs.waiters.Add(1)
+	defer cbs.waiters.Add(-1)
+	for !try() {
+		cbs.cond.Wait()
 	}
 }
 
-// anyInCall reports whether some channel is open to borrowers.
-func (c *child) anyInCall() bool {
-	for _, ch := range c.chans {
-		if ch.state.Load() != chanIdle {
-			return true
-		}
+// wake wakes the threads in waitUntil after a channel's state changed.
+func (cbs *childCallbacks) wake() {
+	if cbs.waiters.Load() > 0 {
+		cbs.lk.Lock()
+		cbs.cond.Broadcast()
+		cbs.lk.Unlock()
 	}
-	return false
 }
 
 // startRelay makes the calls of callbacks and host functions that the
@@ -291,9 +292,7 @@ func (ch *childChan) becomeUpcall(i int) {
 	post(&h.toHost, &h.hostWaiting) // the acknowledgement, before any call on it
 	cbs := &ch.c.cb
 	cbs.upcall.Store(ch)
-	cbs.lk.Lock()
-	cbs.cond.Broadcast()
-	cbs.lk.Unlock()
+	cbs.wake()
 }
 
 // hostCall sends a call of host function or callback index (kind
@@ -340,9 +339,9 @@ func (c *child) send(kind, index uint32, strs uint8, name string, fr frameShape,
 	if ch != nil { // nested in the call this thread serves
 		foreign = 0
 		ch.nest()
-		defer ch.state.Store(chanInCall)
+		defer ch.release()
 	} else if ch = c.borrow(); ch != nil { // a call runs: its channel
-		defer ch.state.Store(chanInCall)
+		defer ch.release()
 	} else { // no call runs: the upcall channel
 		if ch = c.cb.upcall.Load(); ch == nil {
 			panic(fmt.Sprintf("isolate: %s called outside a call from the host, with no upcall channel (a callback takes one; Options.Channels must be 2 or more)", name))
