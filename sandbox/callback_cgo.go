@@ -5,11 +5,13 @@ package sandbox
 // The cgo half of host callbacks: the exported Go dispatcher that
 // callback.c calls, the address of the common entry, and the thunk pages.
 // A file with //export may only declare C functions in its preamble, so
-// the C code lives in callback.c and callback_amd64.S.
+// the C code lives in callback.c and callback_amd64.S. The entry reaches
+// Go without an //export wrapper: it calls crosscall2 with cbEnter itself.
 
 /*
 #include <stdint.h>
-#include "sandbox.h"
+#include "callback.h"
+void rp_cb_init(uintptr_t gofn);
 uint64_t rp_cb_entry_addr(void);
 uint64_t rp_cb_entry_ints_addr(int n);
 uint64_t rp_cbfix_int_addr(void);
@@ -29,21 +31,46 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// rpGoCallback runs callback id with the argument registers at a (a struct
-// rp_args on the C stack of rp_cb_entry, valid for this call only) and
-// writes the result registers back into it. It returns 0, or an abort code
-// for rp_abort_current when the callback failed inside a protected call.
-//
-//export rpGoCallback
-func rpGoCallback(id C.uint32_t, a *C.struct_rp_args, inCall C.int) C.int64_t {
-	return C.int64_t(dispatch(uint32(id), (*Args)(unsafe.Pointer(a)), inCall != 0))
+// cbFrame is struct rp_cbframe (callback.h): what a callback's entry
+// hands to cbEnter, on the entry's C stack, valid for this call only.
+type cbFrame struct {
+	a      Args   // the argument registers in; the result registers out
+	id     uint32 // the thunk's id
+	inCall uint32 // 1 inside a protected call
+	code   int64  // out: 0, or the abort code of a failure when inCall
+}
+
+// The layout cbFrame shares with struct rp_cbframe (a mismatch does not
+// compile).
+const (
+	_ = uint(unsafe.Offsetof(cbFrame{}.id) - C.RP_CB_ID)
+	_ = uint(C.RP_CB_ID - unsafe.Offsetof(cbFrame{}.id))
+	_ = uint(unsafe.Offsetof(cbFrame{}.code) - C.RP_CB_CODE)
+	_ = uint(C.RP_CB_CODE - unsafe.Offsetof(cbFrame{}.code))
+	_ = uint(unsafe.Sizeof(cbFrame{}) - C.RP_CB_SIZE)
+	_ = uint(C.RP_CB_SIZE - unsafe.Sizeof(cbFrame{}))
+)
+
+// cbEnter is the Go function a callback's entry runs through crosscall2
+// (callback_amd64.S): runtime/cgo calls it as a func(unsafe.Pointer) with
+// the entry's struct rp_cbframe, as it calls a cgo //export function's
+// generated wrapper. It returns the failure's abort code in f.code
+// (rp_cb_c then ends the protected call).
+func cbEnter(p unsafe.Pointer) {
+	f := (*cbFrame)(p)
+	f.code = dispatch(f.id, &f.a, f.inCall != 0)
+}
+
+func init() {
+	fn := cbEnter
+	C.rp_cb_init(C.uintptr_t(**(**uintptr)(unsafe.Pointer(&fn))))
 }
 
 // cbStackArgs is where the caller's stack arguments start relative to the
-// struct rp_args a callback entry passes: that struct is the bottom of the
-// entry's 112-byte frame, above which lie the saved rbp and the return
-// address (callback_amd64.S).
-const cbStackArgs = 112 + 8 + 8
+// frame a callback entry passes: that frame is the bottom of the entry's
+// stack frame, above which lie the saved rbp and the return address
+// (callback_amd64.S).
+const cbStackArgs = C.RP_CB_SIZE + 8 + 8
 
 // stackArgs returns the address of the stack arguments of the call whose
 // argument registers a entry saved in a.
