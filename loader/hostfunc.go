@@ -189,6 +189,7 @@ func (t *hostTable) close() {
 // hostFn is a host function or a callback in a form the sandbox calls.
 type hostFn struct {
 	raw          RawHostFunc
+	ints         sandbox.IntFunc   // instead of raw: integer registers in, rax out
 	regs         sandbox.RegFunc   // instead of raw: takes the registers as they are
 	nInt, nFloat int               // the arguments regs takes
 	frame        sandbox.FrameFunc // instead of raw: also reads stack arguments (callback_unsafe.go)
@@ -197,6 +198,9 @@ type hostFn struct {
 
 // callback returns a sandbox.Callback that runs h.
 func (h hostFn) callback(name string) (*sandbox.Callback, error) {
+	if h.ints != nil {
+		return sandbox.NewCallbackInts(name, h.ints, h.nInt)
+	}
 	if h.regs != nil {
 		return sandbox.NewCallbackRegs(name, h.regs, h.nInt, h.nFloat)
 	}
@@ -251,6 +255,9 @@ func hostCallback(name string, fn any) (hostFn, error) {
 	}
 	if p := newRegPlan(s, fv); p != nil {
 		if p.regsForm() {
+			if ints := p.intsForm(fv); ints != nil {
+				return hostFn{ints: ints, nInt: s.nInt}, nil
+			}
 			return hostFn{regs: p.fn, nInt: s.nInt, nFloat: s.nFloat}, nil
 		}
 		return hostFn{raw: p.rawFunc()}, nil

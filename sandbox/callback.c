@@ -72,6 +72,7 @@ void rp_cb_c(struct rp_cbframe *f) {
 	}
 	int32_t saved = rp_callback_enter();
 	f->incall = 1;
+	f->code = 0; // the Go side writes it only on failure
 	rp_cb_go(f);
 	int64_t code = f->code;
 	if (code != 0 && rp_self.outer != NULL) {

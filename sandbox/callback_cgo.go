@@ -31,15 +31,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// cbFrame is struct rp_cbframe (callback.h): what a callback's entry
-// hands to cbEnter, on the entry's C stack, valid for this call only.
-type cbFrame struct {
-	a      Args   // the argument registers in; the result registers out
-	id     uint32 // the thunk's id
-	inCall uint32 // 1 inside a protected call
-	code   int64  // out: 0, or the abort code of a failure when inCall
-}
-
 // The layout cbFrame shares with struct rp_cbframe (a mismatch does not
 // compile).
 const (
@@ -54,12 +45,8 @@ const (
 // cbEnter is the Go function a callback's entry runs through crosscall2
 // (callback_amd64.S): runtime/cgo calls it as a func(unsafe.Pointer) with
 // the entry's struct rp_cbframe, as it calls a cgo //export function's
-// generated wrapper. It returns the failure's abort code in f.code
-// (rp_cb_c then ends the protected call).
-func cbEnter(p unsafe.Pointer) {
-	f := (*cbFrame)(p)
-	f.code = dispatch(f.id, &f.a, f.inCall != 0)
-}
+// generated wrapper.
+func cbEnter(p unsafe.Pointer) { dispatch((*cbFrame)(p)) }
 
 func init() {
 	fn := cbEnter
@@ -83,21 +70,13 @@ func stackArgs(a *Args) uintptr { return uintptr(unsafe.Pointer(a)) + cbStackArg
 //
 //export rpCallbackExportRecover
 func rpCallbackExportRecover(a, b C.int64_t) (r C.int64_t) {
-	var g exportGuard
-	defer g.catch(&r)
-	r = a + b
-	g.done = true
-	return r
+	defer exportCatch(&r)
+	return a + b
 }
 
-// exportGuard is dispatchGuard's counterpart for rpCallbackExportRecover.
-type exportGuard struct{ done bool }
-
-// catch recovers a panic (returning 0) unless the function returned.
-func (g *exportGuard) catch(r *C.int64_t) {
-	if g.done {
-		return
-	}
+// exportCatch is catch's counterpart for rpCallbackExportRecover: it
+// recovers a panic, returning 0.
+func exportCatch(r *C.int64_t) {
 	if recover() != nil {
 		*r = 0
 	}

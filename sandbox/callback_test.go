@@ -342,11 +342,11 @@ func BenchmarkDispatch(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer cb.Free()
-	var a Args
+	f := cbFrame{id: cb.id}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		a.Int[0], a.Int[1] = uint64(i), 1
-		if dispatch(cb.id, &a, false) != 0 || a.Int[0] != uint64(i)+1 {
+		f.a.Int[0], f.a.Int[1] = uint64(i), 1
+		if dispatch(&f); f.code != 0 || f.a.Int[0] != uint64(i)+1 {
 			b.Fatal("bad result")
 		}
 	}
