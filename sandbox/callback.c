@@ -28,7 +28,7 @@ extern size_t _cgo_wait_runtime_init_done(void);
 extern void _cgo_release_context(size_t);
 extern void (*_cgo_get_context_function(void))(void *);
 
-// rp_cb_gofn is the Go function cbEnter (callback_cgo.go), as the code
+// rp_cb_gofn is the Go function dispatch (callback.go), as the code
 // address of a Go func(unsafe.Pointer) value, which is how crosscall2's
 // fn is called (runtime.cgocallbackg1). Set once by rp_cb_init.
 __attribute__((visibility("hidden"))) void (*rp_cb_gofn)(void *);
@@ -37,7 +37,7 @@ void rp_cb_entry(void);
 void rp_cb_entry_i0(void), rp_cb_entry_i1(void), rp_cb_entry_i2(void), rp_cb_entry_i3(void),
     rp_cb_entry_i4(void), rp_cb_entry_i5(void), rp_cb_entry_i6(void);
 
-// rp_cb_init records cbEnter's address and makes runtime/cgo complete its
+// rp_cb_init records dispatch's address and makes runtime/cgo complete its
 // lazy setup (the pthread key that keeps a non-Go thread's Go state bound
 // across its calls into Go) as a cgo //export wrapper's first call does:
 // the entry's own path into Go skips that call.
@@ -46,7 +46,7 @@ void rp_cb_init(uintptr_t gofn) {
 	_cgo_release_context(_cgo_wait_runtime_init_done());
 }
 
-// rp_cb_go runs cbEnter on f the way a cgo //export wrapper calls its Go
+// rp_cb_go runs dispatch on f the way a cgo //export wrapper calls its Go
 // function: with the cgo traceback context, when a context function is
 // installed, recorded around the call.
 static void rp_cb_go(struct rp_cbframe *f) {
@@ -61,7 +61,7 @@ static void rp_cb_go(struct rp_cbframe *f) {
 // protected call the in-plugin flag is cleared around the Go call (a
 // fault in Go code then reaches the Go runtime as a panic), and a failure
 // the Go side reports (a recovered panic) ends that outer call with
-// RP_ABORTED. Go never unwinds through these frames: cbEnter recovers
+// RP_ABORTED. Go never unwinds through these frames: dispatch recovers
 // first.
 void rp_cb_c(struct rp_cbframe *f) {
 	if (rp_self.cur == NULL) {

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Host callbacks: a C-callable address per Go function.
@@ -377,24 +378,31 @@ type cbFrame struct {
 	code   int64  // out: 0 (set by the C side), or the abort code of a failure when inCall
 }
 
-// dispatch runs the callback of frame f: its result goes to f.a.Int[0]
-// and f.a.Float[0] (and [1] of each for a 16-byte struct result). A
-// failure inside a protected call leaves its abort code in f.code, which
-// the C side then ends the call with.
-func dispatch(f *cbFrame) {
+// dispatch runs the callback of the frame at p, a *cbFrame (a callback's
+// entry calls it through crosscall2, callback_amd64.S, as a cgo //export
+// wrapper's generated Go function is called): its result goes to
+// f.a.Int[0] and f.a.Float[0] (and [1] of each for a 16-byte struct
+// result). A failure inside a protected call leaves its abort code in
+// f.code, with which the C side then ends the call.
+func dispatch(p unsafe.Pointer) {
+	f := (*cbFrame)(p)
 	fn := lookupCallback(f.id)
 	if fn == nil || fn.ints == nil && fn.raw == nil && fn.regs == nil && fn.frame == nil {
-		var c *Callback
-		name := fmt.Sprintf("#%d", f.id)
-		if fn != nil {
-			c, name = fn.cb, fn.cb.name
-		}
-		f.code = c.fail(&HostPanicError{Func: name, Value: ErrCallbackFreed}, &f.a, f.inCall != 0, fn != nil && fn.sret)
+		fn.failFreed(f)
 		return
 	}
-	// The panic guard: what keeps a panic from unwinding through C
-	// frames. Its defer is open-coded; catch itself calls recover.
-	defer catch(f, fn)
+	// The panic guard, what keeps a panic from unwinding through C
+	// frames: an open-coded defer whose closure only tests done when the
+	// function returned (recover is a call).
+	done := false
+	defer func() {
+		if !done {
+			if v := recover(); v != nil {
+				c := fn.cb
+				f.code = c.fail(&HostPanicError{Func: c.name, Value: v, Stack: debug.Stack()}, &f.a, f.inCall != 0, fn.sret)
+			}
+		}
+	}()
 	a := &f.a
 	i := &a.Int
 	switch {
@@ -414,16 +422,19 @@ func dispatch(f *cbFrame) {
 		r := fn.frame(a, stackArgs(a))
 		a.Int[0], a.Float[0] = r.Int, r.Float
 	}
+	done = true
 }
 
-// catch recovers a panic of fn, the Go function of the callback of frame
-// f, and reports it (see Callback.fail), leaving an abort code in f.code
-// inside a protected call.
-func catch(f *cbFrame, fn *callbackFn) {
-	if v := recover(); v != nil {
-		c := fn.cb
-		f.code = c.fail(&HostPanicError{Func: c.name, Value: v, Stack: debug.Stack()}, &f.a, f.inCall != 0, fn.sret)
+// failFreed reports a call of frame f through a freed Callback, whose
+// slot holds fn (nil for an id no thunk has: never, short of a corrupted
+// register), as a panic with value ErrCallbackFreed.
+func (fn *callbackFn) failFreed(f *cbFrame) {
+	var c *Callback
+	name := fmt.Sprintf("#%d", f.id)
+	if fn != nil {
+		c, name = fn.cb, fn.cb.name
 	}
+	f.code = c.fail(&HostPanicError{Func: name, Value: ErrCallbackFreed}, &f.a, f.inCall != 0, fn != nil && fn.sret)
 }
 
 // fail reports e, the failure of a call of c (nil when the id is unknown):

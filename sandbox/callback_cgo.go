@@ -6,7 +6,7 @@ package sandbox
 // callback.c calls, the address of the common entry, and the thunk pages.
 // A file with //export may only declare C functions in its preamble, so
 // the C code lives in callback.c and callback_amd64.S. The entry reaches
-// Go without an //export wrapper: it calls crosscall2 with cbEnter itself.
+// Go without an //export wrapper: it calls crosscall2 with dispatch itself.
 
 /*
 #include <stdint.h>
@@ -42,14 +42,8 @@ const (
 	_ = uint(C.RP_CB_SIZE - unsafe.Sizeof(cbFrame{}))
 )
 
-// cbEnter is the Go function a callback's entry runs through crosscall2
-// (callback_amd64.S): runtime/cgo calls it as a func(unsafe.Pointer) with
-// the entry's struct rp_cbframe, as it calls a cgo //export function's
-// generated wrapper.
-func cbEnter(p unsafe.Pointer) { dispatch((*cbFrame)(p)) }
-
 func init() {
-	fn := cbEnter
+	fn := dispatch
 	C.rp_cb_init(C.uintptr_t(**(**uintptr)(unsafe.Pointer(&fn))))
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 // cbArgs is the Args of a fixture call that calls fn(a..e, 6, x0..x7).
@@ -346,7 +347,7 @@ func BenchmarkDispatch(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		f.a.Int[0], f.a.Int[1] = uint64(i), 1
-		if dispatch(&f); f.code != 0 || f.a.Int[0] != uint64(i)+1 {
+		if dispatch(unsafe.Pointer(&f)); f.code != 0 || f.a.Int[0] != uint64(i)+1 {
 			b.Fatal("bad result")
 		}
 	}
