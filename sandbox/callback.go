@@ -215,6 +215,7 @@ type callbackFn struct {
 	frame  FrameFunc
 	floats bool // regs takes float arguments
 	sret   bool // frame returns a struct through the caller's buffer (rdi)
+	freed  bool // the Callback was freed: no function
 }
 
 // newCallback gives fn a slot. regs says which argument registers its
@@ -265,7 +266,7 @@ func (c *Callback) Free() {
 		return
 	}
 	pg, k := slotOf(c.id)
-	pg.fns[k].Store(&callbackFn{cb: c, sret: c.fn.sret}) // the Go function is dropped now
+	pg.fns[k].Store(&callbackFn{cb: c, sret: c.fn.sret, freed: true}) // the Go function is dropped now
 	freeThunk(c.id)
 }
 
@@ -387,7 +388,7 @@ type cbFrame struct {
 func dispatch(p unsafe.Pointer) {
 	f := (*cbFrame)(p)
 	fn := lookupCallback(f.id)
-	if fn == nil || fn.ints == nil && fn.raw == nil && fn.regs == nil && fn.frame == nil {
+	if fn == nil || fn.freed {
 		fn.failFreed(f)
 		return
 	}

@@ -94,13 +94,17 @@
 	movq	%rsp, %rdi
 	call	rp_cb_c@PLT
 2:
-	// rax and xmm0, and the second eightbytes of a 16-byte struct
-	// result in rdx and xmm1 (a raw function writes them into Int[1]
-	// and Float[1]; otherwise they hold an argument: scratch).
+	// rax and xmm0, and for rp_cb_entry the second eightbytes of a
+	// 16-byte struct result in rdx and xmm1 (a raw or frame function
+	// writes them into Int[1] and Float[1]; otherwise they hold an
+	// argument: scratch). The register and integer forms, the only ones
+	// rp_cb_entry_iN serves, return rax and xmm0 alone.
 	movq	RP_A_INT+0(%rsp), %rax
-	movq	RP_A_INT+8(%rsp), %rdx
 	movsd	RP_A_FLOAT+0(%rsp), %xmm0
+.if \floats
+	movq	RP_A_INT+8(%rsp), %rdx
 	movsd	RP_A_FLOAT+8(%rsp), %xmm1
+.endif
 	leave
 	.cfi_def_cfa %rsp, 8
 	ret
