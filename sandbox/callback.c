@@ -12,6 +12,7 @@
 _Static_assert(offsetof(struct rp_cbframe, a) == 0, "rp_cbframe.a");
 _Static_assert(offsetof(struct rp_cbframe, id) == RP_CB_ID, "rp_cbframe.id");
 _Static_assert(offsetof(struct rp_cbframe, incall) == RP_CB_INCALL, "rp_cbframe.incall");
+_Static_assert(offsetof(struct rp_cbframe, done) == RP_CB_DONE, "rp_cbframe.done");
 _Static_assert(offsetof(struct rp_cbframe, code) == RP_CB_CODE, "rp_cbframe.code");
 _Static_assert(sizeof(struct rp_cbframe) == RP_CB_SIZE, "rp_cbframe size");
 _Static_assert(RP_CB_SIZE % 16 == 0, "rp_cbframe keeps the stack aligned");

@@ -375,8 +375,10 @@ func lookupCallback(id uint32) *callbackFn {
 type cbFrame struct {
 	a      Args   // the argument registers in; the result registers out
 	id     uint32 // the thunk's id
-	inCall uint32 // 1 inside a protected call
-	code   int64  // out: 0 (set by the C side), or the abort code of a failure when inCall
+	inCall uint8  // 1 inside a protected call
+	done   uint8  // set by dispatch when the Go function returned (0 from the entry)
+	_      uint16
+	code   int64 // out: 0 (set by the C side), or the abort code of a failure when inCall
 }
 
 // dispatch runs the callback of the frame at p, a *cbFrame (a callback's
@@ -393,14 +395,12 @@ func dispatch(p unsafe.Pointer) {
 		return
 	}
 	// The panic guard, what keeps a panic from unwinding through C
-	// frames: an open-coded defer whose closure only tests done when the
-	// function returned (recover is a call).
-	done := false
+	// frames: an open-coded defer whose closure only tests f.done when
+	// the function returned (recover is a call).
 	defer func() {
-		if !done {
+		if f.done == 0 {
 			if v := recover(); v != nil {
-				c := fn.cb
-				f.code = c.fail(&HostPanicError{Func: c.name, Value: v, Stack: debug.Stack()}, &f.a, f.inCall != 0, fn.sret)
+				f.fail(v)
 			}
 		}
 	}()
@@ -423,7 +423,18 @@ func dispatch(p unsafe.Pointer) {
 		r := fn.frame(a, stackArgs(a))
 		a.Int[0], a.Float[0] = r.Int, r.Float
 	}
-	done = true
+	f.done = 1
+}
+
+// fail reports v, the recovered panic of the Go function of the callback
+// of frame f (see Callback.fail), leaving an abort code in f.code inside
+// a protected call. The slot still holds the callback (the Callback or,
+// freed meanwhile, its freed mark, with the same name and result kind): a
+// slot is reused only after more than cbQuarantine others were freed.
+func (f *cbFrame) fail(v any) {
+	fn := lookupCallback(f.id)
+	c := fn.cb
+	f.code = c.fail(&HostPanicError{Func: c.name, Value: v, Stack: debug.Stack()}, &f.a, f.inCall != 0, fn.sret)
 }
 
 // failFreed reports a call of frame f through a freed Callback, whose

@@ -10,6 +10,7 @@
 // Go type cbFrame in callback_cgo.go).
 #define RP_CB_ID 112
 #define RP_CB_INCALL 116
+#define RP_CB_DONE 117
 #define RP_CB_CODE 120
 #define RP_CB_SIZE 128
 
@@ -22,7 +23,9 @@
 struct rp_cbframe {
 	struct rp_args a; // in: the argument registers; out: rax, rdx in i[0], i[1], xmm0, xmm1 in f[0], f[1]
 	uint32_t id;      // the callback's thunk id
-	uint32_t incall;  // 1 inside a protected call (set by rp_cb_c)
+	uint8_t incall;   // 1 inside a protected call (set by rp_cb_c)
+	uint8_t done;     // 0; the Go side's (its panic guard's flag)
+	uint16_t pad;
 	int64_t code;     // out: 0, or the abort code of a failure when incall
 };
 

@@ -73,7 +73,8 @@
 	movsd	%xmm6, RP_A_FLOAT+48(%rsp)
 	movsd	%xmm7, RP_A_FLOAT+56(%rsp)
 .endif
-	// id, and incall = 0 (movl above zero-extended r11): one store.
+	// id, and incall and done = 0 (movl above zero-extended r11): one
+	// store.
 	movq	%r11, RP_CB_ID(%rsp)
 	// In a protected call (rp_self.cur is not NULL), rp_cb_c brackets it.
 	movq	rp_self@gottpoff(%rip), %rax

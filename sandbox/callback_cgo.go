@@ -36,6 +36,10 @@ import (
 const (
 	_ = uint(unsafe.Offsetof(cbFrame{}.id) - C.RP_CB_ID)
 	_ = uint(C.RP_CB_ID - unsafe.Offsetof(cbFrame{}.id))
+	_ = uint(unsafe.Offsetof(cbFrame{}.inCall) - C.RP_CB_INCALL)
+	_ = uint(C.RP_CB_INCALL - unsafe.Offsetof(cbFrame{}.inCall))
+	_ = uint(unsafe.Offsetof(cbFrame{}.done) - C.RP_CB_DONE)
+	_ = uint(C.RP_CB_DONE - unsafe.Offsetof(cbFrame{}.done))
 	_ = uint(unsafe.Offsetof(cbFrame{}.code) - C.RP_CB_CODE)
 	_ = uint(C.RP_CB_CODE - unsafe.Offsetof(cbFrame{}.code))
 	_ = uint(unsafe.Sizeof(cbFrame{}) - C.RP_CB_SIZE)
