@@ -63,21 +63,21 @@ func stackArgs(a *Args) uintptr { return uintptr(unsafe.Pointer(a)) + cbStackArg
 
 // rpCallbackExportRecover is the Go function of LoopExportRecover: a cgo
 // //export function that adds, guarded against panics by a deferred
-// recover as dispatch is (a plain //export function has no such guard:
-// its panic crashes the process).
+// recover of the same shape as dispatch's (an open-coded defer whose
+// closure tests a flag; a plain //export function has no such guard: its
+// panic crashes the process).
 //
 //export rpCallbackExportRecover
 func rpCallbackExportRecover(a, b C.int64_t) (r C.int64_t) {
-	defer exportCatch(&r)
-	return a + b
-}
-
-// exportCatch is catch's counterpart for rpCallbackExportRecover: it
-// recovers a panic, returning 0.
-func exportCatch(r *C.int64_t) {
-	if recover() != nil {
-		*r = 0
-	}
+	done := false
+	defer func() {
+		if !done && recover() != nil {
+			r = 0
+		}
+	}()
+	r = a + b
+	done = true
+	return r
 }
 
 // LoopExportRecover is LoopExport (a C loop calling a cgo //export
