@@ -151,3 +151,22 @@ int64_t rp_cbfix_loop_export_recover(int64_t n) {
 
 uint64_t rp_cbfix_int_addr(void) { return (uint64_t)&rp_cbfix_int; }
 uint64_t rp_cbfix_float_addr(void) { return (uint64_t)&rp_cbfix_float; }
+
+// rp_cbfix_context is a cgo traceback context function (the Context of
+// runtime.SetCgoTraceback) that counts what it is asked: a new context
+// (arg Context 0; it gives 0x5eed) or the release of one.
+static int64_t rp_cbfix_ctx_new, rp_cbfix_ctx_rel;
+static void rp_cbfix_context(void *p) {
+	uintptr_t *ctx = p;
+	if (*ctx == 0) {
+		__atomic_add_fetch(&rp_cbfix_ctx_new, 1, __ATOMIC_RELAXED);
+		*ctx = 0x5eed;
+	} else {
+		__atomic_add_fetch(&rp_cbfix_ctx_rel, 1, __ATOMIC_RELAXED);
+	}
+}
+void *rp_cbfix_context_addr(void) { return (void *)&rp_cbfix_context; }
+void rp_cbfix_context_counts(int64_t *n, int64_t *r) {
+	*n = __atomic_load_n(&rp_cbfix_ctx_new, __ATOMIC_RELAXED);
+	*r = __atomic_load_n(&rp_cbfix_ctx_rel, __ATOMIC_RELAXED);
+}

@@ -19,6 +19,8 @@ uint64_t rp_cbfix_float_addr(void);
 int64_t rp_cbfix_loop(uint64_t fn, int64_t n);
 int64_t rp_cbfix_loop_export_recover(int64_t n);
 double rp_cbfix_pair(uint64_t fn, int64_t a, double x);
+void *rp_cbfix_context_addr(void);
+void rp_cbfix_context_counts(int64_t *n, int64_t *r);
 */
 import "C"
 
@@ -160,4 +162,16 @@ func fixtureCallbackLoop(fn uintptr, n int64) int64 {
 // the sum of the four.
 func fixtureCallbackPair(fn uintptr, a int64, x float64) float64 {
 	return float64(C.rp_cbfix_pair(C.uint64_t(fn), C.int64_t(a), C.double(x)))
+}
+
+// fixtureContextFunc returns a cgo traceback context function (C) that
+// counts the contexts it is asked for and released (fixtureContextCounts).
+func fixtureContextFunc() unsafe.Pointer { return C.rp_cbfix_context_addr() }
+
+// fixtureContextCounts returns how many contexts fixtureContextFunc gave
+// and how many it was asked to release.
+func fixtureContextCounts() (made, released int64) {
+	var n, r C.int64_t
+	C.rp_cbfix_context_counts(&n, &r)
+	return int64(n), int64(r)
 }
