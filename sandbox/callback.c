@@ -49,8 +49,14 @@ void rp_cb_init(uintptr_t gofn) {
 
 // rp_cb_go runs dispatch on f the way a cgo //export wrapper calls its Go
 // function: with the cgo traceback context, when a context function is
-// installed, recorded around the call.
+// installed, recorded around the call; without one, the wrapper's two
+// calls into runtime/cgo would only find that out (and see the runtime
+// initialized, which it is since Go code made the callback).
 static void rp_cb_go(struct rp_cbframe *f) {
+	if (_cgo_get_context_function() == NULL) {
+		crosscall2(rp_cb_gofn, f, 0, 0);
+		return;
+	}
 	size_t ctxt = _cgo_wait_runtime_init_done();
 	crosscall2(rp_cb_gofn, f, 0, ctxt);
 	_cgo_release_context(ctxt);
