@@ -136,6 +136,24 @@ func TestHostFuncRegisterABI(t *testing.T) {
 			}
 		}
 	}
+	// Integer-only signatures take the integer form (so the cases above
+	// test it); a float argument or result, or a narrow integer, does not.
+	for _, c := range []struct {
+		fn   any
+		ints bool
+	}{
+		{func(a, b int64) int64 { return a + b }, true},
+		{func(p unsafe.Pointer, n uint64) {}, true},
+		{func() {}, true},
+		{func(a int64, x float64) int64 { return a }, false},
+		{func(a int64) float64 { return 0 }, false},
+		{func(a int32) int64 { return 0 }, false},
+	} {
+		hf, err := hostCallback("f", c.fn)
+		if err != nil || (hf.ints != nil) != c.ints {
+			t.Errorf("%T: integer form %v (%v), want %v", c.fn, hf.ints != nil, err, c.ints)
+		}
+	}
 	// Signatures past the registers take the reflect form.
 	s, err := newSig("f", nil, []reflect.Type{reflect.TypeFor[string](), reflect.TypeFor[string](), reflect.TypeFor[string](), reflect.TypeFor[string](), reflect.TypeFor[string]()}, nil)
 	if err != nil {
