@@ -37,8 +37,8 @@
 //     result of up to 16 bytes comes back in rax/rdx and xmm0/xmm1 by its
 //     eightbytes' classes, a larger one through the hidden pointer the
 //     caller passes (C compilers do all this from the declaration alone);
-//   - not: a variadic prototype (int f(const char *fmt, ...)), a long
-//     double or __int128 result, vector or complex types.
+//   - not: a variadic prototype (int f(const char *fmt, ...)), long
+//     double, __int128, vector or complex types.
 // Signatures of at most 6 integer-class and 8 floating-point scalar
 // arguments are the fast ones (no allocation; all 64-bit integers,
 // pointers and doubles the fastest); structs by value and stack arguments
