@@ -1,0 +1,310 @@
+package loader
+
+// The register form of the general (struct) callback: no reflect.Call.
+//
+// Go's internal register ABI on amd64 (ABIInternal) assigns a function's
+// arguments, in order, to the integer registers RAX, RBX, RCX, RDI, RSI,
+// R8, R9, R10, R11 and the float registers X0-X14, a struct field by field
+// (recursively; an array of one element as its element), and its results
+// the same way from RAX and X0; an argument that does not fit, or an
+// array of more than one element, goes to memory instead. So a func whose
+// arguments and results all fit can be called through goRegFunc, which
+// sets every argument register and reads every result register: the
+// callee reads and writes the registers of its own type, and spills at
+// most what goRegFunc's caller reserves. docs/ASSUMPTIONS.md records
+// this; TestCallbackRegisterABI checks it shape by shape against the
+// reflect form.
+
+import (
+	"math"
+	"reflect"
+	"runtime"
+	"unsafe"
+
+	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// goIntRegsAll and goFloatRegsAll are ABIInternal's argument and result
+// registers on amd64.
+const (
+	goIntRegsAll   = 9
+	goFloatRegsAll = 15
+)
+
+// goRegFunc is the register view of any func whose arguments and results
+// ABIInternal assigns to registers.
+type goRegFunc = func(i0, i1, i2, i3, i4, i5, i6, i7, i8 uint64, f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14 float64) (r0, r1, r2, r3, r4, r5, r6, r7, r8 uint64, g0, g1, g2, g3, g4, g5, g6, g7, g8, g9, g10, g11, g12, g13, g14 float64)
+
+// goRegs is a set of ABIInternal registers.
+type goRegs struct {
+	i [goIntRegsAll]uint64
+	f [goFloatRegsAll]float64
+}
+
+// call calls fn with the argument registers in and returns its result
+// registers.
+func (in *goRegs) call(fn goRegFunc) (out goRegs) {
+	out.i[0], out.i[1], out.i[2], out.i[3], out.i[4], out.i[5], out.i[6], out.i[7], out.i[8], out.f[0], out.f[1], out.f[2], out.f[3], out.f[4], out.f[5], out.f[6], out.f[7], out.f[8], out.f[9], out.f[10], out.f[11], out.f[12], out.f[13], out.f[14] = fn(in.i[0], in.i[1], in.i[2], in.i[3], in.i[4], in.i[5], in.i[6], in.i[7], in.i[8], in.f[0], in.f[1], in.f[2], in.f[3], in.f[4], in.f[5], in.f[6], in.f[7], in.f[8], in.f[9], in.f[10], in.f[11], in.f[12], in.f[13], in.f[14])
+	return out
+}
+
+// goScalar is one scalar of a Go value, as ABIInternal passes it: at byte
+// offset off of the value, size bytes, in the next integer register
+// (sign- or zero-extended: signed) or float register (float).
+type goScalar struct {
+	off    uintptr
+	size   uintptr
+	float  bool
+	signed bool
+}
+
+// goScalars appends the scalars of t (at offset base) in ABIInternal's
+// order, or reports false for a type with a part ABIInternal does not
+// pass in registers (an array of more than one element, a string, ...).
+func goScalars(t reflect.Type, base uintptr, out []goScalar) ([]goScalar, bool) {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uint, reflect.Uintptr, reflect.UnsafePointer:
+		return append(out, goScalar{off: base, size: t.Size()}), true
+	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Int:
+		return append(out, goScalar{off: base, size: t.Size(), signed: true}), true
+	case reflect.Float32, reflect.Float64:
+		return append(out, goScalar{off: base, size: t.Size(), float: true}), true
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			var ok bool
+			if out, ok = goScalars(f.Type, base+f.Offset, out); !ok {
+				return nil, false
+			}
+		}
+		return out, true
+	case reflect.Array:
+		switch t.Len() {
+		case 0:
+			return out, true
+		case 1:
+			return goScalars(t.Elem(), base, out)
+		}
+	}
+	return nil, false
+}
+
+// regScalar is a goScalar with its register: reg indexes goRegs.i, or
+// goRegs.f for a float.
+type regScalar struct {
+	goScalar
+	reg uint8
+}
+
+// assignRegs gives each scalar of the values of types ts its register, in
+// order, and reports false if they do not all fit (or a type has a part
+// that is not passed in registers). A string takes two integer registers
+// (data, length) and is marked by a nil scalar list in the result.
+func assignRegs(ts []reflect.Type) ([][]regScalar, bool) {
+	out := make([][]regScalar, len(ts))
+	ni, nf := 0, 0
+	for i, t := range ts {
+		if t.Kind() == reflect.String {
+			ni += 2
+			if ni > goIntRegsAll {
+				return nil, false
+			}
+			continue
+		}
+		sc, ok := goScalars(t, 0, nil)
+		if !ok {
+			return nil, false
+		}
+		out[i] = make([]regScalar, len(sc))
+		for j, s := range sc {
+			r := &ni
+			if s.float {
+				r = &nf
+			}
+			out[i][j] = regScalar{goScalar: s, reg: uint8(*r)}
+			*r++
+		}
+		if ni > goIntRegsAll || nf > goFloatRegsAll {
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+// regFrameCall is the register form of a general host function or
+// callback: its C plan (abi) and its Go registers.
+type regFrameCall struct {
+	fn      goRegFunc
+	plan    *abi.Plan
+	args    []reflect.Type
+	regs    [][]regScalar // per argument; nil for a string
+	strReg  []uint8       // per argument: a string's first integer register
+	offs    []uintptr     // per argument: its bytes' offset in the argument buffer
+	res     []regScalar   // the result's scalars, nil without a result
+	resSize uintptr
+	resKind argKind // a scalar result's kind (extended as the register forms do), else kVoid
+}
+
+// argBufWords bounds the bytes of the arguments of the register form (all
+// of them in registers: at most 24 scalars, each with its padding).
+const argBufWords = 64
+
+// newRegFrameCall returns the register form of fv (of type ft, arguments
+// args, result res, planned as plan), or nil when its arguments or result
+// do not all fit ABIInternal's registers.
+func newRegFrameCall(fv reflect.Value, args []reflect.Type, res reflect.Type, resKind argKind, plan *abi.Plan) *regFrameCall {
+	regs, ok := assignRegs(args)
+	if !ok {
+		return nil
+	}
+	c := &regFrameCall{plan: plan, args: args, regs: regs, strReg: make([]uint8, len(args)), offs: make([]uintptr, len(args)), resKind: resKind}
+	var off uintptr
+	ni := 0
+	for i, t := range args {
+		c.offs[i] = off
+		if t.Kind() == reflect.String {
+			c.strReg[i] = uint8(ni)
+			ni += 2
+			off += 8 // the const char *
+			continue
+		}
+		for _, s := range regs[i] {
+			if !s.float {
+				ni++
+			}
+		}
+		off = (off + t.Size() + 7) &^ 7
+	}
+	if (off+7)/8 > argBufWords {
+		return nil
+	}
+	if res != nil {
+		rs, ok := assignRegs([]reflect.Type{res})
+		if !ok || rs[0] == nil {
+			return nil
+		}
+		c.res, c.resSize = rs[0], res.Size()
+	}
+	// Read the func value (a closure pointer) out of a variable of its
+	// own type: the same word, seen as a goRegFunc.
+	cell := reflect.New(fv.Type())
+	cell.Elem().Set(fv)
+	c.fn = *(*goRegFunc)(cell.UnsafePointer())
+	return c
+}
+
+// call runs the function for a call from C whose argument registers the
+// entry saved in a and whose stack arguments are at stack.
+func (c *regFrameCall) call(a *sandbox.Args, stack uintptr) sandbox.Result {
+	var buf [argBufWords]uint64
+	var strs [goIntRegsAll / 2]string // keeps string arguments alive across the call
+	var in goRegs
+	base := unsafe.Pointer(&buf[0])
+	for i := range c.plan.Args {
+		loc := &c.plan.Args[i]
+		dst := unsafe.Add(base, c.offs[i])
+		readArg(dst, loc, a, stack)
+		if c.regs[i] == nil { // a string: const char * in, Go string out
+			s := goString(*(*uint64)(dst))
+			strs[c.strReg[i]/2] = s
+			r := c.strReg[i]
+			in.i[r], in.i[r+1] = uint64(uintptr(unsafe.Pointer(unsafe.StringData(s)))), uint64(len(s))
+			continue
+		}
+		for _, s := range c.regs[i] {
+			p := unsafe.Add(dst, s.off)
+			if s.float {
+				if s.size == 4 {
+					in.f[s.reg] = math.Float64frombits(uint64(*(*uint32)(p)))
+				} else {
+					in.f[s.reg] = *(*float64)(p)
+				}
+				continue
+			}
+			in.i[s.reg] = loadInt(p, s.size, s.signed)
+		}
+	}
+	out := in.call(c.fn)
+	runtime.KeepAlive(&strs)
+	switch {
+	case c.res == nil:
+		return sandbox.Result{}
+	case c.resKind != kVoid:
+		return regResult(c.resKind, out.i[0], out.f[0])
+	}
+	// The result's bytes, as C lays them out (its Go layout is C's).
+	var rbuf [4]uint64 // 32 bytes: a scalar or struct result in registers is at most 16, one in memory is written in place
+	dst := unsafe.Pointer(&rbuf[0])
+	if c.plan.Result.InMemory {
+		dst = cPointer(a.Int[0]) // rdi: the caller's buffer, returned in rax
+		clear(unsafe.Slice((*byte)(dst), c.resSize))
+	}
+	for _, s := range c.res {
+		p := unsafe.Add(dst, s.off)
+		if s.float {
+			if s.size == 4 {
+				*(*uint32)(p) = uint32(math.Float64bits(out.f[s.reg]))
+			} else {
+				*(*float64)(p) = out.f[s.reg]
+			}
+			continue
+		}
+		storeInt(p, s.size, out.i[s.reg])
+	}
+	if c.plan.Result.InMemory {
+		return sandbox.Result{Int: a.Int[0]}
+	}
+	var r sandbox.Result
+	for _, part := range c.plan.Result.Parts {
+		var w uint64
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&w)), part.Size), unsafe.Slice((*byte)(unsafe.Add(dst, part.Offset)), part.Size))
+		switch {
+		case part.Class == abi.Integer && part.Reg == 0:
+			r.Int = w
+		case part.Class == abi.Integer:
+			a.Int[1] = w // rdx
+		case part.Reg == 0:
+			r.Float = math.Float64frombits(w)
+		default:
+			a.Float[1] = math.Float64frombits(w) // xmm1
+		}
+	}
+	return r
+}
+
+// loadInt reads the integer of size bytes at p, extended to 64 bits.
+func loadInt(p unsafe.Pointer, size uintptr, signed bool) uint64 {
+	switch size {
+	case 1:
+		if signed {
+			return uint64(int64(*(*int8)(p)))
+		}
+		return uint64(*(*uint8)(p))
+	case 2:
+		if signed {
+			return uint64(int64(*(*int16)(p)))
+		}
+		return uint64(*(*uint16)(p))
+	case 4:
+		if signed {
+			return uint64(int64(*(*int32)(p)))
+		}
+		return uint64(*(*uint32)(p))
+	}
+	return *(*uint64)(p)
+}
+
+// storeInt writes the low size bytes of v at p.
+func storeInt(p unsafe.Pointer, size uintptr, v uint64) {
+	switch size {
+	case 1:
+		*(*uint8)(p) = uint8(v)
+	case 2:
+		*(*uint16)(p) = uint16(v)
+	case 4:
+		*(*uint32)(p) = uint32(v)
+	default:
+		*(*uint64)(p) = v
+	}
+}
