@@ -189,7 +189,7 @@ func (t *hostTable) close() {
 // hostFn is a host function or a callback in a form the sandbox calls.
 type hostFn struct {
 	raw          RawHostFunc
-	ints         sandbox.IntFunc   // instead of raw: integer registers in, rax out
+	ints         sandbox.IntFunc   // before raw (which is set too): integer registers in, rax out
 	regs         sandbox.RegFunc   // instead of raw: takes the registers as they are
 	nInt, nFloat int               // the arguments regs takes
 	frame        sandbox.FrameFunc // instead of raw: also reads stack arguments (callback_unsafe.go)
@@ -256,7 +256,8 @@ func hostCallback(name string, fn any) (hostFn, error) {
 	if p := newRegPlan(s, fv); p != nil {
 		if p.regsForm() {
 			if ints := p.intsForm(fv); ints != nil {
-				return hostFn{ints: ints, nInt: s.nInt}, nil
+				// raw too: the form rawForm gives isolated plugins.
+				return hostFn{ints: ints, nInt: s.nInt, raw: p.rawFunc()}, nil
 			}
 			return hostFn{regs: p.fn, nInt: s.nInt, nFloat: s.nFloat}, nil
 		}
