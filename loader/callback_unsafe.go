@@ -30,15 +30,26 @@ import (
 // const char * copied into Go, as in the register forms.
 //
 // sret reports a MEMORY-class result (returned through the caller's buffer).
+//
+// A last parameter of type *VarArgs makes the C type variadic: the plan is
+// the other parameters', and the Go function reads the variable part
+// through the VarArgs (callback_va_unsafe.go).
 func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflect.Type, res reflect.Type) (frame sandbox.FrameFunc, sret bool, err error) {
-	plan, cres, resKind, err := framePlan(name, ft, args, res)
+	fixed := args
+	variadic := len(args) > 0 && args[len(args)-1] == varArgsType
+	if variadic {
+		fixed = args[:len(args)-1]
+	}
+	plan, cres, resKind, err := framePlan(name, ft, fixed, res)
 	if err != nil {
 		return nil, false, err
 	}
 	// Without reflect when every argument and the result fit Go's
 	// registers (callback_regs_unsafe.go).
-	if rc := newRegFrameCall(fv, args, res, resKind, plan); rc != nil {
-		return rc.call, plan.Result.InMemory, nil
+	if !variadic {
+		if rc := newRegFrameCall(fv, args, res, resKind, plan); rc != nil {
+			return rc.call, plan.Result.InMemory, nil
+		}
 	}
 	return reflectFrameFunc(fv, args, res, resKind, cres, plan), plan.Result.InMemory, nil
 }
@@ -93,6 +104,7 @@ func framePlan(name string, ft reflect.Type, args []reflect.Type, res reflect.Ty
 
 // reflectFrameFunc is the frame form of fv (arguments args, result res of
 // C type cres and kind resKind, planned as plan) through reflect.Call.
+// args may have one more than plan: the *VarArgs of a variadic C type.
 func reflectFrameFunc(fv reflect.Value, args []reflect.Type, res reflect.Type, resKind argKind, cres *abi.Type, plan *abi.Plan) sandbox.FrameFunc {
 	// The argument values are reused from call to call (a pool: calls
 	// may run on many threads at once), which spares an allocation each.
@@ -116,6 +128,11 @@ func reflectFrameFunc(fv reflect.Value, args []reflect.Type, res reflect.Type, r
 			} else {
 				readArg(f.ptr[i], loc, a, stack)
 			}
+		}
+		if len(in) > len(plan.Args) { // the variable part's reader
+			va := newVarArgs(plan, a, stack)
+			defer func() { va.a = nil }()
+			in[len(in)-1] = reflect.ValueOf(va)
 		}
 		out := fv.Call(in)
 		scratch.Put(f) // reflect.Call copied the arguments; a panic just drops f

@@ -229,7 +229,7 @@ func hostCallback(name string, fn any) (hostFn, error) {
 	}
 	ft := fv.Type()
 	if ft.IsVariadic() {
-		return hostFn{}, &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: "variadic functions are not supported"}
+		return hostFn{}, &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: "a Go variadic func cannot take C's variable arguments: take a *loader.VarArgs last"}
 	}
 	if ft.NumOut() > 1 {
 		return hostFn{}, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "at most one result"}
@@ -241,6 +241,14 @@ func hostCallback(name string, fn any) (hostFn, error) {
 	var res reflect.Type
 	if ft.NumOut() == 1 {
 		res = ft.Out(0)
+	}
+	if n := len(args); n > 0 && args[n-1] == varArgsType {
+		// A variadic C type: the general form reads the variable part.
+		frame, sret, err := frameHostFunc(name, ft, fv, args, res)
+		if err != nil {
+			return hostFn{}, err
+		}
+		return hostFn{frame: frame, sret: sret}, nil
 	}
 	s, err := newSig(name, ft, args, res)
 	if err != nil {

@@ -1,0 +1,199 @@
+package loader
+
+import (
+	"errors"
+	"math"
+	"testing"
+	"unsafe"
+
+	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// The structs of plugins/cb_va.c.
+type (
+	vaSmall struct{ A, B uint8 }
+	vaLarge struct{ A, B, C, D, E uint32 }
+)
+
+// TestCallbackVariadic: Go callbacks of variadic C function types, their
+// variable part read through a *VarArgs, each called by C code the way it
+// calls the C callee of the same signature (which reads it with va_arg):
+// both must give the same result, which weighs every argument
+// differently. Cases after libffi's closure tests (cls_double_va,
+// cls_uint_va, cls_ulong_va, cls_struct_va1), plus integers and doubles
+// past the registers (from the stack, in order) and a fixed part that
+// takes registers and a hidden result pointer.
+func TestCallbackVariadic(t *testing.T) {
+	l := newLoader(t, Options{})
+	p := load(t, l, "cb_va")
+	for _, seed := range []int64{1, 7, -12345} {
+		t.Run("double", func(t *testing.T) {
+			c, g := callStruct[int32](t, p, "call_dbl_va", "dbl_va", func(tag string, va *VarArgs) int32 {
+				return int32(va.Float64()*100) + int32(len(tag))
+			}, seed)
+			if c != g || c == 0 {
+				t.Errorf("seed %d: C callee %d, Go callback %d", seed, c, g)
+			}
+		})
+		t.Run("uint", func(t *testing.T) {
+			c, g := callStruct[uint32](t, p, "call_uint_va", "uint_va", func(a uint32, va *VarArgs) uint32 {
+				return a*3 + va.Uint32()
+			}, seed)
+			if c != g || c == 0 {
+				t.Errorf("seed %d: C callee %d, Go callback %d", seed, c, g)
+			}
+		})
+		t.Run("ulong", func(t *testing.T) {
+			c, g := callStruct[uint64](t, p, "call_ulong_va", "ulong_va", func(a uint64, va *VarArgs) uint64 {
+				return a ^ va.Uint64()<<1
+			}, seed)
+			if c != g || c == 0 {
+				t.Errorf("seed %d: C callee %d, Go callback %d", seed, c, g)
+			}
+		})
+		t.Run("struct", func(t *testing.T) {
+			c, g := callStruct[int64](t, p, "call_struct_va", "struct_va", func(n int32, va *VarArgs) int64 {
+				var s1, s2 vaSmall
+				var lg vaLarge
+				var q cbDD
+				must(t, va.Struct(&s1))
+				must(t, va.Struct(&lg))
+				must(t, va.Struct(&s2))
+				ch, sh, f, str := va.Int32(), va.Int32(), va.Float64(), va.CString()
+				must(t, va.Struct(&q))
+				return int64(n) + int64(s1.A)*3 + int64(s1.B)*5 + int64(lg.A)*7 + int64(lg.B)*11 + int64(lg.C)*13 +
+					int64(lg.D)*17 + int64(lg.E)*19 + int64(s2.A)*23 + int64(s2.B)*29 + int64(ch)*31 + int64(sh)*37 +
+					int64(f*41) + int64(len(str))*43 + int64(q.X*47) + int64(q.Y*53)
+			}, seed)
+			if c != g || c == 0 {
+				t.Errorf("seed %d: C callee %d, Go callback %d", seed, c, g)
+			}
+		})
+		t.Run("past-the-registers", func(t *testing.T) {
+			c, g := callStruct[float64](t, p, "call_mix_va", "mix_va", func(n int32, va *VarArgs) float64 {
+				s := 0.0
+				for i := 0; i < int(n); i++ {
+					k, x := va.Int32(), va.Float64()
+					s += float64(int(k)*(i+1)) + x*float64(i+2)
+				}
+				return s
+			}, seed)
+			if c != g || c == 0 {
+				t.Errorf("seed %d: C callee %v, Go callback %v", seed, c, g)
+			}
+		})
+		t.Run("fixed-part", func(t *testing.T) {
+			c, g := callStruct[int64](t, p, "call_fixed_va", "fixed_va", func(p cbDD, x float64, va *VarArgs) vaLarge {
+				y, a, z, b := va.Float64(), va.Int64(), va.Float64(), va.Int64()
+				return vaLarge{uint32(p.X * 2), uint32(p.Y * 3), uint32(x + y), uint32(a*5 + b), uint32(z * 7)}
+			}, seed)
+			if c != g || c == 0 {
+				t.Errorf("seed %d: C callee %d, Go callback %d", seed, c, g)
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestVarArgsReader: the reader alone, over registers and a stack area
+// made up here: integers from the integer registers the fixed part left,
+// then the stack; doubles likewise; a struct that no longer fits the
+// registers left wholly from the stack while the next scalar still takes
+// a register; a 16-byte-aligned struct aligned on the stack; no use after
+// the call.
+func TestVarArgsReader(t *testing.T) {
+	var a sandbox.Args
+	for i := range a.Int {
+		a.Int[i] = uint64(100 + i)
+	}
+	for i := range a.Float {
+		a.Float[i] = float64(i) + 0.5
+	}
+	stack := make([]uint64, 16)
+	for i := range stack {
+		stack[i] = uint64(1000 + i)
+	}
+	base := uintptr(unsafe.Pointer(&stack[0]))
+	// A fixed part that took rdi..rcx, xmm0..xmm6 and one stack word.
+	va := &VarArgs{a: &a, stack: base + 8, gp: 4, fp: 7}
+	if got := va.Int64(); got != 104 {
+		t.Errorf("first integer %d, want r8 (104)", got)
+	}
+	// cbII needs two integer registers, one is left: from the stack,
+	// and r9 stays for the next integer.
+	var s cbII
+	must(t, va.Struct(&s))
+	if s != (cbII{1001, 1002}) {
+		t.Errorf("struct %+v, want stack words 1001, 1002", s)
+	}
+	if got := va.Int64(); got != 105 {
+		t.Errorf("integer after the struct %d, want r9 (105)", got)
+	}
+	if got := va.Float64(); got != 7.5 {
+		t.Errorf("double %v, want xmm7", got)
+	}
+	if got := va.Float64(); math.Float64bits(got) != 1003 {
+		t.Errorf("double past the registers: bits %d, want stack word 1003", math.Float64bits(got))
+	}
+	if got := va.Int64(); got != 1004 {
+		t.Errorf("integer past the registers %d, want 1004", got)
+	}
+	// A struct aligned to 16 (an __int128 member) starts at a 16-byte
+	// boundary of the stack area.
+	var x struct{ V abi.Int128Value }
+	at := (va.stack + 15) &^ 15
+	must(t, va.Struct(&x))
+	if k := (at - base) / 8; x.V.Lo != stack[k] || uint64(x.V.Hi) != stack[k+1] {
+		t.Errorf("aligned struct %+v, want stack words %d, %d", x, stack[k], stack[k+1])
+	}
+	if err := va.Struct(nil); err == nil {
+		t.Error("Struct(nil) did not fail")
+	}
+	va.a = nil
+	defer func() {
+		if recover() == nil {
+			t.Error("a VarArgs used after its call did not panic")
+		}
+	}()
+	va.Int32()
+}
+
+// TestVarArgsSignatures: *VarArgs is accepted last only; a Go variadic
+// func is refused with a pointer to it; host functions take it too.
+func TestVarArgsSignatures(t *testing.T) {
+	for _, c := range []struct {
+		fn any
+		ok bool
+	}{
+		{func(va *VarArgs) int32 { return 0 }, true},
+		{func(fmt string, n int64, va *VarArgs) {}, true},
+		{func(p cbII, va *VarArgs) cbBig { return cbBig{} }, true},
+		{func(va *VarArgs, n int32) int32 { return 0 }, false},
+		{func(fmt string, args ...any) int32 { return 0 }, false},
+	} {
+		cb, err := NewCallback(c.fn)
+		if (err == nil) != c.ok {
+			t.Errorf("%T: %v, want ok %v", c.fn, err, c.ok)
+		}
+		var se *SignatureError
+		if err != nil && !errors.As(err, &se) {
+			t.Errorf("%T: %v is not a *SignatureError", c.fn, err)
+		}
+		if cb != nil {
+			cb.Release()
+		}
+	}
+	l := newLoader(t, Options{})
+	release, err := l.RegisterHostFunc("host_va", func(fmt string, va *VarArgs) int32 { return 0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+}
