@@ -61,11 +61,11 @@ type hostFunc struct {
 // defined on them), string (a const char * from the plugin, copied; NULL
 // is "") or structs by value of C layout, any number of them, with no
 // result or one result of those types other than string (see Callback
-// for how structs and stack arguments are passed). The typed form is
-// called without reflect or allocation (string arguments aside) when its
-// arguments are at most 6 integer-class and 8 float-class scalars that
-// fit Go's argument registers (at most 9 integer-class ones, a string
-// counting twice), and through reflect otherwise.
+// for how structs and stack arguments are passed, and for a last *VarArgs
+// parameter, which makes the C type variadic). The typed form is called
+// without reflect or allocation (string arguments aside) when its
+// arguments fit Go's argument registers (see Callback), and through
+// reflect otherwise.
 //
 // fn runs on the plugin's thread, inside the plugin call that reached it
 // but outside its fault protection: a nil dereference in fn is a Go panic.

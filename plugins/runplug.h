@@ -37,12 +37,16 @@
 //     result of up to 16 bytes comes back in rax/rdx and xmm0/xmm1 by its
 //     eightbytes' classes, a larger one through the hidden pointer the
 //     caller passes (C compilers do all this from the declaration alone);
-//   - not: a variadic prototype (int f(const char *fmt, ...)), long
-//     double, __int128, vector or complex types.
+//   - a variadic prototype (int f(const char *fmt, ...)) when the host's
+//     Go function takes a *loader.VarArgs last: it reads the variable part
+//     in order as va_arg would (pass what va_arg expects: int for char and
+//     short, double for float; nothing tells the host the count or types);
+//   - not: long double, __int128, vector or complex types.
 // Signatures of at most 6 integer-class and 8 floating-point scalar
 // arguments are the fast ones (no allocation; all 64-bit integers,
 // pointers and doubles the fastest); structs by value and stack arguments
-// work the same way but cost about a microsecond per call in the host.
+// cost a little more (a hundred nanoseconds or so), variadic ones about a
+// microsecond per call in the host.
 // Example: with the host registering func(p Point, r Rect, scale float64)
 // Rect (Go structs of C layout), a plugin declares
 //
