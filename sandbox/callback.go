@@ -394,6 +394,12 @@ func dispatch(p unsafe.Pointer) {
 		fn.failFreed(f)
 		return
 	}
+	// The integer registers, read before the guard's stores below (a
+	// load after a store whose address matches it in the low 12 bits
+	// waits for it: the frame is on the C stack, the guard on the
+	// goroutine's, at offsets that vary from run to run).
+	i := &f.a.Int
+	i0, i1, i2, i3, i4, i5 := i[0], i[1], i[2], i[3], i[4], i[5]
 	// The panic guard, what keeps a panic from unwinding through C
 	// frames: an open-coded defer whose closure only tests f.done when
 	// the function returned (recover is a call).
@@ -405,16 +411,15 @@ func dispatch(p unsafe.Pointer) {
 		}
 	}()
 	a := &f.a
-	i := &a.Int
 	switch {
 	case fn.ints != nil:
-		a.Int[0] = fn.ints(i[0], i[1], i[2], i[3], i[4], i[5])
+		a.Int[0] = fn.ints(i0, i1, i2, i3, i4, i5)
 	case fn.regs != nil:
 		if fn.floats {
 			x := &a.Float
-			a.Int[0], a.Float[0] = fn.regs(i[0], i[1], i[2], i[3], i[4], i[5], 0, 0, 0, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7])
+			a.Int[0], a.Float[0] = fn.regs(i0, i1, i2, i3, i4, i5, 0, 0, 0, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7])
 		} else {
-			a.Int[0], a.Float[0] = fn.regs(i[0], i[1], i[2], i[3], i[4], i[5], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+			a.Int[0], a.Float[0] = fn.regs(i0, i1, i2, i3, i4, i5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 		}
 	case fn.raw != nil:
 		r := fn.raw(a)
