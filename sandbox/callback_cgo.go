@@ -2,11 +2,12 @@
 
 package sandbox
 
-// The cgo half of host callbacks: the exported Go dispatcher that
-// callback.c calls, the address of the common entry, and the thunk pages.
-// A file with //export may only declare C functions in its preamble, so
-// the C code lives in callback.c and callback_amd64.S. The entry reaches
-// Go without an //export wrapper: it calls crosscall2 with dispatch itself.
+// The cgo half of host callbacks: the frame layout the entry shares with
+// dispatch, dispatch's address for the entry (which reaches Go without an
+// //export wrapper: it calls crosscall2 with dispatch itself), the address
+// of the entries, the thunk pages, and the benchmarks' export-recover
+// baseline. A file with //export may only declare C functions in its
+// preamble, so the C code lives in callback.c and callback_amd64.S.
 
 /*
 #include <stdint.h>
