@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,32 +19,99 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// spawner runs every child's fork on one thread that never exits: the
-// parent-death signal (PR_SET_PDEATHSIG) fires when the thread that
+// A spawner runs children's forks on one OS thread that never exits:
+// the parent-death signal (PR_SET_PDEATHSIG) fires when the thread that
 // forked the child ends, not the process, and the Go runtime may end a
-// thread.
-var (
-	spawnOnce sync.Once
-	spawnCh   = make(chan spawnReq)
-)
+// thread. A child also starts in the network namespace of the thread
+// that forked it, which is what netSpawner is for.
+type spawner struct {
+	once  sync.Once
+	ch    chan spawnReq
+	setup func() error // run once on the thread before it forks
+	err   error        // setup's failure: the spawner is not usable
+}
 
 type spawnReq struct {
 	cmd  *exec.Cmd
 	done chan error
 }
 
-func spawner() {
+var (
+	// plainSpawner forks in the host's own namespaces.
+	plainSpawner = &spawner{}
+	// netSpawner's thread moves to a network namespace of its own, made
+	// once (only a loopback interface, down, owned by the host's user
+	// namespace): its children share that empty namespace instead of each
+	// making one (see sharedNet). It needs CAP_SYS_ADMIN.
+	netSpawner = &spawner{setup: func() error { return unix.Unshare(unix.CLONE_NEWNET) }}
+)
+
+func (s *spawner) run(ready chan struct{}) {
 	runtime.LockOSThread() // and never unlocked: the thread stays
-	for req := range spawnCh {
+	if s.setup != nil && unix.Gettid() == unix.Getpid() {
+		// The main thread: /proc/PID (and so /proc/self/net) shows its
+		// namespaces as the process's. Hold it, so that another
+		// goroutine gets another thread, until that one is set up.
+		go s.run(ready)
+		<-ready
+		runtime.UnlockOSThread()
+		return
+	}
+	if s.setup != nil {
+		s.err = s.setup()
+	}
+	close(ready)
+	if s.err != nil {
+		return // the locked thread ends with the goroutine
+	}
+	for req := range s.ch {
 		req.done <- req.cmd.Start()
 	}
 }
 
-func startOnSpawner(cmd *exec.Cmd) error {
-	spawnOnce.Do(func() { go spawner() })
+// usable starts the spawner's thread (once) and says whether it forks.
+func (s *spawner) usable() error {
+	s.once.Do(func() {
+		s.ch = make(chan spawnReq)
+		ready := make(chan struct{})
+		go s.run(ready)
+		<-ready
+	})
+	return s.err
+}
+
+// start starts cmd from the spawner's thread.
+func (s *spawner) start(cmd *exec.Cmd) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
 	done := make(chan error, 1)
-	spawnCh <- spawnReq{cmd, done}
+	s.ch <- spawnReq{cmd, done}
 	return <-done
+}
+
+// netCalls are the system calls that would let a plugin use a network
+// namespace: a policy that allows one gets a network namespace of its
+// own per child, never the shared one.
+var netCalls = []string{"socket", "socketpair", "io_uring_setup"}
+
+// sharedNet says whether children of pol may share netSpawner's network
+// namespace: with none of netCalls allowed the plugin cannot make a
+// socket (the filter stops it before the plugin is loaded), so an empty
+// namespace it cannot configure (it has no capability in the namespace's
+// owner, the host's user namespace) and shares with other children that
+// cannot make sockets either is the same boundary as one of its own, and
+// costs nothing per child (README, Isolation, has the figures).
+func sharedNet(pol Policy) bool {
+	if pol.NoSeccomp {
+		return false
+	}
+	for _, n := range netCalls {
+		if slices.Contains(pol.Allow, n) {
+			return false
+		}
+	}
+	return true
 }
 
 // spareCfgSize is the request area of a spare child (a larger request,
@@ -260,8 +328,8 @@ func (iso *Isolator) Close() error {
 // start forks and execs the child: this very binary (/proc/self/exe),
 // with the channel as its only descriptor besides /dev/null (or the
 // Stderr pipe), in a process group of its own, killed when the host
-// dies, in new user, network and mount namespaces when the kernel lets
-// it.
+// dies, in new user, mount, IPC and UTS namespaces when the kernel lets
+// it, and a new network namespace or the shared one (see sharedNet).
 func (iso *Isolator) start(p *proc, memf *os.File) error {
 	for {
 		cmd := exec.Command("/proc/self/exe")
@@ -285,13 +353,19 @@ func (iso *Isolator) start(p *proc, memf *os.File) error {
 		iso.mu.Lock()
 		useNS := !iso.opts.Policy.NoNamespaces && iso.noNS == ""
 		iso.mu.Unlock()
+		sp, netNS := plainSpawner, "net"
 		if useNS {
-			attr.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET | syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
+			attr.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
+			if sharedNet(iso.opts.Policy) && netSpawner.usable() == nil {
+				sp, netNS = netSpawner, "net-shared"
+			} else {
+				attr.Cloneflags |= syscall.CLONE_NEWNET
+			}
 			attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getuid(), HostID: os.Getuid(), Size: 1}}
 			attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getgid(), HostID: os.Getgid(), Size: 1}}
 		}
 		cmd.SysProcAttr = attr
-		err := startOnSpawner(cmd)
+		err := sp.start(cmd)
 		if err != nil && useNS {
 			iso.mu.Lock()
 			iso.noNS = err.Error()
@@ -306,7 +380,7 @@ func (iso *Isolator) start(p *proc, memf *os.File) error {
 		}
 		if useNS {
 			iso.mu.Lock()
-			iso.report.Namespaces = []string{"user", "net", "mount", "ipc", "uts"}
+			iso.report.Namespaces = []string{"user", netNS, "mount", "ipc", "uts"}
 			iso.report.Missing = nil
 			iso.mu.Unlock()
 		} else if iso.opts.Policy.NoNamespaces {
