@@ -3,7 +3,6 @@
 package isolate
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -94,9 +93,9 @@ func childMain(fd int) int {
 		return 123
 	}
 	rep := c.start()
-	b, _ := json.Marshal(rep)
+	b := rep.marshal()
 	if uint64(h.replyOff)+uint64(len(b)) > uint64(h.slotsOff) || h.slotsOff > uint32(len(mem)) {
-		b, _ = json.Marshal(reply{Err: "isolate: reply too large"})
+		b = (&reply{Err: "isolate: reply too large"}).marshal()
 	}
 	copy(mem[h.replyOff:], b)
 	h.replyLen = uint32(len(b))
@@ -131,12 +130,12 @@ func (c *child) channels() error {
 // the host asks for.
 func (c *child) start() reply {
 	h := c.hdr
-	if err := json.Unmarshal(c.mem[h.cfgOff:h.cfgOff+h.cfgLen], &c.req); err != nil {
+	if err := c.req.unmarshal(c.mem[h.cfgOff : h.cfgOff+h.cfgLen]); err != nil {
 		return reply{Err: "isolate: bad request: " + err.Error()}
 	}
 	pol := c.req.Policy
 	var rep reply
-	if err := confine(pol, &h.sys); err != nil {
+	if err := confine(pol, c.req.LoadFilter, &h.sys); err != nil {
 		return reply{Err: "isolate: confine: " + err.Error()}
 	}
 	rep.Seccomp = !pol.NoSeccomp
@@ -168,7 +167,7 @@ func (c *child) start() reply {
 		rep.Syms = append(rep.Syms, s)
 	}
 	if !pol.NoSeccomp {
-		if err := installFilter(runPolicy(pol.AllowOpen || raceEnabled, pol.Allow), false); err != nil {
+		if err := installFilter(c.req.RunFilter, false); err != nil {
 			return reply{Err: "isolate: confine: " + err.Error()}
 		}
 	}
@@ -179,8 +178,8 @@ func errReply(err error) reply { return reply{Err: err.Error(), Code: errCode(er
 
 // confine applies the resource limits, the SIGSYS handler and the load
 // filter. (The process group, namespaces, the parent-death signal and the
-// descriptors are the host's doing, at spawn.)
-func confine(pol Policy, rec *sysRecord) error {
+// descriptors are the host's doing, at spawn, and so are the filters.)
+func confine(pol Policy, load []unix.SockFilter, rec *sysRecord) error {
 	mem := pol.Memory
 	if mem == 0 {
 		mem = 8 << 30
@@ -202,7 +201,7 @@ func confine(pol Policy, rec *sysRecord) error {
 	if err := installSigsys(rec); err != nil {
 		return fmt.Errorf("SIGSYS handler: %w", err)
 	}
-	return installFilter(loadPolicy(pol.Allow), true)
+	return installFilter(load, true)
 }
 
 // lookup finds k and adds it to the table (the host numbers handles the

@@ -3,7 +3,6 @@
 package isolate
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -131,35 +130,43 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 	for _, h := range r.hostFns {
 		req.Host = append(req.Host, hostFunc{Name: h.Name, Strings: h.Strings})
 	}
-	cfg, err := json.Marshal(&req)
-	if err != nil {
-		return nil, nil, fmt.Errorf("isolate: %w", err)
-	}
+	// Room for the request and the filters, which name the child's pid
+	// and so are assembled once it runs.
+	cfgSize := len(req.marshal()) + 2*8*bpfMaxInsns
 	replySize := 64<<10 + len(r.syms)*128
-	p := iso.takeSpare(len(cfg), replySize)
+	p := iso.takeSpare(cfgSize, replySize)
 	if p != nil {
 		// The next spare starts a little after this load, so that its
 		// exec and runtime start do not compete with the plugin's
 		// first calls for the CPU.
 		defer time.AfterFunc(spareDelay, iso.refill)
 	} else {
-		if p, err = iso.newProc(len(cfg), replySize); err != nil {
+		var err error
+		if p, err = iso.newProc(cfgSize, replySize); err != nil {
 			return nil, nil, err
 		}
 	}
-	p.deliver(r, cfg)
-	rep, err := p.awaitStart()
-	if err != nil {
-		p.kill("load failed")
+	fail := func(why string, err error) (*proc, *reply, error) {
+		p.kill(why)
 		<-p.done
 		unix.Munmap(p.mem)
 		return nil, nil, err
 	}
+	var err error
+	if req.LoadFilter, req.RunFilter, err = filters(p.pid, iso.opts.Policy); err != nil {
+		return fail("load failed", err)
+	}
+	cfg := req.marshal()
+	if len(cfg) > p.cfgCap {
+		return fail("load failed", fmt.Errorf("isolate: request of %d bytes, room for %d", len(cfg), p.cfgCap))
+	}
+	p.deliver(r, cfg)
+	rep, err := p.awaitStart()
+	if err != nil {
+		return fail("load failed", err)
+	}
 	if len(rep.Syms) != len(r.syms) {
-		p.kill("protocol")
-		<-p.done
-		unix.Munmap(p.mem)
-		return nil, nil, fmt.Errorf("isolate: child looked up %d symbols, want %d: %w", len(rep.Syms), len(r.syms), ErrProtocol)
+		return fail("protocol", fmt.Errorf("isolate: child looked up %d symbols, want %d: %w", len(rep.Syms), len(r.syms), ErrProtocol))
 	}
 	p.name.Store(&rep.Name)
 	iso.mu.Lock()
@@ -422,7 +429,7 @@ func (p *proc) awaitStart() (*reply, error) {
 		return nil, fmt.Errorf("isolate: reply length %d: %w", h.replyLen, ErrProtocol)
 	}
 	var rep reply
-	if err := json.Unmarshal(p.mem[h.replyOff:h.replyOff+h.replyLen], &rep); err != nil {
+	if err := rep.unmarshal(p.mem[h.replyOff : h.replyOff+h.replyLen]); err != nil {
 		return nil, fmt.Errorf("isolate: reply: %v: %w", err, ErrProtocol)
 	}
 	if rep.Err != "" {
