@@ -107,7 +107,13 @@ func (d *decoder) u64() uint64 {
 	return 0
 }
 
-func (d *decoder) bool() bool { return d.u8() != 0 }
+func (d *decoder) bool() bool {
+	v := d.u8()
+	if v > 1 {
+		d.err = errShort
+	}
+	return v == 1
+}
 
 // count reads a list's length, each item at least min bytes: a count the
 // rest cannot hold is an error (no allocation sized by hostile input).
