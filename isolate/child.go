@@ -80,8 +80,14 @@ func childMain(fd int) int {
 	for i := range c.chans {
 		go c.chans[i].serve(i)
 	}
-	// A spare child waits here, its runtime started, for its request.
+	// A spare child confines itself and waits here, its runtime started,
+	// for its request.
+	var run []unix.SockFilter
 	if atomic.LoadUint32(&h.goWord) == 0 {
+		var err error
+		if run, err = c.confineSpare(); err != nil {
+			return 125
+		}
 		atomic.StoreUint32(&h.state, stWaiting)
 		futexWake(&h.state)
 		for atomic.LoadUint32(&h.goWord) == 0 {
@@ -92,7 +98,7 @@ func childMain(fd int) int {
 	if uint64(h.cfgOff)+uint64(h.cfgLen) > uint64(len(mem)) {
 		return 123
 	}
-	rep := c.start()
+	rep := c.start(run)
 	b := rep.marshal()
 	if uint64(h.replyOff)+uint64(len(b)) > uint64(h.slotsOff) || h.slotsOff > uint32(len(mem)) {
 		b = (&reply{Err: "isolate: reply too large"}).marshal()
@@ -126,17 +132,46 @@ func (c *child) channels() error {
 	return nil
 }
 
-// start confines the process, loads the plugin and looks up the symbols
-// the host asks for.
-func (c *child) start() reply {
+// confineSpare confines a spare child before its request, by the policy
+// the host wrote in the request area before the exec (the filters name
+// the pid, so the spare assembles them itself, while it has time); it
+// returns the run filter, for after the load.
+func (c *child) confineSpare() ([]unix.SockFilter, error) {
+	h := c.hdr
+	if uint64(h.cfgOff)+uint64(h.cfgLen) > uint64(len(c.mem)) {
+		return nil, errors.New("isolate: bad request area")
+	}
+	var pre request
+	if err := pre.unmarshal(c.mem[h.cfgOff : h.cfgOff+h.cfgLen]); err != nil {
+		return nil, err
+	}
+	load, run, err := filters(os.Getpid(), pre.Policy)
+	if err != nil {
+		return nil, err
+	}
+	if err := confine(pre.Policy, load, &h.sys); err != nil {
+		return nil, err
+	}
+	if run == nil {
+		run = []unix.SockFilter{} // NoSeccomp: confined, no filter to add
+	}
+	return run, nil
+}
+
+// start confines the process (unless a spare did: then run is its run
+// filter), loads the plugin and looks up the symbols the host asks for.
+func (c *child) start(run []unix.SockFilter) reply {
 	h := c.hdr
 	if err := c.req.unmarshal(c.mem[h.cfgOff : h.cfgOff+h.cfgLen]); err != nil {
 		return reply{Err: "isolate: bad request: " + err.Error()}
 	}
 	pol := c.req.Policy
 	var rep reply
-	if err := confine(pol, c.req.LoadFilter, &h.sys); err != nil {
-		return reply{Err: "isolate: confine: " + err.Error()}
+	if run == nil {
+		if err := confine(pol, c.req.LoadFilter, &h.sys); err != nil {
+			return reply{Err: "isolate: confine: " + err.Error()}
+		}
+		run = c.req.RunFilter
 	}
 	rep.Seccomp = !pol.NoSeccomp
 
@@ -167,7 +202,7 @@ func (c *child) start() reply {
 		rep.Syms = append(rep.Syms, s)
 	}
 	if !pol.NoSeccomp {
-		if err := installFilter(c.req.RunFilter, false); err != nil {
+		if err := installFilter(run, false); err != nil {
 			return reply{Err: "isolate: confine: " + err.Error()}
 		}
 	}

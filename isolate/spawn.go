@@ -135,14 +135,15 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 	cfgSize := len(req.marshal()) + 2*8*bpfMaxInsns
 	replySize := 64<<10 + len(r.syms)*128
 	p := iso.takeSpare(cfgSize, replySize)
-	if p != nil {
+	spare := p != nil
+	if spare {
 		// The next spare starts a little after this load, so that its
 		// exec and runtime start do not compete with the plugin's
 		// first calls for the CPU.
 		defer time.AfterFunc(spareDelay, iso.refill)
 	} else {
 		var err error
-		if p, err = iso.newProc(cfgSize, replySize); err != nil {
+		if p, err = iso.newProc(cfgSize, replySize, nil); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -153,8 +154,16 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 		return nil, nil, err
 	}
 	var err error
-	if req.LoadFilter, req.RunFilter, err = filters(p.pid, iso.opts.Policy); err != nil {
-		return fail("load failed", err)
+	if spare {
+		// It reads its policy first and confines itself (see newProc):
+		// the request may overwrite that only once it waits.
+		if err := p.awaitWaiting(); err != nil {
+			return fail("load failed", err)
+		}
+	} else {
+		if req.LoadFilter, req.RunFilter, err = filters(p.pid, iso.opts.Policy); err != nil {
+			return fail("load failed", err)
+		}
 	}
 	cfg := req.marshal()
 	if len(cfg) > p.cfgCap {
@@ -178,8 +187,9 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 
 // newProc maps the memory for a request of up to cfgSize bytes and a
 // reply of up to replySize, and starts a child on it, which waits for
-// deliver (at once, or later for a spare).
-func (iso *Isolator) newProc(cfgSize, replySize int) (*proc, error) {
+// deliver (at once, or later for a spare). A spare gets pre, a request
+// holding only the policy, to confine itself with while it waits.
+func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte) (*proc, error) {
 	const page = 4096
 	cfgOff := hdrSize
 	replyOff := (cfgOff + cfgSize + page - 1) &^ (page - 1)
@@ -203,6 +213,9 @@ func (iso *Isolator) newProc(cfgSize, replySize int) (*proc, error) {
 	h := hdrAt(mem)
 	h.magic, h.nslots, h.slotSize = magic, uint32(iso.opts.Channels), uint32(slotSize)
 	h.cfgOff, h.replyOff, h.slotsOff = uint32(cfgOff), uint32(replyOff), uint32(slotsOff)
+	if len(pre) <= replyOff-cfgOff {
+		h.cfgLen = uint32(copy(mem[cfgOff:], pre))
+	}
 	p := &proc{iso: iso, mem: mem, hdr: h, done: make(chan struct{}), nfree: make(chan struct{}, iso.opts.Channels),
 		cfgCap: replyOff - cfgOff, replyCap: slotsOff - replyOff}
 	for i := 0; i < iso.opts.Channels; i++ {
@@ -265,7 +278,8 @@ func (iso *Isolator) refill() {
 		return
 	}
 	defer close(done)
-	p, err := iso.newProc(spareCfgSize, 64<<10+64*128)
+	pre := (&request{Policy: iso.opts.Policy}).marshal()
+	p, err := iso.newProc(spareCfgSize, 64<<10+64*128, pre)
 	iso.mu.Lock()
 	iso.filling = nil
 	if err == nil && !iso.closed {
@@ -303,13 +317,27 @@ func (iso *Isolator) Prestart() error {
 			<-filling
 		}
 	}
-	for atomic.LoadUint32(&p.hdr.state) != stWaiting {
+	return p.awaitWaiting()
+}
+
+// awaitWaiting waits until a spare child is confined and waits for its
+// request.
+func (p *proc) awaitWaiting() error {
+	for {
+		st := atomic.LoadUint32(&p.hdr.state)
+		if st == stWaiting {
+			return nil
+		}
 		if p.dead.Load() {
 			return p.exitErr
 		}
-		futexWaitTimeout(&p.hdr.state, atomic.LoadUint32(&p.hdr.state), time.Millisecond)
+		if st != stStarting {
+			return fmt.Errorf("isolate: spare child state %d: %w", st, ErrProtocol)
+		}
+		// The monitor's wake-up cannot change state: sleep briefly and
+		// look at dead again.
+		futexWaitTimeout(&p.hdr.state, st, time.Millisecond)
 	}
-	return nil
 }
 
 // Close ends the spare child, if any; later starts spawn children
