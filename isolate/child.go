@@ -27,7 +27,7 @@ func init() {
 		if err != nil {
 			os.Exit(120)
 		}
-		os.Exit(childMain(fd))
+		os.Exit(childMain(fd, os.Getenv(envSpare) != ""))
 	}
 }
 
@@ -56,7 +56,7 @@ type childChan struct {
 }
 
 // childMain runs the child; its result is the exit status.
-func childMain(fd int) int {
+func childMain(fd int, spare bool) int {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil || st.Size < hdrSize {
 		return 121
@@ -81,13 +81,15 @@ func childMain(fd int) int {
 		go c.chans[i].serve(i)
 	}
 	// A spare child confines itself and waits here, its runtime started,
-	// for its request.
+	// for its request (so does a child that got here before its request).
 	var run []unix.SockFilter
-	if atomic.LoadUint32(&h.goWord) == 0 {
+	if spare {
 		var err error
 		if run, err = c.confineSpare(); err != nil {
 			return 125
 		}
+	}
+	if atomic.LoadUint32(&h.goWord) == 0 {
 		atomic.StoreUint32(&h.state, stWaiting)
 		futexWake(&h.state)
 		for atomic.LoadUint32(&h.goWord) == 0 {

@@ -16,6 +16,10 @@ import (
 // value is the channel's descriptor number.
 const envChild = "RUNPLUG_ISOLATE_CHILD"
 
+// envSpare marks a spare child: it finds its policy in the request area
+// (written before the exec) and confines itself before it waits.
+const envSpare = "RUNPLUG_ISOLATE_SPARE"
+
 // childFD is the channel's descriptor in the child.
 const childFD = 3
 

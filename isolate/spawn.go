@@ -213,9 +213,11 @@ func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte) (*proc, error) 
 	h := hdrAt(mem)
 	h.magic, h.nslots, h.slotSize = magic, uint32(iso.opts.Channels), uint32(slotSize)
 	h.cfgOff, h.replyOff, h.slotsOff = uint32(cfgOff), uint32(replyOff), uint32(slotsOff)
-	if len(pre) <= replyOff-cfgOff {
-		h.cfgLen = uint32(copy(mem[cfgOff:], pre))
+	if len(pre) > replyOff-cfgOff {
+		unix.Munmap(mem)
+		return nil, fmt.Errorf("isolate: policy of %d bytes, room for %d", len(pre), replyOff-cfgOff)
 	}
+	h.cfgLen = uint32(copy(mem[cfgOff:], pre))
 	p := &proc{iso: iso, mem: mem, hdr: h, done: make(chan struct{}), nfree: make(chan struct{}, iso.opts.Channels),
 		cfgCap: replyOff - cfgOff, replyCap: slotsOff - replyOff}
 	for i := 0; i < iso.opts.Channels; i++ {
@@ -225,7 +227,7 @@ func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte) (*proc, error) 
 		p.chans = append(p.chans, c)
 		p.release(c)
 	}
-	if err := iso.start(p, memf); err != nil {
+	if err := iso.start(p, memf, pre != nil); err != nil {
 		unix.Munmap(mem)
 		return nil, err
 	}
@@ -365,7 +367,7 @@ func (iso *Isolator) Close() error {
 // Stderr pipe), in a process group of its own, killed when the host
 // dies, in new user, mount, IPC and UTS namespaces when the kernel lets
 // it, and a new network namespace or the shared one (see sharedNet).
-func (iso *Isolator) start(p *proc, memf *os.File) error {
+func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
 	for {
 		cmd := exec.Command("/proc/self/exe")
 		cmd.Args = []string{"runplug-isolate"}
@@ -379,6 +381,9 @@ func (iso *Isolator) start(p *proc, memf *os.File) error {
 		// the child without a report).
 		cmd.Env = []string{fmt.Sprintf("%s=%d", envChild, childFD), fmt.Sprintf("GOMAXPROCS=%d", runtime.GOMAXPROCS(0)),
 			"GODEBUG=containermaxprocs=0,updatemaxprocs=0", fmt.Sprintf("GLIBC_TUNABLES=glibc.malloc.arena_max=%d", 2*runtime.NumCPU())}
+		if spare {
+			cmd.Env = append(cmd.Env, envSpare+"=1")
+		}
 		if v, ok := os.LookupEnv("LD_LIBRARY_PATH"); ok {
 			cmd.Env = append(cmd.Env, "LD_LIBRARY_PATH="+v)
 		}
