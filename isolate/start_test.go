@@ -76,3 +76,41 @@ func TestSharedNetNamespace(t *testing.T) {
 		t.Errorf("report with sockets allowed: %+v, want a network namespace of its own", rep2)
 	}
 }
+
+// TestSpareConfined: a spare child is confined (no_new_privs, the load
+// filter, the address space limit) while it waits for its request.
+func TestSpareConfined(t *testing.T) {
+	iso := isolate.New(isolate.Options{Spare: true, Policy: isolate.Policy{Memory: 4 << 30}})
+	defer iso.Close()
+	if err := iso.Prestart(); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, e := range ents {
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil || !bytes.Contains(env, []byte("RUNPLUG_ISOLATE_SPARE=1\x00")) {
+			continue
+		}
+		stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if f := bytes.Fields(stat[bytes.LastIndexByte(stat, ')')+1:]); len(f) < 2 || string(f[1]) != fmt.Sprint(os.Getpid()) {
+			continue // not ours
+		}
+		found++
+		status, _ := os.ReadFile("/proc/" + e.Name() + "/status")
+		for _, want := range []string{"NoNewPrivs:\t1", "Seccomp:\t2"} {
+			if !bytes.Contains(status, []byte(want)) {
+				t.Errorf("spare %s: /proc status lacks %q", e.Name(), want)
+			}
+		}
+		if limits, _ := os.ReadFile("/proc/" + e.Name() + "/limits"); !bytes.Contains(limits, []byte("4294967296")) {
+			t.Errorf("spare %s: address space limit not set:\n%s", e.Name(), limits)
+		}
+	}
+	if found != 1 {
+		t.Fatalf("%d spare children of this process, want 1", found)
+	}
+}
