@@ -136,12 +136,13 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 	replySize := 64<<10 + len(r.syms)*128
 	p := iso.takeSpare(cfgSize, replySize)
 	spare := p != nil
-	if spare {
-		// The next spare starts a little after this load, so that its
-		// exec and runtime start do not compete with the plugin's
-		// first calls for the CPU.
+	if iso.opts.Spare {
+		// The next spare (or the first, when Prestart was not called)
+		// starts a little after this load, so that its exec and runtime
+		// start do not compete with the plugin's first calls for the CPU.
 		defer time.AfterFunc(spareDelay, iso.refill)
-	} else {
+	}
+	if !spare {
 		var err error
 		if p, err = iso.newProc(cfgSize, replySize, nil); err != nil {
 			return nil, nil, err
