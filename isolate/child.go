@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -268,8 +269,18 @@ func (ch *childChan) serve(i int) {
 	runtime.LockOSThread()
 	ch.c.tids[i].Store(int32(unix.Gettid()))
 	h := ch.h
+	spin := time.Duration(0) // nothing to expect before the first request
 	for {
-		v, _ := waitChange(&h.toChild, &h.childWaiting, ch.seen, nil, waitSpin)
+		t0 := time.Now()
+		v, _ := waitChange(&h.toChild, &h.childWaiting, ch.seen, nil, spin)
+		// Spin for the next request only when this one came within a
+		// spin's time: a caller in a loop finds the thread awake, while
+		// an occasional caller costs the child no CPU.
+		if time.Since(t0) < waitSpin {
+			spin = waitSpin
+		} else {
+			spin = 0
+		}
 		ch.seen = v
 		ch.handle()
 		h.kind = opResult
