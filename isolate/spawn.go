@@ -134,16 +134,25 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 	// and so are assembled once it runs.
 	cfgSize := len(req.marshal()) + 2*8*bpfMaxInsns
 	replySize := 64<<10 + len(r.syms)*128
-	p := iso.takeSpare(cfgSize, replySize)
-	spare := p != nil
 	if iso.opts.Spare {
 		// The next spare (or the first, when Prestart was not called)
 		// starts a little after this load, so that its exec and runtime
 		// start do not compete with the plugin's first calls for the CPU.
 		defer time.AfterFunc(spareDelay, iso.refill)
 	}
+	p := iso.takeSpare(cfgSize, replySize)
+	// A spare reads its policy first and confines itself (see newProc):
+	// the request may overwrite that only once it waits. One that failed
+	// to is dropped, and the load gets a child of its own.
+	if p != nil && p.awaitWaiting() != nil {
+		p.kill("spare failed")
+		<-p.done
+		unix.Munmap(p.mem)
+		p = nil
+	}
+	spare := p != nil
+	var err error
 	if !spare {
-		var err error
 		if p, err = iso.newProc(cfgSize, replySize, nil); err != nil {
 			return nil, nil, err
 		}
@@ -154,14 +163,7 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 		unix.Munmap(p.mem)
 		return nil, nil, err
 	}
-	var err error
-	if spare {
-		// It reads its policy first and confines itself (see newProc):
-		// the request may overwrite that only once it waits.
-		if err := p.awaitWaiting(); err != nil {
-			return fail("load failed", err)
-		}
-	} else {
+	if !spare {
 		if req.LoadFilter, req.RunFilter, err = filters(p.pid, iso.opts.Policy); err != nil {
 			return fail("load failed", err)
 		}

@@ -8,7 +8,10 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
@@ -77,6 +80,31 @@ func TestSharedNetNamespace(t *testing.T) {
 	}
 }
 
+// spares returns the pids of this process's spare children.
+func spares(t *testing.T) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err != nil || !bytes.Contains(env, []byte("RUNPLUG_ISOLATE_SPARE=1\x00")) {
+			continue
+		}
+		stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if f := bytes.Fields(stat[bytes.LastIndexByte(stat, ')')+1:]); len(f) >= 2 && string(f[1]) == fmt.Sprint(os.Getpid()) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
 // TestSpareConfined: a spare child is confined (no_new_privs, the load
 // filter, the address space limit) while it waits for its request.
 func TestSpareConfined(t *testing.T) {
@@ -85,32 +113,52 @@ func TestSpareConfined(t *testing.T) {
 	if err := iso.Prestart(); err != nil {
 		t.Fatal(err)
 	}
-	ents, err := os.ReadDir("/proc")
+	pids := spares(t)
+	if len(pids) != 1 {
+		t.Fatalf("spare children of this process: %v, want one", pids)
+	}
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pids[0]))
+	for _, want := range []string{"NoNewPrivs:\t1", "Seccomp:\t2"} {
+		if !bytes.Contains(status, []byte(want)) {
+			t.Errorf("spare %d: /proc status lacks %q", pids[0], want)
+		}
+	}
+	if limits, _ := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pids[0])); !bytes.Contains(limits, []byte("4294967296")) {
+		t.Errorf("spare %d: address space limit not set:\n%s", pids[0], limits)
+	}
+}
+
+// TestSpareDied: a load whose spare died gets a child of its own.
+func TestSpareDied(t *testing.T) {
+	iso := isolate.New(isolate.Options{Spare: true})
+	defer iso.Close()
+	l := loader.New(loader.Options{Isolation: iso})
+	defer l.Close()
+	if err := iso.Prestart(); err != nil {
+		t.Fatal(err)
+	}
+	pids := spares(t)
+	if len(pids) != 1 {
+		t.Fatalf("spare children of this process: %v, want one", pids)
+	}
+	// Kill it through a pidfd and wait (on the pidfd, with a deadline)
+	// until it is gone.
+	pidfd, err := unix.PidfdOpen(pids[0], 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := 0
-	for _, e := range ents {
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil || !bytes.Contains(env, []byte("RUNPLUG_ISOLATE_SPARE=1\x00")) {
-			continue
-		}
-		stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if f := bytes.Fields(stat[bytes.LastIndexByte(stat, ')')+1:]); len(f) < 2 || string(f[1]) != fmt.Sprint(os.Getpid()) {
-			continue // not ours
-		}
-		found++
-		status, _ := os.ReadFile("/proc/" + e.Name() + "/status")
-		for _, want := range []string{"NoNewPrivs:\t1", "Seccomp:\t2"} {
-			if !bytes.Contains(status, []byte(want)) {
-				t.Errorf("spare %s: /proc status lacks %q", e.Name(), want)
-			}
-		}
-		if limits, _ := os.ReadFile("/proc/" + e.Name() + "/limits"); !bytes.Contains(limits, []byte("4294967296")) {
-			t.Errorf("spare %s: address space limit not set:\n%s", e.Name(), limits)
-		}
+	defer unix.Close(pidfd)
+	if err := unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0); err != nil {
+		t.Fatal(err)
 	}
-	if found != 1 {
-		t.Fatalf("%d spare children of this process, want 1", found)
+	if n, err := unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, 10000); n != 1 {
+		t.Fatalf("spare still alive: %v", err)
+	}
+	p := load(t, l, "isolate_faults")
+	if pid := pidOf(t, p); pid == pids[0] {
+		t.Fatalf("loaded in the dead spare %d", pid)
+	}
+	if r, err := call(t, p, "add", 2, 3); err != nil || r != 5 {
+		t.Fatalf("add = %d, %v", r, err)
 	}
 }
