@@ -140,45 +140,54 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 		// start do not compete with the plugin's first calls for the CPU.
 		defer time.AfterFunc(spareDelay, iso.refill)
 	}
+	drop := func(p *proc, why string) {
+		if !p.dead.Load() {
+			p.kill(why)
+		}
+		<-p.done
+		unix.Munmap(p.mem)
+	}
 	p := iso.takeSpare(cfgSize, replySize)
 	// A spare reads its policy first and confines itself (see newProc):
 	// the request may overwrite that only once it waits. One that failed
 	// to is dropped, and the load gets a child of its own.
 	if p != nil && p.awaitWaiting() != nil {
-		p.kill("spare failed")
-		<-p.done
-		unix.Munmap(p.mem)
+		drop(p, "spare failed")
 		p = nil
 	}
-	spare := p != nil
-	var err error
-	if !spare {
-		if p, err = iso.newProc(cfgSize, replySize, nil); err != nil {
-			return nil, nil, err
+	var rep *reply
+	for rep == nil {
+		spare := p != nil
+		var err error
+		if !spare {
+			if p, err = iso.newProc(cfgSize, replySize, nil); err != nil {
+				return nil, nil, err
+			}
+			if req.LoadFilter, req.RunFilter, err = filters(p.pid, iso.opts.Policy); err != nil {
+				drop(p, "load failed")
+				return nil, nil, err
+			}
 		}
-	}
-	fail := func(why string, err error) (*proc, *reply, error) {
-		p.kill(why)
-		<-p.done
-		unix.Munmap(p.mem)
-		return nil, nil, err
-	}
-	if !spare {
-		if req.LoadFilter, req.RunFilter, err = filters(p.pid, iso.opts.Policy); err != nil {
-			return fail("load failed", err)
+		cfg := req.marshal()
+		if len(cfg) > p.cfgCap {
+			drop(p, "load failed")
+			return nil, nil, fmt.Errorf("isolate: request of %d bytes, room for %d", len(cfg), p.cfgCap)
 		}
-	}
-	cfg := req.marshal()
-	if len(cfg) > p.cfgCap {
-		return fail("load failed", fmt.Errorf("isolate: request of %d bytes, room for %d", len(cfg), p.cfgCap))
-	}
-	p.deliver(r, cfg)
-	rep, err := p.awaitStart()
-	if err != nil {
-		return fail("load failed", err)
+		p.deliver(r, cfg)
+		if rep, err = p.awaitStart(); err != nil {
+			// A spare that died before it took the request (still
+			// waiting) says nothing about the plugin: start another.
+			again := spare && atomic.LoadUint32(&p.hdr.state) == stWaiting
+			drop(p, "load failed")
+			if !again {
+				return nil, nil, err
+			}
+			p, rep = nil, nil
+		}
 	}
 	if len(rep.Syms) != len(r.syms) {
-		return fail("protocol", fmt.Errorf("isolate: child looked up %d symbols, want %d: %w", len(rep.Syms), len(r.syms), ErrProtocol))
+		drop(p, "protocol")
+		return nil, nil, fmt.Errorf("isolate: child looked up %d symbols, want %d: %w", len(rep.Syms), len(r.syms), ErrProtocol)
 	}
 	p.name.Store(&rep.Name)
 	iso.mu.Lock()
