@@ -130,9 +130,10 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 	for _, h := range r.hostFns {
 		req.Host = append(req.Host, hostFunc{Name: h.Name, Strings: h.Strings})
 	}
-	// Room for the request and the filters, which name the child's pid
-	// and so are assembled once it runs.
-	cfgSize := len(req.marshal()) + 2*8*bpfMaxInsns
+	// The request's size without the filters (a spare makes its own);
+	// a new child gets room for them too (they name its pid, so they are
+	// assembled once it runs).
+	cfgSize := len(req.marshal())
 	replySize := 64<<10 + len(r.syms)*128
 	if iso.opts.Spare {
 		// The next spare (or the first, when Prestart was not called)
@@ -160,7 +161,7 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 		spare := p != nil
 		var err error
 		if !spare {
-			if p, err = iso.newProc(cfgSize, replySize, nil); err != nil {
+			if p, err = iso.newProc(cfgSize+2*8*bpfMaxInsns, replySize, nil); err != nil {
 				return nil, nil, err
 			}
 			if req.LoadFilter, req.RunFilter, err = filters(p.pid, iso.opts.Policy); err != nil {
