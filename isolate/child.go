@@ -188,7 +188,7 @@ func (c *child) start(run []unix.SockFilter) reply {
 		}
 	}
 	var err error
-	if c.req.Image != nil {
+	if c.req.Path == "" { // LoadBytes (Load sends an absolute path); an empty image decodes as nil
 		c.p, err = l.LoadBytes(c.req.Name, c.req.Image)
 	} else {
 		c.p, err = l.Load(c.req.Path)

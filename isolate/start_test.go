@@ -4,6 +4,7 @@ package isolate_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/runplug/runplug/elfmap"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 )
@@ -160,5 +162,21 @@ func TestSpareDied(t *testing.T) {
 	}
 	if r, err := call(t, p, "add", 2, 3); err != nil || r != 5 {
 		t.Fatalf("add = %d, %v", r, err)
+	}
+}
+
+// TestLoadBytesEmpty: an empty image is refused as in process (the child
+// loads bytes, not a path, though the request's empty image decodes as
+// nil).
+func TestLoadBytesEmpty(t *testing.T) {
+	_, want := loader.New(loader.Options{}).LoadBytes("empty.so", nil)
+	if want == nil {
+		t.Fatal("in process: empty image accepted")
+	}
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
+	_, err := l.LoadBytes("empty.so", nil)
+	t.Logf("in process: %v; isolated: %v", want, err)
+	if err == nil || !errors.Is(err, elfmap.ErrMalformed) || !errors.Is(want, elfmap.ErrMalformed) {
+		t.Fatalf("isolated LoadBytes of an empty image: %v, want elfmap.ErrMalformed as in process (%v)", err, want)
 	}
 }
