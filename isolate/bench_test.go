@@ -35,8 +35,9 @@ func median(b *testing.B, ds []time.Duration, scale float64, unit string) {
 
 // BenchmarkStart: spawn the child, map and link the plugin there, call it
 // once; then close (not timed). With the default policy (new namespaces
-// where the kernel permits), without namespaces, and with a spare child
-// started ahead (Options.Spare; its start is not timed).
+// where the kernel permits; the network one shared when the host may make
+// it), without namespaces, and with a spare child started ahead
+// (Options.Spare; its start and confinement are not timed).
 func BenchmarkStart(b *testing.B) {
 	path, err := plugintest.BuildErr("isolate_faults")
 	if err != nil {

@@ -11,25 +11,38 @@ import (
 	"github.com/runplug/runplug/sandbox"
 )
 
-// acquire takes a free channel, or fails when the child is dead.
+// acquire takes the free channel released last, or fails when the child
+// is dead. Last in, first out: the child's thread serving that channel is
+// the one still spinning for its next request, so a goroutine calling in
+// a loop finds it awake. (A queue hands every call to the channel idle
+// longest, whose thread sleeps, and makes every idle thread spin.)
 func (p *proc) acquire() (*hostChan, error) {
 	if p.dead.Load() {
 		return nil, p.exitErr
 	}
 	select {
-	case c := <-p.free:
-		return c, nil
+	case <-p.nfree:
 	default:
+		select {
+		case <-p.nfree:
+		case <-p.done:
+			return nil, p.exitErr
+		}
 	}
-	select {
-	case c := <-p.free:
-		return c, nil
-	case <-p.done:
-		return nil, p.exitErr
-	}
+	p.freeMu.Lock()
+	c := p.free[len(p.free)-1]
+	p.free = p.free[:len(p.free)-1]
+	p.freeMu.Unlock()
+	return c, nil
 }
 
-func (p *proc) release(c *hostChan) { p.free <- c }
+// release gives c back: on top of the stack, then its token.
+func (p *proc) release(c *hostChan) {
+	p.freeMu.Lock()
+	p.free = append(p.free, c)
+	p.freeMu.Unlock()
+	p.nfree <- struct{}{}
+}
 
 // roundTrip sends the request in c and waits for the reply, serving the
 // host calls the plugin makes meanwhile. ctx may be nil; when it is done
@@ -50,7 +63,7 @@ func (c *hostChan) roundTrip(ctx context.Context) error {
 	c.panicVal = nil
 	post(&h.toChild, &h.childWaiting)
 	for {
-		v, ok := waitChange(&h.toHost, &h.hostWaiting, c.seen, &p.dead, replySpin)
+		v, ok := waitChange(&h.toHost, &h.hostWaiting, c.seen, &p.dead, waitSpin)
 		if !ok || p.dead.Load() {
 			<-p.done // exitErr is complete
 			if ctx != nil && ctx.Err() != nil {

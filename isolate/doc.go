@@ -39,7 +39,10 @@
 // in its own process group, with PR_SET_PDEATHSIG (set from a spawner
 // thread that never exits, since the signal follows the forking thread),
 // in new user, network, mount, IPC and UTS namespaces when the kernel
-// permits them (Isolator.Report says what it got and why not), with
+// permits them (Isolator.Report says what it got and why not; children
+// whose policy allows no socket share one empty network namespace,
+// "net-shared", made once by a spawner thread of its own when the host
+// may make one, rather than each making one: README, Isolation), with
 // RLIMIT_AS, RLIMIT_CPU, RLIMIT_NOFILE and RLIMIT_CORE set, and
 // no_new_privs. It installs the seccomp filter before it loads the plugin
 // (so the plugin's constructors run confined): DefaultSyscalls plus
@@ -49,13 +52,14 @@
 // Policy.AllowOpen). A forbidden call traps (SECCOMP_RET_TRAP): a SIGSYS
 // handler written in assembly (sigsys_amd64.s; no Go code can run at that
 // point) writes si_syscall and si_call_addr to the shared memory and ends
-// the process, and the host names the call from that record. The filter
-// is assembled by github.com/elastic/go-seccomp-bpf (argument conditions,
-// the x86-64 name table, the x32 and architecture checks).
+// the process, and the host names the call from that record. The host
+// assembles the filters (a spare child its own) with
+// github.com/elastic/go-seccomp-bpf (argument conditions, the x86-64 name
+// table, the x32 and architecture checks).
 //
 // With Options.Spare the Isolator keeps one child started ahead: its
-// runtime is up and its serving threads wait, unconfined but holding no
-// plugin, on a futex for the request; a Load or Restart then only sends
+// runtime is up, it is confined (limits, the load filter) and its serving
+// threads wait, holding no plugin, on a futex for the request; a Load or Restart then only sends
 // it, and the next spare starts once that load is done. Isolator.Close
 // ends the spare.
 //
@@ -73,14 +77,15 @@
 // registers, the result, a fault report) and a data area for buffers and
 // strings, its last eighth kept for the strings of host calls. A call
 // writes the registers in place (no serialisation), bumps the child's
-// word and waits on its own. A side awaiting a reply (the host awaiting a
-// call's result, the child a host function's) spins on atomic loads for a
+// word and waits on its own. A waiting side (the host awaiting a call's
+// result, the child a host function's, and the child's serving thread
+// awaiting the next request after a call) spins on atomic loads for a
 // bounded time (tens of µs; a raw sched_yield every few loads gives the
 // CPU to the other process if it is queued for this one), then sleeps
-// with FUTEX_WAIT; a serving thread awaiting the next request sleeps at
-// once (a spinner there made calls several times slower in every
-// measurement, loaded machine or not; README's Isolation section). The
-// other side calls FUTEX_WAKE, a raw system call since it never blocks,
+// with FUTEX_WAIT. The host hands out the channel released last, so a
+// goroutine calling in a loop finds the same serving thread still
+// spinning; idle channels' threads sleep. The other side calls
+// FUTEX_WAKE, a raw system call since it never blocks,
 // only when the waiter said it sleeps (a flag beside the word). A host function the plugin calls comes back on the same channel
 // as a message of its own; the waiting host goroutine runs it and answers,
 // so a host function may call the plugin again (on another channel).
@@ -92,7 +97,7 @@
 // thread. Goroutines are not threads: a host with thousands of goroutines
 // would need as many child threads, and Go moves goroutines between
 // threads anyway; a fixed pool bounds the child's threads and memory,
-// lets any goroutine use any free channel, and a caller that finds none
+// lets any goroutine use any free channel (the last released first), and a caller that finds none
 // free waits for one. A host function that re-enters the plugin needs a
 // second free channel.
 //

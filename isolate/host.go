@@ -110,7 +110,11 @@ type proc struct {
 	mem   []byte
 	hdr   *header
 	chans []*hostChan
-	free  chan *hostChan
+	// The free channels: a stack (see acquire), and one token in nfree
+	// per channel on it.
+	freeMu sync.Mutex
+	free   []*hostChan
+	nfree  chan struct{}
 
 	name atomic.Pointer[string] // the plugin's name, once loaded
 	dead atomic.Bool

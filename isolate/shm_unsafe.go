@@ -28,12 +28,14 @@ const (
 	hdrSize  = 4096
 	slotHdr  = 4096 // a channel's header page; its data area follows
 	maxSlots = 64
-	// How long a side awaiting a reply spins (atomic loads, sched_yield
-	// every yieldEvery) before it sleeps on the futex: the host awaiting
-	// a call's result, the child awaiting a host function's. A serving
-	// thread awaiting the next request does not spin: measured, a spin
-	// there made calls several times slower (README, Isolation).
-	replySpin  = 50 * time.Microsecond
+	// How long a waiting side spins (atomic loads, sched_yield every
+	// yieldEvery) before it sleeps on the futex: the host awaiting a
+	// call's result, the child awaiting a host function's result, and
+	// the child's serving thread awaiting the next request after a call
+	// (the host reuses the channel released last, see acquire, so a
+	// caller in a loop finds its serving thread awake; README,
+	// Isolation, has the figures).
+	waitSpin   = 50 * time.Microsecond
 	yieldEvery = 16
 	spinCheck  = 8 // loads between clock reads
 )

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -148,6 +150,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return callFailed(stderr, fmt.Sprintf("call %s %s", path, symbol), err)
 	}
+	flushCStdio(l, logger)
 	text, err := formatResult(*ret, r.Int, r.Float)
 	if err != nil {
 		return fail(stderr, fmt.Errorf("call %s %s: result: %w", path, symbol, err))
@@ -171,4 +174,20 @@ func callFailed(stderr io.Writer, what string, err error) int {
 		return exitFault
 	}
 	return fail(stderr, fmt.Errorf("%s: %w", what, err))
+}
+
+// flushCStdio flushes the C library's stdio buffers (fflush(NULL)), so
+// that what the plugin printed with printf comes out, before the result:
+// a Go program exits without running C's exit handlers, which would.
+func flushCStdio(l *loader.Loader, logger hclog.Logger) {
+	libc, err := l.Load("libc.so.6")
+	if err == nil {
+		var f *loader.Func
+		if f, err = libc.Func("fflush"); err == nil {
+			_, err = f.Call(0)
+		}
+	}
+	if err != nil {
+		logger.Warn("C stdio not flushed", "error", err)
+	}
 }

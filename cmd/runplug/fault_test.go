@@ -106,16 +106,19 @@ func TestBinaryExitStatus(t *testing.T) {
 	tests := []struct {
 		args []string
 		code int
+		out  string // what the output must hold, when set
 	}{
-		{nil, exitOK},
-		{[]string{"inspect", faults}, exitOK},
-		{[]string{"call", faults, "faults_ok", "1", "2"}, exitOK},
-		{[]string{"call", faults, "fault_null_read"}, exitFault},
-		{[]string{"call", faults, "fault_recurse", "0"}, exitFault},
-		{[]string{"call", faults, "no_such_symbol"}, exitError},
-		{[]string{"inspect", os.DevNull}, exitError},
-		{[]string{"inspect"}, exitUsage},
-		{[]string{"frobnicate"}, exitUsage},
+		{nil, exitOK, ""},
+		// The plugin's C stdio output comes out, before the result.
+		{[]string{"call", "libc.so.6", "printf", "s:%d-%s-%.1f\n", "...", "42", "s:hi", "d:2.5"}, exitOK, "42-hi-2.5\n10\n"},
+		{[]string{"inspect", faults}, exitOK, ""},
+		{[]string{"call", faults, "faults_ok", "1", "2"}, exitOK, ""},
+		{[]string{"call", faults, "fault_null_read"}, exitFault, ""},
+		{[]string{"call", faults, "fault_recurse", "0"}, exitFault, ""},
+		{[]string{"call", faults, "no_such_symbol"}, exitError, ""},
+		{[]string{"inspect", os.DevNull}, exitError, ""},
+		{[]string{"inspect"}, exitUsage, ""},
+		{[]string{"frobnicate"}, exitUsage, ""},
 	}
 	for _, tt := range tests {
 		cmd := exec.Command(bin, tt.args...)
@@ -129,6 +132,9 @@ func TestBinaryExitStatus(t *testing.T) {
 		}
 		if code != tt.code {
 			t.Errorf("runplug %s: exit %d, want %d\n%s", strings.Join(tt.args, " "), code, tt.code, out)
+		}
+		if !strings.Contains(string(out), tt.out) {
+			t.Errorf("runplug %s: output %q, want it to hold %q", strings.Join(tt.args, " "), out, tt.out)
 		}
 		if strings.Contains(string(out), "goroutine ") || strings.Contains(string(out), "panic:") {
 			t.Errorf("runplug %s: Go crash output:\n%s", strings.Join(tt.args, " "), out)
