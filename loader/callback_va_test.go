@@ -197,3 +197,40 @@ func TestVarArgsSignatures(t *testing.T) {
 	}
 	release()
 }
+
+// BenchmarkCallbackVariadic: a plugin function calls unsigned f(unsigned,
+// ...) with one variable argument, f being the C callee or a Go callback
+// reading it through VarArgs (reflect). Per op: the plugin call and the
+// call of f.
+//
+//	go test -run '^$' -bench 'CallbackVariadic$' -count 3 ./loader
+func BenchmarkCallbackVariadic(b *testing.B) {
+	l := newLoader(b, Options{})
+	p := load(b, l, "cb_va")
+	call, err := Bind2[uintptr, int64, uint32](p, "call_uint_va")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cf, err := p.Func("uint_va")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cb, err := NewCallback(func(a uint32, va *VarArgs) uint32 { return a*3 + va.Uint32() })
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cb.Release()
+	for _, form := range []struct {
+		name string
+		fn   uintptr
+	}{{"c", cf.Addr()}, {"typed", cb.Ptr()}} {
+		b.Run("form="+form.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := call(form.fn, int64(i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
