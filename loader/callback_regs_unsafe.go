@@ -133,58 +133,123 @@ func assignRegs(ts []reflect.Type) ([][]regScalar, bool) {
 }
 
 // regFrameCall is the register form of a general host function or
-// callback: its C plan (abi) and its Go registers.
+// callback: for each Go argument register, where the C caller put its
+// bytes, and for each C result register, which Go result register bytes
+// go there.
 type regFrameCall struct {
-	fn      goRegFunc
-	plan    *abi.Plan
-	args    []reflect.Type
-	regs    [][]regScalar // per argument; nil for a string
-	strReg  []uint8       // per argument: a string's first integer register
-	offs    []uintptr     // per argument: its bytes' offset in the argument buffer
-	res     []regScalar   // the result's scalars, nil without a result
-	resSize uintptr
-	resKind argKind // a scalar result's kind (extended as the register forms do), else kVoid
+	fn       goRegFunc
+	moves    []argMove
+	res      []resMove // nil without a result, or for a scalar one
+	resKind  argKind   // a scalar result's kind (extended as the register forms do), else kVoid
+	inMemory bool      // the result goes to the caller's buffer (rdi), resSize bytes
+	resSize  uintptr
+	resWords [4]bool // the result registers the C caller reads: rax, rdx, xmm0, xmm1
 }
 
-// argBufWords bounds the bytes of the arguments of the register form (all
-// of them in registers: at most 24 scalars, each with its padding).
-const argBufWords = 64
+// Where an argument scalar's bytes are: in a saved integer or vector
+// argument register, or in the caller's stack argument area.
+const (
+	inIntReg = iota
+	inFloatReg
+	inStack
+)
 
-// newRegFrameCall returns the register form of fv (of type ft, arguments
-// args, result res, planned as plan), or nil when its arguments or result
-// do not all fit ABIInternal's registers.
+// argMove loads one Go argument register from the C arguments: size bytes
+// at byte off of the saved register idx (where inIntReg, inFloatReg) or
+// of the stack argument area (inStack); a string's move loads the const
+// char * and fills two integer registers from reg.
+type argMove struct {
+	where  uint8
+	idx    uint8
+	reg    uint8 // the Go register: goRegs.i, or goRegs.f for a float
+	float  bool
+	signed bool
+	str    bool
+	size   uintptr
+	off    uintptr
+}
+
+// resMove stores one Go result register's scalar (size bytes) at byte off
+// of the caller's buffer (inMemory) or of C result word word (0 rax, 1
+// rdx, 2 xmm0, 3 xmm1).
+type resMove struct {
+	reg   uint8
+	float bool
+	word  uint8
+	size  uintptr
+	off   uintptr
+}
+
+// scalarSource returns where the byte at offset off of an argument at loc
+// is: its register (and the byte within it) or its stack offset.
+func scalarSource(loc *abi.ArgLoc, off uintptr) (where, idx uint8, at uintptr) {
+	if loc.OnStack {
+		return inStack, 0, uintptr(loc.Offset) + off
+	}
+	for _, part := range loc.Parts {
+		if o := uintptr(part.Offset); off >= o && off < o+8 {
+			if part.Class == abi.Integer {
+				return inIntReg, uint8(part.Reg), off - o
+			}
+			return inFloatReg, uint8(part.Reg), off - o
+		}
+	}
+	return inStack, 0, 0 // not reached: every scalar lies in a part
+}
+
+// newRegFrameCall returns the register form of fv (arguments args, result
+// res of kind resKind, planned as plan), or nil when its arguments or
+// result do not all fit ABIInternal's registers.
 func newRegFrameCall(fv reflect.Value, args []reflect.Type, res reflect.Type, resKind argKind, plan *abi.Plan) *regFrameCall {
 	regs, ok := assignRegs(args)
 	if !ok {
 		return nil
 	}
-	c := &regFrameCall{plan: plan, args: args, regs: regs, strReg: make([]uint8, len(args)), offs: make([]uintptr, len(args)), resKind: resKind}
-	var off uintptr
+	c := &regFrameCall{resKind: resKind, inMemory: plan.Result.InMemory}
 	ni := 0
 	for i, t := range args {
-		c.offs[i] = off
+		loc := &plan.Args[i]
 		if t.Kind() == reflect.String {
-			c.strReg[i] = uint8(ni)
+			where, idx, at := scalarSource(loc, 0)
+			c.moves = append(c.moves, argMove{where: where, idx: idx, off: at, reg: uint8(ni), str: true, size: 8})
 			ni += 2
-			off += 8 // the const char *
 			continue
 		}
 		for _, s := range regs[i] {
+			where, idx, at := scalarSource(loc, s.off)
+			c.moves = append(c.moves, argMove{where: where, idx: idx, off: at, reg: s.reg, float: s.float, signed: s.signed, size: s.size})
 			if !s.float {
 				ni++
 			}
 		}
-		off = (off + t.Size() + 7) &^ 7
-	}
-	if (off+7)/8 > argBufWords {
-		return nil
 	}
 	if res != nil {
 		rs, ok := assignRegs([]reflect.Type{res})
 		if !ok || rs[0] == nil {
 			return nil
 		}
-		c.res, c.resSize = rs[0], res.Size()
+		c.resSize = res.Size()
+		for _, s := range rs[0] {
+			m := resMove{reg: s.reg, float: s.float, size: s.size, off: s.off}
+			if !c.inMemory {
+				for _, part := range plan.Result.Parts {
+					if o := uintptr(part.Offset); s.off >= o && s.off < o+8 {
+						m.word, m.off = uint8(part.Reg), s.off-o
+						if part.Class != abi.Integer {
+							m.word += 2
+						}
+					}
+				}
+			}
+			c.res = append(c.res, m)
+		}
+		for _, part := range plan.Result.Parts {
+			w := part.Reg
+			if part.Class != abi.Integer {
+				w += 2
+			}
+			c.resWords[w] = true
+		}
 	}
 	// Read the func value (a closure pointer) out of a variable of its
 	// own type: the same word, seen as a goRegFunc.
@@ -197,78 +262,70 @@ func newRegFrameCall(fv reflect.Value, args []reflect.Type, res reflect.Type, re
 // call runs the function for a call from C whose argument registers the
 // entry saved in a and whose stack arguments are at stack.
 func (c *regFrameCall) call(a *sandbox.Args, stack uintptr) sandbox.Result {
-	var buf [argBufWords]uint64
 	var strs [goIntRegsAll / 2]string // keeps string arguments alive across the call
 	var in goRegs
-	base := unsafe.Pointer(&buf[0])
-	for i := range c.plan.Args {
-		loc := &c.plan.Args[i]
-		dst := unsafe.Add(base, c.offs[i])
-		readArg(dst, loc, a, stack)
-		if c.regs[i] == nil { // a string: const char * in, Go string out
-			s := goString(*(*uint64)(dst))
-			strs[c.strReg[i]/2] = s
-			r := c.strReg[i]
-			in.i[r], in.i[r+1] = uint64(uintptr(unsafe.Pointer(unsafe.StringData(s)))), uint64(len(s))
-			continue
+	for k := range c.moves {
+		m := &c.moves[k]
+		var p unsafe.Pointer
+		switch m.where {
+		case inIntReg:
+			p = unsafe.Add(unsafe.Pointer(&a.Int[m.idx]), m.off)
+		case inFloatReg:
+			p = unsafe.Add(unsafe.Pointer(&a.Float[m.idx]), m.off)
+		default:
+			p = cPointer(uint64(stack + m.off))
 		}
-		for _, s := range c.regs[i] {
-			p := unsafe.Add(dst, s.off)
-			if s.float {
-				if s.size == 4 {
-					in.f[s.reg] = math.Float64frombits(uint64(*(*uint32)(p)))
-				} else {
-					in.f[s.reg] = *(*float64)(p)
-				}
-				continue
-			}
-			in.i[s.reg] = loadInt(p, s.size, s.signed)
+		switch {
+		case m.str: // const char * in, Go string out
+			s := goString(*(*uint64)(p))
+			strs[m.reg/2] = s
+			in.i[m.reg], in.i[m.reg+1] = uint64(uintptr(unsafe.Pointer(unsafe.StringData(s)))), uint64(len(s))
+		case !m.float:
+			in.i[m.reg] = loadInt(p, m.size, m.signed)
+		case m.size == 4:
+			in.f[m.reg] = math.Float64frombits(uint64(*(*uint32)(p)))
+		default:
+			in.f[m.reg] = *(*float64)(p)
 		}
 	}
 	out := in.call(c.fn)
 	runtime.KeepAlive(&strs)
 	switch {
-	case c.res == nil:
+	case c.resSize == 0:
 		return sandbox.Result{}
 	case c.resKind != kVoid:
 		return regResult(c.resKind, out.i[0], out.f[0])
 	}
-	// The result's bytes, as C lays them out (its Go layout is C's).
-	var rbuf [4]uint64 // 32 bytes: a scalar or struct result in registers is at most 16, one in memory is written in place
-	dst := unsafe.Pointer(&rbuf[0])
-	if c.plan.Result.InMemory {
-		dst = cPointer(a.Int[0]) // rdi: the caller's buffer, returned in rax
-		clear(unsafe.Slice((*byte)(dst), c.resSize))
+	var words [4]uint64 // rax, rdx, xmm0, xmm1
+	var buf unsafe.Pointer
+	if c.inMemory {
+		buf = cPointer(a.Int[0]) // rdi: the caller's buffer, returned in rax
+		clear(unsafe.Slice((*byte)(buf), c.resSize))
 	}
-	for _, s := range c.res {
-		p := unsafe.Add(dst, s.off)
-		if s.float {
-			if s.size == 4 {
-				*(*uint32)(p) = uint32(math.Float64bits(out.f[s.reg]))
-			} else {
-				*(*float64)(p) = out.f[s.reg]
-			}
-			continue
+	for k := range c.res {
+		m := &c.res[k]
+		p := unsafe.Add(unsafe.Pointer(&words[m.word]), m.off)
+		if c.inMemory {
+			p = unsafe.Add(buf, m.off)
 		}
-		storeInt(p, s.size, out.i[s.reg])
+		switch {
+		case !m.float:
+			storeInt(p, m.size, out.i[m.reg])
+		case m.size == 4:
+			*(*uint32)(p) = uint32(math.Float64bits(out.f[m.reg]))
+		default:
+			*(*float64)(p) = out.f[m.reg]
+		}
 	}
-	if c.plan.Result.InMemory {
+	if c.inMemory {
 		return sandbox.Result{Int: a.Int[0]}
 	}
-	var r sandbox.Result
-	for _, part := range c.plan.Result.Parts {
-		var w uint64
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(&w)), part.Size), unsafe.Slice((*byte)(unsafe.Add(dst, part.Offset)), part.Size))
-		switch {
-		case part.Class == abi.Integer && part.Reg == 0:
-			r.Int = w
-		case part.Class == abi.Integer:
-			a.Int[1] = w // rdx
-		case part.Reg == 0:
-			r.Float = math.Float64frombits(w)
-		default:
-			a.Float[1] = math.Float64frombits(w) // xmm1
-		}
+	r := sandbox.Result{Int: words[0], Float: math.Float64frombits(words[2])}
+	if c.resWords[1] {
+		a.Int[1] = words[1] // rdx
+	}
+	if c.resWords[3] {
+		a.Float[1] = math.Float64frombits(words[3]) // xmm1
 	}
 	return r
 }
