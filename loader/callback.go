@@ -30,8 +30,8 @@ import (
 // count twice; at most 9) is called without reflect or allocation, string
 // arguments aside, and so is one with structs or stack arguments whose Go
 // arguments and result all fit Go's register ABI (9 integer and 15 float
-// registers, a struct field by field, no array of more than one element);
-// the others, and variadic ones, through reflect.
+// registers, a struct field by field, no array of more than one element;
+// a *VarArgs takes one), the others through reflect.
 //
 // Where it runs: on the thread that calls Ptr, synchronously.
 //   - Inside a protected call (a plugin function called through this

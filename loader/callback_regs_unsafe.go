@@ -105,9 +105,16 @@ func assignRegs(ts []reflect.Type) ([][]regScalar, bool) {
 	out := make([][]regScalar, len(ts))
 	ni, nf := 0, 0
 	for i, t := range ts {
-		if t.Kind() == reflect.String {
+		switch {
+		case t.Kind() == reflect.String:
 			ni += 2
 			if ni > goIntRegsAll {
+				return nil, false
+			}
+			continue
+		case t == varArgsType: // a pointer: one integer register
+			out[i] = []regScalar{{goScalar: goScalar{size: 8}, reg: uint8(ni)}}
+			if ni++; ni > goIntRegsAll {
 				return nil, false
 			}
 			continue
@@ -138,6 +145,8 @@ func assignRegs(ts []reflect.Type) ([][]regScalar, bool) {
 // go there.
 type regFrameCall struct {
 	fn       goRegFunc
+	plan     *abi.Plan
+	vaReg    int // the Go register of a last *VarArgs parameter, or -1
 	moves    []argMove
 	res      []resMove // nil without a result, or for a scalar one
 	resKind  argKind   // a scalar result's kind (extended as the register forms do), else kVoid
@@ -205,9 +214,13 @@ func newRegFrameCall(fv reflect.Value, args []reflect.Type, res reflect.Type, re
 	if !ok {
 		return nil
 	}
-	c := &regFrameCall{resKind: resKind, inMemory: plan.Result.InMemory}
+	c := &regFrameCall{plan: plan, vaReg: -1, resKind: resKind, inMemory: plan.Result.InMemory}
 	ni := 0
 	for i, t := range args {
+		if t == varArgsType { // last: the variable part's reader, not in the plan
+			c.vaReg = int(regs[i][0].reg)
+			continue
+		}
 		loc := &plan.Args[i]
 		if t.Kind() == reflect.String {
 			where, idx, at := scalarSource(loc, 0)
@@ -262,8 +275,24 @@ func newRegFrameCall(fv reflect.Value, args []reflect.Type, res reflect.Type, re
 // call runs the function for a call from C whose argument registers the
 // entry saved in a and whose stack arguments are at stack.
 func (c *regFrameCall) call(a *sandbox.Args, stack uintptr) sandbox.Result {
+	return c.run(a, stack, nil)
+}
+
+// callVariadic is call for a function that takes a *VarArgs last: its
+// reader of the variable part is valid for the call only.
+func (c *regFrameCall) callVariadic(a *sandbox.Args, stack uintptr) sandbox.Result {
+	va := newVarArgs(c.plan, a, stack)
+	defer func() { va.a = nil }()
+	return c.run(a, stack, va)
+}
+
+// run is call, with va the variable part's reader when c takes one.
+func (c *regFrameCall) run(a *sandbox.Args, stack uintptr, va *VarArgs) sandbox.Result {
 	var strs [goIntRegsAll / 2]string // keeps string arguments alive across the call
 	var in goRegs
+	if c.vaReg >= 0 {
+		in.i[c.vaReg] = uint64(uintptr(unsafe.Pointer(va)))
+	}
 	for k := range c.moves {
 		m := &c.moves[k]
 		var p unsafe.Pointer
@@ -290,6 +319,7 @@ func (c *regFrameCall) call(a *sandbox.Args, stack uintptr) sandbox.Result {
 	}
 	out := in.call(c.fn)
 	runtime.KeepAlive(&strs)
+	runtime.KeepAlive(va)
 	switch {
 	case c.resSize == 0:
 		return sandbox.Result{}

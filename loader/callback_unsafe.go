@@ -46,10 +46,11 @@ func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflec
 	}
 	// Without reflect when every argument and the result fit Go's
 	// registers (callback_regs_unsafe.go).
-	if !variadic {
-		if rc := newRegFrameCall(fv, args, res, resKind, plan); rc != nil {
-			return rc.call, plan.Result.InMemory, nil
+	if rc := newRegFrameCall(fv, args, res, resKind, plan); rc != nil {
+		if variadic {
+			return rc.callVariadic, plan.Result.InMemory, nil
 		}
+		return rc.call, plan.Result.InMemory, nil
 	}
 	return reflectFrameFunc(fv, args, res, resKind, cres, plan), plan.Result.InMemory, nil
 }

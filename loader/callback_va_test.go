@@ -2,7 +2,9 @@ package loader
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"reflect"
 	"testing"
 	"unsafe"
 
@@ -232,5 +234,76 @@ func BenchmarkCallbackVariadic(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestVarArgsForms: the register form and the reflect form of variadic
+// callbacks read the same variable part from the same registers and stack
+// (the reflect form is the one for fixed parts past Go's registers).
+func TestVarArgsForms(t *testing.T) {
+	var seen string
+	fns := []any{
+		func(tag string, va *VarArgs) int32 {
+			a, x, b := va.Int32(), va.Float64(), va.Int64()
+			seen = fmt.Sprint(tag, a, x, b)
+			return a + int32(b)
+		},
+		func(p cbDD, x float64, va *VarArgs) vaLarge {
+			var s vaSmall
+			must(t, va.Struct(&s))
+			y, n := va.Float64(), va.Uint64()
+			seen = fmt.Sprint(p, x, s, y, n)
+			return vaLarge{uint32(p.X), uint32(y), uint32(n), uint32(s.A), uint32(s.B)}
+		},
+	}
+	cstr := []byte("tag\x00")
+	for _, fn := range fns {
+		fv := reflect.ValueOf(fn)
+		ft := fv.Type()
+		args := make([]reflect.Type, ft.NumIn())
+		for j := range args {
+			args[j] = ft.In(j)
+		}
+		res := ft.Out(0)
+		plan, cres, resKind, err := framePlan("f", ft, args[:len(args)-1], res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc := newRegFrameCall(fv, args, res, resKind, plan)
+		if rc == nil {
+			t.Fatalf("%T: no register form", fn)
+		}
+		slow := reflectFrameFunc(fv, args, res, resKind, cres, plan)
+		var a sandbox.Args
+		for j := range a.Int {
+			a.Int[j] = uint64(j*7 + 1)
+		}
+		for j := range a.Float {
+			a.Float[j] = float64(j) + 0.25
+		}
+		stack := []uint64{11, 12, 13, 14, 15, 16}
+		var bufA, bufB [32]byte
+		b := a
+		if plan.Result.InMemory {
+			a.Int[0], b.Int[0] = uint64(addrOf(bufA[:])), uint64(addrOf(bufB[:]))
+		} else {
+			a.Int[0], b.Int[0] = uint64(addrOf(cstr)), uint64(addrOf(cstr))
+		}
+		seen = ""
+		got := rc.callVariadic(&a, uint64Addr(stack))
+		gotSeen := seen
+		seen = ""
+		want := slow(&b, uint64Addr(stack))
+		keep(cstr)
+		if gotSeen != seen || gotSeen == "" {
+			t.Errorf("%T: register form saw %q, reflect form %q", fn, gotSeen, seen)
+		}
+		if plan.Result.InMemory {
+			if bufA != bufB {
+				t.Errorf("%T: result %x, reflect form %x", fn, bufA, bufB)
+			}
+		} else if uint32(got.Int) != uint32(want.Int) {
+			t.Errorf("%T: result %v, reflect form %v", fn, got, want)
+		}
 	}
 }

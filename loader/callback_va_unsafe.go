@@ -51,7 +51,11 @@ var varArgsType = reflect.TypeFor[*VarArgs]()
 
 // newVarArgs returns the reader of the variable part of a call whose
 // fixed part plan planned, with the registers a and the stack arguments at
-// stack.
+// stack. It is not inlined so that the reader is always on the heap: the
+// register form passes it to the Go function as an integer register,
+// unseen by escape analysis, and the function may let it escape.
+//
+//go:noinline
 func newVarArgs(plan *abi.Plan, a *sandbox.Args, stack uintptr) *VarArgs {
 	return &VarArgs{a: a, stack: stack + uintptr(plan.StackSize), gp: plan.IntRegs, fp: plan.SSERegs}
 }

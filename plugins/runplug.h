@@ -45,8 +45,8 @@
 // Signatures of at most 6 integer-class and 8 floating-point scalar
 // arguments are the fast ones (no allocation; all 64-bit integers,
 // pointers and doubles the fastest); structs by value and stack arguments
-// cost a little more (a hundred nanoseconds or so in the host), variadic
-// ones go through reflection (several hundred nanoseconds).
+// and variadic ones cost a little more (a hundred nanoseconds or so in
+// the host).
 // Example: with the host registering func(p Point, r Rect, scale float64)
 // Rect (Go structs of C layout), a plugin declares
 //
