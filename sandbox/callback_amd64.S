@@ -17,7 +17,7 @@
 // 0, 0), which is what a cgo //export wrapper does minus its two calls
 // into runtime/cgo for the traceback context (docs/ASSUMPTIONS.md).
 // Otherwise rp_cb_c (callback.c) brackets the protected call and does the
-// wrapper's whole protocol. The Go function (dispatch, callback_cgo.go)
+// wrapper's whole protocol. The Go function (dispatch, callback.go)
 // runs the callback and writes the result registers into the frame's
 // args.i[0..1] and args.f[0..1], which the entry returns in rax, rdx,
 // xmm0 and xmm1.
