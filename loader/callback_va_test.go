@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -94,6 +95,38 @@ func TestCallbackVariadic(t *testing.T) {
 				t.Errorf("seed %d: C callee %d, Go callback %d", seed, c, g)
 			}
 		})
+	}
+}
+
+// TestCallbackVariadicPanic: a panic in a variadic callback (here: a
+// VarArgs kept and used after its call) ends the plugin call with a
+// HostPanicError, as for any callback.
+func TestCallbackVariadicPanic(t *testing.T) {
+	l := newLoader(t, Options{KeepAfterFault: true})
+	p := load(t, l, "cb_va")
+	call, err := Bind2[uintptr, int64, int64](p, "call_struct_va")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept *VarArgs
+	cb, err := NewCallback(func(n int32, va *VarArgs) int64 {
+		if kept != nil {
+			return int64(kept.Int32()) // the previous call's reader: panics
+		}
+		kept = va
+		return int64(n)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Release()
+	if r, err := call(cb.Ptr(), 5); err != nil || r != 5 {
+		t.Fatalf("first call: %d, %v", r, err)
+	}
+	_, err = call(cb.Ptr(), 6)
+	var hp *sandbox.HostPanicError
+	if !errors.As(err, &hp) || !strings.Contains(fmt.Sprint(hp.Value), "after its call returned") {
+		t.Fatalf("a kept VarArgs used later: %v, want a HostPanicError", err)
 	}
 }
 
