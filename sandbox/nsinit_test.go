@@ -3,7 +3,9 @@
 package sandbox
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,6 +29,29 @@ func TestEarlyNamespacesNames(t *testing.T) {
 	if _, asked := os.LookupEnv(EnvEarlyNamespaces); !asked {
 		if f, err := EarlyNamespaces(); f != 0 || err != nil {
 			t.Errorf("not asked: EarlyNamespaces() = %#x, %v", f, err)
+		}
+	}
+}
+
+// TestEarlyNamespacesParent: a child asked for (no) early namespaces by a
+// parent other than its own ends with ExitOrphan in the constructor,
+// before its runtime starts (the check that closes the window before the
+// parent-death signal is armed again); asked by its own parent it runs.
+func TestEarlyNamespacesParent(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		parent int
+		status int
+	}{{os.Getpid(), 0}, {1, ExitOrphan}} {
+		cmd := exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), EarlyNamespacesEnv(0, tt.parent))
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() != tt.status || err != nil && ee == nil || err == nil && tt.status != 0 {
+			t.Errorf("asked by parent %d: %v, want exit status %d", tt.parent, err, tt.status)
 		}
 	}
 }
