@@ -73,16 +73,20 @@ func loadPolicy(pid int, extra []string) seccomp.Policy {
 				// The Go runtime names its anonymous mappings.
 				{Name: "prctl", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: unix.PR_SET_VMA}}},
 				{Name: "kill", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: uint64(pid)}}},
+				// The barrier a closing gate runs on this process's own
+				// threads (registered by sandbox's constructor, before
+				// the filter; any other membarrier command: ENOSYS).
+				{Name: "membarrier", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: membarrierPrivateExpedited}}},
 			}},
 			// glibc's pthread_create tries clone3 first and falls back
 			// to clone on ENOSYS; the filter cannot read clone3's flags
 			// (they are behind a pointer).
 			//
-			// membarrier: registering for expedited barriers costs an
-			// RCU grace period (5-20 ms on a busy machine), more than
-			// the rest of a child's start; without it the sandbox's
-			// gates count calls with locked instructions instead, which
-			// a call that crosses processes cannot notice.
+			// membarrier, other than the barrier above: registering
+			// from the running Go runtime costs an RCU grace period
+			// (5-20 ms on a busy machine); sandbox's constructor has
+			// registered while the child had one thread, and if it
+			// could not, gates count calls with locked instructions.
 			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS), Names: []string{"clone3", "membarrier"}},
 		},
 	}
@@ -159,3 +163,7 @@ func checkNames(names []string) error {
 	}
 	return nil
 }
+
+// membarrierPrivateExpedited is MEMBARRIER_CMD_PRIVATE_EXPEDITED
+// (linux/membarrier.h), which x/sys/unix does not define.
+const membarrierPrivateExpedited = 1 << 3
