@@ -102,6 +102,13 @@ func childMain(fd int, spare bool) int {
 		return 123
 	}
 	rep := c.start(run)
+	// What the constructor made of the namespaces the host asked for
+	// (none asked: 0, nil): the host's Report.
+	flags, err := sandbox.EarlyNamespaces()
+	rep.NSFlags = uint32(flags)
+	if err != nil {
+		rep.NSErr = err.Error()
+	}
 	b := rep.marshal()
 	if uint64(h.replyOff)+uint64(len(b)) > uint64(h.slotsOff) || h.slotsOff > uint32(len(mem)) {
 		b = (&reply{Err: "isolate: reply too large"}).marshal()

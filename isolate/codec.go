@@ -248,6 +248,8 @@ func (r *reply) marshal() []byte {
 		e.str(s.Version)
 	}
 	e.bool(r.Seccomp)
+	e.u32(r.NSFlags)
+	e.str(r.NSErr)
 	return e.b
 }
 
@@ -263,6 +265,8 @@ func (r *reply) unmarshal(b []byte) error {
 		}
 	}
 	r.Seccomp = d.bool()
+	r.NSFlags = d.u32()
+	r.NSErr = d.str()
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errShort
 	}

@@ -25,7 +25,7 @@ func sampleRequest() request {
 }
 
 func sampleReply() reply {
-	return reply{Name: "plugin", Err: "", Code: 3, Seccomp: true,
+	return reply{Name: "plugin", Err: "", Code: 3, Seccomp: true, NSFlags: 0x7e020000, NSErr: "unshare: EPERM",
 		Syms: []symReply{{Addr: 0x7f0000001000, Size: 16, Func: true}, {Addr: 8, Version: "V1"}}}
 }
 

@@ -64,6 +64,10 @@ type reply struct {
 	Code    uint32
 	Syms    []symReply
 	Seccomp bool
+	// The namespaces the child's constructor made, and why not all
+	// (sandbox.EarlyNamespaces).
+	NSFlags uint32
+	NSErr   string
 }
 
 type symReply struct {

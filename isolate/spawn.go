@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/sandbox"
 )
 
 // A spawner runs children's forks on one OS thread that never exits:
@@ -194,6 +196,7 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 	iso.mu.Lock()
 	iso.report.Seccomp = rep.Seccomp
 	iso.mu.Unlock()
+	iso.noteNamespaces(p, rep)
 	r.log.Debug("started isolated plugin", "plugin", rep.Name, "path", r.req.Path, "pid", p.pid)
 	return p, rep, nil
 }
@@ -375,80 +378,114 @@ func (iso *Isolator) Close() error {
 	return nil
 }
 
-// start forks and execs the child: this very binary (/proc/self/exe),
-// with the channel as its only descriptor besides /dev/null (or the
-// Stderr pipe), in a process group of its own, killed when the host
-// dies, in new user, mount, IPC and UTS namespaces when the kernel lets
-// it, and a new network namespace or the shared one (see sharedNet).
+// start execs the child: this very binary (/proc/self/exe), with the
+// channel as its only descriptor besides /dev/null (or the Stderr pipe),
+// in a process group of its own, killed when the host dies. It asks the
+// child's constructor (sandbox.EnvEarlyNamespaces) for new user, mount,
+// IPC and UTS namespaces and a new network namespace, or forks it from
+// netSpawner into the shared one (see sharedNet): with no CLONE_NEWUSER
+// at the fork, os/exec vforks instead of copying the host.
 func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
-	for {
-		cmd := exec.Command("/proc/self/exe")
-		cmd.Args = []string{"runplug-isolate"}
-		// GOMAXPROCS and the GODEBUG settings: the child's runtime
-		// then keeps no cgroup files open to follow the CPU quota (the
-		// child must hold no descriptor but its own).
-		// GLIBC_TUNABLES: with arena_max set, glibc's malloc does not
-		// open /sys/devices/system/cpu/online the first time a thread
-		// needs an arena (after the filter forbids opens, and on a new
-		// thread whose signals are still blocked: the kernel would kill
-		// the child without a report).
-		cmd.Env = []string{fmt.Sprintf("%s=%d", envChild, childFD), fmt.Sprintf("GOMAXPROCS=%d", runtime.GOMAXPROCS(0)),
-			"GODEBUG=containermaxprocs=0,updatemaxprocs=0", fmt.Sprintf("GLIBC_TUNABLES=glibc.malloc.arena_max=%d", 2*runtime.NumCPU())}
-		if spare {
-			cmd.Env = append(cmd.Env, envSpare+"=1")
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Args = []string{"runplug-isolate"}
+	// GOMAXPROCS and the GODEBUG settings: the child's runtime
+	// then keeps no cgroup files open to follow the CPU quota (the
+	// child must hold no descriptor but its own).
+	// GLIBC_TUNABLES: with arena_max set, glibc's malloc does not
+	// open /sys/devices/system/cpu/online the first time a thread
+	// needs an arena (after the filter forbids opens, and on a new
+	// thread whose signals are still blocked: the kernel would kill
+	// the child without a report).
+	cmd.Env = []string{fmt.Sprintf("%s=%d", envChild, childFD), fmt.Sprintf("GOMAXPROCS=%d", runtime.GOMAXPROCS(0)),
+		"GODEBUG=containermaxprocs=0,updatemaxprocs=0", fmt.Sprintf("GLIBC_TUNABLES=glibc.malloc.arena_max=%d", 2*runtime.NumCPU())}
+	if spare {
+		cmd.Env = append(cmd.Env, envSpare+"=1")
+	}
+	if v, ok := os.LookupEnv("LD_LIBRARY_PATH"); ok {
+		cmd.Env = append(cmd.Env, "LD_LIBRARY_PATH="+v)
+	}
+	cmd.ExtraFiles = []*os.File{memf}
+	cmd.Stderr = iso.opts.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	sp := plainSpawner
+	p.nsAsked, p.nsShared = 0, false
+	// Every child asks (a refused unshare costs microseconds), so that
+	// each one's report is its own.
+	if !iso.opts.Policy.NoNamespaces {
+		p.nsAsked = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
+		if sharedNet(iso.opts.Policy) && netSpawner.usable() == nil {
+			sp, p.nsShared = netSpawner, true
+		} else {
+			p.nsAsked |= unix.CLONE_NEWNET
 		}
-		if v, ok := os.LookupEnv("LD_LIBRARY_PATH"); ok {
-			cmd.Env = append(cmd.Env, "LD_LIBRARY_PATH="+v)
-		}
-		cmd.ExtraFiles = []*os.File{memf}
-		cmd.Stderr = iso.opts.Stderr
-		attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		cmd.Env = append(cmd.Env, sandbox.EarlyNamespacesEnv(p.nsAsked, os.Getpid()))
+	}
+	if err := sp.start(cmd); err != nil {
+		return fmt.Errorf("isolate: start child: %w", err)
+	}
+	if iso.opts.Policy.NoNamespaces {
 		iso.mu.Lock()
-		useNS := !iso.opts.Policy.NoNamespaces && iso.noNS == ""
+		iso.report.Namespaces, iso.report.Missing = nil, []string{"namespaces: disabled by Policy.NoNamespaces"}
 		iso.mu.Unlock()
-		sp, netNS := plainSpawner, "net"
-		if useNS {
-			attr.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
-			if sharedNet(iso.opts.Policy) && netSpawner.usable() == nil {
-				sp, netNS = netSpawner, "net-shared"
-			} else {
-				attr.Cloneflags |= syscall.CLONE_NEWNET
-			}
-			attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getuid(), HostID: os.Getuid(), Size: 1}}
-			attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getgid(), HostID: os.Getgid(), Size: 1}}
+	}
+	p.cmd, p.pid = cmd, cmd.Process.Pid
+	pidfd, err := unix.PidfdOpen(p.pid, unix.PIDFD_NONBLOCK)
+	var pf *os.File
+	if err == nil {
+		pf = os.NewFile(uintptr(pidfd), "pidfd")
+	}
+	go p.monitor(pf)
+	return nil
+}
+
+// nsNames are the namespaces a child may be asked for, in Report's
+// words and order.
+var nsNames = []struct {
+	flag int
+	name string
+}{
+	{unix.CLONE_NEWUSER, "user"}, {unix.CLONE_NEWNET, "net"}, {unix.CLONE_NEWNS, "mount"},
+	{unix.CLONE_NEWIPC, "ipc"}, {unix.CLONE_NEWUTS, "uts"},
+}
+
+// noteNamespaces records in the Report the namespaces the child says its
+// constructor made (rep.NSFlags, rep.NSErr), against what start asked.
+// A child that could not make them runs without them (in the shared network
+// namespace if it was forked there): the Report says so, and the log
+// once.
+func (iso *Isolator) noteNamespaces(p *proc, rep *reply) {
+	if p.nsAsked == 0 {
+		return
+	}
+	got := int(rep.NSFlags) & p.nsAsked
+	var have, lack []string
+	for _, n := range nsNames {
+		switch {
+		case n.flag == unix.CLONE_NEWNET && p.nsShared:
+			have = append(have, "net-shared")
+		case got&n.flag != 0:
+			have = append(have, n.name)
+		case p.nsAsked&n.flag != 0:
+			lack = append(lack, n.name)
 		}
-		cmd.SysProcAttr = attr
-		err := sp.start(cmd)
-		if err != nil && useNS {
-			iso.mu.Lock()
-			iso.noNS = err.Error()
-			iso.report.Namespaces = nil
-			iso.report.Missing = []string{"user, net, mount, ipc, uts namespaces: " + err.Error()}
-			iso.mu.Unlock()
-			iso.log.Warn("new namespaces not available, isolating without them", "error", err)
-			continue
+	}
+	var missing []string
+	switch {
+	case len(lack) > 0:
+		why := rep.NSErr
+		if why == "" {
+			why = "not made, no reason given"
 		}
-		if err != nil {
-			return fmt.Errorf("isolate: start child: %w", err)
-		}
-		if useNS {
-			iso.mu.Lock()
-			iso.report.Namespaces = []string{"user", netNS, "mount", "ipc", "uts"}
-			iso.report.Missing = nil
-			iso.mu.Unlock()
-		} else if iso.opts.Policy.NoNamespaces {
-			iso.mu.Lock()
-			iso.report.Namespaces, iso.report.Missing = nil, []string{"namespaces: disabled by Policy.NoNamespaces"}
-			iso.mu.Unlock()
-		}
-		p.cmd, p.pid = cmd, cmd.Process.Pid
-		pidfd, err := unix.PidfdOpen(p.pid, unix.PIDFD_NONBLOCK)
-		var pf *os.File
-		if err == nil {
-			pf = os.NewFile(uintptr(pidfd), "pidfd")
-		}
-		go p.monitor(pf)
-		return nil
+		missing = []string{strings.Join(lack, ", ") + " namespaces: " + why}
+	case rep.NSErr != "":
+		missing = []string{"uid and gid maps: " + rep.NSErr}
+	}
+	iso.mu.Lock()
+	defer iso.mu.Unlock()
+	iso.report.Namespaces, iso.report.Missing = have, missing
+	if len(missing) > 0 && iso.noNS == "" {
+		iso.noNS = missing[0]
+		iso.log.Warn("new namespaces not all available, isolating without them", "missing", missing[0])
 	}
 }
 

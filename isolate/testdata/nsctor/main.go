@@ -10,10 +10,10 @@
 //	go run ./isolate/testdata/nsctor          # HEAPMB=200 for a big host
 //
 // It starts itself 40 times in each mode (plain; the namespaces at the
-// fork, as isolate does; the namespaces from the constructor) and prints
-// the medians of exec.Cmd.Start, of the whole run to exit, and of the
-// constructor's own time. It is a measurement, not isolate's code: a
-// constructor belongs in the cgo package, sandbox.
+// fork, as isolate did; the namespaces from the constructor, as isolate
+// now does with sandbox/nsinit.c) and prints the medians of
+// exec.Cmd.Start, of the whole run to exit, and of the constructor's own
+// time. It is a measurement, not isolate's code.
 package main
 
 /*
