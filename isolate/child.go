@@ -3,7 +3,6 @@
 package isolate
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -29,7 +28,7 @@ func init() {
 		if err != nil {
 			os.Exit(120)
 		}
-		os.Exit(childMain(fd))
+		os.Exit(childMain(fd, os.Getenv(envSpare) != ""))
 	}
 }
 
@@ -62,7 +61,7 @@ type childChan struct {
 }
 
 // childMain runs the child; its result is the exit status.
-func childMain(fd int) int {
+func childMain(fd int, spare bool) int {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil || st.Size < hdrSize {
 		return 121
@@ -86,7 +85,15 @@ func childMain(fd int) int {
 	for i := range c.chans {
 		go c.chans[i].serve(i)
 	}
-	// A spare child waits here, its runtime started, for its request.
+	// A spare child confines itself and waits here, its runtime started,
+	// for its request (so does a child that got here before its request).
+	var run []unix.SockFilter
+	if spare {
+		var err error
+		if run, err = c.confineSpare(); err != nil {
+			return 125
+		}
+	}
 	if atomic.LoadUint32(&h.goWord) == 0 {
 		atomic.StoreUint32(&h.state, stWaiting)
 		futexWake(&h.state)
@@ -98,10 +105,17 @@ func childMain(fd int) int {
 	if uint64(h.cfgOff)+uint64(h.cfgLen) > uint64(len(mem)) {
 		return 123
 	}
-	rep := c.start()
-	b, _ := json.Marshal(rep)
+	rep := c.start(run)
+	// What the constructor made of the namespaces the host asked for
+	// (none asked: 0, nil): the host's Report.
+	flags, err := sandbox.EarlyNamespaces()
+	rep.NSFlags = uint32(flags)
+	if err != nil {
+		rep.NSErr = err.Error()
+	}
+	b := rep.marshal()
 	if uint64(h.replyOff)+uint64(len(b)) > uint64(h.slotsOff) || h.slotsOff > uint32(len(mem)) {
-		b, _ = json.Marshal(reply{Err: "isolate: reply too large"})
+		b = (&reply{Err: "isolate: reply too large"}).marshal()
 	}
 	copy(mem[h.replyOff:], b)
 	h.replyLen = uint32(len(b))
@@ -132,17 +146,46 @@ func (c *child) channels() error {
 	return nil
 }
 
-// start confines the process, loads the plugin and looks up the symbols
-// the host asks for.
-func (c *child) start() reply {
+// confineSpare confines a spare child before its request, by the policy
+// the host wrote in the request area before the exec (the filters name
+// the pid, so the spare assembles them itself, while it has time); it
+// returns the run filter, for after the load.
+func (c *child) confineSpare() ([]unix.SockFilter, error) {
 	h := c.hdr
-	if err := json.Unmarshal(c.mem[h.cfgOff:h.cfgOff+h.cfgLen], &c.req); err != nil {
+	if uint64(h.cfgOff)+uint64(h.cfgLen) > uint64(len(c.mem)) {
+		return nil, errors.New("isolate: bad request area")
+	}
+	var pre request
+	if err := pre.unmarshal(c.mem[h.cfgOff : h.cfgOff+h.cfgLen]); err != nil {
+		return nil, err
+	}
+	load, run, err := filters(os.Getpid(), pre.Policy)
+	if err != nil {
+		return nil, err
+	}
+	if err := confine(pre.Policy, load, &h.sys); err != nil {
+		return nil, err
+	}
+	if run == nil {
+		run = []unix.SockFilter{} // NoSeccomp: confined, no filter to add
+	}
+	return run, nil
+}
+
+// start confines the process (unless a spare did: then run is its run
+// filter), loads the plugin and looks up the symbols the host asks for.
+func (c *child) start(run []unix.SockFilter) reply {
+	h := c.hdr
+	if err := c.req.unmarshal(c.mem[h.cfgOff : h.cfgOff+h.cfgLen]); err != nil {
 		return reply{Err: "isolate: bad request: " + err.Error()}
 	}
 	pol := c.req.Policy
 	var rep reply
-	if err := confine(pol, &h.sys); err != nil {
-		return reply{Err: "isolate: confine: " + err.Error()}
+	if run == nil {
+		if err := confine(pol, c.req.LoadFilter, &h.sys); err != nil {
+			return reply{Err: "isolate: confine: " + err.Error()}
+		}
+		run = c.req.RunFilter
 	}
 	rep.Seccomp = !pol.NoSeccomp
 
@@ -156,7 +199,7 @@ func (c *child) start() reply {
 		}
 	}
 	var err error
-	if c.req.Image != nil {
+	if c.req.Path == "" { // LoadBytes (Load sends an absolute path); an empty image decodes as nil
 		c.p, err = l.LoadBytes(c.req.Name, c.req.Image)
 	} else {
 		c.p, err = l.Load(c.req.Path)
@@ -173,7 +216,7 @@ func (c *child) start() reply {
 		rep.Syms = append(rep.Syms, s)
 	}
 	if !pol.NoSeccomp {
-		if err := installFilter(runPolicy(pol.AllowOpen || raceEnabled, pol.Allow), false); err != nil {
+		if err := installFilter(run, false); err != nil {
 			return reply{Err: "isolate: confine: " + err.Error()}
 		}
 	}
@@ -184,8 +227,8 @@ func errReply(err error) reply { return reply{Err: err.Error(), Code: errCode(er
 
 // confine applies the resource limits, the SIGSYS handler and the load
 // filter. (The process group, namespaces, the parent-death signal and the
-// descriptors are the host's doing, at spawn.)
-func confine(pol Policy, rec *sysRecord) error {
+// descriptors are the host's doing, at spawn, and so are the filters.)
+func confine(pol Policy, load []unix.SockFilter, rec *sysRecord) error {
 	mem := pol.Memory
 	if mem == 0 {
 		mem = 8 << 30
@@ -207,7 +250,7 @@ func confine(pol Policy, rec *sysRecord) error {
 	if err := installSigsys(rec); err != nil {
 		return fmt.Errorf("SIGSYS handler: %w", err)
 	}
-	return installFilter(loadPolicy(pol.Allow), true)
+	return installFilter(load, true)
 }
 
 // lookup finds k and adds it to the table (the host numbers handles the

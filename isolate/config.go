@@ -5,6 +5,8 @@ package isolate
 import (
 	"errors"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/runplug/runplug/elfmap"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
@@ -14,10 +16,15 @@ import (
 // value is the channel's descriptor number.
 const envChild = "RUNPLUG_ISOLATE_CHILD"
 
+// envSpare marks a spare child: it finds its policy in the request area
+// (written before the exec) and confines itself before it waits.
+const envSpare = "RUNPLUG_ISOLATE_SPARE"
+
 // childFD is the channel's descriptor in the child.
 const childFD = 3
 
-// request is what the host asks of a new child (JSON in the config area).
+// request is what the host asks of a new child (in the config area, as
+// codec.go encodes it).
 type request struct {
 	Path   string
 	Name   string
@@ -26,6 +33,9 @@ type request struct {
 	Host   []hostFunc // registered host functions, by index
 	Syms   []symKey   // symbols to look up again (after a restart), by handle
 	Policy Policy
+	// The seccomp filters (classic BPF), assembled by the host for this
+	// child: installed before and after the load (none with NoSeccomp).
+	LoadFilter, RunFilter []unix.SockFilter
 }
 
 type loaderOptions struct {
@@ -46,13 +56,18 @@ type symKey struct {
 	Name, Version string
 }
 
-// reply is the child's answer (JSON in the reply area).
+// reply is the child's answer (in the reply area, as codec.go encodes
+// it).
 type reply struct {
 	Name    string
 	Err     string
 	Code    uint32
 	Syms    []symReply
 	Seccomp bool
+	// The namespaces the child's constructor made, and why not all
+	// (sandbox.EarlyNamespaces).
+	NSFlags uint32
+	NSErr   string
 }
 
 type symReply struct {

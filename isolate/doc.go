@@ -107,7 +107,10 @@
 // in its own process group, with PR_SET_PDEATHSIG (set from a spawner
 // thread that never exits, since the signal follows the forking thread),
 // in new user, network, mount, IPC and UTS namespaces when the kernel
-// permits them (Isolator.Report says what it got and why not), with
+// permits them (Isolator.Report says what it got and why not; children
+// whose policy allows no socket share one empty network namespace,
+// "net-shared", made once by a spawner thread of its own when the host
+// may make one, rather than each making one: README, Isolation), with
 // RLIMIT_AS, RLIMIT_CPU, RLIMIT_NOFILE and RLIMIT_CORE set, and
 // no_new_privs. It installs the seccomp filter before it loads the plugin
 // (so the plugin's constructors run confined): DefaultSyscalls plus
@@ -117,13 +120,14 @@
 // Policy.AllowOpen). A forbidden call traps (SECCOMP_RET_TRAP): a SIGSYS
 // handler written in assembly (sigsys_amd64.s; no Go code can run at that
 // point) writes si_syscall and si_call_addr to the shared memory and ends
-// the process, and the host names the call from that record. The filter
-// is assembled by github.com/elastic/go-seccomp-bpf (argument conditions,
-// the x86-64 name table, the x32 and architecture checks).
+// the process, and the host names the call from that record. The host
+// assembles the filters (a spare child its own) with
+// github.com/elastic/go-seccomp-bpf (argument conditions, the x86-64 name
+// table, the x32 and architecture checks).
 //
 // With Options.Spare the Isolator keeps one child started ahead: its
-// runtime is up and its serving threads wait, unconfined but holding no
-// plugin, on a futex for the request; a Load or Restart then only sends
+// runtime is up, it is confined (limits, the load filter) and its serving
+// threads wait, holding no plugin, on a futex for the request; a Load or Restart then only sends
 // it, and the next spare starts once that load is done. Isolator.Close
 // ends the spare.
 //

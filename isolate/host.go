@@ -23,7 +23,7 @@ type Isolator struct {
 	log  hclog.Logger
 
 	mu      sync.Mutex
-	noNS    string // why new namespaces are not available ("" untried or fine)
+	noNS    string // why new namespaces were not all made, once logged ("" until then)
 	report  Report
 	spare   *proc         // a child started ahead, waiting for its plugin (Options.Spare)
 	filling chan struct{} // closed when the spare being started is in place
@@ -126,6 +126,8 @@ type proc struct {
 	exitErr          error // set before dead
 	reason           atomic.Pointer[string]
 	done             chan struct{} // closed once the child is reaped
+	nsAsked          int           // CLONE_NEW* flags asked of the child's constructor (spawn.go start)
+	nsShared         bool          // forked in netSpawner's network namespace
 
 	procCallbacks // the callbacks' entries in this child (frame.go)
 }

@@ -4,6 +4,7 @@ package isolate_test
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/sandbox"
 )
 
 // envTestHost makes the test binary a host program for
@@ -27,15 +29,23 @@ import (
 // isolated, prints the child's pid and waits to be killed.
 const envTestHost = "RUNPLUG_ISOLATE_TEST_HOST"
 
+// envTestReport makes that host print its Isolator's Report too, quoted,
+// on the line after the pid (TestNamespacesRefused).
+const envTestReport = "RUNPLUG_ISOLATE_TEST_REPORT"
+
 func TestMain(m *testing.M) {
 	if path := os.Getenv(envTestHost); path != "" {
-		l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
+		iso := isolate.New(isolate.Options{})
+		l := loader.New(loader.Options{Isolation: iso})
 		p, err := l.Load(path)
 		if err != nil {
 			fmt.Println("error:", err)
 			os.Exit(1)
 		}
 		fmt.Println(isolate.PluginPid(p))
+		if os.Getenv(envTestReport) != "" {
+			fmt.Printf("%q\n", fmt.Sprintf("%+v", iso.Report()))
+		}
 		os.Stdin.Read(make([]byte, 1)) // until killed
 		os.Exit(0)
 	}
@@ -80,6 +90,11 @@ func TestHostKilledLeavesNoChild(t *testing.T) {
 		t.Fatalf("pidfd of child %d: %v", pid, err)
 	}
 	defer unix.Close(pidfd)
+	// The child was asked for its namespaces by its constructor, which
+	// re-arms the parent-death signal after entering them: that path.
+	if env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid)); err != nil || !bytes.Contains(env, []byte(sandbox.EnvEarlyNamespaces+"=")) {
+		t.Errorf("child %d was not asked for early namespaces (%v)", pid, err)
+	}
 	if err := host.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ package isolate
 
 import (
 	"fmt"
-	"os"
 	"slices"
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
@@ -45,12 +44,11 @@ const openFlagsWrite = unix.O_WRONLY | unix.O_RDWR | unix.O_CREAT | unix.O_TRUNC
 // syscallName names an x86-64 system call number ("" when unknown).
 func syscallName(nr int) string { return arch.X86_64.SyscallNumbers[nr] }
 
-// loadPolicy is the filter installed before the plugin is loaded: the
-// allow list, read-only opens, threads (clone with CLONE_THREAD), signals
-// to this process only; anything else traps (SIGSYS, reported by the
-// handler in sigsys_amd64.s).
-func loadPolicy(extra []string) seccomp.Policy {
-	pid := uint64(os.Getpid())
+// loadPolicy is the filter installed before the plugin is loaded in the
+// child pid: the allow list, read-only opens, threads (clone with
+// CLONE_THREAD), signals to that process only; anything else traps
+// (SIGSYS, reported by the handler in sigsys_amd64.s).
+func loadPolicy(pid int, extra []string) seccomp.Policy {
 	names := append(append([]string(nil), DefaultSyscalls...), extra...)
 	// seccomp: the run filter is stacked after the load (a filter can
 	// only take rights away; runPolicy forbids seccomp again).
@@ -71,20 +69,24 @@ func loadPolicy(extra []string) seccomp.Policy {
 				{Name: "openat", Conditions: []seccomp.Condition{{Argument: 2, Operation: seccomp.BitsNotSet, Value: openFlagsWrite}}},
 				{Name: "open", Conditions: []seccomp.Condition{{Argument: 1, Operation: seccomp.BitsNotSet, Value: openFlagsWrite}}},
 				{Name: "clone", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.BitsSet, Value: unix.CLONE_THREAD}}},
-				{Name: "tgkill", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: pid}}},
+				{Name: "tgkill", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: uint64(pid)}}},
 				// The Go runtime names its anonymous mappings.
 				{Name: "prctl", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: unix.PR_SET_VMA}}},
-				{Name: "kill", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: pid}}},
+				{Name: "kill", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: uint64(pid)}}},
+				// The barrier a closing gate runs on this process's own
+				// threads (registered by sandbox's constructor, before
+				// the filter; any other membarrier command: ENOSYS).
+				{Name: "membarrier", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: membarrierPrivateExpedited}}},
 			}},
 			// glibc's pthread_create tries clone3 first and falls back
 			// to clone on ENOSYS; the filter cannot read clone3's flags
 			// (they are behind a pointer).
 			//
-			// membarrier: registering for expedited barriers costs an
-			// RCU grace period (5-20 ms on a busy machine), more than
-			// the rest of a child's start; without it the sandbox's
-			// gates count calls with locked instructions instead, which
-			// a call that crosses processes cannot notice.
+			// membarrier, other than the barrier above: registering
+			// from the running Go runtime costs an RCU grace period
+			// (5-20 ms on a busy machine); sandbox's constructor has
+			// registered while the child had one thread, and if it
+			// could not, gates count calls with locked instructions.
 			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS), Names: []string{"clone3", "membarrier"}},
 		},
 	}
@@ -113,15 +115,43 @@ func runPolicy(allowOpen bool, extra []string) seccomp.Policy {
 	}
 }
 
-// installFilter installs p on every thread of the process (TSYNC), with
-// no_new_privs set first (the first filter does it; a later one must not
-// call prctl, which the first forbids).
-func installFilter(p seccomp.Policy, first bool) error {
-	err := seccomp.LoadFilter(seccomp.Filter{NoNewPrivs: first, Flag: seccomp.FilterFlagTSync, Policy: p})
-	if err != nil {
-		return fmt.Errorf("seccomp: %w", err)
+// filters assembles the child pid's two filters for pol (none with
+// NoSeccomp). The host does it, warm, while the child starts: in the
+// child, cold, assembling them took ~150 µs of its start.
+func filters(pid int, pol Policy) (load, run []unix.SockFilter, err error) {
+	if pol.NoSeccomp {
+		return nil, nil, nil
 	}
-	return nil
+	if load, err = assemble(loadPolicy(pid, pol.Allow)); err != nil {
+		return nil, nil, err
+	}
+	if run, err = assemble(runPolicy(pol.AllowOpen || raceEnabled, pol.Allow)); err != nil {
+		return nil, nil, err
+	}
+	return load, run, nil
+}
+
+// bpfMaxInsns is the kernel's limit on a filter's length (BPF_MAXINSNS).
+const bpfMaxInsns = 4096
+
+// assemble turns p into classic BPF.
+func assemble(p seccomp.Policy) ([]unix.SockFilter, error) {
+	insts, err := p.Assemble()
+	if err != nil {
+		return nil, fmt.Errorf("isolate: seccomp: %w", err)
+	}
+	if len(insts) > bpfMaxInsns {
+		return nil, fmt.Errorf("isolate: seccomp: filter of %d instructions (at most %d)", len(insts), bpfMaxInsns)
+	}
+	prog := make([]unix.SockFilter, len(insts))
+	for i, in := range insts {
+		r, err := in.Assemble()
+		if err != nil {
+			return nil, fmt.Errorf("isolate: seccomp: %w", err)
+		}
+		prog[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	return prog, nil
 }
 
 // checkNames refuses unknown system call names in a policy.
@@ -133,3 +163,7 @@ func checkNames(names []string) error {
 	}
 	return nil
 }
+
+// membarrierPrivateExpedited is MEMBARRIER_CMD_PRIVATE_EXPEDITED
+// (linux/membarrier.h), which x/sys/unix does not define.
+const membarrierPrivateExpedited = 1 << 3

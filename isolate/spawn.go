@@ -3,11 +3,11 @@
 package isolate
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,34 +16,103 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/sandbox"
 )
 
-// spawner runs every child's fork on one thread that never exits: the
-// parent-death signal (PR_SET_PDEATHSIG) fires when the thread that
+// A spawner runs children's forks on one OS thread that never exits:
+// the parent-death signal (PR_SET_PDEATHSIG) fires when the thread that
 // forked the child ends, not the process, and the Go runtime may end a
-// thread.
-var (
-	spawnOnce sync.Once
-	spawnCh   = make(chan spawnReq)
-)
+// thread. A child also starts in the network namespace of the thread
+// that forked it, which is what netSpawner is for.
+type spawner struct {
+	once  sync.Once
+	ch    chan spawnReq
+	setup func() error // run once on the thread before it forks
+	err   error        // setup's failure: the spawner is not usable
+}
 
 type spawnReq struct {
 	cmd  *exec.Cmd
 	done chan error
 }
 
-func spawner() {
+var (
+	// plainSpawner forks in the host's own namespaces.
+	plainSpawner = &spawner{}
+	// netSpawner's thread moves to a network namespace of its own, made
+	// once (only a loopback interface, down, owned by the host's user
+	// namespace): its children share that empty namespace instead of each
+	// making one (see sharedNet). It needs CAP_SYS_ADMIN.
+	netSpawner = &spawner{setup: func() error { return unix.Unshare(unix.CLONE_NEWNET) }}
+)
+
+func (s *spawner) run(ready chan struct{}) {
 	runtime.LockOSThread() // and never unlocked: the thread stays
-	for req := range spawnCh {
+	if s.setup != nil && unix.Gettid() == unix.Getpid() {
+		// The main thread: /proc/PID (and so /proc/self/net) shows its
+		// namespaces as the process's. Hold it, so that another
+		// goroutine gets another thread, until that one is set up.
+		go s.run(ready)
+		<-ready
+		runtime.UnlockOSThread()
+		return
+	}
+	if s.setup != nil {
+		s.err = s.setup()
+	}
+	close(ready)
+	if s.err != nil {
+		return // the locked thread ends with the goroutine
+	}
+	for req := range s.ch {
 		req.done <- req.cmd.Start()
 	}
 }
 
-func startOnSpawner(cmd *exec.Cmd) error {
-	spawnOnce.Do(func() { go spawner() })
+// usable starts the spawner's thread (once) and says whether it forks.
+func (s *spawner) usable() error {
+	s.once.Do(func() {
+		s.ch = make(chan spawnReq)
+		ready := make(chan struct{})
+		go s.run(ready)
+		<-ready
+	})
+	return s.err
+}
+
+// start starts cmd from the spawner's thread.
+func (s *spawner) start(cmd *exec.Cmd) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
 	done := make(chan error, 1)
-	spawnCh <- spawnReq{cmd, done}
+	s.ch <- spawnReq{cmd, done}
 	return <-done
+}
+
+// netCalls are the system calls that would let a plugin use a network
+// namespace: a policy that allows one gets a network namespace of its
+// own per child, never the shared one.
+var netCalls = []string{"socket", "socketpair", "io_uring_setup"}
+
+// sharedNet says whether children of pol may share netSpawner's network
+// namespace: with none of netCalls allowed the plugin cannot make a
+// socket (the filter stops it before the plugin is loaded), so an empty
+// namespace it cannot configure (it has no capability in the namespace's
+// owner, the host's user namespace) and shares with other children that
+// cannot make sockets either is the same boundary as one of its own, and
+// costs nothing per child (README, Isolation, has the figures).
+func sharedNet(pol Policy) bool {
+	if pol.NoSeccomp {
+		return false
+	}
+	for _, n := range netCalls {
+		if slices.Contains(pol.Allow, n) {
+			return false
+		}
+	}
+	return true
 }
 
 // spareCfgSize is the request area of a spare child (a larger request,
@@ -63,48 +132,80 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 	for _, h := range r.hostFns {
 		req.Host = append(req.Host, hostFunc{Name: h.Name, Strings: h.Strings})
 	}
-	cfg, err := json.Marshal(&req)
-	if err != nil {
-		return nil, nil, fmt.Errorf("isolate: %w", err)
-	}
+	// The request's size without the filters (a spare makes its own);
+	// a new child gets room for them too (they name its pid, so they are
+	// assembled once it runs).
+	cfgSize := len(req.marshal())
 	replySize := 64<<10 + len(r.syms)*128
-	p := iso.takeSpare(len(cfg), replySize)
-	if p != nil {
-		// The next spare starts a little after this load, so that its
-		// exec and runtime start do not compete with the plugin's
-		// first calls for the CPU.
+	if iso.opts.Spare {
+		// The next spare (or the first, when Prestart was not called)
+		// starts a little after this load, so that its exec and runtime
+		// start do not compete with the plugin's first calls for the CPU.
 		defer time.AfterFunc(spareDelay, iso.refill)
-	} else {
-		if p, err = iso.newProc(len(cfg), replySize); err != nil {
-			return nil, nil, err
+	}
+	drop := func(p *proc, why string) {
+		if !p.dead.Load() {
+			p.kill(why)
+		}
+		<-p.done
+		unix.Munmap(p.mem)
+	}
+	p := iso.takeSpare(cfgSize, replySize)
+	// A spare reads its policy first and confines itself (see newProc):
+	// the request may overwrite that only once it waits. One that failed
+	// to is dropped, and the load gets a child of its own.
+	if p != nil && p.awaitWaiting() != nil {
+		drop(p, "spare failed")
+		p = nil
+	}
+	var rep *reply
+	for rep == nil {
+		spare := p != nil
+		var err error
+		if !spare {
+			if p, err = iso.newProc(cfgSize+2*8*bpfMaxInsns, replySize, nil); err != nil {
+				return nil, nil, err
+			}
+			if req.LoadFilter, req.RunFilter, err = filters(p.pid, iso.opts.Policy); err != nil {
+				drop(p, "load failed")
+				return nil, nil, err
+			}
+		}
+		cfg := req.marshal()
+		if len(cfg) > p.cfgCap {
+			drop(p, "load failed")
+			return nil, nil, fmt.Errorf("isolate: request of %d bytes, room for %d", len(cfg), p.cfgCap)
+		}
+		p.deliver(r, cfg)
+		if rep, err = p.awaitStart(); err != nil {
+			// A spare that died before it took the request (still
+			// waiting) says nothing about the plugin: start another.
+			again := spare && atomic.LoadUint32(&p.hdr.state) == stWaiting
+			drop(p, "load failed")
+			if !again {
+				return nil, nil, err
+			}
+			p, rep = nil, nil
 		}
 	}
-	p.deliver(r, cfg)
-	rep, err := p.awaitStart()
-	if err != nil {
-		p.kill("load failed")
-		<-p.done
-		unix.Munmap(p.mem)
-		return nil, nil, err
-	}
 	if len(rep.Syms) != len(r.syms) {
-		p.kill("protocol")
-		<-p.done
-		unix.Munmap(p.mem)
+		drop(p, "protocol")
 		return nil, nil, fmt.Errorf("isolate: child looked up %d symbols, want %d: %w", len(rep.Syms), len(r.syms), ErrProtocol)
 	}
 	p.name.Store(&rep.Name)
 	iso.mu.Lock()
 	iso.report.Seccomp = rep.Seccomp
 	iso.mu.Unlock()
+	iso.noteNamespaces(p, rep)
 	r.log.Debug("started isolated plugin", "plugin", rep.Name, "path", r.req.Path, "pid", p.pid)
 	return p, rep, nil
 }
 
 // newProc maps the memory for a request of up to cfgSize bytes and a
 // reply of up to replySize, and starts a child on it, which waits for
-// deliver (at once, or later for a spare).
-func (iso *Isolator) newProc(cfgSize, replySize int) (*proc, error) {
+// deliver (at once, or later for a spare). A spare gets pre, a request
+// holding only the policy, to confine itself with while it waits.
+func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte) (*proc, error) {
 	const page = 4096
 	cfgOff := hdrSize
 	replyOff := (cfgOff + cfgSize + page - 1) &^ (page - 1)
@@ -128,6 +229,11 @@ func (iso *Isolator) newProc(cfgSize, replySize int) (*proc, error) {
 	h := hdrAt(mem)
 	h.magic, h.nslots, h.slotSize = magic, uint32(iso.opts.Channels), uint32(slotSize)
 	h.cfgOff, h.replyOff, h.slotsOff = uint32(cfgOff), uint32(replyOff), uint32(slotsOff)
+	if len(pre) > replyOff-cfgOff {
+		unix.Munmap(mem)
+		return nil, fmt.Errorf("isolate: policy of %d bytes, room for %d", len(pre), replyOff-cfgOff)
+	}
+	h.cfgLen = uint32(copy(mem[cfgOff:], pre))
 	p := &proc{iso: iso, mem: mem, hdr: h, done: make(chan struct{}), nfree: make(chan struct{}, iso.opts.Channels),
 		cfgCap: replyOff - cfgOff, replyCap: slotsOff - replyOff}
 	for i := 0; i < iso.opts.Channels; i++ {
@@ -137,7 +243,7 @@ func (iso *Isolator) newProc(cfgSize, replySize int) (*proc, error) {
 		p.chans = append(p.chans, c)
 		p.release(c)
 	}
-	if err := iso.start(p, memf); err != nil {
+	if err := iso.start(p, memf, pre != nil); err != nil {
 		unix.Munmap(mem)
 		return nil, err
 	}
@@ -190,7 +296,8 @@ func (iso *Isolator) refill() {
 		return
 	}
 	defer close(done)
-	p, err := iso.newProc(spareCfgSize, 64<<10+64*128)
+	pre := (&request{Policy: iso.opts.Policy}).marshal()
+	p, err := iso.newProc(spareCfgSize, 64<<10+64*128, pre)
 	iso.mu.Lock()
 	iso.filling = nil
 	if err == nil && !iso.closed {
@@ -228,13 +335,27 @@ func (iso *Isolator) Prestart() error {
 			<-filling
 		}
 	}
-	for atomic.LoadUint32(&p.hdr.state) != stWaiting {
+	return p.awaitWaiting()
+}
+
+// awaitWaiting waits until a spare child is confined and waits for its
+// request.
+func (p *proc) awaitWaiting() error {
+	for {
+		st := atomic.LoadUint32(&p.hdr.state)
+		if st == stWaiting {
+			return nil
+		}
 		if p.dead.Load() {
 			return p.exitErr
 		}
-		futexWaitTimeout(&p.hdr.state, atomic.LoadUint32(&p.hdr.state), time.Millisecond)
+		if st != stStarting {
+			return fmt.Errorf("isolate: spare child state %d: %w", st, ErrProtocol)
+		}
+		// The monitor's wake-up cannot change state: sleep briefly and
+		// look at dead again.
+		futexWaitTimeout(&p.hdr.state, st, time.Millisecond)
 	}
-	return nil
 }
 
 // Close ends the spare child, if any; later starts spawn children
@@ -257,71 +378,114 @@ func (iso *Isolator) Close() error {
 	return nil
 }
 
-// start forks and execs the child: this very binary (/proc/self/exe),
-// with the channel as its only descriptor besides /dev/null (or the
-// Stderr pipe), in a process group of its own, killed when the host
-// dies, in new user, network and mount namespaces when the kernel lets
-// it.
-func (iso *Isolator) start(p *proc, memf *os.File) error {
-	for {
-		cmd := exec.Command("/proc/self/exe")
-		cmd.Args = []string{"runplug-isolate"}
-		// GOMAXPROCS and the GODEBUG settings: the child's runtime
-		// then keeps no cgroup files open to follow the CPU quota (the
-		// child must hold no descriptor but its own).
-		// GLIBC_TUNABLES: with arena_max set, glibc's malloc does not
-		// open /sys/devices/system/cpu/online the first time a thread
-		// needs an arena (after the filter forbids opens, and on a new
-		// thread whose signals are still blocked: the kernel would kill
-		// the child without a report).
-		cmd.Env = []string{fmt.Sprintf("%s=%d", envChild, childFD), fmt.Sprintf("GOMAXPROCS=%d", runtime.GOMAXPROCS(0)),
-			"GODEBUG=containermaxprocs=0,updatemaxprocs=0", fmt.Sprintf("GLIBC_TUNABLES=glibc.malloc.arena_max=%d", 2*runtime.NumCPU())}
-		if v, ok := os.LookupEnv("LD_LIBRARY_PATH"); ok {
-			cmd.Env = append(cmd.Env, "LD_LIBRARY_PATH="+v)
+// start execs the child: this very binary (/proc/self/exe), with the
+// channel as its only descriptor besides /dev/null (or the Stderr pipe),
+// in a process group of its own, killed when the host dies. It asks the
+// child's constructor (sandbox.EnvEarlyNamespaces) for new user, mount,
+// IPC and UTS namespaces and a new network namespace, or forks it from
+// netSpawner into the shared one (see sharedNet): with no CLONE_NEWUSER
+// at the fork, os/exec vforks instead of copying the host.
+func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Args = []string{"runplug-isolate"}
+	// GOMAXPROCS and the GODEBUG settings: the child's runtime
+	// then keeps no cgroup files open to follow the CPU quota (the
+	// child must hold no descriptor but its own).
+	// GLIBC_TUNABLES: with arena_max set, glibc's malloc does not
+	// open /sys/devices/system/cpu/online the first time a thread
+	// needs an arena (after the filter forbids opens, and on a new
+	// thread whose signals are still blocked: the kernel would kill
+	// the child without a report).
+	cmd.Env = []string{fmt.Sprintf("%s=%d", envChild, childFD), fmt.Sprintf("GOMAXPROCS=%d", runtime.GOMAXPROCS(0)),
+		"GODEBUG=containermaxprocs=0,updatemaxprocs=0", fmt.Sprintf("GLIBC_TUNABLES=glibc.malloc.arena_max=%d", 2*runtime.NumCPU())}
+	if spare {
+		cmd.Env = append(cmd.Env, envSpare+"=1")
+	}
+	if v, ok := os.LookupEnv("LD_LIBRARY_PATH"); ok {
+		cmd.Env = append(cmd.Env, "LD_LIBRARY_PATH="+v)
+	}
+	cmd.ExtraFiles = []*os.File{memf}
+	cmd.Stderr = iso.opts.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	sp := plainSpawner
+	p.nsAsked, p.nsShared = 0, false
+	// Every child asks (a refused unshare costs microseconds), so that
+	// each one's report is its own.
+	if !iso.opts.Policy.NoNamespaces {
+		p.nsAsked = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
+		if sharedNet(iso.opts.Policy) && netSpawner.usable() == nil {
+			sp, p.nsShared = netSpawner, true
+		} else {
+			p.nsAsked |= unix.CLONE_NEWNET
 		}
-		cmd.ExtraFiles = []*os.File{memf}
-		cmd.Stderr = iso.opts.Stderr
-		attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		cmd.Env = append(cmd.Env, sandbox.EarlyNamespacesEnv(p.nsAsked, os.Getpid()))
+	}
+	if err := sp.start(cmd); err != nil {
+		return fmt.Errorf("isolate: start child: %w", err)
+	}
+	if iso.opts.Policy.NoNamespaces {
 		iso.mu.Lock()
-		useNS := !iso.opts.Policy.NoNamespaces && iso.noNS == ""
+		iso.report.Namespaces, iso.report.Missing = nil, []string{"namespaces: disabled by Policy.NoNamespaces"}
 		iso.mu.Unlock()
-		if useNS {
-			attr.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET | syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
-			attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getuid(), HostID: os.Getuid(), Size: 1}}
-			attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getgid(), HostID: os.Getgid(), Size: 1}}
+	}
+	p.cmd, p.pid = cmd, cmd.Process.Pid
+	pidfd, err := unix.PidfdOpen(p.pid, unix.PIDFD_NONBLOCK)
+	var pf *os.File
+	if err == nil {
+		pf = os.NewFile(uintptr(pidfd), "pidfd")
+	}
+	go p.monitor(pf)
+	return nil
+}
+
+// nsNames are the namespaces a child may be asked for, in Report's
+// words and order.
+var nsNames = []struct {
+	flag int
+	name string
+}{
+	{unix.CLONE_NEWUSER, "user"}, {unix.CLONE_NEWNET, "net"}, {unix.CLONE_NEWNS, "mount"},
+	{unix.CLONE_NEWIPC, "ipc"}, {unix.CLONE_NEWUTS, "uts"},
+}
+
+// noteNamespaces records in the Report the namespaces the child says its
+// constructor made (rep.NSFlags, rep.NSErr), against what start asked.
+// A child that could not make them runs without them (in the shared network
+// namespace if it was forked there): the Report says so, and the log
+// once.
+func (iso *Isolator) noteNamespaces(p *proc, rep *reply) {
+	if p.nsAsked == 0 {
+		return
+	}
+	got := int(rep.NSFlags) & p.nsAsked
+	var have, lack []string
+	for _, n := range nsNames {
+		switch {
+		case n.flag == unix.CLONE_NEWNET && p.nsShared:
+			have = append(have, "net-shared")
+		case got&n.flag != 0:
+			have = append(have, n.name)
+		case p.nsAsked&n.flag != 0:
+			lack = append(lack, n.name)
 		}
-		cmd.SysProcAttr = attr
-		err := startOnSpawner(cmd)
-		if err != nil && useNS {
-			iso.mu.Lock()
-			iso.noNS = err.Error()
-			iso.report.Namespaces = nil
-			iso.report.Missing = []string{"user, net, mount, ipc, uts namespaces: " + err.Error()}
-			iso.mu.Unlock()
-			iso.log.Warn("new namespaces not available, isolating without them", "error", err)
-			continue
+	}
+	var missing []string
+	switch {
+	case len(lack) > 0:
+		why := rep.NSErr
+		if why == "" {
+			why = "not made, no reason given"
 		}
-		if err != nil {
-			return fmt.Errorf("isolate: start child: %w", err)
-		}
-		if useNS {
-			iso.mu.Lock()
-			iso.report.Namespaces = []string{"user", "net", "mount", "ipc", "uts"}
-			iso.report.Missing = nil
-			iso.mu.Unlock()
-		} else if iso.opts.Policy.NoNamespaces {
-			iso.mu.Lock()
-			iso.report.Namespaces, iso.report.Missing = nil, []string{"namespaces: disabled by Policy.NoNamespaces"}
-			iso.mu.Unlock()
-		}
-		p.cmd, p.pid = cmd, cmd.Process.Pid
-		pidfd, err := unix.PidfdOpen(p.pid, unix.PIDFD_NONBLOCK)
-		var pf *os.File
-		if err == nil {
-			pf = os.NewFile(uintptr(pidfd), "pidfd")
-		}
-		go p.monitor(pf)
-		return nil
+		missing = []string{strings.Join(lack, ", ") + " namespaces: " + why}
+	case rep.NSErr != "":
+		missing = []string{"uid and gid maps: " + rep.NSErr}
+	}
+	iso.mu.Lock()
+	defer iso.mu.Unlock()
+	iso.report.Namespaces, iso.report.Missing = have, missing
+	if len(missing) > 0 && iso.noNS == "" {
+		iso.noNS = missing[0]
+		iso.log.Warn("new namespaces not all available, isolating without them", "missing", missing[0])
 	}
 }
 
@@ -348,7 +512,7 @@ func (p *proc) awaitStart() (*reply, error) {
 		return nil, fmt.Errorf("isolate: reply length %d: %w", h.replyLen, ErrProtocol)
 	}
 	var rep reply
-	if err := json.Unmarshal(p.mem[h.replyOff:h.replyOff+h.replyLen], &rep); err != nil {
+	if err := rep.unmarshal(p.mem[h.replyOff : h.replyOff+h.replyLen]); err != nil {
 		return nil, fmt.Errorf("isolate: reply: %v: %w", err, ErrProtocol)
 	}
 	if rep.Err != "" {

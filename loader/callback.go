@@ -22,11 +22,16 @@ import (
 // uses); any number of arguments (past the registers, native code passes
 // them on the stack), and at most one result, not a string: a struct
 // result of up to 16 bytes comes back in rax/rdx and xmm0/xmm1, a larger
-// one through the caller's hidden buffer. It may also be a RawHostFunc.
-// A typed function with at most 6 integer-class and 8 float-class scalar
-// arguments that fit Go's argument registers (strings count twice; at
-// most 9) is called without reflect or allocation, string arguments
-// aside; the others (stack arguments, structs) through reflect.
+// one through the caller's hidden buffer. A last parameter of type
+// *VarArgs makes the C type variadic (int f(const char *fmt, ...)): the
+// function reads the variable part through it. It may also be a
+// RawHostFunc. A typed function with at most 6 integer-class and 8
+// float-class scalar arguments that fit Go's argument registers (strings
+// count twice; at most 9) is called without reflect or allocation, string
+// arguments aside, and so is one with structs or stack arguments whose Go
+// arguments and result all fit Go's register ABI (9 integer and 15 float
+// registers, a struct field by field, no array of more than one element;
+// a *VarArgs takes one), the others through reflect.
 //
 // Where it runs: on the thread that calls Ptr, synchronously.
 //   - Inside a protected call (a plugin function called through this

@@ -119,3 +119,33 @@ func ExampleCString() {
 	// "kept" <nil>
 	// "kept by C\x00" <nil>
 }
+
+// A Go callback of the variadic C type int (*)(const char *fmt, ...):
+// the Go function takes a *loader.VarArgs last and reads the variable
+// part in order, as C's va_arg does. Here native code is played by a
+// protected call of the callback's address with the registers a C caller
+// of log_value("%d: %g", 3, 2.5) would set.
+func ExampleVarArgs() {
+	cb, err := loader.NewCallback(func(format string, va *loader.VarArgs) int32 {
+		n := va.Int32()   // an int (char and short are promoted to it)
+		x := va.Float64() // a double (float is promoted to it)
+		fmt.Println(format, "->", n, x)
+		return n
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer cb.Release()
+	format, err := loader.CString("%d: %g")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer loader.Free(format)
+	r, err := sandbox.Call(cb.Ptr(), &sandbox.Args{Int: [6]uint64{uint64(uintptr(format)), 3}, Float: [8]float64{2.5}})
+	fmt.Println(r.Int, err)
+	// Output:
+	// %d: %g -> 3 2.5
+	// 3 <nil>
+}

@@ -30,7 +30,35 @@ import (
 // const char * copied into Go, as in the register forms.
 //
 // sret reports a MEMORY-class result (returned through the caller's buffer).
+//
+// A last parameter of type *VarArgs makes the C type variadic: the plan is
+// the other parameters', and the Go function reads the variable part
+// through the VarArgs (callback_va_unsafe.go).
 func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflect.Type, res reflect.Type) (frame sandbox.FrameFunc, sret bool, err error) {
+	fixed := args
+	variadic := len(args) > 0 && args[len(args)-1] == varArgsType
+	if variadic {
+		fixed = args[:len(args)-1]
+	}
+	plan, cres, resKind, err := framePlan(name, ft, fixed, res)
+	if err != nil {
+		return nil, false, err
+	}
+	// Without reflect when every argument and the result fit Go's
+	// registers (callback_regs_unsafe.go).
+	if rc := newRegFrameCall(fv, args, res, resKind, plan); rc != nil {
+		if variadic {
+			return rc.callVariadic, plan.Result.InMemory, nil
+		}
+		return rc.call, plan.Result.InMemory, nil
+	}
+	return reflectFrameFunc(fv, args, res, resKind, cres, plan), plan.Result.InMemory, nil
+}
+
+// framePlan returns the psABI plan of a func of type ft (arguments args,
+// result res or nil) called from C, the result's C type, and the kind of
+// a scalar result (kVoid for none or a struct).
+func framePlan(name string, ft reflect.Type, args []reflect.Type, res reflect.Type) (plan *abi.Plan, cres *abi.Type, resKind argKind, err error) {
 	cargs := make([]*abi.Type, len(args))
 	for i, t := range args {
 		switch t.Kind() {
@@ -38,26 +66,26 @@ func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflec
 			cargs[i] = abi.Pointer
 			continue
 		case reflect.Array:
-			return nil, false, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: fmt.Sprintf("C passes an array as a pointer (%v): take unsafe.Pointer, or wrap the array in a struct to take it by value", t)}
+			return nil, nil, 0, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: fmt.Sprintf("C passes an array as a pointer (%v): take unsafe.Pointer, or wrap the array in a struct to take it by value", t)}
 		}
 		ct, err := abi.TypeOf(t)
 		if err != nil {
-			return nil, false, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
+			return nil, nil, 0, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
 		}
 		cargs[i] = ct
 	}
-	cres := abi.Void
-	resKind := kVoid
+	cres = abi.Void
+	resKind = kVoid
 	if res != nil {
 		switch res.Kind() {
 		case reflect.String:
-			return nil, false, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "a string result is not supported (return a pointer: uintptr or unsafe.Pointer)"}
+			return nil, nil, 0, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "a string result is not supported (return a pointer: uintptr or unsafe.Pointer)"}
 		case reflect.Array:
-			return nil, false, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: fmt.Sprintf("a C function cannot return an array (%v): wrap it in a struct", res)}
+			return nil, nil, 0, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: fmt.Sprintf("a C function cannot return an array (%v): wrap it in a struct", res)}
 		}
 		ct, err := abi.TypeOf(res)
 		if err != nil {
-			return nil, false, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
+			return nil, nil, 0, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
 		}
 		cres = ct
 		if !ct.IsAggregate() {
@@ -67,11 +95,18 @@ func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflec
 	}
 	plan, perr := abi.NewPlan(cres, cargs...)
 	if perr != nil {
-		return nil, false, planError(name, ft, perr)
+		return nil, nil, 0, planError(name, ft, perr)
 	}
 	if plan.Result.X87 {
-		return nil, false, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "a result in st0 (long double) is not supported for a Go function"}
+		return nil, nil, 0, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "a result in st0 (long double) is not supported for a Go function"}
 	}
+	return plan, cres, resKind, nil
+}
+
+// reflectFrameFunc is the frame form of fv (arguments args, result res of
+// C type cres and kind resKind, planned as plan) through reflect.Call.
+// args may have one more than plan: the *VarArgs of a variadic C type.
+func reflectFrameFunc(fv reflect.Value, args []reflect.Type, res reflect.Type, resKind argKind, cres *abi.Type, plan *abi.Plan) sandbox.FrameFunc {
 	// The argument values are reused from call to call (a pool: calls
 	// may run on many threads at once), which spares an allocation each.
 	scratch := sync.Pool{New: func() any {
@@ -94,6 +129,11 @@ func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflec
 			} else {
 				readArg(f.ptr[i], loc, a, stack)
 			}
+		}
+		if len(in) > len(plan.Args) { // the variable part's reader
+			va := newVarArgs(plan, a, stack)
+			defer func() { va.a = nil }()
+			in[len(in)-1] = reflect.ValueOf(va)
 		}
 		out := fv.Call(in)
 		scratch.Put(f) // reflect.Call copied the arguments; a panic just drops f
@@ -127,7 +167,7 @@ func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflec
 			}
 		}
 		return r
-	}, plan.Result.InMemory, nil
+	}
 }
 
 // frameScratch holds a general form's argument values for one call.

@@ -268,7 +268,8 @@
 //
 // [NewCallback] makes a Go function (the types a host function takes) a C
 // function pointer that native code may keep and call later on any
-// thread, until [Callback.Release]. Go memory goes to native code for one
+// thread, until [Callback.Release]; a last *[VarArgs] parameter makes its
+// C type variadic. Go memory goes to native code for one
 // call pinned ([Pins], [Pin], [PinSlice]); memory native code keeps comes
 // from the host's C allocator ([Malloc], [Calloc], [CString], [CBytes],
 // [NewCell] for out-parameters, [Free]); [GoString], [GoStringN],

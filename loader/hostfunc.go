@@ -62,11 +62,11 @@ type hostFunc struct {
 // defined on them), string (a const char * from the plugin, copied; NULL
 // is "") or structs by value of C layout, any number of them, with no
 // result or one result of those types other than string (see Callback
-// for how structs and stack arguments are passed). The typed form is
-// called without reflect or allocation (string arguments aside) when its
-// arguments are at most 6 integer-class and 8 float-class scalars that
-// fit Go's argument registers (at most 9 integer-class ones, a string
-// counting twice), and through reflect otherwise.
+// for how structs and stack arguments are passed, and for a last *VarArgs
+// parameter, which makes the C type variadic). The typed form is called
+// without reflect or allocation (string arguments aside) when its
+// arguments fit Go's argument registers (see Callback), and through
+// reflect otherwise.
 //
 // fn runs on the plugin's thread, inside the plugin call that reached it
 // but outside its fault protection: a nil dereference in fn is a Go panic.
@@ -190,6 +190,7 @@ func (t *hostTable) close() {
 // hostFn is a host function or a callback in a form the sandbox calls.
 type hostFn struct {
 	raw          RawHostFunc
+	ints         sandbox.IntFunc   // before raw (which is set too): integer registers in, rax out
 	regs         sandbox.RegFunc   // instead of raw: takes the registers as they are
 	nInt, nFloat int               // the arguments regs takes
 	frame        sandbox.FrameFunc // instead of raw: also reads stack arguments (callback_unsafe.go)
@@ -198,6 +199,9 @@ type hostFn struct {
 
 // callback returns a sandbox.Callback that runs h.
 func (h hostFn) callback(name string) (*sandbox.Callback, error) {
+	if h.ints != nil {
+		return sandbox.NewCallbackInts(name, h.ints, h.nInt)
+	}
 	if h.regs != nil {
 		return sandbox.NewCallbackRegs(name, h.regs, h.nInt, h.nFloat)
 	}
@@ -226,7 +230,7 @@ func hostCallback(name string, fn any) (hostFn, error) {
 	}
 	ft := fv.Type()
 	if ft.IsVariadic() {
-		return hostFn{}, &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: "variadic functions are not supported"}
+		return hostFn{}, &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: "a Go variadic func cannot take C's variable arguments: take a *loader.VarArgs last"}
 	}
 	if ft.NumOut() > 1 {
 		return hostFn{}, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "at most one result"}
@@ -238,6 +242,14 @@ func hostCallback(name string, fn any) (hostFn, error) {
 	var res reflect.Type
 	if ft.NumOut() == 1 {
 		res = ft.Out(0)
+	}
+	if n := len(args); n > 0 && args[n-1] == varArgsType {
+		// A variadic C type: the general form reads the variable part.
+		frame, sret, err := frameHostFunc(name, ft, fv, args, res)
+		if err != nil {
+			return hostFn{}, err
+		}
+		return hostFn{frame: frame, sret: sret}, nil
 	}
 	s, err := newSig(name, ft, args, res)
 	if err != nil {
@@ -252,6 +264,10 @@ func hostCallback(name string, fn any) (hostFn, error) {
 	}
 	if p := newRegPlan(s, fv); p != nil {
 		if p.regsForm() {
+			if ints := p.intsForm(fv); ints != nil {
+				// raw too: the form rawForm gives isolated plugins.
+				return hostFn{ints: ints, nInt: s.nInt, raw: p.rawFunc()}, nil
+			}
 			return hostFn{regs: p.fn, nInt: s.nInt, nFloat: s.nFloat}, nil
 		}
 		return hostFn{raw: p.rawFunc()}, nil

@@ -42,6 +42,12 @@ func TestHostFuncRegisterABI(t *testing.T) {
 		func(a int16) int16 { see(a); return -a },
 		func(a int32) uint8 { see(a); return uint8(a) },
 		func(a int64) uintptr { see(a); return uintptr(a) },
+		// The integer form (sandbox.IntFunc): 64-bit integer and pointer
+		// arguments only, no float result.
+		func(a, b int64) int64 { see(a, b); return a + b },
+		func(a, b, c, d, e, f uint64) uint64 { see(a, b, c, d, e, f); return a ^ f },
+		func(p unsafe.Pointer, n uint64) { see(uintptr(p), n) },
+		func(a uint64, p unsafe.Pointer) uint32 { see(a, uintptr(p)); return uint32(a) },
 	}
 	strs := [][]byte{[]byte("hello\x00"), []byte("\x00"), []byte("runplug callbacks\x00")}
 	rng := rand.New(rand.NewSource(1))
@@ -52,6 +58,12 @@ func TestHostFuncRegisterABI(t *testing.T) {
 			t.Fatalf("%T: %v", fn, err)
 		}
 		raw := hf.raw
+		if hf.ints != nil { // as the sandbox's dispatcher calls it
+			raw = func(a *sandbox.Args) sandbox.Result {
+				i := &a.Int
+				return sandbox.Result{Int: hf.ints(i[0], i[1], i[2], i[3], i[4], i[5])}
+			}
+		}
 		if hf.regs != nil { // as the sandbox's dispatcher calls it
 			raw = func(a *sandbox.Args) sandbox.Result {
 				i, f := &a.Int, &a.Float
@@ -122,6 +134,24 @@ func TestHostFuncRegisterABI(t *testing.T) {
 			if !same {
 				t.Errorf("%T: fast form returned %+v, reflect form %+v", fn, got, want)
 			}
+		}
+	}
+	// Integer-only signatures take the integer form (so the cases above
+	// test it); a float argument or result, or a narrow integer, does not.
+	for _, c := range []struct {
+		fn   any
+		ints bool
+	}{
+		{func(a, b int64) int64 { return a + b }, true},
+		{func(p unsafe.Pointer, n uint64) {}, true},
+		{func() {}, true},
+		{func(a int64, x float64) int64 { return a }, false},
+		{func(a int64) float64 { return 0 }, false},
+		{func(a int32) int64 { return 0 }, false},
+	} {
+		hf, err := hostCallback("f", c.fn)
+		if err != nil || (hf.ints != nil) != c.ints {
+			t.Errorf("%T: integer form %v (%v), want %v", c.fn, hf.ints != nil, err, c.ints)
 		}
 	}
 	// Signatures past the registers take the reflect form.

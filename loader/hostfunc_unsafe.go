@@ -189,6 +189,21 @@ func (p *regPlan) regsForm() bool {
 	return false
 }
 
+// intsForm returns fv seen as a sandbox.IntFunc when its register form
+// takes no float argument and returns no float (else nil): the same
+// function, called with six integer registers set and only rax read,
+// which the dispatcher calls with the fewest register moves. As for
+// regFunc, the callee reads the registers of its own type and spills at
+// most what the six-argument IntFunc's caller reserves.
+func (p *regPlan) intsForm(fv reflect.Value) sandbox.IntFunc {
+	if p.s.nFloat != 0 || p.s.res.isFloat() {
+		return nil
+	}
+	cell := reflect.New(fv.Type())
+	cell.Elem().Set(fv)
+	return *(*sandbox.IntFunc)(cell.UnsafePointer())
+}
+
 // rawFunc returns the RawHostFunc form of p.
 func (p *regPlan) rawFunc() RawHostFunc {
 	if p.s.strs {

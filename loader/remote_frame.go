@@ -199,8 +199,8 @@ func frameForm(hf hostFn, fn any) remoteFrame {
 
 // remotePlan returns the abi plan of a typed function of the general
 // form (frameHostFunc's, made the same way), or nil when it has a string
-// argument (a pointer into the other process, which the Go function would
-// read in the host) or cannot be planned.
+// argument or a *VarArgs (pointers into the other process, which the Go
+// function would read in the host) or cannot be planned.
 func remotePlan(fn any) *abi.Plan {
 	ft := reflect.TypeOf(fn)
 	if ft == nil || ft.Kind() != reflect.Func || ft.NumOut() > 1 {
@@ -268,13 +268,15 @@ func callbackAt(v uint64) *RemoteCallback {
 // ErrCallbackNotRemote is wrapped by the error of a call that passes an
 // isolated plugin a Callback whose Go function cannot run for it: one of
 // the general form (stack arguments or structs by value) with a string
-// argument.
-var ErrCallbackNotRemote = errors.New("loader: a callback of the general form with a string argument cannot be passed to an isolated plugin")
+// argument, or a variadic one (*VarArgs), whose arguments are memory of
+// the plugin's process.
+var ErrCallbackNotRemote = errors.New("loader: a callback of the general form with a string argument, or a variadic one, cannot be passed to an isolated plugin")
 
 // ErrHostFuncNotRemote is wrapped by the *sandbox.HostPanicError of a call
 // an isolated plugin makes to a host function of the general form with a
-// string argument, which cannot cross (see ErrCallbackNotRemote).
-var ErrHostFuncNotRemote = errors.New("loader: a host function of the general form with a string argument cannot be called by an isolated plugin")
+// string argument, or a variadic one, which cannot cross (see
+// ErrCallbackNotRemote).
+var ErrHostFuncNotRemote = errors.New("loader: a host function of the general form with a string argument, or a variadic one, cannot be called by an isolated plugin")
 
 // errX87Remote is the error of binding a long double result for an
 // isolated plugin.

@@ -10,14 +10,53 @@
 //
 // TYPES AND CALLING CONVENTION
 //
-// Calls in both directions use the SysV AMD64 ABI with register arguments
-// only: at most 6 integer-class arguments (bool, char, all integer widths,
-// pointers, const char *) and 8 floating-point ones (float, double), and
-// one result of those types or none. Structs by value, long double,
-// __int128 and variadic functions are not supported across the boundary
-// (pass pointers). A const char * argument that the host passes is a
-// NUL-terminated copy valid for the duration of the call only.
+// Calls in both directions follow the SysV AMD64 psABI (package abi on the
+// Go side classifies each argument as gcc does).
 //
+// Functions the host calls (bindings, loader.Signature, `runplug call`)
+// may have any number of arguments, integer and floating-point mixed
+// (those past 6 integer-class and 8 floating-point ones go on the stack),
+// structs and unions by value as arguments and results (up to 16 bytes in
+// registers per eightbyte class, larger through the hidden result
+// pointer), __int128, long double (its 16 bytes, both ways), and a
+// variadic part (float promoted to double, char and short to int, al set).
+// Not modelled: vector types (__m128...), _Complex, bit-fields.
+//
+// Host functions and callbacks (Go functions the plugin calls, see below)
+// may be declared in C with:
+//   - arguments: bool, char and every integer width, pointers, float,
+//     double, const char * (a NUL-terminated string, copied into Go; NULL
+//     reads as ""), and structs or unions by value whose layout the host's
+//     Go struct matches field by field (no pointers to Go memory, strings
+//     or slices inside). Any number of them: past the 6 integer and 8
+//     floating-point registers, and a struct that does not fit the
+//     registers left (or is over 16 bytes), the caller passes them on the
+//     stack, as C does for any function; the Go side reads them there;
+//   - a result: none, or one of those types but const char * (a string
+//     result must be memory the plugin owns: declare a pointer). A struct
+//     result of up to 16 bytes comes back in rax/rdx and xmm0/xmm1 by its
+//     eightbytes' classes, a larger one through the hidden pointer the
+//     caller passes (C compilers do all this from the declaration alone);
+//   - a variadic prototype (int f(const char *fmt, ...)) when the host's
+//     Go function takes a *loader.VarArgs last: it reads the variable part
+//     in order as va_arg would (pass what va_arg expects: int for char and
+//     short, double for float; nothing tells the host the count or types);
+//   - not: long double, __int128, vector or complex types.
+// Signatures of at most 6 integer-class and 8 floating-point scalar
+// arguments are the fast ones (no allocation; all 64-bit integers,
+// pointers and doubles the fastest); structs by value and stack arguments
+// and variadic ones cost a little more (a hundred nanoseconds or so in
+// the host).
+// Example: with the host registering func(p Point, r Rect, scale float64)
+// Rect (Go structs of C layout), a plugin declares
+//
+//	struct point { double x, y; };          // SSE, SSE: xmm registers
+//	struct rect { int64_t x, y, w, h; };    // 32 bytes: memory
+//	struct rect place(struct point p, struct rect r, double scale);
+//
+// and calls it like any C function. A pointer the host passes is valid for
+// the duration of the call only, unless the host documents otherwise.
+
 // HOST FUNCTIONS
 //
 // A host registers Go functions under C names (loader.RegisterHostFunc);
@@ -35,7 +74,8 @@
 //     a lock across the call that the host may need;
 //   - reads const char * arguments as NUL-terminated strings, copying
 //     them; pointer arguments are plain addresses the host may read or
-//     write as the function documents.
+//     write as the function documents; structs by value and stack
+//     arguments are read as the declaration above passes them.
 //
 // CALLBACKS
 //
@@ -43,12 +83,16 @@
 // pointer (loader.NewCallback), as an argument or through any data
 // structure. The plugin may store it and call it later, any number of
 // times, from any thread: the calling thread it was given on, another
-// thread, or a thread the plugin created with pthread_create. It behaves
-// like a host function, with these differences:
+// thread, or a thread the plugin created with pthread_create. It takes
+// and returns the types a host function does (declare the pointer's type
+// to match the Go function's: int (*)(const void *, const void *) for a
+// func(a, b unsafe.Pointer) int32). It behaves like a host function, with
+// these differences:
 //   - called while no call from the host is in progress on that thread
 //     (typically on the plugin's own threads), a panic in the Go function
 //     cannot end anything: the call returns 0 (0.0 for a floating-point
-//     result) and the host is told through its panic handler;
+//     result; for a struct result over 16 bytes, the caller's buffer as
+//     the caller left it) and the host is told through its panic handler;
 //   - the pointer is valid until the host releases the callback. A call
 //     after that does not run Go code: it is handled like a panic (an
 //     error inside a host call, 0 outside one). The host must make sure

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Host callbacks: a C-callable address per Go function.
@@ -158,6 +159,29 @@ func NewCallbackRegs(name string, fn RegFunc, nInt, nFloat int) (*Callback, erro
 	return newCallback(name, &callbackFn{regs: fn, floats: nFloat > 0}, regs)
 }
 
+// IntFunc is the integer form of a callback's Go function: it is called
+// with the caller's integer argument registers (rdi, rsi, rdx, rcx, r8,
+// r9) as i0-i5, as they are (the bits above a narrow integer are
+// undefined), and returns rax. Its callback's vector registers are
+// neither read nor set (xmm0 is left undefined).
+type IntFunc func(i0, i1, i2, i3, i4, i5 uint64) uint64
+
+// NewCallbackInts is NewCallback for a function in integer form, for a C
+// function type with up to six integer or pointer arguments, none of
+// them floating-point, and an integer, pointer or no result. fn reads
+// only its first nInt (0 to 6) arguments; the others are undefined. It
+// is the cheapest form: the entry saves only nInt registers and the
+// dispatcher calls fn with six.
+func NewCallbackInts(name string, fn IntFunc, nInt int) (*Callback, error) {
+	if fn == nil {
+		return nil, fmt.Errorf("sandbox: new callback %s: nil function", name)
+	}
+	if nInt < 0 || nInt > 6 {
+		return nil, fmt.Errorf("sandbox: new callback %s: %d integer arguments, at most 6", name, nInt)
+	}
+	return newCallback(name, &callbackFn{ints: fn}, nInt)
+}
+
 // FrameFunc is the frame form of a callback's Go function: a raw function
 // (see NewCallback) that also receives the address of the caller's stack
 // arguments, the first of them at stack (the callee's 8(%rsp) at entry;
@@ -182,14 +206,16 @@ func NewCallbackFrame(name string, fn FrameFunc, resultInMemory bool) (*Callback
 }
 
 // callbackFn is what a thunk slot holds: its Callback's Go function, in
-// one of its three forms, or none once the Callback is freed.
+// one of its four forms, or none once the Callback is freed.
 type callbackFn struct {
 	cb     *Callback
+	ints   IntFunc
 	raw    func(*Args) Result
 	regs   RegFunc
 	frame  FrameFunc
 	floats bool // regs takes float arguments
 	sret   bool // frame returns a struct through the caller's buffer (rdi)
+	freed  bool // the Callback was freed: no function
 }
 
 // newCallback gives fn a slot. regs says which argument registers its
@@ -240,7 +266,7 @@ func (c *Callback) Free() {
 		return
 	}
 	pg, k := slotOf(c.id)
-	pg.fns[k].Store(&callbackFn{cb: c, sret: c.fn.sret}) // the Go function is dropped now
+	pg.fns[k].Store(&callbackFn{cb: c, sret: c.fn.sret, freed: true}) // the Go function is dropped now
 	freeThunk(c.id)
 }
 
@@ -343,64 +369,87 @@ func lookupCallback(id uint32) *callbackFn {
 	return pg.fns[id&(1<<cbPageShift-1)].Load()
 }
 
-// dispatch runs callback id (see rpGoCallback): its result goes to
-// a.Int[0] and a.Float[0]. It returns 0, or the abort code of a failure
-// when inCall (the thread is inside a protected call, which the C side
-// then ends).
-func dispatch(id uint32, a *Args, inCall bool) (code int64) {
-	fn := lookupCallback(id)
-	if fn == nil || fn.raw == nil && fn.regs == nil && fn.frame == nil {
-		var c *Callback
-		name := fmt.Sprintf("#%d", id)
-		if fn != nil {
-			c, name = fn.cb, fn.cb.name
-		}
-		return c.fail(&HostPanicError{Func: name, Value: ErrCallbackFreed}, a, inCall, fn != nil && fn.sret)
+// cbFrame is the frame a callback's entry builds on its stack (struct
+// rp_cbframe, callback.h; the layout is checked in callback_cgo.go) and
+// hands to dispatch, valid for that call only.
+type cbFrame struct {
+	a      Args   // the argument registers in; the result registers out
+	id     uint32 // the thunk's id
+	inCall uint8  // 1 inside a protected call
+	done   uint8  // set by dispatch when the Go function returned (0 from the entry)
+	_      uint16
+	code   int64 // out: 0 (set by the C side), or the abort code of a failure when inCall
+}
+
+// dispatch runs the callback of the frame at p, a *cbFrame (a callback's
+// entry calls it through crosscall2, callback_amd64.S, as a cgo //export
+// wrapper's generated Go function is called): its result goes to
+// f.a.Int[0] and f.a.Float[0] (and [1] of each for a 16-byte struct
+// result). A failure inside a protected call leaves its abort code in
+// f.code, with which the C side then ends the call.
+func dispatch(p unsafe.Pointer) {
+	f := (*cbFrame)(p)
+	fn := lookupCallback(f.id)
+	if fn == nil || fn.freed {
+		fn.failFreed(f)
+		return
 	}
-	g := dispatchGuard{fn: fn, a: a, inCall: inCall}
-	defer g.catch(&code)
-	if fn.regs != nil {
-		i := &a.Int
-		if fn.floats {
-			f := &a.Float
-			a.Int[0], a.Float[0] = fn.regs(i[0], i[1], i[2], i[3], i[4], i[5], 0, 0, 0, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7])
-		} else {
-			a.Int[0], a.Float[0] = fn.regs(i[0], i[1], i[2], i[3], i[4], i[5], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+	// The integer registers, read before the guard's stores below rather
+	// than queued behind them (measured faster: README, Performance).
+	i := &f.a.Int
+	i0, i1, i2, i3, i4, i5 := i[0], i[1], i[2], i[3], i[4], i[5]
+	// The panic guard, what keeps a panic from unwinding through C
+	// frames: an open-coded defer whose closure only tests f.done when
+	// the function returned (recover is a call).
+	defer func() {
+		if f.done == 0 {
+			if v := recover(); v != nil {
+				f.fail(v)
+			}
 		}
-	} else if fn.raw != nil {
+	}()
+	a := &f.a
+	switch {
+	case fn.ints != nil:
+		a.Int[0] = fn.ints(i0, i1, i2, i3, i4, i5)
+	case fn.regs != nil:
+		if fn.floats {
+			x := &a.Float
+			a.Int[0], a.Float[0] = fn.regs(i0, i1, i2, i3, i4, i5, 0, 0, 0, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7])
+		} else {
+			a.Int[0], a.Float[0] = fn.regs(i0, i1, i2, i3, i4, i5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+		}
+	case fn.raw != nil:
 		r := fn.raw(a)
 		a.Int[0], a.Float[0] = r.Int, r.Float
-	} else {
+	default:
 		r := fn.frame(a, stackArgs(a))
 		a.Int[0], a.Float[0] = r.Int, r.Float
 	}
-	g.done = true
-	return 0
+	f.done = 1
 }
 
-// dispatchGuard is dispatch's panic containment: a deferred method with
-// its state in one struct, called directly (a deferred closure is called
-// through its pointer). The defer is about half of dispatch's cost
-// (BenchmarkDispatch, docs in README's Performance section) and is what
-// keeps a panic from crossing C frames.
-type dispatchGuard struct {
-	fn     *callbackFn
-	a      *Args
-	inCall bool
-	done   bool // the Go function returned: nothing to recover
+// fail reports v, the recovered panic of the Go function of the callback
+// of frame f (see Callback.fail), leaving an abort code in f.code inside
+// a protected call. The slot still holds the callback (the Callback or,
+// freed meanwhile, its freed mark, with the same name and result kind): a
+// slot is reused only after more than cbQuarantine others were freed.
+func (f *cbFrame) fail(v any) {
+	fn := lookupCallback(f.id)
+	c := fn.cb
+	f.code = c.fail(&HostPanicError{Func: c.name, Value: v, Stack: debug.Stack()}, &f.a, f.inCall != 0, fn.sret)
 }
 
-// catch recovers a panic of g's Go function and sets dispatch's result
-// *code (see Callback.fail). It does nothing, not even call recover, when
-// the function returned.
-func (g *dispatchGuard) catch(code *int64) {
-	if g.done {
-		return
+// failFreed reports a call of frame f through a freed Callback, whose
+// slot holds fn (nil for an id no thunk has: never, short of a corrupted
+// register), as a panic with value ErrCallbackFreed.
+func (fn *callbackFn) failFreed(f *cbFrame) {
+	var c *Callback
+	name := fmt.Sprintf("#%d", f.id)
+	if fn != nil {
+		c, name = fn.cb, fn.cb.name
 	}
-	if v := recover(); v != nil {
-		c := g.fn.cb
-		*code = c.fail(&HostPanicError{Func: c.name, Value: v, Stack: debug.Stack()}, g.a, g.inCall, g.fn.sret)
-	}
+	f.code = c.fail(&HostPanicError{Func: name, Value: ErrCallbackFreed}, &f.a, f.inCall != 0, fn != nil && fn.sret)
 }
 
 // fail reports e, the failure of a call of c (nil when the id is unknown):

@@ -9,15 +9,20 @@
 //	movl $ID, %r11d
 //	jmp  *cell(%rip)   // the slot's entry: rp_cb_entry or rp_cb_entry_iN
 //
-// r11 is a scratch register that no argument uses. rp_cb_entry
-// stores the six integer and eight vector argument registers into a struct
-// rp_args on its own stack, calls rp_cb_c(ID, &args) (callback.c) or,
-// outside any protected call, the Go dispatcher's cgo wrapper
-// rpGoCallback(ID, &args, 0) directly; either runs the Go function and
-// writes the result registers into args.i[0] and args.f[0], which it
-// returns in rax and xmm0.
+// r11 is a scratch register that no argument uses. rp_cb_entry builds a
+// struct rp_cbframe (callback.h) at the bottom of its stack frame: the six
+// integer and eight vector argument registers and the id. Outside any
+// protected call, and with no cgo traceback context function installed
+// (the common case), it enters Go itself: crosscall2(rp_cb_gofn, frame,
+// 0, 0), which is what a cgo //export wrapper does minus its two calls
+// into runtime/cgo for the traceback context (docs/ASSUMPTIONS.md).
+// Otherwise rp_cb_c (callback.c) brackets the protected call and does the
+// wrapper's whole protocol. The Go function (dispatch, callback.go)
+// runs the callback and writes the result registers into the frame's
+// args.i[0..1] and args.f[0..1], which the entry returns in rax, rdx,
+// xmm0 and xmm1.
 
-#include "sandbox.h"
+#include "callback.h"
 
 	.text
 
@@ -35,11 +40,11 @@
 	.cfi_rel_offset %rbp, 0
 	movq	%rsp, %rbp
 	.cfi_def_cfa_register %rbp
-	// Entry rsp = 8 mod 16; after the push it is 0 mod 16, and struct
-	// rp_args is 112 bytes: the call below is aligned. rp_args is the
-	// bottom of this frame: the Go side finds the caller's stack
-	// arguments 112+16 bytes above it (cbStackArgs, callback_cgo.go).
-	subq	$112, %rsp
+	subq	$RP_CB_SIZE, %rsp
+	// Entry rsp = 8 mod 16; after the push it is 0 mod 16, and
+	// RP_CB_SIZE is too: the calls below are aligned. The frame is the
+	// bottom of this one: the Go side finds the caller's stack
+	// arguments RP_CB_SIZE+16 bytes above it (cbStackArgs, callback_cgo.go).
 .if \ints > 0
 	movq	%rdi, RP_A_INT+0(%rsp)
 .endif
@@ -68,33 +73,46 @@
 	movsd	%xmm6, RP_A_FLOAT+48(%rsp)
 	movsd	%xmm7, RP_A_FLOAT+56(%rsp)
 .endif
-	movl	%r11d, %edi
-	movq	%rsp, %rsi
-	// Outside any protected call (rp_self.cur is NULL) there is nothing
-	// to bracket: call the Go dispatcher's cgo wrapper directly, one C
-	// frame less between this entry and cgo's callback path.
+	// id, and incall and done = 0 (movl above zero-extended r11): one
+	// store.
+	movq	%r11, RP_CB_ID(%rsp)
+	// In a protected call (rp_self.cur is not NULL), rp_cb_c brackets it.
 	movq	rp_self@gottpoff(%rip), %rax
 	cmpq	$0, %fs:RP_T_CUR(%rax)
 	jne	1f
 	// RelayForeignThreads hands such calls to a Go thread (relay.c).
 	cmpq	$0, rp_foreign_fwd(%rip)
 	jne	3f
+	// With a cgo traceback context function installed, rp_cb_c calls it
+	// as a cgo //export wrapper does.
+	call	_cgo_get_context_function@PLT
+	testq	%rax, %rax
+	jne	1f
+	movq	rp_cb_gofn(%rip), %rdi
+	movq	%rsp, %rsi
 	xorl	%edx, %edx
-	call	rpGoCallback
+	xorl	%ecx, %ecx
+	call	crosscall2@PLT
 	jmp	2f
 3:
+	movq	%rsp, %rdi
 	call	*rp_foreign_fwd(%rip)
 	jmp	2f
 1:
-	call	rp_cb_c
+	movq	%rsp, %rdi
+	call	rp_cb_c@PLT
 2:
-	// rax and xmm0, and the second eightbytes of a 16-byte struct
-	// result in rdx and xmm1 (a raw function writes them into Int[1]
-	// and Float[1]; otherwise they hold an argument: scratch).
+	// rax and xmm0, and for rp_cb_entry the second eightbytes of a
+	// 16-byte struct result in rdx and xmm1 (a raw or frame function
+	// writes them into Int[1] and Float[1]; otherwise they hold an
+	// argument: scratch). The register and integer forms, the only ones
+	// rp_cb_entry_iN serves, return rax and xmm0 alone.
 	movq	RP_A_INT+0(%rsp), %rax
-	movq	RP_A_INT+8(%rsp), %rdx
 	movsd	RP_A_FLOAT+0(%rsp), %xmm0
+.if \floats
+	movq	RP_A_INT+8(%rsp), %rdx
 	movsd	RP_A_FLOAT+8(%rsp), %xmm1
+.endif
 	leave
 	.cfi_def_cfa %rsp, 8
 	ret

@@ -2,14 +2,17 @@
 
 package sandbox
 
-// The cgo half of host callbacks: the exported Go dispatcher that
-// callback.c calls, the address of the common entry, and the thunk pages.
-// A file with //export may only declare C functions in its preamble, so
-// the C code lives in callback.c and callback_amd64.S.
+// The cgo half of host callbacks: the frame layout the entry shares with
+// dispatch, dispatch's address for the entry (which reaches Go without an
+// //export wrapper: it calls crosscall2 with dispatch itself), the address
+// of the entries, the thunk pages, and the benchmarks' export-recover
+// baseline. A file with //export may only declare C functions in its
+// preamble, so the C code lives in callback.c and callback_amd64.S.
 
 /*
 #include <stdint.h>
-#include "sandbox.h"
+#include "callback.h"
+void rp_cb_init(uintptr_t gofn);
 uint64_t rp_cb_entry_addr(void);
 uint64_t rp_cb_entry_ints_addr(int n);
 uint64_t rp_cbfix_int_addr(void);
@@ -17,6 +20,8 @@ uint64_t rp_cbfix_float_addr(void);
 int64_t rp_cbfix_loop(uint64_t fn, int64_t n);
 int64_t rp_cbfix_loop_export_recover(int64_t n);
 double rp_cbfix_pair(uint64_t fn, int64_t a, double x);
+void *rp_cbfix_context_addr(void);
+void rp_cbfix_context_counts(int64_t *n, int64_t *r);
 */
 import "C"
 
@@ -29,21 +34,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// rpGoCallback runs callback id with the argument registers at a (a struct
-// rp_args on the C stack of rp_cb_entry, valid for this call only) and
-// writes the result registers back into it. It returns 0, or an abort code
-// for rp_abort_current when the callback failed inside a protected call.
-//
-//export rpGoCallback
-func rpGoCallback(id C.uint32_t, a *C.struct_rp_args, inCall C.int) C.int64_t {
-	return C.int64_t(dispatch(uint32(id), (*Args)(unsafe.Pointer(a)), inCall != 0))
+// The layout cbFrame shares with struct rp_cbframe (a mismatch does not
+// compile).
+const (
+	_ = uint(unsafe.Offsetof(cbFrame{}.id) - C.RP_CB_ID)
+	_ = uint(C.RP_CB_ID - unsafe.Offsetof(cbFrame{}.id))
+	_ = uint(unsafe.Offsetof(cbFrame{}.inCall) - C.RP_CB_INCALL)
+	_ = uint(C.RP_CB_INCALL - unsafe.Offsetof(cbFrame{}.inCall))
+	_ = uint(unsafe.Offsetof(cbFrame{}.done) - C.RP_CB_DONE)
+	_ = uint(C.RP_CB_DONE - unsafe.Offsetof(cbFrame{}.done))
+	_ = uint(unsafe.Offsetof(cbFrame{}.code) - C.RP_CB_CODE)
+	_ = uint(C.RP_CB_CODE - unsafe.Offsetof(cbFrame{}.code))
+	_ = uint(unsafe.Sizeof(cbFrame{}) - C.RP_CB_SIZE)
+	_ = uint(C.RP_CB_SIZE - unsafe.Sizeof(cbFrame{}))
+)
+
+func init() {
+	fn := dispatch
+	C.rp_cb_init(C.uintptr_t(**(**uintptr)(unsafe.Pointer(&fn))))
 }
 
 // cbStackArgs is where the caller's stack arguments start relative to the
-// struct rp_args a callback entry passes: that struct is the bottom of the
-// entry's 112-byte frame, above which lie the saved rbp and the return
-// address (callback_amd64.S).
-const cbStackArgs = 112 + 8 + 8
+// frame a callback entry passes: that frame is the bottom of the entry's
+// stack frame, above which lie the saved rbp and the return address
+// (callback_amd64.S).
+const cbStackArgs = C.RP_CB_SIZE + 8 + 8
 
 // stackArgs returns the address of the stack arguments of the call whose
 // argument registers a entry saved in a.
@@ -51,29 +66,21 @@ func stackArgs(a *Args) uintptr { return uintptr(unsafe.Pointer(a)) + cbStackArg
 
 // rpCallbackExportRecover is the Go function of LoopExportRecover: a cgo
 // //export function that adds, guarded against panics by a deferred
-// recover as dispatch is (a plain //export function has no such guard:
-// its panic crashes the process).
+// recover of the same shape as dispatch's (an open-coded defer whose
+// closure tests a flag; a plain //export function has no such guard: its
+// panic crashes the process).
 //
 //export rpCallbackExportRecover
 func rpCallbackExportRecover(a, b C.int64_t) (r C.int64_t) {
-	var g exportGuard
-	defer g.catch(&r)
+	done := false
+	defer func() {
+		if !done && recover() != nil {
+			r = 0
+		}
+	}()
 	r = a + b
-	g.done = true
+	done = true
 	return r
-}
-
-// exportGuard is dispatchGuard's counterpart for rpCallbackExportRecover.
-type exportGuard struct{ done bool }
-
-// catch recovers a panic (returning 0) unless the function returned.
-func (g *exportGuard) catch(r *C.int64_t) {
-	if g.done {
-		return
-	}
-	if recover() != nil {
-		*r = 0
-	}
 }
 
 // LoopExportRecover is LoopExport (a C loop calling a cgo //export
@@ -156,4 +163,16 @@ func fixtureCallbackLoop(fn uintptr, n int64) int64 {
 // the sum of the four.
 func fixtureCallbackPair(fn uintptr, a int64, x float64) float64 {
 	return float64(C.rp_cbfix_pair(C.uint64_t(fn), C.int64_t(a), C.double(x)))
+}
+
+// fixtureContextFunc returns a cgo traceback context function (C) that
+// counts the contexts it is asked for and released (fixtureContextCounts).
+func fixtureContextFunc() unsafe.Pointer { return C.rp_cbfix_context_addr() }
+
+// fixtureContextCounts returns how many contexts fixtureContextFunc gave
+// and how many it was asked to release.
+func fixtureContextCounts() (made, released int64) {
+	var n, r C.int64_t
+	C.rp_cbfix_context_counts(&n, &r)
+	return int64(n), int64(r)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 // cbArgs is the Args of a fixture call that calls fn(a..e, 6, x0..x7).
@@ -342,11 +343,12 @@ func BenchmarkDispatch(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer cb.Free()
-	var a Args
+	f := cbFrame{id: cb.id}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		a.Int[0], a.Int[1] = uint64(i), 1
-		if dispatch(cb.id, &a, false) != 0 || a.Int[0] != uint64(i)+1 {
+		f.a.Int[0], f.a.Int[1] = uint64(i), 1
+		f.done = 0 // as the entry leaves it
+		if dispatch(unsafe.Pointer(&f)); f.code != 0 || f.a.Int[0] != uint64(i)+1 {
 			b.Fatal("bad result")
 		}
 	}

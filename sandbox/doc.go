@@ -93,12 +93,14 @@
 //
 // [NewCallback] is that dispatcher for Go functions: it gives a Go
 // function of the raw form func(*Args) Result ([NewCallbackRegs]: of the
-// register form [RegFunc]) a C-callable address, a 32-byte thunk (in
-// pages mapped read-write, filled, then made read-and-execute, never both)
-// that loads the callback's id and jumps to an entry (callback_amd64.S),
-// which saves the argument registers, brackets the call into the exported
-// Go dispatcher with rp_callback_enter/leave when the thread is inside a
-// protected call, and returns the Result in rax and xmm0. Any thread may
+// register form [RegFunc]; [NewCallbackInts]: of the integer form
+// [IntFunc]; [NewCallbackFrame]: with the stack arguments) a C-callable
+// address, a 32-byte thunk (in pages mapped read-write, filled, then made
+// read-and-execute, never both) that loads the callback's id and jumps to
+// an entry (callback_amd64.S), which saves the argument registers, enters
+// the Go dispatcher through cgo's crosscall2 as an //export wrapper does
+// (bracketed with rp_callback_enter/leave when the thread is inside a
+// protected call), and returns the Result in rax and xmm0. Any thread may
 // call it, threads the plugin created included. A panic in the Go
 // function is recovered by the dispatcher; it never unwinds through C
 // frames. Inside a protected call it ends that call with a

@@ -348,3 +348,17 @@ func TestGateCallInts(t *testing.T) {
 		t.Errorf("after Close: err = %v, want ErrGateClosed", err)
 	}
 }
+
+// TestMembarrierRegisteredBeforeRuntime: the registration for expedited
+// membarriers happens in sandbox.c's constructor, while the process has
+// one thread. Registered later, from the Go runtime's many threads, it
+// waits for an RCU grace period: the first Load of every process (and of
+// every isolated plugin's child) would pay milliseconds for it.
+func TestMembarrierRegisteredBeforeRuntime(t *testing.T) {
+	if !gateMembarrier() {
+		testenv.Skipf(t, "membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) unavailable (Linux 4.14+)")
+	}
+	if !membarrierAtCtor() {
+		t.Fatal("membarrier registered after the constructor: C constructors of a cgo binary no longer run before the Go runtime, or the constructor's registration failed")
+	}
+}

@@ -4,17 +4,15 @@
 
 #include <stdint.h>
 
-#include "sandbox.h"
+#include "callback.h"
 
 // struct rp_relay is one call handed to the relay: req is bumped by the
-// caller once id and a are set, done by the relay once a holds the
-// result. Both are futex words (private: one process).
+// caller once f is set, done by the relay once f holds the result. Both
+// are futex words (private: one process).
 struct rp_relay {
 	uint32_t req;
 	uint32_t done;
-	uint32_t id;
-	uint32_t pad;
-	struct rp_args *a;
+	struct rp_cbframe *f;
 };
 
 extern struct rp_relay rp_relay;

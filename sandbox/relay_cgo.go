@@ -62,7 +62,7 @@ func relay(ready chan<- struct{}) {
 			}
 			unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(req)), futexWaitPrivate, uintptr(v), 0, 0, 0)
 		}
-		dispatch(uint32(r.id), (*Args)(unsafe.Pointer(r.a)), false)
+		dispatch(unsafe.Pointer(r.f)) // as crosscall2 would on the caller's thread (incall 0)
 		atomic.AddUint32(done, 1)
 		unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(done)), futexWakePrivate, 1, 0, 0, 0)
 	}

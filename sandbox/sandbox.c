@@ -287,16 +287,34 @@ void rp_gate_register(void) {
 	pthread_setspecific(rp_reg_key, t);
 }
 
-// rp_gate_init registers for expedited membarriers (called by rp_install);
-// if that fails gated calls use the overflow counter.
-static void rp_gate_init(void) {
+// rp_membarrier_early registers for expedited membarriers in a
+// constructor, before the Go runtime starts its threads: in a process of
+// one thread the kernel only sets a flag, while in a multi-threaded one it
+// waits for an RCU grace period (milliseconds; 5-20 on a busy machine).
+// rp_membarrier_at_ctor says it happened here (tests).
+static int rp_membarrier_at_ctor;
+
+__attribute__((constructor)) static void rp_membarrier_early(void) {
 	if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0) {
 		rp_membarrier = 1;
+		rp_membarrier_at_ctor = 1;
+	}
+}
+
+// rp_gate_init turns the membarrier scheme on (called by rp_install),
+// registering now if the constructor could not; if that fails too gated
+// calls use the overflow counter.
+static void rp_gate_init(void) {
+	if (!rp_membarrier && syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0) {
+		rp_membarrier = 1;
+	}
+	if (rp_membarrier) {
 		__atomic_store_n(&rp_gate_fallback, 0, __ATOMIC_SEQ_CST);
 	}
 }
 
 int rp_gate_membarrier_ok(void) { return rp_membarrier; }
+int rp_gate_membarrier_at_ctor(void) { return rp_membarrier_at_ctor; }
 
 // rp_gate_set_fallback forces the overflow counter on (tests), or back off
 // when membarrier is available. A call keeps the mode it entered with.

@@ -189,6 +189,7 @@ int rp_gate_close_begin(uintptr_t g);
 int rp_gate_busy(uintptr_t g);
 int rp_gate_held_here(uintptr_t g);
 int rp_gate_membarrier_ok(void);
+int rp_gate_membarrier_at_ctor(void);
 void rp_gate_set_fallback(int on);
 
 // ucontext access (sandbox_amd64.c).

@@ -276,6 +276,10 @@ func gateMembarrier() bool {
 	return C.rp_gate_membarrier_ok() != 0
 }
 
+// membarrierAtCtor reports whether the membarrier registration happened
+// in sandbox.c's constructor, before the Go runtime's threads (tests).
+func membarrierAtCtor() bool { return C.rp_gate_membarrier_at_ctor() != 0 }
+
 // setGateFallback forces gated calls onto the overflow counter (tests).
 func setGateFallback(on bool) {
 	installOnce.Do(install)

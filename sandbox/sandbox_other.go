@@ -62,6 +62,7 @@ func gateCloseBegin(g uintptr) int           { return 0 }
 func gateBusy(g uintptr) bool                { return false }
 func gateHeldHere(g uintptr) bool            { return false }
 func gateMembarrier() bool                   { return false }
+func membarrierAtCtor() bool                 { return false }
 func setGateFallback(on bool)                {}
 func hostSymbol(pc uintptr) (string, string) { return "", "" }
 

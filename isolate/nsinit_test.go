@@ -1,0 +1,158 @@
+//go:build linux && amd64 && cgo
+
+package isolate_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
+	"github.com/runplug/runplug/isolate"
+	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// TestChildNamespaces: the child's constructor (sandbox's, asked through
+// sandbox.EnvEarlyNamespaces, the host forking without CLONE_NEWUSER)
+// puts it in user, mount, IPC and UTS namespaces other than the host's,
+// maps its uid and gid to the host's with setgroups denied, and in the
+// shared network namespace or one of its own as the policy says; the
+// Report names exactly those.
+func TestChildNamespaces(t *testing.T) {
+	own := func(pid int, ns string) string {
+		t.Helper()
+		path := "/proc/self/ns/" + ns
+		if pid != 0 {
+			path = fmt.Sprintf("/proc/%d/ns/%s", pid, ns)
+		}
+		s, err := os.Readlink(path)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return s
+	}
+	read := func(pid int, file string) string {
+		t.Helper()
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(strings.Fields(string(b)), " ")
+	}
+	for _, tt := range []struct {
+		name string
+		pol  isolate.Policy
+		net  string
+	}{
+		{"default", isolate.Policy{}, "net-shared"},
+		{"sockets", isolate.Policy{Allow: []string{"socket"}}, "net"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l, iso := newLoader(t, loader.Options{}, isolate.Options{Policy: tt.pol})
+			pid := pidOf(t, load(t, l, "isolate_faults"))
+			rep := iso.Report()
+			if want := []string{"user", tt.net, "mount", "ipc", "uts"}; !slices.Equal(rep.Namespaces, want) || len(rep.Missing) > 0 {
+				// The kernel's refusal (unprivileged user namespaces
+				// disabled, or none left) is TestNamespacesRefused's
+				// case; any other error (EINVAL: the constructor did not
+				// run single-threaded) fails.
+				if m := fmt.Sprint(rep.Missing); strings.Contains(m, "unshare: operation not permitted") || strings.Contains(m, "unshare: no space left") {
+					testenv.Skipf(t, "namespaces not available here: %+v", rep)
+				}
+				t.Fatalf("report %+v, want namespaces %v", rep, want)
+			}
+			env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+			if err != nil || !bytes.Contains(env, []byte(sandbox.EnvEarlyNamespaces+"=")) {
+				t.Fatalf("child not asked for early namespaces (%v)", err)
+			}
+			for _, ns := range []string{"user", "mnt", "ipc", "uts", "net"} {
+				if mine, its := own(0, ns), own(pid, ns); mine == its {
+					t.Errorf("child shares the host's %s namespace %s", ns, its)
+				}
+			}
+			if tt.net == "net-shared" {
+				if other := pidOf(t, load(t, l, "isolate_faults")); own(other, "net") != own(pid, "net") {
+					t.Errorf("children of a socketless policy in network namespaces %s and %s", own(pid, "net"), own(other, "net"))
+				}
+			}
+			uid, gid := os.Getuid(), os.Getgid()
+			for file, want := range map[string]string{
+				"uid_map":   fmt.Sprintf("%d %d 1", uid, uid),
+				"gid_map":   fmt.Sprintf("%d %d 1", gid, gid),
+				"setgroups": "deny",
+			} {
+				if got := read(pid, file); got != want {
+					t.Errorf("child's %s = %q, want %q", file, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestNamespacesRefused: where the kernel refuses the child a user
+// namespace (here: its host runs in a user namespace that maps no uid,
+// so unshare(CLONE_NEWUSER) fails with EPERM, as where unprivileged user
+// namespaces are disabled), the plugin still runs, and the Report says
+// which namespaces are missing and why, rather than naming them.
+func TestNamespacesRefused(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := exec.Command(exe, "-test.run=^$")
+	host.Env = append(os.Environ(), envTestHost+"="+plugintest.Build(t, "isolate_faults"), envTestReport+"=1")
+	host.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER} // and no uid or gid map
+	stdin, _ := host.StdinPipe()
+	out, err := host.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Start(); err != nil {
+		t.Skipf("no user namespace for the host: %v", err)
+	}
+	defer func() {
+		stdin.Close() // the host exits; its child gets its parent-death signal
+		host.Wait()
+	}()
+	r := bufio.NewReader(out)
+	line, _ := r.ReadString('\n')
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatalf("host said %q", line)
+	}
+	line, _ = r.ReadString('\n')
+	rep, err := strconv.Unquote(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatalf("host said %q", line)
+	}
+	t.Logf("child %d, report %s", pid, rep)
+	// The shared network namespace is the host's to make (its spawner
+	// thread's unshare), so it may be there or not; the rest is refused.
+	missing := "user, net, mount, ipc, uts namespaces: "
+	if strings.Contains(rep, "Namespaces:[net-shared]") {
+		missing = "user, mount, ipc, uts namespaces: "
+	} else if !strings.Contains(rep, "Namespaces:[]") {
+		t.Errorf("report %s names namespaces the child did not get", rep)
+	}
+	for _, want := range []string{"Missing:[" + missing, "unshare: operation not permitted"} {
+		if !strings.Contains(rep, want) {
+			t.Errorf("report %s lacks %q", rep, want)
+		}
+	}
+	for _, ns := range []string{"user", "mnt", "net"} {
+		hostNS, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", host.Process.Pid, ns))
+		childNS, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+		if shared := ns == "net" && strings.Contains(rep, "net-shared"); (childNS == hostNS) == shared {
+			t.Errorf("child in %s namespace %s, its host in %s; report %s", ns, childNS, hostNS, rep)
+		}
+	}
+}

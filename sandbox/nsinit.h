@@ -1,0 +1,18 @@
+// nsinit.h: the constructor that gives an isolated child its namespaces
+// (nsinit.c) and what it leaves for Go (nsinit_cgo.go).
+
+#ifndef RP_NSINIT_H
+#define RP_NSINIT_H
+
+// RP_NS_ENV is sandbox.EnvEarlyNamespaces.
+#define RP_NS_ENV "RUNPLUG_NSINIT"
+// RP_NS_EXIT_ORPHAN is the exit status of a child whose host died before
+// its parent-death signal was armed again.
+#define RP_NS_EXIT_ORPHAN 119
+
+extern int rp_ns_asked;        // the CLONE_NEW* flags asked for
+extern int rp_ns_flags;        // the flags unshare made
+extern int rp_ns_errno;        // 0, or the errno of rp_ns_step
+extern const char *rp_ns_step; // the step that failed
+
+#endif
