@@ -327,9 +327,9 @@ func (ch *childChan) handle() (upcall bool) {
 			var ints [6]uint64
 			copy(ints[:], h.ints[:n])
 			var v uint64
-			ch.enter() // others may borrow the channel meanwhile (child_frame.go)
+			open := ch.enter() // others may borrow the channel meanwhile (child_frame.go)
 			v, err = f.Call(ints[:n]...)
-			ch.settle()
+			ch.settle(open)
 			r.Int = v
 		} else {
 			var a sandbox.Args
@@ -339,9 +339,9 @@ func (ch *childChan) handle() (upcall bool) {
 					a.Int[b.slot] = ch.base + uint64(b.off)
 				}
 			}
-			ch.enter()
+			open := ch.enter()
 			r, err = f.CallArgs(nil, &a)
-			ch.settle()
+			ch.settle(open)
 		}
 		if err != nil {
 			ch.fail(err)

@@ -33,7 +33,8 @@ type childCallbacks struct {
 	lk      sync.Mutex
 	cond    sync.Cond // on lk
 	waiters atomic.Int32
-	relay   sync.Once // sandbox.RelayForeignThreads started
+	relay   sync.Once   // sandbox.RelayForeignThreads started
+	relayOn atomic.Bool // and done
 	// shapes are the general forms of the host functions, by index, as
 	// the host told them (nil: a register form, or not called yet).
 	shapesOnce sync.Once
@@ -56,10 +57,16 @@ const (
 )
 
 // enter opens the channel to borrowers for the plugin call about to run
-// on it, and wakes the threads waiting for one.
-func (ch *childChan) enter() {
+// on it, and wakes the threads waiting for one; it reports whether it
+// did: only once the relay runs (before, no thread can borrow), so that a
+// plain call costs nothing more.
+func (ch *childChan) enter() bool {
+	if !ch.c.cb.relayOn.Load() {
+		return false
+	}
 	ch.state.Store(chanInCall)
 	ch.c.cb.wake()
+	return true
 }
 
 // release ends a nested exchange on the channel.
@@ -68,11 +75,19 @@ func (ch *childChan) release() {
 	ch.c.cb.wake()
 }
 
-// settle waits until no borrowed exchange is on the channel, then marks
-// it idle and clears the reply status the exchanges used.
-func (ch *childChan) settle() {
-	ch.c.cb.waitUntil(func() bool { return ch.state.CompareAndSwap(chanInCall, chanIdle) })
+// releaseBorrowed ends a borrowed exchange: the reply status it used is
+// the serving thread's again (statusOK, as handle set it).
+func (ch *childChan) releaseBorrowed() {
 	ch.h.status, ch.h.code, ch.h.msgLen = statusOK, 0, 0
+	ch.release()
+}
+
+// settle, after a call enter opened, waits until no borrowed exchange is
+// on the channel, then marks it idle.
+func (ch *childChan) settle(open bool) {
+	if open {
+		ch.c.cb.waitUntil(func() bool { return ch.state.CompareAndSwap(chanInCall, chanIdle) })
+	}
 }
 
 // nest takes the channel for a nested exchange of its serving thread.
@@ -139,6 +154,7 @@ func (c *child) startRelay() {
 	c.cb.relay.Do(func() {
 		c.cb.cond.L = &c.cb.lk
 		sandbox.RelayForeignThreads() // in place before the plugin runs again
+		c.cb.relayOn.Store(true)
 	})
 }
 
@@ -181,9 +197,9 @@ func (ch *childChan) callFrame() {
 	if h.sretSize > 0 {
 		fr.SRet, fr.SRetSize = bytesAddr(area[h.sretOff:]), uintptr(h.sretSize)
 	}
-	ch.enter()
+	open := ch.enter()
 	r, err := f.CallFrame(nil, &fr)
-	ch.settle()
+	ch.settle(open)
 	if err != nil {
 		ch.fail(err)
 		return
@@ -341,7 +357,7 @@ func (c *child) send(kind, index uint32, strs uint8, name string, fr frameShape,
 		ch.nest()
 		defer ch.release()
 	} else if ch = c.borrow(); ch != nil { // a call runs: its channel
-		defer ch.release()
+		defer ch.releaseBorrowed()
 	} else { // no call runs: the upcall channel
 		if ch = c.cb.upcall.Load(); ch == nil {
 			panic(fmt.Sprintf("isolate: %s called outside a call from the host, with no upcall channel (a callback takes one; Options.Channels must be 2 or more)", name))
