@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -368,9 +369,8 @@ func (ch *childChan) handle() (upcall bool) {
 		h.handle = uint32(len(c.funcs) - 1)
 		ch.text(s.Version)
 	case opClose:
-		err := c.p.Close()
-		if err != nil {
-			ch.fail(err)
+		if err := c.p.Close(); err != nil {
+			ch.fail(closeCause(err))
 		}
 		h.kind = opResult
 		post(&h.toHost, &h.hostWaiting)
@@ -448,4 +448,15 @@ func (c *child) chanOfThread() *childChan {
 func readCString(dst []byte, p uint64) (n int, ok bool) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	return cString(dst, p)
+}
+
+// closeCause is the error of the child's Close without the loader's
+// "loader: close NAME: " context, which the host's loader adds again to
+// what the child reports (one prefix per message).
+func closeCause(err error) error {
+	msg := err.Error()
+	if u := errors.Unwrap(err); u != nil && strings.HasPrefix(msg, "loader: close ") && strings.HasSuffix(msg, ": "+u.Error()) {
+		return u
+	}
+	return err
 }

@@ -101,7 +101,6 @@ func TestFaults(t *testing.T) {
 			if !errors.As(err, &fe) {
 				t.Fatalf("error = %v, want a *sandbox.FaultError", err)
 			}
-			t.Log(err)
 			if fe.Signal != tt.sig {
 				t.Errorf("Signal = %v, want %v", fe.Signal, tt.sig)
 			}
@@ -376,7 +375,6 @@ func TestForbiddenSyscalls(t *testing.T) {
 			if !errors.As(err, &se) || se.Name != tt.want || !errors.Is(err, isolate.ErrForbiddenSyscall) {
 				t.Fatalf("error = %v, want a *SyscallError naming %s", err, tt.want)
 			}
-			t.Log(err)
 			if err := p.Restart(); err != nil {
 				t.Fatal(err)
 			}
@@ -582,5 +580,42 @@ func TestStaticTLS(t *testing.T) {
 	copy(want[:], "static!")
 	if got, err := call(t, p, "tls_ie_greeting"); err != nil || got != binary.LittleEndian.Uint64(want[:]) {
 		t.Errorf("tls_ie_greeting() = %#x, %v; want %q", got, err, want)
+	}
+}
+
+// TestCloseReportsDestructorFault: a destructor that faults makes Close
+// fail with the fault, in process and isolated alike, the message naming
+// the close once (the child's error crosses without the context the
+// host's loader adds again), and the child is gone.
+func TestCloseReportsDestructorFault(t *testing.T) {
+	for _, isolated := range []bool{false, true} {
+		t.Run(fmt.Sprintf("isolated=%v", isolated), func(t *testing.T) {
+			var l *loader.Loader
+			if isolated {
+				l, _ = newLoader(t, loader.Options{}, isolate.Options{})
+			} else {
+				l = loader.New(loader.Options{})
+				t.Cleanup(func() { l.Close() })
+			}
+			p := load(t, l, "isolate_faults")
+			pid := 0
+			if isolated {
+				pid = pidOf(t, p)
+			}
+			if _, err := fn(t, p, "arm_dtor_fault").Call(); err != nil {
+				t.Fatal(err)
+			}
+			err := p.Close()
+			var fe *sandbox.FaultError
+			if !errors.As(err, &fe) || fe.Signal != syscall.SIGSEGV {
+				t.Fatalf("Close: %v, want the destructor's fault", err)
+			}
+			if n := strings.Count(err.Error(), "loader: close"); n != 1 {
+				t.Errorf("Close: %q names the close %d times, want once", err, n)
+			}
+			if isolated {
+				assertGone(t, pid)
+			}
+		})
 	}
 }

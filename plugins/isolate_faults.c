@@ -122,3 +122,13 @@ int64_t invert(uint8_t *buf, int64_t n) {
 	return sum;
 }
 int64_t str_len(const char *s) { return (int64_t)strlen(s); }
+
+// A destructor that faults once armed: Close must report the fault (in
+// process and isolated alike), and the process must still end.
+static volatile int dtor_armed;
+int64_t arm_dtor_fault(void) { return dtor_armed = 1; }
+__attribute__((destructor)) static void dtor_fault(void) {
+	if (dtor_armed) {
+		*null_ptr = 1;
+	}
+}
