@@ -362,3 +362,19 @@ func TestBindAllocations(t *testing.T) {
 		t.Errorf("typed calls allocate %v times per run, want 0", n)
 	}
 }
+
+// TestBindGeneralAllocations: a binding of the general form (a 24-byte
+// struct by value both ways: the stack and a result in memory) allocates
+// nothing either. The isolated path shares the code: nothing it does may
+// make the result escape (it once did, through the Remote interface).
+func TestBindGeneralAllocations(t *testing.T) {
+	p := load(t, newLoader(t, Options{}), "ffi_call")
+	s24, err := Bind1[sandbox.S24, sandbox.S24](p, "s24_fn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := sandbox.S24{A: 1, B: 2, C: 3}
+	if n := testing.AllocsPerRun(100, func() { s24(in) }); n != 0 {
+		t.Errorf("a struct-by-value call allocates %v times per run, want 0", n)
+	}
+}

@@ -101,15 +101,18 @@ func (fp *frameProg) remoteCall(ctx context.Context, f *Func, args []unsafe.Poin
 		}
 	}
 	if fp.sretSize != 0 {
-		if out != nil {
-			fr.SRet = unsafe.Slice((*byte)(out), fp.sretSize)
-		} else {
-			fr.SRet = make([]byte, fp.sretSize)
-		}
+		// A buffer of its own, copied to out after the call: out itself
+		// must not reach the Remote (an interface), or escape analysis
+		// moves every caller's result to the heap, in process too.
+		fr.SRet = make([]byte, fp.sretSize)
 	}
 	r, err := f.p.remoteFrameCall(ctx, f, fr)
-	if err != nil || out == nil || fp.sretSize != 0 {
+	if err != nil || out == nil {
 		return err
+	}
+	if fp.sretSize != 0 {
+		copy(unsafe.Slice((*byte)(out), fp.sretSize), fr.SRet)
+		return nil
 	}
 	res := [4]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1}
 	for _, m := range fp.rets {
