@@ -109,7 +109,7 @@ func (c *hostChan) hostCall(upcall bool) error {
 		if rc, ok = r.callbackByID(h.handle); !ok {
 			return fmt.Errorf("isolate: callback %d: %w", h.handle, ErrProtocol)
 		}
-		fn = loader.RemoteHostFunc{Name: rc.Name, Strings: rc.Strings, Call: rc.Call, Frame: rc.Frame, StackSize: rc.StackSize, SRetSize: rc.SRetSize}
+		fn = rc.RemoteHostFunc
 	} else {
 		if int(h.handle) >= len(r.hostFns) {
 			return fmt.Errorf("isolate: host function %d: %w", h.handle, ErrProtocol)

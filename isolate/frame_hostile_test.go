@@ -22,8 +22,8 @@ func TestHostileHostCalls(t *testing.T) {
 	raw := func(a *sandbox.Args) sandbox.Result { ran++; return sandbox.Result{Int: a.Int[0] + 1} }
 	frame := func(a *sandbox.Args, stack uintptr) sandbox.Result { ran++; return sandbox.Result{Int: 7} }
 	r := &remote{hostFns: []loader.RemoteHostFunc{{Name: "f", Strings: 1 << 1, Call: raw}}, log: hclog.NewNullLogger()}
-	regCB := &loader.RemoteCallback{Name: "cb", Call: raw}
-	frameCB := &loader.RemoteCallback{Name: "fcb", Frame: frame, StackSize: 24, SRetSize: 24}
+	regCB := &loader.RemoteCallback{RemoteHostFunc: loader.RemoteHostFunc{Name: "cb", Call: raw}}
+	frameCB := &loader.RemoteCallback{RemoteHostFunc: loader.RemoteHostFunc{Name: "fcb", Frame: frame, StackSize: 24, SRetSize: 24}}
 	for _, rc := range []*loader.RemoteCallback{regCB, frameCB} {
 		if _, err := r.callbackID(rc); err != nil {
 			t.Fatal(err)

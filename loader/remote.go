@@ -54,9 +54,12 @@ type RemoteHostFunc struct {
 	// (a typed function's string parameter): the other process copies the
 	// string across and the register is rewritten to the copy.
 	Strings uint8
-	Call    RawHostFunc
-	// Frame is the function of the general form (stack arguments,
-	// structs by value), instead of Call: see RemoteCallback.Frame.
+	// Call is the Go function of a register signature; nil for the
+	// general form.
+	Call RawHostFunc
+	// Frame is the Go function of the general form (stack arguments,
+	// structs by value), instead of Call: its stack arguments are
+	// StackSize bytes, a MEMORY-class result SRetSize bytes (0: none).
 	Frame     sandbox.FrameFunc
 	StackSize uint32
 	SRetSize  uint32

@@ -71,21 +71,12 @@ type FrameCallback struct {
 // makes an entry for it in the plugin's process when a call first passes
 // it, and drops that entry when the Callback is released (Watch).
 type RemoteCallback struct {
-	Name string
-	// Strings has bit i set when integer register i carries a C string
-	// (see RemoteHostFunc).
-	Strings uint8
-	// Call is the Go function of a register signature; nil for the
-	// general form.
-	Call RawHostFunc
-	// Frame is the Go function of the general form (stack arguments,
-	// structs by value): its stack arguments are StackSize bytes, a
-	// MEMORY-class result SRetSize bytes (0: none). Call and Frame are
+	// RemoteHostFunc is the function as a host function's: its name, the
+	// string registers, Call for a register signature or Frame (with its
+	// stack and result sizes) for the general form; Call and Frame are
 	// both nil when the signature cannot cross (a string argument of the
 	// general form).
-	Frame     sandbox.FrameFunc
-	StackSize uint32
-	SRetSize  uint32
+	RemoteHostFunc
 	// Addr is the Callback's address in the host (its Ptr).
 	Addr uintptr
 
@@ -149,7 +140,7 @@ var (
 // newRemoteCallback records c (made from hf, the form of fn) for isolated
 // plugins. (Hook of NewCallback.)
 func newRemoteCallback(c *Callback, name string, hf hostFn, fn any) *RemoteCallback {
-	rc := &RemoteCallback{Name: name, Addr: c.Ptr(), cb: c}
+	rc := &RemoteCallback{RemoteHostFunc: RemoteHostFunc{Name: name}, Addr: c.Ptr(), cb: c}
 	if hf.frame == nil {
 		rc.Call, rc.Strings = hf.rawForm(), hostStringSlots(fn)
 	} else {
