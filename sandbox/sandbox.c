@@ -551,6 +551,39 @@ void rp_abort_current(int64_t code) {
 
 void *rp_dlopen_noload(const char *name) { return dlopen(name, RTLD_NOLOAD | RTLD_LAZY); }
 
+// rp_loaded_names writes the base names of the objects glibc has loaded
+// (its dl_iterate_phdr, no system call), each NUL-terminated, into buf as
+// far as n bytes go, and returns the bytes all of them need. A dlopen
+// with RTLD_NOLOAD of a library that is not loaded searches the path for
+// it and opens the file before it fails: asking it of each of glibc's
+// libraries cost a process dozens of opens.
+struct rp_names {
+	char *buf;
+	size_t n, used;
+};
+
+static int rp_names_add(struct dl_phdr_info *info, size_t size, void *data) {
+	struct rp_names *r = data;
+	const char *name = info->dlpi_name;
+	if (name == NULL || name[0] == 0) {
+		return 0;
+	}
+	const char *slash = strrchr(name, '/');
+	const char *base = slash != NULL ? slash + 1 : name;
+	size_t len = strlen(base) + 1;
+	if (r->used + len <= r->n) {
+		memcpy(r->buf + r->used, base, len);
+	}
+	r->used += len;
+	return 0;
+}
+
+size_t rp_loaded_names(char *buf, size_t n) {
+	struct rp_names r = {buf, n, 0};
+	dl_iterate_phdr(rp_names_add, &r);
+	return r.used;
+}
+
 static void *rp_dlsym1(void *h, const char *name, const char *version) {
 	if (version != NULL && version[0] != 0) {
 		return dlvsym(h, name, version);

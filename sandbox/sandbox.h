@@ -229,6 +229,7 @@ struct rp_sym {
 	int ok;            // dladdr found an object
 };
 void *rp_dlopen_noload(const char *name);
+size_t rp_loaded_names(char *buf, size_t n);
 uint64_t rp_dlsym(void *h, const char *name, const char *version);
 struct rp_sym rp_dladdr(uint64_t pc);
 

@@ -35,6 +35,7 @@ static void *rp_dlopen_host(const char *name, char **err) {
 import "C"
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -394,13 +395,43 @@ func hasNUL(s string) bool {
 
 // HostLibraryNames returns the sonames of glibc's libraries the host
 // process has loaded, in a fixed order (libc.so.6 first). The package links
-// libm so that it is always among them. It loads nothing.
+// libm so that it is always among them. It loads nothing, and opens no
+// file: it asks only for the libraries whose names glibc lists as loaded.
 func HostLibraryNames() []string {
+	loaded := loadedNames()
 	var names []string
 	for _, n := range ldso.GlibcLibraries() {
+		// Without libc.so.6 among the names (loaded under another file
+		// name), every library is asked for.
+		if loaded["libc.so.6"] && !loaded[n] {
+			continue
+		}
 		if _, err := openHostLibrary(n, false); err == nil {
 			names = append(names, n)
 		}
+	}
+	return names
+}
+
+// loadedNames returns the base names of the objects glibc has loaded.
+func loadedNames() map[string]bool {
+	buf := make([]byte, 4096)
+	for {
+		n := int(C.rp_loaded_names((*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf))))
+		if n <= len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, n+1024) // objects loaded meanwhile: room to spare
+	}
+	names := map[string]bool{}
+	for len(buf) > 0 {
+		i := bytes.IndexByte(buf, 0)
+		if i < 0 {
+			break
+		}
+		names[string(buf[:i])] = true
+		buf = buf[i+1:]
 	}
 	return names
 }
