@@ -65,6 +65,14 @@ func (c *hostChan) roundTrip(ctx context.Context) error {
 	post(&h.toChild, &h.childWaiting)
 	for {
 		v, ok := waitChange(&h.toHost, &h.hostWaiting, c.seen, &p.dead, waitSpin)
+		if ok && p.dead.Load() && h.kind == opResult {
+			// The reply came, then the child ended (a graceful Close's
+			// child exits at once): the reply stands. (The monitor's
+			// wake-up also changes the word, but only the child writes
+			// opResult over the request's kind.)
+			c.seen = v
+			return nil
+		}
 		if !ok || p.dead.Load() {
 			<-p.done // exitErr is complete
 			if ctx != nil && ctx.Err() != nil {
