@@ -375,6 +375,8 @@ func (ch *childChan) handle() (upcall bool) {
 		h.kind = opResult
 		post(&h.toHost, &h.hostWaiting)
 		os.Exit(0)
+	case opMemRead, opMemWrite: // mem.go
+		ch.memOp(kind == opMemRead)
 	case opCallFrame: // child_frame.go
 		ch.callFrame()
 	case opNewCallback:

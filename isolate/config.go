@@ -89,6 +89,7 @@ var sentinels = []error{
 	8:  elfmap.ErrUnsupported,
 	9:  sandbox.ErrAborted,
 	10: ErrBufferTooLarge,
+	11: loader.ErrBadAddress,
 }
 
 // errCode returns the code of the first sentinel err matches (0: none).

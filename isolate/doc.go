@@ -45,7 +45,11 @@
 // argument of a binding), and a []T or *T given to CallSig (T holding no
 // Go pointers), copied back after the call. A uintptr or unsafe.Pointer
 // crosses unchanged: it is an address in the child (one a call returned),
-// never host memory. A call whose stack arguments, buffers and result
+// never host memory; loader.Plugin's ReadMemory, WriteMemory and
+// ReadString reach what such an address points to (a request on a free
+// channel, served by another of the child's threads: a callback may use
+// them while the call that passed it the pointer waits, given two
+// channels or more). A call whose stack arguments, buffers and result
 // exceed the channel's data area (Options.BufferSize, less an eighth) is
 // refused before it is sent (ErrBufferTooLarge). Refused: a long double
 // result (the x87 st0 register; errors.ErrUnsupported, at bind time).

@@ -14,11 +14,15 @@ package isolate
 // that process may be hostile.
 
 import (
+	"fmt"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/loader"
 )
 
 // Layout of the shared memory: a header page, the config area (the
@@ -172,6 +176,10 @@ const (
 	opFreeCallback = 10 // host -> child: drop callback handle's entry
 	opUpcall       = 11 // host -> child: this channel now carries the calls of threads that serve no channel
 	opCallback     = 12 // child -> host: call callback handle
+
+	// The plugin's memory (mem.go).
+	opMemRead  = 13 // host -> child: copy ints[1] bytes at ints[0] into data (to the first NUL when ints[2]); reply resInt = bytes
+	opMemWrite = 14 // host -> child: copy ints[1] bytes of data to ints[0]
 )
 
 // Reply statuses.
@@ -313,4 +321,38 @@ func copyTo(addr uintptr, src []byte) {
 	if len(src) > 0 {
 		copy(unsafe.Slice((*byte)(*(*unsafe.Pointer)(unsafe.Pointer(&addr))), len(src)), src)
 	}
+}
+
+// copyNative copies between the child's memory at addr and buf (into buf
+// when read, else out of it; a read stops after the first NUL when toNUL)
+// and returns the bytes copied. An address that faults is an error
+// wrapping loader.ErrBadAddress: the host asked, and the child goes on.
+func copyNative(buf []byte, addr uint64, read, toNUL bool) (n int, err error) {
+	op := "write"
+	if read {
+		op = "read"
+	}
+	if addr < 0x1000 {
+		return 0, fmt.Errorf("isolate: %s %d bytes at %#x: %w", op, len(buf), addr, loader.ErrBadAddress)
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if v := recover(); v != nil {
+			n, err = 0, fmt.Errorf("isolate: %s %d bytes at %#x: %v: %w", op, len(buf), addr, v, loader.ErrBadAddress)
+		}
+	}()
+	mem := unsafe.Slice((*byte)(*(*unsafe.Pointer)(unsafe.Pointer(&addr))), len(buf))
+	switch {
+	case !read:
+		copy(mem, buf)
+	case toNUL:
+		for i := range buf {
+			if buf[i] = mem[i]; buf[i] == 0 {
+				return i + 1, nil
+			}
+		}
+	default:
+		copy(buf, mem)
+	}
+	return len(buf), nil
 }

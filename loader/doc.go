@@ -274,7 +274,10 @@
 // from the host's C allocator ([Malloc], [Calloc], [CString], [CBytes],
 // [NewCell] for out-parameters, [Free]); [GoString], [GoStringN],
 // [GoBytes] and [GoSlice] copy native memory into Go and return
-// [ErrBadAddress] for an unreadable address.
+// [ErrBadAddress] for an unreadable address. [Plugin.ReadMemory],
+// [Plugin.WriteMemory] and [Plugin.ReadString] reach the memory a plugin's
+// pointers point to wherever it runs: the host's, or an isolated plugin's
+// child process's.
 //
 // # Closing
 //

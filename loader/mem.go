@@ -22,9 +22,9 @@ import (
 // a read of an address that is not mapped is an error wrapping
 // ErrBadAddress, not a crash.
 
-// ErrBadAddress is wrapped by the error of a read of native memory at an
-// address that is not readable.
-var ErrBadAddress = errors.New("loader: native memory not readable")
+// ErrBadAddress is wrapped by the error of a read (or a Plugin.WriteMemory)
+// of native memory at an address that is not readable (or writable).
+var ErrBadAddress = errors.New("loader: native memory not accessible")
 
 // ErrNoMemory is wrapped by the error of an allocation the host's C
 // allocator refused (it returned NULL).

@@ -24,8 +24,8 @@ func addr[P Address](p P) unsafe.Pointer {
 	return *(*unsafe.Pointer)(unsafe.Pointer(&u))
 }
 
-// readNative runs read with faults turned into panics, and a fault's
-// panic into an error naming op and p.
+// readNative runs read (or a write) with faults turned into panics, and
+// a fault's panic into an error naming op and p.
 func readNative(op string, p uintptr, read func()) (err error) {
 	if p < 0x1000 {
 		// The first page is never mapped (the Go runtime assumes it too:
@@ -271,4 +271,20 @@ func (c *Cell[T]) Free() error {
 	p := c.p
 	c.p = nil
 	return Free(p)
+}
+
+// readInto copies the len(dst) bytes at p into dst (Plugin.ReadMemory in
+// process).
+func readInto(p uintptr, dst []byte) error {
+	return readNative(fmt.Sprintf("read %d bytes", len(dst)), p, func() {
+		copy(dst, unsafe.Slice((*byte)(addr(p)), len(dst)))
+	})
+}
+
+// writeFrom copies src to p, a fault being an error (Plugin.WriteMemory
+// in process).
+func writeFrom(p uintptr, src []byte) error {
+	return readNative(fmt.Sprintf("write %d bytes", len(src)), p, func() {
+		copy(unsafe.Slice((*byte)(addr(p)), len(src)), src)
+	})
 }

@@ -111,6 +111,14 @@ type Remote interface {
 	// call): Plugin.Close and Restart then refuse, as waiting for the
 	// call would never end.
 	InHostCall() bool
+	// ReadMemory copies the process's memory at addr into dst, up to
+	// its first NUL byte (included) when toNUL, and returns the bytes
+	// copied; memory it cannot read is an error wrapping ErrBadAddress,
+	// and the process goes on.
+	ReadMemory(addr uint64, dst []byte, toNUL bool) (int, error)
+	// WriteMemory copies src to the process's memory at addr; memory it
+	// cannot write is an error wrapping ErrBadAddress.
+	WriteMemory(addr uint64, src []byte) error
 	// Restart replaces the process by a fresh one with the plugin
 	// loaded again and every handle looked up again.
 	Restart() error
