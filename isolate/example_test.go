@@ -3,6 +3,7 @@
 package isolate_test
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/runplug/runplug/abi"
@@ -73,4 +74,72 @@ func Example_generalCall() {
 	}
 	fmt.Println(n, string(buf[:n]))
 	// Output: 14 42 3.14 across
+}
+
+// Example_qsort sorts an array in a confined child with libc's qsort and
+// a Go comparator: the array is the child's memory (from its malloc), and
+// the comparator reads the elements it is pointed to with
+// Plugin.ReadMemory, as the same code would in process.
+func Example_qsort() {
+	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
+	defer l.Close()
+	libc, err := l.Load("libc.so.6")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	malloc, _ := libc.Func("malloc")
+	free, _ := libc.Func("free")
+	qsort, err := libc.Func("qsort")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	values := []int64{40, 10, 50, 30, 20}
+	base, err := malloc.Call(uint64(8 * len(values)))
+	if err != nil || base == 0 {
+		fmt.Println("malloc:", err)
+		return
+	}
+	defer free.Call(base)
+	buf := make([]byte, 8*len(values))
+	for i, v := range values {
+		binary.LittleEndian.PutUint64(buf[8*i:], uint64(v))
+	}
+	if err := libc.WriteMemory(uintptr(base), buf); err != nil {
+		fmt.Println(err)
+		return
+	}
+	// int cmp(const void *a, const void *b): a and b point into the child.
+	cmp, err := loader.NewCallback(func(a, b uintptr) int32 {
+		var x, y [8]byte
+		if err := libc.ReadMemory(a, x[:]); err != nil {
+			panic(err)
+		}
+		if err := libc.ReadMemory(b, y[:]); err != nil {
+			panic(err)
+		}
+		u, v := int64(binary.LittleEndian.Uint64(x[:])), int64(binary.LittleEndian.Uint64(y[:]))
+		return int32(min(max(u-v, -1), 1))
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer cmp.Release()
+	// qsort(base, n, 8, cmp): the Callback's Ptr becomes an entry in the
+	// child that calls cmp in the host.
+	if _, err := qsort.Call(base, uint64(len(values)), 8, uint64(cmp.Ptr())); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := libc.ReadMemory(uintptr(base), buf); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for i := range values {
+		fmt.Print(int64(binary.LittleEndian.Uint64(buf[8*i:])), " ")
+	}
+	fmt.Println()
+	// Output: 10 20 30 40 50
 }
