@@ -76,10 +76,11 @@
 // run on a thread the plugin created (cgo waits for package
 // initialization to finish): sandbox.RelayForeignThreads, started at the
 // child's first request when the Loader has host functions, else with its
-// first callback entry, relays those calls to a Go thread of the child.
-// Calls from the plugin's own threads are thus one at a time: one on such
-// a thread that waits for another such call (its host function calls the
-// plugin, which joins a thread that calls back) deadlocks.
+// first callback entry, relays those calls to Go threads of the child
+// (four; a fifth caller waits for one to free): a host function called on
+// such a thread may call the plugin, which may join a thread that calls
+// back (that call borrows the channel of the running call). Over the
+// upcall channel, when no call runs, such calls go one at a time.
 // Release drops the child's entry (later calls through it fail
 // with sandbox.ErrCallbackFreed, as in process); closing or restarting the
 // plugin drops them all. Callbacks of the general form (structs by value

@@ -3,14 +3,17 @@
 package isolate_test
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/sandbox"
 )
 
 // TestPluginMemory: the host reads and writes what the plugin points to
@@ -140,5 +143,46 @@ func TestPluginMemoryOneChannel(t *testing.T) {
 	}
 	if got == nil || !strings.Contains(got.Error(), "second channel") {
 		t.Errorf("ReadMemory from a callback with one channel: %v, want the channel error", got)
+	}
+}
+
+// TestHostCallsFromThreadsWaitingForEachOther: a host function called
+// from a plugin thread calls the plugin, which joins a thread that calls
+// another host function: the second must be served while the first waits
+// (isolated, the relays that carry such calls in the child are several).
+func TestHostCallsFromThreadsWaitingForEachOther(t *testing.T) {
+	for _, isolated := range []bool{false, true} {
+		t.Run(fmt.Sprintf("isolated=%v", isolated), func(t *testing.T) {
+			var l *loader.Loader
+			if isolated {
+				l, _ = newLoader(t, loader.Options{}, isolate.Options{})
+			} else {
+				l = loader.New(loader.Options{})
+				t.Cleanup(func() { l.Close() })
+			}
+			var join *loader.Func
+			if _, err := l.RegisterHostFunc("host_h1", func(x int64) int64 {
+				r, err := join.Call(uint64(x))
+				if err != nil {
+					panic(err)
+				}
+				return int64(r) * 100
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.RegisterHostFunc("host_h2", func(x int64) int64 { return x * 10 }); err != nil {
+				t.Fatal(err)
+			}
+			p := load(t, l, "isolate_join")
+			join = fn(t, p, "f_join")
+			// run_t1(7) = host_h1(7) = f_join(7) * 100 = (7 + host_h2(5)) * 100.
+			// The deadline only turns a deadlock into a failure.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			r, err := fn(t, p, "run_t1").CallArgs(ctx, &sandbox.Args{Int: [6]uint64{7}})
+			if err != nil || r.Int != 5700 {
+				t.Fatalf("run_t1(7) = %d, %v; want 5700", int64(r.Int), err)
+			}
+		})
 	}
 }

@@ -1,12 +1,15 @@
 //go:build linux && amd64 && cgo
 
-// relay.c: the C half of RelayForeignThreads (relay_cgo.go). Once a relay
-// serves, a callback that native code calls outside any protected call
-// (rp_cb_entry's cur == NULL path, callback_amd64.S) is not run on the
-// calling thread: rp_relay_forward hands it to the relay's Go thread and
-// waits. One call at a time (relay_mu): the caller's frame (struct
-// rp_cbframe) stays on its own stack, which the relay reads and writes
-// meanwhile.
+// relay.c: the C half of RelayForeignThreads (relay_cgo.go). Once the
+// relays serve, a callback that native code calls outside any protected
+// call (rp_cb_entry's cur == NULL path, callback_amd64.S) is not run on
+// the calling thread: rp_relay_forward hands it to a free relay (a Go
+// thread each) and waits. A slot is one call at a time: the caller's
+// frame (struct rp_cbframe) stays on its own stack, which the relay reads
+// and writes meanwhile. Several slots, so that a callback whose Go code
+// makes the plugin wait for another thread's callback (a host function
+// that calls the plugin, which joins a thread that calls back) finds a
+// relay free; with every slot busy a caller waits for one to free.
 
 #include <linux/futex.h>
 #include <pthread.h>
@@ -20,20 +23,37 @@
 // the calling thread) until rp_relay_start.
 void (*rp_foreign_fwd)(struct rp_cbframe *) __attribute__((visibility("hidden")));
 
-struct rp_relay rp_relay;
+struct rp_relay rp_relays[RP_RELAY_SLOTS];
 
-static pthread_mutex_t relay_mu = PTHREAD_MUTEX_INITIALIZER;
+// rp_relay_freed is bumped (and woken) each time a slot frees.
+static uint32_t rp_relay_freed;
+
+static void futex_wait(uint32_t *w, uint32_t v) { syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0); }
+static void futex_wake(uint32_t *w, int n) { syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0); }
 
 static void rp_relay_forward(struct rp_cbframe *f) {
-	pthread_mutex_lock(&relay_mu);
-	rp_relay.f = f;
-	uint32_t d = __atomic_load_n(&rp_relay.done, __ATOMIC_ACQUIRE);
-	__atomic_add_fetch(&rp_relay.req, 1, __ATOMIC_SEQ_CST);
-	syscall(SYS_futex, &rp_relay.req, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-	while (__atomic_load_n(&rp_relay.done, __ATOMIC_ACQUIRE) == d) {
-		syscall(SYS_futex, &rp_relay.done, FUTEX_WAIT_PRIVATE, d, NULL, NULL, 0);
+	for (;;) {
+		uint32_t freed = __atomic_load_n(&rp_relay_freed, __ATOMIC_ACQUIRE);
+		for (int i = 0; i < RP_RELAY_SLOTS; i++) {
+			struct rp_relay *r = &rp_relays[i];
+			uint32_t idle = 0;
+			if (!__atomic_compare_exchange_n(&r->busy, &idle, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+				continue;
+			}
+			r->f = f;
+			uint32_t d = __atomic_load_n(&r->done, __ATOMIC_ACQUIRE);
+			__atomic_add_fetch(&r->req, 1, __ATOMIC_SEQ_CST);
+			futex_wake(&r->req, 1);
+			while (__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) == d) {
+				futex_wait(&r->done, d);
+			}
+			__atomic_store_n(&r->busy, 0, __ATOMIC_RELEASE);
+			__atomic_add_fetch(&rp_relay_freed, 1, __ATOMIC_SEQ_CST);
+			futex_wake(&rp_relay_freed, 1);
+			return;
+		}
+		futex_wait(&rp_relay_freed, freed);
 	}
-	pthread_mutex_unlock(&relay_mu);
 }
 
 void rp_relay_start(void) { __atomic_store_n(&rp_foreign_fwd, rp_relay_forward, __ATOMIC_RELEASE); }

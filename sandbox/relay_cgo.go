@@ -25,9 +25,10 @@ const (
 
 // RelayForeignThreads makes this process run the callbacks that native
 // code calls outside any protected call (on a thread it created itself)
-// on a Go thread of their own, one call at a time, instead of on the
-// calling thread. It starts that thread (once per process) and returns
-// when it serves. It is for a process whose package initialization never
+// on Go threads of their own, as many at once as there are relays (four;
+// a caller finding all of them busy waits for one), instead of on the
+// calling thread. It starts the relays (once per process) and returns
+// when they serve. It is for a process whose package initialization never
 // ends, as package isolate's child, which serves its plugin from an init
 // function: Go runs code on a thread that C created only once main's
 // initialization is done, so such a call would wait forever. The calling
@@ -36,23 +37,26 @@ const (
 // panic).
 func RelayForeignThreads() {
 	relayOnce.Do(func() {
-		ready := make(chan struct{})
-		go relay(ready)
-		<-ready
+		var ready sync.WaitGroup
+		for i := range len(C.rp_relays) {
+			ready.Add(1)
+			go relay(&C.rp_relays[i], &ready)
+		}
+		ready.Wait()
+		C.rp_relay_start()
 	})
 }
 
 var relayOnce sync.Once
 
-// relay serves the hand-offs of relay.c forever, on a thread of its own.
-func relay(ready chan<- struct{}) {
+// relay serves the hand-offs of relay.c to slot r forever, on a thread of
+// its own.
+func relay(r *C.struct_rp_relay, ready *sync.WaitGroup) {
 	runtime.LockOSThread() // the thread stays the relay's
-	r := &C.rp_relay
 	req := (*uint32)(unsafe.Pointer(&r.req))
 	done := (*uint32)(unsafe.Pointer(&r.done))
 	seen := atomic.LoadUint32(req)
-	C.rp_relay_start()
-	close(ready)
+	ready.Done()
 	for {
 		for {
 			v := atomic.LoadUint32(req)
