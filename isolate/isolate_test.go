@@ -32,6 +32,23 @@ func newLoader(t testing.TB, lo loader.Options, opts isolate.Options) (*loader.L
 	return l, iso
 }
 
+// bothWays runs f as a subtest with a Loader in process and with one that
+// isolates its plugins: the same code must behave the same.
+func bothWays(t *testing.T, f func(t *testing.T, l *loader.Loader)) {
+	for _, isolated := range []bool{false, true} {
+		t.Run(fmt.Sprint("isolated=", isolated), func(t *testing.T) {
+			var l *loader.Loader
+			if isolated {
+				l, _ = newLoader(t, loader.Options{}, isolate.Options{})
+			} else {
+				l = loader.New(loader.Options{})
+				t.Cleanup(func() { l.Close() })
+			}
+			f(t, l)
+		})
+	}
+}
+
 func load(t testing.TB, l *loader.Loader, name string) *loader.Plugin {
 	t.Helper()
 	p, err := l.Load(plugintest.Build(t, name))
@@ -295,43 +312,34 @@ func TestHostFunctions(t *testing.T) {
 // TestBuffersAndStrings: Func.CallBuffers and string arguments of
 // bindings work the same isolated as in process.
 func TestBuffersAndStrings(t *testing.T) {
-	for _, isolated := range []bool{false, true} {
-		t.Run(fmt.Sprint("isolated=", isolated), func(t *testing.T) {
-			var l *loader.Loader
-			if isolated {
-				l, _ = newLoader(t, loader.Options{}, isolate.Options{})
-			} else {
-				l = loader.New(loader.Options{})
-				t.Cleanup(func() { l.Close() })
-			}
-			p := load(t, l, "isolate_faults")
-			buf := bytes.Repeat([]byte{1, 2, 3, 4}, 1024)
-			r, err := fn(t, p, "invert").CallBuffers(nil, &sandbox.Args{Int: [6]uint64{0, uint64(len(buf))}},
-				loader.Buffer{Slot: 0, Data: buf, Out: true})
-			if err != nil || r.Int != 10*1024 {
-				t.Fatalf("invert = %d, %v", r.Int, err)
-			}
-			if buf[0] != ^byte(1) || buf[4095] != ^byte(4) {
-				t.Fatalf("buffer not written back: % x", buf[:4])
-			}
-			strlen, err := loader.Bind1[string, int64](p, "str_len")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n, err := strlen("across"); err != nil || n != 6 {
-				t.Fatalf("str_len = %d, %v", n, err)
-			}
-			if _, err := p.Func("no_such_symbol"); !errors.Is(err, loader.ErrSymbolNotFound) {
-				t.Fatalf("missing symbol: %v", err)
-			}
-			if _, err := p.Func("rodata"); !errors.Is(err, loader.ErrSymbolNotFound) {
-				t.Fatalf("data symbol as Func: %v", err)
-			}
-			if s, err := p.Lookup("rodata"); err != nil || s.Func || s.Size != 32 {
-				t.Fatalf("Lookup(rodata) = %+v, %v", s, err)
-			}
-		})
-	}
+	bothWays(t, func(t *testing.T, l *loader.Loader) {
+		p := load(t, l, "isolate_faults")
+		buf := bytes.Repeat([]byte{1, 2, 3, 4}, 1024)
+		r, err := fn(t, p, "invert").CallBuffers(nil, &sandbox.Args{Int: [6]uint64{0, uint64(len(buf))}},
+			loader.Buffer{Slot: 0, Data: buf, Out: true})
+		if err != nil || r.Int != 10*1024 {
+			t.Fatalf("invert = %d, %v", r.Int, err)
+		}
+		if buf[0] != ^byte(1) || buf[4095] != ^byte(4) {
+			t.Fatalf("buffer not written back: % x", buf[:4])
+		}
+		strlen, err := loader.Bind1[string, int64](p, "str_len")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := strlen("across"); err != nil || n != 6 {
+			t.Fatalf("str_len = %d, %v", n, err)
+		}
+		if _, err := p.Func("no_such_symbol"); !errors.Is(err, loader.ErrSymbolNotFound) {
+			t.Fatalf("missing symbol: %v", err)
+		}
+		if _, err := p.Func("rodata"); !errors.Is(err, loader.ErrSymbolNotFound) {
+			t.Fatalf("data symbol as Func: %v", err)
+		}
+		if s, err := p.Lookup("rodata"); err != nil || s.Func || s.Size != 32 {
+			t.Fatalf("Lookup(rodata) = %+v, %v", s, err)
+		}
+	})
 }
 
 // TestForbiddenSyscalls: each forbidden system call of the default
@@ -588,34 +596,22 @@ func TestStaticTLS(t *testing.T) {
 // the close once (the child's error crosses without the context the
 // host's loader adds again), and the child is gone.
 func TestCloseReportsDestructorFault(t *testing.T) {
-	for _, isolated := range []bool{false, true} {
-		t.Run(fmt.Sprintf("isolated=%v", isolated), func(t *testing.T) {
-			var l *loader.Loader
-			if isolated {
-				l, _ = newLoader(t, loader.Options{}, isolate.Options{})
-			} else {
-				l = loader.New(loader.Options{})
-				t.Cleanup(func() { l.Close() })
-			}
-			p := load(t, l, "isolate_faults")
-			pid := 0
-			if isolated {
-				pid = pidOf(t, p)
-			}
-			if _, err := fn(t, p, "arm_dtor_fault").Call(); err != nil {
-				t.Fatal(err)
-			}
-			err := p.Close()
-			var fe *sandbox.FaultError
-			if !errors.As(err, &fe) || fe.Signal != syscall.SIGSEGV {
-				t.Fatalf("Close: %v, want the destructor's fault", err)
-			}
-			if n := strings.Count(err.Error(), "loader: close"); n != 1 {
-				t.Errorf("Close: %q names the close %d times, want once", err, n)
-			}
-			if isolated {
-				assertGone(t, pid)
-			}
-		})
-	}
+	bothWays(t, func(t *testing.T, l *loader.Loader) {
+		p := load(t, l, "isolate_faults")
+		pid := isolate.PluginPid(p) // 0 in process
+		if _, err := fn(t, p, "arm_dtor_fault").Call(); err != nil {
+			t.Fatal(err)
+		}
+		err := p.Close()
+		var fe *sandbox.FaultError
+		if !errors.As(err, &fe) || fe.Signal != syscall.SIGSEGV {
+			t.Fatalf("Close: %v, want the destructor's fault", err)
+		}
+		if n := strings.Count(err.Error(), "loader: close"); n != 1 {
+			t.Errorf("Close: %q names the close %d times, want once", err, n)
+		}
+		if pid != 0 {
+			assertGone(t, pid)
+		}
+	})
 }
