@@ -65,7 +65,7 @@ func (l *Loader) dlopen(caller *object, namePtr uint64, flags int) (uintptr, err
 		// code: only an object loaded and held before it can be opened
 		// (taking references on it cannot interfere with that load or
 		// close, whatever becomes of it).
-		if dep := l.named(caller.inst, name); dep != nil && (dep.refs > 0 || !dep.shared) && dep.dl.Handle() != 0 {
+		if dep := l.named(l.opener(caller), name); dep != nil && (dep.refs > 0 || !dep.shared) && dep.dl.Handle() != 0 {
 			return l.dlHandleOpen(caller, dep, flags), nil
 		}
 		return 0, fmt.Errorf("dlopen %s: %w", name, errDLUnderLock)
@@ -75,12 +75,13 @@ func (l *Loader) dlopen(caller *object, namePtr uint64, flags int) (uintptr, err
 	if l.closed {
 		return 0, fmt.Errorf("dlopen %s: %w", name, ErrClosed)
 	}
-	dep := l.named(caller.inst, name) // the caller's instance first (instance.go)
+	ns := l.opener(caller) // the opener's instance first (instance.go)
+	dep := l.named(ns, name)
 	if dep == nil && flags&rtldNoload != 0 {
 		return 0, fmt.Errorf("dlopen %s: not loaded (RTLD_NOLOAD)", name)
 	}
 	if dep == nil {
-		d, isNew, err := l.dependency(name, caller, nil)
+		d, isNew, err := l.dependency(ns, name, caller, nil)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) || errors.Is(err, ErrNotFound) {
 				return 0, fmt.Errorf("dlopen %s: cannot open shared object file: %w", name, err)

@@ -42,6 +42,32 @@ func (l *Loader) named(ns *instance, name string) *object {
 	return l.byName[name]
 }
 
+// opener returns the instance a dlopen by caller resolves in: caller's
+// own (a plugin's root, or an object private to an instance), else, for
+// an object the Loader shares (GIO's modules are opened by libgmodule,
+// shared, on behalf of libgio), the one instance whose call is running
+// on this thread and whose scope holds caller; nil (the Loader's
+// namespace) when there is none or more than one. It reads l.plugins, so
+// l.mu must be held unless the caller runs under the Loader's lock
+// already (dlState.underLock), which is the same lock.
+func (l *Loader) opener(caller *object) *instance {
+	if caller.inst != nil {
+		return caller.inst
+	}
+	var found *instance
+	for p := range l.plugins {
+		ns := p.obj.inst
+		if ns == nil || !reaches(ns.root, caller) || !p.gate.InCall() {
+			continue
+		}
+		if found != nil && found != ns {
+			return nil
+		}
+		found = ns
+	}
+	return found
+}
+
 // keyed is named by file identity. l.mu is held.
 func (l *Loader) keyed(ns *instance, key fileKey) *object {
 	if ns != nil {

@@ -448,7 +448,7 @@ func (l *Loader) loadNew(root *object) (err error) {
 				}
 				continue
 			}
-			dep, isNew, err := l.dependency(need, o, parents)
+			dep, isNew, err := l.dependency(o.inst, need, o, parents)
 			if err != nil {
 				return err
 			}
@@ -527,11 +527,10 @@ func initOrder(root *object, fresh []*object) []*object {
 // dependency returns the shared object for DT_NEEDED name need of o,
 // loading (but not linking) it when the Loader has none. l.mu is held.
 //
-// The name and the file found are looked up first in o's instance (see
-// instance.go), then among the Loader's shared objects; a new object
-// joins o's instance until settle decides.
-func (l *Loader) dependency(need string, o *object, parents map[*object]*object) (dep *object, isNew bool, err error) {
-	ns := o.inst
+// The name and the file found are looked up first in the instance ns (see
+// instance.go; nil for none), then among the Loader's shared objects; a
+// new object joins ns until settle decides.
+func (l *Loader) dependency(ns *instance, need string, o *object, parents map[*object]*object) (dep *object, isNew bool, err error) {
 	if d := l.named(ns, need); d != nil {
 		return d, false, nil
 	}
