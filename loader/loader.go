@@ -420,6 +420,7 @@ func (l *Loader) finishLoad(root *object) (*Plugin, error) {
 		o.refs++
 	}
 	pl := newPlugin(l, root, closure)
+	pl.search = searchList(root)
 	l.plugins[pl] = struct{}{}
 	if pl.log.IsDebug() {
 		pl.log.Debug("loaded plugin", "plugin", root.name, "path", root.path, "addr", fmt.Sprintf("%#x", root.base), "deps", len(closure))

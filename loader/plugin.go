@@ -19,7 +19,8 @@ import (
 type Plugin struct {
 	l       *Loader
 	obj     *object
-	closure []*object // shared objects this instance holds
+	closure []*object    // shared objects this instance holds
+	search  []lookupNode // what Lookup searches, in order (lookup.go)
 	log     hclog.Logger
 	seq     uint64
 
@@ -81,8 +82,11 @@ type Symbol struct {
 }
 
 // Lookup returns the default-version definition of name in the plugin or
-// else in its dependencies (breadth-first), as dlsym does on a handle. It
-// wraps ErrSymbolNotFound when there is none and ErrClosed after Close.
+// else in its dependencies, as dlsym does on a handle: breadth-first in
+// DT_NEEDED order, glibc's libraries among them included at their places
+// (Lookup("malloc") on libz finds libc's), unless Options.NoHostC or
+// Options.AllowC keep the name from plugins. It wraps ErrSymbolNotFound
+// when there is none and ErrClosed after Close.
 func (p *Plugin) Lookup(name string) (Symbol, error) {
 	return p.LookupVersion(name, "")
 }
@@ -101,7 +105,14 @@ func (p *Plugin) LookupVersion(name, version string) (Symbol, error) {
 		return p.lookupHost(name, version)
 	}
 	h := newNameHash(name)
-	for _, o := range p.obj.scope {
+	for _, n := range p.search {
+		o := n.obj
+		if o == nil {
+			if s, ok, err := p.lookupGlibc(n.host, name, version); ok || err != nil {
+				return s, err
+			}
+			continue
+		}
 		i, ok := h.lookup(o.p.file.Dynamic, version)
 		if !ok {
 			continue
@@ -125,6 +136,23 @@ func (p *Plugin) LookupVersion(name, version string) (Symbol, error) {
 			Func: s.Type == elf.STT_FUNC || s.Type == elf.STT_GNU_IFUNC}, nil
 	}
 	return Symbol{}, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrSymbolNotFound)
+}
+
+// lookupGlibc finds name in glibc's library soname itself (one step of
+// Lookup's search), within Options.NoHostC and AllowC.
+func (p *Plugin) lookupGlibc(soname, name, version string) (Symbol, bool, error) {
+	if p.l.opts.NoHostC || p.l.allowC != nil && !p.l.allowC[name] {
+		return Symbol{}, false, nil
+	}
+	s, addr, ok := glibcDefinition(soname, name, version) // lookup.go
+	if !ok {
+		return Symbol{}, false, nil
+	}
+	if s.Type == elf.STT_TLS {
+		return Symbol{}, false, fmt.Errorf("loader: lookup %q in %s: %s defines a thread-local variable, which has one address per OS thread: %w", name, p.obj.name, soname, ErrTLS)
+	}
+	return Symbol{Name: name, Addr: addr, Size: s.Size, Version: s.Version,
+		Func: s.Type == elf.STT_FUNC || s.Type == elf.STT_GNU_IFUNC}, true, nil
 }
 
 // resolveIFunc calls an IFUNC resolver as a call into the plugin (not

@@ -608,6 +608,15 @@ uint64_t rp_dlsym(void *h, const char *name, const char *version) {
 	return (uint64_t)p;
 }
 
+// rp_dl_path returns the file name glibc loaded h's object from.
+const char *rp_dl_path(void *h) {
+	struct link_map *lm;
+	if (dlinfo(h, RTLD_DI_LINKMAP, &lm) != 0 || lm->l_name == NULL) {
+		return "";
+	}
+	return lm->l_name;
+}
+
 // rp_dladdr names the host-library symbol nearest to pc (fault path only).
 struct rp_sym rp_dladdr(uint64_t pc) {
 	struct rp_sym s;

@@ -231,6 +231,7 @@ struct rp_sym {
 void *rp_dlopen_noload(const char *name);
 size_t rp_loaded_names(char *buf, size_t n);
 uint64_t rp_dlsym(void *h, const char *name, const char *version);
+const char *rp_dl_path(void *h);
 struct rp_sym rp_dladdr(uint64_t pc);
 
 // Test fixtures (sandbox.c): only the package's tests use them.

@@ -384,6 +384,9 @@ func (h *HostLibrary) Lookup(name, version string) (uintptr, bool) {
 	return addr, addr != 0
 }
 
+// Path returns the file glibc loaded the library from.
+func (h *HostLibrary) Path() string { return C.GoString(C.rp_dl_path(h.handle)) }
+
 func hasNUL(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] == 0 {

@@ -84,6 +84,9 @@ func (h *HostLibrary) Name() string { return h.name }
 // Lookup finds nothing in this build.
 func (h *HostLibrary) Lookup(name, version string) (uintptr, bool) { return 0, false }
 
+// Path returns "" in this build.
+func (h *HostLibrary) Path() string { return "" }
+
 // HostLibraryNames returns none in this build.
 func HostLibraryNames() []string { return nil }
 
