@@ -398,10 +398,14 @@ func (p *Plugin) close() error {
 	} else {
 		p.log.Warn("skipping destructors of quarantined plugin", "plugin", p.obj.name)
 	}
-	l.retire(p.obj)
+	// Release the dependencies before retiring the image: those private
+	// to this instance (instance.go) may need it back, and their
+	// destructors run then, as glibc runs every destructor of what it
+	// unloads before it unmaps any.
 	if err := l.release(p.closure); err != nil {
 		errs = append(errs, err)
 	}
+	l.retire(p.obj)
 	delete(l.plugins, p)
 	if p.log.IsDebug() { // the arguments would be boxed even for a silent logger
 		p.log.Debug("closed plugin", "plugin", p.obj.name, "path", p.obj.path)
