@@ -23,7 +23,9 @@ type lookupNode struct {
 }
 
 // searchList returns root's search list. The objects are linked (their
-// deps final). l.mu is held.
+// deps final). It reads the files of the glibc libraries on the list now,
+// at load time (glibcFileOf caches them): an isolated child may open
+// files only while it loads. l.mu is held.
 func searchList(root *object) []lookupNode {
 	out := []lookupNode{{obj: root}}
 	seenObj := map[*object]bool{root: true}
