@@ -75,6 +75,13 @@ type Options struct {
 	// budget, or once there are more than 64 of them. 0 means
 	// DefaultTombstoneBudget; 1 releases every image at Close.
 	TombstoneBudget uint64
+	// BeforeCode, when set, is called once, with the Loader's lock held,
+	// just before the first plugin code this Loader runs (an IFUNC
+	// resolver or a constructor): every file of that load is open and
+	// mapped by then. Its error fails the load and is called again at the
+	// next one. Package isolate's child tightens its confinement here, so
+	// that no plugin code runs with the rights the load needed.
+	BeforeCode func() error
 	// Isolation, when set, runs every plugin this Loader loads in a
 	// process of its own (package isolate) instead of the host's address
 	// space: see Isolation.
@@ -100,6 +107,7 @@ type Loader struct {
 	tombs   []*object // closed images still reserved, oldest first
 	tombSz  uint64
 	initSeq uint64
+	codeRan bool // BeforeCode has succeeded
 
 	host hostTable // RegisterHostFunc's functions (hostfunc.go)
 	dl   dlState   // dynamic-linker services for plugin code (dltable.go)
@@ -464,10 +472,26 @@ func (l *Loader) loadNew(root *object) (err error) {
 	}
 	debugAdd(order) // debuggers and profilers see them before their code runs
 	for _, o := range order {
+		if err := l.beforeCode(); err != nil {
+			return err
+		}
 		if err := l.runInit(o); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// beforeCode calls Options.BeforeCode before the first plugin code.
+// l.mu is held.
+func (l *Loader) beforeCode() error {
+	if l.codeRan || l.opts.BeforeCode == nil || l.noExec {
+		return nil
+	}
+	if err := l.opts.BeforeCode(); err != nil {
+		return fmt.Errorf("before plugin code: %w", err)
+	}
+	l.codeRan = true
 	return nil
 }
 

@@ -122,6 +122,9 @@ func (l *Loader) link(o *object) error {
 			if l.noExec {
 				return 0, errNoExec
 			}
+			if err := l.beforeCode(); err != nil {
+				return 0, err
+			}
 			defer l.dl.leave(l.dl.enter())
 			r, err := sandbox.Call(uintptr(addr), nil)
 			return r.Int, err
