@@ -81,11 +81,10 @@ func childMain(fd int, spare bool) int {
 	if err := c.channels(); err != nil {
 		return 124
 	}
-	// The serving threads start now (a spare has them ready before its
-	// request); the host sends nothing before the state is stReady.
-	for i := range c.chans {
-		go c.chans[i].serve(i)
-	}
+	// The serving threads of the pool start now (a spare has them ready
+	// before its request); the host sends nothing before the state is
+	// stReady.
+	active := c.serveUpTo(0, atomic.LoadUint32(&h.active))
 	// A spare child confines itself and waits here, its runtime started,
 	// for its request (so does a child that got here before its request).
 	var run []unix.SockFilter
@@ -127,7 +126,22 @@ func childMain(fd int, spare bool) int {
 	}
 	atomic.StoreUint32(&h.state, stReady)
 	futexWake(&h.state)
-	select {} // the host ends the process (opClose, or a kill)
+	// Until the host ends the process (opClose, or a kill): serve each
+	// channel the host adds for nested calls.
+	for {
+		futexWait(&h.active, uint32(active))
+		active = c.serveUpTo(active, atomic.LoadUint32(&h.active))
+	}
+}
+
+// serveUpTo starts the serving threads of channels from to n (at most
+// the channels laid out) and returns the number served.
+func (c *child) serveUpTo(from int, n uint32) int {
+	to := min(int(n), len(c.chans))
+	for i := from; i < to; i++ {
+		go c.chans[i].serve(i)
+	}
+	return max(from, to)
 }
 
 // channels lays out the channels the host described in the header.

@@ -84,6 +84,11 @@ var (
 	// ErrBufferTooLarge is wrapped by the error of a call whose strings
 	// and buffers do not fit in a channel (Options.BufferSize).
 	ErrBufferTooLarge = errors.New("isolate: buffers do not fit in the channel")
+	// ErrTooDeep is wrapped by the error of a call nested in a host
+	// function or callback when every channel the child has is in use
+	// (the pool and the channels kept for nesting: up to 64, or fewer
+	// with a large BufferSize).
+	ErrTooDeep = errors.New("isolate: calls nested too deep")
 	// ErrProtocol is wrapped when the child wrote something the host
 	// cannot accept (a hostile or broken child); the child is killed.
 	ErrProtocol = errors.New("isolate: protocol violation by the child")

@@ -148,7 +148,7 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 			p.kill(why)
 		}
 		<-p.done
-		unix.Munmap(p.mem)
+		p.unmap()
 	}
 	p := iso.takeSpare(cfgSize, replySize)
 	// A spare reads its policy first and confines itself (see newProc):
@@ -211,7 +211,8 @@ func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte) (*proc, error) 
 	replyOff := (cfgOff + cfgSize + page - 1) &^ (page - 1)
 	slotsOff := (replyOff + replySize + page - 1) &^ (page - 1)
 	slotSize := slotHdr + (iso.opts.BufferSize+page-1)&^(page-1)
-	size := slotsOff + iso.opts.Channels*slotSize
+	nslots := slotCapacity(iso.opts.Channels, slotSize)
+	size := slotsOff + nslots*slotSize
 
 	fd, err := unix.MemfdCreate("runplug-isolate", unix.MFD_CLOEXEC)
 	if err != nil {
@@ -227,27 +228,61 @@ func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte) (*proc, error) 
 		return nil, fmt.Errorf("isolate: mmap: %w", err)
 	}
 	h := hdrAt(mem)
-	h.magic, h.nslots, h.slotSize = magic, uint32(iso.opts.Channels), uint32(slotSize)
+	h.magic, h.nslots, h.slotSize = magic, uint32(nslots), uint32(slotSize)
+	h.active = uint32(iso.opts.Channels)
 	h.cfgOff, h.replyOff, h.slotsOff = uint32(cfgOff), uint32(replyOff), uint32(slotsOff)
 	if len(pre) > replyOff-cfgOff {
 		unix.Munmap(mem)
 		return nil, fmt.Errorf("isolate: policy of %d bytes, room for %d", len(pre), replyOff-cfgOff)
 	}
 	h.cfgLen = uint32(copy(mem[cfgOff:], pre))
-	p := &proc{iso: iso, mem: mem, hdr: h, done: make(chan struct{}), nfree: make(chan struct{}, iso.opts.Channels),
-		cfgCap: replyOff - cfgOff, replyCap: slotsOff - replyOff}
-	for i := 0; i < iso.opts.Channels; i++ {
+	// The private area: per channel, room for copies of its host-call
+	// area (strings, stack arguments) and a result in memory.
+	dataSize := slotSize - slotHdr
+	privSize := (2*(dataSize/8) + 64 + 15) &^ 15
+	priv, err := unix.Mmap(-1, 0, nslots*privSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		unix.Munmap(mem)
+		return nil, fmt.Errorf("isolate: mmap: %w", err)
+	}
+	p := &proc{iso: iso, mem: mem, priv: priv, hdr: h, done: make(chan struct{}), nfree: make(chan struct{}, iso.opts.Channels),
+		cfgOff: cfgOff, cfgCap: replyOff - cfgOff, replyOff: replyOff, replyCap: slotsOff - replyOff}
+	for i := 0; i < nslots; i++ {
 		off := slotsOff + i*slotSize
 		data := mem[off+slotHdr : off+slotSize]
-		c := &hostChan{p: p, h: chanAt(mem, off), data: data, hostArea: len(data) - len(data)/8}
+		c := &hostChan{p: p, idx: i, h: chanAt(mem, off), data: data, hostArea: len(data) - len(data)/8,
+			priv: priv[i*privSize : (i+1)*privSize : (i+1)*privSize]}
 		p.chans = append(p.chans, c)
+	}
+	p.nactive.Store(int32(iso.opts.Channels))
+	for _, c := range p.chans[:iso.opts.Channels] {
 		p.release(c)
 	}
 	if err := iso.start(p, memf, pre != nil); err != nil {
-		unix.Munmap(mem)
+		p.unmap()
 		return nil, err
 	}
 	return p, nil
+}
+
+// nestBytes bounds the memory of the channels kept for nested calls
+// (see slotCapacity).
+const nestBytes = 8 << 20
+
+// slotCapacity is the number of channels laid out for a child with
+// channels in its pool: the pool and, up to maxSlots and nestBytes of
+// memory in all, channels that calls nested in host functions and
+// callbacks take when the pool has none free (call.go acquire). The
+// memfd's pages cost nothing until a channel is used.
+func slotCapacity(channels, slotSize int) int {
+	return max(channels, min(maxSlots, nestBytes/slotSize))
+}
+
+// unmap releases the shared memory and the private area; no call may
+// be in flight.
+func (p *proc) unmap() {
+	unix.Munmap(p.mem)
+	unix.Munmap(p.priv)
 }
 
 // deliver gives the child its plugin: the request, then goWord.
@@ -255,7 +290,7 @@ func (p *proc) deliver(r *remote, cfg []byte) {
 	p.r = r
 	p.name.Store(&r.req.Name)
 	h := p.hdr
-	copy(p.mem[h.cfgOff:], cfg)
+	copy(p.mem[p.cfgOff:p.cfgOff+p.cfgCap], cfg) // the host's offset: a spare may have rewritten the header's
 	h.cfgLen = uint32(len(cfg))
 	atomic.StoreUint32(&h.goWord, 1)
 	futexWake(&h.goWord)
@@ -272,7 +307,7 @@ func (iso *Isolator) takeSpare(cfgLen, replySize int) *proc {
 	}
 	iso.spare = nil
 	if p.dead.Load() {
-		go func() { <-p.done; unix.Munmap(p.mem) }()
+		go func() { <-p.done; p.unmap() }()
 		return nil
 	}
 	return p
@@ -311,7 +346,7 @@ func (iso *Isolator) refill() {
 	if p != nil { // closed meanwhile
 		p.kill("close")
 		<-p.done
-		unix.Munmap(p.mem)
+		p.unmap()
 	}
 }
 
@@ -373,7 +408,7 @@ func (iso *Isolator) Close() error {
 	if p != nil {
 		p.kill("close")
 		<-p.done
-		unix.Munmap(p.mem)
+		p.unmap()
 	}
 	return nil
 }
@@ -508,18 +543,26 @@ func (p *proc) awaitStart() (*reply, error) {
 		// and look at dead again rather than risk a lost wake-up.
 		futexWaitTimeout(&h.state, st, time.Millisecond)
 	}
-	if uint64(h.replyOff)+uint64(h.replyLen) > uint64(h.slotsOff) {
-		return nil, fmt.Errorf("isolate: reply length %d: %w", h.replyLen, ErrProtocol)
+	// The child wrote the reply's length; where the reply is and how
+	// much room it has are the host's own (p.replyOff, p.replyCap): the
+	// header's offsets are never read back. The bytes are copied out
+	// before they are decoded, since the child may still be writing.
+	n := atomic.LoadUint32(&h.replyLen)
+	if uint64(n) > uint64(p.replyCap) {
+		return nil, fmt.Errorf("isolate: load reply of %d bytes, the area holds %d: %w", n, p.replyCap, ErrProtocol)
 	}
+	buf := make([]byte, n)
+	copy(buf, p.mem[p.replyOff:])
+	st := atomic.LoadUint32(&h.state)
 	var rep reply
-	if err := rep.unmarshal(p.mem[h.replyOff : h.replyOff+h.replyLen]); err != nil {
-		return nil, fmt.Errorf("isolate: reply: %v: %w", err, ErrProtocol)
+	if err := rep.unmarshal(buf); err != nil {
+		return nil, fmt.Errorf("isolate: load reply (%d bytes): %v: %w", n, err, ErrProtocol)
 	}
 	if rep.Err != "" {
 		return nil, &RemoteError{Msg: rep.Err, Err: sentinel(rep.Code)}
 	}
-	if atomic.LoadUint32(&h.state) != stReady {
-		return nil, fmt.Errorf("isolate: child state %d: %w", h.state, ErrProtocol)
+	if st != stReady {
+		return nil, fmt.Errorf("isolate: child state %d after its load reply, want %d (ready): %w", st, stReady, ErrProtocol)
 	}
 	return &rep, nil
 }
@@ -544,7 +587,7 @@ func (p *proc) monitor(pidfd *os.File) {
 	}
 	p.exitErr = p.describeExit()
 	p.dead.Store(true)
-	for _, c := range p.chans {
+	for _, c := range p.chans[:p.nactive.Load()] {
 		atomic.AddUint32(&c.h.toHost, 1)
 		futexWake(&c.h.toHost)
 	}
