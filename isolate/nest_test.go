@@ -22,7 +22,7 @@ type nest struct {
 	next *loader.Func
 	cb   *loader.Callback
 	ctx  func(depth int64) context.Context // the context of the call made at depth
-	errs []error                          // the errors nested calls got
+	errs []error                           // the errors nested calls got
 }
 
 // call is the body of host_nest and of the callback: at depth 0 it
