@@ -44,6 +44,11 @@ type child struct {
 	// chans and their owners' thread ids, for host calls.
 	chans []*childChan
 	tids  []atomic.Int32
+	// loaded is closed once start has set up the state above: the
+	// serving threads wait for it before their first message (the host
+	// sends none before the reply, but its order, through the shared
+	// memory, is invisible to the race detector).
+	loaded chan struct{}
 	cb    childCallbacks // callbacks and the upcall channel (child_frame.go)
 }
 
@@ -72,7 +77,7 @@ func childMain(fd int, spare bool) int {
 		return 122
 	}
 	unix.Close(fd)
-	c := &child{mem: mem, hdr: hdrAt(mem)}
+	c := &child{mem: mem, hdr: hdrAt(mem), loaded: make(chan struct{})}
 	h := c.hdr
 	if h.magic != magic {
 		return 123
@@ -106,6 +111,7 @@ func childMain(fd int, spare bool) int {
 		return 123
 	}
 	rep := c.start(run)
+	close(c.loaded)
 	// What the constructor made of the namespaces the host asked for
 	// (none asked: 0, nil): the host's Report.
 	flags, err := sandbox.EarlyNamespaces()
@@ -296,6 +302,7 @@ func (ch *childChan) serve(i int) {
 	ch.c.tids[i].Store(int32(unix.Gettid()))
 	h := ch.h
 	spin := time.Duration(0) // nothing to expect before the first request
+	loaded := false
 	for {
 		t0 := time.Now()
 		v, _ := waitChange(&h.toChild, &h.childWaiting, ch.seen, nil, spin)
@@ -308,6 +315,10 @@ func (ch *childChan) serve(i int) {
 			spin = 0
 		}
 		ch.seen = v
+		if !loaded {
+			<-ch.c.loaded
+			loaded = true
+		}
 		upcall := ch.handle()
 		h.kind = opResult
 		post(&h.toHost, &h.hostWaiting)
@@ -386,6 +397,7 @@ func (ch *childChan) handle() (upcall bool) {
 		if err := c.p.Close(); err != nil {
 			ch.fail(closeCause(err))
 		}
+		sandbox.FlushCStdio() // what the plugin printed reaches the host's pipe
 		h.kind = opResult
 		post(&h.toHost, &h.hostWaiting)
 		os.Exit(0)

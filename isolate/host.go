@@ -130,6 +130,7 @@ type proc struct {
 	exitErr                            error // set before dead
 	reason                             atomic.Pointer[string]
 	done                               chan struct{} // closed once the child is reaped
+	out                                *output       // the copies of its stdout and stderr (output.go)
 	nsAsked                            int           // CLONE_NEW* flags asked of the child's constructor (spawn.go start)
 	nsShared                           bool          // forked in netSpawner's network namespace
 
@@ -312,6 +313,7 @@ func (r *remote) Close(graceful bool) error {
 	}
 	p.kill("close")
 	<-p.done
+	p.out.wait() // its last output reaches the writers (bounded)
 	p.waitUpcall()
 	p.unmap()
 	r.forgetCallbacks()

@@ -414,7 +414,8 @@ func (iso *Isolator) Close() error {
 }
 
 // start execs the child: this very binary (/proc/self/exe), with the
-// channel as its only descriptor besides /dev/null (or the Stderr pipe),
+// channel as its only descriptor besides /dev/null (stdin) and the pipes
+// of its stdout and stderr (output.go),
 // in a process group of its own, killed when the host dies. It asks the
 // child's constructor (sandbox.EnvEarlyNamespaces) for new user, mount,
 // IPC and UTS namespaces and a new network namespace, or forks it from
@@ -440,7 +441,15 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
 		cmd.Env = append(cmd.Env, "LD_LIBRARY_PATH="+v)
 	}
 	cmd.ExtraFiles = []*os.File{memf}
-	cmd.Stderr = iso.opts.Stderr
+	rOut, wOut, rErr, wErr, err := pipes()
+	if err != nil {
+		return fmt.Errorf("isolate: output pipes: %w", err)
+	}
+	// *os.File: os/exec passes them as they are, with no copying
+	// goroutine of its own for Wait to wait for (output.go copies).
+	cmd.Stdout, cmd.Stderr = wOut, wErr
+	defer wOut.Close()
+	defer wErr.Close()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	sp := plainSpawner
 	p.nsAsked, p.nsShared = 0, false
@@ -456,8 +465,11 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
 		cmd.Env = append(cmd.Env, sandbox.EarlyNamespacesEnv(p.nsAsked, os.Getpid()))
 	}
 	if err := sp.start(cmd); err != nil {
+		rOut.Close()
+		rErr.Close()
 		return fmt.Errorf("isolate: start child: %w", err)
 	}
+	p.out = copyOutput(rOut, rErr, iso.opts.Stdout, iso.opts.Stderr)
 	if iso.opts.Policy.NoNamespaces {
 		iso.mu.Lock()
 		iso.report.Namespaces, iso.report.Missing = nil, []string{"namespaces: disabled by Policy.NoNamespaces"}
