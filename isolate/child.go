@@ -49,7 +49,7 @@ type child struct {
 	// sends none before the reply, but its order, through the shared
 	// memory, is invisible to the race detector).
 	loaded chan struct{}
-	cb    childCallbacks // callbacks and the upcall channel (child_frame.go)
+	cb     childCallbacks // callbacks and the upcall channel (child_frame.go)
 }
 
 type childChan struct {
