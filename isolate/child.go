@@ -33,6 +33,21 @@ func init() {
 	}
 }
 
+// childHook, when set, is called by the child at each message it sends
+// the host (step says which), with the channel (nil for the load reply).
+// Only this package's tests set it (from a variable's initializer, which
+// runs before init), to make the child hostile: nothing else may.
+var childHook func(step hookStep, c *child, ch *childChan)
+
+// hookStep is where the child calls childHook.
+type hookStep int
+
+const (
+	hookLoadReply hookStep = iota // the load reply is written, its state not yet
+	hookReply                     // a reply is in the channel, not yet posted
+	hookHostCall                  // a host call is in the channel, not yet posted
+)
+
 // child is the child's state.
 type child struct {
 	mem   []byte
@@ -125,6 +140,9 @@ func childMain(fd int, spare bool) int {
 	}
 	copy(mem[h.replyOff:], b)
 	h.replyLen = uint32(len(b))
+	if childHook != nil {
+		childHook(hookLoadReply, c, nil)
+	}
 	if rep.Err != "" {
 		atomic.StoreUint32(&h.state, stFailed)
 		futexWake(&h.state)
@@ -321,6 +339,9 @@ func (ch *childChan) serve(i int) {
 		}
 		upcall := ch.handle()
 		h.kind = opResult
+		if childHook != nil {
+			childHook(hookReply, ch.c, ch)
+		}
 		post(&h.toHost, &h.hostWaiting)
 		if upcall {
 			ch.becomeUpcall(i) // child_frame.go

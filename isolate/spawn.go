@@ -119,6 +119,10 @@ func sharedNet(pol Policy) bool {
 // such as a big LoadBytes image, starts a child of its own).
 const spareCfgSize = 256 << 10
 
+// testChildEnv is added to each child's environment: this package's
+// tests set it to start hostile children (see childHook).
+var testChildEnv []string
+
 // spareDelay is how long after taking the spare the next one starts.
 const spareDelay = 50 * time.Millisecond
 
@@ -437,6 +441,7 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
 	if spare {
 		cmd.Env = append(cmd.Env, envSpare+"=1")
 	}
+	cmd.Env = append(cmd.Env, testChildEnv...)
 	if v, ok := os.LookupEnv("LD_LIBRARY_PATH"); ok {
 		cmd.Env = append(cmd.Env, "LD_LIBRARY_PATH="+v)
 	}
