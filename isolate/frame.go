@@ -311,7 +311,7 @@ func (c *hostChan) callNested(fn loader.RawHostFunc, a *sandbox.Args) (sandbox.R
 func (r *remote) InHostCall() bool {
 	p := r.cur.Load()
 	var tid int32
-	for _, c := range p.chans {
+	for _, c := range p.chans[:p.nactive.Load()] {
 		if t := c.hostTid.Load(); t != 0 {
 			if tid == 0 {
 				tid = int32(unix.Gettid())
