@@ -83,7 +83,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	if *isolated && *ret == "str" {
 		return usageError(stderr, "call", "--ret str cannot read the child's memory with --isolate")
 	}
-	l := loader.New(loader.Options{Logger: logger, SearchPath: dirs, Isolation: isolation(*isolated, logger)})
+	l := loader.New(loader.Options{Logger: logger, SearchPath: dirs, Isolation: isolation(*isolated, logger, stdout, stderr)})
 	defer l.Close()
 	if err := registerBuiltins(l, stderr); err != nil {
 		return fail(stderr, fmt.Errorf("call %s: %w", path, err))
@@ -137,7 +137,14 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return callFailed(stderr, fmt.Sprintf("call %s %s", path, symbol), err)
 	}
-	if !*isolated { // the child's stdio is its own (its output goes to /dev/null)
+	if *isolated {
+		// The child's stdio is its own: a graceful close flushes it and
+		// waits for its output, which then comes before the result, as
+		// in process.
+		if err := l.Close(); err != nil {
+			return fail(stderr, fmt.Errorf("call %s: unload: %w", path, err))
+		}
+	} else {
 		flushCStdio(l, logger)
 	}
 	text, err := formatResult(*ret, r.Int, r.Float)

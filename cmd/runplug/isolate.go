@@ -18,12 +18,13 @@ import (
 
 const isolateUsage = "run the plugin in a confined child process (seccomp, namespaces, limits)"
 
-// isolation returns the Isolation for --isolate (nil without it).
-func isolation(on bool, logger hclog.Logger) loader.Isolation {
+// isolation returns the Isolation for --isolate (nil without it): the
+// child's output goes to the command's.
+func isolation(on bool, logger hclog.Logger, stdout, stderr io.Writer) loader.Isolation {
 	if !on {
 		return nil
 	}
-	return isolate.New(isolate.Options{Logger: logger})
+	return isolate.New(isolate.Options{Logger: logger, Stdout: stdout, Stderr: stderr})
 }
 
 // isolatedTexts makes the s:TEXT values of an isolated call Go strings,
