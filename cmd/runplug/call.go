@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -55,7 +58,9 @@ Exit status: 0 the call returned, 1 an error (one line on standard error),
 // with the ARGs and print the result on one line.
 func runCall(args []string, stdout, stderr io.Writer) int {
 	fs, level := newFlagSet("call")
-	ret := fs.String("ret", "int", "result `KIND`: int, uint, hex, double, float, str or void")
+	ret := fs.String("ret", "int", "result `KIND`: int, uint, hex, double, float, str or void (with --sig: from the declaration)")
+	sigText := fs.String("sig", "", "the C declaration `DECL` of SYMBOL, e.g. 'double(double)' or 'int(const char *, ...)': ARGs are converted to its parameter types or refused")
+	timeout := fs.Duration("timeout", 0, "stop the call after `DURATION` (e.g. 5s; 0: no limit), an error with exit status 1")
 	var dirs dirList
 	fs.Var(&dirs, "L", "a directory `DIR` to search for needed libraries (repeatable)")
 	isolated := fs.Bool("isolate", false, isolateUsage) // isolate.go
@@ -63,6 +68,8 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return flagExit(err)
 	}
+	retSet := false
+	fs.Visit(func(f *flag.Flag) { retSet = retSet || f.Name == "ret" })
 	if !slices.Contains(retKinds, *ret) {
 		return usageError(stderr, "call", fmt.Sprintf("--ret %q: want one of %s", *ret, strings.Join(retKinds, ", ")))
 	}
@@ -70,18 +77,44 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "call", "want FILE SYMBOL [ARG...]")
 	}
 	path, symbol := fs.Arg(0), fs.Arg(1)
-	ca, err := parseCallArgs(fs.Args()[2:])
-	if err != nil {
-		return usageError(stderr, "call", err.Error())
+	var ca *callArgs
+	if *sigText != "" {
+		if retSet {
+			return usageError(stderr, "call", "--ret and --sig: the declaration gives the result type, drop --ret")
+		}
+		fd, err := abi.ParseFunc(*sigText)
+		if err != nil {
+			return usageError(stderr, "call", "--sig: "+err.Error())
+		}
+		if *ret, err = sigRetKind(fd, *isolated); err != nil {
+			return usageError(stderr, "call", "--sig: "+err.Error())
+		}
+		if ca, err = sigCallArgs(fd, fs.Args()[2:]); err != nil {
+			return usageError(stderr, "call", fmt.Sprintf("%s %s: %v", symbol, fd.Signature(), err))
+		}
+		ca.Result = fd.Result
+	} else {
+		if ca, err = parseCallArgs(fs.Args()[2:]); err != nil {
+			return usageError(stderr, "call", err.Error())
+		}
+		if w := floatRetWarning(*ret, ca); w != "" {
+			fmt.Fprintf(stderr, "runplug: call %s %s: %s\n", path, symbol, w)
+		}
 	}
 	// Parse FILE as inspect does first, so that the two commands word a
 	// file that is no shared object the same way.
 	if _, _, err := parseObject(path, dirs); err != nil {
-		return fail(stderr, fmt.Errorf("call %s: %w", path, err))
+		return fail(stderr, objectError("call", path, err))
 	}
 
 	if *isolated && *ret == "str" {
 		return usageError(stderr, "call", "--ret str cannot read the child's memory with --isolate")
+	}
+	ctx := context.Background()
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
 	}
 	l := loader.New(loader.Options{Logger: logger, SearchPath: dirs, Isolation: isolation(*isolated, logger)})
 	defer l.Close()
@@ -130,17 +163,20 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		out = &r.Int
 	}
 	logger.Trace("arguments", "values", fmt.Sprint(vals))
-	err = fn.CallSig(nil, out, vals...)
+	err = fn.CallSig(ctx, out, vals...)
 	if f, ok := out.(*float32); ok {
 		r.Float = float64(*f)
 	}
 	if err != nil {
+		if errors.Is(err, sandbox.ErrDeadline) {
+			return fail(stderr, fmt.Errorf("call %s %s: no result within --timeout %v: %w", path, symbol, *timeout, err))
+		}
 		return callFailed(stderr, fmt.Sprintf("call %s %s", path, symbol), err)
 	}
-	if !*isolated { // the child's stdio is its own (its output goes to /dev/null)
+	if !*isolated { // the child's stdio is its own
 		flushCStdio(l, logger)
 	}
-	text, err := formatResult(*ret, r.Int, r.Float)
+	text, err := formatResult(*ret, narrow(r.Int, ca.Result), r.Float)
 	if err != nil {
 		return fail(stderr, fmt.Errorf("call %s %s: result: %w", path, symbol, err))
 	}

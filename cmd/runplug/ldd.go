@@ -59,6 +59,11 @@ func runLdd(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "ldd", "want exactly one FILE or NAME")
 	}
 	arg := fs.Arg(0)
+	// FILE itself is an error on standard error, worded as inspect and
+	// call word it; only what it needs goes in the tree.
+	if _, _, err := parseObject(arg, dirs); err != nil {
+		return fail(stderr, objectError("ldd", arg, err))
+	}
 	l := loader.New(loader.Options{Logger: logger, SearchPath: dirs})
 	defer l.Close()
 	root, err := l.Dependencies(objectArg(arg))

@@ -270,12 +270,42 @@ func parseFlags(fs *flag.FlagSet, level *string, args []string, stdout, stderr i
 		usageError(stderr, fs.Name(), err.Error())
 		return nil, errUsage
 	}
+	if f := flagAfterArgs(fs); f != "" {
+		usageError(stderr, fs.Name(), fmt.Sprintf("%s after the arguments: flags go before FILE (runplug %s [FLAGS] %s)", f, fs.Name(), commandArgs(fs.Name())))
+		return nil, errUsage
+	}
 	logger, err := newLogger(*level, stderr)
 	if err != nil {
 		usageError(stderr, fs.Name(), err.Error())
 		return nil, errUsage
 	}
 	return logger, nil
+}
+
+// flagAfterArgs returns the first positional argument of fs that names
+// one of its flags ("--ret", "-timeout=2s"), or "". The flag package stops
+// at the first positional argument, so such a flag would otherwise be
+// taken as an argument (call would read "--ret" as an integer). A
+// negative number is never a flag name.
+func flagAfterArgs(fs *flag.FlagSet) string {
+	for _, a := range fs.Args() {
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if fs.Lookup(name) != nil || name == "h" || name == "help" {
+			return a
+		}
+	}
+	return ""
+}
+
+// commandArgs returns the usage words of a command's arguments.
+func commandArgs(name string) string {
+	if c := lookupCommand(name); c != nil {
+		return c.args
+	}
+	return ""
 }
 
 // flagExit turns errUsage and errHelp from parseFlags into exit statuses.
