@@ -39,6 +39,9 @@ type DeclError struct {
 	Msg    string
 }
 
+// Error formats the error as
+//
+//	abi: C declaration "double(": column 8: want a type
 func (e *DeclError) Error() string {
 	return fmt.Sprintf("abi: C declaration %q: column %d: %s", e.Decl, e.Column, e.Msg)
 }

@@ -42,6 +42,18 @@ the variable part of a variadic function's arguments starts (al is set; a
 float there is passed as a double). Errors count arguments from 1. The result
 is printed as --ret says (default int: rax as a signed integer).
 
+Without a declaration runplug cannot know the function's types: the integer
+2 given to cos goes to rdi while cos reads xmm0. --sig 'double(double)'
+gives them in C declaration syntax ('int(const char *, ...)',
+'unsigned long strlen(const char *s)'): each ARG is then converted to its
+parameter's type (2 becomes 2.0; a char * parameter takes the text itself)
+or refused when it does not fit (5000000000 for an int), a missing ARG is
+refused, and the result is printed as declared. Without --sig, --ret double
+or float with no d:/f: argument prints a warning.
+
+--timeout DURATION stops a call that does not return in time (exit status
+1); by default a call may run as long as it likes.
+
 FILE may be a name without a slash ("libz.so.1"): unless a file of that name
 is in the current directory, it is searched for as dlopen does. Needed
 libraries are searched in FILE's DT_RUNPATH, then each -L DIR in order,

@@ -233,9 +233,29 @@ func printHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 		}
 	}
 	fmt.Fprintf(w, "\nflags (all before the first argument; --log-level may also come before %s):\n", c.name)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	printFlags(w, fs)
+}
+
+// printFlags lists fs's flags as the flag package's PrintDefaults does,
+// but spelled with two dashes, as README.md and docs/CLI.md spell them (a
+// single dash works too): one spelling everywhere a user reads it.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		dashes := "--"
+		if len(f.Name) == 1 {
+			dashes = "-" // -L, as cc and ld spell it
+		}
+		line := "  " + dashes + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+			fmt.Fprintf(w, " (default %q)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 // errUsage is returned by parseFlags after it has reported a usage error.

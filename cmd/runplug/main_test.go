@@ -111,3 +111,25 @@ func TestSameFailureSameWords(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpSpellsFlagsWithTwoDashes: every command's help spells its long
+// flags --name, as README.md and docs/CLI.md do.
+func TestHelpSpellsFlagsWithTwoDashes(t *testing.T) {
+	for _, c := range commands {
+		if c.hidden {
+			continue
+		}
+		code, out, _ := runCmd(t, "help", c.name)
+		if code != exitOK {
+			t.Fatalf("help %s: exit %d", c.name, code)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, "  -") && !strings.HasPrefix(line, "  --") && !strings.HasPrefix(line, "  -L ") {
+				t.Errorf("help %s: %q spells a flag with one dash", c.name, line)
+			}
+		}
+		if !strings.Contains(out, "  --log-level LEVEL") {
+			t.Errorf("help %s lists no --log-level:\n%s", c.name, out)
+		}
+	}
+}
