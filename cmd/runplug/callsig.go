@@ -120,7 +120,7 @@ func convertArg(p abi.Param, s string) (callArg, error) {
 		if err != nil {
 			return callArg{}, err
 		}
-		if err := fitsInteger(v, strings.HasPrefix(s, "-"), t); err != nil {
+		if err := fitsInteger(v, strings.HasPrefix(s, "-"), t, p.Spelling); err != nil {
 			return callArg{}, fmt.Errorf("%s %w", s, err)
 		}
 		return callArg{Kind: 'i', Int: v}, nil
@@ -129,13 +129,13 @@ func convertArg(p abi.Param, s string) (callArg, error) {
 }
 
 // fitsInteger checks that v (two's complement when neg) is in the range
-// of integer type t.
-func fitsInteger(v uint64, neg bool, t *abi.Type) error {
+// of integer type t, spelled name in the declaration.
+func fitsInteger(v uint64, neg bool, t *abi.Type, name string) error {
 	bits := 8 * t.Size()
 	if t.Kind().IsSigned() {
 		lo, hi := int64(-1)<<(bits-1), int64(uint64(1)<<(bits-1)-1)
 		if (neg && int64(v) < lo) || (!neg && v > uint64(hi)) {
-			return fmt.Errorf("does not fit %v (%d to %d)", t, lo, hi)
+			return fmt.Errorf("does not fit %s (%d to %d)", name, lo, hi)
 		}
 		return nil
 	}
@@ -144,7 +144,7 @@ func fitsInteger(v uint64, neg bool, t *abi.Type) error {
 		hi = 1<<bits - 1
 	}
 	if neg || v > hi {
-		return fmt.Errorf("does not fit %v (0 to %d)", t, hi)
+		return fmt.Errorf("does not fit %s (0 to %d)", name, hi)
 	}
 	return nil
 }

@@ -107,7 +107,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs, level := newFlagSet("check")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	against := fs.Bool("against-dlopen", false, "also dlopen each object (in a child) and compare")
-	timeout := fs.Duration("timeout", 10*time.Second, "time allowed to each child")
+	timeout := fs.Duration("timeout", 10*time.Second, "time allowed to each child, a `DURATION` (10s, 1m)")
 	if _, err := parseFlags(fs, level, args, stdout, stderr); err != nil {
 		return flagExit(err)
 	}

@@ -98,7 +98,9 @@ var checkCommand = command{
 	details: `Each PATH is a file or a directory (searched recursively). Every ELF shared
 object found is loaded and closed by runplug in a child process of its own,
 so that a crash or a hang is reported and the next object starts clean.
---against-dlopen also dlopens each object in a child and compares.
+--against-dlopen also dlopens each object in a child and compares. On a
+terminal, standard error counts the objects done; a pipe gets the report
+alone.
 
 Exit status: 0 runplug loads every object (with --against-dlopen: every
 object it loads where glibc's dlopen does), 1 otherwise or on an error,
