@@ -48,8 +48,10 @@ gives them in C declaration syntax ('int(const char *, ...)',
 'unsigned long strlen(const char *s)'): each ARG is then converted to its
 parameter's type (2 becomes 2.0; a char * parameter takes the text itself)
 or refused when it does not fit (5000000000 for an int), a missing ARG is
-refused, and the result is printed as declared. Without --sig, --ret double
-or float with no d:/f: argument prints a warning.
+refused, and the result is printed as declared. Without --sig, a FILE built
+with -g declares SYMBOL itself: its DWARF is read and used the same way
+(--ret, if given, must read the declared result). Without either, --ret
+double or float with no d:/f: argument prints a warning.
 
 --timeout DURATION stops a call that does not return in time (exit status
 1); by default a call may run as long as it likes.
@@ -89,20 +91,42 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "call", "want FILE SYMBOL [ARG...]")
 	}
 	path, symbol := fs.Arg(0), fs.Arg(1)
-	var ca *callArgs
+	// Parse FILE as inspect does first, so that the two commands word a
+	// file that is no shared object the same way.
+	objPath, _, err := parseObject(path, dirs)
+	if err != nil {
+		return fail(stderr, objectError("call", path, err))
+	}
+	// The declaration: --sig, else FILE's DWARF (built with -g), else none.
+	var fd *abi.FuncDecl
+	source := "--sig"
 	if *sigText != "" {
 		if retSet {
 			return usageError(stderr, "call", "--ret and --sig: the declaration gives the result type, drop --ret")
 		}
-		fd, err := abi.ParseFunc(*sigText)
-		if err != nil {
+		if fd, err = abi.ParseFunc(*sigText); err != nil {
 			return usageError(stderr, "call", "--sig: "+err.Error())
 		}
-		if *ret, err = sigRetKind(fd, *isolated); err != nil {
-			return usageError(stderr, "call", "--sig: "+err.Error())
+	} else if d, why := dwarfDecl(objPath, symbol); d != nil {
+		fd, source = d, "DWARF"
+		logger.Debug("declaration from DWARF", "path", objPath, "symbol", symbol, "declaration", d.Signature())
+	} else if why != "" {
+		logger.Debug("no usable declaration in DWARF", "path", objPath, "symbol", symbol, "error", why)
+	}
+	var ca *callArgs
+	if fd != nil {
+		kind, err := sigRetKind(fd, *isolated)
+		if err != nil {
+			return usageError(stderr, "call", fmt.Sprintf("%s %s (%s): %v", symbol, fd.Signature(), source, err))
+		}
+		if retSet && !retFits(*ret, kind) {
+			return usageError(stderr, "call", fmt.Sprintf("%s's DWARF declares %s %s: --ret %s does not read that result; drop --ret", path, symbol, fd.Signature(), *ret))
+		}
+		if !retSet {
+			*ret = kind
 		}
 		if ca, err = sigCallArgs(fd, fs.Args()[2:]); err != nil {
-			return usageError(stderr, "call", fmt.Sprintf("%s %s: %v", symbol, fd.Signature(), err))
+			return usageError(stderr, "call", fmt.Sprintf("%s %s (%s): %v", symbol, fd.Signature(), source, err))
 		}
 		ca.Result = fd.Result
 	} else {
@@ -112,11 +136,6 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		if w := floatRetWarning(*ret, ca); w != "" {
 			fmt.Fprintf(stderr, "runplug: call %s %s: %s\n", path, symbol, w)
 		}
-	}
-	// Parse FILE as inspect does first, so that the two commands word a
-	// file that is no shared object the same way.
-	if _, _, err := parseObject(path, dirs); err != nil {
-		return fail(stderr, objectError("call", path, err))
 	}
 
 	if *isolated && *ret == "str" {

@@ -214,3 +214,17 @@ func floatRetWarning(ret string, ca *callArgs) string {
 	}
 	return fmt.Sprintf("warning: --ret %s but no argument is d:REAL or f:REAL: integers go in integer registers, so a function taking a double never sees them; give d:2 or the declaration (--sig 'double(double)')", ret)
 }
+
+// retFits reports whether --ret kind reads a result that the declaration
+// prints as declared: the integer kinds read any integer or pointer, str
+// reads a char pointer, the others only themselves.
+func retFits(kind, declared string) bool {
+	integer := func(k string) bool { return k == "int" || k == "uint" || k == "hex" }
+	switch {
+	case kind == declared:
+		return true
+	case integer(kind):
+		return integer(declared) || declared == "str"
+	}
+	return false
+}
