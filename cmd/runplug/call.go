@@ -176,6 +176,9 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	}
 	fn, err := p.FuncSig(symbol, sig)
 	if err != nil {
+		if errors.Is(err, loader.ErrSymbolNotFound) {
+			err = fmt.Errorf("%w (runplug inspect %s lists what it exports)", err, path)
+		}
 		return fail(stderr, fmt.Errorf("call %s %s: %w", path, symbol, err))
 	}
 	logger.Debug("calling", "plugin", p.Name(), "symbol", symbol, "addr", fmt.Sprintf("%#x", fn.Addr()), "signature", sig.String())

@@ -191,3 +191,22 @@ func TestLddErrorsOnStderr(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsSayWhatToDo: the common mistakes' errors name the file and
+// the next step.
+func TestErrorsSayWhatToDo(t *testing.T) {
+	basic := plugintest.Build(t, "basic")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"call", basic, "no_such_fn"}, "(runplug inspect " + basic + " lists what it exports)"},
+		{[]string{"call", "libno-such-runplug.so.1", "f"}, "(give its path, or its directory with -L DIR)"},
+		{[]string{"ldd", "libno-such-runplug.so.1"}, "(give its path, or its directory with -L DIR)"},
+	} {
+		code, _, errs := runCmd(t, tt.args...)
+		if code != exitError || !strings.Contains(errs, tt.want) || strings.Count(errs, "\n") != 1 {
+			t.Errorf("%q: exit %d, stderr %q, want one line with %q", tt.args, code, errs, tt.want)
+		}
+	}
+}

@@ -42,7 +42,7 @@ func findObject(arg string, dirs []string) (string, error) {
 			return c.Path, nil
 		}
 	}
-	return "", fmt.Errorf("%q: no such file, and no shared object of that name in the %d places ld.so would look", arg, len(cands))
+	return "", fmt.Errorf("%q: no such file, and no shared object of that name in the %d places ld.so would look (give its path, or its directory with -L DIR)", arg, len(cands))
 }
 
 // runLdd is `runplug ldd`.
