@@ -152,7 +152,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	arg := fs.Arg(0)
 	path, f, err := parseObject(arg, nil)
 	if err != nil {
-		return fail(stderr, fmt.Errorf("inspect %s: %w", arg, err))
+		return fail(stderr, objectError("inspect", arg, err))
 	}
 	logger.Debug("inspect", "path", path)
 	rep, err := buildReport(path, f, elfmap.PlanOptions{})
@@ -183,7 +183,21 @@ func parseObject(arg string, dirs []string) (string, *elfmap.File, error) {
 		return "", nil, err
 	}
 	f, err := parseFile(path)
-	return path, f, err
+	if err != nil {
+		return path, nil, asNotObject(path, err)
+	}
+	return path, f, nil
+}
+
+// objectError words an error of parseObject for command cmd: a
+// *notObjectError says so first, anything else is prefixed with the
+// command and FILE.
+func objectError(cmd, arg string, err error) error {
+	var ne *notObjectError
+	if errors.As(err, &ne) {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", cmd, arg, err)
 }
 
 // parseFile opens and parses the shared object at path. Errors read
@@ -204,9 +218,9 @@ func parseFile(path string) (*elfmap.File, error) {
 	}
 	switch {
 	case st.IsDir():
-		return nil, errors.New("open: is a directory")
+		return nil, fmt.Errorf("is a directory: %w", errNotRegular)
 	case !st.Mode().IsRegular():
-		return nil, errors.New("open: not a regular file")
+		return nil, errNotRegular
 	}
 	return elfmap.Parse(fh, st.Size())
 }
