@@ -105,6 +105,10 @@ type Loader struct {
 	byKey   map[fileKey]*object // shared objects by file identity
 	plugins map[*Plugin]struct{}
 	tombs   []*object // closed images still reserved, oldest first
+	// resident are the DF_1_NODELETE plugins, by file, and kept the
+	// DF_1_NODELETE shared objects nothing holds (nodelete.go).
+	resident map[fileKey]*resident
+	kept     []*object
 	tombSz  uint64
 	initSeq uint64
 	codeRan bool // BeforeCode has succeeded
@@ -369,9 +373,23 @@ func (l *Loader) Load(path string) (*Plugin, error) {
 		if aerr != nil {
 			abs = path
 		}
-		root, err = l.mapRoot(abs, filepath.Base(path))
+		if pl := l.residentPlugin(abs); pl != nil {
+			return pl, nil
+		}
+		var key fileKey
+		root, key, err = l.mapPath(abs, filepath.Base(path))
+		if err == nil {
+			root.key = key
+		}
 		if errors.Is(err, os.ErrNotExist) {
 			err = &NotFoundError{Name: path, Tried: []string{path}}
+		}
+		if err == nil {
+			pl, err := l.finishLoad(root)
+			if err == nil {
+				l.keepResident(pl, key)
+			}
+			return pl, err
 		}
 	}
 	if err != nil {
@@ -651,6 +669,13 @@ func (l *Loader) release(closure []*object) error {
 		}
 		o.refs--
 		if o.refs == 0 {
+			if o.nodelete() && !l.closed {
+				if !o.kept {
+					o.kept = true
+					l.kept = append(l.kept, o) // nodelete.go
+				}
+				continue
+			}
 			dead = append(dead, o)
 		}
 	}
@@ -749,6 +774,9 @@ func (l *Loader) Close() error {
 		}
 	}
 	l.mu.Lock()
+	if err := l.closeResident(); err != nil {
+		errs = append(errs, err)
+	}
 	for _, t := range l.tombs {
 		t.unmap()
 	}

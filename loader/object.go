@@ -12,19 +12,23 @@ import (
 
 // object is one mapped image: a plugin instance or a shared dependency.
 type object struct {
-	l     *Loader
-	name  string // soname, else the name it was loaded by
-	path  string // absolute path of its file ("" for LoadBytes)
-	p     *parsed
-	img   *elfmap.Image
-	base  uint64
-	mem   []byte // img.Mem(), nil once retired
-	reg   *sandbox.Registration
-	tls   *sandbox.TLSModule // its PT_TLS module from link to retirement, else nil
-	dl    sandbox.DLObject   // its entry in the object table from link to retirement (dltable.go)
-	late  *relocEnv          // relocation pass waiting for linkTLS (TPOFF, TLSDESC), else nil
-	deps  []*object          // direct dependencies (DT_NEEDED that are not host libraries)
-	scope []*object          // lookup scope: itself, then its dependencies breadth-first
+	l *Loader
+	// residentKey is the file of a DF_1_NODELETE root (nodelete.go);
+	// kept marks a DF_1_NODELETE shared object on Loader.kept.
+	residentKey fileKey
+	kept        bool
+	name        string // soname, else the name it was loaded by
+	path        string // absolute path of its file ("" for LoadBytes)
+	p           *parsed
+	img         *elfmap.Image
+	base        uint64
+	mem         []byte // img.Mem(), nil once retired
+	reg         *sandbox.Registration
+	tls         *sandbox.TLSModule // its PT_TLS module from link to retirement, else nil
+	dl          sandbox.DLObject   // its entry in the object table from link to retirement (dltable.go)
+	late        *relocEnv          // relocation pass waiting for linkTLS (TPOFF, TLSDESC), else nil
+	deps        []*object          // direct dependencies (DT_NEEDED that are not host libraries)
+	scope       []*object          // lookup scope: itself, then its dependencies breadth-first
 
 	shared bool      // a dependency, shared by the Loader's plugins (or an instance's: inst)
 	key    fileKey   // the file identity (zero for LoadBytes)

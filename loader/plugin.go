@@ -362,6 +362,11 @@ func (p *Plugin) close() error {
 	l := p.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.isResident(p.obj) {
+		// DF_1_NODELETE: the instance stays until the Loader closes.
+		delete(l.plugins, p)
+		return nil
+	}
 	var errs []error
 	if p.flags.Load()&stQuarantined == 0 {
 		if err := l.runFini(p.obj); err != nil {
