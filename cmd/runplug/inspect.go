@@ -155,7 +155,12 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, fmt.Errorf("inspect %s: %w", arg, err))
 	}
 	logger.Debug("inspect", "path", path)
-	rep, err := buildReport(path, f, elfmap.PlanOptions{})
+	fh, err := os.Open(path)
+	if err != nil {
+		return fail(stderr, fmt.Errorf("inspect %s: %w", path, err))
+	}
+	rep, err := buildReport(path, f, fh, elfmap.PlanOptions{})
+	fh.Close()
 	if err != nil {
 		return fail(stderr, fmt.Errorf("inspect %s: %w", path, err))
 	}
@@ -211,10 +216,14 @@ func parseFile(path string) (*elfmap.File, error) {
 	return elfmap.Parse(fh, st.Size())
 }
 
-// buildReport describes f (parsed from the file named name) and its
+// buildReport describes f (parsed from r, the file named name) and its
 // mapping plan under opt.
-func buildReport(name string, f *elfmap.File, opt elfmap.PlanOptions) (*Report, error) {
+func buildReport(name string, f *elfmap.File, r io.ReaderAt, opt elfmap.PlanOptions) (*Report, error) {
 	plan, err := elfmap.NewPlan(f, opt)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := f.ReadRelocs(r)
 	if err != nil {
 		return nil, err
 	}
@@ -311,12 +320,12 @@ func buildReport(name string, f *elfmap.File, opt elfmap.PlanOptions) (*Report, 
 	}
 	sort.SliceStable(rep.Exports, func(i, j int) bool { return rep.Exports[i].Name < rep.Exports[j].Name })
 	sort.SliceStable(rep.Imports, func(i, j int) bool { return rep.Imports[i].Name < rep.Imports[j].Name })
-	for _, rs := range [][]elfmap.Rela{d.Rela, d.JmpRel} {
-		for _, r := range rs {
+	for _, tab := range [][]elfmap.Rela{rs.Rela, rs.JmpRel} {
+		for _, r := range tab {
 			rep.Relocations[relocName(f.Machine, r.Type)]++
 		}
 	}
-	if n := relrCount(d.Relr); n > 0 {
+	if n := relrCount(rs.Relr); n > 0 {
 		rep.Relocations["RELR"] = n
 	}
 	if d.Init != 0 {
