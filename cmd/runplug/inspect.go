@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/loader"
 )
 
 // Report is what `runplug inspect` prints: everything elfmap learned about
@@ -213,7 +214,9 @@ func parseFile(path string) (*elfmap.File, error) {
 	case !st.Mode().IsRegular():
 		return nil, errors.New("open: not a regular file")
 	}
-	return elfmap.Parse(fh, st.Size())
+	// Through the loader's cache: a file the command then loads is not
+	// parsed again.
+	return loader.ParseOpen(fh)
 }
 
 // buildReport describes f (parsed from r, the file named name) and its
