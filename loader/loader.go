@@ -182,6 +182,11 @@ type parsed struct {
 	// later load of the same file reuses the oldest parked image instead
 	// of mapping a new one (see reuseTomb).
 	pristine *elfmap.Pristine
+	// key is the file's identity (files only): the pristine copy is
+	// read when the first image of the file is parked, from the file if
+	// it is still the same (see readPristine).
+	key          fileKey
+	pristineRead bool
 }
 
 // prepare checks that f is something the loader can load and derives the
@@ -253,8 +258,7 @@ func (l *Loader) openFile(path string) (fd int, key fileKey, p *parsed, err erro
 	if p = l.files[key]; p != nil {
 		return fd, key, p, nil
 	}
-	r := fdReader(fd)
-	ef, err := elfmap.Parse(r, st.Size)
+	ef, err := cachedParse(key, fdReader(fd), st.Size)
 	if err != nil {
 		unix.Close(fd)
 		return -1, key, nil, err
@@ -263,9 +267,7 @@ func (l *Loader) openFile(path string) (fd int, key fileKey, p *parsed, err erro
 		unix.Close(fd)
 		return -1, key, nil, &RefusedError{Path: path, Err: err}
 	}
-	// Without a pristine copy (a writable part over 16 MiB) closed
-	// images are tombstoned and every load maps afresh.
-	p.pristine, _ = elfmap.ReadPristine(p.plan, r)
+	p.key = key
 	if len(l.files) >= maxCachedFiles {
 		for k := range l.files { // drop an arbitrary entry
 			delete(l.files, k)
@@ -701,7 +703,7 @@ func (l *Loader) retire(o *object) {
 	// the same file can reuse it once it is the oldest tombstone, due for
 	// release anyway; without a pristine copy it is dropped for good.
 	park := o.img.Tombstone
-	if o.p.pristine != nil {
+	if o.p.readPristine(o.path) != nil {
 		park = o.img.Park
 	}
 	if err := park(); err != nil {

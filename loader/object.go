@@ -135,7 +135,11 @@ func (l *Loader) link(o *object) error {
 			return r.Int, err
 		},
 	}
-	if err := env.relocate(f.Dynamic); err != nil {
+	tabs, err := tablesIn(f.Dynamic, o.mem, o.p.plan.MinVaddr)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.name, err)
+	}
+	if err := env.relocate(tabs); err != nil {
 		return err
 	}
 	if len(env.tlsLate) > 0 {

@@ -79,7 +79,7 @@ func demo(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("parse %s: %w", demoName, err)
 	}
-	rep, err := buildReport(demoName, f, elfmap.PlanOptions{})
+	rep, err := buildReport(demoName, f, bytes.NewReader(demoSO), elfmap.PlanOptions{})
 	if err != nil {
 		return fmt.Errorf("plan %s: %w", demoName, err)
 	}
