@@ -25,6 +25,7 @@ type object struct {
 	late  *relocEnv          // relocation pass waiting for linkTLS (TPOFF, TLSDESC), else nil
 	deps  []*object          // direct dependencies (DT_NEEDED that are not host libraries)
 	scope []*object          // lookup scope: itself, then its dependencies breadth-first
+	state *stateMap          // a plugin's mapped persistent state (state.go), else nil
 
 	shared bool     // a dependency, shared by the Loader's plugins
 	key    fileKey  // shared: the file identity
@@ -94,6 +95,7 @@ func (o *object) freeTLS() {
 
 // unmap unregisters and unmaps the object's image.
 func (o *object) unmap() {
+	o.closeState(false)
 	o.debugRemove()
 	o.freeTLS()
 	o.l.dlRetire(o)
