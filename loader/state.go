@@ -150,10 +150,11 @@ type StateInfo struct {
 	Generation uint64
 }
 
-// stateSource says where a load maps its state from: a file path, or ""
-// for a fresh memfd.
+// stateSource says where a load maps its state from: a file path, a
+// memfd that a Live's versions share, or (both zero) a fresh memfd.
 type stateSource struct {
-	path string
+	path  string
+	memfd int // > 0: reopened through /proc/self/fd, for a lock of its own
 }
 
 // stateMap is an object's mapped state: the open state file (holding a
@@ -181,7 +182,7 @@ func (l *Loader) attachState(ctx context.Context, o *object, src stateSource) (e
 	if err != nil {
 		return err
 	}
-	fd, shown, err := openStateFile(src.path, o.name)
+	fd, shown, err := openStateFile(src, o.name)
 	if err != nil {
 		return err
 	}
@@ -239,9 +240,19 @@ func (o *object) stateDesc() (stateDescriptor, error) {
 	return d, nil
 }
 
-// openStateFile opens (creating) the state file at path, or a new memfd
-// when path is "". shown names it in messages.
-func openStateFile(path, plugin string) (fd int, shown string, err error) {
+// openStateFile opens (creating) the state file of src. shown names it
+// in messages.
+func openStateFile(src stateSource, plugin string) (fd int, shown string, err error) {
+	path := src.path
+	if src.memfd > 0 {
+		// A new open file description of the same memfd: flock locks
+		// are per description, so this instance's lock is its own.
+		fd, err = unix.Open(fmt.Sprintf("/proc/self/fd/%d", src.memfd), unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, "memfd", fmt.Errorf("state: reopen memfd: %w", err)
+		}
+		return fd, "memfd", nil
+	}
 	if path == "" {
 		fd, err = unix.MemfdCreate("runplug-state:"+plugin, unix.MFD_CLOEXEC)
 		if err != nil {
