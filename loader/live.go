@@ -18,7 +18,7 @@ import (
 // Hot reload (docs/STATE.md). A Live keeps a plugin loaded from a path
 // under a stable handle: bindings made through it (LiveBind0...,
 // Live.Func) call whichever version is current, found with one atomic
-// load per call. Reload loads the file again (constructors, state
+// load per call (of the binding's own pointer to its current function). Reload loads the file again (constructors, state
 // migration, every binding's symbol), then swaps: calls that started on
 // the old version finish there, and the old version is closed once they
 // have drained. A reload that fails in any step leaves the old version
@@ -86,18 +86,22 @@ type Live struct {
 	cur atomic.Pointer[liveVersion]
 
 	mu      sync.Mutex // serialises reloads, bindings and Close
-	binders []func(*Plugin) (any, error)
+	binders []liveBinding
 	closed  bool
 	watch   *watcher
 }
 
-// liveVersion is one loaded version and its bound functions, indexed
-// by binding. It is never changed once published: a new binding
-// publishes a copy with the longer list, sharing the Plugin.
+// liveVersion is one loaded version.
 type liveVersion struct {
 	p   *Plugin
-	fns []any
 	gen uint64
+}
+
+// liveBinding is a binding through a Live (live_bind.go): prepare makes
+// it for a version, and the function it returns makes that version the
+// one its calls reach.
+type liveBinding interface {
+	prepare(p *Plugin) (publish func(), err error)
 }
 
 // LoadLive loads the plugin at path (with LoadWith) and keeps it live:
@@ -162,34 +166,22 @@ func (lv *Live) State() (StateInfo, bool) { return lv.Plugin().State() }
 // (Plugin.SyncState).
 func (lv *Live) SyncState(ctx context.Context) error { return lv.Plugin().SyncState(ctx) }
 
-// bind adds a binding: bind makes it for one version. It is made at once
-// for the serving version (its error is returned) and then for every
-// reloaded one before it serves (a reload whose build cannot make it
-// fails). It returns the binding's index.
-func (lv *Live) bind(bind func(*Plugin) (any, error)) (int, error) {
+// bind adds a binding. It is made at once for the serving version (its
+// error is returned) and then for every reloaded one before it serves (a
+// reload whose build cannot make it fails).
+func (lv *Live) bind(b liveBinding) error {
 	lv.mu.Lock()
 	defer lv.mu.Unlock()
 	if lv.closed {
-		return 0, fmt.Errorf("loader: bind in live %s: %w", lv.path, ErrClosed)
+		return fmt.Errorf("loader: bind in live %s: %w", lv.path, ErrClosed)
 	}
-	v := lv.cur.Load()
-	fn, err := bind(v.p)
+	publish, err := b.prepare(lv.cur.Load().p)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	id := len(lv.binders)
-	lv.binders = append(lv.binders, bind)
-	fns := append(append(make([]any, 0, id+1), v.fns...), fn)
-	lv.cur.Store(&liveVersion{p: v.p, fns: fns, gen: v.gen})
-	return id, nil
-}
-
-// again reports whether a call through v that failed with err should be
-// made again on the current version: v was replaced by a reload and the
-// call was refused because v is closing (ErrClosed: the function did
-// not run).
-func (lv *Live) again(v *liveVersion, err error) bool {
-	return errors.Is(err, ErrClosed) && lv.cur.Load() != v
+	publish()
+	lv.binders = append(lv.binders, b)
+	return nil
 }
 
 // Reload loads the Live's file again and, when everything succeeded
@@ -226,15 +218,21 @@ func (lv *Live) reload(ctx context.Context, watch bool) (ReloadEvent, error) {
 	if err != nil {
 		return fail(err)
 	}
-	fns := make([]any, len(lv.binders))
-	for i, bind := range lv.binders {
-		if fns[i], err = bind(p); err != nil {
+	publish := make([]func(), len(lv.binders))
+	for i, b := range lv.binders {
+		if publish[i], err = b.prepare(p); err != nil {
 			p.Close()
 			return fail(err)
 		}
 	}
+	// The swap: every binding, then the version. A call that still
+	// reaches the old version either runs before Close (below) waits for
+	// it, or is refused without running and made again on the new one.
+	for _, pub := range publish {
+		pub()
+	}
 	old := lv.cur.Load()
-	lv.cur.Store(&liveVersion{p: p, fns: fns, gen: old.gen + 1})
+	lv.cur.Store(&liveVersion{p: p, gen: old.gen + 1})
 	ev.Generation = old.gen + 1
 	ev.Swap = time.Since(start)
 	drained := make(chan error, 1)
