@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"context"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -109,9 +110,9 @@ type Loader struct {
 	// DF_1_NODELETE shared objects nothing holds (nodelete.go).
 	resident map[fileKey]*resident
 	kept     []*object
-	tombSz  uint64
-	initSeq uint64
-	codeRan bool // BeforeCode has succeeded
+	tombSz   uint64
+	initSeq  uint64
+	codeRan  bool // BeforeCode has succeeded
 
 	host hostTable // RegisterHostFunc's functions (hostfunc.go)
 	dl   dlState   // dynamic-linker services for plugin code (dltable.go)
@@ -187,6 +188,9 @@ type parsed struct {
 	// it is still the same (see readPristine).
 	key          fileKey
 	pristineRead bool
+	// state is the object's persistent state region (state.go), nil
+	// when it declares none.
+	state *stateRegion
 }
 
 // prepare checks that f is something the loader can load and derives the
@@ -227,6 +231,9 @@ func (l *Loader) prepare(f *elfmap.File) (*parsed, error) {
 	if t := f.TLS; t != nil && t.Filesz > 0 && !inSpans(p.readable, t.Vaddr, t.Filesz) {
 		return nil, &elfmap.FormatError{Off: -1, Field: "PT_TLS p_vaddr", Value: t.Vaddr,
 			Msg: fmt.Sprintf("template [%#x,+%#x) is not inside a readable PT_LOAD", t.Vaddr, t.Filesz), Err: elfmap.ErrMalformed}
+	}
+	if p.state, err = findStateRegion(f, p.writable, p.readable); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -352,7 +359,17 @@ func (l *Loader) mapPath(path, name string) (*object, fileKey, error) {
 // host's copy) is not loaded again: the Plugin is the host's library, its
 // symbols found with dlsym and called through the sandbox like any other.
 func (l *Loader) Load(path string) (*Plugin, error) {
+	return l.load(context.Background(), path, stateSource{})
+}
+
+// load is Load, with the state file of LoadWith. The context bounds the
+// state migration (the one step that runs plugin code the host chose not
+// to run in a constructor).
+func (l *Loader) load(ctx context.Context, path string, st stateSource) (*Plugin, error) {
 	if l.opts.Isolation != nil {
+		if st.path != "" {
+			return nil, fmt.Errorf("loader: load %s: a state file for an isolated plugin: %w", path, elfmap.ErrUnsupported)
+		}
 		return l.startRemote(path, filepath.Base(path), nil) // remote.go
 	}
 	l.mu.Lock()
@@ -387,7 +404,7 @@ func (l *Loader) Load(path string) (*Plugin, error) {
 			err = &NotFoundError{Name: path, Tried: []string{path}}
 		}
 		if err == nil {
-			pl, err := l.finishLoad(root)
+			pl, err := l.finishLoad(ctx, root, st)
 			if err == nil {
 				l.keepResident(pl, key)
 			}
@@ -397,7 +414,7 @@ func (l *Loader) Load(path string) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loader: load %s: %w", path, err)
 	}
-	return l.finishLoad(root)
+	return l.finishLoad(ctx, root, st)
 }
 
 // LoadBytes loads a shared object from memory, as Load does from a file.
@@ -429,15 +446,20 @@ func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loader: load %s: %w", name, err)
 	}
-	return l.finishLoad(root)
+	return l.finishLoad(context.Background(), root, stateSource{})
 }
 
 // finishLoad loads root's dependencies, links and initialises everything
-// new, and wraps root in a Plugin. On error everything new is released.
-// l.mu is held.
-func (l *Loader) finishLoad(root *object) (*Plugin, error) {
+// new, and wraps root in a Plugin. A root with a state region gets it
+// mapped from st before its constructors run. On error everything new is
+// released. l.mu is held.
+func (l *Loader) finishLoad(ctx context.Context, root *object, st stateSource) (*Plugin, error) {
+	var attach func() error
+	if root.p.state != nil {
+		attach = func() error { return l.attachState(ctx, root, st) }
+	}
 	root.inst = newInstance(root)
-	if err := l.loadNew(root); err != nil {
+	if err := l.loadNew(root, attach); err != nil {
 		l.log.Debug("load failed", "plugin", root.name, "path", root.path, "error", err)
 		return nil, fmt.Errorf("loader: load %s: %w", root.name, err)
 	}
@@ -457,8 +479,10 @@ func (l *Loader) finishLoad(root *object) (*Plugin, error) {
 
 // loadNew loads the dependencies of root (a newly mapped object) that the
 // Loader does not have yet, then links and initialises root and every
-// new object. On error it releases them all (discard). l.mu is held.
-func (l *Loader) loadNew(root *object) (err error) {
+// new object; beforeInit (when not nil) runs after linking, before the
+// first constructor. On error it releases them all (discard). l.mu is
+// held.
+func (l *Loader) loadNew(root *object, beforeInit func() error) (err error) {
 	fresh := []*object{root}
 	defer func() {
 		if err != nil {
@@ -502,6 +526,11 @@ func (l *Loader) loadNew(root *object) (err error) {
 	}
 	if err := l.linkTLS(order); err != nil {
 		return err
+	}
+	if beforeInit != nil {
+		if err := beforeInit(); err != nil {
+			return err
+		}
 	}
 	debugAdd(order) // debuggers and profilers see them before their code runs
 	for _, o := range order {

@@ -375,6 +375,9 @@ func (p *Plugin) close() error {
 	} else {
 		p.log.Warn("skipping destructors of quarantined plugin", "plugin", p.obj.name)
 	}
+	if err := p.obj.closeState(true); err != nil {
+		errs = append(errs, err)
+	}
 	l.retire(p.obj)
 	if err := l.release(p.closure); err != nil {
 		errs = append(errs, err)

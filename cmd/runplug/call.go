@@ -78,6 +78,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	var dirs dirList
 	fs.Var(&dirs, "L", "a directory `DIR` to search for needed libraries (repeatable)")
 	isolated := fs.Bool("isolate", false, isolateUsage) // isolate.go
+	stateFile := fs.String("state", "", stateUsage)     // state.go
 	logger, err := parseFlags(fs, level, args, stdout, stderr)
 	if err != nil {
 		return flagExit(err)
@@ -152,7 +153,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	if err := registerBuiltins(l, stderr); err != nil {
 		return fail(stderr, fmt.Errorf("call %s: %w", path, err))
 	}
-	p, err := l.Load(objectArg(path))
+	p, err := loadForCall(l, objectArg(path), *stateFile)
 	if err != nil {
 		return callFailed(stderr, fmt.Sprintf("call %s: load", path), err)
 	}

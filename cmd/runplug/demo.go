@@ -64,6 +64,9 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	if err := demo(ctx, stdout, logger); err != nil {
 		return fail(stderr, fmt.Errorf("demo: %w", err))
 	}
+	if err := demoReload(stdout, logger); err != nil { // demo_live.go
+		return fail(stderr, fmt.Errorf("demo: reload: %w", err))
+	}
 	if *isolated {
 		if err := demoIsolated(ctx, stdout, logger); err != nil {
 			return fail(stderr, fmt.Errorf("demo: isolate: %w", err))

@@ -49,6 +49,9 @@ type Report struct {
 	// TLS reports a PT_TLS program header: the object uses thread-local
 	// storage.
 	TLS bool `json:"tls"`
+	// State is the persistent state region (RUNPLUG_STATE) the object
+	// declares, nil when none (state.go).
+	State *StateReport `json:"state,omitempty"`
 }
 
 // Header is the summary of the ELF header and the image.
@@ -166,6 +169,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, fmt.Errorf("inspect %s: %w", path, err))
 	}
 	markHostImports(path, f, rep)
+	rep.State = inspectState(path, f)
 	logger.Debug("parsed", "path", path, "segments", len(rep.Segments), "exports", len(rep.Exports))
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -461,6 +465,7 @@ func printReport(w io.Writer, rep *Report) {
 	}
 	fmt.Fprintf(tw, "init/fini:\t%d constructors, %d destructors (DT_INIT + INIT_ARRAY, DT_FINI + FINI_ARRAY)\n", rep.Init, rep.Fini)
 	fmt.Fprintf(tw, "tls:\t%s\n", yesNo(rep.TLS))
+	fmt.Fprintf(tw, "state:\t%s\n", stateLabel(rep.State))
 	fmt.Fprintf(tw, "bind now:\t%s\n", yesNo(h.BindNow))
 	tw.Flush()
 
