@@ -1,10 +1,8 @@
 package loader
 
 import (
-	"debug/elf"
 	"sync"
 
-	"github.com/runplug/runplug/elfmap"
 	"github.com/runplug/runplug/ldso"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -23,9 +21,7 @@ type lookupNode struct {
 }
 
 // searchList returns root's search list. The objects are linked (their
-// deps final). It reads the files of the glibc libraries on the list now,
-// at load time (glibcFileOf caches them): an isolated child may open
-// files only while it loads. l.mu is held.
+// deps final). l.mu is held.
 func searchList(root *object) []lookupNode {
 	out := []lookupNode{{obj: root}}
 	seenObj := map[*object]bool{root: true}
@@ -66,63 +62,26 @@ func searchList(root *object) []lookupNode {
 	return out
 }
 
-// glibcFile is what Lookup reads of one of glibc's libraries as the host
-// has it: its file's dynamic section (which names what it defines and
-// needs), or nil when that cannot be read.
-type glibcFile struct {
-	h   *sandbox.HostLibrary
-	dyn *elfmap.Dynamic
-}
+// hostNeededCache maps a glibc library's soname to its DT_NEEDED entries
+// that are glibc's (all of them, in practice): the host's copies never
+// change for the life of the process.
+var hostNeededCache sync.Map // string -> []string
 
-// glibcFiles caches glibcFile by soname: the host's copies never change
-// for the life of the process.
-var glibcFiles sync.Map // string -> *glibcFile
-
-func glibcFileOf(soname string) *glibcFile {
-	if v, ok := glibcFiles.Load(soname); ok {
-		return v.(*glibcFile)
-	}
-	g := &glibcFile{}
-	if h, err := sandbox.OpenHostLibrary(soname); err == nil {
-		g.h = h
-		if f, err := elfmap.ParseFile(h.Path()); err == nil {
-			g.dyn = f.Dynamic
-		}
-	}
-	v, _ := glibcFiles.LoadOrStore(soname, g)
-	return v.(*glibcFile)
-}
-
-// hostNeeded returns the DT_NEEDED entries of glibc's library soname that
-// are glibc's (all of them, in practice).
+// hostNeeded returns the DT_NEEDED entries of glibc's library soname as
+// the host has it (read from its dynamic section in memory: an isolated
+// child may open no file once loaded).
 func hostNeeded(soname string) []string {
-	g := glibcFileOf(soname)
-	if g.dyn == nil {
-		return nil
+	if v, ok := hostNeededCache.Load(soname); ok {
+		return v.([]string)
 	}
 	var needs []string
-	for _, n := range g.dyn.Needed {
-		if ldso.IsGlibc(n) {
-			needs = append(needs, n)
+	if h, err := sandbox.OpenHostLibrary(soname); err == nil {
+		for _, n := range h.Needed() {
+			if ldso.IsGlibc(n) {
+				needs = append(needs, n)
+			}
 		}
 	}
-	return needs
-}
-
-// glibcDefinition finds name (of version, "" for the default) among the
-// definitions of glibc's library soname itself, not those of what it
-// needs (one step of dlsym's search): the symbol from its file, the
-// address from glibc's dlsym (an IFUNC's resolved target).
-func glibcDefinition(soname, name, version string) (elfmap.Symbol, uintptr, bool) {
-	g := glibcFileOf(soname)
-	if g.dyn == nil || g.h == nil {
-		return elfmap.Symbol{}, 0, false
-	}
-	h := newNameHash(name)
-	i, ok := h.lookup(g.dyn, version)
-	if !ok || g.dyn.Symbols[i].Shndx == elf.SHN_UNDEF {
-		return elfmap.Symbol{}, 0, false
-	}
-	a, ok := g.h.Lookup(name, version)
-	return g.dyn.Symbols[i], a, ok
+	v, _ := hostNeededCache.LoadOrStore(soname, needs)
+	return v.([]string)
 }

@@ -19,8 +19,7 @@ import (
 type Plugin struct {
 	l       *Loader
 	obj     *object
-	closure []*object    // shared objects this instance holds
-	search  []lookupNode // what Lookup searches, in order (lookup.go)
+	closure []*object // shared objects this instance holds
 	log     hclog.Logger
 	seq     uint64
 
@@ -105,11 +104,11 @@ func (p *Plugin) LookupVersion(name, version string) (Symbol, error) {
 		return p.lookupHost(name, version)
 	}
 	h := newNameHash(name)
-	for _, n := range p.search {
+	for _, n := range p.obj.search {
 		o := n.obj
 		if o == nil {
-			if s, ok, err := p.lookupGlibc(n.host, name, version); ok || err != nil {
-				return s, err
+			if s, ok := p.lookupGlibc(n.host, name, version); ok {
+				return s, nil
 			}
 			continue
 		}
@@ -140,19 +139,19 @@ func (p *Plugin) LookupVersion(name, version string) (Symbol, error) {
 
 // lookupGlibc finds name in glibc's library soname itself (one step of
 // Lookup's search), within Options.NoHostC and AllowC.
-func (p *Plugin) lookupGlibc(soname, name, version string) (Symbol, bool, error) {
+func (p *Plugin) lookupGlibc(soname, name, version string) (Symbol, bool) {
 	if p.l.opts.NoHostC || p.l.allowC != nil && !p.l.allowC[name] {
-		return Symbol{}, false, nil
+		return Symbol{}, false
 	}
-	s, addr, ok := glibcDefinition(soname, name, version) // lookup.go
+	h, err := sandbox.OpenHostLibrary(soname)
+	if err != nil {
+		return Symbol{}, false
+	}
+	s, ok := h.LookupOwn(name, version)
 	if !ok {
-		return Symbol{}, false, nil
+		return Symbol{}, false
 	}
-	if s.Type == elf.STT_TLS {
-		return Symbol{}, false, fmt.Errorf("loader: lookup %q in %s: %s defines a thread-local variable, which has one address per OS thread: %w", name, p.obj.name, soname, ErrTLS)
-	}
-	return Symbol{Name: name, Addr: addr, Size: s.Size, Version: s.Version,
-		Func: s.Type == elf.STT_FUNC || s.Type == elf.STT_GNU_IFUNC}, true, nil
+	return Symbol{Name: name, Addr: s.Addr, Size: s.Size, Func: s.Func, Version: version}, true
 }
 
 // resolveIFunc calls an IFUNC resolver as a call into the plugin (not
@@ -220,7 +219,7 @@ func (f *Func) Call(args ...uint64) (uint64, error) {
 	if len(args) > 6 {
 		return 0, fmt.Errorf("loader: call %s: %d integer arguments, at most 6", f.name, len(args))
 	}
-	// p.callInts, by hand: one Go frame fewer (README, Performance).
+	// p.callInts, by hand: one Go frame fewer (docs/PERFORMANCE.md).
 	p := f.p
 	if p.remote != nil {
 		r, err := p.remoteCall(nil, f, nil, args, nil)
@@ -390,6 +389,11 @@ func (p *Plugin) close() error {
 	l := p.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.isResident(p.obj) {
+		// DF_1_NODELETE: the instance stays until the Loader closes.
+		delete(l.plugins, p)
+		return nil
+	}
 	var errs []error
 	if p.flags.Load()&stQuarantined == 0 {
 		if err := l.runFini(p.obj); err != nil {
@@ -397,6 +401,9 @@ func (p *Plugin) close() error {
 		}
 	} else {
 		p.log.Warn("skipping destructors of quarantined plugin", "plugin", p.obj.name)
+	}
+	if err := p.obj.closeState(true); err != nil {
+		errs = append(errs, err)
 	}
 	// Release the dependencies before retiring the image: those private
 	// to this instance (instance.go) may need it back, and their

@@ -84,8 +84,18 @@ func (h *HostLibrary) Name() string { return h.name }
 // Lookup finds nothing in this build.
 func (h *HostLibrary) Lookup(name, version string) (uintptr, bool) { return 0, false }
 
-// Path returns "" in this build.
-func (h *HostLibrary) Path() string { return "" }
+// Needed returns nil in this build.
+func (h *HostLibrary) Needed() []string { return nil }
+
+// HostSymbol is a symbol one of glibc's libraries defines itself.
+type HostSymbol struct {
+	Addr uintptr
+	Size uint64
+	Func bool
+}
+
+// LookupOwn finds nothing in this build.
+func (h *HostLibrary) LookupOwn(name, version string) (HostSymbol, bool) { return HostSymbol{}, false }
 
 // HostLibraryNames returns none in this build.
 func HostLibraryNames() []string { return nil }
@@ -177,3 +187,9 @@ const cgoNote = cgoNoteOther
 
 // DeadlinePassedInCallback reports false: this build makes no calls.
 func DeadlinePassedInCallback() bool { return false }
+
+// InterruptStats reports zeros: this build makes no calls.
+func InterruptStats() (queued, timer, retries uint64) { return 0, 0, 0 }
+
+// LocksHeldAtRecovery returns 0: this build makes no calls.
+func LocksHeldAtRecovery() uint64 { return 0 }
