@@ -143,7 +143,7 @@ func (l *Loader) link(o *object) error {
 	}
 	if st := o.p.state; st != nil {
 		if err := st.checkRelocs(tabs.rela, tabs.jmprel, tabs.relr); err != nil {
-			return fmt.Errorf("%s: %w", o.name, err)
+			return &RefusedError{Path: o.name, Err: err}
 		}
 	}
 	if err := env.relocate(tabs); err != nil {
