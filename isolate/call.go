@@ -152,7 +152,7 @@ func (c *hostChan) roundTrip(ctx context.Context) error {
 			post(&h.toChild, &h.childWaiting)
 		default:
 			p.kill("protocol")
-			return fmt.Errorf("isolate: channel %d: message kind %d from the child, want a result or a host call: %w", c.idx, kind, ErrProtocol)
+			return fmt.Errorf("isolate: channel %d: message kind %d from the child, want a result or a host call (a repeated or forged message): %w", c.idx, kind, ErrProtocol)
 		}
 	}
 }

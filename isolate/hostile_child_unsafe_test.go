@@ -212,7 +212,9 @@ func TestHostileLoadReply(t *testing.T) {
 }
 
 // TestHostileRepeatedReply: a reply posted twice ends the call with a
-// protocol error that says so; the host survives.
+// protocol error that says so (the counter jumps by two, or the second
+// post shows at the next exchange as a message with the request still in
+// it); the host survives.
 func TestHostileRepeatedReply(t *testing.T) {
 	l, _ := hostileLoader(t, "repeat:1", Options{})
 	p, err := l.Load(plugintest.Build(t, "isolate_host"))
