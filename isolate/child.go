@@ -134,6 +134,11 @@ func childMain(fd int, spare bool) int {
 	if err != nil {
 		rep.NSErr = err.Error()
 	}
+	ll, err := sandbox.ChildConfinement()
+	rep.Landlock = uint32(ll)
+	if err != nil {
+		rep.ConfineErr = err.Error()
+	}
 	b := rep.marshal()
 	if uint64(h.replyOff)+uint64(len(b)) > uint64(h.slotsOff) || h.slotsOff > uint32(len(mem)) {
 		b = (&reply{Err: "isolate: reply too large"}).marshal()
@@ -228,10 +233,33 @@ func (c *child) start(run []unix.SockFilter) reply {
 	}
 	rep.Seccomp = !pol.NoSeccomp
 
+	// The rights the load needed (opens, memfd_create, root's uid)
+	// end before the first plugin code: an IFUNC resolver, a
+	// constructor, or (a host library, which runs neither) the first
+	// call.
+	tight := false
+	tighten := func() error {
+		if tight {
+			return nil
+		}
+		uid, err := dropUID() // confine_uid.go
+		if err != nil {
+			return err
+		}
+		rep.UID = uint32(uid)
+		if !pol.NoSeccomp {
+			if err := installFilter(run, false); err != nil {
+				return err
+			}
+		}
+		tight = true
+		return nil
+	}
 	lo := c.req.Loader
 	l := loader.New(loader.Options{SearchPath: lo.SearchPath, GuardSize: lo.GuardSize, NoHostC: lo.NoHostC,
 		AllowC: lo.AllowC, AllowWriteExec: lo.AllowWriteExec, TombstoneBudget: lo.TombstoneBudget,
-		KeepAfterFault: true}) // the host decides about quarantine
+		KeepAfterFault: true, // the host decides about quarantine
+		BeforeCode:     tighten})
 	for i, hf := range c.req.Host {
 		if _, err := l.RegisterHostFunc(hf.Name, c.forward(i, hf)); err != nil {
 			return errReply(err)
@@ -254,35 +282,22 @@ func (c *child) start(run []unix.SockFilter) reply {
 		}
 		rep.Syms = append(rep.Syms, s)
 	}
-	if !pol.NoSeccomp {
-		if err := installFilter(run, false); err != nil {
-			return reply{Err: "isolate: confine: " + err.Error()}
-		}
+	if err := tighten(); err != nil {
+		return reply{Err: "isolate: confine: " + err.Error()}
 	}
 	return rep
 }
 
 func errReply(err error) reply { return reply{Err: err.Error(), Code: errCode(err)} }
 
-// confine applies the resource limits, the SIGSYS handler and the load
-// filter. (The process group, namespaces, the parent-death signal and the
-// descriptors are the host's doing, at spawn, and so are the filters.)
+// confine applies the resource limits (limits.go), the SIGSYS handler
+// and the load filter. (The process group, namespaces, the parent-death
+// signal, descriptors, capabilities and Landlock are the host's and the
+// constructors' doing, at spawn, and so are the filters.)
 func confine(pol Policy, load []unix.SockFilter, rec *sysRecord) error {
-	mem := pol.Memory
-	if mem == 0 {
-		mem = 8 << 30
+	if err := applyLimits(pol); err != nil {
+		return err
 	}
-	if err := unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: mem, Max: mem}); err != nil {
-		return fmt.Errorf("RLIMIT_AS: %w", err)
-	}
-	if pol.CPUTime > 0 {
-		s := uint64((pol.CPUTime + 999999999) / 1000000000)
-		if err := unix.Setrlimit(unix.RLIMIT_CPU, &unix.Rlimit{Cur: s, Max: s}); err != nil {
-			return fmt.Errorf("RLIMIT_CPU: %w", err)
-		}
-	}
-	unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
-	unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: 64, Max: 64})
 	if pol.NoSeccomp {
 		return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 	}

@@ -447,6 +447,9 @@ func TestConfinement(t *testing.T) {
 	t.Logf("report: %+v", rep)
 	if len(rep.Namespaces) > 0 {
 		for _, ns := range []string{"net", "mnt", "user"} {
+			if ns == "user" && os.Geteuid() == 0 {
+				continue // a uid of its own instead (TestChildCredentials)
+			}
 			mine, _ := os.Readlink("/proc/self/ns/" + ns)
 			its, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
 			if mine == its {

@@ -200,7 +200,11 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 	iso.mu.Lock()
 	iso.report.Seccomp = rep.Seccomp
 	iso.mu.Unlock()
-	iso.noteNamespaces(p, rep)
+	if err := iso.noteNamespaces(p, rep); err != nil {
+		drop(p, "no namespaces")
+		return nil, nil, err
+	}
+	iso.noteConfinement(rep) // confine_report.go
 	r.log.Debug("started isolated plugin", "plugin", rep.Name, "path", r.req.Path, "pid", p.pid)
 	return p, rep, nil
 }
@@ -445,6 +449,12 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
 	if v, ok := os.LookupEnv("LD_LIBRARY_PATH"); ok {
 		cmd.Env = append(cmd.Env, "LD_LIBRARY_PATH="+v)
 	}
+	// The child's constructor closes every descriptor but these, gives
+	// up its capabilities and enters a Landlock domain
+	// (sandbox.EnvChildConfine); a root host's child keeps CAP_SETUID
+	// and CAP_SETGID until it drops to its own uid (confine_uid.go).
+	root := os.Geteuid() == 0
+	cmd.Env = append(cmd.Env, sandbox.ChildConfineEnv(childFD, root))
 	cmd.ExtraFiles = []*os.File{memf}
 	rOut, wOut, rErr, wErr, err := pipes()
 	if err != nil {
@@ -461,7 +471,13 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
 	// Every child asks (a refused unshare costs microseconds), so that
 	// each one's report is its own.
 	if !iso.opts.Policy.NoNamespaces {
-		p.nsAsked = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
+		// A root host's child needs no user namespace to make the
+		// others, and one would map it to root: it drops to a uid of
+		// its own instead (confine_uid.go).
+		p.nsAsked = unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
+		if !root {
+			p.nsAsked |= unix.CLONE_NEWUSER
+		}
 		if sharedNet(iso.opts.Policy) && netSpawner.usable() == nil {
 			sp, p.nsShared = netSpawner, true
 		} else {
@@ -477,7 +493,7 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
 	p.out = copyOutput(rOut, rErr, iso.opts.Stdout, iso.opts.Stderr)
 	if iso.opts.Policy.NoNamespaces {
 		iso.mu.Lock()
-		iso.report.Namespaces, iso.report.Missing = nil, []string{"namespaces: disabled by Policy.NoNamespaces"}
+		iso.report.Namespaces, iso.report.Missing = nil, []string{"namespaces: disabled by Policy.NoNamespaces: " + fallbackLoses}
 		iso.mu.Unlock()
 	}
 	p.cmd, p.pid = cmd, cmd.Process.Pid
@@ -502,12 +518,13 @@ var nsNames = []struct {
 
 // noteNamespaces records in the Report the namespaces the child says its
 // constructor made (rep.NSFlags, rep.NSErr), against what start asked.
-// A child that could not make them runs without them (in the shared network
-// namespace if it was forked there): the Report says so, and the log
-// once.
-func (iso *Isolator) noteNamespaces(p *proc, rep *reply) {
+// A child that could not make them all fails the load with
+// ErrNoNamespaces, unless Policy.NamespaceFallback lets it run without
+// them (in the shared network namespace if it was forked there): the
+// Report says so, and the log once.
+func (iso *Isolator) noteNamespaces(p *proc, rep *reply) error {
 	if p.nsAsked == 0 {
-		return
+		return nil
 	}
 	got := int(rep.NSFlags) & p.nsAsked
 	var have, lack []string
@@ -532,13 +549,17 @@ func (iso *Isolator) noteNamespaces(p *proc, rep *reply) {
 	case rep.NSErr != "":
 		missing = []string{"uid and gid maps: " + rep.NSErr}
 	}
+	if len(missing) > 0 && !iso.opts.Policy.NamespaceFallback {
+		return fmt.Errorf("isolate: %s (Policy.NamespaceFallback runs the child without them: %s): %w", missing[0], fallbackLoses, ErrNoNamespaces)
+	}
 	iso.mu.Lock()
 	defer iso.mu.Unlock()
 	iso.report.Namespaces, iso.report.Missing = have, missing
 	if len(missing) > 0 && iso.noNS == "" {
 		iso.noNS = missing[0]
-		iso.log.Warn("new namespaces not all available, isolating without them", "missing", missing[0])
+		iso.log.Warn("new namespaces not all available, isolating without them", "missing", missing[0], "loses", fallbackLoses)
 	}
+	return nil
 }
 
 // awaitStart waits for the child's reply to the load request.
@@ -623,7 +644,9 @@ func (p *proc) describeExit() error {
 	}
 	sys := &p.hdr.sys
 	if atomic.LoadUint32(&sys.Set) == 1 {
-		return &SyscallError{Plugin: name, Pid: p.pid, Nr: int(sys.Nr), Name: syscallName(int(sys.Nr)), PC: uintptr(sys.PC)}
+		e := &SyscallError{Plugin: name, Pid: p.pid, PC: uintptr(sys.PC)}
+		e.Arch, e.Nr, e.Name = nameSyscall(atomic.LoadUint32(&sys.Arch), uint32(sys.Nr))
+		return e
 	}
 	if st := p.cmd.ProcessState; st != nil {
 		if ws := st.Sys().(syscall.WaitStatus); ws.Signaled() && ws.Signal() == syscall.SIGSYS {
