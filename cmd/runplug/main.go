@@ -14,8 +14,8 @@
 // `runplug COMMAND --help`) says what one takes (docs/CLI.md says the
 // same with examples). Flags come before the positional arguments (so that
 // a negative integer argument of call is never taken for a flag); a flag
-// after them is refused with a message that says so. --log-level is accepted before the command as
-// well as among its flags.
+// after them is refused with a message that says so. --log-level is
+// accepted before the command as well as among its flags.
 //
 // Exit status: 0 success, 1 error (one line on standard error), 2 usage
 // error, 3 the called plugin faulted (call only).
