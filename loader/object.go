@@ -12,25 +12,30 @@ import (
 
 // object is one mapped image: a plugin instance or a shared dependency.
 type object struct {
-	l     *Loader
-	name  string // soname, else the name it was loaded by
-	path  string // absolute path of its file ("" for LoadBytes)
-	p     *parsed
-	img   *elfmap.Image
-	base  uint64
-	mem   []byte // img.Mem(), nil once retired
-	reg   *sandbox.Registration
-	tls   *sandbox.TLSModule // its PT_TLS module from link to retirement, else nil
-	dl    sandbox.DLObject   // its entry in the object table from link to retirement (dltable.go)
-	late  *relocEnv          // relocation pass waiting for linkTLS (TPOFF, TLSDESC), else nil
-	deps  []*object          // direct dependencies (DT_NEEDED that are not host libraries)
-	scope []*object          // lookup scope: itself, then its dependencies breadth-first
-	state *stateMap          // a plugin's mapped persistent state (state.go), else nil
+	l *Loader
+	// residentKey is the file of a DF_1_NODELETE root (nodelete.go);
+	// kept marks a DF_1_NODELETE shared object on Loader.kept.
+	residentKey fileKey
+	kept        bool
+	name        string // soname, else the name it was loaded by
+	path        string // absolute path of its file ("" for LoadBytes)
+	p           *parsed
+	img         *elfmap.Image
+	base        uint64
+	mem         []byte // img.Mem(), nil once retired
+	reg         *sandbox.Registration
+	tls         *sandbox.TLSModule // its PT_TLS module from link to retirement, else nil
+	dl          sandbox.DLObject   // its entry in the object table from link to retirement (dltable.go)
+	late        *relocEnv          // relocation pass waiting for linkTLS (TPOFF, TLSDESC), else nil
+	deps        []*object          // direct dependencies (DT_NEEDED that are not host libraries)
+	state       *stateMap          // a plugin's mapped persistent state (state.go), else nil
+	scope       []*object          // lookup scope: itself, then its dependencies breadth-first
 
-	shared bool     // a dependency, shared by the Loader's plugins
-	key    fileKey  // shared: the file identity
-	names  []string // shared: the names it is known by in Loader.byName
-	refs   int      // shared: how many plugins hold it
+	shared bool      // a dependency, shared by the Loader's plugins (or an instance's: inst)
+	key    fileKey   // the file identity (zero for LoadBytes)
+	names  []string  // shared: the names it is known by in Loader.byName (or inst.byName)
+	refs   int       // shared: how many plugins hold it
+	inst   *instance // a plugin's root: its own; a shared object private to an instance: that one; else nil (instance.go)
 
 	linked   bool
 	initDone bool
@@ -124,12 +129,19 @@ func (l *Loader) link(o *object) error {
 			if l.noExec {
 				return 0, errNoExec
 			}
+			if err := l.beforeCode(); err != nil {
+				return 0, err
+			}
 			defer l.dl.leave(l.dl.enter())
 			r, err := sandbox.Call(uintptr(addr), nil)
 			return r.Int, err
 		},
 	}
-	if err := env.relocate(f.Dynamic); err != nil {
+	tabs, err := tablesIn(f.Dynamic, o.mem, o.p.plan.MinVaddr)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.name, err)
+	}
+	if err := env.relocate(tabs); err != nil {
 		return err
 	}
 	if len(env.tlsLate) > 0 {
