@@ -87,3 +87,46 @@ func TestLiveHandover(t *testing.T) {
 		t.Errorf("migrated from layout %d, want 1", f)
 	}
 }
+
+// TestLiveBindPaths calls through Live bindings of each kind (a string
+// argument, float registers, a struct by value on the general path)
+// before and after a reload.
+func TestLiveBindPaths(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "demo.so")
+	install(t, plugintest.Build(t, "demo"), path)
+	l := New(Options{})
+	defer l.Close()
+	lv, err := l.LoadLive(context.Background(), path, LiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lv.Close()
+	vowels, err := LiveBind1[string, int64](lv, "vowels")
+	if err != nil {
+		t.Fatal(err)
+	}
+	norm2, err := LiveBind2[float64, float64, float64](lv, "norm2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type vec struct{ X, Y float64 } // passed in xmm0, xmm1 as the two doubles are
+	norm2v, err := LiveBind1[vec, float64](lv, "norm2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if n, err := vowels("runplug loads plugins"); n != 6 || err != nil {
+			t.Errorf("round %d: vowels = %d, %v", i, n, err)
+		}
+		if r, err := norm2(3, 4); r != 25 || err != nil {
+			t.Errorf("round %d: norm2 = %v, %v", i, r, err)
+		}
+		if r, err := norm2v(vec{6, 8}); r != 100 || err != nil {
+			t.Errorf("round %d: norm2 by struct = %v, %v", i, r, err)
+		}
+		if err := lv.Reload(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
