@@ -102,8 +102,8 @@ type Loader struct {
 	// DF_1_NODELETE shared objects nothing holds (nodelete.go).
 	resident map[fileKey]*resident
 	kept     []*object
-	tombSz  uint64
-	initSeq uint64
+	tombSz   uint64
+	initSeq  uint64
 
 	host hostTable // RegisterHostFunc's functions (hostfunc.go)
 	dl   dlState   // dynamic-linker services for plugin code (dltable.go)
