@@ -30,11 +30,13 @@ type object struct {
 	late        *relocEnv          // relocation pass waiting for linkTLS (TPOFF, TLSDESC), else nil
 	deps        []*object          // direct dependencies (DT_NEEDED that are not host libraries)
 	scope       []*object          // lookup scope: itself, then its dependencies breadth-first
+	state       *stateMap          // a plugin's mapped persistent state (state.go), else nil
 
-	shared bool     // a dependency, shared by the Loader's plugins
-	key    fileKey  // shared: the file identity
-	names  []string // shared: the names it is known by in Loader.byName
-	refs   int      // shared: how many plugins hold it
+	shared bool      // a dependency, shared by the Loader's plugins (or an instance's: inst)
+	key    fileKey   // the file identity (zero for LoadBytes)
+	names  []string  // shared: the names it is known by in Loader.byName (or inst.byName)
+	refs   int       // shared: how many plugins hold it
+	inst   *instance // a plugin's root: its own; a shared object private to an instance: that one; else nil (instance.go)
 
 	linked   bool
 	initDone bool
@@ -99,6 +101,7 @@ func (o *object) freeTLS() {
 
 // unmap unregisters and unmaps the object's image.
 func (o *object) unmap() {
+	o.closeState(false)
 	o.debugRemove()
 	o.freeTLS()
 	o.l.dlRetire(o)
@@ -127,12 +130,24 @@ func (l *Loader) link(o *object) error {
 			if l.noExec {
 				return 0, errNoExec
 			}
+			if err := l.beforeCode(); err != nil {
+				return 0, err
+			}
 			defer l.dl.leave(l.dl.enter())
 			r, err := sandbox.Call(uintptr(addr), nil)
 			return r.Int, err
 		},
 	}
-	if err := env.relocate(f.Dynamic); err != nil {
+	tabs, err := tablesIn(f.Dynamic, o.mem, o.p.plan.MinVaddr)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.name, err)
+	}
+	if st := o.p.state; st != nil {
+		if err := st.checkRelocs(tabs.rela, tabs.jmprel, tabs.relr); err != nil {
+			return fmt.Errorf("%s: %w", o.name, err)
+		}
+	}
+	if err := env.relocate(tabs); err != nil {
 		return err
 	}
 	if len(env.tlsLate) > 0 {

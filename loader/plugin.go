@@ -192,7 +192,7 @@ func (f *Func) Call(args ...uint64) (uint64, error) {
 	if len(args) > 6 {
 		return 0, fmt.Errorf("loader: call %s: %d integer arguments, at most 6", f.name, len(args))
 	}
-	// p.callInts, by hand: one Go frame fewer (README, Performance).
+	// p.callInts, by hand: one Go frame fewer (docs/PERFORMANCE.md).
 	p := f.p
 	if p.remote != nil {
 		r, err := p.remoteCall(nil, f, nil, args, nil)
@@ -384,6 +384,9 @@ func (p *Plugin) close(ctx context.Context) error {
 		}
 	} else {
 		p.log.Warn("skipping destructors of quarantined plugin", "plugin", p.obj.name)
+	}
+	if err := p.obj.closeState(true); err != nil {
+		errs = append(errs, err)
 	}
 	l.retire(p.obj)
 	if err := l.release(p.closure); err != nil {
