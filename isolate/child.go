@@ -191,8 +191,11 @@ func (c *child) start(run []unix.SockFilter) reply {
 	rep.Seccomp = !pol.NoSeccomp
 
 	lo := c.req.Loader
+	// TombstoneBudget 1: the child loads its plugin once and exits when
+	// it is closed, so a closed image is never reused, and the loader
+	// keeps no descriptor of the file for it (the child holds none).
 	l := loader.New(loader.Options{SearchPath: lo.SearchPath, GuardSize: lo.GuardSize, NoHostC: lo.NoHostC,
-		AllowC: lo.AllowC, AllowWriteExec: lo.AllowWriteExec, TombstoneBudget: lo.TombstoneBudget,
+		AllowC: lo.AllowC, AllowWriteExec: lo.AllowWriteExec, TombstoneBudget: 1,
 		KeepAfterFault: true}) // the host decides about quarantine
 	for i, hf := range c.req.Host {
 		if _, err := l.RegisterHostFunc(hf.Name, c.forward(i, hf)); err != nil {

@@ -76,7 +76,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	}
 	// Parse FILE as inspect does first, so that the two commands word a
 	// file that is no shared object the same way.
-	if _, _, err := parseObject(path, dirs); err != nil {
+	if err := checkObject(path, dirs); err != nil {
 		return fail(stderr, fmt.Errorf("call %s: %w", path, err))
 	}
 
