@@ -24,19 +24,29 @@ type SymTab struct {
 // SymbolsIn returns the symbol table of d in mem, an image of the object
 // from image address memVaddr on (elfmap.Image.Mem and Plan.MinVaddr).
 func (d *Dynamic) SymbolsIn(mem []byte, memVaddr uint64) (SymTab, error) {
-	t := SymTab{d: d}
-	for _, c := range []struct {
-		name string
-		tab  Table
-		dst  *[]byte
-	}{{"DT_SYMTAB", d.SymTab, &t.syms}, {"DT_STRTAB", d.StrTab, &t.strs}, {"DT_VERSYM", d.VersymTab, &t.versym}} {
-		b, ok := c.tab.In(mem, memVaddr)
-		if !ok {
-			return SymTab{}, malformed(int64(c.tab.Off), c.name, c.tab.Vaddr, "table of %#x bytes is not inside the mapped image", c.tab.Size)
-		}
-		*c.dst = b
+	syms, err := tableIn("DT_SYMTAB", d.SymTab, mem, memVaddr)
+	if err != nil {
+		return SymTab{}, err
 	}
-	return t, nil
+	strs, err := tableIn("DT_STRTAB", d.StrTab, mem, memVaddr)
+	if err != nil {
+		return SymTab{}, err
+	}
+	versym, err := tableIn("DT_VERSYM", d.VersymTab, mem, memVaddr)
+	if err != nil {
+		return SymTab{}, err
+	}
+	return SymTab{d: d, syms: syms, strs: strs, versym: versym}, nil
+}
+
+// tableIn returns the bytes of t (named name) in mem, an image from
+// memVaddr on.
+func tableIn(name string, t Table, mem []byte, memVaddr uint64) ([]byte, error) {
+	b, ok := t.In(mem, memVaddr)
+	if !ok {
+		return nil, malformed(int64(t.Off), name, t.Vaddr, "table of %#x bytes is not inside the mapped image", t.Size)
+	}
+	return b, nil
 }
 
 // Len returns the number of symbols, the null symbol included.

@@ -178,6 +178,9 @@ type parsed struct {
 	key          fileKey
 	fd           int
 	pristineRead bool
+	// names are the names of the symbols relocations named, by index,
+	// decoded from an image once (see object.importSymbol).
+	names map[uint32]string
 }
 
 // prepare checks that f is something the loader can load and derives the

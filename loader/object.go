@@ -297,3 +297,25 @@ func (o *object) def(i int) (elfmap.Symbol, error) {
 	}
 	return s, nil
 }
+
+// importSymbol is symbol for a relocation's symbol: its name comes from
+// the file's cache of those names, decoded at the first load, so that a
+// reload allocates nothing for them. l.mu is held.
+func (o *object) importSymbol(idx uint32) (elfmap.Symbol, error) {
+	s, err := o.def(int(idx))
+	if err != nil {
+		return s, err
+	}
+	if n, ok := o.p.names[idx]; ok {
+		s.Name = n
+		return s, nil
+	}
+	if s.Name, err = o.syms.Name(int(idx)); err != nil {
+		return s, fmt.Errorf("%s: %w", o.name, err)
+	}
+	if o.p.names == nil {
+		o.p.names = map[uint32]string{}
+	}
+	o.p.names[idx] = s.Name
+	return s, nil
+}

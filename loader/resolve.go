@@ -22,7 +22,7 @@ const tlsGetAddr = "__tls_get_addr"
 // 0 for a weak import nothing provides. A thread-local symbol resolves to
 // its offset and module (see resolveTLS).
 func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
-	sym, err := o.symbol(int(idx))
+	sym, err := o.importSymbol(idx)
 	if err != nil {
 		return symValue{}, err
 	}
