@@ -33,6 +33,21 @@ func init() {
 	}
 }
 
+// childHook, when set, is called by the child at each message it sends
+// the host (step says which), with the channel (nil for the load reply).
+// Only this package's tests set it (from a variable's initializer, which
+// runs before init), to make the child hostile: nothing else may.
+var childHook func(step hookStep, c *child, ch *childChan)
+
+// hookStep is where the child calls childHook.
+type hookStep int
+
+const (
+	hookLoadReply hookStep = iota // the load reply is written, its state not yet
+	hookReply                     // a reply is in the channel, not yet posted
+	hookHostCall                  // a host call is in the channel, not yet posted
+)
+
 // child is the child's state.
 type child struct {
 	mem   []byte
@@ -44,7 +59,12 @@ type child struct {
 	// chans and their owners' thread ids, for host calls.
 	chans []*childChan
 	tids  []atomic.Int32
-	cb    childCallbacks // callbacks and the upcall channel (child_frame.go)
+	// loaded is closed once start has set up the state above: the
+	// serving threads wait for it before their first message (the host
+	// sends none before the reply, but its order, through the shared
+	// memory, is invisible to the race detector).
+	loaded chan struct{}
+	cb     childCallbacks // callbacks and the upcall channel (child_frame.go)
 }
 
 type childChan struct {
@@ -72,7 +92,7 @@ func childMain(fd int, spare bool) int {
 		return 122
 	}
 	unix.Close(fd)
-	c := &child{mem: mem, hdr: hdrAt(mem)}
+	c := &child{mem: mem, hdr: hdrAt(mem), loaded: make(chan struct{})}
 	h := c.hdr
 	if h.magic != magic {
 		return 123
@@ -81,11 +101,10 @@ func childMain(fd int, spare bool) int {
 	if err := c.channels(); err != nil {
 		return 124
 	}
-	// The serving threads start now (a spare has them ready before its
-	// request); the host sends nothing before the state is stReady.
-	for i := range c.chans {
-		go c.chans[i].serve(i)
-	}
+	// The serving threads of the pool start now (a spare has them ready
+	// before its request); the host sends nothing before the state is
+	// stReady.
+	active := c.serveUpTo(0, atomic.LoadUint32(&h.active))
 	// A spare child confines itself and waits here, its runtime started,
 	// for its request (so does a child that got here before its request).
 	var run []unix.SockFilter
@@ -107,6 +126,7 @@ func childMain(fd int, spare bool) int {
 		return 123
 	}
 	rep := c.start(run)
+	close(c.loaded)
 	// What the constructor made of the namespaces the host asked for
 	// (none asked: 0, nil): the host's Report.
 	flags, err := sandbox.EarlyNamespaces()
@@ -114,12 +134,20 @@ func childMain(fd int, spare bool) int {
 	if err != nil {
 		rep.NSErr = err.Error()
 	}
+	ll, err := sandbox.ChildConfinement()
+	rep.Landlock = uint32(ll)
+	if err != nil {
+		rep.ConfineErr = err.Error()
+	}
 	b := rep.marshal()
 	if uint64(h.replyOff)+uint64(len(b)) > uint64(h.slotsOff) || h.slotsOff > uint32(len(mem)) {
 		b = (&reply{Err: "isolate: reply too large"}).marshal()
 	}
 	copy(mem[h.replyOff:], b)
 	h.replyLen = uint32(len(b))
+	if childHook != nil {
+		childHook(hookLoadReply, c, nil)
+	}
 	if rep.Err != "" {
 		atomic.StoreUint32(&h.state, stFailed)
 		futexWake(&h.state)
@@ -127,7 +155,22 @@ func childMain(fd int, spare bool) int {
 	}
 	atomic.StoreUint32(&h.state, stReady)
 	futexWake(&h.state)
-	select {} // the host ends the process (opClose, or a kill)
+	// Until the host ends the process (opClose, or a kill): serve each
+	// channel the host adds for nested calls.
+	for {
+		futexWait(&h.active, uint32(active))
+		active = c.serveUpTo(active, atomic.LoadUint32(&h.active))
+	}
+}
+
+// serveUpTo starts the serving threads of channels from to n (at most
+// the channels laid out) and returns the number served.
+func (c *child) serveUpTo(from int, n uint32) int {
+	to := min(int(n), len(c.chans))
+	for i := from; i < to; i++ {
+		go c.chans[i].serve(i)
+	}
+	return max(from, to)
 }
 
 // channels lays out the channels the host described in the header.
@@ -190,13 +233,36 @@ func (c *child) start(run []unix.SockFilter) reply {
 	}
 	rep.Seccomp = !pol.NoSeccomp
 
+	// The rights the load needed (opens, memfd_create, root's uid)
+	// end before the first plugin code: an IFUNC resolver, a
+	// constructor, or (a host library, which runs neither) the first
+	// call.
+	tight := false
+	tighten := func() error {
+		if tight {
+			return nil
+		}
+		uid, err := dropUID() // confine_uid.go
+		if err != nil {
+			return err
+		}
+		rep.UID = uint32(uid)
+		if !pol.NoSeccomp {
+			if err := installFilter(run, false); err != nil {
+				return err
+			}
+		}
+		tight = true
+		return nil
+	}
 	lo := c.req.Loader
 	// TombstoneBudget 1: the child loads its plugin once and exits when
 	// it is closed, so a closed image is never reused, and the loader
 	// keeps no descriptor of the file for it (the child holds none).
 	l := loader.New(loader.Options{SearchPath: lo.SearchPath, GuardSize: lo.GuardSize, NoHostC: lo.NoHostC,
 		AllowC: lo.AllowC, AllowWriteExec: lo.AllowWriteExec, TombstoneBudget: 1,
-		KeepAfterFault: true}) // the host decides about quarantine
+		KeepAfterFault: true, // the host decides about quarantine
+		BeforeCode:     tighten})
 	for i, hf := range c.req.Host {
 		if _, err := l.RegisterHostFunc(hf.Name, c.forward(i, hf)); err != nil {
 			return errReply(err)
@@ -219,35 +285,22 @@ func (c *child) start(run []unix.SockFilter) reply {
 		}
 		rep.Syms = append(rep.Syms, s)
 	}
-	if !pol.NoSeccomp {
-		if err := installFilter(run, false); err != nil {
-			return reply{Err: "isolate: confine: " + err.Error()}
-		}
+	if err := tighten(); err != nil {
+		return reply{Err: "isolate: confine: " + err.Error()}
 	}
 	return rep
 }
 
 func errReply(err error) reply { return reply{Err: err.Error(), Code: errCode(err)} }
 
-// confine applies the resource limits, the SIGSYS handler and the load
-// filter. (The process group, namespaces, the parent-death signal and the
-// descriptors are the host's doing, at spawn, and so are the filters.)
+// confine applies the resource limits (limits.go), the SIGSYS handler
+// and the load filter. (The process group, namespaces, the parent-death
+// signal, descriptors, capabilities and Landlock are the host's and the
+// constructors' doing, at spawn, and so are the filters.)
 func confine(pol Policy, load []unix.SockFilter, rec *sysRecord) error {
-	mem := pol.Memory
-	if mem == 0 {
-		mem = 8 << 30
+	if err := applyLimits(pol); err != nil {
+		return err
 	}
-	if err := unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: mem, Max: mem}); err != nil {
-		return fmt.Errorf("RLIMIT_AS: %w", err)
-	}
-	if pol.CPUTime > 0 {
-		s := uint64((pol.CPUTime + 999999999) / 1000000000)
-		if err := unix.Setrlimit(unix.RLIMIT_CPU, &unix.Rlimit{Cur: s, Max: s}); err != nil {
-			return fmt.Errorf("RLIMIT_CPU: %w", err)
-		}
-	}
-	unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
-	unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: 64, Max: 64})
 	if pol.NoSeccomp {
 		return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 	}
@@ -285,6 +338,7 @@ func (ch *childChan) serve(i int) {
 	ch.c.tids[i].Store(int32(unix.Gettid()))
 	h := ch.h
 	spin := time.Duration(0) // nothing to expect before the first request
+	loaded := false
 	for {
 		t0 := time.Now()
 		v, _ := waitChange(&h.toChild, &h.childWaiting, ch.seen, nil, spin)
@@ -297,8 +351,15 @@ func (ch *childChan) serve(i int) {
 			spin = 0
 		}
 		ch.seen = v
+		if !loaded {
+			<-ch.c.loaded
+			loaded = true
+		}
 		upcall := ch.handle()
 		h.kind = opResult
+		if childHook != nil {
+			childHook(hookReply, ch.c, ch)
+		}
 		post(&h.toHost, &h.hostWaiting)
 		if upcall {
 			ch.becomeUpcall(i) // child_frame.go
@@ -375,6 +436,7 @@ func (ch *childChan) handle() (upcall bool) {
 		if err := c.p.Close(); err != nil {
 			ch.fail(closeCause(err))
 		}
+		sandbox.FlushCStdio() // what the plugin printed reaches the host's pipe
 		h.kind = opResult
 		post(&h.toHost, &h.hostWaiting)
 		os.Exit(0)

@@ -189,6 +189,7 @@ func (r *request) marshal() []byte {
 	e.bool(pol.AllowOpen)
 	e.u64(pol.Memory)
 	e.u64(uint64(pol.CPUTime))
+	e.u32(uint32(pol.Threads))
 	e.bool(pol.NoNamespaces)
 	e.bool(pol.NoSeccomp)
 	e.filter(r.LoadFilter)
@@ -225,6 +226,7 @@ func (r *request) unmarshal(b []byte) error {
 	pol.AllowOpen = d.bool()
 	pol.Memory = d.u64()
 	pol.CPUTime = time.Duration(d.u64())
+	pol.Threads = int(d.u32())
 	pol.NoNamespaces = d.bool()
 	pol.NoSeccomp = d.bool()
 	r.LoadFilter = d.filter()
@@ -250,6 +252,9 @@ func (r *reply) marshal() []byte {
 	e.bool(r.Seccomp)
 	e.u32(r.NSFlags)
 	e.str(r.NSErr)
+	e.u32(r.UID)
+	e.u32(r.Landlock)
+	e.str(r.ConfineErr)
 	return e.b
 }
 
@@ -267,6 +272,9 @@ func (r *reply) unmarshal(b []byte) error {
 	r.Seccomp = d.bool()
 	r.NSFlags = d.u32()
 	r.NSErr = d.str()
+	r.UID = d.u32()
+	r.Landlock = d.u32()
+	r.ConfineErr = d.str()
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errShort
 	}

@@ -68,6 +68,12 @@ type reply struct {
 	// (sandbox.EarlyNamespaces).
 	NSFlags uint32
 	NSErr   string
+	// The uid a root host's child dropped to (0: it kept the host's),
+	// the Landlock ABI of its domain (0: none) and what of the
+	// constructor's confinement failed (sandbox.ChildConfinement).
+	UID        uint32
+	Landlock   uint32
+	ConfineErr string
 }
 
 type symReply struct {

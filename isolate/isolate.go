@@ -34,9 +34,18 @@ type Options struct {
 	// the child loads the plugin (the exec, the namespaces and the
 	// runtime's start are out of the way). The Isolator's Close ends it.
 	Spare bool
-	// Stderr receives the child's standard error (the Go runtime's
-	// report if the child crashes outside a call); nil discards it.
-	Stderr io.Writer
+	// Stdout and Stderr receive the child's standard output and error
+	// (what the plugin prints, a C++ terminate's what(), the Go runtime's
+	// report if the child crashes outside a call), as a plugin's output
+	// would reach the host's own in process; nil means the host's
+	// os.Stdout and os.Stderr, io.Discard drops it. Each is written from
+	// a goroutine of its own (one at a time when both are the same
+	// writer), through a fixed buffer: a writer that blocks holds up the
+	// plugin's writes (the pipe fills), never the host's calls, their
+	// deadlines or Close, which waits at most a second for the last
+	// output. C stdio in the child buffers stdout fully (a pipe, not a
+	// terminal); a graceful Close flushes it.
+	Stdout, Stderr io.Writer
 	// Logger receives spawn, exit and restart events (silent when nil).
 	Logger hclog.Logger
 }
@@ -49,14 +58,30 @@ type Policy struct {
 	// AllowOpen keeps read-only open/openat allowed after the plugin is
 	// loaded (by default only its load may open files).
 	AllowOpen bool
-	// Memory limits the child's address space (RLIMIT_AS) in bytes; 0
-	// means 8 GiB (the Go runtime reserves address space generously).
+	// Memory limits the child's address space (RLIMIT_AS) in bytes, and
+	// as much the size of any file it writes (RLIMIT_FSIZE: a memfd's or
+	// tmpfs file's pages count against Memory); 0 means DefaultMemory.
+	// Too small a figure fails the load with an error giving the least
+	// that would do.
 	Memory uint64
+	// Threads limits the child's threads (RLIMIT_NPROC, counted for the
+	// child alone: a root host's child runs as a uid of its own, an
+	// unprivileged host's in a user namespace of its own); 0 means
+	// DefaultThreads. Without a user namespace an unprivileged host's
+	// child shares its uid, and no limit is set (Report.Missing says so).
+	Threads int
 	// CPUTime limits the child's CPU time (RLIMIT_CPU, whole seconds,
 	// rounded up): past it the kernel kills the child. 0 means none.
 	CPUTime time.Duration
-	// NoNamespaces does not try new user, network and mount namespaces.
+	// NoNamespaces does not try new user, network, mount, IPC and UTS
+	// namespaces (the child loses what fallbackLoses says; the Report's
+	// Missing says it too).
 	NoNamespaces bool
+	// NamespaceFallback runs the child without the namespaces the kernel
+	// refuses (unprivileged user namespaces disabled, say) instead of
+	// failing the load with ErrNoNamespaces; the Report says what is
+	// missing and the log warns once.
+	NamespaceFallback bool
 	// NoSeccomp installs no system call filter (debugging only).
 	NoSeccomp bool
 }
@@ -84,6 +109,15 @@ var (
 	// ErrBufferTooLarge is wrapped by the error of a call whose strings
 	// and buffers do not fit in a channel (Options.BufferSize).
 	ErrBufferTooLarge = errors.New("isolate: buffers do not fit in the channel")
+	// ErrNoNamespaces is wrapped by the error of a load whose child
+	// could not make the namespaces it was asked for, without
+	// Policy.NamespaceFallback.
+	ErrNoNamespaces = errors.New("isolate: namespaces not available")
+	// ErrTooDeep is wrapped by the error of a call nested in a host
+	// function or callback when every channel the child has is in use
+	// (the pool and the channels kept for nesting: up to 64, or fewer
+	// with a large BufferSize).
+	ErrTooDeep = errors.New("isolate: calls nested too deep")
 	// ErrProtocol is wrapped when the child wrote something the host
 	// cannot accept (a hostile or broken child); the child is killed.
 	ErrProtocol = errors.New("isolate: protocol violation by the child")
@@ -125,13 +159,19 @@ type SyscallError struct {
 	Plugin string
 	Pid    int
 	Name   string  // "execve" ("" when the number is unknown)
-	Nr     int     // the x86-64 system call number
+	Nr     int     // the system call number in Arch's table (x32's without its marker bit)
+	Arch   string  // "x86_64", "x32" or "i386" (int $0x80)
 	PC     uintptr // the address of the syscall instruction, in the child
 }
 
-// Error formats e as "isolate: plugin x.so (pid 123) made forbidden system call execve (59) at pc 0x7f..".
+// Error formats e as "isolate: plugin x.so (pid 123) made forbidden system call execve (59) at pc 0x7f..",
+// with the architecture before the name when it is not x86_64 ("i386 execve (11)").
 func (e *SyscallError) Error() string {
-	return fmt.Sprintf("isolate: plugin %s (pid %d) made forbidden system call %s (%d) at pc %#x", e.Plugin, e.Pid, e.Name, e.Nr, e.PC)
+	name := e.Name
+	if e.Arch != "" && e.Arch != "x86_64" {
+		name = e.Arch + " " + name
+	}
+	return fmt.Sprintf("isolate: plugin %s (pid %d) made forbidden system call %s (%d) at pc %#x", e.Plugin, e.Pid, name, e.Nr, e.PC)
 }
 
 // Unwrap returns ErrForbiddenSyscall and ErrExited.
@@ -170,6 +210,17 @@ func (e *RemoteError) Unwrap() error { return e.Err }
 type Report struct {
 	Seccomp    bool     // the system call filter is installed
 	Namespaces []string // "user", "net", "mount" when new ones were made
+	// UID is the uid a root host's child runs as once its files are open
+	// (a uid of its own; 0 when it keeps the host's, in a user namespace
+	// of its own unless NoNamespaces).
+	UID int
+	// Landlock is the Landlock ABI version of the child's domain (0: the
+	// kernel has no Landlock).
+	Landlock int
 	// Missing lists what was asked for and not available, with why.
 	Missing []string
 }
+
+// fallbackLoses is what a child without namespaces loses, for errors,
+// the log and the Report.
+const fallbackLoses = "it shares the host's mount, IPC and UTS namespaces and, for an unprivileged host, its uid and network namespace, and its thread limit is not set"

@@ -33,9 +33,12 @@ const envTestHost = "RUNPLUG_ISOLATE_TEST_HOST"
 // on the line after the pid (TestNamespacesRefused).
 const envTestReport = "RUNPLUG_ISOLATE_TEST_REPORT"
 
+// envTestFallback makes that host set Policy.NamespaceFallback.
+const envTestFallback = "RUNPLUG_ISOLATE_TEST_FALLBACK"
+
 func TestMain(m *testing.M) {
 	if path := os.Getenv(envTestHost); path != "" {
-		iso := isolate.New(isolate.Options{})
+		iso := isolate.New(isolate.Options{Policy: isolate.Policy{NamespaceFallback: os.Getenv(envTestFallback) != ""}})
 		l := loader.New(loader.Options{Isolation: iso})
 		p, err := l.Load(path)
 		if err != nil {

@@ -22,13 +22,14 @@ var DefaultSyscalls = []string{
 	"mmap", "munmap", "mprotect", "madvise", "mremap", "brk", "mincore",
 	// files already open (the channel, /dev/null, the runtime's own)
 	"read", "write", "writev", "pread64", "pwrite64", "readv", "lseek", "close",
-	"fstat", "newfstatat", "statx", "fcntl", "dup3",
+	"fstat", "newfstatat", "statx", "dup3",
+	// a directory opened while opens are allowed (opendir, readdir)
+	"getdents64",
 	// threads, signals, time
 	"futex", "sched_yield", "nanosleep", "clock_nanosleep", "clock_gettime",
 	"clock_getres", "gettimeofday", "time", "getpid", "gettid", "getppid",
 	"getuid", "geteuid", "getgid", "getegid", "uname", "getrandom",
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",
-	"rt_sigqueueinfo", "rt_tgsigqueueinfo",
 	"set_robust_list", "get_robust_list", "rseq", "set_tid_address",
 	"sched_getaffinity", "getrlimit", "getrusage", "sysinfo",
 	"exit", "exit_group",
@@ -38,11 +39,27 @@ var DefaultSyscalls = []string{
 }
 
 // openFlagsWrite are the open flags that write or create: a read-only
-// open is allowed while the plugin loads.
-const openFlagsWrite = unix.O_WRONLY | unix.O_RDWR | unix.O_CREAT | unix.O_TRUNC | unix.O_APPEND | unix.O_TMPFILE
+// open is allowed while the plugin loads. O_TMPFILE is __O_TMPFILE |
+// O_DIRECTORY: only its own bit is tested, so that opendir's
+// O_DIRECTORY open is a read-only open like any other.
+const openFlagsWrite = unix.O_WRONLY | unix.O_RDWR | unix.O_CREAT | unix.O_TRUNC | unix.O_APPEND | (unix.O_TMPFILE &^ unix.O_DIRECTORY)
 
-// syscallName names an x86-64 system call number ("" when unknown).
-func syscallName(nr int) string { return arch.X86_64.SyscallNumbers[nr] }
+// nameSyscall names a trapped call from the si_arch and si_syscall the
+// SIGSYS handler recorded (archGuard traps the i386 and x32 ones): its
+// architecture, its number in that architecture's table and its name
+// ("" when unknown).
+func nameSyscall(auditArch, nr uint32) (archName string, num int, name string) {
+	tab := arch.X86_64
+	switch {
+	case auditArch == uint32(arch.I386.ID):
+		tab = arch.I386
+	case auditArch != uint32(arch.X86_64.ID):
+		return fmt.Sprintf("arch %#x", auditArch), int(int32(nr)), ""
+	case nr&x32Bit != 0:
+		tab, nr = arch.X32, nr&^x32Bit
+	}
+	return tab.Name, int(int32(nr)), tab.SyscallNumbers[int(int32(nr))]
+}
 
 // loadPolicy is the filter installed before the plugin is loaded in the
 // child pid: the allow list, read-only opens, threads (clone with
@@ -56,31 +73,35 @@ func loadPolicy(pid int, extra []string) seccomp.Policy {
 	// memfd_create: an object with static (initial-exec) TLS gets its room
 	// from glibc through a stand-in object the loader writes to a memfd
 	// (sandbox/statictls.c); only while loading, like read-only opens.
-	for _, n := range loadOnly {
+	for _, n := range append(loadOnly, dropCalls...) {
 		if !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}
+	conds := []seccomp.NameWithConditions{
+		{Name: "openat", Conditions: []seccomp.Condition{{Argument: 2, Operation: seccomp.BitsNotSet, Value: openFlagsWrite}}},
+		{Name: "open", Conditions: []seccomp.Condition{{Argument: 1, Operation: seccomp.BitsNotSet, Value: openFlagsWrite}}},
+		threadClone(),
+		// The Go runtime names its anonymous mappings.
+		{Name: "prctl", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: unix.PR_SET_VMA}}},
+		// The barrier a closing gate runs on this process's own
+		// threads (registered by sandbox's constructor, before
+		// the filter; any other membarrier command: ENOSYS).
+		{Name: "membarrier", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: membarrierPrivateExpedited}}},
+	}
+	conds = append(conds, ownSignals(pid)...)
+	conds = append(conds, fcntlRules()...)
+	conds = append(conds, dropRule()) // confine_uid.go: the drop to the child's uid, before plugin code
 	return seccomp.Policy{
 		DefaultAction: seccomp.ActionTrap,
 		Syscalls: []seccomp.SyscallGroup{
 			{Action: seccomp.ActionAllow, Names: names},
-			{Action: seccomp.ActionAllow, NamesWithCondtions: []seccomp.NameWithConditions{
-				{Name: "openat", Conditions: []seccomp.Condition{{Argument: 2, Operation: seccomp.BitsNotSet, Value: openFlagsWrite}}},
-				{Name: "open", Conditions: []seccomp.Condition{{Argument: 1, Operation: seccomp.BitsNotSet, Value: openFlagsWrite}}},
-				{Name: "clone", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.BitsSet, Value: unix.CLONE_THREAD}}},
-				{Name: "tgkill", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: uint64(pid)}}},
-				// The Go runtime names its anonymous mappings.
-				{Name: "prctl", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: unix.PR_SET_VMA}}},
-				{Name: "kill", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: uint64(pid)}}},
-				// The barrier a closing gate runs on this process's own
-				// threads (registered by sandbox's constructor, before
-				// the filter; any other membarrier command: ENOSYS).
-				{Name: "membarrier", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: membarrierPrivateExpedited}}},
-			}},
+			{Action: seccomp.ActionAllow, NamesWithCondtions: conds},
 			// glibc's pthread_create tries clone3 first and falls back
 			// to clone on ENOSYS; the filter cannot read clone3's flags
-			// (they are behind a pointer).
+			// (they are behind a pointer). It cannot trap instead:
+			// pthread_create calls it with every signal blocked, and a
+			// trap on a thread that blocks SIGSYS kills the process.
 			//
 			// membarrier, other than the barrier above: registering
 			// from the running Go runtime costs an RCU grace period
@@ -88,6 +109,8 @@ func loadPolicy(pid int, extra []string) seccomp.Policy {
 			// registered while the child had one thread, and if it
 			// could not, gates count calls with locked instructions.
 			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS), Names: []string{"clone3", "membarrier"}},
+			// stdio's questions about a standard stream.
+			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOTTY), NamesWithCondtions: ttyRules()},
 		},
 	}
 }
@@ -96,11 +119,12 @@ func loadPolicy(pid int, extra []string) seccomp.Policy {
 // runPolicy takes them away again unless the host's policy allows them.
 var loadOnly = []string{"memfd_create"}
 
-// runPolicy is stacked on loadPolicy once the plugin is loaded: opens
-// (unless the host allowed them), the load-only calls the host did not
-// allow, and seccomp trap from then on.
+// runPolicy is stacked on loadPolicy before the first plugin code (the
+// child's tighten): opens (unless the host allowed them), the load-only
+// calls the host did not allow, the uid drop's calls and seccomp trap
+// from then on.
 func runPolicy(allowOpen bool, extra []string) seccomp.Policy {
-	names := []string{"seccomp"}
+	names := append([]string{"seccomp"}, dropCalls...)
 	for _, n := range loadOnly {
 		if !slices.Contains(extra, n) {
 			names = append(names, n)
@@ -111,7 +135,9 @@ func runPolicy(allowOpen bool, extra []string) seccomp.Policy {
 	}
 	return seccomp.Policy{
 		DefaultAction: seccomp.ActionAllow,
-		Syscalls:      []seccomp.SyscallGroup{{Action: seccomp.ActionTrap, Names: names}},
+		Syscalls: []seccomp.SyscallGroup{{Action: seccomp.ActionTrap, Names: names,
+			NamesWithCondtions: []seccomp.NameWithConditions{{Name: "prctl", Conditions: []seccomp.Condition{
+				{Argument: 0, Operation: seccomp.Equal, Value: unix.PR_SET_PDEATHSIG}}}}}},
 	}
 }
 
@@ -140,6 +166,7 @@ func assemble(p seccomp.Policy) ([]unix.SockFilter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("isolate: seccomp: %w", err)
 	}
+	insts = append(archGuard(), insts...)
 	if len(insts) > bpfMaxInsns {
 		return nil, fmt.Errorf("isolate: seccomp: filter of %d instructions (at most %d)", len(insts), bpfMaxInsns)
 	}

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"context"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -75,6 +76,13 @@ type Options struct {
 	// budget, or once there are more than 64 of them. 0 means
 	// DefaultTombstoneBudget; 1 releases every image at Close.
 	TombstoneBudget uint64
+	// BeforeCode, when set, is called once, with the Loader's lock held,
+	// just before the first plugin code this Loader runs (an IFUNC
+	// resolver or a constructor): every file of that load is open and
+	// mapped by then. Its error fails the load and is called again at the
+	// next one. Package isolate's child tightens its confinement here, so
+	// that no plugin code runs with the rights the load needed.
+	BeforeCode func() error
 	// Isolation, when set, runs every plugin this Loader loads in a
 	// process of its own (package isolate) instead of the host's address
 	// space: see Isolation.
@@ -98,8 +106,13 @@ type Loader struct {
 	byKey   map[fileKey]*object // shared objects by file identity
 	plugins map[*Plugin]struct{}
 	tombs   []*object // closed images still reserved, oldest first
-	tombSz  uint64
-	initSeq uint64
+	// resident are the DF_1_NODELETE plugins, by file, and kept the
+	// DF_1_NODELETE shared objects nothing holds (nodelete.go).
+	resident map[fileKey]*resident
+	kept     []*object
+	tombSz   uint64
+	initSeq  uint64
+	codeRan  bool // BeforeCode has succeeded
 
 	host hostTable // RegisterHostFunc's functions (hostfunc.go)
 	dl   dlState   // dynamic-linker services for plugin code (dltable.go)
@@ -181,6 +194,10 @@ type parsed struct {
 	// names are the names of the symbols relocations named, by index,
 	// decoded from an image once (see object.importSymbol).
 	names map[uint32]string
+	// state is the object's persistent state region (state.go), nil
+	// when it declares none; found by checkState in the first image.
+	state        *stateRegion
+	stateChecked bool
 }
 
 // prepare checks that f is something the loader can load and derives the
@@ -222,6 +239,8 @@ func (l *Loader) prepare(f *elfmap.File) (*parsed, error) {
 		return nil, &elfmap.FormatError{Off: -1, Field: "PT_TLS p_vaddr", Value: t.Vaddr,
 			Msg: fmt.Sprintf("template [%#x,+%#x) is not inside a readable PT_LOAD", t.Vaddr, t.Filesz), Err: elfmap.ErrMalformed}
 	}
+	// The state region (state.go) is found in the first image mapped
+	// (see checkState): the symbols are read there.
 	return p, nil
 }
 
@@ -306,6 +325,17 @@ func (f fdReader) ReadAt(b []byte, off int64) (int, error) {
 	return n, nil
 }
 
+// mapRoot maps the object at path as the root of a new plugin instance,
+// recording its file identity (instance.go). l.mu is held.
+func (l *Loader) mapRoot(path, name string) (*object, error) {
+	o, key, err := l.mapPath(path, name)
+	if err != nil {
+		return nil, err
+	}
+	o.key = key
+	return o, nil
+}
+
 // mapPath maps the object at path for a new object named name: a parked
 // image of the same file that is due for release is reused when there is
 // one (no open, no mapping), else the file is opened and mapped. l.mu is
@@ -343,7 +373,17 @@ func (l *Loader) mapPath(path, name string) (*object, fileKey, error) {
 // host's copy) is not loaded again: the Plugin is the host's library, its
 // symbols found with dlsym and called through the sandbox like any other.
 func (l *Loader) Load(path string) (*Plugin, error) {
+	return l.load(context.Background(), path, stateSource{})
+}
+
+// load is Load, with the state file of LoadWith. The context bounds the
+// state migration (the one step that runs plugin code the host chose not
+// to run in a constructor).
+func (l *Loader) load(ctx context.Context, path string, st stateSource) (*Plugin, error) {
 	if l.opts.Isolation != nil {
+		if st.path != "" {
+			return nil, fmt.Errorf("loader: load %s: a state file for an isolated plugin: %w", path, elfmap.ErrUnsupported)
+		}
 		return l.startRemote(path, filepath.Base(path), nil) // remote.go
 	}
 	l.mu.Lock()
@@ -366,15 +406,29 @@ func (l *Loader) Load(path string) (*Plugin, error) {
 		if aerr != nil {
 			abs = path
 		}
-		root, _, err = l.mapPath(abs, filepath.Base(path))
+		if pl := l.residentPlugin(abs); pl != nil {
+			return pl, nil
+		}
+		var key fileKey
+		root, key, err = l.mapPath(abs, filepath.Base(path))
+		if err == nil {
+			root.key = key
+		}
 		if errors.Is(err, os.ErrNotExist) {
 			err = &NotFoundError{Name: path, Tried: []string{path}}
+		}
+		if err == nil {
+			pl, err := l.finishLoad(ctx, root, st)
+			if err == nil {
+				l.keepResident(pl, key)
+			}
+			return pl, err
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("loader: load %s: %w", path, err)
 	}
-	return l.finishLoad(root)
+	return l.finishLoad(ctx, root, st)
 }
 
 // LoadBytes loads a shared object from memory, as Load does from a file.
@@ -406,14 +460,20 @@ func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loader: load %s: %w", name, err)
 	}
-	return l.finishLoad(root)
+	return l.finishLoad(context.Background(), root, stateSource{})
 }
 
 // finishLoad loads root's dependencies, links and initialises everything
-// new, and wraps root in a Plugin. On error everything new is released.
-// l.mu is held.
-func (l *Loader) finishLoad(root *object) (*Plugin, error) {
-	if err := l.loadNew(root); err != nil {
+// new, and wraps root in a Plugin. A root with a state region gets it
+// mapped from st before its constructors run. On error everything new is
+// released. l.mu is held.
+func (l *Loader) finishLoad(ctx context.Context, root *object, st stateSource) (*Plugin, error) {
+	var attach func() error
+	if root.p.state != nil {
+		attach = func() error { return l.attachState(ctx, root, st) }
+	}
+	root.inst = newInstance(root)
+	if err := l.loadNew(root, attach); err != nil {
 		l.log.Debug("load failed", "plugin", root.name, "path", root.path, "error", err)
 		return nil, fmt.Errorf("loader: load %s: %w", root.name, err)
 	}
@@ -433,8 +493,10 @@ func (l *Loader) finishLoad(root *object) (*Plugin, error) {
 
 // loadNew loads the dependencies of root (a newly mapped object) that the
 // Loader does not have yet, then links and initialises root and every
-// new object. On error it releases them all (discard). l.mu is held.
-func (l *Loader) loadNew(root *object) (err error) {
+// new object; beforeInit (when not nil) runs after linking, before the
+// first constructor. On error it releases them all (discard). l.mu is
+// held.
+func (l *Loader) loadNew(root *object, beforeInit func() error) (err error) {
 	fresh := []*object{root}
 	defer func() {
 		if err != nil {
@@ -452,7 +514,7 @@ func (l *Loader) loadNew(root *object) (err error) {
 				}
 				continue
 			}
-			dep, isNew, err := l.dependency(need, o, parents)
+			dep, isNew, err := l.dependency(o.inst, need, o, parents)
 			if err != nil {
 				return err
 			}
@@ -469,6 +531,7 @@ func (l *Loader) loadNew(root *object) (err error) {
 			return err
 		}
 	}
+	l.settle(fresh) // instance.go
 	order := initOrder(root, fresh)
 	for _, o := range order {
 		if err := l.link(o); err != nil {
@@ -478,12 +541,33 @@ func (l *Loader) loadNew(root *object) (err error) {
 	if err := l.linkTLS(order); err != nil {
 		return err
 	}
+	if beforeInit != nil {
+		if err := beforeInit(); err != nil {
+			return err
+		}
+	}
 	debugAdd(order) // debuggers and profilers see them before their code runs
 	for _, o := range order {
+		if err := l.beforeCode(); err != nil {
+			return err
+		}
 		if err := l.runInit(o); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// beforeCode calls Options.BeforeCode before the first plugin code.
+// l.mu is held.
+func (l *Loader) beforeCode() error {
+	if l.codeRan || l.opts.BeforeCode == nil || l.noExec {
+		return nil
+	}
+	if err := l.opts.BeforeCode(); err != nil {
+		return fmt.Errorf("before plugin code: %w", err)
+	}
+	l.codeRan = true
 	return nil
 }
 
@@ -529,8 +613,12 @@ func initOrder(root *object, fresh []*object) []*object {
 
 // dependency returns the shared object for DT_NEEDED name need of o,
 // loading (but not linking) it when the Loader has none. l.mu is held.
-func (l *Loader) dependency(need string, o *object, parents map[*object]*object) (dep *object, isNew bool, err error) {
-	if d := l.byName[need]; d != nil {
+//
+// The name and the file found are looked up first in the instance ns (see
+// instance.go; nil for none), then among the Loader's shared objects; a
+// new object joins ns until settle decides.
+func (l *Loader) dependency(ns *instance, need string, o *object, parents map[*object]*object) (dep *object, isNew bool, err error) {
+	if d := l.named(ns, need); d != nil {
 		return d, false, nil
 	}
 	cands := l.search.Candidates(need, needer(o, parents))
@@ -547,9 +635,9 @@ func (l *Loader) dependency(need string, o *object, parents map[*object]*object)
 			}
 			continue
 		}
-		if dep := l.byKey[key]; dep != nil {
+		if dep := l.keyed(ns, key); dep != nil {
 			unix.Close(fd)
-			l.byName[need] = dep
+			l.alias(ns, dep, need)
 			return dep, false, nil
 		}
 		dep := l.reuseTomb(p, path, need)
@@ -560,14 +648,8 @@ func (l *Loader) dependency(need string, o *object, parents map[*object]*object)
 		if err != nil {
 			return nil, false, fmt.Errorf("dependency %s: %w", need, err)
 		}
-		dep.shared, dep.key = true, key
-		l.byKey[key] = dep
-		l.byName[need] = dep
-		dep.names = append(dep.names, need)
-		if s := p.file.Dynamic.Soname; s != "" && s != need && l.byName[s] == nil {
-			l.byName[s] = dep
-			dep.names = append(dep.names, s)
-		}
+		dep.key = key
+		l.register(ns, dep, need)
 		return dep, true, nil
 	}
 	return nil, false, &NotFoundError{Name: need, Needer: o.name, Tried: candidatePaths(cands), Err: lastErr}
@@ -588,13 +670,17 @@ func (l *Loader) forget(o *object) {
 	if !o.shared {
 		return
 	}
+	byName, byKey := l.byName, l.byKey
+	if o.inst != nil {
+		byName, byKey = o.inst.byName, o.inst.byKey
+	}
 	for _, n := range o.names {
-		if l.byName[n] == o {
-			delete(l.byName, n)
+		if byName[n] == o {
+			delete(byName, n)
 		}
 	}
-	if l.byKey[o.key] == o {
-		delete(l.byKey, o.key)
+	if byKey[o.key] == o {
+		delete(byKey, o.key)
 	}
 }
 
@@ -623,8 +709,18 @@ func (l *Loader) runFinis(objs []*object) error {
 func (l *Loader) release(closure []*object) error {
 	var dead []*object
 	for _, o := range closure {
+		if !o.shared { // a plugin's root, which its Plugin holds
+			continue
+		}
 		o.refs--
 		if o.refs == 0 {
+			if o.nodelete() && !l.closed {
+				if !o.kept {
+					o.kept = true
+					l.kept = append(l.kept, o) // nodelete.go
+				}
+				continue
+			}
 			dead = append(dead, o)
 		}
 	}
@@ -728,6 +824,9 @@ func (l *Loader) Close() error {
 		}
 	}
 	l.mu.Lock()
+	if err := l.closeResident(); err != nil {
+		errs = append(errs, err)
+	}
 	for _, t := range l.tombs {
 		t.unmap()
 	}

@@ -12,25 +12,31 @@ import (
 
 // object is one mapped image: a plugin instance or a shared dependency.
 type object struct {
-	l     *Loader
-	name  string // soname, else the name it was loaded by
-	path  string // absolute path of its file ("" for LoadBytes)
-	p     *parsed
-	img   *elfmap.Image
-	base  uint64
-	mem   []byte        // img.Mem(), nil once retired
-	syms  elfmap.SymTab // its dynamic symbols, read in mem; the zero SymTab once retired
-	reg   *sandbox.Registration
-	tls   *sandbox.TLSModule // its PT_TLS module from link to retirement, else nil
-	dl    sandbox.DLObject   // its entry in the object table from link to retirement (dltable.go)
-	late  *relocEnv          // relocation pass waiting for linkTLS (TPOFF, TLSDESC), else nil
-	deps  []*object          // direct dependencies (DT_NEEDED that are not host libraries)
-	scope []*object          // lookup scope: itself, then its dependencies breadth-first
+	l *Loader
+	// residentKey is the file of a DF_1_NODELETE root (nodelete.go);
+	// kept marks a DF_1_NODELETE shared object on Loader.kept.
+	residentKey fileKey
+	kept        bool
+	name        string // soname, else the name it was loaded by
+	path        string // absolute path of its file ("" for LoadBytes)
+	p           *parsed
+	img         *elfmap.Image
+	base        uint64
+	mem         []byte        // img.Mem(), nil once retired
+	syms        elfmap.SymTab // its dynamic symbols, read in mem; the zero SymTab once retired
+	reg         *sandbox.Registration
+	tls         *sandbox.TLSModule // its PT_TLS module from link to retirement, else nil
+	dl          sandbox.DLObject   // its entry in the object table from link to retirement (dltable.go)
+	late        *relocEnv          // relocation pass waiting for linkTLS (TPOFF, TLSDESC), else nil
+	deps        []*object          // direct dependencies (DT_NEEDED that are not host libraries)
+	scope       []*object          // lookup scope: itself, then its dependencies breadth-first
+	state       *stateMap          // a plugin's mapped persistent state (state.go), else nil
 
-	shared bool     // a dependency, shared by the Loader's plugins
-	key    fileKey  // shared: the file identity
-	names  []string // shared: the names it is known by in Loader.byName
-	refs   int      // shared: how many plugins hold it
+	shared bool      // a dependency, shared by the Loader's plugins (or an instance's: inst)
+	key    fileKey   // the file identity (zero for LoadBytes)
+	names  []string  // shared: the names it is known by in Loader.byName (or inst.byName)
+	refs   int       // shared: how many plugins hold it
+	inst   *instance // a plugin's root: its own; a shared object private to an instance: that one; else nil (instance.go)
 
 	linked   bool
 	initDone bool
@@ -55,6 +61,10 @@ func (l *Loader) newObject(p *parsed, path, name string, mapFn func(*elfmap.Plan
 	if o.syms, err = p.file.Dynamic.SymbolsIn(o.mem, p.plan.MinVaddr); err != nil {
 		img.Unmap()
 		return nil, fmt.Errorf("map: %w", err)
+	}
+	if err := p.checkState(o.syms); err != nil {
+		img.Unmap()
+		return nil, &RefusedError{Path: path, Err: err}
 	}
 	plan := p.plan
 	lo := uintptr(int64(img.Base()) + plan.Start)
@@ -99,6 +109,7 @@ func (o *object) freeTLS() {
 
 // unmap unregisters and unmaps the object's image.
 func (o *object) unmap() {
+	o.closeState(false)
 	o.debugRemove()
 	o.freeTLS()
 	o.l.dlRetire(o)
@@ -127,6 +138,9 @@ func (l *Loader) link(o *object) error {
 			if l.noExec {
 				return 0, errNoExec
 			}
+			if err := l.beforeCode(); err != nil {
+				return 0, err
+			}
 			defer l.dl.leave(l.dl.enter())
 			r, err := sandbox.Call(uintptr(addr), nil)
 			return r.Int, err
@@ -135,6 +149,11 @@ func (l *Loader) link(o *object) error {
 	tabs, err := tablesIn(f.Dynamic, o.mem, o.p.plan.MinVaddr)
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.name, err)
+	}
+	if st := o.p.state; st != nil {
+		if err := st.checkRelocs(tabs.rela, tabs.jmprel, tabs.relr); err != nil {
+			return &RefusedError{Path: o.name, Err: err}
+		}
 	}
 	if err := env.relocate(tabs); err != nil {
 		return err

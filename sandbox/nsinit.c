@@ -53,7 +53,7 @@ static void rp_ns_fail(const char *step, int e) {
 	rp_ns_errno = e;
 }
 
-__attribute__((constructor)) static void rp_nsinit(void) {
+__attribute__((constructor(150))) static void rp_nsinit(void) {
 	const char *v = getenv(RP_NS_ENV);
 	if (v == NULL)
 		return;

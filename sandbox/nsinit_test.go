@@ -55,3 +55,15 @@ func TestEarlyNamespacesParent(t *testing.T) {
 		}
 	}
 }
+
+// TestChildConfineName: childinit.h and childinit.go name the variable
+// alike, and ChildConfineEnv writes what the constructor parses. (What the
+// constructor does is isolate's TestHostile.)
+func TestChildConfineName(t *testing.T) {
+	if got := childinitName(); got != EnvChildConfine {
+		t.Errorf("childinit.h: %q; childinit.go: %q", got, EnvChildConfine)
+	}
+	if got, want := ChildConfineEnv(3, true), EnvChildConfine+"=3:1"; got != want {
+		t.Errorf("ChildConfineEnv = %q, want %q", got, want)
+	}
+}

@@ -154,16 +154,46 @@ func abnormal(r LoadResult) bool {
 	return r.Outcome == outCrashed || r.Outcome == outTimeout || r.Outcome == outExited
 }
 
-// sampleSize bounds the corpus of TestCheckSystemLibraries: everything
-// normally (about 900 objects, 15 s on 2 cores), a sample under -short,
-// and a smaller one under -race, whose children (this test binary, built
+// fullSurveyEnv, set to 1, makes TestCheckSystemLibraries check every
+// object of the corpus (.ci/run sets it for the plain test run): the whole
+// corpus takes minutes on a loaded machine, too long for every go test.
+const fullSurveyEnv = "RUNPLUG_FULL_SURVEY"
+
+// sampleSize bounds the corpus of TestCheckSystemLibraries: an even sample
+// by default and under -short, everything with RUNPLUG_FULL_SURVEY=1, and
+// a smaller sample under -race, whose children (this test binary, built
 // with the race detector) take about a second each to start and load.
 func sampleSize() int {
 	switch {
 	case raceEnabled:
 		return 16
-	case testing.Short():
-		return 60
+	case os.Getenv(fullSurveyEnv) == "1" && !testing.Short():
+		return 1 << 30
 	}
-	return 1 << 30
+	return 60
+}
+
+// TestCheckProgress: on a terminal check counts the objects done on
+// standard error, ending at the total; to a pipe it writes the report
+// alone (runCmd's stderr is a buffer: no terminal).
+func TestCheckProgress(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"basic", "ctor_only"} {
+		if err := os.Symlink(plugintest.Build(t, name), filepath.Join(dir, name+".so")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var prog bytes.Buffer
+	opt := testCheckOptions(t, false, 10*time.Second)
+	opt.progress = &prog
+	if _, err := check([]string{dir}, opt); err != nil {
+		t.Fatal(err)
+	}
+	if got := prog.String(); !strings.Contains(got, "\rcheck: 1/2 objects") || !strings.Contains(got, "\rcheck: 2/2 objects") {
+		t.Errorf("progress %q, want counts up to 2/2", got)
+	}
+	code, _, errs := runCmd(t, "check", dir)
+	if code != exitOK || errs != "" {
+		t.Errorf("check to a pipe: exit %d, stderr %q, want nothing on stderr", code, errs)
+	}
 }

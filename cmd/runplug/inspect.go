@@ -49,6 +49,9 @@ type Report struct {
 	// TLS reports a PT_TLS program header: the object uses thread-local
 	// storage.
 	TLS bool `json:"tls"`
+	// State is the persistent state region (RUNPLUG_STATE) the object
+	// declares, nil when none (state.go).
+	State *StateReport `json:"state,omitempty"`
 }
 
 // Header is the summary of the ELF header and the image.
@@ -153,7 +156,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	arg := fs.Arg(0)
 	path, f, err := parseObject(arg, nil)
 	if err != nil {
-		return fail(stderr, fmt.Errorf("inspect %s: %w", arg, err))
+		return fail(stderr, objectError("inspect", arg, err))
 	}
 	logger.Debug("inspect", "path", path)
 	fh, err := os.Open(path)
@@ -166,6 +169,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, fmt.Errorf("inspect %s: %w", path, err))
 	}
 	markHostImports(path, f, rep)
+	rep.State = inspectState(path, f)
 	logger.Debug("parsed", "path", path, "segments", len(rep.Segments), "exports", len(rep.Exports))
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -189,7 +193,21 @@ func parseObject(arg string, dirs []string) (string, *elfmap.File, error) {
 		return "", nil, err
 	}
 	f, err := parseFile(path)
-	return path, f, err
+	if err != nil {
+		return path, nil, asNotObject(path, err)
+	}
+	return path, f, nil
+}
+
+// objectError words an error of parseObject for command cmd: a
+// *notObjectError says so first, anything else is prefixed with the
+// command and FILE.
+func objectError(cmd, arg string, err error) error {
+	var ne *notObjectError
+	if errors.As(err, &ne) {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", cmd, arg, err)
 }
 
 // parseFile opens and parses the shared object at path, with its symbols
@@ -205,20 +223,22 @@ func parseFile(path string) (*elfmap.File, error) {
 }
 
 // checkObject finds and parses the object a FILE|NAME argument designates
-// as parseObject does, through the loader's cache of parsed files
+// as parseObject does (and words its failures the same way), through the loader's cache of parsed files
 // (loader.ParseOpen): the load that follows does not parse it again.
-func checkObject(arg string, dirs []string) error {
+func checkObject(arg string, dirs []string) (string, error) {
 	path, err := findObject(arg, dirs)
 	if err != nil {
-		return err
+		return "", err
 	}
 	fh, _, err := openRegular(path)
-	if err != nil {
-		return err
+	if err == nil {
+		_, err = loader.ParseOpen(fh)
+		fh.Close()
 	}
-	defer fh.Close()
-	_, err = loader.ParseOpen(fh)
-	return err
+	if err != nil {
+		return path, asNotObject(path, err)
+	}
+	return path, nil
 }
 
 // openRegular opens the regular file at path and returns it with its size.
@@ -239,10 +259,10 @@ func openRegular(path string) (*os.File, int64, error) {
 	switch {
 	case st.IsDir():
 		fh.Close()
-		return nil, 0, errors.New("open: is a directory")
+		return nil, 0, fmt.Errorf("is a directory: %w", errNotRegular)
 	case !st.Mode().IsRegular():
 		fh.Close()
-		return nil, 0, errors.New("open: not a regular file")
+		return nil, 0, errNotRegular
 	}
 	return fh, st.Size(), nil
 }
@@ -475,6 +495,7 @@ func printReport(w io.Writer, rep *Report) {
 	}
 	fmt.Fprintf(tw, "init/fini:\t%d constructors, %d destructors (DT_INIT + INIT_ARRAY, DT_FINI + FINI_ARRAY)\n", rep.Init, rep.Fini)
 	fmt.Fprintf(tw, "tls:\t%s\n", yesNo(rep.TLS))
+	fmt.Fprintf(tw, "state:\t%s\n", stateLabel(rep.State))
 	fmt.Fprintf(tw, "bind now:\t%s\n", yesNo(h.BindNow))
 	tw.Flush()
 

@@ -1,0 +1,70 @@
+//go:build linux && amd64 && cgo
+
+package isolate
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+
+	seccomp "github.com/elastic/go-seccomp-bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/sandbox"
+)
+
+// A root host's child runs as a uid of its own, unprivileged and owned by
+// no file: childUIDBase plus its pid. It opens the plugin and its
+// libraries as root (they may sit in a directory only root can read),
+// then, before the first plugin code (loader.Options.BeforeCode), drops
+// its groups, gid and uid to that one. A uid of its own (not "nobody",
+// which every child would share) means RLIMIT_NPROC counts its threads
+// alone, and no sibling child or other process is its to signal or
+// trace. The child of an unprivileged host runs in a user namespace of
+// its own as the host's uid, with no capability in it (docs/ISOLATION.md).
+const childUIDBase = 1 << 30
+
+// childUID is the uid and gid a root host's child with pid drops to.
+func childUID(pid int) int { return childUIDBase + pid }
+
+// dropCalls are the calls of the drop, allowed by the load filter and
+// refused by the run filter.
+var dropCalls = []string{"setgroups", "setresuid", "setresgid"}
+
+// dropRule allows re-arming the parent-death signal the uid change
+// clears (the load filter allows dropCalls by name).
+func dropRule() seccomp.NameWithConditions {
+	return seccomp.NameWithConditions{Name: "prctl", Conditions: []seccomp.Condition{
+		{Argument: 0, Operation: seccomp.Equal, Value: unix.PR_SET_PDEATHSIG}}}
+}
+
+// hostPid is the host that started this process (read before anything
+// could reparent it).
+var hostPid = os.Getppid()
+
+// dropUID moves a root host's child to its own uid (nothing otherwise)
+// and returns the uid it runs as now (0 when it kept the host's). glibc
+// applies each change to every thread (the setxid broadcast); the change
+// clears the parent-death signal, set again here, and every capability.
+func dropUID() (int, error) {
+	if os.Getuid() != 0 {
+		return 0, nil
+	}
+	id := childUID(os.Getpid())
+	if err := syscall.Setgroups(nil); err != nil {
+		return 0, fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setresgid(id, id, id); err != nil {
+		return 0, fmt.Errorf("setresgid %d: %w", id, err)
+	}
+	if err := syscall.Setresuid(id, id, id); err != nil {
+		return 0, fmt.Errorf("setresuid %d: %w", id, err)
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return 0, fmt.Errorf("parent-death signal: %w", err)
+	}
+	if os.Getppid() != hostPid {
+		os.Exit(sandbox.ExitOrphan) // the host died before the signal was armed again
+	}
+	return id, nil
+}

@@ -1,0 +1,101 @@
+//go:build linux && amd64 && cgo
+
+package isolate
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/sandbox"
+)
+
+// Defaults of Policy's limits (docs/ISOLATION.md, Resources).
+const (
+	// DefaultMemory is the child's address space when Policy.Memory is
+	// 0: the Go runtime reserves address space generously.
+	DefaultMemory = 8 << 30
+	// DefaultThreads is the child's thread limit when Policy.Threads is
+	// 0: its runtime's threads, one per channel, and the plugin's.
+	DefaultThreads = 256
+	// loadRoom is the address space a load needs beyond what the child's
+	// runtime holds when it confines itself: the plugin's images, their
+	// guards, and the runtime's growth meanwhile.
+	loadRoom = 256 << 20
+)
+
+// applyLimits sets the child's resource limits: address space (and, as
+// large, the biggest file it may write: a memfd or tmpfs file counts
+// against Memory), threads, CPU time, no core file, 64 descriptors.
+func applyLimits(pol Policy) error {
+	mem := pol.Memory
+	if mem == 0 {
+		mem = DefaultMemory
+	}
+	if used, ok := addressSpace(); ok && mem < used+loadRoom {
+		return fmt.Errorf("Policy.Memory of %d MiB is too small: the child's runtime holds %d MiB of address space before the load; at least %d MiB are needed",
+			mem>>20, used>>20, (used+loadRoom+(1<<20)-1)>>20)
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: mem, Max: mem}); err != nil {
+		return fmt.Errorf("RLIMIT_AS: %w", err)
+	}
+	// A write past the limit fails with EFBIG instead of killing the
+	// child with SIGXFSZ.
+	signal.Ignore(syscall.SIGXFSZ)
+	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: mem, Max: mem}); err != nil {
+		return fmt.Errorf("RLIMIT_FSIZE: %w", err)
+	}
+	if threadsCounted() {
+		n := uint64(pol.Threads)
+		if n == 0 {
+			n = DefaultThreads
+		}
+		if err := unix.Setrlimit(unix.RLIMIT_NPROC, &unix.Rlimit{Cur: n, Max: n}); err != nil {
+			return fmt.Errorf("RLIMIT_NPROC: %w", err)
+		}
+	}
+	if pol.CPUTime > 0 {
+		s := uint64((pol.CPUTime + 999999999) / 1000000000)
+		if err := unix.Setrlimit(unix.RLIMIT_CPU, &unix.Rlimit{Cur: s, Max: s}); err != nil {
+			return fmt.Errorf("RLIMIT_CPU: %w", err)
+		}
+	}
+	unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
+	unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: 64, Max: 64})
+	return nil
+}
+
+// threadsCounted says whether RLIMIT_NPROC would count this child's
+// threads alone: a root host's child (it drops to a uid of its own,
+// confine_uid.go), or one in a user namespace of its own (the kernel
+// counts a uid's processes per user namespace). A child of an
+// unprivileged host without a user namespace shares the host's uid, whose
+// count holds every process of that user: no limit is set there, and
+// the Report says so.
+func threadsCounted() bool {
+	flags, _ := sandbox.EarlyNamespaces()
+	return os.Getuid() == 0 || flags&unix.CLONE_NEWUSER != 0
+}
+
+// addressSpace returns the process's address space size (/proc/self/statm,
+// read while opens are still allowed).
+func addressSpace() (uint64, bool) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, false
+	}
+	pages, err := strconv.ParseUint(f[0], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return pages * uint64(os.Getpagesize()), true
+}

@@ -1,0 +1,212 @@
+// hostile: an isolated plugin that attacks its host, its siblings and the
+// machine, one entry point per attack (isolate's TestHostile runs each in
+// a confined child and checks that the host survived, the attack had no
+// effect and the error names it). Each returns what it got: a result, or
+// -errno when the kernel or the filter refused without stopping it.
+//
+// Build: cc -shared -fPIC -O2 -Wall -pthread -o hostile.so hostile.c
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int64_t ret(long r) { return r < 0 ? -errno : r; }
+
+// Signals to another process: the host (the parent) or a sibling pid.
+int64_t sigqueue_parent(void) {
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	si.si_code = SI_QUEUE;
+	si.si_pid = getpid();
+	return ret(syscall(SYS_rt_sigqueueinfo, getppid(), SIGKILL, &si));
+}
+
+int64_t tgsigqueue_parent(void) {
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	si.si_code = SI_QUEUE;
+	return ret(syscall(SYS_rt_tgsigqueueinfo, getppid(), getppid(), SIGKILL, &si));
+}
+
+int64_t kill_pid(int64_t pid) { return ret(kill((pid_t)pid, SIGKILL)); }
+int64_t kill0_pid(int64_t pid) { return ret(kill((pid_t)pid, 0)); }
+int64_t tgkill_pid(int64_t pid) { return ret(syscall(SYS_tgkill, pid, pid, SIGKILL)); }
+int64_t tkill_pid(int64_t pid) { return ret(syscall(SYS_tkill, pid, SIGKILL)); }
+int64_t pidfd_kill(int64_t pid) { return ret(syscall(SYS_pidfd_open, pid, 0)); }
+
+// kill_pid_hibits: the pid in the low 32 bits, garbage above (the kernel
+// reads an int; the filter must not read it as another pid).
+int64_t kill_pid_hibits(int64_t pid) { return ret(syscall(SYS_kill, (1L << 32) | (uint64_t)pid, SIGKILL)); }
+
+// The I/O signal of a descriptor aimed at pid: an O_ASYNC pipe whose
+// owner is pid and whose signal is SIGKILL, then a write.
+int64_t sigio_owner(int64_t pid) {
+	int p[2];
+	if (pipe2(p, 0) != 0)
+		return -errno;
+	if (fcntl(p[0], F_SETSIG, SIGKILL) != 0 || fcntl(p[0], F_SETOWN, (int)pid) != 0 ||
+	    fcntl(p[0], F_SETFL, O_ASYNC) != 0)
+		return -errno;
+	return ret(write(p[1], "x", 1));
+}
+
+int64_t sigio_owner_ex(int64_t pid) {
+	int p[2];
+	if (pipe2(p, 0) != 0)
+		return -errno;
+	struct f_owner_ex o = {.type = F_OWNER_PID, .pid = (pid_t)pid};
+	return ret(fcntl(p[0], F_SETOWN_EX, &o));
+}
+
+// fcntl_hibits: F_SETOWN with bits above the low 32 of the command.
+int64_t fcntl_hibits(int64_t pid) {
+	int p[2];
+	if (pipe2(p, 0) != 0)
+		return -errno;
+	return ret(syscall(SYS_fcntl, p[0], (1L << 32) | F_SETOWN, pid));
+}
+
+int64_t ioctl_setown(int64_t pid) {
+	int p[2];
+	if (pipe2(p, 0) != 0)
+		return -errno;
+	int v = (int)pid;
+	return ret(ioctl(p[0], FIOSETOWN, &v));
+}
+
+int64_t ioctl_spgrp(int64_t pid) {
+	int p[2];
+	if (pipe2(p, 0) != 0)
+		return -errno;
+	int v = (int)pid;
+	return ret(ioctl(p[0], SIOCSPGRP, &v));
+}
+
+// tty_query: stdio's isatty on standard output; answered ENOTTY.
+int64_t tty_query(void) {
+	char t[64];
+	return ret(ioctl(1, TCGETS, t));
+}
+
+// Descriptors: read or write one the host may have left open.
+int64_t read_fd(int64_t fd, char *buf, int64_t n) { return ret(read((int)fd, buf, (size_t)n)); }
+int64_t write_fd(int64_t fd, const char *s) { return ret(write((int)fd, s, strlen(s))); }
+
+// Files: read the first bytes of path into buf.
+int64_t read_file(const char *path, char *buf, int64_t n) {
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	return ret(read(fd, buf, (size_t)n));
+}
+
+// write_file creates path and writes s to it.
+int64_t write_file(const char *path, const char *s) {
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return -errno;
+	return ret(write(fd, s, strlen(s)));
+}
+
+// Threads: start up to n that wait forever; the number started.
+static int forever;
+static void *wait_forever(void *arg) {
+	(void)arg;
+	for (;;)
+		syscall(SYS_futex, &forever, FUTEX_WAIT, 0, NULL, NULL, 0);
+	return NULL;
+}
+
+int64_t thread_flood(int64_t n) {
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 64 << 10);
+	int64_t i;
+	for (i = 0; i < n; i++) {
+		pthread_t t;
+		if (pthread_create(&t, &a, wait_forever, NULL) != 0)
+			break;
+	}
+	pthread_attr_destroy(&a);
+	return i;
+}
+
+// memfd_flood writes up to mb MiB to memfds, 64 MiB each; the bytes
+// written.
+int64_t memfd_flood(int64_t mb) {
+	static char chunk[1 << 20];
+	memset(chunk, 7, sizeof chunk);
+	int64_t total = 0;
+	int fd = -1;
+	for (int64_t i = 0; i < mb; i++) {
+		if (i % 64 == 0) {
+			fd = (int)syscall(SYS_memfd_create, "flood", 0);
+			if (fd < 0)
+				return total;
+		}
+		ssize_t w = write(fd, chunk, sizeof chunk);
+		if (w <= 0)
+			return total;
+		total += w;
+	}
+	return total;
+}
+
+// Other architectures' system calls: getpid through the x32 ABI and
+// through int $0x80 (i386).
+int64_t x32_getpid(void) { return ret(syscall(0x40000000 | SYS_getpid)); }
+int64_t i386_getpid(void) {
+	long r;
+	__asm__ volatile("int $0x80" : "=a"(r) : "a"(20) : "memory");
+	return r;
+}
+
+// clone3: answered ENOSYS (glibc's pthread_create falls back to clone).
+int64_t raw_clone3(void) {
+	char args[88];
+	memset(args, 0, sizeof args);
+	return ret(syscall(SYS_clone3, args, sizeof args));
+}
+
+// A thread in a new mount namespace (CLONE_THREAD with CLONE_NEWNS).
+int64_t clone_newns_thread(void) {
+	return ret(syscall(SYS_clone, CLONE_THREAD | CLONE_SIGHAND | CLONE_VM | CLONE_NEWNS, 0, 0, 0, 0));
+}
+
+// fork_sigsys_blocked forks with SIGSYS blocked, as system() does.
+int64_t fork_sigsys_blocked(void) {
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, SIGSYS);
+	pthread_sigmask(SIG_BLOCK, &s, NULL);
+	return ret(fork());
+}
+
+// The classics: a process, a socket, a program, a mount, a namespace,
+// ptrace and another process's memory.
+int64_t do_fork(void) { return ret(fork()); }
+int64_t do_socket(void) { return ret(socket(AF_INET, SOCK_STREAM, 0)); }
+int64_t do_exec(void) {
+	char *argv[] = {"true", NULL};
+	return ret(execv("/bin/true", argv));
+}
+int64_t do_mount(void) { return ret(syscall(SYS_mount, "none", "/tmp", "tmpfs", 0, 0)); }
+int64_t do_unshare(void) { return ret(syscall(SYS_unshare, CLONE_NEWUSER)); }
+int64_t ptrace_parent(void) { return ret(syscall(SYS_ptrace, 16 /* PTRACE_ATTACH */, getppid(), 0, 0)); }
+int64_t vm_read_parent(void) {
+	char b[8];
+	struct iovec l = {b, 8}, r = {(void *)0x400000, 8};
+	return ret(syscall(SYS_process_vm_readv, getppid(), &l, 1, &r, 1, 0));
+}
+int64_t setuid_root(void) { return ret(syscall(SYS_setresuid, 0, 0, 0)); }

@@ -1,0 +1,65 @@
+// hostile_ctor: an isolated plugin whose constructor attacks (isolate's
+// TestHostileConstructor). The test patches the attack into the image
+// and loads it with LoadBytes: attack[] reads "ATTACK:" and a letter, then
+// a path:
+//   r PATH  read the file into secret[] (a constructor stealing a file)
+//   d PATH  list the directory (opendir, readdir) into secret[]
+//   m       write 64 MiB to a memfd
+//   k       signal the host (kill of the parent)
+// stolen() returns secret[]'s length: what a later call could hand back.
+//
+// Build: cc -shared -fPIC -O2 -Wall -o hostile_ctor.so hostile_ctor.c
+
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+volatile char attack[256] = "ATTACK:-";
+static char secret[4096];
+static int64_t got;
+
+int64_t stolen(void) { return got; }
+const char *secret_bytes(void) { return secret; }
+
+__attribute__((constructor)) static void hostile(void) {
+	char a[256];
+	for (int i = 0; i < 256; i++)
+		a[i] = attack[i];
+	a[255] = 0;
+	const char *path = a + 9; // "ATTACK:x " then the path
+	switch (a[7]) {
+	case 'r': {
+		int fd = open(path, O_RDONLY);
+		if (fd >= 0) {
+			ssize_t n = read(fd, secret, sizeof secret);
+			got = n > 0 ? n : 0;
+		}
+		break;
+	}
+	case 'd': {
+		DIR *d = opendir(path);
+		if (d != NULL) {
+			struct dirent *e;
+			while ((e = readdir(d)) != NULL && got + 256 < (int64_t)sizeof secret)
+				got += strlen(strcpy(secret + got, e->d_name)) + 1;
+			closedir(d);
+		}
+		break;
+	}
+	case 'm': {
+		static char chunk[1 << 20];
+		int fd = (int)syscall(SYS_memfd_create, "flood", 0);
+		for (int i = 0; fd >= 0 && i < 64; i++)
+			got += write(fd, chunk, sizeof chunk);
+		break;
+	}
+	case 'k':
+		kill(getppid(), SIGKILL);
+		break;
+	}
+}
