@@ -7,10 +7,14 @@
 //     the tables the PT_DYNAMIC segment names, and returns a File: the
 //     loadable segments, the image bounds, TLS and RELRO, and a Dynamic
 //     with the needed libraries, soname, run paths, the dynamic symbols
-//     with their versions, the hash tables, the RELA, JMPREL and RELR
-//     relocations, and the constructors and destructors. Section headers
-//     are never read, so a stripped or corrupt section header table does
-//     not matter, as with ld.so.
+//     with their versions, the hash tables, where the RELA, JMPREL and
+//     RELR relocation tables are (Table; File.ReadRelocs decodes them for
+//     tools), and the constructors and destructors. ParseInPlace does the
+//     same but leaves the symbol, string and version tables in the file:
+//     a loader reads them, and the relocations, where the image maps them
+//     (SymTab, RelaView, RelrView), checking each entry when it reads it.
+//     Section headers are never read, so a stripped or corrupt section
+//     header table does not matter, as with ld.so.
 //  2. NewPlan turns a File into a Plan: the page-aligned regions of the
 //     image (file-backed, zero-filled .bss, PROT_NONE guards and gaps)
 //     with their protections. A Plan is pure data and does no system call.
@@ -27,8 +31,9 @@
 // bytes of its writable regions (ReadPristine, read once per file) and
 // without mapping anything: the loader's cheap path for reloading a plugin.
 //
-// Symbol lookup follows the dynamic linker: Dynamic.Lookup walks the GNU
-// hash table (Bloom filter, bucket, chain) or, without one, DT_HASH, and
+// Symbol lookup follows the dynamic linker: Dynamic.Lookup (and
+// SymTab.Lookup, on the symbols in a mapped image) walks the GNU hash
+// table (Bloom filter, bucket, chain) or, without one, DT_HASH, and
 // applies glibc's matching rules for symbol versions. LookupHashed takes
 // the name's hashes (GNUHashOf, SysVHashOf) precomputed, so a loader that
 // searches many objects for one import hashes its name once.
@@ -57,6 +62,9 @@
 //
 // Parse reads with a handful of ReadAt calls (the headers, then one per
 // table) and names every symbol with a substring of one copy of the string
-// table, so parsing a library of thousands of symbols and relocations
-// takes a fraction of a millisecond and a few dozen allocations.
+// table. ParseInPlace reads none of the large tables: what it copies is
+// the headers, the dynamic segment, the hash tables and a few strings, so
+// a loader links a library of hundreds of thousands of relocations
+// (libLLVM) from the pages the kernel maps for the image anyway, the way
+// ld.so does, rather than from copies in the Go heap.
 package elfmap

@@ -247,20 +247,25 @@ func (p *parser) dynStrings(ds *dynState, d *Dynamic) error {
 		return malformed(ds.slotOff(tStrtab), "DT_STRSZ", 0, "missing, but DT_STRTAB is present")
 	}
 	var err error
-	if ds.strtab, err = p.readTable(ds, tStrtab, tStrsz, 1); err != nil {
+	if d.StrTab, err = p.checkTable(ds, tStrtab, tStrsz, 1); err != nil {
 		return err
 	}
-	ds.strs = string(ds.strtab)
+	if !p.inPlace {
+		if ds.strtab, err = p.readTable(ds, tStrtab, tStrsz, 1); err != nil {
+			return err
+		}
+		ds.strs = string(ds.strtab)
+	}
 	if len(ds.needed) > 0 {
 		d.Needed = make([]string, len(ds.needed))
 	}
 	for i, e := range ds.needed {
-		if d.Needed[i], err = ds.str("DT_NEEDED", ds.valOff(e.idx), e.val); err != nil {
+		if d.Needed[i], err = p.str(ds, "DT_NEEDED", ds.valOff(e.idx), e.val); err != nil {
 			return err
 		}
 	}
 	if ds.has(tSoname) {
-		if d.Soname, err = ds.str("DT_SONAME", ds.slotOff(tSoname), ds.val(tSoname)); err != nil {
+		if d.Soname, err = p.str(ds, "DT_SONAME", ds.slotOff(tSoname), ds.val(tSoname)); err != nil {
 			return err
 		}
 	}
@@ -268,7 +273,7 @@ func (p *parser) dynStrings(ds *dynState, d *Dynamic) error {
 		if !ds.has(s) {
 			continue
 		}
-		path, err := ds.str(ds.name(s), ds.slotOff(s), ds.val(s))
+		path, err := p.str(ds, ds.name(s), ds.slotOff(s), ds.val(s))
 		if err != nil {
 			return err
 		}
@@ -402,11 +407,15 @@ const windowSize = 16 << 10
 // offset; ok is false when they are not inside the file bytes of one
 // PT_LOAD.
 func (p *parser) at(vaddr, n uint64) (b []byte, off uint64, ok bool, err error) {
+	return p.atIn(&p.win, vaddr, n)
+}
+
+// atIn is at through window w.
+func (p *parser) atIn(w *window, vaddr, n uint64) (b []byte, off uint64, ok bool, err error) {
 	off, ok = p.f.VaddrToOffset(vaddr, n)
 	if !ok || n == 0 {
 		return nil, off, ok, nil
 	}
-	w := &p.win
 	if off >= w.off && off+n <= w.off+uint64(len(w.buf)) {
 		return w.buf[off-w.off : off-w.off+n], off, true, nil
 	}

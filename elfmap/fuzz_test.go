@@ -47,6 +47,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		checkInPlace(t, data)
 		file, err := Parse(bytes.NewReader(data), int64(len(data)))
 		if (file == nil) == (err == nil) {
 			t.Fatalf("Parse = %v, %v: exactly one must be nil", file, err)
@@ -66,6 +67,7 @@ func FuzzParse(f *testing.F) {
 		}
 		checkInvariants(t, file, uint64(len(data)))
 		checkRelocViews(t, file, data)
+		checkSymViews(t, file, data)
 	})
 }
 
@@ -185,8 +187,13 @@ func FuzzLookup(f *testing.F) {
 func linearLookup(d *Dynamic, name, version string) int {
 	fallback := -1
 	for i := range d.Symbols {
-		if d.match(i, name, version, &fallback) {
+		switch d.match(i, name, version) {
+		case matchYes:
 			return i
+		case matchFallback:
+			if fallback < 0 {
+				fallback = i
+			}
 		}
 	}
 	return fallback

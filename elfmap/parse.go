@@ -67,11 +67,22 @@ func ParseFile(path string) (*File, error) {
 // before anything is allocated for it. A refusal is a *FormatError that
 // wraps ErrMalformed or ErrUnsupported; a failure of r is returned wrapped
 // as it is.
-func Parse(r io.ReaderAt, size int64) (*File, error) {
+func Parse(r io.ReaderAt, size int64) (*File, error) { return parse(r, size, false) }
+
+// ParseInPlace parses as Parse does, but leaves the entries of the dynamic
+// symbol table, the string table and DT_VERSYM where they are: it checks
+// where those tables lie and reads only the strings the dynamic segment
+// and the version tables name. Dynamic.Symbols is nil; a loader reads the
+// symbols in the mapped image through Dynamic.SymbolsIn, which checks each
+// entry when it is read, with the errors Parse would have given. It is
+// what a loader needs: a large library's tables are never copied.
+func ParseInPlace(r io.ReaderAt, size int64) (*File, error) { return parse(r, size, true) }
+
+func parse(r io.ReaderAt, size int64, inPlace bool) (*File, error) {
 	if size < 0 {
 		return nil, malformed(-1, "file size", uint64(size), "is negative")
 	}
-	p := &parser{r: r, size: size, ps: PageSize(), f: &File{Size: size}}
+	p := &parser{r: r, size: size, ps: PageSize(), f: &File{Size: size}, inPlace: inPlace}
 	if err := p.header(); err != nil {
 		return nil, err
 	}
@@ -132,6 +143,11 @@ type parser struct {
 	dynIdx  int   // index in f.Progs of PT_DYNAMIC
 
 	win window // cache for walking linked structures
+	// strWin caches the string table for ParseInPlace's strings, apart
+	// from win, whose bytes a walk holds while it reads a name.
+	strWin window
+
+	inPlace bool // ParseInPlace: symbols, strings and versyms stay in the file
 }
 
 var le = binary.LittleEndian

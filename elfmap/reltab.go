@@ -65,6 +65,48 @@ type Relocs struct {
 	Relr   []uint64 // DT_RELR, raw entries (addresses and bitmaps)
 }
 
+// readTable reads table t (named what) of f from r, the file f was parsed
+// from.
+func (f *File) readTable(r io.ReaderAt, what string, t Table) ([]byte, error) {
+	if t.Size == 0 {
+		return nil, nil
+	}
+	if uint64(f.Size) < t.Size || t.Off > uint64(f.Size)-t.Size {
+		return nil, malformed(-1, what, t.Off, "table of %#x bytes ends beyond the file size %#x", t.Size, f.Size)
+	}
+	b := make([]byte, t.Size)
+	if n, err := r.ReadAt(b, int64(t.Off)); n != len(b) {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("elfmap: read %s at %#x: %w", what, t.Off, err)
+	}
+	return b, nil
+}
+
+// SymbolsFrom reads the symbol, string and version tables of f from r, the
+// file f was parsed from (by Parse or ParseInPlace), and returns a SymTab
+// over the copies: for a tool that has the file but no mapped image.
+func (f *File) SymbolsFrom(r io.ReaderAt) (SymTab, error) {
+	d := f.Dynamic
+	if d == nil {
+		return SymTab{}, nil
+	}
+	syms, err := f.readTable(r, "DT_SYMTAB", d.SymTab)
+	if err != nil {
+		return SymTab{}, err
+	}
+	strs, err := f.readTable(r, "DT_STRTAB", d.StrTab)
+	if err != nil {
+		return SymTab{}, err
+	}
+	versym, err := f.readTable(r, "DT_VERSYM", d.VersymTab)
+	if err != nil {
+		return SymTab{}, err
+	}
+	return SymTab{d: d, syms: syms, strs: strs, versym: versym}, nil
+}
+
 // ReadRelocs reads and decodes the relocation tables of f from r, the
 // file f was parsed from (their bounds were checked by Parse).
 func (f *File) ReadRelocs(r io.ReaderAt) (*Relocs, error) {
@@ -73,22 +115,7 @@ func (f *File) ReadRelocs(r io.ReaderAt) (*Relocs, error) {
 	if d == nil {
 		return rs, nil
 	}
-	read := func(what string, t Table) ([]byte, error) {
-		if t.Size == 0 {
-			return nil, nil
-		}
-		if uint64(f.Size) < t.Size || t.Off > uint64(f.Size)-t.Size {
-			return nil, malformed(-1, what, t.Off, "table of %#x bytes ends beyond the file size %#x", t.Size, f.Size)
-		}
-		b := make([]byte, t.Size)
-		if n, err := r.ReadAt(b, int64(t.Off)); n != len(b) {
-			if err == nil || err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, fmt.Errorf("elfmap: read %s at %#x: %w", what, t.Off, err)
-		}
-		return b, nil
-	}
+	read := func(what string, t Table) ([]byte, error) { return f.readTable(r, what, t) }
 	decode := func(b []byte) []Rela {
 		v := RelaView(b)
 		if v.Len() == 0 {

@@ -2,6 +2,7 @@ package elfmap
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -102,6 +103,7 @@ func TestRelocViewsOfRealObjects(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkRelocViews(t, f, data)
+			checkSymViews(t, f, data)
 		})
 	}
 }
@@ -124,6 +126,104 @@ func TestTableIn(t *testing.T) {
 		b, ok := c.tab.In(mem, 0x1000)
 		if ok != c.ok || (ok && uint64(len(b)) != c.tab.Size) {
 			t.Errorf("%+v.In = %d bytes, %v; want ok %v", c.tab, len(b), ok, c.ok)
+		}
+	}
+}
+
+// checkSymViews checks ParseInPlace and SymTab against Parse's decoded
+// model of an accepted file: the same File but for the symbols, and every
+// symbol and every lookup in place the same as decoded.
+func checkSymViews(t testing.TB, f *File, data []byte) {
+	t.Helper()
+	g, err := ParseInPlace(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatalf("ParseInPlace refuses what Parse accepts: %v", err)
+	}
+	if g.Dynamic.Symbols != nil {
+		t.Fatal("ParseInPlace decoded the symbols")
+	}
+	fd, gd := f.Dynamic, g.Dynamic
+	if gd.SymTab != fd.SymTab || gd.StrTab != fd.StrTab || gd.VersymTab != fd.VersymTab || gd.RelaTab != fd.RelaTab ||
+		!equalStrings(gd.Needed, fd.Needed) || gd.Soname != fd.Soname || gd.HasVersioning != fd.HasVersioning {
+		t.Fatalf("ParseInPlace's Dynamic differs from Parse's:\n%+v\n%+v", gd, fd)
+	}
+	if f.MaxVaddr-f.MinVaddr > 64<<20 {
+		return
+	}
+	plan, err := NewPlan(g, PlanOptions{})
+	if err != nil {
+		return
+	}
+	img, err := MapBytes(plan, data)
+	if err != nil {
+		t.Fatalf("MapBytes: %v", err)
+	}
+	defer img.Unmap()
+	st, err := gd.SymbolsIn(img.Mem(), plan.MinVaddr)
+	if err != nil {
+		t.Fatalf("SymbolsIn: %v", err)
+	}
+	if st.Len() != len(fd.Symbols) {
+		t.Fatalf("%d symbols in place, %d decoded", st.Len(), len(fd.Symbols))
+	}
+	for i := range fd.Symbols {
+		s, err := st.Symbol(i)
+		if err != nil {
+			t.Fatalf("symbol %d in place: %v", i, err)
+		}
+		if s != fd.Symbols[i] {
+			t.Fatalf("symbol %d in place %+v, decoded %+v", i, s, fd.Symbols[i])
+		}
+		for _, ver := range []string{"", s.Version} {
+			wi, wok := fd.Lookup(s.Name, ver)
+			gi, gok := st.Lookup(s.Name, ver)
+			if wi != gi || wok != gok {
+				t.Fatalf("Lookup(%q, %q) in place = %d, %v; decoded %d, %v", s.Name, ver, gi, gok, wi, wok)
+			}
+		}
+	}
+}
+
+// checkInPlace reads every symbol of a file ParseInPlace accepts (which
+// may be one Parse refuses, for a symbol it never reads) in a mapped image:
+// never a panic, every refusal a *FormatError.
+func checkInPlace(t testing.TB, data []byte) {
+	t.Helper()
+	g, err := ParseInPlace(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		var fe *FormatError
+		if !errors.As(err, &fe) {
+			t.Fatalf("ParseInPlace refusal %v (%T) is not a *FormatError", err, err)
+		}
+		return
+	}
+	if g.MaxVaddr-g.MinVaddr > 64<<20 {
+		return
+	}
+	plan, err := NewPlan(g, PlanOptions{})
+	if err != nil {
+		return
+	}
+	img, err := MapBytes(plan, data)
+	if err != nil {
+		t.Fatalf("MapBytes: %v", err)
+	}
+	defer img.Unmap()
+	st, err := g.Dynamic.SymbolsIn(img.Mem(), plan.MinVaddr)
+	if err != nil {
+		t.Fatalf("SymbolsIn of an accepted file: %v", err)
+	}
+	for i := 0; i < st.Len() && i < 1<<12; i++ {
+		s, err := st.Symbol(i)
+		if err != nil {
+			var fe *FormatError
+			if !errors.As(err, &fe) || !errors.Is(err, ErrMalformed) {
+				t.Fatalf("symbol %d: %v is not a malformed *FormatError", i, err)
+			}
+			continue
+		}
+		if j, ok := st.Lookup(s.Name, s.Version); ok && j >= st.Len() {
+			t.Fatalf("Lookup(%q) = %d of %d symbols", s.Name, j, st.Len())
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package elfmap
 
 import (
+	"bytes"
 	"debug/elf"
 	"strconv"
 	"strings"
@@ -57,6 +58,10 @@ func (p *parser) dynSymbols(ds *dynState, d *Dynamic) error {
 	off, err := p.table(ds, tSymtab, -1, size)
 	if err != nil {
 		return err
+	}
+	d.SymTab = Table{Vaddr: ds.val(tSymtab), Off: off, Size: size}
+	if p.inPlace {
+		return nil
 	}
 	raw, err := p.readAt("DT_SYMTAB", off, size)
 	if err != nil {
@@ -132,19 +137,49 @@ func (ds *dynState) cstr(off uint64) (string, bool) {
 
 // strErr is the error for a string offset cstr refused.
 func (ds *dynState) strErr(field string, fieldOff int64, off uint64) error {
-	if off >= uint64(len(ds.strs)) {
-		return malformed(fieldOff, field, off, "string offset is beyond DT_STRSZ %#x", len(ds.strs))
+	return strError(field, fieldOff, off, ds.val(tStrsz))
+}
+
+// strError is the error for a string at offset off that is not inside a
+// string table of strsz bytes or not NUL-terminated in it.
+func strError(field string, fieldOff int64, off, strsz uint64) error {
+	if off >= strsz {
+		return malformed(fieldOff, field, off, "string offset is beyond DT_STRSZ %#x", strsz)
 	}
 	return malformed(fieldOff, field, off, "string is not NUL-terminated before the end of the string table")
 }
 
-// str is cstr returning strErr's error.
-func (ds *dynState) str(field string, fieldOff int64, off uint64) (string, error) {
-	s, ok := ds.cstr(off)
-	if !ok {
+// str returns the string at offset off of the string table, named by
+// field (at fieldOff) in errors: from the table read whole, or, parsing in
+// place, read alone (a copy).
+func (p *parser) str(ds *dynState, field string, fieldOff int64, off uint64) (string, error) {
+	if !p.inPlace {
+		s, ok := ds.cstr(off)
+		if !ok {
+			return "", ds.strErr(field, fieldOff, off)
+		}
+		return s, nil
+	}
+	strsz := ds.val(tStrsz)
+	if off >= strsz {
 		return "", ds.strErr(field, fieldOff, off)
 	}
-	return s, nil
+	// Most strings are short: read a little, then the rest of the table.
+	for n := min(strsz-off, 256); ; n = strsz - off {
+		b, _, ok, err := p.atIn(&p.strWin, ds.val(tStrtab)+off, n) // inside the table, checked
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return "", ds.strErr(field, fieldOff, off)
+		}
+		if i := bytes.IndexByte(b, 0); i >= 0 {
+			return string(b[:i]), nil
+		}
+		if n == strsz-off {
+			return "", ds.strErr(field, fieldOff, off)
+		}
+	}
 }
 
 // Lookup returns the index in d.Symbols of the definition of name that an
@@ -173,6 +208,14 @@ func (d *Dynamic) Lookup(name, version string) (index int, ok bool) {
 // matches, hidden or not; failing that, an unversioned default definition
 // does. Lookup allocates nothing.
 func (d *Dynamic) LookupHashed(name string, gnu, sysv uint32, version string) (index int, ok bool) {
+	return d.walkHash(gnu, sysv, len(d.Symbols), func(i int) matchKind { return d.match(i, name, version) })
+}
+
+// walkHash walks the chain of the hash table d has (GNU, else System V)
+// for a name of the given hashes, over a table of nsyms symbols, and
+// returns the first symbol match accepts, else the first it would take
+// as the fallback.
+func (d *Dynamic) walkHash(gnu, sysv uint32, nsyms int, match func(i int) matchKind) (int, bool) {
 	fallback := -1
 	if g := d.GNUHash; g != nil {
 		if len(g.Bloom) == 0 || len(g.Buckets) == 0 {
@@ -191,10 +234,17 @@ func (d *Dynamic) LookupHashed(name string, gnu, sysv uint32, version string) (i
 		}
 		// The chain holds each symbol's hash with the low bit replaced by
 		// an end-of-chain marker.
-		for ; i >= g.SymOffset && int(i-g.SymOffset) < len(g.Chain) && int(i) < len(d.Symbols); i++ {
+		for ; i >= g.SymOffset && int(i-g.SymOffset) < len(g.Chain) && int(i) < nsyms; i++ {
 			h := g.Chain[i-g.SymOffset]
-			if h|1 == gnu|1 && d.match(int(i), name, version, &fallback) {
-				return int(i), true
+			if h|1 == gnu|1 {
+				switch match(int(i)) {
+				case matchYes:
+					return int(i), true
+				case matchFallback:
+					if fallback < 0 {
+						fallback = int(i)
+					}
+				}
 			}
 			if h&1 != 0 {
 				break
@@ -206,9 +256,14 @@ func (d *Dynamic) LookupHashed(name string, gnu, sysv uint32, version string) (i
 		}
 		i := h.Buckets[sysv%uint32(len(h.Buckets))]
 		// A chain is at most nchain long; a longer walk is a cycle.
-		for steps := 0; i != 0 && steps < len(h.Chains) && int(i) < len(h.Chains) && int(i) < len(d.Symbols); steps++ {
-			if d.match(int(i), name, version, &fallback) {
+		for steps := 0; i != 0 && steps < len(h.Chains) && int(i) < len(h.Chains) && int(i) < nsyms; steps++ {
+			switch match(int(i)) {
+			case matchYes:
 				return int(i), true
+			case matchFallback:
+				if fallback < 0 {
+					fallback = int(i)
+				}
 			}
 			i = h.Chains[i]
 		}
@@ -216,30 +271,43 @@ func (d *Dynamic) LookupHashed(name string, gnu, sysv uint32, version string) (i
 	return fallback, fallback >= 0
 }
 
-// match reports whether symbol i is a definition of name at version. When
-// it is not but would do as the unversioned fallback, and no fallback has
-// been found yet, it records i in *fallback.
-func (d *Dynamic) match(i int, name, version string, fallback *int) bool {
+// matchKind is what a symbol is to a lookup.
+type matchKind uint8
+
+const (
+	matchNo       matchKind = iota
+	matchYes                // a definition of the name at the version
+	matchFallback           // an unversioned default definition: taken when no exact one is found
+)
+
+// match tells what symbol i is to a lookup of name at version.
+func (d *Dynamic) match(i int, name, version string) matchKind {
 	s := &d.Symbols[i]
-	if s.Shndx == elf.SHN_UNDEF || s.Local || s.Name != name {
-		return false
+	if s.Local || s.Name != name {
+		return matchNo
 	}
-	switch s.Bind {
+	return matchDef(s.Shndx, s.Bind, s.Type, s.Hidden, s.Version, version)
+}
+
+// matchDef is match on a symbol whose name matched and that is not
+// versym-local: glibc's check_match on the rest of its fields.
+func matchDef(shndx elf.SectionIndex, bind elf.SymBind, typ elf.SymType, hidden bool, symVersion, version string) matchKind {
+	if shndx == elf.SHN_UNDEF {
+		return matchNo
+	}
+	switch bind {
 	case elf.STB_GLOBAL, elf.STB_WEAK, stbGNUUnique:
 	default:
-		return false
+		return matchNo
 	}
-	if s.Type == elf.STT_SECTION || s.Type == elf.STT_FILE {
-		return false
+	if typ == elf.STT_SECTION || typ == elf.STT_FILE {
+		return matchNo
 	}
-	if version == "" {
-		return !s.Hidden
+	switch {
+	case version == "" && !hidden, version != "" && symVersion == version:
+		return matchYes
+	case version != "" && symVersion == "" && !hidden:
+		return matchFallback
 	}
-	if s.Version == version {
-		return true
-	}
-	if s.Version == "" && !s.Hidden && *fallback < 0 {
-		*fallback = i
-	}
-	return false
+	return matchNo
 }

@@ -82,6 +82,14 @@ type Dynamic struct {
 	GNUHash *GNUHash  // nil when the object has no DT_GNU_HASH
 	Hash    *SysVHash // nil when the object has no DT_HASH
 
+	// Where the symbol, string and version tables are (VersymTab is the
+	// zero Table without DT_VERSYM): Dynamic.SymbolsIn reads them in a
+	// mapped image.
+	SymTab, StrTab, VersymTab Table
+	// versions are the version indexes DT_VERDEF and DT_VERNEED define,
+	// by index (nil entries are undefined).
+	versions []*verEntry
+
 	// Where the relocation tables are; File.ReadRelocs decodes them.
 	RelaTab   Table // DT_RELA
 	JmpRelTab Table // DT_JMPREL (DT_PLTREL must be DT_RELA)

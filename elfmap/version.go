@@ -76,6 +76,12 @@ func (p *parser) dynVersions(ds *dynState, d *Dynamic) error {
 	if err != nil {
 		return err
 	}
+	d.VersymTab = Table{Vaddr: ds.val(tVersym), Off: off, Size: size}
+	d.versions = tab
+	if p.inPlace {
+		d.HasVersioning = true
+		return nil
+	}
 	raw, err := p.readAt("DT_VERSYM", off, size)
 	if err != nil {
 		return err
@@ -200,9 +206,9 @@ func (p *parser) verdefs(ds *dynState, ents []verEntry) ([]verEntry, error) {
 		if !ok {
 			return malformed(o+12, name("vd_aux"), uint64(aux), "the name entry is not inside the file bytes of a PT_LOAD")
 		}
-		vname, ok := ds.cstr(uint64(le.Uint32(a)))
-		if !ok {
-			return ds.strErr(name("vda_name"), int64(aoff), uint64(le.Uint32(a)))
+		vname, err := p.str(ds, name("vda_name"), int64(aoff), uint64(le.Uint32(a)))
+		if err != nil {
+			return err
 		}
 		if flags&uint16(elf.VER_FLG_BASE) == 0 && ndx != verNdxGlobal {
 			ents = append(ents, verEntry{ndx: ndx, name: vname, field: name("vd_ndx"), off: o + 4})
@@ -236,9 +242,9 @@ func (p *parser) verneeds(ds *dynState, ents []verEntry) ([]verEntry, error) {
 			return malformed(o, name("vn_version"), uint64(v), "is not 1")
 		}
 		cnt, fileOff, aux := le.Uint16(b[2:]), le.Uint32(b[4:]), le.Uint32(b[8:])
-		file, ok := ds.cstr(uint64(fileOff))
-		if !ok {
-			return ds.strErr(name("vn_file"), o+4, uint64(fileOff))
+		file, err := p.str(ds, name("vn_file"), o+4, uint64(fileOff))
+		if err != nil {
+			return err
 		}
 		if budget -= int(cnt); budget < 0 {
 			return malformed(o+2, name("vn_cnt"), uint64(cnt), "more than %d needed versions in all", maxVersions)
@@ -256,9 +262,9 @@ func (p *parser) verneeds(ds *dynState, ents []verEntry) ([]verEntry, error) {
 			},
 		}, func(j int, _ uint64, a []byte, ao int64) error {
 			other, nameOff := le.Uint16(a[6:]), le.Uint32(a[8:])
-			vname, ok := ds.cstr(uint64(nameOff))
-			if !ok {
-				return ds.strErr(auxPrefix(j)+".vna_name", ao+8, uint64(nameOff))
+			vname, err := p.str(ds, auxPrefix(j)+".vna_name", ao+8, uint64(nameOff))
+			if err != nil {
+				return err
 			}
 			if other&0x7fff < 2 {
 				return malformed(ao+6, auxPrefix(j)+".vna_other", uint64(other), "version indexes 0 and 1 are reserved")

@@ -257,8 +257,11 @@ func (c *child) start(run []unix.SockFilter) reply {
 		return nil
 	}
 	lo := c.req.Loader
+	// TombstoneBudget 1: the child loads its plugin once and exits when
+	// it is closed, so a closed image is never reused, and the loader
+	// keeps no descriptor of the file for it (the child holds none).
 	l := loader.New(loader.Options{SearchPath: lo.SearchPath, GuardSize: lo.GuardSize, NoHostC: lo.NoHostC,
-		AllowC: lo.AllowC, AllowWriteExec: lo.AllowWriteExec, TombstoneBudget: lo.TombstoneBudget,
+		AllowC: lo.AllowC, AllowWriteExec: lo.AllowWriteExec, TombstoneBudget: 1,
 		KeepAfterFault: true, // the host decides about quarantine
 		BeforeCode:     tighten})
 	c.l = l

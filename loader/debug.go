@@ -39,7 +39,7 @@ func debugAdd(objs []*object) {
 		info := o.debugInfo()
 		debugMu.Lock()
 		if profiling {
-			info.Symbols = o.p.symbolTable(o.path)
+			info.Symbols = o.symbolTable()
 		}
 		debugRegs[o] = sandbox.AddDebugObject(info)
 		debugMu.Unlock()
@@ -112,11 +112,13 @@ func (o *object) debugInfo() *sandbox.DebugInfo {
 	return info
 }
 
-// symbolTable returns p's functions, built once: the defined STT_FUNC and
-// STT_GNU_IFUNC symbols with a size inside an executable segment, from the
-// dynamic symbol table and, when the file at path has one, from .symtab
-// (static functions; see fileFuncs). debugMu is held.
-func (p *parsed) symbolTable(path string) *sandbox.SymbolTable {
+// symbolTable returns the functions of o's file, built once per parsed
+// file: the defined STT_FUNC and STT_GNU_IFUNC symbols with a size inside
+// an executable segment, from the dynamic symbol table (read in o's image)
+// and, when the file has one, from .symtab (static functions; see
+// fileFuncs). debugMu is held; o is mapped.
+func (o *object) symbolTable() *sandbox.SymbolTable {
+	p, path := o.p, o.path
 	if t := debugSyms[p]; t != nil {
 		return t
 	}
@@ -132,9 +134,14 @@ func (p *parsed) symbolTable(path string) *sandbox.SymbolTable {
 		seen[value] = true
 		syms = append(syms, sandbox.DebugSymbol{Name: name, Addr: uintptr(value), Size: uintptr(size)})
 	}
-	for i := range p.file.Dynamic.Symbols {
-		s := &p.file.Dynamic.Symbols[i]
-		add(s.Name, s.Value, s.Size, s.Type, s.Shndx == elf.SHN_UNDEF)
+	for i := 1; i < o.syms.Len(); i++ {
+		value, size, typ, defined := o.syms.Value(i)
+		if !defined || size == 0 || (typ != elf.STT_FUNC && typ != elf.STT_GNU_IFUNC) {
+			continue
+		}
+		if name, err := o.syms.Name(i); err == nil {
+			add(name, value, size, typ, false)
+		}
 	}
 	for _, s := range fileFuncs(path) {
 		add(s.Name, s.Value, s.Size, elf.ST_TYPE(s.Info), s.Section == elf.SHN_UNDEF)
@@ -199,7 +206,7 @@ func EnableProfiling() error {
 	if !profiling {
 		profiling = true
 		for o, d := range debugRegs {
-			d.SetSymbols(o.p.symbolTable(o.path))
+			d.SetSymbols(o.symbolTable())
 		}
 	}
 	return nil

@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"debug/elf"
 	"fmt"
 	"sort"
 	"strings"
@@ -14,12 +13,13 @@ import (
 type describer struct {
 	o    *object
 	once sync.Once
-	syms []symEntry // defined symbols by address, built on the first fault
+	syms []symEntry    // defined symbols by address, built on the first fault
+	tab  elfmap.SymTab // the object's symbols, whose names are read when asked
 }
 
 type symEntry struct {
-	addr uint64 // relative to the load base
-	name string
+	addr  uint64 // relative to the load base
+	index int    // in tab
 }
 
 // Name returns the object's name.
@@ -47,12 +47,11 @@ func (d *describer) DescribeAddr(addr uintptr) string {
 func (d *describer) SymbolAt(pc uintptr) (string, uintptr, bool) {
 	o := d.o
 	d.once.Do(func() {
-		for i := range o.p.file.Dynamic.Symbols {
-			s := &o.p.file.Dynamic.Symbols[i]
-			if s.Shndx == elf.SHN_UNDEF || s.Shndx == elf.SHN_ABS || s.Name == "" || s.Type == elf.STT_TLS {
-				continue
+		d.tab = o.syms
+		for i := 1; i < d.tab.Len(); i++ {
+			if value, _, _, defined := d.tab.Value(i); defined {
+				d.syms = append(d.syms, symEntry{value, i})
 			}
-			d.syms = append(d.syms, symEntry{s.Value, s.Name})
 		}
 		sort.Slice(d.syms, func(i, j int) bool { return d.syms[i].addr < d.syms[j].addr })
 	})
@@ -65,7 +64,11 @@ func (d *describer) SymbolAt(pc uintptr) (string, uintptr, bool) {
 		return "", 0, false
 	}
 	s := d.syms[i-1]
-	return s.name, uintptr(rel - s.addr), true
+	name, err := d.tab.Name(s.index)
+	if err != nil {
+		return "", 0, false
+	}
+	return name, uintptr(rel - s.addr), true
 }
 
 // tombstone describes the reserved range of a closed object.

@@ -264,11 +264,14 @@ func (l *Loader) dlsym(caller *object, h uint64, name, version string) (uintptr,
 func scopeSymbol(scope []*object, name, version string) (uintptr, bool, error) {
 	hash := newNameHash(name)
 	for _, d := range scope {
-		i, ok := hash.lookup(d.p.file.Dynamic, version)
+		i, ok := hash.lookup(d.syms, version)
 		if !ok {
 			continue
 		}
-		s := &d.p.file.Dynamic.Symbols[i]
+		s, err := d.def(i)
+		if err != nil {
+			return 0, false, err
+		}
 		if s.Shndx == elf.SHN_UNDEF {
 			continue
 		}

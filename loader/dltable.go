@@ -239,8 +239,11 @@ func (o *object) imagePhdrs() (uintptr, bool) {
 func (o *object) scopeFunc(name string) uintptr {
 	h := newNameHash(name)
 	for _, d := range o.scope {
-		if i, ok := h.lookup(d.p.file.Dynamic, ""); ok {
-			s := &d.p.file.Dynamic.Symbols[i]
+		if i, ok := h.lookup(d.syms, ""); ok {
+			s, err := d.def(i)
+			if err != nil {
+				return 0
+			}
 			if s.Type != elf.STT_FUNC || !inSpans(d.p.exec, s.Value, 1) {
 				return 0
 			}
@@ -276,7 +279,7 @@ loop:
 			strsz, have = v, have|4
 		}
 	}
-	n := uint64(len(o.p.file.Dynamic.Symbols))
+	n := uint64(o.syms.Len())
 	if have != 7 || !inSpans(o.p.readable, symtab, n*24) || !inSpans(o.p.readable, strtab, strsz) {
 		return
 	}

@@ -34,7 +34,7 @@ func cachedParse(key fileKey, r fdReader, size int64) (*elfmap.File, error) {
 	}
 	// Parsed without the lock: two goroutines that miss together both
 	// parse, and the second result replaces the first, which is equal.
-	f, err := elfmap.Parse(r, size)
+	f, err := elfmap.ParseInPlace(r, size)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,7 @@ func cachedParse(key fileKey, r fdReader, size int64) (*elfmap.File, error) {
 }
 
 // ParseOpen returns the parsed description of the regular file fh, as
-// elfmap.Parse gives it, from the process's cache of parsed files when the
+// elfmap.ParseInPlace gives it (the symbols are left in the file), from the process's cache of parsed files when the
 // same file (device, inode, size, modification time) was parsed before by
 // this function or by any Loader, so that a program that inspects a file
 // and then loads it parses it once. The File is shared: it must not be
@@ -67,40 +67,31 @@ func ParseOpen(fh *os.File) (*elfmap.File, error) {
 	return cachedParse(statKey(&st), fdReader(fh.Fd()), st.Size)
 }
 
-// parsePath is elfmap.ParseFile through the process's cache.
-func parsePath(path string) (*elfmap.File, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("elfmap: %w", err)
-	}
-	defer fh.Close()
-	f, err := ParseOpen(fh)
-	if err != nil {
-		return nil, fmt.Errorf("parse %s: %w", path, err)
-	}
-	return f, nil
-}
-
 // readPristine returns p's pristine copy, reading it the first time it is
 // asked for, when the first image of the file is parked (not at load: a
-// process that never closes a plugin never pays for it). It is read from
-// path only if that is still the file p was parsed from; without it
-// (changed, gone, LoadBytes, writable part over 16 MiB) closed images are
-// tombstoned and every load maps afresh. l.mu is held.
-func (p *parsed) readPristine(path string) *elfmap.Pristine {
-	if p.pristineRead || path == "" {
+// process that never closes a plugin never pays for it), through the
+// descriptor kept since the load, and only if the file is still the one
+// p was parsed from. Without it (changed, LoadBytes, writable part over
+// 16 MiB) closed images are tombstoned and every load maps afresh. l.mu
+// is held.
+func (p *parsed) readPristine() *elfmap.Pristine {
+	if p.pristineRead || p.fd < 0 {
 		return p.pristine
 	}
 	p.pristineRead = true
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return nil
-	}
-	defer unix.Close(fd)
+	defer p.closeFD()
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || statKey(&st) != p.key {
+	if err := unix.Fstat(p.fd, &st); err != nil || statKey(&st) != p.key {
 		return nil
 	}
-	p.pristine, _ = elfmap.ReadPristine(p.plan, fdReader(fd))
+	p.pristine, _ = elfmap.ReadPristine(p.plan, fdReader(p.fd))
 	return p.pristine
+}
+
+// closeFD closes the descriptor p keeps for its pristine copy, if any.
+func (p *parsed) closeFD() {
+	if p.fd >= 0 {
+		unix.Close(p.fd)
+		p.fd = -1
+	}
 }

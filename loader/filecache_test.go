@@ -2,6 +2,7 @@ package loader
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -161,4 +162,19 @@ func TestPristineReadAtFirstPark(t *testing.T) {
 	if len(l.tombs) != 1 || l.tombs[0].p != pp {
 		t.Fatalf("%d tombstones, want the parked image", len(l.tombs))
 	}
+}
+
+// parsePath is elfmap.ParseInPlace of the file at path through the
+// process's cache.
+func parsePath(path string) (*elfmap.File, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("elfmap: %w", err)
+	}
+	defer fh.Close()
+	f, err := ParseOpen(fh)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	return f, nil
 }

@@ -187,14 +187,21 @@ type parsed struct {
 	// later load of the same file reuses the oldest parked image instead
 	// of mapping a new one (see reuseTomb).
 	pristine *elfmap.Pristine
-	// key is the file's identity (files only): the pristine copy is
-	// read when the first image of the file is parked, from the file if
-	// it is still the same (see readPristine).
+	// key is the file's identity (files only). The pristine copy is
+	// read when the first image of the file is parked, through fd (a
+	// descriptor of the file kept from the load until then, -1 when
+	// none: an isolated child may open nothing once it runs plugin code)
+	// if the file is still the same (see readPristine).
 	key          fileKey
+	fd           int
 	pristineRead bool
+	// names are the names of the symbols relocations named, by index,
+	// decoded from an image once (see object.importSymbol).
+	names map[uint32]string
 	// state is the object's persistent state region (state.go), nil
-	// when it declares none.
-	state *stateRegion
+	// when it declares none; found by checkState in the first image.
+	state        *stateRegion
+	stateChecked bool
 }
 
 // prepare checks that f is something the loader can load and derives the
@@ -214,7 +221,7 @@ func (l *Loader) prepare(f *elfmap.File) (*parsed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
-	p := &parsed{file: f, plan: plan}
+	p := &parsed{file: f, plan: plan, fd: -1}
 	for _, ld := range f.Loads {
 		if ld.Memsz == 0 {
 			continue
@@ -236,9 +243,8 @@ func (l *Loader) prepare(f *elfmap.File) (*parsed, error) {
 		return nil, &elfmap.FormatError{Off: -1, Field: "PT_TLS p_vaddr", Value: t.Vaddr,
 			Msg: fmt.Sprintf("template [%#x,+%#x) is not inside a readable PT_LOAD", t.Vaddr, t.Filesz), Err: elfmap.ErrMalformed}
 	}
-	if p.state, err = findStateRegion(f, p.writable, p.readable); err != nil {
-		return nil, err
-	}
+	// The state region (state.go) is found in the first image mapped
+	// (see checkState): the symbols are read there.
 	return p, nil
 }
 
@@ -279,8 +285,16 @@ func (l *Loader) openFile(path string) (fd int, key fileKey, p *parsed, err erro
 		return -1, key, nil, &RefusedError{Path: path, Err: err}
 	}
 	p.key = key
+	// A descriptor for the pristine copy, only when a closed image of
+	// the file can be parked at all (see retire).
+	if p.plan.Size <= l.opts.TombstoneBudget {
+		if p.fd, err = unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0); err != nil {
+			p.fd = -1 // no pristine copy: closed images are tombstoned
+		}
+	}
 	if len(l.files) >= maxCachedFiles {
-		for k := range l.files { // drop an arbitrary entry
+		for k, old := range l.files { // drop an arbitrary entry
+			old.closeFD()
 			delete(l.files, k)
 			break
 		}
@@ -454,7 +468,7 @@ func (l *Loader) loadBytes(ctx context.Context, name string, image []byte, st st
 	if !sandbox.Supported {
 		return nil, fmt.Errorf("loader: load %s: %w", name, sandbox.ErrUnsupported)
 	}
-	ef, err := elfmap.Parse(bytes.NewReader(image), int64(len(image)))
+	ef, err := elfmap.ParseInPlace(bytes.NewReader(image), int64(len(image)))
 	if err != nil {
 		return nil, fmt.Errorf("loader: load %s: %w", name, err)
 	}
@@ -753,7 +767,7 @@ func (l *Loader) retire(o *object) {
 	// the same file can reuse it once it is the oldest tombstone, due for
 	// release anyway; without a pristine copy it is dropped for good.
 	park := o.img.Tombstone
-	if o.p.readPristine(o.path) != nil {
+	if o.p.readPristine() != nil {
 		park = o.img.Park
 	}
 	if err := park(); err != nil {
@@ -761,7 +775,7 @@ func (l *Loader) retire(o *object) {
 		o.unmap()
 		return
 	}
-	o.mem = nil
+	o.mem, o.syms = nil, elfmap.SymTab{}
 	l.host.drop(o) // its code can no longer call host functions
 	o.reg.Replace(tombstone{name: o.name})
 	l.tombs = append(l.tombs, o)
@@ -801,7 +815,12 @@ func (l *Loader) reuseTomb(p *parsed, path, name string) *object {
 	if s := p.file.Dynamic.Soname; s != "" {
 		name = s
 	}
-	o := &object{l: l, name: name, path: path, p: p, img: t.img, base: uint64(t.img.Base()), mem: t.img.Mem(), reg: t.reg}
+	syms, err := p.file.Dynamic.SymbolsIn(t.img.Mem(), p.plan.MinVaddr)
+	if err != nil { // it was found in this image when the image was new
+		t.unmap()
+		return nil
+	}
+	o := &object{l: l, name: name, path: path, p: p, img: t.img, base: uint64(t.img.Base()), mem: t.img.Mem(), syms: syms, reg: t.reg}
 	t.img, t.reg = nil, nil
 	o.reg.Replace(&describer{o: o})
 	return o
@@ -838,6 +857,9 @@ func (l *Loader) CloseContext(ctx context.Context) error {
 		t.unmap()
 	}
 	l.tombs, l.tombSz = nil, 0
+	for _, p := range l.files {
+		p.closeFD()
+	}
 	l.files = map[fileKey]*parsed{}
 	l.opCtx = nil
 	l.mu.Unlock()

@@ -23,7 +23,8 @@ type object struct {
 	p           *parsed
 	img         *elfmap.Image
 	base        uint64
-	mem         []byte // img.Mem(), nil once retired
+	mem         []byte        // img.Mem(), nil once retired
+	syms        elfmap.SymTab // its dynamic symbols, read in mem; the zero SymTab once retired
 	reg         *sandbox.Registration
 	tls         *sandbox.TLSModule // its PT_TLS module from link to retirement, else nil
 	dl          sandbox.DLObject   // its entry in the object table from link to retirement (dltable.go)
@@ -58,6 +59,14 @@ func (l *Loader) newObject(p *parsed, path, name string, mapFn func(*elfmap.Plan
 	if o.mem == nil {
 		img.Unmap()
 		return nil, fmt.Errorf("map: image has no memory")
+	}
+	if o.syms, err = p.file.Dynamic.SymbolsIn(o.mem, p.plan.MinVaddr); err != nil {
+		img.Unmap()
+		return nil, fmt.Errorf("map: %w", err)
+	}
+	if err := p.checkState(o.syms); err != nil {
+		img.Unmap()
+		return nil, &RefusedError{Path: path, Err: err}
 	}
 	plan := p.plan
 	lo := uintptr(int64(img.Base()) + plan.Start)
@@ -106,7 +115,7 @@ func (o *object) unmap() {
 	o.debugRemove()
 	o.freeTLS()
 	o.l.dlRetire(o)
-	o.mem = nil
+	o.mem, o.syms = nil, elfmap.SymTab{}
 	o.l.host.drop(o)
 	o.reg.Unregister()
 	if err := o.img.Unmap(); err != nil {
@@ -124,7 +133,7 @@ func (l *Loader) link(o *object) error {
 		minVaddr: o.p.plan.MinVaddr,
 		writable: o.p.writable,
 		exec:     o.p.exec,
-		nsyms:    len(f.Dynamic.Symbols),
+		nsyms:    o.syms.Len(),
 		tlsMod:   o.tlsID(),
 		resolve:  func(sym uint32) (symValue, error) { return l.resolve(o, sym) },
 		callResolver: func(addr uint64) (uint64, error) {
@@ -276,7 +285,10 @@ func (l *Loader) ctorCtx() context.Context {
 // symbolAddr returns the absolute address of o's symbol i (calling the
 // resolver of an IFUNC symbol).
 func (o *object) symbolAddr(i int) (uintptr, error) {
-	s := &o.p.file.Dynamic.Symbols[i]
+	s, err := o.symbol(i)
+	if err != nil {
+		return 0, err
+	}
 	addr := o.base + s.Value
 	if s.Type == elf.STT_GNU_IFUNC {
 		if !inSpans(o.p.exec, s.Value, 1) {
@@ -292,4 +304,44 @@ func (o *object) symbolAddr(i int) (uintptr, error) {
 		return uintptr(r.Int), nil
 	}
 	return uintptr(addr), nil
+}
+
+// symbol decodes o's symbol i (0 <= i < o.syms.Len()) from its image.
+func (o *object) symbol(i int) (elfmap.Symbol, error) {
+	s, err := o.syms.Symbol(i)
+	if err != nil {
+		return s, fmt.Errorf("%s: %w", o.name, err)
+	}
+	return s, nil
+}
+
+// def is symbol without the name, for a symbol found by name.
+func (o *object) def(i int) (elfmap.Symbol, error) {
+	s, err := o.syms.Def(i)
+	if err != nil {
+		return s, fmt.Errorf("%s: %w", o.name, err)
+	}
+	return s, nil
+}
+
+// importSymbol is symbol for a relocation's symbol: its name comes from
+// the file's cache of those names, decoded at the first load, so that a
+// reload allocates nothing for them. l.mu is held.
+func (o *object) importSymbol(idx uint32) (elfmap.Symbol, error) {
+	s, err := o.def(int(idx))
+	if err != nil {
+		return s, err
+	}
+	if n, ok := o.p.names[idx]; ok {
+		s.Name = n
+		return s, nil
+	}
+	if s.Name, err = o.syms.Name(int(idx)); err != nil {
+		return s, fmt.Errorf("%s: %w", o.name, err)
+	}
+	if o.p.names == nil {
+		o.p.names = map[uint32]string{}
+	}
+	o.p.names[idx] = s.Name
+	return s, nil
 }

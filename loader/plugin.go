@@ -112,11 +112,14 @@ func (p *Plugin) LookupVersion(name, version string) (Symbol, error) {
 			}
 			continue
 		}
-		i, ok := h.lookup(o.p.file.Dynamic, version)
+		i, ok := h.lookup(o.syms, version)
 		if !ok {
 			continue
 		}
-		s := &o.p.file.Dynamic.Symbols[i]
+		s, err := o.def(i)
+		if err != nil {
+			return Symbol{}, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, err)
+		}
 		if s.Type == elf.STT_TLS {
 			return Symbol{}, fmt.Errorf("loader: lookup %q in %s: a thread-local variable has one address per OS thread, which means nothing to a goroutine (export a function that returns or uses it): %w", name, p.obj.name, ErrTLS)
 		}

@@ -22,7 +22,11 @@ const tlsGetAddr = "__tls_get_addr"
 // 0 for a weak import nothing provides. A thread-local symbol resolves to
 // its offset and module (see resolveTLS).
 func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
-	s := &o.p.file.Dynamic.Symbols[idx]
+	sym, err := o.importSymbol(idx)
+	if err != nil {
+		return symValue{}, err
+	}
+	s := &sym
 	if s.Shndx != elf.SHN_UNDEF {
 		if s.Type == elf.STT_TLS {
 			return o.tlsDefinition(s)
@@ -48,14 +52,18 @@ func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
 		return symValue{addr: uint64(a)}, nil
 	}
 	if d, i, ok := scopeLookup(o, s); ok {
-		def := &d.p.file.Dynamic.Symbols[i]
+		def, err := d.def(i)
+		if err != nil {
+			return symValue{}, err
+		}
+		def.Name = s.Name
 		if def.Type == elf.STT_TLS {
 			// An import not typed STT_TLS: the relocation decides
 			// (one that wants an address refuses it).
-			return d.tlsDefinition(def)
+			return d.tlsDefinition(&def)
 		}
 		if d == o {
-			return o.definition(def)
+			return o.definition(&def)
 		}
 		if def.Shndx == elf.SHN_ABS {
 			return symValue{addr: def.Value}, nil
@@ -91,7 +99,7 @@ func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
 func scopeLookup(o *object, s *elfmap.Symbol) (*object, int, bool) {
 	h := newNameHash(s.Name)
 	for _, d := range o.scope {
-		if i, ok := h.lookup(d.p.file.Dynamic, s.Version); ok {
+		if i, ok := h.lookup(d.syms, s.Version); ok {
 			return d, i, true
 		}
 	}
@@ -104,11 +112,15 @@ func scopeLookup(o *object, s *elfmap.Symbol) (*object, int, bool) {
 // TLS, which runplug's modules are not part of.
 func (l *Loader) resolveTLS(o *object, s *elfmap.Symbol) (symValue, error) {
 	if d, i, ok := scopeLookup(o, s); ok {
-		def := &d.p.file.Dynamic.Symbols[i]
+		def, err := d.def(i)
+		if err != nil {
+			return symValue{}, err
+		}
+		def.Name = s.Name
 		if def.Type != elf.STT_TLS {
 			return symValue{}, fmt.Errorf("%s: thread-local symbol %q: %s defines it as %v, not thread-local: %w", o.name, s.Name, d.name, def.Type, elfmap.ErrMalformed)
 		}
-		return d.tlsDefinition(def)
+		return d.tlsDefinition(&def)
 	}
 	if _, ok := hostLookup(s.Name, s.Version); ok {
 		return symValue{}, fmt.Errorf("%s: thread-local symbol %q is defined only by the host C library, whose thread-local storage runplug cannot address: %w", o.name, s.Name, ErrTLS)
@@ -148,8 +160,12 @@ type nameHash struct {
 
 func newNameHash(name string) nameHash { return nameHash{name: name} }
 
-// lookup finds the name in d (see elfmap.Dynamic.LookupHashed).
-func (h *nameHash) lookup(d *elfmap.Dynamic, version string) (int, bool) {
+// lookup finds the name in t (see elfmap.SymTab.LookupHashed).
+func (h *nameHash) lookup(t elfmap.SymTab, version string) (int, bool) {
+	d := t.Dynamic()
+	if d == nil {
+		return -1, false
+	}
 	if d.GNUHash != nil {
 		if !h.haveG {
 			h.gnu, h.haveG = elfmap.GNUHashOf(h.name), true
@@ -157,7 +173,7 @@ func (h *nameHash) lookup(d *elfmap.Dynamic, version string) (int, bool) {
 	} else if !h.haveSV {
 		h.sysv, h.haveSV = elfmap.SysVHashOf(h.name), true
 	}
-	return d.LookupHashed(h.name, h.gnu, h.sysv, version)
+	return t.LookupHashed(h.name, h.gnu, h.sysv, version)
 }
 
 // hostKey is a symbol name and version looked up in the host C libraries.

@@ -43,10 +43,9 @@ type stateRegion struct {
 // An object that declares one badly is refused (ErrStateLayout); what
 // its relocation tables write is checked once they are mapped
 // (checkRelocs).
-func findStateRegion(f *elfmap.File, writable, readable []span) (*stateRegion, error) {
-	d := f.Dynamic
-	region, hasRegion := definedSymbol(d, stateSymbol)
-	desc, hasDesc := definedSymbol(d, stateDescSym)
+func findStateRegion(f *elfmap.File, syms elfmap.SymTab, writable, readable []span) (*stateRegion, error) {
+	region, hasRegion := definedSymbol(syms, stateSymbol)
+	desc, hasDesc := definedSymbol(syms, stateDescSym)
 	if !hasRegion && !hasDesc {
 		return nil, nil
 	}
@@ -77,6 +76,21 @@ func findStateRegion(f *elfmap.File, writable, readable []span) (*stateRegion, e
 		return nil, bad("overlaps the PT_TLS template")
 	}
 	return r, nil
+}
+
+// checkState finds p's state region in syms, the symbols of the first
+// image of p mapped, once: an object that declares one badly is refused
+// (ErrStateLayout). l.mu is held.
+func (p *parsed) checkState(syms elfmap.SymTab) error {
+	if p.stateChecked {
+		return nil
+	}
+	st, err := findStateRegion(p.file, syms, p.writable, p.readable)
+	if err != nil {
+		return err
+	}
+	p.state, p.stateChecked = st, true
+	return nil
 }
 
 // checkRelocs refuses a state region that a relocation of t writes
@@ -122,14 +136,19 @@ func (r *stateRegion) checkRelocs(t relocTables) error {
 	return nil
 }
 
-// definedSymbol returns the default definition of name in d.
-func definedSymbol(d *elfmap.Dynamic, name string) (*elfmap.Symbol, bool) {
+// definedSymbol returns the default definition of name in t.
+func definedSymbol(t elfmap.SymTab, name string) (*elfmap.Symbol, bool) {
 	h := newNameHash(name)
-	i, ok := h.lookup(d, "")
-	if !ok || !d.Symbols[i].Defined() || d.Symbols[i].Shndx == elf.SHN_ABS {
+	i, ok := h.lookup(t, "")
+	if !ok {
 		return nil, false
 	}
-	return &d.Symbols[i], true
+	s, err := t.Def(i)
+	if err != nil || !s.Defined() || s.Shndx == elf.SHN_ABS {
+		return nil, false
+	}
+	s.Name = name
+	return &s, true
 }
 
 // overlaps reports whether [a, a+n) and [b, b+m) intersect (ranges that
@@ -371,7 +390,7 @@ func (l *Loader) migrateState(ctx context.Context, o *object, fd int, shown stri
 		return fail(err)
 	}
 	defer flock(fd, unix.LOCK_SH, shown)
-	sym, ok := definedSymbol(o.p.file.Dynamic, stateMigrate)
+	sym, ok := definedSymbol(o.syms, stateMigrate)
 	if !ok || sym.Type != elf.STT_FUNC || !inSpans(o.p.exec, sym.Value, 1) {
 		return fail(fmt.Errorf("the plugin defines no function %s: %w", stateMigrate, ErrSymbolNotFound))
 	}

@@ -36,7 +36,11 @@ func ReadStateLayout(f *elfmap.File, r io.ReaderAt) (*StateLayout, error) {
 			readable = append(readable, s)
 		}
 	}
-	reg, err := findStateRegion(f, writable, readable)
+	syms, err := f.SymbolsFrom(r)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := findStateRegion(f, syms, writable, readable)
 	if err != nil || reg == nil {
 		return nil, err
 	}
@@ -78,6 +82,6 @@ func ReadStateLayout(f *elfmap.File, r io.ReaderAt) (*StateLayout, error) {
 	if sl.TypeSize == 0 || sl.TypeSize > sl.Size {
 		return nil, fmt.Errorf("%s: type size %d does not fit the %d-byte region: %w", stateDescSym, sl.TypeSize, sl.Size, ErrStateLayout)
 	}
-	_, sl.Migrates = definedSymbol(f.Dynamic, stateMigrate)
+	_, sl.Migrates = definedSymbol(syms, stateMigrate)
 	return sl, nil
 }

@@ -104,3 +104,56 @@ uint64_t rp_sys_export_add_addr(void) { return (uint64_t)&rpBaselineAdd; }
 struct rp_s24 rp_sys_call_s24(uint64_t fn, struct rp_s24 s) {
 	return ((struct rp_s24(*)(struct rp_s24))fn)(s);
 }
+
+// The kernel's own round trip for a contained fault, the floor of runplug's
+// fault path: a read of a PROT_NONE page, SIGSEGV, a handler that
+// siglongjmps back (restoring the signal mask, as a C program recovering
+// from a fault does). The handler is installed for the loop only and
+// chains any fault that is not the loop's to the handler it replaced.
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+
+static sigjmp_buf rp_sys_fault_env;
+static volatile char *rp_sys_fault_page;
+static struct sigaction rp_sys_fault_old;
+
+static void rp_sys_fault_handler(int sig, siginfo_t *si, void *uc) {
+	if (rp_sys_fault_page != NULL && (char *)si->si_addr == (char *)rp_sys_fault_page) {
+		siglongjmp(rp_sys_fault_env, 1);
+	}
+	if (rp_sys_fault_old.sa_flags & SA_SIGINFO) {
+		rp_sys_fault_old.sa_sigaction(sig, si, uc);
+	} else if (rp_sys_fault_old.sa_handler != SIG_DFL && rp_sys_fault_old.sa_handler != SIG_IGN) {
+		rp_sys_fault_old.sa_handler(sig);
+	}
+}
+
+int64_t rp_sys_fault_loop(int64_t n) {
+	char *page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED) {
+		return -1;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = rp_sys_fault_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigfillset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, &rp_sys_fault_old) != 0) {
+		munmap(page, 4096);
+		return -1;
+	}
+	volatile int64_t faults = 0;
+	rp_sys_fault_page = page;
+	for (volatile int64_t i = 0; i < n; i++) {
+		if (sigsetjmp(rp_sys_fault_env, 1) == 0) {
+			(void)*(volatile char *)rp_sys_fault_page;
+		} else {
+			faults++;
+		}
+	}
+	rp_sys_fault_page = NULL;
+	sigaction(SIGSEGV, &rp_sys_fault_old, NULL);
+	munmap(page, 4096);
+	return faults;
+}

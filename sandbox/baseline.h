@@ -16,6 +16,7 @@ char *rp_sys_dlclose(uint64_t h);
 int64_t rp_sys_call2(uint64_t fn, int64_t a, int64_t b);
 int64_t rp_sys_loop2(uint64_t fn, int64_t n);
 int64_t rp_sys_loop_export(int64_t n);
+int64_t rp_sys_fault_loop(int64_t n);
 int64_t rp_sys_loop_export_handle(uintptr_t h, int64_t n);
 uint64_t rp_sys_export_add_addr(void);
 

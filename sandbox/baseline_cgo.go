@@ -136,6 +136,14 @@ func LoopUnprotected(fn uintptr, n int64) int64 {
 	return int64(C.rp_sys_loop2(C.uint64_t(fn), C.int64_t(n)))
 }
 
+// FaultLoop takes n faults the way a C program recovers from one (a read
+// of a PROT_NONE page, SIGSEGV, a handler that siglongjmps back, restoring
+// the signal mask) in one cgo call, and returns how many it took (-1 when
+// it could not set up): the kernel's round trip, the floor a contained
+// fault is measured against. Its handler replaces the process's SIGSEGV
+// handler for the loop and chains every other fault to it.
+func FaultLoop(n int64) int64 { return int64(C.rp_sys_fault_loop(C.int64_t(n))) }
+
 // LoopExport is LoopUnprotected calling a cgo //export Go function that
 // returns a+b: the baseline of a Go function called from C.
 func LoopExport(n int64) int64 { return int64(C.rp_sys_loop_export(C.int64_t(n))) }

@@ -2,7 +2,9 @@ package sandbox
 
 import (
 	"errors"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/runplug/runplug/internal/testenv"
@@ -82,5 +84,31 @@ func TestCallUnprotected2(t *testing.T) {
 		if got := CallUnprotected2(add, tc.a, tc.b); got != tc.want {
 			t.Errorf("add(%d, %d) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
+	}
+}
+
+// TestFaultLoop checks the kernel baseline of BenchmarkFault: it takes
+// every fault it is asked for, and gives the process its SIGSEGV handler
+// back (a Go nil dereference still panics, a plugin's fault is still
+// contained).
+func TestFaultLoop(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if n := FaultLoop(5); n != 5 {
+		t.Fatalf("FaultLoop(5) = %d", n)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("a nil dereference after FaultLoop did not panic")
+			}
+		}()
+		var p *int
+		_ = *p
+	}()
+	m := newTestImage(t, "bench.so")
+	var fe *FaultError
+	if _, err := Call(m.fn("null_read"), nil); !errors.As(err, &fe) || fe.Signal != syscall.SIGSEGV {
+		t.Errorf("a plugin fault after FaultLoop: %v, want a SIGSEGV *FaultError", err)
 	}
 }

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"runtime"
 	"testing"
 )
 
@@ -53,14 +54,28 @@ func BenchmarkCall(b *testing.B) {
 }
 
 // BenchmarkFault measures one trapped fault end to end: the NULL read, the
-// signal, recovery, and the *FaultError with symbol and Where.
+// signal, recovery, and the *FaultError with symbol and Where (runplug),
+// against the kernel's own round trip measured in the same run (kernel: a
+// C loop reading a PROT_NONE page, SIGSEGV, siglongjmp; FaultLoop).
+//
+//	go test ./sandbox -run '^$' -bench 'Fault$' -count 10
 func BenchmarkFault(b *testing.B) {
-	m := newTestImage(b, "bench.so")
-	fn := m.fn("null_read")
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		if _, err := Call(fn, nil); err == nil {
-			b.Fatal("no fault")
+	b.Run("runplug", func(b *testing.B) {
+		m := newTestImage(b, "bench.so")
+		fn := m.fn("null_read")
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := Call(fn, nil); err == nil {
+				b.Fatal("no fault")
+			}
 		}
-	}
+	})
+	b.Run("kernel", func(b *testing.B) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		b.ReportAllocs()
+		if n := FaultLoop(int64(b.N)); n != int64(b.N) {
+			b.Fatalf("FaultLoop(%d) took %d faults", b.N, n)
+		}
+	})
 }

@@ -94,7 +94,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	path, symbol := fs.Arg(0), fs.Arg(1)
 	// Parse FILE as inspect does first, so that the two commands word a
 	// file that is no shared object the same way.
-	objPath, _, err := parseObject(path, dirs)
+	objPath, err := checkObject(path, dirs)
 	if err != nil {
 		return fail(stderr, objectError("call", path, err))
 	}

@@ -210,31 +210,61 @@ func objectError(cmd, arg string, err error) error {
 	return fmt.Errorf("%s %s: %w", cmd, arg, err)
 }
 
-// parseFile opens and parses the shared object at path. Errors read
-// "open: ..." or "elfmap: ...": the caller names the file.
+// parseFile opens and parses the shared object at path, with its symbols
+// decoded (elfmap.Parse). Errors read "open: ..." or "elfmap: ...": the
+// caller names the file.
 func parseFile(path string) (*elfmap.File, error) {
+	fh, size, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	return elfmap.Parse(fh, size)
+}
+
+// checkObject finds and parses the object a FILE|NAME argument designates
+// as parseObject does (and words its failures the same way), through the loader's cache of parsed files
+// (loader.ParseOpen): the load that follows does not parse it again.
+func checkObject(arg string, dirs []string) (string, error) {
+	path, err := findObject(arg, dirs)
+	if err != nil {
+		return "", err
+	}
+	fh, _, err := openRegular(path)
+	if err == nil {
+		_, err = loader.ParseOpen(fh)
+		fh.Close()
+	}
+	if err != nil {
+		return path, asNotObject(path, err)
+	}
+	return path, nil
+}
+
+// openRegular opens the regular file at path and returns it with its size.
+func openRegular(path string) (*os.File, int64, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return nil, fmt.Errorf("open: %w", err)
+		return nil, 0, fmt.Errorf("open: %w", err)
 	}
-	defer fh.Close()
 	st, err := fh.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("stat: %w", err)
+		fh.Close()
+		return nil, 0, fmt.Errorf("stat: %w", err)
 	}
 	switch {
 	case st.IsDir():
-		return nil, fmt.Errorf("is a directory: %w", errNotRegular)
+		fh.Close()
+		return nil, 0, fmt.Errorf("is a directory: %w", errNotRegular)
 	case !st.Mode().IsRegular():
-		return nil, errNotRegular
+		fh.Close()
+		return nil, 0, errNotRegular
 	}
-	// Through the loader's cache: a file the command then loads is not
-	// parsed again.
-	return loader.ParseOpen(fh)
+	return fh, st.Size(), nil
 }
 
 // buildReport describes f (parsed from r, the file named name) and its
