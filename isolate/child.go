@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,13 +51,18 @@ const (
 
 // child is the child's state.
 type child struct {
-	mem   []byte
-	l     *loader.Loader
-	hdr   *header
-	req   request
-	p     *loader.Plugin
-	funcs []*loader.Func // by handle
-	syms  []symKey       // by handle (the host's table, mirrored)
+	mem []byte
+	l   *loader.Loader
+	hdr *header
+	req request
+	p   *loader.Plugin
+	// The functions by handle: an immutable table, replaced whole by
+	// each lookup (under lookMu) and read by every call without a lock.
+	// The host serialises its lookups, but on any channel: the lock
+	// makes their order one this process (and its race detector) sees.
+	funcs  atomic.Pointer[[]*loader.Func]
+	lookMu sync.Mutex
+	syms   []symKey // by handle (the host's table, mirrored); lookMu
 	// chans and their owners' thread ids, for host calls.
 	chans []*childChan
 	tids  []atomic.Int32
@@ -328,9 +334,25 @@ func (c *child) lookup(k symKey) (symReply, error) {
 			f = nil // a versioned function is reached by address below
 		}
 	}
-	c.funcs = append(c.funcs, f)
+	c.lookMu.Lock()
+	var t []*loader.Func
+	if old := c.funcs.Load(); old != nil {
+		t = *old
+	}
+	t = append(t[:len(t):len(t)], f) // a new table: calls may be reading the old one
+	c.funcs.Store(&t)
 	c.syms = append(c.syms, k)
-	return symReply{Addr: uint64(s.Addr), Size: s.Size, Func: s.Func, Version: s.Version}, nil
+	c.lookMu.Unlock()
+	return symReply{Addr: uint64(s.Addr), Size: s.Size, Func: s.Func, Version: s.Version, handle: uint32(len(t) - 1)}, nil
+}
+
+// fn returns the function of handle (nil for none).
+func (c *child) fn(handle uint32) *loader.Func {
+	t := c.funcs.Load()
+	if t == nil || int(handle) >= len(*t) {
+		return nil
+	}
+	return (*t)[handle]
 }
 
 // serve answers the host's messages on channel i, on a thread of its own
@@ -382,11 +404,11 @@ func (ch *childChan) handle() (upcall bool) {
 	}
 	switch kind {
 	case opCall, opCallInts:
-		if int(h.handle) >= len(c.funcs) || c.funcs[h.handle] == nil {
+		f := c.fn(h.handle)
+		if f == nil {
 			ch.fail(fmt.Errorf("isolate: no function with handle %d: %w", h.handle, loader.ErrSymbolNotFound))
 			return
 		}
-		f := c.funcs[h.handle]
 		var r sandbox.Result
 		var err error
 		if kind == opCallInts {
@@ -432,7 +454,7 @@ func (ch *childChan) handle() (upcall bool) {
 		if s.Func {
 			h.symFunc = 1
 		}
-		h.handle = uint32(len(c.funcs) - 1)
+		h.handle = s.handle
 		ch.text(s.Version)
 	case opClose:
 		// The Loader's Close (it runs the plugin's destructors): a

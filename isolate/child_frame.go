@@ -161,11 +161,11 @@ func (c *child) startRelay() {
 // callFrame makes the general call the host laid out (opCallFrame).
 func (ch *childChan) callFrame() {
 	h, c := ch.h, ch.c
-	if int(h.handle) >= len(c.funcs) || c.funcs[h.handle] == nil {
+	f := c.fn(h.handle)
+	if f == nil {
 		ch.fail(fmt.Errorf("isolate: no function with handle %d: %w", h.handle, loader.ErrSymbolNotFound))
 		return
 	}
-	f := c.funcs[h.handle]
 	area := ch.data[:ch.hostArea]
 	n := uint64(len(area))
 	nstack, ndesc := uint64(h.nstack), uint64(h.ndesc)

@@ -81,6 +81,7 @@ type symReply struct {
 	Size    uint64
 	Func    bool
 	Version string
+	handle  uint32 // the child's, for opLookup's reply (not encoded)
 }
 
 // Sentinel errors by code, for the trip from child to host.
