@@ -437,6 +437,12 @@ func (l *Loader) load(ctx context.Context, path string, st stateSource) (*Plugin
 // mapping; it is not retained. $ORIGIN in its DT_RUNPATH is unknown, so
 // such entries are skipped.
 func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
+	return l.loadBytes(context.Background(), name, image, stateSource{})
+}
+
+// loadBytes is LoadBytes with the state source of a Live's fallback
+// (live_handover.go).
+func (l *Loader) loadBytes(ctx context.Context, name string, image []byte, st stateSource) (*Plugin, error) {
 	if l.opts.Isolation != nil {
 		return l.startRemote("", name, image) // remote.go
 	}
@@ -460,7 +466,7 @@ func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loader: load %s: %w", name, err)
 	}
-	return l.finishLoad(context.Background(), root, stateSource{})
+	return l.finishLoad(ctx, root, st)
 }
 
 // finishLoad loads root's dependencies, links and initialises everything
@@ -468,11 +474,11 @@ func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
 // mapped from st before its constructors run. On error everything new is
 // released. l.mu is held.
 func (l *Loader) finishLoad(ctx context.Context, root *object, st stateSource) (*Plugin, error) {
+	root.inst = newInstance(root)
 	var attach func() error
 	if root.p.state != nil {
 		attach = func() error { return l.attachState(ctx, root, st) }
 	}
-	root.inst = newInstance(root)
 	if err := l.loadNew(root, attach); err != nil {
 		l.log.Debug("load failed", "plugin", root.name, "path", root.path, "error", err)
 		return nil, fmt.Errorf("loader: load %s: %w", root.name, err)

@@ -29,8 +29,8 @@ type object struct {
 	dl          sandbox.DLObject   // its entry in the object table from link to retirement (dltable.go)
 	late        *relocEnv          // relocation pass waiting for linkTLS (TPOFF, TLSDESC), else nil
 	deps        []*object          // direct dependencies (DT_NEEDED that are not host libraries)
-	scope       []*object          // lookup scope: itself, then its dependencies breadth-first
 	state       *stateMap          // a plugin's mapped persistent state (state.go), else nil
+	scope       []*object          // lookup scope: itself, then its dependencies breadth-first
 
 	shared bool      // a dependency, shared by the Loader's plugins (or an instance's: inst)
 	key    fileKey   // the file identity (zero for LoadBytes)
@@ -141,11 +141,6 @@ func (l *Loader) link(o *object) error {
 	tabs, err := tablesIn(f.Dynamic, o.mem, o.p.plan.MinVaddr)
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.name, err)
-	}
-	if st := o.p.state; st != nil {
-		if err := st.checkRelocs(tabs.rela, tabs.jmprel, tabs.relr); err != nil {
-			return fmt.Errorf("%s: %w", o.name, err)
-		}
 	}
 	if err := env.relocate(tabs); err != nil {
 		return err
