@@ -492,7 +492,9 @@ int rp_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *d
 		sn.want = k;
 		sn.seen = 0;
 		sn.found = 0;
+		rp_hold(); // glibc's dl_load_write_lock: a deadline waits (locks.h)
 		dl_iterate_phdr(rp_dl_snap_host, &sn);
+		rp_unhold();
 		if (!sn.found) {
 			break;
 		}
@@ -570,10 +572,20 @@ int rp_dl_addr1(const void *addr, void *infop, void **extra, int flags) {
 	struct rp_dlobj *o = rp_dl_at((uint64_t)(uintptr_t)addr);
 	if (o == NULL) {
 		rp_rwunlock(&rp_dl_rw);
-		if (flags == 0 || extra == NULL) {
-			return dladdr(addr, infop);
+		// glibc's, which takes its dl_load_lock (held: a deadline
+		// waits), answers into a copy written after it.
+		Dl_info info;
+		void *x = NULL;
+		rp_hold();
+		int r = flags == 0 || extra == NULL ? dladdr(addr, &info) : dladdr1(addr, &info, &x, flags);
+		rp_unhold();
+		if (r != 0) {
+			*(Dl_info *)infop = info;
+			if (extra != NULL && flags != 0) {
+				*extra = x;
+			}
 		}
-		return dladdr1(addr, infop, extra, flags);
+		return r;
 	}
 	// Computed under the lock, written to the caller's memory after it
 	// (a bad pointer faults with no lock held).

@@ -3,9 +3,11 @@
 package sandbox
 
 import (
+	"context"
 	"errors"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // The recovery path notices a fault that leaves a runplug lock held (the
@@ -26,5 +28,24 @@ func TestLocksHeldAtRecovery(t *testing.T) {
 	}
 	if n := LocksHeldAtRecovery(); n != before {
 		t.Fatalf("after the fixture undid itself: %d, want %d", n, before)
+	}
+}
+
+// A deadline that comes while runplug code holds a lock on the plugin's
+// behalf is deferred to the unlock: the call ends with ErrDeadline and
+// the lock is free (interrupted inside, it would be held for good).
+func TestDeadlineDeferredWhileLockHeld(t *testing.T) {
+	before := LocksHeldAtRecovery()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	r, err := CallContext(ctx, fixtureLockSpin(), nil)
+	if !errors.Is(err, ErrDeadline) {
+		t.Fatalf("call holding a lock: %d, %v; want ErrDeadline", r.Int, err)
+	}
+	if !fixtureLockFree() {
+		t.Fatal("the lock is still held after the deadline")
+	}
+	if n := LocksHeldAtRecovery(); n != before {
+		t.Fatalf("LocksHeldAtRecovery went from %d to %d", before, n)
 	}
 }

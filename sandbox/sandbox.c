@@ -158,7 +158,14 @@ static void rp_handler(int sig, siginfo_t *si, void *uc) {
 			return;
 		}
 		if (seq != 0 && fr != NULL && fr->seq == seq) {
-			if (fr->active) {
+			if (fr->active && t->locks != 0) {
+				// In runplug code, on the plugin's behalf, that holds
+				// a lock (or is inside glibc's dl_iterate_phdr or
+				// malloc, see locks.h): interrupting it here would
+				// leave the lock held. The last unlock interrupts.
+				fr->pending = 1;
+				t->deferred = 1;
+			} else if (fr->active) {
 				rp_trap(fr, RP_INTERRUPTED, sig, si, uc);
 			} else {
 				// In a callback into Go: interrupt when control
@@ -463,6 +470,23 @@ uint64_t rp_slot_begin(struct rp_slot *slot) {
 void rp_slot_end(struct rp_slot *slot) { __atomic_store_n(&slot->state, 2, __ATOMIC_SEQ_CST); }
 
 // rp_fill_result encodes what stopped a call (its frame) into its record.
+// rp_locks_released is called by the last unlock of a thread whose
+// deadline signal came while it held a lock (rp_handler): the call is
+// interrupted now, where no lock is held, as rp_callback_leave does for a
+// deadline that passed during a callback.
+void rp_locks_released(void) {
+	struct rp_thread *t = &rp_self;
+	t->deferred = 0;
+	struct rp_frame *fr = t->cur;
+	if (fr != NULL && fr->active && fr->pending) {
+		fr->active = 0;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		fr->status = RP_INTERRUPTED;
+		fr->pc = (uint64_t)__builtin_return_address(0);
+		rp_resume(fr);
+	}
+}
+
 // rp_locks_at_recovery counts the recovered calls whose thread still held
 // a runplug lock (locks.h): each is a lock that will never be released.
 static uint64_t rp_locks_at_recovery;
@@ -868,4 +892,29 @@ uint64_t rp_fixture_fault_holding_addr(void) { return (uint64_t)&rp_fixture_faul
 void rp_fixture_unhold(void) {
 	rp_self.locks--;
 	__atomic_sub_fetch(&rp_locks_at_recovery, 1, __ATOMIC_RELAXED);
+}
+
+// rp_fixture_lock_spin takes a runplug lock and spins until a deadline
+// signal has come and been deferred, then unlocks: the interrupt must
+// come at that unlock, not inside. rp_fixture_lock_free reports whether
+// the lock is free.
+static pthread_mutex_t rp_fixture_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int64_t rp_fixture_lock_spin(void) {
+	rp_mutex_lock(&rp_fixture_mu);
+	while (!rp_self.deferred) {
+		__asm__ volatile("" ::: "memory");
+	}
+	rp_mutex_unlock(&rp_fixture_mu);
+	return -1; // not reached: the unlock interrupts the call
+}
+
+uint64_t rp_fixture_lock_spin_addr(void) { return (uint64_t)&rp_fixture_lock_spin; }
+
+int rp_fixture_lock_free(void) {
+	if (pthread_mutex_trylock(&rp_fixture_mu) != 0) {
+		return 0;
+	}
+	pthread_mutex_unlock(&rp_fixture_mu);
+	return 1;
 }

@@ -116,7 +116,9 @@ struct rp_thread {
 	volatile uint64_t kick_seq;
 	void *timer;            // timer_t, valid when has_timer
 	int32_t has_timer;      // 1 made, -1 could not be made
-	int32_t pad2;
+	// deferred: a deadline signal found a lock held (locks.h): the
+	// interrupt waits for the last unlock (rp_locks_released).
+	volatile int32_t deferred;
 };
 
 // A call gate: the Go type sandbox.Gate, same layout (Go memory that C
@@ -216,6 +218,7 @@ void rp_slot_free(uintptr_t slot);
 int rp_interrupt(uintptr_t slot);
 int rp_slot_running(uintptr_t slot);
 uint64_t rp_locks_held_at_recovery(void);
+void rp_locks_released(void);
 
 // Callbacks into Go (issue 6). A C-side dispatcher that plugin code calls
 // and that calls into Go must bracket the Go call:
@@ -259,6 +262,8 @@ uint64_t rp_fixture_callback_then_spin_addr(void);
 void rp_fixture_spin_stop(void);
 uint64_t rp_fixture_fault_holding_addr(void);
 void rp_fixture_unhold(void);
+uint64_t rp_fixture_lock_spin_addr(void);
+int rp_fixture_lock_free(void);
 
 #endif // __ASSEMBLER__
 

@@ -565,3 +565,10 @@ func DeadlinePassedInCallback() bool { return C.rp_outer_pending() == 1 }
 func fixtureFaultHolding() uintptr { return uintptr(C.rp_fixture_fault_holding_addr()) }
 
 func fixtureUnhold() { C.rp_fixture_unhold() }
+
+// fixtureLockSpin returns a function that holds a runplug lock until a
+// deadline signal was deferred, then unlocks; fixtureLockFree reports
+// whether that lock is free.
+func fixtureLockSpin() uintptr { return uintptr(C.rp_fixture_lock_spin_addr()) }
+
+func fixtureLockFree() bool { return C.rp_fixture_lock_free() != 0 }

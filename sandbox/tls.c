@@ -149,7 +149,9 @@ static int rp_tls_grow(struct rp_tls_thread *t, uint64_t m) {
 	}
 	// Not realloc: a call unwound between its return and the store below
 	// would leave t->slots pointing at freed memory; this way it leaks.
+	rp_hold(); // malloc's arena lock: a deadline waits (locks.h)
 	struct rp_tls_slot *s = malloc(n * sizeof *s), *old = t->slots;
+	rp_unhold();
 	if (s == NULL) {
 		return -1;
 	}
@@ -166,7 +168,9 @@ static int rp_tls_grow(struct rp_tls_thread *t, uint64_t m) {
 	}
 	t->slots = s;
 	t->n = n;
+	rp_hold();
 	free(old);
+	rp_unhold();
 	return 0;
 }
 
@@ -223,7 +227,9 @@ __attribute__((noinline, force_align_arg_pointer)) static void *rp_tls_slow(rp_t
 	}
 	struct rp_tls_slot *s = &t->slots[m];
 	if (s->block != NULL) { // a block of a module freed since
+		rp_hold();
 		free(s->block);
+		rp_unhold();
 		s->block = NULL;
 		t->held--;
 		__atomic_sub_fetch(&rp_tls_blocks, 1, __ATOMIC_RELAXED);
@@ -240,7 +246,10 @@ __attribute__((noinline, force_align_arg_pointer)) static void *rp_tls_slow(rp_t
 	uint64_t filesz = e->filesz, memsz = e->memsz;
 	uint64_t align = e->align < sizeof(void *) ? sizeof(void *) : e->align;
 	void *b = NULL;
-	if (posix_memalign(&b, align, memsz == 0 ? 1 : memsz) != 0) {
+	rp_hold();
+	int nomem = posix_memalign(&b, align, memsz == 0 ? 1 : memsz) != 0;
+	rp_unhold();
+	if (nomem) {
 		return rp_tls_fail(RP_TLS_ABORT_NOMEM);
 	}
 	s->block = b;
