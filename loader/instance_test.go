@@ -2,6 +2,7 @@ package loader_test
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -44,13 +45,32 @@ func bindRegistry(t *testing.T, p *loader.Plugin) *registry {
 		}
 		return v
 	}
+	errFn, err := loader.Bind0[uint64](p, "reg_error")
+	must(err)
 	return &registry{
-		load:    func(s string) int64 { return ok(load(s)) },
+		load: func(s string) int64 {
+			t.Helper()
+			n := ok(load(s))
+			if n < 0 {
+				msg, _ := p.ReadString(uintptr(ok2(t, errFn)), 512)
+				t.Errorf("dlopen(%s) from one_reg: %s", s, msg)
+			}
+			return n
+		},
 		count:   func() int64 { return ok(count()) },
 		self:    func() int64 { return ok(self()) },
 		modSees: func() int64 { return ok(sees()) },
 		plugin:  p,
 	}
+}
+
+func ok2(t *testing.T, f func() (uint64, error)) uint64 {
+	t.Helper()
+	v, err := f()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // TestOneCopyPerOpener: one_reg (loaded with Load) dlopens one_mod, which
@@ -63,9 +83,26 @@ func TestOneCopyPerOpener(t *testing.T) {
 	if !sandbox.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}
-	// one_reg from the directory one_mod was built in, so that its
-	// DT_RUNPATH ($ORIGIN) finds the module.
-	reg := filepath.Join(filepath.Dir(plugintest.Build(t, "one_mod")), "one_reg.so")
+	// one_reg beside one_mod, so that its DT_RUNPATH ($ORIGIN) finds the
+	// module; in a directory anyone may read, since an isolated child of
+	// a root host runs as a uid of its own.
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} { // t.TempDir makes both 0700
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	built := filepath.Dir(plugintest.Build(t, "one_mod"))
+	for _, name := range []string{"one_reg.so", "one_mod.so"} {
+		b, err := os.ReadFile(filepath.Join(built, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := filepath.Join(dir, "one_reg.so")
 	for _, isolated := range []bool{false, true} {
 		t.Run(fmt.Sprint("isolated=", isolated), func(t *testing.T) {
 			var opts loader.Options

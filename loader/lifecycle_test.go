@@ -315,7 +315,10 @@ func TestLoadUnloadDoesNotLeak(t *testing.T) {
 	if fds1 > fds0 {
 		t.Errorf("file descriptors grew from %d to %d over %d cycles", fds0, fds1, n)
 	}
-	if rss1 > rss0+16<<10 {
+	// Under the race detector RSS follows its shadow memory, which grows
+	// with heap churn (16 MiB over these cycles on a loaded machine):
+	// mappings and descriptors above still catch a leaked image.
+	if !hostRaceEnabled && rss1 > rss0+16<<10 {
 		t.Errorf("RSS grew from %d to %d KiB over %d cycles", rss0, rss1, n)
 	}
 }

@@ -489,6 +489,7 @@ func (l *Loader) finishLoad(ctx context.Context, root *object, st stateSource) (
 	for _, o := range closure {
 		o.refs++
 	}
+	root.search = searchList(root)
 	pl := newPlugin(l, root, closure)
 	l.plugins[pl] = struct{}{}
 	if pl.log.IsDebug() {

@@ -75,10 +75,10 @@ func (l *Loader) closeResident() error {
 		if err := l.runFini(r.root); err != nil {
 			errs = append(errs, err)
 		}
-		l.retire(r.root)
-		if err := l.release(r.closure); err != nil {
+		if err := l.release(r.closure); err != nil { // before the root's retirement, as in Plugin.Close
 			errs = append(errs, err)
 		}
+		l.retire(r.root)
 	}
 	var dead []*object
 	for _, o := range l.kept {

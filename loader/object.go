@@ -32,11 +32,12 @@ type object struct {
 	state       *stateMap          // a plugin's mapped persistent state (state.go), else nil
 	scope       []*object          // lookup scope: itself, then its dependencies breadth-first
 
-	shared bool      // a dependency, shared by the Loader's plugins (or an instance's: inst)
-	key    fileKey   // the file identity (zero for LoadBytes)
-	names  []string  // shared: the names it is known by in Loader.byName (or inst.byName)
-	refs   int       // shared: how many plugins hold it
-	inst   *instance // a plugin's root: its own; a shared object private to an instance: that one; else nil (instance.go)
+	shared bool         // a dependency, shared by the Loader's plugins (or an instance's: inst)
+	key    fileKey      // the file identity (zero for LoadBytes)
+	names  []string     // shared: the names it is known by in Loader.byName (or inst.byName)
+	refs   int          // shared: how many plugins hold it
+	search []lookupNode // a plugin's root: what Lookup searches, in order (lookup.go)
+	inst   *instance    // a plugin's root: its own; a shared object private to an instance: that one; else nil (instance.go)
 
 	linked   bool
 	initDone bool

@@ -81,8 +81,11 @@ type Symbol struct {
 }
 
 // Lookup returns the default-version definition of name in the plugin or
-// else in its dependencies (breadth-first), as dlsym does on a handle. It
-// wraps ErrSymbolNotFound when there is none and ErrClosed after Close.
+// else in its dependencies, as dlsym does on a handle: breadth-first in
+// DT_NEEDED order, glibc's libraries among them included at their places
+// (Lookup("malloc") on libz finds libc's), unless Options.NoHostC or
+// Options.AllowC keep the name from plugins. It wraps ErrSymbolNotFound
+// when there is none and ErrClosed after Close.
 func (p *Plugin) Lookup(name string) (Symbol, error) {
 	return p.LookupVersion(name, "")
 }
@@ -101,7 +104,14 @@ func (p *Plugin) LookupVersion(name, version string) (Symbol, error) {
 		return p.lookupHost(name, version)
 	}
 	h := newNameHash(name)
-	for _, o := range p.obj.scope {
+	for _, n := range p.obj.search {
+		o := n.obj
+		if o == nil {
+			if s, ok := p.lookupGlibc(n.host, name, version); ok {
+				return s, nil
+			}
+			continue
+		}
 		i, ok := h.lookup(o.p.file.Dynamic, version)
 		if !ok {
 			continue
@@ -125,6 +135,23 @@ func (p *Plugin) LookupVersion(name, version string) (Symbol, error) {
 			Func: s.Type == elf.STT_FUNC || s.Type == elf.STT_GNU_IFUNC}, nil
 	}
 	return Symbol{}, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrSymbolNotFound)
+}
+
+// lookupGlibc finds name in glibc's library soname itself (one step of
+// Lookup's search), within Options.NoHostC and AllowC.
+func (p *Plugin) lookupGlibc(soname, name, version string) (Symbol, bool) {
+	if p.l.opts.NoHostC || p.l.allowC != nil && !p.l.allowC[name] {
+		return Symbol{}, false
+	}
+	h, err := sandbox.OpenHostLibrary(soname)
+	if err != nil {
+		return Symbol{}, false
+	}
+	s, ok := h.LookupOwn(name, version)
+	if !ok {
+		return Symbol{}, false
+	}
+	return Symbol{Name: name, Addr: s.Addr, Size: s.Size, Func: s.Func, Version: version}, true
 }
 
 // resolveIFunc calls an IFUNC resolver as a call into the plugin (not
@@ -388,10 +415,14 @@ func (p *Plugin) close(ctx context.Context) error {
 	if err := p.obj.closeState(true); err != nil {
 		errs = append(errs, err)
 	}
-	l.retire(p.obj)
+	// Release the dependencies before retiring the image: those private
+	// to this instance (instance.go) may need it back, and their
+	// destructors run then, as glibc runs every destructor of what it
+	// unloads before it unmaps any.
 	if err := l.release(p.closure); err != nil {
 		errs = append(errs, err)
 	}
+	l.retire(p.obj)
 	delete(l.plugins, p)
 	if p.log.IsDebug() { // the arguments would be boxed even for a silent logger
 		p.log.Debug("closed plugin", "plugin", p.obj.name, "path", p.obj.path)

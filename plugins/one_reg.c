@@ -11,6 +11,7 @@
 
 static int64_t count;
 static void *handle;
+static const char *load_error;
 
 // reg_add is what a module calls to register itself.
 void reg_add(void) { count++; }
@@ -22,10 +23,14 @@ int64_t reg_count(void) { return count; }
 int64_t reg_load(const char *name) {
 	handle = dlopen(name, RTLD_NOW);
 	if (handle == NULL) {
+		load_error = dlerror();
 		return -1;
 	}
 	return count;
 }
+
+// reg_error returns the dlerror message of reg_load's last failure.
+const char *reg_error(void) { return load_error != NULL ? load_error : ""; }
 
 // reg_self dlopens this library by its own name and reports whether the
 // handle finds this very instance's reg_count.

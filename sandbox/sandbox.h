@@ -245,6 +245,8 @@ struct rp_sym {
 void *rp_dlopen_noload(const char *name);
 size_t rp_loaded_names(char *buf, size_t n);
 uint64_t rp_dlsym(void *h, const char *name, const char *version);
+size_t rp_dl_needed(void *h, char *buf, size_t n);
+uint64_t rp_dlsym_own(void *h, const char *name, const char *version, int *exec, uint64_t *size);
 struct rp_sym rp_dladdr(uint64_t pc);
 
 // Test fixtures (sandbox.c): only the package's tests use them.

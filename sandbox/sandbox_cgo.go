@@ -384,6 +384,54 @@ func (h *HostLibrary) Lookup(name, version string) (uintptr, bool) {
 	return addr, addr != 0
 }
 
+// Needed returns the library's DT_NEEDED entries, in order.
+func (h *HostLibrary) Needed() []string {
+	buf := make([]byte, 256)
+	for {
+		n := int(C.rp_dl_needed(h.handle, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf))))
+		if n <= len(buf) {
+			var out []string
+			for _, s := range strings.Split(string(buf[:n]), "\x00") {
+				if s != "" {
+					out = append(out, s)
+				}
+			}
+			return out
+		}
+		buf = make([]byte, n)
+	}
+}
+
+// HostSymbol is a symbol one of glibc's libraries defines itself.
+type HostSymbol struct {
+	Addr uintptr
+	Size uint64 // 0 when unknown (an IFUNC's target)
+	Func bool   // in an executable segment
+}
+
+// LookupOwn is Lookup restricted to the library's own definitions, not
+// those of the libraries it needs: one step of dlsym's breadth-first
+// search over a handle's dependencies.
+func (h *HostLibrary) LookupOwn(name, version string) (HostSymbol, bool) {
+	if name == "" || hasNUL(name) || hasNUL(version) {
+		return HostSymbol{}, false
+	}
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	var cv *C.char
+	if version != "" {
+		cv = C.CString(version)
+		defer C.free(unsafe.Pointer(cv))
+	}
+	var exec C.int
+	var size C.uint64_t
+	a := uintptr(C.rp_dlsym_own(h.handle, cn, cv, &exec, &size))
+	if a == 0 {
+		return HostSymbol{}, false
+	}
+	return HostSymbol{Addr: a, Size: uint64(size), Func: exec != 0}, true
+}
+
 func hasNUL(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] == 0 {

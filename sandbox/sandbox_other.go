@@ -84,6 +84,19 @@ func (h *HostLibrary) Name() string { return h.name }
 // Lookup finds nothing in this build.
 func (h *HostLibrary) Lookup(name, version string) (uintptr, bool) { return 0, false }
 
+// Needed returns nil in this build.
+func (h *HostLibrary) Needed() []string { return nil }
+
+// HostSymbol is a symbol one of glibc's libraries defines itself.
+type HostSymbol struct {
+	Addr uintptr
+	Size uint64
+	Func bool
+}
+
+// LookupOwn finds nothing in this build.
+func (h *HostLibrary) LookupOwn(name, version string) (HostSymbol, bool) { return HostSymbol{}, false }
+
 // HostLibraryNames returns none in this build.
 func HostLibraryNames() []string { return nil }
 
