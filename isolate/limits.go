@@ -27,6 +27,11 @@ const (
 	// runtime holds when it confines itself: the plugin's images, their
 	// guards, and the runtime's growth meanwhile.
 	loadRoom = 256 << 20
+	// needSlack is added to the figure a too-small Memory's error asks
+	// for: another child's runtime may hold a few more threads when it
+	// confines itself (8 MiB of stack each; two children of the same
+	// host differ by 8 to 24 MiB), and the figure must still do for it.
+	needSlack = 64 << 20
 )
 
 // applyLimits sets the child's resource limits: address space (and, as
@@ -39,7 +44,7 @@ func applyLimits(pol Policy) error {
 	}
 	if used, ok := addressSpace(); ok && mem < used+loadRoom {
 		return fmt.Errorf("Policy.Memory of %d MiB is too small: the child's runtime holds %d MiB of address space before the load; at least %d MiB are needed",
-			mem>>20, used>>20, (used+loadRoom+(1<<20)-1)>>20)
+			mem>>20, used>>20, (used+loadRoom+needSlack+(1<<20)-1)>>20)
 	}
 	if err := unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: mem, Max: mem}); err != nil {
 		return fmt.Errorf("RLIMIT_AS: %w", err)

@@ -113,6 +113,10 @@ type Loader struct {
 	tombSz   uint64
 	initSeq  uint64
 	codeRan  bool // BeforeCode has succeeded
+	// opCtx is the context of the LoadContext or CloseContext in
+	// progress (l.mu held), nil for none: constructors and destructors
+	// run under it (object.go ctorCtx).
+	opCtx context.Context
 
 	host hostTable // RegisterHostFunc's functions (hostfunc.go)
 	dl   dlState   // dynamic-linker services for plugin code (dltable.go)
@@ -362,9 +366,17 @@ func (l *Loader) Load(path string) (*Plugin, error) {
 	return l.load(context.Background(), path, stateSource{})
 }
 
+// LoadContext is Load with the plugin's constructors (and those of the
+// libraries it needs) bounded by ctx: one still running when ctx is done
+// is interrupted, as CallContext interrupts a call, and the load fails
+// with an error wrapping sandbox.ErrDeadline, leaving nothing loaded. (An
+// isolated load has its own bounds; ctx is not used for it.)
+func (l *Loader) LoadContext(ctx context.Context, path string) (*Plugin, error) {
+	return l.load(ctx, path, stateSource{})
+}
+
 // load is Load, with the state file of LoadWith. The context bounds the
-// state migration (the one step that runs plugin code the host chose not
-// to run in a constructor).
+// constructors and destructors it runs, and the state migration.
 func (l *Loader) load(ctx context.Context, path string, st stateSource) (*Plugin, error) {
 	if l.opts.Isolation != nil {
 		if st.path != "" {
@@ -374,6 +386,8 @@ func (l *Loader) load(ctx context.Context, path string, st stateSource) (*Plugin
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.opCtx = ctx
+	defer func() { l.opCtx = nil }()
 	if l.closed {
 		return nil, fmt.Errorf("loader: load %s: %w", path, ErrClosed)
 	}
@@ -795,7 +809,11 @@ func (l *Loader) reuseTomb(p *parsed, path, name string) *object {
 // Close closes every plugin the Loader loaded (see Plugin.Close), then
 // releases the address space its tombstones kept reserved. Later loads
 // fail with ErrClosed. It is safe to call twice.
-func (l *Loader) Close() error {
+func (l *Loader) Close() error { return l.CloseContext(context.Background()) }
+
+// CloseContext is Close with every destructor it runs bounded by ctx (see
+// Plugin.CloseContext).
+func (l *Loader) CloseContext(ctx context.Context) error {
 	l.mu.Lock()
 	l.closed = true
 	pls := make([]*Plugin, 0, len(l.plugins))
@@ -806,11 +824,12 @@ func (l *Loader) Close() error {
 	sort.Slice(pls, func(i, j int) bool { return pls[i].seq > pls[j].seq })
 	var errs []error
 	for _, p := range pls {
-		if err := p.Close(); err != nil {
+		if err := p.CloseContext(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	l.mu.Lock()
+	l.opCtx = ctx
 	if err := l.closeResident(); err != nil {
 		errs = append(errs, err)
 	}
@@ -819,6 +838,7 @@ func (l *Loader) Close() error {
 	}
 	l.tombs, l.tombSz = nil, 0
 	l.files = map[fileKey]*parsed{}
+	l.opCtx = nil
 	l.mu.Unlock()
 	l.host.close()
 	return errors.Join(errs...)
