@@ -384,6 +384,27 @@
 // pointers to Go memory given to CallSig and string arguments of bindings
 // are copied; [Plugin.Restart] replaces the process.
 //
+// # Persistent state and hot reload
+//
+// A plugin may declare its state with RUNPLUG_STATE (plugins/runplug.h):
+// the loader maps that region MAP_SHARED from a state file
+// ([LoadOptions].StateFile, else a memfd) after relocation and before the
+// constructors, so what the plugin writes there survives faults, reloads
+// and the process, and every instance mapping the file sees the same
+// bytes ([Plugin.State], [Plugin.SyncState]). A file holding another
+// layout is migrated by the plugin's runplug_state_migrate into a slot
+// beside the old one and switched atomically, or the load is refused
+// ([*MigrationError]) and the file left as it was. A malformed region
+// refuses the object ([ErrStateLayout]).
+//
+// [Loader.LoadLive] keeps a plugin live under a stable handle: bindings
+// made through it ([LiveBind0]..[LiveBind6], [Live.Func]) reach the
+// serving version with one atomic load; [Live.Reload] (or a watcher of the
+// file) loads the new build and swaps, the old version closing once its
+// calls have drained; a failed reload keeps the old version serving
+// ([ErrReload], [ReloadEvent], a "reload failed" log line). The file
+// format, the migration contract and the figures are in docs/STATE.md.
+//
 // # Logging
 //
 // Events go to [Options].Logger (silent by default), through a child

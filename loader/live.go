@@ -242,10 +242,13 @@ func (lv *Live) reload(ctx context.Context, watch bool) (ReloadEvent, error) {
 		pub()
 	}
 	old := lv.cur.Load()
-	lv.cur.Store(&liveVersion{p: p, gen: old.gen + 1, build: keepBuild(lv.path, p)})
-	closeBuild(old)
-	ev.Generation = old.gen + 1
+	next := &liveVersion{p: p, gen: old.gen + 1, build: -1}
+	lv.cur.Store(next)
+	ev.Generation = next.gen
 	ev.Swap = time.Since(start)
+	// After the swap, not on its path; build is only used under lv.mu.
+	next.build = keepBuild(lv.path, p)
+	closeBuild(old)
 	drained := make(chan error, 1)
 	go func() { drained <- old.p.Close() }()
 	select {

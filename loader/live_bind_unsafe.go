@@ -17,13 +17,12 @@ import (
 
 // LiveBind0 is Bind0 through a Live (see LiveBind1).
 func LiveBind0[R any](lv *Live, name string) (func() (R, error), error) {
-	regs, err := liveBind(lv, func(p *Plugin) (*binding, error) {
-		return bindSig(p, name, nil, nil, reflect.TypeFor[R]())
-	})
+	sig := func(p *Plugin) (*binding, error) { return bindSig(p, name, nil, nil, reflect.TypeFor[R]()) }
+	probe, err := sig(lv.Plugin())
 	if err != nil {
 		return nil, err
 	}
-	if regs.cur.Load().fn.gen != nil {
+	if probe.gen != nil {
 		c, err := liveBind(lv, func(p *Plugin) (func() (R, error), error) { return Bind0[R](p, name) })
 		if err != nil {
 			return nil, err
@@ -37,6 +36,10 @@ func LiveBind0[R any](lv *Live, name string) (func() (R, error), error) {
 				}
 			}
 		}, nil
+	}
+	regs, err := liveBind(lv, sig)
+	if err != nil {
+		return nil, err
 	}
 	return func() (R, error) {
 		for {
@@ -56,13 +59,14 @@ func LiveBind0[R any](lv *Live, name string) (func() (R, error), error) {
 // version of the plugin. A reload whose build lacks name (or binds it
 // with another error) fails and leaves the old version serving.
 func LiveBind1[A1, R any](lv *Live, name string) (func(A1) (R, error), error) {
-	regs, err := liveBind(lv, func(p *Plugin) (*binding, error) {
+	sig := func(p *Plugin) (*binding, error) {
 		return bindSig(p, name, nil, typesOf(reflect.TypeFor[A1]()), reflect.TypeFor[R]())
-	})
+	}
+	probe, err := sig(lv.Plugin())
 	if err != nil {
 		return nil, err
 	}
-	if regs.cur.Load().fn.gen != nil {
+	if probe.gen != nil {
 		c, err := liveBind(lv, func(p *Plugin) (func(A1) (R, error), error) { return Bind1[A1, R](p, name) })
 		if err != nil {
 			return nil, err
@@ -76,6 +80,10 @@ func LiveBind1[A1, R any](lv *Live, name string) (func(A1) (R, error), error) {
 				}
 			}
 		}, nil
+	}
+	regs, err := liveBind(lv, sig)
+	if err != nil {
+		return nil, err
 	}
 	return func(a1 A1) (R, error) {
 		for {
@@ -94,13 +102,14 @@ func LiveBind1[A1, R any](lv *Live, name string) (func(A1) (R, error), error) {
 
 // LiveBind2 is Bind2 through a Live (see LiveBind1).
 func LiveBind2[A1, A2, R any](lv *Live, name string) (func(A1, A2) (R, error), error) {
-	regs, err := liveBind(lv, func(p *Plugin) (*binding, error) {
+	sig := func(p *Plugin) (*binding, error) {
 		return bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2]()), reflect.TypeFor[R]())
-	})
+	}
+	probe, err := sig(lv.Plugin())
 	if err != nil {
 		return nil, err
 	}
-	if regs.cur.Load().fn.gen != nil {
+	if probe.gen != nil {
 		c, err := liveBind(lv, func(p *Plugin) (func(A1, A2) (R, error), error) { return Bind2[A1, A2, R](p, name) })
 		if err != nil {
 			return nil, err
@@ -114,6 +123,10 @@ func LiveBind2[A1, A2, R any](lv *Live, name string) (func(A1, A2) (R, error), e
 				}
 			}
 		}, nil
+	}
+	regs, err := liveBind(lv, sig)
+	if err != nil {
+		return nil, err
 	}
 	return func(a1 A1, a2 A2) (R, error) {
 		for {
@@ -133,13 +146,14 @@ func LiveBind2[A1, A2, R any](lv *Live, name string) (func(A1, A2) (R, error), e
 
 // LiveBind3 is Bind3 through a Live (see LiveBind1).
 func LiveBind3[A1, A2, A3, R any](lv *Live, name string) (func(A1, A2, A3) (R, error), error) {
-	regs, err := liveBind(lv, func(p *Plugin) (*binding, error) {
+	sig := func(p *Plugin) (*binding, error) {
 		return bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3]()), reflect.TypeFor[R]())
-	})
+	}
+	probe, err := sig(lv.Plugin())
 	if err != nil {
 		return nil, err
 	}
-	if regs.cur.Load().fn.gen != nil {
+	if probe.gen != nil {
 		c, err := liveBind(lv, func(p *Plugin) (func(A1, A2, A3) (R, error), error) { return Bind3[A1, A2, A3, R](p, name) })
 		if err != nil {
 			return nil, err
@@ -153,6 +167,10 @@ func LiveBind3[A1, A2, A3, R any](lv *Live, name string) (func(A1, A2, A3) (R, e
 				}
 			}
 		}, nil
+	}
+	regs, err := liveBind(lv, sig)
+	if err != nil {
+		return nil, err
 	}
 	return func(a1 A1, a2 A2, a3 A3) (R, error) {
 		for {
@@ -173,13 +191,14 @@ func LiveBind3[A1, A2, A3, R any](lv *Live, name string) (func(A1, A2, A3) (R, e
 
 // LiveBind4 is Bind4 through a Live (see LiveBind1).
 func LiveBind4[A1, A2, A3, A4, R any](lv *Live, name string) (func(A1, A2, A3, A4) (R, error), error) {
-	regs, err := liveBind(lv, func(p *Plugin) (*binding, error) {
+	sig := func(p *Plugin) (*binding, error) {
 		return bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4]()), reflect.TypeFor[R]())
-	})
+	}
+	probe, err := sig(lv.Plugin())
 	if err != nil {
 		return nil, err
 	}
-	if regs.cur.Load().fn.gen != nil {
+	if probe.gen != nil {
 		c, err := liveBind(lv, func(p *Plugin) (func(A1, A2, A3, A4) (R, error), error) { return Bind4[A1, A2, A3, A4, R](p, name) })
 		if err != nil {
 			return nil, err
@@ -193,6 +212,10 @@ func LiveBind4[A1, A2, A3, A4, R any](lv *Live, name string) (func(A1, A2, A3, A
 				}
 			}
 		}, nil
+	}
+	regs, err := liveBind(lv, sig)
+	if err != nil {
+		return nil, err
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4) (R, error) {
 		for {
@@ -214,13 +237,14 @@ func LiveBind4[A1, A2, A3, A4, R any](lv *Live, name string) (func(A1, A2, A3, A
 
 // LiveBind5 is Bind5 through a Live (see LiveBind1).
 func LiveBind5[A1, A2, A3, A4, A5, R any](lv *Live, name string) (func(A1, A2, A3, A4, A5) (R, error), error) {
-	regs, err := liveBind(lv, func(p *Plugin) (*binding, error) {
+	sig := func(p *Plugin) (*binding, error) {
 		return bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5]()), reflect.TypeFor[R]())
-	})
+	}
+	probe, err := sig(lv.Plugin())
 	if err != nil {
 		return nil, err
 	}
-	if regs.cur.Load().fn.gen != nil {
+	if probe.gen != nil {
 		c, err := liveBind(lv, func(p *Plugin) (func(A1, A2, A3, A4, A5) (R, error), error) {
 			return Bind5[A1, A2, A3, A4, A5, R](p, name)
 		})
@@ -236,6 +260,10 @@ func LiveBind5[A1, A2, A3, A4, A5, R any](lv *Live, name string) (func(A1, A2, A
 				}
 			}
 		}, nil
+	}
+	regs, err := liveBind(lv, sig)
+	if err != nil {
+		return nil, err
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (R, error) {
 		for {
@@ -258,13 +286,14 @@ func LiveBind5[A1, A2, A3, A4, A5, R any](lv *Live, name string) (func(A1, A2, A
 
 // LiveBind6 is Bind6 through a Live (see LiveBind1).
 func LiveBind6[A1, A2, A3, A4, A5, A6, R any](lv *Live, name string) (func(A1, A2, A3, A4, A5, A6) (R, error), error) {
-	regs, err := liveBind(lv, func(p *Plugin) (*binding, error) {
+	sig := func(p *Plugin) (*binding, error) {
 		return bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5](), reflect.TypeFor[A6]()), reflect.TypeFor[R]())
-	})
+	}
+	probe, err := sig(lv.Plugin())
 	if err != nil {
 		return nil, err
 	}
-	if regs.cur.Load().fn.gen != nil {
+	if probe.gen != nil {
 		c, err := liveBind(lv, func(p *Plugin) (func(A1, A2, A3, A4, A5, A6) (R, error), error) {
 			return Bind6[A1, A2, A3, A4, A5, A6, R](p, name)
 		})
@@ -280,6 +309,10 @@ func LiveBind6[A1, A2, A3, A4, A5, A6, R any](lv *Live, name string) (func(A1, A
 				}
 			}
 		}, nil
+	}
+	regs, err := liveBind(lv, sig)
+	if err != nil {
+		return nil, err
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) (R, error) {
 		for {

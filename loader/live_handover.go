@@ -20,6 +20,9 @@ import (
 // and serves again. Calls are held for the handover only: it is the one
 // reload that pauses callers.
 
+// handoverFallbackTimeout bounds loading the previous build again.
+const handoverFallbackTimeout = 30 * time.Second
+
 // keepBuild opens path and returns the descriptor when it is the file p
 // was loaded from (same device, inode, size and modification time), for a
 // handover's fallback; else -1.
@@ -65,11 +68,26 @@ func (lv *Live) handover(ctx context.Context, ev ReloadEvent, start time.Time, f
 		close(done)
 	}()
 	lv.log.Info("handing over: the new build has another state layout", "plugin", old.p.Name(), "path", lv.path)
-	if err := old.p.Close(); err != nil {
-		lv.log.Warn("closing the previous version failed", "plugin", old.p.Name(), "path", lv.path, "error", err)
+	// The drain is bounded by ctx: a call that never returns leaves the
+	// old version closing in the background, and the handover falls back
+	// (the previous build maps the unchanged layout, which needs no
+	// exclusive lock).
+	drained := make(chan error, 1)
+	go func() { drained <- old.p.Close() }()
+	var err error
+	select {
+	case cerr := <-drained:
+		if cerr != nil {
+			lv.log.Warn("closing the previous version failed", "plugin", old.p.Name(), "path", lv.path, "error", cerr)
+		}
+	case <-ctx.Done():
+		err = fmt.Errorf("handover: the previous version did not drain: %w", ctx.Err())
 	}
-	p, err := lv.l.load(ctx, lv.path, lv.src)
+	var p *Plugin
 	var publish []func()
+	if err == nil {
+		p, err = lv.l.load(ctx, lv.path, lv.src)
+	}
 	if err == nil {
 		if publish, err = lv.prepare(p); err != nil {
 			p.Close()
@@ -78,7 +96,10 @@ func (lv *Live) handover(ctx context.Context, ev ReloadEvent, start time.Time, f
 	next := &liveVersion{gen: old.gen + 1}
 	if err != nil {
 		// Back to the old build, on the state file as it was.
-		back, berr := lv.l.loadBytes(ctx, old.p.Name(), image, lv.src)
+		// A fresh context: ctx may be what ended the handover.
+		bctx, cancel := context.WithTimeout(context.Background(), handoverFallbackTimeout)
+		back, berr := lv.l.loadBytes(bctx, old.p.Name(), image, lv.src)
+		cancel()
 		if berr == nil {
 			if publish, berr = lv.prepare(back); berr != nil {
 				back.Close()

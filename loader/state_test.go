@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/runplug/runplug/elfmap"
@@ -301,4 +302,33 @@ func TestSyncStateContext(t *testing.T) {
 	if err := p.SyncState(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Errorf("SyncState after Close: %v, want ErrClosed", err)
 	}
+}
+
+// TestStateFileTruncatedUnderUs plays a hostile process that truncates
+// the state file while a plugin has it mapped: the plugin's next access
+// is a fault of that call (SIGBUS), the host's read of the state an
+// error, and neither kills the host; Close still succeeds or reports.
+func TestStateFileTruncatedUnderUs(t *testing.T) {
+	l := New(Options{})
+	defer l.Close()
+	file := filepath.Join(t.TempDir(), "counter.state")
+	p := loadState(t, l, "state_counter", file)
+	call(t, p, "counter_bump")
+	if err := os.Truncate(file, 0); err != nil {
+		t.Fatal(err)
+	}
+	f, err := p.Func("counter_bump")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fe *sandbox.FaultError
+	if _, err := f.Call(); !errors.As(err, &fe) || fe.Signal != syscall.SIGBUS {
+		t.Errorf("call after the truncation: %v, want a SIGBUS fault", err)
+	}
+	info, _ := p.State()
+	var b [8]byte
+	if err := p.ReadMemory(info.Addr, b[:]); !errors.Is(err, ErrBadAddress) {
+		t.Errorf("host read after the truncation: %v, want ErrBadAddress", err)
+	}
+	t.Logf("Close: %v", p.Close())
 }
