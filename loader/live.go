@@ -126,7 +126,7 @@ func (l *Loader) LoadLive(ctx context.Context, path string, o LiveOptions) (*Liv
 	}
 	lv := &Live{l: l, path: abs, opts: o, log: l.log.Named("live"), memfd: -1, src: stateSource{path: o.StateFile}}
 	if o.StateFile == "" {
-		fd, err := unix.MemfdCreate("runplug-state:"+filepath.Base(abs), unix.MFD_CLOEXEC)
+		fd, err := newStateMemfd("runplug-state:" + filepath.Base(abs)) // live_watch_*.go
 		if err != nil {
 			return nil, fmt.Errorf("loader: load live %s: memfd_create: %w", path, err)
 		}

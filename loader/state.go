@@ -288,7 +288,7 @@ func openStateFile(src stateSource, plugin string) (fd int, shown string, err er
 		return fd, "memfd", nil
 	}
 	if path == "" {
-		fd, err = unix.MemfdCreate("runplug-state:"+plugin, unix.MFD_CLOEXEC)
+		fd, err = newStateMemfd("runplug-state:" + plugin)
 		if err != nil {
 			return -1, "memfd", fmt.Errorf("state: memfd_create: %w", err)
 		}
@@ -369,7 +369,7 @@ func initStateFile(fd int, shown string, d stateDescriptor, size uint64) (stateR
 	if err := pwriteAll(fd, rec.marshal(), stateRecordOff[0]); err != nil {
 		return rec, fmt.Errorf("state file %s: write header: %w", shown, err)
 	}
-	if err := unix.Fdatasync(fd); err != nil {
+	if err := fdatasync(fd); err != nil {
 		return rec, fmt.Errorf("state file %s: sync: %w", shown, err)
 	}
 	return rec, nil
@@ -436,13 +436,13 @@ func (l *Loader) migrateState(ctx context.Context, o *object, fd int, shown stri
 	if err := pwriteAll(fd, region, int64(next.Off)); err != nil {
 		return fail(fmt.Errorf("write the new slot: %w", err))
 	}
-	if err := unix.Fdatasync(fd); err != nil {
+	if err := fdatasync(fd); err != nil {
 		return fail(fmt.Errorf("sync the new slot: %w", err))
 	}
 	if err := pwriteAll(fd, next.marshal(), stateRecordOff[1-which]); err != nil {
 		return fail(fmt.Errorf("write the header: %w", err))
 	}
-	if err := unix.Fdatasync(fd); err != nil {
+	if err := fdatasync(fd); err != nil {
 		return fail(fmt.Errorf("sync the header: %w", err))
 	}
 	l.log.Info("migrated state", "plugin", o.name, "path", shown, "from", rec.Version, "to", d.version)

@@ -30,6 +30,10 @@ func LoopUnprotected(fn uintptr, n int64) int64 { panic(errors.ErrUnsupported) }
 // LoopExport panics: this build cannot run native code.
 func LoopExport(n int64) int64 { panic(errors.ErrUnsupported) }
 
+// FaultLoop is the kernel's fault round trip (baseline_cgo.go): only on
+// linux/amd64.
+func FaultLoop(n int64) int64 { panic(errors.ErrUnsupported) }
+
 // LoopExportHandle panics: this build cannot run native code.
 func LoopExportHandle(fn func(a, b int64) int64, n int64) int64 { panic(errors.ErrUnsupported) }
 

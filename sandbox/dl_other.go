@@ -45,6 +45,9 @@ func (o DLObject) Deps() []uintptr { return nil }
 // AtexitPending returns 0.
 func (o DLObject) AtexitPending() int { return 0 }
 
+// KeysPending is 0: no object table here.
+func (o DLObject) KeysPending() int { return 0 }
+
 // DLHandleAt returns 0.
 func DLHandleAt(uintptr) uintptr { return 0 }
 

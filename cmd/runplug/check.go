@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"io"
 	"io/fs"
 	"os"
@@ -201,13 +200,6 @@ func progressWriter(w io.Writer) io.Writer {
 		return w
 	}
 	return nil
-}
-
-// isTerminal reports whether f is a terminal: TCGETS succeeds on a tty
-// alone.
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }
 
 // findObjects walks paths (files or directories, recursively; symbolic

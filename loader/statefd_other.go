@@ -1,0 +1,18 @@
+//go:build !linux
+
+package loader
+
+import (
+	"fmt"
+
+	"github.com/runplug/runplug/elfmap"
+	"golang.org/x/sys/unix"
+)
+
+// State files need memfd: elsewhere a state region is refused at run
+// time (no build of the loader runs plugins off Linux).
+func newStateMemfd(string) (int, error) {
+	return -1, fmt.Errorf("memfd: %w", elfmap.ErrUnsupported)
+}
+
+func fdatasync(fd int) error { return unix.Fsync(fd) }
