@@ -161,8 +161,8 @@ func chaosOps() []chaosOp {
 // processCounts are what a soak must not leak.
 type processCounts struct {
 	goroutines, fds, threads, children int
-	fileMaps int // mappings of files (plugin images, memfds): none may be left
-	mappings int // all of them
+	fileMaps                           int // mappings of files (plugin images, memfds): none may be left
+	mappings                           int // all of them
 }
 
 func countLines(path string) int {
