@@ -37,9 +37,13 @@ func applyLimits(pol Policy) error {
 	if mem == 0 {
 		mem = DefaultMemory
 	}
-	if used, ok := addressSpace(); ok && mem < used+loadRoom {
+	// Refused below half the room a load needs; the figure asked for is
+	// the whole room, rounded up to 64 MiB, so that it still does when
+	// the runtime holds a little more in the next child.
+	if used, ok := addressSpace(); ok && mem < used+loadRoom/2 {
+		const round = 64 << 20
 		return fmt.Errorf("Policy.Memory of %d MiB is too small: the child's runtime holds %d MiB of address space before the load; at least %d MiB are needed",
-			mem>>20, used>>20, (used+loadRoom+(1<<20)-1)>>20)
+			mem>>20, used>>20, ((used+loadRoom+round-1)/round*round)>>20)
 	}
 	if err := unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: mem, Max: mem}); err != nil {
 		return fmt.Errorf("RLIMIT_AS: %w", err)
