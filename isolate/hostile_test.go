@@ -263,32 +263,41 @@ func TestHostileConstructor(t *testing.T) {
 		{name: "AllowOpen: /etc/shadow", attack: "r /etc/shadow", pol: isolate.Policy{AllowOpen: true}, stolen: !root && hostReadsShadow},
 		{name: "AllowOpen: a 0600 file of the host", attack: "r " + private, pol: isolate.Policy{AllowOpen: true}, stolen: !root},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.opens && raceBuild {
-				t.Skip("opens are allowed under the race detector (isolate/race.go)")
-			}
-			img := bytes.Clone(image)
-			at := bytes.Index(img, []byte("ATTACK:-"))
-			if at < 0 || len(tt.attack) > 240 {
-				t.Fatal("no attack[] in hostile_ctor.so")
-			}
-			copy(img[at+7:], append([]byte(tt.attack), 0))
-			l, _ := newLoader(t, loader.Options{}, isolate.Options{Policy: tt.pol})
-			p, err := l.LoadBytes("hostile_ctor.so", img)
-			if tt.trapped != "" {
-				var se *isolate.SyscallError
-				if !errors.As(err, &se) || se.Name != tt.trapped {
-					t.Fatalf("load = %v; want the child stopped at %s", err, tt.trapped)
+		for _, spare := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/spare=%v", tt.name, spare), func(t *testing.T) {
+				if tt.opens && raceBuild {
+					t.Skip("opens are allowed under the race detector (isolate/race.go)")
 				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			n, err := call(t, p, "stolen")
-			if err != nil || (n > 0) != tt.stolen {
-				t.Fatalf("the constructor got %d bytes (%v); want some: %v", n, err, tt.stolen)
-			}
-		})
+				img := bytes.Clone(image)
+				at := bytes.Index(img, []byte("ATTACK:-"))
+				if at < 0 || len(tt.attack) > 240 {
+					t.Fatal("no attack[] in hostile_ctor.so")
+				}
+				copy(img[at+7:], append([]byte(tt.attack), 0))
+				l, iso := newLoader(t, loader.Options{}, isolate.Options{Policy: tt.pol, Spare: spare})
+				if spare {
+					// The spare confines itself before it knows its plugin.
+					if err := iso.Prestart(); err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { iso.Close() })
+				}
+				p, err := l.LoadBytes("hostile_ctor.so", img)
+				if tt.trapped != "" {
+					var se *isolate.SyscallError
+					if !errors.As(err, &se) || se.Name != tt.trapped {
+						t.Fatalf("load = %v; want the child stopped at %s", err, tt.trapped)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				n, err := call(t, p, "stolen")
+				if err != nil || (n > 0) != tt.stolen {
+					t.Fatalf("the constructor got %d bytes (%v); want some: %v", n, err, tt.stolen)
+				}
+			})
+		}
 	}
 }
