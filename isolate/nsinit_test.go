@@ -136,7 +136,7 @@ func TestNamespacesRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := host.Start(); err != nil {
-		t.Skipf("no user namespace for the host: %v", err)
+		testenv.Skipf(t, "no user namespace for the host: %v", err)
 	}
 	defer func() {
 		stdin.Close() // the host exits; its child gets its parent-death signal

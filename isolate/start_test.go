@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 )
@@ -68,7 +69,7 @@ func TestSharedNetNamespace(t *testing.T) {
 			t.Errorf("children share network namespace %s, reported as one each", na)
 		}
 	default:
-		t.Skipf("no network namespace: %v", rep.Missing)
+		testenv.Skipf(t, "no network namespace: %v", rep.Missing)
 	}
 
 	// A policy that allows sockets: a namespace of its own.

@@ -86,23 +86,37 @@ func TestExpandOrigin(t *testing.T) {
 	}
 }
 
-func TestHwcapsFromFlags(t *testing.T) {
-	v2 := []string{"cx16", "lahf_lm", "popcnt", "pni", "sse4_1", "sse4_2", "ssse3"}
-	v3 := append(append([]string(nil), v2...), "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave")
-	v4 := append(append([]string(nil), v3...), "avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")
+// TestHwcapsFor: each level needs all of its own features and all of the
+// levels below it; FMA and F16C without usable AVX do not make v3.
+func TestHwcapsFor(t *testing.T) {
+	v2 := isaFeatures{CX16: true, LAHF: true, POPCNT: true, SSE3: true, SSSE3: true, SSE41: true, SSE42: true}
+	v3 := v2
+	v3.AVX, v3.AVX2, v3.BMI1, v3.BMI2, v3.F16C, v3.FMA, v3.LZCNT, v3.MOVBE = true, true, true, true, true, true, true, true
+	v4 := v3
+	v4.AVX512F, v4.AVX512BW, v4.AVX512CD, v4.AVX512DQ, v4.AVX512VL = true, true, true, true, true
+	without := func(f isaFeatures, change func(*isaFeatures)) isaFeatures {
+		change(&f)
+		return f
+	}
 	tests := []struct {
-		flags []string
-		want  []string
+		name string
+		f    isaFeatures
+		want []string
 	}{
-		{[]string{"sse2"}, nil},
-		{v2, []string{"x86-64-v2"}},
-		{v3, []string{"x86-64-v3", "x86-64-v2"}},
-		{v4, []string{"x86-64-v4", "x86-64-v3", "x86-64-v2"}},
-		{append(v2, "avx512f"), []string{"x86-64-v2"}},
+		{"baseline", isaFeatures{}, nil},
+		{"v2", v2, []string{"x86-64-v2"}},
+		{"v2 without lahf", without(v2, func(f *isaFeatures) { f.LAHF = false }), nil},
+		{"v3", v3, []string{"x86-64-v3", "x86-64-v2"}},
+		{"v3 without lzcnt (abm)", without(v3, func(f *isaFeatures) { f.LZCNT = false }), []string{"x86-64-v2"}},
+		{"v3 without usable avx", without(v3, func(f *isaFeatures) { f.AVX = false }), []string{"x86-64-v2"}},
+		{"v4", v4, []string{"x86-64-v4", "x86-64-v3", "x86-64-v2"}},
+		{"v4 without avx512vl", without(v4, func(f *isaFeatures) { f.AVX512VL = false }), []string{"x86-64-v3", "x86-64-v2"}},
+		{"avx512 without v3", without(v4, func(f *isaFeatures) { f.MOVBE = false }), []string{"x86-64-v2"}},
+		{"avx512 without v2", without(v4, func(f *isaFeatures) { f.CX16 = false }), nil},
 	}
 	for _, tt := range tests {
-		if got := hwcapsFromFlags(tt.flags); !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("hwcapsFromFlags(%q) = %q, want %q", tt.flags, got, tt.want)
+		if got := hwcapsFor(tt.f); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: hwcapsFor = %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }
@@ -133,28 +147,35 @@ func TestHwcapsMatchLdSo(t *testing.T) {
 // glibc but not shipped by Debian).
 func TestGlibcListMatchesPackage(t *testing.T) {
 	dpkg := testenv.LookPath(t, "dpkg", "dpkg (a Debian or Ubuntu machine)")
-	out, err := exec.Command(dpkg, "-L", "libc6").Output()
+	// The native architecture's package by name: with a foreign
+	// architecture's libc6 installed too (multiarch), "libc6" alone is
+	// ambiguous and dpkg -L refuses it.
+	arch, err := exec.Command(dpkg, "--print-architecture").Output()
 	if err != nil {
-		testenv.Skipf(t, "dpkg -L libc6: %v", err)
+		t.Fatalf("dpkg --print-architecture: %v", err)
 	}
+	pkg := "libc6:" + strings.TrimSpace(string(arch))
+	triplet, ok := map[string]string{"libc6:amd64": "x86_64-linux-gnu", "libc6:arm64": "aarch64-linux-gnu"}[pkg]
+	if !ok {
+		testenv.Skipf(t, "no multiarch directory known for %s", pkg)
+	}
+	out, err := exec.Command(dpkg, "-L", pkg).Output()
+	if err != nil {
+		t.Fatalf("dpkg -L %s: %v", pkg, err)
+	}
+	lib, usrLib := "/lib/"+triplet, "/usr/lib/"+triplet
 	n := 0
 	for _, p := range strings.Split(string(out), "\n") {
-		if !strings.HasPrefix(p, "/lib/x86_64-linux-gnu/") && !strings.HasPrefix(p, "/usr/lib/x86_64-linux-gnu/") {
-			continue
-		}
-		if strings.Count(p, "/") != 3 && strings.Count(p, "/") != 4 || !strings.Contains(filepath.Base(p), ".so") {
-			continue
-		}
-		if filepath.Dir(p) != "/lib/x86_64-linux-gnu" && filepath.Dir(p) != "/usr/lib/x86_64-linux-gnu" {
+		if filepath.Dir(p) != lib && filepath.Dir(p) != usrLib || !strings.Contains(filepath.Base(p), ".so") {
 			continue
 		}
 		n++
 		if !IsGlibc(p) {
-			t.Errorf("libc6 installs %s, which IsGlibc does not know", p)
+			t.Errorf("%s installs %s, which IsGlibc does not know", pkg, p)
 		}
 	}
 	if n < 15 {
-		t.Errorf("only %d libraries in dpkg -L libc6", n)
+		t.Errorf("only %d libraries in dpkg -L %s", n, pkg)
 	}
 	if IsGlibc("libcrypt.so.1") || IsGlibc("libnss_systemd.so.2") || !IsGlibc("/x/libresolv.so.2") {
 		t.Error("IsGlibc: wrong answer for libcrypt, libnss_systemd or a path")

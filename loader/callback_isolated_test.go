@@ -12,6 +12,7 @@ import (
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
@@ -368,7 +369,7 @@ func TestCallbackStructsIsolated(t *testing.T) {
 // (ErrCallbackNotRemote).
 func TestCallbackStructIsolatedRefusals(t *testing.T) {
 	if !sandbox.Supported {
-		t.Skip("no native calls in this build")
+		testenv.Skipf(t, "no native calls in this build")
 	}
 	_, iso := both(t, "cb_struct", loader.Options{KeepAfterFault: true})
 	call, err := loader.Bind2[uintptr, int64, isoBig](iso, "call_big")
@@ -406,7 +407,7 @@ func TestCallbackStructIsolatedRefusals(t *testing.T) {
 // fails with ErrHostFuncNotRemote.
 func TestHostFuncStructsIsolated(t *testing.T) {
 	if !sandbox.Supported {
-		t.Skip("no native calls in this build")
+		testenv.Skipf(t, "no native calls in this build")
 	}
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{}), KeepAfterFault: true})
 	defer l.Close()
@@ -483,7 +484,7 @@ func TestCallSigCallbackValue(t *testing.T) {
 // released) to calls of their own (run with -race).
 func TestCallbackIsolatedConcurrent(t *testing.T) {
 	if !sandbox.Supported {
-		t.Skip("no native calls in this build")
+		testenv.Skipf(t, "no native calls in this build")
 	}
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Channels: 6})})
 	defer l.Close()
@@ -559,7 +560,7 @@ func TestCallbackIsolatedConcurrent(t *testing.T) {
 // ends a general call as it ends a register call (the child is killed).
 func TestIsolatedCallbackLifecycle(t *testing.T) {
 	if !sandbox.Supported {
-		t.Skip("no native calls in this build")
+		testenv.Skipf(t, "no native calls in this build")
 	}
 	for _, channels := range []int{4, 1} {
 		l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Channels: channels})})

@@ -65,7 +65,7 @@ func (l *Loader) dlopen(caller *object, namePtr uint64, flags int) (uintptr, err
 		// code: only an object loaded and held before it can be opened
 		// (taking references on it cannot interfere with that load or
 		// close, whatever becomes of it).
-		if dep := l.byName[name]; dep != nil && dep.refs > 0 && dep.dl.Handle() != 0 {
+		if dep := l.named(l.opener(caller), name); dep != nil && (dep.refs > 0 || !dep.shared) && dep.dl.Handle() != 0 {
 			return l.dlHandleOpen(caller, dep, flags), nil
 		}
 		return 0, fmt.Errorf("dlopen %s: %w", name, errDLUnderLock)
@@ -75,12 +75,13 @@ func (l *Loader) dlopen(caller *object, namePtr uint64, flags int) (uintptr, err
 	if l.closed {
 		return 0, fmt.Errorf("dlopen %s: %w", name, ErrClosed)
 	}
-	dep := l.byName[name]
+	ns := l.opener(caller) // the opener's instance first (instance.go)
+	dep := l.named(ns, name)
 	if dep == nil && flags&rtldNoload != 0 {
 		return 0, fmt.Errorf("dlopen %s: not loaded (RTLD_NOLOAD)", name)
 	}
 	if dep == nil {
-		d, isNew, err := l.dependency(name, caller, nil)
+		d, isNew, err := l.dependency(ns, name, caller, nil)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) || errors.Is(err, ErrNotFound) {
 				return 0, fmt.Errorf("dlopen %s: cannot open shared object file: %w", name, err)
@@ -103,9 +104,7 @@ func (l *Loader) dlopen(caller *object, namePtr uint64, flags int) (uintptr, err
 // dlHandleOpen records one dlopen of dep by caller: references on dep and
 // its dependencies, and the handle. l.mu is held.
 func (l *Loader) dlHandleOpen(caller, dep *object, flags int) uintptr {
-	for _, x := range dep.scope {
-		x.refs++
-	}
+	hold(dep.scope)
 	h := dep.dl.Handle()
 	d := &l.dl
 	d.mu.Lock()
@@ -246,7 +245,7 @@ func (l *Loader) dlsym(caller *object, h uint64, name, version string) (uintptr,
 		return a, err
 	}
 	if h == rtldDefault {
-		if a, g, err := l.dlGlobal(name, version); g != nil || err != nil {
+		if a, g, err := l.dlGlobal(caller, name, version); g != nil || err != nil {
 			return a, err
 		}
 	}
@@ -287,8 +286,10 @@ func scopeSymbol(scope []*object, name, version string) (uintptr, bool, error) {
 
 // dlGlobal finds name in the objects plugin code opened with RTLD_GLOBAL
 // (each with its dependencies), in the order they became global, and
-// returns the global object it was found through.
-func (l *Loader) dlGlobal(name, version string) (uintptr, *object, error) {
+// returns the global object it was found through. Only those visible to
+// the requesting object o count (an instance's private objects serve
+// that instance alone: instance.go).
+func (l *Loader) dlGlobal(o *object, name, version string) (uintptr, *object, error) {
 	l.dl.mu.Lock()
 	if len(l.dl.global) == 0 {
 		l.dl.mu.Unlock()
@@ -297,6 +298,9 @@ func (l *Loader) dlGlobal(name, version string) (uintptr, *object, error) {
 	global := append([]*object(nil), l.dl.global...)
 	l.dl.mu.Unlock()
 	for _, g := range global {
+		if !visibleTo(g, o) {
+			continue
+		}
 		if a, ok, err := scopeSymbol(g.scope, name, version); ok || err != nil {
 			return a, g, err
 		}
@@ -320,7 +324,15 @@ func (l *Loader) dlHold(o, g *object) {
 		d.holds = map[*object][]*object{}
 	}
 	d.holds[o] = append(d.holds[o], g)
-	for _, x := range g.scope {
-		x.refs++
+	hold(g.scope)
+}
+
+// hold takes a reference on each shared object of scope (a plugin's root
+// is held by its Plugin alone). l.mu is held.
+func hold(scope []*object) {
+	for _, x := range scope {
+		if x.shared {
+			x.refs++
+		}
 	}
 }

@@ -55,9 +55,18 @@
 // Dependencies are loaded once per Loader and shared by its plugins: each
 // plugin holds every dependency it reaches (directly or not) once, and a
 // dependency is finalised and unloaded when the last plugin holding it
-// closes. Cycles between libraries therefore need no special care. A
-// dependency is never the plugin instance itself: when a library needs
-// the object that was loaded as a plugin, it gets a shared copy of its own.
+// closes. Cycles between libraries therefore need no special care.
+//
+// There is one copy of a library per opener, as glibc has one per
+// namespace: a library needed by the plugin's dependencies, opened by
+// plugin code with dlopen, or needed by a module so opened, binds to the
+// plugin instance itself when it names it (by soname, the name it was
+// loaded by, or the same file), so a module that registers with the
+// library that loaded it (GIO's modules, OpenSSL's providers, PAM
+// modules) finds that very instance. Such objects, which need the
+// instance, are private to it (another Load of the same file gets its
+// own); the rest are shared by the Loader. Independent copies of shared
+// dependencies need a Loader each. docs/NAMESPACES.md has the whole rule.
 //
 // # Symbol resolution
 //

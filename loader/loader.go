@@ -298,6 +298,17 @@ func (f fdReader) ReadAt(b []byte, off int64) (int, error) {
 	return n, nil
 }
 
+// mapRoot maps the object at path as the root of a new plugin instance,
+// recording its file identity (instance.go). l.mu is held.
+func (l *Loader) mapRoot(path, name string) (*object, error) {
+	o, key, err := l.mapPath(path, name)
+	if err != nil {
+		return nil, err
+	}
+	o.key = key
+	return o, nil
+}
+
 // mapPath maps the object at path for a new object named name: a parked
 // image of the same file that is due for release is reused when there is
 // one (no open, no mapping), else the file is opened and mapped. l.mu is
@@ -358,7 +369,7 @@ func (l *Loader) Load(path string) (*Plugin, error) {
 		if aerr != nil {
 			abs = path
 		}
-		root, _, err = l.mapPath(abs, filepath.Base(path))
+		root, err = l.mapRoot(abs, filepath.Base(path))
 		if errors.Is(err, os.ErrNotExist) {
 			err = &NotFoundError{Name: path, Tried: []string{path}}
 		}
@@ -405,6 +416,7 @@ func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
 // new, and wraps root in a Plugin. On error everything new is released.
 // l.mu is held.
 func (l *Loader) finishLoad(root *object) (*Plugin, error) {
+	root.inst = newInstance(root)
 	if err := l.loadNew(root); err != nil {
 		l.log.Debug("load failed", "plugin", root.name, "path", root.path, "error", err)
 		return nil, fmt.Errorf("loader: load %s: %w", root.name, err)
@@ -444,7 +456,7 @@ func (l *Loader) loadNew(root *object) (err error) {
 				}
 				continue
 			}
-			dep, isNew, err := l.dependency(need, o, parents)
+			dep, isNew, err := l.dependency(o.inst, need, o, parents)
 			if err != nil {
 				return err
 			}
@@ -461,6 +473,7 @@ func (l *Loader) loadNew(root *object) (err error) {
 			return err
 		}
 	}
+	l.settle(fresh) // instance.go
 	order := initOrder(root, fresh)
 	for _, o := range order {
 		if err := l.link(o); err != nil {
@@ -537,8 +550,12 @@ func initOrder(root *object, fresh []*object) []*object {
 
 // dependency returns the shared object for DT_NEEDED name need of o,
 // loading (but not linking) it when the Loader has none. l.mu is held.
-func (l *Loader) dependency(need string, o *object, parents map[*object]*object) (dep *object, isNew bool, err error) {
-	if d := l.byName[need]; d != nil {
+//
+// The name and the file found are looked up first in the instance ns (see
+// instance.go; nil for none), then among the Loader's shared objects; a
+// new object joins ns until settle decides.
+func (l *Loader) dependency(ns *instance, need string, o *object, parents map[*object]*object) (dep *object, isNew bool, err error) {
+	if d := l.named(ns, need); d != nil {
 		return d, false, nil
 	}
 	cands := l.search.Candidates(need, needer(o, parents))
@@ -555,9 +572,9 @@ func (l *Loader) dependency(need string, o *object, parents map[*object]*object)
 			}
 			continue
 		}
-		if dep := l.byKey[key]; dep != nil {
+		if dep := l.keyed(ns, key); dep != nil {
 			unix.Close(fd)
-			l.byName[need] = dep
+			l.alias(ns, dep, need)
 			return dep, false, nil
 		}
 		dep := l.reuseTomb(p, path, need)
@@ -568,14 +585,8 @@ func (l *Loader) dependency(need string, o *object, parents map[*object]*object)
 		if err != nil {
 			return nil, false, fmt.Errorf("dependency %s: %w", need, err)
 		}
-		dep.shared, dep.key = true, key
-		l.byKey[key] = dep
-		l.byName[need] = dep
-		dep.names = append(dep.names, need)
-		if s := p.file.Dynamic.Soname; s != "" && s != need && l.byName[s] == nil {
-			l.byName[s] = dep
-			dep.names = append(dep.names, s)
-		}
+		dep.key = key
+		l.register(ns, dep, need)
 		return dep, true, nil
 	}
 	return nil, false, &NotFoundError{Name: need, Needer: o.name, Tried: candidatePaths(cands), Err: lastErr}
@@ -596,13 +607,17 @@ func (l *Loader) forget(o *object) {
 	if !o.shared {
 		return
 	}
+	byName, byKey := l.byName, l.byKey
+	if o.inst != nil {
+		byName, byKey = o.inst.byName, o.inst.byKey
+	}
 	for _, n := range o.names {
-		if l.byName[n] == o {
-			delete(l.byName, n)
+		if byName[n] == o {
+			delete(byName, n)
 		}
 	}
-	if l.byKey[o.key] == o {
-		delete(l.byKey, o.key)
+	if byKey[o.key] == o {
+		delete(byKey, o.key)
 	}
 }
 
@@ -631,6 +646,9 @@ func (l *Loader) runFinis(objs []*object) error {
 func (l *Loader) release(closure []*object) error {
 	var dead []*object
 	for _, o := range closure {
+		if !o.shared { // a plugin's root, which its Plugin holds
+			continue
+		}
 		o.refs--
 		if o.refs == 0 {
 			dead = append(dead, o)

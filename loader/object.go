@@ -26,10 +26,11 @@ type object struct {
 	deps  []*object          // direct dependencies (DT_NEEDED that are not host libraries)
 	scope []*object          // lookup scope: itself, then its dependencies breadth-first
 
-	shared bool     // a dependency, shared by the Loader's plugins
-	key    fileKey  // shared: the file identity
-	names  []string // shared: the names it is known by in Loader.byName
-	refs   int      // shared: how many plugins hold it
+	shared bool      // a dependency, shared by the Loader's plugins (or an instance's: inst)
+	key    fileKey   // the file identity (zero for LoadBytes)
+	names  []string  // shared: the names it is known by in Loader.byName (or inst.byName)
+	refs   int       // shared: how many plugins hold it
+	inst   *instance // a plugin's root: its own; a shared object private to an instance: that one; else nil (instance.go)
 
 	linked   bool
 	initDone bool

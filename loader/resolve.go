@@ -66,7 +66,7 @@ func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
 		}
 		return symValue{addr: uint64(a)}, nil
 	}
-	if a, g, err := l.dlGlobal(s.Name, s.Version); err != nil { // RTLD_GLOBAL objects (dlopen.go)
+	if a, g, err := l.dlGlobal(o, s.Name, s.Version); err != nil { // RTLD_GLOBAL objects (dlopen.go)
 		return symValue{}, fmt.Errorf("%s: %w", o.name, err)
 	} else if g != nil {
 		l.dlHold(o, g)

@@ -140,7 +140,7 @@ func (l *Loader) loadByName(name string) (*object, error) {
 		if err != nil {
 			path = c.Path
 		}
-		o, _, err := l.mapPath(path, name)
+		o, err := l.mapRoot(path, name)
 		if err == nil {
 			return o, nil
 		}

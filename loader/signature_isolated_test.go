@@ -11,6 +11,7 @@ import (
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
@@ -26,7 +27,7 @@ import (
 func both(t *testing.T, name string, lo loader.Options) (in, iso *loader.Plugin) {
 	t.Helper()
 	if !sandbox.Supported {
-		t.Skip("no native calls in this build")
+		testenv.Skipf(t, "no native calls in this build")
 	}
 	path := plugintest.Build(t, name)
 	l1 := loader.New(lo)

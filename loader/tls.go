@@ -83,5 +83,15 @@ func (l *Loader) tlsOwnerName(id uint64) string {
 			return o.name
 		}
 	}
+	for p := range l.plugins { // and the objects private to an instance
+		if p.obj == nil || p.obj.inst == nil {
+			continue
+		}
+		for _, o := range p.obj.inst.byKey {
+			if o.tls != nil && o.tls.ID() == id {
+				return o.name
+			}
+		}
+	}
 	return fmt.Sprintf("TLS module %d", id)
 }

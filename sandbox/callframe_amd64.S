@@ -118,14 +118,14 @@ rp_gather_thunk:
 	andq	$-16, %rax
 	subq	%rax, %rsp			// the result buffer (maybe none)
 	movq	%rsp, %r9			// r9 = its address
-	subq	$112, %rsp			// the register image
+	subq	$RP_GM_REGS*8, %rsp		// the register image (struct rp_args)
 	movq	%rsp, %r8			// r8 = the image
 	movq	RP_GP_NSTACK(%r10), %rax
 	addq	$1, %rax
 	andq	$-2, %rax
 	shlq	$3, %rax
 	subq	%rax, %rsp			// the stack words, rsp 16-byte aligned
-	movq	%r9, 0(%r8)			// rdi = the result buffer, unless a move says otherwise
+	movq	%r9, RP_A_INT+0(%r8)		// rdi = the result buffer, unless a move says otherwise
 	movq	RP_GX_ARGV(%rbx), %rdi		// rdi = argv
 	movq	RP_GP_MOVES(%r10), %rsi		// rsi = the moves
 	movq	RP_GP_NMOVES(%r10), %rdx	// rdx = how many
@@ -179,20 +179,20 @@ rp_gather_thunk:
 	decq	%rdx
 	jnz	.Lg_move
 .Lg_load:
-	movsd	48(%r8), %xmm0
-	movsd	56(%r8), %xmm1
-	movsd	64(%r8), %xmm2
-	movsd	72(%r8), %xmm3
-	movsd	80(%r8), %xmm4
-	movsd	88(%r8), %xmm5
-	movsd	96(%r8), %xmm6
-	movsd	104(%r8), %xmm7
-	movq	0(%r8), %rdi
-	movq	8(%r8), %rsi
-	movq	16(%r8), %rdx
-	movq	24(%r8), %rcx
-	movq	40(%r8), %r9
-	movq	32(%r8), %r8
+	movsd	RP_A_FLOAT+0(%r8), %xmm0
+	movsd	RP_A_FLOAT+8(%r8), %xmm1
+	movsd	RP_A_FLOAT+16(%r8), %xmm2
+	movsd	RP_A_FLOAT+24(%r8), %xmm3
+	movsd	RP_A_FLOAT+32(%r8), %xmm4
+	movsd	RP_A_FLOAT+40(%r8), %xmm5
+	movsd	RP_A_FLOAT+48(%r8), %xmm6
+	movsd	RP_A_FLOAT+56(%r8), %xmm7
+	movq	RP_A_INT+0(%r8), %rdi
+	movq	RP_A_INT+8(%r8), %rsi
+	movq	RP_A_INT+16(%r8), %rdx
+	movq	RP_A_INT+24(%r8), %rcx
+	movq	RP_A_INT+40(%r8), %r9
+	movq	RP_A_INT+32(%r8), %r8
 	movq	RP_GX_PROG(%rbx), %rax
 	movq	RP_GP_NVEC(%rax), %rax		// al
 	movq	RP_GX_FN(%rbx), %r11

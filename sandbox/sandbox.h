@@ -289,6 +289,7 @@ struct rp_framerec {
 	uint64_t xmm1;       // out: the bits of xmm1
 };
 _Static_assert(offsetof(struct rp_framerec, fn) == RP_FX_FN, "rp_framerec.fn");
+_Static_assert(offsetof(struct rp_framerec, rdx) == RP_FX_RDX, "rp_framerec.rdx");
 _Static_assert(offsetof(struct rp_framerec, xmm1) == RP_FX_XMM1, "rp_framerec.xmm1");
 _Static_assert(sizeof(struct rp_framerec) == RP_FX_SIZE, "rp_framerec size");
 void rp_frame_thunk(void);
@@ -333,7 +334,14 @@ struct rp_gmove {
 	uint16_t pad;
 };
 _Static_assert(offsetof(struct rp_gmove, size) == RP_GM_SIZE, "rp_gmove.size");
+_Static_assert(offsetof(struct rp_gmove, arg) == RP_GM_ARG, "rp_gmove.arg");
+_Static_assert(offsetof(struct rp_gmove, dst) == RP_GM_DST, "rp_gmove.dst");
+_Static_assert(offsetof(struct rp_gmove, src) == RP_GM_SRC, "rp_gmove.src");
+_Static_assert(offsetof(struct rp_gmove, conv) == RP_GM_CONV, "rp_gmove.conv");
 _Static_assert(sizeof(struct rp_gmove) == RP_GM_BYTES, "rp_gmove size");
+// rp_gather_thunk's register image is a struct rp_args: move dst d < 14
+// is its 8-byte word d (rdi..r9, then xmm0..xmm7).
+_Static_assert(sizeof(struct rp_args) == RP_GM_REGS * 8 && RP_A_INT == 0 && RP_A_FLOAT == 6 * 8, "rp_args as the gather image");
 struct rp_gprog {
 	uint64_t moves;    // struct rp_gmove[nmoves], checked when the program was made
 	uint64_t nmoves;
@@ -343,6 +351,10 @@ struct rp_gprog {
 	uint64_t x87;      // the result is a long double in st0: store and pop it
 };
 _Static_assert(offsetof(struct rp_gprog, sretsize) == RP_GP_SRETSIZE, "rp_gprog.sretsize");
+_Static_assert(offsetof(struct rp_gprog, moves) == RP_GP_MOVES, "rp_gprog.moves");
+_Static_assert(offsetof(struct rp_gprog, nmoves) == RP_GP_NMOVES, "rp_gprog.nmoves");
+_Static_assert(offsetof(struct rp_gprog, nstack) == RP_GP_NSTACK, "rp_gprog.nstack");
+_Static_assert(offsetof(struct rp_gprog, nvec) == RP_GP_NVEC, "rp_gprog.nvec");
 _Static_assert(offsetof(struct rp_gprog, x87) == RP_GP_X87, "rp_gprog.x87");
 struct rp_gatherrec {
 	struct rp_callrec c; // c.fn = rp_gather_thunk, c.nints = 0
@@ -355,6 +367,10 @@ struct rp_gatherrec {
 	uint64_t st0[2];     // out: a long double result (fstpt: 10 bytes)
 };
 _Static_assert(offsetof(struct rp_gatherrec, xmm1) == RP_GX_XMM1, "rp_gatherrec.xmm1");
+_Static_assert(offsetof(struct rp_gatherrec, fn) == RP_GX_FN, "rp_gatherrec.fn");
+_Static_assert(offsetof(struct rp_gatherrec, rdx) == RP_GX_RDX, "rp_gatherrec.rdx");
+_Static_assert(offsetof(struct rp_gatherrec, prog) == RP_GX_PROG, "rp_gatherrec.prog");
+_Static_assert(offsetof(struct rp_gatherrec, argv) == RP_GX_ARGV, "rp_gatherrec.argv");
 _Static_assert(offsetof(struct rp_gatherrec, st0) == RP_GX_ST0, "rp_gatherrec.st0");
 _Static_assert(offsetof(struct rp_gatherrec, sret) == RP_GX_SRET, "rp_gatherrec.sret");
 _Static_assert(sizeof(struct rp_gatherrec) == RP_GX_SIZE, "rp_gatherrec size");

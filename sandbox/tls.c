@@ -83,7 +83,9 @@ __thread struct rp_tls_thread rp_tls_self __attribute__((visibility("hidden"), t
 // The layouts tlsdesc_amd64.S relies on.
 _Static_assert(sizeof(struct rp_tls_mod) == RP_TLS_MOD_SIZE, "rp_tls_mod size");
 _Static_assert(__builtin_offsetof(struct rp_tls_mod, gen) == RP_TLS_MOD_GEN, "rp_tls_mod.gen");
-_Static_assert(sizeof(struct rp_tls_slot) == 16, "rp_tls_slot size");
+_Static_assert(sizeof(struct rp_tls_slot) == 1 << RP_TLS_SLOT_SHIFT, "rp_tls_slot size");
+_Static_assert(__builtin_offsetof(struct rp_tls_slot, block) == RP_TLS_SLOT_BLOCK, "rp_tls_slot.block");
+_Static_assert(__builtin_offsetof(struct rp_tls_slot, gen) == RP_TLS_SLOT_GEN, "rp_tls_slot.gen");
 _Static_assert(__builtin_offsetof(struct rp_tls_thread, slots) == RP_TLS_THREAD_SLOTS, "rp_tls_thread.slots");
 _Static_assert(__builtin_offsetof(struct rp_tls_thread, n) == RP_TLS_THREAD_N, "rp_tls_thread.n");
 

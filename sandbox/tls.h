@@ -17,12 +17,15 @@
 
 // Layouts the TLSDESC resolver (tlsdesc_amd64.S) reads, checked by
 // _Static_assert in tls.c: struct rp_tls_mod (size, offset of gen) and
-// struct rp_tls_thread (offsets of slots and n); a slot is 16 bytes
-// {block, gen}.
+// struct rp_tls_thread (offsets of slots and n), struct rp_tls_slot
+// (size, offsets of block and gen).
 #define RP_TLS_MOD_SIZE 56
 #define RP_TLS_MOD_GEN 32
 #define RP_TLS_THREAD_SLOTS 0
 #define RP_TLS_THREAD_N 8
+#define RP_TLS_SLOT_SHIFT 4 // a slot is 1 << 4 bytes
+#define RP_TLS_SLOT_BLOCK 0
+#define RP_TLS_SLOT_GEN 8
 
 // A dynamic TLS descriptor's argument: the module id in the low
 // RP_TLSDESC_MOD_BITS bits, the offset in the block above them.

@@ -59,8 +59,6 @@ func newTestModule(t *testing.T, filesz, memsz, align uint64) *TLSModule {
 }
 
 func TestTLSBlockContents(t *testing.T) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	tests := []struct {
 		name                 string
 		filesz, memsz, align uint64
@@ -74,6 +72,10 @@ func TestTLSBlockContents(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			// Each subtest runs on a goroutine of its own: lock that one,
+			// so that every __tls_get_addr below asks the same thread.
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
 			m := newTestModule(t, tc.filesz, tc.memsz, tc.align)
 			if m.ID() == 0 || m.ID() > MaxTLSModules {
 				t.Fatalf("id %d outside [1, %d]", m.ID(), MaxTLSModules)

@@ -67,14 +67,14 @@ rp_tlsdesc_dynamic:
 	jae	1f
 	movq	%fs:RP_TLS_THREAD_SLOTS(%rdx), %rdx
 	movq	%rdi, %rcx
-	shlq	$4, %rcx
+	shlq	$RP_TLS_SLOT_SHIFT, %rcx
 	addq	%rcx, %rdx                     // &slots[m]
 	imulq	$RP_TLS_MOD_SIZE, %rdi, %rcx
 	leaq	rp_tls_mods(%rip), %rax
 	movq	RP_TLS_MOD_GEN(%rax,%rcx), %rcx
-	cmpq	%rcx, 8(%rdx)
+	cmpq	%rcx, RP_TLS_SLOT_GEN(%rdx)
 	jne	1f
-	movq	(%rdx), %rax
+	movq	RP_TLS_SLOT_BLOCK(%rdx), %rax
 	testq	%rax, %rax
 	jz	1f
 	addq	%rsi, %rax                     // the variable's address
