@@ -15,19 +15,10 @@ import (
 	"github.com/runplug/runplug/sandbox"
 )
 
-// Defaults of Policy's limits (docs/ISOLATION.md, Resources).
-const (
-	// DefaultMemory is the child's address space when Policy.Memory is
-	// 0: the Go runtime reserves address space generously.
-	DefaultMemory = 8 << 30
-	// DefaultThreads is the child's thread limit when Policy.Threads is
-	// 0: its runtime's threads, one per channel, and the plugin's.
-	DefaultThreads = 256
-	// loadRoom is the address space a load needs beyond what the child's
-	// runtime holds when it confines itself: the plugin's images, their
-	// guards, and the runtime's growth meanwhile.
-	loadRoom = 256 << 20
-)
+// loadRoom is the address space a load needs beyond what the child's
+// runtime holds when it confines itself: the plugin's images, their
+// guards, and the runtime's growth meanwhile.
+const loadRoom = 256 << 20
 
 // applyLimits sets the child's resource limits: address space (and, as
 // large, the biggest file it may write: a memfd or tmpfs file counts
