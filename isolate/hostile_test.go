@@ -40,6 +40,9 @@ type hostileCase struct {
 	arch    string
 	want    int64
 	opens   bool // an open: allowed under the race detector (isolate/race.go)
+	// landlock is the Landlock ABI the case needs (a rule of the second
+	// layer alone): 6 for signal scoping, 1 for writes.
+	landlock int
 }
 
 func TestHostile(t *testing.T) {
@@ -63,8 +66,8 @@ func TestHostile(t *testing.T) {
 		{name: "F_SETOWN with high bits", fn: "fcntl_hibits", arg: "host", trapped: "fcntl"},
 		{name: "FIOSETOWN on the host", fn: "ioctl_setown", arg: "host", trapped: "ioctl"},
 		{name: "SIOCSPGRP on the host", fn: "ioctl_spgrp", arg: "host", trapped: "ioctl"},
-		{name: "no filter: Landlock refuses a signal to the host", fn: "kill0_pid", arg: "host", pol: landlock, want: -int64(unix.EPERM)},
-		{name: "no filter: Landlock refuses a signal to a sibling", fn: "kill0_pid", arg: "sibling", pol: landlock, want: -int64(unix.EPERM)},
+		{name: "no filter: Landlock refuses a signal to the host", fn: "kill0_pid", arg: "host", pol: landlock, want: -int64(unix.EPERM), landlock: 6},
+		{name: "no filter: Landlock refuses a signal to a sibling", fn: "kill0_pid", arg: "sibling", pol: landlock, want: -int64(unix.EPERM), landlock: 6},
 		// 2. The child holds nothing it was not given.
 		{name: "setresuid to root", fn: "setuid_root", trapped: "setresuid"},
 		{name: "ptrace the host", fn: "ptrace_parent", trapped: "ptrace"},
@@ -73,7 +76,7 @@ func TestHostile(t *testing.T) {
 		{name: "read /etc/shadow", fn: "read_file", arg: "/etc/shadow", trapped: "openat", opens: true},
 		{name: "read /proc/PPID/mem", fn: "read_file", arg: fmt.Sprintf("/proc/%d/mem", host), trapped: "openat", opens: true},
 		{name: "AllowOpen: /etc/shadow unreadable by the child's uid", fn: "read_file", arg: "/etc/shadow", pol: isolate.Policy{AllowOpen: true}, want: -int64(unix.EACCES)},
-		{name: "openat allowed: Landlock refuses a write", fn: "write_file", arg: "/tmp/runplug-hostile-write", pol: isolate.Policy{Allow: []string{"openat"}, AllowOpen: true}, want: -int64(unix.EACCES)},
+		{name: "openat allowed: Landlock refuses a write", fn: "write_file", arg: "/tmp/runplug-hostile-write", pol: isolate.Policy{Allow: []string{"openat"}, AllowOpen: true}, want: -int64(unix.EACCES), landlock: 1},
 		// 4. Resources.
 		{name: "memfd after the load", fn: "memfd_flood", trapped: "memfd_create"},
 		// 5. Errors say what happened.
@@ -96,8 +99,8 @@ func TestHostile(t *testing.T) {
 			}
 			l, iso := newLoader(t, loader.Options{}, isolate.Options{Policy: tt.pol})
 			p := load(t, l, "hostile")
-			if tt.pol.NoSeccomp && iso.Report().Landlock < 6 {
-				testenv.Skipf(t, "Landlock with signal scoping (ABI 6) not available: %+v", iso.Report())
+			if iso.Report().Landlock < tt.landlock {
+				testenv.Skipf(t, "Landlock ABI %d (Linux 6.12 for signal scoping) not available: %+v", tt.landlock, iso.Report())
 			}
 			f := fn(t, p, tt.fn)
 			var r uint64
