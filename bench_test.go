@@ -7,7 +7,7 @@ package runplug_test
 //
 //	go test -run '^$' -bench . -count 5 . | benchstat -
 //
-// See README.md ("Performance") for the figures and the machine.
+// See docs/PERFORMANCE.md for the figures and the machine.
 
 import (
 	"os"

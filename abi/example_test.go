@@ -83,3 +83,21 @@ func ExampleTypeOf() {
 	// 16 [SSE SSE] <nil>
 	// abi: Go type abi_test.Named: field Name: a Go string has no C layout (pass a pointer to a NUL-terminated copy)
 }
+
+// Read a C declaration: the types a call passes, where printf's variable
+// part starts, and which parameter is a string.
+func ExampleParseFunc() {
+	fd, err := abi.ParseFunc("int printf(const char *fmt, ...)")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(fd.Name, fd.Result, fd.Variadic, fd.Params[0].Type, fd.Params[0].CString)
+	fmt.Println(fd.Signature())
+	_, err = abi.ParseFunc("double(struct point)")
+	fmt.Println(err)
+	// Output:
+	// printf int32_t true void * true
+	// int (const char *, ...)
+	// abi: C declaration "double(struct point)": column 8: struct point by value: its layout is not in the declaration (pass a pointer, or build the type with StructOf)
+}

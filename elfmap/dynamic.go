@@ -207,24 +207,34 @@ func (p *parser) table(ds *dynState, addr, sizeSlot int, size uint64) (uint64, e
 	return off, nil
 }
 
-// readTable checks and reads the table that slot addr names, of the size
-// in slot sizeSlot, whose entries are entsize bytes.
-func (p *parser) readTable(ds *dynState, addr, sizeSlot int, entsize uint64) ([]byte, error) {
+// checkTable checks the table that slot addr names, of the size in slot
+// sizeSlot, whose entries are entsize bytes, and says where it is.
+func (p *parser) checkTable(ds *dynState, addr, sizeSlot int, entsize uint64) (Table, error) {
 	if !ds.has(sizeSlot) {
-		return nil, malformed(ds.slotOff(addr), ds.name(sizeSlot), 0, "missing, but %s is present", ds.name(addr))
+		return Table{}, malformed(ds.slotOff(addr), ds.name(sizeSlot), 0, "missing, but %s is present", ds.name(addr))
 	}
 	size := ds.val(sizeSlot)
 	if size%entsize != 0 {
-		return nil, ds.errSlot(sizeSlot, "is not a multiple of the entry size %d", entsize)
+		return Table{}, ds.errSlot(sizeSlot, "is not a multiple of the entry size %d", entsize)
 	}
 	off, err := p.table(ds, addr, sizeSlot, size)
 	if err != nil {
-		return nil, err
+		return Table{}, err
 	}
 	if size == 0 {
-		return nil, nil
+		return Table{}, nil
 	}
-	return p.readAt(ds.name(addr), off, size)
+	return Table{Vaddr: ds.val(addr), Off: off, Size: size}, nil
+}
+
+// readTable checks and reads the table that slot addr names (see
+// checkTable).
+func (p *parser) readTable(ds *dynState, addr, sizeSlot int, entsize uint64) ([]byte, error) {
+	t, err := p.checkTable(ds, addr, sizeSlot, entsize)
+	if err != nil || t.Size == 0 {
+		return nil, err
+	}
+	return p.readAt(ds.name(addr), t.Off, t.Size)
 }
 
 // dynStrings reads the string table and the strings the dynamic segment
@@ -281,20 +291,20 @@ func splitPath(s string) []string {
 	return strings.Split(s, ":")
 }
 
-// dynRelocs reads DT_RELA, DT_JMPREL and DT_RELR.
+// dynRelocs checks where DT_RELA, DT_JMPREL and DT_RELR are; their
+// entries are read where they are mapped, when used (see Table).
 func (p *parser) dynRelocs(ds *dynState, d *Dynamic) error {
 	if ds.has(tRel) {
 		return unsupported(ds.slotOff(tRel), "DT_REL", ds.val(tRel), "REL relocations (without addend) are not used on this architecture")
 	}
+	var err error
 	if ds.has(tRela) {
 		if ds.has(tRelaent) && ds.val(tRelaent) != relaSize {
 			return ds.errSlot(tRelaent, "is not %d, the size of Elf64_Rela", relaSize)
 		}
-		raw, err := p.readTable(ds, tRela, tRelasz, relaSize)
-		if err != nil {
+		if d.RelaTab, err = p.checkTable(ds, tRela, tRelasz, relaSize); err != nil {
 			return err
 		}
-		d.Rela = decodeRela(raw)
 	}
 	if ds.has(tJmprel) {
 		if !ds.has(tPltrel) {
@@ -303,48 +313,22 @@ func (p *parser) dynRelocs(ds *dynState, d *Dynamic) error {
 		if ds.val(tPltrel) != uint64(elf.DT_RELA) {
 			return unsupported(ds.slotOff(tPltrel), "DT_PLTREL", ds.val(tPltrel), "PLT relocations must be DT_RELA (%d)", elf.DT_RELA)
 		}
-		raw, err := p.readTable(ds, tJmprel, tPltrelsz, relaSize)
-		if err != nil {
+		if d.JmpRelTab, err = p.checkTable(ds, tJmprel, tPltrelsz, relaSize); err != nil {
 			return err
 		}
-		d.JmpRel = decodeRela(raw)
 	}
 	if ds.has(tRelr) {
 		if ds.has(tRelrent) && ds.val(tRelrent) != relrSize {
 			return ds.errSlot(tRelrent, "is not %d, the size of an Elf64_Relr", relrSize)
 		}
-		raw, err := p.readTable(ds, tRelr, tRelrsz, relrSize)
-		if err != nil {
+		if d.RelrTab, err = p.checkTable(ds, tRelr, tRelrsz, relrSize); err != nil {
 			return err
-		}
-		d.Relr = make([]uint64, len(raw)/relrSize)
-		for i := range d.Relr {
-			d.Relr[i] = le.Uint64(raw[i*relrSize:])
 		}
 	}
 	if ds.has(tRelacount) {
 		d.RelaCount = ds.val(tRelacount)
 	}
 	return nil
-}
-
-// decodeRela decodes an array of Elf64_Rela.
-func decodeRela(raw []byte) []Rela {
-	if len(raw) == 0 {
-		return nil
-	}
-	rs := make([]Rela, len(raw)/relaSize)
-	for i := range rs {
-		b := raw[i*relaSize:]
-		info := le.Uint64(b[8:])
-		rs[i] = Rela{
-			Off:    le.Uint64(b),
-			Type:   uint32(info),
-			Sym:    uint32(info >> 32),
-			Addend: int64(le.Uint64(b[16:])),
-		}
-	}
-	return rs
 }
 
 // dynInitFini checks the constructors and destructors and reads the flags.

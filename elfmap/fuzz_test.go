@@ -65,6 +65,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		checkInvariants(t, file, uint64(len(data)))
+		checkRelocViews(t, file, data)
 	})
 }
 
@@ -92,9 +93,16 @@ func checkInvariants(t *testing.T, f *File, size uint64) {
 	}
 	d := f.Dynamic
 	n := uint64(len(d.Symbols))
-	if n == 0 || n*symSize > size || uint64(len(d.Rela)+len(d.JmpRel))*relaSize > size || uint64(len(d.Relr))*8 > size {
-		t.Fatalf("tables larger than the file: %d symbols, %d+%d rela, %d relr, %#x bytes",
-			n, len(d.Rela), len(d.JmpRel), len(d.Relr), size)
+	if n == 0 || n*symSize > size {
+		t.Fatalf("symbol table larger than the file: %d symbols, %#x bytes", n, size)
+	}
+	for _, tab := range []Table{d.RelaTab, d.JmpRelTab, d.RelrTab} {
+		if tab.Size > size || tab.Off > size-tab.Size {
+			t.Fatalf("relocation table %+v outside the file (%#x bytes)", tab, size)
+		}
+		if tab.Size > 0 && (tab.Vaddr < f.MinVaddr || tab.Vaddr > f.MaxVaddr || tab.Size > f.MaxVaddr-tab.Vaddr) {
+			t.Fatalf("relocation table %+v outside the image [%#x, %#x)", tab, f.MinVaddr, f.MaxVaddr)
+		}
 	}
 	if g := d.GNUHash; g != nil {
 		if uint64(g.SymOffset)+uint64(len(g.Chain)) > n || len(g.Buckets) == 0 || len(g.Bloom) == 0 {

@@ -90,16 +90,17 @@ func TestParseFullSpec(t *testing.T) {
 			t.Errorf("symbol %d = %q %#x, built %q %#x", i, d.Symbols[i].Name, d.Symbols[i].Value, name, o.Values[i])
 		}
 	}
-	if len(d.Rela) != len(spec.Rela) || len(d.JmpRel) != len(spec.JmpRel) || len(d.Relr) != 2 {
-		t.Errorf("relocations: %d rela, %d jmprel, %d relr", len(d.Rela), len(d.JmpRel), len(d.Relr))
+	rs := relocsOfBytes(t, f, o.Data)
+	if len(rs.Rela) != len(spec.Rela) || len(rs.JmpRel) != len(spec.JmpRel) || len(rs.Relr) != 2 {
+		t.Errorf("relocations: %d rela, %d jmprel, %d relr", len(rs.Rela), len(rs.JmpRel), len(rs.Relr))
 	}
 	for i, r := range spec.Rela {
 		want := uint32(0)
 		if r.Sym != "" {
 			want = uint32(o.SymIndex(r.Sym))
 		}
-		if d.Rela[i].Type != uint32(r.Type) || d.Rela[i].Sym != want || d.Rela[i].Addend != r.Addend {
-			t.Errorf("Rela[%d] = %+v, built %+v (sym %d)", i, d.Rela[i], r, want)
+		if rs.Rela[i].Type != uint32(r.Type) || rs.Rela[i].Sym != want || rs.Rela[i].Addend != r.Addend {
+			t.Errorf("Rela[%d] = %+v, built %+v (sym %d)", i, rs.Rela[i], r, want)
 		}
 	}
 	if d.Init == 0 || d.Fini == 0 || d.InitArrayLen != 2 || d.FiniArrayLen != 1 || !d.BindNow || d.TextRel {
@@ -498,11 +499,11 @@ func TestParseAccepts(t *testing.T) {
 				o.SetDynTag(elf.DT_SYMENT, elf.DT_DEBUG)
 				o.SetDynTag(elf.DT_RELAENT, elf.DT_DEBUG)
 			},
-			func(f *File) bool { return len(f.Dynamic.Symbols) > 1 && len(f.Dynamic.Rela) == 3 }},
+			func(f *File) bool { return len(f.Dynamic.Symbols) > 1 && f.Dynamic.RelaTab.Size == 3*relaSize }},
 		{"empty DT_INIT_ARRAY", nil, func(o *elfbuild.Object) { o.SetDyn(elf.DT_INIT_ARRAYSZ, 0) },
 			func(f *File) bool { return f.Dynamic.InitArrayLen == 0 && f.Dynamic.InitArray == 0 }},
 		{"empty DT_RELA", nil, func(o *elfbuild.Object) { o.SetDyn(elf.DT_RELASZ, 0) },
-			func(f *File) bool { return len(f.Dynamic.Rela) == 0 && len(f.Dynamic.JmpRel) == 2 }},
+			func(f *File) bool { return f.Dynamic.RelaTab.Size == 0 && f.Dynamic.JmpRelTab.Size == 2*relaSize }},
 		{"only the null symbol", &elfbuild.Spec{}, nil,
 			func(f *File) bool { return len(f.Dynamic.Symbols) == 1 }},
 		{"unknown dynamic tags", nil, func(o *elfbuild.Object) { o.SetDynTag(elf.DT_FLAGS, elf.DynTag(0x6ffffe00)) },

@@ -52,12 +52,12 @@ func TestParseAgainstDebugElf(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer ef.Close()
-			compareWithDebugElf(t, f, ef)
+			compareWithDebugElf(t, f, ef, path)
 		})
 	}
 }
 
-func compareWithDebugElf(t *testing.T, f *File, ef *elf.File) {
+func compareWithDebugElf(t *testing.T, f *File, ef *elf.File, path string) {
 	t.Helper()
 	if f.Machine != ef.Machine || f.Type != ef.Type || f.Entry != ef.Entry {
 		t.Errorf("header: got %v %v %#x, debug/elf %v %v %#x", f.Machine, f.Type, f.Entry, ef.Machine, ef.Type, ef.Entry)
@@ -140,26 +140,27 @@ func compareWithDebugElf(t *testing.T, f *File, ef *elf.File) {
 			hidden++
 		}
 	}
+	rs := relocsOfFile(t, f, path)
 	t.Logf("%d symbols (%d versioned, %d hidden), %d rela, %d jmprel, %d relr",
-		len(d.Symbols), versioned, hidden, len(d.Rela), len(d.JmpRel), len(d.Relr))
+		len(d.Symbols), versioned, hidden, len(rs.Rela), len(rs.JmpRel), len(rs.Relr))
 
-	compareRela(t, "DT_RELA", d.Rela, ef.Section(".rela.dyn"))
-	compareRela(t, "DT_JMPREL", d.JmpRel, ef.Section(".rela.plt"))
+	compareRela(t, "DT_RELA", rs.Rela, ef.Section(".rela.dyn"))
+	compareRela(t, "DT_JMPREL", rs.JmpRel, ef.Section(".rela.plt"))
 	if sec := ef.Section(".relr.dyn"); sec != nil {
 		data, err := sec.Data()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(d.Relr) != len(data)/8 {
-			t.Errorf("%d RELR entries, section .relr.dyn has %d", len(d.Relr), len(data)/8)
+		if len(rs.Relr) != len(data)/8 {
+			t.Errorf("%d RELR entries, section .relr.dyn has %d", len(rs.Relr), len(data)/8)
 		}
-		for i := range d.Relr {
-			if want := binary.LittleEndian.Uint64(data[8*i:]); d.Relr[i] != want {
-				t.Errorf("Relr[%d] = %#x, want %#x", i, d.Relr[i], want)
+		for i := range rs.Relr {
+			if want := binary.LittleEndian.Uint64(data[8*i:]); rs.Relr[i] != want {
+				t.Errorf("Relr[%d] = %#x, want %#x", i, rs.Relr[i], want)
 			}
 		}
-	} else if len(d.Relr) != 0 {
-		t.Errorf("%d RELR entries, no .relr.dyn section", len(d.Relr))
+	} else if len(rs.Relr) != 0 {
+		t.Errorf("%d RELR entries, no .relr.dyn section", len(rs.Relr))
 	}
 	for _, c := range []struct {
 		tag  elf.DynTag
@@ -276,7 +277,7 @@ func TestParseStrippedSectionHeaders(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			if len(f.Dynamic.Symbols) != len(want.Dynamic.Symbols) || len(f.Dynamic.Rela) != len(want.Dynamic.Rela) ||
+			if len(f.Dynamic.Symbols) != len(want.Dynamic.Symbols) || f.Dynamic.RelaTab != want.Dynamic.RelaTab ||
 				!equalStrings(f.Dynamic.Needed, want.Dynamic.Needed) || len(f.Progs) != len(want.Progs) {
 				t.Errorf("result differs from the intact file's")
 			}
@@ -492,7 +493,7 @@ func TestParseReadCount(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("%s: %d ReadAt calls, %d bytes, for %d symbols and %d relocations", filepath.Base(path),
-			c.calls, c.bytes, len(f.Dynamic.Symbols), len(f.Dynamic.Rela)+len(f.Dynamic.JmpRel))
+			c.calls, c.bytes, len(f.Dynamic.Symbols), (f.Dynamic.RelaTab.Size+f.Dynamic.JmpRelTab.Size)/relaSize)
 		if c.calls > maxCalls || int64(c.bytes) > st.Size() {
 			t.Errorf("%s: %d ReadAt calls, %d bytes (file %d)", path, c.calls, c.bytes, st.Size())
 		}

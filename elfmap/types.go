@@ -82,9 +82,10 @@ type Dynamic struct {
 	GNUHash *GNUHash  // nil when the object has no DT_GNU_HASH
 	Hash    *SysVHash // nil when the object has no DT_HASH
 
-	Rela   []Rela   // DT_RELA
-	JmpRel []Rela   // DT_JMPREL (DT_PLTREL must be DT_RELA)
-	Relr   []uint64 // DT_RELR, raw entries (addresses and bitmaps)
+	// Where the relocation tables are; File.ReadRelocs decodes them.
+	RelaTab   Table // DT_RELA
+	JmpRelTab Table // DT_JMPREL (DT_PLTREL must be DT_RELA)
+	RelrTab   Table // DT_RELR
 
 	Init          uint64 // DT_INIT, 0 when absent
 	Fini          uint64 // DT_FINI, 0 when absent

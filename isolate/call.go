@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/runplug/runplug/loader"
@@ -13,33 +14,82 @@ import (
 )
 
 // acquire takes the free channel released last, or fails when the child
-// is dead. Last in, first out: the child's thread serving that channel is
-// the one still spinning for its next request, so a goroutine calling in
-// a loop finds it awake. (A queue hands every call to the channel idle
-// longest, whose thread sleeps, and makes every idle thread spin.)
-func (p *proc) acquire() (*hostChan, error) {
+// is dead or ctx (which may be nil) is done first. Last in, first out:
+// the child's thread serving that channel is the one still spinning for
+// its next request, so a goroutine calling in a loop finds it awake. (A
+// queue hands every call to the channel idle longest, whose thread
+// sleeps, and makes every idle thread spin.)
+//
+// A call nested in a host function or callback (InHostCall) never waits
+// for the pool: the calls it is nested in hold channels that free only
+// once it returns. It takes a channel beyond the pool (nestedChan), or
+// fails with ErrTooDeep.
+func (p *proc) acquire(ctx context.Context) (*hostChan, error) {
 	if p.dead.Load() {
 		return nil, p.exitErr
 	}
 	select {
 	case <-p.nfree:
+		return p.pop(), nil
 	default:
-		select {
-		case <-p.nfree:
-		case <-p.done:
-			return nil, p.exitErr
-		}
 	}
+	if p.r != nil && p.r.InHostCall() {
+		return p.nestedChan()
+	}
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	select {
+	case <-p.nfree:
+		return p.pop(), nil
+	case <-p.done:
+		return nil, p.exitErr
+	case <-done:
+		return nil, &DeadlineError{Plugin: p.r.name, Cause: ctx.Err()}
+	}
+}
+
+// pop takes the top of the free stack (the caller took its token).
+func (p *proc) pop() *hostChan {
 	p.freeMu.Lock()
 	c := p.free[len(p.free)-1]
 	p.free = p.free[:len(p.free)-1]
 	p.freeMu.Unlock()
-	return c, nil
+	return c
 }
 
-// release gives c back: on top of the stack, then its token.
+// nestedChan takes a free channel beyond the pool, or serves one more
+// (the child starts its thread when it sees the header's active count
+// rise), or fails with ErrTooDeep when all are in use.
+func (p *proc) nestedChan() (*hostChan, error) {
+	p.freeMu.Lock()
+	defer p.freeMu.Unlock()
+	if n := len(p.nested); n > 0 {
+		c := p.nested[n-1]
+		p.nested = p.nested[:n-1]
+		return c, nil
+	}
+	n := int(p.nactive.Load())
+	if n >= len(p.chans) {
+		return nil, fmt.Errorf("isolate: call into %s nested in a host function or callback: all %d channels in use (%d in the pool, Options.Channels): %w",
+			p.r.name, len(p.chans), p.iso.opts.Channels, ErrTooDeep)
+	}
+	p.nactive.Store(int32(n + 1))
+	atomic.StoreUint32(&p.hdr.active, uint32(n+1))
+	futexWake(&p.hdr.active)
+	return p.chans[n], nil
+}
+
+// release gives c back: on top of its stack, then (the pool's) its
+// token.
 func (p *proc) release(c *hostChan) {
 	p.freeMu.Lock()
+	if c.idx >= p.iso.opts.Channels {
+		p.nested = append(p.nested, c)
+		p.freeMu.Unlock()
+		return
+	}
 	p.free = append(p.free, c)
 	p.freeMu.Unlock()
 	p.nfree <- struct{}{}
@@ -82,8 +132,15 @@ func (c *hostChan) roundTrip(ctx context.Context) error {
 			}
 			return p.exitErr
 		}
+		// Each message of the child bumps the word once: a jump is a
+		// repeated or forged message.
+		if v != c.seen+1 {
+			p.kill("protocol")
+			return fmt.Errorf("isolate: channel %d: the child's message counter went from %d to %d (a repeated or forged message): %w",
+				c.idx, c.seen, v, ErrProtocol)
+		}
 		c.seen = v
-		switch h.kind {
+		switch kind := atomic.LoadUint32(&h.kind); kind {
 		case opResult:
 			return nil
 		case opHostCall, opCallback:
@@ -95,7 +152,7 @@ func (c *hostChan) roundTrip(ctx context.Context) error {
 			post(&h.toChild, &h.childWaiting)
 		default:
 			p.kill("protocol")
-			return fmt.Errorf("isolate: message kind %d: %w", h.kind, ErrProtocol)
+			return fmt.Errorf("isolate: channel %d: message kind %d from the child, want a result or a host call: %w", c.idx, kind, ErrProtocol)
 		}
 	}
 }
@@ -130,29 +187,43 @@ func (c *hostChan) hostCall(upcall bool) error {
 			return nil
 		}
 	}
+	c.sretLen = 0
+	used := 0 // bytes of c.priv the frame's copies take
 	if fn.Frame != nil {
-		call, err := c.frameCall(fn)
+		call, n, err := c.frameCall(fn)
 		if err != nil {
 			return err
 		}
-		fn.Call = call
+		fn.Call, used = call, n
 	}
 	if rc != nil && r.released(h.handle) || fn.Call == nil {
-		fn.Call = freedCallback
+		fn.Call, c.sretLen = freedCallback, 0
 	}
 	a := sandbox.Args{Int: h.ints, Float: h.floats}
+	// Each string is copied out of the shared memory into the channel's
+	// private area, at the length the child gave and with a NUL of the
+	// host's own: the function reads a copy no thread of the child can
+	// change, and never reads past it.
+	priv := c.priv[used:]
 	for j := 0; j < 6; j++ {
 		if fn.Strings&(1<<j) == 0 {
 			continue
 		}
-		d := h.strs[j]
-		if int(d.off) < c.hostArea || uint64(d.off)+uint64(d.n) >= uint64(len(c.data)) {
-			return fmt.Errorf("isolate: host function %s: string argument %d at %d+%d: %w", fn.Name, j, d.off, d.n, ErrProtocol)
+		d := h.strs[j] // one copy of the descriptor, then checked
+		if int(d.off) < c.hostArea || uint64(d.off)+uint64(d.n) >= uint64(len(c.data)) || int(d.n) >= len(priv) {
+			return fmt.Errorf("isolate: host function %s: string argument %d at %d+%d, outside the channel's host-call area [%d, %d): %w",
+				fn.Name, j, d.off, d.n, c.hostArea, len(c.data), ErrProtocol)
 		}
-		c.data[d.off+d.n] = 0 // the child may have changed it since
-		a.Int[j] = addrOf(c.data[d.off:])
+		copy(priv, c.data[d.off:d.off+d.n])
+		priv[d.n] = 0
+		a.Int[j] = addrOf(priv)
+		priv = priv[d.n+1:]
 	}
 	res, pv := c.callNested(fn.Call, &a)
+	if c.sretLen > 0 { // a result in memory, written to the private copy
+		copy(c.data[c.sretTo:c.sretTo+c.sretLen], c.priv[c.sretFrom:])
+		c.sretLen = 0
+	}
 	if pv != nil {
 		if upcall || h.foreign != 0 { // from a thread in no call: no call to end
 			c.upcallPanic(fn.Name, rc, pv)
@@ -169,25 +240,40 @@ func (c *hostChan) hostCall(upcall bool) error {
 	return nil
 }
 
-// frameCall returns rc's general form as a function of the registers:
-// its stack arguments are the copy the child made at descOff and a
-// MEMORY-class result goes to the area at sretOff (both checked to lie
-// in the part of the data area kept for host calls, at the sizes the
-// host knows), whose address replaces rdi.
-func (c *hostChan) frameCall(rc loader.RemoteHostFunc) (loader.RawHostFunc, error) {
+// frameCall returns rc's general form as a function of the registers,
+// and the bytes of the private area it uses: its stack arguments are a
+// copy of the child's copy at descOff and a MEMORY-class result goes to
+// the private area, whose address replaces rdi, and is copied to the
+// area at sretOff after the call (descOff and sretOff checked to lie in
+// the part of the data area kept for host calls, at the sizes the host
+// knows).
+func (c *hostChan) frameCall(rc loader.RemoteHostFunc) (loader.RawHostFunc, int, error) {
 	h := c.h
 	n := uint64(len(c.data))
 	so, ro := uint64(h.descOff), uint64(h.sretOff)
 	if so < uint64(c.hostArea) || so%8 != 0 || so+uint64(rc.StackSize) > n || ro < uint64(c.hostArea) || ro+uint64(rc.SRetSize) > n {
-		return nil, fmt.Errorf("isolate: callback %s: stack copy at %d, result at %d: %w", rc.Name, so, ro, ErrProtocol)
+		return nil, 0, fmt.Errorf("isolate: callback %s: stack copy at %d, result at %d, outside the channel's host-call area [%d, %d): %w",
+			rc.Name, so, ro, c.hostArea, n, ErrProtocol)
+	}
+	// The function runs on private copies: the stack arguments copied
+	// out of the shared memory, the result written to the private area
+	// and copied into the channel after it returns (see hostCall).
+	stackSize, sretSize := int(rc.StackSize), int(rc.SRetSize)
+	sOff := align16(stackSize)
+	if sOff+sretSize > len(c.priv) {
+		return nil, 0, fmt.Errorf("isolate: callback %s: %d bytes of stack arguments and %d of result, more than the channel's %d: %w",
+			rc.Name, stackSize, sretSize, len(c.priv), ErrProtocol)
 	}
 	var stack uintptr
-	if rc.StackSize > 0 {
-		stack = uintptr(addrOf(c.data[so:]))
+	if stackSize > 0 {
+		copy(c.priv[:stackSize], c.data[so:])
+		stack = uintptr(addrOf(c.priv))
 	}
 	var sret uint64
-	if rc.SRetSize > 0 {
-		sret = addrOf(c.data[ro:])
+	if sretSize > 0 {
+		clear(c.priv[sOff : sOff+sretSize])
+		sret = addrOf(c.priv[sOff:])
+		c.sretFrom, c.sretTo, c.sretLen = sOff, int(ro), sretSize
 	}
 	frame := rc.Frame
 	return func(a *sandbox.Args) sandbox.Result {
@@ -195,7 +281,7 @@ func (c *hostChan) frameCall(rc loader.RemoteHostFunc) (loader.RawHostFunc, erro
 			a.Int[0] = sret
 		}
 		return frame(a, stack)
-	}, nil
+	}, sOff + sretSize, nil
 }
 
 // callHost calls a host function, recovering its panic.
@@ -211,18 +297,19 @@ func callHost(fn loader.RawHostFunc, a *sandbox.Args) (r sandbox.Result, pv any)
 // replyErr turns the child's reply status into an error.
 func (c *hostChan) replyErr() error {
 	h := c.h
-	switch h.status {
+	msgLen := int(atomic.LoadUint32(&h.msgLen))
+	switch st := atomic.LoadUint32(&h.status); st {
 	case statusOK:
 		return nil
 	case statusFault:
-		ss, _ := readStrings(c.data, int(h.msgLen), 4)
+		ss, _ := readStrings(c.data, msgLen, 4)
 		for len(ss) < 4 {
 			ss = append(ss, "")
 		}
 		return &sandbox.FaultError{Signal: syscall.Signal(h.sig), Code: h.fcode, Addr: uintptr(h.addr), PC: uintptr(h.pc),
 			Plugin: ss[0], Symbol: ss[1], Object: ss[2], Where: ss[3]}
 	case statusHostPanic:
-		fn, msg, _ := readStrings2(c.data, int(h.msgLen))
+		fn, msg, _ := readStrings2(c.data, msgLen)
 		var v any = msg
 		if c.panicVal != nil {
 			v, fn = c.panicVal, c.panicName
@@ -230,7 +317,16 @@ func (c *hostChan) replyErr() error {
 			v = sandbox.ErrCallbackFreed
 		}
 		return &sandbox.HostPanicError{Func: fn, Value: v}
+	case statusError:
+		code := atomic.LoadUint32(&h.code)
+		msg, _, _ := readStrings2(c.data, msgLen)
+		if msg == "" {
+			c.p.kill("protocol")
+			return fmt.Errorf("isolate: channel %d: an error reply with no message (code %d, %d bytes of text): %w", c.idx, code, msgLen, ErrProtocol)
+		}
+		return &RemoteError{Msg: msg, Err: sentinel(code)}
+	default:
+		c.p.kill("protocol")
+		return fmt.Errorf("isolate: channel %d: reply status %d from the child: %w", c.idx, st, ErrProtocol)
 	}
-	msg, _, _ := readStrings2(c.data, int(h.msgLen))
-	return &RemoteError{Msg: msg, Err: sentinel(h.code)}
 }

@@ -33,6 +33,21 @@ func init() {
 	}
 }
 
+// childHook, when set, is called by the child at each message it sends
+// the host (step says which), with the channel (nil for the load reply).
+// Only this package's tests set it (from a variable's initializer, which
+// runs before init), to make the child hostile: nothing else may.
+var childHook func(step hookStep, c *child, ch *childChan)
+
+// hookStep is where the child calls childHook.
+type hookStep int
+
+const (
+	hookLoadReply hookStep = iota // the load reply is written, its state not yet
+	hookReply                     // a reply is in the channel, not yet posted
+	hookHostCall                  // a host call is in the channel, not yet posted
+)
+
 // child is the child's state.
 type child struct {
 	mem   []byte
@@ -44,7 +59,12 @@ type child struct {
 	// chans and their owners' thread ids, for host calls.
 	chans []*childChan
 	tids  []atomic.Int32
-	cb    childCallbacks // callbacks and the upcall channel (child_frame.go)
+	// loaded is closed once start has set up the state above: the
+	// serving threads wait for it before their first message (the host
+	// sends none before the reply, but its order, through the shared
+	// memory, is invisible to the race detector).
+	loaded chan struct{}
+	cb     childCallbacks // callbacks and the upcall channel (child_frame.go)
 }
 
 type childChan struct {
@@ -72,7 +92,7 @@ func childMain(fd int, spare bool) int {
 		return 122
 	}
 	unix.Close(fd)
-	c := &child{mem: mem, hdr: hdrAt(mem)}
+	c := &child{mem: mem, hdr: hdrAt(mem), loaded: make(chan struct{})}
 	h := c.hdr
 	if h.magic != magic {
 		return 123
@@ -81,11 +101,10 @@ func childMain(fd int, spare bool) int {
 	if err := c.channels(); err != nil {
 		return 124
 	}
-	// The serving threads start now (a spare has them ready before its
-	// request); the host sends nothing before the state is stReady.
-	for i := range c.chans {
-		go c.chans[i].serve(i)
-	}
+	// The serving threads of the pool start now (a spare has them ready
+	// before its request); the host sends nothing before the state is
+	// stReady.
+	active := c.serveUpTo(0, atomic.LoadUint32(&h.active))
 	// A spare child confines itself and waits here, its runtime started,
 	// for its request (so does a child that got here before its request).
 	var run []unix.SockFilter
@@ -107,6 +126,7 @@ func childMain(fd int, spare bool) int {
 		return 123
 	}
 	rep := c.start(run)
+	close(c.loaded)
 	// What the constructor made of the namespaces the host asked for
 	// (none asked: 0, nil): the host's Report.
 	flags, err := sandbox.EarlyNamespaces()
@@ -125,6 +145,9 @@ func childMain(fd int, spare bool) int {
 	}
 	copy(mem[h.replyOff:], b)
 	h.replyLen = uint32(len(b))
+	if childHook != nil {
+		childHook(hookLoadReply, c, nil)
+	}
 	if rep.Err != "" {
 		atomic.StoreUint32(&h.state, stFailed)
 		futexWake(&h.state)
@@ -132,7 +155,22 @@ func childMain(fd int, spare bool) int {
 	}
 	atomic.StoreUint32(&h.state, stReady)
 	futexWake(&h.state)
-	select {} // the host ends the process (opClose, or a kill)
+	// Until the host ends the process (opClose, or a kill): serve each
+	// channel the host adds for nested calls.
+	for {
+		futexWait(&h.active, uint32(active))
+		active = c.serveUpTo(active, atomic.LoadUint32(&h.active))
+	}
+}
+
+// serveUpTo starts the serving threads of channels from to n (at most
+// the channels laid out) and returns the number served.
+func (c *child) serveUpTo(from int, n uint32) int {
+	to := min(int(n), len(c.chans))
+	for i := from; i < to; i++ {
+		go c.chans[i].serve(i)
+	}
+	return max(from, to)
 }
 
 // channels lays out the channels the host described in the header.
@@ -297,6 +335,7 @@ func (ch *childChan) serve(i int) {
 	ch.c.tids[i].Store(int32(unix.Gettid()))
 	h := ch.h
 	spin := time.Duration(0) // nothing to expect before the first request
+	loaded := false
 	for {
 		t0 := time.Now()
 		v, _ := waitChange(&h.toChild, &h.childWaiting, ch.seen, nil, spin)
@@ -309,8 +348,15 @@ func (ch *childChan) serve(i int) {
 			spin = 0
 		}
 		ch.seen = v
+		if !loaded {
+			<-ch.c.loaded
+			loaded = true
+		}
 		upcall := ch.handle()
 		h.kind = opResult
+		if childHook != nil {
+			childHook(hookReply, ch.c, ch)
+		}
 		post(&h.toHost, &h.hostWaiting)
 		if upcall {
 			ch.becomeUpcall(i) // child_frame.go
@@ -387,6 +433,7 @@ func (ch *childChan) handle() (upcall bool) {
 		if err := c.p.Close(); err != nil {
 			ch.fail(closeCause(err))
 		}
+		sandbox.FlushCStdio() // what the plugin printed reaches the host's pipe
 		h.kind = opResult
 		post(&h.toHost, &h.hostWaiting)
 		os.Exit(0)

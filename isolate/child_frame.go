@@ -394,6 +394,9 @@ func (c *child) send(kind, index uint32, strs uint8, name string, fr frameShape,
 	h.descOff, h.sretOff = uint32(ch.hostArea+stackOff), uint32(ch.hostArea+sretOff)
 	h.kind, h.handle = kind, index
 	h.ints, h.floats = a.Int, a.Float
+	if childHook != nil {
+		childHook(hookHostCall, c, ch)
+	}
 	post(&h.toHost, &h.hostWaiting)
 	v, _ := waitChange(&h.toChild, &h.childWaiting, ch.seen, nil, waitSpin)
 	ch.seen = v

@@ -48,8 +48,8 @@
 // never host memory; loader.Plugin's ReadMemory, WriteMemory and
 // ReadString reach what such an address points to (a request on a free
 // channel, served by another of the child's threads: a callback may use
-// them while the call that passed it the pointer waits, given two
-// channels or more). A call whose stack arguments, buffers and result
+// them while the call that passed it the pointer waits: nested in it,
+// the request takes a channel beyond the pool, see Concurrency). A call whose stack arguments, buffers and result
 // exceed the channel's data area (Options.BufferSize, less an eighth) is
 // refused before it is sent (ErrBufferTooLarge). Refused: a long double
 // result (the x87 st0 register; errors.ErrUnsupported, at bind time).
@@ -77,7 +77,7 @@
 // initialization to finish): sandbox.RelayForeignThreads, started at the
 // child's first request when the Loader has host functions, else with its
 // first callback entry, relays those calls to Go threads of the child
-// (four; a fifth caller waits for one to free): a host function called on
+// (four, and one more each time all are busy, up to 64): a host function called on
 // such a thread may call the plugin, which may join a thread that calls
 // back (that call borrows the channel of the running call). Over the
 // upcall channel, when no call runs, such calls go one at a time.
@@ -107,8 +107,11 @@
 // RUNPLUG_ISOLATE_CHILD set: this package's init function sees it before
 // main runs and serves the plugin, so any program that imports isolate
 // (its tests too) is its own plugin host, with nothing else to ship. The
-// child gets the channel (a memfd) as descriptor 3 and /dev/null as 0-2
-// (or a pipe to Options.Stderr), and closes the memfd once mapped; it runs
+// child gets the channel (a memfd) as descriptor 3, /dev/null as 0 and
+// the write ends of two pipes as 1 and 2, which goroutines of the host
+// copy to Options.Stdout and Stderr (the host's own by default) through a
+// fixed buffer: a writer that blocks holds up only the plugin's writes,
+// never a call's deadline or Close. It closes the memfd once mapped; it runs
 // in its own process group, with PR_SET_PDEATHSIG (set from a spawner
 // thread that never exits, since the signal follows the forking thread),
 // in new user, network, mount, IPC and UTS namespaces when the kernel
@@ -162,8 +165,14 @@
 // only when the waiter said it sleeps (a flag beside the word). A host function the plugin calls comes back on the same channel
 // as a message of its own; the waiting host goroutine runs it and answers,
 // so a host function may call the plugin again (on another channel).
-// Everything the child writes is checked before the host uses it (kinds,
-// handles, offsets, lengths): the child may be hostile.
+// The shared memory is hostile input: the host never reads back a layout
+// field (where the reply, the channels and the buffers are, and their
+// sizes, are its own), reads each field the child writes once and checks
+// it (kinds, statuses, handles, lengths), copies a host call's strings
+// and stack arguments out of the channel into a private mapping before
+// any Go code sees them, and ends a call that gets a repeated or forged
+// message with an error wrapping ErrProtocol that says what was wrong
+// (docs/ISOLATION-channel.md has the rules and their tests).
 //
 // Concurrency: a pool of channels (Options.Channels, 4 by default), each
 // served by a child thread of its own, rather than a child thread per host
@@ -171,8 +180,13 @@
 // would need as many child threads, and Go moves goroutines between
 // threads anyway; a fixed pool bounds the child's threads and memory,
 // lets any goroutine use any free channel (the last released first), and a caller that finds none
-// free waits for one. A host function that re-enters the plugin needs a
-// second free channel.
+// free waits for one, or for its context. A call nested in a host
+// function or callback (from the calling thread or a plugin thread) never
+// waits for the pool, whose channels the calls it is nested in may hold:
+// it takes a channel beyond the pool (laid out in the memfd, whose pages
+// cost nothing until used; the child starts its thread when the host
+// first uses it), up to 64 in all (fewer with a BufferSize over 128 KiB),
+// and past that fails with ErrTooDeep.
 //
 // # Platforms
 //

@@ -3,6 +3,7 @@
 package isolate_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -145,6 +146,41 @@ func Example_qsort() {
 	}
 	fmt.Println()
 	// Output: 10 20 30 40 50
+}
+
+// Example_output captures what a plugin prints in its child process:
+// libc's puts writes to the child's standard output, a pipe that the host
+// copies to Options.Stdout (the host's own os.Stdout when nil). C stdio
+// buffers it in the child; closing the Loader flushes it and waits for it.
+func Example_output() {
+	var out bytes.Buffer
+	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Stdout: &out})})
+	libc, err := l.Load("libc.so.6")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	sig, err := loader.NewSignature(abi.Int32, abi.Pointer) // int puts(const char *)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	puts, err := libc.FuncSig("puts", sig)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var n int32
+	if err := puts.CallSig(nil, &n, "hello from the child"); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := l.Close(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(out.String())
+	// Output: hello from the child
 }
 
 // Example_forbiddenSyscall shows what a host sees when an isolated plugin

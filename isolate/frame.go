@@ -8,6 +8,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -210,16 +211,17 @@ func (c *hostChan) callbackEntry(rc *loader.RemoteCallback) (uint64, error) {
 	if err := c.replyErr(); err != nil {
 		return 0, err
 	}
-	if h.symAddr == 0 {
+	addr := atomic.LoadUint64(&h.symAddr)
+	if addr == 0 {
 		p.kill("protocol")
-		return 0, fmt.Errorf("isolate: callback %s: entry at 0: %w", rc.Name, ErrProtocol)
+		return 0, fmt.Errorf("isolate: callback %s: the child made its entry at address 0: %w", rc.Name, ErrProtocol)
 	}
 	if p.cbAddr == nil {
 		p.cbAddr = map[uint32]uint64{}
 	}
-	p.cbAddr[id] = h.symAddr
+	p.cbAddr[id] = addr
 	p.startUpcall()
-	return h.symAddr, nil
+	return addr, nil
 }
 
 // startUpcall makes a free channel the child's upcall channel, unless
@@ -260,8 +262,14 @@ func (c *hostChan) serveUpcalls() {
 		if !ok || p.dead.Load() {
 			return
 		}
+		if v != c.seen+1 {
+			p.r.log.Error("isolated plugin: repeated or forged message on the upcall channel", "from", c.seen, "to", v)
+			p.kill("protocol")
+			return
+		}
 		c.seen = v
-		if h.kind != opHostCall && h.kind != opCallback {
+		if kind := atomic.LoadUint32(&h.kind); kind != opHostCall && kind != opCallback {
+			p.r.log.Error("isolated plugin: bad message on the upcall channel", "kind", kind)
 			p.kill("protocol")
 			return
 		}
@@ -303,7 +311,7 @@ func (c *hostChan) callNested(fn loader.RawHostFunc, a *sandbox.Args) (sandbox.R
 func (r *remote) InHostCall() bool {
 	p := r.cur.Load()
 	var tid int32
-	for _, c := range p.chans {
+	for _, c := range p.chans[:p.nactive.Load()] {
 		if t := c.hostTid.Load(); t != 0 {
 			if tid == 0 {
 				tid = int32(unix.Gettid())
@@ -322,7 +330,7 @@ func align16(n int) int { return (n + 15) &^ 15 }
 // CallFrame implements loader.Remote.
 func (r *remote) CallFrame(ctx context.Context, handle uint32, fr *loader.RemoteFrame) (sandbox.FrameResult, error) {
 	p := r.cur.Load()
-	c, err := p.acquire()
+	c, err := p.acquire(ctx)
 	if err != nil {
 		return sandbox.FrameResult{}, err
 	}

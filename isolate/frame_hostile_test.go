@@ -31,7 +31,7 @@ func TestHostileHostCalls(t *testing.T) {
 	}
 	data := make([]byte, 8192)
 	const hostArea = 8192 - 1024
-	c := &hostChan{p: &proc{r: r}, h: new(chanHdr), data: data, hostArea: hostArea}
+	c := &hostChan{p: &proc{r: r}, h: new(chanHdr), data: data, hostArea: hostArea, priv: make([]byte, 2*1024+64)}
 	str := func(off, n uint32) strDesc { return strDesc{off: off, n: n} }
 	tests := []struct {
 		name string

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
@@ -110,37 +109,51 @@ type proc struct {
 	cmd   *exec.Cmd
 	pid   int
 	mem   []byte
+	priv  []byte // the channels' private areas (hostChan.priv)
 	hdr   *header
-	chans []*hostChan
-	// The free channels: a stack (see acquire), and one token in nfree
-	// per channel on it.
-	freeMu sync.Mutex
-	free   []*hostChan
-	nfree  chan struct{}
+	chans []*hostChan // all laid out; the first nactive are served
+	// The free channels of the pool (Options.Channels): a stack (see
+	// acquire), and one token in nfree per channel on it. nested holds
+	// the free channels beyond the pool, which only nested calls take.
+	freeMu  sync.Mutex
+	free    []*hostChan
+	nfree   chan struct{}
+	nested  []*hostChan
+	nactive atomic.Int32
 
 	name atomic.Pointer[string] // the plugin's name, once loaded
 	dead atomic.Bool
 	cpu  time.Duration // CPU time used, read when it ended
-	// the sizes of the request and reply areas
-	cfgCap, replyCap int
-	exitErr          error // set before dead
-	reason           atomic.Pointer[string]
-	done             chan struct{} // closed once the child is reaped
-	nsAsked          int           // CLONE_NEW* flags asked of the child's constructor (spawn.go start)
-	nsShared         bool          // forked in netSpawner's network namespace
+	// where the request and reply areas are and their sizes: the host's
+	// own, never read back from the header the child can write
+	cfgOff, cfgCap, replyOff, replyCap int
+	exitErr                            error // set before dead
+	reason                             atomic.Pointer[string]
+	done                               chan struct{} // closed once the child is reaped
+	out                                *output       // the copies of its stdout and stderr (output.go)
+	nsAsked                            int           // CLONE_NEW* flags asked of the child's constructor (spawn.go start)
+	nsShared                           bool          // forked in netSpawner's network namespace
 
 	procCallbacks // the callbacks' entries in this child (frame.go)
 }
 
 // hostChan is the host's side of a channel.
 type hostChan struct {
-	p         *proc
-	h         *chanHdr
-	data      []byte
-	seen      uint32 // the last toHost value handled
-	hostArea  int
-	panicVal  any    // the value of a host function's panic in this call
-	panicName string // and the function's name
+	p        *proc
+	idx      int // its index in proc.chans
+	h        *chanHdr
+	data     []byte
+	seen     uint32 // the last toHost value handled
+	hostArea int
+	// priv is this channel's part of a private mapping (not shared with
+	// the child): the copies of a host call's strings and stack
+	// arguments, and its result in memory, that the host's function
+	// reads and writes (call.go hostCall). sret* say where that result
+	// is to be copied back.
+	priv                      []byte
+	sretFrom, sretTo, sretLen int
+	panicVal                  any    // the value of a host function's panic in this call
+	panicName                 string // and the function's name
 	// hostTid is the thread running a host function nested in a call
 	// on this channel (locked to it meanwhile), else 0: InHostCall.
 	hostTid atomic.Int32
@@ -152,7 +165,7 @@ func (r *remote) Name() string { return r.name }
 // CallInts implements loader.Remote: integers in place, no buffer.
 func (r *remote) CallInts(handle uint32, ints [6]uint64, n int) (sandbox.Result, error) {
 	p := r.cur.Load()
-	c, err := p.acquire()
+	c, err := p.acquire(nil)
 	if err != nil {
 		return sandbox.Result{}, err
 	}
@@ -172,7 +185,7 @@ func (r *remote) CallInts(handle uint32, ints [6]uint64, n int) (sandbox.Result,
 // Call implements loader.Remote.
 func (r *remote) Call(ctx context.Context, handle uint32, a sandbox.Args, bufs []loader.Buffer) (sandbox.Result, error) {
 	p := r.cur.Load()
-	c, err := p.acquire()
+	c, err := p.acquire(ctx)
 	if err != nil {
 		return sandbox.Result{}, err
 	}
@@ -181,6 +194,7 @@ func (r *remote) Call(ctx context.Context, handle uint32, a sandbox.Args, bufs [
 	h.kind, h.handle, h.nbufs = opCall, handle, uint32(len(bufs))
 	h.ints, h.floats = a.Int, a.Float
 	off := 0
+	var offs [len(h.bufs)]int // the host's own: never read back from the channel
 	for i, b := range bufs {
 		n := len(b.Data)
 		if off+n > c.hostArea {
@@ -188,6 +202,7 @@ func (r *remote) Call(ctx context.Context, handle uint32, a sandbox.Args, bufs [
 		}
 		copy(c.data[off:], b.Data)
 		h.bufs[i] = bufDesc{slot: uint32(b.Slot), off: uint32(off), n: uint32(n)}
+		offs[i] = off
 		off = (off + n + 15) &^ 15
 	}
 	var res sandbox.Result
@@ -196,10 +211,7 @@ func (r *remote) Call(ctx context.Context, handle uint32, a sandbox.Args, bufs [
 			res.Int, res.Float = h.resInt, h.resF
 			for i, b := range bufs {
 				if b.Out {
-					d := h.bufs[i] // the child cannot move it: checked again
-					if uint64(d.off)+uint64(len(b.Data)) <= uint64(c.hostArea) {
-						copy(b.Data, c.data[d.off:])
-					}
+					copy(b.Data, c.data[offs[i]:])
 				}
 			}
 		}
@@ -218,7 +230,7 @@ func (r *remote) Lookup(name, version string) (loader.RemoteSymbol, error) {
 		}
 	}
 	p := r.cur.Load()
-	c, err := p.acquire()
+	c, err := p.acquire(nil)
 	if err != nil {
 		return loader.RemoteSymbol{}, err
 	}
@@ -261,7 +273,7 @@ func (r *remote) Restart() error {
 	}
 	r.cur.Store(p)
 	old.waitUpcall()
-	unix.Munmap(old.mem) // no call in flight: the loader holds its lock
+	old.unmap() // no call in flight: the loader holds its lock
 	return nil
 }
 
@@ -290,19 +302,20 @@ func (r *remote) Close(graceful bool) error {
 	p := r.cur.Load()
 	var err error
 	if graceful && !p.dead.Load() {
-		if c, aerr := p.acquire(); aerr == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if c, aerr := p.acquire(ctx); aerr == nil {
 			c.h.kind = opClose
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			if rerr := c.roundTrip(ctx); rerr == nil {
 				err = c.replyErr()
 			}
-			cancel()
 		}
+		cancel()
 	}
 	p.kill("close")
 	<-p.done
+	p.out.wait() // its last output reaches the writers (bounded)
 	p.waitUpcall()
-	unix.Munmap(p.mem)
+	p.unmap()
 	r.forgetCallbacks()
 	return err
 }

@@ -34,9 +34,18 @@ type Options struct {
 	// the child loads the plugin (the exec, the namespaces and the
 	// runtime's start are out of the way). The Isolator's Close ends it.
 	Spare bool
-	// Stderr receives the child's standard error (the Go runtime's
-	// report if the child crashes outside a call); nil discards it.
-	Stderr io.Writer
+	// Stdout and Stderr receive the child's standard output and error
+	// (what the plugin prints, a C++ terminate's what(), the Go runtime's
+	// report if the child crashes outside a call), as a plugin's output
+	// would reach the host's own in process; nil means the host's
+	// os.Stdout and os.Stderr, io.Discard drops it. Each is written from
+	// a goroutine of its own (one at a time when both are the same
+	// writer), through a fixed buffer: a writer that blocks holds up the
+	// plugin's writes (the pipe fills), never the host's calls, their
+	// deadlines or Close, which waits at most a second for the last
+	// output. C stdio in the child buffers stdout fully (a pipe, not a
+	// terminal); a graceful Close flushes it.
+	Stdout, Stderr io.Writer
 	// Logger receives spawn, exit and restart events (silent when nil).
 	Logger hclog.Logger
 }
@@ -114,6 +123,11 @@ var (
 	// could not make the namespaces it was asked for, without
 	// Policy.NamespaceFallback.
 	ErrNoNamespaces = errors.New("isolate: namespaces not available")
+	// ErrTooDeep is wrapped by the error of a call nested in a host
+	// function or callback when every channel the child has is in use
+	// (the pool and the channels kept for nesting: up to 64, or fewer
+	// with a large BufferSize).
+	ErrTooDeep = errors.New("isolate: calls nested too deep")
 	// ErrProtocol is wrapped when the child wrote something the host
 	// cannot accept (a hostile or broken child); the child is killed.
 	ErrProtocol = errors.New("isolate: protocol violation by the child")

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -617,4 +618,27 @@ func TestCloseReportsDestructorFault(t *testing.T) {
 			assertGone(t, pid)
 		}
 	})
+}
+
+// TestHostilePluginNulRewrite: a plugin thread rewrites the channel's
+// host-call area ('A' over the strings and their NULs) while the plugin
+// calls a host function with a string, 500 times: the host function
+// always sees the 11 bytes the child copied, never more of the channel or
+// of the host's memory after it (hostile_shm.c).
+func TestHostilePluginNulRewrite(t *testing.T) {
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
+	var longest atomic.Int64
+	if _, err := l.RegisterHostFunc("host_strlen", func(s string) int32 {
+		if int64(len(s)) > longest.Load() {
+			longest.Store(int64(len(s)))
+		}
+		return int32(len(s))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p := load(t, l, "hostile_shm")
+	r, err := fn(t, p, "nul_attack").CallBuffers(nil, &sandbox.Args{Int: [6]uint64{0, 500}}, loader.Buffer{Slot: 0, Data: make([]byte, 16)})
+	if err != nil || r.Int != 11 || longest.Load() != 11 {
+		t.Fatalf("nul_attack = %d, %v (longest string the host saw %d); want 11", int64(r.Int), err, longest.Load())
+	}
 }

@@ -4,6 +4,7 @@ package isolate
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/runplug/runplug/loader"
 )
@@ -28,11 +29,8 @@ func (r *remote) WriteMemory(addr uint64, src []byte) error {
 // memory copies buf from (read) or to the child's memory at addr.
 func (r *remote) memory(addr uint64, buf []byte, read, toNUL bool) (int, error) {
 	p := r.cur.Load()
-	if len(p.chans) < 2 && r.InHostCall() {
-		// The one channel carries the call this host function serves.
-		return 0, fmt.Errorf("isolate: the plugin's memory, from a host function or callback, needs a second channel (Options.Channels)")
-	}
-	c, err := p.acquire()
+	c, err := p.acquire(nil) // nested in a host function: a channel beyond the pool
+
 	if err != nil {
 		return 0, err
 	}
@@ -60,11 +58,12 @@ func (r *remote) memory(addr uint64, buf []byte, read, toNUL bool) (int, error) 
 			done += n
 			continue
 		}
-		got := int(h.resInt)
-		if h.resInt > uint64(n) {
+		res := atomic.LoadUint64(&h.resInt)
+		if res > uint64(n) {
 			p.kill("protocol")
-			return done, fmt.Errorf("isolate: read of %d bytes gave %d: %w", n, h.resInt, ErrProtocol)
+			return done, fmt.Errorf("isolate: read of %d bytes of the plugin's memory: the child says %d: %w", n, res, ErrProtocol)
 		}
+		got := int(res)
 		copy(buf[done:], c.data[:got])
 		done += got
 		if toNUL && got > 0 && buf[done-1] == 0 {

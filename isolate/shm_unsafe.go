@@ -69,7 +69,10 @@ type header struct {
 	childBase uint64 // the mapping's address in the child
 	sys       sysRecord
 	goWord    uint32 // futex: the host sets 1 once the request is written
-	_         uint32
+	// active is the number of channels the child serves (futex: the
+	// host raises it, up to nslots, for calls nested deeper than the
+	// pool; the child starts a serving thread for each new one).
+	active uint32
 }
 
 // FUTEX_WAIT and FUTEX_WAKE (not the _PRIVATE forms: the words are

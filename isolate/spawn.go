@@ -119,6 +119,10 @@ func sharedNet(pol Policy) bool {
 // such as a big LoadBytes image, starts a child of its own).
 const spareCfgSize = 256 << 10
 
+// testChildEnv is added to each child's environment: this package's
+// tests set it to start hostile children (see childHook).
+var testChildEnv []string
+
 // spareDelay is how long after taking the spare the next one starts.
 const spareDelay = 50 * time.Millisecond
 
@@ -148,7 +152,7 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 			p.kill(why)
 		}
 		<-p.done
-		unix.Munmap(p.mem)
+		p.unmap()
 	}
 	p := iso.takeSpare(cfgSize, replySize)
 	// A spare reads its policy first and confines itself (see newProc):
@@ -215,7 +219,8 @@ func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte) (*proc, error) 
 	replyOff := (cfgOff + cfgSize + page - 1) &^ (page - 1)
 	slotsOff := (replyOff + replySize + page - 1) &^ (page - 1)
 	slotSize := slotHdr + (iso.opts.BufferSize+page-1)&^(page-1)
-	size := slotsOff + iso.opts.Channels*slotSize
+	nslots := slotCapacity(iso.opts.Channels, slotSize)
+	size := slotsOff + nslots*slotSize
 
 	fd, err := unix.MemfdCreate("runplug-isolate", unix.MFD_CLOEXEC)
 	if err != nil {
@@ -231,27 +236,61 @@ func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte) (*proc, error) 
 		return nil, fmt.Errorf("isolate: mmap: %w", err)
 	}
 	h := hdrAt(mem)
-	h.magic, h.nslots, h.slotSize = magic, uint32(iso.opts.Channels), uint32(slotSize)
+	h.magic, h.nslots, h.slotSize = magic, uint32(nslots), uint32(slotSize)
+	h.active = uint32(iso.opts.Channels)
 	h.cfgOff, h.replyOff, h.slotsOff = uint32(cfgOff), uint32(replyOff), uint32(slotsOff)
 	if len(pre) > replyOff-cfgOff {
 		unix.Munmap(mem)
 		return nil, fmt.Errorf("isolate: policy of %d bytes, room for %d", len(pre), replyOff-cfgOff)
 	}
 	h.cfgLen = uint32(copy(mem[cfgOff:], pre))
-	p := &proc{iso: iso, mem: mem, hdr: h, done: make(chan struct{}), nfree: make(chan struct{}, iso.opts.Channels),
-		cfgCap: replyOff - cfgOff, replyCap: slotsOff - replyOff}
-	for i := 0; i < iso.opts.Channels; i++ {
+	// The private area: per channel, room for copies of its host-call
+	// area (strings, stack arguments) and a result in memory.
+	dataSize := slotSize - slotHdr
+	privSize := (2*(dataSize/8) + 64 + 15) &^ 15
+	priv, err := unix.Mmap(-1, 0, nslots*privSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		unix.Munmap(mem)
+		return nil, fmt.Errorf("isolate: mmap: %w", err)
+	}
+	p := &proc{iso: iso, mem: mem, priv: priv, hdr: h, done: make(chan struct{}), nfree: make(chan struct{}, iso.opts.Channels),
+		cfgOff: cfgOff, cfgCap: replyOff - cfgOff, replyOff: replyOff, replyCap: slotsOff - replyOff}
+	for i := 0; i < nslots; i++ {
 		off := slotsOff + i*slotSize
 		data := mem[off+slotHdr : off+slotSize]
-		c := &hostChan{p: p, h: chanAt(mem, off), data: data, hostArea: len(data) - len(data)/8}
+		c := &hostChan{p: p, idx: i, h: chanAt(mem, off), data: data, hostArea: len(data) - len(data)/8,
+			priv: priv[i*privSize : (i+1)*privSize : (i+1)*privSize]}
 		p.chans = append(p.chans, c)
+	}
+	p.nactive.Store(int32(iso.opts.Channels))
+	for _, c := range p.chans[:iso.opts.Channels] {
 		p.release(c)
 	}
 	if err := iso.start(p, memf, pre != nil); err != nil {
-		unix.Munmap(mem)
+		p.unmap()
 		return nil, err
 	}
 	return p, nil
+}
+
+// nestBytes bounds the memory of the channels kept for nested calls
+// (see slotCapacity).
+const nestBytes = 8 << 20
+
+// slotCapacity is the number of channels laid out for a child with
+// channels in its pool: the pool and, up to maxSlots and nestBytes of
+// memory in all, channels that calls nested in host functions and
+// callbacks take when the pool has none free (call.go acquire). The
+// memfd's pages cost nothing until a channel is used.
+func slotCapacity(channels, slotSize int) int {
+	return max(channels, min(maxSlots, nestBytes/slotSize))
+}
+
+// unmap releases the shared memory and the private area; no call may
+// be in flight.
+func (p *proc) unmap() {
+	unix.Munmap(p.mem)
+	unix.Munmap(p.priv)
 }
 
 // deliver gives the child its plugin: the request, then goWord.
@@ -259,7 +298,7 @@ func (p *proc) deliver(r *remote, cfg []byte) {
 	p.r = r
 	p.name.Store(&r.req.Name)
 	h := p.hdr
-	copy(p.mem[h.cfgOff:], cfg)
+	copy(p.mem[p.cfgOff:p.cfgOff+p.cfgCap], cfg) // the host's offset: a spare may have rewritten the header's
 	h.cfgLen = uint32(len(cfg))
 	atomic.StoreUint32(&h.goWord, 1)
 	futexWake(&h.goWord)
@@ -276,7 +315,7 @@ func (iso *Isolator) takeSpare(cfgLen, replySize int) *proc {
 	}
 	iso.spare = nil
 	if p.dead.Load() {
-		go func() { <-p.done; unix.Munmap(p.mem) }()
+		go func() { <-p.done; p.unmap() }()
 		return nil
 	}
 	return p
@@ -315,7 +354,7 @@ func (iso *Isolator) refill() {
 	if p != nil { // closed meanwhile
 		p.kill("close")
 		<-p.done
-		unix.Munmap(p.mem)
+		p.unmap()
 	}
 }
 
@@ -377,13 +416,14 @@ func (iso *Isolator) Close() error {
 	if p != nil {
 		p.kill("close")
 		<-p.done
-		unix.Munmap(p.mem)
+		p.unmap()
 	}
 	return nil
 }
 
 // start execs the child: this very binary (/proc/self/exe), with the
-// channel as its only descriptor besides /dev/null (or the Stderr pipe),
+// channel as its only descriptor besides /dev/null (stdin) and the pipes
+// of its stdout and stderr (output.go),
 // in a process group of its own, killed when the host dies. It asks the
 // child's constructor (sandbox.EnvEarlyNamespaces) for new user, mount,
 // IPC and UTS namespaces and a new network namespace, or forks it from
@@ -405,6 +445,7 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
 	if spare {
 		cmd.Env = append(cmd.Env, envSpare+"=1")
 	}
+	cmd.Env = append(cmd.Env, testChildEnv...)
 	if v, ok := os.LookupEnv("LD_LIBRARY_PATH"); ok {
 		cmd.Env = append(cmd.Env, "LD_LIBRARY_PATH="+v)
 	}
@@ -415,7 +456,15 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
 	root := os.Geteuid() == 0
 	cmd.Env = append(cmd.Env, sandbox.ChildConfineEnv(childFD, root))
 	cmd.ExtraFiles = []*os.File{memf}
-	cmd.Stderr = iso.opts.Stderr
+	rOut, wOut, rErr, wErr, err := pipes()
+	if err != nil {
+		return fmt.Errorf("isolate: output pipes: %w", err)
+	}
+	// *os.File: os/exec passes them as they are, with no copying
+	// goroutine of its own for Wait to wait for (output.go copies).
+	cmd.Stdout, cmd.Stderr = wOut, wErr
+	defer wOut.Close()
+	defer wErr.Close()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	sp := plainSpawner
 	p.nsAsked, p.nsShared = 0, false
@@ -437,8 +486,11 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
 		cmd.Env = append(cmd.Env, sandbox.EarlyNamespacesEnv(p.nsAsked, os.Getpid()))
 	}
 	if err := sp.start(cmd); err != nil {
+		rOut.Close()
+		rErr.Close()
 		return fmt.Errorf("isolate: start child: %w", err)
 	}
+	p.out = copyOutput(rOut, rErr, iso.opts.Stdout, iso.opts.Stderr)
 	if iso.opts.Policy.NoNamespaces {
 		iso.mu.Lock()
 		iso.report.Namespaces, iso.report.Missing = nil, []string{"namespaces: disabled by Policy.NoNamespaces: " + fallbackLoses}
@@ -529,18 +581,26 @@ func (p *proc) awaitStart() (*reply, error) {
 		// and look at dead again rather than risk a lost wake-up.
 		futexWaitTimeout(&h.state, st, time.Millisecond)
 	}
-	if uint64(h.replyOff)+uint64(h.replyLen) > uint64(h.slotsOff) {
-		return nil, fmt.Errorf("isolate: reply length %d: %w", h.replyLen, ErrProtocol)
+	// The child wrote the reply's length; where the reply is and how
+	// much room it has are the host's own (p.replyOff, p.replyCap): the
+	// header's offsets are never read back. The bytes are copied out
+	// before they are decoded, since the child may still be writing.
+	n := atomic.LoadUint32(&h.replyLen)
+	if uint64(n) > uint64(p.replyCap) {
+		return nil, fmt.Errorf("isolate: load reply of %d bytes, the area holds %d: %w", n, p.replyCap, ErrProtocol)
 	}
+	buf := make([]byte, n)
+	copy(buf, p.mem[p.replyOff:])
+	st := atomic.LoadUint32(&h.state)
 	var rep reply
-	if err := rep.unmarshal(p.mem[h.replyOff : h.replyOff+h.replyLen]); err != nil {
-		return nil, fmt.Errorf("isolate: reply: %v: %w", err, ErrProtocol)
+	if err := rep.unmarshal(buf); err != nil {
+		return nil, fmt.Errorf("isolate: load reply (%d bytes): %v: %w", n, err, ErrProtocol)
 	}
 	if rep.Err != "" {
 		return nil, &RemoteError{Msg: rep.Err, Err: sentinel(rep.Code)}
 	}
-	if atomic.LoadUint32(&h.state) != stReady {
-		return nil, fmt.Errorf("isolate: child state %d: %w", h.state, ErrProtocol)
+	if st != stReady {
+		return nil, fmt.Errorf("isolate: child state %d after its load reply, want %d (ready): %w", st, stReady, ErrProtocol)
 	}
 	return &rep, nil
 }
@@ -565,7 +625,7 @@ func (p *proc) monitor(pidfd *os.File) {
 	}
 	p.exitErr = p.describeExit()
 	p.dead.Store(true)
-	for _, c := range p.chans {
+	for _, c := range p.chans[:p.nactive.Load()] {
 		atomic.AddUint32(&c.h.toHost, 1)
 		futexWake(&c.h.toHost)
 	}

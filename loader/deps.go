@@ -101,7 +101,7 @@ type depWalk struct {
 // file parses and checks the object at n.Path, as the loader's openFile
 // does; on success it remembers the parsed file.
 func (w *depWalk) file(n *DepNode) {
-	f, err := elfmap.ParseFile(n.Path)
+	f, err := parsePath(n.Path)
 	if err == nil {
 		_, err = w.l.prepare(f)
 		if err != nil {
@@ -124,7 +124,7 @@ func (w *depWalk) file(n *DepNode) {
 func (w *depWalk) find(n *DepNode, cands []ldso.Candidate) {
 	var lastErr error
 	for _, c := range cands {
-		if _, err := elfmap.ParseFile(c.Path); err != nil {
+		if _, err := parsePath(c.Path); err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
 				lastErr = fmt.Errorf("%s: %w", c.Path, err)
 			}
@@ -143,7 +143,7 @@ func (w *depWalk) find(n *DepNode, cands []ldso.Candidate) {
 // hostFile returns the file of the host's copy of glibc's library soname.
 func (w *depWalk) hostFile(soname string) (string, *elfmap.File) {
 	for _, c := range w.l.search.Candidates(soname, nil) {
-		if f, err := elfmap.ParseFile(c.Path); err == nil && f.Dynamic != nil {
+		if f, err := parsePath(c.Path); err == nil && f.Dynamic != nil {
 			return c.Path, f
 		}
 	}

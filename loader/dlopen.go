@@ -89,7 +89,7 @@ func (l *Loader) dlopen(caller *object, namePtr uint64, flags int) (uintptr, err
 			return 0, fmt.Errorf("dlopen %s: %w", name, err)
 		}
 		if isNew {
-			if err := l.loadNew(d); err != nil {
+			if err := l.loadNew(d, nil); err != nil {
 				return 0, fmt.Errorf("dlopen %s: %w", name, err)
 			}
 		}

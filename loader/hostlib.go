@@ -28,7 +28,7 @@ func (l *Loader) loadHost(soname, path string) (*Plugin, error) {
 	h := &hostLib{lib: lib}
 	file := ""
 	for _, c := range l.search.Candidates(soname, nil) {
-		if f, err := elfmap.ParseFile(c.Path); err == nil && f.Dynamic != nil {
+		if f, err := parsePath(c.Path); err == nil && f.Dynamic != nil {
 			h.dyn, file = f.Dynamic, c.Path
 			break
 		}

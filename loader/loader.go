@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"context"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -80,7 +81,10 @@ type Options struct {
 	// resolver or a constructor): every file of that load is open and
 	// mapped by then. Its error fails the load and is called again at the
 	// next one. Package isolate's child tightens its confinement here, so
-	// that no plugin code runs with the rights the load needed.
+	// that no plugin code runs with the rights the load needed. Once it
+	// has run, the Loader opens no file again to park a closed image
+	// (the process may no longer open files): closed images are
+	// tombstoned, and a later load of the same file maps it afresh.
 	BeforeCode func() error
 	// Isolation, when set, runs every plugin this Loader loads in a
 	// process of its own (package isolate) instead of the host's address
@@ -105,9 +109,13 @@ type Loader struct {
 	byKey   map[fileKey]*object // shared objects by file identity
 	plugins map[*Plugin]struct{}
 	tombs   []*object // closed images still reserved, oldest first
-	tombSz  uint64
-	initSeq uint64
-	codeRan bool // BeforeCode has succeeded
+	// resident are the DF_1_NODELETE plugins, by file, and kept the
+	// DF_1_NODELETE shared objects nothing holds (nodelete.go).
+	resident map[fileKey]*resident
+	kept     []*object
+	tombSz   uint64
+	initSeq  uint64
+	codeRan  bool // BeforeCode has succeeded
 
 	host hostTable // RegisterHostFunc's functions (hostfunc.go)
 	dl   dlState   // dynamic-linker services for plugin code (dltable.go)
@@ -178,6 +186,14 @@ type parsed struct {
 	// later load of the same file reuses the oldest parked image instead
 	// of mapping a new one (see reuseTomb).
 	pristine *elfmap.Pristine
+	// key is the file's identity (files only): the pristine copy is
+	// read when the first image of the file is parked, from the file if
+	// it is still the same (see readPristine).
+	key          fileKey
+	pristineRead bool
+	// state is the object's persistent state region (state.go), nil
+	// when it declares none.
+	state *stateRegion
 }
 
 // prepare checks that f is something the loader can load and derives the
@@ -219,6 +235,9 @@ func (l *Loader) prepare(f *elfmap.File) (*parsed, error) {
 		return nil, &elfmap.FormatError{Off: -1, Field: "PT_TLS p_vaddr", Value: t.Vaddr,
 			Msg: fmt.Sprintf("template [%#x,+%#x) is not inside a readable PT_LOAD", t.Vaddr, t.Filesz), Err: elfmap.ErrMalformed}
 	}
+	if p.state, err = findStateRegion(f, p.writable, p.readable); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -249,8 +268,7 @@ func (l *Loader) openFile(path string) (fd int, key fileKey, p *parsed, err erro
 	if p = l.files[key]; p != nil {
 		return fd, key, p, nil
 	}
-	r := fdReader(fd)
-	ef, err := elfmap.Parse(r, st.Size)
+	ef, err := cachedParse(key, fdReader(fd), st.Size)
 	if err != nil {
 		unix.Close(fd)
 		return -1, key, nil, err
@@ -259,9 +277,7 @@ func (l *Loader) openFile(path string) (fd int, key fileKey, p *parsed, err erro
 		unix.Close(fd)
 		return -1, key, nil, &RefusedError{Path: path, Err: err}
 	}
-	// Without a pristine copy (a writable part over 16 MiB) closed
-	// images are tombstoned and every load maps afresh.
-	p.pristine, _ = elfmap.ReadPristine(p.plan, r)
+	p.key = key
 	if len(l.files) >= maxCachedFiles {
 		for k := range l.files { // drop an arbitrary entry
 			delete(l.files, k)
@@ -346,7 +362,17 @@ func (l *Loader) mapPath(path, name string) (*object, fileKey, error) {
 // host's copy) is not loaded again: the Plugin is the host's library, its
 // symbols found with dlsym and called through the sandbox like any other.
 func (l *Loader) Load(path string) (*Plugin, error) {
+	return l.load(context.Background(), path, stateSource{})
+}
+
+// load is Load, with the state file of LoadWith. The context bounds the
+// state migration (the one step that runs plugin code the host chose not
+// to run in a constructor).
+func (l *Loader) load(ctx context.Context, path string, st stateSource) (*Plugin, error) {
 	if l.opts.Isolation != nil {
+		if st.path != "" {
+			return nil, fmt.Errorf("loader: load %s: a state file for an isolated plugin: %w", path, elfmap.ErrUnsupported)
+		}
 		return l.startRemote(path, filepath.Base(path), nil) // remote.go
 	}
 	l.mu.Lock()
@@ -369,15 +395,29 @@ func (l *Loader) Load(path string) (*Plugin, error) {
 		if aerr != nil {
 			abs = path
 		}
-		root, err = l.mapRoot(abs, filepath.Base(path))
+		if pl := l.residentPlugin(abs); pl != nil {
+			return pl, nil
+		}
+		var key fileKey
+		root, key, err = l.mapPath(abs, filepath.Base(path))
+		if err == nil {
+			root.key = key
+		}
 		if errors.Is(err, os.ErrNotExist) {
 			err = &NotFoundError{Name: path, Tried: []string{path}}
+		}
+		if err == nil {
+			pl, err := l.finishLoad(ctx, root, st)
+			if err == nil {
+				l.keepResident(pl, key)
+			}
+			return pl, err
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("loader: load %s: %w", path, err)
 	}
-	return l.finishLoad(root)
+	return l.finishLoad(ctx, root, st)
 }
 
 // LoadBytes loads a shared object from memory, as Load does from a file.
@@ -409,15 +449,20 @@ func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loader: load %s: %w", name, err)
 	}
-	return l.finishLoad(root)
+	return l.finishLoad(context.Background(), root, stateSource{})
 }
 
 // finishLoad loads root's dependencies, links and initialises everything
-// new, and wraps root in a Plugin. On error everything new is released.
-// l.mu is held.
-func (l *Loader) finishLoad(root *object) (*Plugin, error) {
+// new, and wraps root in a Plugin. A root with a state region gets it
+// mapped from st before its constructors run. On error everything new is
+// released. l.mu is held.
+func (l *Loader) finishLoad(ctx context.Context, root *object, st stateSource) (*Plugin, error) {
+	var attach func() error
+	if root.p.state != nil {
+		attach = func() error { return l.attachState(ctx, root, st) }
+	}
 	root.inst = newInstance(root)
-	if err := l.loadNew(root); err != nil {
+	if err := l.loadNew(root, attach); err != nil {
 		l.log.Debug("load failed", "plugin", root.name, "path", root.path, "error", err)
 		return nil, fmt.Errorf("loader: load %s: %w", root.name, err)
 	}
@@ -437,8 +482,10 @@ func (l *Loader) finishLoad(root *object) (*Plugin, error) {
 
 // loadNew loads the dependencies of root (a newly mapped object) that the
 // Loader does not have yet, then links and initialises root and every
-// new object. On error it releases them all (discard). l.mu is held.
-func (l *Loader) loadNew(root *object) (err error) {
+// new object; beforeInit (when not nil) runs after linking, before the
+// first constructor. On error it releases them all (discard). l.mu is
+// held.
+func (l *Loader) loadNew(root *object, beforeInit func() error) (err error) {
 	fresh := []*object{root}
 	defer func() {
 		if err != nil {
@@ -482,6 +529,11 @@ func (l *Loader) loadNew(root *object) (err error) {
 	}
 	if err := l.linkTLS(order); err != nil {
 		return err
+	}
+	if beforeInit != nil {
+		if err := beforeInit(); err != nil {
+			return err
+		}
 	}
 	debugAdd(order) // debuggers and profilers see them before their code runs
 	for _, o := range order {
@@ -651,6 +703,13 @@ func (l *Loader) release(closure []*object) error {
 		}
 		o.refs--
 		if o.refs == 0 {
+			if o.nodelete() && !l.closed {
+				if !o.kept {
+					o.kept = true
+					l.kept = append(l.kept, o) // nodelete.go
+				}
+				continue
+			}
 			dead = append(dead, o)
 		}
 	}
@@ -676,7 +735,9 @@ func (l *Loader) retire(o *object) {
 	// the same file can reuse it once it is the oldest tombstone, due for
 	// release anyway; without a pristine copy it is dropped for good.
 	park := o.img.Tombstone
-	if o.p.pristine != nil {
+	// After BeforeCode the process may have given up opening files
+	// (isolate's child): the pristine copy is not read then.
+	if !l.codeRan && o.p.readPristine(o.path) != nil {
 		park = o.img.Park
 	}
 	if err := park(); err != nil {
@@ -749,6 +810,9 @@ func (l *Loader) Close() error {
 		}
 	}
 	l.mu.Lock()
+	if err := l.closeResident(); err != nil {
+		errs = append(errs, err)
+	}
 	for _, t := range l.tombs {
 		t.unmap()
 	}

@@ -12,19 +12,24 @@ import (
 
 // object is one mapped image: a plugin instance or a shared dependency.
 type object struct {
-	l     *Loader
-	name  string // soname, else the name it was loaded by
-	path  string // absolute path of its file ("" for LoadBytes)
-	p     *parsed
-	img   *elfmap.Image
-	base  uint64
-	mem   []byte // img.Mem(), nil once retired
-	reg   *sandbox.Registration
-	tls   *sandbox.TLSModule // its PT_TLS module from link to retirement, else nil
-	dl    sandbox.DLObject   // its entry in the object table from link to retirement (dltable.go)
-	late  *relocEnv          // relocation pass waiting for linkTLS (TPOFF, TLSDESC), else nil
-	deps  []*object          // direct dependencies (DT_NEEDED that are not host libraries)
-	scope []*object          // lookup scope: itself, then its dependencies breadth-first
+	l *Loader
+	// residentKey is the file of a DF_1_NODELETE root (nodelete.go);
+	// kept marks a DF_1_NODELETE shared object on Loader.kept.
+	residentKey fileKey
+	kept        bool
+	name        string // soname, else the name it was loaded by
+	path        string // absolute path of its file ("" for LoadBytes)
+	p           *parsed
+	img         *elfmap.Image
+	base        uint64
+	mem         []byte // img.Mem(), nil once retired
+	reg         *sandbox.Registration
+	tls         *sandbox.TLSModule // its PT_TLS module from link to retirement, else nil
+	dl          sandbox.DLObject   // its entry in the object table from link to retirement (dltable.go)
+	late        *relocEnv          // relocation pass waiting for linkTLS (TPOFF, TLSDESC), else nil
+	deps        []*object          // direct dependencies (DT_NEEDED that are not host libraries)
+	scope       []*object          // lookup scope: itself, then its dependencies breadth-first
+	state       *stateMap          // a plugin's mapped persistent state (state.go), else nil
 
 	shared bool      // a dependency, shared by the Loader's plugins (or an instance's: inst)
 	key    fileKey   // the file identity (zero for LoadBytes)
@@ -95,6 +100,7 @@ func (o *object) freeTLS() {
 
 // unmap unregisters and unmaps the object's image.
 func (o *object) unmap() {
+	o.closeState(false)
 	o.debugRemove()
 	o.freeTLS()
 	o.l.dlRetire(o)
@@ -131,7 +137,16 @@ func (l *Loader) link(o *object) error {
 			return r.Int, err
 		},
 	}
-	if err := env.relocate(f.Dynamic); err != nil {
+	tabs, err := tablesIn(f.Dynamic, o.mem, o.p.plan.MinVaddr)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.name, err)
+	}
+	if st := o.p.state; st != nil {
+		if err := st.checkRelocs(tabs.rela, tabs.jmprel, tabs.relr); err != nil {
+			return &RefusedError{Path: o.name, Err: err}
+		}
+	}
+	if err := env.relocate(tabs); err != nil {
 		return err
 	}
 	if len(env.tlsLate) > 0 {

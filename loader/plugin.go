@@ -192,7 +192,7 @@ func (f *Func) Call(args ...uint64) (uint64, error) {
 	if len(args) > 6 {
 		return 0, fmt.Errorf("loader: call %s: %d integer arguments, at most 6", f.name, len(args))
 	}
-	// p.callInts, by hand: one Go frame fewer (README, Performance).
+	// p.callInts, by hand: one Go frame fewer (docs/PERFORMANCE.md).
 	p := f.p
 	if p.remote != nil {
 		r, err := p.remoteCall(nil, f, nil, args, nil)
@@ -362,6 +362,11 @@ func (p *Plugin) close() error {
 	l := p.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.isResident(p.obj) {
+		// DF_1_NODELETE: the instance stays until the Loader closes.
+		delete(l.plugins, p)
+		return nil
+	}
 	var errs []error
 	if p.flags.Load()&stQuarantined == 0 {
 		if err := l.runFini(p.obj); err != nil {
@@ -369,6 +374,9 @@ func (p *Plugin) close() error {
 		}
 	} else {
 		p.log.Warn("skipping destructors of quarantined plugin", "plugin", p.obj.name)
+	}
+	if err := p.obj.closeState(true); err != nil {
+		errs = append(errs, err)
 	}
 	l.retire(p.obj)
 	if err := l.release(p.closure); err != nil {

@@ -102,22 +102,59 @@ type deferredReloc struct {
 	kind  relocKind
 }
 
-// relocate applies every relocation of d: DT_RELR, then DT_RELA, then
+// relocTables are an object's relocation tables, read where they are
+// mapped: each entry is decoded when it is applied, none is copied.
+type relocTables struct {
+	rela, jmprel elfmap.RelaView
+	relr         elfmap.RelrView
+}
+
+// tablesIn returns the relocation tables of d in mem, the image from
+// image address minVaddr on. Parse checked that each lies in the file
+// bytes of a PT_LOAD, so in the image: failing that is a malformed file.
+func tablesIn(d *elfmap.Dynamic, mem []byte, minVaddr uint64) (relocTables, error) {
+	rela, err := tableIn("DT_RELA", d.RelaTab, mem, minVaddr)
+	if err != nil {
+		return relocTables{}, err
+	}
+	jmprel, err := tableIn("DT_JMPREL", d.JmpRelTab, mem, minVaddr)
+	if err != nil {
+		return relocTables{}, err
+	}
+	relr, err := tableIn("DT_RELR", d.RelrTab, mem, minVaddr)
+	if err != nil {
+		return relocTables{}, err
+	}
+	return relocTables{rela: rela, jmprel: jmprel, relr: relr}, nil
+}
+
+// tableIn returns the bytes of table t (named name) in mem.
+func tableIn(name string, t elfmap.Table, mem []byte, minVaddr uint64) ([]byte, error) {
+	b, ok := t.In(mem, minVaddr)
+	if !ok {
+		return nil, &elfmap.FormatError{Off: int64(t.Off), Field: name, Value: t.Vaddr,
+			Msg: fmt.Sprintf("table of %#x bytes is not inside the mapped image", t.Size), Err: elfmap.ErrMalformed}
+	}
+	return b, nil
+}
+
+// relocate applies every relocation of t: DT_RELR, then DT_RELA, then
 // DT_JMPREL (all eagerly), then the deferred IFUNC ones.
-func (e *relocEnv) relocate(d *elfmap.Dynamic) error {
+func (e *relocEnv) relocate(t relocTables) error {
 	if e.nsyms > 0 {
 		e.cache = make([]symSlot, e.nsyms)
 	}
-	if err := e.relr(d.Relr); err != nil {
+	if err := e.relr(t.relr); err != nil {
 		return err
 	}
 	tables := [...]struct {
 		name string
-		rs   []elfmap.Rela
-	}{{"DT_RELA", d.Rela}, {"DT_JMPREL", d.JmpRel}}
+		rs   elfmap.RelaView
+	}{{"DT_RELA", t.rela}, {"DT_JMPREL", t.jmprel}}
 	for _, t := range tables {
-		for i := range t.rs {
-			if err := e.one(t.name, i, &t.rs[i], false); err != nil {
+		for i, n := 0, t.rs.Len(); i < n; i++ {
+			r := t.rs.At(i)
+			if err := e.one(t.name, i, &r, false); err != nil {
 				return err
 			}
 		}
@@ -287,10 +324,11 @@ func (e *relocEnv) callIFunc(sym uint32, resolver uint64) (uint64, error) {
 // of the generic ABI: an even entry is the address of a place (and the
 // next place is 8 bytes on), an odd entry is a bitmap of the 63 places
 // that follow the last address, bit 1 meaning the next place.
-func (e *relocEnv) relr(entries []uint64) error {
+func (e *relocEnv) relr(entries elfmap.RelrView) error {
 	var where uint64
 	have := false
-	for i, ent := range entries {
+	for i, n := 0, entries.Len(); i < n; i++ {
+		ent := entries.At(i)
 		if ent&1 == 0 {
 			if err := e.relrOne(i, ent); err != nil {
 				return err

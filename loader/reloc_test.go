@@ -55,6 +55,36 @@ func (fi *fakeImage) setWord(vaddr, v uint64) {
 	binary.LittleEndian.PutUint64(fi.env.mem[vaddr-fi.env.minVaddr:], v)
 }
 
+// testTables are relocation tables written out as the file has them, for
+// relocEnv.relocate, which reads them in place.
+type testTables struct {
+	Rela, JmpRel []elfmap.Rela
+}
+
+func (tt testTables) views() relocTables {
+	return relocTables{rela: relaView(tt.Rela), jmprel: relaView(tt.JmpRel)}
+}
+
+// relaView encodes rs as an array of Elf64_Rela.
+func relaView(rs []elfmap.Rela) elfmap.RelaView {
+	var b []byte
+	for _, r := range rs {
+		b = binary.LittleEndian.AppendUint64(b, r.Off)
+		b = binary.LittleEndian.AppendUint64(b, uint64(r.Sym)<<32|uint64(r.Type))
+		b = binary.LittleEndian.AppendUint64(b, uint64(r.Addend))
+	}
+	return b
+}
+
+// relrView encodes DT_RELR entries.
+func relrView(es []uint64) elfmap.RelrView {
+	var b []byte
+	for _, e := range es {
+		b = binary.LittleEndian.AppendUint64(b, e)
+	}
+	return b
+}
+
 func rela(off uint64, typ elf.R_X86_64, sym uint32, addend int64) elfmap.Rela {
 	return elfmap.Rela{Off: off, Type: uint32(typ), Sym: sym, Addend: addend}
 }
@@ -67,7 +97,7 @@ func TestRelocArithmetic(t *testing.T) {
 	}
 	fi := newFake(syms, 4)
 	fi.setWord(0x2048, 0xdead) // NONE must leave it alone
-	d := &elfmap.Dynamic{
+	d := testTables{
 		Rela: []elfmap.Rela{
 			rela(0x2000, elf.R_X86_64_RELATIVE, 0, 0x1234),
 			rela(0x2008, elf.R_X86_64_64, 1, 0x20),
@@ -84,7 +114,7 @@ func TestRelocArithmetic(t *testing.T) {
 			rela(0x2038, elf.R_X86_64_JMP_SLOT, 2, 0),
 		},
 	}
-	if err := fi.env.relocate(d); err != nil {
+	if err := fi.env.relocate(d.views()); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -149,7 +179,7 @@ func TestRelocRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fi := newFake(map[uint32]symValue{1: {addr: 1}, 5: {addr: 8, tls: true, mod: 3}}, 6)
 			before := append([]byte(nil), fi.env.mem...)
-			err := fi.env.relocate(&elfmap.Dynamic{Rela: []elfmap.Rela{tc.r}})
+			err := fi.env.relocate(testTables{Rela: []elfmap.Rela{tc.r}}.views())
 			if !errors.Is(err, tc.err) || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("relocate: %v; want %v mentioning %q", err, tc.err, tc.msg)
 			}
@@ -167,7 +197,7 @@ func TestRelocTLS(t *testing.T) {
 	}
 	fi := newFake(syms, 3)
 	fi.env.tlsMod = 4
-	d := &elfmap.Dynamic{
+	d := testTables{
 		Rela: []elfmap.Rela{
 			rela(0x2000, elf.R_X86_64_DTPMOD64, 1, 0),
 			rela(0x2008, elf.R_X86_64_DTPOFF64, 1, 0),
@@ -178,7 +208,7 @@ func TestRelocTLS(t *testing.T) {
 			rela(0x2030, elf.R_X86_64_DTPOFF64, 2, 0),
 		},
 	}
-	if err := fi.env.relocate(d); err != nil {
+	if err := fi.env.relocate(d.views()); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -212,7 +242,7 @@ func TestRelr(t *testing.T) {
 	// the window 63 places on, relocating nothing); a new address
 	// (0x2080) and a bitmap with bit 2 (0x2088+8 = 0x2090).
 	entries := []uint64{0x2000, 1 | 1<<1 | 1<<3, 1, 0x2080, 1 | 1<<2}
-	if err := fi.env.relr(entries); err != nil {
+	if err := fi.env.relr(relrView(entries)); err != nil {
 		t.Fatal(err)
 	}
 	relocated := map[uint64]bool{0x2000: true, 0x2008: true, 0x2018: true, 0x2080: true, 0x2090: true}
@@ -235,7 +265,7 @@ func TestRelr(t *testing.T) {
 		{"bitmap runs off the segment", []uint64{0x20f8, 1 | 1<<2}, "not inside a writable segment"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := newFake(nil, 1).env.relr(tc.entries)
+			err := newFake(nil, 1).env.relr(relrView(tc.entries))
 			var re *RelocError
 			if !errors.As(err, &re) || !errors.Is(err, elfmap.ErrMalformed) || !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("relr: %v, want a malformed *RelocError mentioning %q", err, tc.msg)

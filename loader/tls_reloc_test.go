@@ -22,14 +22,14 @@ func TestRelocTLSDeferred(t *testing.T) {
 	static := func(mod uint64) (int64, bool) { return -0x100, mod == 9 }
 	fi := newFake(syms, 3)
 	fi.env.tlsMod = 4
-	d := &elfmap.Dynamic{Rela: []elfmap.Rela{
+	d := testTables{Rela: []elfmap.Rela{
 		rela(0x2000, elf.R_X86_64_TPOFF64, 1, 8),
 		rela(0x2008, elf.R_X86_64_TPOFF32, 1, 0),
 		rela(0x2010, elf.R_X86_64_TLSDESC, 1, 4),
 		rela(0x2020, elf.R_X86_64_TLSDESC, 2, 0),
 		rela(0x2030, elf.R_X86_64_TLSDESC, 0, 0x30), // symbol 0: the object's own module
 	}}
-	if err := fi.env.relocate(d); err != nil {
+	if err := fi.env.relocate(d.views()); err != nil {
 		t.Fatal(err)
 	}
 	for at := uint64(0x2000); at < 0x2040; at += 8 {
@@ -77,7 +77,7 @@ func TestRelocTLSDeferred(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fi := newFake(syms, 3)
-			if err := fi.env.relocate(&elfmap.Dynamic{Rela: []elfmap.Rela{tc.r}}); err != nil {
+			if err := fi.env.relocate(testTables{Rela: []elfmap.Rela{tc.r}}.views()); err != nil {
 				t.Fatal(err)
 			}
 			err := fi.env.applyTLS(tc.static)

@@ -158,6 +158,7 @@
 #ifndef RUNPLUG_H
 #define RUNPLUG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -181,6 +182,72 @@ void runplug_log(int32_t level, const char *msg);
 
 // runplug_now_ns returns the host's monotonic clock in nanoseconds.
 int64_t runplug_now_ns(void);
+
+// PERSISTENT STATE
+//
+// RUNPLUG_STATE(TYPE, NAME, VERSION) declares the plugin's variable NAME of
+// type TYPE (at file scope, once per plugin) in a region that runplug maps
+// MAP_SHARED from a state file, so that what the plugin writes there is
+// the file's: it survives a fault of the plugin, a reload (the new build
+// maps the same pages) and the process, and every instance mapping the
+// same file (another process, an isolated child, the host) sees the same
+// bytes. The host names the file (loader.LoadOptions.StateFile, `runplug
+// call --state FILE`); without one the region is an anonymous memfd of
+// the instance (or of the loader.Live that reloads it). A new file starts
+// zero-filled. See docs/STATE.md.
+//
+//	struct counter { uint64_t calls; };
+//	RUNPLUG_STATE(struct counter, state, 1);
+//	int64_t bump(void) { return __atomic_add_fetch(&state.calls, 1, __ATOMIC_RELAXED); }
+//
+// Rules:
+//   - the region is mapped before the constructors run: they may read it;
+//   - no pointer into the plugin's image (or to anything but the state
+//     itself, as an offset) may be kept there: the next instance or
+//     process maps it at another address. A static initialiser for NAME is
+//     not possible (the state is the file's, not the object's);
+//   - several instances may run at once on the same file (a reload, two
+//     processes): use atomics or your own locking for what they share;
+//   - VERSION names TYPE's layout. When the file holds another VERSION or
+//     another sizeof(TYPE), the load calls the plugin's
+//     runplug_state_migrate (below) on a copy; without one the load is
+//     refused (loader.MigrationError) and the file is left as it was.
+//
+// Mechanism (for other languages): a page-aligned array of whole pages
+// in section ".runplug_state", exported as "runplug_state" (runplug maps
+// exactly [runplug_state, +st_size)); NAME is an alias of it; and an
+// exported read-only struct runplug_state_desc {magic 0x54535052, VERSION,
+// sizeof(TYPE)}. No relocation may write into the region or the
+// descriptor: such an object is refused (loader.ErrStateLayout).
+
+#define RUNPLUG_STATE_MAGIC 0x54535052u
+#define RUNPLUG_STATE_PAGE 4096
+
+struct runplug_state_desc {
+	uint32_t magic;
+	uint32_t version;
+	uint64_t size;
+};
+
+#define RUNPLUG_STATE(TYPE, NAME, VERSION)                                                   \
+	__attribute__((section(".runplug_state"), aligned(RUNPLUG_STATE_PAGE), used))       \
+	unsigned char runplug_state[(sizeof(TYPE) + RUNPLUG_STATE_PAGE - 1) / RUNPLUG_STATE_PAGE * \
+				    RUNPLUG_STATE_PAGE];                                     \
+	extern TYPE NAME __attribute__((alias("runplug_state"), visibility("hidden")));      \
+	extern const struct runplug_state_desc runplug_state_desc;                           \
+	__attribute__((used)) const struct runplug_state_desc runplug_state_desc = {         \
+		RUNPLUG_STATE_MAGIC, (VERSION), sizeof(TYPE)}
+
+// runplug_state_migrate converts the state of layout from_version
+// (old_size bytes at old, a read-only copy) into the plugin's layout
+// (size bytes at state, zero-filled), and returns 0 on success. runplug
+// calls it, when the plugin exports it, on a load that finds another
+// layout in the state file: after relocation and before the constructors
+// (so it must not rely on them), under the load's deadline. Any other
+// result, or a fault, refuses the load and leaves the file as it was; on
+// success the new layout is written beside the old one and the file's
+// header switched to it in one step, so a crash never leaves a mix.
+int runplug_state_migrate(uint32_t from_version, const void *old, size_t old_size, void *state, size_t size);
 
 #ifdef __cplusplus
 }

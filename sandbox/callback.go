@@ -395,7 +395,7 @@ func dispatch(p unsafe.Pointer) {
 		return
 	}
 	// The integer registers, read before the guard's stores below rather
-	// than queued behind them (measured faster: README, Performance).
+	// than queued behind them (measured faster: docs/PERFORMANCE.md).
 	i := &f.a.Int
 	i0, i1, i2, i3, i4, i5 := i[0], i[1], i[2], i[3], i[4], i[5]
 	// The panic guard, what keeps a panic from unwinding through C

@@ -166,7 +166,7 @@ func runContext(ctx context.Context, c *callRecord) error {
 	}
 	fired := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
-		C.rp_interrupt(slot)
+		interrupt(slot)
 		close(fired)
 	})
 	c.slot = uintptr(slot)

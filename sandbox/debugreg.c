@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "debugreg.h"
+#include "locks.h"
 
 // The public layout of struct link_map (link.h) and of struct
 // r_debug_extended (glibc >= 2.35), under our own names so that nothing
@@ -151,12 +152,12 @@ static int rp_dbg_link(void) {
 }
 
 int rp_dbg_init(void) {
-	pthread_mutex_lock(&rp_dbg_mu);
+	rp_mutex_lock(&rp_dbg_mu);
 	if (rp_dbg_err < 0) {
 		rp_dbg_err = rp_dbg_link();
 	}
 	int err = rp_dbg_err;
-	pthread_mutex_unlock(&rp_dbg_mu);
+	rp_mutex_unlock(&rp_dbg_mu);
 	return err;
 }
 
@@ -174,7 +175,7 @@ void *rp_dbg_add(uint64_t l_addr, const char *name, uint64_t l_ld) {
 	lm->l_addr = l_addr;
 	lm->l_name = n;
 	lm->l_ld = (void *)l_ld;
-	pthread_mutex_lock(&rp_dbg_mu);
+	rp_mutex_lock(&rp_dbg_mu);
 	rp_dbg_relink();
 	rp_ns.r_state = RT_ADD;
 	rp_dbg_notify();
@@ -187,7 +188,7 @@ void *rp_dbg_add(uint64_t l_addr, const char *name, uint64_t l_ld) {
 	rp_tail = lm;
 	rp_ns.r_state = RT_CONSISTENT;
 	rp_dbg_notify();
-	pthread_mutex_unlock(&rp_dbg_mu);
+	rp_mutex_unlock(&rp_dbg_mu);
 	return lm;
 }
 
@@ -196,7 +197,7 @@ void rp_dbg_remove(void *p) {
 	if (lm == NULL) {
 		return;
 	}
-	pthread_mutex_lock(&rp_dbg_mu);
+	rp_mutex_lock(&rp_dbg_mu);
 	rp_dbg_relink();
 	rp_ns.r_state = RT_DELETE;
 	rp_dbg_notify();
@@ -212,7 +213,7 @@ void rp_dbg_remove(void *p) {
 	}
 	rp_ns.r_state = RT_CONSISTENT;
 	rp_dbg_notify();
-	pthread_mutex_unlock(&rp_dbg_mu);
+	rp_mutex_unlock(&rp_dbg_mu);
 	// Nothing reads the entry now: a debugger reads the list only while
 	// the process is stopped, and it was stopped at the last notify.
 	free(lm->l_name);

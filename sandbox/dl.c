@@ -23,10 +23,16 @@
 //
 // Everything else (dladdr, dl_iterate_phdr, dlinfo, the exit handlers)
 // reads the objects under rp_dl_rw (read side); adding and removing take
-// the write side, so an object is never removed, and its image never
-// unmapped (the loader removes first), while a reader uses it. glibc's
-// rwlock prefers readers: a reader may take it again (a dl_iterate_phdr
-// callback that calls dladdr) while a writer waits.
+// the write side. No lock is ever held while plugin code runs (locks.h):
+// a fault or deadline there would unwind past the unlock. So what plugin
+// code is given is copied out under the lock and handed over after it
+// (dl_iterate_phdr's entries, dladdr's and dlinfo's answers), and exit
+// handlers are taken off their list one at a time under the lock and run
+// after it. What keeps their code mapped is the loader: it runs an
+// object's destructors, and waits for the calls in flight, before it
+// removes the object; a thread_local destructor running at thread exit
+// (outside any protected call) pins its object instead, and removal
+// waits for it.
 
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -35,6 +41,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,6 +51,7 @@
 #include <unwind.h>
 
 #include "dl.h"
+#include "locks.h"
 
 struct rp_atexit {
 	void (*fn)(void *);
@@ -72,7 +80,14 @@ struct rp_dlobj {
 	struct rp_atexit *atexit; // __cxa_atexit handlers, most recent first
 	void *dso;                // its __dso_handle, once seen (__cxa_atexit, __cxa_finalize)
 	int finalized;            // glibc's __cxa_finalize(dso) was called
+	struct rp_key *keys;      // pthread keys whose destructor is in the object (rp_dl_atexit_mu)
+	int64_t pins;             // thread-exit destructors of the object running now (atomic)
 	struct rp_dlobj *next, *prev; // load order (live), or the free list (next)
+};
+
+struct rp_key {
+	pthread_key_t key;
+	struct rp_key *next;
 };
 
 struct rp_dl_item {
@@ -180,12 +195,12 @@ uint64_t rp_dl_add(const struct rp_dl_desc *d, const char *name, size_t n) {
 		memcpy(path, name, n);
 	}
 	path[n] = 0;
-	pthread_mutex_lock(&rp_dl_mu);
+	rp_mutex_lock(&rp_dl_mu);
 	struct rp_dlobj *o = rp_dl_free;
 	if (o != NULL) {
 		rp_dl_free = o->next;
 	} else if ((o = malloc(sizeof *o)) == NULL) {
-		pthread_mutex_unlock(&rp_dl_mu);
+		rp_mutex_unlock(&rp_dl_mu);
 		free(path);
 		return 0;
 	}
@@ -212,7 +227,7 @@ uint64_t rp_dl_add(const struct rp_dl_desc *d, const char *name, size_t n) {
 		o->ndeps = d->ndeps;
 	}
 	o->live = 1;
-	pthread_rwlock_wrlock(&rp_dl_rw);
+	rp_wrlock(&rp_dl_rw);
 	o->prev = rp_dl_tail;
 	if (rp_dl_tail != NULL) {
 		rp_dl_tail->next = o;
@@ -221,12 +236,12 @@ uint64_t rp_dl_add(const struct rp_dl_desc *d, const char *name, size_t n) {
 	}
 	rp_dl_tail = o;
 	rp_dl_adds++;
-	pthread_rwlock_unlock(&rp_dl_rw);
+	rp_rwunlock(&rp_dl_rw);
 	if (rp_dl_publish(rp_dl_live_count()) != 0) {
 		// Out of memory for the sorted copies: the object stays out of
 		// _dl_find_object's view (the old copies are intact).
 	}
-	pthread_mutex_unlock(&rp_dl_mu);
+	rp_mutex_unlock(&rp_dl_mu);
 	return (uint64_t)(uintptr_t)o;
 }
 
@@ -235,8 +250,8 @@ void rp_dl_remove(uint64_t h) {
 	if (o == NULL) {
 		return;
 	}
-	pthread_mutex_lock(&rp_dl_mu);
-	pthread_rwlock_wrlock(&rp_dl_rw);
+	rp_mutex_lock(&rp_dl_mu);
+	rp_wrlock(&rp_dl_rw);
 	if (o->prev != NULL) {
 		o->prev->next = o->next;
 	} else {
@@ -249,8 +264,22 @@ void rp_dl_remove(uint64_t h) {
 	}
 	o->live = 0;
 	rp_dl_subs++;
-	pthread_rwlock_unlock(&rp_dl_rw);
+	rp_rwunlock(&rp_dl_rw);
 	rp_dl_publish(rp_dl_live_count());
+	rp_mutex_unlock(&rp_dl_mu);
+	// Off the list: no new pin. A thread-exit destructor of the object
+	// running on another thread finishes first (its code is about to go).
+	while (__atomic_load_n(&o->pins, __ATOMIC_ACQUIRE) != 0) {
+		sched_yield();
+	}
+	// Its pthread keys are deleted: glibc then runs none of their
+	// destructors at any thread's exit (the key's sequence number moved),
+	// where they would call into a closed image.
+	for (struct rp_key *k = o->keys, *n; k != NULL; k = n) {
+		n = k->next;
+		pthread_key_delete(k->key);
+		free(k);
+	}
 	// Exit handlers left (a quarantined object's destructors did not
 	// run) are dropped: their code is going away. glibc forgets its
 	// at_quick_exit and pthread_atfork handlers of the object when its
@@ -271,9 +300,10 @@ void rp_dl_remove(uint64_t h) {
 	uint64_t id = o->id;
 	memset(o, 0, sizeof *o);
 	o->id = id; // stale readers of a recycled struct see a dead id until reuse
+	rp_mutex_lock(&rp_dl_mu);
 	o->next = rp_dl_free;
 	rp_dl_free = o;
-	pthread_mutex_unlock(&rp_dl_mu);
+	rp_mutex_unlock(&rp_dl_mu);
 	// Outside the lock: glibc's __cxa_finalize runs any handler it has
 	// for that handle (none came through rp_dl_cxa_atexit) in the image,
 	// still mapped until this returns.
@@ -301,32 +331,34 @@ static struct rp_dlobj *rp_dl_by_handle(void *h) {
 	return NULL;
 }
 
-static int rp_dl_id_live(uint64_t id) {
+static struct rp_dlobj *rp_dl_by_id(uint64_t id) {
 	for (struct rp_dlobj *o = rp_dl_head; o != NULL; o = o->next) {
 		if (o->id == id) {
-			return 1;
+			return o;
 		}
 	}
-	return 0;
+	return NULL;
 }
 
+static int rp_dl_id_live(uint64_t id) { return rp_dl_by_id(id) != NULL; }
+
 uint64_t rp_dl_handle_at(uint64_t addr) {
-	pthread_rwlock_rdlock(&rp_dl_rw);
+	rp_rdlock(&rp_dl_rw);
 	struct rp_dlobj *o = rp_dl_at(addr);
-	pthread_rwlock_unlock(&rp_dl_rw);
+	rp_rwunlock(&rp_dl_rw);
 	return (uint64_t)(uintptr_t)o;
 }
 
 int rp_dl_is_handle(uint64_t h) {
-	pthread_rwlock_rdlock(&rp_dl_rw);
+	rp_rdlock(&rp_dl_rw);
 	int ok = rp_dl_by_handle((void *)(uintptr_t)h) != NULL;
-	pthread_rwlock_unlock(&rp_dl_rw);
+	rp_rwunlock(&rp_dl_rw);
 	return ok;
 }
 
 int64_t rp_dl_deps(uint64_t h, uint64_t *out, int64_t n) {
 	int64_t k = 0;
-	pthread_rwlock_rdlock(&rp_dl_rw);
+	rp_rdlock(&rp_dl_rw);
 	struct rp_dlobj *o = rp_dl_by_handle((void *)(uintptr_t)h);
 	for (uint64_t i = 0; o != NULL && i < o->ndeps; i++) {
 		// A dependency in a cycle may have gone first: only live ones.
@@ -337,15 +369,15 @@ int64_t rp_dl_deps(uint64_t h, uint64_t *out, int64_t n) {
 			k++;
 		}
 	}
-	pthread_rwlock_unlock(&rp_dl_rw);
+	rp_rwunlock(&rp_dl_rw);
 	return k;
 }
 
 uint64_t rp_dl_counts(uint64_t *subs) {
-	pthread_rwlock_rdlock(&rp_dl_rw);
+	rp_rdlock(&rp_dl_rw);
 	uint64_t a = rp_dl_adds;
 	*subs = rp_dl_subs;
-	pthread_rwlock_unlock(&rp_dl_rw);
+	rp_rwunlock(&rp_dl_rw);
 	return a;
 }
 
@@ -406,45 +438,102 @@ int rp_dl_find_object(void *pc, struct dl_find_object *r) {
 // expect), then runplug's in load order. Both report the sum of the two
 // loaders' add and remove counts, which callers (libgcc's FDE cache) use
 // to notice that the set of objects changed.
-struct rp_dl_iter {
-	int (*cb)(struct dl_phdr_info *, size_t, void *);
-	void *data;
-	uint64_t adds, subs;             // runplug's
-	uint64_t glibc_adds, glibc_subs; // glibc's, as last reported
+//
+// The callback is plugin code and runs with no lock held, neither
+// runplug's nor glibc's (glibc's dl_iterate_phdr holds its
+// dl_load_write_lock across its callback: a fault there would leave it
+// held and the host's next dlopen would wait forever). Each entry is
+// copied, one at a time, into a struct rp_dl_snap on this stack (a fault
+// unwinds it with nothing to free): the n-th of glibc's by a walk of
+// glibc's own that stops there, the next of runplug's by id (ids grow in
+// load order). Objects loaded or removed meanwhile may be missed, as they
+// may be by a walk that ran a moment earlier or later.
+#define RP_DL_SNAP_PHDRS 64 // program headers copied from a table-owned array
+
+struct rp_dl_snap {
+	struct dl_phdr_info info;
+	size_t size;              // of info, as glibc gave it
+	char name[4096];          // dlpi_name, copied (truncated past 4095 bytes)
+	ElfW(Phdr) phdr[RP_DL_SNAP_PHDRS];
+	uint64_t want, seen;      // glibc's entry wanted, entries walked
+	int found;
 };
 
-static int rp_dl_iter_host(struct dl_phdr_info *info, size_t size, void *p) {
-	struct rp_dl_iter *it = p;
-	struct dl_phdr_info c;
-	memset(&c, 0, sizeof c);
-	memcpy(&c, info, size < sizeof c ? size : sizeof c);
-	it->glibc_adds = c.dlpi_adds;
-	it->glibc_subs = c.dlpi_subs;
-	c.dlpi_adds += it->adds;
-	c.dlpi_subs += it->subs;
-	return it->cb(&c, size < sizeof c ? size : sizeof c, it->data);
+static void rp_dl_snap_name(struct rp_dl_snap *sn, const char *name) {
+	size_t n = name != NULL ? strnlen(name, sizeof sn->name - 1) : 0;
+	memcpy(sn->name, name != NULL ? name : "", n);
+	sn->name[n] = 0;
+	sn->info.dlpi_name = sn->name;
+}
+
+static int rp_dl_snap_host(struct dl_phdr_info *info, size_t size, void *p) {
+	struct rp_dl_snap *sn = p;
+	if (sn->seen++ != sn->want) {
+		return 0;
+	}
+	memset(&sn->info, 0, sizeof sn->info);
+	sn->size = size < sizeof sn->info ? size : sizeof sn->info;
+	memcpy(&sn->info, info, sn->size);
+	rp_dl_snap_name(sn, info->dlpi_name);
+	sn->found = 1;
+	return 1; // stop: glibc's lock is released before the callback runs
 }
 
 int rp_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data) {
-	struct rp_dl_iter it = {cb, data, 0, 0, 0, 0};
-	pthread_rwlock_rdlock(&rp_dl_rw);
-	it.adds = rp_dl_adds;
-	it.subs = rp_dl_subs;
-	int r = dl_iterate_phdr(rp_dl_iter_host, &it);
-	for (struct rp_dlobj *o = rp_dl_head; o != NULL && r == 0; o = o->next) {
-		struct dl_phdr_info info;
-		memset(&info, 0, sizeof info);
-		info.dlpi_addr = o->map.l_addr;
-		info.dlpi_name = o->path;
-		info.dlpi_phdr = o->phdr;
-		info.dlpi_phnum = (ElfW(Half))o->phnum;
-		info.dlpi_adds = it.glibc_adds + it.adds;
-		info.dlpi_subs = it.glibc_subs + it.subs;
+	struct rp_dl_snap sn;
+	uint64_t adds, subs;
+	rp_rdlock(&rp_dl_rw);
+	adds = rp_dl_adds;
+	subs = rp_dl_subs;
+	rp_rwunlock(&rp_dl_rw);
+	uint64_t glibc_adds = 0, glibc_subs = 0;
+	int r = 0;
+	for (uint64_t k = 0; r == 0; k++) {
+		sn.want = k;
+		sn.seen = 0;
+		sn.found = 0;
+		dl_iterate_phdr(rp_dl_snap_host, &sn);
+		if (!sn.found) {
+			break;
+		}
+		glibc_adds = sn.info.dlpi_adds;
+		glibc_subs = sn.info.dlpi_subs;
+		sn.info.dlpi_adds += adds;
+		sn.info.dlpi_subs += subs;
+		r = cb(&sn.info, sn.size, data);
+	}
+	for (uint64_t last = 0; r == 0;) {
+		rp_rdlock(&rp_dl_rw);
+		struct rp_dlobj *o = rp_dl_head;
+		while (o != NULL && o->id <= last) {
+			o = o->next;
+		}
+		if (o == NULL) {
+			rp_rwunlock(&rp_dl_rw);
+			break;
+		}
+		last = o->id;
+		memset(&sn.info, 0, sizeof sn.info);
+		sn.info.dlpi_addr = o->map.l_addr;
+		rp_dl_snap_name(&sn, o->path);
+		sn.info.dlpi_phdr = o->phdr;
+		sn.info.dlpi_phnum = (ElfW(Half))o->phnum;
+		if (o->phdr_owned) {
+			// Freed when the object is removed: the callback gets a
+			// copy (a table-owned array is the rare object whose
+			// program headers are not in its image).
+			uint64_t n = o->phnum < RP_DL_SNAP_PHDRS ? o->phnum : RP_DL_SNAP_PHDRS;
+			memcpy(sn.phdr, o->phdr, n * sizeof(ElfW(Phdr)));
+			sn.info.dlpi_phdr = sn.phdr;
+			sn.info.dlpi_phnum = (ElfW(Half))n;
+		}
+		rp_rwunlock(&rp_dl_rw);
+		sn.info.dlpi_adds = glibc_adds + adds;
+		sn.info.dlpi_subs = glibc_subs + subs;
 		// dlpi_tls_modid and dlpi_tls_data stay 0: runplug's TLS
 		// modules are not glibc's (see docs/ASSUMPTIONS.md).
-		r = cb(&info, sizeof info, data);
+		r = cb(&sn.info, sizeof sn.info, data);
 	}
-	pthread_rwlock_unlock(&rp_dl_rw);
 	return r;
 }
 
@@ -477,29 +566,29 @@ static const ElfW(Sym) *rp_dl_sym(const struct rp_dlobj *o, uint64_t addr) {
 }
 
 int rp_dl_addr1(const void *addr, void *infop, void **extra, int flags) {
-	Dl_info *info = infop;
-	pthread_rwlock_rdlock(&rp_dl_rw);
+	rp_rdlock(&rp_dl_rw);
 	struct rp_dlobj *o = rp_dl_at((uint64_t)(uintptr_t)addr);
 	if (o == NULL) {
-		pthread_rwlock_unlock(&rp_dl_rw);
+		rp_rwunlock(&rp_dl_rw);
 		if (flags == 0 || extra == NULL) {
-			return dladdr(addr, info);
+			return dladdr(addr, infop);
 		}
-		return dladdr1(addr, info, extra, flags);
+		return dladdr1(addr, infop, extra, flags);
 	}
+	// Computed under the lock, written to the caller's memory after it
+	// (a bad pointer faults with no lock held).
 	const ElfW(Sym) *s = rp_dl_sym(o, (uint64_t)(uintptr_t)addr);
-	info->dli_fname = o->path;
-	info->dli_fbase = (void *)(uintptr_t)o->lo;
-	info->dli_sname = s != NULL ? o->strtab + s->st_name : NULL;
-	info->dli_saddr = s != NULL ? (void *)(uintptr_t)(o->map.l_addr + s->st_value) : NULL;
-	if (extra != NULL) {
-		if (flags == RTLD_DL_SYMENT) {
-			*extra = (void *)s;
-		} else if (flags == RTLD_DL_LINKMAP) {
-			*extra = &o->map;
-		}
+	Dl_info info;
+	info.dli_fname = o->path;
+	info.dli_fbase = (void *)(uintptr_t)o->lo;
+	info.dli_sname = s != NULL ? o->strtab + s->st_name : NULL;
+	info.dli_saddr = s != NULL ? (void *)(uintptr_t)(o->map.l_addr + s->st_value) : NULL;
+	void *x = flags == RTLD_DL_SYMENT ? (void *)s : flags == RTLD_DL_LINKMAP ? (void *)&o->map : NULL;
+	rp_rwunlock(&rp_dl_rw);
+	*(Dl_info *)infop = info;
+	if (extra != NULL && (flags == RTLD_DL_SYMENT || flags == RTLD_DL_LINKMAP)) {
+		*extra = x;
 	}
-	pthread_rwlock_unlock(&rp_dl_rw);
 	return 1;
 }
 
@@ -536,40 +625,46 @@ void *rp_dl_mopen(long lmid, const char *name, int flags) {
 }
 
 int rp_dl_info(void *handle, int request, void *arg) {
-	pthread_rwlock_rdlock(&rp_dl_rw);
+	rp_rdlock(&rp_dl_rw);
 	struct rp_dlobj *o = rp_dl_by_handle(handle);
 	if (o == NULL) {
-		pthread_rwlock_unlock(&rp_dl_rw);
+		rp_rwunlock(&rp_dl_rw);
 		return dlinfo(handle, request, arg);
 	}
-	int rc = 0;
+	// The answer is made under the lock and written to arg after it.
+	char origin[4096];
+	size_t n = 0;
+	if (request == RTLD_DI_ORIGIN) {
+		// The directory of the object's file, as glibc gives it.
+		const char *slash = strrchr(o->path, '/');
+		n = slash != NULL ? (size_t)(slash - o->path) : 0;
+		if (n >= sizeof origin) {
+			n = sizeof origin - 1;
+		}
+		memcpy(origin, o->path, n);
+	}
+	origin[n] = 0;
+	struct link_map *map = &o->map;
+	rp_rwunlock(&rp_dl_rw);
 	switch (request) {
 	case RTLD_DI_LMID:
 		*(Lmid_t *)arg = LM_ID_BASE;
-		break;
+		return 0;
 	case RTLD_DI_LINKMAP:
-		*(struct link_map **)arg = &o->map;
-		break;
-	case RTLD_DI_ORIGIN: {
-		// The directory of the object's file, as glibc gives it.
-		const char *slash = strrchr(o->path, '/');
-		size_t n = slash != NULL ? (size_t)(slash - o->path) : 0;
-		memcpy(arg, o->path, n);
-		((char *)arg)[n] = 0;
-		break;
-	}
+		*(struct link_map **)arg = map;
+		return 0;
+	case RTLD_DI_ORIGIN:
+		memcpy(arg, origin, n + 1);
+		return 0;
 	case RTLD_DI_TLS_MODID:
 		*(size_t *)arg = 0;
-		break;
+		return 0;
 	case RTLD_DI_TLS_DATA:
 		*(void **)arg = NULL;
-		break;
-	default:
-		rp_dl_set_error("dlinfo: request not supported for objects runplug loaded");
-		rc = -1;
+		return 0;
 	}
-	pthread_rwlock_unlock(&rp_dl_rw);
-	return rc;
+	rp_dl_set_error("dlinfo: request not supported for objects runplug loaded");
+	return -1;
 }
 
 // __cxa_atexit and __cxa_finalize. A handler registered with the
@@ -581,23 +676,23 @@ int rp_dl_info(void *handle, int request, void *arg) {
 // being run by exit() into an unmapped image. Others go to glibc.
 int rp_dl_cxa_atexit(void (*fn)(void *), void *arg, void *dso) {
 	if (dso != NULL) {
-		pthread_rwlock_rdlock(&rp_dl_rw);
+		rp_rdlock(&rp_dl_rw);
 		struct rp_dlobj *o = rp_dl_at((uint64_t)(uintptr_t)dso);
 		if (o != NULL) {
 			struct rp_atexit *a = malloc(sizeof *a);
 			if (a != NULL) {
 				a->fn = fn;
 				a->arg = arg;
-				pthread_mutex_lock(&rp_dl_atexit_mu);
+				rp_mutex_lock(&rp_dl_atexit_mu);
 				a->next = o->atexit;
 				o->atexit = a;
 				o->dso = dso;
-				pthread_mutex_unlock(&rp_dl_atexit_mu);
+				rp_mutex_unlock(&rp_dl_atexit_mu);
 			}
-			pthread_rwlock_unlock(&rp_dl_rw);
+			rp_rwunlock(&rp_dl_rw);
 			return a != NULL ? 0 : -1;
 		}
-		pthread_rwlock_unlock(&rp_dl_rw);
+		rp_rwunlock(&rp_dl_rw);
 	}
 	return __cxa_atexit(fn, arg, dso);
 }
@@ -607,50 +702,126 @@ void rp_dl_cxa_finalize(void *dso) {
 		__cxa_finalize(dso);
 		return;
 	}
-	pthread_rwlock_rdlock(&rp_dl_rw);
+	rp_rdlock(&rp_dl_rw);
 	struct rp_dlobj *o = rp_dl_at((uint64_t)(uintptr_t)dso);
+	uint64_t id = o != NULL ? o->id : 0;
+	rp_rwunlock(&rp_dl_rw);
 	if (o == NULL) {
-		pthread_rwlock_unlock(&rp_dl_rw);
 		__cxa_finalize(dso);
 		return;
 	}
-	// The read lock stays held: the object cannot be removed under a
-	// running handler. A handler may register another (run next).
+	// One handler at a time is taken off the list under the locks and run
+	// after them (a handler that faults leaves the rest on the list, which
+	// removal frees). A handler may register another (run next).
 	for (;;) {
-		pthread_mutex_lock(&rp_dl_atexit_mu);
-		struct rp_atexit *a = o->atexit;
+		void (*fn)(void *) = NULL;
+		void *arg = NULL;
+		rp_rdlock(&rp_dl_rw);
+		rp_mutex_lock(&rp_dl_atexit_mu);
+		struct rp_atexit *a = o->live && o->id == id ? o->atexit : NULL;
 		if (a != NULL) {
 			o->atexit = a->next;
+			fn = a->fn;
+			arg = a->arg;
 		}
-		pthread_mutex_unlock(&rp_dl_atexit_mu);
+		rp_mutex_unlock(&rp_dl_atexit_mu);
+		rp_rwunlock(&rp_dl_rw);
 		if (a == NULL) {
 			break;
 		}
-		a->fn(a->arg);
 		free(a);
+		fn(arg);
 	}
 	// glibc's too: it drops the object's at_quick_exit and pthread_atfork
 	// handlers (it has no atexit handler of it: those came here).
-	pthread_mutex_lock(&rp_dl_atexit_mu);
-	o->dso = dso;
-	o->finalized = 1;
-	pthread_mutex_unlock(&rp_dl_atexit_mu);
+	rp_rdlock(&rp_dl_rw);
+	rp_mutex_lock(&rp_dl_atexit_mu);
+	if (o->live && o->id == id) {
+		o->dso = dso;
+		o->finalized = 1;
+	}
+	rp_mutex_unlock(&rp_dl_atexit_mu);
+	rp_rwunlock(&rp_dl_rw);
 	__cxa_finalize(dso);
-	pthread_rwlock_unlock(&rp_dl_rw);
 }
 
 int64_t rp_dl_atexit_pending(uint64_t h) {
 	int64_t n = 0;
-	pthread_rwlock_rdlock(&rp_dl_rw);
+	rp_rdlock(&rp_dl_rw);
 	struct rp_dlobj *o = rp_dl_by_handle((void *)(uintptr_t)h);
 	if (o != NULL) {
-		pthread_mutex_lock(&rp_dl_atexit_mu);
+		rp_mutex_lock(&rp_dl_atexit_mu);
 		for (struct rp_atexit *a = o->atexit; a != NULL; a = a->next) {
 			n++;
 		}
-		pthread_mutex_unlock(&rp_dl_atexit_mu);
+		rp_mutex_unlock(&rp_dl_atexit_mu);
 	}
-	pthread_rwlock_unlock(&rp_dl_rw);
+	rp_rwunlock(&rp_dl_rw);
+	return n;
+}
+
+// pthread_key_create and pthread_key_delete. A key whose destructor is in
+// an object runplug loaded is recorded with that object, and deleted when
+// the object is removed: glibc then runs that destructor at no thread's
+// exit (it checks each value's key sequence number, which the delete
+// moved), where it would call into a closed image. The keys themselves
+// are glibc's.
+int rp_dl_pthread_key_create(pthread_key_t *key, void (*dtor)(void *)) {
+	pthread_key_t k;
+	int rc = pthread_key_create(&k, dtor);
+	if (rc != 0) {
+		return rc;
+	}
+	if (dtor != NULL) {
+		struct rp_key *e = malloc(sizeof *e);
+		rp_rdlock(&rp_dl_rw);
+		struct rp_dlobj *o = rp_dl_at((uint64_t)(uintptr_t)dtor);
+		if (o != NULL && e != NULL) {
+			e->key = k;
+			rp_mutex_lock(&rp_dl_atexit_mu);
+			e->next = o->keys;
+			o->keys = e;
+			rp_mutex_unlock(&rp_dl_atexit_mu);
+			e = NULL;
+		}
+		rp_rwunlock(&rp_dl_rw);
+		free(e);
+	}
+	*key = k; // after the locks: a bad pointer faults with none held
+	return 0;
+}
+
+int rp_dl_pthread_key_delete(pthread_key_t key) {
+	struct rp_key *gone = NULL;
+	rp_rdlock(&rp_dl_rw);
+	rp_mutex_lock(&rp_dl_atexit_mu);
+	for (struct rp_dlobj *o = rp_dl_head; o != NULL && gone == NULL; o = o->next) {
+		for (struct rp_key **pp = &o->keys; *pp != NULL; pp = &(*pp)->next) {
+			if ((*pp)->key == key) {
+				gone = *pp;
+				*pp = gone->next;
+				break;
+			}
+		}
+	}
+	rp_mutex_unlock(&rp_dl_atexit_mu);
+	rp_rwunlock(&rp_dl_rw);
+	free(gone);
+	return pthread_key_delete(key);
+}
+
+int64_t rp_dl_keys(uint64_t h) {
+	int64_t n = 0;
+	rp_rdlock(&rp_dl_rw);
+	struct rp_dlobj *o = rp_dl_by_handle((void *)(uintptr_t)h);
+	if (o != NULL) {
+		rp_mutex_lock(&rp_dl_atexit_mu);
+		for (struct rp_key *k = o->keys; k != NULL; k = k->next) {
+			n++;
+		}
+		rp_mutex_unlock(&rp_dl_atexit_mu);
+	}
+	rp_rwunlock(&rp_dl_rw);
 	return n;
 }
 
@@ -671,10 +842,10 @@ struct rp_tdtor {
 static __thread struct rp_tdtor *rp_dl_tdtors __attribute__((tls_model("initial-exec")));
 
 int rp_dl_cxa_thread_atexit_impl(void (*fn)(void *), void *obj, void *dso) {
-	pthread_rwlock_rdlock(&rp_dl_rw);
+	rp_rdlock(&rp_dl_rw);
 	struct rp_dlobj *o = rp_dl_at((uint64_t)(uintptr_t)dso);
 	if (o == NULL) {
-		pthread_rwlock_unlock(&rp_dl_rw);
+		rp_rwunlock(&rp_dl_rw);
 		if (rp_glibc_thread_atexit != NULL) {
 			return rp_glibc_thread_atexit(fn, obj, dso);
 		}
@@ -691,7 +862,7 @@ int rp_dl_cxa_thread_atexit_impl(void (*fn)(void *), void *obj, void *dso) {
 	}
 	struct rp_tdtor *d = malloc(sizeof *d);
 	if (d == NULL || !rp_dl_key_ok) {
-		pthread_rwlock_unlock(&rp_dl_rw);
+		rp_rwunlock(&rp_dl_rw);
 		free(d);
 		return -1;
 	}
@@ -700,7 +871,7 @@ int rp_dl_cxa_thread_atexit_impl(void (*fn)(void *), void *obj, void *dso) {
 	d->id = o->id;
 	d->next = rp_dl_tdtors;
 	rp_dl_tdtors = d;
-	pthread_rwlock_unlock(&rp_dl_rw);
+	rp_rwunlock(&rp_dl_rw);
 	pthread_setspecific(rp_dl_key, (void *)1);
 	return 0;
 }
@@ -710,13 +881,18 @@ static void rp_dl_thread_exit(void *unused) {
 	while (rp_dl_tdtors != NULL) {
 		struct rp_tdtor *d = rp_dl_tdtors;
 		rp_dl_tdtors = d->next;
-		// Held across the call: the object cannot go while its
-		// destructor runs.
-		pthread_rwlock_rdlock(&rp_dl_rw);
-		if (rp_dl_id_live(d->id)) {
-			d->fn(d->obj);
+		// A pin, not the lock, keeps the object while its destructor
+		// runs: rp_dl_remove waits for it.
+		rp_rdlock(&rp_dl_rw);
+		struct rp_dlobj *o = rp_dl_by_id(d->id);
+		if (o != NULL) {
+			__atomic_add_fetch(&o->pins, 1, __ATOMIC_ACQ_REL);
 		}
-		pthread_rwlock_unlock(&rp_dl_rw);
+		rp_rwunlock(&rp_dl_rw);
+		if (o != NULL) {
+			d->fn(d->obj);
+			__atomic_sub_fetch(&o->pins, 1, __ATOMIC_RELEASE);
+		}
 		free(d);
 	}
 	free(rp_dl_err_pending);
@@ -777,13 +953,13 @@ __attribute__((noinline)) int rp_dl_backtrace(void **buf, int size) {
 	uint64_t ret = (uint64_t)(uintptr_t)__builtin_return_address(0);
 	_Unwind_Reason_Code (*walk)(_Unwind_Trace_Fn, void *) = NULL;
 	struct rp_bt b = {NULL, buf, size, 0, 1};
-	pthread_rwlock_rdlock(&rp_dl_rw);
+	rp_rdlock(&rp_dl_rw);
 	struct rp_dlobj *o = rp_dl_at(ret);
 	if (o != NULL && o->unwind_backtrace != 0 && o->unwind_getip != 0) {
 		walk = (_Unwind_Reason_Code(*)(_Unwind_Trace_Fn, void *))(uintptr_t)o->unwind_backtrace;
 		b.getip = (uintptr_t(*)(struct _Unwind_Context *))(uintptr_t)o->unwind_getip;
 	}
-	pthread_rwlock_unlock(&rp_dl_rw);
+	rp_rwunlock(&rp_dl_rw);
 	if (walk == NULL) {
 		return backtrace(buf, size);
 	}

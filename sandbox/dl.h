@@ -40,6 +40,7 @@ void rp_dl_set_error(const char *msg);              // the calling thread's dler
 uint64_t rp_dl_counts(uint64_t *subs);              // adds (and subs) so far
 int64_t rp_dl_thread_dtors(void);                   // thread_local destructors pending on this thread
 int64_t rp_dl_atexit_pending(uint64_t handle);      // __cxa_atexit handlers pending for an object
+int64_t rp_dl_keys(uint64_t handle);                // pthread keys with a destructor in an object
 
 // The implementations imports bind to, by import name (dl_cgo.go lists
 // them); glibc's own for everything that is not runplug's.
@@ -55,6 +56,8 @@ void *rp_dl_mopen(long lmid, const char *name, int flags);
 int rp_dl_cxa_atexit(void (*fn)(void *), void *arg, void *dso);
 void rp_dl_cxa_finalize(void *dso);
 int rp_dl_cxa_thread_atexit_impl(void (*fn)(void *), void *obj, void *dso);
+int rp_dl_pthread_key_create(unsigned int *key, void (*dtor)(void *));
+int rp_dl_pthread_key_delete(unsigned int key);
 int rp_dl_backtrace(void **buf, int size);
 char **rp_dl_backtrace_symbols(void *const *buf, int size);
 void rp_dl_backtrace_symbols_fd(void *const *buf, int size, int fd);

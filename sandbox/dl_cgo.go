@@ -158,6 +158,10 @@ func (o DLObject) Deps() []uintptr {
 // the object's __dso_handle have not run yet.
 func (o DLObject) AtexitPending() int { return int(C.rp_dl_atexit_pending(C.uint64_t(o.h))) }
 
+// KeysPending returns how many pthread keys with a destructor in the
+// object plugin code created and did not delete (removal deletes them).
+func (o DLObject) KeysPending() int { return int(C.rp_dl_keys(C.uint64_t(o.h))) }
+
 // DLHandleAt returns the handle of the live object whose segments
 // contain addr, or 0.
 func DLHandleAt(addr uintptr) uintptr { return uintptr(C.rp_dl_handle_at(C.uint64_t(addr))) }
@@ -203,6 +207,8 @@ func DLSymbols() map[string]uintptr {
 		"__cxa_atexit":             uintptr(unsafe.Pointer(C.rp_dl_cxa_atexit)),
 		"__cxa_finalize":           uintptr(unsafe.Pointer(C.rp_dl_cxa_finalize)),
 		"__cxa_thread_atexit_impl": uintptr(unsafe.Pointer(C.rp_dl_cxa_thread_atexit_impl)),
+		"pthread_key_create":       uintptr(unsafe.Pointer(C.rp_dl_pthread_key_create)),
+		"pthread_key_delete":       uintptr(unsafe.Pointer(C.rp_dl_pthread_key_delete)),
 		"backtrace":                uintptr(unsafe.Pointer(C.rp_dl_backtrace)),
 		"backtrace_symbols":        uintptr(unsafe.Pointer(C.rp_dl_backtrace_symbols)),
 		"backtrace_symbols_fd":     uintptr(unsafe.Pointer(C.rp_dl_backtrace_symbols_fd)),

@@ -15,7 +15,7 @@
 // in-plugin flag), makes it the thread's current frame in an initial-exec
 // TLS block, loads the argument registers and calls the function. The
 // frame's address is the recovery point. No allocation, no system call, no
-// signal-mask save (README's Performance section gives what a call costs,
+// signal-mask save (docs/PERFORMANCE.md gives what a call costs,
 // measured against a plain cgo call).
 //
 // # Signals

@@ -9,7 +9,9 @@
 // and writes meanwhile. Several slots, so that a callback whose Go code
 // makes the plugin wait for another thread's callback (a host function
 // that calls the plugin, which joins a thread that calls back) finds a
-// relay free; with every slot busy a caller waits for one to free.
+// relay free; with every started slot busy a caller asks the Go side for
+// one more (up to RP_RELAY_SLOTS: such waits nest as deep as that) and
+// waits for a slot to free or start.
 
 #include <linux/futex.h>
 #include <pthread.h>
@@ -25,8 +27,9 @@ void (*rp_foreign_fwd)(struct rp_cbframe *) __attribute__((visibility("hidden"))
 
 struct rp_relay rp_relays[RP_RELAY_SLOTS];
 
-// rp_relay_freed is bumped (and woken) each time a slot frees.
-static uint32_t rp_relay_freed;
+uint32_t rp_relay_started;
+uint32_t rp_relay_want;
+uint32_t rp_relay_freed;
 
 static void futex_wait(uint32_t *w, uint32_t v) { syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0); }
 static void futex_wake(uint32_t *w, int n) { syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0); }
@@ -34,7 +37,8 @@ static void futex_wake(uint32_t *w, int n) { syscall(SYS_futex, w, FUTEX_WAKE_PR
 static void rp_relay_forward(struct rp_cbframe *f) {
 	for (;;) {
 		uint32_t freed = __atomic_load_n(&rp_relay_freed, __ATOMIC_ACQUIRE);
-		for (int i = 0; i < RP_RELAY_SLOTS; i++) {
+		uint32_t started = __atomic_load_n(&rp_relay_started, __ATOMIC_ACQUIRE);
+		for (uint32_t i = 0; i < started && i < RP_RELAY_SLOTS; i++) {
 			struct rp_relay *r = &rp_relays[i];
 			uint32_t idle = 0;
 			if (!__atomic_compare_exchange_n(&r->busy, &idle, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
@@ -51,6 +55,13 @@ static void rp_relay_forward(struct rp_cbframe *f) {
 			__atomic_add_fetch(&rp_relay_freed, 1, __ATOMIC_SEQ_CST);
 			futex_wake(&rp_relay_freed, 1);
 			return;
+		}
+		// All busy (one may wait for a callback this caller will make:
+		// a host function that calls the plugin, which joins a thread
+		// that calls back): ask for one more relay, then wait for a slot.
+		if (started < RP_RELAY_SLOTS) {
+			__atomic_add_fetch(&rp_relay_want, 1, __ATOMIC_SEQ_CST);
+			futex_wake(&rp_relay_want, 1);
 		}
 		futex_wait(&rp_relay_freed, freed);
 	}

@@ -25,9 +25,9 @@ const (
 
 // RelayForeignThreads makes this process run the callbacks that native
 // code calls outside any protected call (on a thread it created itself)
-// on Go threads of their own, as many at once as there are relays (four;
-// a caller finding all of them busy waits for one), instead of on the
-// calling thread. It starts the relays (once per process) and returns
+// on Go threads of their own, as many at once as there are relays (four
+// at first; a caller finding all of them busy gets one more started, up
+// to 64, and waits for one), instead of on the calling thread. It starts the relays (once per process) and returns
 // when they serve. It is for a process whose package initialization never
 // ends, as package isolate's child, which serves its plugin from an init
 // function: Go runs code on a thread that C created only once main's
@@ -37,17 +37,46 @@ const (
 // panic).
 func RelayForeignThreads() {
 	relayOnce.Do(func() {
-		var ready sync.WaitGroup
-		for i := range len(C.rp_relays) {
-			ready.Add(1)
-			go relay(&C.rp_relays[i], &ready)
+		for i := 0; i < C.RP_RELAY_FIRST; i++ {
+			startRelay(i)
 		}
-		ready.Wait()
+		go growRelays()
 		C.rp_relay_start()
 	})
 }
 
 var relayOnce sync.Once
+
+// startRelay starts relay i and returns once it serves (counted in
+// rp_relay_started, with rp_relay_freed bumped for callers waiting for a
+// slot).
+func startRelay(i int) {
+	var ready sync.WaitGroup
+	ready.Add(1)
+	go relay(&C.rp_relays[i], &ready)
+	ready.Wait()
+	atomic.StoreUint32((*uint32)(unsafe.Pointer(&C.rp_relay_started)), uint32(i+1))
+	freed := (*uint32)(unsafe.Pointer(&C.rp_relay_freed))
+	atomic.AddUint32(freed, 1)
+	unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(freed)), futexWakePrivate, 1<<30, 0, 0, 0)
+}
+
+// growRelays starts one more relay each time a caller found all started
+// ones busy (rp_relay_want), up to RP_RELAY_SLOTS.
+func growRelays() {
+	want := (*uint32)(unsafe.Pointer(&C.rp_relay_want))
+	seen := atomic.LoadUint32(want)
+	for n := C.RP_RELAY_FIRST; n < C.RP_RELAY_SLOTS; {
+		v := atomic.LoadUint32(want)
+		if v == seen {
+			unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(want)), futexWaitPrivate, uintptr(v), 0, 0, 0)
+			continue
+		}
+		seen = v
+		startRelay(n)
+		n++
+	}
+}
 
 // relay serves the hand-offs of relay.c to slot r forever, on a thread of
 // its own.

@@ -24,9 +24,11 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandbox.h"
+#include "locks.h"
 
 _Static_assert(offsetof(struct rp_frame, gotop) == RP_FR_GOTOP, "rp_frame.gotop");
 _Static_assert(offsetof(struct rp_frame, seq) == RP_FR_SEQ, "rp_frame.seq");
@@ -71,6 +73,8 @@ static struct sigaction rp_old[65];
 static int rp_intr_signo;
 
 static void rp_gate_init(void);
+static pthread_key_t rp_timer_key;
+static void rp_timer_exit(void *p);
 
 // Keep libm linked (even with --as-needed) so that HostLibraryNames can
 // offer it: this reference is resolved from libm.so.6.
@@ -139,13 +143,20 @@ static void rp_handler(int sig, siginfo_t *si, void *uc) {
 
 	if (sig == rp_intr_signo) {
 		// Deadline signals are sent with rt_tgsigqueueinfo by this process,
-		// SI_QUEUE, and carry the sequence number of the call they target.
-		if (si->si_code != SI_QUEUE || si->si_pid != getpid()) {
+		// SI_QUEUE, and carry the sequence number of the call they target;
+		// or, when that could not be queued, they come from the thread's
+		// own timer (SI_TIMER, the value its rp_self), with the sequence
+		// number in kick_seq (see rp_interrupt).
+		uint64_t seq;
+		if (si->si_code == SI_QUEUE && si->si_pid == getpid()) {
+			seq = (uint64_t)(uintptr_t)si->si_value.sival_ptr;
+		} else if (si->si_code == SI_TIMER && si->si_value.sival_ptr == (void *)t) {
+			seq = __atomic_exchange_n(&t->kick_seq, 0, __ATOMIC_SEQ_CST);
+		} else {
 			errno = saved_errno;
 			rp_chain(sig, si, uc);
 			return;
 		}
-		uint64_t seq = (uint64_t)(uintptr_t)si->si_value.sival_ptr;
 		if (seq != 0 && fr != NULL && fr->seq == seq) {
 			if (fr->active) {
 				rp_trap(fr, RP_INTERRUPTED, sig, si, uc);
@@ -194,6 +205,9 @@ int rp_install(int intr_signo) {
 	}
 	rp_intr_signo = intr_signo;
 	rp_gate_init();
+	if (pthread_key_create(&rp_timer_key, rp_timer_exit) != 0) {
+		return EAGAIN;
+	}
 	for (int k = 0;; k++) {
 		int sig = sigs[k] ? sigs[k] : intr_signo;
 		// Read the old action first so it is in place before any signal
@@ -250,7 +264,7 @@ static pthread_once_t rp_reg_once = PTHREAD_ONCE_INIT;
 
 static void rp_reg_exit(void *p) {
 	struct rp_thread *t = p;
-	pthread_mutex_lock(&rp_reg_mu);
+	rp_mutex_lock(&rp_reg_mu);
 	if (t->reg_prev != NULL) {
 		t->reg_prev->reg_next = t->reg_next;
 	} else {
@@ -261,7 +275,7 @@ static void rp_reg_exit(void *p) {
 	}
 	t->reg_next = t->reg_prev = NULL;
 	t->registered = 0;
-	pthread_mutex_unlock(&rp_reg_mu);
+	rp_mutex_unlock(&rp_reg_mu);
 }
 
 static void rp_reg_init(void) {
@@ -275,7 +289,7 @@ static void rp_reg_init(void) {
 void rp_gate_register(void) {
 	struct rp_thread *t = &rp_self;
 	pthread_once(&rp_reg_once, rp_reg_init);
-	pthread_mutex_lock(&rp_reg_mu);
+	rp_mutex_lock(&rp_reg_mu);
 	t->reg_prev = NULL;
 	t->reg_next = rp_reg_head;
 	if (rp_reg_head != NULL) {
@@ -283,7 +297,7 @@ void rp_gate_register(void) {
 	}
 	rp_reg_head = t;
 	t->registered = 1;
-	pthread_mutex_unlock(&rp_reg_mu);
+	rp_mutex_unlock(&rp_reg_mu);
 	pthread_setspecific(rp_reg_key, t);
 }
 
@@ -345,7 +359,7 @@ int rp_gate_busy(uintptr_t gp) {
 		return 1;
 	}
 	int busy = 0;
-	pthread_mutex_lock(&rp_reg_mu);
+	rp_mutex_lock(&rp_reg_mu);
 	for (struct rp_thread *t = rp_reg_head; t != NULL && !busy; t = t->reg_next) {
 		int64_t n = __atomic_load_n(&t->depth, __ATOMIC_ACQUIRE);
 		if (n > RP_GATE_SLOTS) {
@@ -358,7 +372,7 @@ int rp_gate_busy(uintptr_t gp) {
 			}
 		}
 	}
-	pthread_mutex_unlock(&rp_reg_mu);
+	rp_mutex_unlock(&rp_reg_mu);
 	return busy;
 }
 
@@ -386,6 +400,42 @@ int rp_gate_held_here(uintptr_t gp) {
 	return 0;
 }
 
+// rp_timer_make gives the thread its deadline timer: a POSIX timer whose
+// signal (InterruptSignal, SI_TIMER, value t) goes to this thread. The
+// kernel allocates a timer's signal when the timer is made, so firing it
+// never fails for want of a queue slot, as rt_tgsigqueueinfo does once
+// the user's RLIMIT_SIGPENDING is used up (by any of the user's
+// processes). Made at the thread's first CallContext; deleted at its exit.
+static void rp_timer_make(struct rp_thread *t) {
+	struct sigevent sev;
+	timer_t id;
+	memset(&sev, 0, sizeof sev);
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = rp_intr_signo;
+	sev.sigev_value.sival_ptr = t;
+	sev._sigev_un._tid = t->tid;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &id) != 0) {
+		t->has_timer = -1;
+		return;
+	}
+	t->timer = id;
+	t->has_timer = 1;
+	pthread_setspecific(rp_timer_key, t);
+}
+
+static void rp_timer_exit(void *p) {
+	struct rp_thread *t = p;
+	if (t->has_timer == 1) {
+		t->has_timer = 0;
+		timer_delete(t->timer);
+	}
+}
+
+// rp_slot_running reports whether slot's call has started and not ended.
+int rp_slot_running(uintptr_t slotp) {
+	return __atomic_load_n(&((struct rp_slot *)slotp)->state, __ATOMIC_SEQ_CST) == 1;
+}
+
 // rp_slot_begin publishes the thread and a fresh sequence number (returned)
 // of a CallContext call in its slot and marks it running. rp_call then
 // publishes its frame and only then reads cancel: with this seq_cst store and rp_interrupt's
@@ -400,10 +450,12 @@ uint64_t rp_slot_begin(struct rp_slot *slot) {
 	struct rp_thread *t = &rp_self;
 	if (t->tid == 0) {
 		t->tid = (int32_t)syscall(SYS_gettid); // once per thread
+		rp_timer_make(t);
 	}
 	uint64_t seq = __atomic_add_fetch(&rp_seq, 1, __ATOMIC_RELAXED);
 	slot->tid = t->tid;
 	slot->seq = seq;
+	slot->thr = t;
 	__atomic_store_n(&slot->state, 1, __ATOMIC_SEQ_CST);
 	return seq;
 }
@@ -411,7 +463,16 @@ uint64_t rp_slot_begin(struct rp_slot *slot) {
 void rp_slot_end(struct rp_slot *slot) { __atomic_store_n(&slot->state, 2, __ATOMIC_SEQ_CST); }
 
 // rp_fill_result encodes what stopped a call (its frame) into its record.
+// rp_locks_at_recovery counts the recovered calls whose thread still held
+// a runplug lock (locks.h): each is a lock that will never be released.
+static uint64_t rp_locks_at_recovery;
+
+uint64_t rp_locks_held_at_recovery(void) { return __atomic_load_n(&rp_locks_at_recovery, __ATOMIC_RELAXED); }
+
 void rp_fill_result(struct rp_callrec *c, const struct rp_frame *fr) {
+	if (fr->status != RP_CLOSED && rp_self.locks != 0) {
+		__atomic_add_fetch(&rp_locks_at_recovery, 1, __ATOMIC_RELAXED);
+	}
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	c->info = fr->status & 0xff;
 	c->code = 0;
@@ -438,12 +499,16 @@ void rp_slot_free(uintptr_t slot) { free((void *)slot); }
 
 // rp_interrupt asks the thread running slot's call to stop: either the call
 // has not started and will see cancel, or it runs and gets the deadline
-// signal naming its sequence number (stale signals are dropped).
-void rp_interrupt(uintptr_t slotp) {
+// signal naming its sequence number (stale signals are dropped). It
+// returns RP_INTR_SENT (also when there was nothing to send), or
+// RP_INTR_TIMER when the signal could not be queued (EAGAIN: the user's
+// RLIMIT_SIGPENDING is used up) and the thread's timer was fired
+// instead, or -errno when no signal could be sent (the caller retries).
+int rp_interrupt(uintptr_t slotp) {
 	struct rp_slot *slot = (struct rp_slot *)slotp;
 	__atomic_store_n(&slot->cancel, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&slot->state, __ATOMIC_SEQ_CST) != 1) {
-		return;
+		return RP_INTR_SENT;
 	}
 	siginfo_t si;
 	memset(&si, 0, sizeof si);
@@ -452,7 +517,24 @@ void rp_interrupt(uintptr_t slotp) {
 	si.si_pid = getpid();
 	si.si_uid = getuid();
 	si.si_value.sival_ptr = (void *)(uintptr_t)slot->seq;
-	syscall(SYS_rt_tgsigqueueinfo, getpid(), slot->tid, rp_intr_signo, &si);
+	if (syscall(SYS_rt_tgsigqueueinfo, getpid(), slot->tid, rp_intr_signo, &si) == 0) {
+		return RP_INTR_SENT;
+	}
+	int err = errno;
+	// The thread is inside the call (state 1; the caller waits for us
+	// before it frees the slot), so slot->thr is its live rp_self.
+	struct rp_thread *t = slot->thr;
+	if (err != EAGAIN || t == NULL || t->has_timer != 1) {
+		return -err;
+	}
+	__atomic_store_n(&t->kick_seq, slot->seq, __ATOMIC_SEQ_CST);
+	struct itimerspec its;
+	memset(&its, 0, sizeof its);
+	its.it_value.tv_nsec = 1; // now
+	if (timer_settime((timer_t)t->timer, 0, &its, NULL) != 0) {
+		return -errno;
+	}
+	return RP_INTR_TIMER;
 }
 
 // The value rp_callback_enter returns: bit 0 the frame's active flag, bit 1
@@ -688,3 +770,17 @@ uint64_t rp_fixture_callback_then_spin_addr(void) {
 
 void rp_fixture_spin_stop(void) { rp_fixture_spin_stopped = 1; }
 
+// rp_fixture_fault_holding lets a test check the lock check: it counts a
+// lock as held (none is) and faults; rp_fixture_unhold undoes both.
+static int64_t rp_fixture_fault_holding(void) {
+	rp_self.locks++;
+	*(volatile int *)0 = 1;
+	return 0;
+}
+
+uint64_t rp_fixture_fault_holding_addr(void) { return (uint64_t)&rp_fixture_fault_holding; }
+
+void rp_fixture_unhold(void) {
+	rp_self.locks--;
+	__atomic_sub_fetch(&rp_locks_at_recovery, 1, __ATOMIC_RELAXED);
+}

@@ -108,6 +108,15 @@ struct rp_thread {
 	int32_t registered; // the thread is on the registry (rp_gate_register)
 	int32_t pad1;
 	struct rp_thread *reg_next, *reg_prev; // registry links, under its mutex
+	int64_t locks;          // runplug C locks the thread holds (locks.h)
+	// Deadline signals that could not be queued (RLIMIT_SIGPENDING, see
+	// rp_interrupt) come from the thread's own POSIX timer, whose signal
+	// the kernel allocated when the timer was made: the interrupter
+	// stores the sequence number of the call in kick_seq, then arms it.
+	volatile uint64_t kick_seq;
+	void *timer;            // timer_t, valid when has_timer
+	int32_t has_timer;      // 1 made, -1 could not be made
+	int32_t pad2;
 };
 
 // A call gate: the Go type sandbox.Gate, same layout (Go memory that C
@@ -154,6 +163,7 @@ struct rp_slot {
 	int32_t cancel;  // set by rp_interrupt
 	int32_t pad;
 	uint64_t seq;    // sequence number of the call
+	struct rp_thread *thr; // the thread's state (valid once state is RUNNING)
 };
 
 // rp_call (sandbox_amd64.S) is the protected call. Go runs it with
@@ -201,7 +211,11 @@ void rp_uc_redirect(void *uc, uint64_t pc, uint64_t sp);
 int rp_install(int intr_signo);
 uintptr_t rp_slot_new(void);
 void rp_slot_free(uintptr_t slot);
-void rp_interrupt(uintptr_t slot);
+#define RP_INTR_SENT 0  // rp_interrupt: the deadline signal was queued (or not needed)
+#define RP_INTR_TIMER 1 // it could not be queued; the thread's timer sent it
+int rp_interrupt(uintptr_t slot);
+int rp_slot_running(uintptr_t slot);
+uint64_t rp_locks_held_at_recovery(void);
 
 // Callbacks into Go (issue 6). A C-side dispatcher that plugin code calls
 // and that calls into Go must bracket the Go call:
@@ -241,6 +255,8 @@ uint64_t rp_fixture_callback_state_addr(void);
 void rp_fixture_leave_hook_arm(int step);
 uint64_t rp_fixture_callback_then_spin_addr(void);
 void rp_fixture_spin_stop(void);
+uint64_t rp_fixture_fault_holding_addr(void);
+void rp_fixture_unhold(void);
 
 #endif // __ASSEMBLER__
 

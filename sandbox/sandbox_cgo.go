@@ -201,7 +201,7 @@ func callContext(ctx context.Context, fn uintptr, a *Args, gate *Gate) (Result, 
 	}
 	fired := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
-		C.rp_interrupt(slot)
+		interrupt(slot)
 		close(fired)
 	})
 	r := callRecord{fn: fn, args: unsafe.Pointer(a), nints: argsBlock, slot: uintptr(slot), gate: gate}
@@ -511,3 +511,9 @@ func fixtureOuterPending() int { return int(C.rp_outer_pending()) }
 // the callback returns, so a long callback can poll this and return early.
 // It is false outside a callback and for calls without a deadline.
 func DeadlinePassedInCallback() bool { return C.rp_outer_pending() == 1 }
+
+// fixtureFaultHolding returns a function that counts a lock as held on its
+// thread (none is) and faults; fixtureUnhold undoes both.
+func fixtureFaultHolding() uintptr { return uintptr(C.rp_fixture_fault_holding_addr()) }
+
+func fixtureUnhold() { C.rp_fixture_unhold() }

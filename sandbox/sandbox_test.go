@@ -396,7 +396,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "child %s: still alive\n", mode)
 		os.Exit(3)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if n := LocksHeldAtRecovery(); n != 0 && code == 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: %d recovered faults or deadlines found a runplug lock held (locks.h)\n", n)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 // crashChild checks that a protected fault is trapped in this process,

@@ -137,8 +137,12 @@ func TestStaticTLSObject(t *testing.T) {
 	if want := []string{staticTLSBlockSym + "/STT_TLS", staticTLSSlotSym + "/STT_OBJECT"}; fmt.Sprint(names) != fmt.Sprint(want) {
 		t.Errorf("dynamic symbols %v, want %v", names, want)
 	}
-	if len(f.Dynamic.Rela) != 1 || elf.R_X86_64(f.Dynamic.Rela[0].Type) != elf.R_X86_64_TPOFF64 || f.Dynamic.Rela[0].Sym != 1 {
-		t.Errorf("relocations %+v, want one R_X86_64_TPOFF64 against symbol 1", f.Dynamic.Rela)
+	rs, err := f.ReadRelocs(bytes.NewReader(img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs.Rela) != 1 || elf.R_X86_64(rs.Rela[0].Type) != elf.R_X86_64_TPOFF64 || rs.Rela[0].Sym != 1 {
+		t.Errorf("relocations %+v, want one R_X86_64_TPOFF64 against symbol 1", rs.Rela)
 	}
 	for _, bad := range []struct{ memsz, align uint64 }{{40, 24}, {40, 8192}, {3, 8}} {
 		if _, err := staticTLSObject([]byte("tmpl"), bad.memsz, bad.align); err == nil {

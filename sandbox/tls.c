@@ -40,6 +40,7 @@
 
 #include "sandbox.h"
 #include "tls.h"
+#include "locks.h"
 
 // The thread's protected-call state (sandbox.c).
 extern __thread struct rp_thread rp_self __attribute__((visibility("hidden"), tls_model("initial-exec")));
@@ -272,7 +273,7 @@ int64_t rp_tls_register(uintptr_t image, uint64_t filesz, uint64_t memsz, uint64
 	if (filesz > memsz || (align & (align - 1)) != 0 || (filesz != 0 && image == 0)) {
 		return -2;
 	}
-	pthread_mutex_lock(&rp_tls_mu);
+	rp_mutex_lock(&rp_tls_mu);
 	int64_t id = -1;
 	for (uint64_t i = 1; i <= RP_TLS_MAX_MODULES; i++) {
 		if (!rp_tls_mods[i].live) {
@@ -288,7 +289,7 @@ int64_t rp_tls_register(uintptr_t image, uint64_t filesz, uint64_t memsz, uint64
 			break;
 		}
 	}
-	pthread_mutex_unlock(&rp_tls_mu);
+	rp_mutex_unlock(&rp_tls_mu);
 	return id;
 }
 
@@ -296,21 +297,21 @@ void rp_tls_unregister(uint64_t id) {
 	if (id == 0 || id > RP_TLS_MAX_MODULES) {
 		return;
 	}
-	pthread_mutex_lock(&rp_tls_mu);
+	rp_mutex_lock(&rp_tls_mu);
 	struct rp_tls_mod *e = &rp_tls_mods[id];
 	if (e->live) {
 		__atomic_store_n(&e->live, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&e->is_static, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&e->gen, e->gen + 1, __ATOMIC_RELEASE);
 	}
-	pthread_mutex_unlock(&rp_tls_mu);
+	rp_mutex_unlock(&rp_tls_mu);
 }
 
 int rp_tls_set_static(uint64_t id, int64_t tpoff) {
 	if (id == 0 || id > RP_TLS_MAX_MODULES) {
 		return -1;
 	}
-	pthread_mutex_lock(&rp_tls_mu);
+	rp_mutex_lock(&rp_tls_mu);
 	struct rp_tls_mod *e = &rp_tls_mods[id];
 	int ok = e->live && !e->is_static;
 	if (ok) {
@@ -320,7 +321,7 @@ int rp_tls_set_static(uint64_t id, int64_t tpoff) {
 		// become stale: the fast path never returns them again.
 		__atomic_store_n(&e->gen, e->gen + 1, __ATOMIC_RELEASE);
 	}
-	pthread_mutex_unlock(&rp_tls_mu);
+	rp_mutex_unlock(&rp_tls_mu);
 	return ok ? 0 : -1;
 }
 

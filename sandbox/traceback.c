@@ -30,6 +30,7 @@
 
 #include "debugreg.h"
 #include "sandbox.h"
+#include "locks.h"
 
 extern __thread struct rp_thread rp_self __attribute__((visibility("hidden"), tls_model("initial-exec")));
 
@@ -232,11 +233,11 @@ void *rp_prof_add(uint64_t lo, uint64_t hi, uint64_t base, const char *path,
 	o->anon = p;
 	o->lo = lo;
 	o->hi = hi;
-	pthread_mutex_lock(&rp_prof_mu);
+	rp_mutex_lock(&rp_prof_mu);
 	o->seq = ++rp_prof_seq;
 	rp_drop_seq = 0;
 	int rc = rp_rebuild(o, rp_drop_overlap);
-	pthread_mutex_unlock(&rp_prof_mu);
+	rp_mutex_unlock(&rp_prof_mu);
 	if (rc != 0) {
 		free(o);
 		return NULL;
@@ -249,13 +250,13 @@ void rp_prof_kill(void *p) {
 	if (o == NULL) {
 		return;
 	}
-	pthread_mutex_lock(&rp_prof_mu);
+	rp_mutex_lock(&rp_prof_mu);
 	__atomic_store_n(&o->dead, 1, __ATOMIC_RELEASE);
 	rp_pick_oldest_dead();
 	if (rp_drop_seq != 0) {
 		rp_rebuild(NULL, rp_drop_overlap);
 	}
-	pthread_mutex_unlock(&rp_prof_mu);
+	rp_mutex_unlock(&rp_prof_mu);
 }
 
 uint64_t rp_prof_live(void) {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -39,6 +42,20 @@ the variable part of a variadic function's arguments starts (al is set; a
 float there is passed as a double). Errors count arguments from 1. The result
 is printed as --ret says (default int: rax as a signed integer).
 
+Without a declaration runplug cannot know the function's types: the integer
+2 given to cos goes to rdi while cos reads xmm0. --sig 'double(double)'
+gives them in C declaration syntax ('int(const char *, ...)',
+'unsigned long strlen(const char *s)'): each ARG is then converted to its
+parameter's type (2 becomes 2.0; a char * parameter takes the text itself)
+or refused when it does not fit (5000000000 for an int), a missing ARG is
+refused, and the result is printed as declared. Without --sig, a FILE built
+with -g declares SYMBOL itself: its DWARF is read and used the same way
+(--ret, if given, must read the declared result). Without either, --ret
+double or float with no d:/f: argument prints a warning.
+
+--timeout DURATION stops a call that does not return in time (exit status
+1); by default a call may run as long as it likes.
+
 FILE may be a name without a slash ("libz.so.1"): unless a file of that name
 is in the current directory, it is searched for as dlopen does. Needed
 libraries are searched in FILE's DT_RUNPATH, then each -L DIR in order,
@@ -55,14 +72,19 @@ Exit status: 0 the call returned, 1 an error (one line on standard error),
 // with the ARGs and print the result on one line.
 func runCall(args []string, stdout, stderr io.Writer) int {
 	fs, level := newFlagSet("call")
-	ret := fs.String("ret", "int", "result `KIND`: int, uint, hex, double, float, str or void")
+	ret := fs.String("ret", "int", "result `KIND`: int, uint, hex, double, float, str or void (with --sig: from the declaration)")
+	sigText := fs.String("sig", "", "the C declaration `DECL` of SYMBOL, e.g. 'double(double)' or 'int(const char *, ...)': ARGs are converted to its parameter types or refused")
+	timeout := fs.Duration("timeout", 0, "stop the call after `DURATION` (e.g. 5s; 0: no limit), an error with exit status 1")
 	var dirs dirList
 	fs.Var(&dirs, "L", "a directory `DIR` to search for needed libraries (repeatable)")
 	isolated := fs.Bool("isolate", false, isolateUsage) // isolate.go
+	stateFile := fs.String("state", "", stateUsage)     // state.go
 	logger, err := parseFlags(fs, level, args, stdout, stderr)
 	if err != nil {
 		return flagExit(err)
 	}
+	retSet := false
+	fs.Visit(func(f *flag.Flag) { retSet = retSet || f.Name == "ret" })
 	if !slices.Contains(retKinds, *ret) {
 		return usageError(stderr, "call", fmt.Sprintf("--ret %q: want one of %s", *ret, strings.Join(retKinds, ", ")))
 	}
@@ -70,25 +92,68 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "call", "want FILE SYMBOL [ARG...]")
 	}
 	path, symbol := fs.Arg(0), fs.Arg(1)
-	ca, err := parseCallArgs(fs.Args()[2:])
-	if err != nil {
-		return usageError(stderr, "call", err.Error())
-	}
 	// Parse FILE as inspect does first, so that the two commands word a
 	// file that is no shared object the same way.
-	if _, _, err := parseObject(path, dirs); err != nil {
-		return fail(stderr, fmt.Errorf("call %s: %w", path, err))
+	objPath, _, err := parseObject(path, dirs)
+	if err != nil {
+		return fail(stderr, objectError("call", path, err))
+	}
+	// The declaration: --sig, else FILE's DWARF (built with -g), else none.
+	var fd *abi.FuncDecl
+	source := "--sig"
+	if *sigText != "" {
+		if retSet {
+			return usageError(stderr, "call", "--ret and --sig: the declaration gives the result type, drop --ret")
+		}
+		if fd, err = abi.ParseFunc(*sigText); err != nil {
+			return usageError(stderr, "call", "--sig: "+err.Error())
+		}
+	} else if d, why := dwarfDecl(objPath, symbol); d != nil {
+		fd, source = d, "DWARF"
+		logger.Debug("declaration from DWARF", "path", objPath, "symbol", symbol, "declaration", d.Signature())
+	} else if why != "" {
+		logger.Debug("no usable declaration in DWARF", "path", objPath, "symbol", symbol, "error", why)
+	}
+	var ca *callArgs
+	if fd != nil {
+		kind, err := sigRetKind(fd, *isolated)
+		if err != nil {
+			return usageError(stderr, "call", fmt.Sprintf("%s %s (%s): %v", symbol, fd.Signature(), source, err))
+		}
+		if retSet && !retFits(*ret, kind) {
+			return usageError(stderr, "call", fmt.Sprintf("%s's DWARF declares %s %s: --ret %s does not read that result; drop --ret", path, symbol, fd.Signature(), *ret))
+		}
+		if !retSet {
+			*ret = kind
+		}
+		if ca, err = sigCallArgs(fd, fs.Args()[2:]); err != nil {
+			return usageError(stderr, "call", fmt.Sprintf("%s %s (%s): %v", symbol, fd.Signature(), source, err))
+		}
+		ca.Result = fd.Result
+	} else {
+		if ca, err = parseCallArgs(fs.Args()[2:]); err != nil {
+			return usageError(stderr, "call", err.Error())
+		}
+		if w := floatRetWarning(*ret, ca); w != "" {
+			fmt.Fprintf(stderr, "runplug: call %s %s: %s\n", path, symbol, w)
+		}
 	}
 
 	if *isolated && *ret == "str" {
 		return usageError(stderr, "call", "--ret str cannot read the child's memory with --isolate")
 	}
-	l := loader.New(loader.Options{Logger: logger, SearchPath: dirs, Isolation: isolation(*isolated, logger)})
+	ctx := context.Background()
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+	l := loader.New(loader.Options{Logger: logger, SearchPath: dirs, Isolation: isolation(*isolated, logger, stdout, stderr)})
 	defer l.Close()
 	if err := registerBuiltins(l, stderr); err != nil {
 		return fail(stderr, fmt.Errorf("call %s: %w", path, err))
 	}
-	p, err := l.Load(objectArg(path))
+	p, err := loadForCall(l, objectArg(path), *stateFile)
 	if err != nil {
 		return callFailed(stderr, fmt.Sprintf("call %s: load", path), err)
 	}
@@ -112,6 +177,9 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	}
 	fn, err := p.FuncSig(symbol, sig)
 	if err != nil {
+		if errors.Is(err, loader.ErrSymbolNotFound) {
+			err = fmt.Errorf("%w (runplug inspect %s lists what it exports)", err, path)
+		}
 		return fail(stderr, fmt.Errorf("call %s %s: %w", path, symbol, err))
 	}
 	logger.Debug("calling", "plugin", p.Name(), "symbol", symbol, "addr", fmt.Sprintf("%#x", fn.Addr()), "signature", sig.String())
@@ -130,17 +198,27 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		out = &r.Int
 	}
 	logger.Trace("arguments", "values", fmt.Sprint(vals))
-	err = fn.CallSig(nil, out, vals...)
+	err = fn.CallSig(ctx, out, vals...)
 	if f, ok := out.(*float32); ok {
 		r.Float = float64(*f)
 	}
 	if err != nil {
+		if errors.Is(err, sandbox.ErrDeadline) {
+			return fail(stderr, fmt.Errorf("call %s %s: no result within --timeout %v: %w", path, symbol, *timeout, err))
+		}
 		return callFailed(stderr, fmt.Sprintf("call %s %s", path, symbol), err)
 	}
-	if !*isolated { // the child's stdio is its own (its output goes to /dev/null)
+	if *isolated {
+		// The child's stdio is its own: a graceful close flushes it and
+		// waits for its output, which then comes before the result, as
+		// in process.
+		if err := l.Close(); err != nil {
+			return fail(stderr, fmt.Errorf("call %s: unload: %w", path, err))
+		}
+	} else {
 		flushCStdio(l, logger)
 	}
-	text, err := formatResult(*ret, r.Int, r.Float)
+	text, err := formatResult(*ret, narrow(r.Int, ca.Result), r.Float)
 	if err != nil {
 		return fail(stderr, fmt.Errorf("call %s %s: result: %w", path, symbol, err))
 	}

@@ -24,6 +24,11 @@ type callArgs struct {
 	// NFixed is the number of arguments before the "..." marker of a
 	// variadic call (the declared ones), or -1 when there is none.
 	NFixed int
+	// Types are the C types of the arguments when a declaration gave
+	// them (--sig); nil otherwise (each ARG's syntax says).
+	Types []*abi.Type
+	// Result is the declared result type (--sig), or nil: --ret says.
+	Result *abi.Type
 }
 
 // varMarker is the ARG that separates the fixed arguments of a variadic
@@ -95,6 +100,9 @@ func (ca *callArgs) signature(ret string, addrs []uint64) (*loader.Signature, []
 		switch a.Kind {
 		case 'i':
 			types[i], vals[i] = abi.Int64, a.Int
+			if ca.Types != nil {
+				types[i] = ca.Types[i]
+			}
 		case 'd':
 			types[i], vals[i] = abi.Float64, a.Float
 		case 'f':
@@ -105,12 +113,14 @@ func (ca *callArgs) signature(ret string, addrs []uint64) (*loader.Signature, []
 		}
 	}
 	var rt *abi.Type
-	switch ret {
-	case "void":
+	switch {
+	case ca.Result != nil:
+		rt = ca.Result
+	case ret == "void":
 		rt = abi.Void
-	case "double":
+	case ret == "double":
 		rt = abi.Float64
-	case "float":
+	case ret == "float":
 		rt = abi.Float32
 	default: // int, uint, hex, str: all of rax
 		rt = abi.Uint64

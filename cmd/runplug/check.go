@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io"
 	"io/fs"
 	"os"
@@ -94,6 +95,10 @@ type checkOptions struct {
 	workers       int
 	exe           string // the binary to re-run as a child
 	childArgs     []string
+	// progress, when not nil, gets a count of the objects done, one
+	// carriage-return-separated update per object (a terminal: see
+	// progressWriter).
+	progress io.Writer
 }
 
 // runCheck is `runplug check`.
@@ -101,7 +106,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs, level := newFlagSet("check")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	against := fs.Bool("against-dlopen", false, "also dlopen each object (in a child) and compare")
-	timeout := fs.Duration("timeout", 10*time.Second, "time allowed to each child")
+	timeout := fs.Duration("timeout", 10*time.Second, "time allowed to each child, a `DURATION` (10s, 1m)")
 	if _, err := parseFlags(fs, level, args, stdout, stderr); err != nil {
 		return flagExit(err)
 	}
@@ -112,7 +117,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, fmt.Errorf("check: %w", err))
 	}
-	opt := checkOptions{againstDlopen: *against, timeout: *timeout, workers: runtime.GOMAXPROCS(0), exe: exe}
+	opt := checkOptions{againstDlopen: *against, timeout: *timeout, workers: runtime.GOMAXPROCS(0), exe: exe, progress: progressWriter(stderr)}
 	rep, err := check(fs.Args(), opt)
 	if err != nil {
 		return fail(stderr, fmt.Errorf("check: %w", err))
@@ -149,6 +154,20 @@ func check(paths []string, opt checkOptions) (*CheckReport, error) {
 	rep := &CheckReport{Results: make([]CheckResult, len(objs)), Summary: sum}
 	work := make(chan int)
 	var wg sync.WaitGroup
+	var mu sync.Mutex // guards done and the progress writer
+	done := 0
+	tick := func() {
+		if opt.progress == nil {
+			return
+		}
+		mu.Lock()
+		done++
+		fmt.Fprintf(opt.progress, "\rcheck: %d/%d objects", done, len(objs))
+		if done == len(objs) {
+			fmt.Fprint(opt.progress, "\r\033[K") // the count gives way to the report
+		}
+		mu.Unlock()
+	}
 	for i := 0; i < max(opt.workers, 1); i++ {
 		wg.Add(1)
 		go func() {
@@ -162,6 +181,7 @@ func check(paths []string, opt checkOptions) (*CheckReport, error) {
 					r.Dlopen = &d
 					r.Mismatch = d.Outcome == outOK && r.Runplug.Outcome != outOK
 				}
+				tick()
 			}
 		}()
 	}
@@ -172,6 +192,22 @@ func check(paths []string, opt checkOptions) (*CheckReport, error) {
 	wg.Wait()
 	summarize(rep)
 	return rep, nil
+}
+
+// progressWriter returns w when it is a terminal (check's count is for a
+// person watching), else nil: a pipe or a file gets the report alone.
+func progressWriter(w io.Writer) io.Writer {
+	if f, ok := w.(*os.File); ok && isTerminal(f) {
+		return w
+	}
+	return nil
+}
+
+// isTerminal reports whether f is a terminal: TCGETS succeeds on a tty
+// alone.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 // findObjects walks paths (files or directories, recursively; symbolic

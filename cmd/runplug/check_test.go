@@ -172,3 +172,28 @@ func sampleSize() int {
 	}
 	return 60
 }
+
+// TestCheckProgress: on a terminal check counts the objects done on
+// standard error, ending at the total; to a pipe it writes the report
+// alone (runCmd's stderr is a buffer: no terminal).
+func TestCheckProgress(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"basic", "ctor_only"} {
+		if err := os.Symlink(plugintest.Build(t, name), filepath.Join(dir, name+".so")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var prog bytes.Buffer
+	opt := testCheckOptions(t, false, 10*time.Second)
+	opt.progress = &prog
+	if _, err := check([]string{dir}, opt); err != nil {
+		t.Fatal(err)
+	}
+	if got := prog.String(); !strings.Contains(got, "\rcheck: 1/2 objects") || !strings.Contains(got, "\rcheck: 2/2 objects") {
+		t.Errorf("progress %q, want counts up to 2/2", got)
+	}
+	code, _, errs := runCmd(t, "check", dir)
+	if code != exitOK || errs != "" {
+		t.Errorf("check to a pipe: exit %d, stderr %q, want nothing on stderr", code, errs)
+	}
+}

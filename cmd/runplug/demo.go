@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -45,6 +47,7 @@ Exit status: 0 success, 1 an error, 2 a usage error.
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs, level := newFlagSet("demo")
 	isolated := fs.Bool("isolate", false, isolateUsage) // isolate.go
+	timeout := fs.Duration("timeout", 10*time.Second, "stop each call into the plugin after `DURATION` (0: no limit)")
 	logger, err := parseFlags(fs, level, args, stdout, stderr)
 	if err != nil {
 		return flagExit(err)
@@ -52,11 +55,20 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() != 0 {
 		return usageError(stderr, "demo", "takes no arguments")
 	}
-	if err := demo(stdout, logger); err != nil {
+	ctx := context.Background()
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+	if err := demo(ctx, stdout, logger); err != nil {
 		return fail(stderr, fmt.Errorf("demo: %w", err))
 	}
+	if err := demoReload(stdout, logger); err != nil { // demo_live.go
+		return fail(stderr, fmt.Errorf("demo: reload: %w", err))
+	}
 	if *isolated {
-		if err := demoIsolated(stdout, logger); err != nil {
+		if err := demoIsolated(ctx, stdout, logger); err != nil {
 			return fail(stderr, fmt.Errorf("demo: isolate: %w", err))
 		}
 	}
@@ -65,12 +77,12 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 
 // demo writes the demo to w. Any step that does not behave as shown is an
 // error.
-func demo(w io.Writer, logger hclog.Logger) error {
+func demo(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 	f, err := elfmap.Parse(bytes.NewReader(demoSO), int64(len(demoSO)))
 	if err != nil {
 		return fmt.Errorf("parse %s: %w", demoName, err)
 	}
-	rep, err := buildReport(demoName, f, elfmap.PlanOptions{})
+	rep, err := buildReport(demoName, f, bytes.NewReader(demoSO), elfmap.PlanOptions{})
 	if err != nil {
 		return fmt.Errorf("plan %s: %w", demoName, err)
 	}
@@ -95,7 +107,7 @@ func demo(w io.Writer, logger hclog.Logger) error {
 	}
 
 	fmt.Fprintf(w, "\n2. call (arguments in registers, results back as Go values)\n")
-	c := &caller{p: p1}
+	c := &caller{ctx: ctx, p: p1}
 	greeting := c.str("demo_greeting")
 	fib := c.int("fib", 90)
 	norm := c.double("norm2", 3, 4)
@@ -113,7 +125,7 @@ func demo(w io.Writer, logger hclog.Logger) error {
 	if err != nil {
 		return err
 	}
-	c2 := &caller{p: p2}
+	c2 := &caller{ctx: ctx, p: p2}
 	m1 := c2.int("next")
 	if c2.err != nil {
 		return c2.err
@@ -125,7 +137,7 @@ func demo(w io.Writer, logger hclog.Logger) error {
 	if err != nil {
 		return err
 	}
-	_, err = crash.Call()
+	_, err = crash.CallArgs(ctx, &sandbox.Args{})
 	var fe *sandbox.FaultError
 	if !errors.As(err, &fe) {
 		return fmt.Errorf("crash() returned %v, want a trapped fault", err)
@@ -206,6 +218,7 @@ func printMaps(w io.Writer, rep *Report, base, lo, hi uintptr, tomb bool) error 
 
 // caller calls functions of a plugin, keeping the first error.
 type caller struct {
+	ctx context.Context // bounds every call (--timeout)
 	p   *loader.Plugin
 	err error
 }
@@ -226,7 +239,7 @@ func (c *caller) call(name string, a *sandbox.Args) sandbox.Result {
 	if f == nil {
 		return sandbox.Result{}
 	}
-	r, err := f.CallArgs(nil, a)
+	r, err := f.CallArgs(c.ctx, a)
 	if err != nil {
 		c.err = err
 	}

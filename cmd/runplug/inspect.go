@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/loader"
 )
 
 // Report is what `runplug inspect` prints: everything elfmap learned about
@@ -48,6 +49,9 @@ type Report struct {
 	// TLS reports a PT_TLS program header: the object uses thread-local
 	// storage.
 	TLS bool `json:"tls"`
+	// State is the persistent state region (RUNPLUG_STATE) the object
+	// declares, nil when none (state.go).
+	State *StateReport `json:"state,omitempty"`
 }
 
 // Header is the summary of the ELF header and the image.
@@ -152,14 +156,20 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	arg := fs.Arg(0)
 	path, f, err := parseObject(arg, nil)
 	if err != nil {
-		return fail(stderr, fmt.Errorf("inspect %s: %w", arg, err))
+		return fail(stderr, objectError("inspect", arg, err))
 	}
 	logger.Debug("inspect", "path", path)
-	rep, err := buildReport(path, f, elfmap.PlanOptions{})
+	fh, err := os.Open(path)
+	if err != nil {
+		return fail(stderr, fmt.Errorf("inspect %s: %w", path, err))
+	}
+	rep, err := buildReport(path, f, fh, elfmap.PlanOptions{})
+	fh.Close()
 	if err != nil {
 		return fail(stderr, fmt.Errorf("inspect %s: %w", path, err))
 	}
 	markHostImports(path, f, rep)
+	rep.State = inspectState(path, f)
 	logger.Debug("parsed", "path", path, "segments", len(rep.Segments), "exports", len(rep.Exports))
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -183,7 +193,21 @@ func parseObject(arg string, dirs []string) (string, *elfmap.File, error) {
 		return "", nil, err
 	}
 	f, err := parseFile(path)
-	return path, f, err
+	if err != nil {
+		return path, nil, asNotObject(path, err)
+	}
+	return path, f, nil
+}
+
+// objectError words an error of parseObject for command cmd: a
+// *notObjectError says so first, anything else is prefixed with the
+// command and FILE.
+func objectError(cmd, arg string, err error) error {
+	var ne *notObjectError
+	if errors.As(err, &ne) {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", cmd, arg, err)
 }
 
 // parseFile opens and parses the shared object at path. Errors read
@@ -204,17 +228,23 @@ func parseFile(path string) (*elfmap.File, error) {
 	}
 	switch {
 	case st.IsDir():
-		return nil, errors.New("open: is a directory")
+		return nil, fmt.Errorf("is a directory: %w", errNotRegular)
 	case !st.Mode().IsRegular():
-		return nil, errors.New("open: not a regular file")
+		return nil, errNotRegular
 	}
-	return elfmap.Parse(fh, st.Size())
+	// Through the loader's cache: a file the command then loads is not
+	// parsed again.
+	return loader.ParseOpen(fh)
 }
 
-// buildReport describes f (parsed from the file named name) and its
+// buildReport describes f (parsed from r, the file named name) and its
 // mapping plan under opt.
-func buildReport(name string, f *elfmap.File, opt elfmap.PlanOptions) (*Report, error) {
+func buildReport(name string, f *elfmap.File, r io.ReaderAt, opt elfmap.PlanOptions) (*Report, error) {
 	plan, err := elfmap.NewPlan(f, opt)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := f.ReadRelocs(r)
 	if err != nil {
 		return nil, err
 	}
@@ -311,12 +341,12 @@ func buildReport(name string, f *elfmap.File, opt elfmap.PlanOptions) (*Report, 
 	}
 	sort.SliceStable(rep.Exports, func(i, j int) bool { return rep.Exports[i].Name < rep.Exports[j].Name })
 	sort.SliceStable(rep.Imports, func(i, j int) bool { return rep.Imports[i].Name < rep.Imports[j].Name })
-	for _, rs := range [][]elfmap.Rela{d.Rela, d.JmpRel} {
-		for _, r := range rs {
+	for _, tab := range [][]elfmap.Rela{rs.Rela, rs.JmpRel} {
+		for _, r := range tab {
 			rep.Relocations[relocName(f.Machine, r.Type)]++
 		}
 	}
-	if n := relrCount(d.Relr); n > 0 {
+	if n := relrCount(rs.Relr); n > 0 {
 		rep.Relocations["RELR"] = n
 	}
 	if d.Init != 0 {
@@ -435,6 +465,7 @@ func printReport(w io.Writer, rep *Report) {
 	}
 	fmt.Fprintf(tw, "init/fini:\t%d constructors, %d destructors (DT_INIT + INIT_ARRAY, DT_FINI + FINI_ARRAY)\n", rep.Init, rep.Fini)
 	fmt.Fprintf(tw, "tls:\t%s\n", yesNo(rep.TLS))
+	fmt.Fprintf(tw, "state:\t%s\n", stateLabel(rep.State))
 	fmt.Fprintf(tw, "bind now:\t%s\n", yesNo(h.BindNow))
 	tw.Flush()
 

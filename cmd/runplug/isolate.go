@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,12 +19,13 @@ import (
 
 const isolateUsage = "run the plugin in a confined child process (seccomp, namespaces, limits)"
 
-// isolation returns the Isolation for --isolate (nil without it).
-func isolation(on bool, logger hclog.Logger) loader.Isolation {
+// isolation returns the Isolation for --isolate (nil without it): the
+// child's output goes to the command's.
+func isolation(on bool, logger hclog.Logger, stdout, stderr io.Writer) loader.Isolation {
 	if !on {
 		return nil
 	}
-	return isolate.New(isolate.Options{Logger: logger})
+	return isolate.New(isolate.Options{Logger: logger, Stdout: stdout, Stderr: stderr})
 }
 
 // isolatedTexts makes the s:TEXT values of an isolated call Go strings,
@@ -39,7 +41,7 @@ func isolatedTexts(ca *callArgs, vals []any) {
 
 // demoIsolated is the demo's isolated part: the same embedded plugin in a
 // child process.
-func demoIsolated(w io.Writer, logger hclog.Logger) error {
+func demoIsolated(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 	// Where the kernel refuses the namespaces the demo still runs, and
 	// prints what is missing below (never silent).
 	iso := isolate.New(isolate.Options{Logger: logger, Policy: isolate.Policy{NamespaceFallback: true}})
@@ -57,17 +59,14 @@ func demoIsolated(w io.Writer, logger hclog.Logger) error {
 		fmt.Fprintf(w, ", missing: %s", m)
 	}
 	fmt.Fprintln(w)
-	fib, err := loader.Bind1[uint32, uint64](p, "fib")
-	if err != nil {
-		return err
-	}
+	c := &caller{ctx: ctx, p: p}
 	vowels, err := loader.Bind1[string, int64](p, "vowels")
 	if err != nil {
 		return err
 	}
-	f90, err := fib(90)
-	if err != nil {
-		return err
+	f90 := c.int("fib", 90)
+	if c.err != nil {
+		return c.err
 	}
 	nv, err := vowels(demoText)
 	if err != nil {
@@ -78,7 +77,7 @@ func demoIsolated(w io.Writer, logger hclog.Logger) error {
 	if err != nil {
 		return err
 	}
-	_, err = crash.Call()
+	_, err = crash.CallArgs(ctx, &sandbox.Args{})
 	var fe *sandbox.FaultError
 	if !errors.As(err, &fe) {
 		return fmt.Errorf("isolated crash() returned %v, want a trapped fault", err)
@@ -87,9 +86,9 @@ func demoIsolated(w io.Writer, logger hclog.Logger) error {
 	if err := p.Restart(); err != nil {
 		return err
 	}
-	f10, err := fib(10)
-	if err != nil {
-		return err
+	f10 := c.int("fib", 10)
+	if c.err != nil {
+		return c.err
 	}
 	fmt.Fprintf(w, "   restarted (pid %d): fib(10) = %d\n", isolate.PluginPid(p), f10)
 	if err := p.Close(); err != nil {

@@ -10,7 +10,8 @@ import (
 
 // TestCallIsolate: `runplug call --isolate` runs the plugin in a child
 // (this test binary, re-executed): a string argument crosses, a fault is
-// exit status 3 with a report, a forbidden system call is named.
+// exit status 3 with a report, a forbidden system call is named, and
+// what the plugin prints comes out.
 func TestCallIsolate(t *testing.T) {
 	so := plugintest.Build(t, "isolate_faults")
 	tests := []struct {
@@ -24,6 +25,8 @@ func TestCallIsolate(t *testing.T) {
 		{[]string{"--isolate", so, "null_read"}, exitFault, "", "plugin faulted: SIGSEGV (SEGV_MAPERR) at 0x0: not mapped"},
 		{[]string{"--isolate", so, "do_exec"}, 1, "", "forbidden system call execve (59)"},
 		{[]string{"--isolate", "--ret", "str", so, "add"}, 2, "", "--ret str"},
+		// The child's output reaches the command's, before the result.
+		{[]string{"--isolate", "libc.so.6", "printf", "s:hi %d\n", "42"}, exitOK, "hi 42\n6\n", ""},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer

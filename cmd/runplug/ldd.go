@@ -42,7 +42,7 @@ func findObject(arg string, dirs []string) (string, error) {
 			return c.Path, nil
 		}
 	}
-	return "", fmt.Errorf("%q: no such file, and no shared object of that name in the %d places ld.so would look", arg, len(cands))
+	return "", fmt.Errorf("%q: no such file, and no shared object of that name in the %d places ld.so would look (give its path, or its directory with -L DIR)", arg, len(cands))
 }
 
 // runLdd is `runplug ldd`.
@@ -59,6 +59,11 @@ func runLdd(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "ldd", "want exactly one FILE or NAME")
 	}
 	arg := fs.Arg(0)
+	// FILE itself is an error on standard error, worded as inspect and
+	// call word it; only what it needs goes in the tree.
+	if _, _, err := parseObject(arg, dirs); err != nil {
+		return fail(stderr, objectError("ldd", arg, err))
+	}
 	l := loader.New(loader.Options{Logger: logger, SearchPath: dirs})
 	defer l.Close()
 	root, err := l.Dependencies(objectArg(arg))

@@ -98,7 +98,9 @@ var checkCommand = command{
 	details: `Each PATH is a file or a directory (searched recursively). Every ELF shared
 object found is loaded and closed by runplug in a child process of its own,
 so that a crash or a hang is reported and the next object starts clean.
---against-dlopen also dlopens each object in a child and compares.
+--against-dlopen also dlopens each object in a child and compares. On a
+terminal, standard error counts the objects done; a pipe gets the report
+alone.
 
 Exit status: 0 runplug loads every object (with --against-dlopen: every
 object it loads where glibc's dlopen does), 1 otherwise or on an error,
@@ -233,9 +235,29 @@ func printHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 		}
 	}
 	fmt.Fprintf(w, "\nflags (all before the first argument; --log-level may also come before %s):\n", c.name)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	printFlags(w, fs)
+}
+
+// printFlags lists fs's flags as the flag package's PrintDefaults does,
+// but spelled with two dashes, as README.md and docs/CLI.md spell them (a
+// single dash works too): one spelling everywhere a user reads it.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		dashes := "--"
+		if len(f.Name) == 1 {
+			dashes = "-" // -L, as cc and ld spell it
+		}
+		line := "  " + dashes + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+			fmt.Fprintf(w, " (default %q)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 // errUsage is returned by parseFlags after it has reported a usage error.
@@ -270,12 +292,42 @@ func parseFlags(fs *flag.FlagSet, level *string, args []string, stdout, stderr i
 		usageError(stderr, fs.Name(), err.Error())
 		return nil, errUsage
 	}
+	if f := flagAfterArgs(fs); f != "" {
+		usageError(stderr, fs.Name(), fmt.Sprintf("%s after the arguments: flags go before FILE (runplug %s [FLAGS] %s)", f, fs.Name(), commandArgs(fs.Name())))
+		return nil, errUsage
+	}
 	logger, err := newLogger(*level, stderr)
 	if err != nil {
 		usageError(stderr, fs.Name(), err.Error())
 		return nil, errUsage
 	}
 	return logger, nil
+}
+
+// flagAfterArgs returns the first positional argument of fs that names
+// one of its flags ("--ret", "-timeout=2s"), or "". The flag package stops
+// at the first positional argument, so such a flag would otherwise be
+// taken as an argument (call would read "--ret" as an integer). A
+// negative number is never a flag name.
+func flagAfterArgs(fs *flag.FlagSet) string {
+	for _, a := range fs.Args() {
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if fs.Lookup(name) != nil || name == "h" || name == "help" {
+			return a
+		}
+	}
+	return ""
+}
+
+// commandArgs returns the usage words of a command's arguments.
+func commandArgs(name string) string {
+	if c := lookupCommand(name); c != nil {
+		return c.args
+	}
+	return ""
 }
 
 // flagExit turns errUsage and errHelp from parseFlags into exit statuses.

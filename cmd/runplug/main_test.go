@@ -101,10 +101,35 @@ func TestSameFailureSameWords(t *testing.T) {
 	for _, p := range []string{dir, text, filepath.Join(dir, "missing.so"), "libno-such-runplug-test.so"} {
 		_, _, ierr := runCmd(t, "inspect", p)
 		_, _, cerr := runCmd(t, "call", p, "f")
+		if strings.HasPrefix(ierr, "runplug: not an ELF shared object: ") && ierr == cerr {
+			continue // no command named: the file is the problem
+		}
 		iwhy := strings.TrimPrefix(ierr, "runplug: inspect "+p+": ")
 		cwhy := strings.TrimPrefix(cerr, "runplug: call "+p+": ")
 		if iwhy == ierr || cwhy == cerr || iwhy != cwhy {
 			t.Errorf("%s:\n\tinspect: %q\n\tcall:    %q\nwant the same reason", p, ierr, cerr)
+		}
+	}
+}
+
+// TestHelpSpellsFlagsWithTwoDashes: every command's help spells its long
+// flags --name, as README.md and docs/CLI.md do.
+func TestHelpSpellsFlagsWithTwoDashes(t *testing.T) {
+	for _, c := range commands {
+		if c.hidden {
+			continue
+		}
+		code, out, _ := runCmd(t, "help", c.name)
+		if code != exitOK {
+			t.Fatalf("help %s: exit %d", c.name, code)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, "  -") && !strings.HasPrefix(line, "  --") && !strings.HasPrefix(line, "  -L ") {
+				t.Errorf("help %s: %q spells a flag with one dash", c.name, line)
+			}
+		}
+		if !strings.Contains(out, "  --log-level LEVEL") {
+			t.Errorf("help %s lists no --log-level:\n%s", c.name, out)
 		}
 	}
 }

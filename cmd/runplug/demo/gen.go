@@ -6,7 +6,9 @@
 // -DDEMO_SOURCE_SHA256="<sha256 of demo.c>", so the object records which
 // source it was built from. Run it with `go generate ./cmd/runplug` from
 // the repository root. -o PATH writes the object elsewhere (tests use it to
-// check that the committed demo.so is reproducible).
+// check that the committed demo.so is reproducible). -src NAME builds
+// another source of plugins/ the same way (demo_state.c, the plugin of the
+// demo's reload step).
 package main
 
 import (
@@ -27,6 +29,7 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("gen demo.so: ")
 	outFlag := flag.String("o", filepath.Join("demo", "demo.so"), "output path")
+	srcFlag := flag.String("src", "demo.c", "source file in plugins/")
 	flag.Parse()
 	// go generate runs in the directory of the file with the directive:
 	// cmd/runplug.
@@ -38,7 +41,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	src, err := os.ReadFile(filepath.Join(pluginsDir, "demo.c"))
+	src, err := os.ReadFile(filepath.Join(pluginsDir, *srcFlag))
 	if err != nil {
 		log.Fatal(err)
 	}

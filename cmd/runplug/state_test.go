@@ -1,0 +1,52 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/runplug/runplug/internal/plugintest"
+)
+
+// TestCallState runs `runplug call --state FILE` as separate commands
+// would: the counter keeps counting across runs, a new layout migrates it,
+// and the old layout is then refused.
+func TestCallState(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "counter.state")
+	v1, v2 := plugintest.Build(t, "state_counter"), plugintest.Build(t, "state_counter_v2")
+	for i, want := range []string{"1", "2", "3"} {
+		if got := callOK(t, "--state", state, v1, "counter_bump"); got != want {
+			t.Errorf("run %d: %s, want %s", i+1, got, want)
+		}
+	}
+	if got := callOK(t, "--state", state, v2, "counter_bump"); got != "4" {
+		t.Errorf("layout 2 after migration: %s, want 4", got)
+	}
+	code, _, stderr := runCmd(t, "call", "--state", state, v1, "counter_get")
+	if code != exitError || !strings.Contains(stderr, "state migration failed") || !strings.Contains(stderr, "runplug_state_migrate") {
+		t.Errorf("layout 1 over layout 2: exit %d, %q", code, stderr)
+	}
+}
+
+func TestInspectState(t *testing.T) {
+	tests := []struct {
+		plugin string
+		want   string
+	}{
+		{"state_counter", "state:      version 1, type size 16 bytes, region"},
+		{"state_counter_v2", "version 2, type size 32 bytes"},
+		{"state_reloc", "state:      refused: runplug_state: relocation"},
+		{"state_partial", "state:      refused: runplug_state: [0x"},
+		{"basic", "state:      none"},
+	}
+	for _, tt := range tests {
+		code, out, stderr := runCmd(t, "inspect", plugintest.Build(t, tt.plugin))
+		if code != exitOK || !strings.Contains(out, tt.want) {
+			t.Errorf("inspect %s: exit %d, want a line with %q:\n%s%s", tt.plugin, code, tt.want, out, stderr)
+		}
+	}
+	rep := inspectJSON(t, plugintest.Build(t, "state_counter_v2"))
+	if s := rep.State; s == nil || s.Version != 2 || s.TypeSize != 32 || s.Size != 4096 || !s.Migrates {
+		t.Errorf("JSON state: %+v", s)
+	}
+}

@@ -1,0 +1,139 @@
+package runplug_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// firstLoadEnv, when set to "runplug|dlopen:path:symbol", makes
+// TestFirstLoadChild the child process of BenchmarkFirstLoad.
+const firstLoadEnv = "RUNPLUG_FIRSTLOAD_CHILD"
+
+// firstLoadTargets are the real libraries of BenchmarkFirstLoad, each with
+// one symbol looked up.
+var firstLoadTargets = []struct{ name, file, sym string }{
+	{"libLLVM-15", "libLLVM-15.so.1", "LLVMIsMultithreaded"},
+	{"libcrypto", "libcrypto.so.3", "OPENSSL_version_major"},
+	{"libsqlite3", "libsqlite3.so.0", "sqlite3_libversion"},
+}
+
+// BenchmarkFirstLoad measures the first load of a real library in a fresh
+// process, the load every user meets first: per iteration this test binary
+// runs itself twice, once to time loader.New + Load + Lookup and once to
+// time glibc's dlopen (RTLD_NOW) + dlsym on the same file, alternating
+// which goes first. Each child times only its own load, so the process
+// start is not in the figures. It reports the medians of both and their
+// ratio (runplug/dlopen).
+//
+//	go test -run '^$' -bench FirstLoad -benchtime 20x .
+func BenchmarkFirstLoad(b *testing.B) {
+	for _, tc := range firstLoadTargets {
+		b.Run(tc.name, func(b *testing.B) {
+			path := benchSystemLib(b, tc.file)
+			var rp, dl []time.Duration
+			for i := 0; i < b.N; i++ {
+				order := []string{"runplug", "dlopen"}
+				if i%2 == 1 {
+					order[0], order[1] = order[1], order[0]
+				}
+				for _, mode := range order {
+					d := firstLoadChild(b, mode, path, tc.sym)
+					if mode == "runplug" {
+						rp = append(rp, d)
+					} else {
+						dl = append(dl, d)
+					}
+				}
+			}
+			r, d := median(rp), median(dl)
+			b.ReportMetric(float64(r.Nanoseconds()), "runplug-ns")
+			b.ReportMetric(float64(d.Nanoseconds()), "dlopen-ns")
+			b.ReportMetric(float64(r)/float64(d), "ratio")
+		})
+	}
+}
+
+// firstLoadChild runs one child of BenchmarkFirstLoad and returns the time
+// it reported.
+func firstLoadChild(b *testing.B, mode, path, sym string) time.Duration {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFirstLoadChild$")
+	cmd.Env = append(os.Environ(), firstLoadEnv+"="+mode+":"+path+":"+sym)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("%s child: %v\n%s", mode, err, stderr.Bytes())
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "firstload-ns "); ok {
+			ns, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				b.Fatalf("%s child: %q: %v", mode, line, err)
+			}
+			return time.Duration(ns)
+		}
+	}
+	b.Fatalf("%s child printed no time:\n%s\n%s", mode, out, stderr.Bytes())
+	return 0
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	for i := 1; i < len(s); i++ { // insertion sort: a handful of samples
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return s[len(s)/2]
+}
+
+// TestFirstLoadChild is BenchmarkFirstLoad's child process; without its
+// environment variable it does nothing.
+func TestFirstLoadChild(t *testing.T) {
+	spec := os.Getenv(firstLoadEnv)
+	if spec == "" {
+		t.Skip("only BenchmarkFirstLoad's child process")
+	}
+	mode, rest, _ := strings.Cut(spec, ":")
+	path, sym, _ := strings.Cut(rest, ":")
+	var d time.Duration
+	switch mode {
+	case "runplug":
+		start := time.Now()
+		l := loader.New(loader.Options{})
+		p, err := l.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Lookup(sym); err != nil {
+			t.Fatal(err)
+		}
+		d = time.Since(start)
+	case "dlopen":
+		if sandbox.IsLoaded(path) {
+			t.Fatalf("%s is already loaded in this process", path)
+		}
+		start := time.Now()
+		h, err := sandbox.DlopenNow(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Dlsym(sym); err != nil {
+			t.Fatal(err)
+		}
+		d = time.Since(start)
+	default:
+		t.Fatalf("%s=%q: unknown mode %q", firstLoadEnv, spec, mode)
+	}
+	fmt.Printf("firstload-ns %d\n", d.Nanoseconds())
+}

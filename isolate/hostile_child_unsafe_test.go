@@ -1,0 +1,312 @@
+//go:build linux && amd64 && cgo
+
+package isolate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// A hostile child: this test binary, started as a child with envHostile
+// set, runs the real child with childHook rewriting the shared memory at
+// each message it sends (the tests below say how), as a plugin could from
+// a thread or a constructor of its own.
+const envHostile = "RUNPLUG_TEST_HOSTILE"
+
+// The hook is installed by a variable's initializer, which runs before
+// child.go's init starts the child.
+var _ = installHostileChild()
+
+func installHostileChild() bool {
+	v := os.Getenv(envHostile)
+	if v == "" || os.Getenv(envChild) == "" {
+		return false
+	}
+	mode, seed, _ := strings.Cut(v, ":")
+	n, _ := strconv.ParseUint(seed, 10, 64)
+	childHook = hostileHook(mode, rand.New(rand.NewPCG(n, 1)))
+	return true
+}
+
+// hostileHook returns the hook of a mode.
+func hostileHook(mode string, rng *rand.Rand) func(hookStep, *child, *childChan) {
+	var mu sync.Mutex
+	var scribbling atomic.Bool
+	return func(step hookStep, c *child, ch *childChan) {
+		mu.Lock()
+		defer mu.Unlock()
+		h := c.hdr
+		switch {
+		case step == hookLoadReply:
+			switch mode {
+			case "replyOff":
+				h.replyOff = 0x7ffff000
+			case "slotsOff":
+				h.slotsOff, h.cfgOff = 0xfffff000, 0xfffff000
+			case "replyLen":
+				h.replyLen = 0x7ffff000
+			case "layout":
+				h.replyOff, h.slotsOff, h.nslots, h.slotSize, h.cfgOff = rng.Uint32(), rng.Uint32(), rng.Uint32(), rng.Uint32(), rng.Uint32()
+			case "state":
+				// A state that is neither ready nor failed, and the
+				// child never says more.
+				atomic.StoreUint32(&h.state, 7)
+				futexWake(&h.state)
+				select {}
+			}
+		case mode == "repeat" && step == hookReply:
+			post(&ch.h.toHost, &ch.h.hostWaiting) // one reply, posted twice
+		case mode == "nul" && step == hookHostCall:
+			// A thread of the plugin's own rewrites the host-call area
+			// (strings and their NULs) with 'A' while the host runs the
+			// function, until the call's reply.
+			scribbling.Store(true)
+			area := ch.data[ch.hostArea:]
+			go func() {
+				for scribbling.Load() {
+					for i := range area {
+						area[i] = 'A'
+					}
+				}
+			}()
+		case mode == "nul" && step == hookReply:
+			scribbling.Store(false)
+		case mode == "fuzz":
+			scribble(rng, ch)
+		}
+	}
+}
+
+// scribble rewrites a few of the fields of the channel's header that the
+// host reads (never the futex words, which would only hang the exchange
+// until the context ends), or bytes of its data area, or posts twice.
+func scribble(rng *rand.Rand, ch *childChan) {
+	if rng.IntN(3) != 0 {
+		return // most messages pass: later exchanges get their turn
+	}
+	h := ch.h
+	hdr := unsafe.Slice((*byte)(unsafe.Pointer(h)), unsafe.Sizeof(*h))
+	const fields = 128 // past toChild, childWaiting, toHost and hostWaiting
+	for range rng.IntN(4) {
+		switch rng.IntN(6) {
+		case 0, 1:
+			i := fields + rng.IntN(len(hdr)-fields)
+			hdr[i] = byte(rng.Uint32())
+		case 2:
+			*(*uint32)(unsafe.Pointer(&hdr[fields+4*rng.IntN(8)])) = rng.Uint32() // kind .. inLen
+		case 3:
+			ch.data[rng.IntN(len(ch.data))] = byte(rng.Uint32())
+		case 4:
+			h.msgLen = rng.Uint32N(uint32(len(ch.data) + 64))
+		case 5:
+			if rng.IntN(4) == 0 {
+				post(&h.toHost, &h.hostWaiting)
+			}
+		}
+	}
+}
+
+// hostileLoader starts isolate_host's children in mode (a test of this
+// package runs alone: testChildEnv is the package's).
+func hostileLoader(t *testing.T, mode string, opts Options) (*loader.Loader, *atomic.Int64) {
+	t.Helper()
+	testChildEnv = []string{envHostile + "=" + mode}
+	t.Cleanup(func() { testChildEnv = nil })
+	iso := New(opts)
+	t.Cleanup(func() { iso.Close() })
+	l := loader.New(loader.Options{Isolation: iso, KeepAfterFault: true})
+	t.Cleanup(func() { l.Close() })
+	var longest atomic.Int64
+	reg := map[string]any{
+		"host_add": func(a, b int64) int64 { return a + b },
+		"host_strlen": func(s string) int32 {
+			if int64(len(s)) > longest.Load() {
+				longest.Store(int64(len(s)))
+			}
+			return int32(len(s))
+		},
+		"host_inside":  func() int64 { return 0 },
+		"host_panic":   func(x int64) int64 { panic(fmt.Sprintf("host panic %d", x)) },
+		"host_reenter": func(x int64) int64 { return x },
+	}
+	for name, f := range reg {
+		if _, err := l.RegisterHostFunc(name, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return l, &longest
+}
+
+// TestHostileLoadReply: a child that rewrites the header of the shared
+// memory around its load reply (where the reply is, where the channels
+// are, the reply's length, its state; with a spare child too) never
+// crashes the host: the fields the host owns are never read back, and a
+// length or state it cannot accept is a protocol error that names it.
+func TestHostileLoadReply(t *testing.T) {
+	tests := []struct {
+		mode string
+		want string // "" : the load works, the rewrite had no effect
+	}{
+		{"replyOff", ""},
+		{"slotsOff", ""},
+		{"replyLen", "load reply of 2147479552 bytes"},
+		{"layout", ""},
+		{"state", "child state 7 after its load reply"},
+	}
+	path := plugintest.Build(t, "isolate_host")
+	for _, tt := range tests {
+		for _, spare := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/spare=%v", tt.mode, spare), func(t *testing.T) {
+				l, _ := hostileLoader(t, tt.mode+":1", Options{Spare: spare})
+				p, err := l.Load(path)
+				if tt.want != "" {
+					if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), tt.want) {
+						t.Fatalf("load: %v, want ErrProtocol saying %q", err, tt.want)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("load: %v, want the rewrite to have no effect", err)
+				}
+				f, err := p.Func("call_add")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r, err := f.Call(2, 3); err != nil || r != 6 {
+					t.Fatalf("call_add(2, 3) = %d, %v; want 6", r, err)
+				}
+			})
+		}
+	}
+}
+
+// TestHostileRepeatedReply: a reply posted twice ends the call with a
+// protocol error that says so; the host survives.
+func TestHostileRepeatedReply(t *testing.T) {
+	l, _ := hostileLoader(t, "repeat:1", Options{})
+	p, err := l.Load(plugintest.Build(t, "isolate_host"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var perr error
+	for i := 0; i < 3 && perr == nil; i++ { // the second post shows at the next exchange (the lookup is one)
+		_, perr = callNamed(context.Background(), p, "leaf", sandbox.Args{Int: [6]uint64{1}})
+	}
+	if !errors.Is(perr, ErrProtocol) || !strings.Contains(perr.Error(), "repeated or forged") {
+		t.Fatalf("calls with repeated replies: %v, want ErrProtocol naming a repeated message", perr)
+	}
+}
+
+// TestHostileNulRewrite: while a host function reads a string the plugin
+// passed, a thread of the plugin's own rewrites the string's part of the
+// channel with 'A', NUL included: the function sees a copy of exactly the
+// length the child gave, never more of the channel or what follows it.
+func TestHostileNulRewrite(t *testing.T) {
+	l, longest := hostileLoader(t, "nul:1", Options{})
+	p, err := l.Load(plugintest.Build(t, "isolate_host"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	strlen, err := loader.Bind1[string, int32](p, "call_strlen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		if n, err := strlen("hello, host"); err != nil || n != 11 {
+			t.Fatalf("call_strlen with the NUL rewritten = %d, %v; want 11", n, err)
+		}
+	}
+	if n := longest.Load(); n != 11 {
+		t.Fatalf("the host function saw a string of %d bytes, want 11", n)
+	}
+}
+
+// TestHostileChildFuzz: children that rewrite random fields of each
+// message they send (kinds, statuses, lengths, offsets, descriptors,
+// data, a second post) never crash or hang the host: each call returns
+// its result or an error of this package's or the loader's kinds with a
+// message, and forged messages are named protocol errors.
+func TestHostileChildFuzz(t *testing.T) {
+	path := plugintest.Build(t, "isolate_host")
+	seeds := 24
+	if testing.Short() {
+		seeds = 6
+	}
+	protocol := 0
+	for seed := 1; seed <= seeds; seed++ {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			l, _ := hostileLoader(t, fmt.Sprintf("fuzz:%d", seed), Options{})
+			p, err := l.Load(path)
+			if err != nil {
+				t.Fatal(err) // the hook does nothing before the first call
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			str := []byte("hello, host\x00")
+			for i := 0; i < 30; i++ {
+				var err error
+				switch i % 4 {
+				case 0:
+					_, err = callNamed(ctx, p, "call_add", sandbox.Args{Int: [6]uint64{2, 3}})
+				case 1:
+					_, err = callNamed(ctx, p, "call_strlen", sandbox.Args{}, loader.Buffer{Slot: 0, Data: str})
+				case 2:
+					_, err = callNamed(ctx, p, "leaf", sandbox.Args{Int: [6]uint64{7}})
+				case 3:
+					_, err = callNamed(ctx, p, "call_panic", sandbox.Args{Int: [6]uint64{1}})
+				}
+				if err == nil {
+					continue
+				}
+				if !typedErr(err) {
+					t.Fatalf("call %d: %T %v: not an error of a known kind", i, err, err)
+				}
+				if errors.Is(err, ErrProtocol) {
+					protocol++
+				}
+				if errors.Is(err, ErrExited) || errors.Is(err, ErrProtocol) {
+					return // the child is gone
+				}
+			}
+		})
+	}
+	if protocol == 0 {
+		t.Errorf("no forged message was named a protocol error in %d children", seeds)
+	}
+}
+
+func callNamed(ctx context.Context, p *loader.Plugin, name string, a sandbox.Args, bufs ...loader.Buffer) (sandbox.Result, error) {
+	f, err := p.Func(name)
+	if err != nil {
+		return sandbox.Result{}, err
+	}
+	return f.CallBuffers(ctx, &a, bufs...)
+}
+
+// typedErr reports whether err is one a host can tell apart, with a
+// message.
+func typedErr(err error) bool {
+	if strings.TrimSpace(err.Error()) == "" || strings.HasSuffix(err.Error(), ": ") {
+		return false
+	}
+	var re *RemoteError
+	var fe *sandbox.FaultError
+	var hp *sandbox.HostPanicError
+	return errors.Is(err, ErrProtocol) || errors.Is(err, ErrExited) || errors.Is(err, sandbox.ErrDeadline) ||
+		errors.As(err, &re) && re.Msg != "" || errors.As(err, &fe) || errors.As(err, &hp) ||
+		errors.Is(err, loader.ErrSymbolNotFound) || errors.Is(err, loader.ErrQuarantined)
+}

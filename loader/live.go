@@ -1,0 +1,271 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/elfmap"
+)
+
+// Hot reload (docs/STATE.md). A Live keeps a plugin loaded from a path
+// under a stable handle: bindings made through it (LiveBind0...,
+// Live.Func) call whichever version is current, found with one atomic
+// load per call (of the binding's own pointer to its current function). Reload loads the file again (constructors, state
+// migration, every binding's symbol), then swaps: calls that started on
+// the old version finish there, and the old version is closed once they
+// have drained. A reload that fails in any step leaves the old version
+// serving.
+
+// DefaultDebounce is how long a watching Live waits after the last change
+// of its file before reloading, when LiveOptions.Debounce is 0: a build
+// writes a file in several steps.
+const DefaultDebounce = 100 * time.Millisecond
+
+// LiveOptions configure LoadLive.
+type LiveOptions struct {
+	// StateFile is the state file every version maps (LoadOptions).
+	// "" gives the Live an anonymous memfd that its versions share:
+	// the state then survives reloads, not the process.
+	StateFile string
+	// Watch reloads the plugin when its file changes (inotify on its
+	// directory: a write, or a new file renamed or linked over it),
+	// Debounce after the last change.
+	Watch bool
+	// Debounce is the quiet time a watch waits for; 0 means
+	// DefaultDebounce.
+	Debounce time.Duration
+	// ReloadTimeout bounds a reload the watcher starts; 0 means 30s.
+	ReloadTimeout time.Duration
+	// OnReload, when set, is called after every reload attempt (Reload
+	// or the watcher), on the goroutine that made it, after the Live's
+	// lock is released. It may call the Live's methods.
+	OnReload func(ReloadEvent)
+}
+
+// ReloadEvent reports one reload attempt.
+type ReloadEvent struct {
+	Path string
+	// Generation is the serving version's generation after the
+	// attempt: 1 for the first load, one more for each successful
+	// reload.
+	Generation uint64
+	// Err is nil when the new version serves; else why the reload
+	// failed (wrapping ErrReload), the old version still serving.
+	Err error
+	// Swap is the time from the start of the attempt until the new
+	// version served (or the failure); Drain the time the old version
+	// then took to finish its calls and close.
+	Swap, Drain time.Duration
+	// Watch is true for a reload the watcher started.
+	Watch bool
+}
+
+// ErrReload is wrapped by the error of a failed reload: the old version
+// keeps serving.
+var ErrReload = errors.New("reload failed, the previous version keeps serving")
+
+// Live is a plugin kept live under a stable handle; see LoadLive. Its
+// methods are safe for concurrent use.
+type Live struct {
+	l    *Loader
+	path string
+	opts LiveOptions
+	log  hclog.Logger
+	src  stateSource
+	// memfd is the anonymous state the versions share (-1: a file).
+	memfd int
+
+	cur atomic.Pointer[liveVersion]
+
+	mu      sync.Mutex // serialises reloads, bindings and Close
+	binders []liveBinding
+	closed  bool
+	watch   *watcher
+}
+
+// liveVersion is one loaded version.
+type liveVersion struct {
+	p   *Plugin
+	gen uint64
+}
+
+// liveBinding is a binding through a Live (live_bind.go): prepare makes
+// it for a version, and the function it returns makes that version the
+// one its calls reach.
+type liveBinding interface {
+	prepare(p *Plugin) (publish func(), err error)
+}
+
+// LoadLive loads the plugin at path (with LoadWith) and keeps it live:
+// see Live. The plugin's state region, if any, is mapped from
+// o.StateFile or from a memfd the Live's versions share. An isolated
+// Loader (Options.Isolation) is not supported yet.
+func (l *Loader) LoadLive(ctx context.Context, path string, o LiveOptions) (*Live, error) {
+	if l.opts.Isolation != nil {
+		return nil, fmt.Errorf("loader: load live %s: an isolated live plugin: %w", path, elfmap.ErrUnsupported)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("loader: load live %s: %w", path, err)
+	}
+	lv := &Live{l: l, path: abs, opts: o, log: l.log.Named("live"), memfd: -1, src: stateSource{path: o.StateFile}}
+	if o.StateFile == "" {
+		fd, err := unix.MemfdCreate("runplug-state:"+filepath.Base(abs), unix.MFD_CLOEXEC)
+		if err != nil {
+			return nil, fmt.Errorf("loader: load live %s: memfd_create: %w", path, err)
+		}
+		lv.memfd, lv.src.memfd = fd, fd
+	}
+	p, err := l.load(ctx, abs, lv.src)
+	if err != nil {
+		lv.closeMemfd()
+		return nil, err
+	}
+	lv.cur.Store(&liveVersion{p: p, gen: 1})
+	if o.Watch {
+		if lv.watch, err = lv.startWatch(); err != nil {
+			p.Close()
+			lv.closeMemfd()
+			return nil, fmt.Errorf("loader: load live %s: %w", path, err)
+		}
+	}
+	return lv, nil
+}
+
+func (lv *Live) closeMemfd() {
+	if lv.memfd >= 0 {
+		unix.Close(lv.memfd)
+		lv.memfd = -1
+	}
+}
+
+// Path returns the absolute path the Live loads from.
+func (lv *Live) Path() string { return lv.path }
+
+// Plugin returns the version serving now. It stays usable until a reload
+// replaces it (its calls then fail with ErrClosed): call through
+// bindings of the Live to always reach the current version.
+func (lv *Live) Plugin() *Plugin { return lv.cur.Load().p }
+
+// Generation returns the serving version's generation: 1 for the first
+// load, one more for each successful reload.
+func (lv *Live) Generation() uint64 { return lv.cur.Load().gen }
+
+// State describes the serving version's state region (Plugin.State).
+func (lv *Live) State() (StateInfo, bool) { return lv.Plugin().State() }
+
+// SyncState syncs the serving version's state to its file
+// (Plugin.SyncState).
+func (lv *Live) SyncState(ctx context.Context) error { return lv.Plugin().SyncState(ctx) }
+
+// bind adds a binding. It is made at once for the serving version (its
+// error is returned) and then for every reloaded one before it serves (a
+// reload whose build cannot make it fails).
+func (lv *Live) bind(b liveBinding) error {
+	lv.mu.Lock()
+	defer lv.mu.Unlock()
+	if lv.closed {
+		return fmt.Errorf("loader: bind in live %s: %w", lv.path, ErrClosed)
+	}
+	publish, err := b.prepare(lv.cur.Load().p)
+	if err != nil {
+		return err
+	}
+	publish()
+	lv.binders = append(lv.binders, b)
+	return nil
+}
+
+// Reload loads the Live's file again and, when everything succeeded
+// (load, constructors, state migration, every binding), makes the new
+// version serve; the old one is closed once its calls in flight have
+// finished. On failure the old version keeps serving and the error
+// wraps ErrReload. Either way the attempt is logged, and reported to
+// LiveOptions.OnReload. Waiting for the old version's calls is bounded by
+// ctx: when ctx ends first, Reload returns (the new version serves) and
+// the old version is closed in the background once drained.
+func (lv *Live) Reload(ctx context.Context) error {
+	ev, err := lv.reload(ctx, false)
+	if lv.opts.OnReload != nil {
+		lv.opts.OnReload(ev)
+	}
+	return err
+}
+
+func (lv *Live) reload(ctx context.Context, watch bool) (ReloadEvent, error) {
+	start := time.Now()
+	lv.mu.Lock()
+	defer lv.mu.Unlock()
+	ev := ReloadEvent{Path: lv.path, Watch: watch, Generation: lv.cur.Load().gen}
+	fail := func(err error) (ReloadEvent, error) {
+		ev.Err = fmt.Errorf("loader: reload %s: %w: %w", lv.path, ErrReload, err)
+		ev.Swap = time.Since(start)
+		lv.log.Warn("reload failed", "plugin", filepath.Base(lv.path), "path", lv.path, "error", err)
+		return ev, ev.Err
+	}
+	if lv.closed {
+		return fail(ErrClosed)
+	}
+	p, err := lv.l.load(ctx, lv.path, lv.src)
+	if err != nil {
+		return fail(err)
+	}
+	publish := make([]func(), len(lv.binders))
+	for i, b := range lv.binders {
+		if publish[i], err = b.prepare(p); err != nil {
+			p.Close()
+			return fail(err)
+		}
+	}
+	// The swap: every binding, then the version. A call that still
+	// reaches the old version either runs before Close (below) waits for
+	// it, or is refused without running and made again on the new one.
+	for _, pub := range publish {
+		pub()
+	}
+	old := lv.cur.Load()
+	lv.cur.Store(&liveVersion{p: p, gen: old.gen + 1})
+	ev.Generation = old.gen + 1
+	ev.Swap = time.Since(start)
+	drained := make(chan error, 1)
+	go func() { drained <- old.p.Close() }()
+	select {
+	case err = <-drained:
+	case <-ctx.Done():
+		lv.log.Warn("previous version still draining", "plugin", p.Name(), "path", lv.path, "error", ctx.Err())
+	}
+	ev.Drain = time.Since(start) - ev.Swap
+	if err != nil {
+		lv.log.Warn("closing the previous version failed", "plugin", p.Name(), "path", lv.path, "error", err)
+	}
+	lv.log.Info("reloaded plugin", "plugin", p.Name(), "path", lv.path, "generation", ev.Generation, "swap", ev.Swap)
+	return ev, nil
+}
+
+// Close stops the watcher and closes the serving version (waiting for its
+// calls in flight); later calls through the Live's bindings fail with
+// ErrClosed. It is safe to call twice.
+func (lv *Live) Close() error {
+	lv.mu.Lock()
+	if lv.closed {
+		lv.mu.Unlock()
+		return nil
+	}
+	lv.closed = true
+	w := lv.watch
+	lv.mu.Unlock()
+	if w != nil {
+		w.stop()
+	}
+	err := lv.cur.Load().p.Close()
+	lv.closeMemfd()
+	return err
+}

@@ -1,0 +1,535 @@
+package loader
+
+import (
+	"context"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// Persistent state regions (docs/STATE.md). A plugin declares its state
+// with RUNPLUG_STATE (plugins/runplug.h): a page-aligned array of whole
+// pages in section .runplug_state, exported as runplug_state, and a
+// read-only descriptor runplug_state_desc {magic, version, type size}.
+// The loader maps the region MAP_SHARED from the active slot of a state
+// file after relocation and before the constructors run, so what the
+// plugin writes there is the file's: it survives a fault, a reload, the
+// process, and is seen by every instance that maps the same file.
+
+const (
+	stateSymbol    = "runplug_state"
+	stateDescSym   = "runplug_state_desc"
+	stateMigrate   = "runplug_state_migrate"
+	stateDescMagic = 0x54535052 // "RPST" in memory order
+	stateDescSize  = 16         // uint32 magic, uint32 version, uint64 size
+)
+
+// stateRegion is where an object's state region and descriptor are,
+// checked once when the file is prepared.
+type stateRegion struct {
+	vaddr, size uint64 // runplug_state: whole pages of a read-write segment
+	desc        uint64 // runplug_state_desc
+}
+
+// findStateRegion returns f's state region, nil when it declares none.
+// An object that declares one badly is refused (ErrStateLayout).
+func findStateRegion(f *elfmap.File, writable, readable []span) (*stateRegion, error) {
+	d := f.Dynamic
+	region, hasRegion := definedSymbol(d, stateSymbol)
+	desc, hasDesc := definedSymbol(d, stateDescSym)
+	if !hasRegion && !hasDesc {
+		return nil, nil
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%s: %s: %w", stateSymbol, fmt.Sprintf(format, args...), ErrStateLayout)
+	}
+	if !hasRegion || !hasDesc {
+		return nil, bad("%s and %s must both be defined", stateSymbol, stateDescSym)
+	}
+	const page = stateHeaderSize
+	r := &stateRegion{vaddr: region.Value, size: region.Size, desc: desc.Value}
+	switch {
+	case region.Type != elf.STT_OBJECT:
+		return nil, bad("not a data object (%v)", region.Type)
+	case r.size == 0 || r.size%page != 0 || r.vaddr%page != 0 || r.size > maxStateRegion:
+		return nil, bad("[%#x,+%#x) is not whole pages (at most 1 GiB)", r.vaddr, r.size)
+	case !inSpans(writable, r.vaddr, r.size):
+		return nil, bad("[%#x,+%#x) is not inside one writable segment", r.vaddr, r.size)
+	case desc.Size < stateDescSize || !inSpans(readable, r.desc, stateDescSize):
+		return nil, bad("%s [%#x,+%d) is not %d readable bytes", stateDescSym, r.desc, desc.Size, stateDescSize)
+	case overlaps(r.desc, stateDescSize, r.vaddr, r.size):
+		return nil, bad("%s lies inside the region", stateDescSym)
+	}
+	if p := f.RELRO; p != nil && overlaps(p.Vaddr, p.Memsz, r.vaddr, r.size) {
+		return nil, bad("overlaps PT_GNU_RELRO")
+	}
+	if p := f.TLS; p != nil && overlaps(p.Vaddr, p.Filesz, r.vaddr, r.size) {
+		return nil, bad("overlaps the PT_TLS template")
+	}
+	return r, nil
+}
+
+// relaSeq is a relocation table, in place (elfmap.RelaView) or decoded
+// (relaList).
+type relaSeq interface {
+	Len() int
+	At(i int) elfmap.Rela
+}
+
+type relaList []elfmap.Rela
+
+func (l relaList) Len() int             { return len(l) }
+func (l relaList) At(i int) elfmap.Rela { return l[i] }
+
+type relrList []uint64
+
+func (l relrList) Len() int        { return len(l) }
+func (l relrList) At(i int) uint64 { return l[i] }
+
+// checkRelocs refuses an object one of whose relocations writes into the
+// state region (its bytes are the state file's, not the object's) or the
+// descriptor (read before the constructors, it must be the file's
+// constant). The loader checks the tables in place before applying them.
+func (r *stateRegion) checkRelocs(rela, jmprel relaSeq, relr interface {
+	Len() int
+	At(i int) uint64
+}) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%s: %s: %w", stateSymbol, fmt.Sprintf(format, args...), ErrStateLayout)
+	}
+	hit := func(table string, i int, off uint64) error {
+		if overlaps(off, 8, r.vaddr, r.size) || overlaps(off, 8, r.desc, stateDescSize) {
+			return bad("relocation %s[%d] writes at %#x", table, i, off)
+		}
+		return nil
+	}
+	for _, t := range [...]struct {
+		name string
+		rs   relaSeq
+	}{{"DT_RELA", rela}, {"DT_JMPREL", jmprel}} {
+		for i, n := 0, t.rs.Len(); i < n; i++ {
+			if err := hit(t.name, i, t.rs.At(i).Off); err != nil {
+				return err
+			}
+		}
+	}
+	var where uint64
+	for i, n := 0, relr.Len(); i < n; i++ {
+		ent := relr.At(i)
+		if ent&1 == 0 {
+			if err := hit("DT_RELR", i, ent); err != nil {
+				return err
+			}
+			where = ent + 8
+			continue
+		}
+		for bits, j := ent>>1, uint64(0); bits != 0; bits, j = bits>>1, j+1 {
+			if bits&1 != 0 {
+				if err := hit("DT_RELR", i, where+j*8); err != nil {
+					return err
+				}
+			}
+		}
+		where += 63 * 8
+	}
+	return nil
+}
+
+// definedSymbol returns the default definition of name in d.
+func definedSymbol(d *elfmap.Dynamic, name string) (*elfmap.Symbol, bool) {
+	h := newNameHash(name)
+	i, ok := h.lookup(d, "")
+	if !ok || !d.Symbols[i].Defined() || d.Symbols[i].Shndx == elf.SHN_ABS {
+		return nil, false
+	}
+	return &d.Symbols[i], true
+}
+
+// overlaps reports whether [a, a+n) and [b, b+m) intersect (ranges that
+// wrap around count as overlapping everything).
+func overlaps(a, n, b, m uint64) bool {
+	ae, be := a+n, b+m
+	if ae < a || be < b {
+		return true
+	}
+	return a < be && b < ae
+}
+
+// StateInfo describes a plugin's mapped persistent state.
+type StateInfo struct {
+	// Addr is the address of the state (NAME of RUNPLUG_STATE) in the
+	// plugin's address space: Plugin.ReadMemory reads it without a call.
+	Addr uintptr
+	// Size is the region's size (whole pages); TypeSize is sizeof(TYPE).
+	Size, TypeSize uint64
+	// Version is the layout version (RUNPLUG_STATE's VERSION).
+	Version uint32
+	// Path is the state file ("" for an anonymous memfd).
+	Path string
+	// Generation is the state file's header generation: it grows by one
+	// with each migration.
+	Generation uint64
+}
+
+// stateSource says where a load maps its state from: a file path, a
+// memfd that a Live's versions share, or (both zero) a fresh memfd.
+type stateSource struct {
+	path  string
+	memfd int // > 0: reopened through /proc/self/fd, for a lock of its own
+}
+
+// stateMap is an object's mapped state: the open state file (holding a
+// shared flock while mapped), and the region over it.
+type stateMap struct {
+	info stateInfoInternal
+
+	mu     sync.Mutex
+	fd     int // -1 once closed
+	closed bool
+}
+
+type stateInfoInternal struct {
+	StateInfo
+	vaddr uint64 // the region's vaddr in the object
+	shown string // the file's name in messages
+}
+
+// attachState maps root's state region from src: initialising an empty
+// file, or migrating one that holds another layout. It runs after
+// relocation and before the constructors. l.mu is held.
+func (l *Loader) attachState(ctx context.Context, o *object, src stateSource) (err error) {
+	r := o.p.state
+	d, err := o.stateDesc()
+	if err != nil {
+		return err
+	}
+	fd, shown, err := openStateFile(src, o.name)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			unix.Close(fd)
+		}
+	}()
+	if err := flock(fd, unix.LOCK_SH, shown); err != nil {
+		return err
+	}
+	rec, which, size, err := readStateHeader(fd, shown)
+	if err != nil {
+		return err
+	}
+	if size == 0 {
+		if rec, err = initStateFile(fd, shown, d, r.size); err != nil {
+			return err
+		}
+	} else if rec.Version != d.version || rec.TypeSize != d.typeSize || rec.Slot != r.size {
+		if rec, err = l.migrateState(ctx, o, fd, shown, rec, which, size, d); err != nil {
+			return err
+		}
+	}
+	if err := o.img.ShareFile(r.vaddr, r.size, fd, rec.Off); err != nil {
+		return fmt.Errorf("state file %s: %w", shown, err)
+	}
+	info := StateInfo{Addr: uintptr(o.base + r.vaddr), Size: r.size, TypeSize: d.typeSize, Version: d.version, Generation: rec.Gen}
+	if src.path != "" {
+		info.Path = src.path
+	}
+	o.state = &stateMap{fd: fd, info: stateInfoInternal{StateInfo: info, vaddr: r.vaddr, shown: shown}}
+	return nil
+}
+
+// stateDescriptor is runplug_state_desc as read from the image.
+type stateDescriptor struct {
+	version  uint32
+	typeSize uint64
+}
+
+// stateDesc reads and checks o's runplug_state_desc (read-only data no
+// relocation touches: findStateRegion checked).
+func (o *object) stateDesc() (stateDescriptor, error) {
+	r := o.p.state
+	off := r.desc - o.p.plan.MinVaddr
+	b := o.mem[off : off+stateDescSize]
+	d := stateDescriptor{version: binary.LittleEndian.Uint32(b[4:]), typeSize: binary.LittleEndian.Uint64(b[8:])}
+	if m := binary.LittleEndian.Uint32(b); m != stateDescMagic {
+		return d, fmt.Errorf("%s: magic %#x, want %#x: %w", stateDescSym, m, stateDescMagic, ErrStateLayout)
+	}
+	if d.typeSize == 0 || d.typeSize > r.size {
+		return d, fmt.Errorf("%s: type size %d does not fit the %d-byte region: %w", stateDescSym, d.typeSize, r.size, ErrStateLayout)
+	}
+	return d, nil
+}
+
+// openStateFile opens (creating) the state file of src. shown names it
+// in messages.
+func openStateFile(src stateSource, plugin string) (fd int, shown string, err error) {
+	path := src.path
+	if src.memfd > 0 {
+		// A new open file description of the same memfd: flock locks
+		// are per description, so this instance's lock is its own.
+		fd, err = unix.Open(fmt.Sprintf("/proc/self/fd/%d", src.memfd), unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, "memfd", fmt.Errorf("state: reopen memfd: %w", err)
+		}
+		return fd, "memfd", nil
+	}
+	if path == "" {
+		fd, err = unix.MemfdCreate("runplug-state:"+plugin, unix.MFD_CLOEXEC)
+		if err != nil {
+			return -1, "memfd", fmt.Errorf("state: memfd_create: %w", err)
+		}
+		return fd, "memfd", nil
+	}
+	fd, err = unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o600)
+	if err != nil {
+		return -1, path, &os.PathError{Op: "open state file", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, path, fmt.Errorf("state file %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return -1, path, &StateFileError{Path: path, Msg: "not a regular file"}
+	}
+	return fd, path, nil
+}
+
+// flock takes a lock on fd without waiting: a state file being migrated
+// elsewhere (or mapped elsewhere, for LOCK_EX) is busy.
+func flock(fd, how int, shown string) error {
+	for {
+		err := unix.Flock(fd, how|unix.LOCK_NB)
+		switch err {
+		case nil:
+			return nil
+		case unix.EINTR:
+			continue
+		case unix.EWOULDBLOCK:
+			return fmt.Errorf("state file %s: %w", shown, ErrStateBusy)
+		}
+		return fmt.Errorf("state file %s: flock: %w", shown, err)
+	}
+}
+
+// readStateHeader returns the active record of fd's header and the file
+// size (0: an empty file, to be initialised; rec is then zero).
+func readStateHeader(fd int, shown string) (rec stateRecord, which int, size int64, err error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return rec, 0, 0, fmt.Errorf("state file %s: %w", shown, err)
+	}
+	if st.Size == 0 {
+		return rec, 0, 0, nil
+	}
+	if st.Size < stateHeaderSize {
+		return rec, 0, st.Size, &StateFileError{Path: shown, Msg: fmt.Sprintf("%d bytes, shorter than the %d-byte header", st.Size, stateHeaderSize)}
+	}
+	hdr := make([]byte, stateHeaderSize)
+	if _, err := fdReader(fd).ReadAt(hdr, 0); err != nil {
+		return rec, 0, st.Size, fmt.Errorf("state file %s: read header: %w", shown, err)
+	}
+	rec, which, why, ok := activeRecord(hdr, st.Size)
+	if !ok {
+		return rec, 0, st.Size, &StateFileError{Path: shown, Msg: "no valid header record: " + why}
+	}
+	return rec, which, st.Size, nil
+}
+
+// initStateFile lays out an empty state file: the header with one record
+// (generation 1), then a zero-filled slot of size bytes.
+func initStateFile(fd int, shown string, d stateDescriptor, size uint64) (stateRecord, error) {
+	if err := flock(fd, unix.LOCK_EX, shown); err != nil {
+		return stateRecord{}, err
+	}
+	defer flock(fd, unix.LOCK_SH, shown)
+	// Another process may have initialised it between our looks.
+	if rec, _, n, err := readStateHeader(fd, shown); err != nil || n != 0 {
+		return rec, err
+	}
+	rec := stateRecord{Gen: 1, Version: d.version, TypeSize: d.typeSize, Off: stateHeaderSize, Slot: size}
+	if err := unix.Ftruncate(fd, int64(stateHeaderSize+size)); err != nil {
+		return rec, fmt.Errorf("state file %s: size: %w", shown, err)
+	}
+	if err := pwriteAll(fd, rec.marshal(), stateRecordOff[0]); err != nil {
+		return rec, fmt.Errorf("state file %s: write header: %w", shown, err)
+	}
+	if err := unix.Fdatasync(fd); err != nil {
+		return rec, fmt.Errorf("state file %s: sync: %w", shown, err)
+	}
+	return rec, nil
+}
+
+// migrateState runs o's runplug_state_migrate from the active slot (rec)
+// of a file of fileSize bytes to o's layout d, in o's still private
+// region, and commits the result to a slot beside the active one. Any
+// failure leaves the file as it was. l.mu is held.
+func (l *Loader) migrateState(ctx context.Context, o *object, fd int, shown string, rec stateRecord, which int, fileSize int64, d stateDescriptor) (stateRecord, error) {
+	r := o.p.state
+	merr := &MigrationError{Path: shown, From: rec.Version, To: d.version, FromSize: rec.TypeSize, ToSize: d.typeSize}
+	fail := func(err error) (stateRecord, error) {
+		merr.Err = err
+		return stateRecord{}, merr
+	}
+	if err := flock(fd, unix.LOCK_EX, shown); err != nil {
+		return fail(err)
+	}
+	defer flock(fd, unix.LOCK_SH, shown)
+	sym, ok := definedSymbol(o.p.file.Dynamic, stateMigrate)
+	if !ok || sym.Type != elf.STT_FUNC || !inSpans(o.p.exec, sym.Value, 1) {
+		return fail(fmt.Errorf("the plugin defines no function %s: %w", stateMigrate, ErrSymbolNotFound))
+	}
+	// The old state, copied out of the file into a read-only private
+	// mapping: the function reads a copy that nothing else changes.
+	oldLen := (rec.TypeSize + stateHeaderSize - 1) / stateHeaderSize * stateHeaderSize
+	old, err := unix.Mmap(-1, 0, int(oldLen), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return fail(fmt.Errorf("mmap the old state: %w", err))
+	}
+	defer unix.Munmap(old)
+	if _, err := fdReader(fd).ReadAt(old[:rec.TypeSize], int64(rec.Off)); err != nil {
+		return fail(fmt.Errorf("read the old state: %w", err))
+	}
+	if err := unix.Mprotect(old, unix.PROT_READ); err != nil {
+		return fail(fmt.Errorf("mprotect the old state: %w", err))
+	}
+	region := o.mem[r.vaddr-o.p.plan.MinVaddr:][:r.size]
+	clear(region)
+	if !l.noExec {
+		args := sandbox.Args{Int: [6]uint64{uint64(rec.Version), mappedAddr(old), rec.TypeSize, o.base + r.vaddr, d.typeSize}}
+		leave := l.dl.enter()
+		res, err := sandbox.CallContext(ctx, uintptr(o.base+sym.Value), &args)
+		l.dl.leave(leave)
+		if err != nil {
+			return fail(err)
+		}
+		if merr.Result = int32(res.Int); merr.Result != 0 {
+			return stateRecord{}, merr
+		}
+	}
+	// Commit: the new slot beside the old one, synced, then the other
+	// header record, synced.
+	next := stateRecord{Gen: rec.Gen + 1, Version: d.version, TypeSize: d.typeSize, Off: nextSlotOff(rec, r.size), Slot: r.size}
+	if end := next.Off + next.Slot; end > uint64(fileSize) {
+		if err := unix.Ftruncate(fd, int64(end)); err != nil {
+			return fail(fmt.Errorf("grow the file: %w", err))
+		}
+	}
+	if err := pwriteAll(fd, region, int64(next.Off)); err != nil {
+		return fail(fmt.Errorf("write the new slot: %w", err))
+	}
+	if err := unix.Fdatasync(fd); err != nil {
+		return fail(fmt.Errorf("sync the new slot: %w", err))
+	}
+	if err := pwriteAll(fd, next.marshal(), stateRecordOff[1-which]); err != nil {
+		return fail(fmt.Errorf("write the header: %w", err))
+	}
+	if err := unix.Fdatasync(fd); err != nil {
+		return fail(fmt.Errorf("sync the header: %w", err))
+	}
+	l.log.Info("migrated state", "plugin", o.name, "path", shown, "from", rec.Version, "to", d.version)
+	return next, nil
+}
+
+// pwriteAll writes b at off.
+func pwriteAll(fd int, b []byte, off int64) error {
+	for len(b) > 0 {
+		n, err := unix.Pwrite(fd, b, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b, off = b[n:], off+int64(n)
+	}
+	return nil
+}
+
+// syncState writes the region's dirty pages to the file (msync MS_SYNC).
+func (o *object) syncState() error {
+	s := o.state
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("state file %s: %w", s.info.shown, ErrClosed)
+	}
+	return s.syncLocked(o)
+}
+
+func (s *stateMap) syncLocked(o *object) error {
+	off := s.info.vaddr - o.p.plan.MinVaddr
+	if err := unix.Msync(o.mem[off:off+s.info.Size], unix.MS_SYNC); err != nil {
+		return fmt.Errorf("state file %s: msync: %w", s.info.shown, err)
+	}
+	return nil
+}
+
+// closeState syncs the state, puts private pages back over the region
+// (unshare: the image may be parked and reused, which must neither keep
+// the file nor write into it) and closes the file, releasing its lock.
+// Without unshare (the image is about to be unmapped) it only closes.
+func (o *object) closeState(unshare bool) error {
+	s := o.state
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	if unshare && o.mem != nil {
+		errs = append(errs, s.syncLocked(o))
+		if err := o.img.Unshare(s.info.vaddr, s.info.Size); err != nil {
+			errs = append(errs, fmt.Errorf("state file %s: %w", s.info.shown, err))
+		}
+	}
+	unix.Close(s.fd)
+	s.fd = -1
+	return errors.Join(errs...)
+}
+
+// State describes the plugin's persistent state region; ok is false when
+// the plugin declares none (or is closed, or isolated).
+func (p *Plugin) State() (info StateInfo, ok bool) {
+	if p.obj == nil || p.obj.state == nil {
+		return StateInfo{}, false
+	}
+	s := p.obj.state
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return StateInfo{}, false
+	}
+	return s.info.StateInfo, true
+}
+
+// SyncState writes the plugin's state to its file and waits until it is
+// on disk (msync MS_SYNC). Close does it too. A plugin without state has
+// nothing to sync: nil. ctx is checked before the sync starts (msync
+// itself cannot be interrupted).
+func (p *Plugin) SyncState(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("loader: sync state of %s: %w", p.obj.name, err)
+	}
+	if p.obj.state == nil {
+		return nil
+	}
+	if err := p.obj.syncState(); err != nil {
+		return fmt.Errorf("loader: sync state of %s: %w", p.obj.name, err)
+	}
+	return nil
+}

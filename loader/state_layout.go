@@ -1,0 +1,74 @@
+package loader
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"io"
+
+	"github.com/runplug/runplug/elfmap"
+)
+
+// StateLayout describes an object's persistent state region as its file
+// declares it (RUNPLUG_STATE), without loading it.
+type StateLayout struct {
+	Vaddr    uint64 // the region's address relative to the load base
+	Size     uint64 // the region's size: whole pages
+	TypeSize uint64 // sizeof(TYPE)
+	Version  uint32 // the layout version
+	Migrates bool   // the object exports runplug_state_migrate
+}
+
+// ReadStateLayout returns the state region f (parsed from r) declares,
+// nil when it declares none. A region the loader would refuse is an error
+// wrapping ErrStateLayout.
+func ReadStateLayout(f *elfmap.File, r io.ReaderAt) (*StateLayout, error) {
+	if f.Dynamic == nil {
+		return nil, nil
+	}
+	var writable, readable []span
+	for _, ld := range f.Loads {
+		s := span{ld.Vaddr, ld.Vaddr + ld.Memsz}
+		if ld.Flags&elf.PF_W != 0 {
+			writable = append(writable, s)
+		}
+		if ld.Flags&elf.PF_R != 0 {
+			readable = append(readable, s)
+		}
+	}
+	reg, err := findStateRegion(f, writable, readable)
+	if err != nil || reg == nil {
+		return nil, err
+	}
+	rs, err := f.ReadRelocs(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := reg.checkRelocs(relaList(rs.Rela), relaList(rs.JmpRel), relrList(rs.Relr)); err != nil {
+		return nil, err
+	}
+	// The descriptor's bytes in the file: inside one PT_LOAD's file part.
+	var b [stateDescSize]byte
+	found := false
+	for _, ld := range f.Loads {
+		if reg.desc >= ld.Vaddr && reg.desc-ld.Vaddr <= ld.Filesz && ld.Filesz-(reg.desc-ld.Vaddr) >= stateDescSize {
+			if _, err := r.ReadAt(b[:], int64(ld.Off+(reg.desc-ld.Vaddr))); err != nil {
+				return nil, fmt.Errorf("%s: read: %w", stateDescSym, err)
+			}
+			found = true
+			break
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("%s: not in the file's bytes: %w", stateDescSym, ErrStateLayout)
+	}
+	if m := binary.LittleEndian.Uint32(b[:]); m != stateDescMagic {
+		return nil, fmt.Errorf("%s: magic %#x, want %#x: %w", stateDescSym, m, stateDescMagic, ErrStateLayout)
+	}
+	sl := &StateLayout{Vaddr: reg.vaddr, Size: reg.size, Version: binary.LittleEndian.Uint32(b[4:]), TypeSize: binary.LittleEndian.Uint64(b[8:])}
+	if sl.TypeSize == 0 || sl.TypeSize > sl.Size {
+		return nil, fmt.Errorf("%s: type size %d does not fit the %d-byte region: %w", stateDescSym, sl.TypeSize, sl.Size, ErrStateLayout)
+	}
+	_, sl.Migrates = definedSymbol(f.Dynamic, stateMigrate)
+	return sl, nil
+}
