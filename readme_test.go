@@ -191,8 +191,7 @@ func matchOutput(want, got string) bool {
 }
 
 // TestReadmeShape: README.md stays a product page (at most 300 lines), its
-// test command is the one CI runs, and every docs/ file it links exists
-// (docs/ISOLATION.md excepted until the isolation work adds it).
+// test command is the one CI runs, and every docs/ file it links exists.
 func TestReadmeShape(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
@@ -205,12 +204,15 @@ func TestReadmeShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(readme, []byte("\n    go test ./...")) || !bytes.Contains(ci, []byte("\ngo test ./...\n")) {
+	// .ci/run may set variables for the command (RUNPLUG_FULL_SURVEY=1),
+	// not change it.
+	ciTest := regexp.MustCompile(`(?m)^([A-Z_]+=\S+ )*go test \./\.\.\.$`)
+	if !bytes.Contains(readme, []byte("\n    go test ./...")) || !ciTest.Match(ci) {
 		t.Errorf("README.md's test command and .ci/run's must both be `go test ./...`")
 	}
-	for _, m := range regexp.MustCompile(`\]\((docs/[A-Z-]+\.md)\)`).FindAllSubmatch(readme, -1) {
+	for _, m := range regexp.MustCompile(`\]\((docs/[A-Za-z-]+\.md)\)`).FindAllSubmatch(readme, -1) {
 		name := string(m[1])
-		if _, err := os.Stat(name); err != nil && name != "docs/ISOLATION.md" {
+		if _, err := os.Stat(name); err != nil {
 			t.Errorf("README.md links %s: %v", name, err)
 		}
 	}

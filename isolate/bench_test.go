@@ -20,7 +20,7 @@ import (
 )
 
 // Benchmarks of isolated plugins, side by side with the same calls in
-// process (see README, Isolation):
+// process (docs/PERFORMANCE.md, Isolated):
 //
 //	go test -run '^$' -bench . -count 5 ./isolate
 

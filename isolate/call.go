@@ -152,7 +152,7 @@ func (c *hostChan) roundTrip(ctx context.Context) error {
 			post(&h.toChild, &h.childWaiting)
 		default:
 			p.kill("protocol")
-			return fmt.Errorf("isolate: channel %d: message kind %d from the child, want a result or a host call: %w", c.idx, kind, ErrProtocol)
+			return fmt.Errorf("isolate: channel %d: message kind %d from the child, want a result or a host call (a repeated or forged message): %w", c.idx, kind, ErrProtocol)
 		}
 	}
 }
@@ -169,18 +169,20 @@ func (c *hostChan) hostCall(upcall bool) error {
 	r := c.p.r
 	var fn loader.RemoteHostFunc
 	var rc *loader.RemoteCallback
-	if h.kind == opCallback {
+	// Each field once: the child may change it between a check and a use.
+	kind, handle := atomic.LoadUint32(&h.kind), atomic.LoadUint32(&h.handle)
+	if kind == opCallback {
 		var ok bool
-		if rc, ok = r.callbackByID(h.handle); !ok {
-			return fmt.Errorf("isolate: callback %d: %w", h.handle, ErrProtocol)
+		if rc, ok = r.callbackByID(handle); !ok {
+			return fmt.Errorf("isolate: callback %d, of %d passed to the plugin: %w", handle, r.ncallbacks(), ErrProtocol)
 		}
 		fn = rc.RemoteHostFunc
 	} else {
-		if int(h.handle) >= len(r.hostFns) {
-			return fmt.Errorf("isolate: host function %d: %w", h.handle, ErrProtocol)
+		if int(handle) >= len(r.hostFns) {
+			return fmt.Errorf("isolate: host function %d, of %d registered: %w", handle, len(r.hostFns), ErrProtocol)
 		}
-		fn = r.hostFns[h.handle]
-		if fn.Frame != nil && h.cbFrame == 0 {
+		fn = r.hostFns[handle]
+		if fn.Frame != nil && atomic.LoadUint32(&h.cbFrame) == 0 {
 			// The child learns a host function's general form from its
 			// first call, and sends it again with the stack arguments.
 			h.status, h.nstack, h.sretSize = statusNeedFrame, fn.StackSize/8, fn.SRetSize
@@ -196,7 +198,7 @@ func (c *hostChan) hostCall(upcall bool) error {
 		}
 		fn.Call, used = call, n
 	}
-	if rc != nil && r.released(h.handle) || fn.Call == nil {
+	if rc != nil && r.released(handle) || fn.Call == nil {
 		fn.Call, c.sretLen = freedCallback, 0
 	}
 	a := sandbox.Args{Int: h.ints, Float: h.floats}
@@ -225,7 +227,7 @@ func (c *hostChan) hostCall(upcall bool) error {
 		c.sretLen = 0
 	}
 	if pv != nil {
-		if upcall || h.foreign != 0 { // from a thread in no call: no call to end
+		if upcall || atomic.LoadUint32(&h.foreign) != 0 { // from a thread in no call: no call to end
 			c.upcallPanic(fn.Name, rc, pv)
 		} else {
 			c.panicVal, c.panicName = pv, fn.Name

@@ -51,6 +51,7 @@ const (
 // child is the child's state.
 type child struct {
 	mem   []byte
+	l     *loader.Loader
 	hdr   *header
 	req   request
 	p     *loader.Plugin
@@ -260,6 +261,7 @@ func (c *child) start(run []unix.SockFilter) reply {
 		AllowC: lo.AllowC, AllowWriteExec: lo.AllowWriteExec, TombstoneBudget: lo.TombstoneBudget,
 		KeepAfterFault: true, // the host decides about quarantine
 		BeforeCode:     tighten})
+	c.l = l
 	for i, hf := range c.req.Host {
 		if _, err := l.RegisterHostFunc(hf.Name, c.forward(i, hf)); err != nil {
 			return errReply(err)
@@ -430,8 +432,12 @@ func (ch *childChan) handle() (upcall bool) {
 		h.handle = uint32(len(c.funcs) - 1)
 		ch.text(s.Version)
 	case opClose:
-		if err := c.p.Close(); err != nil {
-			ch.fail(closeCause(err))
+		// The Loader's Close (it runs the plugin's destructors): a
+		// closed Loader unmaps the images at once, where a plugin's own
+		// Close would keep one for reuse and read its file again, an
+		// open the run filter forbids.
+		if err := c.l.Close(); err != nil {
+			ch.fail(closeCause(oneError(err)))
 		}
 		sandbox.FlushCStdio() // what the plugin printed reaches the host's pipe
 		h.kind = opResult
@@ -512,6 +518,15 @@ func (c *child) chanOfThread() *childChan {
 func readCString(dst []byte, p uint64) (n int, ok bool) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	return cString(dst, p)
+}
+
+// oneError returns the error of a join of one (the Loader's Close joins
+// its plugins'), else err.
+func oneError(err error) error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok && len(j.Unwrap()) == 1 {
+		return j.Unwrap()[0]
+	}
+	return err
 }
 
 // closeCause is the error of the child's Close without the loader's

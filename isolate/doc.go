@@ -118,7 +118,7 @@
 // permits them (Isolator.Report says what it got and why not; children
 // whose policy allows no socket share one empty network namespace,
 // "net-shared", made once by a spawner thread of its own when the host
-// may make one, rather than each making one: README, Isolation), with
+// may make one, rather than each making one: docs/ARCHITECTURE.md, Confinement), with
 // RLIMIT_AS, RLIMIT_CPU, RLIMIT_NOFILE and RLIMIT_CORE set, and
 // no_new_privs. It installs the seccomp filter before it loads the plugin
 // (so the plugin's constructors run confined): DefaultSyscalls plus

@@ -81,6 +81,13 @@ func (r *remote) callbackByID(id uint32) (*loader.RemoteCallback, bool) {
 	return r.cbs[id], true
 }
 
+// ncallbacks is the number of Callbacks passed to the plugin.
+func (r *remote) ncallbacks() int {
+	r.cbMu.Lock()
+	defer r.cbMu.Unlock()
+	return len(r.cbs)
+}
+
 // released reports whether callback id was released.
 func (r *remote) released(id uint32) bool {
 	r.cbMu.Lock()

@@ -241,18 +241,19 @@ func (r *remote) Lookup(name, version string) (loader.RemoteSymbol, error) {
 	if err := c.roundTrip(nil); err != nil {
 		return loader.RemoteSymbol{}, err
 	}
-	if h.status != statusOK {
-		if s := sentinel(h.code); s != nil {
+	if atomic.LoadUint32(&h.status) != statusOK {
+		if s := sentinel(atomic.LoadUint32(&h.code)); s != nil {
 			return loader.RemoteSymbol{}, s
 		}
 		return loader.RemoteSymbol{}, c.replyErr()
 	}
-	if int(h.handle) != len(r.syms) {
+	handle := atomic.LoadUint32(&h.handle)
+	if int(handle) != len(r.syms) {
 		p.kill("protocol")
-		return loader.RemoteSymbol{}, fmt.Errorf("isolate: handle %d, want %d: %w", h.handle, len(r.syms), ErrProtocol)
+		return loader.RemoteSymbol{}, fmt.Errorf("isolate: lookup %q: the child gave handle %d, want %d: %w", name, handle, len(r.syms), ErrProtocol)
 	}
-	ver, _, _ := readStrings2(c.data, int(h.msgLen))
-	s := loader.RemoteSymbol{Handle: h.handle, Symbol: loader.Symbol{Name: name, Addr: uintptr(h.symAddr), Size: h.symSize, Func: h.symFunc != 0, Version: ver}}
+	ver, _, _ := readStrings2(c.data, int(atomic.LoadUint32(&h.msgLen)))
+	s := loader.RemoteSymbol{Handle: handle, Symbol: loader.Symbol{Name: name, Addr: uintptr(h.symAddr), Size: h.symSize, Func: h.symFunc != 0, Version: ver}}
 	r.syms = append(r.syms, key)
 	r.info = append(r.info, s)
 	return s, nil

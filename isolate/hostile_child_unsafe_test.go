@@ -46,6 +46,7 @@ func installHostileChild() bool {
 func hostileHook(mode string, rng *rand.Rand) func(hookStep, *child, *childChan) {
 	var mu sync.Mutex
 	var scribbling atomic.Bool
+	var flipping sync.WaitGroup
 	return func(step hookStep, c *child, ch *childChan) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -85,6 +86,22 @@ func hostileHook(mode string, rng *rand.Rand) func(hookStep, *child, *childChan)
 			}()
 		case mode == "nul" && step == hookReply:
 			scribbling.Store(false)
+		case mode == "flip" && step == hookHostCall:
+			// The handle flips between its own value and one far out of
+			// range while the host reads it, until the call's reply.
+			scribbling.Store(true)
+			handle := ch.h.handle
+			flipping.Add(1)
+			go func() {
+				defer flipping.Done()
+				for scribbling.Load() {
+					atomic.StoreUint32(&ch.h.handle, 0xffff)
+					atomic.StoreUint32(&ch.h.handle, handle)
+				}
+			}()
+		case mode == "flip" && step == hookReply:
+			scribbling.Store(false)
+			flipping.Wait() // its last store is done before the reply
 		case mode == "fuzz":
 			scribble(rng, ch)
 		}
@@ -195,7 +212,9 @@ func TestHostileLoadReply(t *testing.T) {
 }
 
 // TestHostileRepeatedReply: a reply posted twice ends the call with a
-// protocol error that says so; the host survives.
+// protocol error that says so (the counter jumps by two, or the second
+// post shows at the next exchange as a message with the request still in
+// it); the host survives.
 func TestHostileRepeatedReply(t *testing.T) {
 	l, _ := hostileLoader(t, "repeat:1", Options{})
 	p, err := l.Load(plugintest.Build(t, "isolate_host"))
@@ -232,6 +251,27 @@ func TestHostileNulRewrite(t *testing.T) {
 	}
 	if n := longest.Load(); n != 11 {
 		t.Fatalf("the host function saw a string of %d bytes, want 11", n)
+	}
+}
+
+// TestHostileHandleFlip: a thread of the child flips a host call's
+// handle between its own and 65535 while the host checks and uses it: the host
+// reads it once, so every call either runs host_add or ends with a
+// protocol error naming the handle, never an index out of range.
+func TestHostileHandleFlip(t *testing.T) {
+	l, _ := hostileLoader(t, "flip:1", Options{})
+	p, err := l.Load(plugintest.Build(t, "isolate_host"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 300; i++ {
+		r, err := callNamed(context.Background(), p, "call_add", sandbox.Args{Int: [6]uint64{2, 3}})
+		if errors.Is(err, ErrProtocol) && strings.Contains(err.Error(), "host function 65535") {
+			return // the child is killed: the host survived and named it
+		}
+		if err != nil || r.Int != 6 {
+			t.Fatalf("call_add with a flipping handle = %d, %v; want 6 or a protocol error naming host function 65535", r.Int, err)
+		}
 	}
 }
 

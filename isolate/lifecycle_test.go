@@ -52,7 +52,12 @@ func TestMain(m *testing.M) {
 		os.Stdin.Read(make([]byte, 1)) // until killed
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if n := sandbox.LocksHeldAtRecovery(); n != 0 && code == 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: %d recovered faults or deadlines found a runplug lock held\n", n)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 // TestHostKilledLeavesNoChild: a host killed with SIGKILL leaves no child:

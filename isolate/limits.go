@@ -15,10 +15,17 @@ import (
 	"github.com/runplug/runplug/sandbox"
 )
 
-// loadRoom is the address space a load needs beyond what the child's
-// runtime holds when it confines itself: the plugin's images, their
-// guards, and the runtime's growth meanwhile.
-const loadRoom = 256 << 20
+const (
+	// loadRoom is the address space a load needs beyond what the child's
+	// runtime holds when it confines itself: the plugin's images, their
+	// guards, and the runtime's growth meanwhile.
+	loadRoom = 256 << 20
+	// needSlack is added to the figure a too-small Memory's error asks
+	// for: another child's runtime may hold a few more threads when it
+	// confines itself (8 MiB of stack each; two children of the same
+	// host differ by 8 to 24 MiB), and the figure must still do for it.
+	needSlack = 64 << 20
+)
 
 // applyLimits sets the child's resource limits: address space (and, as
 // large, the biggest file it may write: a memfd or tmpfs file counts
@@ -29,12 +36,11 @@ func applyLimits(pol Policy) error {
 		mem = DefaultMemory
 	}
 	// Refused below half the room a load needs; the figure asked for is
-	// the whole room, rounded up to 64 MiB, so that it still does when
-	// the runtime holds a little more in the next child.
+	// the whole room and needSlack, so that it still does when the
+	// runtime holds a little more in the next child.
 	if used, ok := addressSpace(); ok && mem < used+loadRoom/2 {
-		const round = 64 << 20
 		return fmt.Errorf("Policy.Memory of %d MiB is too small: the child's runtime holds %d MiB of address space before the load; at least %d MiB are needed",
-			mem>>20, used>>20, ((used+loadRoom+round-1)/round*round)>>20)
+			mem>>20, used>>20, (used+loadRoom+needSlack+(1<<20)-1)>>20)
 	}
 	if err := unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: mem, Max: mem}); err != nil {
 		return fmt.Errorf("RLIMIT_AS: %w", err)

@@ -6,6 +6,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -168,5 +171,29 @@ func TestOutputFlood(t *testing.T) {
 	}
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
 		t.Errorf("the host allocated %d bytes while copying %d MiB of output, want under 8 MiB", grew, mib)
+	}
+}
+
+// TestChildStdioDescriptors: the child's standard output and error are
+// pipes (which the host copies), never a descriptor of the host's own,
+// and its standard input is /dev/null.
+func TestChildStdioDescriptors(t *testing.T) {
+	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Stdout: io.Discard, Stderr: io.Discard})})
+	defer l.Close()
+	p := load(t, l, "iso_output")
+	pid := isolate.PluginPid(p)
+	for fd, want := range map[int]string{0: "/dev/null", 1: "pipe:", 2: "pipe:"} {
+		got, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(got, want) {
+			t.Errorf("child's descriptor %d is %q, want %s", fd, got, want)
+		}
+		if want == "pipe:" {
+			if mine, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); err == nil && mine == got {
+				t.Errorf("child's descriptor %d is the host's own (%s)", fd, got)
+			}
+		}
 	}
 }

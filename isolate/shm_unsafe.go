@@ -37,8 +37,8 @@ const (
 	// call's result, the child awaiting a host function's result, and
 	// the child's serving thread awaiting the next request after a call
 	// (the host reuses the channel released last, see acquire, so a
-	// caller in a loop finds its serving thread awake; README,
-	// Isolation, has the figures).
+	// caller in a loop finds its serving thread awake; docs/PERFORMANCE.md,
+	// Isolated, has the figures).
 	waitSpin   = 50 * time.Microsecond
 	yieldEvery = 16
 	spinCheck  = 8 // loads between clock reads

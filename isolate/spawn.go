@@ -102,7 +102,7 @@ var netCalls = []string{"socket", "socketpair", "io_uring_setup"}
 // namespace it cannot configure (it has no capability in the namespace's
 // owner, the host's user namespace) and shares with other children that
 // cannot make sockets either is the same boundary as one of its own, and
-// costs nothing per child (README, Isolation, has the figures).
+// costs nothing per child (docs/PERFORMANCE.md, Isolated, has the figures).
 func sharedNet(pol Policy) bool {
 	if pol.NoSeccomp {
 		return false

@@ -159,3 +159,46 @@ func TestNoLockHeldAcrossPluginCode(t *testing.T) {
 		})
 	}
 }
+
+// A constructor or destructor that never returns is interrupted at the
+// deadline of LoadContext or CloseContext; the Loader is not left held:
+// the same process loads, calls and closes plugins afterwards.
+func TestConstructorsAndDestructorsUnderContext(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), hangBound)
+	defer cancel()
+	l := New(Options{})
+	bounded(ctx, t, "LoadContext of a spinning constructor", func() {
+		lctx, c := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer c()
+		p, err := l.LoadContext(lctx, plugintest.Build(t, "spin_ctor"))
+		if !errors.Is(err, sandbox.ErrDeadline) || p != nil {
+			t.Errorf("LoadContext(spin_ctor) = %v, %v; want a deadline error", p, err)
+		}
+	})
+	bounded(ctx, t, "CloseContext of a spinning destructor", func() {
+		p, err := l.Load(plugintest.Build(t, "spin_dtor"))
+		if err != nil {
+			t.Errorf("load spin_dtor: %v", err)
+			return
+		}
+		if got := callErr(t, p, "ping", 1); got != 2 {
+			t.Errorf("ping(1) = %d", got)
+		}
+		cctx, c := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer c()
+		if err := p.CloseContext(cctx); !errors.Is(err, sandbox.ErrDeadline) {
+			t.Errorf("CloseContext(spin_dtor) = %v, want a deadline error", err)
+		}
+		if _, err := p.Func("ping"); err == nil {
+			if _, err := callFunc(p, "ping"); err == nil {
+				t.Error("call after CloseContext succeeded")
+			}
+		}
+	})
+	afterwards(ctx, t, l)
+	bounded(ctx, t, "close the loader", func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("Loader.Close: %v", err)
+		}
+	})
+}

@@ -84,6 +84,10 @@ type Live struct {
 	memfd int
 
 	cur atomic.Pointer[liveVersion]
+	// handing is closed when a handover (live_handover.go) ends; nil
+	// when none is under way. Calls refused by the closing old version
+	// wait for it, then go again.
+	handing atomic.Pointer[chan struct{}]
 
 	mu      sync.Mutex // serialises reloads, bindings and Close
 	binders []liveBinding
@@ -95,6 +99,10 @@ type Live struct {
 type liveVersion struct {
 	p   *Plugin
 	gen uint64
+	// build is a descriptor of the file p was loaded from (checked to be
+	// the same file), from which a failed handover loads it again; -1
+	// when there is none.
+	build int
 }
 
 // liveBinding is a binding through a Live (live_bind.go): prepare makes
@@ -129,7 +137,7 @@ func (l *Loader) LoadLive(ctx context.Context, path string, o LiveOptions) (*Liv
 		lv.closeMemfd()
 		return nil, err
 	}
-	lv.cur.Store(&liveVersion{p: p, gen: 1})
+	lv.cur.Store(&liveVersion{p: p, gen: 1, build: keepBuild(abs, p)})
 	if o.Watch {
 		if lv.watch, err = lv.startWatch(); err != nil {
 			p.Close()
@@ -215,15 +223,17 @@ func (lv *Live) reload(ctx context.Context, watch bool) (ReloadEvent, error) {
 		return fail(ErrClosed)
 	}
 	p, err := lv.l.load(ctx, lv.path, lv.src)
+	if errors.Is(err, ErrStateBusy) && errors.Is(err, ErrMigration) && lv.cur.Load().build >= 0 {
+		// Another layout, and the serving version holds the file.
+		return lv.handover(ctx, ev, start, fail)
+	}
 	if err != nil {
 		return fail(err)
 	}
-	publish := make([]func(), len(lv.binders))
-	for i, b := range lv.binders {
-		if publish[i], err = b.prepare(p); err != nil {
-			p.Close()
-			return fail(err)
-		}
+	publish, err := lv.prepare(p)
+	if err != nil {
+		p.Close()
+		return fail(err)
 	}
 	// The swap: every binding, then the version. A call that still
 	// reaches the old version either runs before Close (below) waits for
@@ -232,7 +242,8 @@ func (lv *Live) reload(ctx context.Context, watch bool) (ReloadEvent, error) {
 		pub()
 	}
 	old := lv.cur.Load()
-	lv.cur.Store(&liveVersion{p: p, gen: old.gen + 1})
+	lv.cur.Store(&liveVersion{p: p, gen: old.gen + 1, build: keepBuild(lv.path, p)})
+	closeBuild(old)
 	ev.Generation = old.gen + 1
 	ev.Swap = time.Since(start)
 	drained := make(chan error, 1)
@@ -265,7 +276,22 @@ func (lv *Live) Close() error {
 	if w != nil {
 		w.stop()
 	}
-	err := lv.cur.Load().p.Close()
+	v := lv.cur.Load()
+	err := v.p.Close()
+	closeBuild(v)
 	lv.closeMemfd()
 	return err
+}
+
+// prepare makes every binding for p; the functions it returns publish
+// them.
+func (lv *Live) prepare(p *Plugin) ([]func(), error) {
+	publish := make([]func(), len(lv.binders))
+	for i, b := range lv.binders {
+		var err error
+		if publish[i], err = b.prepare(p); err != nil {
+			return nil, err
+		}
+	}
+	return publish, nil
 }

@@ -17,6 +17,7 @@ import (
 type liveCell[F any] struct {
 	cur  atomic.Pointer[liveFn[F]]
 	bind func(*Plugin) (F, error)
+	lv   *Live
 }
 
 // liveFn is a binding's function in one version.
@@ -24,7 +25,7 @@ type liveFn[F any] struct{ fn F }
 
 // liveBind adds a binding made by bind to lv.
 func liveBind[F any](lv *Live, bind func(*Plugin) (F, error)) (*liveCell[F], error) {
-	c := &liveCell[F]{bind: bind}
+	c := &liveCell[F]{bind: bind, lv: lv}
 	if err := lv.bind(c); err != nil {
 		return nil, err
 	}
@@ -41,10 +42,21 @@ func (c *liveCell[F]) prepare(p *Plugin) (func(), error) {
 }
 
 // again reports whether a call through f that failed with err should be
-// made again: a reload replaced f and the call was refused because f's
-// version is closing (ErrClosed: the function did not run).
+// made again: the call was refused because f's version is closing
+// (ErrClosed: the function did not run) and a reload replaced f, or a
+// handover is under way (then it waits for its end).
 func (c *liveCell[F]) again(f *liveFn[F], err error) bool {
-	return errors.Is(err, ErrClosed) && c.cur.Load() != f
+	if !errors.Is(err, ErrClosed) {
+		return false
+	}
+	if c.cur.Load() != f {
+		return true
+	}
+	if h := c.lv.handing.Load(); h != nil {
+		<-*h
+		return true
+	}
+	return false
 }
 
 // LiveFunc is a function of a Live plugin (Live.Func): Call reaches the

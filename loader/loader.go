@@ -116,6 +116,10 @@ type Loader struct {
 	tombSz   uint64
 	initSeq  uint64
 	codeRan  bool // BeforeCode has succeeded
+	// opCtx is the context of the LoadContext or CloseContext in
+	// progress (l.mu held), nil for none: constructors and destructors
+	// run under it (object.go ctorCtx).
+	opCtx context.Context
 
 	host hostTable // RegisterHostFunc's functions (hostfunc.go)
 	dl   dlState   // dynamic-linker services for plugin code (dltable.go)
@@ -365,9 +369,17 @@ func (l *Loader) Load(path string) (*Plugin, error) {
 	return l.load(context.Background(), path, stateSource{})
 }
 
+// LoadContext is Load with the plugin's constructors (and those of the
+// libraries it needs) bounded by ctx: one still running when ctx is done
+// is interrupted, as CallContext interrupts a call, and the load fails
+// with an error wrapping sandbox.ErrDeadline, leaving nothing loaded. (An
+// isolated load has its own bounds; ctx is not used for it.)
+func (l *Loader) LoadContext(ctx context.Context, path string) (*Plugin, error) {
+	return l.load(ctx, path, stateSource{})
+}
+
 // load is Load, with the state file of LoadWith. The context bounds the
-// state migration (the one step that runs plugin code the host chose not
-// to run in a constructor).
+// constructors and destructors it runs, and the state migration.
 func (l *Loader) load(ctx context.Context, path string, st stateSource) (*Plugin, error) {
 	if l.opts.Isolation != nil {
 		if st.path != "" {
@@ -377,6 +389,8 @@ func (l *Loader) load(ctx context.Context, path string, st stateSource) (*Plugin
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.opCtx = ctx
+	defer func() { l.opCtx = nil }()
 	if l.closed {
 		return nil, fmt.Errorf("loader: load %s: %w", path, ErrClosed)
 	}
@@ -426,6 +440,12 @@ func (l *Loader) load(ctx context.Context, path string, st stateSource) (*Plugin
 // mapping; it is not retained. $ORIGIN in its DT_RUNPATH is unknown, so
 // such entries are skipped.
 func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
+	return l.loadBytes(context.Background(), name, image, stateSource{})
+}
+
+// loadBytes is LoadBytes with the state source of a Live's fallback
+// (live_handover.go).
+func (l *Loader) loadBytes(ctx context.Context, name string, image []byte, st stateSource) (*Plugin, error) {
 	if l.opts.Isolation != nil {
 		return l.startRemote("", name, image) // remote.go
 	}
@@ -449,7 +469,7 @@ func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loader: load %s: %w", name, err)
 	}
-	return l.finishLoad(context.Background(), root, stateSource{})
+	return l.finishLoad(ctx, root, st)
 }
 
 // finishLoad loads root's dependencies, links and initialises everything
@@ -457,11 +477,11 @@ func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
 // mapped from st before its constructors run. On error everything new is
 // released. l.mu is held.
 func (l *Loader) finishLoad(ctx context.Context, root *object, st stateSource) (*Plugin, error) {
+	root.inst = newInstance(root)
 	var attach func() error
 	if root.p.state != nil {
 		attach = func() error { return l.attachState(ctx, root, st) }
 	}
-	root.inst = newInstance(root)
 	if err := l.loadNew(root, attach); err != nil {
 		l.log.Debug("load failed", "plugin", root.name, "path", root.path, "error", err)
 		return nil, fmt.Errorf("loader: load %s: %w", root.name, err)
@@ -794,7 +814,11 @@ func (l *Loader) reuseTomb(p *parsed, path, name string) *object {
 // Close closes every plugin the Loader loaded (see Plugin.Close), then
 // releases the address space its tombstones kept reserved. Later loads
 // fail with ErrClosed. It is safe to call twice.
-func (l *Loader) Close() error {
+func (l *Loader) Close() error { return l.CloseContext(context.Background()) }
+
+// CloseContext is Close with every destructor it runs bounded by ctx (see
+// Plugin.CloseContext).
+func (l *Loader) CloseContext(ctx context.Context) error {
 	l.mu.Lock()
 	l.closed = true
 	pls := make([]*Plugin, 0, len(l.plugins))
@@ -805,11 +829,12 @@ func (l *Loader) Close() error {
 	sort.Slice(pls, func(i, j int) bool { return pls[i].seq > pls[j].seq })
 	var errs []error
 	for _, p := range pls {
-		if err := p.Close(); err != nil {
+		if err := p.CloseContext(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	l.mu.Lock()
+	l.opCtx = ctx
 	if err := l.closeResident(); err != nil {
 		errs = append(errs, err)
 	}
@@ -818,6 +843,7 @@ func (l *Loader) Close() error {
 	}
 	l.tombs, l.tombSz = nil, 0
 	l.files = map[fileKey]*parsed{}
+	l.opCtx = nil
 	l.mu.Unlock()
 	l.host.close()
 	return errors.Join(errs...)

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
@@ -28,8 +29,8 @@ type object struct {
 	dl          sandbox.DLObject   // its entry in the object table from link to retirement (dltable.go)
 	late        *relocEnv          // relocation pass waiting for linkTLS (TPOFF, TLSDESC), else nil
 	deps        []*object          // direct dependencies (DT_NEEDED that are not host libraries)
-	scope       []*object          // lookup scope: itself, then its dependencies breadth-first
 	state       *stateMap          // a plugin's mapped persistent state (state.go), else nil
+	scope       []*object          // lookup scope: itself, then its dependencies breadth-first
 
 	shared bool      // a dependency, shared by the Loader's plugins (or an instance's: inst)
 	key    fileKey   // the file identity (zero for LoadBytes)
@@ -141,11 +142,6 @@ func (l *Loader) link(o *object) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.name, err)
 	}
-	if st := o.p.state; st != nil {
-		if err := st.checkRelocs(tabs.rela, tabs.jmprel, tabs.relr); err != nil {
-			return &RefusedError{Path: o.name, Err: err}
-		}
-	}
 	if err := env.relocate(tabs); err != nil {
 		return err
 	}
@@ -248,7 +244,7 @@ func (o *object) callArray(what string, vaddr, n uint64, reverse bool, args *san
 			continue
 		}
 		// The name is formatted only on failure: loads stay cheap.
-		if _, err := sandbox.Call(uintptr(o.base+rel), args); err != nil {
+		if _, err := sandbox.CallContext(o.l.ctorCtx(), uintptr(o.base+rel), args); err != nil {
 			return fmt.Errorf("%s[%d] of %s at %#x: %w", what, i, o.name, rel, err)
 		}
 	}
@@ -260,10 +256,20 @@ func (o *object) callCtor(what string, vaddr uint64, args *sandbox.Args) error {
 	if o.l.noExec {
 		return nil
 	}
-	if _, err := sandbox.Call(uintptr(o.base+vaddr), args); err != nil {
+	if _, err := sandbox.CallContext(o.l.ctorCtx(), uintptr(o.base+vaddr), args); err != nil {
 		return fmt.Errorf("%s of %s at %#x: %w", what, o.name, vaddr, err)
 	}
 	return nil
+}
+
+// ctorCtx is the context constructors and destructors run under: the
+// LoadContext's or CloseContext's in progress, else one that is never
+// done (CallContext then costs what Call does). l.mu is held.
+func (l *Loader) ctorCtx() context.Context {
+	if l.opCtx != nil {
+		return l.opCtx
+	}
+	return context.Background()
 }
 
 // symbolAddr returns the absolute address of o's symbol i (calling the

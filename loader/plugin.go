@@ -334,15 +334,22 @@ func (p *Plugin) Quarantined() bool { return p.flags.Load()&stQuarantined != 0 }
 // goroutine) cannot close the plugin: waiting for that call would never
 // end. Close then returns an error wrapping sandbox.ErrCloseInCall and
 // leaves the plugin open; close it after the call returns.
-func (p *Plugin) Close() error {
+func (p *Plugin) Close() error { return p.CloseContext(context.Background()) }
+
+// CloseContext is Close with the plugin's destructors (and those of the
+// libraries it alone held) bounded by ctx: one still running when ctx is
+// done is interrupted, as CallContext interrupts a call, and Close
+// returns an error wrapping sandbox.ErrDeadline; the plugin is closed all
+// the same. (An isolated plugin's Close has its own bounds.)
+func (p *Plugin) CloseContext(ctx context.Context) error {
 	if p.gate.InCall() || p.remoteInHostCall() {
 		return fmt.Errorf("loader: close %s: %w", p.obj.name, sandbox.ErrCloseInCall)
 	}
-	p.closeOnce.Do(func() { p.closeErr = p.close() })
+	p.closeOnce.Do(func() { p.closeErr = p.close(ctx) })
 	return p.closeErr
 }
 
-func (p *Plugin) close() error {
+func (p *Plugin) close(ctx context.Context) error {
 	if p.host != nil {
 		return p.closeHost()
 	}
@@ -362,6 +369,9 @@ func (p *Plugin) close() error {
 	l := p.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	prev := l.opCtx // Loader.CloseContext's, when it closes this plugin
+	l.opCtx = ctx
+	defer func() { l.opCtx = prev }()
 	if l.isResident(p.obj) {
 		// DF_1_NODELETE: the instance stays until the Loader closes.
 		delete(l.plugins, p)

@@ -40,7 +40,9 @@ type stateRegion struct {
 }
 
 // findStateRegion returns f's state region, nil when it declares none.
-// An object that declares one badly is refused (ErrStateLayout).
+// An object that declares one badly is refused (ErrStateLayout); what
+// its relocation tables write is checked once they are mapped
+// (checkRelocs).
 func findStateRegion(f *elfmap.File, writable, readable []span) (*stateRegion, error) {
 	d := f.Dynamic
 	region, hasRegion := definedSymbol(d, stateSymbol)
@@ -77,53 +79,30 @@ func findStateRegion(f *elfmap.File, writable, readable []span) (*stateRegion, e
 	return r, nil
 }
 
-// relaSeq is a relocation table, in place (elfmap.RelaView) or decoded
-// (relaList).
-type relaSeq interface {
-	Len() int
-	At(i int) elfmap.Rela
-}
-
-type relaList []elfmap.Rela
-
-func (l relaList) Len() int             { return len(l) }
-func (l relaList) At(i int) elfmap.Rela { return l[i] }
-
-type relrList []uint64
-
-func (l relrList) Len() int        { return len(l) }
-func (l relrList) At(i int) uint64 { return l[i] }
-
-// checkRelocs refuses an object one of whose relocations writes into the
-// state region (its bytes are the state file's, not the object's) or the
-// descriptor (read before the constructors, it must be the file's
-// constant). The loader checks the tables in place before applying them.
-func (r *stateRegion) checkRelocs(rela, jmprel relaSeq, relr interface {
-	Len() int
-	At(i int) uint64
-}) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%s: %s: %w", stateSymbol, fmt.Sprintf(format, args...), ErrStateLayout)
-	}
+// checkRelocs refuses a state region that a relocation of t writes
+// into, or whose descriptor one writes into: the region's bytes are the
+// state file's, not the object's, and the descriptor is read as the
+// file's constant.
+func (r *stateRegion) checkRelocs(t relocTables) error {
 	hit := func(table string, i int, off uint64) error {
 		if overlaps(off, 8, r.vaddr, r.size) || overlaps(off, 8, r.desc, stateDescSize) {
-			return bad("relocation %s[%d] writes at %#x", table, i, off)
+			return fmt.Errorf("%s: relocation %s[%d] writes at %#x: %w", stateSymbol, table, i, off, ErrStateLayout)
 		}
 		return nil
 	}
-	for _, t := range [...]struct {
+	for _, tab := range [...]struct {
 		name string
-		rs   relaSeq
-	}{{"DT_RELA", rela}, {"DT_JMPREL", jmprel}} {
-		for i, n := 0, t.rs.Len(); i < n; i++ {
-			if err := hit(t.name, i, t.rs.At(i).Off); err != nil {
+		v    elfmap.RelaView
+	}{{"DT_RELA", t.rela}, {"DT_JMPREL", t.jmprel}} {
+		for i := 0; i < tab.v.Len(); i++ {
+			if err := hit(tab.name, i, tab.v.At(i).Off); err != nil {
 				return err
 			}
 		}
 	}
 	var where uint64
-	for i, n := 0, relr.Len(); i < n; i++ {
-		ent := relr.At(i)
+	for i := 0; i < t.relr.Len(); i++ {
+		ent := t.relr.At(i)
 		if ent&1 == 0 {
 			if err := hit("DT_RELR", i, ent); err != nil {
 				return err
@@ -207,9 +186,16 @@ type stateInfoInternal struct {
 // relocation and before the constructors. l.mu is held.
 func (l *Loader) attachState(ctx context.Context, o *object, src stateSource) (err error) {
 	r := o.p.state
-	d, err := o.stateDesc()
+	tabs, err := tablesIn(o.p.file.Dynamic, o.mem, o.p.plan.MinVaddr)
 	if err != nil {
 		return err
+	}
+	if err := r.checkRelocs(tabs); err != nil {
+		return &RefusedError{Path: o.path, Err: err}
+	}
+	d, err := o.stateDesc()
+	if err != nil {
+		return &RefusedError{Path: o.path, Err: err}
 	}
 	fd, shown, err := openStateFile(src, o.name)
 	if err != nil {
@@ -406,6 +392,9 @@ func (l *Loader) migrateState(ctx context.Context, o *object, fd int, shown stri
 	region := o.mem[r.vaddr-o.p.plan.MinVaddr:][:r.size]
 	clear(region)
 	if !l.noExec {
+		if err := l.beforeCode(); err != nil {
+			return fail(err)
+		}
 		args := sandbox.Args{Int: [6]uint64{uint64(rec.Version), mappedAddr(old), rec.TypeSize, o.base + r.vaddr, d.typeSize}}
 		leave := l.dl.enter()
 		res, err := sandbox.CallContext(ctx, uintptr(o.base+sym.Value), &args)

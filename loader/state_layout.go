@@ -40,11 +40,20 @@ func ReadStateLayout(f *elfmap.File, r io.ReaderAt) (*StateLayout, error) {
 	if err != nil || reg == nil {
 		return nil, err
 	}
-	rs, err := f.ReadRelocs(r)
-	if err != nil {
-		return nil, err
+	var tabs [3][]byte
+	for i, t := range [...]elfmap.Table{f.Dynamic.RelaTab, f.Dynamic.JmpRelTab, f.Dynamic.RelrTab} {
+		if t.Size == 0 {
+			continue
+		}
+		if uint64(f.Size) < t.Size || t.Off > uint64(f.Size)-t.Size {
+			return nil, fmt.Errorf("relocation table [%#x,+%#x) beyond the file: %w", t.Off, t.Size, elfmap.ErrMalformed)
+		}
+		tabs[i] = make([]byte, t.Size)
+		if _, err := r.ReadAt(tabs[i], int64(t.Off)); err != nil {
+			return nil, fmt.Errorf("read a relocation table: %w", err)
+		}
 	}
-	if err := reg.checkRelocs(relaList(rs.Rela), relaList(rs.JmpRel), relrList(rs.Relr)); err != nil {
+	if err := reg.checkRelocs(relocTables{rela: tabs[0], jmprel: tabs[1], relr: tabs[2]}); err != nil {
 		return nil, err
 	}
 	// The descriptor's bytes in the file: inside one PT_LOAD's file part.

@@ -6,7 +6,7 @@
 // the namespaces at the fork instead (CLONE_NEWUSER in SysProcAttr) makes
 // os/exec copy the whole host rather than vfork it (the child must wait
 // for its uid map), so a host with a big heap would pay in proportion on
-// every start (figures: README, Isolation).
+// every start (figures: docs/PERFORMANCE.md, Isolated).
 //
 // The constructor acts only when RP_NS_ENV is set ("FLAGS:PPID", FLAGS in
 // hex: the CLONE_NEW* flags to unshare; PPID: the pid of the host that

@@ -153,7 +153,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	if err := registerBuiltins(l, stderr); err != nil {
 		return fail(stderr, fmt.Errorf("call %s: %w", path, err))
 	}
-	p, err := loadForCall(l, objectArg(path), *stateFile)
+	p, err := loadForCall(ctx, l, objectArg(path), *stateFile)
 	if err != nil {
 		return callFailed(stderr, fmt.Sprintf("call %s: load", path), err)
 	}

@@ -184,7 +184,7 @@ func TestCheckProgress(t *testing.T) {
 		}
 	}
 	var prog bytes.Buffer
-	opt := testCheckOptions(t, false, 10*time.Second)
+	opt := testCheckOptions(t, false, time.Minute)
 	opt.progress = &prog
 	if _, err := check([]string{dir}, opt); err != nil {
 		t.Fatal(err)
@@ -192,8 +192,10 @@ func TestCheckProgress(t *testing.T) {
 	if got := prog.String(); !strings.Contains(got, "\rcheck: 1/2 objects") || !strings.Contains(got, "\rcheck: 2/2 objects") {
 		t.Errorf("progress %q, want counts up to 2/2", got)
 	}
-	code, _, errs := runCmd(t, "check", dir)
-	if code != exitOK || errs != "" {
-		t.Errorf("check to a pipe: exit %d, stderr %q, want nothing on stderr", code, errs)
+	// The verdicts do not matter here (a loaded machine may time a child
+	// out): only that a pipe gets no progress.
+	_, out, errs := runCmd(t, "check", "--timeout", "1m", dir)
+	if errs != "" || !strings.Contains(out, "2 shared objects") {
+		t.Errorf("check to a pipe: stdout %q, stderr %q, want the report alone", out, errs)
 	}
 }

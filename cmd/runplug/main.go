@@ -11,10 +11,11 @@
 // may be a name without a slash ("libz.so.1"): unless a file of that name
 // is in the current directory, it is searched for as dlopen does.
 // `runplug help` lists the commands; `runplug help COMMAND` (or
-// `runplug COMMAND --help`) says what one takes. Flags come before the
-// positional arguments (so that a negative integer argument of call is
-// never taken for a flag). --log-level is accepted before the command as
-// well as among its flags.
+// `runplug COMMAND --help`) says what one takes (docs/CLI.md says the
+// same with examples). Flags come before the positional arguments (so that
+// a negative integer argument of call is never taken for a flag); a flag
+// after them is refused with a message that says so. --log-level is
+// accepted before the command as well as among its flags.
 //
 // Exit status: 0 success, 1 error (one line on standard error), 2 usage
 // error, 3 the called plugin faulted (call only).

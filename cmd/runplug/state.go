@@ -16,12 +16,12 @@ import (
 const stateUsage = "map the plugin's persistent state (RUNPLUG_STATE) from `FILE`, created zero-filled on first use"
 
 // loadForCall loads path for call: with its state mapped from stateFile
-// when one is given.
-func loadForCall(l *loader.Loader, path, stateFile string) (*loader.Plugin, error) {
+// when one is given, a state migration bounded by ctx (--timeout).
+func loadForCall(ctx context.Context, l *loader.Loader, path, stateFile string) (*loader.Plugin, error) {
 	if stateFile == "" {
 		return l.Load(path)
 	}
-	return l.LoadWith(context.Background(), path, loader.LoadOptions{StateFile: stateFile})
+	return l.LoadWith(ctx, path, loader.LoadOptions{StateFile: stateFile})
 }
 
 // StateReport is inspect's description of a persistent state region.

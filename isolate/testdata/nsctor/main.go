@@ -1,7 +1,7 @@
 //go:build linux && cgo
 
 // Command nsctor measures the other way for a child to get its
-// namespaces (README, Isolation, what it costs): not CLONE_NEWUSER at the
+// namespaces (docs/PERFORMANCE.md, Isolated, Start): not CLONE_NEWUSER at the
 // fork, which makes os/exec fork the whole host, but a C constructor in
 // the child that runs before the Go runtime starts (the process is still
 // single-threaded) and calls unshare and writes its own uid and gid maps,

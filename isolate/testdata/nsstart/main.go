@@ -1,8 +1,8 @@
 //go:build linux
 
 // Command nsstart measures what each new namespace adds to starting a
-// process with os/exec, as isolate starts its children (README,
-// Isolation, what it costs):
+// process with os/exec, as isolate starts its children (docs/PERFORMANCE.md,
+// Isolated, Start):
 //
 //	go run ./isolate/testdata/nsstart [-n 60] [-heap 0] [-gap 0] [program]
 //
