@@ -5,7 +5,10 @@ package isolate_test
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"os"
+	"syscall"
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/isolate"
@@ -178,4 +181,30 @@ func Example_output() {
 	}
 	fmt.Print(out.String())
 	// Output: hello from the child
+}
+
+// Example_forbiddenSyscall shows what a host sees when an isolated plugin
+// breaks a rule: libc's kill aimed at the host (here, this process) stops
+// the child at the system call, and the error names it; the host carries
+// on, and the plugin is quarantined until Restart.
+func Example_forbiddenSyscall() {
+	iso := isolate.New(isolate.Options{Policy: isolate.Policy{Threads: 64, Memory: 4 << 30}})
+	l := loader.New(loader.Options{Isolation: iso})
+	defer l.Close()
+	libc, err := l.Load("libc.so.6")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	kill, err := libc.Func("kill")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, err = kill.Call(uint64(os.Getpid()), uint64(syscall.SIGKILL))
+	var se *isolate.SyscallError
+	if errors.As(err, &se) {
+		fmt.Println(se.Arch, se.Name, errors.Is(err, isolate.ErrForbiddenSyscall))
+	}
+	// Output: x86_64 kill true
 }

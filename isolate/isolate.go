@@ -86,6 +86,16 @@ type Policy struct {
 	NoSeccomp bool
 }
 
+// Defaults of Policy's limits (docs/ISOLATION.md, Resources).
+const (
+	// DefaultMemory is the child's address space when Policy.Memory is
+	// 0: the Go runtime reserves address space generously.
+	DefaultMemory = 8 << 30
+	// DefaultThreads is the child's thread limit when Policy.Threads is
+	// 0: its runtime's threads, one per channel, and the plugin's.
+	DefaultThreads = 256
+)
+
 // RestartPolicy decides automatic restarts of a failed isolated plugin
 // (a fault, a dead child, a deadline): the next call restarts it when
 // fewer than Max restarts have happened and the backoff has passed since

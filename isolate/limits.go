@@ -15,14 +15,7 @@ import (
 	"github.com/runplug/runplug/sandbox"
 )
 
-// Defaults of Policy's limits (docs/ISOLATION.md, Resources).
 const (
-	// DefaultMemory is the child's address space when Policy.Memory is
-	// 0: the Go runtime reserves address space generously.
-	DefaultMemory = 8 << 30
-	// DefaultThreads is the child's thread limit when Policy.Threads is
-	// 0: its runtime's threads, one per channel, and the plugin's.
-	DefaultThreads = 256
 	// loadRoom is the address space a load needs beyond what the child's
 	// runtime holds when it confines itself: the plugin's images, their
 	// guards, and the runtime's growth meanwhile.
@@ -42,7 +35,10 @@ func applyLimits(pol Policy) error {
 	if mem == 0 {
 		mem = DefaultMemory
 	}
-	if used, ok := addressSpace(); ok && mem < used+loadRoom {
+	// Refused below half the room a load needs; the figure asked for is
+	// the whole room and needSlack, so that it still does when the
+	// runtime holds a little more in the next child.
+	if used, ok := addressSpace(); ok && mem < used+loadRoom/2 {
 		return fmt.Errorf("Policy.Memory of %d MiB is too small: the child's runtime holds %d MiB of address space before the load; at least %d MiB are needed",
 			mem>>20, used>>20, (used+loadRoom+needSlack+(1<<20)-1)>>20)
 	}

@@ -175,3 +175,61 @@ func TestNamespacesRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestChildCredentials: in every namespace configuration the child holds
+// no capability (effective, permitted, bounding, ambient), has
+// no_new_privs, and a root host's child runs as the uid the Report
+// names, a uid of its own (two children, two uids), none of root's groups.
+func TestChildCredentials(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		pol  isolate.Policy
+	}{
+		{"default", isolate.Policy{}},
+		{"no-namespaces", isolate.Policy{NoNamespaces: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l, iso := newLoader(t, loader.Options{}, isolate.Options{Policy: tt.pol})
+			var uids []string
+			for range 2 {
+				pid := pidOf(t, load(t, l, "isolate_faults"))
+				b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+				if err != nil {
+					t.Fatal(err)
+				}
+				status := map[string]string{}
+				for _, line := range strings.Split(string(b), "\n") {
+					if k, v, ok := strings.Cut(line, ":"); ok {
+						status[k] = strings.Join(strings.Fields(v), " ")
+					}
+				}
+				for _, k := range []string{"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"} {
+					if k == "CapBnd" && tt.pol.NoNamespaces && os.Geteuid() != 0 {
+						// Emptying it needs CAP_SETPCAP, which neither the
+						// host nor the child has; with no_new_privs and no
+						// exec it gives nothing.
+						continue
+					}
+					if status[k] != "0000000000000000" {
+						t.Errorf("child %s = %s, want none", k, status[k])
+					}
+				}
+				if status["NoNewPrivs"] != "1" {
+					t.Errorf("child NoNewPrivs = %s", status["NoNewPrivs"])
+				}
+				rep := iso.Report()
+				if os.Geteuid() != 0 {
+					continue
+				}
+				want := fmt.Sprintf("%d %d %d %d", rep.UID, rep.UID, rep.UID, rep.UID)
+				if rep.UID == 0 || status["Uid"] != want || status["Gid"] != want || status["Groups"] != "" {
+					t.Errorf("root host's child: Uid %q, Gid %q, Groups %q; report %+v", status["Uid"], status["Gid"], status["Groups"], rep)
+				}
+				uids = append(uids, status["Uid"])
+			}
+			if len(uids) == 2 && uids[0] == uids[1] {
+				t.Errorf("two children share uid %s", uids[0])
+			}
+		})
+	}
+}

@@ -106,9 +106,13 @@ func TestOneCopyPerOpener(t *testing.T) {
 	for _, isolated := range []bool{false, true} {
 		t.Run(fmt.Sprint("isolated=", isolated), func(t *testing.T) {
 			var opts loader.Options
+			reg := reg
 			if isolated {
 				// dlopen at run time opens the module's file.
 				opts.Isolation = isolate.New(isolate.Options{Policy: isolate.Policy{AllowOpen: true}})
+				// A root host's child opens it as a uid of its own
+				// (docs/ISOLATION.md): from a directory any user reads.
+				reg = worldReadable(t, reg, filepath.Join(filepath.Dir(reg), "one_mod.so"))
 			}
 			l := loader.New(opts)
 			t.Cleanup(func() { l.Close() })
@@ -146,4 +150,26 @@ func TestOneCopyPerOpener(t *testing.T) {
 			}
 		})
 	}
+}
+
+// worldReadable copies the files to a directory any user may read and
+// returns the first copy's path.
+func worldReadable(t *testing.T, paths ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} { // TempDir's own parent is 0700 too
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(p)), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, filepath.Base(paths[0]))
 }

@@ -81,7 +81,10 @@ type Options struct {
 	// resolver or a constructor): every file of that load is open and
 	// mapped by then. Its error fails the load and is called again at the
 	// next one. Package isolate's child tightens its confinement here, so
-	// that no plugin code runs with the rights the load needed.
+	// that no plugin code runs with the rights the load needed. Once it
+	// has run, the Loader opens no file again to park a closed image
+	// (the process may no longer open files): closed images are
+	// tombstoned, and a later load of the same file maps it afresh.
 	BeforeCode func() error
 	// Isolation, when set, runs every plugin this Loader loads in a
 	// process of its own (package isolate) instead of the host's address
@@ -767,7 +770,9 @@ func (l *Loader) retire(o *object) {
 	// the same file can reuse it once it is the oldest tombstone, due for
 	// release anyway; without a pristine copy it is dropped for good.
 	park := o.img.Tombstone
-	if o.p.readPristine() != nil {
+	// After BeforeCode the process may have given up opening files
+	// (isolate's child): the pristine copy is not read then.
+	if !l.codeRan && o.p.readPristine() != nil {
 		park = o.img.Park
 	}
 	if err := park(); err != nil {

@@ -42,7 +42,9 @@ func isolatedTexts(ca *callArgs, vals []any) {
 // demoIsolated is the demo's isolated part: the same embedded plugin in a
 // child process.
 func demoIsolated(ctx context.Context, w io.Writer, logger hclog.Logger) error {
-	iso := isolate.New(isolate.Options{Logger: logger})
+	// Where the kernel refuses the namespaces the demo still runs, and
+	// prints what is missing below (never silent).
+	iso := isolate.New(isolate.Options{Logger: logger, Policy: isolate.Policy{NamespaceFallback: true}})
 	l := loader.New(loader.Options{Logger: logger, Isolation: iso})
 	defer l.Close()
 	p, err := l.LoadBytes(demoName, demoSO)
