@@ -731,20 +731,21 @@ func (l *Loader) runFinis(objs []*object) error {
 // destructors ran: shared objects nobody holds any more are finalised and
 // retired. l.mu is held.
 func (l *Loader) release(closure []*object) error {
+	for _, o := range closure {
+		if o.shared { // not a plugin's root, which its Plugin holds
+			o.refs--
+		}
+	}
+	// A DF_1_NODELETE object nothing holds any more stays, and so does
+	// everything it needs (nodelete.go).
+	for _, o := range closure {
+		if o.shared && o.refs == 0 && o.nodelete() && !l.closed && !o.kept {
+			l.keep(o)
+		}
+	}
 	var dead []*object
 	for _, o := range closure {
-		if !o.shared { // a plugin's root, which its Plugin holds
-			continue
-		}
-		o.refs--
-		if o.refs == 0 {
-			if o.nodelete() && !l.closed {
-				if !o.kept {
-					o.kept = true
-					l.kept = append(l.kept, o) // nodelete.go
-				}
-				continue
-			}
+		if o.shared && o.refs == 0 && !o.kept {
 			dead = append(dead, o)
 		}
 	}

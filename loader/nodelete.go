@@ -65,9 +65,24 @@ func (l *Loader) isResident(o *object) bool {
 	return r != nil && r.root == o
 }
 
+// keep makes o, a shared DF_1_NODELETE object nothing holds, resident
+// until the Loader closes. It holds a reference on each object it needs,
+// as glibc keeps a NODELETE object's dependencies loaded: its
+// destructors, run last, may call them. l.mu is held.
+func (l *Loader) keep(o *object) {
+	o.kept = true
+	l.kept = append(l.kept, o)
+	for _, d := range o.scope[1:] {
+		if d.shared {
+			d.refs++
+		}
+	}
+}
+
 // closeResident finalises and unloads the resident plugins and the
 // DF_1_NODELETE dependencies nothing holds, once every plugin is closed
-// (Loader.Close). l.mu is held.
+// (Loader.Close): every destructor runs (latest initialised first) before
+// any of their images is retired. l.mu is held.
 func (l *Loader) closeResident() error {
 	var errs []error
 	for k, r := range l.resident {
@@ -80,13 +95,19 @@ func (l *Loader) closeResident() error {
 		}
 		l.retire(r.root)
 	}
-	var dead []*object
-	for _, o := range l.kept {
-		if o.refs == 0 {
-			dead = append(dead, o)
+	// The kept objects, then what only they held.
+	dead := l.kept
+	l.kept = nil
+	for _, o := range dead {
+		for _, d := range o.scope[1:] {
+			if d.shared && !d.kept {
+				d.refs--
+				if d.refs == 0 {
+					dead = append(dead, d)
+				}
+			}
 		}
 	}
-	l.kept = nil
 	if err := l.runFinis(dead); err != nil {
 		errs = append(errs, err)
 	}

@@ -65,3 +65,21 @@ func callFunc(p *Plugin, fn string) (uint64, error) {
 	}
 	return f.Call()
 }
+
+// A DF_1_NODELETE dependency keeps what it needs: its destructor, run when
+// the Loader closes, calls a library that nothing else holds (libLLVM's
+// destructors call libstdc++ so: crocus_dri.so faulted in Loader.Close
+// when the library had been unloaded with the plugin).
+func TestNodeleteKeepsItsDependencies(t *testing.T) {
+	l := New(Options{})
+	p := load(t, l, "nodelete_root")
+	if got := call(t, p, "ping"); got != 7 {
+		t.Fatalf("ping() = %d, want 7", got)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("Loader.Close: %v (nodelete_mid's destructor calls nodelete_dep, which must still be loaded)", err)
+	}
+}
