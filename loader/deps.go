@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/runplug/runplug/elfmap"
-	"github.com/runplug/runplug/ldso"
+	"github.com/runplug/runplug/internal/ldso"
 )
 
 // FromHost is DepNode.From for one of glibc's own libraries: the host

@@ -17,7 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/elfmap"
-	"github.com/runplug/runplug/ldso"
+	"github.com/runplug/runplug/internal/ldso"
 	"github.com/runplug/runplug/sandbox"
 )
 

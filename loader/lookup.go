@@ -3,7 +3,7 @@ package loader
 import (
 	"sync"
 
-	"github.com/runplug/runplug/ldso"
+	"github.com/runplug/runplug/internal/ldso"
 	"github.com/runplug/runplug/sandbox"
 )
 

@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/ldso"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/testenv"
-	"github.com/runplug/runplug/ldso"
 )
 
 // systemDirs are the directories the tests look for distribution

@@ -46,7 +46,7 @@ import (
 	"syscall"
 	"unsafe"
 
-	"github.com/runplug/runplug/ldso"
+	"github.com/runplug/runplug/internal/ldso"
 )
 
 // Supported reports whether this build can run plugins: linux/amd64 with

@@ -12,7 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/runplug/runplug/elfmap"
-	"github.com/runplug/runplug/ldso"
+	"github.com/runplug/runplug/internal/ldso"
 	"github.com/runplug/runplug/sandbox"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/runplug/runplug/elfmap"
-	"github.com/runplug/runplug/ldso"
+	"github.com/runplug/runplug/internal/ldso"
 	"github.com/runplug/runplug/loader"
 )
 

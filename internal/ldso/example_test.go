@@ -3,7 +3,7 @@ package ldso_test
 import (
 	"fmt"
 
-	"github.com/runplug/runplug/ldso"
+	"github.com/runplug/runplug/internal/ldso"
 )
 
 func ExampleIsGlibc() {
