@@ -271,7 +271,7 @@ var ErrHostFuncNotRemote = errors.New("loader: a host function of the general fo
 
 // errX87Remote is the error of binding a long double result for an
 // isolated plugin.
-var errX87Remote = fmt.Errorf("a long double result (x87 st0) from an isolated plugin: %w", errors.ErrUnsupported)
+var errX87Remote = fmt.Errorf("a long double result (x87 st0) from an isolated plugin: %w", ErrUnsupported)
 
 // CallFrame calls f with the whole frame fr, through its plugin's gate,
 // with the protection, quarantine and errors of every call. It is how an
