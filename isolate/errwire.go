@@ -167,7 +167,7 @@ func (w *errWriter) node(err error, depth int) {
 		return
 	}
 	if w.nodes--; w.nodes < 0 || depth >= maxErrDepth || w.overflow {
-		w.overflow = true // (an Unwrap cycle ends here too)
+		w.overflow = true
 		return
 	}
 	if c := sentinelCode(err); c != 0 {
@@ -383,6 +383,9 @@ func (r *errReader) node(depth int, optional bool) (error, error) {
 	case kindWrap:
 		msg := r.str()
 		n := r.count(1)
+		if n == 0 && r.err == nil {
+			return nil, errors.New("a wrap that wraps nothing") // the encoder sends a text
+		}
 		inner := make([]error, 0, n)
 		for range n {
 			inner = append(inner, child(false))
