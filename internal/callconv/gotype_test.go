@@ -1,4 +1,4 @@
-package abi
+package callconv
 
 import (
 	"errors"

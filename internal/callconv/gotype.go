@@ -1,4 +1,4 @@
-package abi
+package callconv
 
 import (
 	"fmt"
@@ -173,8 +173,8 @@ func SameLayout(a, b *Type) bool {
 	if a == nil || b == nil || a.size != b.size || a.align != b.align {
 		return false
 	}
-	if !a.IsAggregate() || !b.IsAggregate() {
-		return !a.IsAggregate() && !b.IsAggregate() && scalarClass(a.kind) == scalarClass(b.kind)
+	if !IsAggregate(a) || !IsAggregate(b) {
+		return !IsAggregate(a) && !IsAggregate(b) && scalarClass(a.kind) == scalarClass(b.kind)
 	}
 	if a.kind != b.kind {
 		return false

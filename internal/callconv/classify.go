@@ -1,4 +1,4 @@
-package abi
+package callconv
 
 // Class is a psABI register class of one eightbyte (psABI 3.2.3).
 type Class uint8

@@ -1,4 +1,4 @@
-package abi
+package callconv
 
 import "fmt"
 
@@ -191,11 +191,11 @@ func (p *Plan) RegistersOnly() bool {
 	if p.Variadic || p.StackSize != 0 || p.Result.InMemory || len(p.Result.Parts) > 1 {
 		return false
 	}
-	if p.Result.Type.IsAggregate() {
+	if IsAggregate(p.Result.Type) {
 		return false
 	}
 	for _, a := range p.Args {
-		if a.OnStack || a.Type.IsAggregate() || len(a.Parts) != 1 {
+		if a.OnStack || IsAggregate(a.Type) || len(a.Parts) != 1 {
 			return false
 		}
 	}
