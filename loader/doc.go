@@ -248,7 +248,7 @@
 // call, and [BindVariadic] for variadic C functions.
 //
 // Structs (and abi.Int128Value) go by value both ways, and arguments past
-// the registers on the stack, as the SysV AMD64 psABI says (package abi
+// the registers on the stack, as the SysV AMD64 psABI says (internal/callconv
 // classifies and plans; the sandbox's general call performs the plan):
 // a binding whose signature needs that takes the general path, one that
 // does not keeps the register-only one. A Go struct's layout is checked
