@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
@@ -39,7 +40,7 @@ func BenchmarkCallStruct(b *testing.B) {
 			callSink += r.C
 		}
 	})
-	t24 := abi.MustStructOf(abi.Int64, abi.Int64, abi.Int64)
+	t24 := callconv.MustStructOf(abi.Int64, abi.Int64, abi.Int64)
 	sig, err := loader.NewSignature(t24, t24)
 	if err != nil {
 		b.Fatal(err)

@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
@@ -178,7 +178,7 @@ func TestLoadBytesEmpty(t *testing.T) {
 	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
 	_, err := l.LoadBytes(context.Background(), "empty.so", nil)
 	t.Logf("in process: %v; isolated: %v", want, err)
-	if err == nil || !errors.Is(err, elfmap.ErrMalformed) || !errors.Is(want, elfmap.ErrMalformed) {
-		t.Fatalf("isolated LoadBytes of an empty image: %v, want elfmap.ErrMalformed as in process (%v)", err, want)
+	if err == nil || !errors.Is(err, elfimage.ErrMalformed) || !errors.Is(want, elfimage.ErrMalformed) {
+		t.Fatalf("isolated LoadBytes of an empty image: %v, want elfimage.ErrMalformed as in process (%v)", err, want)
 	}
 }

@@ -21,7 +21,7 @@ import (
 	"runtime"
 	"unsafe"
 
-	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -145,7 +145,7 @@ func assignRegs(ts []reflect.Type) ([][]regScalar, bool) {
 // go there.
 type regFrameCall struct {
 	fn       goRegFunc
-	plan     *abi.Plan
+	plan     *callconv.Plan
 	vaReg    int // the Go register of a last *VarArgs parameter, or -1
 	moves    []argMove
 	res      []resMove // nil without a result, or for a scalar one
@@ -191,13 +191,13 @@ type resMove struct {
 
 // scalarSource returns where the byte at offset off of an argument at loc
 // is: its register (and the byte within it) or its stack offset.
-func scalarSource(loc *abi.ArgLoc, off uintptr) (where, idx uint8, at uintptr) {
+func scalarSource(loc *callconv.ArgLoc, off uintptr) (where, idx uint8, at uintptr) {
 	if loc.OnStack {
 		return inStack, 0, uintptr(loc.Offset) + off
 	}
 	for _, part := range loc.Parts {
 		if o := uintptr(part.Offset); off >= o && off < o+8 {
-			if part.Class == abi.Integer {
+			if part.Class == callconv.Integer {
 				return inIntReg, uint8(part.Reg), off - o
 			}
 			return inFloatReg, uint8(part.Reg), off - o
@@ -209,7 +209,7 @@ func scalarSource(loc *abi.ArgLoc, off uintptr) (where, idx uint8, at uintptr) {
 // newRegFrameCall returns the register form of fv (arguments args, result
 // res of kind resKind, planned as plan), or nil when its arguments or
 // result do not all fit ABIInternal's registers.
-func newRegFrameCall(fv reflect.Value, args []reflect.Type, res reflect.Type, resKind argKind, plan *abi.Plan) *regFrameCall {
+func newRegFrameCall(fv reflect.Value, args []reflect.Type, res reflect.Type, resKind argKind, plan *callconv.Plan) *regFrameCall {
 	regs, ok := assignRegs(args)
 	if !ok {
 		return nil
@@ -248,7 +248,7 @@ func newRegFrameCall(fv reflect.Value, args []reflect.Type, res reflect.Type, re
 				for _, part := range plan.Result.Parts {
 					if o := uintptr(part.Offset); s.off >= o && s.off < o+8 {
 						m.word, m.off = uint8(part.Reg), s.off-o
-						if part.Class != abi.Integer {
+						if part.Class != callconv.Integer {
 							m.word += 2
 						}
 					}
@@ -258,7 +258,7 @@ func newRegFrameCall(fv reflect.Value, args []reflect.Type, res reflect.Type, re
 		}
 		for _, part := range plan.Result.Parts {
 			w := part.Reg
-			if part.Class != abi.Integer {
+			if part.Class != callconv.Integer {
 				w += 2
 			}
 			c.resWords[w] = true

@@ -6,7 +6,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/plugintest"
 )
 
@@ -18,7 +18,7 @@ import (
 // of the object's code (noExec): parse, plan, map, load dependencies,
 // resolve, relocate, protect RELRO, check constructors, close. The
 // contract: never a panic or a write outside the image (the process would
-// crash), a refusal is typed (it wraps elfmap.ErrMalformed or
+// crash), a refusal is typed (it wraps elfimage.ErrMalformed or
 // ErrUnsupported or the system's errno, or is an *UndefinedSymbolError or
 // *NotFoundError), a
 // load that succeeds can be looked up in and closed, and nothing stays
@@ -39,7 +39,7 @@ func FuzzLink(f *testing.F) {
 			var undef *UndefinedSymbolError
 			var notFound *NotFoundError
 			var errno syscall.Errno // the system refused: mmap of a huge image (ENOMEM), ...
-			if !errors.Is(err, elfmap.ErrMalformed) && !errors.Is(err, elfmap.ErrUnsupported) &&
+			if !errors.Is(err, elfimage.ErrMalformed) && !errors.Is(err, elfimage.ErrUnsupported) &&
 				!errors.As(err, &undef) && !errors.As(err, &notFound) && !errors.As(err, &errno) &&
 				!errors.Is(err, errNoExec) {
 				t.Fatalf("untyped refusal: %v", err)

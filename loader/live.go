@@ -12,7 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 )
 
 // Hot reload (docs/STATE.md). A Live keeps a plugin loaded from a path
@@ -119,7 +119,7 @@ type liveBinding interface {
 func (l *Loader) LoadLive(ctx context.Context, path string, o LiveOptions) (*Live, error) {
 	mustContext(ctx)
 	if l.opts.Isolation != nil {
-		return nil, fmt.Errorf("loader: load live %s: an isolated live plugin: %w", path, elfmap.ErrUnsupported)
+		return nil, fmt.Errorf("loader: load live %s: an isolated live plugin: %w", path, elfimage.ErrUnsupported)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/ldso"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/testenv"
@@ -24,12 +24,12 @@ var systemDirs = ldso.DefaultDirs
 // TestNeederChain: the search sees the needer, then its needers up the
 // chain (for DT_RPATH), each with its own $ORIGIN and DF_1_NODEFLIB.
 func TestNeederChain(t *testing.T) {
-	mk := func(path string, d elfmap.Dynamic) *object {
-		return &object{path: path, p: &parsed{file: &elfmap.File{Dynamic: &d}}}
+	mk := func(path string, d elfimage.Dynamic) *object {
+		return &object{path: path, p: &parsed{file: &elfimage.File{Dynamic: &d}}}
 	}
-	root := mk("/a/root.so", elfmap.Dynamic{Rpath: []string{"$ORIGIN/r"}})
-	mid := mk("/b/mid.so", elfmap.Dynamic{Runpath: []string{"/run"}, Flags1: elf1NoDefLib()})
-	leaf := mk("", elfmap.Dynamic{Rpath: []string{"/x"}})
+	root := mk("/a/root.so", elfimage.Dynamic{Rpath: []string{"$ORIGIN/r"}})
+	mid := mk("/b/mid.so", elfimage.Dynamic{Runpath: []string{"/run"}, Flags1: elf1NoDefLib()})
+	leaf := mk("", elfimage.Dynamic{Rpath: []string{"/x"}})
 	parents := map[*object]*object{leaf: mid, mid: root}
 	n := needer(leaf, parents)
 	var got []ldso.Needer
@@ -129,7 +129,7 @@ func TestRefusedDependency(t *testing.T) {
 	l := newLoader(t, Options{})
 	_, err := l.Load(context.Background(), path)
 	var re *RefusedError
-	if !errors.As(err, &re) || !errors.Is(err, elfmap.ErrUnsupported) || errors.Is(err, ErrNotFound) {
+	if !errors.As(err, &re) || !errors.Is(err, elfimage.ErrUnsupported) || errors.Is(err, ErrNotFound) {
 		t.Fatalf("err = %v, want a *RefusedError wrapping ErrUnsupported", err)
 	}
 	if want := filepath.Join(filepath.Dir(path), "reloc_textrel.so"); re.Path != want {
@@ -148,7 +148,7 @@ func TestExecutableRefusedByLoader(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := newLoader(t, Options{})
-	if _, err := l.Load(context.Background(), exe); !errors.Is(err, elfmap.ErrExecutable) {
+	if _, err := l.Load(context.Background(), exe); !errors.Is(err, elfimage.ErrExecutable) {
 		t.Fatalf("Load(test binary) = %v, want ErrExecutable", err)
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -249,7 +249,7 @@ func TestStateLayoutRefused(t *testing.T) {
 	for _, name := range []string{"state_reloc", "state_partial"} {
 		_, err := l.Load(context.Background(), plugintest.Build(t, name))
 		var re *RefusedError
-		if !errors.Is(err, ErrStateLayout) || !errors.Is(err, elfmap.ErrUnsupported) || !errors.As(err, &re) {
+		if !errors.Is(err, ErrStateLayout) || !errors.Is(err, elfimage.ErrUnsupported) || !errors.As(err, &re) {
 			t.Errorf("%s: %v, want a RefusedError wrapping ErrStateLayout", name, err)
 		}
 	}

@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/runplug/runplug/elfmap"
 	"github.com/runplug/runplug/internal/elfbuild"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -248,8 +248,8 @@ func TestTLSRefusals(t *testing.T) {
 		err    error
 		msg    string
 	}{
-		{"PT_TLS over the cap", "", tooBig, elfmap.ErrUnsupported, "PT_TLS p_memsz"},
-		{"PT_TLS template not readable", "", unreadable, elfmap.ErrMalformed, "not inside a readable PT_LOAD"},
+		{"PT_TLS over the cap", "", tooBig, elfimage.ErrUnsupported, "PT_TLS p_memsz"},
+		{"PT_TLS template not readable", "", unreadable, elfimage.ErrMalformed, "not inside a readable PT_LOAD"},
 		{"thread-local symbol of the host C library", "", hostTLS, ErrTLS, "host C library"},
 	}
 	l := newLoader(t, Options{})
@@ -266,7 +266,7 @@ func TestTLSRefusals(t *testing.T) {
 			}
 		})
 	}
-	var fe *elfmap.FormatError
+	var fe *elfimage.FormatError
 	if _, err := l.LoadBytes(context.Background(), "big.so", tooBig); !errors.As(err, &fe) || fe.Field != "PT_TLS p_memsz" || fe.Value != maxTLSSize+1 {
 		t.Errorf("PT_TLS over the cap: %v, want a *FormatError naming PT_TLS p_memsz = %#x", err, maxTLSSize+1)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/sysmaps"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
@@ -78,11 +78,11 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 // demo writes the demo to w. Any step that does not behave as shown is an
 // error.
 func demo(ctx context.Context, w io.Writer, logger hclog.Logger) error {
-	f, err := elfmap.Parse(bytes.NewReader(demoSO), int64(len(demoSO)))
+	f, err := elfimage.Parse(bytes.NewReader(demoSO), int64(len(demoSO)))
 	if err != nil {
 		return fmt.Errorf("parse %s: %w", demoName, err)
 	}
-	rep, err := buildReport(demoName, f, bytes.NewReader(demoSO), elfmap.PlanOptions{})
+	rep, err := buildReport(demoName, f, bytes.NewReader(demoSO), elfimage.PlanOptions{})
 	if err != nil {
 		return fmt.Errorf("plan %s: %w", demoName, err)
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/loader"
 )
 
@@ -38,7 +38,7 @@ type StateReport struct {
 
 // inspectState returns the state region of f (parsed from path), nil when
 // it declares none.
-func inspectState(path string, f *elfmap.File) *StateReport {
+func inspectState(path string, f *elfimage.File) *StateReport {
 	fh, err := os.Open(path)
 	if err != nil {
 		return &StateReport{Refused: err.Error()}
