@@ -1,6 +1,7 @@
 package runplug_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/runplug/runplug/abi"
@@ -19,8 +20,8 @@ import (
 //	go test -run '^$' -bench 'Call$|CallStruct$' -count 10 .
 func BenchmarkCallStruct(b *testing.B) {
 	l := loader.New(loader.Options{})
-	defer l.Close()
-	p, err := l.Load(plugintest.Build(b, "ffi_call"))
+	defer l.Close(context.Background())
+	p, err := l.Load(context.Background(), plugintest.Build(b, "ffi_call"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -60,14 +61,14 @@ func TestParseOncePerProcess(t *testing.T) {
 	}
 	for i := 0; i < 2; i++ { // two Loaders, each a first load for itself
 		l := newLoader(t, Options{})
-		p, err := l.Load(path)
+		p, err := l.Load(context.Background(), path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := l.files[p.obj.p.key].file; got != first {
 			t.Errorf("Loader %d parsed the file again", i)
 		}
-		if err := l.Close(); err != nil {
+		if err := l.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -122,8 +123,8 @@ func TestParseConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			l := New(Options{})
-			defer l.Close()
-			p, err := l.Load(path)
+			defer l.Close(context.Background())
+			p, err := l.Load(context.Background(), path)
 			if err != nil {
 				t.Error(err)
 				return
@@ -145,7 +146,7 @@ func TestParseConcurrent(t *testing.T) {
 func TestPristineReadAtFirstPark(t *testing.T) {
 	path := copyPlugin(t, "basic")
 	l := newLoader(t, Options{})
-	p, err := l.Load(path)
+	p, err := l.Load(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestPristineReadAtFirstPark(t *testing.T) {
 	if pp.pristine != nil || pp.pristineRead {
 		t.Fatal("the load read the pristine copy")
 	}
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if pp.pristine == nil {

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"syscall"
 	"testing"
@@ -33,7 +34,7 @@ func FuzzLink(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l := New(Options{TombstoneBudget: 1})
 		l.noExec = true
-		p, err := l.LoadBytes("fuzz.so", data)
+		p, err := l.LoadBytes(context.Background(), "fuzz.so", data)
 		if err != nil {
 			var undef *UndefinedSymbolError
 			var notFound *NotFoundError
@@ -49,11 +50,11 @@ func FuzzLink(f *testing.F) {
 					p.Lookup(s.Name) // must not panic; any answer will do
 				}
 			}
-			if err := p.Close(); err != nil {
+			if err := p.Close(context.Background()); err != nil {
 				t.Fatalf("close: %v", err)
 			}
 		}
-		if err := l.Close(); err != nil {
+		if err := l.Close(context.Background()); err != nil {
 			t.Fatalf("loader close: %v", err)
 		}
 		if n := len(l.tombs); n != 0 {

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
@@ -142,7 +143,7 @@ func TestHostileRelocations(t *testing.T) {
 			// Refused 20 times: a leak would add 20 mappings or more,
 			// the Go runtime adds or drops one now and then.
 			for i := 0; i < 20; i++ {
-				_, err := l.LoadBytes("hostile.so", img)
+				_, err := l.LoadBytes(context.Background(), "hostile.so", img)
 				if !errors.Is(err, tc.target) || !strings.Contains(err.Error(), tc.msg) {
 					t.Fatalf("LoadBytes: %v; want %v mentioning %q", err, tc.target, tc.msg)
 				}
@@ -154,7 +155,7 @@ func TestHostileRelocations(t *testing.T) {
 			if len(l.tombs) != 0 || len(l.plugins) != 0 {
 				t.Errorf("refused loads left %d tombstones and %d plugins", len(l.tombs), len(l.plugins))
 			}
-			if err := l.Close(); err != nil {
+			if err := l.Close(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			if after := countMappings(t); after > before+5 {
@@ -166,7 +167,7 @@ func TestHostileRelocations(t *testing.T) {
 
 func TestTextRelRefused(t *testing.T) {
 	l := newLoader(t, Options{})
-	_, err := l.Load(plugintest.Build(t, "reloc_textrel"))
+	_, err := l.Load(context.Background(), plugintest.Build(t, "reloc_textrel"))
 	if !errors.Is(err, elfimage.ErrUnsupported) || !strings.Contains(err.Error(), "DT_TEXTREL") {
 		t.Fatalf("load: %v, want DT_TEXTREL refused", err)
 	}
@@ -208,7 +209,7 @@ func TestCtorArrayOutsideText(t *testing.T) {
 				t.Fatalf("no RELATIVE relocation of %s[0]", tt.section)
 			}
 			l := newLoader(t, Options{})
-			if _, err := l.LoadBytes("basic.so", img); !errors.Is(err, elfimage.ErrMalformed) || !strings.Contains(err.Error(), tt.want) {
+			if _, err := l.LoadBytes(context.Background(), "basic.so", img); !errors.Is(err, elfimage.ErrMalformed) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("LoadBytes: %v, want %s refused", err, tt.want)
 			}
 		})
@@ -218,7 +219,7 @@ func TestCtorArrayOutsideText(t *testing.T) {
 func TestGarbageRefused(t *testing.T) {
 	l := newLoader(t, Options{})
 	for _, img := range [][]byte{nil, []byte("\x7fELF"), make([]byte, 4096)} {
-		if _, err := l.LoadBytes("garbage", img); !errors.Is(err, elfimage.ErrMalformed) && !errors.Is(err, elfimage.ErrUnsupported) {
+		if _, err := l.LoadBytes(context.Background(), "garbage", img); !errors.Is(err, elfimage.ErrMalformed) && !errors.Is(err, elfimage.ErrUnsupported) {
 			t.Errorf("LoadBytes(%d bytes of garbage): %v", len(img), err)
 		}
 	}
@@ -271,7 +272,7 @@ func TestAbsurdTableSizes(t *testing.T) {
 				t.Fatalf("basic.so has no %v", tc.tag)
 			}
 			l := newLoader(t, Options{})
-			if _, err := l.LoadBytes("absurd.so", img); !errors.Is(err, elfimage.ErrMalformed) {
+			if _, err := l.LoadBytes(context.Background(), "absurd.so", img); !errors.Is(err, elfimage.ErrMalformed) {
 				t.Errorf("LoadBytes with %v = %#x: %v, want ErrMalformed", tc.tag, tc.val, err)
 			}
 		})
@@ -291,7 +292,7 @@ func TestFIFOInSearchPathDoesNotHang(t *testing.T) {
 	l := newLoader(t, Options{SearchPath: []string{dir}})
 	done := make(chan error, 1)
 	go func() {
-		_, err := l.LoadBytes("dep_a.so", image)
+		_, err := l.LoadBytes(context.Background(), "dep_a.so", image)
 		done <- err
 	}()
 	select {

@@ -116,7 +116,7 @@ type Loader struct {
 	tombSz   uint64
 	initSeq  uint64
 	codeRan  bool // BeforeCode has succeeded
-	// opCtx is the context of the LoadContext or CloseContext in
+	// opCtx is the context of the Load or Close in
 	// progress (l.mu held), nil for none: constructors and destructors
 	// run under it (object.go ctorCtx).
 	opCtx context.Context
@@ -379,16 +379,14 @@ func (l *Loader) mapPath(path, name string) (*object, fileKey, error) {
 // of glibc's own libraries (ldso.IsGlibc: "libm.so.6", or the path of the
 // host's copy) is not loaded again: the Plugin is the host's library, its
 // symbols found with dlsym and called through the sandbox like any other.
-func (l *Loader) Load(path string) (*Plugin, error) {
-	return l.load(context.Background(), path, stateSource{})
-}
-
-// LoadContext is Load with the plugin's constructors (and those of the
-// libraries it needs) bounded by ctx: one still running when ctx is done
-// is interrupted, as CallContext interrupts a call, and the load fails
-// with an error wrapping sandbox.ErrDeadline, leaving nothing loaded. (An
-// isolated load has its own bounds; ctx is not used for it.)
-func (l *Loader) LoadContext(ctx context.Context, path string) (*Plugin, error) {
+//
+// ctx bounds the plugin's constructors (and those of the libraries it
+// needs): one still running when ctx is done is interrupted, as a call
+// is, and the load fails with an error wrapping ErrDeadline, leaving
+// nothing loaded. (An isolated load has its own bounds.) A nil ctx is a
+// programming error: Load panics, as every method taking a context does.
+func (l *Loader) Load(ctx context.Context, path string) (*Plugin, error) {
+	mustContext(ctx)
 	return l.load(ctx, path, stateSource{})
 }
 
@@ -452,9 +450,10 @@ func (l *Loader) load(ctx context.Context, path string, st stateSource) (*Plugin
 // name names the plugin (when the object has no DT_SONAME) in errors and
 // fault reports. The image is parsed on each call and copied into the
 // mapping; it is not retained. $ORIGIN in its DT_RUNPATH is unknown, so
-// such entries are skipped.
-func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
-	return l.loadBytes(context.Background(), name, image, stateSource{})
+// such entries are skipped. ctx bounds the constructors, as for Load.
+func (l *Loader) LoadBytes(ctx context.Context, name string, image []byte) (*Plugin, error) {
+	mustContext(ctx)
+	return l.loadBytes(ctx, name, image, stateSource{})
 }
 
 // loadBytes is LoadBytes with the state source of a Live's fallback
@@ -834,12 +833,10 @@ func (l *Loader) reuseTomb(p *parsed, path, name string) *object {
 
 // Close closes every plugin the Loader loaded (see Plugin.Close), then
 // releases the address space its tombstones kept reserved. Later loads
-// fail with ErrClosed. It is safe to call twice.
-func (l *Loader) Close() error { return l.CloseContext(context.Background()) }
-
-// CloseContext is Close with every destructor it runs bounded by ctx (see
-// Plugin.CloseContext).
-func (l *Loader) CloseContext(ctx context.Context) error {
+// fail with ErrClosed. It is safe to call twice. ctx bounds every
+// destructor it runs (see Plugin.Close).
+func (l *Loader) Close(ctx context.Context) error {
+	mustContext(ctx)
 	l.mu.Lock()
 	l.closed = true
 	pls := make([]*Plugin, 0, len(l.plugins))
@@ -850,7 +847,7 @@ func (l *Loader) CloseContext(ctx context.Context) error {
 	sort.Slice(pls, func(i, j int) bool { return pls[i].seq > pls[j].seq })
 	var errs []error
 	for _, p := range pls {
-		if err := p.CloseContext(ctx); err != nil {
+		if err := p.Close(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -273,7 +273,7 @@ func (o *object) callCtor(what string, vaddr uint64, args *sandbox.Args) error {
 }
 
 // ctorCtx is the context constructors and destructors run under: the
-// LoadContext's or CloseContext's in progress, else one that is never
+// Load's or Close's in progress, else one that is never
 // done (CallContext then costs what Call does). l.mu is held.
 func (l *Loader) ctorCtx() context.Context {
 	if l.opCtx != nil {

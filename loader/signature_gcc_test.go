@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand"
 	"os"
@@ -64,7 +65,7 @@ func againstGCC(t *testing.T, seed int64, nfuncs int) {
 		t.Fatalf("%s: %v\n%s", cc, err, out)
 	}
 	l := newLoader(t, Options{})
-	p, err := l.Load(so)
+	p, err := l.Load(context.Background(), so)
 	if err != nil {
 		t.Fatal(err)
 	}

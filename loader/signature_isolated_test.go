@@ -32,15 +32,15 @@ func both(t *testing.T, name string, lo loader.Options) (in, iso *loader.Plugin)
 	}
 	path := plugintest.Build(t, name)
 	l1 := loader.New(lo)
-	t.Cleanup(func() { l1.Close() })
+	t.Cleanup(func() { l1.Close(context.Background()) })
 	lo.Isolation = isolate.New(isolate.Options{})
 	l2 := loader.New(lo)
-	t.Cleanup(func() { l2.Close() })
-	in, err := l1.Load(path)
+	t.Cleanup(func() { l2.Close(context.Background()) })
+	in, err := l1.Load(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if iso, err = l2.Load(path); err != nil {
+	if iso, err = l2.Load(context.Background(), path); err != nil {
 		t.Fatal(err)
 	}
 	if in.Isolated() || !iso.Isolated() {

@@ -330,10 +330,10 @@ func runCheckChild(args []string, _, stderr io.Writer) int {
 	case "runplug":
 		l := loader.New(loader.Options{})
 		var p *loader.Plugin
-		if p, err = l.Load(args[1]); err == nil {
-			err = p.Close()
+		if p, err = l.Load(context.Background(), args[1]); err == nil {
+			err = p.Close(context.Background())
 		}
-		if cerr := l.Close(); err == nil {
+		if cerr := l.Close(context.Background()); err == nil {
 			err = cerr
 		}
 	case "dlopen":

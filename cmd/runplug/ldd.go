@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -65,7 +66,7 @@ func runLdd(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, objectError("ldd", arg, err))
 	}
 	l := loader.New(loader.Options{Logger: logger, SearchPath: dirs})
-	defer l.Close()
+	defer l.Close(context.Background())
 	root, err := l.Dependencies(objectArg(arg))
 	if err != nil {
 		return fail(stderr, fmt.Errorf("ldd %s: %w", arg, err))

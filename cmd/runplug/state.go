@@ -19,7 +19,7 @@ const stateUsage = "map the plugin's persistent state (RUNPLUG_STATE) from `FILE
 // when one is given, a state migration bounded by ctx (--timeout).
 func loadForCall(ctx context.Context, l *loader.Loader, path, stateFile string) (*loader.Plugin, error) {
 	if stateFile == "" {
-		return l.Load(path)
+		return l.Load(context.Background(), path)
 	}
 	return l.LoadWith(ctx, path, loader.LoadOptions{StateFile: stateFile})
 }
