@@ -57,7 +57,7 @@ func TestErrorsBothWays(t *testing.T) {
 		{"call after Close", func(t *testing.T, l *loader.Loader) error {
 			p := loadPath(t, l, faults)
 			f := fn(t, p, "faults_ok")
-			if err := p.Close(); err != nil {
+			if err := p.Close(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			_, err := f.Call(1, 2)
@@ -85,28 +85,28 @@ func TestErrorsBothWays(t *testing.T) {
 			return fmt.Sprint(h.Func, h.Value)
 		}},
 		{"library not found", func(t *testing.T, l *loader.Loader) error {
-			_, err := l.Load("/nonexistent/runplug-nope.so")
+			_, err := l.Load(context.Background(), "/nonexistent/runplug-nope.so")
 			return err
 		}, []error{loader.ErrNotFound}, new(*loader.NotFoundError), func(e any) string {
 			n := e.(*loader.NotFoundError)
 			return fmt.Sprint(n.Name, n.Needer, n.Tried, n.Err)
 		}},
 		{"undefined symbol at load", func(t *testing.T, l *loader.Loader) error {
-			_, err := l.Load(plugintest.Build(t, "weak_strong_missing"))
+			_, err := l.Load(context.Background(), plugintest.Build(t, "weak_strong_missing"))
 			return err
 		}, []error{loader.ErrSymbolNotFound}, new(*loader.UndefinedSymbolError), func(e any) string {
 			u := e.(*loader.UndefinedSymbolError)
 			return fmt.Sprint(u.Object, u.Symbol, u.Version)
 		}},
 		{"refused dependency", func(t *testing.T, l *loader.Loader) error {
-			_, err := l.Load(plugintest.Build(t, "search_refused_dep"))
+			_, err := l.Load(context.Background(), plugintest.Build(t, "search_refused_dep"))
 			return err
 		}, []error{loader.ErrUnsupported, errors.ErrUnsupported}, new(*loader.RefusedError), func(e any) string {
 			return e.(*loader.RefusedError).Path
 		}},
 		{"malformed ELF", func(t *testing.T, l *loader.Loader) error {
 			img := []byte("\x7fELF\x02\x01\x01\x00 not much of a shared object, this")
-			_, err := l.LoadBytes("junk.so", img)
+			_, err := l.LoadBytes(context.Background(), "junk.so", img)
 			return err
 		}, []error{elfmap.ErrMalformed}, new(*elfmap.FormatError), func(e any) string {
 			f := e.(*elfmap.FormatError)
@@ -147,7 +147,7 @@ func TestErrorsBothWays(t *testing.T) {
 					l, _ = newLoader(t, loader.Options{}, isolate.Options{})
 				} else {
 					l = loader.New(loader.Options{})
-					t.Cleanup(func() { l.Close() })
+					t.Cleanup(func() { l.Close(context.Background()) })
 				}
 				err := tt.run(t, l)
 				if err == nil {
@@ -194,7 +194,7 @@ func TestErrorsBothWays(t *testing.T) {
 // loadPath loads an already built plugin.
 func loadPath(t *testing.T, l *loader.Loader, path string) *loader.Plugin {
 	t.Helper()
-	p, err := l.Load(path)
+	p, err := l.Load(context.Background(), path)
 	if err != nil {
 		t.Fatalf("load %s: %v", path, err)
 	}

@@ -18,7 +18,7 @@ type SignatureError struct {
 	Type   reflect.Type // the whole function type, when known
 	Index  int          // the argument at fault (0-based; Error counts from 1), -1 for the result, -2 for the whole signature
 	Reason string
-	Err    error // the underlying error (an *abi.TypeError or *abi.PlanError), or nil
+	Err    error // the underlying error (an *abi.TypeError or *callconv.PlanError), or nil
 }
 
 // Error formats e as, for example,
