@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Example loads a plugin (plugins/basic.c, compiled for the example),
@@ -76,9 +76,9 @@ func Example_fault() {
 		log.Fatal(err)
 	}
 	_, err = crash.Call()
-	var fe *sandbox.FaultError
+	var fe *pcall.FaultError
 	if errors.As(err, &fe) {
-		fmt.Println(sandbox.SignalName(fe.Signal), "at", fe.Addr, "("+fe.Where+") in", fe.Plugin)
+		fmt.Println(pcall.SignalName(fe.Signal), "at", fe.Addr, "("+fe.Where+") in", fe.Plugin)
 	}
 	fmt.Println("quarantined:", p.Quarantined())
 	// Output:

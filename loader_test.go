@@ -17,11 +17,11 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/sysmaps"
 	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 const libz = "/lib/x86_64-linux-gnu/libz.so.1"
@@ -326,7 +326,7 @@ func TestFaultContainment(t *testing.T) {
 	l := newLoader(t, loader.Options{})
 	p1, p2 := load(t, l, "demo"), load(t, l, "demo")
 	_, err := fn(t, p1, "crash").Call()
-	var fe *sandbox.FaultError
+	var fe *pcall.FaultError
 	if !errors.As(err, &fe) {
 		t.Fatalf("crash() = %v, want a *sandbox.FaultError", err)
 	}

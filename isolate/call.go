@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // acquire takes the free channel released last, or fails when the child
@@ -201,7 +201,7 @@ func (c *hostChan) hostCall(upcall bool) error {
 	if rc != nil && r.released(handle) || fn.Call == nil {
 		fn.Call, c.sretLen = freedCallback, 0
 	}
-	a := sandbox.Args{Int: h.ints, Float: h.floats}
+	a := pcall.Args{Int: h.ints, Float: h.floats}
 	// Each string is copied out of the shared memory into the channel's
 	// private area, at the length the child gave and with a NUL of the
 	// host's own: the function reads a copy no thread of the child can
@@ -278,7 +278,7 @@ func (c *hostChan) frameCall(rc loader.RemoteHostFunc) (loader.RawHostFunc, int,
 		c.sretFrom, c.sretTo, c.sretLen = sOff, int(ro), sretSize
 	}
 	frame := rc.Frame
-	return func(a *sandbox.Args) sandbox.Result {
+	return func(a *pcall.Args) pcall.Result {
 		if sret != 0 {
 			a.Int[0] = sret
 		}
@@ -287,7 +287,7 @@ func (c *hostChan) frameCall(rc loader.RemoteHostFunc) (loader.RawHostFunc, int,
 }
 
 // callHost calls a host function, recovering its panic.
-func callHost(fn loader.RawHostFunc, a *sandbox.Args) (r sandbox.Result, pv any) {
+func callHost(fn loader.RawHostFunc, a *pcall.Args) (r pcall.Result, pv any) {
 	defer func() {
 		if v := recover(); v != nil {
 			pv = v
@@ -308,7 +308,7 @@ func (c *hostChan) replyErr() error {
 		for len(ss) < 4 {
 			ss = append(ss, "")
 		}
-		return &sandbox.FaultError{Signal: syscall.Signal(h.sig), Code: h.fcode, Addr: uintptr(h.addr), PC: uintptr(h.pc),
+		return &pcall.FaultError{Signal: syscall.Signal(h.sig), Code: h.fcode, Addr: uintptr(h.addr), PC: uintptr(h.pc),
 			Plugin: ss[0], Symbol: ss[1], Object: ss[2], Where: ss[3]}
 	case statusHostPanic:
 		fn, msg, _ := readStrings2(c.data, msgLen)
@@ -316,9 +316,9 @@ func (c *hostChan) replyErr() error {
 		if c.panicVal != nil {
 			v, fn = c.panicVal, c.panicName
 		} else if h.code == codeCallbackFreed {
-			v = sandbox.ErrCallbackFreed
+			v = pcall.ErrCallbackFreed
 		}
-		return &sandbox.HostPanicError{Func: fn, Value: v}
+		return &pcall.HostPanicError{Func: fn, Value: v}
 	case statusError:
 		code := atomic.LoadUint32(&h.code)
 		msg, _, _ := readStrings2(c.data, msgLen)

@@ -8,8 +8,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // envChild marks a process started as an isolated plugin's child: its
@@ -94,7 +94,7 @@ var sentinels = []error{
 	6:  loader.ErrSignature,
 	7:  elfmap.ErrMalformed,
 	8:  elfmap.ErrUnsupported,
-	9:  sandbox.ErrAborted,
+	9:  pcall.ErrAborted,
 	10: ErrBufferTooLarge,
 	11: loader.ErrBadAddress,
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // Options configure isolated plugins (see New).
@@ -201,7 +201,7 @@ func (e *DeadlineError) Error() string {
 }
 
 // Unwrap returns sandbox.ErrDeadline and the context's error.
-func (e *DeadlineError) Unwrap() []error { return []error{sandbox.ErrDeadline, e.Cause} }
+func (e *DeadlineError) Unwrap() []error { return []error{pcall.ErrDeadline, e.Cause} }
 
 // RemoteError is an error the child returned for a load or a call: its
 // message as the child wrote it, matching the loader's sentinel.

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // TestCallFaults calls each function of plugins/faults.c: every fault is
@@ -79,7 +79,7 @@ func TestFaultReadsTheSame(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = f.Call()
-			var fe *sandbox.FaultError
+			var fe *pcall.FaultError
 			if !errors.As(err, &fe) {
 				t.Fatalf("library: %v, want a *sandbox.FaultError", err)
 			}
