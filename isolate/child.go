@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -537,13 +536,6 @@ func (c *child) chanOfThread() *childChan {
 		}
 	}
 	return nil
-}
-
-// readCString copies a C string of plugin memory into dst with a
-// fault-tolerant read.
-func readCString(dst []byte, p uint64) (n int, ok bool) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return cString(dst, p)
 }
 
 // oneError returns the error of a join of one (the Loader's Close joins

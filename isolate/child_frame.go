@@ -375,9 +375,9 @@ func (c *child) send(kind, index uint32, strs uint8, name string, fr frameShape,
 		if strs&(1<<j) == 0 {
 			continue
 		}
-		n, ok := readCString(area[used:], a.Int[j])
-		if !ok {
-			panic(fmt.Sprintf("isolate: %s: string argument %d does not fit in the channel (%d bytes)", name, j, len(area)))
+		n, err := pcall.CStringInto(area[used:], uintptr(a.Int[j]))
+		if err != nil {
+			panic(fmt.Sprintf("isolate: %s: string argument %d (the channel holds %d bytes): %v", name, j, len(area), err))
 		}
 		h.strs[j] = strDesc{off: uint32(ch.hostArea + used), n: uint32(n)}
 		used += n + 1

@@ -54,7 +54,10 @@ func dlopenFunc(l *Loader, o *object) RawHostFunc {
 // the object and its dependencies until dlclose or until caller is
 // retired.
 func (l *Loader) dlopen(caller *object, namePtr uint64, flags int) (uintptr, error) {
-	name := dlsvc.GoStringAt(uintptr(namePtr))
+	name, err := pcall.CString(uintptr(namePtr), maxDLName)
+	if err != nil {
+		return 0, fmt.Errorf("dlopen: name: %w", err)
+	}
 	if namePtr == 0 || isHostLibrary(filepath.Base(name)) {
 		if l.opts.NoHostC {
 			return 0, fmt.Errorf("dlopen %s: the host's C libraries are not available to plugins (Options.NoHostC)", name)
@@ -183,13 +186,20 @@ func (l *Loader) dlclose(caller *object, h uintptr) error {
 	return nil
 }
 
+// maxDLName bounds the names plugin code passes to dlopen, dlsym and
+// dlvsym (PATH_MAX is 4096; mangled C++ names run longer).
+const maxDLName = 1 << 16
+
 func dlsymFunc(versioned bool) func(l *Loader, o *object) RawHostFunc {
 	return func(l *Loader, o *object) RawHostFunc {
 		return func(a *pcall.Args) pcall.Result {
-			name := dlsvc.GoStringAt(uintptr(a.Int[1]))
+			name, err := pcall.CString(uintptr(a.Int[1]), maxDLName)
 			version := ""
-			if versioned {
-				version = dlsvc.GoStringAt(uintptr(a.Int[2]))
+			if err == nil && versioned {
+				version, err = pcall.CString(uintptr(a.Int[2]), maxDLName)
+			}
+			if err != nil {
+				return dlFail(fmt.Errorf("dlsym: name: %w", err))
 			}
 			p, err := l.dlsym(o, a.Int[0], name, version)
 			if err != nil {

@@ -7,6 +7,7 @@ package loader
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"runtime/debug"
 	"strings"
@@ -64,19 +65,14 @@ func GoStringN[P Address](p P, max int) (string, error) {
 }
 
 func goStringN[P Address](op string, p P, max int) (string, error) {
-	if uintptr(p) == 0 {
-		return "", nil
+	if max < 0 {
+		max = math.MaxInt
 	}
-	var s string
-	err := readNative(op, uintptr(p), func() {
-		base := addr(p)
-		n := 0
-		for (max < 0 || n < max) && *(*byte)(unsafe.Add(base, n)) != 0 {
-			n++
-		}
-		s = string(unsafe.Slice((*byte)(base), n))
-	})
-	return s, err
+	s, err := pcall.CString(uintptr(p), max)
+	if err != nil {
+		return "", fmt.Errorf("loader: %w", err)
+	}
+	return s, nil
 }
 
 // GoBytes returns a copy of the n bytes at p.

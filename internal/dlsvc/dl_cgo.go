@@ -16,18 +16,10 @@ package dlsvc
 #include "dl.h"
 #include "sandbox.h"
 
-static uint64_t rp_dl_open_host(const char *name, int flags) { return (uint64_t)(uintptr_t)dlopen(name, flags); }
-static int rp_dl_close_host(uint64_t h) { return dlclose((void *)(uintptr_t)h); }
-static char *rp_dl_host_error(void) { return dlerror(); }
-static char *rp_dl_cstr(uint64_t p) { return (char *)(uintptr_t)p; }
-static uint64_t rp_dl_sym_host(uint64_t h, const char *name, const char *version) {
-	return rp_dlsym((void *)(uintptr_t)h, name, version);
-}
 */
 import "C"
 
 import (
-	"errors"
 	"sync"
 	"unsafe"
 
@@ -220,14 +212,6 @@ func DLSymbols() map[string]uintptr {
 	}
 }
 
-// GoStringAt copies the NUL-terminated C string at p ("" for 0).
-func GoStringAt(p uintptr) string {
-	if p == 0 {
-		return ""
-	}
-	return C.GoString(C.rp_dl_cstr(C.uint64_t(p)))
-}
-
 // DLBenchFind calls glibc's _dl_find_object (ours false) or runplug's n
 // times on pc from C and returns how many found an object (-1: glibc has
 // none).
@@ -237,54 +221,6 @@ func DLBenchFind(pc uintptr, n int, ours bool) int64 {
 		o = 1
 	}
 	return int64(C.rp_dl_bench_find(C.uint64_t(pc), C.int64_t(n), o))
-}
-
-// DLOpenHost is glibc's dlopen, for the host's own libraries (a
-// name of one of glibc's own libraries, or "" for the main program).
-func DLOpenHost(name string, flags int) (uintptr, error) {
-	var cs *C.char
-	if name != "" {
-		cs = C.CString(name)
-		defer C.free(unsafe.Pointer(cs))
-	}
-	h := uintptr(C.rp_dl_open_host(cs, C.int(flags)))
-	if h == 0 {
-		return 0, hostDLError("dlopen " + name)
-	}
-	return h, nil
-}
-
-// DLCloseHost is glibc's dlclose of a handle DLOpenHost returned.
-func DLCloseHost(h uintptr) error {
-	if C.rp_dl_close_host(C.uint64_t(h)) != 0 {
-		return hostDLError("dlclose")
-	}
-	return nil
-}
-
-// DLSymHost is glibc's dlsym (dlvsym when version is not "") on a handle
-// of glibc's.
-func DLSymHost(h uintptr, name, version string) (uintptr, error) {
-	cn := C.CString(name)
-	defer C.free(unsafe.Pointer(cn))
-	var cv *C.char
-	if version != "" {
-		cv = C.CString(version)
-		defer C.free(unsafe.Pointer(cv))
-	}
-	C.rp_dl_host_error() // clear
-	a := uintptr(C.rp_dl_sym_host(C.uint64_t(h), cn, cv))
-	if a == 0 {
-		return 0, hostDLError("dlsym " + name)
-	}
-	return a, nil
-}
-
-func hostDLError(what string) error {
-	if e := C.rp_dl_host_error(); e != nil {
-		return errors.New(C.GoString(e))
-	}
-	return errors.New(what + ": failed")
 }
 
 // ThreadID returns the calling OS thread's id (gettid).

@@ -2,12 +2,8 @@
 
 package dlsvc
 
-import "errors"
-
 // The dynamic-linker services exist on linux/amd64 only (dl.c,
 // dl_cgo.go); elsewhere nothing is loaded, so there is nothing to serve.
-
-var errDLUnsupported = errors.New("sandbox: dynamic-linker services need linux/amd64")
 
 // DLDesc describes a loaded object to the object table.
 type DLDesc struct {
@@ -66,20 +62,8 @@ func DLCounts() (adds, subs uint64) { return 0, 0 }
 // DLSymbols returns no implementations.
 func DLSymbols() map[string]uintptr { return nil }
 
-// GoStringAt returns "".
-func GoStringAt(uintptr) string { return "" }
-
 // DLBenchFind returns -1.
 func DLBenchFind(uintptr, int, bool) int64 { return -1 }
-
-// DLOpenHost fails.
-func DLOpenHost(string, int) (uintptr, error) { return 0, errDLUnsupported }
-
-// DLCloseHost fails.
-func DLCloseHost(uintptr) error { return errDLUnsupported }
-
-// DLSymHost fails.
-func DLSymHost(uintptr, string, string) (uintptr, error) { return 0, errDLUnsupported }
 
 // ThreadID returns 0.
 func ThreadID() int64 { return 0 }

@@ -12,6 +12,13 @@ package dlsvc
 #include <dlfcn.h>
 #include "dl.h"
 
+static uint64_t rp_dl_open_host(const char *name, int flags) { return (uint64_t)(uintptr_t)dlopen(name, flags); }
+static int rp_dl_close_host(uint64_t h) { return dlclose((void *)(uintptr_t)h); }
+static char *rp_dl_host_error(void) { return dlerror(); }
+static uint64_t rp_dl_sym_host(uint64_t h, const char *name, const char *version) {
+	return rp_dlsym((void *)(uintptr_t)h, name, version);
+}
+
 // rp_dlopen_host has glibc load one of its own libraries into the host;
 // on failure *err is a malloc'd copy of dlerror (read on this thread).
 static void *rp_dlopen_host(const char *name, char **err) {
@@ -27,6 +34,7 @@ import "C"
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -99,8 +107,19 @@ func (h *HostLibrary) Name() string { return h.name }
 // Lookup returns the address of the symbol name, of the given version
 // (dlvsym) or of the default version when version is "" (dlsym).
 func (h *HostLibrary) Lookup(name, version string) (uintptr, bool) {
+	a, err := DLSymHost(uintptr(h.handle), name, version)
+	return a, err == nil
+}
+
+// DLSymHost is the host's dlsym: glibc's dlsym (dlvsym when version is not
+// "") on a handle of glibc's (a HostLibrary's, or one DLOpenHost
+// returned). For the handle of ld.so itself, whose search scope is empty
+// (it was never dlopen'ed), it looks the name up globally and keeps the
+// answer only if ld.so defines it (hostlib.c, rp_dlsym). Every host
+// lookup by name goes through it.
+func DLSymHost(h uintptr, name, version string) (uintptr, error) {
 	if name == "" || hasNUL(name) || hasNUL(version) {
-		return 0, false
+		return 0, fmt.Errorf("dlsym %q: not a symbol name", name)
 	}
 	cn := C.CString(name)
 	defer C.free(unsafe.Pointer(cn))
@@ -109,8 +128,12 @@ func (h *HostLibrary) Lookup(name, version string) (uintptr, bool) {
 		cv = C.CString(version)
 		defer C.free(unsafe.Pointer(cv))
 	}
-	addr := uintptr(C.rp_dlsym(h.handle, cn, cv))
-	return addr, addr != 0
+	C.rp_dl_host_error() // clear
+	a := uintptr(C.rp_dl_sym_host(C.uint64_t(h), cn, cv))
+	if a == 0 {
+		return 0, hostDLError("dlsym " + name)
+	}
+	return a, nil
 }
 
 // Needed returns the library's DT_NEEDED entries, in order.
@@ -251,4 +274,34 @@ func takeCError(e *C.char) string {
 	s := C.GoString(e)
 	C.free(unsafe.Pointer(e))
 	return s
+}
+
+// DLOpenHost is glibc's dlopen, for the host's own libraries (a
+// name of one of glibc's own libraries, or "" for the main program).
+func DLOpenHost(name string, flags int) (uintptr, error) {
+	var cs *C.char
+	if name != "" {
+		cs = C.CString(name)
+		defer C.free(unsafe.Pointer(cs))
+	}
+	h := uintptr(C.rp_dl_open_host(cs, C.int(flags)))
+	if h == 0 {
+		return 0, hostDLError("dlopen " + name)
+	}
+	return h, nil
+}
+
+// DLCloseHost is glibc's dlclose of a handle DLOpenHost returned.
+func DLCloseHost(h uintptr) error {
+	if C.rp_dl_close_host(C.uint64_t(h)) != 0 {
+		return hostDLError("dlclose")
+	}
+	return nil
+}
+
+func hostDLError(what string) error {
+	if e := C.rp_dl_host_error(); e != nil {
+		return errors.New(C.GoString(e))
+	}
+	return errors.New(what + ": failed")
 }

@@ -43,3 +43,12 @@ func HostLibraryNames() []string { return nil }
 
 // ProcessArgs returns zeros in this build.
 func ProcessArgs() (argc, argv, envp uintptr) { return 0, 0, 0 }
+
+// DLOpenHost fails.
+func DLOpenHost(string, int) (uintptr, error) { return 0, pcall.ErrUnsupported }
+
+// DLCloseHost fails.
+func DLCloseHost(uintptr) error { return pcall.ErrUnsupported }
+
+// DLSymHost fails.
+func DLSymHost(uintptr, string, string) (uintptr, error) { return 0, pcall.ErrUnsupported }

@@ -1,7 +1,25 @@
-// Package pcall calls into native code so that a fault raised by that code
-// becomes a Go error instead of a crash of the host. It is the only package
-// of runplug that uses cgo. Off linux/amd64 with cgo it compiles, and every
-// call returns [ErrUnsupported] ([Supported] is false).
+// Package pcall is the protected-call core: it calls into native code so
+// that a fault raised by that code, or a deadline that passes, becomes a Go
+// error instead of a crash or a hang of the host. It owns what every
+// protected call touches: the trampoline and the signal handlers
+// (sandbox.c, sandbox_amd64.S, sandbox.h), the per-thread frame and the
+// lock bookkeeping the other C packages share (locks.h), general call
+// frames (callframe*), callbacks into Go (callback*), gates, deadlines,
+// and fault descriptions. The other packages with C (tlsrt, dlsvc,
+// debugreg, childrt) build on it: their C calls rp_self, the lock
+// bookkeeping and rp_callback_enter/leave from here (cgo links them; their
+// #cgo CFLAGS include this directory for the headers), never the other way
+// round, so this package stands alone and its tests need no other.
+//
+// It must use unsafe and cgo: it hands Go memory to native code and
+// rewrites a signal's interrupted context. What keeps it right is the
+// layout checks between Go and C (sandbox_cgo.go's compile-time asserts,
+// callback.c's _Static_asserts) and the rule that the signal handler
+// touches only async-signal-safe state. [CString] and [CStringInto] are
+// the one reader of C strings in this process's memory: bounded, and a
+// fault while reading is an error ([ErrBadAddress]), not a crash. Off linux/amd64 with cgo it
+// compiles, and every call returns [ErrUnsupported] ([Supported] is
+// false).
 //
 // # Protected calls
 //
@@ -122,30 +140,4 @@
 // made a gated call. Without membarrier, and for calls nested more than 12
 // deep on one thread through callbacks, a gated call counts itself in the
 // gate with a locked increment and decrement instead ([GateFallback]).
-//
-// # Thread-local storage
-//
-// [NewTLSModule] registers the thread-local storage of a loaded object (a
-// PT_TLS template and size) and gives it a module id, at most
-// [MaxTLSModules] live at once; [TLSGetAddr] is the address of
-// runplug's __tls_get_addr, to which the loader binds plugins' imports of
-// it. Each OS thread gets its own block of a module on first use (aligned,
-// template copied, rest zeroed, in C memory); the fast path takes no lock
-// and makes no call. Module ids are reused after [TLSModule.Free]: a
-// generation per id makes a thread's block of the freed module stale, and
-// it is freed on the thread's next use of the id or when the thread exits.
-// A call whose index names no live module is aborted ([TLSAbortModule]).
-//
-// [TLSModule.MakeStatic] moves a module to static TLS, for initial-exec
-// code: glibc's dlopen of a stand-in object written to a memfd carves the
-// block from its static TLS surplus and initialises it in every thread
-// (statictls_cgo.go says how; [StaticTLSError] when the surplus is used
-// up). [TLSDescStatic] and [TLSDescDynamic] are the resolvers of TLS
-// descriptors (tlsdesc_amd64.S).
-//
-// # Host libraries
-//
-// [OpenHostLibrary] and [HostLibrary.Lookup] give plugins the host's own
-// libc family (dlopen with RTLD_NOLOAD, dlsym, dlvsym); [ProcessArgs] gives
-// constructors the argc, argv and envp that ld.so would pass them.
 package pcall
