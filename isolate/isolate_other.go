@@ -3,6 +3,7 @@
 package isolate
 
 import (
+	"context"
 	"github.com/runplug/runplug/loader"
 )
 
@@ -36,4 +37,4 @@ func PluginPid(p *loader.Plugin) int { return 0 }
 func (iso *Isolator) Prestart() error { return nil }
 
 // Close does nothing here.
-func (iso *Isolator) Close() error { return nil }
+func (iso *Isolator) Close(ctx context.Context) error { return nil }

@@ -29,7 +29,7 @@ func newLoader(t testing.TB, lo loader.Options, opts isolate.Options) (*loader.L
 	iso := isolate.New(opts)
 	lo.Isolation = iso
 	l := loader.New(lo)
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() { l.Close(context.Background()) })
 	return l, iso
 }
 
@@ -43,7 +43,7 @@ func bothWays(t *testing.T, f func(t *testing.T, l *loader.Loader)) {
 				l, _ = newLoader(t, loader.Options{}, isolate.Options{})
 			} else {
 				l = loader.New(loader.Options{})
-				t.Cleanup(func() { l.Close() })
+				t.Cleanup(func() { l.Close(context.Background()) })
 			}
 			f(t, l)
 		})
@@ -52,7 +52,7 @@ func bothWays(t *testing.T, f func(t *testing.T, l *loader.Loader)) {
 
 func load(t testing.TB, l *loader.Loader, name string) *loader.Plugin {
 	t.Helper()
-	p, err := l.Load(plugintest.Build(t, name))
+	p, err := l.Load(context.Background(), plugintest.Build(t, name))
 	if err != nil {
 		t.Fatalf("load %s: %v", name, err)
 	}
@@ -160,7 +160,7 @@ func TestQuarantineAndRestart(t *testing.T) {
 	if _, err := add.Call(1, 2); !errors.Is(err, loader.ErrQuarantined) {
 		t.Fatalf("after a fault: %v, want ErrQuarantined", err)
 	}
-	if err := p.Restart(); err != nil {
+	if err := p.Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if r, err := add.Call(2, 3); err != nil || r != 5 {
@@ -384,7 +384,7 @@ func TestForbiddenSyscalls(t *testing.T) {
 			if !errors.As(err, &se) || se.Name != tt.want || !errors.Is(err, isolate.ErrForbiddenSyscall) {
 				t.Fatalf("error = %v, want a *SyscallError naming %s", err, tt.want)
 			}
-			if err := p.Restart(); err != nil {
+			if err := p.Restart(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -467,7 +467,7 @@ func TestCloseLeavesNoChild(t *testing.T) {
 	p := load(t, l, "isolate_faults")
 	pid := pidOf(t, p)
 	add := fn(t, p, "add")
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	assertGone(t, pid)
@@ -476,7 +476,7 @@ func TestCloseLeavesNoChild(t *testing.T) {
 	}
 	p2 := load(t, l, "isolate_faults")
 	pid2 := pidOf(t, p2)
-	if err := l.Close(); err != nil {
+	if err := l.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	assertGone(t, pid2)
@@ -485,7 +485,7 @@ func TestCloseLeavesNoChild(t *testing.T) {
 // TestLoadErrors: a load that fails in the child gives the loader's error.
 func TestLoadErrors(t *testing.T) {
 	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
-	_, err := l.Load("/nonexistent/plugin.so")
+	_, err := l.Load(context.Background(), "/nonexistent/plugin.so")
 	if !errors.Is(err, loader.ErrNotFound) {
 		t.Fatalf("missing file: %v, want ErrNotFound", err)
 	}
@@ -494,7 +494,7 @@ func TestLoadErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := l.LoadBytes("mem.so", img)
+	p, err := l.LoadBytes(context.Background(), "mem.so", img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -606,7 +606,7 @@ func TestCloseReportsDestructorFault(t *testing.T) {
 		if _, err := fn(t, p, "arm_dtor_fault").Call(); err != nil {
 			t.Fatal(err)
 		}
-		err := p.Close()
+		err := p.Close(context.Background())
 		var fe *pcall.FaultError
 		if !errors.As(err, &fe) || fe.Signal != syscall.SIGSEGV {
 			t.Fatalf("Close: %v, want the destructor's fault", err)

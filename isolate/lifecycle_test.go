@@ -5,6 +5,7 @@ package isolate_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(envTestHost); path != "" {
 		iso := isolate.New(isolate.Options{Policy: isolate.Policy{NamespaceFallback: os.Getenv(envTestFallback) != ""}})
 		l := loader.New(loader.Options{Isolation: iso})
-		p, err := l.Load(path)
+		p, err := l.Load(context.Background(), path)
 		if err != nil {
 			fmt.Println("error:", err)
 			os.Exit(1)
@@ -143,7 +144,7 @@ func TestSoak(t *testing.T) {
 	pids := map[int]bool{}
 	for i := 0; i < 10000; i++ {
 		if i > 0 && i%1000 == 0 {
-			if err := p.Restart(); err != nil {
+			if err := p.Restart(context.Background()); err != nil {
 				t.Fatalf("restart at %d: %v", i, err)
 			}
 		}
@@ -203,7 +204,7 @@ func TestFailedRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
-	p, err := l.Load(path)
+	p, err := l.Load(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +212,7 @@ func TestFailedRestart(t *testing.T) {
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Restart(); err == nil {
+	if err := p.Restart(context.Background()); err == nil {
 		t.Fatal("restart without the file succeeded")
 	}
 	if _, err := add.Call(1, 2); !errors.Is(err, isolate.ErrExited) {
@@ -220,7 +221,7 @@ func TestFailedRestart(t *testing.T) {
 	if err := os.WriteFile(path, src, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Restart(); err != nil {
+	if err := p.Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if r, err := add.Call(1, 2); err != nil || r != 3 {
@@ -247,14 +248,14 @@ func TestSpare(t *testing.T) {
 		if err := iso.Prestart(); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.Restart(); err != nil {
+		if err := p.Restart(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := l.Close(); err != nil {
+	if err := l.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := iso.Close(); err != nil {
+	if err := iso.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, kids := resources(t); kids != kids0 {

@@ -1,6 +1,7 @@
 package loader_test
 
 import (
+	"context"
 	"fmt"
 	"unsafe"
 
@@ -50,8 +51,8 @@ func ExampleNewCallback() {
 // crc32 of the system's libz, loaded by runplug.
 func ExamplePinSlice() {
 	l := loader.New(loader.Options{})
-	defer l.Close()
-	p, err := l.Load("/lib/x86_64-linux-gnu/libz.so.1")
+	defer l.Close(context.Background())
+	p, err := l.Load(context.Background(), "/lib/x86_64-linux-gnu/libz.so.1")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -74,8 +75,8 @@ func ExamplePinSlice() {
 // C memory, and read C strings the library returns.
 func ExampleNewCell() {
 	l := loader.New(loader.Options{})
-	defer l.Close()
-	p, err := l.Load("/lib/x86_64-linux-gnu/libsqlite3.so.0")
+	defer l.Close(context.Background())
+	p, err := l.Load(context.Background(), "/lib/x86_64-linux-gnu/libsqlite3.so.0")
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/runplug/runplug/elfmap"
 	"github.com/runplug/runplug/internal/dlsvc"
+	"github.com/runplug/runplug/internal/elfimage"
 )
 
 // hostLib is what a Plugin made by Load of one of glibc's own libraries
@@ -14,7 +14,7 @@ import (
 // its dynamic section (for the type and size of a symbol).
 type hostLib struct {
 	lib *dlsvc.HostLibrary
-	dyn *elfmap.Dynamic // nil when the file could not be parsed
+	dyn *elfimage.Dynamic // nil when the file could not be parsed
 }
 
 // loadHost returns a Plugin for glibc's library soname as the host has it
@@ -28,7 +28,7 @@ func (l *Loader) loadHost(soname, path string) (*Plugin, error) {
 	h := &hostLib{lib: lib}
 	file := ""
 	for _, c := range l.search.Candidates(soname, nil) {
-		if f, err := elfmap.ParseFile(c.Path); err == nil && f.Dynamic != nil {
+		if f, err := elfimage.ParseFile(c.Path); err == nil && f.Dynamic != nil {
 			h.dyn, file = f.Dynamic, c.Path
 			break
 		}

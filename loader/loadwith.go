@@ -17,5 +17,6 @@ type LoadOptions struct {
 // (runplug_state_migrate) is interrupted when ctx is done, and the load
 // then fails.
 func (l *Loader) LoadWith(ctx context.Context, path string, o LoadOptions) (*Plugin, error) {
+	mustContext(ctx)
 	return l.load(ctx, path, stateSource{path: o.StateFile})
 }

@@ -209,8 +209,13 @@ func (p *Plugin) Remote() Remote { return p.remote }
 // flight. For a plugin in the host's address space it returns
 // ErrNotIsolated; from a host function or callback that a call into this
 // plugin is running (on this goroutine), whose call it would wait for
-// forever, an error wrapping sandbox.ErrCloseInCall.
-func (p *Plugin) Restart() error {
+// forever, an error wrapping sandbox.ErrCloseInCall. A ctx already done
+// stops it before it starts; a nil ctx panics.
+func (p *Plugin) Restart(ctx context.Context) error {
+	mustContext(ctx)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("loader: restart %s: %w", p.obj.name, err)
+	}
 	if p.remote == nil {
 		return fmt.Errorf("loader: restart %s: %w", p.obj.name, ErrNotIsolated)
 	}

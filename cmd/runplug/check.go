@@ -19,8 +19,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/runplug/runplug/elfmap"
 	"github.com/runplug/runplug/internal/dlsvc"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/loader"
 )
@@ -331,10 +331,10 @@ func runCheckChild(args []string, _, stderr io.Writer) int {
 	case "runplug":
 		l := loader.New(loader.Options{})
 		var p *loader.Plugin
-		if p, err = l.Load(args[1]); err == nil {
-			err = p.Close()
+		if p, err = l.Load(context.Background(), args[1]); err == nil {
+			err = p.Close(context.Background())
 		}
-		if cerr := l.Close(); err == nil {
+		if cerr := l.Close(context.Background()); err == nil {
 			err = cerr
 		}
 	case "dlopen":
@@ -360,7 +360,7 @@ func refusalKind(err error) string {
 		return "tls-static"
 	case errors.Is(err, loader.ErrTLS):
 		return "tls"
-	case errors.Is(err, elfmap.ErrExecutable):
+	case errors.Is(err, elfimage.ErrExecutable):
 		return "executable"
 	case errors.Is(err, loader.ErrNotFound):
 		return "not-found"
@@ -368,9 +368,9 @@ func refusalKind(err error) string {
 		return "undefined-symbol"
 	case errors.As(err, &fe):
 		return "fault"
-	case errors.Is(err, elfmap.ErrMalformed):
+	case errors.Is(err, elfimage.ErrMalformed):
 		return "malformed"
-	case errors.Is(err, elfmap.ErrUnsupported):
+	case errors.Is(err, elfimage.ErrUnsupported):
 		return "unsupported"
 	case errors.Is(err, errDlopen):
 		return "dlopen"
