@@ -51,12 +51,12 @@ func interrupt(slot C.uintptr_t) {
 	}
 }
 
-// InterruptStats reports how the deadline signals of this process were
+// interruptStats reports how the deadline signals of this process were
 // sent so far: queued at once, sent by the target thread's timer because
 // the kernel refused to queue them (RLIMIT_SIGPENDING used up), and tries
 // that failed and were made again. A host that sees timer or retries grow
 // shares its user's signal queue limit with something that exhausts it.
-func InterruptStats() (queued, timer, retries uint64) {
+func interruptStats() (queued, timer, retries uint64) {
 	return intrQueued.Load(), intrTimer.Load(), intrRetry.Load()
 }
 

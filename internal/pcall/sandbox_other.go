@@ -85,8 +85,8 @@ const cgoNote = cgoNoteOther
 // DeadlinePassedInCallback reports false: this build makes no calls.
 func DeadlinePassedInCallback() bool { return false }
 
-// InterruptStats reports zeros: this build makes no calls.
-func InterruptStats() (queued, timer, retries uint64) { return 0, 0, 0 }
+// interruptStats reports zeros: this build makes no calls.
+func interruptStats() (queued, timer, retries uint64) { return 0, 0, 0 }
 
 // LocksHeldAtRecovery returns 0: this build makes no calls.
 func LocksHeldAtRecovery() uint64 { return 0 }

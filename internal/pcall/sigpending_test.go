@@ -119,17 +119,17 @@ func TestDeadlineSigpendingExhausted(t *testing.T) {
 	if err := sigqueue(unix.Gettid(), int(InterruptSignal)); !errors.Is(err, unix.EAGAIN) {
 		t.Fatalf("after %d queued signals, a deadline signal to this thread: %v, want EAGAIN", queued, err)
 	}
-	_, timerBefore, _ := InterruptStats()
+	_, timerBefore, _ := interruptStats()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err := CallContext(ctx, m.fn("spin"), nil)
 	if !errors.Is(err, ErrDeadline) {
 		t.Fatalf("spin with the queue full: %v, want ErrDeadline", err)
 	}
-	_, timerAfter, _ := InterruptStats()
+	_, timerAfter, _ := interruptStats()
 	if timerAfter != timerBefore+1 {
-		q, tm, r := InterruptStats()
-		t.Fatalf("InterruptStats timer went from %d to %d, want one more (%d %d %d)", timerBefore, timerAfter, q, tm, r)
+		q, tm, r := interruptStats()
+		t.Fatalf("interruptStats timer went from %d to %d, want one more (%d %d %d)", timerBefore, timerAfter, q, tm, r)
 	}
 	t.Logf("queue full after %d signals; %v: deadline by the thread's timer", queued, err)
 }
