@@ -77,7 +77,7 @@ func Example_fault() {
 		log.Fatal(err)
 	}
 	_, err = crash.Call()
-	var fe *pcall.FaultError
+	var fe *loader.FaultError
 	if errors.As(err, &fe) {
 		fmt.Println(pcall.SignalName(fe.Signal), "at", fe.Addr, "("+fe.Where+") in", fe.Plugin)
 	}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/loader"
 )
@@ -80,9 +79,9 @@ func TestFaultReadsTheSame(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = f.Call()
-			var fe *pcall.FaultError
+			var fe *loader.FaultError
 			if !errors.As(err, &fe) {
-				t.Fatalf("library: %v, want a *sandbox.FaultError", err)
+				t.Fatalf("library: %v, want a *loader.FaultError", err)
 			}
 			lib := addr.ReplaceAllString(fe.Error(), "ADDR")
 			cmd := addr.ReplaceAllString(strings.TrimSuffix(errs, "\n"), "ADDR")

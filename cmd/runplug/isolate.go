@@ -78,7 +78,7 @@ func demoIsolated(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 		return err
 	}
 	_, err = crash.CallArgs(ctx, &pcall.Args{})
-	var fe *pcall.FaultError
+	var fe *loader.FaultError
 	if !errors.As(err, &fe) {
 		return fmt.Errorf("isolated crash() returned %v, want a trapped fault", err)
 	}

@@ -3,8 +3,9 @@
 package pcall
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/runplug/runplug/internal/errs"
 )
 
 // Host callbacks need generated x86-64 thunks and cgo's callback path:
@@ -12,7 +13,7 @@ import (
 
 // mapThunkPage fails: this build has no callback entry.
 func mapThunkPage(first, n uint32) (uintptr, []uint64, error) {
-	return 0, nil, fmt.Errorf("callbacks need linux/amd64 built with cgo: %w", errors.ErrUnsupported)
+	return 0, nil, fmt.Errorf("callbacks need linux/amd64 built with cgo: %w", errs.ErrUnsupported)
 }
 
 func callbackEntryFor(regs int) uintptr { return 0 }
