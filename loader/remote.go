@@ -131,9 +131,9 @@ type Remote interface {
 	Close(graceful bool) error
 }
 
-// ErrNotIsolated is returned (wrapped) by Plugin.Restart for a plugin that
+// errNotIsolated is returned (wrapped) by Plugin.Restart for a plugin that
 // runs in the host's own address space. It wraps ErrUnsupported.
-var ErrNotIsolated = errs.Unsupported("plugin is not isolated")
+var errNotIsolated = errs.Unsupported("plugin is not isolated")
 
 // startRemote loads a plugin through the Isolation: path or image.
 func (l *Loader) startRemote(path, name string, image []byte) (*Plugin, error) {
@@ -151,7 +151,7 @@ func (l *Loader) startRemote(path, name string, image []byte) (*Plugin, error) {
 	req := &RemoteLoad{Path: path, Name: name, Image: image, Options: l.opts, Logger: l.log}
 	req.Options.Logger, req.Options.HostSymbols, req.Options.Isolation = nil, nil, nil
 	if len(l.opts.HostSymbols) > 0 {
-		return nil, fmt.Errorf("loader: load %s: Options.HostSymbols are addresses in the host, which an isolated plugin cannot reach (register host functions instead): %w", name, ErrNotIsolated)
+		return nil, fmt.Errorf("loader: load %s: Options.HostSymbols are addresses in the host, which an isolated plugin cannot reach (register host functions instead): %w", name, errNotIsolated)
 	}
 	req.HostFuncs = l.host.remoteFuncs()
 	r, err := l.opts.Isolation.Start(req)
@@ -181,7 +181,7 @@ func (t *hostTable) remoteFuncs() []RemoteHostFunc {
 		f := RemoteHostFunc{Name: h.name, Strings: h.strs, Call: h.raw,
 			Frame: h.frame.fn, StackSize: h.frame.stack, SRetSize: h.frame.sret} // remote_frame.go
 		if f.Call == nil && f.Frame == nil {
-			err := fmt.Errorf("loader: host function %s: %w", h.name, ErrHostFuncNotRemote)
+			err := fmt.Errorf("loader: host function %s: %w", h.name, errHostFuncNotRemote)
 			f.Call = func(*pcall.Args) pcall.Result { panic(err) }
 		}
 		out = append(out, f)
@@ -208,7 +208,7 @@ func (p *Plugin) Remote() Remote { return p.remote }
 // one, the plugin is loaded again and the quarantine is lifted. Funcs and
 // bindings obtained before keep working. It waits for the calls in
 // flight. For a plugin in the host's address space it returns
-// ErrNotIsolated; from a host function or callback that a call into this
+// errNotIsolated; from a host function or callback that a call into this
 // plugin is running (on this goroutine), whose call it would wait for
 // forever, an error wrapping sandbox.ErrCloseInCall. A ctx already done
 // stops it before it starts; a nil ctx panics.
@@ -218,7 +218,7 @@ func (p *Plugin) Restart(ctx context.Context) error {
 		return fmt.Errorf("loader: restart %s: %w", p.obj.name, err)
 	}
 	if p.remote == nil {
-		return fmt.Errorf("loader: restart %s: %w", p.obj.name, ErrNotIsolated)
+		return fmt.Errorf("loader: restart %s: %w", p.obj.name, errNotIsolated)
 	}
 	if p.remote.InHostCall() {
 		return fmt.Errorf("loader: restart %s from its own host call: %w", p.obj.name, pcall.ErrCloseInCall)

@@ -258,18 +258,18 @@ func callbackAt(v uint64) *RemoteCallback {
 	return nil
 }
 
-// ErrCallbackNotRemote is wrapped by the error of a call that passes an
+// errCallbackNotRemote is wrapped by the error of a call that passes an
 // isolated plugin a Callback whose Go function cannot run for it: one of
 // the general form (stack arguments or structs by value) with a string
 // argument, or a variadic one (*VarArgs), whose arguments are memory of
 // the plugin's process.
-var ErrCallbackNotRemote = errs.Unsupported("a callback of the general form with a string argument, or a variadic one, cannot be passed to an isolated plugin")
+var errCallbackNotRemote = errs.Unsupported("a callback of the general form with a string argument, or a variadic one, cannot be passed to an isolated plugin")
 
-// ErrHostFuncNotRemote is wrapped by the *sandbox.HostPanicError of a call
+// errHostFuncNotRemote is wrapped by the *sandbox.HostPanicError of a call
 // an isolated plugin makes to a host function of the general form with a
 // string argument, or a variadic one, which cannot cross (see
-// ErrCallbackNotRemote).
-var ErrHostFuncNotRemote = errs.Unsupported("a host function of the general form with a string argument, or a variadic one, cannot be called by an isolated plugin")
+// errCallbackNotRemote).
+var errHostFuncNotRemote = errs.Unsupported("a host function of the general form with a string argument, or a variadic one, cannot be called by an isolated plugin")
 
 // errX87Remote is the error of binding a long double result for an
 // isolated plugin.
@@ -303,7 +303,7 @@ func (p *Plugin) remoteFrameCall(ctx context.Context, f *Func, fr *RemoteFrame) 
 	}
 	for _, c := range fr.Callbacks {
 		if c.CB.Call == nil && c.CB.Frame == nil {
-			return pcall.FrameResult{}, fmt.Errorf("loader: call %s in %s: callback %s: %w", f.name, p.obj.name, c.CB.Name, ErrCallbackNotRemote)
+			return pcall.FrameResult{}, fmt.Errorf("loader: call %s in %s: callback %s: %w", f.name, p.obj.name, c.CB.Name, errCallbackNotRemote)
 		}
 	}
 	r, err := p.remote.CallFrame(ctx, f.handle, fr)
