@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/runplug/runplug/internal/errs"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // Isolated plugins.
@@ -61,7 +61,7 @@ type RemoteHostFunc struct {
 	// Frame is the Go function of the general form (stack arguments,
 	// structs by value), instead of Call: its stack arguments are
 	// StackSize bytes, a MEMORY-class result SRetSize bytes (0: none).
-	Frame     sandbox.FrameFunc
+	Frame     pcall.FrameFunc
 	StackSize uint32
 	SRetSize  uint32
 }
@@ -99,14 +99,14 @@ type Remote interface {
 	// The registers are passed by value so that no caller's memory
 	// escapes: an in-process call through the same paths allocates
 	// nothing.
-	Call(ctx context.Context, handle uint32, a sandbox.Args, bufs []Buffer) (sandbox.Result, error)
+	Call(ctx context.Context, handle uint32, a pcall.Args, bufs []Buffer) (pcall.Result, error)
 	// CallInts is Call for n integer arguments only, with no buffer.
-	CallInts(handle uint32, ints [6]uint64, n int) (sandbox.Result, error)
+	CallInts(handle uint32, ints [6]uint64, n int) (pcall.Result, error)
 	// CallFrame makes a general call (stack arguments, structs by value,
 	// variadic, a result in memory, pointers to Go memory, callbacks):
 	// fr holds the frame as the signature's plan laid it out (see
 	// RemoteFrame). It fails as Call does.
-	CallFrame(ctx context.Context, handle uint32, fr *RemoteFrame) (sandbox.FrameResult, error)
+	CallFrame(ctx context.Context, handle uint32, fr *RemoteFrame) (pcall.FrameResult, error)
 	// InHostCall reports whether the calling goroutine is running a host
 	// function or callback for a call into this plugin (nested in that
 	// call): Plugin.Close and Restart then refuse, as waiting for the
@@ -182,7 +182,7 @@ func (t *hostTable) remoteFuncs() []RemoteHostFunc {
 			Frame: h.frame.fn, StackSize: h.frame.stack, SRetSize: h.frame.sret} // remote_frame.go
 		if f.Call == nil && f.Frame == nil {
 			err := fmt.Errorf("loader: host function %s: %w", h.name, errHostFuncNotRemote)
-			f.Call = func(*sandbox.Args) sandbox.Result { panic(err) }
+			f.Call = func(*pcall.Args) pcall.Result { panic(err) }
 		}
 		out = append(out, f)
 	}
@@ -221,7 +221,7 @@ func (p *Plugin) Restart(ctx context.Context) error {
 		return fmt.Errorf("loader: restart %s: %w", p.obj.name, errNotIsolated)
 	}
 	if p.remote.InHostCall() {
-		return fmt.Errorf("loader: restart %s from its own host call: %w", p.obj.name, sandbox.ErrCloseInCall)
+		return fmt.Errorf("loader: restart %s from its own host call: %w", p.obj.name, pcall.ErrCloseInCall)
 	}
 	p.rmu.Lock()
 	defer p.rmu.Unlock()
@@ -302,7 +302,7 @@ func (p *Plugin) remoteEnter(f *Func) error {
 
 // remoteCall is every call path of an isolated plugin. ints is used when
 // a is nil.
-func (p *Plugin) remoteCall(ctx context.Context, f *Func, a *sandbox.Args, ints []uint64, bufs []Buffer) (sandbox.Result, error) {
+func (p *Plugin) remoteCall(ctx context.Context, f *Func, a *pcall.Args, ints []uint64, bufs []Buffer) (pcall.Result, error) {
 	if nLive.Load() != 0 {
 		// A Callback's address among the integers: the plugin gets an
 		// entry in its own process instead (remote_frame.go).
@@ -312,15 +312,15 @@ func (p *Plugin) remoteCall(ctx context.Context, f *Func, a *sandbox.Args, ints 
 		}
 		if cbs := callbackWords(regs); cbs != nil {
 			r, err := p.remoteFrameCall(ctx, f, registerFrame(a, ints, bufs, cbs))
-			return sandbox.Result{Int: r.RAX, Float: math.Float64frombits(r.XMM0)}, err
+			return pcall.Result{Int: r.RAX, Float: math.Float64frombits(r.XMM0)}, err
 		}
 	}
 	p.rmu.RLock()
 	defer p.rmu.RUnlock()
 	if err := p.remoteEnter(f); err != nil {
-		return sandbox.Result{}, err
+		return pcall.Result{}, err
 	}
-	var r sandbox.Result
+	var r pcall.Result
 	var err error
 	if a == nil {
 		var regs [6]uint64
@@ -360,17 +360,17 @@ func (p *Plugin) remoteClose() error {
 // plugin reads and writes Data in place (pinned for the call), isolated it
 // works on a copy in memory both processes share, and Out buffers are
 // copied back.
-func (f *Func) CallBuffers(ctx context.Context, a *sandbox.Args, bufs ...Buffer) (sandbox.Result, error) {
-	var regs sandbox.Args
+func (f *Func) CallBuffers(ctx context.Context, a *pcall.Args, bufs ...Buffer) (pcall.Result, error) {
+	var regs pcall.Args
 	if a != nil {
 		regs = *a
 	}
 	if len(bufs) > 6 {
-		return sandbox.Result{}, fmt.Errorf("loader: call %s: %d buffers, at most 6 (one per integer register)", f.name, len(bufs))
+		return pcall.Result{}, fmt.Errorf("loader: call %s: %d buffers, at most 6 (one per integer register)", f.name, len(bufs))
 	}
 	for _, b := range bufs {
 		if b.Slot < 0 || b.Slot >= 6 {
-			return sandbox.Result{}, fmt.Errorf("loader: call %s: buffer register %d, want 0-5", f.name, b.Slot)
+			return pcall.Result{}, fmt.Errorf("loader: call %s: buffer register %d, want 0-5", f.name, b.Slot)
 		}
 	}
 	if f.p.remote != nil {
@@ -381,7 +381,7 @@ func (f *Func) CallBuffers(ctx context.Context, a *sandbox.Args, bufs ...Buffer)
 
 // remoteBindCall is binding.call for an isolated plugin: the string
 // arguments' copies travel as buffers.
-func (b *binding) remoteCall(a *sandbox.Args, ks *cstrings) (sandbox.Result, error) {
+func (b *binding) remoteCall(a *pcall.Args, ks *cstrings) (pcall.Result, error) {
 	var bufs []Buffer
 	if ks != nil {
 		j := 0
@@ -425,9 +425,9 @@ func hostStringSlots(fn any) uint8 {
 }
 
 // orZero returns a, or zero registers for nil.
-func orZero(a *sandbox.Args) *sandbox.Args {
+func orZero(a *pcall.Args) *pcall.Args {
 	if a == nil {
-		return new(sandbox.Args)
+		return new(pcall.Args)
 	}
 	return a
 }
@@ -439,9 +439,9 @@ func (h hostFn) rawForm() RawHostFunc {
 		return h.raw
 	}
 	fn := h.regs
-	return func(a *sandbox.Args) sandbox.Result {
+	return func(a *pcall.Args) pcall.Result {
 		i, f := a.Int, a.Float
 		r, x := fn(i[0], i[1], i[2], i[3], i[4], i[5], 0, 0, 0, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7])
-		return sandbox.Result{Int: r, Float: x}
+		return pcall.Result{Int: r, Float: x}
 	}
 }
