@@ -2,7 +2,6 @@ package loader
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -282,7 +281,7 @@ var errX87Remote = fmt.Errorf("a long double result (x87 st0) from an isolated p
 func (f *Func) CallFrame(ctx context.Context, fr *pcall.Frame) (pcall.FrameResult, error) {
 	p := f.p
 	if p.remote != nil {
-		return pcall.FrameResult{}, fmt.Errorf("loader: call %s in %s: CallFrame of an isolated plugin: %w", f.name, p.obj.name, errors.ErrUnsupported)
+		return pcall.FrameResult{}, fmt.Errorf("loader: call %s in %s: CallFrame of an isolated plugin: %w", f.name, p.obj.name, ErrUnsupported)
 	}
 	if n := p.flags.Load(); n != 0 {
 		return pcall.FrameResult{}, p.refused(f, n)
