@@ -56,10 +56,7 @@ func callFn(ctx context.Context, p *loader.Plugin, fn string, args ...uint64) (u
 	if err != nil {
 		return 0, err
 	}
-	var a sandbox.Args
-	copy(a.Int[:], args)
-	r, err := f.CallArgs(ctx, &a)
-	return r.Int, err
+	return f.Call(ctx, args...)
 }
 
 func wantOK(callErr, closeErr error) error { return errors.Join(callErr, closeErr) }
@@ -142,11 +139,15 @@ func chaosOps() []chaosOp {
 		}},
 		{"dlopen of a module on a plugin thread", false, func(ctx context.Context, l *loader.Loader) error {
 			return loadCallClose(l, "dl_user", func(p *loader.Plugin) error {
-				th, err := loader.Bind3[string, string, int64, int64](p, "dl_in_thread")
+				f, err := p.Func("dl_in_thread")
 				if err != nil {
 					return err
 				}
-				if r, err := th("dl_target.so", "target_add", 41); err != nil || r != 42 {
+				th, err := loader.Bind3[string, string, int64, int64](f)
+				if err != nil {
+					return err
+				}
+				if r, err := th(context.Background(), "dl_target.so", "target_add", 41); err != nil || r != 42 {
 					return fmt.Errorf("dl_in_thread = %d, %v", r, err)
 				}
 				return nil

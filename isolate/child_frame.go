@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/runplug/runplug/internal/rawcall"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -198,7 +199,7 @@ func (ch *childChan) callFrame() {
 		fr.SRet, fr.SRetSize = bytesAddr(area[h.sretOff:]), uintptr(h.sretSize)
 	}
 	open := ch.enter()
-	r, err := f.CallFrame(nil, &fr)
+	r, err := rawcall.Frame(f, nil, &fr)
 	ch.settle(open)
 	if err != nil {
 		ch.fail(err)

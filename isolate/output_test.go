@@ -124,7 +124,7 @@ func TestBlockedWriter(t *testing.T) {
 	p := load(t, l, "iso_output")
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-w.entered; cancel() }() // the writer blocks: end the call
-	_, err := fn(t, p, "out_flood").CallArgs(ctx, &sandbox.Args{Int: [6]uint64{2, 100}})
+	_, err := fn(t, p, "out_flood").Call(ctx, 2, 100)
 	if !errors.Is(err, sandbox.ErrDeadline) {
 		t.Fatalf("flood with a blocked writer: %v, want the deadline error", err)
 	}
@@ -158,7 +158,7 @@ func TestOutputFlood(t *testing.T) {
 	f := fn(t, p, "out_flood")
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	r, err := f.Call(1, mib)
+	r, err := f.Call(context.Background(), 1, mib)
 	if err != nil || r != mib<<20 {
 		t.Fatalf("out_flood(1, %d) = %d, %v; want %d bytes written", mib, r, err, mib<<20)
 	}

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -104,7 +105,7 @@ func TestCallbackVariadic(t *testing.T) {
 func TestCallbackVariadicPanic(t *testing.T) {
 	l := newLoader(t, Options{KeepAfterFault: true})
 	p := load(t, l, "cb_va")
-	call, err := Bind2[uintptr, int64, int64](p, "call_struct_va")
+	call, err := Bind2[uintptr, int64, int64](fnOf(t, p, "call_struct_va"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,10 +121,10 @@ func TestCallbackVariadicPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cb.Release()
-	if r, err := call(cb.Ptr(), 5); err != nil || r != 5 {
+	if r, err := call(context.Background(), cb.Ptr(), 5); err != nil || r != 5 {
 		t.Fatalf("first call: %d, %v", r, err)
 	}
-	_, err = call(cb.Ptr(), 6)
+	_, err = call(context.Background(), cb.Ptr(), 6)
 	var hp *sandbox.HostPanicError
 	if !errors.As(err, &hp) || !strings.Contains(fmt.Sprint(hp.Value), "after its call returned") {
 		t.Fatalf("a kept VarArgs used later: %v, want a HostPanicError", err)
@@ -242,7 +243,7 @@ func TestVarArgsSignatures(t *testing.T) {
 func BenchmarkCallbackVariadic(b *testing.B) {
 	l := newLoader(b, Options{})
 	p := load(b, l, "cb_va")
-	call, err := Bind2[uintptr, int64, uint32](p, "call_uint_va")
+	call, err := Bind2[uintptr, int64, uint32](fnOf(b, p, "call_uint_va"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -262,7 +263,7 @@ func BenchmarkCallbackVariadic(b *testing.B) {
 		b.Run("form="+form.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				if _, err := call(form.fn, int64(i)); err != nil {
+				if _, err := call(context.Background(), form.fn, int64(i)); err != nil {
 					b.Fatal(err)
 				}
 			}

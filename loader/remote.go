@@ -321,6 +321,11 @@ func (p *Plugin) remoteCall(ctx context.Context, f *Func, a *sandbox.Args, ints 
 	}
 	var r sandbox.Result
 	var err error
+	if a == nil && ctx != nil && ctx.Done() != nil {
+		// Only Call with an Args bounds the round trip by ctx.
+		a = new(sandbox.Args)
+		copy(a.Int[:], ints)
+	}
 	if a == nil {
 		var regs [6]uint64
 		n := copy(regs[:], ints)
@@ -351,15 +356,14 @@ func (p *Plugin) remoteClose() error {
 	return nil
 }
 
-// CallBuffers calls the function with the argument registers of a (nil:
+// callBuffers calls the function with the argument registers of a (nil:
 // all zero), after putting the address of each buffer's bytes in its
-// integer register (see Buffer). ctx may be nil; when it is done before
-// the function returns the call is interrupted as CallArgs does. It works
+// integer register (see Buffer). ctx may be nil (no deadline). It works
 // the same for plugins in the host and in another process: in the host the
 // plugin reads and writes Data in place (pinned for the call), isolated it
 // works on a copy in memory both processes share, and Out buffers are
 // copied back.
-func (f *Func) CallBuffers(ctx context.Context, a *sandbox.Args, bufs ...Buffer) (sandbox.Result, error) {
+func (f *Func) callBuffers(ctx context.Context, a *sandbox.Args, bufs ...Buffer) (sandbox.Result, error) {
 	var regs sandbox.Args
 	if a != nil {
 		regs = *a
@@ -380,7 +384,7 @@ func (f *Func) CallBuffers(ctx context.Context, a *sandbox.Args, bufs ...Buffer)
 
 // remoteBindCall is binding.call for an isolated plugin: the string
 // arguments' copies travel as buffers.
-func (b *binding) remoteCall(a *sandbox.Args, ks *cstrings) (sandbox.Result, error) {
+func (b *binding) remoteCall(ctx context.Context, a *sandbox.Args, ks *cstrings) (sandbox.Result, error) {
 	var bufs []Buffer
 	if ks != nil {
 		j := 0
@@ -393,9 +397,9 @@ func (b *binding) remoteCall(a *sandbox.Args, ks *cstrings) (sandbox.Result, err
 		ks.pin.Unpin()
 	}
 	if bufs == nil && b.sig.nFloat == 0 && !b.sig.res.isFloat() { // CallInts brings back rax only
-		return b.f.p.remoteCall(nil, b.f, nil, a.Int[:b.sig.nInt], nil)
+		return b.f.p.remoteCall(ctx, b.f, nil, a.Int[:b.sig.nInt], nil)
 	}
-	return b.f.p.remoteCall(nil, b.f, a, nil, bufs)
+	return b.f.p.remoteCall(ctx, b.f, a, nil, bufs)
 }
 
 // hostStringSlots returns the integer registers that carry C strings for

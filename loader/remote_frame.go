@@ -20,7 +20,7 @@ import (
 // (the signature's abi plan, compiled to the trampoline's moves); the host
 // then runs those moves itself, in Go, to lay out the register and stack
 // words, and the other process makes the call from that frame with the
-// same trampoline (Func.CallFrame). Go memory a call passes by address (a
+// same trampoline (Func.callFrame, through internal/rawcall). Go memory a call passes by address (a
 // string, a slice or *T given to CallSig, a string argument of a binding)
 // travels as a FrameBuffer: a copy in the memory both processes share,
 // whose address there replaces the word, and which comes back when Out. A
@@ -274,14 +274,16 @@ var ErrHostFuncNotRemote = errors.New("loader: a host function of the general fo
 // isolated plugin.
 var errX87Remote = fmt.Errorf("a long double result (x87 st0) from an isolated plugin: %w", errors.ErrUnsupported)
 
-// CallFrame calls f with the whole frame fr, through its plugin's gate,
-// with the protection, quarantine and errors of every call. It is how an
-// isolated plugin's process makes the general calls its host laid out;
-// a host calls through a Signature or a typed binding instead.
-func (f *Func) CallFrame(ctx context.Context, fr *sandbox.Frame) (sandbox.FrameResult, error) {
+// callFrame calls f with the whole frame fr, through its plugin's gate,
+// with the protection, quarantine and errors of every call; a nil ctx is
+// no deadline. It is how an isolated plugin's process makes the general
+// calls its host laid out (internal/rawcall); a host calls through a
+// Signature or a typed binding instead.
+func (f *Func) callFrame(ctx context.Context, fr *sandbox.Frame) (sandbox.FrameResult, error) {
+	f = f.serving()
 	p := f.p
 	if p.remote != nil {
-		return sandbox.FrameResult{}, fmt.Errorf("loader: call %s in %s: CallFrame of an isolated plugin: %w", f.name, p.obj.name, errors.ErrUnsupported)
+		return sandbox.FrameResult{}, fmt.Errorf("loader: call %s in %s: a whole frame for an isolated plugin: %w", f.name, p.obj.name, errors.ErrUnsupported)
 	}
 	if n := p.flags.Load(); n != 0 {
 		return sandbox.FrameResult{}, p.refused(f, n)

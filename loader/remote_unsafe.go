@@ -13,7 +13,7 @@ import (
 	"github.com/runplug/runplug/sandbox"
 )
 
-// callPinned is CallBuffers in process.
+// callPinned is callBuffers in process.
 func (f *Func) callPinned(ctx context.Context, a *sandbox.Args, bufs []Buffer) (sandbox.Result, error) {
 	var pin runtime.Pinner
 	defer pin.Unpin()
@@ -25,5 +25,5 @@ func (f *Func) callPinned(ctx context.Context, a *sandbox.Args, bufs []Buffer) (
 		pin.Pin(&b.Data[0])
 		a.Int[b.Slot] = uint64(uintptr(unsafe.Pointer(&b.Data[0])))
 	}
-	return f.CallArgs(ctx, a)
+	return f.callArgs(ctx, a)
 }

@@ -79,7 +79,7 @@ func TestFaultReadsTheSame(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.Call()
+			_, err = f.Call(context.Background())
 			var fe *sandbox.FaultError
 			if !errors.As(err, &fe) {
 				t.Fatalf("library: %v, want a *sandbox.FaultError", err)
