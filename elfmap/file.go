@@ -20,7 +20,7 @@ type File struct {
 // --defined-only` lists and what the loader can bind an import to.
 type Symbol struct {
 	Name  string
-	Value uint64 // st_value: the address relative to the load base
+	Value uint64 // st_value: the address relative to the load base (for STT_TLS, the offset in the TLS block)
 	Size  uint64
 	Type  elf.SymType // STT_FUNC, STT_OBJECT, STT_TLS, STT_GNU_IFUNC, ...
 	Bind  elf.SymBind // STB_GLOBAL, STB_WEAK or STB_GNU_UNIQUE

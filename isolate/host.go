@@ -242,9 +242,6 @@ func (r *remote) Lookup(name, version string) (loader.RemoteSymbol, error) {
 		return loader.RemoteSymbol{}, err
 	}
 	if atomic.LoadUint32(&h.status) != statusOK {
-		if s := sentinel(atomic.LoadUint32(&h.code)); s != nil {
-			return loader.RemoteSymbol{}, s
-		}
 		return loader.RemoteSymbol{}, c.replyErr()
 	}
 	handle := atomic.LoadUint32(&h.handle)

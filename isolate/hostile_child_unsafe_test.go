@@ -356,10 +356,11 @@ func typedErr(err error) bool {
 	if strings.TrimSpace(err.Error()) == "" || strings.HasSuffix(err.Error(), ": ") {
 		return false
 	}
-	var re *RemoteError
+	var rt *remoteText
+	var rw *remoteWrap
 	var fe *sandbox.FaultError
 	var hp *sandbox.HostPanicError
 	return errors.Is(err, ErrProtocol) || errors.Is(err, ErrExited) || errors.Is(err, sandbox.ErrDeadline) ||
-		errors.As(err, &re) && re.Msg != "" || errors.As(err, &fe) || errors.As(err, &hp) ||
+		errors.As(err, &rt) || errors.As(err, &rw) || errors.As(err, &fe) || errors.As(err, &hp) ||
 		errors.Is(err, loader.ErrSymbolNotFound) || errors.Is(err, loader.ErrQuarantined)
 }

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Options configure isolated plugins (see New).
@@ -113,9 +111,6 @@ var (
 	ErrExited = errors.New("isolate: plugin process exited")
 	// ErrForbiddenSyscall is wrapped by a *SyscallError.
 	ErrForbiddenSyscall = errors.New("isolate: forbidden system call")
-	// ErrUnsupported is returned where isolation is not available
-	// (other than linux/amd64 with cgo).
-	ErrUnsupported = errors.New("isolate: not supported on this platform")
 	// ErrBufferTooLarge is wrapped by the error of a call whose strings
 	// and buffers do not fit in a channel (Options.BufferSize).
 	ErrBufferTooLarge = errors.New("isolate: buffers do not fit in the channel")
@@ -186,35 +181,6 @@ func (e *SyscallError) Error() string {
 
 // Unwrap returns ErrForbiddenSyscall and ErrExited.
 func (e *SyscallError) Unwrap() []error { return []error{ErrForbiddenSyscall, ErrExited} }
-
-// DeadlineError is the error of a call whose context was done before it
-// returned: the child was killed. It matches sandbox.ErrDeadline and the
-// context's error.
-type DeadlineError struct {
-	Plugin string
-	Cause  error
-}
-
-// Error says the call was stopped.
-func (e *DeadlineError) Error() string {
-	return fmt.Sprintf("isolate: call into %s stopped (plugin process killed): %v", e.Plugin, e.Cause)
-}
-
-// Unwrap returns sandbox.ErrDeadline and the context's error.
-func (e *DeadlineError) Unwrap() []error { return []error{sandbox.ErrDeadline, e.Cause} }
-
-// RemoteError is an error the child returned for a load or a call: its
-// message as the child wrote it, matching the loader's sentinel.
-type RemoteError struct {
-	Msg string
-	Err error // a loader or elfmap sentinel, or nil
-}
-
-// Error returns the child's message.
-func (e *RemoteError) Error() string { return e.Msg }
-
-// Unwrap returns the sentinel.
-func (e *RemoteError) Unwrap() error { return e.Err }
 
 // Report says which confinements the child processes got.
 type Report struct {

@@ -2,7 +2,7 @@ package loader
 
 // The general form of a typed host function or callback: any number of
 // arguments and structs by value, called by native code per the SysV
-// AMD64 psABI. The argument and result locations come from package abi,
+// AMD64 psABI. The argument and result locations come from internal/callconv,
 // the same plan a binding uses for the call in the other direction, read
 // from the callee's side: each eightbyte of an argument from the register
 // the plan names (saved by the callback entry), an argument in memory from

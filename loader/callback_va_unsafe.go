@@ -8,7 +8,7 @@ package loader
 // register while one is left, then from the stack; an SSE one likewise
 // from the vector registers; a struct wholly from registers when all of
 // its eightbytes fit the ones left, else wholly from the stack. Only the
-// reading order is the reader's: the classes come from package abi, and
+// reading order is the reader's: the classes come from internal/callconv, and
 // where the fixed part ends from its plan.
 
 import (

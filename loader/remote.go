@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/runplug/runplug/internal/errs"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -131,8 +132,8 @@ type Remote interface {
 }
 
 // ErrNotIsolated is returned (wrapped) by Plugin.Restart for a plugin that
-// runs in the host's own address space.
-var ErrNotIsolated = errors.New("loader: plugin is not isolated")
+// runs in the host's own address space. It wraps ErrUnsupported.
+var ErrNotIsolated = errs.Unsupported("plugin is not isolated")
 
 // startRemote loads a plugin through the Isolation: path or image.
 func (l *Loader) startRemote(path, name string, image []byte) (*Plugin, error) {

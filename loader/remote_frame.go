@@ -11,6 +11,7 @@ import (
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/callconv"
+	"github.com/runplug/runplug/internal/errs"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -262,17 +263,17 @@ func callbackAt(v uint64) *RemoteCallback {
 // the general form (stack arguments or structs by value) with a string
 // argument, or a variadic one (*VarArgs), whose arguments are memory of
 // the plugin's process.
-var ErrCallbackNotRemote = errors.New("loader: a callback of the general form with a string argument, or a variadic one, cannot be passed to an isolated plugin")
+var ErrCallbackNotRemote = errs.Unsupported("a callback of the general form with a string argument, or a variadic one, cannot be passed to an isolated plugin")
 
 // ErrHostFuncNotRemote is wrapped by the *sandbox.HostPanicError of a call
 // an isolated plugin makes to a host function of the general form with a
 // string argument, or a variadic one, which cannot cross (see
 // ErrCallbackNotRemote).
-var ErrHostFuncNotRemote = errors.New("loader: a host function of the general form with a string argument, or a variadic one, cannot be called by an isolated plugin")
+var ErrHostFuncNotRemote = errs.Unsupported("a host function of the general form with a string argument, or a variadic one, cannot be called by an isolated plugin")
 
 // errX87Remote is the error of binding a long double result for an
 // isolated plugin.
-var errX87Remote = fmt.Errorf("a long double result (x87 st0) from an isolated plugin: %w", errors.ErrUnsupported)
+var errX87Remote = fmt.Errorf("a long double result (x87 st0) from an isolated plugin: %w", ErrUnsupported)
 
 // callFrame calls f with the whole frame fr, through its plugin's gate,
 // with the protection, quarantine and errors of every call; a nil ctx is

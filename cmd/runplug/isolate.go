@@ -10,7 +10,6 @@ import (
 
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // `runplug call --isolate` and `runplug demo --isolate`: the plugin runs
@@ -82,7 +81,7 @@ func demoIsolated(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 		return err
 	}
 	_, err = crash.Call(ctx)
-	var fe *sandbox.FaultError
+	var fe *loader.FaultError
 	if !errors.As(err, &fe) {
 		return fmt.Errorf("isolated crash() returned %v, want a trapped fault", err)
 	}

@@ -1,7 +1,8 @@
 // Package elfimage reads, validates and maps ELF shared objects (ELFCLASS64,
 // little-endian, the host's machine, ET_DYN) without the system's dynamic
-// linker. It is the first stage of runplug's loader and works in three
-// steps, each usable and testable on its own:
+// linker. It is the first stage of runplug's loader (the public package
+// elfmap is a tool's read-only view over its parser and errors) and works
+// in three steps, each usable and testable on its own:
 //
 //  1. Parse (or ParseFile) reads the ELF header, the program headers and
 //     the tables the PT_DYNAMIC segment names, and returns a File: the
