@@ -138,8 +138,8 @@ func ExampleCString() {
 // of log_value("%d: %g", 3, 2.5) would set.
 func ExampleVarArgs() {
 	cb, err := loader.NewCallback(func(format string, va *loader.VarArgs) int32 {
-		n := va.Int32()   // an int (char and short are promoted to it)
-		x := va.Float64() // a double (float is promoted to it)
+		n := int32(va.Int64()) // an int (char and short are promoted to it)
+		x := va.Float64()      // a double (float is promoted to it)
 		fmt.Println(format, "->", n, x)
 		return n
 	})

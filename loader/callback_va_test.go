@@ -42,7 +42,7 @@ func TestCallbackVariadic(t *testing.T) {
 		})
 		t.Run("uint", func(t *testing.T) {
 			c, g := callStruct[uint32](t, p, "call_uint_va", "uint_va", func(a uint32, va *VarArgs) uint32 {
-				return a*3 + va.Uint32()
+				return a*3 + uint32(va.Uint64())
 			}, seed)
 			if c != g || c == 0 {
 				t.Errorf("seed %d: C callee %d, Go callback %d", seed, c, g)
@@ -64,7 +64,7 @@ func TestCallbackVariadic(t *testing.T) {
 				must(t, va.Struct(&s1))
 				must(t, va.Struct(&lg))
 				must(t, va.Struct(&s2))
-				ch, sh, f, str := va.Int32(), va.Int32(), va.Float64(), va.CString()
+				ch, sh, f, str := int32(va.Int64()), int32(va.Int64()), va.Float64(), va.CString()
 				must(t, va.Struct(&q))
 				return int64(n) + int64(s1.A)*3 + int64(s1.B)*5 + int64(lg.A)*7 + int64(lg.B)*11 + int64(lg.C)*13 +
 					int64(lg.D)*17 + int64(lg.E)*19 + int64(s2.A)*23 + int64(s2.B)*29 + int64(ch)*31 + int64(sh)*37 +
@@ -78,7 +78,7 @@ func TestCallbackVariadic(t *testing.T) {
 			c, g := callStruct[float64](t, p, "call_mix_va", "mix_va", func(n int32, va *VarArgs) float64 {
 				s := 0.0
 				for i := 0; i < int(n); i++ {
-					k, x := va.Int32(), va.Float64()
+					k, x := int32(va.Int64()), va.Float64()
 					s += float64(int(k)*(i+1)) + x*float64(i+2)
 				}
 				return s
@@ -112,7 +112,7 @@ func TestCallbackVariadicPanic(t *testing.T) {
 	var kept *VarArgs
 	cb, err := NewCallback(func(n int32, va *VarArgs) int64 {
 		if kept != nil {
-			return int64(kept.Int32()) // the previous call's reader: panics
+			return kept.Int64() // the previous call's reader: panics
 		}
 		kept = va
 		return int64(n)
@@ -198,7 +198,7 @@ func TestVarArgsReader(t *testing.T) {
 			t.Error("a VarArgs used after its call did not panic")
 		}
 	}()
-	va.Int32()
+	va.Int64()
 }
 
 // TestVarArgsSignatures: *VarArgs is accepted last only; a Go variadic
@@ -251,7 +251,7 @@ func BenchmarkCallbackVariadic(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cb, err := NewCallback(func(a uint32, va *VarArgs) uint32 { return a*3 + va.Uint32() })
+	cb, err := NewCallback(func(a uint32, va *VarArgs) uint32 { return a*3 + uint32(va.Uint64()) })
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func TestVarArgsForms(t *testing.T) {
 	var seen string
 	fns := []any{
 		func(tag string, va *VarArgs) int32 {
-			a, x, b := va.Int32(), va.Float64(), va.Int64()
+			a, x, b := int32(va.Int64()), va.Float64(), va.Int64()
 			seen = fmt.Sprint(tag, a, x, b)
 			return a + int32(b)
 		},
