@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runplug/runplug/internal/baseline"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // BenchmarkCallRatio measures protected calls against plain cgo calls of
@@ -38,11 +38,11 @@ func BenchmarkCallRatio(b *testing.B) {
 		b.Fatal(err)
 	}
 	s24f := fnOf(b, ffi, "s24_fn")
-	s24, err := loader.Bind1[sandbox.S24, sandbox.S24](s24f)
+	s24, err := loader.Bind1[baseline.S24, baseline.S24](s24f)
 	if err != nil {
 		b.Fatal(err)
 	}
-	in := sandbox.S24{A: 1, B: 2, C: 3}
+	in := baseline.S24{A: 1, B: 2, C: 3}
 	const block = 1000
 	for _, tc := range []struct {
 		name      string
@@ -56,7 +56,7 @@ func BenchmarkCallRatio(b *testing.B) {
 			}
 		}, func() {
 			for range block {
-				callSink += sandbox.CallUnprotected2(add.Addr(), 1, 2)
+				callSink += baseline.CallUnprotected2(add.Addr(), 1, 2)
 			}
 		}},
 		{"bind", func() {
@@ -66,7 +66,7 @@ func BenchmarkCallRatio(b *testing.B) {
 			}
 		}, func() {
 			for range block {
-				callSink += sandbox.CallUnprotected2(add.Addr(), 1, 2)
+				callSink += baseline.CallUnprotected2(add.Addr(), 1, 2)
 			}
 		}},
 		{"struct", func() {
@@ -76,7 +76,7 @@ func BenchmarkCallRatio(b *testing.B) {
 			}
 		}, func() {
 			for range block {
-				callSink += sandbox.CallUnprotectedS24(s24f.Addr(), in).C
+				callSink += baseline.CallUnprotectedS24(s24f.Addr(), in).C
 			}
 		}},
 	} {

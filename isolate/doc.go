@@ -99,9 +99,8 @@
 // general form cross the same way (the child learns a function's form
 // from the host on its first call, statusNeedFrame, and sends that call
 // again with its stack arguments). Refused: a general-form callback with
-// a string argument (loader.ErrCallbackNotRemote, when passed), and a
-// general-form host function with one (each call fails with
-// loader.ErrHostFuncNotRemote).
+// a string argument (when passed), and a general-form host function with
+// one (each call fails): both errors wrap loader.ErrUnsupported.
 //
 // A host function or callback that calls Close or Restart of the plugin
 // whose call is running it (on that goroutine: the upcall channel's

@@ -16,9 +16,9 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // A hostile child: this test binary, started as a child with envHostile
@@ -102,6 +102,18 @@ func hostileHook(mode string, rng *rand.Rand) func(hookStep, *child, *childChan)
 		case mode == "flip" && step == hookReply:
 			scribbling.Store(false)
 			flipping.Wait() // its last store is done before the reply
+		case strings.HasPrefix(mode, "err") && step == hookReply && ch.h.status == statusError:
+			// The error the child's loader returned, rewritten (errwire.go).
+			switch mode {
+			case "errkind":
+				ch.data[0] = 200
+			case "errlen":
+				ch.h.msgLen = uint32(copy(ch.data, []byte{kindText, 0xff, 0xff, 0xff, 0xff, 'x'}))
+			case "errmsglen":
+				ch.h.msgLen = uint32(len(ch.data))
+			case "errsentinel":
+				ch.h.msgLen = uint32(copy(ch.data, []byte{kindSentinel, 0xff, 0xff}))
+			}
 		case mode == "fuzz":
 			scribble(rng, ch)
 		}
@@ -211,6 +223,36 @@ func TestHostileLoadReply(t *testing.T) {
 	}
 }
 
+// TestHostileErrorReply: a child that rewrites the error it sends (a
+// failed lookup's: an unknown kind, a string length past the end, a length
+// past the channel's area, an unknown sentinel) never has it believed: the
+// host refuses it as a protocol error naming what was wrong, reads nothing
+// past what the child may write, and the forged error matches none of the
+// loader's sentinels.
+func TestHostileErrorReply(t *testing.T) {
+	for _, tt := range []struct{ mode, want string }{
+		{"errkind", "unknown error kind 200"},
+		{"errlen", "truncated"},
+		{"errmsglen", "an error reply of"},
+		{"errsentinel", "unknown sentinel code 65535"},
+	} {
+		t.Run(tt.mode, func(t *testing.T) {
+			l, _ := hostileLoader(t, tt.mode+":1", Options{})
+			p, err := l.Load(context.Background(), plugintest.Build(t, "isolate_host"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Func("no_such_function")
+			if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("lookup with a forged error reply: %v, want ErrProtocol saying %q", err, tt.want)
+			}
+			if errors.Is(err, loader.ErrSymbolNotFound) {
+				t.Errorf("the forged error was believed: %v", err)
+			}
+		})
+	}
+}
+
 // TestHostileRepeatedReply: a reply posted twice ends the call with a
 // protocol error that says so (the counter jumps by two, or the second
 // post shows at the next exchange as a message with the request still in
@@ -223,7 +265,7 @@ func TestHostileRepeatedReply(t *testing.T) {
 	}
 	var perr error
 	for i := 0; i < 3 && perr == nil; i++ { // the second post shows at the next exchange (the lookup is one)
-		_, perr = callNamed(context.Background(), p, "leaf", sandbox.Args{Int: [6]uint64{1}})
+		_, perr = callNamed(context.Background(), p, "leaf", pcall.Args{Int: [6]uint64{1}})
 	}
 	if !errors.Is(perr, ErrProtocol) || !strings.Contains(perr.Error(), "repeated or forged") {
 		t.Fatalf("calls with repeated replies: %v, want ErrProtocol naming a repeated message", perr)
@@ -265,7 +307,7 @@ func TestHostileHandleFlip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 300; i++ {
-		r, err := callNamed(context.Background(), p, "call_add", sandbox.Args{Int: [6]uint64{2, 3}})
+		r, err := callNamed(context.Background(), p, "call_add", pcall.Args{Int: [6]uint64{2, 3}})
 		if errors.Is(err, ErrProtocol) && strings.Contains(err.Error(), "host function 65535") {
 			return // the child is killed: the host survived and named it
 		}
@@ -300,13 +342,13 @@ func TestHostileChildFuzz(t *testing.T) {
 				var err error
 				switch i % 4 {
 				case 0:
-					_, err = callNamed(ctx, p, "call_add", sandbox.Args{Int: [6]uint64{2, 3}})
+					_, err = callNamed(ctx, p, "call_add", pcall.Args{Int: [6]uint64{2, 3}})
 				case 1:
 					_, err = callString(ctx, p, "call_strlen", "hello, host")
 				case 2:
-					_, err = callNamed(ctx, p, "leaf", sandbox.Args{Int: [6]uint64{7}})
+					_, err = callNamed(ctx, p, "leaf", pcall.Args{Int: [6]uint64{7}})
 				case 3:
-					_, err = callNamed(ctx, p, "call_panic", sandbox.Args{Int: [6]uint64{1}})
+					_, err = callNamed(ctx, p, "call_panic", pcall.Args{Int: [6]uint64{1}})
 				}
 				if err == nil {
 					continue
@@ -328,13 +370,13 @@ func TestHostileChildFuzz(t *testing.T) {
 	}
 }
 
-func callNamed(ctx context.Context, p *loader.Plugin, name string, a sandbox.Args) (sandbox.Result, error) {
+func callNamed(ctx context.Context, p *loader.Plugin, name string, a pcall.Args) (pcall.Result, error) {
 	f, err := p.Func(name)
 	if err != nil {
-		return sandbox.Result{}, err
+		return pcall.Result{}, err
 	}
 	r, err := f.Call(ctx, a.Int[:]...)
-	return sandbox.Result{Int: r}, err
+	return pcall.Result{Int: r}, err
 }
 
 // callString calls name with a string, which travels as a buffer.
@@ -358,9 +400,9 @@ func typedErr(err error) bool {
 	}
 	var rt *remoteText
 	var rw *remoteWrap
-	var fe *sandbox.FaultError
-	var hp *sandbox.HostPanicError
-	return errors.Is(err, ErrProtocol) || errors.Is(err, ErrExited) || errors.Is(err, sandbox.ErrDeadline) ||
+	var fe *pcall.FaultError
+	var hp *pcall.HostPanicError
+	return errors.Is(err, ErrProtocol) || errors.Is(err, ErrExited) || errors.Is(err, pcall.ErrDeadline) ||
 		errors.As(err, &rt) || errors.As(err, &rw) || errors.As(err, &fe) || errors.As(err, &hp) ||
 		errors.Is(err, loader.ErrSymbolNotFound) || errors.Is(err, loader.ErrQuarantined)
 }

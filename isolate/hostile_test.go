@@ -12,13 +12,11 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
+	"golang.org/x/sys/unix"
 )
 
 // The hostile-plugin suite: plugins/hostile.c and hostile_ctor.c attack
@@ -125,7 +123,7 @@ func TestHostile(t *testing.T) {
 			if tt.trapped != "" {
 				var se *isolate.SyscallError
 				if !errors.As(err, &se) || se.Name != tt.trapped || !errors.Is(err, isolate.ErrForbiddenSyscall) {
-					var fe *sandbox.FaultError
+					var fe *loader.FaultError
 					if tt.arch == "i386" && errors.As(err, &fe) && fe.Signal == unix.SIGSEGV {
 						// A kernel without i386 emulation faults at int
 						// $0x80: no call was made either (TestNameSyscall

@@ -15,12 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
+	"golang.org/x/sys/unix"
 )
 
 // newLoader returns a Loader that isolates its plugins, closed with the test.
@@ -74,7 +72,7 @@ func call(t testing.TB, p *loader.Plugin, name string, args ...uint64) (uint64, 
 }
 
 // TestFaults: every fault kind the in-process sandbox traps comes back
-// from the child as the same *sandbox.FaultError (signal, code, what the
+// from the child as the same *loader.FaultError (signal, code, what the
 // address is, symbol, plugin), and the child serves the next call.
 func TestFaults(t *testing.T) {
 	l, _ := newLoader(t, loader.Options{KeepAfterFault: true}, isolate.Options{Policy: isolate.Policy{Allow: []string{"memfd_create"}}})
@@ -115,9 +113,9 @@ func TestFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := call(t, p, tt.fn, tt.arg)
-			var fe *sandbox.FaultError
+			var fe *loader.FaultError
 			if !errors.As(err, &fe) {
-				t.Fatalf("error = %v, want a *sandbox.FaultError", err)
+				t.Fatalf("error = %v, want a *loader.FaultError", err)
 			}
 			if fe.Signal != tt.sig {
 				t.Errorf("Signal = %v, want %v", fe.Signal, tt.sig)
@@ -154,7 +152,7 @@ func TestQuarantineAndRestart(t *testing.T) {
 	p := load(t, l, "isolate_faults")
 	add := fn(t, p, "add")
 	pid := pidOf(t, p)
-	if _, err := call(t, p, "null_read"); !errors.As(err, new(*sandbox.FaultError)) {
+	if _, err := call(t, p, "null_read"); !errors.As(err, new(*loader.FaultError)) {
 		t.Fatalf("null_read: %v", err)
 	}
 	if _, err := add.Call(context.Background(), 1, 2); !errors.Is(err, loader.ErrQuarantined) {
@@ -228,8 +226,8 @@ func TestDeadlineAndKill(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-inside; cancel() }()
 	_, err := spin.Call(ctx)
-	if !errors.Is(err, sandbox.ErrDeadline) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled call: %v, want sandbox.ErrDeadline and context.Canceled", err)
+	if !errors.Is(err, loader.ErrDeadline) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled call: %v, want loader.ErrDeadline and context.Canceled", err)
 	}
 	t.Log(err)
 
@@ -303,7 +301,7 @@ func TestHostFunctions(t *testing.T) {
 		t.Fatalf("call_strlen = %d, %v", n, err)
 	}
 	_, err = call(t, p, "call_panic", 7)
-	var hp *sandbox.HostPanicError
+	var hp *loader.HostPanicError
 	if !errors.As(err, &hp) || hp.Value != "host panic 7" || hp.Func != "host_panic" {
 		t.Fatalf("call_panic: %v", err)
 	}
@@ -610,7 +608,7 @@ func TestCloseReportsDestructorFault(t *testing.T) {
 			t.Fatal(err)
 		}
 		err := p.Close(context.Background())
-		var fe *sandbox.FaultError
+		var fe *loader.FaultError
 		if !errors.As(err, &fe) || fe.Signal != syscall.SIGSEGV {
 			t.Fatalf("Close: %v, want the destructor's fault", err)
 		}

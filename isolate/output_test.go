@@ -19,7 +19,6 @@ import (
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // syncBuffer is a bytes.Buffer safe for the two copying goroutines.
@@ -125,7 +124,7 @@ func TestBlockedWriter(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-w.entered; cancel() }() // the writer blocks: end the call
 	_, err := fn(t, p, "out_flood").Call(ctx, 2, 100)
-	if !errors.Is(err, sandbox.ErrDeadline) {
+	if !errors.Is(err, loader.ErrDeadline) {
 		t.Fatalf("flood with a blocked writer: %v, want the deadline error", err)
 	}
 	closed := make(chan error, 1)

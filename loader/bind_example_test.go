@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Bind a plugin function to a typed Go function: arguments and results are
@@ -59,7 +58,7 @@ func ExampleBind2() {
 	f, _ = p.Func("crash_null")
 	crash, _ := loader.Bind1[int32, int32](f)
 	_, err = crash(ctx, 1)
-	var fe *sandbox.FaultError
+	var fe *loader.FaultError
 	fmt.Println(errors.As(err, &fe), fe.Symbol[:len("crash_null")])
 	// Output:
 	// -6 <nil>

@@ -7,7 +7,7 @@ import (
 	"reflect"
 	"unsafe"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // Bind0 binds f to a Go function of a context alone, with a result of
@@ -41,7 +41,7 @@ func Bind0[R any](f *Func) (func(context.Context) (R, error), error) {
 	}
 	return func(ctx context.Context) (R, error) {
 		mustContext(ctx)
-		var a sandbox.Args
+		var a pcall.Args
 		r, err := b.call(ctx, &a, nil)
 		return result[R](b, r, err)
 	}, nil
@@ -78,7 +78,7 @@ func Bind1[A1, R any](f *Func) (func(context.Context, A1) (R, error), error) {
 	}
 	return func(ctx context.Context, a1 A1) (R, error) {
 		mustContext(ctx)
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		r, err := b.call(ctx, &a, ks)
@@ -142,7 +142,7 @@ func Bind2[A1, A2, R any](f *Func) (func(context.Context, A1, A2) (R, error), er
 	}
 	return func(ctx context.Context, a1 A1, a2 A2) (R, error) {
 		mustContext(ctx)
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -181,7 +181,7 @@ func Bind3[A1, A2, A3, R any](f *Func) (func(context.Context, A1, A2, A3) (R, er
 	}
 	return func(ctx context.Context, a1 A1, a2 A2, a3 A3) (R, error) {
 		mustContext(ctx)
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -221,7 +221,7 @@ func Bind4[A1, A2, A3, A4, R any](f *Func) (func(context.Context, A1, A2, A3, A4
 	}
 	return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4) (R, error) {
 		mustContext(ctx)
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -262,7 +262,7 @@ func Bind5[A1, A2, A3, A4, A5, R any](f *Func) (func(context.Context, A1, A2, A3
 	}
 	return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (R, error) {
 		mustContext(ctx)
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -304,7 +304,7 @@ func Bind6[A1, A2, A3, A4, A5, A6, R any](f *Func) (func(context.Context, A1, A2
 	}
 	return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) (R, error) {
 		mustContext(ctx)
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -347,7 +347,7 @@ func Bind7[A1, A2, A3, A4, A5, A6, A7, R any](f *Func) (func(context.Context, A1
 	}
 	return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7) (R, error) {
 		mustContext(ctx)
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -391,7 +391,7 @@ func Bind8[A1, A2, A3, A4, A5, A6, A7, A8, R any](f *Func) (func(context.Context
 	}
 	return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8) (R, error) {
 		mustContext(ctx)
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)

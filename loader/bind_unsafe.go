@@ -16,7 +16,7 @@ import (
 	"runtime"
 	"unsafe"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // cstrings holds the NUL-terminated copies of a call's string arguments.
@@ -40,7 +40,7 @@ func (c *cstrings) add(s string) uint64 {
 
 // put stores argument i of the binding's signature, whose value is at p,
 // in its register slot of a. ks is non-nil when the signature has strings.
-func (b *binding) put(a *sandbox.Args, i int, p unsafe.Pointer, ks *cstrings) {
+func (b *binding) put(a *pcall.Args, i int, p unsafe.Pointer, ks *cstrings) {
 	var v uint64
 	switch b.sig.kinds[i] {
 	case kBool:
@@ -79,7 +79,7 @@ func (b *binding) put(a *sandbox.Args, i int, p unsafe.Pointer, ks *cstrings) {
 // kind, at p. Integers narrower than 64 bits are truncated (and
 // sign-extended when signed): the ABI leaves rax's upper bits undefined.
 // A float32 is the low 32 bits of xmm0. A bool is al != 0.
-func (b *binding) get(r sandbox.Result, p unsafe.Pointer) {
+func (b *binding) get(r pcall.Result, p unsafe.Pointer) {
 	switch b.sig.res {
 	case kBool:
 		*(*bool)(p) = uint8(r.Int) != 0
@@ -101,7 +101,7 @@ func (b *binding) get(r sandbox.Result, p unsafe.Pointer) {
 // call makes the protected call with the argument registers a: through
 // Plugin.callInts, which passes just the integers, when no argument is a
 // float and ctx can never be done.
-func (b *binding) call(ctx context.Context, a *sandbox.Args, ks *cstrings) (sandbox.Result, error) {
+func (b *binding) call(ctx context.Context, a *pcall.Args, ks *cstrings) (pcall.Result, error) {
 	f := b.f
 	if f.live != nil {
 		return b.callLive(ctx, a, ks)
@@ -117,7 +117,7 @@ func (b *binding) call(ctx context.Context, a *sandbox.Args, ks *cstrings) (sand
 }
 
 // callOn is call on f, a Func of a plugin in process.
-func (b *binding) callOn(ctx context.Context, f *Func, a *sandbox.Args) (sandbox.Result, error) {
+func (b *binding) callOn(ctx context.Context, f *Func, a *pcall.Args) (pcall.Result, error) {
 	switch {
 	case ctx.Done() != nil:
 		return f.p.callContext(ctx, f, a)
@@ -130,7 +130,7 @@ func (b *binding) callOn(ctx context.Context, f *Func, a *sandbox.Args) (sandbox
 // callLive is call through a Live's Func: on the serving version, made
 // again on the next one when a reload turned it away unrun. (A Live is
 // never isolated.)
-func (b *binding) callLive(ctx context.Context, a *sandbox.Args, ks *cstrings) (sandbox.Result, error) {
+func (b *binding) callLive(ctx context.Context, a *pcall.Args, ks *cstrings) (pcall.Result, error) {
 	if ks != nil {
 		defer ks.pin.Unpin()
 	}
@@ -151,7 +151,7 @@ func (b *binding) strs() *cstrings {
 	return nil
 }
 
-func result[R any](b *binding, r sandbox.Result, err error) (R, error) {
+func result[R any](b *binding, r pcall.Result, err error) (R, error) {
 	var out R
 	if err == nil {
 		b.get(r, unsafe.Pointer(&out))
@@ -264,7 +264,7 @@ func bindReflect(f *Func, fnPtr any, nfixed int) error {
 // arguments in and returns a pointer to the result (of type res, nil for
 // none).
 func (b *binding) callRegs(ctx context.Context, in []reflect.Value, res reflect.Type) (reflect.Value, error) {
-	var a sandbox.Args
+	var a pcall.Args
 	ks := b.strs()
 	for i, v := range in {
 		b.putValue(&a, i, v, ks)
@@ -353,7 +353,7 @@ func (b *binding) callGenCopies(ctx context.Context, out unsafe.Pointer, args []
 }
 
 // putValue is put for a reflect.Value argument.
-func (b *binding) putValue(a *sandbox.Args, i int, v reflect.Value, ks *cstrings) {
+func (b *binding) putValue(a *pcall.Args, i int, v reflect.Value, ks *cstrings) {
 	var u uint64
 	switch b.sig.kinds[i] {
 	case kBool:

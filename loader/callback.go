@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"runtime"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // Callback is a Go function made into a C function pointer: native code
@@ -50,7 +50,7 @@ import (
 // address stays valid code; a later callback may reuse it, but only after
 // more than 1,024 others were released (see sandbox.Callback.Free).
 type Callback struct {
-	cb     *sandbox.Callback
+	cb     *pcall.Callback
 	remote *RemoteCallback // for isolated plugins (remote_frame.go)
 }
 

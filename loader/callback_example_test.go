@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/runplug/runplug/internal/dlsvc"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Sort Go memory with the C library's qsort and a Go comparator: the
@@ -28,7 +29,7 @@ func ExampleNewCallback() {
 	}
 	defer cmp.Release()
 
-	libc, err := sandbox.OpenHostLibrary("libc.so.6")
+	libc, err := dlsvc.OpenHostLibrary("libc.so.6")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -40,7 +41,7 @@ func ExampleNewCallback() {
 	defer pins.Unpin()
 	base := loader.PinSlice(&pins, xs)
 	// void qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
-	_, err = sandbox.Call(qsort, &sandbox.Args{Int: [6]uint64{
+	_, err = pcall.Call(qsort, &pcall.Args{Int: [6]uint64{
 		uint64(uintptr(base)), uint64(len(xs)), 4, uint64(cmp.Ptr())}})
 	fmt.Println(xs, err)
 	// Output: [-7 0 5 19 42] <nil>
@@ -154,7 +155,7 @@ func ExampleVarArgs() {
 		return
 	}
 	defer loader.Free(format)
-	r, err := sandbox.Call(cb.Ptr(), &sandbox.Args{Int: [6]uint64{uint64(uintptr(format)), 3}, Float: [8]float64{2.5}})
+	r, err := pcall.Call(cb.Ptr(), &pcall.Args{Int: [6]uint64{uint64(uintptr(format)), 3}, Float: [8]float64{2.5}})
 	fmt.Println(r.Int, err)
 	// Output:
 	// %d: %g -> 3 2.5

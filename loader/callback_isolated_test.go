@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // TestCallbackIsolated passes Go callbacks (their Ptr, as in process) to
@@ -104,7 +104,7 @@ func TestCallbackIsolated(t *testing.T) {
 }
 
 // TestCallbackIsolatedPanics is TestCallbackPanics on both sides: a panic
-// nested in a call ends that call with the *sandbox.HostPanicError of the
+// nested in a call ends that call with the *loader.HostPanicError of the
 // host's Go function; on a plugin thread the plugin gets 0 and the
 // Callback's panic handler gets the panic; after Release both report
 // ErrCallbackFreed.
@@ -128,8 +128,8 @@ func TestCallbackIsolatedPanics(t *testing.T) {
 			t.Fatal(err)
 		}
 		var mu sync.Mutex
-		var seen []*sandbox.HostPanicError
-		cb.SetPanicHandler(func(e *sandbox.HostPanicError) {
+		var seen []*loader.HostPanicError
+		cb.SetPanicHandler(func(e *loader.HostPanicError) {
 			mu.Lock()
 			seen = append(seen, e)
 			mu.Unlock()
@@ -138,7 +138,7 @@ func TestCallbackIsolatedPanics(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = callStored(context.Background(), 1, 0)
-		var hp *sandbox.HostPanicError
+		var hp *loader.HostPanicError
 		if !errors.As(err, &hp) || hp.Value != "one is not allowed" || !strings.Contains(hp.Func, "TestCallbackIsolatedPanics") {
 			t.Fatalf("isolated %v: cb_call_stored(1) = %v, want a HostPanicError naming the Go function", p.Isolated(), err)
 		}
@@ -158,7 +158,7 @@ func TestCallbackIsolatedPanics(t *testing.T) {
 		}
 		mu.Unlock()
 		cb.Release()
-		if _, err := callStored(context.Background(), 0, 0); !errors.Is(err, sandbox.ErrCallbackFreed) {
+		if _, err := callStored(context.Background(), 0, 0); !errors.Is(err, pcall.ErrCallbackFreed) {
 			t.Fatalf("isolated %v: call through a released callback: %v, want ErrCallbackFreed", p.Isolated(), err)
 		}
 		h, _ = start(context.Background(), 2)
@@ -166,7 +166,7 @@ func TestCallbackIsolatedPanics(t *testing.T) {
 			t.Fatalf("isolated %v: plugin thread through a released callback: %d, %v; want 0", p.Isolated(), sum, err)
 		}
 		mu.Lock()
-		if len(seen) != 3 || !errors.Is(seen[2], sandbox.ErrCallbackFreed) {
+		if len(seen) != 3 || !errors.Is(seen[2], pcall.ErrCallbackFreed) {
 			t.Fatalf("isolated %v: handler saw %v", p.Isolated(), seen)
 		}
 		mu.Unlock()
@@ -174,7 +174,7 @@ func TestCallbackIsolatedPanics(t *testing.T) {
 }
 
 // TestCloseFromHostCall: a callback that closes (or restarts) the plugin
-// whose call is running it gets an error wrapping sandbox.ErrCloseInCall,
+// whose call is running it gets an error wrapping pcall.ErrCloseInCall,
 // in process and isolated, instead of waiting for that call forever; the
 // plugin stays open, and closes once the call has returned.
 func TestCloseFromHostCall(t *testing.T) {
@@ -198,10 +198,10 @@ func TestCloseFromHostCall(t *testing.T) {
 		if r, err := callPtr(context.Background(), cb.Ptr(), 2, 3); err != nil || r != 5 {
 			t.Fatalf("isolated %v: cb_call = %d, %v", p.Isolated(), r, err)
 		}
-		if !errors.Is(closeErr, sandbox.ErrCloseInCall) {
+		if !errors.Is(closeErr, pcall.ErrCloseInCall) {
 			t.Errorf("isolated %v: Close from the callback: %v, want ErrCloseInCall", p.Isolated(), closeErr)
 		}
-		if p.Isolated() && !errors.Is(restartErr, sandbox.ErrCloseInCall) {
+		if p.Isolated() && !errors.Is(restartErr, pcall.ErrCloseInCall) {
 			t.Errorf("Restart from the callback: %v, want ErrCloseInCall", restartErr)
 		}
 		cb.Release()
@@ -364,12 +364,11 @@ func TestCallbackStructsIsolated(t *testing.T) {
 
 // TestCallbackStructIsolatedRefusals: a panic in an isolated plugin's
 // general-form callback ends the call with the host function's
-// *sandbox.HostPanicError; a host function of the general form, which an
-// isolated plugin cannot call, fails that call with ErrHostFuncNotRemote;
-// a general-form callback with a string argument is refused when passed
-// (ErrCallbackNotRemote).
+// *loader.HostPanicError; a host function of the general form, which an
+// isolated plugin cannot call, fails that call; a general-form callback
+// with a string argument is refused when passed (ErrUnsupported).
 func TestCallbackStructIsolatedRefusals(t *testing.T) {
-	if !sandbox.Supported {
+	if !pcall.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}
 	_, iso := both(t, "cb_struct", loader.Options{KeepAfterFault: true})
@@ -385,7 +384,7 @@ func TestCallbackStructIsolatedRefusals(t *testing.T) {
 	}
 	defer cb.Release()
 	_, err = call(context.Background(), cb.Ptr(), 3)
-	var hp *sandbox.HostPanicError
+	var hp *loader.HostPanicError
 	if !errors.As(err, &hp) || hp.Value != "struct callback" || !strings.Contains(hp.Func, "TestCallbackStructIsolatedRefusals") {
 		t.Fatalf("call_big with a panicking callback: %v, want the Go function's HostPanicError", err)
 	}
@@ -394,8 +393,8 @@ func TestCallbackStructIsolatedRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer strCB.Release()
-	if _, err := call(context.Background(), strCB.Ptr(), 3); !errors.Is(err, loader.ErrCallbackNotRemote) {
-		t.Fatalf("a general-form callback with a string: %v, want ErrCallbackNotRemote", err)
+	if _, err := call(context.Background(), strCB.Ptr(), 3); !errors.Is(err, loader.ErrUnsupported) || !strings.Contains(err.Error(), "cannot be passed to an isolated plugin") {
+		t.Fatalf("a general-form callback with a string: %v, want ErrUnsupported: cannot be passed to an isolated plugin", err)
 	}
 
 }
@@ -405,9 +404,9 @@ func TestCallbackStructIsolatedRefusals(t *testing.T) {
 // imported by name, called by an isolated plugin (its form learnt on the
 // first call) on its calling thread and on a thread of its own, gives the
 // C callee's result; one with a string argument among stack arguments
-// fails with ErrHostFuncNotRemote.
+// fails, not supported.
 func TestHostFuncStructsIsolated(t *testing.T) {
-	if !sandbox.Supported {
+	if !pcall.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{}), KeepAfterFault: true})
@@ -473,7 +472,7 @@ func TestCallSigCallbackValue(t *testing.T) {
 	for _, p := range []*loader.Plugin{in, iso} {
 		f, _ := p.FuncSig("cb_call", sig)
 		var r int64
-		if err := f.CallSig(context.Background(), &r, cb, 4, 2); !errors.Is(err, sandbox.ErrCallbackFreed) {
+		if err := f.CallSig(context.Background(), &r, cb, 4, 2); !errors.Is(err, pcall.ErrCallbackFreed) {
 			t.Fatalf("isolated %v: a released *Callback: %v, want ErrCallbackFreed", p.Isolated(), err)
 		}
 	}
@@ -484,7 +483,7 @@ func TestCallSigCallbackValue(t *testing.T) {
 // pass short-lived callbacks (each a new entry in the child, dropped when
 // released) to calls of their own (run with -race).
 func TestCallbackIsolatedConcurrent(t *testing.T) {
-	if !sandbox.Supported {
+	if !pcall.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Channels: 6})})
@@ -560,7 +559,7 @@ func TestCallbackIsolatedConcurrent(t *testing.T) {
 // calls of a callback are served during the host's next call; a deadline
 // ends a general call as it ends a register call (the child is killed).
 func TestIsolatedCallbackLifecycle(t *testing.T) {
-	if !sandbox.Supported {
+	if !pcall.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}
 	for _, channels := range []int{4, 1} {
@@ -624,7 +623,7 @@ func TestIsolatedCallbackLifecycle(t *testing.T) {
 	defer cancel()
 	var r int64
 	err = f.CallSig(ctx, &r, 1, 2, 3, 4, 5, 6, 7)
-	if !errors.Is(err, sandbox.ErrDeadline) {
+	if !errors.Is(err, loader.ErrDeadline) {
 		t.Fatalf("spin_stack with a deadline: %v, want ErrDeadline", err)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // The C types of plugins/cb_struct.c.
@@ -150,7 +150,7 @@ func TestCallbackStructs(t *testing.T) {
 
 // TestCallbackStructPanic: a panic in a callback of the general form (a
 // MEMORY-class result, stack arguments) ends the plugin call that reached
-// it with a *sandbox.HostPanicError, as in the register forms.
+// it with a *pcall.HostPanicError, as in the register forms.
 func TestCallbackStructPanic(t *testing.T) {
 	l := newLoader(t, Options{})
 	p := load(t, l, "cb_struct")
@@ -166,7 +166,7 @@ func TestCallbackStructPanic(t *testing.T) {
 	}
 	defer cb.Release()
 	_, err = call(context.Background(), cb.Ptr(), 3)
-	var hp *sandbox.HostPanicError
+	var hp *pcall.HostPanicError
 	if !errors.As(err, &hp) || hp.Value != "struct callback" {
 		t.Fatalf("call_big with a panicking callback: %v, want a HostPanicError", err)
 	}
@@ -286,8 +286,8 @@ func TestCallbackStructPanicOnPluginThread(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cb.Release()
-	got := make(chan *sandbox.HostPanicError, 1)
-	cb.SetPanicHandler(func(e *sandbox.HostPanicError) { got <- e })
+	got := make(chan *pcall.HostPanicError, 1)
+	cb.SetPanicHandler(func(e *pcall.HostPanicError) { got <- e })
 	if _, err := call(context.Background(), cb.Ptr(), 5); err != nil {
 		t.Fatalf("call_big_thread: %v", err)
 	}

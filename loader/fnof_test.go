@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // fnOf returns the function name of s (a Plugin or a Live), failing the
@@ -21,7 +21,7 @@ func fnOf(t testing.TB, s interface{ Func(string) (*Func, error) }, name string)
 // callFloat calls f with integer and double arguments in registers and
 // returns its double result.
 func callFloat(f *Func, ints []uint64, floats []float64) (float64, error) {
-	var a sandbox.Args
+	var a pcall.Args
 	copy(a.Int[:], ints)
 	copy(a.Float[:], floats)
 	r, err := f.callArgs(context.Background(), &a)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // Host functions: Go functions that plugins import by C name. (A Go
@@ -32,7 +32,7 @@ var ErrHostFuncExists = errors.New("loader: host function already registered")
 // argument registers from a (valid during the call only; an integer
 // narrower than 64 bits has undefined upper bits, a float32 is in the low
 // 32 bits of its Float slot) and returns the result registers (rax, xmm0).
-type RawHostFunc = func(a *sandbox.Args) sandbox.Result
+type RawHostFunc = func(a *pcall.Args) pcall.Result
 
 // hostTable is a Loader's registered host functions and the objects bound
 // to them. Lock order: Loader.mu, then hostTable.mu.
@@ -46,7 +46,7 @@ type hostTable struct {
 // hostFunc is one registration.
 type hostFunc struct {
 	name     string
-	cb       *sandbox.Callback
+	cb       *pcall.Callback
 	raw      RawHostFunc // fn as registered, for isolated plugins (remote.go)
 	strs     uint8       // integer registers that carry C strings (remote.go)
 	frame    remoteFrame // the general form, for isolated plugins (remote_frame.go)
@@ -105,7 +105,7 @@ func (l *Loader) RegisterHostFunc(name string, fn any) (release func(), err erro
 	}
 	// A panic on a thread in no plugin call (one the plugin created) has
 	// no call to end: the plugin gets 0, and the host hears of it here.
-	cb.SetPanicHandler(func(e *sandbox.HostPanicError) {
+	cb.SetPanicHandler(func(e *pcall.HostPanicError) {
 		l.log.Error("host function panicked outside a plugin call; it returned 0", "symbol", name, "panic", fmt.Sprint(e.Value))
 	})
 	h := &hostFunc{name: name, cb: cb, raw: hf.rawForm(), strs: hostStringSlots(fn), frame: frameForm(hf, fn)}
@@ -190,25 +190,25 @@ func (t *hostTable) close() {
 // hostFn is a host function or a callback in a form the sandbox calls.
 type hostFn struct {
 	raw          RawHostFunc
-	ints         sandbox.IntFunc   // before raw (which is set too): integer registers in, rax out
-	regs         sandbox.RegFunc   // instead of raw: takes the registers as they are
-	nInt, nFloat int               // the arguments regs takes
-	frame        sandbox.FrameFunc // instead of raw: also reads stack arguments (callback_unsafe.go)
-	sret         bool              // frame's result goes through the caller's buffer
+	ints         pcall.IntFunc   // before raw (which is set too): integer registers in, rax out
+	regs         pcall.RegFunc   // instead of raw: takes the registers as they are
+	nInt, nFloat int             // the arguments regs takes
+	frame        pcall.FrameFunc // instead of raw: also reads stack arguments (callback_unsafe.go)
+	sret         bool            // frame's result goes through the caller's buffer
 }
 
 // callback returns a sandbox.Callback that runs h.
-func (h hostFn) callback(name string) (*sandbox.Callback, error) {
+func (h hostFn) callback(name string) (*pcall.Callback, error) {
 	if h.ints != nil {
-		return sandbox.NewCallbackInts(name, h.ints, h.nInt)
+		return pcall.NewCallbackInts(name, h.ints, h.nInt)
 	}
 	if h.regs != nil {
-		return sandbox.NewCallbackRegs(name, h.regs, h.nInt, h.nFloat)
+		return pcall.NewCallbackRegs(name, h.regs, h.nInt, h.nFloat)
 	}
 	if h.frame != nil {
-		return sandbox.NewCallbackFrame(name, h.frame, h.sret)
+		return pcall.NewCallbackFrame(name, h.frame, h.sret)
 	}
-	return sandbox.NewCallback(name, h.raw)
+	return pcall.NewCallback(name, h.raw)
 }
 
 // hostCallback turns fn (a RawHostFunc or a typed func) into the form the
@@ -279,14 +279,14 @@ func hostCallback(name string, fn any) (hostFn, error) {
 // fv through reflect (a few allocations per call), for the signatures
 // newRegPlan does not take.
 func reflectHostFunc(s *sig, fv reflect.Value, args []reflect.Type) RawHostFunc {
-	return func(a *sandbox.Args) sandbox.Result {
+	return func(a *pcall.Args) pcall.Result {
 		in := make([]reflect.Value, s.n)
 		for i := range in {
 			in[i] = hostArg(s, i, args[i], a)
 		}
 		out := fv.Call(in)
 		if len(out) == 0 {
-			return sandbox.Result{}
+			return pcall.Result{}
 		}
 		return hostResult(s.res, out[0])
 	}

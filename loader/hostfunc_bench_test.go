@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // BenchmarkHostFunc measures a plugin call whose native code calls one
@@ -15,7 +15,7 @@ func BenchmarkHostFunc(b *testing.B) {
 		name string
 		fn   any
 	}{
-		{"raw", RawHostFunc(func(a *sandbox.Args) sandbox.Result { return sandbox.Result{Int: a.Int[0] + a.Int[1]} })},
+		{"raw", RawHostFunc(func(a *pcall.Args) pcall.Result { return pcall.Result{Int: a.Int[0] + a.Int[1]} })},
 		{"typed", func(x, y int64) int64 { return x + y }},
 	}
 	for _, form := range forms {

@@ -5,15 +5,15 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/runplug/runplug/internal/dlsvc"
 	"github.com/runplug/runplug/internal/elfimage"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // hostLib is what a Plugin made by Load of one of glibc's own libraries
 // holds: the host's library (dlsym) and, when its file could be parsed,
 // its dynamic section (for the type and size of a symbol).
 type hostLib struct {
-	lib *sandbox.HostLibrary
+	lib *dlsvc.HostLibrary
 	dyn *elfimage.Dynamic // nil when the file could not be parsed
 }
 
@@ -21,7 +21,7 @@ type hostLib struct {
 // (loaded by glibc now when it was not). Nothing is mapped and no
 // constructor runs: its calls still go through the sandbox. l.mu is held.
 func (l *Loader) loadHost(soname, path string) (*Plugin, error) {
-	lib, err := sandbox.OpenHostLibrary(soname)
+	lib, err := dlsvc.OpenHostLibrary(soname)
 	if err != nil {
 		return nil, fmt.Errorf("loader: load %s: %w", path, err)
 	}

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"runtime"
 	"unsafe"
+
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // Memory shared with native code.
@@ -24,7 +26,7 @@ import (
 
 // ErrBadAddress is wrapped by the error of a read (or a Plugin.WriteMemory)
 // of native memory at an address that is not readable (or writable).
-var ErrBadAddress = errors.New("loader: native memory not accessible")
+var ErrBadAddress = pcall.ErrBadAddress
 
 // ErrNoMemory is wrapped by the error of an allocation the host's C
 // allocator refused (it returned NULL).

@@ -7,13 +7,15 @@ package loader
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"unsafe"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/dlsvc"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // addr converts an Address to a pointer. (Going through memory keeps
@@ -63,19 +65,14 @@ func GoStringN[P Address](p P, max int) (string, error) {
 }
 
 func goStringN[P Address](op string, p P, max int) (string, error) {
-	if uintptr(p) == 0 {
-		return "", nil
+	if max < 0 {
+		max = math.MaxInt
 	}
-	var s string
-	err := readNative(op, uintptr(p), func() {
-		base := addr(p)
-		n := 0
-		for (max < 0 || n < max) && *(*byte)(unsafe.Add(base, n)) != 0 {
-			n++
-		}
-		s = string(unsafe.Slice((*byte)(base), n))
-	})
-	return s, err
+	s, err := pcall.CString(uintptr(p), max)
+	if err != nil {
+		return "", fmt.Errorf("loader: %w", err)
+	}
+	return s, nil
 }
 
 // GoBytes returns a copy of the n bytes at p.
@@ -133,7 +130,7 @@ var hostAlloc struct {
 
 func allocator() error {
 	hostAlloc.once.Do(func() {
-		h, err := sandbox.OpenHostLibrary("libc.so.6")
+		h, err := dlsvc.OpenHostLibrary("libc.so.6")
 		if err != nil {
 			hostAlloc.err = fmt.Errorf("loader: C allocator: %w", err)
 			return
@@ -155,7 +152,7 @@ func allocator() error {
 
 // callAlloc calls allocator function fn(a, b) and returns its pointer.
 func callAlloc(op string, fn uintptr, a, b uint64) (unsafe.Pointer, error) {
-	r, err := sandbox.Call(fn, &sandbox.Args{Int: [6]uint64{a, b}})
+	r, err := pcall.Call(fn, &pcall.Args{Int: [6]uint64{a, b}})
 	if err != nil {
 		return nil, fmt.Errorf("loader: %s: %w", op, err)
 	}
@@ -199,7 +196,7 @@ func Free[P Address](p P) error {
 	if err := allocator(); err != nil {
 		return err
 	}
-	if _, err := sandbox.Call(hostAlloc.free, &sandbox.Args{Int: [6]uint64{uint64(uintptr(p))}}); err != nil {
+	if _, err := pcall.Call(hostAlloc.free, &pcall.Args{Int: [6]uint64{uint64(uintptr(p))}}); err != nil {
 		return fmt.Errorf("loader: free(%#x): %w", uintptr(p), err)
 	}
 	return nil

@@ -10,7 +10,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/dlsvc"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // Plugin is one loaded instance of a shared object. Calls into it are safe
@@ -26,10 +27,10 @@ type Plugin struct {
 	// flags holds stClosing and stQuarantined. A call only loads it (a
 	// quick refusal); the calls in flight that Close waits for are
 	// tracked by gate, which needs no atomic read-modify-write per call
-	// (see sandbox.Gate): the in-flight counter this replaces cost two
+	// (see pcall.Gate): the in-flight counter this replaces cost two
 	// locked adds on one shared cache line per call.
 	flags atomic.Uint32
-	gate  *sandbox.Gate
+	gate  *pcall.Gate
 	// slow is held (read) by the calls into the plugin that do not go
 	// through gate (IFUNC resolvers of Lookup); Close takes it to wait
 	// for them.
@@ -54,7 +55,7 @@ func newPlugin(l *Loader, o *object, closure []*object) *Plugin {
 		l: l, obj: o, closure: closure,
 		log:  l.log.Named(o.name),
 		seq:  pluginSeq.Add(1),
-		gate: sandbox.NewGate(),
+		gate: pcall.NewGate(),
 	}
 }
 
@@ -146,7 +147,7 @@ func (p *Plugin) lookupGlibc(soname, name, version string) (Symbol, bool) {
 	if p.l.opts.NoHostC || p.l.allowC != nil && !p.l.allowC[name] {
 		return Symbol{}, false
 	}
-	h, err := sandbox.OpenHostLibrary(soname)
+	h, err := dlsvc.OpenHostLibrary(soname)
 	if err != nil {
 		return Symbol{}, false
 	}
@@ -257,7 +258,7 @@ func (f *Func) Call(ctx context.Context, args ...uint64) (uint64, error) {
 		return 0, p.refused(f, n)
 	}
 	if ctx.Done() != nil {
-		var a sandbox.Args
+		var a pcall.Args
 		copy(a.Int[:], args)
 		r, err := p.callContext(ctx, f, &a)
 		return r.Int, err
@@ -285,7 +286,7 @@ func (f *Func) callLive(ctx context.Context, args []uint64) (uint64, error) {
 // zero) and returns both result registers; a nil ctx is no deadline. It
 // is the isolated child's form (internal/rawcall), whose host laid the
 // registers out.
-func (f *Func) callArgs(ctx context.Context, a *sandbox.Args) (sandbox.Result, error) {
+func (f *Func) callArgs(ctx context.Context, a *pcall.Args) (pcall.Result, error) {
 	f = f.serving()
 	if ctx == nil || ctx.Done() == nil {
 		return f.p.call(f, a)
@@ -308,12 +309,12 @@ func (p *Plugin) refusal(flags uint32) error {
 // call performs one protected call of f. It is kept apart from
 // callContext so that a does not escape: callers keep their
 // argument block on the stack.
-func (p *Plugin) call(f *Func, a *sandbox.Args) (sandbox.Result, error) {
+func (p *Plugin) call(f *Func, a *pcall.Args) (pcall.Result, error) {
 	if p.remote != nil {
 		return p.remoteCall(nil, f, orZero(a), nil, nil)
 	}
 	if n := p.flags.Load(); n != 0 {
-		return sandbox.Result{}, p.refused(f, n)
+		return pcall.Result{}, p.refused(f, n)
 	}
 	r, err := p.gate.Call(f.addr, a)
 	if err != nil {
@@ -325,12 +326,12 @@ func (p *Plugin) call(f *Func, a *sandbox.Args) (sandbox.Result, error) {
 // callInts is call for a function whose arguments are all integers or
 // pointers, through Gate.CallInts, which reads ints in place (filling an
 // Args shows on a path this short). Func.Call has its body inlined.
-func (p *Plugin) callInts(f *Func, ints []uint64) (sandbox.Result, error) {
+func (p *Plugin) callInts(f *Func, ints []uint64) (pcall.Result, error) {
 	if p.remote != nil {
 		return p.remoteCall(nil, f, nil, ints, nil)
 	}
 	if n := p.flags.Load(); n != 0 {
-		return sandbox.Result{}, p.refused(f, n)
+		return pcall.Result{}, p.refused(f, n)
 	}
 	r, err := p.gate.CallInts(f.addr, ints)
 	if err != nil {
@@ -346,12 +347,12 @@ func (p *Plugin) refused(f *Func, n uint32) error {
 }
 
 // callContext is call with a deadline.
-func (p *Plugin) callContext(ctx context.Context, f *Func, a *sandbox.Args) (sandbox.Result, error) {
+func (p *Plugin) callContext(ctx context.Context, f *Func, a *pcall.Args) (pcall.Result, error) {
 	if p.remote != nil {
 		return p.remoteCall(ctx, f, orZero(a), nil, nil)
 	}
 	if n := p.flags.Load(); n != 0 {
-		return sandbox.Result{}, p.refused(f, n)
+		return pcall.Result{}, p.refused(f, n)
 	}
 	r, err := p.gate.CallContext(ctx, f.addr, a)
 	if err != nil {
@@ -363,7 +364,7 @@ func (p *Plugin) callContext(ctx context.Context, f *Func, a *sandbox.Args) (san
 // callFailed quarantines the plugin (unless KeepAfterFault) after a
 // fault, an interrupt or an abort, and wraps err.
 func (p *Plugin) callFailed(f *Func, err error) error {
-	if errors.Is(err, sandbox.ErrGateClosed) {
+	if errors.Is(err, pcall.ErrGateClosed) {
 		// Close began between the flags check and the call: the
 		// function was not called.
 		return fmt.Errorf("loader: call %s in %s: %w", f.name, p.obj.name, ErrClosed)
@@ -388,7 +389,7 @@ func (p *Plugin) Quarantined() bool { return p.flags.Load()&stQuarantined != 0 }
 //
 // A host function that a call into this plugin is running (on this
 // goroutine) cannot close the plugin: waiting for that call would never
-// end. Close then returns an error wrapping sandbox.ErrCloseInCall and
+// end. Close then returns an error wrapping pcall.ErrCloseInCall and
 // leaves the plugin open; close it after the call returns.
 //
 // ctx bounds the plugin's destructors (and those of the libraries it
@@ -399,7 +400,7 @@ func (p *Plugin) Quarantined() bool { return p.flags.Load()&stQuarantined != 0 }
 func (p *Plugin) Close(ctx context.Context) error {
 	mustContext(ctx)
 	if p.gate.InCall() || p.remoteInHostCall() {
-		return fmt.Errorf("loader: close %s: %w", p.obj.name, sandbox.ErrCloseInCall)
+		return fmt.Errorf("loader: close %s: %w", p.obj.name, pcall.ErrCloseInCall)
 	}
 	p.closeOnce.Do(func() { p.closeErr = p.close(ctx) })
 	return p.closeErr

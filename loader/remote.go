@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/runplug/runplug/internal/errs"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // Isolated plugins.
@@ -61,7 +61,7 @@ type RemoteHostFunc struct {
 	// Frame is the Go function of the general form (stack arguments,
 	// structs by value), instead of Call: its stack arguments are
 	// StackSize bytes, a MEMORY-class result SRetSize bytes (0: none).
-	Frame     sandbox.FrameFunc
+	Frame     pcall.FrameFunc
 	StackSize uint32
 	SRetSize  uint32
 }
@@ -93,20 +93,20 @@ type Remote interface {
 	Lookup(name, version string) (RemoteSymbol, error)
 	// Call calls the function handle with the registers a and the
 	// buffers bufs. ctx may be nil. A fault of the plugin is a
-	// *sandbox.FaultError; a panic of a host function a
-	// *sandbox.HostPanicError; the death of the process, a forbidden
+	// *pcall.FaultError; a panic of a host function a
+	// *pcall.HostPanicError; the death of the process, a forbidden
 	// system call or a deadline are the Isolation's own typed errors.
 	// The registers are passed by value so that no caller's memory
 	// escapes: an in-process call through the same paths allocates
 	// nothing.
-	Call(ctx context.Context, handle uint32, a sandbox.Args, bufs []Buffer) (sandbox.Result, error)
+	Call(ctx context.Context, handle uint32, a pcall.Args, bufs []Buffer) (pcall.Result, error)
 	// CallInts is Call for n integer arguments only, with no buffer.
-	CallInts(handle uint32, ints [6]uint64, n int) (sandbox.Result, error)
+	CallInts(handle uint32, ints [6]uint64, n int) (pcall.Result, error)
 	// CallFrame makes a general call (stack arguments, structs by value,
 	// variadic, a result in memory, pointers to Go memory, callbacks):
 	// fr holds the frame as the signature's plan laid it out (see
 	// RemoteFrame). It fails as Call does.
-	CallFrame(ctx context.Context, handle uint32, fr *RemoteFrame) (sandbox.FrameResult, error)
+	CallFrame(ctx context.Context, handle uint32, fr *RemoteFrame) (pcall.FrameResult, error)
 	// InHostCall reports whether the calling goroutine is running a host
 	// function or callback for a call into this plugin (nested in that
 	// call): Plugin.Close and Restart then refuse, as waiting for the
@@ -131,9 +131,9 @@ type Remote interface {
 	Close(graceful bool) error
 }
 
-// ErrNotIsolated is returned (wrapped) by Plugin.Restart for a plugin that
+// errNotIsolated is returned (wrapped) by Plugin.Restart for a plugin that
 // runs in the host's own address space. It wraps ErrUnsupported.
-var ErrNotIsolated = errs.Unsupported("plugin is not isolated")
+var errNotIsolated = errs.Unsupported("plugin is not isolated")
 
 // startRemote loads a plugin through the Isolation: path or image.
 func (l *Loader) startRemote(path, name string, image []byte) (*Plugin, error) {
@@ -151,7 +151,7 @@ func (l *Loader) startRemote(path, name string, image []byte) (*Plugin, error) {
 	req := &RemoteLoad{Path: path, Name: name, Image: image, Options: l.opts, Logger: l.log}
 	req.Options.Logger, req.Options.HostSymbols, req.Options.Isolation = nil, nil, nil
 	if len(l.opts.HostSymbols) > 0 {
-		return nil, fmt.Errorf("loader: load %s: Options.HostSymbols are addresses in the host, which an isolated plugin cannot reach (register host functions instead): %w", name, ErrNotIsolated)
+		return nil, fmt.Errorf("loader: load %s: Options.HostSymbols are addresses in the host, which an isolated plugin cannot reach (register host functions instead): %w", name, errNotIsolated)
 	}
 	req.HostFuncs = l.host.remoteFuncs()
 	r, err := l.opts.Isolation.Start(req)
@@ -181,8 +181,8 @@ func (t *hostTable) remoteFuncs() []RemoteHostFunc {
 		f := RemoteHostFunc{Name: h.name, Strings: h.strs, Call: h.raw,
 			Frame: h.frame.fn, StackSize: h.frame.stack, SRetSize: h.frame.sret} // remote_frame.go
 		if f.Call == nil && f.Frame == nil {
-			err := fmt.Errorf("loader: host function %s: %w", h.name, ErrHostFuncNotRemote)
-			f.Call = func(*sandbox.Args) sandbox.Result { panic(err) }
+			err := fmt.Errorf("loader: host function %s: %w", h.name, errHostFuncNotRemote)
+			f.Call = func(*pcall.Args) pcall.Result { panic(err) }
 		}
 		out = append(out, f)
 	}
@@ -208,9 +208,9 @@ func (p *Plugin) Remote() Remote { return p.remote }
 // one, the plugin is loaded again and the quarantine is lifted. Funcs and
 // bindings obtained before keep working. It waits for the calls in
 // flight. For a plugin in the host's address space it returns
-// ErrNotIsolated; from a host function or callback that a call into this
+// errNotIsolated; from a host function or callback that a call into this
 // plugin is running (on this goroutine), whose call it would wait for
-// forever, an error wrapping sandbox.ErrCloseInCall. A ctx already done
+// forever, an error wrapping pcall.ErrCloseInCall. A ctx already done
 // stops it before it starts; a nil ctx panics.
 func (p *Plugin) Restart(ctx context.Context) error {
 	mustContext(ctx)
@@ -218,10 +218,10 @@ func (p *Plugin) Restart(ctx context.Context) error {
 		return fmt.Errorf("loader: restart %s: %w", p.obj.name, err)
 	}
 	if p.remote == nil {
-		return fmt.Errorf("loader: restart %s: %w", p.obj.name, ErrNotIsolated)
+		return fmt.Errorf("loader: restart %s: %w", p.obj.name, errNotIsolated)
 	}
 	if p.remote.InHostCall() {
-		return fmt.Errorf("loader: restart %s from its own host call: %w", p.obj.name, sandbox.ErrCloseInCall)
+		return fmt.Errorf("loader: restart %s from its own host call: %w", p.obj.name, pcall.ErrCloseInCall)
 	}
 	p.rmu.Lock()
 	defer p.rmu.Unlock()
@@ -302,7 +302,7 @@ func (p *Plugin) remoteEnter(f *Func) error {
 
 // remoteCall is every call path of an isolated plugin. ints is used when
 // a is nil.
-func (p *Plugin) remoteCall(ctx context.Context, f *Func, a *sandbox.Args, ints []uint64, bufs []Buffer) (sandbox.Result, error) {
+func (p *Plugin) remoteCall(ctx context.Context, f *Func, a *pcall.Args, ints []uint64, bufs []Buffer) (pcall.Result, error) {
 	if nLive.Load() != 0 {
 		// A Callback's address among the integers: the plugin gets an
 		// entry in its own process instead (remote_frame.go).
@@ -312,19 +312,19 @@ func (p *Plugin) remoteCall(ctx context.Context, f *Func, a *sandbox.Args, ints 
 		}
 		if cbs := callbackWords(regs); cbs != nil {
 			r, err := p.remoteFrameCall(ctx, f, registerFrame(a, ints, bufs, cbs))
-			return sandbox.Result{Int: r.RAX, Float: math.Float64frombits(r.XMM0)}, err
+			return pcall.Result{Int: r.RAX, Float: math.Float64frombits(r.XMM0)}, err
 		}
 	}
 	p.rmu.RLock()
 	defer p.rmu.RUnlock()
 	if err := p.remoteEnter(f); err != nil {
-		return sandbox.Result{}, err
+		return pcall.Result{}, err
 	}
-	var r sandbox.Result
+	var r pcall.Result
 	var err error
 	if a == nil && ctx != nil && ctx.Done() != nil {
 		// Only Call with an Args bounds the round trip by ctx.
-		a = new(sandbox.Args)
+		a = new(pcall.Args)
 		copy(a.Int[:], ints)
 	}
 	if a == nil {
@@ -364,17 +364,17 @@ func (p *Plugin) remoteClose() error {
 // plugin reads and writes Data in place (pinned for the call), isolated it
 // works on a copy in memory both processes share, and Out buffers are
 // copied back.
-func (f *Func) callBuffers(ctx context.Context, a *sandbox.Args, bufs ...Buffer) (sandbox.Result, error) {
-	var regs sandbox.Args
+func (f *Func) callBuffers(ctx context.Context, a *pcall.Args, bufs ...Buffer) (pcall.Result, error) {
+	var regs pcall.Args
 	if a != nil {
 		regs = *a
 	}
 	if len(bufs) > 6 {
-		return sandbox.Result{}, fmt.Errorf("loader: call %s: %d buffers, at most 6 (one per integer register)", f.name, len(bufs))
+		return pcall.Result{}, fmt.Errorf("loader: call %s: %d buffers, at most 6 (one per integer register)", f.name, len(bufs))
 	}
 	for _, b := range bufs {
 		if b.Slot < 0 || b.Slot >= 6 {
-			return sandbox.Result{}, fmt.Errorf("loader: call %s: buffer register %d, want 0-5", f.name, b.Slot)
+			return pcall.Result{}, fmt.Errorf("loader: call %s: buffer register %d, want 0-5", f.name, b.Slot)
 		}
 	}
 	if f.p.remote != nil {
@@ -385,7 +385,7 @@ func (f *Func) callBuffers(ctx context.Context, a *sandbox.Args, bufs ...Buffer)
 
 // remoteBindCall is binding.call for an isolated plugin: the string
 // arguments' copies travel as buffers.
-func (b *binding) remoteCall(ctx context.Context, a *sandbox.Args, ks *cstrings) (sandbox.Result, error) {
+func (b *binding) remoteCall(ctx context.Context, a *pcall.Args, ks *cstrings) (pcall.Result, error) {
 	var bufs []Buffer
 	if ks != nil {
 		j := 0
@@ -429,9 +429,9 @@ func hostStringSlots(fn any) uint8 {
 }
 
 // orZero returns a, or zero registers for nil.
-func orZero(a *sandbox.Args) *sandbox.Args {
+func orZero(a *pcall.Args) *pcall.Args {
 	if a == nil {
-		return new(sandbox.Args)
+		return new(pcall.Args)
 	}
 	return a
 }
@@ -443,9 +443,9 @@ func (h hostFn) rawForm() RawHostFunc {
 		return h.raw
 	}
 	fn := h.regs
-	return func(a *sandbox.Args) sandbox.Result {
+	return func(a *pcall.Args) pcall.Result {
 		i, f := a.Int, a.Float
 		r, x := fn(i[0], i[1], i[2], i[3], i[4], i[5], 0, 0, 0, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7])
-		return sandbox.Result{Int: r, Float: x}
+		return pcall.Result{Int: r, Float: x}
 	}
 }

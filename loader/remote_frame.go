@@ -12,7 +12,7 @@ import (
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/internal/errs"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // General calls and callbacks across the process boundary.
@@ -34,8 +34,8 @@ import (
 // RemoteFrame is a general call of an isolated plugin.
 type RemoteFrame struct {
 	// Regs are the argument registers: rdi..r9, then the bits of
-	// xmm0..xmm7 (the first sandbox.GatherRegs frame words).
-	Regs [sandbox.GatherRegs]uint64
+	// xmm0..xmm7 (the first pcall.GatherRegs frame words).
+	Regs [pcall.GatherRegs]uint64
 	// Stack holds the stack argument words (frame words GatherRegs on).
 	Stack []uint64
 	// NVec is al at the call (the vector registers used, for a variadic
@@ -52,7 +52,7 @@ type RemoteFrame struct {
 
 // FrameBuffer is Go memory a general call passes by address: the address
 // of a copy of Data in the plugin's process goes in frame word Word (0-5:
-// an integer register; sandbox.GatherRegs on: a stack word), and with Out
+// an integer register; pcall.GatherRegs on: a stack word), and with Out
 // the plugin's bytes come back into Data after the call.
 type FrameBuffer struct {
 	Word int
@@ -91,7 +91,7 @@ type RemoteCallback struct {
 // ReportPanic hands e, the panic of a call made outside any call from the
 // host (on a thread the plugin created), to the Callback's panic handler
 // and Err, as a call in process outside any protected call does.
-func (c *RemoteCallback) ReportPanic(e *sandbox.HostPanicError) {
+func (c *RemoteCallback) ReportPanic(e *pcall.HostPanicError) {
 	if c.cb != nil {
 		c.cb.cb.ReportPanic(e)
 	}
@@ -169,7 +169,7 @@ func newRemoteCallback(c *Callback, name string, hf hostFn, fn any) *RemoteCallb
 // remoteFrame is the general form of a host function or callback as an
 // isolated plugin reaches it (see RemoteCallback.Frame).
 type remoteFrame struct {
-	fn          sandbox.FrameFunc
+	fn          pcall.FrameFunc
 	stack, sret uint32
 }
 
@@ -219,7 +219,7 @@ func remotePlan(fn any) *callconv.Plan {
 		cres = t
 	}
 	plan, err := callconv.NewPlan(cres, cargs...)
-	if err != nil || plan.StackSize > sandbox.MaxFrameStack || plan.Result.Type.Size() > sandbox.MaxFrameSRet {
+	if err != nil || plan.StackSize > pcall.MaxFrameStack || plan.Result.Type.Size() > pcall.MaxFrameSRet {
 		return nil
 	}
 	return plan
@@ -258,18 +258,18 @@ func callbackAt(v uint64) *RemoteCallback {
 	return nil
 }
 
-// ErrCallbackNotRemote is wrapped by the error of a call that passes an
+// errCallbackNotRemote is wrapped by the error of a call that passes an
 // isolated plugin a Callback whose Go function cannot run for it: one of
 // the general form (stack arguments or structs by value) with a string
 // argument, or a variadic one (*VarArgs), whose arguments are memory of
 // the plugin's process.
-var ErrCallbackNotRemote = errs.Unsupported("a callback of the general form with a string argument, or a variadic one, cannot be passed to an isolated plugin")
+var errCallbackNotRemote = errs.Unsupported("a callback of the general form with a string argument, or a variadic one, cannot be passed to an isolated plugin")
 
-// ErrHostFuncNotRemote is wrapped by the *sandbox.HostPanicError of a call
+// errHostFuncNotRemote is wrapped by the *pcall.HostPanicError of a call
 // an isolated plugin makes to a host function of the general form with a
 // string argument, or a variadic one, which cannot cross (see
-// ErrCallbackNotRemote).
-var ErrHostFuncNotRemote = errs.Unsupported("a host function of the general form with a string argument, or a variadic one, cannot be called by an isolated plugin")
+// errCallbackNotRemote).
+var errHostFuncNotRemote = errs.Unsupported("a host function of the general form with a string argument, or a variadic one, cannot be called by an isolated plugin")
 
 // errX87Remote is the error of binding a long double result for an
 // isolated plugin.
@@ -280,14 +280,14 @@ var errX87Remote = fmt.Errorf("a long double result (x87 st0) from an isolated p
 // no deadline. It is how an isolated plugin's process makes the general
 // calls its host laid out (internal/rawcall); a host calls through a
 // Signature or a typed binding instead.
-func (f *Func) callFrame(ctx context.Context, fr *sandbox.Frame) (sandbox.FrameResult, error) {
+func (f *Func) callFrame(ctx context.Context, fr *pcall.Frame) (pcall.FrameResult, error) {
 	f = f.serving()
 	p := f.p
 	if p.remote != nil {
-		return sandbox.FrameResult{}, fmt.Errorf("loader: call %s in %s: a whole frame for an isolated plugin: %w", f.name, p.obj.name, errors.ErrUnsupported)
+		return pcall.FrameResult{}, fmt.Errorf("loader: call %s in %s: a whole frame for an isolated plugin: %w", f.name, p.obj.name, errors.ErrUnsupported)
 	}
 	if n := p.flags.Load(); n != 0 {
-		return sandbox.FrameResult{}, p.refused(f, n)
+		return pcall.FrameResult{}, p.refused(f, n)
 	}
 	r, err := p.gate.CallFrame(ctx, f.addr, fr)
 	if err != nil {
@@ -297,15 +297,15 @@ func (f *Func) callFrame(ctx context.Context, fr *sandbox.Frame) (sandbox.FrameR
 }
 
 // remoteFrameCall is every general call of an isolated plugin.
-func (p *Plugin) remoteFrameCall(ctx context.Context, f *Func, fr *RemoteFrame) (sandbox.FrameResult, error) {
+func (p *Plugin) remoteFrameCall(ctx context.Context, f *Func, fr *RemoteFrame) (pcall.FrameResult, error) {
 	p.rmu.RLock()
 	defer p.rmu.RUnlock()
 	if err := p.remoteEnter(f); err != nil {
-		return sandbox.FrameResult{}, err
+		return pcall.FrameResult{}, err
 	}
 	for _, c := range fr.Callbacks {
 		if c.CB.Call == nil && c.CB.Frame == nil {
-			return sandbox.FrameResult{}, fmt.Errorf("loader: call %s in %s: callback %s: %w", f.name, p.obj.name, c.CB.Name, ErrCallbackNotRemote)
+			return pcall.FrameResult{}, fmt.Errorf("loader: call %s in %s: callback %s: %w", f.name, p.obj.name, c.CB.Name, errCallbackNotRemote)
 		}
 	}
 	r, err := p.remote.CallFrame(ctx, f.handle, fr)
@@ -336,7 +336,7 @@ func callbackWords(ints []uint64) []FrameCallback {
 
 // registerFrame is a register call as a RemoteFrame, for a register call
 // that passes callbacks.
-func registerFrame(a *sandbox.Args, ints []uint64, bufs []Buffer, cbs []FrameCallback) *RemoteFrame {
+func registerFrame(a *pcall.Args, ints []uint64, bufs []Buffer, cbs []FrameCallback) *RemoteFrame {
 	fr := &RemoteFrame{NVec: 8, Callbacks: cbs}
 	if a != nil {
 		copy(fr.Regs[:6], a.Int[:])

@@ -19,7 +19,7 @@ import (
 	"unsafe"
 
 	"github.com/runplug/runplug/internal/callconv"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // argBuf is Go memory passed by address as argument arg.
@@ -57,10 +57,10 @@ func (fp *frameProg) remoteFrame(args []unsafe.Pointer) *RemoteFrame {
 	for _, m := range fp.moves {
 		v := loadBytes(unsafe.Add(args[m.Arg], m.Src), m.Size)
 		switch m.Conv {
-		case sandbox.GatherSext:
+		case pcall.GatherSext:
 			sh := 64 - 8*uint(m.Size)
 			v = uint64(int64(v<<sh) >> sh)
-		case sandbox.GatherF32F64:
+		case pcall.GatherF32F64:
 			v = math.Float64bits(float64(math.Float32frombits(uint32(v))))
 		}
 		if m.Dst < argWords {

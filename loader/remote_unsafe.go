@@ -10,11 +10,11 @@ import (
 	"runtime"
 	"unsafe"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // callPinned is callBuffers in process.
-func (f *Func) callPinned(ctx context.Context, a *sandbox.Args, bufs []Buffer) (sandbox.Result, error) {
+func (f *Func) callPinned(ctx context.Context, a *pcall.Args, bufs []Buffer) (pcall.Result, error) {
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	for _, b := range bufs {

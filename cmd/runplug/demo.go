@@ -13,9 +13,9 @@ import (
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/elfimage"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/sysmaps"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // demoSO is plugins/demo.c compiled with the hash of its source (see
@@ -166,9 +166,9 @@ func demo(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 	if err := printMaps(w, rep, base, lo, hi, true); err != nil {
 		return err
 	}
-	var a sandbox.Args
+	var a pcall.Args
 	a.Int[0] = 10
-	_, err = sandbox.Call(fibAddr, &a)
+	_, err = pcall.Call(fibAddr, &a)
 	if !errors.As(err, &fe) {
 		return fmt.Errorf("calling a stale pointer into the closed plugin returned %v, want a fault", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/hashicorp/go-hclog"
-
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 )

@@ -12,13 +12,13 @@ package rawcall
 import (
 	"context"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 var (
 	// Args calls f with the argument registers a (nil: all zero) and
 	// returns both result registers. A nil ctx is no deadline.
-	Args func(f any, ctx context.Context, a *sandbox.Args) (sandbox.Result, error)
+	Args func(f any, ctx context.Context, a *pcall.Args) (pcall.Result, error)
 	// Frame calls f with the whole frame fr. A nil ctx is no deadline.
-	Frame func(f any, ctx context.Context, fr *sandbox.Frame) (sandbox.FrameResult, error)
+	Frame func(f any, ctx context.Context, fr *pcall.Frame) (pcall.FrameResult, error)
 )
