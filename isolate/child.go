@@ -450,7 +450,7 @@ func (ch *childChan) handle() (upcall bool) {
 			ch.settle(open)
 		}
 		if err != nil {
-			ch.fail(err)
+			ch.fail(withoutPrefix(err, callPrefix(f.Name(), c.p.Name())))
 			return
 		}
 		h.resInt, h.resF = r.Int, r.Float
@@ -462,7 +462,7 @@ func (ch *childChan) handle() (upcall bool) {
 		}
 		s, err := c.lookup(symKey{name, ver})
 		if err != nil {
-			ch.fail(err)
+			ch.fail(withoutPrefix(err, lookupPrefix(name, c.p.Name())))
 			return
 		}
 		h.symAddr, h.symSize, h.symFunc = s.Addr, s.Size, 0
@@ -517,7 +517,7 @@ func (ch *childChan) fail(err error) {
 		ch.text(hp.Func, fmt.Sprint(hp.Value))
 	default:
 		h.status = statusError
-		h.msgLen = uint32(copy(ch.data[:ch.hostArea], encodeError(withoutOwnContext(err), ch.hostArea)))
+		h.msgLen = uint32(copy(ch.data[:ch.hostArea], encodeError(err, ch.hostArea)))
 	}
 }
 

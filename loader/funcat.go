@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"errors"
 	"fmt"
 )
 
@@ -50,7 +49,7 @@ type remoteAddrs interface {
 func (p *Plugin) remoteFuncAt(addr uintptr) (uint32, error) {
 	ra, ok := p.remote.(remoteAddrs)
 	if !ok {
-		return 0, fmt.Errorf("the isolation cannot call function pointers: %w", errors.ErrUnsupported)
+		return 0, fmt.Errorf("the isolation cannot call function pointers: %w", ErrUnsupported)
 	}
 	p.rmu.RLock()
 	defer p.rmu.RUnlock()

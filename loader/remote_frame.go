@@ -2,7 +2,6 @@ package loader
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -284,7 +283,7 @@ func (f *Func) callFrame(ctx context.Context, fr *pcall.Frame) (pcall.FrameResul
 	f = f.serving()
 	p := f.p
 	if p.remote != nil {
-		return pcall.FrameResult{}, fmt.Errorf("loader: call %s in %s: a whole frame for an isolated plugin: %w", f.name, p.obj.name, errors.ErrUnsupported)
+		return pcall.FrameResult{}, fmt.Errorf("loader: call %s in %s: a whole frame for an isolated plugin: %w", f.name, p.obj.name, ErrUnsupported)
 	}
 	if n := p.flags.Load(); n != 0 {
 		return pcall.FrameResult{}, p.refused(f, n)
