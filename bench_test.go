@@ -183,7 +183,7 @@ func BenchmarkCall(b *testing.B) {
 	b.Run("protected", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			r, err := f.Call(1, 2)
+			r, err := f.Call(context.Background(), 1, 2)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -231,7 +231,7 @@ func BenchmarkFault(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := f.Call(); err == nil {
+		if _, err := f.Call(context.Background()); err == nil {
 			b.Fatal("no fault")
 		}
 	}

@@ -25,7 +25,7 @@ func BenchmarkCallStruct(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s24, err := loader.Bind1[baseline.S24, baseline.S24](p, "s24_fn")
+	s24, err := loader.Bind1[baseline.S24, baseline.S24](fnOf(b, p, "s24_fn"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func BenchmarkCallStruct(b *testing.B) {
 	b.Run("bind", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			r, err := s24(in)
+			r, err := s24(context.Background(), in)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -53,7 +53,7 @@ func BenchmarkCallStruct(b *testing.B) {
 		b.ReportAllocs()
 		var r baseline.S24
 		for b.Loop() {
-			if err := f.CallSig(nil, &r, in); err != nil {
+			if err := f.CallSig(context.Background(), &r, in); err != nil {
 				b.Fatal(err)
 			}
 			callSink += r.C

@@ -17,14 +17,15 @@ import (
 // Example loads a plugin (plugins/basic.c, compiled for the example),
 // calls an integer and a double function, and closes it.
 func Example() {
+	ctx := context.Background()
 	path, err := buildPlugin("basic")
 	if err != nil {
 		log.Fatal(err)
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close(context.Background())
+	defer l.Close(ctx)
 
-	p, err := l.Load(context.Background(), path)
+	p, err := l.Load(ctx, path)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -32,26 +33,30 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	sum, err := add.Call(40, 2)
+	sum, err := add.Call(ctx, 40, 2)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("add(40, 2) =", int64(sum))
 
-	scale, err := p.Func("scale")
+	f, err := p.Func("scale")
 	if err != nil {
 		log.Fatal(err)
 	}
-	prod, err := scale.CallFloat(nil, []float64{1.5, 4})
+	scale, err := loader.Bind2[float64, float64, float64](f) // double scale(double, double)
+	if err != nil {
+		log.Fatal(err)
+	}
+	prod, err := scale(ctx, 1.5, 4)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("scale(1.5, 4) =", prod)
 
-	if err := p.Close(context.Background()); err != nil {
+	if err := p.Close(ctx); err != nil {
 		log.Fatal(err)
 	}
-	_, err = add.Call(1, 2)
+	_, err = add.Call(ctx, 1, 2)
 	fmt.Println("after Close:", errors.Is(err, loader.ErrClosed))
 	// Output:
 	// add(40, 2) = 42
@@ -62,13 +67,14 @@ func Example() {
 // Example_fault shows a plugin crash becoming an error: the host learns the
 // signal, what the address was and where the plugin was, and carries on.
 func Example_fault() {
+	ctx := context.Background()
 	path, err := buildPlugin("demo")
 	if err != nil {
 		log.Fatal(err)
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close(context.Background())
-	p, err := l.Load(context.Background(), path)
+	defer l.Close(ctx)
+	p, err := l.Load(ctx, path)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -76,7 +82,7 @@ func Example_fault() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, err = crash.Call()
+	_, err = crash.Call(ctx)
 	var fe *loader.FaultError
 	if errors.As(err, &fe) {
 		fmt.Println(pcall.SignalName(fe.Signal), "at", fe.Addr, "("+fe.Where+") in", fe.Plugin)

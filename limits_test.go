@@ -33,7 +33,7 @@ func TestInProcessLimits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = f.Call(7)
+		_, err = f.Call(context.Background(), 7)
 		t.Fatalf("%s returned to the host: %v", fn, err) // exit status 1: not what the parent wants
 	}
 	plugintest.Build(t, "inproc_limits") // built once, here, for the children

@@ -62,35 +62,39 @@ func TestBasicCalls(t *testing.T) {
 	l := newLoader(t, loader.Options{})
 	p := load(t, l, "basic")
 	add, sub, mul := fn(t, p, "add"), fn(t, p, "sub"), fn(t, p, "mul")
-	apply, add3, scale := fn(t, p, "apply"), fn(t, p, "add3"), fn(t, p, "scale")
+	apply, add3 := fn(t, p, "apply"), fn(t, p, "add3")
+	scale, err := loader.Bind2[float64, float64, float64](fn(t, p, "scale"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := rand.New(rand.NewSource(3))
 	for i := 0; i < 200; i++ {
 		a, b, c := r.Int63()-r.Int63(), r.Int63()-r.Int63(), r.Int63n(1000)
 		want := []int64{a + b, a - b, a * b}
 		for op, f := range []*loader.Func{add, sub, mul} {
-			got, err := f.Call(uint64(a), uint64(b))
+			got, err := f.Call(context.Background(), uint64(a), uint64(b))
 			if err != nil || int64(got) != want[op] {
 				t.Fatalf("%s(%d, %d) = %d, %v; want %d", f.Name(), a, b, int64(got), err, want[op])
 			}
 			// apply goes through the relocated function-pointer table.
-			got, err = apply.Call(uint64(op), uint64(a), uint64(b))
+			got, err = apply.Call(context.Background(), uint64(op), uint64(a), uint64(b))
 			if err != nil || int64(got) != want[op] {
 				t.Fatalf("apply(%d, %d, %d) = %d, %v; want %d", op, a, b, int64(got), err, want[op])
 			}
 		}
-		if got, err := add3.Call(uint64(a), uint64(b), uint64(c)); err != nil || int64(got) != a+b+c {
+		if got, err := add3.Call(context.Background(), uint64(a), uint64(b), uint64(c)); err != nil || int64(got) != a+b+c {
 			t.Fatalf("add3 = %d, %v; want %d", int64(got), err, a+b+c)
 		}
 		x, y := r.NormFloat64()*1e3, r.NormFloat64()
-		if got, err := scale.CallFloat(nil, []float64{x, y}); err != nil || got != x*y {
+		if got, err := scale(context.Background(), x, y); err != nil || got != x*y {
 			t.Fatalf("scale(%g, %g) = %g, %v; want %g", x, y, got, err, x*y)
 		}
 	}
-	if got, err := apply.Call(7, 1, 1); err != nil || int64(got) != -1 {
+	if got, err := apply.Call(context.Background(), 7, 1, 1); err != nil || int64(got) != -1 {
 		t.Errorf("apply with a bad op = %d, %v; want -1", int64(got), err)
 	}
 	// The 1 MiB .bss is zero.
-	if got, err := fn(t, p, "zero_sum").Call(); err != nil || got != 0 {
+	if got, err := fn(t, p, "zero_sum").Call(context.Background()); err != nil || got != 0 {
 		t.Errorf("zero_sum = %d, %v; want 0", got, err)
 	}
 	// Data symbols are found, and are not callable.
@@ -114,27 +118,27 @@ func TestInstancesKeepSeparateState(t *testing.T) {
 		t.Fatalf("both instances at %#x", p1.Base())
 	}
 	b1, b2 := fn(t, p1, "bump"), fn(t, p2, "bump")
-	first, err := b1.Call()
+	first, err := b1.Call(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := uint64(1); i <= 5; i++ {
-		if got, err := b1.Call(); err != nil || got != first+i {
+		if got, err := b1.Call(context.Background()); err != nil || got != first+i {
 			t.Fatalf("instance 1, bump %d = %d, %v; want %d", i+1, got, err, first+i)
 		}
 	}
 	// The second instance starts where the first one started.
-	if got, err := b2.Call(); err != nil || got != first {
+	if got, err := b2.Call(context.Background()); err != nil || got != first {
 		t.Errorf("instance 2, first bump = %d, %v; want %d", got, err, first)
 	}
 	// Closing one leaves the other working.
 	if err := p1.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := b2.Call(); err != nil || got != first+1 {
+	if got, err := b2.Call(context.Background()); err != nil || got != first+1 {
 		t.Errorf("instance 2 after closing instance 1: bump = %d, %v; want %d", got, err, first+1)
 	}
-	if _, err := b1.Call(); !errors.Is(err, loader.ErrClosed) {
+	if _, err := b1.Call(context.Background()); !errors.Is(err, loader.ErrClosed) {
 		t.Errorf("call into a closed plugin: %v, want ErrClosed", err)
 	}
 }
@@ -160,15 +164,15 @@ func TestLibzCRC32(t *testing.T) {
 		r.Read(buf)
 		var pin pinned
 		addr := pin.bytesAddr(buf)
-		got, err := crc.Call(0, addr, uint64(len(buf)))
+		got, err := crc.Call(context.Background(), 0, addr, uint64(len(buf)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Chained: crc32(crc32(0, a), b) == crc32(0, a+b).
 		cut := uint64(r.Intn(len(buf)))
-		part, err := crc.Call(0, addr, cut)
+		part, err := crc.Call(context.Background(), 0, addr, cut)
 		if err == nil {
-			part, err = crc.Call(part, addr+cut, uint64(len(buf))-cut)
+			part, err = crc.Call(context.Background(), part, addr+cut, uint64(len(buf))-cut)
 		}
 		pin.unpin()
 		if err != nil {
@@ -198,14 +202,14 @@ func TestLibzCompress2(t *testing.T) {
 		for src.Len() < 1000*(i+1) {
 			src.WriteString(words[r.Intn(len(words))] + " ")
 		}
-		n, err := bound.Call(uint64(src.Len()))
+		n, err := bound.Call(context.Background(), uint64(src.Len()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		dst := make([]byte, n)
 		dstLen := n
 		var pin pinned
-		ret, err := compress2.Call(pin.bytesAddr(dst), pin.wordAddr(&dstLen), pin.bytesAddr(src.Bytes()), uint64(src.Len()), uint64(int64(level)))
+		ret, err := compress2.Call(context.Background(), pin.bytesAddr(dst), pin.wordAddr(&dstLen), pin.bytesAddr(src.Bytes()), uint64(src.Len()), uint64(int64(level)))
 		pin.unpin()
 		if err != nil || ret != 0 {
 			t.Fatalf("compress2 level %d: ret %d, %v", level, int32(ret), err)
@@ -274,7 +278,7 @@ func TestLoadCloseCycles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := add.Call(uint64(i), 1); err != nil || got != uint64(i)+1 {
+		if got, err := add.Call(context.Background(), uint64(i), 1); err != nil || got != uint64(i)+1 {
 			t.Fatalf("cycle %d: add = %d, %v", i, got, err)
 		}
 		if err := p.Close(context.Background()); err != nil {
@@ -325,7 +329,7 @@ func TestLoadCloseCycles(t *testing.T) {
 func TestFaultContainment(t *testing.T) {
 	l := newLoader(t, loader.Options{})
 	p1, p2 := load(t, l, "demo"), load(t, l, "demo")
-	_, err := fn(t, p1, "crash").Call()
+	_, err := fn(t, p1, "crash").Call(context.Background())
 	var fe *loader.FaultError
 	if !errors.As(err, &fe) {
 		t.Fatalf("crash() = %v, want a *loader.FaultError", err)
@@ -337,14 +341,14 @@ func TestFaultContainment(t *testing.T) {
 	if !p1.Quarantined() {
 		t.Error("the crashed plugin is not quarantined")
 	}
-	if _, err := fn(t, p1, "fib").Call(10); !errors.Is(err, loader.ErrQuarantined) {
+	if _, err := fn(t, p1, "fib").Call(context.Background(), 10); !errors.Is(err, loader.ErrQuarantined) {
 		t.Errorf("call after the fault: %v, want ErrQuarantined", err)
 	}
 	want := uint64(0)
 	for a, b, i := uint64(0), uint64(1), 0; i <= 20; a, b, i = b, a+b, i+1 {
 		want = a
 	}
-	got, err := fn(t, p2, "fib").Call(20)
+	got, err := fn(t, p2, "fib").Call(context.Background(), 20)
 	if err != nil || got != want {
 		t.Errorf("the other instance: fib(20) = %d, %v; want %d", got, err, want)
 	}
@@ -368,7 +372,7 @@ func TestFaultContainment(t *testing.T) {
 func TestThreadLocalPlugin(t *testing.T) {
 	l := newLoader(t, loader.Options{})
 	p := load(t, l, "tls_user") // and its dependency tls_dep, which defines the variable
-	bump, err := loader.Bind0[int64](p, "tls_user_bump")
+	bump, err := loader.Bind0[int64](fnOf(t, p, "tls_user_bump"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +384,7 @@ func TestThreadLocalPlugin(t *testing.T) {
 			defer runtime.UnlockOSThread()
 			var r [3]int64
 			for i := range r {
-				v, err := bump()
+				v, err := bump(context.Background())
 				if err != nil {
 					t.Error(err)
 				}

@@ -51,7 +51,7 @@ func loadLive(tb testing.TB, l *loader.Loader, path string, n int) []*loader.Plu
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if got, err := f.Call(uint64(i), 1); err != nil || got != uint64(i)+2 {
+		if got, err := f.Call(context.Background(), uint64(i), 1); err != nil || got != uint64(i)+2 {
 			tb.Fatalf("instance %d: tiny_add(%d, 1) = %d, %v; want %d", i, i, got, err, i+2)
 		}
 		pls = append(pls, p)

@@ -37,21 +37,21 @@ func TestReusedImageIsFresh(t *testing.T) {
 			{"apply", []uint64{2, 6, 7}, 42}, // basic_ops[2] = mul, a relocated pointer
 		}
 		for _, c := range checks {
-			got, err := fn(t, p, c.fn).Call(c.args...)
+			got, err := fn(t, p, c.fn).Call(context.Background(), c.args...)
 			if err != nil || got != c.want {
 				t.Fatalf("load %d (base %#x): %s = %d, %v; want %d", i, p.Base(), c.fn, got, err, c.want)
 			}
 		}
 		// Dirty the instance: the counter, the first and last bytes of
 		// the 1 MiB .bss.
-		fn(t, p, "bump").Call()
+		fn(t, p, "bump").Call(context.Background())
 		s, err := p.Lookup("basic_zeroes")
 		if err != nil {
 			t.Fatal(err)
 		}
 		bss := rawBytes(s.Addr, s.Size)
 		bss[0], bss[len(bss)-1] = 1, 2
-		if got, _ := fn(t, p, "zero_sum").Call(); got != 3 {
+		if got, _ := fn(t, p, "zero_sum").Call(context.Background()); got != 3 {
 			t.Fatalf("load %d: zero_sum after writing the .bss = %d, want 3", i, got)
 		}
 		if err := p.Close(context.Background()); err != nil {

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
@@ -82,7 +81,7 @@ func BenchmarkStart(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if r, err := f.Call(1, 2); err != nil || r != 3 {
+				if r, err := f.Call(context.Background(), 1, 2); err != nil || r != 3 {
 					b.Fatal(r, err)
 				}
 				ds = append(ds, time.Since(t0))
@@ -134,7 +133,7 @@ func BenchmarkCall(b *testing.B) {
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					t0 := time.Now()
-					r, err := f.Call(uint64(i), 1)
+					r, err := f.Call(context.Background(), uint64(i), 1)
 					ds[i] = time.Since(t0)
 					if err != nil || r != uint64(i)+1 {
 						b.Fatal(r, err)
@@ -157,14 +156,18 @@ func BenchmarkBuffer4K(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			invert, err := loader.Bind2[[]byte, int64, int64](f)
+			if err != nil {
+				b.Fatal(err)
+			}
 			buf := bytes.Repeat([]byte{1}, 4096)
-			a := pcall.Args{Int: [6]uint64{0, 4096}}
+			ctx := context.Background()
 			ds := make([]time.Duration, b.N)
 			b.SetBytes(2 * 4096)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
-				_, err := f.CallBuffers(nil, &a, loader.Buffer{Slot: 0, Data: buf, Out: true})
+				_, err := invert(ctx, buf, int64(len(buf)))
 				ds[i] = time.Since(t0)
 				if err != nil {
 					b.Fatal(err)
@@ -198,7 +201,7 @@ func BenchmarkThroughput(b *testing.B) {
 					go func() {
 						defer wg.Done()
 						for i := 0; i < n; i++ {
-							if _, err := f.Call(1, 2); err != nil {
+							if _, err := f.Call(context.Background(), 1, 2); err != nil {
 								b.Error(err)
 								return
 							}
@@ -233,7 +236,7 @@ func BenchmarkIdleRSS(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := f.Call(1, 2); err != nil {
+			if _, err := f.Call(context.Background(), 1, 2); err != nil {
 				b.Fatal(err)
 			}
 			pids = append(pids, isolate.PluginPid(p))

@@ -56,16 +56,13 @@ func callFn(ctx context.Context, p *loader.Plugin, fn string, args ...uint64) (u
 	if err != nil {
 		return 0, err
 	}
-	var a pcall.Args
-	copy(a.Int[:], args)
-	r, err := f.CallArgs(ctx, &a)
-	return r.Int, err
+	return f.Call(ctx, args...)
 }
 
 func wantOK(callErr, closeErr error) error { return errors.Join(callErr, closeErr) }
 
 func wantFault(callErr, closeErr error) error {
-	var fe *pcall.FaultError
+	var fe *loader.FaultError
 	if !errors.As(callErr, &fe) {
 		return fmt.Errorf("call: %v, want a fault", callErr)
 	}
@@ -73,7 +70,7 @@ func wantFault(callErr, closeErr error) error {
 }
 
 func wantDeadline(callErr, closeErr error) error {
-	if !errors.Is(callErr, pcall.ErrDeadline) {
+	if !errors.Is(callErr, loader.ErrDeadline) {
 		return fmt.Errorf("call: %v, want a deadline error", callErr)
 	}
 	return closeErr
@@ -125,7 +122,7 @@ func chaosOps() []chaosOp {
 				_, err := callFn(ctx, p, "ping", 1)
 				return err
 			}, func(callErr, closeErr error) error {
-				var fe *pcall.FaultError
+				var fe *loader.FaultError
 				if callErr != nil || !errors.As(closeErr, &fe) {
 					return fmt.Errorf("call: %v; close: %v, want the destructor's fault", callErr, closeErr)
 				}
@@ -142,11 +139,15 @@ func chaosOps() []chaosOp {
 		}},
 		{"dlopen of a module on a plugin thread", false, func(ctx context.Context, l *loader.Loader) error {
 			return loadCallClose(l, "dl_user", func(p *loader.Plugin) error {
-				th, err := loader.Bind3[string, string, int64, int64](p, "dl_in_thread")
+				f, err := p.Func("dl_in_thread")
 				if err != nil {
 					return err
 				}
-				if r, err := th("dl_target.so", "target_add", 41); err != nil || r != 42 {
+				th, err := loader.Bind3[string, string, int64, int64](f)
+				if err != nil {
+					return err
+				}
+				if r, err := th(context.Background(), "dl_target.so", "target_add", 41); err != nil || r != 42 {
 					return fmt.Errorf("dl_in_thread = %d, %v", r, err)
 				}
 				return nil

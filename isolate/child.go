@@ -18,6 +18,7 @@ import (
 
 	"github.com/runplug/runplug/internal/childrt"
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/rawcall"
 	"github.com/runplug/runplug/loader"
 )
 
@@ -328,6 +329,9 @@ func confine(pol Policy, load []unix.SockFilter, rec *sysRecord) error {
 // lookup finds k and adds it to the table (the host numbers handles the
 // same way).
 func (c *child) lookup(k symKey) (symReply, error) {
+	if k.Name == "" {
+		return c.lookupAddr(k) // funcat.go
+	}
 	s, err := c.p.LookupVersion(k.Name, k.Version)
 	if err != nil {
 		return symReply{}, err
@@ -341,7 +345,14 @@ func (c *child) lookup(k symKey) (symReply, error) {
 			f = nil // a versioned function is reached by address below
 		}
 	}
+	return symReply{Addr: uint64(s.Addr), Size: s.Size, Func: s.Func, Version: s.Version, handle: c.addFunc(k, f)}, nil
+}
+
+// addFunc adds f (nil: not callable by handle) to the table as k and
+// returns its handle.
+func (c *child) addFunc(k symKey, f *loader.Func) uint32 {
 	c.lookMu.Lock()
+	defer c.lookMu.Unlock()
 	var t []*loader.Func
 	if old := c.funcs.Load(); old != nil {
 		t = *old
@@ -349,8 +360,7 @@ func (c *child) lookup(k symKey) (symReply, error) {
 	t = append(t[:len(t):len(t)], f) // a new table: calls may be reading the old one
 	c.funcs.Store(&t)
 	c.syms = append(c.syms, k)
-	c.lookMu.Unlock()
-	return symReply{Addr: uint64(s.Addr), Size: s.Size, Func: s.Func, Version: s.Version, handle: uint32(len(t) - 1)}, nil
+	return uint32(len(t) - 1)
 }
 
 // fn returns the function of handle (nil for none).
@@ -424,7 +434,7 @@ func (ch *childChan) handle() (upcall bool) {
 			copy(ints[:], h.ints[:n])
 			var v uint64
 			open := ch.enter() // others may borrow the channel meanwhile (child_frame.go)
-			v, err = f.Call(ints[:n]...)
+			v, err = f.Call(context.Background(), ints[:n]...)
 			ch.settle(open)
 			r.Int = v
 		} else {
@@ -436,7 +446,7 @@ func (ch *childChan) handle() (upcall bool) {
 				}
 			}
 			open := ch.enter()
-			r, err = f.CallArgs(nil, &a)
+			r, err = rawcall.Args(f, nil, &a)
 			ch.settle(open)
 		}
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/runplug/runplug/internal/childrt"
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/rawcall"
 	"github.com/runplug/runplug/loader"
 )
 
@@ -199,7 +200,7 @@ func (ch *childChan) callFrame() {
 		fr.SRet, fr.SRetSize = bytesAddr(area[h.sretOff:]), uintptr(h.sretSize)
 	}
 	open := ch.enter()
-	r, err := f.CallFrame(nil, &fr)
+	r, err := rawcall.Frame(f, nil, &fr)
 	ch.settle(open)
 	if err != nil {
 		ch.fail(withoutPrefix(err, callPrefix(f.Name(), ch.c.p.Name())))

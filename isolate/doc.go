@@ -7,9 +7,10 @@
 // Set an Isolator as the Loader's isolation:
 //
 //	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
-//	p, err := l.Load("plugin.so")   // a child process maps and links it
-//	add, err := loader.Bind2[int64, int64, int64](p, "add")
-//	sum, err := add(2, 3)           // a round trip through shared memory
+//	p, err := l.Load(ctx, "plugin.so") // a child process maps and links it
+//	f, err := p.Func("add")
+//	add, err := loader.Bind2[int64, int64, int64](f)
+//	sum, err := add(ctx, 2, 3)         // a round trip through shared memory
 //
 // Plugin, Func, the typed bindings, host functions (RegisterHostFunc) and
 // the errors are the loader's: a fault in the plugin is a
@@ -31,22 +32,22 @@
 // replaces the child (Funcs and bindings stay valid: they name symbols by
 // handle, and the new child looks every one up again); a RestartPolicy
 // does it on the next call automatically, with a backoff and a limit.
-// Pointers to host memory do not cross: Func.CallBuffers passes byte
-// buffers (copied in and, with Out, back) and string arguments of
-// bindings are copied likewise. Options.HostSymbols (host addresses) are
+// Pointers to host memory do not cross: a []byte argument of a binding or
+// of CallSig is copied in and back, and string arguments are copied in. Options.HostSymbols (host addresses) are
 // refused.
 //
 // # What crosses
 //
 // Every call the loader makes in process crosses, through the same API:
-// register calls (Func.Call, CallArgs, the typed bindings), and general
+// register calls (Func.Call, the typed bindings), function pointers
+// (Plugin.FuncAt: the child makes a Func of the address), and general
 // calls (Plugin.FuncSig and CallSig, typed bindings with structs by value
 // both ways, more than 6 integer or 8 float arguments, BindVariadic,
 // __int128, long double arguments, results in memory). The host plans a
 // general call with the signature's own abi plan and runs its compiled
 // moves in Go to lay out the frame (registers, stack words, al, the size
 // of a result in memory) in the channel; the child calls from that frame
-// with the in-process trampoline (loader.Func.CallFrame) and sends back
+// with the in-process trampoline (internal/rawcall) and sends back
 // rax, rdx, xmm0, xmm1 and the result's bytes. Go memory a call passes by
 // address is copied into the channel: a string (to CallSig, or a string
 // argument of a binding), and a []T or *T given to CallSig (T holding no

@@ -33,14 +33,14 @@ func TestErrorsBothWays(t *testing.T) {
 		same func(e any) string // the fields both modes must agree on, from *as
 	}{
 		{"fault", func(t *testing.T, l *loader.Loader) error {
-			_, err := fn(t, loadPath(t, l, faults), "fault_null_read").Call()
+			_, err := fn(t, loadPath(t, l, faults), "fault_null_read").Call(context.Background())
 			return err
 		}, nil, new(*loader.FaultError), func(e any) string {
 			f := e.(*loader.FaultError)
 			return fmt.Sprint(f.Signal, f.Code, f.Addr, f.Where, f.Symbol, f.Plugin, f.Object)
 		}},
 		{"abort", func(t *testing.T, l *loader.Loader) error {
-			_, err := fn(t, loadPath(t, l, faults), "fault_abort").Call()
+			_, err := fn(t, loadPath(t, l, faults), "fault_abort").Call(context.Background())
 			return err
 		}, nil, new(*loader.FaultError), func(e any) string {
 			f := e.(*loader.FaultError)
@@ -48,10 +48,10 @@ func TestErrorsBothWays(t *testing.T) {
 		}},
 		{"call after quarantine", func(t *testing.T, l *loader.Loader) error {
 			p := loadPath(t, l, faults)
-			if _, err := fn(t, p, "fault_null_read").Call(); err == nil {
+			if _, err := fn(t, p, "fault_null_read").Call(context.Background()); err == nil {
 				t.Fatal("fault_null_read returned")
 			}
-			_, err := fn(t, p, "faults_ok").Call(1, 2)
+			_, err := fn(t, p, "faults_ok").Call(context.Background(), 1, 2)
 			return err
 		}, []error{loader.ErrQuarantined}, nil, nil},
 		{"call after Close", func(t *testing.T, l *loader.Loader) error {
@@ -60,7 +60,7 @@ func TestErrorsBothWays(t *testing.T) {
 			if err := p.Close(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			_, err := f.Call(1, 2)
+			_, err := f.Call(context.Background(), 1, 2)
 			return err
 		}, []error{loader.ErrClosed}, nil, nil},
 		{"deadline", func(t *testing.T, l *loader.Loader) error {
@@ -70,7 +70,7 @@ func TestErrorsBothWays(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			go func() { <-inside; cancel() }()
-			_, err := spin.CallArgs(ctx, nil)
+			_, err := spin.Call(ctx)
 			return err
 		}, []error{loader.ErrDeadline, context.Canceled}, new(*loader.DeadlineError), func(e any) string {
 			d := e.(*loader.DeadlineError)
@@ -78,7 +78,7 @@ func TestErrorsBothWays(t *testing.T) {
 		}},
 		{"host function panic", func(t *testing.T, l *loader.Loader) error {
 			registerHost(t, l, make(chan struct{}, 1), false)
-			_, err := fn(t, loadPath(t, l, hosts), "call_panic").Call(7)
+			_, err := fn(t, loadPath(t, l, hosts), "call_panic").Call(context.Background(), 7)
 			return err
 		}, nil, new(*loader.HostPanicError), func(e any) string {
 			h := e.(*loader.HostPanicError)
@@ -128,7 +128,7 @@ func TestErrorsBothWays(t *testing.T) {
 			return err
 		}, []error{loader.ErrSymbolNotFound}, nil, nil},
 		{"bad signature", func(t *testing.T, l *loader.Loader) error {
-			_, err := loader.Bind0[string](loadPath(t, l, faults), "faults_ok")
+			_, err := loader.Bind0[string](fnOf(t, loadPath(t, l, faults), "faults_ok"))
 			return err
 		}, []error{loader.ErrSignature}, new(*loader.SignatureError), func(e any) string {
 			s := e.(*loader.SignatureError)

@@ -12,7 +12,6 @@ import (
 	"syscall"
 
 	"github.com/runplug/runplug/abi"
-	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 )
@@ -20,29 +19,34 @@ import (
 // Example loads the system's libz in a confined child process and calls
 // crc32 with a buffer that crosses through shared memory.
 func Example() {
+	ctx := context.Background()
 	const libz = "/lib/x86_64-linux-gnu/libz.so.1" // .ci/run installs zlib1g
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
-	defer l.Close(context.Background())
-	p, err := l.Load(context.Background(), libz)
+	defer l.Close(ctx)
+	p, err := l.Load(ctx, libz)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	crc32, err := p.Func("crc32")
+	f, err := p.Func("crc32")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// uLong crc32(uLong crc, const Bytef *buf, uInt len): a []byte is
+	// copied into the memory the child shares, and back after the call.
+	crc32, err := loader.Bind3[uint64, []byte, uint32, uint64](f)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	data := []byte("hello")
-	// crc32(0, data, len(data)): the buffer's address in the child goes
-	// in register 1.
-	r, err := crc32.CallBuffers(nil, &pcall.Args{Int: [6]uint64{0, 0, uint64(len(data))}},
-		loader.Buffer{Slot: 1, Data: data})
+	r, err := crc32(ctx, 0, data, uint32(len(data)))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(r.Int)
+	fmt.Println(r)
 	// Output: 907060870
 }
 
@@ -51,9 +55,10 @@ func Example() {
 // and strings are copied into the memory the child shares, and the
 // buffer copied back.
 func Example_generalCall() {
+	ctx := context.Background()
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
-	defer l.Close(context.Background())
-	libc, err := l.Load(context.Background(), "libc.so.6")
+	defer l.Close(ctx)
+	libc, err := l.Load(ctx, "libc.so.6")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -73,7 +78,7 @@ func Example_generalCall() {
 	}
 	buf := make([]byte, 32)
 	var n int32
-	if err := snprintf.CallSig(nil, &n, buf, len(buf), "%d %.2f %s", int32(42), 3.14159, "across"); err != nil {
+	if err := snprintf.CallSig(context.Background(), &n, buf, len(buf), "%d %.2f %s", int32(42), 3.14159, "across"); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -86,9 +91,10 @@ func Example_generalCall() {
 // the comparator reads the elements it is pointed to with
 // Plugin.ReadMemory, as the same code would in process.
 func Example_qsort() {
+	ctx := context.Background()
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
-	defer l.Close(context.Background())
-	libc, err := l.Load(context.Background(), "libc.so.6")
+	defer l.Close(ctx)
+	libc, err := l.Load(ctx, "libc.so.6")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -101,12 +107,12 @@ func Example_qsort() {
 		return
 	}
 	values := []int64{40, 10, 50, 30, 20}
-	base, err := malloc.Call(uint64(8 * len(values)))
+	base, err := malloc.Call(context.Background(), uint64(8*len(values)))
 	if err != nil || base == 0 {
 		fmt.Println("malloc:", err)
 		return
 	}
-	defer free.Call(base)
+	defer free.Call(context.Background(), base)
 	buf := make([]byte, 8*len(values))
 	for i, v := range values {
 		binary.LittleEndian.PutUint64(buf[8*i:], uint64(v))
@@ -134,7 +140,7 @@ func Example_qsort() {
 	defer cmp.Release()
 	// qsort(base, n, 8, cmp): the Callback's Ptr becomes an entry in the
 	// child that calls cmp in the host.
-	if _, err := qsort.Call(base, uint64(len(values)), 8, uint64(cmp.Ptr())); err != nil {
+	if _, err := qsort.Call(context.Background(), base, uint64(len(values)), 8, uint64(cmp.Ptr())); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -154,9 +160,10 @@ func Example_qsort() {
 // copies to Options.Stdout (the host's own os.Stdout when nil). C stdio
 // buffers it in the child; closing the Loader flushes it and waits for it.
 func Example_output() {
+	ctx := context.Background()
 	var out bytes.Buffer
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Stdout: &out})})
-	libc, err := l.Load(context.Background(), "libc.so.6")
+	libc, err := l.Load(ctx, "libc.so.6")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -172,11 +179,11 @@ func Example_output() {
 		return
 	}
 	var n int32
-	if err := puts.CallSig(nil, &n, "hello from the child"); err != nil {
+	if err := puts.CallSig(context.Background(), &n, "hello from the child"); err != nil {
 		fmt.Println(err)
 		return
 	}
-	if err := l.Close(context.Background()); err != nil {
+	if err := l.Close(ctx); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -189,10 +196,11 @@ func Example_output() {
 // the child at the system call, and the error names it; the host carries
 // on, and the plugin is quarantined until Restart.
 func Example_forbiddenSyscall() {
+	ctx := context.Background()
 	iso := isolate.New(isolate.Options{Policy: isolate.Policy{Threads: 64, Memory: 4 << 30}})
 	l := loader.New(loader.Options{Isolation: iso})
-	defer l.Close(context.Background())
-	libc, err := l.Load(context.Background(), "libc.so.6")
+	defer l.Close(ctx)
+	libc, err := l.Load(ctx, "libc.so.6")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -202,7 +210,7 @@ func Example_forbiddenSyscall() {
 		fmt.Println(err)
 		return
 	}
-	_, err = kill.Call(uint64(os.Getpid()), uint64(syscall.SIGKILL))
+	_, err = kill.Call(context.Background(), uint64(os.Getpid()), uint64(syscall.SIGKILL))
 	var se *isolate.SyscallError
 	if errors.As(err, &se) {
 		fmt.Println(se.Arch, se.Name, errors.Is(err, isolate.ErrForbiddenSyscall))

@@ -14,7 +14,7 @@ import (
 )
 
 // BenchmarkCallGeneral: the general call (a 24-byte struct by value in,
-// one back through memory: sandbox.S24 to ffi_call.c's s24_fn), a
+// one back through memory: baseline.S24 to ffi_call.c's s24_fn), a
 // callback (cb_store.c's cb_call calling a Go callback, nested in the
 // call) and, for comparison, a host function (isolate_host.c's call_add)
 // in process and isolated, side by side:
@@ -56,7 +56,7 @@ func BenchmarkCallGeneral(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		callAdd, err := loader.Bind2[int64, int64, int64](hp, "call_add")
+		callAdd, err := loader.Bind2[int64, int64, int64](fnOf(b, hp, "call_add"))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -64,7 +64,7 @@ func BenchmarkCallGeneral(b *testing.B) {
 			ds := make([]time.Duration, 0, b.N)
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
-				r, err := callAdd(int64(i), 1)
+				r, err := callAdd(context.Background(), int64(i), 1)
 				ds = append(ds, time.Since(t0))
 				if err != nil || r != int64(i)+2 {
 					b.Fatal(r, err)
@@ -80,11 +80,11 @@ func BenchmarkCallGeneral(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s24, err := loader.Bind1[baseline.S24, baseline.S24](p, "s24_fn")
+		s24, err := loader.Bind1[baseline.S24, baseline.S24](fnOf(b, p, "s24_fn"))
 		if err != nil {
 			b.Fatal(err)
 		}
-		callPtr, err := loader.Bind3[uintptr, int64, int64, int64](q, "cb_call")
+		callPtr, err := loader.Bind3[uintptr, int64, int64, int64](fnOf(b, q, "cb_call"))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -92,7 +92,7 @@ func BenchmarkCallGeneral(b *testing.B) {
 			ds := make([]time.Duration, 0, b.N)
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
-				r, err := s24(baseline.S24{A: int64(i), B: 2, C: 3})
+				r, err := s24(context.Background(), baseline.S24{A: int64(i), B: 2, C: 3})
 				ds = append(ds, time.Since(t0))
 				if err != nil || r.A != int64(i)+1 {
 					b.Fatal(r, err)
@@ -104,7 +104,7 @@ func BenchmarkCallGeneral(b *testing.B) {
 			ds := make([]time.Duration, 0, b.N)
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
-				r, err := callPtr(cb.Ptr(), int64(i), 1)
+				r, err := callPtr(context.Background(), cb.Ptr(), int64(i), 1)
 				ds = append(ds, time.Since(t0))
 				if err != nil || r != int64(i)+1 {
 					b.Fatal(r, err)

@@ -215,7 +215,7 @@ func TestHostileLoadReply(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if r, err := f.Call(2, 3); err != nil || r != 6 {
+				if r, err := f.Call(context.Background(), 2, 3); err != nil || r != 6 {
 					t.Fatalf("call_add(2, 3) = %d, %v; want 6", r, err)
 				}
 			})
@@ -282,12 +282,12 @@ func TestHostileNulRewrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	strlen, err := loader.Bind1[string, int32](p, "call_strlen")
+	strlen, err := loader.Bind1[string, int32](fnOf(t, p, "call_strlen"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 200; i++ {
-		if n, err := strlen("hello, host"); err != nil || n != 11 {
+		if n, err := strlen(context.Background(), "hello, host"); err != nil || n != 11 {
 			t.Fatalf("call_strlen with the NUL rewritten = %d, %v; want 11", n, err)
 		}
 	}
@@ -338,14 +338,13 @@ func TestHostileChildFuzz(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			str := []byte("hello, host\x00")
 			for i := 0; i < 30; i++ {
 				var err error
 				switch i % 4 {
 				case 0:
 					_, err = callNamed(ctx, p, "call_add", pcall.Args{Int: [6]uint64{2, 3}})
 				case 1:
-					_, err = callNamed(ctx, p, "call_strlen", pcall.Args{}, loader.Buffer{Slot: 0, Data: str})
+					_, err = callString(ctx, p, "call_strlen", "hello, host")
 				case 2:
 					_, err = callNamed(ctx, p, "leaf", pcall.Args{Int: [6]uint64{7}})
 				case 3:
@@ -371,12 +370,26 @@ func TestHostileChildFuzz(t *testing.T) {
 	}
 }
 
-func callNamed(ctx context.Context, p *loader.Plugin, name string, a pcall.Args, bufs ...loader.Buffer) (pcall.Result, error) {
+func callNamed(ctx context.Context, p *loader.Plugin, name string, a pcall.Args) (pcall.Result, error) {
 	f, err := p.Func(name)
 	if err != nil {
 		return pcall.Result{}, err
 	}
-	return f.CallBuffers(ctx, &a, bufs...)
+	r, err := f.Call(ctx, a.Int[:]...)
+	return pcall.Result{Int: r}, err
+}
+
+// callString calls name with a string, which travels as a buffer.
+func callString(ctx context.Context, p *loader.Plugin, name, s string) (int64, error) {
+	f, err := p.Func(name)
+	if err != nil {
+		return 0, err
+	}
+	fn, err := loader.Bind1[string, int64](f)
+	if err != nil {
+		return 0, err
+	}
+	return fn(ctx, s)
 }
 
 // typedErr reports whether err is one a host can tell apart, with a

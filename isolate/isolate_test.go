@@ -15,12 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
+	"golang.org/x/sys/unix"
 )
 
 // newLoader returns a Loader that isolates its plugins, closed with the test.
@@ -70,11 +68,11 @@ func fn(t testing.TB, p *loader.Plugin, name string) *loader.Func {
 
 func call(t testing.TB, p *loader.Plugin, name string, args ...uint64) (uint64, error) {
 	t.Helper()
-	return fn(t, p, name).Call(args...)
+	return fn(t, p, name).Call(context.Background(), args...)
 }
 
 // TestFaults: every fault kind the in-process sandbox traps comes back
-// from the child as the same *sandbox.FaultError (signal, code, what the
+// from the child as the same *loader.FaultError (signal, code, what the
 // address is, symbol, plugin), and the child serves the next call.
 func TestFaults(t *testing.T) {
 	l, _ := newLoader(t, loader.Options{KeepAfterFault: true}, isolate.Options{Policy: isolate.Policy{Allow: []string{"memfd_create"}}})
@@ -115,9 +113,9 @@ func TestFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := call(t, p, tt.fn, tt.arg)
-			var fe *pcall.FaultError
+			var fe *loader.FaultError
 			if !errors.As(err, &fe) {
-				t.Fatalf("error = %v, want a *sandbox.FaultError", err)
+				t.Fatalf("error = %v, want a *loader.FaultError", err)
 			}
 			if fe.Signal != tt.sig {
 				t.Errorf("Signal = %v, want %v", fe.Signal, tt.sig)
@@ -154,16 +152,16 @@ func TestQuarantineAndRestart(t *testing.T) {
 	p := load(t, l, "isolate_faults")
 	add := fn(t, p, "add")
 	pid := pidOf(t, p)
-	if _, err := call(t, p, "null_read"); !errors.As(err, new(*pcall.FaultError)) {
+	if _, err := call(t, p, "null_read"); !errors.As(err, new(*loader.FaultError)) {
 		t.Fatalf("null_read: %v", err)
 	}
-	if _, err := add.Call(1, 2); !errors.Is(err, loader.ErrQuarantined) {
+	if _, err := add.Call(context.Background(), 1, 2); !errors.Is(err, loader.ErrQuarantined) {
 		t.Fatalf("after a fault: %v, want ErrQuarantined", err)
 	}
 	if err := p.Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := add.Call(2, 3); err != nil || r != 5 {
+	if r, err := add.Call(context.Background(), 2, 3); err != nil || r != 5 {
 		t.Fatalf("after restart: %d, %v", r, err)
 	}
 	if np := pidOf(t, p); np == pid {
@@ -182,14 +180,14 @@ func TestAutoRestart(t *testing.T) {
 		if _, err := call(t, p, "do_exit", 3); !errors.Is(err, isolate.ErrExited) {
 			t.Fatalf("exit: %v", err)
 		}
-		if r, err := add.Call(2, 3); err != nil || r != 5 {
+		if r, err := add.Call(context.Background(), 2, 3); err != nil || r != 5 {
 			t.Fatalf("restart %d: %d, %v", i+1, r, err)
 		}
 	}
 	if _, err := call(t, p, "do_exit", 3); !errors.Is(err, isolate.ErrExited) {
 		t.Fatalf("exit: %v", err)
 	}
-	if _, err := add.Call(2, 3); !errors.Is(err, loader.ErrQuarantined) {
+	if _, err := add.Call(context.Background(), 2, 3); !errors.Is(err, loader.ErrQuarantined) {
 		t.Fatalf("past Max: %v, want ErrQuarantined", err)
 	}
 }
@@ -201,14 +199,14 @@ func TestProcessEnds(t *testing.T) {
 	p := load(t, l, "isolate_faults")
 	exit, kill := fn(t, p, "do_exit"), fn(t, p, "kill_self")
 
-	_, err := exit.Call(3)
+	_, err := exit.Call(context.Background(), 3)
 	var ee *isolate.ExitError
 	if !errors.As(err, &ee) || ee.Status != 3 || ee.Signal != 0 {
 		t.Fatalf("exit(3): %v", err)
 	}
 	t.Log(err)
 
-	_, err = kill.Call()
+	_, err = kill.Call(context.Background())
 	if !errors.As(err, &ee) || ee.Signal != syscall.SIGKILL {
 		t.Fatalf("kill(getpid(), SIGKILL): %v", err)
 	}
@@ -227,14 +225,14 @@ func TestDeadlineAndKill(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-inside; cancel() }()
-	_, err := spin.CallArgs(ctx, nil)
-	if !errors.Is(err, pcall.ErrDeadline) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled call: %v, want sandbox.ErrDeadline and context.Canceled", err)
+	_, err := spin.Call(ctx)
+	if !errors.Is(err, loader.ErrDeadline) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled call: %v, want loader.ErrDeadline and context.Canceled", err)
 	}
 	t.Log(err)
 
 	done := make(chan error, 1)
-	go func() { _, err := spin.Call(); done <- err }()
+	go func() { _, err := spin.Call(context.Background()); done <- err }()
 	<-inside
 	pid := pidOf(t, p)
 	if err := unix.Kill(pid, unix.SIGKILL); err != nil {
@@ -280,7 +278,7 @@ func TestHostFunctions(t *testing.T) {
 	registerHost(t, l, make(chan struct{}, 1), true)
 	var p *loader.Plugin
 	if _, err := l.RegisterHostFunc("host_reenter", func(x int64) int64 {
-		r, err := fn(t, p, "leaf").Call(uint64(x))
+		r, err := fn(t, p, "leaf").Call(context.Background(), uint64(x))
 		if err != nil {
 			panic(err)
 		}
@@ -295,15 +293,15 @@ func TestHostFunctions(t *testing.T) {
 	if r, err := call(t, p, "call_reenter", 5); err != nil || r != 16 {
 		t.Fatalf("call_reenter = %d, %v", r, err)
 	}
-	strlen, err := loader.Bind1[string, int32](p, "call_strlen")
+	strlen, err := loader.Bind1[string, int32](fnOf(t, p, "call_strlen"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := strlen("hello, host"); err != nil || n != 11 {
+	if n, err := strlen(context.Background(), "hello, host"); err != nil || n != 11 {
 		t.Fatalf("call_strlen = %d, %v", n, err)
 	}
 	_, err = call(t, p, "call_panic", 7)
-	var hp *pcall.HostPanicError
+	var hp *loader.HostPanicError
 	if !errors.As(err, &hp) || hp.Value != "host panic 7" || hp.Func != "host_panic" {
 		t.Fatalf("call_panic: %v", err)
 	}
@@ -316,19 +314,22 @@ func TestBuffersAndStrings(t *testing.T) {
 	bothWays(t, func(t *testing.T, l *loader.Loader) {
 		p := load(t, l, "isolate_faults")
 		buf := bytes.Repeat([]byte{1, 2, 3, 4}, 1024)
-		r, err := fn(t, p, "invert").CallBuffers(nil, &pcall.Args{Int: [6]uint64{0, uint64(len(buf))}},
-			loader.Buffer{Slot: 0, Data: buf, Out: true})
-		if err != nil || r.Int != 10*1024 {
-			t.Fatalf("invert = %d, %v", r.Int, err)
+		invert, err := loader.Bind2[[]byte, int64, int64](fn(t, p, "invert"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := invert(context.Background(), buf, int64(len(buf)))
+		if err != nil || r != 10*1024 {
+			t.Fatalf("invert = %d, %v", r, err)
 		}
 		if buf[0] != ^byte(1) || buf[4095] != ^byte(4) {
 			t.Fatalf("buffer not written back: % x", buf[:4])
 		}
-		strlen, err := loader.Bind1[string, int64](p, "str_len")
+		strlen, err := loader.Bind1[string, int64](fnOf(t, p, "str_len"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, err := strlen("across"); err != nil || n != 6 {
+		if n, err := strlen(context.Background(), "across"); err != nil || n != 6 {
 			t.Fatalf("str_len = %d, %v", n, err)
 		}
 		if _, err := p.Func("no_such_symbol"); !errors.Is(err, loader.ErrSymbolNotFound) {
@@ -376,9 +377,9 @@ func TestForbiddenSyscalls(t *testing.T) {
 			f := fn(t, p, tt.fn)
 			var err error
 			if tt.fn == "open_path" {
-				_, err = f.CallBuffers(nil, nil, loader.Buffer{Slot: 0, Data: []byte("/etc/hostname\x00")})
+				_, err = callBufs(context.Background(), p, tt.fn, [6]uint64{}, map[int][]byte{0: []byte("/etc/hostname\x00")})
 			} else {
-				_, err = f.Call(tt.args...)
+				_, err = f.Call(context.Background(), tt.args...)
 			}
 			var se *isolate.SyscallError
 			if !errors.As(err, &se) || se.Name != tt.want || !errors.Is(err, isolate.ErrForbiddenSyscall) {
@@ -396,9 +397,9 @@ func TestForbiddenSyscalls(t *testing.T) {
 func TestPolicyExtension(t *testing.T) {
 	l, _ := newLoader(t, loader.Options{}, isolate.Options{Policy: isolate.Policy{AllowOpen: true}})
 	p := load(t, l, "isolate_faults")
-	r, err := fn(t, p, "open_path").CallBuffers(nil, nil, loader.Buffer{Slot: 0, Data: []byte("/proc/self/status\x00")})
-	if err != nil || int64(r.Int) < 0 {
-		t.Fatalf("open with AllowOpen = %d, %v", int64(r.Int), err)
+	r, err := callBufs(context.Background(), p, "open_path", [6]uint64{}, map[int][]byte{0: []byte("/proc/self/status\x00")})
+	if err != nil || int64(r) < 0 {
+		t.Fatalf("open with AllowOpen = %d, %v", int64(r), err)
 	}
 	if _, err := isolate.New(isolate.Options{Policy: isolate.Policy{Allow: []string{"no_such_call"}}}).Start(&loader.RemoteLoad{}); err == nil {
 		t.Fatal("unknown system call name accepted")
@@ -471,7 +472,7 @@ func TestCloseLeavesNoChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertGone(t, pid)
-	if _, err := add.Call(1, 2); !errors.Is(err, loader.ErrClosed) {
+	if _, err := add.Call(context.Background(), 1, 2); !errors.Is(err, loader.ErrClosed) {
 		t.Fatalf("call after Close: %v", err)
 	}
 	p2 := load(t, l, "isolate_faults")
@@ -533,12 +534,12 @@ func TestConcurrentCalls(t *testing.T) {
 	for g := 0; g < 8; g++ {
 		go func() {
 			for i := 0; i < 500; i++ {
-				r, err := add.Call(uint64(g), uint64(i))
+				r, err := add.Call(context.Background(), uint64(g), uint64(i))
 				if err == nil && r != uint64(g+i) {
 					err = fmt.Errorf("add(%d, %d) = %d", g, i, r)
 				}
 				if err == nil && i%100 == 0 {
-					_, err = alloc.Call(1 << 20)
+					_, err = alloc.Call(context.Background(), 1<<20)
 				}
 				if err != nil {
 					errs <- err
@@ -603,11 +604,11 @@ func TestCloseReportsDestructorFault(t *testing.T) {
 	bothWays(t, func(t *testing.T, l *loader.Loader) {
 		p := load(t, l, "isolate_faults")
 		pid := isolate.PluginPid(p) // 0 in process
-		if _, err := fn(t, p, "arm_dtor_fault").Call(); err != nil {
+		if _, err := fn(t, p, "arm_dtor_fault").Call(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		err := p.Close(context.Background())
-		var fe *pcall.FaultError
+		var fe *loader.FaultError
 		if !errors.As(err, &fe) || fe.Signal != syscall.SIGSEGV {
 			t.Fatalf("Close: %v, want the destructor's fault", err)
 		}
@@ -637,8 +638,8 @@ func TestHostilePluginNulRewrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := load(t, l, "hostile_shm")
-	r, err := fn(t, p, "nul_attack").CallBuffers(nil, &pcall.Args{Int: [6]uint64{0, 500}}, loader.Buffer{Slot: 0, Data: make([]byte, 16)})
-	if err != nil || r.Int != 11 || longest.Load() != 11 {
-		t.Fatalf("nul_attack = %d, %v (longest string the host saw %d); want 11", int64(r.Int), err, longest.Load())
+	r, err := callBufs(context.Background(), p, "nul_attack", [6]uint64{0, 500}, map[int][]byte{0: make([]byte, 16)})
+	if err != nil || r != 11 || longest.Load() != 11 {
+		t.Fatalf("nul_attack = %d, %v (longest string the host saw %d); want 11", int64(r), err, longest.Load())
 	}
 }

@@ -136,7 +136,7 @@ func TestSoak(t *testing.T) {
 	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
 	p := load(t, l, "isolate_faults")
 	add := fn(t, p, "add")
-	if _, err := add.Call(0, 0); err != nil {
+	if _, err := add.Call(context.Background(), 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	fds0, maps0, kids0 := resources(t)
@@ -149,7 +149,7 @@ func TestSoak(t *testing.T) {
 			}
 		}
 		pids[isolate.PluginPid(p)] = true
-		r, err := add.Call(uint64(i), 1)
+		r, err := add.Call(context.Background(), uint64(i), 1)
 		if err != nil || r != uint64(i)+1 {
 			t.Fatalf("call %d = %d, %v", i, r, err)
 		}
@@ -215,7 +215,7 @@ func TestFailedRestart(t *testing.T) {
 	if err := p.Restart(context.Background()); err == nil {
 		t.Fatal("restart without the file succeeded")
 	}
-	if _, err := add.Call(1, 2); !errors.Is(err, isolate.ErrExited) {
+	if _, err := add.Call(context.Background(), 1, 2); !errors.Is(err, isolate.ErrExited) {
 		t.Fatalf("call after a failed restart: %v, want ErrExited", err)
 	}
 	if err := os.WriteFile(path, src, 0o755); err != nil {
@@ -224,7 +224,7 @@ func TestFailedRestart(t *testing.T) {
 	if err := p.Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := add.Call(1, 2); err != nil || r != 3 {
+	if r, err := add.Call(context.Background(), 1, 2); err != nil || r != 3 {
 		t.Fatalf("after restart: %d, %v", r, err)
 	}
 }
@@ -242,7 +242,7 @@ func TestSpare(t *testing.T) {
 	p := load(t, l, "isolate_faults")
 	add := fn(t, p, "add")
 	for i := 0; i < 3; i++ {
-		if r, err := add.Call(2, 3); err != nil || r != 5 {
+		if r, err := add.Call(context.Background(), 2, 3); err != nil || r != 5 {
 			t.Fatalf("add = %d, %v", r, err)
 		}
 		if err := iso.Prestart(); err != nil {
@@ -276,7 +276,7 @@ func TestChildGC(t *testing.T) {
 			t.Fatalf("lookup %d: %v", i, err)
 		}
 	}
-	if r, err := fn(t, p, "add").Call(1, 2); err != nil || r != 3 {
+	if r, err := fn(t, p, "add").Call(context.Background(), 1, 2); err != nil || r != 3 {
 		t.Fatalf("add = %d, %v", r, err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 )
@@ -153,7 +152,7 @@ func TestHostCallsFromThreadsWaitingForEachOther(t *testing.T) {
 	bothWays(t, func(t *testing.T, l *loader.Loader) {
 		var join *loader.Func
 		if _, err := l.RegisterHostFunc("host_h1", func(x int64) int64 {
-			r, err := join.Call(uint64(x))
+			r, err := join.Call(context.Background(), uint64(x))
 			if err != nil {
 				panic(err)
 			}
@@ -170,9 +169,9 @@ func TestHostCallsFromThreadsWaitingForEachOther(t *testing.T) {
 		// The deadline only turns a deadlock into a failure.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		r, err := fn(t, p, "run_t1").CallArgs(ctx, &pcall.Args{Int: [6]uint64{7}})
-		if err != nil || r.Int != 5700 {
-			t.Fatalf("run_t1(7) = %d, %v; want 5700", int64(r.Int), err)
+		r, err := fn(t, p, "run_t1").Call(ctx, 7)
+		if err != nil || r != 5700 {
+			t.Fatalf("run_t1(7) = %d, %v; want 5700", int64(r), err)
 		}
 	})
 }

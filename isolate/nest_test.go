@@ -36,12 +36,12 @@ func (n *nest) call(depth int64, withCB bool) int64 {
 	if withCB {
 		a.Int[0], a.Int[1] = uint64(n.cb.Ptr()), uint64(depth-1)
 	}
-	r, err := n.next.CallArgs(n.ctx(depth-1), &a)
+	r, err := n.next.Call(n.ctx(depth-1), a.Int[:2]...)
 	if err != nil {
 		n.errs = append(n.errs, err)
 		return -1000
 	}
-	return int64(r.Int)
+	return int64(r)
 }
 
 func newNest(t *testing.T, l *loader.Loader) *nest {
@@ -73,8 +73,8 @@ func (n *nest) run(t *testing.T, fnName string, withCB bool, depth int64) (int64
 	if withCB {
 		a.Int[0], a.Int[1] = uint64(n.cb.Ptr()), uint64(depth)
 	}
-	r, err := n.next.CallArgs(n.ctx(depth), &a)
-	return int64(r.Int), err
+	r, err := n.next.Call(n.ctx(depth), a.Int[:2]...)
+	return int64(r), err
 }
 
 // nestWays are the four ways a plugin call nests: in a host function or a
@@ -141,7 +141,7 @@ func TestNestedCancelled(t *testing.T) {
 				if err != nil || got != want {
 					t.Errorf("%s(%d) = %d, %v; want %d", w.fn, depth, got, err, want)
 				}
-				if len(n.errs) != 1 || !errors.Is(n.errs[0], pcall.ErrDeadline) && !errors.Is(n.errs[0], context.Canceled) {
+				if len(n.errs) != 1 || !errors.Is(n.errs[0], loader.ErrDeadline) && !errors.Is(n.errs[0], context.Canceled) {
 					t.Errorf("%s: nested errors %v, want one deadline error", w.fn, n.errs)
 				}
 			}

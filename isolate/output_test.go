@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
@@ -124,8 +123,8 @@ func TestBlockedWriter(t *testing.T) {
 	p := load(t, l, "iso_output")
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-w.entered; cancel() }() // the writer blocks: end the call
-	_, err := fn(t, p, "out_flood").CallArgs(ctx, &pcall.Args{Int: [6]uint64{2, 100}})
-	if !errors.Is(err, pcall.ErrDeadline) {
+	_, err := fn(t, p, "out_flood").Call(ctx, 2, 100)
+	if !errors.Is(err, loader.ErrDeadline) {
 		t.Fatalf("flood with a blocked writer: %v, want the deadline error", err)
 	}
 	closed := make(chan error, 1)
@@ -158,7 +157,7 @@ func TestOutputFlood(t *testing.T) {
 	f := fn(t, p, "out_flood")
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	r, err := f.Call(1, mib)
+	r, err := f.Call(context.Background(), 1, mib)
 	if err != nil || r != mib<<20 {
 		t.Fatalf("out_flood(1, %d) = %d, %v; want %d bytes written", mib, r, err, mib<<20)
 	}

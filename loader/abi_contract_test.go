@@ -30,11 +30,11 @@ func TestABIContractAfterPoison(t *testing.T) {
 		call func(f *Func) error
 		want error
 	}{
-		{"fault", func(f *Func) error { _, err := f.Call(); return err }, nil},
+		{"fault", func(f *Func) error { _, err := f.Call(context.Background()); return err }, nil},
 		{"deadline", func(f *Func) error {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 			defer cancel()
-			_, err := f.CallArgs(ctx, nil)
+			_, err := f.callArgs(ctx, nil)
 			return err
 		}, pcall.ErrDeadline},
 	} {
@@ -55,7 +55,7 @@ func TestABIContractAfterPoison(t *testing.T) {
 			}
 			checkGoAfterPoison(t)
 			// The next native call on this thread finds the ABI's state.
-			got, err := state.Call()
+			got, err := state.Call(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}

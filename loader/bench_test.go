@@ -32,7 +32,7 @@ func BenchmarkCallParallel(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if r, err := f.Call(1, 2); err != nil || r != 4 { // 1 + 2 + tiny_counter
+			if r, err := f.Call(context.Background(), 1, 2); err != nil || r != 4 { // 1 + 2 + tiny_counter
 				b.Errorf("tiny_add(1, 2) = %d, %v", r, err)
 				return
 			}
@@ -62,19 +62,19 @@ func BenchmarkCallTLS(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			first, err := f.Call()
+			first, err := f.Call(context.Background())
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := f.Call(); err != nil {
+				if _, err := f.Call(context.Background()); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.StopTimer()
-			if r, err := f.Call(); err != nil || r != first+uint64(b.N)+1 {
+			if r, err := f.Call(context.Background()); err != nil || r != first+uint64(b.N)+1 {
 				b.Fatalf("%s after %d calls = %d, %v; want %d", bc.fn, b.N, r, err, first+uint64(b.N)+1)
 			}
 		})

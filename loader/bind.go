@@ -11,8 +11,7 @@ import (
 
 //go:generate go run ../internal/genbind -o bind_gen.go
 
-// Typed bindings of plugin functions (Bind0..Bind12, BindVoid0..BindVoid12,
-// Bind): the argument and result types are checked once, at bind time,
+// Typed bindings of a Func (Bind0..Bind8, Bind, BindVariadic): the argument and result types are checked once, at bind time,
 // and each argument's register is decided then; a call converts the
 // arguments with a switch per argument, makes one protected call (as
 // Func.Call does) and converts the result, without reflect or allocation
@@ -139,66 +138,68 @@ func newSig(symbol string, ft reflect.Type, args []reflect.Type, res reflect.Typ
 }
 
 // Void is the result type parameter of a binding whose native function
-// returns nothing: Bind1[int32, loader.Void] gives a func(int32) (Void,
-// error). BindVoid0..BindVoid6 give funcs that return only the error.
+// returns nothing: Bind1[int32, loader.Void](f) gives a
+// func(context.Context, int32) (Void, error).
 type Void struct{}
 
 var voidType = reflect.TypeFor[Void]()
 
-// bindSig looks name up in p and checks its binding's signature: the
-// register-only path when every argument is a scalar that fits in the
-// registers and the result is one, else the general path (stack
-// arguments, structs by value).
-func bindSig(p *Plugin, name string, ft reflect.Type, args []reflect.Type, res reflect.Type) (*binding, error) {
-	return bindSigVar(p, name, ft, args, res, -1)
+// bindSig checks the signature of a binding of f: the register-only path
+// when every argument is a scalar that fits in the registers and the
+// result is one, else the general path (stack arguments, structs by
+// value, []byte buffers).
+func bindSig(f *Func, ft reflect.Type, args []reflect.Type, res reflect.Type) (*binding, error) {
+	return bindSigVar(f, ft, args, res, -1)
 }
 
 // bindSigVar is bindSig for a variadic function whose first nfixed
 // arguments are the declared ones (nfixed < 0: not variadic).
-func bindSigVar(p *Plugin, name string, ft reflect.Type, args []reflect.Type, res reflect.Type, nfixed int) (*binding, error) {
+func bindSigVar(f *Func, ft reflect.Type, args []reflect.Type, res reflect.Type, nfixed int) (*binding, error) {
+	if f == nil {
+		return nil, &SignatureError{Symbol: "<nil>", Type: ft, Index: -2, Reason: "nil *Func"}
+	}
+	name := f.name
 	if res == voidType {
 		res = nil
 	}
-	b := &binding{}
+	b := &binding{f: f}
 	if nfixed > len(args) {
 		return nil, &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: fmt.Sprintf("%d fixed arguments of %d", nfixed, len(args))}
 	}
 	if s, err := newSig(name, ft, args, res); err == nil && nfixed < 0 {
 		b.sig = *s
-	} else if b.gen, b.strArgs, err = generalSig(name, ft, args, res, nfixed); err != nil {
+	} else if b.gen, b.strArgs, b.bufArgs, err = generalSig(name, ft, args, res, nfixed); err != nil {
 		return nil, err
 	}
-	if b.gen != nil && b.gen.x87 && p.remote != nil {
+	if p := f.serving().p; b.gen != nil && b.gen.x87 && p.remote != nil {
 		return nil, fmt.Errorf("loader: bind %s in %s: %w", name, p.obj.name, errX87Remote)
 	}
-	f, err := p.Func(name)
-	if err != nil {
-		return nil, err
-	}
-	b.f = f
 	return b, nil
 }
 
 // generalSig plans a binding's call through the general path: each Go
 // type is mapped to its C type by callconv.TypeOf (layout checked), a string
 // argument being a pointer to a NUL-terminated copy (strArgs lists them).
-func generalSig(name string, ft reflect.Type, args []reflect.Type, res reflect.Type, nfixed int) (*frameProg, []int, error) {
+func generalSig(name string, ft reflect.Type, args []reflect.Type, res reflect.Type, nfixed int) (prog *frameProg, strArgs, bufArgs []int, err error) {
 	cargs := make([]*abi.Type, len(args))
-	var strArgs []int
 	for i, t := range args {
 		switch {
 		case t == nil:
-			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: "interface type argument"}
+			return nil, nil, nil, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: "interface type argument"}
 		case t.Kind() == reflect.String:
 			cargs[i] = abi.Pointer
 			strArgs = append(strArgs, i)
 			continue
+		case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8:
+			cargs[i] = abi.Pointer
+			bufArgs = append(bufArgs, i)
+			continue
 		case t.Kind() == reflect.Array:
-			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: fmt.Sprintf("C passes an array as a pointer (%v): pass unsafe.Pointer, or wrap the array in a struct to pass it by value", t)}
+			return nil, nil, nil, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: fmt.Sprintf("C passes an array as a pointer (%v): pass unsafe.Pointer, or wrap the array in a struct to pass it by value", t)}
 		}
 		ct, err := callconv.TypeOf(t)
 		if err != nil {
-			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
+			return nil, nil, nil, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
 		}
 		cargs[i] = ct
 	}
@@ -206,31 +207,30 @@ func generalSig(name string, ft reflect.Type, args []reflect.Type, res reflect.T
 	if res != nil {
 		switch res.Kind() {
 		case reflect.String:
-			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "a string result is not supported (return a pointer: uintptr or unsafe.Pointer)"}
+			return nil, nil, nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "a string result is not supported (return a pointer: uintptr or unsafe.Pointer)"}
 		case reflect.Array:
-			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: fmt.Sprintf("a C function cannot return an array (%v): wrap it in a struct", res)}
+			return nil, nil, nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: fmt.Sprintf("a C function cannot return an array (%v): wrap it in a struct", res)}
 		}
 		ct, err := callconv.TypeOf(res)
 		if err != nil {
-			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
+			return nil, nil, nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
 		}
 		cres = ct
 	}
 	var plan *callconv.Plan
-	var err error
 	if nfixed >= 0 {
 		plan, err = callconv.NewVariadicPlan(cres, nfixed, cargs...)
 	} else {
 		plan, err = callconv.NewPlan(cres, cargs...)
 	}
 	if err != nil {
-		return nil, nil, planError(name, ft, err)
+		return nil, nil, nil, planError(name, ft, err)
 	}
-	prog, err := compileFrame(plan)
+	prog, err = compileFrame(plan)
 	if err != nil {
-		return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: err.Error()}
+		return nil, nil, nil, &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: err.Error()}
 	}
-	return prog, strArgs, nil
+	return prog, strArgs, bufArgs, nil
 }
 
 // binding is a bound function: the Func and its checked signature, for
@@ -240,4 +240,11 @@ type binding struct {
 	sig     sig
 	gen     *frameProg
 	strArgs []int // the string arguments of a general binding
+	bufArgs []int // its []byte arguments: out-buffers
+}
+
+// direct reports whether a general binding's call needs nothing but its
+// frame: no copies to make, and a Func of its own (not a Live's).
+func (b *binding) direct() bool {
+	return len(b.strArgs) == 0 && len(b.bufArgs) == 0 && b.f.live == nil
 }

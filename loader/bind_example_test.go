@@ -5,48 +5,60 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/loader"
 )
 
 // Bind a plugin function to a typed Go function: arguments and results are
 // converted by type, the signature is checked once, here.
 func ExampleBind2() {
+	ctx := context.Background()
 	path, err := buildPlugin("host_types")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close(context.Background())
-	p, err := l.Load(context.Background(), path)
+	defer l.Close(ctx)
+	p, err := l.Load(ctx, path)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	mulf, err := loader.Bind2[float32, float32, float32](p, "mulf") // float mulf(float, float)
+	f, err := p.Func("mulf")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(mulf(1.5, -4))
+	mulf, err := loader.Bind2[float32, float32, float32](f) // float mulf(float, float)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(mulf(ctx, 1.5, -4))
 
-	strCmp, err := loader.Bind2[string, string, int32](p, "str_cmp") // int32_t str_cmp(const char *, const char *)
+	f, err = p.Func("str_cmp")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	c, err := strCmp("runplug", "runplug")
+	strCmp, err := loader.Bind2[string, string, int32](f) // int32_t str_cmp(const char *, const char *)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c, err := strCmp(ctx, "runplug", "runplug")
 	fmt.Println(c, err)
 
 	// An unsupported signature is refused at bind time.
-	_, err = loader.Bind1[[]byte, int32](p, "str_len")
+	f, _ = p.Func("str_len")
+	_, err = loader.Bind1[map[string]int, int32](f)
 	fmt.Println(errors.Is(err, loader.ErrSignature))
 
 	// A fault in the plugin is the call's error.
-	crash, _ := loader.Bind1[int32, int32](p, "crash_null")
-	_, err = crash(1)
-	var fe *pcall.FaultError
+	f, _ = p.Func("crash_null")
+	crash, _ := loader.Bind1[int32, int32](f)
+	_, err = crash(ctx, 1)
+	var fe *loader.FaultError
 	fmt.Println(errors.As(err, &fe), fe.Symbol[:len("crash_null")])
 	// Output:
 	// -6 <nil>
@@ -55,32 +67,37 @@ func ExampleBind2() {
 	// true crash_null
 }
 
-// Bind with reflect, for any mix of up to 6 integer and 8 float arguments.
+// Bind with reflect, for any signature the typed bindings take, when the
+// func type is only known at run time.
 func ExampleBind() {
+	ctx := context.Background()
 	path, err := buildPlugin("host_types")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close(context.Background())
-	p, err := l.Load(context.Background(), path)
+	defer l.Close(ctx)
+	p, err := l.Load(ctx, path)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	var store func(int64) error
-	var load func() (int64, error)
-	if err := loader.Bind(p, "store", &store); err != nil {
-		fmt.Println(err)
-		return
+	var store func(context.Context, int64) error
+	var load func(context.Context) (int64, error)
+	for name, fnPtr := range map[string]any{"store": &store, "load": &load} {
+		f, err := p.Func(name)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		if err := loader.Bind(f, fnPtr); err != nil {
+			fmt.Println(err)
+			return
+		}
 	}
-	if err := loader.Bind(p, "load", &load); err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Println(store(-7))
-	fmt.Println(load())
+	fmt.Println(store(ctx, -7))
+	fmt.Println(load(ctx))
 	// Output:
 	// <nil>
 	// -7 <nil>

@@ -3,23 +3,25 @@
 package loader
 
 import (
+	"context"
 	"reflect"
 	"unsafe"
 
 	"github.com/runplug/runplug/internal/pcall"
 )
 
-// Bind0 binds the plugin function name to a Go function with no argument
-// and a result of type R (see Bind2).
-func Bind0[R any](p *Plugin, name string) (func() (R, error), error) {
-	b, err := bindSig(p, name, nil, nil, reflect.TypeFor[R]())
+// Bind0 binds f to a Go function of a context alone, with a result of
+// type R (see Bind2).
+func Bind0[R any](f *Func) (func(context.Context) (R, error), error) {
+	b, err := bindSig(f, nil, nil, reflect.TypeFor[R]())
 	if err != nil {
 		return nil, err
 	}
-	if b.gen != nil && len(b.strArgs) == 0 {
-		return func() (R, error) {
+	if b.gen != nil && b.direct() {
+		return func(ctx context.Context) (R, error) {
+			mustContext(ctx)
 			var out R
-			if err := b.gen.call(nil, b.f, []unsafe.Pointer{}, unsafe.Pointer(&out)); err != nil {
+			if err := b.gen.call(ctx, b.f, []unsafe.Pointer{}, unsafe.Pointer(&out)); err != nil {
 				var zero R
 				return zero, err
 			}
@@ -27,33 +29,36 @@ func Bind0[R any](p *Plugin, name string) (func() (R, error), error) {
 		}, nil
 	}
 	if b.gen != nil {
-		return func() (R, error) {
+		return func(ctx context.Context) (R, error) {
+			mustContext(ctx)
 			var out R
-			if err := b.callGen(unsafe.Pointer(&out)); err != nil {
+			if err := b.callGen(ctx, unsafe.Pointer(&out)); err != nil {
 				var zero R
 				return zero, err
 			}
 			return out, nil
 		}, nil
 	}
-	return func() (R, error) {
+	return func(ctx context.Context) (R, error) {
+		mustContext(ctx)
 		var a pcall.Args
-		r, err := b.call(&a, nil)
+		r, err := b.call(ctx, &a, nil)
 		return result[R](b, r, err)
 	}, nil
 }
 
-// Bind1 binds the plugin function name to a Go function of one argument
-// (see Bind2).
-func Bind1[A1, R any](p *Plugin, name string) (func(A1) (R, error), error) {
-	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1]()), reflect.TypeFor[R]())
+// Bind1 binds f to a Go function of a context and one argument (see
+// Bind2).
+func Bind1[A1, R any](f *Func) (func(context.Context, A1) (R, error), error) {
+	b, err := bindSig(f, nil, typesOf(reflect.TypeFor[A1]()), reflect.TypeFor[R]())
 	if err != nil {
 		return nil, err
 	}
-	if b.gen != nil && len(b.strArgs) == 0 {
-		return func(a1 A1) (R, error) {
+	if b.gen != nil && b.direct() {
+		return func(ctx context.Context, a1 A1) (R, error) {
+			mustContext(ctx)
 			var out R
-			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1)}, unsafe.Pointer(&out)); err != nil {
+			if err := b.gen.call(ctx, b.f, []unsafe.Pointer{unsafe.Pointer(&a1)}, unsafe.Pointer(&out)); err != nil {
 				var zero R
 				return zero, err
 			}
@@ -61,57 +66,63 @@ func Bind1[A1, R any](p *Plugin, name string) (func(A1) (R, error), error) {
 		}, nil
 	}
 	if b.gen != nil {
-		return func(a1 A1) (R, error) {
+		return func(ctx context.Context, a1 A1) (R, error) {
+			mustContext(ctx)
 			var out R
-			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1)); err != nil {
+			if err := b.callGen(ctx, unsafe.Pointer(&out), unsafe.Pointer(&a1)); err != nil {
 				var zero R
 				return zero, err
 			}
 			return out, nil
 		}, nil
 	}
-	return func(a1 A1) (R, error) {
+	return func(ctx context.Context, a1 A1) (R, error) {
+		mustContext(ctx)
 		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
-		r, err := b.call(&a, ks)
+		r, err := b.call(ctx, &a, ks)
 		return result[R](b, r, err)
 	}, nil
 }
 
-// Bind2 binds the plugin function name to a Go function of two arguments
-// and a result of type R, for example
+// Bind2 binds f to a Go function of a context and two arguments, with a
+// result of type R, for example
 //
-//	scale, err := loader.Bind2[int32, float64, float64](p, "scale")
-//	y, err := scale(3, 0.5) // double scale(int32_t, double)
+//	scale, err := loader.Bind2[int32, float64, float64](f)
+//	y, err := scale(ctx, 3, 0.5) // double scale(int32_t, double)
 //
+// The context bounds each call, as for Func.Call (a nil one panics).
 // Argument and result types may be bool, any integer type, uintptr,
 // unsafe.Pointer, float32 or float64 (or types defined on them), structs
 // of those (passed and returned by value as C passes them: the Go
 // struct's layout must be the C struct's, which is checked here), and
 // abi.Int128Value; an argument may also be a string, passed as a pointer
-// to a NUL-terminated copy that lives for the call. R may be Void for a
-// function that returns nothing (or use BindVoid2). Arguments past the
-// registers go on the stack, as the SysV AMD64 ABI says. An
-// unsafe.Pointer argument into Go memory follows the cgo rules: the
-// plugin may use it during the call only, and it must not point to a
-// goroutine stack if the plugin calls back into Go (the stack can move
-// then). The signature is checked here, once: an unsupported one is a
-// *SignatureError (ErrSignature) naming the argument, and for a struct the
-// field. Every call is a protected call of the plugin, as Func.Call makes:
-// a fault in it is returned as the error (a *sandbox.FaultError, wrapped)
+// to a NUL-terminated copy that lives for the call, or a []byte, an
+// out-buffer passed as the address of its first byte (in process the Go
+// memory itself, pinned for the call; isolated, a copy in the memory both
+// processes share, copied back after the call). R is Void for a function
+// that returns nothing. Arguments past the registers go on the stack, as
+// the SysV AMD64 ABI says. An unsafe.Pointer argument is an address in
+// the plugin's process, passed unchanged. The signature is checked here,
+// once: an unsupported one is a *SignatureError (ErrSignature) naming the
+// argument, and for a struct the field. Every call is a protected call of
+// the plugin, as Func.Call makes: a fault in it is returned as the error
 // and quarantines the plugin, and a call into a closed or quarantined
-// plugin fails with ErrClosed or ErrQuarantined. A call costs no
-// allocation unless it has string arguments (or more than 16 stack words).
-func Bind2[A1, A2, R any](p *Plugin, name string) (func(A1, A2) (R, error), error) {
-	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2]()), reflect.TypeFor[R]())
+// plugin fails with ErrClosed or ErrQuarantined. A binding of a Live's
+// Func calls the version serving when the call starts. A call costs no
+// allocation unless it has string or []byte arguments (or more than 16
+// stack words).
+func Bind2[A1, A2, R any](f *Func) (func(context.Context, A1, A2) (R, error), error) {
+	b, err := bindSig(f, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2]()), reflect.TypeFor[R]())
 	if err != nil {
 		return nil, err
 	}
-	if b.gen != nil && len(b.strArgs) == 0 {
-		return func(a1 A1, a2 A2) (R, error) {
+	if b.gen != nil && b.direct() {
+		return func(ctx context.Context, a1 A1, a2 A2) (R, error) {
+			mustContext(ctx)
 			var out R
-			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2)}, unsafe.Pointer(&out)); err != nil {
+			if err := b.gen.call(ctx, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2)}, unsafe.Pointer(&out)); err != nil {
 				var zero R
 				return zero, err
 			}
@@ -119,35 +130,38 @@ func Bind2[A1, A2, R any](p *Plugin, name string) (func(A1, A2) (R, error), erro
 		}, nil
 	}
 	if b.gen != nil {
-		return func(a1 A1, a2 A2) (R, error) {
+		return func(ctx context.Context, a1 A1, a2 A2) (R, error) {
+			mustContext(ctx)
 			var out R
-			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2)); err != nil {
+			if err := b.callGen(ctx, unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2)); err != nil {
 				var zero R
 				return zero, err
 			}
 			return out, nil
 		}, nil
 	}
-	return func(a1 A1, a2 A2) (R, error) {
+	return func(ctx context.Context, a1 A1, a2 A2) (R, error) {
+		mustContext(ctx)
 		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
-		r, err := b.call(&a, ks)
+		r, err := b.call(ctx, &a, ks)
 		return result[R](b, r, err)
 	}, nil
 }
 
-// Bind3 binds a function of three arguments (see Bind2).
-func Bind3[A1, A2, A3, R any](p *Plugin, name string) (func(A1, A2, A3) (R, error), error) {
-	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3]()), reflect.TypeFor[R]())
+// Bind3 binds f to a Go function of a context and three arguments (see Bind2).
+func Bind3[A1, A2, A3, R any](f *Func) (func(context.Context, A1, A2, A3) (R, error), error) {
+	b, err := bindSig(f, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3]()), reflect.TypeFor[R]())
 	if err != nil {
 		return nil, err
 	}
-	if b.gen != nil && len(b.strArgs) == 0 {
-		return func(a1 A1, a2 A2, a3 A3) (R, error) {
+	if b.gen != nil && b.direct() {
+		return func(ctx context.Context, a1 A1, a2 A2, a3 A3) (R, error) {
+			mustContext(ctx)
 			var out R
-			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3)}, unsafe.Pointer(&out)); err != nil {
+			if err := b.gen.call(ctx, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3)}, unsafe.Pointer(&out)); err != nil {
 				var zero R
 				return zero, err
 			}
@@ -155,74 +169,39 @@ func Bind3[A1, A2, A3, R any](p *Plugin, name string) (func(A1, A2, A3) (R, erro
 		}, nil
 	}
 	if b.gen != nil {
-		return func(a1 A1, a2 A2, a3 A3) (R, error) {
+		return func(ctx context.Context, a1 A1, a2 A2, a3 A3) (R, error) {
+			mustContext(ctx)
 			var out R
-			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3)); err != nil {
+			if err := b.callGen(ctx, unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3)); err != nil {
 				var zero R
 				return zero, err
 			}
 			return out, nil
 		}, nil
 	}
-	return func(a1 A1, a2 A2, a3 A3) (R, error) {
-		var a pcall.Args
-		ks := b.strs()
-		b.put(&a, 0, unsafe.Pointer(&a1), ks)
-		b.put(&a, 1, unsafe.Pointer(&a2), ks)
-		b.put(&a, 2, unsafe.Pointer(&a3), ks)
-		r, err := b.call(&a, ks)
-		return result[R](b, r, err)
-	}, nil
-}
-
-// Bind4 binds a function of four arguments (see Bind2).
-func Bind4[A1, A2, A3, A4, R any](p *Plugin, name string) (func(A1, A2, A3, A4) (R, error), error) {
-	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4]()), reflect.TypeFor[R]())
-	if err != nil {
-		return nil, err
-	}
-	if b.gen != nil && len(b.strArgs) == 0 {
-		return func(a1 A1, a2 A2, a3 A3, a4 A4) (R, error) {
-			var out R
-			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4)}, unsafe.Pointer(&out)); err != nil {
-				var zero R
-				return zero, err
-			}
-			return out, nil
-		}, nil
-	}
-	if b.gen != nil {
-		return func(a1 A1, a2 A2, a3 A3, a4 A4) (R, error) {
-			var out R
-			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4)); err != nil {
-				var zero R
-				return zero, err
-			}
-			return out, nil
-		}, nil
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4) (R, error) {
+	return func(ctx context.Context, a1 A1, a2 A2, a3 A3) (R, error) {
+		mustContext(ctx)
 		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
 		b.put(&a, 2, unsafe.Pointer(&a3), ks)
-		b.put(&a, 3, unsafe.Pointer(&a4), ks)
-		r, err := b.call(&a, ks)
+		r, err := b.call(ctx, &a, ks)
 		return result[R](b, r, err)
 	}, nil
 }
 
-// Bind5 binds a function of five arguments (see Bind2).
-func Bind5[A1, A2, A3, A4, A5, R any](p *Plugin, name string) (func(A1, A2, A3, A4, A5) (R, error), error) {
-	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5]()), reflect.TypeFor[R]())
+// Bind4 binds f to a Go function of a context and four arguments (see Bind2).
+func Bind4[A1, A2, A3, A4, R any](f *Func) (func(context.Context, A1, A2, A3, A4) (R, error), error) {
+	b, err := bindSig(f, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4]()), reflect.TypeFor[R]())
 	if err != nil {
 		return nil, err
 	}
-	if b.gen != nil && len(b.strArgs) == 0 {
-		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (R, error) {
+	if b.gen != nil && b.direct() {
+		return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4) (R, error) {
+			mustContext(ctx)
 			var out R
-			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5)}, unsafe.Pointer(&out)); err != nil {
+			if err := b.gen.call(ctx, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4)}, unsafe.Pointer(&out)); err != nil {
 				var zero R
 				return zero, err
 			}
@@ -230,38 +209,40 @@ func Bind5[A1, A2, A3, A4, A5, R any](p *Plugin, name string) (func(A1, A2, A3, 
 		}, nil
 	}
 	if b.gen != nil {
-		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (R, error) {
+		return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4) (R, error) {
+			mustContext(ctx)
 			var out R
-			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5)); err != nil {
+			if err := b.callGen(ctx, unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4)); err != nil {
 				var zero R
 				return zero, err
 			}
 			return out, nil
 		}, nil
 	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (R, error) {
+	return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4) (R, error) {
+		mustContext(ctx)
 		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
 		b.put(&a, 2, unsafe.Pointer(&a3), ks)
 		b.put(&a, 3, unsafe.Pointer(&a4), ks)
-		b.put(&a, 4, unsafe.Pointer(&a5), ks)
-		r, err := b.call(&a, ks)
+		r, err := b.call(ctx, &a, ks)
 		return result[R](b, r, err)
 	}, nil
 }
 
-// Bind6 binds a function of six arguments (see Bind2).
-func Bind6[A1, A2, A3, A4, A5, A6, R any](p *Plugin, name string) (func(A1, A2, A3, A4, A5, A6) (R, error), error) {
-	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5](), reflect.TypeFor[A6]()), reflect.TypeFor[R]())
+// Bind5 binds f to a Go function of a context and five arguments (see Bind2).
+func Bind5[A1, A2, A3, A4, A5, R any](f *Func) (func(context.Context, A1, A2, A3, A4, A5) (R, error), error) {
+	b, err := bindSig(f, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5]()), reflect.TypeFor[R]())
 	if err != nil {
 		return nil, err
 	}
-	if b.gen != nil && len(b.strArgs) == 0 {
-		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) (R, error) {
+	if b.gen != nil && b.direct() {
+		return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (R, error) {
+			mustContext(ctx)
 			var out R
-			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6)}, unsafe.Pointer(&out)); err != nil {
+			if err := b.gen.call(ctx, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5)}, unsafe.Pointer(&out)); err != nil {
 				var zero R
 				return zero, err
 			}
@@ -269,16 +250,18 @@ func Bind6[A1, A2, A3, A4, A5, A6, R any](p *Plugin, name string) (func(A1, A2, 
 		}, nil
 	}
 	if b.gen != nil {
-		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) (R, error) {
+		return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (R, error) {
+			mustContext(ctx)
 			var out R
-			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6)); err != nil {
+			if err := b.callGen(ctx, unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5)); err != nil {
 				var zero R
 				return zero, err
 			}
 			return out, nil
 		}, nil
 	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) (R, error) {
+	return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (R, error) {
+		mustContext(ctx)
 		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
@@ -286,22 +269,22 @@ func Bind6[A1, A2, A3, A4, A5, A6, R any](p *Plugin, name string) (func(A1, A2, 
 		b.put(&a, 2, unsafe.Pointer(&a3), ks)
 		b.put(&a, 3, unsafe.Pointer(&a4), ks)
 		b.put(&a, 4, unsafe.Pointer(&a5), ks)
-		b.put(&a, 5, unsafe.Pointer(&a6), ks)
-		r, err := b.call(&a, ks)
+		r, err := b.call(ctx, &a, ks)
 		return result[R](b, r, err)
 	}, nil
 }
 
-// Bind7 binds a function of seven arguments (see Bind2).
-func Bind7[A1, A2, A3, A4, A5, A6, A7, R any](p *Plugin, name string) (func(A1, A2, A3, A4, A5, A6, A7) (R, error), error) {
-	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5](), reflect.TypeFor[A6](), reflect.TypeFor[A7]()), reflect.TypeFor[R]())
+// Bind6 binds f to a Go function of a context and six arguments (see Bind2).
+func Bind6[A1, A2, A3, A4, A5, A6, R any](f *Func) (func(context.Context, A1, A2, A3, A4, A5, A6) (R, error), error) {
+	b, err := bindSig(f, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5](), reflect.TypeFor[A6]()), reflect.TypeFor[R]())
 	if err != nil {
 		return nil, err
 	}
-	if b.gen != nil && len(b.strArgs) == 0 {
-		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7) (R, error) {
+	if b.gen != nil && b.direct() {
+		return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) (R, error) {
+			mustContext(ctx)
 			var out R
-			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7)}, unsafe.Pointer(&out)); err != nil {
+			if err := b.gen.call(ctx, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6)}, unsafe.Pointer(&out)); err != nil {
 				var zero R
 				return zero, err
 			}
@@ -309,16 +292,18 @@ func Bind7[A1, A2, A3, A4, A5, A6, A7, R any](p *Plugin, name string) (func(A1, 
 		}, nil
 	}
 	if b.gen != nil {
-		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7) (R, error) {
+		return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) (R, error) {
+			mustContext(ctx)
 			var out R
-			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7)); err != nil {
+			if err := b.callGen(ctx, unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6)); err != nil {
 				var zero R
 				return zero, err
 			}
 			return out, nil
 		}, nil
 	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7) (R, error) {
+	return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) (R, error) {
+		mustContext(ctx)
 		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
@@ -327,22 +312,22 @@ func Bind7[A1, A2, A3, A4, A5, A6, A7, R any](p *Plugin, name string) (func(A1, 
 		b.put(&a, 3, unsafe.Pointer(&a4), ks)
 		b.put(&a, 4, unsafe.Pointer(&a5), ks)
 		b.put(&a, 5, unsafe.Pointer(&a6), ks)
-		b.put(&a, 6, unsafe.Pointer(&a7), ks)
-		r, err := b.call(&a, ks)
+		r, err := b.call(ctx, &a, ks)
 		return result[R](b, r, err)
 	}, nil
 }
 
-// Bind8 binds a function of eight arguments (see Bind2).
-func Bind8[A1, A2, A3, A4, A5, A6, A7, A8, R any](p *Plugin, name string) (func(A1, A2, A3, A4, A5, A6, A7, A8) (R, error), error) {
-	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5](), reflect.TypeFor[A6](), reflect.TypeFor[A7](), reflect.TypeFor[A8]()), reflect.TypeFor[R]())
+// Bind7 binds f to a Go function of a context and seven arguments (see Bind2).
+func Bind7[A1, A2, A3, A4, A5, A6, A7, R any](f *Func) (func(context.Context, A1, A2, A3, A4, A5, A6, A7) (R, error), error) {
+	b, err := bindSig(f, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5](), reflect.TypeFor[A6](), reflect.TypeFor[A7]()), reflect.TypeFor[R]())
 	if err != nil {
 		return nil, err
 	}
-	if b.gen != nil && len(b.strArgs) == 0 {
-		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8) (R, error) {
+	if b.gen != nil && b.direct() {
+		return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7) (R, error) {
+			mustContext(ctx)
 			var out R
-			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8)}, unsafe.Pointer(&out)); err != nil {
+			if err := b.gen.call(ctx, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7)}, unsafe.Pointer(&out)); err != nil {
 				var zero R
 				return zero, err
 			}
@@ -350,16 +335,18 @@ func Bind8[A1, A2, A3, A4, A5, A6, A7, A8, R any](p *Plugin, name string) (func(
 		}, nil
 	}
 	if b.gen != nil {
-		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8) (R, error) {
+		return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7) (R, error) {
+			mustContext(ctx)
 			var out R
-			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8)); err != nil {
+			if err := b.callGen(ctx, unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7)); err != nil {
 				var zero R
 				return zero, err
 			}
 			return out, nil
 		}, nil
 	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8) (R, error) {
+	return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7) (R, error) {
+		mustContext(ctx)
 		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
@@ -369,22 +356,22 @@ func Bind8[A1, A2, A3, A4, A5, A6, A7, A8, R any](p *Plugin, name string) (func(
 		b.put(&a, 4, unsafe.Pointer(&a5), ks)
 		b.put(&a, 5, unsafe.Pointer(&a6), ks)
 		b.put(&a, 6, unsafe.Pointer(&a7), ks)
-		b.put(&a, 7, unsafe.Pointer(&a8), ks)
-		r, err := b.call(&a, ks)
+		r, err := b.call(ctx, &a, ks)
 		return result[R](b, r, err)
 	}, nil
 }
 
-// Bind9 binds a function of nine arguments (see Bind2).
-func Bind9[A1, A2, A3, A4, A5, A6, A7, A8, A9, R any](p *Plugin, name string) (func(A1, A2, A3, A4, A5, A6, A7, A8, A9) (R, error), error) {
-	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5](), reflect.TypeFor[A6](), reflect.TypeFor[A7](), reflect.TypeFor[A8](), reflect.TypeFor[A9]()), reflect.TypeFor[R]())
+// Bind8 binds f to a Go function of a context and eight arguments (see Bind2).
+func Bind8[A1, A2, A3, A4, A5, A6, A7, A8, R any](f *Func) (func(context.Context, A1, A2, A3, A4, A5, A6, A7, A8) (R, error), error) {
+	b, err := bindSig(f, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5](), reflect.TypeFor[A6](), reflect.TypeFor[A7](), reflect.TypeFor[A8]()), reflect.TypeFor[R]())
 	if err != nil {
 		return nil, err
 	}
-	if b.gen != nil && len(b.strArgs) == 0 {
-		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9) (R, error) {
+	if b.gen != nil && b.direct() {
+		return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8) (R, error) {
+			mustContext(ctx)
 			var out R
-			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9)}, unsafe.Pointer(&out)); err != nil {
+			if err := b.gen.call(ctx, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8)}, unsafe.Pointer(&out)); err != nil {
 				var zero R
 				return zero, err
 			}
@@ -392,16 +379,18 @@ func Bind9[A1, A2, A3, A4, A5, A6, A7, A8, A9, R any](p *Plugin, name string) (f
 		}, nil
 	}
 	if b.gen != nil {
-		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9) (R, error) {
+		return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8) (R, error) {
+			mustContext(ctx)
 			var out R
-			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9)); err != nil {
+			if err := b.callGen(ctx, unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8)); err != nil {
 				var zero R
 				return zero, err
 			}
 			return out, nil
 		}, nil
 	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9) (R, error) {
+	return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8) (R, error) {
+		mustContext(ctx)
 		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
@@ -412,279 +401,7 @@ func Bind9[A1, A2, A3, A4, A5, A6, A7, A8, A9, R any](p *Plugin, name string) (f
 		b.put(&a, 5, unsafe.Pointer(&a6), ks)
 		b.put(&a, 6, unsafe.Pointer(&a7), ks)
 		b.put(&a, 7, unsafe.Pointer(&a8), ks)
-		b.put(&a, 8, unsafe.Pointer(&a9), ks)
-		r, err := b.call(&a, ks)
+		r, err := b.call(ctx, &a, ks)
 		return result[R](b, r, err)
-	}, nil
-}
-
-// Bind10 binds a function of ten arguments (see Bind2).
-func Bind10[A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, R any](p *Plugin, name string) (func(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10) (R, error), error) {
-	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5](), reflect.TypeFor[A6](), reflect.TypeFor[A7](), reflect.TypeFor[A8](), reflect.TypeFor[A9](), reflect.TypeFor[A10]()), reflect.TypeFor[R]())
-	if err != nil {
-		return nil, err
-	}
-	if b.gen != nil && len(b.strArgs) == 0 {
-		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10) (R, error) {
-			var out R
-			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10)}, unsafe.Pointer(&out)); err != nil {
-				var zero R
-				return zero, err
-			}
-			return out, nil
-		}, nil
-	}
-	if b.gen != nil {
-		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10) (R, error) {
-			var out R
-			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10)); err != nil {
-				var zero R
-				return zero, err
-			}
-			return out, nil
-		}, nil
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10) (R, error) {
-		var a pcall.Args
-		ks := b.strs()
-		b.put(&a, 0, unsafe.Pointer(&a1), ks)
-		b.put(&a, 1, unsafe.Pointer(&a2), ks)
-		b.put(&a, 2, unsafe.Pointer(&a3), ks)
-		b.put(&a, 3, unsafe.Pointer(&a4), ks)
-		b.put(&a, 4, unsafe.Pointer(&a5), ks)
-		b.put(&a, 5, unsafe.Pointer(&a6), ks)
-		b.put(&a, 6, unsafe.Pointer(&a7), ks)
-		b.put(&a, 7, unsafe.Pointer(&a8), ks)
-		b.put(&a, 8, unsafe.Pointer(&a9), ks)
-		b.put(&a, 9, unsafe.Pointer(&a10), ks)
-		r, err := b.call(&a, ks)
-		return result[R](b, r, err)
-	}, nil
-}
-
-// Bind11 binds a function of eleven arguments (see Bind2).
-func Bind11[A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, R any](p *Plugin, name string) (func(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11) (R, error), error) {
-	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5](), reflect.TypeFor[A6](), reflect.TypeFor[A7](), reflect.TypeFor[A8](), reflect.TypeFor[A9](), reflect.TypeFor[A10](), reflect.TypeFor[A11]()), reflect.TypeFor[R]())
-	if err != nil {
-		return nil, err
-	}
-	if b.gen != nil && len(b.strArgs) == 0 {
-		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11) (R, error) {
-			var out R
-			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10), unsafe.Pointer(&a11)}, unsafe.Pointer(&out)); err != nil {
-				var zero R
-				return zero, err
-			}
-			return out, nil
-		}, nil
-	}
-	if b.gen != nil {
-		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11) (R, error) {
-			var out R
-			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10), unsafe.Pointer(&a11)); err != nil {
-				var zero R
-				return zero, err
-			}
-			return out, nil
-		}, nil
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11) (R, error) {
-		var a pcall.Args
-		ks := b.strs()
-		b.put(&a, 0, unsafe.Pointer(&a1), ks)
-		b.put(&a, 1, unsafe.Pointer(&a2), ks)
-		b.put(&a, 2, unsafe.Pointer(&a3), ks)
-		b.put(&a, 3, unsafe.Pointer(&a4), ks)
-		b.put(&a, 4, unsafe.Pointer(&a5), ks)
-		b.put(&a, 5, unsafe.Pointer(&a6), ks)
-		b.put(&a, 6, unsafe.Pointer(&a7), ks)
-		b.put(&a, 7, unsafe.Pointer(&a8), ks)
-		b.put(&a, 8, unsafe.Pointer(&a9), ks)
-		b.put(&a, 9, unsafe.Pointer(&a10), ks)
-		b.put(&a, 10, unsafe.Pointer(&a11), ks)
-		r, err := b.call(&a, ks)
-		return result[R](b, r, err)
-	}, nil
-}
-
-// Bind12 binds a function of twelve arguments (see Bind2).
-func Bind12[A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, R any](p *Plugin, name string) (func(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12) (R, error), error) {
-	b, err := bindSig(p, name, nil, typesOf(reflect.TypeFor[A1](), reflect.TypeFor[A2](), reflect.TypeFor[A3](), reflect.TypeFor[A4](), reflect.TypeFor[A5](), reflect.TypeFor[A6](), reflect.TypeFor[A7](), reflect.TypeFor[A8](), reflect.TypeFor[A9](), reflect.TypeFor[A10](), reflect.TypeFor[A11](), reflect.TypeFor[A12]()), reflect.TypeFor[R]())
-	if err != nil {
-		return nil, err
-	}
-	if b.gen != nil && len(b.strArgs) == 0 {
-		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11, a12 A12) (R, error) {
-			var out R
-			if err := b.gen.call(nil, b.f, []unsafe.Pointer{unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10), unsafe.Pointer(&a11), unsafe.Pointer(&a12)}, unsafe.Pointer(&out)); err != nil {
-				var zero R
-				return zero, err
-			}
-			return out, nil
-		}, nil
-	}
-	if b.gen != nil {
-		return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11, a12 A12) (R, error) {
-			var out R
-			if err := b.callGen(unsafe.Pointer(&out), unsafe.Pointer(&a1), unsafe.Pointer(&a2), unsafe.Pointer(&a3), unsafe.Pointer(&a4), unsafe.Pointer(&a5), unsafe.Pointer(&a6), unsafe.Pointer(&a7), unsafe.Pointer(&a8), unsafe.Pointer(&a9), unsafe.Pointer(&a10), unsafe.Pointer(&a11), unsafe.Pointer(&a12)); err != nil {
-				var zero R
-				return zero, err
-			}
-			return out, nil
-		}, nil
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11, a12 A12) (R, error) {
-		var a pcall.Args
-		ks := b.strs()
-		b.put(&a, 0, unsafe.Pointer(&a1), ks)
-		b.put(&a, 1, unsafe.Pointer(&a2), ks)
-		b.put(&a, 2, unsafe.Pointer(&a3), ks)
-		b.put(&a, 3, unsafe.Pointer(&a4), ks)
-		b.put(&a, 4, unsafe.Pointer(&a5), ks)
-		b.put(&a, 5, unsafe.Pointer(&a6), ks)
-		b.put(&a, 6, unsafe.Pointer(&a7), ks)
-		b.put(&a, 7, unsafe.Pointer(&a8), ks)
-		b.put(&a, 8, unsafe.Pointer(&a9), ks)
-		b.put(&a, 9, unsafe.Pointer(&a10), ks)
-		b.put(&a, 10, unsafe.Pointer(&a11), ks)
-		b.put(&a, 11, unsafe.Pointer(&a12), ks)
-		r, err := b.call(&a, ks)
-		return result[R](b, r, err)
-	}, nil
-}
-
-// BindVoid0 binds a native function with no argument and no result: the
-// Go function returns only the call's error (see Bind2).
-func BindVoid0(p *Plugin, name string) (func() error, error) {
-	f, err := Bind0[Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func() error { _, err := f(); return err }, nil
-}
-
-// BindVoid1 binds a native function of one argument and no result.
-func BindVoid1[A1 any](p *Plugin, name string) (func(A1) error, error) {
-	f, err := Bind1[A1, Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1) error { _, err := f(a1); return err }, nil
-}
-
-// BindVoid2 binds a native function of two arguments and no result.
-func BindVoid2[A1, A2 any](p *Plugin, name string) (func(A1, A2) error, error) {
-	f, err := Bind2[A1, A2, Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2) error { _, err := f(a1, a2); return err }, nil
-}
-
-// BindVoid3 binds a native function of three arguments and no result.
-func BindVoid3[A1, A2, A3 any](p *Plugin, name string) (func(A1, A2, A3) error, error) {
-	f, err := Bind3[A1, A2, A3, Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2, a3 A3) error { _, err := f(a1, a2, a3); return err }, nil
-}
-
-// BindVoid4 binds a native function of four arguments and no result.
-func BindVoid4[A1, A2, A3, A4 any](p *Plugin, name string) (func(A1, A2, A3, A4) error, error) {
-	f, err := Bind4[A1, A2, A3, A4, Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4) error { _, err := f(a1, a2, a3, a4); return err }, nil
-}
-
-// BindVoid5 binds a native function of five arguments and no result.
-func BindVoid5[A1, A2, A3, A4, A5 any](p *Plugin, name string) (func(A1, A2, A3, A4, A5) error, error) {
-	f, err := Bind5[A1, A2, A3, A4, A5, Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) error { _, err := f(a1, a2, a3, a4, a5); return err }, nil
-}
-
-// BindVoid6 binds a native function of six arguments and no result.
-func BindVoid6[A1, A2, A3, A4, A5, A6 any](p *Plugin, name string) (func(A1, A2, A3, A4, A5, A6) error, error) {
-	f, err := Bind6[A1, A2, A3, A4, A5, A6, Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) error { _, err := f(a1, a2, a3, a4, a5, a6); return err }, nil
-}
-
-// BindVoid7 binds a native function of seven arguments and no result.
-func BindVoid7[A1, A2, A3, A4, A5, A6, A7 any](p *Plugin, name string) (func(A1, A2, A3, A4, A5, A6, A7) error, error) {
-	f, err := Bind7[A1, A2, A3, A4, A5, A6, A7, Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7) error {
-		_, err := f(a1, a2, a3, a4, a5, a6, a7)
-		return err
-	}, nil
-}
-
-// BindVoid8 binds a native function of eight arguments and no result.
-func BindVoid8[A1, A2, A3, A4, A5, A6, A7, A8 any](p *Plugin, name string) (func(A1, A2, A3, A4, A5, A6, A7, A8) error, error) {
-	f, err := Bind8[A1, A2, A3, A4, A5, A6, A7, A8, Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8) error {
-		_, err := f(a1, a2, a3, a4, a5, a6, a7, a8)
-		return err
-	}, nil
-}
-
-// BindVoid9 binds a native function of nine arguments and no result.
-func BindVoid9[A1, A2, A3, A4, A5, A6, A7, A8, A9 any](p *Plugin, name string) (func(A1, A2, A3, A4, A5, A6, A7, A8, A9) error, error) {
-	f, err := Bind9[A1, A2, A3, A4, A5, A6, A7, A8, A9, Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9) error {
-		_, err := f(a1, a2, a3, a4, a5, a6, a7, a8, a9)
-		return err
-	}, nil
-}
-
-// BindVoid10 binds a native function of ten arguments and no result.
-func BindVoid10[A1, A2, A3, A4, A5, A6, A7, A8, A9, A10 any](p *Plugin, name string) (func(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10) error, error) {
-	f, err := Bind10[A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10) error {
-		_, err := f(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10)
-		return err
-	}, nil
-}
-
-// BindVoid11 binds a native function of eleven arguments and no result.
-func BindVoid11[A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11 any](p *Plugin, name string) (func(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11) error, error) {
-	f, err := Bind11[A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11) error {
-		_, err := f(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11)
-		return err
-	}, nil
-}
-
-// BindVoid12 binds a native function of twelve arguments and no result.
-func BindVoid12[A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12 any](p *Plugin, name string) (func(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12) error, error) {
-	f, err := Bind12[A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, Void](p, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11, a12 A12) error {
-		_, err := f(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12)
-		return err
 	}, nil
 }

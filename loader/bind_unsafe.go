@@ -9,6 +9,7 @@ package loader
 // read (the same size, signedness and representation).
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"reflect"
@@ -99,22 +100,47 @@ func (b *binding) get(r pcall.Result, p unsafe.Pointer) {
 
 // call makes the protected call with the argument registers a: through
 // Plugin.callInts, which passes just the integers, when no argument is a
-// float.
-func (b *binding) call(a *pcall.Args, ks *cstrings) (pcall.Result, error) {
-	if b.f.p.remote != nil {
-		return b.remoteCall(a, ks) // remote.go
+// float and ctx can never be done.
+func (b *binding) call(ctx context.Context, a *pcall.Args, ks *cstrings) (pcall.Result, error) {
+	f := b.f
+	if f.live != nil {
+		return b.callLive(ctx, a, ks)
 	}
-	var r pcall.Result
-	var err error
-	if b.sig.nFloat == 0 {
-		r, err = b.f.p.callInts(b.f, a.Int[:b.sig.nInt])
-	} else {
-		r, err = b.f.p.call(b.f, a)
+	if f.p.remote != nil {
+		return b.remoteCall(ctx, a, ks) // remote.go
 	}
+	r, err := b.callOn(ctx, f, a)
 	if ks != nil {
 		ks.pin.Unpin()
 	}
 	return r, err
+}
+
+// callOn is call on f, a Func of a plugin in process.
+func (b *binding) callOn(ctx context.Context, f *Func, a *pcall.Args) (pcall.Result, error) {
+	switch {
+	case ctx.Done() != nil:
+		return f.p.callContext(ctx, f, a)
+	case b.sig.nFloat == 0:
+		return f.p.callInts(f, a.Int[:b.sig.nInt])
+	}
+	return f.p.call(f, a)
+}
+
+// callLive is call through a Live's Func: on the serving version, made
+// again on the next one when a reload turned it away unrun. (A Live is
+// never isolated.)
+func (b *binding) callLive(ctx context.Context, a *pcall.Args, ks *cstrings) (pcall.Result, error) {
+	if ks != nil {
+		defer ks.pin.Unpin()
+	}
+	for {
+		v := b.f.live.cur.Load()
+		r, err := b.callOn(ctx, v.fn, a)
+		if err == nil || !b.f.live.again(v, err) {
+			return r, err
+		}
+	}
 }
 
 // strs returns a string-copy holder when the signature needs one.
@@ -137,37 +163,48 @@ func typesOf(ts ...reflect.Type) []reflect.Type { return ts }
 
 var errorType = reflect.TypeFor[error]()
 
+var contextType = reflect.TypeFor[context.Context]()
+
 // Bind sets the function variable that fnPtr points to so that calling it
-// calls the plugin function name: fnPtr is a *func(ARGS...) (R, error) or
-// a *func(ARGS...) error, with any number of arguments of the types Bind2
-// accepts (structs included). It is built with reflect.MakeFunc: each call
+// calls f: fnPtr is a *func(context.Context, ARGS...) (R, error) or a
+// *func(context.Context, ARGS...) error, with any number of arguments of
+// the types Bind2 accepts (structs included); the context bounds each
+// call, as for Func.Call. It is built with reflect.MakeFunc: each call
 // costs reflect's argument boxing (a few hundred nanoseconds and several
-// allocations, on top of the protected call); Bind0..Bind12 cost none of
+// allocations, on top of the protected call); Bind0..Bind8 cost none of
 // that.
-func Bind(p *Plugin, name string, fnPtr any) error {
-	return bindReflect(p, name, fnPtr, -1)
+func Bind(f *Func, fnPtr any) error {
+	return bindReflect(f, fnPtr, -1)
 }
 
 // BindVariadic is Bind for a variadic C function, called with the
-// argument types of fnPtr's func type: its first nfixed parameters are the
-// C function's declared ones, the rest the variable part of the calls
-// made through it (a float32 there is passed as a double and integers
-// narrower than int as int, as C promotes them; al is set). For example,
-// for int snprintf(char *, size_t, const char *, ...) called with an
-// int and a double:
+// argument types of fnPtr's func type (after the context): its first
+// nfixed of them are the C function's declared parameters, the rest the
+// variable part of the calls made through it (a float32 there is passed
+// as a double and integers narrower than int as int, as C promotes them;
+// al is set). For example, for int snprintf(char *, size_t, const char *,
+// ...) called with an int and a double:
 //
-//	var printIntDouble func(buf unsafe.Pointer, n uint64, format string, i int32, d float64) (int32, error)
-//	err := loader.BindVariadic(p, "snprintf", 3, &printIntDouble)
+//	var printIntDouble func(ctx context.Context, buf []byte, n uint64, format string, i int32, d float64) (int32, error)
+//	err := loader.BindVariadic(snprintf, 3, &printIntDouble)
 //
 // Each different variable part needs a binding of its own.
-func BindVariadic(p *Plugin, name string, nfixed int, fnPtr any) error {
+func BindVariadic(f *Func, nfixed int, fnPtr any) error {
 	if nfixed < 0 {
+		name := "<nil>"
+		if f != nil {
+			name = f.name
+		}
 		return &SignatureError{Symbol: name, Index: -2, Reason: fmt.Sprintf("%d fixed arguments", nfixed)}
 	}
-	return bindReflect(p, name, fnPtr, nfixed)
+	return bindReflect(f, fnPtr, nfixed)
 }
 
-func bindReflect(p *Plugin, name string, fnPtr any, nfixed int) error {
+func bindReflect(f *Func, fnPtr any, nfixed int) error {
+	name := "<nil>"
+	if f != nil {
+		name = f.name
+	}
 	pv := reflect.ValueOf(fnPtr)
 	if !pv.IsValid() || pv.Kind() != reflect.Pointer || pv.IsNil() || pv.Elem().Kind() != reflect.Func {
 		return &SignatureError{Symbol: name, Index: -2, Reason: fmt.Sprintf("want a non-nil pointer to a func variable, got %T", fnPtr)}
@@ -175,6 +212,9 @@ func bindReflect(p *Plugin, name string, fnPtr any, nfixed int) error {
 	ft := pv.Elem().Type()
 	if ft.IsVariadic() {
 		return &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: "a Go variadic func type cannot be bound (for a variadic C function, use BindVariadic with the variable part's types)"}
+	}
+	if ft.NumIn() == 0 || ft.In(0) != contextType {
+		return &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: "the first parameter must be a context.Context"}
 	}
 	var res reflect.Type
 	switch {
@@ -184,21 +224,26 @@ func bindReflect(p *Plugin, name string, fnPtr any, nfixed int) error {
 	default:
 		return &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: "results must be (error) or (R, error)"}
 	}
-	args := make([]reflect.Type, ft.NumIn())
-	for i := range args {
-		args[i] = ft.In(i)
+	if nfixed > ft.NumIn()-1 {
+		return &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: fmt.Sprintf("%d fixed arguments of %d", nfixed, ft.NumIn()-1)}
 	}
-	b, err := bindSigVar(p, name, ft, args, res, nfixed)
+	args := make([]reflect.Type, ft.NumIn()-1)
+	for i := range args {
+		args[i] = ft.In(i + 1)
+	}
+	b, err := bindSigVar(f, ft, args, res, nfixed)
 	if err != nil {
 		return err
 	}
 	pv.Elem().Set(reflect.MakeFunc(ft, func(in []reflect.Value) []reflect.Value {
+		ctx, _ := in[0].Interface().(context.Context)
+		mustContext(ctx)
 		var out reflect.Value
 		var err error
 		if b.gen != nil {
-			out, err = b.callValues(in, res)
+			out, err = b.callValues(ctx, in[1:], res)
 		} else {
-			out, err = b.callRegs(in, res)
+			out, err = b.callRegs(ctx, in[1:], res)
 		}
 		ev := reflect.Zero(errorType)
 		if err != nil {
@@ -218,13 +263,13 @@ func bindReflect(p *Plugin, name string, fnPtr any, nfixed int) error {
 // callRegs makes a register-only call of Bind's function with the
 // arguments in and returns a pointer to the result (of type res, nil for
 // none).
-func (b *binding) callRegs(in []reflect.Value, res reflect.Type) (reflect.Value, error) {
+func (b *binding) callRegs(ctx context.Context, in []reflect.Value, res reflect.Type) (reflect.Value, error) {
 	var a pcall.Args
 	ks := b.strs()
 	for i, v := range in {
 		b.putValue(&a, i, v, ks)
 	}
-	r, err := b.call(&a, ks)
+	r, err := b.call(ctx, &a, ks)
 	if res == nil {
 		return reflect.Value{}, err
 	}
@@ -243,7 +288,7 @@ func (b *binding) callRegs(in []reflect.Value, res reflect.Type) (reflect.Value,
 
 // callValues is callRegs for a general binding: each argument is copied
 // to the heap, where callGen reads it.
-func (b *binding) callValues(in []reflect.Value, res reflect.Type) (reflect.Value, error) {
+func (b *binding) callValues(ctx context.Context, in []reflect.Value, res reflect.Type) (reflect.Value, error) {
 	ptrs := make([]unsafe.Pointer, len(in))
 	for i, v := range in {
 		c := reflect.New(v.Type())
@@ -251,27 +296,29 @@ func (b *binding) callValues(in []reflect.Value, res reflect.Type) (reflect.Valu
 		ptrs[i] = c.UnsafePointer()
 	}
 	if res == nil {
-		return reflect.Value{}, b.callGen(nil, ptrs...)
+		return reflect.Value{}, b.callGen(ctx, nil, ptrs...)
 	}
 	out := reflect.New(res)
-	return out, b.callGen(out.UnsafePointer(), ptrs...)
+	return out, b.callGen(ctx, out.UnsafePointer(), ptrs...)
 }
 
 // callGen makes a general binding's call: args[i] points to the Go value
 // of argument i (its layout is the C layout, checked by abi.TypeOf), out
 // to the result variable (nil: dropped). A string argument's pointer is
-// replaced by one to the address of its NUL-terminated copy.
-func (b *binding) callGen(out unsafe.Pointer, args ...unsafe.Pointer) error {
-	if len(b.strArgs) == 0 { // inlined into the binding: one call less
-		return b.gen.call(nil, b.f, args, out)
+// replaced by one to the address of its NUL-terminated copy, a []byte's
+// by one to the address of its first byte.
+func (b *binding) callGen(ctx context.Context, out unsafe.Pointer, args ...unsafe.Pointer) error {
+	if b.direct() { // inlined into the binding: one call less
+		return b.gen.call(ctx, b.f, args, out)
 	}
-	return b.callGenStrings(out, args)
+	return b.callGenCopies(ctx, out, args)
 }
 
-// callGenStrings is callGen for a binding with string arguments.
-func (b *binding) callGenStrings(out unsafe.Pointer, args []unsafe.Pointer) error {
-	if b.f.p.remote != nil {
-		return b.remoteGenStrings(out, args) // remote_frame_unsafe.go
+// callGenCopies is callGen for a binding with string or []byte arguments,
+// or of a Live's Func.
+func (b *binding) callGenCopies(ctx context.Context, out unsafe.Pointer, args []unsafe.Pointer) error {
+	if b.f.live == nil && b.f.p.remote != nil {
+		return b.remoteGenCopies(ctx, out, args) // remote_frame_unsafe.go
 	}
 	var pin runtime.Pinner
 	defer pin.Unpin()
@@ -284,7 +331,25 @@ func (b *binding) callGenStrings(out unsafe.Pointer, args []unsafe.Pointer) erro
 		*addr = uint64(uintptr(unsafe.Pointer(&buf[0])))
 		args[i] = unsafe.Pointer(addr)
 	}
-	return b.gen.call(nil, b.f, args, out)
+	for _, i := range b.bufArgs {
+		buf := *(*[]byte)(args[i])
+		addr := new(uint64)
+		if len(buf) > 0 {
+			pin.Pin(&buf[0])
+			*addr = uint64(uintptr(unsafe.Pointer(&buf[0])))
+		}
+		args[i] = unsafe.Pointer(addr)
+	}
+	if b.f.live == nil {
+		return b.gen.call(ctx, b.f, args, out)
+	}
+	for {
+		v := b.f.live.cur.Load()
+		err := b.gen.call(ctx, v.fn, args, out)
+		if err == nil || !b.f.live.again(v, err) {
+			return err
+		}
+	}
 }
 
 // putValue is put for a reflect.Value argument.

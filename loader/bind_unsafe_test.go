@@ -33,12 +33,12 @@ type bindCase struct {
 // comes back unchanged.
 func identity[T any](sym string, vals ...T) bindCase {
 	return bindCase{sym, func(t *testing.T, p *Plugin) {
-		f, err := Bind1[T, T](p, sym)
+		f, err := Bind1[T, T](fnOf(t, p, sym))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, v := range vals {
-			got, err := f(v)
+			got, err := f(context.Background(), v)
 			if err != nil || !same(got, v) {
 				t.Errorf("%s(%v) = %v, %v", sym, v, got, err)
 			}
@@ -49,13 +49,13 @@ func identity[T any](sym string, vals ...T) bindCase {
 // maps binds sym as func(A) (R, error) and checks in -> want pairs.
 func maps[A, R any](sym string, pairs ...any) bindCase {
 	return bindCase{sym, func(t *testing.T, p *Plugin) {
-		f, err := Bind1[A, R](p, sym)
+		f, err := Bind1[A, R](fnOf(t, p, sym))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i := 0; i < len(pairs); i += 2 {
 			in, want := pairs[i].(A), pairs[i+1].(R)
-			got, err := f(in)
+			got, err := f(context.Background(), in)
 			if err != nil || !same(got, want) {
 				t.Errorf("%s(%v) = %v, %v; want %v", sym, in, got, err, want)
 			}
@@ -66,11 +66,11 @@ func maps[A, R any](sym string, pairs ...any) bindCase {
 // returns binds sym as func() (R, error) and checks its result.
 func returns[R any](sym string, want R) bindCase {
 	return bindCase{sym, func(t *testing.T, p *Plugin) {
-		f, err := Bind0[R](p, sym)
+		f, err := Bind0[R](fnOf(t, p, sym))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := f()
+		got, err := f(context.Background())
 		if err != nil || !same(got, want) {
 			t.Errorf("%s() = %v, %v; want %v", sym, got, err, want)
 		}
@@ -119,133 +119,133 @@ func TestBindTypes(t *testing.T) {
 		returns("dirty_false", false),
 		returns[float32]("dirty_f32", 1.5),
 		{"mix6", func(t *testing.T, p *Plugin) {
-			f, err := Bind6[int32, float64, int8, float32, uint16, int64, float64](p, "mix6")
+			f, err := Bind6[int32, float64, int8, float32, uint16, int64, float64](fnOf(t, p, "mix6"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := f(-1, 0.5, -2, 0.25, 65535, 1<<40)
+			got, err := f(context.Background(), -1, 0.5, -2, 0.25, 65535, 1<<40)
 			if want := -1 + 0.5 - 2 + 0.25 + 65535 + float64(1<<40); err != nil || got != want {
 				t.Errorf("mix6 = %v, %v; want %v", got, err, want)
 			}
 		}},
 		{"sum6", func(t *testing.T, p *Plugin) {
-			f, err := Bind6[int64, int64, int64, int64, int64, int64, int64](p, "sum6")
+			f, err := Bind6[int64, int64, int64, int64, int64, int64, int64](fnOf(t, p, "sum6"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, err := f(1, 2, 3, 4, 5, -6); err != nil || got != -545_679 {
+			if got, err := f(context.Background(), 1, 2, 3, 4, 5, -6); err != nil || got != -545_679 {
 				t.Errorf("sum6 = %v, %v", got, err)
 			}
 		}},
 		{"mulf", func(t *testing.T, p *Plugin) {
-			f, err := Bind2[float32, float32, float32](p, "mulf")
+			f, err := Bind2[float32, float32, float32](fnOf(t, p, "mulf"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, err := f(1.5, -4); err != nil || got != -6 {
+			if got, err := f(context.Background(), 1.5, -4); err != nil || got != -6 {
 				t.Errorf("mulf = %v, %v", got, err)
 			}
 		}},
 		{"strings", func(t *testing.T, p *Plugin) {
-			strlen, err := Bind1[string, uintptr](p, "str_len")
+			strlen, err := Bind1[string, uintptr](fnOf(t, p, "str_len"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, s := range []string{"", "hello", strings.Repeat("x", 10000), "caf\u00e9"} {
-				if n, err := strlen(s); err != nil || n != uintptr(len(s)) {
+				if n, err := strlen(context.Background(), s); err != nil || n != uintptr(len(s)) {
 					t.Errorf("str_len(%d bytes) = %d, %v", len(s), n, err)
 				}
 			}
-			cmp, err := Bind2[string, string, int32](p, "str_cmp")
+			cmp, err := Bind2[string, string, int32](fnOf(t, p, "str_cmp"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range [][2]string{{"a", "a"}, {"a", "b"}, {"b", "a"}} {
-				got, err := cmp(c[0], c[1])
+				got, err := cmp(context.Background(), c[0], c[1])
 				want := int32(strings.Compare(c[0], c[1]))
 				if err != nil || (got < 0) != (want < 0) || (got == 0) != (want == 0) {
 					t.Errorf("str_cmp(%q, %q) = %d, %v", c[0], c[1], got, err)
 				}
 			}
-			at, err := Bind2[string, int32, int32](p, "str_at")
+			at, err := Bind2[string, int32, int32](fnOf(t, p, "str_at"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, err := at("abc", 3); err != nil || got != 0 {
+			if got, err := at(context.Background(), "abc", 3); err != nil || got != 0 {
 				t.Errorf("the copy is not NUL-terminated: str_at(abc, 3) = %d, %v", got, err)
 			}
 		}},
 		{"void", func(t *testing.T, p *Plugin) {
-			store, err := BindVoid1[int64](p, "store")
+			store, err := Bind1[int64, Void](fnOf(t, p, "store"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			load, err := Bind0[int64](p, "load")
+			load, err := Bind0[int64](fnOf(t, p, "load"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := store(-99); err != nil {
+			if _, err := store(context.Background(), -99); err != nil {
 				t.Fatal(err)
 			}
-			if got, err := load(); err != nil || got != -99 {
+			if got, err := load(context.Background()); err != nil || got != -99 {
 				t.Errorf("load after store(-99) = %d, %v", got, err)
 			}
-			voidResult, err := Bind1[int64, Void](p, "store")
+			voidResult, err := Bind1[int64, Void](fnOf(t, p, "store"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := voidResult(5); err != nil {
+			if _, err := voidResult(context.Background(), 5); err != nil {
 				t.Fatal(err)
 			}
-			if got, _ := load(); got != 5 {
+			if got, _ := load(context.Background()); got != 5 {
 				t.Errorf("load after Void store(5) = %d", got)
 			}
 		}},
 		{"reflect all14", func(t *testing.T, p *Plugin) {
-			var f func(int64, int64, int64, int64, int64, int64, float64, float64, float64, float64, float64, float64, float64, float64) (float64, error)
-			if err := Bind(p, "all14", &f); err != nil {
+			var f func(context.Context, int64, int64, int64, int64, int64, int64, float64, float64, float64, float64, float64, float64, float64, float64) (float64, error)
+			if err := Bind(fnOf(t, p, "all14"), &f); err != nil {
 				t.Fatal(err)
 			}
-			got, err := f(1, 2, 3, 4, 5, 6, 0.5, 1, 2, 4, 8, 16, 32, 64)
+			got, err := f(context.Background(), 1, 2, 3, 4, 5, 6, 0.5, 1, 2, 4, 8, 16, 32, 64)
 			if err != nil || got != 21+127.5 {
 				t.Errorf("all14 = %v, %v", got, err)
 			}
 		}},
 		{"reflect mixed", func(t *testing.T, p *Plugin) {
-			var mix func(int32, float64, int8, float32, uint16, int64) (float64, error)
-			if err := Bind(p, "mix6", &mix); err != nil {
+			var mix func(context.Context, int32, float64, int8, float32, uint16, int64) (float64, error)
+			if err := Bind(fnOf(t, p, "mix6"), &mix); err != nil {
 				t.Fatal(err)
 			}
-			if got, err := mix(1, 2, -3, 4, 5, 6); err != nil || got != 15 {
+			if got, err := mix(context.Background(), 1, 2, -3, 4, 5, 6); err != nil || got != 15 {
 				t.Errorf("mix6 = %v, %v", got, err)
 			}
-			var strlen func(string) (uint64, error)
-			if err := Bind(p, "str_len", &strlen); err != nil {
+			var strlen func(context.Context, string) (uint64, error)
+			if err := Bind(fnOf(t, p, "str_len"), &strlen); err != nil {
 				t.Fatal(err)
 			}
-			if n, err := strlen("four"); err != nil || n != 4 {
+			if n, err := strlen(context.Background(), "four"); err != nil || n != 4 {
 				t.Errorf("str_len = %d, %v", n, err)
 			}
-			var store func(int64) error
-			if err := Bind(p, "store", &store); err != nil {
+			var store func(context.Context, int64) error
+			if err := Bind(fnOf(t, p, "store"), &store); err != nil {
 				t.Fatal(err)
 			}
-			if err := store(77); err != nil {
+			if err := store(context.Background(), 77); err != nil {
 				t.Fatal(err)
 			}
-			var idPtr func(unsafe.Pointer) (unsafe.Pointer, error)
-			if err := Bind(p, "id_ptr", &idPtr); err != nil {
+			var idPtr func(context.Context, unsafe.Pointer) (unsafe.Pointer, error)
+			if err := Bind(fnOf(t, p, "id_ptr"), &idPtr); err != nil {
 				t.Fatal(err)
 			}
 			x := new(int64)
-			if got, err := idPtr(unsafe.Pointer(x)); err != nil || got != unsafe.Pointer(x) {
+			if got, err := idPtr(context.Background(), unsafe.Pointer(x)); err != nil || got != unsafe.Pointer(x) {
 				t.Errorf("id_ptr = %p, %v; want %p", got, err, x)
 			}
-			var dirty func() (int8, error)
-			if err := Bind(p, "dirty_i8", &dirty); err != nil {
+			var dirty func(context.Context) (int8, error)
+			if err := Bind(fnOf(t, p, "dirty_i8"), &dirty); err != nil {
 				t.Fatal(err)
 			}
-			if got, err := dirty(); err != nil || got != -123 {
+			if got, err := dirty(context.Background()); err != nil || got != -123 {
 				t.Errorf("dirty_i8 = %d, %v", got, err)
 			}
 		}},
@@ -258,9 +258,9 @@ func TestBindTypes(t *testing.T) {
 func TestBindRefusals(t *testing.T) {
 	p := load(t, newLoader(t, Options{}), "host_types")
 	var (
-		noError   func(int64) int64
-		variadic  func(...int64) error
-		badResult func() (string, error)
+		noError   func(context.Context, int64) int64
+		variadic  func(context.Context, ...int64) error
+		badResult func(context.Context) (string, error)
 		ok        func(int64) error
 	)
 	tests := []struct {
@@ -268,20 +268,22 @@ func TestBindRefusals(t *testing.T) {
 		bind  func() error
 		index int // SignatureError.Index, or -9 for a lookup error
 	}{
-		{"struct with a string arg", func() error { _, err := Bind1[struct{ a, b string }, int32](p, "id_i32"); return err }, 0},
-		{"array arg", func() error { _, err := Bind1[[4]int32, int32](p, "id_i32"); return err }, 0},
-		{"slice arg", func() error { _, err := Bind2[int32, []byte, int32](p, "id_i32"); return err }, 1},
-		{"Go pointer arg", func() error { _, err := Bind1[*int, int32](p, "id_i32"); return err }, 0},
-		{"complex arg", func() error { _, err := Bind1[complex128, int32](p, "id_i32"); return err }, 0},
-		{"interface arg", func() error { _, err := Bind1[any, int32](p, "id_i32"); return err }, 0},
-		{"string result", func() error { _, err := Bind1[int32, string](p, "id_i32"); return err }, -1},
-		{"array result", func() error { _, err := Bind0[[2]int64](p, "load"); return err }, -1},
-		{"no error result", func() error { return Bind(p, "id_i64", &noError) }, -1},
-		{"variadic", func() error { return Bind(p, "sum6", &variadic) }, -2},
-		{"string result reflect", func() error { return Bind(p, "load", &badResult) }, -1},
-		{"not a pointer", func() error { return Bind(p, "store", ok) }, -2},
-		{"nil pointer", func() error { return Bind(p, "store", (*func(int64) error)(nil)) }, -2},
-		{"missing symbol", func() error { _, err := Bind0[int32](p, "no_such_function"); return err }, -9},
+		{"struct with a string arg", func() error { _, err := Bind1[struct{ a, b string }, int32](fnOf(t, p, "id_i32")); return err }, 0},
+		{"array arg", func() error { _, err := Bind1[[4]int32, int32](fnOf(t, p, "id_i32")); return err }, 0},
+		{"slice arg other than []byte", func() error { _, err := Bind2[int32, []int32, int32](fnOf(t, p, "id_i32")); return err }, 1},
+		{"Go pointer arg", func() error { _, err := Bind1[*int, int32](fnOf(t, p, "id_i32")); return err }, 0},
+		{"complex arg", func() error { _, err := Bind1[complex128, int32](fnOf(t, p, "id_i32")); return err }, 0},
+		{"interface arg", func() error { _, err := Bind1[any, int32](fnOf(t, p, "id_i32")); return err }, 0},
+		{"string result", func() error { _, err := Bind1[int32, string](fnOf(t, p, "id_i32")); return err }, -1},
+		{"array result", func() error { _, err := Bind0[[2]int64](fnOf(t, p, "load")); return err }, -1},
+		{"no error result", func() error { return Bind(fnOf(t, p, "id_i64"), &noError) }, -1},
+		{"variadic", func() error { return Bind(fnOf(t, p, "sum6"), &variadic) }, -2},
+		{"string result reflect", func() error { return Bind(fnOf(t, p, "load"), &badResult) }, -1},
+		{"not a pointer", func() error { return Bind(fnOf(t, p, "store"), ok) }, -2},
+		{"nil pointer", func() error { return Bind(fnOf(t, p, "store"), (*func(int64) error)(nil)) }, -2},
+		{"missing symbol", func() error { _, err := p.Func("no_such_function"); return err }, -9},
+		{"nil Func", func() error { _, err := Bind0[int32](nil); return err }, -2},
+		{"no context", func() error { var f func(int64) error; return Bind(fnOf(t, p, "store"), &f) }, -2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -306,19 +308,19 @@ func TestBindRefusals(t *testing.T) {
 func TestBindFault(t *testing.T) {
 	l := newLoader(t, Options{})
 	p := load(t, l, "host_types")
-	crash, err := Bind1[int32, int32](p, "crash_null")
+	crash, err := Bind1[int32, int32](fnOf(t, p, "crash_null"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var voidCrash func(int32) error
-	if err := Bind(p, "crash_null", &voidCrash); err != nil {
+	var voidCrash func(context.Context, int32) error
+	if err := Bind(fnOf(t, p, "crash_null"), &voidCrash); err != nil {
 		t.Fatal(err)
 	}
-	id, err := Bind1[int32, int32](p, "id_i32")
+	id, err := Bind1[int32, int32](fnOf(t, p, "id_i32"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := crash(1)
+	got, err := crash(context.Background(), 1)
 	var fe *pcall.FaultError
 	if !errors.As(err, &fe) || got != 0 {
 		t.Fatalf("crash_null = %d, %v; want a fault", got, err)
@@ -326,39 +328,39 @@ func TestBindFault(t *testing.T) {
 	if fe.Plugin != "host_types.so" || !strings.HasPrefix(fe.Symbol, "crash_null+") {
 		t.Errorf("fault names plugin %q symbol %q", fe.Plugin, fe.Symbol)
 	}
-	if _, err := id(1); !errors.Is(err, ErrQuarantined) {
+	if _, err := id(context.Background(), 1); !errors.Is(err, ErrQuarantined) {
 		t.Errorf("call after the fault: %v, want ErrQuarantined", err)
 	}
-	if err := voidCrash(1); !errors.Is(err, ErrQuarantined) {
+	if err := voidCrash(context.Background(), 1); !errors.Is(err, ErrQuarantined) {
 		t.Errorf("reflect call after the fault: %v, want ErrQuarantined", err)
 	}
 	p2 := load(t, l, "host_types") // a fresh instance works
-	id2, err := Bind1[int32, int32](p2, "id_i32")
+	id2, err := Bind1[int32, int32](fnOf(t, p2, "id_i32"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := id2(7); err != nil || got != 7 {
+	if got, err := id2(context.Background(), 7); err != nil || got != 7 {
 		t.Errorf("fresh instance id_i32(7) = %d, %v", got, err)
 	}
 	p2.Close(context.Background())
-	if _, err := id2(7); !errors.Is(err, ErrClosed) {
+	if _, err := id2(context.Background(), 7); !errors.Is(err, ErrClosed) {
 		t.Errorf("call after Close: %v, want ErrClosed", err)
 	}
 }
 
 func TestBindAllocations(t *testing.T) {
 	p := load(t, newLoader(t, Options{}), "host_types")
-	mix, err := Bind6[int32, float64, int8, float32, uint16, int64, float64](p, "mix6")
+	mix, err := Bind6[int32, float64, int8, float32, uint16, int64, float64](fnOf(t, p, "mix6"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f32, err := Bind1[float32, float32](p, "id_f32")
+	f32, err := Bind1[float32, float32](fnOf(t, p, "id_f32"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := testing.AllocsPerRun(100, func() {
-		mix(1, 2, 3, 4, 5, 6)
-		f32(1.5)
+		mix(context.Background(), 1, 2, 3, 4, 5, 6)
+		f32(context.Background(), 1.5)
 	})
 	if n != 0 {
 		t.Errorf("typed calls allocate %v times per run, want 0", n)
@@ -371,12 +373,12 @@ func TestBindAllocations(t *testing.T) {
 // make the result escape (it once did, through the Remote interface).
 func TestBindGeneralAllocations(t *testing.T) {
 	p := load(t, newLoader(t, Options{}), "ffi_call")
-	s24, err := Bind1[baseline.S24, baseline.S24](p, "s24_fn")
+	s24, err := Bind1[baseline.S24, baseline.S24](fnOf(t, p, "s24_fn"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := baseline.S24{A: 1, B: 2, C: 3}
-	if n := testing.AllocsPerRun(100, func() { s24(in) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { s24(context.Background(), in) }); n != 0 {
 		t.Errorf("a struct-by-value call allocates %v times per run, want 0", n)
 	}
 }

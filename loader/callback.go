@@ -96,7 +96,7 @@ func (c *Callback) Name() string { return c.cb.Name() }
 // SetPanicHandler makes h receive the panics of the calls made outside any
 // protected call (see Callback), on the calling thread; nil removes it. It
 // should be set before Ptr is handed to native code.
-func (c *Callback) SetPanicHandler(h func(*pcall.HostPanicError)) { c.cb.SetPanicHandler(h) }
+func (c *Callback) SetPanicHandler(h func(*HostPanicError)) { c.cb.SetPanicHandler(h) }
 
 // Err returns the first panic of a call made outside any protected call
 // (a *sandbox.HostPanicError), or nil. Panics inside protected calls are

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -57,20 +58,20 @@ func BenchmarkCallback(b *testing.B) {
 	inPlugin := func(b *testing.B, fn uintptr) {
 		l := newLoader(b, Options{})
 		p := load(b, l, "cb_store")
-		store, err := BindVoid1[uintptr](p, "cb_store")
+		store, err := Bind1[uintptr, Void](fnOf(b, p, "cb_store"))
 		if err != nil {
 			b.Fatal(err)
 		}
-		loop, err := Bind1[int64, int64](p, "cb_loop")
+		loop, err := Bind1[int64, int64](fnOf(b, p, "cb_loop"))
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := store(fn); err != nil {
+		if _, err := store(context.Background(), fn); err != nil {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
 		b.ResetTimer()
-		if got, err := loop(int64(b.N)); err != nil || got != want(b.N) {
+		if got, err := loop(context.Background(), int64(b.N)); err != nil || got != want(b.N) {
 			b.Fatal(got, err)
 		}
 	}
@@ -97,17 +98,17 @@ func BenchmarkCallbackInterleaved(b *testing.B) {
 	// Two instances of cb_store (separate data): one calls the Callback,
 	// one the //export function, from its loop inside a protected call.
 	l := newLoader(b, Options{})
-	pluginLoop := func(fn uintptr) func(int64) (int64, error) {
+	pluginLoop := func(fn uintptr) func(context.Context, int64) (int64, error) {
 		p := load(b, l, "cb_store")
-		store, err := BindVoid1[uintptr](p, "cb_store")
+		store, err := Bind1[uintptr, Void](fnOf(b, p, "cb_store"))
 		if err != nil {
 			b.Fatal(err)
 		}
-		loop, err := Bind1[int64, int64](p, "cb_loop")
+		loop, err := Bind1[int64, int64](fnOf(b, p, "cb_loop"))
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := store(fn); err != nil {
+		if _, err := store(context.Background(), fn); err != nil {
 			b.Fatal(err)
 		}
 		return loop
@@ -124,9 +125,9 @@ func BenchmarkCallbackInterleaved(b *testing.B) {
 		t2 := time.Now()
 		baseline.LoopExportHandle(add, block)
 		t3 := time.Now()
-		loopCB(block)
+		loopCB(context.Background(), block)
 		t4 := time.Now()
-		loopExp(block)
+		loopExp(context.Background(), block)
 		t5 := time.Now()
 		baseline.LoopExportRecover(block)
 		t6 := time.Now()
@@ -167,7 +168,7 @@ func BenchmarkCallbackInterleaved(b *testing.B) {
 func BenchmarkCallbackStruct(b *testing.B) {
 	l := newLoader(b, Options{})
 	p := load(b, l, "cb_struct")
-	loop, err := Bind2[uintptr, int64, int64](p, "loop_big")
+	loop, err := Bind2[uintptr, int64, int64](fnOf(b, p, "loop_big"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -189,7 +190,7 @@ func BenchmarkCallbackStruct(b *testing.B) {
 	}{{"c", cf.Addr()}, {"typed", cb.Ptr()}} {
 		b.Run("form="+form.name, func(b *testing.B) {
 			b.ReportAllocs()
-			if _, err := loop(form.fn, int64(b.N)); err != nil {
+			if _, err := loop(context.Background(), form.fn, int64(b.N)); err != nil {
 				b.Fatal(err)
 			}
 		})

@@ -50,22 +50,28 @@ func ExampleNewCallback() {
 // Pass a Go byte slice to a C function for the duration of the call: the
 // crc32 of the system's libz, loaded by runplug.
 func ExamplePinSlice() {
+	ctx := context.Background()
 	l := loader.New(loader.Options{})
-	defer l.Close(context.Background())
-	p, err := l.Load(context.Background(), "/lib/x86_64-linux-gnu/libz.so.1")
+	defer l.Close(ctx)
+	p, err := l.Load(ctx, "/lib/x86_64-linux-gnu/libz.so.1")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	// uLong crc32(uLong crc, const Bytef *buf, uInt len)
-	crc32, err := loader.Bind3[uint64, unsafe.Pointer, uint32, uint64](p, "crc32")
+	f, err := p.Func("crc32")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	crc32, err := loader.Bind3[uint64, unsafe.Pointer, uint32, uint64](f)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	data := []byte("hello, runplug")
 	var pins loader.Pins
-	sum, err := crc32(0, loader.PinSlice(&pins, data), uint32(len(data)))
+	sum, err := crc32(ctx, 0, loader.PinSlice(&pins, data), uint32(len(data)))
 	pins.Unpin() // the call returned: libz keeps no pointer to data
 	fmt.Printf("%08x %v\n", sum, err)
 	// Output: 1a5c9733 <nil>
@@ -74,16 +80,20 @@ func ExamplePinSlice() {
 // Receive a handle through an out-parameter (sqlite3 **ppDb) in a cell of
 // C memory, and read C strings the library returns.
 func ExampleNewCell() {
+	ctx := context.Background()
 	l := loader.New(loader.Options{})
-	defer l.Close(context.Background())
-	p, err := l.Load(context.Background(), "/lib/x86_64-linux-gnu/libsqlite3.so.0")
+	defer l.Close(ctx)
+	p, err := l.Load(ctx, "/lib/x86_64-linux-gnu/libsqlite3.so.0")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	open, _ := loader.Bind2[string, unsafe.Pointer, int32](p, "sqlite3_open") // int sqlite3_open(const char *, sqlite3 **)
-	errmsg, _ := loader.Bind1[uintptr, uintptr](p, "sqlite3_errmsg")          // const char *sqlite3_errmsg(sqlite3 *)
-	closeDB, _ := loader.Bind1[uintptr, int32](p, "sqlite3_close")
+	f, _ := p.Func("sqlite3_open")
+	open, _ := loader.Bind2[string, unsafe.Pointer, int32](f) // int sqlite3_open(const char *, sqlite3 **)
+	f, _ = p.Func("sqlite3_errmsg")
+	errmsg, _ := loader.Bind1[uintptr, uintptr](f) // const char *sqlite3_errmsg(sqlite3 *)
+	f, _ = p.Func("sqlite3_close")
+	closeDB, _ := loader.Bind1[uintptr, int32](f)
 
 	db, err := loader.NewCell[uintptr]()
 	if err != nil {
@@ -91,13 +101,13 @@ func ExampleNewCell() {
 		return
 	}
 	defer db.Free()
-	rc, err := open(":memory:", db.Ptr())
+	rc, err := open(ctx, ":memory:", db.Ptr())
 	fmt.Println("open:", rc, err, db.Get() != 0)
 
-	msg, _ := errmsg(db.Get())
+	msg, _ := errmsg(ctx, db.Get())
 	s, err := loader.GoString(msg)
 	fmt.Printf("errmsg: %q %v\n", s, err)
-	rc, err = closeDB(db.Get())
+	rc, err = closeDB(ctx, db.Get())
 	fmt.Println("close:", rc, err)
 	// Output:
 	// open: 0 <nil> true
@@ -129,8 +139,8 @@ func ExampleCString() {
 // of log_value("%d: %g", 3, 2.5) would set.
 func ExampleVarArgs() {
 	cb, err := loader.NewCallback(func(format string, va *loader.VarArgs) int32 {
-		n := va.Int32()   // an int (char and short are promoted to it)
-		x := va.Float64() // a double (float is promoted to it)
+		n := int32(va.Int64()) // an int (char and short are promoted to it)
+		x := va.Float64()      // a double (float is promoted to it)
 		fmt.Println(format, "->", n, x)
 		return n
 	})

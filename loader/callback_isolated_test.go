@@ -57,37 +57,38 @@ func TestCallbackIsolated(t *testing.T) {
 	}
 	run := func(p, ffi *loader.Plugin) result {
 		var r result
-		callPtr, err1 := loader.Bind3[uintptr, int64, int64, int64](p, "cb_call")
-		store, err2 := loader.BindVoid1[uintptr](p, "cb_store")
-		stored, err3 := loader.Bind2[int64, int64, int64](p, "cb_call_stored")
-		start, err4 := loader.Bind1[int64, uint64](p, "cb_thread_start")
-		join, err5 := loader.Bind1[uint64, int64](p, "cb_thread_join")
-		callMixed, err6 := loader.Bind1[uintptr, float64](p, "cb_call_mixed")
-		via, err7 := loader.Bind9[isoS24, int64, int64, int64, int64, int64, int64, int64, uintptr, isoS24](ffi, "s24_via")
+		callPtr, err1 := loader.Bind3[uintptr, int64, int64, int64](fnOf(t, p, "cb_call"))
+		store, err2 := loader.Bind1[uintptr, loader.Void](fnOf(t, p, "cb_store"))
+		stored, err3 := loader.Bind2[int64, int64, int64](fnOf(t, p, "cb_call_stored"))
+		start, err4 := loader.Bind1[int64, uint64](fnOf(t, p, "cb_thread_start"))
+		join, err5 := loader.Bind1[uint64, int64](fnOf(t, p, "cb_thread_join"))
+		callMixed, err6 := loader.Bind1[uintptr, float64](fnOf(t, p, "cb_call_mixed"))
+		var via func(context.Context, isoS24, int64, int64, int64, int64, int64, int64, int64, uintptr) (isoS24, error)
+		err7 := loader.Bind(fnOf(t, ffi, "s24_via"), &via)
 		if err := errors.Join(err1, err2, err3, err4, err5, err6, err7); err != nil {
 			t.Fatal(err)
 		}
 		var err error
-		if r.call, err = callPtr(mul.Ptr(), 7, 3); err != nil {
+		if r.call, err = callPtr(context.Background(), mul.Ptr(), 7, 3); err != nil {
 			t.Fatalf("isolated %v: cb_call: %v", p.Isolated(), err)
 		}
-		if err := store(mul.Ptr()); err != nil {
+		if _, err := store(context.Background(), mul.Ptr()); err != nil {
 			t.Fatal(err)
 		}
-		if r.stored, err = stored(4, 2); err != nil {
+		if r.stored, err = stored(context.Background(), 4, 2); err != nil {
 			t.Fatalf("isolated %v: cb_call_stored: %v", p.Isolated(), err)
 		}
-		h, err := start(50)
+		h, err := start(context.Background(), 50)
 		if err != nil || h == 0 {
 			t.Fatalf("isolated %v: cb_thread_start: %#x, %v", p.Isolated(), h, err)
 		}
-		if r.thread, err = join(h); err != nil {
+		if r.thread, err = join(context.Background(), h); err != nil {
 			t.Fatalf("isolated %v: cb_thread_join: %v", p.Isolated(), err)
 		}
-		if r.mixed, err = callMixed(mixed.Ptr()); err != nil {
+		if r.mixed, err = callMixed(context.Background(), mixed.Ptr()); err != nil {
 			t.Fatalf("isolated %v: cb_call_mixed: %v", p.Isolated(), err)
 		}
-		if r.via, err = via(isoS24{5, 6, 7}, 1, 2, 3, 4, 5, 6, 7, neg.Ptr()); err != nil {
+		if r.via, err = via(context.Background(), isoS24{5, 6, 7}, 1, 2, 3, 4, 5, 6, 7, neg.Ptr()); err != nil {
 			t.Fatalf("isolated %v: s24_via: %v", p.Isolated(), err)
 		}
 		return r
@@ -103,17 +104,17 @@ func TestCallbackIsolated(t *testing.T) {
 }
 
 // TestCallbackIsolatedPanics is TestCallbackPanics on both sides: a panic
-// nested in a call ends that call with the *sandbox.HostPanicError of the
+// nested in a call ends that call with the *loader.HostPanicError of the
 // host's Go function; on a plugin thread the plugin gets 0 and the
 // Callback's panic handler gets the panic; after Release both report
 // ErrCallbackFreed.
 func TestCallbackIsolatedPanics(t *testing.T) {
 	in, iso := both(t, "cb_store", loader.Options{KeepAfterFault: true})
 	for _, p := range []*loader.Plugin{in, iso} {
-		store, _ := loader.BindVoid1[uintptr](p, "cb_store")
-		callStored, _ := loader.Bind2[int64, int64, int64](p, "cb_call_stored")
-		start, _ := loader.Bind1[int64, uint64](p, "cb_thread_start")
-		join, _ := loader.Bind1[uint64, int64](p, "cb_thread_join")
+		store, _ := loader.Bind1[uintptr, loader.Void](fnOf(t, p, "cb_store"))
+		callStored, _ := loader.Bind2[int64, int64, int64](fnOf(t, p, "cb_call_stored"))
+		start, _ := loader.Bind1[int64, uint64](fnOf(t, p, "cb_thread_start"))
+		join, _ := loader.Bind1[uint64, int64](fnOf(t, p, "cb_thread_join"))
 		if store == nil || callStored == nil || start == nil || join == nil {
 			t.Fatal("bind failed")
 		}
@@ -127,28 +128,28 @@ func TestCallbackIsolatedPanics(t *testing.T) {
 			t.Fatal(err)
 		}
 		var mu sync.Mutex
-		var seen []*pcall.HostPanicError
-		cb.SetPanicHandler(func(e *pcall.HostPanicError) {
+		var seen []*loader.HostPanicError
+		cb.SetPanicHandler(func(e *loader.HostPanicError) {
 			mu.Lock()
 			seen = append(seen, e)
 			mu.Unlock()
 		})
-		if err := store(cb.Ptr()); err != nil {
+		if _, err := store(context.Background(), cb.Ptr()); err != nil {
 			t.Fatal(err)
 		}
-		_, err = callStored(1, 0)
-		var hp *pcall.HostPanicError
+		_, err = callStored(context.Background(), 1, 0)
+		var hp *loader.HostPanicError
 		if !errors.As(err, &hp) || hp.Value != "one is not allowed" || !strings.Contains(hp.Func, "TestCallbackIsolatedPanics") {
 			t.Fatalf("isolated %v: cb_call_stored(1) = %v, want a HostPanicError naming the Go function", p.Isolated(), err)
 		}
-		if r, err := callStored(0, 0); err != nil || r != 100 {
+		if r, err := callStored(context.Background(), 0, 0); err != nil || r != 100 {
 			t.Fatalf("isolated %v: after the panic: %d, %v", p.Isolated(), r, err)
 		}
-		h, err := start(3)
+		h, err := start(context.Background(), 3)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sum, err := join(h); err != nil || sum != 200 {
+		if sum, err := join(context.Background(), h); err != nil || sum != 200 {
 			t.Fatalf("isolated %v: plugin thread summed %d, %v; want 200", p.Isolated(), sum, err)
 		}
 		mu.Lock()
@@ -157,11 +158,11 @@ func TestCallbackIsolatedPanics(t *testing.T) {
 		}
 		mu.Unlock()
 		cb.Release()
-		if _, err := callStored(0, 0); !errors.Is(err, pcall.ErrCallbackFreed) {
+		if _, err := callStored(context.Background(), 0, 0); !errors.Is(err, pcall.ErrCallbackFreed) {
 			t.Fatalf("isolated %v: call through a released callback: %v, want ErrCallbackFreed", p.Isolated(), err)
 		}
-		h, _ = start(2)
-		if sum, err := join(h); err != nil || sum != 0 {
+		h, _ = start(context.Background(), 2)
+		if sum, err := join(context.Background(), h); err != nil || sum != 0 {
 			t.Fatalf("isolated %v: plugin thread through a released callback: %d, %v; want 0", p.Isolated(), sum, err)
 		}
 		mu.Lock()
@@ -173,7 +174,7 @@ func TestCallbackIsolatedPanics(t *testing.T) {
 }
 
 // TestCloseFromHostCall: a callback that closes (or restarts) the plugin
-// whose call is running it gets an error wrapping sandbox.ErrCloseInCall,
+// whose call is running it gets an error wrapping pcall.ErrCloseInCall,
 // in process and isolated, instead of waiting for that call forever; the
 // plugin stays open, and closes once the call has returned.
 func TestCloseFromHostCall(t *testing.T) {
@@ -190,11 +191,11 @@ func TestCloseFromHostCall(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		callPtr, err := loader.Bind3[uintptr, int64, int64, int64](p, "cb_call")
+		callPtr, err := loader.Bind3[uintptr, int64, int64, int64](fnOf(t, p, "cb_call"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r, err := callPtr(cb.Ptr(), 2, 3); err != nil || r != 5 {
+		if r, err := callPtr(context.Background(), cb.Ptr(), 2, 3); err != nil || r != 5 {
 			t.Fatalf("isolated %v: cb_call = %d, %v", p.Isolated(), r, err)
 		}
 		if !errors.Is(closeErr, pcall.ErrCloseInCall) {
@@ -253,47 +254,47 @@ func TestCallbackStructsIsolated(t *testing.T) {
 		return func(p *loader.Plugin, caller string, fn uintptr, seed int64) (any, error) {
 			switch res.(type) {
 			case isoII:
-				f, err := loader.Bind2[uintptr, int64, isoII](p, caller)
+				f, err := loader.Bind2[uintptr, int64, isoII](fnOf(t, p, caller))
 				if err != nil {
 					return nil, err
 				}
-				return f(fn, seed)
+				return f(context.Background(), fn, seed)
 			case isoDD:
-				f, err := loader.Bind2[uintptr, int64, isoDD](p, caller)
+				f, err := loader.Bind2[uintptr, int64, isoDD](fnOf(t, p, caller))
 				if err != nil {
 					return nil, err
 				}
-				return f(fn, seed)
+				return f(context.Background(), fn, seed)
 			case isoMix:
-				f, err := loader.Bind2[uintptr, int64, isoMix](p, caller)
+				f, err := loader.Bind2[uintptr, int64, isoMix](fnOf(t, p, caller))
 				if err != nil {
 					return nil, err
 				}
-				return f(fn, seed)
+				return f(context.Background(), fn, seed)
 			case isoBig:
-				f, err := loader.Bind2[uintptr, int64, isoBig](p, caller)
+				f, err := loader.Bind2[uintptr, int64, isoBig](fnOf(t, p, caller))
 				if err != nil {
 					return nil, err
 				}
-				return f(fn, seed)
+				return f(context.Background(), fn, seed)
 			case isoFF:
-				f, err := loader.Bind2[uintptr, int64, isoFF](p, caller)
+				f, err := loader.Bind2[uintptr, int64, isoFF](fnOf(t, p, caller))
 				if err != nil {
 					return nil, err
 				}
-				return f(fn, seed)
+				return f(context.Background(), fn, seed)
 			case float64:
-				f, err := loader.Bind2[uintptr, int64, float64](p, caller)
+				f, err := loader.Bind2[uintptr, int64, float64](fnOf(t, p, caller))
 				if err != nil {
 					return nil, err
 				}
-				return f(fn, seed)
+				return f(context.Background(), fn, seed)
 			default:
-				f, err := loader.Bind2[uintptr, int64, int64](p, caller)
+				f, err := loader.Bind2[uintptr, int64, int64](fnOf(t, p, caller))
 				if err != nil {
 					return nil, err
 				}
-				return f(fn, seed)
+				return f(context.Background(), fn, seed)
 			}
 		}
 	}
@@ -363,7 +364,7 @@ func TestCallbackStructsIsolated(t *testing.T) {
 
 // TestCallbackStructIsolatedRefusals: a panic in an isolated plugin's
 // general-form callback ends the call with the host function's
-// *sandbox.HostPanicError; a host function of the general form, which an
+// *loader.HostPanicError; a host function of the general form, which an
 // isolated plugin cannot call, fails that call; a general-form callback
 // with a string argument is refused when passed (ErrUnsupported).
 func TestCallbackStructIsolatedRefusals(t *testing.T) {
@@ -371,7 +372,7 @@ func TestCallbackStructIsolatedRefusals(t *testing.T) {
 		testenv.Skipf(t, "no native calls in this build")
 	}
 	_, iso := both(t, "cb_struct", loader.Options{KeepAfterFault: true})
-	call, err := loader.Bind2[uintptr, int64, isoBig](iso, "call_big")
+	call, err := loader.Bind2[uintptr, int64, isoBig](fnOf(t, iso, "call_big"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,8 +383,8 @@ func TestCallbackStructIsolatedRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cb.Release()
-	_, err = call(cb.Ptr(), 3)
-	var hp *pcall.HostPanicError
+	_, err = call(context.Background(), cb.Ptr(), 3)
+	var hp *loader.HostPanicError
 	if !errors.As(err, &hp) || hp.Value != "struct callback" || !strings.Contains(hp.Func, "TestCallbackStructIsolatedRefusals") {
 		t.Fatalf("call_big with a panicking callback: %v, want the Go function's HostPanicError", err)
 	}
@@ -392,7 +393,7 @@ func TestCallbackStructIsolatedRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer strCB.Release()
-	if _, err := call(strCB.Ptr(), 3); !errors.Is(err, loader.ErrUnsupported) || !strings.Contains(err.Error(), "cannot be passed to an isolated plugin") {
+	if _, err := call(context.Background(), strCB.Ptr(), 3); !errors.Is(err, loader.ErrUnsupported) || !strings.Contains(err.Error(), "cannot be passed to an isolated plugin") {
 		t.Fatalf("a general-form callback with a string: %v, want ErrUnsupported: cannot be passed to an isolated plugin", err)
 	}
 
@@ -420,11 +421,11 @@ func TestHostFuncStructsIsolated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	viaHost, err := loader.Bind1[int64, isoBig](p, "call_host_big")
+	viaHost, err := loader.Bind1[int64, isoBig](fnOf(t, p, "call_host_big"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	callBig, err := loader.Bind2[uintptr, int64, isoBig](p, "call_big")
+	callBig, err := loader.Bind2[uintptr, int64, isoBig](fnOf(t, p, "call_big"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,11 +434,11 @@ func TestHostFuncStructsIsolated(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, seed := range []int64{2, -99, 5} {
-		c, err := callBig(cbBig.Addr(), seed)
+		c, err := callBig(context.Background(), cbBig.Addr(), seed)
 		if err != nil {
 			t.Fatal(err)
 		}
-		g, err := viaHost(seed)
+		g, err := viaHost(context.Background(), seed)
 		if err != nil || g != c || c == (isoBig{}) {
 			t.Errorf("seed %d: C callee %+v, host function %+v (%v)", seed, c, g, err)
 		}
@@ -463,7 +464,7 @@ func TestCallSigCallbackValue(t *testing.T) {
 			t.Fatal(err)
 		}
 		var r int64
-		if err := f.CallSig(nil, &r, cb, 4, 2); err != nil || r != 42 {
+		if err := f.CallSig(context.Background(), &r, cb, 4, 2); err != nil || r != 42 {
 			t.Fatalf("isolated %v: cb_call(cb, 4, 2) = %d, %v", p.Isolated(), r, err)
 		}
 	}
@@ -471,7 +472,7 @@ func TestCallSigCallbackValue(t *testing.T) {
 	for _, p := range []*loader.Plugin{in, iso} {
 		f, _ := p.FuncSig("cb_call", sig)
 		var r int64
-		if err := f.CallSig(nil, &r, cb, 4, 2); !errors.Is(err, pcall.ErrCallbackFreed) {
+		if err := f.CallSig(context.Background(), &r, cb, 4, 2); !errors.Is(err, pcall.ErrCallbackFreed) {
 			t.Fatalf("isolated %v: a released *Callback: %v, want ErrCallbackFreed", p.Isolated(), err)
 		}
 	}
@@ -491,10 +492,10 @@ func TestCallbackIsolatedConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, _ := loader.BindVoid1[uintptr](p, "cb_store")
-	start, _ := loader.Bind1[int64, uint64](p, "cb_thread_start")
-	join, _ := loader.Bind1[uint64, int64](p, "cb_thread_join")
-	callPtr, _ := loader.Bind3[uintptr, int64, int64, int64](p, "cb_call")
+	store, _ := loader.Bind1[uintptr, loader.Void](fnOf(t, p, "cb_store"))
+	start, _ := loader.Bind1[int64, uint64](fnOf(t, p, "cb_thread_start"))
+	join, _ := loader.Bind1[uint64, int64](fnOf(t, p, "cb_thread_join"))
+	callPtr, _ := loader.Bind3[uintptr, int64, int64, int64](fnOf(t, p, "cb_call"))
 	if store == nil || start == nil || join == nil || callPtr == nil {
 		t.Fatal("bind failed")
 	}
@@ -510,7 +511,7 @@ func TestCallbackIsolatedConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cb.Release()
-	if err := store(cb.Ptr()); err != nil {
+	if _, err := store(context.Background(), cb.Ptr()); err != nil {
 		t.Fatal(err)
 	}
 	const threads, n = 3, 200
@@ -519,12 +520,12 @@ func TestCallbackIsolatedConcurrent(t *testing.T) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			h, err := start(n)
+			h, err := start(context.Background(), n)
 			if err != nil || h == 0 {
 				t.Errorf("start: %v", err)
 				return
 			}
-			if sum, err := join(h); err != nil || sum != int64(n*(n-1)/2+n) {
+			if sum, err := join(context.Background(), h); err != nil || sum != int64(n*(n-1)/2+n) {
 				t.Errorf("plugin thread sum %d, %v", sum, err)
 			}
 		}()
@@ -537,7 +538,7 @@ func TestCallbackIsolatedConcurrent(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				if r, err := callPtr(x.Ptr(), 2, 3); err != nil || r != 6*k {
+				if r, err := callPtr(context.Background(), x.Ptr(), 2, 3); err != nil || r != 6*k {
 					t.Errorf("churn callback %d = %d, %v", k, r, err)
 				}
 				x.Release()
@@ -568,10 +569,10 @@ func TestIsolatedCallbackLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		callPtr, _ := loader.Bind3[uintptr, int64, int64, int64](p, "cb_call")
-		store, _ := loader.BindVoid1[uintptr](p, "cb_store")
-		start, _ := loader.Bind1[int64, uint64](p, "cb_thread_start")
-		join, _ := loader.Bind1[uint64, int64](p, "cb_thread_join")
+		callPtr, _ := loader.Bind3[uintptr, int64, int64, int64](fnOf(t, p, "cb_call"))
+		store, _ := loader.Bind1[uintptr, loader.Void](fnOf(t, p, "cb_store"))
+		start, _ := loader.Bind1[int64, uint64](fnOf(t, p, "cb_thread_start"))
+		join, _ := loader.Bind1[uint64, int64](fnOf(t, p, "cb_thread_join"))
 		if callPtr == nil || store == nil || start == nil || join == nil {
 			t.Fatal("bind failed")
 		}
@@ -581,13 +582,13 @@ func TestIsolatedCallbackLifecycle(t *testing.T) {
 		}
 		defer cb.Release()
 		for round := 0; round < 2; round++ {
-			if r, err := callPtr(cb.Ptr(), 40, 2); err != nil || r != 42 {
+			if r, err := callPtr(context.Background(), cb.Ptr(), 40, 2); err != nil || r != 42 {
 				t.Fatalf("channels %d round %d: cb_call = %d, %v", channels, round, r, err)
 			}
-			if err := store(cb.Ptr()); err != nil {
+			if _, err := store(context.Background(), cb.Ptr()); err != nil {
 				t.Fatal(err)
 			}
-			h, err := start(10)
+			h, err := start(context.Background(), 10)
 			if err != nil || h == 0 {
 				t.Fatalf("cb_thread_start: %#x, %v", h, err)
 			}
@@ -595,7 +596,7 @@ func TestIsolatedCallbackLifecycle(t *testing.T) {
 			// thread's calls wait for the host's next call (join) and
 			// are served on its channel.
 			want := int64(10*9/2 + 10)
-			if sum, err := join(h); err != nil || sum != want {
+			if sum, err := join(context.Background(), h); err != nil || sum != want {
 				t.Fatalf("channels %d round %d: plugin thread summed %d, %v; want %d", channels, round, sum, err, want)
 			}
 			if err := p.Restart(context.Background()); err != nil {
@@ -622,7 +623,7 @@ func TestIsolatedCallbackLifecycle(t *testing.T) {
 	defer cancel()
 	var r int64
 	err = f.CallSig(ctx, &r, 1, 2, 3, 4, 5, 6, 7)
-	if !errors.Is(err, pcall.ErrDeadline) {
+	if !errors.Is(err, loader.ErrDeadline) {
 		t.Fatalf("spin_stack with a deadline: %v, want ErrDeadline", err)
 	}
 }
@@ -662,12 +663,12 @@ func TestHostFuncFromPluginThreadIsolated(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := loader.Bind2[int64, int64, int64](p, "call_add_thread")
+		f, err := loader.Bind2[int64, int64, int64](fnOf(t, p, "call_add_thread"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i := int64(0); i < 20; i++ {
-			if r, err := f(i, 7); err != nil || r != i*100+7 {
+			if r, err := f(context.Background(), i, 7); err != nil || r != i*100+7 {
 				t.Fatalf("isolated %v: call_add_thread(%d, 7) = %d, %v", isolated, i, r, err)
 			}
 		}

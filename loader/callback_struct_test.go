@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -41,7 +42,7 @@ func cbFSum(q cbDD, m cbMix, y float64) float64 {
 // and with a Go callback's, and returns both results.
 func callStruct[R any](t *testing.T, p *Plugin, caller, callee string, fn any, seed int64) (c, g R) {
 	t.Helper()
-	call, err := Bind2[uintptr, int64, R](p, caller)
+	call, err := Bind2[uintptr, int64, R](fnOf(t, p, caller))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,10 +55,10 @@ func callStruct[R any](t *testing.T, p *Plugin, caller, callee string, fn any, s
 		t.Fatal(err)
 	}
 	defer cb.Release()
-	if c, err = call(cf.Addr(), seed); err != nil {
+	if c, err = call(context.Background(), cf.Addr(), seed); err != nil {
 		t.Fatalf("%s(%s): %v", caller, callee, err)
 	}
-	if g, err = call(cb.Ptr(), seed); err != nil {
+	if g, err = call(context.Background(), cb.Ptr(), seed); err != nil {
 		t.Fatalf("%s(Go callback): %v", caller, err)
 	}
 	return c, g
@@ -149,11 +150,11 @@ func TestCallbackStructs(t *testing.T) {
 
 // TestCallbackStructPanic: a panic in a callback of the general form (a
 // MEMORY-class result, stack arguments) ends the plugin call that reached
-// it with a *sandbox.HostPanicError, as in the register forms.
+// it with a *pcall.HostPanicError, as in the register forms.
 func TestCallbackStructPanic(t *testing.T) {
 	l := newLoader(t, Options{})
 	p := load(t, l, "cb_struct")
-	call, err := Bind2[uintptr, int64, cbBig](p, "call_big")
+	call, err := Bind2[uintptr, int64, cbBig](fnOf(t, p, "call_big"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +165,7 @@ func TestCallbackStructPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cb.Release()
-	_, err = call(cb.Ptr(), 3)
+	_, err = call(context.Background(), cb.Ptr(), 3)
 	var hp *pcall.HostPanicError
 	if !errors.As(err, &hp) || hp.Value != "struct callback" {
 		t.Fatalf("call_big with a panicking callback: %v, want a HostPanicError", err)
@@ -207,13 +208,13 @@ func TestHostFuncStructs(t *testing.T) {
 	}
 	defer release()
 	p := load(t, l, "cb_struct")
-	viaHost, err := Bind1[int64, cbBig](p, "call_host_big")
+	viaHost, err := Bind1[int64, cbBig](fnOf(t, p, "call_host_big"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, seed := range []int64{2, -99} {
 		c, _ := callStruct[cbBig](t, p, "call_big", "cb_big", func(cbII, cbDD, cbMix, cbBig, int64, float64) cbBig { return cbBig{} }, seed)
-		g, err := viaHost(seed)
+		g, err := viaHost(context.Background(), seed)
 		if err != nil || g != c || c == (cbBig{}) {
 			t.Errorf("seed %d: C callee %+v, host function %+v (%v)", seed, c, g, err)
 		}
@@ -226,7 +227,7 @@ func TestHostFuncStructs(t *testing.T) {
 func TestCallbackStructConcurrent(t *testing.T) {
 	l := newLoader(t, Options{})
 	p := load(t, l, "cb_struct")
-	call, err := Bind2[uintptr, int64, cbII](p, "call_ii")
+	call, err := Bind2[uintptr, int64, cbII](fnOf(t, p, "call_ii"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,8 +251,8 @@ func TestCallbackStructConcurrent(t *testing.T) {
 			defer wg.Done()
 			for i := int64(0); i < 200; i++ {
 				seed := w*1000 + i
-				c, err1 := call(cf.Addr(), seed)
-				g, err2 := call(cb.Ptr(), seed)
+				c, err1 := call(context.Background(), cf.Addr(), seed)
+				g, err2 := call(context.Background(), cb.Ptr(), seed)
 				if err1 != nil || err2 != nil || c != g {
 					errs <- fmt.Sprintf("seed %d: C %+v (%v), Go %+v (%v)", seed, c, err1, g, err2)
 					return
@@ -274,7 +275,7 @@ func TestCallbackStructConcurrent(t *testing.T) {
 func TestCallbackStructPanicOnPluginThread(t *testing.T) {
 	l := newLoader(t, Options{})
 	p := load(t, l, "cb_struct")
-	call, err := Bind2[uintptr, int64, cbBig](p, "call_big_thread")
+	call, err := Bind2[uintptr, int64, cbBig](fnOf(t, p, "call_big_thread"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,15 +288,15 @@ func TestCallbackStructPanicOnPluginThread(t *testing.T) {
 	defer cb.Release()
 	got := make(chan *pcall.HostPanicError, 1)
 	cb.SetPanicHandler(func(e *pcall.HostPanicError) { got <- e })
-	if _, err := call(cb.Ptr(), 5); err != nil {
+	if _, err := call(context.Background(), cb.Ptr(), 5); err != nil {
 		t.Fatalf("call_big_thread: %v", err)
 	}
 	<-got
-	rax, err := Bind2[uintptr, int64, int64](p, "call_big_rax_thread")
+	rax, err := Bind2[uintptr, int64, int64](fnOf(t, p, "call_big_rax_thread"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, err := rax(cb.Ptr(), 5); err != nil || d != 0 {
+	if d, err := rax(context.Background(), cb.Ptr(), 5); err != nil || d != 0 {
 		t.Errorf("panicking callback: rax - buffer = %d (%v), want 0", d, err)
 	}
 	select {

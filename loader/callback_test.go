@@ -3,6 +3,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -105,19 +106,19 @@ func TestCallbackQsortBsearch(t *testing.T) {
 func TestCallbackStoredByPlugin(t *testing.T) {
 	l := newLoader(t, Options{})
 	p := load(t, l, "cb_store")
-	store, err := BindVoid1[uintptr](p, "cb_store")
+	store, err := Bind1[uintptr, Void](fnOf(t, p, "cb_store"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	callStored, err := Bind2[int64, int64, int64](p, "cb_call_stored")
+	callStored, err := Bind2[int64, int64, int64](fnOf(t, p, "cb_call_stored"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	start, err := Bind1[int64, uint64](p, "cb_thread_start")
+	start, err := Bind1[int64, uint64](fnOf(t, p, "cb_thread_start"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	join, err := Bind1[uint64, int64](p, "cb_thread_join")
+	join, err := Bind1[uint64, int64](fnOf(t, p, "cb_thread_join"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,19 +130,19 @@ func TestCallbackStoredByPlugin(t *testing.T) {
 		mu.Unlock()
 		return a*10 + b
 	})
-	if err := store(cb.Ptr()); err != nil {
+	if _, err := store(context.Background(), cb.Ptr()); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := callStored(4, 2); err != nil || r != 42 {
+	if r, err := callStored(context.Background(), 4, 2); err != nil || r != 42 {
 		t.Fatalf("cb_call_stored(4, 2) = %d, %v", r, err)
 	}
 	const n = 1000
 	for round := 0; round < 3; round++ {
-		h, err := start(n)
+		h, err := start(context.Background(), n)
 		if err != nil || h == 0 {
 			t.Fatalf("cb_thread_start = %#x, %v", h, err)
 		}
-		sum, err := join(h)
+		sum, err := join(context.Background(), h)
 		if want := int64(10*n*(n-1)/2 + n); err != nil || sum != want {
 			t.Fatalf("plugin thread summed %d, %v; want %d", sum, err, want)
 		}
@@ -160,10 +161,10 @@ func TestCallbackStoredByPlugin(t *testing.T) {
 func TestCallbackPanics(t *testing.T) {
 	l := newLoader(t, Options{KeepAfterFault: true})
 	p := load(t, l, "cb_store")
-	store, _ := BindVoid1[uintptr](p, "cb_store")
-	callStored, _ := Bind2[int64, int64, int64](p, "cb_call_stored")
-	start, _ := Bind1[int64, uint64](p, "cb_thread_start")
-	join, _ := Bind1[uint64, int64](p, "cb_thread_join")
+	store, _ := Bind1[uintptr, Void](fnOf(t, p, "cb_store"))
+	callStored, _ := Bind2[int64, int64, int64](fnOf(t, p, "cb_call_stored"))
+	start, _ := Bind1[int64, uint64](fnOf(t, p, "cb_thread_start"))
+	join, _ := Bind1[uint64, int64](fnOf(t, p, "cb_thread_join"))
 	if store == nil || callStored == nil || start == nil || join == nil {
 		t.Fatal("bind failed")
 	}
@@ -183,17 +184,17 @@ func TestCallbackPanics(t *testing.T) {
 		seen = append(seen, e)
 		mu.Unlock()
 	})
-	if err := store(cb.Ptr()); err != nil {
+	if _, err := store(context.Background(), cb.Ptr()); err != nil {
 		t.Fatal(err)
 	}
 
 	// Inside a protected call.
-	_, err = callStored(1, 0)
+	_, err = callStored(context.Background(), 1, 0)
 	var hp *pcall.HostPanicError
 	if !errors.As(err, &hp) || hp.Value != "one is not allowed" || !strings.Contains(hp.Func, "TestCallbackPanics") {
 		t.Fatalf("cb_call_stored(1) = %v, want a HostPanicError naming the Go function", err)
 	}
-	if r, err := callStored(0, 0); err != nil || r != 100 {
+	if r, err := callStored(context.Background(), 0, 0); err != nil || r != 100 {
 		t.Fatalf("after the panic: %d, %v", r, err)
 	}
 	if len(seen) != 0 || cb.Err() != nil {
@@ -201,11 +202,11 @@ func TestCallbackPanics(t *testing.T) {
 	}
 
 	// On the plugin's thread: f(0) = 100, f(1) panics (0), f(2) = 100.
-	h, err := start(3)
+	h, err := start(context.Background(), 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum, err := join(h); err != nil || sum != 200 {
+	if sum, err := join(context.Background(), h); err != nil || sum != 200 {
 		t.Fatalf("plugin thread summed %d, %v; want 200", sum, err)
 	}
 	if len(seen) != 1 || seen[0].Value != "one is not allowed" || cb.Err() != error(seen[0]) {
@@ -215,11 +216,11 @@ func TestCallbackPanics(t *testing.T) {
 	// Released: a defined error on both paths.
 	cb.Release()
 	cb.Release()
-	if _, err := callStored(0, 0); !errors.Is(err, pcall.ErrCallbackFreed) {
+	if _, err := callStored(context.Background(), 0, 0); !errors.Is(err, pcall.ErrCallbackFreed) {
 		t.Fatalf("call through a released callback: %v, want ErrCallbackFreed", err)
 	}
-	h, _ = start(2)
-	if sum, err := join(h); err != nil || sum != 0 {
+	h, _ = start(context.Background(), 2)
+	if sum, err := join(context.Background(), h); err != nil || sum != 0 {
 		t.Fatalf("plugin thread through a released callback: %d, %v; want 0", sum, err)
 	}
 	if len(seen) != 3 || !errors.Is(seen[2], pcall.ErrCallbackFreed) {
@@ -232,7 +233,7 @@ func TestCallbackPanics(t *testing.T) {
 func TestCallbackManyLive(t *testing.T) {
 	l := newLoader(t, Options{})
 	p := load(t, l, "cb_store")
-	callPtr, err := Bind3[uintptr, int64, int64, int64](p, "cb_call")
+	callPtr, err := Bind3[uintptr, int64, int64, int64](fnOf(t, p, "cb_call"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +253,7 @@ func TestCallbackManyLive(t *testing.T) {
 		cbs[i] = cb
 	}
 	for i, cb := range cbs {
-		if r, err := callPtr(cb.Ptr(), 1, 2); err != nil || r != int64(i)*1000+3 {
+		if r, err := callPtr(context.Background(), cb.Ptr(), 1, 2); err != nil || r != int64(i)*1000+3 {
 			t.Fatalf("callback %d = %d, %v", i, r, err)
 		}
 	}
@@ -294,10 +295,10 @@ func growStack(n int) int {
 func TestCallbackConcurrentThreads(t *testing.T) {
 	l := newLoader(t, Options{})
 	p := load(t, l, "cb_store")
-	store, _ := BindVoid1[uintptr](p, "cb_store")
-	start, _ := Bind1[int64, uint64](p, "cb_thread_start")
-	join, _ := Bind1[uint64, int64](p, "cb_thread_join")
-	callPtr, _ := Bind3[uintptr, int64, int64, int64](p, "cb_call")
+	store, _ := Bind1[uintptr, Void](fnOf(t, p, "cb_store"))
+	start, _ := Bind1[int64, uint64](fnOf(t, p, "cb_thread_start"))
+	join, _ := Bind1[uint64, int64](fnOf(t, p, "cb_thread_join"))
+	callPtr, _ := Bind3[uintptr, int64, int64, int64](fnOf(t, p, "cb_call"))
 	if store == nil || start == nil || join == nil || callPtr == nil {
 		t.Fatal("bind failed")
 	}
@@ -309,7 +310,7 @@ func TestCallbackConcurrentThreads(t *testing.T) {
 		mu.Unlock()
 		return a + b
 	})
-	if err := store(cb.Ptr()); err != nil {
+	if _, err := store(context.Background(), cb.Ptr()); err != nil {
 		t.Fatal(err)
 	}
 	const threads, n = 4, 500
@@ -318,12 +319,12 @@ func TestCallbackConcurrentThreads(t *testing.T) {
 		wg.Add(2)
 		go func() { // a plugin thread calling the stored callback
 			defer wg.Done()
-			h, err := start(n)
+			h, err := start(context.Background(), n)
 			if err != nil || h == 0 {
 				t.Errorf("start: %v", err)
 				return
 			}
-			if sum, err := join(h); err != nil || sum != int64(n*(n-1)/2+n) {
+			if sum, err := join(context.Background(), h); err != nil || sum != int64(n*(n-1)/2+n) {
 				t.Errorf("plugin thread sum %d, %v", sum, err)
 			}
 		}()
@@ -336,7 +337,7 @@ func TestCallbackConcurrentThreads(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				if r, err := callPtr(x.Ptr(), 2, 3); err != nil || r != 6*k {
+				if r, err := callPtr(context.Background(), x.Ptr(), 2, 3); err != nil || r != 6*k {
 					t.Errorf("churn callback %d = %d, %v", k, r, err)
 				}
 				x.Release()
@@ -354,15 +355,15 @@ func TestCallbackConcurrentThreads(t *testing.T) {
 func TestCallbackArgumentKinds(t *testing.T) {
 	l := newLoader(t, Options{})
 	p := load(t, l, "cb_store")
-	mixed, err := Bind1[uintptr, float64](p, "cb_call_mixed")
+	mixed, err := Bind1[uintptr, float64](fnOf(t, p, "cb_call_mixed"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	flt, err := Bind3[uintptr, float64, int64, float32](p, "cb_call_float")
+	flt, err := Bind3[uintptr, float64, int64, float32](fnOf(t, p, "cb_call_float"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	narrow, err := Bind2[uintptr, int8, int32](p, "cb_call_narrow")
+	narrow, err := Bind2[uintptr, int8, int32](fnOf(t, p, "cb_call_narrow"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,12 +372,12 @@ func TestCallbackArgumentKinds(t *testing.T) {
 		got = fmt.Sprintf("%v %v %v %v %v %v", a, x, s, f, u, big)
 		return float64(a) + x + float64(len(s)) + float64(f) + float64(u) + float64(big)
 	})
-	r, err := mixed(m.Ptr())
+	r, err := mixed(context.Background(), m.Ptr())
 	if want := -3 + 2.5 + 5 + 0.25 + 65535 + float64(int64(1)<<40); err != nil || r != want || got != "-3 2.5 mixed 0.25 65535 1099511627776" {
 		t.Errorf("mixed = %v, %v (saw %q); want %v", r, err, got, want)
 	}
 	f := newCallback(t, func(x float64, n int64, h float32) float32 { return float32(x)*float32(n) + h })
-	if r, err := flt(f.Ptr(), 1.5, 4); err != nil || r != 6.5 {
+	if r, err := flt(context.Background(), f.Ptr(), 1.5, 4); err != nil || r != 6.5 {
 		t.Errorf("float = %v, %v; want 6.5", r, err)
 	}
 	nw := newCallback(t, func(c int8, b bool) int16 {
@@ -386,7 +387,7 @@ func TestCallbackArgumentKinds(t *testing.T) {
 		return int16(c) * 200
 	})
 	for _, c := range []int8{-100, 7, 127} {
-		if r, err := narrow(nw.Ptr(), c); err != nil || r != int32(c)*200 {
+		if r, err := narrow(context.Background(), nw.Ptr(), c); err != nil || r != int32(c)*200 {
 			t.Errorf("narrow(%d) = %d, %v; want %d", c, r, err, int32(c)*200)
 		}
 	}

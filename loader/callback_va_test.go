@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -41,7 +42,7 @@ func TestCallbackVariadic(t *testing.T) {
 		})
 		t.Run("uint", func(t *testing.T) {
 			c, g := callStruct[uint32](t, p, "call_uint_va", "uint_va", func(a uint32, va *VarArgs) uint32 {
-				return a*3 + va.Uint32()
+				return a*3 + uint32(va.Uint64())
 			}, seed)
 			if c != g || c == 0 {
 				t.Errorf("seed %d: C callee %d, Go callback %d", seed, c, g)
@@ -63,7 +64,7 @@ func TestCallbackVariadic(t *testing.T) {
 				must(t, va.Struct(&s1))
 				must(t, va.Struct(&lg))
 				must(t, va.Struct(&s2))
-				ch, sh, f, str := va.Int32(), va.Int32(), va.Float64(), va.CString()
+				ch, sh, f, str := int32(va.Int64()), int32(va.Int64()), va.Float64(), va.CString()
 				must(t, va.Struct(&q))
 				return int64(n) + int64(s1.A)*3 + int64(s1.B)*5 + int64(lg.A)*7 + int64(lg.B)*11 + int64(lg.C)*13 +
 					int64(lg.D)*17 + int64(lg.E)*19 + int64(s2.A)*23 + int64(s2.B)*29 + int64(ch)*31 + int64(sh)*37 +
@@ -77,7 +78,7 @@ func TestCallbackVariadic(t *testing.T) {
 			c, g := callStruct[float64](t, p, "call_mix_va", "mix_va", func(n int32, va *VarArgs) float64 {
 				s := 0.0
 				for i := 0; i < int(n); i++ {
-					k, x := va.Int32(), va.Float64()
+					k, x := int32(va.Int64()), va.Float64()
 					s += float64(int(k)*(i+1)) + x*float64(i+2)
 				}
 				return s
@@ -104,14 +105,14 @@ func TestCallbackVariadic(t *testing.T) {
 func TestCallbackVariadicPanic(t *testing.T) {
 	l := newLoader(t, Options{KeepAfterFault: true})
 	p := load(t, l, "cb_va")
-	call, err := Bind2[uintptr, int64, int64](p, "call_struct_va")
+	call, err := Bind2[uintptr, int64, int64](fnOf(t, p, "call_struct_va"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var kept *VarArgs
 	cb, err := NewCallback(func(n int32, va *VarArgs) int64 {
 		if kept != nil {
-			return int64(kept.Int32()) // the previous call's reader: panics
+			return kept.Int64() // the previous call's reader: panics
 		}
 		kept = va
 		return int64(n)
@@ -120,10 +121,10 @@ func TestCallbackVariadicPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cb.Release()
-	if r, err := call(cb.Ptr(), 5); err != nil || r != 5 {
+	if r, err := call(context.Background(), cb.Ptr(), 5); err != nil || r != 5 {
 		t.Fatalf("first call: %d, %v", r, err)
 	}
-	_, err = call(cb.Ptr(), 6)
+	_, err = call(context.Background(), cb.Ptr(), 6)
 	var hp *pcall.HostPanicError
 	if !errors.As(err, &hp) || !strings.Contains(fmt.Sprint(hp.Value), "after its call returned") {
 		t.Fatalf("a kept VarArgs used later: %v, want a HostPanicError", err)
@@ -197,7 +198,7 @@ func TestVarArgsReader(t *testing.T) {
 			t.Error("a VarArgs used after its call did not panic")
 		}
 	}()
-	va.Int32()
+	va.Int64()
 }
 
 // TestVarArgsSignatures: *VarArgs is accepted last only; a Go variadic
@@ -242,7 +243,7 @@ func TestVarArgsSignatures(t *testing.T) {
 func BenchmarkCallbackVariadic(b *testing.B) {
 	l := newLoader(b, Options{})
 	p := load(b, l, "cb_va")
-	call, err := Bind2[uintptr, int64, uint32](p, "call_uint_va")
+	call, err := Bind2[uintptr, int64, uint32](fnOf(b, p, "call_uint_va"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -250,7 +251,7 @@ func BenchmarkCallbackVariadic(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cb, err := NewCallback(func(a uint32, va *VarArgs) uint32 { return a*3 + va.Uint32() })
+	cb, err := NewCallback(func(a uint32, va *VarArgs) uint32 { return a*3 + uint32(va.Uint64()) })
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -262,7 +263,7 @@ func BenchmarkCallbackVariadic(b *testing.B) {
 		b.Run("form="+form.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				if _, err := call(form.fn, int64(i)); err != nil {
+				if _, err := call(context.Background(), form.fn, int64(i)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -277,7 +278,7 @@ func TestVarArgsForms(t *testing.T) {
 	var seen string
 	fns := []any{
 		func(tag string, va *VarArgs) int32 {
-			a, x, b := va.Int32(), va.Float64(), va.Int64()
+			a, x, b := int32(va.Int64()), va.Float64(), va.Int64()
 			seen = fmt.Sprint(tag, a, x, b)
 			return a + int32(b)
 		},

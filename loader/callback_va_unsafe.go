@@ -28,7 +28,7 @@ import (
 // parameters followed by "...". For int printf_like(const char *fmt, ...):
 //
 //	cb, err := loader.NewCallback(func(format string, va *loader.VarArgs) int32 {
-//		n := va.Int32()   // an int (char and short are promoted to it)
+//		n := int32(va.Int64()) // an int (char and short are promoted to it)
 //		x := va.Float64() // a double (float is promoted to it)
 //		...
 //	})
@@ -88,18 +88,13 @@ func (v *VarArgs) word() uint64 {
 	return w
 }
 
-// Int32 returns the next argument as a C int (also what a char, short or
-// _Bool argument is promoted to).
-func (v *VarArgs) Int32() int32 { return int32(v.word()) }
-
-// Uint32 returns the next argument as a C unsigned int.
-func (v *VarArgs) Uint32() uint32 { return uint32(v.word()) }
-
-// Int64 returns the next argument as a C long or long long.
+// Int64 returns the next argument as a C long or long long; for a C int
+// (also what a char, short or _Bool argument is promoted to) convert it:
+// int32(va.Int64()).
 func (v *VarArgs) Int64() int64 { return int64(v.word()) }
 
 // Uint64 returns the next argument as a C unsigned long or unsigned long
-// long (or size_t).
+// long (or size_t); for a C unsigned int, uint32(va.Uint64()).
 func (v *VarArgs) Uint64() uint64 { return v.word() }
 
 // Pointer returns the next argument as a pointer (C memory: the Go

@@ -21,10 +21,36 @@ func TestNilContextPanics(t *testing.T) {
 	}
 	defer lv.Close(context.Background())
 	var nilCtx context.Context
+	add := fnOf(t, p, "add")
+	add2, err := Bind2[int64, int64, int64](add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addReflect func(context.Context, int64, int64) (int64, error)
+	if err := Bind(add, &addReflect); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := ParseSignature("int64_t add(int64_t, int64_t)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addSig, err := p.FuncSig("add", sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	liveAdd, err := lv.Func("add")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		do   func()
 	}{
+		{"Func.Call", func() { add.Call(nilCtx, 1, 2) }},
+		{"Func.CallSig", func() { addSig.CallSig(nilCtx, nil, 1, 2) }},
+		{"Bind2's function", func() { add2(nilCtx, 1, 2) }},
+		{"Bind's function", func() { addReflect(nilCtx, 1, 2) }},
+		{"Live.Func's Call", func() { liveAdd.Call(nilCtx, 1, 2) }},
 		{"Loader.Load", func() { l.Load(nilCtx, path) }},
 		{"Loader.LoadBytes", func() { l.LoadBytes(nilCtx, "basic", nil) }},
 		{"Loader.LoadWith", func() { l.LoadWith(nilCtx, path, LoadOptions{}) }},

@@ -19,7 +19,7 @@ import (
 //go:noinline
 func spinInPlugin(t *testing.T, f *Func, arg uint64, d time.Duration) {
 	for end := time.Now().Add(d); time.Now().Before(end); {
-		if _, err := f.Call(arg); err != nil {
+		if _, err := f.Call(context.Background(), arg); err != nil {
 			t.Fatal(err)
 		}
 	}

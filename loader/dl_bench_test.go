@@ -64,7 +64,7 @@ func BenchmarkCXXThrow(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("runplug", func(b *testing.B) {
-		if r, err := f.Call(uint64(b.N)); err != nil || r != uint64(b.N) {
+		if r, err := f.Call(context.Background(), uint64(b.N)); err != nil || r != uint64(b.N) {
 			b.Fatalf("throw_many = %d, %v", r, err)
 		}
 	})

@@ -96,7 +96,7 @@ func TestCXXEscapingException(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.Call(1)
+	_, err = f.Call(context.Background(), 1)
 	var fe *pcall.FaultError
 	if !errors.As(err, &fe) || fe.Signal != unix.SIGABRT {
 		t.Fatalf("escaping exception: err = %v, want a SIGABRT fault", err)
@@ -206,7 +206,7 @@ func TestCXXAtexitAtClose(t *testing.T) {
 
 	q := load(t, l, "cxx_exc")
 	call(t, q, "atexit_register", m.addr(8))
-	if _, err := mustFunc(t, q, "crash").Call(); err == nil {
+	if _, err := mustFunc(t, q, "crash").Call(context.Background()); err == nil {
 		t.Fatal("crash did not fault")
 	}
 	h := q.obj.dl
@@ -323,7 +323,7 @@ func TestRustPanics(t *testing.T) {
 			t.Errorf("%s(%d) = %d, want %d", c.fn, c.arg, got, c.want)
 		}
 	}
-	_, err := mustFunc(t, p, "rs_uncaught").Call(1)
+	_, err := mustFunc(t, p, "rs_uncaught").Call(context.Background(), 1)
 	var fe *pcall.FaultError
 	if !errors.As(err, &fe) || fe.Signal != unix.SIGABRT {
 		t.Fatalf("uncaught panic: err = %v, want a SIGABRT fault", err)

@@ -43,30 +43,30 @@ func bindDLUser(t *testing.T, p *Plugin) *dlUser {
 		return v
 	}
 	u := &dlUser{errBuf: newCmem(t)}
-	open, err := Bind2[string, int64, int64](p, "dl_open")
+	open, err := Bind2[string, int64, int64](fnOf(t, p, "dl_open"))
 	must(err)
-	call, err := Bind3[int64, string, int64, int64](p, "dl_call")
+	call, err := Bind3[int64, string, int64, int64](fnOf(t, p, "dl_call"))
 	must(err)
-	cl, err := Bind1[int64, int64](p, "dl_close")
+	cl, err := Bind1[int64, int64](fnOf(t, p, "dl_close"))
 	must(err)
-	next, err := Bind1[string, int64](p, "dl_next")
+	next, err := Bind1[string, int64](fnOf(t, p, "dl_next"))
 	must(err)
-	lm, err := Bind1[int64, int64](p, "dl_linkmap_base")
+	lm, err := Bind1[int64, int64](fnOf(t, p, "dl_linkmap_base"))
 	must(err)
-	sb, err := Bind2[int64, string, int64](p, "dl_addr_base")
+	sb, err := Bind2[int64, string, int64](fnOf(t, p, "dl_addr_base"))
 	must(err)
-	th, err := Bind3[string, string, int64, int64](p, "dl_in_thread")
+	th, err := Bind3[string, string, int64, int64](fnOf(t, p, "dl_in_thread"))
 	must(err)
-	ef, err := Bind2[uint64, int64, int64](p, "dl_error")
+	ef, err := Bind2[uint64, int64, int64](fnOf(t, p, "dl_error"))
 	must(err)
-	u.open = func(a string, b int64) int64 { return ok(open(a, b)) }
-	u.call = func(a int64, b string, c int64) int64 { return ok(call(a, b, c)) }
-	u.close = func(a int64) int64 { return ok(cl(a)) }
-	u.next = func(a string) int64 { return ok(next(a)) }
-	u.lmBase = func(a int64) int64 { return ok(lm(a)) }
-	u.symBase = func(a int64, b string) int64 { return ok(sb(a, b)) }
-	u.thread = func(a, b string, c int64) int64 { return ok(th(a, b, c)) }
-	u.errFn = func(a uint64, b int64) int64 { return ok(ef(a, b)) }
+	u.open = func(a string, b int64) int64 { return ok(open(context.Background(), a, b)) }
+	u.call = func(a int64, b string, c int64) int64 { return ok(call(context.Background(), a, b, c)) }
+	u.close = func(a int64) int64 { return ok(cl(context.Background(), a)) }
+	u.next = func(a string) int64 { return ok(next(context.Background(), a)) }
+	u.lmBase = func(a int64) int64 { return ok(lm(context.Background(), a)) }
+	u.symBase = func(a int64, b string) int64 { return ok(sb(context.Background(), a, b)) }
+	u.thread = func(a, b string, c int64) int64 { return ok(th(context.Background(), a, b, c)) }
+	u.errFn = func(a uint64, b int64) int64 { return ok(ef(context.Background(), a, b)) }
 	return u
 }
 
@@ -123,11 +123,11 @@ func TestDlopenFromPlugin(t *testing.T) {
 		t.Errorf("dl_target.so held %d times after three dlopens, want 3", n)
 	}
 	u.close(h)
-	origin, err := Bind2[int64, uint64, int64](p, "dl_origin")
+	origin, err := Bind2[int64, uint64, int64](fnOf(t, p, "dl_origin"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rc, err := origin(h, u.errBuf.addr(0)); err != nil || rc != 0 || u.errBuf.str(0) != filepath.Dir(p.Path()) {
+	if rc, err := origin(context.Background(), h, u.errBuf.addr(0)); err != nil || rc != 0 || u.errBuf.str(0) != filepath.Dir(p.Path()) {
 		t.Errorf("dlinfo(RTLD_DI_ORIGIN) = %d, %v, %q; want 0 and %q", rc, err, u.errBuf.str(0), filepath.Dir(p.Path()))
 	}
 	if a, b := u.lmBase(h), u.symBase(h, "target_add"); a != b || a <= 0 {
@@ -151,19 +151,19 @@ func TestDlopenFromPlugin(t *testing.T) {
 		t.Errorf("dlsym(RTLD_NEXT, dl_open) = %#x, want NULL (only the caller defines it)", got)
 	}
 	u.dlerror(t)
-	def, err := Bind1[string, int64](p, "dl_default")
+	def, err := Bind1[string, int64](fnOf(t, p, "dl_default"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := def("dl_open"); err != nil || uintptr(got) != lookup(t, p, "dl_open") {
+	if got, err := def(context.Background(), "dl_open"); err != nil || uintptr(got) != lookup(t, p, "dl_open") {
 		t.Errorf("dlsym(RTLD_DEFAULT, dl_open) = %#x, %v; want the plugin's own %#x", got, err, lookup(t, p, "dl_open"))
 	}
-	vsym, err := Bind2[string, string, int64](p, "dl_vsym")
+	vsym, err := Bind2[string, string, int64](fnOf(t, p, "dl_vsym"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want, _ := hostLookup("memcpy", "GLIBC_2.2.5")
-	if got, err := vsym("memcpy", "GLIBC_2.2.5"); err != nil || uintptr(got) != want || want == 0 {
+	if got, err := vsym(context.Background(), "memcpy", "GLIBC_2.2.5"); err != nil || uintptr(got) != want || want == 0 {
 		t.Errorf("dlvsym(RTLD_DEFAULT, memcpy, GLIBC_2.2.5) = %#x, %v; want the host's %#x", got, err, want)
 	}
 	// A name of one of glibc's own libraries is the host's copy.

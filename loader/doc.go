@@ -211,11 +211,14 @@
 //
 // # Calls
 //
-// [Plugin.Lookup] finds functions and data. [Plugin.Func] returns a [Func]
-// whose [Func.Call] (up to 6 integer or pointer arguments, integer result),
-// [Func.CallFloat] (plus up to 8 doubles, double result) and
-// [Func.CallArgs] (both result registers, optional deadline) run the
-// function through the sandbox: a fault in plugin code comes back as a
+// [Plugin.Lookup] finds functions and data. A [Func] is the one thing that
+// is called: [Plugin.Func] and [Plugin.FuncSig] give one for a name,
+// [Plugin.FuncAt] for a C function pointer the plugin handed out, and
+// [Live.Func] for a live plugin. Every call takes a context first, which
+// bounds it: [Func.Call] (up to 6 integer or pointer arguments, integer
+// result), [Func.CallSig] (any signature, through a [Signature]) and the
+// typed bindings made from a Func run the function through the sandbox,
+// with the plugin's protections: a fault in plugin code comes back as a
 // [*FaultError] that names the plugin, the symbol and what the
 // faulting address is ("segment 1 (R-X) of NAME", "guard page after
 // NAME"...). The loader adds no allocation to a call, and no atomic
@@ -229,13 +232,14 @@
 //
 // # Typed bindings
 //
-// [Bind0] to [Bind12] (and [BindVoid0] to [BindVoid12] for functions with
-// no result) bind a plugin function to a typed Go function, for example
-// Bind2[int32, float64, float64](p, "scale") gives a
-// func(int32, float64) (float64, error). Arguments and results may be
-// bool, any integer type, uintptr, unsafe.Pointer, float32 or float64;
-// arguments may also be strings, passed as NUL-terminated copies for the
-// call. The signature is checked once, at bind time (a *SignatureError,
+// [Bind0] to [Bind8] bind a [Func] to a typed Go function whose first
+// parameter is a context.Context, for example Bind2[int32, float64,
+// float64](f) gives a func(context.Context, int32, float64) (float64,
+// error); R is [Void] for a function with no result. Arguments and
+// results may be bool, any integer type, uintptr, unsafe.Pointer, float32
+// or float64; arguments may also be strings, passed as NUL-terminated
+// copies for the call, and []byte out-buffers (the memory itself in
+// process, a copy copied back isolated). The signature is checked once, at bind time (a *SignatureError,
 // [ErrSignature]); a call converts each argument by the kind decided then,
 // makes one protected call as [Func.Call] does (faults, quarantine and
 // Close behave the same, the fault is the error result) and truncates a
@@ -378,9 +382,9 @@
 // remote.go and the isolate package). General calls ([Func.CallSig], typed
 // bindings with structs and stack arguments, [BindVariadic]) and
 // [Callback]s cross too (remote_frame.go). Pointers to host memory do not
-// cross: [Func.CallBuffers] passes byte buffers, and strings, slices and
-// pointers to Go memory given to CallSig and string arguments of bindings
-// are copied; [Plugin.Restart] replaces the process.
+// cross: strings, slices and pointers to Go memory given to CallSig, and
+// string and []byte arguments of bindings, are copied (and slices back);
+// [Plugin.Restart] replaces the process.
 //
 // # Persistent state and hot reload
 //
@@ -395,9 +399,9 @@
 // ([*MigrationError]) and the file left as it was. A malformed region
 // refuses the object ([ErrStateLayout]).
 //
-// [Loader.LoadLive] keeps a plugin live under a stable handle: bindings
-// made through it ([LiveBind0]..[LiveBind6], [Live.Func]) reach the
-// serving version with one atomic load; [Live.Reload] (or a watcher of the
+// [Loader.LoadLive] keeps a plugin live under a stable handle: a
+// [Live.Func], and every binding made from it, reaches the serving
+// version with one atomic load; [Live.Reload] (or a watcher of the
 // file) loads the new build and swaps, the old version closing once its
 // calls have drained; a failed reload keeps the old version serving
 // ([ErrReload], [ReloadEvent], a "reload failed" log line). The file

@@ -69,11 +69,11 @@ func TestGIOSettingsBackend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	backend, err := get.Call()
+	backend, err := get.Call(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	np, err := typeName.Call(backend)
+	np, err := typeName.Call(context.Background(), backend)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,22 +101,22 @@ func TestOpenSSLLegacyProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fetch, err := Bind3[uint64, string, uint64, uint64](p, "EVP_MD_fetch")
+	fetch, err := Bind3[uint64, string, uint64, uint64](fnOf(t, p, "EVP_MD_fetch"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	free, err := Bind1[uint64, int32](p, "EVP_MD_free")
+	free, err := Bind1[uint64, int32](fnOf(t, p, "EVP_MD_free"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	md4 := func() bool {
 		t.Helper()
-		md, err := fetch(0, "MD4", 0)
+		md, err := fetch(context.Background(), 0, "MD4", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if md != 0 {
-			if _, err := free(md); err != nil {
+			if _, err := free(context.Background(), md); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -125,11 +125,11 @@ func TestOpenSSLLegacyProvider(t *testing.T) {
 	if md4() {
 		t.Fatal("MD4 available before the legacy provider is loaded")
 	}
-	load, err := Bind2[uint64, string, uint64](p, "OSSL_PROVIDER_load")
+	load, err := Bind2[uint64, string, uint64](fnOf(t, p, "OSSL_PROVIDER_load"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	prov, err := load(0, "legacy")
+	prov, err := load(context.Background(), 0, "legacy")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,15 +14,16 @@ import (
 
 // Load a plugin, call one of its functions and close it.
 func Example() {
+	ctx := context.Background()
 	path, err := buildPlugin("basic")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close(context.Background())
+	defer l.Close(ctx)
 
-	p, err := l.Load(context.Background(), path)
+	p, err := l.Load(ctx, path)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -32,9 +33,9 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	sum, err := add3.Call(1, 2, 3)
+	sum, err := add3.Call(ctx, 1, 2, 3)
 	fmt.Println(p.Name(), sum, err)
-	fmt.Println(p.Close(context.Background()))
+	fmt.Println(p.Close(ctx))
 	// Output:
 	// basic.so 6 <nil>
 	// <nil>
@@ -42,50 +43,55 @@ func Example() {
 
 // Two loads of one file are independent instances: each has its own data.
 func ExampleLoader_Load() {
+	ctx := context.Background()
 	path, err := buildPlugin("basic")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close(context.Background())
-	a, _ := l.Load(context.Background(), path)
-	b, _ := l.Load(context.Background(), path)
+	defer l.Close(ctx)
+	a, _ := l.Load(ctx, path)
+	b, _ := l.Load(ctx, path)
 	bumpA, _ := a.Func("bump")
 	bumpB, _ := b.Func("bump")
-	bumpA.Call()
-	n, _ := bumpA.Call()
-	m, _ := bumpB.Call()
+	bumpA.Call(ctx)
+	n, _ := bumpA.Call(ctx)
+	m, _ := bumpB.Call(ctx)
 	fmt.Println(n, m)
 	// Output: 44 43
 }
 
-// Pass and return doubles.
-func ExampleFunc_CallFloat() {
+// Pass and return doubles through a Signature.
+func ExampleFunc_CallSig() {
+	ctx := context.Background()
 	path, err := buildPlugin("basic")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close(context.Background())
-	p, _ := l.Load(context.Background(), path)
-	scale, _ := p.Func("scale")
-	x, err := scale.CallFloat(nil, []float64{2.5, 4})
+	defer l.Close(ctx)
+	p, _ := l.Load(ctx, path)
+	sig, _ := loader.ParseSignature("double scale(double, double)")
+	scale, _ := p.FuncSig("scale", sig)
+	var x float64
+	err = scale.CallSig(ctx, &x, 2.5, 4.0)
 	fmt.Println(x, err)
 	// Output: 10 <nil>
 }
 
 // Lookup tells a missing symbol apart with errors.Is.
 func ExamplePlugin_Lookup() {
+	ctx := context.Background()
 	path, err := buildPlugin("basic")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close(context.Background())
-	p, _ := l.Load(context.Background(), path)
+	defer l.Close(ctx)
+	p, _ := l.Load(ctx, path)
 	s, err := p.Lookup("basic_counter")
 	fmt.Println(s.Name, s.Size, s.Func, err)
 	_, err = p.Lookup("nope")
@@ -97,17 +103,18 @@ func ExamplePlugin_Lookup() {
 
 // A closed plugin refuses further calls.
 func ExamplePlugin_Close() {
+	ctx := context.Background()
 	path, err := buildPlugin("basic")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close(context.Background())
-	p, _ := l.Load(context.Background(), path)
+	defer l.Close(ctx)
+	p, _ := l.Load(ctx, path)
 	add, _ := p.Func("add")
-	p.Close(context.Background())
-	_, err = add.Call(1, 2)
+	p.Close(ctx)
+	_, err = add.Call(ctx, 1, 2)
 	fmt.Println(errors.Is(err, loader.ErrClosed))
 	// Output: true
 }

@@ -30,11 +30,11 @@ func TestCloseWaitsForNestedCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer inner.Close(context.Background())
-	leaf, err := Bind1[int64, int64](inner, "leaf")
+	leaf, err := Bind1[int64, int64](fnOf(t, inner, "leaf"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	leafOuter, err := Bind1[int64, int64](outer, "leaf")
+	leafOuter, err := Bind1[int64, int64](fnOf(t, outer, "leaf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,14 +42,14 @@ func TestCloseWaitsForNestedCall(t *testing.T) {
 	closed := make(chan error, 1)
 	var closeInCall, closedInside error
 	var returned atomic.Bool // Close gives the race detector no happens-before edge
-	h.reenter = func(x int64) (int64, error) {
-		r, err := leaf(x)
+	h.reenter = func(_ context.Context, x int64) (int64, error) {
+		r, err := leaf(context.Background(), x)
 		closeInCall = outer.Close(context.Background())
 		close(entered)
 		// A handshake: once the other goroutine's Close has begun, calls
 		// into outer are refused; it must then wait for this call.
 		for {
-			if _, err := leafOuter(1); errors.Is(err, ErrClosed) {
+			if _, err := leafOuter(context.Background(), 1); errors.Is(err, ErrClosed) {
 				break
 			}
 			runtime.Gosched()
@@ -63,13 +63,13 @@ func TestCloseWaitsForNestedCall(t *testing.T) {
 		returned.Store(true)
 		return r, err
 	}
-	reenter, err := Bind1[int64, int64](outer, "call_reenter")
+	reenter, err := Bind1[int64, int64](fnOf(t, outer, "call_reenter"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	result := make(chan int64, 1)
 	go func() {
-		r, err := reenter(5)
+		r, err := reenter(context.Background(), 5)
 		if err != nil {
 			t.Errorf("call_reenter: %v", err)
 		}
@@ -98,10 +98,10 @@ func TestCloseWaitsForNestedCall(t *testing.T) {
 	if r := <-result; r != 16 { // leaf(5) = 15, +1 in call_reenter
 		t.Errorf("call_reenter(5) = %d, want 16", r)
 	}
-	if _, err := reenter(1); !errors.Is(err, ErrClosed) {
+	if _, err := reenter(context.Background(), 1); !errors.Is(err, ErrClosed) {
 		t.Errorf("call after Close: %v, want ErrClosed", err)
 	}
-	if got, err := leaf(2); err != nil || got != 6 {
+	if got, err := leaf(context.Background(), 2); err != nil || got != 6 {
 		t.Errorf("inner plugin after outer Close: %d, %v", got, err)
 	}
 }

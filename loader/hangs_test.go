@@ -124,7 +124,7 @@ func TestNoLockHeldAcrossPluginCode(t *testing.T) {
 					cctx, c = context.WithTimeout(ctx, 50*time.Millisecond)
 					defer c()
 				}
-				_, callErr = f.CallArgs(cctx, &pcall.Args{Int: [6]uint64{1}})
+				_, callErr = f.callArgs(cctx, &pcall.Args{Int: [6]uint64{1}})
 				closeErr = p.Close(context.Background())
 			}()
 			select {

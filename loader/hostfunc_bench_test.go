@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"testing"
 
 	"github.com/runplug/runplug/internal/pcall"
@@ -30,14 +31,14 @@ func BenchmarkHostFunc(b *testing.B) {
 				b.Fatal(err)
 			}
 			p := load(b, l, "host_calls")
-			f, err := Bind2[int64, int64, int64](p, "call_add")
+			f, err := Bind2[int64, int64, int64](fnOf(b, p, "call_add"))
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if r, err := f(int64(i), 1); err != nil || r != int64(i)+2 {
+				if r, err := f(context.Background(), int64(i), 1); err != nil || r != int64(i)+2 {
 					b.Fatal(r, err)
 				}
 			}
@@ -45,13 +46,13 @@ func BenchmarkHostFunc(b *testing.B) {
 	}
 	b.Run("no-callback", func(b *testing.B) {
 		p := load(b, newLoader(b, Options{}), "host_types")
-		f, err := Bind1[int64, int64](p, "id_i64")
+		f, err := Bind1[int64, int64](fnOf(b, p, "id_i64"))
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			if r, err := f(int64(i)); err != nil || r != int64(i) {
+			if r, err := f(context.Background(), int64(i)); err != nil || r != int64(i) {
 				b.Fatal(r, err)
 			}
 		}

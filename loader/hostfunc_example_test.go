@@ -12,13 +12,14 @@ import (
 // Register Go functions that a plugin imports by C name, then call the
 // plugin: it calls back into Go on the same thread.
 func ExampleLoader_RegisterHostFunc() {
+	ctx := context.Background()
 	path, err := buildPlugin("host_calls")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close(context.Background()) // also releases the registrations
+	defer l.Close(ctx) // also releases the registrations
 
 	fns := map[string]any{
 		"host_add":     func(a, b int64) int64 { return a + b },          // typed
@@ -38,21 +39,24 @@ func ExampleLoader_RegisterHostFunc() {
 			return
 		}
 	}
-	p, err := l.Load(context.Background(), path)
+	p, err := l.Load(ctx, path)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	callAdd, _ := loader.Bind2[int64, int64, int64](p, "call_add") // host_add(a, b) + 1
-	fmt.Println(callAdd(40, 1))
-	callNote, _ := loader.Bind1[int16, int64](p, "call_note")
-	fmt.Println(callNote(-3))
+	f, _ := p.Func("call_add")
+	callAdd, _ := loader.Bind2[int64, int64, int64](f) // host_add(a, b) + 1
+	fmt.Println(callAdd(ctx, 40, 1))
+	f, _ = p.Func("call_note")
+	callNote, _ := loader.Bind1[int16, int64](f)
+	fmt.Println(callNote(ctx, -3))
 
 	// A panic in a host function ends the plugin call with an error and
 	// quarantines the plugin; the host carries on.
-	callPanic, _ := loader.Bind1[int64, int64](p, "call_panic")
-	_, err = callPanic(9)
-	var hp *pcall.HostPanicError
+	f, _ = p.Func("call_panic")
+	callPanic, _ := loader.Bind1[int64, int64](f)
+	_, err = callPanic(ctx, 9)
+	var hp *loader.HostPanicError
 	fmt.Println(errors.As(err, &hp), hp.Func, hp.Value)
 	fmt.Println(p.Quarantined())
 	// Output:

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -50,17 +51,17 @@ func TestHostFuncPanicOnPluginThread(t *testing.T) {
 	}
 	defer release()
 	p := load(t, l, "host_calls")
-	f, err := Bind2[int64, int64, int64](p, "call_add_thread")
+	f, err := Bind2[int64, int64, int64](fnOf(t, p, "call_add_thread"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err := f(-1, 5); err != nil || r != 0 {
+	if r, err := f(context.Background(), -1, 5); err != nil || r != 0 {
 		t.Fatalf("call_add_thread(-1, 5) = %d, %v; want 0 (the panicking host function's zero)", r, err)
 	}
 	if s := log.String(); !strings.Contains(s, "host function panicked outside a plugin call") || !strings.Contains(s, "negative") {
 		t.Fatalf("log: %q", s)
 	}
-	if r, err := f(2, 5); err != nil || r != 7 {
+	if r, err := f(context.Background(), 2, 5); err != nil || r != 7 {
 		t.Fatalf("call_add_thread(2, 5) after the panic = %d, %v", r, err)
 	}
 }

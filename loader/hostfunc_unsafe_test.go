@@ -23,7 +23,7 @@ type hostCalls struct {
 	notes   []int16
 	strs    []string
 	mix     [4]float64
-	reenter func(int64) (int64, error) // bound to the plugin's leaf
+	reenter func(context.Context, int64) (int64, error) // bound to the plugin's leaf
 }
 
 // register registers every host function host_calls imports, with
@@ -54,7 +54,7 @@ func (h *hostCalls) register(t testing.TB, l *Loader, panicker func(int64) int64
 			return pcall.Result{Int: a.Int[0] + uint64(int64(a.Float[0]))}
 		}),
 		"host_reenter": func(x int64) int64 {
-			r, err := h.reenter(x)
+			r, err := h.reenter(context.Background(), x)
 			if err != nil {
 				panic(err)
 			}
@@ -77,7 +77,7 @@ func TestHostFuncCalls(t *testing.T) {
 	h.register(t, l, func(x int64) int64 { return -x })
 	p := load(t, l, "host_calls")
 	var err error
-	if h.reenter, err = Bind1[int64, int64](p, "leaf"); err != nil {
+	if h.reenter, err = Bind1[int64, int64](fnOf(t, p, "leaf")); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -86,44 +86,44 @@ func TestHostFuncCalls(t *testing.T) {
 		want any
 	}{
 		{"int args and result", func() (any, error) {
-			f, _ := Bind2[int64, int64, int64](p, "call_add")
-			return f(40, -1)
+			f, _ := Bind2[int64, int64, int64](fnOf(t, p, "call_add"))
+			return f(context.Background(), 40, -1)
 		}, int64(40)},
 		{"int extremes", func() (any, error) {
-			f, _ := Bind2[int64, int64, int64](p, "call_add")
-			return f(math.MaxInt64, math.MinInt64)
+			f, _ := Bind2[int64, int64, int64](fnOf(t, p, "call_add"))
+			return f(context.Background(), math.MaxInt64, math.MinInt64)
 		}, int64(0)},
 		{"mixed float and narrow ints", func() (any, error) {
-			f, _ := Bind4[float64, float32, int32, int8, float64](p, "call_mix")
-			return f(2.5, 4, -100, -3)
+			f, _ := Bind4[float64, float32, int32, int8, float64](fnOf(t, p, "call_mix"))
+			return f(context.Background(), 2.5, 4, -100, -3)
 		}, float64(2.5*4 - 100 - 3)},
 		{"float32", func() (any, error) {
-			f, _ := Bind1[float32, float32](p, "call_half")
-			return f(-3)
+			f, _ := Bind1[float32, float32](fnOf(t, p, "call_half"))
+			return f(context.Background(), -3)
 		}, float32(-1.5)},
 		{"string argument", func() (any, error) {
-			f, _ := Bind0[int32](p, "call_strlen")
-			return f()
+			f, _ := Bind0[int32](fnOf(t, p, "call_strlen"))
+			return f(context.Background())
 		}, int32(len("hello, host"))},
 		{"no result, int16 argument", func() (any, error) {
-			f, _ := Bind1[int16, int64](p, "call_note")
-			return f(-32768)
+			f, _ := Bind1[int16, int64](fnOf(t, p, "call_note"))
+			return f(context.Background(), -32768)
 		}, int64(7)},
 		{"raw form", func() (any, error) {
-			f, _ := Bind2[int64, float64, int64](p, "call_raw")
-			return f(5, 37.9)
+			f, _ := Bind2[int64, float64, int64](fnOf(t, p, "call_raw"))
+			return f(context.Background(), 5, 37.9)
 		}, int64(42)},
 		{"nested call into the plugin", func() (any, error) {
-			f, _ := Bind1[int64, int64](p, "call_reenter")
-			return f(5)
+			f, _ := Bind1[int64, int64](fnOf(t, p, "call_reenter"))
+			return f(context.Background(), 5)
 		}, int64(16)},
 		{"from a thread the plugin created", func() (any, error) {
-			f, _ := Bind2[int64, int64, int64](p, "call_add_thread")
-			return f(-8, 3)
+			f, _ := Bind2[int64, int64, int64](fnOf(t, p, "call_add_thread"))
+			return f(context.Background(), -8, 3)
 		}, int64(-5)},
 		{"healthy panicker", func() (any, error) {
-			f, _ := Bind1[int64, int64](p, "call_panic")
-			return f(9)
+			f, _ := Bind1[int64, int64](fnOf(t, p, "call_panic"))
+			return f(context.Background(), 9)
 		}, int64(-9)},
 	}
 	for _, tt := range tests {
@@ -171,11 +171,11 @@ func TestHostFuncPanic(t *testing.T) {
 			var h hostCalls
 			h.register(t, l, tt.panic)
 			p := load(t, l, "host_calls")
-			callPanic, err := Bind1[int64, int64](p, "call_panic")
+			callPanic, err := Bind1[int64, int64](fnOf(t, p, "call_panic"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := callPanic(1)
+			got, err := callPanic(context.Background(), 1)
 			var e *pcall.HostPanicError
 			if !errors.As(err, &e) || !errors.Is(err, pcall.ErrHostPanic) || got != 0 {
 				t.Fatalf("call_panic = %d, %v; want a host panic error", got, err)
@@ -196,27 +196,27 @@ func TestHostFuncPanic(t *testing.T) {
 			if !p.Quarantined() {
 				t.Error("plugin not quarantined after the host panic")
 			}
-			if _, err := callPanic(1); !errors.Is(err, ErrQuarantined) {
+			if _, err := callPanic(context.Background(), 1); !errors.Is(err, ErrQuarantined) {
 				t.Errorf("call after the panic: %v", err)
 			}
 			// A fresh instance and another plugin work; the instance that
 			// panicked never resumed after host_panic.
 			p2 := load(t, l, "host_calls")
-			add, err := Bind2[int64, int64, int64](p2, "call_add")
+			add, err := Bind2[int64, int64, int64](fnOf(t, p2, "call_add"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, err := add(1, 2); err != nil || got != 4 {
+			if got, err := add(context.Background(), 1, 2); err != nil || got != 4 {
 				t.Errorf("fresh instance call_add = %d, %v", got, err)
 			}
 			if got := call(t, load(t, l, "basic"), "add", 2, 3); got != 5 {
 				t.Errorf("basic add = %d", got)
 			}
-			after, err := Bind0[int64](p2, "get_after_panic")
+			after, err := Bind0[int64](fnOf(t, p2, "get_after_panic"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n, _ := after(); n != 0 {
+			if n, _ := after(context.Background()); n != 0 {
 				t.Errorf("fresh instance after_panic = %d", n)
 			}
 		})
@@ -288,7 +288,7 @@ func TestHostFuncReleaseWhileImported(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := load(t, l, "host_calls")
-	add, err := Bind2[int64, int64, int64](p, "call_add")
+	add, err := Bind2[int64, int64, int64](fnOf(t, p, "call_add"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,7 @@ func TestHostFuncReleaseWhileImported(t *testing.T) {
 	}
 	release()
 	release() // twice is fine
-	if got, err := add(6, 7); err != nil || got != 43 {
+	if got, err := add(context.Background(), 6, 7); err != nil || got != 43 {
 		t.Fatalf("call_add after release = %d, %v; want 43 (still bound)", got, err)
 	}
 	if _, err := l.Load(context.Background(), p.Path()); !errors.Is(err, ErrSymbolNotFound) {
@@ -380,7 +380,7 @@ func TestHostFuncConcurrent(t *testing.T) {
 	h.register(t, l, func(x int64) int64 { return x + 1 })
 	shared := load(t, l, "host_calls")
 	var err error
-	if h.reenter, err = Bind1[int64, int64](shared, "leaf"); err != nil {
+	if h.reenter, err = Bind1[int64, int64](fnOf(t, shared, "leaf")); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -397,18 +397,18 @@ func TestHostFuncConcurrent(t *testing.T) {
 				}
 				defer p.Close(context.Background())
 			}
-			add, err1 := Bind2[int64, int64, int64](p, "call_add")
-			half, err2 := Bind1[float32, float32](p, "call_half")
+			add, err1 := Bind2[int64, int64, int64](fnOf(t, p, "call_add"))
+			half, err2 := Bind1[float32, float32](fnOf(t, p, "call_half"))
 			if err1 != nil || err2 != nil {
 				t.Error(err1, err2)
 				return
 			}
 			for i := int64(0); i < 300; i++ {
-				if got, err := add(i, int64(g)); err != nil || got != i+int64(g)+1 {
+				if got, err := add(context.Background(), i, int64(g)); err != nil || got != i+int64(g)+1 {
 					t.Errorf("call_add(%d, %d) = %d, %v", i, g, got, err)
 					return
 				}
-				if got, err := half(float32(i)); err != nil || got != float32(i)/2 {
+				if got, err := half(context.Background(), float32(i)); err != nil || got != float32(i)/2 {
 					t.Errorf("call_half(%d) = %v, %v", i, got, err)
 					return
 				}
@@ -476,7 +476,7 @@ func TestHostFuncDeadline(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
 	defer cancel()
-	_, err = f.CallArgs(ctx, &pcall.Args{Int: [6]uint64{1, 2}})
+	_, err = f.callArgs(ctx, &pcall.Args{Int: [6]uint64{1, 2}})
 	if !errors.Is(err, pcall.ErrDeadline) {
 		t.Fatalf("err = %v, want a deadline error", err)
 	}
@@ -513,7 +513,7 @@ func TestHostFuncPanicAfterDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.CallArgs(ctx, &pcall.Args{Int: [6]uint64{1}})
+	_, err = f.callArgs(ctx, &pcall.Args{Int: [6]uint64{1}})
 	var e *pcall.HostPanicError
 	if !errors.As(err, &e) || e.Value != "late and broken" {
 		t.Fatalf("err = %v, want the host panic", err)

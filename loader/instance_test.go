@@ -31,13 +31,13 @@ func bindRegistry(t *testing.T, p *loader.Plugin) *registry {
 			t.Fatal(err)
 		}
 	}
-	load, err := loader.Bind1[string, int64](p, "reg_load")
+	load, err := loader.Bind1[string, int64](fnOf(t, p, "reg_load"))
 	must(err)
-	count, err := loader.Bind0[int64](p, "reg_count")
+	count, err := loader.Bind0[int64](fnOf(t, p, "reg_count"))
 	must(err)
-	self, err := loader.Bind0[int64](p, "reg_self")
+	self, err := loader.Bind0[int64](fnOf(t, p, "reg_self"))
 	must(err)
-	sees, err := loader.Bind0[int64](p, "reg_mod_sees")
+	sees, err := loader.Bind0[int64](fnOf(t, p, "reg_mod_sees"))
 	must(err)
 	ok := func(v int64, err error) int64 {
 		t.Helper()
@@ -46,28 +46,28 @@ func bindRegistry(t *testing.T, p *loader.Plugin) *registry {
 		}
 		return v
 	}
-	errFn, err := loader.Bind0[uint64](p, "reg_error")
+	errFn, err := loader.Bind0[uint64](fnOf(t, p, "reg_error"))
 	must(err)
 	return &registry{
 		load: func(s string) int64 {
 			t.Helper()
-			n := ok(load(s))
+			n := ok(load(context.Background(), s))
 			if n < 0 {
 				msg, _ := p.ReadString(uintptr(ok2(t, errFn)), 512)
 				t.Errorf("dlopen(%s) from one_reg: %s", s, msg)
 			}
 			return n
 		},
-		count:   func() int64 { return ok(count()) },
-		self:    func() int64 { return ok(self()) },
-		modSees: func() int64 { return ok(sees()) },
+		count:   func() int64 { return ok(count(context.Background())) },
+		self:    func() int64 { return ok(self(context.Background())) },
+		modSees: func() int64 { return ok(sees(context.Background())) },
 		plugin:  p,
 	}
 }
 
-func ok2(t *testing.T, f func() (uint64, error)) uint64 {
+func ok2(t *testing.T, f func(context.Context) (uint64, error)) uint64 {
 	t.Helper()
-	v, err := f()
+	v, err := f(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

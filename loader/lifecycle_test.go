@@ -32,7 +32,7 @@ func TestCloseTwiceAndAfterClose(t *testing.T) {
 	if err := p.Close(context.Background()); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if _, err := f.Call(1, 2); !errors.Is(err, ErrClosed) {
+	if _, err := f.Call(context.Background(), 1, 2); !errors.Is(err, ErrClosed) {
 		t.Errorf("call after Close: %v, want ErrClosed", err)
 	}
 	if _, err := p.Lookup("add"); !errors.Is(err, ErrClosed) {
@@ -46,7 +46,7 @@ func TestCloseTwiceAndAfterClose(t *testing.T) {
 	if err := l.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.Call(1, 2); !errors.Is(err, ErrClosed) {
+	if _, err := g.Call(context.Background(), 1, 2); !errors.Is(err, ErrClosed) {
 		t.Errorf("call after Loader.Close: %v, want ErrClosed", err)
 	}
 	if _, err := l.Load(context.Background(), plugintest.Build(t, "basic")); !errors.Is(err, ErrClosed) {
@@ -66,10 +66,10 @@ func TestFaultQuarantinesAndDescribes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = crash.Call()
+			_, err = crash.Call(context.Background())
 			var fe *pcall.FaultError
 			if !errors.As(err, &fe) {
-				t.Fatalf("call: %v, want a *sandbox.FaultError", err)
+				t.Fatalf("call: %v, want a *pcall.FaultError", err)
 			}
 			if fe.Plugin != "life_calls.so" || !strings.HasPrefix(fe.Symbol, "life_write_text+") ||
 				!strings.HasPrefix(fe.Where, "segment ") || !strings.HasSuffix(fe.Where, " (R-X) of life_calls.so") {
@@ -83,7 +83,7 @@ func TestFaultQuarantinesAndDescribes(t *testing.T) {
 				t.Fatal(err)
 			}
 			slow, _ := p.Func("life_slow")
-			r, err := slow.Call(10)
+			r, err := slow.Call(context.Background(), 10)
 			if keep && (err != nil || r != 10) {
 				t.Errorf("call after a fault with KeepAfterFault: %d, %v", r, err)
 			}
@@ -103,7 +103,7 @@ func TestDeadlineQuarantines(t *testing.T) {
 	f := mustFunc(t, p, "life_forever")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	_, err := f.CallArgs(ctx, nil)
+	_, err := f.callArgs(ctx, nil)
 	if !errors.Is(err, pcall.ErrDeadline) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("CallArgs: %v, want a deadline error", err)
 	}
@@ -195,7 +195,7 @@ func TestConcurrentCallsAndClose(t *testing.T) {
 				defer wg.Done()
 				<-start
 				for {
-					r, err := f.Call(20000)
+					r, err := f.Call(context.Background(), 20000)
 					mu.Lock()
 					switch {
 					case err == nil && r == 20000:
@@ -236,9 +236,8 @@ func TestConcurrentCallsAndClose(t *testing.T) {
 func TestCallAllocations(t *testing.T) {
 	l := newLoader(t, Options{})
 	p := load(t, l, "basic")
-	add, scale := mustFunc(t, p, "add3"), mustFunc(t, p, "scale")
+	add := mustFunc(t, p, "add3")
 	a := &pcall.Args{Int: [6]uint64{1, 2, 3}}
-	ints, floats := []uint64{}, []float64{2, 3}
 	// What the sandbox itself allocates per call with an argument block
 	// on the stack (its business, not the loader's): the loader must add
 	// nothing on top.
@@ -248,15 +247,15 @@ func TestCallAllocations(t *testing.T) {
 		pcall.Call(add.addr, &a)
 	})
 	if base != 0 {
-		t.Logf("sandbox.Call with a stack Args allocates %v per call", base)
+		t.Logf("pcall.Call with a stack Args allocates %v per call", base)
 	}
 	for _, tc := range []struct {
 		name string
 		f    func()
 	}{
-		{"Call", func() { add.Call(1, 2, 3) }},
-		{"CallFloat", func() { scale.CallFloat(ints, floats) }},
-		{"CallArgs", func() { add.CallArgs(nil, a) }},
+		{"Call", func() { add.Call(context.Background(), 1, 2, 3) }},
+
+		{"callArgs", func() { add.callArgs(nil, a) }},
 		{"Lookup", func() { p.Lookup("basic_counter") }},
 	} {
 		want := base
@@ -281,7 +280,7 @@ func TestLoadUnloadDoesNotLeak(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r, err := f.Call(); err != nil || r != 43 {
+		if r, err := f.Call(context.Background()); err != nil || r != 43 {
 			t.Fatalf("bump() = %d, %v; want 43 in a fresh instance", r, err)
 		}
 		if err := p.Close(context.Background()); err != nil {
@@ -423,7 +422,7 @@ func TestConcurrentLoadsShareDependencies(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				if r, err := f.Call(uint64(i)); err != nil || r != uint64(i)*10+4 {
+				if r, err := f.Call(context.Background(), uint64(i)); err != nil || r != uint64(i)*10+4 {
 					t.Errorf("dep_a_value(%d) = %d, %v", i, r, err)
 				}
 				if err := p.Close(context.Background()); err != nil {

@@ -16,9 +16,9 @@ import (
 )
 
 // Hot reload (docs/STATE.md). A Live keeps a plugin loaded from a path
-// under a stable handle: bindings made through it (LiveBind0...,
-// Live.Func) call whichever version is current, found with one atomic
-// load per call (of the binding's own pointer to its current function). Reload loads the file again (constructors, state
+// under a stable handle: its Funcs (Live.Func), and the bindings made
+// from them, call whichever version is current, found with one atomic
+// load per call (of the Func's own pointer to the serving version's). Reload loads the file again (constructors, state
 // migration, every binding's symbol), then swaps: calls that started on
 // the old version finish there, and the old version is closed once they
 // have drained. A reload that fails in any step leaves the old version

@@ -32,22 +32,22 @@ func BenchmarkLiveCall(b *testing.B) {
 	l := newLoader(b, Options{})
 	p := load(b, l, "bench_tiny")
 	lv, _ := liveBench(b, l, "bench_tiny")
-	plain, err := Bind2[int64, int64, int64](p, "tiny_add")
+	plain, err := Bind2[int64, int64, int64](fnOf(b, p, "tiny_add"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	live, err := LiveBind2[int64, int64, int64](lv, "tiny_add")
+	live, err := Bind2[int64, int64, int64](fnOf(b, lv, "tiny_add"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, bc := range []struct {
 		name string
-		f    func(int64, int64) (int64, error)
+		f    func(context.Context, int64, int64) (int64, error)
 	}{{"plain", plain}, {"live", live}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				if r, err := bc.f(int64(i), 1); err != nil || r != int64(i)+2 {
+				if r, err := bc.f(context.Background(), int64(i), 1); err != nil || r != int64(i)+2 {
 					b.Fatal(r, err)
 				}
 			}
@@ -63,13 +63,13 @@ func BenchmarkLiveCall(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			t0 := time.Now()
 			for j := int64(0); j < block; j++ {
-				if _, err := plain(j, 1); err != nil {
+				if _, err := plain(context.Background(), j, 1); err != nil {
 					b.Fatal(err)
 				}
 			}
 			t1 := time.Now()
 			for j := int64(0); j < block; j++ {
-				if _, err := live(j, 1); err != nil {
+				if _, err := live(context.Background(), j, 1); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -129,19 +129,19 @@ func BenchmarkReloadPause(b *testing.B) {
 	const plainCalls, maxSamples = 1 << 20, 1 << 22
 	l := newLoader(b, Options{})
 	p := load(b, l, "bench_tiny")
-	plain, err := Bind2[int64, int64, int64](p, "tiny_add")
+	plain, err := Bind2[int64, int64, int64](fnOf(b, p, "tiny_add"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	lv, _ := liveBench(b, l, "bench_tiny")
-	live, err := LiveBind2[int64, int64, int64](lv, "tiny_add")
+	live, err := Bind2[int64, int64, int64](fnOf(b, lv, "tiny_add"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	lat := make([]time.Duration, 0, plainCalls)
 	for i := 0; i < plainCalls; i++ {
 		t0 := time.Now()
-		if _, err := plain(int64(i), 1); err != nil {
+		if _, err := plain(context.Background(), int64(i), 1); err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(t0))
@@ -155,7 +155,7 @@ func BenchmarkReloadPause(b *testing.B) {
 		defer wg.Done()
 		for i := 0; !stop.Load() && len(during) < maxSamples; i++ {
 			t0 := time.Now()
-			if _, err := live(int64(i), 1); err != nil {
+			if _, err := live(context.Background(), int64(i), 1); err != nil {
 				panic(err)
 			}
 			during = append(during, time.Since(t0))

@@ -5,9 +5,9 @@ import (
 	"sync/atomic"
 )
 
-// Bindings through a Live: each is the plugin binding of the same name
-// (Bind0...), made again for every version, and a call reaches the
-// version serving when it starts (one atomic load). A call that a reload
+// Functions of a Live: each is the plugin's Func of the same name, found
+// again in every version, and a call reaches the version serving when it
+// starts (one atomic load). A call that a reload
 // turned away from the old version before it ran (ErrClosed from a
 // version no longer current: the function did not run) is made again on
 // the new one, so a reload never fails a call.
@@ -59,33 +59,16 @@ func (c *liveCell[F]) again(f *liveFn[F], err error) bool {
 	return false
 }
 
-// LiveFunc is a function of a Live plugin (Live.Func): Call reaches the
-// serving version.
-type LiveFunc struct {
-	c    *liveCell[*Func]
-	name string
-}
-
-// Func returns name as a function of the serving version of the plugin,
-// and of every later one (see LiveBind1).
-func (lv *Live) Func(name string) (*LiveFunc, error) {
+// Func returns name as a function of the serving version of the plugin
+// and of every later one: each call through it (Call, or a binding made
+// from it) reaches the version serving when the call starts, at the cost
+// of one atomic load. A call that a reload turned away before it ran is
+// made again on the new version, so a reload fails no call. A reload
+// whose build lacks name fails and leaves the old version serving.
+func (lv *Live) Func(name string) (*Func, error) {
 	c, err := liveBind(lv, func(p *Plugin) (*Func, error) { return p.Func(name) })
 	if err != nil {
 		return nil, err
 	}
-	return &LiveFunc{c: c, name: name}, nil
-}
-
-// Name returns the function's symbol name.
-func (f *LiveFunc) Name() string { return f.name }
-
-// Call is Func.Call on the serving version.
-func (f *LiveFunc) Call(args ...uint64) (uint64, error) {
-	for {
-		fn := f.c.cur.Load()
-		r, err := fn.fn.Call(args...)
-		if err == nil || !f.c.again(fn, err) {
-			return r, err
-		}
-	}
+	return &Func{name: name, live: c}, nil
 }

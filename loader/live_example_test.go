@@ -50,17 +50,27 @@ func ExampleLoader_LoadLive() {
 		return
 	}
 	defer lv.Close(context.Background())
-	call, err := loader.LiveBind1[int64, int64](lv, "live_call")
+	f, err := lv.Func("live_call")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	calls, err := loader.LiveBind0[int64](lv, "live_calls")
+	call, err := loader.Bind1[int64, int64](f)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	r, _ := call(1)
+	f, err = lv.Func("live_calls")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	calls, err := loader.Bind0[int64](f)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r, _ := call(context.Background(), 1)
 	fmt.Printf("build %x\n", r>>32)
 
 	if err := install(b); err != nil {
@@ -71,8 +81,8 @@ func ExampleLoader_LoadLive() {
 		fmt.Println(err)
 		return
 	}
-	r, _ = call(2)
-	n, _ := calls()
+	r, _ = call(context.Background(), 2)
+	n, _ := calls(context.Background())
 	fmt.Printf("build %x, generation %d, %d calls counted\n", r>>32, lv.Generation(), n)
 	// Output:
 	// build a

@@ -27,11 +27,11 @@ func TestLiveHandover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lv.Close(context.Background())
-	bump, err := LiveBind0[int64](lv, "counter_bump")
+	bump, err := Bind0[int64](fnOf(t, lv, "counter_bump"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	version, err := LiveBind0[int64](lv, "counter_version")
+	version, err := Bind0[int64](fnOf(t, lv, "counter_version"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestLiveHandover(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for !stop.Load() {
-				if _, err := bump(); err != nil {
+				if _, err := bump(context.Background()); err != nil {
 					failed.Add(1)
 					t.Error(err)
 					return
@@ -56,7 +56,7 @@ func TestLiveHandover(t *testing.T) {
 	if err := lv.Reload(context.Background()); err != nil {
 		t.Fatalf("reload to layout 2: %v", err)
 	}
-	if v, err := version(); v != 2 || err != nil {
+	if v, err := version(context.Background()); v != 2 || err != nil {
 		t.Errorf("after the handover: layout %d, %v", v, err)
 	}
 	install(t, plugintest.Build(t, "state_counter_v4_fails"), path)
@@ -64,7 +64,7 @@ func TestLiveHandover(t *testing.T) {
 	if !errors.Is(err, ErrReload) || !errors.Is(err, ErrMigration) {
 		t.Errorf("reload to a failing migration: %v", err)
 	}
-	if v, err := version(); v != 2 || err != nil {
+	if v, err := version(context.Background()); v != 2 || err != nil {
 		t.Errorf("after the failed handover: layout %d, %v; want the previous build (2)", v, err)
 	}
 	if g := lv.Generation(); g != 2 {
@@ -76,14 +76,14 @@ func TestLiveHandover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := get.Call(); int64(n) != calls.Load() || failed.Load() != 0 {
+	if n, _ := get.Call(context.Background()); int64(n) != calls.Load() || failed.Load() != 0 {
 		t.Errorf("state counted %d calls, callers made %d (%d failed)", n, calls.Load(), failed.Load())
 	}
 	from, err := lv.Func("counter_migrated_from")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f, _ := from.Call(); f != 1 {
+	if f, _ := from.Call(context.Background()); f != 1 {
 		t.Errorf("migrated from layout %d, want 1", f)
 	}
 }
@@ -102,27 +102,27 @@ func TestLiveBindPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lv.Close(context.Background())
-	vowels, err := LiveBind1[string, int64](lv, "vowels")
+	vowels, err := Bind1[string, int64](fnOf(t, lv, "vowels"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	norm2, err := LiveBind2[float64, float64, float64](lv, "norm2")
+	norm2, err := Bind2[float64, float64, float64](fnOf(t, lv, "norm2"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	type vec struct{ X, Y float64 } // passed in xmm0, xmm1 as the two doubles are
-	norm2v, err := LiveBind1[vec, float64](lv, "norm2")
+	norm2v, err := Bind1[vec, float64](fnOf(t, lv, "norm2"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ {
-		if n, err := vowels("runplug loads plugins"); n != 6 || err != nil {
+		if n, err := vowels(context.Background(), "runplug loads plugins"); n != 6 || err != nil {
 			t.Errorf("round %d: vowels = %d, %v", i, n, err)
 		}
-		if r, err := norm2(3, 4); r != 25 || err != nil {
+		if r, err := norm2(context.Background(), 3, 4); r != 25 || err != nil {
 			t.Errorf("round %d: norm2 = %v, %v", i, r, err)
 		}
-		if r, err := norm2v(vec{6, 8}); r != 100 || err != nil {
+		if r, err := norm2v(context.Background(), vec{6, 8}); r != 100 || err != nil {
 			t.Errorf("round %d: norm2 by struct = %v, %v", i, r, err)
 		}
 		if err := lv.Reload(context.Background()); err != nil {

@@ -58,7 +58,7 @@ func TestLiveReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lv.Close(context.Background())
-	liveCall, err := LiveBind1[int64, int64](lv, "live_call")
+	liveCall, err := Bind1[int64, int64](fnOf(t, lv, "live_call"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestLiveReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err := liveCall(7); err != nil || liveTag(r, 7) != 0xa {
+	if r, err := liveCall(context.Background(), 7); err != nil || liveTag(r, 7) != 0xa {
 		t.Fatalf("build A: %#x, %v", r, err)
 	}
 	old := lv.Plugin()
@@ -77,10 +77,10 @@ func TestLiveReload(t *testing.T) {
 	if e := <-events; e.Err != nil || e.Generation != 2 || e.Watch {
 		t.Errorf("event %+v", e)
 	}
-	if r, err := liveCall(8); err != nil || liveTag(r, 8) != 0xb {
+	if r, err := liveCall(context.Background(), 8); err != nil || liveTag(r, 8) != 0xb {
 		t.Errorf("build B: %#x, %v", r, err)
 	}
-	if n, err := calls.Call(); n != 2 || err != nil {
+	if n, err := calls.Call(context.Background()); n != 2 || err != nil {
 		t.Errorf("state counted %d calls (%v), want 2: the state did not survive the reload", n, err)
 	}
 	if _, err := old.Func("live_call"); !errors.Is(err, ErrClosed) {
@@ -90,7 +90,7 @@ func TestLiveReload(t *testing.T) {
 		t.Errorf("Generation() = %d", g)
 	}
 	// A binding made now must exist in later builds too.
-	onlyB, err := LiveBind0[int64](lv, "live_only_b")
+	onlyB, err := Bind0[int64](fnOf(t, lv, "live_only_b"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,13 +98,13 @@ func TestLiveReload(t *testing.T) {
 	if err := lv.Reload(context.Background()); !errors.Is(err, ErrReload) || !errors.Is(err, ErrSymbolNotFound) {
 		t.Errorf("reload to a build without live_only_b: %v", err)
 	}
-	if v, err := onlyB(); v != 2 || err != nil {
+	if v, err := onlyB(context.Background()); v != 2 || err != nil {
 		t.Errorf("live_only_b after the failed reload: %d, %v", v, err)
 	}
 	if err := lv.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := liveCall(1); !errors.Is(err, ErrClosed) {
+	if _, err := liveCall(context.Background(), 1); !errors.Is(err, ErrClosed) {
 		t.Errorf("call after Close: %v, want ErrClosed", err)
 	}
 	if err := lv.Reload(context.Background()); !errors.Is(err, ErrClosed) {
@@ -132,7 +132,7 @@ func TestLiveReloadFailureKeepsServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lv.Close(context.Background())
-	liveCall, err := LiveBind1[int64, int64](lv, "live_call")
+	liveCall, err := Bind1[int64, int64](fnOf(t, lv, "live_call"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestLiveReloadFailureKeepsServing(t *testing.T) {
 		if e := last.Load(); e == nil || e.Err == nil || e.Generation != 1 {
 			t.Errorf("%s: event %+v", tt.name, e)
 		}
-		if r, err := liveCall(int64(i)); err != nil || liveTag(r, int64(i)) != 0xa {
+		if r, err := liveCall(context.Background(), int64(i)); err != nil || liveTag(r, int64(i)) != 0xa {
 			t.Errorf("%s: after the failed reload: %#x, %v", tt.name, r, err)
 		}
 	}
@@ -202,7 +202,7 @@ func TestLiveWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lv.Close(context.Background())
-	liveCall, err := LiveBind1[int64, int64](lv, "live_call")
+	liveCall, err := Bind1[int64, int64](fnOf(t, lv, "live_call"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestLiveWatch(t *testing.T) {
 	if e.Err != nil || !e.Watch {
 		t.Fatalf("event %+v", e)
 	}
-	if r, err := liveCall(3); err != nil || liveTag(r, 3) != 0xb {
+	if r, err := liveCall(context.Background(), 3); err != nil || liveTag(r, 3) != 0xb {
 		t.Errorf("after the watched reload: %#x, %v", r, err)
 	}
 }
@@ -260,7 +260,7 @@ func TestLiveUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lv.Close(context.Background())
-	liveCall, err := LiveBind1[int64, int64](lv, "live_call")
+	liveCall, err := Bind1[int64, int64](fnOf(t, lv, "live_call"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestLiveUnderLoad(t *testing.T) {
 		go func(g int) {
 			defer wg.Done()
 			for x := int64(g); !stop.Load(); x += callers {
-				r, err := liveCall(x)
+				r, err := liveCall(context.Background(), x)
 				total.Add(1)
 				switch {
 				case err != nil:
@@ -333,7 +333,7 @@ func TestLiveUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if counted, _ := n.Call(); int64(counted) != total.Load() {
+	if counted, _ := n.Call(context.Background()); int64(counted) != total.Load() {
 		t.Errorf("state counted %d calls, callers made %d", counted, total.Load())
 	}
 	if fds, maps := countFDs(t), ours(); fds != fds0 || maps != maps0 {

@@ -42,7 +42,7 @@ func call(t testing.TB, p *Plugin, fn string, args ...uint64) uint64 {
 	if err != nil {
 		t.Fatalf("%s: %v", fn, err)
 	}
-	r, err := f.Call(args...)
+	r, err := f.Call(context.Background(), args...)
 	if err != nil {
 		t.Fatalf("call %s: %v", fn, err)
 	}
@@ -191,7 +191,7 @@ func TestIFunc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := f.Call(3); err != nil || got != 300 {
+	if got, err := f.Call(context.Background(), 3); err != nil || got != 300 {
 		t.Errorf("ifunc_scaled(3) = %d, %v; want 300", got, err)
 	}
 }
@@ -257,7 +257,7 @@ func TestVersionedSymbols(t *testing.T) {
 			t.Fatalf("LookupVersion(ver_answer, %q): %v", tc.version, err)
 		}
 		f := &Func{p: lib, name: s.Name, addr: s.Addr}
-		if got, err := f.Call(); err != nil || got != tc.want {
+		if got, err := f.Call(context.Background()); err != nil || got != tc.want {
 			t.Errorf("ver_answer@%q() = %d, %v; want %d", tc.version, got, err, tc.want)
 		}
 	}
@@ -447,7 +447,7 @@ func TestInstancesHaveSeparateState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := f.CallFloat(nil, []float64{1.5, -4}); err != nil || got != -6 {
+	if got, err := callFloat(f, nil, []float64{1.5, -4}); err != nil || got != -6 {
 		t.Errorf("scale(1.5, -4) = %v, %v", got, err)
 	}
 }

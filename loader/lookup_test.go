@@ -59,19 +59,19 @@ func TestLookupSearchesGlibc(t *testing.T) {
 				t.Errorf("Lookup(malloc) = %#x, libc's malloc is %#x", s.Addr, want)
 			}
 		}
-		malloc, err := loader.Bind1[uint64, uint64](p, "malloc")
+		malloc, err := loader.Bind1[uint64, uint64](fnOf(t, p, "malloc"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		free, err := loader.Bind1[uint64, int32](p, "free")
+		free, err := loader.Bind1[uint64, int32](fnOf(t, p, "free"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := malloc(64)
+		m, err := malloc(context.Background(), 64)
 		if err != nil || m == 0 {
 			t.Fatalf("malloc(64) = %#x, %v", m, err)
 		}
-		if _, err := free(m); err != nil {
+		if _, err := free(context.Background(), m); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -91,18 +91,18 @@ func TestLookupOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		abs, err := loader.Bind1[int32, int32](p, "abs")
+		abs, err := loader.Bind1[int32, int32](fnOf(t, p, "abs"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := abs(-1); err != nil || got != 4242 {
+		if got, err := abs(context.Background(), -1); err != nil || got != 4242 {
 			t.Errorf("abs(-1) = %d, %v; want 4242 (lk_dep's, before libc's)", got, err)
 		}
-		cos, err := loader.Bind1[float64, float64](p, "cos")
+		cos, err := loader.Bind1[float64, float64](fnOf(t, p, "cos"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := cos(0); err != nil || got != 1 {
+		if got, err := cos(context.Background(), 0); err != nil || got != 1 {
 			t.Errorf("cos(0) = %v, %v; want 1 (libm's, before lk_dep's)", got, err)
 		}
 	})

@@ -64,7 +64,7 @@ func callFunc(p *Plugin, fn string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return f.Call()
+	return f.Call(context.Background())
 }
 
 // A DF_1_NODELETE dependency keeps what it needs: its destructor, run when

@@ -27,7 +27,7 @@ type Plugin struct {
 	// flags holds stClosing and stQuarantined. A call only loads it (a
 	// quick refusal); the calls in flight that Close waits for are
 	// tracked by gate, which needs no atomic read-modify-write per call
-	// (see sandbox.Gate): the in-flight counter this replaces cost two
+	// (see pcall.Gate): the in-flight counter this replaces cost two
 	// locked adds on one shared cache line per call.
 	flags atomic.Uint32
 	gate  *pcall.Gate
@@ -169,14 +169,21 @@ func (p *Plugin) resolveIFunc(o *object, i int) (uintptr, error) {
 	return o.symbolAddr(i)
 }
 
-// Func is a function of a plugin, ready to be called. Calls cost one
-// protected native call and no allocation.
+// Func is a function of a plugin, ready to be called: the one thing a
+// host calls. It comes from a name (Plugin.Func, Plugin.FuncSig), from a
+// C function pointer (Plugin.FuncAt) or from a live plugin (Live.Func,
+// whose calls reach the version serving when they start), and every
+// typed binding (Bind0..Bind8, Bind, BindVariadic) is made from one. A
+// call through any Func has the plugin's full protections: a fault is
+// returned as the error and quarantines the plugin, a done context
+// interrupts the call, and Plugin.Close waits for the call to return.
 type Func struct {
 	p      *Plugin
 	name   string
 	addr   uintptr
-	handle uint32     // an isolated plugin's name for it (remote.go)
-	sig    *Signature // set by FuncSig, for CallSig
+	handle uint32           // an isolated plugin's name for it (remote.go)
+	sig    *Signature       // set by FuncSig and FuncAt, for CallSig
+	live   *liveCell[*Func] // set by Live.Func: the serving version's Func
 }
 
 // Func looks name up (see Lookup) and returns it as a callable function.
@@ -196,41 +203,65 @@ func (p *Plugin) Func(name string) (*Func, error) {
 	return &Func{p: p, name: name, addr: s.Addr}, nil
 }
 
-// Name returns the function's symbol name.
+// Name returns the function's symbol name ("func@0xADDR" for FuncAt's).
 func (f *Func) Name() string { return f.name }
 
-// Addr returns the function's address.
-func (f *Func) Addr() uintptr { return f.addr }
+// Addr returns the function's address (in the plugin's process when it
+// is isolated; for a Live's Func, in the version serving now).
+func (f *Func) Addr() uintptr { return f.serving().addr }
+
+// serving returns the Func a call through f reaches now: f itself, or
+// the serving version's for a Live's Func.
+func (f *Func) serving() *Func {
+	if f.live != nil {
+		return f.live.cur.Load().fn
+	}
+	return f
+}
 
 // Call calls the function with up to 6 integer or pointer arguments
 // (rdi, rsi, rdx, rcx, r8, r9) and returns its integer result (rax). For
-// more arguments, structs by value or variadic functions, use a typed
-// binding (Bind0...) or FuncSig and CallSig.
+// floating-point arguments, more arguments, structs by value, buffers or
+// variadic functions, use a typed binding (Bind0...) or a Signature and
+// CallSig.
 //
-// A pointer argument is a plain address. Go memory passed this way
-// follows the cgo rules, as for Bind: pin it for the call (Pins, PinSlice,
-// Pin: it then stays alive and in place even if the plugin calls back into
-// Go and a goroutine stack moves), it must hold no Go pointers, and the
-// plugin may use it during the call only. Memory the plugin keeps after
-// the call must be C memory (Malloc, CString, NewCell). A C function
+// ctx bounds the call: when it is done before the function returns, the
+// call is interrupted (in process, by a signal to the thread running it;
+// isolated, by ending the child) and fails with an error wrapping
+// ErrDeadline, and the plugin is quarantined. A ctx that can never be
+// done (context.Background) costs nothing. A nil ctx panics.
+//
+// A pointer argument is a plain address, in the plugin's process: Go
+// memory passed this way follows the cgo rules (pinned, no Go pointers
+// in it, used during the call only), and works only in process; pass a
+// []byte through CallSig or a binding to work both ways. A C function
 // pointer for a Go function is a Callback's Ptr.
 //
-// A fault in the call is returned as the error (a *sandbox.FaultError,
-// wrapped) and quarantines the plugin; a call into a closed or quarantined
-// plugin fails with ErrClosed or ErrQuarantined. CallFloat and CallArgs
-// follow the same rules.
-func (f *Func) Call(args ...uint64) (uint64, error) {
+// A fault in the call is returned as the error (a *FaultError, wrapped)
+// and quarantines the plugin; a call into a closed or quarantined plugin
+// fails with ErrClosed or ErrQuarantined.
+func (f *Func) Call(ctx context.Context, args ...uint64) (uint64, error) {
+	mustContext(ctx)
 	if len(args) > 6 {
 		return 0, fmt.Errorf("loader: call %s: %d integer arguments, at most 6", f.name, len(args))
+	}
+	if f.live != nil {
+		return f.callLive(ctx, args)
 	}
 	// p.callInts, by hand: one Go frame fewer (docs/PERFORMANCE.md).
 	p := f.p
 	if p.remote != nil {
-		r, err := p.remoteCall(nil, f, nil, args, nil)
+		r, err := p.remoteCall(ctx, f, nil, args, nil)
 		return r.Int, err
 	}
 	if n := p.flags.Load(); n != 0 {
 		return 0, p.refused(f, n)
+	}
+	if ctx.Done() != nil {
+		var a pcall.Args
+		copy(a.Int[:], args)
+		r, err := p.callContext(ctx, f, &a)
+		return r.Int, err
 	}
 	r, err := p.gate.CallInts(f.addr, args)
 	if err != nil {
@@ -239,30 +270,25 @@ func (f *Func) Call(args ...uint64) (uint64, error) {
 	return r.Int, nil
 }
 
-// CallFloat calls the function with up to 6 integer or pointer arguments
-// and up to 8 double arguments (xmm0-xmm7) and returns its double result
-// (xmm0).
-func (f *Func) CallFloat(ints []uint64, floats []float64) (float64, error) {
-	if len(ints) > 6 || len(floats) > 8 {
-		return 0, fmt.Errorf("loader: call %s: %d integer and %d double arguments, at most 6 and 8", f.name, len(ints), len(floats))
+// callLive is Call through a Live's Func: on the serving version, made
+// again on the next one when a reload turned it away unrun.
+func (f *Func) callLive(ctx context.Context, args []uint64) (uint64, error) {
+	for {
+		v := f.live.cur.Load()
+		r, err := v.fn.Call(ctx, args...)
+		if err == nil || !f.live.again(v, err) {
+			return r, err
+		}
 	}
-	var a pcall.Args
-	for i, v := range ints {
-		a.Int[i] = v
-	}
-	for i, v := range floats {
-		a.Float[i] = v
-	}
-	r, err := f.p.call(f, &a)
-	return r.Float, err
 }
 
-// CallArgs calls the function with the argument registers of a (nil: all
-// zero) and returns both result registers. When ctx is done before the
-// function returns, the call is interrupted (see sandbox.CallContext) and
-// the plugin is quarantined. ctx may be nil.
-func (f *Func) CallArgs(ctx context.Context, a *pcall.Args) (pcall.Result, error) {
-	if ctx == nil {
+// callArgs calls the function with the argument registers of a (nil: all
+// zero) and returns both result registers; a nil ctx is no deadline. It
+// is the isolated child's form (internal/rawcall), whose host laid the
+// registers out.
+func (f *Func) callArgs(ctx context.Context, a *pcall.Args) (pcall.Result, error) {
+	f = f.serving()
+	if ctx == nil || ctx.Done() == nil {
 		return f.p.call(f, a)
 	}
 	return f.p.callContext(ctx, f, a)
@@ -281,7 +307,7 @@ func (p *Plugin) refusal(flags uint32) error {
 }
 
 // call performs one protected call of f. It is kept apart from
-// callContext so that a does not escape: Call and CallFloat keep their
+// callContext so that a does not escape: callers keep their
 // argument block on the stack.
 func (p *Plugin) call(f *Func, a *pcall.Args) (pcall.Result, error) {
 	if p.remote != nil {
@@ -363,7 +389,7 @@ func (p *Plugin) Quarantined() bool { return p.flags.Load()&stQuarantined != 0 }
 //
 // A host function that a call into this plugin is running (on this
 // goroutine) cannot close the plugin: waiting for that call would never
-// end. Close then returns an error wrapping sandbox.ErrCloseInCall and
+// end. Close then returns an error wrapping pcall.ErrCloseInCall and
 // leaves the plugin open; close it after the call returns.
 //
 // ctx bounds the plugin's destructors (and those of the libraries it

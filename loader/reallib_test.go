@@ -39,7 +39,7 @@ func TestLibz(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, in := range [][]byte{[]byte("hello"), []byte(""), bytes.Repeat([]byte("runplug "), 1000)} {
-		got, err := crc.Call(0, uint64(addrOf(in)), uint64(len(in)))
+		got, err := crc.Call(context.Background(), 0, uint64(addrOf(in)), uint64(len(in)))
 		keep(in)
 		if err != nil {
 			t.Fatal(err)
@@ -58,13 +58,13 @@ func TestLibz(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := bytes.Repeat([]byte("The quick brown fox jumps over the lazy dog. "), 200)
-	n, err := bound.Call(uint64(len(in)))
+	n, err := bound.Call(context.Background(), uint64(len(in)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := make([]byte, n)
 	outLen := n
-	rc, err := compress2.Call(uint64(addrOf(out)), uint64(addrOfU64(&outLen)), uint64(addrOf(in)), uint64(len(in)), 9)
+	rc, err := compress2.Call(context.Background(), uint64(addrOf(out)), uint64(addrOfU64(&outLen)), uint64(addrOf(in)), uint64(len(in)), 9)
 	keep(out, in, &outLen)
 	if err != nil || rc != 0 {
 		t.Fatalf("compress2 = %d, %v", int32(rc), err)
@@ -88,7 +88,7 @@ func TestLibz(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := ver.Call()
+	v, err := ver.Call(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestLibsqlite3(t *testing.T) {
 		return f
 	}
 	must := func(name string, args ...uint64) uint64 {
-		r, err := fn(name).Call(args...)
+		r, err := fn(name).Call(context.Background(), args...)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -176,15 +176,15 @@ func TestLibgmp(t *testing.T) {
 		f    *Func
 		args []uint64
 	}{{init2, []uint64{zp}}, {pow, []uint64{zp, 2, 100}}} {
-		if _, err := step.f.Call(step.args...); err != nil {
+		if _, err := step.f.Call(context.Background(), step.args...); err != nil {
 			t.Fatal(err)
 		}
 	}
-	n, err := sizeinbase.Call(zp, 10)
+	n, err := sizeinbase.Call(context.Background(), zp, 10)
 	if err != nil || n != 31 {
 		t.Errorf("mpz_sizeinbase(2^100, 10) = %d, %v; want 31", n, err)
 	}
-	if _, err := clear.Call(zp); err != nil {
+	if _, err := clear.Call(context.Background(), zp); err != nil {
 		t.Fatal(err)
 	}
 	keep(&z)

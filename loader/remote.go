@@ -93,8 +93,8 @@ type Remote interface {
 	Lookup(name, version string) (RemoteSymbol, error)
 	// Call calls the function handle with the registers a and the
 	// buffers bufs. ctx may be nil. A fault of the plugin is a
-	// *sandbox.FaultError; a panic of a host function a
-	// *sandbox.HostPanicError; the death of the process, a forbidden
+	// *pcall.FaultError; a panic of a host function a
+	// *pcall.HostPanicError; the death of the process, a forbidden
 	// system call or a deadline are the Isolation's own typed errors.
 	// The registers are passed by value so that no caller's memory
 	// escapes: an in-process call through the same paths allocates
@@ -210,7 +210,7 @@ func (p *Plugin) Remote() Remote { return p.remote }
 // flight. For a plugin in the host's address space it returns
 // errNotIsolated; from a host function or callback that a call into this
 // plugin is running (on this goroutine), whose call it would wait for
-// forever, an error wrapping sandbox.ErrCloseInCall. A ctx already done
+// forever, an error wrapping pcall.ErrCloseInCall. A ctx already done
 // stops it before it starts; a nil ctx panics.
 func (p *Plugin) Restart(ctx context.Context) error {
 	mustContext(ctx)
@@ -322,6 +322,11 @@ func (p *Plugin) remoteCall(ctx context.Context, f *Func, a *pcall.Args, ints []
 	}
 	var r pcall.Result
 	var err error
+	if a == nil && ctx != nil && ctx.Done() != nil {
+		// Only Call with an Args bounds the round trip by ctx.
+		a = new(pcall.Args)
+		copy(a.Int[:], ints)
+	}
 	if a == nil {
 		var regs [6]uint64
 		n := copy(regs[:], ints)
@@ -352,15 +357,14 @@ func (p *Plugin) remoteClose() error {
 	return nil
 }
 
-// CallBuffers calls the function with the argument registers of a (nil:
+// callBuffers calls the function with the argument registers of a (nil:
 // all zero), after putting the address of each buffer's bytes in its
-// integer register (see Buffer). ctx may be nil; when it is done before
-// the function returns the call is interrupted as CallArgs does. It works
+// integer register (see Buffer). ctx may be nil (no deadline). It works
 // the same for plugins in the host and in another process: in the host the
 // plugin reads and writes Data in place (pinned for the call), isolated it
 // works on a copy in memory both processes share, and Out buffers are
 // copied back.
-func (f *Func) CallBuffers(ctx context.Context, a *pcall.Args, bufs ...Buffer) (pcall.Result, error) {
+func (f *Func) callBuffers(ctx context.Context, a *pcall.Args, bufs ...Buffer) (pcall.Result, error) {
 	var regs pcall.Args
 	if a != nil {
 		regs = *a
@@ -381,7 +385,7 @@ func (f *Func) CallBuffers(ctx context.Context, a *pcall.Args, bufs ...Buffer) (
 
 // remoteBindCall is binding.call for an isolated plugin: the string
 // arguments' copies travel as buffers.
-func (b *binding) remoteCall(a *pcall.Args, ks *cstrings) (pcall.Result, error) {
+func (b *binding) remoteCall(ctx context.Context, a *pcall.Args, ks *cstrings) (pcall.Result, error) {
 	var bufs []Buffer
 	if ks != nil {
 		j := 0
@@ -394,9 +398,9 @@ func (b *binding) remoteCall(a *pcall.Args, ks *cstrings) (pcall.Result, error) 
 		ks.pin.Unpin()
 	}
 	if bufs == nil && b.sig.nFloat == 0 && !b.sig.res.isFloat() { // CallInts brings back rax only
-		return b.f.p.remoteCall(nil, b.f, nil, a.Int[:b.sig.nInt], nil)
+		return b.f.p.remoteCall(ctx, b.f, nil, a.Int[:b.sig.nInt], nil)
 	}
-	return b.f.p.remoteCall(nil, b.f, a, nil, bufs)
+	return b.f.p.remoteCall(ctx, b.f, a, nil, bufs)
 }
 
 // hostStringSlots returns the integer registers that carry C strings for

@@ -20,7 +20,7 @@ import (
 // (the signature's abi plan, compiled to the trampoline's moves); the host
 // then runs those moves itself, in Go, to lay out the register and stack
 // words, and the other process makes the call from that frame with the
-// same trampoline (Func.CallFrame). Go memory a call passes by address (a
+// same trampoline (Func.callFrame, through internal/rawcall). Go memory a call passes by address (a
 // string, a slice or *T given to CallSig, a string argument of a binding)
 // travels as a FrameBuffer: a copy in the memory both processes share,
 // whose address there replaces the word, and which comes back when Out. A
@@ -33,7 +33,7 @@ import (
 // RemoteFrame is a general call of an isolated plugin.
 type RemoteFrame struct {
 	// Regs are the argument registers: rdi..r9, then the bits of
-	// xmm0..xmm7 (the first sandbox.GatherRegs frame words).
+	// xmm0..xmm7 (the first pcall.GatherRegs frame words).
 	Regs [pcall.GatherRegs]uint64
 	// Stack holds the stack argument words (frame words GatherRegs on).
 	Stack []uint64
@@ -51,7 +51,7 @@ type RemoteFrame struct {
 
 // FrameBuffer is Go memory a general call passes by address: the address
 // of a copy of Data in the plugin's process goes in frame word Word (0-5:
-// an integer register; sandbox.GatherRegs on: a stack word), and with Out
+// an integer register; pcall.GatherRegs on: a stack word), and with Out
 // the plugin's bytes come back into Data after the call.
 type FrameBuffer struct {
 	Word int
@@ -264,7 +264,7 @@ func callbackAt(v uint64) *RemoteCallback {
 // the plugin's process.
 var errCallbackNotRemote = errs.Unsupported("a callback of the general form with a string argument, or a variadic one, cannot be passed to an isolated plugin")
 
-// errHostFuncNotRemote is wrapped by the *sandbox.HostPanicError of a call
+// errHostFuncNotRemote is wrapped by the *pcall.HostPanicError of a call
 // an isolated plugin makes to a host function of the general form with a
 // string argument, or a variadic one, which cannot cross (see
 // errCallbackNotRemote).
@@ -274,14 +274,16 @@ var errHostFuncNotRemote = errs.Unsupported("a host function of the general form
 // isolated plugin.
 var errX87Remote = fmt.Errorf("a long double result (x87 st0) from an isolated plugin: %w", ErrUnsupported)
 
-// CallFrame calls f with the whole frame fr, through its plugin's gate,
-// with the protection, quarantine and errors of every call. It is how an
-// isolated plugin's process makes the general calls its host laid out;
-// a host calls through a Signature or a typed binding instead.
-func (f *Func) CallFrame(ctx context.Context, fr *pcall.Frame) (pcall.FrameResult, error) {
+// callFrame calls f with the whole frame fr, through its plugin's gate,
+// with the protection, quarantine and errors of every call; a nil ctx is
+// no deadline. It is how an isolated plugin's process makes the general
+// calls its host laid out (internal/rawcall); a host calls through a
+// Signature or a typed binding instead.
+func (f *Func) callFrame(ctx context.Context, fr *pcall.Frame) (pcall.FrameResult, error) {
+	f = f.serving()
 	p := f.p
 	if p.remote != nil {
-		return pcall.FrameResult{}, fmt.Errorf("loader: call %s in %s: CallFrame of an isolated plugin: %w", f.name, p.obj.name, ErrUnsupported)
+		return pcall.FrameResult{}, fmt.Errorf("loader: call %s in %s: a whole frame for an isolated plugin: %w", f.name, p.obj.name, ErrUnsupported)
 	}
 	if n := p.flags.Load(); n != 0 {
 		return pcall.FrameResult{}, p.refused(f, n)

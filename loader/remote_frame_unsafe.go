@@ -121,10 +121,11 @@ func (fp *frameProg) remoteCall(ctx context.Context, f *Func, args []unsafe.Poin
 	return nil
 }
 
-// remoteGenStrings is callGenStrings for an isolated plugin: each string
-// argument is a NUL-terminated copy in the memory both processes share.
-func (b *binding) remoteGenStrings(out unsafe.Pointer, args []unsafe.Pointer) error {
-	bufs := make([]argBuf, 0, len(b.strArgs))
+// remoteGenCopies is callGenCopies for an isolated plugin: each string
+// argument is a NUL-terminated copy in the memory both processes share,
+// each []byte a copy there, copied back after the call.
+func (b *binding) remoteGenCopies(ctx context.Context, out unsafe.Pointer, args []unsafe.Pointer) error {
+	bufs := make([]argBuf, 0, len(b.strArgs)+len(b.bufArgs))
 	var zero uint64
 	for _, i := range b.strArgs {
 		s := *(*string)(args[i])
@@ -133,7 +134,13 @@ func (b *binding) remoteGenStrings(out unsafe.Pointer, args []unsafe.Pointer) er
 		bufs = append(bufs, argBuf{arg: i, data: buf})
 		args[i] = unsafe.Pointer(&zero)
 	}
-	return b.gen.remoteCall(nil, b.f, args, out, bufs)
+	for _, i := range b.bufArgs {
+		if buf := *(*[]byte)(args[i]); len(buf) > 0 {
+			bufs = append(bufs, argBuf{arg: i, data: buf, out: true})
+		}
+		args[i] = unsafe.Pointer(&zero)
+	}
+	return b.gen.remoteCall(ctx, b.f, args, out, bufs)
 }
 
 // callSigRemote is CallSig for an isolated plugin: the values are laid

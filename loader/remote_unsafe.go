@@ -13,7 +13,7 @@ import (
 	"github.com/runplug/runplug/internal/pcall"
 )
 
-// callPinned is CallBuffers in process.
+// callPinned is callBuffers in process.
 func (f *Func) callPinned(ctx context.Context, a *pcall.Args, bufs []Buffer) (pcall.Result, error) {
 	var pin runtime.Pinner
 	defer pin.Unpin()
@@ -25,5 +25,5 @@ func (f *Func) callPinned(ctx context.Context, a *pcall.Args, bufs []Buffer) (pc
 		pin.Pin(&b.Data[0])
 		a.Int[b.Slot] = uint64(uintptr(unsafe.Pointer(&b.Data[0])))
 	}
-	return f.CallArgs(ctx, a)
+	return f.callArgs(ctx, a)
 }

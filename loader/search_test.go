@@ -78,7 +78,7 @@ func TestLoadByName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Call(); err != nil {
+	if _, err := v.Call(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -177,14 +177,14 @@ func TestHostLibraryPlugin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := cos.CallFloat(nil, []float64{0}); err != nil || got != 1 {
+		if got, err := callFloat(cos, nil, []float64{0}); err != nil || got != 1 {
 			t.Errorf("cos(0) = %v, %v", got, err)
 		}
-		pow, err := Bind2[float64, float64, float64](p, "pow")
+		pow, err := Bind2[float64, float64, float64](fnOf(t, p, "pow"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := pow(2, 10); err != nil || got != 1024 {
+		if got, err := pow(context.Background(), 2, 10); err != nil || got != 1024 {
 			t.Errorf("pow(2, 10) = %v, %v", got, err)
 		}
 		if s, err := p.Lookup("signgam"); err != nil || s.Func {
@@ -196,7 +196,7 @@ func TestHostLibraryPlugin(t *testing.T) {
 		if err := p.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := cos.CallFloat(nil, []float64{0}); !errors.Is(err, ErrClosed) {
+		if _, err := callFloat(cos, nil, []float64{0}); !errors.Is(err, ErrClosed) {
 			t.Errorf("call after Close = %v", err)
 		}
 	}
@@ -218,7 +218,7 @@ func TestGlibcDependencyFromHost(t *testing.T) {
 	}
 	in := []byte("hi")
 	out := make([]byte, 16)
-	n, err := f.Call(uint64(addrOf(in)), uint64(len(in)), uint64(addrOf(out)), uint64(len(out)))
+	n, err := f.Call(context.Background(), uint64(addrOf(in)), uint64(len(in)), uint64(addrOf(out)), uint64(len(out)))
 	keep(in, out)
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +243,7 @@ func TestCtorOnly(t *testing.T) {
 	}
 	name := []byte("RUNPLUG_CTOR_ONLY\x00")
 	set := func() bool {
-		r, err := getenv.Call(uint64(addrOf(name)))
+		r, err := getenv.Call(context.Background(), uint64(addrOf(name)))
 		keep(name)
 		if err != nil {
 			t.Fatal(err)
@@ -344,7 +344,7 @@ func TestLoadThroughCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := f.Call(); err != nil || got != want {
+		if got, err := f.Call(context.Background()); err != nil || got != want {
 			t.Errorf("%s: %s() = %d, %v; want %d", name, sym, got, err, want)
 		}
 	}

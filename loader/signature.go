@@ -17,7 +17,7 @@ import (
 // (which register or stack slot each argument takes, where the result
 // comes back), and is safe to share between goroutines and functions.
 //
-// Bind0..Bind12 and Bind make the same plans from Go types; a Signature is
+// Bind0..Bind8 and Bind make the same plans from Go types; a Signature is
 // for when the types are not known at compile time.
 type Signature struct {
 	ret  *abi.Type
@@ -82,6 +82,27 @@ func newSignature(ret *abi.Type, nfixed int, args []*abi.Type) (*Signature, erro
 	return &Signature{ret: ret, args: append([]*abi.Type(nil), args...), prog: prog, seen: make([]atomic.Value, len(args))}, nil
 }
 
+// ParseSignature returns the signature of a C declaration, such as
+// "double scale(double, double)" or "int f(const char *s, struct { int a;
+// double b; } v)" (abi.ParseFunc's grammar; the function's name is
+// optional and not kept). A variadic declaration ("int printf(const char
+// *, ...)") gives the call with no variable arguments: a call that passes
+// some needs NewVariadicSignature with their types.
+func ParseSignature(decl string) (*Signature, error) {
+	fd, err := abi.ParseFunc(decl)
+	if err != nil {
+		return nil, fmt.Errorf("loader: parse signature: %w", err)
+	}
+	args := make([]*abi.Type, len(fd.Params))
+	for i, p := range fd.Params {
+		args[i] = p.Type
+	}
+	if fd.Variadic {
+		return NewVariadicSignature(fd.Result, len(args), args...)
+	}
+	return NewSignature(fd.Result, args...)
+}
+
 // Result returns the result type (abi.Void for none).
 func (s *Signature) Result() *abi.Type { return s.ret }
 
@@ -93,9 +114,6 @@ func (s *Signature) Args() []*abi.Type { return append([]*abi.Type(nil), s.args.
 func (s *Signature) Variadic() (nfixed int, ok bool) {
 	return s.prog.plan.NFixed, s.prog.plan.Variadic
 }
-
-// Plan returns the calling sequence: where each argument and the result go.
-func (s *Signature) Plan() *callconv.Plan { return s.prog.plan }
 
 // String returns a C declarator, e.g. "double (int32_t, struct { float; float })".
 func (s *Signature) String() string {

@@ -33,12 +33,13 @@ func loadFFI() (*loader.Loader, *loader.Plugin, error) {
 // The struct goes in and comes back in two SSE registers each way; a Go
 // struct with the same layout carries it (or a []byte of its C bytes).
 func ExampleNewSignature() {
+	ctx := context.Background()
 	l, p, err := loadFFI()
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer l.Close(context.Background())
+	defer l.Close(ctx)
 	s3f, err := abi.StructOf(abi.Float32, abi.Float32, abi.Float32)
 	if err != nil {
 		fmt.Println(err)
@@ -56,7 +57,7 @@ func ExampleNewSignature() {
 	}
 	type S3f struct{ A, B, C float32 }
 	var out S3f
-	err = f.CallSig(nil, &out, S3f{1.5, 2.5, -3.5})
+	err = f.CallSig(context.Background(), &out, S3f{1.5, 2.5, -3.5})
 	fmt.Println(sig, out, err)
 	// Output:
 	// struct { float; float; float } (struct { float; float; float }) {2.5 5 -9} <nil>
@@ -66,12 +67,13 @@ func ExampleNewSignature() {
 // *format, ...), which hands its variable part to vsnprintf. The float
 // in the variable part is promoted to double, as C does.
 func ExampleNewVariadicSignature() {
+	ctx := context.Background()
 	l, p, err := loadFFI()
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer l.Close(context.Background())
+	defer l.Close(ctx)
 	sig, err := loader.NewVariadicSignature(abi.Int32, 3,
 		abi.Pointer, abi.Uint64, abi.Pointer, // fixed: buf, n, format
 		abi.Int32, abi.Pointer, abi.Float32) // variable: %d %s %.2f
@@ -86,7 +88,7 @@ func ExampleNewVariadicSignature() {
 	}
 	buf := make([]byte, 32) // passed as a pointer to buf[0], pinned for the call
 	var n int32
-	err = f.CallSig(nil, &n, buf, len(buf), "%d %s %.2f", int32(7), "ways", float32(0.5))
+	err = f.CallSig(context.Background(), &n, buf, len(buf), "%d %s %.2f", int32(7), "ways", float32(0.5))
 	fmt.Println(string(buf[:bytes.IndexByte(buf, 0)]), n, err)
 	// Output:
 	// 7 ways 0.50 11 <nil>
@@ -97,19 +99,25 @@ func ExampleNewVariadicSignature() {
 // long f), where pair is struct { long x, y; }. The pair no longer fits
 // in the one register left, so it goes on the stack, and f takes r9.
 func ExampleBind7() {
+	ctx := context.Background()
 	l, p, err := loadFFI()
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer l.Close(context.Background())
+	defer l.Close(ctx)
 	type Pair struct{ X, Y int64 }
-	noRoom, err := loader.Bind7[int64, int64, int64, int64, int64, Pair, int64, int64](p, "no_room")
+	f, err := p.Func("no_room")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(noRoom(1, 1, 1, 1, 1, Pair{1, 1}, 1)) // 1+2+...+8
+	noRoom, err := loader.Bind7[int64, int64, int64, int64, int64, Pair, int64, int64](f)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(noRoom(ctx, 1, 1, 1, 1, 1, Pair{1, 1}, 1)) // 1+2+...+8
 	// Output:
 	// 36 <nil>
 }

@@ -89,7 +89,7 @@ func againstGCC(t *testing.T, seed int64, nfuncs int) {
 			t.Fatal(err)
 		}
 		got := make([]byte, c.ret.Size())
-		if err := f.CallSig(nil, got, c.vals...); err != nil {
+		if err := f.CallSig(context.Background(), got, c.vals...); err != nil {
 			t.Fatalf("%s %v: %v", c.name, sig, err)
 		}
 		gotEcho := echoBytes()

@@ -129,77 +129,77 @@ func TestBindIsolated(t *testing.T) {
 		run  func(p *loader.Plugin) (any, error)
 	}{
 		{"s3f_fn", func(p *loader.Plugin) (any, error) {
-			f, err := loader.Bind1[isoS3f, isoS3f](p, "s3f_fn")
+			f, err := loader.Bind1[isoS3f, isoS3f](fnOf(t, p, "s3f_fn"))
 			if err != nil {
 				return nil, err
 			}
-			return f(isoS3f{1.5, 2.5, -3.5})
+			return f(context.Background(), isoS3f{1.5, 2.5, -3.5})
 		}},
 		{"dl_fn", func(p *loader.Plugin) (any, error) {
-			f, err := loader.Bind3[isoLD, isoDL, float32, isoDL](p, "dl_fn")
+			f, err := loader.Bind3[isoLD, isoDL, float32, isoDL](fnOf(t, p, "dl_fn"))
 			if err != nil {
 				return nil, err
 			}
-			return f(isoLD{-3, 2.5}, isoDL{0.25, 100}, 4)
+			return f(context.Background(), isoLD{-3, 2.5}, isoDL{0.25, 100}, 4)
 		}},
 		{"s24_fn (memory both ways)", func(p *loader.Plugin) (any, error) {
-			f, err := loader.Bind1[isoS24, isoS24](p, "s24_fn")
+			f, err := loader.Bind1[isoS24, isoS24](fnOf(t, p, "s24_fn"))
 			if err != nil {
 				return nil, err
 			}
-			return f(isoS24{1, 2, 3})
+			return f(context.Background(), isoS24{1, 2, 3})
 		}},
 		{"no_room (stack)", func(p *loader.Plugin) (any, error) {
-			f, err := loader.Bind7[int64, int64, int64, int64, int64, isoPair, int64, int64](p, "no_room")
+			f, err := loader.Bind7[int64, int64, int64, int64, int64, isoPair, int64, int64](fnOf(t, p, "no_room"))
 			if err != nil {
 				return nil, err
 			}
-			return f(1, 2, 3, 4, 5, isoPair{60, 70}, 800)
+			return f(context.Background(), 1, 2, 3, 4, 5, isoPair{60, 70}, 800)
 		}},
 		{"i128_fn", func(p *loader.Plugin) (any, error) {
-			f, err := loader.Bind7[int64, abi.Int128Value, int64, int64, abi.Int128Value, int64, abi.Int128Value, abi.Int128Value](p, "i128_fn")
+			f, err := loader.Bind7[int64, abi.Int128Value, int64, int64, abi.Int128Value, int64, abi.Int128Value, abi.Int128Value](fnOf(t, p, "i128_fn"))
 			if err != nil {
 				return nil, err
 			}
-			return f(1, abi.Int128Value{Hi: 5}, -3, 4, abi.Int128Value{Lo: 7, Hi: -1}, 6, abi.Int128Value{Lo: 9})
+			return f(context.Background(), 1, abi.Int128Value{Hi: 5}, -3, 4, abi.Int128Value{Lo: 7, Hi: -1}, 6, abi.Int128Value{Lo: 9})
 		}},
 		{"many_f (Bind)", func(p *loader.Plugin) (any, error) {
-			var f func(a, b, c, d, e, f, g, h, i, j, k, l, m float32) (float32, error)
-			if err := loader.Bind(p, "many_f", &f); err != nil {
+			var f func(ctx context.Context, a, b, c, d, e, f, g, h, i, j, k, l, m float32) (float32, error)
+			if err := loader.Bind(fnOf(t, p, "many_f"), &f); err != nil {
 				return nil, err
 			}
-			return f(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2)
+			return f(context.Background(), 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2)
 		}},
 		{"sbig_fn (Bind)", func(p *loader.Plugin) (any, error) {
-			var f func(isoSbig) (isoSbig, error)
-			if err := loader.Bind(p, "sbig_fn", &f); err != nil {
+			var f func(context.Context, isoSbig) (isoSbig, error)
+			if err := loader.Bind(fnOf(t, p, "sbig_fn"), &f); err != nil {
 				return nil, err
 			}
 			var s isoSbig
 			s.U[0], s.U[16] = 3, 5
-			return f(s)
+			return f(context.Background(), s)
 		}},
 		{"float_va (BindVariadic)", func(p *loader.Plugin) (any, error) {
-			var f func(n uint32, y float64, a, b, c float64) (float64, error)
-			if err := loader.BindVariadic(p, "float_va", 2, &f); err != nil {
+			var f func(ctx context.Context, n uint32, y float64, a, b, c float64) (float64, error)
+			if err := loader.BindVariadic(fnOf(t, p, "float_va"), 2, &f); err != nil {
 				return nil, err
 			}
-			return f(3, 0.5, 1.25, 2.5, 4)
+			return f(context.Background(), 3, 0.5, 1.25, 2.5, 4)
 		}},
 		{"va_struct (BindVariadic)", func(p *loader.Plugin) (any, error) {
-			var f func(n int32, a isoTag, b isoLrg, c int8, d float32, e isoTag, g int16) (int64, error)
-			if err := loader.BindVariadic(p, "va_struct", 1, &f); err != nil {
+			var f func(ctx context.Context, n int32, a isoTag, b isoLrg, c int8, d float32, e isoTag, g int16) (int64, error)
+			if err := loader.BindVariadic(fnOf(t, p, "va_struct"), 1, &f); err != nil {
 				return nil, err
 			}
-			return f(5, isoTag{3, 4}, isoLrg{1, 2, 3, 4, 5}, -6, 2.5, isoTag{7, 8}, -300)
+			return f(context.Background(), 5, isoTag{3, 4}, isoLrg{1, 2, 3, 4, 5}, -6, 2.5, isoTag{7, 8}, -300)
 		}},
 		{"fmt_str (BindVariadic, string arguments)", func(p *loader.Plugin) (any, error) {
 			// snprintf(NULL, 0, ...) returns the length it would write.
-			var f func(buf unsafe.Pointer, n uint64, format string, c int8, x float32, s string, i int64) (int32, error)
-			if err := loader.BindVariadic(p, "fmt_str", 3, &f); err != nil {
+			var f func(ctx context.Context, buf unsafe.Pointer, n uint64, format string, c int8, x float32, s string, i int64) (int32, error)
+			if err := loader.BindVariadic(fnOf(t, p, "fmt_str"), 3, &f); err != nil {
 				return nil, err
 			}
-			return f(nil, 0, "%c|%.3f|%s|%ld", 'q', 0.125, "a longer string", -1<<40)
+			return f(context.Background(), nil, 0, "%c|%.3f|%s|%ld", 'q', 0.125, "a longer string", -1<<40)
 		}},
 		{"fmt_str (CallSig, []byte out-parameter)", func(p *loader.Plugin) (any, error) {
 			sig, err := loader.NewVariadicSignature(abi.Int32, 3, abi.Pointer, abi.Uint64, abi.Pointer,
@@ -213,7 +213,7 @@ func TestBindIsolated(t *testing.T) {
 			}
 			buf := bytes.Repeat([]byte{'#'}, 64)
 			var n int32
-			err = f.CallSig(nil, &n, buf, len(buf), "%d %s %.3f %c %lld %.2f",
+			err = f.CallSig(context.Background(), &n, buf, len(buf), "%d %s %.3f %c %lld %.2f",
 				int32(-42), "runplug", 3.14159, int8('x'), int64(1)<<40, float32(0.25))
 			return fmt.Sprintf("%d %q", n, buf), err
 		}},
@@ -230,7 +230,7 @@ func TestBindIsolated(t *testing.T) {
 			var out isoS24
 			arg := make([]byte, 24)
 			arg[0], arg[8], arg[16] = 9, 7, 5
-			err = f.CallSig(nil, &out, arg)
+			err = f.CallSig(context.Background(), &out, arg)
 			return out, err
 		}},
 	}
@@ -253,26 +253,26 @@ func TestBindIsolated(t *testing.T) {
 }
 
 // TestGeneralCallIsolatedFault: a fault on the general path of an isolated
-// plugin is the same *sandbox.FaultError as in process, and the plugin
+// plugin is the same *loader.FaultError as in process, and the plugin
 // serves the next call; a buffer larger than the channel is refused with
 // isolate.ErrBufferTooLarge, before the call.
 func TestGeneralCallIsolatedFault(t *testing.T) {
 	in, iso := both(t, "ffi_call", loader.Options{KeepAfterFault: true})
 	for _, p := range []*loader.Plugin{in, iso} {
-		crash, err := loader.Bind7[isoS24, int64, int64, int64, int64, int64, unsafe.Pointer, isoS24](p, "s24_crash")
+		crash, err := loader.Bind7[isoS24, int64, int64, int64, int64, int64, unsafe.Pointer, isoS24](fnOf(t, p, "s24_crash"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = crash(isoS24{1, 2, 3}, 1, 2, 3, 4, 5, nil)
-		var fe *pcall.FaultError
+		_, err = crash(context.Background(), isoS24{1, 2, 3}, 1, 2, 3, 4, 5, nil)
+		var fe *loader.FaultError
 		if !errors.As(err, &fe) || !strings.HasPrefix(fe.Symbol, "s24_crash+") {
 			t.Fatalf("isolated %v: %v, want a fault in s24_crash", p.Isolated(), err)
 		}
-		s24, err := loader.Bind1[isoS24, isoS24](p, "s24_fn")
+		s24, err := loader.Bind1[isoS24, isoS24](fnOf(t, p, "s24_fn"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r, err := s24(isoS24{1, 2, 3}); err != nil || r != (isoS24{2, 3, 1}) {
+		if r, err := s24(context.Background(), isoS24{1, 2, 3}); err != nil || r != (isoS24{2, 3, 1}) {
 			t.Fatalf("isolated %v: after the fault: %v, %v", p.Isolated(), r, err)
 		}
 	}
@@ -285,7 +285,7 @@ func TestGeneralCallIsolatedFault(t *testing.T) {
 		t.Fatal(err)
 	}
 	big := make([]byte, 1<<20)
-	if err := f.CallSig(nil, nil, big, 0, ""); !errors.Is(err, isolate.ErrBufferTooLarge) {
+	if err := f.CallSig(context.Background(), nil, big, 0, ""); !errors.Is(err, isolate.ErrBufferTooLarge) {
 		t.Fatalf("a 1 MiB buffer: %v, want ErrBufferTooLarge", err)
 	}
 }

@@ -50,7 +50,7 @@ func TestVariadicRealLibraries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := free.Call(uint64(s)); err != nil {
+		if _, err := free.Call(context.Background(), uint64(s)); err != nil {
 			t.Fatal(err)
 		}
 		if want := "42 it's 2.50 'o''k' -1099511627776"; got != want {
@@ -71,23 +71,23 @@ func TestVariadicRealLibraries(t *testing.T) {
 		pin.Pin(mpz)
 		pin.Pin(&buf[0])
 		defer pin.Unpin()
-		initSet, err := Bind3[unsafe.Pointer, string, int32, int32](p, "__gmpz_init_set_str")
+		initSet, err := Bind3[unsafe.Pointer, string, int32, int32](fnOf(t, p, "__gmpz_init_set_str"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rc, err := initSet(unsafe.Pointer(mpz), "123456789012345678901234567890", 10); err != nil || rc != 0 {
+		if rc, err := initSet(context.Background(), unsafe.Pointer(mpz), "123456789012345678901234567890", 10); err != nil || rc != 0 {
 			t.Fatalf("mpz_init_set_str: %d, %v", rc, err)
 		}
-		clear, err := BindVoid1[unsafe.Pointer](p, "__gmpz_clear")
+		clear, err := Bind1[unsafe.Pointer, Void](fnOf(t, p, "__gmpz_clear"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer clear(unsafe.Pointer(mpz))
-		var sprintf func(buf unsafe.Pointer, format string, z unsafe.Pointer, i int32, f float64, c int8) (int32, error)
-		if err := BindVariadic(p, "__gmp_sprintf", 2, &sprintf); err != nil {
+		defer clear(context.Background(), unsafe.Pointer(mpz))
+		var sprintf func(ctx context.Context, buf unsafe.Pointer, format string, z unsafe.Pointer, i int32, f float64, c int8) (int32, error)
+		if err := BindVariadic(fnOf(t, p, "__gmp_sprintf"), 2, &sprintf); err != nil {
 			t.Fatal(err)
 		}
-		n, err := sprintf(unsafe.Pointer(&buf[0]), "%Zd|%d|%.3f|%c", unsafe.Pointer(mpz), -7, 0.125, 'z')
+		n, err := sprintf(context.Background(), unsafe.Pointer(&buf[0]), "%Zd|%d|%.3f|%c", unsafe.Pointer(mpz), -7, 0.125, 'z')
 		const want = "123456789012345678901234567890|-7|0.125|z"
 		if got := string(buf[:max(0, n)]); err != nil || got != want {
 			t.Errorf("gmp_sprintf = %q (%d), %v; want %q", got, n, err, want)

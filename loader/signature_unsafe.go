@@ -80,38 +80,38 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 	return nil
 }
 
-// CallSig calls a function bound to a Signature by FuncSig with the
-// argument values args, one per argument type, and stores the result in
-// ret. A ctx that can be done (nil never is) interrupts the call at its
-// deadline as CallArgs does.
+// CallSig calls a function given a Signature (by FuncSig or FuncAt)
+// with the argument values args, one per argument type, and stores the
+// result in ret. ctx bounds the call as for Call; a nil ctx panics.
 //
 // Values: for an integer or _Bool argument any Go integer or bool (cut to
 // the C type's width); for float and double a float32 or float64; for a
 // pointer a uintptr, an unsafe.Pointer, nil, a string (passed as a
 // pointer to a NUL-terminated copy that lives for the call), or a slice
-// or a pointer whose elements hold no Go pointers (passed as the address
-// of its first element, pinned for the call: the plugin may read and
-// write it during the call only), or a *Callback (its Ptr; a released
-// one is refused with sandbox.ErrCallbackFreed); for __int128 an abi.Int128Value or
-// abi.Uint128Value; for long double a []byte of its 16 bytes (x87
-// extended, then padding); for a struct or union either a Go value whose
-// type callconv.TypeOf maps to the same layout, or a []byte holding exactly its
-// C bytes. ret is nil (the result is dropped), a
+// (a []byte is the usual out-buffer) or a pointer whose elements hold no
+// Go pointers (passed as the address of its first element: the plugin may
+// read and write it during the call only), or a *Callback (its Ptr; a
+// released one is refused with sandbox.ErrCallbackFreed); for __int128
+// an abi.Int128Value or abi.Uint128Value; for long double a []byte of its
+// 16 bytes (x87 extended, then padding); for a struct or union either a
+// Go value whose type abi.TypeOf maps to the same layout, or a []byte
+// holding exactly its C bytes. ret is nil (the result is dropped), a
 // pointer to a Go variable of such a type, or a []byte of the result's
-// size; after an error its contents are unspecified. Go memory in a value
-// is read before the call: the plugin sees copies, and keeps none of them
-// past the call. A result must not carry Go pointers (it is written
-// without the garbage collector's write barriers, as C memory is).
+// size; after an error its contents are unspecified. A result must not
+// carry Go pointers (it is written without the garbage collector's write
+// barriers, as C memory is).
 //
-// For an isolated plugin the same values work: strings, slices and
-// pointers are copied into the memory its process shares (and slices and
-// pointers copied back after the call), a *Callback or a Callback's Ptr
-// becomes an entry in that process; a uintptr or unsafe.Pointer is
-// passed unchanged, as an address in that process.
+// A slice or pointer argument works the same in process and isolated: in
+// process the plugin sees the Go memory itself, pinned for the call;
+// isolated, a copy in the memory its process shares, copied back after
+// the call (strings are not copied back). A *Callback or a Callback's
+// Ptr becomes an entry in the plugin's process; a uintptr or
+// unsafe.Pointer is passed unchanged, as an address in that process.
 func (f *Func) CallSig(ctx context.Context, ret any, args ...any) error {
+	mustContext(ctx)
 	s := f.sig
 	if s == nil {
-		return fmt.Errorf("loader: call %s: no signature (bind it with Plugin.FuncSig)", f.name)
+		return fmt.Errorf("loader: call %s: no signature (use Plugin.FuncSig, or a binding)", f.name)
 	}
 	if len(args) != len(s.args) {
 		return fmt.Errorf("loader: call %s: %d arguments for %v", f.name, len(args), s)

@@ -181,7 +181,7 @@ func dataMask(t *abi.Type) []bool {
 // arguments laid out as C has them, and returns the result bytes.
 func direct(t *testing.T, p *Plugin, c ffiCase) []byte {
 	t.Helper()
-	call, err := BindVoid2[unsafe.Pointer, unsafe.Pointer](p, c.name+"_direct")
+	call, err := Bind2[unsafe.Pointer, unsafe.Pointer, Void](fnOf(t, p, c.name+"_direct"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func direct(t *testing.T, p *Plugin, c ffiCase) []byte {
 	ret := make([]byte, c.ret.Size()+1)
 	pin.Pin(&argv[0])
 	pin.Pin(&ret[0])
-	if err := call(unsafe.Pointer(&argv[0]), unsafe.Pointer(&ret[0])); err != nil {
+	if _, err := call(context.Background(), unsafe.Pointer(&argv[0]), unsafe.Pointer(&ret[0])); err != nil {
 		t.Fatal(err)
 	}
 	return ret[:c.ret.Size()]
@@ -262,7 +262,7 @@ func TestSignatureKnownValues(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := f.CallSig(nil, ret, c.vals...); err != nil {
+		if err := f.CallSig(context.Background(), ret, c.vals...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -336,7 +336,7 @@ func TestSignatureVariadicLibc(t *testing.T) {
 	}
 	buf := make([]byte, 64) // a slice for a pointer: pinned for the call by CallSig
 	var n int32
-	err = f.CallSig(nil, &n, buf, len(buf), "%d %s %.3f %c %lld %.2f",
+	err = f.CallSig(context.Background(), &n, buf, len(buf), "%d %s %.3f %c %lld %.2f",
 		int32(-42), "runplug", 3.14159, int8('x'), int64(1)<<40, float32(0.25))
 	if err != nil {
 		t.Fatal(err)
@@ -354,56 +354,56 @@ func TestSignatureVariadicLibc(t *testing.T) {
 // ways, more arguments than registers, __int128.
 func TestBindStructs(t *testing.T) {
 	p := load(t, newLoader(t, Options{}), "ffi_call")
-	s3f, err := Bind1[goS3f, goS3f](p, "s3f_fn")
+	s3f, err := Bind1[goS3f, goS3f](fnOf(t, p, "s3f_fn"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err := s3f(goS3f{1.5, 2.5, -3.5}); err != nil || r != (goS3f{2.5, 5, -9}) {
+	if r, err := s3f(context.Background(), goS3f{1.5, 2.5, -3.5}); err != nil || r != (goS3f{2.5, 5, -9}) {
 		t.Errorf("s3f_fn = %v, %v", r, err)
 	}
-	dl, err := Bind3[goLD, goDL, float32, goDL](p, "dl_fn")
+	dl, err := Bind3[goLD, goDL, float32, goDL](fnOf(t, p, "dl_fn"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err := dl(goLD{-3, 2.5}, goDL{0.25, 100}, 4); err != nil || r != (goDL{10.25, 91}) {
+	if r, err := dl(context.Background(), goLD{-3, 2.5}, goDL{0.25, 100}, 4); err != nil || r != (goDL{10.25, 91}) {
 		t.Errorf("dl_fn = %v, %v", r, err)
 	}
-	s24, err := Bind1[goS24, goS24](p, "s24_fn")
+	s24, err := Bind1[goS24, goS24](fnOf(t, p, "s24_fn"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err := s24(goS24{1, 2, 3}); err != nil || r != (goS24{2, 3, 1}) {
+	if r, err := s24(context.Background(), goS24{1, 2, 3}); err != nil || r != (goS24{2, 3, 1}) {
 		t.Errorf("s24_fn = %v, %v", r, err)
 	}
-	noRoom, err := Bind7[int64, int64, int64, int64, int64, goPair, int64, int64](p, "no_room")
+	noRoom, err := Bind7[int64, int64, int64, int64, int64, goPair, int64, int64](fnOf(t, p, "no_room"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err := noRoom(1, 2, 3, 4, 5, goPair{60, 70}, 800); err != nil || r != 1+4+9+16+25+360+490+6400 {
+	if r, err := noRoom(context.Background(), 1, 2, 3, 4, 5, goPair{60, 70}, 800); err != nil || r != 1+4+9+16+25+360+490+6400 {
 		t.Errorf("no_room = %d, %v", r, err)
 	}
-	i128, err := Bind7[int64, abi.Int128Value, int64, int64, abi.Int128Value, int64, abi.Int128Value, abi.Int128Value](p, "i128_fn")
+	i128, err := Bind7[int64, abi.Int128Value, int64, int64, abi.Int128Value, int64, abi.Int128Value, abi.Int128Value](fnOf(t, p, "i128_fn"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// 1 + 2*(5<<64) + 3*(-3) + 4*4 + 5*(-1<<64 + 7) + 6*6 + 7*0 = 79 + (10-5)<<64
-	if r, err := i128(1, abi.Int128Value{Hi: 5}, -3, 4, abi.Int128Value{Lo: 7, Hi: -1}, 6, abi.Int128Value{}); err != nil || r != (abi.Int128Value{Lo: 79, Hi: 5}) {
+	if r, err := i128(context.Background(), 1, abi.Int128Value{Hi: 5}, -3, 4, abi.Int128Value{Lo: 7, Hi: -1}, 6, abi.Int128Value{}); err != nil || r != (abi.Int128Value{Lo: 79, Hi: 5}) {
 		t.Errorf("i128_fn = %+v, %v", r, err)
 	}
-	var manyF func(a, b, c, d, e, f, g, h, i, j, k, l, m float32) (float32, error)
-	if err := Bind(p, "many_f", &manyF); err != nil {
+	var manyF func(ctx context.Context, a, b, c, d, e, f, g, h, i, j, k, l, m float32) (float32, error)
+	if err := Bind(fnOf(t, p, "many_f"), &manyF); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := manyF(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2); err != nil || r != 78+2*13 {
+	if r, err := manyF(context.Background(), 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2); err != nil || r != 78+2*13 {
 		t.Errorf("many_f = %v, %v", r, err)
 	}
-	var big func(goSbig) (goSbig, error)
-	if err := Bind(p, "sbig_fn", &big); err != nil {
+	var big func(context.Context, goSbig) (goSbig, error)
+	if err := Bind(fnOf(t, p, "sbig_fn"), &big); err != nil {
 		t.Fatal(err)
 	}
 	var in goSbig
 	in.U[0], in.U[16] = 3, 5
-	if r, err := big(in); err != nil || r.U[0] != 3+5 || r.U[16] != 17*5+3 {
+	if r, err := big(context.Background(), in); err != nil || r.U[0] != 3+5 || r.U[16] != 17*5+3 {
 		t.Errorf("sbig_fn = %v, %v", r, err)
 	}
 }
@@ -412,11 +412,11 @@ func TestBindStructs(t *testing.T) {
 // end the call as on the register path.
 func TestGeneralCallProtection(t *testing.T) {
 	p := load(t, newLoader(t, Options{KeepAfterFault: true}), "ffi_call")
-	crash, err := Bind7[goS24, int64, int64, int64, int64, int64, unsafe.Pointer, goS24](p, "s24_crash")
+	crash, err := Bind7[goS24, int64, int64, int64, int64, int64, unsafe.Pointer, goS24](fnOf(t, p, "s24_crash"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = crash(goS24{1, 2, 3}, 1, 2, 3, 4, 5, nil)
+	_, err = crash(context.Background(), goS24{1, 2, 3}, 1, 2, 3, 4, 5, nil)
 	var fe *pcall.FaultError
 	if !errors.As(err, &fe) || !strings.HasPrefix(fe.Symbol, "s24_crash+") {
 		t.Fatalf("s24_crash: %v, want a fault in s24_crash", err)
@@ -436,8 +436,8 @@ func TestGeneralCallProtection(t *testing.T) {
 		t.Fatalf("spin_stack: %v, want a deadline error", err)
 	}
 	// The plugin still answers (KeepAfterFault) on both paths.
-	s24, _ := Bind1[goS24, goS24](p, "s24_fn")
-	if r, err := s24(goS24{1, 2, 3}); err != nil || r.A != 2 {
+	s24, _ := Bind1[goS24, goS24](fnOf(t, p, "s24_fn"))
+	if r, err := s24(context.Background(), goS24{1, 2, 3}); err != nil || r.A != 2 {
 		t.Errorf("s24_fn after a fault: %v, %v", r, err)
 	}
 }
@@ -456,7 +456,7 @@ func TestSignatureRefusals(t *testing.T) {
 		N    int32
 		Name string
 	}
-	_, err := Bind2[int32, withString, int32](p, "s3_fn")
+	_, err := Bind2[int32, withString, int32](fnOf(t, p, "s3_fn"))
 	var se *SignatureError
 	var te *abi.TypeError
 	if !errors.As(err, &se) || se.Index != 1 || !errors.As(err, &te) || te.Field != "Name" {
@@ -464,22 +464,22 @@ func TestSignatureRefusals(t *testing.T) {
 	}
 	sig, _ := NewSignature(tS3, tS3)
 	f, _ := p.FuncSig("s3_fn", sig)
-	if err := f.CallSig(nil, nil, goS3{1, 2, 3}); err != nil { // caches goS3 as matching
+	if err := f.CallSig(context.Background(), nil, goS3{1, 2, 3}); err != nil { // caches goS3 as matching
 		t.Errorf("s3_fn(goS3): %v", err)
 	}
-	if err := f.CallSig(nil, nil, goS3f{}); err == nil || !strings.Contains(err.Error(), "layout") {
+	if err := f.CallSig(context.Background(), nil, goS3f{}); err == nil || !strings.Contains(err.Error(), "layout") {
 		t.Errorf("a float struct for an int struct: %v", err)
 	}
-	if err := f.CallSig(nil, nil); err == nil {
+	if err := f.CallSig(context.Background(), nil); err == nil {
 		t.Error("missing argument accepted")
 	}
 	ptrSig, _ := NewSignature(abi.Void, abi.Pointer)
 	pf, _ := p.FuncSig("s3_fn", ptrSig)
-	if err := pf.CallSig(nil, nil, []*int{new(int)}); err == nil || !strings.Contains(err.Error(), "Go pointer") {
+	if err := pf.CallSig(context.Background(), nil, []*int{new(int)}); err == nil || !strings.Contains(err.Error(), "Go pointer") {
 		t.Errorf("a slice of Go pointers for a pointer: %v", err)
 	}
 	plain, _ := p.Func("s3_fn")
-	if err := plain.CallSig(nil, nil, goS3{}); err == nil {
+	if err := plain.CallSig(context.Background(), nil, goS3{}); err == nil {
 		t.Error("CallSig without a signature accepted")
 	}
 }
@@ -510,7 +510,8 @@ func TestGeneralCallStackMoves(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cb.Free()
-	via, err := Bind9[goS24, int64, int64, int64, int64, int64, int64, int64, uintptr, goS24](p, "s24_via")
+	var via func(context.Context, goS24, int64, int64, int64, int64, int64, int64, int64, uintptr) (goS24, error)
+	err = Bind(fnOf(t, p, "s24_via"), &via)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,7 +519,7 @@ func TestGeneralCallStackMoves(t *testing.T) {
 	go func() { // a fresh goroutine: a small stack that the callback must grow
 		var marker int
 		before := uintptr(unsafe.Pointer(&marker))
-		r, err := via(goS24{3, 4, 5}, 1, 2, 3, 4, 5, 600, 7000, cb.Addr())
+		r, err := via(context.Background(), goS24{3, 4, 5}, 1, 2, 3, 4, 5, 600, 7000, cb.Addr())
 		if err == nil && r != (goS24{33, 7000 + 4 + 15, 605}) {
 			err = fmt.Errorf("s24_via = %+v", r)
 		}
@@ -536,26 +537,26 @@ func TestGeneralCallStackMoves(t *testing.T) {
 // variable part: a float32 there travels as a double, an int8 as an int.
 func TestBindVariadic(t *testing.T) {
 	p := load(t, newLoader(t, Options{}), "ffi_call")
-	var format func(buf unsafe.Pointer, n uint64, format string, c int8, f float32, s string, i int64) (int32, error)
-	if err := BindVariadic(p, "fmt_str", 3, &format); err != nil {
+	var format func(ctx context.Context, buf unsafe.Pointer, n uint64, format string, c int8, f float32, s string, i int64) (int32, error)
+	if err := BindVariadic(fnOf(t, p, "fmt_str"), 3, &format); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 64)
 	var pin runtime.Pinner
 	pin.Pin(&buf[0])
 	defer pin.Unpin()
-	n, err := format(unsafe.Pointer(&buf[0]), 64, "%c|%.3f|%s|%ld", 'q', 0.125, "x y", -1<<40)
+	n, err := format(context.Background(), unsafe.Pointer(&buf[0]), 64, "%c|%.3f|%s|%ld", 'q', 0.125, "x y", -1<<40)
 	const want = "q|0.125|x y|-1099511627776"
 	if got := string(buf[:bytes.IndexByte(buf, 0)]); err != nil || got != want || n != int32(len(want)) {
 		t.Errorf("fmt_str = %q, %d, %v; want %q", got, n, err, want)
 	}
-	var bad func(int32) error
-	if err := BindVariadic(p, "fmt_str", 2, &bad); !errors.Is(err, ErrSignature) {
+	var bad func(context.Context, int32) error
+	if err := BindVariadic(fnOf(t, p, "fmt_str"), 2, &bad); !errors.Is(err, ErrSignature) {
 		t.Errorf("nfixed past the arguments: %v", err)
 	}
 }
 
-// TestCallFrameSRet drives sandbox.CallFrame by hand on a plugin function
+// TestCallFrameSRet drives pcall.CallFrame by hand on a plugin function
 // that takes a 24-byte struct on the stack and returns one in memory: the
 // Frame path of the trampoline, which the bindings do not use.
 func TestCallFrameSRet(t *testing.T) {

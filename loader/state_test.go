@@ -137,7 +137,7 @@ func TestStateSurvivesFault(t *testing.T) {
 		t.Fatal(err)
 	}
 	var fe *pcall.FaultError
-	if _, err := f.Call(5); !errors.As(err, &fe) {
+	if _, err := f.Call(context.Background(), 5); !errors.As(err, &fe) {
 		t.Fatalf("counter_bump_then_fault: %v, want a fault", err)
 	}
 	if got := stateWord(t, p, 0); got != 6 {
@@ -322,7 +322,7 @@ func TestStateFileTruncatedUnderUs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var fe *pcall.FaultError
-	if _, err := f.Call(); !errors.As(err, &fe) || fe.Signal != syscall.SIGBUS {
+	if _, err := f.Call(context.Background()); !errors.As(err, &fe) || fe.Signal != syscall.SIGBUS {
 		t.Errorf("call after the truncation: %v, want a SIGBUS fault", err)
 	}
 	info, _ := p.State()

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"runtime"
 	"testing"
 )
@@ -29,12 +30,12 @@ func BenchmarkTLSAccess(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := f.Call(1); err != nil { // the thread's block exists
+			if _, err := f.Call(context.Background(), 1); err != nil { // the thread's block exists
 				b.Fatal(err)
 			}
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := f.Call(n); err != nil {
+				if _, err := f.Call(context.Background(), n); err != nil {
 					b.Fatal(err)
 				}
 			}

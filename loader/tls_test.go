@@ -40,7 +40,7 @@ func callErr(t *testing.T, p *Plugin, fn string, args ...uint64) uint64 {
 		t.Errorf("%s: %v", fn, err)
 		return 0
 	}
-	r, err := f.Call(args...)
+	r, err := f.Call(context.Background(), args...)
 	if err != nil {
 		t.Errorf("call %s: %v", fn, err)
 	}

@@ -250,7 +250,7 @@ func flushCStdio(l *loader.Loader, logger hclog.Logger) {
 	if err == nil {
 		var f *loader.Func
 		if f, err = libc.Func("fflush"); err == nil {
-			_, err = f.Call(0)
+			_, err = f.Call(context.Background(), 0)
 		}
 	}
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/sysmaps"
@@ -137,13 +138,13 @@ func demo(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 	if err != nil {
 		return err
 	}
-	_, err = crash.CallArgs(ctx, &pcall.Args{})
+	_, err = crash.Call(ctx)
 	var fe *loader.FaultError
 	if !errors.As(err, &fe) {
 		return fmt.Errorf("crash() returned %v, want a trapped fault", err)
 	}
 	fmt.Fprintf(w, "   trapped: %s\n", fe.Error())
-	_, err = c.fn("next").Call()
+	_, err = c.fn("next").Call(context.Background())
 	if !errors.Is(err, loader.ErrQuarantined) {
 		return fmt.Errorf("a call after the fault returned %v, want ErrQuarantined", err)
 	}
@@ -234,36 +235,51 @@ func (c *caller) fn(name string) *loader.Func {
 	return f
 }
 
-func (c *caller) call(name string, a *pcall.Args) pcall.Result {
+func (c *caller) call(name string, ints ...uint64) uint64 {
 	f := c.fn(name)
 	if f == nil {
-		return pcall.Result{}
+		return 0
 	}
-	r, err := f.CallArgs(c.ctx, a)
+	r, err := f.Call(c.ctx, ints...)
 	if err != nil {
 		c.err = err
 	}
 	return r
 }
 
-func (c *caller) int(name string, args ...uint64) uint64 {
-	var a pcall.Args
-	copy(a.Int[:], args)
-	return c.call(name, &a).Int
-}
+func (c *caller) int(name string, args ...uint64) uint64 { return c.call(name, args...) }
 
+// double calls a function of doubles returning a double.
 func (c *caller) double(name string, args ...float64) float64 {
-	var a pcall.Args
-	copy(a.Float[:], args)
-	return c.call(name, &a).Float
+	if c.err != nil {
+		return 0
+	}
+	types := make([]*abi.Type, len(args))
+	vals := make([]any, len(args))
+	for i, v := range args {
+		types[i], vals[i] = abi.Float64, v
+	}
+	sig, err := loader.NewSignature(abi.Float64, types...)
+	var f *loader.Func
+	if err == nil {
+		f, err = c.p.FuncSig(name, sig)
+	}
+	var r float64
+	if err == nil {
+		err = f.CallSig(c.ctx, &r, vals...)
+	}
+	if err != nil {
+		c.err = err
+	}
+	return r
 }
 
 func (c *caller) str(name string) string {
-	r := c.call(name, &pcall.Args{})
+	r := c.call(name)
 	if c.err != nil {
 		return ""
 	}
-	s, err := formatResult("str", r.Int, 0)
+	s, err := formatResult("str", r, 0)
 	if err != nil {
 		c.err = err
 	}
@@ -277,7 +293,5 @@ func (c *caller) strArg(name, text string) uint64 {
 		return 0
 	}
 	defer cs.free()
-	var a pcall.Args
-	a.Int[0] = addrs[0]
-	return c.call(name, &a).Int
+	return c.call(name, addrs[0])
 }

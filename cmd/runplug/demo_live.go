@@ -50,16 +50,24 @@ func demoReload(w io.Writer, logger hclog.Logger) error {
 		return err
 	}
 	defer lv.Close(context.Background())
-	visit, err := loader.LiveBind0[int64](lv, "demo_visit")
+	f, err := lv.Func("demo_visit")
 	if err != nil {
 		return err
 	}
-	here, err := loader.LiveBind0[int64](lv, "demo_visits_here")
+	visit, err := loader.Bind0[int64](f)
 	if err != nil {
 		return err
 	}
-	check := func(what string, want int64, f func() (int64, error)) (int64, error) {
-		got, err := f()
+	f, err = lv.Func("demo_visits_here")
+	if err != nil {
+		return err
+	}
+	here, err := loader.Bind0[int64](f)
+	if err != nil {
+		return err
+	}
+	check := func(what string, want int64, f func(context.Context) (int64, error)) (int64, error) {
+		got, err := f(ctx)
 		if err == nil && got != want {
 			err = fmt.Errorf("%s = %d, want %d", what, got, want)
 		}

@@ -78,7 +78,7 @@ func TestFaultReadsTheSame(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.Call()
+			_, err = f.Call(context.Background())
 			var fe *loader.FaultError
 			if !errors.As(err, &fe) {
 				t.Fatalf("library: %v, want a *loader.FaultError", err)

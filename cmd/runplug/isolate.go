@@ -7,8 +7,6 @@ import (
 	"io"
 
 	"github.com/hashicorp/go-hclog"
-
-	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 )
@@ -60,7 +58,11 @@ func demoIsolated(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 	}
 	fmt.Fprintln(w)
 	c := &caller{ctx: ctx, p: p}
-	vowels, err := loader.Bind1[string, int64](p, "vowels")
+	f, err := p.Func("vowels")
+	if err != nil {
+		return err
+	}
+	vowels, err := loader.Bind1[string, int64](f)
 	if err != nil {
 		return err
 	}
@@ -68,7 +70,7 @@ func demoIsolated(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 	if c.err != nil {
 		return c.err
 	}
-	nv, err := vowels(demoText)
+	nv, err := vowels(context.Background(), demoText)
 	if err != nil {
 		return err
 	}
@@ -77,7 +79,7 @@ func demoIsolated(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 	if err != nil {
 		return err
 	}
-	_, err = crash.CallArgs(ctx, &pcall.Args{})
+	_, err = crash.Call(ctx)
 	var fe *loader.FaultError
 	if !errors.As(err, &fe) {
 		return fmt.Errorf("isolated crash() returned %v, want a trapped fault", err)

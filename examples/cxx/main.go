@@ -32,8 +32,9 @@ func main() {
 
 // run loads the plugin at path and prints the area of each spec to w.
 func run(path string, specs []string, w io.Writer) error {
+	ctx := context.Background()
 	l := loader.New(loader.Options{})
-	defer l.Close(context.Background())
+	defer l.Close(ctx)
 	var lastErr string
 	// void report_error(const char *msg): called by the plugin on the
 	// calling goroutine, during area_milli.
@@ -42,17 +43,21 @@ func run(path string, specs []string, w io.Writer) error {
 	}
 	// The plugin's own dependencies, libstdc++ and libgcc_s, are loaded by
 	// runplug alongside it.
-	p, err := l.Load(context.Background(), path)
+	p, err := l.Load(ctx, path)
 	if err != nil {
 		return err
 	}
-	area, err := loader.Bind1[string, int64](p, "area_milli")
+	f, err := p.Func("area_milli")
+	if err != nil {
+		return err
+	}
+	area, err := loader.Bind1[string, int64](f)
 	if err != nil {
 		return err
 	}
 	for _, spec := range specs {
 		lastErr = ""
-		a, err := area(spec)
+		a, err := area(ctx, spec)
 		if err != nil {
 			return err // a fault or an exception that escaped: the plugin is quarantined
 		}
@@ -62,5 +67,5 @@ func run(path string, specs []string, w io.Writer) error {
 		}
 		fmt.Fprintf(w, "%s: %d.%03d\n", spec, a/1000, a%1000)
 	}
-	return p.Close(context.Background())
+	return p.Close(ctx)
 }

@@ -39,6 +39,7 @@ func main() {
 
 // run serves in line by line until it ends: see the package doc.
 func run(plugin, state string, in io.Reader, out io.Writer) error {
+	ctx := context.Background()
 	var mu sync.Mutex // the reload events and the answers share out
 	say := func(format string, args ...any) {
 		mu.Lock()
@@ -46,8 +47,8 @@ func run(plugin, state string, in io.Reader, out io.Writer) error {
 		fmt.Fprintf(out, format+"\n", args...)
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close(context.Background())
-	lv, err := l.LoadLive(context.Background(), plugin, loader.LiveOptions{
+	defer l.Close(ctx)
+	lv, err := l.LoadLive(ctx, plugin, loader.LiveOptions{
 		StateFile: state,
 		Watch:     true,
 		Debounce:  50 * time.Millisecond,
@@ -62,14 +63,18 @@ func run(plugin, state string, in io.Reader, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer lv.Close(context.Background())
-	greet, err := loader.LiveBind0[uintptr](lv, "greet")
+	defer lv.Close(ctx)
+	f, err := lv.Func("greet")
+	if err != nil {
+		return err
+	}
+	greet, err := loader.Bind0[uintptr](f)
 	if err != nil {
 		return err
 	}
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
-		p, err := greet()
+		p, err := greet(ctx)
 		if err != nil {
 			return err
 		}
@@ -82,5 +87,5 @@ func run(plugin, state string, in io.Reader, out io.Writer) error {
 	if err := sc.Err(); err != nil {
 		return err
 	}
-	return lv.SyncState(context.Background())
+	return lv.SyncState(ctx)
 }

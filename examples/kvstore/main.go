@@ -62,9 +62,10 @@ var levels = []string{"debug", "info", "warn", "error"}
 // run loads the plugin at path, counts the words of texts with it and
 // prints what happened to w.
 func run(path string, texts []string, w io.Writer) error {
+	ctx := context.Background()
 	st := &store{m: map[string]string{}}
 	l := loader.New(loader.Options{})
-	defer l.Close(context.Background())
+	defer l.Close(ctx)
 
 	hostFuncs := map[string]any{
 		// void runplug_log(int32_t level, const char *msg)
@@ -86,27 +87,35 @@ func run(path string, texts []string, w io.Writer) error {
 		}
 	}
 
-	p, err := l.Load(context.Background(), path)
+	p, err := l.Load(ctx, path)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "loaded %s\n", p.Name())
-	countWords, err := loader.Bind1[string, int32](p, "count_words")
+	f, err := p.Func("count_words")
 	if err != nil {
 		return err
 	}
-	wordCount, err := loader.Bind1[string, int64](p, "word_count")
+	countWords, err := loader.Bind1[string, int32](f)
+	if err != nil {
+		return err
+	}
+	f, err = p.Func("word_count")
+	if err != nil {
+		return err
+	}
+	wordCount, err := loader.Bind1[string, int64](f)
 	if err != nil {
 		return err
 	}
 	for _, text := range texts {
-		n, err := countWords(text)
+		n, err := countWords(ctx, text)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "%q: %d words\n", text, n)
 	}
-	n, err := wordCount("the")
+	n, err := wordCount(ctx, "the")
 	if err != nil {
 		return err
 	}
@@ -122,5 +131,5 @@ func run(path string, texts []string, w io.Writer) error {
 		v, _ := st.get(k)
 		fmt.Fprintf(w, "  %s = %s\n", k, v)
 	}
-	return p.Close(context.Background())
+	return p.Close(ctx)
 }

@@ -35,22 +35,31 @@ func main() {
 
 // run loads the plugin at path and prints what it makes of lists to w.
 func run(path string, lists []string, w io.Writer) error {
+	ctx := context.Background()
 	l := loader.New(loader.Options{})
-	defer l.Close(context.Background())
-	p, err := l.Load(context.Background(), path)
+	defer l.Close(ctx)
+	p, err := l.Load(ctx, path)
 	if err != nil {
 		return err
 	}
-	sum, err := loader.Bind1[string, int64](p, "sum_list")
+	f, err := p.Func("sum_list")
 	if err != nil {
 		return err
 	}
-	div, err := loader.Bind2[int64, int64, int64](p, "checked_div")
+	sum, err := loader.Bind1[string, int64](f)
+	if err != nil {
+		return err
+	}
+	f, err = p.Func("checked_div")
+	if err != nil {
+		return err
+	}
+	div, err := loader.Bind2[int64, int64, int64](f)
 	if err != nil {
 		return err
 	}
 	for _, list := range lists {
-		s, err := sum(list)
+		s, err := sum(ctx, list)
 		if err != nil {
 			return err
 		}
@@ -58,24 +67,28 @@ func run(path string, lists []string, w io.Writer) error {
 			fmt.Fprintf(w, "%q: not a list of integers\n", list)
 			continue
 		}
-		q, err := div(s, int64(len(list)))
+		q, err := div(ctx, s, int64(len(list)))
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "%q: sum %d, sum/len %d\n", list, s, q)
 	}
-	q, err := div(1, 0)
+	q, err := div(ctx, 1, 0)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "1/0 caught: %v\n", q == math.MinInt64)
 
-	panics, err := loader.Bind0[int64](p, "always_panics")
+	f, err = p.Func("always_panics")
 	if err != nil {
 		return err
 	}
-	if _, err := panics(); err != nil {
+	panics, err := loader.Bind0[int64](f)
+	if err != nil {
+		return err
+	}
+	if _, err := panics(ctx); err != nil {
 		fmt.Fprintf(w, "always_panics failed, quarantined: %v\n", p.Quarantined())
 	}
-	return p.Close(context.Background())
+	return p.Close(ctx)
 }

@@ -68,45 +68,50 @@ const (
 
 // api is the part of sqlite's C API this program uses, bound once.
 type api struct {
-	open     func(string, unsafe.Pointer) (int32, error)                            // int sqlite3_open(const char *, sqlite3 **)
-	close    func(uintptr) (int32, error)                                           // int sqlite3_close(sqlite3 *)
-	exec     func(uintptr, string, uintptr, uintptr, unsafe.Pointer) (int32, error) // int sqlite3_exec(sqlite3 *, const char *, callback, void *, char **)
-	errmsg   func(uintptr) (uintptr, error)                                         // const char *sqlite3_errmsg(sqlite3 *)
-	free     func(uintptr) error                                                    // void sqlite3_free(void *)
-	prepare  func(uintptr, string, int32, unsafe.Pointer, uintptr) (int32, error)   // int sqlite3_prepare_v2(sqlite3 *, const char *, int, sqlite3_stmt **, const char **)
-	bindInt  func(uintptr, int32, int64) (int32, error)                             // int sqlite3_bind_int64(sqlite3_stmt *, int, sqlite3_int64)
-	step     func(uintptr) (int32, error)                                           // int sqlite3_step(sqlite3_stmt *)
-	colText  func(uintptr, int32) (uintptr, error)                                  // const unsigned char *sqlite3_column_text(sqlite3_stmt *, int)
-	colInt   func(uintptr, int32) (int64, error)                                    // sqlite3_int64 sqlite3_column_int64(sqlite3_stmt *, int)
-	finalize func(uintptr) (int32, error)                                           // int sqlite3_finalize(sqlite3_stmt *)
+	open     func(context.Context, string, unsafe.Pointer) (int32, error)                            // int sqlite3_open(const char *, sqlite3 **)
+	close    func(context.Context, uintptr) (int32, error)                                           // int sqlite3_close(sqlite3 *)
+	exec     func(context.Context, uintptr, string, uintptr, uintptr, unsafe.Pointer) (int32, error) // int sqlite3_exec(sqlite3 *, const char *, callback, void *, char **)
+	errmsg   func(context.Context, uintptr) (uintptr, error)                                         // const char *sqlite3_errmsg(sqlite3 *)
+	free     func(context.Context, uintptr) (loader.Void, error)                                     // void sqlite3_free(void *)
+	prepare  func(context.Context, uintptr, string, int32, unsafe.Pointer, uintptr) (int32, error)   // int sqlite3_prepare_v2(sqlite3 *, const char *, int, sqlite3_stmt **, const char **)
+	bindInt  func(context.Context, uintptr, int32, int64) (int32, error)                             // int sqlite3_bind_int64(sqlite3_stmt *, int, sqlite3_int64)
+	step     func(context.Context, uintptr) (int32, error)                                           // int sqlite3_step(sqlite3_stmt *)
+	colText  func(context.Context, uintptr, int32) (uintptr, error)                                  // const unsigned char *sqlite3_column_text(sqlite3_stmt *, int)
+	colInt   func(context.Context, uintptr, int32) (int64, error)                                    // sqlite3_int64 sqlite3_column_int64(sqlite3_stmt *, int)
+	finalize func(context.Context, uintptr) (int32, error)                                           // int sqlite3_finalize(sqlite3_stmt *)
 }
 
 func bind(p *loader.Plugin) (*api, error) {
 	var a api
 	var errs []error
 	add := func(err error) { errs = append(errs, err) }
+	fn := func(name string) *loader.Func {
+		f, err := p.Func(name)
+		add(err)
+		return f
+	}
 	var err error
-	a.open, err = loader.Bind2[string, unsafe.Pointer, int32](p, "sqlite3_open")
+	a.open, err = loader.Bind2[string, unsafe.Pointer, int32](fn("sqlite3_open"))
 	add(err)
-	a.close, err = loader.Bind1[uintptr, int32](p, "sqlite3_close")
+	a.close, err = loader.Bind1[uintptr, int32](fn("sqlite3_close"))
 	add(err)
-	a.exec, err = loader.Bind5[uintptr, string, uintptr, uintptr, unsafe.Pointer, int32](p, "sqlite3_exec")
+	a.exec, err = loader.Bind5[uintptr, string, uintptr, uintptr, unsafe.Pointer, int32](fn("sqlite3_exec"))
 	add(err)
-	a.errmsg, err = loader.Bind1[uintptr, uintptr](p, "sqlite3_errmsg")
+	a.errmsg, err = loader.Bind1[uintptr, uintptr](fn("sqlite3_errmsg"))
 	add(err)
-	a.free, err = loader.BindVoid1[uintptr](p, "sqlite3_free")
+	a.free, err = loader.Bind1[uintptr, loader.Void](fn("sqlite3_free"))
 	add(err)
-	a.prepare, err = loader.Bind5[uintptr, string, int32, unsafe.Pointer, uintptr, int32](p, "sqlite3_prepare_v2")
+	a.prepare, err = loader.Bind5[uintptr, string, int32, unsafe.Pointer, uintptr, int32](fn("sqlite3_prepare_v2"))
 	add(err)
-	a.bindInt, err = loader.Bind3[uintptr, int32, int64, int32](p, "sqlite3_bind_int64")
+	a.bindInt, err = loader.Bind3[uintptr, int32, int64, int32](fn("sqlite3_bind_int64"))
 	add(err)
-	a.step, err = loader.Bind1[uintptr, int32](p, "sqlite3_step")
+	a.step, err = loader.Bind1[uintptr, int32](fn("sqlite3_step"))
 	add(err)
-	a.colText, err = loader.Bind2[uintptr, int32, uintptr](p, "sqlite3_column_text")
+	a.colText, err = loader.Bind2[uintptr, int32, uintptr](fn("sqlite3_column_text"))
 	add(err)
-	a.colInt, err = loader.Bind2[uintptr, int32, int64](p, "sqlite3_column_int64")
+	a.colInt, err = loader.Bind2[uintptr, int32, int64](fn("sqlite3_column_int64"))
 	add(err)
-	a.finalize, err = loader.Bind1[uintptr, int32](p, "sqlite3_finalize")
+	a.finalize, err = loader.Bind1[uintptr, int32](fn("sqlite3_finalize"))
 	add(err)
 	return &a, errors.Join(errs...)
 }
@@ -125,7 +130,7 @@ func (d *db) check(what string, rc int32, err error) error {
 	if rc == sqliteOK {
 		return nil
 	}
-	msg, err := d.errmsg(d.h)
+	msg, err := d.errmsg(context.Background(), d.h)
 	if err != nil {
 		return fmt.Errorf("%s: code %d", what, rc)
 	}
@@ -150,7 +155,7 @@ func (d *db) execRows(sql string, row func(names, values []string)) error {
 		return err
 	}
 	defer cb.Release()
-	rc, err := d.exec(d.h, sql, cb.Ptr(), 0, nil)
+	rc, err := d.exec(context.Background(), d.h, sql, cb.Ptr(), 0, nil)
 	if rowErr != nil {
 		return rowErr
 	}
@@ -180,13 +185,13 @@ func (d *db) execErr(sql string) (string, error) {
 		return "", err
 	}
 	defer msg.Free()
-	if _, err := d.exec(d.h, sql, 0, 0, msg.Ptr()); err != nil {
+	if _, err := d.exec(context.Background(), d.h, sql, 0, 0, msg.Ptr()); err != nil {
 		return "", err
 	}
 	if msg.Get() == 0 {
 		return "", nil
 	}
-	defer d.free(msg.Get()) // sqlite3_malloc'd
+	defer d.free(context.Background(), msg.Get()) // sqlite3_malloc'd
 	return loader.GoString(msg.Get())
 }
 
@@ -198,19 +203,19 @@ func (d *db) query(sql string, param int64) ([]string, error) {
 		return nil, err
 	}
 	defer stmt.Free()
-	rc, err := d.prepare(d.h, sql, -1, stmt.Ptr(), 0)
+	rc, err := d.prepare(context.Background(), d.h, sql, -1, stmt.Ptr(), 0)
 	if err := d.check("prepare", rc, err); err != nil {
 		return nil, err
 	}
 	st := stmt.Get()
-	defer d.finalize(st)
-	rc, err = d.bindInt(st, 1, param)
+	defer d.finalize(context.Background(), st)
+	rc, err = d.bindInt(context.Background(), st, 1, param)
 	if err := d.check("bind", rc, err); err != nil {
 		return nil, err
 	}
 	var rows []string
 	for {
-		rc, err := d.step(st)
+		rc, err := d.step(context.Background(), st)
 		if err != nil {
 			return nil, err
 		}
@@ -220,7 +225,7 @@ func (d *db) query(sql string, param int64) ([]string, error) {
 		if rc != sqliteRow {
 			return nil, d.check("step", rc, nil)
 		}
-		txt, err := d.colText(st, 0)
+		txt, err := d.colText(context.Background(), st, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -228,7 +233,7 @@ func (d *db) query(sql string, param int64) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		n, err := d.colInt(st, 1)
+		n, err := d.colInt(context.Background(), st, 1)
 		if err != nil {
 			return nil, err
 		}
@@ -238,9 +243,10 @@ func (d *db) query(sql string, param int64) ([]string, error) {
 
 // run loads lib and goes through the steps above, printing to out.
 func run(lib string, out io.Writer) error {
+	ctx := context.Background()
 	l := loader.New(loader.Options{})
-	defer l.Close(context.Background())
-	p, err := l.Load(context.Background(), lib)
+	defer l.Close(ctx)
+	p, err := l.Load(ctx, lib)
 	if err != nil {
 		return err
 	}
@@ -256,7 +262,7 @@ func run(lib string, out io.Writer) error {
 		return err
 	}
 	defer cell.Free()
-	rc, err := a.open(":memory:", cell.Ptr())
+	rc, err := a.open(context.Background(), ":memory:", cell.Ptr())
 	d := &db{api: a, h: cell.Get()}
 	if err := d.check("open", rc, err); err != nil {
 		return err
@@ -264,7 +270,7 @@ func run(lib string, out io.Writer) error {
 	closed := false
 	defer func() {
 		if !closed {
-			d.close(d.h)
+			d.close(context.Background(), d.h)
 		}
 	}()
 	fmt.Fprintln(out, "opened an in-memory database with", filepath.Base(lib))
@@ -297,7 +303,7 @@ func run(lib string, out io.Writer) error {
 	fmt.Fprintln(out, "exec error message:", msg)
 	fmt.Fprintln(out, "as an error:", d.check("exec", 1, nil))
 
-	rc, err = d.close(d.h)
+	rc, err = d.close(context.Background(), d.h)
 	if err := d.check("close", rc, err); err != nil {
 		return err
 	}

@@ -1,6 +1,6 @@
 // Command genbind writes loader/bind_gen.go: the typed bindings
-// Bind0..BindN and BindVoid0..BindVoidN, which differ only in their number
-// of arguments. Run it with `go generate ./loader`.
+// Bind0..BindN, which differ only in their number of arguments. Run it
+// with `go generate ./loader`.
 package main
 
 import (
@@ -15,37 +15,40 @@ import (
 
 // maxArgs is the largest N generated. Bind (reflect) and Signature take
 // any number.
-const maxArgs = 12
+const maxArgs = 8
 
 var numbers = []string{"no argument", "one argument", "two arguments", "three arguments", "four arguments",
 	"five arguments", "six arguments", "seven arguments", "eight arguments", "nine arguments",
 	"ten arguments", "eleven arguments", "twelve arguments"}
 
 // bind2Doc is the documentation of Bind2, which the others refer to.
-const bind2Doc = `// Bind2 binds the plugin function name to a Go function of two arguments
-// and a result of type R, for example
+const bind2Doc = `// Bind2 binds f to a Go function of a context and two arguments, with a
+// result of type R, for example
 //
-//	scale, err := loader.Bind2[int32, float64, float64](p, "scale")
-//	y, err := scale(3, 0.5) // double scale(int32_t, double)
+//	scale, err := loader.Bind2[int32, float64, float64](f)
+//	y, err := scale(ctx, 3, 0.5) // double scale(int32_t, double)
 //
+// The context bounds each call, as for Func.Call (a nil one panics).
 // Argument and result types may be bool, any integer type, uintptr,
 // unsafe.Pointer, float32 or float64 (or types defined on them), structs
 // of those (passed and returned by value as C passes them: the Go
 // struct's layout must be the C struct's, which is checked here), and
 // abi.Int128Value; an argument may also be a string, passed as a pointer
-// to a NUL-terminated copy that lives for the call. R may be Void for a
-// function that returns nothing (or use BindVoid2). Arguments past the
-// registers go on the stack, as the SysV AMD64 ABI says. An
-// unsafe.Pointer argument into Go memory follows the cgo rules: the
-// plugin may use it during the call only, and it must not point to a
-// goroutine stack if the plugin calls back into Go (the stack can move
-// then). The signature is checked here, once: an unsupported one is a
-// *SignatureError (ErrSignature) naming the argument, and for a struct the
-// field. Every call is a protected call of the plugin, as Func.Call makes:
-// a fault in it is returned as the error (a *sandbox.FaultError, wrapped)
+// to a NUL-terminated copy that lives for the call, or a []byte, an
+// out-buffer passed as the address of its first byte (in process the Go
+// memory itself, pinned for the call; isolated, a copy in the memory both
+// processes share, copied back after the call). R is Void for a function
+// that returns nothing. Arguments past the registers go on the stack, as
+// the SysV AMD64 ABI says. An unsafe.Pointer argument is an address in
+// the plugin's process, passed unchanged. The signature is checked here,
+// once: an unsupported one is a *SignatureError (ErrSignature) naming the
+// argument, and for a struct the field. Every call is a protected call of
+// the plugin, as Func.Call makes: a fault in it is returned as the error
 // and quarantines the plugin, and a call into a closed or quarantined
-// plugin fails with ErrClosed or ErrQuarantined. A call costs no
-// allocation unless it has string arguments (or more than 16 stack words).
+// plugin fails with ErrClosed or ErrQuarantined. A binding of a Live's
+// Func calls the version serving when the call starts. A call costs no
+// allocation unless it has string or []byte arguments (or more than 16
+// stack words).
 `
 
 func main() {
@@ -57,6 +60,7 @@ func main() {
 package loader
 
 import (
+	"context"
 	"reflect"
 	"unsafe"
 
@@ -65,9 +69,6 @@ import (
 `)
 	for n := 0; n <= maxArgs; n++ {
 		writeBind(&b, n)
-	}
-	for n := 0; n <= maxArgs; n++ {
-		writeBindVoid(&b, n)
 	}
 	src, err := format.Source(b.Bytes())
 	if err != nil {
@@ -89,7 +90,10 @@ func list(n int, sep string, f func(i int) string) string {
 
 func writeBind(b *bytes.Buffer, n int) {
 	tparams := list(n, ", ", func(i int) string { return fmt.Sprintf("A%d", i) })
-	params := list(n, ", ", func(i int) string { return fmt.Sprintf("a%d A%d", i, i) })
+	params := "ctx context.Context"
+	if n > 0 {
+		params += ", " + list(n, ", ", func(i int) string { return fmt.Sprintf("a%d A%d", i, i) })
+	}
 	types := list(n, ", ", func(i int) string { return fmt.Sprintf("reflect.TypeFor[A%d]()", i) })
 	ptrs := list(n, ", ", func(i int) string { return fmt.Sprintf("unsafe.Pointer(&a%d)", i) })
 	argTypes := "nil"
@@ -98,54 +102,37 @@ func writeBind(b *bytes.Buffer, n int) {
 		tparams += ", "
 		ptrs = ", " + ptrs
 	}
-	fsig := fmt.Sprintf("func(%s) (R, error)", list(n, ", ", func(i int) string { return fmt.Sprintf("A%d", i) }))
+	fargs := "context.Context"
+	if n > 0 {
+		fargs += ", " + list(n, ", ", func(i int) string { return fmt.Sprintf("A%d", i) })
+	}
+	fsig := fmt.Sprintf("func(%s) (R, error)", fargs)
 	switch n {
 	case 0:
-		fmt.Fprintf(b, "\n// Bind0 binds the plugin function name to a Go function with no argument\n// and a result of type R (see Bind2).\n")
+		fmt.Fprintf(b, "\n// Bind0 binds f to a Go function of a context alone, with a result of\n// type R (see Bind2).\n")
 	case 1:
-		fmt.Fprintf(b, "\n// Bind1 binds the plugin function name to a Go function of one argument\n// (see Bind2).\n")
+		fmt.Fprintf(b, "\n// Bind1 binds f to a Go function of a context and one argument (see\n// Bind2).\n")
 	case 2:
 		b.WriteString("\n" + bind2Doc)
 	default:
-		fmt.Fprintf(b, "\n// Bind%d binds a function of %s (see Bind2).\n", n, numbers[n])
+		fmt.Fprintf(b, "\n// Bind%d binds f to a Go function of a context and %s (see Bind2).\n", n, numbers[n])
 	}
-	fmt.Fprintf(b, "func Bind%d[%sR any](p *Plugin, name string) (%s, error) {\n", n, tparams, fsig)
-	fmt.Fprintf(b, "\tb, err := bindSig(p, name, nil, %s, reflect.TypeFor[R]())\n", argTypes)
+	fmt.Fprintf(b, "func Bind%d[%sR any](f *Func) (%s, error) {\n", n, tparams, fsig)
+	fmt.Fprintf(b, "\tb, err := bindSig(f, nil, %s, reflect.TypeFor[R]())\n", argTypes)
 	b.WriteString("\tif err != nil {\n\t\treturn nil, err\n\t}\n")
-	b.WriteString("\tif b.gen != nil && len(b.strArgs) == 0 {\n")
-	fmt.Fprintf(b, "\t\treturn func(%s) (R, error) {\n\t\t\tvar out R\n\t\t\tif err := b.gen.call(nil, b.f, []unsafe.Pointer{%s}, unsafe.Pointer(&out)); err != nil {\n\t\t\t\tvar zero R\n\t\t\t\treturn zero, err\n\t\t\t}\n\t\t\treturn out, nil\n\t\t}, nil\n\t}\n", params, strings.TrimPrefix(ptrs, ", "))
+	b.WriteString("\tif b.gen != nil && b.direct() {\n")
+	fmt.Fprintf(b, "\t\treturn func(%s) (R, error) {\n\t\t\tmustContext(ctx)\n\t\t\tvar out R\n\t\t\tif err := b.gen.call(ctx, b.f, []unsafe.Pointer{%s}, unsafe.Pointer(&out)); err != nil {\n\t\t\t\tvar zero R\n\t\t\t\treturn zero, err\n\t\t\t}\n\t\t\treturn out, nil\n\t\t}, nil\n\t}\n", params, strings.TrimPrefix(ptrs, ", "))
 	b.WriteString("\tif b.gen != nil {\n")
-	fmt.Fprintf(b, "\t\treturn func(%s) (R, error) {\n\t\t\tvar out R\n\t\t\tif err := b.callGen(unsafe.Pointer(&out)%s); err != nil {\n\t\t\t\tvar zero R\n\t\t\t\treturn zero, err\n\t\t\t}\n\t\t\treturn out, nil\n\t\t}, nil\n\t}\n", params, ptrs)
-	fmt.Fprintf(b, "\treturn func(%s) (R, error) {\n\t\tvar a pcall.Args\n", params)
+	fmt.Fprintf(b, "\t\treturn func(%s) (R, error) {\n\t\t\tmustContext(ctx)\n\t\t\tvar out R\n\t\t\tif err := b.callGen(ctx, unsafe.Pointer(&out)%s); err != nil {\n\t\t\t\tvar zero R\n\t\t\t\treturn zero, err\n\t\t\t}\n\t\t\treturn out, nil\n\t\t}, nil\n\t}\n", params, ptrs)
+	fmt.Fprintf(b, "\treturn func(%s) (R, error) {\n\t\tmustContext(ctx)\n\t\tvar a pcall.Args\n", params)
 	if n > 0 {
 		b.WriteString("\t\tks := b.strs()\n")
 		for i := 1; i <= n; i++ {
 			fmt.Fprintf(b, "\t\tb.put(&a, %d, unsafe.Pointer(&a%d), ks)\n", i-1, i)
 		}
-		b.WriteString("\t\tr, err := b.call(&a, ks)\n")
+		b.WriteString("\t\tr, err := b.call(ctx, &a, ks)\n")
 	} else {
-		b.WriteString("\t\tr, err := b.call(&a, nil)\n")
+		b.WriteString("\t\tr, err := b.call(ctx, &a, nil)\n")
 	}
 	b.WriteString("\t\treturn result[R](b, r, err)\n\t}, nil\n}\n")
-}
-
-func writeBindVoid(b *bytes.Buffer, n int) {
-	tparams := list(n, ", ", func(i int) string { return fmt.Sprintf("A%d", i) })
-	params := list(n, ", ", func(i int) string { return fmt.Sprintf("a%d A%d", i, i) })
-	args := list(n, ", ", func(i int) string { return fmt.Sprintf("a%d", i) })
-	targs := tparams
-	tdecl := ""
-	if n > 0 {
-		tdecl = "[" + tparams + " any]"
-		targs += ", "
-	}
-	if n == 0 {
-		b.WriteString("\n// BindVoid0 binds a native function with no argument and no result: the\n// Go function returns only the call's error (see Bind2).\n")
-	} else {
-		fmt.Fprintf(b, "\n// BindVoid%d binds a native function of %s and no result.\n", n, numbers[n])
-	}
-	fmt.Fprintf(b, "func BindVoid%d%s(p *Plugin, name string) (func(%s) error, error) {\n", n, tdecl, tparams)
-	fmt.Fprintf(b, "\tf, err := Bind%d[%sVoid](p, name)\n", n, targs)
-	b.WriteString("\tif err != nil {\n\t\treturn nil, err\n\t}\n")
-	fmt.Fprintf(b, "\treturn func(%s) error { _, err := f(%s); return err }, nil\n}\n", params, args)
 }

@@ -73,7 +73,7 @@ func call(i int, p *loader.Plugin) error {
 	if err != nil {
 		return err
 	}
-	r, err := f.Call(20)
+	r, err := f.Call(context.Background(), 20)
 	if err != nil {
 		return err
 	}
