@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -63,6 +64,9 @@ type child struct {
 	funcs  atomic.Pointer[[]*loader.Func]
 	lookMu sync.Mutex
 	syms   []symKey // by handle (the host's table, mirrored); lookMu
+	// exports is the plugin's Symbols, listed at the first opSymbols
+	// (under lookMu).
+	exports []loader.Symbol
 	// chans and their owners' thread ids, for host calls.
 	chans []*childChan
 	tids  []atomic.Int32
@@ -262,14 +266,7 @@ func (c *child) start(run []unix.SockFilter) reply {
 		tight = true
 		return nil
 	}
-	lo := c.req.Loader
-	// TombstoneBudget 1: the child loads its plugin once and exits when
-	// it is closed, so a closed image is never reused, and the loader
-	// keeps no descriptor of the file for it (the child holds none).
-	l := loader.New(loader.Options{SearchPath: lo.SearchPath, GuardSize: lo.GuardSize, NoHostC: lo.NoHostC,
-		AllowC: lo.AllowC, AllowWriteExec: lo.AllowWriteExec, TombstoneBudget: 1,
-		KeepAfterFault: true, // the host decides about quarantine
-		BeforeCode:     tighten})
+	l := loader.New(childLoaderOptions(c.req.Loader, tighten))
 	c.l = l
 	for i, hf := range c.req.Host {
 		if _, err := l.RegisterHostFunc(hf.Name, c.forward(i, hf)); err != nil {
@@ -344,6 +341,21 @@ func (c *child) lookup(k symKey) (symReply, error) {
 	c.syms = append(c.syms, k)
 	c.lookMu.Unlock()
 	return symReply{Addr: uint64(s.Addr), Size: s.Size, Func: s.Func, Version: s.Version, handle: uint32(len(t) - 1)}, nil
+}
+
+// childLoaderOptions are the options of the child's Loader: those that
+// crossed from the host's (wire.ChildOptions), and the child's own for
+// the host-only ones (wire.HostOnly says why each stays).
+func childLoaderOptions(lo wire.ChildOptions, beforeCode func() error) loader.Options {
+	var o loader.Options
+	lo.Apply(&o)
+	// TombstoneBudget 1: the child loads its plugin once and exits when
+	// it is closed, so a closed image is never reused, and the loader
+	// keeps no descriptor of the file for it (the child holds none).
+	o.TombstoneBudget = 1
+	o.KeepAfterFault = true // the host decides about quarantine
+	o.BeforeCode = beforeCode
+	return o
 }
 
 // fn returns the function of handle (nil for none).
@@ -470,6 +482,10 @@ func (ch *childChan) handle() (upcall bool) {
 		os.Exit(0)
 	case opMemRead, opMemWrite: // mem.go
 		ch.memOp(kind == opMemRead)
+	case opAlloc, opFree: // mem.go
+		ch.allocOp(kind == opAlloc)
+	case opSymbols: // mem.go
+		ch.symbolsOp()
 	case opCallFrame: // child_frame.go
 		ch.callFrame()
 	case opNewCallback:
@@ -517,7 +533,7 @@ func (ch *childChan) text(ss ...string) {
 // call came in on (found by thread), or from a thread of the plugin's own
 // over the upcall channel (child_frame.go), and waits for the result; the
 // host may make nested calls meanwhile (on other channels).
-func (c *child) forward(i int, hf hostFunc) loader.RawHostFunc {
+func (c *child) forward(i int, hf hostFunc) wire.RawHostFunc {
 	c.cb.shapesOnce.Do(func() { c.cb.shapes = make([]atomic.Pointer[frameShape], len(c.req.Host)) })
 	return func(a *sandbox.Args) sandbox.Result {
 		return c.hostFuncCall(i, hf, a) // child_frame.go

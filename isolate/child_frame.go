@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -232,7 +233,7 @@ func (ch *childChan) newCallback() {
 		}, fr.sret > 0)
 		cb = frameEntry{sc}
 	} else {
-		cb, err = loader.NewCallback(loader.RawHostFunc(func(a *sandbox.Args) sandbox.Result {
+		cb, err = loader.NewCallback(wire.RawHostFunc(func(a *sandbox.Args) sandbox.Result {
 			return c.hostCall(opCallback, id, strs, name, a)
 		}))
 	}

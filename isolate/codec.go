@@ -173,7 +173,6 @@ func (r *request) marshal() []byte {
 	e.bool(lo.NoHostC)
 	e.strs(lo.AllowC)
 	e.bool(lo.AllowWriteExec)
-	e.u64(lo.TombstoneBudget)
 	e.u32(uint32(len(r.Host)))
 	for _, h := range r.Host {
 		e.str(h.Name)
@@ -208,7 +207,6 @@ func (r *request) unmarshal(b []byte) error {
 	lo.NoHostC = d.bool()
 	lo.AllowC = d.strs()
 	lo.AllowWriteExec = d.bool()
-	lo.TombstoneBudget = d.u64()
 	if n := d.count(5); n > 0 {
 		r.Host = make([]hostFunc, n)
 		for i := range r.Host {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -79,13 +79,13 @@ func fuzzChan(t *testing.T) *hostChan {
 		}
 		return sandbox.Result{Int: 7}
 	}
-	r := &remote{name: "fuzz.so", log: hclog.NewNullLogger(), hostFns: []loader.RemoteHostFunc{
+	r := &remote{name: "fuzz.so", log: hclog.NewNullLogger(), hostFns: []wire.RemoteHostFunc{
 		{Name: "f", Strings: 1 << 1, Call: str},
 		{Name: "g", Frame: frame, StackSize: 24, SRetSize: 24},
 	}}
-	for _, rc := range []*loader.RemoteCallback{
-		{RemoteHostFunc: loader.RemoteHostFunc{Name: "cb", Strings: 1 << 1, Call: str}},
-		{RemoteHostFunc: loader.RemoteHostFunc{Name: "fcb", Frame: frame, StackSize: 24, SRetSize: 24}},
+	for _, rc := range []*wire.RemoteCallback{
+		{RemoteHostFunc: wire.RemoteHostFunc{Name: "cb", Strings: 1 << 1, Call: str}},
+		{RemoteHostFunc: wire.RemoteHostFunc{Name: "fcb", Frame: frame, StackSize: 24, SRetSize: 24}},
 	} {
 		if _, err := r.callbackID(rc); err != nil {
 			t.Fatal(err)

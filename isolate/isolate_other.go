@@ -3,6 +3,7 @@
 package isolate
 
 import (
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/loader"
 )
 
@@ -17,7 +18,7 @@ type Isolator struct{ opts Options }
 func New(opts Options) *Isolator { return &Isolator{opts: opts} }
 
 // Start implements loader.Isolation: it fails with ErrUnsupported.
-func (iso *Isolator) Start(req *loader.RemoteLoad) (loader.Remote, error) {
+func (iso *Isolator) Start(req *wire.RemoteLoad) (wire.Remote, error) {
 	return nil, ErrUnsupported
 }
 
@@ -27,10 +28,7 @@ func (iso *Isolator) Report() Report {
 }
 
 // Pid returns 0 here.
-func Pid(r loader.Remote) int { return 0 }
-
-// PluginPid returns 0 here.
-func PluginPid(p *loader.Plugin) int { return 0 }
+func Pid(p *loader.Plugin) int { return 0 }
 
 // Prestart does nothing here.
 func (iso *Isolator) Prestart() error { return nil }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
@@ -160,7 +161,7 @@ func TestQuarantineAndRestart(t *testing.T) {
 	if _, err := add.Call(1, 2); !errors.Is(err, loader.ErrQuarantined) {
 		t.Fatalf("after a fault: %v, want ErrQuarantined", err)
 	}
-	if err := p.Restart(); err != nil {
+	if err := p.Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if r, err := add.Call(2, 3); err != nil || r != 5 {
@@ -384,7 +385,7 @@ func TestForbiddenSyscalls(t *testing.T) {
 			if !errors.As(err, &se) || se.Name != tt.want || !errors.Is(err, isolate.ErrForbiddenSyscall) {
 				t.Fatalf("error = %v, want a *SyscallError naming %s", err, tt.want)
 			}
-			if err := p.Restart(); err != nil {
+			if err := p.Restart(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -400,7 +401,7 @@ func TestPolicyExtension(t *testing.T) {
 	if err != nil || int64(r.Int) < 0 {
 		t.Fatalf("open with AllowOpen = %d, %v", int64(r.Int), err)
 	}
-	if _, err := isolate.New(isolate.Options{Policy: isolate.Policy{Allow: []string{"no_such_call"}}}).Start(&loader.RemoteLoad{}); err == nil {
+	if _, err := isolate.New(isolate.Options{Policy: isolate.Policy{Allow: []string{"no_such_call"}}}).Start(&wire.RemoteLoad{}); err == nil {
 		t.Fatal("unknown system call name accepted")
 	}
 }
@@ -505,7 +506,7 @@ func TestLoadErrors(t *testing.T) {
 
 func pidOf(t testing.TB, p *loader.Plugin) int {
 	t.Helper()
-	pid := isolate.PluginPid(p)
+	pid := isolate.Pid(p)
 	if pid <= 0 {
 		t.Fatalf("no child pid for %s", p.Name())
 	}
@@ -602,7 +603,7 @@ func TestStaticTLS(t *testing.T) {
 func TestCloseReportsDestructorFault(t *testing.T) {
 	bothWays(t, func(t *testing.T, l *loader.Loader) {
 		p := load(t, l, "isolate_faults")
-		pid := isolate.PluginPid(p) // 0 in process
+		pid := isolate.Pid(p) // 0 in process
 		if _, err := fn(t, p, "arm_dtor_fault").Call(); err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ package isolate_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -45,7 +46,7 @@ func TestMain(m *testing.M) {
 			fmt.Println("error:", err)
 			os.Exit(1)
 		}
-		fmt.Println(isolate.PluginPid(p))
+		fmt.Println(isolate.Pid(p))
 		if os.Getenv(envTestReport) != "" {
 			fmt.Printf("%q\n", fmt.Sprintf("%+v", iso.Report()))
 		}
@@ -138,15 +139,15 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	fds0, maps0, kids0 := resources(t)
-	first := isolate.PluginPid(p)
+	first := isolate.Pid(p)
 	pids := map[int]bool{}
 	for i := 0; i < 10000; i++ {
 		if i > 0 && i%1000 == 0 {
-			if err := p.Restart(); err != nil {
+			if err := p.Restart(context.Background()); err != nil {
 				t.Fatalf("restart at %d: %v", i, err)
 			}
 		}
-		pids[isolate.PluginPid(p)] = true
+		pids[isolate.Pid(p)] = true
 		r, err := add.Call(uint64(i), 1)
 		if err != nil || r != uint64(i)+1 {
 			t.Fatalf("call %d = %d, %v", i, r, err)
@@ -160,11 +161,11 @@ func TestSoak(t *testing.T) {
 		t.Errorf("resources before/after: fds %d/%d, mappings %d/%d, children %d/%d", fds0, fds1, maps0, maps1, kids0, kids1)
 	}
 	for pid := range pids {
-		if pid != isolate.PluginPid(p) {
+		if pid != isolate.Pid(p) {
 			assertGone(t, pid)
 		}
 	}
-	if pids[first] && first != isolate.PluginPid(p) {
+	if pids[first] && first != isolate.Pid(p) {
 		assertGone(t, first)
 	}
 }
@@ -210,7 +211,7 @@ func TestFailedRestart(t *testing.T) {
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Restart(); err == nil {
+	if err := p.Restart(context.Background()); err == nil {
 		t.Fatal("restart without the file succeeded")
 	}
 	if _, err := add.Call(1, 2); !errors.Is(err, isolate.ErrExited) {
@@ -219,7 +220,7 @@ func TestFailedRestart(t *testing.T) {
 	if err := os.WriteFile(path, src, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Restart(); err != nil {
+	if err := p.Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if r, err := add.Call(1, 2); err != nil || r != 3 {
@@ -246,7 +247,7 @@ func TestSpare(t *testing.T) {
 		if err := iso.Prestart(); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.Restart(); err != nil {
+		if err := p.Restart(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -208,7 +208,7 @@ func bindSigVar(p *Plugin, name string, ft reflect.Type, args []reflect.Type, re
 	} else if b.gen, b.strArgs, err = generalSig(name, ft, args, res, nfixed); err != nil {
 		return nil, err
 	}
-	if b.gen != nil && b.gen.x87 && p.remote != nil {
+	if b.gen != nil && b.gen.x87 && p.be.isolated() {
 		return nil, fmt.Errorf("loader: bind %s in %s: %w", name, p.obj.name, errX87Remote)
 	}
 	f, err := p.Func(name)

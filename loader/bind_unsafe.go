@@ -101,7 +101,7 @@ func (b *binding) get(r sandbox.Result, p unsafe.Pointer) {
 // Plugin.callInts, which passes just the integers, when no argument is a
 // float.
 func (b *binding) call(a *sandbox.Args, ks *cstrings) (sandbox.Result, error) {
-	if b.f.p.remote != nil {
+	if b.f.p.be.isolated() {
 		return b.remoteCall(a, ks) // remote.go
 	}
 	var r sandbox.Result
@@ -270,7 +270,7 @@ func (b *binding) callGen(out unsafe.Pointer, args ...unsafe.Pointer) error {
 
 // callGenStrings is callGen for a binding with string arguments.
 func (b *binding) callGenStrings(out unsafe.Pointer, args []unsafe.Pointer) error {
-	if b.f.p.remote != nil {
+	if b.f.p.be.isolated() {
 		return b.remoteGenStrings(out, args) // remote_frame_unsafe.go
 	}
 	var pin runtime.Pinner

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -23,7 +24,7 @@ func BenchmarkCallback(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer typed.Release()
-	raw, err := NewCallback(RawHostFunc(func(a *sandbox.Args) sandbox.Result { return sandbox.Result{Int: a.Int[0] + a.Int[1]} }))
+	raw, err := NewCallback(wire.RawHostFunc(func(a *sandbox.Args) sandbox.Result { return sandbox.Result{Int: a.Int[0] + a.Int[1]} }))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -183,7 +183,7 @@ func TestCloseFromHostCall(t *testing.T) {
 		cb, err := loader.NewCallback(func(a, b int64) int64 {
 			closeErr = p.Close()
 			if p.Isolated() {
-				restartErr = p.Restart()
+				restartErr = p.Restart(context.Background())
 			}
 			return a + b
 		})
@@ -599,7 +599,7 @@ func TestIsolatedCallbackLifecycle(t *testing.T) {
 			if sum, err := join(h); err != nil || sum != want {
 				t.Fatalf("channels %d round %d: plugin thread summed %d, %v; want %d", channels, round, sum, err, want)
 			}
-			if err := p.Restart(); err != nil {
+			if err := p.Restart(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 		}

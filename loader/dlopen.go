@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -35,7 +36,7 @@ func dlFail(err error) sandbox.Result {
 	return sandbox.Result{}
 }
 
-func dlopenFunc(l *Loader, o *object) RawHostFunc {
+func dlopenFunc(l *Loader, o *object) wire.RawHostFunc {
 	return func(a *sandbox.Args) sandbox.Result {
 		h, err := l.dlopen(o, a.Int[0], int(a.Int[1]))
 		if err != nil {
@@ -126,7 +127,7 @@ func (l *Loader) dlHandleOpen(caller, dep *object, flags int) uintptr {
 	return h
 }
 
-func dlcloseFunc(l *Loader, o *object) RawHostFunc {
+func dlcloseFunc(l *Loader, o *object) wire.RawHostFunc {
 	return func(a *sandbox.Args) sandbox.Result {
 		if err := l.dlclose(o, uintptr(a.Int[0])); err != nil {
 			sandbox.DLSetError(err.Error())
@@ -182,8 +183,8 @@ func (l *Loader) dlclose(caller *object, h uintptr) error {
 	return nil
 }
 
-func dlsymFunc(versioned bool) func(l *Loader, o *object) RawHostFunc {
-	return func(l *Loader, o *object) RawHostFunc {
+func dlsymFunc(versioned bool) func(l *Loader, o *object) wire.RawHostFunc {
+	return func(l *Loader, o *object) wire.RawHostFunc {
 		return func(a *sandbox.Args) sandbox.Result {
 			name := sandbox.GoStringAt(uintptr(a.Int[1]))
 			version := ""

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -33,7 +34,7 @@ var dlServices = sandbox.DLSymbols()
 
 // dlGoFunc returns the Go implementation of the import name for o, nil
 // when it is not one that Go serves.
-func dlGoFunc(l *Loader, o *object, name string) RawHostFunc {
+func dlGoFunc(l *Loader, o *object, name string) wire.RawHostFunc {
 	switch name {
 	case "dlopen":
 		return dlopenFunc(l, o)

@@ -264,7 +264,7 @@
 // the plugin's thread. Host functions come after [Options].HostSymbols and
 // before the plugin's dependencies in symbol resolution. A typed Go
 // function is called through Go's register ABI without reflect when its
-// arguments fit (reflect otherwise); a [RawHostFunc] gets the argument
+// arguments fit (reflect otherwise); a func(*sandbox.Args) sandbox.Result gets the argument
 // registers directly. The Go code runs outside the plugin's fault
 // protection (a nil dereference in it is a Go panic); a panic is recovered
 // and ends the outer plugin call with an error wrapping a

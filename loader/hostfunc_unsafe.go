@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"unsafe"
 
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -204,8 +205,8 @@ func (p *regPlan) intsForm(fv reflect.Value) sandbox.IntFunc {
 	return *(*sandbox.IntFunc)(cell.UnsafePointer())
 }
 
-// rawFunc returns the RawHostFunc form of p.
-func (p *regPlan) rawFunc() RawHostFunc {
+// rawFunc returns the wire.RawHostFunc form of p.
+func (p *regPlan) rawFunc() wire.RawHostFunc {
 	if p.s.strs {
 		return p.call
 	}

@@ -6,6 +6,7 @@ package loader
 // memory can change hands between the host and a plugin).
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"runtime/debug"
@@ -287,4 +288,32 @@ func writeFrom(p uintptr, src []byte) error {
 	return readNative(fmt.Sprintf("write %d bytes", len(src)), p, func() {
 		copy(unsafe.Slice((*byte)(addr(p)), len(src)), src)
 	})
+}
+
+// cMalloc allocates n bytes (n > 0) with the host C library's malloc,
+// bounded by ctx (Plugin.Alloc in process).
+func cMalloc(ctx context.Context, n uint64) (unsafe.Pointer, error) {
+	if err := allocator(); err != nil {
+		return nil, err
+	}
+	r, err := sandbox.CallContext(ctx, hostAlloc.malloc, &sandbox.Args{Int: [6]uint64{n}})
+	if err != nil {
+		return nil, fmt.Errorf("loader: malloc(%d): %w", n, err)
+	}
+	if r.Int == 0 {
+		return nil, fmt.Errorf("loader: malloc(%d): %w", n, ErrNoMemory)
+	}
+	return addr(uintptr(r.Int)), nil
+}
+
+// cFree frees p with the host C library's free, bounded by ctx
+// (Plugin.Free in process).
+func cFree(ctx context.Context, p uintptr) error {
+	if err := allocator(); err != nil {
+		return err
+	}
+	if _, err := sandbox.CallContext(ctx, hostAlloc.free, &sandbox.Args{Int: [6]uint64{uint64(p)}}); err != nil {
+		return fmt.Errorf("loader: free(%#x): %w", p, err)
+	}
+	return nil
 }

@@ -10,11 +10,12 @@ import (
 	"runtime"
 	"unsafe"
 
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/sandbox"
 )
 
-// callPinned is CallBuffers in process.
-func (f *Func) callPinned(ctx context.Context, a *sandbox.Args, bufs []Buffer) (sandbox.Result, error) {
+// callPinned is a register call with buffers, in process.
+func (g gated) callPinned(ctx context.Context, f *Func, a sandbox.Args, bufs []wire.Buffer) (sandbox.Result, error) {
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	for _, b := range bufs {
@@ -25,5 +26,5 @@ func (f *Func) callPinned(ctx context.Context, a *sandbox.Args, bufs []Buffer) (
 		pin.Pin(&b.Data[0])
 		a.Int[b.Slot] = uint64(uintptr(unsafe.Pointer(&b.Data[0])))
 	}
-	return f.CallArgs(ctx, a)
+	return g.call(ctx, f, a, nil)
 }

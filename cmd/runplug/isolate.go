@@ -51,7 +51,7 @@ func demoIsolated(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 	if err != nil {
 		return err
 	}
-	pid := isolate.PluginPid(p)
+	pid := isolate.Pid(p)
 	rep := iso.Report()
 	fmt.Fprintf(w, "\n5. isolate: the same plugin in a child process (pid %d), this binary re-executed\n", pid)
 	fmt.Fprintf(w, "   confinement: seccomp filter %v, new namespaces %v", rep.Seccomp, rep.Namespaces)
@@ -83,14 +83,14 @@ func demoIsolated(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 		return fmt.Errorf("isolated crash() returned %v, want a trapped fault", err)
 	}
 	fmt.Fprintf(w, "   crash() in the child: %s\n", fe)
-	if err := p.Restart(); err != nil {
+	if err := p.Restart(context.Background()); err != nil {
 		return err
 	}
 	f10 := c.int("fib", 10)
 	if c.err != nil {
 		return c.err
 	}
-	fmt.Fprintf(w, "   restarted (pid %d): fib(10) = %d\n", isolate.PluginPid(p), f10)
+	fmt.Fprintf(w, "   restarted (pid %d): fib(10) = %d\n", isolate.Pid(p), f10)
 	if err := p.Close(); err != nil {
 		return err
 	}

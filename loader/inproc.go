@@ -1,0 +1,243 @@
+package loader
+
+import (
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+
+	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/wire"
+	"github.com/runplug/runplug/sandbox"
+)
+
+// gated is the calling half of the two backends whose code runs in the
+// host's address space (inProcess and hostLib): every call goes through
+// the Plugin's gate, which Close waits on, and memory is the host's own.
+type gated struct{ p *Plugin }
+
+func (g gated) callInts(f *Func, ints [6]uint64, n int) (sandbox.Result, error) {
+	p := g.p
+	if fl := p.flags.Load(); fl != 0 {
+		return sandbox.Result{}, p.refused(f, fl)
+	}
+	r, err := p.gate.CallInts(f.addr, ints[:n])
+	if err != nil {
+		return r, p.callFailed(f, err)
+	}
+	return r, nil
+}
+
+func (g gated) call(ctx context.Context, f *Func, a sandbox.Args, bufs []wire.Buffer) (sandbox.Result, error) {
+	if len(bufs) != 0 {
+		return g.callPinned(ctx, f, a, bufs) // remote_unsafe.go
+	}
+	p := g.p
+	if fl := p.flags.Load(); fl != 0 {
+		return sandbox.Result{}, p.refused(f, fl)
+	}
+	var r sandbox.Result
+	var err error
+	if ctx == nil {
+		r, err = p.gate.Call(f.addr, &a)
+	} else {
+		r, err = p.gate.CallContext(ctx, f.addr, &a)
+	}
+	if err != nil {
+		return r, p.callFailed(f, err)
+	}
+	return r, nil
+}
+
+func (g gated) callFrame(ctx context.Context, f *Func, fr *sandbox.Frame) (sandbox.FrameResult, error) {
+	p := g.p
+	if fl := p.flags.Load(); fl != 0 {
+		return sandbox.FrameResult{}, p.refused(f, fl)
+	}
+	r, err := p.gate.CallFrame(ctx, f.addr, fr)
+	if err != nil {
+		return r, p.callFailed(f, err)
+	}
+	return r, nil
+}
+
+func (g gated) callRemoteFrame(ctx context.Context, f *Func, fr *wire.RemoteFrame) (sandbox.FrameResult, error) {
+	return sandbox.FrameResult{}, fmt.Errorf("loader: call %s in %s: a frame laid out for another process: %w", f.name, g.p.obj.name, ErrNotIsolated)
+}
+
+func (g gated) inHostCall() bool { return false }
+
+func (g gated) readMemory(addr uintptr, dst []byte) error  { return readInto(addr, dst) }
+func (g gated) writeMemory(addr uintptr, src []byte) error { return writeFrom(addr, src) }
+
+func (g gated) readString(addr uintptr, max int) (string, error) {
+	if max < 0 {
+		s, err := goStringN("read C string", addr, maxCString+1)
+		if err == nil && len(s) > maxCString {
+			err = fmt.Errorf("loader: read C string at %#x: longer than %d bytes", addr, maxCString)
+		}
+		return s, err
+	}
+	return goStringN("read C string", addr, max)
+}
+
+func (g gated) alloc(ctx context.Context, n uint64) (uintptr, error) {
+	p, err := cMalloc(ctx, n)
+	return uintptr(p), err
+}
+
+func (g gated) free(ctx context.Context, addr uintptr) error { return cFree(ctx, addr) }
+
+func (g gated) isolated() bool { return false }
+
+func (g gated) restart(context.Context) error {
+	return fmt.Errorf("loader: restart %s: %w", g.p.obj.name, ErrNotIsolated)
+}
+
+// inProcess is a plugin runplug loaded into the host's address space.
+type inProcess struct{ gated }
+
+func (b inProcess) lookup(name, version string) (Symbol, uint32, error) {
+	p := b.p
+	if p.flags.Load()&stClosing != 0 {
+		return Symbol{}, 0, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrClosed)
+	}
+	h := newNameHash(name)
+	for _, n := range p.obj.search {
+		o := n.obj
+		if o == nil {
+			if s, ok := p.lookupGlibc(n.host, name, version); ok {
+				return s, 0, nil
+			}
+			continue
+		}
+		i, ok := h.lookup(o.syms, version)
+		if !ok {
+			continue
+		}
+		s, err := o.def(i)
+		if err != nil {
+			return Symbol{}, 0, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, err)
+		}
+		s.Name = name
+		sym, err := p.symbolOf(o, i, s)
+		if err != nil {
+			return Symbol{}, 0, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, err)
+		}
+		return sym, 0, nil
+	}
+	return Symbol{}, 0, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrSymbolNotFound)
+}
+
+// symbolOf returns o's definition i (s) as a Symbol: its absolute address,
+// an IFUNC's resolved.
+func (p *Plugin) symbolOf(o *object, i int, s elfmap.Symbol) (Symbol, error) {
+	if s.Type == elf.STT_TLS {
+		return Symbol{}, fmt.Errorf("a thread-local variable has one address per OS thread, which means nothing to a goroutine (export a function that returns or uses it): %w", ErrTLS)
+	}
+	var addr uintptr
+	switch {
+	case s.Shndx == elf.SHN_ABS:
+		addr = uintptr(s.Value)
+	case s.Type == elf.STT_GNU_IFUNC:
+		var err error
+		if addr, err = p.resolveIFunc(o, i); err != nil {
+			return Symbol{}, err
+		}
+	default:
+		addr = uintptr(o.base + s.Value)
+	}
+	return Symbol{Name: s.Name, Addr: addr, Size: s.Size, Version: s.Version,
+		Func: s.Type == elf.STT_FUNC || s.Type == elf.STT_GNU_IFUNC}, nil
+}
+
+// symbols lists the definitions the plugin's own object exports (not its
+// dependencies'), in symbol table order, thread-local variables left out.
+func (b inProcess) symbols() ([]Symbol, error) {
+	p := b.p
+	if p.flags.Load()&stClosing != 0 {
+		return nil, fmt.Errorf("loader: symbols of %s: %w", p.obj.name, ErrClosed)
+	}
+	o := p.obj
+	var out []Symbol
+	for i := 1; i < o.syms.Len(); i++ {
+		s, err := o.symbol(i)
+		if err != nil {
+			return nil, fmt.Errorf("loader: symbols of %s: %w", p.obj.name, err)
+		}
+		if !exported(&s) {
+			continue
+		}
+		sym, err := p.symbolOf(o, i, s)
+		if err != nil {
+			return nil, fmt.Errorf("loader: symbols of %s: %q: %w", p.obj.name, s.Name, err)
+		}
+		out = append(out, sym)
+	}
+	return out, nil
+}
+
+// exported reports whether s is a definition Symbols lists: defined,
+// global or weak, of a type that has an address.
+func exported(s *elfmap.Symbol) bool {
+	if !s.Defined() || s.Bind == elf.STB_LOCAL || s.Name == "" {
+		return false
+	}
+	switch s.Type {
+	case elf.STT_FUNC, elf.STT_GNU_IFUNC, elf.STT_OBJECT, elf.STT_NOTYPE, elf.STT_COMMON:
+		return true
+	}
+	return false
+}
+
+func (b inProcess) close(ctx context.Context) error {
+	p := b.p
+	p.flags.Or(stClosing)
+	// Wait for the calls in flight: IFUNC resolvers, then gated calls.
+	p.slow.Lock()
+	p.slow.Unlock() // an empty critical section: only the wait matters
+	if err := p.gate.Close(); err != nil {
+		// Not ErrCloseInCall (checked by CloseContext); a failed
+		// membarrier. Keep the image mapped: a call may still run in it.
+		return fmt.Errorf("loader: close %s: %w", p.obj.name, err)
+	}
+
+	l := p.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	prev := l.opCtx // Loader.CloseContext's, when it closes this plugin
+	l.opCtx = ctx
+	defer func() { l.opCtx = prev }()
+	if l.isResident(p.obj) {
+		// DF_1_NODELETE: the instance stays until the Loader closes.
+		delete(l.plugins, p)
+		return nil
+	}
+	var errs []error
+	if p.flags.Load()&stQuarantined == 0 {
+		if err := l.runFini(p.obj); err != nil {
+			errs = append(errs, err)
+		}
+	} else {
+		p.log.Warn("skipping destructors of quarantined plugin", "plugin", p.obj.name)
+	}
+	if err := p.obj.closeState(true); err != nil {
+		errs = append(errs, err)
+	}
+	// Release the dependencies before retiring the image: those private
+	// to this instance (instance.go) may need it back, and their
+	// destructors run then, as glibc runs every destructor of what it
+	// unloads before it unmaps any.
+	if err := l.release(p.closure); err != nil {
+		errs = append(errs, err)
+	}
+	l.retire(p.obj)
+	delete(l.plugins, p)
+	if p.log.IsDebug() { // the arguments would be boxed even for a silent logger
+		p.log.Debug("closed plugin", "plugin", p.obj.name, "path", p.obj.path)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("loader: close %s: %w", p.obj.name, err)
+	}
+	return nil
+}
