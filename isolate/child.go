@@ -90,6 +90,8 @@ type childChan struct {
 	// state is chanIdle, chanInCall or chanNested (child_frame.go): who
 	// may send a host call on the channel.
 	state atomic.Uint32
+	// kind is the request being answered (op*), for childHook.
+	kind uint32
 }
 
 // childMain runs the child; its result is the exit status.
@@ -391,6 +393,7 @@ func (ch *childChan) serve(i int) {
 			<-ch.c.loaded
 			loaded = true
 		}
+		ch.kind = h.kind
 		upcall := ch.handle()
 		h.kind = opResult
 		if childHook != nil {

@@ -102,6 +102,16 @@ func hostileHook(mode string, rng *rand.Rand) func(hookStep, *child, *childChan)
 		case mode == "flip" && step == hookReply:
 			scribbling.Store(false)
 			flipping.Wait() // its last store is done before the reply
+		case mode == "memlen" && step == hookReply && ch.kind == opMemRead:
+			ch.h.resInt = ch.h.ints[1] + 100 // more than was asked for
+		case mode == "symcount" && step == hookReply && ch.kind == opSymbols:
+			ch.h.resInt = maxSymbols + 1
+		case mode == "symlen" && step == hookReply && ch.kind == opSymbols:
+			ch.h.msgLen = uint32(len(ch.data) + 64)
+		case mode == "symdata" && step == hookReply && ch.kind == opSymbols:
+			for i := 0; i < int(ch.h.msgLen); i++ {
+				ch.data[i] = 0xff // lengths of 4 GiB
+			}
 		case mode == "fuzz":
 			scribble(rng, ch)
 		}
@@ -349,4 +359,57 @@ func typedErr(err error) bool {
 	return errors.Is(err, ErrProtocol) || errors.Is(err, ErrExited) || errors.Is(err, sandbox.ErrDeadline) ||
 		errors.As(err, &re) && re.Msg != "" || errors.As(err, &fe) || errors.As(err, &hp) ||
 		errors.Is(err, loader.ErrSymbolNotFound) || errors.Is(err, loader.ErrQuarantined)
+}
+
+// TestHostileMemoryReplies: a child that lies in its answers to the
+// memory and symbol requests (more bytes than asked for, a symbol count
+// past any plugin's, a reply longer than the channel, lengths that run
+// past the reply) cannot make the host read beyond what it asked for or
+// the channel holds: each is a protocol error that names the lie, and
+// the host goes on.
+func TestHostileMemoryReplies(t *testing.T) {
+	tests := []struct {
+		mode string
+		op   func(p *loader.Plugin) error
+		want string
+	}{
+		{"memlen", func(p *loader.Plugin) error {
+			_, err := p.ReadString(greetingAddr(t, p), -1)
+			return err
+		}, "the child says"},
+		{"memlen", func(p *loader.Plugin) error {
+			return p.ReadMemory(greetingAddr(t, p), make([]byte, 8))
+		}, "the child says"},
+		{"symcount", func(p *loader.Plugin) error { _, err := p.Symbols(); return err }, "in all"},
+		{"symlen", func(p *loader.Plugin) error { _, err := p.Symbols(); return err }, "more than the channel's"},
+		{"symdata", func(p *loader.Plugin) error { _, err := p.Symbols(); return err }, "entry 0"},
+	}
+	path := plugintest.Build(t, "isolate_mem")
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			l, _ := hostileLoader(t, tt.mode+":1", Options{})
+			p, err := l.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = tt.op(p)
+			if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("%s: %v, want ErrProtocol saying %q", tt.mode, err, tt.want)
+			}
+		})
+	}
+}
+
+// greetingAddr returns isolate_mem's greeting address.
+func greetingAddr(t *testing.T, p *loader.Plugin) uintptr {
+	t.Helper()
+	f, err := p.Func("greeting_addr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := f.Call()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uintptr(a)
 }

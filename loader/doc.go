@@ -278,15 +278,16 @@
 // [NewCallback] makes a Go function (the types a host function takes) a C
 // function pointer that native code may keep and call later on any
 // thread, until [Callback.Release]; a last *[VarArgs] parameter makes its
-// C type variadic. Go memory goes to native code for one
-// call pinned ([Pins], [Pin], [PinSlice]); memory native code keeps comes
-// from the host's C allocator ([Malloc], [Calloc], [CString], [CBytes],
-// [NewCell] for out-parameters, [Free]); [GoString], [GoStringN],
-// [GoBytes] and [GoSlice] copy native memory into Go and return
-// [ErrBadAddress] for an unreadable address. [Plugin.ReadMemory],
-// [Plugin.WriteMemory] and [Plugin.ReadString] reach the memory a plugin's
-// pointers point to wherever it runs: the host's, or an isolated plugin's
-// child process's.
+// C type variadic. Go memory goes to native code for one call,
+// pinned by the binding that passes it; memory native code keeps is the
+// plugin's own: [Plugin.Alloc] and [Plugin.CString] allocate it in the
+// plugin's address space with the C allocator the plugin uses,
+// [Plugin.Free] frees it (or what the plugin malloc'd and handed over).
+// [Plugin.ReadMemory], [Plugin.WriteMemory] and [Plugin.ReadString] copy
+// in and out of the memory a plugin's pointers point to, and return
+// [ErrBadAddress] for an unreadable address. All of them work the same
+// wherever the plugin runs: the host's address space, or an isolated
+// plugin's child process.
 //
 // # Closing
 //

@@ -171,12 +171,12 @@ func (f *Func) Addr() uintptr { return f.addr }
 // binding (Bind0...) or FuncSig and CallSig.
 //
 // A pointer argument is a plain address. Go memory passed this way
-// follows the cgo rules, as for Bind: pin it for the call (Pins, PinSlice,
-// Pin: it then stays alive and in place even if the plugin calls back into
-// Go and a goroutine stack moves), it must hold no Go pointers, and the
-// plugin may use it during the call only. Memory the plugin keeps after
-// the call must be C memory (Malloc, CString, NewCell). A C function
-// pointer for a Go function is a Callback's Ptr.
+// follows the cgo rules, as for Bind: pin it for the call (a
+// runtime.Pinner: it then stays alive and in place even if the plugin
+// calls back into Go and a goroutine stack moves), it must hold no Go
+// pointers, and the plugin may use it during the call only. Memory the
+// plugin keeps after the call must be its own (Plugin.Alloc, CString). A
+// C function pointer for a Go function is a Callback's Ptr.
 //
 // A fault in the call is returned as the error (a *sandbox.FaultError,
 // wrapped) and quarantines the plugin; a call into a closed or quarantined
