@@ -218,7 +218,7 @@ func (l *Loader) dlsym(caller *object, h uint64, name, version string) (uintptr,
 		if a, ok := l.dlImport(caller, name); ok {
 			return a, nil
 		}
-		if a, ok := l.opts.HostSymbols[name]; ok {
+		if a, ok := l.hostSymbol(name); ok {
 			return a, nil
 		}
 		if a, ok := l.host.bind(caller, name); ok {

@@ -26,7 +26,8 @@ import (
 // working until it is closed.
 
 // ErrHostFuncExists is wrapped by RegisterHostFunc's error for a name that
-// is already registered with the Loader.
+// is already registered with the Loader, and by AddHostSymbols' for a name
+// the host already supplies.
 var ErrHostFuncExists = errors.New("loader: host function already registered")
 
 // hostTable is a Loader's registered host functions and the objects bound

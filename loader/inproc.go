@@ -178,9 +178,13 @@ func (b inProcess) symbols() ([]Symbol, error) {
 }
 
 // exported reports whether s is a definition Symbols lists: defined,
-// global or weak, of a type that has an address.
+// global or weak, of a type that has an address, and not the absolute
+// symbol the linker makes for a version definition (named as it).
 func exported(s *elfmap.Symbol) bool {
 	if !s.Defined() || s.Bind == elf.STB_LOCAL || s.Name == "" {
+		return false
+	}
+	if s.Shndx == elf.SHN_ABS && s.Name == s.Version {
 		return false
 	}
 	switch s.Type {
@@ -210,6 +214,13 @@ func (b inProcess) close(ctx context.Context) error {
 	defer func() { l.opCtx = prev }()
 	if l.isResident(p.obj) {
 		// DF_1_NODELETE: the instance stays until the Loader closes.
+		delete(l.plugins, p)
+		return nil
+	}
+	if l.dropGlobal(p.obj) { // global.go
+		// LoadOptions.Global, and a live plugin's imports are bound to
+		// it: the instance stays until the Loader closes.
+		l.heldGlobal = append(l.heldGlobal, &resident{root: p.obj, closure: p.closure})
 		delete(l.plugins, p)
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
@@ -113,16 +114,20 @@ type Loader struct {
 	// DF_1_NODELETE shared objects nothing holds (nodelete.go).
 	resident map[fileKey]*resident
 	kept     []*object
-	tombSz   uint64
-	initSeq  uint64
-	codeRan  bool // BeforeCode has succeeded
+	// heldGlobal are closed LoadOptions.Global plugins that other
+	// plugins' imports are bound to (global.go): kept like resident ones.
+	heldGlobal []*resident
+	tombSz     uint64
+	initSeq    uint64
+	codeRan    bool // BeforeCode has succeeded
 	// opCtx is the context of the LoadContext or CloseContext in
 	// progress (l.mu held), nil for none: constructors and destructors
 	// run under it (object.go ctorCtx).
 	opCtx context.Context
 
-	host hostTable // RegisterHostFunc's functions (hostfunc.go)
-	dl   dlState   // dynamic-linker services for plugin code (dltable.go)
+	host     hostTable                          // RegisterHostFunc's functions (hostfunc.go)
+	hostSyms atomic.Pointer[map[string]uintptr] // Options.HostSymbols and AddHostSymbols' (hostsyms.go)
+	dl       dlState                            // dynamic-linker services for plugin code (dltable.go)
 
 	// noExec makes the Loader map, relocate and close objects without
 	// running any of their code: constructors and destructors are
@@ -152,10 +157,9 @@ func New(opts Options) *Loader {
 		l.log = hclog.NewNullLogger()
 	}
 	if len(opts.HostSymbols) > 0 {
-		l.opts.HostSymbols = make(map[string]uintptr, len(opts.HostSymbols))
-		for k, v := range opts.HostSymbols {
-			l.opts.HostSymbols[k] = v
-		}
+		syms := cloneSyms(opts.HostSymbols)
+		l.opts.HostSymbols = syms
+		l.hostSyms.Store(&syms) // hostsyms.go
 	}
 	if opts.AllowC != nil {
 		l.allowC = make(map[string]bool, len(opts.AllowC))

@@ -47,7 +47,7 @@ func (l *Loader) startRemote(path, name string, image []byte) (*Plugin, error) {
 		}
 	}
 	req := &wire.RemoteLoad{Path: path, Name: name, Image: image, Options: wire.ChildOptionsOf(l.opts), Logger: l.log}
-	if len(l.opts.HostSymbols) > 0 {
+	if l.hasHostSymbols() {
 		return nil, fmt.Errorf("loader: load %s: Options.HostSymbols are addresses in the host, which an isolated plugin cannot reach (register host functions instead): %w", name, ErrNotIsolated)
 	}
 	req.HostFuncs = l.host.remoteFuncs()
