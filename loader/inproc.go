@@ -62,7 +62,7 @@ func (g gated) callFrame(ctx context.Context, f *Func, fr *sandbox.Frame) (sandb
 }
 
 func (g gated) callRemoteFrame(ctx context.Context, f *Func, fr *wire.RemoteFrame) (sandbox.FrameResult, error) {
-	return sandbox.FrameResult{}, fmt.Errorf("loader: call %s in %s: a frame laid out for another process: %w", f.name, g.p.obj.name, ErrNotIsolated)
+	return sandbox.FrameResult{}, fmt.Errorf("loader: call %s in %s: a frame laid out for another process: %w", f.name, g.p.obj.name, errors.ErrUnsupported)
 }
 
 func (g gated) inHostCall() bool { return false }
@@ -91,7 +91,7 @@ func (g gated) free(ctx context.Context, addr uintptr) error { return cFree(ctx,
 func (g gated) isolated() bool { return false }
 
 func (g gated) restart(context.Context) error {
-	return fmt.Errorf("loader: restart %s: %w", g.p.obj.name, ErrNotIsolated)
+	return fmt.Errorf("loader: restart %s: the plugin runs in the host's address space: %w", g.p.obj.name, errors.ErrUnsupported)
 }
 
 // inProcess is a plugin runplug loaded into the host's address space.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/runplug/runplug/elfmap"
 	"github.com/runplug/runplug/internal/ldso"
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -88,9 +89,10 @@ type Options struct {
 	// tombstoned, and a later load of the same file maps it afresh.
 	BeforeCode func() error
 	// Isolation, when set, runs every plugin this Loader loads in a
-	// process of its own (package isolate) instead of the host's address
-	// space: see Isolation.
-	Isolation Isolation
+	// process of its own instead of the host's address space: set it to
+	// isolate.New(...) (package isolate). Its type is the loader's
+	// contract with package isolate, not a host's API.
+	Isolation wire.Isolation
 }
 
 // Loader loads plugins, their dependencies, and owns them all: closing it

@@ -24,15 +24,6 @@ import (
 // on those need not know where the plugin runs. loader never imports
 // isolate: it only knows these interfaces.
 
-// Isolation starts isolated plugins: package isolate's Isolator is one
-// (set it as Options.Isolation). Its methods are the loader's contract
-// with isolate (internal/wire), not a host's API.
-type Isolation = wire.Isolation
-
-// ErrNotIsolated is returned (wrapped) by Plugin.Restart for a plugin that
-// runs in the host's own address space.
-var ErrNotIsolated = errors.New("loader: plugin is not isolated")
-
 // startRemote loads a plugin through the Isolation: path or image.
 func (l *Loader) startRemote(path, name string, image []byte) (*Plugin, error) {
 	l.mu.Lock()
@@ -48,7 +39,7 @@ func (l *Loader) startRemote(path, name string, image []byte) (*Plugin, error) {
 	}
 	req := &wire.RemoteLoad{Path: path, Name: name, Image: image, Options: wire.ChildOptionsOf(l.opts), Logger: l.log}
 	if l.hasHostSymbols() {
-		return nil, fmt.Errorf("loader: load %s: Options.HostSymbols are addresses in the host, which an isolated plugin cannot reach (register host functions instead): %w", name, ErrNotIsolated)
+		return nil, fmt.Errorf("loader: load %s: Options.HostSymbols are addresses in the host, which an isolated plugin cannot reach (register host functions instead): %w", name, errors.ErrUnsupported)
 	}
 	req.HostFuncs = l.host.remoteFuncs()
 	r, err := l.opts.Isolation.Start(req)
@@ -113,8 +104,8 @@ func (p *Plugin) Isolated() bool { return p.be.isolated() }
 // Restart restarts an isolated plugin: its process is replaced by a fresh
 // one, the plugin is loaded again and the quarantine is lifted. Funcs and
 // bindings obtained before keep working. It waits for the calls in
-// flight. For a plugin in the host's address space it returns
-// ErrNotIsolated; from a host function or callback that a call into this
+// flight. For a plugin in the host's address space it returns an error
+// wrapping errors.ErrUnsupported; from a host function or callback that a call into this
 // plugin is running (on this goroutine), whose call it would wait for
 // forever, an error wrapping sandbox.ErrCloseInCall.
 func (p *Plugin) Restart(ctx context.Context) error { return p.be.restart(ctx) }

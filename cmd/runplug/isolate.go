@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
@@ -21,7 +22,7 @@ const isolateUsage = "run the plugin in a confined child process (seccomp, names
 
 // isolation returns the Isolation for --isolate (nil without it): the
 // child's output goes to the command's.
-func isolation(on bool, logger hclog.Logger, stdout, stderr io.Writer) loader.Isolation {
+func isolation(on bool, logger hclog.Logger, stdout, stderr io.Writer) wire.Isolation {
 	if !on {
 		return nil
 	}
