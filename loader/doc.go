@@ -377,8 +377,14 @@
 // With [Options].Isolation set (package isolate), every plugin the Loader
 // loads runs in a confined child process instead of the host's address
 // space: the same [Plugin], [Func], typed bindings and host functions,
-// with the same errors, plus the typed errors of a process that dies (see
-// remote.go and the isolate package). General calls ([Func.CallSig], typed
+// with the same errors, plus the typed errors of a process that dies.
+// A Plugin delegates to one backend (backend.go): in process
+// (inproc.go), one of the host's glibc libraries (hostlib.go), or a
+// child reached through internal/wire's Remote (remote.go), which package
+// isolate implements. What of [Options] crosses to the child is decided
+// in one place (wire.ChildOptions, wire.HostOnly). Memory goes through
+// the Plugin both ways ([Plugin.Alloc], [Plugin.CString], [Plugin.Free]
+// run the child's malloc and free). General calls ([Func.CallSig], typed
 // bindings with structs and stack arguments, [BindVariadic]) and
 // [Callback]s cross too (remote_frame.go). Pointers to host memory do not
 // cross: [Func.CallBuffers] passes byte buffers, and strings, slices and
