@@ -15,7 +15,7 @@ import (
 // parsed, its dynamic section (for the type and size of a symbol). Its
 // calls go through the gate as a plugin's do.
 type hostLib struct {
-	gated
+	inProcess
 	lib *sandbox.HostLibrary
 	dyn *elfmap.Dynamic // nil when the file could not be parsed
 }

@@ -11,12 +11,15 @@ import (
 	"github.com/runplug/runplug/sandbox"
 )
 
-// gated is the calling half of the two backends whose code runs in the
-// host's address space (inProcess and hostLib): every call goes through
-// the Plugin's gate, which Close waits on, and memory is the host's own.
-type gated struct{ p *Plugin }
+// inProcess is a plugin runplug loaded into the host's address space:
+// every call goes through the Plugin's gate, which Close waits on, and
+// memory is the host's own. hostLib embeds it for its calls and memory.
+// (The hot methods are declared on inProcess itself, not promoted from an
+// embedded type: a promoted method is reached through a wrapper, one
+// call more on every call.)
+type inProcess struct{ p *Plugin }
 
-func (g gated) callInts(f *Func, ints [6]uint64, n int) (sandbox.Result, error) {
+func (g inProcess) callInts(f *Func, ints [6]uint64, n int) (sandbox.Result, error) {
 	p := g.p
 	if fl := p.flags.Load(); fl != 0 {
 		return sandbox.Result{}, p.refused(f, fl)
@@ -28,7 +31,7 @@ func (g gated) callInts(f *Func, ints [6]uint64, n int) (sandbox.Result, error) 
 	return r, nil
 }
 
-func (g gated) call(ctx context.Context, f *Func, a sandbox.Args, bufs []wire.Buffer) (sandbox.Result, error) {
+func (g inProcess) call(ctx context.Context, f *Func, a sandbox.Args, bufs []wire.Buffer) (sandbox.Result, error) {
 	if len(bufs) != 0 {
 		return g.callPinned(ctx, f, a, bufs) // remote_unsafe.go
 	}
@@ -49,7 +52,7 @@ func (g gated) call(ctx context.Context, f *Func, a sandbox.Args, bufs []wire.Bu
 	return r, nil
 }
 
-func (g gated) callFrame(ctx context.Context, f *Func, fr *sandbox.Frame) (sandbox.FrameResult, error) {
+func (g inProcess) callFrame(ctx context.Context, f *Func, fr *sandbox.Frame) (sandbox.FrameResult, error) {
 	p := g.p
 	if fl := p.flags.Load(); fl != 0 {
 		return sandbox.FrameResult{}, p.refused(f, fl)
@@ -61,16 +64,16 @@ func (g gated) callFrame(ctx context.Context, f *Func, fr *sandbox.Frame) (sandb
 	return r, nil
 }
 
-func (g gated) callRemoteFrame(ctx context.Context, f *Func, fr *wire.RemoteFrame) (sandbox.FrameResult, error) {
+func (g inProcess) callRemoteFrame(ctx context.Context, f *Func, fr *wire.RemoteFrame) (sandbox.FrameResult, error) {
 	return sandbox.FrameResult{}, fmt.Errorf("loader: call %s in %s: a frame laid out for another process: %w", f.name, g.p.obj.name, errors.ErrUnsupported)
 }
 
-func (g gated) inHostCall() bool { return false }
+func (g inProcess) inHostCall() bool { return false }
 
-func (g gated) readMemory(addr uintptr, dst []byte) error  { return readInto(addr, dst) }
-func (g gated) writeMemory(addr uintptr, src []byte) error { return writeFrom(addr, src) }
+func (g inProcess) readMemory(addr uintptr, dst []byte) error  { return readInto(addr, dst) }
+func (g inProcess) writeMemory(addr uintptr, src []byte) error { return writeFrom(addr, src) }
 
-func (g gated) readString(addr uintptr, max int) (string, error) {
+func (g inProcess) readString(addr uintptr, max int) (string, error) {
 	if max < 0 {
 		s, err := goStringN("read C string", addr, maxCString+1)
 		if err == nil && len(s) > maxCString {
@@ -81,24 +84,21 @@ func (g gated) readString(addr uintptr, max int) (string, error) {
 	return goStringN("read C string", addr, max)
 }
 
-func (g gated) alloc(ctx context.Context, n uint64) (uintptr, error) {
+func (g inProcess) alloc(ctx context.Context, n uint64) (uintptr, error) {
 	p, err := cMalloc(ctx, n)
 	return uintptr(p), err
 }
 
-func (g gated) free(ctx context.Context, addr uintptr) error { return cFree(ctx, addr) }
+func (g inProcess) free(ctx context.Context, addr uintptr) error { return cFree(ctx, addr) }
 
-func (g gated) isolated() bool { return false }
+func (g inProcess) isolated() bool { return false }
 
-func (g gated) restart(context.Context) error {
+func (g inProcess) restart(context.Context) error {
 	return fmt.Errorf("loader: restart %s: the plugin runs in the host's address space: %w", g.p.obj.name, errors.ErrUnsupported)
 }
 
-// inProcess is a plugin runplug loaded into the host's address space.
-type inProcess struct{ gated }
-
-func (b inProcess) lookup(name, version string) (Symbol, uint32, error) {
-	p := b.p
+func (g inProcess) lookup(name, version string) (Symbol, uint32, error) {
+	p := g.p
 	if p.flags.Load()&stClosing != 0 {
 		return Symbol{}, 0, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrClosed)
 	}
@@ -153,8 +153,8 @@ func (p *Plugin) symbolOf(o *object, i int, s elfmap.Symbol) (Symbol, error) {
 
 // symbols lists the definitions the plugin's own object exports (not its
 // dependencies'), in symbol table order, thread-local variables left out.
-func (b inProcess) symbols() ([]Symbol, error) {
-	p := b.p
+func (g inProcess) symbols() ([]Symbol, error) {
+	p := g.p
 	if p.flags.Load()&stClosing != 0 {
 		return nil, fmt.Errorf("loader: symbols of %s: %w", p.obj.name, ErrClosed)
 	}
@@ -194,8 +194,8 @@ func exported(s *elfmap.Symbol) bool {
 	return false
 }
 
-func (b inProcess) close(ctx context.Context) error {
-	p := b.p
+func (g inProcess) close(ctx context.Context) error {
+	p := g.p
 	p.flags.Or(stClosing)
 	// Wait for the calls in flight: IFUNC resolvers, then gated calls.
 	p.slow.Lock()

@@ -57,7 +57,7 @@ func newPlugin(l *Loader, o *object, closure []*object) *Plugin {
 		seq:  pluginSeq.Add(1),
 		gate: sandbox.NewGate(),
 	}
-	p.be = inProcess{gated{p}}
+	p.be = inProcess{p}
 	return p
 }
 
@@ -187,8 +187,10 @@ func (f *Func) Call(args ...uint64) (uint64, error) {
 		return 0, fmt.Errorf("loader: call %s: %d integer arguments, at most 6", f.name, len(args))
 	}
 	var regs [6]uint64
-	n := copy(regs[:], args)
-	r, err := f.p.be.callInts(f, regs, n)
+	for i, v := range args { // not copy: a memmove call on this path
+		regs[i] = v
+	}
+	r, err := f.p.be.callInts(f, regs, len(args))
 	return r.Int, err
 }
 

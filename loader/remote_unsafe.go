@@ -15,7 +15,7 @@ import (
 )
 
 // callPinned is a register call with buffers, in process.
-func (g gated) callPinned(ctx context.Context, f *Func, a sandbox.Args, bufs []wire.Buffer) (sandbox.Result, error) {
+func (g inProcess) callPinned(ctx context.Context, f *Func, a sandbox.Args, bufs []wire.Buffer) (sandbox.Result, error) {
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	for _, b := range bufs {
