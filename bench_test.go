@@ -10,6 +10,7 @@ package runplug_test
 // See docs/PERFORMANCE.md for the figures and the machine.
 
 import (
+	"context"
 	"os"
 	"testing"
 
@@ -111,17 +112,17 @@ func BenchmarkLoadUnload(b *testing.B) {
 // benchLoadUnloadRunplug is runplug's side of BenchmarkLoadUnload.
 func benchLoadUnloadRunplug(b *testing.B, path, sym string, opts loader.Options) {
 	l := loader.New(opts)
-	defer l.Close()
+	defer l.Close(context.Background())
 	b.ReportAllocs()
 	for b.Loop() {
-		p, err := l.Load(path)
+		p, err := l.Load(context.Background(), path)
 		if err != nil {
 			b.Fatal(err)
 		}
 		if _, err := p.Lookup(sym); err != nil {
 			b.Fatal(err)
 		}
-		if err := p.Close(); err != nil {
+		if err := p.Close(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -133,8 +134,8 @@ func BenchmarkLookup(b *testing.B) {
 	const sym = "sqlite3_prepare_v2"
 	b.Run("runplug", func(b *testing.B) {
 		l := loader.New(loader.Options{})
-		defer l.Close()
-		p, err := l.Load(benchSystemLib(b, "libsqlite3.so.0"))
+		defer l.Close(context.Background())
+		p, err := l.Load(context.Background(), benchSystemLib(b, "libsqlite3.so.0"))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -169,8 +170,8 @@ var callSink int64
 // pointer (and, as "sandbox", sandbox.Call alone).
 func BenchmarkCall(b *testing.B) {
 	l := loader.New(loader.Options{})
-	defer l.Close()
-	p, err := l.Load(plugintest.Build(b, "bench_tiny"))
+	defer l.Close(context.Background())
+	p, err := l.Load(context.Background(), plugintest.Build(b, "bench_tiny"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -218,8 +219,8 @@ func BenchmarkCall(b *testing.B) {
 // callable).
 func BenchmarkFault(b *testing.B) {
 	l := loader.New(loader.Options{KeepAfterFault: true})
-	defer l.Close()
-	p, err := l.Load(plugintest.Build(b, "faults"))
+	defer l.Close(context.Background())
+	p, err := l.Load(context.Background(), plugintest.Build(b, "faults"))
 	if err != nil {
 		b.Fatal(err)
 	}

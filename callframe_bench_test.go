@@ -1,9 +1,11 @@
 package runplug_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
@@ -18,8 +20,8 @@ import (
 //	go test -run '^$' -bench 'Call$|CallStruct$' -count 10 .
 func BenchmarkCallStruct(b *testing.B) {
 	l := loader.New(loader.Options{})
-	defer l.Close()
-	p, err := l.Load(plugintest.Build(b, "ffi_call"))
+	defer l.Close(context.Background())
+	p, err := l.Load(context.Background(), plugintest.Build(b, "ffi_call"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -38,7 +40,7 @@ func BenchmarkCallStruct(b *testing.B) {
 			callSink += r.C
 		}
 	})
-	t24 := abi.MustStructOf(abi.Int64, abi.Int64, abi.Int64)
+	t24 := callconv.MustStructOf(abi.Int64, abi.Int64, abi.Int64)
 	sig, err := loader.NewSignature(t24, t24)
 	if err != nil {
 		b.Fatal(err)

@@ -7,10 +7,11 @@
 // (docs/ARCHITECTURE.md draws their imports and says why each boundary is
 // where it is):
 //
-//   - [github.com/runplug/runplug/abi] describes C types and how the SysV
-//     AMD64 ABI passes them, and reads C declarations; pure Go.
-//   - [github.com/runplug/runplug/elfmap] parses and validates an ELF shared
-//     object, plans its page-aligned layout and maps it with guard pages.
+//   - [github.com/runplug/runplug/abi] describes C types and signatures at
+//     run time (the SysV register plans behind them are internal/callconv).
+//   - [github.com/runplug/runplug/elfmap] is a tool's read-only view of an
+//     ELF shared object: soname, needs, defined symbols (the loader's
+//     parser, planner and mapper are internal/elfimage).
 //   - [github.com/runplug/runplug/ldso] finds libraries as ld.so does (search
 //     path, ld.so cache, glibc's own libraries).
 //   - [github.com/runplug/runplug/sandbox] calls into native code so that a

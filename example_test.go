@@ -1,6 +1,7 @@
 package runplug_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log"
@@ -21,9 +22,9 @@ func Example() {
 		log.Fatal(err)
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 
-	p, err := l.Load(path)
+	p, err := l.Load(context.Background(), path)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func Example() {
 	}
 	fmt.Println("scale(1.5, 4) =", prod)
 
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		log.Fatal(err)
 	}
 	_, err = add.Call(1, 2)
@@ -66,8 +67,8 @@ func Example_fault() {
 		log.Fatal(err)
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close()
-	p, err := l.Load(path)
+	defer l.Close(context.Background())
+	p, err := l.Load(context.Background(), path)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package runplug_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -114,7 +115,7 @@ func TestFirstLoadChild(t *testing.T) {
 	case "runplug":
 		start := time.Now()
 		l := loader.New(loader.Options{})
-		p, err := l.Load(path)
+		p, err := l.Load(context.Background(), path)
 		if err != nil {
 			t.Fatal(err)
 		}

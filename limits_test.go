@@ -1,6 +1,7 @@
 package runplug_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -24,7 +25,7 @@ const limitsChildEnv = "RUNPLUG_LIMITS_CHILD"
 func TestInProcessLimits(t *testing.T) {
 	if fn := os.Getenv(limitsChildEnv); fn != "" {
 		l := loader.New(loader.Options{})
-		p, err := l.Load(plugintest.Build(t, "inproc_limits"))
+		p, err := l.Load(context.Background(), plugintest.Build(t, "inproc_limits"))
 		if err != nil {
 			t.Fatal(err)
 		}

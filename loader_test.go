@@ -6,6 +6,7 @@ package runplug_test
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"errors"
 	"hash/crc32"
 	"io"
@@ -31,7 +32,7 @@ func newLoader(t *testing.T, opts loader.Options) *loader.Loader {
 	t.Helper()
 	l := loader.New(opts)
 	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
+		if err := l.Close(context.Background()); err != nil {
 			t.Errorf("Loader.Close: %v", err)
 		}
 	})
@@ -41,7 +42,7 @@ func newLoader(t *testing.T, opts loader.Options) *loader.Loader {
 // load loads a plugin of plugins/ with l.
 func load(t *testing.T, l *loader.Loader, name string) *loader.Plugin {
 	t.Helper()
-	p, err := l.Load(plugintest.Build(t, name))
+	p, err := l.Load(context.Background(), plugintest.Build(t, name))
 	if err != nil {
 		t.Fatalf("load %s: %v", name, err)
 	}
@@ -128,7 +129,7 @@ func TestInstancesKeepSeparateState(t *testing.T) {
 		t.Errorf("instance 2, first bump = %d, %v; want %d", got, err, first)
 	}
 	// Closing one leaves the other working.
-	if err := p1.Close(); err != nil {
+	if err := p1.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := b2.Call(); err != nil || got != first+1 {
@@ -149,7 +150,7 @@ func needLibz(t *testing.T) {
 func TestLibzCRC32(t *testing.T) {
 	needLibz(t)
 	l := newLoader(t, loader.Options{})
-	p, err := l.Load(libz)
+	p, err := l.Load(context.Background(), libz)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +187,7 @@ func TestLibzCRC32(t *testing.T) {
 func TestLibzCompress2(t *testing.T) {
 	needLibz(t)
 	l := newLoader(t, loader.Options{})
-	p, err := l.Load(libz)
+	p, err := l.Load(context.Background(), libz)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +267,7 @@ func TestLoadCloseCycles(t *testing.T) {
 	// meant to stay.
 	l := newLoader(t, loader.Options{TombstoneBudget: 1})
 	cycle := func(i int) {
-		p, err := l.Load(path)
+		p, err := l.Load(context.Background(), path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,7 +278,7 @@ func TestLoadCloseCycles(t *testing.T) {
 		if got, err := add.Call(uint64(i), 1); err != nil || got != uint64(i)+1 {
 			t.Fatalf("cycle %d: add = %d, %v", i, got, err)
 		}
-		if err := p.Close(); err != nil {
+		if err := p.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -348,7 +349,7 @@ func TestFaultContainment(t *testing.T) {
 	if err != nil || got != want {
 		t.Errorf("the other instance: fib(20) = %d, %v; want %d", got, err, want)
 	}
-	if err := p1.Close(); err != nil {
+	if err := p1.Close(context.Background()); err != nil {
 		t.Errorf("Close of a quarantined plugin: %v", err)
 	}
 	// A nil dereference in Go is still Go's to handle.

@@ -6,6 +6,7 @@ package runplug_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -42,7 +43,7 @@ func loadLive(tb testing.TB, l *loader.Loader, path string, n int) []*loader.Plu
 	tb.Helper()
 	pls := make([]*loader.Plugin, 0, n)
 	for i := 0; i < n; i++ {
-		p, err := l.Load(path)
+		p, err := l.Load(context.Background(), path)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -83,7 +84,7 @@ func TestLiveInstancesCost(t *testing.T) {
 		t.Errorf("%.0f bytes of RSS per instance, want at most %.0f", perRSS, limit)
 	}
 	for _, p := range pls {
-		if err := p.Close(); err != nil {
+		if err := p.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -104,11 +105,11 @@ func BenchmarkLiveInstances(b *testing.B) {
 		maps1, rss1 := procUsage(b)
 		dMaps, dRSS = maps1-maps0, rss1-rss0
 		for _, p := range pls {
-			if err := p.Close(); err != nil {
+			if err := p.Close(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 		}
-		if err := l.Close(); err != nil {
+		if err := l.Close(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -255,7 +256,7 @@ func TestTextSharedAcrossProcesses(t *testing.T) {
 // parent to close stdin.
 func shareChild(t *testing.T, path string) {
 	l := loader.New(loader.Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	loadLive(t, l, path, 1)
 	fmt.Println("ready")
 	buf := make([]byte, 1)

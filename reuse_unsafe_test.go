@@ -4,6 +4,7 @@ package runplug_test
 // address Lookup returns, the way a host writes an exported variable.
 
 import (
+	"context"
 	"testing"
 	"unsafe"
 
@@ -53,7 +54,7 @@ func TestReusedImageIsFresh(t *testing.T) {
 		if got, _ := fn(t, p, "zero_sum").Call(); got != 3 {
 			t.Fatalf("load %d: zero_sum after writing the .bss = %d, want 3", i, got)
 		}
-		if err := p.Close(); err != nil {
+		if err := p.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}

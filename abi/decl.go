@@ -1,6 +1,8 @@
 package abi
 
 import (
+	"github.com/runplug/runplug/internal/callconv"
+
 	"fmt"
 	"slices"
 	"strings"
@@ -180,7 +182,7 @@ func (p *declParser) function() (*FuncDecl, error) {
 			if err != nil {
 				return nil, err
 			}
-			if pt.t.kind == KindVoid {
+			if callconv.KindOf(pt.t) == callconv.KindVoid {
 				return nil, p.errorf(col, "a parameter of type void (write \"void\" alone for no parameters)")
 			}
 			prm := Param{Type: pt.t, CString: pt.cstring, Spelling: pt.spelling}

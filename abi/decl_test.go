@@ -1,6 +1,8 @@
 package abi
 
 import (
+	"github.com/runplug/runplug/internal/callconv"
+
 	"errors"
 	"strings"
 	"testing"
@@ -88,7 +90,7 @@ func FuzzParseFunc(f *testing.F) {
 		for i, p := range fd.Params {
 			args[i] = p.Type
 		}
-		if _, err := NewPlan(fd.Result, args...); err != nil {
+		if _, err := callconv.NewPlan(fd.Result, args...); err != nil {
 			t.Fatalf("%q: plan: %v", s, err)
 		}
 	})

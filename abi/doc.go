@@ -1,21 +1,26 @@
-// Package abi describes C types and how the System V AMD64 psABI passes
-// them: which eightbytes of a value are INTEGER, SSE or MEMORY class
-// (psABI 1.0, section 3.2.3), which register or stack slot each argument of
-// a call takes, and where the result comes back (rax:rdx, xmm0:xmm1, mixed,
-// or memory through a hidden pointer).
+// Package abi describes C types and signatures at run time, for a host
+// that calls C functions it knows only when it runs: the predefined scalar
+// types (Int32, Float64, Pointer, ...), aggregates built with StructOf,
+// UnionOf and ArrayOf (as libffi's ffi_type describes them), the C type of
+// a Go value (TypeOf, which checks that the Go layout is the C layout), and
+// C declarations read from text (ParseFunc). A *Type tells a person what
+// it is (String) and a program its Size and Align; loader.NewSignature and
+// loader.ParseSignature turn types into a callable signature.
 //
-// It is pure Go (reflect, no cgo, no unsafe) and builds everywhere: the
-// loader's typed bindings and its run-time signatures plan their calls with
-// it, and the sandbox trampoline performs the plan.
+// How the System V AMD64 psABI passes a type (its eightbyte classes, the
+// register or stack slot each argument takes, where a result comes back)
+// is the engine's business: internal/callconv. Type is defined there, and
+// Type here is an alias of it, because the planner must read a type's kind
+// and members and a host must not: callconv reads them through functions
+// of its own package, so this alias shows a host exactly Size, Align and
+// String, and the one Type value flows from a host's description into the
+// plan without a copy or a conversion. (abi keeping Type and callconv
+// importing abi would need exported accessors for the kind and members,
+// the surface this split removes.)
 //
-// A C type is a *Type: the predefined scalars (Int32, Float64, Pointer, ...),
-// or aggregates built at run time with StructOf, UnionOf and ArrayOf, as
-// libffi's ffi_type describes them. TypeOf maps a Go type to its C
-// counterpart and checks that the Go layout is the C layout.
-//
-// long double (class X87) is passed in memory, as the psABI says, and
-// returned in the x87 register st0 (ResultLoc.X87); Go has no 80-bit float,
-// so TypeOf has no Go type for it: callers give and get its 16 bytes. __int128 (Int128, Uint128) is supported: two INTEGER eightbytes, 16-byte
-// aligned in memory, never split between a register and the stack. Vector
-// types (__m128, __m256: SSEUP) and bit-fields are not modelled.
+// long double is 16 bytes passed in memory and returned in st0; Go has no
+// 80-bit float, so TypeOf has no Go type for it: callers give and get its
+// 16 bytes. __int128 (Int128, Uint128; Int128Value and Uint128Value in Go)
+// is supported. Vector types (__m128, __m256) and bit-fields are not
+// modelled. The package is pure Go and builds everywhere.
 package abi

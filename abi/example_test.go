@@ -2,85 +2,43 @@ package abi_test
 
 import (
 	"fmt"
-	"reflect"
 
 	"github.com/runplug/runplug/abi"
 )
 
-// Classify the psABI's kinds of structs: two doubles in SSE registers, a
-// double and a long in one SSE and one INTEGER register, three longs in
-// memory.
-func ExampleClassify() {
-	for _, members := range [][]*abi.Type{
-		{abi.Float64, abi.Float64},
-		{abi.Float64, abi.Int64},
-		{abi.Float32, abi.Int32},
-		{abi.Int64, abi.Int64, abi.Int64},
-	} {
-		t, err := abi.StructOf(members...)
-		if err != nil {
-			fmt.Println(err)
-			return
-		}
-		c := abi.Classify(t)
-		fmt.Println(t, c.InMemory, c.Classes)
-	}
-	// Output:
-	// struct { double; double } false [SSE SSE]
-	// struct { double; int64_t } false [SSE INTEGER]
-	// struct { float; int32_t } false [INTEGER]
-	// struct { int64_t; int64_t; int64_t } true []
-}
-
-// Plan a call: where each argument of
-// double f(long, long, long, long, long, struct { long x, y; }, long, double)
-// goes. The struct needs two integer registers when one is left, so it
-// goes on the stack, and the last long still takes r9.
-func ExampleNewPlan() {
-	pair, _ := abi.StructOf(abi.Int64, abi.Int64)
-	p, err := abi.NewPlan(abi.Float64, abi.Int64, abi.Int64, abi.Int64, abi.Int64, abi.Int64, pair, abi.Int64, abi.Float64)
+// Describe C's struct { float x, y, z; } and an array of four of them.
+func ExampleStructOf() {
+	vec3, err := abi.StructOf(abi.Float32, abi.Float32, abi.Float32)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	for i, a := range p.Args {
-		if a.OnStack {
-			fmt.Printf("%d: stack+%d\n", i, a.Offset)
-			continue
-		}
-		for _, part := range a.Parts {
-			if part.Class == abi.Integer {
-				fmt.Printf("%d: %s\n", i, abi.IntArgRegNames[part.Reg])
-			} else {
-				fmt.Printf("%d: %s\n", i, abi.SSEArgRegNames[part.Reg])
-			}
-		}
+	quad, err := abi.ArrayOf(vec3, 4)
+	if err != nil {
+		fmt.Println(err)
+		return
 	}
+	fmt.Println(vec3, vec3.Size(), vec3.Align())
+	fmt.Println(quad, quad.Size())
 	// Output:
-	// 0: rdi
-	// 1: rsi
-	// 2: rdx
-	// 3: rcx
-	// 4: r8
-	// 5: stack+0
-	// 6: r9
-	// 7: xmm0
+	// struct { float; float; float } 12 4
+	// struct { float; float; float }[4] 48
 }
 
 // Map a Go struct to its C type; a Go string inside is refused, naming
 // the field.
 func ExampleTypeOf() {
 	type Point struct{ X, Y float64 }
-	t, err := abi.TypeOf(reflect.TypeFor[Point]())
-	fmt.Println(t.Size(), abi.Classify(t).Classes, err)
+	t, err := abi.TypeOf(Point{})
+	fmt.Println(t, t.Size(), err)
 	type Named struct {
 		P    Point
 		Name string
 	}
-	_, err = abi.TypeOf(reflect.TypeFor[Named]())
+	_, err = abi.TypeOf(Named{})
 	fmt.Println(err)
 	// Output:
-	// 16 [SSE SSE] <nil>
+	// abi_test.Point 16 <nil>
 	// abi: Go type abi_test.Named: field Name: a Go string has no C layout (pass a pointer to a NUL-terminated copy)
 }
 

@@ -19,7 +19,7 @@ import (
 func TestBackends(t *testing.T) {
 	ctx := context.Background()
 	inproc := loader.New(loader.Options{})
-	t.Cleanup(func() { inproc.Close() })
+	t.Cleanup(func() { inproc.Close(context.Background()) })
 	iso, _ := newLoader(t, loader.Options{}, isolate.Options{})
 	tests := []struct {
 		name     string
@@ -41,7 +41,7 @@ func TestBackends(t *testing.T) {
 				p = load(t, tc.l, "symbols")
 			} else {
 				var err error
-				if p, err = tc.l.Load(tc.path); err != nil {
+				if p, err = tc.l.Load(context.Background(), tc.path); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -59,10 +59,10 @@ func TestBackends(t *testing.T) {
 				t.Errorf("%s after Restart = %d, %v", tc.fn, r, err)
 			}
 			f := fn(t, p, tc.fn)
-			if err := p.Close(); err != nil {
+			if err := p.Close(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if err := p.Close(); err != nil {
+			if err := p.Close(context.Background()); err != nil {
 				t.Errorf("second Close = %v", err)
 			}
 			if _, err := f.Call(tc.args...); !errors.Is(err, loader.ErrClosed) {

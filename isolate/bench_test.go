@@ -4,6 +4,7 @@ package isolate_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -60,9 +61,9 @@ func BenchmarkStart(b *testing.B) {
 			defer runtime.KeepAlive(ballast)
 			pol := isolate.Policy{NoNamespaces: mode == "no-namespaces"}
 			iso := isolate.New(isolate.Options{Policy: pol, Spare: mode == "spare"})
-			defer iso.Close()
+			defer iso.Close(context.Background())
 			l := loader.New(loader.Options{Isolation: iso})
-			defer l.Close()
+			defer l.Close(context.Background())
 			ds := make([]time.Duration, 0, b.N)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -73,7 +74,7 @@ func BenchmarkStart(b *testing.B) {
 				}
 				b.StartTimer()
 				t0 := time.Now()
-				p, err := l.Load(path)
+				p, err := l.Load(context.Background(), path)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -86,7 +87,7 @@ func BenchmarkStart(b *testing.B) {
 				}
 				ds = append(ds, time.Since(t0))
 				b.StopTimer()
-				p.Close()
+				p.Close(context.Background())
 				b.StartTimer()
 			}
 			median(b, ds, 1e6, "p50-ms")
@@ -107,8 +108,8 @@ func loadBoth(b *testing.B, name string) map[string]*loader.Plugin {
 			o.Isolation = isolate.New(isolate.Options{Channels: 8})
 		}
 		l := loader.New(o)
-		b.Cleanup(func() { l.Close() })
-		p, err := l.Load(path)
+		b.Cleanup(func() { l.Close(context.Background()) })
+		p, err := l.Load(context.Background(), path)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -224,7 +225,7 @@ func BenchmarkIdleRSS(b *testing.B) {
 		l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Channels: 1})})
 		var pids []int
 		for j := 0; j < live; j++ {
-			p, err := l.Load(path)
+			p, err := l.Load(context.Background(), path)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -242,7 +243,7 @@ func BenchmarkIdleRSS(b *testing.B) {
 			rss += r
 			pss += p
 		}
-		l.Close()
+		l.Close(context.Background())
 	}
 	b.ReportMetric(rss/float64(b.N*live), "rss-KiB/child")
 	b.ReportMetric(pss/float64(b.N*live), "pss-KiB/child")

@@ -42,12 +42,12 @@ type chaosOp struct {
 // loadCallClose loads plugin, runs f on it and closes it; check judges
 // the errors of f and of Close.
 func loadCallClose(l *loader.Loader, plugin string, f func(p *loader.Plugin) error, check func(callErr, closeErr error) error) error {
-	p, err := l.Load(chaosPaths[plugin])
+	p, err := l.Load(context.Background(), chaosPaths[plugin])
 	if err != nil {
 		return fmt.Errorf("load %s: %w", plugin, err)
 	}
 	callErr := f(p)
-	closeErr := p.Close()
+	closeErr := p.Close(context.Background())
 	return check(callErr, closeErr)
 }
 
@@ -264,8 +264,8 @@ func TestChaosSoak(t *testing.T) {
 	}
 	inproc := loader.New(loader.Options{TombstoneBudget: 1})
 	isolated := loader.New(loader.Options{TombstoneBudget: 1, Isolation: isolate.New(isolate.Options{})})
-	defer inproc.Close()
-	defer isolated.Close()
+	defer inproc.Close(context.Background())
+	defer isolated.Close(context.Background())
 	ops := chaosOps()
 
 	type stat struct {

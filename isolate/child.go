@@ -3,6 +3,7 @@
 package isolate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -277,9 +278,9 @@ func (c *child) start(run []unix.SockFilter) reply {
 	}
 	var err error
 	if c.req.Path == "" { // LoadBytes (Load sends an absolute path); an empty image decodes as nil
-		c.p, err = l.LoadBytes(c.req.Name, c.req.Image)
+		c.p, err = l.LoadBytes(context.Background(), c.req.Name, c.req.Image)
 	} else {
-		c.p, err = l.Load(c.req.Path)
+		c.p, err = l.Load(context.Background(), c.req.Path)
 	}
 	if err != nil {
 		return errReply(err)
@@ -476,7 +477,7 @@ func (ch *childChan) handle() (upcall bool) {
 		// closed Loader unmaps the images at once, where a plugin's own
 		// Close would keep one for reuse and read its file again, an
 		// open the run filter forbids.
-		if err := c.l.Close(); err != nil {
+		if err := c.l.Close(context.Background()); err != nil {
 			ch.fail(closeCause(oneError(err)))
 		}
 		sandbox.FlushCStdio() // what the plugin printed reaches the host's pipe

@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
@@ -84,8 +84,8 @@ var sentinels = []error{
 	4:  loader.ErrClosed,
 	5:  loader.ErrQuarantined,
 	6:  loader.ErrSignature,
-	7:  elfmap.ErrMalformed,
-	8:  elfmap.ErrUnsupported,
+	7:  elfimage.ErrMalformed,
+	8:  elfimage.ErrUnsupported,
 	9:  sandbox.ErrAborted,
 	10: ErrBufferTooLarge,
 	11: loader.ErrBadAddress,

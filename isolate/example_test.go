@@ -4,6 +4,7 @@ package isolate_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -21,8 +22,8 @@ import (
 func Example() {
 	const libz = "/lib/x86_64-linux-gnu/libz.so.1" // .ci/run installs zlib1g
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
-	defer l.Close()
-	p, err := l.Load(libz)
+	defer l.Close(context.Background())
+	p, err := l.Load(context.Background(), libz)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -51,8 +52,8 @@ func Example() {
 // buffer copied back.
 func Example_generalCall() {
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
-	defer l.Close()
-	libc, err := l.Load("libc.so.6")
+	defer l.Close(context.Background())
+	libc, err := l.Load(context.Background(), "libc.so.6")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -86,8 +87,8 @@ func Example_generalCall() {
 // Plugin.ReadMemory, as the same code would in process.
 func Example_qsort() {
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
-	defer l.Close()
-	libc, err := l.Load("libc.so.6")
+	defer l.Close(context.Background())
+	libc, err := l.Load(context.Background(), "libc.so.6")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -155,7 +156,7 @@ func Example_qsort() {
 func Example_output() {
 	var out bytes.Buffer
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Stdout: &out})})
-	libc, err := l.Load("libc.so.6")
+	libc, err := l.Load(context.Background(), "libc.so.6")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -175,7 +176,7 @@ func Example_output() {
 		fmt.Println(err)
 		return
 	}
-	if err := l.Close(); err != nil {
+	if err := l.Close(context.Background()); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -190,8 +191,8 @@ func Example_output() {
 func Example_forbiddenSyscall() {
 	iso := isolate.New(isolate.Options{Policy: isolate.Policy{Threads: 64, Memory: 4 << 30}})
 	l := loader.New(loader.Options{Isolation: iso})
-	defer l.Close()
-	libc, err := l.Load("libc.so.6")
+	defer l.Close(context.Background())
+	libc, err := l.Load(context.Background(), "libc.so.6")
 	if err != nil {
 		fmt.Println(err)
 		return

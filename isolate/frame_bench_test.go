@@ -3,6 +3,7 @@
 package isolate_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -51,7 +52,7 @@ func BenchmarkCallGeneral(b *testing.B) {
 		if _, err := l.RegisterHostFunc("host_add", func(a, b int64) int64 { return a + b }); err != nil {
 			b.Fatal(err)
 		}
-		hp, err := l.Load(host)
+		hp, err := l.Load(context.Background(), host)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -71,11 +72,11 @@ func BenchmarkCallGeneral(b *testing.B) {
 			}
 			median(b, ds, 1, "p50-ns")
 		})
-		p, err := l.Load(ffi)
+		p, err := l.Load(context.Background(), ffi)
 		if err != nil {
 			b.Fatal(err)
 		}
-		q, err := l.Load(cbs)
+		q, err := l.Load(context.Background(), cbs)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -111,6 +112,6 @@ func BenchmarkCallGeneral(b *testing.B) {
 			}
 			median(b, ds, 1, "p50-ns")
 		})
-		l.Close()
+		l.Close(context.Background())
 	}
 }

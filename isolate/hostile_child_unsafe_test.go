@@ -154,9 +154,9 @@ func hostileLoader(t *testing.T, mode string, opts Options) (*loader.Loader, *at
 	testChildEnv = []string{envHostile + "=" + mode}
 	t.Cleanup(func() { testChildEnv = nil })
 	iso := New(opts)
-	t.Cleanup(func() { iso.Close() })
+	t.Cleanup(func() { iso.Close(context.Background()) })
 	l := loader.New(loader.Options{Isolation: iso, KeepAfterFault: true})
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() { l.Close(context.Background()) })
 	var longest atomic.Int64
 	reg := map[string]any{
 		"host_add": func(a, b int64) int64 { return a + b },
@@ -199,7 +199,7 @@ func TestHostileLoadReply(t *testing.T) {
 		for _, spare := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/spare=%v", tt.mode, spare), func(t *testing.T) {
 				l, _ := hostileLoader(t, tt.mode+":1", Options{Spare: spare})
-				p, err := l.Load(path)
+				p, err := l.Load(context.Background(), path)
 				if tt.want != "" {
 					if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), tt.want) {
 						t.Fatalf("load: %v, want ErrProtocol saying %q", err, tt.want)
@@ -227,7 +227,7 @@ func TestHostileLoadReply(t *testing.T) {
 // it); the host survives.
 func TestHostileRepeatedReply(t *testing.T) {
 	l, _ := hostileLoader(t, "repeat:1", Options{})
-	p, err := l.Load(plugintest.Build(t, "isolate_host"))
+	p, err := l.Load(context.Background(), plugintest.Build(t, "isolate_host"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestHostileRepeatedReply(t *testing.T) {
 // length the child gave, never more of the channel or what follows it.
 func TestHostileNulRewrite(t *testing.T) {
 	l, longest := hostileLoader(t, "nul:1", Options{})
-	p, err := l.Load(plugintest.Build(t, "isolate_host"))
+	p, err := l.Load(context.Background(), plugintest.Build(t, "isolate_host"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestHostileNulRewrite(t *testing.T) {
 // protocol error naming the handle, never an index out of range.
 func TestHostileHandleFlip(t *testing.T) {
 	l, _ := hostileLoader(t, "flip:1", Options{})
-	p, err := l.Load(plugintest.Build(t, "isolate_host"))
+	p, err := l.Load(context.Background(), plugintest.Build(t, "isolate_host"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,7 @@ func TestHostileChildFuzz(t *testing.T) {
 	for seed := 1; seed <= seeds; seed++ {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			l, _ := hostileLoader(t, fmt.Sprintf("fuzz:%d", seed), Options{})
-			p, err := l.Load(path)
+			p, err := l.Load(context.Background(), path)
 			if err != nil {
 				t.Fatal(err) // the hook does nothing before the first call
 			}
@@ -388,7 +388,7 @@ func TestHostileMemoryReplies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
 			l, _ := hostileLoader(t, tt.mode+":1", Options{})
-			p, err := l.Load(path)
+			p, err := l.Load(context.Background(), path)
 			if err != nil {
 				t.Fatal(err)
 			}

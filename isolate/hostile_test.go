@@ -4,6 +4,7 @@ package isolate_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -294,9 +295,9 @@ func TestHostileConstructor(t *testing.T) {
 					if err := iso.Prestart(); err != nil {
 						t.Fatal(err)
 					}
-					t.Cleanup(func() { iso.Close() })
+					t.Cleanup(func() { iso.Close(context.Background()) })
 				}
-				p, err := l.LoadBytes("hostile_ctor.so", img)
+				p, err := l.LoadBytes(context.Background(), "hostile_ctor.so", img)
 				if tt.trapped != "" {
 					var se *isolate.SyscallError
 					if !errors.As(err, &se) || se.Name != tt.trapped {

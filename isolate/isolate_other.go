@@ -3,6 +3,7 @@
 package isolate
 
 import (
+	"context"
 	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/loader"
 )
@@ -34,4 +35,4 @@ func Pid(p *loader.Plugin) int { return 0 }
 func (iso *Isolator) Prestart() error { return nil }
 
 // Close does nothing here.
-func (iso *Isolator) Close() error { return nil }
+func (iso *Isolator) Close(ctx context.Context) error { return nil }

@@ -30,7 +30,7 @@ func newLoader(t testing.TB, lo loader.Options, opts isolate.Options) (*loader.L
 	iso := isolate.New(opts)
 	lo.Isolation = iso
 	l := loader.New(lo)
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() { l.Close(context.Background()) })
 	return l, iso
 }
 
@@ -44,7 +44,7 @@ func bothWays(t *testing.T, f func(t *testing.T, l *loader.Loader)) {
 				l, _ = newLoader(t, loader.Options{}, isolate.Options{})
 			} else {
 				l = loader.New(loader.Options{})
-				t.Cleanup(func() { l.Close() })
+				t.Cleanup(func() { l.Close(context.Background()) })
 			}
 			f(t, l)
 		})
@@ -53,7 +53,7 @@ func bothWays(t *testing.T, f func(t *testing.T, l *loader.Loader)) {
 
 func load(t testing.TB, l *loader.Loader, name string) *loader.Plugin {
 	t.Helper()
-	p, err := l.Load(plugintest.Build(t, name))
+	p, err := l.Load(context.Background(), plugintest.Build(t, name))
 	if err != nil {
 		t.Fatalf("load %s: %v", name, err)
 	}
@@ -468,7 +468,7 @@ func TestCloseLeavesNoChild(t *testing.T) {
 	p := load(t, l, "isolate_faults")
 	pid := pidOf(t, p)
 	add := fn(t, p, "add")
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	assertGone(t, pid)
@@ -477,7 +477,7 @@ func TestCloseLeavesNoChild(t *testing.T) {
 	}
 	p2 := load(t, l, "isolate_faults")
 	pid2 := pidOf(t, p2)
-	if err := l.Close(); err != nil {
+	if err := l.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	assertGone(t, pid2)
@@ -486,7 +486,7 @@ func TestCloseLeavesNoChild(t *testing.T) {
 // TestLoadErrors: a load that fails in the child gives the loader's error.
 func TestLoadErrors(t *testing.T) {
 	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
-	_, err := l.Load("/nonexistent/plugin.so")
+	_, err := l.Load(context.Background(), "/nonexistent/plugin.so")
 	if !errors.Is(err, loader.ErrNotFound) {
 		t.Fatalf("missing file: %v, want ErrNotFound", err)
 	}
@@ -495,7 +495,7 @@ func TestLoadErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := l.LoadBytes("mem.so", img)
+	p, err := l.LoadBytes(context.Background(), "mem.so", img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -607,7 +607,7 @@ func TestCloseReportsDestructorFault(t *testing.T) {
 		if _, err := fn(t, p, "arm_dtor_fault").Call(); err != nil {
 			t.Fatal(err)
 		}
-		err := p.Close()
+		err := p.Close(context.Background())
 		var fe *sandbox.FaultError
 		if !errors.As(err, &fe) || fe.Signal != syscall.SIGSEGV {
 			t.Fatalf("Close: %v, want the destructor's fault", err)

@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(envTestHost); path != "" {
 		iso := isolate.New(isolate.Options{Policy: isolate.Policy{NamespaceFallback: os.Getenv(envTestFallback) != ""}})
 		l := loader.New(loader.Options{Isolation: iso})
-		p, err := l.Load(path)
+		p, err := l.Load(context.Background(), path)
 		if err != nil {
 			fmt.Println("error:", err)
 			os.Exit(1)
@@ -203,7 +203,7 @@ func TestFailedRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
-	p, err := l.Load(path)
+	p, err := l.Load(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,10 +251,10 @@ func TestSpare(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := l.Close(); err != nil {
+	if err := l.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := iso.Close(); err != nil {
+	if err := iso.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, kids := resources(t); kids != kids0 {

@@ -3,6 +3,7 @@
 package isolate_test
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -19,7 +20,7 @@ import (
 func TestMemoryTooSmall(t *testing.T) {
 	path := plugintest.Build(t, "isolate_faults")
 	l, _ := newLoader(t, loader.Options{}, isolate.Options{Policy: isolate.Policy{Memory: 64 << 20}})
-	_, err := l.Load(path)
+	_, err := l.Load(context.Background(), path)
 	m := regexp.MustCompile(`Policy.Memory of 64 MiB is too small: .* at least (\d+) MiB are needed`).FindStringSubmatch(fmt.Sprint(err))
 	if m == nil {
 		t.Fatalf("load under 64 MiB: %v; want the figure needed", err)
@@ -27,7 +28,7 @@ func TestMemoryTooSmall(t *testing.T) {
 	need, _ := strconv.ParseUint(m[1], 10, 64)
 	t.Logf("%v", err)
 	l2, _ := newLoader(t, loader.Options{}, isolate.Options{Policy: isolate.Policy{Memory: need << 20}})
-	p, err := l2.Load(path)
+	p, err := l2.Load(context.Background(), path)
 	if err != nil {
 		t.Fatalf("load under the %d MiB the error asked for: %v", need, err)
 	}

@@ -122,7 +122,7 @@ func TestMemoryBothWays(t *testing.T) {
 			t.Errorf("ReadString(0x10) = %v, want ErrBadAddress", err)
 		}
 
-		if err := p.Close(); err != nil {
+		if err := p.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := p.Alloc(ctx, 8); !errors.Is(err, loader.ErrClosed) {

@@ -120,7 +120,7 @@ func TestNestedCancelled(t *testing.T) {
 				l, _ = newLoader(t, lo, isolate.Options{})
 			} else {
 				l = loader.New(lo)
-				t.Cleanup(func() { l.Close() })
+				t.Cleanup(func() { l.Close(context.Background()) })
 			}
 			n := newNest(t, l)
 			live := n.ctx(0)

@@ -53,7 +53,7 @@ func TestOutputReachesWriters(t *testing.T) {
 		if r, err := call(t, p, "out_say", 42); err != nil || r != 42 {
 			t.Fatalf("out_say(42) = %d, %v", r, err)
 		}
-		if err := l.Close(); err != nil {
+		if err := l.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if out.String() != "hi 42\n" || errb.String() != "err 42\n" {
@@ -72,7 +72,7 @@ func TestOutputReachesWriters(t *testing.T) {
 		if _, err := call(t, p, "out_flood", 2, 1); err != nil { // 1 MiB on stderr while stdout waits in stdio
 			t.Fatal(err)
 		}
-		if err := l.Close(); err != nil {
+		if err := l.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		s := w.String()
@@ -87,14 +87,14 @@ func TestOutputReachesWriters(t *testing.T) {
 func TestCxxTerminateMessage(t *testing.T) {
 	var errb syncBuffer
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Stderr: &errb})})
-	p, err := l.Load(plugintest.Build(t, "cxx_exc"))
+	p, err := l.Load(context.Background(), plugintest.Build(t, "cxx_exc"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := call(t, p, "throw_escape", 7); err == nil {
 		t.Fatal("throw_escape returned")
 	}
-	l.Close()
+	l.Close(context.Background())
 	if !strings.Contains(errb.String(), "what():  escapes 7") {
 		t.Errorf("stderr %q, want the terminate message with what():", errb.String())
 	}
@@ -129,7 +129,7 @@ func TestBlockedWriter(t *testing.T) {
 		t.Fatalf("flood with a blocked writer: %v, want the deadline error", err)
 	}
 	closed := make(chan error, 1)
-	go func() { closed <- l.Close() }()
+	go func() { closed <- l.Close(context.Background()) }()
 	// The test's deadline stands for "never": Close waits for the last
 	// output at most a second.
 	if dl, ok := t.Deadline(); ok {
@@ -162,7 +162,7 @@ func TestOutputFlood(t *testing.T) {
 	if err != nil || r != mib<<20 {
 		t.Fatalf("out_flood(1, %d) = %d, %v; want %d bytes written", mib, r, err, mib<<20)
 	}
-	if err := l.Close(); err != nil {
+	if err := l.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	runtime.ReadMemStats(&after)
@@ -179,7 +179,7 @@ func TestOutputFlood(t *testing.T) {
 // and its standard input is /dev/null.
 func TestChildStdioDescriptors(t *testing.T) {
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Stdout: io.Discard, Stderr: io.Discard})})
-	defer l.Close()
+	defer l.Close(context.Background())
 	p := load(t, l, "iso_output")
 	pid := isolate.Pid(p)
 	for fd, want := range map[int]string{0: "/dev/null", 1: "pipe:", 2: "pipe:"} {

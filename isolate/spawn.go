@@ -3,6 +3,7 @@
 package isolate
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -400,8 +401,12 @@ func (p *proc) awaitWaiting() error {
 }
 
 // Close ends the spare child, if any; later starts spawn children
-// directly. Plugins' children are ended by their Loader's Close.
-func (iso *Isolator) Close() error {
+// directly. Plugins' children are ended by their Loader's Close. ctx
+// bounds the wait for a spare being made; a nil ctx panics.
+func (iso *Isolator) Close(ctx context.Context) error {
+	if ctx == nil {
+		panic("isolate: nil context.Context")
+	}
 	iso.mu.Lock()
 	iso.closed = true
 	p := iso.spare
@@ -409,7 +414,11 @@ func (iso *Isolator) Close() error {
 	filling := iso.filling
 	iso.mu.Unlock()
 	if filling != nil {
-		<-filling // it sees closed and ends its child
+		select {
+		case <-filling: // it sees closed and ends its child
+		case <-ctx.Done():
+			return fmt.Errorf("isolate: close: waiting for the spare child: %w", ctx.Err())
+		}
 	}
 	if p != nil {
 		p.kill("close")

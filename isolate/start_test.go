@@ -4,6 +4,7 @@ package isolate_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -14,7 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
@@ -112,7 +113,7 @@ func spares(t *testing.T) []int {
 // filter, the address space limit) while it waits for its request.
 func TestSpareConfined(t *testing.T) {
 	iso := isolate.New(isolate.Options{Spare: true, Policy: isolate.Policy{Memory: 4 << 30}})
-	defer iso.Close()
+	defer iso.Close(context.Background())
 	if err := iso.Prestart(); err != nil {
 		t.Fatal(err)
 	}
@@ -134,9 +135,9 @@ func TestSpareConfined(t *testing.T) {
 // TestSpareDied: a load whose spare died gets a child of its own.
 func TestSpareDied(t *testing.T) {
 	iso := isolate.New(isolate.Options{Spare: true})
-	defer iso.Close()
+	defer iso.Close(context.Background())
 	l := loader.New(loader.Options{Isolation: iso})
-	defer l.Close()
+	defer l.Close(context.Background())
 	if err := iso.Prestart(); err != nil {
 		t.Fatal(err)
 	}
@@ -170,14 +171,14 @@ func TestSpareDied(t *testing.T) {
 // loads bytes, not a path, though the request's empty image decodes as
 // nil).
 func TestLoadBytesEmpty(t *testing.T) {
-	_, want := loader.New(loader.Options{}).LoadBytes("empty.so", nil)
+	_, want := loader.New(loader.Options{}).LoadBytes(context.Background(), "empty.so", nil)
 	if want == nil {
 		t.Fatal("in process: empty image accepted")
 	}
 	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
-	_, err := l.LoadBytes("empty.so", nil)
+	_, err := l.LoadBytes(context.Background(), "empty.so", nil)
 	t.Logf("in process: %v; isolated: %v", want, err)
-	if err == nil || !errors.Is(err, elfmap.ErrMalformed) || !errors.Is(want, elfmap.ErrMalformed) {
-		t.Fatalf("isolated LoadBytes of an empty image: %v, want elfmap.ErrMalformed as in process (%v)", err, want)
+	if err == nil || !errors.Is(err, elfimage.ErrMalformed) || !errors.Is(want, elfimage.ErrMalformed) {
+		t.Fatalf("isolated LoadBytes of an empty image: %v, want elfimage.ErrMalformed as in process (%v)", err, want)
 	}
 }

@@ -52,7 +52,7 @@ func TestSymbolsBothWays(t *testing.T) {
 		}
 		lists = append(lists, got)
 
-		libc, err := l.Load("libc.so.6")
+		libc, err := l.Load(context.Background(), "libc.so.6")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +65,7 @@ func TestSymbolsBothWays(t *testing.T) {
 			t.Errorf("libc's Symbols: %d, strlen at %d", len(ls), i)
 		}
 
-		if err := p.Close(); err != nil {
+		if err := p.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := p.Symbols(); !errors.Is(err, loader.ErrClosed) {

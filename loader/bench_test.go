@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"runtime"
 	"testing"
 
@@ -18,8 +19,8 @@ import (
 // per thread).
 func BenchmarkCallParallel(b *testing.B) {
 	l := New(Options{})
-	defer l.Close()
-	p, err := l.Load(plugintest.Build(b, "bench_tiny"))
+	defer l.Close(context.Background())
+	p, err := l.Load(context.Background(), plugintest.Build(b, "bench_tiny"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -52,8 +53,8 @@ func BenchmarkCallTLS(b *testing.B) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			l := New(Options{})
-			defer l.Close()
-			p, err := l.Load(plugintest.Build(b, bc.plugin))
+			defer l.Close(context.Background())
+			p, err := l.Load(context.Background(), plugintest.Build(b, bc.plugin))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/callconv"
 )
 
 //go:generate go run ../internal/genbind -o bind_gen.go
@@ -30,7 +31,7 @@ type SignatureError struct {
 	Type   reflect.Type // the whole function type, when known
 	Index  int          // the argument at fault (0-based; Error counts from 1), -1 for the result, -2 for the whole signature
 	Reason string
-	Err    error // the underlying error (an *abi.TypeError or *abi.PlanError), or nil
+	Err    error // the underlying error (an *abi.TypeError or *callconv.PlanError), or nil
 }
 
 // Error formats e as, for example,
@@ -220,7 +221,7 @@ func bindSigVar(p *Plugin, name string, ft reflect.Type, args []reflect.Type, re
 }
 
 // generalSig plans a binding's call through the general path: each Go
-// type is mapped to its C type by abi.TypeOf (layout checked), a string
+// type is mapped to its C type by callconv.TypeOf (layout checked), a string
 // argument being a pointer to a NUL-terminated copy (strArgs lists them).
 func generalSig(name string, ft reflect.Type, args []reflect.Type, res reflect.Type, nfixed int) (*frameProg, []int, error) {
 	cargs := make([]*abi.Type, len(args))
@@ -236,7 +237,7 @@ func generalSig(name string, ft reflect.Type, args []reflect.Type, res reflect.T
 		case t.Kind() == reflect.Array:
 			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: fmt.Sprintf("C passes an array as a pointer (%v): pass unsafe.Pointer, or wrap the array in a struct to pass it by value", t)}
 		}
-		ct, err := abi.TypeOf(t)
+		ct, err := callconv.TypeOf(t)
 		if err != nil {
 			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
 		}
@@ -250,18 +251,18 @@ func generalSig(name string, ft reflect.Type, args []reflect.Type, res reflect.T
 		case reflect.Array:
 			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: fmt.Sprintf("a C function cannot return an array (%v): wrap it in a struct", res)}
 		}
-		ct, err := abi.TypeOf(res)
+		ct, err := callconv.TypeOf(res)
 		if err != nil {
 			return nil, nil, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
 		}
 		cres = ct
 	}
-	var plan *abi.Plan
+	var plan *callconv.Plan
 	var err error
 	if nfixed >= 0 {
-		plan, err = abi.NewVariadicPlan(cres, nfixed, cargs...)
+		plan, err = callconv.NewVariadicPlan(cres, nfixed, cargs...)
 	} else {
-		plan, err = abi.NewPlan(cres, cargs...)
+		plan, err = callconv.NewPlan(cres, cargs...)
 	}
 	if err != nil {
 		return nil, nil, planError(name, ft, err)

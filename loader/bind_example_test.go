@@ -1,6 +1,7 @@
 package loader_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -17,8 +18,8 @@ func ExampleBind2() {
 		return
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close()
-	p, err := l.Load(path)
+	defer l.Close(context.Background())
+	p, err := l.Load(context.Background(), path)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -62,8 +63,8 @@ func ExampleBind() {
 		return
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close()
-	p, err := l.Load(path)
+	defer l.Close(context.Background())
+	p, err := l.Load(context.Background(), path)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"math"
 	"reflect"
@@ -338,7 +339,7 @@ func TestBindFault(t *testing.T) {
 	if got, err := id2(7); err != nil || got != 7 {
 		t.Errorf("fresh instance id_i32(7) = %d, %v", got, err)
 	}
-	p2.Close()
+	p2.Close(context.Background())
 	if _, err := id2(7); !errors.Is(err, ErrClosed) {
 		t.Errorf("call after Close: %v, want ErrClosed", err)
 	}

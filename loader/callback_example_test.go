@@ -1,6 +1,7 @@
 package loader_test
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"unsafe"
@@ -29,8 +30,8 @@ func ExampleNewCallback() {
 	defer cmp.Release()
 
 	l := loader.New(loader.Options{})
-	defer l.Close()
-	libc, err := l.Load("libc.so.6") // the host's own C library
+	defer l.Close(context.Background())
+	libc, err := l.Load(context.Background(), "libc.so.6") // the host's own C library
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -181,7 +181,7 @@ func TestCloseFromHostCall(t *testing.T) {
 	for _, p := range []*loader.Plugin{in, iso} {
 		var closeErr, restartErr error
 		cb, err := loader.NewCallback(func(a, b int64) int64 {
-			closeErr = p.Close()
+			closeErr = p.Close(context.Background())
 			if p.Isolated() {
 				restartErr = p.Restart(context.Background())
 			}
@@ -204,7 +204,7 @@ func TestCloseFromHostCall(t *testing.T) {
 			t.Errorf("Restart from the callback: %v, want ErrCloseInCall", restartErr)
 		}
 		cb.Release()
-		if err := p.Close(); err != nil {
+		if err := p.Close(context.Background()); err != nil {
 			t.Errorf("isolated %v: Close after the call: %v", p.Isolated(), err)
 		}
 	}
@@ -410,14 +410,14 @@ func TestHostFuncStructsIsolated(t *testing.T) {
 		testenv.Skipf(t, "no native calls in this build")
 	}
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{}), KeepAfterFault: true})
-	defer l.Close()
+	defer l.Close(context.Background())
 	if _, err := l.RegisterHostFunc("rp_host_big", func(p isoII, q isoDD, m isoMix, b isoBig, x int64, y float64) isoBig {
 		i := isoISum(p, m, b, x)
 		return isoBig{i, i * 2, int64(isoFSum(q, m, y))}
 	}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := l.Load(plugintest.Build(t, "cb_struct"))
+	p, err := l.Load(context.Background(), plugintest.Build(t, "cb_struct"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,8 +487,8 @@ func TestCallbackIsolatedConcurrent(t *testing.T) {
 		testenv.Skipf(t, "no native calls in this build")
 	}
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Channels: 6})})
-	defer l.Close()
-	p, err := l.Load(plugintest.Build(t, "cb_store"))
+	defer l.Close(context.Background())
+	p, err := l.Load(context.Background(), plugintest.Build(t, "cb_store"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -564,8 +564,8 @@ func TestIsolatedCallbackLifecycle(t *testing.T) {
 	}
 	for _, channels := range []int{4, 1} {
 		l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Channels: channels})})
-		defer l.Close()
-		p, err := l.Load(plugintest.Build(t, "cb_store"))
+		defer l.Close(context.Background())
+		p, err := l.Load(context.Background(), plugintest.Build(t, "cb_store"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -606,8 +606,8 @@ func TestIsolatedCallbackLifecycle(t *testing.T) {
 	}
 
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
-	defer l.Close()
-	p, err := l.Load(plugintest.Build(t, "ffi_call"))
+	defer l.Close(context.Background())
+	p, err := l.Load(context.Background(), plugintest.Build(t, "ffi_call"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -644,7 +644,7 @@ func TestHostFuncFromPluginThreadIsolated(t *testing.T) {
 			lo.Isolation = isolate.New(isolate.Options{})
 		}
 		l := loader.New(lo)
-		defer l.Close()
+		defer l.Close(context.Background())
 		for name, fn := range map[string]any{
 			"host_add":     func(a, b int64) int64 { return a*100 + b },
 			"host_mix":     func(x float64, f float32, n int32, s int8) float64 { return 0 },
@@ -659,7 +659,7 @@ func TestHostFuncFromPluginThreadIsolated(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		p, err := l.Load(plugintest.Build(t, "host_calls"))
+		p, err := l.Load(context.Background(), plugintest.Build(t, "host_calls"))
 		if err != nil {
 			t.Fatal(err)
 		}

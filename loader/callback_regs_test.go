@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -134,7 +135,7 @@ func TestCallbackRegisterABI(t *testing.T) {
 						return &stack[(loc.Offset+off)/8]
 					}
 					for _, part := range loc.Parts {
-						if uint64(part.Offset) == off&^7 && part.Class == abi.Integer {
+						if uint64(part.Offset) == off&^7 && part.Class == callconv.Integer {
 							return &a.Int[part.Reg]
 						}
 					}
@@ -184,9 +185,9 @@ func TestCallbackRegisterABI(t *testing.T) {
 				for _, part := range plan.Result.Parts {
 					var g, w uint64
 					switch {
-					case part.Class == abi.Integer && part.Reg == 0:
+					case part.Class == callconv.Integer && part.Reg == 0:
 						g, w = got.Int, want.Int
-					case part.Class == abi.Integer:
+					case part.Class == callconv.Integer:
 						g, w = a.Int[1], b.Int[1]
 					case part.Reg == 0:
 						g, w = math.Float64bits(got.Float), math.Float64bits(want.Float)

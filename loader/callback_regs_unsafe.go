@@ -2,18 +2,14 @@ package loader
 
 // The register form of the general (struct) callback: no reflect.Call.
 //
-// Go's internal register ABI on amd64 (ABIInternal) assigns a function's
-// arguments, in order, to the integer registers RAX, RBX, RCX, RDI, RSI,
-// R8, R9, R10, R11 and the float registers X0-X14, a struct field by field
-// (recursively; an array of one element as its element), and its results
-// the same way from RAX and X0; an argument that does not fit, or an
-// array of more than one element, goes to memory instead. So a func whose
-// arguments and results all fit can be called through goRegFunc, which
-// sets every argument register and reads every result register: the
-// callee reads and writes the registers of its own type, and spills at
-// most what goRegFunc's caller reserves. docs/ASSUMPTIONS.md records
-// this; TestCallbackRegisterABI checks it shape by shape against the
-// reflect form.
+// Go's internal register ABI (ABIInternal) assigns a function's arguments
+// and results to registers scalar by scalar; internal/callconv models it
+// (AssignGoRegs). A func whose arguments and results all fit can be
+// called through goRegFunc, which sets every argument register and reads
+// every result register: the callee reads and writes the registers of
+// its own type, and spills at most what goRegFunc's caller reserves.
+// docs/ASSUMPTIONS.md records this; TestCallbackRegisterABI checks it
+// shape by shape against the reflect form.
 
 import (
 	"math"
@@ -21,15 +17,8 @@ import (
 	"runtime"
 	"unsafe"
 
-	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/sandbox"
-)
-
-// goIntRegsAll and goFloatRegsAll are ABIInternal's argument and result
-// registers on amd64.
-const (
-	goIntRegsAll   = 9
-	goFloatRegsAll = 15
 )
 
 // goRegFunc is the register view of any func whose arguments and results
@@ -38,8 +27,8 @@ type goRegFunc = func(i0, i1, i2, i3, i4, i5, i6, i7, i8 uint64, f0, f1, f2, f3,
 
 // goRegs is a set of ABIInternal registers.
 type goRegs struct {
-	i [goIntRegsAll]uint64
-	f [goFloatRegsAll]float64
+	i [callconv.GoIntRegs]uint64
+	f [callconv.GoFloatRegs]float64
 }
 
 // call calls fn with the argument registers in and returns its result
@@ -49,103 +38,13 @@ func (in *goRegs) call(fn goRegFunc) (out goRegs) {
 	return out
 }
 
-// goScalar is one scalar of a Go value, as ABIInternal passes it: at byte
-// offset off of the value, size bytes, in the next integer register
-// (sign- or zero-extended: signed) or float register (float).
-type goScalar struct {
-	off    uintptr
-	size   uintptr
-	float  bool
-	signed bool
-}
-
-// goScalars appends the scalars of t (at offset base) in ABIInternal's
-// order, or reports false for a type with a part ABIInternal does not
-// pass in registers (an array of more than one element, a string, ...).
-func goScalars(t reflect.Type, base uintptr, out []goScalar) ([]goScalar, bool) {
-	switch t.Kind() {
-	case reflect.Bool, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uint, reflect.Uintptr, reflect.UnsafePointer:
-		return append(out, goScalar{off: base, size: t.Size()}), true
-	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Int:
-		return append(out, goScalar{off: base, size: t.Size(), signed: true}), true
-	case reflect.Float32, reflect.Float64:
-		return append(out, goScalar{off: base, size: t.Size(), float: true}), true
-	case reflect.Struct:
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			var ok bool
-			if out, ok = goScalars(f.Type, base+f.Offset, out); !ok {
-				return nil, false
-			}
-		}
-		return out, true
-	case reflect.Array:
-		switch t.Len() {
-		case 0:
-			return out, true
-		case 1:
-			return goScalars(t.Elem(), base, out)
-		}
-	}
-	return nil, false
-}
-
-// regScalar is a goScalar with its register: reg indexes goRegs.i, or
-// goRegs.f for a float.
-type regScalar struct {
-	goScalar
-	reg uint8
-}
-
-// assignRegs gives each scalar of the values of types ts its register, in
-// order, and reports false if they do not all fit (or a type has a part
-// that is not passed in registers). A string takes two integer registers
-// (data, length) and is marked by a nil scalar list in the result.
-func assignRegs(ts []reflect.Type) ([][]regScalar, bool) {
-	out := make([][]regScalar, len(ts))
-	ni, nf := 0, 0
-	for i, t := range ts {
-		switch {
-		case t.Kind() == reflect.String:
-			ni += 2
-			if ni > goIntRegsAll {
-				return nil, false
-			}
-			continue
-		case t == varArgsType: // a pointer: one integer register
-			out[i] = []regScalar{{goScalar: goScalar{size: 8}, reg: uint8(ni)}}
-			if ni++; ni > goIntRegsAll {
-				return nil, false
-			}
-			continue
-		}
-		sc, ok := goScalars(t, 0, nil)
-		if !ok {
-			return nil, false
-		}
-		out[i] = make([]regScalar, len(sc))
-		for j, s := range sc {
-			r := &ni
-			if s.float {
-				r = &nf
-			}
-			out[i][j] = regScalar{goScalar: s, reg: uint8(*r)}
-			*r++
-		}
-		if ni > goIntRegsAll || nf > goFloatRegsAll {
-			return nil, false
-		}
-	}
-	return out, true
-}
-
 // regFrameCall is the register form of a general host function or
 // callback: for each Go argument register, where the C caller put its
 // bytes, and for each C result register, which Go result register bytes
 // go there.
 type regFrameCall struct {
 	fn       goRegFunc
-	plan     *abi.Plan
+	plan     *callconv.Plan
 	vaReg    int // the Go register of a last *VarArgs parameter, or -1
 	moves    []argMove
 	res      []resMove // nil without a result, or for a scalar one
@@ -191,13 +90,13 @@ type resMove struct {
 
 // scalarSource returns where the byte at offset off of an argument at loc
 // is: its register (and the byte within it) or its stack offset.
-func scalarSource(loc *abi.ArgLoc, off uintptr) (where, idx uint8, at uintptr) {
+func scalarSource(loc *callconv.ArgLoc, off uintptr) (where, idx uint8, at uintptr) {
 	if loc.OnStack {
 		return inStack, 0, uintptr(loc.Offset) + off
 	}
 	for _, part := range loc.Parts {
 		if o := uintptr(part.Offset); off >= o && off < o+8 {
-			if part.Class == abi.Integer {
+			if part.Class == callconv.Integer {
 				return inIntReg, uint8(part.Reg), off - o
 			}
 			return inFloatReg, uint8(part.Reg), off - o
@@ -209,46 +108,45 @@ func scalarSource(loc *abi.ArgLoc, off uintptr) (where, idx uint8, at uintptr) {
 // newRegFrameCall returns the register form of fv (arguments args, result
 // res of kind resKind, planned as plan), or nil when its arguments or
 // result do not all fit ABIInternal's registers.
-func newRegFrameCall(fv reflect.Value, args []reflect.Type, res reflect.Type, resKind argKind, plan *abi.Plan) *regFrameCall {
-	regs, ok := assignRegs(args)
+func newRegFrameCall(fv reflect.Value, args []reflect.Type, res reflect.Type, resKind argKind, plan *callconv.Plan) *regFrameCall {
+	regs, ok := callconv.AssignGoRegs(args)
 	if !ok {
 		return nil
 	}
 	c := &regFrameCall{plan: plan, vaReg: -1, resKind: resKind, inMemory: plan.Result.InMemory}
-	ni := 0
 	for i, t := range args {
+		sc := regs.Values[i]
 		if t == varArgsType { // last: the variable part's reader, not in the plan
-			c.vaReg = int(regs[i][0].reg)
+			c.vaReg = sc[0].Reg
 			continue
 		}
 		loc := &plan.Args[i]
-		if t.Kind() == reflect.String {
+		if t.Kind() == reflect.String { // a const char * in, a Go string's two registers out
 			where, idx, at := scalarSource(loc, 0)
-			c.moves = append(c.moves, argMove{where: where, idx: idx, off: at, reg: uint8(ni), str: true, size: 8})
-			ni += 2
+			c.moves = append(c.moves, argMove{where: where, idx: idx, off: at, reg: uint8(sc[0].Reg), str: true, size: 8})
 			continue
 		}
-		for _, s := range regs[i] {
-			where, idx, at := scalarSource(loc, s.off)
-			c.moves = append(c.moves, argMove{where: where, idx: idx, off: at, reg: s.reg, float: s.float, signed: s.signed, size: s.size})
-			if !s.float {
-				ni++
-			}
+		for _, s := range sc {
+			where, idx, at := scalarSource(loc, s.Off)
+			c.moves = append(c.moves, argMove{where: where, idx: idx, off: at, reg: uint8(s.Reg), float: s.Float, signed: s.Signed, size: s.Size})
 		}
 	}
 	if res != nil {
-		rs, ok := assignRegs([]reflect.Type{res})
-		if !ok || rs[0] == nil {
+		if res.Kind() == reflect.String {
+			return nil
+		}
+		rs, ok := callconv.AssignGoRegs([]reflect.Type{res})
+		if !ok {
 			return nil
 		}
 		c.resSize = res.Size()
-		for _, s := range rs[0] {
-			m := resMove{reg: s.reg, float: s.float, size: s.size, off: s.off}
+		for _, s := range rs.Values[0] {
+			m := resMove{reg: uint8(s.Reg), float: s.Float, size: s.Size, off: s.Off}
 			if !c.inMemory {
 				for _, part := range plan.Result.Parts {
-					if o := uintptr(part.Offset); s.off >= o && s.off < o+8 {
-						m.word, m.off = uint8(part.Reg), s.off-o
-						if part.Class != abi.Integer {
+					if o := uintptr(part.Offset); s.Off >= o && s.Off < o+8 {
+						m.word, m.off = uint8(part.Reg), s.Off-o
+						if part.Class != callconv.Integer {
 							m.word += 2
 						}
 					}
@@ -258,7 +156,7 @@ func newRegFrameCall(fv reflect.Value, args []reflect.Type, res reflect.Type, re
 		}
 		for _, part := range plan.Result.Parts {
 			w := part.Reg
-			if part.Class != abi.Integer {
+			if part.Class != callconv.Integer {
 				w += 2
 			}
 			c.resWords[w] = true
@@ -288,7 +186,7 @@ func (c *regFrameCall) callVariadic(a *sandbox.Args, stack uintptr) sandbox.Resu
 
 // run is call, with va the variable part's reader when c takes one.
 func (c *regFrameCall) run(a *sandbox.Args, stack uintptr, va *VarArgs) sandbox.Result {
-	var strs [goIntRegsAll / 2]string // keeps string arguments alive across the call
+	var strs [callconv.GoIntRegs / 2]string // keeps string arguments alive across the call
 	var in goRegs
 	if c.vaReg >= 0 {
 		in.i[c.vaReg] = uint64(uintptr(unsafe.Pointer(va)))

@@ -2,14 +2,14 @@ package loader
 
 // The general form of a typed host function or callback: any number of
 // arguments and structs by value, called by native code per the SysV
-// AMD64 psABI. The argument and result locations come from package abi,
+// AMD64 psABI. The argument and result locations come from internal/callconv,
 // the same plan a binding uses for the call in the other direction, read
 // from the callee's side: each eightbyte of an argument from the register
 // the plan names (saved by the callback entry), an argument in memory from
 // the caller's stack argument area, a MEMORY-class result written to the
 // caller's buffer (its address came in rdi and goes back in rax).
 //
-// The Go values are built with reflect and their bytes copied: abi.TypeOf
+// The Go values are built with reflect and their bytes copied: callconv.TypeOf
 // has checked that each Go type's layout is the C one. Pointers into the
 // C stack and the result buffer are the caller's, valid for the call.
 
@@ -21,6 +21,7 @@ import (
 	"unsafe"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -58,7 +59,7 @@ func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflec
 // framePlan returns the psABI plan of a func of type ft (arguments args,
 // result res or nil) called from C, the result's C type, and the kind of
 // a scalar result (kVoid for none or a struct).
-func framePlan(name string, ft reflect.Type, args []reflect.Type, res reflect.Type) (plan *abi.Plan, cres *abi.Type, resKind argKind, err error) {
+func framePlan(name string, ft reflect.Type, args []reflect.Type, res reflect.Type) (plan *callconv.Plan, cres *abi.Type, resKind argKind, err error) {
 	cargs := make([]*abi.Type, len(args))
 	for i, t := range args {
 		switch t.Kind() {
@@ -68,7 +69,7 @@ func framePlan(name string, ft reflect.Type, args []reflect.Type, res reflect.Ty
 		case reflect.Array:
 			return nil, nil, 0, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: fmt.Sprintf("C passes an array as a pointer (%v): take unsafe.Pointer, or wrap the array in a struct to take it by value", t)}
 		}
-		ct, err := abi.TypeOf(t)
+		ct, err := callconv.TypeOf(t)
 		if err != nil {
 			return nil, nil, 0, &SignatureError{Symbol: name, Type: ft, Index: i, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
 		}
@@ -83,17 +84,17 @@ func framePlan(name string, ft reflect.Type, args []reflect.Type, res reflect.Ty
 		case reflect.Array:
 			return nil, nil, 0, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: fmt.Sprintf("a C function cannot return an array (%v): wrap it in a struct", res)}
 		}
-		ct, err := abi.TypeOf(res)
+		ct, err := callconv.TypeOf(res)
 		if err != nil {
 			return nil, nil, 0, &SignatureError{Symbol: name, Type: ft, Index: -1, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
 		}
 		cres = ct
-		if !ct.IsAggregate() {
+		if !callconv.IsAggregate(ct) {
 			// A scalar result is extended as the register forms do.
 			resKind, _ = kindOf(res, false)
 		}
 	}
-	plan, perr := abi.NewPlan(cres, cargs...)
+	plan, perr := callconv.NewPlan(cres, cargs...)
 	if perr != nil {
 		return nil, nil, 0, planError(name, ft, perr)
 	}
@@ -106,7 +107,7 @@ func framePlan(name string, ft reflect.Type, args []reflect.Type, res reflect.Ty
 // reflectFrameFunc is the frame form of fv (arguments args, result res of
 // C type cres and kind resKind, planned as plan) through reflect.Call.
 // args may have one more than plan: the *VarArgs of a variadic C type.
-func reflectFrameFunc(fv reflect.Value, args []reflect.Type, res reflect.Type, resKind argKind, cres *abi.Type, plan *abi.Plan) sandbox.FrameFunc {
+func reflectFrameFunc(fv reflect.Value, args []reflect.Type, res reflect.Type, resKind argKind, cres *abi.Type, plan *callconv.Plan) sandbox.FrameFunc {
 	// The argument values are reused from call to call (a pool: calls
 	// may run on many threads at once), which spares an allocation each.
 	scratch := sync.Pool{New: func() any {
@@ -156,9 +157,9 @@ func reflectFrameFunc(fv reflect.Value, args []reflect.Type, res reflect.Type, r
 			var w uint64
 			copy(unsafe.Slice((*byte)(unsafe.Pointer(&w)), part.Size), unsafe.Slice((*byte)(unsafe.Add(src, part.Offset)), part.Size))
 			switch {
-			case part.Class == abi.Integer && part.Reg == 0:
+			case part.Class == callconv.Integer && part.Reg == 0:
 				r.Int = w
-			case part.Class == abi.Integer:
+			case part.Class == callconv.Integer:
 				a.Int[1] = w // rdx
 			case part.Reg == 0:
 				r.Float = *(*float64)(unsafe.Pointer(&w))
@@ -179,7 +180,7 @@ type frameScratch struct {
 // readArg copies the argument at loc into dst (loc.Type.Size() bytes):
 // from the caller's stack argument area, or eightbyte by eightbyte from
 // the registers the entry saved in a.
-func readArg(dst unsafe.Pointer, loc *abi.ArgLoc, a *sandbox.Args, stack uintptr) {
+func readArg(dst unsafe.Pointer, loc *callconv.ArgLoc, a *sandbox.Args, stack uintptr) {
 	if loc.OnStack {
 		n := loc.Type.Size()
 		copy(unsafe.Slice((*byte)(dst), n), unsafe.Slice((*byte)(cPointer(uint64(stack)+loc.Offset)), n))
@@ -187,7 +188,7 @@ func readArg(dst unsafe.Pointer, loc *abi.ArgLoc, a *sandbox.Args, stack uintptr
 	}
 	for _, part := range loc.Parts {
 		var reg unsafe.Pointer
-		if part.Class == abi.Integer {
+		if part.Class == callconv.Integer {
 			reg = unsafe.Pointer(&a.Int[part.Reg])
 		} else {
 			reg = unsafe.Pointer(&a.Float[part.Reg])

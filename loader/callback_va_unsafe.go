@@ -8,7 +8,7 @@ package loader
 // register while one is left, then from the stack; an SSE one likewise
 // from the vector registers; a struct wholly from registers when all of
 // its eightbytes fit the ones left, else wholly from the stack. Only the
-// reading order is the reader's: the classes come from package abi, and
+// reading order is the reader's: the classes come from internal/callconv, and
 // where the fixed part ends from its plan.
 
 import (
@@ -18,7 +18,7 @@ import (
 	"runtime/debug"
 	"unsafe"
 
-	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -56,7 +56,7 @@ var varArgsType = reflect.TypeFor[*VarArgs]()
 // unseen by escape analysis, and the function may let it escape.
 //
 //go:noinline
-func newVarArgs(plan *abi.Plan, a *sandbox.Args, stack uintptr) *VarArgs {
+func newVarArgs(plan *callconv.Plan, a *sandbox.Args, stack uintptr) *VarArgs {
 	return &VarArgs{a: a, stack: stack + uintptr(plan.StackSize), gp: plan.IntRegs, fp: plan.SSERegs}
 }
 
@@ -133,20 +133,20 @@ func (v *VarArgs) Struct(p any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("loader: VarArgs.Struct: want a non-nil pointer, got %T", p)
 	}
-	t, err := abi.TypeOf(rv.Type().Elem())
+	t, err := callconv.TypeOf(rv.Type().Elem())
 	if err != nil {
 		return fmt.Errorf("loader: VarArgs.Struct: %w", err)
 	}
 	dst, size := rv.UnsafePointer(), t.Size()
-	cls := abi.Classify(t)
+	cls := callconv.Classify(t)
 	nInt, nSSE := 0, 0
 	for _, c := range cls.Classes {
 		switch c {
-		case abi.Integer:
+		case callconv.Integer:
 			nInt++
-		case abi.SSE:
+		case callconv.SSE:
 			nSSE++
-		case abi.NoClass:
+		case callconv.NoClass:
 		default:
 			return errors.New("loader: VarArgs.Struct: long double members are not supported")
 		}
@@ -155,10 +155,10 @@ func (v *VarArgs) Struct(p any) error {
 		for i, c := range cls.Classes {
 			var reg unsafe.Pointer
 			switch c {
-			case abi.Integer:
+			case callconv.Integer:
 				reg = unsafe.Pointer(&v.a.Int[v.gp])
 				v.gp++
-			case abi.SSE:
+			case callconv.SSE:
 				reg = unsafe.Pointer(&v.a.Float[v.fp])
 				v.fp++
 			default:

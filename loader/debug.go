@@ -6,7 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -74,7 +74,7 @@ func (o *object) dropDebuggerWrites() {
 	}
 	plan := o.p.plan
 	for _, r := range plan.Regions {
-		if r.Kind != elfmap.RegionFile || r.Prot&unix.PROT_EXEC == 0 || r.Prot&unix.PROT_WRITE != 0 {
+		if r.Kind != elfimage.RegionFile || r.Prot&unix.PROT_EXEC == 0 || r.Prot&unix.PROT_WRITE != 0 {
 			continue
 		}
 		lo, hi := r.Start-int64(plan.MinVaddr), r.End-int64(plan.MinVaddr)

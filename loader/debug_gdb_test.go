@@ -3,6 +3,7 @@ package loader
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -202,13 +203,13 @@ func TestDebugRegistersDependencies(t *testing.T) {
 			t.Errorf("%s registered %d times, want %d: %v", n, got[n], before[n]+1, got)
 		}
 	}
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if after := registeredNames(); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("after Close: %v, want %v", after, before)
 	}
-	if _, err := l.Load(plugintest.Build(t, "ctor_fault")); err == nil {
+	if _, err := l.Load(context.Background(), plugintest.Build(t, "ctor_fault")); err == nil {
 		t.Fatal("ctor_fault loaded")
 	}
 	if after := registeredNames(); fmt.Sprint(after) != fmt.Sprint(before) {

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"context"
 	"debug/elf"
 	"runtime/pprof"
 	"strings"
@@ -69,7 +70,7 @@ func TestProfileNamesPluginFunctions(t *testing.T) {
 	// plugin. (They were read above; what is checked here is the names
 	// the runtime got from the symbolizer while writing them, so reading
 	// after Close needs no second run: see TestProfTable.)
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// Flat samples per function (the innermost frame of each sample);

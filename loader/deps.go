@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/ldso"
 )
 
@@ -38,7 +38,7 @@ type DepNode struct {
 	// imports ask for (DT_VERNEED), sorted.
 	VersionNeeds map[string][]string `json:"version_needs,omitempty"`
 	// Err is why a load would fail here: not found (ErrNotFound), or
-	// refused (the reason: ErrTLS, elfmap.ErrUnsupported, ...). nil when
+	// refused (the reason: ErrTLS, elfimage.ErrUnsupported, ...). nil when
 	// nothing this side of relocation is wrong with it.
 	Err error `json:"-"`
 	// Undefined lists the strong imports ("name" or "name@VERSION") that
@@ -95,13 +95,13 @@ type depWalk struct {
 	l     *Loader
 	seen  map[string]*DepNode // by path
 	n     int
-	files map[*DepNode]*elfmap.File
+	files map[*DepNode]*elfimage.File
 }
 
 // file parses and checks the object at n.Path, as the loader's openFile
 // does; on success it remembers the parsed file.
 func (w *depWalk) file(n *DepNode) {
-	f, err := elfmap.ParseFile(n.Path)
+	f, err := elfimage.ParseFile(n.Path)
 	if err == nil {
 		_, err = w.l.prepare(f)
 		if err != nil {
@@ -113,7 +113,7 @@ func (w *depWalk) file(n *DepNode) {
 		return
 	}
 	if w.files == nil {
-		w.files = map[*DepNode]*elfmap.File{}
+		w.files = map[*DepNode]*elfimage.File{}
 	}
 	w.files[n] = f
 	n.Soname = f.Dynamic.Soname
@@ -124,7 +124,7 @@ func (w *depWalk) file(n *DepNode) {
 func (w *depWalk) find(n *DepNode, cands []ldso.Candidate) {
 	var lastErr error
 	for _, c := range cands {
-		if _, err := elfmap.ParseFile(c.Path); err != nil {
+		if _, err := elfimage.ParseFile(c.Path); err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
 				lastErr = fmt.Errorf("%s: %w", c.Path, err)
 			}
@@ -141,9 +141,9 @@ func (w *depWalk) find(n *DepNode, cands []ldso.Candidate) {
 }
 
 // hostFile returns the file of the host's copy of glibc's library soname.
-func (w *depWalk) hostFile(soname string) (string, *elfmap.File) {
+func (w *depWalk) hostFile(soname string) (string, *elfimage.File) {
 	for _, c := range w.l.search.Candidates(soname, nil) {
-		if f, err := elfmap.ParseFile(c.Path); err == nil && f.Dynamic != nil {
+		if f, err := elfimage.ParseFile(c.Path); err == nil && f.Dynamic != nil {
 			return c.Path, f
 		}
 	}
@@ -164,13 +164,13 @@ func (w *depWalk) walk(n *DepNode, parent *ldso.Needer) {
 		c := &DepNode{Name: need}
 		n.Needs = append(n.Needs, c)
 		if w.n++; w.n > maxDepNodes {
-			c.Err = fmt.Errorf("more than %d objects in the tree: %w", maxDepNodes, elfmap.ErrUnsupported)
+			c.Err = fmt.Errorf("more than %d objects in the tree: %w", maxDepNodes, elfimage.ErrUnsupported)
 			c.Error = c.Err.Error()
 			return
 		}
 		if ldso.IsGlibc(need) {
 			c.From = FromHost
-			var hf *elfmap.File
+			var hf *elfimage.File
 			if c.Path, hf = w.hostFile(need); hf != nil {
 				c.Soname = hf.Dynamic.Soname
 			}
@@ -190,7 +190,7 @@ func (w *depWalk) walk(n *DepNode, parent *ldso.Needer) {
 }
 
 // versionNeeds groups the versions d's imports ask for by file.
-func versionNeeds(d *elfmap.Dynamic) map[string][]string {
+func versionNeeds(d *elfimage.Dynamic) map[string][]string {
 	sets := map[string]map[string]bool{}
 	for i := range d.Symbols {
 		s := &d.Symbols[i]
@@ -269,13 +269,13 @@ func (w *depWalk) scope(n *DepNode) (sc depScope) {
 
 // depScope is what an object's imports may bind to.
 type depScope struct {
-	dyns  []*elfmap.Dynamic
+	dyns  []*elfimage.Dynamic
 	glibc []string
 }
 
 // defined reports whether import s binds to something, as resolve would
 // bind it (resolve.go), short of running IFUNC resolvers.
-func (w *depWalk) defined(s *elfmap.Symbol, sc depScope) bool {
+func (w *depWalk) defined(s *elfimage.Symbol, sc depScope) bool {
 	l := w.l
 	if s.Name == tlsGetAddr {
 		return true

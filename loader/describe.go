@@ -6,15 +6,15 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 )
 
 // describer tells the sandbox's fault path about a mapped object.
 type describer struct {
 	o    *object
 	once sync.Once
-	syms []symEntry    // defined symbols by address, built on the first fault
-	tab  elfmap.SymTab // the object's symbols, whose names are read when asked
+	syms []symEntry      // defined symbols by address, built on the first fault
+	tab  elfimage.SymTab // the object's symbols, whose names are read when asked
 }
 
 type symEntry struct {
@@ -33,8 +33,8 @@ func (d *describer) DescribeAddr(addr uintptr) string {
 	switch {
 	case !ok:
 		return "outside " + o.name
-	case r.Kind != elfmap.RegionGuard:
-		return fmt.Sprintf("segment %d (%s) of %s", r.Segment, strings.ToUpper(elfmap.ProtString(r.Prot)), o.name)
+	case r.Kind != elfimage.RegionGuard:
+		return fmt.Sprintf("segment %d (%s) of %s", r.Segment, strings.ToUpper(elfimage.ProtString(r.Prot)), o.name)
 	case r.Before:
 		return "guard page before " + o.name
 	case o.p.plan.IsGap(r):

@@ -3,6 +3,7 @@
 package loader
 
 import (
+	"context"
 	"testing"
 
 	"github.com/runplug/runplug/internal/plugintest"
@@ -14,8 +15,8 @@ import (
 func dlBenchSetup(b *testing.B) (p *Plugin, sys *sandbox.SystemLibrary) {
 	path := plugintest.Build(b, "cxx_exc")
 	l := New(Options{})
-	b.Cleanup(func() { l.Close() })
-	p, err := l.Load(path)
+	b.Cleanup(func() { l.Close(context.Background()) })
+	p, err := l.Load(context.Background(), path)
 	if err != nil {
 		b.Fatal(err)
 	}

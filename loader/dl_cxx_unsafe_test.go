@@ -3,6 +3,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"runtime"
 	"strings"
@@ -195,7 +196,7 @@ func TestCXXAtexitAtClose(t *testing.T) {
 	if m.word(0) != 0 {
 		t.Fatal("handlers ran before Close")
 	}
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := m.word(0); got != 101 {
@@ -208,7 +209,7 @@ func TestCXXAtexitAtClose(t *testing.T) {
 		t.Fatal("crash did not fault")
 	}
 	h := q.obj.dl
-	if err := q.Close(); err != nil {
+	if err := q.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := m.word(8); got != 0 {
@@ -282,7 +283,7 @@ func TestCXXThreadLocalDtors(t *testing.T) {
 		if n := sandbox.DLThreadDtors(); n != 2 {
 			t.Errorf("%d thread_local destructors registered, want 2", n)
 		}
-		if err := closed.Close(); err != nil {
+		if err := closed.Close(context.Background()); err != nil {
 			t.Error(err)
 		}
 		// A registration drops the entries of closed objects.
@@ -291,7 +292,7 @@ func TestCXXThreadLocalDtors(t *testing.T) {
 		if n := sandbox.DLThreadDtors(); n != 2 {
 			t.Errorf("%d thread_local destructors after a close and a new registration, want 2", n)
 		}
-		if err := again.Close(); err != nil {
+		if err := again.Close(context.Background()); err != nil {
 			t.Error(err)
 		}
 	})
@@ -349,19 +350,19 @@ func TestCXXThrowWhileTableChanges(t *testing.T) {
 				select {
 				case <-stop:
 					for _, q := range held {
-						q.Close()
+						q.Close(context.Background())
 					}
 					return
 				default:
 				}
-				q, err := l.Load(tiny)
+				q, err := l.Load(context.Background(), tiny)
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				held = append(held, q)
 				if len(held) > 20 { // up to 40 objects at once: the copies grow
-					held[0].Close()
+					held[0].Close(context.Background())
 					held = held[1:]
 				}
 			}

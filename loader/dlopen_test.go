@@ -3,6 +3,7 @@
 package loader
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -213,7 +214,7 @@ func TestDlopenFromPlugin(t *testing.T) {
 	}
 	u.dlerror(t)
 	gpath := plugintest.Build(t, "dl_global_user")
-	if _, err := l.Load(gpath); err == nil {
+	if _, err := l.Load(context.Background(), gpath); err == nil {
 		t.Error("dl_global_user loaded before anything defines target_add")
 	}
 	hg := u.open("dl_target.so", rtldNow|rtldGlobal)
@@ -221,7 +222,7 @@ func TestDlopenFromPlugin(t *testing.T) {
 		t.Errorf("dlsym(RTLD_DEFAULT, target_add) after RTLD_GLOBAL = %d, want 2", got)
 	}
 	// A later load binds its imports to it too.
-	gu, err := l.Load(gpath)
+	gu, err := l.Load(context.Background(), gpath)
 	if err != nil {
 		t.Fatalf("load dl_global_user after RTLD_GLOBAL: %v", err)
 	}
@@ -234,7 +235,7 @@ func TestDlopenFromPlugin(t *testing.T) {
 	if got := call(t, gu, "uses_global", 5); got != 60 {
 		t.Errorf("after the dlclose: uses_global(5) = %d, want 60", got)
 	}
-	if err := gu.Close(); err != nil {
+	if err := gu.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if n := sharedRefs(l, "dl_target.so"); n != -1 {
@@ -250,7 +251,7 @@ func TestDlopenFromPlugin(t *testing.T) {
 	if h == 0 || sharedRefs(l, "dl_target.so") != 1 {
 		t.Fatal("reopen failed")
 	}
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if n := sharedRefs(l, "dl_target.so"); n != -1 {
@@ -290,7 +291,7 @@ func TestDLServicesFromPlugin(t *testing.T) {
 	if n := sharedRefs(l, "dl_target.so"); n != 2 {
 		t.Errorf("dl_target.so held %d times, want 2 (a plugin function's dlopen, a constructor's)", n)
 	}
-	if err := q.Close(); err != nil {
+	if err := q.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if n := sharedRefs(l, "dl_target.so"); n != 1 {

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -257,7 +257,7 @@ func (o *object) scopeFunc(name string) uintptr {
 // dynTables finds DT_SYMTAB, DT_STRTAB and DT_STRSZ in o's mapped dynamic
 // segment, for dladdr, keeping them only when the tables lie inside
 // readable segments.
-func (o *object) dynTables(p elfmap.Prog, d *sandbox.DLDesc) {
+func (o *object) dynTables(p elfimage.Prog, d *sandbox.DLDesc) {
 	mem := uint64(len(o.mem))
 	off := p.Vaddr - o.p.plan.MinVaddr
 	if p.Vaddr < o.p.plan.MinVaddr || off >= mem {

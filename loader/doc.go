@@ -4,7 +4,7 @@
 //
 // # Loading
 //
-// A [Loader] maps an object with elfmap (one reservation with guard pages,
+// A [Loader] maps an object with internal/elfimage (one reservation with guard pages,
 // file-backed copy-on-write segments), finds and loads the libraries it
 // needs, relocates everything, makes PT_GNU_RELRO read-only and runs the
 // constructors: dependencies first, each object's DT_INIT and then its
@@ -47,7 +47,7 @@
 // A candidate that is not there, not ELF, or for another machine is
 // passed over, as ld.so does; one that is a shared object runplug refuses
 // stops the search: the load fails with a [*RefusedError] naming the file
-// and wrapping the reason ([ErrTLS], elfmap.ErrUnsupported, ...). A library
+// and wrapping the reason ([ErrTLS], elfimage.ErrUnsupported, ...). A library
 // found nowhere fails the load with a [*NotFoundError] ([ErrNotFound])
 // listing the paths tried. [Loader.Dependencies] describes the whole tree
 // without loading anything (`runplug ldd`).
@@ -95,8 +95,8 @@
 // index must be inside the symbol table; an IRELATIVE resolver must be
 // inside an executable segment. Anything else is refused with a
 // [*RelocError] naming the entry, the type and the place: unknown types
-// (R_X86_64_COPY, R_X86_64_PC32, ...) wrap elfmap.ErrUnsupported, bad
-// places and indexes elfmap.ErrMalformed. Objects with DT_TEXTREL are
+// (R_X86_64_COPY, R_X86_64_PC32, ...) wrap elfimage.ErrUnsupported, bad
+// places and indexes elfimage.ErrMalformed. Objects with DT_TEXTREL are
 // refused.
 //
 // # Thread-local storage
@@ -181,7 +181,7 @@
 // Refused with [ErrTLS]: thread-local symbols that only the host C library
 // defines (they live in glibc's TLS); link-time TLS relocation types in a
 // dynamic table. A PT_TLS p_memsz above 16 MiB is refused with an
-// *elfmap.FormatError naming the field.
+// *elfimage.FormatError naming the field.
 //
 // # Dynamic-linker services
 //
@@ -248,7 +248,7 @@
 // call, and [BindVariadic] for variadic C functions.
 //
 // Structs (and abi.Int128Value) go by value both ways, and arguments past
-// the registers on the stack, as the SysV AMD64 psABI says (package abi
+// the registers on the stack, as the SysV AMD64 psABI says (internal/callconv
 // classifies and plans; the sandbox's general call performs the plan):
 // a binding whose signature needs that takes the general path, one that
 // does not keeps the register-only one. A Go struct's layout is checked

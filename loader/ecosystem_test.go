@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -56,7 +57,7 @@ func TestGIOSettingsBackend(t *testing.T) {
 	want := strings.TrimSpace(string(out))
 
 	l := newLoader(t, Options{})
-	p, err := l.Load(gio)
+	p, err := l.Load(context.Background(), gio)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestOpenSSLLegacyProvider(t *testing.T) {
 	crypto := systemLib(t, "libcrypto.so.3")
 	testenv.NeedFile(t, "/usr/lib/x86_64-linux-gnu/ossl-modules/legacy.so", "libssl3")
 	l := newLoader(t, Options{})
-	p, err := l.Load(crypto)
+	p, err := l.Load(context.Background(), crypto)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 )
 
 // Sentinel errors a host tests with errors.Is. Their text, like that of the
@@ -33,8 +33,8 @@ var (
 	// relocation type. Plugin.Lookup of a thread-local symbol wraps it
 	// too. (The dynamic models, the initial-exec model and TLS descriptors
 	// are supported: see the package doc; running out of static TLS is a
-	// sandbox.ErrStaticTLSFull.) It wraps elfmap.ErrUnsupported.
-	ErrTLS = fmt.Errorf("unsupported use of thread-local storage: %w", elfmap.ErrUnsupported)
+	// sandbox.ErrStaticTLSFull.) It wraps elfimage.ErrUnsupported.
+	ErrTLS = fmt.Errorf("unsupported use of thread-local storage: %w", elfimage.ErrUnsupported)
 )
 
 // NotFoundError reports a library that no search path entry provides.
@@ -107,8 +107,8 @@ type RelocError struct {
 	Off    uint64 // r_offset: the place, relative to the load base
 	Sym    uint32 // r_sym
 	Msg    string // what is wrong
-	// Err is elfmap.ErrMalformed (a place outside writable memory, a
-	// symbol index past the table), elfmap.ErrUnsupported (a type the
+	// Err is elfimage.ErrMalformed (a place outside writable memory, a
+	// symbol index past the table), elfimage.ErrUnsupported (a type the
 	// loader does not implement) or ErrTLS.
 	Err error
 }
@@ -132,7 +132,7 @@ func (e *RelocError) Unwrap() error { return e.Err }
 // is reported with it, not as "not found".
 type RefusedError struct {
 	Path string // the file
-	Err  error  // why: wraps ErrTLS, elfmap.ErrUnsupported, elfmap.ErrMalformed...
+	Err  error  // why: wraps ErrTLS, elfimage.ErrUnsupported, elfimage.ErrMalformed...
 }
 
 // Error formats e as `/lib/x.so: refused: ...`.

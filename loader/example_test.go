@@ -1,6 +1,7 @@
 package loader_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -19,9 +20,9 @@ func Example() {
 		return
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 
-	p, err := l.Load(path)
+	p, err := l.Load(context.Background(), path)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -33,7 +34,7 @@ func Example() {
 	}
 	sum, err := add3.Call(1, 2, 3)
 	fmt.Println(p.Name(), sum, err)
-	fmt.Println(p.Close())
+	fmt.Println(p.Close(context.Background()))
 	// Output:
 	// basic.so 6 <nil>
 	// <nil>
@@ -47,9 +48,9 @@ func ExampleLoader_Load() {
 		return
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close()
-	a, _ := l.Load(path)
-	b, _ := l.Load(path)
+	defer l.Close(context.Background())
+	a, _ := l.Load(context.Background(), path)
+	b, _ := l.Load(context.Background(), path)
 	bumpA, _ := a.Func("bump")
 	bumpB, _ := b.Func("bump")
 	bumpA.Call()
@@ -67,8 +68,8 @@ func ExampleFunc_CallFloat() {
 		return
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close()
-	p, _ := l.Load(path)
+	defer l.Close(context.Background())
+	p, _ := l.Load(context.Background(), path)
 	scale, _ := p.Func("scale")
 	x, err := scale.CallFloat(nil, []float64{2.5, 4})
 	fmt.Println(x, err)
@@ -83,8 +84,8 @@ func ExamplePlugin_Lookup() {
 		return
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close()
-	p, _ := l.Load(path)
+	defer l.Close(context.Background())
+	p, _ := l.Load(context.Background(), path)
 	s, err := p.Lookup("basic_counter")
 	fmt.Println(s.Name, s.Size, s.Func, err)
 	_, err = p.Lookup("nope")
@@ -102,10 +103,10 @@ func ExamplePlugin_Close() {
 		return
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close()
-	p, _ := l.Load(path)
+	defer l.Close(context.Background())
+	p, _ := l.Load(context.Background(), path)
 	add, _ := p.Func("add")
-	p.Close()
+	p.Close(context.Background())
 	_, err = add.Call(1, 2)
 	fmt.Println(errors.Is(err, loader.ErrClosed))
 	// Output: true

@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 )
 
 // maxSharedFiles bounds the process's cache of parsed files.
@@ -15,17 +15,17 @@ const maxSharedFiles = 256
 
 // sharedFiles is the process's cache of parsed files: every Loader (and
 // the command, through ParseOpen) parses a file once per process. An
-// *elfmap.File is never modified once parsed, so the entries are shared
+// *elfimage.File is never modified once parsed, so the entries are shared
 // as they are; what depends on a Loader's options (the plan, the segment
 // spans) is derived per Loader (Loader.files).
 var sharedFiles = struct {
 	mu sync.Mutex
-	m  map[fileKey]*elfmap.File
-}{m: map[fileKey]*elfmap.File{}}
+	m  map[fileKey]*elfimage.File
+}{m: map[fileKey]*elfimage.File{}}
 
 // cachedParse returns the parsed description of the file whose identity is
 // key, parsing it from r (of the given size) on a miss.
-func cachedParse(key fileKey, r fdReader, size int64) (*elfmap.File, error) {
+func cachedParse(key fileKey, r fdReader, size int64) (*elfimage.File, error) {
 	sharedFiles.mu.Lock()
 	f := sharedFiles.m[key]
 	sharedFiles.mu.Unlock()
@@ -34,7 +34,7 @@ func cachedParse(key fileKey, r fdReader, size int64) (*elfmap.File, error) {
 	}
 	// Parsed without the lock: two goroutines that miss together both
 	// parse, and the second result replaces the first, which is equal.
-	f, err := elfmap.ParseInPlace(r, size)
+	f, err := elfimage.ParseInPlace(r, size)
 	if err != nil {
 		return nil, err
 	}
@@ -51,18 +51,18 @@ func cachedParse(key fileKey, r fdReader, size int64) (*elfmap.File, error) {
 }
 
 // ParseOpen returns the parsed description of the regular file fh, as
-// elfmap.ParseInPlace gives it (the symbols are left in the file), from the process's cache of parsed files when the
+// elfimage.ParseInPlace gives it (the symbols are left in the file), from the process's cache of parsed files when the
 // same file (device, inode, size, modification time) was parsed before by
 // this function or by any Loader, so that a program that inspects a file
 // and then loads it parses it once. The File is shared: it must not be
 // modified.
-func ParseOpen(fh *os.File) (*elfmap.File, error) {
+func ParseOpen(fh *os.File) (*elfimage.File, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(fh.Fd()), &st); err != nil {
 		return nil, fmt.Errorf("stat %s: %w", fh.Name(), err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, fmt.Errorf("%s: not a regular file: %w", fh.Name(), elfmap.ErrUnsupported)
+		return nil, fmt.Errorf("%s: not a regular file: %w", fh.Name(), elfimage.ErrUnsupported)
 	}
 	return cachedParse(statKey(&st), fdReader(fh.Fd()), st.Size)
 }
@@ -74,7 +74,7 @@ func ParseOpen(fh *os.File) (*elfmap.File, error) {
 // p was parsed from. Without it (changed, LoadBytes, writable part over
 // 16 MiB) closed images are tombstoned and every load maps afresh. l.mu
 // is held.
-func (p *parsed) readPristine() *elfmap.Pristine {
+func (p *parsed) readPristine() *elfimage.Pristine {
 	if p.pristineRead || p.fd < 0 {
 		return p.pristine
 	}
@@ -84,7 +84,7 @@ func (p *parsed) readPristine() *elfmap.Pristine {
 	if err := unix.Fstat(p.fd, &st); err != nil || statKey(&st) != p.key {
 		return nil
 	}
-	p.pristine, _ = elfmap.ReadPristine(p.plan, fdReader(p.fd))
+	p.pristine, _ = elfimage.ReadPristine(p.plan, fdReader(p.fd))
 	return p.pristine
 }
 

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,12 +11,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/plugintest"
 )
 
 // sharedEntry returns the process cache's entry for the file at path.
-func sharedEntry(t *testing.T, path string) *elfmap.File {
+func sharedEntry(t *testing.T, path string) *elfimage.File {
 	t.Helper()
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
@@ -42,7 +43,7 @@ func copyPlugin(t *testing.T, name string) string {
 }
 
 // TestParseOncePerProcess checks that a file is parsed once per process:
-// ParseOpen and every Loader share one *elfmap.File (a miss would replace
+// ParseOpen and every Loader share one *elfimage.File (a miss would replace
 // the cache's entry with a new one), and a rewritten file is parsed anew.
 func TestParseOncePerProcess(t *testing.T) {
 	path := copyPlugin(t, "basic")
@@ -60,14 +61,14 @@ func TestParseOncePerProcess(t *testing.T) {
 	}
 	for i := 0; i < 2; i++ { // two Loaders, each a first load for itself
 		l := newLoader(t, Options{})
-		p, err := l.Load(path)
+		p, err := l.Load(context.Background(), path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := l.files[p.obj.p.key].file; got != first {
 			t.Errorf("Loader %d parsed the file again", i)
 		}
-		if err := l.Close(); err != nil {
+		if err := l.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -104,8 +105,8 @@ func TestParseOpenRefusals(t *testing.T) {
 	if err := os.WriteFile(junk, []byte("not an ELF file at all, but long enough to have a header........"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := parsePath(junk); !errors.Is(err, elfmap.ErrMalformed) {
-		t.Errorf("junk: %v, want an elfmap.ErrMalformed", err)
+	if _, err := parsePath(junk); !errors.Is(err, elfimage.ErrMalformed) {
+		t.Errorf("junk: %v, want an elfimage.ErrMalformed", err)
 	}
 	if f := sharedEntry(t, junk); f != nil {
 		t.Error("a refused file is in the cache")
@@ -122,8 +123,8 @@ func TestParseConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			l := New(Options{})
-			defer l.Close()
-			p, err := l.Load(path)
+			defer l.Close(context.Background())
+			p, err := l.Load(context.Background(), path)
 			if err != nil {
 				t.Error(err)
 				return
@@ -145,7 +146,7 @@ func TestParseConcurrent(t *testing.T) {
 func TestPristineReadAtFirstPark(t *testing.T) {
 	path := copyPlugin(t, "basic")
 	l := newLoader(t, Options{})
-	p, err := l.Load(path)
+	p, err := l.Load(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestPristineReadAtFirstPark(t *testing.T) {
 	if pp.pristine != nil || pp.pristineRead {
 		t.Fatal("the load read the pristine copy")
 	}
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if pp.pristine == nil {
@@ -164,9 +165,9 @@ func TestPristineReadAtFirstPark(t *testing.T) {
 	}
 }
 
-// parsePath is elfmap.ParseInPlace of the file at path through the
+// parsePath is elfimage.ParseInPlace of the file at path through the
 // process's cache.
-func parsePath(path string) (*elfmap.File, error) {
+func parsePath(path string) (*elfimage.File, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("elfmap: %w", err)

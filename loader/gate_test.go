@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -24,11 +25,11 @@ func TestCloseWaitsForNestedCall(t *testing.T) {
 	var h hostCalls
 	h.register(t, l, func(x int64) int64 { return x })
 	outer := load(t, l, "host_calls")
-	inner, err := l.Load(outer.Path()) // a second instance: another plugin
+	inner, err := l.Load(context.Background(), outer.Path()) // a second instance: another plugin
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer inner.Close()
+	defer inner.Close(context.Background())
 	leaf, err := Bind1[int64, int64](inner, "leaf")
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +44,7 @@ func TestCloseWaitsForNestedCall(t *testing.T) {
 	var returned atomic.Bool // Close gives the race detector no happens-before edge
 	h.reenter = func(x int64) (int64, error) {
 		r, err := leaf(x)
-		closeInCall = outer.Close()
+		closeInCall = outer.Close(context.Background())
 		close(entered)
 		// A handshake: once the other goroutine's Close has begun, calls
 		// into outer are refused; it must then wait for this call.
@@ -78,7 +79,7 @@ func TestCloseWaitsForNestedCall(t *testing.T) {
 	if !errors.Is(closeInCall, sandbox.ErrCloseInCall) {
 		t.Errorf("Close from the plugin's own host function: %v, want ErrCloseInCall", closeInCall)
 	}
-	go func() { closed <- outer.Close() }()
+	go func() { closed <- outer.Close(context.Background()) }()
 	close(release) // the host function returns once Close has begun
 	select {
 	case err := <-closed:

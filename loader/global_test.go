@@ -22,7 +22,7 @@ func TestLoadGlobal(t *testing.T) {
 	libPath, modPath := plugintest.Build(t, "global_lib"), plugintest.Build(t, "global_mod")
 	undefined := func(t *testing.T, l *Loader, why string) {
 		t.Helper()
-		_, err := l.Load(modPath)
+		_, err := l.Load(context.Background(), modPath)
 		var ue *UndefinedSymbolError
 		if !errors.As(err, &ue) || ue.Symbol != "glib_add" {
 			t.Fatalf("load global_mod %s: %v, want an UndefinedSymbolError for glib_add", why, err)
@@ -31,12 +31,12 @@ func TestLoadGlobal(t *testing.T) {
 
 	l := newLoader(t, Options{})
 	undefined(t, l, "with nothing defining glib_add")
-	plain, err := l.Load(libPath)
+	plain, err := l.Load(context.Background(), libPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	undefined(t, l, "with global_lib loaded without Global")
-	if err := plain.Close(); err != nil {
+	if err := plain.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -44,7 +44,7 @@ func TestLoadGlobal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mod, err := l.Load(modPath)
+	mod, err := l.Load(context.Background(), modPath)
 	if err != nil {
 		t.Fatalf("load global_mod with global_lib Global: %v", err)
 	}
@@ -57,7 +57,7 @@ func TestLoadGlobal(t *testing.T) {
 
 	// Closed while global_mod is bound to it: the plugin is closed, its
 	// image stays for the module, and no later load sees it.
-	if err := lib.Close(); err != nil {
+	if err := lib.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if f, err := lib.Func("glib_total"); err == nil {
@@ -70,7 +70,7 @@ func TestLoadGlobal(t *testing.T) {
 		t.Errorf("mod_add_twice(1) after global_lib's Close = %d, want 12 (its state kept)", got)
 	}
 	undefined(t, l, "after the global plugin was closed")
-	if err := mod.Close(); err != nil {
+	if err := mod.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -79,7 +79,7 @@ func TestLoadGlobal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := lib2.Close(); err != nil {
+	if err := lib2.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	l.mu.Lock()
@@ -89,7 +89,7 @@ func TestLoadGlobal(t *testing.T) {
 		t.Errorf("%d global plugins kept for their users, want 1 (the first)", kept)
 	}
 	undefined(t, l, "after a global plugin nothing used was closed")
-	if err := l.Close(); err != nil {
+	if err := l.Close(context.Background()); err != nil {
 		t.Fatalf("Loader.Close with a kept global plugin: %v", err)
 	}
 }
@@ -101,7 +101,7 @@ func TestLoadGlobal(t *testing.T) {
 func TestAddHostSymbols(t *testing.T) {
 	modPath := plugintest.Build(t, "global_mod")
 	l := newLoader(t, Options{HostSymbols: map[string]uintptr{"from_options": 1}})
-	libc, err := l.Load("libc.so.6")
+	libc, err := l.Load(context.Background(), "libc.so.6")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,13 +109,13 @@ func TestAddHostSymbols(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Load(modPath); err == nil {
+	if _, err := l.Load(context.Background(), modPath); err == nil {
 		t.Fatal("global_mod loaded before glib_add was supplied")
 	}
 	if err := l.AddHostSymbols(map[string]uintptr{"glib_add": labs.Addr}); err != nil {
 		t.Fatal(err)
 	}
-	mod, err := l.Load(modPath)
+	mod, err := l.Load(context.Background(), modPath)
 	if err != nil {
 		t.Fatalf("load global_mod after AddHostSymbols: %v", err)
 	}
@@ -161,14 +161,14 @@ func TestAddHostSymbols(t *testing.T) {
 		}
 	}()
 	for range 5 {
-		p, err := l.Load(modPath)
+		p, err := l.Load(context.Background(), modPath)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := int64(call(t, p, "mod_add_twice", 7)); got != 7 {
 			t.Errorf("mod_add_twice(7) = %d", got)
 		}
-		p.Close()
+		p.Close(context.Background())
 	}
 	wg.Wait()
 	if a, ok := l.hostSymbol("sym49"); !ok || a != 50 {

@@ -41,7 +41,7 @@ func bounded(ctx context.Context, t *testing.T, what string, f func()) {
 func afterwards(ctx context.Context, t *testing.T, l *Loader) {
 	t.Helper()
 	bounded(ctx, t, "load, call and close basic", func() {
-		p, err := l.Load(plugintest.Build(t, "basic"))
+		p, err := l.Load(context.Background(), plugintest.Build(t, "basic"))
 		if err != nil {
 			t.Errorf("load basic: %v", err)
 			return
@@ -49,12 +49,12 @@ func afterwards(ctx context.Context, t *testing.T, l *Loader) {
 		if got := callErr(t, p, "add", 2, 3); got != 5 {
 			t.Errorf("add(2, 3) = %d", got)
 		}
-		if err := p.Close(); err != nil {
+		if err := p.Close(context.Background()); err != nil {
 			t.Errorf("close basic: %v", err)
 		}
 	})
 	bounded(ctx, t, "dl_iterate_phdr from another plugin", func() {
-		p, err := l.Load(plugintest.Build(t, "hang_dl"))
+		p, err := l.Load(context.Background(), plugintest.Build(t, "hang_dl"))
 		if err != nil {
 			t.Errorf("load hang_dl: %v", err)
 			return
@@ -62,7 +62,7 @@ func afterwards(ctx context.Context, t *testing.T, l *Loader) {
 		if got := callErr(t, p, "objects"); got < 1003 {
 			t.Errorf("objects() = %d, want glibc's objects and its own (> 1002)", got)
 		}
-		if err := p.Close(); err != nil {
+		if err := p.Close(context.Background()); err != nil {
 			t.Errorf("close hang_dl: %v", err)
 		}
 	})
@@ -108,7 +108,7 @@ func TestNoLockHeldAcrossPluginCode(t *testing.T) {
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
 				defer func() { close(faulted); <-hold }()
-				p, err := l.Load(path)
+				p, err := l.Load(context.Background(), path)
 				if err != nil {
 					callErr = err
 					return
@@ -125,7 +125,7 @@ func TestNoLockHeldAcrossPluginCode(t *testing.T) {
 					defer c()
 				}
 				_, callErr = f.CallArgs(cctx, &sandbox.Args{Int: [6]uint64{1}})
-				closeErr = p.Close()
+				closeErr = p.Close(context.Background())
 			}()
 			select {
 			case <-faulted:
@@ -152,7 +152,7 @@ func TestNoLockHeldAcrossPluginCode(t *testing.T) {
 			}
 			afterwards(ctx, t, l)
 			bounded(ctx, t, "close the loader", func() {
-				if err := l.Close(); err != nil {
+				if err := l.Close(context.Background()); err != nil {
 					t.Errorf("Loader.Close: %v", err)
 				}
 			})
@@ -161,22 +161,22 @@ func TestNoLockHeldAcrossPluginCode(t *testing.T) {
 }
 
 // A constructor or destructor that never returns is interrupted at the
-// deadline of LoadContext or CloseContext; the Loader is not left held:
+// deadline of Load or Close; the Loader is not left held:
 // the same process loads, calls and closes plugins afterwards.
 func TestConstructorsAndDestructorsUnderContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), hangBound)
 	defer cancel()
 	l := New(Options{})
-	bounded(ctx, t, "LoadContext of a spinning constructor", func() {
+	bounded(ctx, t, "Load of a spinning constructor", func() {
 		lctx, c := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer c()
-		p, err := l.LoadContext(lctx, plugintest.Build(t, "spin_ctor"))
+		p, err := l.Load(lctx, plugintest.Build(t, "spin_ctor"))
 		if !errors.Is(err, sandbox.ErrDeadline) || p != nil {
-			t.Errorf("LoadContext(spin_ctor) = %v, %v; want a deadline error", p, err)
+			t.Errorf("Load(spin_ctor) = %v, %v; want a deadline error", p, err)
 		}
 	})
-	bounded(ctx, t, "CloseContext of a spinning destructor", func() {
-		p, err := l.Load(plugintest.Build(t, "spin_dtor"))
+	bounded(ctx, t, "Close of a spinning destructor", func() {
+		p, err := l.Load(context.Background(), plugintest.Build(t, "spin_dtor"))
 		if err != nil {
 			t.Errorf("load spin_dtor: %v", err)
 			return
@@ -186,18 +186,18 @@ func TestConstructorsAndDestructorsUnderContext(t *testing.T) {
 		}
 		cctx, c := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer c()
-		if err := p.CloseContext(cctx); !errors.Is(err, sandbox.ErrDeadline) {
-			t.Errorf("CloseContext(spin_dtor) = %v, want a deadline error", err)
+		if err := p.Close(cctx); !errors.Is(err, sandbox.ErrDeadline) {
+			t.Errorf("Close(spin_dtor) = %v, want a deadline error", err)
 		}
 		if _, err := p.Func("ping"); err == nil {
 			if _, err := callFunc(p, "ping"); err == nil {
-				t.Error("call after CloseContext succeeded")
+				t.Error("call after Close succeeded")
 			}
 		}
 	})
 	afterwards(ctx, t, l)
 	bounded(ctx, t, "close the loader", func() {
-		if err := l.Close(); err != nil {
+		if err := l.Close(context.Background()); err != nil {
 			t.Errorf("Loader.Close: %v", err)
 		}
 	})

@@ -250,7 +250,7 @@ func hostCallback(name string, fn any) (hostFn, error) {
 	s, err := newSig(name, ft, args, res)
 	if err != nil {
 		// Not a register signature: stack arguments or structs by value
-		// take the general form, planned by package abi (whose refusal,
+		// take the general form, planned by internal/callconv (whose refusal,
 		// naming the field at fault, is the error).
 		frame, sret, ferr := frameHostFunc(name, ft, fv, args, res)
 		if ferr != nil {

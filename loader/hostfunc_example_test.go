@@ -1,6 +1,7 @@
 package loader_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -17,7 +18,7 @@ func ExampleLoader_RegisterHostFunc() {
 		return
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close() // also releases the registrations
+	defer l.Close(context.Background()) // also releases the registrations
 
 	fns := map[string]any{
 		"host_add":     func(a, b int64) int64 { return a + b },          // typed
@@ -37,7 +38,7 @@ func ExampleLoader_RegisterHostFunc() {
 			return
 		}
 	}
-	p, err := l.Load(path)
+	p, err := l.Load(context.Background(), path)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"unsafe"
 
+	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -99,15 +100,14 @@ func goString(p uint64) string {
 
 // The fast form of a typed host function: no reflect.Call.
 //
-// Go's internal register ABI on amd64 (ABIInternal) passes a function's
-// integer, pointer and bool arguments in RAX, RBX, RCX, RDI, RSI, R8, R9,
-// R10, R11 in order (a string in two of them: data, length), its float
-// arguments in X0-X14 in order, and returns a one-word result in RAX or
-// X0. So every typed host function whose arguments fit those registers
-// can be called through one Go func type, regFunc, that sets all nine
-// integer and eight float argument registers and reads both result
-// registers: the callee reads the registers its own type gives it and
-// ignores the rest, and spills at most what regFunc's frame reserves.
+// Go's internal register ABI (ABIInternal, modelled by internal/callconv's
+// AssignGoRegs) passes the integer, pointer and bool arguments of these
+// signatures in the integer registers in order (a string in two: data,
+// length) and their float arguments in X0-X14, and returns a one-word
+// result in RAX or X0. So every typed host function whose arguments fit
+// the registers regFunc sets can be called through that one Go func type:
+// the callee reads the registers its own type gives it and ignores the
+// rest, and spills at most what regFunc's frame reserves.
 // docs/ASSUMPTIONS.md records this; TestHostFuncRegisterABI checks every
 // kind at every position against the reflect form.
 
@@ -116,9 +116,9 @@ func goString(p uint64) string {
 type regFunc = sandbox.RegFunc
 
 // goIntRegs and goFloatRegs are the argument registers of ABIInternal that
-// regFunc sets.
+// regFunc sets: all nine integer ones, the first eight float ones.
 const (
-	goIntRegs   = 9
+	goIntRegs   = callconv.GoIntRegs
 	goFloatRegs = 8
 )
 
@@ -138,24 +138,19 @@ type regPlan struct {
 // needs the reflect form.
 func newRegPlan(s *sig, fv reflect.Value) *regPlan {
 	p := &regPlan{s: s}
-	nInt, nFloat := 0, 0
-	for i := 0; i < s.n; i++ {
-		switch k := s.kinds[i]; {
-		case k.isFloat():
-			p.goReg[i] = uint8(nFloat)
-			nFloat++
-		case k == kString:
-			p.goReg[i] = uint8(nInt)
-			nInt += 2
-		case k >= kBool && k <= kU64:
-			p.goReg[i] = uint8(nInt)
-			nInt++
-		default:
+	ins := make([]reflect.Type, s.n)
+	for i := range ins {
+		if k := s.kinds[i]; !k.isFloat() && k != kString && (k < kBool || k > kU64) {
 			return nil
 		}
+		ins[i] = fv.Type().In(i)
 	}
-	if nInt > goIntRegs || nFloat > goFloatRegs {
+	regs, ok := callconv.AssignGoRegs(ins)
+	if !ok || regs.Ints > goIntRegs || regs.Floats > goFloatRegs {
 		return nil
+	}
+	for i := range ins {
+		p.goReg[i] = uint8(regs.Values[i][0].Reg)
 	}
 	// Read the func value (a closure pointer) out of a variable of its
 	// own type: the same word, seen as a regFunc.

@@ -304,13 +304,13 @@ func TestHostFuncReleaseWhileImported(t *testing.T) {
 	if got, err := add(6, 7); err != nil || got != 43 {
 		t.Fatalf("call_add after release = %d, %v; want 43 (still bound)", got, err)
 	}
-	if _, err := l.Load(p.Path()); !errors.Is(err, ErrSymbolNotFound) {
+	if _, err := l.Load(context.Background(), p.Path()); !errors.Is(err, ErrSymbolNotFound) {
 		t.Fatalf("load after release: %v, want an undefined host_add", err)
 	}
 	if h2.cb.Addr() == 0 || h2.released != true {
 		t.Fatal("registration state")
 	}
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	l.host.mu.Lock()
@@ -392,11 +392,11 @@ func TestHostFuncConcurrent(t *testing.T) {
 			p := shared
 			if g%2 == 1 { // half the goroutines use their own instance
 				var err error
-				if p, err = l.Load(shared.Path()); err != nil {
+				if p, err = l.Load(context.Background(), shared.Path()); err != nil {
 					t.Error(err)
 					return
 				}
-				defer p.Close()
+				defer p.Close(context.Background())
 			}
 			add, err1 := Bind2[int64, int64, int64](p, "call_add")
 			half, err2 := Bind1[float32, float32](p, "call_half")

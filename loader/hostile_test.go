@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
@@ -12,7 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/sysmaps"
 )
@@ -117,18 +118,18 @@ func TestHostileRelocations(t *testing.T) {
 		target error
 		msg    string
 	}{
-		{"place in text", nil, func(b []byte) { put(b, rel.fileOff, text.Vaddr+16) }, elfmap.ErrMalformed, "not inside a writable segment"},
-		{"place in read-only data", nil, func(b []byte) { put(b, rel.fileOff, ro.Vaddr) }, elfmap.ErrMalformed, "not inside a writable segment"},
-		{"place far outside the image", nil, func(b []byte) { put(b, rel.fileOff, 1<<46) }, elfmap.ErrMalformed, "not inside a writable segment"},
-		{"place wraps around", nil, func(b []byte) { put(b, rel.fileOff, ^uint64(3)) }, elfmap.ErrMalformed, "not inside a writable segment"},
-		{"place straddles the end of the data segment", nil, func(b []byte) { put(b, rel.fileOff, data.Vaddr+data.Memsz-4) }, elfmap.ErrMalformed, "not inside a writable segment"},
-		{"place below the image", nil, func(b []byte) { put(b, rel.fileOff, ^uint64(0)-(1<<20)) }, elfmap.ErrMalformed, "not inside a writable segment"},
-		{"symbol index past the table", nil, func(b []byte) { put(b, glob.fileOff+8, info(0xffffff, elf.R_X86_64_GLOB_DAT)) }, elfmap.ErrMalformed, "past the symbol table"},
-		{"unknown type PC32", nil, func(b []byte) { put(b, rel.fileOff+8, info(0, elf.R_X86_64_PC32)) }, elfmap.ErrUnsupported, "R_X86_64_PC32"},
-		{"COPY", nil, func(b []byte) { put(b, glob.fileOff+8, info(glob.sym, elf.R_X86_64_COPY)) }, elfmap.ErrUnsupported, "R_X86_64_COPY"},
-		{"type 250", nil, func(b []byte) { put(b, rel.fileOff+8, info(0, 250)) }, elfmap.ErrUnsupported, "unsupported relocation type 250"},
-		{"TLS relocation of a symbol that is not thread-local", nil, func(b []byte) { put(b, glob.fileOff+8, info(glob.sym, elf.R_X86_64_TPOFF64)) }, elfmap.ErrMalformed, "not thread-local"},
-		{"IRELATIVE resolver in data", ifnImage, func(b []byte) { put(b, irel.fileOff+16, ifnData.Vaddr) }, elfmap.ErrMalformed, "not inside an executable segment"},
+		{"place in text", nil, func(b []byte) { put(b, rel.fileOff, text.Vaddr+16) }, elfimage.ErrMalformed, "not inside a writable segment"},
+		{"place in read-only data", nil, func(b []byte) { put(b, rel.fileOff, ro.Vaddr) }, elfimage.ErrMalformed, "not inside a writable segment"},
+		{"place far outside the image", nil, func(b []byte) { put(b, rel.fileOff, 1<<46) }, elfimage.ErrMalformed, "not inside a writable segment"},
+		{"place wraps around", nil, func(b []byte) { put(b, rel.fileOff, ^uint64(3)) }, elfimage.ErrMalformed, "not inside a writable segment"},
+		{"place straddles the end of the data segment", nil, func(b []byte) { put(b, rel.fileOff, data.Vaddr+data.Memsz-4) }, elfimage.ErrMalformed, "not inside a writable segment"},
+		{"place below the image", nil, func(b []byte) { put(b, rel.fileOff, ^uint64(0)-(1<<20)) }, elfimage.ErrMalformed, "not inside a writable segment"},
+		{"symbol index past the table", nil, func(b []byte) { put(b, glob.fileOff+8, info(0xffffff, elf.R_X86_64_GLOB_DAT)) }, elfimage.ErrMalformed, "past the symbol table"},
+		{"unknown type PC32", nil, func(b []byte) { put(b, rel.fileOff+8, info(0, elf.R_X86_64_PC32)) }, elfimage.ErrUnsupported, "R_X86_64_PC32"},
+		{"COPY", nil, func(b []byte) { put(b, glob.fileOff+8, info(glob.sym, elf.R_X86_64_COPY)) }, elfimage.ErrUnsupported, "R_X86_64_COPY"},
+		{"type 250", nil, func(b []byte) { put(b, rel.fileOff+8, info(0, 250)) }, elfimage.ErrUnsupported, "unsupported relocation type 250"},
+		{"TLS relocation of a symbol that is not thread-local", nil, func(b []byte) { put(b, glob.fileOff+8, info(glob.sym, elf.R_X86_64_TPOFF64)) }, elfimage.ErrMalformed, "not thread-local"},
+		{"IRELATIVE resolver in data", ifnImage, func(b []byte) { put(b, irel.fileOff+16, ifnData.Vaddr) }, elfimage.ErrMalformed, "not inside an executable segment"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := orig
@@ -142,7 +143,7 @@ func TestHostileRelocations(t *testing.T) {
 			// Refused 20 times: a leak would add 20 mappings or more,
 			// the Go runtime adds or drops one now and then.
 			for i := 0; i < 20; i++ {
-				_, err := l.LoadBytes("hostile.so", img)
+				_, err := l.LoadBytes(context.Background(), "hostile.so", img)
 				if !errors.Is(err, tc.target) || !strings.Contains(err.Error(), tc.msg) {
 					t.Fatalf("LoadBytes: %v; want %v mentioning %q", err, tc.target, tc.msg)
 				}
@@ -154,7 +155,7 @@ func TestHostileRelocations(t *testing.T) {
 			if len(l.tombs) != 0 || len(l.plugins) != 0 {
 				t.Errorf("refused loads left %d tombstones and %d plugins", len(l.tombs), len(l.plugins))
 			}
-			if err := l.Close(); err != nil {
+			if err := l.Close(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			if after := countMappings(t); after > before+5 {
@@ -166,8 +167,8 @@ func TestHostileRelocations(t *testing.T) {
 
 func TestTextRelRefused(t *testing.T) {
 	l := newLoader(t, Options{})
-	_, err := l.Load(plugintest.Build(t, "reloc_textrel"))
-	if !errors.Is(err, elfmap.ErrUnsupported) || !strings.Contains(err.Error(), "DT_TEXTREL") {
+	_, err := l.Load(context.Background(), plugintest.Build(t, "reloc_textrel"))
+	if !errors.Is(err, elfimage.ErrUnsupported) || !strings.Contains(err.Error(), "DT_TEXTREL") {
 		t.Fatalf("load: %v, want DT_TEXTREL refused", err)
 	}
 }
@@ -208,7 +209,7 @@ func TestCtorArrayOutsideText(t *testing.T) {
 				t.Fatalf("no RELATIVE relocation of %s[0]", tt.section)
 			}
 			l := newLoader(t, Options{})
-			if _, err := l.LoadBytes("basic.so", img); !errors.Is(err, elfmap.ErrMalformed) || !strings.Contains(err.Error(), tt.want) {
+			if _, err := l.LoadBytes(context.Background(), "basic.so", img); !errors.Is(err, elfimage.ErrMalformed) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("LoadBytes: %v, want %s refused", err, tt.want)
 			}
 		})
@@ -218,7 +219,7 @@ func TestCtorArrayOutsideText(t *testing.T) {
 func TestGarbageRefused(t *testing.T) {
 	l := newLoader(t, Options{})
 	for _, img := range [][]byte{nil, []byte("\x7fELF"), make([]byte, 4096)} {
-		if _, err := l.LoadBytes("garbage", img); !errors.Is(err, elfmap.ErrMalformed) && !errors.Is(err, elfmap.ErrUnsupported) {
+		if _, err := l.LoadBytes(context.Background(), "garbage", img); !errors.Is(err, elfimage.ErrMalformed) && !errors.Is(err, elfimage.ErrUnsupported) {
 			t.Errorf("LoadBytes(%d bytes of garbage): %v", len(img), err)
 		}
 	}
@@ -271,7 +272,7 @@ func TestAbsurdTableSizes(t *testing.T) {
 				t.Fatalf("basic.so has no %v", tc.tag)
 			}
 			l := newLoader(t, Options{})
-			if _, err := l.LoadBytes("absurd.so", img); !errors.Is(err, elfmap.ErrMalformed) {
+			if _, err := l.LoadBytes(context.Background(), "absurd.so", img); !errors.Is(err, elfimage.ErrMalformed) {
 				t.Errorf("LoadBytes with %v = %#x: %v, want ErrMalformed", tc.tag, tc.val, err)
 			}
 		})
@@ -291,7 +292,7 @@ func TestFIFOInSearchPathDoesNotHang(t *testing.T) {
 	l := newLoader(t, Options{SearchPath: []string{dir}})
 	done := make(chan error, 1)
 	go func() {
-		_, err := l.LoadBytes("dep_a.so", image)
+		_, err := l.LoadBytes(context.Background(), "dep_a.so", image)
 		done <- err
 	}()
 	select {

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -17,7 +17,7 @@ import (
 type hostLib struct {
 	inProcess
 	lib *sandbox.HostLibrary
-	dyn *elfmap.Dynamic // nil when the file could not be parsed
+	dyn *elfimage.Dynamic // nil when the file could not be parsed
 }
 
 // loadHost returns a Plugin for glibc's library soname as the host has it
@@ -31,7 +31,7 @@ func (l *Loader) loadHost(soname, path string) (*Plugin, error) {
 	h := &hostLib{lib: lib}
 	file := ""
 	for _, c := range l.search.Candidates(soname, nil) {
-		if f, err := elfmap.ParseFile(c.Path); err == nil && f.Dynamic != nil {
+		if f, err := elfimage.ParseFile(c.Path); err == nil && f.Dynamic != nil {
 			h.dyn, file = f.Dynamic, c.Path
 			break
 		}

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -131,7 +131,7 @@ func (g inProcess) lookup(name, version string) (Symbol, uint32, error) {
 
 // symbolOf returns o's definition i (s) as a Symbol: its absolute address,
 // an IFUNC's resolved.
-func (p *Plugin) symbolOf(o *object, i int, s elfmap.Symbol) (Symbol, error) {
+func (p *Plugin) symbolOf(o *object, i int, s elfimage.Symbol) (Symbol, error) {
 	if s.Type == elf.STT_TLS {
 		return Symbol{}, fmt.Errorf("a thread-local variable has one address per OS thread, which means nothing to a goroutine (export a function that returns or uses it): %w", ErrTLS)
 	}
@@ -180,7 +180,7 @@ func (g inProcess) symbols() ([]Symbol, error) {
 // exported reports whether s is a definition Symbols lists: defined,
 // global or weak, of a type that has an address, and not the absolute
 // symbol the linker makes for a version definition (named as it).
-func exported(s *elfmap.Symbol) bool {
+func exported(s *elfimage.Symbol) bool {
 	if !s.Defined() || s.Bind == elf.STB_LOCAL || s.Name == "" {
 		return false
 	}
@@ -209,7 +209,7 @@ func (g inProcess) close(ctx context.Context) error {
 	l := p.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	prev := l.opCtx // Loader.CloseContext's, when it closes this plugin
+	prev := l.opCtx // Loader.Close's, when it closes this plugin
 	l.opCtx = ctx
 	defer func() { l.opCtx = prev }()
 	if l.isResident(p.obj) {

@@ -1,6 +1,7 @@
 package loader_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -115,9 +116,9 @@ func TestOneCopyPerOpener(t *testing.T) {
 				reg = worldReadable(t, reg, filepath.Join(filepath.Dir(reg), "one_mod.so"))
 			}
 			l := loader.New(opts)
-			t.Cleanup(func() { l.Close() })
+			t.Cleanup(func() { l.Close(context.Background()) })
 			open := func() *registry {
-				p, err := l.Load(reg)
+				p, err := l.Load(context.Background(), reg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -144,7 +145,7 @@ func TestOneCopyPerOpener(t *testing.T) {
 				t.Errorf("first instance's count after the second's dlopen = %d, want 1", got)
 			}
 			for _, r := range []*registry{a, b} {
-				if err := r.plugin.Close(); err != nil {
+				if err := r.plugin.Close(context.Background()); err != nil {
 					t.Errorf("close: %v", err)
 				}
 			}

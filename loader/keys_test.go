@@ -94,7 +94,7 @@ func TestPthreadKeyDestructorOfClosedPlugin(t *testing.T) {
 					t.Errorf("keys recorded for the plugin: %d, want 1", n)
 				}
 				if tt.close {
-					if err := p.Close(); err != nil {
+					if err := p.Close(context.Background()); err != nil {
 						t.Errorf("close: %v", err)
 					}
 				}

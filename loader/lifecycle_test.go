@@ -26,10 +26,10 @@ func TestCloseTwiceAndAfterClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
 	if _, err := f.Call(1, 2); !errors.Is(err, ErrClosed) {
@@ -43,16 +43,16 @@ func TestCloseTwiceAndAfterClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Close(); err != nil {
+	if err := l.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := g.Call(1, 2); !errors.Is(err, ErrClosed) {
 		t.Errorf("call after Loader.Close: %v, want ErrClosed", err)
 	}
-	if _, err := l.Load(plugintest.Build(t, "basic")); !errors.Is(err, ErrClosed) {
+	if _, err := l.Load(context.Background(), plugintest.Build(t, "basic")); !errors.Is(err, ErrClosed) {
 		t.Errorf("Load after Loader.Close: %v, want ErrClosed", err)
 	}
-	if err := l.Close(); err != nil {
+	if err := l.Close(context.Background()); err != nil {
 		t.Errorf("second Loader.Close: %v", err)
 	}
 }
@@ -90,7 +90,7 @@ func TestFaultQuarantinesAndDescribes(t *testing.T) {
 			if !keep && !errors.Is(err, ErrQuarantined) {
 				t.Errorf("call after a fault: %v, want ErrQuarantined", err)
 			}
-			if err := p.Close(); err != nil {
+			if err := p.Close(context.Background()); err != nil {
 				t.Errorf("Close of a faulted plugin: %v", err)
 			}
 		})
@@ -143,7 +143,7 @@ func TestDescriberAndTombstone(t *testing.T) {
 	if !errors.As(err, &fe) || fe.Where != "guard page before basic.so" {
 		t.Errorf("call into the guard page: %v", err)
 	}
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// A stale function pointer into the closed plugin faults cleanly, and
@@ -158,7 +158,7 @@ func TestTombstoneBudget(t *testing.T) {
 	l := newLoader(t, Options{TombstoneBudget: 1})
 	p := load(t, l, "basic")
 	add := lookup(t, p, "add")
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if len(l.tombs) != 0 {
@@ -171,7 +171,7 @@ func TestTombstoneBudget(t *testing.T) {
 	}
 	l2 := newLoader(t, Options{})
 	for i := 0; i < 3; i++ {
-		if err := load(t, l2, "basic").Close(); err != nil {
+		if err := load(t, l2, "basic").Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -223,7 +223,7 @@ func TestConcurrentCallsAndClose(t *testing.T) {
 			}
 			runtime.Gosched()
 		}
-		if err := p.Close(); err != nil {
+		if err := p.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		wg.Wait()
@@ -273,7 +273,7 @@ func TestLoadUnloadDoesNotLeak(t *testing.T) {
 	path := plugintest.Build(t, "basic")
 	l := newLoader(t, Options{TombstoneBudget: 1})
 	cycle := func() {
-		p, err := l.Load(path)
+		p, err := l.Load(context.Background(), path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,7 +284,7 @@ func TestLoadUnloadDoesNotLeak(t *testing.T) {
 		if r, err := f.Call(); err != nil || r != 43 {
 			t.Fatalf("bump() = %d, %v; want 43 in a fresh instance", r, err)
 		}
-		if err := p.Close(); err != nil {
+		if err := p.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -328,7 +328,7 @@ func TestLogging(t *testing.T) {
 	log := hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Debug, Name: "runplug"})
 	l := newLoader(t, Options{Logger: log})
 	p := load(t, l, "basic")
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -353,7 +353,7 @@ func TestHostCPolicy(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLoader(t, tc.opts)
-			_, err := l.Load(libz)
+			_, err := l.Load(context.Background(), libz)
 			var ue *UndefinedSymbolError
 			if tc.ok && err != nil {
 				t.Fatalf("load: %v", err)
@@ -413,7 +413,7 @@ func TestConcurrentLoadsShareDependencies(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 30; i++ {
-				p, err := l.Load(path)
+				p, err := l.Load(context.Background(), path)
 				if err != nil {
 					t.Error(err)
 					return
@@ -426,7 +426,7 @@ func TestConcurrentLoadsShareDependencies(t *testing.T) {
 				if r, err := f.Call(uint64(i)); err != nil || r != uint64(i)*10+4 {
 					t.Errorf("dep_a_value(%d) = %d, %v", i, r, err)
 				}
-				if err := p.Close(); err != nil {
+				if err := p.Close(context.Background()); err != nil {
 					t.Error(err)
 				}
 			}

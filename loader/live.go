@@ -12,7 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 )
 
 // Hot reload (docs/STATE.md). A Live keeps a plugin loaded from a path
@@ -117,8 +117,9 @@ type liveBinding interface {
 // o.StateFile or from a memfd the Live's versions share. An isolated
 // Loader (Options.Isolation) is not supported yet.
 func (l *Loader) LoadLive(ctx context.Context, path string, o LiveOptions) (*Live, error) {
+	mustContext(ctx)
 	if l.opts.Isolation != nil {
-		return nil, fmt.Errorf("loader: load live %s: an isolated live plugin: %w", path, elfmap.ErrUnsupported)
+		return nil, fmt.Errorf("loader: load live %s: an isolated live plugin: %w", path, elfimage.ErrUnsupported)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -140,7 +141,7 @@ func (l *Loader) LoadLive(ctx context.Context, path string, o LiveOptions) (*Liv
 	lv.cur.Store(&liveVersion{p: p, gen: 1, build: keepBuild(abs, p)})
 	if o.Watch {
 		if lv.watch, err = lv.startWatch(); err != nil {
-			p.Close()
+			p.Close(context.Background())
 			lv.closeMemfd()
 			return nil, fmt.Errorf("loader: load live %s: %w", path, err)
 		}
@@ -201,6 +202,7 @@ func (lv *Live) bind(b liveBinding) error {
 // ctx: when ctx ends first, Reload returns (the new version serves) and
 // the old version is closed in the background once drained.
 func (lv *Live) Reload(ctx context.Context) error {
+	mustContext(ctx)
 	ev, err := lv.reload(ctx, false)
 	if lv.opts.OnReload != nil {
 		lv.opts.OnReload(ev)
@@ -232,7 +234,7 @@ func (lv *Live) reload(ctx context.Context, watch bool) (ReloadEvent, error) {
 	}
 	publish, err := lv.prepare(p)
 	if err != nil {
-		p.Close()
+		p.Close(context.Background())
 		return fail(err)
 	}
 	// The swap: every binding, then the version. A call that still
@@ -250,7 +252,7 @@ func (lv *Live) reload(ctx context.Context, watch bool) (ReloadEvent, error) {
 	next.build = keepBuild(lv.path, p)
 	closeBuild(old)
 	drained := make(chan error, 1)
-	go func() { drained <- old.p.Close() }()
+	go func() { drained <- old.p.Close(context.Background()) }()
 	select {
 	case err = <-drained:
 	case <-ctx.Done():
@@ -266,8 +268,10 @@ func (lv *Live) reload(ctx context.Context, watch bool) (ReloadEvent, error) {
 
 // Close stops the watcher and closes the serving version (waiting for its
 // calls in flight); later calls through the Live's bindings fail with
-// ErrClosed. It is safe to call twice.
-func (lv *Live) Close() error {
+// ErrClosed. It is safe to call twice. ctx bounds the destructors, as
+// for Plugin.Close; a nil ctx panics.
+func (lv *Live) Close(ctx context.Context) error {
+	mustContext(ctx)
 	lv.mu.Lock()
 	if lv.closed {
 		lv.mu.Unlock()
@@ -280,7 +284,7 @@ func (lv *Live) Close() error {
 		w.stop()
 	}
 	v := lv.cur.Load()
-	err := v.p.Close()
+	err := v.p.Close(ctx)
 	closeBuild(v)
 	lv.closeMemfd()
 	return err

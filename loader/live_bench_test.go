@@ -22,7 +22,7 @@ func liveBench(b *testing.B, l *Loader, name string) (*Live, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { lv.Close() })
+	b.Cleanup(func() { lv.Close(context.Background()) })
 	return lv, path
 }
 
@@ -101,12 +101,12 @@ func BenchmarkReload(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
-				p, err := plain.Load(path)
+				p, err := plain.Load(context.Background(), path)
 				load += time.Since(t0)
 				if err != nil {
 					b.Fatal(err)
 				}
-				p.Close()
+				p.Close(context.Background())
 				if err := lv.Reload(context.Background()); err != nil {
 					b.Fatal(err)
 				}

@@ -42,14 +42,14 @@ func ExampleLoader_LoadLive() {
 	}
 
 	l := loader.New(loader.Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	ctx := context.Background()
 	lv, err := l.LoadLive(ctx, path, loader.LiveOptions{StateFile: filepath.Join(dir, "plugin.state")})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer lv.Close()
+	defer lv.Close(context.Background())
 	call, err := loader.LiveBind1[int64, int64](lv, "live_call")
 	if err != nil {
 		fmt.Println(err)

@@ -73,7 +73,7 @@ func (lv *Live) handover(ctx context.Context, ev ReloadEvent, start time.Time, f
 	// (the previous build maps the unchanged layout, which needs no
 	// exclusive lock).
 	drained := make(chan error, 1)
-	go func() { drained <- old.p.Close() }()
+	go func() { drained <- old.p.Close(context.Background()) }()
 	var err error
 	select {
 	case cerr := <-drained:
@@ -90,7 +90,7 @@ func (lv *Live) handover(ctx context.Context, ev ReloadEvent, start time.Time, f
 	}
 	if err == nil {
 		if publish, err = lv.prepare(p); err != nil {
-			p.Close()
+			p.Close(context.Background())
 		}
 	}
 	next := &liveVersion{gen: old.gen + 1}
@@ -102,7 +102,7 @@ func (lv *Live) handover(ctx context.Context, ev ReloadEvent, start time.Time, f
 		cancel()
 		if berr == nil {
 			if publish, berr = lv.prepare(back); berr != nil {
-				back.Close()
+				back.Close(context.Background())
 			}
 		}
 		if berr != nil {

@@ -21,12 +21,12 @@ func TestLiveHandover(t *testing.T) {
 	path := filepath.Join(dir, "counter.so")
 	install(t, plugintest.Build(t, "state_counter"), path)
 	l := New(Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	lv, err := l.LoadLive(context.Background(), path, LiveOptions{StateFile: filepath.Join(dir, "counter.state")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lv.Close()
+	defer lv.Close(context.Background())
 	bump, err := LiveBind0[int64](lv, "counter_bump")
 	if err != nil {
 		t.Fatal(err)
@@ -96,12 +96,12 @@ func TestLiveBindPaths(t *testing.T) {
 	path := filepath.Join(dir, "demo.so")
 	install(t, plugintest.Build(t, "demo"), path)
 	l := New(Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	lv, err := l.LoadLive(context.Background(), path, LiveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lv.Close()
+	defer lv.Close(context.Background())
 	vowels, err := LiveBind1[string, int64](lv, "vowels")
 	if err != nil {
 		t.Fatal(err)

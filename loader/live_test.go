@@ -51,13 +51,13 @@ func TestLiveReload(t *testing.T) {
 	path := filepath.Join(dir, "live.so")
 	install(t, plugintest.Build(t, "live_a"), path)
 	l := New(Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	events := make(chan ReloadEvent, 4)
 	lv, err := l.LoadLive(context.Background(), path, LiveOptions{OnReload: func(e ReloadEvent) { events <- e }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lv.Close()
+	defer lv.Close(context.Background())
 	liveCall, err := LiveBind1[int64, int64](lv, "live_call")
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestLiveReload(t *testing.T) {
 	if v, err := onlyB(); v != 2 || err != nil {
 		t.Errorf("live_only_b after the failed reload: %d, %v", v, err)
 	}
-	if err := lv.Close(); err != nil {
+	if err := lv.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := liveCall(1); !errors.Is(err, ErrClosed) {
@@ -110,7 +110,7 @@ func TestLiveReload(t *testing.T) {
 	if err := lv.Reload(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Errorf("Reload after Close: %v, want ErrClosed", err)
 	}
-	if err := lv.Close(); err != nil {
+	if err := lv.Close(context.Background()); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
 }
@@ -124,14 +124,14 @@ func TestLiveReloadFailureKeepsServing(t *testing.T) {
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	l := New(Options{Logger: hclog.New(&hclog.LoggerOptions{Output: &lockedWriter{w: &logs, mu: &logMu}, Level: hclog.Info})})
-	defer l.Close()
+	defer l.Close(context.Background())
 	install(t, plugintest.Build(t, "live_a"), path)
 	var last atomic.Pointer[ReloadEvent]
 	lv, err := l.LoadLive(context.Background(), path, LiveOptions{StateFile: state, OnReload: func(e ReloadEvent) { last.Store(&e) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lv.Close()
+	defer lv.Close(context.Background())
 	liveCall, err := LiveBind1[int64, int64](lv, "live_call")
 	if err != nil {
 		t.Fatal(err)
@@ -195,13 +195,13 @@ func TestLiveWatch(t *testing.T) {
 	path := filepath.Join(dir, "live.so")
 	install(t, plugintest.Build(t, "live_a"), path)
 	l := New(Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	events := make(chan ReloadEvent, 8)
 	lv, err := l.LoadLive(context.Background(), path, LiveOptions{Watch: true, Debounce: 1, OnReload: func(e ReloadEvent) { events <- e }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lv.Close()
+	defer lv.Close(context.Background())
 	liveCall, err := LiveBind1[int64, int64](lv, "live_call")
 	if err != nil {
 		t.Fatal(err)
@@ -254,12 +254,12 @@ func TestLiveUnderLoad(t *testing.T) {
 	install(t, builds["live_a"], path)
 
 	l := New(Options{TombstoneBudget: 1}) // every closed image released: growth shows
-	defer l.Close()
+	defer l.Close(context.Background())
 	lv, err := l.LoadLive(context.Background(), path, LiveOptions{StateFile: state})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lv.Close()
+	defer lv.Close(context.Background())
 	liveCall, err := LiveBind1[int64, int64](lv, "live_call")
 	if err != nil {
 		t.Fatal(err)

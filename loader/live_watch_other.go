@@ -5,7 +5,7 @@ package loader
 import (
 	"fmt"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 )
 
 // The file watcher needs inotify: elsewhere LoadLive fails at run
@@ -16,5 +16,5 @@ type watcher struct{}
 func (w *watcher) stop() {}
 
 func (lv *Live) startWatch() (*watcher, error) {
-	return nil, fmt.Errorf("watch: %w", elfmap.ErrUnsupported)
+	return nil, fmt.Errorf("watch: %w", elfimage.ErrUnsupported)
 }

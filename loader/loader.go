@@ -17,7 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/ldso"
 	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/sandbox"
@@ -103,7 +103,7 @@ type Loader struct {
 	log     hclog.Logger
 	allowC  map[string]bool
 	search  *ldso.Search
-	planOpt elfmap.PlanOptions
+	planOpt elfimage.PlanOptions
 
 	mu      sync.Mutex
 	closed  bool
@@ -122,7 +122,7 @@ type Loader struct {
 	tombSz     uint64
 	initSeq    uint64
 	codeRan    bool // BeforeCode has succeeded
-	// opCtx is the context of the LoadContext or CloseContext in
+	// opCtx is the context of the Load or Close in
 	// progress (l.mu held), nil for none: constructors and destructors
 	// run under it (object.go ctorCtx).
 	opCtx context.Context
@@ -149,7 +149,7 @@ func New(opts Options) *Loader {
 		opts:    opts,
 		log:     opts.Logger,
 		search:  newSearch(opts),
-		planOpt: elfmap.PlanOptions{GuardSize: opts.GuardSize, AllowWriteExec: opts.AllowWriteExec},
+		planOpt: elfimage.PlanOptions{GuardSize: opts.GuardSize, AllowWriteExec: opts.AllowWriteExec},
 		files:   map[fileKey]*parsed{},
 		byName:  map[string]*object{},
 		byKey:   map[fileKey]*object{},
@@ -186,8 +186,8 @@ type fileKey struct {
 
 // parsed is a validated file and what the loader derives from it once.
 type parsed struct {
-	file     *elfmap.File
-	plan     *elfmap.Plan
+	file     *elfimage.File
+	plan     *elfimage.Plan
 	writable []span // writable PT_LOADs
 	exec     []span // executable PT_LOADs
 	readable []span // readable PT_LOADs
@@ -195,7 +195,7 @@ type parsed struct {
 	// only, nil when too large): with it a closed image is parked, and a
 	// later load of the same file reuses the oldest parked image instead
 	// of mapping a new one (see reuseTomb).
-	pristine *elfmap.Pristine
+	pristine *elfimage.Pristine
 	// key is the file's identity (files only). The pristine copy is
 	// read when the first image of the file is parked, through fd (a
 	// descriptor of the file kept from the load until then, -1 when
@@ -215,18 +215,18 @@ type parsed struct {
 
 // prepare checks that f is something the loader can load and derives the
 // plan and segment spans.
-func (l *Loader) prepare(f *elfmap.File) (*parsed, error) {
+func (l *Loader) prepare(f *elfimage.File) (*parsed, error) {
 	if f.Dynamic == nil {
-		return nil, fmt.Errorf("no dynamic segment: %w", elfmap.ErrUnsupported)
+		return nil, fmt.Errorf("no dynamic segment: %w", elfimage.ErrUnsupported)
 	}
 	if f.TLS != nil && f.TLS.Memsz > maxTLSSize {
-		return nil, &elfmap.FormatError{Off: -1, Field: "PT_TLS p_memsz", Value: f.TLS.Memsz,
-			Msg: fmt.Sprintf("thread-local block larger than %d MiB", maxTLSSize>>20), Err: elfmap.ErrUnsupported}
+		return nil, &elfimage.FormatError{Off: -1, Field: "PT_TLS p_memsz", Value: f.TLS.Memsz,
+			Msg: fmt.Sprintf("thread-local block larger than %d MiB", maxTLSSize>>20), Err: elfimage.ErrUnsupported}
 	}
 	if f.Dynamic.TextRel {
-		return nil, fmt.Errorf("DT_TEXTREL: relocations of read-only segments are refused: %w", elfmap.ErrUnsupported)
+		return nil, fmt.Errorf("DT_TEXTREL: relocations of read-only segments are refused: %w", elfimage.ErrUnsupported)
 	}
-	plan, err := elfmap.NewPlan(f, l.planOpt)
+	plan, err := elfimage.NewPlan(f, l.planOpt)
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
@@ -249,8 +249,8 @@ func (l *Loader) prepare(f *elfmap.File) (*parsed, error) {
 	// The TLS runtime copies the template from the image when a thread
 	// first touches the module.
 	if t := f.TLS; t != nil && t.Filesz > 0 && !inSpans(p.readable, t.Vaddr, t.Filesz) {
-		return nil, &elfmap.FormatError{Off: -1, Field: "PT_TLS p_vaddr", Value: t.Vaddr,
-			Msg: fmt.Sprintf("template [%#x,+%#x) is not inside a readable PT_LOAD", t.Vaddr, t.Filesz), Err: elfmap.ErrMalformed}
+		return nil, &elfimage.FormatError{Off: -1, Field: "PT_TLS p_vaddr", Value: t.Vaddr,
+			Msg: fmt.Sprintf("template [%#x,+%#x) is not inside a readable PT_LOAD", t.Vaddr, t.Filesz), Err: elfimage.ErrMalformed}
 	}
 	// The state region (state.go) is found in the first image mapped
 	// (see checkState): the symbols are read there.
@@ -278,7 +278,7 @@ func (l *Loader) openFile(path string) (fd int, key fileKey, p *parsed, err erro
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
-		return -1, key, nil, fmt.Errorf("%s: not a regular file: %w", path, elfmap.ErrUnsupported)
+		return -1, key, nil, fmt.Errorf("%s: not a regular file: %w", path, elfimage.ErrUnsupported)
 	}
 	key = statKey(&st)
 	if p = l.files[key]; p != nil {
@@ -367,7 +367,7 @@ func (l *Loader) mapPath(path, name string) (*object, fileKey, error) {
 	if err != nil {
 		return nil, key, err
 	}
-	o, err := l.newObject(p, path, name, func(plan *elfmap.Plan) (*elfmap.Image, error) { return elfmap.MapFD(plan, fd, key.size) })
+	o, err := l.newObject(p, path, name, func(plan *elfimage.Plan) (*elfimage.Image, error) { return elfimage.MapFD(plan, fd, key.size) })
 	unix.Close(fd)
 	return o, key, err
 }
@@ -385,16 +385,14 @@ func (l *Loader) mapPath(path, name string) (*object, fileKey, error) {
 // of glibc's own libraries (ldso.IsGlibc: "libm.so.6", or the path of the
 // host's copy) is not loaded again: the Plugin is the host's library, its
 // symbols found with dlsym and called through the sandbox like any other.
-func (l *Loader) Load(path string) (*Plugin, error) {
-	return l.load(context.Background(), path, stateSource{})
-}
-
-// LoadContext is Load with the plugin's constructors (and those of the
-// libraries it needs) bounded by ctx: one still running when ctx is done
-// is interrupted, as CallContext interrupts a call, and the load fails
-// with an error wrapping sandbox.ErrDeadline, leaving nothing loaded. (An
-// isolated load has its own bounds; ctx is not used for it.)
-func (l *Loader) LoadContext(ctx context.Context, path string) (*Plugin, error) {
+//
+// ctx bounds the plugin's constructors (and those of the libraries it
+// needs): one still running when ctx is done is interrupted, as a call
+// is, and the load fails with an error wrapping ErrDeadline, leaving
+// nothing loaded. (An isolated load has its own bounds.) A nil ctx is a
+// programming error: Load panics, as every method taking a context does.
+func (l *Loader) Load(ctx context.Context, path string) (*Plugin, error) {
+	mustContext(ctx)
 	return l.load(ctx, path, stateSource{})
 }
 
@@ -403,7 +401,7 @@ func (l *Loader) LoadContext(ctx context.Context, path string) (*Plugin, error) 
 func (l *Loader) load(ctx context.Context, path string, st stateSource) (*Plugin, error) {
 	if l.opts.Isolation != nil {
 		if st.path != "" {
-			return nil, fmt.Errorf("loader: load %s: a state file for an isolated plugin: %w", path, elfmap.ErrUnsupported)
+			return nil, fmt.Errorf("loader: load %s: a state file for an isolated plugin: %w", path, elfimage.ErrUnsupported)
 		}
 		return l.startRemote(path, filepath.Base(path), nil) // remote.go
 	}
@@ -458,9 +456,10 @@ func (l *Loader) load(ctx context.Context, path string, st stateSource) (*Plugin
 // name names the plugin (when the object has no DT_SONAME) in errors and
 // fault reports. The image is parsed on each call and copied into the
 // mapping; it is not retained. $ORIGIN in its DT_RUNPATH is unknown, so
-// such entries are skipped.
-func (l *Loader) LoadBytes(name string, image []byte) (*Plugin, error) {
-	return l.loadBytes(context.Background(), name, image, stateSource{})
+// such entries are skipped. ctx bounds the constructors, as for Load.
+func (l *Loader) LoadBytes(ctx context.Context, name string, image []byte) (*Plugin, error) {
+	mustContext(ctx)
+	return l.loadBytes(ctx, name, image, stateSource{})
 }
 
 // loadBytes is LoadBytes with the state source of a Live's fallback
@@ -477,7 +476,7 @@ func (l *Loader) loadBytes(ctx context.Context, name string, image []byte, st st
 	if !sandbox.Supported {
 		return nil, fmt.Errorf("loader: load %s: %w", name, sandbox.ErrUnsupported)
 	}
-	ef, err := elfmap.ParseInPlace(bytes.NewReader(image), int64(len(image)))
+	ef, err := elfimage.ParseInPlace(bytes.NewReader(image), int64(len(image)))
 	if err != nil {
 		return nil, fmt.Errorf("loader: load %s: %w", name, err)
 	}
@@ -485,7 +484,7 @@ func (l *Loader) loadBytes(ctx context.Context, name string, image []byte, st st
 	if err != nil {
 		return nil, fmt.Errorf("loader: load %s: %w", name, err)
 	}
-	root, err := l.newObject(p, "", name, func(plan *elfmap.Plan) (*elfmap.Image, error) { return elfmap.MapBytes(plan, image) })
+	root, err := l.newObject(p, "", name, func(plan *elfimage.Plan) (*elfimage.Image, error) { return elfimage.MapBytes(plan, image) })
 	if err != nil {
 		return nil, fmt.Errorf("loader: load %s: %w", name, err)
 	}
@@ -672,7 +671,7 @@ func (l *Loader) dependency(ns *instance, need string, o *object, parents map[*o
 		}
 		dep := l.reuseTomb(p, path, need)
 		if dep == nil {
-			dep, err = l.newObject(p, path, need, func(plan *elfmap.Plan) (*elfmap.Image, error) { return elfmap.MapFD(plan, fd, key.size) })
+			dep, err = l.newObject(p, path, need, func(plan *elfimage.Plan) (*elfimage.Image, error) { return elfimage.MapFD(plan, fd, key.size) })
 		}
 		unix.Close(fd)
 		if err != nil {
@@ -787,7 +786,7 @@ func (l *Loader) retire(o *object) {
 		o.unmap()
 		return
 	}
-	o.mem, o.syms = nil, elfmap.SymTab{}
+	o.mem, o.syms = nil, elfimage.SymTab{}
 	l.host.drop(o) // its code can no longer call host functions
 	o.reg.Replace(tombstone{name: o.name})
 	l.tombs = append(l.tombs, o)
@@ -804,7 +803,7 @@ func (l *Loader) retire(o *object) {
 // reuseTomb returns a new object for p at the address of the oldest
 // tombstone, when that tombstone is a parked image of p and is due for
 // release (retiring one more image would release it): it is made fresh
-// again (elfmap.Image.Reuse) instead of being unmapped while a new image
+// again (elfimage.Image.Reuse) instead of being unmapped while a new image
 // is mapped, which is what keeps reloading a plugin cheap. A stale pointer
 // into that range is then as unprotected as after a release, no more.
 // It returns nil when there is no such tombstone. l.mu is held.
@@ -840,12 +839,10 @@ func (l *Loader) reuseTomb(p *parsed, path, name string) *object {
 
 // Close closes every plugin the Loader loaded (see Plugin.Close), then
 // releases the address space its tombstones kept reserved. Later loads
-// fail with ErrClosed. It is safe to call twice.
-func (l *Loader) Close() error { return l.CloseContext(context.Background()) }
-
-// CloseContext is Close with every destructor it runs bounded by ctx (see
-// Plugin.CloseContext).
-func (l *Loader) CloseContext(ctx context.Context) error {
+// fail with ErrClosed. It is safe to call twice. ctx bounds every
+// destructor it runs (see Plugin.Close).
+func (l *Loader) Close(ctx context.Context) error {
+	mustContext(ctx)
 	l.mu.Lock()
 	l.closed = true
 	pls := make([]*Plugin, 0, len(l.plugins))
@@ -856,7 +853,7 @@ func (l *Loader) CloseContext(ctx context.Context) error {
 	sort.Slice(pls, func(i, j int) bool { return pls[i].seq > pls[j].seq })
 	var errs []error
 	for _, p := range pls {
-		if err := p.CloseContext(ctx); err != nil {
+		if err := p.Close(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"debug/elf"
 	"errors"
 	"os"
@@ -17,7 +18,7 @@ func newLoader(t testing.TB, opts Options) *Loader {
 	t.Helper()
 	l := New(opts)
 	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
+		if err := l.Close(context.Background()); err != nil {
 			t.Errorf("Loader.Close: %v", err)
 		}
 	})
@@ -27,7 +28,7 @@ func newLoader(t testing.TB, opts Options) *Loader {
 // load builds plugin name and loads it.
 func load(t testing.TB, l *Loader, name string) *Plugin {
 	t.Helper()
-	p, err := l.Load(plugintest.Build(t, name))
+	p, err := l.Load(context.Background(), plugintest.Build(t, name))
 	if err != nil {
 		t.Fatalf("load %s: %v", name, err)
 	}
@@ -224,7 +225,7 @@ func TestWeakUndefined(t *testing.T) {
 
 func TestMissingStrongSymbol(t *testing.T) {
 	l := newLoader(t, Options{})
-	_, err := l.Load(plugintest.Build(t, "weak_strong_missing"))
+	_, err := l.Load(context.Background(), plugintest.Build(t, "weak_strong_missing"))
 	var ue *UndefinedSymbolError
 	if !errors.As(err, &ue) || !errors.Is(err, ErrSymbolNotFound) {
 		t.Fatalf("load: %v, want an *UndefinedSymbolError", err)
@@ -282,13 +283,13 @@ func TestDependencyChain(t *testing.T) {
 	if n := len(l.byKey); n != 1 {
 		t.Errorf("loader holds %d shared objects, want 1", n)
 	}
-	if err := a1.Close(); err != nil {
+	if err := a1.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := call(t, a2, "dep_a_bump_b"); got != 3 {
 		t.Errorf("bump after closing the other instance = %d, want 3 (dep_b still loaded)", got)
 	}
-	if err := a2.Close(); err != nil {
+	if err := a2.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(l.byKey); n != 0 {
@@ -319,7 +320,7 @@ func TestDependencyCycle(t *testing.T) {
 	if len(b.deps) != 1 || b.deps[0] != p.obj {
 		t.Errorf("dep_cycle_b's dependency is %v, want the plugin instance itself", b.deps)
 	}
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(l.byKey) + len(p.obj.inst.byKey); n != 0 {
@@ -336,7 +337,7 @@ func TestMissingLibrary(t *testing.T) {
 	t.Setenv("LD_LIBRARY_PATH", "")
 	l := newLoader(t, Options{SearchPath: []string{t.TempDir()}})
 	// From memory, $ORIGIN is unknown: dep_b.so cannot be found.
-	_, err = l.LoadBytes("dep_a.so", image)
+	_, err = l.LoadBytes(context.Background(), "dep_a.so", image)
 	var nf *NotFoundError
 	if !errors.As(err, &nf) || !errors.Is(err, ErrNotFound) {
 		t.Fatalf("LoadBytes: %v, want a *NotFoundError", err)
@@ -349,14 +350,14 @@ func TestMissingLibrary(t *testing.T) {
 	}
 	// With the search path pointing at dep_b's directory it loads.
 	l2 := newLoader(t, Options{SearchPath: []string{filepath.Dir(plugintest.Build(t, "dep_b"))}})
-	p, err := l2.LoadBytes("dep_a.so", image)
+	p, err := l2.LoadBytes(context.Background(), "dep_a.so", image)
 	if err != nil {
 		t.Fatalf("LoadBytes with SearchPath: %v", err)
 	}
 	if got := call(t, p, "dep_a_value", 1); got != 14 {
 		t.Errorf("dep_a_value(1) = %d, want 14", got)
 	}
-	if _, err := l.Load(filepath.Join(t.TempDir(), "nothing.so")); !errors.Is(err, ErrNotFound) {
+	if _, err := l.Load(context.Background(), filepath.Join(t.TempDir(), "nothing.so")); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Load of a missing file: %v, want ErrNotFound", err)
 	}
 }
@@ -389,7 +390,7 @@ func TestConstructorOrder(t *testing.T) {
 		t.Errorf("co_dep_id() = %d", got)
 	}
 	ctorLog = [512]byte{}
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := ctorLogString(), "top:dtor;top:dtor102;top:dtor101;top:fini;dep:dtor;dep:fini;"; got != want {
@@ -399,7 +400,7 @@ func TestConstructorOrder(t *testing.T) {
 
 func TestConstructorFault(t *testing.T) {
 	l := newLoader(t, Options{})
-	_, err := l.Load(plugintest.Build(t, "ctor_fault"))
+	_, err := l.Load(context.Background(), plugintest.Build(t, "ctor_fault"))
 	if err == nil || !strings.Contains(err.Error(), "DT_INIT_ARRAY") || !strings.Contains(err.Error(), "SIGSEGV") {
 		t.Fatalf("load: %v, want a constructor fault", err)
 	}

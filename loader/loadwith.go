@@ -29,6 +29,7 @@ type LoadOptions struct {
 // (runplug_state_migrate) is interrupted when ctx is done, and the load
 // then fails.
 func (l *Loader) LoadWith(ctx context.Context, path string, o LoadOptions) (*Plugin, error) {
+	mustContext(ctx)
 	if o.Global {
 		return l.loadGlobal(ctx, path, stateSource{path: o.StateFile}) // global.go
 	}

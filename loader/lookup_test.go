@@ -1,6 +1,7 @@
 package loader_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"testing"
@@ -24,7 +25,7 @@ func eachMode(t *testing.T, f func(t *testing.T, l *loader.Loader, isolated bool
 				opts.Isolation = isolate.New(isolate.Options{})
 			}
 			l := loader.New(opts)
-			t.Cleanup(func() { l.Close() })
+			t.Cleanup(func() { l.Close(context.Background()) })
 			f(t, l, isolated)
 		})
 	}
@@ -37,7 +38,7 @@ func TestLookupSearchesGlibc(t *testing.T) {
 	const libz = "/lib/x86_64-linux-gnu/libz.so.1"
 	testenv.NeedFile(t, libz, "zlib1g")
 	eachMode(t, func(t *testing.T, l *loader.Loader, isolated bool) {
-		p, err := l.Load(libz)
+		p, err := l.Load(context.Background(), libz)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +86,7 @@ func TestLookupOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	eachMode(t, func(t *testing.T, l *loader.Loader, isolated bool) {
-		p, err := l.Load(path)
+		p, err := l.Load(context.Background(), path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,8 +14,8 @@ import (
 func ExamplePlugin_Alloc() {
 	ctx := context.Background()
 	l := loader.New(loader.Options{})
-	defer l.Close()
-	p, err := l.Load("libsqlite3.so.0")
+	defer l.Close(context.Background())
+	p, err := l.Load(context.Background(), "libsqlite3.so.0")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -60,8 +60,8 @@ func ExamplePlugin_Alloc() {
 func ExamplePlugin_CString() {
 	ctx := context.Background()
 	l := loader.New(loader.Options{})
-	defer l.Close()
-	libc, err := l.Load("libc.so.6")
+	defer l.Close(context.Background())
+	libc, err := l.Load(context.Background(), "libc.so.6")
 	if err != nil {
 		fmt.Println(err)
 		return

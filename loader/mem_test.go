@@ -66,8 +66,8 @@ func TestNativeReads(t *testing.T) {
 func TestHostCMemory(t *testing.T) {
 	ctx := context.Background()
 	l := New(Options{})
-	defer l.Close()
-	libc, err := l.Load("libc.so.6")
+	defer l.Close(context.Background())
+	libc, err := l.Load(context.Background(), "libc.so.6")
 	if err != nil {
 		t.Fatal(err)
 	}

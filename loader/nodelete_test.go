@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"testing"
 
 	"github.com/runplug/runplug/internal/plugintest"
@@ -19,10 +20,10 @@ func TestNodeleteStaysResident(t *testing.T) {
 			t.Fatalf("bump #%d = %d", i, got)
 		}
 	}
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	q, err := l.Load(path)
+	q, err := l.Load(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,14 +37,14 @@ func TestNodeleteStaysResident(t *testing.T) {
 		t.Errorf("reloaded at %#x, want the resident image at %#x", q.Base(), base)
 	}
 	// Two open Plugins of the file share the one instance, as two dlopens do.
-	r, err := l.Load(path)
+	r, err := l.Load(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := call(t, r, "bump"); got != 5 {
 		t.Errorf("bump through a second Plugin = %d, want 5", got)
 	}
-	if err := l.Close(); err != nil {
+	if err := l.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := callFunc(q, "bump"); err == nil {
@@ -76,10 +77,10 @@ func TestNodeleteKeepsItsDependencies(t *testing.T) {
 	if got := call(t, p, "ping"); got != 7 {
 		t.Fatalf("ping() = %d, want 7", got)
 	}
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Close(); err != nil {
+	if err := l.Close(context.Background()); err != nil {
 		t.Fatalf("Loader.Close: %v (nodelete_mid's destructor calls nodelete_dep, which must still be loaded)", err)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/sandbox"
 	"golang.org/x/sys/unix"
 )
@@ -21,10 +21,10 @@ type object struct {
 	name        string // soname, else the name it was loaded by
 	path        string // absolute path of its file ("" for LoadBytes)
 	p           *parsed
-	img         *elfmap.Image
+	img         *elfimage.Image
 	base        uint64
-	mem         []byte        // img.Mem(), nil once retired
-	syms        elfmap.SymTab // its dynamic symbols, read in mem; the zero SymTab once retired
+	mem         []byte          // img.Mem(), nil once retired
+	syms        elfimage.SymTab // its dynamic symbols, read in mem; the zero SymTab once retired
 	reg         *sandbox.Registration
 	tls         *sandbox.TLSModule // its PT_TLS module from link to retirement, else nil
 	dl          sandbox.DLObject   // its entry in the object table from link to retirement (dltable.go)
@@ -48,7 +48,7 @@ type object struct {
 
 // newObject maps p (through mapFn) and registers its range with the
 // sandbox. l.mu is held.
-func (l *Loader) newObject(p *parsed, path, name string, mapFn func(*elfmap.Plan) (*elfmap.Image, error)) (*object, error) {
+func (l *Loader) newObject(p *parsed, path, name string, mapFn func(*elfimage.Plan) (*elfimage.Image, error)) (*object, error) {
 	if s := p.file.Dynamic.Soname; s != "" {
 		name = s
 	}
@@ -116,7 +116,7 @@ func (o *object) unmap() {
 	o.debugRemove()
 	o.freeTLS()
 	o.l.dlRetire(o)
-	o.mem, o.syms = nil, elfmap.SymTab{}
+	o.mem, o.syms = nil, elfimage.SymTab{}
 	o.l.host.drop(o)
 	o.reg.Unregister()
 	if err := o.img.Unmap(); err != nil {
@@ -235,7 +235,7 @@ func (o *object) callArray(what string, vaddr, n uint64, reverse bool, args *san
 		return nil
 	}
 	if n > uint64(len(o.mem))/8 || !inSpans(o.p.readable, vaddr, n*8) {
-		return fmt.Errorf("%s of %s: [%#x,+%d entries) is not inside readable memory: %w", what, o.name, vaddr, n, elfmap.ErrMalformed)
+		return fmt.Errorf("%s of %s: [%#x,+%d entries) is not inside readable memory: %w", what, o.name, vaddr, n, elfimage.ErrMalformed)
 	}
 	for k := uint64(0); k < n; k++ {
 		i := k
@@ -249,7 +249,7 @@ func (o *object) callArray(what string, vaddr, n uint64, reverse bool, args *san
 		}
 		rel := fn - o.base
 		if !inSpans(o.p.exec, rel, 1) {
-			return fmt.Errorf("%s[%d] of %s = %#x: not inside an executable segment: %w", what, i, o.name, fn, elfmap.ErrMalformed)
+			return fmt.Errorf("%s[%d] of %s = %#x: not inside an executable segment: %w", what, i, o.name, fn, elfimage.ErrMalformed)
 		}
 		if !run || o.l.noExec {
 			continue
@@ -274,7 +274,7 @@ func (o *object) callCtor(what string, vaddr uint64, args *sandbox.Args) error {
 }
 
 // ctorCtx is the context constructors and destructors run under: the
-// LoadContext's or CloseContext's in progress, else one that is never
+// Load's or Close's in progress, else one that is never
 // done (CallContext then costs what Call does). l.mu is held.
 func (l *Loader) ctorCtx() context.Context {
 	if l.opCtx != nil {
@@ -293,7 +293,7 @@ func (o *object) symbolAddr(i int) (uintptr, error) {
 	addr := o.base + s.Value
 	if s.Type == elf.STT_GNU_IFUNC {
 		if !inSpans(o.p.exec, s.Value, 1) {
-			return 0, fmt.Errorf("ifunc %s of %s: resolver %#x is not inside an executable segment: %w", s.Name, o.name, s.Value, elfmap.ErrMalformed)
+			return 0, fmt.Errorf("ifunc %s of %s: resolver %#x is not inside an executable segment: %w", s.Name, o.name, s.Value, elfimage.ErrMalformed)
 		}
 		if o.l.noExec {
 			return 0, fmt.Errorf("ifunc %s of %s: %w", s.Name, o.name, errNoExec)
@@ -308,7 +308,7 @@ func (o *object) symbolAddr(i int) (uintptr, error) {
 }
 
 // symbol decodes o's symbol i (0 <= i < o.syms.Len()) from its image.
-func (o *object) symbol(i int) (elfmap.Symbol, error) {
+func (o *object) symbol(i int) (elfimage.Symbol, error) {
 	s, err := o.syms.Symbol(i)
 	if err != nil {
 		return s, fmt.Errorf("%s: %w", o.name, err)
@@ -317,7 +317,7 @@ func (o *object) symbol(i int) (elfmap.Symbol, error) {
 }
 
 // def is symbol without the name, for a symbol found by name.
-func (o *object) def(i int) (elfmap.Symbol, error) {
+func (o *object) def(i int) (elfimage.Symbol, error) {
 	s, err := o.syms.Def(i)
 	if err != nil {
 		return s, fmt.Errorf("%s: %w", o.name, err)
@@ -328,7 +328,7 @@ func (o *object) def(i int) (elfmap.Symbol, error) {
 // importSymbol is symbol for a relocation's symbol: its name comes from
 // the file's cache of those names, decoded at the first load, so that a
 // reload allocates nothing for them. l.mu is held.
-func (o *object) importSymbol(idx uint32) (elfmap.Symbol, error) {
+func (o *object) importSymbol(idx uint32) (elfimage.Symbol, error) {
 	s, err := o.def(int(idx))
 	if err != nil {
 		return s, err

@@ -292,14 +292,14 @@ func (p *Plugin) Quarantined() bool { return p.flags.Load()&stQuarantined != 0 }
 // goroutine) cannot close the plugin: waiting for that call would never
 // end. Close then returns an error wrapping sandbox.ErrCloseInCall and
 // leaves the plugin open; close it after the call returns.
-func (p *Plugin) Close() error { return p.CloseContext(context.Background()) }
-
-// CloseContext is Close with the plugin's destructors (and those of the
-// libraries it alone held) bounded by ctx: one still running when ctx is
-// done is interrupted, as CallContext interrupts a call, and Close
-// returns an error wrapping sandbox.ErrDeadline; the plugin is closed all
-// the same. (An isolated plugin's Close has its own bounds.)
-func (p *Plugin) CloseContext(ctx context.Context) error {
+//
+// ctx bounds the plugin's destructors (and those of the libraries it
+// alone held): one still running when ctx is done is interrupted, as a
+// call is, and Close returns an error wrapping ErrDeadline; the plugin is
+// closed all the same. (An isolated plugin's Close has its own bounds.)
+// A nil ctx panics.
+func (p *Plugin) Close(ctx context.Context) error {
+	mustContext(ctx)
 	if p.gate.InCall() || p.be.inHostCall() {
 		return fmt.Errorf("loader: close %s: %w", p.obj.name, sandbox.ErrCloseInCall)
 	}

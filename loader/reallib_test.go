@@ -3,6 +3,7 @@ package loader
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"hash/crc32"
 	"io"
 	"os"
@@ -29,7 +30,7 @@ func systemLib(t testing.TB, name string) string {
 
 func TestLibz(t *testing.T) {
 	l := newLoader(t, Options{})
-	p, err := l.Load(systemLib(t, "libz.so.1"))
+	p, err := l.Load(context.Background(), systemLib(t, "libz.so.1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestLibz(t *testing.T) {
 
 func TestLibsqlite3(t *testing.T) {
 	l := newLoader(t, Options{})
-	p, err := l.Load(systemLib(t, "libsqlite3.so.0"))
+	p, err := l.Load(context.Background(), systemLib(t, "libsqlite3.so.0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +160,7 @@ func TestLibsqlite3(t *testing.T) {
 
 func TestLibgmp(t *testing.T) {
 	l := newLoader(t, Options{})
-	p, err := l.Load(systemLib(t, "libgmp.so.10"))
+	p, err := l.Load(context.Background(), systemLib(t, "libgmp.so.10"))
 	if err != nil {
 		t.Fatal(err)
 	}

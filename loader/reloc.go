@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 )
 
 // relocKind is the operation a relocation type asks for, independent of
@@ -98,21 +98,21 @@ type symSlot struct {
 type deferredReloc struct {
 	table string
 	index int
-	r     elfmap.Rela
+	r     elfimage.Rela
 	kind  relocKind
 }
 
 // relocTables are an object's relocation tables, read where they are
 // mapped: each entry is decoded when it is applied, none is copied.
 type relocTables struct {
-	rela, jmprel elfmap.RelaView
-	relr         elfmap.RelrView
+	rela, jmprel elfimage.RelaView
+	relr         elfimage.RelrView
 }
 
 // tablesIn returns the relocation tables of d in mem, the image from
 // image address minVaddr on. Parse checked that each lies in the file
 // bytes of a PT_LOAD, so in the image: failing that is a malformed file.
-func tablesIn(d *elfmap.Dynamic, mem []byte, minVaddr uint64) (relocTables, error) {
+func tablesIn(d *elfimage.Dynamic, mem []byte, minVaddr uint64) (relocTables, error) {
 	rela, err := tableIn("DT_RELA", d.RelaTab, mem, minVaddr)
 	if err != nil {
 		return relocTables{}, err
@@ -129,11 +129,11 @@ func tablesIn(d *elfmap.Dynamic, mem []byte, minVaddr uint64) (relocTables, erro
 }
 
 // tableIn returns the bytes of table t (named name) in mem.
-func tableIn(name string, t elfmap.Table, mem []byte, minVaddr uint64) ([]byte, error) {
+func tableIn(name string, t elfimage.Table, mem []byte, minVaddr uint64) ([]byte, error) {
 	b, ok := t.In(mem, minVaddr)
 	if !ok {
-		return nil, &elfmap.FormatError{Off: int64(t.Off), Field: name, Value: t.Vaddr,
-			Msg: fmt.Sprintf("table of %#x bytes is not inside the mapped image", t.Size), Err: elfmap.ErrMalformed}
+		return nil, &elfimage.FormatError{Off: int64(t.Off), Field: name, Value: t.Vaddr,
+			Msg: fmt.Sprintf("table of %#x bytes is not inside the mapped image", t.Size), Err: elfimage.ErrMalformed}
 	}
 	return b, nil
 }
@@ -149,7 +149,7 @@ func (e *relocEnv) relocate(t relocTables) error {
 	}
 	tables := [...]struct {
 		name string
-		rs   elfmap.RelaView
+		rs   elfimage.RelaView
 	}{{"DT_RELA", t.rela}, {"DT_JMPREL", t.jmprel}}
 	for _, t := range tables {
 		for i, n := 0, t.rs.Len(); i < n; i++ {
@@ -169,7 +169,7 @@ func (e *relocEnv) relocate(t relocTables) error {
 }
 
 // fail returns a *RelocError about r.
-func (e *relocEnv) fail(table string, i int, r *elfmap.Rela, err error, format string, args ...any) error {
+func (e *relocEnv) fail(table string, i int, r *elfimage.Rela, err error, format string, args ...any) error {
 	return &RelocError{Object: e.name, Table: table, Index: i, Type: r.Type, Off: r.Off, Sym: r.Sym,
 		Msg: fmt.Sprintf(format, args...), Err: err}
 }
@@ -191,24 +191,24 @@ func (e *relocEnv) placeN(off, n uint64) (int, bool) {
 }
 
 // one applies one relocation; late is true on the deferred pass.
-func (e *relocEnv) one(table string, i int, r *elfmap.Rela, late bool) error {
+func (e *relocEnv) one(table string, i int, r *elfimage.Rela, late bool) error {
 	kind := archRelocKind(r.Type)
 	switch kind {
 	case relocNone:
 		return nil
 	case relocUnknown:
-		return e.fail(table, i, r, elfmap.ErrUnsupported, "unsupported relocation type %d", r.Type)
+		return e.fail(table, i, r, elfimage.ErrUnsupported, "unsupported relocation type %d", r.Type)
 	case relocTLS:
 		return e.fail(table, i, r, ErrTLS, "unsupported thread-local relocation (a link-time type)")
 	case relocTPOff, relocTPOff32, relocTLSDesc:
 		return e.deferTLS(table, i, r, kind)
 	}
 	if int64(r.Sym) >= int64(e.nsyms) {
-		return e.fail(table, i, r, elfmap.ErrMalformed, "symbol index %d is past the symbol table (%d entries)", r.Sym, e.nsyms)
+		return e.fail(table, i, r, elfimage.ErrMalformed, "symbol index %d is past the symbol table (%d entries)", r.Sym, e.nsyms)
 	}
 	at, ok := e.place(r.Off)
 	if !ok {
-		return e.fail(table, i, r, elfmap.ErrMalformed, "place [%#x,%#x) is not inside a writable segment", r.Off, r.Off+8)
+		return e.fail(table, i, r, elfimage.ErrMalformed, "place [%#x,%#x) is not inside a writable segment", r.Off, r.Off+8)
 	}
 	var v uint64
 	switch kind {
@@ -217,7 +217,7 @@ func (e *relocEnv) one(table string, i int, r *elfmap.Rela, late bool) error {
 	case relocIRelative:
 		fn := e.base + uint64(r.Addend)
 		if !inSpans(e.exec, uint64(r.Addend), 1) {
-			return e.fail(table, i, r, elfmap.ErrMalformed, "resolver %#x is not inside an executable segment", uint64(r.Addend))
+			return e.fail(table, i, r, elfimage.ErrMalformed, "resolver %#x is not inside an executable segment", uint64(r.Addend))
 		}
 		if !late {
 			e.deferred = append(e.deferred, deferredReloc{table, i, *r, kind})
@@ -238,7 +238,7 @@ func (e *relocEnv) one(table string, i int, r *elfmap.Rela, late bool) error {
 				return err
 			}
 			if !sv.tls {
-				return e.fail(table, i, r, elfmap.ErrMalformed, "symbol is not thread-local")
+				return e.fail(table, i, r, elfimage.ErrMalformed, "symbol is not thread-local")
 			}
 		}
 		if kind == relocDTPOff {
@@ -246,7 +246,7 @@ func (e *relocEnv) one(table string, i int, r *elfmap.Rela, late bool) error {
 			break
 		}
 		if sv.mod == 0 {
-			return e.fail(table, i, r, elfmap.ErrMalformed, "module of an object without a PT_TLS segment")
+			return e.fail(table, i, r, elfimage.ErrMalformed, "module of an object without a PT_TLS segment")
 		}
 		v = sv.mod
 	case relocAbs, relocSym:
@@ -257,7 +257,7 @@ func (e *relocEnv) one(table string, i int, r *elfmap.Rela, late bool) error {
 				return err
 			}
 			if sv.tls {
-				return e.fail(table, i, r, elfmap.ErrMalformed, "thread-local symbol in a relocation that wants an address")
+				return e.fail(table, i, r, elfimage.ErrMalformed, "thread-local symbol in a relocation that wants an address")
 			}
 			if sv.ifunc {
 				if !late {
@@ -324,7 +324,7 @@ func (e *relocEnv) callIFunc(sym uint32, resolver uint64) (uint64, error) {
 // of the generic ABI: an even entry is the address of a place (and the
 // next place is 8 bytes on), an odd entry is a bitmap of the 63 places
 // that follow the last address, bit 1 meaning the next place.
-func (e *relocEnv) relr(entries elfmap.RelrView) error {
+func (e *relocEnv) relr(entries elfimage.RelrView) error {
 	var where uint64
 	have := false
 	for i, n := 0, entries.Len(); i < n; i++ {
@@ -338,7 +338,7 @@ func (e *relocEnv) relr(entries elfmap.RelrView) error {
 		}
 		if !have {
 			return &RelocError{Object: e.name, Table: "DT_RELR", Index: i, Off: ent,
-				Msg: "bitmap entry without a preceding address entry", Err: elfmap.ErrMalformed}
+				Msg: "bitmap entry without a preceding address entry", Err: elfimage.ErrMalformed}
 		}
 		for bits, j := ent>>1, uint64(0); bits != 0; bits, j = bits>>1, j+1 {
 			if bits&1 != 0 {
@@ -357,7 +357,7 @@ func (e *relocEnv) relrOne(i int, off uint64) error {
 	at, ok := e.place(off)
 	if !ok {
 		return &RelocError{Object: e.name, Table: "DT_RELR", Index: i, Off: off,
-			Msg: fmt.Sprintf("place [%#x,%#x) is not inside a writable segment", off, off+8), Err: elfmap.ErrMalformed}
+			Msg: fmt.Sprintf("place [%#x,%#x) is not inside a writable segment", off, off+8), Err: elfimage.ErrMalformed}
 	}
 	v := binary.LittleEndian.Uint64(e.mem[at:])
 	binary.LittleEndian.PutUint64(e.mem[at:], v+e.base)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 )
 
 // fakeImage is a relocation environment over a plain byte slice: image
@@ -58,7 +58,7 @@ func (fi *fakeImage) setWord(vaddr, v uint64) {
 // testTables are relocation tables written out as the file has them, for
 // relocEnv.relocate, which reads them in place.
 type testTables struct {
-	Rela, JmpRel []elfmap.Rela
+	Rela, JmpRel []elfimage.Rela
 }
 
 func (tt testTables) views() relocTables {
@@ -66,7 +66,7 @@ func (tt testTables) views() relocTables {
 }
 
 // relaView encodes rs as an array of Elf64_Rela.
-func relaView(rs []elfmap.Rela) elfmap.RelaView {
+func relaView(rs []elfimage.Rela) elfimage.RelaView {
 	var b []byte
 	for _, r := range rs {
 		b = binary.LittleEndian.AppendUint64(b, r.Off)
@@ -77,7 +77,7 @@ func relaView(rs []elfmap.Rela) elfmap.RelaView {
 }
 
 // relrView encodes DT_RELR entries.
-func relrView(es []uint64) elfmap.RelrView {
+func relrView(es []uint64) elfimage.RelrView {
 	var b []byte
 	for _, e := range es {
 		b = binary.LittleEndian.AppendUint64(b, e)
@@ -85,8 +85,8 @@ func relrView(es []uint64) elfmap.RelrView {
 	return b
 }
 
-func rela(off uint64, typ elf.R_X86_64, sym uint32, addend int64) elfmap.Rela {
-	return elfmap.Rela{Off: off, Type: uint32(typ), Sym: sym, Addend: addend}
+func rela(off uint64, typ elf.R_X86_64, sym uint32, addend int64) elfimage.Rela {
+	return elfimage.Rela{Off: off, Type: uint32(typ), Sym: sym, Addend: addend}
 }
 
 func TestRelocArithmetic(t *testing.T) {
@@ -98,7 +98,7 @@ func TestRelocArithmetic(t *testing.T) {
 	fi := newFake(syms, 4)
 	fi.setWord(0x2048, 0xdead) // NONE must leave it alone
 	d := testTables{
-		Rela: []elfmap.Rela{
+		Rela: []elfimage.Rela{
 			rela(0x2000, elf.R_X86_64_RELATIVE, 0, 0x1234),
 			rela(0x2008, elf.R_X86_64_64, 1, 0x20),
 			rela(0x2010, elf.R_X86_64_64, 1, -8),
@@ -109,7 +109,7 @@ func TestRelocArithmetic(t *testing.T) {
 			rela(0x2048, elf.R_X86_64_NONE, 0, 0),
 			rela(0x2050, elf.R_X86_64_64, 0, 0x77), // symbol 0: S = 0
 		},
-		JmpRel: []elfmap.Rela{
+		JmpRel: []elfimage.Rela{
 			rela(0x2030, elf.R_X86_64_JMP_SLOT, 1, 0),
 			rela(0x2038, elf.R_X86_64_JMP_SLOT, 2, 0),
 		},
@@ -151,35 +151,35 @@ func TestRelocArithmetic(t *testing.T) {
 func TestRelocRefusals(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		r    elfmap.Rela
+		r    elfimage.Rela
 		err  error
 		msg  string
 	}{
-		{"place in text", rela(0x1800, elf.R_X86_64_RELATIVE, 0, 0), elfmap.ErrMalformed, "not inside a writable segment"},
-		{"place straddles the end", rela(0x20fc, elf.R_X86_64_RELATIVE, 0, 0), elfmap.ErrMalformed, "not inside a writable segment"},
-		{"place past the end of memory", rela(0x2ff8+0x10000, elf.R_X86_64_RELATIVE, 0, 0), elfmap.ErrMalformed, "not inside a writable segment"},
-		{"place wraps", rela(^uint64(3), elf.R_X86_64_RELATIVE, 0, 0), elfmap.ErrMalformed, "not inside a writable segment"},
-		{"symbol past the table", rela(0x2000, elf.R_X86_64_GLOB_DAT, 9, 0), elfmap.ErrMalformed, "past the symbol table"},
-		{"PC32", rela(0x2000, elf.R_X86_64_PC32, 1, 0), elfmap.ErrUnsupported, "R_X86_64_PC32"},
-		{"COPY", rela(0x2000, elf.R_X86_64_COPY, 1, 0), elfmap.ErrUnsupported, "R_X86_64_COPY"},
-		{"DTPMOD64 of a symbol that is not thread-local", rela(0x2000, elf.R_X86_64_DTPMOD64, 1, 0), elfmap.ErrMalformed, "not thread-local"},
-		{"DTPOFF64 of a symbol that is not thread-local", rela(0x2000, elf.R_X86_64_DTPOFF64, 1, 0), elfmap.ErrMalformed, "not thread-local"},
-		{"DTPMOD64 of an object without PT_TLS", rela(0x2000, elf.R_X86_64_DTPMOD64, 0, 0), elfmap.ErrMalformed, "without a PT_TLS"},
-		{"64 of a thread-local symbol", rela(0x2000, elf.R_X86_64_64, 5, 0), elfmap.ErrMalformed, "thread-local symbol"},
-		{"GLOB_DAT of a thread-local symbol", rela(0x2000, elf.R_X86_64_GLOB_DAT, 5, 0), elfmap.ErrMalformed, "thread-local symbol"},
-		{"TPOFF64 of a symbol that is not thread-local", rela(0x2000, elf.R_X86_64_TPOFF64, 1, 0), elfmap.ErrMalformed, "not thread-local"},
-		{"TPOFF32 of an object without PT_TLS", rela(0x2000, elf.R_X86_64_TPOFF32, 0, 0), elfmap.ErrMalformed, "without a PT_TLS"},
-		{"TLSDESC past the writable end", rela(0x20f8, elf.R_X86_64_TLSDESC, 5, 0), elfmap.ErrMalformed, "not inside a writable segment"},
-		{"TLSDESC symbol past the table", rela(0x2000, elf.R_X86_64_TLSDESC, 9, 0), elfmap.ErrMalformed, "past the symbol table"},
+		{"place in text", rela(0x1800, elf.R_X86_64_RELATIVE, 0, 0), elfimage.ErrMalformed, "not inside a writable segment"},
+		{"place straddles the end", rela(0x20fc, elf.R_X86_64_RELATIVE, 0, 0), elfimage.ErrMalformed, "not inside a writable segment"},
+		{"place past the end of memory", rela(0x2ff8+0x10000, elf.R_X86_64_RELATIVE, 0, 0), elfimage.ErrMalformed, "not inside a writable segment"},
+		{"place wraps", rela(^uint64(3), elf.R_X86_64_RELATIVE, 0, 0), elfimage.ErrMalformed, "not inside a writable segment"},
+		{"symbol past the table", rela(0x2000, elf.R_X86_64_GLOB_DAT, 9, 0), elfimage.ErrMalformed, "past the symbol table"},
+		{"PC32", rela(0x2000, elf.R_X86_64_PC32, 1, 0), elfimage.ErrUnsupported, "R_X86_64_PC32"},
+		{"COPY", rela(0x2000, elf.R_X86_64_COPY, 1, 0), elfimage.ErrUnsupported, "R_X86_64_COPY"},
+		{"DTPMOD64 of a symbol that is not thread-local", rela(0x2000, elf.R_X86_64_DTPMOD64, 1, 0), elfimage.ErrMalformed, "not thread-local"},
+		{"DTPOFF64 of a symbol that is not thread-local", rela(0x2000, elf.R_X86_64_DTPOFF64, 1, 0), elfimage.ErrMalformed, "not thread-local"},
+		{"DTPMOD64 of an object without PT_TLS", rela(0x2000, elf.R_X86_64_DTPMOD64, 0, 0), elfimage.ErrMalformed, "without a PT_TLS"},
+		{"64 of a thread-local symbol", rela(0x2000, elf.R_X86_64_64, 5, 0), elfimage.ErrMalformed, "thread-local symbol"},
+		{"GLOB_DAT of a thread-local symbol", rela(0x2000, elf.R_X86_64_GLOB_DAT, 5, 0), elfimage.ErrMalformed, "thread-local symbol"},
+		{"TPOFF64 of a symbol that is not thread-local", rela(0x2000, elf.R_X86_64_TPOFF64, 1, 0), elfimage.ErrMalformed, "not thread-local"},
+		{"TPOFF32 of an object without PT_TLS", rela(0x2000, elf.R_X86_64_TPOFF32, 0, 0), elfimage.ErrMalformed, "without a PT_TLS"},
+		{"TLSDESC past the writable end", rela(0x20f8, elf.R_X86_64_TLSDESC, 5, 0), elfimage.ErrMalformed, "not inside a writable segment"},
+		{"TLSDESC symbol past the table", rela(0x2000, elf.R_X86_64_TLSDESC, 9, 0), elfimage.ErrMalformed, "past the symbol table"},
 		{"DTPOFF32", rela(0x2000, elf.R_X86_64_DTPOFF32, 5, 0), ErrTLS, "thread-local relocation"},
 		{"GOTTPOFF", rela(0x2000, elf.R_X86_64_GOTTPOFF, 5, 0), ErrTLS, "link-time"},
-		{"IRELATIVE resolver in data", rela(0x2000, elf.R_X86_64_IRELATIVE, 0, 0x2000), elfmap.ErrMalformed, "executable"},
+		{"IRELATIVE resolver in data", rela(0x2000, elf.R_X86_64_IRELATIVE, 0, 0x2000), elfimage.ErrMalformed, "executable"},
 		{"undefined symbol", rela(0x2000, elf.R_X86_64_GLOB_DAT, 2, 0), ErrSymbolNotFound, "undefined symbol"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fi := newFake(map[uint32]symValue{1: {addr: 1}, 5: {addr: 8, tls: true, mod: 3}}, 6)
 			before := append([]byte(nil), fi.env.mem...)
-			err := fi.env.relocate(testTables{Rela: []elfmap.Rela{tc.r}}.views())
+			err := fi.env.relocate(testTables{Rela: []elfimage.Rela{tc.r}}.views())
 			if !errors.Is(err, tc.err) || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("relocate: %v; want %v mentioning %q", err, tc.err, tc.msg)
 			}
@@ -198,7 +198,7 @@ func TestRelocTLS(t *testing.T) {
 	fi := newFake(syms, 3)
 	fi.env.tlsMod = 4
 	d := testTables{
-		Rela: []elfmap.Rela{
+		Rela: []elfimage.Rela{
 			rela(0x2000, elf.R_X86_64_DTPMOD64, 1, 0),
 			rela(0x2008, elf.R_X86_64_DTPOFF64, 1, 0),
 			rela(0x2010, elf.R_X86_64_DTPOFF64, 1, 8),
@@ -267,7 +267,7 @@ func TestRelr(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			err := newFake(nil, 1).env.relr(relrView(tc.entries))
 			var re *RelocError
-			if !errors.As(err, &re) || !errors.Is(err, elfmap.ErrMalformed) || !strings.Contains(err.Error(), tc.msg) {
+			if !errors.As(err, &re) || !errors.Is(err, elfimage.ErrMalformed) || !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("relr: %v, want a malformed *RelocError mentioning %q", err, tc.msg)
 			}
 		})

@@ -105,10 +105,17 @@ func (p *Plugin) Isolated() bool { return p.be.isolated() }
 // one, the plugin is loaded again and the quarantine is lifted. Funcs and
 // bindings obtained before keep working. It waits for the calls in
 // flight. For a plugin in the host's address space it returns an error
-// wrapping errors.ErrUnsupported; from a host function or callback that a call into this
-// plugin is running (on this goroutine), whose call it would wait for
-// forever, an error wrapping sandbox.ErrCloseInCall.
-func (p *Plugin) Restart(ctx context.Context) error { return p.be.restart(ctx) }
+// wrapping errors.ErrUnsupported; from a host function or callback that a
+// call into this plugin is running (on this goroutine), whose call it would wait for
+// forever, an error wrapping sandbox.ErrCloseInCall. A ctx already done
+// stops it before it starts; a nil ctx panics.
+func (p *Plugin) Restart(ctx context.Context) error {
+	mustContext(ctx)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("loader: restart %s: %w", p.obj.name, err)
+	}
+	return p.be.restart(ctx)
+}
 
 func (b *remote) isolated() bool { return true }
 

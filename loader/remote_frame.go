@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -97,7 +98,7 @@ func frameForm(hf hostFn, fn any) remoteFrame {
 // form (frameHostFunc's, made the same way), or nil when it has a string
 // argument or a *VarArgs (pointers into the other process, which the Go
 // function would read in the host) or cannot be planned.
-func remotePlan(fn any) *abi.Plan {
+func remotePlan(fn any) *callconv.Plan {
 	ft := reflect.TypeOf(fn)
 	if ft == nil || ft.Kind() != reflect.Func || ft.NumOut() > 1 {
 		return nil
@@ -107,7 +108,7 @@ func remotePlan(fn any) *abi.Plan {
 		if ft.In(i).Kind() == reflect.String {
 			return nil
 		}
-		t, err := abi.TypeOf(ft.In(i))
+		t, err := callconv.TypeOf(ft.In(i))
 		if err != nil {
 			return nil
 		}
@@ -115,13 +116,13 @@ func remotePlan(fn any) *abi.Plan {
 	}
 	cres := abi.Void
 	if ft.NumOut() == 1 {
-		t, err := abi.TypeOf(ft.Out(0))
+		t, err := callconv.TypeOf(ft.Out(0))
 		if err != nil {
 			return nil
 		}
 		cres = t
 	}
-	plan, err := abi.NewPlan(cres, cargs...)
+	plan, err := callconv.NewPlan(cres, cargs...)
 	if err != nil || plan.StackSize > sandbox.MaxFrameStack || plan.Result.Type.Size() > sandbox.MaxFrameSRet {
 		return nil
 	}

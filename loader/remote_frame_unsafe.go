@@ -18,7 +18,7 @@ import (
 	"runtime"
 	"unsafe"
 
-	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -149,7 +149,7 @@ func (f *Func) callSigRemote(ctx context.Context, ret any, args []any) error {
 	var bufs []argBuf
 	for i, v := range args {
 		t := s.args[i]
-		if t.Kind() == abi.KindPointer {
+		if callconv.KindOf(t) == callconv.KindPointer {
 			if data, out, ok, err := goBytes(v); ok {
 				if err != nil {
 					return fmt.Errorf("loader: call %s: argument %d: %w", f.name, i, err)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -96,7 +96,7 @@ func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
 
 // scopeLookup finds the definition of import s in o's lookup scope: the
 // first object that defines its name at its version, and the index there.
-func scopeLookup(o *object, s *elfmap.Symbol) (*object, int, bool) {
+func scopeLookup(o *object, s *elfimage.Symbol) (*object, int, bool) {
 	h := newNameHash(s.Name)
 	for _, d := range o.scope {
 		if i, ok := h.lookup(d.syms, s.Version); ok {
@@ -110,7 +110,7 @@ func scopeLookup(o *object, s *elfmap.Symbol) (*object, int, bool) {
 // loaded (one with a TLS module) can define it. The host C library's
 // thread-local variables (errno is one, behind a function) live in glibc's
 // TLS, which runplug's modules are not part of.
-func (l *Loader) resolveTLS(o *object, s *elfmap.Symbol) (symValue, error) {
+func (l *Loader) resolveTLS(o *object, s *elfimage.Symbol) (symValue, error) {
 	if d, i, ok := scopeLookup(o, s); ok {
 		def, err := d.def(i)
 		if err != nil {
@@ -118,7 +118,7 @@ func (l *Loader) resolveTLS(o *object, s *elfmap.Symbol) (symValue, error) {
 		}
 		def.Name = s.Name
 		if def.Type != elf.STT_TLS {
-			return symValue{}, fmt.Errorf("%s: thread-local symbol %q: %s defines it as %v, not thread-local: %w", o.name, s.Name, d.name, def.Type, elfmap.ErrMalformed)
+			return symValue{}, fmt.Errorf("%s: thread-local symbol %q: %s defines it as %v, not thread-local: %w", o.name, s.Name, d.name, def.Type, elfimage.ErrMalformed)
 		}
 		return d.tlsDefinition(&def)
 	}
@@ -130,19 +130,19 @@ func (l *Loader) resolveTLS(o *object, s *elfmap.Symbol) (symValue, error) {
 
 // tlsDefinition returns the value of an STT_TLS symbol o defines: its
 // offset in o's TLS block, and o's module.
-func (o *object) tlsDefinition(s *elfmap.Symbol) (symValue, error) {
+func (o *object) tlsDefinition(s *elfimage.Symbol) (symValue, error) {
 	if o.tls == nil {
-		return symValue{}, fmt.Errorf("%s: thread-local symbol %q in an object without a PT_TLS segment: %w", o.name, s.Name, elfmap.ErrMalformed)
+		return symValue{}, fmt.Errorf("%s: thread-local symbol %q in an object without a PT_TLS segment: %w", o.name, s.Name, elfimage.ErrMalformed)
 	}
 	return symValue{addr: s.Value, tls: true, mod: o.tls.ID()}, nil
 }
 
 // definition returns the value of a symbol o defines (an IFUNC's resolver,
 // flagged, to be called once o is otherwise relocated).
-func (o *object) definition(s *elfmap.Symbol) (symValue, error) {
+func (o *object) definition(s *elfimage.Symbol) (symValue, error) {
 	if s.Type == elf.STT_GNU_IFUNC {
 		if !inSpans(o.p.exec, s.Value, 1) {
-			return symValue{}, fmt.Errorf("%s: ifunc %q: resolver %#x is not inside an executable segment: %w", o.name, s.Name, s.Value, elfmap.ErrMalformed)
+			return symValue{}, fmt.Errorf("%s: ifunc %q: resolver %#x is not inside an executable segment: %w", o.name, s.Name, s.Value, elfimage.ErrMalformed)
 		}
 		return symValue{addr: o.base + s.Value, ifunc: true}, nil
 	}
@@ -160,18 +160,18 @@ type nameHash struct {
 
 func newNameHash(name string) nameHash { return nameHash{name: name} }
 
-// lookup finds the name in t (see elfmap.SymTab.LookupHashed).
-func (h *nameHash) lookup(t elfmap.SymTab, version string) (int, bool) {
+// lookup finds the name in t (see elfimage.SymTab.LookupHashed).
+func (h *nameHash) lookup(t elfimage.SymTab, version string) (int, bool) {
 	d := t.Dynamic()
 	if d == nil {
 		return -1, false
 	}
 	if d.GNUHash != nil {
 		if !h.haveG {
-			h.gnu, h.haveG = elfmap.GNUHashOf(h.name), true
+			h.gnu, h.haveG = elfimage.GNUHashOf(h.name), true
 		}
 	} else if !h.haveSV {
-		h.sysv, h.haveSV = elfmap.SysVHashOf(h.name), true
+		h.sysv, h.haveSV = elfimage.SysVHashOf(h.name), true
 	}
 	return t.LookupHashed(h.name, h.gnu, h.sysv, version)
 }

@@ -1,6 +1,7 @@
 package loader_test
 
 import (
+	"context"
 	"fmt"
 	"log"
 
@@ -11,8 +12,8 @@ import (
 // glibc's own, like libm, is the host's copy, called through the sandbox.
 func ExampleLoader_Load_byName() {
 	l := loader.New(loader.Options{})
-	defer l.Close()
-	libm, err := l.Load("libm.so.6")
+	defer l.Close(context.Background())
+	libm, err := l.Load(context.Background(), "libm.so.6")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func ExampleLoader_Load_byName() {
 // found, without loading anything (what `runplug ldd` prints).
 func ExampleLoader_Dependencies() {
 	l := loader.New(loader.Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	root, err := l.Dependencies("libm.so.6")
 	if err != nil {
 		log.Fatal(err)

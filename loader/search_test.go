@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"debug/elf"
 	"errors"
 	"os"
@@ -10,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/ldso"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/testenv"
@@ -23,12 +24,12 @@ var systemDirs = ldso.DefaultDirs
 // TestNeederChain: the search sees the needer, then its needers up the
 // chain (for DT_RPATH), each with its own $ORIGIN and DF_1_NODEFLIB.
 func TestNeederChain(t *testing.T) {
-	mk := func(path string, d elfmap.Dynamic) *object {
-		return &object{path: path, p: &parsed{file: &elfmap.File{Dynamic: &d}}}
+	mk := func(path string, d elfimage.Dynamic) *object {
+		return &object{path: path, p: &parsed{file: &elfimage.File{Dynamic: &d}}}
 	}
-	root := mk("/a/root.so", elfmap.Dynamic{Rpath: []string{"$ORIGIN/r"}})
-	mid := mk("/b/mid.so", elfmap.Dynamic{Runpath: []string{"/run"}, Flags1: elf1NoDefLib()})
-	leaf := mk("", elfmap.Dynamic{Rpath: []string{"/x"}})
+	root := mk("/a/root.so", elfimage.Dynamic{Rpath: []string{"$ORIGIN/r"}})
+	mid := mk("/b/mid.so", elfimage.Dynamic{Runpath: []string{"/run"}, Flags1: elf1NoDefLib()})
+	leaf := mk("", elfimage.Dynamic{Rpath: []string{"/x"}})
 	parents := map[*object]*object{leaf: mid, mid: root}
 	n := needer(leaf, parents)
 	var got []ldso.Needer
@@ -66,7 +67,7 @@ func TestIsHostLibrary(t *testing.T) {
 func TestLoadByName(t *testing.T) {
 	systemLib(t, "libz.so.1")
 	l := newLoader(t, Options{})
-	p, err := l.Load("libz.so.1")
+	p, err := l.Load(context.Background(), "libz.so.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestLoadByName(t *testing.T) {
 // one package prefix.
 func TestLoadByNameNotFound(t *testing.T) {
 	l := newLoader(t, Options{})
-	_, err := l.Load("libno-such-library.so.9")
+	_, err := l.Load(context.Background(), "libno-such-library.so.9")
 	var nf *NotFoundError
 	if !errors.As(err, &nf) || !errors.Is(err, ErrNotFound) {
 		t.Fatalf("err = %v, want a *NotFoundError", err)
@@ -108,7 +109,7 @@ func onePrefix(t *testing.T, err error) {
 // TestErrorsOnce: a failed load and a failed lookup say "loader:" once.
 func TestErrorsOnce(t *testing.T) {
 	l := newLoader(t, Options{})
-	_, err := l.Load(plugintest.Build(t, "weak_strong_missing"))
+	_, err := l.Load(context.Background(), plugintest.Build(t, "weak_strong_missing"))
 	if !errors.Is(err, ErrSymbolNotFound) {
 		t.Fatalf("err = %v", err)
 	}
@@ -126,9 +127,9 @@ func TestErrorsOnce(t *testing.T) {
 func TestRefusedDependency(t *testing.T) {
 	path := plugintest.Build(t, "search_refused_dep")
 	l := newLoader(t, Options{})
-	_, err := l.Load(path)
+	_, err := l.Load(context.Background(), path)
 	var re *RefusedError
-	if !errors.As(err, &re) || !errors.Is(err, elfmap.ErrUnsupported) || errors.Is(err, ErrNotFound) {
+	if !errors.As(err, &re) || !errors.Is(err, elfimage.ErrUnsupported) || errors.Is(err, ErrNotFound) {
 		t.Fatalf("err = %v, want a *RefusedError wrapping ErrUnsupported", err)
 	}
 	if want := filepath.Join(filepath.Dir(path), "reloc_textrel.so"); re.Path != want {
@@ -147,7 +148,7 @@ func TestExecutableRefusedByLoader(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := newLoader(t, Options{})
-	if _, err := l.Load(exe); !errors.Is(err, elfmap.ErrExecutable) {
+	if _, err := l.Load(context.Background(), exe); !errors.Is(err, elfimage.ErrExecutable) {
 		t.Fatalf("Load(test binary) = %v, want ErrExecutable", err)
 	}
 }
@@ -165,7 +166,7 @@ func TestHostLibraryPlugin(t *testing.T) {
 		}
 	}
 	for _, name := range names {
-		p, err := l.Load(name)
+		p, err := l.Load(context.Background(), name)
 		if err != nil {
 			t.Fatalf("Load(%s): %v", name, err)
 		}
@@ -192,7 +193,7 @@ func TestHostLibraryPlugin(t *testing.T) {
 		if _, err := p.Func("signgam"); err == nil {
 			t.Error("Func(signgam) accepted a data symbol")
 		}
-		if err := p.Close(); err != nil {
+		if err := p.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := cos.CallFloat(nil, []float64{0}); !errors.Is(err, ErrClosed) {
@@ -232,7 +233,7 @@ func TestGlibcDependencyFromHost(t *testing.T) {
 // back through the host's getenv).
 func TestCtorOnly(t *testing.T) {
 	l := newLoader(t, Options{})
-	libc, err := l.Load("libc.so.6")
+	libc, err := l.Load(context.Background(), "libc.so.6")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +254,7 @@ func TestCtorOnly(t *testing.T) {
 	if !set() {
 		t.Error("the constructor did not run")
 	}
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if set() {
@@ -292,7 +293,7 @@ func TestDependenciesHwcaps(t *testing.T) {
 	if len(root.Needs) == 0 || root.Needs[0].Path != want || root.Needs[0].From != ldso.FromRunpath {
 		t.Fatalf("dep_b: %+v, want %s", root.Needs, want)
 	}
-	p, err := l.Load(filepath.Join(dir, "dep_a.so"))
+	p, err := l.Load(context.Background(), filepath.Join(dir, "dep_a.so"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +336,7 @@ func TestLoadThroughCache(t *testing.T) {
 	l.search.CachePath = cache // as /etc/ld.so.cache
 	for name, want := range map[string]uint64{"libsearchcache.so.1": 42, userSO: 43} {
 		sym := map[string]string{"libsearchcache.so.1": "sc", userSO: "user"}[name]
-		p, err := l.Load(name)
+		p, err := l.Load(context.Background(), name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -361,7 +362,7 @@ func TestDependenciesUndefined(t *testing.T) {
 	if len(root.Undefined) != 1 || root.Undefined[0] != "runplug_nowhere_defined" || !errors.Is(root.Err, ErrSymbolNotFound) {
 		t.Fatalf("Undefined %q, Err %v", root.Undefined, root.Err)
 	}
-	_, lerr := l.Load(path)
+	_, lerr := l.Load(context.Background(), path)
 	var ue *UndefinedSymbolError
 	if !errors.As(lerr, &ue) || ue.Symbol != "runplug_nowhere_defined" {
 		t.Errorf("Load: %v", lerr)

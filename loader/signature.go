@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -57,19 +58,19 @@ func newSignature(ret *abi.Type, nfixed int, args []*abi.Type) (*Signature, erro
 		ret = abi.Void
 	}
 	for i, t := range args {
-		if t != nil && t.Kind() == abi.KindArray {
+		if t != nil && callconv.KindOf(t) == callconv.KindArray {
 			return nil, &SignatureError{Symbol: "signature", Index: i, Reason: "C passes an array as a pointer: use abi.Pointer, or wrap the array in a struct to pass it by value"}
 		}
 	}
-	if ret.Kind() == abi.KindArray {
+	if callconv.KindOf(ret) == callconv.KindArray {
 		return nil, &SignatureError{Symbol: "signature", Index: -1, Reason: "a C function cannot return an array: wrap it in a struct"}
 	}
-	var plan *abi.Plan
+	var plan *callconv.Plan
 	var err error
 	if nfixed >= 0 {
-		plan, err = abi.NewVariadicPlan(ret, nfixed, args...)
+		plan, err = callconv.NewVariadicPlan(ret, nfixed, args...)
 	} else {
-		plan, err = abi.NewPlan(ret, args...)
+		plan, err = callconv.NewPlan(ret, args...)
 	}
 	if err != nil {
 		return nil, planError("signature", nil, err)
@@ -94,7 +95,7 @@ func (s *Signature) Variadic() (nfixed int, ok bool) {
 }
 
 // Plan returns the calling sequence: where each argument and the result go.
-func (s *Signature) Plan() *abi.Plan { return s.prog.plan }
+func (s *Signature) Plan() *callconv.Plan { return s.prog.plan }
 
 // String returns a C declarator, e.g. "double (int32_t, struct { float; float })".
 func (s *Signature) String() string {
@@ -123,7 +124,7 @@ func (s *Signature) String() string {
 // planError turns an abi error into a *SignatureError for symbol.
 func planError(symbol string, ft reflect.Type, err error) error {
 	se := &SignatureError{Symbol: symbol, Type: ft, Index: -2, Reason: strings.TrimPrefix(err.Error(), "abi: "), Err: err}
-	if pe, ok := err.(*abi.PlanError); ok {
+	if pe, ok := err.(*callconv.PlanError); ok {
 		se.Index, se.Reason = pe.Index, pe.Reason
 		if pe.Type != nil {
 			se.Reason = fmt.Sprintf("%v: %s", pe.Type, pe.Reason)
@@ -171,7 +172,7 @@ type retMov struct {
 // from the argument values (in C layout) to the registers and stack words
 // (sandbox.GatherProgram), and the moves that read the result registers.
 type frameProg struct {
-	plan     *abi.Plan
+	plan     *callconv.Plan
 	gather   *sandbox.GatherProgram
 	rets     []retMov
 	nstack   int    // stack words
@@ -184,7 +185,7 @@ type frameProg struct {
 	ptrArgs []int32 // the arguments of C pointer type
 }
 
-func compileFrame(plan *abi.Plan) (*frameProg, error) {
+func compileFrame(plan *callconv.Plan) (*frameProg, error) {
 	fp := &frameProg{plan: plan, nvec: uint8(plan.SSERegs)}
 	retSize := plan.Result.Type.Size()
 	if plan.StackSize > sandbox.MaxFrameStack {
@@ -202,19 +203,19 @@ func compileFrame(plan *abi.Plan) (*frameProg, error) {
 	}
 	for _, p := range plan.Result.Parts {
 		reg := uint8(p.Reg)
-		if p.Class == abi.SSE {
+		if p.Class == callconv.SSE {
 			reg += 2
 		}
 		fp.rets = append(fp.rets, retMov{reg: reg, dst: uint32(p.Offset), size: uint8(p.Size)})
 	}
 	var moves []sandbox.GatherMove
 	for i, a := range plan.Args {
-		scalar := !a.Type.IsAggregate()
+		scalar := !callconv.IsAggregate(a.Type)
 		var conv uint8
 		switch {
-		case a.Declared.Kind() == abi.KindFloat32 && a.Type.Kind() == abi.KindFloat64:
+		case callconv.KindOf(a.Declared) == callconv.KindFloat32 && callconv.KindOf(a.Type) == callconv.KindFloat64:
 			conv = sandbox.GatherF32F64
-		case scalar && a.Declared.Kind().IsSigned() && a.Declared.Size() < 8:
+		case scalar && callconv.KindOf(a.Declared).IsSigned() && a.Declared.Size() < 8:
 			conv = sandbox.GatherSext
 		}
 		size := a.Declared.Size()
@@ -227,7 +228,7 @@ func compileFrame(plan *abi.Plan) (*frameProg, error) {
 		}
 		for _, p := range a.Parts {
 			m := sandbox.GatherMove{Arg: uint32(i), Src: uint32(p.Offset), Size: uint8(min(p.Size, size-p.Offset)), Conv: conv, Dst: uint32(p.Reg)}
-			if p.Class == abi.SSE {
+			if p.Class == callconv.SSE {
 				m.Dst += 6
 			}
 			moves = append(moves, m)
@@ -239,12 +240,12 @@ func compileFrame(plan *abi.Plan) (*frameProg, error) {
 		fp.argWord[i] = -1
 	}
 	for _, m := range moves {
-		if m.Size == 8 && plan.Args[m.Arg].Declared.Size() == 8 && !plan.Args[m.Arg].Type.IsAggregate() {
+		if m.Size == 8 && plan.Args[m.Arg].Declared.Size() == 8 && !callconv.IsAggregate(plan.Args[m.Arg].Type) {
 			fp.argWord[m.Arg] = int32(m.Dst)
 		}
 	}
 	for i, a := range plan.Args {
-		if a.Declared.Kind() == abi.KindPointer {
+		if callconv.KindOf(a.Declared) == callconv.KindPointer {
 			fp.ptrArgs = append(fp.ptrArgs, int32(i))
 		}
 	}

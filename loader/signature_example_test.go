@@ -2,6 +2,7 @@ package loader_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 
 	"github.com/runplug/runplug/abi"
@@ -16,9 +17,9 @@ func loadFFI() (*loader.Loader, *loader.Plugin, error) {
 		return nil, nil, err
 	}
 	l := loader.New(loader.Options{})
-	p, err := l.Load(path)
+	p, err := l.Load(context.Background(), path)
 	if err != nil {
-		l.Close()
+		l.Close(context.Background())
 		return nil, nil, err
 	}
 	return l, p, nil
@@ -37,7 +38,7 @@ func ExampleNewSignature() {
 		fmt.Println(err)
 		return
 	}
-	defer l.Close()
+	defer l.Close(context.Background())
 	s3f, err := abi.StructOf(abi.Float32, abi.Float32, abi.Float32)
 	if err != nil {
 		fmt.Println(err)
@@ -70,7 +71,7 @@ func ExampleNewVariadicSignature() {
 		fmt.Println(err)
 		return
 	}
-	defer l.Close()
+	defer l.Close(context.Background())
 	sig, err := loader.NewVariadicSignature(abi.Int32, 3,
 		abi.Pointer, abi.Uint64, abi.Pointer, // fixed: buf, n, format
 		abi.Int32, abi.Pointer, abi.Float32) // variable: %d %s %.2f
@@ -101,7 +102,7 @@ func ExampleBind7() {
 		fmt.Println(err)
 		return
 	}
-	defer l.Close()
+	defer l.Close(context.Background())
 	type Pair struct{ X, Y int64 }
 	noRoom, err := loader.Bind7[int64, int64, int64, int64, int64, Pair, int64, int64](p, "no_room")
 	if err != nil {

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/internal/testenv"
 )
 
@@ -63,7 +65,7 @@ func againstGCC(t *testing.T, seed int64, nfuncs int) {
 		t.Fatalf("%s: %v\n%s", cc, err, out)
 	}
 	l := newLoader(t, Options{})
-	p, err := l.Load(so)
+	p, err := l.Load(context.Background(), so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +167,7 @@ func (g *cgen) typ(depth int) ctype {
 			ms = append(ms, m)
 			ts = append(ts, m.t)
 		}
-		t := abi.MustStructOf(ts...)
+		t := callconv.MustStructOf(ts...)
 		name := fmt.Sprintf("T%d", g.ntype)
 		g.ntype++
 		fmt.Fprintf(&g.decls, "typedef struct {")
@@ -199,7 +201,7 @@ func (g *cgen) typ(depth int) ctype {
 	case depth > 0 && r == 6:
 		el := scalarType(cscalars[g.rng.Intn(len(cscalars))])
 		n := 1 + g.rng.Intn(5)
-		t, err := abi.ArrayOf(el.t, uint64(n))
+		t, err := abi.ArrayOf(el.t, n)
 		if err != nil {
 			panic(err)
 		}
@@ -221,14 +223,14 @@ func declare(tn, name string) string {
 // value returns a random Go value for t: a scalar's Go type, or the C
 // bytes of an aggregate.
 func (g *cgen) value(t *abi.Type) any {
-	switch t.Kind() {
-	case abi.KindFloat32:
+	switch callconv.KindOf(t) {
+	case callconv.KindFloat32:
 		return float32(g.rng.NormFloat64() * 1000)
-	case abi.KindFloat64:
+	case callconv.KindFloat64:
 		return g.rng.NormFloat64() * 1e6
-	case abi.KindPointer:
+	case callconv.KindPointer:
 		return uintptr(g.rng.Uint64())
-	case abi.KindStruct, abi.KindUnion, abi.KindArray, abi.KindInt128:
+	case callconv.KindStruct, callconv.KindUnion, callconv.KindArray, callconv.KindInt128:
 		b := make([]byte, t.Size())
 		g.rng.Read(b)
 		return b
@@ -242,7 +244,7 @@ func (g *cgen) function(i int) gccCase {
 	var ret ctype
 	for {
 		ret = g.typ(0)
-		if ret.t.Kind() != abi.KindArray {
+		if callconv.KindOf(ret.t) != callconv.KindArray {
 			break
 		}
 	}
@@ -251,7 +253,7 @@ func (g *cgen) function(i int) gccCase {
 	var args []ctype
 	for len(args) < nargs {
 		a := g.typ(0)
-		if a.t.Kind() == abi.KindArray {
+		if callconv.KindOf(a.t) == callconv.KindArray {
 			continue
 		}
 		args = append(args, a)

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/isolate"
@@ -31,15 +32,15 @@ func both(t *testing.T, name string, lo loader.Options) (in, iso *loader.Plugin)
 	}
 	path := plugintest.Build(t, name)
 	l1 := loader.New(lo)
-	t.Cleanup(func() { l1.Close() })
+	t.Cleanup(func() { l1.Close(context.Background()) })
 	lo.Isolation = isolate.New(isolate.Options{})
 	l2 := loader.New(lo)
-	t.Cleanup(func() { l2.Close() })
-	in, err := l1.Load(path)
+	t.Cleanup(func() { l2.Close(context.Background()) })
+	in, err := l1.Load(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if iso, err = l2.Load(path); err != nil {
+	if iso, err = l2.Load(context.Background(), path); err != nil {
 		t.Fatal(err)
 	}
 	if in.Isolated() || !iso.Isolated() {
@@ -69,7 +70,7 @@ func TestGeneralCallIsolated(t *testing.T) {
 			var got [2][]byte
 			for i, p := range []*loader.Plugin{in, iso} {
 				f, err := p.FuncSig(c.Name, sig)
-				if c.Ret.Kind() == abi.KindLongDouble && p.Isolated() {
+				if callconv.KindOf(c.Ret) == callconv.KindLongDouble && p.Isolated() {
 					if !errors.Is(err, errors.ErrUnsupported) {
 						t.Fatalf("long double result isolated: %v, want ErrUnsupported", err)
 					}
@@ -217,7 +218,7 @@ func TestBindIsolated(t *testing.T) {
 			return fmt.Sprintf("%d %q", n, buf), err
 		}},
 		{"s24_fn (CallSig, *T result and []byte argument)", func(p *loader.Plugin) (any, error) {
-			t24 := abi.MustStructOf(abi.Int64, abi.Int64, abi.Int64)
+			t24 := callconv.MustStructOf(abi.Int64, abi.Int64, abi.Int64)
 			sig, err := loader.NewSignature(t24, t24)
 			if err != nil {
 				return nil, err

@@ -29,7 +29,7 @@ func TestVariadicRealLibraries(t *testing.T) {
 	const gmpPath = "/lib/x86_64-linux-gnu/libgmp.so.10"
 	t.Run("sqlite3_mprintf", func(t *testing.T) {
 		testenv.NeedFile(t, sqlitePath, "apt-get install libsqlite3-0")
-		p, err := newLoader(t, Options{}).Load(sqlitePath)
+		p, err := newLoader(t, Options{}).Load(context.Background(), sqlitePath)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +59,7 @@ func TestVariadicRealLibraries(t *testing.T) {
 	})
 	t.Run("gmp_sprintf", func(t *testing.T) {
 		testenv.NeedFile(t, gmpPath, "apt-get install libgmp10")
-		p, err := newLoader(t, Options{}).Load(gmpPath)
+		p, err := newLoader(t, Options{}).Load(context.Background(), gmpPath)
 		if err != nil {
 			t.Fatal(err)
 		}

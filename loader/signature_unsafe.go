@@ -3,7 +3,7 @@ package loader
 // This file makes general calls with argument values in memory, through
 // unsafe.Pointer: the typed bindings pass the addresses of their Go
 // arguments (whose Go layout was checked against the C layout at bind
-// time, by abi.TypeOf), and CallSig the addresses of values it first laid
+// time, by callconv.TypeOf), and CallSig the addresses of values it first laid
 // out in C layout. The trampoline reads them with the moves of the
 // signature's sandbox.GatherProgram. The invariant that keeps it right:
 // compileFrame clips every move to its argument's declared size, so each
@@ -22,6 +22,7 @@ import (
 	"unsafe"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -94,7 +95,7 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 // one is refused with sandbox.ErrCallbackFreed); for __int128 an abi.Int128Value or
 // abi.Uint128Value; for long double a []byte of its 16 bytes (x87
 // extended, then padding); for a struct or union either a Go value whose
-// type abi.TypeOf maps to the same layout, or a []byte holding exactly its
+// type callconv.TypeOf maps to the same layout, or a []byte holding exactly its
 // C bytes. ret is nil (the result is dropped), a
 // pointer to a Go variable of such a type, or a []byte of the result's
 // size; after an error its contents are unspecified. Go memory in a value
@@ -145,11 +146,11 @@ func (f *Func) CallSig(ctx context.Context, ret any, args ...any) error {
 // seen (nil: none) caches the last Go type found to have t's layout.
 func cValue(t *abi.Type, v any, pin *runtime.Pinner, seen *atomic.Value) (unsafe.Pointer, error) {
 	rv := reflect.ValueOf(v)
-	if t.IsAggregate() || t.Kind() == abi.KindInt128 || t.Kind() == abi.KindUint128 || t.Kind() == abi.KindLongDouble {
+	if callconv.IsAggregate(t) || callconv.KindOf(t) == callconv.KindInt128 || callconv.KindOf(t) == callconv.KindUint128 || callconv.KindOf(t) == callconv.KindLongDouble {
 		return aggregateValue(t, rv, seen)
 	}
 	buf := new(uint64)
-	if cb, ok := v.(*Callback); ok && t.Kind() == abi.KindPointer {
+	if cb, ok := v.(*Callback); ok && callconv.KindOf(t) == callconv.KindPointer {
 		if cb != nil {
 			if cb.remote.Released() {
 				return nil, fmt.Errorf("callback %s: %w", cb.Name(), sandbox.ErrCallbackFreed)
@@ -158,7 +159,7 @@ func cValue(t *abi.Type, v any, pin *runtime.Pinner, seen *atomic.Value) (unsafe
 		}
 		return unsafe.Pointer(buf), nil
 	}
-	switch k := t.Kind(); {
+	switch k := callconv.KindOf(t); {
 	case k.IsFloat():
 		var x float64
 		switch rv.Kind() {
@@ -167,12 +168,12 @@ func cValue(t *abi.Type, v any, pin *runtime.Pinner, seen *atomic.Value) (unsafe
 		default:
 			return nil, fmt.Errorf("%T for %v: want float32 or float64", v, t)
 		}
-		if k == abi.KindFloat32 {
+		if k == callconv.KindFloat32 {
 			*buf = uint64(math.Float32bits(float32(x)))
 		} else {
 			*buf = math.Float64bits(x)
 		}
-	case k == abi.KindPointer && (v == nil || rv.Kind() == reflect.String || rv.Kind() == reflect.UnsafePointer || rv.Kind() == reflect.Slice || rv.Kind() == reflect.Pointer):
+	case k == callconv.KindPointer && (v == nil || rv.Kind() == reflect.String || rv.Kind() == reflect.UnsafePointer || rv.Kind() == reflect.Slice || rv.Kind() == reflect.Pointer):
 		switch {
 		case v == nil:
 		case rv.Kind() == reflect.Slice || rv.Kind() == reflect.Pointer:
@@ -252,7 +253,7 @@ func checkLayout(gt reflect.Type, t *abi.Type, seen *atomic.Value) error {
 	if err != nil {
 		return err
 	}
-	if !abi.SameLayout(ct, t) {
+	if !callconv.SameLayout(ct, t) {
 		return fmt.Errorf("Go type %v (%v) does not have the layout of %v", gt, ct, t)
 	}
 	if seen != nil {
@@ -261,7 +262,7 @@ func checkLayout(gt reflect.Type, t *abi.Type, seen *atomic.Value) error {
 	return nil
 }
 
-// goCTypes caches abi.TypeOf for CallSig, which maps the Go types of its
+// goCTypes caches callconv.TypeOf for CallSig, which maps the Go types of its
 // values on every call: reflect.Type -> goCTypeResult.
 var goCTypes sync.Map
 
@@ -270,13 +271,13 @@ type goCTypeResult struct {
 	err error
 }
 
-// goCType is abi.TypeOf, cached.
+// goCType is callconv.TypeOf, cached.
 func goCType(t reflect.Type) (*abi.Type, error) {
 	if r, ok := goCTypes.Load(t); ok {
 		r := r.(goCTypeResult)
 		return r.t, r.err
 	}
-	ct, err := abi.TypeOf(t)
+	ct, err := callconv.TypeOf(t)
 	goCTypes.Store(t, goCTypeResult{ct, err})
 	return ct, err
 }
@@ -285,7 +286,7 @@ func goCType(t reflect.Type) (*abi.Type, error) {
 // and, for a scalar result converted to ret's Go type, what to run after
 // the call.
 func cResult(t *abi.Type, ret any, seen *atomic.Value) (unsafe.Pointer, func(), error) {
-	if ret == nil || t.Kind() == abi.KindVoid {
+	if ret == nil || callconv.KindOf(t) == callconv.KindVoid {
 		return nil, nil, nil
 	}
 	rv := reflect.ValueOf(ret)
@@ -301,24 +302,24 @@ func cResult(t *abi.Type, ret any, seen *atomic.Value) (unsafe.Pointer, func(), 
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return nil, nil, fmt.Errorf("%T: want a non-nil pointer or a []byte", ret)
 	}
-	if t.Kind() == abi.KindLongDouble {
+	if callconv.KindOf(t) == callconv.KindLongDouble {
 		return nil, nil, fmt.Errorf("%T for long double: want a []byte of 16 (Go has no 80-bit float)", ret)
 	}
 	e := rv.Elem()
-	if t.IsAggregate() || t.Kind() == abi.KindInt128 || t.Kind() == abi.KindUint128 {
+	if callconv.IsAggregate(t) || callconv.KindOf(t) == callconv.KindInt128 || callconv.KindOf(t) == callconv.KindUint128 {
 		if err := checkLayout(e.Type(), t, seen); err != nil {
 			return nil, nil, err
 		}
 		return rv.UnsafePointer(), nil, nil
 	}
 	buf := new(uint64)
-	k := t.Kind()
+	k := callconv.KindOf(t)
 	finish := func() {
 		v := *buf
 		switch {
-		case k == abi.KindFloat32:
+		case k == callconv.KindFloat32:
 			e.SetFloat(float64(math.Float32frombits(uint32(v))))
-		case k == abi.KindFloat64:
+		case k == callconv.KindFloat64:
 			e.SetFloat(math.Float64frombits(v))
 		case e.Kind() == reflect.Bool:
 			e.SetBool(uint8(v) != 0)

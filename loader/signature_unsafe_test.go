@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -28,10 +29,10 @@ type ffiCase struct {
 	vals   []any
 }
 
-func mustStruct(ts ...*abi.Type) *abi.Type { return abi.MustStructOf(ts...) }
+func mustStruct(ts ...*abi.Type) *abi.Type { return callconv.MustStructOf(ts...) }
 
 func mustArray(e *abi.Type, n uint64) *abi.Type {
-	a, err := abi.ArrayOf(e, n)
+	a, err := callconv.ArrayOf(e, n)
 	if err != nil {
 		panic(err)
 	}
@@ -157,14 +158,14 @@ func dataMask(t *abi.Type) []bool {
 	m := make([]bool, t.Size())
 	var mark func(t *abi.Type, off uint64)
 	mark = func(t *abi.Type, off uint64) {
-		switch t.Kind() {
-		case abi.KindStruct, abi.KindUnion:
-			for _, f := range t.Fields() {
+		switch callconv.KindOf(t) {
+		case callconv.KindStruct, callconv.KindUnion:
+			for _, f := range callconv.FieldsOf(t) {
 				mark(f.Type, off+f.Offset)
 			}
-		case abi.KindArray:
-			for i := uint64(0); i < t.Len(); i++ {
-				mark(t.Elem(), off+i*t.Elem().Size())
+		case callconv.KindArray:
+			for i := uint64(0); i < callconv.LenOf(t); i++ {
+				mark(callconv.ElemOf(t), off+i*callconv.ElemOf(t).Size())
 			}
 		default:
 			for i := uint64(0); i < t.Size(); i++ {

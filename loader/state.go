@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -43,7 +43,7 @@ type stateRegion struct {
 // An object that declares one badly is refused (ErrStateLayout); what
 // its relocation tables write is checked once they are mapped
 // (checkRelocs).
-func findStateRegion(f *elfmap.File, syms elfmap.SymTab, writable, readable []span) (*stateRegion, error) {
+func findStateRegion(f *elfimage.File, syms elfimage.SymTab, writable, readable []span) (*stateRegion, error) {
 	region, hasRegion := definedSymbol(syms, stateSymbol)
 	desc, hasDesc := definedSymbol(syms, stateDescSym)
 	if !hasRegion && !hasDesc {
@@ -81,7 +81,7 @@ func findStateRegion(f *elfmap.File, syms elfmap.SymTab, writable, readable []sp
 // checkState finds p's state region in syms, the symbols of the first
 // image of p mapped, once: an object that declares one badly is refused
 // (ErrStateLayout). l.mu is held.
-func (p *parsed) checkState(syms elfmap.SymTab) error {
+func (p *parsed) checkState(syms elfimage.SymTab) error {
 	if p.stateChecked {
 		return nil
 	}
@@ -106,7 +106,7 @@ func (r *stateRegion) checkRelocs(t relocTables) error {
 	}
 	for _, tab := range [...]struct {
 		name string
-		v    elfmap.RelaView
+		v    elfimage.RelaView
 	}{{"DT_RELA", t.rela}, {"DT_JMPREL", t.jmprel}} {
 		for i := 0; i < tab.v.Len(); i++ {
 			if err := hit(tab.name, i, tab.v.At(i).Off); err != nil {
@@ -137,7 +137,7 @@ func (r *stateRegion) checkRelocs(t relocTables) error {
 }
 
 // definedSymbol returns the default definition of name in t.
-func definedSymbol(t elfmap.SymTab, name string) (*elfmap.Symbol, bool) {
+func definedSymbol(t elfimage.SymTab, name string) (*elfimage.Symbol, bool) {
 	h := newNameHash(name)
 	i, ok := h.lookup(t, "")
 	if !ok {

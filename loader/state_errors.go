@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 )
 
 var (
@@ -12,8 +12,8 @@ var (
 	// the object's persistent state region (RUNPLUG_STATE, see
 	// docs/STATE.md) is malformed: not whole pages of a read-write
 	// segment, the target of a relocation, or a descriptor that does not
-	// describe it. It wraps elfmap.ErrUnsupported.
-	ErrStateLayout = fmt.Errorf("bad persistent state region: %w", elfmap.ErrUnsupported)
+	// describe it. It wraps elfimage.ErrUnsupported.
+	ErrStateLayout = fmt.Errorf("bad persistent state region: %w", elfimage.ErrUnsupported)
 	// ErrStateFile is wrapped by a *StateFileError: a state file that
 	// cannot be used (corrupt header, not a regular file).
 	ErrStateFile = errors.New("bad state file")

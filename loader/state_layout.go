@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 )
 
 // StateLayout describes an object's persistent state region as its file
@@ -22,7 +22,7 @@ type StateLayout struct {
 // ReadStateLayout returns the state region f (parsed from r) declares,
 // nil when it declares none. A region the loader would refuse is an error
 // wrapping ErrStateLayout.
-func ReadStateLayout(f *elfmap.File, r io.ReaderAt) (*StateLayout, error) {
+func ReadStateLayout(f *elfimage.File, r io.ReaderAt) (*StateLayout, error) {
 	if f.Dynamic == nil {
 		return nil, nil
 	}
@@ -45,12 +45,12 @@ func ReadStateLayout(f *elfmap.File, r io.ReaderAt) (*StateLayout, error) {
 		return nil, err
 	}
 	var tabs [3][]byte
-	for i, t := range [...]elfmap.Table{f.Dynamic.RelaTab, f.Dynamic.JmpRelTab, f.Dynamic.RelrTab} {
+	for i, t := range [...]elfimage.Table{f.Dynamic.RelaTab, f.Dynamic.JmpRelTab, f.Dynamic.RelrTab} {
 		if t.Size == 0 {
 			continue
 		}
 		if uint64(f.Size) < t.Size || t.Off > uint64(f.Size)-t.Size {
-			return nil, fmt.Errorf("relocation table [%#x,+%#x) beyond the file: %w", t.Off, t.Size, elfmap.ErrMalformed)
+			return nil, fmt.Errorf("relocation table [%#x,+%#x) beyond the file: %w", t.Off, t.Size, elfimage.ErrMalformed)
 		}
 		tabs[i] = make([]byte, t.Size)
 		if _, err := r.ReadAt(tabs[i], int64(t.Off)); err != nil {

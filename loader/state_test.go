@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -42,7 +42,7 @@ func stateWord(t testing.TB, p *Plugin, i int) uint64 {
 
 func TestStatePersistsAcrossInstancesAndLoads(t *testing.T) {
 	l := New(Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	file := filepath.Join(t.TempDir(), "counter.state")
 	p := loadState(t, l, "state_counter", file)
 	for i := 0; i < 3; i++ {
@@ -66,8 +66,8 @@ func TestStatePersistsAcrossInstancesAndLoads(t *testing.T) {
 	if err := p.SyncState(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	p.Close()
-	q.Close()
+	p.Close(context.Background())
+	q.Close(context.Background())
 	if _, ok := p.State(); ok {
 		t.Error("State() of a closed plugin reports a region")
 	}
@@ -75,7 +75,7 @@ func TestStatePersistsAcrossInstancesAndLoads(t *testing.T) {
 	if got, runs := call(t, r, "counter_get"), call(t, r, "counter_ctor_runs"); got != 4 || runs != 3 {
 		t.Errorf("after reopening: counter %d (want 4), constructor runs %d (want 3)", got, runs)
 	}
-	r.Close()
+	r.Close(context.Background())
 	// The bytes are the file's: read it without runplug.
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -90,14 +90,14 @@ func TestStateManyReloadsReuseImages(t *testing.T) {
 	// More loads than the Loader keeps tombstones: later loads reuse
 	// parked images, whose pristine data must never reach the file.
 	l := New(Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	file := filepath.Join(t.TempDir(), "counter.state")
 	for i := 1; i <= maxTombstones+6; i++ {
 		p := loadState(t, l, "state_counter", file)
 		if got := call(t, p, "counter_bump"); got != uint64(i) {
 			t.Fatalf("load %d: counter %d, want %d", i, got, i)
 		}
-		if err := p.Close(); err != nil {
+		if err := p.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -105,7 +105,7 @@ func TestStateManyReloadsReuseImages(t *testing.T) {
 
 func TestStateMemfdPerInstance(t *testing.T) {
 	l := New(Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	p := load(t, l, "state_counter")
 	q := load(t, l, "state_counter")
 	call(t, p, "counter_bump")
@@ -128,7 +128,7 @@ func TestStateMemfdPerInstance(t *testing.T) {
 
 func TestStateSurvivesFault(t *testing.T) {
 	l := New(Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	file := filepath.Join(t.TempDir(), "counter.state")
 	p := loadState(t, l, "state_counter", file)
 	call(t, p, "counter_bump")
@@ -143,7 +143,7 @@ func TestStateSurvivesFault(t *testing.T) {
 	if got := stateWord(t, p, 0); got != 6 {
 		t.Errorf("host reads %d after the fault, want 6", got)
 	}
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	q := loadState(t, l, "state_counter", file)
@@ -154,13 +154,13 @@ func TestStateSurvivesFault(t *testing.T) {
 
 func TestStateMigration(t *testing.T) {
 	l := New(Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	file := filepath.Join(t.TempDir(), "counter.state")
 	p := loadState(t, l, "state_counter", file)
 	for i := 0; i < 4; i++ {
 		call(t, p, "counter_bump")
 	}
-	p.Close()
+	p.Close(context.Background())
 	v2 := loadState(t, l, "state_counter_v2", file)
 	if got, from := call(t, v2, "counter_get"), call(t, v2, "counter_migrated_from"); got != 4 || from != 1 {
 		t.Errorf("after migration: counter %d (want 4), migrated from %d (want 1)", got, from)
@@ -174,7 +174,7 @@ func TestStateMigration(t *testing.T) {
 	if string(label[:7]) != "counter" {
 		t.Errorf("label %q", label)
 	}
-	v2.Close()
+	v2.Close(context.Background())
 	// Layout 1 has no migration from 2: refused, file untouched.
 	before, _ := os.ReadFile(file)
 	_, err := l.LoadWith(context.Background(), plugintest.Build(t, "state_counter"), LoadOptions{StateFile: file})
@@ -206,11 +206,11 @@ func TestStateMigrationRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.plugin, func(t *testing.T) {
 			l := New(Options{})
-			defer l.Close()
+			defer l.Close(context.Background())
 			file := filepath.Join(t.TempDir(), "counter.state")
 			p := loadState(t, l, "state_counter", file)
 			call(t, p, "counter_bump")
-			p.Close()
+			p.Close(context.Background())
 			before, _ := os.ReadFile(file)
 			_, err := l.LoadWith(context.Background(), plugintest.Build(t, tt.plugin), LoadOptions{StateFile: file})
 			var me *MigrationError
@@ -230,7 +230,7 @@ func TestStateMigrationRefused(t *testing.T) {
 
 func TestStateMigrationBusy(t *testing.T) {
 	l := New(Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	file := filepath.Join(t.TempDir(), "counter.state")
 	p := loadState(t, l, "state_counter", file)
 	call(t, p, "counter_bump")
@@ -245,11 +245,11 @@ func TestStateMigrationBusy(t *testing.T) {
 
 func TestStateLayoutRefused(t *testing.T) {
 	l := New(Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	for _, name := range []string{"state_reloc", "state_partial"} {
-		_, err := l.Load(plugintest.Build(t, name))
+		_, err := l.Load(context.Background(), plugintest.Build(t, name))
 		var re *RefusedError
-		if !errors.Is(err, ErrStateLayout) || !errors.Is(err, elfmap.ErrUnsupported) || !errors.As(err, &re) {
+		if !errors.Is(err, ErrStateLayout) || !errors.Is(err, elfimage.ErrUnsupported) || !errors.As(err, &re) {
 			t.Errorf("%s: %v, want a RefusedError wrapping ErrStateLayout", name, err)
 		}
 	}
@@ -270,7 +270,7 @@ func TestStateFileRefused(t *testing.T) {
 		{"truncated slot", append(append(valid, make([]byte, 4096-len(valid))...), make([]byte, 100)...)},
 	}
 	l := New(Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	for _, tt := range tests {
 		file := filepath.Join(dir, tt.name)
 		os.WriteFile(file, tt.data, 0o600)
@@ -291,14 +291,14 @@ func TestStateFileRefused(t *testing.T) {
 
 func TestSyncStateContext(t *testing.T) {
 	l := New(Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	p := loadState(t, l, "state_counter", filepath.Join(t.TempDir(), "s"))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := p.SyncState(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("SyncState with a cancelled context: %v", err)
 	}
-	p.Close()
+	p.Close(context.Background())
 	if err := p.SyncState(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Errorf("SyncState after Close: %v, want ErrClosed", err)
 	}
@@ -310,7 +310,7 @@ func TestSyncStateContext(t *testing.T) {
 // error, and neither kills the host; Close still succeeds or reports.
 func TestStateFileTruncatedUnderUs(t *testing.T) {
 	l := New(Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	file := filepath.Join(t.TempDir(), "counter.state")
 	p := loadState(t, l, "state_counter", file)
 	call(t, p, "counter_bump")
@@ -330,5 +330,5 @@ func TestStateFileTruncatedUnderUs(t *testing.T) {
 	if err := p.ReadMemory(info.Addr, b[:]); !errors.Is(err, ErrBadAddress) {
 		t.Errorf("host read after the truncation: %v, want ErrBadAddress", err)
 	}
-	t.Logf("Close: %v", p.Close())
+	t.Logf("Close: %v", p.Close(context.Background()))
 }

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -18,7 +18,7 @@ import (
 type tlsReloc struct {
 	table string
 	index int
-	r     elfmap.Rela
+	r     elfimage.Rela
 	kind  relocKind
 	sv    symValue // the thread-local symbol: its module and offset
 }
@@ -36,13 +36,13 @@ func tlsPlaceSize(k relocKind) uint64 {
 
 // deferTLS checks a TPOFF or TLSDESC relocation, resolves its symbol (the
 // object's own module for symbol 0) and keeps it for applyTLS.
-func (e *relocEnv) deferTLS(table string, i int, r *elfmap.Rela, kind relocKind) error {
+func (e *relocEnv) deferTLS(table string, i int, r *elfimage.Rela, kind relocKind) error {
 	if int64(r.Sym) >= int64(e.nsyms) {
-		return e.fail(table, i, r, elfmap.ErrMalformed, "symbol index %d is past the symbol table (%d entries)", r.Sym, e.nsyms)
+		return e.fail(table, i, r, elfimage.ErrMalformed, "symbol index %d is past the symbol table (%d entries)", r.Sym, e.nsyms)
 	}
 	n := tlsPlaceSize(kind)
 	if _, ok := e.placeN(r.Off, n); !ok {
-		return e.fail(table, i, r, elfmap.ErrMalformed, "place [%#x,%#x) is not inside a writable segment", r.Off, r.Off+n)
+		return e.fail(table, i, r, elfimage.ErrMalformed, "place [%#x,%#x) is not inside a writable segment", r.Off, r.Off+n)
 	}
 	sv := symValue{tls: true, mod: e.tlsMod}
 	if r.Sym != 0 {
@@ -51,11 +51,11 @@ func (e *relocEnv) deferTLS(table string, i int, r *elfmap.Rela, kind relocKind)
 			return err
 		}
 		if !sv.tls {
-			return e.fail(table, i, r, elfmap.ErrMalformed, "symbol is not thread-local")
+			return e.fail(table, i, r, elfimage.ErrMalformed, "symbol is not thread-local")
 		}
 	}
 	if sv.mod == 0 {
-		return e.fail(table, i, r, elfmap.ErrMalformed, "module of an object without a PT_TLS segment")
+		return e.fail(table, i, r, elfimage.ErrMalformed, "module of an object without a PT_TLS segment")
 	}
 	e.tlsLate = append(e.tlsLate, tlsReloc{table, i, *r, kind, sv})
 	return nil

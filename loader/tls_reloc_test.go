@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/sandbox"
 )
 
@@ -22,7 +22,7 @@ func TestRelocTLSDeferred(t *testing.T) {
 	static := func(mod uint64) (int64, bool) { return -0x100, mod == 9 }
 	fi := newFake(syms, 3)
 	fi.env.tlsMod = 4
-	d := testTables{Rela: []elfmap.Rela{
+	d := testTables{Rela: []elfimage.Rela{
 		rela(0x2000, elf.R_X86_64_TPOFF64, 1, 8),
 		rela(0x2008, elf.R_X86_64_TPOFF32, 1, 0),
 		rela(0x2010, elf.R_X86_64_TLSDESC, 1, 4),
@@ -68,7 +68,7 @@ func TestRelocTLSDeferred(t *testing.T) {
 	// fit, are refused when applied.
 	for _, tc := range []struct {
 		name   string
-		r      elfmap.Rela
+		r      elfimage.Rela
 		static func(uint64) (int64, bool)
 		msg    string
 	}{
@@ -77,7 +77,7 @@ func TestRelocTLSDeferred(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fi := newFake(syms, 3)
-			if err := fi.env.relocate(testTables{Rela: []elfmap.Rela{tc.r}}.views()); err != nil {
+			if err := fi.env.relocate(testTables{Rela: []elfimage.Rela{tc.r}}.views()); err != nil {
 				t.Fatal(err)
 			}
 			err := fi.env.applyTLS(tc.static)

@@ -3,6 +3,7 @@
 package loader
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -249,14 +250,14 @@ func TestTLSStaticExhausted(t *testing.T) {
 	var err error
 	for len(pls) < 1000 {
 		var p *Plugin
-		if p, err = l.Load(path); err != nil {
+		if p, err = l.Load(context.Background(), path); err != nil {
 			break
 		}
 		pls = append(pls, p)
 	}
 	closeAll := func() {
 		for i := len(pls) - 1; i >= 0; i-- { // last first: glibc reclaims from the end
-			if err := pls[i].Close(); err != nil {
+			if err := pls[i].Close(context.Background()); err != nil {
 				t.Error(err)
 			}
 		}
@@ -275,7 +276,7 @@ func TestTLSStaticExhausted(t *testing.T) {
 	}
 	n := len(pls)
 	for _, p := range pls { // first loaded first
-		if err := p.Close(); err != nil {
+		if err := p.Close(context.Background()); err != nil {
 			t.Error(err)
 		}
 	}
@@ -284,7 +285,7 @@ func TestTLSStaticExhausted(t *testing.T) {
 		t.Errorf("static TLS held %d after closing every instance, want %d", held, held0)
 	}
 	for i := 0; i < n; i++ {
-		p, err := l.Load(path)
+		p, err := l.Load(context.Background(), path)
 		if err != nil {
 			t.Fatalf("instance %d of %d after closing them all: %v", i+1, n, err)
 		}
@@ -300,14 +301,14 @@ func TestTLSStaticReload(t *testing.T) {
 	path := plugintest.Build(t, "tls_ie")
 	held0, n0 := sandbox.StaticTLSHeld()
 	for i := 0; i < 300; i++ {
-		p, err := l.Load(path)
+		p, err := l.Load(context.Background(), path)
 		if err != nil {
 			t.Fatalf("cycle %d: %v", i, err)
 		}
 		if got := call(t, p, "tls_ie_bump"); got != 1 {
 			t.Fatalf("cycle %d: first bump %d, want 1 (a fresh copy)", i, got)
 		}
-		if err := p.Close(); err != nil {
+		if err := p.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -321,7 +322,7 @@ func TestTLSInitialExecSystemLibrary(t *testing.T) {
 	const lib = "/usr/lib/x86_64-linux-gnu/libgomp.so.1"
 	testenv.NeedFile(t, lib, "apt-get install libgomp1")
 	l := newLoader(t, Options{})
-	p, err := l.Load(lib)
+	p, err := l.Load(context.Background(), lib)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +345,7 @@ func TestTLSInitialExecOrder(t *testing.T) {
 	t.Run("dynamic first", func(t *testing.T) {
 		l := newLoader(t, Options{})
 		load(t, l, "tls_user")
-		_, err := l.Load(plugintest.Build(t, "tls_ie_late"))
+		_, err := l.Load(context.Background(), plugintest.Build(t, "tls_ie_late"))
 		if !errors.Is(err, ErrTLS) || !strings.Contains(err.Error(), "already loaded with dynamic TLS") || !strings.Contains(err.Error(), "tls_dep.so") {
 			t.Fatalf("load: %v, want ErrTLS naming tls_dep.so, already loaded with dynamic TLS", err)
 		}

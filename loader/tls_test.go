@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
@@ -9,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/runplug/runplug/elfmap"
 	"github.com/runplug/runplug/internal/elfbuild"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -148,7 +149,7 @@ func TestTLSInstances(t *testing.T) {
 	}
 	id, gen := p1.obj.tls.ID(), p1.obj.tls.Generation()
 	blocks := sandbox.TLSThreadBlocks()
-	if err := p1.Close(); err != nil {
+	if err := p1.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	p3 := load(t, l, "tls_basic")
@@ -247,8 +248,8 @@ func TestTLSRefusals(t *testing.T) {
 		err    error
 		msg    string
 	}{
-		{"PT_TLS over the cap", "", tooBig, elfmap.ErrUnsupported, "PT_TLS p_memsz"},
-		{"PT_TLS template not readable", "", unreadable, elfmap.ErrMalformed, "not inside a readable PT_LOAD"},
+		{"PT_TLS over the cap", "", tooBig, elfimage.ErrUnsupported, "PT_TLS p_memsz"},
+		{"PT_TLS template not readable", "", unreadable, elfimage.ErrMalformed, "not inside a readable PT_LOAD"},
 		{"thread-local symbol of the host C library", "", hostTLS, ErrTLS, "host C library"},
 	}
 	l := newLoader(t, Options{})
@@ -256,17 +257,17 @@ func TestTLSRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
 			if tc.plugin != "" {
-				_, err = l.Load(plugintest.Build(t, tc.plugin))
+				_, err = l.Load(context.Background(), plugintest.Build(t, tc.plugin))
 			} else {
-				_, err = l.LoadBytes(tc.name+".so", tc.image)
+				_, err = l.LoadBytes(context.Background(), tc.name+".so", tc.image)
 			}
 			if !errors.Is(err, tc.err) || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("load: %v; want %v mentioning %q", err, tc.err, tc.msg)
 			}
 		})
 	}
-	var fe *elfmap.FormatError
-	if _, err := l.LoadBytes("big.so", tooBig); !errors.As(err, &fe) || fe.Field != "PT_TLS p_memsz" || fe.Value != maxTLSSize+1 {
+	var fe *elfimage.FormatError
+	if _, err := l.LoadBytes(context.Background(), "big.so", tooBig); !errors.As(err, &fe) || fe.Field != "PT_TLS p_memsz" || fe.Value != maxTLSSize+1 {
 		t.Errorf("PT_TLS over the cap: %v, want a *FormatError naming PT_TLS p_memsz = %#x", err, maxTLSSize+1)
 	}
 }
@@ -283,7 +284,7 @@ func TestTLSFailedLoadsFreeModules(t *testing.T) {
 		Rela:   []elfbuild.Reloc{{Type: elf.R_X86_64_DTPMOD64, Sym: "errno"}},
 	}, nil)
 	for i := 0; i <= sandbox.MaxTLSModules; i++ {
-		if _, err := l.LoadBytes("bad.so", bad); !errors.Is(err, ErrTLS) {
+		if _, err := l.LoadBytes(context.Background(), "bad.so", bad); !errors.Is(err, ErrTLS) {
 			t.Fatalf("load %d: %v, want ErrTLS", i, err)
 		}
 	}
@@ -302,7 +303,7 @@ func TestTLSLoadCloseDoesNotLeak(t *testing.T) {
 	path := plugintest.Build(t, "tls_basic")
 	l := newLoader(t, Options{})
 	cycle := func() {
-		p, err := l.Load(path)
+		p, err := l.Load(context.Background(), path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,7 +313,7 @@ func TestTLSLoadCloseDoesNotLeak(t *testing.T) {
 		if got := call(t, p, "tls_scratch_sum", 1); got != 1 {
 			t.Fatalf("tls_scratch_sum = %d in a fresh instance, want 1", got)
 		}
-		if err := p.Close(); err != nil {
+		if err := p.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}

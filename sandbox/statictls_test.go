@@ -18,7 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 )
 
 // staticBytes reads n bytes of the calling thread's static TLS at off from
@@ -120,7 +120,7 @@ func TestStaticTLSObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	// elfmap, runplug's own parser, checks it as it checks any object.
-	f, err := elfmap.Parse(bytes.NewReader(img), int64(len(img)))
+	f, err := elfimage.Parse(bytes.NewReader(img), int64(len(img)))
 	if err != nil {
 		t.Fatal(err)
 	}

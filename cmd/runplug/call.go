@@ -149,7 +149,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		defer cancel()
 	}
 	l := loader.New(loader.Options{Logger: logger, SearchPath: dirs, Isolation: isolation(*isolated, logger, stdout, stderr)})
-	defer l.Close()
+	defer l.Close(context.Background())
 	if err := registerBuiltins(l, stderr); err != nil {
 		return fail(stderr, fmt.Errorf("call %s: %w", path, err))
 	}
@@ -212,7 +212,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		// The child's stdio is its own: a graceful close flushes it and
 		// waits for its output, which then comes before the result, as
 		// in process.
-		if err := l.Close(); err != nil {
+		if err := l.Close(context.Background()); err != nil {
 			return fail(stderr, fmt.Errorf("call %s: unload: %w", path, err))
 		}
 	} else {
@@ -225,7 +225,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	if *ret != "void" {
 		fmt.Fprintln(stdout, text)
 	}
-	if err := l.Close(); err != nil {
+	if err := l.Close(context.Background()); err != nil {
 		return fail(stderr, fmt.Errorf("call %s: unload: %w", path, err))
 	}
 	return exitOK
@@ -247,7 +247,7 @@ func callFailed(stderr io.Writer, what string, err error) int {
 // that what the plugin printed with printf comes out, before the result:
 // a Go program exits without running C's exit handlers, which would.
 func flushCStdio(l *loader.Loader, logger hclog.Logger) {
-	libc, err := l.Load("libc.so.6")
+	libc, err := l.Load(context.Background(), "libc.so.6")
 	if err == nil {
 		var f *loader.Func
 		if f, err = libc.Func("fflush"); err == nil {

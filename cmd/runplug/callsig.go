@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/callconv"
 )
 
 // `runplug call --sig DECL`: the C declaration of SYMBOL says what each
@@ -72,7 +73,7 @@ func paramLabel(p abi.Param) string {
 // convertArg reads s as a value of p's type.
 func convertArg(p abi.Param, s string) (callArg, error) {
 	t := p.Type
-	switch k := t.Kind(); {
+	switch k := callconv.KindOf(t); {
 	case k.IsFloat():
 		text := s
 		if rest, ok := strings.CutPrefix(s, "d:"); ok {
@@ -81,20 +82,20 @@ func convertArg(p abi.Param, s string) (callArg, error) {
 			text = rest
 		}
 		bits := 64
-		if k == abi.KindFloat32 {
+		if k == callconv.KindFloat32 {
 			bits = 32
 		}
 		v, err := strconv.ParseFloat(text, bits)
 		if err != nil {
 			return callArg{}, fmt.Errorf("%q is not a %s", s, p.Spelling)
 		}
-		if k == abi.KindFloat32 {
+		if k == callconv.KindFloat32 {
 			return callArg{Kind: 'f', Float: v}, nil
 		}
 		return callArg{Kind: 'd', Float: v}, nil
-	case k == abi.KindPointer && p.CString:
+	case k == callconv.KindPointer && p.CString:
 		return callArg{Kind: 's', Text: strings.TrimPrefix(s, "s:")}, nil
-	case k == abi.KindPointer:
+	case k == callconv.KindPointer:
 		if text, ok := strings.CutPrefix(s, "s:"); ok {
 			return callArg{Kind: 's', Text: text}, nil
 		}
@@ -103,7 +104,7 @@ func convertArg(p abi.Param, s string) (callArg, error) {
 			return callArg{}, fmt.Errorf("%w (want an address, or s:TEXT for a pointer to a copy of TEXT)", err)
 		}
 		return callArg{Kind: 'i', Int: v}, nil
-	case k == abi.KindBool:
+	case k == callconv.KindBool:
 		switch s {
 		case "0", "false":
 			return callArg{Kind: 'i'}, nil
@@ -111,8 +112,8 @@ func convertArg(p abi.Param, s string) (callArg, error) {
 			return callArg{Kind: 'i', Int: 1}, nil
 		}
 		return callArg{}, fmt.Errorf("%q is not a %s (want 0, 1, false or true)", s, p.Spelling)
-	case k == abi.KindInt8 || k == abi.KindInt16 || k == abi.KindInt32 || k == abi.KindInt64 ||
-		k == abi.KindUint8 || k == abi.KindUint16 || k == abi.KindUint32 || k == abi.KindUint64:
+	case k == callconv.KindInt8 || k == callconv.KindInt16 || k == callconv.KindInt32 || k == callconv.KindInt64 ||
+		k == callconv.KindUint8 || k == callconv.KindUint16 || k == callconv.KindUint32 || k == callconv.KindUint64:
 		if strings.HasPrefix(s, "d:") || strings.HasPrefix(s, "f:") || strings.HasPrefix(s, "s:") {
 			return callArg{}, fmt.Errorf("%q for an integer parameter", s)
 		}
@@ -132,7 +133,7 @@ func convertArg(p abi.Param, s string) (callArg, error) {
 // of integer type t, spelled name in the declaration.
 func fitsInteger(v uint64, neg bool, t *abi.Type, name string) error {
 	bits := 8 * t.Size()
-	if t.Kind().IsSigned() {
+	if callconv.KindOf(t).IsSigned() {
 		lo, hi := int64(-1)<<(bits-1), int64(uint64(1)<<(bits-1)-1)
 		if (neg && int64(v) < lo) || (!neg && v > uint64(hi)) {
 			return fmt.Errorf("does not fit %s (%d to %d)", name, lo, hi)
@@ -164,20 +165,20 @@ func untypedArgType(a callArg) *abi.Type {
 
 // sigRetKind is the --ret kind that prints fd's result.
 func sigRetKind(fd *abi.FuncDecl, isolated bool) (string, error) {
-	switch k := fd.Result.Kind(); {
-	case k == abi.KindVoid:
+	switch k := callconv.KindOf(fd.Result); {
+	case k == callconv.KindVoid:
 		return "void", nil
-	case k == abi.KindFloat64:
+	case k == callconv.KindFloat64:
 		return "double", nil
-	case k == abi.KindFloat32:
+	case k == callconv.KindFloat32:
 		return "float", nil
-	case k == abi.KindPointer && fd.CStringResult && !isolated:
+	case k == callconv.KindPointer && fd.CStringResult && !isolated:
 		return "str", nil
-	case k == abi.KindPointer:
+	case k == callconv.KindPointer:
 		return "hex", nil
 	case k.IsSigned():
 		return "int", nil
-	case k.IsInteger() && k != abi.KindUint128:
+	case k.IsInteger() && k != callconv.KindUint128:
 		return "uint", nil
 	}
 	return "", fmt.Errorf("call cannot print a %v result", fd.Result)
@@ -186,14 +187,14 @@ func sigRetKind(fd *abi.FuncDecl, isolated bool) (string, error) {
 // narrow keeps the low bytes of rax that a result of type t fills, sign-
 // or zero-extended: an int result leaves the upper half of rax undefined.
 func narrow(ri uint64, t *abi.Type) uint64 {
-	if t == nil || !t.Kind().IsInteger() || t.Size() >= 8 {
+	if t == nil || !callconv.KindOf(t).IsInteger() || t.Size() >= 8 {
 		return ri
 	}
 	bits := 8 * t.Size()
-	if t.Kind() == abi.KindBool {
+	if callconv.KindOf(t) == callconv.KindBool {
 		return ri & 0xff
 	}
-	if t.Kind().IsSigned() {
+	if callconv.KindOf(t).IsSigned() {
 		return uint64(int64(ri<<(64-bits)) >> (64 - bits))
 	}
 	return ri & (1<<bits - 1)

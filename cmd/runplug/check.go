@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -330,10 +330,10 @@ func runCheckChild(args []string, _, stderr io.Writer) int {
 	case "runplug":
 		l := loader.New(loader.Options{})
 		var p *loader.Plugin
-		if p, err = l.Load(args[1]); err == nil {
-			err = p.Close()
+		if p, err = l.Load(context.Background(), args[1]); err == nil {
+			err = p.Close(context.Background())
 		}
-		if cerr := l.Close(); err == nil {
+		if cerr := l.Close(context.Background()); err == nil {
 			err = cerr
 		}
 	case "dlopen":
@@ -359,7 +359,7 @@ func refusalKind(err error) string {
 		return "tls-static"
 	case errors.Is(err, loader.ErrTLS):
 		return "tls"
-	case errors.Is(err, elfmap.ErrExecutable):
+	case errors.Is(err, elfimage.ErrExecutable):
 		return "executable"
 	case errors.Is(err, loader.ErrNotFound):
 		return "not-found"
@@ -367,9 +367,9 @@ func refusalKind(err error) string {
 		return "undefined-symbol"
 	case errors.As(err, &fe):
 		return "fault"
-	case errors.Is(err, elfmap.ErrMalformed):
+	case errors.Is(err, elfimage.ErrMalformed):
 		return "malformed"
-	case errors.Is(err, elfmap.ErrUnsupported):
+	case errors.Is(err, elfimage.ErrUnsupported):
 		return "unsupported"
 	case errors.Is(err, errDlopen):
 		return "dlopen"

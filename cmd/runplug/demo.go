@@ -11,7 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/sysmaps"
 	"github.com/runplug/runplug/loader"
 	"github.com/runplug/runplug/sandbox"
@@ -78,19 +78,19 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 // demo writes the demo to w. Any step that does not behave as shown is an
 // error.
 func demo(ctx context.Context, w io.Writer, logger hclog.Logger) error {
-	f, err := elfmap.Parse(bytes.NewReader(demoSO), int64(len(demoSO)))
+	f, err := elfimage.Parse(bytes.NewReader(demoSO), int64(len(demoSO)))
 	if err != nil {
 		return fmt.Errorf("parse %s: %w", demoName, err)
 	}
-	rep, err := buildReport(demoName, f, bytes.NewReader(demoSO), elfmap.PlanOptions{})
+	rep, err := buildReport(demoName, f, bytes.NewReader(demoSO), elfimage.PlanOptions{})
 	if err != nil {
 		return fmt.Errorf("plan %s: %w", demoName, err)
 	}
 	fmt.Fprintf(w, "runplug demo: plugins/demo.c, embedded in this binary (%d bytes), loaded by runplug's own loader (no dlopen)\n", len(demoSO))
 
 	l := loader.New(loader.Options{Logger: logger})
-	defer l.Close()
-	p1, err := l.LoadBytes(demoName, demoSO)
+	defer l.Close(context.Background())
+	p1, err := l.LoadBytes(context.Background(), demoName, demoSO)
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func demo(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 	fmt.Fprintf(w, "   norm2(3.0, 4.0)        = %g\n", norm)
 	fmt.Fprintf(w, "   vowels(%q) = %d\n", demoText, vowels)
 	fmt.Fprintf(w, "   next(), next()         = %d, %d (its constructor started the counter at 100)\n", n1, n2)
-	p2, err := l.LoadBytes(demoName, demoSO)
+	p2, err := l.LoadBytes(context.Background(), demoName, demoSO)
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func demo(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 	if c.err != nil {
 		return c.err
 	}
-	if err := p1.Close(); err != nil {
+	if err := p1.Close(context.Background()); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "   the first instance is closed; its range stays reserved as a PROT_NONE tombstone:\n")
@@ -172,7 +172,7 @@ func demo(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 		return fmt.Errorf("calling a stale pointer into the closed plugin returned %v, want a fault", err)
 	}
 	fmt.Fprintf(w, "   so a stale pointer to fib faults cleanly: %s\n", fe.Error())
-	if err := l.Close(); err != nil {
+	if err := l.Close(context.Background()); err != nil {
 		return err
 	}
 	ms, err := sysmaps.Read()

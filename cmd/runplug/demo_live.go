@@ -42,14 +42,14 @@ func demoReload(w io.Writer, logger hclog.Logger) error {
 	}
 	fmt.Fprintf(w, "\nhot reload with persistent state: plugins/demo_state.c, loaded live from %s\n", path)
 	l := loader.New(loader.Options{Logger: logger})
-	defer l.Close()
+	defer l.Close(context.Background())
 	ctx := context.Background()
 	var swap time.Duration
 	lv, err := l.LoadLive(ctx, path, loader.LiveOptions{OnReload: func(e loader.ReloadEvent) { swap = e.Swap }})
 	if err != nil {
 		return err
 	}
-	defer lv.Close()
+	defer lv.Close(context.Background())
 	visit, err := loader.LiveBind0[int64](lv, "demo_visit")
 	if err != nil {
 		return err

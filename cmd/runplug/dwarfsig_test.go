@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/internal/plugintest"
 )
 
@@ -120,7 +121,7 @@ func FuzzDWARFDecl(f *testing.F) {
 		for i, prm := range fd.Params {
 			args[i] = prm.Type
 		}
-		if _, err := abi.NewPlan(fd.Result, args...); err != nil && fd.Result.Kind() != abi.KindLongDouble {
+		if _, err := callconv.NewPlan(fd.Result, args...); err != nil && callconv.KindOf(fd.Result) != callconv.KindLongDouble {
 			t.Fatalf("%s: plan: %v", fd.Signature(), err)
 		}
 	})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -69,8 +70,8 @@ func TestFaultReadsTheSame(t *testing.T) {
 		t.Run(fn, func(t *testing.T) {
 			_, _, errs := runCmd(t, "call", faults, fn)
 			l := loader.New(loader.Options{})
-			defer l.Close()
-			p, err := l.Load(faults)
+			defer l.Close(context.Background())
+			p, err := l.Load(context.Background(), faults)
 			if err != nil {
 				t.Fatal(err)
 			}

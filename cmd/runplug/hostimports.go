@@ -11,7 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/ldso"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -30,7 +30,7 @@ const maxInspectDeps = 64
 // needed libraries that could not be found (their symbols are then
 // unknown). A weak import nothing defines is optional (it binds to 0, as
 // the toolchain's _ITM_* and __gmon_start__ do): it is not marked.
-func markHostImports(path string, f *elfmap.File, rep *Report) {
+func markHostImports(path string, f *elfimage.File, rep *Report) {
 	if f.Dynamic == nil || len(rep.Imports) == 0 {
 		return
 	}
@@ -40,7 +40,7 @@ func markHostImports(path string, f *elfmap.File, rep *Report) {
 	// dependencies need (libresolv...), which the loader would have glibc
 	// load.
 	names := sandbox.HostLibraryNames()
-	for _, dd := range append([]*elfmap.Dynamic{f.Dynamic}, libs...) {
+	for _, dd := range append([]*elfimage.Dynamic{f.Dynamic}, libs...) {
 		for _, n := range dd.Needed {
 			if ldso.IsGlibc(n) && !slices.Contains(names, n) {
 				names = append(names, n)
@@ -63,7 +63,7 @@ func markHostImports(path string, f *elfmap.File, rep *Report) {
 	}
 }
 
-func definedBy(name, version string, libs []*elfmap.Dynamic, host []*sandbox.HostLibrary) bool {
+func definedBy(name, version string, libs []*elfimage.Dynamic, host []*sandbox.HostLibrary) bool {
 	for _, d := range libs {
 		if _, ok := d.Lookup(name, version); ok {
 			return true
@@ -91,9 +91,9 @@ func isBuiltin(name string) bool {
 // (glibc's own excepted), with ld.so's search as the loader does it
 // (package ldso). It returns their dynamic sections and the names it could
 // not find or parse.
-func neededClosure(path string, d *elfmap.Dynamic) (libs []*elfmap.Dynamic, missing []string) {
+func neededClosure(path string, d *elfimage.Dynamic) (libs []*elfimage.Dynamic, missing []string) {
 	type item struct {
-		d      *elfmap.Dynamic
+		d      *elfimage.Dynamic
 		needer *ldso.Needer
 	}
 	abs, err := filepath.Abs(path)
@@ -101,7 +101,7 @@ func neededClosure(path string, d *elfmap.Dynamic) (libs []*elfmap.Dynamic, miss
 		abs = path
 	}
 	search := &ldso.Search{LibraryPath: ldso.SplitPath(os.Getenv("LD_LIBRARY_PATH"))}
-	neederOf := func(d *elfmap.Dynamic, file string, parent *ldso.Needer) *ldso.Needer {
+	neederOf := func(d *elfimage.Dynamic, file string, parent *ldso.Needer) *ldso.Needer {
 		return &ldso.Needer{Runpath: d.Runpath, Rpath: d.Rpath, Origin: filepath.Dir(file),
 			NoDefaultLib: d.Flags1&elf.DF_1_NODEFLIB != 0, Parent: parent}
 	}

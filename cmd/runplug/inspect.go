@@ -11,7 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/loader"
 )
 
@@ -163,7 +163,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, fmt.Errorf("inspect %s: %w", path, err))
 	}
-	rep, err := buildReport(path, f, fh, elfmap.PlanOptions{})
+	rep, err := buildReport(path, f, fh, elfimage.PlanOptions{})
 	fh.Close()
 	if err != nil {
 		return fail(stderr, fmt.Errorf("inspect %s: %w", path, err))
@@ -187,7 +187,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 // (findObject: a path, or a name searched for as ld.so does) and parses it.
 // inspect and call both start with it, so that they word every failure the
 // same way.
-func parseObject(arg string, dirs []string) (string, *elfmap.File, error) {
+func parseObject(arg string, dirs []string) (string, *elfimage.File, error) {
 	path, err := findObject(arg, dirs)
 	if err != nil {
 		return "", nil, err
@@ -211,15 +211,15 @@ func objectError(cmd, arg string, err error) error {
 }
 
 // parseFile opens and parses the shared object at path, with its symbols
-// decoded (elfmap.Parse). Errors read "open: ..." or "elfmap: ...": the
+// decoded (elfimage.Parse). Errors read "open: ..." or "elfmap: ...": the
 // caller names the file.
-func parseFile(path string) (*elfmap.File, error) {
+func parseFile(path string) (*elfimage.File, error) {
 	fh, size, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
-	return elfmap.Parse(fh, size)
+	return elfimage.Parse(fh, size)
 }
 
 // checkObject finds and parses the object a FILE|NAME argument designates
@@ -269,8 +269,8 @@ func openRegular(path string) (*os.File, int64, error) {
 
 // buildReport describes f (parsed from r, the file named name) and its
 // mapping plan under opt.
-func buildReport(name string, f *elfmap.File, r io.ReaderAt, opt elfmap.PlanOptions) (*Report, error) {
-	plan, err := elfmap.NewPlan(f, opt)
+func buildReport(name string, f *elfimage.File, r io.ReaderAt, opt elfimage.PlanOptions) (*Report, error) {
+	plan, err := elfimage.NewPlan(f, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -318,11 +318,11 @@ func buildReport(name string, f *elfmap.File, r io.ReaderAt, opt elfmap.PlanOpti
 			Start:   r.Start,
 			End:     r.End,
 			Offset:  r.Offset,
-			Prot:    elfmap.ProtString(r.Prot),
+			Prot:    elfimage.ProtString(r.Prot),
 			Kind:    r.Kind.String(),
 			Segment: r.Segment,
 		}
-		if r.Kind == elfmap.RegionGuard {
+		if r.Kind == elfimage.RegionGuard {
 			switch {
 			case r.Before:
 				m.Guard = "before"
@@ -371,7 +371,7 @@ func buildReport(name string, f *elfmap.File, r io.ReaderAt, opt elfmap.PlanOpti
 	}
 	sort.SliceStable(rep.Exports, func(i, j int) bool { return rep.Exports[i].Name < rep.Exports[j].Name })
 	sort.SliceStable(rep.Imports, func(i, j int) bool { return rep.Imports[i].Name < rep.Imports[j].Name })
-	for _, tab := range [][]elfmap.Rela{rs.Rela, rs.JmpRel} {
+	for _, tab := range [][]elfimage.Rela{rs.Rela, rs.JmpRel} {
 		for _, r := range tab {
 			rep.Relocations[relocName(f.Machine, r.Type)]++
 		}

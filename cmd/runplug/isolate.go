@@ -47,8 +47,8 @@ func demoIsolated(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 	// prints what is missing below (never silent).
 	iso := isolate.New(isolate.Options{Logger: logger, Policy: isolate.Policy{NamespaceFallback: true}})
 	l := loader.New(loader.Options{Logger: logger, Isolation: iso})
-	defer l.Close()
-	p, err := l.LoadBytes(demoName, demoSO)
+	defer l.Close(context.Background())
+	p, err := l.LoadBytes(context.Background(), demoName, demoSO)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func demoIsolated(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 		return c.err
 	}
 	fmt.Fprintf(w, "   restarted (pid %d): fib(10) = %d\n", isolate.Pid(p), f10)
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "   closed: the child process is gone (reaped)\n")

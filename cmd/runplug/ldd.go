@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/ldso"
 	"github.com/runplug/runplug/loader"
 )
@@ -38,7 +39,7 @@ func findObject(arg string, dirs []string) (string, error) {
 	s := &ldso.Search{SearchPath: dirs, LibraryPath: ldso.SplitPath(os.Getenv("LD_LIBRARY_PATH"))}
 	cands := s.Candidates(arg, nil)
 	for _, c := range cands {
-		if _, err := elfmap.ParseFile(c.Path); err == nil {
+		if _, err := elfimage.ParseFile(c.Path); err == nil {
 			return c.Path, nil
 		}
 	}
@@ -65,7 +66,7 @@ func runLdd(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, objectError("ldd", arg, err))
 	}
 	l := loader.New(loader.Options{Logger: logger, SearchPath: dirs})
-	defer l.Close()
+	defer l.Close(context.Background())
 	root, err := l.Dependencies(objectArg(arg))
 	if err != nil {
 		return fail(stderr, fmt.Errorf("ldd %s: %w", arg, err))

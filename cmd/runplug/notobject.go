@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 )
 
 // notObjectError is the error for a FILE that is not an ELF shared object
@@ -37,9 +37,9 @@ var errNotRegular = errors.New("not a regular file")
 // ELF shared object (too short for an ELF header, no ELF magic, another
 // object type, not a regular file), else err unchanged.
 func asNotObject(path string, err error) error {
-	var fe *elfmap.FormatError
+	var fe *elfimage.FormatError
 	switch {
-	case errors.Is(err, errNotRegular), errors.Is(err, elfmap.ErrExecutable):
+	case errors.Is(err, errNotRegular), errors.Is(err, elfimage.ErrExecutable):
 	case errors.As(err, &fe) && (fe.Field == "file size" && fe.Off < 0 || fe.Field == "e_ident[EI_MAG]" || fe.Field == "e_type"):
 	default:
 		return err
@@ -49,10 +49,10 @@ func asNotObject(path string, err error) error {
 
 // notObjectHint says what to do about a file that is not a shared object.
 func notObjectHint(path string, err error) string {
-	if errors.Is(err, elfmap.ErrExecutable) {
+	if errors.Is(err, elfimage.ErrExecutable) {
 		return "an executable: build the plugin with cc -shared -fPIC"
 	}
-	var fe *elfmap.FormatError
+	var fe *elfimage.FormatError
 	if errors.As(err, &fe) && fe.Field == "e_type" && fe.Value == 1 { // ET_REL
 		return "an object file: link it first, cc -shared -o NAME.so " + path
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/loader"
 )
 
@@ -19,7 +19,7 @@ const stateUsage = "map the plugin's persistent state (RUNPLUG_STATE) from `FILE
 // when one is given, a state migration bounded by ctx (--timeout).
 func loadForCall(ctx context.Context, l *loader.Loader, path, stateFile string) (*loader.Plugin, error) {
 	if stateFile == "" {
-		return l.Load(path)
+		return l.Load(context.Background(), path)
 	}
 	return l.LoadWith(ctx, path, loader.LoadOptions{StateFile: stateFile})
 }
@@ -38,7 +38,7 @@ type StateReport struct {
 
 // inspectState returns the state region of f (parsed from path), nil when
 // it declares none.
-func inspectState(path string, f *elfmap.File) *StateReport {
+func inspectState(path string, f *elfimage.File) *StateReport {
 	fh, err := os.Open(path)
 	if err != nil {
 		return &StateReport{Refused: err.Error()}

@@ -11,6 +11,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -32,7 +33,7 @@ func main() {
 // run loads the plugin at path and prints the area of each spec to w.
 func run(path string, specs []string, w io.Writer) error {
 	l := loader.New(loader.Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	var lastErr string
 	// void report_error(const char *msg): called by the plugin on the
 	// calling goroutine, during area_milli.
@@ -41,7 +42,7 @@ func run(path string, specs []string, w io.Writer) error {
 	}
 	// The plugin's own dependencies, libstdc++ and libgcc_s, are loaded by
 	// runplug alongside it.
-	p, err := l.Load(path)
+	p, err := l.Load(context.Background(), path)
 	if err != nil {
 		return err
 	}
@@ -61,5 +62,5 @@ func run(path string, specs []string, w io.Writer) error {
 		}
 		fmt.Fprintf(w, "%s: %d.%03d\n", spec, a/1000, a%1000)
 	}
-	return p.Close()
+	return p.Close(context.Background())
 }

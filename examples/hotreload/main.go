@@ -46,7 +46,7 @@ func run(plugin, state string, in io.Reader, out io.Writer) error {
 		fmt.Fprintf(out, format+"\n", args...)
 	}
 	l := loader.New(loader.Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 	lv, err := l.LoadLive(context.Background(), plugin, loader.LiveOptions{
 		StateFile: state,
 		Watch:     true,
@@ -62,7 +62,7 @@ func run(plugin, state string, in io.Reader, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer lv.Close()
+	defer lv.Close(context.Background())
 	greet, err := loader.LiveBind0[uintptr](lv, "greet")
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -63,7 +64,7 @@ var levels = []string{"debug", "info", "warn", "error"}
 func run(path string, texts []string, w io.Writer) error {
 	st := &store{m: map[string]string{}}
 	l := loader.New(loader.Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 
 	hostFuncs := map[string]any{
 		// void runplug_log(int32_t level, const char *msg)
@@ -85,7 +86,7 @@ func run(path string, texts []string, w io.Writer) error {
 		}
 	}
 
-	p, err := l.Load(path)
+	p, err := l.Load(context.Background(), path)
 	if err != nil {
 		return err
 	}
@@ -121,5 +122,5 @@ func run(path string, texts []string, w io.Writer) error {
 		v, _ := st.get(k)
 		fmt.Fprintf(w, "  %s = %s\n", k, v)
 	}
-	return p.Close()
+	return p.Close(context.Background())
 }

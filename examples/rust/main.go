@@ -13,6 +13,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -35,8 +36,8 @@ func main() {
 // run loads the plugin at path and prints what it makes of lists to w.
 func run(path string, lists []string, w io.Writer) error {
 	l := loader.New(loader.Options{})
-	defer l.Close()
-	p, err := l.Load(path)
+	defer l.Close(context.Background())
+	p, err := l.Load(context.Background(), path)
 	if err != nil {
 		return err
 	}
@@ -76,5 +77,5 @@ func run(path string, lists []string, w io.Writer) error {
 	if _, err := panics(); err != nil {
 		fmt.Fprintf(w, "always_panics failed, quarantined: %v\n", p.Quarantined())
 	}
-	return p.Close()
+	return p.Close(context.Background())
 }

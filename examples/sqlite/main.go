@@ -281,8 +281,8 @@ func (d *db) query(sql string, param int64) ([]string, error) {
 // run loads lib and goes through the steps above, printing to out.
 func run(lib string, out io.Writer) error {
 	l := loader.New(loader.Options{})
-	defer l.Close()
-	p, err := l.Load(lib)
+	defer l.Close(context.Background())
+	p, err := l.Load(context.Background(), lib)
 	if err != nil {
 		return err
 	}

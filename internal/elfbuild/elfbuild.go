@@ -1,5 +1,5 @@
 // Package elfbuild builds small, valid ELF64 little-endian shared objects
-// (ET_DYN, x86-64) in memory, for elfmap's negative tests and fuzz seeds.
+// (ET_DYN, x86-64) in memory, for elfimage's negative tests and fuzz seeds.
 //
 // Build lays out an object the way GNU ld does without separate code
 // pages: three PT_LOADs (read-only tables, code, data) that share file
@@ -264,7 +264,7 @@ func (o *Object) SymIndex(name string) int {
 func (o *Object) WriteFile(path string) error { return os.WriteFile(path, o.Data, 0o644) }
 
 // GNUHash and SysVHash are the two ELF symbol hash functions (kept here,
-// apart from elfmap's, so that the builder checks the parser rather than
+// apart from elfimage's, so that the builder checks the parser rather than
 // sharing its bugs).
 func GNUHash(s string) uint32 {
 	h := uint32(5381)

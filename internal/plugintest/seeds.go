@@ -7,7 +7,7 @@ import (
 
 // FuzzSeedPlugins names, per fuzz target, the test plugins whose images
 // seed it, cut before their section headers (WithoutSections). The fuzz
-// targets add them with f.Add when they run; `go generate` in elfmap and
+// targets add them with f.Add when they run; `go generate` in internal/elfimage and
 // loader (internal/cmd/fuzzseeds) commits them under testdata/fuzz, so that
 // the normal suite replays them without a compiler.
 var FuzzSeedPlugins = map[string][]string{

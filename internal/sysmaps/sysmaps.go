@@ -1,7 +1,7 @@
 // Package sysmaps reads the kernel's list of a process's memory mappings
 // (/proc/PID/maps on Linux).
 //
-// Tests use it to check that what elfmap mapped is what the plan says
+// Tests use it to check that what elfimage mapped is what the plan says
 // (addresses, permissions, file offsets, backing files) and that nothing is
 // left behind after an unmap; the sandbox uses it to say whether a faulting
 // address was mapped at all. Reading the file is slow (it allocates and

@@ -1,9 +1,9 @@
 // Command fuzzseeds writes the committed seed corpus of a fuzz target from
 // the test plugins (plugintest.FuzzSeedPlugins): testdata/fuzz/TARGET/plugin-NAME
 // in the current directory, in the go test fuzz v1 format. go generate
-// runs it in elfmap (FuzzParse) and loader (FuzzLink):
+// runs it in internal/elfimage (FuzzParse) and loader (FuzzLink):
 //
-//	go generate ./elfmap ./loader
+//	go generate ./internal/elfimage ./loader
 package main
 
 import (

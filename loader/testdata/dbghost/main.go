@@ -9,6 +9,7 @@
 package main
 
 import (
+	"context"
 	"debug/elf"
 	"fmt"
 	"os"
@@ -35,10 +36,10 @@ func run(path string) error {
 	// Room for one closed image (and not two): closing the second
 	// instance releases the first, and the next load reuses the second.
 	l := loader.New(loader.Options{TombstoneBudget: size + size/2})
-	defer l.Close()
+	defer l.Close(context.Background())
 	var ps []*loader.Plugin
 	for i := 0; i < 2; i++ {
-		p, err := l.Load(path)
+		p, err := l.Load(context.Background(), path)
 		if err != nil {
 			return err
 		}
@@ -50,12 +51,12 @@ func run(path string) error {
 		}
 	}
 	for i, p := range ps {
-		if err := p.Close(); err != nil {
+		if err := p.Close(context.Background()); err != nil {
 			return err
 		}
 		afterClose(i)
 	}
-	p, err := l.Load(path)
+	p, err := l.Load(context.Background(), path)
 	if err != nil {
 		return err
 	}
@@ -64,7 +65,7 @@ func run(path string) error {
 		return err
 	}
 	afterClose(2)
-	return p.Close()
+	return p.Close(context.Background())
 }
 
 func call(i int, p *loader.Plugin) error {

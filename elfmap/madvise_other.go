@@ -1,9 +1,0 @@
-//go:build !linux
-
-package elfmap
-
-// No such advice off Linux: keepApartLocked gives none.
-const (
-	madvDontDump   = -1
-	madvNoHugePage = -1
-)

@@ -1,6 +1,0 @@
-package elfmap
-
-import "debug/elf"
-
-// hostMachine is the e_machine Parse accepts: the one this process runs on.
-const hostMachine = elf.EM_X86_64

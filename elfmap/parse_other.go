@@ -1,9 +1,0 @@
-//go:build !amd64
-
-package elfmap
-
-import "debug/elf"
-
-// hostMachine is EM_NONE where runplug has no support for the host
-// architecture yet, so that Parse refuses every object as unsupported.
-const hostMachine = elf.EM_NONE

@@ -1,0 +1,203 @@
+package callconv
+
+import "fmt"
+
+// Register counts of the SysV AMD64 calling sequence.
+const (
+	IntArgRegs = 6 // rdi, rsi, rdx, rcx, r8, r9
+	SSEArgRegs = 8 // xmm0-xmm7
+)
+
+// IntArgRegNames and SSEArgRegNames name the argument registers in order.
+var (
+	IntArgRegNames = [IntArgRegs]string{"rdi", "rsi", "rdx", "rcx", "r8", "r9"}
+	SSEArgRegNames = [SSEArgRegs]string{"xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7"}
+)
+
+// Part is one eightbyte of a value that travels in a register.
+type Part struct {
+	Class  Class  // Integer or SSE
+	Reg    int    // index: rdi..r9 (or rax, rdx for a result) for Integer, xmm0.. for SSE
+	Offset uint64 // the eightbyte's offset in the value: 0 or 8
+	Size   uint64 // bytes of the value in it: 1 to 8
+}
+
+// ArgLoc is where one argument goes.
+type ArgLoc struct {
+	Declared *Type  // the type the caller gave
+	Type     *Type  // the type passed: Declared, or its default promotion in a variadic part
+	OnStack  bool   // passed in memory, at StackOffset of the argument area
+	Offset   uint64 // StackOffset: bytes from the first stack argument (the callee's 8(%rsp))
+	Parts    []Part // the registers, when not OnStack (none for an empty struct)
+}
+
+// ResultLoc is where the result comes back.
+type ResultLoc struct {
+	Type     *Type
+	InMemory bool   // the caller passes a buffer's address in rdi (the callee returns it in rax)
+	X87      bool   // a long double in st0 (class X87, X87UP), which the caller stores and pops
+	Parts    []Part // Integer parts in rax then rdx, SSE parts in xmm0 then xmm1
+}
+
+// Plan is the calling sequence of one signature: the result's and each
+// argument's location, how many registers of each kind are used and how
+// large the stack argument area is.
+type Plan struct {
+	Result    ResultLoc
+	Args      []ArgLoc
+	NFixed    int    // arguments before the variable part (len(Args) when not variadic)
+	Variadic  bool   // the callee is variadic: al must hold SSERegs
+	IntRegs   int    // integer argument registers used, the hidden result pointer included
+	SSERegs   int    // vector argument registers used
+	StackSize uint64 // bytes of stack arguments, a multiple of 8
+}
+
+// PlanError reports an argument or result that cannot be passed.
+type PlanError struct {
+	Index  int // argument index (0-based), or -1 for the result
+	Type   *Type
+	Reason string
+}
+
+// Error describes the argument or result and why it cannot be passed.
+func (e *PlanError) Error() string {
+	what := "result"
+	if e.Index >= 0 {
+		what = fmt.Sprintf("argument %d", e.Index)
+	}
+	return fmt.Sprintf("abi: %s (%v): %s", what, e.Type, e.Reason)
+}
+
+// NewPlan plans a call of a non-variadic function returning ret (Void or
+// nil for none) with the given argument types.
+func NewPlan(ret *Type, args ...*Type) (*Plan, error) {
+	return newPlan(ret, args, len(args), false)
+}
+
+// NewVariadicPlan plans a call of a variadic function whose first nfixed
+// arguments are the declared ones and the rest the variable part: those
+// get the default argument promotions (float to double; _Bool, char and
+// short to int), and al is set to the number of vector registers used.
+func NewVariadicPlan(ret *Type, nfixed int, args ...*Type) (*Plan, error) {
+	if nfixed < 0 || nfixed > len(args) {
+		return nil, &PlanError{Index: -1, Type: ret, Reason: fmt.Sprintf("%d fixed arguments of %d", nfixed, len(args))}
+	}
+	return newPlan(ret, args, nfixed, true)
+}
+
+// Promote returns t after C's default argument promotions, which apply to
+// the variable part of a variadic call.
+func Promote(t *Type) *Type {
+	switch t.kind {
+	case KindFloat32:
+		return Float64
+	case KindBool, KindInt8, KindInt16, KindUint8, KindUint16:
+		return Int32
+	}
+	return t
+}
+
+func newPlan(ret *Type, args []*Type, nfixed int, variadic bool) (*Plan, error) {
+	if ret == nil {
+		ret = Void
+	}
+	p := &Plan{NFixed: nfixed, Variadic: variadic, Result: ResultLoc{Type: ret}}
+	nInt, nSSE := 0, 0
+	if ret.kind != KindVoid {
+		c := Classify(ret)
+		if c.InMemory {
+			p.Result.InMemory = true
+			nInt = 1 // the hidden pointer takes rdi
+		} else if len(c.Classes) == 2 && c.Classes[0] == X87 && c.Classes[1] == X87Up {
+			// long double (or a struct of one): st0, which the caller pops.
+			p.Result.X87 = true
+		} else {
+			ri, rs := 0, 0
+			for i, cl := range c.Classes {
+				part := Part{Class: cl, Offset: uint64(i) * 8, Size: min(8, ret.size-uint64(i)*8)}
+				switch cl {
+				case Integer:
+					part.Reg, ri = ri, ri+1
+				case SSE:
+					part.Reg, rs = rs, rs+1
+				case NoClass:
+					continue
+				default:
+					return nil, &PlanError{Index: -1, Type: ret, Reason: fmt.Sprintf("class %v (in the x87 unit beside other classes) is not supported", cl)}
+				}
+				p.Result.Parts = append(p.Result.Parts, part)
+			}
+		}
+	}
+	off := uint64(0)
+	for i, t := range args {
+		if t == nil || t.kind == KindVoid {
+			return nil, &PlanError{Index: i, Type: t, Reason: "void is not an argument type"}
+		}
+		loc := ArgLoc{Declared: t, Type: t}
+		if variadic && i >= nfixed {
+			loc.Type = Promote(t)
+		}
+		t = loc.Type
+		c := Classify(t)
+		onStack := c.InMemory
+		if !onStack {
+			// X87 arguments go in memory; and when the registers left
+			// cannot take every eightbyte, the whole argument does.
+			wi, ws := 0, 0
+			for _, cl := range c.Classes {
+				switch cl {
+				case Integer:
+					wi++
+				case SSE:
+					ws++
+				case X87, X87Up, ComplexX87:
+					onStack = true
+				}
+			}
+			if nInt+wi > IntArgRegs || nSSE+ws > SSEArgRegs {
+				onStack = true
+			}
+		}
+		if onStack {
+			a := max(8, t.align)
+			off = alignUp(off, a)
+			loc.OnStack, loc.Offset = true, off
+			off += alignUp(t.size, 8)
+		} else {
+			for j, cl := range c.Classes {
+				part := Part{Class: cl, Offset: uint64(j) * 8, Size: min(8, t.size-uint64(j)*8)}
+				switch cl {
+				case Integer:
+					part.Reg, nInt = nInt, nInt+1
+				case SSE:
+					part.Reg, nSSE = nSSE, nSSE+1
+				default:
+					continue
+				}
+				loc.Parts = append(loc.Parts, part)
+			}
+		}
+		p.Args = append(p.Args, loc)
+	}
+	p.IntRegs, p.SSERegs, p.StackSize = nInt, nSSE, off
+	return p, nil
+}
+
+// RegistersOnly reports whether the plan is a plain register call: no
+// stack argument, no aggregate, no result in memory or in rdx/xmm1, not
+// variadic. Such a call needs only the argument registers and rax/xmm0.
+func (p *Plan) RegistersOnly() bool {
+	if p.Variadic || p.StackSize != 0 || p.Result.InMemory || len(p.Result.Parts) > 1 {
+		return false
+	}
+	if IsAggregate(p.Result.Type) {
+		return false
+	}
+	for _, a := range p.Args {
+		if a.OnStack || IsAggregate(a.Type) || len(a.Parts) != 1 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,244 @@
+package elfimage
+
+import (
+	"fmt"
+	"io"
+
+	"golang.org/x/sys/unix"
+)
+
+// Pristine holds the initial contents of an image's writable file
+// regions, as MapFile gives them before anything writes to them: the
+// file's bytes up to ZeroFrom and zeros from there to the end of the
+// region. It depends only on the plan and the file, not on where an image
+// is mapped, so one Pristine serves every image of that plan: Reuse copies
+// it back into a parked image to make it fresh again.
+type Pristine struct {
+	regions []Region // the plan's regions it was read for
+	data    [][]byte // per region index: the bytes of a writable file region, else nil
+	size    int      // total bytes held
+}
+
+// maxPristine bounds the bytes ReadPristine keeps (the writable part of a
+// shared object is typically a few pages; a larger one is mapped afresh
+// each time rather than kept twice).
+const maxPristine = 16 << 20
+
+// ReadPristine reads the initial contents of the writable file regions of
+// p from r, the file p was made from. It fails when they exceed 16 MiB.
+func ReadPristine(p *Plan, r io.ReaderAt) (*Pristine, error) {
+	if err := p.check(); err != nil {
+		return nil, fmt.Errorf("elfmap: read pristine: %w", err)
+	}
+	pr := &Pristine{regions: append([]Region(nil), p.Regions...), data: make([][]byte, len(p.Regions))}
+	for i, rg := range p.Regions {
+		if rg.Kind != RegionFile || rg.Prot&unix.PROT_WRITE == 0 {
+			continue
+		}
+		n := uint64(rg.End - rg.Start)
+		if n > maxPristine || uint64(pr.size)+n > maxPristine {
+			return nil, fmt.Errorf("elfmap: read pristine: writable regions exceed %d bytes: %w", maxPristine, ErrUnsupported)
+		}
+		b := make([]byte, n)
+		want := int(rg.ZeroFrom - rg.Start)
+		// The last page of a segment may run past the end of the file
+		// (fileFits allows it): what is missing reads as zeros, as in a
+		// mapping.
+		if got, err := r.ReadAt(b[:want], int64(rg.Offset)); err != nil && !(err == io.EOF && got > 0) {
+			return nil, fmt.Errorf("elfmap: read pristine: region %d (%v): %w", i, rg, err)
+		}
+		pr.data[i] = b
+		pr.size += len(b)
+	}
+	return pr, nil
+}
+
+// Size returns the number of bytes p holds.
+func (p *Pristine) Size() int { return p.size }
+
+// fits reports whether p was read for a plan with exactly the regions of
+// plan.
+func (p *Pristine) fits(plan *Plan) bool {
+	if len(p.regions) != len(plan.Regions) {
+		return false
+	}
+	for i := range p.regions {
+		if p.regions[i] != plan.Regions[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Park turns the image into a tombstone that keeps its mappings and
+// contents: one mprotect makes the whole reservation PROT_NONE, so that a
+// stale pointer into it faults exactly as after Tombstone, while Reuse can
+// later make it a fresh image at the same address without mapping
+// anything. A parked image is tombstoned: Tombstoned reports true, Mem
+// returns nil, Protect fails, Contains and RegionAt answer with PROT_NONE
+// regions. Tombstone drops its contents for good; Unmap releases it.
+// Parking a tombstoned image is an error.
+func (im *Image) Park() error {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if err := im.usableLocked(); err != nil {
+		return fmt.Errorf("elfmap: park: %w", err)
+	}
+	if !im.unmergeable {
+		if err := im.keepApartLocked(); err != nil {
+			return fmt.Errorf("elfmap: park: %w", err)
+		}
+		im.unmergeable = true
+	}
+	if err := im.res.protect(0, im.res.size, unix.PROT_NONE); err != nil {
+		return fmt.Errorf("elfmap: park: %w", err)
+	}
+	im.state, im.parked = imageTombstoned, true
+	for i := range im.regions {
+		im.regions[i].Prot = unix.PROT_NONE
+	}
+	return nil
+}
+
+// Parked reports whether the image is parked (see Park).
+func (im *Image) Parked() bool {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	return im.parked
+}
+
+// Reuse makes a parked image what MapFile would have returned for its plan
+// at the same address: every region gets the plan's protection back (one
+// mprotect per run of adjacent regions with one protection), writable file
+// regions get pr's bytes back, and writable anonymous regions are
+// discarded (madvise MADV_DONTNEED: zero pages again). Read-only regions
+// keep their pages (nothing could write them), so clean text stays shared
+// with the page cache and needs no fault. pr must have been read for an
+// identical plan from the same file. On error the image is unmapped and
+// nothing stays mapped.
+func (im *Image) Reuse(pr *Pristine) error {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if !im.parked || im.state != imageTombstoned {
+		return fmt.Errorf("elfmap: reuse: image is not parked")
+	}
+	if pr == nil || !pr.fits(im.plan) {
+		return fmt.Errorf("elfmap: reuse: pristine contents were read for another plan")
+	}
+	if err := im.reuseLocked(pr); err != nil {
+		if rerr := im.res.release(); rerr == nil {
+			im.state, im.parked = imageUnmapped, false
+		}
+		return fmt.Errorf("elfmap: reuse: %w", err)
+	}
+	im.state, im.parked = imageMapped, false
+	im.regions = append(im.regions[:0], im.plan.Regions...)
+	return nil
+}
+
+func (im *Image) reuseLocked(pr *Pristine) error {
+	regs := im.plan.Regions
+	// Each maximal run of adjacent segment regions (no guard or gap
+	// inside) is first made readable in one call when all of it is
+	// readable, and then only the parts with another protection are
+	// changed: R, R-X, R, RW- costs three calls, not four. Nothing is
+	// ever writable and executable on the way.
+	for i := 0; i < len(regs); {
+		if regs[i].Kind == RegionGuard {
+			i++
+			continue
+		}
+		j, allR := i, true
+		for ; j < len(regs) && regs[j].Kind != RegionGuard; j++ {
+			allR = allR && regs[j].Prot&unix.PROT_READ != 0
+		}
+		var base int // protection already applied to the run
+		if allR && j-i > 1 {
+			if err := im.protectRegions(regs[i], regs[j-1], unix.PROT_READ); err != nil {
+				return err
+			}
+			base = unix.PROT_READ
+		}
+		for k := i; k < j; {
+			m := k + 1
+			for m < j && regs[m].Prot == regs[k].Prot {
+				m++
+			}
+			if p := regs[k].Prot; p != base && !(base == 0 && p == unix.PROT_NONE) {
+				if err := im.protectRegions(regs[k], regs[m-1], p); err != nil {
+					return err
+				}
+			}
+			k = m
+		}
+		i = j
+	}
+	for i, r := range regs {
+		if r.Prot&unix.PROT_WRITE == 0 {
+			continue
+		}
+		off, n := im.regionOff(r)
+		switch r.Kind {
+		case RegionFile:
+			dst, err := im.res.bytes(off, n)
+			if err != nil {
+				return err
+			}
+			copy(dst, pr.data[i])
+		case RegionZero:
+			if err := im.res.discard(off, n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// protectRegions sets the protection of the regions from first to last
+// (adjacent, in plan order).
+func (im *Image) protectRegions(first, last Region, prot int) error {
+	off, _ := im.regionOff(first)
+	return im.res.protect(off, uintptr(last.End-first.Start), prot)
+}
+
+// keepApartLocked gives the pieces of the image that the kernel would
+// otherwise merge once they are all PROT_NONE a distinguishing mapping
+// flag, once, before the first Park: adjacent private mappings of one file
+// at contiguous offsets (a read-only segment and the text after it, the
+// RELRO part of the data segment and the rest of it) become one VMA when
+// their protections match, and every Reuse would then split them again,
+// which costs more than the mprotect calls themselves. Executable regions
+// get MADV_DONTDUMP (text is in the file; core dumps need not copy it) and
+// pieces whose protection Protect changed (RELRO) get MADV_NOHUGEPAGE (a
+// few pages, never huge). Neither changes what the pages hold or allow.
+func (im *Image) keepApartLocked() error {
+	for _, r := range im.regions {
+		if r.Kind == RegionGuard {
+			continue
+		}
+		advice := -1
+		if r.Prot&unix.PROT_EXEC != 0 {
+			advice = madvDontDump
+		} else if pr, ok := planRegionAt(im.plan, r.Start); ok && pr.Prot != r.Prot {
+			advice = madvNoHugePage
+		}
+		if advice < 0 { // also where the advice does not exist
+			continue
+		}
+		off, n := im.regionOff(r)
+		if err := im.res.advise(off, n, advice); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// planRegionAt returns the plan's region holding rel.
+func planRegionAt(p *Plan, rel int64) (Region, bool) {
+	for _, r := range p.Regions {
+		if rel >= r.Start && rel < r.End {
+			return r, true
+		}
+	}
+	return Region{}, false
+}
