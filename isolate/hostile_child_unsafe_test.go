@@ -104,6 +104,8 @@ func hostileHook(mode string, rng *rand.Rand) func(hookStep, *child, *childChan)
 			flipping.Wait() // its last store is done before the reply
 		case mode == "memlen" && step == hookReply && ch.kind == opMemRead:
 			ch.h.resInt = ch.h.ints[1] + 100 // more than was asked for
+		case mode == "memshort" && step == hookReply && ch.kind == opMemRead:
+			ch.h.resInt = 0 // nothing, and no NUL: asked again forever unless refused
 		case mode == "symcount" && step == hookReply && ch.kind == opSymbols:
 			ch.h.resInt = maxSymbols + 1
 		case mode == "symlen" && step == hookReply && ch.kind == opSymbols:
@@ -287,7 +289,8 @@ func TestHostileHandleFlip(t *testing.T) {
 
 // TestHostileChildFuzz: children that rewrite random fields of each
 // message they send (kinds, statuses, lengths, offsets, descriptors,
-// data, a second post) never crash or hang the host: each call returns
+// data, a second post) never crash or hang the host: each call (and each
+// Symbols, Alloc, ReadString and Free) returns
 // its result or an error of this package's or the loader's kinds with a
 // message, and forged messages are named protocol errors.
 func TestHostileChildFuzz(t *testing.T) {
@@ -309,7 +312,7 @@ func TestHostileChildFuzz(t *testing.T) {
 			str := []byte("hello, host\x00")
 			for i := 0; i < 30; i++ {
 				var err error
-				switch i % 4 {
+				switch i % 6 {
 				case 0:
 					_, err = callNamed(ctx, p, "call_add", sandbox.Args{Int: [6]uint64{2, 3}})
 				case 1:
@@ -318,6 +321,15 @@ func TestHostileChildFuzz(t *testing.T) {
 					_, err = callNamed(ctx, p, "leaf", sandbox.Args{Int: [6]uint64{7}})
 				case 3:
 					_, err = callNamed(ctx, p, "call_panic", sandbox.Args{Int: [6]uint64{1}})
+				case 4:
+					_, err = p.Symbols()
+				case 5:
+					var a uintptr
+					if a, err = p.Alloc(ctx, 16); err == nil {
+						if _, err = p.ReadString(a, 8); err == nil {
+							err = p.Free(ctx, a)
+						}
+					}
 				}
 				if err == nil {
 					continue
@@ -380,6 +392,10 @@ func TestHostileMemoryReplies(t *testing.T) {
 		{"memlen", func(p *loader.Plugin) error {
 			return p.ReadMemory(greetingAddr(t, p), make([]byte, 8))
 		}, "the child says"},
+		{"memshort", func(p *loader.Plugin) error {
+			_, err := p.ReadString(greetingAddr(t, p), -1)
+			return err
+		}, "the child gave 0 and no NUL"},
 		{"symcount", func(p *loader.Plugin) error { _, err := p.Symbols(); return err }, "in all"},
 		{"symlen", func(p *loader.Plugin) error { _, err := p.Symbols(); return err }, "more than the channel's"},
 		{"symdata", func(p *loader.Plugin) error { _, err := p.Symbols(); return err }, "entry 0"},

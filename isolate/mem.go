@@ -70,7 +70,15 @@ func (r *remote) memory(addr uint64, buf []byte, read, toNUL bool) (int, error) 
 		copy(buf[done:], c.data[:got])
 		done += got
 		if toNUL && got > 0 && buf[done-1] == 0 {
-			break
+			break // the string's NUL, in the host's copy
+		}
+		if got < n {
+			// Fewer bytes than asked, with no NUL to end them: no
+			// honest child answers so (an unreadable byte is an
+			// error), and taking it would let one hold the host in
+			// this loop forever.
+			p.kill("protocol")
+			return done, fmt.Errorf("isolate: read of %d bytes of the plugin's memory: the child gave %d and no NUL: %w", n, got, ErrProtocol)
 		}
 	}
 	return done, nil
