@@ -3,9 +3,13 @@
 package isolate
 
 import (
+	"context"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/loader"
 )
@@ -37,22 +41,29 @@ func TestOptionsForwarded(t *testing.T) {
 			continue
 		}
 		forwarded[f.Name] = true
-		t.Run(f.Name, func(t *testing.T) {
-			var host loader.Options
-			want := nonZero(t, f.Type)
-			reflect.ValueOf(&host).Elem().FieldByIndex(f.Index).Set(want)
+		values := []reflect.Value{nonZero(t, f.Type)}
+		if f.Type.Kind() == reflect.Slice {
+			// Empty is not nil: an empty AllowC allows no C symbol,
+			// a nil one every symbol.
+			values = append(values, reflect.MakeSlice(f.Type, 0, 0))
+		}
+		for _, want := range values {
+			t.Run(fmt.Sprintf("%s=%#v", f.Name, want.Interface()), func(t *testing.T) {
+				var host loader.Options
+				reflect.ValueOf(&host).Elem().FieldByIndex(f.Index).Set(want)
 
-			req := request{Loader: wire.ChildOptionsOf(host)} // what spawn sends
-			var got request
-			if err := got.unmarshal(req.marshal()); err != nil {
-				t.Fatalf("request codec: %v", err)
-			}
-			child := childLoaderOptions(got.Loader, nil) // what the child's Loader gets
-			v := reflect.ValueOf(child).FieldByIndex(f.Index)
-			if !reflect.DeepEqual(v.Interface(), want.Interface()) {
-				t.Errorf("Options.%s = %v in the host, %v in the child's loader", f.Name, want, v)
-			}
-		})
+				req := request{Loader: wire.ChildOptionsOf(host)} // what spawn sends
+				var got request
+				if err := got.unmarshal(req.marshal()); err != nil {
+					t.Fatalf("request codec: %v", err)
+				}
+				child := childLoaderOptions(got.Loader, nil) // what the child's Loader gets
+				v := reflect.ValueOf(child).FieldByIndex(f.Index)
+				if !reflect.DeepEqual(v.Interface(), want.Interface()) {
+					t.Errorf("Options.%s = %#v in the host, %#v in the child's loader", f.Name, want.Interface(), v.Interface())
+				}
+			})
+		}
 	}
 	for name := range wire.HostOnly {
 		if _, ok := ot.FieldByName(name); !ok {
@@ -88,4 +99,28 @@ func nonZero(t *testing.T, typ reflect.Type) reflect.Value {
 		t.Fatalf("no non-zero value of %v to forward: teach nonZero, and the codec, this kind", typ)
 	}
 	return v
+}
+
+// TestEmptyAllowCIsolated: an empty (not nil) Options.AllowC allows no C
+// symbol, in the child as in the host: a plugin that imports libc's
+// functions fails to load both ways, and loads with AllowC nil.
+func TestEmptyAllowCIsolated(t *testing.T) {
+	path := plugintest.Build(t, "mem_both")
+	for _, isolated := range []bool{false, true} {
+		for _, allow := range [][]string{{}, nil} {
+			opts := loader.Options{AllowC: allow}
+			if isolated {
+				opts.Isolation = New(Options{})
+			}
+			l := loader.New(opts)
+			p, err := l.Load(context.Background(), path)
+			if allow == nil && err != nil || allow != nil && (err == nil || !strings.Contains(err.Error(), "undefined symbol")) {
+				t.Errorf("isolated=%v AllowC=%#v: load = %v", isolated, allow, err)
+			}
+			if p != nil {
+				p.Close(context.Background())
+			}
+			l.Close(context.Background())
+		}
+	}
 }
