@@ -77,7 +77,7 @@ func Example_fault() {
 		log.Fatal(err)
 	}
 	_, err = crash.Call()
-	var fe *sandbox.FaultError
+	var fe *loader.FaultError
 	if errors.As(err, &fe) {
 		fmt.Println(sandbox.SignalName(fe.Signal), "at", fe.Addr, "("+fe.Where+") in", fe.Plugin)
 	}

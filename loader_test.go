@@ -22,7 +22,6 @@ import (
 	"github.com/runplug/runplug/internal/sysmaps"
 	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 const libz = "/lib/x86_64-linux-gnu/libz.so.1"
@@ -321,15 +320,15 @@ func TestLoadCloseCycles(t *testing.T) {
 }
 
 // TestFaultContainment makes the demo plugin crash: the call returns a
-// *sandbox.FaultError, the plugin is quarantined, another instance keeps
+// *loader.FaultError, the plugin is quarantined, another instance keeps
 // working, and Go's own nil dereferences still panic as usual.
 func TestFaultContainment(t *testing.T) {
 	l := newLoader(t, loader.Options{})
 	p1, p2 := load(t, l, "demo"), load(t, l, "demo")
 	_, err := fn(t, p1, "crash").Call()
-	var fe *sandbox.FaultError
+	var fe *loader.FaultError
 	if !errors.As(err, &fe) {
-		t.Fatalf("crash() = %v, want a *sandbox.FaultError", err)
+		t.Fatalf("crash() = %v, want a *loader.FaultError", err)
 	}
 	if fe.Signal != syscall.SIGSEGV || fe.Addr != 0 || fe.Where != "not mapped" ||
 		fe.Plugin != "demo.so" || !strings.HasPrefix(fe.Symbol, "crash+") {

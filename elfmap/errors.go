@@ -22,7 +22,8 @@ var (
 	ErrMalformed = elfimage.ErrMalformed
 	// ErrUnsupported is wrapped by a FormatError for a well-formed file
 	// runplug does not load (another class, byte order, machine or object
-	// type, a relocation format it does not implement).
+	// type, a relocation format it does not implement). It is runplug's
+	// one ErrUnsupported: loader.ErrUnsupported is the same value.
 	ErrUnsupported = elfimage.ErrUnsupported
 	// ErrExecutable is what an *ExecutableError is (errors.Is).
 	ErrExecutable = elfimage.ErrExecutable

@@ -52,7 +52,7 @@ func TestBackends(t *testing.T) {
 				t.Errorf("%s = %d, %v; want %d", tc.fn, r, err, tc.want)
 			}
 			err := p.Restart(ctx)
-			if tc.isolated && err != nil || !tc.isolated && !errors.Is(err, errors.ErrUnsupported) {
+			if tc.isolated && err != nil || !tc.isolated && !errors.Is(err, loader.ErrUnsupported) {
 				t.Errorf("Restart = %v", err)
 			}
 			if r, err := call(t, p, tc.fn, tc.args...); err != nil || r != tc.want {

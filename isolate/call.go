@@ -3,6 +3,7 @@
 package isolate
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -46,7 +47,7 @@ func (p *proc) acquire(ctx context.Context) (*hostChan, error) {
 	case <-p.done:
 		return nil, p.exitErr
 	case <-done:
-		return nil, &DeadlineError{Plugin: p.r.name, Cause: ctx.Err()}
+		return nil, &sandbox.DeadlineError{Plugin: p.r.name, Cause: ctx.Err()}
 	}
 }
 
@@ -105,7 +106,7 @@ func (c *hostChan) roundTrip(ctx context.Context) error {
 	}
 	if ctx != nil && ctx.Done() != nil {
 		if err := ctx.Err(); err != nil {
-			return &DeadlineError{Plugin: p.r.name, Cause: err}
+			return &sandbox.DeadlineError{Plugin: p.r.name, Cause: err}
 		}
 		stop := context.AfterFunc(ctx, func() { p.kill("deadline") })
 		defer stop()
@@ -127,7 +128,7 @@ func (c *hostChan) roundTrip(ctx context.Context) error {
 			<-p.done // exitErr is complete
 			if ctx != nil && ctx.Err() != nil {
 				if r := p.reason.Load(); r != nil && *r == "deadline" {
-					return &DeadlineError{Plugin: p.r.name, Cause: ctx.Err()}
+					return &sandbox.DeadlineError{Plugin: p.r.name, Pid: p.pid, Cause: ctx.Err()}
 				}
 			}
 			return p.exitErr
@@ -320,13 +321,18 @@ func (c *hostChan) replyErr() error {
 		}
 		return &sandbox.HostPanicError{Func: fn, Value: v}
 	case statusError:
-		code := atomic.LoadUint32(&h.code)
-		msg, _, _ := readStrings2(c.data, msgLen)
-		if msg == "" {
+		// Copied out of the shared memory before it is decoded: the
+		// child may still be writing.
+		if msgLen < 0 || msgLen > c.hostArea {
 			c.p.kill("protocol")
-			return fmt.Errorf("isolate: channel %d: an error reply with no message (code %d, %d bytes of text): %w", c.idx, code, msgLen, ErrProtocol)
+			return fmt.Errorf("isolate: channel %d: an error reply of %d bytes, the area holds %d: %w", c.idx, msgLen, c.hostArea, ErrProtocol)
 		}
-		return &RemoteError{Msg: msg, Err: sentinel(code)}
+		err, why := decodeError(bytes.Clone(c.data[:msgLen]))
+		if why != nil {
+			c.p.kill("protocol")
+			return fmt.Errorf("isolate: channel %d: error reply: %v: %w", c.idx, why, ErrProtocol)
+		}
+		return err
 	default:
 		c.p.kill("protocol")
 		return fmt.Errorf("isolate: channel %d: reply status %d from the child: %w", c.idx, st, ErrProtocol)

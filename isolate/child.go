@@ -155,14 +155,15 @@ func childMain(fd int, spare bool) int {
 	}
 	b := rep.marshal()
 	if uint64(h.replyOff)+uint64(len(b)) > uint64(h.slotsOff) || h.slotsOff > uint32(len(mem)) {
-		b = (&reply{Err: "isolate: reply too large"}).marshal()
+		rep = errReply(errors.New("isolate: reply too large"))
+		b = rep.marshal()
 	}
 	copy(mem[h.replyOff:], b)
 	h.replyLen = uint32(len(b))
 	if childHook != nil {
 		childHook(hookLoadReply, c, nil)
 	}
-	if rep.Err != "" {
+	if rep.Err != nil {
 		atomic.StoreUint32(&h.state, stFailed)
 		futexWake(&h.state)
 		return 0
@@ -235,13 +236,13 @@ func (c *child) confineSpare() ([]unix.SockFilter, error) {
 func (c *child) start(run []unix.SockFilter) reply {
 	h := c.hdr
 	if err := c.req.unmarshal(c.mem[h.cfgOff : h.cfgOff+h.cfgLen]); err != nil {
-		return reply{Err: "isolate: bad request: " + err.Error()}
+		return errReply(fmt.Errorf("isolate: bad request: %w", err))
 	}
 	pol := c.req.Policy
 	var rep reply
 	if run == nil {
 		if err := confine(pol, c.req.LoadFilter, &h.sys); err != nil {
-			return reply{Err: "isolate: confine: " + err.Error()}
+			return errReply(fmt.Errorf("isolate: confine: %w", err))
 		}
 		run = c.req.RunFilter
 	}
@@ -294,12 +295,17 @@ func (c *child) start(run []unix.SockFilter) reply {
 		rep.Syms = append(rep.Syms, s)
 	}
 	if err := tighten(); err != nil {
-		return reply{Err: "isolate: confine: " + err.Error()}
+		return errReply(fmt.Errorf("isolate: confine: %w", err))
 	}
 	return rep
 }
 
-func errReply(err error) reply { return reply{Err: err.Error(), Code: errCode(err)} }
+// errReply is the reply of a failed load: err, typed (errwire.go).
+func errReply(err error) reply { return reply{Err: encodeError(err, maxLoadError)} }
+
+// maxLoadError bounds a load's encoded error: far more than any of
+// runplug's, and a small part of the reply area.
+const maxLoadError = 16 << 10
 
 // confine applies the resource limits (limits.go), the SIGSYS handler
 // and the load filter. (The process group, namespaces, the parent-death
@@ -461,9 +467,8 @@ func (ch *childChan) handle() (upcall bool) {
 		}
 		s, err := c.lookup(symKey{name, ver})
 		if err != nil {
-			// The host adds the context; the sentinel is the error.
-			h.status, h.code = statusError, errCode(err)
-			ch.text(err.Error())
+			// The host adds the context.
+			ch.fail(err)
 			return
 		}
 		h.symAddr, h.symSize, h.symFunc = s.Addr, s.Size, 0
@@ -521,8 +526,8 @@ func (ch *childChan) fail(err error) {
 		}
 		ch.text(hp.Func, fmt.Sprint(hp.Value))
 	default:
-		h.status, h.code = statusError, errCode(err)
-		ch.text(err.Error())
+		h.status = statusError
+		h.msgLen = uint32(copy(ch.data[:ch.hostArea], encodeError(withoutOwnContext(err), ch.hostArea)))
 	}
 }
 

@@ -258,8 +258,7 @@ func (r *request) unmarshal(b []byte) error {
 func (r *reply) marshal() []byte {
 	var e encoder
 	e.str(r.Name)
-	e.str(r.Err)
-	e.u32(r.Code)
+	e.bytes(r.Err)
 	e.u32(uint32(len(r.Syms)))
 	for _, s := range r.Syms {
 		e.u64(s.Addr)
@@ -279,8 +278,7 @@ func (r *reply) marshal() []byte {
 func (r *reply) unmarshal(b []byte) error {
 	d := decoder{b: b}
 	r.Name = d.str()
-	r.Err = d.str()
-	r.Code = d.u32()
+	r.Err = d.bytes()
 	if n := d.count(21); n > 0 {
 		r.Syms = make([]symReply, n)
 		for i := range r.Syms {

@@ -4,6 +4,7 @@ package isolate
 
 import (
 	"bytes"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func sampleRequest() request {
 }
 
 func sampleReply() reply {
-	return reply{Name: "plugin", Err: "", Code: 3, Seccomp: true, NSFlags: 0x7e020000, NSErr: "unshare: EPERM",
+	return reply{Name: "plugin", Err: []byte{kindSentinel, 3, 0}, Seccomp: true, NSFlags: 0x7e020000, NSErr: "unshare: EPERM",
 		Syms: []symReply{{Addr: 0x7f0000001000, Size: 16, Func: true}, {Addr: 8, Version: "V1"}}}
 }
 
@@ -69,7 +70,7 @@ func TestCodecRoundTrip(t *testing.T) {
 func FuzzReply(f *testing.F) {
 	rep := sampleReply()
 	f.Add(rep.marshal())
-	f.Add((&reply{Err: "isolate: reply too large"}).marshal())
+	f.Add((&reply{Err: encodeError(errors.New("isolate: reply too large"), maxLoadError)}).marshal())
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -3,14 +3,9 @@
 package isolate
 
 import (
-	"errors"
-
 	"golang.org/x/sys/unix"
 
-	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // envChild marks a process started as an isolated plugin's child: its
@@ -52,8 +47,7 @@ type symKey struct {
 // it).
 type reply struct {
 	Name    string
-	Err     string
-	Code    uint32
+	Err     []byte // the load's error, as errwire.go encodes it (nil: none)
 	Syms    []symReply
 	Seccomp bool
 	// The namespaces the child's constructor made, and why not all
@@ -74,37 +68,4 @@ type symReply struct {
 	Func    bool
 	Version string
 	handle  uint32 // the child's, for opLookup's reply (not encoded)
-}
-
-// Sentinel errors by code, for the trip from child to host.
-var sentinels = []error{
-	1:  loader.ErrSymbolNotFound,
-	2:  loader.ErrTLS,
-	3:  loader.ErrNotFound,
-	4:  loader.ErrClosed,
-	5:  loader.ErrQuarantined,
-	6:  loader.ErrSignature,
-	7:  elfimage.ErrMalformed,
-	8:  elfimage.ErrUnsupported,
-	9:  sandbox.ErrAborted,
-	10: ErrBufferTooLarge,
-	11: loader.ErrBadAddress,
-}
-
-// errCode returns the code of the first sentinel err matches (0: none).
-func errCode(err error) uint32 {
-	for i, s := range sentinels {
-		if s != nil && errors.Is(err, s) {
-			return uint32(i)
-		}
-	}
-	return 0
-}
-
-// sentinel returns the sentinel of code (nil for 0 or an unknown code).
-func sentinel(code uint32) error {
-	if int(code) < len(sentinels) {
-		return sentinels[code]
-	}
-	return nil
 }

@@ -13,14 +13,21 @@
 //
 // Plugin, Func, the typed bindings, host functions (RegisterHostFunc) and
 // the errors are the loader's: a fault in the plugin is a
-// *sandbox.FaultError naming the signal, the address and the symbol (the
+// *loader.FaultError naming the signal, the address and the symbol (the
 // child's sandbox traps it and the report crosses back), a panic of a host
-// function is a *sandbox.HostPanicError, a failed call quarantines the
-// plugin unless loader.Options.KeepAfterFault. What only an isolated
-// plugin can do is die: a call whose child exits or is killed returns an
-// *ExitError (ErrExited), one that makes a forbidden system call a
-// *SyscallError naming it (ErrForbiddenSyscall), one whose context ends a
-// *DeadlineError (sandbox.ErrDeadline; the child is killed). Plugin.Restart
+// function is a *loader.HostPanicError, a failed call quarantines the
+// plugin unless loader.Options.KeepAfterFault. Every typed error of the
+// child's loader (*loader.NotFoundError, *loader.UndefinedSymbolError,
+// *elfmap.FormatError...) crosses by kind and fields and is rebuilt as the
+// same type, so errors.Is and errors.As answer as in process; bytes the
+// child writes that are not a well-formed error are ErrProtocol (the
+// child is killed). A call whose context ends is a *loader.DeadlineError
+// (loader.ErrDeadline; Pid names the child, killed to stop the call).
+// What only an isolated plugin can do is die: a call whose child exits or
+// is killed returns an *ExitError (ErrExited), one that makes a forbidden
+// system call a *SyscallError naming it (ErrForbiddenSyscall). These and
+// ErrProtocol, ErrNoNamespaces, ErrTooDeep and ErrBufferTooLarge are the
+// errors a host tests from this package. Plugin.Restart
 // replaces the child (Funcs and bindings stay valid: they name symbols by
 // handle, and the new child looks every one up again); a RestartPolicy
 // does it on the next call automatically, with a backoff and a limit.
@@ -52,7 +59,7 @@
 // the request takes a channel beyond the pool, see Concurrency). A call whose stack arguments, buffers and result
 // exceed the channel's data area (Options.BufferSize, less an eighth) is
 // refused before it is sent (ErrBufferTooLarge). Refused: a long double
-// result (the x87 st0 register; errors.ErrUnsupported, at bind time).
+// result (the x87 st0 register; loader.ErrUnsupported, at bind time).
 //
 // A Callback (loader.NewCallback) passed to an isolated plugin, as its
 // Ptr in a pointer argument or as the *loader.Callback itself to
@@ -91,9 +98,8 @@
 // general form cross the same way (the child learns a function's form
 // from the host on its first call, statusNeedFrame, and sends that call
 // again with its stack arguments). Refused: a general-form callback with
-// a string argument (loader.ErrCallbackNotRemote, when passed), and a
-// general-form host function with one (each call fails with
-// loader.ErrHostFuncNotRemote).
+// a string argument (when passed), and a general-form host function with
+// one (each call fails): both errors wrap loader.ErrUnsupported.
 //
 // A host function or callback that calls Close or Restart of the plugin
 // whose call is running it (on that goroutine: the upcall channel's
@@ -191,5 +197,5 @@
 // # Platforms
 //
 // Linux on x86-64 with cgo (the sandbox); elsewhere New gives an Isolator
-// whose Start fails with ErrUnsupported.
+// whose Start fails with an error wrapping loader.ErrUnsupported.
 package isolate

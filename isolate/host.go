@@ -243,9 +243,6 @@ func (r *remote) Lookup(name, version string) (wire.RemoteSymbol, error) {
 		return wire.RemoteSymbol{}, err
 	}
 	if atomic.LoadUint32(&h.status) != statusOK {
-		if s := sentinel(atomic.LoadUint32(&h.code)); s != nil {
-			return wire.RemoteSymbol{}, s
-		}
 		return wire.RemoteSymbol{}, c.replyErr()
 	}
 	handle := atomic.LoadUint32(&h.handle)

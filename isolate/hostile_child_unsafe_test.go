@@ -114,6 +114,18 @@ func hostileHook(mode string, rng *rand.Rand) func(hookStep, *child, *childChan)
 			for i := 0; i < int(ch.h.msgLen); i++ {
 				ch.data[i] = 0xff // lengths of 4 GiB
 			}
+		case strings.HasPrefix(mode, "err") && step == hookReply && ch.h.status == statusError:
+			// The error the child's loader returned, rewritten (errwire.go).
+			switch mode {
+			case "errkind":
+				ch.data[0] = 200
+			case "errlen":
+				ch.h.msgLen = uint32(copy(ch.data, []byte{kindText, 0xff, 0xff, 0xff, 0xff, 'x'}))
+			case "errmsglen":
+				ch.h.msgLen = uint32(len(ch.data))
+			case "errsentinel":
+				ch.h.msgLen = uint32(copy(ch.data, []byte{kindSentinel, 0xff, 0xff}))
+			}
 		case mode == "fuzz":
 			scribble(rng, ch)
 		}
@@ -220,6 +232,36 @@ func TestHostileLoadReply(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestHostileErrorReply: a child that rewrites the error it sends (a
+// failed lookup's: an unknown kind, a string length past the end, a length
+// past the channel's area, an unknown sentinel) never has it believed: the
+// host refuses it as a protocol error naming what was wrong, reads nothing
+// past what the child may write, and the forged error matches none of the
+// loader's sentinels.
+func TestHostileErrorReply(t *testing.T) {
+	for _, tt := range []struct{ mode, want string }{
+		{"errkind", "unknown error kind 200"},
+		{"errlen", "truncated"},
+		{"errmsglen", "an error reply of"},
+		{"errsentinel", "unknown sentinel code 65535"},
+	} {
+		t.Run(tt.mode, func(t *testing.T) {
+			l, _ := hostileLoader(t, tt.mode+":1", Options{})
+			p, err := l.Load(context.Background(), plugintest.Build(t, "isolate_host"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Func("no_such_function")
+			if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("lookup with a forged error reply: %v, want ErrProtocol saying %q", err, tt.want)
+			}
+			if errors.Is(err, loader.ErrSymbolNotFound) {
+				t.Errorf("the forged error was believed: %v", err)
+			}
+		})
 	}
 }
 
@@ -365,11 +407,12 @@ func typedErr(err error) bool {
 	if strings.TrimSpace(err.Error()) == "" || strings.HasSuffix(err.Error(), ": ") {
 		return false
 	}
-	var re *RemoteError
+	var rt *remoteText
+	var rw *remoteWrap
 	var fe *sandbox.FaultError
 	var hp *sandbox.HostPanicError
 	return errors.Is(err, ErrProtocol) || errors.Is(err, ErrExited) || errors.Is(err, sandbox.ErrDeadline) ||
-		errors.As(err, &re) && re.Msg != "" || errors.As(err, &fe) || errors.As(err, &hp) ||
+		errors.As(err, &rt) || errors.As(err, &rw) || errors.As(err, &fe) || errors.As(err, &hp) ||
 		errors.Is(err, loader.ErrSymbolNotFound) || errors.Is(err, loader.ErrQuarantined)
 }
 

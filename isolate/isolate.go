@@ -2,14 +2,12 @@ package isolate
 
 import (
 	"errors"
-	"fmt"
 	"io"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/errs"
 )
 
 // Options configure isolated plugins (see New).
@@ -110,12 +108,9 @@ type RestartPolicy struct {
 var (
 	// ErrExited is wrapped by the error of a call whose child process
 	// died (an *ExitError or a *SyscallError).
-	ErrExited = errors.New("isolate: plugin process exited")
+	ErrExited = errs.ErrExited
 	// ErrForbiddenSyscall is wrapped by a *SyscallError.
-	ErrForbiddenSyscall = errors.New("isolate: forbidden system call")
-	// ErrUnsupported is returned where isolation is not available
-	// (other than linux/amd64 with cgo).
-	ErrUnsupported = errors.New("isolate: not supported on this platform")
+	ErrForbiddenSyscall = errs.ErrForbiddenSyscall
 	// ErrBufferTooLarge is wrapped by the error of a call whose strings
 	// and buffers do not fit in a channel (Options.BufferSize).
 	ErrBufferTooLarge = errors.New("isolate: buffers do not fit in the channel")
@@ -133,88 +128,15 @@ var (
 	ErrProtocol = errors.New("isolate: protocol violation by the child")
 )
 
-// ExitError reports a child process that died during a call (or before
-// it): it exited, was killed by a signal, or crashed outside the
-// protection of a call.
-type ExitError struct {
-	Plugin string
-	Pid    int
-	Signal syscall.Signal // the signal that killed it, or 0
-	Status int            // its exit status when Signal is 0
-	// Reason says why the host killed it ("deadline", "close"), when it
-	// did.
-	Reason string
-}
-
-// Error formats e as "isolate: plugin faults.so (pid 123) exited with status 3".
-func (e *ExitError) Error() string {
-	s := fmt.Sprintf("isolate: plugin %s (pid %d) ", e.Plugin, e.Pid)
-	if e.Signal != 0 {
-		s += fmt.Sprintf("killed by signal %d (%s)", int(e.Signal), e.Signal)
-	} else {
-		s += fmt.Sprintf("exited with status %d", e.Status)
-	}
-	if e.Reason != "" {
-		s += ": " + e.Reason
-	}
-	return s
-}
-
-// Unwrap returns ErrExited.
-func (e *ExitError) Unwrap() error { return ErrExited }
-
-// SyscallError reports a system call the policy forbids: the child was
-// stopped at it.
-type SyscallError struct {
-	Plugin string
-	Pid    int
-	Name   string  // "execve" ("" when the number is unknown)
-	Nr     int     // the system call number in Arch's table (x32's without its marker bit)
-	Arch   string  // "x86_64", "x32" or "i386" (int $0x80)
-	PC     uintptr // the address of the syscall instruction, in the child
-}
-
-// Error formats e as "isolate: plugin x.so (pid 123) made forbidden system call execve (59) at pc 0x7f..",
-// with the architecture before the name when it is not x86_64 ("i386 execve (11)").
-func (e *SyscallError) Error() string {
-	name := e.Name
-	if e.Arch != "" && e.Arch != "x86_64" {
-		name = e.Arch + " " + name
-	}
-	return fmt.Sprintf("isolate: plugin %s (pid %d) made forbidden system call %s (%d) at pc %#x", e.Plugin, e.Pid, name, e.Nr, e.PC)
-}
-
-// Unwrap returns ErrForbiddenSyscall and ErrExited.
-func (e *SyscallError) Unwrap() []error { return []error{ErrForbiddenSyscall, ErrExited} }
-
-// DeadlineError is the error of a call whose context was done before it
-// returned: the child was killed. It matches sandbox.ErrDeadline and the
-// context's error.
-type DeadlineError struct {
-	Plugin string
-	Cause  error
-}
-
-// Error says the call was stopped.
-func (e *DeadlineError) Error() string {
-	return fmt.Sprintf("isolate: call into %s stopped (plugin process killed): %v", e.Plugin, e.Cause)
-}
-
-// Unwrap returns sandbox.ErrDeadline and the context's error.
-func (e *DeadlineError) Unwrap() []error { return []error{sandbox.ErrDeadline, e.Cause} }
-
-// RemoteError is an error the child returned for a load or a call: its
-// message as the child wrote it, matching the loader's sentinel.
-type RemoteError struct {
-	Msg string
-	Err error // a loader or elfmap sentinel, or nil
-}
-
-// Error returns the child's message.
-func (e *RemoteError) Error() string { return e.Msg }
-
-// Unwrap returns the sentinel.
-func (e *RemoteError) Unwrap() error { return e.Err }
+type (
+	// ExitError reports a child process that died during a call (or
+	// before it): it exited, was killed by a signal, or crashed outside
+	// the protection of a call. It matches ErrExited.
+	ExitError = errs.ExitError
+	// SyscallError reports a system call the policy forbids: the child
+	// was stopped at it. It matches ErrForbiddenSyscall and ErrExited.
+	SyscallError = errs.SyscallError
+)
 
 // Report says which confinements the child processes got.
 type Report struct {

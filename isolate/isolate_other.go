@@ -4,28 +4,33 @@ package isolate
 
 import (
 	"context"
+	"fmt"
 	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/loader"
 )
+
+// errNoIsolation is the error of every isolated load on this platform.
+var errNoIsolation = fmt.Errorf("isolate: isolation needs linux/amd64 built with cgo: %w", loader.ErrUnsupported)
 
 // DefaultSyscalls is empty where isolation is not supported.
 var DefaultSyscalls []string
 
 // Isolator starts isolated plugins; on this platform Start fails with
-// ErrUnsupported.
+// an error wrapping loader.ErrUnsupported.
 type Isolator struct{ opts Options }
 
 // New returns an Isolator (see the linux/amd64 documentation).
 func New(opts Options) *Isolator { return &Isolator{opts: opts} }
 
-// Start implements loader.Isolation: it fails with ErrUnsupported.
+// Start implements loader.Options.Isolation: it fails with an error wrapping
+// loader.ErrUnsupported.
 func (iso *Isolator) Start(req *wire.RemoteLoad) (wire.Remote, error) {
-	return nil, ErrUnsupported
+	return nil, errNoIsolation
 }
 
 // Report says what confinement the last child got: nothing here.
 func (iso *Isolator) Report() Report {
-	return Report{Missing: []string{"isolation: " + ErrUnsupported.Error()}}
+	return Report{Missing: []string{errNoIsolation.Error()}}
 }
 
 // Pid returns 0 here.

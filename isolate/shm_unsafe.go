@@ -113,7 +113,7 @@ type chanHdr struct {
 	handle uint32 // symbol handle (calls), host function index (host calls)
 	nints  uint32 // integer arguments of opCallInts
 	status uint32 // reply status: st*
-	code   uint32 // reply: sentinel error code (errCode*)
+	code   uint32 // reply: codeCallbackFreed of a statusHostPanic
 	nbufs  uint32
 	msgLen uint32 // reply: bytes of text at the start of the data area
 	inLen  uint32 // request: bytes of text at the start of the data area
@@ -193,7 +193,7 @@ const (
 	statusOK        = 0
 	statusFault     = 1 // a *sandbox.FaultError; text: plugin, symbol, object, where
 	statusHostPanic = 2 // text: function name, panic value
-	statusError     = 3 // code: a sentinel; text: the message
+	statusError     = 3 // data: the error, as errwire.go encodes it
 	statusNeedFrame = 4 // opHostRet: send the call again in the general form (nstack, sretSize)
 )
 

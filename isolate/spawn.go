@@ -603,8 +603,12 @@ func (p *proc) awaitStart() (*reply, error) {
 	if err := rep.unmarshal(buf); err != nil {
 		return nil, fmt.Errorf("isolate: load reply (%d bytes): %v: %w", n, err, ErrProtocol)
 	}
-	if rep.Err != "" {
-		return nil, &RemoteError{Msg: rep.Err, Err: sentinel(rep.Code)}
+	if rep.Err != nil {
+		err, why := decodeError(rep.Err)
+		if why != nil {
+			return nil, fmt.Errorf("isolate: load reply: error: %v: %w", why, ErrProtocol)
+		}
+		return nil, err
 	}
 	if st != stReady {
 		return nil, fmt.Errorf("isolate: child state %d after its load reply, want %d (ready): %w", st, stReady, ErrProtocol)

@@ -84,11 +84,11 @@ func TestSymbolsBothWays(t *testing.T) {
 func TestLoadOptionsIsolated(t *testing.T) {
 	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
 	err := l.AddHostSymbols(map[string]uintptr{"x": 1})
-	if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "host") {
+	if !errors.Is(err, loader.ErrUnsupported) || !strings.Contains(err.Error(), "host") {
 		t.Errorf("AddHostSymbols isolated = %v, want ErrUnsupported naming host addresses", err)
 	}
 	_, err = l.LoadWith(context.Background(), plugintest.Build(t, "global_lib"), loader.LoadOptions{Global: true})
-	if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "Global") {
+	if !errors.Is(err, loader.ErrUnsupported) || !strings.Contains(err.Error(), "Global") {
 		t.Errorf("LoadWith Global isolated = %v, want ErrUnsupported naming Global", err)
 	}
 }

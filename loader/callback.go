@@ -57,7 +57,7 @@ type Callback struct {
 
 // NewCallback makes fn callable from C (see Callback). It returns a
 // *SignatureError when fn's type is not supported, and an error that
-// matches errors.ErrUnsupported off linux/amd64 with cgo.
+// matches ErrUnsupported off linux/amd64 with cgo.
 func NewCallback(fn any) (*Callback, error) {
 	name := callbackName(fn)
 	hf, err := hostCallback(name, fn)

@@ -364,9 +364,8 @@ func TestCallbackStructsIsolated(t *testing.T) {
 // TestCallbackStructIsolatedRefusals: a panic in an isolated plugin's
 // general-form callback ends the call with the host function's
 // *sandbox.HostPanicError; a host function of the general form, which an
-// isolated plugin cannot call, fails that call with ErrHostFuncNotRemote;
-// a general-form callback with a string argument is refused when passed
-// (ErrCallbackNotRemote).
+// isolated plugin cannot call, fails that call; a general-form callback
+// with a string argument is refused when passed (ErrUnsupported).
 func TestCallbackStructIsolatedRefusals(t *testing.T) {
 	if !sandbox.Supported {
 		testenv.Skipf(t, "no native calls in this build")
@@ -393,8 +392,8 @@ func TestCallbackStructIsolatedRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer strCB.Release()
-	if _, err := call(strCB.Ptr(), 3); !errors.Is(err, loader.ErrCallbackNotRemote) {
-		t.Fatalf("a general-form callback with a string: %v, want ErrCallbackNotRemote", err)
+	if _, err := call(strCB.Ptr(), 3); !errors.Is(err, loader.ErrUnsupported) || !strings.Contains(err.Error(), "cannot be passed to an isolated plugin") {
+		t.Fatalf("a general-form callback with a string: %v, want ErrUnsupported: cannot be passed to an isolated plugin", err)
 	}
 
 }
@@ -404,7 +403,7 @@ func TestCallbackStructIsolatedRefusals(t *testing.T) {
 // imported by name, called by an isolated plugin (its form learnt on the
 // first call) on its calling thread and on a thread of its own, gives the
 // C callee's result; one with a string argument among stack arguments
-// fails with ErrHostFuncNotRemote.
+// fails, not supported.
 func TestHostFuncStructsIsolated(t *testing.T) {
 	if !sandbox.Supported {
 		testenv.Skipf(t, "no native calls in this build")

@@ -217,7 +217,7 @@
 // [Func.CallFloat] (plus up to 8 doubles, double result) and
 // [Func.CallArgs] (both result registers, optional deadline) run the
 // function through the sandbox: a fault in plugin code comes back as a
-// *sandbox.FaultError that names the plugin, the symbol and what the
+// [*FaultError] that names the plugin, the symbol and what the
 // faulting address is ("segment 1 (R-X) of NAME", "guard page after
 // NAME"...). The loader adds no allocation to a call, and no atomic
 // read-modify-write: a call loads the plugin's closed/quarantined flags
@@ -268,7 +268,7 @@
 // registers directly. The Go code runs outside the plugin's fault
 // protection (a nil dereference in it is a Go panic); a panic is recovered
 // and ends the outer plugin call with an error wrapping a
-// *sandbox.HostPanicError, and the plugin is quarantined. Releasing a
+// [*HostPanicError], and the plugin is quarantined. Releasing a
 // registration hides the name from later loads at once and frees the
 // thunk when the last object bound to it is closed. plugins/runplug.h
 // gives plugin authors the conventions.
@@ -411,6 +411,26 @@
 // calls have drained; a failed reload keeps the old version serving
 // ([ErrReload], [ReloadEvent], a "reload failed" log line). The file
 // format, the migration contract and the figures are in docs/STATE.md.
+//
+// # Errors
+//
+// Every error a host tests is named in this package, whichever layer
+// raises it, so a host imports loader alone (elfmap for a file's
+// [*elfmap.FormatError], isolate for a dying child's): with errors.Is,
+// [ErrNotFound] and [ErrSymbolNotFound] (a library or a symbol that is not
+// there), [ErrClosed], [ErrQuarantined], [ErrDeadline], [ErrSignature],
+// [ErrUnsupported] (the one sentinel for what runplug does not support
+// here: a build without cgo, an ELF feature, a use of TLS ([ErrTLS]), an
+// operation an isolated plugin cannot carry; it matches
+// errors.ErrUnsupported too), [ErrBadAddress], [ErrNoMemory], [ErrReload],
+// [ErrHostFuncExists] and the state file's; with errors.As, for the
+// evidence, [*FaultError] (signal, code, address, PC, symbol, what the
+// address is), [*DeadlineError], [*HostPanicError], [*NotFoundError],
+// [*UndefinedSymbolError], [*RelocError], [*RefusedError],
+// [*SignatureError], [*StateFileError] and [*MigrationError]. An isolated
+// plugin's errors are the same values and types, with the same fields:
+// the child sends each typed error across by kind and fields, so
+// errors.Is and errors.As answer as they do in process.
 //
 // # Logging
 //

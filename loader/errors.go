@@ -2,23 +2,38 @@ package loader
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 
-	"github.com/runplug/runplug/internal/elfimage"
+	"github.com/runplug/runplug/internal/errs"
+	"github.com/runplug/runplug/sandbox"
 )
 
-// Sentinel errors a host tests with errors.Is. Their text, like that of the
-// typed errors below, carries no "loader:" prefix: the loader's methods
-// always return them wrapped in a message that starts with it, once.
+// The errors a host tests, all reachable from this package: each is
+// defined once, in the package that raises it, and named here. Their text
+// carries no "loader:" prefix: the loader's methods return them wrapped in
+// a message that starts with it, once. An isolated plugin's errors are
+// the same values and types (package isolate carries them across the
+// process boundary), so errors.Is and errors.As answer the same in both
+// modes.
+
 var (
+	// ErrUnsupported is wrapped by every error that says runplug does not
+	// support something here: a build that cannot run plugins (anything
+	// but linux/amd64 with cgo), an ELF file or feature it declines
+	// (elfmap.ErrUnsupported is the same value), a use of thread-local
+	// storage (ErrTLS), an operation an isolated plugin cannot carry. It
+	// matches errors.ErrUnsupported too.
+	ErrUnsupported = errs.ErrUnsupported
+
 	// ErrNotFound is wrapped by the error of a load whose object or one
 	// of its needed libraries could not be found (a *NotFoundError).
-	ErrNotFound = errors.New("library not found")
+	ErrNotFound = errs.ErrNotFound
 	// ErrSymbolNotFound is returned (wrapped) by Plugin.Lookup and
 	// Plugin.Func for a name the plugin does not define, and wrapped by
 	// an *UndefinedSymbolError when a load fails on a missing import.
-	ErrSymbolNotFound = errors.New("symbol not found")
+	ErrSymbolNotFound = errs.ErrSymbolNotFound
+	// ErrSignature is wrapped by a *SignatureError.
+	ErrSignature = errs.ErrSignature
+
 	// ErrClosed is returned (wrapped) by the methods of a closed Plugin,
 	// Func or Loader.
 	ErrClosed = errors.New("closed")
@@ -33,110 +48,40 @@ var (
 	// relocation type. Plugin.Lookup of a thread-local symbol wraps it
 	// too. (The dynamic models, the initial-exec model and TLS descriptors
 	// are supported: see the package doc; running out of static TLS is a
-	// sandbox.ErrStaticTLSFull.) It wraps elfimage.ErrUnsupported.
-	ErrTLS = fmt.Errorf("unsupported use of thread-local storage: %w", elfimage.ErrUnsupported)
+	// sandbox.ErrStaticTLSFull.) It wraps ErrUnsupported.
+	ErrTLS = errs.Unsupported("unsupported use of thread-local storage")
+
+	// ErrDeadline is wrapped by the error of a call (or of a destructor
+	// run by Close) stopped because its context was done: a
+	// *DeadlineError.
+	ErrDeadline = sandbox.ErrDeadline
 )
 
-// NotFoundError reports a library that no search path entry provides.
-type NotFoundError struct {
-	// Name is the library as named: a DT_NEEDED entry or a path.
-	Name string
-	// Needer is the object whose DT_NEEDED names it ("" for a top-level
-	// Load).
-	Needer string
-	// Tried lists the paths tried, in order.
-	Tried []string
-	// Err is the last error met on a candidate that exists but could not
-	// be used (nil when none existed).
-	Err error
-}
+type (
+	// NotFoundError reports a library that no search path entry provides.
+	NotFoundError = errs.NotFoundError
+	// UndefinedSymbolError reports a strong import that nothing provides.
+	UndefinedSymbolError = errs.UndefinedSymbolError
+	// RelocError reports a relocation the loader refused to apply.
+	RelocError = errs.RelocError
+	// RefusedError is the error of a library that was found, is a shared
+	// object ld.so would load, and that runplug refuses.
+	RefusedError = errs.RefusedError
+	// SignatureError reports a Go function type that cannot be bound to
+	// a native function (or registered as a host function).
+	SignatureError = errs.SignatureError
 
-// Error formats e as
-//
-//	library "libfoo.so" needed by "bar.so" not found (tried 7 paths)
-func (e *NotFoundError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "library %q", e.Name)
-	if e.Needer != "" {
-		fmt.Fprintf(&b, " needed by %q", e.Needer)
-	}
-	fmt.Fprintf(&b, " not found (tried %d paths", len(e.Tried))
-	if len(e.Tried) > 0 && len(e.Tried) <= 4 {
-		b.WriteString(": " + strings.Join(e.Tried, ", "))
-	}
-	b.WriteString(")")
-	if e.Err != nil {
-		b.WriteString(": last candidate: " + e.Err.Error())
-	}
-	return b.String()
-}
-
-// Unwrap returns ErrNotFound and the last candidate's error.
-func (e *NotFoundError) Unwrap() []error {
-	if e.Err != nil {
-		return []error{ErrNotFound, e.Err}
-	}
-	return []error{ErrNotFound}
-}
-
-// UndefinedSymbolError reports a strong import that nothing provides.
-type UndefinedSymbolError struct {
-	Object  string // the importing object's name
-	Symbol  string // the symbol's name
-	Version string // the version asked for ("" when unversioned)
-}
-
-// Error formats e as `foo.so: undefined symbol "bar@V1"`.
-func (e *UndefinedSymbolError) Error() string {
-	s := e.Symbol
-	if e.Version != "" {
-		s += "@" + e.Version
-	}
-	return fmt.Sprintf("%s: undefined symbol %q", e.Object, s)
-}
-
-// Unwrap returns ErrSymbolNotFound.
-func (e *UndefinedSymbolError) Unwrap() error { return ErrSymbolNotFound }
-
-// RelocError reports a relocation the loader refused to apply.
-type RelocError struct {
-	Object string // the object being relocated
-	Table  string // "DT_RELA", "DT_JMPREL" or "DT_RELR"
-	Index  int    // the entry's index in its table
-	Type   uint32 // r_type (0 for DT_RELR)
-	Off    uint64 // r_offset: the place, relative to the load base
-	Sym    uint32 // r_sym
-	Msg    string // what is wrong
-	// Err is elfimage.ErrMalformed (a place outside writable memory, a
-	// symbol index past the table), elfimage.ErrUnsupported (a type the
-	// loader does not implement) or ErrTLS.
-	Err error
-}
-
-// Error formats e as
-//
-//	relocate foo.so: DT_RELA[3] R_X86_64_PC32 at 0x3fd8: unsupported relocation type
-func (e *RelocError) Error() string {
-	name := "relr"
-	if e.Table != "DT_RELR" {
-		name = relocTypeName(e.Type)
-	}
-	return fmt.Sprintf("relocate %s: %s[%d] %s at %#x (symbol %d): %s", e.Object, e.Table, e.Index, name, e.Off, e.Sym, e.Msg)
-}
-
-// Unwrap returns Err.
-func (e *RelocError) Unwrap() error { return e.Err }
-
-// RefusedError is the error of a library that was found, is a shared object
-// ld.so would load, and that runplug refuses: a needed library's refusal
-// is reported with it, not as "not found".
-type RefusedError struct {
-	Path string // the file
-	Err  error  // why: wraps ErrTLS, elfimage.ErrUnsupported, elfimage.ErrMalformed...
-}
-
-// Error formats e as `/lib/x.so: refused: ...`.
-func (e *RefusedError) Error() string { return e.Path + ": refused: " + e.Err.Error() }
-
-// Unwrap returns Err.
-func (e *RefusedError) Unwrap() error { return e.Err }
+	// FaultError reports a signal raised by plugin code during a call:
+	// signal, code, address, PC, plugin, symbol and what the address
+	// is. The call's error wraps it and the plugin is quarantined.
+	FaultError = sandbox.FaultError
+	// DeadlineError is the error of a call stopped because its context
+	// was done: interrupted where it ran in process, or by killing the
+	// plugin's process when isolated (Pid is then set). It matches
+	// ErrDeadline and the context's error.
+	DeadlineError = sandbox.DeadlineError
+	// HostPanicError is the error of a call that ended because a Go
+	// function it called back into (a host function or a Callback)
+	// panicked.
+	HostPanicError = sandbox.HostPanicError
+)

@@ -2,7 +2,6 @@ package loader
 
 import (
 	"context"
-	"errors"
 	"fmt"
 )
 
@@ -65,7 +64,7 @@ func (l *Loader) dropGlobal(o *object) (held bool) {
 
 // errGlobalIsolated is the error of LoadWith with Global for a Loader
 // that isolates its plugins.
-var errGlobalIsolated = fmt.Errorf("LoadOptions.Global for an isolated plugin: each runs alone in its own process, where no later plugin can bind to it: %w", errors.ErrUnsupported)
+var errGlobalIsolated = fmt.Errorf("LoadOptions.Global for an isolated plugin: each runs alone in its own process, where no later plugin can bind to it: %w", ErrUnsupported)
 
 // loadGlobal is LoadWith's Global step: refused isolated, else the load
 // and then makeGlobal.

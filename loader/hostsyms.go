@@ -35,10 +35,10 @@ func (l *Loader) hasHostSymbols() bool {
 // zero address; on any error nothing is added. A Loader that isolates its
 // plugins refuses them all (host addresses mean nothing in a plugin's
 // process: register host functions instead), wrapping
-// errors.ErrUnsupported. The map is copied.
+// ErrUnsupported. The map is copied.
 func (l *Loader) AddHostSymbols(syms map[string]uintptr) error {
 	if l.opts.Isolation != nil {
-		return fmt.Errorf("loader: add host symbols: addresses in the host mean nothing in an isolated plugin's process (register host functions instead): %w", errors.ErrUnsupported)
+		return fmt.Errorf("loader: add host symbols: addresses in the host mean nothing in an isolated plugin's process (register host functions instead): %w", ErrUnsupported)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

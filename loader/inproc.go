@@ -65,7 +65,7 @@ func (g inProcess) callFrame(ctx context.Context, f *Func, fr *sandbox.Frame) (s
 }
 
 func (g inProcess) callRemoteFrame(ctx context.Context, f *Func, fr *wire.RemoteFrame) (sandbox.FrameResult, error) {
-	return sandbox.FrameResult{}, fmt.Errorf("loader: call %s in %s: a frame laid out for another process: %w", f.name, g.p.obj.name, errors.ErrUnsupported)
+	return sandbox.FrameResult{}, fmt.Errorf("loader: call %s in %s: a frame laid out for another process: %w", f.name, g.p.obj.name, ErrUnsupported)
 }
 
 func (g inProcess) inHostCall() bool { return false }
@@ -94,7 +94,7 @@ func (g inProcess) free(ctx context.Context, addr uintptr) error { return cFree(
 func (g inProcess) isolated() bool { return false }
 
 func (g inProcess) restart(context.Context) error {
-	return fmt.Errorf("loader: restart %s: the plugin runs in the host's address space: %w", g.p.obj.name, errors.ErrUnsupported)
+	return fmt.Errorf("loader: restart %s: %w", g.p.obj.name, errNotIsolated)
 }
 
 func (g inProcess) lookup(name, version string) (Symbol, uint32, error) {

@@ -20,7 +20,7 @@ type LoadOptions struct {
 	// destructors wait until the Loader closes, as glibc keeps an object
 	// another's relocations bound to. An isolated plugin runs alone in
 	// its process: Global is refused for it, wrapping
-	// errors.ErrUnsupported.
+	// ErrUnsupported.
 	Global bool
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/runplug/runplug/internal/errs"
 	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -23,6 +24,10 @@ import (
 // Plugin.call, Plugin.callInts, Plugin.callContext), so the bindings built
 // on those need not know where the plugin runs. loader never imports
 // isolate: it only knows these interfaces.
+
+// errNotIsolated is returned (wrapped) by Plugin.Restart for a plugin that
+// runs in the host's own address space. It wraps ErrUnsupported.
+var errNotIsolated = errs.Unsupported("plugin is not isolated")
 
 // startRemote loads a plugin through the Isolation: path or image.
 func (l *Loader) startRemote(path, name string, image []byte) (*Plugin, error) {
@@ -39,7 +44,7 @@ func (l *Loader) startRemote(path, name string, image []byte) (*Plugin, error) {
 	}
 	req := &wire.RemoteLoad{Path: path, Name: name, Image: image, Options: wire.ChildOptionsOf(l.opts), Logger: l.log}
 	if l.hasHostSymbols() {
-		return nil, fmt.Errorf("loader: load %s: Options.HostSymbols are addresses in the host, which an isolated plugin cannot reach (register host functions instead): %w", name, errors.ErrUnsupported)
+		return nil, fmt.Errorf("loader: load %s: Options.HostSymbols are addresses in the host, which an isolated plugin cannot reach (register host functions instead): %w", name, errs.ErrUnsupported)
 	}
 	req.HostFuncs = l.host.remoteFuncs()
 	r, err := l.opts.Isolation.Start(req)
@@ -69,7 +74,7 @@ func (t *hostTable) remoteFuncs() []wire.RemoteHostFunc {
 		f := wire.RemoteHostFunc{Name: h.name, Strings: h.strs, Call: h.raw,
 			Frame: h.frame.fn, StackSize: h.frame.stack, SRetSize: h.frame.sret} // remote_frame.go
 		if f.Call == nil && f.Frame == nil {
-			err := fmt.Errorf("loader: host function %s: %w", h.name, ErrHostFuncNotRemote)
+			err := fmt.Errorf("loader: host function %s: %w", h.name, errHostFuncNotRemote)
 			f.Call = func(*sandbox.Args) sandbox.Result { panic(err) }
 		}
 		out = append(out, f)
@@ -105,8 +110,8 @@ func (p *Plugin) Isolated() bool { return p.be.isolated() }
 // one, the plugin is loaded again and the quarantine is lifted. Funcs and
 // bindings obtained before keep working. It waits for the calls in
 // flight. For a plugin in the host's address space it returns an error
-// wrapping errors.ErrUnsupported; from a host function or callback that a
-// call into this plugin is running (on this goroutine), whose call it would wait for
+// wrapping ErrUnsupported; from a host function or callback that a call
+// into this plugin is running (on this goroutine), whose call it would wait for
 // forever, an error wrapping sandbox.ErrCloseInCall. A ctx already done
 // stops it before it starts; a nil ctx panics.
 func (p *Plugin) Restart(ctx context.Context) error {
@@ -269,7 +274,7 @@ func (b *remote) frameRegs(ctx context.Context, f *Func, a *sandbox.Args, bufs [
 }
 
 func (b *remote) callFrame(ctx context.Context, f *Func, fr *sandbox.Frame) (sandbox.FrameResult, error) {
-	return sandbox.FrameResult{}, fmt.Errorf("loader: call %s in %s: CallFrame of an isolated plugin: %w", f.name, b.p.obj.name, errors.ErrUnsupported)
+	return sandbox.FrameResult{}, fmt.Errorf("loader: call %s in %s: CallFrame of an isolated plugin: %w", f.name, b.p.obj.name, ErrUnsupported)
 }
 
 // callRemoteFrame is every general call of an isolated plugin.
@@ -282,7 +287,7 @@ func (b *remote) callRemoteFrame(ctx context.Context, f *Func, fr *wire.RemoteFr
 	}
 	for _, c := range fr.Callbacks {
 		if c.CB.Call == nil && c.CB.Frame == nil {
-			return sandbox.FrameResult{}, fmt.Errorf("loader: call %s in %s: callback %s: %w", f.name, p.obj.name, c.CB.Name, ErrCallbackNotRemote)
+			return sandbox.FrameResult{}, fmt.Errorf("loader: call %s in %s: callback %s: %w", f.name, p.obj.name, c.CB.Name, errCallbackNotRemote)
 		}
 	}
 	r, err := b.r.CallFrame(ctx, f.handle, fr)

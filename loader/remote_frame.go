@@ -2,7 +2,6 @@ package loader
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/callconv"
+	"github.com/runplug/runplug/internal/errs"
 	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/sandbox"
 )
@@ -152,22 +152,22 @@ func callbackAt(v uint64) *wire.RemoteCallback {
 	return nil
 }
 
-// ErrCallbackNotRemote is wrapped by the error of a call that passes an
+// errCallbackNotRemote is wrapped by the error of a call that passes an
 // isolated plugin a Callback whose Go function cannot run for it: one of
 // the general form (stack arguments or structs by value) with a string
 // argument, or a variadic one (*VarArgs), whose arguments are memory of
 // the plugin's process.
-var ErrCallbackNotRemote = errors.New("loader: a callback of the general form with a string argument, or a variadic one, cannot be passed to an isolated plugin")
+var errCallbackNotRemote = errs.Unsupported("a callback of the general form with a string argument, or a variadic one, cannot be passed to an isolated plugin")
 
-// ErrHostFuncNotRemote is wrapped by the *sandbox.HostPanicError of a call
+// errHostFuncNotRemote is wrapped by the *sandbox.HostPanicError of a call
 // an isolated plugin makes to a host function of the general form with a
 // string argument, or a variadic one, which cannot cross (see
-// ErrCallbackNotRemote).
-var ErrHostFuncNotRemote = errors.New("loader: a host function of the general form with a string argument, or a variadic one, cannot be called by an isolated plugin")
+// errCallbackNotRemote).
+var errHostFuncNotRemote = errs.Unsupported("a host function of the general form with a string argument, or a variadic one, cannot be called by an isolated plugin")
 
 // errX87Remote is the error of binding a long double result for an
 // isolated plugin.
-var errX87Remote = fmt.Errorf("a long double result (x87 st0) from an isolated plugin: %w", errors.ErrUnsupported)
+var errX87Remote = fmt.Errorf("a long double result (x87 st0) from an isolated plugin: %w", ErrUnsupported)
 
 // CallFrame calls f with the whole frame fr, through its plugin's gate,
 // with the protection, quarantine and errors of every call. It is how an

@@ -136,7 +136,7 @@ func planError(symbol string, ft reflect.Type, err error) error {
 // FuncSig looks name up (as Func does) and returns it bound to sig: call
 // it with CallSig. An isolated plugin (Plugin.Isolated) takes the same
 // signatures, but for a long double result (from the x87 register st0),
-// which is refused here, wrapping errors.ErrUnsupported.
+// which is refused here, wrapping ErrUnsupported.
 func (p *Plugin) FuncSig(name string, sig *Signature) (*Func, error) {
 	if sig == nil {
 		return nil, &SignatureError{Symbol: name, Index: -2, Reason: "nil *Signature"}

@@ -16,12 +16,13 @@ import "C"
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"syscall"
 	"unsafe"
+
+	"github.com/runplug/runplug/internal/errs"
 )
 
 // SymbolTable is the functions of an object file in the form the cgo
@@ -194,7 +195,7 @@ func DebuggerError() error {
 	case 0:
 		return nil
 	case C.int(syscall.ENOSYS):
-		return fmt.Errorf("sandbox: debugger registration needs glibc 2.35 or later (r_debug_extended): %w", errors.ErrUnsupported)
+		return fmt.Errorf("sandbox: debugger registration needs glibc 2.35 or later (r_debug_extended): %w", errs.ErrUnsupported)
 	default:
 		return fmt.Errorf("sandbox: debugger registration: no r_debug found: %w", syscall.Errno(rc))
 	}

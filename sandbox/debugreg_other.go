@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"unsafe"
+
+	"github.com/runplug/runplug/internal/errs"
 )
 
 // SymbolTable is the functions of an object file, for profiles.
@@ -31,7 +33,7 @@ func (d *DebugObject) Remove() {}
 
 // DebuggerError says debugger registration is unsupported here.
 func DebuggerError() error {
-	return fmt.Errorf("sandbox: debugger registration needs linux/amd64 with cgo: %w", errors.ErrUnsupported)
+	return fmt.Errorf("sandbox: debugger registration needs linux/amd64 with cgo: %w", errs.ErrUnsupported)
 }
 
 // DebuggerWatching is false off linux/amd64 with cgo.
@@ -47,5 +49,5 @@ var ErrCgoTraceback = errors.New("runtime.SetCgoTraceback was already called wit
 
 // SetCgoTraceback is unsupported off linux/amd64 with cgo.
 func SetCgoTraceback(host CgoTracebackFuncs) error {
-	return fmt.Errorf("sandbox: install cgo traceback: needs linux/amd64 with cgo: %w", errors.ErrUnsupported)
+	return fmt.Errorf("sandbox: install cgo traceback: needs linux/amd64 with cgo: %w", errs.ErrUnsupported)
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"syscall"
+
+	"github.com/runplug/runplug/internal/errs"
 )
 
 // Args are the argument registers of a native call under the SysV AMD64
@@ -33,7 +35,7 @@ const InterruptSignal = syscall.Signal(61)
 var (
 	// ErrDeadline is wrapped by the error of a call that CallContext
 	// interrupted because its context was done.
-	ErrDeadline = errors.New("sandbox: call interrupted by deadline")
+	ErrDeadline = errors.New("call stopped by its context")
 	// ErrAborted is wrapped by the error of a call that a C-side dispatcher
 	// ended with rp_abort_current.
 	ErrAborted = errors.New("sandbox: call aborted by host")
@@ -41,26 +43,35 @@ var (
 	ErrNotHostLibrary = errors.New("sandbox: not a loaded libc-family library")
 	// ErrUnsupported is the error of every call, and so of every plugin
 	// load, in a build that cannot run plugins: anything but linux/amd64
-	// built with cgo (see Supported). It matches errors.ErrUnsupported.
-	// Its message has no package prefix: it reads the same wrapped by
-	// package loader or printed by the command.
+	// built with cgo (see Supported). It wraps runplug's one
+	// ErrUnsupported (loader.ErrUnsupported), which matches
+	// errors.ErrUnsupported. Its message has no package prefix: it reads
+	// the same wrapped by package loader or printed by the command.
 	ErrUnsupported = fmt.Errorf("running plugins needs linux/amd64 built with cgo (this is %s/%s%s): %w",
-		runtime.GOOS, runtime.GOARCH, cgoNote, errors.ErrUnsupported)
+		runtime.GOOS, runtime.GOARCH, cgoNote, errs.ErrUnsupported)
 )
 
-// DeadlineError is the error of a call interrupted by CallContext. It
-// matches ErrDeadline and Cause (ctx.Err()) with errors.Is.
+// DeadlineError is the error of a call stopped because its context was
+// done: in process, CallContext interrupted the thread running it (PC,
+// Symbol say where); isolated, the plugin's process was killed (Pid says
+// which; PC is 0). It matches ErrDeadline and Cause (ctx.Err()) with
+// errors.Is. It is the one deadline error type of runplug:
+// loader.DeadlineError names it.
 type DeadlineError struct {
-	PC     uintptr // where the plugin was interrupted (0 if it never started)
-	Plugin string  // registered region containing PC, if any
+	PC     uintptr // where the plugin was interrupted (0 if it never started, or isolated)
+	Plugin string  // the plugin the call ran in (in process: the registered region containing PC), if known
 	Symbol string  // nearest symbol to PC as "name+0x1f", if known
+	Pid    int     // the isolated plugin's process, killed to stop the call (0 in process)
 	Cause  error   // ctx.Err()
 }
 
-// Error says where the call was interrupted and why.
+// Error says where the call was stopped and why.
 func (e *DeadlineError) Error() string {
-	s := "sandbox: call interrupted"
-	if e.PC != 0 {
+	s := "call interrupted"
+	switch {
+	case e.Pid != 0:
+		s = fmt.Sprintf("call into %s stopped (plugin process %d killed)", e.Plugin, e.Pid)
+	case e.PC != 0:
 		s += fmt.Sprintf(" at pc %#x", e.PC)
 		if e.Symbol != "" {
 			s += ": " + e.Symbol
@@ -68,7 +79,9 @@ func (e *DeadlineError) Error() string {
 		if e.Plugin != "" {
 			s += " in " + e.Plugin
 		}
-	} else {
+	case e.Plugin != "":
+		s = "call into " + e.Plugin + " stopped before it started"
+	default:
 		s += " before it started"
 	}
 	return s + ": " + fmt.Sprint(e.Cause)

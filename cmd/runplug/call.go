@@ -13,7 +13,6 @@ import (
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // dirList is a repeatable -L flag.
@@ -203,7 +202,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		r.Float = float64(*f)
 	}
 	if err != nil {
-		if errors.Is(err, sandbox.ErrDeadline) {
+		if errors.Is(err, loader.ErrDeadline) {
 			return fail(stderr, fmt.Errorf("call %s %s: no result within --timeout %v: %w", path, symbol, *timeout, err))
 		}
 		return callFailed(stderr, fmt.Sprintf("call %s %s", path, symbol), err)
@@ -235,7 +234,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 // code (in the call, or in a constructor during the load) gets exit status
 // 3 and a fault report, anything else exit status 1. Both are one line.
 func callFailed(stderr io.Writer, what string, err error) int {
-	var fe *sandbox.FaultError
+	var fe *loader.FaultError
 	if errors.As(err, &fe) {
 		fmt.Fprintf(stderr, "runplug: %s: plugin faulted: %s\n", what, oneLine(fe.Error()))
 		return exitFault

@@ -353,7 +353,7 @@ func runCheckChild(args []string, _, stderr io.Writer) int {
 
 // refusalKind names the kind of a load's error, for the summary.
 func refusalKind(err error) string {
-	var fe *sandbox.FaultError
+	var fe *loader.FaultError
 	switch {
 	case errors.Is(err, loader.ErrTLS) && strings.Contains(err.Error(), "static"):
 		return "tls-static"

@@ -12,7 +12,6 @@ import (
 
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // TestCallFaults calls each function of plugins/faults.c: every fault is
@@ -80,9 +79,9 @@ func TestFaultReadsTheSame(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = f.Call()
-			var fe *sandbox.FaultError
+			var fe *loader.FaultError
 			if !errors.As(err, &fe) {
-				t.Fatalf("library: %v, want a *sandbox.FaultError", err)
+				t.Fatalf("library: %v, want a *loader.FaultError", err)
 			}
 			lib := addr.ReplaceAllString(fe.Error(), "ADDR")
 			cmd := addr.ReplaceAllString(strings.TrimSuffix(errs, "\n"), "ADDR")

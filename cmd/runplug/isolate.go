@@ -79,7 +79,7 @@ func demoIsolated(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 		return err
 	}
 	_, err = crash.CallArgs(ctx, &sandbox.Args{})
-	var fe *sandbox.FaultError
+	var fe *loader.FaultError
 	if !errors.As(err, &fe) {
 		return fmt.Errorf("isolated crash() returned %v, want a trapped fault", err)
 	}

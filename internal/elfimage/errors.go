@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/runplug/runplug/internal/errs"
 )
 
 // Sentinel errors. Every *FormatError wraps exactly one of them, so a host
@@ -16,8 +18,10 @@ var (
 	ErrMalformed = errors.New("malformed ELF file")
 	// ErrUnsupported reports a well-formed file runplug declines to load
 	// (another class, byte order, machine or object type, a writable and
-	// executable segment, a relocation format it does not implement).
-	ErrUnsupported = errors.New("unsupported ELF file")
+	// executable segment, a relocation format it does not implement). It
+	// is runplug's one ErrUnsupported (errs.ErrUnsupported, which
+	// loader.ErrUnsupported names too), and matches errors.ErrUnsupported.
+	ErrUnsupported = errs.ErrUnsupported
 )
 
 // FormatError is the error for a file refused by Parse (or by planning):

@@ -1,0 +1,70 @@
+package errs
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+)
+
+// The errors of an isolated plugin's process (package isolate names them).
+var (
+	// ErrExited is wrapped by the error of a call whose child process
+	// died (an *ExitError or a *SyscallError).
+	ErrExited = errors.New("isolate: plugin process exited")
+	// ErrForbiddenSyscall is wrapped by a *SyscallError.
+	ErrForbiddenSyscall = errors.New("isolate: forbidden system call")
+)
+
+// ExitError reports a child process that died during a call (or before
+// it): it exited, was killed by a signal, or crashed outside the
+// protection of a call.
+type ExitError struct {
+	Plugin string
+	Pid    int
+	Signal syscall.Signal // the signal that killed it, or 0
+	Status int            // its exit status when Signal is 0
+	// Reason says why the host killed it ("deadline", "close"), when it
+	// did.
+	Reason string
+}
+
+// Error formats e as "isolate: plugin faults.so (pid 123) exited with status 3".
+func (e *ExitError) Error() string {
+	s := fmt.Sprintf("isolate: plugin %s (pid %d) ", e.Plugin, e.Pid)
+	if e.Signal != 0 {
+		s += fmt.Sprintf("killed by signal %d (%s)", int(e.Signal), e.Signal)
+	} else {
+		s += fmt.Sprintf("exited with status %d", e.Status)
+	}
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+// Unwrap returns ErrExited.
+func (e *ExitError) Unwrap() error { return ErrExited }
+
+// SyscallError reports a system call the policy forbids: the child was
+// stopped at it.
+type SyscallError struct {
+	Plugin string
+	Pid    int
+	Name   string  // "execve" ("" when the number is unknown)
+	Nr     int     // the system call number in Arch's table (x32's without its marker bit)
+	Arch   string  // "x86_64", "x32" or "i386" (int $0x80)
+	PC     uintptr // the address of the syscall instruction, in the child
+}
+
+// Error formats e as "isolate: plugin x.so (pid 123) made forbidden system call execve (59) at pc 0x7f..",
+// with the architecture before the name when it is not x86_64 ("i386 execve (11)").
+func (e *SyscallError) Error() string {
+	name := e.Name
+	if e.Arch != "" && e.Arch != "x86_64" {
+		name = e.Arch + " " + name
+	}
+	return fmt.Sprintf("isolate: plugin %s (pid %d) made forbidden system call %s (%d) at pc %#x", e.Plugin, e.Pid, name, e.Nr, e.PC)
+}
+
+// Unwrap returns ErrForbiddenSyscall and ErrExited.
+func (e *SyscallError) Unwrap() []error { return []error{ErrForbiddenSyscall, ErrExited} }
