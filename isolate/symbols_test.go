@@ -79,7 +79,7 @@ func TestSymbolsBothWays(t *testing.T) {
 
 // TestLoadOptionsIsolated: what has no meaning in a plugin's own process
 // is refused for an isolated Loader with an error that says so, wrapping
-// errors.ErrUnsupported: host addresses (AddHostSymbols) and a global
+// loader.ErrUnsupported: host addresses (AddHostSymbols) and a global
 // plugin (LoadOptions.Global).
 func TestLoadOptionsIsolated(t *testing.T) {
 	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
