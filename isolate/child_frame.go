@@ -199,7 +199,7 @@ func (ch *childChan) callFrame() {
 		fr.SRet, fr.SRetSize = bytesAddr(area[h.sretOff:]), uintptr(h.sretSize)
 	}
 	open := ch.enter()
-	r, err := f.CallFrame(nil, &fr)
+	r, err := wire.CallFrame(f, nil, &fr) // set by loader: its backend's callFrame
 	ch.settle(open)
 	if err != nil {
 		ch.fail(err)

@@ -169,12 +169,14 @@ var errHostFuncNotRemote = errs.Unsupported("a host function of the general form
 // isolated plugin.
 var errX87Remote = fmt.Errorf("a long double result (x87 st0) from an isolated plugin: %w", ErrUnsupported)
 
-// CallFrame calls f with the whole frame fr, through its plugin's gate,
-// with the protection, quarantine and errors of every call. It is how an
-// isolated plugin's process makes the general calls its host laid out;
-// a host calls through a Signature or a typed binding instead.
-func (f *Func) CallFrame(ctx context.Context, fr *sandbox.Frame) (sandbox.FrameResult, error) {
-	return f.p.be.callFrame(ctx, f, fr)
+func init() {
+	// The isolated child's side of a general call: not a host's API, so
+	// reached through wire (isolate's child_frame.go) rather than a
+	// method of Func.
+	wire.CallFrame = func(fn any, ctx context.Context, fr *sandbox.Frame) (sandbox.FrameResult, error) {
+		f := fn.(*Func)
+		return f.p.be.callFrame(ctx, f, fr)
+	}
 }
 
 // callbackWords returns the Callbacks among the integer registers ints

@@ -134,7 +134,16 @@ type Remote interface {
 	Close(graceful bool) error
 }
 
-// RemoteOf returns the Remote an isolated Plugin calls through (nil for
-// a plugin in the host's address space). Package loader sets it; isolate
-// uses it for Pid. plugin is a *loader.Plugin.
-var RemoteOf func(plugin any) Remote
+// Entry points of package loader that only isolate uses, set by loader's
+// init: a method of Plugin or Func would be a host's API.
+var (
+	// RemoteOf returns the Remote an isolated Plugin calls through (nil
+	// for a plugin in the host's address space): isolate.Pid. plugin is
+	// a *loader.Plugin.
+	RemoteOf func(plugin any) Remote
+	// CallFrame calls fn (a *loader.Func of a plugin in this process)
+	// with the whole frame fr, with the protection, quarantine and
+	// errors of every call: how an isolated plugin's child makes the
+	// general calls its host laid out.
+	CallFrame func(fn any, ctx context.Context, fr *sandbox.Frame) (sandbox.FrameResult, error)
+)
