@@ -19,7 +19,9 @@ import (
 // call more on every call.)
 type inProcess struct{ p *Plugin }
 
-func (g inProcess) callInts(f *Func, ints [6]uint64, n int) (sandbox.Result, error) {
+func (g inProcess) callInts(f *Func, n int, a0, a1, a2, a3, a4, a5 uint64) (sandbox.Result, error) {
+	var ints [6]uint64 // element by element: no composite literal copied whole
+	ints[0], ints[1], ints[2], ints[3], ints[4], ints[5] = a0, a1, a2, a3, a4, a5
 	p := g.p
 	if fl := p.flags.Load(); fl != 0 {
 		return sandbox.Result{}, p.refused(f, fl)

@@ -190,7 +190,7 @@ func (f *Func) Call(args ...uint64) (uint64, error) {
 	for i, v := range args { // not copy: a memmove call on this path
 		regs[i] = v
 	}
-	r, err := f.p.be.callInts(f, regs, len(args))
+	r, err := f.p.be.callInts(f, len(args), regs[0], regs[1], regs[2], regs[3], regs[4], regs[5])
 	return r.Int, err
 }
 
@@ -247,8 +247,10 @@ func (p *Plugin) call(f *Func, a *sandbox.Args) (sandbox.Result, error) {
 // Args shows on a path this short). Func.Call has its body inlined.
 func (p *Plugin) callInts(f *Func, ints []uint64) (sandbox.Result, error) {
 	var regs [6]uint64
-	n := copy(regs[:], ints)
-	return p.be.callInts(f, regs, n)
+	for i, v := range ints { // not copy: a memmove call on this path
+		regs[i] = v
+	}
+	return p.be.callInts(f, len(ints), regs[0], regs[1], regs[2], regs[3], regs[4], regs[5])
 }
 
 // refused returns the error of a call that found the plugin closing or

@@ -226,7 +226,8 @@ func (b *remote) enter(f *Func) error {
 	return p.refused(f, n)
 }
 
-func (b *remote) callInts(f *Func, ints [6]uint64, n int) (sandbox.Result, error) {
+func (b *remote) callInts(f *Func, n int, a0, a1, a2, a3, a4, a5 uint64) (sandbox.Result, error) {
+	ints := [6]uint64{a0, a1, a2, a3, a4, a5}
 	if nLive.Load() != 0 {
 		// A Callback's address among the integers: the plugin gets an
 		// entry in its own process instead (remote_frame.go).
@@ -359,7 +360,8 @@ func (b *binding) remoteCall(a *sandbox.Args, ks *cstrings) (sandbox.Result, err
 	}
 	p := b.f.p
 	if bufs == nil && b.sig.nFloat == 0 && !b.sig.res.isFloat() { // CallInts brings back rax only
-		return p.be.callInts(b.f, a.Int, int(b.sig.nInt))
+		i := &a.Int
+		return p.be.callInts(b.f, int(b.sig.nInt), i[0], i[1], i[2], i[3], i[4], i[5])
 	}
 	return p.be.call(nil, b.f, *a, bufs)
 }
