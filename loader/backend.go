@@ -29,6 +29,10 @@ type backend interface {
 	// 16-byte moves just after its 8-byte stores, a store-forwarding
 	// stall that cost this path a quarter of its time.
 	callInts(f *Func, n int, a0, a1, a2, a3, a4, a5 uint64) (sandbox.Result, error)
+	// callRegs calls f with the integer registers i0..i5 and the
+	// vector registers x0..x7, all passed in registers (callInts says
+	// why): the path of a binding with float arguments.
+	callRegs(f *Func, i0, i1, i2, i3, i4, i5 uint64, x0, x1, x2, x3, x4, x5, x6, x7 float64) (sandbox.Result, error)
 	// call calls f with the registers a (ctx nil: no deadline), after
 	// passing bufs' bytes by address in their integer registers.
 	call(ctx context.Context, f *Func, a sandbox.Args, bufs []wire.Buffer) (sandbox.Result, error)

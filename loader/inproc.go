@@ -33,6 +33,22 @@ func (g inProcess) callInts(f *Func, n int, a0, a1, a2, a3, a4, a5 uint64) (sand
 	return r, nil
 }
 
+func (g inProcess) callRegs(f *Func, i0, i1, i2, i3, i4, i5 uint64, x0, x1, x2, x3, x4, x5, x6, x7 float64) (sandbox.Result, error) {
+	p := g.p
+	if fl := p.flags.Load(); fl != 0 {
+		return sandbox.Result{}, p.refused(f, fl)
+	}
+	var a sandbox.Args // element by element: no composite literal copied whole
+	a.Int[0], a.Int[1], a.Int[2], a.Int[3], a.Int[4], a.Int[5] = i0, i1, i2, i3, i4, i5
+	a.Float[0], a.Float[1], a.Float[2], a.Float[3] = x0, x1, x2, x3
+	a.Float[4], a.Float[5], a.Float[6], a.Float[7] = x4, x5, x6, x7
+	r, err := p.gate.Call(f.addr, &a)
+	if err != nil {
+		return r, p.callFailed(f, err)
+	}
+	return r, nil
+}
+
 func (g inProcess) call(ctx context.Context, f *Func, a sandbox.Args, bufs []wire.Buffer) (sandbox.Result, error) {
 	if len(bufs) != 0 {
 		return g.callPinned(ctx, f, a, bufs) // remote_unsafe.go

@@ -239,7 +239,11 @@ func (p *Plugin) refusal(flags uint32) error {
 // callContext so that a does not escape: Call and CallFloat keep their
 // argument block on the stack.
 func (p *Plugin) call(f *Func, a *sandbox.Args) (sandbox.Result, error) {
-	return p.be.call(nil, f, argsOf(a), nil)
+	if a == nil {
+		return p.be.callRegs(f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+	}
+	i, x := &a.Int, &a.Float
+	return p.be.callRegs(f, i[0], i[1], i[2], i[3], i[4], i[5], x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7])
 }
 
 // callInts is call for a function whose arguments are all integers or

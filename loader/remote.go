@@ -249,6 +249,11 @@ func (b *remote) callInts(f *Func, n int, a0, a1, a2, a3, a4, a5 uint64) (sandbo
 	return r, nil
 }
 
+func (b *remote) callRegs(f *Func, i0, i1, i2, i3, i4, i5 uint64, x0, x1, x2, x3, x4, x5, x6, x7 float64) (sandbox.Result, error) {
+	a := sandbox.Args{Int: [6]uint64{i0, i1, i2, i3, i4, i5}, Float: [8]float64{x0, x1, x2, x3, x4, x5, x6, x7}}
+	return b.call(nil, f, a, nil)
+}
+
 func (b *remote) call(ctx context.Context, f *Func, a sandbox.Args, bufs []wire.Buffer) (sandbox.Result, error) {
 	if nLive.Load() != 0 {
 		if cbs := callbackWords(a.Int[:]); cbs != nil {
