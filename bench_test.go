@@ -14,10 +14,11 @@ import (
 	"os"
 	"testing"
 
+	"github.com/runplug/runplug/internal/baseline"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // benchLibDirs are where the distribution libraries of the benchmarks are
@@ -58,7 +59,7 @@ var loadTargets = []struct {
 // the comparison would be void.
 func notLoaded(b *testing.B, path string) {
 	b.Helper()
-	if sandbox.IsLoaded(path) {
+	if baseline.IsLoaded(path) {
 		b.Fatalf("%s is already loaded in this process by the system loader: dlopen/dlclose would not load or unload it, the comparison is void", path)
 	}
 }
@@ -91,7 +92,7 @@ func BenchmarkLoadUnload(b *testing.B) {
 			notLoaded(b, path)
 			b.ReportAllocs()
 			for b.Loop() {
-				h, err := sandbox.DlopenNow(path)
+				h, err := baseline.DlopenNow(path)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -102,7 +103,7 @@ func BenchmarkLoadUnload(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			if sandbox.IsLoaded(path) {
+			if baseline.IsLoaded(path) {
 				b.Fatalf("%s is still loaded after dlclose", path)
 			}
 		})
@@ -149,7 +150,7 @@ func BenchmarkLookup(b *testing.B) {
 	b.Run("dlsym", func(b *testing.B) {
 		path := benchSystemLib(b, "libsqlite3.so.0")
 		notLoaded(b, path)
-		h, err := sandbox.DlopenNow(path)
+		h, err := baseline.DlopenNow(path)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -196,8 +197,8 @@ func BenchmarkCall(b *testing.B) {
 		b.ReportAllocs()
 		addr := f.Addr()
 		for b.Loop() {
-			a := sandbox.Args{Int: [6]uint64{1, 2}}
-			r, err := sandbox.Call(addr, &a)
+			a := pcall.Args{Int: [6]uint64{1, 2}}
+			r, err := pcall.Call(addr, &a)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -208,7 +209,7 @@ func BenchmarkCall(b *testing.B) {
 		b.ReportAllocs()
 		addr := f.Addr()
 		for b.Loop() {
-			callSink += sandbox.CallUnprotected2(addr, 1, 2)
+			callSink += baseline.CallUnprotected2(addr, 1, 2)
 		}
 	})
 }

@@ -5,10 +5,10 @@ import (
 	"testing"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/baseline"
 	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // BenchmarkCallStruct calls s24_fn of plugins/ffi_call.c, which takes and
@@ -25,11 +25,11 @@ func BenchmarkCallStruct(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s24, err := loader.Bind1[sandbox.S24, sandbox.S24](p, "s24_fn")
+	s24, err := loader.Bind1[baseline.S24, baseline.S24](p, "s24_fn")
 	if err != nil {
 		b.Fatal(err)
 	}
-	in := sandbox.S24{A: 1, B: 2, C: 3}
+	in := baseline.S24{A: 1, B: 2, C: 3}
 	b.Run("bind", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -51,7 +51,7 @@ func BenchmarkCallStruct(b *testing.B) {
 	}
 	b.Run("sig", func(b *testing.B) {
 		b.ReportAllocs()
-		var r sandbox.S24
+		var r baseline.S24
 		for b.Loop() {
 			if err := f.CallSig(nil, &r, in); err != nil {
 				b.Fatal(err)
@@ -63,7 +63,7 @@ func BenchmarkCallStruct(b *testing.B) {
 		b.ReportAllocs()
 		addr := f.Addr()
 		for b.Loop() {
-			callSink += sandbox.CallUnprotectedS24(addr, in).C
+			callSink += baseline.CallUnprotectedS24(addr, in).C
 		}
 	})
 }

@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Example loads a plugin (plugins/basic.c, compiled for the example),
@@ -79,7 +79,7 @@ func Example_fault() {
 	_, err = crash.Call()
 	var fe *loader.FaultError
 	if errors.As(err, &fe) {
-		fmt.Println(sandbox.SignalName(fe.Signal), "at", fe.Addr, "("+fe.Where+") in", fe.Plugin)
+		fmt.Println(pcall.SignalName(fe.Signal), "at", fe.Addr, "("+fe.Where+") in", fe.Plugin)
 	}
 	fmt.Println("quarantined:", p.Quarantined())
 	// Output:

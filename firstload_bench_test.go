@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runplug/runplug/internal/baseline"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // firstLoadEnv, when set to "runplug|dlopen:path:symbol", makes
@@ -124,11 +124,11 @@ func TestFirstLoadChild(t *testing.T) {
 		}
 		d = time.Since(start)
 	case "dlopen":
-		if sandbox.IsLoaded(path) {
+		if baseline.IsLoaded(path) {
 			t.Fatalf("%s is already loaded in this process", path)
 		}
 		start := time.Now()
-		h, err := sandbox.DlopenNow(path)
+		h, err := baseline.DlopenNow(path)
 		if err != nil {
 			t.Fatal(err)
 		}

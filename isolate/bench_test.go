@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Benchmarks of isolated plugins, side by side with the same calls in
@@ -158,7 +158,7 @@ func BenchmarkBuffer4K(b *testing.B) {
 				b.Fatal(err)
 			}
 			buf := bytes.Repeat([]byte{1}, 4096)
-			a := sandbox.Args{Int: [6]uint64{0, 4096}}
+			a := pcall.Args{Int: [6]uint64{0, 4096}}
 			ds := make([]time.Duration, b.N)
 			b.SetBytes(2 * 4096)
 			b.ResetTimer()

@@ -10,8 +10,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // acquire takes the free channel released last, or fails when the child
@@ -47,7 +47,7 @@ func (p *proc) acquire(ctx context.Context) (*hostChan, error) {
 	case <-p.done:
 		return nil, p.exitErr
 	case <-done:
-		return nil, &sandbox.DeadlineError{Plugin: p.r.name, Cause: ctx.Err()}
+		return nil, &pcall.DeadlineError{Plugin: p.r.name, Cause: ctx.Err()}
 	}
 }
 
@@ -106,7 +106,7 @@ func (c *hostChan) roundTrip(ctx context.Context) error {
 	}
 	if ctx != nil && ctx.Done() != nil {
 		if err := ctx.Err(); err != nil {
-			return &sandbox.DeadlineError{Plugin: p.r.name, Cause: err}
+			return &pcall.DeadlineError{Plugin: p.r.name, Cause: err}
 		}
 		stop := context.AfterFunc(ctx, func() { p.kill("deadline") })
 		defer stop()
@@ -128,7 +128,7 @@ func (c *hostChan) roundTrip(ctx context.Context) error {
 			<-p.done // exitErr is complete
 			if ctx != nil && ctx.Err() != nil {
 				if r := p.reason.Load(); r != nil && *r == "deadline" {
-					return &sandbox.DeadlineError{Plugin: p.r.name, Pid: p.pid, Cause: ctx.Err()}
+					return &pcall.DeadlineError{Plugin: p.r.name, Pid: p.pid, Cause: ctx.Err()}
 				}
 			}
 			return p.exitErr
@@ -202,7 +202,7 @@ func (c *hostChan) hostCall(upcall bool) error {
 	if rc != nil && r.released(handle) || fn.Call == nil {
 		fn.Call, c.sretLen = freedCallback, 0
 	}
-	a := sandbox.Args{Int: h.ints, Float: h.floats}
+	a := pcall.Args{Int: h.ints, Float: h.floats}
 	// Each string is copied out of the shared memory into the channel's
 	// private area, at the length the child gave and with a NUL of the
 	// host's own: the function reads a copy no thread of the child can
@@ -279,7 +279,7 @@ func (c *hostChan) frameCall(rc wire.RemoteHostFunc) (wire.RawHostFunc, int, err
 		c.sretFrom, c.sretTo, c.sretLen = sOff, int(ro), sretSize
 	}
 	frame := rc.Frame
-	return func(a *sandbox.Args) sandbox.Result {
+	return func(a *pcall.Args) pcall.Result {
 		if sret != 0 {
 			a.Int[0] = sret
 		}
@@ -288,7 +288,7 @@ func (c *hostChan) frameCall(rc wire.RemoteHostFunc) (wire.RawHostFunc, int, err
 }
 
 // callHost calls a host function, recovering its panic.
-func callHost(fn wire.RawHostFunc, a *sandbox.Args) (r sandbox.Result, pv any) {
+func callHost(fn wire.RawHostFunc, a *pcall.Args) (r pcall.Result, pv any) {
 	defer func() {
 		if v := recover(); v != nil {
 			pv = v
@@ -309,7 +309,7 @@ func (c *hostChan) replyErr() error {
 		for len(ss) < 4 {
 			ss = append(ss, "")
 		}
-		return &sandbox.FaultError{Signal: syscall.Signal(h.sig), Code: h.fcode, Addr: uintptr(h.addr), PC: uintptr(h.pc),
+		return &pcall.FaultError{Signal: syscall.Signal(h.sig), Code: h.fcode, Addr: uintptr(h.addr), PC: uintptr(h.pc),
 			Plugin: ss[0], Symbol: ss[1], Object: ss[2], Where: ss[3]}
 	case statusHostPanic:
 		fn, msg, _ := readStrings2(c.data, msgLen)
@@ -317,9 +317,9 @@ func (c *hostChan) replyErr() error {
 		if c.panicVal != nil {
 			v, fn = c.panicVal, c.panicName
 		} else if h.code == codeCallbackFreed {
-			v = sandbox.ErrCallbackFreed
+			v = pcall.ErrCallbackFreed
 		}
-		return &sandbox.HostPanicError{Func: fn, Value: v}
+		return &pcall.HostPanicError{Func: fn, Value: v}
 	case statusError:
 		// Copied out of the shared memory before it is decoded: the
 		// child may still be writing.

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // soakEnv sets the length of TestChaosSoak (a Go duration: "10m"); a few
@@ -56,7 +56,7 @@ func callFn(ctx context.Context, p *loader.Plugin, fn string, args ...uint64) (u
 	if err != nil {
 		return 0, err
 	}
-	var a sandbox.Args
+	var a pcall.Args
 	copy(a.Int[:], args)
 	r, err := f.CallArgs(ctx, &a)
 	return r.Int, err
@@ -65,7 +65,7 @@ func callFn(ctx context.Context, p *loader.Plugin, fn string, args ...uint64) (u
 func wantOK(callErr, closeErr error) error { return errors.Join(callErr, closeErr) }
 
 func wantFault(callErr, closeErr error) error {
-	var fe *sandbox.FaultError
+	var fe *pcall.FaultError
 	if !errors.As(callErr, &fe) {
 		return fmt.Errorf("call: %v, want a fault", callErr)
 	}
@@ -73,7 +73,7 @@ func wantFault(callErr, closeErr error) error {
 }
 
 func wantDeadline(callErr, closeErr error) error {
-	if !errors.Is(callErr, sandbox.ErrDeadline) {
+	if !errors.Is(callErr, pcall.ErrDeadline) {
 		return fmt.Errorf("call: %v, want a deadline error", callErr)
 	}
 	return closeErr
@@ -125,7 +125,7 @@ func chaosOps() []chaosOp {
 				_, err := callFn(ctx, p, "ping", 1)
 				return err
 			}, func(callErr, closeErr error) error {
-				var fe *sandbox.FaultError
+				var fe *pcall.FaultError
 				if callErr != nil || !errors.As(closeErr, &fe) {
 					return fmt.Errorf("call: %v; close: %v, want the destructor's fault", callErr, closeErr)
 				}
@@ -351,7 +351,7 @@ func TestChaosSoak(t *testing.T) {
 		afterMaps, _ := os.ReadFile("/proc/self/maps")
 		t.Errorf("leak: before %+v, after %+v (slack %+v); new mappings:\n%s", base, after, slack, newLines(string(baseMaps), string(afterMaps)))
 	}
-	if n := sandbox.LocksHeldAtRecovery(); n != 0 {
+	if n := pcall.LocksHeldAtRecovery(); n != 0 {
 		t.Errorf("%d recoveries found a runplug lock held", n)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,9 +16,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/runplug/runplug/internal/childrt"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // The child: any binary that imports isolate becomes an isolated plugin's
@@ -143,12 +143,12 @@ func childMain(fd int, spare bool) int {
 	close(c.loaded)
 	// What the constructor made of the namespaces the host asked for
 	// (none asked: 0, nil): the host's Report.
-	flags, err := sandbox.EarlyNamespaces()
+	flags, err := childrt.EarlyNamespaces()
 	rep.NSFlags = uint32(flags)
 	if err != nil {
 		rep.NSErr = err.Error()
 	}
-	ll, err := sandbox.ChildConfinement()
+	ll, err := childrt.ChildConfinement()
 	rep.Landlock = uint32(ll)
 	if err != nil {
 		rep.ConfineErr = err.Error()
@@ -431,7 +431,7 @@ func (ch *childChan) handle() (upcall bool) {
 			ch.fail(fmt.Errorf("isolate: no function with handle %d: %w", h.handle, loader.ErrSymbolNotFound))
 			return
 		}
-		var r sandbox.Result
+		var r pcall.Result
 		var err error
 		if kind == opCallInts {
 			n := min(int(h.nints), 6)
@@ -443,7 +443,7 @@ func (ch *childChan) handle() (upcall bool) {
 			ch.settle(open)
 			r.Int = v
 		} else {
-			var a sandbox.Args
+			var a pcall.Args
 			a.Int, a.Float = h.ints, h.floats
 			for _, b := range h.bufs[:min(int(h.nbufs), 6)] {
 				if b.slot < 6 && uint64(b.off)+uint64(b.n) <= uint64(ch.hostArea) {
@@ -485,7 +485,7 @@ func (ch *childChan) handle() (upcall bool) {
 		if err := c.l.Close(context.Background()); err != nil {
 			ch.fail(closeCause(oneError(err)))
 		}
-		sandbox.FlushCStdio() // what the plugin printed reaches the host's pipe
+		pcall.FlushCStdio() // what the plugin printed reaches the host's pipe
 		h.kind = opResult
 		post(&h.toHost, &h.hostWaiting)
 		os.Exit(0)
@@ -512,8 +512,8 @@ func (ch *childChan) handle() (upcall bool) {
 // fail writes err as the reply.
 func (ch *childChan) fail(err error) {
 	h := ch.h
-	var fe *sandbox.FaultError
-	var hp *sandbox.HostPanicError
+	var fe *pcall.FaultError
+	var hp *pcall.HostPanicError
 	switch {
 	case errors.As(err, &fe):
 		h.status = statusFault
@@ -521,7 +521,7 @@ func (ch *childChan) fail(err error) {
 		ch.text(fe.Plugin, fe.Symbol, fe.Object, fe.Where)
 	case errors.As(err, &hp):
 		h.status = statusHostPanic
-		if errors.Is(hp, sandbox.ErrCallbackFreed) {
+		if errors.Is(hp, pcall.ErrCallbackFreed) {
 			h.code = codeCallbackFreed // child_frame.go
 		}
 		ch.text(hp.Func, fmt.Sprint(hp.Value))
@@ -544,7 +544,7 @@ func (ch *childChan) text(ss ...string) {
 // host may make nested calls meanwhile (on other channels).
 func (c *child) forward(i int, hf hostFunc) wire.RawHostFunc {
 	c.cb.shapesOnce.Do(func() { c.cb.shapes = make([]atomic.Pointer[frameShape], len(c.req.Host)) })
-	return func(a *sandbox.Args) sandbox.Result {
+	return func(a *pcall.Args) pcall.Result {
 		return c.hostFuncCall(i, hf, a) // child_frame.go
 	}
 }
@@ -561,13 +561,6 @@ func (c *child) chanOfThread() *childChan {
 		}
 	}
 	return nil
-}
-
-// readCString copies a C string of plugin memory into dst with a
-// fault-tolerant read.
-func readCString(dst []byte, p uint64) (n int, ok bool) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return cString(dst, p)
 }
 
 // oneError returns the error of a join of one (the Loader's Close joins

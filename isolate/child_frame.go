@@ -9,9 +9,10 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/runplug/runplug/internal/childrt"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // General calls and callbacks, the child's side (frame.go has the
@@ -154,7 +155,7 @@ func (cbs *childCallbacks) wake() {
 func (c *child) startRelay() {
 	c.cb.relay.Do(func() {
 		c.cb.cond.L = &c.cb.lk
-		sandbox.RelayForeignThreads() // in place before the plugin runs again
+		childrt.RelayForeignThreads() // in place before the plugin runs again
 		c.cb.relayOn.Store(true)
 	})
 }
@@ -170,12 +171,12 @@ func (ch *childChan) callFrame() {
 	area := ch.data[:ch.hostArea]
 	n := uint64(len(area))
 	nstack, ndesc := uint64(h.nstack), uint64(h.ndesc)
-	if nstack > sandbox.MaxFrameStack/8 || nstack*8 > n || h.nvec > 8 || h.descOff%8 != 0 ||
-		uint64(h.descOff)+16*ndesc > n || uint64(h.sretOff)+uint64(h.sretSize) > n || h.sretSize > sandbox.MaxFrameSRet {
+	if nstack > pcall.MaxFrameStack/8 || nstack*8 > n || h.nvec > 8 || h.descOff%8 != 0 ||
+		uint64(h.descOff)+16*ndesc > n || uint64(h.sretOff)+uint64(h.sretSize) > n || h.sretSize > pcall.MaxFrameSRet {
 		ch.fail(errors.New("isolate: bad frame request"))
 		return
 	}
-	var fr sandbox.Frame
+	var fr pcall.Frame
 	fr.Int, fr.Float = h.ints, h.floats
 	fr.Stack = wordsAt(area, int(nstack))
 	for _, d := range descsAt(area[h.descOff:], int(ndesc)) {
@@ -187,8 +188,8 @@ func (ch *childChan) callFrame() {
 		switch {
 		case d.slot < 6:
 			fr.Int[d.slot] = addr
-		case d.slot >= sandbox.GatherRegs && uint64(d.slot-sandbox.GatherRegs) < nstack:
-			fr.Stack[d.slot-sandbox.GatherRegs] = addr
+		case d.slot >= pcall.GatherRegs && uint64(d.slot-pcall.GatherRegs) < nstack:
+			fr.Stack[d.slot-pcall.GatherRegs] = addr
 		default:
 			ch.fail(errors.New("isolate: bad frame buffer word"))
 			return
@@ -223,17 +224,17 @@ func (ch *childChan) newCallback() {
 	var err error
 	if h.cbFrame != 0 {
 		fr := frameShape{known: true, nstack: int(h.nstack), sret: int(h.sretSize)}
-		if fr.nstack > sandbox.MaxFrameStack/8 || fr.sret > sandbox.MaxFrameSRet {
+		if fr.nstack > pcall.MaxFrameStack/8 || fr.sret > pcall.MaxFrameSRet {
 			ch.fail(errors.New("isolate: bad callback request"))
 			return
 		}
-		var sc *sandbox.Callback
-		sc, err = sandbox.NewCallbackFrame(name, func(a *sandbox.Args, stack uintptr) sandbox.Result {
+		var sc *pcall.Callback
+		sc, err = pcall.NewCallbackFrame(name, func(a *pcall.Args, stack uintptr) pcall.Result {
 			return c.hostCallFrame(id, name, fr, a, stack)
 		}, fr.sret > 0)
 		cb = frameEntry{sc}
 	} else {
-		cb, err = loader.NewCallback(wire.RawHostFunc(func(a *sandbox.Args) sandbox.Result {
+		cb, err = loader.NewCallback(wire.RawHostFunc(func(a *pcall.Args) pcall.Result {
 			return c.hostCall(opCallback, id, strs, name, a)
 		}))
 	}
@@ -245,9 +246,9 @@ func (ch *childChan) newCallback() {
 	// on a thread in no call from the host the host's panic handler must
 	// hear of it: a call of the released id tells it (the host answers it
 	// with the ErrCallbackFreed panic, reported there).
-	cb.SetPanicHandler(func(e *sandbox.HostPanicError) {
-		if errors.Is(e, sandbox.ErrCallbackFreed) {
-			c.hostCall(opCallback, id, 0, name, new(sandbox.Args)) // panics: dropped
+	cb.SetPanicHandler(func(e *pcall.HostPanicError) {
+		if errors.Is(e, pcall.ErrCallbackFreed) {
+			c.hostCall(opCallback, id, 0, name, new(pcall.Args)) // panics: dropped
 		}
 	})
 	cbs := &c.cb
@@ -267,12 +268,12 @@ func (ch *childChan) newCallback() {
 // form) or a sandbox.Callback (general form).
 type entry interface {
 	Ptr() uintptr
-	SetPanicHandler(func(*sandbox.HostPanicError))
+	SetPanicHandler(func(*pcall.HostPanicError))
 	Release()
 }
 
 // frameEntry is a general-form entry.
-type frameEntry struct{ *sandbox.Callback }
+type frameEntry struct{ *pcall.Callback }
 
 func (e frameEntry) Ptr() uintptr { return e.Addr() }
 func (e frameEntry) Release()     { e.Free() }
@@ -317,7 +318,7 @@ func (ch *childChan) becomeUpcall(i int) {
 // channel this thread serves (nested in the host's call), else on the
 // upcall channel. strs marks the integer registers that carry C strings,
 // copied into the channel.
-func (c *child) hostCall(kind, index uint32, strs uint8, name string, a *sandbox.Args) sandbox.Result {
+func (c *child) hostCall(kind, index uint32, strs uint8, name string, a *pcall.Args) pcall.Result {
 	r, _ := c.send(kind, index, strs, name, frameShape{}, a, 0)
 	return r
 }
@@ -326,11 +327,11 @@ func (c *child) hostCall(kind, index uint32, strs uint8, name string, a *sandbox
 // it has one) the host tells on its first call: the stack arguments are
 // then sent along (sandbox.StackArgs: the forwarder is a callback that
 // received a).
-func (c *child) hostFuncCall(i int, hf hostFunc, a *sandbox.Args) sandbox.Result {
+func (c *child) hostFuncCall(i int, hf hostFunc, a *pcall.Args) pcall.Result {
 	for {
 		if i < len(c.cb.shapes) {
 			if fr := c.cb.shapes[i].Load(); fr != nil {
-				r, _ := c.send(opHostCall, uint32(i), 0, hf.Name, *fr, a, sandbox.StackArgs(a))
+				r, _ := c.send(opHostCall, uint32(i), 0, hf.Name, *fr, a, pcall.StackArgs(a))
 				return r
 			}
 		}
@@ -343,14 +344,14 @@ func (c *child) hostFuncCall(i int, hf hostFunc, a *sandbox.Args) sandbox.Result
 // hostCallFrame is hostCall for a general-form callback entry: its stack
 // arguments are copied across, and a MEMORY-class result comes back into
 // the caller's buffer (rdi, returned in rax).
-func (c *child) hostCallFrame(index uint32, name string, fr frameShape, a *sandbox.Args, stack uintptr) sandbox.Result {
+func (c *child) hostCallFrame(index uint32, name string, fr frameShape, a *pcall.Args, stack uintptr) pcall.Result {
 	r, _ := c.send(opCallback, index, 0, name, fr, a, stack)
 	return r
 }
 
 // send is hostCall and hostCallFrame: again reports that the host asks
 // for the call in its general form (statusNeedFrame; now in shapes).
-func (c *child) send(kind, index uint32, strs uint8, name string, fr frameShape, a *sandbox.Args, stack uintptr) (_ sandbox.Result, again bool) {
+func (c *child) send(kind, index uint32, strs uint8, name string, fr frameShape, a *pcall.Args, stack uintptr) (_ pcall.Result, again bool) {
 	foreign := uint32(1)
 	ch := c.chanOfThread()
 	if ch != nil { // nested in the call this thread serves
@@ -375,9 +376,9 @@ func (c *child) send(kind, index uint32, strs uint8, name string, fr frameShape,
 		if strs&(1<<j) == 0 {
 			continue
 		}
-		n, ok := readCString(area[used:], a.Int[j])
-		if !ok {
-			panic(fmt.Sprintf("isolate: %s: string argument %d does not fit in the channel (%d bytes)", name, j, len(area)))
+		n, err := pcall.CStringInto(area[used:], uintptr(a.Int[j]))
+		if err != nil {
+			panic(fmt.Sprintf("isolate: %s: string argument %d (the channel holds %d bytes): %v", name, j, len(area), err))
 		}
 		h.strs[j] = strDesc{off: uint32(ch.hostArea + used), n: uint32(n)}
 		used += n + 1
@@ -410,18 +411,18 @@ func (c *child) send(kind, index uint32, strs uint8, name string, fr frameShape,
 	}
 	if h.status == statusNeedFrame && kind == opHostCall && !fr.known {
 		nf := frameShape{known: true, nstack: int(h.nstack), sret: int(h.sretSize)}
-		if nf.nstack > sandbox.MaxFrameStack/8 || nf.sret > sandbox.MaxFrameSRet || int(index) >= len(c.cb.shapes) {
+		if nf.nstack > pcall.MaxFrameStack/8 || nf.sret > pcall.MaxFrameSRet || int(index) >= len(c.cb.shapes) {
 			panic("isolate: protocol: bad general form of a host function")
 		}
 		c.cb.shapes[index].Store(&nf)
-		return sandbox.Result{}, true // hostFuncCall sends it again
+		return pcall.Result{}, true // hostFuncCall sends it again
 	}
 	if fr.sret > 0 {
 		buf := a.Int[0] // rdi: the caller's buffer, returned in rax
 		copyTo(uintptr(buf), area[sretOff:sretOff+fr.sret])
-		return sandbox.Result{Int: buf}, false
+		return pcall.Result{Int: buf}, false
 	}
 	// The second eightbytes of a 16-byte result (rdx, xmm1).
 	a.Int[1], a.Float[1] = h.resRDX, math.Float64frombits(h.resX1)
-	return sandbox.Result{Int: h.resInt, Float: h.resF}, false
+	return pcall.Result{Int: h.resInt, Float: h.resF}, false
 }

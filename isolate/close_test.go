@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // TestCloseCause: what the child reports of a failed Close drops the
@@ -20,7 +20,7 @@ func TestCloseCause(t *testing.T) {
 		want string
 	}{
 		{fmt.Errorf("loader: close p.so: %w", cause), cause.Error()},
-		{fmt.Errorf("loader: close p.so: %w", sandbox.ErrCloseInCall), sandbox.ErrCloseInCall.Error()},
+		{fmt.Errorf("loader: close p.so: %w", pcall.ErrCloseInCall), pcall.ErrCloseInCall.Error()},
 		{cause, cause.Error()},
 		{fmt.Errorf("loader: load p.so: %w", cause), "loader: load p.so: " + cause.Error()},
 		{errors.New("loader: close p.so: no cause to unwrap"), "loader: close p.so: no cause to unwrap"},

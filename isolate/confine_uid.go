@@ -10,7 +10,7 @@ import (
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"golang.org/x/sys/unix"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/childrt"
 )
 
 // A root host's child runs as a uid of its own, unprivileged and owned by
@@ -64,7 +64,7 @@ func dropUID() (int, error) {
 		return 0, fmt.Errorf("parent-death signal: %w", err)
 	}
 	if os.Getppid() != hostPid {
-		os.Exit(sandbox.ExitOrphan) // the host died before the signal was armed again
+		os.Exit(childrt.ExitOrphan) // the host died before the signal was armed again
 	}
 	return id, nil
 }

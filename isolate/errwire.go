@@ -14,8 +14,9 @@ import (
 	"syscall"
 
 	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/tlsrt"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // An error crosses from the child to the host as a tree of nodes, each a
@@ -74,7 +75,7 @@ var sentinels = []error{
 	6:  loader.ErrSignature,
 	7:  elfmap.ErrMalformed,
 	8:  loader.ErrUnsupported,
-	9:  sandbox.ErrAborted,
+	9:  pcall.ErrAborted,
 	10: ErrBufferTooLarge,
 	11: loader.ErrBadAddress,
 	12: loader.ErrNoMemory,
@@ -84,10 +85,10 @@ var sentinels = []error{
 	16: loader.ErrMigration,
 	17: loader.ErrHostFuncExists,
 	18: loader.ErrDeadline,
-	19: sandbox.ErrHostPanic,
-	20: sandbox.ErrCallbackFreed,
-	21: sandbox.ErrStaticTLSFull,
-	22: sandbox.ErrCloseInCall,
+	19: pcall.ErrHostPanic,
+	20: pcall.ErrCallbackFreed,
+	21: tlsrt.ErrStaticTLSFull,
+	22: pcall.ErrCloseInCall,
 	23: elfmap.ErrExecutable,
 	24: context.Canceled,
 	25: context.DeadlineExceeded,
@@ -182,7 +183,7 @@ func (w *errWriter) node(err error, depth int) {
 		w.str(e.Op)
 		w.str(e.Path)
 		w.node(e.Err, d)
-	case *sandbox.FaultError:
+	case *pcall.FaultError:
 		w.u8(kindFault)
 		w.u32(uint32(int32(e.Signal)))
 		w.u32(uint32(e.Code))
@@ -192,14 +193,14 @@ func (w *errWriter) node(err error, depth int) {
 		w.str(e.Symbol)
 		w.str(e.Object)
 		w.str(e.Where)
-	case *sandbox.DeadlineError:
+	case *pcall.DeadlineError:
 		w.u8(kindDeadline)
 		w.u64(uint64(e.PC))
 		w.str(e.Plugin)
 		w.str(e.Symbol)
 		w.u64(uint64(e.Pid))
 		w.node(e.Cause, d)
-	case *sandbox.HostPanicError:
+	case *pcall.HostPanicError:
 		w.u8(kindHostPanic)
 		w.str(e.Func)
 		if v, ok := e.Value.(error); ok {
@@ -209,11 +210,11 @@ func (w *errWriter) node(err error, depth int) {
 			w.bool(false)
 			w.str(fmt.Sprint(e.Value))
 		}
-	case *sandbox.AbortError:
+	case *pcall.AbortError:
 		w.u8(kindAbort)
 		w.u64(uint64(e.Code))
 		w.u64(uint64(e.PC))
-	case *sandbox.StaticTLSError:
+	case *tlsrt.StaticTLSError:
 		w.u8(kindStaticTLS)
 		w.u64(e.Size)
 		w.u64(e.Align)
@@ -407,15 +408,15 @@ func (r *errReader) node(depth int, optional bool) (error, error) {
 		e.Err = child(false)
 		err = e
 	case kindFault:
-		err = &sandbox.FaultError{Signal: syscall.Signal(int32(r.u32())), Code: int32(r.u32()),
+		err = &pcall.FaultError{Signal: syscall.Signal(int32(r.u32())), Code: int32(r.u32()),
 			Addr: uintptr(r.u64()), PC: uintptr(r.u64()),
 			Plugin: r.str(), Symbol: r.str(), Object: r.str(), Where: r.str()}
 	case kindDeadline:
-		e := &sandbox.DeadlineError{PC: uintptr(r.u64()), Plugin: r.str(), Symbol: r.str(), Pid: r.int()}
+		e := &pcall.DeadlineError{PC: uintptr(r.u64()), Plugin: r.str(), Symbol: r.str(), Pid: r.int()}
 		e.Cause = child(true)
 		err = e
 	case kindHostPanic:
-		e := &sandbox.HostPanicError{Func: r.str()}
+		e := &pcall.HostPanicError{Func: r.str()}
 		if r.bool() {
 			e.Value = child(false)
 		} else {
@@ -423,9 +424,9 @@ func (r *errReader) node(depth int, optional bool) (error, error) {
 		}
 		err = e
 	case kindAbort:
-		err = &sandbox.AbortError{Code: int64(r.u64()), PC: uintptr(r.u64())}
+		err = &pcall.AbortError{Code: int64(r.u64()), PC: uintptr(r.u64())}
 	case kindStaticTLS:
-		err = &sandbox.StaticTLSError{Size: r.u64(), Align: r.u64(), Held: r.u64(), Modules: r.int(),
+		err = &tlsrt.StaticTLSError{Size: r.u64(), Align: r.u64(), Held: r.u64(), Modules: r.int(),
 			Pending: r.u64(), Tunables: r.str(), Glibc: r.str()}
 	case kindNotFound:
 		e := &loader.NotFoundError{Name: r.str(), Needer: r.str(), Tried: r.strs()}

@@ -18,8 +18,9 @@ import (
 	"testing"
 
 	"github.com/runplug/runplug/elfmap"
+	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/tlsrt"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // wireErrors are errors as a child's loader returns them: each typed
@@ -30,19 +31,19 @@ func wireErrors() []struct {
 	err  error
 } {
 	format := &elfmap.FormatError{Off: -1, Field: "DT_FLAGS_1", Value: 0x8000000, Msg: "has DF_1_PIE", Err: elfmap.ErrUnsupported}
-	fault := &sandbox.FaultError{Signal: syscall.SIGSEGV, Code: 1, Addr: 0, PC: 0x7f0012345678,
+	fault := &pcall.FaultError{Signal: syscall.SIGSEGV, Code: 1, Addr: 0, PC: 0x7f0012345678,
 		Plugin: "faults.so", Symbol: "crash_null+0x4", Object: "", Where: "not mapped"}
 	return []struct {
 		name string
 		err  error
 	}{
 		{"fault", fmt.Errorf("loader: call crash_null in faults.so: %w", fault)},
-		{"deadline in process", &sandbox.DeadlineError{PC: 0x7f00aa, Plugin: "hang.so", Symbol: "spin+0x10", Cause: context.DeadlineExceeded}},
-		{"deadline killed", &sandbox.DeadlineError{Plugin: "hang.so", Pid: 4242, Cause: context.Canceled}},
-		{"host panic error", &sandbox.HostPanicError{Func: "cb", Value: sandbox.ErrCallbackFreed}},
-		{"host panic value", &sandbox.HostPanicError{Func: "cb", Value: "index out of range [3] with length 2"}},
-		{"abort", &sandbox.AbortError{Code: -7, PC: 0x1234}},
-		{"static tls", fmt.Errorf("loader: load big.so: %w", &sandbox.StaticTLSError{Size: 4096, Align: 64, Held: 1000, Modules: 3,
+		{"deadline in process", &pcall.DeadlineError{PC: 0x7f00aa, Plugin: "hang.so", Symbol: "spin+0x10", Cause: context.DeadlineExceeded}},
+		{"deadline killed", &pcall.DeadlineError{Plugin: "hang.so", Pid: 4242, Cause: context.Canceled}},
+		{"host panic error", &pcall.HostPanicError{Func: "cb", Value: pcall.ErrCallbackFreed}},
+		{"host panic value", &pcall.HostPanicError{Func: "cb", Value: "index out of range [3] with length 2"}},
+		{"abort", &pcall.AbortError{Code: -7, PC: 0x1234}},
+		{"static tls", fmt.Errorf("loader: load big.so: %w", &tlsrt.StaticTLSError{Size: 4096, Align: 64, Held: 1000, Modules: 3,
 			Pending: 16, Tunables: "glibc.rtld.optional_static_tls=512", Glibc: "cannot allocate memory in static TLS block"})},
 		{"not found", fmt.Errorf("loader: load x.so: %w", &loader.NotFoundError{Name: "libnope.so", Needer: "x.so",
 			Tried: []string{"/a/libnope.so", "/b/libnope.so"},
@@ -101,8 +102,8 @@ func sameAnswers(t *testing.T, name string, got, want error) {
 			t.Errorf("%s: errors.Is(err, sentinel %d %q) = %v, want %v", name, code, s, errors.Is(got, s), !errors.Is(want, s))
 		}
 	}
-	for _, target := range []any{new(*sandbox.FaultError), new(*sandbox.DeadlineError), new(*sandbox.HostPanicError),
-		new(*sandbox.AbortError), new(*sandbox.StaticTLSError), new(*loader.NotFoundError), new(*loader.UndefinedSymbolError),
+	for _, target := range []any{new(*pcall.FaultError), new(*pcall.DeadlineError), new(*pcall.HostPanicError),
+		new(*pcall.AbortError), new(*tlsrt.StaticTLSError), new(*loader.NotFoundError), new(*loader.UndefinedSymbolError),
 		new(*loader.RelocError), new(*loader.RefusedError), new(*loader.SignatureError), new(*loader.StateFileError),
 		new(*loader.MigrationError), new(*elfmap.FormatError), new(*elfmap.ExecutableError), new(*fs.PathError), new(syscall.Errno)} {
 		wantOK := errors.As(want, target)

@@ -12,9 +12,9 @@ import (
 	"syscall"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Example loads the system's libz in a confined child process and calls
@@ -36,7 +36,7 @@ func Example() {
 	data := []byte("hello")
 	// crc32(0, data, len(data)): the buffer's address in the child goes
 	// in register 1.
-	r, err := crc32.CallBuffers(nil, &sandbox.Args{Int: [6]uint64{0, 0, uint64(len(data))}},
+	r, err := crc32.CallBuffers(nil, &pcall.Args{Int: [6]uint64{0, 0, uint64(len(data))}},
 		loader.Buffer{Slot: 1, Data: data})
 	if err != nil {
 		fmt.Println(err)

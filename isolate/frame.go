@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // General calls and callbacks, the host's side.
@@ -97,7 +97,7 @@ func (r *remote) released(id uint32) bool {
 
 // freedCallback is what a call of a released callback's entry runs: the
 // panic a released Callback's address gives in process.
-func freedCallback(*sandbox.Args) sandbox.Result { panic(sandbox.ErrCallbackFreed) }
+func freedCallback(*pcall.Args) pcall.Result { panic(pcall.ErrCallbackFreed) }
 
 // callbackID returns rc's id, numbering it the first time.
 func (r *remote) callbackID(rc *wire.RemoteCallback) (uint32, error) {
@@ -105,13 +105,13 @@ func (r *remote) callbackID(rc *wire.RemoteCallback) (uint32, error) {
 	defer r.cbMu.Unlock()
 	if id, ok := r.cbIDs[rc]; ok {
 		if r.cbFreed[id] {
-			return 0, fmt.Errorf("isolate: callback %s: %w", rc.Name, sandbox.ErrCallbackFreed)
+			return 0, fmt.Errorf("isolate: callback %s: %w", rc.Name, pcall.ErrCallbackFreed)
 		}
 		return id, nil
 	}
 	id := uint32(len(r.cbs))
 	if !rc.Watch(r, func() { r.callbackReleased(id) }) {
-		return 0, fmt.Errorf("isolate: callback %s: %w", rc.Name, sandbox.ErrCallbackFreed)
+		return 0, fmt.Errorf("isolate: callback %s: %w", rc.Name, pcall.ErrCallbackFreed)
 	}
 	if r.cbIDs == nil {
 		r.cbIDs = map[*wire.RemoteCallback]uint32{}
@@ -294,7 +294,7 @@ func (c *hostChan) serveUpcalls() {
 // thread of the child in no call from the host called: the caller got a
 // zero result.
 func (c *hostChan) upcallPanic(name string, rc *wire.RemoteCallback, pv any) {
-	e := &sandbox.HostPanicError{Func: name, Value: pv}
+	e := &pcall.HostPanicError{Func: name, Value: pv}
 	if rc != nil {
 		rc.ReportPanic(e)
 		return
@@ -305,7 +305,7 @@ func (c *hostChan) upcallPanic(name string, rc *wire.RemoteCallback, pv any) {
 // callNested runs fn for a call on c, on this thread (locked to it
 // meanwhile), so that InHostCall finds it. On the upcall channel too: a
 // Close there would wait for the server that runs it.
-func (c *hostChan) callNested(fn wire.RawHostFunc, a *sandbox.Args) (sandbox.Result, any) {
+func (c *hostChan) callNested(fn wire.RawHostFunc, a *pcall.Args) (pcall.Result, any) {
 	runtime.LockOSThread()
 	c.hostTid.Store(int32(unix.Gettid()))
 	res, pv := callHost(fn, a)
@@ -335,11 +335,11 @@ func (r *remote) InHostCall() bool {
 func align16(n int) int { return (n + 15) &^ 15 }
 
 // CallFrame implements wire.Remote.
-func (r *remote) CallFrame(ctx context.Context, handle uint32, fr *wire.RemoteFrame) (sandbox.FrameResult, error) {
+func (r *remote) CallFrame(ctx context.Context, handle uint32, fr *wire.RemoteFrame) (pcall.FrameResult, error) {
 	p := r.cur.Load()
 	c, err := p.acquire(ctx)
 	if err != nil {
-		return sandbox.FrameResult{}, err
+		return pcall.FrameResult{}, err
 	}
 	defer p.release(c)
 	regs := fr.Regs
@@ -348,7 +348,7 @@ func (r *remote) CallFrame(ctx context.Context, handle uint32, fr *wire.RemoteFr
 	for _, fc := range fr.Callbacks {
 		a, err := c.callbackEntry(fc.CB)
 		if err != nil {
-			return sandbox.FrameResult{}, err
+			return pcall.FrameResult{}, err
 		}
 		cbAt = append(cbAt, a)
 	}
@@ -357,22 +357,22 @@ func (r *remote) CallFrame(ctx context.Context, handle uint32, fr *wire.RemoteFr
 	tooLarge := func(n int) error {
 		return fmt.Errorf("isolate: a call of %d bytes of stack arguments, buffers and result, the channel holds %d: %w", n, len(data), ErrBufferTooLarge)
 	}
-	if nstack > sandbox.MaxFrameStack/8 || nstack*8 > len(data) {
-		return sandbox.FrameResult{}, tooLarge(nstack * 8)
+	if nstack > pcall.MaxFrameStack/8 || nstack*8 > len(data) {
+		return pcall.FrameResult{}, tooLarge(nstack * 8)
 	}
 	stack := wordsAt(data, nstack)
 	copy(stack, fr.Stack)
 	descOff := align16(nstack * 8)
 	off := descOff + 16*len(fr.Bufs)
 	if off > len(data) {
-		return sandbox.FrameResult{}, tooLarge(off)
+		return pcall.FrameResult{}, tooLarge(off)
 	}
 	descs := descsAt(data[descOff:], len(fr.Bufs))
 	offs := make([]int, len(fr.Bufs))
 	for i, b := range fr.Bufs {
 		off = align16(off)
-		if off+len(b.Data) > len(data) || b.Word < 0 || b.Word >= sandbox.GatherRegs+nstack {
-			return sandbox.FrameResult{}, tooLarge(off + len(b.Data))
+		if off+len(b.Data) > len(data) || b.Word < 0 || b.Word >= pcall.GatherRegs+nstack {
+			return pcall.FrameResult{}, tooLarge(off + len(b.Data))
 		}
 		copy(data[off:], b.Data)
 		descs[i] = bufDesc{slot: uint32(b.Word), off: uint32(off), n: uint32(len(b.Data))}
@@ -380,15 +380,15 @@ func (r *remote) CallFrame(ctx context.Context, handle uint32, fr *wire.RemoteFr
 		off += len(b.Data)
 	}
 	sretOff := align16(off)
-	if sretOff+len(fr.SRet) > len(data) || len(fr.SRet) > sandbox.MaxFrameSRet {
-		return sandbox.FrameResult{}, tooLarge(sretOff + len(fr.SRet))
+	if sretOff+len(fr.SRet) > len(data) || len(fr.SRet) > pcall.MaxFrameSRet {
+		return pcall.FrameResult{}, tooLarge(sretOff + len(fr.SRet))
 	}
 	for i, fc := range fr.Callbacks {
 		switch w := fc.Word; {
-		case w >= 0 && w < sandbox.GatherRegs:
+		case w >= 0 && w < pcall.GatherRegs:
 			regs[w] = cbAt[i]
-		case w >= sandbox.GatherRegs && w < sandbox.GatherRegs+nstack:
-			stack[w-sandbox.GatherRegs] = cbAt[i]
+		case w >= pcall.GatherRegs && w < pcall.GatherRegs+nstack:
+			stack[w-pcall.GatherRegs] = cbAt[i]
 		}
 	}
 	h := c.h
@@ -400,12 +400,12 @@ func (r *remote) CallFrame(ctx context.Context, handle uint32, fr *wire.RemoteFr
 	h.nstack, h.nvec, h.ndesc, h.descOff = uint32(nstack), uint32(fr.NVec), uint32(len(fr.Bufs)), uint32(descOff)
 	h.sretOff, h.sretSize = uint32(sretOff), uint32(len(fr.SRet))
 	if err := c.roundTrip(ctx); err != nil {
-		return sandbox.FrameResult{}, err
+		return pcall.FrameResult{}, err
 	}
 	if err := c.replyErr(); err != nil {
-		return sandbox.FrameResult{}, err
+		return pcall.FrameResult{}, err
 	}
-	res := sandbox.FrameResult{RAX: h.resInt, RDX: h.resRDX, XMM0: h.resX0, XMM1: h.resX1}
+	res := pcall.FrameResult{RAX: h.resInt, RDX: h.resRDX, XMM0: h.resX0, XMM1: h.resX1}
 	for i, b := range fr.Bufs {
 		if b.Out {
 			copy(b.Data, data[offs[i]:])

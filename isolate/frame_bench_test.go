@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runplug/runplug/internal/baseline"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // BenchmarkCallGeneral: the general call (a 24-byte struct by value in,
@@ -80,7 +80,7 @@ func BenchmarkCallGeneral(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s24, err := loader.Bind1[sandbox.S24, sandbox.S24](p, "s24_fn")
+		s24, err := loader.Bind1[baseline.S24, baseline.S24](p, "s24_fn")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -92,7 +92,7 @@ func BenchmarkCallGeneral(b *testing.B) {
 			ds := make([]time.Duration, 0, b.N)
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
-				r, err := s24(sandbox.S24{A: int64(i), B: 2, C: 3})
+				r, err := s24(baseline.S24{A: int64(i), B: 2, C: 3})
 				ds = append(ds, time.Since(t0))
 				if err != nil || r.A != int64(i)+1 {
 					b.Fatal(r, err)

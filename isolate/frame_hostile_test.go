@@ -8,8 +8,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // TestHostileHostCalls: what a hostile child writes for a host call or a
@@ -19,8 +19,8 @@ import (
 // well-formed messages run it.
 func TestHostileHostCalls(t *testing.T) {
 	ran := 0
-	raw := func(a *sandbox.Args) sandbox.Result { ran++; return sandbox.Result{Int: a.Int[0] + 1} }
-	frame := func(a *sandbox.Args, stack uintptr) sandbox.Result { ran++; return sandbox.Result{Int: 7} }
+	raw := func(a *pcall.Args) pcall.Result { ran++; return pcall.Result{Int: a.Int[0] + 1} }
+	frame := func(a *pcall.Args, stack uintptr) pcall.Result { ran++; return pcall.Result{Int: 7} }
 	r := &remote{hostFns: []wire.RemoteHostFunc{{Name: "f", Strings: 1 << 1, Call: raw}}, log: hclog.NewNullLogger()}
 	regCB := &wire.RemoteCallback{RemoteHostFunc: wire.RemoteHostFunc{Name: "cb", Call: raw}}
 	frameCB := &wire.RemoteCallback{RemoteHostFunc: wire.RemoteHostFunc{Name: "fcb", Frame: frame, StackSize: 24, SRetSize: 24}}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // hdrFields is where the fields of a channel's header that the child
@@ -58,7 +58,7 @@ func fuzzChan(t *testing.T) *hostChan {
 		base := uint64(uintptr(unsafe.Pointer(&priv[0])))
 		return addr >= base && addr+uint64(n) <= base+uint64(len(priv))
 	}
-	str := func(a *sandbox.Args) sandbox.Result {
+	str := func(a *pcall.Args) pcall.Result {
 		p := a.Int[1]
 		base := uint64(uintptr(unsafe.Pointer(&priv[0])))
 		if !in(p, 1) {
@@ -69,15 +69,15 @@ func fuzzChan(t *testing.T) *hostChan {
 				t.Fatal("string argument not terminated in the private area")
 			}
 			if priv[i] == 0 {
-				return sandbox.Result{Int: i - (p - base)}
+				return pcall.Result{Int: i - (p - base)}
 			}
 		}
 	}
-	frame := func(a *sandbox.Args, stack uintptr) sandbox.Result {
+	frame := func(a *pcall.Args, stack uintptr) pcall.Result {
 		if !in(uint64(stack), 24) || !in(a.Int[0], 24) {
 			t.Fatalf("stack copy at %#x, result at %#x: outside the private area", stack, a.Int[0])
 		}
-		return sandbox.Result{Int: 7}
+		return pcall.Result{Int: 7}
 	}
 	r := &remote{name: "fuzz.so", log: hclog.NewNullLogger(), hostFns: []wire.RemoteHostFunc{
 		{Name: "f", Strings: 1 << 1, Call: str},

@@ -12,9 +12,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Isolator starts isolated plugins: set it as loader.Options.Isolation.
@@ -164,16 +164,16 @@ type hostChan struct {
 func (r *remote) Name() string { return r.name }
 
 // CallInts implements wire.Remote: integers in place, no buffer.
-func (r *remote) CallInts(handle uint32, ints [6]uint64, n int) (sandbox.Result, error) {
+func (r *remote) CallInts(handle uint32, ints [6]uint64, n int) (pcall.Result, error) {
 	p := r.cur.Load()
 	c, err := p.acquire(nil)
 	if err != nil {
-		return sandbox.Result{}, err
+		return pcall.Result{}, err
 	}
 	h := c.h
 	h.kind, h.handle, h.nints = opCallInts, handle, uint32(n)
 	h.ints = ints
-	var res sandbox.Result
+	var res pcall.Result
 	if err = c.roundTrip(nil); err == nil {
 		if err = c.replyErr(); err == nil {
 			res.Int = h.resInt
@@ -184,11 +184,11 @@ func (r *remote) CallInts(handle uint32, ints [6]uint64, n int) (sandbox.Result,
 }
 
 // Call implements wire.Remote.
-func (r *remote) Call(ctx context.Context, handle uint32, a sandbox.Args, bufs []loader.Buffer) (sandbox.Result, error) {
+func (r *remote) Call(ctx context.Context, handle uint32, a pcall.Args, bufs []loader.Buffer) (pcall.Result, error) {
 	p := r.cur.Load()
 	c, err := p.acquire(ctx)
 	if err != nil {
-		return sandbox.Result{}, err
+		return pcall.Result{}, err
 	}
 	defer p.release(c)
 	h := c.h
@@ -199,14 +199,14 @@ func (r *remote) Call(ctx context.Context, handle uint32, a sandbox.Args, bufs [
 	for i, b := range bufs {
 		n := len(b.Data)
 		if off+n > c.hostArea {
-			return sandbox.Result{}, fmt.Errorf("isolate: %d bytes of buffers, the channel holds %d: %w", off+n, c.hostArea, ErrBufferTooLarge)
+			return pcall.Result{}, fmt.Errorf("isolate: %d bytes of buffers, the channel holds %d: %w", off+n, c.hostArea, ErrBufferTooLarge)
 		}
 		copy(c.data[off:], b.Data)
 		h.bufs[i] = bufDesc{slot: uint32(b.Slot), off: uint32(off), n: uint32(n)}
 		offs[i] = off
 		off = (off + n + 15) &^ 15
 	}
-	var res sandbox.Result
+	var res pcall.Result
 	if err = c.roundTrip(ctx); err == nil {
 		if err = c.replyErr(); err == nil {
 			res.Int, res.Float = h.resInt, h.resF

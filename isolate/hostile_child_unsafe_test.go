@@ -16,9 +16,9 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // A hostile child: this test binary, started as a child with envHostile
@@ -277,7 +277,7 @@ func TestHostileRepeatedReply(t *testing.T) {
 	}
 	var perr error
 	for i := 0; i < 3 && perr == nil; i++ { // the second post shows at the next exchange (the lookup is one)
-		_, perr = callNamed(context.Background(), p, "leaf", sandbox.Args{Int: [6]uint64{1}})
+		_, perr = callNamed(context.Background(), p, "leaf", pcall.Args{Int: [6]uint64{1}})
 	}
 	if !errors.Is(perr, ErrProtocol) || !strings.Contains(perr.Error(), "repeated or forged") {
 		t.Fatalf("calls with repeated replies: %v, want ErrProtocol naming a repeated message", perr)
@@ -319,7 +319,7 @@ func TestHostileHandleFlip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 300; i++ {
-		r, err := callNamed(context.Background(), p, "call_add", sandbox.Args{Int: [6]uint64{2, 3}})
+		r, err := callNamed(context.Background(), p, "call_add", pcall.Args{Int: [6]uint64{2, 3}})
 		if errors.Is(err, ErrProtocol) && strings.Contains(err.Error(), "host function 65535") {
 			return // the child is killed: the host survived and named it
 		}
@@ -356,13 +356,13 @@ func TestHostileChildFuzz(t *testing.T) {
 				var err error
 				switch i % 6 {
 				case 0:
-					_, err = callNamed(ctx, p, "call_add", sandbox.Args{Int: [6]uint64{2, 3}})
+					_, err = callNamed(ctx, p, "call_add", pcall.Args{Int: [6]uint64{2, 3}})
 				case 1:
-					_, err = callNamed(ctx, p, "call_strlen", sandbox.Args{}, loader.Buffer{Slot: 0, Data: str})
+					_, err = callNamed(ctx, p, "call_strlen", pcall.Args{}, loader.Buffer{Slot: 0, Data: str})
 				case 2:
-					_, err = callNamed(ctx, p, "leaf", sandbox.Args{Int: [6]uint64{7}})
+					_, err = callNamed(ctx, p, "leaf", pcall.Args{Int: [6]uint64{7}})
 				case 3:
-					_, err = callNamed(ctx, p, "call_panic", sandbox.Args{Int: [6]uint64{1}})
+					_, err = callNamed(ctx, p, "call_panic", pcall.Args{Int: [6]uint64{1}})
 				case 4:
 					_, err = p.Symbols()
 				case 5:
@@ -393,10 +393,10 @@ func TestHostileChildFuzz(t *testing.T) {
 	}
 }
 
-func callNamed(ctx context.Context, p *loader.Plugin, name string, a sandbox.Args, bufs ...loader.Buffer) (sandbox.Result, error) {
+func callNamed(ctx context.Context, p *loader.Plugin, name string, a pcall.Args, bufs ...loader.Buffer) (pcall.Result, error) {
 	f, err := p.Func(name)
 	if err != nil {
-		return sandbox.Result{}, err
+		return pcall.Result{}, err
 	}
 	return f.CallBuffers(ctx, &a, bufs...)
 }
@@ -409,9 +409,9 @@ func typedErr(err error) bool {
 	}
 	var rt *remoteText
 	var rw *remoteWrap
-	var fe *sandbox.FaultError
-	var hp *sandbox.HostPanicError
-	return errors.Is(err, ErrProtocol) || errors.Is(err, ErrExited) || errors.Is(err, sandbox.ErrDeadline) ||
+	var fe *pcall.FaultError
+	var hp *pcall.HostPanicError
+	return errors.Is(err, ErrProtocol) || errors.Is(err, ErrExited) || errors.Is(err, pcall.ErrDeadline) ||
 		errors.As(err, &rt) || errors.As(err, &rw) || errors.As(err, &fe) || errors.As(err, &hp) ||
 		errors.Is(err, loader.ErrSymbolNotFound) || errors.Is(err, loader.ErrQuarantined)
 }

@@ -14,11 +14,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // The hostile-plugin suite: plugins/hostile.c and hostile_ctor.c attack
@@ -115,10 +115,10 @@ func TestHostile(t *testing.T) {
 			case "sibling":
 				r, err = f.Call(uint64(sibling))
 			default: // a path, and 64 bytes to read into or a string to write
-				var res sandbox.Result
+				var res pcall.Result
 				path := loader.Buffer{Slot: 0, Data: append([]byte(tt.arg), 0)}
 				if tt.fn == "read_file" {
-					res, err = f.CallBuffers(nil, &sandbox.Args{Int: [6]uint64{2: 64}}, path, loader.Buffer{Slot: 1, Data: make([]byte, 64), Out: true})
+					res, err = f.CallBuffers(nil, &pcall.Args{Int: [6]uint64{2: 64}}, path, loader.Buffer{Slot: 1, Data: make([]byte, 64), Out: true})
 				} else {
 					res, err = f.CallBuffers(nil, nil, path, loader.Buffer{Slot: 1, Data: []byte("written by the child\x00")})
 				}
@@ -127,7 +127,7 @@ func TestHostile(t *testing.T) {
 			if tt.trapped != "" {
 				var se *isolate.SyscallError
 				if !errors.As(err, &se) || se.Name != tt.trapped || !errors.Is(err, isolate.ErrForbiddenSyscall) {
-					var fe *sandbox.FaultError
+					var fe *pcall.FaultError
 					if tt.arch == "i386" && errors.As(err, &fe) && fe.Signal == unix.SIGSEGV {
 						// A kernel without i386 emulation faults at int
 						// $0x80: no call was made either (TestNameSyscall
@@ -220,10 +220,10 @@ func TestHostileInheritedFds(t *testing.T) {
 	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
 	p := load(t, l, "hostile")
 	buf := make([]byte, 64)
-	if r, err := fn(t, p, "read_fd").CallBuffers(nil, &sandbox.Args{Int: [6]uint64{77, 0, 64}}, loader.Buffer{Slot: 1, Data: buf, Out: true}); err != nil || int64(r.Int) != -int64(unix.EBADF) {
+	if r, err := fn(t, p, "read_fd").CallBuffers(nil, &pcall.Args{Int: [6]uint64{77, 0, 64}}, loader.Buffer{Slot: 1, Data: buf, Out: true}); err != nil || int64(r.Int) != -int64(unix.EBADF) {
 		t.Errorf("read of fd 77 = %d, %v (%q); want EBADF", int64(r.Int), err, buf)
 	}
-	if r, err := fn(t, p, "write_fd").CallBuffers(nil, &sandbox.Args{Int: [6]uint64{78}}, loader.Buffer{Slot: 1, Data: []byte("written by the child\x00")}); err != nil || int64(r.Int) != -int64(unix.EBADF) {
+	if r, err := fn(t, p, "write_fd").CallBuffers(nil, &pcall.Args{Int: [6]uint64{78}}, loader.Buffer{Slot: 1, Data: []byte("written by the child\x00")}); err != nil || int64(r.Int) != -int64(unix.EBADF) {
 		t.Errorf("write to fd 78 = %d, %v; want EBADF", int64(r.Int), err)
 	}
 	if b, _ := os.ReadFile(out); len(b) != 0 {

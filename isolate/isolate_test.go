@@ -17,11 +17,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // newLoader returns a Loader that isolates its plugins, closed with the test.
@@ -116,7 +116,7 @@ func TestFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := call(t, p, tt.fn, tt.arg)
-			var fe *sandbox.FaultError
+			var fe *pcall.FaultError
 			if !errors.As(err, &fe) {
 				t.Fatalf("error = %v, want a *sandbox.FaultError", err)
 			}
@@ -155,7 +155,7 @@ func TestQuarantineAndRestart(t *testing.T) {
 	p := load(t, l, "isolate_faults")
 	add := fn(t, p, "add")
 	pid := pidOf(t, p)
-	if _, err := call(t, p, "null_read"); !errors.As(err, new(*sandbox.FaultError)) {
+	if _, err := call(t, p, "null_read"); !errors.As(err, new(*pcall.FaultError)) {
 		t.Fatalf("null_read: %v", err)
 	}
 	if _, err := add.Call(1, 2); !errors.Is(err, loader.ErrQuarantined) {
@@ -229,7 +229,7 @@ func TestDeadlineAndKill(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-inside; cancel() }()
 	_, err := spin.CallArgs(ctx, nil)
-	if !errors.Is(err, sandbox.ErrDeadline) || !errors.Is(err, context.Canceled) {
+	if !errors.Is(err, pcall.ErrDeadline) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled call: %v, want sandbox.ErrDeadline and context.Canceled", err)
 	}
 	t.Log(err)
@@ -304,7 +304,7 @@ func TestHostFunctions(t *testing.T) {
 		t.Fatalf("call_strlen = %d, %v", n, err)
 	}
 	_, err = call(t, p, "call_panic", 7)
-	var hp *sandbox.HostPanicError
+	var hp *pcall.HostPanicError
 	if !errors.As(err, &hp) || hp.Value != "host panic 7" || hp.Func != "host_panic" {
 		t.Fatalf("call_panic: %v", err)
 	}
@@ -317,7 +317,7 @@ func TestBuffersAndStrings(t *testing.T) {
 	bothWays(t, func(t *testing.T, l *loader.Loader) {
 		p := load(t, l, "isolate_faults")
 		buf := bytes.Repeat([]byte{1, 2, 3, 4}, 1024)
-		r, err := fn(t, p, "invert").CallBuffers(nil, &sandbox.Args{Int: [6]uint64{0, uint64(len(buf))}},
+		r, err := fn(t, p, "invert").CallBuffers(nil, &pcall.Args{Int: [6]uint64{0, uint64(len(buf))}},
 			loader.Buffer{Slot: 0, Data: buf, Out: true})
 		if err != nil || r.Int != 10*1024 {
 			t.Fatalf("invert = %d, %v", r.Int, err)
@@ -608,7 +608,7 @@ func TestCloseReportsDestructorFault(t *testing.T) {
 			t.Fatal(err)
 		}
 		err := p.Close(context.Background())
-		var fe *sandbox.FaultError
+		var fe *pcall.FaultError
 		if !errors.As(err, &fe) || fe.Signal != syscall.SIGSEGV {
 			t.Fatalf("Close: %v, want the destructor's fault", err)
 		}
@@ -638,7 +638,7 @@ func TestHostilePluginNulRewrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := load(t, l, "hostile_shm")
-	r, err := fn(t, p, "nul_attack").CallBuffers(nil, &sandbox.Args{Int: [6]uint64{0, 500}}, loader.Buffer{Slot: 0, Data: make([]byte, 16)})
+	r, err := fn(t, p, "nul_attack").CallBuffers(nil, &pcall.Args{Int: [6]uint64{0, 500}}, loader.Buffer{Slot: 0, Data: make([]byte, 16)})
 	if err != nil || r.Int != 11 || longest.Load() != 11 {
 		t.Fatalf("nul_attack = %d, %v (longest string the host saw %d); want 11", int64(r.Int), err, longest.Load())
 	}

@@ -19,10 +19,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/runplug/runplug/internal/childrt"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // envTestHost makes the test binary a host program for
@@ -54,7 +55,7 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	code := m.Run()
-	if n := sandbox.LocksHeldAtRecovery(); n != 0 && code == 0 {
+	if n := pcall.LocksHeldAtRecovery(); n != 0 && code == 0 {
 		fmt.Fprintf(os.Stderr, "FAIL: %d recovered faults or deadlines found a runplug lock held\n", n)
 		code = 1
 	}
@@ -101,7 +102,7 @@ func TestHostKilledLeavesNoChild(t *testing.T) {
 	defer unix.Close(pidfd)
 	// The child was asked for its namespaces by its constructor, which
 	// re-arms the parent-death signal after entering them: that path.
-	if env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid)); err != nil || !bytes.Contains(env, []byte(sandbox.EnvEarlyNamespaces+"=")) {
+	if env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid)); err != nil || !bytes.Contains(env, []byte(childrt.EnvEarlyNamespaces+"=")) {
 		t.Errorf("child %d was not asked for early namespaces (%v)", pid, err)
 	}
 	if err := host.Process.Signal(syscall.SIGKILL); err != nil {

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/childrt"
 )
 
 const (
@@ -79,7 +79,7 @@ func applyLimits(pol Policy) error {
 // count holds every process of that user: no limit is set there, and
 // the Report says so.
 func threadsCounted() bool {
-	flags, _ := sandbox.EarlyNamespaces()
+	flags, _ := childrt.EarlyNamespaces()
 	return os.Getuid() == 0 || flags&unix.CLONE_NEWUSER != 0
 }
 

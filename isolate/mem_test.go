@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // TestPluginMemory: the host reads and writes what the plugin points to
@@ -170,7 +170,7 @@ func TestHostCallsFromThreadsWaitingForEachOther(t *testing.T) {
 		// The deadline only turns a deadlock into a failure.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		r, err := fn(t, p, "run_t1").CallArgs(ctx, &sandbox.Args{Int: [6]uint64{7}})
+		r, err := fn(t, p, "run_t1").CallArgs(ctx, &pcall.Args{Int: [6]uint64{7}})
 		if err != nil || r.Int != 5700 {
 			t.Fatalf("run_t1(7) = %d, %v; want 5700", int64(r.Int), err)
 		}

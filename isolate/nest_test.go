@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // nest is a Loader with the iso_nest plugin whose host function and
@@ -32,7 +32,7 @@ func (n *nest) call(depth int64, withCB bool) int64 {
 	if depth == 0 {
 		return 0
 	}
-	a := sandbox.Args{Int: [6]uint64{uint64(depth - 1)}}
+	a := pcall.Args{Int: [6]uint64{uint64(depth - 1)}}
 	if withCB {
 		a.Int[0], a.Int[1] = uint64(n.cb.Ptr()), uint64(depth-1)
 	}
@@ -69,7 +69,7 @@ func newNest(t *testing.T, l *loader.Loader) *nest {
 func (n *nest) run(t *testing.T, fnName string, withCB bool, depth int64) (int64, error) {
 	t.Helper()
 	n.next = fn(t, n.p, fnName)
-	a := sandbox.Args{Int: [6]uint64{uint64(depth)}}
+	a := pcall.Args{Int: [6]uint64{uint64(depth)}}
 	if withCB {
 		a.Int[0], a.Int[1] = uint64(n.cb.Ptr()), uint64(depth)
 	}
@@ -141,7 +141,7 @@ func TestNestedCancelled(t *testing.T) {
 				if err != nil || got != want {
 					t.Errorf("%s(%d) = %d, %v; want %d", w.fn, depth, got, err, want)
 				}
-				if len(n.errs) != 1 || !errors.Is(n.errs[0], sandbox.ErrDeadline) && !errors.Is(n.errs[0], context.Canceled) {
+				if len(n.errs) != 1 || !errors.Is(n.errs[0], pcall.ErrDeadline) && !errors.Is(n.errs[0], context.Canceled) {
 					t.Errorf("%s: nested errors %v, want one deadline error", w.fn, n.errs)
 				}
 			}

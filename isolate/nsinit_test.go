@@ -14,11 +14,11 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/runplug/runplug/internal/childrt"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // TestChildNamespaces: the child's constructor (sandbox's, asked through
@@ -75,7 +75,7 @@ func TestChildNamespaces(t *testing.T) {
 				t.Fatalf("report %+v, want namespaces %v", rep, want)
 			}
 			env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-			if err != nil || !bytes.Contains(env, []byte(sandbox.EnvEarlyNamespaces+"=")) {
+			if err != nil || !bytes.Contains(env, []byte(childrt.EnvEarlyNamespaces+"=")) {
 				t.Fatalf("child not asked for early namespaces (%v)", err)
 			}
 			for _, ns := range []string{"user", "mnt", "ipc", "uts", "net"} {

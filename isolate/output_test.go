@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // syncBuffer is a bytes.Buffer safe for the two copying goroutines.
@@ -124,8 +124,8 @@ func TestBlockedWriter(t *testing.T) {
 	p := load(t, l, "iso_output")
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-w.entered; cancel() }() // the writer blocks: end the call
-	_, err := fn(t, p, "out_flood").CallArgs(ctx, &sandbox.Args{Int: [6]uint64{2, 100}})
-	if !errors.Is(err, sandbox.ErrDeadline) {
+	_, err := fn(t, p, "out_flood").CallArgs(ctx, &pcall.Args{Int: [6]uint64{2, 100}})
+	if !errors.Is(err, pcall.ErrDeadline) {
 		t.Fatalf("flood with a blocked writer: %v, want the deadline error", err)
 	}
 	closed := make(chan error, 1)

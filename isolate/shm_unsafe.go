@@ -268,24 +268,6 @@ func futexWake(word *uint32) {
 	unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWakeOp, 1<<30, 0, 0, 0)
 }
 
-// cString copies the NUL-terminated string at p (plugin memory in the
-// child) into dst; it returns the length and false when dst is too small.
-// A bad pointer panics (the caller runs with SetPanicOnFault).
-func cString(dst []byte, p uint64) (int, bool) {
-	if p == 0 {
-		return 0, true
-	}
-	base := *(*unsafe.Pointer)(unsafe.Pointer(&p))
-	for n := 0; n < len(dst); n++ {
-		c := *(*byte)(unsafe.Add(base, n))
-		dst[n] = c
-		if c == 0 {
-			return n, true
-		}
-	}
-	return 0, false
-}
-
 // futexWaitTimeout is futexWait for at most d.
 func futexWaitTimeout(word *uint32, val uint32, d time.Duration) {
 	ts := unix.NsecToTimespec(int64(d))

@@ -18,7 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/childrt"
 )
 
 // A spawner runs children's forks on one OS thread that never exits:
@@ -461,7 +461,7 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
 	// (sandbox.EnvChildConfine); a root host's child keeps CAP_SETUID
 	// and CAP_SETGID until it drops to its own uid (confine_uid.go).
 	root := os.Geteuid() == 0
-	cmd.Env = append(cmd.Env, sandbox.ChildConfineEnv(childFD, root))
+	cmd.Env = append(cmd.Env, childrt.ChildConfineEnv(childFD, root))
 	cmd.ExtraFiles = []*os.File{memf}
 	rOut, wOut, rErr, wErr, err := pipes()
 	if err != nil {
@@ -490,7 +490,7 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
 		} else {
 			p.nsAsked |= unix.CLONE_NEWNET
 		}
-		cmd.Env = append(cmd.Env, sandbox.EarlyNamespacesEnv(p.nsAsked, os.Getpid()))
+		cmd.Env = append(cmd.Env, childrt.EarlyNamespacesEnv(p.nsAsked, os.Getpid()))
 	}
 	if err := sp.start(cmd); err != nil {
 		rOut.Close()

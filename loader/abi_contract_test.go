@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // TestABIContractAfterPoison pins the contract between plugin code and the
@@ -36,7 +36,7 @@ func TestABIContractAfterPoison(t *testing.T) {
 			defer cancel()
 			_, err := f.CallArgs(ctx, nil)
 			return err
-		}, sandbox.ErrDeadline},
+		}, pcall.ErrDeadline},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			runtime.LockOSThread()
@@ -46,7 +46,7 @@ func TestABIContractAfterPoison(t *testing.T) {
 				fn = "poison_spin"
 			}
 			err := tt.call(mustFunc(t, p, fn))
-			var fe *sandbox.FaultError
+			var fe *pcall.FaultError
 			switch {
 			case tt.want == nil && !errors.As(err, &fe):
 				t.Fatalf("%s: %v, want a fault", fn, err)

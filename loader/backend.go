@@ -2,9 +2,9 @@ package loader
 
 import (
 	"context"
+	"github.com/runplug/runplug/internal/pcall"
 
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // backend is where a Plugin's code runs, and what differs with it: the
@@ -28,19 +28,19 @@ type backend interface {
 	// passed in registers: an array by value would be copied with
 	// 16-byte moves just after its 8-byte stores, a store-forwarding
 	// stall that cost this path a quarter of its time.
-	callInts(f *Func, n int, a0, a1, a2, a3, a4, a5 uint64) (sandbox.Result, error)
+	callInts(f *Func, n int, a0, a1, a2, a3, a4, a5 uint64) (pcall.Result, error)
 	// callRegs calls f with the integer registers i0..i5 and the
 	// vector registers x0..x7, all passed in registers (callInts says
 	// why): the path of a binding with float arguments.
-	callRegs(f *Func, i0, i1, i2, i3, i4, i5 uint64, x0, x1, x2, x3, x4, x5, x6, x7 float64) (sandbox.Result, error)
+	callRegs(f *Func, i0, i1, i2, i3, i4, i5 uint64, x0, x1, x2, x3, x4, x5, x6, x7 float64) (pcall.Result, error)
 	// call calls f with the registers a (ctx nil: no deadline), after
 	// passing bufs' bytes by address in their integer registers.
-	call(ctx context.Context, f *Func, a sandbox.Args, bufs []wire.Buffer) (sandbox.Result, error)
+	call(ctx context.Context, f *Func, a pcall.Args, bufs []wire.Buffer) (pcall.Result, error)
 	// callFrame calls f with a frame laid out in this process (the
 	// isolated child's side of a general call).
-	callFrame(ctx context.Context, f *Func, fr *sandbox.Frame) (sandbox.FrameResult, error)
+	callFrame(ctx context.Context, f *Func, fr *pcall.Frame) (pcall.FrameResult, error)
 	// callRemoteFrame makes a general call laid out for another process.
-	callRemoteFrame(ctx context.Context, f *Func, fr *wire.RemoteFrame) (sandbox.FrameResult, error)
+	callRemoteFrame(ctx context.Context, f *Func, fr *wire.RemoteFrame) (pcall.FrameResult, error)
 	// inHostCall reports whether the calling goroutine runs a host
 	// function or callback nested in a call into the plugin.
 	inHostCall() bool

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Bind a plugin function to a typed Go function: arguments and results are
@@ -46,7 +46,7 @@ func ExampleBind2() {
 	// A fault in the plugin is the call's error.
 	crash, _ := loader.Bind1[int32, int32](p, "crash_null")
 	_, err = crash(1)
-	var fe *sandbox.FaultError
+	var fe *pcall.FaultError
 	fmt.Println(errors.As(err, &fe), fe.Symbol[:len("crash_null")])
 	// Output:
 	// -6 <nil>

@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"unsafe"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // Bind0 binds the plugin function name to a Go function with no argument
@@ -37,7 +37,7 @@ func Bind0[R any](p *Plugin, name string) (func() (R, error), error) {
 		}, nil
 	}
 	return func() (R, error) {
-		var a sandbox.Args
+		var a pcall.Args
 		r, err := b.call(&a, nil)
 		return result[R](b, r, err)
 	}, nil
@@ -71,7 +71,7 @@ func Bind1[A1, R any](p *Plugin, name string) (func(A1) (R, error), error) {
 		}, nil
 	}
 	return func(a1 A1) (R, error) {
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		r, err := b.call(&a, ks)
@@ -129,7 +129,7 @@ func Bind2[A1, A2, R any](p *Plugin, name string) (func(A1, A2) (R, error), erro
 		}, nil
 	}
 	return func(a1 A1, a2 A2) (R, error) {
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -165,7 +165,7 @@ func Bind3[A1, A2, A3, R any](p *Plugin, name string) (func(A1, A2, A3) (R, erro
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3) (R, error) {
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -202,7 +202,7 @@ func Bind4[A1, A2, A3, A4, R any](p *Plugin, name string) (func(A1, A2, A3, A4) 
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4) (R, error) {
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -240,7 +240,7 @@ func Bind5[A1, A2, A3, A4, A5, R any](p *Plugin, name string) (func(A1, A2, A3, 
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (R, error) {
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -279,7 +279,7 @@ func Bind6[A1, A2, A3, A4, A5, A6, R any](p *Plugin, name string) (func(A1, A2, 
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) (R, error) {
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -319,7 +319,7 @@ func Bind7[A1, A2, A3, A4, A5, A6, A7, R any](p *Plugin, name string) (func(A1, 
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7) (R, error) {
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -360,7 +360,7 @@ func Bind8[A1, A2, A3, A4, A5, A6, A7, A8, R any](p *Plugin, name string) (func(
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8) (R, error) {
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -402,7 +402,7 @@ func Bind9[A1, A2, A3, A4, A5, A6, A7, A8, A9, R any](p *Plugin, name string) (f
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9) (R, error) {
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -445,7 +445,7 @@ func Bind10[A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, R any](p *Plugin, name stri
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10) (R, error) {
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -489,7 +489,7 @@ func Bind11[A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, R any](p *Plugin, name
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11) (R, error) {
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -534,7 +534,7 @@ func Bind12[A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, R any](p *Plugin,
 		}, nil
 	}
 	return func(a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6, a7 A7, a8 A8, a9 A9, a10 A10, a11 A11, a12 A12) (R, error) {
-		var a sandbox.Args
+		var a pcall.Args
 		ks := b.strs()
 		b.put(&a, 0, unsafe.Pointer(&a1), ks)
 		b.put(&a, 1, unsafe.Pointer(&a2), ks)

@@ -15,7 +15,7 @@ import (
 	"runtime"
 	"unsafe"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // cstrings holds the NUL-terminated copies of a call's string arguments.
@@ -39,7 +39,7 @@ func (c *cstrings) add(s string) uint64 {
 
 // put stores argument i of the binding's signature, whose value is at p,
 // in its register slot of a. ks is non-nil when the signature has strings.
-func (b *binding) put(a *sandbox.Args, i int, p unsafe.Pointer, ks *cstrings) {
+func (b *binding) put(a *pcall.Args, i int, p unsafe.Pointer, ks *cstrings) {
 	var v uint64
 	switch b.sig.kinds[i] {
 	case kBool:
@@ -78,7 +78,7 @@ func (b *binding) put(a *sandbox.Args, i int, p unsafe.Pointer, ks *cstrings) {
 // kind, at p. Integers narrower than 64 bits are truncated (and
 // sign-extended when signed): the ABI leaves rax's upper bits undefined.
 // A float32 is the low 32 bits of xmm0. A bool is al != 0.
-func (b *binding) get(r sandbox.Result, p unsafe.Pointer) {
+func (b *binding) get(r pcall.Result, p unsafe.Pointer) {
 	switch b.sig.res {
 	case kBool:
 		*(*bool)(p) = uint8(r.Int) != 0
@@ -100,11 +100,11 @@ func (b *binding) get(r sandbox.Result, p unsafe.Pointer) {
 // call makes the protected call with the argument registers a: through
 // Plugin.callInts, which passes just the integers, when no argument is a
 // float.
-func (b *binding) call(a *sandbox.Args, ks *cstrings) (sandbox.Result, error) {
+func (b *binding) call(a *pcall.Args, ks *cstrings) (pcall.Result, error) {
 	if b.f.p.be.isolated() {
 		return b.remoteCall(a, ks) // remote.go
 	}
-	var r sandbox.Result
+	var r pcall.Result
 	var err error
 	if b.sig.nFloat == 0 {
 		r, err = b.f.p.callInts(b.f, a.Int[:b.sig.nInt])
@@ -125,7 +125,7 @@ func (b *binding) strs() *cstrings {
 	return nil
 }
 
-func result[R any](b *binding, r sandbox.Result, err error) (R, error) {
+func result[R any](b *binding, r pcall.Result, err error) (R, error) {
 	var out R
 	if err == nil {
 		b.get(r, unsafe.Pointer(&out))
@@ -219,7 +219,7 @@ func bindReflect(p *Plugin, name string, fnPtr any, nfixed int) error {
 // arguments in and returns a pointer to the result (of type res, nil for
 // none).
 func (b *binding) callRegs(in []reflect.Value, res reflect.Type) (reflect.Value, error) {
-	var a sandbox.Args
+	var a pcall.Args
 	ks := b.strs()
 	for i, v := range in {
 		b.putValue(&a, i, v, ks)
@@ -288,7 +288,7 @@ func (b *binding) callGenStrings(out unsafe.Pointer, args []unsafe.Pointer) erro
 }
 
 // putValue is put for a reflect.Value argument.
-func (b *binding) putValue(a *sandbox.Args, i int, v reflect.Value, ks *cstrings) {
+func (b *binding) putValue(a *pcall.Args, i int, v reflect.Value, ks *cstrings) {
 	var u uint64
 	switch b.sig.kinds[i] {
 	case kBool:

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/baseline"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // same compares two values, floats by their bits (so NaN payloads count).
@@ -318,7 +319,7 @@ func TestBindFault(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := crash(1)
-	var fe *sandbox.FaultError
+	var fe *pcall.FaultError
 	if !errors.As(err, &fe) || got != 0 {
 		t.Fatalf("crash_null = %d, %v; want a fault", got, err)
 	}
@@ -370,11 +371,11 @@ func TestBindAllocations(t *testing.T) {
 // make the result escape (it once did, through the Remote interface).
 func TestBindGeneralAllocations(t *testing.T) {
 	p := load(t, newLoader(t, Options{}), "ffi_call")
-	s24, err := Bind1[sandbox.S24, sandbox.S24](p, "s24_fn")
+	s24, err := Bind1[baseline.S24, baseline.S24](p, "s24_fn")
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := sandbox.S24{A: 1, B: 2, C: 3}
+	in := baseline.S24{A: 1, B: 2, C: 3}
 	if n := testing.AllocsPerRun(100, func() { s24(in) }); n != 0 {
 		t.Errorf("a struct-by-value call allocates %v times per run, want 0", n)
 	}

@@ -6,8 +6,8 @@ import (
 	"reflect"
 	"runtime"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Callback is a Go function made into a C function pointer: native code
@@ -51,7 +51,7 @@ import (
 // address stays valid code; a later callback may reuse it, but only after
 // more than 1,024 others were released (see sandbox.Callback.Free).
 type Callback struct {
-	cb     *sandbox.Callback
+	cb     *pcall.Callback
 	remote *wire.RemoteCallback // for isolated plugins (remote_frame.go)
 }
 
@@ -97,7 +97,7 @@ func (c *Callback) Name() string { return c.cb.Name() }
 // SetPanicHandler makes h receive the panics of the calls made outside any
 // protected call (see Callback), on the calling thread; nil removes it. It
 // should be set before Ptr is handed to native code.
-func (c *Callback) SetPanicHandler(h func(*sandbox.HostPanicError)) { c.cb.SetPanicHandler(h) }
+func (c *Callback) SetPanicHandler(h func(*pcall.HostPanicError)) { c.cb.SetPanicHandler(h) }
 
 // Err returns the first panic of a call made outside any protected call
 // (a *sandbox.HostPanicError), or nil. Panics inside protected calls are

@@ -5,8 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runplug/runplug/internal/baseline"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // BenchmarkCallback measures one call of a Go function from C, per op: a
@@ -24,7 +25,7 @@ func BenchmarkCallback(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer typed.Release()
-	raw, err := NewCallback(wire.RawHostFunc(func(a *sandbox.Args) sandbox.Result { return sandbox.Result{Int: a.Int[0] + a.Int[1]} }))
+	raw, err := NewCallback(wire.RawHostFunc(func(a *pcall.Args) pcall.Result { return pcall.Result{Int: a.Int[0] + a.Int[1]} }))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -32,25 +33,25 @@ func BenchmarkCallback(b *testing.B) {
 	want := func(n int) int64 { return int64(n)*int64(n-1)/2 + int64(n) }
 	b.Run("form=cgo-export", func(b *testing.B) {
 		b.ReportAllocs()
-		if got := sandbox.LoopExport(int64(b.N)); got != want(b.N) {
+		if got := baseline.LoopExport(int64(b.N)); got != want(b.N) {
 			b.Fatal(got)
 		}
 	})
 	b.Run("form=cgo-export-handle", func(b *testing.B) {
 		b.ReportAllocs()
-		if got := sandbox.LoopExportHandle(func(a, b int64) int64 { return a + b }, int64(b.N)); got != want(b.N) {
+		if got := baseline.LoopExportHandle(func(a, b int64) int64 { return a + b }, int64(b.N)); got != want(b.N) {
 			b.Fatal(got)
 		}
 	})
 	b.Run("form=typed", func(b *testing.B) {
 		b.ReportAllocs()
-		if got := sandbox.LoopUnprotected(typed.Ptr(), int64(b.N)); got != want(b.N) {
+		if got := baseline.LoopUnprotected(typed.Ptr(), int64(b.N)); got != want(b.N) {
 			b.Fatal(got)
 		}
 	})
 	b.Run("form=raw", func(b *testing.B) {
 		b.ReportAllocs()
-		if got := sandbox.LoopUnprotected(raw.Ptr(), int64(b.N)); got != want(b.N) {
+		if got := baseline.LoopUnprotected(raw.Ptr(), int64(b.N)); got != want(b.N) {
 			b.Fatal(got)
 		}
 	})
@@ -75,7 +76,7 @@ func BenchmarkCallback(b *testing.B) {
 		}
 	}
 	b.Run("form=in-plugin-call", func(b *testing.B) { inPlugin(b, typed.Ptr()) })
-	b.Run("form=in-plugin-call-export", func(b *testing.B) { inPlugin(b, sandbox.ExportAddAddr()) })
+	b.Run("form=in-plugin-call-export", func(b *testing.B) { inPlugin(b, baseline.ExportAddAddr()) })
 }
 
 // BenchmarkCallbackInterleaved compares the typed Callback with the cgo
@@ -112,23 +113,23 @@ func BenchmarkCallbackInterleaved(b *testing.B) {
 		}
 		return loop
 	}
-	loopCB, loopExp := pluginLoop(typed.Ptr()), pluginLoop(sandbox.ExportAddAddr())
+	loopCB, loopExp := pluginLoop(typed.Ptr()), pluginLoop(baseline.ExportAddAddr())
 	const block = 10000
 	var exp, hdl, cb, pcb, pexp, rec []float64
 	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / block }
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		sandbox.LoopExport(block)
+		baseline.LoopExport(block)
 		t1 := time.Now()
-		sandbox.LoopUnprotected(typed.Ptr(), block)
+		baseline.LoopUnprotected(typed.Ptr(), block)
 		t2 := time.Now()
-		sandbox.LoopExportHandle(add, block)
+		baseline.LoopExportHandle(add, block)
 		t3 := time.Now()
 		loopCB(block)
 		t4 := time.Now()
 		loopExp(block)
 		t5 := time.Now()
-		sandbox.LoopExportRecover(block)
+		baseline.LoopExportRecover(block)
 		t6 := time.Now()
 		rec = append(rec, per(t6.Sub(t5)))
 		exp = append(exp, per(t1.Sub(t0)))

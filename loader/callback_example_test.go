@@ -6,8 +6,8 @@ import (
 	"runtime"
 	"unsafe"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Sort Go memory with the C library's qsort and a Go comparator: the
@@ -73,7 +73,7 @@ func ExampleVarArgs() {
 	var pin runtime.Pinner
 	pin.Pin(&format[0])
 	defer pin.Unpin()
-	r, err := sandbox.Call(cb.Ptr(), &sandbox.Args{Int: [6]uint64{uint64(uintptr(unsafe.Pointer(&format[0]))), 3}, Float: [8]float64{2.5}})
+	r, err := pcall.Call(cb.Ptr(), &pcall.Args{Int: [6]uint64{uint64(uintptr(unsafe.Pointer(&format[0]))), 3}, Float: [8]float64{2.5}})
 	fmt.Println(r.Int, err)
 	// Output:
 	// %d: %g -> 3 2.5

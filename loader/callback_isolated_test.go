@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // TestCallbackIsolated passes Go callbacks (their Ptr, as in process) to
@@ -127,8 +127,8 @@ func TestCallbackIsolatedPanics(t *testing.T) {
 			t.Fatal(err)
 		}
 		var mu sync.Mutex
-		var seen []*sandbox.HostPanicError
-		cb.SetPanicHandler(func(e *sandbox.HostPanicError) {
+		var seen []*pcall.HostPanicError
+		cb.SetPanicHandler(func(e *pcall.HostPanicError) {
 			mu.Lock()
 			seen = append(seen, e)
 			mu.Unlock()
@@ -137,7 +137,7 @@ func TestCallbackIsolatedPanics(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = callStored(1, 0)
-		var hp *sandbox.HostPanicError
+		var hp *pcall.HostPanicError
 		if !errors.As(err, &hp) || hp.Value != "one is not allowed" || !strings.Contains(hp.Func, "TestCallbackIsolatedPanics") {
 			t.Fatalf("isolated %v: cb_call_stored(1) = %v, want a HostPanicError naming the Go function", p.Isolated(), err)
 		}
@@ -157,7 +157,7 @@ func TestCallbackIsolatedPanics(t *testing.T) {
 		}
 		mu.Unlock()
 		cb.Release()
-		if _, err := callStored(0, 0); !errors.Is(err, sandbox.ErrCallbackFreed) {
+		if _, err := callStored(0, 0); !errors.Is(err, pcall.ErrCallbackFreed) {
 			t.Fatalf("isolated %v: call through a released callback: %v, want ErrCallbackFreed", p.Isolated(), err)
 		}
 		h, _ = start(2)
@@ -165,7 +165,7 @@ func TestCallbackIsolatedPanics(t *testing.T) {
 			t.Fatalf("isolated %v: plugin thread through a released callback: %d, %v; want 0", p.Isolated(), sum, err)
 		}
 		mu.Lock()
-		if len(seen) != 3 || !errors.Is(seen[2], sandbox.ErrCallbackFreed) {
+		if len(seen) != 3 || !errors.Is(seen[2], pcall.ErrCallbackFreed) {
 			t.Fatalf("isolated %v: handler saw %v", p.Isolated(), seen)
 		}
 		mu.Unlock()
@@ -197,10 +197,10 @@ func TestCloseFromHostCall(t *testing.T) {
 		if r, err := callPtr(cb.Ptr(), 2, 3); err != nil || r != 5 {
 			t.Fatalf("isolated %v: cb_call = %d, %v", p.Isolated(), r, err)
 		}
-		if !errors.Is(closeErr, sandbox.ErrCloseInCall) {
+		if !errors.Is(closeErr, pcall.ErrCloseInCall) {
 			t.Errorf("isolated %v: Close from the callback: %v, want ErrCloseInCall", p.Isolated(), closeErr)
 		}
-		if p.Isolated() && !errors.Is(restartErr, sandbox.ErrCloseInCall) {
+		if p.Isolated() && !errors.Is(restartErr, pcall.ErrCloseInCall) {
 			t.Errorf("Restart from the callback: %v, want ErrCloseInCall", restartErr)
 		}
 		cb.Release()
@@ -367,7 +367,7 @@ func TestCallbackStructsIsolated(t *testing.T) {
 // isolated plugin cannot call, fails that call; a general-form callback
 // with a string argument is refused when passed (ErrUnsupported).
 func TestCallbackStructIsolatedRefusals(t *testing.T) {
-	if !sandbox.Supported {
+	if !pcall.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}
 	_, iso := both(t, "cb_struct", loader.Options{KeepAfterFault: true})
@@ -383,7 +383,7 @@ func TestCallbackStructIsolatedRefusals(t *testing.T) {
 	}
 	defer cb.Release()
 	_, err = call(cb.Ptr(), 3)
-	var hp *sandbox.HostPanicError
+	var hp *pcall.HostPanicError
 	if !errors.As(err, &hp) || hp.Value != "struct callback" || !strings.Contains(hp.Func, "TestCallbackStructIsolatedRefusals") {
 		t.Fatalf("call_big with a panicking callback: %v, want the Go function's HostPanicError", err)
 	}
@@ -405,7 +405,7 @@ func TestCallbackStructIsolatedRefusals(t *testing.T) {
 // C callee's result; one with a string argument among stack arguments
 // fails, not supported.
 func TestHostFuncStructsIsolated(t *testing.T) {
-	if !sandbox.Supported {
+	if !pcall.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{}), KeepAfterFault: true})
@@ -471,7 +471,7 @@ func TestCallSigCallbackValue(t *testing.T) {
 	for _, p := range []*loader.Plugin{in, iso} {
 		f, _ := p.FuncSig("cb_call", sig)
 		var r int64
-		if err := f.CallSig(nil, &r, cb, 4, 2); !errors.Is(err, sandbox.ErrCallbackFreed) {
+		if err := f.CallSig(nil, &r, cb, 4, 2); !errors.Is(err, pcall.ErrCallbackFreed) {
 			t.Fatalf("isolated %v: a released *Callback: %v, want ErrCallbackFreed", p.Isolated(), err)
 		}
 	}
@@ -482,7 +482,7 @@ func TestCallSigCallbackValue(t *testing.T) {
 // pass short-lived callbacks (each a new entry in the child, dropped when
 // released) to calls of their own (run with -race).
 func TestCallbackIsolatedConcurrent(t *testing.T) {
-	if !sandbox.Supported {
+	if !pcall.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Channels: 6})})
@@ -558,7 +558,7 @@ func TestCallbackIsolatedConcurrent(t *testing.T) {
 // calls of a callback are served during the host's next call; a deadline
 // ends a general call as it ends a register call (the child is killed).
 func TestIsolatedCallbackLifecycle(t *testing.T) {
-	if !sandbox.Supported {
+	if !pcall.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}
 	for _, channels := range []int{4, 1} {
@@ -622,7 +622,7 @@ func TestIsolatedCallbackLifecycle(t *testing.T) {
 	defer cancel()
 	var r int64
 	err = f.CallSig(ctx, &r, 1, 2, 3, 4, 5, 6, 7)
-	if !errors.Is(err, sandbox.ErrDeadline) {
+	if !errors.Is(err, pcall.ErrDeadline) {
 		t.Fatalf("spin_stack with a deadline: %v, want ErrDeadline", err)
 	}
 }

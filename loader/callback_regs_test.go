@@ -11,7 +11,7 @@ import (
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/callconv"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // Struct shapes for TestCallbackRegisterABI: narrow integers with padding,
@@ -114,7 +114,7 @@ func TestCallbackRegisterABI(t *testing.T) {
 		}
 		slow := reflectFrameFunc(fv, args, res, resKind, cres, plan)
 		for round := 0; round < 20; round++ {
-			var a sandbox.Args
+			var a pcall.Args
 			for j := range a.Int {
 				a.Int[j] = rng.Uint64()
 			}

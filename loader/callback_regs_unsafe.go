@@ -18,7 +18,7 @@ import (
 	"unsafe"
 
 	"github.com/runplug/runplug/internal/callconv"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // goRegFunc is the register view of any func whose arguments and results
@@ -172,20 +172,20 @@ func newRegFrameCall(fv reflect.Value, args []reflect.Type, res reflect.Type, re
 
 // call runs the function for a call from C whose argument registers the
 // entry saved in a and whose stack arguments are at stack.
-func (c *regFrameCall) call(a *sandbox.Args, stack uintptr) sandbox.Result {
+func (c *regFrameCall) call(a *pcall.Args, stack uintptr) pcall.Result {
 	return c.run(a, stack, nil)
 }
 
 // callVariadic is call for a function that takes a *VarArgs last: its
 // reader of the variable part is valid for the call only.
-func (c *regFrameCall) callVariadic(a *sandbox.Args, stack uintptr) sandbox.Result {
+func (c *regFrameCall) callVariadic(a *pcall.Args, stack uintptr) pcall.Result {
 	va := newVarArgs(c.plan, a, stack)
 	defer func() { va.a = nil }()
 	return c.run(a, stack, va)
 }
 
 // run is call, with va the variable part's reader when c takes one.
-func (c *regFrameCall) run(a *sandbox.Args, stack uintptr, va *VarArgs) sandbox.Result {
+func (c *regFrameCall) run(a *pcall.Args, stack uintptr, va *VarArgs) pcall.Result {
 	var strs [callconv.GoIntRegs / 2]string // keeps string arguments alive across the call
 	var in goRegs
 	if c.vaReg >= 0 {
@@ -220,7 +220,7 @@ func (c *regFrameCall) run(a *sandbox.Args, stack uintptr, va *VarArgs) sandbox.
 	runtime.KeepAlive(va)
 	switch {
 	case c.resSize == 0:
-		return sandbox.Result{}
+		return pcall.Result{}
 	case c.resKind != kVoid:
 		return regResult(c.resKind, out.i[0], out.f[0])
 	}
@@ -246,9 +246,9 @@ func (c *regFrameCall) run(a *sandbox.Args, stack uintptr, va *VarArgs) sandbox.
 		}
 	}
 	if c.inMemory {
-		return sandbox.Result{Int: a.Int[0]}
+		return pcall.Result{Int: a.Int[0]}
 	}
-	r := sandbox.Result{Int: words[0], Float: math.Float64frombits(words[2])}
+	r := pcall.Result{Int: words[0], Float: math.Float64frombits(words[2])}
 	if c.resWords[1] {
 		a.Int[1] = words[1] // rdx
 	}

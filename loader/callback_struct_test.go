@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // The C types of plugins/cb_struct.c.
@@ -165,7 +165,7 @@ func TestCallbackStructPanic(t *testing.T) {
 	}
 	defer cb.Release()
 	_, err = call(cb.Ptr(), 3)
-	var hp *sandbox.HostPanicError
+	var hp *pcall.HostPanicError
 	if !errors.As(err, &hp) || hp.Value != "struct callback" {
 		t.Fatalf("call_big with a panicking callback: %v, want a HostPanicError", err)
 	}
@@ -285,8 +285,8 @@ func TestCallbackStructPanicOnPluginThread(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cb.Release()
-	got := make(chan *sandbox.HostPanicError, 1)
-	cb.SetPanicHandler(func(e *sandbox.HostPanicError) { got <- e })
+	got := make(chan *pcall.HostPanicError, 1)
+	cb.SetPanicHandler(func(e *pcall.HostPanicError) { got <- e })
 	if _, err := call(cb.Ptr(), 5); err != nil {
 		t.Fatalf("call_big_thread: %v", err)
 	}

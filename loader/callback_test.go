@@ -14,13 +14,14 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/dlsvc"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // libcFunc returns the address of a function of the host's libc.
 func libcFunc(t testing.TB, name string) uintptr {
 	t.Helper()
-	h, err := sandbox.OpenHostLibrary("libc.so.6")
+	h, err := dlsvc.OpenHostLibrary("libc.so.6")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestCallbackQsortBsearch(t *testing.T) {
 	defer pins.Unpin()
 	pins.Pin(&xs[0])
 	base := unsafe.Pointer(&xs[0])
-	if _, err := sandbox.Call(libcFunc(t, "qsort"), &sandbox.Args{Int: [6]uint64{
+	if _, err := pcall.Call(libcFunc(t, "qsort"), &pcall.Args{Int: [6]uint64{
 		uint64(uintptr(base)), uint64(len(xs)), 4, uint64(cmp.Ptr())}}); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestCallbackQsortBsearch(t *testing.T) {
 	}{{19, true}, {-1 << 30, true}, {1 << 30, true}, {4, false}} {
 		key := tc.key
 		pins.Pin(&key)
-		r, err := sandbox.Call(bsearch, &sandbox.Args{Int: [6]uint64{
+		r, err := pcall.Call(bsearch, &pcall.Args{Int: [6]uint64{
 			uint64(uintptr(unsafe.Pointer(&key))), uint64(uintptr(base)), uint64(len(xs)), 4, uint64(cmp.Ptr())}})
 		if err != nil {
 			t.Fatal(err)
@@ -178,8 +179,8 @@ func TestCallbackPanics(t *testing.T) {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	var seen []*sandbox.HostPanicError
-	cb.SetPanicHandler(func(e *sandbox.HostPanicError) {
+	var seen []*pcall.HostPanicError
+	cb.SetPanicHandler(func(e *pcall.HostPanicError) {
 		mu.Lock()
 		seen = append(seen, e)
 		mu.Unlock()
@@ -190,7 +191,7 @@ func TestCallbackPanics(t *testing.T) {
 
 	// Inside a protected call.
 	_, err = callStored(1, 0)
-	var hp *sandbox.HostPanicError
+	var hp *pcall.HostPanicError
 	if !errors.As(err, &hp) || hp.Value != "one is not allowed" || !strings.Contains(hp.Func, "TestCallbackPanics") {
 		t.Fatalf("cb_call_stored(1) = %v, want a HostPanicError naming the Go function", err)
 	}
@@ -216,14 +217,14 @@ func TestCallbackPanics(t *testing.T) {
 	// Released: a defined error on both paths.
 	cb.Release()
 	cb.Release()
-	if _, err := callStored(0, 0); !errors.Is(err, sandbox.ErrCallbackFreed) {
+	if _, err := callStored(0, 0); !errors.Is(err, pcall.ErrCallbackFreed) {
 		t.Fatalf("call through a released callback: %v, want ErrCallbackFreed", err)
 	}
 	h, _ = start(2)
 	if sum, err := join(h); err != nil || sum != 0 {
 		t.Fatalf("plugin thread through a released callback: %d, %v; want 0", sum, err)
 	}
-	if len(seen) != 3 || !errors.Is(seen[2], sandbox.ErrCallbackFreed) {
+	if len(seen) != 3 || !errors.Is(seen[2], pcall.ErrCallbackFreed) {
 		t.Fatalf("handler saw %v", seen)
 	}
 }

@@ -22,7 +22,7 @@ import (
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/callconv"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // frameHostFunc returns the frame form of fv (of type ft), for the
@@ -35,7 +35,7 @@ import (
 // A last parameter of type *VarArgs makes the C type variadic: the plan is
 // the other parameters', and the Go function reads the variable part
 // through the VarArgs (callback_va_unsafe.go).
-func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflect.Type, res reflect.Type) (frame sandbox.FrameFunc, sret bool, err error) {
+func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflect.Type, res reflect.Type) (frame pcall.FrameFunc, sret bool, err error) {
 	fixed := args
 	variadic := len(args) > 0 && args[len(args)-1] == varArgsType
 	if variadic {
@@ -107,7 +107,7 @@ func framePlan(name string, ft reflect.Type, args []reflect.Type, res reflect.Ty
 // reflectFrameFunc is the frame form of fv (arguments args, result res of
 // C type cres and kind resKind, planned as plan) through reflect.Call.
 // args may have one more than plan: the *VarArgs of a variadic C type.
-func reflectFrameFunc(fv reflect.Value, args []reflect.Type, res reflect.Type, resKind argKind, cres *abi.Type, plan *callconv.Plan) sandbox.FrameFunc {
+func reflectFrameFunc(fv reflect.Value, args []reflect.Type, res reflect.Type, resKind argKind, cres *abi.Type, plan *callconv.Plan) pcall.FrameFunc {
 	// The argument values are reused from call to call (a pool: calls
 	// may run on many threads at once), which spares an allocation each.
 	scratch := sync.Pool{New: func() any {
@@ -118,7 +118,7 @@ func reflectFrameFunc(fv reflect.Value, args []reflect.Type, res reflect.Type, r
 		}
 		return f
 	}}
-	return func(a *sandbox.Args, stack uintptr) sandbox.Result {
+	return func(a *pcall.Args, stack uintptr) pcall.Result {
 		f := scratch.Get().(*frameScratch)
 		in := f.in
 		for i := range plan.Args {
@@ -140,7 +140,7 @@ func reflectFrameFunc(fv reflect.Value, args []reflect.Type, res reflect.Type, r
 		scratch.Put(f) // reflect.Call copied the arguments; a panic just drops f
 		switch {
 		case res == nil:
-			return sandbox.Result{}
+			return pcall.Result{}
 		case resKind != kVoid:
 			return hostResult(resKind, out[0])
 		}
@@ -150,9 +150,9 @@ func reflectFrameFunc(fv reflect.Value, args []reflect.Type, res reflect.Type, r
 		if plan.Result.InMemory {
 			buf := a.Int[0] // rdi: the caller's buffer, returned in rax
 			copy(unsafe.Slice((*byte)(cPointer(buf)), cres.Size()), unsafe.Slice((*byte)(src), cres.Size()))
-			return sandbox.Result{Int: buf}
+			return pcall.Result{Int: buf}
 		}
-		var r sandbox.Result
+		var r pcall.Result
 		for _, part := range plan.Result.Parts {
 			var w uint64
 			copy(unsafe.Slice((*byte)(unsafe.Pointer(&w)), part.Size), unsafe.Slice((*byte)(unsafe.Add(src, part.Offset)), part.Size))
@@ -180,7 +180,7 @@ type frameScratch struct {
 // readArg copies the argument at loc into dst (loc.Type.Size() bytes):
 // from the caller's stack argument area, or eightbyte by eightbyte from
 // the registers the entry saved in a.
-func readArg(dst unsafe.Pointer, loc *callconv.ArgLoc, a *sandbox.Args, stack uintptr) {
+func readArg(dst unsafe.Pointer, loc *callconv.ArgLoc, a *pcall.Args, stack uintptr) {
 	if loc.OnStack {
 		n := loc.Type.Size()
 		copy(unsafe.Slice((*byte)(dst), n), unsafe.Slice((*byte)(cPointer(uint64(stack)+loc.Offset)), n))

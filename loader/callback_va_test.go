@@ -10,7 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/runplug/runplug/abi"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // The structs of plugins/cb_va.c.
@@ -124,7 +124,7 @@ func TestCallbackVariadicPanic(t *testing.T) {
 		t.Fatalf("first call: %d, %v", r, err)
 	}
 	_, err = call(cb.Ptr(), 6)
-	var hp *sandbox.HostPanicError
+	var hp *pcall.HostPanicError
 	if !errors.As(err, &hp) || !strings.Contains(fmt.Sprint(hp.Value), "after its call returned") {
 		t.Fatalf("a kept VarArgs used later: %v, want a HostPanicError", err)
 	}
@@ -144,7 +144,7 @@ func must(t *testing.T, err error) {
 // a register; a 16-byte-aligned struct aligned on the stack; no use after
 // the call.
 func TestVarArgsReader(t *testing.T) {
-	var a sandbox.Args
+	var a pcall.Args
 	for i := range a.Int {
 		a.Int[i] = uint64(100 + i)
 	}
@@ -307,7 +307,7 @@ func TestVarArgsForms(t *testing.T) {
 			t.Fatalf("%T: no register form", fn)
 		}
 		slow := reflectFrameFunc(fv, args, res, resKind, cres, plan)
-		var a sandbox.Args
+		var a pcall.Args
 		for j := range a.Int {
 			a.Int[j] = uint64(j*7 + 1)
 		}

@@ -19,7 +19,7 @@ import (
 	"unsafe"
 
 	"github.com/runplug/runplug/internal/callconv"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // VarArgs reads the variable part of a call of a variadic C function type
@@ -39,10 +39,10 @@ import (
 // whatever lies in the registers or on the caller's stack). A VarArgs is
 // valid only during the call it was made for: its methods panic after.
 type VarArgs struct {
-	a     *sandbox.Args // the saved argument registers; nil once the call returned
-	stack uintptr       // the next stack argument (the psABI's overflow_arg_area)
-	gp    int           // the next integer argument register (rdi=0 .. r9=5; 6: none left)
-	fp    int           // the next vector argument register (xmm0=0 .. xmm7=7; 8: none left)
+	a     *pcall.Args // the saved argument registers; nil once the call returned
+	stack uintptr     // the next stack argument (the psABI's overflow_arg_area)
+	gp    int         // the next integer argument register (rdi=0 .. r9=5; 6: none left)
+	fp    int         // the next vector argument register (xmm0=0 .. xmm7=7; 8: none left)
 }
 
 // varArgsType is the type of a Go function's last parameter that marks it
@@ -56,7 +56,7 @@ var varArgsType = reflect.TypeFor[*VarArgs]()
 // unseen by escape analysis, and the function may let it escape.
 //
 //go:noinline
-func newVarArgs(plan *callconv.Plan, a *sandbox.Args, stack uintptr) *VarArgs {
+func newVarArgs(plan *callconv.Plan, a *pcall.Args, stack uintptr) *VarArgs {
 	return &VarArgs{a: a, stack: stack + uintptr(plan.StackSize), gp: plan.IntRegs, fp: plan.SSERegs}
 }
 

@@ -6,8 +6,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/runplug/runplug/internal/debugreg"
 	"github.com/runplug/runplug/internal/elfimage"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Debuggers and profilers see runplug's objects (see the package doc,
@@ -19,12 +19,12 @@ import (
 // like the debugger's and the runtime's view of the process.
 var (
 	debugMu   sync.Mutex // guards the three below
-	debugRegs = map[*object]*sandbox.DebugObject{}
+	debugRegs = map[*object]*debugreg.DebugObject{}
 	// debugSyms keeps the function table of each parsed file, built at
 	// its first load once profiling is on: the instances of a file share
 	// it, and a reload costs one copy into C memory (libsqlite3 has 1370
 	// functions).
-	debugSyms = map[*parsed]*sandbox.SymbolTable{}
+	debugSyms = map[*parsed]*debugreg.SymbolTable{}
 	// profiling is set by EnableProfiling: until then objects are
 	// registered without their symbols, which nothing would read.
 	profiling bool
@@ -41,7 +41,7 @@ func debugAdd(objs []*object) {
 		if profiling {
 			info.Symbols = o.symbolTable()
 		}
-		debugRegs[o] = sandbox.AddDebugObject(info)
+		debugRegs[o] = debugreg.AddDebugObject(info)
 		debugMu.Unlock()
 	}
 }
@@ -69,7 +69,7 @@ func (o *object) debugRemove() {
 // again. The debugger has already handled the removal: r_brk traps
 // synchronously.
 func (o *object) dropDebuggerWrites() {
-	if o.path == "" || o.mem == nil || !sandbox.DebuggerWatching() {
+	if o.path == "" || o.mem == nil || !debugreg.DebuggerWatching() {
 		return
 	}
 	plan := o.p.plan
@@ -89,9 +89,9 @@ func (o *object) dropDebuggerWrites() {
 
 // debugInfo describes o for sandbox.AddDebugObject: its load bias,
 // PT_DYNAMIC and executable range (debugAdd adds the symbols).
-func (o *object) debugInfo() *sandbox.DebugInfo {
+func (o *object) debugInfo() *debugreg.DebugInfo {
 	f := o.p.file
-	info := &sandbox.DebugInfo{Path: o.path, Name: o.name, Base: uintptr(o.base)}
+	info := &debugreg.DebugInfo{Path: o.path, Name: o.name, Base: uintptr(o.base)}
 	for _, ph := range f.Progs {
 		if ph.Type == elf.PT_DYNAMIC {
 			info.Dynamic = uintptr(o.base + ph.Vaddr)
@@ -117,13 +117,13 @@ func (o *object) debugInfo() *sandbox.DebugInfo {
 // an executable segment, from the dynamic symbol table (read in o's image)
 // and, when the file has one, from .symtab (static functions; see
 // fileFuncs). debugMu is held; o is mapped.
-func (o *object) symbolTable() *sandbox.SymbolTable {
+func (o *object) symbolTable() *debugreg.SymbolTable {
 	p, path := o.p, o.path
 	if t := debugSyms[p]; t != nil {
 		return t
 	}
 	seen := map[uint64]bool{}
-	var syms []sandbox.DebugSymbol
+	var syms []debugreg.DebugSymbol
 	add := func(name string, value, size uint64, typ elf.SymType, undef bool) {
 		if undef || size == 0 || name == "" || (typ != elf.STT_FUNC && typ != elf.STT_GNU_IFUNC) {
 			return
@@ -132,7 +132,7 @@ func (o *object) symbolTable() *sandbox.SymbolTable {
 			return
 		}
 		seen[value] = true
-		syms = append(syms, sandbox.DebugSymbol{Name: name, Addr: uintptr(value), Size: uintptr(size)})
+		syms = append(syms, debugreg.DebugSymbol{Name: name, Addr: uintptr(value), Size: uintptr(size)})
 	}
 	for i := 1; i < o.syms.Len(); i++ {
 		value, size, typ, defined := o.syms.Value(i)
@@ -146,7 +146,7 @@ func (o *object) symbolTable() *sandbox.SymbolTable {
 	for _, s := range fileFuncs(path) {
 		add(s.Name, s.Value, s.Size, elf.ST_TYPE(s.Info), s.Section == elf.SHN_UNDEF)
 	}
-	t := sandbox.NewSymbolTable(syms)
+	t := debugreg.NewSymbolTable(syms)
 	if len(debugSyms) >= maxDebugSyms {
 		for k := range debugSyms {
 			delete(debugSyms, k)
@@ -198,7 +198,7 @@ func fileFuncs(path string) (syms []elf.Symbol) {
 // to sandbox.SetCgoTraceback instead, which chains to it. Calling it
 // again does nothing. Plugins loaded before the call are covered.
 func EnableProfiling() error {
-	if err := sandbox.SetCgoTraceback(sandbox.CgoTracebackFuncs{}); err != nil {
+	if err := debugreg.SetCgoTraceback(debugreg.CgoTracebackFuncs{}); err != nil {
 		return err
 	}
 	debugMu.Lock()

@@ -13,9 +13,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runplug/runplug/internal/debugreg"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/testenv"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // markerLine returns the 1-based line of plugins/NAME.c that carries the
@@ -59,7 +60,7 @@ func buildHost(t *testing.T, name string) string {
 // the second instance where gdb had written a breakpoint, runs correctly.
 func TestGDBSeesPlugins(t *testing.T) {
 	gdb := testenv.LookPath(t, "gdb", "apt-get install gdb")
-	if err := sandbox.DebuggerError(); err != nil {
+	if err := debugreg.DebuggerError(); err != nil {
 		testenv.Skipf(t, "%v", err)
 	}
 	plugin := plugintest.Build(t, "dbg_fn")
@@ -107,7 +108,7 @@ continue
 continue
 echo @@END\n
 kill
-`, int(sandbox.InterruptSignal))
+`, int(pcall.InterruptSignal))
 	if err := os.WriteFile(script, []byte(cmds), 0o644); err != nil {
 		t.Fatal(err)
 	}

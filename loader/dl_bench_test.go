@@ -6,13 +6,15 @@ import (
 	"context"
 	"testing"
 
+	"github.com/runplug/runplug/internal/baseline"
+	"github.com/runplug/runplug/internal/dlsvc"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // dlBenchSetup loads cxx_exc with runplug and, side by side, with glibc's
 // dlopen (its own copies of the C++ runtime, found by ld.so).
-func dlBenchSetup(b *testing.B) (p *Plugin, sys *sandbox.SystemLibrary) {
+func dlBenchSetup(b *testing.B) (p *Plugin, sys *baseline.SystemLibrary) {
 	path := plugintest.Build(b, "cxx_exc")
 	l := New(Options{})
 	b.Cleanup(func() { l.Close(context.Background()) })
@@ -20,7 +22,7 @@ func dlBenchSetup(b *testing.B) (p *Plugin, sys *sandbox.SystemLibrary) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sys, err = sandbox.DlopenNow(path)
+	sys, err = baseline.DlopenNow(path)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -40,12 +42,12 @@ func BenchmarkDLFindObject(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("runplug", func(b *testing.B) {
-		if got := sandbox.DLBenchFind(ours, b.N, true); got != int64(b.N) {
+		if got := dlsvc.DLBenchFind(ours, b.N, true); got != int64(b.N) {
 			b.Fatalf("found %d of %d", got, b.N)
 		}
 	})
 	b.Run("glibc", func(b *testing.B) {
-		if got := sandbox.DLBenchFind(theirs, b.N, false); got != int64(b.N) {
+		if got := dlsvc.DLBenchFind(theirs, b.N, false); got != int64(b.N) {
 			b.Fatalf("found %d of %d (glibc without _dl_find_object?)", got, b.N)
 		}
 	})
@@ -67,7 +69,7 @@ func BenchmarkCXXThrow(b *testing.B) {
 		}
 	})
 	b.Run("dlopen", func(b *testing.B) {
-		r, err := sandbox.Call(theirs, &sandbox.Args{Int: [6]uint64{uint64(b.N)}})
+		r, err := pcall.Call(theirs, &pcall.Args{Int: [6]uint64{uint64(b.N)}})
 		if err != nil || r.Int != uint64(b.N) {
 			b.Fatalf("throw_many = %d, %v", r.Int, err)
 		}

@@ -15,8 +15,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/runplug/runplug/internal/dlsvc"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // cmem is a page of memory outside the Go heap that plugin code may keep
@@ -96,7 +97,7 @@ func TestCXXEscapingException(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = f.Call(1)
-	var fe *sandbox.FaultError
+	var fe *pcall.FaultError
 	if !errors.As(err, &fe) || fe.Signal != unix.SIGABRT {
 		t.Fatalf("escaping exception: err = %v, want a SIGABRT fault", err)
 	}
@@ -215,7 +216,7 @@ func TestCXXAtexitAtClose(t *testing.T) {
 	if got := m.word(8); got != 0 {
 		t.Errorf("a quarantined plugin's atexit handler ran (%d)", got)
 	}
-	if sandbox.DLIsHandle(h.Handle()) {
+	if dlsvc.DLIsHandle(h.Handle()) {
 		t.Error("closed plugin still in the object table")
 	}
 }
@@ -280,7 +281,7 @@ func TestCXXThreadLocalDtors(t *testing.T) {
 		// it ran, the thread's exit is past closed's entry.
 		callErr(t, live, "tl_touch", m.addr(8))
 		callErr(t, closed, "tl_touch", m.addr(16))
-		if n := sandbox.DLThreadDtors(); n != 2 {
+		if n := dlsvc.DLThreadDtors(); n != 2 {
 			t.Errorf("%d thread_local destructors registered, want 2", n)
 		}
 		if err := closed.Close(context.Background()); err != nil {
@@ -289,7 +290,7 @@ func TestCXXThreadLocalDtors(t *testing.T) {
 		// A registration drops the entries of closed objects.
 		again := load(t, l, "cxx_exc")
 		callErr(t, again, "tl_touch", m.addr(24))
-		if n := sandbox.DLThreadDtors(); n != 2 {
+		if n := dlsvc.DLThreadDtors(); n != 2 {
 			t.Errorf("%d thread_local destructors after a close and a new registration, want 2", n)
 		}
 		if err := again.Close(context.Background()); err != nil {
@@ -323,7 +324,7 @@ func TestRustPanics(t *testing.T) {
 		}
 	}
 	_, err := mustFunc(t, p, "rs_uncaught").Call(1)
-	var fe *sandbox.FaultError
+	var fe *pcall.FaultError
 	if !errors.As(err, &fe) || fe.Signal != unix.SIGABRT {
 		t.Fatalf("uncaught panic: err = %v, want a SIGABRT fault", err)
 	}
@@ -384,7 +385,7 @@ func TestCXXThrowWhileTableChanges(t *testing.T) {
 	wg.Wait()
 	close(stop)
 	churn.Wait()
-	adds, subs := sandbox.DLCounts()
+	adds, subs := dlsvc.DLCounts()
 	if adds == 0 || subs == 0 {
 		t.Errorf("object table counts: %d adds, %d removes", adds, subs)
 	}

@@ -7,8 +7,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/runplug/runplug/internal/dlsvc"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // dlopen, dlsym, dlvsym and dlclose called by plugin code (see
@@ -31,18 +32,18 @@ const (
 var errDLUnderLock = errors.New("dlopen from a constructor or destructor can only open a library the Loader already holds; call it from a plugin function")
 
 // dlFail sets the calling thread's dlerror message and returns a NULL result.
-func dlFail(err error) sandbox.Result {
-	sandbox.DLSetError(err.Error())
-	return sandbox.Result{}
+func dlFail(err error) pcall.Result {
+	dlsvc.DLSetError(err.Error())
+	return pcall.Result{}
 }
 
 func dlopenFunc(l *Loader, o *object) wire.RawHostFunc {
-	return func(a *sandbox.Args) sandbox.Result {
+	return func(a *pcall.Args) pcall.Result {
 		h, err := l.dlopen(o, a.Int[0], int(a.Int[1]))
 		if err != nil {
 			return dlFail(err)
 		}
-		return sandbox.Result{Int: uint64(h)}
+		return pcall.Result{Int: uint64(h)}
 	}
 }
 
@@ -54,12 +55,15 @@ func dlopenFunc(l *Loader, o *object) wire.RawHostFunc {
 // the object and its dependencies until dlclose or until caller is
 // retired.
 func (l *Loader) dlopen(caller *object, namePtr uint64, flags int) (uintptr, error) {
-	name := sandbox.GoStringAt(uintptr(namePtr))
+	name, err := pcall.CString(uintptr(namePtr), maxDLName)
+	if err != nil {
+		return 0, fmt.Errorf("dlopen: name: %w", err)
+	}
 	if namePtr == 0 || isHostLibrary(filepath.Base(name)) {
 		if l.opts.NoHostC {
 			return 0, fmt.Errorf("dlopen %s: the host's C libraries are not available to plugins (Options.NoHostC)", name)
 		}
-		return sandbox.DLOpenHost(name, flags)
+		return dlsvc.DLOpenHost(name, flags)
 	}
 	if l.dl.underLock() {
 		// This goroutine holds l.mu, for the load or close running this
@@ -128,12 +132,12 @@ func (l *Loader) dlHandleOpen(caller, dep *object, flags int) uintptr {
 }
 
 func dlcloseFunc(l *Loader, o *object) wire.RawHostFunc {
-	return func(a *sandbox.Args) sandbox.Result {
+	return func(a *pcall.Args) pcall.Result {
 		if err := l.dlclose(o, uintptr(a.Int[0])); err != nil {
-			sandbox.DLSetError(err.Error())
-			return sandbox.Result{Int: ^uint64(0)} // -1
+			dlsvc.DLSetError(err.Error())
+			return pcall.Result{Int: ^uint64(0)} // -1
 		}
-		return sandbox.Result{}
+		return pcall.Result{}
 	}
 }
 
@@ -147,10 +151,10 @@ func (l *Loader) dlclose(caller *object, h uintptr) error {
 	x := d.handles[h]
 	d.mu.Unlock()
 	if x == nil {
-		if sandbox.DLIsHandle(h) {
+		if dlsvc.DLIsHandle(h) {
 			return fmt.Errorf("dlclose: handle %#x was not opened by dlopen", h)
 		}
-		return sandbox.DLCloseHost(h)
+		return dlsvc.DLCloseHost(h)
 	}
 	if d.underLock() {
 		return nil
@@ -183,19 +187,26 @@ func (l *Loader) dlclose(caller *object, h uintptr) error {
 	return nil
 }
 
+// maxDLName bounds the names plugin code passes to dlopen, dlsym and
+// dlvsym (PATH_MAX is 4096; mangled C++ names run longer).
+const maxDLName = 1 << 16
+
 func dlsymFunc(versioned bool) func(l *Loader, o *object) wire.RawHostFunc {
 	return func(l *Loader, o *object) wire.RawHostFunc {
-		return func(a *sandbox.Args) sandbox.Result {
-			name := sandbox.GoStringAt(uintptr(a.Int[1]))
+		return func(a *pcall.Args) pcall.Result {
+			name, err := pcall.CString(uintptr(a.Int[1]), maxDLName)
 			version := ""
-			if versioned {
-				version = sandbox.GoStringAt(uintptr(a.Int[2]))
+			if err == nil && versioned {
+				version, err = pcall.CString(uintptr(a.Int[2]), maxDLName)
+			}
+			if err != nil {
+				return dlFail(fmt.Errorf("dlsym: name: %w", err))
 			}
 			p, err := l.dlsym(o, a.Int[0], name, version)
 			if err != nil {
 				return dlFail(err)
 			}
-			return sandbox.Result{Int: uint64(p)}
+			return pcall.Result{Int: uint64(p)}
 		}
 	}
 }
@@ -232,13 +243,13 @@ func (l *Loader) dlsym(caller *object, h uint64, name, version string) (uintptr,
 		x := l.dl.handles[uintptr(h)]
 		l.dl.mu.Unlock()
 		if x == nil {
-			if sandbox.DLIsHandle(uintptr(h)) {
+			if dlsvc.DLIsHandle(uintptr(h)) {
 				return 0, fmt.Errorf("dlsym: handle %#x was not opened by dlopen", h)
 			}
 			if l.allowC != nil && !l.allowC[name] {
 				return 0, fmt.Errorf("dlsym: %s is not in Options.AllowC", name)
 			}
-			return sandbox.DLSymHost(uintptr(h), name, version)
+			return dlsvc.DLSymHost(uintptr(h), name, version)
 		}
 		scope = x.obj.scope
 	}

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runplug/runplug/internal/dlsvc"
 	"github.com/runplug/runplug/internal/plugintest"
-	"github.com/runplug/runplug/sandbox"
 )
 
 const rtldNow = 2
@@ -168,7 +168,7 @@ func TestDlopenFromPlugin(t *testing.T) {
 	}
 	// A name of one of glibc's own libraries is the host's copy.
 	hc := u.open("libc.so.6", rtldNow)
-	if hc == 0 || sandbox.DLIsHandle(uintptr(hc)) {
+	if hc == 0 || dlsvc.DLIsHandle(uintptr(hc)) {
 		t.Errorf("dlopen(libc.so.6) = %#x, want glibc's handle", hc)
 	}
 	if got := u.call(hc, "labs", -3); got != 3 {
@@ -257,7 +257,7 @@ func TestDlopenFromPlugin(t *testing.T) {
 	if n := sharedRefs(l, "dl_target.so"); n != -1 {
 		t.Errorf("after Close the Loader still holds dl_target.so (%d)", n)
 	}
-	if sandbox.DLIsHandle(uintptr(h)) {
+	if dlsvc.DLIsHandle(uintptr(h)) {
 		t.Error("dl_target.so is still in the object table after its opener closed")
 	}
 }

@@ -7,9 +7,10 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/runplug/runplug/internal/dlsvc"
 	"github.com/runplug/runplug/internal/elfimage"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // The dynamic-linker services runplug serves to the objects it loads.
@@ -30,7 +31,7 @@ import (
 // these services too.
 
 // dlServices are the C implementations (sandbox.DLSymbols), by import name.
-var dlServices = sandbox.DLSymbols()
+var dlServices = dlsvc.DLSymbols()
 
 // dlGoFunc returns the Go implementation of the import name for o, nil
 // when it is not one that Go serves.
@@ -52,10 +53,10 @@ func dlGoFunc(l *Loader, o *object, name string) wire.RawHostFunc {
 // objects' imports and the handles plugin code opened.
 type dlState struct {
 	mu      sync.Mutex
-	cbs     map[*object]map[string]*sandbox.Callback // by importing object and name
-	handles map[uintptr]*dlHandle                    // by handle, runplug objects only
-	global  []*object                                // opened with RTLD_GLOBAL, in that order
-	holds   map[*object][]*object                    // global objects an object's imports bound to (dlHold)
+	cbs     map[*object]map[string]*pcall.Callback // by importing object and name
+	handles map[uintptr]*dlHandle                  // by handle, runplug objects only
+	global  []*object                              // opened with RTLD_GLOBAL, in that order
+	holds   map[*object][]*object                  // global objects an object's imports bound to (dlHold)
 	// lockTID is the thread running plugin code (constructors,
 	// destructors) while l.mu is held, 0 when none: dlopen and dlclose
 	// from that code cannot take l.mu (see dlopen, dlclose).
@@ -103,16 +104,16 @@ func (l *Loader) dlImport(o *object, name string) (uintptr, bool) {
 	if cb := d.cbs[o][name]; cb != nil {
 		return cb.Addr(), true
 	}
-	cb, err := sandbox.NewCallback(name, fn)
+	cb, err := pcall.NewCallback(name, fn)
 	if err != nil {
 		l.log.Warn("dynamic-linker service unavailable", "plugin", o.name, "symbol", name, "error", err)
 		return 0, false
 	}
 	if d.cbs == nil {
-		d.cbs = map[*object]map[string]*sandbox.Callback{}
+		d.cbs = map[*object]map[string]*pcall.Callback{}
 	}
 	if d.cbs[o] == nil {
-		d.cbs[o] = map[string]*sandbox.Callback{}
+		d.cbs[o] = map[string]*pcall.Callback{}
 	}
 	d.cbs[o][name] = cb
 	d.served.Store(true)
@@ -126,7 +127,7 @@ func (d *dlState) enter() int64 {
 		return -1
 	}
 	runtime.LockOSThread()
-	return d.lockTID.Swap(sandbox.ThreadID())
+	return d.lockTID.Swap(dlsvc.ThreadID())
 }
 
 // leave ends what enter began, restoring prev.
@@ -142,7 +143,7 @@ func (d *dlState) leave(prev int64) {
 // Loader operation that holds l.mu.
 func (d *dlState) underLock() bool {
 	t := d.lockTID.Load()
-	return t != 0 && t == sandbox.ThreadID()
+	return t != 0 && t == dlsvc.ThreadID()
 }
 
 // dlRegister enters o in the sandbox's object table: from now on
@@ -152,7 +153,7 @@ func (l *Loader) dlRegister(o *object) {
 		return
 	}
 	f := o.p.file
-	d := sandbox.DLDesc{
+	d := dlsvc.DLDesc{
 		Base: uintptr(o.base),
 		Lo:   uintptr(o.base + o.p.plan.MinVaddr),
 		Hi:   uintptr(o.base + o.p.plan.MaxVaddr),
@@ -192,7 +193,7 @@ func (l *Loader) dlRegister(o *object) {
 	}
 	d.UnwindBacktrace = o.scopeFunc("_Unwind_Backtrace")
 	d.UnwindGetIP = o.scopeFunc("_Unwind_GetIP")
-	o.dl = sandbox.AddDLObject(d)
+	o.dl = dlsvc.AddDLObject(d)
 	if o.dl.Handle() == 0 {
 		l.log.Warn("object table full: unwinding and dladdr will not see this object", "plugin", o.name)
 	}
@@ -257,7 +258,7 @@ func (o *object) scopeFunc(name string) uintptr {
 // dynTables finds DT_SYMTAB, DT_STRTAB and DT_STRSZ in o's mapped dynamic
 // segment, for dladdr, keeping them only when the tables lie inside
 // readable segments.
-func (o *object) dynTables(p elfimage.Prog, d *sandbox.DLDesc) {
+func (o *object) dynTables(p elfimage.Prog, d *dlsvc.DLDesc) {
 	mem := uint64(len(o.mem))
 	off := p.Vaddr - o.p.plan.MinVaddr
 	if p.Vaddr < o.p.plan.MinVaddr || off >= mem {
@@ -293,7 +294,7 @@ loop:
 // did not close. Safe to call twice. l.mu is held.
 func (l *Loader) dlRetire(o *object) {
 	o.dl.Remove()
-	o.dl = sandbox.DLObject{}
+	o.dl = dlsvc.DLObject{}
 	d := &l.dl
 	d.mu.Lock()
 	cbs := d.cbs[o]

@@ -4,7 +4,7 @@ import (
 	"errors"
 
 	"github.com/runplug/runplug/internal/errs"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // The errors a host tests, all reachable from this package: each is
@@ -54,7 +54,7 @@ var (
 	// ErrDeadline is wrapped by the error of a call (or of a destructor
 	// run by Close) stopped because its context was done: a
 	// *DeadlineError.
-	ErrDeadline = sandbox.ErrDeadline
+	ErrDeadline = pcall.ErrDeadline
 )
 
 type (
@@ -74,14 +74,14 @@ type (
 	// FaultError reports a signal raised by plugin code during a call:
 	// signal, code, address, PC, plugin, symbol and what the address
 	// is. The call's error wraps it and the plugin is quarantined.
-	FaultError = sandbox.FaultError
+	FaultError = pcall.FaultError
 	// DeadlineError is the error of a call stopped because its context
 	// was done: interrupted where it ran in process, or by killing the
 	// plugin's process when isolated (Pid is then set). It matches
 	// ErrDeadline and the context's error.
-	DeadlineError = sandbox.DeadlineError
+	DeadlineError = pcall.DeadlineError
 	// HostPanicError is the error of a call that ended because a Go
 	// function it called back into (a host function or a Callback)
 	// panicked.
-	HostPanicError = sandbox.HostPanicError
+	HostPanicError = pcall.HostPanicError
 )

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/testenv"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // TestCloseWaitsForNestedCall: a call into one plugin (outer) runs a host
@@ -76,7 +76,7 @@ func TestCloseWaitsForNestedCall(t *testing.T) {
 		result <- r
 	}()
 	<-entered
-	if !errors.Is(closeInCall, sandbox.ErrCloseInCall) {
+	if !errors.Is(closeInCall, pcall.ErrCloseInCall) {
 		t.Errorf("Close from the plugin's own host function: %v, want ErrCloseInCall", closeInCall)
 	}
 	go func() { closed <- outer.Close(context.Background()) }()
@@ -115,14 +115,14 @@ const gateFallbackTests = "^(TestGateFallbackActive|TestCloseTwiceAndAfterClose|
 // TestLifecycleGateFallback reruns the lifecycle tests in a child process
 // with sandbox.GateFallbackEnv set.
 func TestLifecycleGateFallback(t *testing.T) {
-	if os.Getenv(sandbox.GateFallbackEnv) != "" {
+	if os.Getenv(pcall.GateFallbackEnv) != "" {
 		t.Skip("already the child")
 	}
 	if testing.Short() {
 		t.Skip("short")
 	}
 	cmd := exec.Command(os.Args[0], "-test.run", gateFallbackTests, "-test.v")
-	cmd.Env = append(os.Environ(), sandbox.GateFallbackEnv+"=1")
+	cmd.Env = append(os.Environ(), pcall.GateFallbackEnv+"=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("lifecycle tests with the gate fallback: %v\n%s", err, out)
@@ -137,11 +137,11 @@ func TestLifecycleGateFallback(t *testing.T) {
 // environment asks for: the fallback in TestLifecycleGateFallback's child
 // (sandbox.GateFallbackEnv=1), membarrier otherwise.
 func TestGateFallbackActive(t *testing.T) {
-	forced := os.Getenv(sandbox.GateFallbackEnv) == "1"
-	if !forced && sandbox.GateFallback() {
+	forced := os.Getenv(pcall.GateFallbackEnv) == "1"
+	if !forced && pcall.GateFallback() {
 		testenv.Skipf(t, "membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) unavailable (Linux 4.14+): gated calls use the fallback")
 	}
-	if sandbox.GateFallback() != forced {
-		t.Fatalf("GateFallback() = %v with %s=%q", sandbox.GateFallback(), sandbox.GateFallbackEnv, os.Getenv(sandbox.GateFallbackEnv))
+	if pcall.GateFallback() != forced {
+		t.Fatalf("GateFallback() = %v with %s=%q", pcall.GateFallback(), pcall.GateFallbackEnv, os.Getenv(pcall.GateFallbackEnv))
 	}
 }

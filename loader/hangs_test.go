@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // hangBound bounds each step of the hang tests: a step that takes longer
@@ -66,7 +66,7 @@ func afterwards(ctx context.Context, t *testing.T, l *Loader) {
 			t.Errorf("close hang_dl: %v", err)
 		}
 	})
-	if n := sandbox.LocksHeldAtRecovery(); n != 0 {
+	if n := pcall.LocksHeldAtRecovery(); n != 0 {
 		t.Errorf("%d recoveries found a runplug lock held", n)
 	}
 }
@@ -124,7 +124,7 @@ func TestNoLockHeldAcrossPluginCode(t *testing.T) {
 					cctx, c = context.WithTimeout(ctx, 50*time.Millisecond)
 					defer c()
 				}
-				_, callErr = f.CallArgs(cctx, &sandbox.Args{Int: [6]uint64{1}})
+				_, callErr = f.CallArgs(cctx, &pcall.Args{Int: [6]uint64{1}})
 				closeErr = p.Close(context.Background())
 			}()
 			select {
@@ -132,7 +132,7 @@ func TestNoLockHeldAcrossPluginCode(t *testing.T) {
 			case <-ctx.Done():
 				t.Fatalf("load, call and close of %s hung", tt.plugin)
 			}
-			var fe *sandbox.FaultError
+			var fe *pcall.FaultError
 			switch {
 			case tt.atClose:
 				if callErr != nil {
@@ -142,7 +142,7 @@ func TestNoLockHeldAcrossPluginCode(t *testing.T) {
 					t.Fatalf("Close = %v, want the destructor's fault", closeErr)
 				}
 			case tt.deadline:
-				if !errors.Is(callErr, sandbox.ErrDeadline) {
+				if !errors.Is(callErr, pcall.ErrDeadline) {
 					t.Fatalf("%s = %v, want a deadline error", tt.fn, callErr)
 				}
 			default:
@@ -171,7 +171,7 @@ func TestConstructorsAndDestructorsUnderContext(t *testing.T) {
 		lctx, c := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer c()
 		p, err := l.Load(lctx, plugintest.Build(t, "spin_ctor"))
-		if !errors.Is(err, sandbox.ErrDeadline) || p != nil {
+		if !errors.Is(err, pcall.ErrDeadline) || p != nil {
 			t.Errorf("Load(spin_ctor) = %v, %v; want a deadline error", p, err)
 		}
 	})
@@ -186,7 +186,7 @@ func TestConstructorsAndDestructorsUnderContext(t *testing.T) {
 		}
 		cctx, c := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer c()
-		if err := p.Close(cctx); !errors.Is(err, sandbox.ErrDeadline) {
+		if err := p.Close(cctx); !errors.Is(err, pcall.ErrDeadline) {
 			t.Errorf("Close(spin_dtor) = %v, want a deadline error", err)
 		}
 		if _, err := p.Func("ping"); err == nil {

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Host functions: Go functions that plugins import by C name. (A Go
@@ -42,7 +42,7 @@ type hostTable struct {
 // hostFunc is one registration.
 type hostFunc struct {
 	name     string
-	cb       *sandbox.Callback
+	cb       *pcall.Callback
 	raw      wire.RawHostFunc // fn as registered, for isolated plugins (remote.go)
 	strs     uint8            // integer registers that carry C strings (remote.go)
 	frame    remoteFrame      // the general form, for isolated plugins (remote_frame.go)
@@ -101,7 +101,7 @@ func (l *Loader) RegisterHostFunc(name string, fn any) (release func(), err erro
 	}
 	// A panic on a thread in no plugin call (one the plugin created) has
 	// no call to end: the plugin gets 0, and the host hears of it here.
-	cb.SetPanicHandler(func(e *sandbox.HostPanicError) {
+	cb.SetPanicHandler(func(e *pcall.HostPanicError) {
 		l.log.Error("host function panicked outside a plugin call; it returned 0", "symbol", name, "panic", fmt.Sprint(e.Value))
 	})
 	h := &hostFunc{name: name, cb: cb, raw: hf.rawForm(), strs: hostStringSlots(fn), frame: frameForm(hf, fn)}
@@ -186,25 +186,25 @@ func (t *hostTable) close() {
 // hostFn is a host function or a callback in a form the sandbox calls.
 type hostFn struct {
 	raw          wire.RawHostFunc
-	ints         sandbox.IntFunc   // before raw (which is set too): integer registers in, rax out
-	regs         sandbox.RegFunc   // instead of raw: takes the registers as they are
-	nInt, nFloat int               // the arguments regs takes
-	frame        sandbox.FrameFunc // instead of raw: also reads stack arguments (callback_unsafe.go)
-	sret         bool              // frame's result goes through the caller's buffer
+	ints         pcall.IntFunc   // before raw (which is set too): integer registers in, rax out
+	regs         pcall.RegFunc   // instead of raw: takes the registers as they are
+	nInt, nFloat int             // the arguments regs takes
+	frame        pcall.FrameFunc // instead of raw: also reads stack arguments (callback_unsafe.go)
+	sret         bool            // frame's result goes through the caller's buffer
 }
 
 // callback returns a sandbox.Callback that runs h.
-func (h hostFn) callback(name string) (*sandbox.Callback, error) {
+func (h hostFn) callback(name string) (*pcall.Callback, error) {
 	if h.ints != nil {
-		return sandbox.NewCallbackInts(name, h.ints, h.nInt)
+		return pcall.NewCallbackInts(name, h.ints, h.nInt)
 	}
 	if h.regs != nil {
-		return sandbox.NewCallbackRegs(name, h.regs, h.nInt, h.nFloat)
+		return pcall.NewCallbackRegs(name, h.regs, h.nInt, h.nFloat)
 	}
 	if h.frame != nil {
-		return sandbox.NewCallbackFrame(name, h.frame, h.sret)
+		return pcall.NewCallbackFrame(name, h.frame, h.sret)
 	}
-	return sandbox.NewCallback(name, h.raw)
+	return pcall.NewCallback(name, h.raw)
 }
 
 // hostCallback turns fn (a wire.RawHostFunc or a typed func) into the form the
@@ -275,14 +275,14 @@ func hostCallback(name string, fn any) (hostFn, error) {
 // fv through reflect (a few allocations per call), for the signatures
 // newRegPlan does not take.
 func reflectHostFunc(s *sig, fv reflect.Value, args []reflect.Type) wire.RawHostFunc {
-	return func(a *sandbox.Args) sandbox.Result {
+	return func(a *pcall.Args) pcall.Result {
 		in := make([]reflect.Value, s.n)
 		for i := range in {
 			in[i] = hostArg(s, i, args[i], a)
 		}
 		out := fv.Call(in)
 		if len(out) == 0 {
-			return sandbox.Result{}
+			return pcall.Result{}
 		}
 		return hostResult(s.res, out[0])
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // TestHostFuncRegisterABI checks the fast form of typed host functions
@@ -59,16 +59,16 @@ func TestHostFuncRegisterABI(t *testing.T) {
 		}
 		raw := hf.raw
 		if hf.ints != nil { // as the sandbox's dispatcher calls it
-			raw = func(a *sandbox.Args) sandbox.Result {
+			raw = func(a *pcall.Args) pcall.Result {
 				i := &a.Int
-				return sandbox.Result{Int: hf.ints(i[0], i[1], i[2], i[3], i[4], i[5])}
+				return pcall.Result{Int: hf.ints(i[0], i[1], i[2], i[3], i[4], i[5])}
 			}
 		}
 		if hf.regs != nil { // as the sandbox's dispatcher calls it
-			raw = func(a *sandbox.Args) sandbox.Result {
+			raw = func(a *pcall.Args) pcall.Result {
 				i, f := &a.Int, &a.Float
 				ri, rf := hf.regs(i[0], i[1], i[2], i[3], i[4], i[5], 0, 0, 0, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7])
-				return sandbox.Result{Int: ri, Float: rf}
+				return pcall.Result{Int: ri, Float: rf}
 			}
 		}
 		ft := fv.Type()
@@ -89,7 +89,7 @@ func TestHostFuncRegisterABI(t *testing.T) {
 		}
 		slow := reflectHostFunc(s, fv, args)
 		for round := 0; round < 20; round++ {
-			var a sandbox.Args
+			var a pcall.Args
 			for j := range a.Int {
 				a.Int[j] = rng.Uint64() // garbage above narrow values
 			}

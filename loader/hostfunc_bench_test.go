@@ -3,8 +3,8 @@ package loader
 import (
 	"testing"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // BenchmarkHostFunc measures a plugin call whose native code calls one
@@ -15,7 +15,7 @@ func BenchmarkHostFunc(b *testing.B) {
 		name string
 		fn   any
 	}{
-		{"raw", wire.RawHostFunc(func(a *sandbox.Args) sandbox.Result { return sandbox.Result{Int: a.Int[0] + a.Int[1]} })},
+		{"raw", wire.RawHostFunc(func(a *pcall.Args) pcall.Result { return pcall.Result{Int: a.Int[0] + a.Int[1]} })},
 		{"typed", func(x, y int64) int64 { return x + y }},
 	}
 	for _, form := range forms {

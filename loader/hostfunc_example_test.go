@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Register Go functions that a plugin imports by C name, then call the
@@ -28,8 +28,8 @@ func ExampleLoader_RegisterHostFunc() {
 		"host_mix":     func(x float64, f float32, n int32, s int8) float64 { return 0 },
 		"host_reenter": func(x int64) int64 { return x },
 		"host_panic":   func(x int64) int64 { panic(fmt.Sprintf("refusing %d", x)) },
-		"host_raw": func(a *sandbox.Args) sandbox.Result { // raw registers, no reflect
-			return sandbox.Result{Int: a.Int[0] * 2}
+		"host_raw": func(a *pcall.Args) pcall.Result { // raw registers, no reflect
+			return pcall.Result{Int: a.Int[0] * 2}
 		},
 	}
 	for name, fn := range fns {
@@ -52,7 +52,7 @@ func ExampleLoader_RegisterHostFunc() {
 	// quarantines the plugin; the host carries on.
 	callPanic, _ := loader.Bind1[int64, int64](p, "call_panic")
 	_, err = callPanic(9)
-	var hp *sandbox.HostPanicError
+	var hp *pcall.HostPanicError
 	fmt.Println(errors.As(err, &hp), hp.Func, hp.Value)
 	fmt.Println(p.Quarantined())
 	// Output:

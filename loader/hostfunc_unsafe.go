@@ -15,12 +15,12 @@ import (
 	"unsafe"
 
 	"github.com/runplug/runplug/internal/callconv"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // hostArg returns argument i (of type t, kind s.kinds[i]) from a.
-func hostArg(s *sig, i int, t reflect.Type, a *sandbox.Args) reflect.Value {
+func hostArg(s *sig, i int, t reflect.Type, a *pcall.Args) reflect.Value {
 	v := reflect.New(t).Elem()
 	var reg uint64
 	if !s.kinds[i].isFloat() { // a float's slot indexes Float, and may be past Int's end
@@ -60,28 +60,28 @@ func hostArg(s *sig, i int, t reflect.Type, a *sandbox.Args) reflect.Value {
 }
 
 // hostResult returns the result registers for a host function's result v.
-func hostResult(k argKind, v reflect.Value) sandbox.Result {
+func hostResult(k argKind, v reflect.Value) pcall.Result {
 	switch k {
 	case kBool:
 		if v.Bool() {
-			return sandbox.Result{Int: 1}
+			return pcall.Result{Int: 1}
 		}
-		return sandbox.Result{}
+		return pcall.Result{}
 	case kI8, kI16, kI32, kI64:
-		return sandbox.Result{Int: uint64(v.Int())}
+		return pcall.Result{Int: uint64(v.Int())}
 	case kU8, kU16, kU32:
-		return sandbox.Result{Int: v.Uint()}
+		return pcall.Result{Int: v.Uint()}
 	case kU64:
 		if v.Kind() == reflect.UnsafePointer {
-			return sandbox.Result{Int: uint64(uintptr(v.UnsafePointer()))}
+			return pcall.Result{Int: uint64(uintptr(v.UnsafePointer()))}
 		}
-		return sandbox.Result{Int: v.Uint()}
+		return pcall.Result{Int: v.Uint()}
 	case kF32:
-		return sandbox.Result{Float: math.Float64frombits(uint64(math.Float32bits(float32(v.Float()))))}
+		return pcall.Result{Float: math.Float64frombits(uint64(math.Float32bits(float32(v.Float()))))}
 	case kF64:
-		return sandbox.Result{Float: v.Float()}
+		return pcall.Result{Float: v.Float()}
 	}
-	return sandbox.Result{}
+	return pcall.Result{}
 }
 
 // goString copies the NUL-terminated string at address p ("" for NULL).
@@ -113,7 +113,7 @@ func goString(p uint64) string {
 
 // regFunc is the register view of a typed host function: the form the
 // sandbox's dispatcher can call directly.
-type regFunc = sandbox.RegFunc
+type regFunc = pcall.RegFunc
 
 // goIntRegs and goFloatRegs are the argument registers of ABIInternal that
 // regFunc sets: all nine integer ones, the first eight float ones.
@@ -191,13 +191,13 @@ func (p *regPlan) regsForm() bool {
 // which the dispatcher calls with the fewest register moves. As for
 // regFunc, the callee reads the registers of its own type and spills at
 // most what the six-argument IntFunc's caller reserves.
-func (p *regPlan) intsForm(fv reflect.Value) sandbox.IntFunc {
+func (p *regPlan) intsForm(fv reflect.Value) pcall.IntFunc {
 	if p.s.nFloat != 0 || p.s.res.isFloat() {
 		return nil
 	}
 	cell := reflect.New(fv.Type())
 	cell.Elem().Set(fv)
-	return *(*sandbox.IntFunc)(cell.UnsafePointer())
+	return *(*pcall.IntFunc)(cell.UnsafePointer())
 }
 
 // rawFunc returns the wire.RawHostFunc form of p.
@@ -210,7 +210,7 @@ func (p *regPlan) rawFunc() wire.RawHostFunc {
 
 // callDirect is call for a signature without strings: each C argument
 // register goes to the Go register of the same class and rank.
-func (p *regPlan) callDirect(a *sandbox.Args) sandbox.Result {
+func (p *regPlan) callDirect(a *pcall.Args) pcall.Result {
 	var r [6]uint64
 	for j := 0; j < p.s.nInt; j++ {
 		r[j] = extend(p.intKinds[j], a.Int[j])
@@ -222,19 +222,19 @@ func (p *regPlan) callDirect(a *sandbox.Args) sandbox.Result {
 
 // regResult returns the C result registers for the Go ones of a result of
 // kind k.
-func regResult(k argKind, ri uint64, rf float64) sandbox.Result {
+func regResult(k argKind, ri uint64, rf float64) pcall.Result {
 	switch {
 	case k == kVoid:
-		return sandbox.Result{}
+		return pcall.Result{}
 	case k.isFloat():
-		return sandbox.Result{Float: rf}
+		return pcall.Result{Float: rf}
 	default:
-		return sandbox.Result{Int: extend(k, ri)}
+		return pcall.Result{Int: extend(k, ri)}
 	}
 }
 
 // call runs the host function with the C argument registers a.
-func (p *regPlan) call(a *sandbox.Args) sandbox.Result {
+func (p *regPlan) call(a *pcall.Args) pcall.Result {
 	var r [goIntRegs]uint64
 	var f [goFloatRegs]float64
 	var strs [6]string // keeps string arguments alive across the call

@@ -13,9 +13,9 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/sysmaps"
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // hostCalls records what host_calls' host functions saw.
@@ -51,8 +51,8 @@ func (h *hostCalls) register(t testing.TB, l *Loader, panicker func(int64) int64
 			h.notes = append(h.notes, v)
 			h.mu.Unlock()
 		},
-		"host_raw": wire.RawHostFunc(func(a *sandbox.Args) sandbox.Result {
-			return sandbox.Result{Int: a.Int[0] + uint64(int64(a.Float[0]))}
+		"host_raw": wire.RawHostFunc(func(a *pcall.Args) pcall.Result {
+			return pcall.Result{Int: a.Int[0] + uint64(int64(a.Float[0]))}
 		}),
 		"host_reenter": func(x int64) int64 {
 			r, err := h.reenter(x)
@@ -151,16 +151,16 @@ func TestHostFuncPanic(t *testing.T) {
 	tests := []struct {
 		name    string
 		panic   func(int64) int64
-		check   func(t *testing.T, e *sandbox.HostPanicError)
+		check   func(t *testing.T, e *pcall.HostPanicError)
 		wantErr error
 	}{
-		{"panic value", func(x int64) int64 { panic("host gave up") }, func(t *testing.T, e *sandbox.HostPanicError) {
+		{"panic value", func(x int64) int64 { panic("host gave up") }, func(t *testing.T, e *pcall.HostPanicError) {
 			if e.Value != "host gave up" {
 				t.Errorf("Value = %#v", e.Value)
 			}
 		}, nil},
 		{"panic error", func(x int64) int64 { panic(ErrHostFuncExists) }, nil, ErrHostFuncExists},
-		{"nil dereference in Go", func(x int64) int64 { return int64(*nilp) + x }, func(t *testing.T, e *sandbox.HostPanicError) {
+		{"nil dereference in Go", func(x int64) int64 { return int64(*nilp) + x }, func(t *testing.T, e *pcall.HostPanicError) {
 			if re, ok := e.Value.(runtime.Error); !ok || !strings.Contains(re.Error(), "nil pointer") {
 				t.Errorf("Value = %#v, want a nil-pointer runtime.Error", e.Value)
 			}
@@ -177,11 +177,11 @@ func TestHostFuncPanic(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, err := callPanic(1)
-			var e *sandbox.HostPanicError
-			if !errors.As(err, &e) || !errors.Is(err, sandbox.ErrHostPanic) || got != 0 {
+			var e *pcall.HostPanicError
+			if !errors.As(err, &e) || !errors.Is(err, pcall.ErrHostPanic) || got != 0 {
 				t.Fatalf("call_panic = %d, %v; want a host panic error", got, err)
 			}
-			var fe *sandbox.FaultError
+			var fe *pcall.FaultError
 			if errors.As(err, &fe) {
 				t.Fatalf("a Go panic was reported as a plugin fault: %v", err)
 			}
@@ -328,7 +328,7 @@ func TestHostFuncRegisterReleaseNoGrowth(t *testing.T) {
 	cycle := func(n int) {
 		rels := make([]func(), 0, 100)
 		for i := 0; i < n; i++ {
-			rel, err := l.RegisterHostFunc("f", wire.RawHostFunc(func(*sandbox.Args) sandbox.Result { return sandbox.Result{} }))
+			rel, err := l.RegisterHostFunc("f", wire.RawHostFunc(func(*pcall.Args) pcall.Result { return pcall.Result{} }))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -351,11 +351,11 @@ func TestHostFuncRegisterReleaseNoGrowth(t *testing.T) {
 	}
 	cycle(1000) // warm up
 	maps0, _ := sysmaps.Read()
-	pages0 := sandbox.CallbackPages()
+	pages0 := pcall.CallbackPages()
 	rss0 := rssPages(t)
 	cycle(10000)
 	maps1, _ := sysmaps.Read()
-	if p1 := sandbox.CallbackPages(); p1 > pages0 {
+	if p1 := pcall.CallbackPages(); p1 > pages0 {
 		t.Errorf("thunk pages grew from %d to %d", pages0, p1)
 	}
 	l.host.mu.Lock()
@@ -460,7 +460,7 @@ func TestHostFuncDeadline(t *testing.T) {
 		// Return only once the deadline has marked the call: a
 		// handshake (the minute is a watchdog, not a window).
 		giveUp := time.Now().Add(time.Minute)
-		for !sandbox.DeadlinePassedInCallback() && time.Now().Before(giveUp) {
+		for !pcall.DeadlinePassedInCallback() && time.Now().Before(giveUp) {
 			runtime.Gosched()
 		}
 		returned <- struct{}{}
@@ -477,8 +477,8 @@ func TestHostFuncDeadline(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
 	defer cancel()
-	_, err = f.CallArgs(ctx, &sandbox.Args{Int: [6]uint64{1, 2}})
-	if !errors.Is(err, sandbox.ErrDeadline) {
+	_, err = f.CallArgs(ctx, &pcall.Args{Int: [6]uint64{1, 2}})
+	if !errors.Is(err, pcall.ErrDeadline) {
 		t.Fatalf("err = %v, want a deadline error", err)
 	}
 	select {
@@ -504,7 +504,7 @@ func TestHostFuncPanicAfterDeadline(t *testing.T) {
 	h.register(t, l, func(x int64) int64 {
 		cancel()
 		giveUp := time.Now().Add(time.Minute) // a watchdog, not a window
-		for !sandbox.DeadlinePassedInCallback() && time.Now().Before(giveUp) {
+		for !pcall.DeadlinePassedInCallback() && time.Now().Before(giveUp) {
 			runtime.Gosched()
 		}
 		panic("late and broken")
@@ -514,8 +514,8 @@ func TestHostFuncPanicAfterDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.CallArgs(ctx, &sandbox.Args{Int: [6]uint64{1}})
-	var e *sandbox.HostPanicError
+	_, err = f.CallArgs(ctx, &pcall.Args{Int: [6]uint64{1}})
+	var e *pcall.HostPanicError
 	if !errors.As(err, &e) || e.Value != "late and broken" {
 		t.Fatalf("err = %v, want the host panic", err)
 	}

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/runplug/runplug/internal/dlsvc"
 	"github.com/runplug/runplug/internal/elfimage"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // hostLib is the backend of a Plugin made by Load of one of glibc's own
@@ -16,7 +16,7 @@ import (
 // calls go through the gate as a plugin's do.
 type hostLib struct {
 	inProcess
-	lib *sandbox.HostLibrary
+	lib *dlsvc.HostLibrary
 	dyn *elfimage.Dynamic // nil when the file could not be parsed
 }
 
@@ -24,7 +24,7 @@ type hostLib struct {
 // (loaded by glibc now when it was not). Nothing is mapped and no
 // constructor runs: its calls still go through the sandbox. l.mu is held.
 func (l *Loader) loadHost(soname, path string) (*Plugin, error) {
-	lib, err := sandbox.OpenHostLibrary(soname)
+	lib, err := dlsvc.OpenHostLibrary(soname)
 	if err != nil {
 		return nil, fmt.Errorf("loader: load %s: %w", path, err)
 	}

@@ -5,10 +5,10 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"github.com/runplug/runplug/internal/pcall"
 
 	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // inProcess is a plugin runplug loaded into the host's address space:
@@ -19,12 +19,12 @@ import (
 // call more on every call.)
 type inProcess struct{ p *Plugin }
 
-func (g inProcess) callInts(f *Func, n int, a0, a1, a2, a3, a4, a5 uint64) (sandbox.Result, error) {
+func (g inProcess) callInts(f *Func, n int, a0, a1, a2, a3, a4, a5 uint64) (pcall.Result, error) {
 	var ints [6]uint64 // element by element: no composite literal copied whole
 	ints[0], ints[1], ints[2], ints[3], ints[4], ints[5] = a0, a1, a2, a3, a4, a5
 	p := g.p
 	if fl := p.flags.Load(); fl != 0 {
-		return sandbox.Result{}, p.refused(f, fl)
+		return pcall.Result{}, p.refused(f, fl)
 	}
 	r, err := p.gate.CallInts(f.addr, ints[:n])
 	if err != nil {
@@ -33,12 +33,12 @@ func (g inProcess) callInts(f *Func, n int, a0, a1, a2, a3, a4, a5 uint64) (sand
 	return r, nil
 }
 
-func (g inProcess) callRegs(f *Func, i0, i1, i2, i3, i4, i5 uint64, x0, x1, x2, x3, x4, x5, x6, x7 float64) (sandbox.Result, error) {
+func (g inProcess) callRegs(f *Func, i0, i1, i2, i3, i4, i5 uint64, x0, x1, x2, x3, x4, x5, x6, x7 float64) (pcall.Result, error) {
 	p := g.p
 	if fl := p.flags.Load(); fl != 0 {
-		return sandbox.Result{}, p.refused(f, fl)
+		return pcall.Result{}, p.refused(f, fl)
 	}
-	var a sandbox.Args // element by element: no composite literal copied whole
+	var a pcall.Args // element by element: no composite literal copied whole
 	a.Int[0], a.Int[1], a.Int[2], a.Int[3], a.Int[4], a.Int[5] = i0, i1, i2, i3, i4, i5
 	a.Float[0], a.Float[1], a.Float[2], a.Float[3] = x0, x1, x2, x3
 	a.Float[4], a.Float[5], a.Float[6], a.Float[7] = x4, x5, x6, x7
@@ -49,15 +49,15 @@ func (g inProcess) callRegs(f *Func, i0, i1, i2, i3, i4, i5 uint64, x0, x1, x2, 
 	return r, nil
 }
 
-func (g inProcess) call(ctx context.Context, f *Func, a sandbox.Args, bufs []wire.Buffer) (sandbox.Result, error) {
+func (g inProcess) call(ctx context.Context, f *Func, a pcall.Args, bufs []wire.Buffer) (pcall.Result, error) {
 	if len(bufs) != 0 {
 		return g.callPinned(ctx, f, a, bufs) // remote_unsafe.go
 	}
 	p := g.p
 	if fl := p.flags.Load(); fl != 0 {
-		return sandbox.Result{}, p.refused(f, fl)
+		return pcall.Result{}, p.refused(f, fl)
 	}
-	var r sandbox.Result
+	var r pcall.Result
 	var err error
 	if ctx == nil {
 		r, err = p.gate.Call(f.addr, &a)
@@ -70,10 +70,10 @@ func (g inProcess) call(ctx context.Context, f *Func, a sandbox.Args, bufs []wir
 	return r, nil
 }
 
-func (g inProcess) callFrame(ctx context.Context, f *Func, fr *sandbox.Frame) (sandbox.FrameResult, error) {
+func (g inProcess) callFrame(ctx context.Context, f *Func, fr *pcall.Frame) (pcall.FrameResult, error) {
 	p := g.p
 	if fl := p.flags.Load(); fl != 0 {
-		return sandbox.FrameResult{}, p.refused(f, fl)
+		return pcall.FrameResult{}, p.refused(f, fl)
 	}
 	r, err := p.gate.CallFrame(ctx, f.addr, fr)
 	if err != nil {
@@ -82,8 +82,8 @@ func (g inProcess) callFrame(ctx context.Context, f *Func, fr *sandbox.Frame) (s
 	return r, nil
 }
 
-func (g inProcess) callRemoteFrame(ctx context.Context, f *Func, fr *wire.RemoteFrame) (sandbox.FrameResult, error) {
-	return sandbox.FrameResult{}, fmt.Errorf("loader: call %s in %s: a frame laid out for another process: %w", f.name, g.p.obj.name, ErrUnsupported)
+func (g inProcess) callRemoteFrame(ctx context.Context, f *Func, fr *wire.RemoteFrame) (pcall.FrameResult, error) {
+	return pcall.FrameResult{}, fmt.Errorf("loader: call %s in %s: a frame laid out for another process: %w", f.name, g.p.obj.name, ErrUnsupported)
 }
 
 func (g inProcess) inHostCall() bool { return false }
@@ -92,14 +92,18 @@ func (g inProcess) readMemory(addr uintptr, dst []byte) error  { return readInto
 func (g inProcess) writeMemory(addr uintptr, src []byte) error { return writeFrom(addr, src) }
 
 func (g inProcess) readString(addr uintptr, max int) (string, error) {
+	bound := max
 	if max < 0 {
-		s, err := goStringN("read C string", addr, maxCString+1)
-		if err == nil && len(s) > maxCString {
-			err = fmt.Errorf("loader: read C string at %#x: longer than %d bytes", addr, maxCString)
-		}
-		return s, err
+		bound = maxCString + 1
 	}
-	return goStringN("read C string", addr, max)
+	s, err := pcall.CString(addr, bound) // the one in-process C-string reader
+	if err != nil {
+		return "", fmt.Errorf("loader: %w", err)
+	}
+	if max < 0 && len(s) > maxCString {
+		return "", fmt.Errorf("loader: read C string at %#x: longer than %d bytes", addr, maxCString)
+	}
+	return s, nil
 }
 
 func (g inProcess) alloc(ctx context.Context, n uint64) (uintptr, error) {

@@ -7,11 +7,11 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // registry is one_reg's functions, bound; a failed call fails the test.
@@ -81,7 +81,7 @@ func ok2(t *testing.T, f func() (uint64, error)) uint64 {
 // code gives that instance too. A second Load is an independent instance
 // with its own module. In process and isolated alike.
 func TestOneCopyPerOpener(t *testing.T) {
-	if !sandbox.Supported {
+	if !pcall.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}
 	// one_reg beside one_mod, so that its DT_RUNPATH ($ORIGIN) finds the

@@ -14,9 +14,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/sysmaps"
-	"github.com/runplug/runplug/sandbox"
 )
 
 func TestCloseTwiceAndAfterClose(t *testing.T) {
@@ -67,7 +67,7 @@ func TestFaultQuarantinesAndDescribes(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = crash.Call()
-			var fe *sandbox.FaultError
+			var fe *pcall.FaultError
 			if !errors.As(err, &fe) {
 				t.Fatalf("call: %v, want a *sandbox.FaultError", err)
 			}
@@ -104,7 +104,7 @@ func TestDeadlineQuarantines(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	_, err := f.CallArgs(ctx, nil)
-	if !errors.Is(err, sandbox.ErrDeadline) || !errors.Is(err, context.DeadlineExceeded) {
+	if !errors.Is(err, pcall.ErrDeadline) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("CallArgs: %v, want a deadline error", err)
 	}
 	if !p.Quarantined() {
@@ -138,8 +138,8 @@ func TestDescriberAndTombstone(t *testing.T) {
 		t.Errorf("SymbolAt(add+3) = %q+%d, %v", name, off, ok)
 	}
 	// Jumping into the guard page: the fault names it.
-	_, err := sandbox.Call(guardBefore, nil)
-	var fe *sandbox.FaultError
+	_, err := pcall.Call(guardBefore, nil)
+	var fe *pcall.FaultError
 	if !errors.As(err, &fe) || fe.Where != "guard page before basic.so" {
 		t.Errorf("call into the guard page: %v", err)
 	}
@@ -148,7 +148,7 @@ func TestDescriberAndTombstone(t *testing.T) {
 	}
 	// A stale function pointer into the closed plugin faults cleanly, and
 	// the report says what the address was.
-	_, err = sandbox.Call(add, &sandbox.Args{Int: [6]uint64{1, 2}})
+	_, err = pcall.Call(add, &pcall.Args{Int: [6]uint64{1, 2}})
 	if !errors.As(err, &fe) || fe.Where != "unloaded plugin basic.so" {
 		t.Errorf("call into the closed plugin: %v, want a fault in \"unloaded plugin basic.so\"", err)
 	}
@@ -164,8 +164,8 @@ func TestTombstoneBudget(t *testing.T) {
 	if len(l.tombs) != 0 {
 		t.Errorf("%d tombstones kept with a budget of 1 byte", len(l.tombs))
 	}
-	_, err := sandbox.Call(add, nil)
-	var fe *sandbox.FaultError
+	_, err := pcall.Call(add, nil)
+	var fe *pcall.FaultError
 	if !errors.As(err, &fe) || strings.Contains(fe.Where, "basic.so") {
 		t.Errorf("call into released range: %v (the range should be unregistered)", err)
 	}
@@ -237,15 +237,15 @@ func TestCallAllocations(t *testing.T) {
 	l := newLoader(t, Options{})
 	p := load(t, l, "basic")
 	add, scale := mustFunc(t, p, "add3"), mustFunc(t, p, "scale")
-	a := &sandbox.Args{Int: [6]uint64{1, 2, 3}}
+	a := &pcall.Args{Int: [6]uint64{1, 2, 3}}
 	ints, floats := []uint64{}, []float64{2, 3}
 	// What the sandbox itself allocates per call with an argument block
 	// on the stack (its business, not the loader's): the loader must add
 	// nothing on top.
 	base := testing.AllocsPerRun(200, func() {
-		var a sandbox.Args
+		var a pcall.Args
 		a.Int[0] = 1
-		sandbox.Call(add.addr, &a)
+		pcall.Call(add.addr, &a)
 	})
 	if base != 0 {
 		t.Logf("sandbox.Call with a stack Args allocates %v per call", base)

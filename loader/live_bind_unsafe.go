@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"unsafe"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // The typed bindings through a Live. A signature of register arguments
@@ -45,7 +45,7 @@ func LiveBind0[R any](lv *Live, name string) (func() (R, error), error) {
 		for {
 			f := regs.cur.Load()
 			b := f.fn
-			var a sandbox.Args
+			var a pcall.Args
 			ks := b.strs()
 			r, err := b.call(&a, ks)
 			if err == nil || !regs.again(f, err) {
@@ -89,7 +89,7 @@ func LiveBind1[A1, R any](lv *Live, name string) (func(A1) (R, error), error) {
 		for {
 			f := regs.cur.Load()
 			b := f.fn
-			var a sandbox.Args
+			var a pcall.Args
 			ks := b.strs()
 			b.put(&a, 0, unsafe.Pointer(&a1), ks)
 			r, err := b.call(&a, ks)
@@ -132,7 +132,7 @@ func LiveBind2[A1, A2, R any](lv *Live, name string) (func(A1, A2) (R, error), e
 		for {
 			f := regs.cur.Load()
 			b := f.fn
-			var a sandbox.Args
+			var a pcall.Args
 			ks := b.strs()
 			b.put(&a, 0, unsafe.Pointer(&a1), ks)
 			b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -176,7 +176,7 @@ func LiveBind3[A1, A2, A3, R any](lv *Live, name string) (func(A1, A2, A3) (R, e
 		for {
 			f := regs.cur.Load()
 			b := f.fn
-			var a sandbox.Args
+			var a pcall.Args
 			ks := b.strs()
 			b.put(&a, 0, unsafe.Pointer(&a1), ks)
 			b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -221,7 +221,7 @@ func LiveBind4[A1, A2, A3, A4, R any](lv *Live, name string) (func(A1, A2, A3, A
 		for {
 			f := regs.cur.Load()
 			b := f.fn
-			var a sandbox.Args
+			var a pcall.Args
 			ks := b.strs()
 			b.put(&a, 0, unsafe.Pointer(&a1), ks)
 			b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -269,7 +269,7 @@ func LiveBind5[A1, A2, A3, A4, A5, R any](lv *Live, name string) (func(A1, A2, A
 		for {
 			f := regs.cur.Load()
 			b := f.fn
-			var a sandbox.Args
+			var a pcall.Args
 			ks := b.strs()
 			b.put(&a, 0, unsafe.Pointer(&a1), ks)
 			b.put(&a, 1, unsafe.Pointer(&a2), ks)
@@ -318,7 +318,7 @@ func LiveBind6[A1, A2, A3, A4, A5, A6, R any](lv *Live, name string) (func(A1, A
 		for {
 			f := regs.cur.Load()
 			b := f.fn
-			var a sandbox.Args
+			var a pcall.Args
 			ks := b.strs()
 			b.put(&a, 0, unsafe.Pointer(&a1), ks)
 			b.put(&a, 1, unsafe.Pointer(&a2), ks)

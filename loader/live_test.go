@@ -14,9 +14,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/sysmaps"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // install puts a copy of src at dst the way a build system installs a
@@ -143,7 +143,7 @@ func TestLiveReloadFailureKeepsServing(t *testing.T) {
 	}{
 		{"not ELF", garbage, func(err error) bool { return err != nil }},
 		{"constructor faults", "live_ctor_fault", func(err error) bool {
-			var fe *sandbox.FaultError
+			var fe *pcall.FaultError
 			return errors.As(err, &fe)
 		}},
 		{"missing symbol", "live_nosym", func(err error) bool { return errors.Is(err, ErrSymbolNotFound) }},

@@ -19,8 +19,8 @@ import (
 
 	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/ldso"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // DefaultTombstoneBudget is the address space closed images may keep
@@ -412,8 +412,8 @@ func (l *Loader) load(ctx context.Context, path string, st stateSource) (*Plugin
 	if l.closed {
 		return nil, fmt.Errorf("loader: load %s: %w", path, ErrClosed)
 	}
-	if !sandbox.Supported {
-		return nil, fmt.Errorf("loader: load %s: %w", path, sandbox.ErrUnsupported)
+	if !pcall.Supported {
+		return nil, fmt.Errorf("loader: load %s: %w", path, pcall.ErrUnsupported)
 	}
 	if soname, ok := l.hostLibraryPath(path); ok {
 		return l.loadHost(soname, path)
@@ -473,8 +473,8 @@ func (l *Loader) loadBytes(ctx context.Context, name string, image []byte, st st
 	if l.closed {
 		return nil, fmt.Errorf("loader: load %s: %w", name, ErrClosed)
 	}
-	if !sandbox.Supported {
-		return nil, fmt.Errorf("loader: load %s: %w", name, sandbox.ErrUnsupported)
+	if !pcall.Supported {
+		return nil, fmt.Errorf("loader: load %s: %w", name, pcall.ErrUnsupported)
 	}
 	ef, err := elfimage.ParseInPlace(bytes.NewReader(image), int64(len(image)))
 	if err != nil {

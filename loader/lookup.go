@@ -3,8 +3,8 @@ package loader
 import (
 	"sync"
 
+	"github.com/runplug/runplug/internal/dlsvc"
 	"github.com/runplug/runplug/internal/ldso"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Plugin.Lookup searches what dlsym searches on a handle: the object's
@@ -75,7 +75,7 @@ func hostNeeded(soname string) []string {
 		return v.([]string)
 	}
 	var needs []string
-	if h, err := sandbox.OpenHostLibrary(soname); err == nil {
+	if h, err := dlsvc.OpenHostLibrary(soname); err == nil {
 		for _, n := range h.Needed() {
 			if ldso.IsGlibc(n) {
 				needs = append(needs, n)

@@ -6,16 +6,17 @@ import (
 	"os"
 	"testing"
 
+	"github.com/runplug/runplug/internal/dlsvc"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // eachMode runs f with a Loader in process and with an isolated one.
 func eachMode(t *testing.T, f func(t *testing.T, l *loader.Loader, isolated bool)) {
-	if !sandbox.Supported {
+	if !pcall.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}
 	for _, isolated := range []bool{false, true} {
@@ -50,7 +51,7 @@ func TestLookupSearchesGlibc(t *testing.T) {
 			t.Errorf("malloc: %+v, want a function", s)
 		}
 		if !isolated {
-			libc, err := sandbox.OpenHostLibrary("libc.so.6")
+			libc, err := dlsvc.OpenHostLibrary("libc.so.6")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,10 @@
 package loader
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/runplug/runplug/internal/pcall"
+)
 
 // Native memory is reached through a Plugin (plugin_mem.go): Alloc,
 // Free and CString allocate in the plugin's address space, ReadMemory,
@@ -15,7 +19,7 @@ import "errors"
 
 // ErrBadAddress is wrapped by the error of a read (or a Plugin.WriteMemory)
 // of native memory at an address that is not readable (or writable).
-var ErrBadAddress = errors.New("loader: native memory not accessible")
+var ErrBadAddress = pcall.ErrBadAddress
 
 // ErrNoMemory is wrapped by the error of an allocation the C allocator
 // refused (it returned NULL).

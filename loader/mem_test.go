@@ -27,11 +27,11 @@ func TestNativeReads(t *testing.T) {
 		{"bound 0", 0, ""},
 	}
 	for _, tc := range tests {
-		if got, err := goStringN("read", p, tc.max); err != nil || got != tc.want {
+		if got, err := (inProcess{}).readString(p, tc.max); err != nil || got != tc.want {
 			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
 		}
 	}
-	if s, err := goStringN("read", 0, -1); s != "" || err != nil {
+	if s, err := (inProcess{}).readString(0, -1); s != "" || err != nil {
 		t.Errorf("NULL: %q, %v", s, err)
 	}
 	dst := make([]byte, 5)
@@ -48,7 +48,7 @@ func TestNativeReads(t *testing.T) {
 	}
 	defer unix.Munmap(none)
 	for _, bad := range []uintptr{8, uintptr(unsafe.Pointer(&none[0]))} {
-		if _, err := goStringN("read", bad, -1); !errors.Is(err, ErrBadAddress) {
+		if _, err := (inProcess{}).readString(bad, -1); !errors.Is(err, ErrBadAddress) {
 			t.Errorf("string at %#x: %v, want ErrBadAddress", bad, err)
 		}
 		if err := readInto(bad, dst); !errors.Is(err, ErrBadAddress) {

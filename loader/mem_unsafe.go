@@ -13,7 +13,8 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/dlsvc"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // addr converts a native address to a pointer. (Going through memory
@@ -45,25 +46,6 @@ func readNative(op string, p uintptr, read func()) (err error) {
 	return nil
 }
 
-// goStringN returns a copy of the C string at p, up to its NUL or max
-// bytes, whichever comes first ("" for NULL; max < 0: no bound). Bytes
-// past the first max are not read.
-func goStringN(op string, p uintptr, max int) (string, error) {
-	if p == 0 {
-		return "", nil
-	}
-	var s string
-	err := readNative(op, p, func() {
-		base := addr(p)
-		n := 0
-		for (max < 0 || n < max) && *(*byte)(unsafe.Add(base, n)) != 0 {
-			n++
-		}
-		s = string(unsafe.Slice((*byte)(base), n))
-	})
-	return s, err
-}
-
 // hostAlloc holds libc's allocator functions, looked up once.
 var hostAlloc struct {
 	once         sync.Once
@@ -73,7 +55,7 @@ var hostAlloc struct {
 
 func allocator() error {
 	hostAlloc.once.Do(func() {
-		h, err := sandbox.OpenHostLibrary("libc.so.6")
+		h, err := dlsvc.OpenHostLibrary("libc.so.6")
 		if err != nil {
 			hostAlloc.err = fmt.Errorf("loader: C allocator: %w", err)
 			return
@@ -115,7 +97,7 @@ func cMalloc(ctx context.Context, n uint64) (unsafe.Pointer, error) {
 	if err := allocator(); err != nil {
 		return nil, err
 	}
-	r, err := sandbox.CallContext(ctx, hostAlloc.malloc, &sandbox.Args{Int: [6]uint64{n}})
+	r, err := pcall.CallContext(ctx, hostAlloc.malloc, &pcall.Args{Int: [6]uint64{n}})
 	if err != nil {
 		return nil, fmt.Errorf("loader: malloc(%d): %w", n, err)
 	}
@@ -131,7 +113,7 @@ func cFree(ctx context.Context, p uintptr) error {
 	if err := allocator(); err != nil {
 		return err
 	}
-	if _, err := sandbox.CallContext(ctx, hostAlloc.free, &sandbox.Args{Int: [6]uint64{uint64(p)}}); err != nil {
+	if _, err := pcall.CallContext(ctx, hostAlloc.free, &pcall.Args{Int: [6]uint64{uint64(p)}}); err != nil {
 		return fmt.Errorf("loader: free(%#x): %w", p, err)
 	}
 	return nil

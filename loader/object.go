@@ -6,8 +6,10 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/runplug/runplug/internal/dlsvc"
 	"github.com/runplug/runplug/internal/elfimage"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/tlsrt"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,13 +27,13 @@ type object struct {
 	base        uint64
 	mem         []byte          // img.Mem(), nil once retired
 	syms        elfimage.SymTab // its dynamic symbols, read in mem; the zero SymTab once retired
-	reg         *sandbox.Registration
-	tls         *sandbox.TLSModule // its PT_TLS module from link to retirement, else nil
-	dl          sandbox.DLObject   // its entry in the object table from link to retirement (dltable.go)
-	late        *relocEnv          // relocation pass waiting for linkTLS (TPOFF, TLSDESC), else nil
-	deps        []*object          // direct dependencies (DT_NEEDED that are not host libraries)
-	state       *stateMap          // a plugin's mapped persistent state (state.go), else nil
-	scope       []*object          // lookup scope: itself, then its dependencies breadth-first
+	reg         *pcall.Registration
+	tls         *tlsrt.TLSModule // its PT_TLS module from link to retirement, else nil
+	dl          dlsvc.DLObject   // its entry in the object table from link to retirement (dltable.go)
+	late        *relocEnv        // relocation pass waiting for linkTLS (TPOFF, TLSDESC), else nil
+	deps        []*object        // direct dependencies (DT_NEEDED that are not host libraries)
+	state       *stateMap        // a plugin's mapped persistent state (state.go), else nil
+	scope       []*object        // lookup scope: itself, then its dependencies breadth-first
 
 	shared bool         // a dependency, shared by the Loader's plugins (or an instance's: inst)
 	key    fileKey      // the file identity (zero for LoadBytes)
@@ -71,7 +73,7 @@ func (l *Loader) newObject(p *parsed, path, name string, mapFn func(*elfimage.Pl
 	}
 	plan := p.plan
 	lo := uintptr(int64(img.Base()) + plan.Start)
-	o.reg = sandbox.Register(lo, lo+uintptr(plan.Size), &describer{o: o})
+	o.reg = pcall.Register(lo, lo+uintptr(plan.Size), &describer{o: o})
 	l.log.Trace("mapped object", "plugin", name, "path", path, "addr", fmt.Sprintf("%#x", o.base), "size", plan.Size)
 	return o, nil
 }
@@ -85,7 +87,7 @@ func (o *object) attachTLS() error {
 	if t == nil || o.tls != nil {
 		return nil
 	}
-	m, err := sandbox.NewTLSModule(uintptr(o.base+t.Vaddr), t.Filesz, t.Memsz, t.Align)
+	m, err := tlsrt.NewTLSModule(uintptr(o.base+t.Vaddr), t.Filesz, t.Memsz, t.Align)
 	if err != nil {
 		return fmt.Errorf("%s: thread-local storage: %w", o.name, err)
 	}
@@ -145,7 +147,7 @@ func (l *Loader) link(o *object) error {
 				return 0, err
 			}
 			defer l.dl.leave(l.dl.enter())
-			r, err := sandbox.Call(uintptr(addr), nil)
+			r, err := pcall.Call(uintptr(addr), nil)
 			return r.Int, err
 		},
 	}
@@ -184,8 +186,8 @@ func (o *object) sealRelocated() error {
 func (l *Loader) runInit(o *object) error {
 	d := o.p.file.Dynamic
 	defer l.dl.leave(l.dl.enter())
-	argc, argv, envp := sandbox.ProcessArgs()
-	args := sandbox.Args{Int: [6]uint64{uint64(argc), uint64(argv), uint64(envp)}}
+	argc, argv, envp := dlsvc.ProcessArgs()
+	args := pcall.Args{Int: [6]uint64{uint64(argc), uint64(argv), uint64(envp)}}
 	l.initSeq++
 	o.initSeq = l.initSeq
 	if d.Init != 0 {
@@ -230,7 +232,7 @@ func (l *Loader) runFini(o *object) error {
 // relocated image (only checks them when run is false): entries 0 and -1
 // are skipped, others must point into an executable segment of the
 // object. The first error stops the walk.
-func (o *object) callArray(what string, vaddr, n uint64, reverse bool, args *sandbox.Args, run bool) error {
+func (o *object) callArray(what string, vaddr, n uint64, reverse bool, args *pcall.Args, run bool) error {
 	if n == 0 {
 		return nil
 	}
@@ -255,7 +257,7 @@ func (o *object) callArray(what string, vaddr, n uint64, reverse bool, args *san
 			continue
 		}
 		// The name is formatted only on failure: loads stay cheap.
-		if _, err := sandbox.CallContext(o.l.ctorCtx(), uintptr(o.base+rel), args); err != nil {
+		if _, err := pcall.CallContext(o.l.ctorCtx(), uintptr(o.base+rel), args); err != nil {
 			return fmt.Errorf("%s[%d] of %s at %#x: %w", what, i, o.name, rel, err)
 		}
 	}
@@ -263,11 +265,11 @@ func (o *object) callArray(what string, vaddr, n uint64, reverse bool, args *san
 }
 
 // callCtor calls the function at vaddr of o through the sandbox.
-func (o *object) callCtor(what string, vaddr uint64, args *sandbox.Args) error {
+func (o *object) callCtor(what string, vaddr uint64, args *pcall.Args) error {
 	if o.l.noExec {
 		return nil
 	}
-	if _, err := sandbox.CallContext(o.l.ctorCtx(), uintptr(o.base+vaddr), args); err != nil {
+	if _, err := pcall.CallContext(o.l.ctorCtx(), uintptr(o.base+vaddr), args); err != nil {
 		return fmt.Errorf("%s of %s at %#x: %w", what, o.name, vaddr, err)
 	}
 	return nil
@@ -298,7 +300,7 @@ func (o *object) symbolAddr(i int) (uintptr, error) {
 		if o.l.noExec {
 			return 0, fmt.Errorf("ifunc %s of %s: %w", s.Name, o.name, errNoExec)
 		}
-		r, err := sandbox.Call(uintptr(addr), nil)
+		r, err := pcall.Call(uintptr(addr), nil)
 		if err != nil {
 			return 0, fmt.Errorf("ifunc %s of %s: resolver: %w", s.Name, o.name, err)
 		}

@@ -9,7 +9,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/dlsvc"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // Plugin is one loaded instance of a shared object. Calls into it are safe
@@ -25,10 +26,10 @@ type Plugin struct {
 	// flags holds stClosing and stQuarantined. A call only loads it (a
 	// quick refusal); the calls in flight that Close waits for are
 	// tracked by gate, which needs no atomic read-modify-write per call
-	// (see sandbox.Gate): the in-flight counter this replaces cost two
+	// (see pcall.Gate): the in-flight counter this replaces cost two
 	// locked adds on one shared cache line per call.
 	flags atomic.Uint32
-	gate  *sandbox.Gate
+	gate  *pcall.Gate
 	// slow is held (read) by the calls into the plugin that do not go
 	// through gate (IFUNC resolvers of Lookup); Close takes it to wait
 	// for them.
@@ -55,7 +56,7 @@ func newPlugin(l *Loader, o *object, closure []*object) *Plugin {
 		l: l, obj: o, closure: closure,
 		log:  l.log.Named(o.name),
 		seq:  pluginSeq.Add(1),
-		gate: sandbox.NewGate(),
+		gate: pcall.NewGate(),
 	}
 	p.be = inProcess{p}
 	return p
@@ -113,7 +114,7 @@ func (p *Plugin) lookupGlibc(soname, name, version string) (Symbol, bool) {
 	if p.l.opts.NoHostC || p.l.allowC != nil && !p.l.allowC[name] {
 		return Symbol{}, false
 	}
-	h, err := sandbox.OpenHostLibrary(soname)
+	h, err := dlsvc.OpenHostLibrary(soname)
 	if err != nil {
 		return Symbol{}, false
 	}
@@ -201,7 +202,7 @@ func (f *Func) CallFloat(ints []uint64, floats []float64) (float64, error) {
 	if len(ints) > 6 || len(floats) > 8 {
 		return 0, fmt.Errorf("loader: call %s: %d integer and %d double arguments, at most 6 and 8", f.name, len(ints), len(floats))
 	}
-	var a sandbox.Args
+	var a pcall.Args
 	for i, v := range ints {
 		a.Int[i] = v
 	}
@@ -214,9 +215,9 @@ func (f *Func) CallFloat(ints []uint64, floats []float64) (float64, error) {
 
 // CallArgs calls the function with the argument registers of a (nil: all
 // zero) and returns both result registers. When ctx is done before the
-// function returns, the call is interrupted (see sandbox.CallContext) and
+// function returns, the call is interrupted (see pcall.CallContext) and
 // the plugin is quarantined. ctx may be nil.
-func (f *Func) CallArgs(ctx context.Context, a *sandbox.Args) (sandbox.Result, error) {
+func (f *Func) CallArgs(ctx context.Context, a *pcall.Args) (pcall.Result, error) {
 	if ctx == nil {
 		return f.p.call(f, a)
 	}
@@ -238,7 +239,7 @@ func (p *Plugin) refusal(flags uint32) error {
 // call performs one protected call of f. It is kept apart from
 // callContext so that a does not escape: Call and CallFloat keep their
 // argument block on the stack.
-func (p *Plugin) call(f *Func, a *sandbox.Args) (sandbox.Result, error) {
+func (p *Plugin) call(f *Func, a *pcall.Args) (pcall.Result, error) {
 	if a == nil {
 		return p.be.callRegs(f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 	}
@@ -249,7 +250,7 @@ func (p *Plugin) call(f *Func, a *sandbox.Args) (sandbox.Result, error) {
 // callInts is call for a function whose arguments are all integers or
 // pointers, through Gate.CallInts, which reads ints in place (filling an
 // Args shows on a path this short). Func.Call has its body inlined.
-func (p *Plugin) callInts(f *Func, ints []uint64) (sandbox.Result, error) {
+func (p *Plugin) callInts(f *Func, ints []uint64) (pcall.Result, error) {
 	var regs [6]uint64
 	for i, v := range ints { // not copy: a memmove call on this path
 		regs[i] = v
@@ -264,14 +265,14 @@ func (p *Plugin) refused(f *Func, n uint32) error {
 }
 
 // callContext is call with a deadline.
-func (p *Plugin) callContext(ctx context.Context, f *Func, a *sandbox.Args) (sandbox.Result, error) {
+func (p *Plugin) callContext(ctx context.Context, f *Func, a *pcall.Args) (pcall.Result, error) {
 	return p.be.call(ctx, f, argsOf(a), nil)
 }
 
 // callFailed quarantines the plugin (unless KeepAfterFault) after a
 // fault, an interrupt or an abort, and wraps err.
 func (p *Plugin) callFailed(f *Func, err error) error {
-	if errors.Is(err, sandbox.ErrGateClosed) {
+	if errors.Is(err, pcall.ErrGateClosed) {
 		// Close began between the flags check and the call: the
 		// function was not called.
 		return fmt.Errorf("loader: call %s in %s: %w", f.name, p.obj.name, ErrClosed)
@@ -296,7 +297,7 @@ func (p *Plugin) Quarantined() bool { return p.flags.Load()&stQuarantined != 0 }
 //
 // A host function that a call into this plugin is running (on this
 // goroutine) cannot close the plugin: waiting for that call would never
-// end. Close then returns an error wrapping sandbox.ErrCloseInCall and
+// end. Close then returns an error wrapping pcall.ErrCloseInCall and
 // leaves the plugin open; close it after the call returns.
 //
 // ctx bounds the plugin's destructors (and those of the libraries it
@@ -307,7 +308,7 @@ func (p *Plugin) Quarantined() bool { return p.flags.Load()&stQuarantined != 0 }
 func (p *Plugin) Close(ctx context.Context) error {
 	mustContext(ctx)
 	if p.gate.InCall() || p.be.inHostCall() {
-		return fmt.Errorf("loader: close %s: %w", p.obj.name, sandbox.ErrCloseInCall)
+		return fmt.Errorf("loader: close %s: %w", p.obj.name, pcall.ErrCloseInCall)
 	}
 	p.closeOnce.Do(func() { p.closeErr = p.close(ctx) })
 	return p.closeErr

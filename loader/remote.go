@@ -11,8 +11,8 @@ import (
 	"sync"
 
 	"github.com/runplug/runplug/internal/errs"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Isolated plugins.
@@ -75,7 +75,7 @@ func (t *hostTable) remoteFuncs() []wire.RemoteHostFunc {
 			Frame: h.frame.fn, StackSize: h.frame.stack, SRetSize: h.frame.sret} // remote_frame.go
 		if f.Call == nil && f.Frame == nil {
 			err := fmt.Errorf("loader: host function %s: %w", h.name, errHostFuncNotRemote)
-			f.Call = func(*sandbox.Args) sandbox.Result { panic(err) }
+			f.Call = func(*pcall.Args) pcall.Result { panic(err) }
 		}
 		out = append(out, f)
 	}
@@ -112,7 +112,7 @@ func (p *Plugin) Isolated() bool { return p.be.isolated() }
 // flight. For a plugin in the host's address space it returns an error
 // wrapping ErrUnsupported; from a host function or callback that a call
 // into this plugin is running (on this goroutine), whose call it would wait for
-// forever, an error wrapping sandbox.ErrCloseInCall. A ctx already done
+// forever, an error wrapping pcall.ErrCloseInCall. A ctx already done
 // stops it before it starts; a nil ctx panics.
 func (p *Plugin) Restart(ctx context.Context) error {
 	mustContext(ctx)
@@ -127,7 +127,7 @@ func (b *remote) isolated() bool { return true }
 func (b *remote) restart(ctx context.Context) error {
 	p := b.p
 	if b.r.InHostCall() {
-		return fmt.Errorf("loader: restart %s from its own host call: %w", p.obj.name, sandbox.ErrCloseInCall)
+		return fmt.Errorf("loader: restart %s from its own host call: %w", p.obj.name, pcall.ErrCloseInCall)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -226,13 +226,13 @@ func (b *remote) enter(f *Func) error {
 	return p.refused(f, n)
 }
 
-func (b *remote) callInts(f *Func, n int, a0, a1, a2, a3, a4, a5 uint64) (sandbox.Result, error) {
+func (b *remote) callInts(f *Func, n int, a0, a1, a2, a3, a4, a5 uint64) (pcall.Result, error) {
 	ints := [6]uint64{a0, a1, a2, a3, a4, a5}
 	if nLive.Load() != 0 {
 		// A Callback's address among the integers: the plugin gets an
 		// entry in its own process instead (remote_frame.go).
 		if cbs := callbackWords(ints[:n]); cbs != nil {
-			var a sandbox.Args
+			var a pcall.Args
 			copy(a.Int[:], ints[:n])
 			return b.frameRegs(nil, f, &a, nil, cbs)
 		}
@@ -240,7 +240,7 @@ func (b *remote) callInts(f *Func, n int, a0, a1, a2, a3, a4, a5 uint64) (sandbo
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if err := b.enter(f); err != nil {
-		return sandbox.Result{}, err
+		return pcall.Result{}, err
 	}
 	r, err := b.r.CallInts(f.handle, ints, n)
 	if err != nil {
@@ -249,12 +249,12 @@ func (b *remote) callInts(f *Func, n int, a0, a1, a2, a3, a4, a5 uint64) (sandbo
 	return r, nil
 }
 
-func (b *remote) callRegs(f *Func, i0, i1, i2, i3, i4, i5 uint64, x0, x1, x2, x3, x4, x5, x6, x7 float64) (sandbox.Result, error) {
-	a := sandbox.Args{Int: [6]uint64{i0, i1, i2, i3, i4, i5}, Float: [8]float64{x0, x1, x2, x3, x4, x5, x6, x7}}
+func (b *remote) callRegs(f *Func, i0, i1, i2, i3, i4, i5 uint64, x0, x1, x2, x3, x4, x5, x6, x7 float64) (pcall.Result, error) {
+	a := pcall.Args{Int: [6]uint64{i0, i1, i2, i3, i4, i5}, Float: [8]float64{x0, x1, x2, x3, x4, x5, x6, x7}}
 	return b.call(nil, f, a, nil)
 }
 
-func (b *remote) call(ctx context.Context, f *Func, a sandbox.Args, bufs []wire.Buffer) (sandbox.Result, error) {
+func (b *remote) call(ctx context.Context, f *Func, a pcall.Args, bufs []wire.Buffer) (pcall.Result, error) {
 	if nLive.Load() != 0 {
 		if cbs := callbackWords(a.Int[:]); cbs != nil {
 			return b.frameRegs(ctx, f, &a, bufs, cbs)
@@ -263,7 +263,7 @@ func (b *remote) call(ctx context.Context, f *Func, a sandbox.Args, bufs []wire.
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if err := b.enter(f); err != nil {
-		return sandbox.Result{}, err
+		return pcall.Result{}, err
 	}
 	r, err := b.r.Call(ctx, f.handle, a, bufs)
 	if err != nil {
@@ -274,26 +274,26 @@ func (b *remote) call(ctx context.Context, f *Func, a sandbox.Args, bufs []wire.
 
 // frameRegs is a register call that passes Callbacks, made as a general
 // call (the child makes an entry for each).
-func (b *remote) frameRegs(ctx context.Context, f *Func, a *sandbox.Args, bufs []wire.Buffer, cbs []wire.FrameCallback) (sandbox.Result, error) {
+func (b *remote) frameRegs(ctx context.Context, f *Func, a *pcall.Args, bufs []wire.Buffer, cbs []wire.FrameCallback) (pcall.Result, error) {
 	r, err := b.callRemoteFrame(ctx, f, registerFrame(a, bufs, cbs))
-	return sandbox.Result{Int: r.RAX, Float: math.Float64frombits(r.XMM0)}, err
+	return pcall.Result{Int: r.RAX, Float: math.Float64frombits(r.XMM0)}, err
 }
 
-func (b *remote) callFrame(ctx context.Context, f *Func, fr *sandbox.Frame) (sandbox.FrameResult, error) {
-	return sandbox.FrameResult{}, fmt.Errorf("loader: call %s in %s: CallFrame of an isolated plugin: %w", f.name, b.p.obj.name, ErrUnsupported)
+func (b *remote) callFrame(ctx context.Context, f *Func, fr *pcall.Frame) (pcall.FrameResult, error) {
+	return pcall.FrameResult{}, fmt.Errorf("loader: call %s in %s: CallFrame of an isolated plugin: %w", f.name, b.p.obj.name, ErrUnsupported)
 }
 
 // callRemoteFrame is every general call of an isolated plugin.
-func (b *remote) callRemoteFrame(ctx context.Context, f *Func, fr *wire.RemoteFrame) (sandbox.FrameResult, error) {
+func (b *remote) callRemoteFrame(ctx context.Context, f *Func, fr *wire.RemoteFrame) (pcall.FrameResult, error) {
 	p := b.p
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if err := b.enter(f); err != nil {
-		return sandbox.FrameResult{}, err
+		return pcall.FrameResult{}, err
 	}
 	for _, c := range fr.Callbacks {
 		if c.CB.Call == nil && c.CB.Frame == nil {
-			return sandbox.FrameResult{}, fmt.Errorf("loader: call %s in %s: callback %s: %w", f.name, p.obj.name, c.CB.Name, errCallbackNotRemote)
+			return pcall.FrameResult{}, fmt.Errorf("loader: call %s in %s: callback %s: %w", f.name, p.obj.name, c.CB.Name, errCallbackNotRemote)
 		}
 	}
 	r, err := b.r.CallFrame(ctx, f.handle, fr)
@@ -331,13 +331,13 @@ func (b *remote) close(context.Context) error {
 // plugin reads and writes Data in place (pinned for the call), isolated it
 // works on a copy in memory both processes share, and Out buffers are
 // copied back.
-func (f *Func) CallBuffers(ctx context.Context, a *sandbox.Args, bufs ...Buffer) (sandbox.Result, error) {
+func (f *Func) CallBuffers(ctx context.Context, a *pcall.Args, bufs ...Buffer) (pcall.Result, error) {
 	if len(bufs) > 6 {
-		return sandbox.Result{}, fmt.Errorf("loader: call %s: %d buffers, at most 6 (one per integer register)", f.name, len(bufs))
+		return pcall.Result{}, fmt.Errorf("loader: call %s: %d buffers, at most 6 (one per integer register)", f.name, len(bufs))
 	}
 	for _, b := range bufs {
 		if b.Slot < 0 || b.Slot >= 6 {
-			return sandbox.Result{}, fmt.Errorf("loader: call %s: buffer register %d, want 0-5", f.name, b.Slot)
+			return pcall.Result{}, fmt.Errorf("loader: call %s: buffer register %d, want 0-5", f.name, b.Slot)
 		}
 	}
 	return f.p.be.call(ctx, f, argsOf(a), bufs)
@@ -351,7 +351,7 @@ type Buffer = wire.Buffer
 
 // remoteBindCall is binding.call for an isolated plugin: the string
 // arguments' copies travel as buffers.
-func (b *binding) remoteCall(a *sandbox.Args, ks *cstrings) (sandbox.Result, error) {
+func (b *binding) remoteCall(a *pcall.Args, ks *cstrings) (pcall.Result, error) {
 	var bufs []wire.Buffer
 	if ks != nil {
 		j := 0
@@ -397,9 +397,9 @@ func hostStringSlots(fn any) uint8 {
 }
 
 // argsOf returns *a, or zero registers for nil.
-func argsOf(a *sandbox.Args) sandbox.Args {
+func argsOf(a *pcall.Args) pcall.Args {
 	if a == nil {
-		return sandbox.Args{}
+		return pcall.Args{}
 	}
 	return *a
 }
@@ -411,9 +411,9 @@ func (h hostFn) rawForm() wire.RawHostFunc {
 		return h.raw
 	}
 	fn := h.regs
-	return func(a *sandbox.Args) sandbox.Result {
+	return func(a *pcall.Args) pcall.Result {
 		i, f := a.Int, a.Float
 		r, x := fn(i[0], i[1], i[2], i[3], i[4], i[5], 0, 0, 0, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7])
-		return sandbox.Result{Int: r, Float: x}
+		return pcall.Result{Int: r, Float: x}
 	}
 }

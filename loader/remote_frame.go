@@ -11,8 +11,8 @@ import (
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/internal/errs"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // General calls and callbacks across the process boundary.
@@ -73,7 +73,7 @@ func newRemoteCallback(c *Callback, name string, hf hostFn, fn any) *wire.Remote
 // remoteFrame is the general form of a host function or callback as an
 // isolated plugin reaches it (see RemoteCallback.Frame).
 type remoteFrame struct {
-	fn          sandbox.FrameFunc
+	fn          pcall.FrameFunc
 	stack, sret uint32
 }
 
@@ -123,7 +123,7 @@ func remotePlan(fn any) *callconv.Plan {
 		cres = t
 	}
 	plan, err := callconv.NewPlan(cres, cargs...)
-	if err != nil || plan.StackSize > sandbox.MaxFrameStack || plan.Result.Type.Size() > sandbox.MaxFrameSRet {
+	if err != nil || plan.StackSize > pcall.MaxFrameStack || plan.Result.Type.Size() > pcall.MaxFrameSRet {
 		return nil
 	}
 	return plan
@@ -173,7 +173,7 @@ func init() {
 	// The isolated child's side of a general call: not a host's API, so
 	// reached through wire (isolate's child_frame.go) rather than a
 	// method of Func.
-	wire.CallFrame = func(fn any, ctx context.Context, fr *sandbox.Frame) (sandbox.FrameResult, error) {
+	wire.CallFrame = func(fn any, ctx context.Context, fr *pcall.Frame) (pcall.FrameResult, error) {
 		f := fn.(*Func)
 		return f.p.be.callFrame(ctx, f, fr)
 	}
@@ -196,7 +196,7 @@ func callbackWords(ints []uint64) []wire.FrameCallback {
 
 // registerFrame is a register call as a RemoteFrame, for a register call
 // that passes callbacks.
-func registerFrame(a *sandbox.Args, bufs []wire.Buffer, cbs []wire.FrameCallback) *wire.RemoteFrame {
+func registerFrame(a *pcall.Args, bufs []wire.Buffer, cbs []wire.FrameCallback) *wire.RemoteFrame {
 	fr := &wire.RemoteFrame{NVec: 8, Callbacks: cbs}
 	copy(fr.Regs[:6], a.Int[:])
 	for i, x := range a.Float {

@@ -19,8 +19,8 @@ import (
 	"unsafe"
 
 	"github.com/runplug/runplug/internal/callconv"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // argBuf is Go memory passed by address as argument arg.
@@ -58,10 +58,10 @@ func (fp *frameProg) remoteFrame(args []unsafe.Pointer) *wire.RemoteFrame {
 	for _, m := range fp.moves {
 		v := loadBytes(unsafe.Add(args[m.Arg], m.Src), m.Size)
 		switch m.Conv {
-		case sandbox.GatherSext:
+		case pcall.GatherSext:
 			sh := 64 - 8*uint(m.Size)
 			v = uint64(int64(v<<sh) >> sh)
-		case sandbox.GatherF32F64:
+		case pcall.GatherF32F64:
 			v = math.Float64bits(float64(math.Float32frombits(uint32(v))))
 		}
 		if m.Dst < argWords {

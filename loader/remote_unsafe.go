@@ -7,15 +7,15 @@ package loader
 
 import (
 	"context"
+	"github.com/runplug/runplug/internal/pcall"
 	"runtime"
 	"unsafe"
 
 	"github.com/runplug/runplug/internal/wire"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // callPinned is a register call with buffers, in process.
-func (g inProcess) callPinned(ctx context.Context, f *Func, a sandbox.Args, bufs []wire.Buffer) (sandbox.Result, error) {
+func (g inProcess) callPinned(ctx context.Context, f *Func, a pcall.Args, bufs []wire.Buffer) (pcall.Result, error) {
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	for _, b := range bufs {

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/runplug/runplug/internal/dlsvc"
 	"github.com/runplug/runplug/internal/elfimage"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/tlsrt"
 )
 
 // tlsGetAddr is the import that general- and local-dynamic TLS code calls:
@@ -40,7 +41,7 @@ func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
 		return l.resolveTLS(o, s)
 	}
 	if s.Name == tlsGetAddr {
-		return symValue{addr: uint64(sandbox.TLSGetAddr())}, nil
+		return symValue{addr: uint64(tlsrt.TLSGetAddr())}, nil
 	}
 	if a, ok := l.dlImport(o, s.Name); ok { // dltable.go
 		return symValue{addr: uint64(a)}, nil
@@ -181,7 +182,7 @@ type hostKey struct{ name, version string }
 
 var (
 	hostLibsOnce sync.Once
-	hostLibs     []*sandbox.HostLibrary
+	hostLibs     []*dlsvc.HostLibrary
 	hostCache    sync.Map // hostKey -> uintptr (0: not found)
 )
 
@@ -195,8 +196,8 @@ func hostLookup(name, version string) (uintptr, bool) {
 		return a, a != 0
 	}
 	hostLibsOnce.Do(func() {
-		for _, n := range sandbox.HostLibraryNames() {
-			if h, err := sandbox.OpenHostLibrary(n); err == nil {
+		for _, n := range dlsvc.HostLibraryNames() {
+			if h, err := dlsvc.OpenHostLibrary(n); err == nil {
 				hostLibs = append(hostLibs, h)
 			}
 		}

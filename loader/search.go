@@ -9,8 +9,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/runplug/runplug/internal/dlsvc"
 	"github.com/runplug/runplug/internal/ldso"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // The library search is ld.so's, as package ldso describes it: this file
@@ -57,7 +57,7 @@ const elfDF1NoDefLib = 0x800
 // (glibc loads it when it is not: libresolv, libnss_*), so that the
 // imports of the objects needing it resolve against it (hostScopeLookup).
 func hostDependency(need string) error {
-	if _, err := sandbox.OpenHostLibrary(need); err != nil {
+	if _, err := dlsvc.OpenHostLibrary(need); err != nil {
 		return fmt.Errorf("glibc's %s from the host: %w", need, err)
 	}
 	return nil
@@ -177,7 +177,7 @@ func isInitialHostLib(name string) bool {
 // lookupGlibc finds name (of version, "" for the default) in glibc's
 // library need as the host has it (loaded by glibc if it was not).
 func lookupGlibc(need, name, version string) (uintptr, bool) {
-	h, err := sandbox.OpenHostLibrary(need)
+	h, err := dlsvc.OpenHostLibrary(need)
 	if err != nil {
 		return 0, false
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/callconv"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // Signature is the C type of a function, built at run time from abi
@@ -158,7 +158,7 @@ func (f *Func) Signature() *Signature { return f.sig }
 // argWords is the number of argument register words: a move's
 // destination below it is a register (rdi..r9, then xmm0..xmm7), from it
 // on a stack word.
-const argWords = sandbox.GatherRegs
+const argWords = pcall.GatherRegs
 
 // retMov moves size bytes of result register reg (0 rax, 1 rdx, 2 xmm0,
 // 3 xmm1) to offset dst of the result.
@@ -173,14 +173,14 @@ type retMov struct {
 // (sandbox.GatherProgram), and the moves that read the result registers.
 type frameProg struct {
 	plan     *callconv.Plan
-	gather   *sandbox.GatherProgram
+	gather   *pcall.GatherProgram
 	rets     []retMov
 	nstack   int    // stack words
 	sretSize uint64 // bytes of a result in memory, 0 if none
 	nvec     uint8
 	x87      bool // a long double result, from st0 (16 bytes)
 	// For isolated plugins, which run the moves in Go (remote_frame_unsafe.go):
-	moves   []sandbox.GatherMove
+	moves   []pcall.GatherMove
 	argWord []int32 // the frame word of each 8-byte scalar argument, else -1
 	ptrArgs []int32 // the arguments of C pointer type
 }
@@ -188,16 +188,16 @@ type frameProg struct {
 func compileFrame(plan *callconv.Plan) (*frameProg, error) {
 	fp := &frameProg{plan: plan, nvec: uint8(plan.SSERegs)}
 	retSize := plan.Result.Type.Size()
-	if plan.StackSize > sandbox.MaxFrameStack {
-		return nil, fmt.Errorf("%d bytes of stack arguments, at most %d", plan.StackSize, sandbox.MaxFrameStack)
+	if plan.StackSize > pcall.MaxFrameStack {
+		return nil, fmt.Errorf("%d bytes of stack arguments, at most %d", plan.StackSize, pcall.MaxFrameStack)
 	}
 	fp.nstack = int(plan.StackSize / 8)
 	if len(plan.Args) > 1<<16 {
 		return nil, fmt.Errorf("%d arguments, at most %d", len(plan.Args), 1<<16)
 	}
 	if plan.Result.InMemory {
-		if retSize > sandbox.MaxFrameSRet {
-			return nil, fmt.Errorf("a %d-byte result, at most %d", retSize, sandbox.MaxFrameSRet)
+		if retSize > pcall.MaxFrameSRet {
+			return nil, fmt.Errorf("a %d-byte result, at most %d", retSize, pcall.MaxFrameSRet)
 		}
 		fp.sretSize = retSize
 	}
@@ -208,26 +208,26 @@ func compileFrame(plan *callconv.Plan) (*frameProg, error) {
 		}
 		fp.rets = append(fp.rets, retMov{reg: reg, dst: uint32(p.Offset), size: uint8(p.Size)})
 	}
-	var moves []sandbox.GatherMove
+	var moves []pcall.GatherMove
 	for i, a := range plan.Args {
 		scalar := !callconv.IsAggregate(a.Type)
 		var conv uint8
 		switch {
 		case callconv.KindOf(a.Declared) == callconv.KindFloat32 && callconv.KindOf(a.Type) == callconv.KindFloat64:
-			conv = sandbox.GatherF32F64
+			conv = pcall.GatherF32F64
 		case scalar && callconv.KindOf(a.Declared).IsSigned() && a.Declared.Size() < 8:
-			conv = sandbox.GatherSext
+			conv = pcall.GatherSext
 		}
 		size := a.Declared.Size()
 		if a.OnStack {
 			w := a.Offset / 8
 			for off := uint64(0); off < size; off += 8 {
-				moves = append(moves, sandbox.GatherMove{Arg: uint32(i), Src: uint32(off), Size: uint8(min(8, size-off)), Conv: conv, Dst: uint32(argWords + w + off/8)})
+				moves = append(moves, pcall.GatherMove{Arg: uint32(i), Src: uint32(off), Size: uint8(min(8, size-off)), Conv: conv, Dst: uint32(argWords + w + off/8)})
 			}
 			continue
 		}
 		for _, p := range a.Parts {
-			m := sandbox.GatherMove{Arg: uint32(i), Src: uint32(p.Offset), Size: uint8(min(p.Size, size-p.Offset)), Conv: conv, Dst: uint32(p.Reg)}
+			m := pcall.GatherMove{Arg: uint32(i), Src: uint32(p.Offset), Size: uint8(min(p.Size, size-p.Offset)), Conv: conv, Dst: uint32(p.Reg)}
 			if p.Class == callconv.SSE {
 				m.Dst += 6
 			}
@@ -249,7 +249,7 @@ func compileFrame(plan *callconv.Plan) (*frameProg, error) {
 			fp.ptrArgs = append(fp.ptrArgs, int32(i))
 		}
 	}
-	g, err := sandbox.NewGatherProgram(moves, len(plan.Args), fp.nstack, fp.nvec, uintptr(fp.sretSize))
+	g, err := pcall.NewGatherProgram(moves, len(plan.Args), fp.nstack, fp.nvec, uintptr(fp.sretSize))
 	if err != nil {
 		return nil, err
 	}

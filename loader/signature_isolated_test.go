@@ -11,11 +11,11 @@ import (
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/callconv"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Each test here runs the same calls on a plugin loaded in process and on
@@ -27,7 +27,7 @@ import (
 // both loads plugin name in process and isolated.
 func both(t *testing.T, name string, lo loader.Options) (in, iso *loader.Plugin) {
 	t.Helper()
-	if !sandbox.Supported {
+	if !pcall.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}
 	path := plugintest.Build(t, name)
@@ -264,7 +264,7 @@ func TestGeneralCallIsolatedFault(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = crash(isoS24{1, 2, 3}, 1, 2, 3, 4, 5, nil)
-		var fe *sandbox.FaultError
+		var fe *pcall.FaultError
 		if !errors.As(err, &fe) || !strings.HasPrefix(fe.Symbol, "s24_crash+") {
 			t.Fatalf("isolated %v: %v, want a fault in s24_crash", p.Isolated(), err)
 		}

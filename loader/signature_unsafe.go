@@ -23,7 +23,7 @@ import (
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/callconv"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // storeBytes writes the low size bytes of v at p.
@@ -62,7 +62,7 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 	if p.be.isolated() {
 		return fp.remoteCall(ctx, f, args, out, nil) // remote_frame_unsafe.go
 	}
-	var r sandbox.FrameResult
+	var r pcall.FrameResult
 	if err := p.gate.CallGatherInto(ctx, f.addr, fp.gather, args, sret, &r); err != nil {
 		return p.callFailed(f, err)
 	}
@@ -153,7 +153,7 @@ func cValue(t *abi.Type, v any, pin *runtime.Pinner, seen *atomic.Value) (unsafe
 	if cb, ok := v.(*Callback); ok && callconv.KindOf(t) == callconv.KindPointer {
 		if cb != nil {
 			if cb.remote.Released() {
-				return nil, fmt.Errorf("callback %s: %w", cb.Name(), sandbox.ErrCallbackFreed)
+				return nil, fmt.Errorf("callback %s: %w", cb.Name(), pcall.ErrCallbackFreed)
 			}
 			*buf = uint64(cb.Ptr())
 		}

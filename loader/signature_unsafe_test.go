@@ -14,7 +14,7 @@ import (
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/callconv"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // ffiCase is one call of plugins/ffi_call.c, after libffi's
@@ -417,7 +417,7 @@ func TestGeneralCallProtection(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = crash(goS24{1, 2, 3}, 1, 2, 3, 4, 5, nil)
-	var fe *sandbox.FaultError
+	var fe *pcall.FaultError
 	if !errors.As(err, &fe) || !strings.HasPrefix(fe.Symbol, "s24_crash+") {
 		t.Fatalf("s24_crash: %v, want a fault in s24_crash", err)
 	}
@@ -432,7 +432,7 @@ func TestGeneralCallProtection(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	err = f.CallSig(ctx, nil, seq(7, func(i int) int64 { return int64(i) })...)
-	if !errors.Is(err, sandbox.ErrDeadline) || !errors.Is(err, context.DeadlineExceeded) {
+	if !errors.Is(err, pcall.ErrDeadline) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("spin_stack: %v, want a deadline error", err)
 	}
 	// The plugin still answers (KeepAfterFault) on both paths.
@@ -503,8 +503,8 @@ func growStackFrames(n int) int {
 // arrives, where the variable now is.
 func TestGeneralCallStackMoves(t *testing.T) {
 	p := load(t, newLoader(t, Options{}), "ffi_call")
-	cb, err := sandbox.NewCallback("grow", func(a *sandbox.Args) sandbox.Result {
-		return sandbox.Result{Int: a.Int[0]*10 + uint64(growStackFrames(200)&0)}
+	cb, err := pcall.NewCallback("grow", func(a *pcall.Args) pcall.Result {
+		return pcall.Result{Int: a.Int[0]*10 + uint64(growStackFrames(200)&0)}
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -565,8 +565,8 @@ func TestCallFrameSRet(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out goS24
-	fr := sandbox.Frame{Stack: []uint64{5, 6, 7}, SRet: unsafe.Pointer(&out), SRetSize: unsafe.Sizeof(out)}
-	if _, err := sandbox.CallFrame(nil, f.Addr(), &fr); err != nil {
+	fr := pcall.Frame{Stack: []uint64{5, 6, 7}, SRet: unsafe.Pointer(&out), SRetSize: unsafe.Sizeof(out)}
+	if _, err := pcall.CallFrame(nil, f.Addr(), &fr); err != nil {
 		t.Fatal(err)
 	}
 	if out != (goS24{6, 11, 1}) { // {a+1, b+a, c^b}

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/internal/elfimage"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // Persistent state regions (docs/STATE.md). A plugin declares its state
@@ -414,9 +414,9 @@ func (l *Loader) migrateState(ctx context.Context, o *object, fd int, shown stri
 		if err := l.beforeCode(); err != nil {
 			return fail(err)
 		}
-		args := sandbox.Args{Int: [6]uint64{uint64(rec.Version), mappedAddr(old), rec.TypeSize, o.base + r.vaddr, d.typeSize}}
+		args := pcall.Args{Int: [6]uint64{uint64(rec.Version), mappedAddr(old), rec.TypeSize, o.base + r.vaddr, d.typeSize}}
 		leave := l.dl.enter()
-		res, err := sandbox.CallContext(ctx, uintptr(o.base+sym.Value), &args)
+		res, err := pcall.CallContext(ctx, uintptr(o.base+sym.Value), &args)
 		l.dl.leave(leave)
 		if err != nil {
 			return fail(err)

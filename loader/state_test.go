@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/runplug/runplug/internal/elfimage"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // loadState loads plugin name with its state mapped from file.
@@ -136,7 +136,7 @@ func TestStateSurvivesFault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var fe *sandbox.FaultError
+	var fe *pcall.FaultError
 	if _, err := f.Call(5); !errors.As(err, &fe) {
 		t.Fatalf("counter_bump_then_fault: %v, want a fault", err)
 	}
@@ -199,7 +199,7 @@ func TestStateMigrationRefused(t *testing.T) {
 		{"state_counter_v3_nomigrate", func(e *MigrationError) bool { return errors.Is(e, ErrSymbolNotFound) }},
 		{"state_counter_v4_fails", func(e *MigrationError) bool { return e.Result == 7 && e.Err == nil }},
 		{"state_counter_v5_faults", func(e *MigrationError) bool {
-			var fe *sandbox.FaultError
+			var fe *pcall.FaultError
 			return errors.As(e, &fe)
 		}},
 	}
@@ -321,7 +321,7 @@ func TestStateFileTruncatedUnderUs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var fe *sandbox.FaultError
+	var fe *pcall.FaultError
 	if _, err := f.Call(); !errors.As(err, &fe) || fe.Signal != syscall.SIGBUS {
 		t.Errorf("call after the truncation: %v, want a SIGBUS fault", err)
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/tlsrt"
 )
 
 // linkTLS finishes the relocation of the new objects (order) whose passes
@@ -30,7 +30,7 @@ func (l *Loader) linkTLS(order []*object) error {
 			if t.kind == relocTLSDesc || need[t.sv.mod] != nil {
 				continue // either model serves a descriptor
 			}
-			if _, ok := sandbox.TLSStaticOffset(t.sv.mod); ok {
+			if _, ok := tlsrt.TLSStaticOffset(t.sv.mod); ok {
 				continue
 			}
 			if need == nil {
@@ -65,7 +65,7 @@ func (l *Loader) linkTLS(order []*object) error {
 		if o.late == nil {
 			continue
 		}
-		if err := o.late.applyTLS(sandbox.TLSStaticOffset); err != nil {
+		if err := o.late.applyTLS(tlsrt.TLSStaticOffset); err != nil {
 			return err
 		}
 		o.late = nil

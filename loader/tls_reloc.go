@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/runplug/runplug/internal/elfimage"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/tlsrt"
 )
 
 // tlsReloc is a relocation that needs to know where the thread-local
@@ -91,13 +91,13 @@ func (e *relocEnv) applyTLS(static func(mod uint64) (int64, bool)) error {
 		case relocTLSDesc:
 			var entry, arg uint64
 			if isStatic {
-				entry, arg = uint64(sandbox.TLSDescStatic()), uint64(tpoff+int64(off))
+				entry, arg = uint64(tlsrt.TLSDescStatic()), uint64(tpoff+int64(off))
 			} else {
-				a, ok := sandbox.TLSDescDynamicArg(t.sv.mod, off)
+				a, ok := tlsrt.TLSDescDynamicArg(t.sv.mod, off)
 				if !ok {
 					return e.fail(t.table, t.index, r, ErrTLS, "TLS descriptor for offset %#x in module %d: does not fit the resolver's argument", off, t.sv.mod)
 				}
-				entry, arg = uint64(sandbox.TLSDescDynamic()), a
+				entry, arg = uint64(tlsrt.TLSDescDynamic()), a
 			}
 			binary.LittleEndian.PutUint64(e.mem[at:], entry)
 			binary.LittleEndian.PutUint64(e.mem[at+8:], arg)

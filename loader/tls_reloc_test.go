@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/runplug/runplug/internal/elfimage"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/tlsrt"
 )
 
 // TPOFF and TLSDESC relocations wait for applyTLS, which writes the
@@ -44,19 +44,19 @@ func TestRelocTLSDeferred(t *testing.T) {
 		t.Fatal(err)
 	}
 	u64 := func(v int64) uint64 { return uint64(v) }
-	arg2, _ := sandbox.TLSDescDynamicArg(4, 0x10)
-	arg0, _ := sandbox.TLSDescDynamicArg(4, 0x30)
+	arg2, _ := tlsrt.TLSDescDynamicArg(4, 0x10)
+	arg0, _ := tlsrt.TLSDescDynamicArg(4, 0x30)
 	for _, tc := range []struct {
 		at, want uint64
 		what     string
 	}{
 		{0x2000, u64(-0x100 + 0x48), "TPOFF64: static offset + S + A"},
 		{0x2008, uint64(uint32(u64(-0x100 + 0x40))), "TPOFF32 (and the next 4 bytes untouched)"},
-		{0x2010, uint64(sandbox.TLSDescStatic()), "TLSDESC of a static module: the static resolver"},
+		{0x2010, uint64(tlsrt.TLSDescStatic()), "TLSDESC of a static module: the static resolver"},
 		{0x2018, u64(-0x100 + 0x44), "TLSDESC of a static module: its offset from the thread pointer"},
-		{0x2020, uint64(sandbox.TLSDescDynamic()), "TLSDESC of a dynamic module: the dynamic resolver"},
+		{0x2020, uint64(tlsrt.TLSDescDynamic()), "TLSDESC of a dynamic module: the dynamic resolver"},
 		{0x2028, arg2, "TLSDESC of a dynamic module: module and offset"},
-		{0x2030, uint64(sandbox.TLSDescDynamic()), "TLSDESC of symbol 0"},
+		{0x2030, uint64(tlsrt.TLSDescDynamic()), "TLSDESC of symbol 0"},
 		{0x2038, arg0, "TLSDESC of symbol 0: the object's own module, A"},
 	} {
 		if got := fi.word(tc.at); got != tc.want {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/testenv"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/tlsrt"
 )
 
 // threadProbe is a goroutine locked to an OS thread of its own that runs
@@ -245,7 +245,7 @@ func TestTLSDescriptors(t *testing.T) {
 func TestTLSStaticExhausted(t *testing.T) {
 	l := newLoader(t, Options{TombstoneBudget: 1})
 	path := plugintest.Build(t, "tls_ie")
-	held0, _ := sandbox.StaticTLSHeld()
+	held0, _ := tlsrt.StaticTLSHeld()
 	var pls []*Plugin
 	var err error
 	for len(pls) < 1000 {
@@ -264,12 +264,12 @@ func TestTLSStaticExhausted(t *testing.T) {
 		pls = nil
 	}
 	defer closeAll()
-	var se *sandbox.StaticTLSError
-	if !errors.Is(err, sandbox.ErrStaticTLSFull) || !errors.As(err, &se) {
+	var se *tlsrt.StaticTLSError
+	if !errors.Is(err, tlsrt.ErrStaticTLSFull) || !errors.As(err, &se) {
 		t.Fatalf("after %d instances: %v, want a *sandbox.StaticTLSError", len(pls), err)
 	}
 	t.Logf("%d instances, then: %v", len(pls), err)
-	for _, s := range []string{fmt.Sprintf("%d bytes aligned to %d", se.Size, se.Align), sandbox.OptionalStaticTLSTunable, "tls_ie.so"} {
+	for _, s := range []string{fmt.Sprintf("%d bytes aligned to %d", se.Size, se.Align), tlsrt.OptionalStaticTLSTunable, "tls_ie.so"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error does not mention %q", s)
 		}
@@ -281,7 +281,7 @@ func TestTLSStaticExhausted(t *testing.T) {
 		}
 	}
 	pls = nil
-	if held, _ := sandbox.StaticTLSHeld(); held != held0 {
+	if held, _ := tlsrt.StaticTLSHeld(); held != held0 {
 		t.Errorf("static TLS held %d after closing every instance, want %d", held, held0)
 	}
 	for i := 0; i < n; i++ {
@@ -299,7 +299,7 @@ func TestTLSStaticReload(t *testing.T) {
 	defer runtime.UnlockOSThread()
 	l := newLoader(t, Options{})
 	path := plugintest.Build(t, "tls_ie")
-	held0, n0 := sandbox.StaticTLSHeld()
+	held0, n0 := tlsrt.StaticTLSHeld()
 	for i := 0; i < 300; i++ {
 		p, err := l.Load(context.Background(), path)
 		if err != nil {
@@ -312,7 +312,7 @@ func TestTLSStaticReload(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if held, n := sandbox.StaticTLSHeld(); held != held0 || n != n0 {
+	if held, n := tlsrt.StaticTLSHeld(); held != held0 || n != n0 {
 		t.Errorf("static TLS held %d in %d blocks after the cycles, want %d in %d", held, n, held0, n0)
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/runplug/runplug/internal/elfbuild"
 	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/plugintest"
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/tlsrt"
 )
 
 // onThread runs fn on a goroutine locked to an OS thread of its own and
@@ -148,7 +148,7 @@ func TestTLSInstances(t *testing.T) {
 		t.Errorf("second instance's first bump = %d, want 1 (its own counter)", got)
 	}
 	id, gen := p1.obj.tls.ID(), p1.obj.tls.Generation()
-	blocks := sandbox.TLSThreadBlocks()
+	blocks := tlsrt.TLSThreadBlocks()
 	if err := p1.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestTLSInstances(t *testing.T) {
 	if got, want := call(t, p3, "tls_greeting"), binary.LittleEndian.Uint64([]byte("hello\x00\x00\x00")); got != want {
 		t.Errorf("reloaded instance's greeting = %#x, want the template's %#x", got, want)
 	}
-	if got := sandbox.TLSThreadBlocks(); got != blocks {
+	if got := tlsrt.TLSThreadBlocks(); got != blocks {
 		t.Errorf("thread holds %d blocks, want %d (the stale block replaced, not added)", got, blocks)
 	}
 	if got := call(t, p2, "tls_bump"); got != 2 {
@@ -283,7 +283,7 @@ func TestTLSFailedLoadsFreeModules(t *testing.T) {
 		Syms:   []elfbuild.Sym{{Name: "errno", Type: elf.STT_TLS, Undef: true}},
 		Rela:   []elfbuild.Reloc{{Type: elf.R_X86_64_DTPMOD64, Sym: "errno"}},
 	}, nil)
-	for i := 0; i <= sandbox.MaxTLSModules; i++ {
+	for i := 0; i <= tlsrt.MaxTLSModules; i++ {
 		if _, err := l.LoadBytes(context.Background(), "bad.so", bad); !errors.Is(err, ErrTLS) {
 			t.Fatalf("load %d: %v, want ErrTLS", i, err)
 		}
@@ -320,12 +320,12 @@ func TestTLSLoadCloseDoesNotLeak(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		cycle()
 	}
-	blocks0, live0, rss0 := sandbox.TLSThreadBlocks(), sandbox.TLSLiveBlocks(), rssKB(t)
+	blocks0, live0, rss0 := tlsrt.TLSThreadBlocks(), tlsrt.TLSLiveBlocks(), rssKB(t)
 	const n = 1000
 	for i := 0; i < n; i++ {
 		cycle()
 	}
-	blocks1, live1, rss1 := sandbox.TLSThreadBlocks(), sandbox.TLSLiveBlocks(), rssKB(t)
+	blocks1, live1, rss1 := tlsrt.TLSThreadBlocks(), tlsrt.TLSLiveBlocks(), rssKB(t)
 	t.Logf("%d cycles: thread blocks %d -> %d, all blocks %d -> %d, rss %d -> %d KiB", n, blocks0, blocks1, live0, live1, rss0, rss1)
 	if blocks1 != blocks0 {
 		t.Errorf("this thread's TLS blocks went from %d to %d over %d cycles", blocks0, blocks1, n)

@@ -3,11 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
-	"runtime/debug"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // This file holds the two places where `runplug call` touches raw memory,
@@ -72,31 +72,18 @@ var errNoNUL = errors.New("no NUL terminator within 1 MiB")
 
 // readCString returns the NUL-terminated string at addr, which must not be
 // 0. A fault while reading is returned as an error.
-func readCString(addr uint64) (s string, err error) {
-	// Nothing lives in the first page, and x86-64 user addresses stop at
-	// 2^47: such a value is not a pointer (and the race detector's
-	// checkptr would reject building one).
-	if addr < uint64(os.Getpagesize()) || addr >= 1<<47 {
+func readCString(addr uint64) (string, error) {
+	if addr == 0 {
 		return "", fmt.Errorf("read string at %#x: not a user-space pointer", addr)
 	}
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		if r := recover(); r != nil {
-			err = fmt.Errorf("read string at %#x: %v", addr, r)
-		}
-	}()
-	// addr is native memory (the plugin's image or its heap), never a Go
-	// object, so turning the integer into a pointer cannot hide anything
-	// from the garbage collector. The indirection tells vet so.
-	a := uintptr(addr)
-	p := *(*unsafe.Pointer)(unsafe.Pointer(&a))
-	for n := 0; n < maxCString; n++ {
-		if *(*byte)(unsafe.Add(p, n)) == 0 {
-			return string(unsafe.Slice((*byte)(p), n)), nil
-		}
+	s, err := pcall.CString(uintptr(addr), maxCString+1)
+	if err != nil {
+		return "", err
 	}
-	return "", fmt.Errorf("read string at %#x: %w", addr, errNoNUL)
+	if len(s) > maxCString {
+		return "", fmt.Errorf("read string at %#x: %w", addr, errNoNUL)
+	}
+	return s, nil
 }
 
 // addrOf returns the address of the first byte of b, which must not be

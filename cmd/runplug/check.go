@@ -19,9 +19,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/runplug/runplug/internal/dlsvc"
 	"github.com/runplug/runplug/internal/elfimage"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // `runplug check` loads and closes each shared object in a child process
@@ -302,7 +303,7 @@ func runChild(opt checkOptions, mode, path string) LoadResult {
 		return LoadResult{Outcome: outTimeout, Reason: fmt.Sprintf("no verdict within %v", opt.timeout)}
 	}
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return LoadResult{Outcome: outCrashed, Kind: sandbox.SignalName(ws.Signal())}
+		return LoadResult{Outcome: outCrashed, Kind: pcall.SignalName(ws.Signal())}
 	}
 	var v childVerdict
 	line, _, _ := bytes.Cut(out, []byte("\n"))
@@ -373,7 +374,7 @@ func refusalKind(err error) string {
 		return "unsupported"
 	case errors.Is(err, errDlopen):
 		return "dlopen"
-	case errors.Is(err, sandbox.ErrNotHostLibrary):
+	case errors.Is(err, dlsvc.ErrNotHostLibrary):
 		return "host-library" // glibc's dlopen of one of its own libraries failed
 	}
 	return "other"

@@ -5,13 +5,13 @@ package main
 import (
 	"fmt"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/baseline"
 )
 
 // dlopenAndClose loads path with glibc's dlopen (RTLD_NOW|RTLD_LOCAL) and
 // closes it: the reference `check --against-dlopen` compares with.
 func dlopenAndClose(path string) error {
-	lib, err := sandbox.DlopenNow(path)
+	lib, err := baseline.DlopenNow(path)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errDlopen, err)
 	}

@@ -12,9 +12,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/runplug/runplug/internal/elfimage"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/sysmaps"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // demoSO is plugins/demo.c compiled with the hash of its source (see
@@ -137,7 +137,7 @@ func demo(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 	if err != nil {
 		return err
 	}
-	_, err = crash.CallArgs(ctx, &sandbox.Args{})
+	_, err = crash.CallArgs(ctx, &pcall.Args{})
 	var fe *loader.FaultError
 	if !errors.As(err, &fe) {
 		return fmt.Errorf("crash() returned %v, want a trapped fault", err)
@@ -165,9 +165,9 @@ func demo(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 	if err := printMaps(w, rep, base, lo, hi, true); err != nil {
 		return err
 	}
-	var a sandbox.Args
+	var a pcall.Args
 	a.Int[0] = 10
-	_, err = sandbox.Call(fibAddr, &a)
+	_, err = pcall.Call(fibAddr, &a)
 	if !errors.As(err, &fe) {
 		return fmt.Errorf("calling a stale pointer into the closed plugin returned %v, want a fault", err)
 	}
@@ -234,10 +234,10 @@ func (c *caller) fn(name string) *loader.Func {
 	return f
 }
 
-func (c *caller) call(name string, a *sandbox.Args) sandbox.Result {
+func (c *caller) call(name string, a *pcall.Args) pcall.Result {
 	f := c.fn(name)
 	if f == nil {
-		return sandbox.Result{}
+		return pcall.Result{}
 	}
 	r, err := f.CallArgs(c.ctx, a)
 	if err != nil {
@@ -247,19 +247,19 @@ func (c *caller) call(name string, a *sandbox.Args) sandbox.Result {
 }
 
 func (c *caller) int(name string, args ...uint64) uint64 {
-	var a sandbox.Args
+	var a pcall.Args
 	copy(a.Int[:], args)
 	return c.call(name, &a).Int
 }
 
 func (c *caller) double(name string, args ...float64) float64 {
-	var a sandbox.Args
+	var a pcall.Args
 	copy(a.Float[:], args)
 	return c.call(name, &a).Float
 }
 
 func (c *caller) str(name string) string {
-	r := c.call(name, &sandbox.Args{})
+	r := c.call(name, &pcall.Args{})
 	if c.err != nil {
 		return ""
 	}
@@ -277,7 +277,7 @@ func (c *caller) strArg(name, text string) uint64 {
 		return 0
 	}
 	defer cs.free()
-	var a sandbox.Args
+	var a pcall.Args
 	a.Int[0] = addrs[0]
 	return c.call(name, &a).Int
 }

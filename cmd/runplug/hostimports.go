@@ -11,9 +11,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/runplug/runplug/internal/dlsvc"
 	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/ldso"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Which imports must the host provide? Those that neither glibc's own
@@ -39,7 +39,7 @@ func markHostImports(path string, f *elfimage.File, rep *Report) {
 	// The host's glibc libraries, and those of glibc's the object or its
 	// dependencies need (libresolv...), which the loader would have glibc
 	// load.
-	names := sandbox.HostLibraryNames()
+	names := dlsvc.HostLibraryNames()
 	for _, dd := range append([]*elfimage.Dynamic{f.Dynamic}, libs...) {
 		for _, n := range dd.Needed {
 			if ldso.IsGlibc(n) && !slices.Contains(names, n) {
@@ -47,9 +47,9 @@ func markHostImports(path string, f *elfimage.File, rep *Report) {
 			}
 		}
 	}
-	var host []*sandbox.HostLibrary
+	var host []*dlsvc.HostLibrary
 	for _, n := range names {
-		if h, err := sandbox.OpenHostLibrary(n); err == nil {
+		if h, err := dlsvc.OpenHostLibrary(n); err == nil {
 			host = append(host, h)
 		}
 	}
@@ -63,7 +63,7 @@ func markHostImports(path string, f *elfimage.File, rep *Report) {
 	}
 }
 
-func definedBy(name, version string, libs []*elfimage.Dynamic, host []*sandbox.HostLibrary) bool {
+func definedBy(name, version string, libs []*elfimage.Dynamic, host []*dlsvc.HostLibrary) bool {
 	for _, d := range libs {
 		if _, ok := d.Lookup(name, version); ok {
 			return true

@@ -8,10 +8,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
-	"github.com/runplug/runplug/sandbox"
 )
 
 // `runplug call --isolate` and `runplug demo --isolate`: the plugin runs
@@ -78,7 +78,7 @@ func demoIsolated(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 	if err != nil {
 		return err
 	}
-	_, err = crash.CallArgs(ctx, &sandbox.Args{})
+	_, err = crash.CallArgs(ctx, &pcall.Args{})
 	var fe *loader.FaultError
 	if !errors.As(err, &fe) {
 		return fmt.Errorf("isolated crash() returned %v, want a trapped fault", err)

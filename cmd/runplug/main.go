@@ -33,7 +33,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 
 // Exit statuses.
@@ -164,8 +164,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if c == nil {
 		return usageError(stderr, "", fmt.Sprintf("unknown command %q", name))
 	}
-	if c.native && !sandbox.Supported && !wantsHelp(args) {
-		return fail(stderr, fmt.Errorf("%s: %w", name, sandbox.ErrUnsupported))
+	if c.native && !pcall.Supported && !wantsHelp(args) {
+		return fail(stderr, fmt.Errorf("%s: %w", name, pcall.ErrUnsupported))
 	}
 	if *level != "" {
 		// The command's own --log-level, if given, comes later and wins.
@@ -417,8 +417,8 @@ func versionLine() string {
 		}
 	}
 	can := "runs plugins"
-	if !sandbox.Supported {
-		can = "cannot run plugins: " + sandbox.ErrUnsupported.Error()
+	if !pcall.Supported {
+		can = "cannot run plugins: " + pcall.ErrUnsupported.Error()
 	}
 	return fmt.Sprintf("runplug %s (%s %s/%s; %s)", v, runtime.Version(), runtime.GOOS, runtime.GOARCH, can)
 }

@@ -60,7 +60,7 @@ import (
 	"reflect"
 	"unsafe"
 
-	"github.com/runplug/runplug/sandbox"
+	"github.com/runplug/runplug/internal/pcall"
 )
 `)
 	for n := 0; n <= maxArgs; n++ {
@@ -116,7 +116,7 @@ func writeBind(b *bytes.Buffer, n int) {
 	fmt.Fprintf(b, "\t\treturn func(%s) (R, error) {\n\t\t\tvar out R\n\t\t\tif err := b.gen.call(nil, b.f, []unsafe.Pointer{%s}, unsafe.Pointer(&out)); err != nil {\n\t\t\t\tvar zero R\n\t\t\t\treturn zero, err\n\t\t\t}\n\t\t\treturn out, nil\n\t\t}, nil\n\t}\n", params, strings.TrimPrefix(ptrs, ", "))
 	b.WriteString("\tif b.gen != nil {\n")
 	fmt.Fprintf(b, "\t\treturn func(%s) (R, error) {\n\t\t\tvar out R\n\t\t\tif err := b.callGen(unsafe.Pointer(&out)%s); err != nil {\n\t\t\t\tvar zero R\n\t\t\t\treturn zero, err\n\t\t\t}\n\t\t\treturn out, nil\n\t\t}, nil\n\t}\n", params, ptrs)
-	fmt.Fprintf(b, "\treturn func(%s) (R, error) {\n\t\tvar a sandbox.Args\n", params)
+	fmt.Fprintf(b, "\treturn func(%s) (R, error) {\n\t\tvar a pcall.Args\n", params)
 	if n > 0 {
 		b.WriteString("\t\tks := b.strs()\n")
 		for i := 1; i <= n; i++ {

@@ -1,16 +1,15 @@
 package wire
 
 import (
+	"github.com/runplug/runplug/internal/pcall"
 	"sync"
-
-	"github.com/runplug/runplug/sandbox"
 )
 
 // RemoteFrame is a general call of an isolated plugin.
 type RemoteFrame struct {
 	// Regs are the argument registers: rdi..r9, then the bits of
-	// xmm0..xmm7 (the first sandbox.GatherRegs frame words).
-	Regs [sandbox.GatherRegs]uint64
+	// xmm0..xmm7 (the first pcall.GatherRegs frame words).
+	Regs [pcall.GatherRegs]uint64
 	// Stack holds the stack argument words (frame words GatherRegs on).
 	Stack []uint64
 	// NVec is al at the call (the vector registers used, for a variadic
@@ -27,7 +26,7 @@ type RemoteFrame struct {
 
 // FrameBuffer is Go memory a general call passes by address: the address
 // of a copy of Data in the plugin's process goes in frame word Word (0-5:
-// an integer register; sandbox.GatherRegs on: a stack word), and with Out
+// an integer register; pcall.GatherRegs on: a stack word), and with Out
 // the plugin's bytes come back into Data after the call.
 type FrameBuffer struct {
 	Word int
@@ -58,7 +57,7 @@ type RemoteCallback struct {
 	Addr uintptr
 	// OnPanic receives the panic of a call made outside any call from
 	// the host (see ReportPanic); nil drops it.
-	OnPanic func(*sandbox.HostPanicError)
+	OnPanic func(*pcall.HostPanicError)
 
 	mu       sync.Mutex
 	released bool
@@ -68,7 +67,7 @@ type RemoteCallback struct {
 // ReportPanic hands e, the panic of a call made outside any call from the
 // host (on a thread the plugin created), to the Callback's panic handler
 // and Err, as a call in process outside any protected call does.
-func (c *RemoteCallback) ReportPanic(e *sandbox.HostPanicError) {
+func (c *RemoteCallback) ReportPanic(e *pcall.HostPanicError) {
 	if c.OnPanic != nil {
 		c.OnPanic(e)
 	}

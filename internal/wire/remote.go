@@ -2,10 +2,9 @@ package wire
 
 import (
 	"context"
+	"github.com/runplug/runplug/internal/pcall"
 
 	"github.com/hashicorp/go-hclog"
-
-	"github.com/runplug/runplug/sandbox"
 )
 
 // Isolation starts isolated plugins. Package isolate implements it.
@@ -34,7 +33,7 @@ type RemoteLoad struct {
 // narrower than 64 bits has undefined upper bits, a float32 is in the low
 // 32 bits of its Float slot) and returns the result registers (rax, xmm0).
 // RegisterHostFunc takes a func of this type as it is, without reflect.
-type RawHostFunc = func(a *sandbox.Args) sandbox.Result
+type RawHostFunc = func(a *pcall.Args) pcall.Result
 
 // RemoteHostFunc is a registered host function as an isolated plugin
 // reaches it.
@@ -50,7 +49,7 @@ type RemoteHostFunc struct {
 	// Frame is the Go function of the general form (stack arguments,
 	// structs by value), instead of Call: its stack arguments are
 	// StackSize bytes, a MEMORY-class result SRetSize bytes (0: none).
-	Frame     sandbox.FrameFunc
+	Frame     pcall.FrameFunc
 	StackSize uint32
 	SRetSize  uint32
 }
@@ -96,14 +95,14 @@ type Remote interface {
 	// The registers are passed by value so that no caller's memory
 	// escapes: an in-process call through the same paths allocates
 	// nothing.
-	Call(ctx context.Context, handle uint32, a sandbox.Args, bufs []Buffer) (sandbox.Result, error)
+	Call(ctx context.Context, handle uint32, a pcall.Args, bufs []Buffer) (pcall.Result, error)
 	// CallInts is Call for n integer arguments only, with no buffer.
-	CallInts(handle uint32, ints [6]uint64, n int) (sandbox.Result, error)
+	CallInts(handle uint32, ints [6]uint64, n int) (pcall.Result, error)
 	// CallFrame makes a general call (stack arguments, structs by value,
 	// variadic, a result in memory, pointers to Go memory, callbacks):
 	// fr holds the frame as the signature's plan laid it out (see
 	// RemoteFrame). It fails as Call does.
-	CallFrame(ctx context.Context, handle uint32, fr *RemoteFrame) (sandbox.FrameResult, error)
+	CallFrame(ctx context.Context, handle uint32, fr *RemoteFrame) (pcall.FrameResult, error)
 	// InHostCall reports whether the calling goroutine is running a host
 	// function or callback for a call into this plugin (nested in that
 	// call): Plugin.Close and Restart then refuse, as waiting for the
@@ -145,5 +144,5 @@ var (
 	// with the whole frame fr, with the protection, quarantine and
 	// errors of every call: how an isolated plugin's child makes the
 	// general calls its host laid out.
-	CallFrame func(fn any, ctx context.Context, fr *sandbox.Frame) (sandbox.FrameResult, error)
+	CallFrame func(fn any, ctx context.Context, fr *pcall.Frame) (pcall.FrameResult, error)
 )

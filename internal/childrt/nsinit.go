@@ -1,0 +1,27 @@
+package childrt
+
+import "fmt"
+
+// EnvEarlyNamespaces names the environment variable that asks a child
+// process (a runplug host binary started again, as package isolate does)
+// to enter new namespaces before its Go runtime starts: a C constructor
+// reads it while the process is still single-threaded, which
+// unshare(CLONE_NEWUSER) requires, so the parent can start the child
+// with a plain vfork instead of copying itself (CLONE_NEWUSER at the
+// fork). EarlyNamespaces tells the child what it got. Set it with
+// EarlyNamespacesEnv.
+const EnvEarlyNamespaces = "RUNPLUG_NSINIT"
+
+// ExitOrphan is the exit status of a child asked for early namespaces
+// whose parent was no longer the process named in the request once its
+// parent-death signal was armed again: the parent died meanwhile.
+const ExitOrphan = 119
+
+// EarlyNamespacesEnv returns the environment entry (NAME=value) that asks
+// a child for the namespaces in flags (CLONE_NEWUSER, CLONE_NEWNS,
+// CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET; with CLONE_NEWUSER it maps
+// its own uid and gid, with setgroups denied), whose parent must be the
+// process parent (the child ends with ExitOrphan otherwise).
+func EarlyNamespacesEnv(flags, parent int) string {
+	return fmt.Sprintf("%s=%x:%d", EnvEarlyNamespaces, flags, parent)
+}

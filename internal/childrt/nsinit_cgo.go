@@ -1,0 +1,33 @@
+//go:build linux && amd64 && cgo
+
+package childrt
+
+// The report of nsinit.c's constructor, which ran before the runtime.
+
+/*
+#include "nsinit.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"syscall"
+)
+
+// EarlyNamespaces reports what the constructor did when
+// EnvEarlyNamespaces asked it for namespaces: the CLONE_NEW* flags it
+// unshared, and why not all of them (the step and its errno, which
+// errors.Is matches: EPERM where unprivileged user namespaces are
+// disabled, EINVAL if the process was not single-threaded). Not asked, it
+// returns 0, nil. When flags holds CLONE_NEWUSER and err is not nil, the
+// namespaces exist but the uid or gid map could not be written.
+func EarlyNamespaces() (flags int, err error) {
+	if C.rp_ns_errno != 0 {
+		err = fmt.Errorf("sandbox: early namespaces (%#x): %s: %w", int(C.rp_ns_asked), C.GoString(C.rp_ns_step), syscall.Errno(C.rp_ns_errno))
+	}
+	return int(C.rp_ns_flags), err
+}
+
+// nsinitNames returns nsinit.h's names for EnvEarlyNamespaces and
+// ExitOrphan, which a test compares with the Go ones.
+func nsinitNames() (string, int) { return C.RP_NS_ENV, C.RP_NS_EXIT_ORPHAN }

@@ -1,0 +1,13 @@
+//go:build !(linux && amd64 && cgo)
+
+package childrt
+
+// EarlyNamespaces reports what the constructor did when
+// EnvEarlyNamespaces asked it for namespaces; off linux/amd64 with cgo
+// there is no constructor: 0, nil.
+func EarlyNamespaces() (flags int, err error) { return 0, nil }
+
+// ChildConfinement reports what the constructor did when EnvChildConfine
+// asked it to confine the process; off linux/amd64 with cgo there is no
+// constructor: 0, nil.
+func ChildConfinement() (landlock int, err error) { return 0, nil }

@@ -1,0 +1,152 @@
+//go:build linux && amd64
+
+package pcall
+
+// The cgo half of host callbacks: the frame layout the entry shares with
+// dispatch, dispatch's address for the entry (which reaches Go without an
+// //export wrapper: it calls crosscall2 with dispatch itself), the address
+// of the entries, the thunk pages, and the benchmarks' export-recover
+// baseline. A file with //export may only declare C functions in its
+// preamble, so the C code lives in callback.c and callback_amd64.S.
+
+/*
+#include <stdint.h>
+#include "callback.h"
+void rp_cb_init(uintptr_t gofn);
+uint64_t rp_cb_entry_addr(void);
+uint64_t rp_cb_entry_ints_addr(int n);
+uint64_t rp_cbfix_int_addr(void);
+uint64_t rp_cbfix_float_addr(void);
+int64_t rp_cbfix_loop(uint64_t fn, int64_t n);
+double rp_cbfix_pair(uint64_t fn, int64_t a, double x);
+void *rp_cbfix_context_addr(void);
+void rp_cbfix_context_counts(int64_t *n, int64_t *r);
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The layout cbFrame shares with struct rp_cbframe (a mismatch does not
+// compile).
+const (
+	_ = uint(unsafe.Offsetof(cbFrame{}.id) - C.RP_CB_ID)
+	_ = uint(C.RP_CB_ID - unsafe.Offsetof(cbFrame{}.id))
+	_ = uint(unsafe.Offsetof(cbFrame{}.inCall) - C.RP_CB_INCALL)
+	_ = uint(C.RP_CB_INCALL - unsafe.Offsetof(cbFrame{}.inCall))
+	_ = uint(unsafe.Offsetof(cbFrame{}.done) - C.RP_CB_DONE)
+	_ = uint(C.RP_CB_DONE - unsafe.Offsetof(cbFrame{}.done))
+	_ = uint(unsafe.Offsetof(cbFrame{}.code) - C.RP_CB_CODE)
+	_ = uint(C.RP_CB_CODE - unsafe.Offsetof(cbFrame{}.code))
+	_ = uint(unsafe.Sizeof(cbFrame{}) - C.RP_CB_SIZE)
+	_ = uint(C.RP_CB_SIZE - unsafe.Sizeof(cbFrame{}))
+)
+
+func init() {
+	fn := dispatch
+	C.rp_cb_init(C.uintptr_t(**(**uintptr)(unsafe.Pointer(&fn))))
+}
+
+// cbStackArgs is where the caller's stack arguments start relative to the
+// frame a callback entry passes: that frame is the bottom of the entry's
+// stack frame, above which lie the saved rbp and the return address
+// (callback_amd64.S).
+const cbStackArgs = C.RP_CB_SIZE + 8 + 8
+
+// stackArgs returns the address of the stack arguments of the call whose
+// argument registers a entry saved in a.
+func stackArgs(a *Args) uintptr { return uintptr(unsafe.Pointer(a)) + cbStackArgs }
+
+// callbackEntry returns the address of rp_cb_entry, the common target of
+// every thunk.
+func callbackEntry() uintptr { return uintptr(C.rp_cb_entry_addr()) }
+
+// callbackEntryFor returns the entry a thunk jumps to: rp_cb_entry, which
+// saves every argument register, for regs < 0, else rp_cb_entry_iN (N =
+// regs, 0 to 6), which saves only the first N integer ones.
+func callbackEntryFor(regs int) uintptr {
+	if regs < 0 || regs > 6 {
+		return callbackEntry()
+	}
+	return uintptr(C.rp_cb_entry_ints_addr(C.int(regs)))
+}
+
+// mapThunkPage maps a page of n thunks for the ids first..first+n-1,
+// followed by a page of n entry cells, and returns the address of the
+// first thunk and the cells. Thunk k is
+//
+//	41 bb ID(4)     movl $ID, %r11d
+//	ff 25 DISP(4)   jmp *cell_k(%rip)
+//	cc...           int3 up to 32 bytes
+//
+// and cell k (8 bytes) holds the entry it jumps to, set when a callback
+// takes the slot. The thunk page is filled while read-write, then made
+// read-and-execute for good: it is never writable and executable at once,
+// and never unmapped. The cells stay read-write data.
+func mapThunkPage(first, n uint32) (uintptr, []uint64, error) {
+	code := int(n) * thunkSize
+	if code != os.Getpagesize() || int(n)*8 > code {
+		return 0, nil, fmt.Errorf("map thunk page: %d-byte pages, want %d", os.Getpagesize(), code)
+	}
+	mem, err := unix.Mmap(-1, 0, 2*code, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return 0, nil, fmt.Errorf("map thunk page: %w", err)
+	}
+	entry := uint64(callbackEntry())
+	for k := uint32(0); k < n; k++ {
+		t := mem[k*thunkSize : (k+1)*thunkSize]
+		t[0], t[1] = 0x41, 0xbb
+		binary.LittleEndian.PutUint32(t[2:], first+k)
+		t[6], t[7] = 0xff, 0x25
+		cell := code + int(k)*8
+		binary.LittleEndian.PutUint32(t[8:], uint32(cell-(int(k)*thunkSize+12)))
+		for j := 12; j < thunkSize; j++ {
+			t[j] = 0xcc
+		}
+		binary.LittleEndian.PutUint64(mem[cell:], entry)
+	}
+	if err := unix.Mprotect(mem[:code], unix.PROT_READ|unix.PROT_EXEC); err != nil {
+		unix.Munmap(mem)
+		return 0, nil, fmt.Errorf("protect thunk page: %w", err)
+	}
+	cells := unsafe.Slice((*uint64)(unsafe.Pointer(&mem[code])), n)
+	return uintptr(unsafe.Pointer(&mem[0])), cells, nil
+}
+
+// fixtureCallbackInt and fixtureCallbackFloat return C functions
+// f(fn, a, b, c, d, e, x0, ..., x7) that call fn(a, b, c, d, e, 6, x0, ...,
+// x7) and return its rax or its xmm0: native callers for the tests.
+func fixtureCallbackInt() uintptr   { return uintptr(C.rp_cbfix_int_addr()) }
+func fixtureCallbackFloat() uintptr { return uintptr(C.rp_cbfix_float_addr()) }
+
+// fixtureCallbackLoop calls the native function fn(i, 1) for i in [0, n)
+// from one plain cgo call (no protected call: the thread is a Go thread
+// outside any call) and returns the sum of the results.
+func fixtureCallbackLoop(fn uintptr, n int64) int64 {
+	return int64(C.rp_cbfix_loop(C.uint64_t(fn), C.int64_t(n)))
+}
+
+// fixtureCallbackPair calls fn(a, x) as a C function returning a struct
+// of two int64 (rax:rdx), then of two doubles (xmm0:xmm1), and returns
+// the sum of the four.
+func fixtureCallbackPair(fn uintptr, a int64, x float64) float64 {
+	return float64(C.rp_cbfix_pair(C.uint64_t(fn), C.int64_t(a), C.double(x)))
+}
+
+// fixtureContextFunc returns a cgo traceback context function (C) that
+// counts the contexts it is asked for and released (fixtureContextCounts).
+func fixtureContextFunc() unsafe.Pointer { return C.rp_cbfix_context_addr() }
+
+// fixtureContextCounts returns how many contexts fixtureContextFunc gave
+// and how many it was asked to release.
+func fixtureContextCounts() (made, released int64) {
+	var n, r C.int64_t
+	C.rp_cbfix_context_counts(&n, &r)
+	return int64(n), int64(r)
+}

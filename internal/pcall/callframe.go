@@ -1,0 +1,139 @@
+package pcall
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// Frame is the whole of a general native call under the SysV AMD64 ABI:
+// the argument registers, the stack arguments, al, and a buffer for a
+// result returned in memory. Package abi plans what goes where; the loader
+// fills a Frame from that plan. Calls whose arguments fit in the registers
+// and whose result is rax or xmm0 alone need none of this: Gate.Call and
+// Gate.CallInts make them, for less.
+type Frame struct {
+	Args // rdi..r9 and xmm0..xmm7; with SRet set, Int[0] is replaced by the buffer's address
+
+	// Stack holds the stack arguments as 8-byte words, in order: Stack[0]
+	// is what the callee finds at 8(%rsp). At most MaxFrameStack bytes.
+	Stack []uint64
+
+	// NVec is what al holds at the call: the number of vector registers
+	// used, which a variadic callee reads (an upper bound is allowed).
+	NVec uint8
+
+	// SRet, when not nil, points to SRetSize bytes that receive a result
+	// of class MEMORY. The callee writes it in a buffer on the calling
+	// thread's system stack, whose address it gets in rdi (the hidden
+	// first argument), and the buffer is copied to SRet after it returns:
+	// SRet may be Go memory, even on the goroutine's stack.
+	SRet     unsafe.Pointer
+	SRetSize uintptr
+}
+
+// FrameResult holds the result registers of a general call: rax and rdx,
+// and the bits of xmm0 and xmm1 (a float result is in the low 32 bits);
+// after a CallGather whose program has an x87 result, ST0 holds the long
+// double from st0 as it lies in memory (10 bytes, then 6 zero bytes).
+type FrameResult struct {
+	RAX, RDX   uint64
+	XMM0, XMM1 uint64
+	ST0        [16]byte
+}
+
+// ErrFrame is wrapped by the error of a general call whose Frame or
+// GatherProgram is out of bounds (too many stack words, too large a result
+// buffer, a move outside its argument or the frame).
+var ErrFrame = errors.New("sandbox: invalid call frame")
+
+// Limits of a Frame, the bounds of rp_frame_thunk's stack use.
+const (
+	MaxFrameStack = 1 << 16 // bytes of stack arguments
+	MaxFrameSRet  = 1 << 16 // bytes of a result in memory
+)
+
+// GatherMove is one step of a GatherProgram: it reads Size bytes (1 to 8)
+// at byte offset Src of argument Arg's value, converts them as Conv says,
+// and puts the eightbyte in register Dst (0-5 rdi..r9, 6-13 xmm0..xmm7) or,
+// from GatherRegs on, in stack argument word Dst-GatherRegs.
+type GatherMove struct {
+	Arg  uint32
+	Dst  uint32
+	Src  uint32
+	Size uint8
+	Conv uint8 // 0, GatherSext or GatherF32F64
+	_    uint16
+}
+
+// GatherMove conversions and destinations.
+const (
+	GatherSext   = 1  // sign-extend the Size bytes to 64 bits
+	GatherF32F64 = 2  // a float (4 bytes) passed as a double
+	GatherRegs   = 14 // Dst values below are registers, from here stack words
+)
+
+// GatherProgram is a checked list of moves that lays out a call's
+// argument registers and stack words from its argument values in memory:
+// what a caller that has its values in C layout (the loader's bindings)
+// passes to Gate.CallGather, which then fills no Frame. Make it once per
+// signature with NewGatherProgram; it is read-only and safe to share.
+type GatherProgram struct {
+	hdr   gatherHdr
+	moves []GatherMove
+	nargs int
+}
+
+// gatherHdr is struct rp_gprog, what the trampoline reads.
+type gatherHdr struct {
+	moves    unsafe.Pointer
+	nmoves   uintptr
+	nstack   uintptr
+	nvec     uintptr
+	sretSize uintptr
+	x87      uintptr
+}
+
+// X87Result returns p made to store and pop a long double result from
+// the x87 register st0 into FrameResult.ST0 (the callee's result is of
+// class X87). Without it, a callee that returns one leaves it on the x87
+// stack.
+func (p *GatherProgram) X87Result() *GatherProgram {
+	c := *p
+	c.hdr.x87 = 1
+	return &c
+}
+
+// NewGatherProgram checks moves for a call with nargs argument values,
+// nstack stack words, al = nvec and a result in memory of sretSize bytes
+// (0: none; then Int register 0 is free for the moves, else it holds the
+// result buffer's address).
+func NewGatherProgram(moves []GatherMove, nargs, nstack int, nvec uint8, sretSize uintptr) (*GatherProgram, error) {
+	if nstack < 0 || nstack*8 > MaxFrameStack || sretSize > MaxFrameSRet || nvec > 8 || nargs < 0 {
+		return nil, fmt.Errorf("%w: %d stack words, al %d, a %d-byte result", ErrFrame, nstack, nvec, sretSize)
+	}
+	for i, m := range moves {
+		switch {
+		case int(m.Arg) >= nargs:
+			return nil, fmt.Errorf("%w: move %d reads argument %d of %d", ErrFrame, i, m.Arg, nargs)
+		case m.Size < 1 || m.Size > 8:
+			return nil, fmt.Errorf("%w: move %d moves %d bytes", ErrFrame, i, m.Size)
+		case m.Dst >= GatherRegs+uint32(nstack):
+			return nil, fmt.Errorf("%w: move %d writes word %d of %d", ErrFrame, i, m.Dst, GatherRegs+nstack)
+		case m.Dst == 0 && sretSize != 0:
+			return nil, fmt.Errorf("%w: move %d writes rdi, which holds the result buffer", ErrFrame, i)
+		case m.Conv > GatherF32F64 || m.Conv == GatherF32F64 && m.Size != 4 || m.Conv == GatherSext && m.Size == 8:
+			return nil, fmt.Errorf("%w: move %d: conversion %d of %d bytes", ErrFrame, i, m.Conv, m.Size)
+		}
+	}
+	p := &GatherProgram{moves: append([]GatherMove(nil), moves...), nargs: nargs}
+	p.hdr = gatherHdr{nmoves: uintptr(len(moves)), nstack: uintptr(nstack), nvec: uintptr(nvec), sretSize: sretSize}
+	if len(p.moves) > 0 {
+		p.hdr.moves = unsafe.Pointer(&p.moves[0])
+	}
+	return p, nil
+}
+
+// SRetSize returns the size of the result in memory the program expects
+// a buffer for (0 if none).
+func (p *GatherProgram) SRetSize() uintptr { return p.hdr.sretSize }

@@ -1,0 +1,28 @@
+//go:build !(linux && amd64 && cgo)
+
+package pcall
+
+import (
+	"context"
+	"unsafe"
+)
+
+// CallGather fails with ErrUnsupported: this build cannot run native code.
+func (g *Gate) CallGather(ctx context.Context, fn uintptr, p *GatherProgram, args []unsafe.Pointer, sret unsafe.Pointer) (FrameResult, error) {
+	return FrameResult{}, ErrUnsupported
+}
+
+// CallGatherInto fails with ErrUnsupported: this build cannot run native code.
+func (g *Gate) CallGatherInto(ctx context.Context, fn uintptr, p *GatherProgram, args []unsafe.Pointer, sret unsafe.Pointer, res *FrameResult) error {
+	return ErrUnsupported
+}
+
+// CallFrame fails with ErrUnsupported: this build cannot run native code.
+func (g *Gate) CallFrame(ctx context.Context, fn uintptr, f *Frame) (FrameResult, error) {
+	return FrameResult{}, ErrUnsupported
+}
+
+// CallFrame fails with ErrUnsupported: this build cannot run native code.
+func CallFrame(ctx context.Context, fn uintptr, f *Frame) (FrameResult, error) {
+	return FrameResult{}, ErrUnsupported
+}

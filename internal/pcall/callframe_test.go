@@ -1,0 +1,157 @@
+package pcall
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"runtime"
+	"testing"
+	"unsafe"
+)
+
+// TestCallFrameSnprintf calls glibc's snprintf, a variadic function, with
+// a hand-made Frame: three fixed integer arguments, then doubles in xmm0
+// and xmm1 (al = 2), then more integers than registers remain (stack
+// words), through a gate as the loader's calls go.
+func TestCallFrameSnprintf(t *testing.T) {
+	snprintf := hostSym(t, "libc.so.6", "snprintf", "")
+	buf := make([]byte, 128)
+	format := []byte("%.1f %.2f %d %d %d %d %d\x00")
+	var pin runtime.Pinner
+	pin.Pin(&buf[0])
+	pin.Pin(&format[0])
+	defer pin.Unpin()
+	f := Frame{NVec: 2}
+	f.Int = [6]uint64{uint64(uintptr(unsafe.Pointer(&buf[0]))), uint64(len(buf)), uint64(uintptr(unsafe.Pointer(&format[0]))), 1, 2, 3}
+	f.Float[0], f.Float[1] = 1.5, -0.25
+	f.Stack = []uint64{4, 5}
+	g := NewGate()
+	r, err := g.CallFrame(context.Background(), snprintf, &f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "1.5 -0.25 1 2 3 4 5"
+	if got := string(buf[:bytes.IndexByte(buf, 0)]); got != want || r.RAX != uint64(len(want)) {
+		t.Errorf("snprintf = %q (%d), want %q", got, r.RAX, want)
+	}
+	// An odd number of stack words keeps the callee's stack aligned:
+	// glibc's printf of a double uses aligned SSE stores.
+	f.Stack = []uint64{4}
+	copy(format, "%.1f %.2f %d %d %d %d\x00")
+	if _, err := g.CallFrame(nil, snprintf, &f); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(buf[:bytes.IndexByte(buf, 0)]); got != "1.5 -0.25 1 2 3 4" {
+		t.Errorf("snprintf = %q", got)
+	}
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.CallFrame(nil, snprintf, &f); !errors.Is(err, ErrGateClosed) {
+		t.Errorf("call through a closed gate: %v", err)
+	}
+}
+
+// TestCallFrameResultRegisters: ldiv returns a 16-byte struct in rax:rdx;
+// frexp's double comes back in xmm0.
+func TestCallFrameResultRegisters(t *testing.T) {
+	ldiv := hostSym(t, "libc.so.6", "ldiv", "")
+	f := Frame{}
+	f.Int[0], f.Int[1] = uint64(47), uint64(5)
+	r, err := CallFrame(nil, ldiv, &f)
+	if err != nil || r.RAX != 9 || r.RDX != 2 {
+		t.Errorf("ldiv(47, 5) = {%d, %d}, %v; want {9, 2}", r.RAX, r.RDX, err)
+	}
+	frexp := hostSym(t, "libm.so.6", "frexp", "")
+	var exp int32
+	var pin runtime.Pinner
+	pin.Pin(&exp)
+	defer pin.Unpin()
+	f = Frame{}
+	f.Float[0] = 48
+	f.Int[0] = uint64(uintptr(unsafe.Pointer(&exp)))
+	r, err = CallFrame(nil, frexp, &f)
+	if m := math.Float64frombits(r.XMM0); err != nil || m != 0.75 || exp != 6 {
+		t.Errorf("frexp(48) = %v, %d, %v; want 0.75, 6", m, exp, err)
+	}
+}
+
+func TestCallFrameBounds(t *testing.T) {
+	f := Frame{Stack: make([]uint64, MaxFrameStack/8+1)}
+	if _, err := CallFrame(nil, fixtureAdd(), &f); !errors.Is(err, ErrFrame) {
+		t.Errorf("too many stack words: %v", err)
+	}
+	var b [8]byte
+	f = Frame{SRet: unsafe.Pointer(&b[0])}
+	if _, err := CallFrame(nil, fixtureAdd(), &f); !errors.Is(err, ErrFrame) {
+		t.Errorf("SRet without a size: %v", err)
+	}
+	f = Frame{}
+	f.Int[0], f.Int[1] = 40, 2
+	if r, err := CallFrame(nil, fixtureAdd(), &f); err != nil || r.RAX != 42 {
+		t.Errorf("add(40, 2) = %d, %v", r.RAX, err)
+	}
+}
+
+// TestCallGather calls glibc's snprintf with arguments the trampoline
+// gathers from Go values: pointers and a size in registers, a float
+// widened to double, a narrow signed integer sign-extended, and words on
+// the stack.
+func TestCallGather(t *testing.T) {
+	snprintf := hostSym(t, "libc.so.6", "snprintf", "")
+	buf := make([]byte, 128)
+	format := []byte("%.2f %d %d %d %d %d\x00")
+	var pin runtime.Pinner
+	pin.Pin(&buf[0])
+	pin.Pin(&format[0])
+	defer pin.Unpin()
+	bufp, n, fmtp := uint64(uintptr(unsafe.Pointer(&buf[0]))), uint64(len(buf)), uint64(uintptr(unsafe.Pointer(&format[0])))
+	f32, i8 := float32(0.75), int8(-3)
+	w := [4]int64{10, 20, 30, 40}
+	moves := []GatherMove{
+		{Arg: 0, Dst: 0, Size: 8}, {Arg: 1, Dst: 1, Size: 8}, {Arg: 2, Dst: 2, Size: 8},
+		{Arg: 3, Dst: 6, Size: 4, Conv: GatherF32F64},
+		{Arg: 4, Dst: 3, Size: 1, Conv: GatherSext},
+		{Arg: 5, Src: 0, Dst: 4, Size: 8}, {Arg: 5, Src: 8, Dst: 5, Size: 8},
+		{Arg: 5, Src: 16, Dst: GatherRegs, Size: 8}, {Arg: 5, Src: 24, Dst: GatherRegs + 1, Size: 8},
+	}
+	p, err := NewGatherProgram(moves, 6, 2, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []unsafe.Pointer{unsafe.Pointer(&bufp), unsafe.Pointer(&n), unsafe.Pointer(&fmtp), unsafe.Pointer(&f32), unsafe.Pointer(&i8), unsafe.Pointer(&w)}
+	r, err := NewGate().CallGather(nil, snprintf, p, args, nil)
+	const want = "0.75 -3 10 20 30 40"
+	if got := string(buf[:bytes.IndexByte(buf, 0)]); err != nil || got != want || r.RAX != uint64(len(want)) {
+		t.Errorf("snprintf = %q (%d), %v; want %q", got, r.RAX, err, want)
+	}
+	if _, err := NewGate().CallGather(nil, snprintf, p, args[:5], nil); !errors.Is(err, ErrFrame) {
+		t.Errorf("too few arguments: %v", err)
+	}
+}
+
+// TestNewGatherProgram: a move that would read or write out of bounds is
+// refused when the program is made.
+func TestNewGatherProgram(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		m    GatherMove
+		sret uintptr
+	}{
+		{"argument past the values", GatherMove{Arg: 2, Dst: 1, Size: 8}, 0},
+		{"no bytes", GatherMove{Dst: 1}, 0},
+		{"nine bytes", GatherMove{Dst: 1, Size: 9}, 0},
+		{"stack word past the area", GatherMove{Dst: GatherRegs + 2, Size: 8}, 0},
+		{"rdi with a result in memory", GatherMove{Dst: 0, Size: 8}, 24},
+		{"float widening of 8 bytes", GatherMove{Dst: 6, Size: 8, Conv: GatherF32F64}, 0},
+		{"unknown conversion", GatherMove{Dst: 1, Size: 4, Conv: 7}, 0},
+	} {
+		if _, err := NewGatherProgram([]GatherMove{tc.m}, 2, 2, 0, tc.sret); !errors.Is(err, ErrFrame) {
+			t.Errorf("%s: %v, want ErrFrame", tc.name, err)
+		}
+	}
+	if _, err := NewGatherProgram([]GatherMove{{Arg: 1, Dst: GatherRegs + 1, Size: 3}}, 2, 2, 0, 24); err != nil {
+		t.Errorf("a valid program: %v", err)
+	}
+}

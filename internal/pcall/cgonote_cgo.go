@@ -1,0 +1,6 @@
+//go:build cgo && !(linux && amd64)
+
+package pcall
+
+// cgoNoteOther: cgo is on, the platform is what is missing.
+const cgoNoteOther = ""

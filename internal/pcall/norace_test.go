@@ -1,0 +1,5 @@
+//go:build !race
+
+package pcall
+
+const raceEnabled = false

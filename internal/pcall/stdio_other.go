@@ -1,0 +1,6 @@
+//go:build !(linux && amd64 && cgo)
+
+package pcall
+
+// FlushCStdio does nothing: this build runs no native code.
+func FlushCStdio() {}

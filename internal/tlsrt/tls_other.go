@@ -1,0 +1,53 @@
+//go:build !(linux && amd64 && cgo)
+
+package tlsrt
+
+// The TLS runtime off linux/amd64 with cgo: no module is ever made.
+
+import (
+	"fmt"
+
+	"github.com/runplug/runplug/internal/pcall"
+)
+
+// MaxTLSModules is the number of TLS modules that can be live at once.
+const MaxTLSModules = 4096
+
+// Abort codes of a call whose plugin code asked __tls_get_addr for
+// something it cannot serve.
+const (
+	TLSAbortModule   = 0x544c5301
+	TLSAbortNoMemory = 0x544c5302
+)
+
+// ErrTLSModulesFull is returned by NewTLSModule when MaxTLSModules modules
+// are live.
+var ErrTLSModulesFull = fmt.Errorf("sandbox: too many live TLS modules")
+
+// TLSModule is the thread-local storage of one loaded object.
+type TLSModule struct{ id uint64 }
+
+// NewTLSModule returns pcall.ErrUnsupported.
+func NewTLSModule(image uintptr, filesz, memsz, align uint64) (*TLSModule, error) {
+	return nil, fmt.Errorf("sandbox: register TLS module: %w", pcall.ErrUnsupported)
+}
+
+// ID returns the module id.
+func (m *TLSModule) ID() uint64 { return m.id }
+
+// Generation returns 0.
+func (m *TLSModule) Generation() uint64 { return 0 }
+
+// Free does nothing.
+func (m *TLSModule) Free() {}
+
+// TLSGetAddr returns 0.
+func TLSGetAddr() uintptr { return 0 }
+
+// TLSThreadBlocks returns 0.
+func TLSThreadBlocks() int { return 0 }
+
+// TLSLiveBlocks returns 0.
+func TLSLiveBlocks() int { return 0 }
+
+func fixtureTLSGetAddr() uintptr { return 0 }
