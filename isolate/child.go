@@ -455,7 +455,7 @@ func (ch *childChan) handle() (upcall bool) {
 			ch.settle(open)
 		}
 		if err != nil {
-			ch.fail(err)
+			ch.fail(withoutPrefix(err, callPrefix(f.Name(), c.p.Name())))
 			return
 		}
 		h.resInt, h.resF = r.Int, r.Float
@@ -467,8 +467,7 @@ func (ch *childChan) handle() (upcall bool) {
 		}
 		s, err := c.lookup(symKey{name, ver})
 		if err != nil {
-			// The host adds the context.
-			ch.fail(err)
+			ch.fail(withoutPrefix(err, lookupPrefix(name, c.p.Name())))
 			return
 		}
 		h.symAddr, h.symSize, h.symFunc = s.Addr, s.Size, 0
@@ -527,7 +526,7 @@ func (ch *childChan) fail(err error) {
 		ch.text(hp.Func, fmt.Sprint(hp.Value))
 	default:
 		h.status = statusError
-		h.msgLen = uint32(copy(ch.data[:ch.hostArea], encodeError(withoutOwnContext(err), ch.hostArea)))
+		h.msgLen = uint32(copy(ch.data[:ch.hostArea], encodeError(err, ch.hostArea)))
 	}
 }
 

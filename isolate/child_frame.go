@@ -203,7 +203,7 @@ func (ch *childChan) callFrame() {
 	r, err := wire.CallFrame(f, nil, &fr) // set by loader: its backend's callFrame
 	ch.settle(open)
 	if err != nil {
-		ch.fail(err)
+		ch.fail(withoutPrefix(err, callPrefix(f.Name(), ch.c.p.Name())))
 		return
 	}
 	h.resInt, h.resRDX, h.resX0, h.resX1 = r.RAX, r.RDX, r.XMM0, r.XMM1

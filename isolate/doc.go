@@ -113,8 +113,7 @@
 //
 // A host function or callback that calls Close or Restart of the plugin
 // whose call is running it (on that goroutine: the upcall channel's
-// server counts too) gets an error wrapping sandbox.ErrCloseInCall, as
-// in process, and the plugin stays open: waiting for that call would
+// server counts too) gets the error it gets in process, and the plugin stays open: waiting for that call would
 // never end.
 //
 // # The child

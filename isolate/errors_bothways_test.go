@@ -112,6 +112,17 @@ func TestErrorsBothWays(t *testing.T) {
 			f := e.(*elfmap.FormatError)
 			return fmt.Sprint(f.Off, f.Field, f.Value, f.Msg)
 		}},
+		{"executable", func(t *testing.T, l *loader.Loader) error {
+			_, err := l.Load(context.Background(), "/bin/true")
+			return err
+		}, []error{elfmap.ErrExecutable, loader.ErrUnsupported}, new(*elfmap.FormatError), func(e any) string {
+			f := e.(*elfmap.FormatError)
+			return fmt.Sprint(f.Off, f.Field, f.Value, f.Msg)
+		}},
+		{"thread-local lookup", func(t *testing.T, l *loader.Loader) error {
+			_, err := loadPath(t, l, plugintest.Build(t, "tls_basic")).Lookup("counter")
+			return err
+		}, []error{loader.ErrTLS, loader.ErrUnsupported}, nil, nil},
 		{"missing function", func(t *testing.T, l *loader.Loader) error {
 			_, err := loadPath(t, l, faults).Func("no_such_function")
 			return err

@@ -302,21 +302,46 @@ func (w *errWriter) node(err error, depth int) {
 	}
 }
 
-// withoutOwnContext drops the message the child's loader put around err
-// ("loader: call f in x.so: "), which the host's loader puts around what
-// crossed, so that the host's message reads as in process. Only a plain
-// fmt.Errorf wrapper is dropped.
-func withoutOwnContext(err error) error {
-	if reflect.TypeOf(err) != fmtWrapType || !strings.HasPrefix(err.Error(), "loader: ") {
+// withoutPrefix drops prefix, the context the child's loader put at the
+// start of err's message ("loader: call f in x.so: "), which the host's
+// loader puts around what crosses, so that the host's message reads as
+// in process. Only a plain fmt.Errorf wrapper is changed: what its
+// message says after the prefix is kept, around the errors it wraps.
+func withoutPrefix(err error, prefix string) error {
+	t := reflect.TypeOf(err)
+	msg := err.Error()
+	if (t != fmtWrapType && t != fmtWrapsType) || !strings.HasPrefix(msg, prefix) {
 		return err
 	}
-	if inner := errors.Unwrap(err); inner != nil {
-		return inner
+	var inner []error
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		inner = []error{u.Unwrap()}
+	case interface{ Unwrap() []error }:
+		inner = u.Unwrap()
 	}
-	return err
+	rest := msg[len(prefix):]
+	if len(inner) == 1 && inner[0] != nil && inner[0].Error() == rest {
+		return inner[0]
+	}
+	if len(inner) == 0 {
+		return &remoteText{rest}
+	}
+	return &remoteWrap{rest, inner}
 }
 
-var fmtWrapType = reflect.TypeOf(fmt.Errorf("%w", io.EOF))
+// The types of fmt.Errorf's wrappers: one %w, several.
+var (
+	fmtWrapType  = reflect.TypeOf(fmt.Errorf("%w", io.EOF))
+	fmtWrapsType = reflect.TypeOf(fmt.Errorf("%w%w", io.EOF, io.EOF))
+)
+
+// callPrefix and lookupPrefix are the contexts the loader puts around a
+// call's and a lookup's errors (loader/plugin.go, loader/remote.go).
+func callPrefix(fn, plugin string) string { return "loader: call " + fn + " in " + plugin + ": " }
+func lookupPrefix(name, plugin string) string {
+	return fmt.Sprintf("loader: lookup %q in %s: ", name, plugin)
+}
 
 // decodeError decodes what encodeError wrote: the error, or why the bytes
 // are not one (the caller wraps that with ErrProtocol). An empty input is

@@ -270,3 +270,33 @@ func TestErrWireSeeds(t *testing.T) {
 		}
 	}
 }
+
+// TestWithoutPrefix: the child takes off exactly its loader's context, and
+// only from a plain fmt.Errorf wrapper; the rest of the message and what
+// it wraps stay.
+func TestWithoutPrefix(t *testing.T) {
+	const pre = `loader: lookup "x" in p.so: `
+	undef := &loader.UndefinedSymbolError{Object: "p.so", Symbol: "x"}
+	for _, tt := range []struct {
+		name string
+		err  error
+		want string // the message after
+		is   []error
+	}{
+		{"the wrapper of a sentinel", fmt.Errorf("%s%w", pre, loader.ErrSymbolNotFound), "symbol not found", []error{loader.ErrSymbolNotFound}},
+		{"a reason kept", fmt.Errorf("%sa thread-local variable: %w", pre, loader.ErrTLS), "a thread-local variable: unsupported use of thread-local storage", []error{loader.ErrTLS, loader.ErrUnsupported}},
+		{"several wrapped", fmt.Errorf("%s%w and %w", pre, loader.ErrClosed, undef), "closed and " + undef.Error(), []error{loader.ErrClosed, loader.ErrSymbolNotFound}},
+		{"another prefix", fmt.Errorf("loader: call f in p.so: %w", loader.ErrClosed), "loader: call f in p.so: closed", []error{loader.ErrClosed}},
+		{"a typed error", undef, undef.Error(), []error{loader.ErrSymbolNotFound}},
+	} {
+		got := withoutPrefix(tt.err, pre)
+		if got.Error() != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got.Error(), tt.want)
+		}
+		for _, s := range tt.is {
+			if !errors.Is(got, s) {
+				t.Errorf("%s: %v no longer matches %q", tt.name, got, s)
+			}
+		}
+	}
+}

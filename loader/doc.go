@@ -157,9 +157,8 @@
 // are dlclosed then, newest first: closing in any order gives all the room
 // back once everything carved after is closed too, and closing and
 // reloading a plugin any number of times does not run out. When the room runs
-// out the load fails with a *sandbox.StaticTLSError
-// (sandbox.ErrStaticTLSFull) naming the block's size and alignment, what
-// runplug holds, and the tunable. Refused with [ErrTLS]: initial-exec
+// out the load fails with an error naming the block's size and alignment,
+// what runplug holds, and the tunable to raise. Refused with [ErrTLS]: initial-exec
 // access to a module already loaded with dynamic TLS (threads may hold
 // blocks of it; glibc refuses the same). Why not another way: room
 // reserved in runplug's own static TLS would be zero, not the template, in
@@ -293,8 +292,7 @@
 //
 // [Plugin.Close] waits for the calls in flight on every thread (later ones
 // fail with [ErrClosed]; a host function closing the plugin that called it
-// gets an error wrapping [sandbox.ErrCloseInCall] instead of waiting for
-// itself), runs the destructors (DT_FINI_ARRAY in reverse, then
+// gets an error saying so instead of waiting for itself), runs the destructors (DT_FINI_ARRAY in reverse, then
 // DT_FINI), and leaves the image's address range reserved as a PROT_NONE
 // tombstone that fault reports call "unloaded plugin NAME", so a stale
 // pointer into it faults cleanly instead of reaching whatever would be

@@ -378,7 +378,7 @@ func (l *Loader) mapPath(path, name string) (*object, fileKey, error) {
 // everything, runs the constructors (dependencies first) and returns it.
 // The file's parsed tables are cached, so loading it again does not
 // re-read them. In a build that cannot run plugins (anything but
-// linux/amd64 with cgo) it returns an error wrapping sandbox.ErrUnsupported.
+// linux/amd64 with cgo) it returns an error wrapping ErrUnsupported.
 //
 // A path without a slash is a name, searched for as dlopen does (as a
 // DT_NEEDED entry of no object: see the package doc, Dependencies). One
@@ -413,7 +413,7 @@ func (l *Loader) load(ctx context.Context, path string, st stateSource) (*Plugin
 		return nil, fmt.Errorf("loader: load %s: %w", path, ErrClosed)
 	}
 	if !pcall.Supported {
-		return nil, fmt.Errorf("loader: load %s: %w", path, pcall.ErrUnsupported)
+		return nil, fmt.Errorf("loader: load %s: %w", path, pcall.ErrPlatform)
 	}
 	if soname, ok := l.hostLibraryPath(path); ok {
 		return l.loadHost(soname, path)
@@ -474,7 +474,7 @@ func (l *Loader) loadBytes(ctx context.Context, name string, image []byte, st st
 		return nil, fmt.Errorf("loader: load %s: %w", name, ErrClosed)
 	}
 	if !pcall.Supported {
-		return nil, fmt.Errorf("loader: load %s: %w", name, pcall.ErrUnsupported)
+		return nil, fmt.Errorf("loader: load %s: %w", name, pcall.ErrPlatform)
 	}
 	ef, err := elfimage.ParseInPlace(bytes.NewReader(image), int64(len(image)))
 	if err != nil {

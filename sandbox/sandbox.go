@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/runplug/runplug/internal/errs"
 	"github.com/runplug/runplug/internal/pcall"
 )
 
@@ -29,9 +30,11 @@ var (
 	// ErrDeadline is matched by the error of a call that its context
 	// interrupted.
 	ErrDeadline = pcall.ErrDeadline
-	// ErrUnsupported is the error of every call in a build that cannot
-	// make them (see Supported). It matches errors.ErrUnsupported.
-	ErrUnsupported = pcall.ErrUnsupported
+	// ErrUnsupported is wrapped by the error of every call in a build
+	// that cannot make them (see Supported). It is runplug's one
+	// ErrUnsupported (loader.ErrUnsupported is the same value), and
+	// matches errors.ErrUnsupported.
+	ErrUnsupported = errs.ErrUnsupported
 )
 
 // maxArgs bounds the integer arguments of Call: six go in registers, the

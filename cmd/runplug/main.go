@@ -165,7 +165,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "", fmt.Sprintf("unknown command %q", name))
 	}
 	if c.native && !pcall.Supported && !wantsHelp(args) {
-		return fail(stderr, fmt.Errorf("%s: %w", name, pcall.ErrUnsupported))
+		return fail(stderr, fmt.Errorf("%s: %w", name, pcall.ErrPlatform))
 	}
 	if *level != "" {
 		// The command's own --log-level, if given, comes later and wins.
@@ -418,7 +418,7 @@ func versionLine() string {
 	}
 	can := "runs plugins"
 	if !pcall.Supported {
-		can = "cannot run plugins: " + pcall.ErrUnsupported.Error()
+		can = "cannot run plugins: " + pcall.ErrPlatform.Error()
 	}
 	return fmt.Sprintf("runplug %s (%s %s/%s; %s)", v, runtime.Version(), runtime.GOOS, runtime.GOARCH, can)
 }

@@ -14,9 +14,9 @@ import (
 // none.
 type HostLibrary struct{ name string }
 
-// OpenHostLibrary returns pcall.ErrUnsupported (wrapped with ErrNotHostLibrary).
+// OpenHostLibrary returns pcall.ErrPlatform (wrapped with ErrNotHostLibrary).
 func OpenHostLibrary(soname string) (*HostLibrary, error) {
-	return nil, fmt.Errorf("sandbox: open host library %q: %w: %w", soname, ErrNotHostLibrary, pcall.ErrUnsupported)
+	return nil, fmt.Errorf("sandbox: open host library %q: %w: %w", soname, ErrNotHostLibrary, pcall.ErrPlatform)
 }
 
 // Name returns the library's soname.
@@ -45,10 +45,10 @@ func HostLibraryNames() []string { return nil }
 func ProcessArgs() (argc, argv, envp uintptr) { return 0, 0, 0 }
 
 // DLOpenHost fails.
-func DLOpenHost(string, int) (uintptr, error) { return 0, pcall.ErrUnsupported }
+func DLOpenHost(string, int) (uintptr, error) { return 0, pcall.ErrPlatform }
 
 // DLCloseHost fails.
-func DLCloseHost(uintptr) error { return pcall.ErrUnsupported }
+func DLCloseHost(uintptr) error { return pcall.ErrPlatform }
 
 // DLSymHost fails.
-func DLSymHost(uintptr, string, string) (uintptr, error) { return 0, pcall.ErrUnsupported }
+func DLSymHost(uintptr, string, string) (uintptr, error) { return 0, pcall.ErrPlatform }

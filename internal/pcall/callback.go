@@ -123,7 +123,7 @@ type Callback struct {
 // xmm0:xmm1) puts its second eightbyte in a.Int[1] or a.Float[1], which
 // go to rdx and xmm1. name
 // names the callback in errors. Off linux/amd64 with cgo it returns an
-// error that matches ErrUnsupported.
+// error that matches errs.ErrUnsupported.
 func NewCallback(name string, fn func(a *Args) Result) (*Callback, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("sandbox: new callback %s: nil function", name)

@@ -7,22 +7,22 @@ import (
 	"unsafe"
 )
 
-// CallGather fails with ErrUnsupported: this build cannot run native code.
+// CallGather fails with ErrPlatform: this build cannot run native code.
 func (g *Gate) CallGather(ctx context.Context, fn uintptr, p *GatherProgram, args []unsafe.Pointer, sret unsafe.Pointer) (FrameResult, error) {
-	return FrameResult{}, ErrUnsupported
+	return FrameResult{}, ErrPlatform
 }
 
-// CallGatherInto fails with ErrUnsupported: this build cannot run native code.
+// CallGatherInto fails with ErrPlatform: this build cannot run native code.
 func (g *Gate) CallGatherInto(ctx context.Context, fn uintptr, p *GatherProgram, args []unsafe.Pointer, sret unsafe.Pointer, res *FrameResult) error {
-	return ErrUnsupported
+	return ErrPlatform
 }
 
-// CallFrame fails with ErrUnsupported: this build cannot run native code.
+// CallFrame fails with ErrPlatform: this build cannot run native code.
 func (g *Gate) CallFrame(ctx context.Context, fn uintptr, f *Frame) (FrameResult, error) {
-	return FrameResult{}, ErrUnsupported
+	return FrameResult{}, ErrPlatform
 }
 
-// CallFrame fails with ErrUnsupported: this build cannot run native code.
+// CallFrame fails with ErrPlatform: this build cannot run native code.
 func CallFrame(ctx context.Context, fn uintptr, f *Frame) (FrameResult, error) {
-	return FrameResult{}, ErrUnsupported
+	return FrameResult{}, ErrPlatform
 }

@@ -2,5 +2,5 @@
 
 package pcall
 
-// cgoNoteOther says, in ErrUnsupported's message, that cgo was off.
+// cgoNoteOther says, in ErrPlatform's message, that cgo was off.
 const cgoNoteOther = ", cgo disabled"

@@ -18,7 +18,7 @@
 // touches only async-signal-safe state. [CString] and [CStringInto] are
 // the one reader of C strings in this process's memory: bounded, and a
 // fault while reading is an error ([ErrBadAddress]), not a crash. Off linux/amd64 with cgo it
-// compiles, and every call returns [ErrUnsupported] ([Supported] is
+// compiles, and every call returns [ErrPlatform] ([Supported] is
 // false).
 //
 // # Protected calls

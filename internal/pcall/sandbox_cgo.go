@@ -42,10 +42,10 @@ import (
 )
 
 // Supported reports whether this build can run plugins: linux/amd64 with
-// cgo (it is false, and every call returns ErrUnsupported, elsewhere).
+// cgo (it is false, and every call returns ErrPlatform, elsewhere).
 const Supported = true
 
-// cgoNote completes ErrUnsupported's message; this build is supported.
+// cgoNote completes ErrPlatform's message; this build is supported.
 const cgoNote = ""
 
 var (

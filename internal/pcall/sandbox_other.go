@@ -3,7 +3,7 @@
 package pcall
 
 // The package off linux/amd64 with cgo: the same API, and every entry point
-// that would run native code returns ErrUnsupported, so that a host (and
+// that would run native code returns ErrPlatform, so that a host (and
 // package loader) compiles everywhere and says at run time why it cannot
 // load plugins. The names of callback_cgo.go and tls_cgo.go are stubbed
 // here too, until their owners give them _other.go files of their own.
@@ -18,7 +18,7 @@ const Supported = false
 
 var (
 	installOnce sync.Once
-	installErr  error = ErrUnsupported
+	installErr  error = ErrPlatform
 )
 
 func install() {}
@@ -43,18 +43,18 @@ const (
 
 func (r *callRecord) run() { r.info = -1 }
 
-func callError(r *callRecord, ctx context.Context) error { return ErrUnsupported }
+func callError(r *callRecord, ctx context.Context) error { return ErrPlatform }
 
-// Call returns ErrUnsupported: this build cannot run native code.
-func Call(fn uintptr, a *Args) (Result, error) { return Result{}, ErrUnsupported }
+// Call returns ErrPlatform: this build cannot run native code.
+func Call(fn uintptr, a *Args) (Result, error) { return Result{}, ErrPlatform }
 
-// CallContext returns ErrUnsupported: this build cannot run native code.
+// CallContext returns ErrPlatform: this build cannot run native code.
 func CallContext(ctx context.Context, fn uintptr, a *Args) (Result, error) {
-	return Result{}, ErrUnsupported
+	return Result{}, ErrPlatform
 }
 
 func callContext(ctx context.Context, fn uintptr, a *Args, gate *Gate) (Result, error) {
-	return Result{}, ErrUnsupported
+	return Result{}, ErrPlatform
 }
 
 func gateCloseBegin(g uintptr) int           { return 0 }

@@ -10,7 +10,7 @@ import (
 // TLSModule type and ErrUnsupported are sandbox_other.go's).
 
 // MakeStatic returns ErrUnsupported.
-func (m *TLSModule) MakeStatic() error { return pcall.ErrUnsupported }
+func (m *TLSModule) MakeStatic() error { return pcall.ErrPlatform }
 
 // StaticOffset returns false.
 func (m *TLSModule) StaticOffset() (int64, bool) { return 0, false }

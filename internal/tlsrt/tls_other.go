@@ -27,9 +27,9 @@ var ErrTLSModulesFull = fmt.Errorf("sandbox: too many live TLS modules")
 // TLSModule is the thread-local storage of one loaded object.
 type TLSModule struct{ id uint64 }
 
-// NewTLSModule returns pcall.ErrUnsupported.
+// NewTLSModule returns pcall.ErrPlatform.
 func NewTLSModule(image uintptr, filesz, memsz, align uint64) (*TLSModule, error) {
-	return nil, fmt.Errorf("sandbox: register TLS module: %w", pcall.ErrUnsupported)
+	return nil, fmt.Errorf("sandbox: register TLS module: %w", pcall.ErrPlatform)
 }
 
 // ID returns the module id.
