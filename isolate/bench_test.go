@@ -239,7 +239,7 @@ func BenchmarkIdleRSS(b *testing.B) {
 			if _, err := f.Call(context.Background(), 1, 2); err != nil {
 				b.Fatal(err)
 			}
-			pids = append(pids, isolate.PluginPid(p))
+			pids = append(pids, isolate.Pid(p))
 		}
 		for _, pid := range pids {
 			r, p := smapsRollup(b, pid)

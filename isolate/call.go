@@ -11,7 +11,7 @@ import (
 	"syscall"
 
 	"github.com/runplug/runplug/internal/pcall"
-	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // acquire takes the free channel released last, or fails when the child
@@ -168,8 +168,8 @@ func (c *hostChan) roundTrip(ctx context.Context) error {
 func (c *hostChan) hostCall(upcall bool) error {
 	h := c.h
 	r := c.p.r
-	var fn loader.RemoteHostFunc
-	var rc *loader.RemoteCallback
+	var fn wire.RemoteHostFunc
+	var rc *wire.RemoteCallback
 	// Each field once: the child may change it between a check and a use.
 	kind, handle := atomic.LoadUint32(&h.kind), atomic.LoadUint32(&h.handle)
 	if kind == opCallback {
@@ -250,7 +250,7 @@ func (c *hostChan) hostCall(upcall bool) error {
 // area at sretOff after the call (descOff and sretOff checked to lie in
 // the part of the data area kept for host calls, at the sizes the host
 // knows).
-func (c *hostChan) frameCall(rc loader.RemoteHostFunc) (loader.RawHostFunc, int, error) {
+func (c *hostChan) frameCall(rc wire.RemoteHostFunc) (wire.RawHostFunc, int, error) {
 	h := c.h
 	n := uint64(len(c.data))
 	so, ro := uint64(h.descOff), uint64(h.sretOff)
@@ -288,7 +288,7 @@ func (c *hostChan) frameCall(rc loader.RemoteHostFunc) (loader.RawHostFunc, int,
 }
 
 // callHost calls a host function, recovering its panic.
-func callHost(fn loader.RawHostFunc, a *pcall.Args) (r pcall.Result, pv any) {
+func callHost(fn wire.RawHostFunc, a *pcall.Args) (r pcall.Result, pv any) {
 	defer func() {
 		if v := recover(); v != nil {
 			pv = v

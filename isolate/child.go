@@ -19,6 +19,7 @@ import (
 	"github.com/runplug/runplug/internal/childrt"
 	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/rawcall"
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/loader"
 )
 
@@ -65,6 +66,9 @@ type child struct {
 	funcs  atomic.Pointer[[]*loader.Func]
 	lookMu sync.Mutex
 	syms   []symKey // by handle (the host's table, mirrored); lookMu
+	// exports is the plugin's Symbols, listed at the first opSymbols
+	// (under lookMu).
+	exports []loader.Symbol
 	// chans and their owners' thread ids, for host calls.
 	chans []*childChan
 	tids  []atomic.Int32
@@ -88,6 +92,8 @@ type childChan struct {
 	// state is chanIdle, chanInCall or chanNested (child_frame.go): who
 	// may send a host call on the channel.
 	state atomic.Uint32
+	// kind is the request being answered (op*), for childHook.
+	kind uint32
 }
 
 // childMain runs the child; its result is the exit status.
@@ -265,14 +271,7 @@ func (c *child) start(run []unix.SockFilter) reply {
 		tight = true
 		return nil
 	}
-	lo := c.req.Loader
-	// TombstoneBudget 1: the child loads its plugin once and exits when
-	// it is closed, so a closed image is never reused, and the loader
-	// keeps no descriptor of the file for it (the child holds none).
-	l := loader.New(loader.Options{SearchPath: lo.SearchPath, GuardSize: lo.GuardSize, NoHostC: lo.NoHostC,
-		AllowC: lo.AllowC, AllowWriteExec: lo.AllowWriteExec, TombstoneBudget: 1,
-		KeepAfterFault: true, // the host decides about quarantine
-		BeforeCode:     tighten})
+	l := loader.New(childLoaderOptions(c.req.Loader, tighten))
 	c.l = l
 	for i, hf := range c.req.Host {
 		if _, err := l.RegisterHostFunc(hf.Name, c.forward(i, hf)); err != nil {
@@ -363,6 +362,21 @@ func (c *child) addFunc(k symKey, f *loader.Func) uint32 {
 	return uint32(len(t) - 1)
 }
 
+// childLoaderOptions are the options of the child's Loader: those that
+// crossed from the host's (wire.ChildOptions), and the child's own for
+// the host-only ones (wire.HostOnly says why each stays).
+func childLoaderOptions(lo wire.ChildOptions, beforeCode func() error) loader.Options {
+	var o loader.Options
+	lo.Apply(&o)
+	// TombstoneBudget 1: the child loads its plugin once and exits when
+	// it is closed, so a closed image is never reused, and the loader
+	// keeps no descriptor of the file for it (the child holds none).
+	o.TombstoneBudget = 1
+	o.KeepAfterFault = true // the host decides about quarantine
+	o.BeforeCode = beforeCode
+	return o
+}
+
 // fn returns the function of handle (nil for none).
 func (c *child) fn(handle uint32) *loader.Func {
 	t := c.funcs.Load()
@@ -396,6 +410,7 @@ func (ch *childChan) serve(i int) {
 			<-ch.c.loaded
 			loaded = true
 		}
+		ch.kind = h.kind
 		upcall := ch.handle()
 		h.kind = opResult
 		if childHook != nil {
@@ -485,6 +500,10 @@ func (ch *childChan) handle() (upcall bool) {
 		os.Exit(0)
 	case opMemRead, opMemWrite: // mem.go
 		ch.memOp(kind == opMemRead)
+	case opAlloc, opFree: // mem.go
+		ch.allocOp(kind == opAlloc)
+	case opSymbols: // mem.go
+		ch.symbolsOp()
 	case opCallFrame: // child_frame.go
 		ch.callFrame()
 	case opNewCallback:
@@ -532,7 +551,7 @@ func (ch *childChan) text(ss ...string) {
 // call came in on (found by thread), or from a thread of the plugin's own
 // over the upcall channel (child_frame.go), and waits for the result; the
 // host may make nested calls meanwhile (on other channels).
-func (c *child) forward(i int, hf hostFunc) loader.RawHostFunc {
+func (c *child) forward(i int, hf hostFunc) wire.RawHostFunc {
 	c.cb.shapesOnce.Do(func() { c.cb.shapes = make([]atomic.Pointer[frameShape], len(c.req.Host)) })
 	return func(a *pcall.Args) pcall.Result {
 		return c.hostFuncCall(i, hf, a) // child_frame.go

@@ -12,6 +12,7 @@ import (
 	"github.com/runplug/runplug/internal/childrt"
 	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/rawcall"
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/loader"
 )
 
@@ -234,7 +235,7 @@ func (ch *childChan) newCallback() {
 		}, fr.sret > 0)
 		cb = frameEntry{sc}
 	} else {
-		cb, err = loader.NewCallback(loader.RawHostFunc(func(a *pcall.Args) pcall.Result {
+		cb, err = loader.NewCallback(wire.RawHostFunc(func(a *pcall.Args) pcall.Result {
 			return c.hostCall(opCallback, id, strs, name, a)
 		}))
 	}

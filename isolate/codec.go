@@ -52,6 +52,15 @@ func (e *encoder) strs(ss []string) {
 	}
 }
 
+// optStrs is strs for a list whose nil and empty differ (loader.Options'
+// AllowC: nil allows every C symbol, empty none): a presence flag first.
+func (e *encoder) optStrs(ss []string) {
+	e.bool(ss != nil)
+	if ss != nil {
+		e.strs(ss)
+	}
+}
+
 func (e *encoder) filter(f []unix.SockFilter) {
 	e.u32(uint32(len(f)))
 	for _, in := range f {
@@ -150,6 +159,17 @@ func (d *decoder) strs() []string {
 	return ss
 }
 
+// optStrs reads what encoder.optStrs wrote.
+func (d *decoder) optStrs() []string {
+	if !d.bool() {
+		return nil
+	}
+	if ss := d.strs(); ss != nil {
+		return ss
+	}
+	return []string{}
+}
+
 func (d *decoder) filter() []unix.SockFilter {
 	n := d.count(8)
 	if n == 0 {
@@ -168,12 +188,11 @@ func (r *request) marshal() []byte {
 	e.str(r.Name)
 	e.bytes(r.Image)
 	lo := &r.Loader
-	e.strs(lo.SearchPath)
+	e.optStrs(lo.SearchPath)
 	e.u64(lo.GuardSize)
 	e.bool(lo.NoHostC)
-	e.strs(lo.AllowC)
+	e.optStrs(lo.AllowC)
 	e.bool(lo.AllowWriteExec)
-	e.u64(lo.TombstoneBudget)
 	e.u32(uint32(len(r.Host)))
 	for _, h := range r.Host {
 		e.str(h.Name)
@@ -203,12 +222,11 @@ func (r *request) unmarshal(b []byte) error {
 	r.Name = d.str()
 	r.Image = d.bytes()
 	lo := &r.Loader
-	lo.SearchPath = d.strs()
+	lo.SearchPath = d.optStrs()
 	lo.GuardSize = d.u64()
 	lo.NoHostC = d.bool()
-	lo.AllowC = d.strs()
+	lo.AllowC = d.optStrs()
 	lo.AllowWriteExec = d.bool()
-	lo.TombstoneBudget = d.u64()
 	if n := d.count(5); n > 0 {
 		r.Host = make([]hostFunc, n)
 		for i := range r.Host {

@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/internal/wire"
 )
 
 func sampleRequest() request {
 	return request{
 		Path: "/p/plugin.so", Name: "plugin", Image: []byte{0x7f, 'E', 'L', 'F'},
-		Loader: loaderOptions{SearchPath: []string{"/a", "/b"}, GuardSize: 4096, NoHostC: true,
-			AllowC: []string{"puts"}, AllowWriteExec: true, TombstoneBudget: 1 << 20},
+		Loader: wire.ChildOptions{SearchPath: []string{"/a", "/b"}, GuardSize: 4096, NoHostC: true,
+			AllowC: []string{"puts"}, AllowWriteExec: true},
 		Host:       []hostFunc{{"log", 1}, {"now", 0}},
 		Syms:       []symKey{{"add", ""}, {"f", "V1"}},
 		Policy:     Policy{Allow: []string{"socket"}, AllowOpen: true, Memory: 1 << 30, CPUTime: 3 * time.Second, NoNamespaces: true},

@@ -4,6 +4,8 @@ package isolate
 
 import (
 	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // envChild marks a process started as an isolated plugin's child: its
@@ -23,22 +25,13 @@ type request struct {
 	Path   string
 	Name   string
 	Image  []byte
-	Loader loaderOptions
+	Loader wire.ChildOptions
 	Host   []hostFunc // registered host functions, by index
 	Syms   []symKey   // symbols to look up again (after a restart), by handle
 	Policy Policy
 	// The seccomp filters (classic BPF), assembled by the host for this
 	// child: installed before and after the load (none with NoSeccomp).
 	LoadFilter, RunFilter []unix.SockFilter
-}
-
-type loaderOptions struct {
-	SearchPath      []string
-	GuardSize       uint64
-	NoHostC         bool
-	AllowC          []string
-	AllowWriteExec  bool
-	TombstoneBudget uint64
 }
 
 type hostFunc struct {

@@ -57,7 +57,17 @@
 // ReadString reach what such an address points to (a request on a free
 // channel, served by another of the child's threads: a callback may use
 // them while the call that passed it the pointer waits: nested in it,
-// the request takes a channel beyond the pool, see Concurrency). A call whose stack arguments, buffers and result
+// the request takes a channel beyond the pool, see Concurrency), and its
+// Alloc, CString and Free run malloc and free in the child, so that the
+// host's allocations and the plugin's are one heap. Every answer is
+// checked before use: a read the child answers with more bytes than
+// asked, or fewer with no NUL, and a symbol list whose count or lengths
+// run past the channel, are ErrProtocol and the child is killed.
+// Plugin.Symbols lists the child's exports a channel's worth per round
+// trip. What of loader.Options crosses to the child is decided in one
+// place (internal/wire's ChildOptions and HostOnly): HostSymbols and
+// LoadOptions.Global are refused (loader.ErrUnsupported). A call whose
+// stack arguments, buffers and result
 // exceed the channel's data area (Options.BufferSize, less an eighth) is
 // refused before it is sent (ErrBufferTooLarge). Refused: a long double
 // result (the x87 st0 register; loader.ErrUnsupported, at bind time).

@@ -13,12 +13,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/internal/pcall"
-	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // General calls and callbacks, the host's side.
 //
-// A general call arrives laid out (loader.RemoteFrame: the loader ran the
+// A general call arrives laid out (wire.RemoteFrame: the loader ran the
 // signature's moves): the stack words, the descriptors of the buffers
 // (Go memory passed by address) and the buffers themselves go into the
 // channel's data area, the registers into its header, and the child calls
@@ -45,8 +45,8 @@ import (
 // by id (the ids stay across restarts; entries are per child).
 type callbacks struct {
 	cbMu    sync.Mutex
-	cbIDs   map[*loader.RemoteCallback]uint32
-	cbs     []*loader.RemoteCallback
+	cbIDs   map[*wire.RemoteCallback]uint32
+	cbs     []*wire.RemoteCallback
 	cbFreed []bool
 }
 
@@ -72,7 +72,7 @@ func (p *proc) waitUpcall() {
 }
 
 // callbackByID returns callback id.
-func (r *remote) callbackByID(id uint32) (*loader.RemoteCallback, bool) {
+func (r *remote) callbackByID(id uint32) (*wire.RemoteCallback, bool) {
 	r.cbMu.Lock()
 	defer r.cbMu.Unlock()
 	if int(id) >= len(r.cbs) {
@@ -100,7 +100,7 @@ func (r *remote) released(id uint32) bool {
 func freedCallback(*pcall.Args) pcall.Result { panic(pcall.ErrCallbackFreed) }
 
 // callbackID returns rc's id, numbering it the first time.
-func (r *remote) callbackID(rc *loader.RemoteCallback) (uint32, error) {
+func (r *remote) callbackID(rc *wire.RemoteCallback) (uint32, error) {
 	r.cbMu.Lock()
 	defer r.cbMu.Unlock()
 	if id, ok := r.cbIDs[rc]; ok {
@@ -114,7 +114,7 @@ func (r *remote) callbackID(rc *loader.RemoteCallback) (uint32, error) {
 		return 0, fmt.Errorf("isolate: callback %s: %w", rc.Name, pcall.ErrCallbackFreed)
 	}
 	if r.cbIDs == nil {
-		r.cbIDs = map[*loader.RemoteCallback]uint32{}
+		r.cbIDs = map[*wire.RemoteCallback]uint32{}
 	}
 	r.cbIDs[rc] = id
 	r.cbs = append(r.cbs, rc)
@@ -194,7 +194,7 @@ func (c *hostChan) flushFrees() {
 
 // callbackEntry returns the address of rc's entry in the child, making
 // it (a round trip on c) the first time.
-func (c *hostChan) callbackEntry(rc *loader.RemoteCallback) (uint64, error) {
+func (c *hostChan) callbackEntry(rc *wire.RemoteCallback) (uint64, error) {
 	p := c.p
 	id, err := p.r.callbackID(rc)
 	if err != nil {
@@ -293,7 +293,7 @@ func (c *hostChan) serveUpcalls() {
 // upcallPanic reports the panic of a host function or callback that a
 // thread of the child in no call from the host called: the caller got a
 // zero result.
-func (c *hostChan) upcallPanic(name string, rc *loader.RemoteCallback, pv any) {
+func (c *hostChan) upcallPanic(name string, rc *wire.RemoteCallback, pv any) {
 	e := &pcall.HostPanicError{Func: name, Value: pv}
 	if rc != nil {
 		rc.ReportPanic(e)
@@ -305,7 +305,7 @@ func (c *hostChan) upcallPanic(name string, rc *loader.RemoteCallback, pv any) {
 // callNested runs fn for a call on c, on this thread (locked to it
 // meanwhile), so that InHostCall finds it. On the upcall channel too: a
 // Close there would wait for the server that runs it.
-func (c *hostChan) callNested(fn loader.RawHostFunc, a *pcall.Args) (pcall.Result, any) {
+func (c *hostChan) callNested(fn wire.RawHostFunc, a *pcall.Args) (pcall.Result, any) {
 	runtime.LockOSThread()
 	c.hostTid.Store(int32(unix.Gettid()))
 	res, pv := callHost(fn, a)
@@ -314,7 +314,7 @@ func (c *hostChan) callNested(fn loader.RawHostFunc, a *pcall.Args) (pcall.Resul
 	return res, pv
 }
 
-// InHostCall implements loader.Remote.
+// InHostCall implements wire.Remote.
 func (r *remote) InHostCall() bool {
 	p := r.cur.Load()
 	var tid int32
@@ -334,8 +334,8 @@ func (r *remote) InHostCall() bool {
 // align16 rounds n up to a multiple of 16.
 func align16(n int) int { return (n + 15) &^ 15 }
 
-// CallFrame implements loader.Remote.
-func (r *remote) CallFrame(ctx context.Context, handle uint32, fr *loader.RemoteFrame) (pcall.FrameResult, error) {
+// CallFrame implements wire.Remote.
+func (r *remote) CallFrame(ctx context.Context, handle uint32, fr *wire.RemoteFrame) (pcall.FrameResult, error) {
 	p := r.cur.Load()
 	c, err := p.acquire(ctx)
 	if err != nil {

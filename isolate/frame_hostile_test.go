@@ -9,7 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/runplug/runplug/internal/pcall"
-	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // TestHostileHostCalls: what a hostile child writes for a host call or a
@@ -21,10 +21,10 @@ func TestHostileHostCalls(t *testing.T) {
 	ran := 0
 	raw := func(a *pcall.Args) pcall.Result { ran++; return pcall.Result{Int: a.Int[0] + 1} }
 	frame := func(a *pcall.Args, stack uintptr) pcall.Result { ran++; return pcall.Result{Int: 7} }
-	r := &remote{hostFns: []loader.RemoteHostFunc{{Name: "f", Strings: 1 << 1, Call: raw}}, log: hclog.NewNullLogger()}
-	regCB := &loader.RemoteCallback{RemoteHostFunc: loader.RemoteHostFunc{Name: "cb", Call: raw}}
-	frameCB := &loader.RemoteCallback{RemoteHostFunc: loader.RemoteHostFunc{Name: "fcb", Frame: frame, StackSize: 24, SRetSize: 24}}
-	for _, rc := range []*loader.RemoteCallback{regCB, frameCB} {
+	r := &remote{hostFns: []wire.RemoteHostFunc{{Name: "f", Strings: 1 << 1, Call: raw}}, log: hclog.NewNullLogger()}
+	regCB := &wire.RemoteCallback{RemoteHostFunc: wire.RemoteHostFunc{Name: "cb", Call: raw}}
+	frameCB := &wire.RemoteCallback{RemoteHostFunc: wire.RemoteHostFunc{Name: "fcb", Frame: frame, StackSize: 24, SRetSize: 24}}
+	for _, rc := range []*wire.RemoteCallback{regCB, frameCB} {
 		if _, err := r.callbackID(rc); err != nil {
 			t.Fatal(err)
 		}

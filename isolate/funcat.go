@@ -16,11 +16,11 @@ import (
 // there now, and the host should ask the plugin for it again.
 
 // addrKey is the key of the function pointer addr.
-func addrKey(addr uintptr) symKey { return symKey{Version: strconv.FormatUint(uint64(addr), 16)} }
+func addrKey(addr uint64) symKey { return symKey{Version: strconv.FormatUint(addr, 16)} }
 
-// FuncAt gives the handle of the function at addr in the child
+// FuncAt implements wire.Remote: the handle of the function at addr in the child
 // (loader.Plugin.FuncAt).
-func (r *remote) FuncAt(addr uintptr) (uint32, error) {
+func (r *remote) FuncAt(addr uint64) (uint32, error) {
 	k := addrKey(addr)
 	s, err := r.Lookup(k.Name, k.Version)
 	return s.Handle, err

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/loader"
 )
 
@@ -80,13 +81,13 @@ func fuzzChan(t *testing.T) *hostChan {
 		}
 		return pcall.Result{Int: 7}
 	}
-	r := &remote{name: "fuzz.so", log: hclog.NewNullLogger(), hostFns: []loader.RemoteHostFunc{
+	r := &remote{name: "fuzz.so", log: hclog.NewNullLogger(), hostFns: []wire.RemoteHostFunc{
 		{Name: "f", Strings: 1 << 1, Call: str},
 		{Name: "g", Frame: frame, StackSize: 24, SRetSize: 24},
 	}}
-	for _, rc := range []*loader.RemoteCallback{
-		{RemoteHostFunc: loader.RemoteHostFunc{Name: "cb", Strings: 1 << 1, Call: str}},
-		{RemoteHostFunc: loader.RemoteHostFunc{Name: "fcb", Frame: frame, StackSize: 24, SRetSize: 24}},
+	for _, rc := range []*wire.RemoteCallback{
+		{RemoteHostFunc: wire.RemoteHostFunc{Name: "cb", Strings: 1 << 1, Call: str}},
+		{RemoteHostFunc: wire.RemoteHostFunc{Name: "fcb", Frame: frame, StackSize: 24, SRetSize: 24}},
 	} {
 		if _, err := r.callbackID(rc); err != nil {
 			t.Fatal(err)
@@ -124,7 +125,7 @@ func hostReplySeeds() [][]byte {
 	typed := encodeError(fmt.Errorf("loader: load x.so: %w", &loader.RefusedError{Path: "/x.so",
 		Err: &loader.NotFoundError{Name: "y.so", Tried: []string{"/a/y.so"}}}), hostArea)
 	msg(func(h *chanHdr) { h.kind, h.status, h.msgLen = opResult, statusError, uint32(len(typed)) }, typed...)
-	msg(func(h *chanHdr) { h.kind, h.status, h.msgLen = opResult, statusError, 1 << 20 }, typed...)
+	msg(func(h *chanHdr) { h.kind, h.status, h.msgLen = opResult, statusError, 1<<20 }, typed...)
 	msg(func(h *chanHdr) { h.kind, h.status, h.msgLen = opResult, statusError, uint32(len(text)) }, text...)
 	msg(func(h *chanHdr) { h.kind, h.status = opResult, statusError })
 	msg(func(h *chanHdr) { h.kind, h.status = opResult, 77 })

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/loader"
 )
 
@@ -63,7 +64,7 @@ func (iso *Isolator) Report() Report {
 
 // Start implements loader.Isolation: it starts a child process and loads
 // the plugin in it.
-func (iso *Isolator) Start(req *loader.RemoteLoad) (loader.Remote, error) {
+func (iso *Isolator) Start(req *wire.RemoteLoad) (wire.Remote, error) {
 	if err := checkNames(iso.opts.Policy.Allow); err != nil {
 		return nil, err
 	}
@@ -81,18 +82,18 @@ func (iso *Isolator) Start(req *loader.RemoteLoad) (loader.Remote, error) {
 	return r, nil
 }
 
-// remote is one isolated plugin (loader.Remote).
+// remote is one isolated plugin (wire.Remote).
 type remote struct {
 	iso     *Isolator
-	req     *loader.RemoteLoad
-	hostFns []loader.RemoteHostFunc
+	req     *wire.RemoteLoad
+	hostFns []wire.RemoteHostFunc
 	log     hclog.Logger
 	name    string
 	cur     atomic.Pointer[proc]
 
 	mu   sync.Mutex // lookups and restarts
 	syms []symKey   // by handle
-	info []loader.RemoteSymbol
+	info []wire.RemoteSymbol
 
 	rmu         sync.Mutex // the restart policy's state
 	restarts    int
@@ -159,10 +160,10 @@ type hostChan struct {
 	hostTid atomic.Int32
 }
 
-// Name implements loader.Remote.
+// Name implements wire.Remote.
 func (r *remote) Name() string { return r.name }
 
-// CallInts implements loader.Remote: integers in place, no buffer.
+// CallInts implements wire.Remote: integers in place, no buffer.
 func (r *remote) CallInts(handle uint32, ints [6]uint64, n int) (pcall.Result, error) {
 	p := r.cur.Load()
 	c, err := p.acquire(nil)
@@ -182,8 +183,8 @@ func (r *remote) CallInts(handle uint32, ints [6]uint64, n int) (pcall.Result, e
 	return res, err
 }
 
-// Call implements loader.Remote.
-func (r *remote) Call(ctx context.Context, handle uint32, a pcall.Args, bufs []loader.Buffer) (pcall.Result, error) {
+// Call implements wire.Remote.
+func (r *remote) Call(ctx context.Context, handle uint32, a pcall.Args, bufs []wire.Buffer) (pcall.Result, error) {
 	p := r.cur.Load()
 	c, err := p.acquire(ctx)
 	if err != nil {
@@ -219,8 +220,8 @@ func (r *remote) Call(ctx context.Context, handle uint32, a pcall.Args, bufs []l
 	return res, err
 }
 
-// Lookup implements loader.Remote.
-func (r *remote) Lookup(name, version string) (loader.RemoteSymbol, error) {
+// Lookup implements wire.Remote.
+func (r *remote) Lookup(name, version string) (wire.RemoteSymbol, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	key := symKey{name, version}
@@ -232,31 +233,31 @@ func (r *remote) Lookup(name, version string) (loader.RemoteSymbol, error) {
 	p := r.cur.Load()
 	c, err := p.acquire(nil)
 	if err != nil {
-		return loader.RemoteSymbol{}, err
+		return wire.RemoteSymbol{}, err
 	}
 	defer p.release(c)
 	h := c.h
 	h.kind = opLookup
 	h.inLen = uint32(putStrings(c.data[:c.hostArea], name, version))
 	if err := c.roundTrip(nil); err != nil {
-		return loader.RemoteSymbol{}, err
+		return wire.RemoteSymbol{}, err
 	}
 	if atomic.LoadUint32(&h.status) != statusOK {
-		return loader.RemoteSymbol{}, c.replyErr()
+		return wire.RemoteSymbol{}, c.replyErr()
 	}
 	handle := atomic.LoadUint32(&h.handle)
 	if int(handle) != len(r.syms) {
 		p.kill("protocol")
-		return loader.RemoteSymbol{}, fmt.Errorf("isolate: lookup %q: the child gave handle %d, want %d: %w", name, handle, len(r.syms), ErrProtocol)
+		return wire.RemoteSymbol{}, fmt.Errorf("isolate: lookup %q: the child gave handle %d, want %d: %w", name, handle, len(r.syms), ErrProtocol)
 	}
 	ver, _, _ := readStrings2(c.data, int(atomic.LoadUint32(&h.msgLen)))
-	s := loader.RemoteSymbol{Handle: handle, Symbol: loader.Symbol{Name: name, Addr: uintptr(h.symAddr), Size: h.symSize, Func: h.symFunc != 0, Version: ver}}
+	s := wire.RemoteSymbol{Handle: handle, Name: name, Addr: h.symAddr, Size: h.symSize, Func: h.symFunc != 0, Version: ver}
 	r.syms = append(r.syms, key)
 	r.info = append(r.info, s)
 	return s, nil
 }
 
-// Restart implements loader.Remote.
+// Restart implements wire.Remote.
 func (r *remote) Restart() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -275,7 +276,7 @@ func (r *remote) Restart() error {
 	return nil
 }
 
-// AutoRestart implements loader.Remote.
+// AutoRestart implements wire.Remote.
 func (r *remote) AutoRestart() bool {
 	pol := r.iso.opts.Restart
 	r.rmu.Lock()
@@ -291,7 +292,7 @@ func (r *remote) AutoRestart() bool {
 	return true
 }
 
-// Close implements loader.Remote: a graceful close asks the child to run
+// Close implements wire.Remote: a graceful close asks the child to run
 // the destructors and exit (and kills it after a second); otherwise, or
 // then, the child is killed. The child is reaped before Close returns.
 func (r *remote) Close(graceful bool) error {
@@ -318,17 +319,13 @@ func (r *remote) Close(graceful bool) error {
 	return err
 }
 
-// Pid returns the process id of an isolated plugin's current child, for
-// tests and diagnostics (0 when the Remote is not this package's).
-func Pid(r loader.Remote) int {
-	if rr, ok := r.(*remote); ok {
+// Pid returns the process id of an isolated plugin's current child (0
+// for a plugin in the host's address space).
+func Pid(p *loader.Plugin) int {
+	if rr, ok := wire.RemoteOf(p).(*remote); ok {
 		return rr.cur.Load().pid
 	}
 	return 0
 }
 
-// PluginPid returns the process id of an isolated plugin's current
-// child (0 for a plugin in the host's address space).
-func PluginPid(p *loader.Plugin) int { return Pid(p.Remote()) }
-
-var _ loader.Isolation = (*Isolator)(nil)
+var _ wire.Isolation = (*Isolator)(nil)

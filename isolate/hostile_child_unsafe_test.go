@@ -102,6 +102,18 @@ func hostileHook(mode string, rng *rand.Rand) func(hookStep, *child, *childChan)
 		case mode == "flip" && step == hookReply:
 			scribbling.Store(false)
 			flipping.Wait() // its last store is done before the reply
+		case mode == "memlen" && step == hookReply && ch.kind == opMemRead:
+			ch.h.resInt = ch.h.ints[1] + 100 // more than was asked for
+		case mode == "memshort" && step == hookReply && ch.kind == opMemRead:
+			ch.h.resInt = 0 // nothing, and no NUL: asked again forever unless refused
+		case mode == "symcount" && step == hookReply && ch.kind == opSymbols:
+			ch.h.resInt = maxSymbols + 1
+		case mode == "symlen" && step == hookReply && ch.kind == opSymbols:
+			ch.h.msgLen = uint32(len(ch.data) + 64)
+		case mode == "symdata" && step == hookReply && ch.kind == opSymbols:
+			for i := 0; i < int(ch.h.msgLen); i++ {
+				ch.data[i] = 0xff // lengths of 4 GiB
+			}
 		case strings.HasPrefix(mode, "err") && step == hookReply && ch.h.status == statusError:
 			// The error the child's loader returned, rewritten (errwire.go).
 			switch mode {
@@ -319,7 +331,8 @@ func TestHostileHandleFlip(t *testing.T) {
 
 // TestHostileChildFuzz: children that rewrite random fields of each
 // message they send (kinds, statuses, lengths, offsets, descriptors,
-// data, a second post) never crash or hang the host: each call returns
+// data, a second post) never crash or hang the host: each call (and each
+// Symbols, Alloc, ReadString and Free) returns
 // its result or an error of this package's or the loader's kinds with a
 // message, and forged messages are named protocol errors.
 func TestHostileChildFuzz(t *testing.T) {
@@ -340,7 +353,7 @@ func TestHostileChildFuzz(t *testing.T) {
 			defer cancel()
 			for i := 0; i < 30; i++ {
 				var err error
-				switch i % 4 {
+				switch i % 6 {
 				case 0:
 					_, err = callNamed(ctx, p, "call_add", pcall.Args{Int: [6]uint64{2, 3}})
 				case 1:
@@ -349,6 +362,15 @@ func TestHostileChildFuzz(t *testing.T) {
 					_, err = callNamed(ctx, p, "leaf", pcall.Args{Int: [6]uint64{7}})
 				case 3:
 					_, err = callNamed(ctx, p, "call_panic", pcall.Args{Int: [6]uint64{1}})
+				case 4:
+					_, err = p.Symbols()
+				case 5:
+					var a uintptr
+					if a, err = p.Alloc(ctx, 16); err == nil {
+						if _, err = p.ReadString(a, 8); err == nil {
+							err = p.Free(ctx, a)
+						}
+					}
 				}
 				if err == nil {
 					continue
@@ -405,4 +427,61 @@ func typedErr(err error) bool {
 	return errors.Is(err, ErrProtocol) || errors.Is(err, ErrExited) || errors.Is(err, pcall.ErrDeadline) ||
 		errors.As(err, &rt) || errors.As(err, &rw) || errors.As(err, &fe) || errors.As(err, &hp) ||
 		errors.Is(err, loader.ErrSymbolNotFound) || errors.Is(err, loader.ErrQuarantined)
+}
+
+// TestHostileMemoryReplies: a child that lies in its answers to the
+// memory and symbol requests (more bytes than asked for, a symbol count
+// past any plugin's, a reply longer than the channel, lengths that run
+// past the reply) cannot make the host read beyond what it asked for or
+// the channel holds: each is a protocol error that names the lie, and
+// the host goes on.
+func TestHostileMemoryReplies(t *testing.T) {
+	tests := []struct {
+		mode string
+		op   func(p *loader.Plugin) error
+		want string
+	}{
+		{"memlen", func(p *loader.Plugin) error {
+			_, err := p.ReadString(greetingAddr(t, p), -1)
+			return err
+		}, "the child says"},
+		{"memlen", func(p *loader.Plugin) error {
+			return p.ReadMemory(greetingAddr(t, p), make([]byte, 8))
+		}, "the child says"},
+		{"memshort", func(p *loader.Plugin) error {
+			_, err := p.ReadString(greetingAddr(t, p), -1)
+			return err
+		}, "the child gave 0 and no NUL"},
+		{"symcount", func(p *loader.Plugin) error { _, err := p.Symbols(); return err }, "in all"},
+		{"symlen", func(p *loader.Plugin) error { _, err := p.Symbols(); return err }, "more than the channel's"},
+		{"symdata", func(p *loader.Plugin) error { _, err := p.Symbols(); return err }, "entry 0"},
+	}
+	path := plugintest.Build(t, "isolate_mem")
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			l, _ := hostileLoader(t, tt.mode+":1", Options{})
+			p, err := l.Load(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = tt.op(p)
+			if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("%s: %v, want ErrProtocol saying %q", tt.mode, err, tt.want)
+			}
+		})
+	}
+}
+
+// greetingAddr returns isolate_mem's greeting address.
+func greetingAddr(t *testing.T, p *loader.Plugin) uintptr {
+	t.Helper()
+	f, err := p.Func("greeting_addr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := f.Call(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uintptr(a)
 }

@@ -5,7 +5,7 @@ package isolate
 import (
 	"context"
 	"fmt"
-
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/loader"
 )
 
@@ -22,9 +22,9 @@ type Isolator struct{ opts Options }
 // New returns an Isolator (see the linux/amd64 documentation).
 func New(opts Options) *Isolator { return &Isolator{opts: opts} }
 
-// Start implements loader.Isolation: it fails with an error wrapping
+// Start implements loader.Options.Isolation: it fails with an error wrapping
 // loader.ErrUnsupported.
-func (iso *Isolator) Start(req *loader.RemoteLoad) (loader.Remote, error) {
+func (iso *Isolator) Start(req *wire.RemoteLoad) (wire.Remote, error) {
 	return nil, errNoIsolation
 }
 
@@ -34,10 +34,7 @@ func (iso *Isolator) Report() Report {
 }
 
 // Pid returns 0 here.
-func Pid(r loader.Remote) int { return 0 }
-
-// PluginPid returns 0 here.
-func PluginPid(p *loader.Plugin) int { return 0 }
+func Pid(p *loader.Plugin) int { return 0 }
 
 // Prestart does nothing here.
 func (iso *Isolator) Prestart() error { return nil }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 	"golang.org/x/sys/unix"
@@ -401,7 +402,7 @@ func TestPolicyExtension(t *testing.T) {
 	if err != nil || int64(r) < 0 {
 		t.Fatalf("open with AllowOpen = %d, %v", int64(r), err)
 	}
-	if _, err := isolate.New(isolate.Options{Policy: isolate.Policy{Allow: []string{"no_such_call"}}}).Start(&loader.RemoteLoad{}); err == nil {
+	if _, err := isolate.New(isolate.Options{Policy: isolate.Policy{Allow: []string{"no_such_call"}}}).Start(&wire.RemoteLoad{}); err == nil {
 		t.Fatal("unknown system call name accepted")
 	}
 }
@@ -506,7 +507,7 @@ func TestLoadErrors(t *testing.T) {
 
 func pidOf(t testing.TB, p *loader.Plugin) int {
 	t.Helper()
-	pid := isolate.PluginPid(p)
+	pid := isolate.Pid(p)
 	if pid <= 0 {
 		t.Fatalf("no child pid for %s", p.Name())
 	}
@@ -603,7 +604,7 @@ func TestStaticTLS(t *testing.T) {
 func TestCloseReportsDestructorFault(t *testing.T) {
 	bothWays(t, func(t *testing.T, l *loader.Loader) {
 		p := load(t, l, "isolate_faults")
-		pid := isolate.PluginPid(p) // 0 in process
+		pid := isolate.Pid(p) // 0 in process
 		if _, err := fn(t, p, "arm_dtor_fault").Call(context.Background()); err != nil {
 			t.Fatal(err)
 		}

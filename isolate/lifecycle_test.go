@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 			fmt.Println("error:", err)
 			os.Exit(1)
 		}
-		fmt.Println(isolate.PluginPid(p))
+		fmt.Println(isolate.Pid(p))
 		if os.Getenv(envTestReport) != "" {
 			fmt.Printf("%q\n", fmt.Sprintf("%+v", iso.Report()))
 		}
@@ -140,7 +140,7 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	fds0, maps0, kids0 := resources(t)
-	first := isolate.PluginPid(p)
+	first := isolate.Pid(p)
 	pids := map[int]bool{}
 	for i := 0; i < 10000; i++ {
 		if i > 0 && i%1000 == 0 {
@@ -148,7 +148,7 @@ func TestSoak(t *testing.T) {
 				t.Fatalf("restart at %d: %v", i, err)
 			}
 		}
-		pids[isolate.PluginPid(p)] = true
+		pids[isolate.Pid(p)] = true
 		r, err := add.Call(context.Background(), uint64(i), 1)
 		if err != nil || r != uint64(i)+1 {
 			t.Fatalf("call %d = %d, %v", i, r, err)
@@ -162,11 +162,11 @@ func TestSoak(t *testing.T) {
 		t.Errorf("resources before/after: fds %d/%d, mappings %d/%d, children %d/%d", fds0, fds1, maps0, maps1, kids0, kids1)
 	}
 	for pid := range pids {
-		if pid != isolate.PluginPid(p) {
+		if pid != isolate.Pid(p) {
 			assertGone(t, pid)
 		}
 	}
-	if pids[first] && first != isolate.PluginPid(p) {
+	if pids[first] && first != isolate.Pid(p) {
 		assertGone(t, first)
 	}
 }

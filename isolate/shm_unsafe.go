@@ -183,6 +183,9 @@ const (
 	// The plugin's memory (mem.go).
 	opMemRead  = 13 // host -> child: copy ints[1] bytes at ints[0] into data (to the first NUL when ints[2]); reply resInt = bytes
 	opMemWrite = 14 // host -> child: copy ints[1] bytes of data to ints[0]
+	opAlloc    = 15 // host -> child: malloc(ints[0]); reply resInt = the address
+	opFree     = 16 // host -> child: free(ints[0])
+	opSymbols  = 17 // host -> child: the plugin's symbols from index ints[0]; reply resInt = how many in all, resRDX = how many in data
 )
 
 // Reply statuses.

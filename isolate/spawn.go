@@ -131,9 +131,7 @@ const spareDelay = 50 * time.Millisecond
 // loaded the plugin.
 func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 	req := request{Path: r.req.Path, Name: r.req.Name, Image: r.req.Image, Policy: iso.opts.Policy, Syms: r.syms}
-	o := r.req.Options
-	req.Loader = loaderOptions{SearchPath: o.SearchPath, GuardSize: o.GuardSize, NoHostC: o.NoHostC,
-		AllowC: o.AllowC, AllowWriteExec: o.AllowWriteExec, TombstoneBudget: o.TombstoneBudget}
+	req.Loader = r.req.Options
 	for _, h := range r.hostFns {
 		req.Host = append(req.Host, hostFunc{Name: h.Name, Strings: h.Strings})
 	}

@@ -106,7 +106,7 @@ func (b *binding) call(ctx context.Context, a *pcall.Args, ks *cstrings) (pcall.
 	if f.live != nil {
 		return b.callLive(ctx, a, ks)
 	}
-	if f.p.remote != nil {
+	if f.p.be.isolated() {
 		return b.remoteCall(ctx, a, ks) // remote.go
 	}
 	r, err := b.callOn(ctx, f, a)
@@ -317,7 +317,7 @@ func (b *binding) callGen(ctx context.Context, out unsafe.Pointer, args ...unsaf
 // callGenCopies is callGen for a binding with string or []byte arguments,
 // or of a Live's Func.
 func (b *binding) callGenCopies(ctx context.Context, out unsafe.Pointer, args []unsafe.Pointer) error {
-	if b.f.live == nil && b.f.p.remote != nil {
+	if b.f.live == nil && b.f.p.be.isolated() {
 		return b.remoteGenCopies(ctx, out, args) // remote_frame_unsafe.go
 	}
 	var pin runtime.Pinner

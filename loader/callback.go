@@ -7,6 +7,7 @@ import (
 	"runtime"
 
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // Callback is a Go function made into a C function pointer: native code
@@ -25,7 +26,7 @@ import (
 // one through the caller's hidden buffer. A last parameter of type
 // *VarArgs makes the C type variadic (int f(const char *fmt, ...)): the
 // function reads the variable part through it. It may also be a
-// RawHostFunc. A typed function with at most 6 integer-class and 8
+// func(*sandbox.Args) sandbox.Result (raw registers). A typed function with at most 6 integer-class and 8
 // float-class scalar arguments that fit Go's argument registers (strings
 // count twice; at most 9) is called without reflect or allocation, string
 // arguments aside, and so is one with structs or stack arguments whose Go
@@ -51,7 +52,7 @@ import (
 // more than 1,024 others were released (see sandbox.Callback.Free).
 type Callback struct {
 	cb     *pcall.Callback
-	remote *RemoteCallback // for isolated plugins (remote_frame.go)
+	remote *wire.RemoteCallback // for isolated plugins (remote_frame.go)
 }
 
 // NewCallback makes fn callable from C (see Callback). It returns a
@@ -108,5 +109,5 @@ func (c *Callback) Err() error { return c.cb.Err() }
 // Ptr after it. It is safe to call twice.
 func (c *Callback) Release() {
 	c.cb.Free()
-	c.remote.release() // remote_frame.go
+	releaseRemote(c.remote) // remote_frame.go
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/runplug/runplug/internal/baseline"
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // BenchmarkCallback measures one call of a Go function from C, per op: a
@@ -25,7 +26,7 @@ func BenchmarkCallback(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer typed.Release()
-	raw, err := NewCallback(RawHostFunc(func(a *pcall.Args) pcall.Result { return pcall.Result{Int: a.Int[0] + a.Int[1]} }))
+	raw, err := NewCallback(wire.RawHostFunc(func(a *pcall.Args) pcall.Result { return pcall.Result{Int: a.Int[0] + a.Int[1]} }))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -67,9 +67,10 @@ func TestCallbackQsortBsearch(t *testing.T) {
 	xs := []int32{42, -7, 19, 0, 1 << 30, -1 << 30, 5, 5, 3}
 	want := slices.Clone(xs)
 	slices.Sort(want)
-	var pins Pins
+	var pins runtime.Pinner
 	defer pins.Unpin()
-	base := PinSlice(&pins, xs)
+	pins.Pin(&xs[0])
+	base := unsafe.Pointer(&xs[0])
 	if _, err := pcall.Call(libcFunc(t, "qsort"), &pcall.Args{Int: [6]uint64{
 		uint64(uintptr(base)), uint64(len(xs)), 4, uint64(cmp.Ptr())}}); err != nil {
 		t.Fatal(err)
@@ -83,8 +84,9 @@ func TestCallbackQsortBsearch(t *testing.T) {
 		found bool
 	}{{19, true}, {-1 << 30, true}, {1 << 30, true}, {4, false}} {
 		key := tc.key
+		pins.Pin(&key)
 		r, err := pcall.Call(bsearch, &pcall.Args{Int: [6]uint64{
-			uint64(uintptr(Pin(&pins, &key))), uint64(uintptr(base)), uint64(len(xs)), 4, uint64(cmp.Ptr())}})
+			uint64(uintptr(unsafe.Pointer(&key))), uint64(uintptr(base)), uint64(len(xs)), 4, uint64(cmp.Ptr())}})
 		if err != nil {
 			t.Fatal(err)
 		}

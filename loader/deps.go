@@ -280,7 +280,7 @@ func (w *depWalk) defined(s *elfimage.Symbol, sc depScope) bool {
 	if s.Name == tlsGetAddr {
 		return true
 	}
-	if _, ok := l.opts.HostSymbols[s.Name]; ok {
+	if _, ok := l.hostSymbol(s.Name); ok {
 		return true
 	}
 	if l.hostFuncRegistered(s.Name) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/runplug/runplug/internal/dlsvc"
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // dlopen, dlsym, dlvsym and dlclose called by plugin code (see
@@ -36,7 +37,7 @@ func dlFail(err error) pcall.Result {
 	return pcall.Result{}
 }
 
-func dlopenFunc(l *Loader, o *object) RawHostFunc {
+func dlopenFunc(l *Loader, o *object) wire.RawHostFunc {
 	return func(a *pcall.Args) pcall.Result {
 		h, err := l.dlopen(o, a.Int[0], int(a.Int[1]))
 		if err != nil {
@@ -130,7 +131,7 @@ func (l *Loader) dlHandleOpen(caller, dep *object, flags int) uintptr {
 	return h
 }
 
-func dlcloseFunc(l *Loader, o *object) RawHostFunc {
+func dlcloseFunc(l *Loader, o *object) wire.RawHostFunc {
 	return func(a *pcall.Args) pcall.Result {
 		if err := l.dlclose(o, uintptr(a.Int[0])); err != nil {
 			dlsvc.DLSetError(err.Error())
@@ -190,8 +191,8 @@ func (l *Loader) dlclose(caller *object, h uintptr) error {
 // dlvsym (PATH_MAX is 4096; mangled C++ names run longer).
 const maxDLName = 1 << 16
 
-func dlsymFunc(versioned bool) func(l *Loader, o *object) RawHostFunc {
-	return func(l *Loader, o *object) RawHostFunc {
+func dlsymFunc(versioned bool) func(l *Loader, o *object) wire.RawHostFunc {
+	return func(l *Loader, o *object) wire.RawHostFunc {
 		return func(a *pcall.Args) pcall.Result {
 			name, err := pcall.CString(uintptr(a.Int[1]), maxDLName)
 			version := ""
@@ -228,7 +229,7 @@ func (l *Loader) dlsym(caller *object, h uint64, name, version string) (uintptr,
 		if a, ok := l.dlImport(caller, name); ok {
 			return a, nil
 		}
-		if a, ok := l.opts.HostSymbols[name]; ok {
+		if a, ok := l.hostSymbol(name); ok {
 			return a, nil
 		}
 		if a, ok := l.host.bind(caller, name); ok {

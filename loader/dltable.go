@@ -10,6 +10,7 @@ import (
 	"github.com/runplug/runplug/internal/dlsvc"
 	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // The dynamic-linker services runplug serves to the objects it loads.
@@ -34,7 +35,7 @@ var dlServices = dlsvc.DLSymbols()
 
 // dlGoFunc returns the Go implementation of the import name for o, nil
 // when it is not one that Go serves.
-func dlGoFunc(l *Loader, o *object, name string) RawHostFunc {
+func dlGoFunc(l *Loader, o *object, name string) wire.RawHostFunc {
 	switch name {
 	case "dlopen":
 		return dlopenFunc(l, o)

@@ -267,7 +267,7 @@
 // the plugin's thread. Host functions come after [Options].HostSymbols and
 // before the plugin's dependencies in symbol resolution. A typed Go
 // function is called through Go's register ABI without reflect when its
-// arguments fit (reflect otherwise); a [RawHostFunc] gets the argument
+// arguments fit (reflect otherwise); a func(*sandbox.Args) sandbox.Result gets the argument
 // registers directly. The Go code runs outside the plugin's fault
 // protection (a nil dereference in it is a Go panic); a panic is recovered
 // and ends the outer plugin call with an error wrapping a
@@ -281,15 +281,16 @@
 // [NewCallback] makes a Go function (the types a host function takes) a C
 // function pointer that native code may keep and call later on any
 // thread, until [Callback.Release]; a last *[VarArgs] parameter makes its
-// C type variadic. Go memory goes to native code for one
-// call pinned ([Pins], [Pin], [PinSlice]); memory native code keeps comes
-// from the host's C allocator ([Malloc], [Calloc], [CString], [CBytes],
-// [NewCell] for out-parameters, [Free]); [GoString], [GoStringN],
-// [GoBytes] and [GoSlice] copy native memory into Go and return
-// [ErrBadAddress] for an unreadable address. [Plugin.ReadMemory],
-// [Plugin.WriteMemory] and [Plugin.ReadString] reach the memory a plugin's
-// pointers point to wherever it runs: the host's, or an isolated plugin's
-// child process's.
+// C type variadic. Go memory goes to native code for one call,
+// pinned by the binding that passes it; memory native code keeps is the
+// plugin's own: [Plugin.Alloc] and [Plugin.CString] allocate it in the
+// plugin's address space with the C allocator the plugin uses,
+// [Plugin.Free] frees it (or what the plugin malloc'd and handed over).
+// [Plugin.ReadMemory], [Plugin.WriteMemory] and [Plugin.ReadString] copy
+// in and out of the memory a plugin's pointers point to, and return
+// [ErrBadAddress] for an unreadable address. All of them work the same
+// wherever the plugin runs: the host's address space, or an isolated
+// plugin's child process.
 //
 // # Closing
 //
@@ -378,8 +379,14 @@
 // With [Options].Isolation set (package isolate), every plugin the Loader
 // loads runs in a confined child process instead of the host's address
 // space: the same [Plugin], [Func], typed bindings and host functions,
-// with the same errors, plus the typed errors of a process that dies (see
-// remote.go and the isolate package). General calls ([Func.CallSig], typed
+// with the same errors, plus the typed errors of a process that dies.
+// A Plugin delegates to one backend (backend.go): in process
+// (inproc.go), one of the host's glibc libraries (hostlib.go), or a
+// child reached through internal/wire's Remote (remote.go), which package
+// isolate implements. What of [Options] crosses to the child is decided
+// in one place (wire.ChildOptions, wire.HostOnly). Memory goes through
+// the Plugin both ways ([Plugin.Alloc], [Plugin.CString], [Plugin.Free]
+// run the child's malloc and free). General calls ([Func.CallSig], typed
 // bindings with structs and stack arguments, [BindVariadic]) and
 // [Callback]s cross too (remote_frame.go). Pointers to host memory do not
 // cross: strings, slices and pointers to Go memory given to CallSig, and

@@ -24,34 +24,12 @@ func (p *Plugin) FuncAt(addr uintptr, sig *Signature) (*Func, error) {
 	if err := p.refusal(p.flags.Load() & stClosing); err != nil {
 		return nil, fmt.Errorf("loader: %s in %s: %w", name, p.obj.name, err)
 	}
-	if sig != nil && p.remote != nil && sig.prog.x87 {
+	if sig != nil && p.be.isolated() && sig.prog.x87 {
 		return nil, fmt.Errorf("loader: bind %s in %s: %w", name, p.obj.name, errX87Remote)
 	}
-	f := &Func{p: p, name: name, addr: addr, sig: sig}
-	if p.remote != nil {
-		h, err := p.remoteFuncAt(addr)
-		if err != nil {
-			return nil, fmt.Errorf("loader: %s in %s: %w", name, p.obj.name, err)
-		}
-		f.handle = h
+	h, err := p.be.funcAt(addr)
+	if err != nil {
+		return nil, fmt.Errorf("loader: %s in %s: %w", name, p.obj.name, err)
 	}
-	return f, nil
-}
-
-// remoteAddrs is what an Isolation's Remote implements to call function
-// pointers: FuncAt gives the handle of the function at addr in the
-// plugin's process, as Lookup gives a name's.
-type remoteAddrs interface {
-	FuncAt(addr uintptr) (handle uint32, err error)
-}
-
-// remoteFuncAt is FuncAt's handle in an isolated plugin.
-func (p *Plugin) remoteFuncAt(addr uintptr) (uint32, error) {
-	ra, ok := p.remote.(remoteAddrs)
-	if !ok {
-		return 0, fmt.Errorf("the isolation cannot call function pointers: %w", ErrUnsupported)
-	}
-	p.rmu.RLock()
-	defer p.rmu.RUnlock()
-	return ra.FuncAt(addr)
+	return &Func{p: p, name: name, addr: addr, sig: sig, handle: h}, nil
 }

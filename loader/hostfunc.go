@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // Host functions: Go functions that plugins import by C name. (A Go
@@ -25,14 +26,9 @@ import (
 // working until it is closed.
 
 // ErrHostFuncExists is wrapped by RegisterHostFunc's error for a name that
-// is already registered with the Loader.
+// is already registered with the Loader, and by AddHostSymbols' for a name
+// the host already supplies.
 var ErrHostFuncExists = errors.New("loader: host function already registered")
-
-// RawHostFunc is the fast form of a host function: it reads the caller's
-// argument registers from a (valid during the call only; an integer
-// narrower than 64 bits has undefined upper bits, a float32 is in the low
-// 32 bits of its Float slot) and returns the result registers (rax, xmm0).
-type RawHostFunc = func(a *pcall.Args) pcall.Result
 
 // hostTable is a Loader's registered host functions and the objects bound
 // to them. Lock order: Loader.mu, then hostTable.mu.
@@ -47,17 +43,17 @@ type hostTable struct {
 type hostFunc struct {
 	name     string
 	cb       *pcall.Callback
-	raw      RawHostFunc // fn as registered, for isolated plugins (remote.go)
-	strs     uint8       // integer registers that carry C strings (remote.go)
-	frame    remoteFrame // the general form, for isolated plugins (remote_frame.go)
-	refs     int         // objects bound to it
-	released bool        // no longer in the table; freed when refs reaches 0
+	raw      wire.RawHostFunc // fn as registered, for isolated plugins (remote.go)
+	strs     uint8            // integer registers that carry C strings (remote.go)
+	frame    remoteFrame      // the general form, for isolated plugins (remote_frame.go)
+	refs     int              // objects bound to it
+	released bool             // no longer in the table; freed when refs reaches 0
 }
 
 // RegisterHostFunc makes fn callable by plugins loaded afterwards under
 // the C name name: an import of name (of any version) binds to it, after
 // Options.HostSymbols and before the plugin's dependencies and the host C
-// libraries. fn is either a RawHostFunc, or a func whose arguments are
+// libraries. fn is either a wire.RawHostFunc, or a func whose arguments are
 // bool, integers, uintptr, unsafe.Pointer, float32, float64 (or types
 // defined on them), string (a const char * from the plugin, copied; NULL
 // is "") or structs by value of C layout, any number of them, with no
@@ -189,7 +185,7 @@ func (t *hostTable) close() {
 
 // hostFn is a host function or a callback in a form the sandbox calls.
 type hostFn struct {
-	raw          RawHostFunc
+	raw          wire.RawHostFunc
 	ints         pcall.IntFunc   // before raw (which is set too): integer registers in, rax out
 	regs         pcall.RegFunc   // instead of raw: takes the registers as they are
 	nInt, nFloat int             // the arguments regs takes
@@ -211,11 +207,11 @@ func (h hostFn) callback(name string) (*pcall.Callback, error) {
 	return pcall.NewCallback(name, h.raw)
 }
 
-// hostCallback turns fn (a RawHostFunc or a typed func) into the form the
+// hostCallback turns fn (a wire.RawHostFunc or a typed func) into the form the
 // sandbox calls: the typed func itself in register form when its
 // arguments need no conversion (see regPlan.regsForm), else a raw one.
 func hostCallback(name string, fn any) (hostFn, error) {
-	if raw, ok := fn.(RawHostFunc); ok {
+	if raw, ok := fn.(wire.RawHostFunc); ok {
 		if raw == nil {
 			return hostFn{}, errors.New("nil function")
 		}
@@ -278,7 +274,7 @@ func hostCallback(name string, fn any) (hostFn, error) {
 // reflectHostFunc is the general form of a typed host function: it calls
 // fv through reflect (a few allocations per call), for the signatures
 // newRegPlan does not take.
-func reflectHostFunc(s *sig, fv reflect.Value, args []reflect.Type) RawHostFunc {
+func reflectHostFunc(s *sig, fv reflect.Value, args []reflect.Type) wire.RawHostFunc {
 	return func(a *pcall.Args) pcall.Result {
 		in := make([]reflect.Value, s.n)
 		for i := range in {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // BenchmarkHostFunc measures a plugin call whose native code calls one
@@ -15,7 +16,7 @@ func BenchmarkHostFunc(b *testing.B) {
 		name string
 		fn   any
 	}{
-		{"raw", RawHostFunc(func(a *pcall.Args) pcall.Result { return pcall.Result{Int: a.Int[0] + a.Int[1]} })},
+		{"raw", wire.RawHostFunc(func(a *pcall.Args) pcall.Result { return pcall.Result{Int: a.Int[0] + a.Int[1]} })},
 		{"typed", func(x, y int64) int64 { return x + y }},
 	}
 	for _, form := range forms {

@@ -29,9 +29,9 @@ func ExampleLoader_RegisterHostFunc() {
 		"host_mix":     func(x float64, f float32, n int32, s int8) float64 { return 0 },
 		"host_reenter": func(x int64) int64 { return x },
 		"host_panic":   func(x int64) int64 { panic(fmt.Sprintf("refusing %d", x)) },
-		"host_raw": loader.RawHostFunc(func(a *pcall.Args) pcall.Result { // raw registers, no reflect
+		"host_raw": func(a *pcall.Args) pcall.Result { // raw registers, no reflect
 			return pcall.Result{Int: a.Int[0] * 2}
-		}),
+		},
 	}
 	for name, fn := range fns {
 		if _, err := l.RegisterHostFunc(name, fn); err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // hostArg returns argument i (of type t, kind s.kinds[i]) from a.
@@ -199,8 +200,8 @@ func (p *regPlan) intsForm(fv reflect.Value) pcall.IntFunc {
 	return *(*pcall.IntFunc)(cell.UnsafePointer())
 }
 
-// rawFunc returns the RawHostFunc form of p.
-func (p *regPlan) rawFunc() RawHostFunc {
+// rawFunc returns the wire.RawHostFunc form of p.
+func (p *regPlan) rawFunc() wire.RawHostFunc {
 	if p.s.strs {
 		return p.call
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/sysmaps"
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // hostCalls records what host_calls' host functions saw.
@@ -50,7 +51,7 @@ func (h *hostCalls) register(t testing.TB, l *Loader, panicker func(int64) int64
 			h.notes = append(h.notes, v)
 			h.mu.Unlock()
 		},
-		"host_raw": RawHostFunc(func(a *pcall.Args) pcall.Result {
+		"host_raw": wire.RawHostFunc(func(a *pcall.Args) pcall.Result {
 			return pcall.Result{Int: a.Int[0] + uint64(int64(a.Float[0]))}
 		}),
 		"host_reenter": func(x int64) int64 {
@@ -230,7 +231,7 @@ func TestHostFuncRegisterRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer release()
-	var nilRaw RawHostFunc
+	var nilRaw wire.RawHostFunc
 	var nilFunc func()
 	tests := []struct {
 		name string
@@ -327,7 +328,7 @@ func TestHostFuncRegisterReleaseNoGrowth(t *testing.T) {
 	cycle := func(n int) {
 		rels := make([]func(), 0, 100)
 		for i := 0; i < n; i++ {
-			rel, err := l.RegisterHostFunc("f", RawHostFunc(func(*pcall.Args) pcall.Result { return pcall.Result{} }))
+			rel, err := l.RegisterHostFunc("f", wire.RawHostFunc(func(*pcall.Args) pcall.Result { return pcall.Result{} }))
 			if err != nil {
 				t.Fatal(err)
 			}

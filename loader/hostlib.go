@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"debug/elf"
 	"fmt"
 	"path/filepath"
@@ -9,10 +10,12 @@ import (
 	"github.com/runplug/runplug/internal/elfimage"
 )
 
-// hostLib is what a Plugin made by Load of one of glibc's own libraries
-// holds: the host's library (dlsym) and, when its file could be parsed,
-// its dynamic section (for the type and size of a symbol).
+// hostLib is the backend of a Plugin made by Load of one of glibc's own
+// libraries: the host's library (dlsym) and, when its file could be
+// parsed, its dynamic section (for the type and size of a symbol). Its
+// calls go through the gate as a plugin's do.
 type hostLib struct {
+	inProcess
 	lib *dlsvc.HostLibrary
 	dyn *elfimage.Dynamic // nil when the file could not be parsed
 }
@@ -37,36 +40,68 @@ func (l *Loader) loadHost(soname, path string) (*Plugin, error) {
 		file = abs
 	}
 	pl := newPlugin(l, &object{l: l, name: soname, path: file}, nil)
-	pl.host = h
+	h.p = pl
+	pl.be = h
 	l.plugins[pl] = struct{}{}
 	pl.log.Debug("host library as a plugin", "plugin", soname, "path", file)
 	return pl, nil
 }
 
-// lookupHost is LookupVersion for a host library: dlsym (dlvsym), with the
-// symbol's type and size from the file when known.
-func (p *Plugin) lookupHost(name, version string) (Symbol, error) {
-	addr, ok := p.host.lib.Lookup(name, version)
+// lookup is dlsym (dlvsym), with the symbol's type and size from the file
+// when known.
+func (h *hostLib) lookup(name, version string) (Symbol, uint32, error) {
+	p := h.p
+	if p.flags.Load()&stClosing != 0 {
+		return Symbol{}, 0, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrClosed)
+	}
+	addr, ok := h.lib.Lookup(name, version)
 	if !ok {
-		return Symbol{}, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrSymbolNotFound)
+		return Symbol{}, 0, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrSymbolNotFound)
 	}
 	s := Symbol{Name: name, Addr: addr, Version: version, Func: true}
-	if d := p.host.dyn; d != nil {
+	if d := h.dyn; d != nil {
 		if i, ok := d.Lookup(name, version); ok {
 			def := &d.Symbols[i]
 			if def.Type == elf.STT_TLS {
-				return Symbol{}, fmt.Errorf("loader: lookup %q in %s: a thread-local variable of the host C library: %w", name, p.obj.name, ErrTLS)
+				return Symbol{}, 0, fmt.Errorf("loader: lookup %q in %s: a thread-local variable of the host C library: %w", name, p.obj.name, ErrTLS)
 			}
 			s.Size, s.Version = def.Size, def.Version
 			s.Func = def.Type == elf.STT_FUNC || def.Type == elf.STT_GNU_IFUNC
 		}
 	}
-	return s, nil
+	return s, 0, nil
 }
 
-// closeHost is Close for a host library: the library stays loaded in the
-// host (glibc's libraries are never unloaded); calls stop.
-func (p *Plugin) closeHost() error {
+// symbols lists the library's exports from its file, each at the address
+// dlvsym gives it in the host.
+func (h *hostLib) symbols() ([]Symbol, error) {
+	p := h.p
+	if p.flags.Load()&stClosing != 0 {
+		return nil, fmt.Errorf("loader: symbols of %s: %w", p.obj.name, ErrClosed)
+	}
+	if h.dyn == nil {
+		return nil, fmt.Errorf("loader: symbols of %s: the host's file of it was not found or could not be parsed: %w", p.obj.name, ErrNotFound)
+	}
+	var out []Symbol
+	for i := 1; i < len(h.dyn.Symbols); i++ {
+		s := &h.dyn.Symbols[i]
+		if !exported(s) {
+			continue
+		}
+		addr, ok := h.lib.Lookup(s.Name, s.Version)
+		if !ok {
+			continue // a definition the host's copy does not export
+		}
+		out = append(out, Symbol{Name: s.Name, Addr: addr, Size: s.Size, Version: s.Version,
+			Func: s.Type == elf.STT_FUNC || s.Type == elf.STT_GNU_IFUNC})
+	}
+	return out, nil
+}
+
+// close is Close for a host library: the library stays loaded in the host
+// (glibc's libraries are never unloaded); calls stop.
+func (h *hostLib) close(context.Context) error {
+	p := h.p
 	p.flags.Or(stClosing)
 	if err := p.gate.Close(); err != nil {
 		return fmt.Errorf("loader: close %s: %w", p.obj.name, err)

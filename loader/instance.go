@@ -152,7 +152,7 @@ func reaches(o, root *object) bool {
 
 // visibleTo reports whether an object opened with RTLD_GLOBAL serves the
 // imports and dlsym of o: an instance's private object only those of its
-// own instance.
+// own instance; a plugin loaded with LoadOptions.Global every object.
 func visibleTo(g, o *object) bool {
-	return g.inst == nil || o != nil && g.inst == o.inst
+	return g.global || g.inst == nil || o != nil && g.inst == o.inst
 }

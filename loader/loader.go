@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
@@ -19,6 +20,7 @@ import (
 	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/ldso"
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // DefaultTombstoneBudget is the address space closed images may keep
@@ -87,9 +89,10 @@ type Options struct {
 	// tombstoned, and a later load of the same file maps it afresh.
 	BeforeCode func() error
 	// Isolation, when set, runs every plugin this Loader loads in a
-	// process of its own (package isolate) instead of the host's address
-	// space: see Isolation.
-	Isolation Isolation
+	// process of its own instead of the host's address space: set it to
+	// isolate.New(...) (package isolate). Its type is the loader's
+	// contract with package isolate, not a host's API.
+	Isolation wire.Isolation
 }
 
 // Loader loads plugins, their dependencies, and owns them all: closing it
@@ -113,16 +116,20 @@ type Loader struct {
 	// DF_1_NODELETE shared objects nothing holds (nodelete.go).
 	resident map[fileKey]*resident
 	kept     []*object
-	tombSz   uint64
-	initSeq  uint64
-	codeRan  bool // BeforeCode has succeeded
+	// heldGlobal are closed LoadOptions.Global plugins that other
+	// plugins' imports are bound to (global.go): kept like resident ones.
+	heldGlobal []*resident
+	tombSz     uint64
+	initSeq    uint64
+	codeRan    bool // BeforeCode has succeeded
 	// opCtx is the context of the Load or Close in
 	// progress (l.mu held), nil for none: constructors and destructors
 	// run under it (object.go ctorCtx).
 	opCtx context.Context
 
-	host hostTable // RegisterHostFunc's functions (hostfunc.go)
-	dl   dlState   // dynamic-linker services for plugin code (dltable.go)
+	host     hostTable                          // RegisterHostFunc's functions (hostfunc.go)
+	hostSyms atomic.Pointer[map[string]uintptr] // Options.HostSymbols and AddHostSymbols' (hostsyms.go)
+	dl       dlState                            // dynamic-linker services for plugin code (dltable.go)
 
 	// noExec makes the Loader map, relocate and close objects without
 	// running any of their code: constructors and destructors are
@@ -152,10 +159,9 @@ func New(opts Options) *Loader {
 		l.log = hclog.NewNullLogger()
 	}
 	if len(opts.HostSymbols) > 0 {
-		l.opts.HostSymbols = make(map[string]uintptr, len(opts.HostSymbols))
-		for k, v := range opts.HostSymbols {
-			l.opts.HostSymbols[k] = v
-		}
+		syms := cloneSyms(opts.HostSymbols)
+		l.opts.HostSymbols = syms
+		l.hostSyms.Store(&syms) // hostsyms.go
 	}
 	if opts.AllowC != nil {
 		l.allowC = make(map[string]bool, len(opts.AllowC))

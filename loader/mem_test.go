@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -9,143 +10,92 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// TestNativeReads: the in-process readers copy what is there, stop at a
+// NUL or a bound, and turn an unmapped or PROT_NONE address into
+// ErrBadAddress instead of a crash.
 func TestNativeReads(t *testing.T) {
-	p, err := CString("hello\x01world")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Free(p)
+	buf := []byte("hello\x01world\x00tail")
+	p := uintptr(unsafe.Pointer(&buf[0]))
 	tests := []struct {
 		name string
-		get  func() (string, error)
+		max  int
 		want string
 	}{
-		{"GoString", func() (string, error) { return GoString(p) }, "hello\x01world"},
-		{"GoString uintptr", func() (string, error) { return GoString(uintptr(p)) }, "hello\x01world"},
-		{"GoString NULL", func() (string, error) { return GoString(uintptr(0)) }, ""},
-		{"GoStringN short", func() (string, error) { return GoStringN(p, 3) }, "hel"},
-		{"GoStringN past NUL", func() (string, error) { return GoStringN(p, 100) }, "hello\x01world"},
-		{"GoStringN 0", func() (string, error) { return GoStringN(p, 0) }, ""},
-		{"GoBytes", func() (string, error) { b, err := GoBytes(p, 12); return string(b), err }, "hello\x01world\x00"},
-		{"GoBytes 0 of NULL", func() (string, error) { b, err := GoBytes(uintptr(0), 0); return string(b), err }, ""},
+		{"to NUL", -1, "hello\x01world"},
+		{"bounded", 3, "hel"},
+		{"bound past NUL", 100, "hello\x01world"},
+		{"bound 0", 0, ""},
 	}
 	for _, tc := range tests {
-		got, err := tc.get()
-		if err != nil || got != tc.want {
-			t.Errorf("%s = %q, %v; want %q", tc.name, got, err, tc.want)
+		if got, err := (inProcess{}).readString(p, tc.max); err != nil || got != tc.want {
+			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
 		}
 	}
-	// Unreadable memory is an error, not a crash.
-	bad := uintptr(8) // the zero page is never mapped
-	if _, err := GoString(bad); !errors.Is(err, ErrBadAddress) {
-		t.Errorf("GoString(8): %v, want ErrBadAddress", err)
+	if s, err := (inProcess{}).readString(0, -1); s != "" || err != nil {
+		t.Errorf("NULL: %q, %v", s, err)
 	}
+	dst := make([]byte, 5)
+	if err := readInto(p+6, dst); err != nil || string(dst) != "world" {
+		t.Errorf("readInto = %q, %v", dst, err)
+	}
+	if err := writeFrom(p, []byte("HE")); err != nil || string(buf[:5]) != "HEllo" {
+		t.Errorf("writeFrom: %q, %v", buf[:5], err)
+	}
+
 	none, err := unix.Mmap(-1, 0, 4096, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Munmap(none)
-	if _, err := GoString(unsafe.Pointer(&none[0])); !errors.Is(err, ErrBadAddress) {
-		t.Errorf("GoString of a PROT_NONE page: %v, want ErrBadAddress", err)
-	}
-	if _, err := GoBytes(bad, 4); !errors.Is(err, ErrBadAddress) {
-		t.Errorf("GoBytes(8): %v", err)
-	}
-	if _, err := GoBytes(uintptr(0), 4); !errors.Is(err, ErrBadAddress) {
-		t.Errorf("GoBytes(NULL, 4): %v", err)
-	}
-	if _, err := GoSlice[uint64](bad, 2); !errors.Is(err, ErrBadAddress) {
-		t.Errorf("GoSlice(8): %v", err)
-	}
-	if _, err := GoBytes(p, -1); err == nil {
-		t.Error("GoBytes with a negative length succeeded")
-	}
-	if _, err := GoStringN(p, -1); err == nil {
-		t.Error("GoStringN with a negative length succeeded")
-	}
-	if _, err := CString("a\x00b"); err == nil || strings.Count(err.Error(), "loader:") != 1 {
-		t.Errorf("CString with a NUL: %v", err)
-	}
-}
-
-func TestCMemory(t *testing.T) {
-	b, err := CBytes([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := GoSlice[uint32](b, 4)
-	if err != nil || got[0] != 0x04030201 || got[3] != 0x100f0e0d {
-		t.Errorf("GoSlice[uint32] = %#x, %v", got, err)
-	}
-	if err := Free(b); err != nil {
-		t.Fatal(err)
-	}
-	z, err := Calloc(100, 8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zs, _ := GoSlice[uint64](z, 100)
-	for i, v := range zs {
-		if v != 0 {
-			t.Fatalf("calloc'd word %d = %#x", i, v)
+	for _, bad := range []uintptr{8, uintptr(unsafe.Pointer(&none[0]))} {
+		if _, err := (inProcess{}).readString(bad, -1); !errors.Is(err, ErrBadAddress) {
+			t.Errorf("string at %#x: %v, want ErrBadAddress", bad, err)
+		}
+		if err := readInto(bad, dst); !errors.Is(err, ErrBadAddress) {
+			t.Errorf("readInto(%#x): %v, want ErrBadAddress", bad, err)
+		}
+		if err := writeFrom(bad, dst); !errors.Is(err, ErrBadAddress) {
+			t.Errorf("writeFrom(%#x): %v, want ErrBadAddress", bad, err)
 		}
 	}
-	Free(z)
-	if _, err := Calloc(1<<62, 1<<8); !errors.Is(err, ErrNoMemory) {
-		t.Errorf("Calloc overflowing: %v, want ErrNoMemory", err)
-	}
-	if err := Free(uintptr(0)); err != nil {
-		t.Errorf("Free(NULL): %v", err)
-	}
+}
 
-	type pair struct {
-		A int32
-		B float64
-	}
-	c, err := NewCell[pair]()
+// TestHostCMemory: a Plugin's memory methods on the host's libc (a
+// backend of its own) allocate from the same heap the C library frees
+// into: CString's copy is what strlen measures and free takes.
+func TestHostCMemory(t *testing.T) {
+	ctx := context.Background()
+	l := New(Options{})
+	defer l.Close(context.Background())
+	libc, err := l.Load(context.Background(), "libc.so.6")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Get() != (pair{}) {
-		t.Errorf("new cell holds %+v", c.Get())
+	s, err := libc.CString(ctx, "kept by C")
+	if err != nil {
+		t.Fatal(err)
 	}
-	c.Set(pair{7, 2.5})
-	if v := *(*pair)(c.Ptr()); v != (pair{7, 2.5}) {
-		t.Errorf("cell memory holds %+v", v)
+	strlen, err := libc.Func("strlen")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := c.Free(); err != nil || c.Free() != nil || c.Ptr() != nil {
-		t.Errorf("Free twice: %v", err)
+	if n, err := strlen.Call(ctx, uint64(s)); err != nil || n != 9 {
+		t.Errorf("strlen(CString) = %d, %v", n, err)
 	}
-	if _, err := NewCell[*int](); err == nil {
-		t.Error("NewCell[*int] succeeded")
+	if got, err := libc.ReadString(s, 4); err != nil || got != "kept" {
+		t.Errorf("ReadString(4) = %q, %v", got, err)
 	}
-	if _, err := NewCell[struct{ S string }](); err == nil || !strings.Contains(err.Error(), "field S") {
-		t.Errorf("NewCell of a struct with a string: %v", err)
+	free, err := libc.Func("free")
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-func TestPins(t *testing.T) {
-	var pins Pins
-	defer pins.Unpin()
-	if PinSlice[byte](&pins, nil) != nil || Pin[int](&pins, nil) != nil {
-		t.Error("pinning nothing gave an address")
+	if _, err := free.Call(ctx, uint64(s)); err != nil { // libc's free takes Plugin.Alloc's memory
+		t.Fatal(err)
 	}
-	x := struct{ A, B int64 }{1, 2}
-	if p := Pin(&pins, &x); p != unsafe.Pointer(&x) {
-		t.Error("Pin gave another address")
+	if _, err := libc.Alloc(ctx, 1<<40); !errors.Is(err, ErrNoMemory) {
+		t.Errorf("Alloc(1 TiB) = %v, want ErrNoMemory", err)
 	}
-	for _, f := range []func(){
-		func() { PinSlice(&pins, []*int{new(int)}) },
-		func() { PinSlice(&pins, []string{"x"}) },
-		func() { v := struct{ M map[int]int }{}; Pin(&pins, &v) },
-	} {
-		func() {
-			defer func() {
-				if r := recover(); r == nil || !strings.Contains(r.(string), "Go pointers") {
-					t.Errorf("pinning Go pointers: recovered %v", r)
-				}
-			}()
-			f()
-		}()
+	if _, err := libc.CString(ctx, "a\x00b"); err == nil || strings.Count(err.Error(), "loader:") != 1 {
+		t.Errorf("CString with a NUL: %v", err)
 	}
 }

@@ -95,6 +95,16 @@ func (l *Loader) closeResident() error {
 		}
 		l.retire(r.root)
 	}
+	for _, r := range l.heldGlobal { // the same, for global plugins kept (global.go)
+		if err := l.runFini(r.root); err != nil {
+			errs = append(errs, err)
+		}
+		if err := l.release(r.closure); err != nil {
+			errs = append(errs, err)
+		}
+		l.retire(r.root)
+	}
+	l.heldGlobal = nil
 	// The kept objects, then what only they held.
 	dead := l.kept
 	l.kept = nil

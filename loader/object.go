@@ -41,6 +41,7 @@ type object struct {
 	refs   int          // shared: how many plugins hold it
 	search []lookupNode // a plugin's root: what Lookup searches, in order (lookup.go)
 	inst   *instance    // a plugin's root: its own; a shared object private to an instance: that one; else nil (instance.go)
+	global bool         // a plugin's root loaded with LoadOptions.Global, in the global scope (global.go)
 
 	linked   bool
 	initDone bool

@@ -2,7 +2,6 @@ package loader
 
 import (
 	"context"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"sync"
@@ -24,7 +23,7 @@ type Plugin struct {
 	log     hclog.Logger
 	seq     uint64
 
-	// flags holds stClosing and stQuarantined. A call only loads it (a
+	// flags holds stClosing, stClosed and stQuarantined. A call only loads it (a
 	// quick refusal); the calls in flight that Close waits for are
 	// tracked by gate, which needs no atomic read-modify-write per call
 	// (see pcall.Gate): the in-flight counter this replaces cost two
@@ -38,25 +37,33 @@ type Plugin struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	host *hostLib // Load of one of glibc's own libraries: the host's copy
-
-	remoteState // an isolated plugin's process (remote.go); zero in process
+	// be is where the plugin's code runs (backend.go): in process,
+	// one of the host's glibc libraries, or a child process.
+	be backend
 }
 
 const (
-	stClosing     = 1 << 0
+	stClosing     = 1 << 0 // Close has begun: calls are refused
 	stQuarantined = 1 << 1
+	// stClosed: Close has returned. Memory stays readable and writable
+	// until then, in process, so that a host can release a call Close
+	// waits for (a flag the call polls).
+	stClosed = 1 << 2
 )
 
 var pluginSeq atomic.Uint64
 
+// newPlugin returns a Plugin of o loaded in process (its backend
+// replaced for another kind).
 func newPlugin(l *Loader, o *object, closure []*object) *Plugin {
-	return &Plugin{
+	p := &Plugin{
 		l: l, obj: o, closure: closure,
 		log:  l.log.Named(o.name),
 		seq:  pluginSeq.Add(1),
 		gate: pcall.NewGate(),
 	}
+	p.be = inProcess{p}
+	return p
 }
 
 // Name returns the plugin's name: its DT_SONAME, or else the base name of
@@ -94,52 +101,16 @@ func (p *Plugin) Lookup(name string) (Symbol, error) {
 // LookupVersion is Lookup for a given symbol version ("" is any default
 // or unversioned definition), as dlvsym does.
 func (p *Plugin) LookupVersion(name, version string) (Symbol, error) {
-	if p.remote != nil {
-		s, err := p.remoteLookup(name, version)
-		return s.Symbol, err
-	}
-	if p.flags.Load()&stClosing != 0 {
-		return Symbol{}, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrClosed)
-	}
-	if p.host != nil {
-		return p.lookupHost(name, version)
-	}
-	h := newNameHash(name)
-	for _, n := range p.obj.search {
-		o := n.obj
-		if o == nil {
-			if s, ok := p.lookupGlibc(n.host, name, version); ok {
-				return s, nil
-			}
-			continue
-		}
-		i, ok := h.lookup(o.syms, version)
-		if !ok {
-			continue
-		}
-		s, err := o.def(i)
-		if err != nil {
-			return Symbol{}, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, err)
-		}
-		if s.Type == elf.STT_TLS {
-			return Symbol{}, fmt.Errorf("loader: lookup %q in %s: a thread-local variable has one address per OS thread, which means nothing to a goroutine (export a function that returns or uses it): %w", name, p.obj.name, ErrTLS)
-		}
-		var addr uintptr
-		if s.Shndx == elf.SHN_ABS {
-			addr = uintptr(s.Value)
-		} else if s.Type == elf.STT_GNU_IFUNC {
-			var err error
-			if addr, err = p.resolveIFunc(o, i); err != nil {
-				return Symbol{}, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, err)
-			}
-		} else {
-			addr = uintptr(o.base + s.Value)
-		}
-		return Symbol{Name: name, Addr: addr, Size: s.Size, Version: s.Version,
-			Func: s.Type == elf.STT_FUNC || s.Type == elf.STT_GNU_IFUNC}, nil
-	}
-	return Symbol{}, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrSymbolNotFound)
+	s, _, err := p.be.lookup(name, version)
+	return s, err
 }
+
+// Symbols lists the symbols the plugin's own object defines and exports
+// (not its dependencies'): functions and data, with their sizes and
+// versions, a function of an IFUNC at its resolved target. Thread-local
+// variables are left out (see Lookup). It fails with ErrClosed after
+// Close.
+func (p *Plugin) Symbols() ([]Symbol, error) { return p.be.symbols() }
 
 // lookupGlibc finds name in glibc's library soname itself (one step of
 // Lookup's search), within Options.NoHostC and AllowC.
@@ -190,17 +161,14 @@ type Func struct {
 // It wraps ErrSymbolNotFound when name is not defined, and refuses a data
 // symbol.
 func (p *Plugin) Func(name string) (*Func, error) {
-	if p.remote != nil {
-		return p.remoteFunc(name)
-	}
-	s, err := p.Lookup(name)
+	s, handle, err := p.be.lookup(name, "")
 	if err != nil {
 		return nil, err
 	}
 	if !s.Func {
 		return nil, fmt.Errorf("loader: %s in %s is data, not a function: %w", name, p.obj.name, ErrSymbolNotFound)
 	}
-	return &Func{p: p, name: name, addr: s.Addr}, nil
+	return &Func{p: p, name: name, addr: s.Addr, handle: handle}, nil
 }
 
 // Name returns the function's symbol name ("func@0xADDR" for FuncAt's).
@@ -248,26 +216,20 @@ func (f *Func) Call(ctx context.Context, args ...uint64) (uint64, error) {
 	if f.live != nil {
 		return f.callLive(ctx, args)
 	}
-	// p.callInts, by hand: one Go frame fewer (docs/PERFORMANCE.md).
-	p := f.p
-	if p.remote != nil {
-		r, err := p.remoteCall(ctx, f, nil, args, nil)
-		return r.Int, err
-	}
-	if n := p.flags.Load(); n != 0 {
-		return 0, p.refused(f, n)
-	}
 	if ctx.Done() != nil {
 		var a pcall.Args
-		copy(a.Int[:], args)
-		r, err := p.callContext(ctx, f, &a)
+		for i, v := range args {
+			a.Int[i] = v
+		}
+		r, err := f.p.be.call(ctx, f, a, nil)
 		return r.Int, err
 	}
-	r, err := p.gate.CallInts(f.addr, args)
-	if err != nil {
-		return 0, p.callFailed(f, err)
+	var regs [6]uint64
+	for i, v := range args { // not copy: a memmove call on this path
+		regs[i] = v
 	}
-	return r.Int, nil
+	r, err := f.p.be.callInts(f, len(args), regs[0], regs[1], regs[2], regs[3], regs[4], regs[5])
+	return r.Int, err
 }
 
 // callLive is Call through a Live's Func: on the serving version, made
@@ -310,34 +272,22 @@ func (p *Plugin) refusal(flags uint32) error {
 // callContext so that a does not escape: callers keep their
 // argument block on the stack.
 func (p *Plugin) call(f *Func, a *pcall.Args) (pcall.Result, error) {
-	if p.remote != nil {
-		return p.remoteCall(nil, f, orZero(a), nil, nil)
+	if a == nil {
+		return p.be.callRegs(f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 	}
-	if n := p.flags.Load(); n != 0 {
-		return pcall.Result{}, p.refused(f, n)
-	}
-	r, err := p.gate.Call(f.addr, a)
-	if err != nil {
-		return r, p.callFailed(f, err)
-	}
-	return r, nil
+	i, x := &a.Int, &a.Float
+	return p.be.callRegs(f, i[0], i[1], i[2], i[3], i[4], i[5], x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7])
 }
 
 // callInts is call for a function whose arguments are all integers or
 // pointers, through Gate.CallInts, which reads ints in place (filling an
 // Args shows on a path this short). Func.Call has its body inlined.
 func (p *Plugin) callInts(f *Func, ints []uint64) (pcall.Result, error) {
-	if p.remote != nil {
-		return p.remoteCall(nil, f, nil, ints, nil)
+	var regs [6]uint64
+	for i, v := range ints { // not copy: a memmove call on this path
+		regs[i] = v
 	}
-	if n := p.flags.Load(); n != 0 {
-		return pcall.Result{}, p.refused(f, n)
-	}
-	r, err := p.gate.CallInts(f.addr, ints)
-	if err != nil {
-		return r, p.callFailed(f, err)
-	}
-	return r, nil
+	return p.be.callInts(f, len(ints), regs[0], regs[1], regs[2], regs[3], regs[4], regs[5])
 }
 
 // refused returns the error of a call that found the plugin closing or
@@ -348,17 +298,7 @@ func (p *Plugin) refused(f *Func, n uint32) error {
 
 // callContext is call with a deadline.
 func (p *Plugin) callContext(ctx context.Context, f *Func, a *pcall.Args) (pcall.Result, error) {
-	if p.remote != nil {
-		return p.remoteCall(ctx, f, orZero(a), nil, nil)
-	}
-	if n := p.flags.Load(); n != 0 {
-		return pcall.Result{}, p.refused(f, n)
-	}
-	r, err := p.gate.CallContext(ctx, f.addr, a)
-	if err != nil {
-		return r, p.callFailed(f, err)
-	}
-	return r, nil
+	return p.be.call(ctx, f, argsOf(a), nil)
 }
 
 // callFailed quarantines the plugin (unless KeepAfterFault) after a
@@ -399,66 +339,14 @@ func (p *Plugin) Quarantined() bool { return p.flags.Load()&stQuarantined != 0 }
 // A nil ctx panics.
 func (p *Plugin) Close(ctx context.Context) error {
 	mustContext(ctx)
-	if p.gate.InCall() || p.remoteInHostCall() {
+	if p.gate.InCall() || p.be.inHostCall() {
 		return fmt.Errorf("loader: close %s: %w", p.obj.name, pcall.ErrCloseInCall)
 	}
-	p.closeOnce.Do(func() { p.closeErr = p.close(ctx) })
+	p.closeOnce.Do(func() {
+		p.closeErr = p.close(ctx)
+		p.flags.Or(stClosed | stClosing)
+	})
 	return p.closeErr
 }
 
-func (p *Plugin) close(ctx context.Context) error {
-	if p.host != nil {
-		return p.closeHost()
-	}
-	p.flags.Or(stClosing)
-	if p.remote != nil {
-		return p.remoteClose()
-	}
-	// Wait for the calls in flight: IFUNC resolvers, then gated calls.
-	p.slow.Lock()
-	p.slow.Unlock() // an empty critical section: only the wait matters
-	if err := p.gate.Close(); err != nil {
-		// Not ErrCloseInCall (checked above); a failed membarrier.
-		// Keep the image mapped: a call may still run in it.
-		return fmt.Errorf("loader: close %s: %w", p.obj.name, err)
-	}
-
-	l := p.l
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	prev := l.opCtx // Loader.Close's, when it closes this plugin
-	l.opCtx = ctx
-	defer func() { l.opCtx = prev }()
-	if l.isResident(p.obj) {
-		// DF_1_NODELETE: the instance stays until the Loader closes.
-		delete(l.plugins, p)
-		return nil
-	}
-	var errs []error
-	if p.flags.Load()&stQuarantined == 0 {
-		if err := l.runFini(p.obj); err != nil {
-			errs = append(errs, err)
-		}
-	} else {
-		p.log.Warn("skipping destructors of quarantined plugin", "plugin", p.obj.name)
-	}
-	if err := p.obj.closeState(true); err != nil {
-		errs = append(errs, err)
-	}
-	// Release the dependencies before retiring the image: those private
-	// to this instance (instance.go) may need it back, and their
-	// destructors run then, as glibc runs every destructor of what it
-	// unloads before it unmaps any.
-	if err := l.release(p.closure); err != nil {
-		errs = append(errs, err)
-	}
-	l.retire(p.obj)
-	delete(l.plugins, p)
-	if p.log.IsDebug() { // the arguments would be boxed even for a silent logger
-		p.log.Debug("closed plugin", "plugin", p.obj.name, "path", p.obj.path)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("loader: close %s: %w", p.obj.name, err)
-	}
-	return nil
-}
+func (p *Plugin) close(ctx context.Context) error { return p.be.close(ctx) }

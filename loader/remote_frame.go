@@ -12,6 +12,7 @@ import (
 	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/internal/errs"
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // General calls and callbacks across the process boundary.
@@ -30,107 +31,11 @@ import (
 // unchanged: it is an address in the plugin's process (one a call
 // returned), never host memory.
 
-// RemoteFrame is a general call of an isolated plugin.
-type RemoteFrame struct {
-	// Regs are the argument registers: rdi..r9, then the bits of
-	// xmm0..xmm7 (the first pcall.GatherRegs frame words).
-	Regs [pcall.GatherRegs]uint64
-	// Stack holds the stack argument words (frame words GatherRegs on).
-	Stack []uint64
-	// NVec is al at the call (the vector registers used, for a variadic
-	// callee).
-	NVec uint8
-	// SRet, when not nil, receives a result of class MEMORY (its length
-	// is the result's size).
-	SRet []byte
-	// Bufs are Go memory passed by address.
-	Bufs []FrameBuffer
-	// Callbacks are Callbacks passed as function pointers.
-	Callbacks []FrameCallback
-}
-
-// FrameBuffer is Go memory a general call passes by address: the address
-// of a copy of Data in the plugin's process goes in frame word Word (0-5:
-// an integer register; pcall.GatherRegs on: a stack word), and with Out
-// the plugin's bytes come back into Data after the call.
-type FrameBuffer struct {
-	Word int
-	Data []byte
-	Out  bool
-}
-
-// FrameCallback is a Callback passed as a C function pointer in frame
-// word Word: the word is replaced by the address of an entry in the
-// plugin's process that calls CB.
-type FrameCallback struct {
-	Word int
-	CB   *RemoteCallback
-}
-
-// RemoteCallback is a Callback as an isolated plugin reaches it: a Go
-// function called with registers, like a RemoteHostFunc. The Isolation
-// makes an entry for it in the plugin's process when a call first passes
-// it, and drops that entry when the Callback is released (Watch).
-type RemoteCallback struct {
-	// RemoteHostFunc is the function as a host function's: its name, the
-	// string registers, Call for a register signature or Frame (with its
-	// stack and result sizes) for the general form; Call and Frame are
-	// both nil when the signature cannot cross (a string argument of the
-	// general form).
-	RemoteHostFunc
-	// Addr is the Callback's address in the host (its Ptr).
-	Addr uintptr
-
-	cb       *Callback
-	mu       sync.Mutex
-	released bool
-	watchers map[any]func()
-}
-
-// ReportPanic hands e, the panic of a call made outside any call from the
-// host (on a thread the plugin created), to the Callback's panic handler
-// and Err, as a call in process outside any protected call does.
-func (c *RemoteCallback) ReportPanic(e *pcall.HostPanicError) {
-	if c.cb != nil {
-		c.cb.cb.ReportPanic(e)
-	}
-}
-
-// Watch makes fn run (once, on the releasing goroutine) when the Callback
-// is released; key names the watcher for Unwatch. It returns false, and
-// does not keep fn, when the Callback is already released.
-func (c *RemoteCallback) Watch(key any, fn func()) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.released {
-		return false
-	}
-	if c.watchers == nil {
-		c.watchers = map[any]func(){}
-	}
-	c.watchers[key] = fn
-	return true
-}
-
-// Unwatch forgets the watcher key.
-func (c *RemoteCallback) Unwatch(key any) {
-	c.mu.Lock()
-	delete(c.watchers, key)
-	c.mu.Unlock()
-}
-
-// Released reports whether the Callback was released.
-func (c *RemoteCallback) Released() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.released
-}
-
 // liveCallbacks maps the address of every live Callback to its
 // RemoteCallback, for the calls into isolated plugins that pass it;
 // nLive counts them, so that calls skip the lookup when there are none.
 var (
-	liveCallbacks sync.Map // uintptr -> *RemoteCallback
+	liveCallbacks sync.Map // uintptr -> *wire.RemoteCallback
 	nLive         atomic.Int32
 	// liveLo and liveHi bound every address ever registered (callback
 	// entries share a few executable pages): most integers are outside,
@@ -140,8 +45,8 @@ var (
 
 // newRemoteCallback records c (made from hf, the form of fn) for isolated
 // plugins. (Hook of NewCallback.)
-func newRemoteCallback(c *Callback, name string, hf hostFn, fn any) *RemoteCallback {
-	rc := &RemoteCallback{RemoteHostFunc: RemoteHostFunc{Name: name}, Addr: c.Ptr(), cb: c}
+func newRemoteCallback(c *Callback, name string, hf hostFn, fn any) *wire.RemoteCallback {
+	rc := &wire.RemoteCallback{RemoteHostFunc: wire.RemoteHostFunc{Name: name}, Addr: c.Ptr(), OnPanic: c.cb.ReportPanic}
 	if hf.frame == nil {
 		rc.Call, rc.Strings = hf.rawForm(), hostStringSlots(fn)
 	} else {
@@ -224,35 +129,25 @@ func remotePlan(fn any) *callconv.Plan {
 	return plan
 }
 
-// release forgets rc and tells its watchers. (Hook of Callback.Release.)
-func (rc *RemoteCallback) release() {
+// releaseRemote forgets rc and tells its watchers. (Hook of
+// Callback.Release.)
+func releaseRemote(rc *wire.RemoteCallback) {
 	if rc == nil {
 		return
 	}
-	rc.mu.Lock()
-	if rc.released {
-		rc.mu.Unlock()
-		return
-	}
-	rc.released = true
-	ws := rc.watchers
-	rc.watchers = nil
-	rc.mu.Unlock()
 	if liveCallbacks.CompareAndDelete(rc.Addr, rc) {
 		nLive.Add(-1)
 	}
-	for _, fn := range ws {
-		fn()
-	}
+	rc.Release()
 }
 
 // callbackAt returns the live Callback at address v, or nil.
-func callbackAt(v uint64) *RemoteCallback {
+func callbackAt(v uint64) *wire.RemoteCallback {
 	if nLive.Load() == 0 || v < liveLo.Load() || v > liveHi.Load() {
 		return nil
 	}
 	if rc, ok := liveCallbacks.Load(uintptr(v)); ok {
-		return rc.(*RemoteCallback)
+		return rc.(*wire.RemoteCallback)
 	}
 	return nil
 }
@@ -281,53 +176,19 @@ var errX87Remote = fmt.Errorf("a long double result (x87 st0) from an isolated p
 // Signature or a typed binding instead.
 func (f *Func) callFrame(ctx context.Context, fr *pcall.Frame) (pcall.FrameResult, error) {
 	f = f.serving()
-	p := f.p
-	if p.remote != nil {
-		return pcall.FrameResult{}, fmt.Errorf("loader: call %s in %s: a whole frame for an isolated plugin: %w", f.name, p.obj.name, ErrUnsupported)
-	}
-	if n := p.flags.Load(); n != 0 {
-		return pcall.FrameResult{}, p.refused(f, n)
-	}
-	r, err := p.gate.CallFrame(ctx, f.addr, fr)
-	if err != nil {
-		return r, p.callFailed(f, err)
-	}
-	return r, nil
+	return f.p.be.callFrame(ctx, f, fr)
 }
-
-// remoteFrameCall is every general call of an isolated plugin.
-func (p *Plugin) remoteFrameCall(ctx context.Context, f *Func, fr *RemoteFrame) (pcall.FrameResult, error) {
-	p.rmu.RLock()
-	defer p.rmu.RUnlock()
-	if err := p.remoteEnter(f); err != nil {
-		return pcall.FrameResult{}, err
-	}
-	for _, c := range fr.Callbacks {
-		if c.CB.Call == nil && c.CB.Frame == nil {
-			return pcall.FrameResult{}, fmt.Errorf("loader: call %s in %s: callback %s: %w", f.name, p.obj.name, c.CB.Name, errCallbackNotRemote)
-		}
-	}
-	r, err := p.remote.CallFrame(ctx, f.handle, fr)
-	if err != nil {
-		return r, p.callFailed(f, err)
-	}
-	return r, nil
-}
-
-// remoteInHostCall reports whether p is isolated and the calling goroutine
-// runs one of its host calls.
-func (p *Plugin) remoteInHostCall() bool { return p.remote != nil && p.remote.InHostCall() }
 
 // callbackWords returns the Callbacks among the integer registers ints
 // (the register call paths), or nil.
-func callbackWords(ints []uint64) []FrameCallback {
+func callbackWords(ints []uint64) []wire.FrameCallback {
 	if nLive.Load() == 0 {
 		return nil
 	}
-	var out []FrameCallback
+	var out []wire.FrameCallback
 	for i, v := range ints {
 		if rc := callbackAt(v); rc != nil {
-			out = append(out, FrameCallback{Word: i, CB: rc})
+			out = append(out, wire.FrameCallback{Word: i, CB: rc})
 		}
 	}
 	return out
@@ -335,18 +196,14 @@ func callbackWords(ints []uint64) []FrameCallback {
 
 // registerFrame is a register call as a RemoteFrame, for a register call
 // that passes callbacks.
-func registerFrame(a *pcall.Args, ints []uint64, bufs []Buffer, cbs []FrameCallback) *RemoteFrame {
-	fr := &RemoteFrame{NVec: 8, Callbacks: cbs}
-	if a != nil {
-		copy(fr.Regs[:6], a.Int[:])
-		for i, x := range a.Float {
-			fr.Regs[6+i] = math.Float64bits(x)
-		}
-	} else {
-		copy(fr.Regs[:6], ints)
+func registerFrame(a *pcall.Args, bufs []wire.Buffer, cbs []wire.FrameCallback) *wire.RemoteFrame {
+	fr := &wire.RemoteFrame{NVec: 8, Callbacks: cbs}
+	copy(fr.Regs[:6], a.Int[:])
+	for i, x := range a.Float {
+		fr.Regs[6+i] = math.Float64bits(x)
 	}
 	for _, b := range bufs {
-		fr.Bufs = append(fr.Bufs, FrameBuffer{Word: b.Slot, Data: b.Data, Out: b.Out})
+		fr.Bufs = append(fr.Bufs, wire.FrameBuffer{Word: b.Slot, Data: b.Data, Out: b.Out})
 	}
 	return fr
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // argBuf is Go memory passed by address as argument arg.
@@ -49,8 +50,8 @@ func loadBytes(p unsafe.Pointer, size uint8) uint64 {
 }
 
 // remoteFrame runs the moves on args into a RemoteFrame.
-func (fp *frameProg) remoteFrame(args []unsafe.Pointer) *RemoteFrame {
-	fr := &RemoteFrame{NVec: fp.nvec}
+func (fp *frameProg) remoteFrame(args []unsafe.Pointer) *wire.RemoteFrame {
+	fr := &wire.RemoteFrame{NVec: fp.nvec}
 	if fp.nstack > 0 {
 		fr.Stack = make([]uint64, fp.nstack)
 	}
@@ -72,8 +73,8 @@ func (fp *frameProg) remoteFrame(args []unsafe.Pointer) *RemoteFrame {
 	return fr
 }
 
-// word returns frame word w of fr.
-func (fr *RemoteFrame) word(w int) uint64 {
+// frameWord returns frame word w of fr.
+func frameWord(fr *wire.RemoteFrame, w int) uint64 {
 	if w < argWords {
 		return fr.Regs[w]
 	}
@@ -89,13 +90,13 @@ func (fp *frameProg) remoteCall(ctx context.Context, f *Func, args []unsafe.Poin
 		if w < 0 { // cannot happen: only pointer arguments carry buffers
 			return fmt.Errorf("loader: call %s: argument %d is not a pointer", f.name, b.arg)
 		}
-		fr.Bufs = append(fr.Bufs, FrameBuffer{Word: int(w), Data: b.data, Out: b.out})
+		fr.Bufs = append(fr.Bufs, wire.FrameBuffer{Word: int(w), Data: b.data, Out: b.out})
 	}
 	if nLive.Load() != 0 {
 		for _, i := range fp.ptrArgs {
 			if w := fp.argWord[i]; w >= 0 {
-				if rc := callbackAt(fr.word(int(w))); rc != nil {
-					fr.Callbacks = append(fr.Callbacks, FrameCallback{Word: int(w), CB: rc})
+				if rc := callbackAt(frameWord(fr, int(w))); rc != nil {
+					fr.Callbacks = append(fr.Callbacks, wire.FrameCallback{Word: int(w), CB: rc})
 				}
 			}
 		}
@@ -106,7 +107,7 @@ func (fp *frameProg) remoteCall(ctx context.Context, f *Func, args []unsafe.Poin
 		// moves every caller's result to the heap, in process too.
 		fr.SRet = make([]byte, fp.sretSize)
 	}
-	r, err := f.p.remoteFrameCall(ctx, f, fr)
+	r, err := f.p.be.callRemoteFrame(ctx, f, fr)
 	if err != nil || out == nil {
 		return err
 	}

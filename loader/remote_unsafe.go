@@ -7,14 +7,15 @@ package loader
 
 import (
 	"context"
+	"github.com/runplug/runplug/internal/pcall"
 	"runtime"
 	"unsafe"
 
-	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/wire"
 )
 
-// callPinned is callBuffers in process.
-func (f *Func) callPinned(ctx context.Context, a *pcall.Args, bufs []Buffer) (pcall.Result, error) {
+// callPinned is a register call with buffers, in process.
+func (g inProcess) callPinned(ctx context.Context, f *Func, a pcall.Args, bufs []wire.Buffer) (pcall.Result, error) {
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	for _, b := range bufs {
@@ -25,5 +26,5 @@ func (f *Func) callPinned(ctx context.Context, a *pcall.Args, bufs []Buffer) (pc
 		pin.Pin(&b.Data[0])
 		a.Int[b.Slot] = uint64(uintptr(unsafe.Pointer(&b.Data[0])))
 	}
-	return f.callArgs(ctx, a)
+	return g.call(ctx, f, a, nil)
 }

@@ -46,7 +46,7 @@ func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
 	if a, ok := l.dlImport(o, s.Name); ok { // dltable.go
 		return symValue{addr: uint64(a)}, nil
 	}
-	if a, ok := l.opts.HostSymbols[s.Name]; ok {
+	if a, ok := l.hostSymbol(s.Name); ok {
 		return symValue{addr: uint64(a)}, nil
 	}
 	if a, ok := l.host.bind(o, s.Name); ok { // RegisterHostFunc

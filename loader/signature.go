@@ -159,7 +159,7 @@ func (p *Plugin) FuncSig(name string, sig *Signature) (*Func, error) {
 	if sig == nil {
 		return nil, &SignatureError{Symbol: name, Index: -2, Reason: "nil *Signature"}
 	}
-	if p.remote != nil && sig.prog.x87 {
+	if p.be.isolated() && sig.prog.x87 {
 		return nil, fmt.Errorf("loader: bind %s in %s: %w", name, p.obj.name, errX87Remote)
 	}
 	f, err := p.Func(name)

@@ -59,7 +59,7 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 	if n := p.flags.Load(); n != 0 {
 		return p.refused(f, n)
 	}
-	if p.remote != nil {
+	if p.be.isolated() {
 		return fp.remoteCall(ctx, f, args, out, nil) // remote_frame_unsafe.go
 	}
 	var r pcall.FrameResult
@@ -116,7 +116,7 @@ func (f *Func) CallSig(ctx context.Context, ret any, args ...any) error {
 	if len(args) != len(s.args) {
 		return fmt.Errorf("loader: call %s: %d arguments for %v", f.name, len(args), s)
 	}
-	if f.p.remote != nil {
+	if f.p.be.isolated() {
 		return f.callSigRemote(ctx, ret, args) // remote_frame_unsafe.go
 	}
 	var pin runtime.Pinner

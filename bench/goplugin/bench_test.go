@@ -207,7 +207,7 @@ func BenchmarkCall(b *testing.B) {
 	c, a := startGoPlugin(b)
 	defer c.Kill()
 	b.Run("runplug-isolated", func(b *testing.B) {
-		pid := isolate.PluginPid(p)
+		pid := isolate.Pid(p)
 		ds := make([]time.Duration, b.N)
 		self0, child0 := cpuTime(b, pid)
 		for i := 0; i < b.N; i++ {

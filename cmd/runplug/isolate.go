@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 )
@@ -19,7 +21,7 @@ const isolateUsage = "run the plugin in a confined child process (seccomp, names
 
 // isolation returns the Isolation for --isolate (nil without it): the
 // child's output goes to the command's.
-func isolation(on bool, logger hclog.Logger, stdout, stderr io.Writer) loader.Isolation {
+func isolation(on bool, logger hclog.Logger, stdout, stderr io.Writer) wire.Isolation {
 	if !on {
 		return nil
 	}
@@ -49,7 +51,7 @@ func demoIsolated(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 	if err != nil {
 		return err
 	}
-	pid := isolate.PluginPid(p)
+	pid := isolate.Pid(p)
 	rep := iso.Report()
 	fmt.Fprintf(w, "\n5. isolate: the same plugin in a child process (pid %d), this binary re-executed\n", pid)
 	fmt.Fprintf(w, "   confinement: seccomp filter %v, new namespaces %v", rep.Seccomp, rep.Namespaces)
@@ -92,7 +94,7 @@ func demoIsolated(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 	if c.err != nil {
 		return c.err
 	}
-	fmt.Fprintf(w, "   restarted (pid %d): fib(10) = %d\n", isolate.PluginPid(p), f10)
+	fmt.Fprintf(w, "   restarted (pid %d): fib(10) = %d\n", isolate.Pid(p), f10)
 	if err := p.Close(context.Background()); err != nil {
 		return err
 	}

@@ -78,7 +78,7 @@ func run(plugin, state string, in io.Reader, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		s, err := loader.GoString(p)
+		s, err := lv.Plugin().ReadString(p, -1) // the greeting is in the serving version
 		if err != nil {
 			return err
 		}
