@@ -309,8 +309,8 @@ func TestHostFunctions(t *testing.T) {
 	t.Log(err)
 }
 
-// TestBuffersAndStrings: Func.CallBuffers and string arguments of
-// bindings work the same isolated as in process.
+// TestBuffersAndStrings: []byte and string arguments of bindings work the
+// same isolated as in process.
 func TestBuffersAndStrings(t *testing.T) {
 	bothWays(t, func(t *testing.T, l *loader.Loader) {
 		p := load(t, l, "isolate_faults")

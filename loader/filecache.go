@@ -8,13 +8,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/internal/elfimage"
+	"github.com/runplug/runplug/internal/fileinfo"
 )
 
 // maxSharedFiles bounds the process's cache of parsed files.
 const maxSharedFiles = 256
 
 // sharedFiles is the process's cache of parsed files: every Loader (and
-// the command, through ParseOpen) parses a file once per process. An
+// the command, through fileinfo.ParseOpen) parses a file once per process. An
 // *elfimage.File is never modified once parsed, so the entries are shared
 // as they are; what depends on a Loader's options (the plan, the segment
 // spans) is derived per Loader (Loader.files).
@@ -50,13 +51,15 @@ func cachedParse(key fileKey, r fdReader, size int64) (*elfimage.File, error) {
 	return f, nil
 }
 
-// ParseOpen returns the parsed description of the regular file fh, as
+func init() { fileinfo.ParseOpen = parseOpen }
+
+// parseOpen returns the parsed description of the regular file fh, as
 // elfimage.ParseInPlace gives it (the symbols are left in the file), from the process's cache of parsed files when the
 // same file (device, inode, size, modification time) was parsed before by
 // this function or by any Loader, so that a program that inspects a file
 // and then loads it parses it once. The File is shared: it must not be
 // modified.
-func ParseOpen(fh *os.File) (*elfimage.File, error) {
+func parseOpen(fh *os.File) (*elfimage.File, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(fh.Fd()), &st); err != nil {
 		return nil, fmt.Errorf("stat %s: %w", fh.Name(), err)

@@ -43,7 +43,7 @@ func copyPlugin(t *testing.T, name string) string {
 }
 
 // TestParseOncePerProcess checks that a file is parsed once per process:
-// ParseOpen and every Loader share one *elfimage.File (a miss would replace
+// parseOpen and every Loader share one *elfimage.File (a miss would replace
 // the cache's entry with a new one), and a rewritten file is parsed anew.
 func TestParseOncePerProcess(t *testing.T) {
 	path := copyPlugin(t, "basic")
@@ -51,13 +51,13 @@ func TestParseOncePerProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := ParseOpen(fh)
+	first, err := parseOpen(fh)
 	fh.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sharedEntry(t, path) != first {
-		t.Fatal("ParseOpen did not keep its result in the process's cache")
+		t.Fatal("parseOpen did not keep its result in the process's cache")
 	}
 	for i := 0; i < 2; i++ { // two Loaders, each a first load for itself
 		l := newLoader(t, Options{})
@@ -89,7 +89,7 @@ func TestParseOncePerProcess(t *testing.T) {
 	}
 }
 
-// TestParseOpenRefusals checks that ParseOpen refuses what is not a
+// TestParseOpenRefusals checks that parseOpen refuses what is not a
 // regular ELF file with the parser's typed errors.
 func TestParseOpenRefusals(t *testing.T) {
 	dir := t.TempDir()
@@ -98,8 +98,8 @@ func TestParseOpenRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fh.Close()
-	if _, err := ParseOpen(fh); err == nil {
-		t.Error("ParseOpen of a directory: no error")
+	if _, err := parseOpen(fh); err == nil {
+		t.Error("parseOpen of a directory: no error")
 	}
 	junk := dir + "/junk.so"
 	if err := os.WriteFile(junk, []byte("not an ELF file at all, but long enough to have a header........"), 0o644); err != nil {
@@ -173,7 +173,7 @@ func parsePath(path string) (*elfimage.File, error) {
 		return nil, fmt.Errorf("elfmap: %w", err)
 	}
 	defer fh.Close()
-	f, err := ParseOpen(fh)
+	f, err := parseOpen(fh)
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}

@@ -19,11 +19,11 @@ import (
 //
 // A Loader whose Options.Isolation is set loads every plugin in another
 // process (see package isolate) instead of its own address space. The
-// Plugin, Func and typed bindings are the same; their calls go through a
-// Remote at the lowest point every call path shares (Func.Call,
-// Plugin.call, Plugin.callInts, Plugin.callContext), so the bindings built
-// on those need not know where the plugin runs. loader never imports
-// isolate: it only knows these interfaces.
+// Plugin, Func and typed bindings are the same; their calls reach the
+// Plugin's backend, here remote, which makes them through the
+// Isolation's wire.Remote, so the bindings built on them need not know
+// where the plugin runs. loader never imports isolate: it only knows
+// internal/wire's interfaces.
 
 // errNotIsolated is returned (wrapped) by Plugin.Restart for a plugin that
 // runs in the host's own address space. It wraps ErrUnsupported.

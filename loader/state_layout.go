@@ -7,22 +7,15 @@ import (
 	"io"
 
 	"github.com/runplug/runplug/internal/elfimage"
+	"github.com/runplug/runplug/internal/fileinfo"
 )
 
-// StateLayout describes an object's persistent state region as its file
-// declares it (RUNPLUG_STATE), without loading it.
-type StateLayout struct {
-	Vaddr    uint64 // the region's address relative to the load base
-	Size     uint64 // the region's size: whole pages
-	TypeSize uint64 // sizeof(TYPE)
-	Version  uint32 // the layout version
-	Migrates bool   // the object exports runplug_state_migrate
-}
+func init() { fileinfo.ReadStateLayout = readStateLayout }
 
-// ReadStateLayout returns the state region f (parsed from r) declares,
-// nil when it declares none. A region the loader would refuse is an error
-// wrapping ErrStateLayout.
-func ReadStateLayout(f *elfimage.File, r io.ReaderAt) (*StateLayout, error) {
+// readStateLayout returns the state region f (parsed from r) declares,
+// nil when it declares none (fileinfo.ReadStateLayout, for the command).
+// A region the loader would refuse is an error wrapping ErrStateLayout.
+func readStateLayout(f *elfimage.File, r io.ReaderAt) (*fileinfo.StateLayout, error) {
 	if f.Dynamic == nil {
 		return nil, nil
 	}
@@ -78,7 +71,7 @@ func ReadStateLayout(f *elfimage.File, r io.ReaderAt) (*StateLayout, error) {
 	if m := binary.LittleEndian.Uint32(b[:]); m != stateDescMagic {
 		return nil, fmt.Errorf("%s: magic %#x, want %#x: %w", stateDescSym, m, stateDescMagic, ErrStateLayout)
 	}
-	sl := &StateLayout{Vaddr: reg.vaddr, Size: reg.size, Version: binary.LittleEndian.Uint32(b[4:]), TypeSize: binary.LittleEndian.Uint64(b[8:])}
+	sl := &fileinfo.StateLayout{Vaddr: reg.vaddr, Size: reg.size, Version: binary.LittleEndian.Uint32(b[4:]), TypeSize: binary.LittleEndian.Uint64(b[8:])}
 	if sl.TypeSize == 0 || sl.TypeSize > sl.Size {
 		return nil, fmt.Errorf("%s: type size %d does not fit the %d-byte region: %w", stateDescSym, sl.TypeSize, sl.Size, ErrStateLayout)
 	}

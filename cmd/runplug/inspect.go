@@ -12,7 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/runplug/runplug/internal/elfimage"
-	"github.com/runplug/runplug/loader"
+	"github.com/runplug/runplug/internal/fileinfo"
 )
 
 // Report is what `runplug inspect` prints: everything elfmap learned about
@@ -224,7 +224,7 @@ func parseFile(path string) (*elfimage.File, error) {
 
 // checkObject finds and parses the object a FILE|NAME argument designates
 // as parseObject does (and words its failures the same way), through the loader's cache of parsed files
-// (loader.ParseOpen): the load that follows does not parse it again.
+// (fileinfo.ParseOpen): the load that follows does not parse it again.
 func checkObject(arg string, dirs []string) (string, error) {
 	path, err := findObject(arg, dirs)
 	if err != nil {
@@ -232,7 +232,7 @@ func checkObject(arg string, dirs []string) (string, error) {
 	}
 	fh, _, err := openRegular(path)
 	if err == nil {
-		_, err = loader.ParseOpen(fh)
+		_, err = fileinfo.ParseOpen(fh)
 		fh.Close()
 	}
 	if err != nil {

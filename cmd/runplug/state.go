@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/runplug/runplug/internal/elfimage"
+	"github.com/runplug/runplug/internal/fileinfo"
 	"github.com/runplug/runplug/loader"
 )
 
@@ -44,7 +45,7 @@ func inspectState(path string, f *elfimage.File) *StateReport {
 		return &StateReport{Refused: err.Error()}
 	}
 	defer fh.Close()
-	sl, err := loader.ReadStateLayout(f, fh)
+	sl, err := fileinfo.ReadStateLayout(f, fh)
 	switch {
 	case err != nil:
 		return &StateReport{Refused: err.Error()}
