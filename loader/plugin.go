@@ -45,6 +45,10 @@ type Plugin struct {
 const (
 	stClosing     = 1 << 0
 	stQuarantined = 1 << 1
+	// stClosed is set once Close has returned: the plugin's memory is
+	// no longer its own (while Close waits for a call in flight, a host
+	// may still write what that call waits for).
+	stClosed = 1 << 2
 )
 
 var pluginSeq atomic.Uint64
@@ -310,7 +314,10 @@ func (p *Plugin) Close(ctx context.Context) error {
 	if p.gate.InCall() || p.be.inHostCall() {
 		return fmt.Errorf("loader: close %s: %w", p.obj.name, pcall.ErrCloseInCall)
 	}
-	p.closeOnce.Do(func() { p.closeErr = p.close(ctx) })
+	p.closeOnce.Do(func() {
+		p.closeErr = p.close(ctx)
+		p.flags.Or(stClosed)
+	})
 	return p.closeErr
 }
 
