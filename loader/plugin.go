@@ -45,9 +45,9 @@ type Plugin struct {
 const (
 	stClosing     = 1 << 0 // Close has begun: calls are refused
 	stQuarantined = 1 << 1
-	// stClosed: Close has returned. Memory stays readable and writable
-	// until then, in process, so that a host can release a call Close
-	// waits for (a flag the call polls).
+	// stClosed is set once Close has returned: the plugin's memory is
+	// no longer its own (while Close waits for a call in flight, a host
+	// may still write what that call waits for).
 	stClosed = 1 << 2
 )
 
@@ -344,7 +344,7 @@ func (p *Plugin) Close(ctx context.Context) error {
 	}
 	p.closeOnce.Do(func() {
 		p.closeErr = p.close(ctx)
-		p.flags.Or(stClosed | stClosing)
+		p.flags.Or(stClosed)
 	})
 	return p.closeErr
 }

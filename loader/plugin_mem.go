@@ -108,8 +108,9 @@ func (p *Plugin) ReadString(addr uintptr, max int) (string, error) {
 }
 
 // memOpen refuses an access to the memory of a closed plugin (the
-// backend checks again under its own lock where the process may go). A
-// plugin in process whose Close waits for a call still has its memory.
+// backend checks again under its own lock where the process may go).
+// While Close waits for a call in flight, the memory is still the
+// plugin's: a host may write what that call waits for.
 func (p *Plugin) memOpen(op string) error {
 	if p.flags.Load()&stClosed != 0 {
 		return fmt.Errorf("loader: %s memory of %s: %w", op, p.obj.name, ErrClosed)
