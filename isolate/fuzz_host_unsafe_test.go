@@ -124,7 +124,7 @@ func hostReplySeeds() [][]byte {
 	typed := encodeError(fmt.Errorf("loader: load x.so: %w", &loader.RefusedError{Path: "/x.so",
 		Err: &loader.NotFoundError{Name: "y.so", Tried: []string{"/a/y.so"}}}), hostArea)
 	msg(func(h *chanHdr) { h.kind, h.status, h.msgLen = opResult, statusError, uint32(len(typed)) }, typed...)
-	msg(func(h *chanHdr) { h.kind, h.status, h.msgLen = opResult, statusError, 1 << 20 }, typed...)
+	msg(func(h *chanHdr) { h.kind, h.status, h.msgLen = opResult, statusError, 1<<20 }, typed...)
 	msg(func(h *chanHdr) { h.kind, h.status, h.msgLen = opResult, statusError, uint32(len(text)) }, text...)
 	msg(func(h *chanHdr) { h.kind, h.status = opResult, statusError })
 	msg(func(h *chanHdr) { h.kind, h.status = opResult, 77 })
