@@ -5,6 +5,7 @@ package isolate
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
 	"unsafe"
 
@@ -120,8 +121,12 @@ func hostReplySeeds() [][]byte {
 	msg(func(h *chanHdr) { h.kind, h.status = opResult, statusOK })
 	msg(func(h *chanHdr) { h.kind, h.status, h.msgLen = opResult, statusFault, uint32(len(text)) }, text...)
 	msg(func(h *chanHdr) { h.kind, h.status, h.msgLen = opResult, statusHostPanic, 1<<20 }, text...)
-	msg(func(h *chanHdr) { h.kind, h.status, h.code, h.msgLen = opResult, statusError, 1, uint32(len(text)) }, text...)
-	msg(func(h *chanHdr) { h.kind, h.status, h.code = opResult, statusError, 99 })
+	typed := encodeError(fmt.Errorf("loader: load x.so: %w", &loader.RefusedError{Path: "/x.so",
+		Err: &loader.NotFoundError{Name: "y.so", Tried: []string{"/a/y.so"}}}), hostArea)
+	msg(func(h *chanHdr) { h.kind, h.status, h.msgLen = opResult, statusError, uint32(len(typed)) }, typed...)
+	msg(func(h *chanHdr) { h.kind, h.status, h.msgLen = opResult, statusError, 1<<20 }, typed...)
+	msg(func(h *chanHdr) { h.kind, h.status, h.msgLen = opResult, statusError, uint32(len(text)) }, text...)
+	msg(func(h *chanHdr) { h.kind, h.status = opResult, statusError })
 	msg(func(h *chanHdr) { h.kind, h.status = opResult, 77 })
 	return out
 }
