@@ -13,6 +13,7 @@ import (
 
 	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
+	"github.com/runplug/runplug/loader"
 )
 
 // hdrFields is where the fields of a channel's header that the child
