@@ -65,7 +65,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	if err := demo(ctx, stdout, logger); err != nil {
 		return fail(stderr, fmt.Errorf("demo: %w", err))
 	}
-	if err := demoReload(stdout, logger); err != nil { // demo_live.go
+	if err := demoReload(ctx, stdout, logger); err != nil { // demo_live.go
 		return fail(stderr, fmt.Errorf("demo: reload: %w", err))
 	}
 	if *isolated {

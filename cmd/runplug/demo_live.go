@@ -22,8 +22,10 @@ var demoStateSO []byte
 
 // demoReload writes the demo's reload step to w: a live plugin whose
 // persistent state survives a reload while its ordinary data starts
-// afresh. Any step that does not behave as shown is an error.
-func demoReload(w io.Writer, logger hclog.Logger) error {
+// afresh. ctx bounds every step (the demo's --timeout): the load, the
+// calls, the reload and the closes. Any step that does not behave as shown
+// is an error.
+func demoReload(ctx context.Context, w io.Writer, logger hclog.Logger) error {
 	dir, err := os.MkdirTemp("", "runplug-demo-")
 	if err != nil {
 		return err
@@ -42,14 +44,13 @@ func demoReload(w io.Writer, logger hclog.Logger) error {
 	}
 	fmt.Fprintf(w, "\nhot reload with persistent state: plugins/demo_state.c, loaded live from %s\n", path)
 	l := loader.New(loader.Options{Logger: logger})
-	defer l.Close(context.Background())
-	ctx := context.Background()
+	defer l.Close(ctx)
 	var swap time.Duration
 	lv, err := l.LoadLive(ctx, path, loader.LiveOptions{OnReload: func(e loader.ReloadEvent) { swap = e.Swap }})
 	if err != nil {
 		return err
 	}
-	defer lv.Close(context.Background())
+	defer lv.Close(ctx)
 	f, err := lv.Func("demo_visit")
 	if err != nil {
 		return err

@@ -2,14 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/loader"
 )
 
 // TestDemoStateBuiltFromSource checks that the embedded demo_state.so was
@@ -36,12 +40,28 @@ func TestDemoStateBuiltFromSource(t *testing.T) {
 // value is compared with what it prints), and the output shows it.
 func TestDemoReload(t *testing.T) {
 	var out bytes.Buffer
-	if err := demoReload(&out, nil); err != nil {
+	if err := demoReload(context.Background(), &out, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"demo_visit() x3          = 1, 2, 3", "generation 2 serving after", "= 4         (the state region carried over)", "= 1         (its .bss counter started afresh)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("reload step lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestDemoReloadBounded: the demo's --timeout bounds the reload step too. A
+// context whose deadline has passed stops it at its first step with the
+// deadline's error, before any call into the plugin.
+func TestDemoReloadBounded(t *testing.T) {
+	ctx, cancel := context.WithDeadline(context.Background(), time.Unix(1, 0))
+	defer cancel()
+	var out bytes.Buffer
+	err := demoReload(ctx, &out, nil)
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, loader.ErrDeadline) {
+		t.Fatalf("demoReload with a passed deadline = %v, want the deadline's error", err)
+	}
+	if strings.Contains(out.String(), "demo_visit()") {
+		t.Errorf("a call ran past the deadline:\n%s", out.String())
 	}
 }
