@@ -21,7 +21,7 @@ import (
 // data area before it is used.
 
 // codeCallbackFreed is the code of a statusHostPanic reply whose panic was
-// a call of a released Callback (sandbox.ErrCallbackFreed).
+// a call of a released Callback (pcall.ErrCallbackFreed).
 const codeCallbackFreed = 1 << 16
 
 // childCallbacks is the child's callback entries and its upcall channel.
@@ -36,7 +36,7 @@ type childCallbacks struct {
 	lk      sync.Mutex
 	cond    sync.Cond // on lk
 	waiters atomic.Int32
-	relay   sync.Once   // sandbox.RelayForeignThreads started
+	relay   sync.Once   // childrt.RelayForeignThreads started
 	relayOn atomic.Bool // and done
 	// shapes are the general forms of the host functions, by index, as
 	// the host told them (nil: a register form, or not called yet).
@@ -266,7 +266,7 @@ func (ch *childChan) newCallback() {
 }
 
 // entry is a callback's entry in the child: a loader.Callback (register
-// form) or a sandbox.Callback (general form).
+// form) or a pcall.Callback (general form).
 type entry interface {
 	Ptr() uintptr
 	SetPanicHandler(func(*pcall.HostPanicError))
@@ -326,7 +326,7 @@ func (c *child) hostCall(kind, index uint32, strs uint8, name string, a *pcall.A
 
 // hostFuncCall is hostCall for host function i, whose general form (if
 // it has one) the host tells on its first call: the stack arguments are
-// then sent along (sandbox.StackArgs: the forwarder is a callback that
+// then sent along (pcall.StackArgs: the forwarder is a callback that
 // received a).
 func (c *child) hostFuncCall(i int, hf hostFunc, a *pcall.Args) pcall.Result {
 	for {

@@ -51,12 +51,12 @@ type reply struct {
 	Syms    []symReply
 	Seccomp bool
 	// The namespaces the child's constructor made, and why not all
-	// (sandbox.EarlyNamespaces).
+	// (childrt.EarlyNamespaces).
 	NSFlags uint32
 	NSErr   string
 	// The uid a root host's child dropped to (0: it kept the host's),
 	// the Landlock ABI of its domain (0: none) and what of the
-	// constructor's confinement failed (sandbox.ChildConfinement).
+	// constructor's confinement failed (childrt.ChildConfinement).
 	UID        uint32
 	Landlock   uint32
 	ConfineErr string

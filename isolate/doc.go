@@ -78,7 +78,7 @@
 // loader.Callback there, made on the first call that passes it) whose
 // calls come back to the host's Go function: nested in the call on its
 // channel when the plugin calls it on the thread serving the call (a
-// panic ends that call with the *sandbox.HostPanicError of the host's
+// panic ends that call with the *loader.HostPanicError of the host's
 // function, the plugin is quarantined, as in process). From any other
 // thread of the child (one the plugin created), and likewise for host
 // functions: on the channel of a call from the host that is running (the
@@ -92,7 +92,7 @@
 // goes to the Callback's panic handler and Err (a host function's to the
 // log), as in process. Since the child serves from its init, Go cannot
 // run on a thread the plugin created (cgo waits for package
-// initialization to finish): sandbox.RelayForeignThreads, started at the
+// initialization to finish): childrt.RelayForeignThreads, started at the
 // child's first request when the Loader has host functions, else with its
 // first callback entry, relays those calls to Go threads of the child
 // (four, and one more each time all are busy, up to 64): a host function called on
@@ -100,7 +100,7 @@
 // back (that call borrows the channel of the running call). Over the
 // upcall channel, when no call runs, such calls go one at a time.
 // Release drops the child's entry (later calls through it fail
-// with sandbox.ErrCallbackFreed, as in process); closing or restarting the
+// with pcall.ErrCallbackFreed, as in process); closing or restarting the
 // plugin drops them all. Callbacks of the general form (structs by value
 // both ways, stack arguments, a result in memory) cross too: the child's
 // entry copies the stack arguments into the part of the channel kept for

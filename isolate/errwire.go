@@ -42,7 +42,7 @@ const (
 	kindPath       = 5 // an *fs.PathError
 	kindFault      = 6 // a *sandbox.FaultError
 	kindDeadline   = 7 // a *sandbox.DeadlineError
-	kindHostPanic  = 8 // a *sandbox.HostPanicError
+	kindHostPanic  = 8 // a *pcall.HostPanicError
 	kindNotFound   = 9 // a *loader.NotFoundError
 	kindUndefined  = 10
 	kindReloc      = 11
@@ -52,8 +52,8 @@ const (
 	kindMigration  = 15
 	kindFormat     = 16 // an *elfmap.FormatError
 	kindExecutable = 17 // an *elfmap.ExecutableError
-	kindAbort      = 18 // a *sandbox.AbortError
-	kindStaticTLS  = 19 // a *sandbox.StaticTLSError
+	kindAbort      = 18 // a *pcall.AbortError
+	kindStaticTLS  = 19 // a *tlsrt.StaticTLSError
 )
 
 // Bounds on a tree: runplug's errors nest a few levels (a wrapped

@@ -432,7 +432,7 @@ func (iso *Isolator) Close(ctx context.Context) error {
 // channel as its only descriptor besides /dev/null (stdin) and the pipes
 // of its stdout and stderr (output.go),
 // in a process group of its own, killed when the host dies. It asks the
-// child's constructor (sandbox.EnvEarlyNamespaces) for new user, mount,
+// child's constructor (childrt.EnvEarlyNamespaces) for new user, mount,
 // IPC and UTS namespaces and a new network namespace, or forks it from
 // netSpawner into the shared one (see sharedNet): with no CLONE_NEWUSER
 // at the fork, os/exec vforks instead of copying the host.
@@ -458,7 +458,7 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
 	}
 	// The child's constructor closes every descriptor but these, gives
 	// up its capabilities and enters a Landlock domain
-	// (sandbox.EnvChildConfine); a root host's child keeps CAP_SETUID
+	// (childrt.EnvChildConfine); a root host's child keeps CAP_SETUID
 	// and CAP_SETGID until it drops to its own uid (confine_uid.go).
 	root := os.Geteuid() == 0
 	cmd.Env = append(cmd.Env, childrt.ChildConfineEnv(childFD, root))

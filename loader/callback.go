@@ -26,7 +26,7 @@ import (
 // one through the caller's hidden buffer. A last parameter of type
 // *VarArgs makes the C type variadic (int f(const char *fmt, ...)): the
 // function reads the variable part through it. It may also be a
-// func(*sandbox.Args) sandbox.Result (raw registers). A typed function with at most 6 integer-class and 8
+// func(*pcall.Args) pcall.Result (raw registers). A typed function with at most 6 integer-class and 8
 // float-class scalar arguments that fit Go's argument registers (strings
 // count twice; at most 9) is called without reflect or allocation, string
 // arguments aside, and so is one with structs or stack arguments whose Go
@@ -38,18 +38,18 @@ import (
 //   - Inside a protected call (a plugin function called through this
 //     package, or sandbox.Call): nested in that call, like a host
 //     function. A panic ends that call with an error wrapping a
-//     *sandbox.HostPanicError, and the native code after the call of Ptr
+//     *HostPanicError, and the native code after the call of Ptr
 //     never runs.
 //   - Outside any protected call (C code the host called with cgo, or a
 //     thread the plugin created with pthread_create, which cgo attaches
 //     to the Go runtime for the call): a panic is recovered, the native
-//     caller gets a zero result, and the *sandbox.HostPanicError goes to
+//     caller gets a zero result, and the *HostPanicError goes to
 //     the panic handler (SetPanicHandler); the first one is kept as Err.
 //
 // After Release a call through Ptr does not run the Go function: it is
-// handled like a panic whose value is sandbox.ErrCallbackFreed. The
+// handled like a panic whose value is pcall.ErrCallbackFreed. The
 // address stays valid code; a later callback may reuse it, but only after
-// more than 1,024 others were released (see sandbox.Callback.Free).
+// more than 1,024 others were released (see pcall.Callback.Free).
 type Callback struct {
 	cb     *pcall.Callback
 	remote *wire.RemoteCallback // for isolated plugins (remote_frame.go)
@@ -100,7 +100,7 @@ func (c *Callback) Name() string { return c.cb.Name() }
 func (c *Callback) SetPanicHandler(h func(*HostPanicError)) { c.cb.SetPanicHandler(h) }
 
 // Err returns the first panic of a call made outside any protected call
-// (a *sandbox.HostPanicError), or nil. Panics inside protected calls are
+// (a *HostPanicError), or nil. Panics inside protected calls are
 // the errors of those calls instead.
 func (c *Callback) Err() error { return c.cb.Err() }
 

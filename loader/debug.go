@@ -87,7 +87,7 @@ func (o *object) dropDebuggerWrites() {
 	}
 }
 
-// debugInfo describes o for sandbox.AddDebugObject: its load bias,
+// debugInfo describes o for debugreg.AddDebugObject: its load bias,
 // PT_DYNAMIC and executable range (debugAdd adds the symbols).
 func (o *object) debugInfo() *debugreg.DebugInfo {
 	f := o.p.file
@@ -190,12 +190,12 @@ func fileFuncs(path string) (syms []elf.Symbol) {
 }
 
 // EnableProfiling installs runplug's cgo traceback and symbolizer for the
-// whole process (sandbox.SetCgoTraceback without host functions) and
+// whole process (debugreg.SetCgoTraceback without host functions) and
 // starts keeping the plugins' function names for it, so that
 // a Go CPU profile names the plugin functions a sample landed in, under
 // the Go frames that called them. It is opt-in because the runtime accepts
 // one cgo traceback per process: a host that installs its own passes it
-// to sandbox.SetCgoTraceback instead, which chains to it. Calling it
+// to debugreg.SetCgoTraceback instead, which chains to it. Calling it
 // again does nothing. Plugins loaded before the call are covered.
 func EnableProfiling() error {
 	if err := debugreg.SetCgoTraceback(debugreg.CgoTracebackFuncs{}); err != nil {

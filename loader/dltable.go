@@ -30,7 +30,7 @@ import (
 // copies, so their imports (libgcc_s's _dl_find_object above all) get
 // these services too.
 
-// dlServices are the C implementations (sandbox.DLSymbols), by import name.
+// dlServices are the C implementations (dlsvc.DLSymbols), by import name.
 var dlServices = dlsvc.DLSymbols()
 
 // dlGoFunc returns the Go implementation of the import name for o, nil

@@ -105,12 +105,12 @@
 // dependencies work in the dynamic models that -fPIC code uses by default,
 // general-dynamic and local-dynamic, as glibc's ld.so serves objects it
 // dlopens, but by runplug itself: each loaded object with a PT_TLS segment
-// gets a module of the sandbox's TLS runtime (sandbox.NewTLSModule) before
+// gets a module of the sandbox's TLS runtime (tlsrt.NewTLSModule) before
 // it is relocated, R_X86_64_DTPMOD64 writes that module's id (of the
 // object defining the symbol; the object itself for symbol 0 or a local
 // symbol), R_X86_64_DTPOFF64 the symbol's offset in the block plus the
 // addend, and every import of __tls_get_addr binds to
-// sandbox.TLSGetAddr, never to glibc's, which knows nothing of runplug's
+// tlsrt.TLSGetAddr, never to glibc's, which knows nothing of runplug's
 // modules. Each OS thread gets its own block of a module on its first
 // access: the template (.tdata, as relocated) then zeroes (.tbss). An
 // STT_TLS import resolves only to a definition in a loaded object. The
@@ -136,7 +136,7 @@
 //
 // So runplug has glibc dlopen a stand-in for each module that
 // initial-exec code addresses (its own object's, or a dependency's): a
-// one-page object written to a memfd (sandbox.TLSModule.MakeStatic) whose
+// one-page object written to a memfd (tlsrt.TLSModule.MakeStatic) whose
 // PT_TLS has the module's size, alignment and relocated template, and
 // whose one TPOFF64 relocation against its own block is what makes glibc
 // carve the room, copy the template into every existing thread
@@ -187,7 +187,7 @@
 // Imports of _dl_find_object, dl_iterate_phdr, dladdr, dladdr1, dlinfo,
 // dlerror, dlmopen, backtrace, backtrace_symbols(_fd), __cxa_atexit,
 // __cxa_finalize and __cxa_thread_atexit_impl bind to runplug's
-// implementations (sandbox.DLSymbols), which answer for the objects
+// implementations (dlsvc.DLSymbols), which answer for the objects
 // runplug loaded, from a table each object enters once relocated and
 // leaves before it is unmapped, and hand everything else to glibc's;
 // dlopen, dlsym, dlvsym and dlclose bind to Go functions (a callback per
@@ -223,7 +223,7 @@
 // faulting address is ("segment 1 (R-X) of NAME", "guard page after
 // NAME"...). The loader adds no allocation to a call, and no atomic
 // read-modify-write: a call loads the plugin's closed/quarantined flags
-// and goes through the plugin's [sandbox.Gate], which records it in the
+// and goes through the plugin's [pcall.Gate], which records it in the
 // calling thread's own slots so that Close can wait for it.
 //
 // After a call faults, is interrupted by its deadline or is aborted, the
@@ -263,11 +263,11 @@
 //
 // [Loader.RegisterHostFunc] registers a Go function under a C name; an
 // import of that name in a plugin loaded afterwards binds to a
-// C-callable thunk (see sandbox.NewCallback) that calls the Go function on
+// C-callable thunk (see pcall.NewCallback) that calls the Go function on
 // the plugin's thread. Host functions come after [Options].HostSymbols and
 // before the plugin's dependencies in symbol resolution. A typed Go
 // function is called through Go's register ABI without reflect when its
-// arguments fit (reflect otherwise); a func(*sandbox.Args) sandbox.Result gets the argument
+// arguments fit (reflect otherwise); a func(*pcall.Args) pcall.Result gets the argument
 // registers directly. The Go code runs outside the plugin's fault
 // protection (a nil dereference in it is a Go panic); a panic is recovered
 // and ends the outer plugin call with an error wrapping a
@@ -347,7 +347,7 @@
 // runplug's changes only at glibc's next load or unload, or when asked
 // (info sharedlibrary); objects loaded with [Loader.LoadBytes] have no
 // file and are not shown; glibc older than 2.35 has no r_next and
-// debuggers see no plugins (sandbox.DebuggerError says so); with glibc
+// debuggers see no plugins (debugreg.DebuggerError says so); with glibc
 // releases after 2.36 a dlmopen namespace made after runplug's node
 // unlinks it until runplug's next load or close, which links it again.
 //
@@ -357,7 +357,7 @@
 // parked image reused by a later load holds none of them.
 //
 // Go CPU profiles name plugin functions after [EnableProfiling] (opt-in,
-// process-wide; see sandbox.SetCgoTraceback to chain to a host's own cgo
+// process-wide; see debugreg.SetCgoTraceback to chain to a host's own cgo
 // traceback). The Go runtime's SIGPROF handler then asks runplug's C
 // traceback for the frames of a thread in a cgo call: it records the
 // interrupted PC when it lies in a loaded object (or in code a plugin

@@ -48,7 +48,7 @@ var (
 	// relocation type. Plugin.Lookup of a thread-local symbol wraps it
 	// too. (The dynamic models, the initial-exec model and TLS descriptors
 	// are supported: see the package doc; running out of static TLS is a
-	// sandbox.ErrStaticTLSFull.) It wraps ErrUnsupported.
+	// tlsrt.ErrStaticTLSFull.) It wraps ErrUnsupported.
 	ErrTLS = errs.Unsupported("unsupported use of thread-local storage")
 
 	// ErrDeadline is wrapped by the error of a call (or of a destructor

@@ -16,7 +16,7 @@ import (
 // Callback, callback.go; both take the same typed or raw functions,
 // turned into the raw form by hostCallback.)
 //
-// Each registered function is a sandbox.Callback (a thunk in an
+// Each registered function is a pcall.Callback (a thunk in an
 // executable page that calls into Go on the plugin's thread). An import of
 // its name binds to the thunk's address, and the object that imports it
 // holds a reference until its image can no longer run (it is unmapped, or
@@ -67,7 +67,7 @@ type hostFunc struct {
 // fn runs on the plugin's thread, inside the plugin call that reached it
 // but outside its fault protection: a nil dereference in fn is a Go panic.
 // A panic in fn is recovered: the outer plugin call returns an error that
-// wraps a *sandbox.HostPanicError (sandbox.ErrHostPanic) and the plugin is
+// wraps a *HostPanicError (pcall.ErrHostPanic) and the plugin is
 // quarantined, as after a fault. On a thread in no plugin call (one the
 // plugin created) there is no call to end: fn's caller gets 0 and the
 // panic is logged at error level. fn may call into plugins again, and may
@@ -101,7 +101,7 @@ func (l *Loader) RegisterHostFunc(name string, fn any) (release func(), err erro
 	}
 	// A panic on a thread in no plugin call (one the plugin created) has
 	// no call to end: the plugin gets 0, and the host hears of it here.
-	cb.SetPanicHandler(func(e *pcall.HostPanicError) {
+	cb.SetPanicHandler(func(e *HostPanicError) {
 		l.log.Error("host function panicked outside a plugin call; it returned 0", "symbol", name, "panic", fmt.Sprint(e.Value))
 	})
 	h := &hostFunc{name: name, cb: cb, raw: hf.rawForm(), strs: hostStringSlots(fn), frame: frameForm(hf, fn)}
@@ -193,7 +193,7 @@ type hostFn struct {
 	sret         bool            // frame's result goes through the caller's buffer
 }
 
-// callback returns a sandbox.Callback that runs h.
+// callback returns a pcall.Callback that runs h.
 func (h hostFn) callback(name string) (*pcall.Callback, error) {
 	if h.ints != nil {
 		return pcall.NewCallbackInts(name, h.ints, h.nInt)

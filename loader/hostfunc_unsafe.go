@@ -185,7 +185,7 @@ func (p *regPlan) regsForm() bool {
 	return false
 }
 
-// intsForm returns fv seen as a sandbox.IntFunc when its register form
+// intsForm returns fv seen as a pcall.IntFunc when its register form
 // takes no float argument and returns no float (else nil): the same
 // function, called with six integer registers set and only rax read,
 // which the dispatcher calls with the fewest register moves. As for

@@ -11,7 +11,7 @@ import (
 )
 
 // tlsGetAddr is the import that general- and local-dynamic TLS code calls:
-// it always binds to runplug's (sandbox.TLSGetAddr), whatever its version,
+// it always binds to runplug's (tlsrt.TLSGetAddr), whatever its version,
 // since glibc's knows nothing of runplug's modules.
 const tlsGetAddr = "__tls_get_addr"
 

@@ -188,7 +188,7 @@ type retMov struct {
 
 // frameProg is a plan compiled into the moves that the trampoline makes
 // from the argument values (in C layout) to the registers and stack words
-// (sandbox.GatherProgram), and the moves that read the result registers.
+// (pcall.GatherProgram), and the moves that read the result registers.
 type frameProg struct {
 	plan     *callconv.Plan
 	gather   *pcall.GatherProgram

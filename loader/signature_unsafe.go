@@ -5,7 +5,7 @@ package loader
 // arguments (whose Go layout was checked against the C layout at bind
 // time, by callconv.TypeOf), and CallSig the addresses of values it first laid
 // out in C layout. The trampoline reads them with the moves of the
-// signature's sandbox.GatherProgram. The invariant that keeps it right:
+// signature's pcall.GatherProgram. The invariant that keeps it right:
 // compileFrame clips every move to its argument's declared size, so each
 // reads within the value it is given; NewGatherProgram checks that every
 // move writes within the registers and stack words; and every retMov
@@ -91,7 +91,7 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 // (a []byte is the usual out-buffer) or a pointer whose elements hold no
 // Go pointers (passed as the address of its first element: the plugin may
 // read and write it during the call only), or a *Callback (its Ptr; a
-// released one is refused with sandbox.ErrCallbackFreed); for __int128
+// released one is refused with pcall.ErrCallbackFreed); for __int128
 // an abi.Int128Value or abi.Uint128Value; for long double a []byte of its
 // 16 bytes (x87 extended, then padding); for a struct or union either a
 // Go value whose type abi.TypeOf maps to the same layout, or a []byte

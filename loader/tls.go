@@ -11,7 +11,7 @@ import (
 // deferred relocations naming where thread-local storage lives (see
 // tlsReloc): every module that initial-exec code addresses (a TPOFF
 // relocation's symbol, or the object itself for symbol 0) gets its room in
-// static TLS (sandbox.TLSModule.MakeStatic: glibc's surplus, initialised
+// static TLS (tlsrt.TLSModule.MakeStatic: glibc's surplus, initialised
 // in every thread from the template, relocated by now), then the deferred
 // relocations are written and RELRO is sealed. A module already loaded and
 // used with dynamic TLS cannot move (threads may hold blocks of it):

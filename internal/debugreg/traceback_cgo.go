@@ -42,7 +42,7 @@ var ErrCgoTraceback = errors.New("runtime.SetCgoTraceback was already called wit
 // records the interrupted PC and follows frame pointers through plugin
 // frames (code built without them, the default at -O2, shows only the
 // innermost function, save a frameless leaf's caller); the symbolizer
-// names functions from the tables the loader gives (sandbox.SymbolTable),
+// names functions from the tables the loader gives (debugreg.SymbolTable),
 // without file or line.
 //
 // The runtime accepts one set of functions per process: a host that has
