@@ -106,7 +106,7 @@ func (b *binding) call(ctx context.Context, a *pcall.Args, ks *cstrings) (pcall.
 	if f.live != nil {
 		return b.callLive(ctx, a, ks)
 	}
-	if f.p.be.isolated() {
+	if _, inproc := f.p.be.(inProcess); !inproc && f.p.be.isolated() {
 		return b.remoteCall(ctx, a, ks) // remote.go
 	}
 	r, err := b.callOn(ctx, f, a)

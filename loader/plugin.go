@@ -228,6 +228,10 @@ func (f *Func) Call(ctx context.Context, args ...uint64) (uint64, error) {
 	for i, v := range args { // not copy: a memmove call on this path
 		regs[i] = v
 	}
+	if g, ok := f.p.be.(inProcess); ok { // the call measured against cgo: a direct call, not a dispatch
+		r, err := g.callInts(f, len(args), regs[0], regs[1], regs[2], regs[3], regs[4], regs[5])
+		return r.Int, err
+	}
 	r, err := f.p.be.callInts(f, len(args), regs[0], regs[1], regs[2], regs[3], regs[4], regs[5])
 	return r.Int, err
 }
@@ -286,6 +290,9 @@ func (p *Plugin) callInts(f *Func, ints []uint64) (pcall.Result, error) {
 	var regs [6]uint64
 	for i, v := range ints { // not copy: a memmove call on this path
 		regs[i] = v
+	}
+	if g, ok := p.be.(inProcess); ok { // a direct call on the binding's hot path
+		return g.callInts(f, len(ints), regs[0], regs[1], regs[2], regs[3], regs[4], regs[5])
 	}
 	return p.be.callInts(f, len(ints), regs[0], regs[1], regs[2], regs[3], regs[4], regs[5])
 }
