@@ -22,11 +22,18 @@ type inProcess struct{ p *Plugin }
 func (g inProcess) callInts(f *Func, n int, a0, a1, a2, a3, a4, a5 uint64) (pcall.Result, error) {
 	var ints [6]uint64 // element by element: no composite literal copied whole
 	ints[0], ints[1], ints[2], ints[3], ints[4], ints[5] = a0, a1, a2, a3, a4, a5
+	return g.callIntsIn(f, ints[:n])
+}
+
+// callIntsIn is callInts reading the integers in place: the register paths
+// of Func.Call and of bindings call it directly when the backend is in
+// process, with no dispatch and no copy (docs/PERFORMANCE.md).
+func (g inProcess) callIntsIn(f *Func, ints []uint64) (pcall.Result, error) {
 	p := g.p
 	if fl := p.flags.Load(); fl != 0 {
 		return pcall.Result{}, p.refused(f, fl)
 	}
-	r, err := p.gate.CallInts(f.addr, ints[:n])
+	r, err := p.gate.CallInts(f.addr, ints)
 	if err != nil {
 		return r, p.callFailed(f, err)
 	}
