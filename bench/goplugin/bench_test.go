@@ -1,6 +1,7 @@
 package goplugin_test
 
 import (
+	"context"
 	"fmt"
 	"net/rpc"
 	"os"
@@ -109,7 +110,7 @@ func startGoPlugin(b *testing.B) (*plugin.Client, Adder) {
 
 // startIsolated loads isolate_faults.so isolated and returns its add.
 func startIsolated(b *testing.B, l *loader.Loader, path string) (*loader.Plugin, *loader.Func) {
-	p, err := l.Load(path)
+	p, err := l.Load(context.Background(), path)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -134,17 +135,17 @@ func BenchmarkStart(b *testing.B) {
 	}
 	b.Run("runplug-isolated", func(b *testing.B) {
 		l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
-		defer l.Close()
+		defer l.Close(context.Background())
 		ds := make([]time.Duration, 0, b.N)
 		for i := 0; i < b.N; i++ {
 			t0 := time.Now()
 			p, f := startIsolated(b, l, path)
-			if r, err := f.Call(1, 2); err != nil || r != 3 {
+			if r, err := f.Call(context.Background(), 1, 2); err != nil || r != 3 {
 				b.Fatal(r, err)
 			}
 			ds = append(ds, time.Since(t0))
 			b.StopTimer()
-			p.Close()
+			p.Close(context.Background())
 			b.StartTimer()
 		}
 		median(b, ds, 1e6, "p50-ms")
@@ -202,17 +203,18 @@ func BenchmarkCall(b *testing.B) {
 		b.Fatal(err)
 	}
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
-	defer l.Close()
+	defer l.Close(context.Background())
 	p, f := startIsolated(b, l, path)
 	c, a := startGoPlugin(b)
 	defer c.Kill()
 	b.Run("runplug-isolated", func(b *testing.B) {
+		ctx := context.Background()
 		pid := isolate.Pid(p)
 		ds := make([]time.Duration, b.N)
 		self0, child0 := cpuTime(b, pid)
 		for i := 0; i < b.N; i++ {
 			t0 := time.Now()
-			r, err := f.Call(uint64(i), 1)
+			r, err := f.Call(ctx, uint64(i), 1)
 			ds[i] = time.Since(t0)
 			if err != nil || r != uint64(i)+1 {
 				b.Fatal(r, err)
