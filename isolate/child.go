@@ -223,7 +223,7 @@ func (c *child) confineSpare() ([]unix.SockFilter, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := confine(pre.Policy, load, &h.sys); err != nil {
+	if err := confine(pre.Policy, load, h); err != nil {
 		return nil, err
 	}
 	if run == nil {
@@ -242,7 +242,7 @@ func (c *child) start(run []unix.SockFilter) reply {
 	pol := c.req.Policy
 	var rep reply
 	if run == nil {
-		if err := confine(pol, c.req.LoadFilter, &h.sys); err != nil {
+		if err := confine(pol, c.req.LoadFilter, h); err != nil {
 			return errReply(fmt.Errorf("isolate: confine: %w", err))
 		}
 		run = c.req.RunFilter
@@ -309,20 +309,21 @@ func errReply(err error) reply { return reply{Err: encodeError(err, maxLoadError
 const maxLoadError = 16 << 10
 
 // confine applies the resource limits (limits.go), the SIGSYS handler
-// and the load filter. (The process group, namespaces, the parent-death
-// signal, descriptors, capabilities and Landlock are the host's and the
-// constructors' doing, at spawn, and so are the filters.)
-func confine(pol Policy, load []unix.SockFilter, rec *sysRecord) error {
+// and the load filter, with its listener handed to the host (listen.go).
+// (The process group, namespaces, the parent-death signal, descriptors,
+// capabilities and Landlock are the host's and the constructors' doing,
+// at spawn, and so are the filters.)
+func confine(pol Policy, load []unix.SockFilter, h *header) error {
 	if err := applyLimits(pol); err != nil {
 		return err
 	}
 	if pol.NoSeccomp {
 		return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 	}
-	if err := installSigsys(rec); err != nil {
+	if err := installSigsys(&h.sys); err != nil {
 		return fmt.Errorf("SIGSYS handler: %w", err)
 	}
-	return installFilter(load, true)
+	return offerListener(h, load)
 }
 
 // lookup finds k and adds it to the table (the host numbers handles the

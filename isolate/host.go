@@ -135,6 +135,11 @@ type proc struct {
 	nsAsked                            int           // CLONE_NEW* flags asked of the child's constructor (spawn.go start)
 	nsShared                           bool          // forked in netSpawner's network namespace
 
+	// The host side of its seccomp listener (listen.go; nil without a
+	// filter), and the forbidden call the listener named.
+	lis     *listener
+	trapped atomic.Pointer[SyscallError]
+
 	procCallbacks // the callbacks' entries in this child (frame.go)
 }
 

@@ -38,7 +38,9 @@ type hostileCase struct {
 	trapped string
 	arch    string
 	want    int64
-	opens   bool // an open: allowed under the race detector (isolate/race.go)
+	detail  string // in the error's Detail (the listener read it)
+	spawns  bool   // the attack would make a process: check none appeared
+	opens   bool   // an open: allowed under the race detector (isolate/race.go)
 	// landlock is the Landlock ABI the case needs (a rule of the second
 	// layer alone): 6 for signal scoping, 1 for writes.
 	landlock int
@@ -82,14 +84,20 @@ func TestHostile(t *testing.T) {
 		// 5. Errors say what happened.
 		{name: "x32 system call", fn: "x32_getpid", trapped: "getpid", arch: "x32"},
 		{name: "i386 system call", fn: "i386_getpid", trapped: "getpid", arch: "i386"},
-		{name: "clone3 answered ENOSYS", fn: "raw_clone3", want: -int64(unix.ENOSYS)},
+		{name: "clone3 asking for a process", fn: "raw_clone3", trapped: "clone3", detail: "flags CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID", spawns: true},
+		{name: "clone3 asking for a thread answered ENOSYS", fn: "raw_clone3_thread", want: -int64(unix.ENOSYS)},
+		{name: "pthread_create works (clone3 refused, then clone)", fn: "spawn_thread", want: 42},
 		{name: "a thread in a new mount namespace", fn: "clone_newns_thread", trapped: "clone"},
 		{name: "isatty on stdout answered ENOTTY", fn: "tty_query", want: -int64(unix.ENOTTY)},
-		{name: "fork with SIGSYS blocked", fn: "fork_sigsys_blocked", trapped: "(unknown: trapped with SIGSYS blocked)"},
+		{name: "fork with SIGSYS blocked", fn: "fork_sigsys_blocked", trapped: "clone", detail: "flags CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD", spawns: true},
+		{name: "fork with all signals blocked", fn: "fork_all_blocked", trapped: "clone", detail: "SIGCHLD", spawns: true},
+		{name: "posix_spawn with all signals blocked", fn: "spawn_blocked", trapped: "clone3", detail: "flags CLONE_VM|CLONE_VFORK", spawns: true},
+		{name: "system()", fn: "do_system", arg: "true", trapped: "clone3", detail: "flags CLONE_VM|CLONE_VFORK", spawns: true},
+		{name: "execve with SIGSYS blocked", fn: "exec_sigsys_blocked", trapped: "execve", detail: `path "/bin/true"`, spawns: true},
 		// The classics.
-		{name: "fork", fn: "do_fork", trapped: "clone"},
+		{name: "fork", fn: "do_fork", trapped: "clone", spawns: true},
 		{name: "socket", fn: "do_socket", trapped: "socket"},
-		{name: "execve", fn: "do_exec", trapped: "execve"},
+		{name: "execve", fn: "do_exec", trapped: "execve", detail: `path "/bin/true"`, spawns: true},
 		{name: "mount", fn: "do_mount", trapped: "mount"},
 		{name: "unshare", fn: "do_unshare", trapped: "unshare"},
 	} {
@@ -105,7 +113,12 @@ func TestHostile(t *testing.T) {
 			f := fn(t, p, tt.fn)
 			var r uint64
 			var err error
+			if tt.spawns {
+				defer noNewProcess(t)()
+			}
 			switch tt.arg {
+			case "true": // a shell command
+				r, err = callBufs(context.Background(), p, tt.fn, [6]uint64{}, map[int][]byte{0: []byte("true\x00")})
 			case "":
 				r, err = f.Call(context.Background())
 			case "host":
@@ -138,6 +151,9 @@ func TestHostile(t *testing.T) {
 				}
 				if tt.arch != "" && !strings.Contains(err.Error(), tt.arch+" "+tt.trapped) {
 					t.Errorf("error %q does not name %s %s", err, tt.arch, tt.trapped)
+				}
+				if !strings.Contains(se.Detail, tt.detail) || !strings.Contains(err.Error(), tt.detail) {
+					t.Errorf("error %q (detail %q) does not say %q", err, se.Detail, tt.detail)
 				}
 			} else if err != nil || int64(r) != tt.want {
 				t.Fatalf("%s = %d, %v; want %d", tt.fn, int64(r), err, tt.want)
@@ -311,4 +327,55 @@ func TestHostileConstructor(t *testing.T) {
 			})
 		}
 	}
+}
+
+// noNewProcess makes this process (the host) a child subreaper until the
+// returned function runs, which fails t if a process appeared among its
+// children meanwhile: a process the child made would be reparented here
+// when the child died (it has, once its call returned an error).
+func noNewProcess(t *testing.T) func() {
+	t.Helper()
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Fatalf("PR_SET_CHILD_SUBREAPER: %v", err)
+	}
+	before := childrenOf(t, os.Getpid())
+	return func() {
+		t.Helper()
+		after := childrenOf(t, os.Getpid())
+		unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+		for pid, comm := range after {
+			if _, ok := before[pid]; !ok && comm != "runplug-isolate" && !strings.HasPrefix(comm, "isolate.test") {
+				t.Errorf("a process appeared: pid %d (%s)", pid, comm)
+			}
+		}
+	}
+}
+
+// childrenOf lists the children of pid (pid: command), from /proc.
+func childrenOf(t *testing.T, pid int) map[int]string {
+	t.Helper()
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int]string{}
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		if err != nil {
+			continue // not a process, or gone
+		}
+		open, shut := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+		if open < 0 || shut < open {
+			continue
+		}
+		var child, ppid int
+		var state string
+		if _, err := fmt.Sscanf(string(b[:open]), "%d", &child); err != nil {
+			continue
+		}
+		if _, err := fmt.Sscanf(string(b[shut+1:]), " %s %d", &state, &ppid); err == nil && ppid == pid {
+			out[child] = string(b[open+1 : shut])
+		}
+	}
+	return out
 }

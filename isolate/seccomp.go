@@ -63,8 +63,11 @@ func nameSyscall(auditArch, nr uint32) (archName string, num int, name string) {
 
 // loadPolicy is the filter installed before the plugin is loaded in the
 // child pid: the allow list, read-only opens, threads (clone with
-// CLONE_THREAD), signals to that process only; anything else traps
-// (SIGSYS, reported by the handler in sigsys_amd64.s).
+// CLONE_THREAD), signals to that process only. Anything else goes to the
+// host's seccomp listener (listen.go), which names it even when the
+// calling thread blocks SIGSYS (glibc's system() and posix_spawn do);
+// where the host has no listener, degrade turns it into a trap (SIGSYS,
+// reported by the handler in sigsys_amd64.s).
 func loadPolicy(pid int, extra []string) seccomp.Policy {
 	names := append(append([]string(nil), DefaultSyscalls...), extra...)
 	// seccomp: the run filter is stacked after the load (a filter can
@@ -93,22 +96,24 @@ func loadPolicy(pid int, extra []string) seccomp.Policy {
 	conds = append(conds, fcntlRules()...)
 	conds = append(conds, dropRule()) // confine_uid.go: the drop to the child's uid, before plugin code
 	return seccomp.Policy{
-		DefaultAction: seccomp.ActionTrap,
+		DefaultAction: seccomp.ActionTrap, // the listener's: see toListener
 		Syscalls: []seccomp.SyscallGroup{
 			{Action: seccomp.ActionAllow, Names: names},
 			{Action: seccomp.ActionAllow, NamesWithCondtions: conds},
 			// glibc's pthread_create tries clone3 first and falls back
 			// to clone on ENOSYS; the filter cannot read clone3's flags
-			// (they are behind a pointer). It cannot trap instead:
+			// (they are behind a pointer): the listener answers ENOSYS
+			// and names a clone3 that asks for a process. Without a
+			// listener it is answered ENOSYS, not trapped:
 			// pthread_create calls it with every signal blocked, and a
 			// trap on a thread that blocks SIGSYS kills the process.
-			//
+			{Action: notifyClone3, Names: []string{"clone3"}},
 			// membarrier, other than the barrier above: registering
 			// from the running Go runtime costs an RCU grace period
 			// (5-20 ms on a busy machine); sandbox's constructor has
 			// registered while the child had one thread, and if it
 			// could not, gates count calls with locked instructions.
-			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS), Names: []string{"clone3", "membarrier"}},
+			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS), Names: []string{"membarrier"}},
 			// stdio's questions about a standard stream.
 			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOTTY), NamesWithCondtions: ttyRules()},
 		},
@@ -148,10 +153,14 @@ func filters(pid int, pol Policy) (load, run []unix.SockFilter, err error) {
 	if pol.NoSeccomp {
 		return nil, nil, nil
 	}
-	if load, err = assemble(loadPolicy(pid, pol.Allow)); err != nil {
+	if load, err = assemble(loadPolicy(pid, pol.Allow), seccomp.ActionTrap); err != nil {
 		return nil, nil, err
 	}
-	if run, err = assemble(runPolicy(pol.AllowOpen || raceEnabled, pol.Allow)); err != nil {
+	load = toListener(load)
+	// The run filter lets other architectures' calls through to the load
+	// filter below it, which always stops them (and names them through
+	// the listener).
+	if run, err = assemble(runPolicy(pol.AllowOpen || raceEnabled, pol.Allow), seccomp.ActionAllow); err != nil {
 		return nil, nil, err
 	}
 	return load, run, nil
@@ -160,13 +169,14 @@ func filters(pid int, pol Policy) (load, run []unix.SockFilter, err error) {
 // bpfMaxInsns is the kernel's limit on a filter's length (BPF_MAXINSNS).
 const bpfMaxInsns = 4096
 
-// assemble turns p into classic BPF.
-func assemble(p seccomp.Policy) ([]unix.SockFilter, error) {
+// assemble turns p into classic BPF, with archGuard's action for calls
+// of other architectures.
+func assemble(p seccomp.Policy, foreign seccomp.Action) ([]unix.SockFilter, error) {
 	insts, err := p.Assemble()
 	if err != nil {
 		return nil, fmt.Errorf("isolate: seccomp: %w", err)
 	}
-	insts = append(archGuard(), insts...)
+	insts = append(archGuard(foreign), insts...)
 	if len(insts) > bpfMaxInsns {
 		return nil, fmt.Errorf("isolate: seccomp: filter of %d instructions (at most %d)", len(insts), bpfMaxInsns)
 	}
@@ -194,3 +204,44 @@ func checkNames(names []string) error {
 // membarrierPrivateExpedited is MEMBARRIER_CMD_PRIVATE_EXPEDITED
 // (linux/membarrier.h), which x/sys/unix does not define.
 const membarrierPrivateExpedited = 1 << 3
+
+// notifyClone3 is the load filter's answer to clone3: the listener, told
+// apart (the data bits of a user notification mean nothing to the
+// kernel) so that degrade can answer ENOSYS for it where there is no
+// listener.
+const notifyClone3 = seccomp.ActionUserNotify | 1
+
+// toListener sends every call prog traps to the listener instead. (The
+// library takes no user notification for a policy's default action.)
+func toListener(prog []unix.SockFilter) []unix.SockFilter {
+	for i, in := range prog {
+		if in.Code == bpfRetK && in.K == unix.SECCOMP_RET_TRAP {
+			prog[i].K = unix.SECCOMP_RET_USER_NOTIF
+		}
+	}
+	return prog
+}
+
+// degrade returns the load filter prog for a child the host has no
+// listener for: every call prog sends to the listener traps instead
+// (SIGSYS), but clone3, which is answered ENOSYS (see loadPolicy). The
+// child installs it alone when the kernel refuses a listener, or on top
+// of prog when the host could not take it (a trap and an errno take
+// precedence over a user notification).
+func degrade(prog []unix.SockFilter) []unix.SockFilter {
+	out := slices.Clone(prog)
+	for i, in := range out {
+		if in.Code != bpfRetK || in.K&unix.SECCOMP_RET_ACTION_FULL != unix.SECCOMP_RET_USER_NOTIF {
+			continue
+		}
+		if in.K == uint32(notifyClone3) {
+			out[i].K = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
+		} else {
+			out[i].K = unix.SECCOMP_RET_TRAP
+		}
+	}
+	return out
+}
+
+// bpfRetK is a classic BPF "return constant" (BPF_RET|BPF_K).
+const bpfRetK = unix.BPF_RET | unix.BPF_K

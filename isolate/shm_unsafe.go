@@ -73,6 +73,11 @@ type header struct {
 	// host raises it, up to nslots, for calls nested deeper than the
 	// pool; the child starts a serving thread for each new one).
 	active uint32
+	// listen is the handshake of the child's seccomp listener (futex:
+	// listen*, listen.go); listenFD is the listener's descriptor in the
+	// child, or the kernel's errno when it refused one.
+	listen   uint32
+	listenFD int32
 }
 
 // FUTEX_WAIT and FUTEX_WAKE (not the _PRIVATE forms: the words are

@@ -509,6 +509,9 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
 	if err == nil {
 		pf = os.NewFile(uintptr(pidfd), "pidfd")
 	}
+	if !iso.opts.Policy.NoSeccomp {
+		p.startListener() // listen.go
+	}
 	go p.monitor(pf)
 	return nil
 }
@@ -634,6 +637,7 @@ func (p *proc) monitor(pidfd *os.File) {
 	if pidfd != nil {
 		pidfd.Close()
 	}
+	p.stopListener()
 	p.exitErr = p.describeExit()
 	p.dead.Store(true)
 	for _, c := range p.chans[:p.nactive.Load()] {
@@ -649,10 +653,10 @@ func (p *proc) monitor(pidfd *os.File) {
 // its SIGSYS handler reported a forbidden system call, else an
 // *ExitError.
 func (p *proc) describeExit() error {
-	name := "(spare)"
-	if n := p.name.Load(); n != nil {
-		name = *n
+	if e := p.trapped.Load(); e != nil {
+		return e
 	}
+	name := p.pluginName()
 	sys := &p.hdr.sys
 	if atomic.LoadUint32(&sys.Set) == 1 {
 		e := &SyscallError{Plugin: name, Pid: p.pid, PC: uintptr(sys.PC)}
@@ -663,7 +667,7 @@ func (p *proc) describeExit() error {
 		if ws := st.Sys().(syscall.WaitStatus); ws.Signaled() && ws.Signal() == syscall.SIGSYS {
 			// A trap on a thread that blocked SIGSYS: the kernel killed
 			// the process before the handler could report.
-			return &SyscallError{Plugin: name, Pid: p.pid, Nr: -1, Name: "(unknown: trapped with SIGSYS blocked)"}
+			return &SyscallError{Plugin: name, Pid: p.pid, Nr: -1, Name: "(unknown: trapped with SIGSYS blocked; " + p.unnamedWhy() + ")"}
 		}
 	}
 	e := &ExitError{Plugin: name, Pid: p.pid}

@@ -11,7 +11,9 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <linux/sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,11 +174,79 @@ int64_t i386_getpid(void) {
 	return r;
 }
 
-// clone3: answered ENOSYS (glibc's pthread_create falls back to clone).
+// clone3 asking for a process, as glibc's fork would (flags in memory,
+// out of the filter's sight): stopped and named with its flags.
 int64_t raw_clone3(void) {
-	char args[88];
-	memset(args, 0, sizeof args);
-	return ret(syscall(SYS_clone3, args, sizeof args));
+	struct clone_args a;
+	pid_t tid;
+	memset(&a, 0, sizeof a);
+	a.flags = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+	a.child_tid = (uintptr_t)&tid;
+	a.exit_signal = SIGCHLD;
+	long r = syscall(SYS_clone3, &a, sizeof a);
+	if (r == 0)
+		_exit(0); // a process was made: it leaves at once
+	return ret(r);
+}
+
+// clone3 asking for a thread, as pthread_create does: answered ENOSYS
+// (glibc then calls clone, whose flags the filter reads).
+int64_t raw_clone3_thread(void) {
+	struct clone_args a;
+	memset(&a, 0, sizeof a);
+	a.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+	return ret(syscall(SYS_clone3, &a, sizeof a));
+}
+
+static void *thread_main(void *arg) { return arg; }
+
+// spawn_thread: pthread_create and join still work (clone3, then clone).
+int64_t spawn_thread(void) {
+	pthread_t t;
+	void *r;
+	int e = pthread_create(&t, NULL, thread_main, (void *)42);
+	if (e != 0)
+		return -e;
+	pthread_join(t, &r);
+	return (int64_t)(intptr_t)r;
+}
+
+// block_all blocks every signal of the calling thread (SIGSYS among
+// them), as glibc's posix_spawn does around its clone.
+static void block_all(void) {
+	sigset_t s;
+	sigfillset(&s);
+	pthread_sigmask(SIG_BLOCK, &s, NULL);
+}
+
+// do_system: system(3), which runs /bin/sh through posix_spawn.
+int64_t do_system(const char *cmd) { return system(cmd); }
+
+// spawn_blocked: posix_spawn of /bin/true with every signal blocked.
+int64_t spawn_blocked(void) {
+	char *argv[] = {"true", NULL};
+	pid_t pid;
+	block_all();
+	return -posix_spawn(&pid, "/bin/true", NULL, NULL, argv, NULL);
+}
+
+// fork_all_blocked: fork with every signal blocked.
+int64_t fork_all_blocked(void) {
+	block_all();
+	pid_t r = fork();
+	if (r == 0)
+		_exit(0);
+	return ret(r);
+}
+
+// exec_sigsys_blocked: execve of /bin/true with SIGSYS blocked.
+int64_t exec_sigsys_blocked(void) {
+	char *argv[] = {"true", NULL};
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, SIGSYS);
+	pthread_sigmask(SIG_BLOCK, &s, NULL);
+	return ret(execv("/bin/true", argv));
 }
 
 // A thread in a new mount namespace (CLONE_THREAD with CLONE_NEWNS).
@@ -190,7 +260,10 @@ int64_t fork_sigsys_blocked(void) {
 	sigemptyset(&s);
 	sigaddset(&s, SIGSYS);
 	pthread_sigmask(SIG_BLOCK, &s, NULL);
-	return ret(fork());
+	pid_t r = fork();
+	if (r == 0)
+		_exit(0);
+	return ret(r);
 }
 
 // The classics: a process, a socket, a program, a mount, a namespace,

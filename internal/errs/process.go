@@ -54,16 +54,26 @@ type SyscallError struct {
 	Nr     int     // the system call number in Arch's table (x32's without its marker bit)
 	Arch   string  // "x86_64", "x32" or "i386" (int $0x80)
 	PC     uintptr // the address of the syscall instruction, in the child
+	// Detail is the argument that says what the call asked for, where
+	// the host read it ("flags CLONE_VM|CLONE_VFORK|SIGCHLD" of a clone
+	// or clone3, the path of an execve), else "". It was read from the
+	// child's registers or memory: a message, not evidence.
+	Detail string
 }
 
 // Error formats e as "isolate: plugin x.so (pid 123) made forbidden system call execve (59) at pc 0x7f..",
-// with the architecture before the name when it is not x86_64 ("i386 execve (11)").
+// with the architecture before the name when it is not x86_64 ("i386 execve (11)") and the
+// detail after the number ("clone3 (435), flags CLONE_VM|CLONE_VFORK, at pc ...").
 func (e *SyscallError) Error() string {
 	name := e.Name
 	if e.Arch != "" && e.Arch != "x86_64" {
 		name = e.Arch + " " + name
 	}
-	return fmt.Sprintf("isolate: plugin %s (pid %d) made forbidden system call %s (%d) at pc %#x", e.Plugin, e.Pid, name, e.Nr, e.PC)
+	detail := ""
+	if e.Detail != "" {
+		detail = ", " + e.Detail + ","
+	}
+	return fmt.Sprintf("isolate: plugin %s (pid %d) made forbidden system call %s (%d)%s at pc %#x", e.Plugin, e.Pid, name, e.Nr, detail, e.PC)
 }
 
 // Unwrap returns ErrForbiddenSyscall and ErrExited.

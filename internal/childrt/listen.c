@@ -1,0 +1,70 @@
+//go:build linux && amd64 && cgo
+
+// listen.c: installs an isolated child's first seccomp filter with a
+// listener and hands the listener to the host, through two words of the
+// memory they share. It is C, not Go, because it must not need the Go
+// scheduler: once the filter is in, a thread the Go runtime starts
+// (pthread_create tries clone3 first) waits for the host's answer, and
+// the host answers only once it has the listener. Go code here could wait
+// for a P that the runtime is handing to that very thread; this code runs
+// on, offers, waits for the host (at most timeout_ns), and closes the
+// child's copy whatever the outcome: a pending notification then fails
+// with ENOSYS, which pthread_create survives (it falls back to clone).
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/futex.h>
+#include <linux/seccomp.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "listen.h"
+
+static int64_t now_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void wake(uint32_t *w) { syscall(SYS_futex, w, FUTEX_WAKE, 1 << 30, 0, 0, 0); }
+
+static int cas(uint32_t *w, uint32_t old, uint32_t new) {
+	return __atomic_compare_exchange_n(w, &old, new, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+// rp_offer_listener returns 0 when the host took the listener, 1 when it
+// did not (the filter is in: the caller makes the calls it sends to the
+// listener trap), or -errno when the kernel refused the filter with a
+// listener (nothing installed). TSYNC and NEW_LISTENER both return a
+// number, so the kernel takes them together only with TSYNC_ESRCH
+// (Linux 5.7).
+int rp_offer_listener(const void *filter, unsigned short len, uint32_t *state, int32_t *fdword, int64_t timeout_ns) {
+	struct sock_fprog fp = {.len = len, .filter = (struct sock_filter *)filter};
+	long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+	                  SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_TSYNC_ESRCH | SECCOMP_FILTER_FLAG_NEW_LISTENER, &fp);
+	if (fd < 0) {
+		int e = errno;
+		__atomic_store_n(fdword, e, __ATOMIC_SEQ_CST);
+		if (cas(state, RP_LISTEN_NONE, RP_LISTEN_NOKERNEL))
+			wake(state);
+		return -e;
+	}
+	__atomic_store_n(fdword, (int32_t)fd, __ATOMIC_SEQ_CST);
+	if (cas(state, RP_LISTEN_NONE, RP_LISTEN_OFFERED)) {
+		wake(state);
+		int64_t deadline = now_ns() + timeout_ns;
+		while (__atomic_load_n(state, __ATOMIC_SEQ_CST) == RP_LISTEN_OFFERED) {
+			int64_t left = deadline - now_ns();
+			if (left <= 0)
+				break;
+			struct timespec ts = {.tv_sec = left / 1000000000, .tv_nsec = left % 1000000000};
+			syscall(SYS_futex, state, FUTEX_WAIT, RP_LISTEN_OFFERED, &ts, 0, 0);
+		}
+		cas(state, RP_LISTEN_OFFERED, RP_LISTEN_WITHDRAWN);
+	}
+	close((int)fd);
+	return __atomic_load_n(state, __ATOMIC_SEQ_CST) == RP_LISTEN_TAKEN ? 0 : 1;
+}

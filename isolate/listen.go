@@ -1,0 +1,333 @@
+//go:build linux && amd64 && cgo
+
+package isolate
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/internal/childrt"
+)
+
+// The child's seccomp listener. The load filter sends every call it
+// forbids to a listener (SECCOMP_RET_USER_NOTIF) instead of trapping:
+// the calling thread waits in the kernel whatever signals it blocks, so
+// a call made with SIGSYS blocked (glibc's system() and posix_spawn
+// block every signal around their clone) is named like any other. The
+// child installs the filter with a listener, offers its descriptor
+// through the shared header, and closes its own copy once the host has
+// taken one (pidfd_getfd), before any plugin code runs: a plugin holding
+// it could answer its own calls. The host answers each call with an
+// error, never lets one through (SECCOMP_USER_NOTIF_FLAG_CONTINUE would
+// run a call whose arguments the plugin can still change), records the
+// call and kills the child: the same fate and error as a trapped call.
+
+// listenWait bounds the child's wait for the host to take its listener
+// (the host's goroutine answers in microseconds; this is for a host that
+// cannot run at all).
+const listenWait = 5 * time.Second
+
+// The handshake's states (header.listen), childrt's.
+const (
+	listenNone     = childrt.ListenNone
+	listenOffered  = childrt.ListenOffered
+	listenTaken    = childrt.ListenTaken
+	listenRefused  = childrt.ListenRefused
+	listenNoKernel = childrt.ListenNoKernel
+	listenGone     = childrt.ListenGone
+)
+
+// offerListener installs the load filter (the first) with a listener and
+// hands the listener to the host (childrt.OfferListener). Where there is
+// none (the kernel refuses it, the host cannot take it), the filter is
+// degraded: the calls the listener would have named trap as before.
+func offerListener(h *header, load []unix.SockFilter) error {
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("no_new_privs: %w", err)
+	}
+	err := childrt.OfferListener(load, &h.listen, &h.listenFD, listenWait)
+	var errno unix.Errno
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &errno): // no filter yet
+		return installFilter(degrade(load), true)
+	case errors.Is(err, childrt.ErrNoListener):
+		// A trap and an errno take precedence over a notification.
+		return installFilter(degrade(load), false)
+	}
+	return err
+}
+
+// listener is the host's side of one child's listener.
+type listener struct {
+	done chan struct{} // closed when run returns
+	mu   sync.Mutex
+	f    *os.File // the listener, once taken
+	shut bool     // the child ended: f is closed, or must not be kept
+	why  atomic.Pointer[string]
+}
+
+// startListener starts the goroutine that takes the listener p's child
+// offers and answers its calls until the child ends (stopListener).
+func (p *proc) startListener() {
+	p.lis = &listener{done: make(chan struct{})}
+	pidfd, err := unix.PidfdOpen(p.pid, 0)
+	if err == nil && refuseListener != "" {
+		unix.Close(pidfd)
+		err = errors.New(refuseListener)
+	}
+	if err != nil {
+		p.lis.refuse(p.hdr, fmt.Sprintf("pidfd_open: %v", err))
+		close(p.lis.done)
+		return
+	}
+	go p.lis.run(p, pidfd)
+}
+
+// refuseListener, when set (by this package's tests only), makes the
+// host refuse every child's listener with this reason, as a host without
+// pidfds would.
+var refuseListener string
+
+// stopListener ends the listener's goroutine (the child has ended) and
+// waits for it, so that it no longer reads the shared header.
+func (p *proc) stopListener() {
+	if p.lis == nil {
+		return
+	}
+	atomic.StoreUint32(&p.hdr.listen, listenGone)
+	futexWake(&p.hdr.listen)
+	p.lis.mu.Lock()
+	p.lis.shut = true
+	if p.lis.f != nil {
+		p.lis.f.Close()
+	}
+	p.lis.mu.Unlock()
+	<-p.lis.done
+}
+
+// noListener says why p's child has no listener ("" when it has one or
+// has no filter).
+func (p *proc) noListener() string {
+	if p.lis == nil {
+		return ""
+	}
+	if w := p.lis.why.Load(); w != nil {
+		return *w
+	}
+	return ""
+}
+
+// refuse tells the child that the host cannot take its listener.
+func (l *listener) refuse(h *header, why string) {
+	l.why.Store(&why)
+	if atomic.CompareAndSwapUint32(&h.listen, listenNone, listenRefused) ||
+		atomic.CompareAndSwapUint32(&h.listen, listenOffered, listenRefused) {
+		futexWake(&h.listen)
+	}
+}
+
+func (l *listener) run(p *proc, pidfd int) {
+	defer close(l.done)
+	f, why := l.take(p.hdr, pidfd)
+	unix.Close(pidfd)
+	if f == nil {
+		l.refuse(p.hdr, why)
+		return
+	}
+	l.mu.Lock()
+	if l.shut {
+		l.mu.Unlock()
+		f.Close()
+		return
+	}
+	l.f = f
+	l.mu.Unlock()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	for {
+		var n seccompNotif
+		var rerr error
+		err := rc.Read(func(fd uintptr) bool {
+			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			if k, _ := unix.Poll(pfd, 0); k == 0 {
+				return false // wait in the runtime's poller
+			}
+			if pfd[0].Revents&unix.POLLIN == 0 {
+				rerr = unix.EPIPE // hung up: the child has no task left
+				return true
+			}
+			// A notification is pending, so the receive does not
+			// block (it may find the call gone: ENOENT).
+			rerr = notifRecv(fd, &n)
+			return true
+		})
+		switch {
+		case err != nil || rerr == unix.EPIPE:
+			return // closed by stopListener, or the child is gone
+		case rerr == nil:
+			rc.Control(func(fd uintptr) { p.answer(fd, &n) })
+		case rerr != unix.ENOENT && rerr != unix.EINTR:
+			p.iso.log.Warn("seccomp listener", "pid", p.pid, "error", rerr)
+			return
+		}
+	}
+}
+
+// take waits for the child's offer and takes a copy of the listener.
+// The descriptor number is the child's word: the copy is used only if it
+// is a seccomp listener.
+func (l *listener) take(h *header, pidfd int) (*os.File, string) {
+	for {
+		switch st := atomic.LoadUint32(&h.listen); st {
+		case listenNone:
+			futexWait(&h.listen, listenNone) // stopListener changes it
+			continue
+		case listenOffered:
+		case listenNoKernel:
+			return nil, fmt.Sprintf("the kernel refuses a listener with TSYNC (%v; Linux 5.7 has SECCOMP_FILTER_FLAG_TSYNC_ESRCH)", unix.Errno(atomic.LoadInt32(&h.listenFD)))
+		case listenGone:
+			return nil, "the child ended before it offered one"
+		default:
+			return nil, fmt.Sprintf("listener state %d", st)
+		}
+		break
+	}
+	target := atomic.LoadInt32(&h.listenFD)
+	fd, err := unix.PidfdGetfd(pidfd, int(target), 0)
+	if err != nil {
+		return nil, fmt.Sprintf("pidfd_getfd: %v (the host needs ptrace access to its child)", err)
+	}
+	if link, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); err != nil || link != "anon_inode:seccomp notify" {
+		unix.Close(fd)
+		return nil, fmt.Sprintf("the child's descriptor %d is %q, not a seccomp listener", target, link)
+	}
+	if !atomic.CompareAndSwapUint32(&h.listen, listenOffered, listenTaken) {
+		unix.Close(fd)
+		return nil, "the child stopped waiting for the host"
+	}
+	futexWake(&h.listen)
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Sprintf("listener: %v", err)
+	}
+	return os.NewFile(uintptr(fd), "seccomp-listener"), ""
+}
+
+// answer refuses the call n, names it and kills the child; but a clone3
+// that asks for a thread is answered ENOSYS alone (glibc's pthread_create
+// then calls clone, whose flags the filter reads). What it reads of the
+// child's memory only makes the message and that choice: the call is
+// refused whatever it says.
+func (p *proc) answer(fd uintptr, n *seccompNotif) {
+	e := &SyscallError{Plugin: p.pluginName(), Pid: p.pid, PC: uintptr(n.Data.InstructionPointer)}
+	e.Arch, e.Nr, e.Name = nameSyscall(n.Data.Arch, uint32(n.Data.Nr))
+	errno := unix.EPERM
+	if e.Arch == "x86_64" {
+		switch e.Name {
+		case "clone":
+			e.Detail = "flags " + cloneFlagNames(n.Data.Args[0], false)
+		case "clone3":
+			errno = unix.ENOSYS
+			flags, err := readWord(int(n.Pid), n.Data.Args[0])
+			if err != nil {
+				e.Detail = fmt.Sprintf("clone_args at %#x unreadable: %v", n.Data.Args[0], err)
+				break
+			}
+			if notifValid(fd, n.ID) != nil {
+				return // the call is over (its thread was killed)
+			}
+			if flags&unix.CLONE_THREAD != 0 && flags&cloneNamespaces == 0 {
+				notifSend(fd, n.ID, errno)
+				return
+			}
+			e.Detail = "flags " + cloneFlagNames(flags, true)
+		case "execve", "execveat":
+			arg := n.Data.Args[0]
+			if e.Name == "execveat" {
+				arg = n.Data.Args[1]
+			}
+			if path, err := readString(int(n.Pid), arg, 256); err == nil {
+				e.Detail = fmt.Sprintf("path %q", path)
+			}
+		}
+	}
+	p.trapped.CompareAndSwap(nil, e)
+	p.kill("forbidden system call " + e.Name)
+	notifSend(fd, n.ID, errno) // the thread may still run until the kill lands
+}
+
+// cloneFlagNames spells clone flags out: clone's exit signal (its low
+// byte; clone3 has it in a field of its own) by name, unknown bits in
+// hex.
+func cloneFlagNames(f uint64, clone3 bool) string {
+	var sig uint64
+	if !clone3 {
+		sig, f = f&0xff, f&^0xff
+	}
+	var parts []string
+	for _, c := range cloneFlagTable {
+		if f&c.bit != 0 {
+			parts = append(parts, c.name)
+			f &^= c.bit
+		}
+	}
+	if sig != 0 {
+		name := unix.SignalName(unix.Signal(sig))
+		if name == "" {
+			name = fmt.Sprintf("signal %d", sig)
+		}
+		parts = append(parts, name)
+	}
+	if f != 0 || len(parts) == 0 {
+		parts = append(parts, fmt.Sprintf("%#x", f))
+	}
+	return strings.Join(parts, "|")
+}
+
+var cloneFlagTable = []struct {
+	bit  uint64
+	name string
+}{
+	{unix.CLONE_VM, "CLONE_VM"}, {unix.CLONE_FS, "CLONE_FS"}, {unix.CLONE_FILES, "CLONE_FILES"},
+	{unix.CLONE_SIGHAND, "CLONE_SIGHAND"}, {unix.CLONE_PIDFD, "CLONE_PIDFD"}, {unix.CLONE_PTRACE, "CLONE_PTRACE"},
+	{unix.CLONE_VFORK, "CLONE_VFORK"}, {unix.CLONE_PARENT, "CLONE_PARENT"}, {unix.CLONE_THREAD, "CLONE_THREAD"},
+	{unix.CLONE_NEWNS, "CLONE_NEWNS"}, {unix.CLONE_SYSVSEM, "CLONE_SYSVSEM"}, {unix.CLONE_SETTLS, "CLONE_SETTLS"},
+	{unix.CLONE_PARENT_SETTID, "CLONE_PARENT_SETTID"}, {unix.CLONE_CHILD_CLEARTID, "CLONE_CHILD_CLEARTID"},
+	{unix.CLONE_UNTRACED, "CLONE_UNTRACED"}, {unix.CLONE_CHILD_SETTID, "CLONE_CHILD_SETTID"},
+	{unix.CLONE_NEWCGROUP, "CLONE_NEWCGROUP"}, {unix.CLONE_NEWUTS, "CLONE_NEWUTS"}, {unix.CLONE_NEWIPC, "CLONE_NEWIPC"},
+	{unix.CLONE_NEWUSER, "CLONE_NEWUSER"}, {unix.CLONE_NEWPID, "CLONE_NEWPID"}, {unix.CLONE_NEWNET, "CLONE_NEWNET"},
+	{unix.CLONE_IO, "CLONE_IO"}, {unix.CLONE_CLEAR_SIGHAND, "CLONE_CLEAR_SIGHAND"}, {unix.CLONE_INTO_CGROUP, "CLONE_INTO_CGROUP"},
+	{unix.CLONE_NEWTIME, "CLONE_NEWTIME"},
+}
+
+// pluginName is the plugin's name once the child loaded it, else
+// "(spare)".
+func (p *proc) pluginName() string {
+	if n := p.name.Load(); n != nil {
+		return *n
+	}
+	return "(spare)"
+}
+
+// unnamedWhy says why a call trapped with SIGSYS blocked was not named
+// by the listener: there was none, or the call is one only the run
+// filter forbids (opens, memfd_create, seccomp, the uid calls: the run
+// filter, stacked on the load filter, cannot have a listener of its own,
+// since a process has one at most).
+func (p *proc) unnamedWhy() string {
+	if why := p.noListener(); why != "" {
+		return "no seccomp listener: " + why
+	}
+	return "a call forbidden only after the load, which traps: the seccomp listener sees the load filter's"
+}
