@@ -141,7 +141,13 @@
 // Policy.Allow, read-only opens (to load the plugin and its libraries),
 // clone only for threads, signals only to itself; then, once loaded, a
 // second filter stacked on the first that forbids opens (unless
-// Policy.AllowOpen). A forbidden call traps (SECCOMP_RET_TRAP): a SIGSYS
+// Policy.AllowOpen). A call the first filter forbids goes to the host's
+// seccomp listener (SECCOMP_RET_USER_NOTIF; listen.go): the host, which
+// took the listener with pidfd_getfd before any plugin code ran, refuses
+// the call, names it (with clone's flags or execve's path) and kills the
+// child, even when the calling thread blocks SIGSYS, as system() does. A
+// call only the second filter forbids, or any forbidden call where there
+// is no listener, traps (SECCOMP_RET_TRAP): a SIGSYS
 // handler written in assembly (sigsys_amd64.s; no Go code can run at that
 // point) writes si_syscall and si_call_addr to the shared memory and ends
 // the process, and the host names the call from that record. The host

@@ -159,18 +159,24 @@ func (l *listener) run(p *proc, pidfd int) {
 		var n seccompNotif
 		var rerr error
 		err := rc.Read(func(fd uintptr) bool {
-			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			if k, _ := unix.Poll(pfd, 0); k == 0 {
-				return false // wait in the runtime's poller
+			for {
+				pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+				k, _ := unix.Poll(pfd, 0)
+				switch ev := pfd[0].Revents; {
+				case k <= 0:
+					return false // wait in the runtime's poller
+				case ev&unix.POLLIN != 0:
+					// A notification is pending, so the receive does
+					// not block (it may find the call gone: ENOENT).
+					rerr = notifRecv(fd, &n)
+					return true
+				case ev&unix.POLLHUP != 0:
+					rerr = unix.EPIPE // the child has no task left
+					return true
+				}
+				// POLLERR: the kernel's poll was interrupted (by the
+				// runtime's preemption signal) before it looked.
 			}
-			if pfd[0].Revents&unix.POLLIN == 0 {
-				rerr = unix.EPIPE // hung up: the child has no task left
-				return true
-			}
-			// A notification is pending, so the receive does not
-			// block (it may find the call gone: ENOENT).
-			rerr = notifRecv(fd, &n)
-			return true
 		})
 		switch {
 		case err != nil || rerr == unix.EPIPE:
@@ -178,7 +184,9 @@ func (l *listener) run(p *proc, pidfd int) {
 		case rerr == nil:
 			rc.Control(func(fd uintptr) { p.answer(fd, &n) })
 		case rerr != unix.ENOENT && rerr != unix.EINTR:
-			p.iso.log.Warn("seccomp listener", "pid", p.pid, "error", rerr)
+			// Its calls would wait for an answer forever: the boundary
+			// is broken, end the child.
+			p.kill(fmt.Sprintf("seccomp listener: %v", rerr))
 			return
 		}
 	}

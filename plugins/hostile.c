@@ -239,6 +239,16 @@ int64_t fork_all_blocked(void) {
 	return ret(r);
 }
 
+// memfd_sigsys_blocked: memfd_create (forbidden after the load, by the
+// run filter, which traps) with SIGSYS blocked.
+int64_t memfd_sigsys_blocked(void) {
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, SIGSYS);
+	pthread_sigmask(SIG_BLOCK, &s, NULL);
+	return ret(syscall(SYS_memfd_create, "blocked", 0));
+}
+
 // exec_sigsys_blocked: execve of /bin/true with SIGSYS blocked.
 int64_t exec_sigsys_blocked(void) {
 	char *argv[] = {"true", NULL};
