@@ -200,6 +200,43 @@ int64_t raw_clone3_thread(void) {
 
 static void *thread_main(void *arg) { return arg; }
 
+// clone3_flip: a thread flips clone_args.flags between a thread's and a
+// fork's while clone3 is called on them 1000 times, to make the host
+// read one and the kernel act on the other. The host refuses every call
+// whatever it read: the result is -ENOSYS (each read as a thread's) or
+// the child is stopped at clone3; no process is made.
+static struct clone_args flip_args;
+static volatile int flip_stop;
+
+static void *flipper(void *arg) {
+	(void)arg;
+	const uint64_t thread = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+	while (!flip_stop) {
+		__atomic_store_n(&flip_args.flags, thread, __ATOMIC_RELAXED);
+		__atomic_store_n(&flip_args.flags, 0, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+int64_t clone3_flip(void) {
+	pthread_t t;
+	memset(&flip_args, 0, sizeof flip_args);
+	flip_args.exit_signal = SIGCHLD;
+	if (pthread_create(&t, NULL, flipper, NULL) != 0)
+		return -1;
+	long r = 0;
+	for (int i = 0; i < 1000; i++) {
+		r = syscall(SYS_clone3, &flip_args, sizeof flip_args);
+		if (r == 0)
+			_exit(0); // a process was made: it leaves at once
+		if (r > 0)
+			break;
+	}
+	flip_stop = 1;
+	pthread_join(t, NULL);
+	return ret(r);
+}
+
 // spawn_thread: pthread_create and join still work (clone3, then clone).
 int64_t spawn_thread(void) {
 	pthread_t t;
