@@ -141,6 +141,7 @@ func (l *listener) run(p *proc, pidfd int) {
 	unix.Close(pidfd)
 	if f == nil {
 		l.refuse(p.hdr, why)
+		p.iso.log.Debug("no seccomp listener: a forbidden call made with SIGSYS blocked will not be named", "pid", p.pid, "error", why)
 		return
 	}
 	l.mu.Lock()
