@@ -135,6 +135,8 @@ func (l *listener) refuse(h *header, why string) {
 	}
 }
 
+// run takes the listener, then receives and answers the child's calls
+// until stopListener closes it or the child has no task left.
 func (l *listener) run(p *proc, pidfd int) {
 	defer close(l.done)
 	f, why := l.take(p.hdr, pidfd)

@@ -5,6 +5,7 @@ package isolate
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -112,4 +113,40 @@ func TestCloneFlagNames(t *testing.T) {
 			t.Errorf("cloneFlagNames(%#x, %v) = %q, want %q", tt.f, tt.clone3, got, tt.want)
 		}
 	}
+}
+
+// TestListenerEnds: each child's listener goroutine ends with the child,
+// whether a forbidden call killed it or Close ended it, a spare's too.
+func TestListenerEnds(t *testing.T) {
+	so := plugintest.Build(t, "hostile")
+	iso := New(Options{Spare: true})
+	l := loader.New(loader.Options{Isolation: iso})
+	for _, fn := range []string{"fork_sigsys_blocked", "spawn_thread"} {
+		p, err := l.Load(context.Background(), so)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fnOf(t, p, fn).Call(context.Background())
+	}
+	if err := iso.Prestart(); err != nil {
+		t.Fatal(err)
+	}
+	if n := listeners(); n == 0 {
+		t.Fatal("no listener goroutine while children run")
+	}
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := iso.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := listeners(); n != 0 {
+		t.Fatalf("%d listener goroutines left after Close", n)
+	}
+}
+
+// listeners counts the goroutines running a listener.
+func listeners() int {
+	buf := make([]byte, 1<<20)
+	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "isolate.(*listener).run(")
 }
