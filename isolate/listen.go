@@ -69,6 +69,7 @@ func offerListener(h *header, load []unix.SockFilter) error {
 // listener is the host's side of one child's listener.
 type listener struct {
 	done chan struct{} // closed when run returns
+	stop chan struct{} // closed by stopListener
 	mu   sync.Mutex
 	f    *os.File // the listener, once taken
 	shut bool     // the child ended: f is closed, or must not be kept
@@ -78,7 +79,7 @@ type listener struct {
 // startListener starts the goroutine that takes the listener p's child
 // offers and answers its calls until the child ends (stopListener).
 func (p *proc) startListener() {
-	p.lis = &listener{done: make(chan struct{})}
+	p.lis = &listener{done: make(chan struct{}), stop: make(chan struct{})}
 	pidfd, err := unix.PidfdOpen(p.pid, 0)
 	if err == nil && refuseListener != "" {
 		unix.Close(pidfd)
@@ -104,7 +105,7 @@ func (p *proc) stopListener() {
 		return
 	}
 	atomic.StoreUint32(&p.hdr.listen, listenGone)
-	futexWake(&p.hdr.listen)
+	close(p.lis.stop)
 	p.lis.mu.Lock()
 	p.lis.shut = true
 	if p.lis.f != nil {
@@ -195,24 +196,43 @@ func (l *listener) run(p *proc, pidfd int) {
 	}
 }
 
+// awaitOffer waits until the child has offered its listener (or said it
+// has none, or ended) and returns the state. It looks on a timer, from
+// 50 µs up to 2 ms apart, rather than in a futex wait: a goroutine
+// blocked in a system call holds an OS thread, and the runtime keeps
+// every thread it made, so children starting together would leave the
+// host one thread each. (The child offers within its first milliseconds:
+// a spare at once, another once it has its request.)
+func (l *listener) awaitOffer(h *header) uint32 {
+	d := 50 * time.Microsecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		if st := atomic.LoadUint32(&h.listen); st != listenNone {
+			return st
+		}
+		select {
+		case <-l.stop:
+			return listenGone
+		case <-t.C:
+		}
+		d = min(2*d, 2*time.Millisecond)
+		t.Reset(d)
+	}
+}
+
 // take waits for the child's offer and takes a copy of the listener.
 // The descriptor number is the child's word: the copy is used only if it
 // is a seccomp listener.
 func (l *listener) take(h *header, pidfd int) (*os.File, string) {
-	for {
-		switch st := atomic.LoadUint32(&h.listen); st {
-		case listenNone:
-			futexWait(&h.listen, listenNone) // stopListener changes it
-			continue
-		case listenOffered:
-		case listenNoKernel:
-			return nil, fmt.Sprintf("the kernel refuses a listener with TSYNC (%v; Linux 5.7 has SECCOMP_FILTER_FLAG_TSYNC_ESRCH)", unix.Errno(atomic.LoadInt32(&h.listenFD)))
-		case listenGone:
-			return nil, "the child ended before it offered one"
-		default:
-			return nil, fmt.Sprintf("listener state %d", st)
-		}
-		break
+	switch st := l.awaitOffer(h); st {
+	case listenOffered:
+	case listenNoKernel:
+		return nil, fmt.Sprintf("the kernel refuses a listener with TSYNC (%v; Linux 5.7 has SECCOMP_FILTER_FLAG_TSYNC_ESRCH)", unix.Errno(atomic.LoadInt32(&h.listenFD)))
+	case listenGone:
+		return nil, "the child ended before it offered one"
+	default:
+		return nil, fmt.Sprintf("listener state %d", st)
 	}
 	target := atomic.LoadInt32(&h.listenFD)
 	fd, err := unix.PidfdGetfd(pidfd, int(target), 0)
