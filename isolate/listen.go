@@ -198,7 +198,8 @@ func (l *listener) run(p *proc, pidfd int) {
 
 // awaitOffer waits until the child has offered its listener (or said it
 // has none, or ended) and returns the state. It looks on a timer, from
-// 50 µs up to 2 ms apart, rather than in a futex wait: a goroutine
+// 50 µs up to 500 µs apart (the child waits that long at most, in the
+// few milliseconds of its start), rather than in a futex wait: a goroutine
 // blocked in a system call holds an OS thread, and the runtime keeps
 // every thread it made, so children starting together would leave the
 // host one thread each. (The child offers within its first milliseconds:
@@ -216,7 +217,7 @@ func (l *listener) awaitOffer(h *header) uint32 {
 			return listenGone
 		case <-t.C:
 		}
-		d = min(2*d, 2*time.Millisecond)
+		d = min(2*d, 500*time.Microsecond)
 		t.Reset(d)
 	}
 }
