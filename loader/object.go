@@ -128,6 +128,7 @@ func (o *object) unmap() {
 
 // link relocates o and then makes its PT_GNU_RELRO read-only. l.mu is held.
 func (l *Loader) link(o *object) error {
+	dlServices() // before any resolver runs (see dlServices)
 	f := o.p.file
 	env := relocEnv{
 		name:     o.name,
