@@ -130,7 +130,7 @@
 // never a call's deadline or Close. It closes the memfd once mapped; it runs
 // in its own process group, with PR_SET_PDEATHSIG (set from a spawner
 // thread that never exits, since the signal follows the forking thread),
-// in new user, network, mount, IPC and UTS namespaces when the kernel
+// in new user, network, mount, IPC, UTS and PID namespaces when the kernel
 // permits them (Isolator.Report says what it got and why not; children
 // whose policy allows no socket share one empty network namespace,
 // "net-shared", made once by a spawner thread of its own when the host
@@ -154,6 +154,19 @@
 // threads wait, holding no plugin, on a futex for the request; a Load or Restart then only sends
 // it, and the next spare starts once that load is done. Isolator.Close
 // ends the spare.
+//
+// In a PID namespace of its own the plugin cannot name any process
+// outside it (kill, pidfd_open and F_SETOWN find nothing). The child then
+// runs as three processes, as a real init would run it: the one the host
+// started (its pid is the one Pid, the errors and the log give, in the
+// host's view), which waits and ends exactly as the plugin's process ended
+// (the same exit code, or killed by the same signal); the namespace's
+// init (pid 1), a reaper; and the plugin's process (pid 2), which alone
+// runs the Go runtime and plugin code. The plugin's process is not the
+// init because an init ignores its own signals (kill(getpid(), SIGKILL),
+// a default-action raise, the Go runtime's re-raised crash signal) and
+// would not report its true end. Neither waiter holds a descriptor, a
+// capability or runs plugin code; killing the first ends the others.
 //
 // The host watches each child through a pidfd in the Go runtime's poller
 // (no thread blocks per child), reaps it, and wakes the calls waiting on

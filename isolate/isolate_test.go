@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -416,6 +417,7 @@ func TestConfinement(t *testing.T) {
 	if pg, err := unix.Getpgid(pid); err != nil || pg != pid {
 		t.Errorf("process group = %d, %v; want its own (%d)", pg, err, pid)
 	}
+	pid = pluginProc(t, pid) // the process group's leader waits for it (a PID namespace)
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
@@ -512,6 +514,44 @@ func pidOf(t testing.TB, p *loader.Plugin) int {
 		t.Fatalf("no child pid for %s", p.Name())
 	}
 	return pid
+}
+
+// childTree returns the processes of the child whose pid the host knows:
+// that one alone, or, in a PID namespace of its own (internal/childrt
+// pidns.c), it, the namespace's init and the plugin's process, the last
+// always the plugin's.
+func childTree(t testing.TB, pid int) []int {
+	t.Helper()
+	tree := []int{pid}
+	for len(tree) < 3 {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		if err != nil {
+			t.Fatalf("children of %d: %v", pid, err)
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			break
+		}
+		if len(f) != 1 {
+			t.Fatalf("process %d of the child has children %v, want one", pid, f)
+		}
+		if pid, err = strconv.Atoi(f[0]); err != nil {
+			t.Fatal(err)
+		}
+		tree = append(tree, pid)
+	}
+	if len(tree) == 2 {
+		t.Fatalf("child %v: a PID namespace's init without the plugin's process", tree)
+	}
+	return tree
+}
+
+// pluginProc returns the host's pid of the plugin's process of the child
+// whose pid the host knows (childTree).
+func pluginProc(t testing.TB, pid int) int {
+	t.Helper()
+	tree := childTree(t, pid)
+	return tree[len(tree)-1]
 }
 
 // assertGone checks that pid is not a process (not even a zombie).

@@ -169,7 +169,7 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 			if p, err = iso.newProc(cfgSize+2*8*bpfMaxInsns, replySize, nil); err != nil {
 				return nil, nil, err
 			}
-			if req.LoadFilter, req.RunFilter, err = filters(p.pid, iso.opts.Policy); err != nil {
+			if req.LoadFilter, req.RunFilter, err = filters(p.ownPid(), iso.opts.Policy); err != nil {
 				drop(p, "load failed")
 				return nil, nil, err
 			}
@@ -481,7 +481,7 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
 		// A root host's child needs no user namespace to make the
 		// others, and one would map it to root: it drops to a uid of
 		// its own instead (confine_uid.go).
-		p.nsAsked = unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
+		p.nsAsked = unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWPID
 		if !root {
 			p.nsAsked |= unix.CLONE_NEWUSER
 		}
@@ -520,7 +520,19 @@ var nsNames = []struct {
 	name string
 }{
 	{unix.CLONE_NEWUSER, "user"}, {unix.CLONE_NEWNET, "net"}, {unix.CLONE_NEWNS, "mount"},
-	{unix.CLONE_NEWIPC, "ipc"}, {unix.CLONE_NEWUTS, "uts"},
+	{unix.CLONE_NEWIPC, "ipc"}, {unix.CLONE_NEWUTS, "uts"}, {unix.CLONE_NEWPID, "pid"},
+}
+
+// ownPid is the pid the plugin's process sees as its own, which its
+// filters allow signals to: 2 in a PID namespace of its own (pidns.c:
+// the namespace's init is 1), else the host's view. A child asked for
+// the namespace that did not get it assembles its filters again
+// (child.go, start).
+func (p *proc) ownPid() int {
+	if p.nsAsked&unix.CLONE_NEWPID != 0 {
+		return childrt.PluginPidInNamespace
+	}
+	return p.pid
 }
 
 // noteNamespaces records in the Report the namespaces the child says its
@@ -700,7 +712,8 @@ func (p *proc) kill(reason string) {
 }
 
 // zombieCPU returns the CPU time (user + system) of an ended, not yet
-// reaped child from /proc/PID/stat (0 when unreadable).
+// reaped child and of the children it reaped, from /proc/PID/stat (0
+// when unreadable).
 func zombieCPU(pid int) time.Duration {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -713,10 +726,15 @@ func zombieCPU(pid int) time.Duration {
 		return 0
 	}
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
+	if len(f) < 15 {
 		return 0
 	}
-	ut, _ := strconv.ParseUint(f[11], 10, 64)
-	st, _ := strconv.ParseUint(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+	// utime, stime, and cutime, cstime: the children it reaped (in a
+	// PID namespace, the plugin's process is its grandchild, pidns.c).
+	var sum uint64
+	for _, s := range f[11:15] {
+		v, _ := strconv.ParseUint(s, 10, 64)
+		sum += v
+	}
+	return time.Duration(sum) * time.Second / 100 // USER_HZ
 }

@@ -41,9 +41,29 @@ int64_t tgsigqueue_parent(void) {
 
 int64_t kill_pid(int64_t pid) { return ret(kill((pid_t)pid, SIGKILL)); }
 int64_t kill0_pid(int64_t pid) { return ret(kill((pid_t)pid, 0)); }
+int64_t kill0_self(void) { return ret(kill(getpid(), 0)); }
 int64_t tgkill_pid(int64_t pid) { return ret(syscall(SYS_tgkill, pid, pid, SIGKILL)); }
 int64_t tkill_pid(int64_t pid) { return ret(syscall(SYS_tkill, pid, SIGKILL)); }
 int64_t pidfd_kill(int64_t pid) { return ret(syscall(SYS_pidfd_open, pid, 0)); }
+
+// pid_scan names every pid from 1 to n with pidfd_open and kill(pid, 0)
+// and returns how many name a task of another process (any answer but
+// ESRCH; its own threads are those tgkill finds in its own group): in a
+// PID namespace of its own, only the namespace's init.
+int64_t pid_scan(int64_t n) {
+	int64_t seen = 0;
+	pid_t self = getpid();
+	for (int64_t pid = 1; pid <= n; pid++) {
+		if (syscall(SYS_tgkill, self, pid, 0) == 0)
+			continue; // a thread of this process
+		int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (fd >= 0)
+			close(fd);
+		if (fd >= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			seen++;
+	}
+	return seen;
+}
 
 // kill_pid_hibits: the pid in the low 32 bits, garbage above (the kernel
 // reads an int; the filter must not read it as another pid).
