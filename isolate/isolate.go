@@ -68,8 +68,12 @@ type Policy struct {
 	// DefaultThreads. Without a user namespace an unprivileged host's
 	// child shares its uid, and no limit is set (Report.Missing says so).
 	Threads int
-	// CPUTime limits the child's CPU time (RLIMIT_CPU, whole seconds,
-	// rounded up): past it the kernel kills the child. 0 means none.
+	// CPUTime limits the CPU time of the child's whole life (RLIMIT_CPU,
+	// whole seconds, rounded up): past it the kernel kills the child and
+	// the error says so. 0 means one hour (a thread the plugin leaves
+	// spinning is stopped within the hour: docs/ISOLATION.md, Resources,
+	// has the reasoning); a negative figure means no limit, for a
+	// long-lived busy plugin (or a RestartPolicy that replaces it).
 	CPUTime time.Duration
 	// NoNamespaces does not try new user, network, mount, IPC and UTS
 	// namespaces (the child loses what fallbackLoses says; the Report's
@@ -93,6 +97,20 @@ const (
 	// 0: its runtime's threads, one per channel, and the plugin's.
 	DefaultThreads = 256
 )
+
+// defaultCPUTime is the child's CPU time when Policy.CPUTime is 0.
+const defaultCPUTime = time.Hour
+
+// cpuTime is the CPU time limit pol gives (0: none).
+func cpuTime(pol Policy) time.Duration {
+	switch {
+	case pol.CPUTime < 0:
+		return 0
+	case pol.CPUTime == 0:
+		return defaultCPUTime
+	}
+	return pol.CPUTime
+}
 
 // RestartPolicy decides automatic restarts of a failed isolated plugin
 // (a fault, a dead child, a deadline): the next call restarts it when

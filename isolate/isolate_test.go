@@ -613,6 +613,39 @@ func TestCPULimit(t *testing.T) {
 	t.Log(err)
 }
 
+// TestCPULimitDefault: a child gets an hour of CPU time unless its policy
+// says otherwise (RLIMIT_CPU on the plugin's process), and none when the
+// policy disables the limit.
+func TestCPULimitDefault(t *testing.T) {
+	for _, tt := range []struct {
+		cpu  time.Duration
+		want string // /proc/PID/limits' soft and hard figures
+	}{
+		{0, "3600 3600"},
+		{90 * time.Second, "90 90"},
+		{1500 * time.Millisecond, "2 2"},
+		{-1, "unlimited unlimited"},
+	} {
+		t.Run(tt.cpu.String(), func(t *testing.T) {
+			l, _ := newLoader(t, loader.Options{}, isolate.Options{Policy: isolate.Policy{CPUTime: tt.cpu}})
+			pid := pluginProc(t, pidOf(t, load(t, l, "isolate_faults")))
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if rest, ok := strings.CutPrefix(line, "Max cpu time"); ok {
+					if got := strings.Join(strings.Fields(rest)[:2], " "); got != tt.want {
+						t.Errorf("CPUTime %v: limit %q, want %q", tt.cpu, got, tt.want)
+					}
+					return
+				}
+			}
+			t.Fatalf("no cpu time in %s", b)
+		})
+	}
+}
+
 // TestStaticTLS: an object with initial-exec TLS loads in the child under
 // the default policy (its room comes from glibc through a memfd stand-in,
 // which the load policy allows) and its thread-local state works there.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -60,8 +61,8 @@ func applyLimits(pol Policy) error {
 			return fmt.Errorf("RLIMIT_NPROC: %w", err)
 		}
 	}
-	if pol.CPUTime > 0 {
-		s := uint64((pol.CPUTime + 999999999) / 1000000000)
+	if lim := cpuTime(pol); lim > 0 {
+		s := uint64((lim + time.Second - 1) / time.Second)
 		if err := unix.Setrlimit(unix.RLIMIT_CPU, &unix.Rlimit{Cur: s, Max: s}); err != nil {
 			return fmt.Errorf("RLIMIT_CPU: %w", err)
 		}

@@ -684,7 +684,7 @@ func (p *proc) describeExit() error {
 	}
 	if st := p.cmd.ProcessState; st != nil && e.Reason == "" {
 		// The kernel's SIGKILL at RLIMIT_CPU: the child used its CPU time.
-		lim := p.iso.opts.Policy.CPUTime
+		lim := cpuTime(p.iso.opts.Policy)
 		if ws := st.Sys().(syscall.WaitStatus); lim > 0 && ws.Signaled() && ws.Signal() == syscall.SIGKILL &&
 			p.cpu >= lim.Truncate(time.Second)/2 { // /proc's utime+stime are sampled by ticks, and lag
 			e.Reason = fmt.Sprintf("CPU time limit (%v, RLIMIT_CPU) reached", lim)
