@@ -167,6 +167,13 @@ type Report struct {
 	// Landlock is the Landlock ABI version of the child's domain (0: the
 	// kernel has no Landlock).
 	Landlock int
+	// Cgroup is the cgroup v2 directory under which each child runs in
+	// a cgroup of its own, bounding its memory (memory.max: Memory,
+	// tmpfs and memfd pages included) and tasks (pids.max: Threads and
+	// the PID namespace's two waiters); "" when there is none (cgroup
+	// v1, no delegation, a read-only /sys/fs/cgroup: Missing says why,
+	// and the rlimits alone apply).
+	Cgroup string
 	// Missing lists what was asked for and not available, with why.
 	Missing []string
 }

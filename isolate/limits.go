@@ -32,10 +32,7 @@ const (
 // large, the biggest file it may write: a memfd or tmpfs file counts
 // against Memory), threads, CPU time, no core file, 64 descriptors.
 func applyLimits(pol Policy) error {
-	mem := pol.Memory
-	if mem == 0 {
-		mem = DefaultMemory
-	}
+	mem := memoryLimit(pol)
 	// Refused below half the room a load needs; the figure asked for is
 	// the whole room and needSlack, so that it still does when the
 	// runtime holds a little more in the next child.
@@ -100,4 +97,12 @@ func addressSpace() (uint64, bool) {
 		return 0, false
 	}
 	return pages * uint64(os.Getpagesize()), true
+}
+
+// memoryLimit is the child's memory figure for pol.
+func memoryLimit(pol Policy) uint64 {
+	if pol.Memory == 0 {
+		return DefaultMemory
+	}
+	return pol.Memory
 }

@@ -5,8 +5,12 @@ package isolate_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -85,4 +89,89 @@ func TestHostilePidScan(t *testing.T) {
 			t.Logf("%d processes named", n)
 		})
 	}
+}
+
+// TestChildCgroup: where the host can make cgroups (cgroup v2, memory
+// and pids controllers, write access), the plugin's process runs in a
+// cgroup of its own under Report.Cgroup with memory.max and pids.max of
+// its policy, removed when the child ends, and the Isolator's with its
+// last child; elsewhere the Report says the cgroup is missing and why, and
+// the rlimits apply (TestConfinement, TestHostileThreadFlood).
+func TestChildCgroup(t *testing.T) {
+	iso := isolate.New(isolate.Options{Policy: isolate.Policy{Memory: 3 << 30, Threads: 100}})
+	l := loader.New(loader.Options{Isolation: iso})
+	defer l.Close(context.Background())
+	p := load(t, l, "isolate_faults")
+	rep := iso.Report()
+	t.Logf("report: %+v", rep)
+	if rep.Cgroup == "" {
+		i := slices.IndexFunc(rep.Missing, func(m string) bool { return strings.HasPrefix(m, "cgroup: ") })
+		if i < 0 || !strings.Contains(rep.Missing[i], "RLIMIT_AS") {
+			t.Fatalf("no cgroup, and the Report does not say why: %+v", rep)
+		}
+		return
+	}
+	pid := pluginProc(t, pidOf(t, p))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var own string // its cgroup's directory: /proc gives the path below the mount
+	for _, line := range strings.Split(string(b), "\n") {
+		if rel, ok := strings.CutPrefix(line, "0::"); ok && strings.HasSuffix(rep.Cgroup, filepath.Dir(rel)) {
+			own = filepath.Join(rep.Cgroup, filepath.Base(rel))
+		}
+	}
+	if own == "" {
+		t.Fatalf("plugin's process in cgroup %q, want one of its own under %s", b, rep.Cgroup)
+	}
+	for file, want := range map[string]string{"memory.max": fmt.Sprint(3 << 30), "pids.max": "102"} {
+		if got, _ := os.ReadFile(filepath.Join(own, file)); strings.TrimSpace(string(got)) != want {
+			t.Errorf("%s = %q, want %s", file, got, want)
+		}
+	}
+	// The last child's Close removes its cgroup and the Isolator's.
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{own, rep.Cgroup} {
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("cgroup %s after Close: %v", dir, err)
+		}
+	}
+}
+
+// TestHostileMemfdFlood: a plugin allowed memfd_create writes 3 GiB into
+// memfds of 64 MiB each (RLIMIT_FSIZE bounds one file, not their sum).
+// In a cgroup of its own the OOM killer ends it at memory.max (2 GiB)
+// and the error names the limit with its figure; without one, the
+// default policy's filter stops it at memfd_create (named), and the
+// Report says the cgroup is missing.
+func TestHostileMemfdFlood(t *testing.T) {
+	probe := isolate.New(isolate.Options{})
+	pl := loader.New(loader.Options{Isolation: probe})
+	load(t, pl, "hostile")
+	cgroup := probe.Report().Cgroup != ""
+	pl.Close(context.Background())
+	probe.Close(context.Background())
+
+	pol := isolate.Policy{}
+	if cgroup {
+		pol = isolate.Policy{Memory: 2 << 30, Allow: []string{"memfd_create"}}
+	}
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{Policy: pol})
+	p := load(t, l, "hostile")
+	n, err := call(t, p, "memfd_flood", 3<<10)
+	if !cgroup {
+		var se *isolate.SyscallError
+		if !errors.As(err, &se) || se.Name != "memfd_create" {
+			t.Fatalf("memfd_flood without a cgroup = %d, %v; want the child stopped at memfd_create", n, err)
+		}
+		return
+	}
+	var ee *isolate.ExitError
+	if !errors.As(err, &ee) || ee.Signal != syscall.SIGKILL || !strings.Contains(ee.Reason, "memory.max") || !strings.Contains(ee.Reason, "2048 MiB") {
+		t.Fatalf("memfd_flood of 3 GiB under 2 GiB = %d MiB, %v; want the OOM kill named", n>>20, err)
+	}
+	t.Log(err)
 }
