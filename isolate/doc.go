@@ -27,8 +27,10 @@
 // What only an isolated plugin can do is die: a call whose child exits or
 // is killed returns an *ExitError (ErrExited), one that makes a forbidden
 // system call a *SyscallError naming it (ErrForbiddenSyscall). These and
-// ErrProtocol, ErrNoNamespaces, ErrTooDeep and ErrBufferTooLarge are the
-// errors a host tests from this package. Plugin.Restart
+// ErrProtocol, ErrNoNamespaces, ErrTooDeep, ErrBufferTooLarge and
+// ErrPolicyTooSmall (a Memory or Threads too small to start the child,
+// with the figure that would do) are the errors a host tests from this
+// package. Plugin.Restart
 // replaces the child (Funcs and bindings stay valid: they name symbols by
 // handle, and the new child looks every one up again); a RestartPolicy
 // does it on the next call automatically, with a backoff and a limit.

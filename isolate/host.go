@@ -71,6 +71,9 @@ func (iso *Isolator) Start(req *wire.RemoteLoad) (wire.Remote, error) {
 	if err := checkNames(iso.opts.Policy.Allow); err != nil {
 		return nil, err
 	}
+	if err := checkLimits(iso.opts, len(req.HostFuncs) > 0); err != nil {
+		return nil, err
+	}
 	r := &remote{iso: iso, req: req, hostFns: req.HostFuncs, log: iso.log}
 	if req.Logger != nil {
 		r.log = req.Logger

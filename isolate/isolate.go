@@ -64,8 +64,10 @@ type Policy struct {
 	Memory uint64
 	// Threads limits the child's threads (RLIMIT_NPROC, counted for the
 	// child alone: a root host's child runs as a uid of its own, an
-	// unprivileged host's in a user namespace of its own); 0 means
-	// DefaultThreads. Without a user namespace an unprivileged host's
+	// unprivileged host's in a user namespace of its own; and pids.max
+	// where it has a cgroup, Report.Cgroup); 0 means DefaultThreads.
+	// Below what the child's runtime and channels need (minThreads) the
+	// load fails with ErrPolicyTooSmall and the figure. Without a user namespace an unprivileged host's
 	// child shares its uid, and no limit is set (Report.Missing says so).
 	Threads int
 	// CPUTime limits the CPU time of the child's whole life (RLIMIT_CPU,
@@ -141,6 +143,10 @@ var (
 	// (the pool and the channels kept for nesting: up to 64, or fewer
 	// with a large BufferSize).
 	ErrTooDeep = errors.New("isolate: calls nested too deep")
+	// ErrPolicyTooSmall is wrapped by the error of a load whose Policy
+	// leaves the child too little to start (Memory, Threads); the
+	// message gives the least figure that would do.
+	ErrPolicyTooSmall = errors.New("isolate: policy too small to start the child")
 	// ErrProtocol is wrapped when the child wrote something the host
 	// cannot accept (a hostile or broken child); the child is killed.
 	ErrProtocol = errors.New("isolate: protocol violation by the child")
