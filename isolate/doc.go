@@ -161,10 +161,11 @@
 // outside it (kill, pidfd_open and F_SETOWN find nothing). The child then
 // runs as three processes, as a real init would run it: the one the host
 // started (its pid is the one Pid, the errors and the log give, in the
-// host's view), which waits and ends exactly as the plugin's process ended
-// (the same exit code, or killed by the same signal); the namespace's
-// init (pid 1), a reaper; and the plugin's process (pid 2), which alone
-// runs the Go runtime and plugin code. The plugin's process is not the
+// host's view), which waits for the plugin's process and ends exactly as
+// it ended (the same exit code, or killed by the same signal); its two
+// children, the namespace's init (pid 1), a reaper cloned with CLONE_VM
+// (a thread's cost), and the plugin's process (pid 2, a fork), which
+// alone runs the Go runtime and plugin code. The plugin's process is not the
 // init because an init ignores its own signals (kill(getpid(), SIGKILL),
 // a default-action raise, the Go runtime's re-raised crash signal) and
 // would not report its true end. Neither waiter holds a descriptor, a

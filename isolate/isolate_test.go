@@ -518,30 +518,43 @@ func pidOf(t testing.TB, p *loader.Plugin) int {
 
 // childTree returns the processes of the child whose pid the host knows:
 // that one alone, or, in a PID namespace of its own (internal/childrt
-// pidns.c), it, the namespace's init and the plugin's process, the last
-// always the plugin's.
+// pidns.c), it and its two children, the namespace's init and the
+// plugin's process, the last always the plugin's.
 func childTree(t testing.TB, pid int) []int {
 	t.Helper()
-	tree := []int{pid}
-	for len(tree) < 3 {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		t.Fatalf("children of %d: %v", pid, err)
+	}
+	kids := strings.Fields(string(b))
+	if len(kids) == 0 {
+		return []int{pid}
+	}
+	tree := []int{pid, 0, 0}
+	for _, k := range kids {
+		kid, err := strconv.Atoi(k)
 		if err != nil {
-			t.Fatalf("children of %d: %v", pid, err)
-		}
-		f := strings.Fields(string(b))
-		if len(f) == 0 {
-			break
-		}
-		if len(f) != 1 {
-			t.Fatalf("process %d of the child has children %v, want one", pid, f)
-		}
-		if pid, err = strconv.Atoi(f[0]); err != nil {
 			t.Fatal(err)
 		}
-		tree = append(tree, pid)
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", kid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// NSpid: its pid in each namespace, the innermost last.
+		for _, line := range strings.Split(string(status), "\n") {
+			if rest, ok := strings.CutPrefix(line, "NSpid:"); ok {
+				f := strings.Fields(rest)
+				switch f[len(f)-1] {
+				case "1":
+					tree[1] = kid
+				case "2":
+					tree[2] = kid
+				}
+			}
+		}
 	}
-	if len(tree) == 2 {
-		t.Fatalf("child %v: a PID namespace's init without the plugin's process", tree)
+	if len(kids) != 2 || tree[1] == 0 || tree[2] == 0 {
+		t.Fatalf("child %d has children %v, want the PID namespace's init (1) and the plugin's process (2)", pid, kids)
 	}
 	return tree
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -117,6 +118,11 @@ func TestHostKilledLeavesNoChild(t *testing.T) {
 	}
 	host.Wait()
 	deadline := time.Now().Add(10 * time.Second)
+	// The plugin's process first: the namespace's init ends only once
+	// the namespace's other processes are reaped, and the plugin's is
+	// this subreaper's now.
+	slices.Reverse(tree)
+	slices.Reverse(pidfds)
 	for i, pidfd := range pidfds {
 		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
 		for {
@@ -128,9 +134,6 @@ func TestHostKilledLeavesNoChild(t *testing.T) {
 				break
 			}
 			t.Fatalf("child process %d of %v still running 10 s after its host was killed (%v)", tree[i], tree, err)
-		}
-		if i == len(tree)-1 && i > 0 {
-			break // reaped by the namespace's init, as it died
 		}
 		// Reap it (it is ours now, as subreaper).
 		var info unix.Siginfo

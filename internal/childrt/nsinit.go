@@ -23,7 +23,7 @@ const ExitOrphan = 119
 const ExitLost = 118
 
 // PluginPidInNamespace is the pid the plugin's process has in a PID
-// namespace of its own: the namespace's init is 1 and forks it first.
+// namespace of its own: the namespace's init is 1, made just before it.
 const PluginPidInNamespace = 2
 
 // EarlyNamespacesEnv returns the environment entry (NAME=value) that asks
@@ -33,9 +33,9 @@ const PluginPidInNamespace = 2
 // whose parent must be the process parent (the child ends with
 // ExitOrphan otherwise). With CLONE_NEWPID the child runs as three
 // processes: the one started, which waits and ends as the plugin's
-// process ends (the same exit status or signal), the namespace's init
-// (pid 1), which reaps, and the plugin's process (pid 2), in which alone
-// the Go runtime starts.
+// process ends (the same exit status or signal), and its two children,
+// the namespace's init (pid 1), which reaps, and the plugin's process
+// (pid 2), in which alone the Go runtime starts.
 func EarlyNamespacesEnv(flags, parent int) string {
 	return fmt.Sprintf("%s=%x:%d", EnvEarlyNamespaces, flags, parent)
 }

@@ -9,57 +9,92 @@
 // signals must end it, and its exit status must reach the host exactly.
 //
 // So, after unshare(CLONE_NEWPID) (nsinit.c), which moves only the
-// caller's future children into the namespace:
-//   - this process (the host's child, the pid the host knows, waits on
-//     and kills) forks the namespace's init and becomes its "outer"
-//     waiter: it holds nothing, and ends as the plugin's process ended
-//     (the same exit code, or killed by the same signal), which its init
-//     tells it over a socket;
-//   - the init (pid 1) forks the plugin's process, then reaps every
-//     process of the namespace; when the plugin's process ends it sends
-//     that status and exits, and the kernel kills whatever else is left
-//     in the namespace;
-//   - the plugin's process (pid 2) returns from the constructor and
-//     starts the Go runtime.
-// The host kills the outer process; its death sends the init SIGKILL
-// (the parent-death signal, from outside the namespace, so it is not
-// ignored), and the init's death ends the namespace. Neither waiter runs
-// plugin code or keeps a descriptor the plugin could reach, and neither
-// is dumpable or holds a capability.
+// caller's later children into the namespace, this process (the host's
+// child: the pid the host knows, waits on and kills) makes two children:
+//   - the namespace's init (pid 1), a reaper, cloned with CLONE_VM: it
+//     runs a few raw system calls on a stack of its own in this
+//     process's memory (no page tables to copy: a thread's cost), and
+//     reaps the namespace's orphans until its parent dies;
+//   - the plugin's process (pid 2), a fork, which returns from the
+//     constructor and starts the Go runtime.
+// This process then holds nothing, waits for the plugin's process and
+// ends as it ended (the same exit code, or killed by the same signal).
+// The host kills this process (and its process group: all three); its
+// death sends the other two SIGKILL (their parent-death signal, from
+// outside the namespace, so not ignored by the init). Neither waiter
+// runs plugin code or keeps a descriptor, and neither is dumpable or
+// holds a capability; the plugin's process shares no memory with them.
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <linux/capability.h>
 
 #include "nsinit.h"
 
-// rp_ns_waiter makes a waiting process harmless: no descriptor but keep,
-// not dumpable (no core file, no ptrace or /proc/PID/mem by its uid), no
-// capability.
-static void rp_ns_waiter(int keep) {
-	if (keep > 0)
-		syscall(SYS_close_range, 0, keep - 1, 0);
-	syscall(SYS_close_range, keep + 1, ~0U, 0);
+// rp_raw is a system call that touches no libc state (errno is in this
+// process's TLS, which the init shares): the result, or -errno.
+static long rp_raw(long nr, long a, long b, long c, long d) {
+	long r;
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = 0; // prctl checks its fifth argument
+	__asm__ volatile("syscall" : "=a"(r) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8) : "rcx", "r11", "memory");
+	return r;
+}
+
+// rp_ns_drop gives up every capability and the bounding set (raw calls:
+// the init runs it too).
+static void rp_ns_drop(void) {
+	rp_raw(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0);
+	for (long c = 0; c <= 63 && rp_raw(SYS_prctl, PR_CAPBSET_READ, c, 0, 0) >= 0; c++)
+		rp_raw(SYS_prctl, PR_CAPBSET_DROP, c, 0, 0); // EPERM without CAP_SETPCAP: none to drop
+	rp_raw(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0);
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2] = {{0}};
+	rp_raw(SYS_capset, (long)&h, (long)d, 0, 0);
+}
+
+// The init's stack, in this process's memory (CLONE_VM).
+static char rp_ns_init_stack[16384] __attribute__((aligned(16)));
+
+// rp_ns_init is the namespace's init: arg points to a pidfd of its
+// parent. It dies with its parent, holds nothing, and reaps.
+static int rp_ns_init(void *arg) {
+	int parent = *(volatile int *)arg;
+	rp_raw(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0);
+	struct pollfd pf = {.fd = parent, .events = POLLIN};
+	if (rp_raw(SYS_poll, (long)&pf, 1, 0, 0) != 0)
+		rp_raw(SYS_exit, RP_NS_EXIT_ORPHAN, 0, 0, 0); // the parent died before the signal was armed
+	rp_raw(SYS_close_range, 0, ~0U, 0, 0);           // its own copy of the table
+	rp_ns_drop();
+	// SIGCHLD blocked is never ignored, so it waits for one and reaps.
+	uint64_t chld = 1ULL << (SIGCHLD - 1);
+	rp_raw(SYS_rt_sigprocmask, SIG_BLOCK, (long)&chld, 0, 8);
+	for (;;) {
+		rp_raw(SYS_rt_sigtimedwait, (long)&chld, 0, 0, 8);
+		while (rp_raw(SYS_wait4, -1, 0, WNOHANG | __WALL, 0) > 0) {
+		}
+	}
+	return 0;
+}
+
+// rp_ns_waiter makes the outer process harmless: no descriptor, not
+// dumpable (no core file, no ptrace or /proc/PID/mem by its uid; the
+// init shares its memory, and so its dumpable flag), no capability.
+static void rp_ns_waiter(void) {
+	syscall(SYS_close_range, 0, ~0U, 0);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	struct rlimit none = {0, 0};
 	setrlimit(RLIMIT_CORE, &none);
-	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-	for (int c = 0; c <= 63 && prctl(PR_CAPBSET_READ, c, 0, 0, 0) >= 0; c++)
-		prctl(PR_CAPBSET_DROP, c, 0, 0, 0); // EPERM without CAP_SETPCAP: none to drop
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
-	struct __user_cap_data_struct d[2] = {{0}};
-	syscall(SYS_capset, &h, d);
+	rp_ns_drop();
 }
 
 // rp_ns_end ends the outer process as status says the plugin's ended.
@@ -76,75 +111,35 @@ static void rp_ns_end(int status) {
 	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : RP_NS_EXIT_LOST);
 }
 
-// rp_ns_outer waits for the init, learns from it how the plugin's
-// process ended, and ends so.
-static void rp_ns_outer(pid_t init, int sock) {
-	rp_ns_waiter(sock);
-	int32_t status;
-	ssize_t n;
-	do
-		n = read(sock, &status, sizeof status);
-	while (n < 0 && errno == EINTR);
+void rp_ns_enter_pid(void) {
+	static int self;
+	self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	pid_t init = self < 0 ? -1 : clone(rp_ns_init, rp_ns_init_stack + sizeof rp_ns_init_stack, CLONE_VM | SIGCHLD, &self);
+	if (init < 0) {
+		// Nothing in the namespace: this process runs on outside it,
+		// and the Report says there is none.
+		rp_ns_fail("pid namespace: init", errno);
+		rp_ns_flags &= ~CLONE_NEWPID;
+		if (self >= 0)
+			close(self);
+		return;
+	}
+	pid_t plugin = fork();
+	if (plugin == 0) {
+		// The plugin's process, pid 2. Its parent (outside the
+		// namespace: getppid() is 0) must still be there once its
+		// death signal is armed.
+		close(self);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != 0)
+			_exit(RP_NS_EXIT_ORPHAN);
+		return;
+	}
+	rp_ns_waiter();
+	if (plugin < 0)
+		_exit(RP_NS_EXIT_LOST); // the init dies with it
 	int st;
-	while (waitpid(init, &st, 0) < 0)
+	while (waitpid(plugin, &st, 0) < 0)
 		if (errno != EINTR)
 			_exit(RP_NS_EXIT_LOST);
-	rp_ns_end(n == sizeof status ? status : st); // no report: the init's own end
-}
-
-// rp_ns_init reaps the namespace until the plugin's process ends, then
-// reports its status on sock and exits.
-static void rp_ns_init(pid_t plugin, int sock) {
-	rp_ns_waiter(sock);
-	for (;;) {
-		int st;
-		pid_t w = waitpid(-1, &st, 0);
-		if (w == plugin) {
-			int32_t status = st;
-			ssize_t n = write(sock, &status, sizeof status);
-			_exit(n == sizeof status ? 0 : RP_NS_EXIT_LOST);
-		}
-		if (w < 0 && errno != EINTR)
-			_exit(RP_NS_EXIT_LOST);
-	}
-}
-
-void rp_ns_enter_pid(void) {
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-		// Nothing forked yet: this process runs on outside the
-		// namespace, and the Report says it has none.
-		rp_ns_fail("pid namespace: socketpair", errno);
-		rp_ns_flags &= ~CLONE_NEWPID;
-		return;
-	}
-	pid_t init = fork();
-	if (init < 0) {
-		rp_ns_fail("pid namespace: fork", errno);
-		rp_ns_flags &= ~CLONE_NEWPID;
-		close(sv[0]);
-		close(sv[1]);
-		return;
-	}
-	if (init > 0) {
-		close(sv[1]);
-		rp_ns_outer(init, sv[0]);
-	}
-	// The init. Its parent's death must end it (and with it the
-	// namespace): armed, then checked, since the parent may have died
-	// before (its end of the socket is closed then).
-	close(sv[0]);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
-		_exit(RP_NS_EXIT_ORPHAN);
-	struct pollfd pf = {.fd = sv[1], .events = POLLIN};
-	if (poll(&pf, 1, 0) != 0)
-		_exit(RP_NS_EXIT_ORPHAN); // the outer process wrote nothing: it is gone
-	pid_t plugin = fork();
-	if (plugin < 0)
-		_exit(RP_NS_EXIT_LOST);
-	if (plugin > 0)
-		rp_ns_init(plugin, sv[1]);
-	// The plugin's process: pid 2. The init's death ends the namespace,
-	// so it needs no parent-death signal of its own.
-	close(sv[1]);
+	rp_ns_end(st);
 }
