@@ -767,18 +767,69 @@ func (p *proc) describeExit() error {
 func (p *proc) kill(reason string) {
 	p.reason.CompareAndSwap(nil, &reason)
 	p.reapMu.Lock()
-	if p.cmd != nil && p.cmd.Process != nil && !p.reaped {
-		// Its process group at once: the host's child and, in a PID
-		// namespace, the reaper and the plugin's process (pidns.c). The
-		// child is not reaped, so the group's id is still its.
-		unix.Kill(-p.pid, unix.SIGKILL)
+	defer p.reapMu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil || p.reaped {
+		return
 	}
-	p.reapMu.Unlock()
+	// In a PID namespace, the init and the plugin's process: the host's
+	// child reaps them and ends as the plugin's process did (pidns.c),
+	// leaving no process of the child for another reaper.
+	if p.nsAsked&unix.CLONE_NEWPID != 0 && killChildren(p.pid) {
+		return
+	}
+	// Else its process group at once (the child is not reaped, so the
+	// group's id is still its), and the child through its pidfd.
+	unix.Kill(-p.pid, unix.SIGKILL)
 	if p.cmd != nil && p.cmd.Process != nil {
 		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil { // through its pidfd: no pid reuse
 			p.iso.log.Warn("kill failed", "pid", p.pid, "error", err)
 		}
 	}
+}
+
+// killChildren sends SIGKILL to the children of pid, an unreaped child
+// of this process; it says whether it had any. Each is named by a pidfd
+// opened while it was listed as pid's child and is still listed after:
+// a pid reused meanwhile is never signalled.
+func killChildren(pid int) bool {
+	kids := childrenOf(pid)
+	if len(kids) == 0 {
+		return false
+	}
+	fds := make([]int, len(kids))
+	for i, k := range kids {
+		fd, err := unix.PidfdOpen(k, 0)
+		if err != nil {
+			fd = -1 // ended and reaped already
+		}
+		fds[i] = fd
+	}
+	still := childrenOf(pid)
+	for i, k := range kids {
+		if fds[i] < 0 {
+			continue
+		}
+		if slices.Contains(still, k) {
+			unix.PidfdSendSignal(fds[i], unix.SIGKILL, nil, 0)
+		}
+		unix.Close(fds[i])
+	}
+	return true
+}
+
+// childrenOf lists the children of pid's main thread (/proc).
+func childrenOf(pid int) []int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return nil
+	}
+	var kids []int
+	for _, f := range strings.Fields(string(b)) {
+		if k, err := strconv.Atoi(f); err == nil {
+			kids = append(kids, k)
+		}
+	}
+	return kids
 }
 
 // zombieCPU returns the CPU time (user + system) of an ended, not yet

@@ -17,9 +17,11 @@
 //     reaps the namespace's orphans until its parent dies;
 //   - the plugin's process (pid 2), a fork, which returns from the
 //     constructor and starts the Go runtime.
-// This process then holds nothing, waits for the plugin's process and
-// ends as it ended (the same exit code, or killed by the same signal).
-// The host kills this process (and its process group: all three); its
+// This process then holds nothing, waits for the plugin's process, ends
+// the init and reaps it, and ends as the plugin's process ended (the
+// same exit code, or killed by the same signal). To stop the child the
+// host kills the other two and lets this one reap them, so that none is
+// left for another reaper; if this one dies first (its host died), its
 // death sends the other two SIGKILL (their parent-death signal, from
 // outside the namespace, so not ignored by the init). Neither waiter
 // runs plugin code or keeps a descriptor, and neither is dumpable or
@@ -141,5 +143,13 @@ void rp_ns_enter_pid(void) {
 	while (waitpid(plugin, &st, 0) < 0)
 		if (errno != EINTR)
 			_exit(RP_NS_EXIT_LOST);
+	// The init next (from outside its namespace, so not ignored): its
+	// death ends whatever else the namespace holds, and this process
+	// reaps it, so that no process of the child outlives this one (the
+	// host kills the plugin's process and the init, not this one:
+	// isolate's spawn.go kill).
+	kill(init, SIGKILL);
+	while (waitpid(init, NULL, __WALL) < 0 && errno == EINTR) {
+	}
 	rp_ns_end(st);
 }
