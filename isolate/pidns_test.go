@@ -16,6 +16,7 @@ import (
 
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
+	"golang.org/x/sys/unix"
 )
 
 // TestExitStatusExact: however the plugin's process ends, the host's
@@ -174,4 +175,37 @@ func TestHostileMemfdFlood(t *testing.T) {
 		t.Fatalf("memfd_flood of 3 GiB under 2 GiB = %d MiB, %v; want the OOM kill named", n>>20, err)
 	}
 	t.Log(err)
+}
+
+// TestKillLeavesNoOrphan: a call stopped by its deadline kills the
+// child; the host's child reaps the namespace's init and the plugin's
+// process before it ends, so none of them is left for another reaper
+// (this test process, made a child subreaper, would inherit them).
+func TestKillLeavesNoOrphan(t *testing.T) {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+	inside := make(chan struct{}, 1)
+	l, iso := newLoader(t, loader.Options{}, isolate.Options{})
+	registerHost(t, l, inside, false)
+	p := load(t, l, "isolate_host")
+	if !slices.Contains(iso.Report().Namespaces, "pid") {
+		t.Fatalf("no PID namespace: %+v", iso.Report())
+	}
+	tree := childTree(t, pidOf(t, p))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-inside; cancel() }()
+	if _, err := fn(t, p, "spin").Call(ctx); !errors.Is(err, loader.ErrDeadline) {
+		t.Fatalf("spin: %v, want the deadline", err)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Logf("close: %v", err) // quarantined: killed already
+	}
+	for _, pid := range tree {
+		var info unix.Siginfo
+		if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG, nil); err != unix.ECHILD {
+			t.Errorf("process %d of the child %v was left to this subreaper (waitid: %v)", pid, tree, err)
+		}
+	}
 }
