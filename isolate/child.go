@@ -154,6 +154,9 @@ func childMain(fd int, spare bool) int {
 	if err != nil {
 		rep.ConfineErr = err.Error()
 	}
+	if err := childrt.ProcMount(); err != nil {
+		rep.ConfineErr = strings.TrimPrefix(rep.ConfineErr+"; "+err.Error(), "; ")
+	}
 	b := rep.marshal()
 	if uint64(h.replyOff)+uint64(len(b)) > uint64(h.slotsOff) || h.slotsOff > uint32(len(mem)) {
 		rep = errReply(errors.New("isolate: reply too large"))

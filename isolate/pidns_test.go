@@ -92,6 +92,31 @@ func TestHostilePidScan(t *testing.T) {
 	}
 }
 
+// TestHostileProcListing: a plugin allowed to open files lists /proc:
+// the child's constructor mounted its PID namespace's procfs there, so
+// it finds two processes (the reaper and itself), not the machine's
+// (the control, without namespaces).
+func TestHostileProcListing(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		pol  isolate.Policy
+		see  func(n int64) bool
+	}{
+		{"pid namespace", isolate.Policy{AllowOpen: true}, func(n int64) bool { return n == 2 }},
+		{"no namespaces (control)", isolate.Policy{AllowOpen: true, NoNamespaces: true}, func(n int64) bool { return n > 2 }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l, iso := newLoader(t, loader.Options{}, isolate.Options{Policy: tt.pol})
+			p := load(t, l, "hostile")
+			n, err := call(t, p, "proc_pids")
+			if err != nil || !tt.see(int64(n)) {
+				t.Fatalf("proc_pids = %d, %v; report %+v", int64(n), err, iso.Report())
+			}
+			t.Logf("/proc lists %d processes", int64(n))
+		})
+	}
+}
+
 // TestChildCgroup: where the host can make cgroups (cgroup v2, memory
 // and pids controllers, write access), the plugin's process runs in a
 // cgroup of its own under Report.Cgroup with memory.max and pids.max of

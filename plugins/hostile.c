@@ -7,6 +7,7 @@
 // Build: cc -shared -fPIC -O2 -Wall -pthread -o hostile.so hostile.c
 
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -45,6 +46,20 @@ int64_t kill0_self(void) { return ret(kill(getpid(), 0)); }
 int64_t tgkill_pid(int64_t pid) { return ret(syscall(SYS_tgkill, pid, pid, SIGKILL)); }
 int64_t tkill_pid(int64_t pid) { return ret(syscall(SYS_tkill, pid, SIGKILL)); }
 int64_t pidfd_kill(int64_t pid) { return ret(syscall(SYS_pidfd_open, pid, 0)); }
+
+// proc_pids counts the processes /proc lists (its numeric entries), or
+// -errno: in a PID namespace of its own, with its own /proc, two.
+int64_t proc_pids(void) {
+	DIR *d = opendir("/proc");
+	if (d == NULL)
+		return -errno;
+	int64_t n = 0;
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		if (e->d_name[0] >= '1' && e->d_name[0] <= '9')
+			n++;
+	closedir(d);
+	return n;
+}
 
 // pid_scan names every pid from 1 to n with pidfd_open and kill(pid, 0)
 // and returns how many name a task of another process (any answer but

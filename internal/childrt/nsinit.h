@@ -16,6 +16,7 @@
 extern int rp_ns_asked;        // the CLONE_NEW* flags asked for
 extern int rp_ns_flags;        // the flags unshare made
 extern int rp_ns_hostpid;      // this child's pid in the host's view
+extern int rp_ns_proc_errno;   // why /proc was not mounted for the PID namespace (0: it was)
 extern int rp_ns_errno;        // 0, or the errno of rp_ns_step
 extern const char *rp_ns_step; // the step that failed
 

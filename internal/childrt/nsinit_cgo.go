@@ -49,3 +49,14 @@ func HostPid() int {
 // EarlyNamespacesAsked returns the CLONE_NEW* flags EnvEarlyNamespaces
 // asked for (0: not asked), whatever the constructor made of them.
 func EarlyNamespacesAsked() int { return int(C.rp_ns_asked) }
+
+// ProcMount reports whether the constructor mounted a procfs of the
+// child's PID namespace on /proc (pidns.c): nil when it did or no PID
+// namespace was made, else why not (errors.Is matches the errno), in
+// which case /proc is the host's.
+func ProcMount() error {
+	if C.rp_ns_flags&C.CLONE_NEWPID == 0 || C.rp_ns_proc_errno == 0 {
+		return nil
+	}
+	return fmt.Errorf("sandbox: /proc of the PID namespace not mounted: %w", syscall.Errno(C.rp_ns_proc_errno))
+}

@@ -19,3 +19,6 @@ func HostPid() int { return os.Getpid() }
 
 // EarlyNamespacesAsked returns 0 here: no constructor reads the request.
 func EarlyNamespacesAsked() int { return 0 }
+
+// ProcMount returns nil here: no constructor made a PID namespace.
+func ProcMount() error { return nil }

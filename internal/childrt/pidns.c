@@ -34,6 +34,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -113,6 +114,24 @@ static void rp_ns_end(int status) {
 	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : RP_NS_EXIT_LOST);
 }
 
+int rp_ns_proc_errno;
+
+// rp_ns_mount_proc mounts a procfs of the new PID namespace on /proc, in
+// the child's own mount namespace (its mounts made private first, so
+// that nothing propagates to the host's): /proc then lists the
+// namespace's processes alone, for a plugin allowed to open files. A
+// failure (no mount namespace, or a container whose /proc is not fully
+// visible) leaves the host's /proc, and is reported.
+static void rp_ns_mount_proc(void) {
+	if (!(rp_ns_flags & CLONE_NEWNS)) {
+		rp_ns_proc_errno = EPERM;
+		return;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+		rp_ns_proc_errno = errno;
+}
+
 void rp_ns_enter_pid(void) {
 	static int self;
 	self = (int)syscall(SYS_pidfd_open, getpid(), 0);
@@ -134,6 +153,7 @@ void rp_ns_enter_pid(void) {
 		close(self);
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != 0)
 			_exit(RP_NS_EXIT_ORPHAN);
+		rp_ns_mount_proc();
 		return;
 	}
 	rp_ns_waiter();
