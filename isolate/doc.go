@@ -158,7 +158,8 @@
 // ends the spare.
 //
 // In a PID namespace of its own the plugin cannot name any process
-// outside it (kill, pidfd_open and F_SETOWN find nothing). The child then
+// outside it (kill, pidfd_open and F_SETOWN find nothing, and /proc,
+// mounted for the namespace, lists only it and its reaper). The child then
 // runs as three processes, as a real init would run it: the one the host
 // started (its pid is the one Pid, the errors and the log give, in the
 // host's view), which waits for the plugin's process and ends exactly as
