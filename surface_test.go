@@ -21,7 +21,7 @@ import (
 // names each may export.
 var surfaceBudget = map[string]int{
 	"loader":  120,
-	"isolate": 23,
+	"isolate": 22,
 	"abi":     34,
 	"elfmap":  16,
 	"sandbox": 8,
