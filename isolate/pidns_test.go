@@ -117,6 +117,57 @@ func TestHostileProcListing(t *testing.T) {
 	}
 }
 
+// TestHostileForkBomb: with no filter (which stops fork), a plugin that
+// forks 10,000 processes stops at its thread limit (RLIMIT_NPROC for its
+// uid or user namespace, and pids.max where it has a cgroup), the host
+// carries on, and once the plugin is closed none of the processes it
+// forked is left: the plugin's process ends, its orphans belong to the
+// namespace's init, and the init's end kills and reaps them.
+func TestHostileForkBomb(t *testing.T) {
+	const limit = 64
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{Policy: isolate.Policy{NoSeccomp: true, Threads: limit}})
+	p := load(t, l, "hostile")
+	n, err := call(t, p, "fork_bomb", 10000)
+	if err != nil || n == 0 || n >= limit {
+		t.Fatalf("fork_bomb = %d, %v; want it stopped below %d", n, err, limit)
+	}
+	plugin := pluginProc(t, pidOf(t, p))
+	forked := childrenPids(t, plugin)
+	if len(forked) != int(n) {
+		t.Fatalf("the plugin's process has %d children, it forked %d", len(forked), n)
+	}
+	if v, err := call(t, p, "kill0_self"); err != nil || v != 0 {
+		t.Fatalf("child after the bomb: %d, %v", v, err)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range forked {
+		assertGone(t, pid)
+	}
+	t.Logf("%d processes forked, none left", n)
+}
+
+// childrenPids lists the children of pid, whichever of its threads
+// forked them.
+func childrenPids(t *testing.T, pid int) []int {
+	t.Helper()
+	files, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("threads of %d: %v", pid, err)
+	}
+	var pids []int
+	for _, file := range files {
+		b, _ := os.ReadFile(file)
+		for _, f := range strings.Fields(string(b)) {
+			var k int
+			fmt.Sscan(f, &k)
+			pids = append(pids, k)
+		}
+	}
+	return pids
+}
+
 // TestChildCgroup: where the host can make cgroups (cgroup v2, memory
 // and pids controllers, write access), the plugin's process runs in a
 // cgroup of its own under Report.Cgroup with memory.max and pids.max of

@@ -47,6 +47,21 @@ int64_t tgkill_pid(int64_t pid) { return ret(syscall(SYS_tgkill, pid, pid, SIGKI
 int64_t tkill_pid(int64_t pid) { return ret(syscall(SYS_tkill, pid, SIGKILL)); }
 int64_t pidfd_kill(int64_t pid) { return ret(syscall(SYS_pidfd_open, pid, 0)); }
 
+// fork_bomb forks up to n processes that wait forever and returns how
+// many it made (it stops at the first refusal).
+int64_t fork_bomb(int64_t n) {
+	int64_t i;
+	for (i = 0; i < n; i++) {
+		pid_t pid = (pid_t)syscall(SYS_fork);
+		if (pid < 0)
+			break;
+		if (pid == 0)
+			for (;;)
+				syscall(SYS_pause);
+	}
+	return i;
+}
+
 // proc_pids counts the processes /proc lists (its numeric entries), or
 // -errno: in a PID namespace of its own, with its own /proc, two.
 int64_t proc_pids(void) {
