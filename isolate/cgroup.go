@@ -262,11 +262,10 @@ func (cg *cgroups) newChild(dir string, pol Policy) (*childCgroup, error) {
 	}
 	for _, w := range []struct {
 		file, value string
-		optional    bool // absent without swap accounting, or before Linux 4.19
+		optional    bool // absent without swap accounting
 	}{
 		{"memory.max", strconv.FormatUint(mem, 10), false},
-		{"memory.swap.max", "0", true},  // tmpfs pages may not leave memory.max for swap
-		{"memory.oom.group", "1", true}, // an OOM kill ends the whole child
+		{"memory.swap.max", "0", true}, // tmpfs pages may not leave memory.max for swap
 		{"pids.max", strconv.Itoa(threads + cgroupWaiters), false},
 	} {
 		err := writeCgroupFile(filepath.Join(c.dir, w.file), w.value)

@@ -84,15 +84,15 @@ func TestIsolatorCgroup(t *testing.T) {
 }
 
 // TestChildCgroupLimits: a child's cgroup gets memory.max = Memory (the
-// default when 0), pids.max = Threads and the two waiters, no swap, and
-// the OOM group; an OOM kill is read back from memory.events; removal
+// default when 0), pids.max = Threads and the two waiters, and no swap;
+// an OOM kill is read back from memory.events; removal
 // kills what is left and removes the directory.
 func TestChildCgroupLimits(t *testing.T) {
 	dir := t.TempDir()
 	var cg cgroups
 	next := filepath.Join(dir, "child-1")
 	cgroupMade = func(d string) {
-		fakeCgroup(t, d, map[string]string{"memory.max": "", "memory.swap.max": "", "memory.oom.group": "", "pids.max": "",
+		fakeCgroup(t, d, map[string]string{"memory.max": "", "memory.swap.max": "", "pids.max": "",
 			"cgroup.kill": "", "memory.events": "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n", "cgroup.events": "populated 0\nfrozen 0\n"})
 	}
 	defer func() { cgroupMade = nil }()
@@ -100,7 +100,7 @@ func TestChildCgroupLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for file, want := range map[string]string{"memory.max": "2147483648", "memory.swap.max": "0", "memory.oom.group": "1", "pids.max": "66"} {
+	for file, want := range map[string]string{"memory.max": "2147483648", "memory.swap.max": "0", "pids.max": "66"} {
 		if b, _ := os.ReadFile(filepath.Join(next, file)); string(b) != want {
 			t.Errorf("%s = %q, want %q", file, b, want)
 		}
