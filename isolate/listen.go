@@ -140,7 +140,7 @@ func (l *listener) refuse(h *header, why string) {
 // until stopListener closes it or the child has no task left.
 func (l *listener) run(p *proc, pidfd int) {
 	defer close(l.done)
-	f, why := l.take(p.hdr, pidfd)
+	f, why := l.take(p, pidfd)
 	unix.Close(pidfd)
 	if f == nil {
 		l.refuse(p.hdr, why)
@@ -196,6 +196,20 @@ func (l *listener) run(p *proc, pidfd int) {
 	}
 }
 
+// grabListener copies descriptor target of the process of pidfd, if it
+// is a seccomp listener; else it returns -1 and why not.
+func grabListener(pidfd, target int) (int, string) {
+	fd, err := unix.PidfdGetfd(pidfd, target, 0)
+	if err != nil {
+		return -1, fmt.Sprintf("pidfd_getfd: %v (the host needs ptrace access to its child)", err)
+	}
+	if link, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); err != nil || link != "anon_inode:seccomp notify" {
+		unix.Close(fd)
+		return -1, fmt.Sprintf("the child's descriptor %d is %q, not a seccomp listener", target, link)
+	}
+	return fd, ""
+}
+
 // awaitOffer waits until the child has offered its listener (or said it
 // has none, or ended) and returns the state. It looks on a timer, from
 // 50 µs up to 500 µs apart (the child waits that long at most, in the
@@ -225,7 +239,8 @@ func (l *listener) awaitOffer(h *header) uint32 {
 // take waits for the child's offer and takes a copy of the listener.
 // The descriptor number is the child's word: the copy is used only if it
 // is a seccomp listener.
-func (l *listener) take(h *header, pidfd int) (*os.File, string) {
+func (l *listener) take(p *proc, pidfd int) (*os.File, string) {
+	h := p.hdr
 	switch st := l.awaitOffer(h); st {
 	case listenOffered:
 	case listenNoKernel:
@@ -235,14 +250,23 @@ func (l *listener) take(h *header, pidfd int) (*os.File, string) {
 	default:
 		return nil, fmt.Sprintf("listener state %d", st)
 	}
-	target := atomic.LoadInt32(&h.listenFD)
-	fd, err := unix.PidfdGetfd(pidfd, int(target), 0)
-	if err != nil {
-		return nil, fmt.Sprintf("pidfd_getfd: %v (the host needs ptrace access to its child)", err)
+	target := int(atomic.LoadInt32(&h.listenFD))
+	fd, why := grabListener(pidfd, target)
+	if fd < 0 && p.nsAsked&unix.CLONE_NEWPID != 0 {
+		// In a PID namespace the plugin's process is a child of the
+		// host's child (pidns.c): the one whose descriptor is a listener.
+		for _, k := range childrenOf(p.pid) {
+			if kfd, err := unix.PidfdOpen(k, 0); err == nil {
+				fd, why = grabListener(kfd, target)
+				unix.Close(kfd)
+			}
+			if fd >= 0 {
+				break
+			}
+		}
 	}
-	if link, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); err != nil || link != "anon_inode:seccomp notify" {
-		unix.Close(fd)
-		return nil, fmt.Sprintf("the child's descriptor %d is %q, not a seccomp listener", target, link)
+	if fd < 0 {
+		return nil, why
 	}
 	if !atomic.CompareAndSwapUint32(&h.listen, listenOffered, listenTaken) {
 		unix.Close(fd)
