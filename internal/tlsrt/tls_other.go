@@ -10,6 +10,10 @@ import (
 	"github.com/runplug/runplug/internal/pcall"
 )
 
+// Supported reports whether this build has the TLS runtime: linux/amd64
+// with cgo (TLS variant I for arm64 is issue 24's).
+const Supported = false
+
 // MaxTLSModules is the number of TLS modules that can be live at once.
 const MaxTLSModules = 4096
 
