@@ -60,35 +60,10 @@ func lookup(t testing.TB, p *Plugin, name string) uintptr {
 	return s.Addr
 }
 
-// relocTypes returns the set of relocation type names in the object at
-// path, read with debug/elf (an independent reader).
-func relocTypes(t *testing.T, path string) map[string]bool {
-	t.Helper()
-	f, err := elf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out := map[string]bool{}
-	for _, s := range f.Sections {
-		if s.Type != elf.SHT_RELA {
-			continue
-		}
-		data, err := s.Data()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i+24 <= len(data); i += 24 {
-			info := f.ByteOrder.Uint64(data[i+8:])
-			out[errs.RelocTypeName(uint32(info))] = true
-		}
-	}
-	return out
-}
-
-// ifuncRelocs counts, with debug/elf, the relocations of path that call
-// an ifunc resolver: IRELATIVEs and those against STT_GNU_IFUNC symbols.
-func ifuncRelocs(t *testing.T, path string) int64 {
+// relaInfos returns the r_info of every relocation in the SHT_RELA
+// sections of the object at path and its dynamic symbols, read with
+// debug/elf (an independent reader).
+func relaInfos(t *testing.T, path string) ([]uint64, []elf.Symbol) {
 	t.Helper()
 	f, err := elf.Open(path)
 	if err != nil {
@@ -99,8 +74,7 @@ func ifuncRelocs(t *testing.T, path string) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const sttGNUIFunc = 10
-	var n int64
+	var infos []uint64
 	for _, s := range f.Sections {
 		if s.Type != elf.SHT_RELA {
 			continue
@@ -110,11 +84,35 @@ func ifuncRelocs(t *testing.T, path string) int64 {
 			t.Fatal(err)
 		}
 		for i := 0; i+24 <= len(data); i += 24 {
-			info := f.ByteOrder.Uint64(data[i+8:])
-			sym := int(info >> 32)
-			if uint32(info) == rt.IRelative || sym > 0 && sym <= len(syms) && elf.ST_TYPE(syms[sym-1].Info) == sttGNUIFunc {
-				n++
-			}
+			infos = append(infos, f.ByteOrder.Uint64(data[i+8:]))
+		}
+	}
+	return infos, syms
+}
+
+// relocTypes returns the set of relocation type names in the object at
+// path.
+func relocTypes(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	infos, _ := relaInfos(t, path)
+	out := map[string]bool{}
+	for _, info := range infos {
+		out[errs.RelocTypeName(uint32(info))] = true
+	}
+	return out
+}
+
+// ifuncRelocs counts the relocations of path that call an ifunc
+// resolver: IRELATIVEs and those against STT_GNU_IFUNC symbols.
+func ifuncRelocs(t *testing.T, path string) int64 {
+	t.Helper()
+	infos, syms := relaInfos(t, path)
+	const sttGNUIFunc = 10
+	var n int64
+	for _, info := range infos {
+		sym := int(info >> 32)
+		if uint32(info) == rt.IRelative || sym > 0 && sym <= len(syms) && elf.ST_TYPE(syms[sym-1].Info) == sttGNUIFunc {
+			n++
 		}
 	}
 	return n
