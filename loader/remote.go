@@ -47,7 +47,10 @@ func (l *Loader) startRemote(path, name string, image []byte) (*Plugin, error) {
 		return nil, fmt.Errorf("loader: load %s: Options.HostSymbols are addresses in the host, which an isolated plugin cannot reach (register host functions instead): %w", name, errs.ErrUnsupported)
 	}
 	req.HostFuncs = l.host.remoteFuncs()
-	r, err := l.opts.Isolation.Start(req)
+	if wire.StartRemote == nil { // an Isolation from elsewhere than package isolate
+		return nil, fmt.Errorf("loader: load %s: Options.Isolation is %T, not an isolate.Isolator: %w", name, l.opts.Isolation, errs.ErrUnsupported)
+	}
+	r, err := wire.StartRemote(l.opts.Isolation, req)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,8 @@ import (
 	"sync"
 )
 
-// Supported reports whether this build can run plugins: linux/amd64 with cgo.
+// Supported reports whether this build can run plugins: linux/amd64 or
+// linux/arm64 with cgo.
 const Supported = false
 
 var (
