@@ -5,6 +5,7 @@ package isolate
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,8 @@ type Isolator struct {
 	mu      sync.Mutex
 	noNS    string // why new namespaces were not all made, once logged ("" until then)
 	report  Report
+	cg      cgroups       // the children's cgroup (cgroup.go)
+	cgOff   error         // why children are no longer put in cgroups (nil: they are)
 	spare   *proc         // a child started ahead, waiting for its plugin (Options.Spare)
 	filling chan struct{} // closed when the spare being started is in place
 	closed  bool
@@ -66,6 +69,9 @@ func (iso *Isolator) Report() Report {
 // plugin in it.
 func (iso *Isolator) startRemote(req *wire.RemoteLoad) (wire.Remote, error) {
 	if err := checkNames(iso.opts.Policy.Allow); err != nil {
+		return nil, err
+	}
+	if err := checkLimits(iso.opts, len(req.HostFuncs) > 0); err != nil {
 		return nil, err
 	}
 	r := &remote{iso: iso, req: req, hostFns: req.HostFuncs, log: iso.log}
@@ -134,6 +140,10 @@ type proc struct {
 	out                                *output       // the copies of its stdout and stderr (output.go)
 	nsAsked                            int           // CLONE_NEW* flags asked of the child's constructor (spawn.go start)
 	nsShared                           bool          // forked in netSpawner's network namespace
+	cg                                 *childCgroup  // its cgroup (cgroup.go), nil when none
+	pidf                               *os.File      // its pidfd (nil: none), closed once reaped
+	reapMu                             sync.Mutex    // held while it is reaped; kill holds it to signal its group
+	reaped                             bool
 
 	procCallbacks // the callbacks' entries in this child (frame.go)
 }
