@@ -100,14 +100,15 @@ func (h *hostLib) symbols() ([]Symbol, error) {
 
 // close is Close for a host library: the library stays loaded in the host
 // (glibc's libraries are never unloaded); calls stop.
-func (h *hostLib) close(context.Context) error {
+func (h *hostLib) close(ctx context.Context) error {
 	p := h.p
 	p.flags.Or(stClosing)
-	if err := p.gate.Close(); err != nil {
-		return fmt.Errorf("loader: close %s: %w", p.obj.name, err)
-	}
+	err := p.gate.CloseContext(ctx) // a call left running is harmless: the library stays
 	p.l.mu.Lock()
 	delete(p.l.plugins, p)
 	p.l.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("loader: close %s: %w", p.obj.name, err)
+	}
 	return nil
 }

@@ -231,9 +231,18 @@ func (g inProcess) close(ctx context.Context) error {
 	// Wait for the calls in flight: IFUNC resolvers, then gated calls.
 	p.slow.Lock()
 	p.slow.Unlock() // an empty critical section: only the wait matters
-	if err := p.gate.Close(); err != nil {
-		// Not ErrCloseInCall (checked by CloseContext); a failed
-		// membarrier. Keep the image mapped: a call may still run in it.
+	if err := p.gate.CloseContext(ctx); err != nil {
+		// Not ErrCloseInCall (checked by Close): ctx was done while a
+		// call still ran, or a membarrier failed. Keep the image and
+		// what it uses mapped: a call may still run in it.
+		l := p.l
+		l.mu.Lock()
+		l.stranded = true
+		l.mu.Unlock()
+		if errors.Is(err, pcall.ErrDeadline) {
+			p.log.Warn("close gave up waiting for a call in flight; the plugin stays mapped", "plugin", p.obj.name)
+			return fmt.Errorf("loader: close %s: a call was still running; the plugin stays mapped until the process ends: %w", p.obj.name, err)
+		}
 		return fmt.Errorf("loader: close %s: %w", p.obj.name, err)
 	}
 

@@ -120,7 +120,11 @@ type Loader struct {
 	// plugins' imports are bound to (global.go): kept like resident ones.
 	heldGlobal []*resident
 	tombSz     uint64
-	initSeq    uint64
+	// stranded is set when a Close gave up waiting for a call still
+	// running in a plugin (its ctx was done): that plugin and what it
+	// may use stay mapped until the process ends.
+	stranded bool
+	initSeq  uint64
 	codeRan    bool // BeforeCode has succeeded
 	// opCtx is the context of the Load or Close in
 	// progress (l.mu held), nil for none: constructors and destructors
@@ -860,13 +864,15 @@ func (l *Loader) Close(ctx context.Context) error {
 	}
 	l.mu.Lock()
 	l.opCtx = ctx
-	if err := l.closeResident(); err != nil {
-		errs = append(errs, err)
+	if !l.stranded { // else a call still running may use them
+		if err := l.closeResident(); err != nil {
+			errs = append(errs, err)
+		}
+		for _, t := range l.tombs {
+			t.unmap()
+		}
+		l.tombs, l.tombSz = nil, 0
 	}
-	for _, t := range l.tombs {
-		t.unmap()
-	}
-	l.tombs, l.tombSz = nil, 0
 	for _, p := range l.files {
 		p.closeFD()
 	}

@@ -349,9 +349,14 @@ func (p *Plugin) Quarantined() bool { return p.flags.Load()&stQuarantined != 0 }
 // end. Close then returns an error wrapping pcall.ErrCloseInCall and
 // leaves the plugin open; close it after the call returns.
 //
-// ctx bounds the plugin's destructors (and those of the libraries it
-// alone held): one still running when ctx is done is interrupted, as a
-// call is, and Close returns an error wrapping ErrDeadline; the plugin is
+// ctx bounds the wait for calls in flight and the plugin's destructors
+// (and those of the libraries it alone held). When ctx is done while a
+// call still runs in the plugin, Close stops waiting and returns an error
+// wrapping ErrDeadline: later calls fail with ErrClosed, the running call
+// goes on, and the plugin (with what it uses) stays mapped until the
+// process ends, since unmapping code that runs would crash the host. A
+// destructor still running when ctx is done is interrupted, as a call
+// is, and Close returns an error wrapping ErrDeadline; the plugin is
 // closed all the same. (An isolated plugin's Close has its own bounds.)
 // A nil ctx panics.
 func (p *Plugin) Close(ctx context.Context) error {

@@ -118,7 +118,14 @@ func (g *Gate) CallContext(ctx context.Context, fn uintptr, a *Args) (Result, er
 // ErrCloseInCall (and leaves the gate open) when the calling goroutine is
 // inside a call through the gate, that is, in a host callback of such a
 // call. Close is safe to call twice and concurrently.
-func (g *Gate) Close() error {
+func (g *Gate) Close() error { return g.CloseContext(context.Background()) }
+
+// CloseContext is Close with its wait for the calls in progress bounded
+// by ctx: when ctx is done first, the gate stays closed (calls beginning
+// later fail with ErrGateClosed), the calls in progress go on, and the
+// error is a *DeadlineError (errors.Is ErrDeadline and ctx.Err()). The
+// caller must then keep what those calls use (the plugin's image) alive.
+func (g *Gate) CloseContext(ctx context.Context) error {
 	if g.InCall() {
 		return ErrCloseInCall
 	}
@@ -134,6 +141,9 @@ func (g *Gate) Close() error {
 		if i == 0 && closeWaitHook != nil {
 			closeWaitHook(g)
 		}
+		if err := ctx.Err(); err != nil {
+			return &DeadlineError{Cause: err}
+		}
 		if i < 50 {
 			runtime.Gosched()
 			continue
@@ -142,7 +152,10 @@ func (g *Gate) Close() error {
 		if d > time.Millisecond {
 			d = time.Millisecond
 		}
-		time.Sleep(d)
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+		}
 	}
 	runtime.KeepAlive(g)
 	return nil
