@@ -125,7 +125,7 @@ type Loader struct {
 	// may use stay mapped until the process ends.
 	stranded bool
 	initSeq  uint64
-	codeRan    bool // BeforeCode has succeeded
+	codeRan  bool // BeforeCode has succeeded
 	// opCtx is the context of the Load or Close in
 	// progress (l.mu held), nil for none: constructors and destructors
 	// run under it (object.go ctorCtx).
