@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/internal/childrt"
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // A spawner runs children's forks on one OS thread that never exits:
@@ -132,6 +133,9 @@ const spareDelay = 50 * time.Millisecond
 func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 	req := request{Path: r.req.Path, Name: r.req.Name, Image: r.req.Image, Policy: iso.opts.Policy, Syms: r.syms}
 	req.Loader = r.req.Options
+	if st := r.req.State; st != nil {
+		req.State = &stateReq{Name: st.Name, Slot: st.Slot, From: st.From}
+	}
 	for _, h := range r.hostFns {
 		req.Host = append(req.Host, hostFunc{Name: h.Name, Strings: h.Strings})
 	}
@@ -153,7 +157,10 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 		<-p.done
 		p.unmap()
 	}
-	p := iso.takeSpare(cfgSize, replySize)
+	var p *proc
+	if r.req.State == nil { // a spare was started without the state file's descriptor
+		p = iso.takeSpare(cfgSize, replySize)
+	}
 	// A spare reads its policy first and confines itself (see newProc):
 	// the request may overwrite that only once it waits. One that failed
 	// to is dropped, and the load gets a child of its own.
@@ -166,7 +173,7 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 		spare := p != nil
 		var err error
 		if !spare {
-			if p, err = iso.newProc(cfgSize+2*8*bpfMaxInsns, replySize, nil); err != nil {
+			if p, err = iso.newProc(cfgSize+2*8*bpfMaxInsns, replySize, nil, r.req.State); err != nil {
 				return nil, nil, err
 			}
 			if req.LoadFilter, req.RunFilter, err = filters(p.pid, iso.opts.Policy); err != nil {
@@ -212,7 +219,7 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 // reply of up to replySize, and starts a child on it, which waits for
 // deliver (at once, or later for a spare). A spare gets pre, a request
 // holding only the policy, to confine itself with while it waits.
-func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte) (*proc, error) {
+func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte, st *wire.RemoteState) (*proc, error) {
 	const page = 4096
 	cfgOff := hdrSize
 	replyOff := (cfgOff + cfgSize + page - 1) &^ (page - 1)
@@ -265,7 +272,7 @@ func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte) (*proc, error) 
 	for _, c := range p.chans[:iso.opts.Channels] {
 		p.release(c)
 	}
-	if err := iso.start(p, memf, pre != nil); err != nil {
+	if err := iso.start(p, memf, pre != nil, st); err != nil {
 		p.unmap()
 		return nil, err
 	}
@@ -339,7 +346,7 @@ func (iso *Isolator) refill() {
 	}
 	defer close(done)
 	pre := (&request{Policy: iso.opts.Policy}).marshal()
-	p, err := iso.newProc(spareCfgSize, 64<<10+64*128, pre)
+	p, err := iso.newProc(spareCfgSize, 64<<10+64*128, pre, nil)
 	iso.mu.Lock()
 	iso.filling = nil
 	if err == nil && !iso.closed {
@@ -436,7 +443,7 @@ func (iso *Isolator) Close(ctx context.Context) error {
 // IPC and UTS namespaces and a new network namespace, or forks it from
 // netSpawner into the shared one (see sharedNet): with no CLONE_NEWUSER
 // at the fork, os/exec vforks instead of copying the host.
-func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
+func (iso *Isolator) start(p *proc, memf *os.File, spare bool, st *wire.RemoteState) error {
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"runplug-isolate"}
 	// GOMAXPROCS and the GODEBUG settings: the child's runtime
@@ -461,8 +468,13 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
 	// (childrt.EnvChildConfine); a root host's child keeps CAP_SETUID
 	// and CAP_SETGID until it drops to its own uid (confine_uid.go).
 	root := os.Geteuid() == 0
-	cmd.Env = append(cmd.Env, childrt.ChildConfineEnv(childFD, root))
 	cmd.ExtraFiles = []*os.File{memf}
+	keep := childFD
+	if st != nil {
+		// The plugin's state file, as wire.StateFD (state.go).
+		cmd.ExtraFiles, keep = append(cmd.ExtraFiles, st.File), wire.StateFD
+	}
+	cmd.Env = append(cmd.Env, childrt.ChildConfineEnv(keep, root))
 	rOut, wOut, rErr, wErr, err := pipes()
 	if err != nil {
 		return fmt.Errorf("isolate: output pipes: %w", err)

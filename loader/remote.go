@@ -29,8 +29,9 @@ import (
 // runs in the host's own address space. It wraps ErrUnsupported.
 var errNotIsolated = errs.Unsupported("plugin is not isolated")
 
-// startRemote loads a plugin through the Isolation: path or image.
-func (l *Loader) startRemote(path, name string, image []byte) (*Plugin, error) {
+// startRemote loads a plugin through the Isolation: path or image, with
+// its persistent state from st (state_remote.go).
+func (l *Loader) startRemote(path, name string, image []byte, st stateSource) (*Plugin, error) {
 	l.mu.Lock()
 	closed := l.closed
 	l.mu.Unlock()
@@ -47,17 +48,34 @@ func (l *Loader) startRemote(path, name string, image []byte) (*Plugin, error) {
 		return nil, fmt.Errorf("loader: load %s: Options.HostSymbols are addresses in the host, which an isolated plugin cannot reach (register host functions instead): %w", name, errs.ErrUnsupported)
 	}
 	req.HostFuncs = l.host.remoteFuncs()
+	rs, err := l.planRemoteState(path, name, image, st)
+	if err != nil {
+		return nil, fmt.Errorf("loader: load %s: %w", name, err)
+	}
+	if rs != nil {
+		req.State = rs.req
+	}
 	r, err := l.opts.Isolation.Start(req)
 	if err != nil {
+		if rs != nil {
+			err = rs.failed(err)
+		}
 		return nil, err
+	}
+	o := &object{l: l, name: r.Name(), path: path}
+	if rs != nil {
+		if err := rs.finish(o, r); err != nil {
+			r.Close(false)
+			return nil, fmt.Errorf("loader: load %s: %w", name, err)
+		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		r.Close(false)
+		o.closeState(false)
 		return nil, fmt.Errorf("loader: load %s: %w", name, ErrClosed)
 	}
-	o := &object{l: l, name: r.Name(), path: path}
 	pl := newPlugin(l, o, nil)
 	pl.be = &remote{p: pl, r: r}
 	l.plugins[pl] = struct{}{}
@@ -324,6 +342,9 @@ func (b *remote) close(context.Context) error {
 	p.flags.Or(stClosing)
 	b.mu.Lock()
 	err := b.r.Close(p.flags.Load()&stQuarantined == 0)
+	// The child has run the destructors and exited: the host syncs
+	// the state (the child may not) and unmaps its view.
+	err = errors.Join(err, p.obj.closeState(false))
 	b.mu.Unlock()
 	l := p.l
 	l.mu.Lock()

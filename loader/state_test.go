@@ -332,3 +332,37 @@ func TestStateFileTruncatedUnderUs(t *testing.T) {
 	}
 	t.Logf("Close: %v", p.Close(context.Background()))
 }
+
+// TestReadState: ReadState reads the region in place, within its bounds,
+// and refuses a closed plugin or one without state.
+func TestReadState(t *testing.T) {
+	l := New(Options{})
+	defer l.Close(context.Background())
+	p := loadState(t, l, "state_counter", filepath.Join(t.TempDir(), "s"))
+	call(t, p, "counter_bump")
+	call(t, p, "counter_bump")
+	for _, tc := range []struct {
+		off, n int
+		ok     bool
+	}{{0, 8, true}, {4088, 8, true}, {0, 4096, true}, {4089, 8, false}, {-1, 1, false}, {4097, 0, false}} {
+		b := make([]byte, tc.n)
+		err := p.ReadState(tc.off, b)
+		if (err == nil) != tc.ok {
+			t.Errorf("ReadState(%d, %d bytes): %v, want ok=%v", tc.off, tc.n, err, tc.ok)
+		}
+		if tc.ok && tc.off == 0 && binary.LittleEndian.Uint64(b) != 2 {
+			t.Errorf("ReadState(0) reads %d, want 2", binary.LittleEndian.Uint64(b))
+		}
+	}
+	p.Close(context.Background())
+	if err := p.ReadState(0, make([]byte, 8)); !errors.Is(err, ErrClosed) {
+		t.Errorf("ReadState after Close: %v, want ErrClosed", err)
+	}
+	q, err := l.Load(context.Background(), plugintest.Build(t, "basic"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.ReadState(0, make([]byte, 1)); err == nil {
+		t.Error("ReadState of a plugin without state succeeded")
+	}
+}
