@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/runplug/runplug/internal/errs"
 	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
@@ -48,6 +50,14 @@ func (l *Loader) startRemote(path, name string, image []byte, st stateSource) (*
 		return nil, fmt.Errorf("loader: load %s: Options.HostSymbols are addresses in the host, which an isolated plugin cannot reach (register host functions instead): %w", name, errs.ErrUnsupported)
 	}
 	req.HostFuncs = l.host.remoteFuncs()
+	// The file's identity as the child is about to load it: a Live
+	// keeps a descriptor of the file only while it still has this one
+	// (live_handover.go keepBuild).
+	var key fileKey
+	var fst unix.Stat_t
+	if path != "" && unix.Stat(path, &fst) == nil {
+		key = statKey(&fst)
+	}
 	rs, err := l.planRemoteState(path, name, image, st)
 	if err != nil {
 		return nil, fmt.Errorf("loader: load %s: %w", name, err)
@@ -62,7 +72,7 @@ func (l *Loader) startRemote(path, name string, image []byte, st stateSource) (*
 		}
 		return nil, err
 	}
-	o := &object{l: l, name: r.Name(), path: path}
+	o := &object{l: l, name: r.Name(), path: path, key: key}
 	if rs != nil {
 		if err := rs.finish(o, r); err != nil {
 			r.Close(false)

@@ -1,0 +1,29 @@
+//go:build linux
+
+package loader_test
+
+import (
+	"testing"
+
+	"github.com/runplug/runplug/isolate"
+	"github.com/runplug/runplug/loader"
+)
+
+// TestLiveUnderLoadIsolated is TestLiveUnderLoad with an isolated Loader:
+// each reload starts a child that maps the same state file, the old
+// child drains and ends; no call fails, the state counts every call, and
+// no descriptor, mapping or child is left. 40 reloads (the in-process
+// test makes 200): a child's start costs milliseconds where a reload in
+// process costs tens of microseconds, and the suite stays quick; the
+// mix of builds (a broken one every tenth) is the same.
+func TestLiveUnderLoadIsolated(t *testing.T) {
+	loader.LiveUnderLoad(t, loader.Options{Isolation: isolate.New(isolate.Options{})}, 40)
+}
+
+// TestLiveHandoverIsolated is TestLiveHandover with an isolated Loader
+// and the state in the Live's memfd: the new child migrates, the host
+// commits; a failed migration loads the previous build in a new child
+// again.
+func TestLiveHandoverIsolated(t *testing.T) {
+	loader.LiveHandover(t, loader.Options{Isolation: isolate.New(isolate.Options{})}, false)
+}
