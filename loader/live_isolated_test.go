@@ -27,3 +27,16 @@ func TestLiveUnderLoadIsolated(t *testing.T) {
 func TestLiveHandoverIsolated(t *testing.T) {
 	loader.LiveHandover(t, loader.Options{Isolation: isolate.New(isolate.Options{})}, false)
 }
+
+// BenchmarkReloadIsolated is BenchmarkReload with isolated Loaders: a
+// plain isolated Load (a child's start) against a reload (a new child,
+// the swap); docs/STATE.md, Figures.
+func BenchmarkReloadIsolated(b *testing.B) {
+	loader.ReloadBench(b, loader.Options{Isolation: isolate.New(isolate.Options{})})
+}
+
+// BenchmarkReloadPauseIsolated is BenchmarkReloadPause with an isolated
+// Loader (2^16 timed plain calls: a round trip is microseconds).
+func BenchmarkReloadPauseIsolated(b *testing.B) {
+	loader.ReloadPauseBench(b, loader.Options{Isolation: isolate.New(isolate.Options{})}, 1<<16)
+}
