@@ -346,16 +346,21 @@ func (b *remote) funcAt(addr uintptr) (uint32, error) {
 }
 
 // close ends the child (Plugin.close): it waits for the calls in flight;
-// the destructors run in the child unless the plugin is quarantined.
+// the destructors run in the child unless the plugin is quarantined. The
+// lock is only taken to wait for those calls: once stClosing is set and
+// they are done, every later call, lookup, memory access and restart
+// refuses before it reaches b.r, so the child's destructors run with no
+// lock held and a call racing a Live's swap is refused at once (and made
+// again on the new version) rather than waiting for them.
 func (b *remote) close(context.Context) error {
 	p := b.p
 	p.flags.Or(stClosing)
 	b.mu.Lock()
+	b.mu.Unlock() // nothing inside: the Lock was the wait
 	err := b.r.Close(p.flags.Load()&stQuarantined == 0)
 	// The child has run the destructors and exited: the host syncs
 	// the state (the child may not) and unmaps its view.
 	err = errors.Join(err, p.obj.closeState(false))
-	b.mu.Unlock()
 	l := p.l
 	l.mu.Lock()
 	delete(l.plugins, p)
