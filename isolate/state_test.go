@@ -202,3 +202,28 @@ func TestIsolatedStateHostile(t *testing.T) {
 		t.Errorf("state file after the attempt: %v, %v; want its 8192 bytes", fi, err)
 	}
 }
+
+// A load with state does not take the spare child, which was started
+// without the state file's descriptor (it would fail to map it): it
+// starts a child of its own, with the same state, while a spare waits.
+func TestIsolatedStateWithSpare(t *testing.T) {
+	ctx := context.Background()
+	l, iso := newLoader(t, loader.Options{}, isolate.Options{Spare: true})
+	defer iso.Close(ctx)
+	file := filepath.Join(t.TempDir(), "counter.state")
+	for i := uint64(1); i <= 2; i++ {
+		if err := iso.Prestart(); err != nil {
+			t.Fatal(err)
+		}
+		p := loadStateIso(t, l, "state_counter", file)
+		if got := mustCall(t, p, "counter_bump"); got != i {
+			t.Errorf("load %d with a spare waiting: counter_bump = %d, want %d", i, got, i)
+		}
+		if got := stateU64(t, p, 0); got != i {
+			t.Errorf("load %d: host reads %d, want %d", i, got, i)
+		}
+		if err := p.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
