@@ -264,11 +264,16 @@ func (r *remote) Restart() error {
 	old := r.cur.Load()
 	old.kill("restart")
 	<-old.done
-	p, _, err := r.iso.spawn(r)
+	p, rep, err := r.iso.spawn(r)
 	if err != nil {
 		// Leave the dead proc in place, still mapped: calls fail with
 		// its error.
 		return err
+	}
+	// The same symbols, by handle, at the new process's addresses
+	// (spawn checked that the child found each one).
+	for i, s := range rep.Syms {
+		r.info[i].Addr, r.info[i].Size = s.Addr, s.Size
 	}
 	r.cur.Store(p)
 	old.waitUpcall()

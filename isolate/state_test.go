@@ -148,6 +148,9 @@ func TestIsolatedStateMigration(t *testing.T) {
 	if err := q.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if info, _ := q.State(); uintptr(mustCall(t, q, "counter_addr")) != info.Addr {
+		t.Errorf("after a restart: the plugin's state at %#x, State().Addr %#x", mustCall(t, q, "counter_addr"), info.Addr)
+	}
 	if got, runs := mustCall(t, q, "counter_get"), mustCall(t, q, "counter_ctor_runs"); got != 7 || runs != 3 {
 		t.Errorf("after a restart: counter %d (want 7), constructor runs %d (want 3)", got, runs)
 	}

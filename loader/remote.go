@@ -170,6 +170,9 @@ func (b *remote) restartLocked() error {
 	if err := b.r.Restart(); err != nil {
 		return fmt.Errorf("loader: restart %s: %w", p.obj.name, err)
 	}
+	if err := b.restateAddr(); err != nil {
+		return fmt.Errorf("loader: restart %s: %w", p.obj.name, err)
+	}
 	p.flags.And(^uint32(stQuarantined))
 	p.log.Info("restarted isolated plugin", "plugin", p.obj.name)
 	return nil

@@ -162,3 +162,20 @@ func stateLayoutOf(path string, image []byte) (*fileinfo.StateLayout, error) {
 	}
 	return readStateLayout(f, r)
 }
+
+// restateAddr updates State().Addr after a restart: the new child maps
+// the region elsewhere. b.mu is held.
+func (b *remote) restateAddr() error {
+	s := b.p.obj.state
+	if s == nil {
+		return nil
+	}
+	sym, err := b.r.Lookup(stateSymbol, "")
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.info.Addr = uintptr(sym.Addr)
+	s.mu.Unlock()
+	return nil
+}
