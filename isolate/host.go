@@ -62,9 +62,9 @@ func (iso *Isolator) Report() Report {
 	return r
 }
 
-// Start implements loader.Isolation: it starts a child process and loads
-// the plugin in it.
-func (iso *Isolator) Start(req *wire.RemoteLoad) (wire.Remote, error) {
+// startRemote is wire.StartRemote: it starts a child process and loads the
+// plugin in it.
+func (iso *Isolator) startRemote(req *wire.RemoteLoad) (wire.Remote, error) {
 	if err := checkNames(iso.opts.Policy.Allow); err != nil {
 		return nil, err
 	}

@@ -22,9 +22,9 @@ type Isolator struct{ opts Options }
 // New returns an Isolator (see the linux/amd64 documentation).
 func New(opts Options) *Isolator { return &Isolator{opts: opts} }
 
-// Start implements loader.Options.Isolation: it fails with an error wrapping
+// startRemote is wire.StartRemote: it fails with an error wrapping
 // loader.ErrUnsupported.
-func (iso *Isolator) Start(req *wire.RemoteLoad) (wire.Remote, error) {
+func (iso *Isolator) startRemote(req *wire.RemoteLoad) (wire.Remote, error) {
 	return nil, errNoIsolation
 }
 

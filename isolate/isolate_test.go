@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/runplug/runplug/internal/plugintest"
-	"github.com/runplug/runplug/internal/wire"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 	"golang.org/x/sys/unix"
@@ -402,8 +401,10 @@ func TestPolicyExtension(t *testing.T) {
 	if err != nil || int64(r) < 0 {
 		t.Fatalf("open with AllowOpen = %d, %v", int64(r), err)
 	}
-	if _, err := isolate.New(isolate.Options{Policy: isolate.Policy{Allow: []string{"no_such_call"}}}).Start(&wire.RemoteLoad{}); err == nil {
-		t.Fatal("unknown system call name accepted")
+	bad := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Policy: isolate.Policy{Allow: []string{"no_such_call"}}})})
+	defer bad.Close(context.Background())
+	if _, err := bad.Load(context.Background(), plugintest.Build(t, "isolate_faults")); err == nil || !strings.Contains(err.Error(), "no_such_call") {
+		t.Fatalf("unknown system call name: load error %v, want one naming it", err)
 	}
 }
 

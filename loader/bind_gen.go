@@ -39,6 +39,14 @@ func Bind0[R any](f *Func) (func(context.Context) (R, error), error) {
 			return out, nil
 		}, nil
 	}
+	if b.words() {
+		return func(ctx context.Context) (R, error) {
+			mustContext(ctx)
+			ints := [0]uint64{}
+			r, err := b.callWords(ctx, ints[:])
+			return wordResult[R](b, r), err
+		}, nil
+	}
 	return func(ctx context.Context) (R, error) {
 		mustContext(ctx)
 		var a pcall.Args
@@ -74,6 +82,14 @@ func Bind1[A1, R any](f *Func) (func(context.Context, A1) (R, error), error) {
 				return zero, err
 			}
 			return out, nil
+		}, nil
+	}
+	if b.words() {
+		return func(ctx context.Context, a1 A1) (R, error) {
+			mustContext(ctx)
+			ints := [1]uint64{word(&a1)}
+			r, err := b.callWords(ctx, ints[:])
+			return wordResult[R](b, r), err
 		}, nil
 	}
 	return func(ctx context.Context, a1 A1) (R, error) {
@@ -140,6 +156,14 @@ func Bind2[A1, A2, R any](f *Func) (func(context.Context, A1, A2) (R, error), er
 			return out, nil
 		}, nil
 	}
+	if b.words() {
+		return func(ctx context.Context, a1 A1, a2 A2) (R, error) {
+			mustContext(ctx)
+			ints := [2]uint64{word(&a1), word(&a2)}
+			r, err := b.callWords(ctx, ints[:])
+			return wordResult[R](b, r), err
+		}, nil
+	}
 	return func(ctx context.Context, a1 A1, a2 A2) (R, error) {
 		mustContext(ctx)
 		var a pcall.Args
@@ -177,6 +201,14 @@ func Bind3[A1, A2, A3, R any](f *Func) (func(context.Context, A1, A2, A3) (R, er
 				return zero, err
 			}
 			return out, nil
+		}, nil
+	}
+	if b.words() {
+		return func(ctx context.Context, a1 A1, a2 A2, a3 A3) (R, error) {
+			mustContext(ctx)
+			ints := [3]uint64{word(&a1), word(&a2), word(&a3)}
+			r, err := b.callWords(ctx, ints[:])
+			return wordResult[R](b, r), err
 		}, nil
 	}
 	return func(ctx context.Context, a1 A1, a2 A2, a3 A3) (R, error) {
@@ -217,6 +249,14 @@ func Bind4[A1, A2, A3, A4, R any](f *Func) (func(context.Context, A1, A2, A3, A4
 				return zero, err
 			}
 			return out, nil
+		}, nil
+	}
+	if b.words() {
+		return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4) (R, error) {
+			mustContext(ctx)
+			ints := [4]uint64{word(&a1), word(&a2), word(&a3), word(&a4)}
+			r, err := b.callWords(ctx, ints[:])
+			return wordResult[R](b, r), err
 		}, nil
 	}
 	return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4) (R, error) {
@@ -260,6 +300,14 @@ func Bind5[A1, A2, A3, A4, A5, R any](f *Func) (func(context.Context, A1, A2, A3
 			return out, nil
 		}, nil
 	}
+	if b.words() {
+		return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (R, error) {
+			mustContext(ctx)
+			ints := [5]uint64{word(&a1), word(&a2), word(&a3), word(&a4), word(&a5)}
+			r, err := b.callWords(ctx, ints[:])
+			return wordResult[R](b, r), err
+		}, nil
+	}
 	return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (R, error) {
 		mustContext(ctx)
 		var a pcall.Args
@@ -300,6 +348,14 @@ func Bind6[A1, A2, A3, A4, A5, A6, R any](f *Func) (func(context.Context, A1, A2
 				return zero, err
 			}
 			return out, nil
+		}, nil
+	}
+	if b.words() {
+		return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) (R, error) {
+			mustContext(ctx)
+			ints := [6]uint64{word(&a1), word(&a2), word(&a3), word(&a4), word(&a5), word(&a6)}
+			r, err := b.callWords(ctx, ints[:])
+			return wordResult[R](b, r), err
 		}, nil
 	}
 	return func(ctx context.Context, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5, a6 A6) (R, error) {

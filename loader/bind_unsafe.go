@@ -381,3 +381,48 @@ func (b *binding) putValue(a *pcall.Args, i int, v reflect.Value, ks *cstrings) 
 	}
 	a.Int[b.sig.slots[i]] = u
 }
+
+// words reports whether a register binding's arguments and result are
+// each a 64-bit integer or pointer (or the result is Void): its values then
+// travel as they are, with no conversion, in the generated closures' word
+// form.
+func (b *binding) words() bool {
+	if b.gen != nil || b.sig.strs || b.sig.nFloat != 0 {
+		return false
+	}
+	for _, k := range b.sig.kinds[:b.sig.n] {
+		if k != kI64 && k != kU64 {
+			return false
+		}
+	}
+	return b.sig.res == kVoid || b.sig.res == kI64 || b.sig.res == kU64
+}
+
+// word is the 64-bit value of a word-form argument (b.words: p points to
+// 8 bytes).
+func word[T any](p *T) uint64 { return *(*uint64)(unsafe.Pointer(p)) }
+
+// wordResult is the word form's result: r as R, or R's zero value for Void.
+func wordResult[R any](b *binding, r uint64) R {
+	var out R
+	if b.sig.res != kVoid {
+		*(*uint64)(unsafe.Pointer(&out)) = r
+	}
+	return out
+}
+
+// callWords is call for the word form: in process with no deadline to
+// watch, straight to the gate with the integers where they are.
+func (b *binding) callWords(ctx context.Context, ints []uint64) (uint64, error) {
+	f := b.f
+	if f.live == nil && ctx.Done() == nil {
+		if g, ok := f.p.be.(inProcess); ok {
+			r, err := g.callIntsIn(f, ints)
+			return r.Int, err
+		}
+	}
+	var a pcall.Args
+	copy(a.Int[:], ints)
+	r, err := b.call(ctx, &a, nil)
+	return r.Int, err
+}

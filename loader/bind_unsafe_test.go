@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/runplug/runplug/internal/baseline"
@@ -305,10 +306,26 @@ func TestBindRefusals(t *testing.T) {
 	}
 }
 
+// TestBindFault faults through both forms of a generated binding: the
+// register form (int32) and the word form (every value 64 bits).
 func TestBindFault(t *testing.T) {
+	for _, form := range []string{"register", "word"} {
+		t.Run(form, func(t *testing.T) { testBindFault(t, form) })
+	}
+}
+
+func testBindFault(t *testing.T, form string) {
 	l := newLoader(t, Options{})
 	p := load(t, l, "host_types")
 	crash, err := Bind1[int32, int32](fnOf(t, p, "crash_null"))
+	if form == "word" {
+		var crash64 func(context.Context, int64) (int64, error)
+		crash64, err = Bind1[int64, int64](fnOf(t, p, "crash_null"))
+		crash = func(ctx context.Context, a int32) (int32, error) {
+			r, err := crash64(ctx, int64(a))
+			return int32(r), err
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,5 +397,21 @@ func TestBindGeneralAllocations(t *testing.T) {
 	in := baseline.S24{A: 1, B: 2, C: 3}
 	if n := testing.AllocsPerRun(100, func() { s24(context.Background(), in) }); n != 0 {
 		t.Errorf("a struct-by-value call allocates %v times per run, want 0", n)
+	}
+}
+
+// TestBindWordDeadline: a word-form binding (every value 64 bits) given a
+// context with a deadline takes the watched path and is interrupted.
+func TestBindWordDeadline(t *testing.T) {
+	l := newLoader(t, Options{})
+	p := load(t, l, "isolate_faults")
+	spin, err := Bind0[int64](fnOf(t, p, "spin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if got, err := spin(ctx); !errors.Is(err, ErrDeadline) || got != 0 {
+		t.Fatalf("spin = %d, %v; want 0 and ErrDeadline", got, err)
 	}
 }

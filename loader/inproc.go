@@ -33,11 +33,11 @@ func (g inProcess) callIntsIn(f *Func, ints []uint64) (pcall.Result, error) {
 	if fl := p.flags.Load(); fl != 0 {
 		return pcall.Result{}, p.refused(f, fl)
 	}
-	r, err := p.gate.CallInts(f.addr, ints)
-	if err != nil {
-		return r, p.callFailed(f, err)
+	c := p.gate.Ints(f.addr, ints) // CallInts in this frame: one frame fewer
+	if !c.Run() {
+		return pcall.Result{}, p.callFailed(f, c.Err())
 	}
-	return r, nil
+	return c.Result(), nil
 }
 
 func (g inProcess) callRegs(f *Func, i0, i1, i2, i3, i4, i5 uint64, x0, x1, x2, x3, x4, x5, x6, x7 float64) (pcall.Result, error) {

@@ -232,11 +232,11 @@ func (f *Func) Call(ctx context.Context, args ...uint64) (uint64, error) {
 		if n := p.flags.Load(); n != 0 {
 			return 0, p.refused(f, n)
 		}
-		r, err := p.gate.CallInts(f.addr, args)
-		if err != nil {
-			return 0, p.callFailed(f, err)
+		c := p.gate.Ints(f.addr, args)
+		if !c.Run() {
+			return 0, p.callFailed(f, c.Err())
 		}
-		return r.Int, nil
+		return c.Int(), nil
 	}
 	var regs [6]uint64
 	for i, v := range args { // not copy: a memmove call on this path

@@ -50,6 +50,9 @@ func (l *Loader) startRemote(path, name string, image []byte, st stateSource) (*
 		return nil, fmt.Errorf("loader: load %s: Options.HostSymbols are addresses in the host, which an isolated plugin cannot reach (register host functions instead): %w", name, errs.ErrUnsupported)
 	}
 	req.HostFuncs = l.host.remoteFuncs()
+	if wire.StartRemote == nil { // an Isolation from elsewhere than package isolate
+		return nil, fmt.Errorf("loader: load %s: Options.Isolation is %T, not an isolate.Isolator: %w", name, l.opts.Isolation, errs.ErrUnsupported)
+	}
 	// The file's identity as the child is about to load it: a Live
 	// keeps a descriptor of the file only while it still has this one
 	// (live_handover.go keepBuild).
@@ -65,7 +68,7 @@ func (l *Loader) startRemote(path, name string, image []byte, st stateSource) (*
 	if rs != nil {
 		req.State = rs.req
 	}
-	r, err := l.opts.Isolation.Start(req)
+	r, err := wire.StartRemote(l.opts.Isolation, req)
 	if err != nil {
 		if rs != nil {
 			err = rs.failed(err)

@@ -59,7 +59,7 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 	if n := p.flags.Load(); n != 0 {
 		return p.refused(f, n)
 	}
-	if p.be.isolated() {
+	if _, inproc := p.be.(inProcess); !inproc && p.be.isolated() { // no dispatch in process
 		return fp.remoteCall(ctx, f, args, out, nil) // remote_frame_unsafe.go
 	}
 	var r pcall.FrameResult

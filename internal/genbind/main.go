@@ -17,6 +17,10 @@ import (
 // any number.
 const maxArgs = 8
 
+// maxWordArgs is the most arguments of the word form (every value a 64-bit
+// integer or pointer): the integer argument registers.
+const maxWordArgs = 6
+
 var numbers = []string{"no argument", "one argument", "two arguments", "three arguments", "four arguments",
 	"five arguments", "six arguments", "seven arguments", "eight arguments", "nine arguments",
 	"ten arguments", "eleven arguments", "twelve arguments"}
@@ -124,6 +128,11 @@ func writeBind(b *bytes.Buffer, n int) {
 	fmt.Fprintf(b, "\t\treturn func(%s) (R, error) {\n\t\t\tmustContext(ctx)\n\t\t\tvar out R\n\t\t\tif err := b.gen.call(ctx, b.f, []unsafe.Pointer{%s}, unsafe.Pointer(&out)); err != nil {\n\t\t\t\tvar zero R\n\t\t\t\treturn zero, err\n\t\t\t}\n\t\t\treturn out, nil\n\t\t}, nil\n\t}\n", params, strings.TrimPrefix(ptrs, ", "))
 	b.WriteString("\tif b.gen != nil {\n")
 	fmt.Fprintf(b, "\t\treturn func(%s) (R, error) {\n\t\t\tmustContext(ctx)\n\t\t\tvar out R\n\t\t\tif err := b.callGen(ctx, unsafe.Pointer(&out)%s); err != nil {\n\t\t\t\tvar zero R\n\t\t\t\treturn zero, err\n\t\t\t}\n\t\t\treturn out, nil\n\t\t}, nil\n\t}\n", params, ptrs)
+	if n <= maxWordArgs {
+		words := list(n, ", ", func(i int) string { return fmt.Sprintf("word(&a%d)", i) })
+		b.WriteString("\tif b.words() {\n")
+		fmt.Fprintf(b, "\t\treturn func(%s) (R, error) {\n\t\t\tmustContext(ctx)\n\t\t\tints := [%d]uint64{%s}\n\t\t\tr, err := b.callWords(ctx, ints[:])\n\t\t\treturn wordResult[R](b, r), err\n\t\t}, nil\n\t}\n", params, n, words)
+	}
 	fmt.Fprintf(b, "\treturn func(%s) (R, error) {\n\t\tmustContext(ctx)\n\t\tvar a pcall.Args\n", params)
 	if n > 0 {
 		b.WriteString("\t\tks := b.strs()\n")

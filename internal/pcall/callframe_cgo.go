@@ -129,7 +129,12 @@ func (g *Gate) CallGatherInto(ctx context.Context, fn uintptr, p *GatherProgram,
 	r.prog = &p.hdr
 	r.argv = unsafe.Pointer(unsafe.SliceData(args))
 	r.sret = sret
-	if err := runContext(ctx, &r.c); err != nil {
+	if ctx == nil || ctx.Done() == nil { // runContext's first case, in this frame
+		r.c.run()
+		if r.c.info != statusOK {
+			return callError(&r.c, nil)
+		}
+	} else if err := runContext(ctx, &r.c); err != nil {
 		return err
 	}
 	res.RAX, res.RDX, res.XMM0, res.XMM1 = r.c.a, r.rdx, r.c.b, r.xmm1

@@ -9,12 +9,20 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// Isolation starts isolated plugins. Package isolate implements it.
+// Isolation is an isolated tier: package isolate's *Isolator, its one
+// implementation. Its method set is what a host may call on it anyway;
+// starting a plugin goes through StartRemote, so that the isolate
+// package's public API carries no method in this package's types.
 type Isolation interface {
-	// Start loads the plugin that req describes in a new isolated
-	// process and returns the handle the Plugin calls through.
-	Start(req *RemoteLoad) (Remote, error)
+	Prestart() error
+	Close(ctx context.Context) error
 }
+
+// StartRemote loads the plugin that req describes in a new process of
+// iso and returns the handle the Plugin calls through. Package isolate
+// sets it when it is initialised; it is nil in a program that does not
+// link isolate, which then has no Isolation to pass either.
+var StartRemote func(iso Isolation, req *RemoteLoad) (Remote, error)
 
 // RemoteLoad is what an Isolation needs to load a plugin elsewhere.
 type RemoteLoad struct {
