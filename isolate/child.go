@@ -241,6 +241,11 @@ func (c *child) start(run []unix.SockFilter) reply {
 	}
 	pol := c.req.Policy
 	var rep reply
+	if run != nil { // a spare: descriptor 4 is the socket that brings a state file
+		if err := takeStateFile(c.req.State != nil); err != nil {
+			return errReply(fmt.Errorf("isolate: %w", err))
+		}
+	}
 	if run == nil {
 		if err := confine(pol, c.req.LoadFilter, &h.sys); err != nil {
 			return errReply(fmt.Errorf("isolate: confine: %w", err))

@@ -5,6 +5,7 @@ package isolate
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"sync"
 	"sync/atomic"
@@ -134,6 +135,9 @@ type proc struct {
 	out                                *output       // the copies of its stdout and stderr (output.go)
 	nsAsked                            int           // CLONE_NEW* flags asked of the child's constructor (spawn.go start)
 	nsShared                           bool          // forked in netSpawner's network namespace
+	// stateSock is a spare's end of the socket that hands it a state
+	// file (state_spare.go); nil once used or for a child not spare.
+	stateSock *os.File
 
 	procCallbacks // the callbacks' entries in this child (frame.go)
 }

@@ -157,14 +157,16 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 		<-p.done
 		p.unmap()
 	}
-	var p *proc
-	if r.req.State == nil { // a spare was started without the state file's descriptor
-		p = iso.takeSpare(cfgSize, replySize)
-	}
+	p := iso.takeSpare(cfgSize, replySize)
 	// A spare reads its policy first and confines itself (see newProc):
 	// the request may overwrite that only once it waits. One that failed
-	// to is dropped, and the load gets a child of its own.
+	// to is dropped, and the load gets a child of its own; so does one
+	// the state file cannot be handed to (state_spare.go).
 	if p != nil && p.awaitWaiting() != nil {
+		drop(p, "spare failed")
+		p = nil
+	}
+	if p != nil && p.handState(r.req.State) != nil {
 		drop(p, "spare failed")
 		p = nil
 	}
@@ -173,7 +175,11 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 		spare := p != nil
 		var err error
 		if !spare {
-			if p, err = iso.newProc(cfgSize+2*8*bpfMaxInsns, replySize, nil, r.req.State); err != nil {
+			var fd4 *os.File
+			if r.req.State != nil {
+				fd4 = r.req.State.File
+			}
+			if p, err = iso.newProc(cfgSize+2*8*bpfMaxInsns, replySize, nil, fd4); err != nil {
 				return nil, nil, err
 			}
 			if req.LoadFilter, req.RunFilter, err = filters(p.pid, iso.opts.Policy); err != nil {
@@ -219,7 +225,7 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 // reply of up to replySize, and starts a child on it, which waits for
 // deliver (at once, or later for a spare). A spare gets pre, a request
 // holding only the policy, to confine itself with while it waits.
-func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte, st *wire.RemoteState) (*proc, error) {
+func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte, fd4 *os.File) (*proc, error) {
 	const page = 4096
 	cfgOff := hdrSize
 	replyOff := (cfgOff + cfgSize + page - 1) &^ (page - 1)
@@ -272,7 +278,18 @@ func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte, st *wire.Remote
 	for _, c := range p.chans[:iso.opts.Channels] {
 		p.release(c)
 	}
-	if err := iso.start(p, memf, pre != nil, st); err != nil {
+	if pre != nil {
+		// A spare gets the state file later, through a socket
+		// (state_spare.go).
+		child, err := p.stateSocket()
+		if err != nil {
+			p.unmap()
+			return nil, err
+		}
+		defer child.Close()
+		fd4 = child
+	}
+	if err := iso.start(p, memf, pre != nil, fd4); err != nil {
 		p.unmap()
 		return nil, err
 	}
@@ -297,6 +314,7 @@ func slotCapacity(channels, slotSize int) int {
 func (p *proc) unmap() {
 	unix.Munmap(p.mem)
 	unix.Munmap(p.priv)
+	p.closeStateSocket()
 }
 
 // deliver gives the child its plugin: the request, then goWord.
@@ -443,7 +461,7 @@ func (iso *Isolator) Close(ctx context.Context) error {
 // IPC and UTS namespaces and a new network namespace, or forks it from
 // netSpawner into the shared one (see sharedNet): with no CLONE_NEWUSER
 // at the fork, os/exec vforks instead of copying the host.
-func (iso *Isolator) start(p *proc, memf *os.File, spare bool, st *wire.RemoteState) error {
+func (iso *Isolator) start(p *proc, memf *os.File, spare bool, fd4 *os.File) error {
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"runplug-isolate"}
 	// GOMAXPROCS and the GODEBUG settings: the child's runtime
@@ -470,9 +488,10 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool, st *wire.RemoteSt
 	root := os.Geteuid() == 0
 	cmd.ExtraFiles = []*os.File{memf}
 	keep := childFD
-	if st != nil {
-		// The plugin's state file, as wire.StateFD (state.go).
-		cmd.ExtraFiles, keep = append(cmd.ExtraFiles, st.File), wire.StateFD
+	if fd4 != nil {
+		// The plugin's state file, as wire.StateFD, or a spare's socket
+		// that will bring it (state_spare.go).
+		cmd.ExtraFiles, keep = append(cmd.ExtraFiles, fd4), wire.StateFD
 	}
 	cmd.Env = append(cmd.Env, childrt.ChildConfineEnv(keep, root))
 	rOut, wOut, rErr, wErr, err := pipes()

@@ -206,9 +206,10 @@ func TestIsolatedStateHostile(t *testing.T) {
 	}
 }
 
-// A load with state does not take the spare child, which was started
-// without the state file's descriptor (it would fail to map it): it
-// starts a child of its own, with the same state, while a spare waits.
+// A load with state takes the spare child, started before the state
+// file was known: the host hands it the file through the spare's socket
+// (state_spare.go), and it maps the same state; a load without state
+// takes the next spare, which closes its socket.
 func TestIsolatedStateWithSpare(t *testing.T) {
 	ctx := context.Background()
 	l, iso := newLoader(t, loader.Options{}, isolate.Options{Spare: true})
@@ -218,9 +219,13 @@ func TestIsolatedStateWithSpare(t *testing.T) {
 		if err := iso.Prestart(); err != nil {
 			t.Fatal(err)
 		}
+		spare := isolate.SparePid(iso)
 		p := loadStateIso(t, l, "state_counter", file)
+		if pid := pidOf(t, p); pid != spare {
+			t.Errorf("load %d with state ran in child %d, not the spare %d", i, pid, spare)
+		}
 		if got := mustCall(t, p, "counter_bump"); got != i {
-			t.Errorf("load %d with a spare waiting: counter_bump = %d, want %d", i, got, i)
+			t.Errorf("load %d: counter_bump = %d, want %d", i, got, i)
 		}
 		if got := stateU64(t, p, 0); got != i {
 			t.Errorf("load %d: host reads %d, want %d", i, got, i)
@@ -228,5 +233,16 @@ func TestIsolatedStateWithSpare(t *testing.T) {
 		if err := p.Close(ctx); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := iso.Prestart(); err != nil {
+		t.Fatal(err)
+	}
+	spare := isolate.SparePid(iso)
+	q := load(t, l, "isolate_faults")
+	if pid := pidOf(t, q); pid != spare {
+		t.Errorf("load without state ran in child %d, not the spare %d", pid, spare)
+	}
+	if r, err := call(t, q, "add", 2, 3); r != 5 || err != nil {
+		t.Errorf("add = %d, %v", r, err)
 	}
 }

@@ -91,11 +91,15 @@ func BenchmarkLiveCall(b *testing.B) {
 // timed) and one Reload, with two Loaders of the same options. ns/op
 // counts both, and the old version's drain and close. Its isolated half
 // is BenchmarkReloadIsolated.
-func BenchmarkReload(b *testing.B) { ReloadBench(b, Options{}) }
+func BenchmarkReload(b *testing.B) { ReloadBench(b, Options{}, nil) }
 
 // ReloadBench is BenchmarkReload with Loaders of opts (isolated, for the
-// external benchmark).
-func ReloadBench(b *testing.B, opts Options) {
+// external benchmark); ready, when not nil, runs untimed before each
+// Load and each Reload (an isolated spare child's start).
+func ReloadBench(b *testing.B, opts Options, ready func() error) {
+	if ready == nil {
+		ready = func() error { return nil }
+	}
 	for _, name := range []string{"live_a", "bench_tiny"} {
 		b.Run(name, func(b *testing.B) {
 			path := plugintest.Build(b, name)
@@ -105,6 +109,9 @@ func ReloadBench(b *testing.B, opts Options) {
 			lv.opts.OnReload = func(e ReloadEvent) { swap += e.Swap }
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
+				if err := ready(); err != nil {
+					b.Fatal(err)
+				}
 				t0 := time.Now()
 				p, err := plain.Load(context.Background(), path)
 				load += time.Since(t0)
@@ -112,6 +119,9 @@ func ReloadBench(b *testing.B, opts Options) {
 					b.Fatal(err)
 				}
 				p.Close(context.Background())
+				if err := ready(); err != nil {
+					b.Fatal(err)
+				}
 				if err := lv.Reload(context.Background()); err != nil {
 					b.Fatal(err)
 				}

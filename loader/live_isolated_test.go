@@ -3,6 +3,7 @@
 package loader_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/runplug/runplug/isolate"
@@ -30,9 +31,17 @@ func TestLiveHandoverIsolated(t *testing.T) {
 
 // BenchmarkReloadIsolated is BenchmarkReload with isolated Loaders: a
 // plain isolated Load (a child's start) against a reload (a new child,
-// the swap); docs/STATE.md, Figures.
+// the swap); with spare, each takes a spare child started (untimed)
+// before it. docs/STATE.md, Figures.
 func BenchmarkReloadIsolated(b *testing.B) {
-	loader.ReloadBench(b, loader.Options{Isolation: isolate.New(isolate.Options{})})
+	b.Run("new-child", func(b *testing.B) {
+		loader.ReloadBench(b, loader.Options{Isolation: isolate.New(isolate.Options{})}, nil)
+	})
+	b.Run("spare", func(b *testing.B) {
+		iso := isolate.New(isolate.Options{Spare: true})
+		defer iso.Close(context.Background())
+		loader.ReloadBench(b, loader.Options{Isolation: iso}, iso.Prestart)
+	})
 }
 
 // BenchmarkReloadPauseIsolated is BenchmarkReloadPause with an isolated
