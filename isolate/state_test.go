@@ -246,3 +246,25 @@ func TestIsolatedStateWithSpare(t *testing.T) {
 		t.Errorf("add = %d, %v", r, err)
 	}
 }
+
+// A Rust plugin's state (runplug_state!, plugins/rust/runplug.rs)
+// isolated: the child maps it from the host's file, the host reads it
+// without a call, and a C plugin of the same layout in process counts on.
+func TestIsolatedRustState(t *testing.T) {
+	ctx := context.Background()
+	_, file, p := isolatedWithState(t, "rs_state")
+	mustCall(t, p, "counter_bump")
+	mustCall(t, p, "counter_bump")
+	if got := stateU64(t, p, 0); got != 2 {
+		t.Errorf("host reads %d in the Rust plugin's state, want 2", got)
+	}
+	in := loader.New(loader.Options{})
+	defer in.Close(ctx)
+	c := loadStateIso(t, in, "state_counter", file)
+	if got := mustCall(t, c, "counter_bump"); got != 3 {
+		t.Errorf("the C build in process counts %d after the isolated Rust build's 2, want 3", got)
+	}
+	if got := stateU64(t, p, 0); got != 3 {
+		t.Errorf("host reads %d through the isolated plugin's view, want 3", got)
+	}
+}
