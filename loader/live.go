@@ -114,8 +114,9 @@ type liveBinding interface {
 // see Live. The plugin's state region, if any, is mapped from
 // o.StateFile or from a memfd the Live's versions share. With an
 // isolated Loader (Options.Isolation) each version runs in a child of
-// its own: a reload starts a new child, which maps the same state file,
-// and the old child is ended once its calls have drained.
+// its own: a reload starts a new child (or takes the Isolator's spare),
+// which maps the same state file, and the old child is ended once its
+// calls have drained.
 func (l *Loader) LoadLive(ctx context.Context, path string, o LiveOptions) (*Live, error) {
 	mustContext(ctx)
 	abs, err := filepath.Abs(path)
