@@ -30,8 +30,13 @@ import (
 // copies, so their imports (libgcc_s's _dl_find_object above all) get
 // these services too.
 
-// dlServices are the C implementations (dlsvc.DLSymbols), by import name.
-var dlServices = dlsvc.DLSymbols()
+// dlServices returns the C implementations (dlsvc.DLSymbols), by import
+// name. The first call sets the services up (their thread key, glibc's
+// _dl_find_object): link makes it before an object's relocation, so a
+// process that never loads a plugin pays nothing for them at start, and
+// their key is still created before any plugin code (an IFUNC resolver,
+// a constructor) can create the TLS runtime's.
+var dlServices = sync.OnceValue(dlsvc.DLSymbols)
 
 // dlGoFunc returns the Go implementation of the import name for o, nil
 // when it is not one that Go serves.
@@ -91,7 +96,7 @@ func (d *dlState) forget(h uintptr, x *dlHandle) {
 // dlImport returns what an import of name by o binds to when it is one
 // of the dynamic-linker services.
 func (l *Loader) dlImport(o *object, name string) (uintptr, bool) {
-	if a, ok := dlServices[name]; ok {
+	if a, ok := dlServices()[name]; ok {
 		return a, true
 	}
 	fn := dlGoFunc(l, o, name)

@@ -204,9 +204,10 @@ type parsed struct {
 	key          fileKey
 	fd           int
 	pristineRead bool
-	// names are the names of the symbols relocations named, by index,
-	// decoded from an image once (see object.importSymbol).
-	names map[uint32]string
+	// names are the names of the symbols relocations named, by symbol
+	// index ("" where none was asked for yet), decoded from an image once
+	// (see object.importSymbol).
+	names []string
 	// state is the object's persistent state region (state.go), nil
 	// when it declares none; found by checkState in the first image.
 	state        *stateRegion

@@ -128,6 +128,7 @@ func (o *object) unmap() {
 
 // link relocates o and then makes its PT_GNU_RELRO read-only. l.mu is held.
 func (l *Loader) link(o *object) error {
+	dlServices() // before any resolver runs (see dlServices)
 	f := o.p.file
 	env := relocEnv{
 		name:     o.name,
@@ -335,16 +336,20 @@ func (o *object) importSymbol(idx uint32) (elfimage.Symbol, error) {
 	if err != nil {
 		return s, err
 	}
-	if n, ok := o.p.names[idx]; ok {
-		s.Name = n
+	if int(idx) < len(o.p.names) && o.p.names[idx] != "" {
+		s.Name = o.p.names[idx]
 		return s, nil
 	}
 	if s.Name, err = o.syms.Name(int(idx)); err != nil {
 		return s, fmt.Errorf("%s: %w", o.name, err)
 	}
 	if o.p.names == nil {
-		o.p.names = map[uint32]string{}
+		// One slot per symbol: a large library's relocations name
+		// tens of thousands, which a growing map would rehash.
+		o.p.names = make([]string, o.syms.Len())
 	}
-	o.p.names[idx] = s.Name
+	if int(idx) < len(o.p.names) {
+		o.p.names[idx] = s.Name
+	}
 	return s, nil
 }

@@ -23,6 +23,17 @@ const tlsGetAddr = "__tls_get_addr"
 // 0 for a weak import nothing provides. A thread-local symbol resolves to
 // its offset and module (see resolveTLS).
 func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
+	// A plain definition of o's own binds by value: its name (a string
+	// to decode and copy) is needed only to look an import up, or for
+	// the errors of a thread-local or IFUNC definition. A C++ library's
+	// relocations name mostly its own definitions (vtables, typeinfo).
+	if def, err := o.def(int(idx)); err == nil && def.Shndx != elf.SHN_UNDEF &&
+		def.Type != elf.STT_TLS && def.Type != elf.STT_GNU_IFUNC {
+		if def.Shndx == elf.SHN_ABS {
+			return symValue{addr: def.Value}, nil
+		}
+		return o.definition(&def)
+	}
 	sym, err := o.importSymbol(idx)
 	if err != nil {
 		return symValue{}, err

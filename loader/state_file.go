@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/crc32"
+	"sync"
 )
 
 // The state file (docs/STATE.md): a header page, then the slots that hold
@@ -39,7 +40,9 @@ var stateRecordOff = [2]int64{0, 512}
 
 var stateMagic = [8]byte{'R', 'P', 'S', 'T', 'A', 'T', 'E', '1'}
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// castagnoli returns the CRC-32C table of the header records, made at the
+// first state file rather than at every process's start.
+var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // stateRecord is one header record: the layout of the state and where
 // its slot is.
@@ -60,7 +63,7 @@ func (r stateRecord) marshal() []byte {
 	binary.LittleEndian.PutUint64(b[24:], r.TypeSize)
 	binary.LittleEndian.PutUint64(b[32:], r.Off)
 	binary.LittleEndian.PutUint64(b[40:], r.Slot)
-	binary.LittleEndian.PutUint32(b[48:], crc32.Checksum(b[:48], castagnoli))
+	binary.LittleEndian.PutUint32(b[48:], crc32.Checksum(b[:48], castagnoli()))
 	return b
 }
 
@@ -75,7 +78,7 @@ func parseStateRecord(b []byte, fileSize int64) (stateRecord, string) {
 	if !bytes.Equal(b[:8], stateMagic[:]) {
 		return r, "bad magic"
 	}
-	if crc32.Checksum(b[:48], castagnoli) != binary.LittleEndian.Uint32(b[48:]) {
+	if crc32.Checksum(b[:48], castagnoli()) != binary.LittleEndian.Uint32(b[48:]) {
 		return r, "bad checksum"
 	}
 	r.Gen = binary.LittleEndian.Uint64(b[8:])

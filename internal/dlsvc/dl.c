@@ -120,8 +120,8 @@ static pthread_key_t rp_dl_key;
 static int rp_dl_key_ok;
 static void rp_dl_thread_exit(void *);
 
-// rp_dl_init runs when the loader binds its first import (rp_dl_setup,
-// from DLSymbols at the loader package's initialisation), or at the first
+// rp_dl_init runs when the loader links its first object (rp_dl_setup,
+// from DLSymbols, before the object's relocation), or at the first
 // registration: before any code of any loaded object. Its thread key is
 // then older (a lower index) than the TLS runtime's, and glibc runs key
 // destructors in index order, so thread_local destructors run before the

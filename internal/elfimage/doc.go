@@ -11,9 +11,10 @@
 //     with their versions, the hash tables, where the RELA, JMPREL and
 //     RELR relocation tables are (Table; File.ReadRelocs decodes them for
 //     tools), and the constructors and destructors. ParseInPlace does the
-//     same but leaves the symbol, string and version tables in the file:
-//     a loader reads them, and the relocations, where the image maps them
-//     (SymTab, RelaView, RelrView), checking each entry when it reads it.
+//     same but leaves the symbol, string, version and hash tables in the
+//     file: a loader reads them, and the relocations, where the image maps
+//     them (SymTab, RelaView, RelrView), checking each entry when it reads
+//     it.
 //     Section headers are never read, so a stripped or corrupt section
 //     header table does not matter, as with ld.so.
 //  2. NewPlan turns a File into a Plan: the page-aligned regions of the
@@ -64,7 +65,9 @@
 // Parse reads with a handful of ReadAt calls (the headers, then one per
 // table) and names every symbol with a substring of one copy of the string
 // table. ParseInPlace reads none of the large tables: what it copies is
-// the headers, the dynamic segment, the hash tables and a few strings, so
+// the headers, the dynamic segment, the hash tables' headers (and, for a
+// GNU table without DT_HASH, a pass over its buckets and the last chain,
+// to learn the symbol count) and a few strings, so
 // a loader links a library of hundreds of thousands of relocations
 // (libLLVM) from the pages the kernel maps for the image anyway, the way
 // ld.so does, rather than from copies in the Go heap.

@@ -107,18 +107,23 @@ func checkInvariants(t *testing.T, f *File, size uint64) {
 		}
 	}
 	if g := d.GNUHash; g != nil {
-		if uint64(g.SymOffset)+uint64(len(g.Chain)) > n || len(g.Buckets) == 0 || len(g.Bloom) == 0 {
-			t.Fatalf("GNU hash symoffset %d chain %d buckets %d for %d symbols", g.SymOffset, len(g.Chain), len(g.Buckets), n)
+		v := d.hash
+		if uint64(g.SymOffset)+uint64(g.NChain) > n || g.NBuckets == 0 || g.NBloom == 0 ||
+			len(v.chain) != 4*int(g.NChain) || len(v.buckets) != 4*int(g.NBuckets) || len(v.bloom) != 8*int(g.NBloom) {
+			t.Fatalf("GNU hash %+v, view %d/%d/%d bytes, for %d symbols", g, len(v.bloom), len(v.buckets), len(v.chain), n)
 		}
-		for _, b := range g.Buckets {
+		for _, b := range words32(v.buckets) {
 			if b != 0 && (b < g.SymOffset || uint64(b) >= n) {
 				t.Fatalf("GNU bucket %d outside [%d, %d)", b, g.SymOffset, n)
 			}
 		}
 	}
 	if h := d.Hash; h != nil {
-		if uint64(len(h.Chains)) != n || len(h.Buckets) == 0 {
-			t.Fatalf("DT_HASH nchain %d for %d symbols", len(h.Chains), n)
+		if uint64(h.NChain) != n || h.NBucket == 0 || h.Tab.Size != 8+4*uint64(h.NBucket+h.NChain) {
+			t.Fatalf("DT_HASH %+v for %d symbols", h, n)
+		}
+		if d.GNUHash == nil && (len(d.hash.buckets) != 4*int(h.NBucket) || len(d.hash.chain) != 4*int(h.NChain)) {
+			t.Fatalf("DT_HASH %+v, view %d/%d bytes", h, len(d.hash.buckets), len(d.hash.chain))
 		}
 	}
 	for _, s := range []struct {

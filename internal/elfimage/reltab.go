@@ -104,7 +104,11 @@ func (f *File) SymbolsFrom(r io.ReaderAt) (SymTab, error) {
 	if err != nil {
 		return SymTab{}, err
 	}
-	return SymTab{d: d, syms: syms, strs: strs, versym: versym}, nil
+	hash, err := d.hashViewOf(func(name string, t Table) ([]byte, error) { return f.readTable(r, name, t) })
+	if err != nil {
+		return SymTab{}, err
+	}
+	return SymTab{d: d, syms: syms, strs: strs, versym: versym, hash: hash}, nil
 }
 
 // ReadRelocs reads and decodes the relocation tables of f from r, the

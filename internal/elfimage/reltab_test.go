@@ -139,10 +139,18 @@ func checkSymViews(t testing.TB, f *File, data []byte) {
 	if err != nil {
 		t.Fatalf("ParseInPlace refuses what Parse accepts: %v", err)
 	}
-	if g.Dynamic.Symbols != nil {
-		t.Fatal("ParseInPlace decoded the symbols")
+	if g.Dynamic.Symbols != nil || g.Dynamic.hash.buckets != nil || g.Dynamic.hash.chain != nil {
+		t.Fatal("ParseInPlace decoded the symbols or the hash table")
 	}
 	fd, gd := f.Dynamic, g.Dynamic
+	if (gd.Hash == nil) != (fd.Hash == nil) || gd.Hash != nil && *gd.Hash != *fd.Hash {
+		t.Fatalf("DT_HASH in place %+v, decoded %+v", gd.Hash, fd.Hash)
+	}
+	if (gd.GNUHash == nil) != (fd.GNUHash == nil) || gd.GNUHash != nil && fd.Hash == nil && *gd.GNUHash != *fd.GNUHash {
+		// (With DT_HASH, ParseInPlace takes the count from it and does
+		// not walk the GNU chain: only the lookups below must agree.)
+		t.Fatalf("DT_GNU_HASH in place %+v, decoded %+v", gd.GNUHash, fd.GNUHash)
+	}
 	if gd.SymTab != fd.SymTab || gd.StrTab != fd.StrTab || gd.VersymTab != fd.VersymTab || gd.RelaTab != fd.RelaTab ||
 		!equalStrings(gd.Needed, fd.Needed) || gd.Soname != fd.Soname || gd.HasVersioning != fd.HasVersioning {
 		t.Fatalf("ParseInPlace's Dynamic differs from Parse's:\n%+v\n%+v", gd, fd)
@@ -174,11 +182,13 @@ func checkSymViews(t testing.TB, f *File, data []byte) {
 		if s != fd.Symbols[i] {
 			t.Fatalf("symbol %d in place %+v, decoded %+v", i, s, fd.Symbols[i])
 		}
-		for _, ver := range []string{"", s.Version} {
-			wi, wok := fd.Lookup(s.Name, ver)
-			gi, gok := st.Lookup(s.Name, ver)
-			if wi != gi || wok != gok {
-				t.Fatalf("Lookup(%q, %q) in place = %d, %v; decoded %d, %v", s.Name, ver, gi, gok, wi, wok)
+		for _, name := range []string{s.Name, s.Name + "_"} {
+			for _, ver := range []string{"", s.Version} {
+				wi, wok := fd.Lookup(name, ver)
+				gi, gok := st.Lookup(name, ver)
+				if wi != gi || wok != gok {
+					t.Fatalf("Lookup(%q, %q) in place = %d, %v; decoded %d, %v", name, ver, gi, gok, wi, wok)
+				}
 			}
 		}
 	}

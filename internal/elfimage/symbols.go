@@ -21,20 +21,30 @@ func (p *parser) dynSymbols(ds *dynState, d *Dynamic) error {
 		return ds.errSlot(tSyment, "is not %d, the size of Elf64_Sym", symSize)
 	}
 	var err error
+	var sysvRaw, gnuRaw []byte
 	if ds.has(tHash) {
-		if d.Hash, err = p.sysvHash(ds); err != nil {
+		if d.Hash, sysvRaw, err = p.sysvHash(ds); err != nil {
 			return err
 		}
-		ds.nsyms = uint64(len(d.Hash.Chains))
+		ds.nsyms = uint64(d.Hash.NChain)
 	}
 	if ds.has(tGNUHash) {
 		var n uint64
-		if d.GNUHash, n, err = p.gnuHash(ds, ds.nsyms); err != nil {
+		if d.GNUHash, n, gnuRaw, err = p.gnuHash(ds, ds.nsyms); err != nil {
 			return err
 		}
 		if d.Hash == nil {
 			ds.nsyms = n
 		}
+	}
+	if !p.inPlace {
+		// Lookup walks the copy Parse read and checked.
+		d.hash, _ = d.hashViewOf(func(name string, _ Table) ([]byte, error) {
+			if name == "DT_GNU_HASH" {
+				return gnuRaw, nil
+			}
+			return sysvRaw, nil
+		})
 	}
 	if d.Hash == nil && d.GNUHash != nil && gnuHashEmpty(d.GNUHash) {
 		// No symbol is hashed, so the table does not tell where the
@@ -89,15 +99,11 @@ func (p *parser) dynSymbols(ds *dynState, d *Dynamic) error {
 	return nil
 }
 
-// gnuHashEmpty reports whether no bucket of g starts a chain.
-func gnuHashEmpty(g *GNUHash) bool {
-	for _, b := range g.Buckets {
-		if b != 0 {
-			return false
-		}
-	}
-	return true
-}
+// gnuHashEmpty reports whether no bucket of g starts a chain, for a table
+// whose buckets Parse scanned (the object has no DT_HASH): its chain then
+// ends at the highest bucket's end marker, so it is empty exactly when no
+// bucket is used.
+func gnuHashEmpty(g *GNUHash) bool { return g.NChain == 0 }
 
 // symtabSuccessors are the slots of tables that may follow DT_SYMTAB.
 var symtabSuccessors = []int{tStrtab, tHash, tGNUHash, tVersym, tVerdef, tVerneed, tRela, tJmprel, tRelr,
@@ -208,67 +214,7 @@ func (d *Dynamic) Lookup(name, version string) (index int, ok bool) {
 // matches, hidden or not; failing that, an unversioned default definition
 // does. Lookup allocates nothing.
 func (d *Dynamic) LookupHashed(name string, gnu, sysv uint32, version string) (index int, ok bool) {
-	return d.walkHash(gnu, sysv, len(d.Symbols), func(i int) matchKind { return d.match(i, name, version) })
-}
-
-// walkHash walks the chain of the hash table d has (GNU, else System V)
-// for a name of the given hashes, over a table of nsyms symbols, and
-// returns the first symbol match accepts, else the first it would take
-// as the fallback.
-func (d *Dynamic) walkHash(gnu, sysv uint32, nsyms int, match func(i int) matchKind) (int, bool) {
-	fallback := -1
-	if g := d.GNUHash; g != nil {
-		if len(g.Bloom) == 0 || len(g.Buckets) == 0 {
-			return -1, false
-		}
-		// Bloom filter: two bits per symbol, from the hash and the hash
-		// shifted by bloom_shift, in word (h / 64) mod bloom_size.
-		word := g.Bloom[(gnu/64)%uint32(len(g.Bloom))]
-		mask := uint64(1)<<(gnu%64) | uint64(1)<<((gnu>>g.BloomShift)%64)
-		if word&mask != mask {
-			return -1, false
-		}
-		i := g.Buckets[gnu%uint32(len(g.Buckets))]
-		if i == 0 {
-			return -1, false
-		}
-		// The chain holds each symbol's hash with the low bit replaced by
-		// an end-of-chain marker.
-		for ; i >= g.SymOffset && int(i-g.SymOffset) < len(g.Chain) && int(i) < nsyms; i++ {
-			h := g.Chain[i-g.SymOffset]
-			if h|1 == gnu|1 {
-				switch match(int(i)) {
-				case matchYes:
-					return int(i), true
-				case matchFallback:
-					if fallback < 0 {
-						fallback = int(i)
-					}
-				}
-			}
-			if h&1 != 0 {
-				break
-			}
-		}
-	} else if h := d.Hash; h != nil {
-		if len(h.Buckets) == 0 {
-			return -1, false
-		}
-		i := h.Buckets[sysv%uint32(len(h.Buckets))]
-		// A chain is at most nchain long; a longer walk is a cycle.
-		for steps := 0; i != 0 && steps < len(h.Chains) && int(i) < len(h.Chains) && int(i) < nsyms; steps++ {
-			switch match(int(i)) {
-			case matchYes:
-				return int(i), true
-			case matchFallback:
-				if fallback < 0 {
-					fallback = int(i)
-				}
-			}
-			i = h.Chains[i]
-		}
-	}
-	return fallback, fallback >= 0
+	return d.hash.walk(gnu, sysv, len(d.Symbols), func(i int) matchKind { return d.match(i, name, version) })
 }
 
 // matchKind is what a symbol is to a lookup.

@@ -2,6 +2,7 @@ package elfimage
 
 import (
 	"debug/elf"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -90,9 +91,7 @@ func TestLookupRealObjects(t *testing.T) {
 			t.Logf("%d exports found by the GNU hash", n)
 			if d.Hash != nil && d.GNUHash != nil {
 				// The same lookups through DT_HASH alone.
-				sysv := *d
-				sysv.GNUHash = nil
-				if m := checkLookupAll(t, &sysv); m != n {
+				if m := checkLookupAll(t, sysvOnly(t, d, path)); m != n {
 					t.Errorf("DT_HASH found %d exports, DT_GNU_HASH %d", m, n)
 				}
 			}
@@ -104,7 +103,8 @@ func TestLookupRealObjects(t *testing.T) {
 // linker wrote: every symbol's GNU chain entry is its hash (low bit
 // aside), and every symbol sits in the DT_HASH chain of its bucket.
 func TestLookupHashes(t *testing.T) {
-	f, err := ParseFile(plugintest.Build(t, "parse_hashboth"))
+	path := plugintest.Build(t, "parse_hashboth")
+	f, err := ParseFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,17 +112,18 @@ func TestLookupHashes(t *testing.T) {
 	if d.GNUHash == nil || d.Hash == nil {
 		t.Fatalf("parse_hashboth lacks a hash table: gnu %v sysv %v", d.GNUHash, d.Hash)
 	}
-	g := d.GNUHash
+	g, gchain := d.GNUHash, words32(d.hash.chain)
 	for i := int(g.SymOffset); i < len(d.Symbols); i++ {
-		if got, want := GNUHashOf(d.Symbols[i].Name)|1, g.Chain[i-int(g.SymOffset)]|1; got != want {
+		if got, want := GNUHashOf(d.Symbols[i].Name)|1, gchain[i-int(g.SymOffset)]|1; got != want {
 			t.Errorf("GNUHashOf(%q) = %#x, linker wrote %#x", d.Symbols[i].Name, got, want)
 		}
 	}
-	h := d.Hash
+	h := sysvOnly(t, d, path).hash
+	buckets, chains := words32(h.buckets), words32(h.chain)
 	for i := 1; i < len(d.Symbols); i++ {
-		k := SysVHashOf(d.Symbols[i].Name) % uint32(len(h.Buckets))
+		k := SysVHashOf(d.Symbols[i].Name) % uint32(len(buckets))
 		found := false
-		for j, steps := h.Buckets[k], 0; j != 0 && steps < len(h.Chains); j, steps = h.Chains[j], steps+1 {
+		for j, steps := buckets[k], 0; j != 0 && steps < len(chains); j, steps = chains[j], steps+1 {
 			if int(j) == i {
 				found = true
 				break
@@ -305,19 +306,27 @@ func TestLookupVersymLocal(t *testing.T) {
 // (not from Parse) fails rather than panicking or looping.
 func TestLookupHandBuilt(t *testing.T) {
 	syms := []Symbol{{}, {Name: "x", Shndx: 1, Bind: elf.STB_GLOBAL}}
+	gnu := func(v hashView) *Dynamic {
+		d := &Dynamic{Symbols: syms, hash: v}
+		if v.gnu {
+			d.GNUHash = &GNUHash{}
+		}
+		return d
+	}
 	cases := []struct {
 		name string
 		d    *Dynamic
 	}{
 		{"empty", &Dynamic{}},
-		{"no buckets", &Dynamic{Symbols: syms, GNUHash: &GNUHash{Bloom: []uint64{^uint64(0)}}}},
-		{"no bloom", &Dynamic{Symbols: syms, GNUHash: &GNUHash{Buckets: []uint32{1}}}},
-		{"bucket past chain", &Dynamic{Symbols: syms, GNUHash: &GNUHash{SymOffset: 1, Bloom: []uint64{^uint64(0)}, Buckets: []uint32{9}}}},
-		{"bucket below symoffset", &Dynamic{Symbols: syms, GNUHash: &GNUHash{SymOffset: 2, Bloom: []uint64{^uint64(0)}, Buckets: []uint32{1}, Chain: []uint32{0}}}},
-		{"chain past symbols", &Dynamic{Symbols: syms, GNUHash: &GNUHash{SymOffset: 1, Bloom: []uint64{^uint64(0)}, Buckets: []uint32{1}, Chain: []uint32{0, 0, 0, 0}}}},
-		{"sysv no buckets", &Dynamic{Symbols: syms, Hash: &SysVHash{Chains: []uint32{0, 0}}}},
-		{"sysv cycle", &Dynamic{Symbols: syms, Hash: &SysVHash{Buckets: []uint32{1}, Chains: []uint32{1, 1}}}},
-		{"sysv past symbols", &Dynamic{Symbols: syms, Hash: &SysVHash{Buckets: []uint32{5}, Chains: []uint32{0, 0, 0, 0, 0, 5}}}},
+		{"no buckets", gnu(hashView{gnu: true, bloom: words64(^uint64(0))})},
+		{"no bloom", gnu(hashView{gnu: true, buckets: words(1)})},
+		{"bucket past chain", gnu(hashView{gnu: true, symoff: 1, bloom: words64(^uint64(0)), buckets: words(9)})},
+		{"bucket below symoffset", gnu(hashView{gnu: true, symoff: 2, bloom: words64(^uint64(0)), buckets: words(1), chain: words(0)})},
+		{"chain past symbols", gnu(hashView{gnu: true, symoff: 1, bloom: words64(^uint64(0)), buckets: words(1), chain: words(0, 0, 0, 0)})},
+		{"odd bytes", gnu(hashView{gnu: true, symoff: 1, bloom: words64(^uint64(0))[:7], buckets: words(1)[:3], chain: words(0)[:2]})},
+		{"sysv no buckets", gnu(hashView{chain: words(0, 0)})},
+		{"sysv cycle", gnu(hashView{buckets: words(1), chain: words(1, 1)})},
+		{"sysv past symbols", gnu(hashView{buckets: words(5), chain: words(0, 0, 0, 0, 0, 5)})},
 	}
 	for _, c := range cases {
 		if i, ok := c.d.Lookup("nope", ""); ok {
@@ -328,25 +337,32 @@ func TestLookupHandBuilt(t *testing.T) {
 	}
 }
 
-// BenchmarkParse parses the largest oracle library from memory-backed
-// file reads (the page cache), as the loader does.
+// BenchmarkParse parses oracle libraries from memory-backed file reads
+// (the page cache): with Parse (the decoded model) and with ParseInPlace
+// (the loader's parse, which copies no large table).
 func BenchmarkParse(b *testing.B) {
-	for _, path := range []string{"/lib/x86_64-linux-gnu/libsqlite3.so.0", "/lib/x86_64-linux-gnu/libc.so.6"} {
-		testenv.NeedFile(b, path, ".ci/run installs libsqlite3-0")
-		fh, err := os.Open(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		st, _ := fh.Stat()
-		b.Run(filepath.Base(path), func(b *testing.B) {
-			b.ReportAllocs()
-			for range b.N {
-				if _, err := Parse(fh, st.Size()); err != nil {
+	paths := []string{"/lib/x86_64-linux-gnu/libsqlite3.so.0", "/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libLLVM-15.so.1"}
+	for _, path := range paths {
+		for _, parse := range []struct {
+			name string
+			fn   func(io.ReaderAt, int64) (*File, error)
+		}{{"decoded", Parse}, {"inplace", ParseInPlace}} {
+			b.Run(filepath.Base(path)+"/"+parse.name, func(b *testing.B) {
+				testenv.NeedFile(b, path, "Debian's libsqlite3-0, libc6 and libllvm15 (.ci/run installs the first two)")
+				fh, err := os.Open(path)
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-		})
-		fh.Close()
+				defer fh.Close()
+				st, _ := fh.Stat()
+				b.ReportAllocs()
+				for range b.N {
+					if _, err := parse.fn(fh, st.Size()); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -373,4 +389,52 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(names)), "ns/lookup")
+}
+
+// words32 decodes little-endian 32-bit words.
+func words32(b []byte) []uint32 {
+	w := make([]uint32, len(b)/4)
+	for i := range w {
+		w[i] = le.Uint32(b[4*i:])
+	}
+	return w
+}
+
+// words encodes little-endian 32-bit words.
+func words(w ...uint32) []byte {
+	b := make([]byte, 4*len(w))
+	for i, v := range w {
+		le.PutUint32(b[4*i:], v)
+	}
+	return b
+}
+
+// words64 encodes little-endian 64-bit words.
+func words64(w ...uint64) []byte {
+	b := make([]byte, 8*len(w))
+	for i, v := range w {
+		le.PutUint64(b[8*i:], v)
+	}
+	return b
+}
+
+// sysvOnly returns d, parsed from the file at path, as if it had only its
+// DT_HASH table, which Lookup then walks.
+func sysvOnly(t *testing.T, d *Dynamic, path string) *Dynamic {
+	t.Helper()
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	sysv := *d
+	sysv.GNUHash = nil
+	if sysv.hash, err = sysv.hashViewOf(func(name string, tab Table) ([]byte, error) {
+		b := make([]byte, tab.Size)
+		_, err := fh.ReadAt(b, int64(tab.Off))
+		return b, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return &sysv
 }

@@ -19,6 +19,7 @@ type SymTab struct {
 	syms   []byte // Elf64_Sym entries
 	strs   []byte // the string table
 	versym []byte // one 16-bit index per symbol; nil without DT_VERSYM
+	hash   hashView
 }
 
 // SymbolsIn returns the symbol table of d in mem, an image of the object
@@ -36,7 +37,11 @@ func (d *Dynamic) SymbolsIn(mem []byte, memVaddr uint64) (SymTab, error) {
 	if err != nil {
 		return SymTab{}, err
 	}
-	return SymTab{d: d, syms: syms, strs: strs, versym: versym}, nil
+	hash, err := d.hashViewOf(func(name string, t Table) ([]byte, error) { return tableIn(name, t, mem, memVaddr) })
+	if err != nil {
+		return SymTab{}, err
+	}
+	return SymTab{d: d, syms: syms, strs: strs, versym: versym, hash: hash}, nil
 }
 
 // tableIn returns the bytes of t (named name) in mem, an image from
@@ -178,7 +183,7 @@ func (t SymTab) LookupHashed(name string, gnu, sysv uint32, version string) (ind
 	if t.d == nil {
 		return -1, false
 	}
-	return t.d.walkHash(gnu, sysv, t.Len(), func(i int) matchKind { return t.match(i, name, version) })
+	return t.hash.walk(gnu, sysv, t.Len(), func(i int) matchKind { return t.match(i, name, version) })
 }
 
 // match is Dynamic.match in place.

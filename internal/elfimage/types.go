@@ -50,19 +50,23 @@ type Rela struct {
 	Addend int64
 }
 
-// GNUHash is the validated content of a DT_GNU_HASH table.
+// GNUHash is the header of a DT_GNU_HASH table, checked by Parse, and
+// where the table lies; a lookup reads its words there.
 type GNUHash struct {
-	SymOffset  uint32   // index of the first symbol the table covers
-	BloomShift uint32   // the second Bloom filter hash's shift
-	Bloom      []uint64 // Bloom filter words (ELFCLASS64)
-	Buckets    []uint32
-	Chain      []uint32 // one hash value per symbol from SymOffset on
+	SymOffset  uint32 // index of the first symbol the table covers
+	BloomShift uint32 // the second Bloom filter hash's shift
+	NBloom     uint32 // Bloom filter words (ELFCLASS64)
+	NBuckets   uint32
+	NChain     uint32 // chain words: one hash per symbol from SymOffset on
+	Tab        Table  // the header, the Bloom filter, the buckets and the chain
 }
 
-// SysVHash is the validated content of a DT_HASH table.
+// SysVHash is the header of a DT_HASH table, checked by Parse, and where
+// the table lies; a lookup reads its words there.
 type SysVHash struct {
-	Buckets []uint32
-	Chains  []uint32
+	NBucket uint32
+	NChain  uint32 // the number of symbols
+	Tab     Table
 }
 
 // Dynamic is what the PT_DYNAMIC segment names, read from the file and
@@ -81,6 +85,9 @@ type Dynamic struct {
 	Symbols []Symbol
 	GNUHash *GNUHash  // nil when the object has no DT_GNU_HASH
 	Hash    *SysVHash // nil when the object has no DT_HASH
+	// hash is the table Lookup walks, over Parse's copy (empty after
+	// ParseInPlace: SymbolsIn gives the view over the image).
+	hash hashView
 
 	// Where the symbol, string and version tables are (VersymTab is the
 	// zero Table without DT_VERSYM): Dynamic.SymbolsIn reads them in a

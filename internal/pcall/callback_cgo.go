@@ -28,6 +28,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -48,10 +49,13 @@ const (
 	_ = uint(C.RP_CB_SIZE - unsafe.Sizeof(cbFrame{}))
 )
 
-func init() {
+// cbInit gives callback.c dispatch's address and has runtime/cgo finish
+// its setup for callbacks; mapThunkPage does it before the first thunk
+// exists, so a process that never makes a callback never pays for it.
+var cbInit = sync.OnceFunc(func() {
 	fn := dispatch
 	C.rp_cb_init(C.uintptr_t(**(**uintptr)(unsafe.Pointer(&fn))))
-}
+})
 
 // cbStackArgs is where the caller's stack arguments start relative to the
 // frame a callback entry passes: that frame is the bottom of the entry's
@@ -94,6 +98,7 @@ func mapThunkPage(first, n uint32) (uintptr, []uint64, error) {
 	if code != os.Getpagesize() || int(n)*8 > code {
 		return 0, nil, fmt.Errorf("map thunk page: %d-byte pages, want %d", os.Getpagesize(), code)
 	}
+	cbInit()
 	mem, err := unix.Mmap(-1, 0, 2*code, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return 0, nil, fmt.Errorf("map thunk page: %w", err)

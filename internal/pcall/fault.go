@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"unsafe"
 
@@ -69,12 +70,20 @@ func symbolize(pc uintptr) (plugin, symbol, object string) {
 		d := r.describer()
 		plugin = d.Name()
 		if name, off, ok := d.SymbolAt(pc); ok {
-			symbol = fmt.Sprintf("%s+%#x", name, off)
+			symbol = symbolPlus(name, off)
 		}
 		return plugin, symbol, ""
 	}
 	symbol, object = hostSymbol(pc)
 	return "", symbol, object
+}
+
+// symbolPlus formats "name+0x1f" with one allocation, the string's own.
+func symbolPlus(name string, off uintptr) string {
+	var buf [80]byte
+	b := append(buf[:0], name...)
+	b = append(b, "+0x"...)
+	return string(strconv.AppendUint(b, uint64(off), 16))
 }
 
 func where(e *FaultError, nearSP bool) string {
@@ -94,6 +103,14 @@ func where(e *FaultError, nearSP bool) string {
 	if e.Signal == syscall.SIGSEGV && nearSP {
 		return "stack overflow"
 	}
+	// The kernel's si_code already says whether a mapping covers Addr
+	// (docs/ASSUMPTIONS.md); only other signals (SIGBUS) ask mincore.
+	switch {
+	case e.Signal == syscall.SIGSEGV && e.Code == segvMaperr:
+		return "not mapped"
+	case e.Signal == syscall.SIGSEGV && e.Code == segvAccerr:
+		return "mapped, not a plugin"
+	}
 	if !mapped(e.Addr) {
 		return "not mapped"
 	}
@@ -110,8 +127,10 @@ func mapped(addr uintptr) bool {
 }
 
 const (
-	siKernel = 0x80
-	siTkill  = -6
+	siKernel   = 0x80
+	siTkill    = -6
+	segvMaperr = 1 // SEGV_MAPERR: no mapping at the address
+	segvAccerr = 2 // SEGV_ACCERR: a mapping without the access
 )
 
 // SignalName returns the C name of a signal ("SIGSEGV"), from

@@ -76,6 +76,13 @@ func TestFaults(t *testing.T) {
 	}
 	defer syscall.Munmap(busMem)
 	busAddr := uintptr(unsafe.Pointer(&busMem[0]))
+	// A host page with no access: SEGV_ACCERR outside any plugin.
+	noneMem, err := syscall.Mmap(-1, 0, int(page), syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	if err != nil {
+		t.Fatalf("mmap PROT_NONE: %v", err)
+	}
+	defer syscall.Munmap(noneMem)
+	noneAddr := uintptr(unsafe.Pointer(&noneMem[0]))
 
 	tests := []struct {
 		name       string
@@ -106,6 +113,8 @@ func TestFaults(t *testing.T) {
 		{name: "read guard before", fn: m.fn("read_rdi"), arg0: uint64(m.lo + 8), sig: syscall.SIGSEGV, code: 2, addr: m.lo + 8,
 			pc: m.fn("read_rdi"), where: "guard page before faults.so", symbol: "read_rdi+0x0", plugin: "faults.so"},
 		{name: "read past end of file (SIGBUS)", fn: m.fn("read_rdi"), arg0: uint64(busAddr), sig: syscall.SIGBUS, code: 2, addr: busAddr,
+			pc: m.fn("read_rdi"), where: "mapped, not a plugin", symbol: "read_rdi+0x0", plugin: "faults.so"},
+		{name: "read host PROT_NONE page", fn: m.fn("read_rdi"), arg0: uint64(noneAddr) + 8, sig: syscall.SIGSEGV, code: segvAccerr, addr: noneAddr + 8,
 			pc: m.fn("read_rdi"), where: "mapped, not a plugin", symbol: "read_rdi+0x0", plugin: "faults.so"},
 		{name: "non-canonical address", fn: m.fn("read_rdi"), arg0: 1 << 63, sig: syscall.SIGSEGV, code: siKernel, addr: 0,
 			pc: m.fn("read_rdi"), where: "general protection fault (no address)", symbol: "read_rdi+0x0", plugin: "faults.so"},
