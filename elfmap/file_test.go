@@ -122,7 +122,7 @@ func TestHostileFile(t *testing.T) {
 	}{
 		{"bad magic", patch(base, func(o *elfbuild.Object) { o.Data[1] = 'X' }), "e_ident[EI_MAG]", []error{elfmap.ErrMalformed}},
 		{"ELFCLASS32", patch(base, func(o *elfbuild.Object) { o.Data[elf.EI_CLASS] = byte(elf.ELFCLASS32) }), "e_ident[EI_CLASS]", []error{elfmap.ErrUnsupported}},
-		{"foreign machine", patch(base, le16(elfbuild.EMachine, uint16(elf.EM_AARCH64))), "e_machine", []error{elfmap.ErrUnsupported}},
+		{"foreign machine", patch(base, le16(elfbuild.EMachine, uint16(elf.EM_RISCV))), "e_machine", []error{elfmap.ErrUnsupported}},
 		{"ET_EXEC", patch(base, le16(elfbuild.EType, uint16(elf.ET_EXEC))), "e_type", []error{elfmap.ErrUnsupported, elfmap.ErrExecutable}},
 		{"PIE", pie.Data, "DT_FLAGS_1", []error{elfmap.ErrUnsupported, elfmap.ErrExecutable}},
 		{"DT_STRSZ past the file", patch(base, func(o *elfbuild.Object) { o.SetDyn(elf.DT_STRSZ, 1<<40) }), "DT_STRSZ", []error{elfmap.ErrMalformed}},

@@ -154,6 +154,9 @@ func childMain(fd int, spare bool) int {
 	if err != nil {
 		rep.ConfineErr = err.Error()
 	}
+	if err := childrt.ProcMount(); err != nil {
+		rep.ConfineErr = strings.TrimPrefix(rep.ConfineErr+"; "+err.Error(), "; ")
+	}
 	b := rep.marshal()
 	if uint64(h.replyOff)+uint64(len(b)) > uint64(h.slotsOff) || h.slotsOff > uint32(len(mem)) {
 		rep = errReply(errors.New("isolate: reply too large"))
@@ -247,10 +250,19 @@ func (c *child) start(run []unix.SockFilter) reply {
 		}
 	}
 	if run == nil {
-		if err := confine(pol, c.req.LoadFilter, &h.sys); err != nil {
+		load := c.req.LoadFilter
+		run = c.req.RunFilter
+		if asked := childrt.EarlyNamespacesAsked(); asked&unix.CLONE_NEWPID != 0 && os.Getpid() != childrt.PluginPidInNamespace && !pol.NoSeccomp {
+			// The host assembled the filters for pid 2 of a PID
+			// namespace this child did not get (the Report says so).
+			var err error
+			if load, run, err = filters(os.Getpid(), pol); err != nil {
+				return errReply(fmt.Errorf("isolate: confine: %w", err))
+			}
+		}
+		if err := confine(pol, load, &h.sys); err != nil {
 			return errReply(fmt.Errorf("isolate: confine: %w", err))
 		}
-		run = c.req.RunFilter
 	}
 	rep.Seccomp = !pol.NoSeccomp
 

@@ -50,7 +50,7 @@ func dropUID() (int, error) {
 	if os.Getuid() != 0 {
 		return 0, nil
 	}
-	id := childUID(os.Getpid())
+	id := childUID(childrt.HostPid()) // unique among live children; in a PID namespace every child is pid 2
 	if err := syscall.Setgroups(nil); err != nil {
 		return 0, fmt.Errorf("setgroups: %w", err)
 	}

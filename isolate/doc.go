@@ -27,8 +27,10 @@
 // What only an isolated plugin can do is die: a call whose child exits or
 // is killed returns an *ExitError (ErrExited), one that makes a forbidden
 // system call a *SyscallError naming it (ErrForbiddenSyscall). These and
-// ErrProtocol, ErrNoNamespaces, ErrTooDeep and ErrBufferTooLarge are the
-// errors a host tests from this package. Plugin.Restart
+// ErrProtocol, ErrNoNamespaces, ErrTooDeep, ErrBufferTooLarge and
+// ErrPolicyTooSmall (a Memory or Threads too small to start the child,
+// with the figure that would do) are the errors a host tests from this
+// package. Plugin.Restart
 // replaces the child (Funcs and bindings stay valid: they name symbols by
 // handle, and the new child looks every one up again); a RestartPolicy
 // does it on the next call automatically, with a backoff and a limit.
@@ -131,7 +133,7 @@
 // never a call's deadline or Close. It closes the memfd once mapped; it runs
 // in its own process group, with PR_SET_PDEATHSIG (set from a spawner
 // thread that never exits, since the signal follows the forking thread),
-// in new user, network, mount, IPC and UTS namespaces when the kernel
+// in new user, network, mount, IPC, UTS and PID namespaces when the kernel
 // permits them (Isolator.Report says what it got and why not; children
 // whose policy allows no socket share one empty network namespace,
 // "net-shared", made once by a spawner thread of its own when the host
@@ -155,6 +157,21 @@
 // threads wait, holding no plugin, on a futex for the request; a Load or Restart then only sends
 // it, and the next spare starts once that load is done. Isolator.Close
 // ends the spare.
+//
+// In a PID namespace of its own the plugin cannot name any process
+// outside it (kill, pidfd_open and F_SETOWN find nothing, and /proc,
+// mounted for the namespace, lists only it and its reaper). The child then
+// runs as three processes, as a real init would run it: the one the host
+// started (its pid is the one Pid, the errors and the log give, in the
+// host's view), which waits for the plugin's process and ends exactly as
+// it ended (the same exit code, or killed by the same signal); its two
+// children, the namespace's init (pid 1), a reaper cloned with CLONE_VM
+// (a thread's cost), and the plugin's process (pid 2, a fork), which
+// alone runs the Go runtime and plugin code. The plugin's process is not the
+// init because an init ignores its own signals (kill(getpid(), SIGKILL),
+// a default-action raise, the Go runtime's re-raised crash signal) and
+// would not report its true end. Neither waiter holds a descriptor, a
+// capability or runs plugin code; killing the first ends the others.
 //
 // The host watches each child through a pidfd in the Go runtime's poller
 // (no thread blocks per child), reaps it, and wakes the calls waiting on

@@ -99,6 +99,7 @@ var sentinels = []error{
 	30: fs.ErrNotExist,
 	31: fs.ErrPermission,
 	32: loader.ErrReload,
+	33: ErrPolicyTooSmall,
 }
 
 // sentinelCode returns err's code when it is one of sentinels (0: not).

@@ -26,6 +26,8 @@ type Isolator struct {
 	mu      sync.Mutex
 	noNS    string // why new namespaces were not all made, once logged ("" until then)
 	report  Report
+	cg      cgroups       // the children's cgroup (cgroup.go)
+	cgOff   error         // why children are no longer put in cgroups (nil: they are)
 	spare   *proc         // a child started ahead, waiting for its plugin (Options.Spare)
 	filling chan struct{} // closed when the spare being started is in place
 	closed  bool
@@ -67,6 +69,9 @@ func (iso *Isolator) Report() Report {
 // plugin in it.
 func (iso *Isolator) startRemote(req *wire.RemoteLoad) (wire.Remote, error) {
 	if err := checkNames(iso.opts.Policy.Allow); err != nil {
+		return nil, err
+	}
+	if err := checkLimits(iso.opts, len(req.HostFuncs) > 0); err != nil {
 		return nil, err
 	}
 	r := &remote{iso: iso, req: req, hostFns: req.HostFuncs, log: iso.log}
@@ -135,6 +140,10 @@ type proc struct {
 	out                                *output       // the copies of its stdout and stderr (output.go)
 	nsAsked                            int           // CLONE_NEW* flags asked of the child's constructor (spawn.go start)
 	nsShared                           bool          // forked in netSpawner's network namespace
+	cg                                 *childCgroup  // its cgroup (cgroup.go), nil when none
+	pidf                               *os.File      // its pidfd (nil: none), closed once reaped
+	reapMu                             sync.Mutex    // held while it is reaped; kill holds it to signal its group
+	reaped                             bool
 	// stateSock is a spare's end of the socket that hands it a state
 	// file (state_spare.go); nil once used or for a child not spare.
 	stateSock *os.File

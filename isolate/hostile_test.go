@@ -49,7 +49,8 @@ func TestHostile(t *testing.T) {
 	sib := load(t, sibL, "isolate_faults")
 	sibling := pidOf(t, sib)
 	host := os.Getpid()
-	landlock := isolate.Policy{NoSeccomp: true} // Landlock and the uid alone
+	pidns := isolate.Policy{NoSeccomp: true}                        // the PID namespace, Landlock and the uid
+	landlock := isolate.Policy{NoSeccomp: true, NoNamespaces: true} // Landlock and the uid alone
 	for _, tt := range []hostileCase{
 		// 1. Signals reach nothing but the child.
 		{name: "rt_sigqueueinfo to the host", fn: "sigqueue_parent", trapped: "rt_sigqueueinfo"},
@@ -66,6 +67,9 @@ func TestHostile(t *testing.T) {
 		{name: "F_SETOWN with high bits", fn: "fcntl_hibits", arg: "host", trapped: "fcntl"},
 		{name: "FIOSETOWN on the host", fn: "ioctl_setown", arg: "host", trapped: "ioctl"},
 		{name: "SIOCSPGRP on the host", fn: "ioctl_spgrp", arg: "host", trapped: "ioctl"},
+		{name: "no filter: the host's pid names no process in the child's PID namespace", fn: "kill0_pid", arg: "host", pol: pidns, want: -int64(unix.ESRCH)},
+		{name: "no filter: a sibling's pid names no process in the child's PID namespace", fn: "kill0_pid", arg: "sibling", pol: pidns, want: -int64(unix.ESRCH)},
+		{name: "no filter: no pidfd of the host from the child's PID namespace", fn: "pidfd_kill", arg: "host", pol: pidns, want: -int64(unix.ESRCH)},
 		{name: "no filter: Landlock refuses a signal to the host", fn: "kill0_pid", arg: "host", pol: landlock, want: -int64(unix.EPERM), landlock: 6},
 		{name: "no filter: Landlock refuses a signal to a sibling", fn: "kill0_pid", arg: "sibling", pol: landlock, want: -int64(unix.EPERM), landlock: 6},
 		// 2. The child holds nothing it was not given.
@@ -187,7 +191,7 @@ func TestHostileThreadFlood(t *testing.T) {
 	if n >= limit {
 		t.Fatalf("the child started %d threads under a limit of %d", n, limit)
 	}
-	if v, err := call(t, p, "kill0_pid", uint64(pidOf(t, p))); err != nil || v != 0 {
+	if v, err := call(t, p, "kill0_self"); err != nil || v != 0 {
 		t.Fatalf("child after the flood: %d, %v", v, err)
 	}
 }

@@ -64,12 +64,18 @@ type Policy struct {
 	Memory uint64
 	// Threads limits the child's threads (RLIMIT_NPROC, counted for the
 	// child alone: a root host's child runs as a uid of its own, an
-	// unprivileged host's in a user namespace of its own); 0 means
-	// DefaultThreads. Without a user namespace an unprivileged host's
+	// unprivileged host's in a user namespace of its own; and pids.max
+	// where it has a cgroup, Report.Cgroup); 0 means DefaultThreads.
+	// Below what the child's runtime and channels need (minThreads) the
+	// load fails with ErrPolicyTooSmall and the figure. Without a user namespace an unprivileged host's
 	// child shares its uid, and no limit is set (Report.Missing says so).
 	Threads int
-	// CPUTime limits the child's CPU time (RLIMIT_CPU, whole seconds,
-	// rounded up): past it the kernel kills the child. 0 means none.
+	// CPUTime limits the CPU time of the child's whole life (RLIMIT_CPU,
+	// whole seconds, rounded up): past it the kernel kills the child and
+	// the error says so. 0 means one hour (a thread the plugin leaves
+	// spinning is stopped within the hour: docs/ISOLATION.md, Resources,
+	// has the reasoning); a negative figure means no limit, for a
+	// long-lived busy plugin (or a RestartPolicy that replaces it).
 	CPUTime time.Duration
 	// NoNamespaces does not try new user, network, mount, IPC and UTS
 	// namespaces (the child loses what fallbackLoses says; the Report's
@@ -93,6 +99,20 @@ const (
 	// 0: its runtime's threads, one per channel, and the plugin's.
 	DefaultThreads = 256
 )
+
+// defaultCPUTime is the child's CPU time when Policy.CPUTime is 0.
+const defaultCPUTime = time.Hour
+
+// cpuTime is the CPU time limit pol gives (0: none).
+func cpuTime(pol Policy) time.Duration {
+	switch {
+	case pol.CPUTime < 0:
+		return 0
+	case pol.CPUTime == 0:
+		return defaultCPUTime
+	}
+	return pol.CPUTime
+}
 
 // RestartPolicy decides automatic restarts of a failed isolated plugin
 // (a fault, a dead child, a deadline): the next call restarts it when
@@ -123,6 +143,10 @@ var (
 	// (the pool and the channels kept for nesting: up to 64, or fewer
 	// with a large BufferSize).
 	ErrTooDeep = errors.New("isolate: calls nested too deep")
+	// ErrPolicyTooSmall is wrapped by the error of a load whose Policy
+	// leaves the child too little to start (Memory, Threads); the
+	// message gives the least figure that would do.
+	ErrPolicyTooSmall = errors.New("isolate: policy too small to start the child")
 	// ErrProtocol is wrapped when the child wrote something the host
 	// cannot accept (a hostile or broken child); the child is killed.
 	ErrProtocol = errors.New("isolate: protocol violation by the child")
@@ -149,6 +173,13 @@ type Report struct {
 	// Landlock is the Landlock ABI version of the child's domain (0: the
 	// kernel has no Landlock).
 	Landlock int
+	// Cgroup is the cgroup v2 directory under which each child runs in
+	// a cgroup of its own, bounding its memory (memory.max: Memory,
+	// tmpfs and memfd pages included) and tasks (pids.max: Threads and
+	// the PID namespace's two waiters); "" when there is none (cgroup
+	// v1, no delegation, a read-only /sys/fs/cgroup: Missing says why,
+	// and the rlimits alone apply).
+	Cgroup string
 	// Missing lists what was asked for and not available, with why.
 	Missing []string
 }

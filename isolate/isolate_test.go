@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -417,6 +418,7 @@ func TestConfinement(t *testing.T) {
 	if pg, err := unix.Getpgid(pid); err != nil || pg != pid {
 		t.Errorf("process group = %d, %v; want its own (%d)", pg, err, pid)
 	}
+	pid = pluginProc(t, pid) // the process group's leader waits for it (a PID namespace)
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
@@ -515,6 +517,57 @@ func pidOf(t testing.TB, p *loader.Plugin) int {
 	return pid
 }
 
+// childTree returns the processes of the child whose pid the host knows:
+// that one alone, or, in a PID namespace of its own (internal/childrt
+// pidns.c), it and its two children, the namespace's init and the
+// plugin's process, the last always the plugin's.
+func childTree(t testing.TB, pid int) []int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		t.Fatalf("children of %d: %v", pid, err)
+	}
+	kids := strings.Fields(string(b))
+	if len(kids) == 0 {
+		return []int{pid}
+	}
+	tree := []int{pid, 0, 0}
+	for _, k := range kids {
+		kid, err := strconv.Atoi(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", kid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// NSpid: its pid in each namespace, the innermost last.
+		for _, line := range strings.Split(string(status), "\n") {
+			if rest, ok := strings.CutPrefix(line, "NSpid:"); ok {
+				f := strings.Fields(rest)
+				switch f[len(f)-1] {
+				case "1":
+					tree[1] = kid
+				case "2":
+					tree[2] = kid
+				}
+			}
+		}
+	}
+	if len(kids) != 2 || tree[1] == 0 || tree[2] == 0 {
+		t.Fatalf("child %d has children %v, want the PID namespace's init (1) and the plugin's process (2)", pid, kids)
+	}
+	return tree
+}
+
+// pluginProc returns the host's pid of the plugin's process of the child
+// whose pid the host knows (childTree).
+func pluginProc(t testing.TB, pid int) int {
+	t.Helper()
+	tree := childTree(t, pid)
+	return tree[len(tree)-1]
+}
+
 // assertGone checks that pid is not a process (not even a zombie).
 func assertGone(t testing.TB, pid int) {
 	t.Helper()
@@ -572,6 +625,39 @@ func TestCPULimit(t *testing.T) {
 		t.Fatalf("spin under a 1 s CPU limit: %v", err)
 	}
 	t.Log(err)
+}
+
+// TestCPULimitDefault: a child gets an hour of CPU time unless its policy
+// says otherwise (RLIMIT_CPU on the plugin's process), and none when the
+// policy disables the limit.
+func TestCPULimitDefault(t *testing.T) {
+	for _, tt := range []struct {
+		cpu  time.Duration
+		want string // /proc/PID/limits' soft and hard figures
+	}{
+		{0, "3600 3600"},
+		{90 * time.Second, "90 90"},
+		{1500 * time.Millisecond, "2 2"},
+		{-1, "unlimited unlimited"},
+	} {
+		t.Run(tt.cpu.String(), func(t *testing.T) {
+			l, _ := newLoader(t, loader.Options{}, isolate.Options{Policy: isolate.Policy{CPUTime: tt.cpu}})
+			pid := pluginProc(t, pidOf(t, load(t, l, "isolate_faults")))
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if rest, ok := strings.CutPrefix(line, "Max cpu time"); ok {
+					if got := strings.Join(strings.Fields(rest)[:2], " "); got != tt.want {
+						t.Errorf("CPUTime %v: limit %q, want %q", tt.cpu, got, tt.want)
+					}
+					return
+				}
+			}
+			t.Fatalf("no cpu time in %s", b)
+		})
+	}
 }
 
 // TestStaticTLS: an object with initial-exec TLS loads in the child under

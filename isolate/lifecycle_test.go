@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -95,11 +96,18 @@ func TestHostKilledLeavesNoChild(t *testing.T) {
 	if err != nil {
 		t.Fatalf("host said %q", line)
 	}
-	pidfd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		t.Fatalf("pidfd of child %d: %v", pid, err)
+	// Every process of the child: in a PID namespace, the one the host
+	// started, the namespace's init and the plugin's process.
+	tree := childTree(t, pid)
+	var pidfds []int
+	for _, pid := range tree {
+		pidfd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			t.Fatalf("pidfd of child %d: %v", pid, err)
+		}
+		defer unix.Close(pidfd)
+		pidfds = append(pidfds, pidfd)
 	}
-	defer unix.Close(pidfd)
 	// The child was asked for its namespaces by its constructor, which
 	// re-arms the parent-death signal after entering them: that path.
 	if env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid)); err != nil || !bytes.Contains(env, []byte(childrt.EnvEarlyNamespaces+"=")) {
@@ -109,24 +117,33 @@ func TestHostKilledLeavesNoChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	host.Wait()
-	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n, err := unix.Poll(fds, int(time.Until(deadline).Milliseconds()))
-		if err == unix.EINTR {
-			continue
+	// The plugin's process first: the namespace's init ends only once
+	// the namespace's other processes are reaped, and the plugin's is
+	// this subreaper's now.
+	slices.Reverse(tree)
+	slices.Reverse(pidfds)
+	for i, pidfd := range pidfds {
+		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+		for {
+			n, err := unix.Poll(fds, int(time.Until(deadline).Milliseconds()))
+			if err == unix.EINTR {
+				continue
+			}
+			if n == 1 {
+				break
+			}
+			t.Fatalf("child process %d of %v still running 10 s after its host was killed (%v)", tree[i], tree, err)
 		}
-		if n == 1 {
-			break
+		// Reap it (it is ours now, as subreaper).
+		var info unix.Siginfo
+		if err := unix.Waitid(unix.P_PIDFD, pidfd, &info, unix.WEXITED, nil); err != nil {
+			t.Fatalf("waitid %d: %v", tree[i], err)
 		}
-		t.Fatalf("child %d still running 10 s after its host was killed (%v)", pid, err)
 	}
-	// Reap it (it is ours now, as subreaper) and check how it died.
-	var info unix.Siginfo
-	if err := unix.Waitid(unix.P_PIDFD, pidfd, &info, unix.WEXITED, nil); err != nil {
-		t.Fatalf("waitid: %v", err)
+	for _, pid := range tree {
+		assertGone(t, pid)
 	}
-	assertGone(t, pid)
 }
 
 // TestSoak: 10,000 calls with a restart every 1,000 lose nothing and leak

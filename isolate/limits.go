@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -31,16 +33,13 @@ const (
 // large, the biggest file it may write: a memfd or tmpfs file counts
 // against Memory), threads, CPU time, no core file, 64 descriptors.
 func applyLimits(pol Policy) error {
-	mem := pol.Memory
-	if mem == 0 {
-		mem = DefaultMemory
-	}
+	mem := memoryLimit(pol)
 	// Refused below half the room a load needs; the figure asked for is
 	// the whole room and needSlack, so that it still does when the
 	// runtime holds a little more in the next child.
 	if used, ok := addressSpace(); ok && mem < used+loadRoom/2 {
-		return fmt.Errorf("Policy.Memory of %d MiB is too small: the child's runtime holds %d MiB of address space before the load; at least %d MiB are needed",
-			mem>>20, used>>20, (used+loadRoom+needSlack+(1<<20)-1)>>20)
+		return fmt.Errorf("Policy.Memory of %d MiB is too small: the child's runtime holds %d MiB of address space before the load; at least %d MiB are needed: %w",
+			mem>>20, used>>20, (used+loadRoom+needSlack+(1<<20)-1)>>20, ErrPolicyTooSmall)
 	}
 	if err := unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: mem, Max: mem}); err != nil {
 		return fmt.Errorf("RLIMIT_AS: %w", err)
@@ -60,8 +59,8 @@ func applyLimits(pol Policy) error {
 			return fmt.Errorf("RLIMIT_NPROC: %w", err)
 		}
 	}
-	if pol.CPUTime > 0 {
-		s := uint64((pol.CPUTime + 999999999) / 1000000000)
+	if lim := cpuTime(pol); lim > 0 {
+		s := uint64((lim + time.Second - 1) / time.Second)
 		if err := unix.Setrlimit(unix.RLIMIT_CPU, &unix.Rlimit{Cur: s, Max: s}); err != nil {
 			return fmt.Errorf("RLIMIT_CPU: %w", err)
 		}
@@ -99,4 +98,48 @@ func addressSpace() (uint64, bool) {
 		return 0, false
 	}
 	return pages * uint64(os.Getpagesize()), true
+}
+
+// memoryLimit is the child's memory figure for pol.
+func memoryLimit(pol Policy) uint64 {
+	if pol.Memory == 0 {
+		return DefaultMemory
+	}
+	return pol.Memory
+}
+
+// runtimeThreads is what the child's Go runtime holds besides one thread
+// per channel and per P: its main thread, sysmon, the template thread
+// and one spare M (8 threads in all with 4 channels and GOMAXPROCS 2,
+// measured on the plugin's process before its first plugin code).
+const runtimeThreads = 4
+
+// minThreads is the least Policy.Threads a child of opts starts with:
+// its runtime's threads, one per P (the child gets the host's
+// GOMAXPROCS) and one per channel. Below it the runtime fails to make a
+// thread it needs and the child dies (exit status 2) at a moment no
+// error can name.
+// A child with host functions also starts the relays' first threads
+// (childrt.RelayForeignThreads).
+func minThreads(opts Options, hostFuncs bool) int {
+	n := runtimeThreads + runtime.GOMAXPROCS(0) + opts.Channels
+	if hostFuncs {
+		n += relayThreads
+	}
+	return n
+}
+
+// relayThreads are the relay's threads a child with host functions
+// starts with (more start as they are busy).
+const relayThreads = 4
+
+// checkLimits refuses a Policy too small to start a child of opts,
+// saying the figure that would do. (Memory is checked by the child,
+// which knows what its runtime holds: applyLimits.)
+func checkLimits(opts Options, hostFuncs bool) error {
+	if n, need := opts.Policy.Threads, minThreads(opts, hostFuncs); n > 0 && n < need {
+		return fmt.Errorf("isolate: Policy.Threads of %d is too small: the child's runtime, its %d channels and relays need %d threads before the plugin's own; at least %d are needed: %w",
+			n, opts.Channels, need, need, ErrPolicyTooSmall)
+	}
+	return nil
 }

@@ -58,13 +58,14 @@ func TestChildNamespaces(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			l, iso := newLoader(t, loader.Options{}, isolate.Options{Policy: tt.pol})
-			pid := pidOf(t, load(t, l, "isolate_faults"))
+			pid := pluginProc(t, pidOf(t, load(t, l, "isolate_faults")))
 			rep := iso.Report()
-			want := []string{"user", tt.net, "mount", "ipc", "uts"}
+			want := []string{"user", tt.net, "mount", "ipc", "uts", "pid"}
 			if os.Geteuid() == 0 {
 				want = want[1:] // a uid of its own instead (TestChildCredentials)
 			}
-			if !slices.Equal(rep.Namespaces, want) || len(rep.Missing) > 0 {
+			missing := slices.DeleteFunc(rep.Missing, func(m string) bool { return strings.HasPrefix(m, "cgroup: ") }) // TestChildCgroup's
+			if !slices.Equal(rep.Namespaces, want) || len(missing) > 0 {
 				// The kernel's refusal (unprivileged user namespaces
 				// disabled, or none left) is TestNamespacesRefused's
 				// case; any other error (EINVAL: the constructor did not
@@ -78,7 +79,7 @@ func TestChildNamespaces(t *testing.T) {
 			if err != nil || !bytes.Contains(env, []byte(childrt.EnvEarlyNamespaces+"=")) {
 				t.Fatalf("child not asked for early namespaces (%v)", err)
 			}
-			for _, ns := range []string{"user", "mnt", "ipc", "uts", "net"} {
+			for _, ns := range []string{"user", "mnt", "ipc", "uts", "net", "pid"} {
 				if ns == "user" && os.Geteuid() == 0 {
 					continue
 				}
@@ -87,7 +88,7 @@ func TestChildNamespaces(t *testing.T) {
 				}
 			}
 			if tt.net == "net-shared" {
-				if other := pidOf(t, load(t, l, "isolate_faults")); own(other, "net") != own(pid, "net") {
+				if other := pluginProc(t, pidOf(t, load(t, l, "isolate_faults"))); own(other, "net") != own(pid, "net") {
 					t.Errorf("children of a socketless policy in network namespaces %s and %s", own(pid, "net"), own(other, "net"))
 				}
 			}
@@ -156,9 +157,9 @@ func TestNamespacesRefused(t *testing.T) {
 	t.Logf("child %d, report %s", pid, rep)
 	// The shared network namespace is the host's to make (its spawner
 	// thread's unshare), so it may be there or not; the rest is refused.
-	missing := "user, net, mount, ipc, uts namespaces: "
+	missing := "user, net, mount, ipc, uts, pid namespaces: "
 	if strings.Contains(rep, "Namespaces:[net-shared]") {
-		missing = "user, mount, ipc, uts namespaces: "
+		missing = "user, mount, ipc, uts, pid namespaces: "
 	} else if !strings.Contains(rep, "Namespaces:[]") {
 		t.Errorf("report %s names namespaces the child did not get", rep)
 	}
@@ -192,30 +193,34 @@ func TestChildCredentials(t *testing.T) {
 			l, iso := newLoader(t, loader.Options{}, isolate.Options{Policy: tt.pol})
 			var uids []string
 			for range 2 {
-				pid := pidOf(t, load(t, l, "isolate_faults"))
-				b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-				if err != nil {
-					t.Fatal(err)
-				}
-				status := map[string]string{}
-				for _, line := range strings.Split(string(b), "\n") {
-					if k, v, ok := strings.Cut(line, ":"); ok {
-						status[k] = strings.Join(strings.Fields(v), " ")
+				// Every process of the child: in a PID namespace, the
+				// two that wait hold nothing either (pidns.c).
+				var status map[string]string
+				for _, pid := range childTree(t, pidOf(t, load(t, l, "isolate_faults"))) {
+					b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+					if err != nil {
+						t.Fatal(err)
 					}
-				}
-				for _, k := range []string{"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"} {
-					if k == "CapBnd" && tt.pol.NoNamespaces && os.Geteuid() != 0 {
-						// Emptying it needs CAP_SETPCAP, which neither the
-						// host nor the child has; with no_new_privs and no
-						// exec it gives nothing.
-						continue
+					status = map[string]string{}
+					for _, line := range strings.Split(string(b), "\n") {
+						if k, v, ok := strings.Cut(line, ":"); ok {
+							status[k] = strings.Join(strings.Fields(v), " ")
+						}
 					}
-					if status[k] != "0000000000000000" {
-						t.Errorf("child %s = %s, want none", k, status[k])
+					for _, k := range []string{"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"} {
+						if k == "CapBnd" && tt.pol.NoNamespaces && os.Geteuid() != 0 {
+							// Emptying it needs CAP_SETPCAP, which neither the
+							// host nor the child has; with no_new_privs and no
+							// exec it gives nothing.
+							continue
+						}
+						if status[k] != "0000000000000000" {
+							t.Errorf("child process %d %s = %s, want none", pid, k, status[k])
+						}
 					}
-				}
-				if status["NoNewPrivs"] != "1" {
-					t.Errorf("child NoNewPrivs = %s", status["NoNewPrivs"])
+					if status["NoNewPrivs"] != "1" {
+						t.Errorf("child process %d NoNewPrivs = %s", pid, status["NoNewPrivs"])
+					}
 				}
 				rep := iso.Report()
 				if os.Geteuid() != 0 {

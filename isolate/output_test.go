@@ -180,7 +180,7 @@ func TestChildStdioDescriptors(t *testing.T) {
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Stdout: io.Discard, Stderr: io.Discard})})
 	defer l.Close(context.Background())
 	p := load(t, l, "iso_output")
-	pid := isolate.Pid(p)
+	pid := pluginProc(t, isolate.Pid(p))
 	for fd, want := range map[int]string{0: "/dev/null", 1: "pipe:", 2: "pipe:"} {
 		got, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd))
 		if err != nil {

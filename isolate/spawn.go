@@ -182,7 +182,7 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 			if p, err = iso.newProc(cfgSize+2*8*bpfMaxInsns, replySize, nil, fd4); err != nil {
 				return nil, nil, err
 			}
-			if req.LoadFilter, req.RunFilter, err = filters(p.pid, iso.opts.Policy); err != nil {
+			if req.LoadFilter, req.RunFilter, err = filters(p.ownPid(), iso.opts.Policy); err != nil {
 				drop(p, "load failed")
 				return nil, nil, err
 			}
@@ -217,6 +217,7 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 		return nil, nil, err
 	}
 	iso.noteConfinement(rep) // confine_report.go
+	iso.noteCgroup(p)        // cgroup.go
 	r.log.Debug("started isolated plugin", "plugin", rep.Name, "path", r.req.Path, "pid", p.pid)
 	return p, rep, nil
 }
@@ -338,7 +339,7 @@ func (iso *Isolator) takeSpare(cfgLen, replySize int) *proc {
 		return nil
 	}
 	iso.spare = nil
-	if p.dead.Load() {
+	if p.dead.Load() || p.exited() {
 		go func() { <-p.done; p.unmap() }()
 		return nil
 	}
@@ -462,6 +463,72 @@ func (iso *Isolator) Close(ctx context.Context) error {
 // netSpawner into the shared one (see sharedNet): with no CLONE_NEWUSER
 // at the fork, os/exec vforks instead of copying the host.
 func (iso *Isolator) start(p *proc, memf *os.File, spare bool, fd4 *os.File) error {
+	rOut, wOut, rErr, wErr, err := pipes()
+	if err != nil {
+		return fmt.Errorf("isolate: output pipes: %w", err)
+	}
+	defer wOut.Close()
+	defer wErr.Close()
+	p.cg = iso.childCgroup()
+	cmd, sp := iso.command(p, memf, spare, fd4, wOut, wErr)
+	err = sp.start(cmd)
+	if err != nil && p.cg != nil {
+		// A kernel without clone3's CLONE_INTO_CGROUP (before 5.7),
+		// or a cgroup it refuses: the rlimits alone, from now on.
+		iso.noCgroup(fmt.Errorf("clone into %s: %w", p.cg.dir, err))
+		p.removeCgroup()
+		p.cg = nil
+		cmd, sp = iso.command(p, memf, spare, fd4, wOut, wErr)
+		err = sp.start(cmd)
+	}
+	if err != nil {
+		rOut.Close()
+		rErr.Close()
+		return fmt.Errorf("isolate: start child: %w", err)
+	}
+	if p.cg != nil {
+		p.cg.started()
+	}
+	p.out = copyOutput(rOut, rErr, iso.opts.Stdout, iso.opts.Stderr)
+	if iso.opts.Policy.NoNamespaces {
+		iso.mu.Lock()
+		iso.report.Namespaces, iso.report.Missing = nil, []string{"namespaces: disabled by Policy.NoNamespaces: " + fallbackLoses}
+		iso.mu.Unlock()
+	}
+	p.cmd, p.pid = cmd, cmd.Process.Pid
+	pidfd, err := unix.PidfdOpen(p.pid, unix.PIDFD_NONBLOCK)
+	var pf *os.File
+	if err == nil {
+		pf = os.NewFile(uintptr(pidfd), "pidfd")
+	}
+	p.pidf = pf
+	go p.monitor(pf)
+	return nil
+}
+
+// exited says whether the child's process has ended, even if the monitor
+// has not reaped it yet (a spare killed from outside).
+func (p *proc) exited() bool {
+	p.reapMu.Lock()
+	defer p.reapMu.Unlock()
+	if p.reaped || p.pidf == nil {
+		return p.reaped
+	}
+	rc, err := p.pidf.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ended := false
+	rc.Control(func(fd uintptr) {
+		n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+		ended = n > 0
+	})
+	return ended
+}
+
+// command makes the child's command and picks the spawner to start it
+// from (see start), in p's cgroup if it has one.
+func (iso *Isolator) command(p *proc, memf *os.File, spare bool, fd4, wOut, wErr *os.File) (*exec.Cmd, *spawner) {
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"runplug-isolate"}
 	// GOMAXPROCS and the GODEBUG settings: the child's runtime
@@ -494,16 +561,15 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool, fd4 *os.File) err
 		cmd.ExtraFiles, keep = append(cmd.ExtraFiles, fd4), wire.StateFD
 	}
 	cmd.Env = append(cmd.Env, childrt.ChildConfineEnv(keep, root))
-	rOut, wOut, rErr, wErr, err := pipes()
-	if err != nil {
-		return fmt.Errorf("isolate: output pipes: %w", err)
-	}
 	// *os.File: os/exec passes them as they are, with no copying
 	// goroutine of its own for Wait to wait for (output.go copies).
 	cmd.Stdout, cmd.Stderr = wOut, wErr
-	defer wOut.Close()
-	defer wErr.Close()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if p.cg != nil {
+		// clone3 with CLONE_INTO_CGROUP: in its cgroup before any of
+		// its code runs (still a vfork).
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, p.cg.fd
+	}
 	sp := plainSpawner
 	p.nsAsked, p.nsShared = 0, false
 	// Every child asks (a refused unshare costs microseconds), so that
@@ -512,7 +578,7 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool, fd4 *os.File) err
 		// A root host's child needs no user namespace to make the
 		// others, and one would map it to root: it drops to a uid of
 		// its own instead (confine_uid.go).
-		p.nsAsked = unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
+		p.nsAsked = unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWPID
 		if !root {
 			p.nsAsked |= unix.CLONE_NEWUSER
 		}
@@ -523,25 +589,7 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool, fd4 *os.File) err
 		}
 		cmd.Env = append(cmd.Env, childrt.EarlyNamespacesEnv(p.nsAsked, os.Getpid()))
 	}
-	if err := sp.start(cmd); err != nil {
-		rOut.Close()
-		rErr.Close()
-		return fmt.Errorf("isolate: start child: %w", err)
-	}
-	p.out = copyOutput(rOut, rErr, iso.opts.Stdout, iso.opts.Stderr)
-	if iso.opts.Policy.NoNamespaces {
-		iso.mu.Lock()
-		iso.report.Namespaces, iso.report.Missing = nil, []string{"namespaces: disabled by Policy.NoNamespaces: " + fallbackLoses}
-		iso.mu.Unlock()
-	}
-	p.cmd, p.pid = cmd, cmd.Process.Pid
-	pidfd, err := unix.PidfdOpen(p.pid, unix.PIDFD_NONBLOCK)
-	var pf *os.File
-	if err == nil {
-		pf = os.NewFile(uintptr(pidfd), "pidfd")
-	}
-	go p.monitor(pf)
-	return nil
+	return cmd, sp
 }
 
 // nsNames are the namespaces a child may be asked for, in Report's
@@ -551,7 +599,19 @@ var nsNames = []struct {
 	name string
 }{
 	{unix.CLONE_NEWUSER, "user"}, {unix.CLONE_NEWNET, "net"}, {unix.CLONE_NEWNS, "mount"},
-	{unix.CLONE_NEWIPC, "ipc"}, {unix.CLONE_NEWUTS, "uts"},
+	{unix.CLONE_NEWIPC, "ipc"}, {unix.CLONE_NEWUTS, "uts"}, {unix.CLONE_NEWPID, "pid"},
+}
+
+// ownPid is the pid the plugin's process sees as its own, which its
+// filters allow signals to: 2 in a PID namespace of its own (pidns.c:
+// the namespace's init is 1), else the host's view. A child asked for
+// the namespace that did not get it assembles its filters again
+// (child.go, start).
+func (p *proc) ownPid() int {
+	if p.nsAsked&unix.CLONE_NEWPID != 0 {
+		return childrt.PluginPidInNamespace
+	}
+	return p.pid
 }
 
 // noteNamespaces records in the Report the namespaces the child says its
@@ -661,11 +721,20 @@ func (p *proc) monitor(pidfd *os.File) {
 		}
 	}
 	p.cpu = zombieCPU(p.pid) // before the reaping (Wait's waitid gives no rusage)
-	p.cmd.Wait()             // the status is in ProcessState
+	p.reapMu.Lock()
+	// What is left of its process group (in a PID namespace, the reaper
+	// and the plugin's process, which the host's child's death also
+	// ends, a moment later) dies now, before the host calls it dead; the
+	// group's id is the unreaped child's pid, not reused yet.
+	unix.Kill(-p.pid, unix.SIGKILL)
+	p.cmd.Wait() // the status is in ProcessState
+	p.reaped = true
 	if pidfd != nil {
 		pidfd.Close()
 	}
+	p.reapMu.Unlock()
 	p.exitErr = p.describeExit()
+	p.removeCgroup()
 	p.dead.Store(true)
 	for _, c := range p.chans[:p.nactive.Load()] {
 		atomic.AddUint32(&c.h.toHost, 1)
@@ -701,9 +770,14 @@ func (p *proc) describeExit() error {
 	if r := p.reason.Load(); r != nil {
 		e.Reason = *r
 	}
+	if e.Reason == "" && p.cg != nil {
+		if n := p.cg.oomKills(); n > 0 {
+			e.Reason = fmt.Sprintf("memory limit (%d MiB, cgroup memory.max) reached: the OOM killer ended the child", memoryLimit(p.iso.opts.Policy)>>20)
+		}
+	}
 	if st := p.cmd.ProcessState; st != nil && e.Reason == "" {
 		// The kernel's SIGKILL at RLIMIT_CPU: the child used its CPU time.
-		lim := p.iso.opts.Policy.CPUTime
+		lim := cpuTime(p.iso.opts.Policy)
 		if ws := st.Sys().(syscall.WaitStatus); lim > 0 && ws.Signaled() && ws.Signal() == syscall.SIGKILL &&
 			p.cpu >= lim.Truncate(time.Second)/2 { // /proc's utime+stime are sampled by ticks, and lag
 			e.Reason = fmt.Sprintf("CPU time limit (%v, RLIMIT_CPU) reached", lim)
@@ -723,6 +797,20 @@ func (p *proc) describeExit() error {
 // kill ends the child (at most once matters; later calls do nothing).
 func (p *proc) kill(reason string) {
 	p.reason.CompareAndSwap(nil, &reason)
+	p.reapMu.Lock()
+	defer p.reapMu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil || p.reaped {
+		return
+	}
+	// In a PID namespace, the init and the plugin's process: the host's
+	// child reaps them and ends as the plugin's process did (pidns.c),
+	// leaving no process of the child for another reaper.
+	if p.nsAsked&unix.CLONE_NEWPID != 0 && killChildren(p.pid) {
+		return
+	}
+	// Else its process group at once (the child is not reaped, so the
+	// group's id is still its), and the child through its pidfd.
+	unix.Kill(-p.pid, unix.SIGKILL)
 	if p.cmd != nil && p.cmd.Process != nil {
 		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil { // through its pidfd: no pid reuse
 			p.iso.log.Warn("kill failed", "pid", p.pid, "error", err)
@@ -730,8 +818,54 @@ func (p *proc) kill(reason string) {
 	}
 }
 
+// killChildren sends SIGKILL to the children of pid, an unreaped child
+// of this process; it says whether it had any. Each is named by a pidfd
+// opened while it was listed as pid's child and is still listed after:
+// a pid reused meanwhile is never signalled.
+func killChildren(pid int) bool {
+	kids := childrenOf(pid)
+	if len(kids) == 0 {
+		return false
+	}
+	fds := make([]int, len(kids))
+	for i, k := range kids {
+		fd, err := unix.PidfdOpen(k, 0)
+		if err != nil {
+			fd = -1 // ended and reaped already
+		}
+		fds[i] = fd
+	}
+	still := childrenOf(pid)
+	for i, k := range kids {
+		if fds[i] < 0 {
+			continue
+		}
+		if slices.Contains(still, k) {
+			unix.PidfdSendSignal(fds[i], unix.SIGKILL, nil, 0)
+		}
+		unix.Close(fds[i])
+	}
+	return true
+}
+
+// childrenOf lists the children of pid's main thread (/proc).
+func childrenOf(pid int) []int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return nil
+	}
+	var kids []int
+	for _, f := range strings.Fields(string(b)) {
+		if k, err := strconv.Atoi(f); err == nil {
+			kids = append(kids, k)
+		}
+	}
+	return kids
+}
+
 // zombieCPU returns the CPU time (user + system) of an ended, not yet
-// reaped child from /proc/PID/stat (0 when unreadable).
+// reaped child and of the children it reaped, from /proc/PID/stat (0
+// when unreadable).
 func zombieCPU(pid int) time.Duration {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -744,10 +878,15 @@ func zombieCPU(pid int) time.Duration {
 		return 0
 	}
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
+	if len(f) < 15 {
 		return 0
 	}
-	ut, _ := strconv.ParseUint(f[11], 10, 64)
-	st, _ := strconv.ParseUint(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+	// utime, stime, and cutime, cstime: the children it reaped (in a
+	// PID namespace, the plugin's process is its grandchild, pidns.c).
+	var sum uint64
+	for _, s := range f[11:15] {
+		v, _ := strconv.ParseUint(s, 10, 64)
+		sum += v
+	}
+	return time.Duration(sum) * time.Second / 100 // USER_HZ
 }

@@ -121,14 +121,15 @@ func TestSpareConfined(t *testing.T) {
 	if len(pids) != 1 {
 		t.Fatalf("spare children of this process: %v, want one", pids)
 	}
-	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pids[0]))
+	pid := pluginProc(t, pids[0])
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	for _, want := range []string{"NoNewPrivs:\t1", "Seccomp:\t2"} {
 		if !bytes.Contains(status, []byte(want)) {
-			t.Errorf("spare %d: /proc status lacks %q", pids[0], want)
+			t.Errorf("spare %d: /proc status lacks %q", pid, want)
 		}
 	}
-	if limits, _ := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pids[0])); !bytes.Contains(limits, []byte("4294967296")) {
-		t.Errorf("spare %d: address space limit not set:\n%s", pids[0], limits)
+	if limits, _ := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid)); !bytes.Contains(limits, []byte("4294967296")) {
+		t.Errorf("spare %d: address space limit not set:\n%s", pid, limits)
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 )
 
 // relocKind is the operation a relocation type asks for, independent of
-// the architecture: the per-architecture table (reloc_amd64.go) maps each
+// the architecture: the per-architecture table (reloc_amd64.go, reloc_arm64.go) maps each
 // r_type to one of these, and the one loop below performs them.
 type relocKind uint8
 

@@ -33,6 +33,3 @@ func archRelocKind(t uint32) relocKind {
 	}
 	return relocUnknown
 }
-
-// relocTypeName names an x86-64 relocation type ("R_X86_64_PC32").
-func relocTypeName(t uint32) string { return elf.R_X86_64(t).String() }

@@ -1,11 +1,7 @@
-//go:build !amd64
+//go:build !amd64 && !arm64
 
 package loader
 
-import "fmt"
-
-// archRelocKind refuses every relocation: only amd64 has a table so far
-// (reloc_arm64.go would go beside reloc_amd64.go).
+// archRelocKind refuses every relocation: only amd64 and arm64 have a
+// table (reloc_amd64.go, reloc_arm64.go).
 func archRelocKind(t uint32) relocKind { return relocUnknown }
-
-func relocTypeName(t uint32) string { return fmt.Sprintf("relocation type %d", t) }

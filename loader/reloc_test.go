@@ -1,13 +1,13 @@
 package loader
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
 
 	"github.com/runplug/runplug/internal/elfimage"
+	"github.com/runplug/runplug/internal/errs"
 )
 
 // fakeImage is a relocation environment over a plain byte slice: image
@@ -85,8 +85,19 @@ func relrView(es []uint64) elfimage.RelrView {
 	return b
 }
 
-func rela(off uint64, typ elf.R_X86_64, sym uint32, addend int64) elfimage.Rela {
-	return elfimage.Rela{Off: off, Type: uint32(typ), Sym: sym, Addend: addend}
+func rela(off uint64, typ uint32, sym uint32, addend int64) elfimage.Rela {
+	return elfimage.Rela{Off: off, Type: typ, Sym: sym, Addend: addend}
+}
+
+// relocTestTypes are the r_type values of one architecture's relocations
+// (reloc_amd64_test.go, reloc_arm64_test.go), so that one set of tests
+// checks each table and the loop behind it.
+type relocTestTypes struct {
+	None, Relative, Abs, GlobDat, JumpSlot, IRelative uint32
+	DTPMod, DTPOff, TPOff, TLSDesc                    uint32
+	Copy, PCRel                                       uint32   // refused: ErrUnsupported, naming the type
+	LinkTLS                                           []uint32 // link-time TLS types: ErrTLS
+	SymAddend                                         bool     // GLOB_DAT and JUMP_SLOT add the addend (AArch64)
 }
 
 func TestRelocArithmetic(t *testing.T) {
@@ -99,19 +110,19 @@ func TestRelocArithmetic(t *testing.T) {
 	fi.setWord(0x2048, 0xdead) // NONE must leave it alone
 	d := testTables{
 		Rela: []elfimage.Rela{
-			rela(0x2000, elf.R_X86_64_RELATIVE, 0, 0x1234),
-			rela(0x2008, elf.R_X86_64_64, 1, 0x20),
-			rela(0x2010, elf.R_X86_64_64, 1, -8),
-			rela(0x2018, elf.R_X86_64_GLOB_DAT, 1, 0x99), // addend ignored
-			rela(0x2020, elf.R_X86_64_IRELATIVE, 0, 0x1900),
-			rela(0x2028, elf.R_X86_64_GLOB_DAT, 2, 0),
-			rela(0x2040, elf.R_X86_64_64, 3, 4),
-			rela(0x2048, elf.R_X86_64_NONE, 0, 0),
-			rela(0x2050, elf.R_X86_64_64, 0, 0x77), // symbol 0: S = 0
+			rela(0x2000, rt.Relative, 0, 0x1234),
+			rela(0x2008, rt.Abs, 1, 0x20),
+			rela(0x2010, rt.Abs, 1, -8),
+			rela(0x2018, rt.GlobDat, 1, 0x99), // addend ignored
+			rela(0x2020, rt.IRelative, 0, 0x1900),
+			rela(0x2028, rt.GlobDat, 2, 0),
+			rela(0x2040, rt.Abs, 3, 4),
+			rela(0x2048, rt.None, 0, 0),
+			rela(0x2050, rt.Abs, 0, 0x77), // symbol 0: S = 0
 		},
 		JmpRel: []elfimage.Rela{
-			rela(0x2030, elf.R_X86_64_JMP_SLOT, 1, 0),
-			rela(0x2038, elf.R_X86_64_JMP_SLOT, 2, 0),
+			rela(0x2030, rt.JumpSlot, 1, 0),
+			rela(0x2038, rt.JumpSlot, 2, 0),
 		},
 	}
 	if err := fi.env.relocate(d.views()); err != nil {
@@ -125,7 +136,7 @@ func TestRelocArithmetic(t *testing.T) {
 		{0x2000, fakeBase + 0x1234, "RELATIVE B+A"},
 		{0x2008, 0x5000_0020, "64 S+A"},
 		{0x2010, 0x5000_0000 - 8, "64 S+A, negative addend"},
-		{0x2018, 0x5000_0000, "GLOB_DAT S"},
+		{0x2018, 0x5000_0000 + symAddend(0x99), "GLOB_DAT S (S + A on AArch64)"},
 		{0x2020, fakeBase + 0x1900 + 0x10000, "IRELATIVE: the resolver's result"},
 		{0x2028, fakeBase + 0x1800 + 0x10000, "GLOB_DAT of an IFUNC: the resolver's result"},
 		{0x2030, 0x5000_0000, "JUMP_SLOT S"},
@@ -148,34 +159,46 @@ func TestRelocArithmetic(t *testing.T) {
 	}
 }
 
+// symAddend is the addend GLOB_DAT and JUMP_SLOT add on this
+// architecture: a on AArch64, none on x86-64.
+func symAddend(a uint64) uint64 {
+	if rt.SymAddend {
+		return a
+	}
+	return 0
+}
+
 func TestRelocRefusals(t *testing.T) {
-	for _, tc := range []struct {
+	type refusal struct {
 		name string
 		r    elfimage.Rela
 		err  error
 		msg  string
-	}{
-		{"place in text", rela(0x1800, elf.R_X86_64_RELATIVE, 0, 0), elfimage.ErrMalformed, "not inside a writable segment"},
-		{"place straddles the end", rela(0x20fc, elf.R_X86_64_RELATIVE, 0, 0), elfimage.ErrMalformed, "not inside a writable segment"},
-		{"place past the end of memory", rela(0x2ff8+0x10000, elf.R_X86_64_RELATIVE, 0, 0), elfimage.ErrMalformed, "not inside a writable segment"},
-		{"place wraps", rela(^uint64(3), elf.R_X86_64_RELATIVE, 0, 0), elfimage.ErrMalformed, "not inside a writable segment"},
-		{"symbol past the table", rela(0x2000, elf.R_X86_64_GLOB_DAT, 9, 0), elfimage.ErrMalformed, "past the symbol table"},
-		{"PC32", rela(0x2000, elf.R_X86_64_PC32, 1, 0), elfimage.ErrUnsupported, "R_X86_64_PC32"},
-		{"COPY", rela(0x2000, elf.R_X86_64_COPY, 1, 0), elfimage.ErrUnsupported, "R_X86_64_COPY"},
-		{"DTPMOD64 of a symbol that is not thread-local", rela(0x2000, elf.R_X86_64_DTPMOD64, 1, 0), elfimage.ErrMalformed, "not thread-local"},
-		{"DTPOFF64 of a symbol that is not thread-local", rela(0x2000, elf.R_X86_64_DTPOFF64, 1, 0), elfimage.ErrMalformed, "not thread-local"},
-		{"DTPMOD64 of an object without PT_TLS", rela(0x2000, elf.R_X86_64_DTPMOD64, 0, 0), elfimage.ErrMalformed, "without a PT_TLS"},
-		{"64 of a thread-local symbol", rela(0x2000, elf.R_X86_64_64, 5, 0), elfimage.ErrMalformed, "thread-local symbol"},
-		{"GLOB_DAT of a thread-local symbol", rela(0x2000, elf.R_X86_64_GLOB_DAT, 5, 0), elfimage.ErrMalformed, "thread-local symbol"},
-		{"TPOFF64 of a symbol that is not thread-local", rela(0x2000, elf.R_X86_64_TPOFF64, 1, 0), elfimage.ErrMalformed, "not thread-local"},
-		{"TPOFF32 of an object without PT_TLS", rela(0x2000, elf.R_X86_64_TPOFF32, 0, 0), elfimage.ErrMalformed, "without a PT_TLS"},
-		{"TLSDESC past the writable end", rela(0x20f8, elf.R_X86_64_TLSDESC, 5, 0), elfimage.ErrMalformed, "not inside a writable segment"},
-		{"TLSDESC symbol past the table", rela(0x2000, elf.R_X86_64_TLSDESC, 9, 0), elfimage.ErrMalformed, "past the symbol table"},
-		{"DTPOFF32", rela(0x2000, elf.R_X86_64_DTPOFF32, 5, 0), ErrTLS, "thread-local relocation"},
-		{"GOTTPOFF", rela(0x2000, elf.R_X86_64_GOTTPOFF, 5, 0), ErrTLS, "link-time"},
-		{"IRELATIVE resolver in data", rela(0x2000, elf.R_X86_64_IRELATIVE, 0, 0x2000), elfimage.ErrMalformed, "executable"},
-		{"undefined symbol", rela(0x2000, elf.R_X86_64_GLOB_DAT, 2, 0), ErrSymbolNotFound, "undefined symbol"},
-	} {
+	}
+	cases := []refusal{
+		{"place in text", rela(0x1800, rt.Relative, 0, 0), elfimage.ErrMalformed, "not inside a writable segment"},
+		{"place straddles the end", rela(0x20fc, rt.Relative, 0, 0), elfimage.ErrMalformed, "not inside a writable segment"},
+		{"place past the end of memory", rela(0x2ff8+0x10000, rt.Relative, 0, 0), elfimage.ErrMalformed, "not inside a writable segment"},
+		{"place wraps", rela(^uint64(3), rt.Relative, 0, 0), elfimage.ErrMalformed, "not inside a writable segment"},
+		{"symbol past the table", rela(0x2000, rt.GlobDat, 9, 0), elfimage.ErrMalformed, "past the symbol table"},
+		{"PC-relative", rela(0x2000, rt.PCRel, 1, 0), elfimage.ErrUnsupported, errs.RelocTypeName(rt.PCRel)},
+		{"COPY", rela(0x2000, rt.Copy, 1, 0), elfimage.ErrUnsupported, errs.RelocTypeName(rt.Copy)},
+		{"DTPMOD64 of a symbol that is not thread-local", rela(0x2000, rt.DTPMod, 1, 0), elfimage.ErrMalformed, "not thread-local"},
+		{"DTPOFF64 of a symbol that is not thread-local", rela(0x2000, rt.DTPOff, 1, 0), elfimage.ErrMalformed, "not thread-local"},
+		{"DTPMOD64 of an object without PT_TLS", rela(0x2000, rt.DTPMod, 0, 0), elfimage.ErrMalformed, "without a PT_TLS"},
+		{"64 of a thread-local symbol", rela(0x2000, rt.Abs, 5, 0), elfimage.ErrMalformed, "thread-local symbol"},
+		{"GLOB_DAT of a thread-local symbol", rela(0x2000, rt.GlobDat, 5, 0), elfimage.ErrMalformed, "thread-local symbol"},
+		{"TPOFF64 of a symbol that is not thread-local", rela(0x2000, rt.TPOff, 1, 0), elfimage.ErrMalformed, "not thread-local"},
+		{"TPOFF64 of an object without PT_TLS", rela(0x2000, rt.TPOff, 0, 0), elfimage.ErrMalformed, "without a PT_TLS"},
+		{"TLSDESC past the writable end", rela(0x20f8, rt.TLSDesc, 5, 0), elfimage.ErrMalformed, "not inside a writable segment"},
+		{"TLSDESC symbol past the table", rela(0x2000, rt.TLSDesc, 9, 0), elfimage.ErrMalformed, "past the symbol table"},
+		{"IRELATIVE resolver in data", rela(0x2000, rt.IRelative, 0, 0x2000), elfimage.ErrMalformed, "executable"},
+		{"undefined symbol", rela(0x2000, rt.GlobDat, 2, 0), ErrSymbolNotFound, "undefined symbol"},
+	}
+	for _, typ := range rt.LinkTLS {
+		cases = append(cases, refusal{errs.RelocTypeName(typ), rela(0x2000, typ, 5, 0), ErrTLS, "thread-local relocation (a link-time type)"})
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			fi := newFake(map[uint32]symValue{1: {addr: 1}, 5: {addr: 8, tls: true, mod: 3}}, 6)
 			before := append([]byte(nil), fi.env.mem...)
@@ -199,13 +222,13 @@ func TestRelocTLS(t *testing.T) {
 	fi.env.tlsMod = 4
 	d := testTables{
 		Rela: []elfimage.Rela{
-			rela(0x2000, elf.R_X86_64_DTPMOD64, 1, 0),
-			rela(0x2008, elf.R_X86_64_DTPOFF64, 1, 0),
-			rela(0x2010, elf.R_X86_64_DTPOFF64, 1, 8),
-			rela(0x2018, elf.R_X86_64_DTPMOD64, 0, 0), // local-dynamic: the object itself
-			rela(0x2020, elf.R_X86_64_DTPOFF64, 0, 0x30),
-			rela(0x2028, elf.R_X86_64_DTPMOD64, 2, 0),
-			rela(0x2030, elf.R_X86_64_DTPOFF64, 2, 0),
+			rela(0x2000, rt.DTPMod, 1, 0),
+			rela(0x2008, rt.DTPOff, 1, 0),
+			rela(0x2010, rt.DTPOff, 1, 8),
+			rela(0x2018, rt.DTPMod, 0, 0), // local-dynamic: the object itself
+			rela(0x2020, rt.DTPOff, 0, 0x30),
+			rela(0x2028, rt.DTPMod, 2, 0),
+			rela(0x2030, rt.DTPOff, 2, 0),
 		},
 	}
 	if err := fi.env.relocate(d.views()); err != nil {

@@ -7,6 +7,7 @@
 // Build: cc -shared -fPIC -O2 -Wall -pthread -o hostile.so hostile.c
 
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -41,9 +42,58 @@ int64_t tgsigqueue_parent(void) {
 
 int64_t kill_pid(int64_t pid) { return ret(kill((pid_t)pid, SIGKILL)); }
 int64_t kill0_pid(int64_t pid) { return ret(kill((pid_t)pid, 0)); }
+int64_t kill0_self(void) { return ret(kill(getpid(), 0)); }
 int64_t tgkill_pid(int64_t pid) { return ret(syscall(SYS_tgkill, pid, pid, SIGKILL)); }
 int64_t tkill_pid(int64_t pid) { return ret(syscall(SYS_tkill, pid, SIGKILL)); }
 int64_t pidfd_kill(int64_t pid) { return ret(syscall(SYS_pidfd_open, pid, 0)); }
+
+// fork_bomb forks up to n processes that wait forever and returns how
+// many it made (it stops at the first refusal).
+int64_t fork_bomb(int64_t n) {
+	int64_t i;
+	for (i = 0; i < n; i++) {
+		pid_t pid = (pid_t)syscall(SYS_fork);
+		if (pid < 0)
+			break;
+		if (pid == 0)
+			for (;;)
+				syscall(SYS_pause);
+	}
+	return i;
+}
+
+// proc_pids counts the processes /proc lists (its numeric entries), or
+// -errno: in a PID namespace of its own, with its own /proc, two.
+int64_t proc_pids(void) {
+	DIR *d = opendir("/proc");
+	if (d == NULL)
+		return -errno;
+	int64_t n = 0;
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		if (e->d_name[0] >= '1' && e->d_name[0] <= '9')
+			n++;
+	closedir(d);
+	return n;
+}
+
+// pid_scan names every pid from 1 to n with pidfd_open and kill(pid, 0)
+// and returns how many name a task of another process (any answer but
+// ESRCH; its own threads are those tgkill finds in its own group): in a
+// PID namespace of its own, only the namespace's init.
+int64_t pid_scan(int64_t n) {
+	int64_t seen = 0;
+	pid_t self = getpid();
+	for (int64_t pid = 1; pid <= n; pid++) {
+		if (syscall(SYS_tgkill, self, pid, 0) == 0)
+			continue; // a thread of this process
+		int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (fd >= 0)
+			close(fd);
+		if (fd >= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			seen++;
+	}
+	return seen;
+}
 
 // kill_pid_hibits: the pid in the low 32 bits, garbage above (the kernel
 // reads an int; the filter must not read it as another pid).

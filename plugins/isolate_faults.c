@@ -4,10 +4,11 @@
 // string to pass across the process boundary. The isolate tests call it
 // in a child process.
 //
-// Build: cc -shared -fPIC -O2 -Wall -o isolate_faults.so isolate_faults.c
+// Build: cc -shared -fPIC -O2 -Wall -pthread -o isolate_faults.so isolate_faults.c
 
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -86,6 +87,26 @@ int64_t bus(void) {
 // Ends of the process.
 int64_t do_exit(int64_t code) { _exit((int)code); }
 int64_t kill_self(void) { return kill(getpid(), SIGKILL); }
+// raise_default: sig with its default action, from the process itself (an
+// init of a PID namespace would ignore it).
+int64_t raise_default(int64_t sig) {
+	signal((int)sig, SIG_DFL);
+	return raise((int)sig);
+}
+// thread_fault: a fault on a thread of the plugin's own, outside any
+// call's protection: the Go runtime's crash ends the process with the
+// fault's signal.
+static void *fault_thread(void *arg) {
+	(void)arg;
+	return (void *)(intptr_t)*null_ptr;
+}
+int64_t thread_fault(void) {
+	pthread_t t;
+	if (pthread_create(&t, NULL, fault_thread, NULL) != 0)
+		return -1;
+	pthread_join(t, NULL);
+	return 0;
+}
 int64_t spin(void) {
 	for (;;) {
 		__asm__ volatile("");

@@ -16,6 +16,7 @@
 // stays as it was. After a [DeadlineError] or a [FaultError], treat the
 // code's state as lost; the loader quarantines a plugin for that reason.
 //
-// Only linux/amd64 built with cgo runs native code ([Supported]); other
-// builds compile, and every call returns [ErrUnsupported].
+// Only linux/amd64 and linux/arm64 built with cgo run native code
+// ([Supported]; arm64 without callbacks yet); other builds compile, and
+// every call returns [ErrUnsupported].
 package sandbox

@@ -10,7 +10,7 @@ import (
 )
 
 // Supported reports whether this build can make protected calls:
-// linux/amd64 built with cgo.
+// linux/amd64 or linux/arm64 built with cgo.
 const Supported = pcall.Supported
 
 // InterruptSignal is the signal a call whose context is done is

@@ -162,7 +162,7 @@ func TestUnsupportedBuildSaysSo(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != exitError {
 			t.Errorf("runplug %q: %v, want exit status %d", args, err, exitError)
 		}
-		if strings.Count(string(out), "\n") != 1 || !strings.Contains(string(out), "needs linux/amd64 built with cgo") {
+		if strings.Count(string(out), "\n") != 1 || !strings.Contains(string(out), "needs linux/amd64 or linux/arm64 built with cgo") {
 			t.Errorf("runplug %q printed %q, want one line saying what is needed", args, out)
 		}
 	}

@@ -15,6 +15,11 @@
 // parent-death signal, and ends the process if its parent is no longer
 // the host. What it got, and the step and errno that failed, stay in the
 // rp_ns_* variables for EarlyNamespaces (nsinit_cgo.go).
+//
+// With CLONE_NEWPID the process runs as three (pidns.c): this one, the
+// pid the host knows, which waits and ends as the plugin's process ended;
+// a reaper as pid 1 of the new namespace; and the plugin's process, pid 2,
+// which alone goes on to start the Go runtime.
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,11 +35,12 @@
 
 int rp_ns_asked;
 int rp_ns_flags;
+int rp_ns_hostpid;
 int rp_ns_errno;
 const char *rp_ns_step = "";
 
 // The namespaces the constructor may be asked for.
-#define RP_NS_ALLOWED (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET)
+#define RP_NS_ALLOWED (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWPID)
 
 // rp_ns_put writes s to a /proc file; 0 or an errno.
 static int rp_ns_put(const char *path, const char *s) {
@@ -48,7 +54,7 @@ static int rp_ns_put(const char *path, const char *s) {
 	return e;
 }
 
-static void rp_ns_fail(const char *step, int e) {
+void rp_ns_fail(const char *step, int e) {
 	rp_ns_step = step;
 	rp_ns_errno = e;
 }
@@ -65,6 +71,7 @@ __attribute__((constructor(150))) static void rp_nsinit(void) {
 		return;
 	}
 	rp_ns_asked = (int)flags;
+	rp_ns_hostpid = (int)getpid();
 	// Entering a user namespace is a credential change: the kernel keeps
 	// the parent-death signal when the new namespace is a child of the
 	// old one owned by our euid (cred_cap_issubset), but clears it on any
@@ -73,7 +80,15 @@ __attribute__((constructor(150))) static void rp_nsinit(void) {
 	prctl(PR_GET_PDEATHSIG, &sig, 0, 0, 0);
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
-	if (unshare((int)flags) != 0) {
+	int made = unshare((int)flags) == 0;
+	if (!made && (flags & CLONE_NEWPID)) {
+		// A kernel or container that refuses PID namespaces alone: the
+		// others still, and the Report names the one missing.
+		rp_ns_fail("unshare pid", errno);
+		flags &= ~(unsigned long)CLONE_NEWPID;
+		made = unshare((int)flags) == 0;
+	}
+	if (!made) {
 		rp_ns_fail("unshare", errno);
 	} else {
 		rp_ns_flags = (int)flags;
@@ -100,4 +115,6 @@ __attribute__((constructor(150))) static void rp_nsinit(void) {
 	}
 	if (getppid() != (pid_t)ppid)
 		_exit(RP_NS_EXIT_ORPHAN);
+	if (rp_ns_flags & CLONE_NEWPID)
+		rp_ns_enter_pid(); // returns in the plugin's process only
 }

@@ -5,12 +5,15 @@ package childrt
 // The report of nsinit.c's constructor, which ran before the runtime.
 
 /*
+#define _GNU_SOURCE
+#include <sched.h>
 #include "nsinit.h"
 */
 import "C"
 
 import (
 	"fmt"
+	"os"
 	"syscall"
 )
 
@@ -28,6 +31,32 @@ func EarlyNamespaces() (flags int, err error) {
 	return int(C.rp_ns_flags), err
 }
 
-// nsinitNames returns nsinit.h's names for EnvEarlyNamespaces and
-// ExitOrphan, which a test compares with the Go ones.
-func nsinitNames() (string, int) { return C.RP_NS_ENV, C.RP_NS_EXIT_ORPHAN }
+// nsinitNames returns nsinit.h's names for EnvEarlyNamespaces, ExitOrphan
+// and ExitLost, which a test compares with the Go ones.
+func nsinitNames() (string, int, int) { return C.RP_NS_ENV, C.RP_NS_EXIT_ORPHAN, C.RP_NS_EXIT_LOST }
+
+// HostPid returns this process's pid as the host that started it sees it:
+// in a PID namespace of its own (pidns.c) the process is pid 2 there, and
+// the host knows it by the pid of the process that waits for the
+// namespace. Elsewhere, its own pid.
+func HostPid() int {
+	if C.rp_ns_flags&C.CLONE_NEWPID != 0 {
+		return int(C.rp_ns_hostpid)
+	}
+	return os.Getpid()
+}
+
+// EarlyNamespacesAsked returns the CLONE_NEW* flags EnvEarlyNamespaces
+// asked for (0: not asked), whatever the constructor made of them.
+func EarlyNamespacesAsked() int { return int(C.rp_ns_asked) }
+
+// ProcMount reports whether the constructor mounted a procfs of the
+// child's PID namespace on /proc (pidns.c): nil when it did or no PID
+// namespace was made, else why not (errors.Is matches the errno), in
+// which case /proc is the host's.
+func ProcMount() error {
+	if C.rp_ns_flags&C.CLONE_NEWPID == 0 || C.rp_ns_proc_errno == 0 {
+		return nil
+	}
+	return fmt.Errorf("sandbox: /proc of the PID namespace not mounted: %w", syscall.Errno(C.rp_ns_proc_errno))
+}

@@ -17,9 +17,9 @@ import (
 // constructor itself is tested through package isolate:
 // TestChildNamespaces, TestNamespacesRefused, TestHostKilledLeavesNoChild.)
 func TestEarlyNamespacesNames(t *testing.T) {
-	env, status := nsinitNames()
-	if env != EnvEarlyNamespaces || status != ExitOrphan {
-		t.Errorf("nsinit.h: %q, %d; nsinit.go: %q, %d", env, status, EnvEarlyNamespaces, ExitOrphan)
+	env, orphan, lost := nsinitNames()
+	if env != EnvEarlyNamespaces || orphan != ExitOrphan || lost != ExitLost {
+		t.Errorf("nsinit.h: %q, %d, %d; nsinit.go: %q, %d, %d", env, orphan, lost, EnvEarlyNamespaces, ExitOrphan, ExitLost)
 	}
 	name, val, _ := strings.Cut(EarlyNamespacesEnv(0x10000000|0x20000, 42), "=")
 	flags, ppid, _ := strings.Cut(val, ":")

@@ -1,3 +1,5 @@
+//go:build linux && amd64 && cgo
+
 // Debuggers see runplug's objects through the r_debug protocol, next to
 // glibc's own list (see loader/doc.go "Debugging and profiling" for why
 // this and not gdb's JIT interface).

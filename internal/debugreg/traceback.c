@@ -1,3 +1,5 @@
+//go:build linux && amd64 && cgo
+
 // Go CPU profiles see plugin code: a traceback and a symbolizer function
 // for runtime.SetCgoTraceback (version 0 of its contract) over a table of
 // runplug's objects.

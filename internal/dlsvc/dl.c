@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 // dl.c: the dynamic-linker services of the objects runplug loads. glibc's
 // ld.so does not know those objects, so its _dl_find_object,

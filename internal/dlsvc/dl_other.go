@@ -1,8 +1,8 @@
-//go:build !(linux && amd64 && cgo)
+//go:build !(linux && (amd64 || arm64) && cgo)
 
 package dlsvc
 
-// The dynamic-linker services exist on linux/amd64 only (dl.c,
+// The dynamic-linker services exist on linux/amd64 and linux/arm64 only (dl.c,
 // dl_cgo.go); elsewhere nothing is loaded, so there is nothing to serve.
 
 // DLDesc describes a loaded object to the object table.

@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 // hostlib.c: the host's own glibc libraries as glibc has them loaded
 // (OpenHostLibrary, hostlib_cgo.go): dlopen with RTLD_NOLOAD, dlsym and

@@ -1,8 +1,8 @@
-//go:build !(linux && amd64 && cgo)
+//go:build !(linux && (amd64 || arm64) && cgo)
 
 package dlsvc
 
-// The host libraries off linux/amd64 with cgo: none.
+// The host libraries off linux/amd64 and linux/arm64 with cgo: none.
 
 import (
 	"fmt"

@@ -1,5 +1,6 @@
 // Package elfbuild builds small, valid ELF64 little-endian shared objects
-// (ET_DYN, x86-64) in memory, for elfimage's negative tests and fuzz seeds.
+// (ET_DYN, for the running architecture's e_machine: x86-64 or AArch64)
+// in memory, for elfimage's negative tests and fuzz seeds.
 //
 // Build lays out an object the way GNU ld does without separate code
 // pages: three PT_LOADs (read-only tables, code, data) that share file
@@ -20,8 +21,14 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 )
+
+// Machine is the e_machine Build writes: the running architecture's, the
+// one elfimage accepts. Reloc types stay R_X86_64 values; only amd64 tests
+// relocate what they build.
+var Machine = map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}[runtime.GOARCH]
 
 // Sym is one dynamic symbol of a Spec.
 type Sym struct {
@@ -666,7 +673,7 @@ func Build(s Spec) (*Object, error) {
 	copy(b, elf.ELFMAG)
 	b[elf.EI_CLASS], b[elf.EI_DATA], b[elf.EI_VERSION] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
 	le.PutUint16(b[EType:], uint16(elf.ET_DYN))
-	le.PutUint16(b[EMachine:], uint16(elf.EM_X86_64))
+	le.PutUint16(b[EMachine:], uint16(Machine))
 	le.PutUint32(b[EVersion:], uint32(elf.EV_CURRENT))
 	le.PutUint64(b[EPhoff:], uint64(tab("phdrs").Off))
 	le.PutUint16(b[52:], 64) // e_ehsize

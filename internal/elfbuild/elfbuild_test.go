@@ -66,7 +66,7 @@ func TestBuildProgramHeaders(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ef.Type != elf.ET_DYN || ef.Machine != elf.EM_X86_64 || ef.Class != elf.ELFCLASS64 || len(ef.Sections) != 0 {
+			if ef.Type != elf.ET_DYN || ef.Machine != Machine || ef.Class != elf.ELFCLASS64 || len(ef.Sections) != 0 {
 				t.Errorf("header: %v %v %v, %d sections", ef.Type, ef.Machine, ef.Class, len(ef.Sections))
 			}
 			var loads []*elf.Prog
@@ -188,7 +188,7 @@ func TestBuildPatch(t *testing.T) {
 		c.Dyn(elf.DT_SYMENT) != -1 || c.Dyn(elf.DT_DEBUG) < 0 || c.U16(EMachine) != 3 {
 		t.Errorf("patches not read back")
 	}
-	if o.PhdrVal(dyn, PFilesz) == 0x1234 || o.Dyn(elf.DT_SYMENT) < 0 || o.U16(EMachine) != uint16(elf.EM_X86_64) {
+	if o.PhdrVal(dyn, PFilesz) == 0x1234 || o.Dyn(elf.DT_SYMENT) < 0 || o.U16(EMachine) != uint16(Machine) {
 		t.Errorf("patching the clone changed the original")
 	}
 	if got := o.U64(o.DynOff(o.Dyn(elf.DT_STRTAB)) + 8); got != o.Tables["dynstr"].Vaddr {

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/runplug/runplug/internal/elfbuild"
-	"github.com/runplug/runplug/internal/testenv"
+	"github.com/runplug/runplug/internal/plugintest"
 )
 
 // TestExecutableRefused: an executable is refused as such (ErrExecutable,
@@ -54,7 +54,7 @@ func TestExecutableRefused(t *testing.T) {
 
 // TestRealPIERefused compiles a PIE with the system compiler.
 func TestRealPIERefused(t *testing.T) {
-	cc := testenv.LookPath(t, "cc", "gcc")
+	cc := plugintest.CC(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "main.c")
 	os.WriteFile(src, []byte("int main(void) { return 0; }\n"), 0o644)

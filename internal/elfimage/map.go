@@ -119,6 +119,11 @@ func (im *Image) mapRegion(r Region, fd int) error {
 			return err
 		}
 		clear(tail)
+		if r.Prot&unix.PROT_EXEC != 0 {
+			if err := im.res.syncCode(off+uintptr(r.ZeroFrom-r.Start), uintptr(r.End-r.ZeroFrom)); err != nil {
+				return err
+			}
+		}
 		if prot != r.Prot {
 			return im.res.protect(off, n, r.Prot)
 		}
@@ -164,7 +169,8 @@ func fileFits(p *Plan, size int64) error {
 // adjacent segment regions with one protection gets fresh anonymous
 // read-write pages, the file's bytes are copied in (up to ZeroFrom; the
 // rest stays zero), and the run is then protected to its final protection
-// when that is not read-write. The result has the same bytes and
+// when that is not read-write, an executable run after the instruction
+// cache is made coherent with the copy (AArch64). The result has the same bytes and
 // protections as MapFile's. On any error nothing stays mapped.
 func MapBytes(p *Plan, data []byte) (*Image, error) {
 	if err := p.check(); err != nil {
@@ -195,6 +201,11 @@ func MapBytes(p *Plan, data []byte) (*Image, error) {
 		if prot := regs[i].Prot; prot != rw {
 			off, _ := im.regionOff(regs[i])
 			n := uintptr(regs[j-1].End - regs[i].Start)
+			if prot&unix.PROT_EXEC != 0 {
+				if err := im.res.syncCode(off, n); err != nil {
+					return nil, fmt.Errorf("elfmap: map bytes: %w", im.abort(err))
+				}
+			}
 			if err := im.res.protect(off, n, prot); err != nil {
 				return nil, fmt.Errorf("elfmap: map bytes: %w", im.abort(err))
 			}
@@ -232,7 +243,11 @@ func (im *Image) copyRun(run []Region, data []byte) error {
 
 // newImage reserves the address space of p.
 func newImage(p *Plan) (*Image, error) {
-	res, err := reserve(uintptr(p.Size))
+	// The reservation starts at Start, so the base (vaddr 0) is a
+	// multiple of Align when the reservation's address is congruent to
+	// Start modulo Align (Start may be negative: two's complement).
+	align := max(p.Align, p.PageSize)
+	res, err := reserve(uintptr(p.Size), uintptr(align), uintptr(p.Start)&uintptr(align-1))
 	if err != nil {
 		return nil, err
 	}

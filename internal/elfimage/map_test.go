@@ -14,14 +14,15 @@ import (
 
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/sysmaps"
+	"github.com/runplug/runplug/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
 // Real distribution libraries the mapping tests load when present
 // (.ci/run installs them).
 var mapRealLibs = []string{
-	"/lib/x86_64-linux-gnu/libz.so.1",
-	"/lib/x86_64-linux-gnu/libsqlite3.so.0",
+	testenv.SystemLibPath("libz.so.1"),
+	testenv.SystemLibPath("libsqlite3.so.0"),
 }
 
 // mapObject is an object to map in tests: its path, contents and File.

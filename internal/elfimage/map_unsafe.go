@@ -60,17 +60,40 @@ func callSysHook(op string, addr unsafe.Pointer, n uintptr, prot int) error {
 const reserveFlags = unix.MAP_PRIVATE | unix.MAP_ANONYMOUS | unix.MAP_NORESERVE
 
 // reserve maps size bytes of PROT_NONE address space wherever the kernel
-// chooses.
-func reserve(size uintptr) (reservation, error) {
+// chooses, at an address congruent to skew modulo align (a power of two,
+// at least the page size; skew a multiple of the page size below it). For
+// an alignment above the page size it reserves align-page bytes more and
+// unmaps what lies before and after the aligned range, as glibc's
+// _dl_map_segment does.
+func reserve(size, align, skew uintptr) (reservation, error) {
 	if err := callSysHook("reserve", nil, size, unix.PROT_NONE); err != nil {
 		return reservation{}, err
 	}
-	p, err := unix.MmapPtr(-1, 0, nil, size, unix.PROT_NONE, reserveFlags)
-	if err != nil {
-		return reservation{}, fmt.Errorf("reserve %#x bytes: %w", size, err)
+	ps := uintptr(PageSize())
+	extra := uintptr(0)
+	if align > ps {
+		extra = align - ps
 	}
-	r := reservation{p: p, size: size}
-	if err := callSysHook("reserved", p, size, unix.PROT_NONE); err != nil {
+	if size+extra < size {
+		return reservation{}, fmt.Errorf("reserve %#x bytes aligned to %#x: %w", size, align, unix.ENOMEM)
+	}
+	p, err := unix.MmapPtr(-1, 0, nil, size+extra, unix.PROT_NONE, reserveFlags)
+	if err != nil {
+		return reservation{}, fmt.Errorf("reserve %#x bytes: %w", size+extra, err)
+	}
+	head := (skew - uintptr(p)) & (align - 1) // < align, a multiple of the page size
+	if head > 0 {
+		if err := unix.MunmapPtr(p, head); err != nil {
+			return reservation{}, errors.Join(fmt.Errorf("trim the reservation to its alignment: %w", err), unix.MunmapPtr(p, size+extra))
+		}
+	}
+	if tail := extra - head; tail > 0 {
+		if err := unix.MunmapPtr(unsafe.Add(p, head+size), tail); err != nil {
+			return reservation{}, errors.Join(fmt.Errorf("trim the reservation to its alignment: %w", err), unix.MunmapPtr(unsafe.Add(p, head), size+tail))
+		}
+	}
+	r := reservation{p: unsafe.Add(p, head), size: size}
+	if err := callSysHook("reserved", r.p, size, unix.PROT_NONE); err != nil {
 		return reservation{}, errors.Join(err, r.release())
 	}
 	return r, nil
@@ -141,6 +164,21 @@ func (r *reservation) protect(off, n uintptr, prot int) error {
 	if _, _, errno := unix.Syscall(unix.SYS_MPROTECT, uintptr(p), n, uintptr(prot)); errno != 0 {
 		return fmt.Errorf("mprotect %#x bytes to %s: %w", n, ProtString(prot), errno)
 	}
+	return nil
+}
+
+// syncCode makes the instruction cache coherent with what was written to
+// [off, off+n), which must be readable, before it becomes executable
+// (syncICache; nothing to do on x86-64).
+func (r *reservation) syncCode(off, n uintptr) error {
+	if n == 0 {
+		return nil
+	}
+	p, err := r.at(off, n)
+	if err != nil {
+		return err
+	}
+	syncICache(uintptr(p), n)
 	return nil
 }
 

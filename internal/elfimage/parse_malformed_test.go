@@ -5,7 +5,9 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -197,7 +199,7 @@ func builderCases(t testing.TB, o *elfbuild.Object) []malformedCase {
 		{"ET_EXEC", put16(elfbuild.EType, uint16(elf.ET_EXEC)), "e_type", U, "ET_EXEC"},
 		{"ET_REL", put16(elfbuild.EType, uint16(elf.ET_REL)), "e_type", U, "ET_REL"},
 		{"ET_CORE", put16(elfbuild.EType, uint16(elf.ET_CORE)), "e_type", U, "ET_CORE"},
-		{"foreign machine", put16(elfbuild.EMachine, uint16(elf.EM_AARCH64)), "e_machine", U, ""},
+		{"foreign machine", put16(elfbuild.EMachine, uint16(elf.EM_RISCV)), "e_machine", U, ""},
 		{"e_version", put32(elfbuild.EVersion, 2), "e_version", M, ""},
 		{"e_phentsize", put16(elfbuild.EPhentsize, 32), "e_phentsize", M, ""},
 		{"e_phnum zero", put16(elfbuild.EPhnum, 0), "e_phnum", M, ""},
@@ -424,6 +426,13 @@ func TestParseMalformedPlugin(t *testing.T) {
 		return 0
 	}
 	le := binary.LittleEndian
+	// The first dynamic symbol with a name: 1 on x86-64; AArch64's
+	// linkers put unnamed section symbols first.
+	syms, err := ef.DynamicSymbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstNamed := 1 + slices.IndexFunc(syms, func(s elf.Symbol) bool { return s.Name != "" })
 	cases := []struct {
 		malformedCase
 		patch func(b []byte) []byte
@@ -451,7 +460,7 @@ func TestParseMalformedPlugin(t *testing.T) {
 				}
 				return b
 			}},
-		{malformedCase{name: "DT_STRSZ cuts the names", field: "dynsym[1].st_name", err: ErrMalformed},
+		{malformedCase{name: "DT_STRSZ cuts the names", field: fmt.Sprintf("dynsym[%d].st_name", firstNamed), err: ErrMalformed},
 			func(b []byte) []byte { le.PutUint64(b[dynEntry(elf.DT_STRSZ)+8:], 1); return b }},
 	}
 	for _, c := range cases {

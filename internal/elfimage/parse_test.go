@@ -17,10 +17,10 @@ import (
 // systemLibs are the system's own shared objects the parser is checked on;
 // a test skips the ones this machine lacks.
 var systemLibs = []string{
-	"/lib/x86_64-linux-gnu/libz.so.1",
-	"/lib/x86_64-linux-gnu/libsqlite3.so.0",
-	"/lib/x86_64-linux-gnu/libgmp.so.10",
-	"/lib/x86_64-linux-gnu/libc.so.6",
+	testenv.SystemLibPath("libz.so.1"),
+	testenv.SystemLibPath("libsqlite3.so.0"),
+	testenv.SystemLibPath("libgmp.so.10"),
+	testenv.SystemLibPath("libc.so.6"),
 }
 
 // oracleFiles returns the objects compared with debug/elf: the basic

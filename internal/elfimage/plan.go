@@ -22,6 +22,11 @@ const maxFileOffset = 1 << 62
 // but a guard larger than this is a mistake, not a safety margin.
 const MaxGuard = 1 << 36
 
+// MaxLoadAlign is the largest PT_LOAD p_align a Plan honours (1 GiB, the
+// largest huge page); an object asking for more is refused, as a guard
+// beyond MaxGuard is: the reservation grows by the alignment.
+const MaxLoadAlign = 1 << 30
+
 // PlanOptions tunes NewPlan.
 type PlanOptions struct {
 	// GuardSize is the size of the PROT_NONE guard on each side of the
@@ -166,6 +171,13 @@ type Plan struct {
 	PageSize uint64
 	// Guard is the size of the guard on each side of the image.
 	Guard uint64
+	// Align is what the load base (the address of vaddr 0) is a multiple
+	// of: the largest p_align of the PT_LOADs, at least PageSize, as the
+	// kernel and glibc 2.35+ place objects. Objects linked for pages
+	// larger than this machine's (AArch64's linkers align segments to
+	// 64 KiB) or for huge pages keep the alignment their linker chose.
+	// 0 in a hand-made Plan means PageSize.
+	Align uint64
 	// Start is the first byte of the reservation (MinVaddr - Guard).
 	Start int64
 	// Size is the length of the whole reservation, guards included.
@@ -208,7 +220,7 @@ func newPlan(f *File, opt PlanOptions, ps uint64) (*Plan, error) {
 	}
 	guard, _ = pageCeil(guard, ps) // cannot overflow below MaxGuard
 
-	p := &Plan{PageSize: ps, Guard: guard, AllowWriteExec: opt.AllowWriteExec}
+	p := &Plan{PageSize: ps, Guard: guard, Align: ps, AllowWriteExec: opt.AllowWriteExec}
 	segs := make([]Region, 0, min(2*len(f.Loads), 16)) // file and zero regions, ascending
 	var prevEnd, prevMemEnd uint64                     // end of the previous segment, page-rounded and exact
 	havePrev := false
@@ -222,6 +234,13 @@ func newPlan(f *File, opt PlanOptions, ps uint64) (*Plan, error) {
 		if ld.Filesz > ld.Memsz {
 			return nil, planError(f, i, "p_filesz", ld.Filesz, fmt.Sprintf("exceeds p_memsz %#x", ld.Memsz), ErrMalformed)
 		}
+		if ld.Align&(ld.Align-1) != 0 {
+			return nil, planError(f, i, "p_align", ld.Align, "is not a power of two", ErrMalformed)
+		}
+		if ld.Align > MaxLoadAlign {
+			return nil, planError(f, i, "p_align", ld.Align, fmt.Sprintf("exceeds the largest alignment honoured (%#x)", uint64(MaxLoadAlign)), ErrUnsupported)
+		}
+		p.Align = max(p.Align, ld.Align)
 		if ld.Vaddr%ps != ld.Off%ps {
 			return nil, planError(f, i, "p_vaddr", ld.Vaddr,
 				fmt.Sprintf("is not congruent to p_offset %#x modulo the page size %#x", ld.Off, ps), ErrMalformed)
@@ -368,6 +387,9 @@ func (p *Plan) check() error {
 	ps := p.PageSize
 	if ps != PageSize() {
 		return fmt.Errorf("plan made for page size %#x, system page size is %#x", ps, PageSize())
+	}
+	if p.Align != 0 && (p.Align < ps || p.Align&(p.Align-1) != 0 || p.Align > MaxLoadAlign) {
+		return fmt.Errorf("plan alignment %#x is not a power of two between the page size %#x and %#x", p.Align, ps, uint64(MaxLoadAlign))
 	}
 	if p.Guard%ps != 0 || p.MinVaddr%ps != 0 || p.MaxVaddr%ps != 0 || p.Start%int64(ps) != 0 || p.Size%ps != 0 ||
 		p.MinVaddr >= p.MaxVaddr || p.MaxVaddr > maxImageEnd || p.Guard > MaxGuard ||

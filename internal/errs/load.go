@@ -1,7 +1,6 @@
 package errs
 
 import (
-	"debug/elf"
 	"errors"
 	"fmt"
 	"strings"
@@ -101,7 +100,7 @@ type RelocError struct {
 func (e *RelocError) Error() string {
 	name := "relr"
 	if e.Table != "DT_RELR" {
-		name = relocTypeName(e.Type)
+		name = RelocTypeName(e.Type)
 	}
 	return fmt.Sprintf("relocate %s: %s[%d] %s at %#x (symbol %d): %s", e.Object, e.Table, e.Index, name, e.Off, e.Sym, e.Msg)
 }
@@ -122,7 +121,3 @@ func (e *RefusedError) Error() string { return e.Path + ": refused: " + e.Err.Er
 
 // Unwrap returns Err.
 func (e *RefusedError) Unwrap() error { return e.Err }
-
-// relocTypeName names a relocation type: x86-64's are the only ones the
-// loader applies (elfmap accepts no other machine).
-func relocTypeName(t uint32) string { return elf.R_X86_64(t).String() }

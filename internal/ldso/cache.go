@@ -48,6 +48,9 @@ const (
 	// CacheFlagsX8664 is the flags value of an entry ld.so accepts on
 	// x86-64: FLAG_ELF_LIBC6 | FLAG_X8664_LIB64.
 	CacheFlagsX8664 = 0x0303
+	// CacheFlagsAArch64 is the flags value of an entry ld.so accepts on
+	// AArch64: FLAG_ELF_LIBC6 | FLAG_AARCH64_LIB64.
+	CacheFlagsAArch64 = 0x0a03
 )
 
 // DefaultCachePath is where ld.so reads its cache.
@@ -316,7 +319,7 @@ func (c *Cache) index() {
 // Lookup returns the path ld.so would take from the cache for name on a
 // CPU whose usable glibc-hwcaps subdirectories are hwcaps (in priority
 // order, as HwcapsSubdirs returns them), considering only entries whose
-// flags are flags (CacheFlagsX8664 on x86-64). As glibc 2.36's
+// flags are flags (CacheFlags: CacheFlagsX8664 on x86-64). As glibc 2.36's
 // search_cache: the glibc-hwcaps entry of the highest priority the CPU
 // supports (and whose ISA level it has) wins; else the first ordinary
 // entry. Entries for the legacy hwcaps (a non-zero hwcap without bit 62)

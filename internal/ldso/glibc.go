@@ -1,6 +1,9 @@
 package ldso
 
-import "strings"
+import (
+	"path"
+	"strings"
+)
 
 // glibcLibraries are the sonames of the libraries glibc itself builds and
 // installs on x86-64, in a fixed order, libc first. The source: glibc's
@@ -24,7 +27,7 @@ var glibcLibraries = []string{
 	"libpthread.so.0",
 	"libdl.so.2",
 	"librt.so.1",
-	"ld-linux-x86-64.so.2",
+	path.Base(Interp), // ld-linux-x86-64.so.2, ld-linux-aarch64.so.1
 	"libresolv.so.2",
 	"libanl.so.1",
 	"libutil.so.1",
@@ -52,7 +55,7 @@ var glibcSet = func() map[string]bool {
 	return m
 }()
 
-// GlibcLibraries returns the sonames of glibc's own libraries (x86-64),
+// GlibcLibraries returns the sonames of glibc's own libraries,
 // libc.so.6 first. The slice is a copy.
 func GlibcLibraries() []string {
 	return append([]string(nil), glibcLibraries...)

@@ -9,9 +9,10 @@ import (
 )
 
 // DefaultDirs are the directories ld.so searches last on Debian and
-// Ubuntu x86-64 (`ld.so --help`, "system search path"): glibc's slibdir
-// and libdir, then /lib and /usr/lib.
-var DefaultDirs = []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib"}
+// Ubuntu (`ld.so --help`, "system search path"): glibc's slibdir and
+// libdir (/lib/x86_64-linux-gnu and /usr/lib/x86_64-linux-gnu on x86-64),
+// then /lib and /usr/lib.
+var DefaultDirs = []string{"/lib/" + Multiarch, "/usr/lib/" + Multiarch, "/lib", "/usr/lib"}
 
 // Where a candidate path comes from, in the order ld.so tries them.
 const (
@@ -181,7 +182,7 @@ func (s *Search) Candidates(name string, n *Needer) []Candidate {
 	}
 	nodef := n != nil && n.NoDefaultLib
 	if c, _ := s.Cache(); c != nil {
-		if p, ok := c.Lookup(name, hw, CacheFlagsX8664); ok && !(nodef && s.inDefaultDir(p)) {
+		if p, ok := c.Lookup(name, hw, CacheFlags); ok && !(nodef && s.inDefaultDir(p)) {
 			add(p, FromCache)
 		}
 	}

@@ -34,6 +34,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// CallbacksSupported reports whether this build has host callbacks
+// (NewCallback): linux/amd64 with cgo; their AArch64 thunks are issue 24's.
+const CallbacksSupported = true
+
 // The layout cbFrame shares with struct rp_cbframe (a mismatch does not
 // compile).
 const (

@@ -8,6 +8,10 @@ import (
 	"github.com/runplug/runplug/internal/errs"
 )
 
+// CallbacksSupported reports whether this build has host callbacks
+// (NewCallback): linux/amd64 with cgo; their AArch64 thunks are issue 24's.
+const CallbacksSupported = false
+
 // Host callbacks need generated x86-64 thunks and cgo's callback path:
 // elsewhere NewCallback fails at run time.
 
@@ -23,3 +27,6 @@ func stackArgs(a *Args) uintptr { return 0 }
 func fixtureCallbackLoop(fn uintptr, n int64) int64 { return 0 }
 
 func fixtureCallbackPair(fn uintptr, a int64, x float64) float64 { return 0 }
+
+func fixtureCallbackInt() uintptr   { return 0 }
+func fixtureCallbackFloat() uintptr { return 0 }

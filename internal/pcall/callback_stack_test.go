@@ -24,6 +24,7 @@ func growStack(n int) int {
 // rp_call writes its outcome to lives on that stack, and must be found at
 // its new address (rp_callback_leave) on every way out.
 func TestCallbackMovesStack(t *testing.T) {
+	needCallbacks(t)
 	g := NewGate()
 	tests := []struct {
 		name  string

@@ -30,6 +30,7 @@ func newCB(t *testing.T, name string, fn func(*Args) Result) *Callback {
 }
 
 func TestCallbackArgsAndResults(t *testing.T) {
+	needCallbacks(t)
 	var got Args
 	c := newCB(t, "record", func(a *Args) Result {
 		got = *a
@@ -82,6 +83,7 @@ func TestCallbackArgsAndResults(t *testing.T) {
 }
 
 func TestCallbackPanicEndsOuterCall(t *testing.T) {
+	needCallbacks(t)
 	type boom struct{ n int }
 	var nilMap *Args
 	tests := []struct {
@@ -134,6 +136,7 @@ func TestCallbackPanicEndsOuterCall(t *testing.T) {
 }
 
 func TestCallbackNestedCall(t *testing.T) {
+	needCallbacks(t)
 	// A callback that calls native code again through the sandbox.
 	c := newCB(t, "nested", func(a *Args) Result {
 		r, err := Call(fixtureAdd(), &Args{Int: [6]uint64{a.Int[0], a.Int[1]}})
@@ -149,6 +152,7 @@ func TestCallbackNestedCall(t *testing.T) {
 }
 
 func TestCallbackFreed(t *testing.T) {
+	needCallbacks(t)
 	newCB(t, "keep", func(*Args) Result { return Result{} }) // keeps the page mapped
 	c, err := NewCallback("gone", func(*Args) Result { return Result{Int: 1} })
 	if err != nil {
@@ -168,6 +172,7 @@ func TestCallbackFreed(t *testing.T) {
 }
 
 func TestCallbackRegisterReleaseNoGrowth(t *testing.T) {
+	needCallbacks(t)
 	// Released slots wait in a queue of cbQuarantine before reuse, so the
 	// pages grow to cover the live callbacks plus that queue, then stop.
 	limit := CallbackPages() + (1000+cbQuarantine)/thunksPerPage() + 2
@@ -196,6 +201,7 @@ func TestCallbackRegisterReleaseNoGrowth(t *testing.T) {
 }
 
 func TestCallbackConcurrent(t *testing.T) {
+	needCallbacks(t)
 	c := newCB(t, "square", func(a *Args) Result {
 		return Result{Int: a.Int[0] * a.Int[0], Float: math.Sqrt(a.Float[0])}
 	})
@@ -229,6 +235,7 @@ func TestCallbackConcurrent(t *testing.T) {
 // protected call (a plain cgo call): a panic, or a call through a freed
 // callback, gives its caller zero and goes to the handler and Err.
 func TestCallbackOutsideCall(t *testing.T) {
+	needCallbacks(t)
 	ok := newCB(t, "add", func(a *Args) Result { return Result{Int: a.Int[0] + a.Int[1]} })
 	if got := fixtureCallbackLoop(ok.Addr(), 4); got != 0+1+1+1+2+1+3+1 {
 		t.Fatalf("loop over add = %d", got)
@@ -283,6 +290,7 @@ func TestCallbackOutsideCall(t *testing.T) {
 // TestCallbackSecondResultRegisters: a raw function's a.Int[1] and
 // a.Float[1] reach the caller in rdx and xmm1 (a 16-byte struct result).
 func TestCallbackSecondResultRegisters(t *testing.T) {
+	needCallbacks(t)
 	c := newCB(t, "pair", func(a *Args) Result {
 		a.Int[1], a.Float[1] = a.Int[0]*2, a.Float[0]*2
 		return Result{Int: a.Int[0], Float: a.Float[0]}
@@ -296,6 +304,7 @@ func TestCallbackSecondResultRegisters(t *testing.T) {
 // again while fewer than cbQuarantine other slots were freed after it, and
 // calls through it keep taking the ErrCallbackFreed path meanwhile.
 func TestCallbackQuarantine(t *testing.T) {
+	needCallbacks(t)
 	gone, err := NewCallback("gone", func(*Args) Result { return Result{Int: 1} })
 	if err != nil {
 		t.Fatal(err)

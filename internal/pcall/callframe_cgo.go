@@ -19,6 +19,11 @@ import (
 	"unsafe"
 )
 
+// FramesSupported reports whether this build has the general call
+// (CallFrame, CallGather): linux/amd64 with cgo; the AAPCS64 frame thunk
+// is issue 24's.
+const FramesSupported = true
+
 // frameRecord is struct rp_framerec (same layout): rp_call's record, with
 // c.args pointing to the Frame (a struct rp_frameargs, read by the thunk
 // in place), and the thunk's inputs and outputs. c.args and the Frame's

@@ -7,6 +7,11 @@ import (
 	"unsafe"
 )
 
+// FramesSupported reports whether this build has the general call
+// (CallFrame, CallGather): linux/amd64 with cgo; the AAPCS64 frame thunk
+// is issue 24's.
+const FramesSupported = false
+
 // CallGather fails with ErrPlatform: this build cannot run native code.
 func (g *Gate) CallGather(ctx context.Context, fn uintptr, p *GatherProgram, args []unsafe.Pointer, sret unsafe.Pointer) (FrameResult, error) {
 	return FrameResult{}, ErrPlatform

@@ -15,6 +15,7 @@ import (
 // and xmm1 (al = 2), then more integers than registers remain (stack
 // words), through a gate as the loader's calls go.
 func TestCallFrameSnprintf(t *testing.T) {
+	needCallFrame(t)
 	snprintf := hostSym(t, "libc.so.6", "snprintf", "")
 	buf := make([]byte, 128)
 	format := []byte("%.1f %.2f %d %d %d %d %d\x00")
@@ -56,6 +57,7 @@ func TestCallFrameSnprintf(t *testing.T) {
 // TestCallFrameResultRegisters: ldiv returns a 16-byte struct in rax:rdx;
 // frexp's double comes back in xmm0.
 func TestCallFrameResultRegisters(t *testing.T) {
+	needCallFrame(t)
 	ldiv := hostSym(t, "libc.so.6", "ldiv", "")
 	f := Frame{}
 	f.Int[0], f.Int[1] = uint64(47), uint64(5)
@@ -78,6 +80,7 @@ func TestCallFrameResultRegisters(t *testing.T) {
 }
 
 func TestCallFrameBounds(t *testing.T) {
+	needCallFrame(t)
 	f := Frame{Stack: make([]uint64, MaxFrameStack/8+1)}
 	if _, err := CallFrame(nil, fixtureAdd(), &f); !errors.Is(err, ErrFrame) {
 		t.Errorf("too many stack words: %v", err)
@@ -99,6 +102,7 @@ func TestCallFrameBounds(t *testing.T) {
 // widened to double, a narrow signed integer sign-extended, and words on
 // the stack.
 func TestCallGather(t *testing.T) {
+	needCallFrame(t)
 	snprintf := hostSym(t, "libc.so.6", "snprintf", "")
 	buf := make([]byte, 128)
 	format := []byte("%.2f %d %d %d %d %d\x00")

@@ -18,6 +18,7 @@ import (
 // the signal also arrives while the outer frame is on the thread's outer
 // chain.
 func TestDeadlineDuringCallback(t *testing.T) {
+	needCallbacks(t)
 	tests := []struct {
 		name   string
 		nested bool
@@ -73,6 +74,7 @@ func TestDeadlineDuringCallback(t *testing.T) {
 // after the callback spins until interrupted, so a lost signal would spin
 // for ever; a watchdog ends the spin (and fails the test) after a minute.
 func TestDeadlineNeverLostLeavingCallback(t *testing.T) {
+	needCallbacks(t)
 	for step := 1; step <= 3; step++ {
 		t.Run(fmt.Sprintf("step %d", step), func(t *testing.T) {
 			cb, err := NewCallback("nested", func(a *Args) Result {

@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 // sandbox.c: signal handlers that turn a fault in plugin code into an error
 // return, the protected-call entry points Go calls, deadline interrupts

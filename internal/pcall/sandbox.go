@@ -41,12 +41,12 @@ var (
 	ErrAborted = errors.New("sandbox: call aborted by host")
 	// ErrPlatform is the error of every call, and so of every plugin
 	// load, in a build that cannot run plugins: anything but linux/amd64
-	// built with cgo (see Supported). It is not a sentinel of its own: it
+	// and linux/arm64 built with cgo (see Supported). It is not a sentinel of its own: it
 	// wraps runplug's one ErrUnsupported (loader.ErrUnsupported,
 	// sandbox.ErrUnsupported), which matches
 	// errors.ErrUnsupported. Its message has no package prefix: it reads
 	// the same wrapped by package loader or printed by the command.
-	ErrPlatform = fmt.Errorf("running plugins needs linux/amd64 built with cgo (this is %s/%s%s): %w",
+	ErrPlatform = fmt.Errorf("running plugins needs linux/amd64 or linux/arm64 built with cgo (this is %s/%s%s): %w",
 		runtime.GOOS, runtime.GOARCH, cgoNote, errs.ErrUnsupported)
 )
 

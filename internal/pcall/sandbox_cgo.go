@@ -1,4 +1,4 @@
-//go:build linux && amd64
+//go:build linux && (amd64 || arm64) && cgo
 
 package pcall
 
@@ -41,8 +41,10 @@ import (
 	"unsafe"
 )
 
-// Supported reports whether this build can run plugins: linux/amd64 with
-// cgo (it is false, and every call returns ErrPlatform, elsewhere).
+// Supported reports whether this build can run plugins: linux/amd64 or
+// linux/arm64 with cgo (it is false, and every call returns ErrPlatform,
+// elsewhere). On arm64 callbacks and the general call are not ported yet
+// (CallbacksSupported, FramesSupported).
 const Supported = true
 
 // cgoNote completes ErrPlatform's message; this build is supported.

@@ -1,4 +1,4 @@
-//go:build !(linux && amd64 && cgo)
+//go:build !(linux && (amd64 || arm64) && cgo)
 
 package pcall
 
@@ -13,7 +13,8 @@ import (
 	"sync"
 )
 
-// Supported reports whether this build can run plugins: linux/amd64 with cgo.
+// Supported reports whether this build can run plugins: linux/amd64 or
+// linux/arm64 with cgo.
 const Supported = false
 
 var (
@@ -73,8 +74,6 @@ func fixtureDlsym(name, version string) uintptr { return 0 }
 func fixtureCall2(fn uintptr, a, b int64) int64 { return 0 }
 func fixtureAbortCall() uintptr                 { return 0 }
 func fixtureCallbackState() uintptr             { return 0 }
-func fixtureCallbackInt() uintptr               { return 0 }
-func fixtureCallbackFloat() uintptr             { return 0 }
 func fixtureLeaveHookArm(step int)              {}
 func fixtureCallbackThenSpin() uintptr          { return 0 }
 func fixtureSpinStop()                          {}

@@ -84,28 +84,16 @@ func TestFaults(t *testing.T) {
 	defer syscall.Munmap(noneMem)
 	noneAddr := uintptr(unsafe.Pointer(&noneMem[0]))
 
-	tests := []struct {
-		name       string
-		fn         uintptr
-		arg0       uint64
-		sig        syscall.Signal
-		code       int32
-		addr       uintptr // 0 for "don't check" when anyAddr
-		pc         uintptr // 0: don't check (outside our image)
-		where      string
-		symbol     string
-		plugin     string
-		lockThread bool
-	}{
+	nullPC := m.fn("null_read") + faultOff["null_read"]
+	tests := []faultCase{
 		{name: "null read", fn: m.fn("null_read"), sig: syscall.SIGSEGV, code: 1, addr: 0,
-			pc: m.fn("null_read"), where: "not mapped", symbol: "null_read+0x0", plugin: "faults.so"},
+			pc: nullPC, where: "not mapped", symbol: fmt.Sprintf("null_read+%#x", faultOff["null_read"]), plugin: "faults.so"},
 		{name: "call NULL", fn: 0, sig: syscall.SIGSEGV, code: 1, addr: 0, where: "not mapped"},
 		{name: "builtin trap", fn: m.fn("trap"), sig: syscall.SIGILL, code: 2, addr: m.fn("trap"),
 			pc: m.fn("trap"), where: "segment 0 (R-X) of faults.so", symbol: "trap+0x0", plugin: "faults.so"},
-		{name: "divide by zero", fn: m.fn("div_zero"), sig: syscall.SIGFPE, code: 1, addr: m.fn("div_zero") + 8,
-			pc: m.fn("div_zero") + 8, where: "segment 0 (R-X) of faults.so", symbol: "div_zero+0x8", plugin: "faults.so"},
 		{name: "write own text", fn: m.fn("write_text"), sig: syscall.SIGSEGV, code: 2, addr: m.fn("write_text"),
-			pc: m.fn("write_text") + 7, where: "segment 0 (R-X) of faults.so", symbol: "write_text+0x7", plugin: "faults.so"},
+			pc: m.fn("write_text") + faultOff["write_text"], where: "segment 0 (R-X) of faults.so",
+			symbol: fmt.Sprintf("write_text+%#x", faultOff["write_text"]), plugin: "faults.so"},
 		{name: "jump into data (NX)", fn: m.data + 64, sig: syscall.SIGSEGV, code: 2, addr: m.data + 64,
 			pc: m.data + 64, where: "segment 1 (RW-) of faults.so", plugin: "faults.so"},
 		{name: "read past image end", fn: m.fn("read_past_end"), sig: syscall.SIGSEGV, code: 2, addr: m.hi - page,
@@ -116,14 +104,11 @@ func TestFaults(t *testing.T) {
 			pc: m.fn("read_rdi"), where: "mapped, not a plugin", symbol: "read_rdi+0x0", plugin: "faults.so"},
 		{name: "read host PROT_NONE page", fn: m.fn("read_rdi"), arg0: uint64(noneAddr) + 8, sig: syscall.SIGSEGV, code: segvAccerr, addr: noneAddr + 8,
 			pc: m.fn("read_rdi"), where: "mapped, not a plugin", symbol: "read_rdi+0x0", plugin: "faults.so"},
-		{name: "non-canonical address", fn: m.fn("read_rdi"), arg0: 1 << 63, sig: syscall.SIGSEGV, code: siKernel, addr: 0,
-			pc: m.fn("read_rdi"), where: "general protection fault (no address)", symbol: "read_rdi+0x0", plugin: "faults.so"},
-		{name: "int3", fn: m.fn("breakpoint"), sig: syscall.SIGTRAP, code: siKernel, addr: 0,
-			pc: m.fn("breakpoint") + 1, where: "breakpoint", symbol: "breakpoint+0x1", plugin: "faults.so"},
 		{name: "abort", fn: abort, sig: syscall.SIGABRT, code: siTkill, addr: 0, where: ""},
 		{name: "unbounded recursion", fn: m.fn("recurse"), sig: syscall.SIGSEGV, code: 0, addr: 0,
 			pc: m.fn("recurse"), where: "stack overflow", symbol: "recurse+0x0", plugin: "faults.so", lockThread: true},
 	}
+	tests = append(tests, archFaultCases(m)...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.lockThread {
@@ -182,14 +167,20 @@ func TestFaults(t *testing.T) {
 	}
 }
 
-func memfd(t *testing.T) (int, error) {
-	name := []byte("sandbox-bus\x00")
-	fd, _, errno := syscall.Syscall(319 /* memfd_create */, uintptr(unsafe.Pointer(&name[0])), 0, 0)
-	if errno != 0 {
-		return -1, errno
-	}
-	t.Cleanup(func() { syscall.Close(int(fd)) })
-	return int(fd), nil
+// faultCase is one fault TestFaults provokes and what the FaultError
+// must say of it.
+type faultCase struct {
+	name       string
+	fn         uintptr
+	arg0       uint64
+	sig        syscall.Signal
+	code       int32
+	addr       uintptr // 0 for "don't check" when anyAddr
+	pc         uintptr // 0: don't check (outside our image)
+	where      string
+	symbol     string
+	plugin     string
+	lockThread bool
 }
 
 func TestTombstone(t *testing.T) {

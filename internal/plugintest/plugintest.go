@@ -16,6 +16,10 @@
 // Build runs that very command, with cc replaced by `go env CC` (c++ by
 // $CXX, else c++; rustc by $RUSTC, else rustc on PATH, else
 // ~/.cargo/bin/rustc), the source and output paths made absolute, and -L.
+// On arm64 without $CC/$CXX, the cross compilers aarch64-linux-gnu-gcc and
+// -g++ are preferred when installed (the arm64 CI job runs the tests under
+// qemu-user on an x86-64 machine; on an arm64 machine they are the native
+// compilers); Rust plugins are not built for arm64 yet (issue 24).
 // pointing at the output directory, so the header comment is always the
 // truth. A compiler the machine lacks makes Build skip the test through
 // internal/testenv (a failure under RUNPLUG_REQUIRE_ALL=1). Outputs are cached by the hash
@@ -64,6 +68,9 @@ func Dir() string {
 func Build(t testing.TB, name string) string {
 	t.Helper()
 	path, err := BuildErr(name)
+	if errors.Is(err, errRustNotPorted) {
+		testenv.NeedPort(t, false, err.Error())
+	}
 	if errors.Is(err, ErrNoCompiler) {
 		testenv.Skipf(t, "%v (apt-get install g++ rustc)", err)
 	}
@@ -250,22 +257,45 @@ func header(name string, source []byte) (tool string, args, needs []string, err 
 	return tool, args, needs, nil
 }
 
+// errRustNotPorted: Rust plugins are built for amd64 only so far.
+var errRustNotPorted = errors.New("rust test plugins for " + runtime.GOARCH)
+
+// crossPrefix is the prefix of the GNU cross compilers for the running
+// architecture, tried before cc and c++ when $CC or $CXX is not set.
+var crossPrefix = map[string]string{"arm64": "aarch64-linux-gnu-"}[runtime.GOARCH]
+
 // compiler returns the command that runs tool (see the package doc).
 func compiler(tool string) (string, error) {
+	cross := func(name string) (string, bool) {
+		if crossPrefix == "" {
+			return "", false
+		}
+		p, err := exec.LookPath(crossPrefix + name)
+		return p, err == nil
+	}
 	switch tool {
 	case "c++":
 		if cxx := os.Getenv("CXX"); cxx != "" {
 			return cxx, nil
+		}
+		if p, ok := cross("g++"); ok {
+			return p, nil
 		}
 		if p, err := exec.LookPath("c++"); err == nil {
 			return p, nil
 		}
 		return "", fmt.Errorf("c++ not found: %w", ErrNoCompiler)
 	case "rustc":
+		if runtime.GOARCH != "amd64" {
+			return "", errRustNotPorted
+		}
 		return Rustc()
 	}
 	if cc := os.Getenv("CC"); cc != "" {
 		return cc, nil
+	}
+	if p, ok := cross("gcc"); ok {
+		return p, nil
 	}
 	out, err := exec.Command("go", "env", "CC").Output()
 	if err == nil {
@@ -344,6 +374,9 @@ func BuildSource(t testing.TB, src, dir string) string {
 		t.Fatal(err)
 	}
 	cc, err := compiler(tool)
+	if errors.Is(err, errRustNotPorted) {
+		testenv.NeedPort(t, false, err.Error())
+	}
 	if errors.Is(err, ErrNoCompiler) {
 		testenv.Skipf(t, "%v (.ci/run installs it)", err)
 	}
@@ -366,4 +399,15 @@ func BuildSource(t testing.TB, src, dir string) string {
 		t.Fatalf("%s %s: %v\n%s", cc, strings.Join(args, " "), err, b)
 	}
 	return out
+}
+
+// CC returns the C compiler Build uses for cc lines (see the package doc),
+// for tests that compile a program of their own.
+func CC(t testing.TB) string {
+	t.Helper()
+	cc, err := compiler("cc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cc
 }

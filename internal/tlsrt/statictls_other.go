@@ -2,15 +2,11 @@
 
 package tlsrt
 
-import (
-	"github.com/runplug/runplug/internal/pcall"
-)
-
 // Stubs of static TLS and TLS descriptors where plugins cannot run (the
 // TLSModule type and ErrUnsupported are sandbox_other.go's).
 
 // MakeStatic returns ErrUnsupported.
-func (m *TLSModule) MakeStatic() error { return pcall.ErrPlatform }
+func (m *TLSModule) MakeStatic() error { return errNoTLS }
 
 // StaticOffset returns false.
 func (m *TLSModule) StaticOffset() (int64, bool) { return 0, false }

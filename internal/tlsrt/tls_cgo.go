@@ -26,6 +26,10 @@ import (
 // MaxTLSModules is the number of TLS modules that can be live at once.
 const MaxTLSModules = C.RP_TLS_MAX_MODULES
 
+// Supported reports whether this build has the TLS runtime: linux/amd64
+// with cgo.
+const Supported = true
+
 // Abort codes (AbortError.Code) of a call whose plugin code asked
 // __tls_get_addr for something it cannot serve.
 const (

@@ -6,9 +6,15 @@ package tlsrt
 
 import (
 	"fmt"
+	"runtime"
 
+	"github.com/runplug/runplug/internal/errs"
 	"github.com/runplug/runplug/internal/pcall"
 )
+
+// Supported reports whether this build has the TLS runtime: linux/amd64
+// with cgo (TLS variant I for arm64 is issue 24's).
+const Supported = false
 
 // MaxTLSModules is the number of TLS modules that can be live at once.
 const MaxTLSModules = 4096
@@ -27,9 +33,20 @@ var ErrTLSModulesFull = fmt.Errorf("sandbox: too many live TLS modules")
 // TLSModule is the thread-local storage of one loaded object.
 type TLSModule struct{ id uint64 }
 
-// NewTLSModule returns pcall.ErrPlatform.
+// errNoTLS is the error of a thread-local module in this build: where
+// plugins run at all (linux/arm64, issue 24) it names the missing TLS
+// runtime rather than the platform.
+var errNoTLS = func() error {
+	if pcall.Supported {
+		return fmt.Errorf("thread-local storage needs linux/amd64 built with cgo (this is %s/%s; issue 24): %w",
+			runtime.GOOS, runtime.GOARCH, errs.ErrUnsupported)
+	}
+	return pcall.ErrPlatform
+}()
+
+// NewTLSModule returns errNoTLS.
 func NewTLSModule(image uintptr, filesz, memsz, align uint64) (*TLSModule, error) {
-	return nil, fmt.Errorf("sandbox: register TLS module: %w", pcall.ErrPlatform)
+	return nil, fmt.Errorf("sandbox: register TLS module: %w", errNoTLS)
 }
 
 // ID returns the module id.

@@ -62,7 +62,7 @@ func TestLdconfigCache(t *testing.T) {
 		{[]string{"x86-64-v2"}, v2},
 		{[]string{"x86-64-v3", "x86-64-v2"}, v2},
 	} {
-		if got, _ := c.Lookup("libsc.so.1", tt.hwcaps, CacheFlagsX8664); got != tt.want {
+		if got, _ := c.Lookup("libsc.so.1", tt.hwcaps, CacheFlags); got != tt.want {
 			t.Errorf("Lookup(libsc.so.1, %q) = %q, want %q", tt.hwcaps, got, tt.want)
 		}
 	}

@@ -1,0 +1,7 @@
+package errs
+
+import "debug/elf"
+
+// RelocTypeName names a relocation type of the machine elfmap accepts in
+// this build ("R_X86_64_...").
+func RelocTypeName(t uint32) string { return elf.R_X86_64(t).String() }
