@@ -244,6 +244,11 @@ func (c *child) start(run []unix.SockFilter) reply {
 	}
 	pol := c.req.Policy
 	var rep reply
+	if run != nil { // a spare: descriptor 4 is the socket that brings a state file
+		if err := takeStateFile(c.req.State != nil); err != nil {
+			return errReply(fmt.Errorf("isolate: %w", err))
+		}
+	}
 	if run == nil {
 		load := c.req.LoadFilter
 		run = c.req.RunFilter
@@ -291,7 +296,12 @@ func (c *child) start(run []unix.SockFilter) reply {
 		}
 	}
 	var err error
-	if c.req.Path == "" { // LoadBytes (Load sends an absolute path); an empty image decodes as nil
+	if st := c.req.State; st != nil {
+		// The state file the host handed over (loader's state_handed.go).
+		var p any
+		p, err = wire.LoadHandedState(context.Background(), l, c.req.Path, c.req.Name, c.req.Image, wire.RemoteState{Name: st.Name, Slot: st.Slot, From: st.From})
+		c.p, _ = p.(*loader.Plugin)
+	} else if c.req.Path == "" { // LoadBytes (Load sends an absolute path); an empty image decodes as nil
 		c.p, err = l.LoadBytes(context.Background(), c.req.Name, c.req.Image)
 	} else {
 		c.p, err = l.Load(context.Background(), c.req.Path)

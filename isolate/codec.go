@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // The request and the reply cross the shared memory in a plain binary
@@ -213,7 +215,27 @@ func (r *request) marshal() []byte {
 	e.bool(pol.NoSeccomp)
 	e.filter(r.LoadFilter)
 	e.filter(r.RunFilter)
+	e.bool(r.State != nil)
+	if r.State != nil {
+		e.str(r.State.Name)
+		e.slot(r.State.Slot)
+		e.bool(r.State.From != nil)
+		if r.State.From != nil {
+			e.slot(*r.State.From)
+		}
+	}
 	return e.b
+}
+
+func (e *encoder) slot(s wire.StateSlot) {
+	e.u64(s.Off)
+	e.u64(s.Size)
+	e.u64(s.TypeSize)
+	e.u32(s.Version)
+}
+
+func (d *decoder) slot() wire.StateSlot {
+	return wire.StateSlot{Off: d.u64(), Size: d.u64(), TypeSize: d.u64(), Version: d.u32()}
 }
 
 func (r *request) unmarshal(b []byte) error {
@@ -249,6 +271,13 @@ func (r *request) unmarshal(b []byte) error {
 	pol.NoSeccomp = d.bool()
 	r.LoadFilter = d.filter()
 	r.RunFilter = d.filter()
+	if d.bool() {
+		r.State = &stateReq{Name: d.str(), Slot: d.slot()}
+		if d.bool() {
+			f := d.slot()
+			r.State.From = &f
+		}
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errShort
 	}

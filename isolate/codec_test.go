@@ -24,6 +24,8 @@ func sampleRequest() request {
 		Policy:     Policy{Allow: []string{"socket"}, AllowOpen: true, Memory: 1 << 30, CPUTime: 3 * time.Second, NoNamespaces: true},
 		LoadFilter: []unix.SockFilter{{Code: 0x20, K: 4}, {Code: 0x06, Jt: 1, Jf: 2, K: 0x7fff0000}},
 		RunFilter:  []unix.SockFilter{{Code: 0x06, K: 0x7fff0000}},
+		State: &stateReq{Name: "/s/plugin.state", Slot: wire.StateSlot{Off: 8192, Size: 4096, TypeSize: 32, Version: 2},
+			From: &wire.StateSlot{Off: 4096, Size: 4096, TypeSize: 16, Version: 1}},
 	}
 }
 

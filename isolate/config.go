@@ -32,6 +32,17 @@ type request struct {
 	// The seccomp filters (classic BPF), assembled by the host for this
 	// child: installed before and after the load (none with NoSeccomp).
 	LoadFilter, RunFilter []unix.SockFilter
+	// State is where the plugin's state is in the file the child
+	// inherits (wire.StateFD); nil without one.
+	State *stateReq
+}
+
+// stateReq is wire.RemoteState without the file: the slot to map, and
+// the one to migrate from.
+type stateReq struct {
+	Name string
+	Slot wire.StateSlot
+	From *wire.StateSlot
 }
 
 type hostFunc struct {

@@ -125,7 +125,8 @@
 // RUNPLUG_ISOLATE_CHILD set: this package's init function sees it before
 // main runs and serves the plugin, so any program that imports isolate
 // (its tests too) is its own plugin host, with nothing else to ship. The
-// child gets the channel (a memfd) as descriptor 3, /dev/null as 0 and
+// child gets the channel (a memfd) as descriptor 3 (and a plugin with
+// persistent state its state file as 4: docs/STATE.md), /dev/null as 0 and
 // the write ends of two pipes as 1 and 2, which goroutines of the host
 // copy to Options.Stdout and Stderr (the host's own by default) through a
 // fixed buffer: a writer that blocks holds up only the plugin's writes,

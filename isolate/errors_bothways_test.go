@@ -6,7 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/runplug/runplug/elfmap"
@@ -136,6 +139,43 @@ func TestErrorsBothWays(t *testing.T) {
 			s := e.(*loader.SignatureError)
 			return fmt.Sprint(s.Symbol, s.Index, s.Reason)
 		}},
+		{"state region refused", func(t *testing.T, l *loader.Loader) error {
+			_, err := l.LoadWith(context.Background(), plugintest.Build(t, "state_reloc"), loader.LoadOptions{StateFile: bothWaysFile(t)})
+			return err
+		}, []error{loader.ErrStateLayout, loader.ErrUnsupported}, new(*loader.RefusedError), func(e any) string {
+			return e.(*loader.RefusedError).Path
+		}},
+		{"corrupt state file", func(t *testing.T, l *loader.Loader) error {
+			file := bothWaysFile(t)
+			if err := os.WriteFile(file, make([]byte, 8192), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := l.LoadWith(context.Background(), plugintest.Build(t, "state_counter"), loader.LoadOptions{StateFile: file})
+			return err
+		}, []error{loader.ErrStateFile}, new(*loader.StateFileError), func(e any) string {
+			return e.(*loader.StateFileError).Msg
+		}},
+		{"migration refused", func(t *testing.T, l *loader.Loader) error {
+			file := bothWaysFile(t)
+			stateFileOf(t, l, "state_counter", file)
+			_, err := l.LoadWith(context.Background(), plugintest.Build(t, "state_counter_v4_fails"), loader.LoadOptions{StateFile: file})
+			return err
+		}, []error{loader.ErrMigration}, new(*loader.MigrationError), func(e any) string {
+			m := e.(*loader.MigrationError)
+			return fmt.Sprint(m.From, m.To, m.FromSize, m.ToSize, m.Result, m.Err)
+		}},
+		{"state file busy", func(t *testing.T, l *loader.Loader) error {
+			file := bothWaysFile(t)
+			stateFileOf(t, l, "state_counter", file)
+			if _, err := l.LoadWith(context.Background(), plugintest.Build(t, "state_counter"), loader.LoadOptions{StateFile: file}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := l.LoadWith(context.Background(), plugintest.Build(t, "state_counter_v2"), loader.LoadOptions{StateFile: file})
+			return err
+		}, []error{loader.ErrMigration, loader.ErrStateBusy}, new(*loader.MigrationError), func(e any) string {
+			m := e.(*loader.MigrationError)
+			return fmt.Sprint(m.From, m.To, m.FromSize, m.ToSize, m.Result)
+		}},
 	}
 	// The failures whose message names a PC or a pid; the others read
 	// the same in both modes.
@@ -212,4 +252,28 @@ func loadPath(t *testing.T, l *loader.Loader, path string) *loader.Plugin {
 		t.Fatalf("load %s: %v", path, err)
 	}
 	return p
+}
+
+// stateFileOf makes file a state file of plugin name's layout: loaded
+// once with it, then closed.
+func stateFileOf(t *testing.T, l *loader.Loader, name, file string) {
+	t.Helper()
+	p, err := l.LoadWith(context.Background(), plugintest.Build(t, name), loader.LoadOptions{StateFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bothWaysFile returns the path of a state file for a test of
+// TestErrorsBothWays: the same path in both modes (messages name it),
+// removed before each.
+func bothWaysFile(t *testing.T) string {
+	t.Helper()
+	file := filepath.Join(os.TempDir(), "runplug-bothways-"+strings.ReplaceAll(t.Name(), "/", "-"))
+	os.Remove(file)
+	t.Cleanup(func() { os.Remove(file) })
+	return file
 }

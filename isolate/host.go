@@ -144,6 +144,9 @@ type proc struct {
 	pidf                               *os.File      // its pidfd (nil: none), closed once reaped
 	reapMu                             sync.Mutex    // held while it is reaped; kill holds it to signal its group
 	reaped                             bool
+	// stateSock is a spare's end of the socket that hands it a state
+	// file (state_spare.go); nil once used or for a child not spare.
+	stateSock *os.File
 
 	// The host side of its seccomp listener (listen.go; nil without a
 	// filter), and the forbidden call the listener named.
@@ -279,11 +282,16 @@ func (r *remote) Restart() error {
 	old := r.cur.Load()
 	old.kill("restart")
 	<-old.done
-	p, _, err := r.iso.spawn(r)
+	p, rep, err := r.iso.spawn(r)
 	if err != nil {
 		// Leave the dead proc in place, still mapped: calls fail with
 		// its error.
 		return err
+	}
+	// The same symbols, by handle, at the new process's addresses
+	// (spawn checked that the child found each one).
+	for i, s := range rep.Syms {
+		r.info[i].Addr, r.info[i].Size = s.Addr, s.Size
 	}
 	r.cur.Store(p)
 	old.waitUpcall()

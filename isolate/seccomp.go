@@ -76,6 +76,8 @@ func loadPolicy(pid int, extra []string) seccomp.Policy {
 	// memfd_create: an object with static (initial-exec) TLS gets its room
 	// from glibc through a stand-in object the loader writes to a memfd
 	// (sandbox/statictls.c); only while loading, like read-only opens.
+	// recvmsg: a spare child receives a plugin's state file through a
+	// socket (state_spare.go), before the plugin loads.
 	for _, n := range append(loadOnly, dropCalls...) {
 		if !slices.Contains(names, n) {
 			names = append(names, n)
@@ -122,7 +124,7 @@ func loadPolicy(pid int, extra []string) seccomp.Policy {
 
 // loadOnly are the system calls loadPolicy allows for the load alone;
 // runPolicy takes them away again unless the host's policy allows them.
-var loadOnly = []string{"memfd_create"}
+var loadOnly = []string{"memfd_create", "recvmsg"}
 
 // runPolicy is stacked on loadPolicy before the first plugin code (the
 // child's tighten): opens (unless the host allowed them), the load-only

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/internal/childrt"
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // A spawner runs children's forks on one OS thread that never exits:
@@ -132,6 +133,9 @@ const spareDelay = 50 * time.Millisecond
 func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 	req := request{Path: r.req.Path, Name: r.req.Name, Image: r.req.Image, Policy: iso.opts.Policy, Syms: r.syms}
 	req.Loader = r.req.Options
+	if st := r.req.State; st != nil {
+		req.State = &stateReq{Name: st.Name, Slot: st.Slot, From: st.From}
+	}
 	for _, h := range r.hostFns {
 		req.Host = append(req.Host, hostFunc{Name: h.Name, Strings: h.Strings})
 	}
@@ -156,8 +160,13 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 	p := iso.takeSpare(cfgSize, replySize)
 	// A spare reads its policy first and confines itself (see newProc):
 	// the request may overwrite that only once it waits. One that failed
-	// to is dropped, and the load gets a child of its own.
+	// to is dropped, and the load gets a child of its own; so does one
+	// the state file cannot be handed to (state_spare.go).
 	if p != nil && p.awaitWaiting() != nil {
+		drop(p, "spare failed")
+		p = nil
+	}
+	if p != nil && p.handState(r.req.State) != nil {
 		drop(p, "spare failed")
 		p = nil
 	}
@@ -166,7 +175,11 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 		spare := p != nil
 		var err error
 		if !spare {
-			if p, err = iso.newProc(cfgSize+2*8*bpfMaxInsns, replySize, nil); err != nil {
+			var fd4 *os.File
+			if r.req.State != nil {
+				fd4 = r.req.State.File
+			}
+			if p, err = iso.newProc(cfgSize+2*8*bpfMaxInsns, replySize, nil, fd4); err != nil {
 				return nil, nil, err
 			}
 			if req.LoadFilter, req.RunFilter, err = filters(p.ownPid(), iso.opts.Policy); err != nil {
@@ -213,7 +226,7 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 // reply of up to replySize, and starts a child on it, which waits for
 // deliver (at once, or later for a spare). A spare gets pre, a request
 // holding only the policy, to confine itself with while it waits.
-func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte) (*proc, error) {
+func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte, fd4 *os.File) (*proc, error) {
 	const page = 4096
 	cfgOff := hdrSize
 	replyOff := (cfgOff + cfgSize + page - 1) &^ (page - 1)
@@ -266,7 +279,18 @@ func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte) (*proc, error) 
 	for _, c := range p.chans[:iso.opts.Channels] {
 		p.release(c)
 	}
-	if err := iso.start(p, memf, pre != nil); err != nil {
+	if pre != nil {
+		// A spare gets the state file later, through a socket
+		// (state_spare.go).
+		child, err := p.stateSocket()
+		if err != nil {
+			p.unmap()
+			return nil, err
+		}
+		defer child.Close()
+		fd4 = child
+	}
+	if err := iso.start(p, memf, pre != nil, fd4); err != nil {
 		p.unmap()
 		return nil, err
 	}
@@ -291,6 +315,7 @@ func slotCapacity(channels, slotSize int) int {
 func (p *proc) unmap() {
 	unix.Munmap(p.mem)
 	unix.Munmap(p.priv)
+	p.closeStateSocket()
 }
 
 // deliver gives the child its plugin: the request, then goWord.
@@ -340,7 +365,7 @@ func (iso *Isolator) refill() {
 	}
 	defer close(done)
 	pre := (&request{Policy: iso.opts.Policy}).marshal()
-	p, err := iso.newProc(spareCfgSize, 64<<10+64*128, pre)
+	p, err := iso.newProc(spareCfgSize, 64<<10+64*128, pre, nil)
 	iso.mu.Lock()
 	iso.filling = nil
 	if err == nil && !iso.closed {
@@ -437,7 +462,7 @@ func (iso *Isolator) Close(ctx context.Context) error {
 // IPC and UTS namespaces and a new network namespace, or forks it from
 // netSpawner into the shared one (see sharedNet): with no CLONE_NEWUSER
 // at the fork, os/exec vforks instead of copying the host.
-func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
+func (iso *Isolator) start(p *proc, memf *os.File, spare bool, fd4 *os.File) error {
 	rOut, wOut, rErr, wErr, err := pipes()
 	if err != nil {
 		return fmt.Errorf("isolate: output pipes: %w", err)
@@ -445,7 +470,7 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
 	defer wOut.Close()
 	defer wErr.Close()
 	p.cg = iso.childCgroup()
-	cmd, sp := iso.command(p, memf, spare, wOut, wErr)
+	cmd, sp := iso.command(p, memf, spare, fd4, wOut, wErr)
 	err = sp.start(cmd)
 	if err != nil && p.cg != nil {
 		// A kernel without clone3's CLONE_INTO_CGROUP (before 5.7),
@@ -453,7 +478,7 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool) error {
 		iso.noCgroup(fmt.Errorf("clone into %s: %w", p.cg.dir, err))
 		p.removeCgroup()
 		p.cg = nil
-		cmd, sp = iso.command(p, memf, spare, wOut, wErr)
+		cmd, sp = iso.command(p, memf, spare, fd4, wOut, wErr)
 		err = sp.start(cmd)
 	}
 	if err != nil {
@@ -506,7 +531,7 @@ func (p *proc) exited() bool {
 
 // command makes the child's command and picks the spawner to start it
 // from (see start), in p's cgroup if it has one.
-func (iso *Isolator) command(p *proc, memf *os.File, spare bool, wOut, wErr *os.File) (*exec.Cmd, *spawner) {
+func (iso *Isolator) command(p *proc, memf *os.File, spare bool, fd4, wOut, wErr *os.File) (*exec.Cmd, *spawner) {
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"runplug-isolate"}
 	// GOMAXPROCS and the GODEBUG settings: the child's runtime
@@ -531,8 +556,14 @@ func (iso *Isolator) command(p *proc, memf *os.File, spare bool, wOut, wErr *os.
 	// (childrt.EnvChildConfine); a root host's child keeps CAP_SETUID
 	// and CAP_SETGID until it drops to its own uid (confine_uid.go).
 	root := os.Geteuid() == 0
-	cmd.Env = append(cmd.Env, childrt.ChildConfineEnv(childFD, root))
 	cmd.ExtraFiles = []*os.File{memf}
+	keep := childFD
+	if fd4 != nil {
+		// The plugin's state file, as wire.StateFD, or a spare's socket
+		// that will bring it (state_spare.go).
+		cmd.ExtraFiles, keep = append(cmd.ExtraFiles, fd4), wire.StateFD
+	}
+	cmd.Env = append(cmd.Env, childrt.ChildConfineEnv(keep, root))
 	// *os.File: os/exec passes them as they are, with no copying
 	// goroutine of its own for Wait to wait for (output.go copies).
 	cmd.Stdout, cmd.Stderr = wOut, wErr

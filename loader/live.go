@@ -11,8 +11,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
-
-	"github.com/runplug/runplug/internal/elfimage"
 )
 
 // Hot reload (docs/STATE.md). A Live keeps a plugin loaded from a path
@@ -114,13 +112,13 @@ type liveBinding interface {
 
 // LoadLive loads the plugin at path (with LoadWith) and keeps it live:
 // see Live. The plugin's state region, if any, is mapped from
-// o.StateFile or from a memfd the Live's versions share. An isolated
-// Loader (Options.Isolation) is not supported yet.
+// o.StateFile or from a memfd the Live's versions share. With an
+// isolated Loader (Options.Isolation) each version runs in a child of
+// its own: a reload starts a new child (or takes the Isolator's spare),
+// which maps the same state file, and the old child is ended once its
+// calls have drained.
 func (l *Loader) LoadLive(ctx context.Context, path string, o LiveOptions) (*Live, error) {
 	mustContext(ctx)
-	if l.opts.Isolation != nil {
-		return nil, fmt.Errorf("loader: load live %s: an isolated live plugin: %w", path, elfimage.ErrUnsupported)
-	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("loader: load live %s: %w", path, err)

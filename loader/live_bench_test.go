@@ -89,17 +89,29 @@ func BenchmarkLiveCall(b *testing.B) {
 // the new version serves) with a plain Load of the same file (issue 22:
 // at most 1.2x), side by side: each op is one Load (then Close, not
 // timed) and one Reload, with two Loaders of the same options. ns/op
-// counts both, and the old version's drain and close.
-func BenchmarkReload(b *testing.B) {
+// counts both, and the old version's drain and close. Its isolated half
+// is BenchmarkReloadIsolated.
+func BenchmarkReload(b *testing.B) { ReloadBench(b, Options{}, nil) }
+
+// ReloadBench is BenchmarkReload with Loaders of opts (isolated, for the
+// external benchmark); ready, when not nil, runs untimed before each
+// Load and each Reload (an isolated spare child's start).
+func ReloadBench(b *testing.B, opts Options, ready func() error) {
+	if ready == nil {
+		ready = func() error { return nil }
+	}
 	for _, name := range []string{"live_a", "bench_tiny"} {
 		b.Run(name, func(b *testing.B) {
 			path := plugintest.Build(b, name)
-			plain := newLoader(b, Options{})
-			lv, _ := liveBench(b, newLoader(b, Options{}), name)
+			plain := newLoader(b, opts)
+			lv, _ := liveBench(b, newLoader(b, opts), name)
 			var swap, load time.Duration
 			lv.opts.OnReload = func(e ReloadEvent) { swap += e.Swap }
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
+				if err := ready(); err != nil {
+					b.Fatal(err)
+				}
 				t0 := time.Now()
 				p, err := plain.Load(context.Background(), path)
 				load += time.Since(t0)
@@ -107,6 +119,9 @@ func BenchmarkReload(b *testing.B) {
 					b.Fatal(err)
 				}
 				p.Close(context.Background())
+				if err := ready(); err != nil {
+					b.Fatal(err)
+				}
 				if err := lv.Reload(context.Background()); err != nil {
 					b.Fatal(err)
 				}
@@ -124,10 +139,16 @@ func BenchmarkReload(b *testing.B) {
 // call through a Live binding while the benchmark's goroutine reloads the
 // plugin b.N times. Metrics: p99, p99.9 and max of both phases. On a
 // shared machine the max of either phase is the longest time the caller's
-// thread was descheduled, not a cost of the call.
-func BenchmarkReloadPause(b *testing.B) {
-	const plainCalls, maxSamples = 1 << 20, 1 << 22
-	l := newLoader(b, Options{})
+// thread was descheduled, not a cost of the call. Its isolated half is
+// BenchmarkReloadPauseIsolated.
+func BenchmarkReloadPause(b *testing.B) { ReloadPauseBench(b, Options{}, 1<<20) }
+
+// ReloadPauseBench is BenchmarkReloadPause with a Loader of opts
+// (isolated, for the external benchmark) and plainCalls timed calls of
+// the plain binding.
+func ReloadPauseBench(b *testing.B, opts Options, plainCalls int) {
+	const maxSamples = 1 << 22
+	l := newLoader(b, opts)
 	p := load(b, l, "bench_tiny")
 	plain, err := Bind2[int64, int64, int64](fnOf(b, p, "tiny_add"))
 	if err != nil {

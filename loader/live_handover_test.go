@@ -15,14 +15,23 @@ import (
 // layout while two goroutines call it: a migration that succeeds serves
 // the new build with the state migrated; one that fails serves the
 // previous build again, on the state as it was. No call fails, and the
-// state counts every call.
-func TestLiveHandover(t *testing.T) {
+// state counts every call. Its isolated half is TestLiveHandoverIsolated.
+func TestLiveHandover(t *testing.T) { LiveHandover(t, Options{}, true) }
+
+// LiveHandover is TestLiveHandover with a Loader of opts (isolated, for
+// the external test), the state in a file or (stateFile false) in the
+// Live's memfd.
+func LiveHandover(t *testing.T, opts Options, stateFile bool) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "counter.so")
 	install(t, plugintest.Build(t, "state_counter"), path)
-	l := New(Options{})
+	l := New(opts)
 	defer l.Close(context.Background())
-	lv, err := l.LoadLive(context.Background(), path, LiveOptions{StateFile: filepath.Join(dir, "counter.state")})
+	var lo LiveOptions
+	if stateFile {
+		lo.StateFile = filepath.Join(dir, "counter.state")
+	}
+	lv, err := l.LoadLive(context.Background(), path, lo)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -238,9 +238,17 @@ func ctxDone(t *testing.T) <-chan struct{} {
 // TestLiveUnderLoad reloads a plugin 200 times, alternating two builds
 // and some broken ones, while 8 goroutines call it: no call fails, every
 // result is one complete build's, the state counts every call, and
-// nothing (descriptors, mappings) is left behind.
+// nothing (descriptors, mappings) is left behind. Its isolated half is
+// TestLiveUnderLoadIsolated.
 func TestLiveUnderLoad(t *testing.T) {
-	const callers, reloads = 8, 200
+	LiveUnderLoad(t, Options{TombstoneBudget: 1}, 200) // every closed image released: growth shows
+}
+
+// LiveUnderLoad is TestLiveUnderLoad with a Loader of opts (isolated, for
+// the external test) and the number of reloads: it also checks that the
+// process has as many children after as before.
+func LiveUnderLoad(t *testing.T, opts Options, reloads int) {
+	const callers = 8
 	dir := t.TempDir()
 	path := filepath.Join(dir, "live.so")
 	state := filepath.Join(dir, "live.state")
@@ -253,7 +261,7 @@ func TestLiveUnderLoad(t *testing.T) {
 	builds["garbage"] = garbage
 	install(t, builds["live_a"], path)
 
-	l := New(Options{TombstoneBudget: 1}) // every closed image released: growth shows
+	l := New(opts)
 	defer l.Close(context.Background())
 	lv, err := l.LoadLive(context.Background(), path, LiveOptions{StateFile: state})
 	if err != nil {
@@ -277,8 +285,7 @@ func TestLiveUnderLoad(t *testing.T) {
 		}
 		return n
 	}
-	fds0, maps0 := countFDs(t), ours()
-
+	fds0, maps0, kids0 := countFDs(t), ours(), countChildren(t)
 	var stop atomic.Bool
 	var total, failed, mixed atomic.Int64
 	var wg sync.WaitGroup
@@ -336,8 +343,25 @@ func TestLiveUnderLoad(t *testing.T) {
 	if counted, _ := n.Call(context.Background()); int64(counted) != total.Load() {
 		t.Errorf("state counted %d calls, callers made %d", counted, total.Load())
 	}
-	if fds, maps := countFDs(t), ours(); fds != fds0 || maps != maps0 {
-		t.Errorf("after %d reloads (%d failed): %d descriptors and %d mappings of the test's files, were %d and %d", reloads, bad, fds, maps, fds0, maps0)
+	if fds, maps, kids := countFDs(t), ours(), countChildren(t); fds != fds0 || maps != maps0 || kids != kids0 {
+		t.Errorf("after %d reloads (%d failed): %d descriptors, %d mappings of the test's files and %d children, were %d, %d and %d",
+			reloads, bad, fds, maps, kids, fds0, maps0, kids0)
 	}
 	t.Logf("%d calls during %d reloads (%d refused)", total.Load(), ok+bad, bad)
+}
+
+// countChildren counts the processes this one has started and not
+// reaped (isolated plugins' children).
+func countChildren(t testing.TB) int {
+	t.Helper()
+	tasks, err := filepath.Glob("/proc/self/task/*/children")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		n += len(strings.Fields(string(b)))
+	}
+	return n
 }

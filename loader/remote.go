@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/runplug/runplug/internal/errs"
 	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
@@ -29,8 +31,9 @@ import (
 // runs in the host's own address space. It wraps ErrUnsupported.
 var errNotIsolated = errs.Unsupported("plugin is not isolated")
 
-// startRemote loads a plugin through the Isolation: path or image.
-func (l *Loader) startRemote(path, name string, image []byte) (*Plugin, error) {
+// startRemote loads a plugin through the Isolation: path or image, with
+// its persistent state from st (state_remote.go).
+func (l *Loader) startRemote(path, name string, image []byte, st stateSource) (*Plugin, error) {
 	l.mu.Lock()
 	closed := l.closed
 	l.mu.Unlock()
@@ -50,17 +53,42 @@ func (l *Loader) startRemote(path, name string, image []byte) (*Plugin, error) {
 	if wire.StartRemote == nil { // an Isolation from elsewhere than package isolate
 		return nil, fmt.Errorf("loader: load %s: Options.Isolation is %T, not an isolate.Isolator: %w", name, l.opts.Isolation, errs.ErrUnsupported)
 	}
+	// The file's identity as the child is about to load it: a Live
+	// keeps a descriptor of the file only while it still has this one
+	// (live_handover.go keepBuild).
+	var key fileKey
+	var fst unix.Stat_t
+	if path != "" && unix.Stat(path, &fst) == nil {
+		key = statKey(&fst)
+	}
+	rs, err := l.planRemoteState(path, name, image, st)
+	if err != nil {
+		return nil, fmt.Errorf("loader: load %s: %w", name, err)
+	}
+	if rs != nil {
+		req.State = rs.req
+	}
 	r, err := wire.StartRemote(l.opts.Isolation, req)
 	if err != nil {
+		if rs != nil {
+			err = rs.failed(err)
+		}
 		return nil, err
+	}
+	o := &object{l: l, name: r.Name(), path: path, key: key}
+	if rs != nil {
+		if err := rs.finish(o, r); err != nil {
+			r.Close(false)
+			return nil, fmt.Errorf("loader: load %s: %w", name, err)
+		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		r.Close(false)
+		o.closeState(false)
 		return nil, fmt.Errorf("loader: load %s: %w", name, ErrClosed)
 	}
-	o := &object{l: l, name: r.Name(), path: path}
 	pl := newPlugin(l, o, nil)
 	pl.be = &remote{p: pl, r: r}
 	l.plugins[pl] = struct{}{}
@@ -143,6 +171,9 @@ func (b *remote) restartLocked() error {
 		return fmt.Errorf("loader: restart %s: %w", p.obj.name, ErrClosed)
 	}
 	if err := b.r.Restart(); err != nil {
+		return fmt.Errorf("loader: restart %s: %w", p.obj.name, err)
+	}
+	if err := b.restateAddr(); err != nil {
 		return fmt.Errorf("loader: restart %s: %w", p.obj.name, err)
 	}
 	p.flags.And(^uint32(stQuarantined))
@@ -321,13 +352,21 @@ func (b *remote) funcAt(addr uintptr) (uint32, error) {
 }
 
 // close ends the child (Plugin.close): it waits for the calls in flight;
-// the destructors run in the child unless the plugin is quarantined.
+// the destructors run in the child unless the plugin is quarantined. The
+// lock is only taken to wait for those calls: once stClosing is set and
+// they are done, every later call, lookup, memory access and restart
+// refuses before it reaches b.r, so the child's destructors run with no
+// lock held and a call racing a Live's swap is refused at once (and made
+// again on the new version) rather than waiting for them.
 func (b *remote) close(context.Context) error {
 	p := b.p
 	p.flags.Or(stClosing)
 	b.mu.Lock()
+	b.mu.Unlock() // nothing inside: the Lock was the wait
 	err := b.r.Close(p.flags.Load()&stQuarantined == 0)
-	b.mu.Unlock()
+	// The child has run the destructors and exited: the host syncs
+	// the state (the child may not) and unmaps its view.
+	err = errors.Join(err, p.obj.closeState(false))
 	l := p.l
 	l.mu.Lock()
 	delete(l.plugins, p)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/wire"
 )
 
 // Persistent state regions (docs/STATE.md). A plugin declares its state
@@ -182,17 +183,42 @@ type StateInfo struct {
 type stateSource struct {
 	path  string
 	memfd int // > 0: reopened through /proc/self/fd, for a lock of its own
+	// handed: in an isolated child, the descriptor and slots the host
+	// handed over (state_handed.go).
+	handed *wire.RemoteState
 }
 
 // stateMap is an object's mapped state: the open state file (holding a
 // shared flock while mapped), and the region over it.
 type stateMap struct {
 	info stateInfoInternal
+	// view is the region's bytes in this process: the image's own pages
+	// over the file, or the host's read-only mapping of an isolated
+	// plugin's slot (state_remote.go).
+	view []byte
+	kind stateKind
+	file *os.File // stateHost: the state file, owner of fd
 
 	mu     sync.Mutex
 	fd     int // -1 once closed
 	closed bool
 }
+
+// stateKind says whose mapping a stateMap is, and so who locks, syncs
+// and unmaps.
+type stateKind uint8
+
+const (
+	// stateOwn: a plugin in process; it locks, syncs and closes.
+	stateOwn stateKind = iota
+	// stateHanded: an isolated child's, from the descriptor the host
+	// handed over; the host locks and syncs (the child's filter refuses
+	// flock, msync and fdatasync).
+	stateHanded
+	// stateHost: the host's read-only view of an isolated plugin's
+	// state; it syncs, unmaps the view and closes the file.
+	stateHost
+)
 
 type stateInfoInternal struct {
 	StateInfo
@@ -215,6 +241,9 @@ func (l *Loader) attachState(ctx context.Context, o *object, src stateSource) (e
 	d, err := o.stateDesc()
 	if err != nil {
 		return &RefusedError{Path: o.path, Err: err}
+	}
+	if src.handed != nil {
+		return l.attachHandedState(ctx, o, d, src.handed)
 	}
 	fd, shown, err := openStateFile(src, o.name)
 	if err != nil {
@@ -248,7 +277,7 @@ func (l *Loader) attachState(ctx context.Context, o *object, src stateSource) (e
 	if src.path != "" {
 		info.Path = src.path
 	}
-	o.state = &stateMap{fd: fd, info: stateInfoInternal{StateInfo: info, vaddr: r.vaddr, shown: shown}}
+	o.state = &stateMap{fd: fd, view: o.stateRegion(), info: stateInfoInternal{StateInfo: info, vaddr: r.vaddr, shown: shown}}
 	return nil
 }
 
@@ -390,6 +419,51 @@ func (l *Loader) migrateState(ctx context.Context, o *object, fd int, shown stri
 		return fail(err)
 	}
 	defer flock(fd, unix.LOCK_SH, shown)
+	if err := l.migrateInto(ctx, o, fd, rec, merr); err != nil {
+		return stateRecord{}, err
+	}
+	next := stateRecord{Gen: rec.Gen + 1, Version: d.version, TypeSize: d.typeSize, Off: nextSlotOff(rec, r.size), Slot: r.size}
+	if end := next.Off + next.Slot; end > uint64(fileSize) {
+		if err := unix.Ftruncate(fd, int64(end)); err != nil {
+			return fail(fmt.Errorf("grow the file: %w", err))
+		}
+	}
+	if err := pwriteAll(fd, o.stateRegion(), int64(next.Off)); err != nil {
+		return fail(fmt.Errorf("write the new slot: %w", err))
+	}
+	if err := commitState(fd, next, which); err != nil {
+		return fail(err)
+	}
+	l.log.Info("migrated state", "plugin", o.name, "path", shown, "from", rec.Version, "to", d.version)
+	return next, nil
+}
+
+// commitState makes the slot of next, already written, the active one:
+// it syncs the slot, writes next into the header record that is not
+// active (which is), and syncs again.
+func commitState(fd int, next stateRecord, which int) error {
+	if err := fdatasync(fd); err != nil {
+		return fmt.Errorf("sync the new slot: %w", err)
+	}
+	if err := pwriteAll(fd, next.marshal(), stateRecordOff[1-which]); err != nil {
+		return fmt.Errorf("write the header: %w", err)
+	}
+	if err := fdatasync(fd); err != nil {
+		return fmt.Errorf("sync the header: %w", err)
+	}
+	return nil
+}
+
+// migrateInto calls o's runplug_state_migrate on a read-only copy of the
+// old slot rec of fd, into o's region, still private and zeroed first.
+// It fails with merr (its Err or Result set). It writes nothing to the
+// file. l.mu is held.
+func (l *Loader) migrateInto(ctx context.Context, o *object, fd int, rec stateRecord, merr *MigrationError) error {
+	r := o.p.state
+	fail := func(err error) error {
+		merr.Err = err
+		return merr
+	}
 	sym, ok := definedSymbol(o.syms, stateMigrate)
 	if !ok || sym.Type != elf.STT_FUNC || !inSpans(o.p.exec, sym.Value, 1) {
 		return fail(fmt.Errorf("the plugin defines no function %s: %w", stateMigrate, ErrSymbolNotFound))
@@ -408,45 +482,30 @@ func (l *Loader) migrateState(ctx context.Context, o *object, fd int, shown stri
 	if err := unix.Mprotect(old, unix.PROT_READ); err != nil {
 		return fail(fmt.Errorf("mprotect the old state: %w", err))
 	}
-	region := o.mem[r.vaddr-o.p.plan.MinVaddr:][:r.size]
-	clear(region)
-	if !l.noExec {
-		if err := l.beforeCode(); err != nil {
-			return fail(err)
-		}
-		args := pcall.Args{Int: [6]uint64{uint64(rec.Version), mappedAddr(old), rec.TypeSize, o.base + r.vaddr, d.typeSize}}
-		leave := l.dl.enter()
-		res, err := pcall.CallContext(ctx, uintptr(o.base+sym.Value), &args)
-		l.dl.leave(leave)
-		if err != nil {
-			return fail(err)
-		}
-		if merr.Result = int32(res.Int); merr.Result != 0 {
-			return stateRecord{}, merr
-		}
+	clear(o.stateRegion())
+	if l.noExec {
+		return nil
 	}
-	// Commit: the new slot beside the old one, synced, then the other
-	// header record, synced.
-	next := stateRecord{Gen: rec.Gen + 1, Version: d.version, TypeSize: d.typeSize, Off: nextSlotOff(rec, r.size), Slot: r.size}
-	if end := next.Off + next.Slot; end > uint64(fileSize) {
-		if err := unix.Ftruncate(fd, int64(end)); err != nil {
-			return fail(fmt.Errorf("grow the file: %w", err))
-		}
+	if err := l.beforeCode(); err != nil {
+		return fail(err)
 	}
-	if err := pwriteAll(fd, region, int64(next.Off)); err != nil {
-		return fail(fmt.Errorf("write the new slot: %w", err))
+	args := pcall.Args{Int: [6]uint64{uint64(rec.Version), mappedAddr(old), rec.TypeSize, o.base + r.vaddr, merr.ToSize}}
+	leave := l.dl.enter()
+	res, err := pcall.CallContext(ctx, uintptr(o.base+sym.Value), &args)
+	l.dl.leave(leave)
+	if err != nil {
+		return fail(err)
 	}
-	if err := fdatasync(fd); err != nil {
-		return fail(fmt.Errorf("sync the new slot: %w", err))
+	if merr.Result = int32(res.Int); merr.Result != 0 {
+		return merr
 	}
-	if err := pwriteAll(fd, next.marshal(), stateRecordOff[1-which]); err != nil {
-		return fail(fmt.Errorf("write the header: %w", err))
-	}
-	if err := fdatasync(fd); err != nil {
-		return fail(fmt.Errorf("sync the header: %w", err))
-	}
-	l.log.Info("migrated state", "plugin", o.name, "path", shown, "from", rec.Version, "to", d.version)
-	return next, nil
+	return nil
+}
+
+// stateRegion returns o's state region in its image.
+func (o *object) stateRegion() []byte {
+	r := o.p.state
+	return o.mem[r.vaddr-o.p.plan.MinVaddr:][:r.size]
 }
 
 // pwriteAll writes b at off.
@@ -472,12 +531,17 @@ func (o *object) syncState() error {
 	if s.closed {
 		return fmt.Errorf("state file %s: %w", s.info.shown, ErrClosed)
 	}
-	return s.syncLocked(o)
+	if s.kind == stateHanded {
+		return nil // the host's to sync
+	}
+	return s.syncLocked()
 }
 
-func (s *stateMap) syncLocked(o *object) error {
-	off := s.info.vaddr - o.p.plan.MinVaddr
-	if err := unix.Msync(o.mem[off:off+s.info.Size], unix.MS_SYNC); err != nil {
+// syncLocked writes the file's dirty pages of the region: those the
+// plugin wrote through its own mapping too (msync of a shared mapping
+// writes back the file's range, whichever mapping dirtied it).
+func (s *stateMap) syncLocked() error {
+	if err := unix.Msync(s.view, unix.MS_SYNC); err != nil {
 		return fmt.Errorf("state file %s: msync: %w", s.info.shown, err)
 	}
 	return nil
@@ -499,19 +563,32 @@ func (o *object) closeState(unshare bool) error {
 	}
 	s.closed = true
 	var errs []error
-	if unshare && o.mem != nil {
-		errs = append(errs, s.syncLocked(o))
+	switch {
+	case s.kind == stateHost:
+		errs = append(errs, s.syncLocked())
+		unix.Munmap(s.view)
+	case unshare && o.mem != nil:
+		if s.kind == stateOwn {
+			errs = append(errs, s.syncLocked())
+		}
 		if err := o.img.Unshare(s.info.vaddr, s.info.Size); err != nil {
 			errs = append(errs, fmt.Errorf("state file %s: %w", s.info.shown, err))
 		}
 	}
-	unix.Close(s.fd)
+	s.view = nil
+	if s.file != nil {
+		s.file.Close()
+	} else {
+		unix.Close(s.fd)
+	}
 	s.fd = -1
 	return errors.Join(errs...)
 }
 
 // State describes the plugin's persistent state region; ok is false when
-// the plugin declares none (or is closed, or isolated).
+// the plugin declares none (or is closed). For an isolated plugin, Addr
+// is the address in its process; ReadState reads the state without a
+// call either way.
 func (p *Plugin) State() (info StateInfo, ok bool) {
 	if p.obj == nil || p.obj.state == nil {
 		return StateInfo{}, false
@@ -539,5 +616,28 @@ func (p *Plugin) SyncState(ctx context.Context) error {
 	if err := p.obj.syncState(); err != nil {
 		return fmt.Errorf("loader: sync state of %s: %w", p.obj.name, err)
 	}
+	return nil
+}
+
+// ReadState copies len(dst) bytes of the plugin's state, from off bytes
+// into its region, into dst. It reads memory mapped in the host, with no
+// call: for an isolated plugin the host maps the same pages of the state
+// file read-only. The plugin may be writing them meanwhile: read what it
+// writes atomically, or ask it. A plugin without state (or closed), or a
+// range outside the region, is an error.
+func (p *Plugin) ReadState(off int, dst []byte) error {
+	s := p.obj.state
+	if s == nil {
+		return fmt.Errorf("loader: read state of %s: no state region", p.obj.name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return fmt.Errorf("loader: read state of %s: %w", p.obj.name, ErrClosed)
+	case off < 0 || off > len(s.view) || len(dst) > len(s.view)-off:
+		return fmt.Errorf("loader: read state of %s: [%d,+%d) is outside the %d-byte region", p.obj.name, off, len(dst), len(s.view))
+	}
+	copy(dst, s.view[off:])
 	return nil
 }

@@ -332,3 +332,89 @@ func TestStateFileTruncatedUnderUs(t *testing.T) {
 	}
 	t.Logf("Close: %v", p.Close(context.Background()))
 }
+
+// TestReadState: ReadState reads the region in place, within its bounds,
+// and refuses a closed plugin or one without state.
+func TestReadState(t *testing.T) {
+	l := New(Options{})
+	defer l.Close(context.Background())
+	p := loadState(t, l, "state_counter", filepath.Join(t.TempDir(), "s"))
+	call(t, p, "counter_bump")
+	call(t, p, "counter_bump")
+	for _, tc := range []struct {
+		off, n int
+		ok     bool
+	}{{0, 8, true}, {4088, 8, true}, {0, 4096, true}, {4089, 8, false}, {-1, 1, false}, {4097, 0, false}} {
+		b := make([]byte, tc.n)
+		err := p.ReadState(tc.off, b)
+		if (err == nil) != tc.ok {
+			t.Errorf("ReadState(%d, %d bytes): %v, want ok=%v", tc.off, tc.n, err, tc.ok)
+		}
+		if tc.ok && tc.off == 0 && binary.LittleEndian.Uint64(b) != 2 {
+			t.Errorf("ReadState(0) reads %d, want 2", binary.LittleEndian.Uint64(b))
+		}
+	}
+	p.Close(context.Background())
+	if err := p.ReadState(0, make([]byte, 8)); !errors.Is(err, ErrClosed) {
+		t.Errorf("ReadState after Close: %v, want ErrClosed", err)
+	}
+	q, err := l.Load(context.Background(), plugintest.Build(t, "basic"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.ReadState(0, make([]byte, 1)); err == nil {
+		t.Error("ReadState of a plugin without state succeeded")
+	}
+}
+
+// TestRustStateAcrossReloads: a Rust plugin's state, declared with
+// runplug_state! (plugins/rust/runplug.rs), persists across reloads: a
+// live plugin reloaded from the Rust build to the C build of the same
+// layout (plugins/state_counter.c) and back counts on, and the host
+// reads the Rust build's state where the plugin says it is.
+func TestRustStateAcrossReloads(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "counter.so")
+	rs, c := plugintest.Build(t, "rs_state"), plugintest.Build(t, "state_counter")
+	install(t, rs, path)
+	l := New(Options{})
+	defer l.Close(ctx)
+	lv, err := l.LoadLive(ctx, path, LiveOptions{StateFile: filepath.Join(dir, "counter.state")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lv.Close(ctx)
+	bump, err := Bind0[int64](fnOf(t, lv, "counter_bump"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		bump(ctx)
+	}
+	info, ok := lv.State()
+	if !ok || info.Version != 1 || info.TypeSize != 16 || info.Size != 4096 {
+		t.Fatalf("Rust build's State() = %+v, %v", info, ok)
+	}
+	if got := call(t, lv.Plugin(), "counter_addr"); uintptr(got) != info.Addr {
+		t.Errorf("Rust state at %#x, State().Addr %#x", got, info.Addr)
+	}
+	if got := stateWord(t, lv.Plugin(), 0); got != 3 {
+		t.Errorf("host reads %d in the Rust build's state, want 3", got)
+	}
+	for i, next := range []string{c, rs} {
+		install(t, next, path)
+		if err := lv.Reload(ctx); err != nil {
+			t.Fatalf("reload %d: %v", i+1, err)
+		}
+		if n, err := bump(ctx); n != int64(4+i) || err != nil {
+			t.Errorf("reload %d (%s): counter_bump = %d, %v; want %d", i+1, filepath.Base(next), n, err, 4+i)
+		}
+	}
+	if lang := call(t, lv.Plugin(), "counter_lang"); lang != 0x525 {
+		t.Errorf("serving build %#x, want the Rust build's 0x525", lang)
+	}
+	if runs := call(t, lv.Plugin(), "counter_ctor_runs"); runs != 1 {
+		t.Errorf("constructor runs %d in the shared state, want the C build's 1", runs)
+	}
+}

@@ -219,6 +219,8 @@ int64_t runplug_now_ns(void);
 // exported read-only struct runplug_state_desc {magic 0x54535052, VERSION,
 // sizeof(TYPE)}. No relocation may write into the region or the
 // descriptor: such an object is refused (loader.ErrStateLayout).
+// Rust: runplug_state!(TYPE, NAME, VERSION) in plugins/rust/runplug.rs
+// (include! it) emits the same two symbols.
 
 #define RUNPLUG_STATE_MAGIC 0x54535052u
 #define RUNPLUG_STATE_PAGE 4096

@@ -50,3 +50,28 @@ func TestInspectState(t *testing.T) {
 		t.Errorf("JSON state: %+v", s)
 	}
 }
+
+// TestCallStateIsolated: `call --state FILE --isolate` maps the same
+// state in the child: runs with and without --isolate count on, an
+// isolated run migrates it, and an isolated run of the old layout is
+// refused with the same error.
+func TestCallStateIsolated(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "counter.state")
+	v1, v2 := plugintest.Build(t, "state_counter"), plugintest.Build(t, "state_counter_v2")
+	for i, want := range []string{"1", "2", "3"} {
+		args := []string{"--state", state, v1, "counter_bump"}
+		if i != 1 {
+			args = append([]string{"--isolate"}, args...)
+		}
+		if got := callOK(t, args...); got != want {
+			t.Errorf("run %d (%v): %s, want %s", i+1, args, got, want)
+		}
+	}
+	if got := callOK(t, "--isolate", "--state", state, v2, "counter_bump"); got != "4" {
+		t.Errorf("layout 2 after an isolated migration: %s, want 4", got)
+	}
+	code, _, stderr := runCmd(t, "call", "--isolate", "--state", state, v1, "counter_get")
+	if code != exitError || !strings.Contains(stderr, "state migration failed") || !strings.Contains(stderr, "runplug_state_migrate") {
+		t.Errorf("isolated, layout 1 over layout 2: exit %d, %q", code, stderr)
+	}
+}

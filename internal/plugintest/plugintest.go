@@ -130,8 +130,14 @@ func buildLocked(name string, visiting map[string]bool) (string, error) {
 		}
 		h.Write(depBytes)
 	}
-	// Sibling headers may be included by any plugin.
-	if hdrs, _ := filepath.Glob(filepath.Join(Dir(), "*.h")); len(hdrs) > 0 {
+	// Sibling headers may be included by any plugin, and a Rust
+	// plugin may include! the files beside it (plugins/rust/runplug.rs).
+	hdrs, _ := filepath.Glob(filepath.Join(Dir(), "*.h"))
+	if strings.HasSuffix(src, ".rs") {
+		rs, _ := filepath.Glob(filepath.Join(filepath.Dir(src), "*.rs"))
+		hdrs = append(hdrs, rs...)
+	}
+	if len(hdrs) > 0 {
 		for _, hdr := range hdrs {
 			b, err := os.ReadFile(hdr)
 			if err != nil {

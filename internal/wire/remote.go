@@ -2,6 +2,8 @@ package wire
 
 import (
 	"context"
+	"os"
+
 	"github.com/runplug/runplug/internal/pcall"
 
 	"github.com/hashicorp/go-hclog"
@@ -34,6 +36,9 @@ type RemoteLoad struct {
 	// the load began, each callable from the other process.
 	HostFuncs []RemoteHostFunc
 	Logger    hclog.Logger
+	// State is the plugin's persistent state, nil when it has none or
+	// the child keeps it in a memfd of its own.
+	State *RemoteState
 }
 
 // RawHostFunc is the fast form of a host function: it reads the caller's
@@ -151,3 +156,35 @@ type Remote interface {
 // of Plugin would be a host's API. (The child's raw calls of a Func are
 // internal/rawcall's.)
 var RemoteOf func(plugin any) Remote
+
+// RemoteState is the persistent state (RUNPLUG_STATE, docs/STATE.md) of
+// an isolated plugin: the host opens the state file, keeps its header
+// and hands the child the descriptor, which the child maps at the
+// plugin's region. The child never reads the header: Slot says where the
+// state is, and From, when not nil, that the child is to migrate into
+// Slot from the old layout there before the host commits the switch.
+type RemoteState struct {
+	// File is the host's descriptor of the state file (or memfd); the
+	// child inherits it as its descriptor StateFD.
+	File *os.File
+	Name string // the file's name in messages (its path, or "memfd")
+	Slot StateSlot
+	From *StateSlot
+}
+
+// StateSlot is one layout of the state in the file: its offset and size
+// (whole pages), and the plugin's VERSION and sizeof(TYPE) it holds.
+type StateSlot struct {
+	Off, Size, TypeSize uint64
+	Version             uint32
+}
+
+// StateFD is the state file's descriptor in an isolated child.
+const StateFD = 4
+
+// LoadHandedState loads, in an isolated child, the plugin at path (or
+// image when path is ""), with its state region mapped from the
+// descriptor the host handed over (StateFD) as st says: the child's side
+// of RemoteState. l is the child's *loader.Loader, the result its
+// *loader.Plugin. Package loader sets it when it is initialized.
+var LoadHandedState func(ctx context.Context, l any, path, name string, image []byte, st RemoteState) (any, error)

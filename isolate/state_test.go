@@ -1,0 +1,270 @@
+//go:build linux && amd64 && cgo
+
+package isolate_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/isolate"
+	"github.com/runplug/runplug/loader"
+)
+
+// loadStateIso loads plugin name with its state in file, with l.
+func loadStateIso(t testing.TB, l *loader.Loader, name, file string) *loader.Plugin {
+	t.Helper()
+	p, err := l.LoadWith(context.Background(), plugintest.Build(t, name), loader.LoadOptions{StateFile: file})
+	if err != nil {
+		t.Fatalf("load %s with state %s: %v", name, file, err)
+	}
+	return p
+}
+
+// isolatedWithState returns an isolating Loader, a new state file and
+// plugin name loaded with it.
+func isolatedWithState(t testing.TB, name string) (*loader.Loader, string, *loader.Plugin) {
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
+	file := filepath.Join(t.TempDir(), "counter.state")
+	return l, file, loadStateIso(t, l, name, file)
+}
+
+// mustCall calls p's symbol and fails the test on an error.
+func mustCall(t testing.TB, p *loader.Plugin, name string, args ...uint64) uint64 {
+	t.Helper()
+	v, err := call(t, p, name, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return v
+}
+
+// stateU64 reads the i-th uint64 of p's state through the host's mapping
+// (no call).
+func stateU64(t testing.TB, p *loader.Plugin, i int) uint64 {
+	t.Helper()
+	var b [8]byte
+	if err := p.ReadState(8*i, b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// An isolated plugin's state is the state file's pages, mapped in the
+// child and, read-only, in the host: the host reads it without a call, a
+// second child and a plugin in process share it, it survives the child.
+func TestIsolatedStateShared(t *testing.T) {
+	ctx := context.Background()
+	l, file, p := isolatedWithState(t, "state_counter")
+	for i := 0; i < 3; i++ {
+		mustCall(t, p, "counter_bump")
+	}
+	if got := stateU64(t, p, 0); got != 3 {
+		t.Errorf("host reads %d in the isolated plugin's state, want 3", got)
+	}
+	info, ok := p.State()
+	if !ok || info.Version != 1 || info.TypeSize != 16 || info.Size != 4096 || info.Path != file || info.Generation != 1 {
+		t.Errorf("State() = %+v, %v", info, ok)
+	}
+	if got := mustCall(t, p, "counter_addr"); uintptr(got) != info.Addr {
+		t.Errorf("plugin's state at %#x in its process, State().Addr %#x", got, info.Addr)
+	}
+	q := loadStateIso(t, l, "state_counter", file) // another child, same pages
+	mustCall(t, q, "counter_bump")
+	in := loader.New(loader.Options{})
+	defer in.Close(ctx)
+	r := loadStateIso(t, in, "state_counter", file) // in process, same pages
+	mustCall(t, r, "counter_bump")
+	if got := stateU64(t, p, 0); got != 5 {
+		t.Errorf("host reads %d after a second child and a plugin in process counted, want 5", got)
+	}
+	if err := p.SyncState(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, pl := range []*loader.Plugin{p, q, r} {
+		if err := pl.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.ReadState(0, make([]byte, 8)); !errors.Is(err, loader.ErrClosed) {
+		t.Errorf("ReadState after Close: %v, want ErrClosed", err)
+	}
+	p = loadStateIso(t, l, "state_counter", file)
+	if got, runs := mustCall(t, p, "counter_get"), mustCall(t, p, "counter_ctor_runs"); got != 5 || runs != 4 {
+		t.Errorf("after reopening: counter %d (want 5), constructor runs %d (want 4)", got, runs)
+	}
+}
+
+// A migration of an isolated plugin runs in the child, on a copy; the
+// host commits it. One that is refused, fails or faults leaves the file
+// byte-identical and comes back as the same typed error as in process.
+func TestIsolatedStateMigration(t *testing.T) {
+	ctx := context.Background()
+	l, file, p := isolatedWithState(t, "state_counter")
+	for i := 0; i < 7; i++ {
+		mustCall(t, p, "counter_bump")
+	}
+	p.Close(ctx)
+	before, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fault *loader.FaultError
+	for _, tc := range []struct {
+		name   string
+		result int32
+		as     any // the cause's type, nil: none
+	}{
+		{"state_counter_v3_nomigrate", 0, nil},
+		{"state_counter_v4_fails", 7, nil},
+		{"state_counter_v5_faults", 0, &fault},
+	} {
+		_, err := l.LoadWith(ctx, plugintest.Build(t, tc.name), loader.LoadOptions{StateFile: file})
+		var merr *loader.MigrationError
+		if !errors.As(err, &merr) || merr.Path != file || merr.From != 1 || merr.Result != tc.result || (tc.as != nil && !errors.As(err, tc.as)) {
+			t.Errorf("%s: %v (%+v), want a MigrationError of %s from 1, result %d", tc.name, err, merr, file, tc.result)
+		}
+		if tc.name == "state_counter_v3_nomigrate" && !errors.Is(err, loader.ErrSymbolNotFound) {
+			t.Errorf("%s: %v, want ErrSymbolNotFound", tc.name, err)
+		}
+		if after, _ := os.ReadFile(file); !bytes.Equal(after, before) {
+			t.Errorf("%s: a failed migration changed the state file", tc.name)
+		}
+	}
+	q := loadStateIso(t, l, "state_counter_v2", file)
+	info, _ := q.State()
+	if got, from := mustCall(t, q, "counter_get"), mustCall(t, q, "counter_migrated_from"); got != 7 || from != 1 || info.Version != 2 || info.Generation != 2 {
+		t.Errorf("migrated: counter %d (want 7), from %d (want 1), State() %+v (want version 2, generation 2)", got, from, info)
+	}
+	if label := make([]byte, 8); q.ReadState(0, label) != nil || string(label) != "counter\x00" {
+		t.Errorf("host reads label %q in the migrated state", label)
+	}
+	// A restart maps the committed slot: no second migration.
+	if err := q.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := q.State(); uintptr(mustCall(t, q, "counter_addr")) != info.Addr {
+		t.Errorf("after a restart: the plugin's state at %#x, State().Addr %#x", mustCall(t, q, "counter_addr"), info.Addr)
+	}
+	if got, runs := mustCall(t, q, "counter_get"), mustCall(t, q, "counter_ctor_runs"); got != 7 || runs != 3 {
+		t.Errorf("after a restart: counter %d (want 7), constructor runs %d (want 3)", got, runs)
+	}
+}
+
+// The child holds the state file read-write. A hostile plugin that
+// rewrites the header the host owns cannot mislead the host: its view,
+// State and SyncState stay as it planned them, and the next load finds
+// no valid record (a typed error), never a mapping elsewhere. One that
+// truncates the file (SIGBUS for the host's mapping) is stopped by the
+// filter, the host reads on.
+func TestIsolatedStateHostile(t *testing.T) {
+	ctx := context.Background()
+	l, file, p := isolatedWithState(t, "state_hostile")
+	mustCall(t, p, "counter_bump")
+	mustCall(t, p, "counter_bump")
+	want, _ := p.State()
+
+	if n := mustCall(t, p, "hostile_scribble_header"); n != 4096 {
+		t.Fatalf("pwrite over the header returned %d", int64(n))
+	}
+	if got, _ := p.State(); got != want {
+		t.Errorf("State() after the child rewrote the header: %+v, want %+v", got, want)
+	}
+	if got := stateU64(t, p, 0); got != 2 {
+		t.Errorf("host reads %d after the child rewrote the header, want 2", got)
+	}
+	if err := p.SyncState(ctx); err != nil {
+		t.Errorf("SyncState: %v", err)
+	}
+	_, err := l.LoadWith(ctx, plugintest.Build(t, "state_counter"), loader.LoadOptions{StateFile: file})
+	var sfe *loader.StateFileError
+	if !errors.As(err, &sfe) || sfe.Path != file {
+		t.Errorf("load after the child rewrote the header: %v, want a *StateFileError naming %s", err, file)
+	}
+
+	other := filepath.Join(t.TempDir(), "other.state")
+	q := loadStateIso(t, l, "state_hostile", other)
+	mustCall(t, q, "counter_bump")
+	_, err = call(t, q, "hostile_truncate")
+	var se *isolate.SyscallError
+	if !errors.As(err, &se) || se.Name != "ftruncate" {
+		t.Fatalf("ftruncate of the state file: %v, want a *SyscallError naming ftruncate", err)
+	}
+	if got := stateU64(t, q, 0); got != 1 {
+		t.Errorf("host reads %d after the child tried to truncate, want 1", got)
+	}
+	if err := q.Close(ctx); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if fi, err := os.Stat(other); err != nil || fi.Size() != 8192 {
+		t.Errorf("state file after the attempt: %v, %v; want its 8192 bytes", fi, err)
+	}
+}
+
+// A load with state takes the spare child, started before the state
+// file was known: the host hands it the file through the spare's socket
+// (state_spare.go), and it maps the same state; a load without state
+// takes the next spare, which closes its socket.
+func TestIsolatedStateWithSpare(t *testing.T) {
+	ctx := context.Background()
+	l, iso := newLoader(t, loader.Options{}, isolate.Options{Spare: true})
+	defer iso.Close(ctx)
+	file := filepath.Join(t.TempDir(), "counter.state")
+	for i := uint64(1); i <= 2; i++ {
+		if err := iso.Prestart(); err != nil {
+			t.Fatal(err)
+		}
+		spare := isolate.SparePid(iso)
+		p := loadStateIso(t, l, "state_counter", file)
+		if pid := pidOf(t, p); pid != spare {
+			t.Errorf("load %d with state ran in child %d, not the spare %d", i, pid, spare)
+		}
+		if got := mustCall(t, p, "counter_bump"); got != i {
+			t.Errorf("load %d: counter_bump = %d, want %d", i, got, i)
+		}
+		if got := stateU64(t, p, 0); got != i {
+			t.Errorf("load %d: host reads %d, want %d", i, got, i)
+		}
+		if err := p.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := iso.Prestart(); err != nil {
+		t.Fatal(err)
+	}
+	spare := isolate.SparePid(iso)
+	q := load(t, l, "isolate_faults")
+	if pid := pidOf(t, q); pid != spare {
+		t.Errorf("load without state ran in child %d, not the spare %d", pid, spare)
+	}
+	if r, err := call(t, q, "add", 2, 3); r != 5 || err != nil {
+		t.Errorf("add = %d, %v", r, err)
+	}
+}
+
+// A Rust plugin's state (runplug_state!, plugins/rust/runplug.rs)
+// isolated: the child maps it from the host's file, the host reads it
+// without a call, and a C plugin of the same layout in process counts on.
+func TestIsolatedRustState(t *testing.T) {
+	ctx := context.Background()
+	_, file, p := isolatedWithState(t, "rs_state")
+	mustCall(t, p, "counter_bump")
+	mustCall(t, p, "counter_bump")
+	if got := stateU64(t, p, 0); got != 2 {
+		t.Errorf("host reads %d in the Rust plugin's state, want 2", got)
+	}
+	in := loader.New(loader.Options{})
+	defer in.Close(ctx)
+	c := loadStateIso(t, in, "state_counter", file)
+	if got := mustCall(t, c, "counter_bump"); got != 3 {
+		t.Errorf("the C build in process counts %d after the isolated Rust build's 2, want 3", got)
+	}
+	if got := stateU64(t, p, 0); got != 3 {
+		t.Errorf("host reads %d through the isolated plugin's view, want 3", got)
+	}
+}
