@@ -318,13 +318,13 @@ func (r *remote) AutoRestart() bool {
 // Close implements wire.Remote: a graceful close asks the child to run
 // the destructors and exit (and kills it after a second); otherwise, or
 // then, the child is killed. The child is reaped before Close returns.
-func (r *remote) Close(graceful bool) error {
+func (r *remote) Close(ctx context.Context, graceful bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p := r.cur.Load()
 	var err error
 	if graceful && !p.dead.Load() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		if c, aerr := p.acquire(ctx); aerr == nil {
 			c.h.kind = opClose
 			if rerr := c.roundTrip(ctx); rerr == nil {
@@ -341,6 +341,9 @@ func (r *remote) Close(graceful bool) error {
 	r.forgetCallbacks()
 	return err
 }
+
+// Kill is wire.Remote's: the current child is killed at once.
+func (r *remote) Kill(reason string) { r.cur.Load().kill(reason) }
 
 // Pid returns the process id of an isolated plugin's current child (0
 // for a plugin in the host's address space).

@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 )
 
@@ -68,4 +69,43 @@ func symAddr(t *testing.T, p *loader.Plugin, name string) uintptr {
 		t.Fatal(err)
 	}
 	return s.Addr
+}
+
+// TestCloseBoundedByContextIsolated: isolated, a Close whose ctx is done
+// while a call still runs kills the child, which ends the call with an
+// error instead of a wait for ever; Close says ErrDeadline, and later
+// calls are refused.
+func TestCloseBoundedByContextIsolated(t *testing.T) {
+	ctx := context.Background()
+	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
+	defer l.Close(ctx)
+	p, err := l.Load(ctx, plugintest.Build(t, "close_wait"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := fnOf(t, p, "cw_wait")
+	entered := symAddr(t, p, "cw_entered")
+	result := make(chan error, 1)
+	go func() {
+		_, err := wait.Call(ctx, 0) // no deadline: only the child's end ends it
+		result <- err
+	}()
+	flag := make([]byte, 8)
+	for flag[0] == 0 { // the handshake: the call is in the plugin
+		if err := p.ReadMemory(entered, flag); err != nil {
+			t.Fatal(err)
+		}
+		runtime.Gosched()
+	}
+	closeCtx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := p.Close(closeCtx); !errors.Is(err, loader.ErrDeadline) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close with a call in flight and a done ctx = %v, want ErrDeadline and context.Canceled", err)
+	}
+	if err := <-result; err == nil {
+		t.Error("the call under a Close that killed its child returned no error")
+	}
+	if _, err := wait.Call(ctx, 0); !errors.Is(err, loader.ErrClosed) {
+		t.Errorf("call after the Close = %v, want ErrClosed", err)
+	}
 }

@@ -78,14 +78,14 @@ func (l *Loader) startRemote(path, name string, image []byte, st stateSource) (*
 	o := &object{l: l, name: r.Name(), path: path, key: key}
 	if rs != nil {
 		if err := rs.finish(o, r); err != nil {
-			r.Close(false)
+			r.Close(context.Background(), false)
 			return nil, fmt.Errorf("loader: load %s: %w", name, err)
 		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		r.Close(false)
+		r.Close(context.Background(), false)
 		o.closeState(false)
 		return nil, fmt.Errorf("loader: load %s: %w", name, ErrClosed)
 	}
@@ -358,12 +358,20 @@ func (b *remote) funcAt(addr uintptr) (uint32, error) {
 // refuses before it reaches b.r, so the child's destructors run with no
 // lock held and a call racing a Live's swap is refused at once (and made
 // again on the new version) rather than waiting for them.
-func (b *remote) close(context.Context) error {
+func (b *remote) close(ctx context.Context) error {
 	p := b.p
 	p.flags.Or(stClosing)
+	// The wait for calls in flight, bounded by ctx: when ctx is done
+	// first, the child is killed, which ends them (with its exit error).
+	stop := context.AfterFunc(ctx, func() { b.r.Kill("close: " + ctx.Err().Error()) })
 	b.mu.Lock()
 	b.mu.Unlock() // nothing inside: the Lock was the wait
-	err := b.r.Close(p.flags.Load()&stQuarantined == 0)
+	var killed error
+	if !stop() {
+		killed = &pcall.DeadlineError{Plugin: p.obj.name, Cause: ctx.Err()}
+	}
+	err := b.r.Close(ctx, killed == nil && p.flags.Load()&stQuarantined == 0)
+	err = errors.Join(killed, err)
 	// The child has run the destructors and exited: the host syncs
 	// the state (the child may not) and unmaps its view.
 	err = errors.Join(err, p.obj.closeState(false))

@@ -145,9 +145,14 @@ type Remote interface {
 	// AutoRestart reports whether a failed plugin may be restarted now
 	// by the restart policy (and counts the restart when it says yes).
 	AutoRestart() bool
-	// Close ends the process: with destructors when graceful, else at
-	// once. It is called once, with no call in flight.
-	Close(graceful bool) error
+	// Kill ends the process at once, whatever runs in it: calls in
+	// flight end with its exit error (reason says why, for the log and
+	// the error). Close still follows, to wait and clean up.
+	Kill(reason string)
+	// Close ends the process: with destructors when graceful (their
+	// round trip bounded by ctx), else at once. It is called once, with
+	// no call in flight.
+	Close(ctx context.Context, graceful bool) error
 }
 
 // RemoteOf returns the Remote an isolated Plugin calls through (nil for a
