@@ -67,7 +67,7 @@ func (iso *Isolator) Report() Report {
 
 // startRemote is wire.StartRemote: it starts a child process and loads the
 // plugin in it.
-func (iso *Isolator) startRemote(req *wire.RemoteLoad) (wire.Remote, error) {
+func (iso *Isolator) startRemote(ctx context.Context, req *wire.RemoteLoad) (wire.Remote, error) {
 	if err := checkNames(iso.opts.Policy.Allow); err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func (iso *Isolator) startRemote(req *wire.RemoteLoad) (wire.Remote, error) {
 		r.log = req.Logger
 	}
 	r.backoff = iso.opts.Restart.Backoff
-	p, rep, err := iso.spawn(r)
+	p, rep, err := iso.spawn(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -276,13 +276,13 @@ func (r *remote) Lookup(name, version string) (wire.RemoteSymbol, error) {
 }
 
 // Restart implements wire.Remote.
-func (r *remote) Restart() error {
+func (r *remote) Restart(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := r.cur.Load()
 	old.kill("restart")
 	<-old.done
-	p, rep, err := r.iso.spawn(r)
+	p, rep, err := r.iso.spawn(ctx, r)
 	if err != nil {
 		// Leave the dead proc in place, still mapped: calls fail with
 		// its error.

@@ -24,7 +24,7 @@ func New(opts Options) *Isolator { return &Isolator{opts: opts} }
 
 // startRemote is wire.StartRemote: it fails with an error wrapping
 // loader.ErrUnsupported.
-func (iso *Isolator) startRemote(req *wire.RemoteLoad) (wire.Remote, error) {
+func (iso *Isolator) startRemote(ctx context.Context, req *wire.RemoteLoad) (wire.Remote, error) {
 	return nil, errNoIsolation
 }
 

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/internal/childrt"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/wire"
 )
 
@@ -130,7 +131,7 @@ const spareDelay = 50 * time.Millisecond
 
 // spawn starts a child for r (or takes the spare) and waits until it has
 // loaded the plugin.
-func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
+func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error) {
 	req := request{Path: r.req.Path, Name: r.req.Name, Image: r.req.Image, Policy: iso.opts.Policy, Syms: r.syms}
 	req.Loader = r.req.Options
 	if st := r.req.State; st != nil {
@@ -193,10 +194,10 @@ func (iso *Isolator) spawn(r *remote) (*proc, *reply, error) {
 			return nil, nil, fmt.Errorf("isolate: request of %d bytes, room for %d", len(cfg), p.cfgCap)
 		}
 		p.deliver(r, cfg)
-		if rep, err = p.awaitStart(); err != nil {
+		if rep, err = p.awaitStart(ctx); err != nil {
 			// A spare that died before it took the request (still
 			// waiting) says nothing about the plugin: start another.
-			again := spare && atomic.LoadUint32(&p.hdr.state) == stWaiting
+			again := spare && atomic.LoadUint32(&p.hdr.state) == stWaiting && ctx.Err() == nil
 			drop(p, "load failed")
 			if !again {
 				return nil, nil, err
@@ -663,8 +664,9 @@ func (iso *Isolator) noteNamespaces(p *proc, rep *reply) error {
 	return nil
 }
 
-// awaitStart waits for the child's reply to the load request.
-func (p *proc) awaitStart() (*reply, error) {
+// awaitStart waits for the child's reply to the load request, until ctx
+// is done (the caller then kills the child).
+func (p *proc) awaitStart(ctx context.Context) (*reply, error) {
 	h := p.hdr
 	for i := 0; ; i++ {
 		st := atomic.LoadUint32(&h.state)
@@ -673,6 +675,9 @@ func (p *proc) awaitStart() (*reply, error) {
 		}
 		if p.dead.Load() {
 			return nil, p.exitErr
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, &pcall.DeadlineError{Plugin: p.r.req.Name, Pid: p.pid, Cause: err}
 		}
 		if i < 100 {
 			runtime.Gosched()

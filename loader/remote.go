@@ -33,7 +33,7 @@ var errNotIsolated = errs.Unsupported("plugin is not isolated")
 
 // startRemote loads a plugin through the Isolation: path or image, with
 // its persistent state from st (state_remote.go).
-func (l *Loader) startRemote(path, name string, image []byte, st stateSource) (*Plugin, error) {
+func (l *Loader) startRemote(ctx context.Context, path, name string, image []byte, st stateSource) (*Plugin, error) {
 	l.mu.Lock()
 	closed := l.closed
 	l.mu.Unlock()
@@ -68,7 +68,7 @@ func (l *Loader) startRemote(path, name string, image []byte, st stateSource) (*
 	if rs != nil {
 		req.State = rs.req
 	}
-	r, err := wire.StartRemote(l.opts.Isolation, req)
+	r, err := wire.StartRemote(ctx, l.opts.Isolation, req)
 	if err != nil {
 		if rs != nil {
 			err = rs.failed(err)
@@ -162,15 +162,15 @@ func (b *remote) restart(ctx context.Context) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.restartLocked()
+	return b.restartLocked(ctx)
 }
 
-func (b *remote) restartLocked() error {
+func (b *remote) restartLocked(ctx context.Context) error {
 	p := b.p
 	if p.flags.Load()&stClosing != 0 {
 		return fmt.Errorf("loader: restart %s: %w", p.obj.name, ErrClosed)
 	}
-	if err := b.r.Restart(); err != nil {
+	if err := b.r.Restart(ctx); err != nil {
 		return fmt.Errorf("loader: restart %s: %w", p.obj.name, err)
 	}
 	if err := b.restateAddr(); err != nil {
@@ -206,7 +206,7 @@ func (b *remote) enterLookup(name string) error {
 		return fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrClosed)
 	}
 	if n&stQuarantined != 0 {
-		if err := b.enter(&Func{name: name}); err != nil && !errors.Is(err, ErrQuarantined) {
+		if err := b.enter(context.Background(), &Func{name: name}); err != nil && !errors.Is(err, ErrQuarantined) {
 			return err
 		}
 	}
@@ -235,7 +235,12 @@ func (b *remote) symbols() ([]Symbol, error) {
 // enter checks the flags before a remote call, restarting a quarantined
 // plugin when the policy allows. b.mu is held (read); it may be released
 // and taken again around the restart.
-func (b *remote) enter(f *Func) error {
+// ctx bounds a restart's start (context.Background for the paths whose
+// caller gave no deadline: the integer call and lookups).
+func (b *remote) enter(ctx context.Context, f *Func) error {
+	if ctx == nil { // the isolated child's raw calls: no deadline
+		ctx = context.Background()
+	}
 	p := b.p
 	n := p.flags.Load()
 	if n == 0 {
@@ -246,7 +251,7 @@ func (b *remote) enter(f *Func) error {
 		b.mu.Lock()
 		var err error
 		if p.flags.Load()&stQuarantined != 0 { // not restarted meanwhile
-			err = b.restartLocked()
+			err = b.restartLocked(ctx)
 		}
 		b.mu.Unlock()
 		b.mu.RLock()
@@ -273,7 +278,7 @@ func (b *remote) callInts(f *Func, n int, a0, a1, a2, a3, a4, a5 uint64) (pcall.
 	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	if err := b.enter(f); err != nil {
+	if err := b.enter(context.Background(), f); err != nil {
 		return pcall.Result{}, err
 	}
 	r, err := b.r.CallInts(f.handle, ints, n)
@@ -296,7 +301,7 @@ func (b *remote) call(ctx context.Context, f *Func, a pcall.Args, bufs []wire.Bu
 	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	if err := b.enter(f); err != nil {
+	if err := b.enter(ctx, f); err != nil {
 		return pcall.Result{}, err
 	}
 	r, err := b.r.Call(ctx, f.handle, a, bufs)
@@ -322,7 +327,7 @@ func (b *remote) callRemoteFrame(ctx context.Context, f *Func, fr *wire.RemoteFr
 	p := b.p
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	if err := b.enter(f); err != nil {
+	if err := b.enter(ctx, f); err != nil {
 		return pcall.FrameResult{}, err
 	}
 	for _, c := range fr.Callbacks {

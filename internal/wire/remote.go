@@ -22,7 +22,11 @@ type Isolation interface {
 // iso and returns the handle the Plugin calls through. Package isolate
 // sets it when it is initialised; it is nil in a program that does not
 // link isolate, which then has no Isolation to pass either.
-var StartRemote func(iso Isolation, req *RemoteLoad) (Remote, error)
+//
+// ctx bounds the start: a child that has not answered the load request
+// when ctx is done is killed, and the error wraps the loader's
+// ErrDeadline.
+var StartRemote func(ctx context.Context, iso Isolation, req *RemoteLoad) (Remote, error)
 
 // RemoteLoad is what an Isolation needs to load a plugin elsewhere.
 type RemoteLoad struct {
@@ -140,8 +144,9 @@ type Remote interface {
 	// Free frees memory of the C allocator of the plugin's process.
 	Free(ctx context.Context, addr uint64) error
 	// Restart replaces the process by a fresh one with the plugin
-	// loaded again and every handle looked up again.
-	Restart() error
+	// loaded again and every handle looked up again; ctx bounds the new
+	// process's start, as for StartRemote.
+	Restart(ctx context.Context) error
 	// AutoRestart reports whether a failed plugin may be restarted now
 	// by the restart policy (and counts the restart when it says yes).
 	AutoRestart() bool
