@@ -14,6 +14,7 @@ import (
 	"math"
 	"reflect"
 	"runtime"
+	"strconv"
 	"unsafe"
 
 	"github.com/runplug/runplug/internal/pcall"
@@ -387,8 +388,8 @@ func (b *binding) putValue(a *pcall.Args, i int, v reflect.Value, ks *cstrings) 
 // travel as they are, with no conversion, in the generated closures' word
 // form.
 func (b *binding) words() bool {
-	if b.gen != nil || b.sig.strs || b.sig.nFloat != 0 {
-		return false
+	if b.gen != nil || b.sig.strs || b.sig.nFloat != 0 || strconv.IntSize != 64 {
+		return false // (int and uintptr are 64 bits on every platform that runs plugins)
 	}
 	for _, k := range b.sig.kinds[:b.sig.n] {
 		if k != kI64 && k != kU64 {
