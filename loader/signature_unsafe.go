@@ -66,7 +66,7 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 	if err := p.gate.CallGatherInto(ctx, f.addr, fp.gather, args, sret, &r); err != nil {
 		return p.callFailed(f, err)
 	}
-	if out == nil {
+	if out == nil || len(fp.rets) == 0 && !fp.x87 { // nothing in registers to store (a result in memory is in place)
 		return nil
 	}
 	if fp.x87 {
