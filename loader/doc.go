@@ -294,9 +294,12 @@
 //
 // # Closing
 //
-// [Plugin.Close] waits for the calls in flight on every thread (later ones
-// fail with [ErrClosed]; a host function closing the plugin that called it
-// gets an error saying so instead of waiting for itself), runs the destructors (DT_FINI_ARRAY in reverse, then
+// [Plugin.Close] waits for the calls in flight on every thread, until its
+// context is done (later ones fail with [ErrClosed]; a host function
+// closing the plugin that called it gets an error saying so instead of
+// waiting for itself; a call still running when the context is done is
+// left running in an image that stays mapped, or, isolated, ended with
+// its child), runs the destructors (DT_FINI_ARRAY in reverse, then
 // DT_FINI), and leaves the image's address range reserved as a PROT_NONE
 // tombstone that fault reports call "unloaded plugin NAME", so a stale
 // pointer into it faults cleanly instead of reaching whatever would be

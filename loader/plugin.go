@@ -357,8 +357,9 @@ func (p *Plugin) Quarantined() bool { return p.flags.Load()&stQuarantined != 0 }
 // process ends, since unmapping code that runs would crash the host. A
 // destructor still running when ctx is done is interrupted, as a call
 // is, and Close returns an error wrapping ErrDeadline; the plugin is
-// closed all the same. Isolated, a ctx done while a call still runs
-// kills the child, which ends the call with the child's exit error, and
+// closed all the same. Isolated, a ctx done before the calls in flight
+// have ended (or before Close begins) kills the child, which ends those
+// calls with the child's exit error and skips the destructors, and
 // Close returns an error wrapping ErrDeadline; the destructors' round
 // trip is bounded by ctx and by one second. A nil ctx panics.
 func (p *Plugin) Close(ctx context.Context) error {
