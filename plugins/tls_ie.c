@@ -1,5 +1,6 @@
 // tls_ie: thread-local variables in the static TLS (initial-exec) model:
-// R_X86_64_TPOFF64 GOT entries and DT_FLAGS DF_STATIC_TLS. runplug gives
+// R_X86_64_TPOFF64 (R_AARCH64_TLS_TPREL64) GOT entries and DT_FLAGS
+// DF_STATIC_TLS. runplug gives
 // the object room in every thread's static TLS block (glibc's surplus).
 //
 // Build: cc -shared -fPIC -O2 -Wall -pthread -o tls_ie.so tls_ie.c
@@ -21,7 +22,8 @@ static int ie_target;
 static __thread int *ie_ptr IE = &ie_target;
 
 // A variable the object reaches both ways: the general-dynamic model
-// (__tls_get_addr, from C) and initial-exec (TPOFF64, from the asm).
+// (__tls_get_addr from C on x86-64, a TLS descriptor on AArch64) and
+// initial-exec (TPOFF64, from the asm).
 __thread int64_t ie_both;
 
 int64_t tls_ie_bump(void) { return ++ie_counter; }
@@ -41,7 +43,16 @@ int64_t tls_ie_pointer_ok(void) { return ie_ptr == &ie_target; }
 // is its general-dynamic address.
 int64_t tls_ie_models_agree(void) {
 	int64_t *ie;
+#if defined(__aarch64__)
+	int64_t *tp;
+	__asm__("mrs %1, tpidr_el0\n\t"
+		"adrp %0, :gottprel:ie_both\n\t"
+		"ldr %0, [%0, #:gottprel_lo12:ie_both]\n\t"
+		"add %0, %0, %1"
+		: "=&r"(ie), "=&r"(tp));
+#else
 	__asm__("movq ie_both@gottpoff(%%rip), %0\n\taddq %%fs:0, %0" : "=r"(ie));
+#endif
 	return ie == &ie_both;
 }
 

@@ -18,7 +18,9 @@
 // block from its static TLS surplus and initialises it in every thread
 // (statictls_cgo.go says how; [StaticTLSError] when the surplus is used
 // up). [TLSDescStatic] and [TLSDescDynamic] are the resolvers of TLS
-// descriptors (tlsdesc_amd64.S).
+// descriptors (tlsdesc_amd64.S, tlsdesc_arm64.S: TLS variant I on AArch64,
+// where the thread pointer in TPIDR_EL0 points at the TCB and static TLS
+// lies above it).
 //
 // The boundary: TLS is reached from plugin code through the loader's
 // relocations, never from a protected call's own path, so it is a package

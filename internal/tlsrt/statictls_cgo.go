@@ -1,11 +1,12 @@
-//go:build linux && amd64
+//go:build linux && (amd64 || arm64)
 
 package tlsrt
 
 // Static TLS: room for a module in every thread's static TLS block, at one
 // offset from the thread pointer, for objects whose code uses the
 // initial-exec model (R_X86_64_TPOFF64: `mov %fs:OFF, ...` with OFF read
-// from the GOT, no call, nothing runplug can intercept).
+// from the GOT; R_AARCH64_TLS_TPREL64: `mrs x0, tpidr_el0` plus OFF; no
+// call, nothing runplug can intercept).
 //
 // Only glibc can give such room: it lays out each thread's static TLS
 // block when it creates the thread, keeps a surplus in every block for
@@ -98,8 +99,8 @@ func (m *TLSModule) MakeStatic() error {
 }
 
 // StaticOffset returns the module's block offset from the thread pointer
-// (negative: static TLS lies below it on x86-64) and whether the module is
-// static.
+// (negative on x86-64, where static TLS lies below it; positive on
+// AArch64, where it lies above the TCB) and whether the module is static.
 func (m *TLSModule) StaticOffset() (int64, bool) { return TLSStaticOffset(m.id) }
 
 // newStaticBlock has glibc carve a block of memsz bytes aligned to align
@@ -194,7 +195,8 @@ func StaticTLSHeld() (bytes uint64, modules int) {
 	return staticHeld.bytes, staticHeld.modules
 }
 
-// TLS descriptors (R_X86_64_TLSDESC): the resolvers of tlsdesc_amd64.S.
+// TLS descriptors (R_X86_64_TLSDESC, R_AARCH64_TLSDESC): the resolvers of
+// tlsdesc_amd64.S and tlsdesc_arm64.S.
 
 // tls.h's RP_TLSDESC_MOD_BITS is tlsDescModBits (each array is invalid
 // when they differ one way or the other).
@@ -221,27 +223,18 @@ func TLSDescDynamicArg(id, off uint64) (uint64, bool) {
 	return off<<tlsDescModBits | id, true
 }
 
-// tlsDescSaveSize returns the bytes the dynamic resolver's slow path saves
-// and whether it uses XSAVE (a test fixture).
-func tlsDescSaveSize() (uint64, bool) {
-	v := uint64(C.rp_tlsdesc_save_size())
-	return v &^ (1 << 63), v>>63 != 0
-}
-
 // fixtureTLSDesc returns a C function f(desc) that calls the descriptor
 // as plugin code does and returns the variable's address.
 func fixtureTLSDesc() uintptr { return uintptr(C.rp_tlsdesc_fixture_addr()) }
 
-// fixtureTLSDescRegs returns a C function f(desc, want, ymm, clobber)
+// fixtureTLSDescRegs returns a C function f(desc, want, wide, clobber)
 // that calls the descriptor with known values in every register the
-// caller does not save (ymm0-15 when ymm is 1, else xmm0-15) and returns
-// 1 when they survive and the address is want (else the code that says
-// what changed); clobber 1 makes __tls_get_addr's slow path overwrite
-// every call-clobbered register first.
+// caller does not save (on x86-64, ymm0-15 when wide is 1, else xmm0-15;
+// on AArch64 x1-x18 and v0-v31 whole, wide ignored) and returns 1 when
+// they survive and the address is want (else the code that says what
+// changed); clobber 1 makes __tls_get_addr's slow path overwrite every
+// call-clobbered register first.
 func fixtureTLSDescRegs() uintptr { return uintptr(C.rp_tlsdesc_fixture_regs_addr()) }
-
-// cpuHasAVX reports whether the CPU has AVX (ymm registers).
-func cpuHasAVX() bool { return C.rp_cpu_has_avx() != 0 }
 
 // fixtureThreadPointer returns the calling thread's thread pointer.
 func fixtureThreadPointer() uintptr { return uintptr(C.rp_tls_thread_pointer()) }

@@ -1,3 +1,5 @@
+//go:build linux && (amd64 || arm64)
+
 package tlsrt
 
 import (
@@ -12,21 +14,30 @@ import (
 const (
 	// staticTLSBlockSym is the STT_TLS symbol at offset 0 of the block.
 	staticTLSBlockSym = "__runplug_static_tls_block"
-	// staticTLSSlotSym is the 8-byte data slot glibc's R_X86_64_TPOFF64
-	// relocation against staticTLSBlockSym fills with the block's offset
+	// staticTLSSlotSym is the 8-byte data slot glibc's TPOFF64 relocation
+	// (standIn.tpoff) against staticTLSBlockSym fills with the block's offset
 	// from the thread pointer.
 	staticTLSSlotSym = "__runplug_static_tls_slot"
 )
+
+// standInArch is what a stand-in says of its architecture
+// (statictls_amd64.go, statictls_arm64.go).
+type standInArch struct {
+	machine   elf.Machine
+	tpoff     uint32 // the relocation that writes a symbol's offset from the thread pointer
+	pageAlign uint64 // the PT_LOAD's p_align: the largest page size of the architecture
+}
 
 // maxStaticTLSAlign bounds the alignment a stand-in is made for: glibc
 // refuses anything above its static TLS alignment (64 on x86-64) anyway,
 // and the bound keeps the file's padding small.
 const maxStaticTLSAlign = 4096
 
-// staticTLSObject returns a minimal ELF64 x86-64 shared object that asks
-// glibc's dlopen for static TLS: a PT_TLS of memsz bytes aligned to align
-// whose template is the given bytes, DT_FLAGS DF_STATIC_TLS, and one
-// R_X86_64_TPOFF64 relocation against its own exported STT_TLS symbol
+// staticTLSObject returns a minimal ELF64 shared object of this
+// architecture (standIn) that asks glibc's dlopen for static TLS: a PT_TLS
+// of memsz bytes aligned to align whose template is the given bytes,
+// DT_FLAGS DF_STATIC_TLS, and one TPOFF64 relocation (R_X86_64_TPOFF64,
+// R_AARCH64_TLS_TPREL64) against its own exported STT_TLS symbol
 // (glibc allocates static TLS when it applies such a relocation, not for
 // the flag: elf/dl-reloc.c CHECK_STATIC_TLS). Layout, all in one
 // read-write PT_LOAD whose vaddrs equal its file offsets:
@@ -93,7 +104,7 @@ func staticTLSObject(template []byte, memsz, align uint64) ([]byte, error) {
 	b[elf.EI_VERSION] = byte(elf.EV_CURRENT)
 	b[elf.EI_OSABI] = byte(elf.ELFOSABI_NONE)
 	le.PutUint16(b[16:], uint16(elf.ET_DYN))
-	le.PutUint16(b[18:], uint16(elf.EM_X86_64))
+	le.PutUint16(b[18:], uint16(standIn.machine))
 	le.PutUint32(b[20:], uint32(elf.EV_CURRENT))
 	le.PutUint64(b[32:], ehsize) // e_phoff
 	le.PutUint16(b[52:], ehsize)
@@ -112,7 +123,7 @@ func staticTLSObject(template []byte, memsz, align uint64) ([]byte, error) {
 		le.PutUint64(p[40:], memsz)
 		le.PutUint64(p[48:], al)
 	}
-	phdr(0, elf.PT_LOAD, elf.PF_R|elf.PF_W, 0, end, end, 4096)
+	phdr(0, elf.PT_LOAD, elf.PF_R|elf.PF_W, 0, end, end, standIn.pageAlign)
 	phdr(1, elf.PT_DYNAMIC, elf.PF_R|elf.PF_W, dynOff, uint64(len(dyn))*dynsize, uint64(len(dyn))*dynsize, 8)
 	phdr(2, elf.PT_TLS, elf.PF_R, tdataOff, uint64(len(template)), memsz, align)
 	phdr(3, elf.PT_GNU_STACK, elf.PF_R|elf.PF_W, 0, 0, 0, 16)
@@ -145,7 +156,7 @@ func staticTLSObject(template []byte, memsz, align uint64) ([]byte, error) {
 
 	// slot = TPOFF64(block + 0).
 	le.PutUint64(b[relOff:], slotOff)
-	le.PutUint64(b[relOff+8:], uint64(1)<<32|uint64(elf.R_X86_64_TPOFF64))
+	le.PutUint64(b[relOff+8:], uint64(1)<<32|uint64(standIn.tpoff))
 	le.PutUint64(b[relOff+16:], 0)
 
 	for i, d := range dyn {

@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package tlsrt
 
@@ -142,8 +142,11 @@ func TestStaticTLSObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rs.Rela) != 1 || elf.R_X86_64(rs.Rela[0].Type) != elf.R_X86_64_TPOFF64 || rs.Rela[0].Sym != 1 {
-		t.Errorf("relocations %+v, want one R_X86_64_TPOFF64 against symbol 1", rs.Rela)
+	if f.Machine != standIn.machine {
+		t.Errorf("machine %v, want %v", f.Machine, standIn.machine)
+	}
+	if len(rs.Rela) != 1 || rs.Rela[0].Type != standIn.tpoff || rs.Rela[0].Sym != 1 {
+		t.Errorf("relocations %+v, want one of type %d (TPOFF64) against symbol 1", rs.Rela, standIn.tpoff)
 	}
 	for _, bad := range []struct{ memsz, align uint64 }{{40, 24}, {40, 8192}, {3, 8}} {
 		if _, err := staticTLSObject([]byte("tmpl"), bad.memsz, bad.align); err == nil {
@@ -162,8 +165,8 @@ func TestStaticTLSEveryThread(t *testing.T) {
 	defer before.stop()
 	m := newStaticModule(t, template, memsz, 16)
 	off, ok := m.StaticOffset()
-	if !ok || off >= 0 || off%16 != 0 {
-		t.Fatalf("StaticOffset = %d, %v; want a negative multiple of 16", off, ok)
+	if !ok || (off < 0) != staticBelowTP || off == 0 || off%16 != 0 {
+		t.Fatalf("StaticOffset = %d, %v; want a multiple of 16, below the thread pointer %v", off, ok, staticBelowTP)
 	}
 	want := append(append([]byte(nil), template...), make([]byte, memsz-len(template))...)
 	check := func(who string, write byte) {
@@ -214,7 +217,7 @@ func TestStaticTLSExhausted(t *testing.T) {
 	var err error
 	for len(mods) < 1000 {
 		var m *TLSModule
-		if m, err = NewTLSModule(0, 0, size, 64); err != nil {
+		if m, err = NewTLSModule(0, 0, size, staticAlign); err != nil {
 			t.Fatal(err)
 		}
 		if err = m.MakeStatic(); err != nil {
@@ -234,7 +237,7 @@ func TestStaticTLSExhausted(t *testing.T) {
 		t.Fatalf("after %d blocks of %d bytes: %v, want a *StaticTLSError", len(mods), size, err)
 	}
 	t.Logf("%d blocks of %d bytes, then: %v", len(mods), size, err)
-	for _, s := range []string{"256 bytes aligned to 64", OptionalStaticTLSTunable, "runplug's live modules hold"} {
+	for _, s := range []string{fmt.Sprintf("256 bytes aligned to %d", staticAlign), OptionalStaticTLSTunable, "runplug's live modules hold"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error %q does not mention %q", err, s)
 		}
@@ -247,7 +250,7 @@ func TestStaticTLSExhausted(t *testing.T) {
 	mods = nil
 	// All of it came back: as many blocks fit again.
 	for i := 0; i < n; i++ {
-		m, err := NewTLSModule(0, 0, size, 64)
+		m, err := NewTLSModule(0, 0, size, staticAlign)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,8 +262,8 @@ func TestStaticTLSExhausted(t *testing.T) {
 	}
 }
 
-// glibc's static TLS is aligned to 64 (its TCB's alignment): a block that
-// asks for more is refused with the same error, naming the alignment.
+// glibc's static TLS is aligned to its TCB's alignment (staticAlign): a
+// block that asks for more is refused with the same error, naming the alignment.
 func TestStaticTLSOverAligned(t *testing.T) {
 	m, err := NewTLSModule(0, 0, 64, 128)
 	if err != nil {
@@ -302,8 +305,7 @@ var tlsDescriptor [2]uint64
 func TestTLSDescriptors(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	size, xsave := tlsDescSaveSize()
-	t.Logf("dynamic resolver's slow path saves %d bytes (XSAVE %v)", size, xsave)
+	logTLSDescSave(t)
 	dyn := newTestModule(t, 8, 64, 16)
 	arg, ok := TLSDescDynamicArg(dyn.ID(), 3)
 	if !ok {
@@ -336,17 +338,12 @@ func TestTLSDescriptors(t *testing.T) {
 	}
 }
 
-// The dynamic resolver keeps every register but rax on its slow path even
-// when __tls_get_addr overwrites every register it may (the test hook
-// rp_tls_clobber_test), vector registers to their upper halves, and on
-// its fast path; so does the static one.
+// The dynamic resolver keeps every register but rax (x0 and x30 on
+// AArch64) on its slow path even when __tls_get_addr overwrites every
+// register it may (the test hook rp_tls_clobber_test), vector registers to
+// their upper halves, and on its fast path; so does the static one.
 func TestTLSDescriptorRegisters(t *testing.T) {
-	widths := []uint64{0}
-	if cpuHasAVX() {
-		widths = append(widths, 1)
-	} else {
-		t.Log("the CPU has no AVX: ymm upper halves not checked")
-	}
+	widths := tlsDescWidths(t)
 	st := newStaticModule(t, nil, 16, 8)
 	off, _ := st.StaticOffset()
 	for _, ymm := range widths {
@@ -422,7 +419,7 @@ func staticCapacity(t *testing.T) int {
 		}
 	}()
 	for len(mods) < 1000 {
-		m, err := NewTLSModule(0, 0, 256, 64)
+		m, err := NewTLSModule(0, 0, 256, staticAlign)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -458,11 +455,11 @@ func TestStaticTLSOutOfOrder(t *testing.T) {
 	}
 	pair := func() (a, b *TLSModule) {
 		var err error
-		if a, err = NewTLSModule(0, 0, 256, 64); err == nil {
+		if a, err = NewTLSModule(0, 0, 256, staticAlign); err == nil {
 			err = a.MakeStatic()
 		}
 		if err == nil {
-			if b, err = NewTLSModule(0, 0, 256, 64); err == nil {
+			if b, err = NewTLSModule(0, 0, 256, staticAlign); err == nil {
 				err = b.MakeStatic()
 			}
 		}

@@ -1,11 +1,11 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 // tls.c: dynamic thread-local storage for the objects runplug loads, in
 // place of glibc's __tls_get_addr (which knows only the objects ld.so
 // loaded). Plugins' __tls_get_addr imports bind to rp_tls_get_addr.
 //
 // Modules: a fixed table of RP_TLS_MAX_MODULES entries indexed by module
-// id (the value of R_X86_64_DTPMOD64), never reallocated, so a reader needs
+// id (the value of R_X86_64_DTPMOD64 or R_AARCH64_TLS_DTPMOD64), never reallocated, so a reader needs
 // no lock to index it. Each entry has a generation, bumped when the module
 // is freed: a thread's block made for an earlier module with the same id is
 // then detected as stale on the next use of the id, freed and made again.
@@ -57,7 +57,7 @@ struct rp_tls_mod {
 };
 
 // Entry 0 is never used: module ids start at 1. Not static: the TLSDESC
-// resolver (tlsdesc_amd64.S) reads the generations on its fast path.
+// resolvers (tlsdesc_*.S) read the generations on their fast paths.
 struct rp_tls_mod rp_tls_mods[RP_TLS_MAX_MODULES + 1] __attribute__((visibility("hidden")));
 static pthread_mutex_t rp_tls_mu = PTHREAD_MUTEX_INITIALIZER;
 static int64_t rp_tls_blocks; // blocks allocated and not yet freed, all threads (atomic)
@@ -78,10 +78,10 @@ struct rp_tls_thread {
 	int exit_fd;               // test hook (rp_tls_notify_exit): fd + 1, 0 for none
 };
 
-// Not static: the TLSDESC resolver (tlsdesc_amd64.S) reads it.
+// Not static: the TLSDESC resolvers (tlsdesc_*.S) read it.
 __thread struct rp_tls_thread rp_tls_self __attribute__((visibility("hidden"), tls_model("initial-exec")));
 
-// The layouts tlsdesc_amd64.S relies on.
+// The layouts the TLSDESC resolvers rely on.
 _Static_assert(sizeof(struct rp_tls_mod) == RP_TLS_MOD_SIZE, "rp_tls_mod size");
 _Static_assert(__builtin_offsetof(struct rp_tls_mod, gen) == RP_TLS_MOD_GEN, "rp_tls_mod.gen");
 _Static_assert(sizeof(struct rp_tls_slot) == 1 << RP_TLS_SLOT_SHIFT, "rp_tls_slot size");
@@ -90,12 +90,6 @@ _Static_assert(__builtin_offsetof(struct rp_tls_slot, gen) == RP_TLS_SLOT_GEN, "
 _Static_assert(__builtin_offsetof(struct rp_tls_thread, slots) == RP_TLS_THREAD_SLOTS, "rp_tls_thread.slots");
 _Static_assert(__builtin_offsetof(struct rp_tls_thread, n) == RP_TLS_THREAD_N, "rp_tls_thread.n");
 
-// rp_tls_tp returns the thread pointer (%fs:0 holds its own address).
-static inline char *rp_tls_tp(void) {
-	char *tp;
-	__asm__("movq %%fs:0, %0" : "=r"(tp));
-	return tp;
-}
 
 static pthread_once_t rp_tls_once = PTHREAD_ONCE_INIT;
 static pthread_key_t rp_tls_key;
@@ -175,45 +169,15 @@ static int rp_tls_grow(struct rp_tls_thread *t, uint64_t m) {
 }
 
 // rp_tls_clobber_test (a test hook, tlsdesc tests) makes the slow path
-// overwrite every call-clobbered register it may, vector registers
-// included, as malloc and memcpy are free to: what the TLSDESC resolver
-// must restore.
+// overwrite every call-clobbered register it may (rp_tls_clobber, per
+// architecture), vector registers included, as malloc and memcpy are free
+// to: what the TLSDESC resolver must restore.
 int rp_tls_clobber_test __attribute__((visibility("hidden")));
 
-__attribute__((target("avx"))) static void rp_tls_clobber_ymm(void) {
-	__asm__ volatile("vpcmpeqb %%ymm0, %%ymm0, %%ymm0\n\t"
-			 "vmovdqa %%ymm0, %%ymm1\n\tvmovdqa %%ymm0, %%ymm2\n\tvmovdqa %%ymm0, %%ymm3\n\t"
-			 "vmovdqa %%ymm0, %%ymm4\n\tvmovdqa %%ymm0, %%ymm5\n\tvmovdqa %%ymm0, %%ymm6\n\t"
-			 "vmovdqa %%ymm0, %%ymm7\n\tvmovdqa %%ymm0, %%ymm8\n\tvmovdqa %%ymm0, %%ymm9\n\t"
-			 "vmovdqa %%ymm0, %%ymm10\n\tvmovdqa %%ymm0, %%ymm11\n\tvmovdqa %%ymm0, %%ymm12\n\t"
-			 "vmovdqa %%ymm0, %%ymm13\n\tvmovdqa %%ymm0, %%ymm14\n\tvmovdqa %%ymm0, %%ymm15\n\t"
-			 "vzeroupper" // then the upper halves are zero: changed either way
-			 ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-			 "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
-}
-
-static void rp_tls_clobber(void) {
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx")) {
-		rp_tls_clobber_ymm();
-	}
-	__asm__ volatile("pcmpeqb %%xmm0, %%xmm0\n\t"
-			 "movdqa %%xmm0, %%xmm1\n\tmovdqa %%xmm0, %%xmm2\n\tmovdqa %%xmm0, %%xmm3\n\t"
-			 "movdqa %%xmm0, %%xmm4\n\tmovdqa %%xmm0, %%xmm5\n\tmovdqa %%xmm0, %%xmm6\n\t"
-			 "movdqa %%xmm0, %%xmm7\n\tmovdqa %%xmm0, %%xmm8\n\tmovdqa %%xmm0, %%xmm9\n\t"
-			 "movdqa %%xmm0, %%xmm10\n\tmovdqa %%xmm0, %%xmm11\n\tmovdqa %%xmm0, %%xmm12\n\t"
-			 "movdqa %%xmm0, %%xmm13\n\tmovdqa %%xmm0, %%xmm14\n\tmovdqa %%xmm0, %%xmm15\n\t"
-			 "movq $-1, %%rcx\n\tmovq $-1, %%rdx\n\tmovq $-1, %%rsi\n\tmovq $-1, %%rdi\n\t"
-			 "movq $-1, %%r8\n\tmovq $-1, %%r9\n\tmovq $-1, %%r10\n\tmovq $-1, %%r11"
-			 ::: "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "cc",
-			 "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-			 "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
-}
-
 // rp_tls_slow makes (or remakes, when stale) the thread's block of module
-// ti->module. It realigns the stack: code built by old compilers calls
-// __tls_get_addr with the stack misaligned, and this path calls libc.
-__attribute__((noinline, force_align_arg_pointer)) static void *rp_tls_slow(rp_tls_index *ti) {
+// ti->module. It realigns the stack where callers may misalign it
+// (RP_TLS_REALIGN): this path calls libc.
+__attribute__((noinline)) RP_TLS_REALIGN static void *rp_tls_slow(rp_tls_index *ti) {
 	uint64_t m = ti->module;
 	if (__builtin_expect(rp_tls_clobber_test, 0)) {
 		rp_tls_clobber();

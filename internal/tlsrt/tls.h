@@ -15,7 +15,7 @@
 #define RP_TLS_ABORT_MODULE 0x544c5301
 #define RP_TLS_ABORT_NOMEM 0x544c5302
 
-// Layouts the TLSDESC resolver (tlsdesc_amd64.S) reads, checked by
+// Layouts the TLSDESC resolvers (tlsdesc_amd64.S, tlsdesc_arm64.S) read, checked by
 // _Static_assert in tls.c: struct rp_tls_mod (size, offset of gen) and
 // struct rp_tls_thread (offsets of slots and n), struct rp_tls_slot
 // (size, offsets of block and gen).
@@ -36,7 +36,7 @@
 #include <stdint.h>
 
 // The argument of __tls_get_addr: the GOT pair that R_X86_64_DTPMOD64 and
-// R_X86_64_DTPOFF64 fill.
+// R_X86_64_DTPOFF64 (R_AARCH64_TLS_DTPMOD64 and TLS_DTPREL64) fill.
 typedef struct rp_tls_index {
 	uint64_t module;
 	uint64_t offset;
@@ -59,6 +59,22 @@ int rp_tls_static_offset(uint64_t id, int64_t *tpoff);
 uint64_t rp_tls_thread_pointer(void);
 void rp_tls_notify_exit(int fd);
 
+// Per architecture (tls_amd64.c, tls_arm64.c): the thread pointer (the
+// TCB on AArch64, TLS variant I; the TCB's own address at %fs:0 on
+// x86-64, variant II), and the test hook that overwrites every
+// call-clobbered register (rp_tls_clobber_test).
+char *rp_tls_tp(void) __attribute__((visibility("hidden")));
+void rp_tls_clobber(void) __attribute__((visibility("hidden")));
+
+// RP_TLS_REALIGN realigns the stack on entry where a caller may have left
+// it misaligned: x86-64 code built by old compilers calls __tls_get_addr
+// so. AArch64's stack pointer is always 16-byte aligned.
+#if defined(__x86_64__)
+#define RP_TLS_REALIGN __attribute__((force_align_arg_pointer))
+#else
+#define RP_TLS_REALIGN
+#endif
+
 // Static TLS from glibc (statictls.c).
 struct rp_static_tls {
 	void *handle;  // dlopen's handle, NULL on failure
@@ -69,18 +85,17 @@ void rp_static_tls_open(const char *path, const char *block_sym, const char *slo
 int rp_static_tls_close(void *handle);
 int64_t rp_static_tls_offset_here(void *handle, const char *block_sym);
 
-// TLS descriptor resolvers (tlsdesc_amd64.S): the entry of a descriptor
-// {entry, arg}, called with %rax = the descriptor's address, returning in
-// %rax the variable's offset from the thread pointer, every other
-// register preserved.
+// TLS descriptor resolvers (tlsdesc_amd64.S, tlsdesc_arm64.S): the entry
+// of a descriptor {entry, arg}, called with the descriptor's address in
+// %rax (x0 on AArch64), returning there the variable's offset from the
+// thread pointer, every other register preserved (but the flags, and x30,
+// the return address, on AArch64).
 void rp_tlsdesc_static(void);
 void rp_tlsdesc_dynamic(void);
 uint64_t rp_tlsdesc_static_addr(void);
 uint64_t rp_tlsdesc_dynamic_addr(void);
 uint64_t rp_tlsdesc_fixture_addr(void);
-uint64_t rp_tlsdesc_save_size(void);
 uint64_t rp_tlsdesc_fixture_regs_addr(void);
-int rp_cpu_has_avx(void);
 
 #endif // __ASSEMBLER__
 

@@ -1,4 +1,4 @@
-//go:build linux && amd64
+//go:build linux && (amd64 || arm64)
 
 package tlsrt
 
@@ -27,7 +27,7 @@ import (
 const MaxTLSModules = C.RP_TLS_MAX_MODULES
 
 // Supported reports whether this build has the TLS runtime: linux/amd64
-// with cgo.
+// and linux/arm64 with cgo.
 const Supported = true
 
 // Abort codes (AbortError.Code) of a call whose plugin code asked
@@ -75,8 +75,9 @@ func NewTLSModule(image uintptr, filesz, memsz, align uint64) (*TLSModule, error
 	return &TLSModule{id: uint64(id), image: image, filesz: filesz, memsz: memsz, align: align}, nil
 }
 
-// ID returns the module id: the value of R_X86_64_DTPMOD64 for the
-// object's thread-local symbols, 1 to MaxTLSModules.
+// ID returns the module id: the value of R_X86_64_DTPMOD64 (or
+// R_AARCH64_TLS_DTPMOD64) for the object's thread-local symbols, 1 to
+// MaxTLSModules.
 func (m *TLSModule) ID() uint64 { return m.id }
 
 // Generation returns the generation of the module's id: it changes each

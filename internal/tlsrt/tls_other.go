@@ -1,8 +1,9 @@
-//go:build !(linux && amd64 && cgo)
+//go:build !(linux && (amd64 || arm64) && cgo)
 
 package tlsrt
 
-// The TLS runtime off linux/amd64 with cgo: no module is ever made.
+// The TLS runtime off linux/amd64 and linux/arm64 with cgo: no module is
+// ever made.
 
 import (
 	"fmt"
@@ -13,7 +14,7 @@ import (
 )
 
 // Supported reports whether this build has the TLS runtime: linux/amd64
-// with cgo (TLS variant I for arm64 is issue 24's).
+// and linux/arm64 with cgo.
 const Supported = false
 
 // MaxTLSModules is the number of TLS modules that can be live at once.
@@ -34,11 +35,11 @@ var ErrTLSModulesFull = fmt.Errorf("sandbox: too many live TLS modules")
 type TLSModule struct{ id uint64 }
 
 // errNoTLS is the error of a thread-local module in this build: where
-// plugins run at all (linux/arm64, issue 24) it names the missing TLS
-// runtime rather than the platform.
+// plugins run at all it names the missing TLS runtime rather than the
+// platform.
 var errNoTLS = func() error {
 	if pcall.Supported {
-		return fmt.Errorf("thread-local storage needs linux/amd64 built with cgo (this is %s/%s; issue 24): %w",
+		return fmt.Errorf("thread-local storage needs linux/amd64 or linux/arm64 built with cgo (this is %s/%s): %w",
 			runtime.GOOS, runtime.GOARCH, errs.ErrUnsupported)
 	}
 	return pcall.ErrPlatform
