@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 // Debuggers see runplug's objects through the r_debug protocol, next to
 // glibc's own list (see loader/doc.go "Debugging and profiling" for why

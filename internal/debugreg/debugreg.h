@@ -52,9 +52,10 @@ void rp_cgo_traceback(void *arg);
 void rp_cgo_symbolizer(void *arg);
 uint64_t rp_prof_live(void); // objects in the table (tests)
 // rp_prof_test_traceback calls rp_cgo_traceback as the SIGPROF handler
-// would, with a context holding pc, sp and fp, the thread's protected call
+// would, with a context holding pc, sp, fp and lr (AArch64's link
+// register; ignored on x86-64), the thread's protected call
 // frame (rp_self.cur) at top meanwhile (0: none) (tests).
-void rp_prof_test_traceback(uint64_t pc, uint64_t sp, uint64_t fp, uint64_t top, uintptr_t *buf, uintptr_t max);
+void rp_prof_test_traceback(uint64_t pc, uint64_t sp, uint64_t fp, uint64_t lr, uint64_t top, uintptr_t *buf, uintptr_t max);
 void rp_prof_test_host_traceback(void *arg);
 void rp_prof_test_host_symbolizer(void *arg);
 long rp_prof_test_host_calls(void);

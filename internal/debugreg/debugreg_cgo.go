@@ -1,4 +1,4 @@
-//go:build linux && amd64
+//go:build linux && (amd64 || arm64)
 
 package debugreg
 
@@ -223,15 +223,15 @@ func debugBase() uintptr { return uintptr(C.rp_dbg_base()) }
 // profTraceback runs the cgo traceback on a signal context holding pc, sp
 // and fp, with room for max PCs (tests), outside a protected call.
 func profTraceback(pc, sp, fp uintptr, max int) []uintptr {
-	return profTracebackIn(pc, sp, fp, 0, max)
+	return profTracebackIn(pc, sp, fp, 0, 0, max)
 }
 
 // profTracebackIn is profTraceback inside a protected call whose frame is
-// at top (tests).
-func profTracebackIn(pc, sp, fp, top uintptr, max int) []uintptr {
+// at top, with lr in AArch64's link register (tests).
+func profTracebackIn(pc, sp, fp, lr, top uintptr, max int) []uintptr {
 	buf := (*[64]C.uintptr_t)(C.calloc(64, 8))
 	defer C.free(unsafe.Pointer(buf))
-	C.rp_prof_test_traceback(C.uint64_t(pc), C.uint64_t(sp), C.uint64_t(fp), C.uint64_t(top), &buf[0], C.uintptr_t(max))
+	C.rp_prof_test_traceback(C.uint64_t(pc), C.uint64_t(sp), C.uint64_t(fp), C.uint64_t(lr), C.uint64_t(top), &buf[0], C.uintptr_t(max))
 	var out []uintptr
 	for i := 0; i < max && buf[i] != 0; i++ {
 		out = append(out, uintptr(buf[i]))

@@ -1,4 +1,4 @@
-//go:build !linux || !amd64 || !cgo
+//go:build !linux || !(amd64 || arm64) || !cgo
 
 package debugreg
 
@@ -22,21 +22,21 @@ func (t *SymbolTable) Len() int { return t.n }
 // DebugObject is a registration made by AddDebugObject.
 type DebugObject struct{}
 
-// AddDebugObject registers nothing off linux/amd64 with cgo.
+// AddDebugObject registers nothing off linux/amd64 and linux/arm64 with cgo.
 func AddDebugObject(info *DebugInfo) *DebugObject { return &DebugObject{} }
 
-// SetSymbols does nothing off linux/amd64 with cgo.
+// SetSymbols does nothing off linux/amd64 and linux/arm64 with cgo.
 func (d *DebugObject) SetSymbols(t *SymbolTable) {}
 
-// Remove does nothing off linux/amd64 with cgo.
+// Remove does nothing off linux/amd64 and linux/arm64 with cgo.
 func (d *DebugObject) Remove() {}
 
 // DebuggerError says debugger registration is unsupported here.
 func DebuggerError() error {
-	return fmt.Errorf("sandbox: debugger registration needs linux/amd64 with cgo: %w", errs.ErrUnsupported)
+	return fmt.Errorf("sandbox: debugger registration needs linux/amd64 or linux/arm64 with cgo: %w", errs.ErrUnsupported)
 }
 
-// DebuggerWatching is false off linux/amd64 with cgo.
+// DebuggerWatching is false off linux/amd64 and linux/arm64 with cgo.
 func DebuggerWatching() bool { return false }
 
 // CgoTracebackFuncs are the C functions of runtime.SetCgoTraceback.
@@ -44,10 +44,10 @@ type CgoTracebackFuncs struct {
 	Traceback, Context, Symbolizer unsafe.Pointer
 }
 
-// ErrCgoTraceback: see the linux/amd64 documentation.
+// ErrCgoTraceback: see the linux documentation.
 var ErrCgoTraceback = errors.New("runtime.SetCgoTraceback was already called with other functions")
 
-// SetCgoTraceback is unsupported off linux/amd64 with cgo.
+// SetCgoTraceback is unsupported off linux/amd64 and linux/arm64 with cgo.
 func SetCgoTraceback(host CgoTracebackFuncs) error {
-	return fmt.Errorf("sandbox: install cgo traceback: needs linux/amd64 with cgo: %w", errs.ErrUnsupported)
+	return fmt.Errorf("sandbox: install cgo traceback: needs linux/amd64 or linux/arm64 with cgo: %w", errs.ErrUnsupported)
 }

@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 // Go CPU profiles see plugin code: a traceback and a symbolizer function
 // for runtime.SetCgoTraceback (version 0 of its contract) over a table of
@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "debugreg.h"
+#include "traceback_arch.h"
 #include "sandbox.h"
 #include "locks.h"
 
@@ -277,11 +278,11 @@ void rp_prof_set_host(void *traceback, void *symbolizer) {
 	rp_host_symbolizer = (void (*)(void *))symbolizer;
 }
 
-// rp_peek reads n bytes at addr into dst without faulting: through
+// rp_tb_peek reads n bytes at addr into dst without faulting: through
 // process_vm_readv on the process itself, which fails with EFAULT where a
 // load would fault (a plugin running on a stack of its own, a garbage
 // frame pointer). Async-signal-safe; errno is the caller's to keep.
-static int rp_peek(uint64_t addr, void *dst, size_t n) {
+int rp_tb_peek(uint64_t addr, void *dst, size_t n) {
 	struct iovec local = {.iov_base = dst, .iov_len = n};
 	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = n};
 	return syscall(SYS_process_vm_readv, (long)syscall(SYS_getpid), &local, 1UL, &remote, 1UL, 0UL) == (long)n ? 0 : -1;
@@ -297,8 +298,9 @@ static int rp_peek(uint64_t addr, void *dst, size_t n) {
 // above every plugin frame of the call) and each return address is inside
 // a live runplug object. Anything else is the host's traceback's (when one
 // was chained) or nothing, as without runplug. Async-signal-safe: no lock,
-// no allocation, no call but the host's and system calls (rp_peek), errno
-// kept.
+// no allocation, no call but the host's and system calls (rp_tb_peek),
+// errno kept. The registers are read per architecture (traceback_arch.h);
+// frame records have one shape on both.
 void rp_cgo_traceback(void *p) {
 	struct rp_tb_arg *a = p;
 	if (a->max == 0) {
@@ -313,9 +315,8 @@ void rp_cgo_traceback(void *p) {
 		return;
 	}
 	const ucontext_t *uc = (const ucontext_t *)a->sig_context;
-	uint64_t pc = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
-	uint64_t sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
-	uint64_t fp = (uint64_t)uc->uc_mcontext.gregs[REG_RBP];
+	uint64_t pc, sp, fp;
+	rp_tb_regs(uc, &pc, &sp, &fp);
 	const struct rp_frame *fr = rp_self.cur;
 	uint64_t top = (uint64_t)(uintptr_t)fr;
 	rp_read_begin();
@@ -340,15 +341,15 @@ void rp_cgo_traceback(void *p) {
 	uintptr_t n = 0;
 	a->buf[n++] = pc;
 	// Every word read lies in [sp, top), below the protected call's frame,
-	// and is read with rp_peek: a plugin may run on a stack of its own,
+	// and is read with rp_tb_peek: a plugin may run on a stack of its own,
 	// with unmapped memory between it and top. A leaf function compiled
-	// without a frame pointer
-	// (gcc omits it in leaves even with -fno-omit-frame-pointer) keeps
-	// its return address at sp: a word there that points into a live
+	// without a frame pointer (gcc omits it in leaves even with
+	// -fno-omit-frame-pointer) still has its return address (at sp, or in
+	// the link register: rp_tb_leaf_ret): one that points into a live
 	// object, outside the function holding pc, is taken as one.
-	if (fr != NULL && n < a->max && sp < top && top - sp >= 8 && (sp & 7) == 0) {
+	if (fr != NULL && n < a->max) {
 		uint64_t r = 0;
-		const struct rp_pobj *ro = rp_peek(sp, &r, sizeof r) == 0 ? rp_find(t, r) : NULL;
+		const struct rp_pobj *ro = rp_tb_leaf_ret(uc, sp, top, &r) == 0 ? rp_find(t, r) : NULL;
 		if (ro != NULL && !__atomic_load_n(&ro->dead, __ATOMIC_ACQUIRE)) {
 			const struct rp_psym *f = o != NULL ? rp_sym(o, pc) : NULL;
 			if (ro != o || f == NULL || r - f->lo > f->size) {
@@ -361,7 +362,7 @@ void rp_cgo_traceback(void *p) {
 			break;
 		}
 		uint64_t w[2];
-		if (rp_peek(fp, w, sizeof w) != 0) {
+		if (rp_tb_peek(fp, w, sizeof w) != 0) {
 			break;
 		}
 		uint64_t next = w[0], ret = w[1];
@@ -449,14 +450,12 @@ void rp_cgo_symbolizer(void *p) {
 	a->data = (uintptr_t)&rp_pin;
 }
 
-void rp_prof_test_traceback(uint64_t pc, uint64_t sp, uint64_t fp, uint64_t top, uintptr_t *buf, uintptr_t max) {
+void rp_prof_test_traceback(uint64_t pc, uint64_t sp, uint64_t fp, uint64_t lr, uint64_t top, uintptr_t *buf, uintptr_t max) {
 	struct rp_frame *saved = rp_self.cur;
 	rp_self.cur = (struct rp_frame *)(uintptr_t)top;
 	ucontext_t uc;
 	memset(&uc, 0, sizeof uc);
-	uc.uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
-	uc.uc_mcontext.gregs[REG_RSP] = (greg_t)sp;
-	uc.uc_mcontext.gregs[REG_RBP] = (greg_t)fp;
+	rp_tb_set_regs(&uc, pc, sp, fp, lr);
 	struct rp_tb_arg a = {.sig_context = (uintptr_t)&uc, .buf = buf, .max = max};
 	rp_cgo_traceback(&a);
 	rp_self.cur = saved;
