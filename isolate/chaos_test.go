@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate_test
 
@@ -252,6 +252,7 @@ func settled(ctx context.Context, base, slack processCounts) (processCounts, boo
 // threads or children than after a warm-up round of a quarter of that
 // (issue 19, item 10).
 func TestChaosSoak(t *testing.T) {
+	needKernel(t)
 	length := 3 * time.Second
 	if s := os.Getenv(soakEnv); s != "" {
 		d, err := time.ParseDuration(s)

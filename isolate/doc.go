@@ -151,12 +151,12 @@
 // child, even when the calling thread blocks SIGSYS, as system() does. A
 // call only the second filter forbids, or any forbidden call where there
 // is no listener, traps (SECCOMP_RET_TRAP): a SIGSYS
-// handler written in assembly (sigsys_amd64.s; no Go code can run at that
+// handler written in assembly (sigsys_amd64.s, sigsys_arm64.s; no Go code can run at that
 // point) writes si_syscall and si_call_addr to the shared memory and ends
 // the process, and the host names the call from that record. The host
 // assembles the filters (a spare child its own) with
-// github.com/elastic/go-seccomp-bpf (argument conditions, the x86-64 name
-// table, the x32 and architecture checks).
+// github.com/elastic/go-seccomp-bpf (argument conditions, the x86-64 and
+// AArch64 name tables, the x32 and architecture checks).
 //
 // With Options.Spare the Isolator keeps one child started ahead: its
 // runtime is up, it is confined (limits, the load filter) and its serving
@@ -230,6 +230,12 @@
 //
 // # Platforms
 //
-// Linux on x86-64 with cgo (the sandbox); elsewhere New gives an Isolator
-// whose Start fails with an error wrapping loader.ErrUnsupported.
+// Linux on x86-64 and on AArch64 with cgo (the sandbox); elsewhere New
+// gives an Isolator whose loads fail with an error wrapping
+// loader.ErrUnsupported. One policy serves both: its names are x86-64's,
+// mapped to AArch64's table where that lacks a legacy call or names one
+// otherwise (seccomp.go archDiffs). On AArch64 the filters trap AArch32
+// calls; there is no x32 or i386 ABI. The run-time tests need a native
+// kernel: qemu-user, which runs the arm64 CI job, has neither seccomp nor
+// user namespaces.
 package isolate

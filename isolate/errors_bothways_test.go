@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate_test
 
@@ -26,6 +26,7 @@ import (
 // the same values in the fields that do not depend on the process (a PC
 // or a pid does), and the same message unless it names a PC or a pid.
 func TestErrorsBothWays(t *testing.T) {
+	needKernel(t)
 	faults := plugintest.Build(t, "faults")
 	hosts := plugintest.Build(t, "isolate_host")
 	tests := []struct {

@@ -1,5 +1,9 @@
 //go:build linux && amd64 && cgo
 
+// The examples run isolated children: linux/amd64 only, since the arm64
+// job runs under qemu-user, which has no seccomp or user namespaces (and
+// an example cannot skip).
+
 package isolate_test
 
 import (

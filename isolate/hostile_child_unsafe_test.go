@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate
 
@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/runplug/runplug/internal/testenv"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -198,6 +199,7 @@ func hostileLoader(t *testing.T, mode string, opts Options) (*loader.Loader, *at
 // crashes the host: the fields the host owns are never read back, and a
 // length or state it cannot accept is a protocol error that names it.
 func TestHostileLoadReply(t *testing.T) {
+	testenv.NeedNative(t, "the isolated tier (seccomp filters, user namespaces)")
 	tests := []struct {
 		mode string
 		want string // "" : the load works, the rewrite had no effect
@@ -242,6 +244,7 @@ func TestHostileLoadReply(t *testing.T) {
 // past what the child may write, and the forged error matches none of the
 // loader's sentinels.
 func TestHostileErrorReply(t *testing.T) {
+	testenv.NeedNative(t, "the isolated tier (seccomp filters, user namespaces)")
 	for _, tt := range []struct{ mode, want string }{
 		{"errkind", "unknown error kind 200"},
 		{"errlen", "truncated"},
@@ -270,6 +273,7 @@ func TestHostileErrorReply(t *testing.T) {
 // post shows at the next exchange as a message with the request still in
 // it); the host survives.
 func TestHostileRepeatedReply(t *testing.T) {
+	testenv.NeedNative(t, "the isolated tier (seccomp filters, user namespaces)")
 	l, _ := hostileLoader(t, "repeat:1", Options{})
 	p, err := l.Load(context.Background(), plugintest.Build(t, "isolate_host"))
 	if err != nil {
@@ -289,6 +293,7 @@ func TestHostileRepeatedReply(t *testing.T) {
 // channel with 'A', NUL included: the function sees a copy of exactly the
 // length the child gave, never more of the channel or what follows it.
 func TestHostileNulRewrite(t *testing.T) {
+	testenv.NeedNative(t, "the isolated tier (seccomp filters, user namespaces)")
 	l, longest := hostileLoader(t, "nul:1", Options{})
 	p, err := l.Load(context.Background(), plugintest.Build(t, "isolate_host"))
 	if err != nil {
@@ -313,6 +318,7 @@ func TestHostileNulRewrite(t *testing.T) {
 // reads it once, so every call either runs host_add or ends with a
 // protocol error naming the handle, never an index out of range.
 func TestHostileHandleFlip(t *testing.T) {
+	testenv.NeedNative(t, "the isolated tier (seccomp filters, user namespaces)")
 	l, _ := hostileLoader(t, "flip:1", Options{})
 	p, err := l.Load(context.Background(), plugintest.Build(t, "isolate_host"))
 	if err != nil {
@@ -336,6 +342,7 @@ func TestHostileHandleFlip(t *testing.T) {
 // its result or an error of this package's or the loader's kinds with a
 // message, and forged messages are named protocol errors.
 func TestHostileChildFuzz(t *testing.T) {
+	testenv.NeedNative(t, "the isolated tier (seccomp filters, user namespaces)")
 	path := plugintest.Build(t, "isolate_host")
 	seeds := 24
 	if testing.Short() {
@@ -436,6 +443,7 @@ func typedErr(err error) bool {
 // the channel holds: each is a protocol error that names the lie, and
 // the host goes on.
 func TestHostileMemoryReplies(t *testing.T) {
+	testenv.NeedNative(t, "the isolated tier (seccomp filters, user namespaces)")
 	tests := []struct {
 		mode string
 		op   func(p *loader.Plugin) error

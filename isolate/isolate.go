@@ -50,7 +50,8 @@ type Options struct {
 
 // Policy is what the child process may do.
 type Policy struct {
-	// Allow adds system calls (by name, x86-64 table) to the default
+	// Allow adds system calls (by name, x86-64 table: on AArch64 a
+	// legacy call it lacks is left out, see the package doc) to the default
 	// allow list, DefaultSyscalls.
 	Allow []string
 	// AllowOpen keeps read-only open/openat allowed after the plugin is

@@ -1,4 +1,4 @@
-//go:build !(linux && amd64 && cgo)
+//go:build !(linux && (amd64 || arm64) && cgo)
 
 package isolate
 
@@ -10,7 +10,7 @@ import (
 )
 
 // errNoIsolation is the error of every isolated load on this platform.
-var errNoIsolation = fmt.Errorf("isolate: isolation needs linux/amd64 built with cgo: %w", loader.ErrUnsupported)
+var errNoIsolation = fmt.Errorf("isolate: isolation needs linux/amd64 or linux/arm64 built with cgo: %w", loader.ErrUnsupported)
 
 // DefaultSyscalls is empty where isolation is not supported.
 var DefaultSyscalls []string
@@ -19,7 +19,7 @@ var DefaultSyscalls []string
 // an error wrapping loader.ErrUnsupported.
 type Isolator struct{ opts Options }
 
-// New returns an Isolator (see the linux/amd64 documentation).
+// New returns an Isolator (see the linux documentation).
 func New(opts Options) *Isolator { return &Isolator{opts: opts} }
 
 // startRemote is wire.StartRemote: it fails with an error wrapping

@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate_test
 
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 	"golang.org/x/sys/unix"
@@ -25,11 +26,20 @@ import (
 // newLoader returns a Loader that isolates its plugins, closed with the test.
 func newLoader(t testing.TB, lo loader.Options, opts isolate.Options) (*loader.Loader, *isolate.Isolator) {
 	t.Helper()
+	needKernel(t)
 	iso := isolate.New(opts)
 	lo.Isolation = iso
 	l := loader.New(lo)
 	t.Cleanup(func() { l.Close(context.Background()) })
 	return l, iso
+}
+
+// needKernel skips a test that starts isolated children under qemu-user,
+// which has neither seccomp nor user namespaces: the isolated tier's
+// run-time tests need a native kernel of the architecture.
+func needKernel(t testing.TB) {
+	t.Helper()
+	testenv.NeedNative(t, "the isolated tier (seccomp filters, user namespaces)")
 }
 
 // bothWays runs f as a subtest with a Loader in process and with one that
@@ -312,6 +322,7 @@ func TestHostFunctions(t *testing.T) {
 // TestBuffersAndStrings: []byte and string arguments of bindings work the
 // same isolated as in process.
 func TestBuffersAndStrings(t *testing.T) {
+	needKernel(t)
 	bothWays(t, func(t *testing.T, l *loader.Loader) {
 		p := load(t, l, "isolate_faults")
 		buf := bytes.Repeat([]byte{1, 2, 3, 4}, 1024)
@@ -689,6 +700,7 @@ func TestStaticTLS(t *testing.T) {
 // the close once (the child's error crosses without the context the
 // host's loader adds again), and the child is gone.
 func TestCloseReportsDestructorFault(t *testing.T) {
+	needKernel(t)
 	bothWays(t, func(t *testing.T, l *loader.Loader) {
 		p := load(t, l, "isolate_faults")
 		pid := isolate.Pid(p) // 0 in process

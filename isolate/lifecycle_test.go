@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate_test
 
@@ -69,6 +69,7 @@ func TestMain(m *testing.M) {
 // no zombie either. No sleeps: the wait on the child's pidfd has a
 // deadline.
 func TestHostKilledLeavesNoChild(t *testing.T) {
+	needKernel(t)
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -212,6 +213,7 @@ func resources(t *testing.T) (fds, maps, kids int) {
 // file is gone) fails, calls keep failing cleanly, and a later restart
 // works once the file is back.
 func TestFailedRestart(t *testing.T) {
+	needKernel(t)
 	src, err := os.ReadFile(plugintest.Build(t, "isolate_faults"))
 	if err != nil {
 		t.Fatal(err)
@@ -250,6 +252,7 @@ func TestFailedRestart(t *testing.T) {
 // takes it; restarts take the next one; the Isolator's Close ends the
 // spare, and the Loader's Close the plugin's child: no child is left.
 func TestSpare(t *testing.T) {
+	needKernel(t)
 	_, _, kids0 := resources(t)
 	iso := isolate.New(isolate.Options{Spare: true})
 	l := loader.New(loader.Options{Isolation: iso})

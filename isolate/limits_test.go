@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate_test
 
@@ -20,6 +20,7 @@ import (
 // the load with an error that gives the least figure that would do, and
 // that figure does.
 func TestMemoryTooSmall(t *testing.T) {
+	needKernel(t)
 	path := plugintest.Build(t, "isolate_faults")
 	l, _ := newLoader(t, loader.Options{}, isolate.Options{Policy: isolate.Policy{Memory: 64 << 20}})
 	_, err := l.Load(context.Background(), path)
@@ -48,6 +49,7 @@ func TestMemoryTooSmall(t *testing.T) {
 // ended the child with exit status 2 at some later moment); that figure
 // serves calls on every channel at once.
 func TestThreadsTooSmall(t *testing.T) {
+	needKernel(t)
 	path := plugintest.Build(t, "isolate_faults")
 	l, _ := newLoader(t, loader.Options{}, isolate.Options{Policy: isolate.Policy{Threads: 3}})
 	_, err := l.Load(context.Background(), path)

@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate
 
@@ -289,7 +289,7 @@ func (p *proc) answer(fd uintptr, n *seccompNotif) {
 	e := &SyscallError{Plugin: p.pluginName(), Pid: p.pid, PC: uintptr(n.Data.InstructionPointer)}
 	e.Arch, e.Nr, e.Name = nameSyscall(n.Data.Arch, uint32(n.Data.Nr))
 	errno := unix.EPERM
-	if e.Arch == "x86_64" {
+	if e.Arch == sysArch.Name {
 		switch e.Name {
 		case "clone":
 			e.Detail = "flags " + cloneFlagNames(n.Data.Args[0], false)

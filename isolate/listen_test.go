@@ -1,10 +1,11 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate
 
 import (
 	"context"
 	"errors"
+	"github.com/runplug/runplug/internal/testenv"
 	"runtime"
 	"strings"
 	"testing"
@@ -21,6 +22,7 @@ import (
 // pthread_create still works), whatever its flags; with SIGSYS free the
 // SIGSYS handler names the call.
 func TestNoListener(t *testing.T) {
+	testenv.NeedNative(t, "the isolated tier (seccomp filters, user namespaces)")
 	refuseListener = "refused by the test"
 	t.Cleanup(func() { refuseListener = "" })
 	so := plugintest.Build(t, "hostile")
@@ -118,6 +120,7 @@ func TestCloneFlagNames(t *testing.T) {
 // TestListenerEnds: each child's listener goroutine ends with the child,
 // whether a forbidden call killed it or Close ended it, a spare's too.
 func TestListenerEnds(t *testing.T) {
+	testenv.NeedNative(t, "the isolated tier (seccomp filters, user namespaces)")
 	so := plugintest.Build(t, "hostile")
 	iso := New(Options{Spare: true})
 	l := loader.New(loader.Options{Isolation: iso})

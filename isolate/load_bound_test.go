@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate_test
 
@@ -18,6 +18,7 @@ import (
 // and isolated (the child is killed), with and without a spare child; the
 // Loader then loads again.
 func TestLoadBoundedByContext(t *testing.T) {
+	needKernel(t)
 	hang := plugintest.Build(t, "ctor_spin")
 	ok := plugintest.Build(t, "isolate_faults")
 	for _, tc := range []struct {

@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate_test
 
@@ -20,6 +20,7 @@ import (
 // out-buffer, a qsort comparator's elements; a bad address is an error
 // and the plugin goes on.
 func TestPluginMemory(t *testing.T) {
+	needKernel(t)
 	bothWays(t, func(t *testing.T, l *loader.Loader) {
 		p := load(t, l, "isolate_mem")
 		ga, err := call(t, p, "greeting_addr")
@@ -149,6 +150,7 @@ func cmpInt(u, v int64) int {
 // another host function: the second must be served while the first waits
 // (isolated, the relays that carry such calls in the child are several).
 func TestHostCallsFromThreadsWaitingForEachOther(t *testing.T) {
+	needKernel(t)
 	bothWays(t, func(t *testing.T, l *loader.Loader) {
 		var join *loader.Func
 		if _, err := l.RegisterHostFunc("host_h1", func(x int64) int64 {

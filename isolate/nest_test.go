@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate_test
 
@@ -95,6 +95,7 @@ var nestWays = []struct {
 // the same result in process and isolated (where each level takes a
 // channel beyond the pool of 4, instead of waiting for the pool forever).
 func TestNestedDepth40(t *testing.T) {
+	needKernel(t)
 	const depth = 40
 	bothWays(t, func(t *testing.T, l *loader.Loader) {
 		n := newNest(t, l)
@@ -112,6 +113,7 @@ func TestNestedDepth40(t *testing.T) {
 // cancelled fails with the deadline error and no other level does: each
 // outer level gets its result, and the plugin serves the next call.
 func TestNestedCancelled(t *testing.T) {
+	needKernel(t)
 	for _, isolated := range []bool{false, true} {
 		t.Run(fmt.Sprint("isolated=", isolated), func(t *testing.T) {
 			lo := loader.Options{KeepAfterFault: true}

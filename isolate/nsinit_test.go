@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate_test
 
@@ -117,6 +117,7 @@ func TestChildNamespaces(t *testing.T) {
 // Policy.NamespaceFallback only: without it, the load fails and says
 // what is missing and what the fallback would lose.
 func TestNamespacesRefused(t *testing.T) {
+	needKernel(t)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,11 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate
 
 import (
 	"context"
 	"fmt"
+	"github.com/runplug/runplug/internal/testenv"
 	"reflect"
 	"strings"
 	"testing"
@@ -105,6 +106,7 @@ func nonZero(t *testing.T, typ reflect.Type) reflect.Value {
 // symbol, in the child as in the host: a plugin that imports libc's
 // functions fails to load both ways, and loads with AllowC nil.
 func TestEmptyAllowCIsolated(t *testing.T) {
+	testenv.NeedNative(t, "the isolated tier (seccomp filters, user namespaces)")
 	path := plugintest.Build(t, "mem_both")
 	for _, isolated := range []bool{false, true} {
 		for _, allow := range [][]string{{}, nil} {

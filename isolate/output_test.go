@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate_test
 
@@ -45,6 +45,7 @@ func (s *syncBuffer) String() string {
 // both lines reach it (the race detector checks the writes are one at a
 // time).
 func TestOutputReachesWriters(t *testing.T) {
+	needKernel(t)
 	t.Run("apart", func(t *testing.T) {
 		var out, errb bytes.Buffer
 		l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Stdout: &out, Stderr: &errb})})
@@ -84,6 +85,7 @@ func TestOutputReachesWriters(t *testing.T) {
 // TestCxxTerminateMessage: a C++ exception escaping the plugin ends in
 // std::terminate, whose "what():" line reaches the host's Stderr.
 func TestCxxTerminateMessage(t *testing.T) {
+	needKernel(t)
 	var errb syncBuffer
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Stderr: &errb})})
 	p, err := l.Load(context.Background(), plugintest.Build(t, "cxx_exc"))
@@ -117,6 +119,7 @@ func (w *blockingWriter) Write(p []byte) (int, error) {
 // stderr: the call's context still ends the call (the child, blocked in
 // write(2), is killed) and Close returns; neither waits for the writer.
 func TestBlockedWriter(t *testing.T) {
+	needKernel(t)
 	w := &blockingWriter{entered: make(chan struct{}), release: make(chan struct{})}
 	defer close(w.release)
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Stderr: w})})
@@ -150,6 +153,7 @@ func (c *countWriter) Write(p []byte) (int, error) { c.n.Add(int64(len(p))); ret
 // TestOutputFlood: 100 MiB of output reach the writer whole while the
 // host allocates a small fraction of it (a fixed buffer per stream).
 func TestOutputFlood(t *testing.T) {
+	needKernel(t)
 	const mib = 100
 	var w countWriter
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Stdout: &w, Stderr: &w})})
@@ -177,6 +181,7 @@ func TestOutputFlood(t *testing.T) {
 // pipes (which the host copies), never a descriptor of the host's own,
 // and its standard input is /dev/null.
 func TestChildStdioDescriptors(t *testing.T) {
+	needKernel(t)
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{Stdout: io.Discard, Stderr: io.Discard})})
 	defer l.Close(context.Background())
 	p := load(t, l, "iso_output")

@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate_test
 
@@ -175,6 +175,7 @@ func childrenPids(t *testing.T, pid int) []int {
 // last child; elsewhere the Report says the cgroup is missing and why, and
 // the rlimits apply (TestConfinement, TestHostileThreadFlood).
 func TestChildCgroup(t *testing.T) {
+	needKernel(t)
 	iso := isolate.New(isolate.Options{Policy: isolate.Policy{Memory: 3 << 30, Threads: 100}})
 	l := loader.New(loader.Options{Isolation: iso})
 	defer l.Close(context.Background())
@@ -225,6 +226,7 @@ func TestChildCgroup(t *testing.T) {
 // default policy's filter stops it at memfd_create (named), and the
 // Report says the cgroup is missing.
 func TestHostileMemfdFlood(t *testing.T) {
+	needKernel(t)
 	probe := isolate.New(isolate.Options{})
 	pl := loader.New(loader.Options{Isolation: probe})
 	load(t, pl, "hostile")
@@ -258,6 +260,7 @@ func TestHostileMemfdFlood(t *testing.T) {
 // process before it ends, so none of them is left for another reaper
 // (this test process, made a child subreaper, would inherit them).
 func TestKillLeavesNoOrphan(t *testing.T) {
+	needKernel(t)
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		t.Fatal(err)
 	}

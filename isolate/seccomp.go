@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate
 
@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
-	"github.com/elastic/go-seccomp-bpf/arch"
 	"golang.org/x/sys/unix"
 )
 
@@ -44,21 +43,58 @@ var DefaultSyscalls = []string{
 // O_DIRECTORY open is a read-only open like any other.
 const openFlagsWrite = unix.O_WRONLY | unix.O_RDWR | unix.O_CREAT | unix.O_TRUNC | unix.O_APPEND | (unix.O_TMPFILE &^ unix.O_DIRECTORY)
 
-// nameSyscall names a trapped call from the si_arch and si_syscall the
-// SIGSYS handler recorded (archGuard traps the i386 and x32 ones): its
-// architecture, its number in that architecture's table and its name
-// ("" when unknown).
-func nameSyscall(auditArch, nr uint32) (archName string, num int, name string) {
-	tab := arch.X86_64
-	switch {
-	case auditArch == uint32(arch.I386.ID):
-		tab = arch.I386
-	case auditArch != uint32(arch.X86_64.ID):
-		return fmt.Sprintf("arch %#x", auditArch), int(int32(nr)), ""
-	case nr&x32Bit != 0:
-		tab, nr = arch.X32, nr&^x32Bit
+// archDiff is how an architecture's system call table differs from the
+// names the policy is written in (x86-64's: one definition for every
+// architecture).
+type archDiff struct {
+	// lacks are calls the architecture does not have, each with the call
+	// that replaces it there, which the same policy also names.
+	lacks map[string]string
+	// renames are calls the architecture's table (go-seccomp-bpf's)
+	// names otherwise.
+	renames map[string]string
+}
+
+// archDiffs holds an archDiff per architecture (arch.Info.Name);
+// TestPolicyTablesAgree fails when a table changes under them.
+var archDiffs = map[string]archDiff{
+	"x86_64": {},
+	"aarch64": { // the generic table: no legacy calls
+		lacks: map[string]string{"open": "openat", "creat": "openat", "time": "clock_gettime",
+			"poll": "ppoll", "epoll_wait": "epoll_pwait"},
+		renames: map[string]string{"newfstatat": "fstatat"},
+	},
+}
+
+// forArch maps p's names to the table of the architecture d describes:
+// the calls it lacks are left out, the ones it names otherwise renamed.
+func forArch(p seccomp.Policy, d archDiff) seccomp.Policy {
+	mapName := func(n string) (string, bool) {
+		if _, ok := d.lacks[n]; ok {
+			return "", false
+		}
+		if r, ok := d.renames[n]; ok {
+			return r, true
+		}
+		return n, true
 	}
-	return tab.Name, int(int32(nr)), tab.SyscallNumbers[int(int32(nr))]
+	groups := make([]seccomp.SyscallGroup, len(p.Syscalls))
+	for i, g := range p.Syscalls {
+		groups[i] = seccomp.SyscallGroup{Action: g.Action}
+		for _, n := range g.Names {
+			if m, ok := mapName(n); ok {
+				groups[i].Names = append(groups[i].Names, m)
+			}
+		}
+		for _, nc := range g.NamesWithCondtions {
+			if m, ok := mapName(nc.Name); ok {
+				nc.Name = m
+				groups[i].NamesWithCondtions = append(groups[i].NamesWithCondtions, nc)
+			}
+		}
+	}
+	p.Syscalls = groups
+	return p
 }
 
 // loadPolicy is the filter installed before the plugin is loaded in the
@@ -174,6 +210,7 @@ const bpfMaxInsns = 4096
 // assemble turns p into classic BPF, with archGuard's action for calls
 // of other architectures.
 func assemble(p seccomp.Policy, foreign seccomp.Action) ([]unix.SockFilter, error) {
+	p = forArch(p, archDiffs[sysArch.Name])
 	insts, err := p.Assemble()
 	if err != nil {
 		return nil, fmt.Errorf("isolate: seccomp: %w", err)
@@ -193,10 +230,17 @@ func assemble(p seccomp.Policy, foreign seccomp.Action) ([]unix.SockFilter, erro
 	return prog, nil
 }
 
-// checkNames refuses unknown system call names in a policy.
+// checkNames refuses unknown system call names in a policy: a name is
+// known when this architecture's table has it, or it is one of x86-64's
+// that the architecture lacks or names otherwise (archDiffs), so that one
+// policy serves every architecture.
 func checkNames(names []string) error {
+	d := archDiffs[sysArch.Name]
 	for _, n := range names {
-		if _, ok := arch.X86_64.SyscallNames[n]; !ok {
+		_, known := sysArch.SyscallNames[n]
+		_, lacked := d.lacks[n]
+		_, renamed := d.renames[n]
+		if !known && !lacked && !renamed {
 			return fmt.Errorf("isolate: policy: unknown system call %q", n)
 		}
 	}

@@ -1,11 +1,9 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate
 
 import (
 	seccomp "github.com/elastic/go-seccomp-bpf"
-	"github.com/elastic/go-seccomp-bpf/arch"
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -77,23 +75,4 @@ func threadClone() seccomp.NameWithConditions {
 		{Argument: 0, Operation: seccomp.BitsSet, Value: unix.CLONE_THREAD},
 		{Argument: 0, Operation: seccomp.BitsNotSet, Value: cloneNamespaces},
 	}}
-}
-
-// x32Bit marks an x32 system call number (__X32_SYSCALL_BIT).
-const x32Bit = 0x40000000
-
-// archGuard is put before the library's program: a call of another
-// architecture (i386 through int $0x80) or of the x32 ABI gets action (the
-// listener or a trap, so that the host names it with its architecture;
-// the run filter lets them through to the load filter). (The library's
-// own prologue answers x32 with ENOSYS and would not name it.)
-func archGuard(action seccomp.Action) []bpf.Instruction {
-	const archOff, nrOff = 4, 0
-	return []bpf.Instruction{
-		bpf.LoadAbsolute{Off: archOff, Size: 4},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(arch.X86_64.ID), SkipFalse: 2},
-		bpf.LoadAbsolute{Off: nrOff, Size: 4},
-		bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: x32Bit, SkipFalse: 1},
-		bpf.RetConstant{Val: uint32(action)},
-	}
 }

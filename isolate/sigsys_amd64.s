@@ -3,7 +3,7 @@
 #include "textflag.h"
 
 // sigsysHandler is the child's SIGSYS handler, installed with
-// rt_sigaction (sigsys_linux_amd64.go), entered by the kernel as
+// rt_sigaction (sigsys_unsafe.go), entered by the kernel as
 // handler(signo=DI, siginfo=SI, ucontext=DX). A seccomp trap's siginfo
 // has si_call_addr at 16, si_syscall at 24, si_arch at 28. It writes
 // them to the sysRecord at sigsysRecord (in the memory shared with the

@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate
 
@@ -9,13 +9,14 @@ import (
 )
 
 // sigsysRecord is the address of the shared sysRecord the SIGSYS handler
-// writes (read by sigsys_amd64.s).
+// writes (read by sigsys_amd64.s, sigsys_arm64.s).
 var sigsysRecord uintptr
 
 func sigsysHandler()
 func sigsysHandlerAddr() uintptr
 
-// kernelSigaction is struct sigaction as rt_sigaction takes it on x86-64.
+// kernelSigaction is struct sigaction as rt_sigaction takes it on x86-64
+// and AArch64 (both have SA_RESTORER).
 type kernelSigaction struct {
 	handler  uintptr
 	flags    uint64

@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 package isolate_test
 
@@ -112,6 +112,7 @@ func spares(t *testing.T) []int {
 // TestSpareConfined: a spare child is confined (no_new_privs, the load
 // filter, the address space limit) while it waits for its request.
 func TestSpareConfined(t *testing.T) {
+	needKernel(t)
 	iso := isolate.New(isolate.Options{Spare: true, Policy: isolate.Policy{Memory: 4 << 30}})
 	defer iso.Close(context.Background())
 	if err := iso.Prestart(); err != nil {
@@ -135,6 +136,7 @@ func TestSpareConfined(t *testing.T) {
 
 // TestSpareDied: a load whose spare died gets a child of its own.
 func TestSpareDied(t *testing.T) {
+	needKernel(t)
 	iso := isolate.New(isolate.Options{Spare: true})
 	defer iso.Close(context.Background())
 	l := loader.New(loader.Options{Isolation: iso})

@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 // childinit.c: an isolated child's confinement that must come before any
 // other code of the process, made by a constructor while the process is

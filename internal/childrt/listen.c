@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 // listen.c: installs an isolated child's first seccomp filter with a
 // listener and hands the listener to the host, through two words of the

@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 // nsinit.c: an isolated child's namespaces, made by a constructor before
 // the Go runtime starts. unshare(CLONE_NEWUSER) needs a single-threaded

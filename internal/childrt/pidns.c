@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 // pidns.c: an isolated child in a PID namespace of its own, as a real
 // init would run it. The first process of a PID namespace is its init:
@@ -39,19 +39,15 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nsinit.h"
 
-// rp_raw is a system call that touches no libc state (errno is in this
-// process's TLS, which the init shares): the result, or -errno.
-static long rp_raw(long nr, long a, long b, long c, long d) {
-	long r;
-	register long r10 __asm__("r10") = d;
-	register long r8 __asm__("r8") = 0; // prctl checks its fifth argument
-	__asm__ volatile("syscall" : "=a"(r) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8) : "rcx", "r11", "memory");
-	return r;
-}
+// rp_raw (rawsys_amd64.c, rawsys_arm64.c) is a system call that touches
+// no libc state (errno is in this process's TLS, which the init shares):
+// the result, or -errno.
+long rp_raw(long nr, long a, long b, long c, long d) __attribute__((visibility("hidden")));
 
 // rp_ns_drop gives up every capability and the bounding set (raw calls:
 // the init runs it too).
@@ -74,7 +70,8 @@ static int rp_ns_init(void *arg) {
 	int parent = *(volatile int *)arg;
 	rp_raw(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0);
 	struct pollfd pf = {.fd = parent, .events = POLLIN};
-	if (rp_raw(SYS_poll, (long)&pf, 1, 0, 0) != 0)
+	struct timespec now = {0, 0}; // ppoll: AArch64 has no poll
+	if (rp_raw(SYS_ppoll, (long)&pf, 1, (long)&now, 0) != 0)
 		rp_raw(SYS_exit, RP_NS_EXIT_ORPHAN, 0, 0, 0); // the parent died before the signal was armed
 	rp_raw(SYS_close_range, 0, ~0U, 0, 0);           // its own copy of the table
 	rp_ns_drop();

@@ -2,5 +2,7 @@
 
 package childrt
 
-// RelayForeignThreads does nothing: this build runs no native code.
+// RelayForeignThreads does nothing: this build has no callbacks into Go
+// (linux/arm64 until its callback thunks land, issue 24), so no callback
+// from a foreign thread to relay.
 func RelayForeignThreads() {}
