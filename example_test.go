@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/loader"
 )
 
@@ -93,29 +90,8 @@ func Example_fault() {
 	// quarantined: true
 }
 
-// buildPlugin compiles plugins/NAME.c into a shared object in a temporary
-// directory, as a host's own build would compile its plugins, and returns
-// its path. (Copying the example: load your plugin's .so instead.)
-func buildPlugin(name string) (string, error) {
-	built.Lock()
-	defer built.Unlock()
-	if p, ok := built.paths[name]; ok {
-		return p, nil
-	}
-	dir, err := os.MkdirTemp("", "runplug-example-")
-	if err != nil {
-		return "", err
-	}
-	out := filepath.Join(dir, name+".so")
-	cmd := exec.Command("cc", "-shared", "-fPIC", "-O2", "-pthread", "-o", out, filepath.Join("plugins", name+".c"))
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("cc %s.c: %v: %s", name, err, msg)
-	}
-	built.paths[name] = out
-	return out, nil
-}
-
-var built = struct {
-	sync.Mutex
-	paths map[string]string
-}{paths: map[string]string{}}
+// buildPlugin compiles plugins/NAME.c into a shared object with the
+// command of its Build line, as a host's own build would compile its
+// plugins (with the cross compiler when the tests are cross-built), and
+// returns its path. (Copying the example: load your plugin's .so instead.)
+func buildPlugin(name string) (string, error) { return plugintest.BuildErr(name) }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // TestABIContractAfterPoison pins the contract between plugin code and the
@@ -22,6 +23,7 @@ import (
 // the garbage collector and the scheduler run, and the next native call
 // finds the ABI's control state (docs/ASSUMPTIONS.md).
 func TestABIContractAfterPoison(t *testing.T) {
+	testenv.NeedPort(t, runtime.GOARCH == "amd64", "the plugin's x86-64 assembly (host_types, abi_poison: result and callee-saved registers)")
 	l := newLoader(t, Options{KeepAfterFault: true})
 	p := load(t, l, "abi_poison")
 	state := mustFunc(t, p, "control_state")

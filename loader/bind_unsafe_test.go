@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/runplug/runplug/internal/baseline"
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // same compares two values, floats by their bits (so NaN payloads count).
@@ -81,6 +83,7 @@ func returns[R any](sym string, want R) bindCase {
 type handle uintptr // a defined type on a supported kind
 
 func TestBindTypes(t *testing.T) {
+	testenv.NeedPort(t, runtime.GOARCH == "amd64", "the plugin's x86-64 assembly (host_types, abi_poison: result and callee-saved registers)")
 	p := load(t, newLoader(t, Options{}), "host_types")
 	nan64 := math.Float64frombits(0x7ff8_0000_dead_beef)
 	nan32 := math.Float32frombits(0x7fc0_1234)
@@ -257,6 +260,7 @@ func TestBindTypes(t *testing.T) {
 }
 
 func TestBindRefusals(t *testing.T) {
+	testenv.NeedPort(t, runtime.GOARCH == "amd64", "the plugin's x86-64 assembly (host_types, abi_poison: result and callee-saved registers)")
 	p := load(t, newLoader(t, Options{}), "host_types")
 	var (
 		noError   func(context.Context, int64) int64
@@ -309,6 +313,7 @@ func TestBindRefusals(t *testing.T) {
 // TestBindFault faults through both forms of a generated binding: the
 // register form (int32) and the word form (every value 64 bits).
 func TestBindFault(t *testing.T) {
+	testenv.NeedPort(t, runtime.GOARCH == "amd64", "the plugin's x86-64 assembly (host_types, abi_poison: result and callee-saved registers)")
 	for _, form := range []string{"register", "word"} {
 		t.Run(form, func(t *testing.T) { testBindFault(t, form) })
 	}
@@ -366,6 +371,7 @@ func testBindFault(t *testing.T, form string) {
 }
 
 func TestBindAllocations(t *testing.T) {
+	testenv.NeedPort(t, runtime.GOARCH == "amd64", "the plugin's x86-64 assembly (host_types, abi_poison: result and callee-saved registers)")
 	p := load(t, newLoader(t, Options{}), "host_types")
 	mix, err := Bind6[int32, float64, int8, float32, uint16, int64, float64](fnOf(t, p, "mix6"))
 	if err != nil {
@@ -389,6 +395,7 @@ func TestBindAllocations(t *testing.T) {
 // nothing either. The isolated path shares the code: nothing it does may
 // make the result escape (it once did, through the Remote interface).
 func TestBindGeneralAllocations(t *testing.T) {
+	testenv.NeedPort(t, pcall.FramesSupported, "general calls (the AAPCS64 frame thunk)")
 	p := load(t, newLoader(t, Options{}), "ffi_call")
 	s24, err := Bind1[baseline.S24, baseline.S24](fnOf(t, p, "s24_fn"))
 	if err != nil {

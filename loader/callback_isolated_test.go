@@ -25,6 +25,7 @@ import (
 // argument class and a string, and inside a general call (s24_via, whose
 // callback argument is a stack word). Both must give the same results.
 func TestCallbackIsolated(t *testing.T) {
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	in, iso := both(t, "cb_store", loader.Options{})
 	fin, fiso := both(t, "ffi_call", loader.Options{})
 	mul, err := loader.NewCallback(func(a, b int64) int64 { return a*1000 + b })
@@ -109,6 +110,7 @@ func TestCallbackIsolated(t *testing.T) {
 // Callback's panic handler gets the panic; after Release both report
 // ErrCallbackFreed.
 func TestCallbackIsolatedPanics(t *testing.T) {
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	in, iso := both(t, "cb_store", loader.Options{KeepAfterFault: true})
 	for _, p := range []*loader.Plugin{in, iso} {
 		store, _ := loader.Bind1[uintptr, loader.Void](fnOf(t, p, "cb_store"))
@@ -178,6 +180,7 @@ func TestCallbackIsolatedPanics(t *testing.T) {
 // in process and isolated, instead of waiting for that call forever; the
 // plugin stays open, and closes once the call has returned.
 func TestCloseFromHostCall(t *testing.T) {
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	in, iso := both(t, "cb_store", loader.Options{})
 	for _, p := range []*loader.Plugin{in, iso} {
 		var closeErr, restartErr error
@@ -244,6 +247,7 @@ func isoFSum(q isoDD, m isoMix, y float64) float64 {
 // thread and on a thread the plugin created: the results must be the C
 // callee's, in both places.
 func TestCallbackStructsIsolated(t *testing.T) {
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	in, iso := both(t, "cb_struct", loader.Options{})
 	type tcase struct {
 		caller, callee string
@@ -368,6 +372,7 @@ func TestCallbackStructsIsolated(t *testing.T) {
 // isolated plugin cannot call, fails that call; a general-form callback
 // with a string argument is refused when passed (ErrUnsupported).
 func TestCallbackStructIsolatedRefusals(t *testing.T) {
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	if !pcall.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}
@@ -406,6 +411,7 @@ func TestCallbackStructIsolatedRefusals(t *testing.T) {
 // C callee's result; one with a string argument among stack arguments
 // fails, not supported.
 func TestHostFuncStructsIsolated(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	if !pcall.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}
@@ -449,6 +455,7 @@ func TestHostFuncStructsIsolated(t *testing.T) {
 // argument, in process and isolated; a released one is refused with
 // ErrCallbackFreed before the call.
 func TestCallSigCallbackValue(t *testing.T) {
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	in, iso := both(t, "cb_store", loader.Options{})
 	sig, err := loader.NewSignature(abi.Int64, abi.Pointer, abi.Int64, abi.Int64)
 	if err != nil {
@@ -483,6 +490,7 @@ func TestCallSigCallbackValue(t *testing.T) {
 // pass short-lived callbacks (each a new entry in the child, dropped when
 // released) to calls of their own (run with -race).
 func TestCallbackIsolatedConcurrent(t *testing.T) {
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	if !pcall.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}
@@ -559,6 +567,7 @@ func TestCallbackIsolatedConcurrent(t *testing.T) {
 // calls of a callback are served during the host's next call; a deadline
 // ends a general call as it ends a register call (the child is killed).
 func TestIsolatedCallbackLifecycle(t *testing.T) {
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	if !pcall.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}
@@ -638,6 +647,7 @@ func rep7() []*abi.Type {
 // process: the thread borrows that call's channel (no callback, so no
 // upcall channel, exists).
 func TestHostFuncFromPluginThreadIsolated(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	for _, isolated := range []bool{false, true} {
 		var lo loader.Options
 		if isolated {

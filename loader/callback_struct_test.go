@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // The C types of plugins/cb_struct.c.
@@ -72,6 +73,7 @@ func callStruct[R any](t *testing.T, p *Plugin, caller, callee string, fn any, s
 // signature: both must give the same result, which weighs every argument
 // differently.
 func TestCallbackStructs(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	p := load(t, l, "cb_struct")
 	for _, seed := range []int64{1, 7, -12345} {
@@ -152,6 +154,7 @@ func TestCallbackStructs(t *testing.T) {
 // MEMORY-class result, stack arguments) ends the plugin call that reached
 // it with a *pcall.HostPanicError, as in the register forms.
 func TestCallbackStructPanic(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	p := load(t, l, "cb_struct")
 	call, err := Bind2[uintptr, int64, cbBig](fnOf(t, p, "call_big"))
@@ -198,6 +201,7 @@ func TestCallbackStructRefusals(t *testing.T) {
 // a pointer) takes the general form too: structs by value, a MEMORY
 // result, a 24-byte argument on the stack.
 func TestHostFuncStructs(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	release, err := l.RegisterHostFunc("rp_host_big", func(p cbII, q cbDD, m cbMix, b cbBig, x int64, y float64) cbBig {
 		i := cbISum(p, m, b, x)
@@ -225,6 +229,7 @@ func TestHostFuncStructs(t *testing.T) {
 // several threads at once (each protected call on its own goroutine) gets
 // each call's own arguments (run with -race).
 func TestCallbackStructConcurrent(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	p := load(t, l, "cb_struct")
 	call, err := Bind2[uintptr, int64, cbII](fnOf(t, p, "call_ii"))
@@ -273,6 +278,7 @@ func TestCallbackStructConcurrent(t *testing.T) {
 // reads the result through rax does not crash; the panic goes to the
 // handler.
 func TestCallbackStructPanicOnPluginThread(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	p := load(t, l, "cb_struct")
 	call, err := Bind2[uintptr, int64, cbBig](fnOf(t, p, "call_big_thread"))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/runplug/runplug/internal/dlsvc"
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // libcFunc returns the address of a function of the host's libc.
@@ -46,6 +47,7 @@ func newCallback(t testing.TB, fn any) *Callback {
 // TestCallbackQsortBsearch sorts Go memory with the host libc's qsort and
 // a Go comparator, then searches it with bsearch.
 func TestCallbackQsortBsearch(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	calls := 0
 	cmp := newCallback(t, func(a, b unsafe.Pointer) int32 {
 		calls++
@@ -106,6 +108,7 @@ func TestCallbackQsortBsearch(t *testing.T) {
 // TestCallbackStoredByPlugin: a plugin keeps the pointer and calls it
 // later, on the host's thread inside a call and on a thread it created.
 func TestCallbackStoredByPlugin(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	p := load(t, l, "cb_store")
 	store, err := Bind1[uintptr, Void](fnOf(t, p, "cb_store"))
@@ -161,6 +164,7 @@ func TestCallbackStoredByPlugin(t *testing.T) {
 // a plugin thread (no protected call) the plugin gets 0 and the handler
 // the panic; after Release, both paths report ErrCallbackFreed.
 func TestCallbackPanics(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{KeepAfterFault: true})
 	p := load(t, l, "cb_store")
 	store, _ := Bind1[uintptr, Void](fnOf(t, p, "cb_store"))
@@ -233,6 +237,7 @@ func TestCallbackPanics(t *testing.T) {
 // TestCallbackManyLive keeps 10,000 callbacks alive at once, each calling
 // a Go closure of its own, then releases them.
 func TestCallbackManyLive(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	p := load(t, l, "cb_store")
 	callPtr, err := Bind3[uintptr, int64, int64, int64](fnOf(t, p, "cb_call"))
@@ -295,6 +300,7 @@ func growStack(n int) int {
 // TestCallbackConcurrentThreads: plugin threads and host goroutines call
 // callbacks at once while others are made and released (run with -race).
 func TestCallbackConcurrentThreads(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	p := load(t, l, "cb_store")
 	store, _ := Bind1[uintptr, Void](fnOf(t, p, "cb_store"))
@@ -355,6 +361,7 @@ func TestCallbackConcurrentThreads(t *testing.T) {
 // TestCallbackArgumentKinds calls callbacks of each form (register form
 // with floats, narrow integers, strings) from C.
 func TestCallbackArgumentKinds(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	p := load(t, l, "cb_store")
 	mixed, err := Bind1[uintptr, float64](fnOf(t, p, "cb_call_mixed"))

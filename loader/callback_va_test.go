@@ -12,6 +12,7 @@ import (
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // The structs of plugins/cb_va.c.
@@ -29,6 +30,7 @@ type (
 // past the registers (from the stack, in order) and a fixed part that
 // takes registers and a hidden result pointer.
 func TestCallbackVariadic(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	p := load(t, l, "cb_va")
 	for _, seed := range []int64{1, 7, -12345} {
@@ -103,6 +105,7 @@ func TestCallbackVariadic(t *testing.T) {
 // VarArgs kept and used after its call) ends the plugin call with a
 // HostPanicError, as for any callback.
 func TestCallbackVariadicPanic(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{KeepAfterFault: true})
 	p := load(t, l, "cb_va")
 	call, err := Bind2[uintptr, int64, int64](fnOf(t, p, "call_struct_va"))
@@ -204,6 +207,7 @@ func TestVarArgsReader(t *testing.T) {
 // TestVarArgsSignatures: *VarArgs is accepted last only; a Go variadic
 // func is refused with a pointer to it; host functions take it too.
 func TestVarArgsSignatures(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	for _, c := range []struct {
 		fn any
 		ok bool

@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 )
@@ -76,6 +77,7 @@ func symAddr(t *testing.T, p *loader.Plugin, name string) uintptr {
 // error instead of a wait for ever; Close says ErrDeadline, and later
 // calls are refused.
 func TestCloseBoundedByContextIsolated(t *testing.T) {
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	ctx := context.Background()
 	l := loader.New(loader.Options{Isolation: isolate.New(isolate.Options{})})
 	defer l.Close(ctx)

@@ -59,6 +59,7 @@ func buildHost(t *testing.T, name string) string {
 // Close and none after the second; a third load, into the parked image of
 // the second instance where gdb had written a breakpoint, runs correctly.
 func TestGDBSeesPlugins(t *testing.T) {
+	testenv.NeedNative(t, "gdb with ptrace")
 	gdb := testenv.LookPath(t, "gdb", "apt-get install gdb")
 	if err := debugreg.DebuggerError(); err != nil {
 		testenv.Skipf(t, "%v", err)

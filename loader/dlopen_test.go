@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/runplug/runplug/internal/dlsvc"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 const rtldNow = 2
@@ -90,6 +92,7 @@ func sharedRefs(l *Loader, name string) int {
 }
 
 func TestDlopenFromPlugin(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	if _, err := l.RegisterHostFunc("host_triple", func(x int64) int64 { return 3 * x }); err != nil {
 		t.Fatal(err)
@@ -266,6 +269,7 @@ func TestDlopenFromPlugin(t *testing.T) {
 // dlopen from a constructor (refused with a dlerror message: the Loader
 // is loading that very plugin).
 func TestDLServicesFromPlugin(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	p := load(t, l, "dl_user")
 	if got := call(t, p, "dl_iterate_self", uint64(p.Base())); got != 31 {
@@ -302,6 +306,7 @@ func TestDLServicesFromPlugin(t *testing.T) {
 // NoHostC and AllowC hold for what plugin code reaches through dlopen
 // and dlsym too.
 func TestDlopenHostCPolicy(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{AllowC: []string{"strlen", "pthread_create", "pthread_join", "strncpy", "memcpy"}})
 	p := load(t, l, "dl_user")
 	u := bindDLUser(t, p)

@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 
+	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/loader"
 )
 
@@ -62,25 +59,6 @@ func ExampleLoader_Load() {
 	// Output: 44 43
 }
 
-// Pass and return doubles through a Signature.
-func ExampleFunc_CallSig() {
-	ctx := context.Background()
-	path, err := buildPlugin("basic")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	l := loader.New(loader.Options{})
-	defer l.Close(ctx)
-	p, _ := l.Load(ctx, path)
-	sig, _ := loader.ParseSignature("double scale(double, double)")
-	scale, _ := p.FuncSig("scale", sig)
-	var x float64
-	err = scale.CallSig(ctx, &x, 2.5, 4.0)
-	fmt.Println(x, err)
-	// Output: 10 <nil>
-}
-
 // Lookup tells a missing symbol apart with errors.Is.
 func ExamplePlugin_Lookup() {
 	ctx := context.Background()
@@ -119,29 +97,8 @@ func ExamplePlugin_Close() {
 	// Output: true
 }
 
-// buildPlugin compiles ../plugins/NAME.c into a shared object in a temporary
-// directory, as a host's own build would compile its plugins, and returns
-// its path. (Copying the example: load your plugin's .so instead.)
-func buildPlugin(name string) (string, error) {
-	built.Lock()
-	defer built.Unlock()
-	if p, ok := built.paths[name]; ok {
-		return p, nil
-	}
-	dir, err := os.MkdirTemp("", "runplug-example-")
-	if err != nil {
-		return "", err
-	}
-	out := filepath.Join(dir, name+".so")
-	cmd := exec.Command("cc", "-shared", "-fPIC", "-O2", "-pthread", "-o", out, filepath.Join("..", "plugins", name+".c"))
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("cc %s.c: %v: %s", name, err, msg)
-	}
-	built.paths[name] = out
-	return out, nil
-}
-
-var built = struct {
-	sync.Mutex
-	paths map[string]string
-}{paths: map[string]string{}}
+// buildPlugin compiles ../plugins/NAME.c into a shared object with the
+// command of its Build line, as a host's own build would compile its
+// plugins (with the cross compiler when the tests are cross-built), and
+// returns its path. (Copying the example: load your plugin's .so instead.)
+func buildPlugin(name string) (string, error) { return plugintest.BuildErr(name) }

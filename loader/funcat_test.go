@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/isolate"
@@ -50,6 +51,7 @@ func readDescriptor(t *testing.T, p *loader.Plugin, addr uintptr) descriptor {
 // deadline interrupts a call that never returns, and Close waits for a
 // call in flight. Each part has a fresh instance of the plugin.
 func TestFuncAt(t *testing.T) {
+	testenv.NeedPort(t, pcall.FramesSupported, "general calls (the AAPCS64 frame thunk)")
 	if !sandbox.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}

@@ -21,6 +21,7 @@ import (
 // from a third goroutine must wait until the outer call has returned, and
 // a Close of outer from inside that host function is refused.
 func TestCloseWaitsForNestedCall(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	var h hostCalls
 	h.register(t, l, func(x int64) int64 { return x })

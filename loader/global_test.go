@@ -8,7 +8,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // TestLoadGlobal: LoadOptions.Global gives a plugin RTLD_GLOBAL's
@@ -99,6 +101,7 @@ func TestLoadGlobal(t *testing.T) {
 // is refused with ErrHostFuncExists and a bad batch adds nothing; adding
 // races no load or dlsym (run with -race).
 func TestAddHostSymbols(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	modPath := plugintest.Build(t, "global_mod")
 	l := newLoader(t, Options{HostSymbols: map[string]uintptr{"from_options": 1}})
 	libc, err := l.Load(context.Background(), "libc.so.6")

@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
@@ -32,6 +35,7 @@ func (s *syncBuffer) String() string {
 // the plugin created (no plugin call to end there) returns 0 to the plugin,
 // the panic is logged, and the process and the plugin carry on.
 func TestHostFuncPanicOnPluginThread(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	var log syncBuffer
 	l := newLoader(t, Options{Logger: hclog.New(&hclog.LoggerOptions{Output: &log, Level: hclog.Error})})
 	var h hostCalls

@@ -15,6 +15,7 @@ import (
 
 	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/sysmaps"
+	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/internal/wire"
 )
 
@@ -73,6 +74,7 @@ func (h *hostCalls) register(t testing.TB, l *Loader, panicker func(int64) int64
 }
 
 func TestHostFuncCalls(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	var h hostCalls
 	h.register(t, l, func(x int64) int64 { return -x })
@@ -147,6 +149,7 @@ func TestHostFuncCalls(t *testing.T) {
 }
 
 func TestHostFuncPanic(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	var nilp *int
 	tests := []struct {
 		name    string
@@ -225,6 +228,7 @@ func TestHostFuncPanic(t *testing.T) {
 }
 
 func TestHostFuncRegisterRefusals(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	release, err := l.RegisterHostFunc("taken", func() {})
 	if err != nil {
@@ -276,6 +280,7 @@ func TestHostFuncRegisterRefusals(t *testing.T) {
 }
 
 func TestHostFuncReleaseWhileImported(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	var h hostCalls
 	h.register(t, l, func(x int64) int64 { return x })
@@ -322,6 +327,7 @@ func TestHostFuncReleaseWhileImported(t *testing.T) {
 }
 
 func TestHostFuncRegisterReleaseNoGrowth(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	p := load(t, l, "basic") // keep a plugin loaded meanwhile
 	_ = p
@@ -376,6 +382,7 @@ func TestHostFuncRegisterReleaseNoGrowth(t *testing.T) {
 }
 
 func TestHostFuncConcurrent(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	var h hostCalls
 	h.register(t, l, func(x int64) int64 { return x + 1 })
@@ -448,6 +455,7 @@ func rssPages(t *testing.T) int {
 // TestHostFuncDeadline: a deadline that passes while a host function runs
 // ends the plugin call when the host function returns.
 func TestHostFuncDeadline(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	var h hostCalls
 	h.register(t, l, func(x int64) int64 { return x })
@@ -494,6 +502,7 @@ func TestHostFuncDeadline(t *testing.T) {
 // TestHostFuncPanicAfterDeadline: a host function that panics after the
 // call's deadline passed reports the panic, not the deadline.
 func TestHostFuncPanicAfterDeadline(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	l := newLoader(t, Options{})
 	// The call's context ends from inside the host function (a
 	// handshake): a short timeout could end it before the call started

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/internal/elfimage"
+	"github.com/runplug/runplug/internal/errs"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/sysmaps"
 )
@@ -23,7 +24,7 @@ import (
 type relaEntry struct {
 	fileOff int64
 	off     uint64
-	typ     elf.R_X86_64
+	typ     elf.R_X86_64 // this architecture's type (rt), whatever its name
 	sym     uint32
 	addend  int64
 }
@@ -59,16 +60,18 @@ func relas(t *testing.T, path, name string) []relaEntry {
 }
 
 // segment returns the first PT_LOAD of path with the given flags.
-func segment(t *testing.T, path string, flags elf.ProgFlag) *elf.Prog {
+func segment(t *testing.T, path string, flags ...elf.ProgFlag) *elf.Prog {
 	t.Helper()
 	f, err := elf.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_LOAD && p.Flags == flags {
-			return p
+	for _, fl := range flags { // the first of flags that a PT_LOAD has
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_LOAD && p.Flags == fl {
+				return p
+			}
 		}
 	}
 	t.Fatalf("%s has no PT_LOAD with flags %v", path, flags)
@@ -94,18 +97,20 @@ func TestHostileRelocations(t *testing.T) {
 		t.Fatal(err)
 	}
 	dyn := relas(t, basic, ".rela.dyn")
-	rel := first(t, dyn, elf.R_X86_64_RELATIVE)
-	glob := first(t, dyn, elf.R_X86_64_GLOB_DAT)
+	rel := first(t, dyn, elf.R_X86_64(rt.Relative))
+	glob := first(t, dyn, elf.R_X86_64(rt.GlobDat))
 	text := segment(t, basic, elf.PF_R|elf.PF_X)
 	data := segment(t, basic, elf.PF_R|elf.PF_W)
-	ro := segment(t, basic, elf.PF_R)
+	// Read-only data: its own segment, or the text's (AArch64's GNU ld
+	// does not separate code by default).
+	ro := segment(t, basic, elf.PF_R, elf.PF_R|elf.PF_X)
 
 	ifn := plugintest.Build(t, "ifunc")
 	ifnImage, err := os.ReadFile(ifn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	irel := first(t, relas(t, ifn, ".rela.dyn"), elf.R_X86_64_IRELATIVE)
+	irel := first(t, relas(t, ifn, ".rela.dyn"), elf.R_X86_64(rt.IRelative))
 	ifnData := segment(t, ifn, elf.PF_R|elf.PF_W)
 
 	put := func(img []byte, off int64, v uint64) { binary.LittleEndian.PutUint64(img[off:], v) }
@@ -124,11 +129,11 @@ func TestHostileRelocations(t *testing.T) {
 		{"place wraps around", nil, func(b []byte) { put(b, rel.fileOff, ^uint64(3)) }, elfimage.ErrMalformed, "not inside a writable segment"},
 		{"place straddles the end of the data segment", nil, func(b []byte) { put(b, rel.fileOff, data.Vaddr+data.Memsz-4) }, elfimage.ErrMalformed, "not inside a writable segment"},
 		{"place below the image", nil, func(b []byte) { put(b, rel.fileOff, ^uint64(0)-(1<<20)) }, elfimage.ErrMalformed, "not inside a writable segment"},
-		{"symbol index past the table", nil, func(b []byte) { put(b, glob.fileOff+8, info(0xffffff, elf.R_X86_64_GLOB_DAT)) }, elfimage.ErrMalformed, "past the symbol table"},
-		{"unknown type PC32", nil, func(b []byte) { put(b, rel.fileOff+8, info(0, elf.R_X86_64_PC32)) }, elfimage.ErrUnsupported, "R_X86_64_PC32"},
-		{"COPY", nil, func(b []byte) { put(b, glob.fileOff+8, info(glob.sym, elf.R_X86_64_COPY)) }, elfimage.ErrUnsupported, "R_X86_64_COPY"},
+		{"symbol index past the table", nil, func(b []byte) { put(b, glob.fileOff+8, info(0xffffff, elf.R_X86_64(rt.GlobDat))) }, elfimage.ErrMalformed, "past the symbol table"},
+		{"unknown type PC32", nil, func(b []byte) { put(b, rel.fileOff+8, info(0, elf.R_X86_64(rt.PCRel))) }, elfimage.ErrUnsupported, errs.RelocTypeName(rt.PCRel)},
+		{"COPY", nil, func(b []byte) { put(b, glob.fileOff+8, info(glob.sym, elf.R_X86_64(rt.Copy))) }, elfimage.ErrUnsupported, errs.RelocTypeName(rt.Copy)},
 		{"type 250", nil, func(b []byte) { put(b, rel.fileOff+8, info(0, 250)) }, elfimage.ErrUnsupported, "unsupported relocation type 250"},
-		{"TLS relocation of a symbol that is not thread-local", nil, func(b []byte) { put(b, glob.fileOff+8, info(glob.sym, elf.R_X86_64_TPOFF64)) }, elfimage.ErrMalformed, "not thread-local"},
+		{"TLS relocation of a symbol that is not thread-local", nil, func(b []byte) { put(b, glob.fileOff+8, info(glob.sym, elf.R_X86_64(rt.TPOff))) }, elfimage.ErrMalformed, "not thread-local"},
 		{"IRELATIVE resolver in data", ifnImage, func(b []byte) { put(b, irel.fileOff+16, ifnData.Vaddr) }, elfimage.ErrMalformed, "not inside an executable segment"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -200,7 +205,7 @@ func TestCtorArrayOutsideText(t *testing.T) {
 			}
 			patched := false
 			for _, r := range relas(t, path, ".rela.dyn") {
-				if r.off == sec.Addr && r.typ == elf.R_X86_64_RELATIVE {
+				if r.off == sec.Addr && r.typ == elf.R_X86_64(rt.Relative) {
 					binary.LittleEndian.PutUint64(img[r.fileOff+16:], data.Vaddr)
 					patched = true
 				}

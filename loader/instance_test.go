@@ -81,6 +81,7 @@ func ok2(t *testing.T, f func(context.Context) (uint64, error)) uint64 {
 // code gives that instance too. A second Load is an independent instance
 // with its own module. In process and isolated alike.
 func TestOneCopyPerOpener(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	if !pcall.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}

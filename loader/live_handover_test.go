@@ -8,7 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // TestLiveHandover reloads a live plugin to builds with another state
@@ -101,6 +103,7 @@ func LiveHandover(t *testing.T, opts Options, stateFile bool) {
 // argument, float registers, a struct by value on the general path)
 // before and after a reload.
 func TestLiveBindPaths(t *testing.T) {
+	testenv.NeedPort(t, pcall.FramesSupported, "general calls (the AAPCS64 frame thunk)")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "demo.so")
 	install(t, plugintest.Build(t, "demo"), path)

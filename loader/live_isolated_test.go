@@ -6,6 +6,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/isolate"
 	"github.com/runplug/runplug/loader"
 )
@@ -18,6 +19,7 @@ import (
 // child, so the test takes seconds where the in-process one takes
 // milliseconds.
 func TestLiveUnderLoadIsolated(t *testing.T) {
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	loader.LiveUnderLoad(t, loader.Options{Isolation: isolate.New(isolate.Options{})}, 200)
 }
 
@@ -26,6 +28,7 @@ func TestLiveUnderLoadIsolated(t *testing.T) {
 // commits; a failed migration loads the previous build in a new child
 // again.
 func TestLiveHandoverIsolated(t *testing.T) {
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	loader.LiveHandover(t, loader.Options{Isolation: isolate.New(isolate.Options{})}, false)
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/callconv"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/testenv"
 )
 
@@ -25,6 +26,7 @@ import (
 // runplug's call and gcc's call deliver the same bytes and the same result.
 // The seed is fixed, so a failure reproduces; RUNPLUG_ABI_SEED picks another.
 func TestSignatureAgainstGCC(t *testing.T) {
+	testenv.NeedPort(t, pcall.FramesSupported, "general calls (the AAPCS64 frame thunk)")
 	seed := int64(12)
 	if s := os.Getenv("RUNPLUG_ABI_SEED"); s != "" {
 		fmt.Sscan(s, &seed)
@@ -37,6 +39,7 @@ func TestSignatureAgainstGCC(t *testing.T) {
 //
 //	go test ./loader -run '^$' -fuzz FuzzSignatureAgainstGCC -fuzztime 2m
 func FuzzSignatureAgainstGCC(f *testing.F) {
+	testenv.NeedPort(f, pcall.FramesSupported, "general calls (the AAPCS64 frame thunk)")
 	f.Add(int64(1))
 	f.Fuzz(func(t *testing.T, seed int64) {
 		againstGCC(t, seed, 8)

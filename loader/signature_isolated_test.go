@@ -54,6 +54,7 @@ func both(t *testing.T, name string, lo loader.Options) (in, iso *loader.Plugin)
 // isolated: the result bytes must be the same (and not all zero). A long
 // double result (st0) is refused isolated, with ErrUnsupported.
 func TestGeneralCallIsolated(t *testing.T) {
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	in, iso := both(t, "ffi_call", loader.Options{})
 	for _, c := range loader.FFICases() {
 		t.Run(c.Name, func(t *testing.T) {
@@ -123,6 +124,7 @@ type (
 // address (a []byte out-parameter, a string, a *T), in process and
 // isolated.
 func TestBindIsolated(t *testing.T) {
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	in, iso := both(t, "ffi_call", loader.Options{})
 	cases := []struct {
 		name string
@@ -257,6 +259,7 @@ func TestBindIsolated(t *testing.T) {
 // serves the next call; a buffer larger than the channel is refused with
 // isolate.ErrBufferTooLarge, before the call.
 func TestGeneralCallIsolatedFault(t *testing.T) {
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	in, iso := both(t, "ffi_call", loader.Options{KeepAfterFault: true})
 	for _, p := range []*loader.Plugin{in, iso} {
 		crash, err := loader.Bind7[isoS24, int64, int64, int64, int64, int64, unsafe.Pointer, isoS24](fnOf(t, p, "s24_crash"))

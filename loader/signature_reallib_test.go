@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/runplug/runplug/abi"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/testenv"
 )
 
@@ -25,8 +26,9 @@ func cStringAt(p uintptr) string {
 // loaded by runplug: sqlite3_mprintf (with sqlite's %Q) and gmp_sprintf
 // (with a bignum, %Zd).
 func TestVariadicRealLibraries(t *testing.T) {
-	const sqlitePath = "/lib/x86_64-linux-gnu/libsqlite3.so.0"
-	const gmpPath = "/lib/x86_64-linux-gnu/libgmp.so.10"
+	testenv.NeedPort(t, pcall.FramesSupported, "general calls (the AAPCS64 frame thunk)")
+	sqlitePath := testenv.SystemLibPath("libsqlite3.so.0")
+	gmpPath := testenv.SystemLibPath("libgmp.so.10")
 	t.Run("sqlite3_mprintf", func(t *testing.T) {
 		testenv.NeedFile(t, sqlitePath, "apt-get install libsqlite3-0")
 		p, err := newLoader(t, Options{}).Load(context.Background(), sqlitePath)

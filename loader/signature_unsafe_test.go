@@ -15,6 +15,7 @@ import (
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/callconv"
 	"github.com/runplug/runplug/internal/pcall"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // ffiCase is one call of plugins/ffi_call.c, after libffi's
@@ -208,6 +209,7 @@ func direct(t *testing.T, p *Plugin, c ffiCase) []byte {
 // TestSignatureFFI calls each case through a run-time Signature and
 // compares the result with the C direct caller's.
 func TestSignatureFFI(t *testing.T) {
+	testenv.NeedPort(t, pcall.FramesSupported, "general calls (the AAPCS64 frame thunk)")
 	p := load(t, newLoader(t, Options{}), "ffi_call")
 	for _, c := range ffiCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -248,6 +250,7 @@ func TestSignatureFFI(t *testing.T) {
 // TestSignatureKnownValues checks results against values computed here,
 // so that a direct caller that agreed with a wrong call would be seen.
 func TestSignatureKnownValues(t *testing.T) {
+	testenv.NeedPort(t, pcall.FramesSupported, "general calls (the AAPCS64 frame thunk)")
 	p := load(t, newLoader(t, Options{}), "ffi_call")
 	call := func(name string, ret any, c ffiCase) {
 		t.Helper()
@@ -323,6 +326,7 @@ func TestSignatureKnownValues(t *testing.T) {
 // function, whose variable part goes on to glibc's vsnprintf: integers,
 // a string, a double, a char promoted to int, a float promoted to double.
 func TestSignatureVariadicLibc(t *testing.T) {
+	testenv.NeedPort(t, pcall.FramesSupported, "general calls (the AAPCS64 frame thunk)")
 	p := load(t, newLoader(t, Options{}), "ffi_call")
 	sig, err := NewVariadicSignature(abi.Int32, 3,
 		abi.Pointer, abi.Uint64, abi.Pointer, // buf, n, format
@@ -353,6 +357,7 @@ func TestSignatureVariadicLibc(t *testing.T) {
 // TestBindStructs calls through typed bindings: structs by value both
 // ways, more arguments than registers, __int128.
 func TestBindStructs(t *testing.T) {
+	testenv.NeedPort(t, pcall.FramesSupported, "general calls (the AAPCS64 frame thunk)")
 	p := load(t, newLoader(t, Options{}), "ffi_call")
 	s3f, err := Bind1[goS3f, goS3f](fnOf(t, p, "s3f_fn"))
 	if err != nil {
@@ -411,6 +416,7 @@ func TestBindStructs(t *testing.T) {
 // TestGeneralCallProtection: a fault and a deadline on the general path
 // end the call as on the register path.
 func TestGeneralCallProtection(t *testing.T) {
+	testenv.NeedPort(t, pcall.FramesSupported, "general calls (the AAPCS64 frame thunk)")
 	p := load(t, newLoader(t, Options{KeepAfterFault: true}), "ffi_call")
 	crash, err := Bind7[goS24, int64, int64, int64, int64, int64, unsafe.Pointer, goS24](fnOf(t, p, "s24_crash"))
 	if err != nil {
@@ -445,6 +451,7 @@ func TestGeneralCallProtection(t *testing.T) {
 // TestSignatureRefusals: what cannot be passed is refused when the
 // signature is made or bound, naming the argument and the field.
 func TestSignatureRefusals(t *testing.T) {
+	testenv.NeedPort(t, pcall.FramesSupported, "general calls (the AAPCS64 frame thunk)")
 	if _, err := NewSignature(abi.Void, mustArray(abi.Int32, 4)); !errors.Is(err, ErrSignature) {
 		t.Errorf("array argument: %v", err)
 	}
@@ -502,6 +509,7 @@ func growStackFrames(n int) int {
 // and the Go variable the result in memory is copied to; the result still
 // arrives, where the variable now is.
 func TestGeneralCallStackMoves(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	p := load(t, newLoader(t, Options{}), "ffi_call")
 	cb, err := pcall.NewCallback("grow", func(a *pcall.Args) pcall.Result {
 		return pcall.Result{Int: a.Int[0]*10 + uint64(growStackFrames(200)&0)}
@@ -536,6 +544,7 @@ func TestGeneralCallStackMoves(t *testing.T) {
 // TestBindVariadic binds the plugin's snprintf-like function with a typed
 // variable part: a float32 there travels as a double, an int8 as an int.
 func TestBindVariadic(t *testing.T) {
+	testenv.NeedPort(t, pcall.FramesSupported, "general calls (the AAPCS64 frame thunk)")
 	p := load(t, newLoader(t, Options{}), "ffi_call")
 	var format func(ctx context.Context, buf unsafe.Pointer, n uint64, format string, c int8, f float32, s string, i int64) (int32, error)
 	if err := BindVariadic(fnOf(t, p, "fmt_str"), 3, &format); err != nil {
@@ -560,6 +569,7 @@ func TestBindVariadic(t *testing.T) {
 // that takes a 24-byte struct on the stack and returns one in memory: the
 // Frame path of the trampoline, which the bindings do not use.
 func TestCallFrameSRet(t *testing.T) {
+	testenv.NeedPort(t, pcall.FramesSupported, "general calls (the AAPCS64 frame thunk)")
 	p := load(t, newLoader(t, Options{}), "ffi_call")
 	f, err := p.Func("s24_fn")
 	if err != nil {

@@ -1,4 +1,8 @@
-//go:build linux
+//go:build linux && amd64
+
+// The example runs an isolated plugin: amd64 only, since the arm64 job
+// runs under qemu-user, which has no seccomp or user namespaces, and an
+// example cannot skip.
 
 package loader_test
 

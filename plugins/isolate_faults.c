@@ -69,7 +69,11 @@ int64_t recurse(int64_t n) {
 	return recurse(n + 1) + frame[0];
 }
 int64_t breakpoint(void) {
+#if defined(__aarch64__)
+	__asm__ volatile("brk #0");
+#else
 	__asm__ volatile("int3");
+#endif
 	return 0;
 }
 int64_t do_abort(void) { abort(); }

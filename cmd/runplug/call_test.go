@@ -7,15 +7,17 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/internal/testenv"
 )
 
-const libz = "/lib/x86_64-linux-gnu/libz.so.1"
+var libz = testenv.SystemLibPath("libz.so.1")
 
 func needLibz(t *testing.T) {
 	t.Helper()
@@ -38,6 +40,7 @@ func callOK(t *testing.T, args ...string) string {
 // TestCallLibzCRC32 checks crc32 from the system's libz, loaded by
 // runplug, against Go's hash/crc32.
 func TestCallLibzCRC32(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	needLibz(t)
 	r := rand.New(rand.NewSource(2))
 	inputs := []string{"hello", "", "The quick brown fox jumps over the lazy dog"}
@@ -69,6 +72,7 @@ func TestCallLibzCRC32(t *testing.T) {
 // TestCallLibzVersion checks zlibVersion against the version in the name
 // of the file libz.so.1 links to (libz.so.1.2.13) and inside the file.
 func TestCallLibzVersion(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	needLibz(t)
 	real, err := filepath.EvalSymlinks(libz)
 	if err != nil {
@@ -133,6 +137,7 @@ func demoCalls() []struct {
 // TestCallDemo calls the embedded demo.so and a freshly compiled one the
 // same way: both must give the results computed in Go.
 func TestCallDemo(t *testing.T) {
+	testenv.NeedPort(t, runtime.GOARCH == "amd64", "the committed demo.so (built for x86-64)")
 	emb := filepath.Join(t.TempDir(), "demo.so")
 	if err := os.WriteFile(emb, demoSO, 0o644); err != nil {
 		t.Fatal(err)
@@ -171,6 +176,7 @@ func indexSymbol(args []string) int {
 // TestCallErrors checks the exit status and the single line on stderr of
 // failing calls: 1 for load and lookup errors, 2 for usage, 3 for faults.
 func TestCallErrors(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	dir := t.TempDir()
 	demo := plugintest.Build(t, "demo")
 	ctorFault := plugintest.Build(t, "ctor_fault")
@@ -220,6 +226,7 @@ func TestCallErrors(t *testing.T) {
 // TestCallSearchPath checks -L: dep_a needs dep_b, which it finds next to
 // itself through DT_RUNPATH $ORIGIN; moved apart, it needs -L.
 func TestCallSearchPath(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	depA := plugintest.Build(t, "dep_a")
 	depB := plugintest.Build(t, "dep_b")
 	// Next to each other: found through $ORIGIN.
@@ -249,6 +256,7 @@ func TestCallSearchPath(t *testing.T) {
 // integers (on the stack), floats, and a variadic call with "...", in
 // process and with --isolate (the same results).
 func TestCallGeneral(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	ffi := plugintest.Build(t, "ffi_call")
 	for _, mode := range [][]string{nil, {"--isolate"}} {
 		args := append(append([]string{}, mode...), ffi, "many_ints")

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // TestCallSig: with --sig, ARGs are converted to the declared parameter
@@ -19,6 +21,7 @@ import (
 // their declared width, and what does not fit is refused naming the
 // argument and its type.
 func TestCallSig(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	basic := plugintest.Build(t, "basic")
 	for _, tt := range []struct {
 		args []string
@@ -76,6 +79,7 @@ func readGreeting(t *testing.T, basic string) string {
 // TestCallSigVariadic: the declared part is converted, the variable part
 // read as without --sig; printf's output reaches stdout before the result.
 func TestCallSigVariadic(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	code, out, errs := runCmd(t, "call", "--sig", "int(char *, unsigned long, const char *, ...)", "libc.so.6", "snprintf", "0", "0", "%d-%s-%.1f", "42", "s:x", "d:2.5")
 	if code != exitOK || errs != "" || out != fmt.Sprintln(len("42-x-2.5")) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
@@ -86,6 +90,8 @@ func TestCallSigVariadic(t *testing.T) {
 // arguments is the classic mistake (the 2 went to rdi, cos read xmm0): the
 // call still runs as asked, with a warning that says what to write.
 func TestCallFloatWarning(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	for _, tt := range []struct {
 		args []string
 		warn bool
@@ -109,6 +115,7 @@ func TestCallFloatWarning(t *testing.T) {
 // saying that flags go first, for every command that has flags; negative
 // integers stay arguments.
 func TestFlagsAfterFile(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	basic := plugintest.Build(t, "basic")
 	for _, args := range [][]string{
 		{"call", "libc.so.6", "strlen", "--ret", "int"},
@@ -131,6 +138,7 @@ func TestFlagsAfterFile(t *testing.T) {
 // TestCallTimeout: --timeout ends a call that never returns, as an error
 // naming the flag, instead of hanging the command.
 func TestCallTimeout(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	spin := plugintest.Build(t, "ffi_call")
 	start := time.Now()
 	code, out, errs := runCmd(t, "call", "--timeout", "100ms", spin, "spin_stack", "1", "2", "3", "4", "5", "6", "7")
@@ -195,6 +203,7 @@ func TestLddErrorsOnStderr(t *testing.T) {
 // TestErrorsSayWhatToDo: the common mistakes' errors name the file and
 // the next step.
 func TestErrorsSayWhatToDo(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	basic := plugintest.Build(t, "basic")
 	for _, tt := range []struct {
 		args []string

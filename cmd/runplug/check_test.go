@@ -39,6 +39,7 @@ func testCheckOptions(t *testing.T, against bool, timeout time.Duration) checkOp
 // TestCheckOutcomes: one object of each outcome, the files skipped, and
 // the exit status.
 func TestCheckOutcomes(t *testing.T) {
+	testenv.NeedNative(t, "check's verdicts within 2 s per object (qemu-user is too slow)")
 	dir := t.TempDir()
 	link := func(name string) string {
 		p := filepath.Join(dir, name+".so")
@@ -90,6 +91,7 @@ func TestCheckOutcomes(t *testing.T) {
 // TestCheckCommand runs the command itself (flags, JSON, exit status) on
 // one good plugin.
 func TestCheckCommand(t *testing.T) {
+	testenv.NeedNative(t, "check's verdicts within 2 s per object (qemu-user is too slow)")
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"check", "--json", "--against-dlopen", plugintest.Build(t, "basic")}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
@@ -109,6 +111,7 @@ func TestCheckCommand(t *testing.T) {
 // crash, no hang, and runplug loads everything dlopen loads but the
 // expectedMismatch objects. Under -short or -race a bounded sample.
 func TestCheckSystemLibraries(t *testing.T) {
+	testenv.NeedNative(t, "check's verdicts within 2 s per object (qemu-user is too slow)")
 	const root = "/lib/x86_64-linux-gnu"
 	testenv.NeedFile(t, root, "libc6")
 	objs, _, err := findObjects([]string{root})

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -74,6 +75,7 @@ func TestDemoBuiltFromSource(t *testing.T) {
 // exports the same symbols, with the same kinds and sizes, as the embedded
 // object.
 func TestDemoMatchesFreshBuild(t *testing.T) {
+	testenv.NeedPort(t, runtime.GOARCH == "amd64", "the committed demo.so (built for x86-64)")
 	fresh := inspectJSON(t, plugintest.Build(t, "demo"))
 	emb := filepath.Join(t.TempDir(), "demo.so")
 	if err := os.WriteFile(emb, demoSO, 0o644); err != nil {
@@ -105,6 +107,7 @@ func TestDemoMatchesFreshBuild(t *testing.T) {
 // returns an error when a call, the fault or the unload misbehaves), and
 // the output shows each of them.
 func TestDemoRuns(t *testing.T) {
+	testenv.NeedPort(t, runtime.GOARCH == "amd64", "the committed demo.so (built for x86-64)")
 	code, out, errs := runCmd(t)
 	if code != exitOK || errs != "" {
 		t.Fatalf("exit %d, stderr %q\n%s", code, errs, out)

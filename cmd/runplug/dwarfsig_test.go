@@ -9,7 +9,9 @@ import (
 
 	"github.com/runplug/runplug/abi"
 	"github.com/runplug/runplug/internal/callconv"
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // TestCallDWARF: without --sig, a plugin built with -g declares its own
@@ -17,6 +19,7 @@ import (
 // missing or out of range, results read at their width; a function whose
 // types call cannot pass falls back to the untyped syntax; --sig wins.
 func TestCallDWARF(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	so := plugintest.Build(t, "call_dwarf")
 	for _, tt := range []struct {
 		args []string

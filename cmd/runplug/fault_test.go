@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 	"github.com/runplug/runplug/loader"
 )
 
@@ -19,6 +21,7 @@ import (
 // is, the symbol+offset of the PC and the plugin; the process (this test
 // binary) carries on and still calls a healthy function correctly.
 func TestCallFaults(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	faults := plugintest.Build(t, "faults")
 	tests := []struct {
 		args []string
@@ -63,6 +66,7 @@ func TestCallFaults(t *testing.T) {
 // as in the library: the command's report is the library's
 // FaultError.Error() for the same call (load addresses aside).
 func TestFaultReadsTheSame(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	faults := plugintest.Build(t, "faults")
 	addr := regexp.MustCompile(`0x[0-9a-f]{6,}`) // load addresses, not 0x0 or symbol offsets
 	for _, fn := range []string{"fault_null_read", "fault_write_text", "fault_read_past_end"} {

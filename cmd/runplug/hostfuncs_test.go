@@ -7,12 +7,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // TestCallBuiltinHostFuncs runs plugins that log through runplug_log and
 // read runplug_now_ns (plugins/runplug.h).
 func TestCallBuiltinHostFuncs(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	so := plugintest.Build(t, "host_builtin")
 	tests := []struct {
 		name       string

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,11 +21,11 @@ import (
 // systemLibs are real distribution libraries inspect must agree with
 // readelf and nm on. .ci/run installs them.
 var systemLibs = []string{
-	"/lib/x86_64-linux-gnu/libz.so.1",
-	"/lib/x86_64-linux-gnu/libsqlite3.so.0",
-	"/lib/x86_64-linux-gnu/libgmp.so.10",
+	testenv.SystemLibPath("libz.so.1"),
+	testenv.SystemLibPath("libsqlite3.so.0"),
+	testenv.SystemLibPath("libgmp.so.10"),
 	// glibc itself: IRELATIVE relocations, DT_RELR, TLS.
-	"/lib/x86_64-linux-gnu/libc.so.6",
+	testenv.SystemLibPath("libc.so.6"),
 }
 
 // runCmd runs the command in-process and returns its exit status and
@@ -404,7 +405,7 @@ func TestInspectText(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
 	for _, want := range []string{"program headers", "LOAD", "GNU_STACK", "mapping plan", "guard (before)", "guard (after)",
-		"exports", "basic_counter", "imports", "relocations", "R_X86_64_RELATIVE", "tls:"} {
+		"exports", "basic_counter", "imports", "relocations", relativeName, "tls:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text output lacks %q", want)
 		}
@@ -441,12 +442,12 @@ func TestInspectMalformed(t *testing.T) {
 		{"elf-magic-garbage", elfGarbage},
 		{"phoff-huge", patch(32, u64(1<<62))}, // e_phoff
 		{"phoff-past-end", patch(32, u64(uint64(len(good))))},
-		{"phnum-huge", patch(56, u16(0xffff))},  // e_phnum
-		{"phentsize-wrong", patch(54, u16(32))}, // e_phentsize
-		{"type-exec", patch(16, u16(2))},        // e_type ET_EXEC
-		{"machine-arm64", patch(18, u16(183))},  // e_machine EM_AARCH64
-		{"class-32", patch(4, []byte{1})},       // EI_CLASS
-		{"big-endian", patch(5, []byte{2})},     // EI_DATA
+		{"phnum-huge", patch(56, u16(0xffff))},          // e_phnum
+		{"phentsize-wrong", patch(54, u16(32))},         // e_phentsize
+		{"type-exec", patch(16, u16(2))},                // e_type ET_EXEC
+		{"machine-other", patch(18, u16(otherMachine))}, // e_machine of another architecture
+		{"class-32", patch(4, []byte{1})},               // EI_CLASS
+		{"big-endian", patch(5, []byte{2})},             // EI_DATA
 		{"truncated-half", good[:len(good)/2]},
 	}
 	paths := map[string]string{
@@ -523,3 +524,10 @@ func TestLogLevel(t *testing.T) {
 		t.Errorf("default level: exit %d, stderr %q, want silence", code, errs)
 	}
 }
+
+// relativeName and otherMachine: this architecture's RELATIVE relocation
+// as inspect names it, and another architecture's e_machine.
+var (
+	relativeName = map[string]string{"amd64": "R_X86_64_RELATIVE", "arm64": "R_AARCH64_RELATIVE"}[runtime.GOARCH]
+	otherMachine = map[string]uint16{"amd64": 183, "arm64": 62}[runtime.GOARCH] // EM_AARCH64, EM_X86_64
+)

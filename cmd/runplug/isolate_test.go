@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // TestCallIsolate: `runplug call --isolate` runs the plugin in a child
@@ -13,6 +16,8 @@ import (
 // exit status 3 with a report, a forbidden system call is named, and
 // what the plugin prints comes out.
 func TestCallIsolate(t *testing.T) {
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	so := plugintest.Build(t, "isolate_faults")
 	tests := []struct {
 		args   []string
@@ -42,6 +47,7 @@ func TestCallIsolate(t *testing.T) {
 
 // TestDemoIsolate: `runplug demo --isolate` shows the isolated part.
 func TestDemoIsolate(t *testing.T) {
+	testenv.NeedPort(t, runtime.GOARCH == "amd64", "the committed demo.so (built for x86-64)")
 	var out, errb bytes.Buffer
 	if code := run([]string{"demo", "--isolate"}, &out, &errb); code != exitOK {
 		t.Fatalf("demo --isolate: %d: %s", code, errb.String())

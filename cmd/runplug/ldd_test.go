@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // TestLdd: the tree of a plugin with a dependency found through
@@ -81,6 +83,7 @@ func TestLddByName(t *testing.T) {
 
 // TestCallAndInspectByName: call and inspect take a name.
 func TestCallAndInspectByName(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	needLibz(t)
 	if got := callOK(t, "--ret", "str", "libz.so.1", "zlibVersion"); got == "" || got[0] < '1' || got[0] > '9' {
 		t.Errorf("zlibVersion = %q", got)

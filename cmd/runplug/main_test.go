@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // TestGlobalLogLevel: --log-level is accepted before the command as well
@@ -31,6 +33,7 @@ func TestGlobalLogLevel(t *testing.T) {
 
 // TestTraceLogsMore: trace is offered, so it must show more than debug.
 func TestTraceLogsMore(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	basic := plugintest.Build(t, "basic")
 	_, _, debug := runCmd(t, "--log-level", "debug", "call", basic, "add", "1", "2")
 	_, _, trace := runCmd(t, "--log-level", "trace", "call", basic, "add", "1", "2")

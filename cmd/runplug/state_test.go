@@ -5,13 +5,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // TestCallState runs `runplug call --state FILE` as separate commands
 // would: the counter keeps counting across runs, a new layout migrates it,
 // and the old layout is then refused.
 func TestCallState(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	state := filepath.Join(t.TempDir(), "counter.state")
 	v1, v2 := plugintest.Build(t, "state_counter"), plugintest.Build(t, "state_counter_v2")
 	for i, want := range []string{"1", "2", "3"} {
@@ -56,6 +59,7 @@ func TestInspectState(t *testing.T) {
 // isolated run migrates it, and an isolated run of the old layout is
 // refused with the same error.
 func TestCallStateIsolated(t *testing.T) {
+	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
 	state := filepath.Join(t.TempDir(), "counter.state")
 	v1, v2 := plugintest.Build(t, "state_counter"), plugintest.Build(t, "state_counter_v2")
 	for i, want := range []string{"1", "2", "3"} {
