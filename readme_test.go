@@ -89,6 +89,8 @@ func readmeExamples(t *testing.T, readme []byte) []*readmeExample {
 // TestReadmeFirstPlugin runs README.md's first-plugin examples: C, and C++
 // with Rust.
 func TestReadmeFirstPlugin(t *testing.T) {
+	// The README's commands use the machine's own cc, g++, rustc and go.
+	testenv.NeedNative(t, "the README's commands with the machine's own compilers")
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
