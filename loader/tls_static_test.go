@@ -188,9 +188,9 @@ func TestTLSInitialExecDependency(t *testing.T) {
 // fast path; the static resolver serves an object in static TLS
 // (tls_desc_ie).
 func TestTLSDescriptors(t *testing.T) {
-	// tls_desc checks x86-64's registers; AArch64's resolvers are checked
-	// by internal/tlsrt's TestTLSDescriptorRegisters, and reached from
-	// plugins by every -fPIC TLS access (TLSDESC is the default there).
+	// tls_desc checks x86-64's registers; AArch64's: tls_desc_a64
+	// (TestTLSDescriptorsAArch64), and every -fPIC TLS access there
+	// (TLSDESC is the default).
 	testenv.NeedPort(t, runtime.GOARCH == "amd64", "tls_desc's x86-64 register check (-mtls-dialect=gnu2)")
 	l := newLoader(t, Options{})
 	p := load(t, l, "tls_desc")
