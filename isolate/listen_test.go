@@ -58,25 +58,25 @@ func TestNoListener(t *testing.T) {
 }
 
 // TestDegrade: without a listener, every call the load filter sends to
-// it traps, but clone3, which is answered ENOSYS; nothing else changes.
+// it traps, but clone3, which is answered ENOSYS, and the phase calls,
+// allowed (the run filter traps them); nothing else changes.
 func TestDegrade(t *testing.T) {
 	load, _, err := filters(1234, Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var notif, clone3 int
+	count := map[uint32]int{}
 	for _, in := range load {
-		if in.Code == bpfRetK && in.K == uint32(notifyClone3) {
-			clone3++
-		} else if in.Code == bpfRetK && in.K&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_USER_NOTIF {
-			notif++
+		if in.Code == bpfRetK && in.K&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_USER_NOTIF {
+			count[in.K]++
 		}
 	}
-	if notif == 0 || clone3 != 1 {
-		t.Fatalf("load filter: %d returns to the listener, %d for clone3; want some, and 1", notif, clone3)
+	forbid := count[unix.SECCOMP_RET_USER_NOTIF] + count[uint32(notifyMarker)]
+	if forbid == 0 || count[uint32(notifyClone3)] != 1 || count[uint32(notifyPhase)] == 0 || count[uint32(notifyMarker)] != 1 {
+		t.Fatalf("load filter's returns to the listener: %v; want some of each, one clone3 and one marker", count)
 	}
 	d := degrade(load)
-	var traps, enosys int
+	var traps, enosys, allow int
 	for i, in := range d {
 		switch {
 		case in.Code == bpfRetK && in.K&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_USER_NOTIF:
@@ -86,12 +86,14 @@ func TestDegrade(t *testing.T) {
 			traps++
 		case in.K == unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS):
 			enosys++
+		case in.K == unix.SECCOMP_RET_ALLOW:
+			allow++
 		default:
 			t.Errorf("instruction %d: %+v, was %+v", i, in, load[i])
 		}
 	}
-	if traps != notif || enosys != clone3 {
-		t.Errorf("degraded: %d traps, %d ENOSYS; want %d, %d", traps, enosys, notif, clone3)
+	if traps != forbid || enosys != 1 || allow != count[uint32(notifyPhase)] {
+		t.Errorf("degraded: %d traps, %d ENOSYS, %d allowed; want %d, 1, %d", traps, enosys, allow, forbid, count[uint32(notifyPhase)])
 	}
 }
 
