@@ -151,6 +151,10 @@ func (p *proc) startListener() {
 // pidfds would.
 var refuseListener string
 
+// failTake, when set (by this package's tests only), makes the host fail
+// to take every listener a child installed, with this reason.
+var failTake string
+
 // stopListener ends the listener's goroutine (the child has ended) and
 // waits for it, so that it no longer reads the shared header.
 func (p *proc) stopListener() {
@@ -311,6 +315,9 @@ func (l *listener) take(p *proc, pidfd int) (*os.File, string) {
 		return nil, fmt.Sprintf("listener state %d", st)
 	}
 	target := int(atomic.LoadInt32(&h.listenFD))
+	if failTake != "" {
+		return nil, failTake
+	}
 	fd, why := grabListener(pidfd, target)
 	if fd < 0 && p.nsAsked&unix.CLONE_NEWPID != 0 {
 		// In a PID namespace the plugin's process is a child of the

@@ -57,6 +57,30 @@ func TestNoListener(t *testing.T) {
 	}
 }
 
+// TestListenerLost: a host that fails to take the listener its child
+// installed starts another child, which degrades from the start, and so
+// do the next ones: the load works, and a call only the run phase
+// forbids, made with every signal blocked, kills the child with the
+// reason in the error.
+func TestListenerLost(t *testing.T) {
+	failTake = "failed by the test"
+	t.Cleanup(func() { failTake = ""; listenLost.Store(nil) })
+	so := plugintest.Build(t, "hostile")
+	for range 2 {
+		l := loader.New(loader.Options{Isolation: New(Options{})})
+		t.Cleanup(func() { l.Close(context.Background()) })
+		p, err := l.Load(context.Background(), so)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = fnOf(t, p, "memfd_blocked").Call(context.Background())
+		var se *SyscallError
+		if want := "(unknown: trapped with SIGSYS blocked; no seccomp listener: failed by the test)"; !errors.As(err, &se) || se.Name != want {
+			t.Fatalf("memfd_blocked: %v; want %s", err, want)
+		}
+	}
+}
+
 // TestDegrade: without a listener, every call the load filter sends to
 // it traps, but clone3, which is answered ENOSYS, and the phase calls,
 // allowed (the run filter traps them); nothing else changes.

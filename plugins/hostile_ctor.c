@@ -6,6 +6,9 @@
 //   d PATH  list the directory (opendir, readdir) into secret[]
 //   m       write 64 MiB to a memfd
 //   k       signal the host (kill of the parent)
+//   b PATH  read the file with every signal blocked
+//   p PATH  make runplug's run-phase marker (isolate/phase.go), then read
+//   t       with every signal blocked, calls allowed in both phases
 // stolen() returns secret[]'s length: what a later call could hand back.
 //
 // Build: cc -shared -fPIC -O2 -Wall -o hostile_ctor.so hostile_ctor.c
@@ -16,6 +19,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -61,5 +65,36 @@ __attribute__((constructor)) static void hostile(void) {
 	case 'k':
 		kill(getppid(), SIGKILL);
 		break;
+	case 'b': {
+		sigset_t all, old;
+		sigfillset(&all);
+		sigprocmask(SIG_SETMASK, &all, &old);
+		int fd = open(path, O_RDONLY);
+		if (fd >= 0) {
+			ssize_t n = read(fd, secret, sizeof secret);
+			got = n > 0 ? n : 0;
+		}
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		break;
+	}
+	case 'p': {
+		syscall(SYS_prctl, 0x726e7068L, 0L, 0L, 0L, 0L);
+		int fd = open(path, O_RDONLY);
+		if (fd >= 0) {
+			ssize_t n = read(fd, secret, sizeof secret);
+			got = n > 0 ? n : 0;
+		}
+		break;
+	}
+	case 't': {
+		sigset_t all, old;
+		sigfillset(&all);
+		sigprocmask(SIG_SETMASK, &all, &old);
+		void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m != MAP_FAILED && getpid() > 0 && munmap(m, 4096) == 0)
+			got = 1;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		break;
+	}
 	}
 }
