@@ -30,6 +30,15 @@ static int64_t got;
 int64_t stolen(void) { return got; }
 const char *secret_bytes(void) { return secret; }
 
+// steal reads the file at path into secret[].
+static void steal(const char *path) {
+	int fd = open(path, O_RDONLY);
+	if (fd >= 0) {
+		ssize_t n = read(fd, secret, sizeof secret);
+		got = n > 0 ? n : 0;
+	}
+}
+
 __attribute__((constructor)) static void hostile(void) {
 	char a[256];
 	for (int i = 0; i < 256; i++)
@@ -38,11 +47,7 @@ __attribute__((constructor)) static void hostile(void) {
 	const char *path = a + 9; // "ATTACK:x " then the path
 	switch (a[7]) {
 	case 'r': {
-		int fd = open(path, O_RDONLY);
-		if (fd >= 0) {
-			ssize_t n = read(fd, secret, sizeof secret);
-			got = n > 0 ? n : 0;
-		}
+		steal(path);
 		break;
 	}
 	case 'd': {
@@ -69,21 +74,13 @@ __attribute__((constructor)) static void hostile(void) {
 		sigset_t all, old;
 		sigfillset(&all);
 		sigprocmask(SIG_SETMASK, &all, &old);
-		int fd = open(path, O_RDONLY);
-		if (fd >= 0) {
-			ssize_t n = read(fd, secret, sizeof secret);
-			got = n > 0 ? n : 0;
-		}
+		steal(path);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		break;
 	}
 	case 'p': {
 		syscall(SYS_prctl, 0x726e7068L, 0L, 0L, 0L, 0L);
-		int fd = open(path, O_RDONLY);
-		if (fd >= 0) {
-			ssize_t n = read(fd, secret, sizeof secret);
-			got = n > 0 ? n : 0;
-		}
+		steal(path);
 		break;
 	}
 	case 't': {
