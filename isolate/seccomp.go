@@ -75,7 +75,7 @@ func nameSyscall(auditArch, nr uint32) (archName string, num int, name string) {
 // switch instead.
 func loadPolicy(pid int, allowOpen bool, extra []string) seccomp.Policy {
 	phaseNames, phaseConds := phaseRules(allowOpen, extra)
-	names := append(append([]string(nil), DefaultSyscalls...), extra...)
+	names := slices.Clone(extra)
 	for _, n := range phaseNames {
 		if !slices.Contains(names, n) {
 			names = append(names, n)
@@ -96,7 +96,10 @@ func loadPolicy(pid int, allowOpen bool, extra []string) seccomp.Policy {
 	return seccomp.Policy{
 		DefaultAction: seccomp.ActionTrap, // the listener's: see toListener
 		Syscalls: []seccomp.SyscallGroup{
-			// First, so that no allow rule below (a policy's extra
+			// The calls every call path makes (futex, read, write,
+			// ...) first: none is a phase call or the marker.
+			{Action: seccomp.ActionAllow, Names: DefaultSyscalls},
+			// Then, so that no allow rule below (a policy's extra
 			// prctl or openat) takes them: the marker and the phase
 			// calls, each of which the allow rules below allow.
 			{Action: notifyMarker, NamesWithCondtions: []seccomp.NameWithConditions{markerRule()}},
