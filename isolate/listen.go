@@ -81,6 +81,8 @@ type listener struct {
 	// lost: the host could not take the listener the child installed
 	// (the child then fails: see offerListener).
 	lost atomic.Bool
+	// taken: the host holds the listener the child installed.
+	taken atomic.Bool
 	// running: the child entered its run phase (phase.go); only the
 	// listener's goroutine sets it, before it answers the marker.
 	running atomic.Bool
@@ -335,7 +337,9 @@ func (l *listener) take(p *proc, pidfd int) (*os.File, string) {
 	if fd < 0 {
 		return nil, why
 	}
+	l.taken.Store(true) // before the child can go on: see spawn's check of the run phase
 	if !atomic.CompareAndSwapUint32(&h.listen, listenOffered, listenTaken) {
+		l.taken.Store(false)
 		unix.Close(fd)
 		return nil, "the child stopped waiting for the host"
 	}

@@ -215,7 +215,7 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 		drop(p, "protocol")
 		return nil, nil, fmt.Errorf("isolate: child looked up %d symbols, want %d: %w", len(rep.Syms), len(r.syms), ErrProtocol)
 	}
-	if p.lis != nil && p.lis.why.Load() == nil && !p.lis.running.Load() {
+	if p.lis != nil && p.lis.taken.Load() && !p.lis.running.Load() {
 		// Its plugin's code has run (constructors) while the host
 		// still let load-phase calls through (phase.go).
 		drop(p, "protocol")
