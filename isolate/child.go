@@ -230,7 +230,7 @@ func (c *child) confineSpare() ([]unix.SockFilter, error) {
 	if err := pre.unmarshal(c.mem[h.cfgOff : h.cfgOff+h.cfgLen]); err != nil {
 		return nil, err
 	}
-	load, run, err := filters(os.Getpid(), pre.Policy)
+	load, run, err := filters(os.Getpid(), dropID(childrt.HostPid()), pre.Policy)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +264,7 @@ func (c *child) start(run []unix.SockFilter) reply {
 		if asked := childrt.EarlyNamespacesAsked(); asked&unix.CLONE_NEWPID != 0 && os.Getpid() != childrt.PluginPidInNamespace && !pol.NoSeccomp {
 			// The host assembled the filters for pid 2 of a PID
 			// namespace this child did not get (the Report says so).
-			if load, run, err = filters(os.Getpid(), pol); err != nil {
+			if load, run, err = filters(os.Getpid(), dropID(childrt.HostPid()), pol); err != nil {
 				return errReply(fmt.Errorf("isolate: confine: %w", err))
 			}
 		}

@@ -85,7 +85,7 @@ func TestListenerLost(t *testing.T) {
 // it traps, but clone3, which is answered ENOSYS, and the phase calls,
 // allowed (the run filter traps them); nothing else changes.
 func TestDegrade(t *testing.T) {
-	load, _, err := filters(1234, Policy{})
+	load, _, err := filters(1234, childUID(1234), Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,8 +65,10 @@ func enterRunPhase() error {
 // classifier runs a child's load filter on a notification's data to
 // find which of its listener actions sent it (the kernel does not pass
 // the action's data on). The classes do not depend on the pid the
-// filter was assembled for (only ownSignals's allow rules name it), so
-// an Isolator assembles one, for pid 0, the first time it needs it.
+// filter was assembled for (only ownSignals's allow rules name it) nor
+// on the uid the child drops to (dropArgs allows some calls outright,
+// which never reach the listener), so an Isolator assembles one, for
+// pid 0 and no drop, the first time it needs it.
 type classifier struct {
 	once sync.Once
 	vm   *bpf.VM
@@ -104,9 +106,9 @@ func seccompData(n *seccompNotif) [64]byte {
 	return d
 }
 
-// loadVM assembles pol's load filter for pid 0 into a VM.
+// loadVM assembles pol's load filter for pid 0, no drop, into a VM.
 func loadVM(pol Policy) (*bpf.VM, error) {
-	load, _, err := filters(0, pol)
+	load, _, err := filters(0, -1, pol)
 	if err != nil {
 		return nil, err
 	}

@@ -73,7 +73,7 @@ func nameSyscall(auditArch, nr uint32) (archName string, num int, name string) {
 // into traps (SIGSYS, reported by the handler in sigsys_amd64.s) and
 // phase calls into allowed ones, and runPolicy is stacked on it at the
 // switch instead.
-func loadPolicy(pid int, allowOpen bool, extra []string) seccomp.Policy {
+func loadPolicy(pid, drop int, allowOpen bool, extra []string) seccomp.Policy {
 	phaseNames, phaseConds := phaseRules(allowOpen, extra)
 	names := slices.Clone(extra)
 	for _, n := range phaseNames {
@@ -99,6 +99,7 @@ func loadPolicy(pid int, allowOpen bool, extra []string) seccomp.Policy {
 			// The calls every call path makes (futex, read, write,
 			// ...) first: none is a phase call or the marker.
 			{Action: seccomp.ActionAllow, Names: DefaultSyscalls},
+			{Action: seccomp.ActionAllow, NamesWithCondtions: dropArgs(drop)},
 			// Then, so that no allow rule below (a policy's extra
 			// prctl or openat) takes them: the marker and the phase
 			// calls, each of which the allow rules below allow.
@@ -177,30 +178,34 @@ func readOnlyOpens() []seccomp.NameWithConditions {
 // runPolicy is stacked on the degraded load filter (a child without a
 // listener) before the first plugin code: phaseRules's calls trap from
 // then on. A child with a listener needs none: the host refuses them.
-func runPolicy(allowOpen bool, extra []string) seccomp.Policy {
+func runPolicy(drop int, allowOpen bool, extra []string) seccomp.Policy {
 	names, conds := phaseRules(allowOpen, extra)
 	return seccomp.Policy{
 		DefaultAction: seccomp.ActionAllow,
-		Syscalls:      []seccomp.SyscallGroup{{Action: seccomp.ActionTrap, Names: names, NamesWithCondtions: conds}},
+		Syscalls: []seccomp.SyscallGroup{
+			{Action: seccomp.ActionAllow, NamesWithCondtions: dropArgs(drop)},
+			{Action: seccomp.ActionTrap, Names: names, NamesWithCondtions: conds},
+		},
 	}
 }
 
 // filters assembles the child pid's two filters for pol (none with
-// NoSeccomp). The host does it, warm, while the child starts: in the
-// child, cold, assembling them took ~150 µs of its start.
-func filters(pid int, pol Policy) (load, run []unix.SockFilter, err error) {
+// NoSeccomp), for a child that drops to uid drop (-1: none; dropID).
+// The host does it, warm, while the child starts: in the child, cold,
+// assembling them took ~150 µs of its start.
+func filters(pid, drop int, pol Policy) (load, run []unix.SockFilter, err error) {
 	if pol.NoSeccomp {
 		return nil, nil, nil
 	}
 	allowOpen := pol.AllowOpen || raceEnabled
-	if load, err = assemble(loadPolicy(pid, allowOpen, pol.Allow), seccomp.ActionTrap); err != nil {
+	if load, err = assemble(loadPolicy(pid, drop, allowOpen, pol.Allow), seccomp.ActionTrap); err != nil {
 		return nil, nil, err
 	}
 	load = toListener(load)
 	// The run filter lets other architectures' calls through to the load
 	// filter below it, which always stops them (and names them through
 	// the listener).
-	if run, err = assemble(runPolicy(allowOpen, pol.Allow), seccomp.ActionAllow); err != nil {
+	if run, err = assemble(runPolicy(drop, allowOpen, pol.Allow), seccomp.ActionAllow); err != nil {
 		return nil, nil, err
 	}
 	return load, run, nil

@@ -21,7 +21,7 @@ import (
 func TestAssembleRules(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, pol := range []Policy{{}, {AllowOpen: true}, {Allow: []string{"openat", "prctl"}}} {
-		p := loadPolicy(2, pol.AllowOpen, pol.Allow)
+		p := loadPolicy(2, childUID(2), pol.AllowOpen, pol.Allow)
 		prog, err := assemble(p, seccomp.ActionTrap)
 		if err != nil {
 			t.Fatal(err)

@@ -184,7 +184,7 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 			if p, err = iso.newProc(cfgSize+2*8*bpfMaxInsns, replySize, nil, fd4); err != nil {
 				return nil, nil, err
 			}
-			if req.LoadFilter, req.RunFilter, err = filters(p.ownPid(), iso.opts.Policy); err != nil {
+			if req.LoadFilter, req.RunFilter, err = filters(p.ownPid(), dropID(p.pid), iso.opts.Policy); err != nil {
 				drop(p, "load failed")
 				return nil, nil, err
 			}
