@@ -408,12 +408,19 @@ int64_t marker_then_open(const char *path, char *buf, int64_t n) {
 	return ret(read(fd, buf, (size_t)n));
 }
 
-// rdwr_open opens path O_RDWR from an address with none of
-// the write flags' bits (0x10000000): a filter that mistook the flags
+// rdwr_open opens path O_RDWR from an address with none of the write
+// flags' bits (a multiple of 16 MiB): a filter that mistook the flags
 // for open(2)'s and the address for its flags let it through.
 int64_t rdwr_open(const char *path) {
-	char *at = mmap((void *)0x10000000, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (at != (char *)0x10000000)
+	char *at = MAP_FAILED;
+	for (uintptr_t a = 1UL << 28; at == MAP_FAILED && a < 1UL << 32; a += 1UL << 24) {
+		at = mmap((void *)a, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (at != MAP_FAILED && at != (char *)a) {
+			munmap(at, 4096); // an old kernel took the address as a hint
+			at = MAP_FAILED;
+		}
+	}
+	if (at == MAP_FAILED)
 		return -1000;
 	strcpy(at, path);
 	int fd = openat(AT_FDCWD, at, O_RDWR);
