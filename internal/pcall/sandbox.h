@@ -65,7 +65,7 @@ struct rp_frame {
 	uint64_t gotop;        // the goroutine's stack top when its current callback
 	                       // into Go began (rp_callback_enter), see result
 	uint64_t seq;          // process-wide sequence number of a CallContext call
-	                       // (deadline signals name it), 0 for Call
+	                       // (deadline signals name it); set only when slot is
 	volatile int32_t active;  // 1 while plugin code runs (0 during callbacks into Go)
 	volatile int32_t pending; // a deadline passed while in a callback into Go
 	volatile int32_t status;  // RP_FAULT, RP_INTERRUPTED or RP_ABORTED (set before recovery)
@@ -80,7 +80,8 @@ struct rp_frame {
 	                       // stack: rp_callback_leave moves it when the stack moved
 	uint64_t slot;         // struct rp_slot of a CallContext, or 0
 	struct rp_frame *outer_next; // next frame on the thread's outer chain (rp_callback_enter)
-	uint64_t gate;         // struct rp_gate of the call, or 0
+	uint64_t gate;         // struct rp_gate of the call; set only when gslot is
+	                       // RP_GSLOT_OVERFLOW (otherwise gates[gslot] holds it)
 	int64_t gslot;         // the thread's gates[] index it holds, RP_GSLOT_OVERFLOW
 	                       // (counted in the gate's overflow) or RP_GSLOT_NONE (ungated)
 };
