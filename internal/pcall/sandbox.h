@@ -136,8 +136,11 @@ struct rp_gate {
 // struct rp_args when nints is -1, or else an array of nints (0 to 6)
 // integer arguments, the others being left alone (read only before fn is
 // called); slot is a struct rp_slot for CallContext or 0, gate a struct
-// rp_gate or 0. After a normal return a = rax and b = the bits of xmm0;
-// otherwise info says what happened and a, b carry the evidence:
+// rp_gate or 0. info and code are 0 (RP_OK) when rp_call begins: every
+// record is a fresh Go value, run once, so a normal return leaves them
+// as they are (one store fewer on every call). After a normal return a =
+// rax and b = the bits of xmm0; otherwise info says what happened and a,
+// b carry the evidence:
 //
 //	info & 0xff        status (RP_OK, RP_FAULT, RP_INTERRUPTED, RP_ABORTED, RP_CLOSED)
 //	info >> 8 & 0xff   signal number (RP_FAULT)

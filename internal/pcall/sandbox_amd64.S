@@ -144,8 +144,7 @@ rp_call:
 	jne	.Lmoved
 .Lstore_result:
 	movq	%rax, RP_C_A(%rbx)
-	movsd	%xmm0, RP_C_B(%rbx)
-	movq	$0, RP_C_INFO(%rbx)		// info = RP_OK, code = 0
+	movsd	%xmm0, RP_C_B(%rbx)		// info stays RP_OK, as the record came
 	cmpq	$0, RP_FR_SLOT(%rsp)
 	jnz	.Lslot_end
 .Lleave:
