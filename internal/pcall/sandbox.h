@@ -336,6 +336,7 @@ void rp_frame_thunk(void);
 #define RP_GM_BYTES 16
 #define RP_GM_SEXT 1   // sign-extend from size bytes
 #define RP_GM_F32F64 2 // a float, passed as a double
+#define RP_GM_PAIR 16  // size of a fused move: two eightbytes to two stack words in one store
 #define RP_GM_REGS 14  // moves to dst < 14 fill rdi..r9, xmm0..xmm7; the rest stack words
 #define RP_GX_FN RP_FX_FN     // the same places as in struct rp_framerec
 #define RP_GX_RDX RP_FX_RDX
@@ -351,7 +352,7 @@ struct rp_gmove {
 	uint32_t arg;  // index into the argument pointers
 	uint32_t dst;  // register (0-13) or RP_GM_REGS + stack word
 	uint32_t src;  // byte offset in the argument's value
-	uint8_t size;  // 1 to 8 bytes
+	uint8_t size;  // 1 to 8 bytes, or RP_GM_PAIR
 	uint8_t conv;  // 0, RP_GM_SEXT or RP_GM_F32F64
 	uint16_t pad;
 };
