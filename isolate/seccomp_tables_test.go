@@ -30,8 +30,8 @@ func policyNames(p seccomp.Policy) []string {
 // table that gains, loses or renames a call fails here.
 func TestPolicyTablesAgree(t *testing.T) {
 	policies := map[string]seccomp.Policy{
-		"load": loadPolicy(1, nil),
-		"run":  runPolicy(false, nil),
+		"load": loadPolicy(1, childUID(1), false, nil),
+		"run":  runPolicy(childUID(1), false, nil),
 	}
 	for name, d := range archDiffs {
 		info, err := arch.GetInfo(name)
