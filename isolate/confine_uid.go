@@ -7,7 +7,6 @@ import (
 	"os"
 	"syscall"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/internal/childrt"
@@ -33,9 +32,8 @@ var dropCalls = []string{"setgroups", "setresuid", "setresgid"}
 
 // dropRule allows re-arming the parent-death signal the uid change
 // clears (the load filter allows dropCalls by name).
-func dropRule() seccomp.NameWithConditions {
-	return seccomp.NameWithConditions{Name: "prctl", Conditions: []seccomp.Condition{
-		{Argument: 0, Operation: seccomp.Equal, Value: unix.PR_SET_PDEATHSIG}}}
+func dropRule() rule {
+	return rule{"prctl", []cond{{0, opEqual, unix.PR_SET_PDEATHSIG}}}
 }
 
 // hostPid is the host that started this process (read before anything

@@ -154,9 +154,10 @@
 // handler written in assembly (sigsys_amd64.s; no Go code can run at that
 // point) writes si_syscall and si_call_addr to the shared memory and ends
 // the process, and the host names the call from that record. The host
-// assembles the filters (a spare child its own) with
-// github.com/elastic/go-seccomp-bpf (argument conditions, the x86-64 name
-// table, the x32 and architecture checks).
+// assembles the filters (a spare child its own) from the policy's rules
+// (bpfasm.go: argument conditions, the x32 and architecture checks); the
+// system call tables are generated from github.com/elastic/go-seccomp-bpf's
+// (go generate), which a process no longer links or initialises.
 //
 // With Options.Spare the Isolator keeps one child started ahead: its
 // runtime is up, it is confined (limits, the load filter) and its serving

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
-	"github.com/elastic/go-seccomp-bpf/arch"
 	"golang.org/x/sys/unix"
 )
 
@@ -49,16 +47,19 @@ const openFlagsWrite = unix.O_WRONLY | unix.O_RDWR | unix.O_CREAT | unix.O_TRUNC
 // architecture, its number in that architecture's table and its name
 // ("" when unknown).
 func nameSyscall(auditArch, nr uint32) (archName string, num int, name string) {
-	tab := arch.X86_64
+	tab, archName := sysX86_64[:], "x86_64"
 	switch {
-	case auditArch == uint32(arch.I386.ID):
-		tab = arch.I386
-	case auditArch != uint32(arch.X86_64.ID):
+	case auditArch == unix.AUDIT_ARCH_I386:
+		tab, archName = sysI386[:], "i386"
+	case auditArch != unix.AUDIT_ARCH_X86_64:
 		return fmt.Sprintf("arch %#x", auditArch), int(int32(nr)), ""
 	case nr&x32Bit != 0:
-		tab, nr = arch.X32, nr&^x32Bit
+		tab, archName, nr = sysX32[:], "x32", nr&^x32Bit
 	}
-	return tab.Name, int(int32(nr)), tab.SyscallNumbers[int(int32(nr))]
+	if int(int32(nr)) >= 0 && int(int32(nr)) < len(tab) {
+		name = tab[int32(nr)]
+	}
+	return archName, int(int32(nr)), name
 }
 
 // loadPolicy is the filter installed before the plugin is loaded in the
@@ -68,40 +69,40 @@ func nameSyscall(auditArch, nr uint32) (archName string, num int, name string) {
 // calling thread blocks SIGSYS (glibc's system() and posix_spawn do);
 // where the host has no listener, degrade turns it into a trap (SIGSYS,
 // reported by the handler in sigsys_amd64.s).
-func loadPolicy(pid int, extra []string) seccomp.Policy {
-	names := append(append([]string(nil), DefaultSyscalls...), extra...)
+func loadPolicy(pid int, extra []string) policy {
+	allowed := append(append([]string(nil), DefaultSyscalls...), extra...)
 	// seccomp: the run filter is stacked after the load (a filter can
 	// only take rights away; runPolicy forbids seccomp again).
-	names = append(names, "seccomp")
+	allowed = append(allowed, "seccomp")
 	// memfd_create: an object with static (initial-exec) TLS gets its room
 	// from glibc through a stand-in object the loader writes to a memfd
 	// (sandbox/statictls.c); only while loading, like read-only opens.
 	// recvmsg: a spare child receives a plugin's state file through a
 	// socket (state_spare.go), before the plugin loads.
 	for _, n := range append(loadOnly, dropCalls...) {
-		if !slices.Contains(names, n) {
-			names = append(names, n)
+		if !slices.Contains(allowed, n) {
+			allowed = append(allowed, n)
 		}
 	}
-	conds := []seccomp.NameWithConditions{
-		{Name: "openat", Conditions: []seccomp.Condition{{Argument: 2, Operation: seccomp.BitsNotSet, Value: openFlagsWrite}}},
-		{Name: "open", Conditions: []seccomp.Condition{{Argument: 1, Operation: seccomp.BitsNotSet, Value: openFlagsWrite}}},
+	conds := []rule{
+		{"openat", []cond{{2, opBitsNotSet, openFlagsWrite}}},
+		{"open", []cond{{1, opBitsNotSet, openFlagsWrite}}},
 		threadClone(),
 		// The Go runtime names its anonymous mappings.
-		{Name: "prctl", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: unix.PR_SET_VMA}}},
+		{"prctl", []cond{{0, opEqual, unix.PR_SET_VMA}}},
 		// The barrier a closing gate runs on this process's own
 		// threads (registered by sandbox's constructor, before
 		// the filter; any other membarrier command: ENOSYS).
-		{Name: "membarrier", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: membarrierPrivateExpedited}}},
+		{"membarrier", []cond{{0, opEqual, membarrierPrivateExpedited}}},
 	}
 	conds = append(conds, ownSignals(pid)...)
 	conds = append(conds, fcntlRules()...)
 	conds = append(conds, dropRule()) // confine_uid.go: the drop to the child's uid, before plugin code
-	return seccomp.Policy{
-		DefaultAction: seccomp.ActionTrap, // the listener's: see toListener
-		Syscalls: []seccomp.SyscallGroup{
-			{Action: seccomp.ActionAllow, Names: names},
-			{Action: seccomp.ActionAllow, NamesWithCondtions: conds},
+	return policy{
+		def: unix.SECCOMP_RET_TRAP, // the listener's: see toListener
+		groups: []group{
+			{unix.SECCOMP_RET_ALLOW, names(allowed...)},
+			{unix.SECCOMP_RET_ALLOW, conds},
 			// glibc's pthread_create tries clone3 first and falls back
 			// to clone on ENOSYS; the filter cannot read clone3's flags
 			// (they are behind a pointer): the listener answers ENOSYS
@@ -109,15 +110,15 @@ func loadPolicy(pid int, extra []string) seccomp.Policy {
 			// listener it is answered ENOSYS, not trapped:
 			// pthread_create calls it with every signal blocked, and a
 			// trap on a thread that blocks SIGSYS kills the process.
-			{Action: notifyClone3, Names: []string{"clone3"}},
+			{notifyClone3, names("clone3")},
 			// membarrier, other than the barrier above: registering
 			// from the running Go runtime costs an RCU grace period
 			// (5-20 ms on a busy machine); sandbox's constructor has
 			// registered while the child had one thread, and if it
 			// could not, gates count calls with locked instructions.
-			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS), Names: []string{"membarrier"}},
+			{unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS), names("membarrier")},
 			// stdio's questions about a standard stream.
-			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOTTY), NamesWithCondtions: ttyRules()},
+			{unix.SECCOMP_RET_ERRNO | uint32(unix.ENOTTY), ttyRules()},
 		},
 	}
 }
@@ -130,21 +131,20 @@ var loadOnly = []string{"memfd_create", "recvmsg"}
 // child's tighten): opens (unless the host allowed them), the load-only
 // calls the host did not allow, the uid drop's calls and seccomp trap
 // from then on.
-func runPolicy(allowOpen bool, extra []string) seccomp.Policy {
-	names := append([]string{"seccomp"}, dropCalls...)
+func runPolicy(allowOpen bool, extra []string) policy {
+	trapped := append([]string{"seccomp"}, dropCalls...)
 	for _, n := range loadOnly {
 		if !slices.Contains(extra, n) {
-			names = append(names, n)
+			trapped = append(trapped, n)
 		}
 	}
 	if !allowOpen {
-		names = append(names, "open", "openat", "openat2", "creat")
+		trapped = append(trapped, "open", "openat", "openat2", "creat")
 	}
-	return seccomp.Policy{
-		DefaultAction: seccomp.ActionAllow,
-		Syscalls: []seccomp.SyscallGroup{{Action: seccomp.ActionTrap, Names: names,
-			NamesWithCondtions: []seccomp.NameWithConditions{{Name: "prctl", Conditions: []seccomp.Condition{
-				{Argument: 0, Operation: seccomp.Equal, Value: unix.PR_SET_PDEATHSIG}}}}}},
+	return policy{
+		def: unix.SECCOMP_RET_ALLOW,
+		groups: []group{{unix.SECCOMP_RET_TRAP, append(names(trapped...),
+			rule{"prctl", []cond{{0, opEqual, unix.PR_SET_PDEATHSIG}}})}},
 	}
 }
 
@@ -155,14 +155,14 @@ func filters(pid int, pol Policy) (load, run []unix.SockFilter, err error) {
 	if pol.NoSeccomp {
 		return nil, nil, nil
 	}
-	if load, err = assemble(loadPolicy(pid, pol.Allow), seccomp.ActionTrap); err != nil {
+	if load, err = loadPolicy(pid, pol.Allow).assemble(unix.SECCOMP_RET_TRAP); err != nil {
 		return nil, nil, err
 	}
 	load = toListener(load)
 	// The run filter lets other architectures' calls through to the load
 	// filter below it, which always stops them (and names them through
 	// the listener).
-	if run, err = assemble(runPolicy(pol.AllowOpen || raceEnabled, pol.Allow), seccomp.ActionAllow); err != nil {
+	if run, err = runPolicy(pol.AllowOpen || raceEnabled, pol.Allow).assemble(unix.SECCOMP_RET_ALLOW); err != nil {
 		return nil, nil, err
 	}
 	return load, run, nil
@@ -170,38 +170,6 @@ func filters(pid int, pol Policy) (load, run []unix.SockFilter, err error) {
 
 // bpfMaxInsns is the kernel's limit on a filter's length (BPF_MAXINSNS).
 const bpfMaxInsns = 4096
-
-// assemble turns p into classic BPF, with archGuard's action for calls
-// of other architectures.
-func assemble(p seccomp.Policy, foreign seccomp.Action) ([]unix.SockFilter, error) {
-	insts, err := p.Assemble()
-	if err != nil {
-		return nil, fmt.Errorf("isolate: seccomp: %w", err)
-	}
-	insts = append(archGuard(foreign), insts...)
-	if len(insts) > bpfMaxInsns {
-		return nil, fmt.Errorf("isolate: seccomp: filter of %d instructions (at most %d)", len(insts), bpfMaxInsns)
-	}
-	prog := make([]unix.SockFilter, len(insts))
-	for i, in := range insts {
-		r, err := in.Assemble()
-		if err != nil {
-			return nil, fmt.Errorf("isolate: seccomp: %w", err)
-		}
-		prog[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
-	}
-	return prog, nil
-}
-
-// checkNames refuses unknown system call names in a policy.
-func checkNames(names []string) error {
-	for _, n := range names {
-		if _, ok := arch.X86_64.SyscallNames[n]; !ok {
-			return fmt.Errorf("isolate: policy: unknown system call %q", n)
-		}
-	}
-	return nil
-}
 
 // membarrierPrivateExpedited is MEMBARRIER_CMD_PRIVATE_EXPEDITED
 // (linux/membarrier.h), which x/sys/unix does not define.
@@ -211,7 +179,7 @@ const membarrierPrivateExpedited = 1 << 3
 // apart (the data bits of a user notification mean nothing to the
 // kernel) so that degrade can answer ENOSYS for it where there is no
 // listener.
-const notifyClone3 = seccomp.ActionUserNotify | 1
+const notifyClone3 = unix.SECCOMP_RET_USER_NOTIF | 1
 
 // toListener sends every call prog traps to the listener instead. (The
 // library takes no user notification for a policy's default action.)
