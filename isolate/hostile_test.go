@@ -83,6 +83,7 @@ func TestHostile(t *testing.T) {
 		{name: "read /etc/shadow", fn: "read_file", arg: "/etc/shadow", trapped: "openat", opens: true},
 		{name: "read /proc/PPID/mem", fn: "read_file", arg: fmt.Sprintf("/proc/%d/mem", host), trapped: "openat", opens: true},
 		{name: "AllowOpen: /etc/shadow unreadable by the child's uid", fn: "read_file", arg: "/etc/shadow", pol: isolate.Policy{AllowOpen: true}, want: -int64(unix.EACCES)},
+		{name: "AllowOpen: openat O_RDWR, the path where an argument word could pass for open's number", fn: "rdwr_open", arg: "/tmp/runplug-hostile-rdwr", pol: isolate.Policy{AllowOpen: true}, trapped: "openat"},
 		{name: "openat allowed: Landlock refuses a write", fn: "write_file", arg: "/tmp/runplug-hostile-write", pol: isolate.Policy{Allow: []string{"openat"}, AllowOpen: true}, want: -int64(unix.EACCES), landlock: 1},
 		// 4. Resources.
 		{name: "memfd after the load", fn: "memfd_flood", trapped: "memfd_create"},
