@@ -5,19 +5,25 @@ import (
 	"debug/elf"
 	"fmt"
 	"path/filepath"
+	"sync"
 
 	"github.com/runplug/runplug/internal/dlsvc"
 	"github.com/runplug/runplug/internal/elfimage"
 )
 
 // hostLib is the backend of a Plugin made by Load of one of glibc's own
-// libraries: the host's library (dlsym) and, when its file could be
-// parsed, its dynamic section (for the type and size of a symbol). Its
-// calls go through the gate as a plugin's do.
+// libraries: the host's library (dlsym) and, when its file was found, its
+// symbol table (for the type and size of a symbol). Its calls go through
+// the gate as a plugin's do.
 type hostLib struct {
 	inProcess
 	lib *dlsvc.HostLibrary
-	dyn *elfimage.Dynamic // nil when the file could not be parsed
+	// syms is the file's symbol table read in place (hostSymTab), for
+	// lookups; Len 0 when it could not be.
+	syms elfimage.SymTab
+	// dyn decodes the file's whole dynamic section (Symbols lists
+	// them all), once, when first asked; nil when it cannot.
+	dyn func() *elfimage.Dynamic
 }
 
 // loadHost returns a Plugin for glibc's library soname as the host has it
@@ -31,13 +37,21 @@ func (l *Loader) loadHost(soname, path string) (*Plugin, error) {
 	h := &hostLib{lib: lib}
 	file := ""
 	for _, c := range l.search.Candidates(soname, nil) {
-		if f, err := elfimage.ParseFile(c.Path); err == nil && f.Dynamic != nil {
-			h.dyn, file = f.Dynamic, c.Path
+		if t, ok := hostSymTab(c.Path); ok {
+			h.syms, file = t, c.Path
 			break
 		}
 	}
 	if abs, err := filepath.Abs(file); err == nil && file != "" {
 		file = abs
+	}
+	if file != "" {
+		h.dyn = sync.OnceValue(func() *elfimage.Dynamic {
+			if f, err := elfimage.ParseFile(file); err == nil {
+				return f.Dynamic
+			}
+			return nil
+		})
 	}
 	pl := newPlugin(l, &object{l: l, name: soname, path: file}, nil)
 	h.p = pl
@@ -59,9 +73,11 @@ func (h *hostLib) lookup(name, version string) (Symbol, uint32, error) {
 		return Symbol{}, 0, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrSymbolNotFound)
 	}
 	s := Symbol{Name: name, Addr: addr, Version: version, Func: true}
-	if d := h.dyn; d != nil {
-		if i, ok := d.Lookup(name, version); ok {
-			def := &d.Symbols[i]
+	if h.syms.Len() == 0 {
+		return s, 0, nil
+	}
+	if i, ok := h.syms.Lookup(name, version); ok {
+		if def, err := h.syms.Def(i); err == nil {
 			if def.Type == elf.STT_TLS {
 				return Symbol{}, 0, fmt.Errorf("loader: lookup %q in %s: a thread-local variable of the host C library: %w", name, p.obj.name, ErrTLS)
 			}
@@ -79,12 +95,16 @@ func (h *hostLib) symbols() ([]Symbol, error) {
 	if p.flags.Load()&stClosing != 0 {
 		return nil, fmt.Errorf("loader: symbols of %s: %w", p.obj.name, ErrClosed)
 	}
-	if h.dyn == nil {
+	var d *elfimage.Dynamic
+	if h.dyn != nil {
+		d = h.dyn()
+	}
+	if d == nil {
 		return nil, fmt.Errorf("loader: symbols of %s: the host's file of it was not found or could not be parsed: %w", p.obj.name, ErrNotFound)
 	}
 	var out []Symbol
-	for i := 1; i < len(h.dyn.Symbols); i++ {
-		s := &h.dyn.Symbols[i]
+	for i := 1; i < len(d.Symbols); i++ {
+		s := &d.Symbols[i]
 		if !exported(s) {
 			continue
 		}
