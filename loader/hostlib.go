@@ -5,7 +5,6 @@ import (
 	"debug/elf"
 	"fmt"
 	"path/filepath"
-	"sync"
 
 	"github.com/runplug/runplug/internal/dlsvc"
 	"github.com/runplug/runplug/internal/elfimage"
@@ -18,12 +17,9 @@ import (
 type hostLib struct {
 	inProcess
 	lib *dlsvc.HostLibrary
-	// syms is the file's symbol table read in place (hostSymTab), for
-	// lookups; Len 0 when it could not be.
+	// syms is the file's symbol table (hostSymTab); Len 0 when the file
+	// was not found or could not be read.
 	syms elfimage.SymTab
-	// dyn decodes the file's whole dynamic section (Symbols lists
-	// them all), once, when first asked; nil when it cannot.
-	dyn func() *elfimage.Dynamic
 }
 
 // loadHost returns a Plugin for glibc's library soname as the host has it
@@ -44,14 +40,6 @@ func (l *Loader) loadHost(soname, path string) (*Plugin, error) {
 	}
 	if abs, err := filepath.Abs(file); err == nil && file != "" {
 		file = abs
-	}
-	if file != "" {
-		h.dyn = sync.OnceValue(func() *elfimage.Dynamic {
-			if f, err := elfimage.ParseFile(file); err == nil {
-				return f.Dynamic
-			}
-			return nil
-		})
 	}
 	pl := newPlugin(l, &object{l: l, name: soname, path: file}, nil)
 	h.p = pl
@@ -95,16 +83,16 @@ func (h *hostLib) symbols() ([]Symbol, error) {
 	if p.flags.Load()&stClosing != 0 {
 		return nil, fmt.Errorf("loader: symbols of %s: %w", p.obj.name, ErrClosed)
 	}
-	var d *elfimage.Dynamic
-	if h.dyn != nil {
-		d = h.dyn()
-	}
-	if d == nil {
+	if h.syms.Len() == 0 {
 		return nil, fmt.Errorf("loader: symbols of %s: the host's file of it was not found or could not be parsed: %w", p.obj.name, ErrNotFound)
 	}
 	var out []Symbol
-	for i := 1; i < len(d.Symbols); i++ {
-		s := &d.Symbols[i]
+	for i := 1; i < h.syms.Len(); i++ {
+		sym, err := h.syms.Symbol(i)
+		if err != nil {
+			return nil, fmt.Errorf("loader: symbols of %s: %w", p.obj.name, err)
+		}
+		s := &sym
 		if !exported(s) {
 			continue
 		}

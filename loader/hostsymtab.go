@@ -8,18 +8,20 @@ import (
 	"github.com/runplug/runplug/internal/elfimage"
 )
 
-// hostSymTabs are the symbol tables of glibc's libraries read in place,
-// by path: each file's first readable segment stays mapped read-only for
-// the life of the process (those libraries never unload; the pages are
-// the page cache's, which the host's own copy maps too).
+// hostSymTabs are the symbol tables of glibc's libraries, by path, each
+// read in place from one copy of the file segment that holds it (libc's
+// is 150 KB), kept for the life of the process like the parsed files.
 var hostSymTabs sync.Map // string -> elfimage.SymTab
 
+// maxHostSegment bounds the segment hostSymTab copies.
+const maxHostSegment = 16 << 20
+
 // hostSymTab returns the dynamic symbol table of the host library file at
-// path, read where a read-only mapping of the file holds it, parsed
-// through the process's cache of parsed files: a lookup decodes one
-// symbol, where decoding the whole table of libc.so.6 (elfimage.Parse)
-// took milliseconds. ok is false when the file cannot be mapped or its
-// tables do not lie in one segment.
+// path, read where one read of the segment that holds it put it, the file
+// parsed through the process's cache of parsed files: a lookup decodes
+// one symbol, where decoding the whole file (elfimage.Parse) took
+// milliseconds for libc.so.6. ok is false when the file cannot be read or
+// its tables do not lie in one segment.
 func hostSymTab(path string) (elfimage.SymTab, bool) {
 	if v, ok := hostSymTabs.Load(path); ok {
 		return v.(elfimage.SymTab), true
@@ -44,22 +46,19 @@ func hostSymTab(path string) (elfimage.SymTab, bool) {
 		if vaddr < ld.Vaddr || vaddr-ld.Vaddr >= ld.Filesz || ld.Off+ld.Filesz > uint64(st.Size) {
 			continue
 		}
-		page := elfimage.PageSize()
-		skip := ld.Off % page
-		m, err := unix.Mmap(fd, int64(ld.Off-skip), int(skip+ld.Filesz), unix.PROT_READ, unix.MAP_PRIVATE)
+		if ld.Filesz > maxHostSegment {
+			return elfimage.SymTab{}, false
+		}
+		seg := make([]byte, ld.Filesz)
+		if _, err := fdReader(fd).ReadAt(seg, int64(ld.Off)); err != nil {
+			return elfimage.SymTab{}, false
+		}
+		t, err := f.Dynamic.SymbolsIn(seg, ld.Vaddr)
 		if err != nil {
 			return elfimage.SymTab{}, false
 		}
-		t, err := f.Dynamic.SymbolsIn(m[skip:], ld.Vaddr)
-		if err != nil {
-			unix.Munmap(m)
-			return elfimage.SymTab{}, false
-		}
-		if v, loaded := hostSymTabs.LoadOrStore(path, t); loaded {
-			unix.Munmap(m) // another goroutine mapped it first
-			return v.(elfimage.SymTab), true
-		}
-		return t, true
+		v, _ := hostSymTabs.LoadOrStore(path, t)
+		return v.(elfimage.SymTab), true
 	}
 	return elfimage.SymTab{}, false
 }
