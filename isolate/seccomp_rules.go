@@ -2,7 +2,11 @@
 
 package isolate
 
-import "golang.org/x/sys/unix"
+import (
+	seccomp "github.com/runplug/runplug/internal/seccomprule"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
 
 // The filter's rules on the calls that could reach another process or
 // change what the child is: each allowed only with arguments that keep
@@ -12,11 +16,11 @@ import "golang.org/x/sys/unix"
 // group named by its first argument: allowed towards the child alone.
 // tkill (a bare thread id, any process's) and pidfd_send_signal are not
 // allowed at all; glibc and the Go runtime use tgkill.
-func ownSignals(pid int) []rule {
-	self := []cond{{0, opEqual, uint64(pid)}}
-	var out []rule
+func ownSignals(pid int) []seccomp.NameWithConditions {
+	self := []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: uint64(pid)}}
+	var out []seccomp.NameWithConditions
 	for _, n := range []string{"kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"} {
-		out = append(out, rule{n, self})
+		out = append(out, seccomp.NameWithConditions{Name: n, Conditions: self})
 	}
 	return out
 }
@@ -36,10 +40,11 @@ var fcntlAllowed = []uint64{
 // fcntlRules allows fcntl with a command of fcntlAllowed (compared on
 // all 64 bits: the kernel reads the low 32, so a command with high bits
 // set is refused rather than read as another).
-func fcntlRules() []rule {
-	var out []rule
+func fcntlRules() []seccomp.NameWithConditions {
+	var out []seccomp.NameWithConditions
 	for _, c := range fcntlAllowed {
-		out = append(out, rule{"fcntl", []cond{{1, opEqual, c}}})
+		out = append(out, seccomp.NameWithConditions{Name: "fcntl",
+			Conditions: []seccomp.Condition{{Argument: 1, Operation: seccomp.Equal, Value: c}}})
 	}
 	return out
 }
@@ -50,10 +55,11 @@ func fcntlRules() []rule {
 // ioctl (FIOSETOWN, SIOCSPGRP, TIOCSTI, ...) stops it.
 var ttyQueries = []uint64{unix.TCGETS, unix.TIOCGWINSZ}
 
-func ttyRules() []rule {
-	var out []rule
+func ttyRules() []seccomp.NameWithConditions {
+	var out []seccomp.NameWithConditions
 	for _, c := range ttyQueries {
-		out = append(out, rule{"ioctl", []cond{{1, opEqual, c}}})
+		out = append(out, seccomp.NameWithConditions{Name: "ioctl",
+			Conditions: []seccomp.Condition{{Argument: 1, Operation: seccomp.Equal, Value: c}}})
 	}
 	return out
 }
@@ -65,26 +71,28 @@ const cloneNamespaces = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEW
 	unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_PARENT
 
 // threadClone allows clone for a thread of the child only.
-func threadClone() rule {
-	return rule{"clone", []cond{
-		{0, opBitsSet, unix.CLONE_THREAD},
-		{0, opBitsNotSet, cloneNamespaces},
+func threadClone() seccomp.NameWithConditions {
+	return seccomp.NameWithConditions{Name: "clone", Conditions: []seccomp.Condition{
+		{Argument: 0, Operation: seccomp.BitsSet, Value: unix.CLONE_THREAD},
+		{Argument: 0, Operation: seccomp.BitsNotSet, Value: cloneNamespaces},
 	}}
 }
 
 // x32Bit marks an x32 system call number (__X32_SYSCALL_BIT).
 const x32Bit = 0x40000000
 
-// archGuard is put before the policy's program: a call of another
+// archGuard is put before the library's program: a call of another
 // architecture (i386 through int $0x80) or of the x32 ABI gets action (the
 // listener or a trap, so that the host names it with its architecture;
-// the run filter lets them through to the load filter).
-func archGuard(action uint32) []unix.SockFilter {
-	return []unix.SockFilter{
-		stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, dataArch),
-		jump(unix.BPF_JEQ, unix.AUDIT_ARCH_X86_64, 0, 2),
-		stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, dataNr),
-		jump(unix.BPF_JGE, x32Bit, 0, 1),
-		ret(action),
+// the run filter lets them through to the load filter). (The library's
+// own prologue answers x32 with ENOSYS and would not name it.)
+func archGuard(action seccomp.Action) []bpf.Instruction {
+	const archOff, nrOff = 4, 0
+	return []bpf.Instruction{
+		bpf.LoadAbsolute{Off: archOff, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.AUDIT_ARCH_X86_64, SkipFalse: 2},
+		bpf.LoadAbsolute{Off: nrOff, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: x32Bit, SkipFalse: 1},
+		bpf.RetConstant{Val: uint32(action)},
 	}
 }
