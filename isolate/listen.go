@@ -377,7 +377,7 @@ func (p *proc) answer(fd uintptr, n *seccompNotif) {
 	case uint32(notifyMarker):
 		e.Detail = "runplug's run-phase marker, made again"
 	}
-	if e.Arch == sysArch.Name {
+	if e.Arch == sysArchName {
 		switch e.Name {
 		case "clone":
 			e.Detail = "flags " + cloneFlagNames(n.Data.Args[0], false)

@@ -35,10 +35,10 @@ func TestPhaseOneSource(t *testing.T) {
 		}
 		lvm, dvm, rvm, cvm := mustVM(t, load), mustVM(t, degrade(load)), mustVM(t, run), mustVM(t, mustLoad(t, pol))
 		phase := 0
-		for name, nr := range sysArch.SyscallNames {
+		for name, nr := range testArch.SyscallNames {
 			for _, v := range values {
 				n := &seccompNotif{}
-				n.Data.Nr, n.Data.Arch = int32(nr), uint32(sysArch.ID)
+				n.Data.Nr, n.Data.Arch = int32(nr), uint32(testArch.ID)
 				n.Data.Args = [6]uint64{v, v, v, v, v, v}
 				if name == "openat" {
 					n.Data.Args[0] = uint64(0xffffff9c) // AT_FDCWD
@@ -105,7 +105,7 @@ func TestPhaseClasses(t *testing.T) {
 		{"clone3", [6]uint64{}, uint32(notifyClone3)},
 	} {
 		n := &seccompNotif{}
-		n.Data.Nr, n.Data.Arch, n.Data.Args = int32(sysArch.SyscallNames[tt.name]), uint32(sysArch.ID), tt.args
+		n.Data.Nr, n.Data.Arch, n.Data.Args = int32(testArch.SyscallNames[tt.name]), uint32(testArch.ID), tt.args
 		if got := runVM(t, vm, n); got != tt.want {
 			t.Errorf("%s(%#x): %#x, want %#x", tt.name, tt.args, got, tt.want)
 		}

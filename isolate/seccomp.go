@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"slices"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
+	seccomp "github.com/runplug/runplug/internal/seccomprule"
 	"golang.org/x/sys/unix"
 )
 
@@ -50,12 +50,11 @@ type archDiff struct {
 	// lacks are calls the architecture does not have, each with the call
 	// that replaces it there, which the same policy also names.
 	lacks map[string]string
-	// renames are calls the architecture's table (go-seccomp-bpf's)
-	// names otherwise.
+	// renames are calls the architecture's table names otherwise.
 	renames map[string]string
 }
 
-// archDiffs holds an archDiff per architecture (arch.Info.Name);
+// archDiffs holds an archDiff per architecture (sysArchName);
 // TestPolicyTablesAgree fails when a table changes under them.
 var archDiffs = map[string]archDiff{
 	"x86_64": {},
@@ -253,7 +252,7 @@ const bpfMaxInsns = 4096
 // assemble turns p into classic BPF (assembleRules), with archGuard's
 // action for calls of other architectures.
 func assemble(p seccomp.Policy, foreign seccomp.Action) ([]unix.SockFilter, error) {
-	insts, err := assembleRules(forArch(p, archDiffs[sysArch.Name]), foreign)
+	insts, err := assembleRules(forArch(p, archDiffs[sysArchName]), foreign)
 	if err != nil {
 		return nil, fmt.Errorf("isolate: seccomp: %w", err)
 	}
@@ -276,9 +275,9 @@ func assemble(p seccomp.Policy, foreign seccomp.Action) ([]unix.SockFilter, erro
 // that the architecture lacks or names otherwise (archDiffs), so that one
 // policy serves every architecture.
 func checkNames(names []string) error {
-	d := archDiffs[sysArch.Name]
+	d := archDiffs[sysArchName]
 	for _, n := range names {
-		_, known := sysArch.SyscallNames[n]
+		_, known := sysNumbers()[n]
 		_, lacked := d.lacks[n]
 		_, renamed := d.renames[n]
 		if !known && !lacked && !renamed {

@@ -5,16 +5,18 @@ package isolate
 import (
 	"fmt"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
-	"github.com/elastic/go-seccomp-bpf/arch"
+	seccomp "github.com/runplug/runplug/internal/seccomprule"
 	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 )
 
-// sysArch is the table the filters are assembled for: AArch64's (the
+// The filters are assembled for AArch64's table (zsyscalls_arm64.go, the
 // generic one; there is no x32 or i386 ABI here).
-var sysArch = arch.AARCH64
+var sysTable = sysAArch64[:]
 
-// archGuard is put before the library's program: a call of another
+const sysArchName = "aarch64"
+
+// archGuard is put before the policy's program: a call of another
 // architecture (AArch32, on a kernel with compat support) gets action
 // (the listener or a trap, so that the host names it with its
 // architecture; the run filter lets it through to the load filter).
@@ -22,7 +24,7 @@ func archGuard(action seccomp.Action) []bpf.Instruction {
 	const archOff = 4
 	return []bpf.Instruction{
 		bpf.LoadAbsolute{Off: archOff, Size: 4},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(arch.AARCH64.ID), SkipTrue: 1},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.AUDIT_ARCH_AARCH64, SkipTrue: 1},
 		bpf.RetConstant{Val: uint32(action)},
 	}
 }
@@ -32,14 +34,17 @@ func archGuard(action seccomp.Action) []bpf.Instruction {
 // its number in that architecture's table and its name ("" when
 // unknown).
 func nameSyscall(auditArch, nr uint32) (archName string, num int, name string) {
-	var tab *arch.Info
+	var tab []string
 	switch auditArch {
-	case uint32(arch.AARCH64.ID):
-		tab = arch.AARCH64
-	case uint32(arch.ARM.ID):
-		tab = arch.ARM
+	case unix.AUDIT_ARCH_AARCH64:
+		tab, archName = sysAArch64[:], "aarch64"
+	case unix.AUDIT_ARCH_ARM:
+		tab, archName = sysARM[:], "arm"
 	default:
 		return fmt.Sprintf("arch %#x", auditArch), int(int32(nr)), ""
 	}
-	return tab.Name, int(int32(nr)), tab.SyscallNumbers[int(int32(nr))]
+	if int(int32(nr)) >= 0 && int(int32(nr)) < len(tab) {
+		name = tab[int32(nr)]
+	}
+	return archName, int(int32(nr)), name
 }

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
+	seccomp "github.com/runplug/runplug/internal/seccomprule"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,7 +21,7 @@ func TestAssembleRules(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, pol := range []Policy{{}, {AllowOpen: true}, {Allow: []string{"openat", "prctl"}}} {
 		// The rules as assemble maps them onto this architecture's table.
-		p := forArch(loadPolicy(2, childUID(2), pol.AllowOpen, pol.Allow), archDiffs[sysArch.Name])
+		p := forArch(loadPolicy(2, childUID(2), pol.AllowOpen, pol.Allow), archDiffs[sysArchName])
 		prog, err := assemble(p, seccomp.ActionTrap)
 		if err != nil {
 			t.Fatal(err)
@@ -35,10 +35,10 @@ func TestAssembleRules(t *testing.T) {
 				}
 			}
 		}
-		for name, nr := range sysArch.SyscallNames {
+		for name, nr := range testArch.SyscallNames {
 			for range 40 {
 				n := &seccompNotif{}
-				n.Data.Nr, n.Data.Arch = int32(nr), uint32(sysArch.ID)
+				n.Data.Nr, n.Data.Arch = int32(nr), uint32(testArch.ID)
 				for i := range n.Data.Args {
 					if rng.IntN(2) == 0 {
 						n.Data.Args[i] = interesting[rng.IntN(len(interesting))]
@@ -55,7 +55,7 @@ func TestAssembleRules(t *testing.T) {
 			continue // allowed by name
 		}
 		n := &seccompNotif{}
-		n.Data.Nr, n.Data.Arch = int32(unix.SYS_OPENAT), uint32(sysArch.ID)
+		n.Data.Nr, n.Data.Arch = int32(unix.SYS_OPENAT), uint32(testArch.ID)
 		n.Data.Args = [6]uint64{0xffffff9c, 0x10000000, unix.O_RDWR}
 		if got := runVM(t, vm, n); got != uint32(seccomp.ActionTrap) {
 			t.Errorf("%+v: openat(AT_FDCWD, 0x10000000, O_RDWR): %#x, want the default (forbidden)", pol, got)

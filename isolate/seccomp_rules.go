@@ -3,7 +3,7 @@
 package isolate
 
 import (
-	seccomp "github.com/elastic/go-seccomp-bpf"
+	seccomp "github.com/runplug/runplug/internal/seccomprule"
 	"golang.org/x/sys/unix"
 )
 
