@@ -95,7 +95,7 @@ func scalarSource(loc *callconv.ArgLoc, off uintptr) (where, idx uint8, at uintp
 		return inStack, 0, uintptr(loc.Offset) + off
 	}
 	for _, part := range loc.Parts {
-		if o := uintptr(part.Offset); off >= o && off < o+8 {
+		if o := uintptr(part.Offset); off >= o && off < o+uintptr(part.Size) {
 			if part.Class == callconv.Integer {
 				return inIntReg, uint8(part.Reg), off - o
 			}
@@ -112,6 +112,11 @@ func newRegFrameCall(fv reflect.Value, args []reflect.Type, res reflect.Type, re
 	regs, ok := callconv.AssignGoRegs(args)
 	if !ok {
 		return nil
+	}
+	for _, a := range plan.Args {
+		if a.ByRef { // the reflect form reads the copy (readArg)
+			return nil
+		}
 	}
 	c := &regFrameCall{plan: plan, vaReg: -1, resKind: resKind, inMemory: plan.Result.InMemory}
 	for i, t := range args {

@@ -45,6 +45,9 @@ func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflec
 	if err != nil {
 		return nil, false, err
 	}
+	if why := entryLacks(plan, variadic); why != "" {
+		return nil, false, &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: why, Err: ErrUnsupported}
+	}
 	// Without reflect when every argument and the result fit Go's
 	// registers (callback_regs_unsafe.go).
 	if rc := newRegFrameCall(fv, args, res, resKind, plan); rc != nil {
@@ -179,8 +182,17 @@ type frameScratch struct {
 
 // readArg copies the argument at loc into dst (loc.Type.Size() bytes):
 // from the caller's stack argument area, or eightbyte by eightbyte from
-// the registers the entry saved in a.
+// the registers the entry saved in a, or from the caller's copy of a value
+// passed by reference.
 func readArg(dst unsafe.Pointer, loc *callconv.ArgLoc, a *pcall.Args, stack uintptr) {
+	if loc.ByRef { // AAPCS64: the address of the caller's copy
+		var p uint64
+		ptr := callconv.ArgLoc{Type: abi.Pointer, OnStack: loc.OnStack, Offset: loc.Offset, Parts: loc.Parts}
+		readArg(unsafe.Pointer(&p), &ptr, a, stack)
+		n := loc.Type.Size()
+		copy(unsafe.Slice((*byte)(dst), n), unsafe.Slice((*byte)(cPointer(p)), n))
+		return
+	}
 	if loc.OnStack {
 		n := loc.Type.Size()
 		copy(unsafe.Slice((*byte)(dst), n), unsafe.Slice((*byte)(cPointer(uint64(stack)+loc.Offset)), n))
