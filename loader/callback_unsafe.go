@@ -152,6 +152,9 @@ func reflectFrameFunc(fv reflect.Value, args []reflect.Type, res reflect.Type, r
 		src := v.UnsafePointer()
 		if plan.Result.InMemory {
 			buf := a.Int[0] // rdi: the caller's buffer, returned in rax
+			if plan.Conv == callconv.AAPCS64 {
+				buf = pcall.MoreRegs(a)[2] // x8
+			}
 			copy(unsafe.Slice((*byte)(cPointer(buf)), cres.Size()), unsafe.Slice((*byte)(src), cres.Size()))
 			return pcall.Result{Int: buf}
 		}
@@ -167,7 +170,7 @@ func reflectFrameFunc(fv reflect.Value, args []reflect.Type, res reflect.Type, r
 			case part.Reg == 0:
 				r.Float = *(*float64)(unsafe.Pointer(&w))
 			default:
-				a.Float[1] = *(*float64)(unsafe.Pointer(&w)) // xmm1
+				a.Float[part.Reg] = *(*float64)(unsafe.Pointer(&w)) // xmm1, or v1-v3
 			}
 		}
 		return r
@@ -200,9 +203,12 @@ func readArg(dst unsafe.Pointer, loc *callconv.ArgLoc, a *pcall.Args, stack uint
 	}
 	for _, part := range loc.Parts {
 		var reg unsafe.Pointer
-		if part.Class == callconv.Integer {
+		switch {
+		case part.Class == callconv.Integer && part.Reg >= len(a.Int): // x6, x7 (arm64)
+			reg = unsafe.Pointer(&pcall.MoreRegs(a)[part.Reg-len(a.Int)])
+		case part.Class == callconv.Integer:
 			reg = unsafe.Pointer(&a.Int[part.Reg])
-		} else {
+		default:
 			reg = unsafe.Pointer(&a.Float[part.Reg])
 		}
 		copy(unsafe.Slice((*byte)(unsafe.Add(dst, part.Offset)), part.Size), unsafe.Slice((*byte)(reg), part.Size))

@@ -373,12 +373,24 @@ func lookupCallback(id uint32) *callbackFn {
 // rp_cbframe, callback.h; the layout is checked in callback_cgo.go) and
 // hands to dispatch, valid for that call only.
 type cbFrame struct {
-	a      Args   // the argument registers in; the result registers out
-	id     uint32 // the thunk's id
-	inCall uint8  // 1 inside a protected call
-	done   uint8  // set by dispatch when the Go function returned (0 from the entry)
+	a      Args                // the argument registers in; the result registers out
+	more   [cbMoreWords]uint64 // arm64: x6, x7 and x8 in (MoreRegs); none on amd64
+	id     uint32              // the thunk's id
+	inCall uint8               // 1 inside a protected call
+	done   uint8               // set by dispatch when the Go function returned (0 from the entry)
 	_      uint16
 	code   int64 // out: 0 (set by the C side), or the abort code of a failure when inCall
+}
+
+// MoreRegs returns the argument registers beyond Args that the entry of
+// the callback that received a saved: on arm64 x6, x7 and x8 (the address
+// of the caller's buffer for a result in memory), in a slice of three; on
+// amd64 none. Like a, it is valid during that call only. A Go function
+// that returns an HFA of three or four members (arm64) puts the last ones
+// in a.Float[2] and a.Float[3], which the entry returns in d2 and d3.
+func MoreRegs(a *Args) []uint64 {
+	f := (*cbFrame)(unsafe.Pointer(a))
+	return f.more[:min(3, cbMoreWords)]
 }
 
 // DispatchFrame runs the callback whose entry frame (a struct rp_cbframe,

@@ -8,16 +8,14 @@
 //     cell's entry through x16: IP1 and IP0, the scratch registers no
 //     argument uses. The entry begins with a BTI landing pad (a no-op
 //     where branch protection is off) that admits that branch.
-//   - The frame saves x0-x5 and d0-d7: struct rp_args has six integer
-//     slots, x86-64's count, so x6, x7 and x8 (the result buffer of a
-//     struct returned in memory) are not saved, and a callback's C type
-//     may have at most six integer arguments and no result in memory
-//     (the loader refuses the others on arm64).
+//   - The frame saves x0-x5 and d0-d7 in struct rp_args (six integer
+//     slots, x86-64's count) and, for rp_cb_entry, x6, x7 and x8 (the
+//     result buffer of a struct returned in memory) in more[] (MoreRegs).
 //   - The frame record (x29, x30) lies above the frame, so the caller's
 //     stack arguments begin RP_CB_SIZE+16 bytes above it, at the caller's
 //     sp, as on x86-64 (cbStackArgs).
-//   - The result: x0 and d0, and for rp_cb_entry x1 and d1 (a 16-byte
-//     struct in x0:x1, or an HFA of two in d0:d1).
+//   - The result: x0 and d0, and for rp_cb_entry x1 and d1-d3 (a 16-byte
+//     struct in x0:x1, or an HFA of up to four in d0-d3).
 
 #include "callback.h"
 
@@ -54,6 +52,8 @@
 	str	x4, [sp, #RP_A_INT+32]
 .endif
 .if \floats
+	stp	x6, x7, [sp, #RP_CB_MORE]
+	str	x8, [sp, #RP_CB_MORE+16]
 	stp	d0, d1, [sp, #RP_A_FLOAT+0]
 	stp	d2, d3, [sp, #RP_A_FLOAT+16]
 	stp	d4, d5, [sp, #RP_A_FLOAT+32]
@@ -97,6 +97,7 @@
 .if \floats
 	ldr	x1, [sp, #RP_A_INT+8]
 	ldr	d1, [sp, #RP_A_FLOAT+8]
+	ldp	d2, d3, [sp, #RP_A_FLOAT+16]
 .endif
 	mov	sp, x29
 	ldp	x29, x30, [sp], #16

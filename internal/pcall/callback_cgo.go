@@ -43,6 +43,8 @@ const CallbacksSupported = true
 // The layout cbFrame shares with struct rp_cbframe (a mismatch does not
 // compile).
 const (
+	_ = uint(unsafe.Offsetof(cbFrame{}.more) - C.RP_CB_MORE)
+	_ = uint(C.RP_CB_MORE - unsafe.Offsetof(cbFrame{}.more))
 	_ = uint(unsafe.Offsetof(cbFrame{}.id) - C.RP_CB_ID)
 	_ = uint(C.RP_CB_ID - unsafe.Offsetof(cbFrame{}.id))
 	_ = uint(unsafe.Offsetof(cbFrame{}.inCall) - C.RP_CB_INCALL)

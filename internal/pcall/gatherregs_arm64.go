@@ -12,4 +12,6 @@ const (
 	maxGatherConv = GatherStackAddr
 	// vecResults: an HFA result comes back in v0..v3.
 	vecResults = 4
+	// cbMoreWords: the words a callback entry saves beyond Args (x6, x7, x8 and a word that keeps the frame 16-byte aligned).
+	cbMoreWords = 4
 )

@@ -15,4 +15,6 @@ const (
 	maxGatherConv = GatherF32F64
 	// vecResults: a result comes back in at most xmm0 and xmm1.
 	vecResults = 2
+	// cbMoreWords: the words a callback entry saves beyond Args (none: Args holds every argument register).
+	cbMoreWords = 0
 )
