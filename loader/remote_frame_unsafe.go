@@ -118,7 +118,8 @@ func (fp *frameProg) remoteCall(ctx context.Context, f *Func, args []unsafe.Poin
 		copy(unsafe.Slice((*byte)(out), fp.sretSize), fr.SRet)
 		return nil
 	}
-	res := [6]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1, r.V2, r.V3}
+	res := [6]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1}
+	copy(res[4:], r.V23[:]) // arm64: v2, v3
 	for _, m := range fp.rets {
 		storeBytes(unsafe.Add(out, m.dst), res[m.reg], m.size)
 	}

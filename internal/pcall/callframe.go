@@ -43,13 +43,14 @@ type Frame struct {
 // after a CallGather whose program has an x87 result, ST0 holds the long
 // double from st0 as it lies in memory (10 bytes, then 6 zero bytes). On
 // arm64 RAX and RDX hold x0 and x1, XMM0 and XMM1 the low 64 bits of v0
-// and v1, and V2 and V3 those of v2 and v3 (an HFA result of up to four
-// members); on amd64 V2 and V3 are zero.
+// and v1, and V23 those of v2 and v3 (an HFA result of up to four
+// members); amd64 has no V23 (an empty array: the result costs nothing
+// more to clear there).
 type FrameResult struct {
 	RAX, RDX   uint64
 	XMM0, XMM1 uint64
+	V23        [vecResults - 2]uint64
 	ST0        [16]byte
-	V2, V3     uint64
 }
 
 // ErrFrame is wrapped by the error of a general call whose Frame or

@@ -152,8 +152,7 @@ func (g *Gate) CallGatherInto(ctx context.Context, fn uintptr, p *GatherProgram,
 	}
 	res.RAX, res.RDX, res.XMM0, res.XMM1 = r.c.a, r.rdx, r.c.b, r.xmm1
 	if vecResults > 2 { // arm64: v2 and v3 (a constant: no test on amd64)
-		v := (*[2]uint64)(unsafe.Pointer(&r.st0))
-		res.V2, res.V3 = v[0], v[1]
+		copy(res.V23[:], (*[2]uint64)(unsafe.Pointer(&r.st0))[:])
 	}
 	if p.hdr.x87 != 0 {
 		src := (*[2]uint64)(unsafe.Pointer(&r.st0))
@@ -219,7 +218,9 @@ func checkFrame(nstack int, sret bool, sretSize uintptr) error {
 }
 
 func (r *frameRecord) result() FrameResult {
-	return FrameResult{RAX: r.c.a, RDX: r.rdx, XMM0: r.c.b, XMM1: r.xmm1, V2: r.v2, V3: r.v3}
+	res := FrameResult{RAX: r.c.a, RDX: r.rdx, XMM0: r.c.b, XMM1: r.xmm1}
+	copy(res.V23[:], []uint64{r.v2, r.v3})
+	return res
 }
 
 // CallFrame calls the native function at fn with the whole frame f (see
