@@ -70,7 +70,11 @@ static int64_t wait_release(void *h) {
 	(void)h;
 	ladspa_entered = 1;
 	while (!ladspa_released)
+#if defined(__aarch64__)
+		__asm__ volatile("yield" ::: "memory");
+#else
 		__asm__ volatile("pause" ::: "memory");
+#endif
 	return 7;
 }
 
