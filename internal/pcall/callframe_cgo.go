@@ -106,6 +106,8 @@ var _ [GatherF32F64 - C.RP_GM_F32F64]byte
 var _ [GatherStackAddr - C.RP_GM_STACKADDR]byte
 var _ [C.RP_GM_STACKADDR - GatherStackAddr]byte
 var _ [unsafe.Offsetof(gatherRecord{}.st0) - C.RP_GX_V2]byte
+var _ [gatherPair - C.RP_GM_PAIR]byte
+var _ [C.RP_GM_PAIR - gatherPair]byte
 
 // rpGatherThunk is rp_gather_thunk's address.
 var rpGatherThunk = uintptr(unsafe.Pointer(C.rp_gather_thunk))
