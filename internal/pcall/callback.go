@@ -84,7 +84,9 @@ func (e *HostPanicError) Unwrap() []error {
 // ABI), and gets back the Go function's Result in rax and xmm0. A
 // function in frame form (NewCallbackFrame) also reads the arguments
 // native code passed on the stack, and can return a struct in rax:rdx,
-// xmm0:xmm1 or the caller's buffer.
+// xmm0:xmm1 or the caller's buffer. On arm64 (AAPCS64) the registers are
+// x0-x5 and d0-d7 in Args, x6, x7 and x8 (the caller's buffer) in
+// MoreRegs, and the results x0, x1 and d0-d3 (Int[0..1], Float[0..3]).
 //
 // Any thread may call it: one inside a protected call (Call, CallContext;
 // the Go function then runs nested in that call), a Go thread in no
@@ -122,8 +124,8 @@ type Callback struct {
 // result in two registers of a class (a 16-byte struct: rax:rdx,
 // xmm0:xmm1) puts its second eightbyte in a.Int[1] or a.Float[1], which
 // go to rdx and xmm1. name
-// names the callback in errors. Off linux/amd64 with cgo it returns an
-// error that matches errs.ErrUnsupported.
+// names the callback in errors. Off linux/amd64 and linux/arm64 with cgo
+// it returns an error that matches errs.ErrUnsupported.
 func NewCallback(name string, fn func(a *Args) Result) (*Callback, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("sandbox: new callback %s: nil function", name)
