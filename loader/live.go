@@ -147,6 +147,16 @@ func (l *Loader) LoadLive(ctx context.Context, path string, o LiveOptions) (*Liv
 	return lv, nil
 }
 
+// loadBehind is load for the next version of a Live, while the serving
+// one takes calls: an isolated one starts in the background (its child
+// takes only the CPU time the callers leave until it has loaded).
+func (l *Loader) loadBehind(ctx context.Context, path string, st stateSource) (*Plugin, error) {
+	if l.opts.Isolation != nil {
+		return l.startRemote(ctx, path, filepath.Base(path), nil, st, true) // remote.go
+	}
+	return l.load(ctx, path, st)
+}
+
 func (lv *Live) closeMemfd() {
 	if lv.memfd >= 0 {
 		unix.Close(lv.memfd)
@@ -222,7 +232,7 @@ func (lv *Live) reload(ctx context.Context, watch bool) (ReloadEvent, error) {
 	if lv.closed {
 		return fail(ErrClosed)
 	}
-	p, err := lv.l.load(ctx, lv.path, lv.src)
+	p, err := lv.l.loadBehind(ctx, lv.path, lv.src)
 	if errors.Is(err, ErrStateBusy) && errors.Is(err, ErrMigration) && lv.cur.Load().build >= 0 {
 		// Another layout, and the serving version holds the file.
 		return lv.handover(ctx, ev, start, fail)

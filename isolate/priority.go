@@ -1,0 +1,135 @@
+//go:build linux && amd64 && cgo
+
+package isolate
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A child started behind a serving version (a Live's reload, or a spare
+// made ahead of its use) runs SCHED_IDLE until it serves: its exec, its
+// runtime's start and the plugin's load then take only the CPU time the
+// serving version's callers leave, instead of preempting them for whole
+// time slices on a busy machine (docs/STATE.md, "The pause of an
+// isolated reload"). The policy is inherited: the child is forked from a
+// spawner thread that is SCHED_IDLE itself (spawn.go), so every thread
+// and process of it starts idle, with no window at normal priority.
+//
+// Leaving SCHED_IDLE takes CAP_SYS_NICE (or an RLIMIT_NICE of 20, which
+// a host rarely has): a host without it starts every child at normal
+// priority, as before. Entering it needs nothing but the same owner, so
+// an ended child's exit (its address space's teardown) is lowered by
+// every host (remote.Close).
+
+// idleStarts says whether this host can raise a child it started
+// SCHED_IDLE back to normal priority: CAP_SYS_NICE in its effective set.
+var idleStarts = sync.OnceValue(func() bool {
+	h := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var d [2]unix.CapUserData
+	if unix.Capget(&h, &d[0]) != nil {
+		return false
+	}
+	return d[0].Effective&(1<<unix.CAP_SYS_NICE) != 0
+})
+
+// setIdle puts this thread in SCHED_IDLE (a spawner's, spawn.go).
+func setIdle() error {
+	return unix.SchedSetAttr(0, &unix.SchedAttr{Policy: unix.SCHED_IDLE}, 0)
+}
+
+// setPriority moves every thread of the child's processes (the host's
+// child and its children: in a PID namespace, the reaper and the
+// plugin's process) to SCHED_IDLE (idle) or back to normal priority.
+// Raising goes over the threads until a pass finds none left idle: a
+// thread made meanwhile by one still idle is idle too, and is found by
+// the next pass. A thread that ended meanwhile is skipped. A plugin that
+// keeps putting its threads back to idle only slows itself; after 100
+// passes the error says so (the caller logs it: the child serves).
+func (p *proc) setPriority(idle bool) error {
+	want := &unix.SchedAttr{Policy: unix.SCHED_NORMAL}
+	if idle {
+		want.Policy = unix.SCHED_IDLE
+	}
+	for pass := 0; ; pass++ {
+		moved := 0
+		for _, pid := range append([]int{p.pid}, childrenOf(p.pid)...) {
+			n, err := setPolicy(pid, want)
+			if err != nil {
+				return fmt.Errorf("isolate: child %d: scheduling policy: %w", p.pid, err)
+			}
+			moved += n
+		}
+		if moved == 0 || idle {
+			return nil
+		}
+		if pass == 100 {
+			return fmt.Errorf("isolate: child %d: threads still made at idle priority after %d passes", p.pid, pass)
+		}
+	}
+}
+
+// setPolicy gives every thread of process pid the policy of want: to
+// SCHED_IDLE every thread not idle, back to normal every idle one (a
+// thread's other policy is its own choice). It returns how many it
+// changed.
+func setPolicy(pid int, want *unix.SchedAttr) (int, error) {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, nil // ended
+	}
+	moved := 0
+	for _, e := range ents {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cur, err := unix.SchedGetAttr(tid, 0)
+		if err != nil || (cur.Policy == unix.SCHED_IDLE) == (want.Policy == unix.SCHED_IDLE) {
+			continue // ended, or as wanted (raising moves only idle threads)
+		}
+		a := *want
+		if err := unix.SchedSetAttr(tid, &a, 0); err != nil && err != unix.ESRCH {
+			return moved, fmt.Errorf("thread %d: sched_setattr: %w", tid, err)
+		}
+		moved++
+	}
+	return moved, nil
+}
+
+// lower moves the child to SCHED_IDLE for its exit (remote.Close); any
+// host may. A failure only leaves the exit at normal priority.
+func (p *proc) lower() {
+	p.reapMu.Lock() // its pid is its own until it is reaped
+	defer p.reapMu.Unlock()
+	if !p.reaped {
+		p.setPriority(true)
+	}
+}
+
+// backgroundGrace bounds the time a background start runs idle: a host
+// whose callers leave no CPU time would otherwise starve its reload.
+// After it the child is raised and competes as any start does.
+var backgroundGrace = 100 * time.Millisecond
+
+// raise moves a child started idle to normal priority (once; from the
+// load that took it, or backgroundGrace's timer). A failure is logged:
+// the child serves, slower on a busy machine.
+func (p *proc) raise() {
+	if !p.idle.CompareAndSwap(true, false) {
+		return
+	}
+	p.reapMu.Lock() // its pid is its own until it is reaped
+	defer p.reapMu.Unlock()
+	if p.reaped {
+		return
+	}
+	if err := p.setPriority(false); err != nil {
+		p.iso.log.Warn("isolated child left at idle priority", "pid", p.pid, "error", err)
+	}
+}
