@@ -335,9 +335,6 @@ func (r *remote) Close(ctx context.Context, graceful bool) error {
 		}
 		cancel()
 	}
-	// Its exit (the teardown of its address space) runs in CPU time
-	// the serving versions' callers leave (priority.go).
-	p.lower()
 	p.kill("close")
 	<-p.done
 	p.out.wait() // its last output reaches the writers (bounded)

@@ -23,9 +23,7 @@ import (
 //
 // Leaving SCHED_IDLE takes CAP_SYS_NICE (or an RLIMIT_NICE of 20, which
 // a host rarely has): a host without it starts every child at normal
-// priority, as before. Entering it needs nothing but the same owner, so
-// an ended child's exit (its address space's teardown) is lowered by
-// every host (remote.Close).
+// priority, as before.
 
 // idleStarts says whether this host can raise a child it started
 // SCHED_IDLE back to normal priority: CAP_SYS_NICE in its effective set.
@@ -43,29 +41,26 @@ func setIdle() error {
 	return unix.SchedSetAttr(0, &unix.SchedAttr{Policy: unix.SCHED_IDLE}, 0)
 }
 
-// setPriority moves every thread of the child's processes (the host's
-// child and its children: in a PID namespace, the reaper and the
-// plugin's process) to SCHED_IDLE (idle) or back to normal priority.
-// Raising goes over the threads until a pass finds none left idle: a
-// thread made meanwhile by one still idle is idle too, and is found by
-// the next pass. A thread that ended meanwhile is skipped. A plugin that
-// keeps putting its threads back to idle only slows itself; after 100
-// passes the error says so (the caller logs it: the child serves).
-func (p *proc) setPriority(idle bool) error {
-	want := &unix.SchedAttr{Policy: unix.SCHED_NORMAL}
-	if idle {
-		want.Policy = unix.SCHED_IDLE
-	}
+// setNormal moves every idle thread of the child's processes (the
+// host's child and its children: in a PID namespace, the reaper and the
+// plugin's process) back to normal priority. It goes over the threads
+// until a pass finds none left idle: a thread made meanwhile by one
+// still idle is idle too, and is found by the next pass. A thread that
+// ended meanwhile is skipped; a thread's other policy is its own
+// choice. A plugin that keeps putting its threads back to idle only
+// slows itself; after 100 passes the error says so (the caller logs it:
+// the child serves).
+func (p *proc) setNormal() error {
 	for pass := 0; ; pass++ {
 		moved := 0
 		for _, pid := range append([]int{p.pid}, childrenOf(p.pid)...) {
-			n, err := setPolicy(pid, want)
+			n, err := raiseThreads(pid)
 			if err != nil {
 				return fmt.Errorf("isolate: child %d: scheduling policy: %w", p.pid, err)
 			}
 			moved += n
 		}
-		if moved == 0 || idle {
+		if moved == 0 {
 			return nil
 		}
 		if pass == 100 {
@@ -74,11 +69,9 @@ func (p *proc) setPriority(idle bool) error {
 	}
 }
 
-// setPolicy gives every thread of process pid the policy of want: to
-// SCHED_IDLE every thread not idle, back to normal every idle one (a
-// thread's other policy is its own choice). It returns how many it
-// changed.
-func setPolicy(pid int, want *unix.SchedAttr) (int, error) {
+// raiseThreads moves every SCHED_IDLE thread of process pid to
+// SCHED_NORMAL and returns how many it moved.
+func raiseThreads(pid int) (int, error) {
 	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		return 0, nil // ended
@@ -90,26 +83,15 @@ func setPolicy(pid int, want *unix.SchedAttr) (int, error) {
 			continue
 		}
 		cur, err := unix.SchedGetAttr(tid, 0)
-		if err != nil || (cur.Policy == unix.SCHED_IDLE) == (want.Policy == unix.SCHED_IDLE) {
-			continue // ended, or as wanted (raising moves only idle threads)
+		if err != nil || cur.Policy != unix.SCHED_IDLE {
+			continue // ended, or not idle
 		}
-		a := *want
-		if err := unix.SchedSetAttr(tid, &a, 0); err != nil && err != unix.ESRCH {
+		if err := unix.SchedSetAttr(tid, &unix.SchedAttr{Policy: unix.SCHED_NORMAL}, 0); err != nil && err != unix.ESRCH {
 			return moved, fmt.Errorf("thread %d: sched_setattr: %w", tid, err)
 		}
 		moved++
 	}
 	return moved, nil
-}
-
-// lower moves the child to SCHED_IDLE for its exit (remote.Close); any
-// host may. A failure only leaves the exit at normal priority.
-func (p *proc) lower() {
-	p.reapMu.Lock() // its pid is its own until it is reaped
-	defer p.reapMu.Unlock()
-	if !p.reaped {
-		p.setPriority(true)
-	}
 }
 
 // backgroundGrace bounds the time a background start runs idle: a host
@@ -129,7 +111,7 @@ func (p *proc) raise() {
 	if p.reaped {
 		return
 	}
-	if err := p.setPriority(false); err != nil {
+	if err := p.setNormal(); err != nil {
 		p.iso.log.Warn("isolated child left at idle priority", "pid", p.pid, "error", err)
 	}
 }

@@ -35,6 +35,10 @@ type remoteState struct {
 	from  *stateRecord // the active slot, when the child migrates from it
 	which int          // from's header record
 	req   *wire.RemoteState
+	// grownFrom is the file's size before plan grew it for the new slot
+	// (the child maps the slot, so it must exist first); -1 when not
+	// grown. A migration that fails shrinks it back.
+	grownFrom int64
 }
 
 // planRemoteState prepares the state of an isolated load of path (or
@@ -58,7 +62,7 @@ func (l *Loader) planRemoteState(path, name string, image []byte, src stateSourc
 	if err != nil {
 		return nil, err
 	}
-	rs := &remoteState{file: os.NewFile(uintptr(fd), shown), shown: shown, path: src.path}
+	rs := &remoteState{file: os.NewFile(uintptr(fd), shown), shown: shown, path: src.path, grownFrom: -1}
 	if err := rs.plan(lay); err != nil {
 		rs.file.Close()
 		return nil, err
@@ -97,6 +101,12 @@ func (rs *remoteState) plan(lay *fileinfo.StateLayout) error {
 	}
 	rs.from, rs.which = &rec, which
 	rs.slot = stateRecord{Gen: rec.Gen + 1, Version: d.version, TypeSize: d.typeSize, Off: nextSlotOff(rec, lay.Size), Slot: lay.Size}
+	if end := rs.slot.Off + rs.slot.Slot; end > uint64(size) {
+		if err := unix.Ftruncate(fd, int64(end)); err != nil {
+			return &MigrationError{Path: rs.shown, From: rec.Version, To: d.version, FromSize: rec.TypeSize, ToSize: d.typeSize, Err: fmt.Errorf("grow the file: %w", err)}
+		}
+		rs.grownFrom = size
+	}
 	return nil
 }
 
@@ -104,8 +114,12 @@ func (r stateRecord) wire() wire.StateSlot {
 	return wire.StateSlot{Off: r.Off, Size: r.Slot, TypeSize: r.TypeSize, Version: r.Version}
 }
 
-// failed closes the file of a load that failed.
+// failed closes the file of a load that failed, first shrinking it back
+// to its size when plan grew it and nothing was committed.
 func (rs *remoteState) failed(err error) error {
+	if rs.grownFrom >= 0 {
+		unix.Ftruncate(int(rs.file.Fd()), rs.grownFrom)
+	}
 	rs.file.Close()
 	return err
 }
@@ -116,6 +130,7 @@ func (rs *remoteState) failed(err error) error {
 func (rs *remoteState) finish(o *object, r wire.Remote) error {
 	fd := int(rs.file.Fd())
 	if rs.from != nil {
+		rs.grownFrom = -1 // the new slot may be named from here on
 		if err := commitState(fd, rs.slot, rs.which); err != nil {
 			from := rs.from
 			return rs.failed(&MigrationError{Path: rs.shown, From: from.Version, To: rs.slot.Version, FromSize: from.TypeSize, ToSize: rs.slot.TypeSize, Err: err})
