@@ -347,3 +347,54 @@ func TestIsolatedRustState(t *testing.T) {
 		t.Errorf("host reads %d through the isolated plugin's view, want 3", got)
 	}
 }
+
+// An isolated plugin loaded by a bare name (searched for, here through
+// Options.SearchPath) gets its state as one loaded by path: the host
+// finds the file the search finds, plans its state and has a view of
+// it; LoadWith's StateFile works, and a plugin in process loaded by path
+// shares the file. Without a StateFile its state is the host's memfd,
+// which the host reads too.
+func TestIsolatedStateByName(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	const name = "libstatecounter.so"
+	b, err := os.ReadFile(plugintest.Build(t, "state_counter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := newLoader(t, loader.Options{SearchPath: []string{dir}}, isolate.Options{})
+	file := filepath.Join(t.TempDir(), "counter.state")
+	p, err := l.LoadWith(ctx, name, loader.LoadOptions{StateFile: file})
+	if err != nil {
+		t.Fatalf("LoadWith(%q) with a state file: %v", name, err)
+	}
+	mustCall(t, p, "counter_bump")
+	mustCall(t, p, "counter_bump")
+	if got := stateU64(t, p, 0); got != 2 {
+		t.Errorf("host reads %d in the state of a plugin loaded by name, want 2", got)
+	}
+	if info, ok := p.State(); !ok || info.Path != file {
+		t.Errorf("State() = %+v, %v; want the state file %s", info, ok, file)
+	}
+	in := loader.New(loader.Options{})
+	defer in.Close(ctx)
+	q, err := in.LoadWith(ctx, filepath.Join(dir, name), loader.LoadOptions{StateFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mustCall(t, q, "counter_bump"); got != 3 {
+		t.Errorf("in process, by path, on the same file: counter %d, want 3", got)
+	}
+
+	r, err := l.Load(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCall(t, r, "counter_bump")
+	if got := stateU64(t, r, 0); got != 1 {
+		t.Errorf("host reads %d in the memfd state of a plugin loaded by name, want 1", got)
+	}
+}

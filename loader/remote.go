@@ -45,6 +45,10 @@ func (l *Loader) startRemote(ctx context.Context, path, name string, image []byt
 		if abs, err := filepath.Abs(path); err == nil {
 			path = abs
 		}
+	} else if found, ok := l.searchStateful(path); ok {
+		// The host plans the state of the file the search finds, and
+		// the child loads that file.
+		path = found
 	}
 	req := &wire.RemoteLoad{Path: path, Name: name, Image: image, Options: wire.ChildOptionsOf(l.opts), Logger: l.log, Background: behind}
 	if l.hasHostSymbols() {

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/fileinfo"
+	"github.com/runplug/runplug/internal/ldso"
 	"github.com/runplug/runplug/internal/wire"
 )
 
@@ -43,12 +45,13 @@ type remoteState struct {
 
 // planRemoteState prepares the state of an isolated load of path (or
 // image): nil when the object declares no state region, or when it is a
-// name the child searches for (its state is then a memfd of the child,
-// unless src names a file: an error).
+// name the child searches for, which searchStateful found no state in
+// (its state, if any, is then a memfd of the child, unless src names a
+// file: an error).
 func (l *Loader) planRemoteState(path, name string, image []byte, src stateSource) (*remoteState, error) {
 	if path != "" && !strings.ContainsRune(path, '/') {
 		if src.path != "" {
-			return nil, fmt.Errorf("a state file for an isolated plugin named %q, searched for by the child: give its path: %w", path, ErrUnsupported)
+			return nil, fmt.Errorf("a state file for an isolated plugin named %q: the search finds no object with a state region here (the child searches for it): give its path: %w", path, ErrUnsupported)
 		}
 		return nil, nil
 	}
@@ -152,6 +155,33 @@ func (rs *remoteState) finish(o *object, r wire.Remote) error {
 	info := StateInfo{Addr: uintptr(sym.Addr), Size: rs.slot.Slot, TypeSize: rs.slot.TypeSize, Version: rs.slot.Version, Path: rs.path, Generation: rs.slot.Gen}
 	o.state = &stateMap{fd: fd, file: rs.file, kind: stateHost, view: view, info: stateInfoInternal{StateInfo: info, shown: rs.shown}}
 	return nil
+}
+
+// searchStateful searches for name as the child's load would (the
+// Loader's search: SearchPath, LD_LIBRARY_PATH, the ld.so cache, the
+// default directories) and returns the first candidate that exists when
+// it parses and declares a state region: the host then plans its state
+// like a path's. ok is false otherwise (no candidate, one the loader
+// would refuse, one without state, one of glibc's libraries): the child
+// searches for the name itself.
+func (l *Loader) searchStateful(name string) (string, bool) {
+	if ldso.IsGlibc(name) {
+		return "", false
+	}
+	for _, c := range l.search.Candidates(name, nil) {
+		path, err := filepath.Abs(c.Path)
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat(path); err != nil {
+			continue // as the child's search: not there, the next one
+		}
+		if lay, err := stateLayoutOf(path, nil); err != nil || lay == nil {
+			return "", false
+		}
+		return path, true
+	}
+	return "", false
 }
 
 // stateLayoutOf reads the state layout of the object at path, or of
