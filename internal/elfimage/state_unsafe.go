@@ -6,7 +6,6 @@ package elfimage
 
 import (
 	"fmt"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,31 +27,6 @@ func (r *reservation) mapShared(off, n uintptr, fd int, foff uint64) error {
 	}
 	if got != p {
 		return fmt.Errorf("mmap shared file offset %#x: kernel placed it at %#x, not %#x", foff, uintptr(got), uintptr(p))
-	}
-	return nil
-}
-
-// moveShared moves the shared mapping of n bytes at from (made by the
-// caller, outside the reservation) to off with mremap
-// (MREMAP_MAYMOVE|MREMAP_FIXED), replacing what was there: the file's
-// pages take the range with no descriptor needed.
-func (r *reservation) moveShared(off, n uintptr, from []byte) error {
-	p, err := r.at(off, n)
-	if err != nil {
-		return err
-	}
-	if uintptr(len(from)) != n {
-		return fmt.Errorf("move a shared mapping of %#x bytes over %#x", len(from), n)
-	}
-	if err := callSysHook("mmap-shared", p, n, unix.PROT_READ|unix.PROT_WRITE); err != nil {
-		return err
-	}
-	got, err := unix.MremapPtr(unsafe.Pointer(&from[0]), n, p, n, unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED)
-	if err != nil {
-		return fmt.Errorf("mremap the shared mapping (%#x bytes): %w", n, err)
-	}
-	if got != p {
-		return fmt.Errorf("mremap the shared mapping: kernel placed it at %#x, not %#x", uintptr(got), uintptr(p))
 	}
 	return nil
 }
