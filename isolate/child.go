@@ -43,6 +43,11 @@ func init() {
 // runs before init), to make the child hostile: nothing else may.
 var childHook func(step hookStep, c *child, ch *childChan)
 
+// skipRunPhase, when set, makes a child with a listener load its plugin
+// without its run-phase marker. Only this package's tests set it, as
+// childHook: the host must refuse such a child (spawn.go).
+var skipRunPhase bool
+
 // hookStep is where the child calls childHook.
 type hookStep int
 
@@ -78,6 +83,9 @@ type child struct {
 	// memory, is invisible to the race detector).
 	loaded chan struct{}
 	cb     childCallbacks // callbacks and the upcall channel (child_frame.go)
+	// listening: the host holds the seccomp listener, and the run phase
+	// begins with the marker rather than a second filter (phase.go).
+	listening bool
 }
 
 type childChan struct {
@@ -222,11 +230,11 @@ func (c *child) confineSpare() ([]unix.SockFilter, error) {
 	if err := pre.unmarshal(c.mem[h.cfgOff : h.cfgOff+h.cfgLen]); err != nil {
 		return nil, err
 	}
-	load, run, err := filters(os.Getpid(), pre.Policy)
+	load, run, err := filters(os.Getpid(), dropID(childrt.HostPid()), pre.Policy)
 	if err != nil {
 		return nil, err
 	}
-	if err := confine(pre.Policy, load, h); err != nil {
+	if c.listening, err = confine(pre.Policy, load, h); err != nil {
 		return nil, err
 	}
 	if run == nil {
@@ -252,15 +260,15 @@ func (c *child) start(run []unix.SockFilter) reply {
 	if run == nil {
 		load := c.req.LoadFilter
 		run = c.req.RunFilter
+		var err error
 		if asked := childrt.EarlyNamespacesAsked(); asked&unix.CLONE_NEWPID != 0 && os.Getpid() != childrt.PluginPidInNamespace && !pol.NoSeccomp {
 			// The host assembled the filters for pid 2 of a PID
 			// namespace this child did not get (the Report says so).
-			var err error
-			if load, run, err = filters(os.Getpid(), pol); err != nil {
+			if load, run, err = filters(os.Getpid(), dropID(childrt.HostPid()), pol); err != nil {
 				return errReply(fmt.Errorf("isolate: confine: %w", err))
 			}
 		}
-		if err := confine(pol, load, h); err != nil {
+		if c.listening, err = confine(pol, load, h); err != nil {
 			return errReply(fmt.Errorf("isolate: confine: %w", err))
 		}
 	}
@@ -280,7 +288,13 @@ func (c *child) start(run []unix.SockFilter) reply {
 			return err
 		}
 		rep.UID = uint32(uid)
-		if !pol.NoSeccomp {
+		switch {
+		case c.listening && skipRunPhase:
+		case c.listening: // the host refuses the load's calls from now on
+			if err := enterRunPhase(); err != nil {
+				return err
+			}
+		case !pol.NoSeccomp:
 			if err := installFilter(run, false); err != nil {
 				return err
 			}
@@ -331,19 +345,20 @@ func errReply(err error) reply { return reply{Err: encodeError(err, maxLoadError
 const maxLoadError = 16 << 10
 
 // confine applies the resource limits (limits.go), the SIGSYS handler
-// and the load filter, with its listener handed to the host (listen.go).
+// and the load filter, with its listener handed to the host (listen.go);
+// it says whether the host holds the listener.
 // (The process group, namespaces, the parent-death signal, descriptors,
 // capabilities and Landlock are the host's and the constructors' doing,
 // at spawn, and so are the filters.)
-func confine(pol Policy, load []unix.SockFilter, h *header) error {
+func confine(pol Policy, load []unix.SockFilter, h *header) (bool, error) {
 	if err := applyLimits(pol); err != nil {
-		return err
+		return false, err
 	}
 	if pol.NoSeccomp {
-		return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+		return false, unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 	}
 	if err := installSigsys(&h.sys); err != nil {
-		return fmt.Errorf("SIGSYS handler: %w", err)
+		return false, fmt.Errorf("SIGSYS handler: %w", err)
 	}
 	return offerListener(h, load)
 }

@@ -28,8 +28,40 @@ const childUIDBase = 1 << 30
 func childUID(pid int) int { return childUIDBase + pid }
 
 // dropCalls are the calls of the drop, allowed by the load filter and
-// refused by the run filter.
+// refused by the run filter, but with dropArgs's arguments.
 var dropCalls = []string{"setgroups", "setresuid", "setresgid"}
+
+// dropArgs allows the drop's calls with the arguments of the drop to id
+// (no groups; id for the real, effective and saved ids) in both phases:
+// glibc makes each on every thread of the child (the setxid broadcast),
+// which would otherwise cost each thread three round trips to the host's
+// listener at every start; once made, they change nothing. id < 0: no
+// drop (the host is not root).
+func dropArgs(id int) []seccomp.NameWithConditions {
+	if id < 0 {
+		return nil
+	}
+	same := func(name string) seccomp.NameWithConditions {
+		nc := seccomp.NameWithConditions{Name: name}
+		for a := range 3 {
+			nc.Conditions = append(nc.Conditions, seccomp.Condition{Argument: uint32(a), Operation: seccomp.Equal, Value: uint64(id)})
+		}
+		return nc
+	}
+	return []seccomp.NameWithConditions{
+		{Name: "setgroups", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: 0}}},
+		same("setresgid"), same("setresuid"),
+	}
+}
+
+// dropID is the uid a root host's child with pid (the host's view)
+// drops to, for its filters; -1 for a host that is not root.
+func dropID(pid int) int {
+	if os.Geteuid() != 0 {
+		return -1
+	}
+	return childUID(pid)
+}
 
 // dropRule allows re-arming the parent-death signal the uid change
 // clears (the load filter allows dropCalls by name).

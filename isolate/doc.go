@@ -142,21 +142,25 @@
 // no_new_privs. It installs the seccomp filter before it loads the plugin
 // (so the plugin's constructors run confined): DefaultSyscalls plus
 // Policy.Allow, read-only opens (to load the plugin and its libraries),
-// clone only for threads, signals only to itself; then, once loaded, a
-// second filter stacked on the first that forbids opens (unless
-// Policy.AllowOpen). A call the first filter forbids goes to the host's
-// seccomp listener (SECCOMP_RET_USER_NOTIF; listen.go): the host, which
-// took the listener with pidfd_getfd before any plugin code ran, refuses
-// the call, names it (with clone's flags or execve's path) and kills the
-// child, even when the calling thread blocks SIGSYS, as system() does. A
-// call only the second filter forbids, or any forbidden call where there
-// is no listener, traps (SECCOMP_RET_TRAP): a SIGSYS
+// clone only for threads, signals only to itself. A call the filter
+// forbids goes to the host's seccomp listener (SECCOMP_RET_USER_NOTIF;
+// listen.go): the host, which took the listener with pidfd_getfd before
+// any plugin code ran, refuses the call, names it (with clone's flags,
+// execve's or open's path) and kills the child, even when the calling
+// thread blocks SIGSYS, as system() does. The calls the load needs and
+// plugin code may not make (opens unless Policy.AllowOpen, memfd_create,
+// the uid drop's) go to the listener too: the host lets them through
+// until the child, before the first plugin code, announces its run phase
+// with a marker call, and refuses and names them after (phase.go). Where
+// there is no listener, a forbidden call traps (SECCOMP_RET_TRAP) and a
+// second filter stacked at the switch forbids the load's calls: a SIGSYS
 // handler written in assembly (sigsys_amd64.s; no Go code can run at that
 // point) writes si_syscall and si_call_addr to the shared memory and ends
 // the process, and the host names the call from that record. The host
-// assembles the filters (a spare child its own) with
-// github.com/elastic/go-seccomp-bpf (argument conditions, the x86-64 name
-// table, the x32 and architecture checks).
+// assembles the filters (a spare child its own) from
+// github.com/elastic/go-seccomp-bpf's rules and x86-64 name table, with
+// an assembler of its own (seccomp_asm.go) and the x32 and architecture
+// checks.
 //
 // With Options.Spare the Isolator keeps one child started ahead: its
 // runtime is up, it is confined (limits, the load filter) and its serving

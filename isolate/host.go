@@ -29,6 +29,7 @@ type Isolator struct {
 	cg      cgroups       // the children's cgroup (cgroup.go)
 	cgOff   error         // why children are no longer put in cgroups (nil: they are)
 	spare   *proc         // a child started ahead, waiting for its plugin (Options.Spare)
+	cls     classifier    // the listener's view of the load filter (phase.go)
 	filling chan struct{} // closed when the spare being started is in place
 	closed  bool
 }

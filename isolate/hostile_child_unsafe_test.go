@@ -38,6 +38,7 @@ func installHostileChild() bool {
 	}
 	mode, seed, _ := strings.Cut(v, ":")
 	n, _ := strconv.ParseUint(seed, 10, 64)
+	skipRunPhase = mode == "nomarker"
 	childHook = hostileHook(mode, rand.New(rand.NewPCG(n, 1)))
 	return true
 }
@@ -190,6 +191,21 @@ func hostileLoader(t *testing.T, mode string, opts Options) (*loader.Loader, *at
 		}
 	}
 	return l, &longest
+}
+
+// TestHostileNoMarker: a child that loads its plugin (constructors and
+// all) without announcing its run phase, so that the host would still
+// let the load's calls through, is refused with a protocol error, with
+// and without a spare.
+func TestHostileNoMarker(t *testing.T) {
+	path := plugintest.Build(t, "isolate_host")
+	for _, spare := range []bool{false, true} {
+		l, _ := hostileLoader(t, "nomarker", Options{Spare: spare})
+		_, err := l.Load(context.Background(), path)
+		if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), "without entering its run phase") {
+			t.Errorf("spare=%v: load = %v; want a protocol error about the run phase", spare, err)
+		}
+	}
 }
 
 // TestHostileLoadReply: a child that rewrites the header of the shared

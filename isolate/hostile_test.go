@@ -42,6 +42,7 @@ type hostileCase struct {
 	maybe   int64  // with trapped: a result that may come instead (a race the host may not see)
 	spawns  bool   // the attack would make a process: check none appeared
 	opens   bool   // an open: allowed under the race detector (isolate/race.go)
+	reads   bool   // fn(path, buf, 64): no byte of the file may come back
 	// landlock is the Landlock ABI the case needs (a rule of the second
 	// layer alone): 6 for signal scoping, 1 for writes.
 	landlock int
@@ -52,6 +53,13 @@ func TestHostile(t *testing.T) {
 	sib := load(t, sibL, "isolate_faults")
 	sibling := pidOf(t, sib)
 	host := os.Getpid()
+	private := filepath.Join(t.TempDir(), "private")
+	victim := filepath.Join(t.TempDir(), "victim")
+	for path, mode := range map[string]os.FileMode{private: 0o600, victim: 0o666} {
+		if err := os.WriteFile(path, []byte("the host's file"), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
 	pidns := isolate.Policy{NoSeccomp: true}                        // the PID namespace, Landlock and the uid
 	landlock := isolate.Policy{NoSeccomp: true, NoNamespaces: true} // Landlock and the uid alone
 	for _, tt := range []hostileCase{
@@ -99,7 +107,18 @@ func TestHostile(t *testing.T) {
 		{name: "fork with all signals blocked", fn: "fork_all_blocked", trapped: "clone", detail: "SIGCHLD", spawns: true},
 		{name: "posix_spawn with all signals blocked", fn: "spawn_blocked", trapped: "clone3", detail: "flags CLONE_VM|CLONE_VFORK", spawns: true},
 		{name: "system()", fn: "do_system", arg: "true", trapped: "clone3", detail: "flags CLONE_VM|CLONE_VFORK", spawns: true},
-		{name: "memfd with SIGSYS blocked", fn: "memfd_sigsys_blocked", trapped: "(unknown: trapped with SIGSYS blocked; a call forbidden only after the load, which traps: the seccomp listener sees the load filter's)"},
+		{name: "memfd with SIGSYS blocked", fn: "memfd_sigsys_blocked", trapped: "memfd_create", detail: "allowed only while the plugin loads"},
+		// Calls only the run phase forbids, every signal blocked: the
+		// listener names them (isolate/phase.go).
+		{name: "openat /etc/passwd, all signals blocked", fn: "openat_blocked", arg: "/etc/passwd", trapped: "openat", detail: `path "/etc/passwd"; allowed only while the plugin loads`, opens: true, reads: true},
+		{name: "openat a 0600 file of the host, all signals blocked", fn: "openat_blocked", arg: private, trapped: "openat", detail: "allowed only while the plugin loads", opens: true, reads: true},
+		{name: "openat from a second thread, all signals blocked", fn: "openat_thread_blocked", arg: "/etc/passwd", trapped: "openat", opens: true, reads: true},
+		{name: "memfd_create, all signals blocked", fn: "memfd_blocked", trapped: "memfd_create", detail: "allowed only while the plugin loads"},
+		{name: "setuid(0), all signals blocked", fn: "setuid_blocked", trapped: "setuid"},
+		{name: "setresuid(0), all signals blocked", fn: "setresuid_blocked", trapped: "setresuid", detail: "allowed only while the plugin loads"},
+		{name: "prctl PR_SET_PDEATHSIG, all signals blocked", fn: "pdeathsig_blocked", trapped: "prctl", detail: "allowed only while the plugin loads"},
+		{name: "the run-phase marker forged, then openat", fn: "marker_then_open", arg: "/etc/passwd", trapped: "prctl", detail: "run-phase marker, made again", reads: true},
+		{name: "openat O_RDWR from an address without the write bits", fn: "rdwr_open", arg: victim, pol: isolate.Policy{AllowOpen: true}, trapped: "openat"},
 		{name: "execve with SIGSYS blocked", fn: "exec_sigsys_blocked", trapped: "execve", detail: `path "/bin/true"`, spawns: true},
 		// The classics.
 		{name: "fork", fn: "do_fork", trapped: "clone", spawns: true},
@@ -134,8 +153,12 @@ func TestHostile(t *testing.T) {
 				r, err = f.Call(context.Background(), uint64(sibling))
 			default: // a path, and 64 bytes to read into or a string to write
 				path := append([]byte(tt.arg), 0)
-				if tt.fn == "read_file" {
-					r, err = callBufs(context.Background(), p, tt.fn, [6]uint64{2: 64}, map[int][]byte{0: path, 1: make([]byte, 64)})
+				if tt.fn == "read_file" || tt.reads {
+					buf := make([]byte, 64)
+					r, err = callBufs(context.Background(), p, tt.fn, [6]uint64{2: 64}, map[int][]byte{0: path, 1: buf})
+					if tt.reads && !bytes.Equal(buf, make([]byte, 64)) {
+						t.Errorf("%s: the plugin got %q", tt.fn, buf)
+					}
 				} else {
 					r, err = callBufs(context.Background(), p, tt.fn, [6]uint64{}, map[int][]byte{0: path, 1: []byte("written by the child\x00")})
 				}
@@ -170,6 +193,9 @@ func TestHostile(t *testing.T) {
 			// No effect: the sibling child answers, no file appeared.
 			if v, err := call(t, sib, "add", 2, 3); err != nil || v != 5 {
 				t.Fatalf("sibling child after the attack: %d, %v", v, err)
+			}
+			if b, _ := os.ReadFile(victim); string(b) != "the host's file" {
+				t.Fatalf("the child wrote %q to %s", b, victim)
 			}
 			if tt.fn == "write_file" {
 				if _, err := os.Stat(tt.arg); !errors.Is(err, os.ErrNotExist) {
@@ -287,6 +313,10 @@ func TestHostileConstructor(t *testing.T) {
 		{name: "read /proc/self/exe", attack: "r /proc/self/exe", trapped: "openat", opens: true},
 		{name: "memfd", attack: "m", trapped: "memfd_create"},
 		{name: "kill the host", attack: "k", trapped: "kill"},
+		{name: "read /etc/passwd, every signal blocked", attack: "b /etc/passwd", trapped: "openat", opens: true},
+		{name: "read a 0600 file of the host, every signal blocked", attack: "b " + private, trapped: "openat", opens: true},
+		{name: "the run-phase marker forged, then a read", attack: "p /etc/passwd", trapped: "prctl"},
+		{name: "calls of both phases, every signal blocked", attack: "t", stolen: true},
 		{name: "AllowOpen: opendir /usr", attack: "d /usr", pol: isolate.Policy{AllowOpen: true}, stolen: true},
 		{name: "AllowOpen: /etc/shadow", attack: "r /etc/shadow", pol: isolate.Policy{AllowOpen: true}, stolen: !root && hostReadsShadow},
 		{name: "NoNamespaces: /proc/PPID/mem", attack: "r " + hostMem, pol: isolate.Policy{NoNamespaces: true}, trapped: "openat", opens: true},

@@ -24,10 +24,12 @@ import (
 // child installs the filter with a listener, offers its descriptor
 // through the shared header, and closes its own copy once the host has
 // taken one (pidfd_getfd), before any plugin code runs: a plugin holding
-// it could answer its own calls. The host answers each call with an
-// error, never lets one through (SECCOMP_USER_NOTIF_FLAG_CONTINUE would
-// run a call whose arguments the plugin can still change), records the
-// call and kills the child: the same fate and error as a trapped call.
+// it could answer its own calls. The host answers each forbidden call
+// with an error, records the call and kills the child: the same fate
+// and error as a trapped call. The calls allowed for the load alone go
+// to the listener too, and are let through only until the child enters
+// its run phase (phase.go): the one case of
+// SECCOMP_USER_NOTIF_FLAG_CONTINUE.
 
 // listenWait bounds the child's wait for the host to take its listener
 // (the host's goroutine answers in microseconds; this is for a host that
@@ -45,25 +47,27 @@ const (
 )
 
 // offerListener installs the load filter (the first) with a listener and
-// hands the listener to the host (childrt.OfferListener). Where there is
-// none (the kernel refuses it, the host cannot take it), the filter is
-// degraded: the calls the listener would have named trap as before.
-func offerListener(h *header, load []unix.SockFilter) error {
+// hands the listener to the host (childrt.OfferListener); it says
+// whether the host holds it. Where the kernel refuses a listener, or the
+// host said beforehand that it takes none, the child installs the
+// degraded filter instead, and the run filter at the switch: the calls
+// the listener would have named trap as before. A listener installed
+// and not taken leaves no way to degrade (the filter sends seccomp to
+// the listener, and with none every such call fails): the child fails,
+// and the host, which knows why, starts another that degrades.
+func offerListener(h *header, load []unix.SockFilter) (bool, error) {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("no_new_privs: %w", err)
+		return false, fmt.Errorf("no_new_privs: %w", err)
 	}
 	err := childrt.OfferListener(load, &h.listen, &h.listenFD, listenWait)
 	var errno unix.Errno
 	switch {
 	case err == nil:
-		return nil
-	case errors.As(err, &errno): // no filter yet
-		return installFilter(degrade(load), true)
-	case errors.Is(err, childrt.ErrNoListener):
-		// A trap and an errno take precedence over a notification.
-		return installFilter(degrade(load), false)
+		return true, nil
+	case errors.As(err, &errno), errors.Is(err, childrt.ErrListenerRefused): // no filter yet
+		return false, installFilter(degrade(load), true)
 	}
-	return err
+	return false, err
 }
 
 // listener is the host's side of one child's listener.
@@ -74,17 +78,68 @@ type listener struct {
 	f    *os.File // the listener, once taken
 	shut bool     // the child ended: f is closed, or must not be kept
 	why  atomic.Pointer[string]
+	// lost: the host could not take the listener the child installed
+	// (the child then fails: see offerListener).
+	lost atomic.Bool
+	// taken: the host holds the listener the child installed.
+	taken atomic.Bool
+	// running: the child entered its run phase (phase.go); only the
+	// listener's goroutine sets it, before it answers the marker.
+	running atomic.Bool
+}
+
+// newListener prepares p's listener before its child starts: where the
+// host cannot take one, it says so in the header, and the child
+// installs the degraded filter from the start.
+func (p *proc) newListener() {
+	p.lis = &listener{done: make(chan struct{}), stop: make(chan struct{})}
+	if why := listenUnavailable(); why != "" {
+		p.lis.why.Store(&why)
+		p.hdr.listen = listenRefused
+	}
+}
+
+// listenProbe is whether this host can take a listener at all (pidfd_open
+// and pidfd_getfd, tried on itself, once), and listenLost the reason the
+// host could not take the listener of a child (then the next children
+// degrade at once).
+var (
+	listenProbe = sync.OnceValue(func() string {
+		fd, err := unix.PidfdOpen(os.Getpid(), 0)
+		if err != nil {
+			return fmt.Sprintf("pidfd_open: %v", err)
+		}
+		defer unix.Close(fd)
+		dup, err := unix.PidfdGetfd(fd, fd, 0)
+		if err != nil {
+			return fmt.Sprintf("pidfd_getfd: %v", err)
+		}
+		unix.Close(dup)
+		return ""
+	})
+	listenLost atomic.Pointer[string]
+)
+
+// listenUnavailable says why the host takes no listener ("": it does).
+func listenUnavailable() string {
+	if refuseListener != "" {
+		return "pidfd_open: " + refuseListener
+	}
+	if w := listenLost.Load(); w != nil {
+		return *w
+	}
+	return listenProbe()
 }
 
 // startListener starts the goroutine that takes the listener p's child
-// offers and answers its calls until the child ends (stopListener).
+// offers and answers its calls until the child ends (stopListener);
+// newListener has prepared it.
 func (p *proc) startListener() {
-	p.lis = &listener{done: make(chan struct{}), stop: make(chan struct{})}
-	pidfd, err := unix.PidfdOpen(p.pid, 0)
-	if err == nil && refuseListener != "" {
-		unix.Close(pidfd)
-		err = errors.New(refuseListener)
+	if p.lis.why.Load() != nil {
+		close(p.lis.done) // refused before the child started
+		return
 	}
+	pidfd, err := unix.PidfdOpen(p.pid, 0)
 	if err != nil {
 		p.lis.refuse(p.hdr, fmt.Sprintf("pidfd_open: %v", err))
 		close(p.lis.done)
@@ -97,6 +152,10 @@ func (p *proc) startListener() {
 // host refuse every child's listener with this reason, as a host without
 // pidfds would.
 var refuseListener string
+
+// failTake, when set (by this package's tests only), makes the host fail
+// to take every listener a child installed, with this reason.
+var failTake string
 
 // stopListener ends the listener's goroutine (the child has ended) and
 // waits for it, so that it no longer reads the shared header.
@@ -143,6 +202,13 @@ func (l *listener) run(p *proc, pidfd int) {
 	f, why := l.take(p, pidfd)
 	unix.Close(pidfd)
 	if f == nil {
+		if atomic.LoadUint32(&p.hdr.listen) == listenOffered && !p.exited() {
+			// The child installed it: it cannot degrade now, and
+			// fails; the next children degrade from the start.
+			l.lost.Store(true)
+			lost := why
+			listenLost.Store(&lost)
+		}
 		l.refuse(p.hdr, why)
 		p.iso.log.Debug("no seccomp listener: a forbidden call made with SIGSYS blocked will not be named", "pid", p.pid, "error", why)
 		return
@@ -251,6 +317,9 @@ func (l *listener) take(p *proc, pidfd int) (*os.File, string) {
 		return nil, fmt.Sprintf("listener state %d", st)
 	}
 	target := int(atomic.LoadInt32(&h.listenFD))
+	if failTake != "" {
+		return nil, failTake
+	}
 	fd, why := grabListener(pidfd, target)
 	if fd < 0 && p.nsAsked&unix.CLONE_NEWPID != 0 {
 		// In a PID namespace the plugin's process is a child of the
@@ -268,7 +337,9 @@ func (l *listener) take(p *proc, pidfd int) (*os.File, string) {
 	if fd < 0 {
 		return nil, why
 	}
+	l.taken.Store(true) // before the child can go on: see spawn's check of the run phase
 	if !atomic.CompareAndSwapUint32(&h.listen, listenOffered, listenTaken) {
+		l.taken.Store(false)
 		unix.Close(fd)
 		return nil, "the child stopped waiting for the host"
 	}
@@ -280,15 +351,32 @@ func (l *listener) take(p *proc, pidfd int) (*os.File, string) {
 	return os.NewFile(uintptr(fd), "seccomp-listener"), ""
 }
 
-// answer refuses the call n, names it and kills the child; but a clone3
-// that asks for a thread is answered ENOSYS alone (glibc's pthread_create
-// then calls clone, whose flags the filter reads). What it reads of the
-// child's memory only makes the message and that choice: the call is
-// refused whatever it says.
+// answer lets a phase call through in the load phase, and takes the
+// marker (phase.go); any other call it refuses, names, and kills the
+// child for; but a clone3 that asks for a thread is answered ENOSYS
+// alone (glibc's pthread_create then calls clone, whose flags the filter
+// reads). What it reads of the child's memory only makes the message
+// and that choice: the call is refused whatever it says.
 func (p *proc) answer(fd uintptr, n *seccompNotif) {
+	class := p.iso.cls.classify(p.iso.opts.Policy, n)
+	switch {
+	case class == uint32(notifyPhase) && !p.lis.running.Load():
+		notifContinue(fd, n.ID)
+		return
+	case class == uint32(notifyMarker) && !p.lis.running.Load():
+		p.lis.running.Store(true) // before the answer: see phase.go
+		notifReturn(fd, n.ID, phaseAck)
+		return
+	}
 	e := &SyscallError{Plugin: p.pluginName(), Pid: p.pid, PC: uintptr(n.Data.InstructionPointer)}
 	e.Arch, e.Nr, e.Name = nameSyscall(n.Data.Arch, uint32(n.Data.Nr))
 	errno := unix.EPERM
+	switch class {
+	case uint32(notifyPhase):
+		e.Detail = "allowed only while the plugin loads"
+	case uint32(notifyMarker):
+		e.Detail = "runplug's run-phase marker, made again"
+	}
 	if e.Arch == "x86_64" {
 		switch e.Name {
 		case "clone":
@@ -308,19 +396,27 @@ func (p *proc) answer(fd uintptr, n *seccompNotif) {
 				return
 			}
 			e.Detail = "flags " + cloneFlagNames(flags, true)
-		case "execve", "execveat":
+		case "execve", "execveat", "open", "openat", "openat2", "creat":
 			arg := n.Data.Args[0]
-			if e.Name == "execveat" {
+			if e.Name == "execveat" || e.Name == "openat" || e.Name == "openat2" {
 				arg = n.Data.Args[1]
 			}
 			if path, err := readString(int(n.Pid), arg, 256); err == nil {
-				e.Detail = fmt.Sprintf("path %q", path)
+				e.Detail = joinDetail(fmt.Sprintf("path %q", path), e.Detail)
 			}
 		}
 	}
 	p.trapped.CompareAndSwap(nil, e)
 	p.kill("forbidden system call " + e.Name)
 	notifSend(fd, n.ID, errno) // the thread may still run until the kill lands
+}
+
+// joinDetail joins the parts of a Detail that are not empty.
+func joinDetail(a, b string) string {
+	if a == "" || b == "" {
+		return a + b
+	}
+	return a + "; " + b
 }
 
 // cloneFlagNames spells clone flags out: clone's exit signal (its low
@@ -377,13 +473,12 @@ func (p *proc) pluginName() string {
 }
 
 // unnamedWhy says why a call trapped with SIGSYS blocked was not named
-// by the listener: there was none, or the call is one only the run
-// filter forbids (opens, memfd_create, seccomp, the uid calls: the run
-// filter, stacked on the load filter, cannot have a listener of its own,
-// since a process has one at most).
+// by the listener: there was none. With one, nothing the child's filter
+// forbids traps (the listener names every such call, the run phase's
+// too), so a SIGSYS death is a signal the plugin raised itself.
 func (p *proc) unnamedWhy() string {
 	if why := p.noListener(); why != "" {
 		return "no seccomp listener: " + why
 	}
-	return "a call forbidden only after the load, which traps: the seccomp listener sees the load filter's"
+	return "no forbidden call: the child's filter traps none with a listener, so the plugin raised SIGSYS itself"
 }

@@ -57,26 +57,50 @@ func TestNoListener(t *testing.T) {
 	}
 }
 
+// TestListenerLost: a host that fails to take the listener its child
+// installed starts another child, which degrades from the start, and so
+// do the next ones: the load works, and a call only the run phase
+// forbids, made with every signal blocked, kills the child with the
+// reason in the error.
+func TestListenerLost(t *testing.T) {
+	failTake = "failed by the test"
+	t.Cleanup(func() { failTake = ""; listenLost.Store(nil) })
+	so := plugintest.Build(t, "hostile")
+	for range 2 {
+		l := loader.New(loader.Options{Isolation: New(Options{})})
+		t.Cleanup(func() { l.Close(context.Background()) })
+		p, err := l.Load(context.Background(), so)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = fnOf(t, p, "memfd_blocked").Call(context.Background())
+		var se *SyscallError
+		if want := "(unknown: trapped with SIGSYS blocked; no seccomp listener: failed by the test)"; !errors.As(err, &se) || se.Name != want {
+			t.Fatalf("memfd_blocked: %v; want %s", err, want)
+		}
+	}
+}
+
 // TestDegrade: without a listener, every call the load filter sends to
-// it traps, but clone3, which is answered ENOSYS; nothing else changes.
+// it traps, but clone3, which is answered ENOSYS, and the phase calls,
+// allowed (the run filter traps them); nothing else changes.
 func TestDegrade(t *testing.T) {
-	load, _, err := filters(1234, Policy{})
+	load, _, err := filters(1234, childUID(1234), Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var notif, clone3 int
+	count := map[uint32]int{}
 	for _, in := range load {
-		if in.Code == bpfRetK && in.K == uint32(notifyClone3) {
-			clone3++
-		} else if in.Code == bpfRetK && in.K&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_USER_NOTIF {
-			notif++
+		if in.Code == bpfRetK && in.K&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_USER_NOTIF {
+			count[in.K]++
 		}
 	}
-	if notif == 0 || clone3 != 1 {
-		t.Fatalf("load filter: %d returns to the listener, %d for clone3; want some, and 1", notif, clone3)
+	forbid := count[unix.SECCOMP_RET_USER_NOTIF] + count[uint32(notifyMarker)]
+	if forbid == 0 || count[uint32(notifyClone3)] != 1 || count[uint32(notifyPhase)] == 0 || count[uint32(notifyMarker)] != 1 {
+		t.Fatalf("load filter's returns to the listener: %v; want some of each, one clone3 and one marker", count)
 	}
 	d := degrade(load)
-	var traps, enosys int
+	var traps, enosys, allow int
 	for i, in := range d {
 		switch {
 		case in.Code == bpfRetK && in.K&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_USER_NOTIF:
@@ -86,12 +110,14 @@ func TestDegrade(t *testing.T) {
 			traps++
 		case in.K == unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS):
 			enosys++
+		case in.K == unix.SECCOMP_RET_ALLOW:
+			allow++
 		default:
 			t.Errorf("instruction %d: %+v, was %+v", i, in, load[i])
 		}
 	}
-	if traps != notif || enosys != clone3 {
-		t.Errorf("degraded: %d traps, %d ENOSYS; want %d, %d", traps, enosys, notif, clone3)
+	if traps != forbid || enosys != 1 || allow != count[uint32(notifyPhase)] {
+		t.Errorf("degraded: %d traps, %d ENOSYS, %d allowed; want %d, 1, %d", traps, enosys, allow, forbid, count[uint32(notifyPhase)])
 	}
 }
 

@@ -51,9 +51,25 @@ func notifRecv(fd uintptr, n *seccompNotif) error {
 }
 
 // notifSend answers notification id with -errno: the call fails, it is
-// never made (no SECCOMP_USER_NOTIF_FLAG_CONTINUE).
+// never made.
 func notifSend(fd uintptr, id uint64, errno unix.Errno) error {
-	r := seccompNotifResp{ID: id, Error: -int32(errno)}
+	return notifRespond(fd, seccompNotifResp{ID: id, Error: -int32(errno)})
+}
+
+// notifContinue lets the call of notification id run as the filter had
+// allowed it (SECCOMP_USER_NOTIF_FLAG_CONTINUE, Linux 5.5): only for a
+// phase call in the load phase (phase.go).
+func notifContinue(fd uintptr, id uint64) error {
+	return notifRespond(fd, seccompNotifResp{ID: id, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE})
+}
+
+// notifReturn answers notification id with the result v: the call is
+// never made (the marker, phase.go).
+func notifReturn(fd uintptr, id uint64, v int64) error {
+	return notifRespond(fd, seccompNotifResp{ID: id, Val: v})
+}
+
+func notifRespond(fd uintptr, r seccompNotifResp) error {
 	_, _, e := unix.Syscall(unix.SYS_IOCTL, fd, unix.SECCOMP_IOCTL_NOTIF_SEND, uintptr(unsafe.Pointer(&r)))
 	if e != 0 {
 		return e

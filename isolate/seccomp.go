@@ -61,45 +61,50 @@ func nameSyscall(auditArch, nr uint32) (archName string, num int, name string) {
 	return tab.Name, int(int32(nr)), tab.SyscallNumbers[int(int32(nr))]
 }
 
-// loadPolicy is the filter installed before the plugin is loaded in the
-// child pid: the allow list, read-only opens, threads (clone with
-// CLONE_THREAD), signals to that process only. Anything else goes to the
-// host's seccomp listener (listen.go), which names it even when the
-// calling thread blocks SIGSYS (glibc's system() and posix_spawn do);
-// where the host has no listener, degrade turns it into a trap (SIGSYS,
-// reported by the handler in sigsys_amd64.s).
-func loadPolicy(pid int, extra []string) seccomp.Policy {
-	names := append(append([]string(nil), DefaultSyscalls...), extra...)
-	// seccomp: the run filter is stacked after the load (a filter can
-	// only take rights away; runPolicy forbids seccomp again).
-	names = append(names, "seccomp")
-	// memfd_create: an object with static (initial-exec) TLS gets its room
-	// from glibc through a stand-in object the loader writes to a memfd
-	// (sandbox/statictls.c); only while loading, like read-only opens.
-	// recvmsg: a spare child receives a plugin's state file through a
-	// socket (state_spare.go), before the plugin loads.
-	for _, n := range append(loadOnly, dropCalls...) {
+// loadPolicy is the child pid's filter, the one that carries the
+// host's seccomp listener (listen.go): the allow list, threads (clone
+// with CLONE_THREAD), signals to that process only. Anything else goes
+// to the listener, which names it even when the calling thread blocks
+// SIGSYS (glibc's system() and posix_spawn do). The calls the load needs
+// and plugin code may not make (phaseRules) go to the listener too,
+// marked notifyPhase: the host lets them through until the child
+// announces the run phase with phaseMarker, and refuses them after
+// (phase.go). Where the host has no listener, degrade turns the marks
+// into traps (SIGSYS, reported by the handler in sigsys_amd64.s) and
+// phase calls into allowed ones, and runPolicy is stacked on it at the
+// switch instead.
+func loadPolicy(pid, drop int, allowOpen bool, extra []string) seccomp.Policy {
+	phaseNames, phaseConds := phaseRules(allowOpen, extra)
+	names := slices.Clone(extra)
+	for _, n := range phaseNames {
 		if !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}
-	conds := []seccomp.NameWithConditions{
-		{Name: "openat", Conditions: []seccomp.Condition{{Argument: 2, Operation: seccomp.BitsNotSet, Value: openFlagsWrite}}},
-		{Name: "open", Conditions: []seccomp.Condition{{Argument: 1, Operation: seccomp.BitsNotSet, Value: openFlagsWrite}}},
+	conds := append(readOnlyOpens(),
 		threadClone(),
 		// The Go runtime names its anonymous mappings.
-		{Name: "prctl", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: unix.PR_SET_VMA}}},
+		seccomp.NameWithConditions{Name: "prctl", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: unix.PR_SET_VMA}}},
 		// The barrier a closing gate runs on this process's own
 		// threads (registered by sandbox's constructor, before
 		// the filter; any other membarrier command: ENOSYS).
-		{Name: "membarrier", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: membarrierPrivateExpedited}}},
-	}
+		seccomp.NameWithConditions{Name: "membarrier", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: membarrierPrivateExpedited}}},
+	)
 	conds = append(conds, ownSignals(pid)...)
 	conds = append(conds, fcntlRules()...)
 	conds = append(conds, dropRule()) // confine_uid.go: the drop to the child's uid, before plugin code
 	return seccomp.Policy{
 		DefaultAction: seccomp.ActionTrap, // the listener's: see toListener
 		Syscalls: []seccomp.SyscallGroup{
+			// The calls every call path makes (futex, read, write,
+			// ...) first: none is a phase call or the marker.
+			{Action: seccomp.ActionAllow, Names: DefaultSyscalls},
+			{Action: seccomp.ActionAllow, NamesWithCondtions: dropArgs(drop)},
+			// Then, so that no allow rule below (a policy's extra
+			// prctl or openat) takes them: the marker and the phase
+			// calls, each of which the allow rules below allow.
+			{Action: notifyMarker, NamesWithCondtions: []seccomp.NameWithConditions{markerRule()}},
+			{Action: notifyPhase, Names: phaseNames, NamesWithCondtions: phaseConds},
 			{Action: seccomp.ActionAllow, Names: names},
 			{Action: seccomp.ActionAllow, NamesWithCondtions: conds},
 			// glibc's pthread_create tries clone3 first and falls back
@@ -122,47 +127,85 @@ func loadPolicy(pid int, extra []string) seccomp.Policy {
 	}
 }
 
-// loadOnly are the system calls loadPolicy allows for the load alone;
-// runPolicy takes them away again unless the host's policy allows them.
+// loadOnly are the system calls the load needs and plugin code may not
+// make unless the host's policy allows them: memfd_create (an object
+// with static, initial-exec, TLS gets its room from glibc through a
+// stand-in object the loader writes to a memfd: sandbox/statictls.c),
+// recvmsg (a spare child receives a plugin's state file through a
+// socket, state_spare.go).
 var loadOnly = []string{"memfd_create", "recvmsg"}
 
-// runPolicy is stacked on loadPolicy before the first plugin code (the
-// child's tighten): opens (unless the host allowed them), the load-only
-// calls the host did not allow, the uid drop's calls and seccomp trap
-// from then on.
-func runPolicy(allowOpen bool, extra []string) seccomp.Policy {
+// phaseRules are the one definition of the calls the load filter
+// allows for the load alone (each is one its allow rules allow): the
+// uid drop's calls and rule (confine_uid.go), loadOnly's calls the
+// host's policy does not allow, seccomp (the run filter of a child
+// without a listener is stacked with it), and, unless the host allows
+// opens throughout, read-only opens and any open call the policy
+// allows by name. loadPolicy sends them to the listener as phase calls;
+// runPolicy traps them.
+func phaseRules(allowOpen bool, extra []string) ([]string, []seccomp.NameWithConditions) {
 	names := append([]string{"seccomp"}, dropCalls...)
 	for _, n := range loadOnly {
 		if !slices.Contains(extra, n) {
 			names = append(names, n)
 		}
 	}
+	conds := []seccomp.NameWithConditions{dropRule()}
 	if !allowOpen {
-		names = append(names, "open", "openat", "openat2", "creat")
+		for _, n := range openCalls {
+			if slices.Contains(extra, n) {
+				names = append(names, n)
+			}
+		}
+		conds = append(conds, readOnlyOpens()...)
 	}
+	return names, conds
+}
+
+// openCalls are the calls that open a file by name.
+var openCalls = []string{"open", "openat", "openat2", "creat"}
+
+// readOnlyOpens are open and openat without a flag of openFlagsWrite (an
+// open that writes or creates is never allowed, openat2 and creat
+// neither).
+func readOnlyOpens() []seccomp.NameWithConditions {
+	return []seccomp.NameWithConditions{
+		{Name: "openat", Conditions: []seccomp.Condition{{Argument: 2, Operation: seccomp.BitsNotSet, Value: openFlagsWrite}}},
+		{Name: "open", Conditions: []seccomp.Condition{{Argument: 1, Operation: seccomp.BitsNotSet, Value: openFlagsWrite}}},
+	}
+}
+
+// runPolicy is stacked on the degraded load filter (a child without a
+// listener) before the first plugin code: phaseRules's calls trap from
+// then on. A child with a listener needs none: the host refuses them.
+func runPolicy(drop int, allowOpen bool, extra []string) seccomp.Policy {
+	names, conds := phaseRules(allowOpen, extra)
 	return seccomp.Policy{
 		DefaultAction: seccomp.ActionAllow,
-		Syscalls: []seccomp.SyscallGroup{{Action: seccomp.ActionTrap, Names: names,
-			NamesWithCondtions: []seccomp.NameWithConditions{{Name: "prctl", Conditions: []seccomp.Condition{
-				{Argument: 0, Operation: seccomp.Equal, Value: unix.PR_SET_PDEATHSIG}}}}}},
+		Syscalls: []seccomp.SyscallGroup{
+			{Action: seccomp.ActionAllow, NamesWithCondtions: dropArgs(drop)},
+			{Action: seccomp.ActionTrap, Names: names, NamesWithCondtions: conds},
+		},
 	}
 }
 
 // filters assembles the child pid's two filters for pol (none with
-// NoSeccomp). The host does it, warm, while the child starts: in the
-// child, cold, assembling them took ~150 µs of its start.
-func filters(pid int, pol Policy) (load, run []unix.SockFilter, err error) {
+// NoSeccomp), for a child that drops to uid drop (-1: none; dropID).
+// The host does it, warm, while the child starts: in the child, cold,
+// assembling them took ~150 µs of its start.
+func filters(pid, drop int, pol Policy) (load, run []unix.SockFilter, err error) {
 	if pol.NoSeccomp {
 		return nil, nil, nil
 	}
-	if load, err = assemble(loadPolicy(pid, pol.Allow), seccomp.ActionTrap); err != nil {
+	allowOpen := pol.AllowOpen || raceEnabled
+	if load, err = assemble(loadPolicy(pid, drop, allowOpen, pol.Allow), seccomp.ActionTrap); err != nil {
 		return nil, nil, err
 	}
 	load = toListener(load)
 	// The run filter lets other architectures' calls through to the load
 	// filter below it, which always stops them (and names them through
 	// the listener).
-	if run, err = assemble(runPolicy(pol.AllowOpen || raceEnabled, pol.Allow), seccomp.ActionAllow); err != nil {
+	if run, err = assemble(runPolicy(drop, allowOpen, pol.Allow), seccomp.ActionAllow); err != nil {
 		return nil, nil, err
 	}
 	return load, run, nil
@@ -171,14 +214,13 @@ func filters(pid int, pol Policy) (load, run []unix.SockFilter, err error) {
 // bpfMaxInsns is the kernel's limit on a filter's length (BPF_MAXINSNS).
 const bpfMaxInsns = 4096
 
-// assemble turns p into classic BPF, with archGuard's action for calls
-// of other architectures.
+// assemble turns p into classic BPF (assembleRules), with archGuard's
+// action for calls of other architectures.
 func assemble(p seccomp.Policy, foreign seccomp.Action) ([]unix.SockFilter, error) {
-	insts, err := p.Assemble()
+	insts, err := assembleRules(p, foreign)
 	if err != nil {
 		return nil, fmt.Errorf("isolate: seccomp: %w", err)
 	}
-	insts = append(archGuard(foreign), insts...)
 	if len(insts) > bpfMaxInsns {
 		return nil, fmt.Errorf("isolate: seccomp: filter of %d instructions (at most %d)", len(insts), bpfMaxInsns)
 	}
@@ -213,6 +255,13 @@ const membarrierPrivateExpedited = 1 << 3
 // listener.
 const notifyClone3 = seccomp.ActionUserNotify | 1
 
+// notifyPhase and notifyMarker are the load filter's answers to a phase
+// call and to the marker (phase.go), told apart the same way.
+const (
+	notifyPhase  = seccomp.ActionUserNotify | 2
+	notifyMarker = seccomp.ActionUserNotify | 3
+)
+
 // toListener sends every call prog traps to the listener instead. (The
 // library takes no user notification for a policy's default action.)
 func toListener(prog []unix.SockFilter) []unix.SockFilter {
@@ -226,19 +275,23 @@ func toListener(prog []unix.SockFilter) []unix.SockFilter {
 
 // degrade returns the load filter prog for a child the host has no
 // listener for: every call prog sends to the listener traps instead
-// (SIGSYS), but clone3, which is answered ENOSYS (see loadPolicy). The
-// child installs it alone when the kernel refuses a listener, or on top
-// of prog when the host could not take it (a trap and an errno take
-// precedence over a user notification).
+// (SIGSYS), but clone3, which is answered ENOSYS (see loadPolicy), and
+// the phase calls, allowed (runPolicy, stacked at the switch, traps
+// them). The child installs it alone, as its first filter, when the
+// kernel refuses a listener or the host said before that it has none
+// (listen.go).
 func degrade(prog []unix.SockFilter) []unix.SockFilter {
 	out := slices.Clone(prog)
 	for i, in := range out {
 		if in.Code != bpfRetK || in.K&unix.SECCOMP_RET_ACTION_FULL != unix.SECCOMP_RET_USER_NOTIF {
 			continue
 		}
-		if in.K == uint32(notifyClone3) {
+		switch in.K {
+		case uint32(notifyClone3):
 			out[i].K = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
-		} else {
+		case uint32(notifyPhase):
+			out[i].K = unix.SECCOMP_RET_ALLOW
+		default:
 			out[i].K = unix.SECCOMP_RET_TRAP
 		}
 	}

@@ -202,6 +202,7 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 			grace.Stop()
 		}
 	}()
+	lost := false
 	for rep == nil {
 		spare := p != nil
 		var err error
@@ -213,7 +214,7 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 			if p, err = iso.newProc(cfgSize+2*8*bpfMaxInsns, replySize, nil, fd4, background); err != nil {
 				return nil, nil, err
 			}
-			if req.LoadFilter, req.RunFilter, err = filters(p.ownPid(), iso.opts.Policy); err != nil {
+			if req.LoadFilter, req.RunFilter, err = filters(p.ownPid(), dropID(p.pid), iso.opts.Policy); err != nil {
 				drop(p, "load failed")
 				return nil, nil, err
 			}
@@ -234,6 +235,11 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 			// A spare that died before it took the request (still
 			// waiting) says nothing about the plugin: start another.
 			again := spare && atomic.LoadUint32(&p.hdr.state) == stWaiting && ctx.Err() == nil
+			// One whose listener the host could not take failed for
+			// the host's reason, not the plugin's: the next degrades
+			// (listen.go).
+			again = again || !lost && p.lis != nil && p.lis.lost.Load() && ctx.Err() == nil
+			lost = lost || p.lis != nil && p.lis.lost.Load()
 			drop(p, "load failed")
 			if !again {
 				return nil, nil, err
@@ -244,6 +250,12 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 	if len(rep.Syms) != len(r.syms) {
 		drop(p, "protocol")
 		return nil, nil, fmt.Errorf("isolate: child looked up %d symbols, want %d: %w", len(rep.Syms), len(r.syms), ErrProtocol)
+	}
+	if p.lis != nil && p.lis.taken.Load() && !p.lis.running.Load() {
+		// Its plugin's code has run (constructors) while the host
+		// still let load-phase calls through (phase.go).
+		drop(p, "protocol")
+		return nil, nil, fmt.Errorf("isolate: the child loaded its plugin without entering its run phase: %w", ErrProtocol)
 	}
 	if loadedHook != nil {
 		loadedHook(p.pid)
@@ -332,6 +344,9 @@ func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte, fd4 *os.File, i
 		}
 		defer child.Close()
 		fd4 = child
+	}
+	if !iso.opts.Policy.NoSeccomp {
+		p.newListener() // listen.go: before the child can offer one
 	}
 	if err := iso.start(p, memf, pre != nil, fd4); err != nil {
 		p.unmap()

@@ -120,7 +120,7 @@ func (b *binding) call(ctx context.Context, a *pcall.Args, ks *cstrings) (pcall.
 // callOn is call on f, a Func of a plugin in process.
 func (b *binding) callOn(ctx context.Context, f *Func, a *pcall.Args) (pcall.Result, error) {
 	switch {
-	case ctx.Done() != nil:
+	case !neverDone(ctx) && ctx.Done() != nil:
 		return f.p.callContext(ctx, f, a)
 	case b.sig.nFloat == 0:
 		return f.p.callInts(f, a.Int[:b.sig.nInt])
@@ -416,7 +416,7 @@ func wordResult[R any](b *binding, r uint64) R {
 // watch, straight to the gate with the integers where they are.
 func (b *binding) callWords(ctx context.Context, ints []uint64) (uint64, error) {
 	f := b.f
-	if f.live == nil && ctx.Done() == nil {
+	if f.live == nil && (neverDone(ctx) || ctx.Done() == nil) {
 		if g, ok := f.p.be.(inProcess); ok {
 			r, err := g.callIntsIn(f, ints)
 			return r.Int, err

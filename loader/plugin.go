@@ -209,6 +209,31 @@ func (f *Func) serving() *Func {
 // and quarantines the plugin; a call into a closed or quarantined plugin
 // fails with ErrClosed or ErrQuarantined.
 func (f *Func) Call(ctx context.Context, args ...uint64) (uint64, error) {
+	// The call measured against cgo: in process, no deadline to watch.
+	// inProcess.callIntsIn by hand (it is too large to inline), and every
+	// other case in callSlow, so that none of their values is live here:
+	// each would be one more store before the runtime's locked
+	// instruction on the way into C (docs/PERFORMANCE.md).
+	if f.live != nil { // a Live's Func has no plugin of its own
+		return f.callSlow(ctx, args)
+	}
+	if g, ok := f.p.be.(inProcess); ok && len(args) <= 6 && neverDone(ctx) {
+		p := g.p
+		if n := p.flags.Load(); n != 0 {
+			return 0, p.refused(f, n)
+		}
+		c := p.gate.Ints(f.addr, args)
+		if !c.Run() {
+			return 0, p.callFailed(f, c.Err())
+		}
+		return c.Int(), nil
+	}
+	return f.callSlow(ctx, args)
+}
+
+// callSlow is Call for every case but its first: a deadline to watch, a
+// Live's Func, an isolated plugin, too many arguments, a nil ctx.
+func (f *Func) callSlow(ctx context.Context, args []uint64) (uint64, error) {
 	mustContext(ctx)
 	if len(args) > 6 {
 		return 0, fmt.Errorf("loader: call %s: %d integer arguments, at most 6", f.name, len(args))
@@ -223,20 +248,6 @@ func (f *Func) Call(ctx context.Context, args ...uint64) (uint64, error) {
 		}
 		r, err := f.p.be.call(ctx, f, a, nil)
 		return r.Int, err
-	}
-	if g, ok := f.p.be.(inProcess); ok {
-		// inProcess.callIntsIn by hand (it is too large to inline): the
-		// call measured against cgo takes no dispatch, no copy and one Go
-		// frame fewer.
-		p := g.p
-		if n := p.flags.Load(); n != 0 {
-			return 0, p.refused(f, n)
-		}
-		c := p.gate.Ints(f.addr, args)
-		if !c.Run() {
-			return 0, p.callFailed(f, c.Err())
-		}
-		return c.Int(), nil
 	}
 	var regs [6]uint64
 	for i, v := range args { // not copy: a memmove call on this path

@@ -6,6 +6,9 @@
 //   d PATH  list the directory (opendir, readdir) into secret[]
 //   m       write 64 MiB to a memfd
 //   k       signal the host (kill of the parent)
+//   b PATH  read the file with every signal blocked
+//   p PATH  make runplug's run-phase marker (isolate/phase.go), then read
+//   t       with every signal blocked, calls allowed in both phases
 // stolen() returns secret[]'s length: what a later call could hand back.
 //
 // Build: cc -shared -fPIC -O2 -Wall -o hostile_ctor.so hostile_ctor.c
@@ -16,6 +19,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -26,6 +30,15 @@ static int64_t got;
 int64_t stolen(void) { return got; }
 const char *secret_bytes(void) { return secret; }
 
+// steal reads the file at path into secret[].
+static void steal(const char *path) {
+	int fd = open(path, O_RDONLY);
+	if (fd >= 0) {
+		ssize_t n = read(fd, secret, sizeof secret);
+		got = n > 0 ? n : 0;
+	}
+}
+
 __attribute__((constructor)) static void hostile(void) {
 	char a[256];
 	for (int i = 0; i < 256; i++)
@@ -34,11 +47,7 @@ __attribute__((constructor)) static void hostile(void) {
 	const char *path = a + 9; // "ATTACK:x " then the path
 	switch (a[7]) {
 	case 'r': {
-		int fd = open(path, O_RDONLY);
-		if (fd >= 0) {
-			ssize_t n = read(fd, secret, sizeof secret);
-			got = n > 0 ? n : 0;
-		}
+		steal(path);
 		break;
 	}
 	case 'd': {
@@ -61,5 +70,28 @@ __attribute__((constructor)) static void hostile(void) {
 	case 'k':
 		kill(getppid(), SIGKILL);
 		break;
+	case 'b': {
+		sigset_t all, old;
+		sigfillset(&all);
+		sigprocmask(SIG_SETMASK, &all, &old);
+		steal(path);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		break;
+	}
+	case 'p': {
+		syscall(SYS_prctl, 0x726e7068L, 0L, 0L, 0L, 0L);
+		steal(path);
+		break;
+	}
+	case 't': {
+		sigset_t all, old;
+		sigfillset(&all);
+		sigprocmask(SIG_SETMASK, &all, &old);
+		void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m != MAP_FAILED && getpid() > 0 && munmap(m, 4096) == 0)
+			got = 1;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		break;
+	}
 	}
 }

@@ -14,6 +14,7 @@ import (
 // what the plugin prints comes out.
 func TestCallIsolate(t *testing.T) {
 	so := plugintest.Build(t, "isolate_faults")
+	hostile := plugintest.Build(t, "hostile")
 	tests := []struct {
 		args   []string
 		code   int
@@ -30,6 +31,10 @@ func TestCallIsolate(t *testing.T) {
 		// system() blocks every signal around its clone3: the host's
 		// seccomp listener names it all the same.
 		{[]string{"--isolate", "libc.so.6", "system", "s:true"}, 1, "", "forbidden system call clone3 (435), flags CLONE_VM|CLONE_VFORK"},
+		// Calls only the run phase forbids, made with every signal
+		// blocked: named too.
+		{[]string{"--isolate", hostile, "memfd_blocked"}, 1, "", "forbidden system call memfd_create (319), allowed only while the plugin loads"},
+		{[]string{"--isolate", hostile, "pdeathsig_blocked"}, 1, "", "forbidden system call prctl (157), allowed only while the plugin loads"},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer

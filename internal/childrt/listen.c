@@ -36,12 +36,15 @@ static int cas(uint32_t *w, uint32_t old, uint32_t new) {
 }
 
 // rp_offer_listener returns 0 when the host took the listener, 1 when it
-// did not (the filter is in: the caller makes the calls it sends to the
-// listener trap), or -errno when the kernel refused the filter with a
-// listener (nothing installed). TSYNC and NEW_LISTENER both return a
-// number, so the kernel takes them together only with TSYNC_ESRCH
-// (Linux 5.7).
+// did not (the filter is in, and its listener gone: every call it sends
+// there fails with ENOSYS), 2 when the host had said before that it
+// cannot take one (nothing installed), or -errno when the kernel refused
+// the filter with a listener (nothing installed). TSYNC and NEW_LISTENER
+// both return a number, so the kernel takes them together only with
+// TSYNC_ESRCH (Linux 5.7).
 int rp_offer_listener(const void *filter, unsigned short len, uint32_t *state, int32_t *fdword, int64_t timeout_ns) {
+	if (__atomic_load_n(state, __ATOMIC_SEQ_CST) == RP_LISTEN_REFUSED)
+		return 2;
 	struct sock_fprog fp = {.len = len, .filter = (struct sock_filter *)filter};
 	long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 	                  SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_TSYNC_ESRCH | SECCOMP_FILTER_FLAG_NEW_LISTENER, &fp);

@@ -34,14 +34,19 @@ const (
 // host did not take its listener.
 var ErrNoListener = errors.New("sandbox: the host did not take the seccomp listener")
 
+// ErrListenerRefused is OfferListener's answer when the host had said,
+// before the child offered, that it cannot take a listener: no filter
+// was installed.
+var ErrListenerRefused = errors.New("sandbox: the host takes no seccomp listener")
+
 // OfferListener installs prog as the process's first seccomp filter (on
 // every thread), with a listener, and offers the listener to the host
 // through *state and *fd (words of the memory the two share), waiting at
 // most timeout for the host to take it (listen.c says why this must not
 // be Go). Its copy is closed in every case. An errno error is the
-// kernel's refusal of a listener: no filter was installed; ErrNoListener:
-// the filter is in, without a listener the host holds. no_new_privs must
-// be set already.
+// kernel's refusal of a listener, ErrListenerRefused the host's: no
+// filter was installed; ErrNoListener: the filter is in, without a
+// listener the host holds. no_new_privs must be set already.
 func OfferListener(prog []unix.SockFilter, state *uint32, fd *int32, timeout time.Duration) error {
 	if len(prog) == 0 || len(prog) > 4096 {
 		return fmt.Errorf("sandbox: seccomp filter of %d instructions", len(prog))
@@ -50,6 +55,8 @@ func OfferListener(prog []unix.SockFilter, state *uint32, fd *int32, timeout tim
 	switch {
 	case r < 0:
 		return syscall.Errno(-r)
+	case r == 2:
+		return ErrListenerRefused
 	case r > 0:
 		return ErrNoListener
 	}

@@ -126,12 +126,39 @@ func NewGatherProgram(moves []GatherMove, nargs, nstack int, nvec uint8, sretSiz
 			return nil, fmt.Errorf("%w: move %d: conversion %d of %d bytes", ErrFrame, i, m.Conv, m.Size)
 		}
 	}
-	p := &GatherProgram{moves: append([]GatherMove(nil), moves...), nargs: nargs}
-	p.hdr = gatherHdr{nmoves: uintptr(len(moves)), nstack: uintptr(nstack), nvec: uintptr(nvec), sretSize: sretSize}
+	p := &GatherProgram{moves: fusePairs(moves), nargs: nargs}
+	p.hdr = gatherHdr{nmoves: uintptr(len(p.moves)), nstack: uintptr(nstack), nvec: uintptr(nvec), sretSize: sretSize}
 	if len(p.moves) > 0 {
 		p.hdr.moves = unsafe.Pointer(&p.moves[0])
 	}
 	return p, nil
+}
+
+// gatherPair is the Size of a fused move (RP_GM_PAIR): two eightbytes of
+// one value to two stack words, written with one 16-byte store.
+const gatherPair = 16
+
+// fusePairs returns a copy of moves in which, where the trampoline can
+// (gatherPairs), two moves of consecutive eightbytes of one value to
+// consecutive stack words become one fused move, paired from the
+// value's first eightbyte on: the layout a compiler's copy stores, so
+// that the callee's 16-byte loads of it are forwarded from one store
+// instead of waiting for two (docs/PERFORMANCE.md). The moves were
+// checked one by one; a fused move covers exactly the two it replaces.
+func fusePairs(moves []GatherMove) []GatherMove {
+	out := make([]GatherMove, 0, len(moves))
+	for i := 0; i < len(moves); i++ {
+		m := moves[i]
+		if gatherPairs && i+1 < len(moves) && m.Dst >= GatherRegs && m.Size == 8 && m.Conv == 0 {
+			n := moves[i+1]
+			if n.Arg == m.Arg && n.Src == m.Src+8 && n.Dst == m.Dst+1 && n.Size == 8 && n.Conv == 0 {
+				m.Size = gatherPair
+				i++
+			}
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // SRetSize returns the size of the result in memory the program expects

@@ -141,7 +141,20 @@ rp_gather_thunk:
 	jne	.Lg_small
 	movq	(%r11), %rax
 	jmp	.Lg_conv
+	// A fused pair (NewGatherProgram): two eightbytes of a value passed
+	// on the stack, read as two and written as one 16-byte store, the
+	// way a compiler copies it; the callee then reads its first sixteen
+	// bytes with one load that the store forwards to (a load spanning two
+	// 8-byte stores waits for both to reach the cache: AMD Zen, Intel).
+.Lg_pair:
+	movq	(%r11), %xmm0
+	movhps	8(%r11), %xmm0
+	movl	RP_GM_DST(%rsi), %ecx
+	movdqu	%xmm0, -RP_GM_REGS*8(%rsp,%rcx,8)
+	jmp	.Lg_next
 .Lg_small:
+	cmpl	$RP_GM_PAIR, %ecx
+	je	.Lg_pair
 	// Fewer than 8 bytes: read them last to first into rax.
 	xorl	%eax, %eax
 .Lg_byte:

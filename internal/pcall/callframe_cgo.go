@@ -98,6 +98,8 @@ var _ [GatherRegs - C.RP_GM_REGS]byte
 var _ [C.RP_GM_REGS - GatherRegs]byte
 var _ [GatherSext - C.RP_GM_SEXT]byte
 var _ [GatherF32F64 - C.RP_GM_F32F64]byte
+var _ [gatherPair - C.RP_GM_PAIR]byte
+var _ [C.RP_GM_PAIR - gatherPair]byte
 
 // rpGatherThunk is rp_gather_thunk's address.
 var rpGatherThunk = uintptr(unsafe.Pointer(C.rp_gather_thunk))

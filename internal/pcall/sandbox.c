@@ -157,7 +157,7 @@ static void rp_handler(int sig, siginfo_t *si, void *uc) {
 			rp_chain(sig, si, uc);
 			return;
 		}
-		if (seq != 0 && fr != NULL && fr->seq == seq) {
+		if (seq != 0 && fr != NULL && fr->slot != 0 && fr->seq == seq) {
 			if (fr->active && t->locks != 0) {
 				// In runplug code, on the plugin's behalf, that holds
 				// a lock (or is inside glibc's dl_iterate_phdr or
@@ -176,7 +176,7 @@ static void rp_handler(int sig, siginfo_t *si, void *uc) {
 			// A call whose plugin code is in a callback that made a
 			// nested call: mark it for rp_callback_leave.
 			for (struct rp_frame *f = t->outer; f != NULL; f = f->outer_next) {
-				if (f->seq == seq) {
+				if (f->slot != 0 && f->seq == seq) {
 					f->pending = 1;
 					break;
 				}
@@ -385,16 +385,17 @@ int rp_gate_busy(uintptr_t gp) {
 
 // rp_gate_held_here reports whether the calling thread is itself inside a
 // call through g (a host function closing its own plugin), from its
-// gates[] and its frames' records (which also cover overflow calls): the
+// gates[] and, for calls counted in a gate's overflow, its frames: the
 // frames are cur and those on the outer chain, whose plugin code is in a
 // callback into Go (the only place Go code can ask from inside a call).
 int rp_gate_held_here(uintptr_t gp) {
 	struct rp_thread *t = &rp_self;
-	if (t->cur != NULL && t->cur->gate == (uint64_t)gp) {
+	struct rp_frame *cur = t->cur;
+	if (cur != NULL && cur->gslot == RP_GSLOT_OVERFLOW && cur->gate == (uint64_t)gp) {
 		return 1;
 	}
 	for (struct rp_frame *f = t->outer; f != NULL; f = f->outer_next) {
-		if (f->gate == (uint64_t)gp) {
+		if (f->gslot == RP_GSLOT_OVERFLOW && f->gate == (uint64_t)gp) {
 			return 1;
 		}
 	}

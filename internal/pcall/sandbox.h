@@ -65,7 +65,7 @@ struct rp_frame {
 	uint64_t gotop;        // the goroutine's stack top when its current callback
 	                       // into Go began (rp_callback_enter), see result
 	uint64_t seq;          // process-wide sequence number of a CallContext call
-	                       // (deadline signals name it), 0 for Call
+	                       // (deadline signals name it); set only when slot is
 	volatile int32_t active;  // 1 while plugin code runs (0 during callbacks into Go)
 	volatile int32_t pending; // a deadline passed while in a callback into Go
 	volatile int32_t status;  // RP_FAULT, RP_INTERRUPTED or RP_ABORTED (set before recovery)
@@ -80,7 +80,8 @@ struct rp_frame {
 	                       // stack: rp_callback_leave moves it when the stack moved
 	uint64_t slot;         // struct rp_slot of a CallContext, or 0
 	struct rp_frame *outer_next; // next frame on the thread's outer chain (rp_callback_enter)
-	uint64_t gate;         // struct rp_gate of the call, or 0
+	uint64_t gate;         // struct rp_gate of the call; set only when gslot is
+	                       // RP_GSLOT_OVERFLOW (otherwise gates[gslot] holds it)
 	int64_t gslot;         // the thread's gates[] index it holds, RP_GSLOT_OVERFLOW
 	                       // (counted in the gate's overflow) or RP_GSLOT_NONE (ungated)
 };
@@ -135,8 +136,11 @@ struct rp_gate {
 // struct rp_args when nints is -1, or else an array of nints (0 to 6)
 // integer arguments, the others being left alone (read only before fn is
 // called); slot is a struct rp_slot for CallContext or 0, gate a struct
-// rp_gate or 0. After a normal return a = rax and b = the bits of xmm0;
-// otherwise info says what happened and a, b carry the evidence:
+// rp_gate or 0. info and code are 0 (RP_OK) when rp_call begins: every
+// record is a fresh Go value, run once, so a normal return leaves them
+// as they are (one store fewer on every call). After a normal return a =
+// rax and b = the bits of xmm0; otherwise info says what happened and a,
+// b carry the evidence:
 //
 //	info & 0xff        status (RP_OK, RP_FAULT, RP_INTERRUPTED, RP_ABORTED, RP_CLOSED)
 //	info >> 8 & 0xff   signal number (RP_FAULT)
@@ -332,6 +336,7 @@ void rp_frame_thunk(void);
 #define RP_GM_BYTES 16
 #define RP_GM_SEXT 1   // sign-extend from size bytes
 #define RP_GM_F32F64 2 // a float, passed as a double
+#define RP_GM_PAIR 16  // size of a fused move: two eightbytes to two stack words in one store
 #define RP_GM_REGS 14  // moves to dst < 14 fill rdi..r9, xmm0..xmm7; the rest stack words
 #define RP_GX_FN RP_FX_FN     // the same places as in struct rp_framerec
 #define RP_GX_RDX RP_FX_RDX
@@ -347,7 +352,7 @@ struct rp_gmove {
 	uint32_t arg;  // index into the argument pointers
 	uint32_t dst;  // register (0-13) or RP_GM_REGS + stack word
 	uint32_t src;  // byte offset in the argument's value
-	uint8_t size;  // 1 to 8 bytes
+	uint8_t size;  // 1 to 8 bytes, or RP_GM_PAIR
 	uint8_t conv;  // 0, RP_GM_SEXT or RP_GM_F32F64
 	uint16_t pad;
 };

@@ -17,19 +17,21 @@
 //
 // Registers. Across fn, rp_call keeps c in rbx and the gates[] index it
 // took in r12 (the exit stores then need no load), and the rest in the
-// frame, which is rsp itself. It saves rbx and r12, which it uses, and
-// rbp, the frame pointer that Go's unwinder follows; r13-r15 it neither
-// uses nor saves. So a normal return gives back every callee-saved
-// register, as the ABI asks (fn preserved r13-r15). On the way out of a
-// fault, deadline or abort, which can stop fn anywhere, r13-r15 hold what
-// the plugin left: sound for the one caller, the Go runtime's asmcgocall,
-// which keeps nothing in them across the call (it reloads g and its stack
-// pointer from memory, and runtime.cgocall re-establishes R14 and X15
-// after it, as after any ABI0 call), and three stores fewer per call.
-// Every store of a call must drain at the locked instruction of the
-// runtime's exitsyscall, so they show (README, Performance).
+// frame, which is rsp itself. It saves only rbp, the frame pointer that
+// Go's unwinder follows: rbx, r12-r15 go back to its caller holding what
+// rp_call or the plugin left in them. That is sound for the one caller,
+// the Go runtime's asmcgocall, which keeps nothing in them across the
+// call (it reloads g and its stack pointer from memory, and
+// runtime.cgocall re-establishes R14 and X15 after it, as after any ABI0
+// call), and five pushes fewer per call than the C ABI asks (rbx,
+// r12-r15). Every store of a call must drain at the locked instruction
+// of the runtime's exitsyscall, so they show (docs/PERFORMANCE.md).
 // TestABIContractAfterPoison (loader) and the 100,000-fault soak would show
-// a runtime that came to depend on r13-r15 (docs/ASSUMPTIONS.md).
+// a runtime that came to depend on them (docs/ASSUMPTIONS.md).
+//
+// The frame's seq is written only for a call with a deadline slot, and its
+// gate only for a call counted in its gate's overflow: the signal handler
+// and rp_gate_held_here look at slot and gslot, always written, first.
 //
 // The record is on the goroutine's stack, which a callback into Go can
 // move: what is read of it is read before fn is called, and the result is
@@ -74,13 +76,7 @@ rp_call:
 	pushq	%rbp
 	.cfi_adjust_cfa_offset 8
 	.cfi_rel_offset %rbp, 0
-	pushq	%rbx
-	.cfi_adjust_cfa_offset 8
-	.cfi_rel_offset %rbx, 0
-	pushq	%r12
-	.cfi_adjust_cfa_offset 8
-	.cfi_rel_offset %r12, 0
-	// Entry rsp = 8 mod 16; the pushes and the frame (112 bytes) make it
+	// Entry rsp = 8 mod 16; the push and the frame (112 bytes) make it
 	// 16-byte aligned for the calls below. From here on rsp = fr.
 	subq	$RP_FR_SIZE, %rsp
 	.cfi_adjust_cfa_offset RP_FR_SIZE
@@ -88,9 +84,7 @@ rp_call:
 	movq	%rdi, RP_FR_RESULT(%rsp)
 	movq	RP_C_SLOT(%rdi), %r11		// r11 = slot
 	movq	%r11, RP_FR_SLOT(%rsp)
-	movq	$0, RP_FR_SEQ(%rsp)
 	movq	RP_C_GATE(%rdi), %r8		// r8 = gate
-	movq	%r8, RP_FR_GATE(%rsp)
 	movq	rp_self@gottpoff(%rip), %r9	// r9 = TLS offset of rp_self
 	movq	$RP_GSLOT_NONE, %r10		// r10 = gslot
 	testq	%r8, %r8
@@ -150,8 +144,7 @@ rp_call:
 	jne	.Lmoved
 .Lstore_result:
 	movq	%rax, RP_C_A(%rbx)
-	movsd	%xmm0, RP_C_B(%rbx)
-	movq	$0, RP_C_INFO(%rbx)		// info = RP_OK, code = 0
+	movsd	%xmm0, RP_C_B(%rbx)		// info stays RP_OK, as the record came
 	cmpq	$0, RP_FR_SLOT(%rsp)
 	jnz	.Lslot_end
 .Lleave:
@@ -163,14 +156,10 @@ rp_call:
 .Lreturn:
 	addq	$RP_FR_SIZE, %rsp
 	.cfi_adjust_cfa_offset -RP_FR_SIZE
-	popq	%r12
-	.cfi_adjust_cfa_offset -8
-	popq	%rbx
-	.cfi_adjust_cfa_offset -8
 	popq	%rbp
 	.cfi_adjust_cfa_offset -8
 	ret
-	.cfi_adjust_cfa_offset RP_FR_SIZE+24
+	.cfi_adjust_cfa_offset RP_FR_SIZE+8
 
 	// A callback into Go moved the goroutine's stack and c with it
 	// (rp_callback_leave moved the frame's pointer). Compared rather
@@ -218,6 +207,7 @@ rp_call:
 	// barrier, so the closing load below cannot pass it.
 .Lgate_overflow:
 	movq	$RP_GSLOT_OVERFLOW, %r10
+	movq	%r8, RP_FR_GATE(%rsp)
 	lock incq RP_GATE_OVERFLOW(%r8)
 	jmp	.Lgate_check
 
@@ -225,7 +215,7 @@ rp_call:
 	// rp_gate_busy scans (a C call: reload what it may clobber).
 .Lgate_register:
 	call	rp_gate_register
-	movq	RP_FR_GATE(%rsp), %r8
+	movq	RP_C_GATE(%rbx), %r8
 	movq	RP_FR_SLOT(%rsp), %r11
 	movq	rp_self@gottpoff(%rip), %r9
 	jmp	.Lgate_registered

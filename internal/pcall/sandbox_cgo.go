@@ -77,7 +77,9 @@ var _ [C.RP_A_FLOAT - unsafe.Offsetof(Args{}.Float)]byte
 // callRecord is struct rp_callrec, rp_call's one argument (same layout):
 // fn, args, nints, slot and gate go in, a, b, info and code come out. args
 // is an *Args when nints is argsBlock, or else the address of nints
-// integer arguments. args and gate are Go pointers so that the record,
+// integer arguments. A record is built fresh (info and code 0, which
+// rp_call's normal return leaves as they are) and run once. args and
+// gate are Go pointers so that the record,
 // live during the call (runtime.cgocall keeps its argument alive), keeps
 // what they point to alive.
 type callRecord struct {
