@@ -116,7 +116,9 @@ type liveBinding interface {
 // isolated Loader (Options.Isolation) each version runs in a child of
 // its own: a reload starts a new child (or takes the Isolator's spare),
 // which maps the same state file, and the old child is ended once its
-// calls have drained.
+// calls have drained. A host with CAP_SYS_NICE starts that child at idle
+// CPU priority until it has loaded (at most 100 ms), so that the start
+// takes the CPU time the serving version's callers leave.
 func (l *Loader) LoadLive(ctx context.Context, path string, o LiveOptions) (*Live, error) {
 	mustContext(ctx)
 	abs, err := filepath.Abs(path)
