@@ -17,9 +17,10 @@ import (
 // runtime's start and the plugin's load then take only the CPU time the
 // serving version's callers leave, instead of preempting them for whole
 // time slices on a busy machine (docs/STATE.md, "The pause of an
-// isolated reload"). The policy is inherited: the child is forked from a
-// spawner thread that is SCHED_IDLE itself (spawn.go), so every thread
-// and process of it starts idle, with no window at normal priority.
+// isolated reload"). The policy is inherited: the child's first
+// constructor enters it (internal/childrt/idle.c, asked by
+// childrt.IdleEnv) before it forks its reaper and plugin process or
+// starts a thread, so all of them start idle.
 //
 // Leaving SCHED_IDLE takes CAP_SYS_NICE (or an RLIMIT_NICE of 20, which
 // a host rarely has): a host without it starts every child at normal
@@ -35,11 +36,6 @@ var idleStarts = sync.OnceValue(func() bool {
 	}
 	return d[0].Effective&(1<<unix.CAP_SYS_NICE) != 0
 })
-
-// setIdle puts this thread in SCHED_IDLE (a spawner's, spawn.go).
-func setIdle() error {
-	return unix.SchedSetAttr(0, &unix.SchedAttr{Policy: unix.SCHED_IDLE}, 0)
-}
 
 // setNormal moves every idle thread of the child's processes (the
 // host's child and its children: in a PID namespace, the reaper and the

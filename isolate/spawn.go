@@ -32,10 +32,7 @@ type spawner struct {
 	once  sync.Once
 	ch    chan spawnReq
 	setup func() error // run once on the thread before it forks
-	// idle puts the thread in SCHED_IDLE (after setup): its children
-	// start idle (priority.go).
-	idle bool
-	err  error // setup's failure: the spawner is not usable
+	err   error        // setup's failure: the spawner is not usable
 }
 
 type spawnReq struct {
@@ -51,20 +48,14 @@ var (
 	// namespace): its children share that empty namespace instead of each
 	// making one (see sharedNet). It needs CAP_SYS_ADMIN.
 	netSpawner = &spawner{setup: func() error { return unix.Unshare(unix.CLONE_NEWNET) }}
-	// Their idle twins fork children that start SCHED_IDLE
-	// (priority.go): idleNetSpawner's thread makes a network namespace
-	// of its own, as empty as netSpawner's.
-	idlePlainSpawner = &spawner{idle: true}
-	idleNetSpawner   = &spawner{setup: netSpawner.setup, idle: true}
 )
 
 func (s *spawner) run(ready chan struct{}) {
 	runtime.LockOSThread() // and never unlocked: the thread stays
-	if (s.setup != nil || s.idle) && unix.Gettid() == unix.Getpid() {
+	if s.setup != nil && unix.Gettid() == unix.Getpid() {
 		// The main thread: /proc/PID (and so /proc/self/net) shows its
-		// namespaces as the process's, and its policy must stay. Hold
-		// it, so that another goroutine gets another thread, until
-		// that one is set up.
+		// namespaces as the process's. Hold it, so that another
+		// goroutine gets another thread, until that one is set up.
 		go s.run(ready)
 		<-ready
 		runtime.UnlockOSThread()
@@ -72,9 +63,6 @@ func (s *spawner) run(ready chan struct{}) {
 	}
 	if s.setup != nil {
 		s.err = s.setup()
-	}
-	if s.err == nil && s.idle {
-		s.err = setIdle()
 	}
 	close(ready)
 	if s.err != nil {
@@ -632,10 +620,10 @@ func (iso *Isolator) command(p *proc, memf *os.File, spare bool, fd4, wOut, wErr
 		// its code runs (still a vfork).
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, p.cg.fd
 	}
-	sp, nsp := plainSpawner, netSpawner
 	if p.idle.Load() {
-		sp, nsp = idlePlainSpawner, idleNetSpawner
+		cmd.Env = append(cmd.Env, childrt.IdleEnv) // priority.go
 	}
+	sp := plainSpawner
 	p.nsAsked, p.nsShared = 0, false
 	// Every child asks (a refused unshare costs microseconds), so that
 	// each one's report is its own.
@@ -647,8 +635,8 @@ func (iso *Isolator) command(p *proc, memf *os.File, spare bool, fd4, wOut, wErr
 		if !root {
 			p.nsAsked |= unix.CLONE_NEWUSER
 		}
-		if sharedNet(iso.opts.Policy) && nsp.usable() == nil {
-			sp, p.nsShared = nsp, true
+		if sharedNet(iso.opts.Policy) && netSpawner.usable() == nil {
+			sp, p.nsShared = netSpawner, true
 		} else {
 			p.nsAsked |= unix.CLONE_NEWNET
 		}
