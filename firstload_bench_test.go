@@ -3,11 +3,13 @@ package runplug_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,42 +35,47 @@ var firstLoadTargets = []struct{ name, file, sym string }{
 // time glibc's dlopen (RTLD_NOW) + dlsym on the same file, alternating
 // which goes first. Each child times only its own load, so the process
 // start is not in the figures. It reports the medians of both and the
-// median of the pairs' ratios (runplug/dlopen).
+// median of the pairs' ratios (runplug/dlopen), in wall time and in CPU
+// time (the process's, every thread's, from getrusage): on a loaded
+// machine the wall time also measures waits for a CPU, the CPU time only
+// the work.
 //
 //	go test -run '^$' -bench FirstLoad -benchtime 20x .
 func BenchmarkFirstLoad(b *testing.B) {
 	for _, tc := range firstLoadTargets {
 		b.Run(tc.name, func(b *testing.B) {
 			path := benchSystemLib(b, tc.file)
-			var rp, dl, ratios []time.Duration
+			var rp, dl, ratios, cpuRatios []time.Duration
 			for i := 0; i < b.N; i++ {
 				order := []string{"runplug", "dlopen"}
 				if i%2 == 1 {
 					order[0], order[1] = order[1], order[0]
 				}
-				var pair [2]time.Duration
+				var pair, cpu [2]time.Duration
 				for _, mode := range order {
-					d := firstLoadChild(b, mode, path, tc.sym)
+					d, c := firstLoadChild(b, mode, path, tc.sym)
 					if mode == "runplug" {
-						rp, pair[0] = append(rp, d), d
+						rp, pair[0], cpu[0] = append(rp, d), d, c
 					} else {
-						dl, pair[1] = append(dl, d), d
+						dl, pair[1], cpu[1] = append(dl, d), d, c
 					}
 				}
 				// The pair's ratio, in thousandths: pairing keeps it
 				// meaningful when the machine's speed drifts.
 				ratios = append(ratios, pair[0]*1000/max(pair[1], 1))
+				cpuRatios = append(cpuRatios, cpu[0]*1000/max(cpu[1], 1))
 			}
 			b.ReportMetric(float64(median(rp).Nanoseconds()), "runplug-ns")
 			b.ReportMetric(float64(median(dl).Nanoseconds()), "dlopen-ns")
 			b.ReportMetric(float64(median(ratios))/1000, "ratio")
+			b.ReportMetric(float64(median(cpuRatios))/1000, "cpu-ratio")
 		})
 	}
 }
 
-// firstLoadChild runs one child of BenchmarkFirstLoad and returns the time
-// it reported.
-func firstLoadChild(b *testing.B, mode, path, sym string) time.Duration {
+// firstLoadChild runs one child of BenchmarkFirstLoad and returns the wall
+// and CPU times it reported.
+func firstLoadChild(b *testing.B, mode, path, sym string) (wall, cpu time.Duration) {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFirstLoadChild$")
 	cmd.Env = append(os.Environ(), firstLoadEnv+"="+mode+":"+path+":"+sym)
@@ -80,15 +87,26 @@ func firstLoadChild(b *testing.B, mode, path, sym string) time.Duration {
 	}
 	for _, line := range strings.Split(string(out), "\n") {
 		if v, ok := strings.CutPrefix(line, "firstload-ns "); ok {
-			ns, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
+			w, c, _ := strings.Cut(v, " ")
+			wns, err1 := strconv.ParseInt(w, 10, 64)
+			cns, err2 := strconv.ParseInt(c, 10, 64)
+			if err := errors.Join(err1, err2); err != nil {
 				b.Fatalf("%s child: %q: %v", mode, line, err)
 			}
-			return time.Duration(ns)
+			return time.Duration(wns), time.Duration(cns)
 		}
 	}
 	b.Fatalf("%s child printed no time:\n%s\n%s", mode, out, stderr.Bytes())
-	return 0
+	return 0, 0
+}
+
+// processCPU returns the CPU time every thread of the process has used.
+func processCPU(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -111,6 +129,7 @@ func TestFirstLoadChild(t *testing.T) {
 	mode, rest, _ := strings.Cut(spec, ":")
 	path, sym, _ := strings.Cut(rest, ":")
 	var d time.Duration
+	cpu0 := processCPU(t)
 	switch mode {
 	case "runplug":
 		start := time.Now()
@@ -139,5 +158,6 @@ func TestFirstLoadChild(t *testing.T) {
 	default:
 		t.Fatalf("%s=%q: unknown mode %q", firstLoadEnv, spec, mode)
 	}
-	fmt.Printf("firstload-ns %d\n", d.Nanoseconds())
+	cpu := processCPU(t) - cpu0
+	fmt.Printf("firstload-ns %d %d\n", d.Nanoseconds(), cpu.Nanoseconds())
 }

@@ -7,7 +7,7 @@ import (
 	"os"
 	"syscall"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
+	seccomp "github.com/runplug/runplug/internal/seccomprule"
 	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/internal/childrt"

@@ -157,10 +157,12 @@
 // handler written in assembly (sigsys_amd64.s; no Go code can run at that
 // point) writes si_syscall and si_call_addr to the shared memory and ends
 // the process, and the host names the call from that record. The host
-// assembles the filters (a spare child its own) from
-// github.com/elastic/go-seccomp-bpf's rules and x86-64 name table, with
-// an assembler of its own (seccomp_asm.go) and the x32 and architecture
-// checks.
+// assembles the filters (a spare child its own) with an assembler of its
+// own (seccomp_asm.go) and the x32 and architecture checks, from rules in
+// internal/seccomprule's types and call tables generated from
+// github.com/elastic/go-seccomp-bpf's (zsyscalls_amd64.go, go generate):
+// no process links that library, whose initialisation built five
+// architectures' tables at every start.
 //
 // With Options.Spare the Isolator keeps one child started ahead: its
 // runtime is up, it is confined (limits, the load filter) and its serving

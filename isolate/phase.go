@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"sync"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
+	seccomp "github.com/runplug/runplug/internal/seccomprule"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )

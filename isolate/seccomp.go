@@ -6,8 +6,7 @@ import (
 	"fmt"
 	"slices"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
-	"github.com/elastic/go-seccomp-bpf/arch"
+	seccomp "github.com/runplug/runplug/internal/seccomprule"
 	"golang.org/x/sys/unix"
 )
 
@@ -49,16 +48,19 @@ const openFlagsWrite = unix.O_WRONLY | unix.O_RDWR | unix.O_CREAT | unix.O_TRUNC
 // architecture, its number in that architecture's table and its name
 // ("" when unknown).
 func nameSyscall(auditArch, nr uint32) (archName string, num int, name string) {
-	tab := arch.X86_64
+	tab, archName := sysX86_64[:], "x86_64"
 	switch {
-	case auditArch == uint32(arch.I386.ID):
-		tab = arch.I386
-	case auditArch != uint32(arch.X86_64.ID):
+	case auditArch == unix.AUDIT_ARCH_I386:
+		tab, archName = sysI386[:], "i386"
+	case auditArch != unix.AUDIT_ARCH_X86_64:
 		return fmt.Sprintf("arch %#x", auditArch), int(int32(nr)), ""
 	case nr&x32Bit != 0:
-		tab, nr = arch.X32, nr&^x32Bit
+		tab, archName, nr = sysX32[:], "x32", nr&^x32Bit
 	}
-	return tab.Name, int(int32(nr)), tab.SyscallNumbers[int(int32(nr))]
+	if int(int32(nr)) >= 0 && int(int32(nr)) < len(tab) {
+		name = tab[int32(nr)]
+	}
+	return archName, int(int32(nr)), name
 }
 
 // loadPolicy is the child pid's filter, the one that carries the
@@ -238,7 +240,7 @@ func assemble(p seccomp.Policy, foreign seccomp.Action) ([]unix.SockFilter, erro
 // checkNames refuses unknown system call names in a policy.
 func checkNames(names []string) error {
 	for _, n := range names {
-		if _, ok := arch.X86_64.SyscallNames[n]; !ok {
+		if _, ok := sysNumbers()[n]; !ok {
 			return fmt.Errorf("isolate: policy: unknown system call %q", n)
 		}
 	}

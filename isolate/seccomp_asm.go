@@ -5,8 +5,7 @@ package isolate
 import (
 	"fmt"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
-	"github.com/elastic/go-seccomp-bpf/arch"
+	seccomp "github.com/runplug/runplug/internal/seccomprule"
 	"golang.org/x/net/bpf"
 )
 
@@ -19,8 +18,9 @@ import (
 // path's address had none of the write bits (TestAssembleRules). Here
 // every call's block loads the number again. Each group's calls are
 // tried in order, the groups in order, the first match giving its
-// group's action; the library still names the calls and types the
-// rules.
+// group's action. The rules are in internal/seccomprule's types; the
+// call numbers come from tables generated from the library's
+// (zsyscalls_amd64.go), so that no process links it.
 func assembleRules(p seccomp.Policy, foreign seccomp.Action) ([]bpf.Instruction, error) {
 	out := archGuard(foreign)
 	for _, g := range p.Syscalls {
@@ -47,7 +47,7 @@ func assembleRules(p seccomp.Policy, foreign seccomp.Action) ([]bpf.Instruction,
 
 // syscallNumber is name's x86-64 number.
 func syscallNumber(name string) (uint32, error) {
-	nr, ok := arch.X86_64.SyscallNames[name]
+	nr, ok := sysNumbers()[name]
 	if !ok {
 		return 0, fmt.Errorf("unknown system call %q", name)
 	}

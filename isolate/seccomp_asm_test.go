@@ -7,8 +7,8 @@ import (
 	"slices"
 	"testing"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
+	seccomp "github.com/runplug/runplug/internal/seccomprule"
 	"golang.org/x/sys/unix"
 )
 

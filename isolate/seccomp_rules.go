@@ -3,8 +3,7 @@
 package isolate
 
 import (
-	seccomp "github.com/elastic/go-seccomp-bpf"
-	"github.com/elastic/go-seccomp-bpf/arch"
+	seccomp "github.com/runplug/runplug/internal/seccomprule"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -91,7 +90,7 @@ func archGuard(action seccomp.Action) []bpf.Instruction {
 	const archOff, nrOff = 4, 0
 	return []bpf.Instruction{
 		bpf.LoadAbsolute{Off: archOff, Size: 4},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(arch.X86_64.ID), SkipFalse: 2},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.AUDIT_ARCH_X86_64, SkipFalse: 2},
 		bpf.LoadAbsolute{Off: nrOff, Size: 4},
 		bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: x32Bit, SkipFalse: 1},
 		bpf.RetConstant{Val: uint32(action)},

@@ -11,13 +11,15 @@ import (
 )
 
 // hostLib is the backend of a Plugin made by Load of one of glibc's own
-// libraries: the host's library (dlsym) and, when its file could be
-// parsed, its dynamic section (for the type and size of a symbol). Its
-// calls go through the gate as a plugin's do.
+// libraries: the host's library (dlsym) and, when its file was found, its
+// symbol table (for the type and size of a symbol). Its calls go through
+// the gate as a plugin's do.
 type hostLib struct {
 	inProcess
 	lib *dlsvc.HostLibrary
-	dyn *elfimage.Dynamic // nil when the file could not be parsed
+	// syms is the file's symbol table (hostSymTab); Len 0 when the file
+	// was not found or could not be read.
+	syms elfimage.SymTab
 }
 
 // loadHost returns a Plugin for glibc's library soname as the host has it
@@ -31,8 +33,8 @@ func (l *Loader) loadHost(soname, path string) (*Plugin, error) {
 	h := &hostLib{lib: lib}
 	file := ""
 	for _, c := range l.search.Candidates(soname, nil) {
-		if f, err := elfimage.ParseFile(c.Path); err == nil && f.Dynamic != nil {
-			h.dyn, file = f.Dynamic, c.Path
+		if t, ok := hostSymTab(c.Path); ok {
+			h.syms, file = t, c.Path
 			break
 		}
 	}
@@ -59,9 +61,11 @@ func (h *hostLib) lookup(name, version string) (Symbol, uint32, error) {
 		return Symbol{}, 0, fmt.Errorf("loader: lookup %q in %s: %w", name, p.obj.name, ErrSymbolNotFound)
 	}
 	s := Symbol{Name: name, Addr: addr, Version: version, Func: true}
-	if d := h.dyn; d != nil {
-		if i, ok := d.Lookup(name, version); ok {
-			def := &d.Symbols[i]
+	if h.syms.Len() == 0 {
+		return s, 0, nil
+	}
+	if i, ok := h.syms.Lookup(name, version); ok {
+		if def, err := h.syms.Def(i); err == nil {
 			if def.Type == elf.STT_TLS {
 				return Symbol{}, 0, fmt.Errorf("loader: lookup %q in %s: a thread-local variable of the host C library: %w", name, p.obj.name, ErrTLS)
 			}
@@ -79,12 +83,16 @@ func (h *hostLib) symbols() ([]Symbol, error) {
 	if p.flags.Load()&stClosing != 0 {
 		return nil, fmt.Errorf("loader: symbols of %s: %w", p.obj.name, ErrClosed)
 	}
-	if h.dyn == nil {
+	if h.syms.Len() == 0 {
 		return nil, fmt.Errorf("loader: symbols of %s: the host's file of it was not found or could not be parsed: %w", p.obj.name, ErrNotFound)
 	}
 	var out []Symbol
-	for i := 1; i < len(h.dyn.Symbols); i++ {
-		s := &h.dyn.Symbols[i]
+	for i := 1; i < h.syms.Len(); i++ {
+		sym, err := h.syms.Symbol(i)
+		if err != nil {
+			return nil, fmt.Errorf("loader: symbols of %s: %w", p.obj.name, err)
+		}
+		s := &sym
 		if !exported(s) {
 			continue
 		}

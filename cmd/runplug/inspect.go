@@ -230,15 +230,23 @@ func checkObject(arg string, dirs []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	fh, _, err := openRegular(path)
-	if err == nil {
-		_, err = fileinfo.ParseOpen(fh)
-		fh.Close()
-	}
-	if err != nil {
+	if err := parseCached(path); err != nil {
 		return path, asNotObject(path, err)
 	}
 	return path, nil
+}
+
+// parseCached parses the object at path through the loader's cache of
+// parsed files (fileinfo.ParseOpen, in place: headers and dynamic tables,
+// no symbol copied), so that a later load of it parses nothing again.
+func parseCached(path string) error {
+	fh, _, err := openRegular(path)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	_, err = fileinfo.ParseOpen(fh)
+	return err
 }
 
 // openRegular opens the regular file at path and returns it with its size.

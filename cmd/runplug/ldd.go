@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/ldso"
 	"github.com/runplug/runplug/loader"
 )
@@ -39,7 +38,7 @@ func findObject(arg string, dirs []string) (string, error) {
 	s := &ldso.Search{SearchPath: dirs, LibraryPath: ldso.SplitPath(os.Getenv("LD_LIBRARY_PATH"))}
 	cands := s.Candidates(arg, nil)
 	for _, c := range cands {
-		if _, err := elfimage.ParseFile(c.Path); err == nil {
+		if parseCached(c.Path) == nil {
 			return c.Path, nil
 		}
 	}

@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
 )
 
 // TestLdd: the tree of a plugin with a dependency found through
@@ -91,5 +93,32 @@ func TestCallAndInspectByName(t *testing.T) {
 	code, out, errs := runCmd(t, "inspect", "libz.so.1")
 	if code != exitOK || !strings.Contains(out, "soname:     libz.so.1") {
 		t.Errorf("inspect: exit %d, stderr %q, stdout %.200q", code, errs, out)
+	}
+}
+
+// TestFindObjectParsesInPlace: finding a library by name checks each
+// candidate through the loader's cache of parsed files (in place: no
+// symbol or string table decoded into the heap), so `call NAME` reads
+// the file's tables once, where the load maps them.
+func TestFindObjectParsesInPlace(t *testing.T) {
+	const lib = "/lib/x86_64-linux-gnu/libsqlite3.so.0"
+	testenv.NeedFile(t, lib, "apt-get install libsqlite3-0")
+	if _, err := findObject("libsqlite3.so.0", nil); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const n = 5
+	for range n {
+		if _, err := findObject("libsqlite3.so.0", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	perLookup := (after.TotalAlloc - before.TotalAlloc) / n
+	t.Logf("%d bytes allocated per lookup", perLookup)
+	// Decoding libsqlite3's tables allocated about 300 KB.
+	if perLookup > 16<<10 {
+		t.Errorf("findObject allocated %d bytes: a candidate was decoded, not parsed in place through the cache", perLookup)
 	}
 }

@@ -109,7 +109,8 @@ func (im *Image) Parked() bool {
 
 // Reuse makes a parked image what MapFile would have returned for its plan
 // at the same address: every region gets the plan's protection back (one
-// mprotect per run of adjacent regions with one protection), writable file
+// mprotect per run of adjacent regions with one protection, none of which
+// flushes a TLB), writable file
 // regions get pr's bytes back, and writable anonymous regions are
 // discarded (madvise MADV_DONTNEED: zero pages again). Read-only regions
 // keep their pages (nothing could write them), so clean text stays shared
@@ -138,38 +139,21 @@ func (im *Image) Reuse(pr *Pristine) error {
 
 func (im *Image) reuseLocked(pr *Pristine) error {
 	regs := im.plan.Regions
-	// Each maximal run of adjacent segment regions (no guard or gap
-	// inside) is first made readable in one call when all of it is
-	// readable, and then only the parts with another protection are
-	// changed: R, R-X, R, RW- costs three calls, not four. Nothing is
-	// ever writable and executable on the way.
+	// Each run of adjacent regions with one protection gets it in one
+	// call, straight from PROT_NONE. A parked page is not present to the
+	// MMU, so raising it flushes no TLB; raising a present page's rights
+	// (R to R-X or RW-) makes the kernel flush the TLB of every CPU that
+	// ran the process, the dominant cost of a reload (docs/FIRSTLOAD.md).
+	// Nothing is ever writable and executable on the way.
 	for i := 0; i < len(regs); {
-		if regs[i].Kind == RegionGuard {
-			i++
-			continue
+		j := i + 1
+		for j < len(regs) && regs[j].Kind != RegionGuard && regs[i].Kind != RegionGuard && regs[j].Prot == regs[i].Prot {
+			j++
 		}
-		j, allR := i, true
-		for ; j < len(regs) && regs[j].Kind != RegionGuard; j++ {
-			allR = allR && regs[j].Prot&unix.PROT_READ != 0
-		}
-		var base int // protection already applied to the run
-		if allR && j-i > 1 {
-			if err := im.protectRegions(regs[i], regs[j-1], unix.PROT_READ); err != nil {
+		if regs[i].Kind != RegionGuard && regs[i].Prot != unix.PROT_NONE {
+			if err := im.protectRegions(regs[i], regs[j-1], regs[i].Prot); err != nil {
 				return err
 			}
-			base = unix.PROT_READ
-		}
-		for k := i; k < j; {
-			m := k + 1
-			for m < j && regs[m].Prot == regs[k].Prot {
-				m++
-			}
-			if p := regs[k].Prot; p != base && !(base == 0 && p == unix.PROT_NONE) {
-				if err := im.protectRegions(regs[k], regs[m-1], p); err != nil {
-					return err
-				}
-			}
-			k = m
 		}
 		i = j
 	}

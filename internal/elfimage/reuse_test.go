@@ -62,9 +62,19 @@ func TestParkReuse(t *testing.T) {
 				if at < end {
 					t.Errorf("parked range not reserved from %#x to %#x", at, end)
 				}
+				// Each page is raised once, from PROT_NONE: raising a
+				// page that is already accessible flushes the TLB of
+				// every CPU that ran the process.
 				var ops []string
+				raised := map[uintptr]bool{}
 				sysHook = func(op string, addr, n uintptr, prot int) error {
 					ops = append(ops, op)
+					for pg := addr; op == "mprotect" && pg < addr+n; pg += uintptr(PageSize()) {
+						if raised[pg] {
+							t.Errorf("Reuse changed the protection of page %#x twice", pg)
+						}
+						raised[pg] = true
+					}
 					return nil
 				}
 				err = im.Reuse(pr)

@@ -125,12 +125,18 @@ func ReadCache(path string) (*Cache, error) {
 		return nil, fmt.Errorf("ldso: %w", err)
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxCacheSize+1))
+	// One read into a buffer of the file's size (ldconfig replaces the
+	// cache by renaming a new file over it: an open one does not change).
+	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("ldso: read %s: %w", path, err)
+		return nil, fmt.Errorf("ldso: %w", err)
 	}
-	if len(b) > maxCacheSize {
-		return nil, cacheErr(-1, "file size", uint64(len(b)), "larger than %d MiB", maxCacheSize>>20)
+	if !st.Mode().IsRegular() || st.Size() > maxCacheSize {
+		return nil, cacheErr(-1, "file size", uint64(st.Size()), "not a regular file of at most %d MiB", maxCacheSize>>20)
+	}
+	b := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, fmt.Errorf("ldso: read %s: %w", path, err)
 	}
 	return ParseCache(b)
 }
@@ -177,16 +183,16 @@ func parseOld(b []byte) (*Cache, error) {
 		c.Format = "old+new"
 		return c, nil
 	}
-	strs := b[end:]
+	strs := string(b[end:])
 	c := &Cache{Format: "old", Entries: make([]CacheEntry, 0, nlibs)}
 	for i := uint64(0); i < nlibs; i++ {
 		e := b[oldHeader+i*oldEntrySize:]
 		off := int64(oldHeader + i*oldEntrySize)
-		key, err := cstr(strs, le.Uint32(e[4:]), off+4, fmt.Sprintf("libs[%d].key", i))
+		key, err := cstr(strs, le.Uint32(e[4:]), off+4, "libs[%d].key", int(i))
 		if err != nil {
 			return nil, err
 		}
-		val, err := cstr(strs, le.Uint32(e[8:]), off+8, fmt.Sprintf("libs[%d].value", i))
+		val, err := cstr(strs, le.Uint32(e[8:]), off+8, "libs[%d].value", int(i))
 		if err != nil {
 			return nil, err
 		}
@@ -218,6 +224,7 @@ func parseNew(b []byte, base int) (*Cache, error) {
 		return nil, cacheErr(int64(base)+24, "len_strings", lenStrings, "the string table runs past the end of the file")
 	}
 	c := &Cache{Entries: make([]CacheEntry, 0, nlibs)}
+	hs := string(h) // one copy: every name and path is a piece of it
 	if extOff != 0 {
 		if err := c.extensions(h, base, extOff); err != nil {
 			return nil, err
@@ -226,11 +233,11 @@ func parseNew(b []byte, base int) (*Cache, error) {
 	for i := uint64(0); i < nlibs; i++ {
 		e := h[newHeader+i*newEntrySize:]
 		off := int64(base) + int64(newHeader+i*newEntrySize)
-		key, err := cstr(h, le.Uint32(e[4:]), off+4, fmt.Sprintf("libs[%d].key", i))
+		key, err := cstr(hs, le.Uint32(e[4:]), off+4, "libs[%d].key", int(i))
 		if err != nil {
 			return nil, err
 		}
-		val, err := cstr(h, le.Uint32(e[8:]), off+8, fmt.Sprintf("libs[%d].value", i))
+		val, err := cstr(hs, le.Uint32(e[8:]), off+8, "libs[%d].value", int(i))
 		if err != nil {
 			return nil, err
 		}
@@ -286,7 +293,7 @@ func (c *Cache) extensions(h []byte, base int, off uint64) error {
 			}
 			c.HwcapDirs = make([]string, 0, size/4)
 			for j := uint64(0); j < size; j += 4 {
-				name, err := cstr(h, le.Uint32(data[j:]), int64(base)+int64(soff+j), fmt.Sprintf("glibc-hwcaps[%d]", j/4))
+				name, err := cstr(string(h), le.Uint32(data[j:]), int64(base)+int64(soff+j), "glibc-hwcaps[%d]", int(j/4))
 				if err != nil {
 					return err
 				}
@@ -297,16 +304,18 @@ func (c *Cache) extensions(h []byte, base int, off uint64) error {
 	return nil
 }
 
-// cstr returns the NUL-terminated string at offset idx of t.
-func cstr(t []byte, idx uint32, fieldOff int64, field string) (string, error) {
+// cstr returns the NUL-terminated string at offset idx of t, a piece of
+// t (no copy). The field's name (fieldFormat with fieldIndex) is
+// formatted only for an error: a cache has a thousand entries.
+func cstr(t string, idx uint32, fieldOff int64, fieldFormat string, fieldIndex int) (string, error) {
 	if uint64(idx) >= uint64(len(t)) {
-		return "", cacheErr(fieldOff, field, uint64(idx), "string offset past the end of the table (%d bytes)", len(t))
+		return "", cacheErr(fieldOff, fmt.Sprintf(fieldFormat, fieldIndex), uint64(idx), "string offset past the end of the table (%d bytes)", len(t))
 	}
-	n := bytes.IndexByte(t[idx:], 0)
+	n := strings.IndexByte(t[idx:], 0)
 	if n < 0 {
-		return "", cacheErr(fieldOff, field, uint64(idx), "string has no NUL terminator")
+		return "", cacheErr(fieldOff, fmt.Sprintf(fieldFormat, fieldIndex), uint64(idx), "string has no NUL terminator")
 	}
-	return string(t[idx : int(idx)+n]), nil
+	return t[idx : int(idx)+n], nil
 }
 
 func (c *Cache) index() {
