@@ -2,6 +2,8 @@
 
 package isolate
 
+import "time"
+
 // SparePid returns the pid of the spare child waiting for a plugin (0:
 // none), for the tests that check a load took it.
 func SparePid(iso *Isolator) int {
@@ -11,4 +13,23 @@ func SparePid(iso *Isolator) int {
 		return 0
 	}
 	return iso.spare.pid
+}
+
+// SetLoadedHook makes f see each child's pid once it has loaded its
+// plugin, before it is raised from idle priority; the returned function
+// removes it.
+func SetLoadedHook(f func(pid int)) func() {
+	loadedHook = f
+	return func() { loadedHook = nil }
+}
+
+// IdleStarts is idleStarts.
+func IdleStarts() bool { return idleStarts() }
+
+// SetBackgroundGrace sets how long a background start may run idle; the
+// returned function restores it.
+func SetBackgroundGrace(d time.Duration) func() {
+	old := backgroundGrace
+	backgroundGrace = d
+	return func() { backgroundGrace = old }
 }

@@ -145,6 +145,8 @@ type proc struct {
 	pidf                               *os.File      // its pidfd (nil: none), closed once reaped
 	reapMu                             sync.Mutex    // held while it is reaped; kill holds it to signal its group
 	reaped                             bool
+	// idle: started SCHED_IDLE and not raised yet (priority.go).
+	idle atomic.Bool
 	// stateSock is a spare's end of the socket that hands it a state
 	// file (state_spare.go); nil once used or for a child not spare.
 	stateSock *os.File

@@ -31,6 +31,8 @@ type Options struct {
 	// for a plugin: a Load or Restart then only sends the request and
 	// the child loads the plugin (the exec, the namespaces and the
 	// runtime's start are out of the way). The Isolator's Close ends it.
+	// With CAP_SYS_NICE the spare starts and waits at idle CPU priority
+	// (SCHED_IDLE) and is raised when a load takes it.
 	Spare bool
 	// Stdout and Stderr receive the child's standard output and error
 	// (what the plugin prints, a C++ terminate's what(), the Go runtime's

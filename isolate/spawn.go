@@ -126,6 +126,11 @@ const spareCfgSize = 256 << 10
 // tests set it to start hostile children (see childHook).
 var testChildEnv []string
 
+// loadedHook, when set (by this package's tests), is called with a
+// child's pid once it has loaded its plugin, before it is raised from
+// idle priority (priority.go).
+var loadedHook func(pid int)
+
 // spareDelay is how long after taking the spare the next one starts.
 const spareDelay = 50 * time.Millisecond
 
@@ -158,6 +163,10 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 		<-p.done
 		p.unmap()
 	}
+	// A start behind a serving version runs idle until it has loaded
+	// (priority.go); a restart later has no version in front of it.
+	background := r.req.Background && idleStarts()
+	r.req.Background = false
 	p := iso.takeSpare(cfgSize, replySize)
 	// A spare reads its policy first and confines itself (see newProc):
 	// the request may overwrite that only once it waits. One that failed
@@ -171,7 +180,16 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 		drop(p, "spare failed")
 		p = nil
 	}
+	if p != nil && !background {
+		p.raise() // a spare waits idle; this load is not in the background
+	}
 	var rep *reply
+	var grace *time.Timer // raises a background start that took too long
+	defer func() {
+		if grace != nil {
+			grace.Stop()
+		}
+	}()
 	lost := false
 	for rep == nil {
 		spare := p != nil
@@ -181,7 +199,7 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 			if r.req.State != nil {
 				fd4 = r.req.State.File
 			}
-			if p, err = iso.newProc(cfgSize+2*8*bpfMaxInsns, replySize, nil, fd4); err != nil {
+			if p, err = iso.newProc(cfgSize+2*8*bpfMaxInsns, replySize, nil, fd4, background); err != nil {
 				return nil, nil, err
 			}
 			if req.LoadFilter, req.RunFilter, err = filters(p.ownPid(), dropID(p.pid), iso.opts.Policy); err != nil {
@@ -194,8 +212,14 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 			drop(p, "load failed")
 			return nil, nil, fmt.Errorf("isolate: request of %d bytes, room for %d", len(cfg), p.cfgCap)
 		}
+		if background {
+			grace = time.AfterFunc(backgroundGrace, p.raise)
+		}
 		p.deliver(r, cfg)
 		if rep, err = p.awaitStart(ctx); err != nil {
+			if grace != nil {
+				grace.Stop()
+			}
 			// A spare that died before it took the request (still
 			// waiting) says nothing about the plugin: start another.
 			again := spare && atomic.LoadUint32(&p.hdr.state) == stWaiting && ctx.Err() == nil
@@ -221,6 +245,10 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 		drop(p, "protocol")
 		return nil, nil, fmt.Errorf("isolate: the child loaded its plugin without entering its run phase: %w", ErrProtocol)
 	}
+	if loadedHook != nil {
+		loadedHook(p.pid)
+	}
+	p.raise() // loaded: it serves at normal priority
 	p.name.Store(&rep.Name)
 	iso.mu.Lock()
 	iso.report.Seccomp = rep.Seccomp
@@ -238,8 +266,9 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 // newProc maps the memory for a request of up to cfgSize bytes and a
 // reply of up to replySize, and starts a child on it, which waits for
 // deliver (at once, or later for a spare). A spare gets pre, a request
-// holding only the policy, to confine itself with while it waits.
-func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte, fd4 *os.File) (*proc, error) {
+// holding only the policy, to confine itself with while it waits. An
+// idle child starts SCHED_IDLE (priority.go; raise ends it).
+func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte, fd4 *os.File, idle bool) (*proc, error) {
 	const page = 4096
 	cfgOff := hdrSize
 	replyOff := (cfgOff + cfgSize + page - 1) &^ (page - 1)
@@ -281,6 +310,7 @@ func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte, fd4 *os.File) (
 	}
 	p := &proc{iso: iso, mem: mem, priv: priv, hdr: h, done: make(chan struct{}), nfree: make(chan struct{}, iso.opts.Channels),
 		cfgOff: cfgOff, cfgCap: replyOff - cfgOff, replyOff: replyOff, replyCap: slotsOff - replyOff}
+	p.idle.Store(idle)
 	for i := 0; i < nslots; i++ {
 		off := slotsOff + i*slotSize
 		data := mem[off+slotHdr : off+slotSize]
@@ -381,7 +411,8 @@ func (iso *Isolator) refill() {
 	}
 	defer close(done)
 	pre := (&request{Policy: iso.opts.Policy}).marshal()
-	p, err := iso.newProc(spareCfgSize, 64<<10+64*128, pre, nil)
+	// A spare is made ahead of its use: it starts idle (priority.go).
+	p, err := iso.newProc(spareCfgSize, 64<<10+64*128, pre, nil, idleStarts())
 	iso.mu.Lock()
 	iso.filling = nil
 	if err == nil && !iso.closed {
@@ -588,6 +619,9 @@ func (iso *Isolator) command(p *proc, memf *os.File, spare bool, fd4, wOut, wErr
 		// clone3 with CLONE_INTO_CGROUP: in its cgroup before any of
 		// its code runs (still a vfork).
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, p.cg.fd
+	}
+	if p.idle.Load() {
+		cmd.Env = append(cmd.Env, childrt.IdleEnv) // priority.go
 	}
 	sp := plainSpawner
 	p.nsAsked, p.nsShared = 0, false

@@ -7,9 +7,12 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/internal/plugintest"
 	"github.com/runplug/runplug/isolate"
@@ -156,54 +159,130 @@ func TestIsolatedStateMigration(t *testing.T) {
 	}
 }
 
-// The child holds the state file read-write. A hostile plugin that
-// rewrites the header the host owns cannot mislead the host: its view,
-// State and SyncState stay as it planned them, and the next load finds
-// no valid record (a typed error), never a mapping elsewhere. One that
-// truncates the file (SIGBUS for the host's mapping) is stopped by the
-// filter, the host reads on.
+// The child closes the state file's descriptor before any plugin code
+// runs and keeps only the slot's pages mapped: no way back to the file
+// reaches the header records the host owns (docs/STATE.md, "What the
+// child can do to the file"). Each attack of a hostile plugin gets EBADF,
+// is stopped and named by the filter, or touches only the slot's own
+// pages (or the file past them); after each, the header is byte for
+// byte the same and the next load accepts the file and sees the state.
 func TestIsolatedStateHostile(t *testing.T) {
 	ctx := context.Background()
-	l, file, p := isolatedWithState(t, "state_hostile")
+	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
+	file := filepath.Join(t.TempDir(), "counter.state")
+	p := loadStateIso(t, l, "state_counter", file)
 	mustCall(t, p, "counter_bump")
 	mustCall(t, p, "counter_bump")
-	want, _ := p.State()
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	header := stateHeader(t, file)
 
-	if n := mustCall(t, p, "hostile_scribble_header"); n != 4096 {
-		t.Fatalf("pwrite over the header returned %d", int64(n))
+	ebadf := -int64(unix.EBADF)
+	refused := func(name string) func(int64, error) error {
+		return func(v int64, err error) error {
+			var se *isolate.SyscallError
+			if !errors.As(err, &se) || se.Name != name {
+				return fmt.Errorf("got %d, %v; want a *SyscallError naming %s", v, err, name)
+			}
+			return nil
+		}
 	}
-	if got, _ := p.State(); got != want {
-		t.Errorf("State() after the child rewrote the header: %+v, want %+v", got, want)
+	returns := func(want int64) func(int64, error) error {
+		return func(v int64, err error) error {
+			if err != nil || v != want {
+				return fmt.Errorf("got %d, %v; want %d", v, err, want)
+			}
+			return nil
+		}
 	}
-	if got := stateU64(t, p, 0); got != 2 {
-		t.Errorf("host reads %d after the child rewrote the header, want 2", got)
-	}
-	if err := p.SyncState(ctx); err != nil {
-		t.Errorf("SyncState: %v", err)
-	}
-	_, err := l.LoadWith(ctx, plugintest.Build(t, "state_counter"), loader.LoadOptions{StateFile: file})
-	var sfe *loader.StateFileError
-	if !errors.As(err, &sfe) || sfe.Path != file {
-		t.Errorf("load after the child rewrote the header: %v, want a *StateFileError naming %s", err, file)
+	for _, tc := range []struct {
+		name, fn string
+		check    func(int64, error) error
+		counter  uint64 // the state the next load sees
+	}{
+		{"pwrite over the header through descriptor 4", "hostile_scribble_header", returns(ebadf), 2},
+		{"dup descriptor 4, then pwrite", "hostile_dup_scribble", returns(ebadf), 2},
+		{"ftruncate", "hostile_truncate", refused("ftruncate"), 2},
+		{"fallocate a hole over the header", "hostile_fallocate", refused("fallocate"), 2},
+		{"remap_file_pages to the header page", "hostile_remap_header", refused("remap_file_pages"), 2},
+		{"msync", "hostile_msync", refused("msync"), 2},
+		{"reopen through /proc/self/fd", "hostile_reopen", refused("openat"), 2},
+		{"reopen through /proc/self/map_files", "hostile_map_files", refused("openat"), 2},
+		// Harmless: only the slot's own pages, or the file past them.
+		{"mremap past the slot, then write", "hostile_mremap_grow", func(v int64, err error) error {
+			var fe *loader.FaultError
+			if err != nil && !errors.As(err, &fe) {
+				return fmt.Errorf("got %v, want a SIGBUS fault past the file's end (or a write to its later pages)", err)
+			}
+			return nil
+		}, 2},
+		{"MADV_REMOVE the slot", "hostile_punch_slot", returns(0), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := loadStateIso(t, l, "state_hostile", file)
+			v, err := call(t, q, tc.fn)
+			if cerr := tc.check(int64(v), err); cerr != nil {
+				t.Errorf("%s: %v", tc.fn, cerr)
+			}
+			q.Close(ctx)
+			if got := stateHeader(t, file); !bytes.Equal(got, header) {
+				t.Fatalf("%s changed the header records", tc.fn)
+			}
+			r := loadStateIso(t, l, "state_counter", file) // the next load accepts the file
+			defer r.Close(ctx)
+			if got := mustCall(t, r, "counter_get"); got != tc.counter {
+				t.Errorf("after %s the state holds %d, want %d", tc.fn, got, tc.counter)
+			}
+			if tc.counter == 0 { // the punched slot: count again from there
+				for range 2 {
+					mustCall(t, r, "counter_bump")
+				}
+			}
+		})
 	}
 
-	other := filepath.Join(t.TempDir(), "other.state")
-	q := loadStateIso(t, l, "state_hostile", other)
-	mustCall(t, q, "counter_bump")
-	_, err = call(t, q, "hostile_truncate")
-	var se *isolate.SyscallError
-	if !errors.As(err, &se) || se.Name != "ftruncate" {
-		t.Fatalf("ftruncate of the state file: %v, want a *SyscallError naming ftruncate", err)
+	// The constructor, the first plugin code, already finds no
+	// descriptor: with a child started for the load (the file
+	// inherited) and with a spare (the file received over its socket).
+	for _, spare := range []bool{false, true} {
+		t.Run(fmt.Sprint("constructor, spare=", spare), func(t *testing.T) {
+			l, iso := newLoader(t, loader.Options{}, isolate.Options{Spare: spare})
+			defer iso.Close(ctx)
+			file := filepath.Join(t.TempDir(), "ctor.state")
+			for run := uint64(1); run <= 2; run++ {
+				if err := iso.Prestart(); err != nil {
+					t.Fatal(err)
+				}
+				q := loadStateIso(t, l, "state_hostile_ctor", file)
+				if got := stateU64(t, q, 1); got != run {
+					t.Errorf("load %d: the constructor ran %d times on this state, want %d (the next load accepted the file)", run, got, run)
+				}
+				for i, what := range []string{"pwrite(4)", "dup3(4), pwrite", "fcntl(4, F_DUPFD), pwrite"} {
+					if got := int64(stateU64(t, q, 2+i)); got != ebadf {
+						t.Errorf("load %d: the constructor's %s returned %d, want -EBADF", run, what, got)
+					}
+				}
+				header := stateHeader(t, file)
+				if err := q.Close(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(stateHeader(t, file), header) {
+					t.Fatalf("load %d: the header changed", run)
+				}
+			}
+		})
 	}
-	if got := stateU64(t, q, 0); got != 1 {
-		t.Errorf("host reads %d after the child tried to truncate, want 1", got)
+}
+
+// stateHeader returns the header page of the state file.
+func stateHeader(t *testing.T, file string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil || len(b) < 4096 {
+		t.Fatalf("state file %s: %d bytes, %v", file, len(b), err)
 	}
-	if err := q.Close(ctx); err != nil {
-		t.Errorf("Close: %v", err)
-	}
-	if fi, err := os.Stat(other); err != nil || fi.Size() != 8192 {
-		t.Errorf("state file after the attempt: %v, %v; want its 8192 bytes", fi, err)
-	}
+	return b[:4096]
 }
 
 // A load with state takes the spare child, started before the state
@@ -266,5 +345,56 @@ func TestIsolatedRustState(t *testing.T) {
 	}
 	if got := stateU64(t, p, 0); got != 3 {
 		t.Errorf("host reads %d through the isolated plugin's view, want 3", got)
+	}
+}
+
+// An isolated plugin loaded by a bare name (searched for, here through
+// Options.SearchPath) gets its state as one loaded by path: the host
+// finds the file the search finds, plans its state and has a view of
+// it; LoadWith's StateFile works, and a plugin in process loaded by path
+// shares the file. Without a StateFile its state is the host's memfd,
+// which the host reads too.
+func TestIsolatedStateByName(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	const name = "libstatecounter.so"
+	b, err := os.ReadFile(plugintest.Build(t, "state_counter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := newLoader(t, loader.Options{SearchPath: []string{dir}}, isolate.Options{})
+	file := filepath.Join(t.TempDir(), "counter.state")
+	p, err := l.LoadWith(ctx, name, loader.LoadOptions{StateFile: file})
+	if err != nil {
+		t.Fatalf("LoadWith(%q) with a state file: %v", name, err)
+	}
+	mustCall(t, p, "counter_bump")
+	mustCall(t, p, "counter_bump")
+	if got := stateU64(t, p, 0); got != 2 {
+		t.Errorf("host reads %d in the state of a plugin loaded by name, want 2", got)
+	}
+	if info, ok := p.State(); !ok || info.Path != file {
+		t.Errorf("State() = %+v, %v; want the state file %s", info, ok, file)
+	}
+	in := loader.New(loader.Options{})
+	defer in.Close(ctx)
+	q, err := in.LoadWith(ctx, filepath.Join(dir, name), loader.LoadOptions{StateFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mustCall(t, q, "counter_bump"); got != 3 {
+		t.Errorf("in process, by path, on the same file: counter %d, want 3", got)
+	}
+
+	r, err := l.Load(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCall(t, r, "counter_bump")
+	if got := stateU64(t, r, 0); got != 1 {
+		t.Errorf("host reads %d in the memfd state of a plugin loaded by name, want 1", got)
 	}
 }

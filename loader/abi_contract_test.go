@@ -23,7 +23,7 @@ import (
 // the garbage collector and the scheduler run, and the next native call
 // finds the ABI's control state (docs/ASSUMPTIONS.md).
 func TestABIContractAfterPoison(t *testing.T) {
-	testenv.NeedPort(t, runtime.GOARCH == "amd64", "the plugin's x86-64 assembly (host_types, abi_poison: result and callee-saved registers)")
+	testenv.NeedPort(t, runtime.GOARCH == "amd64", "abi_poison's x86-64 assembly (callee-saved registers, x87 and MXCSR state)")
 	l := newLoader(t, Options{KeepAfterFault: true})
 	p := load(t, l, "abi_poison")
 	state := mustFunc(t, p, "control_state")

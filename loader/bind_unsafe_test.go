@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +82,6 @@ func returns[R any](sym string, want R) bindCase {
 type handle uintptr // a defined type on a supported kind
 
 func TestBindTypes(t *testing.T) {
-	testenv.NeedPort(t, runtime.GOARCH == "amd64", "the plugin's x86-64 assembly (host_types, abi_poison: result and callee-saved registers)")
 	p := load(t, newLoader(t, Options{}), "host_types")
 	nan64 := math.Float64frombits(0x7ff8_0000_dead_beef)
 	nan32 := math.Float32frombits(0x7fc0_1234)
@@ -260,7 +258,6 @@ func TestBindTypes(t *testing.T) {
 }
 
 func TestBindRefusals(t *testing.T) {
-	testenv.NeedPort(t, runtime.GOARCH == "amd64", "the plugin's x86-64 assembly (host_types, abi_poison: result and callee-saved registers)")
 	p := load(t, newLoader(t, Options{}), "host_types")
 	var (
 		noError   func(context.Context, int64) int64
@@ -313,7 +310,6 @@ func TestBindRefusals(t *testing.T) {
 // TestBindFault faults through both forms of a generated binding: the
 // register form (int32) and the word form (every value 64 bits).
 func TestBindFault(t *testing.T) {
-	testenv.NeedPort(t, runtime.GOARCH == "amd64", "the plugin's x86-64 assembly (host_types, abi_poison: result and callee-saved registers)")
 	for _, form := range []string{"register", "word"} {
 		t.Run(form, func(t *testing.T) { testBindFault(t, form) })
 	}
@@ -371,7 +367,6 @@ func testBindFault(t *testing.T, form string) {
 }
 
 func TestBindAllocations(t *testing.T) {
-	testenv.NeedPort(t, runtime.GOARCH == "amd64", "the plugin's x86-64 assembly (host_types, abi_poison: result and callee-saved registers)")
 	p := load(t, newLoader(t, Options{}), "host_types")
 	mix, err := Bind6[int32, float64, int8, float32, uint16, int64, float64](fnOf(t, p, "mix6"))
 	if err != nil {

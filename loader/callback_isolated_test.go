@@ -412,6 +412,7 @@ func TestCallbackStructIsolatedRefusals(t *testing.T) {
 // fails, not supported.
 func TestHostFuncStructsIsolated(t *testing.T) {
 	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	if !pcall.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}
@@ -648,6 +649,7 @@ func rep7() []*abi.Type {
 // upcall channel, exists).
 func TestHostFuncFromPluginThreadIsolated(t *testing.T) {
 	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	for _, isolated := range []bool{false, true} {
 		var lo loader.Options
 		if isolated {

@@ -109,6 +109,9 @@ func TestCallbackRegisterABI(t *testing.T) {
 			t.Fatalf("%T: %v", fn, err)
 		}
 		rc := newRegFrameCall(fv, args, res, resKind, plan)
+		if rc == nil && !regFormServes(plan) {
+			continue // arm64: a value the register form does not reach (x6, x7, x8, d2, d3, by reference)
+		}
 		if rc == nil {
 			t.Fatalf("%T: no register form", fn)
 		}

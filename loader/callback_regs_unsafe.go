@@ -95,7 +95,7 @@ func scalarSource(loc *callconv.ArgLoc, off uintptr) (where, idx uint8, at uintp
 		return inStack, 0, uintptr(loc.Offset) + off
 	}
 	for _, part := range loc.Parts {
-		if o := uintptr(part.Offset); off >= o && off < o+8 {
+		if o := uintptr(part.Offset); off >= o && off < o+uintptr(part.Size) {
 			if part.Class == callconv.Integer {
 				return inIntReg, uint8(part.Reg), off - o
 			}
@@ -105,12 +105,42 @@ func scalarSource(loc *callconv.ArgLoc, off uintptr) (where, idx uint8, at uintp
 	return inStack, 0, 0 // not reached: every scalar lies in a part
 }
 
+// regFormServes reports whether the register form reads every argument
+// and writes the result of plan: the first six integer registers (Args),
+// the first two result registers of each kind, values in place. The
+// reflect form (readArg) serves the rest: on arm64 x6, x7 (MoreRegs), the
+// result buffer in x8, d2 and d3, copies passed by reference.
+func regFormServes(plan *callconv.Plan) bool {
+	if plan.Result.InMemory && plan.Conv == callconv.AAPCS64 {
+		return false
+	}
+	for _, p := range plan.Result.Parts {
+		if p.Reg >= 2 {
+			return false
+		}
+	}
+	for _, a := range plan.Args {
+		if a.ByRef {
+			return false
+		}
+		for _, p := range a.Parts {
+			if p.Class == callconv.Integer && p.Reg >= 6 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // newRegFrameCall returns the register form of fv (arguments args, result
 // res of kind resKind, planned as plan), or nil when its arguments or
 // result do not all fit ABIInternal's registers.
 func newRegFrameCall(fv reflect.Value, args []reflect.Type, res reflect.Type, resKind argKind, plan *callconv.Plan) *regFrameCall {
 	regs, ok := callconv.AssignGoRegs(args)
 	if !ok {
+		return nil
+	}
+	if !regFormServes(plan) {
 		return nil
 	}
 	c := &regFrameCall{plan: plan, vaReg: -1, resKind: resKind, inMemory: plan.Result.InMemory}
@@ -144,7 +174,7 @@ func newRegFrameCall(fv reflect.Value, args []reflect.Type, res reflect.Type, re
 			m := resMove{reg: uint8(s.Reg), float: s.Float, size: s.Size, off: s.Off}
 			if !c.inMemory {
 				for _, part := range plan.Result.Parts {
-					if o := uintptr(part.Offset); s.Off >= o && s.Off < o+8 {
+					if o := uintptr(part.Offset); s.Off >= o && s.Off < o+uintptr(part.Size) {
 						m.word, m.off = uint8(part.Reg), s.Off-o
 						if part.Class != callconv.Integer {
 							m.word += 2

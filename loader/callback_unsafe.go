@@ -45,6 +45,9 @@ func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflec
 	if err != nil {
 		return nil, false, err
 	}
+	if why := entryLacks(plan, variadic); why != "" {
+		return nil, false, &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: why, Err: ErrUnsupported}
+	}
 	// Without reflect when every argument and the result fit Go's
 	// registers (callback_regs_unsafe.go).
 	if rc := newRegFrameCall(fv, args, res, resKind, plan); rc != nil {
@@ -149,6 +152,9 @@ func reflectFrameFunc(fv reflect.Value, args []reflect.Type, res reflect.Type, r
 		src := v.UnsafePointer()
 		if plan.Result.InMemory {
 			buf := a.Int[0] // rdi: the caller's buffer, returned in rax
+			if plan.Conv == callconv.AAPCS64 {
+				buf = pcall.MoreRegs(a)[2] // x8
+			}
 			copy(unsafe.Slice((*byte)(cPointer(buf)), cres.Size()), unsafe.Slice((*byte)(src), cres.Size()))
 			return pcall.Result{Int: buf}
 		}
@@ -164,7 +170,7 @@ func reflectFrameFunc(fv reflect.Value, args []reflect.Type, res reflect.Type, r
 			case part.Reg == 0:
 				r.Float = *(*float64)(unsafe.Pointer(&w))
 			default:
-				a.Float[1] = *(*float64)(unsafe.Pointer(&w)) // xmm1
+				a.Float[part.Reg] = *(*float64)(unsafe.Pointer(&w)) // xmm1, or v1-v3
 			}
 		}
 		return r
@@ -179,8 +185,17 @@ type frameScratch struct {
 
 // readArg copies the argument at loc into dst (loc.Type.Size() bytes):
 // from the caller's stack argument area, or eightbyte by eightbyte from
-// the registers the entry saved in a.
+// the registers the entry saved in a, or from the caller's copy of a value
+// passed by reference.
 func readArg(dst unsafe.Pointer, loc *callconv.ArgLoc, a *pcall.Args, stack uintptr) {
+	if loc.ByRef { // AAPCS64: the address of the caller's copy
+		var p uint64
+		ptr := callconv.ArgLoc{Type: abi.Pointer, OnStack: loc.OnStack, Offset: loc.Offset, Parts: loc.Parts}
+		readArg(unsafe.Pointer(&p), &ptr, a, stack)
+		n := loc.Type.Size()
+		copy(unsafe.Slice((*byte)(dst), n), unsafe.Slice((*byte)(cPointer(p)), n))
+		return
+	}
 	if loc.OnStack {
 		n := loc.Type.Size()
 		copy(unsafe.Slice((*byte)(dst), n), unsafe.Slice((*byte)(cPointer(uint64(stack)+loc.Offset)), n))
@@ -188,9 +203,12 @@ func readArg(dst unsafe.Pointer, loc *callconv.ArgLoc, a *pcall.Args, stack uint
 	}
 	for _, part := range loc.Parts {
 		var reg unsafe.Pointer
-		if part.Class == callconv.Integer {
+		switch {
+		case part.Class == callconv.Integer && part.Reg >= len(a.Int): // x6, x7 (arm64)
+			reg = unsafe.Pointer(&pcall.MoreRegs(a)[part.Reg-len(a.Int)])
+		case part.Class == callconv.Integer:
 			reg = unsafe.Pointer(&a.Int[part.Reg])
-		} else {
+		default:
 			reg = unsafe.Pointer(&a.Float[part.Reg])
 		}
 		copy(unsafe.Slice((*byte)(unsafe.Add(dst, part.Offset)), part.Size), unsafe.Slice((*byte)(reg), part.Size))

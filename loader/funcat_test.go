@@ -52,6 +52,7 @@ func readDescriptor(t *testing.T, p *loader.Plugin, addr uintptr) descriptor {
 // call in flight. Each part has a fresh instance of the plugin.
 func TestFuncAt(t *testing.T) {
 	testenv.NeedPort(t, pcall.FramesSupported, "general calls (the AAPCS64 frame thunk)")
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	if !sandbox.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}

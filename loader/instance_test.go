@@ -82,6 +82,7 @@ func ok2(t *testing.T, f func(context.Context) (uint64, error)) uint64 {
 // with its own module. In process and isolated alike.
 func TestOneCopyPerOpener(t *testing.T) {
 	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	if !pcall.Supported {
 		testenv.Skipf(t, "no native calls in this build")
 	}

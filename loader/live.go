@@ -116,7 +116,9 @@ type liveBinding interface {
 // isolated Loader (Options.Isolation) each version runs in a child of
 // its own: a reload starts a new child (or takes the Isolator's spare),
 // which maps the same state file, and the old child is ended once its
-// calls have drained.
+// calls have drained. A host with CAP_SYS_NICE starts that child at idle
+// CPU priority until it has loaded (at most 100 ms), so that the start
+// takes the CPU time the serving version's callers leave.
 func (l *Loader) LoadLive(ctx context.Context, path string, o LiveOptions) (*Live, error) {
 	mustContext(ctx)
 	abs, err := filepath.Abs(path)
@@ -145,6 +147,16 @@ func (l *Loader) LoadLive(ctx context.Context, path string, o LiveOptions) (*Liv
 		}
 	}
 	return lv, nil
+}
+
+// loadBehind is load for the next version of a Live, while the serving
+// one takes calls: an isolated one starts in the background (its child
+// takes only the CPU time the callers leave until it has loaded).
+func (l *Loader) loadBehind(ctx context.Context, path string, st stateSource) (*Plugin, error) {
+	if l.opts.Isolation != nil {
+		return l.startRemote(ctx, path, filepath.Base(path), nil, st, true) // remote.go
+	}
+	return l.load(ctx, path, st)
 }
 
 func (lv *Live) closeMemfd() {
@@ -222,7 +234,7 @@ func (lv *Live) reload(ctx context.Context, watch bool) (ReloadEvent, error) {
 	if lv.closed {
 		return fail(ErrClosed)
 	}
-	p, err := lv.l.load(ctx, lv.path, lv.src)
+	p, err := lv.l.loadBehind(ctx, lv.path, lv.src)
 	if errors.Is(err, ErrStateBusy) && errors.Is(err, ErrMigration) && lv.cur.Load().build >= 0 {
 		// Another layout, and the serving version holds the file.
 		return lv.handover(ctx, ev, start, fail)

@@ -405,7 +405,7 @@ func (l *Loader) Load(ctx context.Context, path string) (*Plugin, error) {
 // constructors and destructors it runs, and the state migration.
 func (l *Loader) load(ctx context.Context, path string, st stateSource) (*Plugin, error) {
 	if l.opts.Isolation != nil {
-		return l.startRemote(ctx, path, filepath.Base(path), nil, st) // remote.go
+		return l.startRemote(ctx, path, filepath.Base(path), nil, st, false) // remote.go
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -468,7 +468,7 @@ func (l *Loader) LoadBytes(ctx context.Context, name string, image []byte) (*Plu
 // (live_handover.go).
 func (l *Loader) loadBytes(ctx context.Context, name string, image []byte, st stateSource) (*Plugin, error) {
 	if l.opts.Isolation != nil {
-		return l.startRemote(ctx, "", name, image, st) // remote.go
+		return l.startRemote(ctx, "", name, image, st, false) // remote.go
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -32,8 +32,9 @@ import (
 var errNotIsolated = errs.Unsupported("plugin is not isolated")
 
 // startRemote loads a plugin through the Isolation: path or image, with
-// its persistent state from st (state_remote.go).
-func (l *Loader) startRemote(ctx context.Context, path, name string, image []byte, st stateSource) (*Plugin, error) {
+// its persistent state from st (state_remote.go); behind, while another
+// version serves (wire.RemoteLoad.Background).
+func (l *Loader) startRemote(ctx context.Context, path, name string, image []byte, st stateSource, behind bool) (*Plugin, error) {
 	l.mu.Lock()
 	closed := l.closed
 	l.mu.Unlock()
@@ -44,8 +45,12 @@ func (l *Loader) startRemote(ctx context.Context, path, name string, image []byt
 		if abs, err := filepath.Abs(path); err == nil {
 			path = abs
 		}
+	} else if found, ok := l.searchStateful(path); ok {
+		// The host plans the state of the file the search finds, and
+		// the child loads that file.
+		path = found
 	}
-	req := &wire.RemoteLoad{Path: path, Name: name, Image: image, Options: wire.ChildOptionsOf(l.opts), Logger: l.log}
+	req := &wire.RemoteLoad{Path: path, Name: name, Image: image, Options: wire.ChildOptionsOf(l.opts), Logger: l.log, Background: behind}
 	if l.hasHostSymbols() {
 		return nil, fmt.Errorf("loader: load %s: Options.HostSymbols are addresses in the host, which an isolated plugin cannot reach (register host functions instead): %w", name, errs.ErrUnsupported)
 	}

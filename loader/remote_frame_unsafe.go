@@ -84,6 +84,9 @@ func frameWord(fr *wire.RemoteFrame, w int) uint64 {
 // remoteCall is call (signature_unsafe.go) for an isolated plugin: bufs
 // are the arguments that pass Go memory by address.
 func (fp *frameProg) remoteCall(ctx context.Context, f *Func, args []unsafe.Pointer, out unsafe.Pointer, bufs []argBuf) error {
+	if fp.byRef {
+		return fmt.Errorf("loader: call %s: %w", f.name, errByRefRemote)
+	}
 	fr := fp.remoteFrame(args)
 	for _, b := range bufs {
 		w := fp.argWord[b.arg]
@@ -115,7 +118,8 @@ func (fp *frameProg) remoteCall(ctx context.Context, f *Func, args []unsafe.Poin
 		copy(unsafe.Slice((*byte)(out), fp.sretSize), fr.SRet)
 		return nil
 	}
-	res := [4]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1}
+	res := [6]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1}
+	copy(res[4:], r.V23[:]) // arm64: v2, v3
 	for _, m := range fp.rets {
 		storeBytes(unsafe.Add(out, m.dst), res[m.reg], m.size)
 	}

@@ -174,12 +174,12 @@ func (p *Plugin) FuncSig(name string, sig *Signature) (*Func, error) {
 func (f *Func) Signature() *Signature { return f.sig }
 
 // argWords is the number of argument register words: a move's
-// destination below it is a register (rdi..r9, then xmm0..xmm7), from it
-// on a stack word.
+// destination below it is a register (rdi..r9, then xmm0..xmm7; on arm64
+// x0..x7, then d0..d7), from it on a stack word.
 const argWords = pcall.GatherRegs
 
-// retMov moves size bytes of result register reg (0 rax, 1 rdx, 2 xmm0,
-// 3 xmm1) to offset dst of the result.
+// retMov moves size bytes of result register reg (0 rax or x0, 1 rdx or
+// x1, 2 to 5 xmm0, xmm1 or v0..v3) to offset dst of the result.
 type retMov struct {
 	reg  uint8
 	dst  uint32
@@ -193,10 +193,11 @@ type frameProg struct {
 	plan     *callconv.Plan
 	gather   *pcall.GatherProgram
 	rets     []retMov
-	nstack   int    // stack words
+	nstack   int    // stack words, the copies of values passed by reference included
 	sretSize uint64 // bytes of a result in memory, 0 if none
 	nvec     uint8
 	x87      bool // a long double result, from st0 (16 bytes)
+	byRef    bool // some value is passed by reference (AAPCS64): the address of a copy in the stack words
 	// For isolated plugins, which run the moves in Go (remote_frame_unsafe.go):
 	moves   []pcall.GatherMove
 	argWord []int32 // the frame word of each 8-byte scalar argument, else -1
@@ -204,12 +205,23 @@ type frameProg struct {
 }
 
 func compileFrame(plan *callconv.Plan) (*frameProg, error) {
+	nint := plan.Conv.IntArgRegs()
+	if nint+plan.Conv.VecArgRegs() != argWords {
+		return nil, fmt.Errorf("a %v plan: this build calls with %d argument registers", plan.Conv, argWords)
+	}
 	fp := &frameProg{plan: plan, nvec: uint8(plan.SSERegs)}
 	retSize := plan.Result.Type.Size()
-	if plan.StackSize > pcall.MaxFrameStack {
-		return nil, fmt.Errorf("%d bytes of stack arguments, at most %d", plan.StackSize, pcall.MaxFrameStack)
+	// The caller's copies of values passed by reference lie after the
+	// stack arguments, 16-byte aligned (the stack words begin at the
+	// callee's 16-byte aligned sp).
+	copyBase := (plan.StackSize + 15) &^ 15
+	if plan.CopySize == 0 {
+		copyBase = plan.StackSize
 	}
-	fp.nstack = int(plan.StackSize / 8)
+	if copyBase+plan.CopySize > pcall.MaxFrameStack {
+		return nil, fmt.Errorf("%d bytes of stack arguments and copies, at most %d", copyBase+plan.CopySize, pcall.MaxFrameStack)
+	}
+	fp.nstack = int((copyBase + plan.CopySize) / 8)
 	if len(plan.Args) > 1<<16 {
 		return nil, fmt.Errorf("%d arguments, at most %d", len(plan.Args), 1<<16)
 	}
@@ -227,6 +239,13 @@ func compileFrame(plan *callconv.Plan) (*frameProg, error) {
 		fp.rets = append(fp.rets, retMov{reg: reg, dst: uint32(p.Offset), size: uint8(p.Size)})
 	}
 	var moves []pcall.GatherMove
+	// word moves the value of argument i (size bytes from Src 0, converted
+	// as conv says) to the frame words from w on, eight bytes each.
+	words := func(i int, size uint64, conv uint8, w uint64) {
+		for off := uint64(0); off < size; off += 8 {
+			moves = append(moves, pcall.GatherMove{Arg: uint32(i), Src: uint32(off), Size: uint8(min(8, size-off)), Conv: conv, Dst: uint32(w + off/8)})
+		}
+	}
 	for i, a := range plan.Args {
 		scalar := !callconv.IsAggregate(a.Type)
 		var conv uint8
@@ -237,17 +256,28 @@ func compileFrame(plan *callconv.Plan) (*frameProg, error) {
 			conv = pcall.GatherSext
 		}
 		size := a.Declared.Size()
-		if a.OnStack {
-			w := a.Offset / 8
-			for off := uint64(0); off < size; off += 8 {
-				moves = append(moves, pcall.GatherMove{Arg: uint32(i), Src: uint32(off), Size: uint8(min(8, size-off)), Conv: conv, Dst: uint32(argWords + w + off/8)})
+		if a.ByRef {
+			// The copy, then its address where the plan puts the pointer.
+			c := (copyBase + a.CopyOffset) / 8
+			words(i, size, 0, argWords+c)
+			addr := pcall.GatherMove{Arg: uint32(i), Src: uint32(c), Size: 8, Conv: pcall.GatherStackAddr}
+			if a.OnStack {
+				addr.Dst = uint32(argWords + a.Offset/8)
+			} else {
+				addr.Dst = uint32(a.Parts[0].Reg)
 			}
+			moves = append(moves, addr)
+			fp.byRef = true
+			continue
+		}
+		if a.OnStack {
+			words(i, size, conv, argWords+a.Offset/8)
 			continue
 		}
 		for _, p := range a.Parts {
 			m := pcall.GatherMove{Arg: uint32(i), Src: uint32(p.Offset), Size: uint8(min(p.Size, size-p.Offset)), Conv: conv, Dst: uint32(p.Reg)}
 			if p.Class == callconv.SSE {
-				m.Dst += 6
+				m.Dst += uint32(nint)
 			}
 			moves = append(moves, m)
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -157,10 +158,21 @@ func scalarType(s cscalar) ctype {
 }
 
 // typ returns a random type: a scalar, or at depth < 2 sometimes a struct,
-// a union or an array.
+// a union, an array or a struct of one to five members of one
+// floating-point type (an HFA on AArch64 up to four, in vector registers).
 func (g *cgen) typ(depth int) ctype {
 	r := g.rng.Intn(10)
 	switch {
+	case depth < 2 && r == 7:
+		el := cscalars[8+g.rng.Intn(2)] // float or double
+		n := 1 + g.rng.Intn(5)
+		t := callconv.MustStructOf(slices.Repeat([]*abi.Type{el.t}, n)...)
+		name := fmt.Sprintf("T%d", g.ntype)
+		g.ntype++
+		fmt.Fprintf(&g.decls, "typedef struct { %s f[%d]; } %s;\n", el.name, n, name)
+		return ctype{name, t, func(e string) string {
+			return fmt.Sprintf("memcpy(echo + pos, &(%s), sizeof(%s)); pos += sizeof(%s);\n", e, e, e)
+		}}
 	case depth < 2 && r < 5:
 		n := 1 + g.rng.Intn(4)
 		var ms []ctype

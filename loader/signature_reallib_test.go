@@ -7,7 +7,6 @@ import (
 	"unsafe"
 
 	"github.com/runplug/runplug/abi"
-	"github.com/runplug/runplug/internal/pcall"
 	"github.com/runplug/runplug/internal/testenv"
 )
 
@@ -26,11 +25,8 @@ func cStringAt(p uintptr) string {
 // loaded by runplug: sqlite3_mprintf (with sqlite's %Q) and gmp_sprintf
 // (with a bignum, %Zd).
 func TestVariadicRealLibraries(t *testing.T) {
-	testenv.NeedPort(t, pcall.FramesSupported, "general calls (the AAPCS64 frame thunk)")
-	sqlitePath := testenv.SystemLibPath("libsqlite3.so.0")
-	gmpPath := testenv.SystemLibPath("libgmp.so.10")
 	t.Run("sqlite3_mprintf", func(t *testing.T) {
-		testenv.NeedFile(t, sqlitePath, "apt-get install libsqlite3-0")
+		sqlitePath := testenv.SystemLib(t, "libsqlite3.so.0", "libsqlite3-0")
 		p, err := newLoader(t, Options{}).Load(context.Background(), sqlitePath)
 		if err != nil {
 			t.Fatal(err)
@@ -60,7 +56,7 @@ func TestVariadicRealLibraries(t *testing.T) {
 		}
 	})
 	t.Run("gmp_sprintf", func(t *testing.T) {
-		testenv.NeedFile(t, gmpPath, "apt-get install libgmp10")
+		gmpPath := testenv.SystemLib(t, "libgmp.so.10", "libgmp10")
 		p, err := newLoader(t, Options{}).Load(context.Background(), gmpPath)
 		if err != nil {
 			t.Fatal(err)

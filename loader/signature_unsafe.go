@@ -73,7 +73,8 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 		*(*[16]byte)(out) = r.ST0
 		return nil
 	}
-	res := [4]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1}
+	res := [6]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1}
+	copy(res[4:], r.V23[:]) // arm64: v2, v3
 	for _, m := range fp.rets {
 		storeBytes(unsafe.Add(out, m.dst), res[m.reg], m.size)
 	}

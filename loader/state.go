@@ -186,6 +186,7 @@ type stateSource struct {
 	// handed: in an isolated child, the descriptor and slots the host
 	// handed over (state_handed.go).
 	handed *wire.RemoteState
+	staged *stagedState // and the slot it mapped (state_handed.go)
 }
 
 // stateMap is an object's mapped state: the open state file (holding a
@@ -243,7 +244,7 @@ func (l *Loader) attachState(ctx context.Context, o *object, src stateSource) (e
 		return &RefusedError{Path: o.path, Err: err}
 	}
 	if src.handed != nil {
-		return l.attachHandedState(ctx, o, d, src.handed)
+		return l.attachHandedState(ctx, o, d, src.handed, src.staged)
 	}
 	fd, shown, err := openStateFile(src, o.name)
 	if err != nil {
@@ -459,28 +460,60 @@ func commitState(fd int, next stateRecord, which int) error {
 // It fails with merr (its Err or Result set). It writes nothing to the
 // file. l.mu is held.
 func (l *Loader) migrateInto(ctx context.Context, o *object, fd int, rec stateRecord, merr *MigrationError) error {
+	if _, err := migrateSymbol(o); err != nil {
+		merr.Err = err
+		return merr
+	}
+	old, err := readOldState(fd, rec)
+	if err != nil {
+		merr.Err = err
+		return merr
+	}
+	defer unix.Munmap(old)
+	return l.migrateFrom(ctx, o, old, rec, merr)
+}
+
+// migrateSymbol returns o's runplug_state_migrate.
+func migrateSymbol(o *object) (*elfimage.Symbol, error) {
+	sym, ok := definedSymbol(o.syms, stateMigrate)
+	if !ok || sym.Type != elf.STT_FUNC || !inSpans(o.p.exec, sym.Value, 1) {
+		return sym, fmt.Errorf("the plugin defines no function %s: %w", stateMigrate, ErrSymbolNotFound)
+	}
+	return sym, nil
+}
+
+// readOldState copies the old state, slot rec of fd, into a read-only
+// private mapping (the caller unmaps it): the migration reads a copy
+// that nothing else changes.
+func readOldState(fd int, rec stateRecord) ([]byte, error) {
+	oldLen := (rec.TypeSize + stateHeaderSize - 1) / stateHeaderSize * stateHeaderSize
+	old, err := unix.Mmap(-1, 0, int(oldLen), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return nil, fmt.Errorf("mmap the old state: %w", err)
+	}
+	if _, err := fdReader(fd).ReadAt(old[:rec.TypeSize], int64(rec.Off)); err != nil {
+		unix.Munmap(old)
+		return nil, fmt.Errorf("read the old state: %w", err)
+	}
+	if err := unix.Mprotect(old, unix.PROT_READ); err != nil {
+		unix.Munmap(old)
+		return nil, fmt.Errorf("mprotect the old state: %w", err)
+	}
+	return old, nil
+}
+
+// migrateFrom calls o's runplug_state_migrate on old (rec's state, a
+// read-only copy) into o's region, zeroed first. It fails with merr (its
+// Err or Result set). l.mu is held.
+func (l *Loader) migrateFrom(ctx context.Context, o *object, old []byte, rec stateRecord, merr *MigrationError) error {
 	r := o.p.state
 	fail := func(err error) error {
 		merr.Err = err
 		return merr
 	}
-	sym, ok := definedSymbol(o.syms, stateMigrate)
-	if !ok || sym.Type != elf.STT_FUNC || !inSpans(o.p.exec, sym.Value, 1) {
-		return fail(fmt.Errorf("the plugin defines no function %s: %w", stateMigrate, ErrSymbolNotFound))
-	}
-	// The old state, copied out of the file into a read-only private
-	// mapping: the function reads a copy that nothing else changes.
-	oldLen := (rec.TypeSize + stateHeaderSize - 1) / stateHeaderSize * stateHeaderSize
-	old, err := unix.Mmap(-1, 0, int(oldLen), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	sym, err := migrateSymbol(o)
 	if err != nil {
-		return fail(fmt.Errorf("mmap the old state: %w", err))
-	}
-	defer unix.Munmap(old)
-	if _, err := fdReader(fd).ReadAt(old[:rec.TypeSize], int64(rec.Off)); err != nil {
-		return fail(fmt.Errorf("read the old state: %w", err))
-	}
-	if err := unix.Mprotect(old, unix.PROT_READ); err != nil {
-		return fail(fmt.Errorf("mprotect the old state: %w", err))
+		return fail(err)
 	}
 	clear(o.stateRegion())
 	if l.noExec {
@@ -578,7 +611,7 @@ func (o *object) closeState(unshare bool) error {
 	s.view = nil
 	if s.file != nil {
 		s.file.Close()
-	} else {
+	} else if s.fd >= 0 { // a child's handed state has none
 		unix.Close(s.fd)
 	}
 	s.fd = -1

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/internal/elfimage"
 	"github.com/runplug/runplug/internal/fileinfo"
+	"github.com/runplug/runplug/internal/ldso"
 	"github.com/runplug/runplug/internal/wire"
 )
 
@@ -35,16 +37,21 @@ type remoteState struct {
 	from  *stateRecord // the active slot, when the child migrates from it
 	which int          // from's header record
 	req   *wire.RemoteState
+	// grownFrom is the file's size before plan grew it for the new slot
+	// (the child maps the slot, so it must exist first); -1 when not
+	// grown. A migration that fails shrinks it back.
+	grownFrom int64
 }
 
 // planRemoteState prepares the state of an isolated load of path (or
 // image): nil when the object declares no state region, or when it is a
-// name the child searches for (its state is then a memfd of the child,
-// unless src names a file: an error).
+// name the child searches for, which searchStateful found no state in
+// (its state, if any, is then a memfd of the child, unless src names a
+// file: an error).
 func (l *Loader) planRemoteState(path, name string, image []byte, src stateSource) (*remoteState, error) {
 	if path != "" && !strings.ContainsRune(path, '/') {
 		if src.path != "" {
-			return nil, fmt.Errorf("a state file for an isolated plugin named %q, searched for by the child: give its path: %w", path, ErrUnsupported)
+			return nil, fmt.Errorf("a state file for an isolated plugin named %q: the search finds no object with a state region here (the child searches for it): give its path: %w", path, ErrUnsupported)
 		}
 		return nil, nil
 	}
@@ -58,7 +65,7 @@ func (l *Loader) planRemoteState(path, name string, image []byte, src stateSourc
 	if err != nil {
 		return nil, err
 	}
-	rs := &remoteState{file: os.NewFile(uintptr(fd), shown), shown: shown, path: src.path}
+	rs := &remoteState{file: os.NewFile(uintptr(fd), shown), shown: shown, path: src.path, grownFrom: -1}
 	if err := rs.plan(lay); err != nil {
 		rs.file.Close()
 		return nil, err
@@ -97,6 +104,12 @@ func (rs *remoteState) plan(lay *fileinfo.StateLayout) error {
 	}
 	rs.from, rs.which = &rec, which
 	rs.slot = stateRecord{Gen: rec.Gen + 1, Version: d.version, TypeSize: d.typeSize, Off: nextSlotOff(rec, lay.Size), Slot: lay.Size}
+	if end := rs.slot.Off + rs.slot.Slot; end > uint64(size) {
+		if err := unix.Ftruncate(fd, int64(end)); err != nil {
+			return &MigrationError{Path: rs.shown, From: rec.Version, To: d.version, FromSize: rec.TypeSize, ToSize: d.typeSize, Err: fmt.Errorf("grow the file: %w", err)}
+		}
+		rs.grownFrom = size
+	}
 	return nil
 }
 
@@ -104,8 +117,12 @@ func (r stateRecord) wire() wire.StateSlot {
 	return wire.StateSlot{Off: r.Off, Size: r.Slot, TypeSize: r.TypeSize, Version: r.Version}
 }
 
-// failed closes the file of a load that failed.
+// failed closes the file of a load that failed, first shrinking it back
+// to its size when plan grew it and nothing was committed.
 func (rs *remoteState) failed(err error) error {
+	if rs.grownFrom >= 0 {
+		unix.Ftruncate(int(rs.file.Fd()), rs.grownFrom)
+	}
 	rs.file.Close()
 	return err
 }
@@ -116,6 +133,7 @@ func (rs *remoteState) failed(err error) error {
 func (rs *remoteState) finish(o *object, r wire.Remote) error {
 	fd := int(rs.file.Fd())
 	if rs.from != nil {
+		rs.grownFrom = -1 // the new slot may be named from here on
 		if err := commitState(fd, rs.slot, rs.which); err != nil {
 			from := rs.from
 			return rs.failed(&MigrationError{Path: rs.shown, From: from.Version, To: rs.slot.Version, FromSize: from.TypeSize, ToSize: rs.slot.TypeSize, Err: err})
@@ -137,6 +155,33 @@ func (rs *remoteState) finish(o *object, r wire.Remote) error {
 	info := StateInfo{Addr: uintptr(sym.Addr), Size: rs.slot.Slot, TypeSize: rs.slot.TypeSize, Version: rs.slot.Version, Path: rs.path, Generation: rs.slot.Gen}
 	o.state = &stateMap{fd: fd, file: rs.file, kind: stateHost, view: view, info: stateInfoInternal{StateInfo: info, shown: rs.shown}}
 	return nil
+}
+
+// searchStateful searches for name as the child's load would (the
+// Loader's search: SearchPath, LD_LIBRARY_PATH, the ld.so cache, the
+// default directories) and returns the first candidate that exists when
+// it parses and declares a state region: the host then plans its state
+// like a path's. ok is false otherwise (no candidate, one the loader
+// would refuse, one without state, one of glibc's libraries): the child
+// searches for the name itself.
+func (l *Loader) searchStateful(name string) (string, bool) {
+	if ldso.IsGlibc(name) {
+		return "", false
+	}
+	for _, c := range l.search.Candidates(name, nil) {
+		path, err := filepath.Abs(c.Path)
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat(path); err != nil {
+			continue // as the child's search: not there, the next one
+		}
+		if lay, err := stateLayoutOf(path, nil); err != nil || lay == nil {
+			return "", false
+		}
+		return path, true
+	}
+	return "", false
 }
 
 // stateLayoutOf reads the state layout of the object at path, or of

@@ -38,6 +38,28 @@ double wide_f32(float x) { return x; }
 // 0xdeadbeefffffff85, so an int8/int16/int32 result is -123, a uint8 133;
 // al = 0 with the other bits set is false; xmm0 holds garbage above a
 // float32 of 1.5.
+#if defined(__aarch64__)
+// The same in x0 and d0 (AAPCS64 leaves the bits above a narrow result
+// unspecified too), as top-level assembly: gcc has no naked functions on
+// AArch64.
+int32_t dirty_i32(void);
+int8_t dirty_i8(void);
+int16_t dirty_i16(void);
+uint8_t dirty_u8(void);
+uint16_t dirty_u16(void);
+uint32_t dirty_u32(void);
+bool dirty_false(void);
+float dirty_f32(void);
+#define DIRTY_X0(name, lo) \
+	".globl " name "\n.type " name ", %function\n" name ":\n" \
+	"\tmovz x0, #" lo "\n\tmovk x0, #0xffff, lsl #16\n\tmovk x0, #0xbeef, lsl #32\n\tmovk x0, #0xdead, lsl #48\n\tret\n"
+__asm__(".text\n" DIRTY_X0("dirty_i32", "0xff85") DIRTY_X0("dirty_i8", "0xff85") DIRTY_X0("dirty_i16", "0xff85")
+        DIRTY_X0("dirty_u8", "0xff85") DIRTY_X0("dirty_u16", "0xff85") DIRTY_X0("dirty_u32", "0xff85")
+        DIRTY_X0("dirty_false", "0xff00")
+        ".globl dirty_f32\n.type dirty_f32, %function\ndirty_f32:\n"
+        "\tmovz x0, #0\n\tmovk x0, #0x3fc0, lsl #16\n\tmovk x0, #0x5678, lsl #32\n\tmovk x0, #0x1234, lsl #48\n"
+        "\tfmov d0, x0\n\tret\n");
+#else
 __attribute__((naked)) int32_t dirty_i32(void) { __asm__("movabsq $0xdeadbeefffffff85, %rax\n\tret"); }
 __attribute__((naked)) int8_t dirty_i8(void) { __asm__("movabsq $0xdeadbeefffffff85, %rax\n\tret"); }
 __attribute__((naked)) int16_t dirty_i16(void) { __asm__("movabsq $0xdeadbeefffffff85, %rax\n\tret"); }
@@ -48,6 +70,7 @@ __attribute__((naked)) bool dirty_false(void) { __asm__("movabsq $0xdeadbeefffff
 __attribute__((naked)) float dirty_f32(void) {
 	__asm__("movabsq $0x123456783fc00000, %rax\n\tmovq %rax, %xmm0\n\tret");
 }
+#endif
 
 // Mixed classes: integer and float arguments interleaved.
 double mix6(int32_t a, double b, int8_t c, float d, uint16_t e, int64_t f) {

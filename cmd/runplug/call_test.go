@@ -257,6 +257,7 @@ func TestCallSearchPath(t *testing.T) {
 // process and with --isolate (the same results).
 func TestCallGeneral(t *testing.T) {
 	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	ffi := plugintest.Build(t, "ffi_call")
 	for _, mode := range [][]string{nil, {"--isolate"}} {
 		args := append(append([]string{}, mode...), ffi, "many_ints")

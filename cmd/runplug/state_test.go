@@ -60,6 +60,7 @@ func TestInspectState(t *testing.T) {
 // refused with the same error.
 func TestCallStateIsolated(t *testing.T) {
 	testenv.NeedPort(t, pcall.CallbacksSupported, "callbacks into Go")
+	testenv.NeedNative(t, "isolated plugins (seccomp filters, user namespaces)")
 	state := filepath.Join(t.TempDir(), "counter.state")
 	v1, v2 := plugintest.Build(t, "state_counter"), plugintest.Build(t, "state_counter_v2")
 	for i, want := range []string{"1", "2", "3"} {

@@ -102,16 +102,33 @@ type loc struct {
 	regs  []string
 }
 
-func locOf(a ArgLoc) loc {
+func locOf(c Conv, a ArgLoc) loc {
 	l := loc{stack: a.OnStack, off: a.Offset}
 	for _, p := range a.Parts {
-		if p.Class == Integer {
-			l.regs = append(l.regs, IntArgRegNames[p.Reg])
-		} else {
-			l.regs = append(l.regs, SSEArgRegNames[p.Reg])
-		}
+		l.regs = append(l.regs, c.RegName(p.Class, p.Reg))
 	}
 	return l
+}
+
+// plannedLocs plans ret (args) under c (variadic: nfixed+1, or 0) and
+// returns the plan and each argument's location.
+func plannedLocs(t *testing.T, c Conv, ret *Type, args []*Type, variadic int) (*Plan, []loc) {
+	t.Helper()
+	var p *Plan
+	var err error
+	if variadic > 0 {
+		p, err = c.NewVariadicPlan(ret, variadic-1, args...)
+	} else {
+		p, err = c.NewPlan(ret, args...)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []loc
+	for _, a := range p.Args {
+		got = append(got, locOf(c, a))
+	}
+	return p, got
 }
 
 func r(regs ...string) loc          { return loc{regs: regs} }
@@ -152,20 +169,7 @@ func TestPlan(t *testing.T) {
 		{"variadic", Int32, []*Type{Pointer, Float32, Int8, Float64}, []loc{r("rdi"), r("xmm0"), r("rsi"), r("xmm1")}, false, 2, 2, 0, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var p *Plan
-			var err error
-			if tc.variadic > 0 {
-				p, err = NewVariadicPlan(tc.ret, tc.variadic-1, tc.args...)
-			} else {
-				p, err = NewPlan(tc.ret, tc.args...)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []loc
-			for _, a := range p.Args {
-				got = append(got, locOf(a))
-			}
+			p, got := plannedLocs(t, SysV, tc.ret, tc.args, tc.variadic)
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("locations %v, want %v", got, tc.want)
 			}
@@ -177,17 +181,19 @@ func TestPlan(t *testing.T) {
 }
 
 func TestPlanVariadicPromotes(t *testing.T) {
-	p, err := NewVariadicPlan(Int32, 1, Pointer, Float32, Uint16, Bool, Int64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, want := range []*Type{Pointer, Float64, Int32, Int32, Int64} {
-		if p.Args[i].Type != want {
-			t.Errorf("argument %d passed as %v, want %v", i, p.Args[i].Type, want)
+	for _, c := range []Conv{SysV, AAPCS64} {
+		p, err := c.NewVariadicPlan(Int32, 1, Pointer, Float32, Uint16, Bool, Int64)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if !p.Variadic || p.NFixed != 1 {
-		t.Errorf("Variadic %v NFixed %d", p.Variadic, p.NFixed)
+		for i, want := range []*Type{Pointer, Float64, Int32, Int32, Int64} {
+			if p.Args[i].Type != want {
+				t.Errorf("%v: argument %d passed as %v, want %v", c, i, p.Args[i].Type, want)
+			}
+		}
+		if !p.Variadic || p.NFixed != 1 || p.Conv != c {
+			t.Errorf("%v: Variadic %v NFixed %d Conv %v", c, p.Variadic, p.NFixed, p.Conv)
+		}
 	}
 }
 
@@ -206,7 +212,7 @@ func TestPlanResult(t *testing.T) {
 		{st(Float32, Float32, Float32), []Part{{SSE, 0, 0, 8}, {SSE, 1, 8, 4}}},
 		{Int128, []Part{{Integer, 0, 0, 8}, {Integer, 1, 8, 8}}},
 	} {
-		p, err := NewPlan(tc.ret)
+		p, err := SysV.NewPlan(tc.ret)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -215,11 +221,11 @@ func TestPlanResult(t *testing.T) {
 		}
 	}
 	for _, x := range []*Type{LongDouble, st(LongDouble)} {
-		if p, err := NewPlan(x); err != nil || !p.Result.X87 || len(p.Result.Parts) != 0 {
+		if p, err := SysV.NewPlan(x); err != nil || !p.Result.X87 || len(p.Result.Parts) != 0 {
 			t.Errorf("%v result: %+v, %v; want st0", x, p, err)
 		}
 	}
-	if _, err := NewPlan(Void, Int32, Void); err == nil {
+	if _, err := SysV.NewPlan(Void, Int32, Void); err == nil {
 		t.Error("void argument accepted")
 	}
 }

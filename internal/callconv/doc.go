@@ -1,5 +1,7 @@
 // Package callconv is runplug's one model of calling conventions: how the
-// System V AMD64 psABI passes C values (which eightbytes of a value are
+// System V AMD64 psABI (Conv SysV) and the AAPCS64 (Conv AAPCS64, as
+// Linux uses it: aapcs64.go) pass C values, and, in detail for SysV, how
+// the psABI does it (which eightbytes of a value are
 // INTEGER, SSE or MEMORY class, psABI 1.0 section 3.2.3; which register or
 // stack slot each argument takes; where the result comes back: rax:rdx,
 // xmm0:xmm1, mixed, st0, or memory through a hidden pointer), and how Go's
@@ -19,5 +21,14 @@
 // never split between a register and the stack. Vector types (__m128,
 // __m256: SSEUP) and bit-fields are not modelled.
 //
-// It is pure Go (reflect, no cgo, no unsafe) and builds everywhere.
+// Under the AAPCS64 a homogeneous floating-point aggregate (HFA, one to
+// four floats or doubles) travels in vector registers, one member each;
+// another composite of up to 16 bytes in general registers, a larger one
+// by reference (ArgLoc.ByRef: the address of a copy the caller makes); a
+// result in memory has its address in x8; long double (IEEE binary128
+// there) is refused where it would travel in a vector register.
+//
+// It is pure Go (reflect, no cgo, no unsafe) and builds everywhere; both
+// planners are table-tested on every machine, and Native (NewPlan) is the
+// running architecture's.
 package callconv

@@ -31,13 +31,13 @@ func ExampleClassify() {
 	// struct { int64_t; int64_t; int64_t } true []
 }
 
-// Plan a call: where each argument of
+// Plan a call on x86-64: where each argument of
 // double f(long, long, long, long, long, struct { long x, y; }, long, double)
 // goes. The struct needs two integer registers when one is left, so it
 // goes on the stack, and the last long still takes r9.
-func ExampleNewPlan() {
+func ExampleConv_NewPlan() {
 	pair, _ := callconv.StructOf(callconv.Int64, callconv.Int64)
-	p, err := callconv.NewPlan(callconv.Float64, callconv.Int64, callconv.Int64, callconv.Int64, callconv.Int64, callconv.Int64, pair, callconv.Int64, callconv.Float64)
+	p, err := callconv.SysV.NewPlan(callconv.Float64, callconv.Int64, callconv.Int64, callconv.Int64, callconv.Int64, callconv.Int64, pair, callconv.Int64, callconv.Float64)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -48,11 +48,7 @@ func ExampleNewPlan() {
 			continue
 		}
 		for _, part := range a.Parts {
-			if part.Class == callconv.Integer {
-				fmt.Printf("%d: %s\n", i, callconv.IntArgRegNames[part.Reg])
-			} else {
-				fmt.Printf("%d: %s\n", i, callconv.SSEArgRegNames[part.Reg])
-			}
+			fmt.Printf("%d: %s\n", i, callconv.SysV.RegName(part.Class, part.Reg))
 		}
 	}
 	// Output:

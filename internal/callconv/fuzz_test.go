@@ -76,36 +76,57 @@ func FuzzPlan(f *testing.F) {
 				t.Fatalf("%v: %v in registers", ty, c.Classes)
 			}
 		}
-		p, err := NewPlan(types[0], types[1:]...)
-		if err != nil {
-			return // a long double result
-		}
-		usedInt, usedSSE := map[int]bool{}, map[int]bool{}
-		if p.Result.InMemory {
-			usedInt[0] = true
-		}
-		end := uint64(0)
-		for i, a := range p.Args {
-			if a.OnStack {
-				if a.Offset%max(8, a.Type.Align()) != 0 || a.Offset < end {
-					t.Fatalf("argument %d (%v) at stack offset %d (previous end %d)", i, a.Type, a.Offset, end)
-				}
-				end = a.Offset + alignUp(a.Type.Size(), 8)
-				continue
-			}
-			for _, part := range a.Parts {
-				used, limit := usedInt, IntArgRegs
-				if part.Class == SSE {
-					used, limit = usedSSE, SSEArgRegs
-				}
-				if part.Reg >= limit || used[part.Reg] {
-					t.Fatalf("argument %d (%v): register %d of %v reused or out of range", i, a.Type, part.Reg, part.Class)
-				}
-				used[part.Reg] = true
-			}
-		}
-		if end != p.StackSize || len(usedInt) != p.IntRegs || len(usedSSE) != p.SSERegs {
-			t.Fatalf("stack %d of %d, int %d of %d, sse %d of %d", end, p.StackSize, len(usedInt), p.IntRegs, len(usedSSE), p.SSERegs)
+		for _, c := range []Conv{SysV, AAPCS64} {
+			checkPlan(t, c, types)
 		}
 	})
+}
+
+// checkPlan checks the invariants of c's plan of the signature types[0]
+// (types[1:]).
+func checkPlan(t *testing.T, c Conv, types []*Type) {
+	p, err := c.NewPlan(types[0], types[1:]...)
+	if err != nil {
+		return // a long double result (SysV beside other classes; AAPCS64 in a q register)
+	}
+	usedInt, usedSSE := map[int]bool{}, map[int]bool{}
+	if p.Result.InMemory && c == SysV {
+		usedInt[0] = true
+	}
+	end, copyEnd := uint64(0), uint64(0)
+	for i, a := range p.Args {
+		passed := a.Type
+		if a.ByRef {
+			if c != AAPCS64 || a.Type.Size() <= 16 || a.CopyOffset%16 != 0 || a.CopyOffset < copyEnd {
+				t.Fatalf("%v: argument %d (%v) by reference at copy offset %d (previous end %d)", c, i, a.Type, a.CopyOffset, copyEnd)
+			}
+			copyEnd = a.CopyOffset + a.Type.Size()
+			passed = Pointer
+		}
+		if a.OnStack {
+			if a.Offset%min(16, max(8, passed.Align())) != 0 || a.Offset < end {
+				t.Fatalf("%v: argument %d (%v) at stack offset %d (previous end %d)", c, i, a.Type, a.Offset, end)
+			}
+			end = a.Offset + alignUp(passed.Size(), 8)
+			continue
+		}
+		covered := uint64(0)
+		for _, part := range a.Parts {
+			used, limit := usedInt, c.IntArgRegs()
+			if part.Class == SSE {
+				used, limit = usedSSE, c.VecArgRegs()
+			}
+			if part.Reg >= limit || used[part.Reg] {
+				t.Fatalf("%v: argument %d (%v): register %d of %v reused or out of range", c, i, a.Type, part.Reg, part.Class)
+			}
+			used[part.Reg] = true
+			covered = max(covered, part.Offset+part.Size)
+		}
+		if len(a.Parts) > 0 && covered > passed.Size() {
+			t.Fatalf("%v: argument %d (%v): parts cover %d bytes", c, i, a.Type, covered)
+		}
+	}
+	if end != p.StackSize || len(usedInt) != p.IntRegs && c == SysV || len(usedInt) > p.IntRegs || len(usedSSE) > p.SSERegs || copyEnd > p.CopySize {
+		t.Fatalf("%v: stack %d of %d, int %d of %d, sse %d of %d, copies %d of %d", c, end, p.StackSize, len(usedInt), p.IntRegs, len(usedSSE), p.SSERegs, copyEnd, p.CopySize)
+	}
 }

@@ -4,21 +4,17 @@ import "fmt"
 
 // Register counts of the SysV AMD64 calling sequence.
 const (
-	IntArgRegs = 6 // rdi, rsi, rdx, rcx, r8, r9
-	SSEArgRegs = 8 // xmm0-xmm7
+	sysvIntRegs = 6 // rdi, rsi, rdx, rcx, r8, r9
+	sysvSSERegs = 8 // xmm0-xmm7
 )
 
-// IntArgRegNames and SSEArgRegNames name the argument registers in order.
-var (
-	IntArgRegNames = [IntArgRegs]string{"rdi", "rsi", "rdx", "rcx", "r8", "r9"}
-	SSEArgRegNames = [SSEArgRegs]string{"xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7"}
-)
-
-// Part is one eightbyte of a value that travels in a register.
+// Part is one piece of a value that travels in a register: an eightbyte
+// (SysV), or an eightbyte or one member of a homogeneous floating-point
+// aggregate (AAPCS64).
 type Part struct {
-	Class  Class  // Integer or SSE
-	Reg    int    // index: rdi..r9 (or rax, rdx for a result) for Integer, xmm0.. for SSE
-	Offset uint64 // the eightbyte's offset in the value: 0 or 8
+	Class  Class  // Integer or SSE (a general or a vector register)
+	Reg    int    // index: rdi..r9 or x0..x7 (rax, rdx or x0, x1 for a result) for Integer, xmm0.. or v0.. for SSE
+	Offset uint64 // the piece's offset in the value
 	Size   uint64 // bytes of the value in it: 1 to 8
 }
 
@@ -27,14 +23,21 @@ type ArgLoc struct {
 	Declared *Type  // the type the caller gave
 	Type     *Type  // the type passed: Declared, or its default promotion in a variadic part
 	OnStack  bool   // passed in memory, at StackOffset of the argument area
-	Offset   uint64 // StackOffset: bytes from the first stack argument (the callee's 8(%rsp))
+	Offset   uint64 // StackOffset: bytes from the first stack argument (the callee's 8(%rsp), or [sp] on AArch64)
 	Parts    []Part // the registers, when not OnStack (none for an empty struct)
+
+	// ByRef (AAPCS64 only: a composite larger than 16 bytes that is not
+	// a homogeneous aggregate) says the value is copied to memory the
+	// caller owns, at CopyOffset of the plan's copy area, and what Parts
+	// or OnStack place is the copy's address, one 8-byte word.
+	ByRef      bool
+	CopyOffset uint64
 }
 
 // ResultLoc is where the result comes back.
 type ResultLoc struct {
 	Type     *Type
-	InMemory bool   // the caller passes a buffer's address in rdi (the callee returns it in rax)
+	InMemory bool   // the caller passes a buffer's address in rdi (the callee returns it in rax), or in x8 on AArch64
 	X87      bool   // a long double in st0 (class X87, X87UP), which the caller stores and pops
 	Parts    []Part // Integer parts in rax then rdx, SSE parts in xmm0 then xmm1
 }
@@ -43,13 +46,15 @@ type ResultLoc struct {
 // argument's location, how many registers of each kind are used and how
 // large the stack argument area is.
 type Plan struct {
+	Conv      Conv // the convention planned for
 	Result    ResultLoc
 	Args      []ArgLoc
 	NFixed    int    // arguments before the variable part (len(Args) when not variadic)
-	Variadic  bool   // the callee is variadic: al must hold SSERegs
-	IntRegs   int    // integer argument registers used, the hidden result pointer included
+	Variadic  bool   // the callee is variadic: al must hold SSERegs (SysV only)
+	IntRegs   int    // integer argument registers used, SysV's hidden result pointer included (AAPCS64's x8 is not one)
 	SSERegs   int    // vector argument registers used
 	StackSize uint64 // bytes of stack arguments, a multiple of 8
+	CopySize  uint64 // bytes of the caller's copies of ByRef arguments, a multiple of 16 (AAPCS64)
 }
 
 // PlanError reports an argument or result that cannot be passed.
@@ -69,20 +74,15 @@ func (e *PlanError) Error() string {
 }
 
 // NewPlan plans a call of a non-variadic function returning ret (Void or
-// nil for none) with the given argument types.
+// nil for none) with the given argument types, under the running
+// architecture's convention (Native).
 func NewPlan(ret *Type, args ...*Type) (*Plan, error) {
-	return newPlan(ret, args, len(args), false)
+	return Native.NewPlan(ret, args...)
 }
 
-// NewVariadicPlan plans a call of a variadic function whose first nfixed
-// arguments are the declared ones and the rest the variable part: those
-// get the default argument promotions (float to double; _Bool, char and
-// short to int), and al is set to the number of vector registers used.
+// NewVariadicPlan is Native.NewVariadicPlan.
 func NewVariadicPlan(ret *Type, nfixed int, args ...*Type) (*Plan, error) {
-	if nfixed < 0 || nfixed > len(args) {
-		return nil, &PlanError{Index: -1, Type: ret, Reason: fmt.Sprintf("%d fixed arguments of %d", nfixed, len(args))}
-	}
-	return newPlan(ret, args, nfixed, true)
+	return Native.NewVariadicPlan(ret, nfixed, args...)
 }
 
 // Promote returns t after C's default argument promotions, which apply to
@@ -97,7 +97,21 @@ func Promote(t *Type) *Type {
 	return t
 }
 
-func newPlan(ret *Type, args []*Type, nfixed int, variadic bool) (*Plan, error) {
+// newArgLoc starts argument i's location: its type, promoted when it is
+// in the variable part, and void refused.
+func newArgLoc(t *Type, i int, promote bool) (ArgLoc, error) {
+	if t == nil || t.kind == KindVoid {
+		return ArgLoc{}, &PlanError{Index: i, Type: t, Reason: "void is not an argument type"}
+	}
+	loc := ArgLoc{Declared: t, Type: t}
+	if promote {
+		loc.Type = Promote(t)
+	}
+	return loc, nil
+}
+
+// newPlanSysV plans a call under the System V AMD64 psABI.
+func newPlanSysV(ret *Type, args []*Type, nfixed int, variadic bool) (*Plan, error) {
 	if ret == nil {
 		ret = Void
 	}
@@ -131,12 +145,9 @@ func newPlan(ret *Type, args []*Type, nfixed int, variadic bool) (*Plan, error) 
 	}
 	off := uint64(0)
 	for i, t := range args {
-		if t == nil || t.kind == KindVoid {
-			return nil, &PlanError{Index: i, Type: t, Reason: "void is not an argument type"}
-		}
-		loc := ArgLoc{Declared: t, Type: t}
-		if variadic && i >= nfixed {
-			loc.Type = Promote(t)
+		loc, err := newArgLoc(t, i, variadic && i >= nfixed)
+		if err != nil {
+			return nil, err
 		}
 		t = loc.Type
 		c := Classify(t)
@@ -155,7 +166,7 @@ func newPlan(ret *Type, args []*Type, nfixed int, variadic bool) (*Plan, error) 
 					onStack = true
 				}
 			}
-			if nInt+wi > IntArgRegs || nSSE+ws > SSEArgRegs {
+			if nInt+wi > sysvIntRegs || nSSE+ws > sysvSSERegs {
 				onStack = true
 			}
 		}

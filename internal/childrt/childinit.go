@@ -23,3 +23,7 @@ func ChildConfineEnv(keep int, keepID bool) string {
 	}
 	return fmt.Sprintf("%s=%d:%d", EnvChildConfine, keep, id)
 }
+
+// IdleEnv is the environment entry that makes a child enter SCHED_IDLE
+// in its first constructor (idle.c), before it forks or starts threads.
+const IdleEnv = "RUNPLUG_CHILD_IDLE=1"

@@ -18,38 +18,42 @@ import (
 // page-aligned, non-empty and lie inside writable segment regions (no
 // guard or gap); foff must be page-aligned.
 func (im *Image) ShareFile(vaddr, n uint64, fd int, foff uint64) error {
-	off, size, err := im.sharedRange(vaddr, n)
-	if err != nil {
-		return fmt.Errorf("elfmap: share [%#x,+%#x): %w", vaddr, n, err)
-	}
 	if foff%im.plan.PageSize != 0 {
 		return fmt.Errorf("elfmap: share [%#x,+%#x): file offset %#x is not page-aligned", vaddr, n, foff)
 	}
-	im.mu.Lock()
-	defer im.mu.Unlock()
-	if err := im.usableLocked(); err != nil {
-		return fmt.Errorf("elfmap: share [%#x,+%#x): %w", vaddr, n, err)
-	}
-	if err := im.res.mapShared(off, size, fd, foff); err != nil {
-		return fmt.Errorf("elfmap: share [%#x,+%#x): %w", vaddr, n, err)
-	}
-	return nil
+	return im.overRange("share", vaddr, n, func(off, size uintptr) error { return im.res.mapShared(off, size, fd, foff) })
+}
+
+// MoveShared moves from, a MAP_SHARED file mapping of n bytes the caller
+// made (an isolated child's state slot, mapped before it closed the
+// file's descriptor), over [vaddr, vaddr+n) as ShareFile would map it;
+// from is no longer mapped after success.
+func (im *Image) MoveShared(vaddr, n uint64, from []byte) error {
+	return im.overRange("share", vaddr, n, func(off, size uintptr) error { return im.res.moveShared(off, size, from) })
 }
 
 // Unshare replaces [vaddr, vaddr+n) (a range ShareFile mapped) by private
 // read-write zero pages.
 func (im *Image) Unshare(vaddr, n uint64) error {
+	return im.overRange("unshare", vaddr, n, func(off, size uintptr) error {
+		return im.res.mapAnon(off, size, unix.PROT_READ|unix.PROT_WRITE, 0)
+	})
+}
+
+// overRange checks [vaddr, vaddr+n) (sharedRange) and runs mapIt on its
+// offset and size in the reservation, with the image usable and locked.
+func (im *Image) overRange(what string, vaddr, n uint64, mapIt func(off, size uintptr) error) error {
 	off, size, err := im.sharedRange(vaddr, n)
+	if err == nil {
+		im.mu.Lock()
+		defer im.mu.Unlock()
+		err = im.usableLocked()
+	}
+	if err == nil {
+		err = mapIt(off, size)
+	}
 	if err != nil {
-		return fmt.Errorf("elfmap: unshare [%#x,+%#x): %w", vaddr, n, err)
-	}
-	im.mu.Lock()
-	defer im.mu.Unlock()
-	if err := im.usableLocked(); err != nil {
-		return fmt.Errorf("elfmap: unshare [%#x,+%#x): %w", vaddr, n, err)
-	}
-	if err := im.res.mapAnon(off, size, unix.PROT_READ|unix.PROT_WRITE, 0); err != nil {
-		return fmt.Errorf("elfmap: unshare [%#x,+%#x): %w", vaddr, n, err)
+		return fmt.Errorf("elfmap: %s [%#x,+%#x): %w", what, vaddr, n, err)
 	}
 	return nil
 }

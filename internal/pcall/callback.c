@@ -1,4 +1,4 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 // callback.c: the C half of host callbacks (callback.go): rp_cb_c runs
 // between a callback's thunk (callback_amd64.S) and the Go dispatcher.
@@ -99,6 +99,11 @@ void rp_cb_c(struct rp_cbframe *f) {
 }
 
 uint64_t rp_cb_entry_addr(void) { return (uint64_t)&rp_cb_entry; }
+
+// rp_cb_clear_cache makes the instruction cache coherent with the thunks
+// just written to [start, end) (AArch64 does not do it by itself; on
+// x86-64 this is nothing).
+void rp_cb_clear_cache(uintptr_t start, uintptr_t end) { __builtin___clear_cache((char *)start, (char *)end); }
 // rp_cb_entry_ints_addr returns the entry that saves only the first n
 // (0 to 6) integer argument registers.
 uint64_t rp_cb_entry_ints_addr(int n) {

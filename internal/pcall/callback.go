@@ -84,7 +84,9 @@ func (e *HostPanicError) Unwrap() []error {
 // ABI), and gets back the Go function's Result in rax and xmm0. A
 // function in frame form (NewCallbackFrame) also reads the arguments
 // native code passed on the stack, and can return a struct in rax:rdx,
-// xmm0:xmm1 or the caller's buffer.
+// xmm0:xmm1 or the caller's buffer. On arm64 (AAPCS64) the registers are
+// x0-x5 and d0-d7 in Args, x6, x7 and x8 (the caller's buffer) in
+// MoreRegs, and the results x0, x1 and d0-d3 (Int[0..1], Float[0..3]).
 //
 // Any thread may call it: one inside a protected call (Call, CallContext;
 // the Go function then runs nested in that call), a Go thread in no
@@ -122,8 +124,8 @@ type Callback struct {
 // result in two registers of a class (a 16-byte struct: rax:rdx,
 // xmm0:xmm1) puts its second eightbyte in a.Int[1] or a.Float[1], which
 // go to rdx and xmm1. name
-// names the callback in errors. Off linux/amd64 with cgo it returns an
-// error that matches errs.ErrUnsupported.
+// names the callback in errors. Off linux/amd64 and linux/arm64 with cgo
+// it returns an error that matches errs.ErrUnsupported.
 func NewCallback(name string, fn func(a *Args) Result) (*Callback, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("sandbox: new callback %s: nil function", name)
@@ -373,12 +375,24 @@ func lookupCallback(id uint32) *callbackFn {
 // rp_cbframe, callback.h; the layout is checked in callback_cgo.go) and
 // hands to dispatch, valid for that call only.
 type cbFrame struct {
-	a      Args   // the argument registers in; the result registers out
-	id     uint32 // the thunk's id
-	inCall uint8  // 1 inside a protected call
-	done   uint8  // set by dispatch when the Go function returned (0 from the entry)
+	a      Args                // the argument registers in; the result registers out
+	more   [cbMoreWords]uint64 // arm64: x6, x7 and x8 in (MoreRegs); none on amd64
+	id     uint32              // the thunk's id
+	inCall uint8               // 1 inside a protected call
+	done   uint8               // set by dispatch when the Go function returned (0 from the entry)
 	_      uint16
 	code   int64 // out: 0 (set by the C side), or the abort code of a failure when inCall
+}
+
+// MoreRegs returns the argument registers beyond Args that the entry of
+// the callback that received a saved: on arm64 x6, x7 and x8 (the address
+// of the caller's buffer for a result in memory), in a slice of three; on
+// amd64 none. Like a, it is valid during that call only. A Go function
+// that returns an HFA of three or four members (arm64) puts the last ones
+// in a.Float[2] and a.Float[3], which the entry returns in d2 and d3.
+func MoreRegs(a *Args) []uint64 {
+	f := (*cbFrame)(unsafe.Pointer(a))
+	return f.more[:min(3, cbMoreWords)]
 }
 
 // DispatchFrame runs the callback whose entry frame (a struct rp_cbframe,

@@ -8,11 +8,17 @@
 
 // Offsets into struct rp_cbframe (checked in callback.c, and against the
 // Go type cbFrame in callback_cgo.go).
-#define RP_CB_ID 112
-#define RP_CB_INCALL 116
-#define RP_CB_DONE 117
-#define RP_CB_CODE 120
-#define RP_CB_SIZE 128
+#define RP_CB_MORE 112
+#ifdef __aarch64__
+#define RP_CB_MOREWORDS 4 // x6, x7, x8, padding
+#else
+#define RP_CB_MOREWORDS 0
+#endif
+#define RP_CB_ID (112 + 8 * RP_CB_MOREWORDS)
+#define RP_CB_INCALL (RP_CB_ID + 4)
+#define RP_CB_DONE (RP_CB_ID + 5)
+#define RP_CB_CODE (RP_CB_ID + 8)
+#define RP_CB_SIZE (RP_CB_ID + 16)
 
 #ifndef __ASSEMBLER__
 
@@ -22,6 +28,10 @@
 // what the Go side returns. The Go type cbFrame has the same layout.
 struct rp_cbframe {
 	struct rp_args a; // in: the argument registers; out: rax, rdx in i[0], i[1], xmm0, xmm1 in f[0], f[1]
+	                  // (arm64: x0, x1, and d0-d3 in f[0..3])
+#if RP_CB_MOREWORDS > 0
+	uint64_t more[RP_CB_MOREWORDS]; // arm64: x6, x7, x8 in
+#endif
 	uint32_t id;      // the callback's thunk id
 	uint8_t incall;   // 1 inside a protected call (set by rp_cb_c)
 	uint8_t done;     // 0; the Go side's (its panic guard's flag)

@@ -1,4 +1,4 @@
-//go:build linux && amd64
+//go:build linux && (amd64 || arm64)
 
 package pcall
 
@@ -7,7 +7,8 @@ package pcall
 // //export wrapper: it calls crosscall2 with dispatch itself), the address
 // of the entries, the thunk pages, and the benchmarks' export-recover
 // baseline. A file with //export may only declare C functions in its
-// preamble, so the C code lives in callback.c and callback_amd64.S.
+// preamble, so the C code lives in callback.c and callback_amd64.S (or
+// callback_arm64.S); each architecture's thunk is in thunk_*.go.
 
 /*
 #include <stdint.h>
@@ -21,6 +22,7 @@ int64_t rp_cbfix_loop(uint64_t fn, int64_t n);
 double rp_cbfix_pair(uint64_t fn, int64_t a, double x);
 void *rp_cbfix_context_addr(void);
 void rp_cbfix_context_counts(int64_t *n, int64_t *r);
+void rp_cb_clear_cache(uintptr_t start, uintptr_t end);
 */
 import "C"
 
@@ -35,12 +37,14 @@ import (
 )
 
 // CallbacksSupported reports whether this build has host callbacks
-// (NewCallback): linux/amd64 with cgo; their AArch64 thunks are issue 24's.
+// (NewCallback): linux/amd64 or linux/arm64 with cgo.
 const CallbacksSupported = true
 
 // The layout cbFrame shares with struct rp_cbframe (a mismatch does not
 // compile).
 const (
+	_ = uint(unsafe.Offsetof(cbFrame{}.more) - C.RP_CB_MORE)
+	_ = uint(C.RP_CB_MORE - unsafe.Offsetof(cbFrame{}.more))
 	_ = uint(unsafe.Offsetof(cbFrame{}.id) - C.RP_CB_ID)
 	_ = uint(C.RP_CB_ID - unsafe.Offsetof(cbFrame{}.id))
 	_ = uint(unsafe.Offsetof(cbFrame{}.inCall) - C.RP_CB_INCALL)
@@ -64,7 +68,7 @@ var cbInit = sync.OnceFunc(func() {
 // cbStackArgs is where the caller's stack arguments start relative to the
 // frame a callback entry passes: that frame is the bottom of the entry's
 // stack frame, above which lie the saved rbp and the return address
-// (callback_amd64.S).
+// (callback_amd64.S), or the frame record x29, x30 (callback_arm64.S).
 const cbStackArgs = C.RP_CB_SIZE + 8 + 8
 
 // stackArgs returns the address of the stack arguments of the call whose
@@ -87,50 +91,43 @@ func callbackEntryFor(regs int) uintptr {
 
 // mapThunkPage maps a page of n thunks for the ids first..first+n-1,
 // followed by a page of n entry cells, and returns the address of the
-// first thunk and the cells. Thunk k is
-//
-//	41 bb ID(4)     movl $ID, %r11d
-//	ff 25 DISP(4)   jmp *cell_k(%rip)
-//	cc...           int3 up to 32 bytes
-//
-// and cell k (8 bytes) holds the entry it jumps to, set when a callback
-// takes the slot. The thunk page is filled while read-write, then made
-// read-and-execute for good: it is never writable and executable at once,
-// and never unmapped. The cells stay read-write data.
+// first thunk and the cells. Thunk k (encodeThunk, thunk_*.go) loads its
+// id and jumps to the entry in cell k (8 bytes), set when a callback
+// takes the slot. Each part takes whole system pages. The thunk page is
+// filled while read-write, its instruction cache made coherent (a no-op
+// on x86-64), then made read-and-execute for good: it is never writable
+// and executable at once, and never unmapped. The cells stay read-write
+// data.
 func mapThunkPage(first, n uint32) (uintptr, []uint64, error) {
+	page := os.Getpagesize()
 	code := int(n) * thunkSize
-	if code != os.Getpagesize() || int(n)*8 > code {
-		return 0, nil, fmt.Errorf("map thunk page: %d-byte pages, want %d", os.Getpagesize(), code)
-	}
+	code = (code + page - 1) &^ (page - 1)
+	cellsLen := (int(n)*8 + page - 1) &^ (page - 1)
 	cbInit()
-	mem, err := unix.Mmap(-1, 0, 2*code, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	mem, err := unix.Mmap(-1, 0, code+cellsLen, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return 0, nil, fmt.Errorf("map thunk page: %w", err)
 	}
 	entry := uint64(callbackEntry())
 	for k := uint32(0); k < n; k++ {
-		t := mem[k*thunkSize : (k+1)*thunkSize]
-		t[0], t[1] = 0x41, 0xbb
-		binary.LittleEndian.PutUint32(t[2:], first+k)
-		t[6], t[7] = 0xff, 0x25
 		cell := code + int(k)*8
-		binary.LittleEndian.PutUint32(t[8:], uint32(cell-(int(k)*thunkSize+12)))
-		for j := 12; j < thunkSize; j++ {
-			t[j] = 0xcc
-		}
+		encodeThunk(mem[k*thunkSize:(k+1)*thunkSize], first+k, cell-int(k)*thunkSize)
 		binary.LittleEndian.PutUint64(mem[cell:], entry)
 	}
+	start := uintptr(unsafe.Pointer(&mem[0]))
+	C.rp_cb_clear_cache(C.uintptr_t(start), C.uintptr_t(start+uintptr(code)))
 	if err := unix.Mprotect(mem[:code], unix.PROT_READ|unix.PROT_EXEC); err != nil {
 		unix.Munmap(mem)
 		return 0, nil, fmt.Errorf("protect thunk page: %w", err)
 	}
 	cells := unsafe.Slice((*uint64)(unsafe.Pointer(&mem[code])), n)
-	return uintptr(unsafe.Pointer(&mem[0])), cells, nil
+	return start, cells, nil
 }
 
 // fixtureCallbackInt and fixtureCallbackFloat return C functions
 // f(fn, a, b, c, d, e, x0, ..., x7) that call fn(a, b, c, d, e, 6, x0, ...,
-// x7) and return its rax or its xmm0: native callers for the tests.
+// x7) and return its rax or its xmm0 (x0 or d0): native callers for the
+// tests.
 func fixtureCallbackInt() uintptr   { return uintptr(C.rp_cbfix_int_addr()) }
 func fixtureCallbackFloat() uintptr { return uintptr(C.rp_cbfix_float_addr()) }
 

@@ -1,4 +1,4 @@
-//go:build !(linux && amd64 && cgo)
+//go:build !(linux && (amd64 || arm64) && cgo)
 
 package pcall
 
@@ -9,15 +9,15 @@ import (
 )
 
 // CallbacksSupported reports whether this build has host callbacks
-// (NewCallback): linux/amd64 with cgo; their AArch64 thunks are issue 24's.
+// (NewCallback): linux/amd64 or linux/arm64 with cgo.
 const CallbacksSupported = false
 
-// Host callbacks need generated x86-64 thunks and cgo's callback path:
-// elsewhere NewCallback fails at run time.
+// Host callbacks need generated thunks and cgo's callback path: elsewhere
+// NewCallback fails at run time.
 
 // mapThunkPage fails: this build has no callback entry.
 func mapThunkPage(first, n uint32) (uintptr, []uint64, error) {
-	return 0, nil, fmt.Errorf("callbacks need linux/amd64 built with cgo: %w", errs.ErrUnsupported)
+	return 0, nil, fmt.Errorf("callbacks need linux/amd64 or linux/arm64 built with cgo: %w", errs.ErrUnsupported)
 }
 
 func callbackEntryFor(regs int) uintptr { return 0 }

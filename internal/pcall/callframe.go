@@ -6,9 +6,11 @@ import (
 	"unsafe"
 )
 
-// Frame is the whole of a general native call under the SysV AMD64 ABI:
-// the argument registers, the stack arguments, al, and a buffer for a
-// result returned in memory. Package abi plans what goes where; the loader
+// Frame is the whole of a general native call under the SysV AMD64 ABI
+// (or the AAPCS64 on arm64, where Int holds x0-x5, More x6 and x7, Float
+// d0-d7, and the result buffer's address goes in x8): the argument
+// registers, the stack arguments, al, and a buffer for a result returned
+// in memory. Package abi plans what goes where; the loader
 // fills a Frame from that plan. Calls whose arguments fit in the registers
 // and whose result is rax or xmm0 alone need none of this: Gate.Call and
 // Gate.CallInts make them, for less.
@@ -30,15 +32,24 @@ type Frame struct {
 	// SRet may be Go memory, even on the goroutine's stack.
 	SRet     unsafe.Pointer
 	SRetSize uintptr
+
+	// More holds x6 and x7 on arm64, whose eight integer argument
+	// registers Args (sized for x86-64's six) lacks; unused on amd64.
+	More [2]uint64
 }
 
 // FrameResult holds the result registers of a general call: rax and rdx,
 // and the bits of xmm0 and xmm1 (a float result is in the low 32 bits);
 // after a CallGather whose program has an x87 result, ST0 holds the long
-// double from st0 as it lies in memory (10 bytes, then 6 zero bytes).
+// double from st0 as it lies in memory (10 bytes, then 6 zero bytes). On
+// arm64 RAX and RDX hold x0 and x1, XMM0 and XMM1 the low 64 bits of v0
+// and v1, and V23 those of v2 and v3 (an HFA result of up to four
+// members); amd64 has no V23 (an empty array: the result costs nothing
+// more to clear there).
 type FrameResult struct {
 	RAX, RDX   uint64
 	XMM0, XMM1 uint64
+	V23        [vecResults - 2]uint64
 	ST0        [16]byte
 }
 
@@ -55,22 +66,27 @@ const (
 
 // GatherMove is one step of a GatherProgram: it reads Size bytes (1 to 8)
 // at byte offset Src of argument Arg's value, converts them as Conv says,
-// and puts the eightbyte in register Dst (0-5 rdi..r9, 6-13 xmm0..xmm7) or,
-// from GatherRegs on, in stack argument word Dst-GatherRegs.
+// and puts the eightbyte in register Dst (0-5 rdi..r9, 6-13 xmm0..xmm7;
+// on arm64 0-7 x0..x7, 8-15 d0..d7) or, from GatherRegs on, in stack
+// argument word Dst-GatherRegs. A GatherStackAddr move (arm64) reads no
+// argument: it puts the address of stack word Src in Dst, for a value
+// passed by reference whose copy other moves wrote to the stack words
+// from Src on.
 type GatherMove struct {
 	Arg  uint32
 	Dst  uint32
 	Src  uint32
 	Size uint8
-	Conv uint8 // 0, GatherSext or GatherF32F64
+	Conv uint8 // 0, GatherSext, GatherF32F64 or GatherStackAddr
 	_    uint16
 }
 
-// GatherMove conversions and destinations.
+// GatherMove conversions (GatherRegs, where Dst's stack words begin, is
+// per architecture: gatherregs_*.go).
 const (
-	GatherSext   = 1  // sign-extend the Size bytes to 64 bits
-	GatherF32F64 = 2  // a float (4 bytes) passed as a double
-	GatherRegs   = 14 // Dst values below are registers, from here stack words
+	GatherSext      = 1 // sign-extend the Size bytes to 64 bits
+	GatherF32F64    = 2 // a float (4 bytes) passed as a double
+	GatherStackAddr = 3 // the address of stack word Src (arm64 only; Size 8)
 )
 
 // GatherProgram is a checked list of moves that lays out a call's
@@ -106,8 +122,8 @@ func (p *GatherProgram) X87Result() *GatherProgram {
 
 // NewGatherProgram checks moves for a call with nargs argument values,
 // nstack stack words, al = nvec and a result in memory of sretSize bytes
-// (0: none; then Int register 0 is free for the moves, else it holds the
-// result buffer's address).
+// (0: none; then Int register 0 is free for the moves, else on amd64 it
+// holds the result buffer's address; arm64 passes it in x8).
 func NewGatherProgram(moves []GatherMove, nargs, nstack int, nvec uint8, sretSize uintptr) (*GatherProgram, error) {
 	if nstack < 0 || nstack*8 > MaxFrameStack || sretSize > MaxFrameSRet || nvec > 8 || nargs < 0 {
 		return nil, fmt.Errorf("%w: %d stack words, al %d, a %d-byte result", ErrFrame, nstack, nvec, sretSize)
@@ -120,10 +136,12 @@ func NewGatherProgram(moves []GatherMove, nargs, nstack int, nvec uint8, sretSiz
 			return nil, fmt.Errorf("%w: move %d moves %d bytes", ErrFrame, i, m.Size)
 		case m.Dst >= GatherRegs+uint32(nstack):
 			return nil, fmt.Errorf("%w: move %d writes word %d of %d", ErrFrame, i, m.Dst, GatherRegs+nstack)
-		case m.Dst == 0 && sretSize != 0:
+		case m.Dst == 0 && sretSize != 0 && sretInArgReg:
 			return nil, fmt.Errorf("%w: move %d writes rdi, which holds the result buffer", ErrFrame, i)
-		case m.Conv > GatherF32F64 || m.Conv == GatherF32F64 && m.Size != 4 || m.Conv == GatherSext && m.Size == 8:
+		case m.Conv > maxGatherConv || m.Conv == GatherF32F64 && m.Size != 4 || m.Conv == GatherSext && m.Size == 8 || m.Conv == GatherStackAddr && m.Size != 8:
 			return nil, fmt.Errorf("%w: move %d: conversion %d of %d bytes", ErrFrame, i, m.Conv, m.Size)
+		case m.Conv == GatherStackAddr && m.Src >= uint32(nstack):
+			return nil, fmt.Errorf("%w: move %d takes the address of stack word %d of %d", ErrFrame, i, m.Src, nstack)
 		}
 	}
 	p := &GatherProgram{moves: fusePairs(moves), nargs: nargs}

@@ -1,8 +1,9 @@
-//go:build linux && amd64
+//go:build linux && (amd64 || arm64)
 
 package pcall
 
-// The Go side of the general call (rp_frame_thunk in callframe_amd64.S):
+// The Go side of the general call (rp_frame_thunk in callframe_amd64.S
+// and callframe_arm64.S):
 // a frameRecord is rp_call's callRecord followed by what the thunk reads
 // and writes, and is run exactly as a callRecord is (callRecord.run), so
 // faults, deadlines and gates behave as for every other call.
@@ -20,8 +21,7 @@ import (
 )
 
 // FramesSupported reports whether this build has the general call
-// (CallFrame, CallGather): linux/amd64 with cgo; the AAPCS64 frame thunk
-// is issue 24's.
+// (CallFrame, CallGather): linux/amd64 or linux/arm64 with cgo.
 const FramesSupported = true
 
 // frameRecord is struct rp_framerec (same layout): rp_call's record, with
@@ -32,10 +32,11 @@ const FramesSupported = true
 // reaches the Frame after fn returns through the record's current address,
 // finds SRet where it now is.
 type frameRecord struct {
-	c    callRecord
-	fn   uintptr
-	rdx  uint64
-	xmm1 uint64
+	c      callRecord
+	fn     uintptr
+	rdx    uint64
+	xmm1   uint64
+	v2, v3 uint64 // arm64
 }
 
 var _ [unsafe.Sizeof(frameRecord{}) - C.RP_FX_SIZE]byte
@@ -44,6 +45,8 @@ var _ [unsafe.Offsetof(frameRecord{}.fn) - C.RP_FX_FN]byte
 var _ [C.RP_FX_FN - unsafe.Offsetof(frameRecord{}.fn)]byte
 var _ [unsafe.Offsetof(frameRecord{}.xmm1) - C.RP_FX_XMM1]byte
 var _ [C.RP_FX_XMM1 - unsafe.Offsetof(frameRecord{}.xmm1)]byte
+var _ [unsafe.Offsetof(frameRecord{}.v2) - C.RP_FX_V2]byte
+var _ [C.RP_FX_V2 - unsafe.Offsetof(frameRecord{}.v2)]byte
 
 // Frame is struct rp_frameargs: same layout.
 var _ [unsafe.Sizeof(Frame{}) - C.RP_F_SIZE]byte
@@ -56,6 +59,8 @@ var _ [unsafe.Offsetof(Frame{}.SRet) - C.RP_F_SRET]byte
 var _ [C.RP_F_SRET - unsafe.Offsetof(Frame{}.SRet)]byte
 var _ [unsafe.Offsetof(Frame{}.SRetSize) - C.RP_F_SRETSIZE]byte
 var _ [C.RP_F_SRETSIZE - unsafe.Offsetof(Frame{}.SRetSize)]byte
+var _ [unsafe.Offsetof(Frame{}.More) - C.RP_F_MORE]byte
+var _ [C.RP_F_MORE - unsafe.Offsetof(Frame{}.More)]byte
 var _ [MaxFrameStack - C.RP_FX_MAXSTACK]byte
 var _ [C.RP_FX_MAXSTACK - MaxFrameStack]byte
 var _ [MaxFrameSRet - C.RP_FX_MAXSRET]byte
@@ -72,7 +77,7 @@ type gatherRecord struct {
 	prog *gatherHdr
 	argv unsafe.Pointer
 	sret unsafe.Pointer
-	st0  [16]byte
+	st0  [16]byte // amd64: a long double from st0; arm64: v2 and v3
 }
 
 var _ [unsafe.Sizeof(gatherRecord{}) - C.RP_GX_SIZE]byte
@@ -98,6 +103,9 @@ var _ [GatherRegs - C.RP_GM_REGS]byte
 var _ [C.RP_GM_REGS - GatherRegs]byte
 var _ [GatherSext - C.RP_GM_SEXT]byte
 var _ [GatherF32F64 - C.RP_GM_F32F64]byte
+var _ [GatherStackAddr - C.RP_GM_STACKADDR]byte
+var _ [C.RP_GM_STACKADDR - GatherStackAddr]byte
+var _ [unsafe.Offsetof(gatherRecord{}.st0) - C.RP_GX_V2]byte
 var _ [gatherPair - C.RP_GM_PAIR]byte
 var _ [C.RP_GM_PAIR - gatherPair]byte
 
@@ -145,6 +153,9 @@ func (g *Gate) CallGatherInto(ctx context.Context, fn uintptr, p *GatherProgram,
 		return err
 	}
 	res.RAX, res.RDX, res.XMM0, res.XMM1 = r.c.a, r.rdx, r.c.b, r.xmm1
+	if vecResults > 2 { // arm64: v2 and v3 (a constant: no test on amd64)
+		copy(res.V23[:], (*[2]uint64)(unsafe.Pointer(&r.st0))[:])
+	}
 	if p.hdr.x87 != 0 {
 		src := (*[2]uint64)(unsafe.Pointer(&r.st0))
 		dst := (*[2]uint64)(unsafe.Pointer(&res.ST0))
@@ -209,7 +220,9 @@ func checkFrame(nstack int, sret bool, sretSize uintptr) error {
 }
 
 func (r *frameRecord) result() FrameResult {
-	return FrameResult{RAX: r.c.a, RDX: r.rdx, XMM0: r.c.b, XMM1: r.xmm1}
+	res := FrameResult{RAX: r.c.a, RDX: r.rdx, XMM0: r.c.b, XMM1: r.xmm1}
+	copy(res.V23[:], []uint64{r.v2, r.v3})
+	return res
 }
 
 // CallFrame calls the native function at fn with the whole frame f (see

@@ -1,4 +1,4 @@
-//go:build !(linux && amd64 && cgo)
+//go:build !(linux && (amd64 || arm64) && cgo)
 
 package pcall
 
@@ -8,8 +8,7 @@ import (
 )
 
 // FramesSupported reports whether this build has the general call
-// (CallFrame, CallGather): linux/amd64 with cgo; the AAPCS64 frame thunk
-// is issue 24's.
+// (CallFrame, CallGather): linux/amd64 or linux/arm64 with cgo.
 const FramesSupported = false
 
 // CallGather fails with ErrPlatform: this build cannot run native code.

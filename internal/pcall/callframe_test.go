@@ -10,40 +10,66 @@ import (
 	"unsafe"
 )
 
+// The gather image holds the integer argument registers, then eight
+// vector registers (rdi..r9 and xmm0..xmm7, or x0..x7 and d0..d7).
+const (
+	frameIntRegs = GatherRegs - 8
+	frameVec0    = frameIntRegs
+)
+
+// setFrameInts puts integer arguments in f from register from on: Int,
+// then More (x6 and x7 on arm64), then the stack words.
+func setFrameInts(f *Frame, from int, vals ...uint64) {
+	f.Stack = nil
+	for i, v := range vals {
+		switch r := from + i; {
+		case r < len(f.Int):
+			f.Int[r] = v
+		case r < frameIntRegs:
+			f.More[r-len(f.Int)] = v
+		default:
+			f.Stack = append(f.Stack, v)
+		}
+	}
+}
+
 // TestCallFrameSnprintf calls glibc's snprintf, a variadic function, with
-// a hand-made Frame: three fixed integer arguments, then doubles in xmm0
-// and xmm1 (al = 2), then more integers than registers remain (stack
-// words), through a gate as the loader's calls go.
+// a hand-made Frame: three fixed integer arguments, then doubles in the
+// first two vector registers (al = 2 on amd64), then more integers than
+// registers remain (stack words), through a gate as the loader's calls go.
 func TestCallFrameSnprintf(t *testing.T) {
 	needCallFrame(t)
 	snprintf := hostSym(t, "libc.so.6", "snprintf", "")
 	buf := make([]byte, 128)
-	format := []byte("%.1f %.2f %d %d %d %d %d\x00")
+	format := []byte("%.1f %.2f %d %d %d %d %d %d %d\x00")
 	var pin runtime.Pinner
 	pin.Pin(&buf[0])
 	pin.Pin(&format[0])
 	defer pin.Unpin()
 	f := Frame{NVec: 2}
-	f.Int = [6]uint64{uint64(uintptr(unsafe.Pointer(&buf[0]))), uint64(len(buf)), uint64(uintptr(unsafe.Pointer(&format[0]))), 1, 2, 3}
+	f.Int[0], f.Int[1], f.Int[2] = uint64(uintptr(unsafe.Pointer(&buf[0]))), uint64(len(buf)), uint64(uintptr(unsafe.Pointer(&format[0])))
+	setFrameInts(&f, 3, 1, 2, 3, 4, 5, 6, 7)
 	f.Float[0], f.Float[1] = 1.5, -0.25
-	f.Stack = []uint64{4, 5}
 	g := NewGate()
 	r, err := g.CallFrame(context.Background(), snprintf, &f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = "1.5 -0.25 1 2 3 4 5"
+	const want = "1.5 -0.25 1 2 3 4 5 6 7"
 	if got := string(buf[:bytes.IndexByte(buf, 0)]); got != want || r.RAX != uint64(len(want)) {
 		t.Errorf("snprintf = %q (%d), want %q", got, r.RAX, want)
 	}
 	// An odd number of stack words keeps the callee's stack aligned:
 	// glibc's printf of a double uses aligned SSE stores.
-	f.Stack = []uint64{4}
-	copy(format, "%.1f %.2f %d %d %d %d\x00")
+	setFrameInts(&f, 3, 1, 2, 3, 4, 5, 6)
+	copy(format, "%.1f %.2f %d %d %d %d %d %d\x00")
+	if len(f.Stack)%2 != 1 {
+		t.Fatalf("%d stack words, want an odd number", len(f.Stack))
+	}
 	if _, err := g.CallFrame(nil, snprintf, &f); err != nil {
 		t.Fatal(err)
 	}
-	if got := string(buf[:bytes.IndexByte(buf, 0)]); got != "1.5 -0.25 1 2 3 4" {
+	if got := string(buf[:bytes.IndexByte(buf, 0)]); got != "1.5 -0.25 1 2 3 4 5 6" {
 		t.Errorf("snprintf = %q", got)
 	}
 	if err := g.Close(); err != nil {
@@ -54,8 +80,8 @@ func TestCallFrameSnprintf(t *testing.T) {
 	}
 }
 
-// TestCallFrameResultRegisters: ldiv returns a 16-byte struct in rax:rdx;
-// frexp's double comes back in xmm0.
+// TestCallFrameResultRegisters: ldiv returns a 16-byte struct in rax:rdx
+// (x0:x1); frexp's double comes back in xmm0 (d0).
 func TestCallFrameResultRegisters(t *testing.T) {
 	needCallFrame(t)
 	ldiv := hostSym(t, "libc.so.6", "ldiv", "")
@@ -105,28 +131,36 @@ func TestCallGather(t *testing.T) {
 	needCallFrame(t)
 	snprintf := hostSym(t, "libc.so.6", "snprintf", "")
 	buf := make([]byte, 128)
-	format := []byte("%.2f %d %d %d %d %d\x00")
+	format := []byte("%.2f %d %d %d %d %d %d %d\x00")
 	var pin runtime.Pinner
 	pin.Pin(&buf[0])
 	pin.Pin(&format[0])
 	defer pin.Unpin()
 	bufp, n, fmtp := uint64(uintptr(unsafe.Pointer(&buf[0]))), uint64(len(buf)), uint64(uintptr(unsafe.Pointer(&format[0])))
 	f32, i8 := float32(0.75), int8(-3)
-	w := [4]int64{10, 20, 30, 40}
+	w := [6]int64{10, 20, 30, 40, 50, 60}
 	moves := []GatherMove{
 		{Arg: 0, Dst: 0, Size: 8}, {Arg: 1, Dst: 1, Size: 8}, {Arg: 2, Dst: 2, Size: 8},
-		{Arg: 3, Dst: 6, Size: 4, Conv: GatherF32F64},
+		{Arg: 3, Dst: frameVec0, Size: 4, Conv: GatherF32F64},
 		{Arg: 4, Dst: 3, Size: 1, Conv: GatherSext},
-		{Arg: 5, Src: 0, Dst: 4, Size: 8}, {Arg: 5, Src: 8, Dst: 5, Size: 8},
-		{Arg: 5, Src: 16, Dst: GatherRegs, Size: 8}, {Arg: 5, Src: 24, Dst: GatherRegs + 1, Size: 8},
 	}
-	p, err := NewGatherProgram(moves, 6, 2, 1, 0)
+	// w's words in the integer registers left, then on the stack.
+	nstack := 0
+	for i := range w {
+		m := GatherMove{Arg: 5, Src: uint32(8 * i), Dst: uint32(4 + i), Size: 8}
+		if 4+i >= frameIntRegs {
+			m.Dst = uint32(GatherRegs + nstack)
+			nstack++
+		}
+		moves = append(moves, m)
+	}
+	p, err := NewGatherProgram(moves, 6, nstack, 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	args := []unsafe.Pointer{unsafe.Pointer(&bufp), unsafe.Pointer(&n), unsafe.Pointer(&fmtp), unsafe.Pointer(&f32), unsafe.Pointer(&i8), unsafe.Pointer(&w)}
 	r, err := NewGate().CallGather(nil, snprintf, p, args, nil)
-	const want = "0.75 -3 10 20 30 40"
+	const want = "0.75 -3 10 20 30 40 50 60"
 	if got := string(buf[:bytes.IndexByte(buf, 0)]); err != nil || got != want || r.RAX != uint64(len(want)) {
 		t.Errorf("snprintf = %q (%d), %v; want %q", got, r.RAX, err, want)
 	}
@@ -147,9 +181,10 @@ func TestNewGatherProgram(t *testing.T) {
 		{"no bytes", GatherMove{Dst: 1}, 0},
 		{"nine bytes", GatherMove{Dst: 1, Size: 9}, 0},
 		{"stack word past the area", GatherMove{Dst: GatherRegs + 2, Size: 8}, 0},
-		{"rdi with a result in memory", GatherMove{Dst: 0, Size: 8}, 24},
-		{"float widening of 8 bytes", GatherMove{Dst: 6, Size: 8, Conv: GatherF32F64}, 0},
+		{"float widening of 8 bytes", GatherMove{Dst: frameVec0, Size: 8, Conv: GatherF32F64}, 0},
 		{"unknown conversion", GatherMove{Dst: 1, Size: 4, Conv: 7}, 0},
+		{"address of a stack word past the area", GatherMove{Dst: 1, Src: 2, Size: 8, Conv: GatherStackAddr}, 0},
+		{"address of 4 bytes", GatherMove{Dst: 1, Size: 4, Conv: GatherStackAddr}, 0},
 	} {
 		if _, err := NewGatherProgram([]GatherMove{tc.m}, 2, 2, 0, tc.sret); !errors.Is(err, ErrFrame) {
 			t.Errorf("%s: %v, want ErrFrame", tc.name, err)
@@ -157,5 +192,44 @@ func TestNewGatherProgram(t *testing.T) {
 	}
 	if _, err := NewGatherProgram([]GatherMove{{Arg: 1, Dst: GatherRegs + 1, Size: 3}}, 2, 2, 0, 24); err != nil {
 		t.Errorf("a valid program: %v", err)
+	}
+	// The result buffer's address takes rdi on amd64; arm64 passes it in
+	// x8, and x0 is free.
+	_, err := NewGatherProgram([]GatherMove{{Dst: 0, Size: 8}}, 2, 2, 0, 24)
+	if sretInArgReg != errors.Is(err, ErrFrame) {
+		t.Errorf("a move to the first integer register with a result in memory: %v", err)
+	}
+	// Only arm64 passes values by reference.
+	_, err = NewGatherProgram([]GatherMove{{Dst: 0, Src: 1, Size: 8, Conv: GatherStackAddr}}, 1, 2, 0, 0)
+	if (maxGatherConv >= GatherStackAddr) != (err == nil) {
+		t.Errorf("a stack address move: %v", err)
+	}
+}
+
+// TestCallGatherByReference passes a string by reference the way arm64
+// passes a large struct: moves copy it into the stack words, and a
+// GatherStackAddr move gives strlen the copy's address.
+func TestCallGatherByReference(t *testing.T) {
+	needCallFrame(t)
+	if maxGatherConv < GatherStackAddr {
+		t.Skipf("%s passes nothing by reference", runtime.GOARCH)
+	}
+	strlen := hostSym(t, "libc.so.6", "strlen", "")
+	s := []byte("copied to the stack words, passed by reference\x00")
+	var moves []GatherMove
+	// The copy begins at stack word 1, after a word the callee would find
+	// as its first stack argument.
+	for off := 0; off < len(s); off += 8 {
+		moves = append(moves, GatherMove{Arg: 0, Src: uint32(off), Dst: uint32(GatherRegs + 1 + off/8), Size: uint8(min(8, len(s)-off))})
+	}
+	moves = append(moves, GatherMove{Dst: 0, Src: 1, Size: 8, Conv: GatherStackAddr})
+	nstack := 1 + (len(s)+7)/8
+	p, err := NewGatherProgram(moves, 1, nstack, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewGate().CallGather(nil, strlen, p, []unsafe.Pointer{unsafe.Pointer(&s[0])}, nil)
+	if err != nil || r.RAX != uint64(len(s)-1) {
+		t.Errorf("strlen of the copy = %d, %v; want %d", r.RAX, err, len(s)-1)
 	}
 }

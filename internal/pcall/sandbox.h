@@ -266,24 +266,30 @@ int rp_fixture_lock_free(void);
 
 #endif // __ASSEMBLER__
 
-// The general call (callframe_amd64.S, callframe_cgo.go): rp_call runs
+// The general call (callframe_amd64.S or callframe_arm64.S, callframe_cgo.go): rp_call runs
 // rp_frame_thunk as its fn with a struct rp_framerec, whose first member is
 // the struct rp_callrec rp_call reads and whose c.args is a struct
 // rp_frameargs (the Go type Frame), which begins with the struct rp_args
 // rp_call loads the registers from. The thunk puts the stack arguments and
 // the result buffer below rp_call's frame, sets al and calls fn; after it,
 // rdx and xmm1 go to the record (and the result buffer to sret), rax and
-// xmm0 to c.a and c.b as for any call.
+// xmm0 to c.a and c.b as for any call. On arm64 the same records serve the
+// same purpose with AArch64's registers: rdx is x1, xmm0 and xmm1 are d0
+// and d1, v2 and v3 the rest of an HFA result, al is not set and the
+// result buffer's address goes in x8.
 #define RP_F_STACK 112
 #define RP_F_NSTACK 120
 #define RP_F_NVEC 136
 #define RP_F_SRET 144
 #define RP_F_SRETSIZE 152
-#define RP_F_SIZE 160
+#define RP_F_MORE 160
+#define RP_F_SIZE 176
 #define RP_FX_FN (RP_C_SIZE + 0)
 #define RP_FX_RDX (RP_C_SIZE + 8)
 #define RP_FX_XMM1 (RP_C_SIZE + 16)
-#define RP_FX_SIZE (RP_C_SIZE + 24)
+#define RP_FX_V2 (RP_C_SIZE + 24)
+#define RP_FX_V3 (RP_C_SIZE + 32)
+#define RP_FX_SIZE (RP_C_SIZE + 40)
 #define RP_FX_MAXSTACK (1 << 16) // bytes of stack arguments, at most
 #define RP_FX_MAXSRET (1 << 16)  // bytes of a result in memory, at most
 
@@ -296,8 +302,10 @@ struct rp_frameargs {
 	uint8_t nvec;        // al: vector registers used (variadic callees)
 	uint8_t pad[7];
 	uint64_t sret;       // where a result in memory is copied to (Go memory), or 0
-	uint64_t sretsize;   // its size in bytes; rdi points to a buffer that large
+	uint64_t sretsize;   // its size in bytes; rdi (x8) points to a buffer that large
+	uint64_t more[2];    // x6 and x7 on arm64 (regs holds x86-64's six integer registers)
 };
+_Static_assert(offsetof(struct rp_frameargs, more) == RP_F_MORE, "rp_frameargs.more");
 _Static_assert(offsetof(struct rp_frameargs, stack) == RP_F_STACK, "rp_frameargs.stack");
 _Static_assert(offsetof(struct rp_frameargs, nstack) == RP_F_NSTACK, "rp_frameargs.nstack");
 _Static_assert(offsetof(struct rp_frameargs, nvec) == RP_F_NVEC, "rp_frameargs.nvec");
@@ -309,7 +317,9 @@ struct rp_framerec {
 	uint64_t fn;         // the function to call
 	uint64_t rdx;        // out: rdx
 	uint64_t xmm1;       // out: the bits of xmm1
+	uint64_t v2, v3;     // out on arm64: the low 64 bits of v2 and v3
 };
+_Static_assert(offsetof(struct rp_framerec, v2) == RP_FX_V2, "rp_framerec.v2");
 _Static_assert(offsetof(struct rp_framerec, fn) == RP_FX_FN, "rp_framerec.fn");
 _Static_assert(offsetof(struct rp_framerec, rdx) == RP_FX_RDX, "rp_framerec.rdx");
 _Static_assert(offsetof(struct rp_framerec, xmm1) == RP_FX_XMM1, "rp_framerec.xmm1");
@@ -336,8 +346,13 @@ void rp_frame_thunk(void);
 #define RP_GM_BYTES 16
 #define RP_GM_SEXT 1   // sign-extend from size bytes
 #define RP_GM_F32F64 2 // a float, passed as a double
-#define RP_GM_PAIR 16  // size of a fused move: two eightbytes to two stack words in one store
+#define RP_GM_STACKADDR 3 // arm64: the address of stack word src (a copy passed by reference)
+#define RP_GM_PAIR 16  // size of a fused move (amd64): two eightbytes to two stack words in one store
+#ifdef __aarch64__
+#define RP_GM_REGS 16  // moves to dst < 16 fill x0..x7, d0..d7; the rest stack words
+#else
 #define RP_GM_REGS 14  // moves to dst < 14 fill rdi..r9, xmm0..xmm7; the rest stack words
+#endif
 #define RP_GX_FN RP_FX_FN     // the same places as in struct rp_framerec
 #define RP_GX_RDX RP_FX_RDX
 #define RP_GX_XMM1 RP_FX_XMM1
@@ -345,15 +360,17 @@ void rp_frame_thunk(void);
 #define RP_GX_ARGV (RP_C_SIZE + 32)
 #define RP_GX_SRET (RP_C_SIZE + 40)
 #define RP_GX_ST0 (RP_C_SIZE + 48)
+#define RP_GX_V2 RP_GX_ST0 // arm64: v2 and v3 where amd64 has st0
+#define RP_GX_V3 (RP_GX_ST0 + 8)
 #define RP_GX_SIZE (RP_C_SIZE + 64)
 
 #ifndef __ASSEMBLER__
 struct rp_gmove {
 	uint32_t arg;  // index into the argument pointers
-	uint32_t dst;  // register (0-13) or RP_GM_REGS + stack word
+	uint32_t dst;  // register (below RP_GM_REGS) or RP_GM_REGS + stack word
 	uint32_t src;  // byte offset in the argument's value
-	uint8_t size;  // 1 to 8 bytes, or RP_GM_PAIR
-	uint8_t conv;  // 0, RP_GM_SEXT or RP_GM_F32F64
+	uint8_t size;  // 1 to 8 bytes, or RP_GM_PAIR (amd64)
+	uint8_t conv;  // 0, RP_GM_SEXT, RP_GM_F32F64 or (arm64) RP_GM_STACKADDR
 	uint16_t pad;
 };
 _Static_assert(offsetof(struct rp_gmove, size) == RP_GM_SIZE, "rp_gmove.size");
@@ -362,9 +379,12 @@ _Static_assert(offsetof(struct rp_gmove, dst) == RP_GM_DST, "rp_gmove.dst");
 _Static_assert(offsetof(struct rp_gmove, src) == RP_GM_SRC, "rp_gmove.src");
 _Static_assert(offsetof(struct rp_gmove, conv) == RP_GM_CONV, "rp_gmove.conv");
 _Static_assert(sizeof(struct rp_gmove) == RP_GM_BYTES, "rp_gmove size");
+#ifndef __aarch64__
 // rp_gather_thunk's register image is a struct rp_args: move dst d < 14
-// is its 8-byte word d (rdi..r9, then xmm0..xmm7).
+// is its 8-byte word d (rdi..r9, then xmm0..xmm7). On arm64 it is an
+// image of its own, x0..x7 then d0..d7.
 _Static_assert(sizeof(struct rp_args) == RP_GM_REGS * 8 && RP_A_INT == 0 && RP_A_FLOAT == 6 * 8, "rp_args as the gather image");
+#endif
 struct rp_gprog {
 	uint64_t moves;    // struct rp_gmove[nmoves], checked when the program was made
 	uint64_t nmoves;
@@ -387,7 +407,7 @@ struct rp_gatherrec {
 	uint64_t prog;       // struct rp_gprog
 	uint64_t argv;       // the argument values' addresses (read before fn runs)
 	uint64_t sret;       // where a result in memory is copied to, or 0
-	uint64_t st0[2];     // out: a long double result (fstpt: 10 bytes)
+	uint64_t st0[2];     // out: a long double result (fstpt: 10 bytes); arm64: v2, v3
 };
 _Static_assert(offsetof(struct rp_gatherrec, xmm1) == RP_GX_XMM1, "rp_gatherrec.xmm1");
 _Static_assert(offsetof(struct rp_gatherrec, fn) == RP_GX_FN, "rp_gatherrec.fn");

@@ -19,8 +19,8 @@
 //     x20 = the gates[] index. rp_recover resets FPCR to 0 (Go's and the
 //     ABI's default: round to nearest, no traps, no flush-to-zero).
 //   - Arguments. x0-x5 and d0-d7 from struct rp_args (whose integer array
-//     has six entries, x86-64's count: x6 and x7 are not loaded yet, issue
-//     24), or nints (0 to 6) integers.
+//     has six entries, x86-64's count: the general call's thunks in
+//     callframe_arm64.S load x6, x7 and x8), or nints (0 to 6) integers.
 //   - Memory order. Gates rely on the closer's membarrier as on x86-64
 //     (the plain stores of gates[] and depth, then the load of closing);
 //     membarrier's IPIs are full barriers on arm64 too. Where x86-64's

@@ -43,8 +43,7 @@ import (
 
 // Supported reports whether this build can run plugins: linux/amd64 or
 // linux/arm64 with cgo (it is false, and every call returns ErrPlatform,
-// elsewhere). On arm64 callbacks and the general call are not ported yet
-// (CallbacksSupported, FramesSupported).
+// elsewhere). On arm64 callbacks are not ported yet (CallbacksSupported).
 const Supported = true
 
 // cgoNote completes ErrPlatform's message; this build is supported.

@@ -9,18 +9,19 @@
 // the library's (isolate/zsyscalls_amd64.go, go generate).
 package seccomprule
 
-import "golang.org/x/sys/unix"
-
 // Action is a filter's answer to a call (a SECCOMP_RET_* value, with
 // data in the low 16 bits).
 type Action uint32
 
-// The actions isolate's policies use.
+// The actions isolate's policies use: the kernel's SECCOMP_RET_* values
+// (linux/seccomp.h), written out so that the package builds where
+// x/sys/unix has no seccomp (its doc and vet run everywhere);
+// TestActionsAreTheKernels holds them to unix's on Linux.
 const (
-	ActionTrap       Action = unix.SECCOMP_RET_TRAP       // SIGSYS
-	ActionErrno      Action = unix.SECCOMP_RET_ERRNO      // fail with the errno in the low bits
-	ActionAllow      Action = unix.SECCOMP_RET_ALLOW      // run the call
-	ActionUserNotify Action = unix.SECCOMP_RET_USER_NOTIF // ask the listener
+	ActionTrap       Action = 0x00030000 // SECCOMP_RET_TRAP: SIGSYS
+	ActionErrno      Action = 0x00050000 // SECCOMP_RET_ERRNO: fail with the errno in the low bits
+	ActionUserNotify Action = 0x7fc00000 // SECCOMP_RET_USER_NOTIF: ask the listener
+	ActionAllow      Action = 0x7fff0000 // SECCOMP_RET_ALLOW: run the call
 )
 
 // Operation compares a call's 64-bit argument with a condition's value.

@@ -43,6 +43,11 @@ type RemoteLoad struct {
 	// State is the plugin's persistent state, nil when it has none or
 	// the child keeps it in a memfd of its own.
 	State *RemoteState
+	// Background says that another version serves while this one
+	// starts (a Live's reload): the new process then takes only the CPU
+	// time the serving version's callers leave until it has loaded,
+	// where the Isolation can arrange that.
+	Background bool
 }
 
 // RawHostFunc is the fast form of a host function: it reads the caller's

@@ -1,0 +1,4 @@
+package callconv
+
+// Native is the running architecture's C calling convention.
+const Native = AAPCS64

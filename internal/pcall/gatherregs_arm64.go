@@ -1,0 +1,17 @@
+package pcall
+
+// The general call's register image on arm64 (callframe_arm64.S).
+const (
+	// GatherRegs is the number of register words of a GatherMove's Dst:
+	// x0..x7, then d0..d7; from here on Dst is a stack word.
+	GatherRegs = 16
+	// sretInArgReg: a result in memory has its address in x8, not in an
+	// argument register.
+	sretInArgReg = false
+	// maxGatherConv: the arm64 thunk takes GatherStackAddr moves.
+	maxGatherConv = GatherStackAddr
+	// vecResults: an HFA result comes back in v0..v3.
+	vecResults = 4
+	// cbMoreWords: the words a callback entry saves beyond Args (x6, x7, x8 and a word that keeps the frame 16-byte aligned).
+	cbMoreWords = 4
+)

@@ -1,0 +1,134 @@
+//go:build linux && (amd64 || arm64) && cgo
+
+package isolate_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runplug/runplug/internal/plugintest"
+	"github.com/runplug/runplug/internal/testenv"
+	"github.com/runplug/runplug/isolate"
+	"github.com/runplug/runplug/loader"
+)
+
+// policies returns the scheduling policy of every thread of the child
+// pid and of its children (the reaper and the plugin's process), by
+// thread id.
+func policies(t *testing.T, pid int) map[int]uint32 {
+	t.Helper()
+	out := map[int]uint32{}
+	pids := []int{pid}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)); err == nil {
+		for _, f := range strings.Fields(string(b)) {
+			k, _ := strconv.Atoi(f)
+			pids = append(pids, k)
+		}
+	}
+	for _, q := range pids {
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", q))
+		if err != nil {
+			t.Fatalf("threads of %d: %v", q, err)
+		}
+		for _, e := range ents {
+			tid, _ := strconv.Atoi(e.Name())
+			a, err := unix.SchedGetAttr(tid, 0)
+			if err != nil {
+				t.Fatalf("sched_getattr(%d): %v", tid, err)
+			}
+			out[tid] = a.Policy
+		}
+	}
+	return out
+}
+
+// allPolicy fails the test unless every thread of the child pid has
+// policy want (and there are at least 3: the child, the reaper, the
+// plugin's process).
+func allPolicy(t *testing.T, what string, pid int, want uint32) {
+	t.Helper()
+	ps := policies(t, pid)
+	if len(ps) < 3 {
+		t.Fatalf("%s: child %d has %d threads in all, want the child, its reaper and the plugin's process", what, pid, len(ps))
+	}
+	for tid, pol := range ps {
+		if pol != want {
+			t.Errorf("%s: child %d thread %d has policy %d, want %d (%d threads)", what, pid, tid, pol, want, len(ps))
+		}
+	}
+}
+
+// A child started behind a serving version runs SCHED_IDLE until it has
+// loaded and serves at normal priority: a Live's reload, and a spare,
+// which waits idle and is raised when a load takes it. A plain load's
+// child never runs idle. (docs/STATE.md, "The pause of an isolated
+// reload".)
+func TestBackgroundStartPriority(t *testing.T) {
+	if !isolate.IdleStarts() {
+		testenv.Skipf(t, "the host lacks CAP_SYS_NICE: children start at normal priority")
+	}
+	loaded := map[int]map[int]uint32{} // pid -> policies at its load reply
+	defer isolate.SetLoadedHook(func(pid int) { loaded[pid] = policies(t, pid) })()
+	defer isolate.SetBackgroundGrace(time.Hour)() // the start is idle until it has loaded
+	ctx := context.Background()
+	idle, normal := uint32(unix.SCHED_IDLE), uint32(unix.SCHED_NORMAL)
+
+	t.Run("live reload", func(t *testing.T) {
+		l, _ := newLoader(t, loader.Options{}, isolate.Options{})
+		lv, err := l.LoadLive(ctx, plugintest.Build(t, "live_a"), loader.LiveOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lv.Close(ctx)
+		first := isolate.Pid(lv.Plugin())
+		for _, pol := range loaded[first] {
+			if pol != normal {
+				t.Fatalf("the first version's child (a plain load) ran at policy %d before it served: %v", pol, loaded[first])
+			}
+		}
+		if err := lv.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		next := isolate.Pid(lv.Plugin())
+		if next == first || loaded[next] == nil {
+			t.Fatalf("reload: child %d after %d, seen loading: %v", next, first, loaded[next] != nil)
+		}
+		for tid, pol := range loaded[next] {
+			if pol != idle {
+				t.Errorf("the reload's child %d: thread %d at policy %d while it loaded, want SCHED_IDLE", next, tid, pol)
+			}
+		}
+		allPolicy(t, "serving after the reload", next, normal)
+		mustCall(t, lv.Plugin(), "live_calls")
+	})
+
+	t.Run("spare", func(t *testing.T) {
+		l, iso := newLoader(t, loader.Options{}, isolate.Options{Spare: true})
+		defer iso.Close(ctx)
+		if err := iso.Prestart(); err != nil {
+			t.Fatal(err)
+		}
+		spare := isolate.SparePid(iso)
+		allPolicy(t, "a waiting spare", spare, idle)
+		p, err := l.Load(ctx, plugintest.Build(t, "live_a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := isolate.Pid(p); got != spare {
+			t.Fatalf("the load took child %d, not the spare %d", got, spare)
+		}
+		for tid, pol := range loaded[spare] {
+			if pol != normal {
+				t.Errorf("a plain load that took the spare: thread %d at policy %d while it loaded, want normal", tid, pol)
+			}
+		}
+		allPolicy(t, "serving after a plain load took the spare", spare, normal)
+	})
+}
