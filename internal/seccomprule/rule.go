@@ -1,5 +1,3 @@
-//go:build linux
-
 // Package seccomprule holds the types isolate writes its seccomp policies
 // in: the shape of github.com/elastic/go-seccomp-bpf's, without that
 // library, whose arch package builds maps of five architectures' system
