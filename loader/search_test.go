@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -266,6 +267,7 @@ func TestCtorOnly(t *testing.T) {
 // TestDependenciesHwcaps: a library in a glibc-hwcaps subdirectory the CPU
 // supports is preferred, as ld.so prefers it; Dependencies and Load agree.
 func TestDependenciesHwcaps(t *testing.T) {
+	testenv.NeedPort(t, runtime.GOARCH == "amd64", "glibc-hwcaps subdirectories (the x86-64 levels)")
 	hw := ldso.HwcapsSubdirs()
 	if len(hw) == 0 {
 		testenv.Skipf(t, "this CPU supports no glibc-hwcaps level (below x86-64-v2)")
