@@ -112,6 +112,9 @@ type Loader struct {
 	byKey   map[fileKey]*object // shared objects by file identity
 	plugins map[*Plugin]struct{}
 	tombs   []*object // closed images still reserved, oldest first
+	// relroKept and relroRewritten count the reuses that kept RELRO
+	// sealed and found it right, or had to write it again (relro.go).
+	relroKept, relroRewritten int
 	// resident are the DF_1_NODELETE plugins, by file, and kept the
 	// DF_1_NODELETE shared objects nothing holds (nodelete.go).
 	resident map[fileKey]*resident
@@ -820,7 +823,12 @@ func (l *Loader) reuseTomb(p *parsed, path, name string) *object {
 	l.tombs[0] = nil
 	l.tombs = l.tombs[1:]
 	l.tombSz -= t.p.plan.Size
-	if err := t.img.Reuse(p.pristine); err != nil {
+	var keepVaddr, keepSize uint64
+	if r := p.file.RELRO; r != nil && t.relroKeepable {
+		keepVaddr, keepSize = r.Vaddr, r.Memsz
+	}
+	keptLo, keptHi, err := t.img.ReuseKeeping(p.pristine, keepVaddr, keepSize)
+	if err != nil {
 		l.log.Warn("reusing a tombstone failed, mapping afresh", "plugin", t.name, "error", err)
 		t.unmap()
 		return nil
@@ -833,7 +841,11 @@ func (l *Loader) reuseTomb(p *parsed, path, name string) *object {
 		t.unmap()
 		return nil
 	}
-	o := &object{l: l, name: name, path: path, p: p, img: t.img, base: uint64(t.img.Base()), mem: t.img.Mem(), syms: syms, reg: t.reg}
+	o := &object{l: l, name: name, path: path, p: p, img: t.img, base: uint64(t.img.Base()), mem: t.img.Mem(), syms: syms, reg: t.reg, relro: keptRELRO{scratch: t.relro.scratch}}
+	if keptHi > keptLo && !o.keepRELRO(keptLo, keptHi) { // the pristine copy covers every writable file region
+		t.unmap()
+		return nil
+	}
 	t.img, t.reg = nil, nil
 	o.reg.Replace(&describer{o: o})
 	return o

@@ -43,6 +43,12 @@ type object struct {
 	inst   *instance    // a plugin's root: its own; a shared object private to an instance: that one; else nil (instance.go)
 	global bool         // a plugin's root loaded with LoadOptions.Global, in the global scope (global.go)
 
+	// relro is the RELRO pages a reuse kept sealed, until sealRelocated
+	// checks them; relroKeepable says that the last link sealed RELRO and
+	// ran no IFUNC resolver (relro.go).
+	relro         keptRELRO
+	relroKeepable bool
+
 	linked   bool
 	initDone bool
 	initSeq  uint64
@@ -152,28 +158,41 @@ func (l *Loader) link(o *object) error {
 			return r.Int, err
 		},
 	}
+	if k := &o.relro; k.active() {
+		env.keep, env.keepFrom = k.scratch, int(k.lo-o.p.plan.MinVaddr)
+	}
 	tabs, err := tablesIn(f.Dynamic, o.mem, o.p.plan.MinVaddr)
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.name, err)
 	}
+	o.relroKeepable = false
 	if err := env.relocate(tabs); err != nil {
 		return err
 	}
+	ranResolvers := len(env.deferred) > 0
 	if len(env.tlsLate) > 0 {
 		// A copy: taking env's own address would move it to the heap
 		// for every load, TLS or not.
 		late := env
-		o.late = &late // linkTLS finishes it
+		o.late = &late                  // linkTLS finishes it
+		o.relroKeepable = !ranResolvers // if the seal succeeds
 		return nil
 	}
+	o.relroKeepable = !ranResolvers
 	return o.sealRelocated()
 }
 
 // sealRelocated makes o's PT_GNU_RELRO read-only once every relocation is
-// written.
+// written, or checks the RELRO pages a reuse kept sealed (relro.go).
 func (o *object) sealRelocated() error {
-	if r := o.p.file.RELRO; r != nil && r.Memsz > 0 {
+	if o.relro.active() {
+		if err := o.settleRELRO(); err != nil {
+			o.relroKeepable = false
+			return err
+		}
+	} else if r := o.p.file.RELRO; r != nil && r.Memsz > 0 {
 		if err := o.img.Protect(r.Vaddr, r.Memsz, unix.PROT_READ); err != nil {
+			o.relroKeepable = false
 			return fmt.Errorf("relro: %w", err)
 		}
 	}

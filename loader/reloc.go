@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/runplug/runplug/internal/elfimage"
@@ -70,6 +69,10 @@ type relocEnv struct {
 	exec     []span // where an IRELATIVE resolver may be
 	nsyms    int
 	tlsMod   uint64 // the object's TLS module id (0: no PT_TLS)
+	// keep, when not nil, stands for the bytes of mem from keepFrom on:
+	// RELRO pages a reuse kept sealed (relro.go).
+	keep     []byte
+	keepFrom int
 
 	// resolve returns the value of symbol sym (never 0, which is the
 	// caller's business, and never out of range).
@@ -276,7 +279,7 @@ func (e *relocEnv) one(table string, i int, r *elfimage.Rela, late bool) error {
 			v += uint64(r.Addend)
 		}
 	}
-	binary.LittleEndian.PutUint64(e.mem[at:], v)
+	e.put(at, 8, v)
 	return nil
 }
 
@@ -359,7 +362,6 @@ func (e *relocEnv) relrOne(i int, off uint64) error {
 		return &RelocError{Object: e.name, Table: "DT_RELR", Index: i, Off: off,
 			Msg: fmt.Sprintf("place [%#x,%#x) is not inside a writable segment", off, off+8), Err: elfimage.ErrMalformed}
 	}
-	v := binary.LittleEndian.Uint64(e.mem[at:])
-	binary.LittleEndian.PutUint64(e.mem[at:], v+e.base)
+	e.put(at, 8, e.get64(at)+e.base)
 	return nil
 }

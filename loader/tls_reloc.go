@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/runplug/runplug/internal/elfimage"
@@ -81,13 +80,13 @@ func (e *relocEnv) applyTLS(static func(mod uint64) (int64, bool)) error {
 			}
 			v := tpoff + int64(off)
 			if t.kind == relocTPOff {
-				binary.LittleEndian.PutUint64(e.mem[at:], uint64(v))
+				e.put(at, 8, uint64(v))
 				break
 			}
 			if v != int64(int32(v)) {
 				return e.fail(t.table, t.index, r, ErrTLS, "offset %d from the thread pointer does not fit in 32 bits", v)
 			}
-			binary.LittleEndian.PutUint32(e.mem[at:], uint32(v))
+			e.put(at, 4, uint64(uint32(v)))
 		case relocTLSDesc:
 			var entry, arg uint64
 			if isStatic {
@@ -99,8 +98,8 @@ func (e *relocEnv) applyTLS(static func(mod uint64) (int64, bool)) error {
 				}
 				entry, arg = uint64(tlsrt.TLSDescDynamic()), a
 			}
-			binary.LittleEndian.PutUint64(e.mem[at:], entry)
-			binary.LittleEndian.PutUint64(e.mem[at+8:], arg)
+			e.put(at, 8, entry)
+			e.put(at+8, 8, arg)
 		default:
 			return e.fail(t.table, t.index, r, ErrTLS, "%s", fmt.Sprintf("unexpected deferred kind %d", t.kind))
 		}

@@ -3,6 +3,7 @@ package elfimage
 import (
 	"fmt"
 	"io"
+	"math"
 
 	"golang.org/x/sys/unix"
 )
@@ -118,27 +119,80 @@ func (im *Image) Parked() bool {
 // identical plan from the same file. On error the image is unmapped and
 // nothing stays mapped.
 func (im *Image) Reuse(pr *Pristine) error {
+	_, _, err := im.ReuseKeeping(pr, 0, 0)
+	return err
+}
+
+// ReuseKeeping is Reuse, except that the whole pages of [vaddr,
+// vaddr+size) (rounded as Protect rounds them: a sealed PT_GNU_RELRO) go
+// straight from PROT_NONE to PROT_READ and keep the bytes they held when
+// the image was parked, instead of getting pr's bytes back read-write and
+// being sealed again, which would flush the TLB. The image then looks as
+// it did after Protect(vaddr, size, PROT_READ). The caller must check those
+// bytes before it relies on them (they are what the image's previous life
+// left there) and Protect them writable to correct them.
+//
+// It returns the kept pages [keptLo, keptHi), image addresses. It keeps
+// nothing (an empty range), as Reuse, when the pages are not wholly inside
+// writable file regions of the plan or the range holds no whole page.
+func (im *Image) ReuseKeeping(pr *Pristine, vaddr, size uint64) (keptLo, keptHi uint64, err error) {
 	im.mu.Lock()
 	defer im.mu.Unlock()
 	if !im.parked || im.state != imageTombstoned {
-		return fmt.Errorf("elfmap: reuse: image is not parked")
+		return 0, 0, fmt.Errorf("elfmap: reuse: image is not parked")
 	}
 	if pr == nil || !pr.fits(im.plan) {
-		return fmt.Errorf("elfmap: reuse: pristine contents were read for another plan")
+		return 0, 0, fmt.Errorf("elfmap: reuse: pristine contents were read for another plan")
 	}
-	if err := im.reuseLocked(pr); err != nil {
+	lo, hi, kept := keepablePages(im.plan, vaddr, size)
+	regs := im.plan.Regions
+	if kept {
+		regs = splitProt(regs, lo, hi, unix.PROT_READ)
+	}
+	if err := im.reuseLocked(pr, regs, lo, hi); err != nil {
 		if rerr := im.res.release(); rerr == nil {
 			im.state, im.parked = imageUnmapped, false
 		}
-		return fmt.Errorf("elfmap: reuse: %w", err)
+		return 0, 0, fmt.Errorf("elfmap: reuse: %w", err)
 	}
 	im.state, im.parked = imageMapped, false
-	im.regions = append(im.regions[:0], im.plan.Regions...)
-	return nil
+	im.regions = append(im.regions[:0], regs...)
+	if !kept {
+		return 0, 0, nil
+	}
+	return uint64(lo), uint64(hi), nil
 }
 
-func (im *Image) reuseLocked(pr *Pristine) error {
-	regs := im.plan.Regions
+// keepablePages returns the whole pages [lo, hi) of [vaddr, vaddr+size)
+// and whether they are non-empty and lie wholly inside writable file
+// regions of p (what ReuseKeeping can leave as they were).
+func keepablePages(p *Plan, vaddr, size uint64) (lo, hi int64, ok bool) {
+	end, fits := add(vaddr, size)
+	if !fits || vaddr < p.MinVaddr || end > p.MaxVaddr {
+		return 0, 0, false
+	}
+	start, stop := pageFloor(vaddr, p.PageSize), pageFloor(end, p.PageSize)
+	if start >= stop {
+		return 0, 0, false
+	}
+	lo, hi = int64(start), int64(stop)
+	covered := lo
+	for _, r := range p.Regions {
+		if r.End <= covered || r.Start >= hi {
+			continue
+		}
+		if r.Start > covered || r.Kind != RegionFile || r.Prot&unix.PROT_WRITE == 0 {
+			return 0, 0, false
+		}
+		covered = r.End
+	}
+	return lo, hi, covered >= hi
+}
+
+// reuseLocked gives the parked image the protections of regs (the plan's
+// regions, with [keepLo, keepHi) read-only when kept) and the writable
+// regions their first contents, except [keepLo, keepHi).
+func (im *Image) reuseLocked(pr *Pristine, regs []Region, keepLo, keepHi int64) error {
 	// Each run of adjacent regions with one protection gets it in one
 	// call, straight from PROT_NONE. A parked page is not present to the
 	// MMU, so raising it flushes no TLB; raising a present page's rights
@@ -157,7 +211,7 @@ func (im *Image) reuseLocked(pr *Pristine) error {
 		}
 		i = j
 	}
-	for i, r := range regs {
+	for i, r := range im.plan.Regions {
 		if r.Prot&unix.PROT_WRITE == 0 {
 			continue
 		}
@@ -168,7 +222,14 @@ func (im *Image) reuseLocked(pr *Pristine) error {
 			if err != nil {
 				return err
 			}
-			copy(dst, pr.data[i])
+			src := pr.data[i]
+			if keepLo < r.End && keepHi > r.Start { // keepablePages: then inside r or its neighbours
+				a, b := max(keepLo, r.Start)-r.Start, min(keepHi, r.End)-r.Start
+				copy(dst[:a], src[:a])
+				copy(dst[b:], src[b:])
+				continue
+			}
+			copy(dst, src)
 		case RegionZero:
 			if err := im.res.discard(off, n); err != nil {
 				return err
@@ -176,6 +237,31 @@ func (im *Image) reuseLocked(pr *Pristine) error {
 		}
 	}
 	return nil
+}
+
+// CopyAt copies the first contents of the image's bytes at vaddr into
+// dst, for an image of the plan pr was read for. It reports false when
+// [vaddr, vaddr+len(dst)) is not wholly inside writable file regions.
+func (pr *Pristine) CopyAt(dst []byte, vaddr uint64) bool {
+	end, ok := add(vaddr, uint64(len(dst)))
+	if !ok || end > math.MaxInt64 {
+		return false
+	}
+	at := int64(vaddr)
+	for i, r := range pr.regions {
+		if at >= int64(end) {
+			break
+		}
+		if r.End <= at || pr.data[i] == nil {
+			continue
+		}
+		if r.Start > at {
+			return false
+		}
+		n := copy(dst[at-int64(vaddr):], pr.data[i][at-r.Start:])
+		at += int64(n)
+	}
+	return at >= int64(end)
 }
 
 // protectRegions sets the protection of the regions from first to last
