@@ -33,6 +33,9 @@ var testFuncs = []testFunc{
 	{"arg4", fixed(0x4c, 0x89, 0xc0, 0xc3)},                   // mov rax,r8; ret
 	{"arg5", fixed(0x4c, 0x89, 0xc8, 0xc3)},                   // mov rax,r9; ret
 	{"vector_count", fixed(0x0f, 0xb6, 0xc0, 0xc3)},           // movzx eax,al; ret
+	{"flags_fault", fixed( // std; pushfq; or dword [rsp],0x40000 (AC); popfq; mov rax,[0]
+		0xfd, 0x9c, 0x81, 0x0c, 0x24, 0x00, 0x00, 0x04, 0x00, 0x9d, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0, 0xc3)},
+	{"read_flags", fixed(0x9c, 0x58, 0xc3)}, // pushfq; pop rax; ret
 }
 
 // faultOff is the offset of the instruction that faults (or, for int3,

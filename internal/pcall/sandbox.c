@@ -133,7 +133,6 @@ static void rp_trap(struct rp_frame *fr, int status, int sig, const siginfo_t *s
 	fr->pc = rp_uc_pc(uc);
 	fr->fsp = rp_uc_sp(uc);
 	fr->active = 0; // claim once: a fault on the way out reaches Go
-	rp_uc_redirect(uc, (uint64_t)&rp_recover, (uint64_t)fr);
 }
 
 static void rp_handler(int sig, siginfo_t *si, void *uc) {
@@ -167,6 +166,9 @@ static void rp_handler(int sig, siginfo_t *si, void *uc) {
 				t->deferred = 1;
 			} else if (fr->active) {
 				rp_trap(fr, RP_INTERRUPTED, sig, si, uc);
+				errno = saved_errno;
+				rp_uc_recover(uc, fr);
+				return;
 			} else {
 				// In a callback into Go: interrupt when control
 				// comes back (rp_callback_leave).
@@ -189,6 +191,7 @@ static void rp_handler(int sig, siginfo_t *si, void *uc) {
 	if (fr != NULL && fr->active && rp_synchronous(sig, si)) {
 		rp_trap(fr, RP_FAULT, sig, si, uc);
 		errno = saved_errno;
+		rp_uc_recover(uc, fr);
 		return;
 	}
 	errno = saved_errno;

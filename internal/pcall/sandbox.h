@@ -211,7 +211,11 @@ void rp_gate_set_fallback(int on);
 // ucontext access (sandbox_amd64.c).
 uint64_t rp_uc_pc(void *uc);
 uint64_t rp_uc_sp(void *uc);
-void rp_uc_redirect(void *uc, uint64_t pc, uint64_t sp);
+// rp_uc_recover ends a signal handler that claimed fr: the call resumes
+// at rp_recover on fr with the interrupted thread's signal mask. On amd64
+// it jumps there and does not return; elsewhere it rewrites the context
+// for sigreturn and returns.
+void rp_uc_recover(void *uc, struct rp_frame *fr);
 
 // Entry points used from Go (sandbox.c).
 int rp_install(int intr_signo);

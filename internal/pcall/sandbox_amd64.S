@@ -294,6 +294,21 @@ rp_resume:
 	jmp	rp_recover
 	.size	rp_resume, .-rp_resume
 
+	// rp_jump_recover(struct rp_frame *fr): the signal handler's way to
+	// fr's recovery point (rp_uc_recover): DF and AC cleared, as
+	// sigreturn to a rewritten context used to clear them.
+	.globl	rp_jump_recover
+	.hidden	rp_jump_recover
+	.type	rp_jump_recover, @function
+	.p2align 4
+rp_jump_recover:
+	pushfq
+	andq	$~0x40400, (%rsp)
+	popfq
+	movq	%rdi, %rsp
+	jmp	rp_recover
+	.size	rp_jump_recover, .-rp_jump_recover
+
 	.section .rodata
 	.p2align 2
 .Lmxcsr_default:

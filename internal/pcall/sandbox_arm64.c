@@ -17,10 +17,10 @@ uint64_t rp_uc_sp(void *ucv) {
 	return (uint64_t)uc->uc_mcontext.sp;
 }
 
-// rp_uc_redirect makes sigreturn resume at pc on stack sp (rp_recover on
-// rp_call's frame, which restores every callee-saved register itself).
-void rp_uc_redirect(void *ucv, uint64_t pc, uint64_t sp) {
+// rp_uc_recover makes sigreturn resume at rp_recover on rp_call's frame,
+// which restores every callee-saved register itself.
+void rp_uc_recover(void *ucv, struct rp_frame *fr) {
 	ucontext_t *uc = ucv;
-	uc->uc_mcontext.pc = pc;
-	uc->uc_mcontext.sp = sp;
+	uc->uc_mcontext.pc = (uint64_t)&rp_recover;
+	uc->uc_mcontext.sp = (uint64_t)fr;
 }
