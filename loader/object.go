@@ -44,8 +44,8 @@ type object struct {
 	global bool         // a plugin's root loaded with LoadOptions.Global, in the global scope (global.go)
 
 	// relro is the RELRO pages a reuse kept sealed, until sealRelocated
-	// checks them; relroKeepable says that the last link sealed RELRO and
-	// ran no IFUNC resolver (relro.go).
+	// checks them; relroKeepable says that a reuse may keep the RELRO the
+	// last link sealed (mayKeepRELRO, relro.go).
 	relro         keptRELRO
 	relroKeepable bool
 
@@ -174,11 +174,11 @@ func (l *Loader) link(o *object) error {
 		// A copy: taking env's own address would move it to the heap
 		// for every load, TLS or not.
 		late := env
-		o.late = &late                  // linkTLS finishes it
-		o.relroKeepable = !ranResolvers // if the seal succeeds
+		o.late = &late                                 // linkTLS finishes it
+		o.relroKeepable = o.mayKeepRELRO(ranResolvers) // if the seal succeeds
 		return nil
 	}
-	o.relroKeepable = !ranResolvers
+	o.relroKeepable = o.mayKeepRELRO(ranResolvers)
 	return o.sealRelocated()
 }
 

@@ -25,9 +25,17 @@ import (
 // first load would. Either way the object ends with exactly the RELRO a
 // fresh relocation gives.
 //
-// An IFUNC resolver runs during relocation and may read RELRO (its GOT)
-// before the seal: it must see the new values, so an object whose last
-// link ran resolvers does not keep its RELRO.
+// Two things read RELRO before the seal and must see the new values, so
+// an object with either does not keep its RELRO: an IFUNC resolver, which
+// runs during relocation and may read its GOT, and a PT_TLS segment,
+// whose template (.tdata, inside RELRO where the linker puts it) linkTLS
+// copies into every thread's static TLS before the seal.
+
+// mayKeepRELRO reports whether a later reuse of o's image may keep the
+// RELRO this link seals: no IFUNC resolver ran and o has no PT_TLS.
+func (o *object) mayKeepRELRO(ranResolvers bool) bool {
+	return !ranResolvers && o.p.file.TLS == nil
+}
 
 // keptRELRO is a reused image's RELRO pages, left sealed with what the
 // image's previous life left there, until sealRelocated checks them.

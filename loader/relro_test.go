@@ -147,3 +147,24 @@ func tombIndex(t *testing.T, l *Loader, name string) int {
 	t.Fatalf("no parked image of %s among %d tombstones", name, len(l.tombs))
 	return -1
 }
+
+// TestRELROKeptOnlyWhenSafe checks which links let a reuse keep RELRO:
+// not one that ran an IFUNC resolver (it may read its GOT before the seal)
+// nor one of an object with thread-local storage (linkTLS copies .tdata,
+// inside RELRO, before the seal).
+func TestRELROKeptOnlyWhenSafe(t *testing.T) {
+	l := newLoader(t, Options{})
+	for _, tc := range []struct {
+		plugin string
+		keep   bool
+	}{
+		{"relro_keep", true},
+		{"ifunc", false},
+		{"tls_basic", false},
+	} {
+		p := load(t, l, tc.plugin)
+		if p.obj.relroKeepable != tc.keep {
+			t.Errorf("%s: keepable %v, want %v", tc.plugin, p.obj.relroKeepable, tc.keep)
+		}
+	}
+}
