@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/runplug/runplug/internal/plugintest"
@@ -496,6 +497,52 @@ func TestParseReadCount(t *testing.T) {
 			c.calls, c.bytes, len(f.Dynamic.Symbols), (f.Dynamic.RelaTab.Size+f.Dynamic.JmpRelTab.Size)/relaSize)
 		if c.calls > maxCalls || int64(c.bytes) > st.Size() {
 			t.Errorf("%s: %d ReadAt calls, %d bytes (file %d)", path, c.calls, c.bytes, st.Size())
+		}
+	}
+}
+
+// TestParseWindowsReused parses several objects in a row, in place and
+// decoded, so that each parse takes the window buffers the one before
+// released (windowBufs), then parses each again with the pool's buffers
+// overwritten in between: the results must be equal. It fails if a parsed
+// File kept bytes of a window.
+func TestParseWindowsReused(t *testing.T) {
+	files := oracleFiles(t)
+	parseAll := func(inPlace bool) []*File {
+		var out []*File
+		for _, path := range files {
+			fh, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := fh.Stat()
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := parse(fh, st.Size(), inPlace)
+			fh.Close()
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			out = append(out, f)
+		}
+		return out
+	}
+	for _, inPlace := range []bool{true, false} {
+		first := parseAll(inPlace)
+		// Scribble over whatever the pool holds now.
+		for range 4 {
+			b := windowBufs.Get().(*[windowSize]byte)
+			for i := range b {
+				b[i] = 0xa5
+			}
+			defer windowBufs.Put(b)
+		}
+		second := parseAll(inPlace)
+		for i := range files {
+			if !reflect.DeepEqual(first[i], second[i]) {
+				t.Errorf("%s (in place %v): a second parse differs from the first", files[i], inPlace)
+			}
 		}
 	}
 }
