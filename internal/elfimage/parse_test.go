@@ -546,3 +546,39 @@ func TestParseWindowsReused(t *testing.T) {
 		}
 	}
 }
+
+// TestImportsBelowFirstHashed checks what the loader's import caches
+// assume for their size (SymTab.FirstHashed, docs/ASSUMPTIONS.md): the
+// linker puts a GNU-hashed object's undefined symbols below the table's
+// symoffset. An import above it still links, only slower.
+func TestImportsBelowFirstHashed(t *testing.T) {
+	for _, path := range oracleFiles(t) {
+		fh, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := fh.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := Parse(fh, st.Size())
+		fh.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := f.Dynamic.GNUHash
+		if g == nil {
+			continue
+		}
+		imports := 0
+		for i, s := range f.Dynamic.Symbols {
+			if i > 0 && s.Shndx == elf.SHN_UNDEF {
+				imports++
+				if i >= int(g.SymOffset) {
+					t.Errorf("%s: import %q is symbol %d, at or above symoffset %d", filepath.Base(path), s.Name, i, g.SymOffset)
+				}
+			}
+		}
+		t.Logf("%s: %d imports below symoffset %d of %d symbols", filepath.Base(path), imports, g.SymOffset, len(f.Dynamic.Symbols))
+	}
+}
