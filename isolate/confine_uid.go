@@ -35,8 +35,12 @@ var dropCalls = []string{"setgroups", "setresuid", "setresgid"}
 // (no groups; id for the real, effective and saved ids) in both phases:
 // glibc makes each on every thread of the child (the setxid broadcast),
 // which would otherwise cost each thread three round trips to the host's
-// listener at every start; once made, they change nothing. id < 0: no
-// drop (the host is not root).
+// listener at every start; once made, they change nothing. The same
+// holds for re-arming the parent-death signal as SIGKILL, which the
+// drop clears and dropUID sets again: allowed in both phases, it costs
+// no round trip, and it can only set what the child's start set (any
+// other prctl(PR_SET_PDEATHSIG), such as one that disarms it, is still
+// dropRule's phase call). id < 0: no drop (the host is not root).
 func dropArgs(id int) []seccomp.NameWithConditions {
 	if id < 0 {
 		return nil
@@ -51,6 +55,9 @@ func dropArgs(id int) []seccomp.NameWithConditions {
 	return []seccomp.NameWithConditions{
 		{Name: "setgroups", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: 0}}},
 		same("setresgid"), same("setresuid"),
+		{Name: "prctl", Conditions: []seccomp.Condition{
+			{Argument: 0, Operation: seccomp.Equal, Value: unix.PR_SET_PDEATHSIG},
+			{Argument: 1, Operation: seccomp.Equal, Value: uint64(unix.SIGKILL)}}},
 	}
 }
 
