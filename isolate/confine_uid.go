@@ -15,14 +15,16 @@ import (
 
 // A root host's child runs as a uid of its own, unprivileged and owned by
 // no file: childUIDBase plus its pid. It opens the plugin and its
-// libraries as root (they may sit in a directory only root can read),
-// then, before the first plugin code (loader.Options.BeforeCode), drops
-// its groups, gid and uid to that one. A uid of its own (not "nobody",
+// libraries as uid 0 (they may sit in a directory only root can read),
+// with no supplementary group and that id as its gid already (the
+// constructor drops them while the process has one thread: childrt's
+// ChildConfineEnv), then, before the first plugin code
+// (loader.Options.BeforeCode), drops its uid to that one. A uid of its own (not "nobody",
 // which every child would share) means RLIMIT_NPROC counts its threads
 // alone, and no sibling child or other process is its to signal or
 // trace. The child of an unprivileged host runs in a user namespace of
 // its own as the host's uid, with no capability in it (docs/ISOLATION.md).
-const childUIDBase = 1 << 30
+const childUIDBase = childrt.ChildIDBase
 
 // childUID is the uid and gid a root host's child with pid drops to.
 func childUID(pid int) int { return childUIDBase + pid }
@@ -90,11 +92,15 @@ func dropUID() (int, error) {
 		return 0, nil
 	}
 	id := childUID(childrt.HostPid()) // unique among live children; in a PID namespace every child is pid 2
-	if err := syscall.Setgroups(nil); err != nil {
-		return 0, fmt.Errorf("setgroups: %w", err)
-	}
-	if err := syscall.Setresgid(id, id, id); err != nil {
-		return 0, fmt.Errorf("setresgid %d: %w", id, err)
+	if os.Getgid() != id {
+		// The constructor could not (ChildConfinement says why): each
+		// change now costs a setxid broadcast to every thread.
+		if err := syscall.Setgroups(nil); err != nil {
+			return 0, fmt.Errorf("setgroups: %w", err)
+		}
+		if err := syscall.Setresgid(id, id, id); err != nil {
+			return 0, fmt.Errorf("setresgid %d: %w", id, err)
+		}
 	}
 	if err := syscall.Setresuid(id, id, id); err != nil {
 		return 0, fmt.Errorf("setresuid %d: %w", id, err)
