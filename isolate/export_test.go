@@ -33,3 +33,6 @@ func SetBackgroundGrace(d time.Duration) func() {
 	backgroundGrace = d
 	return func() { backgroundGrace = old }
 }
+
+// ChildUID is the uid and gid a root host's child of pid drops to.
+var ChildUID = childUID

@@ -728,6 +728,9 @@ func (p *proc) awaitStart(ctx context.Context) (*reply, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, &pcall.DeadlineError{Plugin: p.r.req.Name, Pid: p.pid, Cause: err}
 		}
+		if p.lis != nil && atomic.LoadUint32(&h.listen) == listenOffered {
+			p.lis.poke() // the offer woke this wait (listen.go)
+		}
 		if i < 100 {
 			runtime.Gosched()
 			continue
