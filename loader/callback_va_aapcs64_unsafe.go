@@ -16,12 +16,19 @@ import (
 // than 16 bytes, as the address of the caller's copy. A read past the
 // caller's stack, or through a bad copy's address, is a Go panic, not a
 // crash.
+//
+// The caller's stack arguments begin at its sp, 16-byte aligned, so the
+// planner's stack offset is the next slot's offset within its 16 bytes:
+// VarArgs keeps the address alone, as for SysV.
 func (v *VarArgs) readAAPCS64(dst unsafe.Pointer, t *callconv.Type) error {
-	loc, err := v.aapcs.Next(t)
+	base := v.stack &^ 15
+	st := callconv.AAPCS64State{NGRN: int(v.gp), NSRN: int(v.fp), NSAA: uint64(v.stack - base)}
+	loc, err := st.Next(t)
 	if err != nil {
 		return err
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	readArg(dst, &loc, v.a, v.stack)
+	readArg(dst, &loc, v.a, base)
+	v.gp, v.fp, v.stack = uint8(st.NGRN), uint8(st.NSRN), base+uintptr(st.NSAA)
 	return nil
 }

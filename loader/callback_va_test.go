@@ -193,10 +193,13 @@ func TestVarArgsReader(t *testing.T) {
 // slots (C.3). x6 and x7, which only the entry's frame holds, are read in
 // TestCallbackVariadic.
 func TestVarArgsReaderAAPCS64(t *testing.T) {
-	a, stack := madeUpArgs(8)
-	// A fixed part that took x0, x1, v0-v4 and one stack slot.
-	va := &VarArgs{a: a, stack: uintptr(unsafe.Pointer(&stack[0])), conv: callconv.AAPCS64,
-		aapcs: callconv.AAPCS64State{NGRN: 2, NSRN: 5, NSAA: 8}}
+	a, stack := madeUpArgs(9)
+	// A fixed part that took x0, x1, v0-v4 and one stack slot (the
+	// caller's sp, where its stack arguments begin, is 16-byte aligned).
+	for uintptr(unsafe.Pointer(&stack[0]))%16 != 0 {
+		stack = stack[1:]
+	}
+	va := &VarArgs{a: a, stack: uintptr(unsafe.Pointer(&stack[1])), gp: 2, fp: 5, conv: callconv.AAPCS64}
 	if got := va.Int64(); got != 102 {
 		t.Errorf("first integer %d, want x2 (102)", got)
 	}
@@ -213,12 +216,12 @@ func TestVarArgsReaderAAPCS64(t *testing.T) {
 	if q != (cbDD{6.5, 7.5}) {
 		t.Errorf("HFA %+v, want d6, d7", q)
 	}
-	if got := va.Float64(); math.Float64bits(got) != 1001 {
-		t.Errorf("double past the registers: bits %d, want stack slot 1 (1001)", math.Float64bits(got))
+	if got := va.Float64(); math.Float64bits(got) != stack[1] {
+		t.Errorf("double past the registers: bits %d, want stack slot 1 (%d)", math.Float64bits(got), stack[1])
 	}
 	must(t, va.Struct(&q))
-	if math.Float64bits(q.X) != 1002 || math.Float64bits(q.Y) != 1003 {
-		t.Errorf("HFA past the registers %+v, want stack slots 2, 3", q)
+	if math.Float64bits(q.X) != stack[2] || math.Float64bits(q.Y) != stack[3] {
+		t.Errorf("HFA past the registers %+v, want stack slots 2, 3 (%d, %d)", q, stack[2], stack[3])
 	}
 	checkReaderEnd(t, va, func() { va.Float64() })
 }

@@ -41,13 +41,11 @@ import (
 // whatever lies in the registers or on the caller's stack). A VarArgs is
 // valid only during the call it was made for: its methods panic after.
 type VarArgs struct {
-	a     *pcall.Args // the saved argument registers; nil once the call returned
-	stack uintptr     // SysV: the next stack argument (the psABI's overflow_arg_area); AAPCS64: the first
-	gp    int         // SysV: the next integer argument register (rdi=0 .. r9=5; 6: none left)
-	fp    int         // SysV: the next vector argument register (xmm0=0 .. xmm7=7; 8: none left)
-
-	conv  callconv.Conv         // the caller's convention: SysV (the zero value) or AAPCS64
-	aapcs callconv.AAPCS64State // AAPCS64: the registers and stack taken so far
+	a     *pcall.Args   // the saved argument registers; nil once the call returned
+	stack uintptr       // the next stack argument (SysV: the psABI's overflow_arg_area)
+	gp    uint8         // the next integer argument register (rdi=0 .. r9=5, x0=0 .. x7=7; 6 or 8: none left)
+	fp    uint8         // the next vector argument register (xmm0=0 .. xmm7=7, v0 .. v7; 8: none left)
+	conv  callconv.Conv // the caller's convention: SysV (the zero value) or AAPCS64
 }
 
 // varArgsType is the type of a Go function's last parameter that marks it
@@ -62,11 +60,7 @@ var varArgsType = reflect.TypeFor[*VarArgs]()
 //
 //go:noinline
 func newVarArgs(plan *callconv.Plan, a *pcall.Args, stack uintptr) *VarArgs {
-	if plan.Conv == callconv.AAPCS64 {
-		return &VarArgs{a: a, stack: stack, conv: callconv.AAPCS64,
-			aapcs: callconv.AAPCS64State{NGRN: plan.IntRegs, NSRN: plan.SSERegs, NSAA: plan.StackSize}}
-	}
-	return &VarArgs{a: a, stack: stack + uintptr(plan.StackSize), gp: plan.IntRegs, fp: plan.SSERegs}
+	return &VarArgs{a: a, stack: stack + uintptr(plan.StackSize), gp: uint8(plan.IntRegs), fp: uint8(plan.SSERegs), conv: plan.Conv}
 }
 
 // live panics when the call v was made for has returned.
@@ -93,7 +87,7 @@ func (v *VarArgs) word() uint64 {
 		v.readAAPCS64(unsafe.Pointer(&w), callconv.Uint64) // a scalar always has a place: no error
 		return w
 	}
-	if v.gp < len(v.a.Int) {
+	if int(v.gp) < len(v.a.Int) {
 		v.gp++
 		return v.a.Int[v.gp-1]
 	}
@@ -128,7 +122,7 @@ func (v *VarArgs) Float64() float64 {
 		v.readAAPCS64(unsafe.Pointer(&x), callconv.Float64) // likewise
 		return x
 	}
-	if v.fp < len(v.a.Float) {
+	if int(v.fp) < len(v.a.Float) {
 		v.fp++
 		return v.a.Float[v.fp-1]
 	}
@@ -172,7 +166,7 @@ func (v *VarArgs) Struct(p any) error {
 			return errors.New("loader: VarArgs.Struct: long double members are not supported")
 		}
 	}
-	if !cls.InMemory && v.gp+nInt <= len(v.a.Int) && v.fp+nSSE <= len(v.a.Float) {
+	if !cls.InMemory && int(v.gp)+nInt <= len(v.a.Int) && int(v.fp)+nSSE <= len(v.a.Float) {
 		for i, c := range cls.Classes {
 			var reg unsafe.Pointer
 			switch c {
