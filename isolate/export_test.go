@@ -33,3 +33,11 @@ func SetBackgroundGrace(d time.Duration) func() {
 	backgroundGrace = d
 	return func() { backgroundGrace = old }
 }
+
+// SetIdleStarts makes idleStarts answer v (as a host without
+// CAP_SYS_NICE when false); the returned function restores it.
+func SetIdleStarts(v bool) func() {
+	old := idleStarts
+	idleStarts = func() bool { return v }
+	return func() { idleStarts = old }
+}

@@ -3,6 +3,7 @@ package loader
 import (
 	"context"
 	"runtime"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,7 +20,14 @@ import (
 // comes from its template thread, not this one). Plugin code of the load
 // (a migration, the constructors) runs on the reloading goroutine at
 // normal priority, so that a thread it starts does not inherit the
-// policy. Lowering a thread needs no privilege.
+// policy. Lowering a thread needs no privilege. Where the host may raise
+// it (CAP_SYS_NICE), a load still idle after idleGrace is raised to
+// normal priority, so that callers who leave no CPU time cannot starve a
+// reload (as isolate's backgroundGrace does for a child); without it
+// the load goes on at SCHED_IDLE's small weight.
+
+// idleGrace bounds the time a reload's load runs idle.
+var idleGrace = 100 * time.Millisecond
 
 // idleLoadHook, when set (tests), runs on the idle thread before the
 // load.
@@ -37,6 +45,11 @@ func (l *Loader) loadIdle(ctx context.Context, path string, st stateSource) (*Pl
 		if err != nil {
 			l.log.Debug("reload at normal priority", "error", err)
 		}
+		tid := unix.Gettid()
+		grace := time.AfterFunc(idleGrace, func() {
+			unix.SchedSetAttr(tid, &unix.SchedAttr{Policy: unix.SCHED_NORMAL}, 0) // EPERM: stays idle
+		})
+		defer grace.Stop()
 		if idleLoadHook != nil {
 			idleLoadHook()
 		}

@@ -36,6 +36,46 @@ func idleThreads(t *testing.T) []int {
 	return idle
 }
 
+// prioLive loads live_prio as a Live.
+func prioLive(t *testing.T, ctx context.Context) *Live {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "live_prio.so")
+	install(t, plugintest.Build(t, "live_prio"), path)
+	l := New(Options{})
+	t.Cleanup(func() { l.Close(context.Background()) })
+	lv, err := l.LoadLive(ctx, path, LiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lv
+}
+
+// heldReload starts a reload of lv with idleGrace grace whose load is
+// held on its idle thread: it returns the thread's id once held (or
+// fails), release (close it to let the load go on) and the reload's
+// result.
+func heldReload(t *testing.T, ctx context.Context, lv *Live, grace time.Duration) (tid int, release chan struct{}, done chan error) {
+	t.Helper()
+	old := idleGrace
+	idleGrace = grace
+	held, release := make(chan int), make(chan struct{})
+	idleLoadHook = func() {
+		held <- unix.Gettid()
+		<-release
+	}
+	t.Cleanup(func() { idleGrace, idleLoadHook = old, nil })
+	done = make(chan error, 1)
+	go func() { done <- lv.Reload(ctx) }()
+	select {
+	case tid = <-held:
+	case err := <-done:
+		t.Fatalf("the reload ended without loading on its own thread: %v", err)
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+	return tid, release, done
+}
+
 // A reload in process loads on a thread of its own at SCHED_IDLE (held
 // there by the hook, the test reads its policy), runs the plugin's
 // constructor at normal priority, and ends the thread: no thread of the
@@ -51,36 +91,12 @@ func TestReloadIdleThread(t *testing.T) {
 	if idle := idleThreads(t); len(idle) > 0 {
 		t.Fatalf("threads %v idle before the reload", idle)
 	}
-	path := filepath.Join(t.TempDir(), "live_prio.so")
-	install(t, plugintest.Build(t, "live_prio"), path)
-	l := New(Options{})
-	defer l.Close(ctx)
-	lv, err := l.LoadLive(ctx, path, LiveOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lv.Close(ctx)
+	lv := prioLive(t, ctx)
 	policy, err := Bind0[int32](fnOf(t, lv, "ctor_sched_policy"))
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	held, release := make(chan int), make(chan struct{})
-	idleLoadHook = func() {
-		held <- unix.Gettid()
-		<-release
-	}
-	defer func() { idleLoadHook = nil }()
-	done := make(chan error, 1)
-	go func() { done <- lv.Reload(ctx) }()
-	var tid int
-	select {
-	case tid = <-held:
-	case err := <-done:
-		t.Fatalf("the reload ended without loading on its own thread: %v", err)
-	case <-ctx.Done():
-		t.Fatal(ctx.Err())
-	}
+	tid, release, done := heldReload(t, ctx, lv, time.Hour) // idle until it has loaded
 	a, err := unix.SchedGetAttr(tid, 0)
 	if err != nil || a.Policy != unix.SCHED_IDLE {
 		t.Errorf("the reload's thread %d at policy %d (%v) while it loads, want SCHED_IDLE (%d)", tid, a.Policy, err, unix.SCHED_IDLE)
@@ -115,4 +131,39 @@ func TestReloadIdleThread(t *testing.T) {
 	if idle := idleThreads(t); len(idle) > 0 {
 		t.Errorf("threads %v idle after the reload", idle)
 	}
+}
+
+// A reload's load still idle after idleGrace is raised to normal
+// priority where the host may (CAP_SYS_NICE), so that busy callers
+// cannot starve it.
+func TestReloadIdleGrace(t *testing.T) {
+	testenv.NeedNative(t, "thread scheduling policies read through /proc/self/task")
+	if !canRaise() {
+		testenv.Skipf(t, "the host lacks CAP_SYS_NICE: a reload's load stays idle")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tid, release, done := heldReload(t, ctx, prioLive(t, ctx), 0) // raised at once
+	for {
+		a, err := unix.SchedGetAttr(tid, 0)
+		if err == nil && a.Policy == unix.SCHED_NORMAL {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the reload's thread %d still at policy %d (%v) past its grace", tid, a.Policy, err)
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// canRaise says whether this process may move a thread from SCHED_IDLE
+// back to SCHED_NORMAL: CAP_SYS_NICE in its effective set.
+func canRaise() bool {
+	h := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var d [2]unix.CapUserData
+	return unix.Capget(&h, &d[0]) == nil && d[0].Effective&(1<<unix.CAP_SYS_NICE) != 0
 }

@@ -70,7 +70,9 @@ func ReloadPauseBench(b *testing.B, opts Options) {
 				h[w%2].add(d)
 				if w1 != w {
 					h[(w+1)%2].add(d) // the other kind, once
-					atomicMax(&winMax[min(w1, uint64(len(winMax)-1))], d)
+					for x := w + 1; x <= min(w1, uint64(len(winMax)-1)); x++ {
+						atomicMax(&winMax[x], d) // every window it overlapped
+					}
 				}
 				if w != last {
 					atomicMax(&winMax[min(last, uint64(len(winMax)-1))], local)
