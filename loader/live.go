@@ -150,15 +150,13 @@ func (l *Loader) LoadLive(ctx context.Context, path string, o LiveOptions) (*Liv
 }
 
 // loadBehind is load for the next version of a Live, while the serving
-// one takes calls: it takes only the CPU time the callers leave until it
-// has loaded. An isolated one starts its child in the background
-// (isolate/priority.go); one in process loads on an idle thread
-// (live_idle_*.go).
+// one takes calls: an isolated one starts in the background (its child
+// takes only the CPU time the callers leave until it has loaded).
 func (l *Loader) loadBehind(ctx context.Context, path string, st stateSource) (*Plugin, error) {
 	if l.opts.Isolation != nil {
 		return l.startRemote(ctx, path, filepath.Base(path), nil, st, true) // remote.go
 	}
-	return l.loadIdle(ctx, path, st)
+	return l.load(ctx, path, st)
 }
 
 func (lv *Live) closeMemfd() {

@@ -130,10 +130,6 @@ type Loader struct {
 	// progress (l.mu held), nil for none: constructors and destructors
 	// run under it (object.go ctorCtx).
 	opCtx context.Context
-	// opNormal, for a load behind a serving version (live_idle_*.go),
-	// runs the load's plugin code (migration, constructors) at normal
-	// priority while the rest runs idle; nil runs it in place.
-	opNormal func(func() error) error
 
 	host     hostTable                          // RegisterHostFunc's functions (hostfunc.go)
 	hostSyms atomic.Pointer[map[string]uintptr] // Options.HostSymbols and AddHostSymbols' (hostsyms.go)
@@ -408,18 +404,13 @@ func (l *Loader) Load(ctx context.Context, path string) (*Plugin, error) {
 // load is Load, with the state file of LoadWith. The context bounds the
 // constructors and destructors it runs, and the state migration.
 func (l *Loader) load(ctx context.Context, path string, st stateSource) (*Plugin, error) {
-	return l.loadAt(ctx, path, st, nil)
-}
-
-// loadAt is load with l.opNormal set to normal for the load.
-func (l *Loader) loadAt(ctx context.Context, path string, st stateSource, normal func(func() error) error) (*Plugin, error) {
 	if l.opts.Isolation != nil {
 		return l.startRemote(ctx, path, filepath.Base(path), nil, st, false) // remote.go
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.opCtx, l.opNormal = ctx, normal
-	defer func() { l.opCtx, l.opNormal = nil, nil }()
+	l.opCtx = ctx
+	defer func() { l.opCtx = nil }()
 	if l.closed {
 		return nil, fmt.Errorf("loader: load %s: %w", path, ErrClosed)
 	}
@@ -581,34 +572,21 @@ func (l *Loader) loadNew(root *object, beforeInit func() error) (err error) {
 	if err := l.linkTLS(order); err != nil {
 		return err
 	}
-	// Plugin code (a migration, the constructors) runs at normal
-	// priority also in a load behind a serving version: a thread it
-	// starts inherits its policy.
-	return l.atNormal(func() error {
-		if beforeInit != nil {
-			if err := beforeInit(); err != nil {
-				return err
-			}
+	if beforeInit != nil {
+		if err := beforeInit(); err != nil {
+			return err
 		}
-		debugAdd(order) // debuggers and profilers see them before their code runs
-		for _, o := range order {
-			if err := l.beforeCode(); err != nil {
-				return err
-			}
-			if err := l.runInit(o); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// atNormal runs f through l.opNormal, or in place. l.mu is held.
-func (l *Loader) atNormal(f func() error) error {
-	if l.opNormal == nil {
-		return f()
 	}
-	return l.opNormal(f)
+	debugAdd(order) // debuggers and profilers see them before their code runs
+	for _, o := range order {
+		if err := l.beforeCode(); err != nil {
+			return err
+		}
+		if err := l.runInit(o); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // beforeCode calls Options.BeforeCode before the first plugin code.
