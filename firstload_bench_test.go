@@ -2,6 +2,7 @@ package runplug_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -38,7 +39,8 @@ var firstLoadTargets = []struct{ name, file, sym string }{
 // median of the pairs' ratios (runplug/dlopen), in wall time and in CPU
 // time (the process's, every thread's, from getrusage): on a loaded
 // machine the wall time also measures waits for a CPU, the CPU time only
-// the work.
+// the work. It also reports the median page faults each load took (a
+// fault costs microseconds on a VM; dlopen's are the floor).
 //
 //	go test -run '^$' -bench FirstLoad -benchtime 20x .
 func BenchmarkFirstLoad(b *testing.B) {
@@ -46,6 +48,7 @@ func BenchmarkFirstLoad(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			path := benchSystemLib(b, tc.file)
 			var rp, dl, ratios, cpuRatios []time.Duration
+			var rpFaults, dlFaults []int64
 			for i := 0; i < b.N; i++ {
 				order := []string{"runplug", "dlopen"}
 				if i%2 == 1 {
@@ -53,11 +56,13 @@ func BenchmarkFirstLoad(b *testing.B) {
 				}
 				var pair, cpu [2]time.Duration
 				for _, mode := range order {
-					d, c := firstLoadChild(b, mode, path, tc.sym)
+					d, c, f := firstLoadChild(b, mode, path, tc.sym)
 					if mode == "runplug" {
 						rp, pair[0], cpu[0] = append(rp, d), d, c
+						rpFaults = append(rpFaults, f)
 					} else {
 						dl, pair[1], cpu[1] = append(dl, d), d, c
+						dlFaults = append(dlFaults, f)
 					}
 				}
 				// The pair's ratio, in thousandths: pairing keeps it
@@ -69,13 +74,15 @@ func BenchmarkFirstLoad(b *testing.B) {
 			b.ReportMetric(float64(median(dl).Nanoseconds()), "dlopen-ns")
 			b.ReportMetric(float64(median(ratios))/1000, "ratio")
 			b.ReportMetric(float64(median(cpuRatios))/1000, "cpu-ratio")
+			b.ReportMetric(float64(median(rpFaults)), "runplug-faults")
+			b.ReportMetric(float64(median(dlFaults)), "dlopen-faults")
 		})
 	}
 }
 
 // firstLoadChild runs one child of BenchmarkFirstLoad and returns the wall
 // and CPU times it reported.
-func firstLoadChild(b *testing.B, mode, path, sym string) (wall, cpu time.Duration) {
+func firstLoadChild(b *testing.B, mode, path, sym string) (wall, cpu time.Duration, faults int64) {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFirstLoadChild$")
 	cmd.Env = append(os.Environ(), firstLoadEnv+"="+mode+":"+path+":"+sym)
@@ -87,30 +94,35 @@ func firstLoadChild(b *testing.B, mode, path, sym string) (wall, cpu time.Durati
 	}
 	for _, line := range strings.Split(string(out), "\n") {
 		if v, ok := strings.CutPrefix(line, "firstload-ns "); ok {
-			w, c, _ := strings.Cut(v, " ")
-			wns, err1 := strconv.ParseInt(w, 10, 64)
-			cns, err2 := strconv.ParseInt(c, 10, 64)
-			if err := errors.Join(err1, err2); err != nil {
+			f := strings.Fields(v)
+			if len(f) != 3 {
+				b.Fatalf("%s child: %q: want three figures", mode, line)
+			}
+			wns, err1 := strconv.ParseInt(f[0], 10, 64)
+			cns, err2 := strconv.ParseInt(f[1], 10, 64)
+			n, err3 := strconv.ParseInt(f[2], 10, 64)
+			if err := errors.Join(err1, err2, err3); err != nil {
 				b.Fatalf("%s child: %q: %v", mode, line, err)
 			}
-			return time.Duration(wns), time.Duration(cns)
+			return time.Duration(wns), time.Duration(cns), n
 		}
 	}
 	b.Fatalf("%s child printed no time:\n%s\n%s", mode, out, stderr.Bytes())
-	return 0, 0
+	return 0, 0, 0
 }
 
-// processCPU returns the CPU time every thread of the process has used.
-func processCPU(t *testing.T) time.Duration {
+// processCPU returns the CPU time every thread of the process has used,
+// and the page faults it has taken (minor and major).
+func processCPU(t *testing.T) (time.Duration, int64) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		t.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Minflt + ru.Majflt
 }
 
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
+func median[T cmp.Ordered](ds []T) T {
+	s := append([]T(nil), ds...)
 	for i := 1; i < len(s); i++ { // insertion sort: a handful of samples
 		for j := i; j > 0 && s[j] < s[j-1]; j-- {
 			s[j], s[j-1] = s[j-1], s[j]
@@ -129,7 +141,7 @@ func TestFirstLoadChild(t *testing.T) {
 	mode, rest, _ := strings.Cut(spec, ":")
 	path, sym, _ := strings.Cut(rest, ":")
 	var d time.Duration
-	cpu0 := processCPU(t)
+	cpu0, faults0 := processCPU(t)
 	switch mode {
 	case "runplug":
 		start := time.Now()
@@ -158,6 +170,6 @@ func TestFirstLoadChild(t *testing.T) {
 	default:
 		t.Fatalf("%s=%q: unknown mode %q", firstLoadEnv, spec, mode)
 	}
-	cpu := processCPU(t) - cpu0
-	fmt.Printf("firstload-ns %d %d\n", d.Nanoseconds(), cpu.Nanoseconds())
+	cpu, faults := processCPU(t)
+	fmt.Printf("firstload-ns %d %d %d\n", d.Nanoseconds(), (cpu - cpu0).Nanoseconds(), faults-faults0)
 }

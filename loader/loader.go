@@ -359,12 +359,16 @@ func (l *Loader) mapRoot(path, name string) (*object, error) {
 // one (no open, no mapping), else the file is opened and mapped. l.mu is
 // held.
 func (l *Loader) mapPath(path, name string) (*object, fileKey, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
-		key := statKey(&st)
-		if p := l.files[key]; p != nil {
-			if o := l.reuseTomb(p, path, name); o != nil {
-				return o, key, nil
+	// Only a file this Loader parsed can have a parked image: a Loader's
+	// first load makes no stat for it.
+	if len(l.files) > 0 {
+		var st unix.Stat_t
+		if err := unix.Stat(path, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			key := statKey(&st)
+			if p := l.files[key]; p != nil {
+				if o := l.reuseTomb(p, path, name); o != nil {
+					return o, key, nil
+				}
 			}
 		}
 	}

@@ -138,6 +138,7 @@ func (l *Loader) link(o *object) error {
 		writable: o.p.writable,
 		exec:     o.p.exec,
 		nsyms:    o.syms.Len(),
+		nCache:   o.syms.FirstHashed(),
 		tlsMod:   o.tlsID(),
 		resolve:  func(sym uint32) (symValue, error) { return l.resolve(o, sym) },
 		callResolver: func(addr uint64) (uint64, error) {
@@ -344,9 +345,11 @@ func (o *object) importSymbol(idx uint32) (elfimage.Symbol, error) {
 		return s, fmt.Errorf("%s: %w", o.name, err)
 	}
 	if o.p.names == nil {
-		// One slot per symbol: a large library's relocations name
-		// tens of thousands, which a growing map would rehash.
-		o.p.names = make([]string, o.syms.Len())
+		// One slot per import (the symbols below FirstHashed): a large
+		// library's relocations name thousands, which a growing map
+		// would rehash. A name above is decoded each time it is asked
+		// for (once per relocation pass: relocEnv caches the result).
+		o.p.names = make([]string, o.syms.FirstHashed())
 	}
 	if int(idx) < len(o.p.names) {
 		o.p.names[idx] = s.Name

@@ -56,6 +56,9 @@ type symValue struct {
 	// until every other relocation of the object is done, and then the
 	// resolver's result is written.
 	ifunc bool
+	// own reports a plain definition of the object being relocated,
+	// bound by value: reading it again costs less than caching it.
+	own bool
 }
 
 // relocEnv is everything one relocation pass over one object needs. It
@@ -78,7 +81,12 @@ type relocEnv struct {
 	// and returns what it returned.
 	callResolver func(addr uint64) (uint64, error)
 
-	cache    []symSlot // per symbol index, valid for this pass
+	// cache holds this pass's resolutions of the symbols below
+	// SymTab.FirstHashed (the imports, in a linked file), by index; more
+	// those of any other symbol that is not an own plain definition.
+	cache    []symSlot
+	more     map[uint32]*symSlot
+	nCache   int // FirstHashed: the length cache gets
 	deferred []deferredReloc
 	// tlsLate holds the relocations that need to know where the
 	// thread-local storage they name lives (static or dynamic), which is
@@ -141,8 +149,11 @@ func tableIn(name string, t elfimage.Table, mem []byte, minVaddr uint64) ([]byte
 // relocate applies every relocation of t: DT_RELR, then DT_RELA, then
 // DT_JMPREL (all eagerly), then the deferred IFUNC ones.
 func (e *relocEnv) relocate(t relocTables) error {
-	if e.nsyms > 0 {
-		e.cache = make([]symSlot, e.nsyms)
+	if n := min(e.nCache, e.nsyms); n > 0 {
+		// Imports only: one slot per symbol was 24 bytes of fresh
+		// heap per symbol, 1 MiB for libLLVM, whose page faults cost
+		// more than the lookups it saved.
+		e.cache = make([]symSlot, n)
 	}
 	if err := e.relr(t.relr); err != nil {
 		return err
@@ -280,20 +291,46 @@ func (e *relocEnv) one(table string, i int, r *elfimage.Rela, late bool) error {
 	return nil
 }
 
-// symbol resolves symbol index sym once per pass.
+// slot returns the cache slot of symbol sym, nil when it has none yet;
+// with add, one is made.
+func (e *relocEnv) slot(sym uint32, add bool) *symSlot {
+	if int(sym) < len(e.cache) {
+		return &e.cache[sym]
+	}
+	c := e.more[sym]
+	if c == nil && add {
+		if e.more == nil {
+			e.more = map[uint32]*symSlot{}
+		}
+		c = new(symSlot)
+		e.more[sym] = c
+	}
+	return c
+}
+
+// symbol resolves symbol index sym once per pass (an own plain definition
+// outside the import cache, each time it is named).
 func (e *relocEnv) symbol(sym uint32) (symValue, error) {
-	c := &e.cache[sym]
-	switch c.state {
-	case 1:
-		return symValue{addr: c.val}, nil
-	case 2:
-		return symValue{addr: c.val, ifunc: true}, nil
-	case 3:
-		return symValue{addr: c.val, tls: true, mod: c.mod}, nil
+	c := e.slot(sym, false)
+	if c != nil {
+		switch c.state {
+		case 1:
+			return symValue{addr: c.val}, nil
+		case 2:
+			return symValue{addr: c.val, ifunc: true}, nil
+		case 3:
+			return symValue{addr: c.val, tls: true, mod: c.mod}, nil
+		}
 	}
 	sv, err := e.resolve(sym)
 	if err != nil {
 		return symValue{}, err
+	}
+	if c == nil {
+		if sv.own {
+			return sv, nil
+		}
+		c = e.slot(sym, true)
 	}
 	c.val, c.state = sv.addr, 1
 	switch {
@@ -308,7 +345,7 @@ func (e *relocEnv) symbol(sym uint32) (symValue, error) {
 // callIFunc calls the object's own IFUNC resolver for symbol sym (once)
 // and caches the result.
 func (e *relocEnv) callIFunc(sym uint32, resolver uint64) (uint64, error) {
-	c := &e.cache[sym]
+	c := e.slot(sym, true)
 	if c.state == 1 {
 		return c.val, nil
 	}

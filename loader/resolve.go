@@ -30,9 +30,9 @@ func (l *Loader) resolve(o *object, idx uint32) (symValue, error) {
 	if def, err := o.def(int(idx)); err == nil && def.Shndx != elf.SHN_UNDEF &&
 		def.Type != elf.STT_TLS && def.Type != elf.STT_GNU_IFUNC {
 		if def.Shndx == elf.SHN_ABS {
-			return symValue{addr: def.Value}, nil
+			return symValue{addr: def.Value, own: true}, nil
 		}
-		return o.definition(&def)
+		return symValue{addr: o.base + def.Value, own: true}, nil
 	}
 	sym, err := o.importSymbol(idx)
 	if err != nil {
@@ -194,7 +194,13 @@ type hostKey struct{ name, version string }
 var (
 	hostLibsOnce sync.Once
 	hostLibs     []*dlsvc.HostLibrary
-	hostCache    sync.Map // hostKey -> uintptr (0: not found)
+	// hostCache holds hostLookup's answers (0: not found). A map under
+	// a lock: sync.Map allocated a node and boxed the key and value for
+	// each of a first load's hundreds of new entries.
+	hostCache = struct {
+		sync.RWMutex
+		m map[hostKey]uintptr
+	}{m: map[hostKey]uintptr{}}
 )
 
 // hostLookup finds name (of the given version, "" for the default one) in
@@ -202,8 +208,10 @@ var (
 // cached for the life of the process: those libraries never unload.
 func hostLookup(name, version string) (uintptr, bool) {
 	k := hostKey{name, version}
-	if v, ok := hostCache.Load(k); ok {
-		a := v.(uintptr)
+	hostCache.RLock()
+	a, ok := hostCache.m[k]
+	hostCache.RUnlock()
+	if ok {
 		return a, a != 0
 	}
 	hostLibsOnce.Do(func() {
@@ -220,6 +228,8 @@ func hostLookup(name, version string) (uintptr, bool) {
 			break
 		}
 	}
-	hostCache.Store(k, addr)
+	hostCache.Lock()
+	hostCache.m[k] = addr
+	hostCache.Unlock()
 	return addr, addr != 0
 }

@@ -7,6 +7,8 @@ package dlsvc
 // rp_loaded_names, declared in dl.h).
 
 /*
+#cgo noescape rp_dl_lookup_host
+#cgo nocallback rp_dl_lookup_host
 #include <stdlib.h>
 #include <string.h>
 #include <dlfcn.h>
@@ -17,6 +19,19 @@ static int rp_dl_close_host(uint64_t h) { return dlclose((void *)(uintptr_t)h); 
 static char *rp_dl_host_error(void) { return dlerror(); }
 static uint64_t rp_dl_sym_host(uint64_t h, const char *name, const char *version) {
 	return rp_dlsym((void *)(uintptr_t)h, name, version);
+}
+
+// rp_dl_lookup_host is rp_dl_sym_host for a caller that wants no error
+// text: one call into C instead of four (no copies of the strings to
+// malloc and free, no dlerror to clear first), and no error left pending
+// for this thread's next dlerror. The strings are the caller's (Go
+// memory), read during the call only; version may be NULL.
+static uint64_t rp_dl_lookup_host(uint64_t h, const char *name, const char *version) {
+	uint64_t a = rp_dlsym((void *)(uintptr_t)h, name, version);
+	if (a == 0) {
+		dlerror();
+	}
+	return a;
 }
 
 // rp_dlopen_host has glibc load one of its own libraries into the host;
@@ -107,8 +122,20 @@ func (h *HostLibrary) Name() string { return h.name }
 // Lookup returns the address of the symbol name, of the given version
 // (dlvsym) or of the default version when version is "" (dlsym).
 func (h *HostLibrary) Lookup(name, version string) (uintptr, bool) {
-	a, err := DLSymHost(uintptr(h.handle), name, version)
-	return a, err == nil
+	if name == "" || hasNUL(name) || hasNUL(version) {
+		return 0, false
+	}
+	// Both strings NUL-terminated in one buffer, on the stack when short:
+	// a relocation pass looks up every import of an object this way.
+	var small [128]byte
+	buf := append(append(append(small[:0], name...), 0), version...)
+	buf = append(buf, 0)
+	var cv *C.char
+	if version != "" {
+		cv = (*C.char)(unsafe.Pointer(&buf[len(name)+1]))
+	}
+	a := uintptr(C.rp_dl_lookup_host(C.uint64_t(uintptr(h.handle)), (*C.char)(unsafe.Pointer(&buf[0])), cv))
+	return a, a != 0
 }
 
 // DLSymHost is the host's dlsym: glibc's dlsym (dlvsym when version is not

@@ -83,6 +83,8 @@ func parse(r io.ReaderAt, size int64, inPlace bool) (*File, error) {
 		return nil, malformed(-1, "file size", uint64(size), "is negative")
 	}
 	p := &parser{r: r, size: size, ps: PageSize(), f: &File{Size: size}, inPlace: inPlace}
+	defer p.win.release()
+	defer p.strWin.release()
 	if err := p.header(); err != nil {
 		return nil, err
 	}

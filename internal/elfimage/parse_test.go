@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/runplug/runplug/internal/plugintest"
@@ -497,5 +498,87 @@ func TestParseReadCount(t *testing.T) {
 		if c.calls > maxCalls || int64(c.bytes) > st.Size() {
 			t.Errorf("%s: %d ReadAt calls, %d bytes (file %d)", path, c.calls, c.bytes, st.Size())
 		}
+	}
+}
+
+// TestParseWindowsReused parses several objects in a row, in place and
+// decoded, so that each parse takes the window buffers the one before
+// released (windowBufs), then parses each again with the pool's buffers
+// overwritten in between: the results must be equal. It fails if a parsed
+// File kept bytes of a window.
+func TestParseWindowsReused(t *testing.T) {
+	files := oracleFiles(t)
+	parseAll := func(inPlace bool) []*File {
+		var out []*File
+		for _, path := range files {
+			fh, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := fh.Stat()
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := parse(fh, st.Size(), inPlace)
+			fh.Close()
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			out = append(out, f)
+		}
+		return out
+	}
+	for _, inPlace := range []bool{true, false} {
+		first := parseAll(inPlace)
+		// Scribble over whatever the pool holds now.
+		for range 4 {
+			b := windowBufs.Get().(*[windowSize]byte)
+			for i := range b {
+				b[i] = 0xa5
+			}
+			defer windowBufs.Put(b)
+		}
+		second := parseAll(inPlace)
+		for i := range files {
+			if !reflect.DeepEqual(first[i], second[i]) {
+				t.Errorf("%s (in place %v): a second parse differs from the first", files[i], inPlace)
+			}
+		}
+	}
+}
+
+// TestImportsBelowFirstHashed checks what the loader's import caches
+// assume for their size (SymTab.FirstHashed, docs/ASSUMPTIONS.md): the
+// linker puts a GNU-hashed object's undefined symbols below the table's
+// symoffset. An import above it still links, only slower.
+func TestImportsBelowFirstHashed(t *testing.T) {
+	for _, path := range oracleFiles(t) {
+		fh, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := fh.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := Parse(fh, st.Size())
+		fh.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := f.Dynamic.GNUHash
+		if g == nil {
+			continue
+		}
+		imports := 0
+		for i, s := range f.Dynamic.Symbols {
+			if i > 0 && s.Shndx == elf.SHN_UNDEF {
+				imports++
+				if i >= int(g.SymOffset) {
+					t.Errorf("%s: import %q is symbol %d, at or above symoffset %d", filepath.Base(path), s.Name, i, g.SymOffset)
+				}
+			}
+		}
+		t.Logf("%s: %d imports below symoffset %d of %d symbols", filepath.Base(path), imports, g.SymOffset, len(f.Dynamic.Symbols))
 	}
 }

@@ -57,6 +57,19 @@ func tableIn(name string, t Table, mem []byte, memVaddr uint64) ([]byte, error) 
 // Len returns the number of symbols, the null symbol included.
 func (t SymTab) Len() int { return len(t.syms) / symSize }
 
+// FirstHashed returns the index of the first symbol the hash table can
+// find: with a GNU hash, its symoffset (the linker puts the undefined
+// symbols, the ones a relocation must look up by name, below it), else
+// Len(). It is never above Len(); nothing relies on it for correctness,
+// so a loader may size its per-import caches by it and handle any import
+// above it the slow way.
+func (t SymTab) FirstHashed() int {
+	if t.hash.gnu {
+		return min(int(t.hash.symoff), t.Len())
+	}
+	return t.Len()
+}
+
 // entry returns the bytes of symbol i, which the caller has bounded.
 func (t SymTab) entry(i int) []byte { return t.syms[i*symSize : i*symSize+symSize] }
 

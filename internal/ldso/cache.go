@@ -114,8 +114,6 @@ type Cache struct {
 	// Entries are in file order (sorted by name, hwcaps entries of a name
 	// before its ordinary one).
 	Entries []CacheEntry
-
-	byName map[string][]int
 }
 
 // ReadCache reads and parses the cache file at path.
@@ -198,7 +196,6 @@ func parseOld(b []byte) (*Cache, error) {
 		}
 		c.Entries = append(c.Entries, CacheEntry{Name: key, Path: val, Flags: int32(le.Uint32(e))})
 	}
-	c.index()
 	return c, nil
 }
 
@@ -252,7 +249,6 @@ func parseNew(b []byte, base int) (*Cache, error) {
 		}
 		c.Entries = append(c.Entries, ce)
 	}
-	c.index()
 	return c, nil
 }
 
@@ -318,13 +314,6 @@ func cstr(t string, idx uint32, fieldOff int64, fieldFormat string, fieldIndex i
 	return t[idx : int(idx)+n], nil
 }
 
-func (c *Cache) index() {
-	c.byName = make(map[string][]int, len(c.Entries))
-	for i, e := range c.Entries {
-		c.byName[e.Name] = append(c.byName[e.Name], i)
-	}
-}
-
 // Lookup returns the path ld.so would take from the cache for name on a
 // CPU whose usable glibc-hwcaps subdirectories are hwcaps (in priority
 // order, as HwcapsSubdirs returns them), considering only entries whose
@@ -337,10 +326,13 @@ func (c *Cache) Lookup(name string, hwcaps []string, flags int32) (string, bool)
 	if c == nil {
 		return "", false
 	}
+	// A scan, not an index: a process looks a few names up, and a map of
+	// a cache's hundreds of names (a slice per name) cost more page
+	// faults to build than the scans cost.
 	best, bestPrio := "", len(hwcaps)
-	for _, i := range c.byName[name] {
+	for i := range c.Entries {
 		e := &c.Entries[i]
-		if e.Flags != flags {
+		if e.Name != name || e.Flags != flags {
 			continue
 		}
 		if e.HwcapDir != "" {
