@@ -244,14 +244,27 @@ func writeCgroupFile(file, value string) error {
 
 // childCgroup is one child's cgroup.
 type childCgroup struct {
-	dir string
-	fd  int // the directory, for CLONE_INTO_CGROUP; -1 once started
+	dir   string
+	group string // the Isolator's cgroup
+	// idleMade: beside the host's cgroup, for a background start
+	// (cgroup_idle.go).
+	idleMade bool
+	fd       int // the directory, for CLONE_INTO_CGROUP; -1 once started
+	// idle: made beside the host's cgroup with cpu.idle 1
+	// (cgroup_idle.go), until raised.
+	idle atomic.Bool
 }
 
 // newChild makes a child's cgroup in the Isolator's dir, with the
 // policy's memory and task limits.
 func (cg *cgroups) newChild(dir string, pol Policy) (*childCgroup, error) {
-	c := &childCgroup{dir: filepath.Join(dir, fmt.Sprintf("child-%d", cg.seq.Add(1))), fd: -1}
+	return cg.makeChild(dir, filepath.Join(dir, fmt.Sprintf("child-%d", cg.seq.Add(1))), pol)
+}
+
+// makeChild makes the child cgroup dir for the Isolator's cgroup
+// group, with the policy's memory and task limits.
+func (cg *cgroups) makeChild(group, dir string, pol Policy) (*childCgroup, error) {
+	c := &childCgroup{dir: dir, group: group, fd: -1}
 	if err := mkdirCgroup(c.dir); err != nil {
 		return nil, err
 	}
@@ -366,8 +379,10 @@ func rmdirWhenEmpty(ctx context.Context, dir string) error {
 }
 
 // childCgroup makes the next child's cgroup (nil when there is none: the
-// Report says why).
-func (iso *Isolator) childCgroup() *childCgroup {
+// Report says why). An idle one (a background start without
+// CAP_SYS_NICE) goes beside the host's cgroup with cpu.idle 1
+// (cgroup_idle.go) where it can, else where any other goes.
+func (iso *Isolator) childCgroup(idle bool) *childCgroup {
 	if iso.cg.setup() != nil {
 		return nil
 	}
@@ -380,6 +395,12 @@ func (iso *Isolator) childCgroup() *childCgroup {
 	dir, err := iso.cg.acquire()
 	if err == nil {
 		var c *childCgroup
+		if idle && iso.idleCgroupOff() == nil {
+			if c, err = iso.cg.newIdleChild(dir, iso.opts.Policy); err == nil {
+				return c
+			}
+			iso.noIdleCgroup(err)
+		}
 		if c, err = iso.cg.newChild(dir, iso.opts.Policy); err == nil {
 			return c
 		}
@@ -406,17 +427,24 @@ func (iso *Isolator) noteCgroup(p *proc) {
 	why := iso.cg.setup()
 	iso.mu.Lock()
 	defer iso.mu.Unlock()
-	if p.cg != nil {
-		iso.report.Cgroup = filepath.Dir(p.cg.dir)
-		return
-	}
-	iso.report.Cgroup = ""
 	if why == nil {
 		why = iso.cgOff
 	}
 	if why == nil {
 		why = errors.New("not made")
 	}
+	if p.cgIdle && (p.cg == nil || !p.cg.idleMade) {
+		whyIdle := iso.idleOff
+		if p.cg == nil || whyIdle == nil {
+			whyIdle = fmt.Errorf("no CAP_SYS_NICE, and no cgroup: %w", why)
+		}
+		iso.report.Missing = append(iso.report.Missing, "idle start: "+whyIdle.Error()+": "+idleLoses)
+	}
+	if p.cg != nil {
+		iso.report.Cgroup = p.cg.group
+		return
+	}
+	iso.report.Cgroup = ""
 	iso.report.Missing = append(iso.report.Missing, "cgroup: "+why.Error()+": "+cgroupLoses)
 }
 

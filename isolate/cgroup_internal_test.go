@@ -144,3 +144,68 @@ func TestOwnCgroup(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleChildCgroup: a background start's cgroup (no CAP_SYS_NICE)
+// goes beside the Isolator's, with cpu enabled in their parent, the
+// policy's limits and cpu.idle 1, which setIdle(false) clears; a parent
+// without the cpu controller (or a kernel without cpu.idle) gives an
+// error naming it and leaves no directory.
+func TestIdleChildCgroup(t *testing.T) {
+	for _, tt := range []struct {
+		name, avail string
+		cpuIdle     bool // the kernel gives cpu.idle (5.15+)
+		wantErr     string
+		noDir       bool // refused before making one (a made one is removed, which a fake tree's files prevent)
+	}{
+		{name: "delegated", avail: "cpu memory pids", cpuIdle: true},
+		{name: "no cpu controller", avail: "memory pids", cpuIdle: true, wantErr: "no cpu controller", noDir: true},
+		{name: "no cpu.idle", avail: "cpu memory pids", wantErr: "cpu.idle"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			parent := t.TempDir()
+			fakeCgroup(t, parent, map[string]string{"cgroup.controllers": tt.avail + "\n", "cgroup.subtree_control": "\n"})
+			group := filepath.Join(parent, "runplug-1-1")
+			cgroupMade = func(d string) {
+				files := map[string]string{"memory.max": "", "memory.swap.max": "", "pids.max": ""}
+				if tt.cpuIdle {
+					files["cpu.idle"] = "0"
+				}
+				fakeCgroup(t, d, files)
+			}
+			defer func() { cgroupMade = nil }()
+			var cg cgroups
+			c, err := cg.newIdleChild(group, Policy{Threads: 8})
+			want := filepath.Join(parent, "runplug-1-1-idle-1")
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one naming %q", err, tt.wantErr)
+				}
+				if _, err := os.Stat(want); tt.noDir && !os.IsNotExist(err) {
+					t.Errorf("%s left behind: %v", want, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.started()
+			if c.dir != want || c.group != group || !c.idleMade || !c.idle.Load() {
+				t.Fatalf("cgroup %s of %s (idle made %v, idle %v), want %s beside the Isolator's", c.dir, c.group, c.idleMade, c.idle.Load(), want)
+			}
+			if b, _ := os.ReadFile(filepath.Join(parent, "cgroup.subtree_control")); !strings.HasPrefix(string(b), "+cpu") {
+				t.Errorf("parent's subtree_control %q, want +cpu", b)
+			}
+			for file, v := range map[string]string{"cpu.idle": "1", "pids.max": "10"} {
+				if b, _ := os.ReadFile(filepath.Join(want, file)); string(b) != v {
+					t.Errorf("%s = %q, want %q", file, b, v)
+				}
+			}
+			if err := c.setIdle(false); err != nil || c.idle.Load() {
+				t.Fatalf("setIdle(false): %v, idle %v", err, c.idle.Load())
+			}
+			if b, _ := os.ReadFile(filepath.Join(want, "cpu.idle")); string(b) != "0" {
+				t.Errorf("cpu.idle = %q after raising, want 0", b)
+			}
+		})
+	}
+}

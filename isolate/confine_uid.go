@@ -15,14 +15,16 @@ import (
 
 // A root host's child runs as a uid of its own, unprivileged and owned by
 // no file: childUIDBase plus its pid. It opens the plugin and its
-// libraries as root (they may sit in a directory only root can read),
-// then, before the first plugin code (loader.Options.BeforeCode), drops
-// its groups, gid and uid to that one. A uid of its own (not "nobody",
+// libraries as uid 0 (they may sit in a directory only root can read),
+// with no supplementary group and that id as its gid already (the
+// constructor drops them while the process has one thread: childrt's
+// ChildConfineEnv), then, before the first plugin code
+// (loader.Options.BeforeCode), drops its uid to that one. A uid of its own (not "nobody",
 // which every child would share) means RLIMIT_NPROC counts its threads
 // alone, and no sibling child or other process is its to signal or
 // trace. The child of an unprivileged host runs in a user namespace of
 // its own as the host's uid, with no capability in it (docs/ISOLATION.md).
-const childUIDBase = 1 << 30
+const childUIDBase = childrt.ChildIDBase
 
 // childUID is the uid and gid a root host's child with pid drops to.
 func childUID(pid int) int { return childUIDBase + pid }
@@ -35,8 +37,12 @@ var dropCalls = []string{"setgroups", "setresuid", "setresgid"}
 // (no groups; id for the real, effective and saved ids) in both phases:
 // glibc makes each on every thread of the child (the setxid broadcast),
 // which would otherwise cost each thread three round trips to the host's
-// listener at every start; once made, they change nothing. id < 0: no
-// drop (the host is not root).
+// listener at every start; once made, they change nothing. The same
+// holds for re-arming the parent-death signal as SIGKILL, which the
+// drop clears and dropUID sets again: allowed in both phases, it costs
+// no round trip, and it can only set what the child's start set (any
+// other prctl(PR_SET_PDEATHSIG), such as one that disarms it, is still
+// dropRule's phase call). id < 0: no drop (the host is not root).
 func dropArgs(id int) []seccomp.NameWithConditions {
 	if id < 0 {
 		return nil
@@ -51,6 +57,9 @@ func dropArgs(id int) []seccomp.NameWithConditions {
 	return []seccomp.NameWithConditions{
 		{Name: "setgroups", Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: 0}}},
 		same("setresgid"), same("setresuid"),
+		{Name: "prctl", Conditions: []seccomp.Condition{
+			{Argument: 0, Operation: seccomp.Equal, Value: unix.PR_SET_PDEATHSIG},
+			{Argument: 1, Operation: seccomp.Equal, Value: uint64(unix.SIGKILL)}}},
 	}
 }
 
@@ -83,11 +92,15 @@ func dropUID() (int, error) {
 		return 0, nil
 	}
 	id := childUID(childrt.HostPid()) // unique among live children; in a PID namespace every child is pid 2
-	if err := syscall.Setgroups(nil); err != nil {
-		return 0, fmt.Errorf("setgroups: %w", err)
-	}
-	if err := syscall.Setresgid(id, id, id); err != nil {
-		return 0, fmt.Errorf("setresgid %d: %w", id, err)
+	if os.Getgid() != id {
+		// The constructor could not (ChildConfinement says why): each
+		// change now costs a setxid broadcast to every thread.
+		if err := syscall.Setgroups(nil); err != nil {
+			return 0, fmt.Errorf("setgroups: %w", err)
+		}
+		if err := syscall.Setresgid(id, id, id); err != nil {
+			return 0, fmt.Errorf("setresgid %d: %w", id, err)
+		}
 	}
 	if err := syscall.Setresuid(id, id, id); err != nil {
 		return 0, fmt.Errorf("setresuid %d: %w", id, err)

@@ -33,3 +33,14 @@ func SetBackgroundGrace(d time.Duration) func() {
 	backgroundGrace = d
 	return func() { backgroundGrace = old }
 }
+
+// ChildUID is the uid and gid a root host's child of pid drops to.
+var ChildUID = childUID
+
+// SetIdleStarts makes idleStarts answer v (as a host without
+// CAP_SYS_NICE when false); the returned function restores it.
+func SetIdleStarts(v bool) func() {
+	old := idleStarts
+	idleStarts = func() bool { return v }
+	return func() { idleStarts = old }
+}

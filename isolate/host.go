@@ -28,6 +28,7 @@ type Isolator struct {
 	report  Report
 	cg      cgroups       // the children's cgroup (cgroup.go)
 	cgOff   error         // why children are no longer put in cgroups (nil: they are)
+	idleOff error         // why background starts are not in idle cgroups (cgroup_idle.go)
 	spare   *proc         // a child started ahead, waiting for its plugin (Options.Spare)
 	cls     classifier    // the listener's view of the load filter (phase.go)
 	filling chan struct{} // closed when the spare being started is in place
@@ -147,6 +148,8 @@ type proc struct {
 	reaped                             bool
 	// idle: started SCHED_IDLE and not raised yet (priority.go).
 	idle atomic.Bool
+	// cgIdle: to start in a cgroup marked idle (cgroup_idle.go).
+	cgIdle bool
 	// stateSock is a spare's end of the socket that hands it a state
 	// file (state_spare.go); nil once used or for a child not spare.
 	stateSock *os.File

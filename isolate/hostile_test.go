@@ -83,6 +83,13 @@ func TestHostile(t *testing.T) {
 		{name: "no filter: no pidfd of the host from the child's PID namespace", fn: "pidfd_kill", arg: "host", pol: pidns, want: -int64(unix.ESRCH)},
 		{name: "no filter: Landlock refuses a signal to the host", fn: "kill0_pid", arg: "host", pol: landlock, want: -int64(unix.EPERM), landlock: 6},
 		{name: "no filter: Landlock refuses a signal to a sibling", fn: "kill0_pid", arg: "sibling", pol: landlock, want: -int64(unix.EPERM), landlock: 6},
+		// A SIGSYS of the plugin's own names no call: ignored when the
+		// kernel set its si_code, refused (and the queueing call named)
+		// when it could be forged.
+		{name: "SIGSYS sent to itself is ignored", fn: "sigsys_self", want: 7},
+		{name: "a seccomp trap's SIGSYS forged with rt_sigqueueinfo", fn: "sigsys_forged", trapped: "rt_sigqueueinfo"},
+		{name: "a seccomp trap's SIGSYS forged with rt_tgsigqueueinfo", fn: "sigsys_forged_tg", trapped: "rt_tgsigqueueinfo"},
+		{name: "a seccomp trap's SIGSYS forged, signal with high bits", fn: "sigsys_forged_hibits", trapped: "rt_sigqueueinfo"},
 		// 2. The child holds nothing it was not given.
 		{name: "setresuid to root", fn: "setuid_root", trapped: "setresuid"},
 		{name: "ptrace the host", fn: "ptrace_parent", trapped: "ptrace"},

@@ -27,6 +27,25 @@ import (
 func newLoader(t testing.TB, lo loader.Options, opts isolate.Options) (*loader.Loader, *isolate.Isolator) {
 	t.Helper()
 	needKernel(t)
+	return newLoaderAnyKernel(t, lo, opts)
+}
+
+// newBoundaryLoader is newLoader for a test of the boundary itself (the
+// protocol, host functions, callbacks and the relay, deadlines, the
+// child's end) rather than of the confinement: under qemu-user, which has
+// neither seccomp nor user namespaces, its children run without both
+// (Policy.NoSeccomp and NoNamespaces), so that the arm64 job runs these
+// tests against the arm64 child; on a native kernel it is newLoader.
+func newBoundaryLoader(t testing.TB, lo loader.Options, opts isolate.Options) (*loader.Loader, *isolate.Isolator) {
+	t.Helper()
+	if testenv.Emulated() {
+		opts.Policy.NoSeccomp, opts.Policy.NoNamespaces = true, true
+	}
+	return newLoaderAnyKernel(t, lo, opts)
+}
+
+func newLoaderAnyKernel(t testing.TB, lo loader.Options, opts isolate.Options) (*loader.Loader, *isolate.Isolator) {
+	t.Helper()
 	iso := isolate.New(opts)
 	lo.Isolation = iso
 	l := loader.New(lo)
@@ -45,11 +64,20 @@ func needKernel(t testing.TB) {
 // bothWays runs f as a subtest with a Loader in process and with one that
 // isolates its plugins: the same code must behave the same.
 func bothWays(t *testing.T, f func(t *testing.T, l *loader.Loader)) {
+	bothWaysWith(t, newLoader, f)
+}
+
+// boundaryBothWays is bothWays with newBoundaryLoader.
+func boundaryBothWays(t *testing.T, f func(t *testing.T, l *loader.Loader)) {
+	bothWaysWith(t, newBoundaryLoader, f)
+}
+
+func bothWaysWith(t *testing.T, newIsolated func(testing.TB, loader.Options, isolate.Options) (*loader.Loader, *isolate.Isolator), f func(t *testing.T, l *loader.Loader)) {
 	for _, isolated := range []bool{false, true} {
 		t.Run(fmt.Sprint("isolated=", isolated), func(t *testing.T) {
 			var l *loader.Loader
 			if isolated {
-				l, _ = newLoader(t, loader.Options{}, isolate.Options{})
+				l, _ = newIsolated(t, loader.Options{}, isolate.Options{})
 			} else {
 				l = loader.New(loader.Options{})
 				t.Cleanup(func() { l.Close(context.Background()) })
@@ -159,7 +187,7 @@ func TestFaults(t *testing.T) {
 // TestQuarantineAndRestart: by default a fault quarantines the plugin, as
 // in process; Restart gives a fresh process and the same Funcs work.
 func TestQuarantineAndRestart(t *testing.T) {
-	l, _ := newLoader(t, loader.Options{}, isolate.Options{})
+	l, _ := newBoundaryLoader(t, loader.Options{}, isolate.Options{})
 	p := load(t, l, "isolate_faults")
 	add := fn(t, p, "add")
 	pid := pidOf(t, p)
@@ -206,7 +234,7 @@ func TestAutoRestart(t *testing.T) {
 // TestProcessEnds: exit, a kill and a deadline end the call in flight with
 // a typed error.
 func TestProcessEnds(t *testing.T) {
-	l, _ := newLoader(t, loader.Options{}, isolate.Options{Restart: isolate.RestartPolicy{Max: 100}})
+	l, _ := newBoundaryLoader(t, loader.Options{}, isolate.Options{Restart: isolate.RestartPolicy{Max: 100}})
 	p := load(t, l, "isolate_faults")
 	exit, kill := fn(t, p, "do_exit"), fn(t, p, "kill_self")
 
@@ -229,7 +257,7 @@ func TestProcessEnds(t *testing.T) {
 // tells the host it is inside through a host function (no sleeps).
 func TestDeadlineAndKill(t *testing.T) {
 	inside := make(chan struct{}, 1)
-	l, _ := newLoader(t, loader.Options{}, isolate.Options{Restart: isolate.RestartPolicy{Max: 100}})
+	l, _ := newBoundaryLoader(t, loader.Options{}, isolate.Options{Restart: isolate.RestartPolicy{Max: 100}})
 	registerHost(t, l, inside, false)
 	p := load(t, l, "isolate_host")
 	spin := fn(t, p, "spin")
@@ -285,7 +313,7 @@ func registerHost(t testing.TB, l *loader.Loader, inside chan struct{}, reenter 
 // TestHostFunctions: host functions across the boundary, a string from
 // the plugin, a panic, and a host function that calls the plugin again.
 func TestHostFunctions(t *testing.T) {
-	l, _ := newLoader(t, loader.Options{}, isolate.Options{Restart: isolate.RestartPolicy{Max: 10}})
+	l, _ := newBoundaryLoader(t, loader.Options{}, isolate.Options{Restart: isolate.RestartPolicy{Max: 10}})
 	registerHost(t, l, make(chan struct{}, 1), true)
 	var p *loader.Plugin
 	if _, err := l.RegisterHostFunc("host_reenter", func(x int64) int64 {
@@ -322,8 +350,7 @@ func TestHostFunctions(t *testing.T) {
 // TestBuffersAndStrings: []byte and string arguments of bindings work the
 // same isolated as in process.
 func TestBuffersAndStrings(t *testing.T) {
-	needKernel(t)
-	bothWays(t, func(t *testing.T, l *loader.Loader) {
+	boundaryBothWays(t, func(t *testing.T, l *loader.Loader) {
 		p := load(t, l, "isolate_faults")
 		buf := bytes.Repeat([]byte{1, 2, 3, 4}, 1024)
 		invert, err := loader.Bind2[[]byte, int64, int64](fn(t, p, "invert"))

@@ -59,7 +59,9 @@ func offerListener(h *header, load []unix.SockFilter) (bool, error) {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return false, fmt.Errorf("no_new_privs: %w", err)
 	}
-	err := childrt.OfferListener(load, &h.listen, &h.listenFD, listenWait)
+	// The offer wakes h.state's waiter too: the host's awaitStart, which
+	// tells the listener's goroutine (offered).
+	err := childrt.OfferListener(load, &h.listen, &h.listenFD, &h.state, listenWait)
 	var errno unix.Errno
 	switch {
 	case err == nil:
@@ -72,12 +74,13 @@ func offerListener(h *header, load []unix.SockFilter) (bool, error) {
 
 // listener is the host's side of one child's listener.
 type listener struct {
-	done chan struct{} // closed when run returns
-	stop chan struct{} // closed by stopListener
-	mu   sync.Mutex
-	f    *os.File // the listener, once taken
-	shut bool     // the child ended: f is closed, or must not be kept
-	why  atomic.Pointer[string]
+	done    chan struct{} // closed when run returns
+	stop    chan struct{} // closed by stopListener
+	offered chan struct{} // the child may have offered (see poke)
+	mu      sync.Mutex
+	f       *os.File // the listener, once taken
+	shut    bool     // the child ended: f is closed, or must not be kept
+	why     atomic.Pointer[string]
 	// lost: the host could not take the listener the child installed
 	// (the child then fails: see offerListener).
 	lost atomic.Bool
@@ -92,7 +95,7 @@ type listener struct {
 // host cannot take one, it says so in the header, and the child
 // installs the degraded filter from the start.
 func (p *proc) newListener() {
-	p.lis = &listener{done: make(chan struct{}), stop: make(chan struct{})}
+	p.lis = &listener{done: make(chan struct{}), stop: make(chan struct{}), offered: make(chan struct{}, 1)}
 	if why := listenUnavailable(); why != "" {
 		p.lis.why.Store(&why)
 		p.hdr.listen = listenRefused
@@ -276,14 +279,24 @@ func grabListener(pidfd, target int) (int, string) {
 	return fd, ""
 }
 
+// poke tells the listener's goroutine that the child's offer may be in:
+// the child's offer wakes the host's wait for the start (awaitStart),
+// which pokes.
+func (l *listener) poke() {
+	select {
+	case l.offered <- struct{}{}:
+	default:
+	}
+}
+
 // awaitOffer waits until the child has offered its listener (or said it
-// has none, or ended) and returns the state. It looks on a timer, from
-// 50 µs up to 500 µs apart (the child waits that long at most, in the
-// few milliseconds of its start), rather than in a futex wait: a goroutine
-// blocked in a system call holds an OS thread, and the runtime keeps
-// every thread it made, so children starting together would leave the
-// host one thread each. (The child offers within its first milliseconds:
-// a spare at once, another once it has its request.)
+// has none, or ended) and returns the state. It looks when poked (the
+// start's own wait is woken by the offer), and on a timer, from 50 µs up
+// to 500 µs apart, for the offer no wait sees (a spare's, made before its
+// load): not in a futex wait of its own, since a goroutine blocked in a
+// system call holds an OS thread, and the runtime keeps every thread it
+// made, so children starting together would leave the host one thread
+// each.
 func (l *listener) awaitOffer(h *header) uint32 {
 	d := 50 * time.Microsecond
 	t := time.NewTimer(d)
@@ -295,6 +308,8 @@ func (l *listener) awaitOffer(h *header) uint32 {
 		select {
 		case <-l.stop:
 			return listenGone
+		case <-l.offered:
+			continue
 		case <-t.C:
 		}
 		d = min(2*d, 500*time.Microsecond)

@@ -95,9 +95,8 @@ var nestWays = []struct {
 // the same result in process and isolated (where each level takes a
 // channel beyond the pool of 4, instead of waiting for the pool forever).
 func TestNestedDepth40(t *testing.T) {
-	needKernel(t)
 	const depth = 40
-	bothWays(t, func(t *testing.T, l *loader.Loader) {
+	boundaryBothWays(t, func(t *testing.T, l *loader.Loader) {
 		n := newNest(t, l)
 		for _, w := range nestWays {
 			n.errs = nil
@@ -113,13 +112,12 @@ func TestNestedDepth40(t *testing.T) {
 // cancelled fails with the deadline error and no other level does: each
 // outer level gets its result, and the plugin serves the next call.
 func TestNestedCancelled(t *testing.T) {
-	needKernel(t)
 	for _, isolated := range []bool{false, true} {
 		t.Run(fmt.Sprint("isolated=", isolated), func(t *testing.T) {
 			lo := loader.Options{KeepAfterFault: true}
 			var l *loader.Loader
 			if isolated {
-				l, _ = newLoader(t, lo, isolate.Options{})
+				l, _ = newBoundaryLoader(t, lo, isolate.Options{})
 			} else {
 				l = loader.New(lo)
 				t.Cleanup(func() { l.Close(context.Background()) })

@@ -5,6 +5,7 @@ package isolate_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/runplug/runplug/internal/childrt"
 	"github.com/runplug/runplug/internal/plugintest"
@@ -198,16 +201,7 @@ func TestChildCredentials(t *testing.T) {
 				// two that wait hold nothing either (pidns.c).
 				var status map[string]string
 				for _, pid := range childTree(t, pidOf(t, load(t, l, "isolate_faults"))) {
-					b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-					if err != nil {
-						t.Fatal(err)
-					}
-					status = map[string]string{}
-					for _, line := range strings.Split(string(b), "\n") {
-						if k, v, ok := strings.Cut(line, ":"); ok {
-							status[k] = strings.Join(strings.Fields(v), " ")
-						}
-					}
+					status = procStatus(t, pid)
 					for _, k := range []string{"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"} {
 						if k == "CapBnd" && tt.pol.NoNamespaces && os.Geteuid() != 0 {
 							// Emptying it needs CAP_SETPCAP, which neither the
@@ -237,5 +231,54 @@ func TestChildCredentials(t *testing.T) {
 				t.Errorf("two children share uid %s", uids[0])
 			}
 		})
+	}
+}
+
+// procStatus returns the fields of /proc/PID/status, blanks folded.
+func procStatus(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			status[k] = strings.Join(strings.Fields(v), " ")
+		}
+	}
+	return status
+}
+
+// TestSpareDropsGroupsFirst: a root host's spare, waiting for its plugin
+// (no runplug code after its constructor has changed its credentials),
+// already has no supplementary group and the gid of its own (the
+// constructor dropped them while the process had one thread, so the drop
+// before plugin code is the uid alone), keeps uid 0 for the load's
+// opens, and of its capabilities CAP_SETUID alone. Any other host's
+// spare holds no capability.
+func TestSpareDropsGroupsFirst(t *testing.T) {
+	needKernel(t)
+	iso := isolate.New(isolate.Options{Spare: true})
+	defer iso.Close(context.Background())
+	if err := iso.Prestart(); err != nil {
+		t.Fatal(err)
+	}
+	pid := isolate.SparePid(iso)
+	if pid <= 0 {
+		t.Fatal("no spare")
+	}
+	tree := childTree(t, pid)
+	st := procStatus(t, tree[len(tree)-1]) // the plugin's process
+	wantCap := "0000000000000000"
+	if os.Geteuid() == 0 {
+		wantCap = fmt.Sprintf("%016x", 1<<unix.CAP_SETUID)
+		gid := fmt.Sprint(isolate.ChildUID(pid))
+		if st["Uid"] != "0 0 0 0" || st["Gid"] != strings.Repeat(gid+" ", 3)+gid || st["Groups"] != "" {
+			t.Errorf("waiting spare: Uid %q, Gid %q, Groups %q; want uid 0, gid %s, no group", st["Uid"], st["Gid"], st["Groups"], gid)
+		}
+	}
+	if st["CapEff"] != wantCap || st["CapPrm"] != wantCap {
+		t.Errorf("waiting spare: CapEff %s, CapPrm %s, want %s", st["CapEff"], st["CapPrm"], wantCap)
 	}
 }

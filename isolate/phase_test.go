@@ -136,3 +136,31 @@ func runVM(t *testing.T, vm *bpf.VM, n *seccompNotif) uint32 {
 	}
 	return uint32(r)
 }
+
+// TestDropRearm: a dropping child re-arms its parent-death signal as
+// SIGKILL without a round trip to the listener, in either phase (dropArgs);
+// any other prctl(PR_SET_PDEATHSIG), such as one that disarms it, stays a
+// phase call (refused once plugin code may run), and the run filter of a
+// child without a listener traps it.
+func TestDropRearm(t *testing.T) {
+	load, run, err := filters(2, childUID(2), Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lvm, rvm := mustVM(t, load), mustVM(t, run)
+	for _, tt := range []struct {
+		sig       uint64
+		load, run uint32
+	}{
+		{uint64(unix.SIGKILL), unix.SECCOMP_RET_ALLOW, unix.SECCOMP_RET_ALLOW},
+		{0, uint32(notifyPhase), unix.SECCOMP_RET_TRAP},
+		{uint64(unix.SIGTERM), uint32(notifyPhase), unix.SECCOMP_RET_TRAP},
+	} {
+		n := &seccompNotif{}
+		n.Data.Nr, n.Data.Arch = int32(testArch.SyscallNames["prctl"]), uint32(testArch.ID)
+		n.Data.Args = [6]uint64{unix.PR_SET_PDEATHSIG, tt.sig}
+		if l, r := runVM(t, lvm, n), runVM(t, rvm, n); l != tt.load || r != tt.run {
+			t.Errorf("prctl(PR_SET_PDEATHSIG, %d): load filter %#x, run filter %#x; want %#x, %#x", tt.sig, l, r, tt.load, tt.run)
+		}
+	}
+}

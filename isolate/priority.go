@@ -99,12 +99,22 @@ var backgroundGrace = 100 * time.Millisecond
 // load that took it, or backgroundGrace's timer). A failure is logged:
 // the child serves, slower on a busy machine.
 func (p *proc) raise() {
-	if !p.idle.CompareAndSwap(true, false) {
+	inCgroup := p.cg != nil && p.cg.idle.CompareAndSwap(true, false)
+	threads := p.idle.CompareAndSwap(true, false)
+	if !inCgroup && !threads {
 		return
 	}
-	p.reapMu.Lock() // its pid is its own until it is reaped
+	p.reapMu.Lock() // its pid and cgroup are its own until it is reaped
 	defer p.reapMu.Unlock()
 	if p.reaped {
+		return
+	}
+	if inCgroup {
+		if err := p.cg.setIdle(false); err != nil {
+			p.iso.log.Warn("isolated child left in an idle cgroup", "pid", p.pid, "error", err)
+		}
+	}
+	if !threads {
 		return
 	}
 	if err := p.setNormal(); err != nil {

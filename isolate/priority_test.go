@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -131,4 +133,71 @@ func TestBackgroundStartPriority(t *testing.T) {
 		}
 		allPolicy(t, "serving after a plain load took the spare", spare, normal)
 	})
+}
+
+// cgroupIdle reads cpu.idle of the cgroup v2 that process pid is in ("" when
+// there is none).
+func cgroupIdle(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rel, ok := strings.CutPrefix(line, "0::"); ok {
+			v, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup", rel, "cpu.idle"))
+			return strings.TrimSpace(string(v))
+		}
+	}
+	return ""
+}
+
+// On a host without CAP_SYS_NICE, a reload's child starts in a cgroup of
+// its own marked idle (cpu.idle 1 at its load reply, 0 once it serves)
+// where the host can make one with the cpu controller; elsewhere it
+// starts at normal priority and the Report says why. (docs/STATE.md,
+// "The pause of an isolated reload".)
+func TestBackgroundStartCgroupIdle(t *testing.T) {
+	needKernel(t)
+	defer isolate.SetIdleStarts(false)()
+	defer isolate.SetBackgroundGrace(time.Hour)()
+	type seen struct {
+		policies map[int]uint32
+		cpuIdle  string
+	}
+	loaded := map[int]seen{}
+	defer isolate.SetLoadedHook(func(pid int) { loaded[pid] = seen{policies(t, pid), cgroupIdle(t, pid)} })()
+	ctx := context.Background()
+	l, iso := newLoader(t, loader.Options{}, isolate.Options{})
+	lv, err := l.LoadLive(ctx, plugintest.Build(t, "live_a"), loader.LiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lv.Close(ctx)
+	if err := lv.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next := isolate.Pid(lv.Plugin())
+	at := loaded[next]
+	for tid, pol := range at.policies {
+		if pol != unix.SCHED_NORMAL {
+			t.Errorf("thread %d of the reload's child at policy %d: without CAP_SYS_NICE it could not be raised", tid, pol)
+		}
+	}
+	rep := iso.Report()
+	i := slices.IndexFunc(rep.Missing, func(m string) bool { return strings.HasPrefix(m, "idle start: ") })
+	if at.cpuIdle != "1" {
+		if i < 0 {
+			t.Fatalf("the reload's child not in an idle cgroup (cpu.idle %q), and the Report does not say why: %+v", at.cpuIdle, rep)
+		}
+		t.Logf("no idle cgroup here: %s", rep.Missing[i])
+		return
+	}
+	if i >= 0 {
+		t.Errorf("an idle cgroup, and the Report says %q", rep.Missing[i])
+	}
+	if got := cgroupIdle(t, next); got != "0" {
+		t.Errorf("the reload's child serving with cpu.idle %q, want 0", got)
+	}
+	mustCall(t, lv.Plugin(), "live_calls")
 }

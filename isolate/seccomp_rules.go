@@ -14,12 +14,39 @@ import (
 // ownSignals are the calls that send a signal to a process or thread
 // group named by its first argument: allowed towards the child alone.
 // tkill (a bare thread id, any process's) and pidfd_send_signal are not
-// allowed at all; glibc and the Go runtime use tgkill.
+// allowed at all; glibc and the Go runtime use tgkill. The two that
+// carry a siginfo of the caller's making never with SIGSYS (notSigsys).
 func ownSignals(pid int) []seccomp.NameWithConditions {
-	self := []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: uint64(pid)}}
-	var out []seccomp.NameWithConditions
-	for _, n := range []string{"kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"} {
-		out = append(out, seccomp.NameWithConditions{Name: n, Conditions: self})
+	self := seccomp.Condition{Argument: 0, Operation: seccomp.Equal, Value: uint64(pid)}
+	out := []seccomp.NameWithConditions{
+		{Name: "kill", Conditions: []seccomp.Condition{self}},
+		{Name: "tgkill", Conditions: []seccomp.Condition{self}},
+	}
+	for _, q := range []struct {
+		name string
+		sig  uint32 // the signal's argument
+	}{{"rt_sigqueueinfo", 1}, {"rt_tgsigqueueinfo", 2}} {
+		for _, c := range notSigsys(q.sig) {
+			out = append(out, seccomp.NameWithConditions{Name: q.name, Conditions: []seccomp.Condition{self, c}})
+		}
+	}
+	return out
+}
+
+// notSigsys are conditions, any one of which holds exactly when argument
+// arg's low 32 bits (the int the kernel reads as the signal) are not
+// SIGSYS (31: bits 0-4 set, 5-31 clear). A process may queue itself a
+// siginfo of its own making, si_code included (the kernel refuses that
+// only towards another process), so rt_sigqueueinfo and
+// rt_tgsigqueueinfo with SIGSYS could forge a seccomp trap's siginfo,
+// naming any call, for the child's SIGSYS handler to report; the filter
+// refuses them (and the listener names the call that was made). The
+// handler ignores any other SIGSYS that is not a trap's (a kill or
+// tgkill of its own, whose si_code the kernel sets: sigsys_amd64.s).
+func notSigsys(arg uint32) []seccomp.Condition {
+	out := []seccomp.Condition{{Argument: arg, Operation: seccomp.BitsSet, Value: 0xffffffff &^ uint64(unix.SIGSYS)}}
+	for b := uint64(1); b <= 16; b <<= 1 {
+		out = append(out, seccomp.Condition{Argument: arg, Operation: seccomp.BitsNotSet, Value: b})
 	}
 	return out
 }

@@ -14,6 +14,8 @@ var sigsysRecord uintptr
 
 func sigsysHandler()
 func sigsysHandlerAddr() uintptr
+func sigsysRestorer()
+func sigsysRestorerAddr() uintptr
 
 // kernelSigaction is struct sigaction as rt_sigaction takes it on x86-64
 // and AArch64 (both have SA_RESTORER).
@@ -34,13 +36,14 @@ const (
 // the process. The Go runtime's own SIGSYS handler would print a crash
 // report without the system call's number; the assembly handler runs
 // without Go (the plugin may be anywhere, on any thread). The restorer is
-// never used: the handler does not return.
+// used only for a SIGSYS that is not a seccomp trap's, which the handler
+// ignores (it returns); after a trap it does not return.
 func installSigsys(rec *sysRecord) error {
 	sigsysRecord = uintptr(unsafe.Pointer(rec))
 	sa := kernelSigaction{
 		handler:  sigsysHandlerAddr(),
 		flags:    saSiginfo | saOnstack | saRestorer,
-		restorer: sigsysHandlerAddr(),
+		restorer: sigsysRestorerAddr(),
 		mask:     ^uint64(0),
 	}
 	_, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGSYS), uintptr(unsafe.Pointer(&sa)), 0, 8, 0, 0)

@@ -165,7 +165,10 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 	}
 	// A start behind a serving version runs idle until it has loaded
 	// (priority.go); a restart later has no version in front of it.
+	// Without CAP_SYS_NICE, a cgroup marked idle does it where the host
+	// can make one (cgroup_idle.go).
 	background := r.req.Background && idleStarts()
+	cgIdle := r.req.Background && !idleStarts()
 	r.req.Background = false
 	p := iso.takeSpare(cfgSize, replySize)
 	// A spare reads its policy first and confines itself (see newProc):
@@ -199,7 +202,7 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 			if r.req.State != nil {
 				fd4 = r.req.State.File
 			}
-			if p, err = iso.newProc(cfgSize+2*8*bpfMaxInsns, replySize, nil, fd4, background); err != nil {
+			if p, err = iso.newProc(cfgSize+2*8*bpfMaxInsns, replySize, nil, fd4, background, cgIdle); err != nil {
 				return nil, nil, err
 			}
 			if req.LoadFilter, req.RunFilter, err = filters(p.ownPid(), dropID(p.pid), iso.opts.Policy); err != nil {
@@ -212,7 +215,7 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 			drop(p, "load failed")
 			return nil, nil, fmt.Errorf("isolate: request of %d bytes, room for %d", len(cfg), p.cfgCap)
 		}
-		if background {
+		if background || p.cg != nil && p.cg.idle.Load() {
 			grace = time.AfterFunc(backgroundGrace, p.raise)
 		}
 		p.deliver(r, cfg)
@@ -267,8 +270,9 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 // reply of up to replySize, and starts a child on it, which waits for
 // deliver (at once, or later for a spare). A spare gets pre, a request
 // holding only the policy, to confine itself with while it waits. An
-// idle child starts SCHED_IDLE (priority.go; raise ends it).
-func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte, fd4 *os.File, idle bool) (*proc, error) {
+// idle child starts SCHED_IDLE, a cgIdle one in a cgroup marked idle
+// where it can (priority.go, cgroup_idle.go; raise ends either).
+func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte, fd4 *os.File, idle, cgIdle bool) (*proc, error) {
 	const page = 4096
 	cfgOff := hdrSize
 	replyOff := (cfgOff + cfgSize + page - 1) &^ (page - 1)
@@ -311,6 +315,7 @@ func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte, fd4 *os.File, i
 	p := &proc{iso: iso, mem: mem, priv: priv, hdr: h, done: make(chan struct{}), nfree: make(chan struct{}, iso.opts.Channels),
 		cfgOff: cfgOff, cfgCap: replyOff - cfgOff, replyOff: replyOff, replyCap: slotsOff - replyOff}
 	p.idle.Store(idle)
+	p.cgIdle = cgIdle
 	for i := 0; i < nslots; i++ {
 		off := slotsOff + i*slotSize
 		data := mem[off+slotHdr : off+slotSize]
@@ -412,7 +417,7 @@ func (iso *Isolator) refill() {
 	defer close(done)
 	pre := (&request{Policy: iso.opts.Policy}).marshal()
 	// A spare is made ahead of its use: it starts idle (priority.go).
-	p, err := iso.newProc(spareCfgSize, 64<<10+64*128, pre, nil, idleStarts())
+	p, err := iso.newProc(spareCfgSize, 64<<10+64*128, pre, nil, idleStarts(), false)
 	iso.mu.Lock()
 	iso.filling = nil
 	if err == nil && !iso.closed {
@@ -516,7 +521,7 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool, fd4 *os.File) err
 	}
 	defer wOut.Close()
 	defer wErr.Close()
-	p.cg = iso.childCgroup()
+	p.cg = iso.childCgroup(p.cgIdle)
 	cmd, sp := iso.command(p, memf, spare, fd4, wOut, wErr)
 	err = sp.start(cmd)
 	if err != nil && p.cg != nil {
@@ -727,6 +732,9 @@ func (p *proc) awaitStart(ctx context.Context) (*reply, error) {
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, &pcall.DeadlineError{Plugin: p.r.req.Name, Pid: p.pid, Cause: err}
+		}
+		if p.lis != nil && atomic.LoadUint32(&h.listen) == listenOffered {
+			p.lis.poke() // the offer woke this wait (listen.go)
 		}
 		if i < 100 {
 			runtime.Gosched()

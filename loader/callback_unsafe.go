@@ -45,9 +45,6 @@ func frameHostFunc(name string, ft reflect.Type, fv reflect.Value, args []reflec
 	if err != nil {
 		return nil, false, err
 	}
-	if why := entryLacks(plan, variadic); why != "" {
-		return nil, false, &SignatureError{Symbol: name, Type: ft, Index: -2, Reason: why, Err: ErrUnsupported}
-	}
 	// Without reflect when every argument and the result fit Go's
 	// registers (callback_regs_unsafe.go).
 	if rc := newRegFrameCall(fv, args, res, resKind, plan); rc != nil {

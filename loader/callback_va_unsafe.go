@@ -9,7 +9,9 @@ package loader
 // from the vector registers; a struct wholly from registers when all of
 // its eightbytes fit the ones left, else wholly from the stack. Only the
 // reading order is the reader's: the classes come from internal/callconv, and
-// where the fixed part ends from its plan.
+// where the fixed part ends from its plan. On linux/arm64 the variable
+// part travels as named arguments do (AAPCS64), and the reader places
+// each argument as the planner would (callback_va_aapcs64_unsafe.go).
 
 import (
 	"errors"
@@ -39,10 +41,11 @@ import (
 // whatever lies in the registers or on the caller's stack). A VarArgs is
 // valid only during the call it was made for: its methods panic after.
 type VarArgs struct {
-	a     *pcall.Args // the saved argument registers; nil once the call returned
-	stack uintptr     // the next stack argument (the psABI's overflow_arg_area)
-	gp    int         // the next integer argument register (rdi=0 .. r9=5; 6: none left)
-	fp    int         // the next vector argument register (xmm0=0 .. xmm7=7; 8: none left)
+	a     *pcall.Args   // the saved argument registers; nil once the call returned
+	stack uintptr       // the next stack argument (SysV: the psABI's overflow_arg_area)
+	gp    uint8         // the next integer argument register (rdi=0 .. r9=5, x0=0 .. x7=7; 6 or 8: none left)
+	fp    uint8         // the next vector argument register (xmm0=0 .. xmm7=7, v0 .. v7; 8: none left)
+	conv  callconv.Conv // the caller's convention: SysV (the zero value) or AAPCS64
 }
 
 // varArgsType is the type of a Go function's last parameter that marks it
@@ -57,7 +60,7 @@ var varArgsType = reflect.TypeFor[*VarArgs]()
 //
 //go:noinline
 func newVarArgs(plan *callconv.Plan, a *pcall.Args, stack uintptr) *VarArgs {
-	return &VarArgs{a: a, stack: stack + uintptr(plan.StackSize), gp: plan.IntRegs, fp: plan.SSERegs}
+	return &VarArgs{a: a, stack: stack + uintptr(plan.StackSize), gp: uint8(plan.IntRegs), fp: uint8(plan.SSERegs), conv: plan.Conv}
 }
 
 // live panics when the call v was made for has returned.
@@ -79,7 +82,12 @@ func (v *VarArgs) fromStack(dst unsafe.Pointer, n uint64) {
 // word returns the next INTEGER-class eightbyte.
 func (v *VarArgs) word() uint64 {
 	v.live()
-	if v.gp < len(v.a.Int) {
+	if v.conv == callconv.AAPCS64 {
+		var w uint64
+		v.readAAPCS64(unsafe.Pointer(&w), callconv.Uint64) // a scalar always has a place: no error
+		return w
+	}
+	if int(v.gp) < len(v.a.Int) {
 		v.gp++
 		return v.a.Int[v.gp-1]
 	}
@@ -109,7 +117,12 @@ func (v *VarArgs) CString() string { return goString(v.word()) }
 // argument is promoted to).
 func (v *VarArgs) Float64() float64 {
 	v.live()
-	if v.fp < len(v.a.Float) {
+	if v.conv == callconv.AAPCS64 {
+		var x float64
+		v.readAAPCS64(unsafe.Pointer(&x), callconv.Float64) // likewise
+		return x
+	}
+	if int(v.fp) < len(v.a.Float) {
 		v.fp++
 		return v.a.Float[v.fp-1]
 	}
@@ -121,7 +134,8 @@ func (v *VarArgs) Float64() float64 {
 // Struct reads the next argument, a struct or union passed by value, into
 // *p: p is a non-nil pointer to a Go type of the C type's layout (as a
 // callback's struct parameters are, package abi checks it). long double
-// members are not supported.
+// members are not supported on linux/amd64 (x87), nor on linux/arm64 in an
+// aggregate of floating-point members alone (binary128 in q registers).
 func (v *VarArgs) Struct(p any) error {
 	v.live()
 	rv := reflect.ValueOf(p)
@@ -133,6 +147,12 @@ func (v *VarArgs) Struct(p any) error {
 		return fmt.Errorf("loader: VarArgs.Struct: %w", err)
 	}
 	dst, size := rv.UnsafePointer(), t.Size()
+	if v.conv == callconv.AAPCS64 {
+		if err := v.readAAPCS64(dst, t); err != nil {
+			return fmt.Errorf("loader: VarArgs.Struct: %w", err)
+		}
+		return nil
+	}
 	cls := callconv.Classify(t)
 	nInt, nSSE := 0, 0
 	for _, c := range cls.Classes {
@@ -146,7 +166,7 @@ func (v *VarArgs) Struct(p any) error {
 			return errors.New("loader: VarArgs.Struct: long double members are not supported")
 		}
 	}
-	if !cls.InMemory && v.gp+nInt <= len(v.a.Int) && v.fp+nSSE <= len(v.a.Float) {
+	if !cls.InMemory && int(v.gp)+nInt <= len(v.a.Int) && int(v.fp)+nSSE <= len(v.a.Float) {
 		for i, c := range cls.Classes {
 			var reg unsafe.Pointer
 			switch c {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,9 +59,9 @@ func buildHost(t *testing.T, name string) string {
 // instances while they are loaded (symbols read), one after the first
 // Close and none after the second; a third load, into the parked image of
 // the second instance where gdb had written a breakpoint, runs correctly.
+// Under qemu-user, which has no ptrace, gdb-multiarch attaches to qemu's
+// gdb stub instead (gdbUnderQemu): the same script and checks.
 func TestGDBSeesPlugins(t *testing.T) {
-	testenv.NeedNative(t, "gdb with ptrace")
-	gdb := testenv.LookPath(t, "gdb", "apt-get install gdb")
 	if err := debugreg.DebuggerError(); err != nil {
 		testenv.Skipf(t, "%v", err)
 	}
@@ -68,11 +69,10 @@ func TestGDBSeesPlugins(t *testing.T) {
 	host := buildHost(t, "dbghost")
 	leaf, entry := markerLine(t, "dbg_fn", "leaf"), markerLine(t, "dbg_fn", "entry")
 
-	script := filepath.Join(t.TempDir(), "script.gdb")
 	// Go programs under gdb: the runtime preempts with SIGURG (turned off
 	// too: a preempted goroutine stopped at a breakpoint can report it
 	// twice) and the sandbox uses its interrupt signal; neither should
-	// stop the run.
+	// stop the run. %s starts the program.
 	cmds := fmt.Sprintf(`set pagination off
 set confirm off
 set breakpoint pending on
@@ -82,7 +82,7 @@ handle SIG%d nostop noprint pass
 break dbg_init
 break dbg_leaf
 break main.afterClose
-run
+%%s
 echo @@INIT1\n
 continue
 echo @@INIT2\n
@@ -110,18 +110,11 @@ continue
 echo @@END\n
 kill
 `, int(pcall.InterruptSignal))
-	if err := os.WriteFile(script, []byte(cmds), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(gdb, "-nx", "-batch", "-iex", "set auto-load python-scripts off", "-x", script, "--args", host, plugin)
-	cmd.Env = append(os.Environ(), "GODEBUG=asyncpreemptoff=1")
-	outb, err := cmd.CombinedOutput()
-	out := string(outb)
-	if strings.Contains(out, "ptrace: Operation not permitted") {
-		testenv.Skipf(t, "gdb may not trace processes here (a container without CAP_SYS_PTRACE?):\n%s", out)
-	}
-	if err != nil {
-		t.Fatalf("gdb: %v\n%s", err, out)
+	var out string
+	if testenv.Emulated() {
+		out = gdbUnderQemu(t, host, plugin, cmds)
+	} else {
+		out = gdbNative(t, host, plugin, cmds)
 	}
 	// section returns the output between marker from and the next one.
 	section := func(from string) string {
@@ -178,6 +171,71 @@ kill
 			t.Errorf("the host's output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// gdbNative runs host with plugin under gdb, with script (whose %s
+// becomes the command that starts the program), and returns gdb's
+// output, the program's included.
+func gdbNative(t *testing.T, host, plugin, script string) string {
+	t.Helper()
+	gdb := testenv.LookPath(t, "gdb", "apt-get install gdb")
+	cmd := exec.Command(gdb, "-nx", "-batch", "-iex", "set auto-load python-scripts off", "-x", writeScript(t, fmt.Sprintf(script, "run")), "--args", host, plugin)
+	cmd.Env = append(os.Environ(), "GODEBUG=asyncpreemptoff=1")
+	outb, err := cmd.CombinedOutput()
+	out := string(outb)
+	if strings.Contains(out, "ptrace: Operation not permitted") {
+		testenv.Skipf(t, "gdb may not trace processes here (a container without CAP_SYS_PTRACE?):\n%s", out)
+	}
+	if err != nil {
+		t.Fatalf("gdb: %v\n%s", err, out)
+	}
+	return out
+}
+
+// gdbUnderQemu is gdbNative for a machine that runs this architecture
+// under qemu-user, which has no ptrace: qemu runs host with its gdb stub
+// on a local port (it waits for the debugger before the first
+// instruction), and gdb-multiarch attaches to it (gdb retries the
+// connection until qemu listens, up to its tcp connect-timeout) and ends
+// it with the script's kill. It returns gdb's output and then the
+// program's.
+func gdbUnderQemu(t *testing.T, host, plugin, script string) string {
+	t.Helper()
+	qemu := testenv.LookPath(t, "qemu-"+map[string]string{"arm64": "aarch64"}[runtime.GOARCH]+"-static", "apt-get install qemu-user-static")
+	gdb := testenv.LookPath(t, "gdb-multiarch", "apt-get install gdb-multiarch")
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port for qemu's stub
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	var hostOut bytes.Buffer
+	prog := exec.Command(qemu, "-g", fmt.Sprint(port), host, plugin)
+	prog.Env = append(os.Environ(), "GODEBUG=asyncpreemptoff=1")
+	prog.Stdout, prog.Stderr = &hostOut, &hostOut
+	if err := prog.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer prog.Process.Kill() // if gdb failed before its kill
+	attach := fmt.Sprintf("set sysroot /\ntarget remote 127.0.0.1:%d\ncontinue", port)
+	cmd := exec.Command(gdb, "-nx", "-batch", "-iex", "set auto-load python-scripts off", "-x", writeScript(t, fmt.Sprintf(script, attach)), host)
+	outb, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("gdb-multiarch: %v\n%s", err, outb)
+	}
+	prog.Wait() // ended by gdb's kill: its status says nothing
+	return string(outb) + hostOut.String()
+}
+
+// writeScript writes a gdb script into a temporary file and returns its
+// path.
+func writeScript(t *testing.T, script string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "script.gdb")
+	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // registeredNames returns the names of the objects registered with

@@ -3,9 +3,6 @@ package loader
 import (
 	"context"
 	"path/filepath"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,85 +128,4 @@ func ReloadBench(b *testing.B, opts Options, ready func() error) {
 			b.ReportMetric(float64(swap)/float64(load), "swap/load")
 		})
 	}
-}
-
-// BenchmarkReloadPause measures the pause callers see (issue 22: the
-// longest call during a reload at most 2x a plain call's p99): one
-// goroutine times each call of a plain binding (no reloads), then each
-// call through a Live binding while the benchmark's goroutine reloads the
-// plugin b.N times. Metrics: p99, p99.9 and max of both phases. On a
-// shared machine the max of either phase is the longest time the caller's
-// thread was descheduled, not a cost of the call. Its isolated half is
-// BenchmarkReloadPauseIsolated.
-func BenchmarkReloadPause(b *testing.B) { ReloadPauseBench(b, Options{}, 1<<20) }
-
-// ReloadPauseBench is BenchmarkReloadPause with a Loader of opts
-// (isolated, for the external benchmark) and plainCalls timed calls of
-// the plain binding.
-func ReloadPauseBench(b *testing.B, opts Options, plainCalls int) {
-	const maxSamples = 1 << 22
-	l := newLoader(b, opts)
-	p := load(b, l, "bench_tiny")
-	plain, err := Bind2[int64, int64, int64](fnOf(b, p, "tiny_add"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	lv, _ := liveBench(b, l, "bench_tiny")
-	live, err := Bind2[int64, int64, int64](fnOf(b, lv, "tiny_add"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	lat := make([]time.Duration, 0, plainCalls)
-	for i := 0; i < plainCalls; i++ {
-		t0 := time.Now()
-		if _, err := plain(context.Background(), int64(i), 1); err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(t0))
-	}
-
-	var stop atomic.Bool
-	during := make([]time.Duration, 0, maxSamples)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; !stop.Load() && len(during) < maxSamples; i++ {
-			t0 := time.Now()
-			if _, err := live(context.Background(), int64(i), 1); err != nil {
-				panic(err)
-			}
-			during = append(during, time.Since(t0))
-		}
-	}()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if err := lv.Reload(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-	}
-	stop.Store(true)
-	wg.Wait()
-	plainP99 := report(b, "plain", lat) // after ResetTimer, which drops metrics
-	reloadP99 := report(b, "reload", during)
-	b.ReportMetric(float64(len(during))/float64(b.N), "calls/reload")
-	if plainP99 > 0 {
-		// The issue's ratio (target 2): a call during reloads against a
-		// plain call, both at their 99th percentile.
-		b.ReportMetric(float64(reloadP99)/float64(plainP99), "reload-p99/plain-p99")
-	}
-}
-
-// report sorts lat, reports its p99, p99.9 and max as metrics and
-// returns the p99.
-func report(b *testing.B, phase string, lat []time.Duration) time.Duration {
-	if len(lat) == 0 {
-		return 0
-	}
-	slices.Sort(lat)
-	p99 := lat[len(lat)*99/100]
-	b.ReportMetric(float64(p99.Nanoseconds()), phase+"-p99-ns")
-	b.ReportMetric(float64(lat[len(lat)*999/1000].Nanoseconds()), phase+"-p99.9-ns")
-	b.ReportMetric(float64(lat[len(lat)-1].Nanoseconds()), phase+"-max-ns")
-	return p99
 }

@@ -114,7 +114,9 @@ struct large fixed_va(struct dd p, double x, ...) {
 	double z = va_arg(ap, double);
 	long b = va_arg(ap, long);
 	va_end(ap);
-	return (struct large){(unsigned)(p.x * 2), (unsigned)(p.y * 3), (unsigned)(x + y), (unsigned)(a * 5 + b),
+	// p.x may be negative: through long, whose conversion to unsigned
+	// wraps (a negative double's is undefined: AArch64 saturates to 0).
+	return (struct large){(unsigned)(long)(p.x * 2), (unsigned)(p.y * 3), (unsigned)(x + y), (unsigned)(a * 5 + b),
 	                      (unsigned)(z * 7)};
 }
 int64_t call_fixed_va(struct large (*f)(struct dd, double, ...), int64_t seed) {

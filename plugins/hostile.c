@@ -36,6 +36,41 @@ int64_t sigqueue_parent(void) {
 	return ret(syscall(SYS_rt_sigqueueinfo, getppid(), SIGKILL, &si));
 }
 
+// SIGSYS the plugin sends itself. sigsys_self: with tgkill, whose
+// si_code the kernel sets (SI_TKILL): the child's handler ignores a
+// SIGSYS that is not a seccomp trap's, and the call returns 7.
+int64_t sigsys_self(void) {
+	if (syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGSYS) != 0)
+		return -errno;
+	return 7;
+}
+
+// sigsys_forged queues itself a seccomp trap's siginfo (si_code
+// SYS_SECCOMP, which a process may give a signal to itself), naming
+// execve; arg 1: rt_tgsigqueueinfo, else rt_sigqueueinfo; the signal's
+// number with high bits set when hibits (the kernel reads an int).
+static int64_t sigsys_forged_as(int tg, long hibits) {
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	si.si_signo = SIGSYS;
+	si.si_code = 1; // SYS_SECCOMP
+	si.si_call_addr = (void *)&sigsys_forged_as;
+	si.si_syscall = SYS_execve;
+#ifdef __x86_64__
+	si.si_arch = 0xc000003e; // AUDIT_ARCH_X86_64
+#else
+	si.si_arch = 0xc00000b7; // AUDIT_ARCH_AARCH64
+#endif
+	long sig = SIGSYS | hibits;
+	if (tg)
+		return ret(syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), sig, &si));
+	return ret(syscall(SYS_rt_sigqueueinfo, getpid(), sig, &si));
+}
+
+int64_t sigsys_forged(void) { return sigsys_forged_as(0, 0); }
+int64_t sigsys_forged_tg(void) { return sigsys_forged_as(1, 0); }
+int64_t sigsys_forged_hibits(void) { return sigsys_forged_as(0, 1L << 32); }
+
 int64_t tgsigqueue_parent(void) {
 	siginfo_t si;
 	memset(&si, 0, sizeof si);

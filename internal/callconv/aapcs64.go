@@ -118,57 +118,84 @@ func newPlanAAPCS64(ret *Type, args []*Type, nfixed int, variadic bool) (*Plan, 
 			p.Result.InMemory = true // x8
 		}
 	}
-	ngrn, nsrn := 0, 0
-	nsaa, copies := uint64(0), uint64(0)
+	var st AAPCS64State
 	for i, t := range args {
 		loc, err := newArgLoc(t, i, variadic && i >= nfixed)
 		if err != nil {
 			return nil, err
 		}
-		t = loc.Type
-		if err := quadRefused(t, i); err != nil {
+		if err := st.place(&loc, i); err != nil {
 			return nil, err
-		}
-		if t.size == 0 { // an empty struct takes no register and no stack (gcc)
-			p.Args = append(p.Args, loc)
-			continue
-		}
-		pass := t // what travels: the value, or the address of its copy (B.3)
-		if _, _, isHFA := hfa(t); !isHFA && IsAggregate(t) && t.size > 16 {
-			loc.ByRef = true
-			copies = alignUp(copies, 16)
-			loc.CopyOffset = copies
-			copies += alignUp(t.size, 16)
-			pass = Pointer
-		}
-		parts, fp := aapcsRegParts(pass, ngrn, nsrn)
-		if !fp && pass.align == 16 {
-			ngrn = alignUp64(ngrn) // C.8: a 16-byte-aligned value starts at an even register
-			parts, _ = aapcsRegParts(pass, ngrn, nsrn)
-		}
-		switch {
-		case fp && nsrn+len(parts) <= aapcsVecRegs:
-			loc.Parts, nsrn = parts, nsrn+len(parts)
-		case !fp && ngrn+len(parts) <= aapcsIntRegs:
-			loc.Parts, ngrn = parts, ngrn+len(parts)
-		default:
-			if fp {
-				nsrn = aapcsVecRegs // C.3
-			} else {
-				ngrn = aapcsIntRegs // C.11
-			}
-			// C.4, C.12: the slot is aligned to the larger of 8 and
-			// the type's natural alignment (16 at most); C.5, C.14: it
-			// takes at least 8 bytes, and a composite's size is
-			// rounded up to 8 (B.4).
-			nsaa = alignUp(nsaa, min(16, max(8, pass.align)))
-			loc.OnStack, loc.Offset = true, nsaa
-			nsaa += alignUp(pass.size, 8)
 		}
 		p.Args = append(p.Args, loc)
 	}
-	p.IntRegs, p.SSERegs, p.StackSize, p.CopySize = ngrn, nsrn, nsaa, copies
+	p.IntRegs, p.SSERegs, p.StackSize, p.CopySize = st.NGRN, st.NSRN, st.NSAA, st.copies
 	return p, nil
+}
+
+// AAPCS64State is where an AAPCS64 call's allocation of arguments stands:
+// the next general and vector register (NGRN, NSRN: 8 when none is left)
+// and the bytes of stack arguments taken (NSAA). A Plan's IntRegs,
+// SSERegs and StackSize are the state after its arguments.
+type AAPCS64State struct {
+	NGRN, NSRN int
+	NSAA       uint64
+	copies     uint64 // bytes of the caller's copies of ByRef arguments
+}
+
+// Next places one more argument of type t, already promoted, after those
+// the state has taken, and advances past it. On Linux the variable part
+// of a variadic call travels as named arguments do, so a callee reads its
+// variable arguments this way, from the state after the fixed part.
+func (st *AAPCS64State) Next(t *Type) (ArgLoc, error) {
+	loc, err := newArgLoc(t, -2, false)
+	if err == nil {
+		err = st.place(&loc, -2)
+	}
+	return loc, err
+}
+
+// place sets where argument i (loc.Type) goes and advances the state.
+func (st *AAPCS64State) place(loc *ArgLoc, i int) error {
+	t := loc.Type
+	if err := quadRefused(t, i); err != nil {
+		return err
+	}
+	if t.size == 0 { // an empty struct takes no register and no stack (gcc)
+		return nil
+	}
+	pass := t // what travels: the value, or the address of its copy (B.3)
+	if _, _, isHFA := hfa(t); !isHFA && IsAggregate(t) && t.size > 16 {
+		loc.ByRef = true
+		st.copies = alignUp(st.copies, 16)
+		loc.CopyOffset = st.copies
+		st.copies += alignUp(t.size, 16)
+		pass = Pointer
+	}
+	parts, fp := aapcsRegParts(pass, st.NGRN, st.NSRN)
+	if !fp && pass.align == 16 {
+		st.NGRN = alignUp64(st.NGRN) // C.8: a 16-byte-aligned value starts at an even register
+		parts, _ = aapcsRegParts(pass, st.NGRN, st.NSRN)
+	}
+	switch {
+	case fp && st.NSRN+len(parts) <= aapcsVecRegs:
+		loc.Parts, st.NSRN = parts, st.NSRN+len(parts)
+	case !fp && st.NGRN+len(parts) <= aapcsIntRegs:
+		loc.Parts, st.NGRN = parts, st.NGRN+len(parts)
+	default:
+		if fp {
+			st.NSRN = aapcsVecRegs // C.3
+		} else {
+			st.NGRN = aapcsIntRegs // C.11
+		}
+		// C.4, C.12: the slot is aligned to the larger of 8 and the
+		// type's natural alignment (16 at most); C.5, C.14: it takes at
+		// least 8 bytes, and a composite's size is rounded up to 8 (B.4).
+		st.NSAA = alignUp(st.NSAA, min(16, max(8, pass.align)))
+		loc.OnStack, loc.Offset = true, st.NSAA
+		st.NSAA += alignUp(pass.size, 8)
+	}
+	return nil
 }
 
 // alignUp64 rounds a register number up to even.

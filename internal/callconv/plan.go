@@ -59,7 +59,7 @@ type Plan struct {
 
 // PlanError reports an argument or result that cannot be passed.
 type PlanError struct {
-	Index  int // argument index (0-based), or -1 for the result
+	Index  int // argument index (0-based), -1 for the result, -2 for a variable argument read by a callee (AAPCS64State.Next)
 	Type   *Type
 	Reason string
 }
@@ -67,8 +67,11 @@ type PlanError struct {
 // Error describes the argument or result and why it cannot be passed.
 func (e *PlanError) Error() string {
 	what := "result"
-	if e.Index >= 0 {
+	switch {
+	case e.Index >= 0:
 		what = fmt.Sprintf("argument %d", e.Index)
+	case e.Index == -2:
+		what = "variable argument"
 	}
 	return fmt.Sprintf("abi: %s (%v): %s", what, e.Type, e.Reason)
 }

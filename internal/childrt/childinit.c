@@ -12,9 +12,15 @@
 //  1. every descriptor above FD is closed (close_range): the child holds
 //     only what the host handed over, whatever the host forgot to mark
 //     close-on-exec;
-//  2. no_new_privs, the bounding and ambient capability sets emptied,
-//     and every capability given up (but the two of KEEPID);
-//  3. a Landlock domain, where the kernel has Landlock, with no rule:
+//  2. with KEEPID, the supplementary groups and the gid given up for
+//     RP_CHILD_ID_BASE plus the child's pid, while the process has one
+//     thread (later, glibc would make each change on every thread of the
+//     Go runtime, the setxid broadcast): the load opens files as uid 0,
+//     their owner, and the uid drop before plugin code is one change;
+//  3. no_new_privs, the bounding and ambient capability sets emptied,
+//     and every capability given up (but the two of KEEPID, or only
+//     CAP_SETUID once the gid is dropped);
+//  4. a Landlock domain, where the kernel has Landlock, with no rule:
 //     no file may be written, created, removed, truncated or run, no TCP
 //     port bound or connected, no signal sent and no abstract socket
 //     reached outside the child. It does not handle reads, which the
@@ -26,6 +32,7 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <linux/landlock.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +42,7 @@
 #include <unistd.h>
 
 #include "childinit.h"
+#include "nsinit.h"
 
 int rp_child_asked;
 int rp_child_landlock;
@@ -58,9 +66,28 @@ static void rp_child_close(unsigned keep) {
 		close((int)fd);
 }
 
+// rp_child_gid gives up the supplementary groups and takes the gid
+// RP_CHILD_ID_BASE plus the process's pid as the host sees it (nsinit.c:
+// in a PID namespace, the pid of the process that waits for it); it
+// says whether it did (raw calls: the process has one thread).
+static int rp_child_gid(void) {
+	long pid = (rp_ns_flags & CLONE_NEWPID) ? rp_ns_hostpid : getpid();
+	long id = RP_CHILD_ID_BASE + pid;
+	if (syscall(SYS_setgroups, 0, NULL) != 0) {
+		rp_child_fail("setgroups", errno);
+		return 0;
+	}
+	if (syscall(SYS_setresgid, id, id, id) != 0) {
+		rp_child_fail("setresgid", errno);
+		return 0;
+	}
+	return 1;
+}
+
 // rp_child_caps empties the bounding and ambient sets and keeps, of the
-// permitted and effective sets, CAP_SETUID and CAP_SETGID if keepid.
-static void rp_child_caps(int keepid) {
+// permitted and effective sets, CAP_SETUID if keepid, and CAP_SETGID if
+// keepid and the gid is still to drop.
+static void rp_child_caps(int keepid, int gid_dropped) {
 	for (int c = 0; c <= 63; c++) {
 		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) < 0)
 			break; // past the kernel's last capability
@@ -76,7 +103,7 @@ static void rp_child_caps(int keepid) {
 	struct __user_cap_data_struct d[2];
 	memset(d, 0, sizeof d);
 	if (keepid)
-		d[0].permitted = d[0].effective = (1u << CAP_SETUID) | (1u << CAP_SETGID);
+		d[0].permitted = d[0].effective = (1u << CAP_SETUID) | (gid_dropped ? 0 : 1u << CAP_SETGID);
 	if (syscall(SYS_capset, &h, d) != 0)
 		rp_child_fail("capset", errno);
 }
@@ -141,8 +168,9 @@ __attribute__((constructor(200))) static void rp_childinit(void) {
 	}
 	rp_child_asked = 1;
 	rp_child_close((unsigned)keep);
+	int gid_dropped = keepid && rp_child_gid();
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		rp_child_fail("no_new_privs", errno);
-	rp_child_caps(keepid);
+	rp_child_caps(keepid, gid_dropped);
 	rp_child_landlock_restrict();
 }

@@ -12,10 +12,16 @@ import "fmt"
 // tells the child what it got. Set it with ChildConfineEnv.
 const EnvChildConfine = "RUNPLUG_CHILDINIT"
 
+// ChildIDBase is the first of the ids a child asked to keep its uid's
+// capabilities takes: ChildIDBase plus its pid (the host's view), as its
+// gid at once and as its uid later.
+const ChildIDBase = 1 << 30
+
 // ChildConfineEnv returns the environment entry (NAME=value) that asks a
 // child to confine itself, keeping descriptors 0 to keep; keepID keeps
-// CAP_SETUID and CAP_SETGID (and nothing else), for a child that is to
-// change its uid later.
+// CAP_SETUID (and nothing else), for a child that is to change its uid
+// later, and gives up its groups and gid for ChildIDBase plus its pid at
+// once (if that fails, it keeps CAP_SETGID too, to do it later).
 func ChildConfineEnv(keep int, keepID bool) string {
 	id := 0
 	if keepID {

@@ -26,6 +26,6 @@ func ChildConfinement() (landlock int, err error) {
 	return int(C.rp_child_landlock), err
 }
 
-// childinitName returns childinit.h's name for EnvChildConfine, which a
-// test compares with the Go one.
-func childinitName() string { return C.RP_CHILD_ENV }
+// childinitName returns childinit.h's name for EnvChildConfine and its
+// ChildIDBase, which a test compares with the Go ones.
+func childinitName() (string, int) { return C.RP_CHILD_ENV, C.RP_CHILD_ID_BASE }

@@ -41,8 +41,10 @@ static int cas(uint32_t *w, uint32_t old, uint32_t new) {
 // cannot take one (nothing installed), or -errno when the kernel refused
 // the filter with a listener (nothing installed). TSYNC and NEW_LISTENER
 // both return a number, so the kernel takes them together only with
-// TSYNC_ESRCH (Linux 5.7).
-int rp_offer_listener(const void *filter, unsigned short len, uint32_t *state, int32_t *fdword, int64_t timeout_ns) {
+// TSYNC_ESRCH (Linux 5.7). Each change of *state also wakes the waiters
+// on *also (the host's wait for the whole start is there, and tells the
+// host's listener at once, rather than at its next look).
+int rp_offer_listener(const void *filter, unsigned short len, uint32_t *state, int32_t *fdword, uint32_t *also, int64_t timeout_ns) {
 	if (__atomic_load_n(state, __ATOMIC_SEQ_CST) == RP_LISTEN_REFUSED)
 		return 2;
 	struct sock_fprog fp = {.len = len, .filter = (struct sock_filter *)filter};
@@ -51,13 +53,16 @@ int rp_offer_listener(const void *filter, unsigned short len, uint32_t *state, i
 	if (fd < 0) {
 		int e = errno;
 		__atomic_store_n(fdword, e, __ATOMIC_SEQ_CST);
-		if (cas(state, RP_LISTEN_NONE, RP_LISTEN_NOKERNEL))
+		if (cas(state, RP_LISTEN_NONE, RP_LISTEN_NOKERNEL)) {
 			wake(state);
+			wake(also);
+		}
 		return -e;
 	}
 	__atomic_store_n(fdword, (int32_t)fd, __ATOMIC_SEQ_CST);
 	if (cas(state, RP_LISTEN_NONE, RP_LISTEN_OFFERED)) {
 		wake(state);
+		wake(also);
 		int64_t deadline = now_ns() + timeout_ns;
 		while (__atomic_load_n(state, __ATOMIC_SEQ_CST) == RP_LISTEN_OFFERED) {
 			int64_t left = deadline - now_ns();

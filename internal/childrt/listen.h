@@ -18,6 +18,6 @@ enum {
 	RP_LISTEN_GONE,      // host: the child ended
 };
 
-int rp_offer_listener(const void *filter, unsigned short len, uint32_t *state, int32_t *fdword, int64_t timeout_ns);
+int rp_offer_listener(const void *filter, unsigned short len, uint32_t *state, int32_t *fdword, uint32_t *also, int64_t timeout_ns);
 
 #endif

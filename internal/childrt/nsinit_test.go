@@ -60,8 +60,8 @@ func TestEarlyNamespacesParent(t *testing.T) {
 // alike, and ChildConfineEnv writes what the constructor parses. (What the
 // constructor does is isolate's TestHostile.)
 func TestChildConfineName(t *testing.T) {
-	if got := childinitName(); got != EnvChildConfine {
-		t.Errorf("childinit.h: %q; childinit.go: %q", got, EnvChildConfine)
+	if got, base := childinitName(); got != EnvChildConfine || base != ChildIDBase {
+		t.Errorf("childinit.h: %q, %#x; childinit.go: %q, %#x", got, base, EnvChildConfine, ChildIDBase)
 	}
 	if got, want := ChildConfineEnv(3, true), EnvChildConfine+"=3:1"; got != want {
 		t.Errorf("ChildConfineEnv = %q, want %q", got, want)

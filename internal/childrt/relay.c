@@ -1,10 +1,10 @@
-//go:build linux && amd64 && cgo
+//go:build linux && (amd64 || arm64) && cgo
 
 // relay.c: the C half of RelayForeignThreads (relay_cgo.go). Once the
 // relays serve, a callback that native code calls outside any protected
-// call (rp_cb_entry's cur == NULL path, callback_amd64.S) is not run on
-// the calling thread: rp_relay_forward hands it to a free relay (a Go
-// thread each) and waits. A slot is one call at a time: the caller's
+// call (rp_cb_entry's cur == NULL path, callback_amd64.S and
+// callback_arm64.S) is not run on the calling thread: rp_relay_forward
+// hands it to a free relay (a Go thread each) and waits. A slot is one call at a time: the caller's
 // frame (struct rp_cbframe) stays on its own stack, which the relay reads
 // and writes meanwhile. Several slots, so that a callback whose Go code
 // makes the plugin wait for another thread's callback (a host function

@@ -1,8 +1,8 @@
-//go:build !(linux && amd64 && cgo)
+//go:build !(linux && (amd64 || arm64) && cgo)
 
 package childrt
 
 // RelayForeignThreads does nothing: this build has no callbacks into Go
-// (linux/arm64 until its callback thunks land, issue 24), so no callback
+// (no cgo, or an architecture without callback thunks), so no callback
 // from a foreign thread to relay.
 func RelayForeignThreads() {}

@@ -21,6 +21,11 @@
 //   - Arguments. x0-x5 and d0-d7 from struct rp_args (whose integer array
 //     has six entries, x86-64's count: the general call's thunks in
 //     callframe_arm64.S load x6, x7 and x8), or nints (0 to 6) integers.
+//   - Stores. As on x86-64, the frame's seq is written only for a call
+//     with a deadline slot and its gate only for a call counted in its
+//     gate's overflow (the signal handler and rp_gate_held_here look at
+//     slot and gslot, always written, first), and a normal return leaves
+//     the record's info as it came (0, RP_OK: every record is fresh).
 //   - Memory order. Gates rely on the closer's membarrier as on x86-64
 //     (the plain stores of gates[] and depth, then the load of closing);
 //     membarrier's IPIs are full barriers on arm64 too. Where x86-64's
@@ -87,9 +92,7 @@ rp_call:
 	str	x0, [sp, #RP_FR_RESULT]
 	ldr	x11, [x0, #RP_C_SLOT]		// x11 = slot
 	str	x11, [sp, #RP_FR_SLOT]
-	str	xzr, [sp, #RP_FR_SEQ]
 	ldr	x8, [x0, #RP_C_GATE]		// x8 = gate
-	str	x8, [sp, #RP_FR_GATE]
 	tls_self x9, x12			// x9 = &rp_self
 	mov	x10, #RP_GSLOT_NONE		// x10 = gslot
 	cbz	x8, .Lopen
@@ -142,8 +145,7 @@ rp_call:
 	b.ne	.Lmoved
 .Lstore_result:
 	str	x0, [x19, #RP_C_A]
-	str	d0, [x19, #RP_C_B]
-	str	xzr, [x19, #RP_C_INFO]		// info = RP_OK, code = 0
+	str	d0, [x19, #RP_C_B]		// info stays RP_OK, as the record came
 	ldr	x10, [sp, #RP_FR_SLOT]
 	cbnz	x10, .Lslot_end
 .Lleave:
@@ -201,6 +203,7 @@ rp_call:
 	// then a full barrier so that the closing load cannot pass it.
 .Lgate_overflow:
 	mov	x10, #RP_GSLOT_OVERFLOW
+	str	x8, [sp, #RP_FR_GATE]		// read only for overflow calls
 	add	x12, x8, #RP_GATE_OVERFLOW
 1:	ldxr	x13, [x12]
 	add	x13, x13, #1
@@ -211,7 +214,7 @@ rp_call:
 	// First gated call on this thread: put it on the registry.
 .Lgate_register:
 	bl	rp_gate_register
-	ldr	x8, [sp, #RP_FR_GATE]
+	ldr	x8, [x19, #RP_C_GATE]		// x19 = c, kept across the C call
 	ldr	x11, [sp, #RP_FR_SLOT]
 	tls_self x9, x12
 	b	.Lgate_registered
