@@ -215,22 +215,53 @@ type parsedType struct {
 	spelling string
 }
 
-// qualifiers are accepted anywhere in a type and ignored.
-var qualifiers = map[string]bool{"const": true, "volatile": true, "restrict": true, "__restrict": true}
+// The keyword tables are switches rather than maps, so that nothing is
+// built at init in a process that never parses a declaration.
 
-// typedefs are the standard headers' names for integer types (LP64).
-var typedefs = map[string]*Type{
-	"int8_t": Int8, "int16_t": Int16, "int32_t": Int32, "int64_t": Int64,
-	"uint8_t": Uint8, "uint16_t": Uint16, "uint32_t": Uint32, "uint64_t": Uint64,
-	"size_t": Uint64, "ssize_t": Int64, "ptrdiff_t": Int64, "off_t": Int64,
-	"intptr_t": Int64, "uintptr_t": Uint64, "intmax_t": Int64, "uintmax_t": Uint64,
-	"wchar_t": Int32, "bool": Bool, "_Bool": Bool,
+// isQualifier reports whether w is a qualifier: accepted anywhere in a
+// type and ignored.
+func isQualifier(w string) bool {
+	switch w {
+	case "const", "volatile", "restrict", "__restrict":
+		return true
+	}
+	return false
 }
 
-// baseWords are the keywords C combines into arithmetic types.
-var baseWords = map[string]bool{
-	"void": true, "char": true, "short": true, "int": true, "long": true,
-	"signed": true, "unsigned": true, "float": true, "double": true,
+// typedef returns the type of a standard header's name for an integer
+// type (LP64), or nil.
+func typedef(w string) *Type {
+	switch w {
+	case "int8_t":
+		return Int8
+	case "int16_t":
+		return Int16
+	case "int32_t", "wchar_t":
+		return Int32
+	case "int64_t", "ssize_t", "ptrdiff_t", "off_t", "intptr_t", "intmax_t":
+		return Int64
+	case "uint8_t":
+		return Uint8
+	case "uint16_t":
+		return Uint16
+	case "uint32_t":
+		return Uint32
+	case "uint64_t", "size_t", "uintptr_t", "uintmax_t":
+		return Uint64
+	case "bool", "_Bool":
+		return Bool
+	}
+	return nil
+}
+
+// isBaseWord reports whether w is one of the keywords C combines into
+// arithmetic types.
+func isBaseWord(w string) bool {
+	switch w {
+	case "void", "char", "short", "int", "long", "signed", "unsigned", "float", "double":
+		return true
+	}
+	return false
 }
 
 // typ parses a type: qualifiers, a base type, then "*"s with qualifiers.
@@ -243,18 +274,18 @@ func (p *declParser) typ() (parsedType, error) {
 	for {
 		w := p.peek()
 		switch {
-		case qualifiers[w]:
+		case isQualifier(w):
 			if !slices.Contains(quals, w) {
 				quals = append(quals, w)
 			}
 			p.pos++
 			continue
-		case baseWords[w] && named == nil && tag == "":
+		case isBaseWord(w) && named == nil && tag == "":
 			words = append(words, w)
 			p.pos++
 			continue
-		case typedefs[w] != nil && len(words) == 0 && named == nil && tag == "":
-			named = typedefs[w]
+		case typedef(w) != nil && len(words) == 0 && named == nil && tag == "":
+			named = typedef(w)
 			words = append(words, w)
 			p.pos++
 			continue
@@ -277,7 +308,7 @@ func (p *declParser) typ() (parsedType, error) {
 		return parsedType{}, p.errorf(start, "want a type")
 	}
 	stars := 0
-	for p.peek() == "*" || qualifiers[p.peek()] {
+	for p.peek() == "*" || isQualifier(p.peek()) {
 		if p.peek() == "*" {
 			stars++
 		}
@@ -350,7 +381,7 @@ func arithmetic(words []string) (*Type, error) {
 // isIdent reports whether tok is an identifier that is not a keyword of
 // a type.
 func isIdent(tok string) bool {
-	if tok == "" || baseWords[tok] || qualifiers[tok] || typedefs[tok] != nil {
+	if tok == "" || isBaseWord(tok) || isQualifier(tok) || typedef(tok) != nil {
 		return false
 	}
 	switch tok {

@@ -5,6 +5,7 @@ package isolate
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	seccomp "github.com/runplug/runplug/internal/seccomprule"
 	"golang.org/x/sys/unix"
@@ -54,16 +55,19 @@ type archDiff struct {
 	renames map[string]string
 }
 
-// archDiffs holds an archDiff per architecture (sysArchName);
+// archDiffs holds an archDiff per architecture (sysArchName), built on
+// first use (a host that never isolates a plugin never asks);
 // TestPolicyTablesAgree fails when a table changes under them.
-var archDiffs = map[string]archDiff{
-	"x86_64": {},
-	"aarch64": { // the generic table: no legacy calls
-		lacks: map[string]string{"open": "openat", "creat": "openat", "time": "clock_gettime",
-			"poll": "ppoll", "epoll_wait": "epoll_pwait"},
-		renames: map[string]string{"newfstatat": "fstatat"},
-	},
-}
+var archDiffs = sync.OnceValue(func() map[string]archDiff {
+	return map[string]archDiff{
+		"x86_64": {},
+		"aarch64": { // the generic table: no legacy calls
+			lacks: map[string]string{"open": "openat", "creat": "openat", "time": "clock_gettime",
+				"poll": "ppoll", "epoll_wait": "epoll_pwait"},
+			renames: map[string]string{"newfstatat": "fstatat"},
+		},
+	}
+})
 
 // forArch maps p's names to the table of the architecture d describes:
 // the calls it lacks are left out, the ones it names otherwise renamed.
@@ -252,7 +256,7 @@ const bpfMaxInsns = 4096
 // assemble turns p into classic BPF (assembleRules), with archGuard's
 // action for calls of other architectures.
 func assemble(p seccomp.Policy, foreign seccomp.Action) ([]unix.SockFilter, error) {
-	insts, err := assembleRules(forArch(p, archDiffs[sysArchName]), foreign)
+	insts, err := assembleRules(forArch(p, archDiffs()[sysArchName]), foreign)
 	if err != nil {
 		return nil, fmt.Errorf("isolate: seccomp: %w", err)
 	}
@@ -275,7 +279,7 @@ func assemble(p seccomp.Policy, foreign seccomp.Action) ([]unix.SockFilter, erro
 // that the architecture lacks or names otherwise (archDiffs), so that one
 // policy serves every architecture.
 func checkNames(names []string) error {
-	d := archDiffs[sysArchName]
+	d := archDiffs()[sysArchName]
 	for _, n := range names {
 		_, known := sysNumbers()[n]
 		_, lacked := d.lacks[n]

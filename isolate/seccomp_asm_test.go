@@ -21,7 +21,7 @@ func TestAssembleRules(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, pol := range []Policy{{}, {AllowOpen: true}, {Allow: []string{"openat", "prctl"}}} {
 		// The rules as assemble maps them onto this architecture's table.
-		p := forArch(loadPolicy(2, childUID(2), pol.AllowOpen, pol.Allow), archDiffs[sysArchName])
+		p := forArch(loadPolicy(2, childUID(2), pol.AllowOpen, pol.Allow), archDiffs()[sysArchName])
 		prog, err := assemble(p, seccomp.ActionTrap)
 		if err != nil {
 			t.Fatal(err)

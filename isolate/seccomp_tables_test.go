@@ -33,7 +33,7 @@ func TestPolicyTablesAgree(t *testing.T) {
 		"load": loadPolicy(1, childUID(1), false, nil),
 		"run":  runPolicy(childUID(1), false, nil),
 	}
-	for name, d := range archDiffs {
+	for name, d := range archDiffs() {
 		info, err := arch.GetInfo(name)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)

@@ -3,6 +3,7 @@ package ldso
 import (
 	"path"
 	"strings"
+	"sync"
 )
 
 // glibcLibraries are the sonames of the libraries glibc itself builds and
@@ -46,14 +47,15 @@ var glibcLibraries = []string{
 	"libpcprofile.so",
 }
 
-// glibcSet indexes glibcLibraries.
-var glibcSet = func() map[string]bool {
+// glibcSet indexes glibcLibraries, built on first use (not at init: a
+// process that never loads a plugin never asks).
+var glibcSet = sync.OnceValue(func() map[string]bool {
 	m := make(map[string]bool, len(glibcLibraries))
 	for _, n := range glibcLibraries {
 		m[n] = true
 	}
 	return m
-}()
+})
 
 // GlibcLibraries returns the sonames of glibc's own libraries,
 // libc.so.6 first. The slice is a copy.
@@ -69,17 +71,18 @@ func IsGlibc(name string) bool {
 	if i := strings.LastIndexByte(name, '/'); i >= 0 {
 		name = name[i+1:]
 	}
-	return glibcSet[name]
+	return glibcSet()[name]
 }
 
-// glibcStems are the names of glibcLibraries up to ".so" ("libresolv").
-var glibcStems = func() map[string]bool {
+// glibcStems are the names of glibcLibraries up to ".so" ("libresolv"),
+// built on first use.
+var glibcStems = sync.OnceValue(func() map[string]bool {
 	m := make(map[string]bool, len(glibcLibraries))
 	for _, n := range glibcLibraries {
 		m[soStem(n)] = true
 	}
 	return m
-}()
+})
 
 // soStem returns name up to its ".so" ("libz.so.1" -> "libz").
 func soStem(name string) string {
@@ -96,4 +99,4 @@ func soStem(name string) string {
 // of one of glibc's libraries ("libresolv.so", the development link to
 // libresolv.so.2): it may be another name for it. A cheap test before
 // resolving links.
-func HasGlibcStem(name string) bool { return glibcStems[soStem(name)] }
+func HasGlibcStem(name string) bool { return glibcStems()[soStem(name)] }

@@ -145,12 +145,31 @@ func SignalName(s syscall.Signal) string {
 	return fmt.Sprintf("signal %d", int(s))
 }
 
-var codeNames = map[syscall.Signal][]string{
-	syscall.SIGSEGV: {1: "SEGV_MAPERR", "SEGV_ACCERR", "SEGV_BNDERR", "SEGV_PKUERR", "SEGV_ACCADI", "SEGV_ADIDERR", "SEGV_ADIPERR", "SEGV_MTEAERR", "SEGV_MTESERR", "SEGV_CPERR"},
-	syscall.SIGBUS:  {1: "BUS_ADRALN", "BUS_ADRERR", "BUS_OBJERR", "BUS_MCEERR_AR", "BUS_MCEERR_AO"},
-	syscall.SIGFPE:  {1: "FPE_INTDIV", "FPE_INTOVF", "FPE_FLTDIV", "FPE_FLTOVF", "FPE_FLTUND", "FPE_FLTRES", "FPE_FLTINV", "FPE_FLTSUB", "FPE_FLTUNK", "FPE_CONDTRAP"},
-	syscall.SIGTRAP: {1: "TRAP_BRKPT", "TRAP_TRACE", "TRAP_BRANCH", "TRAP_HWBKPT", "TRAP_UNK", "TRAP_PERF"},
-	syscall.SIGILL:  {1: "ILL_ILLOPC", "ILL_ILLOPN", "ILL_ILLADR", "ILL_ILLTRP", "ILL_PRVOPC", "ILL_PRVREG", "ILL_COPROC", "ILL_BADSTK", "ILL_BADIADDR"},
+// The si_code names of each signal, by code: static data, nothing built
+// at init.
+var (
+	segvCodes = [...]string{1: "SEGV_MAPERR", "SEGV_ACCERR", "SEGV_BNDERR", "SEGV_PKUERR", "SEGV_ACCADI", "SEGV_ADIDERR", "SEGV_ADIPERR", "SEGV_MTEAERR", "SEGV_MTESERR", "SEGV_CPERR"}
+	busCodes  = [...]string{1: "BUS_ADRALN", "BUS_ADRERR", "BUS_OBJERR", "BUS_MCEERR_AR", "BUS_MCEERR_AO"}
+	fpeCodes  = [...]string{1: "FPE_INTDIV", "FPE_INTOVF", "FPE_FLTDIV", "FPE_FLTOVF", "FPE_FLTUND", "FPE_FLTRES", "FPE_FLTINV", "FPE_FLTSUB", "FPE_FLTUNK", "FPE_CONDTRAP"}
+	trapCodes = [...]string{1: "TRAP_BRKPT", "TRAP_TRACE", "TRAP_BRANCH", "TRAP_HWBKPT", "TRAP_UNK", "TRAP_PERF"}
+	illCodes  = [...]string{1: "ILL_ILLOPC", "ILL_ILLOPN", "ILL_ILLADR", "ILL_ILLTRP", "ILL_PRVOPC", "ILL_PRVREG", "ILL_COPROC", "ILL_BADSTK", "ILL_BADIADDR"}
+)
+
+// codeNames returns the si_code names of signal s, by code.
+func codeNames(s syscall.Signal) []string {
+	switch s {
+	case syscall.SIGSEGV:
+		return segvCodes[:]
+	case syscall.SIGBUS:
+		return busCodes[:]
+	case syscall.SIGFPE:
+		return fpeCodes[:]
+	case syscall.SIGTRAP:
+		return trapCodes[:]
+	case syscall.SIGILL:
+		return illCodes[:]
+	}
+	return nil
 }
 
 // CodeName returns the C name of a signal's si_code ("SEGV_MAPERR",
@@ -174,7 +193,7 @@ func CodeName(s syscall.Signal, code int32) string {
 	case siTkill:
 		return "SI_TKILL"
 	}
-	if names := codeNames[s]; code > 0 && int(code) < len(names) && names[code] != "" {
+	if names := codeNames(s); code > 0 && int(code) < len(names) && names[code] != "" {
 		return names[code]
 	}
 	return fmt.Sprintf("code %d", code)

@@ -7,15 +7,16 @@ package pcall
 // the package's other _cgo.go files call callback.c, tls.c and baseline.c.
 //
 // LDFLAGS: libm is linked (sandbox.c references cbrt so --as-needed keeps
-// it) and the glibc 2.34+ stubs libpthread.so.0, libdl.so.2 and librt.so.1
-// are linked by soname without --as-needed, so that the libraries plugins
-// name most are already in the process; OpenHostLibrary has glibc load
-// the rest of its own (ldso.GlibcLibraries) on demand. rp_call itself is not called through cgo's generated
+// it). The glibc 2.34+ stubs libpthread.so.0, libdl.so.2 and librt.so.1
+// are not: their functions are libc's, and mapping and relocating three
+// more libraries at every start cost each process ~25 page faults (see
+// docs/FIRSTLOAD.md); OpenHostLibrary has glibc load them, and the rest
+// of its own (ldso.GlibcLibraries), when a plugin names one. rp_call itself is not called through cgo's generated
 // wrapper but run directly by runtime.cgocall: see callRecord.run.
 
 /*
 #cgo CFLAGS: -O2 -Wall -fno-omit-frame-pointer
-#cgo LDFLAGS: -lm -Wl,--push-state,--no-as-needed -l:libpthread.so.0 -l:libdl.so.2 -l:librt.so.1 -Wl,--pop-state
+#cgo LDFLAGS: -lm
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
