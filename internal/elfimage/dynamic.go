@@ -1,6 +1,7 @@
 package elfimage
 
 import (
+	"cmp"
 	"debug/elf"
 	"fmt"
 	"strings"
@@ -398,11 +399,17 @@ func (p *parser) dynInitFini(ds *dynState, d *Dynamic) error {
 type window struct {
 	off uint64
 	buf []byte
+	// refill is how much a refill reads at most when the request is
+	// smaller; 0 means windowSize.
+	refill uint64
 }
 
 // windowSize is how much a window refill reads (at most: never beyond the
 // file bytes of the segment the request falls in).
 const windowSize = 16 << 10
+
+// strRefill is how much the string window refills (see parser.strWin).
+const strRefill = 4 << 10
 
 // windowBufs keeps window buffers of windowSize bytes between parses: a
 // loader parses a library and then each of its dependencies, and every
@@ -440,7 +447,7 @@ func (p *parser) atIn(w *window, vaddr, n uint64) (b []byte, off uint64, ok bool
 	i, _ := p.f.SegmentAt(vaddr) // VaddrToOffset succeeded, so this does too
 	ld := &p.f.Loads[i]
 	limit := ld.Off + ld.Filesz - off
-	want := max(n, windowSize)
+	want := max(n, cmp.Or(w.refill, windowSize))
 	if want > limit {
 		want = limit
 	}

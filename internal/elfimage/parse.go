@@ -83,6 +83,7 @@ func parse(r io.ReaderAt, size int64, inPlace bool) (*File, error) {
 		return nil, malformed(-1, "file size", uint64(size), "is negative")
 	}
 	p := &parser{r: r, size: size, ps: PageSize(), f: &File{Size: size}, inPlace: inPlace}
+	p.strWin.refill = strRefill
 	defer p.win.release()
 	defer p.strWin.release()
 	if err := p.header(); err != nil {
@@ -146,7 +147,11 @@ type parser struct {
 
 	win window // cache for walking linked structures
 	// strWin caches the string table for ParseInPlace's strings, apart
-	// from win, whose bytes a walk holds while it reads a name.
+	// from win, whose bytes a walk holds while it reads a name. It
+	// refills a page at a time: the few names a parse reads (needed
+	// libraries, soname, versions) sit together, and each page of a
+	// window's buffer read into is a first-touch fault in a fresh
+	// process, which costs more than a read.
 	strWin window
 
 	inPlace bool // ParseInPlace: symbols, strings and versyms stay in the file

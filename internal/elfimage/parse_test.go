@@ -461,16 +461,38 @@ func TestParseReadErrors(t *testing.T) {
 	}
 }
 
-// countingReader counts ReadAt calls and bytes.
+// countingReader counts ReadAt calls and bytes, and records each read.
 type countingReader struct {
 	r            io.ReaderAt
 	calls, bytes int
+	reads        [][2]int64 // offset, length
 }
 
 func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
 	c.calls++
 	c.bytes += len(p)
+	c.reads = append(c.reads, [2]int64{off, int64(len(p))})
 	return c.r.ReadAt(p, off)
+}
+
+// parseCounted parses the file at path through a countingReader.
+func parseCounted(t *testing.T, path string, inPlace bool) (*File, *countingReader, int64) {
+	t.Helper()
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &countingReader{r: fh}
+	f, err := parse(c, st.Size(), inPlace)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return f, c, st.Size()
 }
 
 // TestParseReadCount checks that Parse reads by table, not by entry: a
@@ -479,24 +501,11 @@ func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
 func TestParseReadCount(t *testing.T) {
 	const maxCalls = 24 // headers, dynamic, ~14 tables, a few window refills
 	for _, path := range oracleFiles(t) {
-		fh, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := fh.Stat()
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := &countingReader{r: fh}
-		f, err := Parse(c, st.Size())
-		fh.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		f, c, size := parseCounted(t, path, false)
 		t.Logf("%s: %d ReadAt calls, %d bytes, for %d symbols and %d relocations", filepath.Base(path),
 			c.calls, c.bytes, len(f.Dynamic.Symbols), (f.Dynamic.RelaTab.Size+f.Dynamic.JmpRelTab.Size)/relaSize)
-		if c.calls > maxCalls || int64(c.bytes) > st.Size() {
-			t.Errorf("%s: %d ReadAt calls, %d bytes (file %d)", path, c.calls, c.bytes, st.Size())
+		if c.calls > maxCalls || int64(c.bytes) > size {
+			t.Errorf("%s: %d ReadAt calls, %d bytes (file %d)", path, c.calls, c.bytes, size)
 		}
 	}
 }
@@ -580,5 +589,34 @@ func TestImportsBelowFirstHashed(t *testing.T) {
 			}
 		}
 		t.Logf("%s: %d imports below symoffset %d of %d symbols", filepath.Base(path), imports, g.SymOffset, len(f.Dynamic.Symbols))
+	}
+}
+
+// TestStringWindowReadsAPage checks that an in-place parse reads the
+// string table a page at a time: the names it needs are short and sit
+// together, and in a fresh process each further page of a window buffer
+// read into is a first-touch fault (docs/FIRSTLOAD.md, branch sqlite2).
+// A read that starts inside the string table may only be longer when the
+// window reads a hash chain or version list there (win, not strWin),
+// which the parse of these files never does.
+func TestStringWindowReadsAPage(t *testing.T) {
+	inStr := 0 // reads starting inside a string table, every file
+	for _, path := range oracleFiles(t) {
+		f, log, _ := parseCounted(t, path, true)
+		s := f.Dynamic.StrTab
+		for _, r := range log.reads {
+			if uint64(r[0]) < s.Off || uint64(r[0]) >= s.Off+s.Size {
+				continue
+			}
+			inStr++
+			if r[1] > strRefill {
+				t.Errorf("%s: read of %d bytes at %#x, inside the string table [%#x, +%#x): want at most %d", path, r[1], r[0], s.Off, s.Size, strRefill)
+			}
+		}
+	}
+	// A small object's string table lies inside an earlier read; a large
+	// library's does not.
+	if inStr == 0 {
+		t.Error("no read inside any string table: the test no longer sees the string window")
 	}
 }
