@@ -4,6 +4,8 @@ package isolate
 
 import (
 	"context"
+	"runtime"
+	"sync"
 
 	"github.com/runplug/runplug/loader"
 )
@@ -12,12 +14,13 @@ import (
 // of a first load that is the same for every plugin: loading glibc's
 // libc.so.6, which gives the host's own copy (no plugin code, no
 // constructor runs), reads ld.so's cache, parses the C library, runs the
-// loader's code once (its pages faulted in) and grows the Go heap and
-// the runtime's threads to what a load needs. The spare does it idle,
-// ahead of its use; the load that takes it then does only its plugin's
-// part, and makes no thread while the filter would send each clone3 to
-// the listener (docs/ISOLATION.md, "The spare's timed start").
-// A failure is left to the load itself to meet and report.
+// loader's code once (its pages faulted in) and grows the Go heap. It
+// also leaves the runtime spareThreads idle threads: a load whose
+// thread waits in a call sent to the listener (the plugin's openat)
+// then hands its processor to one of them instead of making a thread,
+// whose clone3 the filter would send to the listener too. The spare
+// does it idle, ahead of its use (docs/ISOLATION.md, "The spare's timed
+// start"). A failure is left to the load itself to meet and report.
 func warmSpare() {
 	ctx := context.Background()
 	l := loader.New(loader.Options{})
@@ -25,4 +28,31 @@ func warmSpare() {
 	if p, err := l.Load(ctx, "libc.so.6"); err == nil {
 		p.Close(ctx)
 	}
+	idleThreads(spareThreads)
+}
+
+// spareThreads is how many idle threads a spare leaves its runtime.
+const spareThreads = 3
+
+// idleThreads makes the runtime hold n threads at once (each locked by
+// a goroutine until all are), then lets them go: the runtime keeps a
+// thread it made, idle, for its next need.
+func idleThreads(n int) {
+	var held sync.WaitGroup
+	release := make(chan struct{})
+	var done sync.WaitGroup
+	held.Add(n)
+	done.Add(n)
+	for range n {
+		go func() {
+			defer done.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			held.Done()
+			<-release
+		}()
+	}
+	held.Wait()
+	close(release)
+	done.Wait()
 }
