@@ -21,14 +21,19 @@ import (
 // whose clone3 the filter would send to the listener too. The spare
 // does it idle, ahead of its use (docs/ISOLATION.md, "The spare's timed
 // start"). A failure is left to the load itself to meet and report.
-func warmSpare() {
+// The idle threads count against the child's thread limit: under a
+// Policy.Threads of the host's own, which it sized from minThreads, the
+// spare makes none, and the plugin keeps all the headroom it was given.
+func warmSpare(pol Policy) {
 	ctx := context.Background()
 	l := loader.New(loader.Options{})
 	defer l.Close(ctx)
 	if p, err := l.Load(ctx, "libc.so.6"); err == nil {
 		p.Close(ctx)
 	}
-	idleThreads(spareThreads)
+	if pol.Threads == 0 { // DefaultThreads: room for them
+		idleThreads(spareThreads)
+	}
 }
 
 // spareThreads is how many idle threads a spare leaves its runtime.
