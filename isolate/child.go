@@ -234,6 +234,7 @@ func (c *child) confineSpare() ([]unix.SockFilter, error) {
 	if err != nil {
 		return nil, err
 	}
+	warmSpare(pre.Policy) // before the filter: its opens and threads need no round trip
 	if c.listening, err = confine(pre.Policy, load, h); err != nil {
 		return nil, err
 	}

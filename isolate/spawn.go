@@ -183,9 +183,9 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 		drop(p, "spare failed")
 		p = nil
 	}
-	if p != nil && !background {
-		p.raise() // a spare waits idle; this load is not in the background
-	}
+	// A spare waits idle; a load not in the background raises it just
+	// after sending its request, while the child starts on it.
+	raiseSpare := p != nil && !background
 	var rep *reply
 	var grace *time.Timer // raises a background start that took too long
 	defer func() {
@@ -219,6 +219,9 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 			grace = time.AfterFunc(backgroundGrace, p.raise)
 		}
 		p.deliver(r, cfg)
+		if spare && raiseSpare {
+			p.raise()
+		}
 		if rep, err = p.awaitStart(ctx); err != nil {
 			if grace != nil {
 				grace.Stop()
