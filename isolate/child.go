@@ -234,7 +234,7 @@ func (c *child) confineSpare() ([]unix.SockFilter, error) {
 	if err != nil {
 		return nil, err
 	}
-	warmSpare(pre.Policy) // before the filter: its opens and threads need no round trip
+	warmSpare() // before the filter: its opens and threads need no round trip
 	if c.listening, err = confine(pre.Policy, load, h); err != nil {
 		return nil, err
 	}
@@ -345,13 +345,15 @@ func errReply(err error) reply { return reply{Err: encodeError(err, maxLoadError
 // runplug's, and a small part of the reply area.
 const maxLoadError = 16 << 10
 
-// confine applies the resource limits (limits.go), the SIGSYS handler
+// confine reserves the runtime's idle threads (reserve.go), applies the
+// resource limits (limits.go), the SIGSYS handler
 // and the load filter, with its listener handed to the host (listen.go);
 // it says whether the host holds the listener.
 // (The process group, namespaces, the parent-death signal, descriptors,
 // capabilities and Landlock are the host's and the constructors' doing,
 // at spawn, and so are the filters.)
 func confine(pol Policy, load []unix.SockFilter, h *header) (bool, error) {
+	reserveThreads()
 	if err := applyLimits(pol); err != nil {
 		return false, err
 	}

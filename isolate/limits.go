@@ -116,13 +116,13 @@ const runtimeThreads = 4
 
 // minThreads is the least Policy.Threads a child of opts starts with:
 // its runtime's threads, one per P (the child gets the host's
-// GOMAXPROCS) and one per channel. Below it the runtime fails to make a
+// GOMAXPROCS), one per channel and the reserve (threadReserve). Below it the runtime fails to make a
 // thread it needs and the child dies (exit status 2) at a moment no
 // error can name.
 // A child with host functions also starts the relays' first threads
 // (childrt.RelayForeignThreads).
 func minThreads(opts Options, hostFuncs bool) int {
-	n := runtimeThreads + runtime.GOMAXPROCS(0) + opts.Channels
+	n := runtimeThreads + runtime.GOMAXPROCS(0) + opts.Channels + threadReserve()
 	if hostFuncs {
 		n += relayThreads
 	}

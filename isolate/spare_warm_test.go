@@ -19,12 +19,13 @@ func threadCount(t *testing.T) int {
 	return len(ents)
 }
 
-// A spare leaves its runtime idle threads (warmSpare) on the Go
-// runtime's word that it never ends a thread it made (it parks an idle
-// one for reuse): after holding n threads at once, the process keeps
-// them through more holds and a garbage collection. If the runtime ended
-// idle threads, a spare's load would make threads again, each a clone3
-// sent to the listener (docs/ASSUMPTIONS.md). That no hold makes a new
+// A child reserves idle threads for its runtime (reserveThreads) on the
+// Go runtime's word that it never ends a thread it made (it parks an
+// idle one for reuse): after holding n threads at once, the process
+// keeps them through more holds and a garbage collection. If the runtime
+// ended idle threads, a child whose plugin took its thread limit could
+// not run its runtime, and a spare's load would make threads again, each
+// a clone3 sent to the listener (docs/ASSUMPTIONS.md). That no hold makes a new
 // thread is not asserted: the runtime may still make one of its own (a
 // thread for a goroutine blocked in a system call), which costs a spare
 // one round trip, not its threads.
@@ -45,7 +46,7 @@ func TestSpareIdleThreadsKept(t *testing.T) {
 		}
 		return
 	}
-	n := threadCount(t) + spareThreads // more than this process has
+	n := threadCount(t) + threadReserve() // more than this process has
 	idleThreads(n)
 	before := threadCount(t)
 	if before < n+1 {
