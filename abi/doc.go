@@ -20,9 +20,9 @@
 //
 // long double is 16 bytes passed in memory and returned in st0; Go has no
 // 80-bit float, so TypeOf has no Go type for it: callers give and get its
-// 16 bytes. On linux/arm64 it is IEEE binary128, passed in q registers,
-// which calls there refuse (a plan error naming binary128) unless it lies
-// inside a larger struct. __int128 (Int128, Uint128; Int128Value and Uint128Value in Go)
+// 16 bytes. On linux/arm64 it is IEEE binary128, passed and returned in
+// whole q registers (alone or in a homogeneous aggregate of up to four),
+// as the same opaque 16 bytes. __int128 (Int128, Uint128; Int128Value and Uint128Value in Go)
 // is supported. Vector types (__m128, __m256) and bit-fields are not
 // modelled. The package is pure Go and builds everywhere.
 package abi

@@ -31,7 +31,7 @@ var (
 	Pointer    = callconv.Pointer
 	Float32    = callconv.Float32
 	Float64    = callconv.Float64
-	LongDouble = callconv.LongDouble // 16 bytes: x87 80-bit extended on amd64, IEEE binary128 on arm64 (refused there in registers)
+	LongDouble = callconv.LongDouble // 16 bytes: x87 80-bit extended on amd64, IEEE binary128 (in q registers) on arm64
 	Int128     = callconv.Int128
 	Uint128    = callconv.Uint128
 )

@@ -171,8 +171,8 @@ func bindSigVar(f *Func, ft reflect.Type, args []reflect.Type, res reflect.Type,
 	} else if b.gen, b.strArgs, b.bufArgs, err = generalSig(name, ft, args, res, nfixed); err != nil {
 		return nil, err
 	}
-	if p := f.serving().p; b.gen != nil && b.gen.x87 && p.be.isolated() {
-		return nil, fmt.Errorf("loader: bind %s in %s: %w", name, p.obj.name, errX87Remote)
+	if p := f.serving().p; b.gen != nil && b.gen.remoteRefusal() != nil && p.be.isolated() {
+		return nil, fmt.Errorf("loader: bind %s in %s: %w", name, p.obj.name, b.gen.remoteRefusal())
 	}
 	return b, nil
 }

@@ -24,8 +24,8 @@ func (p *Plugin) FuncAt(addr uintptr, sig *Signature) (*Func, error) {
 	if err := p.refusal(p.flags.Load() & stClosing); err != nil {
 		return nil, fmt.Errorf("loader: %s in %s: %w", name, p.obj.name, err)
 	}
-	if sig != nil && p.be.isolated() && sig.prog.x87 {
-		return nil, fmt.Errorf("loader: bind %s in %s: %w", name, p.obj.name, errX87Remote)
+	if sig != nil && p.be.isolated() && sig.prog.remoteRefusal() != nil {
+		return nil, fmt.Errorf("loader: bind %s in %s: %w", name, p.obj.name, sig.prog.remoteRefusal())
 	}
 	h, err := p.be.funcAt(addr)
 	if err != nil {

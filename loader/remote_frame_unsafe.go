@@ -87,6 +87,9 @@ func (fp *frameProg) remoteCall(ctx context.Context, f *Func, args []unsafe.Poin
 	if fp.byRef {
 		return fmt.Errorf("loader: call %s: %w", f.name, errByRefRemote)
 	}
+	if err := fp.remoteRefusal(); err != nil { // refused at bind time already
+		return fmt.Errorf("loader: call %s: %w", f.name, err)
+	}
 	fr := fp.remoteFrame(args)
 	for _, b := range bufs {
 		w := fp.argWord[b.arg]
@@ -119,7 +122,7 @@ func (fp *frameProg) remoteCall(ctx context.Context, f *Func, args []unsafe.Poin
 		return nil
 	}
 	res := [6]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1}
-	copy(res[4:], r.V23[:]) // arm64: v2, v3
+	copy(res[4:], r.V23[:]) // arm64: v2, v3 (never the high halves: remoteRefusal)
 	for _, m := range fp.rets {
 		storeBytes(unsafe.Add(out, m.dst), res[m.reg], m.size)
 	}

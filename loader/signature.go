@@ -153,14 +153,15 @@ func planError(symbol string, ft reflect.Type, err error) error {
 
 // FuncSig looks name up (as Func does) and returns it bound to sig: call
 // it with CallSig. An isolated plugin (Plugin.Isolated) takes the same
-// signatures, but for a long double result (from the x87 register st0),
-// which is refused here, wrapping ErrUnsupported.
+// signatures, but for a long double result (from the x87 register st0)
+// and, on arm64, a long double in a q register, which are refused here,
+// wrapping ErrUnsupported.
 func (p *Plugin) FuncSig(name string, sig *Signature) (*Func, error) {
 	if sig == nil {
 		return nil, &SignatureError{Symbol: name, Index: -2, Reason: "nil *Signature"}
 	}
-	if p.be.isolated() && sig.prog.x87 {
-		return nil, fmt.Errorf("loader: bind %s in %s: %w", name, p.obj.name, errX87Remote)
+	if err := sig.prog.remoteRefusal(); err != nil && p.be.isolated() {
+		return nil, fmt.Errorf("loader: bind %s in %s: %w", name, p.obj.name, err)
 	}
 	f, err := p.Func(name)
 	if err != nil {
@@ -179,7 +180,8 @@ func (f *Func) Signature() *Signature { return f.sig }
 const argWords = pcall.GatherRegs
 
 // retMov moves size bytes of result register reg (0 rax or x0, 1 rdx or
-// x1, 2 to 5 xmm0, xmm1 or v0..v3) to offset dst of the result.
+// x1, 2 to 5 xmm0, xmm1 or the low halves of v0..v3, 6 to 9 the high
+// halves of v0..v3) to offset dst of the result.
 type retMov struct {
 	reg  uint8
 	dst  uint32
@@ -197,11 +199,28 @@ type frameProg struct {
 	sretSize uint64 // bytes of a result in memory, 0 if none
 	nvec     uint8
 	x87      bool // a long double result, from st0 (16 bytes)
+	quad     bool // a long double in a whole q register (arm64: IEEE binary128), argument or result
 	byRef    bool // some value is passed by reference (AAPCS64): the address of a copy in the stack words
 	// For isolated plugins, which run the moves in Go (remote_frame_unsafe.go):
 	moves   []pcall.GatherMove
 	argWord []int32 // the frame word of each 8-byte scalar argument, else -1
 	ptrArgs []int32 // the arguments of C pointer type
+}
+
+// quadSize is the Size of a plan's Part that is a whole 128-bit vector
+// register: a long double on arm64 (IEEE binary128 in a q register).
+const quadSize = 16
+
+// remoteRefusal is the error of binding fp for an isolated plugin, whose
+// frame carries neither x87's st0 nor the high halves of q registers.
+func (fp *frameProg) remoteRefusal() error {
+	switch {
+	case fp.x87:
+		return errX87Remote
+	case fp.quad:
+		return errQuadRemote
+	}
+	return nil
 }
 
 func compileFrame(plan *callconv.Plan) (*frameProg, error) {
@@ -235,6 +254,11 @@ func compileFrame(plan *callconv.Plan) (*frameProg, error) {
 		reg := uint8(p.Reg)
 		if p.Class == callconv.SSE {
 			reg += 2
+		}
+		if p.Size == quadSize { // the low half from v(Reg), the high half after it
+			fp.rets = append(fp.rets, retMov{reg: reg, dst: uint32(p.Offset), size: 8}, retMov{reg: reg + 4, dst: uint32(p.Offset) + 8, size: 8})
+			fp.quad = true
+			continue
 		}
 		fp.rets = append(fp.rets, retMov{reg: reg, dst: uint32(p.Offset), size: uint8(p.Size)})
 	}
@@ -279,6 +303,12 @@ func compileFrame(plan *callconv.Plan) (*frameProg, error) {
 			if p.Class == callconv.SSE {
 				m.Dst += uint32(nint)
 			}
+			if p.Size == quadSize { // a long double: both halves of v(Reg)
+				m.Size = 8
+				moves = append(moves, m, pcall.GatherMove{Arg: m.Arg, Src: m.Src + 8, Size: 8, Conv: pcall.GatherHigh, Dst: m.Dst})
+				fp.quad = true
+				continue
+			}
 			moves = append(moves, m)
 		}
 	}
@@ -304,6 +334,9 @@ func compileFrame(plan *callconv.Plan) (*frameProg, error) {
 	if plan.Result.X87 {
 		fp.x87 = true
 		g = g.X87Result()
+	}
+	if fp.quad {
+		g = g.QuadRegs()
 	}
 	fp.gather = g
 	return fp, nil

@@ -73,8 +73,9 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 		*(*[16]byte)(out) = r.ST0
 		return nil
 	}
-	res := [6]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1}
+	res := [10]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1}
 	copy(res[4:], r.V23[:]) // arm64: v2, v3
+	copy(res[6:], r.VHi[:]) // arm64, with QuadRegs: the high halves of v0..v3
 	for _, m := range fp.rets {
 		storeBytes(unsafe.Add(out, m.dst), res[m.reg], m.size)
 	}
@@ -94,7 +95,8 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 // read and write it during the call only), or a *Callback (its Ptr; a
 // released one is refused with pcall.ErrCallbackFreed); for __int128
 // an abi.Int128Value or abi.Uint128Value; for long double a []byte of its
-// 16 bytes (x87 extended, then padding); for a struct or union either a
+// 16 bytes (x87 extended, then padding, on amd64; IEEE binary128 on
+// arm64); for a struct or union either a
 // Go value whose type abi.TypeOf maps to the same layout, or a []byte
 // holding exactly its C bytes. ret is nil (the result is dropped), a
 // pointer to a Go variable of such a type, or a []byte of the result's

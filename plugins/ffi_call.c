@@ -295,3 +295,43 @@ void ld_arg_direct(void **a, void *r) { *(double *)r = ld_arg(A(0, int), A(1, lo
 // return_ldl.c: a long double result comes back in st0.
 long double ld_ret(long double x, int k, double y) { return x * k + y; }
 void ld_ret_direct(void **a, void *r) { *(long double *)r = ld_ret(A(0, long double), A(1, int), A(2, double)); }
+
+// cls_longdouble.c: ten long doubles and a double. On AArch64 (IEEE
+// binary128) the first eight take q0-q7 whole, the rest 16-byte stack
+// slots, and the double the stack too (no v register is left); on x86-64
+// every long double is in memory.
+long double ld_many(long double a1, long double a2, long double a3, long double a4, long double a5,
+                    long double a6, long double a7, long double a8, long double a9, long double a10, double d) {
+	return a1 + 2 * a2 + 3 * a3 + 4 * a4 + 5 * a5 + 6 * a6 + 7 * a7 + 8 * a8 + 9 * a9 + 10 * a10 + 11 * d;
+}
+void ld_many_direct(void **a, void *r) {
+	*(long double *)r = ld_many(A(0, long double), A(1, long double), A(2, long double), A(3, long double),
+	                            A(4, long double), A(5, long double), A(6, long double), A(7, long double),
+	                            A(8, long double), A(9, long double), A(10, double));
+}
+
+// cls_align_longdouble_split.c, as homogeneous aggregates: on AArch64 a
+// struct of up to four long doubles travels in q registers, one member
+// each, as an argument and as a result (q0-q2 here); on x86-64 in memory.
+typedef struct { long double a, b, c; } ld3;
+typedef struct { long double a, b; } ld2;
+ld3 ld_hfa(float f, ld3 x, ld2 y, int k) {
+	ld3 r = {x.a * k + y.a, x.b - y.b * f, x.c + x.a};
+	return r;
+}
+void ld_hfa_direct(void **a, void *r) { *(ld3 *)r = ld_hfa(A(0, float), A(1, ld3), A(2, ld2), A(3, int)); }
+
+// cls_longdouble_va.c: long doubles in the variable part (on AArch64
+// Linux passed as named arguments are, in q registers).
+long double ld_va(int n, ...) {
+	va_list ap;
+	va_start(ap, n);
+	long double s = 0;
+	for (int i = 1; i <= n; i++)
+		s += i * va_arg(ap, long double);
+	va_end(ap);
+	return s;
+}
+void ld_va_direct(void **a, void *r) {
+	*(long double *)r = ld_va(A(0, int), A(1, long double), A(2, long double), A(3, long double));
+}

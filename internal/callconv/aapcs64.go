@@ -1,7 +1,5 @@
 package callconv
 
-import "fmt"
-
 // The AAPCS64 (Procedure Call Standard for the Arm 64-bit Architecture,
 // section 6.8 "Parameter passing", stages B and C, and 6.9 "Result
 // return"), as gcc implements it for Linux: the planner of Native on
@@ -19,8 +17,9 @@ const (
 // (HFA: a struct, union or array whose members are, recursively, one to
 // four of one floating-point type and nothing else, with no padding, as
 // gcc's aapcs_vfp_sub_candidate decides). It returns the member type and
-// how many there are. A long double (IEEE binary128 on AArch64) counts as
-// a floating-point type here, so that the planner can refuse it.
+// how many there are. A long double (IEEE binary128 on AArch64) is a
+// floating-point type here: alone or as an HFA member it takes a whole
+// 128-bit vector register (a q register), counted as one.
 func hfa(t *Type) (base *Type, n uint64, ok bool) {
 	c := hfaCount(t, &base)
 	if c < 1 || c > aapcsMaxHFA || t.size != uint64(c)*base.size {
@@ -76,9 +75,9 @@ func hfaCount(t *Type, base **Type) int {
 
 // aapcsRegParts returns the register pieces of a value of type t that
 // travels in registers from x[ngrn] and v[nsrn] on: each floating-point
-// member of an HFA (or the one float) in a vector register of its own, or
-// else the value's doublewords in consecutive general registers. fp tells
-// which.
+// member of an HFA (or the one float) in a vector register of its own (a
+// long double's 16 bytes in one Part), or else the value's doublewords in
+// consecutive general registers. fp tells which.
 func aapcsRegParts(t *Type, ngrn, nsrn int) (parts []Part, fp bool) {
 	if base, n, ok := hfa(t); ok {
 		for i := uint64(0); i < n; i++ {
@@ -109,9 +108,6 @@ func newPlanAAPCS64(ret *Type, args []*Type, nfixed int, variadic bool) (*Plan, 
 	}
 	p := &Plan{Conv: AAPCS64, NFixed: nfixed, Variadic: variadic, Result: ResultLoc{Type: ret}}
 	if ret.kind != KindVoid && ret.size > 0 {
-		if err := quadRefused(ret, -1); err != nil {
-			return nil, err
-		}
 		if _, _, isHFA := hfa(ret); isHFA || ret.size <= 16 {
 			p.Result.Parts, _ = aapcsRegParts(ret, 0, 0)
 		} else {
@@ -158,9 +154,6 @@ func (st *AAPCS64State) Next(t *Type) (ArgLoc, error) {
 // place sets where argument i (loc.Type) goes and advances the state.
 func (st *AAPCS64State) place(loc *ArgLoc, i int) error {
 	t := loc.Type
-	if err := quadRefused(t, i); err != nil {
-		return err
-	}
 	if t.size == 0 { // an empty struct takes no register and no stack (gcc)
 		return nil
 	}
@@ -200,14 +193,3 @@ func (st *AAPCS64State) place(loc *ArgLoc, i int) error {
 
 // alignUp64 rounds a register number up to even.
 func alignUp64(n int) int { return (n + 1) &^ 1 }
-
-// quadRefused refuses a long double that would travel in a vector
-// register (alone or as an HFA member): on AArch64 it is IEEE binary128,
-// a whole 128-bit q register, which the trampoline does not load.
-// Elsewhere (inside a larger struct) it is plain bytes.
-func quadRefused(t *Type, index int) error {
-	if base, _, ok := hfa(t); ok && base.kind == KindLongDouble {
-		return &PlanError{Index: index, Type: t, Reason: fmt.Sprintf("long double (IEEE binary128 on AArch64) travels in 128-bit vector registers, which %v calls do not load", AAPCS64)}
-	}
-	return nil
-}

@@ -26,7 +26,8 @@
 // another composite of up to 16 bytes in general registers, a larger one
 // by reference (ArgLoc.ByRef: the address of a copy the caller makes); a
 // result in memory has its address in x8; long double (IEEE binary128
-// there) is refused where it would travel in a vector register.
+// there) is a floating-point type that takes a whole 128-bit q register
+// (a Part of 16 bytes), alone or as an HFA member.
 //
 // It is pure Go (reflect, no cgo, no unsafe) and builds everywhere; both
 // planners are table-tested on every machine, and Native (NewPlan) is the

@@ -15,7 +15,7 @@ type Part struct {
 	Class  Class  // Integer or SSE (a general or a vector register)
 	Reg    int    // index: rdi..r9 or x0..x7 (rax, rdx or x0, x1 for a result) for Integer, xmm0.. or v0.. for SSE
 	Offset uint64 // the piece's offset in the value
-	Size   uint64 // bytes of the value in it: 1 to 8
+	Size   uint64 // bytes of the value in it: 1 to 8, or 16 for a long double in a whole q register (AAPCS64)
 }
 
 // ArgLoc is where one argument goes.
@@ -200,7 +200,8 @@ func newPlanSysV(ret *Type, args []*Type, nfixed int, variadic bool) (*Plan, err
 
 // RegistersOnly reports whether the plan is a plain register call: no
 // stack argument, no aggregate, no result in memory or in rdx/xmm1, not
-// variadic. Such a call needs only the argument registers and rax/xmm0.
+// variadic, no long double (a whole q register on AArch64, st0 as an
+// x87 result). Such a call needs only the argument registers and rax/xmm0.
 func (p *Plan) RegistersOnly() bool {
 	if p.Variadic || p.StackSize != 0 || p.Result.InMemory || len(p.Result.Parts) > 1 {
 		return false
@@ -209,9 +210,9 @@ func (p *Plan) RegistersOnly() bool {
 		return false
 	}
 	for _, a := range p.Args {
-		if a.OnStack || IsAggregate(a.Type) || len(a.Parts) != 1 {
+		if a.OnStack || IsAggregate(a.Type) || len(a.Parts) != 1 || a.Parts[0].Size > 8 {
 			return false
 		}
 	}
-	return true
+	return p.Result.Type.kind != KindLongDouble
 }

@@ -45,11 +45,14 @@ type Frame struct {
 // arm64 RAX and RDX hold x0 and x1, XMM0 and XMM1 the low 64 bits of v0
 // and v1, and V23 those of v2 and v3 (an HFA result of up to four
 // members); amd64 has no V23 (an empty array: the result costs nothing
-// more to clear there).
+// more to clear there). After a CallGather whose program has QuadRegs
+// (arm64), VHi holds the high 64 bits of v0..v3: with the low halves,
+// long doubles (IEEE binary128) in whole q registers; amd64 has no VHi.
 type FrameResult struct {
 	RAX, RDX   uint64
 	XMM0, XMM1 uint64
 	V23        [vecResults - 2]uint64
+	VHi        [vecHiResults]uint64
 	ST0        [16]byte
 }
 
@@ -71,7 +74,10 @@ const (
 // argument word Dst-GatherRegs. A GatherStackAddr move (arm64) reads no
 // argument: it puts the address of stack word Src in Dst, for a value
 // passed by reference whose copy other moves wrote to the stack words
-// from Src on.
+// from Src on. A GatherHigh move (arm64) puts its eightbyte in the high
+// 64 bits of vector register Dst (8-15: v0..v7), the rest of a long
+// double whose low eightbyte another move put in Dst; the program must
+// have QuadRegs for the thunk to load them.
 type GatherMove struct {
 	Arg  uint32
 	Dst  uint32
@@ -87,6 +93,7 @@ const (
 	GatherSext      = 1 // sign-extend the Size bytes to 64 bits
 	GatherF32F64    = 2 // a float (4 bytes) passed as a double
 	GatherStackAddr = 3 // the address of stack word Src (arm64 only; Size 8)
+	GatherHigh      = 4 // the high 64 bits of vector register Dst (arm64 only; Size 8)
 )
 
 // GatherProgram is a checked list of moves that lays out a call's
@@ -108,6 +115,7 @@ type gatherHdr struct {
 	nvec     uintptr
 	sretSize uintptr
 	x87      uintptr
+	quad     uintptr
 }
 
 // X87Result returns p made to store and pop a long double result from
@@ -117,6 +125,22 @@ type gatherHdr struct {
 func (p *GatherProgram) X87Result() *GatherProgram {
 	c := *p
 	c.hdr.x87 = 1
+	return &c
+}
+
+// QuadRegs returns p made to load the argument vector registers v0..v7
+// whole, their high 64 bits from its GatherHigh moves, and to store the
+// high 64 bits of v0..v3 after the call in FrameResult.VHi: for a call
+// that passes or returns a long double (IEEE binary128 on arm64) in q
+// registers. Without it the thunk loads d0..d7, which clears the high
+// bits. It panics on amd64, whose long double never takes a vector
+// register.
+func (p *GatherProgram) QuadRegs() *GatherProgram {
+	if vecHiResults == 0 {
+		panic("pcall: QuadRegs: no q registers on this architecture")
+	}
+	c := *p
+	c.hdr.quad = 1
 	return &c
 }
 
@@ -140,6 +164,8 @@ func NewGatherProgram(moves []GatherMove, nargs, nstack int, nvec uint8, sretSiz
 			return nil, fmt.Errorf("%w: move %d writes rdi, which holds the result buffer", ErrFrame, i)
 		case m.Conv > maxGatherConv || m.Conv == GatherF32F64 && m.Size != 4 || m.Conv == GatherSext && m.Size == 8 || m.Conv == GatherStackAddr && m.Size != 8:
 			return nil, fmt.Errorf("%w: move %d: conversion %d of %d bytes", ErrFrame, i, m.Conv, m.Size)
+		case m.Conv == GatherHigh && (m.Size != 8 || m.Dst < gatherVec || m.Dst >= GatherRegs):
+			return nil, fmt.Errorf("%w: move %d puts the high half of word %d, not a vector register", ErrFrame, i, m.Dst)
 		case m.Conv == GatherStackAddr && m.Src >= uint32(nstack):
 			return nil, fmt.Errorf("%w: move %d takes the address of stack word %d of %d", ErrFrame, i, m.Src, nstack)
 		}

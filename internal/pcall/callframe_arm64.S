@@ -49,6 +49,14 @@
 	mov	x8, sp				// the result buffer (maybe none)
 .endm
 
+// high_halves sets the high 64 bits of va and vb from the register
+// image's words at x12 + off (clobbers x9, x11).
+.macro high_halves a, b, off
+	ldp	x9, x11, [x12, #\off]
+	mov	v\a\().d[1], x9
+	mov	v\b\().d[1], x11
+.endm
+
 	.text
 
 // rp_frame_thunk: CallFrame. rp_call has loaded x0-x5 and d0-d7 from the
@@ -91,13 +99,17 @@ rp_frame_thunk:
 
 // rp_gather_thunk: CallGather. rp_call has loaded no argument register
 // (c.nints = 0) and x19 = a struct rp_gatherrec. Below its frame record
-// the thunk reserves the result buffer, a 16-word image of the argument
-// registers (x0-x7, d0-d7) and the stack words, runs the program's moves
-// into the image and the stack words (each reads 1 to 8 bytes of an
-// argument value, last to first, and sign-extends them or widens a float
-// to double as asked; a GatherStackAddr move instead puts the address of
-// a stack word, the start of a copy passed by reference), then loads the
-// registers from the image and calls fn. The moves were checked when the
+// the thunk reserves the result buffer, a 24-word image of the argument
+// registers (x0-x7, d0-d7, then the high halves of v0-v7) and the stack
+// words, runs the program's moves into the image and the stack words
+// (each reads 1 to 8 bytes of an argument value, last to first, and
+// sign-extends them or widens a float to double as asked; a GatherHigh
+// move puts them in the high half of a v register, the rest of a long
+// double; a GatherStackAddr move instead puts the address of a stack
+// word, the start of a copy passed by reference), then loads the
+// registers from the image (v0-v7 whole when the program has quad, else
+// d0-d7) and calls fn. After fn, with quad, the high halves of v0-v3 go
+// to the record too: long double results, IEEE binary128 in q0-q3. The moves were checked when the
 // program was made (NewGatherProgram: destinations within the image and
 // the stack words, arguments within argv, stack addresses within the
 // stack words), so nothing here writes out of bounds. Words no move wrote
@@ -112,7 +124,7 @@ rp_gather_thunk:
 	ldr	x10, [x19, #RP_GX_PROG]		// the program
 	ldr	x11, [x10, #RP_GP_SRETSIZE]
 	sret_buffer x11
-	sub	sp, sp, #RP_GM_REGS*8
+	sub	sp, sp, #RP_GM_IMAGE*8
 	mov	x12, sp				// x12 = the register image
 	ldr	x11, [x10, #RP_GP_NSTACK]
 	add	x11, x11, #1
@@ -144,6 +156,8 @@ rp_gather_thunk:
 	cbnz	w4, 1b
 .Lg_conv:
 	cbz	w0, .Lg_store
+	cmp	w0, #RP_GM_HIGH
+	b.eq	.Lg_high
 	cmp	w0, #RP_GM_SEXT
 	b.ne	.Lg_f32
 	ldrb	w4, [x15, #RP_GM_SIZE]
@@ -157,6 +171,12 @@ rp_gather_thunk:
 	fcvt	d16, s16
 	fmov	x5, d16
 	b	.Lg_store
+.Lg_high:
+	// The high half of v(dst-8), dst 8-15 (checked): image word dst+8.
+	ldr	w2, [x15, #RP_GM_DST]
+	add	w2, w2, #8
+	str	x5, [x12, x2, lsl #3]
+	b	.Lg_next
 .Lg_addr:
 	add	x5, sp, x1, lsl #3		// the address of stack word src
 .Lg_store:
@@ -177,7 +197,14 @@ rp_gather_thunk:
 	ldp	d2, d3, [x12, #80]
 	ldp	d4, d5, [x12, #96]
 	ldp	d6, d7, [x12, #112]
-	ldp	x0, x1, [x12, #0]
+	ldr	x9, [x10, #RP_GP_QUAD]
+	cbz	x9, 1f
+	// Long doubles: the high halves of v0-v7 (ldr d cleared them).
+	high_halves 0, 1, 128
+	high_halves 2, 3, 144
+	high_halves 4, 5, 160
+	high_halves 6, 7, 176
+1:	ldp	x0, x1, [x12, #0]
 	ldp	x2, x3, [x12, #16]
 	ldp	x4, x5, [x12, #32]
 	ldp	x6, x7, [x12, #48]
@@ -189,7 +216,15 @@ rp_gather_thunk:
 	str	d2, [x10, #RP_GX_V2]
 	str	d3, [x10, #RP_GX_V3]
 	ldr	x11, [x10, #RP_GX_PROG]
-	ldr	x12, [x11, #RP_GP_SRETSIZE]
+	ldr	x12, [x11, #RP_GP_QUAD]
+	cbz	x12, 1f
+	mov	x12, v0.d[1]			// long double results: q0-q3 whole
+	mov	x13, v1.d[1]
+	stp	x12, x13, [x10, #RP_GX_VHI]
+	mov	x12, v2.d[1]
+	mov	x13, v3.d[1]
+	stp	x12, x13, [x10, #RP_GX_VHI + 16]
+1:	ldr	x12, [x11, #RP_GP_SRETSIZE]
 	ldr	x13, [x10, #RP_GX_SRET]
 	// The way out of both thunks: x12 = the size of a result in memory
 	// (0: none), x13 = where it goes. x0 and d0 are fn's and stay.

@@ -77,7 +77,8 @@ type gatherRecord struct {
 	prog *gatherHdr
 	argv unsafe.Pointer
 	sret unsafe.Pointer
-	st0  [16]byte // amd64: a long double from st0; arm64: v2 and v3
+	vhi  [vecHiResults]uint64 // arm64, with QuadRegs: the high halves of v0..v3 (none on amd64, where st0 stays at the end)
+	st0  [16]byte             // amd64: a long double from st0; arm64: v2 and v3
 }
 
 var _ [unsafe.Sizeof(gatherRecord{}) - C.RP_GX_SIZE]byte
@@ -88,7 +89,7 @@ var _ [unsafe.Offsetof(gatherRecord{}.xmm1) - C.RP_GX_XMM1]byte
 var _ [C.RP_GX_XMM1 - unsafe.Offsetof(gatherRecord{}.xmm1)]byte
 var _ [unsafe.Offsetof(gatherRecord{}.sret) - C.RP_GX_SRET]byte
 var _ [C.RP_GX_SRET - unsafe.Offsetof(gatherRecord{}.sret)]byte
-var _ [unsafe.Sizeof(gatherHdr{}) - C.RP_GP_X87 - 8]byte
+var _ [unsafe.Sizeof(gatherHdr{}) - C.RP_GP_QUAD - 8]byte
 var _ [unsafe.Offsetof(gatherHdr{}.x87) - C.RP_GP_X87]byte
 var _ [C.RP_GP_X87 - unsafe.Offsetof(gatherHdr{}.x87)]byte
 var _ [unsafe.Offsetof(gatherRecord{}.st0) - C.RP_GX_ST0]byte
@@ -107,6 +108,14 @@ var _ [GatherStackAddr - C.RP_GM_STACKADDR]byte
 var _ [C.RP_GM_STACKADDR - GatherStackAddr]byte
 var _ [unsafe.Offsetof(gatherRecord{}.st0) - C.RP_GX_V2]byte
 var _ [gatherPair - C.RP_GM_PAIR]byte
+var _ [unsafe.Offsetof(gatherHdr{}.quad) - C.RP_GP_QUAD]byte
+var _ [C.RP_GP_QUAD - unsafe.Offsetof(gatherHdr{}.quad)]byte
+var _ [GatherHigh - C.RP_GM_HIGH]byte
+var _ [C.RP_GM_HIGH - GatherHigh]byte
+var _ [vecHiResults - C.RP_GX_VHIWORDS]byte
+var _ [C.RP_GX_VHIWORDS - vecHiResults]byte
+var _ [unsafe.Offsetof(gatherRecord{}.vhi) - C.RP_GX_VHI]byte
+var _ [C.RP_GX_VHI - unsafe.Offsetof(gatherRecord{}.vhi)]byte
 var _ [C.RP_GM_PAIR - gatherPair]byte
 
 // rpGatherThunk is rp_gather_thunk's address.
@@ -155,6 +164,9 @@ func (g *Gate) CallGatherInto(ctx context.Context, fn uintptr, p *GatherProgram,
 	res.RAX, res.RDX, res.XMM0, res.XMM1 = r.c.a, r.rdx, r.c.b, r.xmm1
 	if vecResults > 2 { // arm64: v2 and v3 (a constant: no test on amd64)
 		copy(res.V23[:], (*[2]uint64)(unsafe.Pointer(&r.st0))[:])
+	}
+	if vecHiResults > 0 && p.hdr.quad != 0 { // arm64: long doubles in q0..q3
+		copy(res.VHi[:], r.vhi[:])
 	}
 	if p.hdr.x87 != 0 {
 		src := (*[2]uint64)(unsafe.Pointer(&r.st0))

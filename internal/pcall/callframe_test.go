@@ -185,6 +185,9 @@ func TestNewGatherProgram(t *testing.T) {
 		{"unknown conversion", GatherMove{Dst: 1, Size: 4, Conv: 7}, 0},
 		{"address of a stack word past the area", GatherMove{Dst: 1, Src: 2, Size: 8, Conv: GatherStackAddr}, 0},
 		{"address of 4 bytes", GatherMove{Dst: 1, Size: 4, Conv: GatherStackAddr}, 0},
+		{"high half of an integer register", GatherMove{Dst: 1, Size: 8, Conv: GatherHigh}, 0},
+		{"high half of a stack word", GatherMove{Dst: GatherRegs, Size: 8, Conv: GatherHigh}, 0},
+		{"high half of 4 bytes", GatherMove{Dst: frameVec0, Size: 4, Conv: GatherHigh}, 0},
 	} {
 		if _, err := NewGatherProgram([]GatherMove{tc.m}, 2, 2, 0, tc.sret); !errors.Is(err, ErrFrame) {
 			t.Errorf("%s: %v, want ErrFrame", tc.name, err)
@@ -199,10 +202,74 @@ func TestNewGatherProgram(t *testing.T) {
 	if sretInArgReg != errors.Is(err, ErrFrame) {
 		t.Errorf("a move to the first integer register with a result in memory: %v", err)
 	}
-	// Only arm64 passes values by reference.
+	// Only arm64 passes values by reference, or in a q register whole.
 	_, err = NewGatherProgram([]GatherMove{{Dst: 0, Src: 1, Size: 8, Conv: GatherStackAddr}}, 1, 2, 0, 0)
 	if (maxGatherConv >= GatherStackAddr) != (err == nil) {
 		t.Errorf("a stack address move: %v", err)
+	}
+	_, err = NewGatherProgram([]GatherMove{{Dst: GatherRegs - 1, Size: 8, Conv: GatherHigh}}, 1, 0, 0, 0)
+	if (maxGatherConv >= GatherHigh) != (err == nil) {
+		t.Errorf("a move to the high half of the last vector register: %v", err)
+	}
+}
+
+// TestCallGatherQuad passes and returns long doubles (IEEE binary128 on
+// arm64) in whole q registers through glibc: strtold returns one in q0,
+// and strfroml formats one it takes in q0 beside three x registers. The
+// same calls without QuadRegs see the high halves cleared.
+func TestCallGatherQuad(t *testing.T) {
+	needCallFrame(t)
+	if vecHiResults == 0 {
+		t.Skipf("%s has no long double in vector registers (x87)", runtime.GOARCH)
+	}
+	strtold := hostSym(t, "libc.so.6", "strtold", "")
+	strfroml := hostSym(t, "libc.so.6", "strfroml", "")
+	// 2.25 in binary128: exponent 0x4000, fraction .001 (binary).
+	want := [2]uint64{0, 0x4000200000000000}
+	in := []byte("2.25\x00")
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	pin.Pin(&in[0])
+	inp, end := uint64(uintptr(unsafe.Pointer(&in[0]))), uint64(0)
+	for _, quad := range []bool{true, false} {
+		p, err := NewGatherProgram([]GatherMove{{Arg: 0, Dst: 0, Size: 8}, {Arg: 1, Dst: 1, Size: 8}}, 2, 0, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if quad {
+			p = p.QuadRegs()
+		}
+		r, err := NewGate().CallGather(nil, strtold, p, []unsafe.Pointer{unsafe.Pointer(&inp), unsafe.Pointer(&end)}, nil)
+		hi := r.VHi[:] // none on amd64 (skipped above)
+		got := [2]uint64{r.XMM0, hi[0]}
+		if quad && (err != nil || got != want) {
+			t.Errorf("strtold(\"2.25\") = %#x, %v; want %#x", got, err, want)
+		}
+		if !quad && (err != nil || got[1] != 0) {
+			t.Errorf("strtold without QuadRegs: high half %#x, %v; want none", got[1], err)
+		}
+	}
+	buf := make([]byte, 32)
+	format := []byte("%.3f\x00")
+	pin.Pin(&buf[0])
+	pin.Pin(&format[0])
+	bufp, n, fmtp := uint64(uintptr(unsafe.Pointer(&buf[0]))), uint64(len(buf)), uint64(uintptr(unsafe.Pointer(&format[0])))
+	moves := []GatherMove{
+		{Arg: 0, Dst: 0, Size: 8}, {Arg: 1, Dst: 1, Size: 8}, {Arg: 2, Dst: 2, Size: 8},
+		{Arg: 3, Dst: frameVec0, Size: 8}, {Arg: 3, Src: 8, Dst: frameVec0, Size: 8, Conv: GatherHigh},
+	}
+	p, err := NewGatherProgram(moves, 4, 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		p    *GatherProgram
+		want string
+	}{{p.QuadRegs(), "2.250"}, {p, "0.000"}} { // without: the high half (sign, exponent) is lost
+		r, err := NewGate().CallGather(nil, strfroml, tc.p, []unsafe.Pointer{unsafe.Pointer(&bufp), unsafe.Pointer(&n), unsafe.Pointer(&fmtp), unsafe.Pointer(&want)}, nil)
+		if got := string(buf[:bytes.IndexByte(buf, 0)]); err != nil || got != tc.want || r.RAX != uint64(len(tc.want)) {
+			t.Errorf("strfroml(%%.3f, 2.25) = %q (%d), %v; want %q", got, r.RAX, err, tc.want)
+		}
 	}
 }
 

@@ -8,10 +8,16 @@ const (
 	// sretInArgReg: a result in memory has its address in x8, not in an
 	// argument register.
 	sretInArgReg = false
-	// maxGatherConv: the arm64 thunk takes GatherStackAddr moves.
-	maxGatherConv = GatherStackAddr
+	// gatherVec is the Dst of the first vector register, d0.
+	gatherVec = 8
+	// maxGatherConv: the arm64 thunk takes GatherStackAddr and
+	// GatherHigh moves.
+	maxGatherConv = GatherHigh
 	// vecResults: an HFA result comes back in v0..v3.
 	vecResults = 4
+	// vecHiResults: with QuadRegs, the high halves of v0..v3 come back
+	// too (long doubles, IEEE binary128).
+	vecHiResults = 4
 	// cbMoreWords: the words a callback entry saves beyond Args (x6, x7, x8 and a word that keeps the frame 16-byte aligned).
 	cbMoreWords = 4
 )

@@ -13,8 +13,13 @@ const (
 	// maxGatherConv: SysV passes nothing by reference, so the amd64
 	// thunk takes no GatherStackAddr move.
 	maxGatherConv = GatherF32F64
+	// gatherVec is the Dst of the first vector register, xmm0.
+	gatherVec = 6
 	// vecResults: a result comes back in at most xmm0 and xmm1.
 	vecResults = 2
+	// vecHiResults: no result comes back in a register's high half (a
+	// long double comes back in st0).
+	vecHiResults = 0
 	// cbMoreWords: the words a callback entry saves beyond Args (none: Args holds every argument register).
 	cbMoreWords = 0
 )

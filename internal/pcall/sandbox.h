@@ -342,6 +342,7 @@ void rp_frame_thunk(void);
 #define RP_GP_NVEC 24
 #define RP_GP_SRETSIZE 32
 #define RP_GP_X87 40
+#define RP_GP_QUAD 48
 #define RP_GM_ARG 0
 #define RP_GM_DST 4
 #define RP_GM_SRC 8
@@ -351,11 +352,15 @@ void rp_frame_thunk(void);
 #define RP_GM_SEXT 1   // sign-extend from size bytes
 #define RP_GM_F32F64 2 // a float, passed as a double
 #define RP_GM_STACKADDR 3 // arm64: the address of stack word src (a copy passed by reference)
+#define RP_GM_HIGH 4   // arm64: the high 64 bits of vector register dst (a long double in a q register)
 #define RP_GM_PAIR 16  // size of a fused move (amd64): two eightbytes to two stack words in one store
 #ifdef __aarch64__
 #define RP_GM_REGS 16  // moves to dst < 16 fill x0..x7, d0..d7; the rest stack words
+#define RP_GM_IMAGE 24 // the register image: x0..x7, d0..d7, then the high halves of v0..v7
+#define RP_GX_VHIWORDS 4 // out: the high halves of v0..v3
 #else
 #define RP_GM_REGS 14  // moves to dst < 14 fill rdi..r9, xmm0..xmm7; the rest stack words
+#define RP_GX_VHIWORDS 0
 #endif
 #define RP_GX_FN RP_FX_FN     // the same places as in struct rp_framerec
 #define RP_GX_RDX RP_FX_RDX
@@ -363,10 +368,11 @@ void rp_frame_thunk(void);
 #define RP_GX_PROG (RP_C_SIZE + 24)
 #define RP_GX_ARGV (RP_C_SIZE + 32)
 #define RP_GX_SRET (RP_C_SIZE + 40)
-#define RP_GX_ST0 (RP_C_SIZE + 48)
+#define RP_GX_VHI (RP_C_SIZE + 48)
+#define RP_GX_ST0 (RP_C_SIZE + 48 + 8 * RP_GX_VHIWORDS)
 #define RP_GX_V2 RP_GX_ST0 // arm64: v2 and v3 where amd64 has st0
 #define RP_GX_V3 (RP_GX_ST0 + 8)
-#define RP_GX_SIZE (RP_C_SIZE + 64)
+#define RP_GX_SIZE (RP_GX_ST0 + 16)
 
 #ifndef __ASSEMBLER__
 struct rp_gmove {
@@ -374,7 +380,7 @@ struct rp_gmove {
 	uint32_t dst;  // register (below RP_GM_REGS) or RP_GM_REGS + stack word
 	uint32_t src;  // byte offset in the argument's value
 	uint8_t size;  // 1 to 8 bytes, or RP_GM_PAIR (amd64)
-	uint8_t conv;  // 0, RP_GM_SEXT, RP_GM_F32F64 or (arm64) RP_GM_STACKADDR
+	uint8_t conv;  // 0, RP_GM_SEXT, RP_GM_F32F64 or (arm64) RP_GM_STACKADDR, RP_GM_HIGH
 	uint16_t pad;
 };
 _Static_assert(offsetof(struct rp_gmove, size) == RP_GM_SIZE, "rp_gmove.size");
@@ -396,6 +402,7 @@ struct rp_gprog {
 	uint64_t nvec;     // al
 	uint64_t sretsize; // bytes of a result in memory, or 0
 	uint64_t x87;      // the result is a long double in st0: store and pop it
+	uint64_t quad;     // arm64: load v0..v7 whole (RP_GM_HIGH moves) and store v0..v3's high halves
 };
 _Static_assert(offsetof(struct rp_gprog, sretsize) == RP_GP_SRETSIZE, "rp_gprog.sretsize");
 _Static_assert(offsetof(struct rp_gprog, moves) == RP_GP_MOVES, "rp_gprog.moves");
@@ -403,6 +410,7 @@ _Static_assert(offsetof(struct rp_gprog, nmoves) == RP_GP_NMOVES, "rp_gprog.nmov
 _Static_assert(offsetof(struct rp_gprog, nstack) == RP_GP_NSTACK, "rp_gprog.nstack");
 _Static_assert(offsetof(struct rp_gprog, nvec) == RP_GP_NVEC, "rp_gprog.nvec");
 _Static_assert(offsetof(struct rp_gprog, x87) == RP_GP_X87, "rp_gprog.x87");
+_Static_assert(offsetof(struct rp_gprog, quad) == RP_GP_QUAD, "rp_gprog.quad");
 struct rp_gatherrec {
 	struct rp_callrec c; // c.fn = rp_gather_thunk, c.nints = 0
 	uint64_t fn;
@@ -411,6 +419,9 @@ struct rp_gatherrec {
 	uint64_t prog;       // struct rp_gprog
 	uint64_t argv;       // the argument values' addresses (read before fn runs)
 	uint64_t sret;       // where a result in memory is copied to, or 0
+#if RP_GX_VHIWORDS > 0
+	uint64_t vhi[RP_GX_VHIWORDS]; // out on arm64, with quad: the high halves of v0..v3
+#endif
 	uint64_t st0[2];     // out: a long double result (fstpt: 10 bytes); arm64: v2, v3
 };
 _Static_assert(offsetof(struct rp_gatherrec, xmm1) == RP_GX_XMM1, "rp_gatherrec.xmm1");
@@ -420,6 +431,9 @@ _Static_assert(offsetof(struct rp_gatherrec, prog) == RP_GX_PROG, "rp_gatherrec.
 _Static_assert(offsetof(struct rp_gatherrec, argv) == RP_GX_ARGV, "rp_gatherrec.argv");
 _Static_assert(offsetof(struct rp_gatherrec, st0) == RP_GX_ST0, "rp_gatherrec.st0");
 _Static_assert(offsetof(struct rp_gatherrec, sret) == RP_GX_SRET, "rp_gatherrec.sret");
+#if RP_GX_VHIWORDS > 0
+_Static_assert(offsetof(struct rp_gatherrec, vhi) == RP_GX_VHI, "rp_gatherrec.vhi");
+#endif
 _Static_assert(sizeof(struct rp_gatherrec) == RP_GX_SIZE, "rp_gatherrec size");
 void rp_gather_thunk(void);
 #endif // __ASSEMBLER__
