@@ -56,7 +56,8 @@ func ArrayOf(elem *Type, n int) (*Type, error) {
 // TypeOf returns the C type of v's Go type: bool is _Bool; intN, uintN,
 // int and uint the integers of their size; uintptr and unsafe.Pointer a
 // pointer; float32 and float64 float and double; Int128Value and
-// Uint128Value the 128-bit integers; arrays and structs of those are C
+// Uint128Value the 128-bit integers; LongDoubleValue long double; arrays
+// and structs of those are C
 // arrays and structs, whose Go layout must be the C layout (the same
 // size, alignment and member offsets). Only v's type matters: pass a
 // zero value, as with reflect.TypeOf.
@@ -73,6 +74,16 @@ type (
 	Int128Value  = callconv.Int128Value
 	Uint128Value = callconv.Uint128Value
 )
+
+// LongDoubleValue is the Go type TypeOf maps to long double, which Go has
+// no float for: its 16 bytes as they lie in memory, low half first (Lo,
+// Hi). On amd64 that is x87's 80-bit extended format (the 64-bit
+// significand in Lo, sign and exponent in Hi's low 16 bits, the rest
+// padding); on arm64 IEEE binary128 (sign, exponent and the top 48
+// fraction bits in Hi). A callback or host function takes and returns
+// long doubles with it; a Signature's long double is a LongDoubleValue
+// or a []byte of 16.
+type LongDoubleValue = callconv.LongDoubleValue
 
 // TypeError reports a Go type that has no C counterpart, or whose Go
 // layout differs from the C layout of its counterpart. Field names the

@@ -64,6 +64,13 @@ func TestTypeOfValue(t *testing.T) {
 	if err != nil || typ.Size() != 32 || typ.Align() != 16 {
 		t.Fatalf("TypeOf(vec{}) = %v, %v; want 32 bytes aligned to 16", typ, err)
 	}
+	if typ, err := abi.TypeOf(abi.LongDoubleValue{}); err != nil || typ != abi.LongDouble {
+		t.Errorf("TypeOf(LongDoubleValue{}) = %v, %v; want long double", typ, err)
+	}
+	type ld2 struct{ A, B abi.LongDoubleValue } // a Go struct of long doubles: C's layout, at Go's alignment 8
+	if typ, err := abi.TypeOf(ld2{}); err != nil || typ.Size() != 32 || typ.Align() != 16 {
+		t.Errorf("TypeOf(ld2{}) = %v, %v; want 32 bytes aligned to 16", typ, err)
+	}
 	for _, v := range []any{nil, []int{}, map[int]int{}, struct{ P *int }{}} {
 		typ, err := abi.TypeOf(v)
 		var te *abi.TypeError

@@ -109,13 +109,14 @@ func scalarSource(loc *callconv.ArgLoc, off uintptr) (where, idx uint8, at uintp
 // and writes the result of plan: the first six integer registers (Args),
 // the first two result registers of each kind, values in place. The
 // reflect form (readArg) serves the rest: on arm64 x6, x7 (MoreRegs), the
-// result buffer in x8, d2 and d3, copies passed by reference.
+// result buffer in x8, d2 and d3, copies passed by reference, long
+// doubles in whole q registers.
 func regFormServes(plan *callconv.Plan) bool {
 	if plan.Result.InMemory && plan.Conv == callconv.AAPCS64 {
 		return false
 	}
 	for _, p := range plan.Result.Parts {
-		if p.Reg >= 2 {
+		if p.Reg >= 2 || p.Size == quadSize {
 			return false
 		}
 	}
@@ -124,7 +125,7 @@ func regFormServes(plan *callconv.Plan) bool {
 			return false
 		}
 		for _, p := range a.Parts {
-			if p.Class == callconv.Integer && p.Reg >= 6 {
+			if p.Class == callconv.Integer && p.Reg >= 6 || p.Size == quadSize {
 				return false
 			}
 		}

@@ -15,6 +15,7 @@ package loader
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"sync"
@@ -157,6 +158,10 @@ func reflectFrameFunc(fv reflect.Value, args []reflect.Type, res reflect.Type, r
 		}
 		var r pcall.Result
 		for _, part := range plan.Result.Parts {
+			if part.Size == quadSize { // a long double in q(Reg) (arm64): its high half beside d(Reg)
+				pcall.VecHighs(a)[part.Reg] = *(*uint64)(unsafe.Add(src, part.Offset+8))
+				part.Size = 8
+			}
 			var w uint64
 			copy(unsafe.Slice((*byte)(unsafe.Pointer(&w)), part.Size), unsafe.Slice((*byte)(unsafe.Add(src, part.Offset)), part.Size))
 			switch {
@@ -205,6 +210,10 @@ func readArg(dst unsafe.Pointer, loc *callconv.ArgLoc, a *pcall.Args, stack uint
 			reg = unsafe.Pointer(&pcall.MoreRegs(a)[part.Reg-len(a.Int)])
 		case part.Class == callconv.Integer:
 			reg = unsafe.Pointer(&a.Int[part.Reg])
+		case part.Size == quadSize: // a long double in q(Reg) (arm64): low half, then high half
+			*(*uint64)(unsafe.Add(dst, part.Offset)) = math.Float64bits(a.Float[part.Reg])
+			*(*uint64)(unsafe.Add(dst, part.Offset+8)) = pcall.VecHighs(a)[part.Reg]
+			continue
 		default:
 			reg = unsafe.Pointer(&a.Float[part.Reg])
 		}

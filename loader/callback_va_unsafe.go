@@ -14,7 +14,6 @@ package loader
 // each argument as the planner would (callback_va_aapcs64_unsafe.go).
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
 	"runtime/debug"
@@ -133,9 +132,8 @@ func (v *VarArgs) Float64() float64 {
 
 // Struct reads the next argument, a struct or union passed by value, into
 // *p: p is a non-nil pointer to a Go type of the C type's layout (as a
-// callback's struct parameters are, package abi checks it). long double
-// members are not supported on linux/amd64 (x87), nor on linux/arm64 in an
-// aggregate of floating-point members alone (binary128 in q registers).
+// callback's struct parameters are, package abi checks it). A long
+// double argument is read the same way, into an abi.LongDoubleValue.
 func (v *VarArgs) Struct(p any) error {
 	v.live()
 	rv := reflect.ValueOf(p)
@@ -154,7 +152,7 @@ func (v *VarArgs) Struct(p any) error {
 		return nil
 	}
 	cls := callconv.Classify(t)
-	nInt, nSSE := 0, 0
+	nInt, nSSE, inMem := 0, 0, cls.InMemory
 	for _, c := range cls.Classes {
 		switch c {
 		case callconv.Integer:
@@ -162,11 +160,11 @@ func (v *VarArgs) Struct(p any) error {
 		case callconv.SSE:
 			nSSE++
 		case callconv.NoClass:
-		default:
-			return errors.New("loader: VarArgs.Struct: long double members are not supported")
+		default: // X87, X87UP, COMPLEX_X87 (long double): in memory (psABI 3.2.3)
+			inMem = true
 		}
 	}
-	if !cls.InMemory && int(v.gp)+nInt <= len(v.a.Int) && int(v.fp)+nSSE <= len(v.a.Float) {
+	if !inMem && int(v.gp)+nInt <= len(v.a.Int) && int(v.fp)+nSSE <= len(v.a.Float) {
 		for i, c := range cls.Classes {
 			var reg unsafe.Pointer
 			switch c {

@@ -94,9 +94,9 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 // Go pointers (passed as the address of its first element: the plugin may
 // read and write it during the call only), or a *Callback (its Ptr; a
 // released one is refused with pcall.ErrCallbackFreed); for __int128
-// an abi.Int128Value or abi.Uint128Value; for long double a []byte of its
-// 16 bytes (x87 extended, then padding, on amd64; IEEE binary128 on
-// arm64); for a struct or union either a
+// an abi.Int128Value or abi.Uint128Value; for long double an
+// abi.LongDoubleValue or a []byte of its 16 bytes (x87 extended, then
+// padding, on amd64; IEEE binary128 on arm64); for a struct or union either a
 // Go value whose type abi.TypeOf maps to the same layout, or a []byte
 // holding exactly its C bytes. ret is nil (the result is dropped), a
 // pointer to a Go variable of such a type, or a []byte of the result's
@@ -305,11 +305,8 @@ func cResult(t *abi.Type, ret any, seen *atomic.Value) (unsafe.Pointer, func(), 
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return nil, nil, fmt.Errorf("%T: want a non-nil pointer or a []byte", ret)
 	}
-	if callconv.KindOf(t) == callconv.KindLongDouble {
-		return nil, nil, fmt.Errorf("%T for long double: want a []byte of 16 (Go has no 80-bit float)", ret)
-	}
 	e := rv.Elem()
-	if callconv.IsAggregate(t) || callconv.KindOf(t) == callconv.KindInt128 || callconv.KindOf(t) == callconv.KindUint128 {
+	if callconv.IsAggregate(t) || callconv.KindOf(t) == callconv.KindInt128 || callconv.KindOf(t) == callconv.KindUint128 || callconv.KindOf(t) == callconv.KindLongDouble {
 		if err := checkLayout(e.Type(), t, seen); err != nil {
 			return nil, nil, err
 		}

@@ -382,6 +382,21 @@ func TestSignatureKnownValues(t *testing.T) {
 			t.Fatalf("call %d: ld_ret = % x, want % x", i, ld2, want)
 		}
 	}
+	// A long double as an abi.LongDoubleValue both ways, and through a
+	// typed binding.
+	var ldv abi.LongDoubleValue
+	c := byName["ld_ret"]
+	call("ld_ret", &ldv, ffiCase{ret: c.ret, nfixed: -1, args: c.args, vals: []any{ldValue(1.5), int32(-3), 0.125}})
+	if ldv != ldValue(-4.375) {
+		t.Errorf("ld_ret = %#x, want %#x", ldv, ldValue(-4.375))
+	}
+	bound, err := Bind3[int32, abi.LongDoubleValue, float64, float64](fnOf(t, p, "ld_arg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := bound(context.Background(), 3, ldValue(1.5), 0.25); err != nil || got != 4.75 {
+		t.Errorf("bound ld_arg = %v, %v; want 4.75", got, err)
+	}
 	// The sum of (i+1)(i+0.5) for i < 10 (330 + 27.5), plus 11*0.25.
 	call("ld_many", ld2, byName["ld_many"])
 	if want := ldBytes(360.25); !bytes.Equal(ld2, want) {

@@ -18,6 +18,13 @@ type (
 	}
 )
 
+// LongDoubleValue is the Go type TypeOf maps to long double: its 16
+// bytes as they lie in memory, low half first (x87 extended and padding
+// on amd64, IEEE binary128 on arm64).
+type LongDoubleValue struct {
+	Lo, Hi uint64
+}
+
 // TypeError reports a Go type that has no C counterpart, or whose Go
 // layout differs from the C layout of its counterpart. Field names the
 // member at fault as a path from the outer type ("Inner.Name", "[2]"), or
@@ -37,15 +44,16 @@ func (e *TypeError) Error() string {
 }
 
 var (
-	int128Type  = reflect.TypeFor[Int128Value]()
-	uint128Type = reflect.TypeFor[Uint128Value]()
+	int128Type     = reflect.TypeFor[Int128Value]()
+	uint128Type    = reflect.TypeFor[Uint128Value]()
+	longDoubleType = reflect.TypeFor[LongDoubleValue]()
 )
 
 // TypeOf returns the C type of a Go type: bool is _Bool; intN, uintN,
 // int and uint the integers of their size; uintptr and unsafe.Pointer a
 // pointer; float32 and float64 float and double; Int128Value and
-// Uint128Value the 128-bit integers; arrays and structs of those are C
-// arrays and structs. A Go struct's layout must be its C layout: the same
+// Uint128Value the 128-bit integers; LongDoubleValue long double; arrays
+// and structs of those are C arrays and structs. A Go struct's layout must be its C layout: the same
 // size, alignment and member offsets (Go and C agree on amd64 except where
 // a member needs more alignment in C, as __int128's 16 does).
 //
@@ -66,6 +74,8 @@ func typeOf(outer, t reflect.Type, path string) (*Type, error) {
 		return Int128, nil
 	case uint128Type:
 		return Uint128, nil
+	case longDoubleType:
+		return LongDouble, nil
 	}
 	switch t.Kind() {
 	case reflect.Bool:

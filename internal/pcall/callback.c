@@ -19,6 +19,9 @@ _Static_assert(offsetof(struct rp_cbframe, done) == RP_CB_DONE, "rp_cbframe.done
 _Static_assert(offsetof(struct rp_cbframe, code) == RP_CB_CODE, "rp_cbframe.code");
 _Static_assert(sizeof(struct rp_cbframe) == RP_CB_SIZE, "rp_cbframe size");
 _Static_assert(RP_CB_SIZE % 16 == 0, "rp_cbframe keeps the stack aligned");
+#ifdef RP_CB_VHI
+_Static_assert(offsetof(struct rp_cbframe, more[4]) == RP_CB_VHI, "rp_cbframe.more: the high halves of v0-v7");
+#endif
 
 // The thread's protected-call state (sandbox.c).
 extern __thread struct rp_thread rp_self __attribute__((visibility("hidden"), tls_model("initial-exec")));

@@ -376,7 +376,7 @@ func lookupCallback(id uint32) *callbackFn {
 // hands to dispatch, valid for that call only.
 type cbFrame struct {
 	a      Args                // the argument registers in; the result registers out
-	more   [cbMoreWords]uint64 // arm64: x6, x7 and x8 in (MoreRegs); none on amd64
+	more   [cbMoreWords]uint64 // arm64: x6, x7 and x8 in (MoreRegs), a pad, the high halves of v0-v7 (VecHighs); none on amd64
 	id     uint32              // the thunk's id
 	inCall uint8               // 1 inside a protected call
 	done   uint8               // set by dispatch when the Go function returned (0 from the entry)
@@ -393,6 +393,18 @@ type cbFrame struct {
 func MoreRegs(a *Args) []uint64 {
 	f := (*cbFrame)(unsafe.Pointer(a))
 	return f.more[:min(3, cbMoreWords)]
+}
+
+// VecHighs returns the high 64 bits of the vector argument registers
+// v0..v7 that the entry of the callback that received a saved (arm64:
+// with a.Float's low halves, the long doubles passed in whole q
+// registers), in a slice of eight; none on amd64. A Go function that
+// returns long doubles in q0..q3 puts their high halves in [0..3], which
+// the entry returns with a.Float[0..3]. Like a, it is valid during that
+// call only.
+func VecHighs(a *Args) []uint64 {
+	f := (*cbFrame)(unsafe.Pointer(a))
+	return f.more[cbMoreWords-cbVecHighs:]
 }
 
 // DispatchFrame runs the callback whose entry frame (a struct rp_cbframe,

@@ -10,7 +10,8 @@
 // Go type cbFrame in callback_cgo.go).
 #define RP_CB_MORE 112
 #ifdef __aarch64__
-#define RP_CB_MOREWORDS 4 // x6, x7, x8, padding
+#define RP_CB_MOREWORDS 12 // x6, x7, x8, padding, then the high halves of v0-v7
+#define RP_CB_VHI (RP_CB_MORE + 32)
 #else
 #define RP_CB_MOREWORDS 0
 #endif
@@ -30,7 +31,8 @@ struct rp_cbframe {
 	struct rp_args a; // in: the argument registers; out: rax, rdx in i[0], i[1], xmm0, xmm1 in f[0], f[1]
 	                  // (arm64: x0, x1, and d0-d3 in f[0..3])
 #if RP_CB_MOREWORDS > 0
-	uint64_t more[RP_CB_MOREWORDS]; // arm64: x6, x7, x8 in
+	uint64_t more[RP_CB_MOREWORDS]; // arm64: x6, x7, x8 in; from more[4] the high
+	                                // halves of v0-v7 in and of v0-v3 out (long doubles)
 #endif
 	uint32_t id;      // the callback's thunk id
 	uint8_t incall;   // 1 inside a protected call (set by rp_cb_c)

@@ -10,12 +10,15 @@
 //     where branch protection is off) that admits that branch.
 //   - The frame saves x0-x5 and d0-d7 in struct rp_args (six integer
 //     slots, x86-64's count) and, for rp_cb_entry, x6, x7 and x8 (the
-//     result buffer of a struct returned in memory) in more[] (MoreRegs).
+//     result buffer of a struct returned in memory) in more[] (MoreRegs),
+//     then the high halves of v0-v7 (VecHighs: long doubles in q
+//     registers).
 //   - The frame record (x29, x30) lies above the frame, so the caller's
 //     stack arguments begin RP_CB_SIZE+16 bytes above it, at the caller's
 //     sp, as on x86-64 (cbStackArgs).
 //   - The result: x0 and d0, and for rp_cb_entry x1 and d1-d3 (a 16-byte
-//     struct in x0:x1, or an HFA of up to four in d0-d3).
+//     struct in x0:x1, or an HFA of up to four in d0-d3) with the high
+//     halves of v0-v3 (q0-q3: long doubles).
 
 #include "callback.h"
 
@@ -58,6 +61,11 @@
 	stp	d2, d3, [sp, #RP_A_FLOAT+16]
 	stp	d4, d5, [sp, #RP_A_FLOAT+32]
 	stp	d6, d7, [sp, #RP_A_FLOAT+48]
+	// The high halves of v0-v7 (long doubles: IEEE binary128 in whole q
+	// registers), lane 1 of four registers per store.
+	add	x9, sp, #RP_CB_VHI
+	st4	{v0.d, v1.d, v2.d, v3.d}[1], [x9], #32
+	st4	{v4.d, v5.d, v6.d, v7.d}[1], [x9]
 .endif
 	// id, and incall and done = 0 (the movz/movk of w17 zeroed x17's
 	// upper half): one store.
@@ -98,6 +106,8 @@
 	ldr	x1, [sp, #RP_A_INT+8]
 	ldr	d1, [sp, #RP_A_FLOAT+8]
 	ldp	d2, d3, [sp, #RP_A_FLOAT+16]
+	add	x9, sp, #RP_CB_VHI
+	ld4	{v0.d, v1.d, v2.d, v3.d}[1], [x9] // long double results: q0-q3 whole
 .endif
 	mov	sp, x29
 	ldp	x29, x30, [sp], #16

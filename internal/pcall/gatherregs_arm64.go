@@ -18,6 +18,8 @@ const (
 	// vecHiResults: with QuadRegs, the high halves of v0..v3 come back
 	// too (long doubles, IEEE binary128).
 	vecHiResults = 4
-	// cbMoreWords: the words a callback entry saves beyond Args (x6, x7, x8 and a word that keeps the frame 16-byte aligned).
-	cbMoreWords = 4
+	// cbMoreWords: the words a callback entry saves beyond Args (x6, x7, x8 and a word that keeps the frame 16-byte aligned, then the high halves of v0-v7).
+	cbMoreWords = 4 + cbVecHighs
+	// cbVecHighs: the high halves of v0-v7 a callback entry saves.
+	cbVecHighs = 8
 )

@@ -22,4 +22,6 @@ const (
 	vecHiResults = 0
 	// cbMoreWords: the words a callback entry saves beyond Args (none: Args holds every argument register).
 	cbMoreWords = 0
+	// cbVecHighs: none (a long double never travels in xmm registers).
+	cbVecHighs = 0
 )
