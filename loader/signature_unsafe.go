@@ -44,6 +44,11 @@ func storeBytes(p unsafe.Pointer, v uint64, size uint8) {
 	}
 }
 
+// resultRegs is the number of result register words a retMov reads: rax,
+// rdx, xmm0, xmm1 (x0, x1, v0..v3's low halves on arm64, and there the
+// high halves of v0..v3 too).
+const resultRegs = 6 + len(pcall.FrameResult{}.VHi)
+
 // call makes the general call of f: args[i] points to argument i in C
 // layout, out to the result's bytes (nil: the result is dropped).
 func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, out unsafe.Pointer) error {
@@ -73,7 +78,7 @@ func (fp *frameProg) call(ctx context.Context, f *Func, args []unsafe.Pointer, o
 		*(*[16]byte)(out) = r.ST0
 		return nil
 	}
-	res := [10]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1}
+	res := [resultRegs]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1}
 	copy(res[4:], r.V23[:]) // arm64: v2, v3
 	copy(res[6:], r.VHi[:]) // arm64, with QuadRegs: the high halves of v0..v3
 	for _, m := range fp.rets {
