@@ -179,6 +179,9 @@ func (ch *childChan) callFrame() {
 	}
 	var fr pcall.Frame
 	fr.Int, fr.Float = h.ints, h.floats
+	if pcall.GatherVec > 6 { // arm64: x6, x7
+		fr.More = h.more
+	}
 	fr.Stack = wordsAt(area, int(nstack))
 	for _, d := range descsAt(area[h.descOff:], int(ndesc)) {
 		if uint64(d.off)+uint64(d.n) > n {
@@ -189,6 +192,8 @@ func (ch *childChan) callFrame() {
 		switch {
 		case d.slot < 6:
 			fr.Int[d.slot] = addr
+		case d.slot < pcall.GatherVec: // arm64: x6, x7
+			fr.More[d.slot-6] = addr
 		case d.slot >= pcall.GatherRegs && uint64(d.slot-pcall.GatherRegs) < nstack:
 			fr.Stack[d.slot-pcall.GatherRegs] = addr
 		default:
@@ -208,6 +213,7 @@ func (ch *childChan) callFrame() {
 		return
 	}
 	h.resInt, h.resRDX, h.resX0, h.resX1 = r.RAX, r.RDX, r.XMM0, r.XMM1
+	copy(h.resV23[:], r.V23[:]) // arm64: v2, v3
 }
 
 // newCallback makes the entry of the host's callback h.handle: a

@@ -394,8 +394,9 @@ func (r *remote) CallFrame(ctx context.Context, handle uint32, fr *wire.RemoteFr
 	h := c.h
 	h.kind, h.handle = opCallFrame, handle
 	copy(h.ints[:], regs[:6])
+	copy(h.more[:], regs[6:pcall.GatherVec]) // arm64: x6, x7 (none on amd64)
 	for i := range h.floats {
-		h.floats[i] = math.Float64frombits(regs[6+i])
+		h.floats[i] = math.Float64frombits(regs[pcall.GatherVec+i])
 	}
 	h.nstack, h.nvec, h.ndesc, h.descOff = uint32(nstack), uint32(fr.NVec), uint32(len(fr.Bufs)), uint32(descOff)
 	h.sretOff, h.sretSize = uint32(sretOff), uint32(len(fr.SRet))
@@ -406,6 +407,7 @@ func (r *remote) CallFrame(ctx context.Context, handle uint32, fr *wire.RemoteFr
 		return pcall.FrameResult{}, err
 	}
 	res := pcall.FrameResult{RAX: h.resInt, RDX: h.resRDX, XMM0: h.resX0, XMM1: h.resX1}
+	copy(res.V23[:], h.resV23[:]) // arm64: v2, v3 (none on amd64)
 	for i, b := range fr.Bufs {
 		if b.Out {
 			copy(b.Data, data[offs[i]:])

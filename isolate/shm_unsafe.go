@@ -166,6 +166,11 @@ type chanHdr struct {
 	// channel borrowed during a call): a panic there ends no call.
 	foreign uint32
 	_       uint32
+	// A general call on arm64 (AAPCS64): x6 and x7 (frame words 6 and 7,
+	// before pcall.GatherVec), and the low halves of v2 and v3 of its
+	// result (an HFA of three or four members); unused on amd64.
+	more   [2]uint64
+	resV23 [2]uint64
 }
 
 // Message kinds.

@@ -164,7 +164,7 @@ func NewGatherProgram(moves []GatherMove, nargs, nstack int, nvec uint8, sretSiz
 			return nil, fmt.Errorf("%w: move %d writes rdi, which holds the result buffer", ErrFrame, i)
 		case m.Conv > maxGatherConv || m.Conv == GatherF32F64 && m.Size != 4 || m.Conv == GatherSext && m.Size == 8 || m.Conv == GatherStackAddr && m.Size != 8:
 			return nil, fmt.Errorf("%w: move %d: conversion %d of %d bytes", ErrFrame, i, m.Conv, m.Size)
-		case m.Conv == GatherHigh && (m.Size != 8 || m.Dst < gatherVec || m.Dst >= GatherRegs):
+		case m.Conv == GatherHigh && (m.Size != 8 || m.Dst < GatherVec || m.Dst >= GatherRegs):
 			return nil, fmt.Errorf("%w: move %d puts the high half of word %d, not a vector register", ErrFrame, i, m.Dst)
 		case m.Conv == GatherStackAddr && m.Src >= uint32(nstack):
 			return nil, fmt.Errorf("%w: move %d takes the address of stack word %d of %d", ErrFrame, i, m.Src, nstack)

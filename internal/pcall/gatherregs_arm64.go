@@ -8,8 +8,8 @@ const (
 	// sretInArgReg: a result in memory has its address in x8, not in an
 	// argument register.
 	sretInArgReg = false
-	// gatherVec is the Dst of the first vector register, d0.
-	gatherVec = 8
+	// GatherVec is the Dst of the first vector register, d0 (words 6 and 7 before it are x6 and x7).
+	GatherVec = 8
 	// maxGatherConv: the arm64 thunk takes GatherStackAddr and
 	// GatherHigh moves.
 	maxGatherConv = GatherHigh

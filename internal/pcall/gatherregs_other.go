@@ -13,8 +13,8 @@ const (
 	// maxGatherConv: SysV passes nothing by reference, so the amd64
 	// thunk takes no GatherStackAddr move.
 	maxGatherConv = GatherF32F64
-	// gatherVec is the Dst of the first vector register, xmm0.
-	gatherVec = 6
+	// GatherVec is the Dst of the first vector register, xmm0.
+	GatherVec = 6
 	// vecResults: a result comes back in at most xmm0 and xmm1.
 	vecResults = 2
 	// vecHiResults: no result comes back in a register's high half (a
