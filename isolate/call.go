@@ -202,7 +202,9 @@ func (c *hostChan) hostCall(upcall bool) error {
 	if rc != nil && r.released(handle) || fn.Call == nil {
 		fn.Call, c.sretLen = freedCallback, 0
 	}
-	a := pcall.Args{Int: h.ints, Float: h.floats}
+	a := pcall.NewCallbackArgs() // room for x6, x7, x8 on arm64 (MoreRegs)
+	a.Int, a.Float = h.ints, h.floats
+	copy(pcall.MoreRegs(a), h.more[:]) // arm64: x6, x7 (none on amd64)
 	// Each string is copied out of the shared memory into the channel's
 	// private area, at the length the child gave and with a NUL of the
 	// host's own: the function reads a copy no thread of the child can
@@ -222,7 +224,7 @@ func (c *hostChan) hostCall(upcall bool) error {
 		a.Int[j] = addrOf(priv)
 		priv = priv[d.n+1:]
 	}
-	res, pv := c.callNested(fn.Call, &a)
+	res, pv := c.callNested(fn.Call, a)
 	if c.sretLen > 0 { // a result in memory, written to the private copy
 		copy(c.data[c.sretTo:c.sretTo+c.sretLen], c.priv[c.sretFrom:])
 		c.sretLen = 0
@@ -239,7 +241,8 @@ func (c *hostChan) hostCall(upcall bool) error {
 	}
 	h.status = statusOK
 	h.resInt, h.resF = res.Int, res.Float
-	h.resRDX, h.resX1 = a.Int[1], math.Float64bits(a.Float[1]) // a 16-byte result's second eightbytes
+	h.resRDX, h.resX1 = a.Int[1], math.Float64bits(a.Float[1])                       // a 16-byte result's second eightbytes
+	h.resV23 = [2]uint64{math.Float64bits(a.Float[2]), math.Float64bits(a.Float[3])} // arm64: an HFA's third and fourth
 	return nil
 }
 
@@ -281,7 +284,11 @@ func (c *hostChan) frameCall(rc wire.RemoteHostFunc) (wire.RawHostFunc, int, err
 	frame := rc.Frame
 	return func(a *pcall.Args) pcall.Result {
 		if sret != 0 {
-			a.Int[0] = sret
+			if more := pcall.MoreRegs(a); len(more) > 2 {
+				more[2] = sret // arm64: x8
+			} else {
+				a.Int[0] = sret // rdi
+			}
 		}
 		return frame(a, stack)
 	}, sOff + sretSize, nil

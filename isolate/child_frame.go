@@ -403,6 +403,7 @@ func (c *child) send(kind, index uint32, strs uint8, name string, fr frameShape,
 	h.descOff, h.sretOff = uint32(ch.hostArea+stackOff), uint32(ch.hostArea+sretOff)
 	h.kind, h.handle = kind, index
 	h.ints, h.floats = a.Int, a.Float
+	copy(h.more[:], pcall.MoreRegs(a)) // arm64: x6, x7 (none on amd64)
 	if childHook != nil {
 		childHook(hookHostCall, c, ch)
 	}
@@ -426,10 +427,15 @@ func (c *child) send(kind, index uint32, strs uint8, name string, fr frameShape,
 	}
 	if fr.sret > 0 {
 		buf := a.Int[0] // rdi: the caller's buffer, returned in rax
+		if more := pcall.MoreRegs(a); len(more) > 2 {
+			buf = more[2] // arm64: x8
+		}
 		copyTo(uintptr(buf), area[sretOff:sretOff+fr.sret])
 		return pcall.Result{Int: buf}, false
 	}
-	// The second eightbytes of a 16-byte result (rdx, xmm1).
+	// The second eightbytes of a 16-byte result (rdx, xmm1), and on
+	// arm64 the third and fourth members of an HFA (d2, d3).
 	a.Int[1], a.Float[1] = h.resRDX, math.Float64frombits(h.resX1)
+	a.Float[2], a.Float[3] = math.Float64frombits(h.resV23[0]), math.Float64frombits(h.resV23[1])
 	return pcall.Result{Int: h.resInt, Float: h.resF}, false
 }

@@ -395,6 +395,13 @@ func MoreRegs(a *Args) []uint64 {
 	return f.more[:min(3, cbMoreWords)]
 }
 
+// NewCallbackArgs returns zeroed registers laid out as a callback entry's
+// frame (Args, then what MoreRegs and VecHighs read), for code that runs a
+// FrameFunc with registers it was sent rather than an entry's: the
+// isolated tier's host, running a child's callback. A plain Args has no
+// room for x6, x7 and x8 on arm64.
+func NewCallbackArgs() *Args { return &new(cbFrame).a }
+
 // VecHighs returns the high 64 bits of the vector argument registers
 // v0..v7 that the entry of the callback that received a saved (arm64:
 // with a.Float's low halves, the long doubles passed in whole q
