@@ -179,8 +179,10 @@ func (ch *childChan) callFrame() {
 	}
 	var fr pcall.Frame
 	fr.Int, fr.Float = h.ints, h.floats
-	if pcall.GatherVec > 6 { // arm64: x6, x7
+	if pcall.GatherVec > 6 { // arm64: x6, x7, and long doubles in q registers
 		fr.More = h.more
+		fr.Quad = h.quad != 0
+		copy(fr.VHi[:], h.vhi[:])
 	}
 	fr.Stack = wordsAt(area, int(nstack))
 	for _, d := range descsAt(area[h.descOff:], int(ndesc)) {
@@ -214,6 +216,7 @@ func (ch *childChan) callFrame() {
 	}
 	h.resInt, h.resRDX, h.resX0, h.resX1 = r.RAX, r.RDX, r.XMM0, r.XMM1
 	copy(h.resV23[:], r.V23[:]) // arm64: v2, v3
+	copy(h.resVHi[:], r.VHi[:]) // arm64, with quad: q0-q3's high halves
 }
 
 // newCallback makes the entry of the host's callback h.handle: a

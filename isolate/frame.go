@@ -400,6 +400,10 @@ func (r *remote) CallFrame(ctx context.Context, handle uint32, fr *wire.RemoteFr
 	}
 	h.nstack, h.nvec, h.ndesc, h.descOff = uint32(nstack), uint32(fr.NVec), uint32(len(fr.Bufs)), uint32(descOff)
 	h.sretOff, h.sretSize = uint32(sretOff), uint32(len(fr.SRet))
+	h.quad, h.vhi = 0, fr.VHi
+	if fr.Quad {
+		h.quad = 1
+	}
 	if err := c.roundTrip(ctx); err != nil {
 		return pcall.FrameResult{}, err
 	}
@@ -408,6 +412,9 @@ func (r *remote) CallFrame(ctx context.Context, handle uint32, fr *wire.RemoteFr
 	}
 	res := pcall.FrameResult{RAX: h.resInt, RDX: h.resRDX, XMM0: h.resX0, XMM1: h.resX1}
 	copy(res.V23[:], h.resV23[:]) // arm64: v2, v3 (none on amd64)
+	if fr.Quad {
+		copy(res.VHi[:], h.resVHi[:]) // arm64: q0-q3's high halves
+	}
 	for i, b := range fr.Bufs {
 		if b.Out {
 			copy(b.Data, data[offs[i]:])

@@ -52,22 +52,7 @@ func TestGeneralCallRegisters(t *testing.T) {
 				int8(-9), int16(-10), int32(-11), int64(-12), uint8(13), uint16(14), uint32(15), uint64(16)}},
 		{"s4f_fn", s4f, []*abi.Type{s4f, abi.Float32}, []any{goS4f{1, 2, 3, 4}, float32(0.5)}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			sig, err := loader.NewSignature(tc.ret, tc.args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got [2][]byte
-			for i, p := range []*loader.Plugin{in, iso} {
-				got[i] = make([]byte, tc.ret.Size())
-				if err := fnSig(t, p, tc.name, sig).CallSig(context.Background(), got[i], tc.vals...); err != nil {
-					t.Fatalf("isolated %v: %v", p.Isolated(), err)
-				}
-			}
-			if !bytes.Equal(got[0], got[1]) || bytes.Count(got[0], []byte{0}) == len(got[0]) {
-				t.Errorf("%v: in process % x, isolated % x", sig, got[0], got[1])
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { sameBothWays(t, in, iso, tc.name, tc.ret, tc.args, tc.vals) })
 	}
 	t.Run("fmt_str", func(t *testing.T) {
 		sig, err := loader.NewVariadicSignature(abi.Int32, 3, abi.Pointer, abi.Uint64, abi.Pointer, abi.Int32, abi.Int32, abi.Int32, abi.Pointer, abi.Pointer)
@@ -83,6 +68,27 @@ func TestGeneralCallRegisters(t *testing.T) {
 			t.Errorf("fmt_str isolated = %q (%d), want %q", buf[:max(n, 0)], n, want)
 		}
 	})
+}
+
+// sameBothWays calls name (ret and args, given vals) in process and
+// isolated through a Signature: the result bytes must be the same, and
+// not all zero.
+func sameBothWays(t *testing.T, in, iso *loader.Plugin, name string, ret *abi.Type, args []*abi.Type, vals []any) {
+	t.Helper()
+	sig, err := loader.NewSignature(ret, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [2][]byte
+	for i, p := range []*loader.Plugin{in, iso} {
+		got[i] = make([]byte, ret.Size())
+		if err := fnSig(t, p, name, sig).CallSig(context.Background(), got[i], vals...); err != nil {
+			t.Fatalf("isolated %v: %v", p.Isolated(), err)
+		}
+	}
+	if !bytes.Equal(got[0], got[1]) || bytes.Equal(got[0], make([]byte, len(got[0]))) {
+		t.Errorf("%v: in process % x, isolated % x", sig, got[0], got[1])
+	}
 }
 
 // inAndIsolated loads plugin name in process and isolated (children
@@ -111,53 +117,61 @@ func fnSig(t *testing.T, p *loader.Plugin, name string, sig *loader.Signature) *
 	return f
 }
 
-// TestLongDoubleBoundary: an isolated plugin's frames carry the low 64
-// bits of each vector register only, so on arm64, where a long double is
-// IEEE binary128 in a whole q register, a signature with one is refused
-// when bound, and a callback taking one when passed, each with an error
-// that wraps ErrUnsupported and names the long double; nothing runs. On
-// amd64 a long double argument travels in memory and crosses: the
-// isolated call and callback give what the C callee gives in process.
+// TestLongDoubleBoundary: long doubles cross to an isolated plugin: a
+// call with some (on arm64 IEEE binary128 in whole q registers, the
+// frame's VHi; on amd64 in memory) gives the bytes the same call gives
+// in process, and on arm64 so does a long double result (q0; amd64's
+// comes in x87's st0, refused at bind). A callback taking a long double in
+// a q register (arm64) is refused when passed, with an error that wraps
+// ErrUnsupported and names it, and never runs; on amd64 it crosses.
 // (Runs under qemu-user, with children without seccomp and namespaces.)
 func TestLongDoubleBoundary(t *testing.T) {
-	l, _ := newBoundaryLoader(t, loader.Options{}, isolate.Options{})
-	p := load(t, l, "cb_ld")
+	in, iso := inAndIsolated(t, "cb_ld")
 	quad := callconv.Native == callconv.AAPCS64
 	pairT, err := abi.StructOf(abi.LongDouble, abi.LongDouble)
 	if err != nil {
 		t.Fatal(err)
 	}
-	args, err := loader.NewSignature(abi.Float64, abi.Int32, abi.LongDouble, abi.Float64, pairT, abi.LongDouble)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := p.FuncSig("ld_args", args)
-	if quad {
-		if !errors.Is(err, loader.ErrUnsupported) || !strings.Contains(err.Error(), "long double") {
-			t.Errorf("a long double in a q register, isolated: %v, want ErrUnsupported naming it", err)
-		}
-	} else if err != nil {
-		t.Fatal(err)
+	type pair struct{ A, B abi.LongDoubleValue }
+	for _, tc := range []struct {
+		name string
+		ret  *abi.Type
+		args []*abi.Type
+		vals []any
+	}{
+		{"ld_args", abi.Float64, []*abi.Type{abi.Int32, abi.LongDouble, abi.Float64, pairT, abi.LongDouble},
+			[]any{int32(2), ldOf(2.5), 0.125, pair{ldOf(1), ldOf(-0.25)}, ldOf(8)}}, // 58.125
+		{"ld_scale", abi.LongDouble, []*abi.Type{abi.LongDouble, abi.Int32}, []any{ldOf(-1.25), int32(3)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !quad && tc.ret == abi.LongDouble {
+				sig, err := loader.NewSignature(tc.ret, tc.args...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := iso.FuncSig(tc.name, sig); !errors.Is(err, loader.ErrUnsupported) {
+					t.Fatalf("an x87 long double result, isolated: %v, want ErrUnsupported", err)
+				}
+				return
+			}
+			sameBothWays(t, in, iso, tc.name, tc.ret, tc.args, tc.vals)
+		})
 	}
 	sig, err := loader.NewSignature(abi.Float64, abi.Pointer, abi.Int64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	caller, err := p.FuncSig("call_ld_args", sig)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ran atomic.Bool
-	cb, err := loader.NewCallback(func(k int32, a abi.LongDoubleValue, d float64, s struct{ A, B abi.LongDoubleValue }, c abi.LongDoubleValue) float64 {
+	cb, err := loader.NewCallback(func(k int32, a abi.LongDoubleValue, d float64, s pair, c abi.LongDoubleValue) float64 {
 		ran.Store(true)
-		return float64(k) + d*3 // a's, s's and c's bytes are checked through the C callee below
+		return float64(k) + d*3 // the long doubles' bytes are checked above, through the C callee
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cb.Release()
 	var got float64
-	err = caller.CallSig(context.Background(), &got, cb, int64(2))
+	err = fnSig(t, iso, "call_ld_args", sig).CallSig(context.Background(), &got, cb, int64(2))
 	if quad {
 		if !errors.Is(err, loader.ErrUnsupported) || !strings.Contains(err.Error(), "long double") || ran.Load() {
 			t.Errorf("a callback taking a long double in a q register, isolated: %v (ran %v), want ErrUnsupported naming it", err, ran.Load())
@@ -167,17 +181,24 @@ func TestLongDoubleBoundary(t *testing.T) {
 	if err != nil || got != 2+0.375 || !ran.Load() {
 		t.Fatalf("call_ld_args(Go callback, 2) isolated = %v, %v (ran %v), want 2.375", got, err, ran.Load())
 	}
-	// The C callee, called isolated with the long doubles call_ld_args
-	// passes (2.5, {1, -0.25}, 8): 2 + 5 + 0.375 + 4 - 1.25 + 48.
-	var direct float64
-	ldf := func(x float64) abi.LongDoubleValue { // x87 extended, x normal
-		b := math.Float64bits(x)
-		return abi.LongDoubleValue{Lo: 1<<63 | b<<12>>1, Hi: b>>63<<15 | (b>>52&0x7FF - 1023 + 16383)}
+}
+
+// ldOf returns the long double x (normal, or zero) as this architecture
+// lays it out: x87 extended on amd64, IEEE binary128 on arm64.
+func ldOf(x float64) abi.LongDoubleValue {
+	b := math.Float64bits(x)
+	sign, exp, frac := b>>63, b>>52&0x7FF, b&(1<<52-1)
+	if exp != 0 {
+		exp += 16383 - 1023
 	}
-	pair := struct{ A, B abi.LongDoubleValue }{ldf(1), ldf(-0.25)}
-	if err := f.CallSig(context.Background(), &direct, int32(2), ldf(2.5), 0.125, pair, ldf(8)); err != nil || direct != 58.125 {
-		t.Errorf("ld_args isolated = %v, %v; want 58.125", direct, err)
+	if callconv.Native == callconv.AAPCS64 {
+		return abi.LongDoubleValue{Lo: frac << 60, Hi: sign<<63 | exp<<48 | frac>>4}
 	}
+	lo := frac << 11
+	if exp != 0 {
+		lo |= 1 << 63
+	}
+	return abi.LongDoubleValue{Lo: lo, Hi: sign<<15 | exp}
 }
 
 // TestCallbackRegisters: Go callbacks called by an isolated plugin get

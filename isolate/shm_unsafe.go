@@ -171,6 +171,12 @@ type chanHdr struct {
 	// result (an HFA of three or four members); unused on amd64.
 	more   [2]uint64
 	resV23 [2]uint64
+	// A general call with long doubles in q registers (arm64): quad set,
+	// the high halves of v0-v7 in, and of v0-v3 out.
+	quad   uint32
+	_      uint32
+	vhi    [8]uint64
+	resVHi [4]uint64
 }
 
 // Message kinds.

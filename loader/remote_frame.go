@@ -198,12 +198,6 @@ var errByRefRemote = fmt.Errorf("a struct larger than 16 bytes passed by value t
 // isolated plugin.
 var errX87Remote = fmt.Errorf("a long double result (x87 st0) from an isolated plugin: %w", ErrUnsupported)
 
-// errQuadRemote is the error of binding a call that passes or returns a
-// long double in a q register (arm64: IEEE binary128) for an isolated
-// plugin: the wire's frame carries the low 64 bits of each vector
-// register only.
-var errQuadRemote = fmt.Errorf("a long double (IEEE binary128 in a q register) to or from an isolated plugin on %s: %w", runtime.GOARCH, ErrUnsupported)
-
 // callFrame calls f with the whole frame fr, through its plugin's gate,
 // with the protection, quarantine and errors of every call; a nil ctx is
 // no deadline. It is how an isolated plugin's process makes the general

@@ -51,7 +51,7 @@ func loadBytes(p unsafe.Pointer, size uint8) uint64 {
 
 // remoteFrame runs the moves on args into a RemoteFrame.
 func (fp *frameProg) remoteFrame(args []unsafe.Pointer) *wire.RemoteFrame {
-	fr := &wire.RemoteFrame{NVec: fp.nvec}
+	fr := &wire.RemoteFrame{NVec: fp.nvec, Quad: fp.quad}
 	if fp.nstack > 0 {
 		fr.Stack = make([]uint64, fp.nstack)
 	}
@@ -64,9 +64,12 @@ func (fp *frameProg) remoteFrame(args []unsafe.Pointer) *wire.RemoteFrame {
 		case pcall.GatherF32F64:
 			v = math.Float64bits(float64(math.Float32frombits(uint32(v))))
 		}
-		if m.Dst < argWords {
+		switch {
+		case m.Conv == pcall.GatherHigh: // arm64: the high half of v(Dst-GatherVec)
+			fr.VHi[m.Dst-pcall.GatherVec] = v
+		case m.Dst < argWords:
 			fr.Regs[m.Dst] = v
-		} else {
+		default:
 			fr.Stack[m.Dst-argWords] = v
 		}
 	}
@@ -87,8 +90,8 @@ func (fp *frameProg) remoteCall(ctx context.Context, f *Func, args []unsafe.Poin
 	if fp.byRef {
 		return fmt.Errorf("loader: call %s: %w", f.name, errByRefRemote)
 	}
-	if err := fp.remoteRefusal(); err != nil { // refused at bind time already
-		return fmt.Errorf("loader: call %s: %w", f.name, err)
+	if fp.x87 { // refused at bind time already
+		return fmt.Errorf("loader: call %s: %w", f.name, errX87Remote)
 	}
 	fr := fp.remoteFrame(args)
 	for _, b := range bufs {
@@ -121,8 +124,9 @@ func (fp *frameProg) remoteCall(ctx context.Context, f *Func, args []unsafe.Poin
 		copy(unsafe.Slice((*byte)(out), fp.sretSize), fr.SRet)
 		return nil
 	}
-	res := [6]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1}
-	copy(res[4:], r.V23[:]) // arm64: v2, v3 (never the high halves: remoteRefusal)
+	res := [resultRegs]uint64{r.RAX, r.RDX, r.XMM0, r.XMM1}
+	copy(res[4:], r.V23[:]) // arm64: v2, v3
+	copy(res[6:], r.VHi[:]) // arm64, with Quad: the high halves of v0..v3
 	for _, m := range fp.rets {
 		storeBytes(unsafe.Add(out, m.dst), res[m.reg], m.size)
 	}

@@ -153,9 +153,8 @@ func planError(symbol string, ft reflect.Type, err error) error {
 
 // FuncSig looks name up (as Func does) and returns it bound to sig: call
 // it with CallSig. An isolated plugin (Plugin.Isolated) takes the same
-// signatures, but for a long double result (from the x87 register st0)
-// and, on arm64, a long double in a q register, which are refused here,
-// wrapping ErrUnsupported.
+// signatures, but for a long double result (from the x87 register st0),
+// which is refused here, wrapping ErrUnsupported.
 func (p *Plugin) FuncSig(name string, sig *Signature) (*Func, error) {
 	if sig == nil {
 		return nil, &SignatureError{Symbol: name, Index: -2, Reason: "nil *Signature"}
@@ -212,13 +211,10 @@ type frameProg struct {
 const quadSize = 16
 
 // remoteRefusal is the error of binding fp for an isolated plugin, whose
-// frame carries neither x87's st0 nor the high halves of q registers.
+// frame does not carry x87's st0.
 func (fp *frameProg) remoteRefusal() error {
-	switch {
-	case fp.x87:
+	if fp.x87 {
 		return errX87Remote
-	case fp.quad:
-		return errQuadRemote
 	}
 	return nil
 }

@@ -24,6 +24,10 @@ type Frame struct {
 	// NVec is what al holds at the call: the number of vector registers
 	// used, which a variadic callee reads (an upper bound is allowed).
 	NVec uint8
+	// Quad (arm64) makes the call load v0..v7 whole, their high 64 bits
+	// from VHi, and return the high 64 bits of v0..v3 in
+	// FrameResult.VHi: long doubles (IEEE binary128) in q registers.
+	Quad bool
 
 	// SRet, when not nil, points to SRetSize bytes that receive a result
 	// of class MEMORY. The callee writes it in a buffer on the calling
@@ -32,6 +36,10 @@ type Frame struct {
 	// SRet may be Go memory, even on the goroutine's stack.
 	SRet     unsafe.Pointer
 	SRetSize uintptr
+
+	// VHi holds the high 64 bits of v0..v7 on arm64, loaded when Quad is
+	// set; none on amd64.
+	VHi [cbVecHighs]uint64
 
 	// More holds x6 and x7 on arm64, whose eight integer argument
 	// registers Args (sized for x86-64's six) lacks; unused on amd64.

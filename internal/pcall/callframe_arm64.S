@@ -57,11 +57,23 @@
 	mov	v\b\().d[1], x11
 .endm
 
+// store_high_halves stores the high 64 bits of v0-v3 at x10 + off
+// (clobbers x12, x13).
+.macro store_high_halves off
+	mov	x12, v0.d[1]
+	mov	x13, v1.d[1]
+	stp	x12, x13, [x10, #\off]
+	mov	x12, v2.d[1]
+	mov	x13, v3.d[1]
+	stp	x12, x13, [x10, #\off + 16]
+.endm
+
 	.text
 
 // rp_frame_thunk: CallFrame. rp_call has loaded x0-x5 and d0-d7 from the
-// Frame's Args (c.nints = -1); the thunk adds x6, x7 (Frame.More), x8 and
-// the stack words.
+// Frame's Args (c.nints = -1); the thunk adds x6, x7 (Frame.More), x8,
+// the stack words and, with Frame.Quad, the high halves of v0-v7
+// (Frame.VHi), whose q0-q3 it stores back after fn.
 	.globl	rp_frame_thunk
 	.hidden	rp_frame_thunk
 	.type	rp_frame_thunk, %function
@@ -82,7 +94,14 @@ rp_frame_thunk:
 	ldr	x13, [x12, x11, lsl #3]
 	str	x13, [sp, x11, lsl #3]
 	cbnz	x11, 1b
-2:	ldp	x6, x7, [x10, #RP_F_MORE]
+2:	ldrb	w9, [x10, #RP_F_QUAD]
+	cbz	w9, 3f
+	add	x12, x10, #RP_F_VHI		// long doubles: v0-v7's high halves
+	high_halves 0, 1, 0
+	high_halves 2, 3, 16
+	high_halves 4, 5, 32
+	high_halves 6, 7, 48
+3:	ldp	x6, x7, [x10, #RP_F_MORE]
 	ldr	x16, [x19, #RP_FX_FN]
 	blr	x16
 	ldr	x10, [x29, #THUNK_REC]		// the record, where it is now
@@ -91,7 +110,10 @@ rp_frame_thunk:
 	str	d2, [x10, #RP_FX_V2]
 	str	d3, [x10, #RP_FX_V3]
 	ldr	x11, [x10, #RP_C_ARGS]		// the frame args, where they are now
-	ldr	x12, [x11, #RP_F_SRETSIZE]
+	ldrb	w12, [x11, #RP_F_QUAD]
+	cbz	w12, 4f
+	store_high_halves RP_FX_VHI		// long double results: q0-q3 whole
+4:	ldr	x12, [x11, #RP_F_SRETSIZE]
 	ldr	x13, [x11, #RP_F_SRET]
 	b	thunk_out
 	.cfi_endproc
@@ -218,12 +240,7 @@ rp_gather_thunk:
 	ldr	x11, [x10, #RP_GX_PROG]
 	ldr	x12, [x11, #RP_GP_QUAD]
 	cbz	x12, 1f
-	mov	x12, v0.d[1]			// long double results: q0-q3 whole
-	mov	x13, v1.d[1]
-	stp	x12, x13, [x10, #RP_GX_VHI]
-	mov	x12, v2.d[1]
-	mov	x13, v3.d[1]
-	stp	x12, x13, [x10, #RP_GX_VHI + 16]
+	store_high_halves RP_GX_VHI		// long double results: q0-q3 whole
 1:	ldr	x12, [x11, #RP_GP_SRETSIZE]
 	ldr	x13, [x10, #RP_GX_SRET]
 	// The way out of both thunks: x12 = the size of a result in memory

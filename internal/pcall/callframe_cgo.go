@@ -36,7 +36,8 @@ type frameRecord struct {
 	fn     uintptr
 	rdx    uint64
 	xmm1   uint64
-	v2, v3 uint64 // arm64
+	vhi    [vecHiResults]uint64 // arm64, with Frame.Quad: the high halves of v0..v3
+	v2, v3 uint64               // arm64
 }
 
 var _ [unsafe.Sizeof(frameRecord{}) - C.RP_FX_SIZE]byte
@@ -59,6 +60,12 @@ var _ [unsafe.Offsetof(Frame{}.SRet) - C.RP_F_SRET]byte
 var _ [C.RP_F_SRET - unsafe.Offsetof(Frame{}.SRet)]byte
 var _ [unsafe.Offsetof(Frame{}.SRetSize) - C.RP_F_SRETSIZE]byte
 var _ [C.RP_F_SRETSIZE - unsafe.Offsetof(Frame{}.SRetSize)]byte
+var _ [unsafe.Offsetof(Frame{}.Quad) - C.RP_F_QUAD]byte
+var _ [C.RP_F_QUAD - unsafe.Offsetof(Frame{}.Quad)]byte
+var _ [unsafe.Offsetof(Frame{}.VHi) - C.RP_F_VHI]byte
+var _ [C.RP_F_VHI - unsafe.Offsetof(Frame{}.VHi)]byte
+var _ [unsafe.Offsetof(frameRecord{}.vhi) - C.RP_FX_VHI]byte
+var _ [C.RP_FX_VHI - unsafe.Offsetof(frameRecord{}.vhi)]byte
 var _ [unsafe.Offsetof(Frame{}.More) - C.RP_F_MORE]byte
 var _ [C.RP_F_MORE - unsafe.Offsetof(Frame{}.More)]byte
 var _ [MaxFrameStack - C.RP_FX_MAXSTACK]byte
@@ -272,5 +279,9 @@ func callFrame(ctx context.Context, fn uintptr, f *Frame, g *Gate) (FrameResult,
 	if err := runContext(ctx, &r.c); err != nil {
 		return FrameResult{}, err
 	}
-	return r.result(), nil
+	res := r.result()
+	if f.Quad {
+		copy(res.VHi[:], r.vhi[:])
+	}
+	return res, nil
 }

@@ -284,16 +284,26 @@ int rp_fixture_lock_free(void);
 #define RP_F_STACK 112
 #define RP_F_NSTACK 120
 #define RP_F_NVEC 136
+#define RP_F_QUAD 137
 #define RP_F_SRET 144
 #define RP_F_SRETSIZE 152
-#define RP_F_MORE 160
-#define RP_F_SIZE 176
+#ifdef __aarch64__
+#define RP_F_VHIWORDS 8 // the high halves of v0-v7 (Frame.VHi)
+#define RP_FX_VHIWORDS 4 // out: the high halves of v0-v3
+#else
+#define RP_F_VHIWORDS 0
+#define RP_FX_VHIWORDS 0
+#endif
+#define RP_F_VHI 160
+#define RP_F_MORE (RP_F_VHI + 8 * RP_F_VHIWORDS)
+#define RP_F_SIZE (RP_F_MORE + 16)
 #define RP_FX_FN (RP_C_SIZE + 0)
 #define RP_FX_RDX (RP_C_SIZE + 8)
 #define RP_FX_XMM1 (RP_C_SIZE + 16)
-#define RP_FX_V2 (RP_C_SIZE + 24)
-#define RP_FX_V3 (RP_C_SIZE + 32)
-#define RP_FX_SIZE (RP_C_SIZE + 40)
+#define RP_FX_VHI (RP_C_SIZE + 24)
+#define RP_FX_V2 (RP_FX_VHI + 8 * RP_FX_VHIWORDS)
+#define RP_FX_V3 (RP_FX_V2 + 8)
+#define RP_FX_SIZE (RP_FX_V2 + 16)
 #define RP_FX_MAXSTACK (1 << 16) // bytes of stack arguments, at most
 #define RP_FX_MAXSRET (1 << 16)  // bytes of a result in memory, at most
 
@@ -304,15 +314,20 @@ struct rp_frameargs {
 	uint64_t nstack;
 	uint64_t stackcap;   // (a Go slice's capacity)
 	uint8_t nvec;        // al: vector registers used (variadic callees)
-	uint8_t pad[7];
+	uint8_t quad;        // arm64: load v0-v7 whole (vhi) and store v0-v3's high halves
+	uint8_t pad[6];
 	uint64_t sret;       // where a result in memory is copied to (Go memory), or 0
 	uint64_t sretsize;   // its size in bytes; rdi (x8) points to a buffer that large
+#if RP_F_VHIWORDS > 0
+	uint64_t vhi[RP_F_VHIWORDS]; // arm64: the high halves of v0-v7
+#endif
 	uint64_t more[2];    // x6 and x7 on arm64 (regs holds x86-64's six integer registers)
 };
 _Static_assert(offsetof(struct rp_frameargs, more) == RP_F_MORE, "rp_frameargs.more");
 _Static_assert(offsetof(struct rp_frameargs, stack) == RP_F_STACK, "rp_frameargs.stack");
 _Static_assert(offsetof(struct rp_frameargs, nstack) == RP_F_NSTACK, "rp_frameargs.nstack");
 _Static_assert(offsetof(struct rp_frameargs, nvec) == RP_F_NVEC, "rp_frameargs.nvec");
+_Static_assert(offsetof(struct rp_frameargs, quad) == RP_F_QUAD, "rp_frameargs.quad");
 _Static_assert(offsetof(struct rp_frameargs, sret) == RP_F_SRET, "rp_frameargs.sret");
 _Static_assert(offsetof(struct rp_frameargs, sretsize) == RP_F_SRETSIZE, "rp_frameargs.sretsize");
 _Static_assert(sizeof(struct rp_frameargs) == RP_F_SIZE, "rp_frameargs size");
@@ -321,6 +336,9 @@ struct rp_framerec {
 	uint64_t fn;         // the function to call
 	uint64_t rdx;        // out: rdx
 	uint64_t xmm1;       // out: the bits of xmm1
+#if RP_FX_VHIWORDS > 0
+	uint64_t vhi[RP_FX_VHIWORDS]; // out on arm64, with quad: the high halves of v0-v3
+#endif
 	uint64_t v2, v3;     // out on arm64: the low 64 bits of v2 and v3
 };
 _Static_assert(offsetof(struct rp_framerec, v2) == RP_FX_V2, "rp_framerec.v2");

@@ -15,6 +15,10 @@ type RemoteFrame struct {
 	// NVec is al at the call (the vector registers used, for a variadic
 	// callee).
 	NVec uint8
+	// Quad (arm64) passes or returns long doubles in whole q registers:
+	// VHi holds the high 64 bits of v0..v7 (pcall.Frame.Quad).
+	Quad bool
+	VHi  [8]uint64
 	// SRet, when not nil, receives a result of class MEMORY (its length
 	// is the result's size).
 	SRet []byte
