@@ -205,6 +205,7 @@ func (c *hostChan) hostCall(upcall bool) error {
 	a := pcall.NewCallbackArgs() // room for x6, x7, x8 on arm64 (MoreRegs)
 	a.Int, a.Float = h.ints, h.floats
 	copy(pcall.MoreRegs(a), h.more[:]) // arm64: x6, x7 (none on amd64)
+	copy(pcall.VecHighs(a), h.vhi[:])  // arm64: v0-v7's high halves (long doubles)
 	// Each string is copied out of the shared memory into the channel's
 	// private area, at the length the child gave and with a NUL of the
 	// host's own: the function reads a copy no thread of the child can
@@ -243,6 +244,7 @@ func (c *hostChan) hostCall(upcall bool) error {
 	h.resInt, h.resF = res.Int, res.Float
 	h.resRDX, h.resX1 = a.Int[1], math.Float64bits(a.Float[1])                       // a 16-byte result's second eightbytes
 	h.resV23 = [2]uint64{math.Float64bits(a.Float[2]), math.Float64bits(a.Float[3])} // arm64: an HFA's third and fourth
+	copy(h.resVHi[:], pcall.VecHighs(a))                                             // arm64: q0-q3's high halves
 	return nil
 }
 

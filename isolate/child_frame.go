@@ -407,6 +407,7 @@ func (c *child) send(kind, index uint32, strs uint8, name string, fr frameShape,
 	h.kind, h.handle = kind, index
 	h.ints, h.floats = a.Int, a.Float
 	copy(h.more[:], pcall.MoreRegs(a)) // arm64: x6, x7 (none on amd64)
+	copy(h.vhi[:], pcall.VecHighs(a))  // arm64: v0-v7's high halves (long doubles)
 	if childHook != nil {
 		childHook(hookHostCall, c, ch)
 	}
@@ -440,5 +441,6 @@ func (c *child) send(kind, index uint32, strs uint8, name string, fr frameShape,
 	// arm64 the third and fourth members of an HFA (d2, d3).
 	a.Int[1], a.Float[1] = h.resRDX, math.Float64frombits(h.resX1)
 	a.Float[2], a.Float[3] = math.Float64frombits(h.resV23[0]), math.Float64frombits(h.resV23[1])
+	copy(pcall.VecHighs(a), h.resVHi[:]) // arm64: q0-q3's high halves
 	return pcall.Result{Int: h.resInt, Float: h.resF}, false
 }

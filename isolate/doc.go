@@ -73,8 +73,8 @@
 // exceed the channel's data area (Options.BufferSize, less an eighth) is
 // refused before it is sent (ErrBufferTooLarge). Refused: a long double
 // result (the x87 st0 register; loader.ErrUnsupported, at bind time), and
-// on arm64 a callback or host function with a long double in a q register
-// or a struct passed by reference (when passed or called).
+// on arm64 a callback or host function with a struct passed by reference
+// (when passed or called).
 //
 // A Callback (loader.NewCallback) passed to an isolated plugin, as its
 // Ptr in a pointer argument or as the *loader.Callback itself to

@@ -121,9 +121,8 @@ func fnSig(t *testing.T, p *loader.Plugin, name string, sig *loader.Signature) *
 // call with some (on arm64 IEEE binary128 in whole q registers, the
 // frame's VHi; on amd64 in memory) gives the bytes the same call gives
 // in process, and on arm64 so does a long double result (q0; amd64's
-// comes in x87's st0, refused at bind). A callback taking a long double in
-// a q register (arm64) is refused when passed, with an error that wraps
-// ErrUnsupported and names it, and never runs; on amd64 it crosses.
+// comes in x87's st0, refused at bind); Go callbacks the plugin calls
+// receive them (and on arm64 return one) unchanged.
 // (Runs under qemu-user, with children without seccomp and namespaces.)
 func TestLongDoubleBoundary(t *testing.T) {
 	in, iso := inAndIsolated(t, "cb_ld")
@@ -157,29 +156,46 @@ func TestLongDoubleBoundary(t *testing.T) {
 			sameBothWays(t, in, iso, tc.name, tc.ret, tc.args, tc.vals)
 		})
 	}
+	// Go callbacks called by the isolated plugin with long doubles
+	// (call_ld_args(f, 2): 2, 2.5, 0.125, {1, -0.25}, 8; call_ld_scale(f,
+	// 2): 1.5, 3, and 1 added to the result), checked bytewise (on amd64
+	// the 10 bytes of x87's format: the rest of a stack slot is padding).
+	same := func(x, y abi.LongDoubleValue) bool {
+		return x.Lo == y.Lo && (quad && x.Hi == y.Hi || !quad && uint16(x.Hi) == uint16(y.Hi))
+	}
 	sig, err := loader.NewSignature(abi.Float64, abi.Pointer, abi.Int64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ran atomic.Bool
-	cb, err := loader.NewCallback(func(k int32, a abi.LongDoubleValue, d float64, s pair, c abi.LongDoubleValue) float64 {
-		ran.Store(true)
-		return float64(k) + d*3 // the long doubles' bytes are checked above, through the C callee
+	args, err := loader.NewCallback(func(k int32, a abi.LongDoubleValue, d float64, s pair, c abi.LongDoubleValue) float64 {
+		if !same(a, ldOf(2.5)) || !same(s.A, ldOf(1)) || !same(s.B, ldOf(-0.25)) || !same(c, ldOf(8)) {
+			return -1
+		}
+		return float64(k) + d*3
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cb.Release()
+	defer args.Release()
 	var got float64
-	err = fnSig(t, iso, "call_ld_args", sig).CallSig(context.Background(), &got, cb, int64(2))
-	if quad {
-		if !errors.Is(err, loader.ErrUnsupported) || !strings.Contains(err.Error(), "long double") || ran.Load() {
-			t.Errorf("a callback taking a long double in a q register, isolated: %v (ran %v), want ErrUnsupported naming it", err, ran.Load())
-		}
-		return
+	if err := fnSig(t, iso, "call_ld_args", sig).CallSig(context.Background(), &got, args, int64(2)); err != nil || got != 2.375 {
+		t.Errorf("call_ld_args(Go callback, 2) isolated = %v, %v; want 2.375", got, err)
 	}
-	if err != nil || got != 2+0.375 || !ran.Load() {
-		t.Fatalf("call_ld_args(Go callback, 2) isolated = %v, %v (ran %v), want 2.375", got, err, ran.Load())
+	if !quad {
+		return // a long double result would be x87's st0: no Go callback returns one
+	}
+	scale, err := loader.NewCallback(func(x abi.LongDoubleValue, k int32) abi.LongDoubleValue {
+		if !same(x, ldOf(1.5)) || k != 3 {
+			return ldOf(-1)
+		}
+		return ldOf(4.5)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer scale.Release()
+	if err := fnSig(t, iso, "call_ld_scale", sig).CallSig(context.Background(), &got, scale, int64(2)); err != nil || got != 5.5 {
+		t.Errorf("call_ld_scale(Go callback, 2) isolated = %v, %v; want 5.5", got, err)
 	}
 }
 

@@ -125,7 +125,7 @@ func remotePlan(fn any) *callconv.Plan {
 		cres = t
 	}
 	plan, err := callconv.NewPlan(cres, cargs...)
-	if err != nil || plan.StackSize > pcall.MaxFrameStack || plan.Result.Type.Size() > pcall.MaxFrameSRet || hasQuad(plan) || hasByRef(plan) {
+	if err != nil || plan.StackSize > pcall.MaxFrameStack || plan.Result.Type.Size() > pcall.MaxFrameSRet || hasByRef(plan) {
 		return nil
 	}
 	return plan
@@ -136,21 +136,6 @@ func remotePlan(fn any) *callconv.Plan {
 // which lies in the plugin's process.
 func hasByRef(plan *callconv.Plan) bool {
 	return slices.ContainsFunc(plan.Args, func(a callconv.ArgLoc) bool { return a.ByRef })
-}
-
-// hasQuad reports whether plan passes or returns a long double in a whole
-// q register (arm64), whose high half the wire's frames do not carry.
-func hasQuad(plan *callconv.Plan) bool {
-	quad := func(p callconv.Part) bool { return p.Size == quadSize }
-	if slices.ContainsFunc(plan.Result.Parts, quad) {
-		return true
-	}
-	for _, a := range plan.Args {
-		if slices.ContainsFunc(a.Parts, quad) {
-			return true
-		}
-	}
-	return false
 }
 
 // releaseRemote forgets rc and tells its watchers. (Hook of
@@ -181,13 +166,13 @@ func callbackAt(v uint64) *wire.RemoteCallback {
 // the general form (stack arguments or structs by value) with a string
 // argument, or a variadic one (*VarArgs), whose arguments are memory of
 // the plugin's process.
-var errCallbackNotRemote = errs.Unsupported("a callback of the general form with a string argument, a variadic one, or one with a long double in a q register or a struct passed by reference (arm64), cannot be passed to an isolated plugin")
+var errCallbackNotRemote = errs.Unsupported("a callback of the general form with a string argument, a variadic one, or one with a struct passed by reference (arm64), cannot be passed to an isolated plugin")
 
 // errHostFuncNotRemote is wrapped by the *pcall.HostPanicError of a call
 // an isolated plugin makes to a host function of the general form with a
 // string argument, or a variadic one, which cannot cross (see
 // errCallbackNotRemote).
-var errHostFuncNotRemote = errs.Unsupported("a host function of the general form with a string argument, a variadic one, or one with a long double in a q register or a struct passed by reference (arm64), cannot be called by an isolated plugin")
+var errHostFuncNotRemote = errs.Unsupported("a host function of the general form with a string argument, a variadic one, or one with a struct passed by reference (arm64), cannot be called by an isolated plugin")
 
 // errByRefRemote is the error of a call of an isolated plugin that passes
 // a value by reference (AAPCS64: a composite larger than 16 bytes), whose
