@@ -35,7 +35,7 @@ func cachedParse(key fileKey, r fdReader, size int64) (*elfimage.File, error) {
 	}
 	// Parsed without the lock: two goroutines that miss together both
 	// parse, and the second result replaces the first, which is equal.
-	f, err := elfimage.ParseMappedFD(int(r), size)
+	f, err := elfimage.ParseInPlace(r, size)
 	if err != nil {
 		return nil, err
 	}

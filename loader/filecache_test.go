@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 	"testing"
@@ -179,39 +178,4 @@ func parsePath(path string) (*elfimage.File, error) {
 		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
 	return f, nil
-}
-
-// TestParseTruncatedUnderLoader parses, as the loader does, a file that
-// shrank after its size was read: the parse reads the file where it is
-// mapped, and a read past the new end raises SIGBUS. With the protected
-// calls' signal handlers installed (a call was made), the fault must still
-// reach Go's handler, become the parse's error (wrapping
-// io.ErrUnexpectedEOF, as a short read is) and leave the process and the
-// loader working.
-func TestParseTruncatedUnderLoader(t *testing.T) {
-	l := newLoader(t, Options{})
-	p := load(t, l, "basic")
-	if got := call(t, p, "add", 2, 3); got != 5 { // installs the handlers
-		t.Fatalf("add(2, 3) = %d", got)
-	}
-	path := copyPlugin(t, "basic")
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Ftruncate(fd, 0); err != nil { // after the fstat, before the parse
-		t.Fatal(err)
-	}
-	f, err := cachedParse(statKey(&st), fdReader(fd), st.Size)
-	if f != nil || !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Fatalf("parse of a file truncated under it = %v, %v; want an error wrapping io.ErrUnexpectedEOF", f, err)
-	}
-	if got := call(t, p, "add", 4, 5); got != 9 {
-		t.Fatalf("after the refused parse: add(4, 5) = %d", got)
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -324,7 +325,26 @@ func statKey(st *unix.Stat_t) fileKey {
 }
 
 // fdReader reads a file by descriptor with pread.
-type fdReader = elfimage.FDReader
+type fdReader int
+
+// ReadAt implements io.ReaderAt.
+func (f fdReader) ReadAt(b []byte, off int64) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := unix.Pread(int(f), b[n:], off+int64(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			return n, io.EOF
+		}
+		n += m
+	}
+	return n, nil
+}
 
 // mapRoot maps the object at path as the root of a new plugin instance,
 // recording its file identity (instance.go). l.mu is held.

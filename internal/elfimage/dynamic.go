@@ -441,10 +441,6 @@ func (p *parser) atIn(w *window, vaddr, n uint64) (b []byte, off uint64, ok bool
 	if !ok || n == 0 {
 		return nil, off, ok, nil
 	}
-	if p.data != nil {
-		b, err = p.view("dynamic tables", off, n)
-		return b, off, err == nil, err
-	}
 	if off >= w.off && off+n <= w.off+uint64(len(w.buf)) {
 		return w.buf[off-w.off : off-w.off+n], off, true, nil
 	}

@@ -86,11 +86,6 @@ func parse(r io.ReaderAt, size int64, inPlace bool) (*File, error) {
 	p.strWin.refill = strRefill
 	defer p.win.release()
 	defer p.strWin.release()
-	return p.run()
-}
-
-// run parses the file p reads.
-func (p *parser) run() (*File, error) {
 	if err := p.header(); err != nil {
 		return nil, err
 	}
@@ -160,12 +155,6 @@ type parser struct {
 	strWin window
 
 	inPlace bool // ParseInPlace: symbols, strings and versyms stay in the file
-
-	// data is the whole file when it is parsed where it is mapped
-	// (ParseMappedFD): reads are views into it, nothing is copied, and no
-	// window buffer is used. Every view is decoded or copied before the
-	// parse returns.
-	data []byte
 }
 
 var le = binary.LittleEndian
@@ -173,9 +162,6 @@ var le = binary.LittleEndian
 // readAt reads exactly n bytes at file offset off into a new slice. The
 // caller has checked that [off, off+n) lies inside the file.
 func (p *parser) readAt(what string, off, n uint64) ([]byte, error) {
-	if p.data != nil {
-		return p.view(what, off, n)
-	}
 	buf := make([]byte, n)
 	if err := p.readInto(what, off, buf); err != nil {
 		return nil, err
@@ -192,16 +178,6 @@ func (p *parser) readInto(what string, off uint64, buf []byte) error {
 		err = io.ErrUnexpectedEOF
 	}
 	return fmt.Errorf("elfmap: read %s at %#x: %w", what, off, err)
-}
-
-// view returns the n bytes at file offset off of a mapped file, without
-// copying them: they are valid until the parse returns.
-func (p *parser) view(what string, off, n uint64) ([]byte, error) {
-	end, ok := add(off, n)
-	if !ok || end > uint64(len(p.data)) {
-		return nil, fmt.Errorf("elfmap: read %s at %#x: %w", what, off, io.ErrUnexpectedEOF)
-	}
-	return p.data[off:end:end], nil
 }
 
 // header reads and checks the ELF header.
