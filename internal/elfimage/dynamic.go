@@ -1,7 +1,6 @@
 package elfimage
 
 import (
-	"cmp"
 	"debug/elf"
 	"fmt"
 	"strings"
@@ -144,7 +143,8 @@ func (p *parser) dynamic() error {
 	if err != nil {
 		return err
 	}
-	ds := &dynState{off: ph.Off}
+	ds := &p.ds
+	ds.off = ph.Off
 	for s := range ds.slots {
 		ds.slots[s].idx = -1
 	}
@@ -174,7 +174,7 @@ func (p *parser) dynamic() error {
 		return malformed(int64(ph.Off), "DT_NULL", uint64(n), "the dynamic segment's %d entries have no DT_NULL terminator", n)
 	}
 
-	d := &Dynamic{}
+	d := &p.blk.d
 	p.f.Dynamic = d
 	steps := []func(*dynState, *Dynamic) error{
 		p.dynStrings,
@@ -399,17 +399,16 @@ func (p *parser) dynInitFini(ds *dynState, d *Dynamic) error {
 type window struct {
 	off uint64
 	buf []byte
-	// refill is how much a refill reads at most when the request is
-	// smaller; 0 means windowSize.
-	refill uint64
 }
 
 // windowSize is how much a window refill reads (at most: never beyond the
-// file bytes of the segment the request falls in).
-const windowSize = 16 << 10
-
-// strRefill is how much the string window refills (see parser.strWin).
-const strRefill = 4 << 10
+// file bytes of the segment the request falls in; a larger request reads
+// what it asks for). A page: what a walk reads sits together (a hash
+// chain's end, a version list, the few names a parse needs), and in a
+// fresh process each further page of a buffer read into is a first-touch
+// fault, which on a VM costs more than another read (docs/FIRSTLOAD.md,
+// branches sqlite2 and firstload4).
+const windowSize = 4 << 10
 
 // windowBufs keeps window buffers of windowSize bytes between parses: a
 // loader parses a library and then each of its dependencies, and every
@@ -447,7 +446,7 @@ func (p *parser) atIn(w *window, vaddr, n uint64) (b []byte, off uint64, ok bool
 	i, _ := p.f.SegmentAt(vaddr) // VaddrToOffset succeeded, so this does too
 	ld := &p.f.Loads[i]
 	limit := ld.Off + ld.Filesz - off
-	want := max(n, cmp.Or(w.refill, windowSize))
+	want := max(n, windowSize)
 	if want > limit {
 		want = limit
 	}

@@ -609,8 +609,8 @@ func TestStringWindowReadsAPage(t *testing.T) {
 				continue
 			}
 			inStr++
-			if r[1] > strRefill {
-				t.Errorf("%s: read of %d bytes at %#x, inside the string table [%#x, +%#x): want at most %d", path, r[1], r[0], s.Off, s.Size, strRefill)
+			if r[1] > windowSize {
+				t.Errorf("%s: read of %d bytes at %#x, inside the string table [%#x, +%#x): want at most %d", path, r[1], r[0], s.Off, s.Size, windowSize)
 			}
 		}
 	}
@@ -618,5 +618,39 @@ func TestStringWindowReadsAPage(t *testing.T) {
 	// library's does not.
 	if inStr == 0 {
 		t.Error("no read inside any string table: the test no longer sees the string window")
+	}
+}
+
+// TestParseAllocations bounds the allocations of an in-place parse: in a
+// fresh process each allocation of a size class not used before takes a
+// new span of the Go heap, page faults that cost more than the parse's
+// reads on a VM, so what a parse keeps is one block (fileBlock) and its
+// windows read a page (docs/FIRSTLOAD.md, branch firstload4). basic.so
+// has no version tables: its parse allocates the block, the parser and
+// the dynamic segment's copy (the windows come from their pool).
+func TestParseAllocations(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		max  float64
+	}{
+		{plugintest.Build(t, "basic"), 3},
+	} {
+		fh, err := os.Open(tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		st, err := fh.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := testing.AllocsPerRun(10, func() {
+			if _, err := ParseInPlace(fh, st.Size()); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if n > tc.max {
+			t.Errorf("%s: ParseInPlace makes %v allocations, want at most %v", filepath.Base(tc.path), n, tc.max)
+		}
 	}
 }
