@@ -478,21 +478,28 @@ func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
 // parseCounted parses the file at path through a countingReader.
 func parseCounted(t *testing.T, path string, inPlace bool) (*File, *countingReader, int64) {
 	t.Helper()
+	fh, size := openSized(t, path)
+	c := &countingReader{r: fh}
+	f, err := parse(c, size, inPlace)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return f, c, size
+}
+
+// openSized opens the file at path for the test and returns its size.
+func openSized(t *testing.T, path string) (*os.File, int64) {
+	t.Helper()
 	fh, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fh.Close()
+	t.Cleanup(func() { fh.Close() })
 	st, err := fh.Stat()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &countingReader{r: fh}
-	f, err := parse(c, st.Size(), inPlace)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return f, c, st.Size()
+	return fh, st.Size()
 }
 
 // TestParseReadCount checks that Parse reads by table, not by entry: a
@@ -635,17 +642,9 @@ func TestParseAllocations(t *testing.T) {
 	}{
 		{plugintest.Build(t, "basic"), 3},
 	} {
-		fh, err := os.Open(tc.path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer fh.Close()
-		st, err := fh.Stat()
-		if err != nil {
-			t.Fatal(err)
-		}
+		fh, size := openSized(t, tc.path)
 		n := testing.AllocsPerRun(10, func() {
-			if _, err := ParseInPlace(fh, st.Size()); err != nil {
+			if _, err := ParseInPlace(fh, size); err != nil {
 				t.Fatal(err)
 			}
 		})
