@@ -262,12 +262,12 @@ func (p *parser) dynStrings(ds *dynState, d *Dynamic) error {
 		d.Needed = make([]string, len(ds.needed))
 	}
 	for i, e := range ds.needed {
-		if d.Needed[i], err = p.str(ds, "DT_NEEDED", ds.valOff(e.idx), e.val); err != nil {
+		if d.Needed[i], err = p.str(ds, func() string { return "DT_NEEDED" }, ds.valOff(e.idx), e.val); err != nil {
 			return err
 		}
 	}
 	if ds.has(tSoname) {
-		if d.Soname, err = p.str(ds, "DT_SONAME", ds.slotOff(tSoname), ds.val(tSoname)); err != nil {
+		if d.Soname, err = p.str(ds, func() string { return "DT_SONAME" }, ds.slotOff(tSoname), ds.val(tSoname)); err != nil {
 			return err
 		}
 	}
@@ -275,7 +275,7 @@ func (p *parser) dynStrings(ds *dynState, d *Dynamic) error {
 		if !ds.has(s) {
 			continue
 		}
-		path, err := p.str(ds, ds.name(s), ds.slotOff(s), ds.val(s))
+		path, err := p.str(ds, func() string { return ds.name(s) }, ds.slotOff(s), ds.val(s))
 		if err != nil {
 			return err
 		}
