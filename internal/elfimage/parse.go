@@ -144,12 +144,19 @@ const blockProgs = 24
 // heap (page faults on it and its mark bits, which cost more than the
 // parse's reads on a VM); one block takes one.
 type fileBlock struct {
-	f     File
-	d     Dynamic
-	gnu   GNUHash
-	sysv  SysVHash
-	progs [blockProgs]Prog
+	f      File
+	d      Dynamic
+	gnu    GNUHash
+	sysv   SysVHash
+	progs  [blockProgs]Prog
+	vers   [blockVersions]verEntry // Dynamic.versions points here
+	verTab [blockVersions]*verEntry
 }
+
+// blockVersions is how many version entries fileBlock has room for (and
+// the highest index + 1): libsqlite3 has 9, libcrypto 17, libLLVM-15 46;
+// libstdc++ (68) takes a slice of its own.
+const blockVersions = 48
 
 // progSlice returns n zeroed Progs, from the parse's block while it has
 // room.

@@ -38,15 +38,15 @@ type verEntry struct {
 	// built only for one.
 	off  int64
 	def  bool
-	i, j int
+	i, j uint16 // below maxVersions
 }
 
 // field names the field that defined e's index.
 func (e *verEntry) field() string {
 	if e.def {
-		return verdefName(0, e.i) + ".vd_ndx"
+		return verdefName(0, int(e.i)) + ".vd_ndx"
 	}
-	return vernauxName(e.i, e.j) + ".vna_other"
+	return vernauxName(int(e.i), int(e.j)) + ".vna_other"
 }
 
 // verdefName, verneedName and vernauxName name entries of the version
@@ -61,7 +61,7 @@ func vernauxName(outer, j int) string {
 
 // dynVersions reads the version tables and gives every symbol its version.
 func (p *parser) dynVersions(ds *dynState, d *Dynamic) error {
-	var ents []verEntry
+	ents := p.blk.vers[:0] // grows on the heap past blockVersions
 	var err error
 	if ds.has(tVerdef) {
 		if ents, err = p.verdefs(ds, ents); err != nil {
@@ -84,7 +84,12 @@ func (p *parser) dynVersions(ds *dynState, d *Dynamic) error {
 	for _, e := range ents {
 		top = max(top, e.ndx)
 	}
-	tab := make([]*verEntry, int(top)+1)
+	var tab []*verEntry
+	if int(top) < len(p.blk.verTab) {
+		tab = p.blk.verTab[:top+1]
+	} else {
+		tab = make([]*verEntry, int(top)+1)
+	}
 	for i := range ents {
 		e := &ents[i]
 		if prev := tab[e.ndx]; prev != nil {
@@ -238,7 +243,7 @@ func (p *parser) verdefs(ds *dynState, ents []verEntry) ([]verEntry, error) {
 			return err
 		}
 		if flags&uint16(elf.VER_FLG_BASE) == 0 && ndx != verNdxGlobal {
-			ents = append(ents, verEntry{ndx: ndx, name: vname, off: o + 4, def: true, i: i})
+			ents = append(ents, verEntry{ndx: ndx, name: vname, off: o + 4, def: true, i: uint16(i)})
 		}
 		return nil
 	})
@@ -293,7 +298,7 @@ func (p *parser) verneeds(ds *dynState, ents []verEntry) ([]verEntry, error) {
 			if other&0x7fff < 2 {
 				return malformed(ao+6, vernauxName(i, j)+".vna_other", uint64(other), "version indexes 0 and 1 are reserved")
 			}
-			ents = append(ents, verEntry{ndx: other & 0x7fff, name: vname, file: file, off: ao + 6, i: i, j: j})
+			ents = append(ents, verEntry{ndx: other & 0x7fff, name: vname, file: file, off: ao + 6, i: uint16(i), j: uint16(j)})
 			return nil
 		})
 		if err == errFirstOutside {
