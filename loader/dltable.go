@@ -62,8 +62,8 @@ const dlGoServed = 4
 type dlState struct {
 	mu      sync.Mutex
 	handles map[uintptr]*dlHandle // by handle, runplug objects only
-	global  []*object                              // opened with RTLD_GLOBAL, in that order
-	holds   map[*object][]*object                  // global objects an object's imports bound to (dlHold)
+	global  []*object             // opened with RTLD_GLOBAL, in that order
+	holds   map[*object][]*object // global objects an object's imports bound to (dlHold)
 	// lockTID is the thread running plugin code (constructors,
 	// destructors) while l.mu is held, 0 when none: dlopen and dlclose
 	// from that code cannot take l.mu (see dlopen, dlclose).
