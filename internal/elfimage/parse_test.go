@@ -639,7 +639,7 @@ func TestStringWindowReadsAPage(t *testing.T) {
 // adds its needed libraries and its version and file names; its version
 // entries and their table are in the block (80 allocations when every
 // version entry built its error names, 26 with them in a slice of their
-// own).
+// own; 20 on x86-64, 21 for arm64's copy: the bound leaves that room).
 func TestParseAllocations(t *testing.T) {
 	sqlite := testenv.SystemLibPath("libsqlite3.so.0")
 	testenv.NeedFile(t, sqlite, ".ci/run installs the system libraries")
@@ -648,7 +648,7 @@ func TestParseAllocations(t *testing.T) {
 		max  float64
 	}{
 		{plugintest.Build(t, "basic"), 3},
-		{sqlite, 20},
+		{sqlite, 23},
 	} {
 		fh, size := openSized(t, tc.path)
 		n := testing.AllocsPerRun(10, func() {
