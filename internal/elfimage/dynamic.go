@@ -139,7 +139,8 @@ func (ds *dynState) errSlot(s int, format string, args ...any) *FormatError {
 // dynamic reads the PT_DYNAMIC segment and everything it names.
 func (p *parser) dynamic() error {
 	ph := &p.f.Progs[p.dynIdx]
-	raw, err := p.readAt("dynamic segment", ph.Off, ph.Filesz)
+	// Decoded before any other read: the window's bytes do.
+	raw, err := p.readWindow("dynamic segment", ph.Off, ph.Filesz)
 	if err != nil {
 		return err
 	}
@@ -425,6 +426,27 @@ func (w *window) release() {
 		windowBufs.Put((*[windowSize]byte)(w.buf[:windowSize]))
 	}
 	w.buf = nil
+}
+
+// readWindow reads the n bytes at file offset off (inside the file) into
+// the parser's window when they fit, else into a new slice: a read the
+// caller decodes before the window's next refill costs no allocation.
+func (p *parser) readWindow(what string, off, n uint64) ([]byte, error) {
+	w := &p.win
+	if n > windowSize {
+		return p.readAt(what, off, n)
+	}
+	if cap(w.buf) < windowSize {
+		w.release()
+		w.buf = windowBufs.Get().(*[windowSize]byte)[:]
+	}
+	w.buf = w.buf[:n]
+	if err := p.readInto(what, off, w.buf); err != nil {
+		w.buf = w.buf[:0]
+		return nil, err
+	}
+	w.off = off
+	return w.buf, nil
 }
 
 // at returns the n file bytes at image address vaddr and their file
