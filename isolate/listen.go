@@ -160,6 +160,11 @@ var refuseListener string
 // to take every listener a child installed, with this reason.
 var failTake string
 
+// notifHook, when set (by this package's tests only), sees each call a
+// child's filter sends to the host's listener: its name and, for an
+// open, the path.
+var notifHook func(name, path string)
+
 // stopListener ends the listener's goroutine (the child has ended) and
 // waits for it, so that it no longer reads the shared header.
 func (p *proc) stopListener() {
@@ -374,6 +379,9 @@ func (l *listener) take(p *proc, pidfd int) (*os.File, string) {
 // and that choice: the call is refused whatever it says.
 func (p *proc) answer(fd uintptr, n *seccompNotif) {
 	class := p.iso.cls.classify(p.iso.opts.Policy, n)
+	if notifHook != nil {
+		notifHook(notifName(n))
+	}
 	switch {
 	case class == uint32(notifyPhase) && !p.lis.running.Load():
 		notifContinue(fd, n.ID)
@@ -424,6 +432,19 @@ func (p *proc) answer(fd uintptr, n *seccompNotif) {
 	p.trapped.CompareAndSwap(nil, e)
 	p.kill("forbidden system call " + e.Name)
 	notifSend(fd, n.ID, errno) // the thread may still run until the kill lands
+}
+
+// notifName is the name of a notified call and, for an open, its path
+// as the child's memory holds it ("" if unreadable).
+func notifName(n *seccompNotif) (name, path string) {
+	_, _, name = nameSyscall(n.Data.Arch, uint32(n.Data.Nr))
+	switch name {
+	case "open", "creat":
+		path, _ = readString(int(n.Pid), n.Data.Args[0], 256)
+	case "openat", "openat2":
+		path, _ = readString(int(n.Pid), n.Data.Args[1], 256)
+	}
+	return name, path
 }
 
 // joinDetail joins the parts of a Detail that are not empty.
