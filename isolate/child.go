@@ -242,8 +242,14 @@ func (c *child) confineSpare() ([]unix.SockFilter, error) {
 		return nil, err
 	}
 	warmSpare() // before the filter: its opens and threads need no round trip
-	if c.listening, err = confine(pre.Policy, load, h, c.reserved); err != nil {
+	taken, err := confine(pre.Policy, load, h, c.reserved)
+	if err != nil {
 		return nil, err
+	}
+	if c.listening = taken != nil; c.listening {
+		if err := taken(); err != nil { // a spare has time: the host takes it while it waits
+			return nil, err
+		}
 	}
 	if run == nil {
 		run = []unix.SockFilter{} // NoSeccomp: confined, no filter to add
@@ -265,6 +271,7 @@ func (c *child) start(run []unix.SockFilter) reply {
 			return errReply(fmt.Errorf("isolate: %w", err))
 		}
 	}
+	var taken func() error // the listener offered and not yet waited for
 	if run == nil {
 		load := c.req.LoadFilter
 		run = c.req.RunFilter
@@ -276,11 +283,24 @@ func (c *child) start(run []unix.SockFilter) reply {
 				return errReply(fmt.Errorf("isolate: confine: %w", err))
 			}
 		}
-		if c.listening, err = confine(pol, load, h, c.reserved); err != nil {
+		if taken, err = confine(pol, load, h, c.reserved); err != nil {
 			return errReply(fmt.Errorf("isolate: confine: %w", err))
 		}
+		c.listening = taken != nil
 	}
 	rep.Seccomp = !pol.NoSeccomp
+	// The host must hold the listener before plugin code runs (tighten),
+	// and before this child ends, even of a failed load: one that ended
+	// first would look to the host like a listener it could not take.
+	awaitTaken := func() error {
+		t := taken
+		taken = nil
+		if t == nil {
+			return nil
+		}
+		return t()
+	}
+	defer awaitTaken()
 
 	// The rights the load needed (opens, memfd_create, root's uid)
 	// end before the first plugin code: an IFUNC resolver, a
@@ -290,6 +310,9 @@ func (c *child) start(run []unix.SockFilter) reply {
 	tighten := func() error {
 		if tight {
 			return nil
+		}
+		if err := awaitTaken(); err != nil {
+			return err
 		}
 		dropPluginFile(c.req.Path) // the loader took it, unless the load failed first
 		uid, err := dropUID()      // confine_uid.go
@@ -373,21 +396,21 @@ const maxLoadError = 16 << 10
 
 // confine waits for the runtime's idle threads (reserved: reserve.go),
 // applies the resource limits (limits.go), the SIGSYS handler
-// and the load filter, with its listener handed to the host (listen.go);
-// it says whether the host holds the listener.
+// and the load filter, with its listener offered to the host (listen.go);
+// with a listener, taken waits until the host holds it (offerListener).
 // (The process group, namespaces, the parent-death signal, descriptors,
 // capabilities and Landlock are the host's and the constructors' doing,
 // at spawn, and so are the filters.)
-func confine(pol Policy, load []unix.SockFilter, h *header, reserved func()) (bool, error) {
+func confine(pol Policy, load []unix.SockFilter, h *header, reserved func()) (taken func() error, err error) {
 	reserved()
 	if err := applyLimits(pol); err != nil {
-		return false, err
+		return nil, err
 	}
 	if pol.NoSeccomp {
-		return false, unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+		return nil, unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 	}
 	if err := installSigsys(&h.sys); err != nil {
-		return false, fmt.Errorf("SIGSYS handler: %w", err)
+		return nil, fmt.Errorf("SIGSYS handler: %w", err)
 	}
 	return offerListener(h, load)
 }

@@ -55,21 +55,27 @@ const (
 // and not taken leaves no way to degrade (the filter sends seccomp to
 // the listener, and with none every such call fails): the child fails,
 // and the host, which knows why, starts another that degrades.
-func offerListener(h *header, load []unix.SockFilter) (bool, error) {
+//
+// With the listener offered, it returns taken: it waits for the host to
+// take the listener and closes the child's copy, and must be called
+// before any plugin code. Until then the child goes on (its load), and
+// the host takes the listener meanwhile: a wait for the take would be
+// one more hand-off between the processes on the start's path.
+func offerListener(h *header, load []unix.SockFilter) (taken func() error, err error) {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return false, fmt.Errorf("no_new_privs: %w", err)
+		return nil, fmt.Errorf("no_new_privs: %w", err)
 	}
 	// The offer wakes h.state's waiter too: the host's awaitStart, which
 	// tells the listener's goroutine (offered).
-	err := childrt.OfferListener(load, &h.listen, &h.listenFD, &h.state, listenWait)
+	await, err := childrt.OfferListener(load, &h.listen, &h.listenFD, &h.state)
 	var errno unix.Errno
 	switch {
 	case err == nil:
-		return true, nil
+		return func() error { return await(listenWait) }, nil
 	case errors.As(err, &errno), errors.Is(err, childrt.ErrListenerRefused): // no filter yet
-		return false, installFilter(degrade(load), true)
+		return nil, installFilter(degrade(load), true)
 	}
-	return false, err
+	return nil, err
 }
 
 // listener is the host's side of one child's listener.
@@ -210,7 +216,8 @@ func (l *listener) run(p *proc, pidfd int) {
 	f, why := l.take(p, pidfd)
 	unix.Close(pidfd)
 	if f == nil {
-		if atomic.LoadUint32(&p.hdr.listen) == listenOffered && !p.exited() {
+		offered := atomic.LoadUint32(&p.hdr.listen) == listenOffered && !p.exited()
+		if offered {
 			// The child installed it: it cannot degrade now, and
 			// fails; the next children degrade from the start.
 			l.lost.Store(true)
@@ -218,6 +225,12 @@ func (l *listener) run(p *proc, pidfd int) {
 			listenLost.Store(&lost)
 		}
 		l.refuse(p.hdr, why)
+		if offered {
+			// Its load goes on after the offer: a call it sent to
+			// the listener would wait for an answer until the
+			// start's deadline.
+			p.kill("seccomp listener not taken: " + why)
+		}
 		p.iso.log.Debug("no seccomp listener: a forbidden call made with SIGSYS blocked will not be named", "pid", p.pid, "error", why)
 		return
 	}
