@@ -64,11 +64,9 @@ var rustStdChecked sync.Map // rustc + " " + target -> error (nil when found)
 // target, once per pair.
 func rustStd(rustc, goarch, target string) error {
 	key := rustc + " " + target
-	if err, ok := rustStdChecked.Load(key); ok {
-		if err == nil {
-			return nil
-		}
-		return err.(error)
+	if v, ok := rustStdChecked.Load(key); ok {
+		err, _ := v.(error)
+		return err
 	}
 	err := findRustStd(rustc, goarch, target)
 	rustStdChecked.Store(key, err)
@@ -77,7 +75,7 @@ func rustStd(rustc, goarch, target string) error {
 
 func findRustStd(rustc, goarch, target string) error {
 	if _, err := exec.LookPath(rustc); err != nil {
-		return fmt.Errorf("rustc for %s (%s, or $RUSTC_ARM64): %w", goarch, rustc, ErrNoCompiler)
+		return fmt.Errorf("no rustc for %s at %s ($RUSTC_ARM64, else /usr/bin/rustc): %w", goarch, rustc, ErrNoCompiler)
 	}
 	out, err := exec.Command(rustc, "--print", "target-libdir", "--target", target).Output()
 	if err != nil {
