@@ -115,12 +115,15 @@ type RsPanicCall struct {
 
 // RsPanicCalls are calls of rs_panic that return normally, in order on
 // one fresh instance, for the tests that run it in process and isolated:
-// panics caught by catch_unwind, Drop run for each unwound frame, and a
-// thread-local of the Rust std counting.
+// panics caught by catch_unwind, Drop run for each unwound frame, a
+// thread-local of the Rust std counting, and a std::thread with its own
+// thread-locals whose destructor has run when join returns.
 var RsPanicCalls = []RsPanicCall{
 	{"rs_catch", 0, 0},
 	{"rs_catch", 5, 47},
 	{"rs_drops", 4, 4},
 	{"rs_tls_bump", 0, 1},
 	{"rs_tls_bump", 0, 2},
+	{"rs_thread_tls", 3, 301},
+	{"rs_tls_bump", 0, 3},
 }
