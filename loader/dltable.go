@@ -38,30 +38,32 @@ import (
 // a constructor) can create the TLS runtime's.
 var dlServices = sync.OnceValue(dlsvc.DLSymbols)
 
-// dlGoFunc returns the Go implementation of the import name for o, nil
-// when it is not one that Go serves.
-func dlGoFunc(l *Loader, o *object, name string) wire.RawHostFunc {
+// dlGoFunc returns the Go implementation of the import name for o and
+// its slot in object.dlCallbacks, nil when it is not one that Go serves.
+func dlGoFunc(l *Loader, o *object, name string) (wire.RawHostFunc, int) {
 	switch name {
 	case "dlopen":
-		return dlopenFunc(l, o)
+		return dlopenFunc(l, o), 0
 	case "dlsym":
-		return dlsymFunc(false)(l, o)
+		return dlsymFunc(false)(l, o), 1
 	case "dlvsym":
-		return dlsymFunc(true)(l, o)
+		return dlsymFunc(true)(l, o), 2
 	case "dlclose":
-		return dlcloseFunc(l, o)
+		return dlcloseFunc(l, o), 3
 	}
-	return nil
+	return nil, -1
 }
+
+// dlGoServed is how many imports Go serves (dlGoFunc's slots).
+const dlGoServed = 4
 
 // dlState is a Loader's share of the services: the callbacks bound to its
 // objects' imports and the handles plugin code opened.
 type dlState struct {
 	mu      sync.Mutex
-	cbs     map[*object]map[string]*pcall.Callback // by importing object and name
-	handles map[uintptr]*dlHandle                  // by handle, runplug objects only
-	global  []*object                              // opened with RTLD_GLOBAL, in that order
-	holds   map[*object][]*object                  // global objects an object's imports bound to (dlHold)
+	handles map[uintptr]*dlHandle // by handle, runplug objects only
+	global  []*object             // opened with RTLD_GLOBAL, in that order
+	holds   map[*object][]*object // global objects an object's imports bound to (dlHold)
 	// lockTID is the thread running plugin code (constructors,
 	// destructors) while l.mu is held, 0 when none: dlopen and dlclose
 	// from that code cannot take l.mu (see dlopen, dlclose).
@@ -99,14 +101,14 @@ func (l *Loader) dlImport(o *object, name string) (uintptr, bool) {
 	if a, ok := dlServices()[name]; ok {
 		return a, true
 	}
-	fn := dlGoFunc(l, o, name)
+	fn, slot := dlGoFunc(l, o, name)
 	if fn == nil {
 		return 0, false
 	}
 	d := &l.dl
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if cb := d.cbs[o][name]; cb != nil {
+	if cb := o.dlCallbacks[slot]; cb != nil {
 		return cb.Addr(), true
 	}
 	cb, err := pcall.NewCallback(name, fn)
@@ -114,13 +116,7 @@ func (l *Loader) dlImport(o *object, name string) (uintptr, bool) {
 		l.log.Warn("dynamic-linker service unavailable", "plugin", o.name, "symbol", name, "error", err)
 		return 0, false
 	}
-	if d.cbs == nil {
-		d.cbs = map[*object]map[string]*pcall.Callback{}
-	}
-	if d.cbs[o] == nil {
-		d.cbs[o] = map[string]*pcall.Callback{}
-	}
-	d.cbs[o][name] = cb
+	o.dlCallbacks[slot] = cb
 	d.served.Store(true)
 	return cb.Addr(), true
 }
@@ -302,8 +298,8 @@ func (l *Loader) dlRetire(o *object) {
 	o.dl = dlsvc.DLObject{}
 	d := &l.dl
 	d.mu.Lock()
-	cbs := d.cbs[o]
-	delete(d.cbs, o)
+	cbs := o.dlCallbacks
+	o.dlCallbacks = [dlGoServed]*pcall.Callback{}
 	var release [][]*object
 	for _, g := range d.holds[o] {
 		release = append(release, g.scope)
@@ -322,7 +318,9 @@ func (l *Loader) dlRetire(o *object) {
 	}
 	d.mu.Unlock()
 	for _, cb := range cbs {
-		cb.Free()
+		if cb != nil {
+			cb.Free()
+		}
 	}
 	for _, scope := range release {
 		if err := l.release(scope); err != nil {

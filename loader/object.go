@@ -16,6 +16,10 @@ import (
 // object is one mapped image: a plugin instance or a shared dependency.
 type object struct {
 	l *Loader
+	// dlCallbacks are the callbacks bound to o's imports that Go serves
+	// (dlGoFunc's slots: dlopen, dlsym, dlvsym, dlclose); l.dl.mu guards
+	// them.
+	dlCallbacks [dlGoServed]*pcall.Callback
 	// residentKey is the file of a DF_1_NODELETE root (nodelete.go);
 	// kept marks a DF_1_NODELETE shared object on Loader.kept.
 	residentKey fileKey

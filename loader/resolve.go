@@ -196,12 +196,19 @@ var (
 	hostLibs     []*dlsvc.HostLibrary
 	// hostCache holds hostLookup's answers (0: not found). A map under
 	// a lock: sync.Map allocated a node and boxed the key and value for
-	// each of a first load's hundreds of new entries.
-	hostCache = struct {
+	// each of a first load's hundreds of new entries. It is made with
+	// the host libraries, with room for a library's imports: grown from
+	// empty, it rehashed five times during a first load, which cost more
+	// than the lookups it holds.
+	hostCache struct {
 		sync.RWMutex
 		m map[hostKey]uintptr
-	}{m: map[hostKey]uintptr{}}
+	}
 )
+
+// hostCacheRoom is how many answers hostCache holds before it grows:
+// what a library imports from the C library (libsqlite3 90, libcrypto 144).
+const hostCacheRoom = 128
 
 // hostLookup finds name (of the given version, "" for the default one) in
 // the host's C libraries, libc first. Results, misses included, are
@@ -215,6 +222,9 @@ func hostLookup(name, version string) (uintptr, bool) {
 		return a, a != 0
 	}
 	hostLibsOnce.Do(func() {
+		hostCache.Lock()
+		hostCache.m = make(map[hostKey]uintptr, hostCacheRoom)
+		hostCache.Unlock()
 		for _, n := range dlsvc.HostLibraryNames() {
 			if h, err := dlsvc.OpenHostLibrary(n); err == nil {
 				hostLibs = append(hostLibs, h)

@@ -1,7 +1,6 @@
 package elfimage
 
 import (
-	"cmp"
 	"debug/elf"
 	"fmt"
 	"strings"
@@ -140,11 +139,13 @@ func (ds *dynState) errSlot(s int, format string, args ...any) *FormatError {
 // dynamic reads the PT_DYNAMIC segment and everything it names.
 func (p *parser) dynamic() error {
 	ph := &p.f.Progs[p.dynIdx]
-	raw, err := p.readAt("dynamic segment", ph.Off, ph.Filesz)
+	// Decoded before any other read: the window's bytes do.
+	raw, err := p.readWindow("dynamic segment", ph.Off, ph.Filesz)
 	if err != nil {
 		return err
 	}
-	ds := &dynState{off: ph.Off}
+	ds := &p.ds
+	ds.off = ph.Off
 	for s := range ds.slots {
 		ds.slots[s].idx = -1
 	}
@@ -174,7 +175,7 @@ func (p *parser) dynamic() error {
 		return malformed(int64(ph.Off), "DT_NULL", uint64(n), "the dynamic segment's %d entries have no DT_NULL terminator", n)
 	}
 
-	d := &Dynamic{}
+	d := &p.blk.d
 	p.f.Dynamic = d
 	steps := []func(*dynState, *Dynamic) error{
 		p.dynStrings,
@@ -262,12 +263,12 @@ func (p *parser) dynStrings(ds *dynState, d *Dynamic) error {
 		d.Needed = make([]string, len(ds.needed))
 	}
 	for i, e := range ds.needed {
-		if d.Needed[i], err = p.str(ds, "DT_NEEDED", ds.valOff(e.idx), e.val); err != nil {
+		if d.Needed[i], err = p.str(ds, func() string { return "DT_NEEDED" }, ds.valOff(e.idx), e.val); err != nil {
 			return err
 		}
 	}
 	if ds.has(tSoname) {
-		if d.Soname, err = p.str(ds, "DT_SONAME", ds.slotOff(tSoname), ds.val(tSoname)); err != nil {
+		if d.Soname, err = p.str(ds, func() string { return "DT_SONAME" }, ds.slotOff(tSoname), ds.val(tSoname)); err != nil {
 			return err
 		}
 	}
@@ -275,7 +276,7 @@ func (p *parser) dynStrings(ds *dynState, d *Dynamic) error {
 		if !ds.has(s) {
 			continue
 		}
-		path, err := p.str(ds, ds.name(s), ds.slotOff(s), ds.val(s))
+		path, err := p.str(ds, func() string { return ds.name(s) }, ds.slotOff(s), ds.val(s))
 		if err != nil {
 			return err
 		}
@@ -399,17 +400,16 @@ func (p *parser) dynInitFini(ds *dynState, d *Dynamic) error {
 type window struct {
 	off uint64
 	buf []byte
-	// refill is how much a refill reads at most when the request is
-	// smaller; 0 means windowSize.
-	refill uint64
 }
 
 // windowSize is how much a window refill reads (at most: never beyond the
-// file bytes of the segment the request falls in).
-const windowSize = 16 << 10
-
-// strRefill is how much the string window refills (see parser.strWin).
-const strRefill = 4 << 10
+// file bytes of the segment the request falls in; a larger request reads
+// what it asks for). A page: what a walk reads sits together (a hash
+// chain's end, a version list, the few names a parse needs), and in a
+// fresh process each further page of a buffer read into is a first-touch
+// fault, which on a VM costs more than another read (docs/FIRSTLOAD.md,
+// branches sqlite2 and firstload4).
+const windowSize = 4 << 10
 
 // windowBufs keeps window buffers of windowSize bytes between parses: a
 // loader parses a library and then each of its dependencies, and every
@@ -426,6 +426,27 @@ func (w *window) release() {
 		windowBufs.Put((*[windowSize]byte)(w.buf[:windowSize]))
 	}
 	w.buf = nil
+}
+
+// readWindow reads the n bytes at file offset off (inside the file) into
+// the parser's window when they fit, else into a new slice: a read the
+// caller decodes before the window's next refill costs no allocation.
+func (p *parser) readWindow(what string, off, n uint64) ([]byte, error) {
+	w := &p.win
+	if n > windowSize {
+		return p.readAt(what, off, n)
+	}
+	if cap(w.buf) < windowSize {
+		w.release()
+		w.buf = windowBufs.Get().(*[windowSize]byte)[:]
+	}
+	w.buf = w.buf[:n]
+	if err := p.readInto(what, off, w.buf); err != nil {
+		w.buf = w.buf[:0]
+		return nil, err
+	}
+	w.off = off
+	return w.buf, nil
 }
 
 // at returns the n file bytes at image address vaddr and their file
@@ -447,7 +468,7 @@ func (p *parser) atIn(w *window, vaddr, n uint64) (b []byte, off uint64, ok bool
 	i, _ := p.f.SegmentAt(vaddr) // VaddrToOffset succeeded, so this does too
 	ld := &p.f.Loads[i]
 	limit := ld.Off + ld.Filesz - off
-	want := max(n, cmp.Or(w.refill, windowSize))
+	want := max(n, windowSize)
 	if want > limit {
 		want = limit
 	}

@@ -66,7 +66,8 @@ func (p *parser) sysvHash(ds *dynState) (h *SysVHash, raw []byte, err error) {
 		return nil, nil, malformed(int64(off)+4, "DT_HASH.nchain", uint64(nchain),
 			"the table (%d buckets, %d chain entries) runs past the file bytes of its PT_LOAD", nbucket, nchain)
 	}
-	h = &SysVHash{NBucket: nbucket, NChain: nchain, Tab: Table{Vaddr: vaddr, Off: off, Size: size}}
+	h = &p.blk.sysv
+	*h = SysVHash{NBucket: nbucket, NChain: nchain, Tab: Table{Vaddr: vaddr, Off: off, Size: size}}
 	if p.inPlace {
 		return h, nil, nil
 	}
@@ -101,7 +102,8 @@ func (p *parser) gnuHash(ds *dynState, limit uint64) (g *GNUHash, nsyms uint64, 
 		return nil, 0, nil, ds.errSlot(tGNUHash, "the table header is not inside the file bytes of a PT_LOAD")
 	}
 	ho := int64(off)
-	g = &GNUHash{SymOffset: le.Uint32(hdr[4:]), BloomShift: le.Uint32(hdr[12:]), NBloom: le.Uint32(hdr[8:]), NBuckets: le.Uint32(hdr)}
+	g = &p.blk.gnu
+	*g = GNUHash{SymOffset: le.Uint32(hdr[4:]), BloomShift: le.Uint32(hdr[12:]), NBloom: le.Uint32(hdr[8:]), NBuckets: le.Uint32(hdr)}
 	symoff := g.SymOffset
 	switch {
 	case g.NBuckets == 0:

@@ -82,8 +82,9 @@ func parse(r io.ReaderAt, size int64, inPlace bool) (*File, error) {
 	if size < 0 {
 		return nil, malformed(-1, "file size", uint64(size), "is negative")
 	}
-	p := &parser{r: r, size: size, ps: PageSize(), f: &File{Size: size}, inPlace: inPlace}
-	p.strWin.refill = strRefill
+	blk := new(fileBlock)
+	blk.f.Size = size
+	p := &parser{r: r, size: size, ps: PageSize(), f: &blk.f, blk: blk, inPlace: inPlace}
 	defer p.win.release()
 	defer p.strWin.release()
 	if err := p.header(); err != nil {
@@ -132,6 +133,42 @@ func (p *parser) notExecutable() error {
 	return &ExecutableError{unsupported(-1, "DT_FLAGS_1", uint64(d.Flags1), "%s", msg)}
 }
 
+// blockProgs is how many program headers (every one, then the PT_LOADs
+// again) fileBlock has room for: an ordinary object has 7 to 14 and 4
+// PT_LOADs.
+const blockProgs = 24
+
+// fileBlock is what a parse keeps, allocated as one object: the File, its
+// Dynamic and, when they fit, its Progs and Loads. In a fresh process each
+// allocation of a size class not used before takes a new span of the Go
+// heap (page faults on it and its mark bits, which cost more than the
+// parse's reads on a VM); one block takes one.
+type fileBlock struct {
+	f      File
+	d      Dynamic
+	gnu    GNUHash
+	sysv   SysVHash
+	progs  [blockProgs]Prog
+	vers   [blockVersions]verEntry // Dynamic.versions points here
+	verTab [blockVersions]*verEntry
+}
+
+// blockVersions is how many version entries fileBlock has room for (and
+// the highest index + 1): libsqlite3 has 9, libcrypto 17, libLLVM-15 46;
+// libstdc++ (68) takes a slice of its own.
+const blockVersions = 48
+
+// progSlice returns n zeroed Progs, from the parse's block while it has
+// room.
+func (p *parser) progSlice(n int) []Prog {
+	if b := p.blk; n <= len(b.progs)-p.progsUsed {
+		s := b.progs[p.progsUsed : p.progsUsed+n : p.progsUsed+n]
+		p.progsUsed += n
+		return s
+	}
+	return make([]Prog, n)
+}
+
 // parser holds the state of one Parse call.
 type parser struct {
 	r    io.ReaderAt
@@ -140,18 +177,20 @@ type parser struct {
 	f    *File
 
 	head    []byte // the first bytes of the file (ELF header, usually phdrs)
+	headBuf [headRead]byte
 	phoff   uint64
 	phnum   int
 	loadIdx []int // loadIdx[i] is the index in f.Progs of f.Loads[i]
 	dynIdx  int   // index in f.Progs of PT_DYNAMIC
 
+	blk       *fileBlock // where f lives, with room for its headers
+	progsUsed int        // entries of blk.progs handed out
+	loadBuf   [blockProgs]int
+	ds        dynState
+
 	win window // cache for walking linked structures
 	// strWin caches the string table for ParseInPlace's strings, apart
-	// from win, whose bytes a walk holds while it reads a name. It
-	// refills a page at a time: the few names a parse reads (needed
-	// libraries, soname, versions) sit together, and each page of a
-	// window's buffer read into is a first-touch fault in a fresh
-	// process, which costs more than a read.
+	// from win, whose bytes a walk holds while it reads a name.
 	strWin window
 
 	inPlace bool // ParseInPlace: symbols, strings and versyms stay in the file
@@ -189,8 +228,8 @@ func (p *parser) header() error {
 	if n < ehdrSize {
 		return malformed(-1, "file size", uint64(p.size), "is smaller than an ELF header (%d bytes)", ehdrSize)
 	}
-	head, err := p.readAt("ELF header", 0, n)
-	if err != nil {
+	head := p.headBuf[:n]
+	if err := p.readInto("ELF header", 0, head); err != nil {
 		return err
 	}
 	p.head = head
@@ -278,7 +317,7 @@ func (p *parser) progs() error {
 		}
 	}
 	f := p.f
-	f.Progs = make([]Prog, p.phnum)
+	f.Progs = p.progSlice(p.phnum)
 	var nload int
 	for i := range f.Progs {
 		b := tab[i*phdrSize:]
@@ -298,8 +337,8 @@ func (p *parser) progs() error {
 	if nload == 0 {
 		return malformed(-1, "PT_LOAD", 0, "the object has no loadable segment")
 	}
-	f.Loads = make([]Prog, 0, nload)
-	p.loadIdx = make([]int, 0, nload)
+	f.Loads = p.progSlice(nload)[:0]
+	p.loadIdx = p.loadBuf[:0]
 	p.dynIdx = -1
 	for i := range f.Progs {
 		ph := &f.Progs[i]

@@ -156,19 +156,19 @@ func strError(field string, fieldOff int64, off, strsz uint64) error {
 }
 
 // str returns the string at offset off of the string table, named by
-// field (at fieldOff) in errors: from the table read whole, or, parsing in
-// place, read alone (a copy).
-func (p *parser) str(ds *dynState, field string, fieldOff int64, off uint64) (string, error) {
+// field() (at fieldOff) in errors, which builds the name only for one:
+// from the table read whole, or, parsing in place, read alone (a copy).
+func (p *parser) str(ds *dynState, field func() string, fieldOff int64, off uint64) (string, error) {
 	if !p.inPlace {
 		s, ok := ds.cstr(off)
 		if !ok {
-			return "", ds.strErr(field, fieldOff, off)
+			return "", ds.strErr(field(), fieldOff, off)
 		}
 		return s, nil
 	}
 	strsz := ds.val(tStrsz)
 	if off >= strsz {
-		return "", ds.strErr(field, fieldOff, off)
+		return "", ds.strErr(field(), fieldOff, off)
 	}
 	// Most strings are short: read a little, then the rest of the table.
 	for n := min(strsz-off, 256); ; n = strsz - off {
@@ -177,13 +177,13 @@ func (p *parser) str(ds *dynState, field string, fieldOff int64, off uint64) (st
 			return "", err
 		}
 		if !ok {
-			return "", ds.strErr(field, fieldOff, off)
+			return "", ds.strErr(field(), fieldOff, off)
 		}
 		if i := bytes.IndexByte(b, 0); i >= 0 {
 			return string(b[:i]), nil
 		}
 		if n == strsz-off {
-			return "", ds.strErr(field, fieldOff, off)
+			return "", ds.strErr(field(), fieldOff, off)
 		}
 	}
 }

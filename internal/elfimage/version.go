@@ -2,6 +2,7 @@ package elfimage
 
 import (
 	"debug/elf"
+	"errors"
 	"strconv"
 )
 
@@ -32,14 +33,35 @@ type verEntry struct {
 	ndx  uint16
 	name string
 	file string // DT_VERNEED's vn_file; "" for a definition
-	// field and off name the field that defined ndx, for errors.
-	field string
-	off   int64
+	// off is the file offset of the field that defined ndx; def, i and
+	// j name it in errors (verdef[i].vd_ndx or verneed[i].aux[j].vna_other),
+	// built only for one.
+	off  int64
+	def  bool
+	i, j uint16 // below maxVersions
+}
+
+// field names the field that defined e's index.
+func (e *verEntry) field() string {
+	if e.def {
+		return verdefName(0, int(e.i)) + ".vd_ndx"
+	}
+	return vernauxName(int(e.i), int(e.j)) + ".vna_other"
+}
+
+// verdefName, verneedName and vernauxName name entries of the version
+// lists in errors ("verdef[2]", "verneed[0]", "verneed[0].aux[1]"), as
+// verChain.prefix: outer is the index of the list's owner, for an aux
+// entry.
+func verdefName(_, i int) string  { return "verdef[" + strconv.Itoa(i) + "]" }
+func verneedName(_, i int) string { return "verneed[" + strconv.Itoa(i) + "]" }
+func vernauxName(outer, j int) string {
+	return verneedName(0, outer) + ".aux[" + strconv.Itoa(j) + "]"
 }
 
 // dynVersions reads the version tables and gives every symbol its version.
 func (p *parser) dynVersions(ds *dynState, d *Dynamic) error {
-	var ents []verEntry
+	ents := p.blk.vers[:0] // grows on the heap past blockVersions
 	var err error
 	if ds.has(tVerdef) {
 		if ents, err = p.verdefs(ds, ents); err != nil {
@@ -62,11 +84,16 @@ func (p *parser) dynVersions(ds *dynState, d *Dynamic) error {
 	for _, e := range ents {
 		top = max(top, e.ndx)
 	}
-	tab := make([]*verEntry, int(top)+1)
+	var tab []*verEntry
+	if int(top) < len(p.blk.verTab) {
+		tab = p.blk.verTab[:top+1]
+	} else {
+		tab = make([]*verEntry, int(top)+1)
+	}
 	for i := range ents {
 		e := &ents[i]
 		if prev := tab[e.ndx]; prev != nil {
-			return malformed(e.off, e.field, uint64(e.ndx), "version index %d is already defined by %s", e.ndx, prev.field)
+			return malformed(e.off, e.field(), uint64(e.ndx), "version index %d is already defined by %s", e.ndx, prev.field())
 		}
 		tab[e.ndx] = e
 	}
@@ -108,26 +135,33 @@ func (p *parser) dynVersions(ds *dynState, d *Dynamic) error {
 
 // verChain is one linked list of the version tables: n entries of size
 // bytes, the first at vaddr, each holding in its 32-bit field at nextAt the
-// distance from itself to the next. prefix(i) names entry i in errors
-// ("verdef[2]", "verneed[0].aux[1]"), nextName its next field ("vd_next"),
-// count what set n ("DT_VERDEFNUM 3"); firstOutside is the error for a
-// first entry outside the file.
+// distance from itself to the next. prefix(outer, i) names entry i in
+// errors ("verdef[2]", "verneed[0].aux[1]"), nextName its next field
+// ("vd_next"), countName what set n ("DT_VERDEFNUM"). Names are built only
+// for an error: a parse walks these lists in every process that loads a
+// library.
 type verChain struct {
-	vaddr        uint64
-	n            int
-	size         uint64
-	nextAt       int
-	prefix       func(i int) string
-	nextName     string
-	count        string
-	firstOutside func() error
+	vaddr     uint64
+	n         int
+	size      uint64
+	nextAt    int
+	outer     int
+	prefix    func(outer, i int) string
+	nextName  string
+	countName string
 }
+
+// errFirstOutside is what walkVerChain returns when a list's first entry
+// is not inside the file bytes of a PT_LOAD: the caller names the field
+// that points to it.
+var errFirstOutside = errors.New("first entry outside the file")
 
 // walkVerChain is the one walker of the version lists: it calls visit with
 // each of the chain's n entries (n is bounded by the caller): its index,
 // address, bytes and file offset, every one read inside the file bytes of
 // a PT_LOAD; it refuses a next of 0 before the n-th entry and a next that
-// overflows the address.
+// overflows the address, and returns errFirstOutside for a first entry
+// outside the file.
 func (p *parser) walkVerChain(c verChain, visit func(i int, vaddr uint64, b []byte, off int64) error) error {
 	vaddr := c.vaddr
 	var prevOff int64
@@ -139,9 +173,9 @@ func (p *parser) walkVerChain(c verChain, visit func(i int, vaddr uint64, b []by
 		}
 		if !ok {
 			if i == 0 {
-				return c.firstOutside()
+				return errFirstOutside
 			}
-			return malformed(prevOff+int64(c.nextAt), c.prefix(i-1)+"."+c.nextName, uint64(prevNext),
+			return malformed(prevOff+int64(c.nextAt), c.prefix(c.outer, i-1)+"."+c.nextName, uint64(prevNext),
 				"entry %d at %#x is not inside the file bytes of a PT_LOAD", i, vaddr)
 		}
 		o := int64(off)
@@ -153,10 +187,10 @@ func (p *parser) walkVerChain(c verChain, visit func(i int, vaddr uint64, b []by
 		}
 		next := le.Uint32(b[c.nextAt:])
 		if next == 0 {
-			return malformed(o+int64(c.nextAt), c.prefix(i)+"."+c.nextName, 0, "ends the list before %s entries", c.count)
+			return malformed(o+int64(c.nextAt), c.prefix(c.outer, i)+"."+c.nextName, 0, "ends the list before %s %d entries", c.countName, c.n)
 		}
 		if vaddr, ok = add(vaddr, uint64(next)); !ok {
-			return malformed(o+int64(c.nextAt), c.prefix(i)+"."+c.nextName, uint64(next), "overflows the address")
+			return malformed(o+int64(c.nextAt), c.prefix(c.outer, i)+"."+c.nextName, uint64(next), "overflows the address")
 		}
 		prevOff, prevNext = o, next
 	}
@@ -174,14 +208,12 @@ func (p *parser) verdefs(ds *dynState, ents []verEntry) ([]verEntry, error) {
 	if num == 0 || num > maxVersions {
 		return nil, ds.errSlot(tVerdefnum, "the number of version definitions is not in [1, %d]", maxVersions)
 	}
-	prefix := func(i int) string { return "verdef[" + strconv.Itoa(i) + "]" }
 	chain := verChain{
 		vaddr: ds.val(tVerdef), n: int(num), size: verdefSize, nextAt: 16,
-		prefix: prefix, nextName: "vd_next", count: "DT_VERDEFNUM " + strconv.FormatUint(num, 10),
-		firstOutside: func() error { return ds.errSlot(tVerdef, "is not inside the file bytes of a PT_LOAD") },
+		prefix: verdefName, nextName: "vd_next", countName: "DT_VERDEFNUM",
 	}
 	err := p.walkVerChain(chain, func(i int, vaddr uint64, b []byte, o int64) error {
-		name := func(field string) string { return prefix(i) + "." + field }
+		name := func(field string) string { return verdefName(0, i) + "." + field }
 		if v := le.Uint16(b); v != 1 {
 			return malformed(o, name("vd_version"), uint64(v), "is not 1")
 		}
@@ -206,15 +238,18 @@ func (p *parser) verdefs(ds *dynState, ents []verEntry) ([]verEntry, error) {
 		if !ok {
 			return malformed(o+12, name("vd_aux"), uint64(aux), "the name entry is not inside the file bytes of a PT_LOAD")
 		}
-		vname, err := p.str(ds, name("vda_name"), int64(aoff), uint64(le.Uint32(a)))
+		vname, err := p.str(ds, func() string { return name("vda_name") }, int64(aoff), uint64(le.Uint32(a)))
 		if err != nil {
 			return err
 		}
 		if flags&uint16(elf.VER_FLG_BASE) == 0 && ndx != verNdxGlobal {
-			ents = append(ents, verEntry{ndx: ndx, name: vname, field: name("vd_ndx"), off: o + 4})
+			ents = append(ents, verEntry{ndx: ndx, name: vname, off: o + 4, def: true, i: uint16(i)})
 		}
 		return nil
 	})
+	if err == errFirstOutside {
+		err = ds.errSlot(tVerdef, "is not inside the file bytes of a PT_LOAD")
+	}
 	return ents, err
 }
 
@@ -230,19 +265,17 @@ func (p *parser) verneeds(ds *dynState, ents []verEntry) ([]verEntry, error) {
 		return nil, ds.errSlot(tVerneednum, "the number of needed files is not in [1, %d]", maxVersions)
 	}
 	budget := maxVersions
-	prefix := func(i int) string { return "verneed[" + strconv.Itoa(i) + "]" }
 	chain := verChain{
 		vaddr: ds.val(tVerneed), n: int(num), size: verneedSize, nextAt: 12,
-		prefix: prefix, nextName: "vn_next", count: "DT_VERNEEDNUM " + strconv.FormatUint(num, 10),
-		firstOutside: func() error { return ds.errSlot(tVerneed, "is not inside the file bytes of a PT_LOAD") },
+		prefix: verneedName, nextName: "vn_next", countName: "DT_VERNEEDNUM",
 	}
 	err := p.walkVerChain(chain, func(i int, vaddr uint64, b []byte, o int64) error {
-		name := func(field string) string { return prefix(i) + "." + field }
+		name := func(field string) string { return verneedName(0, i) + "." + field }
 		if v := le.Uint16(b); v != 1 {
 			return malformed(o, name("vn_version"), uint64(v), "is not 1")
 		}
 		cnt, fileOff, aux := le.Uint16(b[2:]), le.Uint32(b[4:]), le.Uint32(b[8:])
-		file, err := p.str(ds, name("vn_file"), o+4, uint64(fileOff))
+		file, err := p.str(ds, func() string { return name("vn_file") }, o+4, uint64(fileOff))
 		if err != nil {
 			return err
 		}
@@ -253,25 +286,28 @@ func (p *parser) verneeds(ds *dynState, ents []verEntry) ([]verEntry, error) {
 		if !ok {
 			return malformed(o+8, name("vn_aux"), uint64(aux), "overflows the address")
 		}
-		auxPrefix := func(j int) string { return name("aux[" + strconv.Itoa(j) + "]") }
-		return p.walkVerChain(verChain{
+		err = p.walkVerChain(verChain{
 			vaddr: av, n: int(cnt), size: vernauxSize, nextAt: 12,
-			prefix: auxPrefix, nextName: "vna_next", count: "vn_cnt " + strconv.Itoa(int(cnt)),
-			firstOutside: func() error {
-				return malformed(o+8, name("vn_aux"), uint64(aux), "the first version entry is not inside the file bytes of a PT_LOAD")
-			},
+			outer: i, prefix: vernauxName, nextName: "vna_next", countName: "vn_cnt",
 		}, func(j int, _ uint64, a []byte, ao int64) error {
 			other, nameOff := le.Uint16(a[6:]), le.Uint32(a[8:])
-			vname, err := p.str(ds, auxPrefix(j)+".vna_name", ao+8, uint64(nameOff))
+			vname, err := p.str(ds, func() string { return vernauxName(i, j) + ".vna_name" }, ao+8, uint64(nameOff))
 			if err != nil {
 				return err
 			}
 			if other&0x7fff < 2 {
-				return malformed(ao+6, auxPrefix(j)+".vna_other", uint64(other), "version indexes 0 and 1 are reserved")
+				return malformed(ao+6, vernauxName(i, j)+".vna_other", uint64(other), "version indexes 0 and 1 are reserved")
 			}
-			ents = append(ents, verEntry{ndx: other & 0x7fff, name: vname, file: file, field: auxPrefix(j) + ".vna_other", off: ao + 6})
+			ents = append(ents, verEntry{ndx: other & 0x7fff, name: vname, file: file, off: ao + 6, i: uint16(i), j: uint16(j)})
 			return nil
 		})
+		if err == errFirstOutside {
+			err = malformed(o+8, name("vn_aux"), uint64(aux), "the first version entry is not inside the file bytes of a PT_LOAD")
+		}
+		return err
 	})
+	if err == errFirstOutside {
+		err = ds.errSlot(tVerneed, "is not inside the file bytes of a PT_LOAD")
+	}
 	return ents, err
 }

@@ -104,6 +104,22 @@ uint64_t rp_cb_entry_addr(void) { return (uint64_t)&rp_cb_entry; }
 // just written to [start, end) (AArch64 does not do it by itself; on
 // x86-64 this is nothing).
 void rp_cb_clear_cache(uintptr_t start, uintptr_t end) { __builtin___clear_cache((char *)start, (char *)end); }
+
+// rp_cb_static_thunks returns the first thunk page built into the binary
+// and its cells (callback_amd64.S), or 0 where there is none.
+#if defined(__x86_64__)
+extern char rp_cb_thunks0[];
+extern uint64_t rp_cb_cells0[];
+uint64_t rp_cb_static_thunks(uint64_t **cells) {
+	*cells = rp_cb_cells0;
+	return (uint64_t)(uintptr_t)rp_cb_thunks0;
+}
+#else
+uint64_t rp_cb_static_thunks(uint64_t **cells) {
+	*cells = 0;
+	return 0;
+}
+#endif
 // rp_cb_entry_ints_addr returns the entry that saves only the first n
 // (0 to 6) integer argument registers.
 uint64_t rp_cb_entry_ints_addr(int n) {

@@ -279,6 +279,9 @@ type thunkPage struct {
 	fns   [1 << cbPageShift]atomic.Pointer[callbackFn] // by slot; a freed one stays until reuse
 }
 
+// thunkPage0 is page 0's table (see allocThunk).
+var thunkPage0 thunkPage
+
 // maxCallbackPages bounds the thunk pages: 8,192 pages of 128 slots make
 // 1,048,576 callbacks alive (or released and waiting for reuse) at once.
 const maxCallbackPages = 1 << 13
@@ -324,7 +327,12 @@ func allocThunk(c *Callback, regs int) error {
 			if err != nil {
 				return err
 			}
-			cbPages[n].Store(&thunkPage{base: base, entry: entry})
+			pg := &thunkPage0 // the first page's table is static: no heap span for it in a first load
+			if n > 0 {
+				pg = new(thunkPage)
+			}
+			pg.base, pg.entry = base, entry
+			cbPages[n].Store(pg)
 			cbNPages.Store(n + 1)
 		}
 		id = cbNext

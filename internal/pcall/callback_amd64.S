@@ -132,4 +132,33 @@
 	CB_ENTRY rp_cb_entry_i5, 5, 0
 	CB_ENTRY rp_cb_entry_i6, 6, 0
 
+// The first thunk page, built into the binary: thunk k is what
+// encodeThunk (thunk_amd64.go) writes for id k, jumping through cell k of
+// rp_cb_cells0. The process's first 128 callbacks (the dynamic-linker
+// imports of its first plugin, above all) then cost no mmap, mprotect or
+// fresh page (mapThunkPage). It is read-and-execute text like the code
+// around it; the cells are data.
+	.p2align 12
+	.globl	rp_cb_thunks0
+	.hidden	rp_cb_thunks0
+rp_cb_thunks0:
+	.set	k, 0
+	.rept	128
+	.byte	0x41, 0xbb		// movl $k, %r11d
+	.long	k
+	.byte	0xff, 0x25		// jmp *rp_cb_cells0+8*k(%rip)
+	.long	rp_cb_cells0 + 8*k - (. + 4)
+	.balign	32, 0xcc
+	.set	k, k+1
+	.endr
+	.size	rp_cb_thunks0, .-rp_cb_thunks0
+
+	.bss
+	.p2align 12
+	.globl	rp_cb_cells0
+	.hidden	rp_cb_cells0
+rp_cb_cells0:
+	.zero	8*128
+	.size	rp_cb_cells0, .-rp_cb_cells0
+
 	.section .note.GNU-stack,"",@progbits

@@ -23,6 +23,7 @@ double rp_cbfix_pair(uint64_t fn, int64_t a, double x);
 void *rp_cbfix_context_addr(void);
 void rp_cbfix_context_counts(int64_t *n, int64_t *r);
 void rp_cb_clear_cache(uintptr_t start, uintptr_t end);
+uint64_t rp_cb_static_thunks(uint64_t **cells);
 */
 import "C"
 
@@ -97,13 +98,21 @@ func callbackEntryFor(regs int) uintptr {
 // filled while read-write, its instruction cache made coherent (a no-op
 // on x86-64), then made read-and-execute for good: it is never writable
 // and executable at once, and never unmapped. The cells stay read-write
-// data.
+// data. Page 0 is, where the binary has one, the page built into it
+// (staticThunkPage), which maps nothing.
 func mapThunkPage(first, n uint32) (uintptr, []uint64, error) {
+	cbInit()
+	if base, cells := staticThunkPage(); first == 0 && base != 0 && uint32(len(cells)) == n {
+		entry := uint64(callbackEntry())
+		for k := range cells {
+			cells[k] = entry
+		}
+		return base, cells, nil
+	}
 	page := os.Getpagesize()
 	code := int(n) * thunkSize
 	code = (code + page - 1) &^ (page - 1)
 	cellsLen := (int(n)*8 + page - 1) &^ (page - 1)
-	cbInit()
 	mem, err := unix.Mmap(-1, 0, code+cellsLen, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return 0, nil, fmt.Errorf("map thunk page: %w", err)
@@ -122,6 +131,18 @@ func mapThunkPage(first, n uint32) (uintptr, []uint64, error) {
 	}
 	cells := unsafe.Slice((*uint64)(unsafe.Pointer(&mem[code])), n)
 	return start, cells, nil
+}
+
+// staticThunkPage returns the first thunk page built into the binary and
+// its cells (callback_amd64.S: ids 0 to 127), or 0 and nil where there is
+// none (arm64 maps every page). The cells are C data, outside the Go heap.
+func staticThunkPage() (uintptr, []uint64) {
+	var cells *C.uint64_t
+	base := uintptr(C.rp_cb_static_thunks(&cells))
+	if base == 0 {
+		return 0, nil
+	}
+	return base, unsafe.Slice((*uint64)(unsafe.Pointer(cells)), 128)
 }
 
 // fixtureCallbackInt and fixtureCallbackFloat return C functions
