@@ -86,6 +86,11 @@ type child struct {
 	// listening: the host holds the seccomp listener, and the run phase
 	// begins with the marker rather than a second filter (phase.go).
 	listening bool
+	// reserved waits until the runtime's idle threads are made
+	// (reserve.go), which confine needs before the limits; serving
+	// counts the serving goroutines that have yet to lock their thread.
+	reserved func()
+	serving  sync.WaitGroup
 }
 
 type childChan struct {
@@ -128,6 +133,7 @@ func childMain(fd int, spare bool) int {
 	// before its request); the host sends nothing before the state is
 	// stReady.
 	active := c.serveUpTo(0, atomic.LoadUint32(&h.active))
+	c.reserved = reserveThreads(&c.serving) // meanwhile; confine waits for it
 	// A spare child confines itself and waits here, its runtime started,
 	// for its request (so does a child that got here before its request).
 	var run []unix.SockFilter
@@ -195,6 +201,7 @@ func childMain(fd int, spare bool) int {
 func (c *child) serveUpTo(from int, n uint32) int {
 	to := min(int(n), len(c.chans))
 	for i := from; i < to; i++ {
+		c.serving.Add(1)
 		go c.chans[i].serve(i)
 	}
 	return max(from, to)
@@ -235,8 +242,14 @@ func (c *child) confineSpare() ([]unix.SockFilter, error) {
 		return nil, err
 	}
 	warmSpare() // before the filter: its opens and threads need no round trip
-	if c.listening, err = confine(pre.Policy, load, h); err != nil {
+	taken, err := confine(pre.Policy, load, h, c.reserved)
+	if err != nil {
 		return nil, err
+	}
+	if c.listening = taken != nil; c.listening {
+		if err := taken(); err != nil { // a spare has time: the host takes it while it waits
+			return nil, err
+		}
 	}
 	if run == nil {
 		run = []unix.SockFilter{} // NoSeccomp: confined, no filter to add
@@ -258,6 +271,7 @@ func (c *child) start(run []unix.SockFilter) reply {
 			return errReply(fmt.Errorf("isolate: %w", err))
 		}
 	}
+	var taken func() error // the listener offered and not yet waited for
 	if run == nil {
 		load := c.req.LoadFilter
 		run = c.req.RunFilter
@@ -269,11 +283,24 @@ func (c *child) start(run []unix.SockFilter) reply {
 				return errReply(fmt.Errorf("isolate: confine: %w", err))
 			}
 		}
-		if c.listening, err = confine(pol, load, h); err != nil {
+		if taken, err = confine(pol, load, h, c.reserved); err != nil {
 			return errReply(fmt.Errorf("isolate: confine: %w", err))
 		}
+		c.listening = taken != nil
 	}
 	rep.Seccomp = !pol.NoSeccomp
+	// The host must hold the listener before plugin code runs (tighten),
+	// and before this child ends, even of a failed load: one that ended
+	// first would look to the host like a listener it could not take.
+	awaitTaken := func() error {
+		t := taken
+		taken = nil
+		if t == nil {
+			return nil
+		}
+		return t()
+	}
+	defer awaitTaken()
 
 	// The rights the load needed (opens, memfd_create, root's uid)
 	// end before the first plugin code: an IFUNC resolver, a
@@ -284,7 +311,11 @@ func (c *child) start(run []unix.SockFilter) reply {
 		if tight {
 			return nil
 		}
-		uid, err := dropUID() // confine_uid.go
+		if err := awaitTaken(); err != nil {
+			return err
+		}
+		dropPluginFile(c.req.Path) // the loader took it, unless the load failed first
+		uid, err := dropUID()      // confine_uid.go
 		if err != nil {
 			return err
 		}
@@ -303,6 +334,7 @@ func (c *child) start(run []unix.SockFilter) reply {
 		tight = true
 		return nil
 	}
+	takePluginFile(c.req.Path)
 	l := loader.New(childLoaderOptions(c.req.Loader, tighten))
 	c.l = l
 	for i, hf := range c.req.Host {
@@ -321,6 +353,7 @@ func (c *child) start(run []unix.SockFilter) reply {
 	} else {
 		c.p, err = l.Load(context.Background(), c.req.Path)
 	}
+	dropPluginFile(c.req.Path)
 	if err != nil {
 		return errReply(err)
 	}
@@ -338,6 +371,22 @@ func (c *child) start(run []unix.SockFilter) reply {
 	return rep
 }
 
+// takePluginFile hands the plugin's file, when the host opened it for
+// this child (envPluginFile: the descriptor wire.PluginFD; a spare never
+// has one), to the child's loader for its open of path.
+func takePluginFile(path string) {
+	if path != "" && os.Getenv(envPluginFile) != "" {
+		wire.HandFile(path, wire.PluginFD)
+	}
+}
+
+// dropPluginFile closes the plugin's file if the loader did not take it.
+func dropPluginFile(path string) {
+	if fd, ok := wire.TakeFile(path); ok {
+		unix.Close(fd)
+	}
+}
+
 // errReply is the reply of a failed load: err, typed (errwire.go).
 func errReply(err error) reply { return reply{Err: encodeError(err, maxLoadError)} }
 
@@ -345,23 +394,23 @@ func errReply(err error) reply { return reply{Err: encodeError(err, maxLoadError
 // runplug's, and a small part of the reply area.
 const maxLoadError = 16 << 10
 
-// confine reserves the runtime's idle threads (reserve.go), applies the
-// resource limits (limits.go), the SIGSYS handler
-// and the load filter, with its listener handed to the host (listen.go);
-// it says whether the host holds the listener.
+// confine waits for the runtime's idle threads (reserved: reserve.go),
+// applies the resource limits (limits.go), the SIGSYS handler
+// and the load filter, with its listener offered to the host (listen.go);
+// with a listener, taken waits until the host holds it (offerListener).
 // (The process group, namespaces, the parent-death signal, descriptors,
 // capabilities and Landlock are the host's and the constructors' doing,
 // at spawn, and so are the filters.)
-func confine(pol Policy, load []unix.SockFilter, h *header) (bool, error) {
-	reserveThreads()
+func confine(pol Policy, load []unix.SockFilter, h *header, reserved func()) (taken func() error, err error) {
+	reserved()
 	if err := applyLimits(pol); err != nil {
-		return false, err
+		return nil, err
 	}
 	if pol.NoSeccomp {
-		return false, unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+		return nil, unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 	}
 	if err := installSigsys(&h.sys); err != nil {
-		return false, fmt.Errorf("SIGSYS handler: %w", err)
+		return nil, fmt.Errorf("SIGSYS handler: %w", err)
 	}
 	return offerListener(h, load)
 }
@@ -376,6 +425,7 @@ func (c *child) lookup(k symKey) (symReply, error) {
 	if err != nil {
 		return symReply{}, err
 	}
+
 	var f *loader.Func
 	if s.Func {
 		if f, err = c.p.Func(k.Name); err != nil {
@@ -432,6 +482,7 @@ func (c *child) fn(handle uint32) *loader.Func {
 func (ch *childChan) serve(i int) {
 	runtime.LockOSThread()
 	ch.c.tids[i].Store(int32(unix.Gettid()))
+	ch.c.serving.Done()
 	h := ch.h
 	spin := time.Duration(0) // nothing to expect before the first request
 	loaded := false

@@ -16,6 +16,10 @@ const envChild = "RUNPLUG_ISOLATE_CHILD"
 // (written before the exec) and confines itself before it waits.
 const envSpare = "RUNPLUG_ISOLATE_SPARE"
 
+// envPluginFile tells a child that its descriptor wire.PluginFD is its
+// plugin's file, opened by the host (spawn.go, handPlugin).
+const envPluginFile = "RUNPLUG_ISOLATE_PLUGIN_FILE"
+
 // childFD is the channel's descriptor in the child.
 const childFD = 3
 

@@ -23,6 +23,14 @@ func SetLoadedHook(f func(pid int)) func() {
 	return func() { loadedHook = nil }
 }
 
+// SetNotifHook makes f see the name (and an open's path) of each call a
+// child's filter sends to the host's listener; the returned function
+// removes it. Set it before the Isolator starts a child.
+func SetNotifHook(f func(name, path string)) func() {
+	notifHook = f
+	return func() { notifHook = nil }
+}
+
 // IdleStarts is idleStarts.
 func IdleStarts() bool { return idleStarts() }
 

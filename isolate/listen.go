@@ -55,21 +55,27 @@ const (
 // and not taken leaves no way to degrade (the filter sends seccomp to
 // the listener, and with none every such call fails): the child fails,
 // and the host, which knows why, starts another that degrades.
-func offerListener(h *header, load []unix.SockFilter) (bool, error) {
+//
+// With the listener offered, it returns taken: it waits for the host to
+// take the listener and closes the child's copy, and must be called
+// before any plugin code. Until then the child goes on (its load), and
+// the host takes the listener meanwhile: a wait for the take would be
+// one more hand-off between the processes on the start's path.
+func offerListener(h *header, load []unix.SockFilter) (taken func() error, err error) {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return false, fmt.Errorf("no_new_privs: %w", err)
+		return nil, fmt.Errorf("no_new_privs: %w", err)
 	}
 	// The offer wakes h.state's waiter too: the host's awaitStart, which
 	// tells the listener's goroutine (offered).
-	err := childrt.OfferListener(load, &h.listen, &h.listenFD, &h.state, listenWait)
+	await, err := childrt.OfferListener(load, &h.listen, &h.listenFD, &h.state)
 	var errno unix.Errno
 	switch {
 	case err == nil:
-		return true, nil
+		return func() error { return await(listenWait) }, nil
 	case errors.As(err, &errno), errors.Is(err, childrt.ErrListenerRefused): // no filter yet
-		return false, installFilter(degrade(load), true)
+		return nil, installFilter(degrade(load), true)
 	}
-	return false, err
+	return nil, err
 }
 
 // listener is the host's side of one child's listener.
@@ -160,6 +166,11 @@ var refuseListener string
 // to take every listener a child installed, with this reason.
 var failTake string
 
+// notifHook, when set (by this package's tests only), sees each call a
+// child's filter sends to the host's listener: its name and, for an
+// open, the path.
+var notifHook func(name, path string)
+
 // stopListener ends the listener's goroutine (the child has ended) and
 // waits for it, so that it no longer reads the shared header.
 func (p *proc) stopListener() {
@@ -205,7 +216,8 @@ func (l *listener) run(p *proc, pidfd int) {
 	f, why := l.take(p, pidfd)
 	unix.Close(pidfd)
 	if f == nil {
-		if atomic.LoadUint32(&p.hdr.listen) == listenOffered && !p.exited() {
+		offered := atomic.LoadUint32(&p.hdr.listen) == listenOffered && !p.exited()
+		if offered {
 			// The child installed it: it cannot degrade now, and
 			// fails; the next children degrade from the start.
 			l.lost.Store(true)
@@ -213,6 +225,12 @@ func (l *listener) run(p *proc, pidfd int) {
 			listenLost.Store(&lost)
 		}
 		l.refuse(p.hdr, why)
+		if offered {
+			// Its load goes on after the offer: a call it sent to
+			// the listener would wait for an answer until the
+			// start's deadline.
+			p.kill("seccomp listener not taken: " + why)
+		}
 		p.iso.log.Debug("no seccomp listener: a forbidden call made with SIGSYS blocked will not be named", "pid", p.pid, "error", why)
 		return
 	}
@@ -374,6 +392,9 @@ func (l *listener) take(p *proc, pidfd int) (*os.File, string) {
 // and that choice: the call is refused whatever it says.
 func (p *proc) answer(fd uintptr, n *seccompNotif) {
 	class := p.iso.cls.classify(p.iso.opts.Policy, n)
+	if notifHook != nil {
+		notifHook(notifName(n))
+	}
 	switch {
 	case class == uint32(notifyPhase) && !p.lis.running.Load():
 		notifContinue(fd, n.ID)
@@ -424,6 +445,19 @@ func (p *proc) answer(fd uintptr, n *seccompNotif) {
 	p.trapped.CompareAndSwap(nil, e)
 	p.kill("forbidden system call " + e.Name)
 	notifSend(fd, n.ID, errno) // the thread may still run until the kill lands
+}
+
+// notifName is the name of a notified call and, for an open, its path
+// as the child's memory holds it ("" if unreadable).
+func notifName(n *seccompNotif) (name, path string) {
+	_, _, name = nameSyscall(n.Data.Arch, uint32(n.Data.Nr))
+	switch name {
+	case "open", "creat":
+		path, _ = readString(int(n.Pid), n.Data.Args[0], 256)
+	case "openat", "openat2":
+		path, _ = readString(int(n.Pid), n.Data.Args[1], 256)
+	}
+	return name, path
 }
 
 // joinDetail joins the parts of a Detail that are not empty.

@@ -22,11 +22,23 @@ func threadReserve() int { return runtime.GOMAXPROCS(0) + 1 }
 // reserveThreads makes the runtime hold threadReserve threads at once,
 // each locked by a goroutine until all are, then lets them go: the
 // runtime keeps a thread it made, idle, for its next need
-// (TestSpareIdleThreadsKept, docs/ASSUMPTIONS.md). The child calls it
-// before its limits and its filter, so the threads need no round trip
-// and count against the limit like the rest of the runtime's
-// (minThreads).
-func reserveThreads() { idleThreads(threadReserve()) }
+// (TestSpareIdleThreadsKept, docs/ASSUMPTIONS.md). The child starts it
+// as soon as its serving goroutines are started and waits for it before
+// its limits and its filter, so the threads need no round trip, count
+// against the limit like the rest of the runtime's (minThreads), and are
+// made while the child reads its request (on the other core, where there
+// is one) rather than after. It first waits until every serving
+// goroutine has locked its thread (serving): one that locked later could
+// take a reserved thread. The returned func waits until they are made.
+func reserveThreads(serving *sync.WaitGroup) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		serving.Wait()
+		idleThreads(threadReserve())
+		close(done)
+	}()
+	return func() { <-done }
+}
 
 // idleThreads makes the runtime hold n threads at once, then lets them
 // go idle.

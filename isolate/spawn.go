@@ -194,15 +194,26 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 		}
 	}()
 	lost := false
+	// A child of its own gets the plugin's file opened (handPlugin).
+	var plugin *os.File
+	defer func() {
+		if plugin != nil {
+			plugin.Close()
+		}
+	}()
 	for rep == nil {
 		spare := p != nil
 		var err error
 		if !spare {
-			var fd4 *os.File
+			var files childFiles
 			if r.req.State != nil {
-				fd4 = r.req.State.File
+				files.state = r.req.State.File
 			}
-			if p, err = iso.newProc(cfgSize+2*8*bpfMaxInsns, replySize, nil, fd4, background, cgIdle); err != nil {
+			if plugin == nil {
+				plugin = handPlugin(r.req.Path)
+			}
+			files.plugin = plugin
+			if p, err = iso.newProc(cfgSize+2*8*bpfMaxInsns, replySize, nil, files, background, cgIdle); err != nil {
 				return nil, nil, err
 			}
 			if req.LoadFilter, req.RunFilter, err = filters(p.ownPid(), dropID(p.pid), iso.opts.Policy); err != nil {
@@ -269,13 +280,41 @@ func (iso *Isolator) spawn(ctx context.Context, r *remote) (*proc, *reply, error
 	return p, rep, nil
 }
 
+// childFiles are the descriptors a child inherits beside its channel.
+type childFiles struct {
+	// state is the plugin's state file, as wire.StateFD, or a spare's
+	// socket that will bring it (state_spare.go).
+	state *os.File
+	// plugin is the plugin's file, as wire.PluginFD (handPlugin).
+	plugin *os.File
+}
+
+// handPlugin opens the plugin at path for its child, or returns nil (a
+// LoadBytes image; a file the host cannot open, which the child then
+// opens itself and reports as it would have). The child's loader takes
+// it for its open of path (wire.TakeFile): its load then makes no open
+// round trip to the seccomp listener for the plugin itself. It is opened
+// as the child's loader opens: the host's rights are the child's for
+// this path (same uid, or root's before the drop), and a FIFO planted
+// there must not block.
+func handPlugin(path string) *os.File {
+	if path == "" {
+		return nil
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil
+	}
+	return os.NewFile(uintptr(fd), path)
+}
+
 // newProc maps the memory for a request of up to cfgSize bytes and a
 // reply of up to replySize, and starts a child on it, which waits for
 // deliver (at once, or later for a spare). A spare gets pre, a request
 // holding only the policy, to confine itself with while it waits. An
 // idle child starts SCHED_IDLE, a cgIdle one in a cgroup marked idle
 // where it can (priority.go, cgroup_idle.go; raise ends either).
-func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte, fd4 *os.File, idle, cgIdle bool) (*proc, error) {
+func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte, files childFiles, idle, cgIdle bool) (*proc, error) {
 	const page = 4096
 	cfgOff := hdrSize
 	replyOff := (cfgOff + cfgSize + page - 1) &^ (page - 1)
@@ -339,12 +378,12 @@ func (iso *Isolator) newProc(cfgSize, replySize int, pre []byte, fd4 *os.File, i
 			return nil, err
 		}
 		defer child.Close()
-		fd4 = child
+		files.state = child
 	}
 	if !iso.opts.Policy.NoSeccomp {
 		p.newListener() // listen.go: before the child can offer one
 	}
-	if err := iso.start(p, memf, pre != nil, fd4); err != nil {
+	if err := iso.start(p, memf, pre != nil, files); err != nil {
 		p.unmap()
 		return nil, err
 	}
@@ -420,7 +459,7 @@ func (iso *Isolator) refill() {
 	defer close(done)
 	pre := (&request{Policy: iso.opts.Policy}).marshal()
 	// A spare is made ahead of its use: it starts idle (priority.go).
-	p, err := iso.newProc(spareCfgSize, 64<<10+64*128, pre, nil, idleStarts(), false)
+	p, err := iso.newProc(spareCfgSize, 64<<10+64*128, pre, childFiles{}, idleStarts(), false)
 	iso.mu.Lock()
 	iso.filling = nil
 	if err == nil && !iso.closed {
@@ -517,7 +556,7 @@ func (iso *Isolator) Close(ctx context.Context) error {
 // IPC and UTS namespaces and a new network namespace, or forks it from
 // netSpawner into the shared one (see sharedNet): with no CLONE_NEWUSER
 // at the fork, os/exec vforks instead of copying the host.
-func (iso *Isolator) start(p *proc, memf *os.File, spare bool, fd4 *os.File) error {
+func (iso *Isolator) start(p *proc, memf *os.File, spare bool, files childFiles) error {
 	rOut, wOut, rErr, wErr, err := pipes()
 	if err != nil {
 		return fmt.Errorf("isolate: output pipes: %w", err)
@@ -525,7 +564,7 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool, fd4 *os.File) err
 	defer wOut.Close()
 	defer wErr.Close()
 	p.cg = iso.childCgroup(p.cgIdle)
-	cmd, sp := iso.command(p, memf, spare, fd4, wOut, wErr)
+	cmd, sp := iso.command(p, memf, spare, files, wOut, wErr)
 	err = sp.start(cmd)
 	if err != nil && p.cg != nil {
 		// A kernel without clone3's CLONE_INTO_CGROUP (before 5.7),
@@ -533,7 +572,7 @@ func (iso *Isolator) start(p *proc, memf *os.File, spare bool, fd4 *os.File) err
 		iso.noCgroup(fmt.Errorf("clone into %s: %w", p.cg.dir, err))
 		p.removeCgroup()
 		p.cg = nil
-		cmd, sp = iso.command(p, memf, spare, fd4, wOut, wErr)
+		cmd, sp = iso.command(p, memf, spare, files, wOut, wErr)
 		err = sp.start(cmd)
 	}
 	if err != nil {
@@ -586,7 +625,7 @@ func (p *proc) exited() bool {
 
 // command makes the child's command and picks the spawner to start it
 // from (see start), in p's cgroup if it has one.
-func (iso *Isolator) command(p *proc, memf *os.File, spare bool, fd4, wOut, wErr *os.File) (*exec.Cmd, *spawner) {
+func (iso *Isolator) command(p *proc, memf *os.File, spare bool, files childFiles, wOut, wErr *os.File) (*exec.Cmd, *spawner) {
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"runplug-isolate"}
 	// GOMAXPROCS and the GODEBUG settings: the child's runtime
@@ -603,6 +642,7 @@ func (iso *Isolator) command(p *proc, memf *os.File, spare bool, fd4, wOut, wErr
 		cmd.Env = append(cmd.Env, envSpare+"=1")
 	}
 	cmd.Env = append(cmd.Env, testChildEnv...)
+
 	if v, ok := os.LookupEnv("LD_LIBRARY_PATH"); ok {
 		cmd.Env = append(cmd.Env, "LD_LIBRARY_PATH="+v)
 	}
@@ -613,10 +653,14 @@ func (iso *Isolator) command(p *proc, memf *os.File, spare bool, fd4, wOut, wErr
 	root := os.Geteuid() == 0
 	cmd.ExtraFiles = []*os.File{memf}
 	keep := childFD
-	if fd4 != nil {
-		// The plugin's state file, as wire.StateFD, or a spare's socket
-		// that will bring it (state_spare.go).
-		cmd.ExtraFiles, keep = append(cmd.ExtraFiles, fd4), wire.StateFD
+	if files.state != nil || files.plugin != nil {
+		// nil: closed in the child (os/exec), whatever the host holds
+		// at that number.
+		cmd.ExtraFiles, keep = append(cmd.ExtraFiles, files.state), wire.StateFD
+	}
+	if files.plugin != nil {
+		cmd.ExtraFiles, keep = append(cmd.ExtraFiles, files.plugin), wire.PluginFD
+		cmd.Env = append(cmd.Env, envPluginFile+"=1")
 	}
 	cmd.Env = append(cmd.Env, childrt.ChildConfineEnv(keep, root))
 	// *os.File: os/exec passes them as they are, with no copying

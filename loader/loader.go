@@ -275,7 +275,12 @@ func (l *Loader) openFile(path string) (fd int, key fileKey, p *parsed, err erro
 	// O_NONBLOCK: opening a FIFO planted where a library is expected
 	// must not wait for a writer (it is refused below as not a regular
 	// file); for regular files the flag changes nothing.
-	fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	// An isolated child's plugin file comes opened by its host
+	// (wire.PluginFD), opened as below.
+	fd, handed := wire.TakeFile(path)
+	if !handed {
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	}
 	if err != nil {
 		return -1, key, nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}

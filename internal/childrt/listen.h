@@ -18,6 +18,11 @@ enum {
 	RP_LISTEN_GONE,      // host: the child ended
 };
 
-int rp_offer_listener(const void *filter, unsigned short len, uint32_t *state, int32_t *fdword, uint32_t *also, int64_t timeout_ns);
+// rp_offer_listener's answer when the host had said before the offer
+// that it cannot take a listener.
+#define RP_OFFER_HOST_REFUSED (-100000)
+
+int rp_offer_listener(const void *filter, unsigned short len, uint32_t *state, int32_t *fdword, uint32_t *also);
+int rp_await_listener(int fd, uint32_t *state, int64_t timeout_ns);
 
 #endif

@@ -42,24 +42,29 @@ var ErrListenerRefused = errors.New("sandbox: the host takes no seccomp listener
 // OfferListener installs prog as the process's first seccomp filter (on
 // every thread), with a listener, and offers the listener to the host
 // through *state and *fd (words of the memory the two share; each change
-// of *state also wakes the futex waiters on *also), waiting at
-// most timeout for the host to take it (listen.c says why this must not
-// be Go). Its copy is closed in every case. An errno error is the
-// kernel's refusal of a listener, ErrListenerRefused the host's: no
-// filter was installed; ErrNoListener: the filter is in, without a
-// listener the host holds. no_new_privs must be set already.
-func OfferListener(prog []unix.SockFilter, state *uint32, fd *int32, also *uint32, timeout time.Duration) error {
+// of *state also wakes the futex waiters on *also). An errno error is
+// the kernel's refusal of a listener, ErrListenerRefused the host's: no
+// filter was installed. Else the offer is made, and await waits at most
+// timeout for the host to take it (listen.c says why this must not be
+// Go) and closes the process's copy in every case; it must be called,
+// once, before any code that must not hold the listener runs.
+// ErrNoListener from await: the filter is in, without a listener the
+// host holds. no_new_privs must be set already.
+func OfferListener(prog []unix.SockFilter, state *uint32, fd *int32, also *uint32) (await func(timeout time.Duration) error, err error) {
 	if len(prog) == 0 || len(prog) > 4096 {
-		return fmt.Errorf("sandbox: seccomp filter of %d instructions", len(prog))
+		return nil, fmt.Errorf("sandbox: seccomp filter of %d instructions", len(prog))
 	}
-	r := C.rp_offer_listener(unsafe.Pointer(&prog[0]), C.ushort(len(prog)), (*C.uint32_t)(unsafe.Pointer(state)), (*C.int32_t)(unsafe.Pointer(fd)), (*C.uint32_t)(unsafe.Pointer(also)), C.int64_t(timeout))
+	r := C.rp_offer_listener(unsafe.Pointer(&prog[0]), C.ushort(len(prog)), (*C.uint32_t)(unsafe.Pointer(state)), (*C.int32_t)(unsafe.Pointer(fd)), (*C.uint32_t)(unsafe.Pointer(also)))
 	switch {
+	case r == C.RP_OFFER_HOST_REFUSED:
+		return nil, ErrListenerRefused
 	case r < 0:
-		return syscall.Errno(-r)
-	case r == 2:
-		return ErrListenerRefused
-	case r > 0:
-		return ErrNoListener
+		return nil, syscall.Errno(-r)
 	}
-	return nil
+	return func(timeout time.Duration) error {
+		if C.rp_await_listener(r, (*C.uint32_t)(unsafe.Pointer(state)), C.int64_t(timeout)) != 0 {
+			return ErrNoListener
+		}
+		return nil
+	}, nil
 }
