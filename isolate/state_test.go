@@ -329,9 +329,13 @@ func TestIsolatedStateWithSpare(t *testing.T) {
 // A Rust plugin's state (runplug_state!, plugins/rust/runplug.rs)
 // isolated: the child maps it from the host's file, the host reads it
 // without a call, and a C plugin of the same layout in process counts on.
+// A test of the boundary (the child loads a Rust std and maps the state),
+// so the arm64 job runs it under qemu-user too.
 func TestIsolatedRustState(t *testing.T) {
 	ctx := context.Background()
-	_, file, p := isolatedWithState(t, "rs_state")
+	l, _ := newBoundaryLoader(t, loader.Options{}, isolate.Options{})
+	file := filepath.Join(t.TempDir(), "counter.state")
+	p := loadStateIso(t, l, "rs_state", file)
 	mustCall(t, p, "counter_bump")
 	mustCall(t, p, "counter_bump")
 	if got := stateU64(t, p, 0); got != 2 {

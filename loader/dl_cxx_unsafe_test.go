@@ -310,17 +310,9 @@ var _ = plugintest.Dir
 func TestRustPanics(t *testing.T) {
 	l := newLoader(t, Options{})
 	p := load(t, l, "rs_panic")
-	for _, c := range []struct {
-		fn        string
-		arg, want uint64
-	}{
-		{"rs_catch", 0, 0},
-		{"rs_catch", 5, 47},
-		{"rs_drops", 4, 4},
-		{"rs_tls_bump", 0, 1},
-	} {
-		if got := call(t, p, c.fn, c.arg); got != c.want {
-			t.Errorf("%s(%d) = %d, want %d", c.fn, c.arg, got, c.want)
+	for _, c := range plugintest.RsPanicCalls {
+		if got := call(t, p, c.Fn, c.Arg); got != c.Want {
+			t.Errorf("%s(%d) = %d, want %d", c.Fn, c.Arg, got, c.Want)
 		}
 	}
 	_, err := mustFunc(t, p, "rs_uncaught").Call(context.Background(), 1)

@@ -16,12 +16,14 @@
 // Build runs that very command, with cc replaced by `go env CC` (c++ by
 // $CXX, else c++; rustc by $RUSTC, else rustc on PATH, else
 // ~/.cargo/bin/rustc), the source and output paths made absolute, and -L.
-// On arm64 without $CC/$CXX, the cross compilers aarch64-linux-gnu-gcc and
-// -g++ are preferred when installed (the arm64 CI job runs the tests under
-// qemu-user on an x86-64 machine; on an arm64 machine they are the native
-// compilers); Rust plugins are not built for arm64 yet (issue 24).
 // pointing at the output directory, so the header comment is always the
-// truth. A compiler the machine lacks makes Build skip the test through
+// truth. On arm64 without $CC/$CXX, the cross compilers
+// aarch64-linux-gnu-gcc and -g++ are preferred when installed (the arm64
+// CI job runs the tests under qemu-user on an x86-64 machine; on an arm64
+// machine they are the native compilers). Rust plugins for arm64 are
+// built by $RUSTC_ARM64, else /usr/bin/rustc (Debian's, with
+// libstd-rust-dev:arm64), with "--target aarch64-unknown-linux-gnu -C
+// linker=CC" put before the Build line's arguments. A compiler the machine lacks makes Build skip the test through
 // internal/testenv (a failure under RUNPLUG_REQUIRE_ALL=1). Outputs are cached by the hash
 // of the command and the source under the user's cache directory, so the
 // compiler runs once per change, not once per test.
@@ -72,7 +74,7 @@ func Build(t testing.TB, name string) string {
 		testenv.NeedPort(t, false, err.Error())
 	}
 	if errors.Is(err, ErrNoCompiler) {
-		testenv.Skipf(t, "%v (apt-get install g++ rustc)", err)
+		testenv.Skipf(t, "%v (apt-get install g++ %s)", err, rustPackages)
 	}
 	if err != nil {
 		t.Fatalf("plugintest: %v", err)
@@ -113,10 +115,11 @@ func buildLocked(name string, visiting map[string]bool) (string, error) {
 		return "", err
 	}
 	h := sha256.New()
-	cc, err := compiler(tool)
+	cc, pre, err := compiler(tool)
 	if err != nil {
 		return "", fmt.Errorf("plugin %s: %w", name, err)
 	}
+	args = append(pre, args...)
 	fmt.Fprintf(h, "%s\x00%q\x00", cc, args)
 	h.Write(source)
 	for _, dep := range needs {
@@ -257,15 +260,13 @@ func header(name string, source []byte) (tool string, args, needs []string, err 
 	return tool, args, needs, nil
 }
 
-// errRustNotPorted: Rust plugins are built for amd64 only so far.
-var errRustNotPorted = errors.New("rust test plugins for " + runtime.GOARCH)
-
 // crossPrefix is the prefix of the GNU cross compilers for the running
 // architecture, tried before cc and c++ when $CC or $CXX is not set.
 var crossPrefix = map[string]string{"arm64": "aarch64-linux-gnu-"}[runtime.GOARCH]
 
-// compiler returns the command that runs tool (see the package doc).
-func compiler(tool string) (string, error) {
+// compiler returns the command that runs tool (see the package doc) and
+// the arguments it takes before the Build line's own.
+func compiler(tool string) (string, []string, error) {
 	cross := func(name string) (string, bool) {
 		if crossPrefix == "" {
 			return "", false
@@ -276,52 +277,31 @@ func compiler(tool string) (string, error) {
 	switch tool {
 	case "c++":
 		if cxx := os.Getenv("CXX"); cxx != "" {
-			return cxx, nil
+			return cxx, nil, nil
 		}
 		if p, ok := cross("g++"); ok {
-			return p, nil
+			return p, nil, nil
 		}
 		if p, err := exec.LookPath("c++"); err == nil {
-			return p, nil
+			return p, nil, nil
 		}
-		return "", fmt.Errorf("c++ not found: %w", ErrNoCompiler)
+		return "", nil, fmt.Errorf("c++ not found: %w", ErrNoCompiler)
 	case "rustc":
-		if runtime.GOARCH != "amd64" {
-			return "", errRustNotPorted
-		}
-		return Rustc()
+		return rustCommand()
 	}
 	if cc := os.Getenv("CC"); cc != "" {
-		return cc, nil
+		return cc, nil, nil
 	}
 	if p, ok := cross("gcc"); ok {
-		return p, nil
+		return p, nil, nil
 	}
 	out, err := exec.Command("go", "env", "CC").Output()
 	if err == nil {
 		if cc := strings.TrimSpace(string(out)); cc != "" {
-			return cc, nil
+			return cc, nil, nil
 		}
 	}
-	return "cc", nil
-}
-
-// Rustc returns the rustc to use: $RUSTC, else rustc on PATH, else
-// ~/.cargo/bin/rustc (rustup's). It wraps ErrNoCompiler when there is none.
-func Rustc() (string, error) {
-	if r := os.Getenv("RUSTC"); r != "" {
-		return r, nil
-	}
-	if p, err := exec.LookPath("rustc"); err == nil {
-		return p, nil
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		p := filepath.Join(home, ".cargo", "bin", "rustc")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("rustc not found: %w", ErrNoCompiler)
+	return "cc", nil, nil
 }
 
 func cacheDir() (string, error) {
@@ -373,12 +353,12 @@ func BuildSource(t testing.TB, src, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc, err := compiler(tool)
+	cc, pre, err := compiler(tool)
 	if errors.Is(err, errRustNotPorted) {
 		testenv.NeedPort(t, false, err.Error())
 	}
 	if errors.Is(err, ErrNoCompiler) {
-		testenv.Skipf(t, "%v (.ci/run installs it)", err)
+		testenv.Skipf(t, "%v (apt-get install g++ %s; .ci/run installs them)", err, rustPackages)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -393,6 +373,7 @@ func BuildSource(t testing.TB, src, dir string) string {
 	if out == "" {
 		t.Fatalf("%s: Build line has no -o", src)
 	}
+	args = append(pre, args...)
 	cmd := exec.Command(cc, args...)
 	cmd.Dir = filepath.Dir(src)
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -405,7 +386,7 @@ func BuildSource(t testing.TB, src, dir string) string {
 // for tests that compile a program of their own.
 func CC(t testing.TB) string {
 	t.Helper()
-	cc, err := compiler("cc")
+	cc, _, err := compiler("cc")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package plugintest
 
 import (
 	"debug/elf"
+	"runtime"
 	"testing"
 )
 
@@ -34,9 +35,11 @@ func TestBuildBasic(t *testing.T) {
 	}
 }
 
-// C++ and Rust sources build by their Build lines too, and export their
-// extern "C" functions.
+// C++ and Rust sources build by their Build lines too, for the running
+// architecture (Rust on arm64 by its own rule), and export their extern
+// "C" functions.
 func TestBuildCXXAndRust(t *testing.T) {
+	machine := map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}[runtime.GOARCH]
 	for _, c := range []struct{ plugin, sym string }{
 		{"cxx_exc", "throw_catch"},
 		{"rs_panic", "rs_catch"},
@@ -44,6 +47,9 @@ func TestBuildCXXAndRust(t *testing.T) {
 		f, err := elf.Open(Build(t, c.plugin))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if f.Machine != machine {
+			t.Errorf("%s built for %v, want %v", c.plugin, f.Machine, machine)
 		}
 		syms, err := f.DynamicSymbols()
 		f.Close()

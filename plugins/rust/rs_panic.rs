@@ -88,3 +88,35 @@ pub extern "C" fn rs_tls_bump() -> i64 {
         c.get()
     })
 }
+
+static DROPS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+struct Guard;
+impl Drop for Guard {
+    fn drop(&mut self) {
+        DROPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    static GUARD: Guard = Guard;
+}
+
+/// A std::thread of the plugin's own counts n in its thread-local (from
+/// zero: a new thread's block) and, at its exit, runs its thread-local's
+/// destructor (registered through __cxa_thread_atexit_impl):
+/// 100 * count + destructors run by the time join returns.
+#[no_mangle]
+pub extern "C" fn rs_thread_tls(n: i64) -> i64 {
+    let before = DROPS.load(std::sync::atomic::Ordering::SeqCst);
+    let count = std::thread::spawn(move || {
+        GUARD.with(|_| {});
+        for _ in 0..n {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        COUNT.with(|c| c.get())
+    })
+    .join()
+    .unwrap_or(-1);
+    count * 100 + (DROPS.load(std::sync::atomic::Ordering::SeqCst) - before)
+}
