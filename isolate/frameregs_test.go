@@ -22,7 +22,9 @@ import (
 // argument registers each convention adds to the frame's words: floats
 // and doubles among integers (on arm64 d0-d7 come after x6 and x7 there),
 // integers in x6 and x7, strings (buffers in the shared memory) in x6 and
-// x7 of a variadic call, and an HFA of four floats back in v0-v3. (Runs
+// x7 of a variadic call, an HFA of four floats back in v0-v3, and a
+// struct of 68 bytes (on arm64 passed by reference: the isolated plugin
+// gets a copy in the shared memory). (Runs
 // under qemu-user, with children without seccomp and namespaces.)
 func TestGeneralCallRegisters(t *testing.T) {
 	in, iso := inAndIsolated(t, "ffi_call")
@@ -31,6 +33,19 @@ func TestGeneralCallRegisters(t *testing.T) {
 		t.Fatal(err)
 	}
 	type goS4f struct{ A, B, C, D float32 }
+	u17, err := abi.ArrayOf(abi.Uint32, 17)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sbig, err := abi.StructOf(u17)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type goSbig struct{ U [17]uint32 }
+	var big goSbig
+	for i := range big.U {
+		big.U[i] = uint32(3*i + 1)
+	}
 	mixed := []*abi.Type{abi.Float64, abi.Int64}
 	var mixedVals []any
 	for i := 0; i < 8; i++ {
@@ -51,6 +66,9 @@ func TestGeneralCallRegisters(t *testing.T) {
 			[]any{int8(-1), int16(-2), int32(-3), int64(-4), uint8(5), uint16(6), uint32(7), uint64(8),
 				int8(-9), int16(-10), int32(-11), int64(-12), uint8(13), uint16(14), uint32(15), uint64(16)}},
 		{"s4f_fn", s4f, []*abi.Type{s4f, abi.Float32}, []any{goS4f{1, 2, 3, 4}, float32(0.5)}},
+		// 68 bytes: on arm64 passed by reference (a copy in the shared
+		// memory for the isolated plugin), on amd64 copied to the stack.
+		{"sbig_fn", sbig, []*abi.Type{sbig}, []any{big}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { sameBothWays(t, in, iso, tc.name, tc.ret, tc.args, tc.vals) })
 	}

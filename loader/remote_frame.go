@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -173,11 +172,6 @@ var errCallbackNotRemote = errs.Unsupported("a callback of the general form with
 // string argument, or a variadic one, which cannot cross (see
 // errCallbackNotRemote).
 var errHostFuncNotRemote = errs.Unsupported("a host function of the general form with a string argument, a variadic one, or one with a struct passed by reference (arm64), cannot be called by an isolated plugin")
-
-// errByRefRemote is the error of a call of an isolated plugin that passes
-// a value by reference (AAPCS64: a composite larger than 16 bytes), whose
-// copy the wire's frame has no place for yet (issue 24).
-var errByRefRemote = fmt.Errorf("a struct larger than 16 bytes passed by value to an isolated plugin on %s: %w", runtime.GOARCH, ErrUnsupported)
 
 // errX87Remote is the error of binding a long double result for an
 // isolated plugin.

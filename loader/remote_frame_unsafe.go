@@ -56,6 +56,9 @@ func (fp *frameProg) remoteFrame(args []unsafe.Pointer) *wire.RemoteFrame {
 		fr.Stack = make([]uint64, fp.nstack)
 	}
 	for _, m := range fp.moves {
+		if m.Conv == pcall.GatherStackAddr {
+			continue // the address of a copy: remoteCall passes it as a buffer
+		}
 		v := loadBytes(unsafe.Add(args[m.Arg], m.Src), m.Size)
 		switch m.Conv {
 		case pcall.GatherSext:
@@ -87,9 +90,6 @@ func frameWord(fr *wire.RemoteFrame, w int) uint64 {
 // remoteCall is call (signature_unsafe.go) for an isolated plugin: bufs
 // are the arguments that pass Go memory by address.
 func (fp *frameProg) remoteCall(ctx context.Context, f *Func, args []unsafe.Pointer, out unsafe.Pointer, bufs []argBuf) error {
-	if fp.byRef {
-		return fmt.Errorf("loader: call %s: %w", f.name, errByRefRemote)
-	}
 	if fp.x87 { // refused at bind time already
 		return fmt.Errorf("loader: call %s: %w", f.name, errX87Remote)
 	}
@@ -100,6 +100,14 @@ func (fp *frameProg) remoteCall(ctx context.Context, f *Func, args []unsafe.Poin
 			return fmt.Errorf("loader: call %s: argument %d is not a pointer", f.name, b.arg)
 		}
 		fr.Bufs = append(fr.Bufs, wire.FrameBuffer{Word: int(w), Data: b.data, Out: b.out})
+	}
+	for _, r := range fp.byRef {
+		// The callee's copy of the value, in the shared memory (the
+		// callee may write it; the caller never sees that). Copied here
+		// first: args must not reach the Remote (see SRet below).
+		data := make([]byte, r.size)
+		copy(data, unsafe.Slice((*byte)(args[r.arg]), r.size))
+		fr.Bufs = append(fr.Bufs, wire.FrameBuffer{Word: int(r.word), Data: data})
 	}
 	if nLive.Load() != 0 {
 		for _, i := range fp.ptrArgs {

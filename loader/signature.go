@@ -197,13 +197,23 @@ type frameProg struct {
 	nstack   int    // stack words, the copies of values passed by reference included
 	sretSize uint64 // bytes of a result in memory, 0 if none
 	nvec     uint8
-	x87      bool // a long double result, from st0 (16 bytes)
-	quad     bool // a long double in a whole q register (arm64: IEEE binary128), argument or result
-	byRef    bool // some value is passed by reference (AAPCS64): the address of a copy in the stack words
+	x87      bool       // a long double result, from st0 (16 bytes)
+	quad     bool       // a long double in a whole q register (arm64: IEEE binary128), argument or result
+	byRef    []byRefArg // the values passed by reference (AAPCS64): the address of a copy in the stack words
 	// For isolated plugins, which run the moves in Go (remote_frame_unsafe.go):
 	moves   []pcall.GatherMove
 	argWord []int32 // the frame word of each 8-byte scalar argument, else -1
 	ptrArgs []int32 // the arguments of C pointer type
+}
+
+// byRefArg is an argument passed by reference (AAPCS64: a composite
+// larger than 16 bytes): size bytes of argument arg, whose address goes in
+// frame word word. In process the address is that of the copy in the
+// stack words; an isolated plugin gets a copy in the shared memory.
+type byRefArg struct {
+	arg  int
+	word uint32
+	size uint64
 }
 
 // quadSize is the Size of a plan's Part that is a whole 128-bit vector
@@ -287,7 +297,7 @@ func compileFrame(plan *callconv.Plan) (*frameProg, error) {
 				addr.Dst = uint32(a.Parts[0].Reg)
 			}
 			moves = append(moves, addr)
-			fp.byRef = true
+			fp.byRef = append(fp.byRef, byRefArg{arg: i, word: addr.Dst, size: size})
 			continue
 		}
 		if a.OnStack {
