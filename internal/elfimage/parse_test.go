@@ -527,16 +527,8 @@ func TestParseWindowsReused(t *testing.T) {
 	parseAll := func(inPlace bool) []*File {
 		var out []*File
 		for _, path := range files {
-			fh, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := fh.Stat()
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := parse(fh, st.Size(), inPlace)
-			fh.Close()
+			fh, size := openSized(t, path)
+			f, err := parse(fh, size, inPlace)
 			if err != nil {
 				t.Fatalf("%s: %v", path, err)
 			}
@@ -569,15 +561,8 @@ func TestParseWindowsReused(t *testing.T) {
 // symoffset. An import above it still links, only slower.
 func TestImportsBelowFirstHashed(t *testing.T) {
 	for _, path := range oracleFiles(t) {
-		fh, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := fh.Stat()
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := Parse(fh, st.Size())
+		fh, size := openSized(t, path)
+		f, err := Parse(fh, size)
 		fh.Close()
 		if err != nil {
 			t.Fatal(err)
