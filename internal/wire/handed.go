@@ -1,6 +1,9 @@
 package wire
 
-import "sync"
+import (
+	"sync"
+	"syscall"
+)
 
 // PluginFD is the plugin file's descriptor in an isolated child: the
 // host opens the path it resolved and hands the file over, so that the
@@ -20,17 +23,15 @@ var handed struct {
 }
 
 // HandFile records fd as the open file at path: the next open of exactly
-// path by a Loader in this process takes fd instead. It replaces a file
-// handed before and not taken, which it returns (-1 for none).
-func HandFile(path string, fd int) (old int) {
+// path by a Loader in this process takes fd instead. A file handed before
+// and not taken is closed.
+func HandFile(path string, fd int) {
 	handed.mu.Lock()
 	defer handed.mu.Unlock()
-	old = -1
 	if handed.set {
-		old = handed.fd
+		syscall.Close(handed.fd)
 	}
 	handed.path, handed.fd, handed.set = path, fd, true
-	return old
 }
 
 // TakeFile returns the descriptor handed for path, and forgets it: the
